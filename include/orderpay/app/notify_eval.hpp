@@ -1,0 +1,40 @@
+// Evaluates a provider notification without changing anything: parse, find the slip and its
+// merchant, verify the signature, then each business check. Shared by pay/re_wx and by
+// `orderpay notify verify`, so the CLI explains exactly what the endpoint would decide.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "orderpay/db/connection.hpp"
+#include "orderpay/providers/provider.hpp"
+#include "orderpay/store/rows.hpp"
+
+namespace orderpay::app {
+
+struct CheckLine {
+    std::string name;
+    bool ok = false;
+    std::string detail;
+};
+
+struct NotifyEval {
+    bool parsed = false;
+    bool signature_ok = false;
+    std::string reason;  // why it fails (first failing step), or "ok"
+    providers::PaidEvent event;
+    std::optional<providers::Merchant> merchant;
+    std::optional<store::SlipRow> slip;
+    std::vector<CheckLine> checks;  // signature first, then business checks
+    bool business_ok = false;       // every business check passed
+};
+
+/// Business checks of a verified event against its slip and merchant (pure).
+std::vector<CheckLine> BusinessChecks(const providers::PaidEvent& ev, const providers::Merchant& m,
+                                      const std::optional<store::SlipRow>& slip, const std::string& site);
+
+/// WeChat Pay v2: `body` is the raw XML.
+NotifyEval EvaluateWxNotification(db::Connection& c, const std::string& site, const std::string& body);
+
+}  // namespace orderpay::app

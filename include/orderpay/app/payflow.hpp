@@ -1,0 +1,49 @@
+// Shared steps of pay/buy and pay/pay: pay-type parsing, and sending a committed NEW slip to its
+// provider outside any transaction, then recording what came back.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "orderpay/app/context.hpp"
+#include "orderpay/http/errors.hpp"
+#include "orderpay/providers/provider.hpp"
+
+namespace orderpay::app {
+
+struct PayType {
+    std::string full;    // "wx.qrcode"
+    std::string prefix;  // "wx"
+    providers::PayKind kind;
+};
+
+/// Known pay types: wx.qrcode, wx.jsapi, wx.scan, zfb.qrcode, zfb.scan, paypal.
+std::optional<PayType> ParsePayType(const std::string& text);
+
+/// Inputs that only some pay types need.
+struct PayInputs {
+    std::string openid;     // wx.jsapi
+    std::string auth_code;  // *.scan
+    std::string client_ip;
+};
+
+/// Validates the type-specific inputs: nullopt when fine, else the error to answer.
+std::optional<http::Err> CheckPayInputs(const PayType& pt, const PayInputs& in);
+
+struct SlipToSend {
+    std::string slip_id, order_id, site_id, title;
+    std::int64_t amount = 0;
+    std::string currency;
+    std::int64_t expire_epoch_s = 0;
+};
+
+/// Sends the slip, records WAIT / OK / FAIL, and moves the order to WT (or OK when paid at
+/// once). Returns the error to answer, or nullopt on success.
+std::optional<http::Err> SendSlip(Context& ctx, const PayType& pt, const providers::Merchant& m,
+                                  const SlipToSend& slip, const PayInputs& in, std::string& message);
+
+/// Asks the provider about a NEW/WAIT slip (at most once per query_min_interval_ms across all
+/// workers) and settles or fails it according to the answer.
+void RefreshSlip(Context& ctx, const store::SlipRow& slip);
+
+}  // namespace orderpay::app

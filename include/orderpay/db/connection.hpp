@@ -1,0 +1,119 @@
+// One libpq connection per worker: named prepared statements, reconnect with re-prepare, and
+// typed failures (database down -> 503; everything else -> the caller decides).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "orderpay/core/c_handles.hpp"
+
+namespace orderpay::db {
+
+struct Statement {
+    const char* name;
+    const char* sql;
+};
+
+/// The database cannot be reached (connection lost, server down): answer 503.
+struct Unavailable : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+/// A statement failed on a live connection. `sqlstate` e.g. "23505" for a unique violation.
+struct Error : std::runtime_error {
+    std::string sqlstate;
+    Error(const std::string& msg, std::string state) : std::runtime_error(msg), sqlstate(std::move(state)) {}
+};
+
+/// A query parameter: text or NULL.
+class Param {
+public:
+    Param(std::nullopt_t) {}
+    Param(const std::string& s) : value_(s) {}
+    Param(std::string_view s) : value_(std::string(s)) {}
+    Param(const char* s) : value_(std::string(s)) {}
+    Param(std::int64_t v) : value_(std::to_string(v)) {}
+    Param(int v) : value_(std::to_string(v)) {}
+    Param(bool b) : value_(b ? "t" : "f") {}
+    Param(const std::optional<std::string>& s) : value_(s) {}
+    const std::optional<std::string>& value() const { return value_; }
+
+private:
+    std::optional<std::string> value_;
+};
+
+class Result {
+public:
+    explicit Result(PgResultPtr r) : r_(std::move(r)) {}
+    int Rows() const;
+    std::int64_t Affected() const;
+    bool IsNull(int row, int col) const;
+    std::string Get(int row, int col) const;
+    std::optional<std::string> GetOpt(int row, int col) const;
+    std::int64_t GetInt(int row, int col) const;
+    bool GetBool(int row, int col) const;
+    int Col(const char* name) const;  // column index by name; throws if absent
+    std::string Get(int row, const char* col) const { return Get(row, Col(col)); }
+    std::optional<std::string> GetOpt(int row, const char* col) const { return GetOpt(row, Col(col)); }
+    std::int64_t GetInt(int row, const char* col) const { return GetInt(row, Col(col)); }
+
+private:
+    PgResultPtr r_;
+};
+
+class Connection {
+public:
+    Connection(std::string conninfo, std::span<const Statement> statements);
+
+    /// Connects (or reconnects and re-prepares) if needed. False while the database is down;
+    /// attempts are spaced by a capped backoff so a dead server is not hammered.
+    bool Ensure();
+
+    /// Runs a prepared statement by name. Throws Unavailable or Error.
+    Result Exec(const Statement& st, std::initializer_list<Param> params);
+    Result Exec(const Statement& st, const std::vector<Param>& params);
+
+    /// Runs unprepared SQL with parameters: for the operator CLI, never on a request path.
+    Result Query(const std::string& sql, const std::vector<Param>& params);
+
+    /// Runs literal SQL with no parameters (BEGIN, COMMIT, migrations).
+    Result Simple(const std::string& sql);
+
+    /// Rolls back any transaction left open (between requests).
+    void ResetTransaction();
+
+    PGconn* raw() { return conn_.get(); }
+
+private:
+    friend class Tx;
+    Result Check(PGresult* r, const char* what);
+
+    std::string conninfo_;
+    std::span<const Statement> statements_;
+    PgConnPtr conn_;
+    bool prepared_ = false;
+    bool in_tx_ = false;  // never reconnect silently inside a transaction
+    std::chrono::steady_clock::time_point next_attempt_{};
+    std::chrono::milliseconds backoff_{0};
+};
+
+/// A transaction scope: BEGIN on construction, ROLLBACK in the destructor unless committed.
+class Tx {
+public:
+    explicit Tx(Connection& c);
+    ~Tx();
+    Tx(const Tx&) = delete;
+    Tx& operator=(const Tx&) = delete;
+    void Commit();
+
+private:
+    Connection& c_;
+    bool done_ = false;
+};
+
+}  // namespace orderpay::db

@@ -1,0 +1,31 @@
+// Order and payment-slip state machines (DESIGN.md §3) as pure functions.
+#pragma once
+
+#include <optional>
+#include <string_view>
+
+namespace orderpay::domain {
+
+enum class OrderState { kNW, kWT, kOK, kFA, kSP, kDN };
+enum class SlipState { kNew, kWait, kOk, kFail };
+enum class OrderType { kGoods /* "A" */, kVirtual /* "Q" */ };
+
+std::string_view ToString(OrderState s);  // "NW", "WT", "OK", "FA", "SP", "DN"
+std::string_view ToString(SlipState s);   // "NEW", "WAIT", "OK", "FAIL"
+std::string_view ToString(OrderType t);   // "A", "Q"
+std::optional<OrderState> ParseOrderState(std::string_view s);
+std::optional<SlipState> ParseSlipState(std::string_view s);
+std::optional<OrderType> ParseOrderType(std::string_view s);
+
+/// Allowed order transitions: NW->WT, NW->OK, WT->OK, NW->FA, WT->FA, OK->SP (goods), SP->DN,
+/// OK->DN (virtual only), FA->OK (a verified late payment re-settles an expired order).
+bool CanTransition(OrderType type, OrderState from, OrderState to);
+
+/// Allowed slip transitions: NEW->WAIT, NEW->OK, NEW->FAIL, WAIT->OK, WAIT->FAIL, FAIL->OK (a
+/// verified late payment is never thrown away).
+bool CanTransition(SlipState from, SlipState to);
+
+/// An order that can still take a payment slip (pay/pay, pay/buy).
+bool IsPayable(OrderState s);
+
+}  // namespace orderpay::domain

@@ -1,0 +1,50 @@
+// Every error the API can answer, mapped once to HTTP status, errCode and message.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace orderpay::http {
+
+// Client errors first, then server-side ones (userver's ordering), so the table reads by class.
+enum class Err {
+    kBadRequest,        // 400 e.www.api.bad_request
+    kBadJson,           // 400 e.www.api.invalid.json
+    kBadQuery,          // 400 e.www.api.invalid.query
+    kNilProducts,       // 400 e.www.order.nil.products
+    kNilAccounts,       // 400 e.www.order.nil.accounts
+    kNilBuyer,          // 400 e.www.order.nil.buyer_id
+    kNilPayTp,          // 400 e.www.order.nil.pay_tp
+    kInvalidPayTp,      // 400 e.www.order.invalid.pay_tp
+    kInvalidTp,         // 400 e.www.order.invalid.tp
+    kInvalidAmount,     // 400 e.www.order.invalid.amount
+    kNilAuthCode,       // 400 e.www.order.nil.auth_code
+    kNilOpenid,         // 400 e.www.order.nil.openid
+    kNilId,             // 400 e.www.order.nil.id
+    kInvalidField,      // 400 e.www.order.invalid.field
+    kNoLogin,           // 401 e.www.api.auth.nologin
+    kNoSuchObject,      // 404 e.io.obj.noexists
+    kNoSuchSite,        // 404 e.www.site.noexists
+    kNoSuchApi,         // 404 e.www.api.noexists
+    kMethodNotAllowed,  // 405 e.www.api.method
+    kOutOfStore,        // 409 e.www.order.OutOfStore
+    kOrderPaid,         // 409 e.www.order.paid
+    kOrderClosed,       // 409 e.www.order.closed
+    kPayFailed,         // 409 e.www.pay.failed   (provider refused definitively: e.g. code expired)
+    kTooLarge,          // 413 e.www.api.too_large
+    kUnsupportedType,   // 415 e.www.api.content_type
+    kInternal,          // 500 e.sys.internal
+    kProvider,          // 502 e.www.pay.provider
+    kDbUnavailable,     // 503 e.sys.db.unavailable
+    kProviderTimeout,   // 504 e.www.pay.timeout
+};
+
+struct ErrInfo {
+    int status;
+    std::string_view code;
+    std::string_view msg;
+};
+
+const ErrInfo& Info(Err e);
+
+}  // namespace orderpay::http

@@ -1,0 +1,42 @@
+// RapidJSON parsing with size and depth limits, and a small writer for replies.
+#pragma once
+
+// RapidJSON asserts abort() by default; make misuse a C++ exception caught at the dispatcher.
+#include <stdexcept>
+#ifndef RAPIDJSON_ASSERT
+#define RAPIDJSON_ASSERT(x) \
+    do {                    \
+        if (!(x)) throw std::logic_error("rapidjson assertion: " #x); \
+    } while (0)
+#endif
+#define RAPIDJSON_HAS_STDSTRING 1
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace orderpay::http {
+
+struct JsonLimits {
+    std::size_t max_bytes = 64 * 1024;
+    unsigned max_depth = 16;
+};
+
+/// Parses `text` into `doc`. Returns an empty string on success, else a short reason
+/// ("too large", "too deep", or RapidJSON's message with the offset).
+std::string ParseJson(std::string_view text, rapidjson::Document& doc, const JsonLimits& limits = {});
+
+/// Member lookups that tolerate wrong types (nullopt when absent or of another type).
+std::optional<std::string> GetString(const rapidjson::Value& obj, const char* name);
+std::optional<std::int64_t> GetInt(const rapidjson::Value& obj, const char* name);
+std::optional<bool> GetBool(const rapidjson::Value& obj, const char* name);
+
+using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
+
+/// Writes minor units as a JSON number with `exponent` decimals (32156 -> 321.56).
+void WriteMoney(JsonWriter& w, std::int64_t minor, int exponent);
+
+}  // namespace orderpay::http

@@ -1,0 +1,36 @@
+// One HTTP request as the FastCGI params and body describe it, and the reply we send back.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "orderpay/http/form.hpp"
+
+namespace orderpay::http {
+
+struct Request {
+    std::string method;        // REQUEST_METHOD
+    std::string path;          // DOCUMENT_URI (decoded by nginx), without the query
+    std::string query_string;  // QUERY_STRING, raw
+    std::string content_type;  // CONTENT_TYPE
+    std::string remote_addr;   // REMOTE_ADDR
+    std::map<std::string, std::string> headers;  // HTTP_* params: "HTTP_WECHATPAY_SERIAL"
+    std::string body;                            // exactly CONTENT_LENGTH bytes
+    FormPairs query;                             // decoded query (empty if malformed)
+    bool query_ok = true;                        // false when QUERY_STRING had a bad escape
+
+    std::optional<std::string> Arg(std::string_view name) const { return FormValue(query, name); }
+    std::optional<std::string> Header(const std::string& cgi_name) const;
+};
+
+struct Response {
+    int status = 200;
+    std::string content_type = "application/json";
+    std::string body;
+    std::vector<std::pair<std::string, std::string>> headers;
+};
+
+}  // namespace orderpay::http

@@ -1,0 +1,39 @@
+// Outbound HTTP(S) calls to provider gateways with libcurl: connect and total timeouts, a
+// response size cap, and failures classified so a timeout is "unknown", never "failed".
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace orderpay::providers {
+
+struct HttpOptions {
+    long connect_timeout_ms = 3000;
+    long timeout_ms = 10000;
+    std::size_t max_response = 1 << 20;
+    std::vector<std::pair<std::string, std::string>> headers;
+};
+
+enum class HttpFail {
+    kNone,     // got an HTTP response (any status)
+    kTimeout,  // connect or total timeout: the request may have been processed
+    kConnect,  // could not connect: the request was certainly not processed
+    kOther,    // anything else (TLS, too large, malformed): outcome unknown
+};
+
+struct HttpResult {
+    HttpFail fail = HttpFail::kNone;
+    long status = 0;
+    std::string body;
+    std::string error;  // curl's message; safe to log (contains no request body)
+};
+
+/// POSTs `body` (GET when method is "GET" and body empty). Never throws.
+HttpResult HttpRequest(const std::string& method, const std::string& url, const std::string& body,
+                       const std::string& content_type, const HttpOptions& opts);
+
+/// Call once at process start (before fork is fine): curl_global_init.
+void HttpGlobalInit();
+
+}  // namespace orderpay::providers

@@ -1,0 +1,52 @@
+// WeChat Pay API v2 client: unifiedorder (NATIVE/JSAPI), micropay with its query/reverse loop,
+// orderquery and closeorder, every response's signature verified (PROTOCOLS.md §1.2-§1.4).
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "orderpay/providers/provider.hpp"
+
+namespace orderpay::wxpay {
+
+struct WxOptions {
+    std::string gateway;  // e.g. https://api.mch.weixin.qq.com (or paysim's URL)
+    providers::Timeouts timeouts;
+    int scan_poll_ms = 3000;  // wait between orderquery calls while the buyer confirms
+    int scan_poll_tries = 10;
+    int reverse_tries = 3;
+};
+
+class WxPayV2 final : public providers::Provider {
+public:
+    explicit WxPayV2(WxOptions opts) : opts_(std::move(opts)) {}
+    providers::CreateResult Create(const providers::Merchant& m, const providers::CreateParams& p) override;
+    providers::QueryResult Query(const providers::Merchant& m, const std::string& slip_id) override;
+    providers::CloseResult Close(const providers::Merchant& m, const std::string& slip_id) override;
+
+    /// The five JSAPI parameters with paySign, as a JSON object text (PROTOCOLS.md §1.4).
+    static std::string JsapiParams(const providers::Merchant& m, const std::string& prepay_id,
+                                   const std::string& timestamp, const std::string& nonce);
+
+private:
+    struct Call {
+        bool ok = false;        // got a well-formed, correctly signed (when SUCCESS) answer
+        bool timeout = false;   // no answer: outcome unknown
+        std::map<std::string, std::string> fields;
+        std::string error;
+    };
+    Call Post(const providers::Merchant& m, const std::string& path, std::map<std::string, std::string> fields);
+    providers::CreateResult Micropay(const providers::Merchant& m, const providers::CreateParams& p);
+    providers::CreateResult ResolveScan(const providers::Merchant& m, const providers::CreateParams& p,
+                                        std::string note);
+    bool Reverse(const providers::Merchant& m, const std::string& slip_id);
+
+    WxOptions opts_;
+};
+
+/// Verifies a v2 notification's fields against the merchant (signature over every received
+/// field) and extracts the payment. `reason` explains a failure.
+bool VerifyNotification(const std::map<std::string, std::string>& fields, const providers::Merchant& m,
+                        providers::PaidEvent& out, std::string& reason);
+
+}  // namespace orderpay::wxpay

@@ -1,0 +1,50 @@
+// Typed rows read from the store, and the lookups handlers need (sites, sessions, sellers, slips).
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "orderpay/db/connection.hpp"
+#include "orderpay/providers/provider.hpp"
+
+namespace orderpay::store {
+
+struct Site {
+    std::string id;
+    std::string name;
+    std::optional<std::string> account_store;
+    std::string currency;
+    int expire_minutes = 30;
+};
+
+struct Buyer {
+    std::string store_id;
+    std::string account_id;
+    std::string openid;
+};
+
+struct SlipRow {
+    std::string id, order_id, site_id, pay_tp, provider, merchant_id;
+    std::int64_t amount = 0;
+    std::string currency, st, re_tp, re_obj;
+    std::optional<std::string> provider_txn_id;
+    bool superseded = false, refund_needed = false;
+    std::string note;
+};
+
+std::optional<Site> FindSite(db::Connection& c, const std::string& id);
+
+/// The live session for a ticket (looked up by its SHA-256; expired ones do not count).
+std::optional<Buyer> FindSession(db::Connection& c, const std::string& ticket);
+
+/// The merchant a site uses for a pay-type prefix ("wx", "zfb", "paypal").
+std::optional<providers::Merchant> FindSeller(db::Connection& c, const std::string& site, const std::string& prefix);
+std::optional<providers::Merchant> FindMerchant(db::Connection& c, const std::string& id);
+
+std::optional<SlipRow> FindSlip(db::Connection& c, const std::string& id, bool for_update = false);
+std::optional<SlipRow> LiveSlip(db::Connection& c, const std::string& order_id);
+
+/// Hex SHA-256 of a ticket: what the sessions table stores.
+std::string TicketHash(const std::string& ticket);
+
+}  // namespace orderpay::store

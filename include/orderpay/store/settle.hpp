@@ -1,0 +1,30 @@
+// Settlement: turning a verified payment into slip OK and order OK, exactly once, in one
+// transaction of conditional UPDATEs; late and double payments are kept and flagged.
+#pragma once
+
+#include <string>
+
+#include "orderpay/db/connection.hpp"
+#include "orderpay/providers/provider.hpp"
+
+namespace orderpay::store {
+
+enum class SettleOutcome {
+    kSettled,        // slip OK, order NW/WT -> OK (or DN for virtual goods)
+    kDuplicate,      // the slip was already OK: nothing changed
+    kLateSettled,    // the order had expired (FA); stock re-reserved and the order settled
+    kRefundFlagged,  // paid, but the order cannot take it (paid by another slip, or no stock)
+    kNoSlip,         // no such slip: nothing changed
+    kMismatch,       // amount or currency differ from the slip: nothing changed
+};
+
+const char* ToString(SettleOutcome o);
+
+/// Settles `ev` (already signature-verified and merchant-checked) against its slip.
+/// `detail` explains the outcome for the inbox and logs.
+SettleOutcome Settle(db::Connection& c, const providers::PaidEvent& ev, std::string& detail);
+
+/// Expires one order if it is still NW/WT past its expiry: FA, stock given back, exactly once.
+bool ExpireOrder(db::Connection& c, const std::string& order_id);
+
+}  // namespace orderpay::store

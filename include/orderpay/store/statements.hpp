@@ -1,0 +1,25 @@
+// Every SQL statement orderpay runs, named and prepared on connect (STYLE.md lesson 7).
+#pragma once
+
+#include <span>
+
+#include "orderpay/db/connection.hpp"
+
+namespace orderpay::store {
+
+// Sites, accounts, sessions, sellers.
+extern const db::Statement kSiteGet, kSessionGet, kSellerGet, kMerchantGet;
+// Catalog and stock.
+extern const db::Statement kProductGet, kStockTake, kStockGive;
+// Orders.
+extern const db::Statement kOrderInsert, kItemInsert, kOrderGet, kItemsGet, kOrderSetWaiting, kOrderSettle,
+    kOrderResettle, kOrderForUpdate, kOrderExpireDue, kOrderExpire, kOrderSetPayTp;
+// Slips.
+extern const db::Statement kSlipInsert, kSlipGet, kSlipForUpdate, kSlipLive, kSlipSetWait, kSlipFail, kSlipSettle,
+    kSlipFlagRefund, kSlipSupersede, kSlipClaimQuery, kSlipsWaitingDue;
+// Notification inbox.
+extern const db::Statement kNotifyInsert, kNotifyVerdict;
+
+std::span<const db::Statement> AllStatements();
+
+}  // namespace orderpay::store

@@ -1,0 +1,78 @@
+// orderpay: the operator CLI (migrate, setup, orders, expiry, reconcile, notify verify).
+#include <cstring>
+#include <iostream>
+
+#include "orderpay/cli/cli.hpp"
+#include "orderpay/core/log.hpp"
+#include "orderpay/db/migrations.hpp"
+#include "orderpay/providers/http_client.hpp"
+#include "orderpay/store/statements.hpp"
+
+namespace {
+
+constexpr const char* kUsage = R"(usage: orderpay [--config FILE] COMMAND ...
+  migrate                                   apply pending SQL migrations
+  store add ID [--name N] | store list
+  site add ID --store STORE [--name N] [--currency CNY] [--expire-minutes 30] | site list
+  account add ID --store STORE [--name N] [--openid OPENID] | account list
+  ticket issue --account ID [--store STORE] [--ttl-hours 24]      prints a new ticket
+  product add ID --site SITE --title T --price 12.50 [--stock N] | product list [--site S]
+  merchant add ID --provider wx --app-id A --mch-id M [--sign-type MD5|HMAC-SHA256] --key-file FILE|-
+  merchant list
+  seller set --site SITE --prefix wx --merchant ID | seller list
+  order show ID | order list [--site S] [--state ST] [--limit N]
+  expire [--limit N]                        fail unpaid orders past expiry, give stock back
+  reconcile [--limit N]                     query waiting slips; list refunds and unknowns
+  notify verify --site SITE [--provider wx] --body FILE|- [--headers FILE]
+Add --json for machine-readable output. Config: --config, $ORDERPAY_CONFIG, /etc/orderpay/orderpay.conf
+)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    using namespace orderpay;
+    std::string path = Config::DefaultPath();
+    int i = 1;
+    if (i + 1 < argc && (!std::strcmp(argv[i], "--config") || !std::strcmp(argv[i], "-c"))) {
+        path = argv[i + 1];
+        i += 2;
+    }
+    if (i >= argc || !std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h")) {
+        std::cout << kUsage;
+        return i >= argc ? 2 : 0;
+    }
+    std::string err;
+    std::optional<Config> cfg = Config::Load(path, err);
+    if (!cfg) {
+        std::cerr << "orderpay: " << err << '\n';
+        return 1;
+    }
+    providers::HttpGlobalInit();
+    db::Connection conn(cfg->Get("db", "dbname=orderpay"), store::AllStatements());
+    cli::Env env{*cfg, conn};
+    std::string group = argv[i];
+    try {
+        cli::Args args = cli::Parse(argc, argv, i);
+        if (group == "migrate") {
+            // Migrating needs no prepared statements (the tables may not exist yet).
+            db::Connection raw(cfg->Get("db", "dbname=orderpay"), {});
+            int n = db::Migrate(raw, db::OrderpayMigrations(), "schema_migrations",
+                                [](const std::string& line) { std::cout << line << '\n'; });
+            std::cout << (n ? "migrated" : "schema up to date") << '\n';
+            return 0;
+        }
+        if (!conn.Ensure()) {
+            std::cerr << "orderpay: cannot connect to the database (or schema not migrated: run orderpay migrate)\n";
+            return 1;
+        }
+        if (group == "order" || group == "expire" || group == "reconcile") return cli::Orders(env, group, args);
+        if (group == "notify") return cli::Notify(env, args);
+        return cli::Catalog(env, group, args);
+    } catch (const cli::UsageError& e) {
+        std::cerr << "orderpay: " << e.what() << "\n\n" << kUsage;
+        return 2;
+    } catch (const std::exception& e) {
+        std::cerr << "orderpay: " << e.what() << '\n';
+        return 1;
+    }
+}

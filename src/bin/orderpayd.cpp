@@ -1,0 +1,77 @@
+// orderpayd: the FastCGI responder. Reads the config once, then runs the prefork pool; each
+// worker owns one PostgreSQL connection with every statement prepared.
+#include <cstring>
+#include <iostream>
+
+#include "orderpay/app/context.hpp"
+#include "orderpay/core/config.hpp"
+#include "orderpay/core/log.hpp"
+#include "orderpay/fcgi/pool.hpp"
+#include "orderpay/handlers/handlers.hpp"
+#include "orderpay/providers/http_client.hpp"
+#include "orderpay/store/statements.hpp"
+
+namespace {
+
+using namespace orderpay;
+
+class OrderpayApp final : public fcgi::App {
+public:
+    explicit OrderpayApp(app::Settings s) : db_(s.db, store::AllStatements()), ctx_(std::move(s), db_) {
+        db_.Ensure();  // connect before the first accept; a down database only means 503s for now
+    }
+    http::Response Handle(const http::Request& req) override { return handlers::Dispatch(ctx_, req); }
+
+private:
+    db::Connection db_;
+    app::Context ctx_;
+};
+
+fcgi::PoolOptions PoolFrom(const Config& cfg) {
+    fcgi::PoolOptions o;
+    o.name = "orderpayd";
+    o.socket_path = cfg.Get("listen", "/run/orderpay/orderpayd.sock");
+    o.workers = static_cast<int>(cfg.GetInt("workers", 8));
+    o.backlog = static_cast<int>(cfg.GetInt("backlog", 256));
+    o.max_body = static_cast<std::size_t>(cfg.GetInt("max_body_bytes", 64 * 1024));
+    return o;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::string path = Config::DefaultPath();
+    for (int i = 1; i < argc; ++i) {
+        if ((!std::strcmp(argv[i], "-c") || !std::strcmp(argv[i], "--config")) && i + 1 < argc) {
+            path = argv[++i];
+        } else {
+            std::cerr << "usage: orderpayd [--config FILE]\n"
+                         "  FastCGI worker pool; config from $ORDERPAY_CONFIG or /etc/orderpay/orderpay.conf\n";
+            return 2;
+        }
+    }
+    std::string err;
+    std::optional<Config> cfg = Config::Load(path, err);
+    if (!cfg) {
+        log::Error(err);
+        return 1;
+    }
+    providers::HttpGlobalInit();
+    // Settings live in a shared holder so SIGHUP can swap them before workers are replaced.
+    auto settings = std::make_shared<app::Settings>(app::Settings::From(*cfg));
+    fcgi::PoolOptions opts = PoolFrom(*cfg);
+    return fcgi::RunPool(
+        opts, [settings]() -> std::unique_ptr<fcgi::App> { return std::make_unique<OrderpayApp>(*settings); },
+        [settings, path](fcgi::PoolOptions& o) {
+            std::string e;
+            std::optional<Config> fresh = Config::Load(path, e);
+            if (!fresh) {
+                log::Error("reload failed, keeping the old config: ", e);
+                return;
+            }
+            *settings = app::Settings::From(*fresh);
+            o.workers = static_cast<int>(fresh->GetInt("workers", o.workers));
+            o.max_body = static_cast<std::size_t>(fresh->GetInt("max_body_bytes", 64 * 1024));
+            log::Info("config reloaded from ", path);
+        });
+}

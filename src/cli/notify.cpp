@@ -1,0 +1,45 @@
+// `orderpay notify verify`: runs a captured notification through the endpoint's exact
+// evaluation and explains each verdict. It changes nothing.
+#include <fstream>
+#include <iostream>
+#include <iterator>
+
+#include "orderpay/app/notify_eval.hpp"
+#include "orderpay/cli/cli.hpp"
+#include "orderpay/http/reply.hpp"
+
+namespace orderpay::cli {
+
+int Notify(Env& env, const Args& a) {
+    if (a.pos.size() < 2 || a.pos[1] != "verify")
+        throw UsageError("notify verify --site SITE [--provider wx] --body FILE|- [--headers FILE] [--json]");
+    std::string provider = a.Flag("provider").value_or("wx");
+    if (provider != "wx") throw UsageError("provider " + provider + " is not supported yet (wx only)");
+    std::string file = a.Need("body"), body;
+    if (file == "-") {
+        body.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+    } else {
+        std::ifstream in(file, std::ios::binary);
+        if (!in) throw UsageError("cannot read " + file);
+        body.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    }
+    app::NotifyEval ev = app::EvaluateWxNotification(env.db, a.Need("site"), body);
+    if (a.json) {
+        std::cout << "{\"signature_ok\":" << (ev.signature_ok ? "true" : "false")
+                  << ",\"business_ok\":" << (ev.business_ok ? "true" : "false")
+                  << ",\"reason\":" << http::JsonString(ev.reason) << ",\"checks\":[";
+        for (std::size_t i = 0; i < ev.checks.size(); ++i) {
+            std::cout << (i ? "," : "") << "{\"check\":" << http::JsonString(ev.checks[i].name)
+                      << ",\"ok\":" << (ev.checks[i].ok ? "true" : "false")
+                      << ",\"detail\":" << http::JsonString(ev.checks[i].detail) << '}';
+        }
+        std::cout << "]}\n";
+    } else {
+        for (const app::CheckLine& c : ev.checks)
+            std::cout << (c.ok ? "PASS " : "FAIL ") << c.name << ": " << c.detail << '\n';
+        std::cout << "verdict: " << (ev.signature_ok && ev.business_ok ? "would settle" : ev.reason) << '\n';
+    }
+    return ev.signature_ok ? 0 : 1;
+}
+
+}  // namespace orderpay::cli

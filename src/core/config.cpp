@@ -1,0 +1,72 @@
+// Reads the key = value config file and applies ORDERPAY_* environment overrides.
+#include "orderpay/core/config.hpp"
+
+#include <cctype>
+#include <cstdlib>
+#include <fstream>
+
+namespace orderpay {
+
+namespace {
+
+std::string Trim(const std::string& s) {
+    std::size_t b = 0, e = s.size();
+    while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
+    while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
+    return s.substr(b, e - b);
+}
+
+// ORDERPAY_WXPAY_GATEWAY -> wxpay_gateway; matched against keys with '.' folded to '_'.
+std::string EnvName(const std::string& key) {
+    std::string out = "ORDERPAY_";
+    for (char c : key) out += (c == '.' || c == '-') ? '_' : static_cast<char>(std::toupper(c));
+    return out;
+}
+
+}  // namespace
+
+std::string Config::DefaultPath() {
+    const char* p = std::getenv("ORDERPAY_CONFIG");
+    return (p && *p) ? p : "/etc/orderpay/orderpay.conf";
+}
+
+std::optional<Config> Config::Load(const std::string& path, std::string& error) {
+    Config cfg;
+    cfg.path_ = path;
+    std::ifstream in(path);
+    if (!in) {
+        error = "cannot read config file " + path;
+        return std::nullopt;
+    }
+    std::string line;
+    int lineno = 0;
+    while (std::getline(in, line)) {
+        ++lineno;
+        std::string t = Trim(line);
+        if (t.empty() || t[0] == '#') continue;
+        auto eq = t.find('=');
+        if (eq == std::string::npos) {
+            error = path + ":" + std::to_string(lineno) + ": expected key = value";
+            return std::nullopt;
+        }
+        cfg.values_[Trim(t.substr(0, eq))] = Trim(t.substr(eq + 1));
+    }
+    return cfg;
+}
+
+// The environment wins over the file so one config file can serve several stacks and tests.
+std::string Config::Get(const std::string& key, const std::string& fallback) const {
+    if (const char* v = std::getenv(EnvName(key).c_str()); v && *v) return v;
+    auto it = values_.find(key);
+    return it == values_.end() || it->second.empty() ? fallback : it->second;
+}
+
+std::int64_t Config::GetInt(const std::string& key, std::int64_t fallback) const {
+    std::string text = Get(key);
+    if (text.empty()) return fallback;
+    char* end = nullptr;
+    long long v = std::strtoll(text.c_str(), &end, 10);
+    return (end && *end == '\0') ? v : fallback;
+}
+
+}  // namespace orderpay

@@ -1,0 +1,151 @@
+// libpq connection handling: connect, prepare every statement, reconnect after a server restart.
+#include "orderpay/db/connection.hpp"
+
+#include <cstdlib>
+
+#include "orderpay/core/log.hpp"
+
+namespace orderpay::db {
+
+int Result::Rows() const { return PQntuples(r_.get()); }
+
+std::int64_t Result::Affected() const {
+    const char* n = PQcmdTuples(r_.get());
+    return (n && *n) ? std::atoll(n) : 0;
+}
+
+bool Result::IsNull(int row, int col) const { return PQgetisnull(r_.get(), row, col); }
+
+std::string Result::Get(int row, int col) const {
+    return std::string(PQgetvalue(r_.get(), row, col), PQgetlength(r_.get(), row, col));
+}
+
+std::optional<std::string> Result::GetOpt(int row, int col) const {
+    if (IsNull(row, col)) return std::nullopt;
+    return Get(row, col);
+}
+
+std::int64_t Result::GetInt(int row, int col) const {
+    return IsNull(row, col) ? 0 : std::atoll(PQgetvalue(r_.get(), row, col));
+}
+
+bool Result::GetBool(int row, int col) const { return !IsNull(row, col) && PQgetvalue(r_.get(), row, col)[0] == 't'; }
+
+int Result::Col(const char* name) const {
+    int c = PQfnumber(r_.get(), name);
+    if (c < 0) throw std::logic_error(std::string("no result column ") + name);
+    return c;
+}
+
+Connection::Connection(std::string conninfo, std::span<const Statement> statements)
+    : conninfo_(std::move(conninfo)), statements_(statements) {}
+
+bool Connection::Ensure() {
+    if (conn_ && PQstatus(conn_.get()) == CONNECTION_OK && prepared_) return true;
+    // A reconnect here would run the rest of the transaction's statements in autocommit.
+    if (in_tx_) return false;
+    auto now = std::chrono::steady_clock::now();
+    if (now < next_attempt_) return false;
+    prepared_ = false;
+    if (!conn_) {
+        conn_.reset(PQconnectdb(conninfo_.c_str()));
+    } else {
+        PQreset(conn_.get());
+    }
+    bool ok = conn_ && PQstatus(conn_.get()) == CONNECTION_OK;
+    if (ok) {
+        // Prepared statements live only as long as the session: prepare all again after a reset.
+        for (const Statement& st : statements_) {
+            PgResultPtr r(PQprepare(conn_.get(), st.name, st.sql, 0, nullptr));
+            if (PQresultStatus(r.get()) != PGRES_COMMAND_OK) {
+                log::Error("prepare ", st.name, " failed: ", PQresultErrorMessage(r.get()));
+                ok = false;
+                break;
+            }
+        }
+    }
+    if (!ok) {
+        backoff_ = std::min(std::chrono::milliseconds(2000),
+                            backoff_.count() ? backoff_ * 2 : std::chrono::milliseconds(100));
+        next_attempt_ = now + backoff_;
+        log::Warn("database unavailable: ", conn_ ? PQerrorMessage(conn_.get()) : "out of memory");
+        return false;
+    }
+    backoff_ = std::chrono::milliseconds(0);
+    prepared_ = true;
+    return true;
+}
+
+Result Connection::Check(PGresult* raw, const char* what) {
+    PgResultPtr r(raw);
+    ExecStatusType st = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return Result(std::move(r));
+    if (!conn_ || PQstatus(conn_.get()) != CONNECTION_OK) {
+        prepared_ = false;
+        throw Unavailable(std::string(what) + ": connection lost");
+    }
+    const char* state = r ? PQresultErrorField(r.get(), PG_DIAG_SQLSTATE) : nullptr;
+    std::string msg = r ? PQresultErrorMessage(r.get()) : PQerrorMessage(conn_.get());
+    // Class 08 (connection exception) and 57P (admin shutdown) mean the server is going away.
+    if (state && (std::string_view(state).substr(0, 2) == "08" || std::string_view(state).substr(0, 3) == "57P")) {
+        prepared_ = false;
+        throw Unavailable(std::string(what) + ": " + msg);
+    }
+    throw Error(std::string(what) + ": " + msg, state ? state : "");
+}
+
+Result Connection::Exec(const Statement& st, std::initializer_list<Param> params) {
+    return Exec(st, std::vector<Param>(params));
+}
+
+Result Connection::Exec(const Statement& st, const std::vector<Param>& params) {
+    if (!Ensure()) throw Unavailable("database unavailable");
+    std::vector<const char*> values;
+    values.reserve(params.size());
+    for (const Param& p : params) values.push_back(p.value() ? p.value()->c_str() : nullptr);
+    return Check(PQexecPrepared(conn_.get(), st.name, static_cast<int>(values.size()), values.data(), nullptr,
+                                nullptr, 0),
+                 st.name);
+}
+
+Result Connection::Query(const std::string& sql, const std::vector<Param>& params) {
+    if (!Ensure()) throw Unavailable("database unavailable");
+    std::vector<const char*> values;
+    for (const Param& p : params) values.push_back(p.value() ? p.value()->c_str() : nullptr);
+    return Check(PQexecParams(conn_.get(), sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
+                              nullptr, nullptr, 0),
+                 "query");
+}
+
+Result Connection::Simple(const std::string& sql) {
+    if (!Ensure()) throw Unavailable("database unavailable");
+    return Check(PQexec(conn_.get(), sql.c_str()), "query");
+}
+
+void Connection::ResetTransaction() {
+    if (!conn_ || PQstatus(conn_.get()) != CONNECTION_OK) return;
+    PGTransactionStatusType ts = PQtransactionStatus(conn_.get());
+    if (ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR) PgResultPtr(PQexec(conn_.get(), "ROLLBACK"));
+}
+
+Tx::Tx(Connection& c) : c_(c) {
+    c_.Simple("BEGIN");
+    c_.in_tx_ = true;
+}
+
+Tx::~Tx() {
+    c_.in_tx_ = false;
+    if (done_) return;
+    try {
+        c_.ResetTransaction();
+    } catch (...) {
+    }
+}
+
+void Tx::Commit() {
+    done_ = true;  // a failed COMMIT has ended the transaction too: nothing to roll back
+    c_.Simple("COMMIT");
+    c_.in_tx_ = false;
+}
+
+}  // namespace orderpay::db

@@ -1,0 +1,185 @@
+// The worker loop: libfcgi accept with a 1 s wake-up, SIGTERM held off while a request is in
+// flight (FASTCGI.md §1.6), body read to exactly CONTENT_LENGTH with a size cap.
+#include "orderpay/fcgi/worker.hpp"
+
+#include <fcgiapp.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include "orderpay/core/log.hpp"
+#include "orderpay/http/reply.hpp"
+
+namespace orderpay::fcgi {
+
+namespace {
+
+volatile sig_atomic_t g_stop = 0;
+
+void OnStop(int) {
+    g_stop = 1;
+    FCGX_ShutdownPending();
+}
+
+// Owns an FCGX_Request so Finish runs on every path, including exceptions from the App.
+class RequestGuard {
+public:
+    explicit RequestGuard(FCGX_Request& r) : r_(r) {}
+    ~RequestGuard() { FCGX_Finish_r(&r_); }
+    RequestGuard(const RequestGuard&) = delete;
+    RequestGuard& operator=(const RequestGuard&) = delete;
+
+private:
+    FCGX_Request& r_;
+};
+
+const char* StatusText(int status) {
+    switch (status) {
+        case 200: return "OK";
+        case 400: return "Bad Request";
+        case 401: return "Unauthorized";
+        case 404: return "Not Found";
+        case 405: return "Method Not Allowed";
+        case 409: return "Conflict";
+        case 413: return "Payload Too Large";
+        case 415: return "Unsupported Media Type";
+        case 500: return "Internal Server Error";
+        case 502: return "Bad Gateway";
+        case 503: return "Service Unavailable";
+        case 504: return "Gateway Timeout";
+        default: return "Status";
+    }
+}
+
+// Copies what we need out of envp: its pointers die at FCGX_Finish_r.
+http::Request BuildRequest(FCGX_ParamArray envp) {
+    http::Request req;
+    std::string request_uri;
+    for (char** p = envp; p && *p; ++p) {
+        const char* eq = std::strchr(*p, '=');
+        if (!eq) continue;
+        std::string_view name(*p, eq - *p);
+        const char* value = eq + 1;
+        if (name == "REQUEST_METHOD") req.method = value;
+        else if (name == "DOCUMENT_URI") req.path = value;
+        else if (name == "REQUEST_URI") request_uri = value;
+        else if (name == "QUERY_STRING") req.query_string = value;
+        else if (name == "CONTENT_TYPE") req.content_type = value;
+        else if (name == "REMOTE_ADDR") req.remote_addr = value;
+        else if (name.substr(0, 5) == "HTTP_") req.headers.emplace(std::string(name), value);
+    }
+    if (req.path.empty()) req.path = request_uri.substr(0, request_uri.find('?'));
+    if (auto q = http::ParseForm(req.query_string)) {
+        req.query = std::move(*q);
+    } else {
+        req.query_ok = false;
+    }
+    return req;
+}
+
+// Reads the body: false with `too_large` when CONTENT_LENGTH exceeds the cap. Oversized bodies
+// are drained (up to a bound) so nginx never sees us close on unread input.
+bool ReadBody(FCGX_Request& r, std::size_t max_body, std::string& body, bool& too_large) {
+    too_large = false;
+    const char* cl = FCGX_GetParam("CONTENT_LENGTH", r.envp);
+    if (!cl || !*cl) return true;
+    char* end = nullptr;
+    errno = 0;
+    unsigned long long len = std::strtoull(cl, &end, 10);
+    if (errno || !end || *end || cl[0] == '-') return false;
+    if (len > max_body) {
+        too_large = true;
+        char sink[8192];
+        std::size_t left = len > (16u << 20) ? (16u << 20) : len;
+        while (left > 0) {
+            int n = FCGX_GetStr(sink, static_cast<int>(left < sizeof sink ? left : sizeof sink), r.in);
+            if (n <= 0) break;
+            left -= static_cast<std::size_t>(n);
+        }
+        return true;
+    }
+    body.resize(len);
+    std::size_t got = 0;
+    while (got < len) {
+        int n = FCGX_GetStr(body.data() + got, static_cast<int>(len - got), r.in);
+        if (n <= 0) break;
+        got += static_cast<std::size_t>(n);
+    }
+    if (got != len) return false;  // client went away mid-body
+    return true;
+}
+
+void WriteResponse(FCGX_Request& r, const http::Response& resp) {
+    std::string head = "Status: " + std::to_string(resp.status) + " " + StatusText(resp.status) +
+                       "\r\nContent-Type: " + resp.content_type +
+                       "\r\nContent-Length: " + std::to_string(resp.body.size()) + "\r\n";
+    for (const auto& [k, v] : resp.headers) head += k + ": " + v + "\r\n";
+    head += "\r\n";
+    FCGX_PutStr(head.data(), static_cast<int>(head.size()), r.out);
+    FCGX_PutStr(resp.body.data(), static_cast<int>(resp.body.size()), r.out);
+}
+
+}  // namespace
+
+int RunWorker(int listen_fd, const PoolOptions& opts, const AppFactory& factory) {
+    const pid_t master = getppid();
+    if (FCGX_Init() != 0) {
+        log::Error("FCGX_Init failed");
+        return 2;
+    }
+    // Our handler replaces libfcgi's; no SA_RESTART, so blocking calls see EINTR and we notice.
+    struct sigaction sa{};
+    sa.sa_handler = OnStop;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, nullptr);
+    sigaction(SIGINT, &sa, nullptr);
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGHUP, SIG_IGN);
+
+    std::unique_ptr<App> app = factory();
+    if (!app) return 2;
+
+    sigset_t term;
+    sigemptyset(&term);
+    sigaddset(&term, SIGTERM);
+    sigaddset(&term, SIGINT);
+
+    FCGX_Request r;
+    FCGX_InitRequest(&r, listen_fd, 0);
+    while (!g_stop) {
+        sigprocmask(SIG_UNBLOCK, &term, nullptr);
+        int rc = FCGX_Accept_r(&r);
+        sigprocmask(SIG_BLOCK, &term, nullptr);
+        if (rc < 0) {
+            if (getppid() != master) break;  // orphaned: the master is gone, so are we
+            if (rc == -EAGAIN || rc == -EINTR || rc == -EWOULDBLOCK) continue;
+            if (g_stop) break;
+            log::Warn("accept failed: ", rc);
+            usleep(100000);
+            continue;
+        }
+        RequestGuard guard(r);
+        http::Response resp;
+        try {
+            http::Request req = BuildRequest(r.envp);
+            bool too_large = false;
+            if (!ReadBody(r, opts.max_body, req.body, too_large)) {
+                resp = http::Fail(http::Err::kBadRequest, "incomplete request body");
+            } else if (too_large) {
+                resp = http::Fail(http::Err::kTooLarge);
+            } else {
+                resp = app->Handle(req);
+            }
+        } catch (const std::exception& e) {
+            log::Error("unhandled exception: ", e.what());
+            resp = http::Fail(http::Err::kInternal);
+        }
+        WriteResponse(r, resp);
+    }
+    return 0;
+}
+
+}  // namespace orderpay::fcgi

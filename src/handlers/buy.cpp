@@ -1,0 +1,146 @@
+// pay/buy: validate, price from the catalog, reserve stock, create order + NEW slip in one
+// transaction, then send the slip to the provider and answer the order.
+#include <ctime>
+
+#include "orderpay/app/order_view.hpp"
+#include "orderpay/app/payflow.hpp"
+#include "orderpay/crypto/digest.hpp"
+#include "orderpay/domain/pricing.hpp"
+#include "orderpay/handlers/handlers.hpp"
+#include "orderpay/http/json.hpp"
+#include "orderpay/http/reply.hpp"
+#include "orderpay/store/statements.hpp"
+
+namespace orderpay::handlers {
+
+namespace {
+
+// Contact and address fields the shop may collect at checkout; anything else is ignored.
+constexpr const char* kContactFields[] = {"name",     "phone", "email",   "country",  "province",
+                                          "city",     "district", "address", "postcode", "company"};
+
+struct BuyInput {
+    std::vector<domain::LineRequest> lines;
+    std::string pay_tp, tp = "A", title, note, contact_json;
+    app::PayInputs pay;
+};
+
+std::optional<http::Response> ParseInput(const http::Request& req, BuyInput& in) {
+    rapidjson::Document doc;
+    std::string err = http::ParseJson(req.body, doc);
+    if (!err.empty()) return http::Fail(http::Err::kBadJson, "request body is not valid JSON: " + err);
+    if (!doc.IsObject()) return http::Fail(http::Err::kBadJson, "request body must be a JSON object");
+    auto products = doc.FindMember("products");
+    if (products == doc.MemberEnd() || !products->value.IsArray() || products->value.Empty())
+        return http::Fail(http::Err::kNilProducts);
+    if (products->value.Size() > domain::kMaxLines) return http::Fail(http::Err::kInvalidField, "too many products");
+    for (const auto& p : products->value.GetArray()) {
+        std::optional<std::string> id = http::GetString(p, "id");
+        if (!id || id->empty() || id->size() > 64)
+            return http::Fail(http::Err::kInvalidField, "each product needs a string id");
+        domain::LineRequest line{*id, 1};
+        if (p.HasMember("amount")) {
+            std::optional<std::int64_t> amount = http::GetInt(p, "amount");
+            if (!amount) return http::Fail(http::Err::kInvalidAmount, "amount must be an integer");
+            line.amount = *amount;
+        }
+        in.lines.push_back(std::move(line));
+    }
+    if (auto v = http::GetString(doc, "pay_tp")) in.pay_tp = *v;
+    if (doc.HasMember("tp")) {
+        auto tp = http::GetString(doc, "tp");
+        if (!tp || (*tp != "A" && *tp != "Q")) return http::Fail(http::Err::kInvalidTp);
+        in.tp = *tp;
+    }
+    in.title = http::GetString(doc, "title").value_or("");
+    in.note = http::GetString(doc, "note").value_or("");
+    if (in.title.size() > 128 || in.note.size() > 1024)
+        return http::Fail(http::Err::kInvalidField, "title or note too long");
+    in.pay.auth_code = http::GetString(doc, "auth_code").value_or("");
+    rapidjson::StringBuffer buf;
+    http::JsonWriter w(buf);
+    w.StartObject();
+    for (const char* f : kContactFields) {
+        if (auto v = http::GetString(doc, f)) {
+            if (v->size() > 256) return http::Fail(http::Err::kInvalidField, std::string(f) + " too long");
+            w.Key(f);
+            w.String(v->data(), static_cast<rapidjson::SizeType>(v->size()));
+        }
+    }
+    w.EndObject();
+    in.contact_json = buf.GetString();
+    return std::nullopt;
+}
+
+http::Response PricingFailure(const domain::PricingResult& pr) {
+    switch (*pr.error) {
+        case domain::PricingError::kNoProducts: return http::Fail(http::Err::kNilProducts);
+        case domain::PricingError::kBadAmount:
+            return http::Fail(http::Err::kInvalidAmount, "invalid amount for product " + pr.error_product_id);
+        case domain::PricingError::kUnknownProduct:
+            return http::Fail(http::Err::kNoSuchObject, "no such product: " + pr.error_product_id);
+        case domain::PricingError::kMixedCurrency:
+            return http::Fail(http::Err::kInvalidField, "products are priced in different currencies");
+        case domain::PricingError::kOverflow: return http::Fail(http::Err::kInvalidAmount, "order total too large");
+        case domain::PricingError::kTooManyLines: return http::Fail(http::Err::kInvalidField, "too many products");
+    }
+    return http::Fail(http::Err::kInternal);
+}
+
+}  // namespace
+
+http::Response Buy(app::Context& ctx, app::Call& call, const http::Request& req) {
+    BuyInput in;
+    if (auto bad = ParseInput(req, in)) return *bad;
+    db::Connection& db = ctx.db();
+
+    domain::PricingResult pr = domain::Price(in.lines, [&](const std::string& id) -> std::optional<domain::CatalogItem> {
+        db::Result r = db.Exec(store::kProductGet, {call.site.id, id});
+        if (r.Rows() == 0 || r.Get(0, "active") != "t") return std::nullopt;
+        return domain::CatalogItem{r.Get(0, "id"), r.Get(0, "title"), r.GetInt(0, "price"), r.Get(0, "currency")};
+    });
+    if (pr.error) return PricingFailure(pr);
+    const domain::PricedOrder& order = *pr.order;
+
+    if (in.pay_tp.empty()) return http::Fail(http::Err::kNilPayTp);
+    std::optional<app::PayType> pt = app::ParsePayType(in.pay_tp);
+    if (!pt || !ctx.ProviderFor(pt->prefix)) return http::Fail(http::Err::kInvalidPayTp);
+    std::optional<providers::Merchant> merchant = store::FindSeller(db, call.site.id, pt->prefix);
+    if (!merchant) return http::Fail(http::Err::kInvalidPayTp, "the site has no merchant for " + pt->prefix);
+    in.pay.openid = call.buyer->openid;
+    in.pay.client_ip = req.remote_addr;
+    if (auto bad = app::CheckPayInputs(*pt, in.pay)) return http::Fail(*bad);
+
+    std::string title = !in.title.empty() ? in.title : order.lines.front().title;
+    std::string order_id = crypto::RandomId(26), slip_id = crypto::RandomId(26);
+    {
+        db::Tx tx(db);
+        db.Exec(store::kOrderInsert,
+                {order_id, call.site.id, in.tp, title, in.note, call.buyer->store_id, call.buyer->account_id,
+                 order.pro_c, order.total, order.freight, order.discount, order.price, order.fee, order.currency,
+                 pt->full, merchant->id, in.contact_json, req.remote_addr, call.site.expire_minutes});
+        int pos = 0;
+        for (const domain::PricedLine& l : order.lines) {
+            db.Exec(store::kItemInsert, {order_id, pos++, l.product_id, l.title, l.amount, l.price, l.subtotal});
+            db::Result taken = db.Exec(store::kStockTake, {call.site.id, l.product_id, l.amount});
+            if (taken.Affected() != 1) {
+                return http::Fail(http::Err::kOutOfStore, "not enough stock for " + l.product_id,
+                                  "{\"product\":" + http::JsonString(l.product_id) + "}");
+            }
+        }
+        db.Exec(store::kSlipInsert, {slip_id, order_id, call.site.id, pt->full, pt->prefix, merchant->id, order.fee,
+                                     order.currency});
+        tx.Commit();
+    }
+
+    app::SlipToSend s{slip_id, order_id, call.site.id, title, order.fee, order.currency,
+                      static_cast<std::int64_t>(std::time(nullptr)) + call.site.expire_minutes * 60};
+    std::string message;
+    std::optional<http::Err> err = app::SendSlip(ctx, *pt, *merchant, s, in.pay, message);
+    std::string json;
+    app::LoadOrder(db, call.site.id, order_id, &json);
+    if (err) return http::Fail(*err, {}, json);
+    return http::Ok(json);
+}
+
+}  // namespace orderpay::handlers

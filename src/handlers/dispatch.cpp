@@ -1,0 +1,86 @@
+// The route table and the checks every authenticated route shares.
+#include <array>
+
+#include "orderpay/core/log.hpp"
+#include "orderpay/handlers/handlers.hpp"
+#include "orderpay/http/reply.hpp"
+#include "orderpay/http/router.hpp"
+
+namespace orderpay::handlers {
+
+namespace {
+
+using Handler = http::Response (*)(app::Context&, app::Call&, const http::Request&);
+using http::Method;
+
+struct Route {
+    std::string_view action;
+    unsigned methods;
+    bool needs_ticket;
+    Handler fn;
+};
+
+constexpr std::array kRoutes = {
+    Route{"buy", unsigned(Method::kPost), true, &Buy},
+    Route{"check", unsigned(Method::kGet), true, &Check},
+    Route{"check_order", unsigned(Method::kGet), true, &Check},
+    Route{"pay", unsigned(Method::kGet), true, &Pay},
+    Route{"re_wx", unsigned(Method::kPost), false, &ReWx},
+};
+
+http::Response Route_(app::Context& ctx, const http::Request& req) {
+    if (req.path == "/healthz") {
+        bool db_ok = ctx.db().Ensure();
+        if (!db_ok) return http::Fail(http::Err::kDbUnavailable);
+        return http::Ok("{\"db\":\"ok\"}");
+    }
+    http::RouteMatch m;
+    if (!http::MatchApiPath(req.path, m)) return http::Fail(http::Err::kNoSuchApi);
+    const Route* route = nullptr;
+    for (const Route& r : kRoutes)
+        if (r.action == m.action) route = &r;
+    if (!route) return http::Fail(http::Err::kNoSuchApi);
+    if (!(route->methods & http::MethodBit(req.method))) {
+        http::Response r = http::Fail(http::Err::kMethodNotAllowed);
+        r.headers.emplace_back("Allow", (route->methods & unsigned(Method::kPost)) ? "POST" : "GET, HEAD");
+        return r;
+    }
+    if (!req.query_ok) return http::Fail(http::Err::kBadQuery);
+
+    app::Call call;
+    std::optional<store::Site> site = store::FindSite(ctx.db(), m.site);
+    if (!site) return http::Fail(http::Err::kNoSuchSite);
+    call.site = std::move(*site);
+    if (route->needs_ticket) {
+        if (!call.site.account_store) return http::Fail(http::Err::kNilAccounts);
+        std::optional<std::string> ticket = req.Arg("ticket");
+        if (!ticket || ticket->empty()) return http::Fail(http::Err::kNoLogin, "ticket missing");
+        call.buyer = store::FindSession(ctx.db(), *ticket);
+        if (!call.buyer) return http::Fail(http::Err::kNoLogin, "ticket unknown or expired");
+        // A valid ticket of another shop's account store names nobody this site knows.
+        if (call.buyer->store_id != *call.site.account_store) return http::Fail(http::Err::kNilBuyer);
+    }
+    return route->fn(ctx, call, req);
+}
+
+}  // namespace
+
+http::Response Dispatch(app::Context& ctx, const http::Request& req) {
+    try {
+        http::Response r = Route_(ctx, req);
+        ctx.db().ResetTransaction();
+        return r;
+    } catch (const db::Unavailable& e) {
+        log::Warn("503: ", e.what());
+        return http::Fail(http::Err::kDbUnavailable);
+    } catch (const std::exception& e) {
+        log::Error("500 on ", req.method, " ", req.path, ": ", e.what());
+        try {
+            ctx.db().ResetTransaction();
+        } catch (...) {
+        }
+        return http::Fail(http::Err::kInternal);
+    }
+}
+
+}  // namespace orderpay::handlers

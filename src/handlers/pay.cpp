@@ -1,0 +1,92 @@
+// pay/pay: for an unpaid order, return the live slip; with another pay type or force=true,
+// close the old slip at the provider first and issue a new one.
+#include <ctime>
+
+#include "orderpay/app/order_view.hpp"
+#include "orderpay/app/payflow.hpp"
+#include "orderpay/crypto/digest.hpp"
+#include "orderpay/handlers/handlers.hpp"
+#include "orderpay/http/reply.hpp"
+#include "orderpay/store/settle.hpp"
+#include "orderpay/store/statements.hpp"
+
+namespace orderpay::handlers {
+
+namespace {
+
+http::Response Answer(app::Context& ctx, const std::string& site, const std::string& id,
+                      std::optional<http::Err> err = std::nullopt) {
+    std::string json;
+    app::LoadOrder(ctx.db(), site, id, &json);
+    return err ? http::Fail(*err, {}, json) : http::Ok(json);
+}
+
+// Closes `old` at its provider. False when the old slip may still take money (close failed or
+// its outcome is unknown): issuing a second slip then could charge the buyer twice.
+bool Retire(app::Context& ctx, const store::SlipRow& old, bool& paid_meanwhile) {
+    paid_meanwhile = false;
+    if (old.st == "NEW" || old.st == "WAIT") {
+        providers::Provider* p = ctx.ProviderFor(old.provider);
+        std::optional<providers::Merchant> m = store::FindMerchant(ctx.db(), old.merchant_id);
+        if (!p || !m) return false;
+        providers::CloseResult c = p->Close(*m, old.id);
+        if (c.already_paid) {
+            app::RefreshSlip(ctx, old);
+            paid_meanwhile = true;
+            return false;
+        }
+        if (!c.closed) return false;
+    }
+    ctx.db().Exec(store::kSlipSupersede, {old.id, "superseded by pay/pay"});
+    return true;
+}
+
+}  // namespace
+
+http::Response Pay(app::Context& ctx, app::Call& call, const http::Request& req) {
+    std::optional<std::string> id = req.Arg("id");
+    if (!id || id->empty()) return http::Fail(http::Err::kNilId);
+    if (id->size() > 32) return http::Fail(http::Err::kNoSuchObject);
+    std::optional<app::OrderRow> order = app::LoadOrder(ctx.db(), call.site.id, *id, nullptr);
+    if (!order || order->buyer_id != call.buyer->account_id || order->buyer_store != call.buyer->store_id)
+        return http::Fail(http::Err::kNoSuchObject);
+    if (order->or_st == "OK" || order->or_st == "SP" || order->or_st == "DN")
+        return Answer(ctx, call.site.id, order->id, http::Err::kOrderPaid);
+    if (order->or_st == "FA" || order->expired) return Answer(ctx, call.site.id, order->id, http::Err::kOrderClosed);
+
+    std::string pt_text = req.Arg("pt").value_or(order->pay_tp);
+    if (pt_text.empty()) pt_text = order->pay_tp;
+    std::optional<app::PayType> pt = app::ParsePayType(pt_text);
+    if (!pt || !ctx.ProviderFor(pt->prefix)) return http::Fail(http::Err::kInvalidPayTp);
+    std::string force = req.Arg("force").value_or("false");
+    bool forced = force == "true" || force == "1";
+
+    std::optional<store::SlipRow> live =
+        order->pay_id ? store::FindSlip(ctx.db(), *order->pay_id) : store::LiveSlip(ctx.db(), order->id);
+    if (live && !forced && live->pay_tp == pt->full && live->st == "WAIT" && live->re_tp != "NONE")
+        return Answer(ctx, call.site.id, order->id);
+
+    std::optional<providers::Merchant> merchant = store::FindSeller(ctx.db(), call.site.id, pt->prefix);
+    if (!merchant) return http::Fail(http::Err::kInvalidPayTp, "the site has no merchant for " + pt->prefix);
+    app::PayInputs in{call.buyer->openid, req.Arg("auth_code").value_or(""), req.remote_addr};
+    if (auto bad = app::CheckPayInputs(*pt, in)) return http::Fail(*bad);
+
+    if (live) {
+        bool paid = false;
+        if (!Retire(ctx, *live, paid)) {
+            if (paid) return Answer(ctx, call.site.id, order->id, http::Err::kOrderPaid);
+            return Answer(ctx, call.site.id, order->id, http::Err::kProvider);
+        }
+    }
+    std::string slip_id = crypto::RandomId(26);
+    ctx.db().Exec(store::kSlipInsert,
+                  {slip_id, order->id, call.site.id, pt->full, pt->prefix, merchant->id, order->fee, order->currency});
+    ctx.db().Exec(store::kOrderSetPayTp, {order->id, slip_id, pt->full, merchant->id});
+    app::SlipToSend s{slip_id, order->id, call.site.id, order->title, order->fee, order->currency,
+                      static_cast<std::int64_t>(std::time(nullptr)) + call.site.expire_minutes * 60};
+    std::string message;
+    std::optional<http::Err> err = app::SendSlip(ctx, *pt, *merchant, s, in, message);
+    return Answer(ctx, call.site.id, order->id, err);
+}
+
+}  // namespace orderpay::handlers

@@ -1,0 +1,49 @@
+// The single table from error enum to HTTP status, errCode and default message.
+#include "orderpay/http/errors.hpp"
+
+#include <array>
+
+namespace orderpay::http {
+
+namespace {
+
+constexpr std::array kTable = {
+    ErrInfo{400, "e.www.api.bad_request", "bad request"},
+    ErrInfo{400, "e.www.api.invalid.json", "request body is not valid JSON"},
+    ErrInfo{400, "e.www.api.invalid.query", "malformed query string"},
+    ErrInfo{400, "e.www.order.nil.products", "the order has no products"},
+    ErrInfo{400, "e.www.order.nil.accounts", "the site has no account store"},
+    ErrInfo{400, "e.www.order.nil.buyer_id", "buyer account not found"},
+    ErrInfo{400, "e.www.order.nil.pay_tp", "pay_tp is missing"},
+    ErrInfo{400, "e.www.order.invalid.pay_tp", "unknown or unconfigured pay type"},
+    ErrInfo{400, "e.www.order.invalid.tp", "unknown order type"},
+    ErrInfo{400, "e.www.order.invalid.amount", "invalid product amount"},
+    ErrInfo{400, "e.www.order.nil.auth_code", "auth_code is required for scan payments"},
+    ErrInfo{400, "e.www.order.nil.openid", "the buyer has no WeChat openid"},
+    ErrInfo{400, "e.www.order.nil.id", "id is missing"},
+    ErrInfo{400, "e.www.order.invalid.field", "invalid field"},
+    ErrInfo{401, "e.www.api.auth.nologin", "not logged in"},
+    ErrInfo{404, "e.io.obj.noexists", "object does not exist"},
+    ErrInfo{404, "e.www.site.noexists", "no such site"},
+    ErrInfo{404, "e.www.api.noexists", "no such api"},
+    ErrInfo{405, "e.www.api.method", "method not allowed"},
+    ErrInfo{409, "e.www.order.OutOfStore", "not enough stock"},
+    ErrInfo{409, "e.www.order.paid", "the order is already paid"},
+    ErrInfo{409, "e.www.order.closed", "the order is closed"},
+    ErrInfo{409, "e.www.pay.failed", "the payment was declined"},
+    ErrInfo{413, "e.www.api.too_large", "request body too large"},
+    ErrInfo{415, "e.www.api.content_type", "unsupported content type"},
+    ErrInfo{500, "e.sys.internal", "internal error"},
+    ErrInfo{502, "e.www.pay.provider", "payment provider error"},
+    ErrInfo{503, "e.sys.db.unavailable", "database unavailable, retry later"},
+    ErrInfo{504, "e.www.pay.timeout", "payment provider timed out; the payment state is unknown"},
+};
+
+static_assert(kTable.size() == static_cast<std::size_t>(Err::kProviderTimeout) + 1,
+              "every Err needs exactly one row");
+
+}  // namespace
+
+const ErrInfo& Info(Err e) { return kTable[static_cast<std::size_t>(e)]; }
+
+}  // namespace orderpay::http

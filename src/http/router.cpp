@@ -1,0 +1,41 @@
+// Splits the API path into site and action; the action table itself lives in handlers/routes.cpp.
+#include "orderpay/http/router.hpp"
+
+namespace orderpay::http {
+
+namespace {
+
+bool SiteChar(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+           c == '.';
+}
+
+}  // namespace
+
+bool MatchApiPath(std::string_view path, RouteMatch& out) {
+    constexpr std::string_view kPrefix = "/api/";
+    if (path.substr(0, kPrefix.size()) != kPrefix) return false;
+    path.remove_prefix(kPrefix.size());
+    auto slash = path.find('/');
+    if (slash == std::string_view::npos || slash == 0 || slash > 64) return false;
+    std::string_view site = path.substr(0, slash);
+    if (site == "." || site == "..") return false;
+    for (char c : site)
+        if (!SiteChar(c)) return false;
+    path.remove_prefix(slash);
+    constexpr std::string_view kPay = "/pay/";
+    if (path.substr(0, kPay.size()) != kPay) return false;
+    std::string_view action = path.substr(kPay.size());
+    if (action.empty() || action.size() > 32 || action.find('/') != std::string_view::npos) return false;
+    out.site.assign(site);
+    out.action.assign(action);
+    return true;
+}
+
+unsigned MethodBit(std::string_view method) {
+    if (method == "GET" || method == "HEAD") return static_cast<unsigned>(Method::kGet);
+    if (method == "POST") return static_cast<unsigned>(Method::kPost);
+    return 0;
+}
+
+}  // namespace orderpay::http

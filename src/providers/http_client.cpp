@@ -1,0 +1,88 @@
+// libcurl easy-handle wrapper for provider calls; one handle per call keeps workers simple.
+#include "orderpay/providers/http_client.hpp"
+
+#include <curl/curl.h>
+
+#include "orderpay/core/c_handles.hpp"
+
+namespace orderpay::providers {
+
+namespace {
+
+struct Sink {
+    std::string* out;
+    std::size_t max;
+    bool overflow = false;
+};
+
+std::size_t OnData(char* ptr, std::size_t size, std::size_t n, void* user) {
+    auto* sink = static_cast<Sink*>(user);
+    std::size_t len = size * n;
+    if (sink->out->size() + len > sink->max) {
+        sink->overflow = true;
+        return 0;  // abort the transfer
+    }
+    sink->out->append(ptr, len);
+    return len;
+}
+
+}  // namespace
+
+void HttpGlobalInit() { curl_global_init(CURL_GLOBAL_DEFAULT); }
+
+HttpResult HttpRequest(const std::string& method, const std::string& url, const std::string& body,
+                       const std::string& content_type, const HttpOptions& opts) {
+    HttpResult res;
+    CurlPtr curl(curl_easy_init());
+    if (!curl) {
+        res.fail = HttpFail::kOther;
+        res.error = "curl_easy_init failed";
+        return res;
+    }
+    CURL* c = curl.get();
+    Sink sink{&res.body, opts.max_response};
+    CurlSlistPtr headers;
+    auto add_header = [&](const std::string& line) {
+        headers.reset(curl_slist_append(headers.release(), line.c_str()));
+    };
+    if (!content_type.empty()) add_header("Content-Type: " + content_type);
+    for (const auto& [k, v] : opts.headers) add_header(k + ": " + v);
+    add_header("Expect:");  // no 100-continue round trip
+
+    curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);  // timeouts without SIGALRM in a forked worker
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, opts.connect_timeout_ms);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, opts.timeout_ms);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, OnData);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
+    curl_easy_setopt(c, CURLOPT_USERAGENT, "orderpay/1");
+    if (method == "POST" || !body.empty()) {
+        curl_easy_setopt(c, CURLOPT_POST, 1L);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.data());
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+    } else if (method != "GET") {
+        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
+    }
+    CURLcode rc = curl_easy_perform(c);
+    if (rc == CURLE_OK) {
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &res.status);
+        return res;
+    }
+    res.error = curl_easy_strerror(rc);
+    if (sink.overflow) {
+        res.fail = HttpFail::kOther;
+        res.error = "response too large";
+    } else if (rc == CURLE_OPERATION_TIMEDOUT) {
+        res.fail = HttpFail::kTimeout;
+    } else if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST) {
+        res.fail = HttpFail::kConnect;
+    } else {
+        res.fail = HttpFail::kOther;
+    }
+    return res;
+}
+
+}  // namespace orderpay::providers

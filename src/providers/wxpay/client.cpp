@@ -1,0 +1,333 @@
+// WeChat Pay v2 calls over libcurl. Every SUCCESS response's sign is verified before any field
+// is trusted; a timeout or SYSTEMERROR is "unknown" and resolved with orderquery.
+#include "orderpay/providers/wxpay/client.hpp"
+
+#include <unistd.h>
+
+#include <ctime>
+
+#include "orderpay/core/log.hpp"
+#include "orderpay/crypto/digest.hpp"
+#include "orderpay/domain/money.hpp"
+#include "orderpay/http/reply.hpp"
+#include "orderpay/http/xml.hpp"
+#include "orderpay/providers/wxpay/sign.hpp"
+
+namespace orderpay::wxpay {
+
+using providers::CreateResult;
+using providers::Outcome;
+using providers::QueryResult;
+
+namespace {
+
+SignType MerchantSignType(const providers::Merchant& m) {
+    return ParseSignType(m.sign_type).value_or(SignType::kMd5);
+}
+
+std::string Get(const std::map<std::string, std::string>& f, const std::string& k) {
+    auto it = f.find(k);
+    return it == f.end() ? std::string() : it->second;
+}
+
+// yyyyMMddHHmmss in GMT+8, the zone WeChat uses for time_expire.
+std::string WxTime(std::int64_t epoch_s) {
+    std::time_t t = static_cast<std::time_t>(epoch_s + 8 * 3600);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[16];
+    std::strftime(buf, sizeof buf, "%Y%m%d%H%M%S", &tm);
+    return buf;
+}
+
+}  // namespace
+
+WxPayV2::Call WxPayV2::Post(const providers::Merchant& m, const std::string& path,
+                            std::map<std::string, std::string> fields) {
+    Call call;
+    SignType st = MerchantSignType(m);
+    fields["appid"] = m.app_id;
+    fields["mch_id"] = m.mch_id;
+    fields["nonce_str"] = crypto::RandomId(32);
+    if (st == SignType::kHmacSha256) fields["sign_type"] = "HMAC-SHA256";
+    fields["sign"] = Sign(fields, m.api_key, st);
+    providers::HttpOptions ho;
+    ho.connect_timeout_ms = opts_.timeouts.connect_ms;
+    ho.timeout_ms = opts_.timeouts.total_ms;
+    providers::HttpResult hr =
+        providers::HttpRequest("POST", opts_.gateway + path, http::BuildFlatXml(fields), "text/xml", ho);
+    if (hr.fail != providers::HttpFail::kNone) {
+        call.timeout = hr.fail != providers::HttpFail::kConnect;
+        call.error = "http: " + hr.error;
+        // A refused connection means the request never arrived: still unknown for the caller's
+        // purposes only when it might have been processed.
+        if (hr.fail == providers::HttpFail::kConnect) call.timeout = false;
+        return call;
+    }
+    if (hr.status != 200) {
+        call.timeout = hr.status >= 500;  // a 5xx may have been processed
+        call.error = "http status " + std::to_string(hr.status);
+        return call;
+    }
+    http::FlatXmlResult parsed = http::ParseFlatXml(hr.body);
+    if (!parsed.fields) {
+        call.timeout = true;  // garbage back: we cannot know what happened
+        call.error = "bad response xml: " + parsed.error;
+        return call;
+    }
+    call.fields = std::move(*parsed.fields);
+    if (Get(call.fields, "return_code") != "SUCCESS") {
+        call.error = "return_code FAIL: " + Get(call.fields, "return_msg");
+        return call;
+    }
+    if (!Verify(call.fields, m.api_key, st)) {
+        // A forged or corrupted answer is no answer at all.
+        call.timeout = true;
+        call.error = "response signature invalid";
+        call.fields.clear();
+        return call;
+    }
+    if (Get(call.fields, "appid") != m.app_id || Get(call.fields, "mch_id") != m.mch_id) {
+        call.timeout = true;
+        call.error = "response for another merchant";
+        call.fields.clear();
+        return call;
+    }
+    call.ok = true;
+    return call;
+}
+
+std::string WxPayV2::JsapiParams(const providers::Merchant& m, const std::string& prepay_id,
+                                 const std::string& timestamp, const std::string& nonce) {
+    SignType st = MerchantSignType(m);
+    std::map<std::string, std::string> p = {{"appId", m.app_id},
+                                            {"timeStamp", timestamp},
+                                            {"nonceStr", nonce},
+                                            {"package", "prepay_id=" + prepay_id},
+                                            {"signType", std::string(ToString(st))}};
+    std::string sign = Sign(p, m.api_key, st);
+    using http::JsonString;
+    return "{\"appId\":" + JsonString(p["appId"]) + ",\"timeStamp\":" + JsonString(timestamp) +
+           ",\"nonceStr\":" + JsonString(nonce) + ",\"package\":" + JsonString(p["package"]) +
+           ",\"signType\":" + JsonString(p["signType"]) + ",\"paySign\":" + JsonString(sign) + "}";
+}
+
+CreateResult WxPayV2::Create(const providers::Merchant& m, const providers::CreateParams& p) {
+    if (p.kind == providers::PayKind::kScan) return Micropay(m, p);
+    CreateResult res;
+    std::map<std::string, std::string> f = {
+        {"body", p.description.substr(0, 120)},
+        {"out_trade_no", p.slip_id},
+        {"total_fee", std::to_string(p.amount)},
+        {"fee_type", p.currency},
+        {"spbill_create_ip", p.client_ip.empty() ? "127.0.0.1" : p.client_ip},
+        {"notify_url", p.notify_url},
+    };
+    if (p.expire_epoch_s > 0) f["time_expire"] = WxTime(p.expire_epoch_s);
+    if (p.kind == providers::PayKind::kJsapi) {
+        f["trade_type"] = "JSAPI";
+        f["openid"] = p.openid;
+    } else {
+        f["trade_type"] = "NATIVE";
+        f["product_id"] = p.slip_id;
+    }
+    Call call = Post(m, "/pay/unifiedorder", std::move(f));
+    if (!call.ok) {
+        res.outcome = call.timeout ? Outcome::kUnknown : Outcome::kFailed;
+        res.timeout = call.timeout;
+        res.message = call.error;
+        return res;
+    }
+    if (Get(call.fields, "result_code") != "SUCCESS") {
+        res.outcome = Outcome::kFailed;
+        res.message = Get(call.fields, "err_code") + ": " + Get(call.fields, "err_code_des");
+        if (Get(call.fields, "err_code") == "SYSTEMERROR") res.outcome = Outcome::kUnknown;
+        return res;
+    }
+    res.outcome = Outcome::kPending;
+    if (p.kind == providers::PayKind::kJsapi) {
+        std::string prepay = Get(call.fields, "prepay_id");
+        if (prepay.empty()) {
+            res.outcome = Outcome::kFailed;
+            res.message = "no prepay_id in response";
+            return res;
+        }
+        res.re_tp = "JSON";
+        res.re_obj = JsapiParams(m, prepay, std::to_string(std::time(nullptr)), crypto::RandomId(32));
+    } else {
+        res.re_tp = "QRCODE";
+        res.re_obj = Get(call.fields, "code_url");
+        if (res.re_obj.empty()) {
+            res.outcome = Outcome::kFailed;
+            res.message = "no code_url in response";
+        }
+    }
+    return res;
+}
+
+CreateResult WxPayV2::Micropay(const providers::Merchant& m, const providers::CreateParams& p) {
+    std::map<std::string, std::string> f = {
+        {"body", p.description.substr(0, 120)},
+        {"out_trade_no", p.slip_id},
+        {"total_fee", std::to_string(p.amount)},
+        {"fee_type", p.currency},
+        {"spbill_create_ip", p.client_ip.empty() ? "127.0.0.1" : p.client_ip},
+        {"auth_code", p.auth_code},
+    };
+    Call call = Post(m, "/pay/micropay", std::move(f));
+    CreateResult res;
+    if (call.ok && Get(call.fields, "result_code") == "SUCCESS") {
+        auto amount = domain::ParseDecimal(Get(call.fields, "total_fee"), 0);
+        res.outcome = Outcome::kPaid;
+        res.txn_id = Get(call.fields, "transaction_id");
+        res.paid_amount = amount.value_or(-1);
+        res.paid_currency = Get(call.fields, "fee_type").empty() ? "CNY" : Get(call.fields, "fee_type");
+        return res;
+    }
+    std::string err = Get(call.fields, "err_code");
+    if (call.ok && err != "USERPAYING" && err != "SYSTEMERROR" && err != "BANKERROR") {
+        res.outcome = Outcome::kFailed;  // a definite refusal, e.g. AUTHCODEEXPIRE, NOTENOUGH
+        res.message = err + ": " + Get(call.fields, "err_code_des");
+        return res;
+    }
+    if (!call.ok && !call.timeout) {
+        res.outcome = Outcome::kFailed;
+        res.message = call.error;
+        return res;
+    }
+    return ResolveScan(m, p, call.ok ? err : call.error);
+}
+
+// USERPAYING / SYSTEMERROR / timeout: poll orderquery; if still unresolved, reverse so the buyer
+// is never charged for an order we consider unpaid (PROTOCOLS.md §1.4).
+CreateResult WxPayV2::ResolveScan(const providers::Merchant& m, const providers::CreateParams& p,
+                                  std::string note) {
+    CreateResult res;
+    for (int i = 0; i < opts_.scan_poll_tries; ++i) {
+        usleep(static_cast<useconds_t>(opts_.scan_poll_ms) * 1000);
+        QueryResult q = Query(m, p.slip_id);
+        if (q.state == QueryResult::State::kPaid) {
+            res.outcome = Outcome::kPaid;
+            res.txn_id = q.txn_id;
+            res.paid_amount = q.amount;
+            res.paid_currency = q.currency;
+            return res;
+        }
+        if (q.state == QueryResult::State::kClosed || q.state == QueryResult::State::kFailed ||
+            q.state == QueryResult::State::kNotFound) {
+            res.outcome = Outcome::kFailed;
+            res.message = "scan payment failed: " + q.message;
+            return res;
+        }
+    }
+    if (Reverse(m, p.slip_id)) {
+        res.outcome = Outcome::kFailed;
+        res.message = "not confirmed in time, reversed (" + note + ")";
+        return res;
+    }
+    res.outcome = Outcome::kUnknown;
+    res.message = "not confirmed and reverse failed (" + note + ")";
+    return res;
+}
+
+bool WxPayV2::Reverse(const providers::Merchant& m, const std::string& slip_id) {
+    for (int i = 0; i < opts_.reverse_tries; ++i) {
+        Call call = Post(m, "/secapi/pay/reverse", {{"out_trade_no", slip_id}});
+        if (call.ok && Get(call.fields, "result_code") == "SUCCESS") return true;
+        if (call.ok && Get(call.fields, "recall") == "N") return false;
+        usleep(static_cast<useconds_t>(opts_.scan_poll_ms) * 1000);
+    }
+    return false;
+}
+
+QueryResult WxPayV2::Query(const providers::Merchant& m, const std::string& slip_id) {
+    QueryResult q;
+    Call call = Post(m, "/pay/orderquery", {{"out_trade_no", slip_id}});
+    if (!call.ok) {
+        q.message = call.error;
+        return q;
+    }
+    if (Get(call.fields, "result_code") != "SUCCESS") {
+        std::string err = Get(call.fields, "err_code");
+        q.state = err == "ORDERNOTEXIST" ? QueryResult::State::kNotFound : QueryResult::State::kUnknown;
+        q.message = err;
+        return q;
+    }
+    if (Get(call.fields, "out_trade_no") != slip_id) {
+        q.message = "query answered for another trade";
+        return q;
+    }
+    std::string ts = Get(call.fields, "trade_state");
+    q.message = ts;
+    if (ts == "SUCCESS") {
+        q.state = QueryResult::State::kPaid;
+        q.txn_id = Get(call.fields, "transaction_id");
+        q.amount = domain::ParseDecimal(Get(call.fields, "total_fee"), 0).value_or(-1);
+        q.currency = Get(call.fields, "fee_type").empty() ? "CNY" : Get(call.fields, "fee_type");
+    } else if (ts == "NOTPAY") {
+        q.state = QueryResult::State::kNotPaid;
+    } else if (ts == "USERPAYING") {
+        q.state = QueryResult::State::kPaying;
+    } else if (ts == "CLOSED" || ts == "REVOKED") {
+        q.state = QueryResult::State::kClosed;
+    } else if (ts == "PAYERROR") {
+        q.state = QueryResult::State::kFailed;
+    } else if (ts == "REFUND") {
+        // Paid, then refunded: it was paid, so settle; the refund is the operator's business.
+        q.state = QueryResult::State::kPaid;
+        q.txn_id = Get(call.fields, "transaction_id");
+        q.amount = domain::ParseDecimal(Get(call.fields, "total_fee"), 0).value_or(-1);
+        q.currency = Get(call.fields, "fee_type").empty() ? "CNY" : Get(call.fields, "fee_type");
+    }
+    return q;
+}
+
+providers::CloseResult WxPayV2::Close(const providers::Merchant& m, const std::string& slip_id) {
+    providers::CloseResult c;
+    Call call = Post(m, "/pay/closeorder", {{"out_trade_no", slip_id}});
+    if (!call.ok) {
+        c.message = call.error;
+        return c;
+    }
+    std::string err = Get(call.fields, "err_code");
+    if (Get(call.fields, "result_code") == "SUCCESS" || err == "ORDERCLOSED" || err == "ORDERNOTEXIST") {
+        c.closed = true;
+    } else if (err == "ORDERPAID") {
+        c.already_paid = true;
+    }
+    c.message = err;
+    return c;
+}
+
+bool VerifyNotification(const std::map<std::string, std::string>& fields, const providers::Merchant& m,
+                        providers::PaidEvent& out, std::string& reason) {
+    auto sign = fields.find("sign");
+    if (sign == fields.end() || sign->second.empty()) {
+        reason = "signature missing";
+        return false;
+    }
+    // The merchant's configured algorithm decides; a notification may name its own sign_type,
+    // which is then signed too, but it cannot downgrade us.
+    SignType st = MerchantSignType(m);
+    std::string claimed = Get(fields, "sign_type");
+    if (!claimed.empty() && ParseSignType(claimed) != st) {
+        reason = "sign_type " + claimed + " does not match the merchant's " + std::string(ToString(st));
+        return false;
+    }
+    if (!Verify(fields, m.api_key, st)) {
+        reason = "signature invalid";
+        return false;
+    }
+    out.slip_id = Get(fields, "out_trade_no");
+    out.txn_id = Get(fields, "transaction_id");
+    out.app_id = Get(fields, "appid");
+    out.mch_id = Get(fields, "mch_id");
+    out.currency = Get(fields, "fee_type").empty() ? "CNY" : Get(fields, "fee_type");
+    out.amount = domain::ParseDecimal(Get(fields, "total_fee"), 0).value_or(-1);
+    out.paid = Get(fields, "return_code") == "SUCCESS" && Get(fields, "result_code") == "SUCCESS";
+    out.status = Get(fields, "result_code");
+    reason = "signature valid";
+    return true;
+}
+
+}  // namespace orderpay::wxpay

@@ -1,0 +1,78 @@
+// Row lookups for sites, sessions, merchants and slips.
+#include "orderpay/store/rows.hpp"
+
+#include "orderpay/crypto/digest.hpp"
+#include "orderpay/store/statements.hpp"
+
+namespace orderpay::store {
+
+namespace {
+
+providers::Merchant MerchantFrom(const db::Result& r) {
+    return providers::Merchant{r.Get(0, "id"),        r.Get(0, "provider"), r.Get(0, "app_id"), r.Get(0, "mch_id"),
+                               r.Get(0, "sign_type"), r.Get(0, "api_key"),  r.Get(0, "options")};
+}
+
+SlipRow SlipFrom(const db::Result& r) {
+    SlipRow s;
+    s.id = r.Get(0, "id");
+    s.order_id = r.Get(0, "order_id");
+    s.site_id = r.Get(0, "site_id");
+    s.pay_tp = r.Get(0, "pay_tp");
+    s.provider = r.Get(0, "provider");
+    s.merchant_id = r.Get(0, "merchant_id");
+    s.amount = r.GetInt(0, "amount");
+    s.currency = r.Get(0, "currency");
+    s.st = r.Get(0, "st");
+    s.re_tp = r.Get(0, "re_tp");
+    s.re_obj = r.Get(0, "re_obj");
+    s.provider_txn_id = r.GetOpt(0, "provider_txn_id");
+    s.superseded = r.Get(0, "superseded") == "t";
+    s.refund_needed = r.Get(0, "refund_needed") == "t";
+    s.note = r.Get(0, "note");
+    return s;
+}
+
+}  // namespace
+
+std::string TicketHash(const std::string& ticket) { return crypto::HexLower(crypto::Sha256(ticket)); }
+
+std::optional<Site> FindSite(db::Connection& c, const std::string& id) {
+    db::Result r = c.Exec(kSiteGet, {id});
+    if (r.Rows() == 0) return std::nullopt;
+    return Site{r.Get(0, "id"), r.Get(0, "name"), r.GetOpt(0, "account_store"), r.Get(0, "currency"),
+                static_cast<int>(r.GetInt(0, "expire_minutes"))};
+}
+
+std::optional<Buyer> FindSession(db::Connection& c, const std::string& ticket) {
+    if (ticket.empty() || ticket.size() > 256) return std::nullopt;
+    db::Result r = c.Exec(kSessionGet, {TicketHash(ticket)});
+    if (r.Rows() == 0) return std::nullopt;
+    return Buyer{r.Get(0, "store_id"), r.Get(0, "account_id"), r.GetOpt(0, "wx_openid").value_or("")};
+}
+
+std::optional<providers::Merchant> FindSeller(db::Connection& c, const std::string& site, const std::string& prefix) {
+    db::Result r = c.Exec(kSellerGet, {site, prefix});
+    if (r.Rows() == 0) return std::nullopt;
+    return MerchantFrom(r);
+}
+
+std::optional<providers::Merchant> FindMerchant(db::Connection& c, const std::string& id) {
+    db::Result r = c.Exec(kMerchantGet, {id});
+    if (r.Rows() == 0) return std::nullopt;
+    return MerchantFrom(r);
+}
+
+std::optional<SlipRow> FindSlip(db::Connection& c, const std::string& id, bool for_update) {
+    db::Result r = c.Exec(for_update ? kSlipForUpdate : kSlipGet, {id});
+    if (r.Rows() == 0) return std::nullopt;
+    return SlipFrom(r);
+}
+
+std::optional<SlipRow> LiveSlip(db::Connection& c, const std::string& order_id) {
+    db::Result r = c.Exec(kSlipLive, {order_id});
+    if (r.Rows() == 0) return std::nullopt;
+    return SlipFrom(r);
+}
+
+}  // namespace orderpay::store
