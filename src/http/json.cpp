@@ -2,7 +2,7 @@
 #include "orderpay/http/json.hpp"
 
 #include <rapidjson/error/en.h>
-#include <rapidjson/reader.h>
+#include <rapidjson/memorystream.h>
 
 #include "orderpay/domain/money.hpp"
 
@@ -10,57 +10,43 @@ namespace orderpay::http {
 
 namespace {
 
-// Wraps the DOM builder to count nesting; RapidJSON has no depth limit of its own, and a deep
-// document would otherwise recurse in Accept() and blow the stack.
-struct DepthGuard : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, DepthGuard> {
-    rapidjson::Document& doc;
-    unsigned depth = 0, max_depth;
-    bool too_deep = false;
-    DepthGuard(rapidjson::Document& d, unsigned m) : doc(d), max_depth(m) {}
-    bool Null() { return doc.Null(); }
-    bool Bool(bool b) { return doc.Bool(b); }
-    bool Int(int i) { return doc.Int(i); }
-    bool Uint(unsigned i) { return doc.Uint(i); }
-    bool Int64(int64_t i) { return doc.Int64(i); }
-    bool Uint64(uint64_t i) { return doc.Uint64(i); }
-    bool Double(double d) { return doc.Double(d); }
-    bool RawNumber(const char* s, rapidjson::SizeType n, bool c) { return doc.RawNumber(s, n, c); }
-    bool String(const char* s, rapidjson::SizeType n, bool c) { return doc.String(s, n, c); }
-    bool Key(const char* s, rapidjson::SizeType n, bool c) { return doc.Key(s, n, c); }
-    bool Enter() {
-        if (++depth > max_depth) {
-            too_deep = true;
-            return false;
+// RapidJSON has no depth limit and a deep document recurses in the DOM builder, so the depth is
+// measured first with a scan that skips string contents (escapes included).
+bool TooDeep(std::string_view text, unsigned max_depth) {
+    unsigned depth = 0;
+    bool in_string = false;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        char c = text[i];
+        if (in_string) {
+            if (c == '\\') ++i;
+            else if (c == '"') in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '[' || c == '{') {
+            if (++depth > max_depth) return true;
+        } else if ((c == ']' || c == '}') && depth > 0) {
+            --depth;
         }
-        return true;
     }
-    bool StartObject() { return Enter() && doc.StartObject(); }
-    bool EndObject(rapidjson::SizeType n) { --depth; return doc.EndObject(n); }
-    bool StartArray() { return Enter() && doc.StartArray(); }
-    bool EndArray(rapidjson::SizeType n) { --depth; return doc.EndArray(n); }
-};
+    return false;
+}
 
 }  // namespace
 
 std::string ParseJson(std::string_view text, rapidjson::Document& doc, const JsonLimits& limits) {
     if (text.size() > limits.max_bytes) return "too large";
-    // Parse into a scratch document through the depth guard, then move it into `doc`.
-    rapidjson::Document scratch;
-    DepthGuard guard(scratch, limits.max_depth);
-    rapidjson::Reader reader;
+    if (TooDeep(text, limits.max_depth)) return "too deep";
     rapidjson::MemoryStream ms(text.data(), text.size());
-    rapidjson::ParseResult ok = reader.Parse<rapidjson::kParseStopWhenDoneFlag>(ms, guard);
-    if (guard.too_deep) return "too deep";
-    if (!ok) {
-        return std::string(rapidjson::GetParseError_En(ok.Code())) + " at offset " + std::to_string(ok.Offset());
+    doc.ParseStream<rapidjson::kParseStopWhenDoneFlag>(ms);
+    if (doc.HasParseError()) {
+        return std::string(rapidjson::GetParseError_En(doc.GetParseError())) + " at offset " +
+               std::to_string(doc.GetErrorOffset());
     }
     // Trailing non-space bytes after the value are an error too.
-    for (std::size_t i = ok.Offset(); i < text.size(); ++i) {
+    for (std::size_t i = ms.Tell(); i < text.size(); ++i) {
         char c = text[i];
         if (c != ' ' && c != '\n' && c != '\r' && c != '\t') return "trailing data after JSON value";
     }
-    doc.SetNull();
-    doc.Swap(scratch);
     return {};
 }
 

@@ -40,6 +40,31 @@ std::string WxTime(std::int64_t epoch_s) {
     return buf;
 }
 
+// The order title as WeChat's `body`: control characters (which XML cannot carry faithfully)
+// become spaces, invalid UTF-8 is dropped, and the text is cut to 120 bytes on a character
+// boundary so a multi-byte character is never split.
+std::string WxBody(const std::string& title) {
+    std::string out;
+    for (std::size_t i = 0; i < title.size();) {
+        unsigned char c = static_cast<unsigned char>(title[i]);
+        std::size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        bool valid = len > 0 && i + len <= title.size();
+        for (std::size_t k = 1; valid && k < len; ++k) valid = (static_cast<unsigned char>(title[i + k]) >> 6) == 2;
+        if (!valid) {
+            ++i;
+            continue;
+        }
+        if (out.size() + len > 120) break;
+        if (len == 1 && (c < 0x20 || c == 0x7f)) {
+            out += ' ';
+        } else {
+            out.append(title, i, len);
+        }
+        i += len;
+    }
+    return out.empty() ? "order" : out;
+}
+
 }  // namespace
 
 WxPayV2::Call WxPayV2::Post(const providers::Merchant& m, const std::string& path,
@@ -116,7 +141,7 @@ CreateResult WxPayV2::Create(const providers::Merchant& m, const providers::Crea
     if (p.kind == providers::PayKind::kScan) return Micropay(m, p);
     CreateResult res;
     std::map<std::string, std::string> f = {
-        {"body", p.description.substr(0, 120)},
+        {"body", WxBody(p.description)},
         {"out_trade_no", p.slip_id},
         {"total_fee", std::to_string(p.amount)},
         {"fee_type", p.currency},
@@ -167,7 +192,7 @@ CreateResult WxPayV2::Create(const providers::Merchant& m, const providers::Crea
 
 CreateResult WxPayV2::Micropay(const providers::Merchant& m, const providers::CreateParams& p) {
     std::map<std::string, std::string> f = {
-        {"body", p.description.substr(0, 120)},
+        {"body", WxBody(p.description)},
         {"out_trade_no", p.slip_id},
         {"total_fee", std::to_string(p.amount)},
         {"fee_type", p.currency},

@@ -1,0 +1,109 @@
+// Unit tests for the route matcher, the error table, the reply envelope and JSON limits.
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "orderpay/http/errors.hpp"
+#include "orderpay/http/json.hpp"
+#include "orderpay/http/reply.hpp"
+#include "orderpay/http/router.hpp"
+
+using namespace orderpay::http;
+
+TEST(Router, MatchesApiPath) {
+    RouteMatch m;
+    ASSERT_TRUE(MatchApiPath("/api/demo/pay/buy", m));
+    EXPECT_EQ(m.site, "demo");
+    EXPECT_EQ(m.action, "buy");
+    ASSERT_TRUE(MatchApiPath("/api/shop.example.com/pay/check_order", m));
+    EXPECT_EQ(m.site, "shop.example.com");
+    EXPECT_EQ(m.action, "check_order");
+}
+
+TEST(Router, RejectsOtherShapes) {
+    RouteMatch m;
+    for (const char* p : {"/api//pay/buy", "/api/demo/pay/", "/api/demo/pay/buy/x", "/api/demo/pax/buy", "/apix/demo/pay/buy",
+                          "/api/de mo/pay/buy", "/api/../pay/buy", "/api/demo", "/", ""}) {
+        EXPECT_FALSE(MatchApiPath(p, m)) << p;
+    }
+    EXPECT_FALSE(MatchApiPath("/api/" + std::string(65, 'a') + "/pay/buy", m));
+}
+
+TEST(Router, MethodBits) {
+    EXPECT_EQ(MethodBit("GET"), unsigned(Method::kGet));
+    EXPECT_EQ(MethodBit("HEAD"), unsigned(Method::kGet));
+    EXPECT_EQ(MethodBit("POST"), unsigned(Method::kPost));
+    EXPECT_EQ(MethodBit("DELETE"), 0u);
+}
+
+TEST(Errors, SeedCodesAndStatuses) {
+    EXPECT_EQ(Info(Err::kNilProducts).code, "e.www.order.nil.products");
+    EXPECT_EQ(Info(Err::kNilAccounts).code, "e.www.order.nil.accounts");
+    EXPECT_EQ(Info(Err::kNilBuyer).code, "e.www.order.nil.buyer_id");
+    EXPECT_EQ(Info(Err::kNilPayTp).code, "e.www.order.nil.pay_tp");
+    EXPECT_EQ(Info(Err::kInvalidPayTp).code, "e.www.order.invalid.pay_tp");
+    EXPECT_EQ(Info(Err::kNoSuchObject).code, "e.io.obj.noexists");
+    EXPECT_EQ(Info(Err::kNoSuchObject).status, 404);
+    EXPECT_EQ(Info(Err::kNoLogin).code, "e.www.api.auth.nologin");
+    EXPECT_EQ(Info(Err::kNoLogin).status, 401);
+    EXPECT_EQ(Info(Err::kOutOfStore).code, "e.www.order.OutOfStore");
+    EXPECT_EQ(Info(Err::kOutOfStore).status, 409);
+    EXPECT_EQ(Info(Err::kTooLarge).status, 413);
+    EXPECT_EQ(Info(Err::kDbUnavailable).status, 503);
+    EXPECT_EQ(Info(Err::kProviderTimeout).status, 504);
+}
+
+TEST(Errors, CodesAreUnique) {
+    std::set<std::string_view> seen;
+    for (int i = 0; i <= int(Err::kProviderTimeout); ++i) EXPECT_TRUE(seen.insert(Info(Err(i)).code).second) << i;
+}
+
+TEST(Reply, Envelope) {
+    EXPECT_EQ(Ok("{\"a\":1}").body, "{\"ok\":true,\"data\":{\"a\":1}}");
+    Response f = Fail(Err::kNilPayTp);
+    EXPECT_EQ(f.status, 400);
+    EXPECT_EQ(f.body, "{\"ok\":false,\"errCode\":\"e.www.order.nil.pay_tp\",\"msg\":\"pay_tp is missing\"}");
+    Response g = Fail(Err::kOutOfStore, "x\"y", "{\"p\":1}");
+    EXPECT_EQ(g.body, "{\"ok\":false,\"errCode\":\"e.www.order.OutOfStore\",\"msg\":\"x\\\"y\",\"data\":{\"p\":1}}");
+}
+
+TEST(Reply, JsonStringEscapes) {
+    EXPECT_EQ(JsonString("a\\b\n\x01"), "\"a\\\\b\\n\\u0001\"");
+    EXPECT_EQ(JsonString("支付"), "\"支付\"");
+}
+
+TEST(Json, LimitsAndErrors) {
+    rapidjson::Document d;
+    EXPECT_EQ(ParseJson("{\"a\":[1,2]}", d), "");
+    EXPECT_TRUE(d.IsObject());
+    EXPECT_EQ(ParseJson(std::string(100, '['), d, {1024, 16}), "too deep");
+    EXPECT_EQ(ParseJson(std::string(2000, ' '), d, {1024, 16}), "too large");
+    EXPECT_NE(ParseJson("{\"a\":", d), "");
+    EXPECT_NE(ParseJson("{} x", d), "");
+    EXPECT_NE(ParseJson("", d), "");
+    EXPECT_EQ(ParseJson("{\"a\":[[[[1]]]]}", d, {1024, 5}), "");
+    EXPECT_EQ(ParseJson("{\"a\":[[[[[1]]]]]}", d, {1024, 5}), "too deep");
+}
+
+TEST(Json, TypedGetters) {
+    rapidjson::Document d;
+    ASSERT_EQ(ParseJson("{\"s\":\"x\",\"i\":3,\"b\":true,\"f\":1.5}", d), "");
+    EXPECT_EQ(GetString(d, "s"), "x");
+    EXPECT_EQ(GetString(d, "i"), std::nullopt);
+    EXPECT_EQ(GetInt(d, "i"), 3);
+    EXPECT_EQ(GetInt(d, "f"), std::nullopt);
+    EXPECT_EQ(GetBool(d, "b"), true);
+    EXPECT_EQ(GetInt(d, "missing"), std::nullopt);
+}
+
+TEST(Json, MoneyIsWrittenFromMinorUnits) {
+    rapidjson::StringBuffer buf;
+    JsonWriter w(buf);
+    w.StartArray();
+    WriteMoney(w, 32156, 2);
+    WriteMoney(w, 1, 2);
+    WriteMoney(w, 1990, 2);
+    WriteMoney(w, 500, 0);
+    w.EndArray();
+    EXPECT_STREQ(buf.GetString(), "[321.56,0.01,19.90,500]");
+}

@@ -1,0 +1,96 @@
+// Unit tests for domain/states: names round-trip and the full transition tables.
+#include "orderpay/domain/states.hpp"
+
+#include <gtest/gtest.h>
+
+#include <set>
+#include <utility>
+
+namespace orderpay::domain {
+namespace {
+
+using O = OrderState;
+using S = SlipState;
+using T = OrderType;
+
+constexpr O kAllOrder[] = {O::kNW, O::kWT, O::kOK, O::kFA, O::kSP, O::kDN};
+constexpr S kAllSlip[] = {S::kNew, S::kWait, S::kOk, S::kFail};
+
+TEST(StatesTest, OrderStateNames) {
+    const char* names[] = {"NW", "WT", "OK", "FA", "SP", "DN"};
+    for (int i = 0; i < 6; ++i) {
+        EXPECT_EQ(ToString(kAllOrder[i]), names[i]);
+        EXPECT_EQ(ParseOrderState(names[i]), kAllOrder[i]);
+    }
+    for (const char* bad : {"", "nw", "NEW", "OK ", "X"}) EXPECT_FALSE(ParseOrderState(bad)) << bad;
+}
+
+TEST(StatesTest, SlipStateNames) {
+    const char* names[] = {"NEW", "WAIT", "OK", "FAIL"};
+    for (int i = 0; i < 4; ++i) {
+        EXPECT_EQ(ToString(kAllSlip[i]), names[i]);
+        EXPECT_EQ(ParseSlipState(names[i]), kAllSlip[i]);
+    }
+    for (const char* bad : {"", "new", "NW", "FA", "WAITING"}) EXPECT_FALSE(ParseSlipState(bad)) << bad;
+}
+
+TEST(StatesTest, OrderTypeNames) {
+    EXPECT_EQ(ToString(T::kGoods), "A");
+    EXPECT_EQ(ToString(T::kVirtual), "Q");
+    EXPECT_EQ(ParseOrderType("A"), T::kGoods);
+    EXPECT_EQ(ParseOrderType("Q"), T::kVirtual);
+    for (const char* bad : {"", "a", "q", "B", "AQ"}) EXPECT_FALSE(ParseOrderType(bad)) << bad;
+}
+
+// Every (type, from, to) pair is checked against the exact allowed list: anything not listed
+// must be refused, including self-transitions.
+TEST(StatesTest, OrderTransitionsExhaustive) {
+    const std::set<std::pair<O, O>> common = {
+        {O::kNW, O::kWT}, {O::kNW, O::kOK}, {O::kWT, O::kOK}, {O::kNW, O::kFA},
+        {O::kWT, O::kFA}, {O::kSP, O::kDN}, {O::kFA, O::kOK},
+    };
+    std::set<std::pair<O, O>> goods = common;
+    goods.insert({O::kOK, O::kSP});
+    std::set<std::pair<O, O>> virt = common;
+    virt.insert({O::kOK, O::kDN});
+
+    for (O from : kAllOrder) {
+        for (O to : kAllOrder) {
+            EXPECT_EQ(CanTransition(T::kGoods, from, to), goods.count({from, to}) == 1)
+                << "A " << ToString(from) << "->" << ToString(to);
+            EXPECT_EQ(CanTransition(T::kVirtual, from, to), virt.count({from, to}) == 1)
+                << "Q " << ToString(from) << "->" << ToString(to);
+        }
+    }
+}
+
+TEST(StatesTest, OrderTransitionsSpotChecks) {
+    EXPECT_FALSE(CanTransition(T::kGoods, O::kOK, O::kDN));    // goods must ship first
+    EXPECT_FALSE(CanTransition(T::kVirtual, O::kOK, O::kSP));  // nothing to ship
+    EXPECT_FALSE(CanTransition(T::kGoods, O::kOK, O::kFA));    // paid is never un-paid
+    EXPECT_FALSE(CanTransition(T::kGoods, O::kOK, O::kNW));
+    EXPECT_FALSE(CanTransition(T::kGoods, O::kDN, O::kOK));
+    EXPECT_FALSE(CanTransition(T::kGoods, O::kWT, O::kNW));
+    EXPECT_FALSE(CanTransition(T::kGoods, O::kFA, O::kWT));  // only a verified payment revives FA
+    EXPECT_FALSE(CanTransition(T::kGoods, O::kOK, O::kOK));  // duplicate notification: no change
+}
+
+TEST(StatesTest, SlipTransitionsExhaustive) {
+    const std::set<std::pair<S, S>> allowed = {
+        {S::kNew, S::kWait}, {S::kNew, S::kOk},    {S::kNew, S::kFail},
+        {S::kWait, S::kOk},  {S::kWait, S::kFail}, {S::kFail, S::kOk},
+    };
+    for (S from : kAllSlip)
+        for (S to : kAllSlip)
+            EXPECT_EQ(CanTransition(from, to), allowed.count({from, to}) == 1)
+                << ToString(from) << "->" << ToString(to);
+}
+
+TEST(StatesTest, IsPayable) {
+    EXPECT_TRUE(IsPayable(O::kNW));
+    EXPECT_TRUE(IsPayable(O::kWT));
+    for (O s : {O::kOK, O::kFA, O::kSP, O::kDN}) EXPECT_FALSE(IsPayable(s)) << ToString(s);
+}
+
+}  // namespace
+}  // namespace orderpay::domain
