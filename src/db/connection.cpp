@@ -79,7 +79,10 @@ bool Connection::Ensure() {
 Result Connection::Check(PGresult* raw, const char* what) {
     PgResultPtr r(raw);
     ExecStatusType st = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
-    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return Result(std::move(r));
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+        ++succeeded_;
+        return Result(std::move(r));
+    }
     if (!conn_ || PQstatus(conn_.get()) != CONNECTION_OK) {
         prepared_ = false;
         throw Unavailable(std::string(what) + ": connection lost");

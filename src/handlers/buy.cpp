@@ -118,7 +118,7 @@ http::Response Buy(app::Context& ctx, app::Call& call, const http::Request& req)
         db.Exec(store::kOrderInsert,
                 {order_id, call.site.id, in.tp, title, in.note, call.buyer->store_id, call.buyer->account_id,
                  order.pro_c, order.total, order.freight, order.discount, order.price, order.fee, order.currency,
-                 pt->full, merchant->id, in.contact_json, req.remote_addr, call.site.expire_minutes});
+                 pt->full, merchant->id, in.contact_json, req.remote_addr, call.site.expire_minutes, slip_id});
         int pos = 0;
         for (const domain::PricedLine& l : order.lines) {
             db.Exec(store::kItemInsert, {order_id, pos++, l.product_id, l.title, l.amount, l.price, l.subtotal});

@@ -37,9 +37,9 @@ const db::Statement kStockGive{"stock_give",
 const db::Statement kOrderInsert{
     "order_insert",
     "INSERT INTO orders (id, site_id, tp, title, note, buyer_store, buyer_id, pro_c, total, freight, discount, "
-    "price, fee, currency, pay_tp, seller, contact, client_ip, expi) "
+    "price, fee, currency, pay_tp, seller, contact, client_ip, expi, pay_id) "
     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17::jsonb, $18, "
-    "now() + make_interval(mins => $19::int))"};
+    "now() + make_interval(mins => $19::int), $20)"};
 
 const db::Statement kItemInsert{"item_insert",
                                 "INSERT INTO order_items (order_id, pos, product_id, title, amount, price, subtotal) "

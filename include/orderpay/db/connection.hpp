@@ -8,6 +8,7 @@
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "orderpay/core/c_handles.hpp"
@@ -89,6 +90,10 @@ public:
 
     PGconn* raw() { return conn_.get(); }
 
+    /// Statements that succeeded since the last call: lets a request that failed on its very
+    /// first statement (a connection that died while idle) be retried safely, since nothing ran.
+    int TakeSucceeded() { return std::exchange(succeeded_, 0); }
+
 private:
     friend class Tx;
     Result Check(PGresult* r, const char* what);
@@ -97,7 +102,8 @@ private:
     std::span<const Statement> statements_;
     PgConnPtr conn_;
     bool prepared_ = false;
-    bool in_tx_ = false;  // never reconnect silently inside a transaction
+    bool in_tx_ = false;
+    int succeeded_ = 0;  // never reconnect silently inside a transaction
     std::chrono::steady_clock::time_point next_attempt_{};
     std::chrono::milliseconds backoff_{0};
 };
