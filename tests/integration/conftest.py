@@ -1,0 +1,159 @@
+"""Fixtures and helpers for the integration tests (stdlib only).
+
+The stack is started by tests/integration/run.sh (deploy/stack.sh up), which exports
+STACK_ENV=<state dir>/stack.env. To run the tests by hand against a running stack:
+
+    make up && STACK_ENV=var/stack.env /usr/bin/python3 -m pytest -q tests/integration
+
+Helpers (plain functions, importable with `from conftest import api, sim, psql, cli`):
+
+    api(method, action, ticket=None, params=None, json=None, raw_body=None, headers=None,
+        site=None) -> (status, parsed JSON or None, raw body bytes, headers dict)
+    sim(path, form=None, method="POST") -> (status, parsed JSON or None, raw bytes, headers)
+    psql(sql) -> stdout text (psql -At), for assertions on the database
+    cli(*args, check=True) -> subprocess.CompletedProcess of $ORDERPAY_BIN/orderpay
+"""
+
+import json as jsonlib
+import os
+import shlex
+import subprocess
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import pytest
+
+PSQL = "/usr/lib/postgresql/15/bin/psql"
+TIMEOUT = 70  # above nginx's fastcgi_read_timeout (60 s): nginx answers first
+
+
+def load_env(path):
+    """Parses stack.env: `export KEY='value'` (or KEY=value) lines, `#` comments."""
+    env = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            if line.startswith("export "):
+                line = line[len("export "):]
+            key, sep, value = line.partition("=")
+            if not sep:
+                continue
+            parts = shlex.split(value)
+            env[key.strip()] = parts[0] if parts else ""
+    return env
+
+
+def _stack_env():
+    path = os.environ.get("STACK_ENV")
+    if not path:
+        pytest.exit("STACK_ENV is not set: run tests/integration/run.sh BIN_DIR "
+                    "(or make up, then STACK_ENV=var/stack.env)", returncode=2)
+    return load_env(path)
+
+
+STACK = _stack_env()
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):  # a test sees a 3xx as it is
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
+
+
+def http(method, url, body=None, headers=None, timeout=TIMEOUT):
+    """One HTTP request; returns (status, parsed JSON or None, raw bytes, headers dict).
+
+    HTTP errors are returned, not raised. Header names are lower-cased.
+    """
+    req = urllib.request.Request(url, data=body, method=method, headers=dict(headers or {}))
+    try:
+        with _OPENER.open(req, timeout=timeout) as resp:
+            status, raw, hdrs = resp.status, resp.read(), resp.headers
+    except urllib.error.HTTPError as e:
+        status, raw, hdrs = e.code, e.read(), e.headers
+    hdrs = {k.lower(): v for k, v in hdrs.items()}
+    parsed = None
+    if raw:
+        try:
+            parsed = jsonlib.loads(raw)
+        except ValueError:
+            parsed = None
+    return status, parsed, raw, hdrs
+
+
+def api_url(action, ticket=None, params=None, site=None):
+    """URL of /api/<site>/pay/<action> with the ticket and params in the query string."""
+    query = []
+    if ticket is not None:
+        query.append(("ticket", ticket))
+    if params:
+        query.extend(params.items() if isinstance(params, dict) else params)
+    url = "%s/api/%s/pay/%s" % (STACK["ORDERPAY_URL"], site or STACK["DEMO_SITE"], action)
+    if query:
+        url += "?" + urllib.parse.urlencode(query)
+    return url
+
+
+def api(method, action, ticket=None, params=None, json=None, raw_body=None, headers=None,
+        site=None):
+    """Calls the API through nginx.
+
+    json: an object sent as application/json; raw_body: bytes or str sent as they are (give
+    the Content-Type in headers). Returns (status, parsed JSON or None, raw bytes, headers).
+    """
+    hdrs = dict(headers or {})
+    body = None
+    if json is not None:
+        body = jsonlib.dumps(json).encode()
+        hdrs.setdefault("Content-Type", "application/json")
+    elif raw_body is not None:
+        body = raw_body.encode() if isinstance(raw_body, str) else raw_body
+    return http(method, api_url(action, ticket, params, site), body, hdrs)
+
+
+def sim(path, form=None, method="POST"):
+    """Calls paysim (through nginx); form is a dict sent url-encoded."""
+    url = STACK["PAYSIM_URL"] + "/" + path.lstrip("/")
+    body = urllib.parse.urlencode(form).encode() if form is not None else None
+    hdrs = {"Content-Type": "application/x-www-form-urlencoded"} if body is not None else {}
+    if method == "GET" and body is not None:
+        url += "?" + body.decode()
+        body, hdrs = None, {}
+    return http(method, url, body, hdrs)
+
+
+def _pg_env():
+    env = dict(os.environ)
+    for key in ("PGHOST", "PGPORT", "PGDATABASE", "PGUSER"):
+        env[key] = STACK[key]
+    return env
+
+
+def psql(sql):
+    """Runs SQL with psql -At against the stack's database; returns stdout (stripped)."""
+    out = subprocess.run([PSQL, "-X", "-At", "-v", "ON_ERROR_STOP=1", "-c", sql],
+                         env=_pg_env(), check=True, capture_output=True, text=True, timeout=60)
+    return out.stdout.strip()
+
+
+def cli(*args, check=True, timeout=120):
+    """Runs $ORDERPAY_BIN/orderpay with the stack's ORDERPAY_CONFIG."""
+    env = dict(os.environ)
+    env["ORDERPAY_CONFIG"] = STACK["ORDERPAY_CONFIG"]
+    res = subprocess.run([os.path.join(STACK["ORDERPAY_BIN"], "orderpay"), *map(str, args)],
+                         env=env, capture_output=True, text=True, timeout=timeout)
+    if check and res.returncode != 0:
+        raise AssertionError("orderpay %s failed (%d):\n%s%s"
+                             % (" ".join(map(str, args)), res.returncode, res.stdout, res.stderr))
+    return res
+
+
+@pytest.fixture(scope="session")
+def stack():
+    """The stack's environment (stack.env as a dict): ORDERPAY_URL, DEMO_TICKET, PGPORT, ..."""
+    return dict(STACK)

@@ -1,0 +1,52 @@
+"""Shared steps of the integration tests: buying, paying through paysim, waiting for states."""
+
+import time
+
+from conftest import STACK, api, psql, sim
+
+
+def buy(pay_tp="wx.qrcode", products=None, ticket=None, **extra):
+    body = {"products": products or [{"id": STACK["DEMO_PRODUCT"], "amount": 2}], "pay_tp": pay_tp}
+    body.update(extra)
+    return api("POST", "buy", ticket=ticket or STACK["DEMO_TICKET"], json=body)
+
+
+def buy_ok(pay_tp="wx.qrcode", **kw):
+    status, body, raw, _ = buy(pay_tp, **kw)
+    assert status == 200, raw
+    assert body["ok"] is True, raw
+    return body["data"]
+
+
+def check(order_id, ticket=None):
+    return api("GET", "check", ticket=ticket or STACK["DEMO_TICKET"], params={"id": order_id})
+
+
+def wait_state(order_id, want, timeout=5.0):
+    """Polls pay/check until or_st is `want`; returns the last order seen."""
+    deadline = time.time() + timeout
+    while True:
+        status, body, raw, _ = check(order_id)
+        assert status == 200, raw
+        if body["data"]["or_st"] == want or time.time() > deadline:
+            return body["data"]
+        time.sleep(0.1)
+
+
+def sim_pay(slip_id, **form):
+    form["out_trade_no"] = slip_id
+    status, body, raw, _ = sim("/sim/pay", form)
+    assert status == 200, raw
+    return body["data"]
+
+
+def db_row(sql):
+    """First row of a query as a list of strings ('' for NULL)."""
+    out = psql(sql)
+    return out.splitlines()[0].split("|") if out else None
+
+
+def inbox(slip_id):
+    """(verdict, reason) of every stored notification for a slip, oldest first."""
+    out = psql("SELECT verdict || '|' || reason FROM notifications WHERE slip_id = '%s' ORDER BY id" % slip_id)
+    return [tuple(line.split("|", 1)) for line in out.splitlines()] if out else []

@@ -1,0 +1,92 @@
+"""pay/re_wx under duplicates, forgeries and hostile XML: one settlement, exact replies, nothing
+changed on a bad message, every message in the inbox with its verdict."""
+
+from conftest import STACK, api, cli, psql
+from helpers import buy_ok, check, db_row, inbox, sim_pay, wait_state
+
+SUCCESS = "<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>"
+
+
+def order_state(order):
+    return db_row("SELECT o.or_st, s.st, coalesce(o.ok_at::text, '') FROM orders o JOIN pay_slips s "
+                  "ON s.id = o.pay_id WHERE o.id = '%s'" % order["id"])
+
+
+def test_twenty_duplicates_settle_once():
+    order = buy_ok("wx.qrcode")
+    result = sim_pay(order["pay_id"], times="20")
+    assert result["sent"] == 20
+    bodies = [r["body"] for r in result["replies"]]
+    assert bodies == [SUCCESS] * 20, bodies
+    verdicts = [v for v, _ in inbox(order["pay_id"])]
+    assert len(verdicts) == 20
+    assert verdicts.count("settled") == 1 and verdicts.count("duplicate") == 19, verdicts
+    st = order_state(order)
+    assert st[0] == "OK" and st[1] == "OK" and st[2]
+    ok_at = check(order["id"])[1]["data"]["ok_at"]
+    # A late resend an hour later changes nothing either.
+    sim_pay(order["pay_id"])
+    assert check(order["id"])[1]["data"]["ok_at"] == ok_at
+
+
+def assert_rejected_unchanged(order, tamper, reason_part):
+    result = sim_pay(order["pay_id"], tamper=tamper)
+    reply = result["replies"][0]["body"]
+    assert reply.startswith("<xml><return_code><![CDATA[FAIL]]>"), reply
+    assert order_state(order)[:2] == ["WT", "WAIT"]
+    last = db_row("SELECT verdict, reason FROM notifications WHERE position('%s'::bytea in body) > 0 "
+                  "ORDER BY id DESC LIMIT 1" % order["pay_id"])
+    assert last[0] == "rejected", last
+    assert reason_part in last[1], last
+
+
+def test_tampered_sign_is_rejected():
+    order = buy_ok("wx.qrcode")
+    assert_rejected_unchanged(order, "sign", "signature invalid")
+
+
+def test_tampered_amount_is_rejected():
+    order = buy_ok("wx.qrcode")
+    assert_rejected_unchanged(order, "amount", "signature invalid")
+
+
+def test_resigned_wrong_amount_is_rejected():
+    order = buy_ok("wx.qrcode")
+    assert_rejected_unchanged(order, "amount_resigned", "amount")
+
+
+def test_wrong_appid_is_rejected():
+    order = buy_ok("wx.qrcode")
+    assert_rejected_unchanged(order, "appid", "app_id")
+
+
+def test_doctype_is_rejected():
+    order = buy_ok("wx.qrcode")
+    assert_rejected_unchanged(order, "doctype", "doctype")
+
+
+def test_garbage_and_unsigned_posts():
+    for body in ("not xml", "<xml><out_trade_no>x</out_trade_no><total_fee>1</total_fee></xml>", ""):
+        st, _, raw, headers = api("POST", "re_wx", raw_body=body, headers={"Content-Type": "text/xml"})
+        assert st == 200, raw
+        assert raw.startswith(b"<xml><return_code><![CDATA[FAIL]]>"), raw
+        assert headers["content-type"].startswith("text/xml")
+
+
+def test_notify_verify_cli_explains(tmp_path):
+    order = buy_ok("wx.qrcode")
+    sim_pay(order["pay_id"], tamper="amount_resigned")
+    body = psql("SELECT encode(body, 'escape') FROM notifications WHERE position('%s'::bytea in body) > 0 "
+                "ORDER BY id DESC LIMIT 1" % order["pay_id"])
+    f = tmp_path / "notify.xml"
+    f.write_text(body)
+    res = cli("notify", "verify", "--site", STACK["DEMO_SITE"], "--body", str(f), check=False)
+    assert res.returncode == 0, res.stdout + res.stderr  # the signature itself is valid
+    lines = res.stdout.splitlines()
+    assert lines[0].startswith("PASS signature")
+    assert any(line.startswith("FAIL amount") for line in lines), res.stdout
+    # One changed byte in a signed value: the signature fails and the exit code says so.
+    f.write_text(body.replace("<openid>", "<openid>x", 1) if "<openid>" in body else body.replace("CNY", "USD"))
+    res = cli("notify", "verify", "--site", STACK["DEMO_SITE"], "--body", str(f), check=False)
+    assert res.returncode == 1 and res.stdout.startswith("FAIL signature"), res.stdout
+    assert order_state(order)[:2] == ["WT", "WAIT"]  # verify changed nothing
