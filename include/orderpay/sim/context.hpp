@@ -1,0 +1,21 @@
+// What every paysim handler gets: the worker's database connection and the options from config.
+#pragma once
+
+#include <string>
+
+#include "orderpay/db/connection.hpp"
+
+namespace orderpay::sim {
+
+struct SimOptions {
+    std::string conninfo;            // config key "db"
+    long notify_connect_ms = 2000;   // paysim.notify_connect_timeout_ms
+    long notify_timeout_ms = 10000;  // paysim.notify_timeout_ms (per delivery)
+};
+
+struct Ctx {
+    db::Connection& db;
+    const SimOptions& opts;
+};
+
+}  // namespace orderpay::sim
