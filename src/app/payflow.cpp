@@ -96,13 +96,13 @@ std::optional<http::Err> SendSlip(Context& ctx, const PayType& pt, const provide
     return http::Err::kInternal;
 }
 
-void RefreshSlip(Context& ctx, const store::SlipRow& slip) {
-    if (slip.st != "NEW" && slip.st != "WAIT") return;
+bool RefreshSlip(Context& ctx, const store::SlipRow& slip) {
+    if (slip.st != "NEW" && slip.st != "WAIT") return false;
     db::Result claim = ctx.db().Exec(store::kSlipClaimQuery, {slip.id, ctx.settings().query_min_interval_ms});
-    if (claim.Affected() != 1) return;  // asked recently, by us or another worker
+    if (claim.Affected() != 1) return false;  // asked recently, by us or another worker
     providers::Provider* p = ctx.ProviderFor(slip.provider);
     std::optional<providers::Merchant> m = store::FindMerchant(ctx.db(), slip.merchant_id);
-    if (!p || !m) return;
+    if (!p || !m) return false;
     providers::QueryResult q = p->Query(*m, slip.id);
     using S = providers::QueryResult::State;
     if (q.state == S::kPaid) {
@@ -114,6 +114,7 @@ void RefreshSlip(Context& ctx, const store::SlipRow& slip) {
         ctx.db().Exec(store::kSlipFail, {slip.id, "provider: " + q.message});
     }
     // kNotFound right after creation is normal for some providers (not scanned yet): no change.
+    return true;
 }
 
 }  // namespace orderpay::app

@@ -1,5 +1,9 @@
 // orderpayd: the FastCGI responder. Reads the config once, then runs the prefork pool; each
 // worker owns one PostgreSQL connection with every statement prepared.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstring>
 #include <iostream>
 
@@ -55,6 +59,15 @@ int main(int argc, char** argv) {
     if (!cfg) {
         log::Error(err);
         return 1;
+    }
+    // log_file: append log lines there instead of stderr (which systemd sends to the journal).
+    if (std::string file = cfg->Get("log_file"); !file.empty()) {
+        int fd = open(file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+        if (fd < 0 || dup2(fd, 2) < 0) {
+            log::Error("cannot open log_file ", file, ": ", std::strerror(errno));
+            return 1;
+        }
+        close(fd);
     }
     providers::HttpGlobalInit();
     // Settings live in a shared holder so SIGHUP can swap them before workers are replaced.

@@ -117,3 +117,28 @@ def test_database_restart_503_then_recovery():
     # paysim shares this PostgreSQL, so its workers also see the restart once each; orderpayd
     # answers those as "provider outcome unknown" (504) and then buys succeed again.
     assert wait_for(lambda: buy("wx.qrcode")[0] == 200, 15, step=0.2)
+
+
+def set_workers(n):
+    path = STACK["ORDERPAY_CONFIG"]
+    lines = open(path, encoding="utf-8").read().splitlines()
+    lines = [("workers = %d" % n) if line.startswith("workers") else line for line in lines]
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def test_sighup_rereads_config_and_replaces_workers():
+    master = master_pid()
+    before = workers(master)
+    set_workers(len(before) + 1)
+    try:
+        os.kill(master, signal.SIGHUP)
+        # New generation: one more worker, none of the old ones left, same master.
+        assert wait_for(lambda: len(workers(master)) == len(before) + 1
+                        and not set(before) & set(workers(master)), 10), workers(master)
+        assert healthy()
+    finally:
+        set_workers(len(before))
+        os.kill(master, signal.SIGHUP)
+    assert wait_for(lambda: len(workers(master)) == len(before), 10)
+    assert master_pid() == master and healthy()

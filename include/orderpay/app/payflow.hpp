@@ -43,7 +43,7 @@ std::optional<http::Err> SendSlip(Context& ctx, const PayType& pt, const provide
                                   const SlipToSend& slip, const PayInputs& in, std::string& message);
 
 /// Asks the provider about a NEW/WAIT slip (at most once per query_min_interval_ms across all
-/// workers) and settles or fails it according to the answer.
-void RefreshSlip(Context& ctx, const store::SlipRow& slip);
+/// workers) and settles or fails it according to the answer. True when the provider was asked.
+bool RefreshSlip(Context& ctx, const store::SlipRow& slip);
 
 }  // namespace orderpay::app
