@@ -10,18 +10,22 @@ namespace orderpay::app {
 std::vector<CheckLine> BusinessChecks(const providers::PaidEvent& ev, const providers::Merchant& m,
                                       const std::optional<store::SlipRow>& slip, const std::string& site) {
     std::vector<CheckLine> out;
-    out.push_back({"slip", slip.has_value(), slip ? "slip " + slip->id + " (" + slip->st + ")" : "no slip " + ev.slip_id});
+    out.push_back({"slip", slip.has_value(),
+                   slip ? "slip " + slip->id + " (" + slip->st + ")" : "no slip " + ev.slip_id});
     if (slip) {
-        out.push_back({"site", slip->site_id == site, "slip site " + slip->site_id + ", notified for " + site});
+        out.push_back(
+            {"site", slip->site_id == site, "slip site " + slip->site_id + ", notified for " + site});
     }
     out.push_back({"app_id", ev.app_id == m.app_id, "notified " + ev.app_id + ", merchant " + m.app_id});
     out.push_back({"mch_id", ev.mch_id == m.mch_id, "notified " + ev.mch_id + ", merchant " + m.mch_id});
     if (slip) {
         out.push_back({"amount", ev.amount == slip->amount,
                        "notified " + std::to_string(ev.amount) + ", slip " + std::to_string(slip->amount)});
-        out.push_back({"currency", ev.currency == slip->currency, "notified " + ev.currency + ", slip " + slip->currency});
+        out.push_back({"currency", ev.currency == slip->currency,
+                       "notified " + ev.currency + ", slip " + slip->currency});
     }
-    out.push_back({"status", ev.paid, "provider status " + (ev.status.empty() ? std::string("?") : ev.status)});
+    out.push_back(
+        {"status", ev.paid, "provider status " + (ev.status.empty() ? std::string("?") : ev.status)});
     return out;
 }
 

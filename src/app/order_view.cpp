@@ -114,7 +114,8 @@ std::optional<OrderRow> LoadOrder(db::Connection& c, const std::string& site, co
     }
     WriteStr(w, "buyer_id", o.buyer_id);
     WriteStr(w, "or_st", o.or_st);
-    for (const char* t : {"ct", "lm", "wt_at", "ok_at", "fa_at", "sp_at", "dn_at", "expi"}) WriteTime(w, r, t);
+    for (const char* t : {"ct", "lm", "wt_at", "ok_at", "fa_at", "sp_at", "dn_at", "expi"})
+        WriteTime(w, r, t);
     // Contact and address fields given at buy, stored as one JSON object, surface at top level.
     rapidjson::Document contact;
     if (http::ParseJson(r.Get(0, "contact"), contact).empty() && contact.IsObject()) {

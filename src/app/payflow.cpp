@@ -16,9 +16,9 @@ std::optional<PayType> ParsePayType(const std::string& text) {
         const char* prefix;
         PayKind kind;
     } kTypes[] = {
-        {"wx.qrcode", "wx", PayKind::kQrcode},   {"wx.jsapi", "wx", PayKind::kJsapi},
-        {"wx.scan", "wx", PayKind::kScan},       {"zfb.qrcode", "zfb", PayKind::kQrcode},
-        {"zfb.scan", "zfb", PayKind::kScan},     {"paypal", "paypal", PayKind::kLink},
+        {"wx.qrcode", "wx", PayKind::kQrcode}, {"wx.jsapi", "wx", PayKind::kJsapi},
+        {"wx.scan", "wx", PayKind::kScan},     {"zfb.qrcode", "zfb", PayKind::kQrcode},
+        {"zfb.scan", "zfb", PayKind::kScan},   {"paypal", "paypal", PayKind::kLink},
     };
     for (const auto& t : kTypes)
         if (text == t.name) return PayType{t.name, t.prefix, t.kind};
@@ -72,8 +72,8 @@ std::optional<http::Err> SendSlip(Context& ctx, const PayType& pt, const provide
             return std::nullopt;
         case providers::Outcome::kPaid: {
             MarkWaiting(ctx, s, pt, m, "NONE", "", "paid at once");
-            providers::PaidEvent ev{s.slip_id, r.txn_id, r.paid_amount, r.paid_currency, m.app_id, m.mch_id, true,
-                                    "SUCCESS"};
+            providers::PaidEvent ev{s.slip_id, r.txn_id, r.paid_amount, r.paid_currency,
+                                    m.app_id,  m.mch_id, true,          "SUCCESS"};
             std::string detail;
             store::SettleOutcome o = store::Settle(ctx.db(), ev, detail);
             if (o == store::SettleOutcome::kMismatch || o == store::SettleOutcome::kNoSlip) {
@@ -106,7 +106,8 @@ bool RefreshSlip(Context& ctx, const store::SlipRow& slip) {
     providers::QueryResult q = p->Query(*m, slip.id);
     using S = providers::QueryResult::State;
     if (q.state == S::kPaid) {
-        providers::PaidEvent ev{slip.id, q.txn_id, q.amount, q.currency, m->app_id, m->mch_id, true, "SUCCESS"};
+        providers::PaidEvent ev{slip.id,   q.txn_id,  q.amount, q.currency,
+                                m->app_id, m->mch_id, true,     "SUCCESS"};
         std::string detail;
         store::SettleOutcome o = store::Settle(ctx.db(), ev, detail);
         log::Info("slip ", slip.id, " queried paid: ", store::ToString(o), " (", detail, ")");
@@ -118,4 +119,3 @@ bool RefreshSlip(Context& ctx, const store::SlipRow& slip) {
 }
 
 }  // namespace orderpay::app
-

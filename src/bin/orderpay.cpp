@@ -62,10 +62,12 @@ int main(int argc, char** argv) {
             return 0;
         }
         if (!conn.Ensure()) {
-            std::cerr << "orderpay: cannot connect to the database (or schema not migrated: run orderpay migrate)\n";
+            std::cerr << "orderpay: cannot connect to the database (or schema not migrated: run orderpay "
+                         "migrate)\n";
             return 1;
         }
-        if (group == "order" || group == "expire" || group == "reconcile") return cli::Orders(env, group, args);
+        if (group == "order" || group == "expire" || group == "reconcile")
+            return cli::Orders(env, group, args);
         if (group == "notify") return cli::Notify(env, args);
         return cli::Catalog(env, group, args);
     } catch (const cli::UsageError& e) {

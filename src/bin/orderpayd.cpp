@@ -20,13 +20,13 @@ namespace {
 using namespace orderpay;
 
 class OrderpayApp final : public fcgi::App {
-public:
+  public:
     explicit OrderpayApp(app::Settings s) : db_(s.db, store::AllStatements()), ctx_(std::move(s), db_) {
         db_.Ensure();  // connect before the first accept; a down database only means 503s for now
     }
     http::Response Handle(const http::Request& req) override { return handlers::Dispatch(ctx_, req); }
 
-private:
+  private:
     db::Connection db_;
     app::Context ctx_;
 };
@@ -49,8 +49,9 @@ int main(int argc, char** argv) {
         if ((!std::strcmp(argv[i], "-c") || !std::strcmp(argv[i], "--config")) && i + 1 < argc) {
             path = argv[++i];
         } else {
-            std::cerr << "usage: orderpayd [--config FILE]\n"
-                         "  FastCGI worker pool; config from $ORDERPAY_CONFIG or /etc/orderpay/orderpay.conf\n";
+            std::cerr
+                << "usage: orderpayd [--config FILE]\n"
+                   "  FastCGI worker pool; config from $ORDERPAY_CONFIG or /etc/orderpay/orderpay.conf\n";
             return 2;
         }
     }

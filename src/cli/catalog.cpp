@@ -33,7 +33,8 @@ void PrintRows(const db::Result& r, const std::vector<std::string>& cols, bool j
     for (std::size_t c = 0; c < cols.size(); ++c) std::cout << (c ? "\t" : "") << cols[c];
     std::cout << '\n';
     for (int i = 0; i < r.Rows(); ++i) {
-        for (std::size_t c = 0; c < cols.size(); ++c) std::cout << (c ? "\t" : "") << r.GetOpt(i, int(c)).value_or("-");
+        for (std::size_t c = 0; c < cols.size(); ++c)
+            std::cout << (c ? "\t" : "") << r.GetOpt(i, int(c)).value_or("-");
         std::cout << '\n';
     }
 }
@@ -42,13 +43,15 @@ int StoreCmd(Env& env, const Args& a) {
     std::string verb = a.pos.size() > 1 ? a.pos[1] : "";
     if (verb == "add") {
         if (a.pos.size() < 3) throw UsageError("store add ID [--name NAME]");
-        env.db.Query("INSERT INTO account_stores (id, name) VALUES ($1, $2) "
-                     "ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name",
-                     {a.pos[2], a.Flag("name").value_or("")});
+        env.db.Query(
+            "INSERT INTO account_stores (id, name) VALUES ($1, $2) "
+            "ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name",
+            {a.pos[2], a.Flag("name").value_or("")});
         return 0;
     }
     if (verb == "list") {
-        PrintRows(env.db.Query("SELECT id, name FROM account_stores ORDER BY id", {}), {"id", "name"}, a.json);
+        PrintRows(env.db.Query("SELECT id, name FROM account_stores ORDER BY id", {}), {"id", "name"},
+                  a.json);
         return 0;
     }
     throw UsageError("store add|list");
@@ -57,18 +60,23 @@ int StoreCmd(Env& env, const Args& a) {
 int SiteCmd(Env& env, const Args& a) {
     std::string verb = a.pos.size() > 1 ? a.pos[1] : "";
     if (verb == "add") {
-        if (a.pos.size() < 3) throw UsageError("site add ID [--store STORE] [--name N] [--currency CNY] [--expire-minutes 30]");
+        if (a.pos.size() < 3)
+            throw UsageError("site add ID [--store STORE] [--name N] [--currency CNY] [--expire-minutes 30]");
         std::string currency = a.Flag("currency").value_or("CNY");
         if (!domain::CurrencyExponent(currency)) throw UsageError("unsupported currency " + currency);
         std::optional<std::string> store = a.Flag("store");
-        env.db.Query("INSERT INTO sites (id, name, account_store, currency, expire_minutes) VALUES ($1, $2, $3, $4, $5) "
-                     "ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, account_store = EXCLUDED.account_store, "
-                     "currency = EXCLUDED.currency, expire_minutes = EXCLUDED.expire_minutes",
-                     {a.pos[2], a.Flag("name").value_or(""), store, currency, a.Flag("expire-minutes").value_or("30")});
+        env.db.Query(
+            "INSERT INTO sites (id, name, account_store, currency, expire_minutes) VALUES ($1, $2, $3, $4, "
+            "$5) "
+            "ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, account_store = EXCLUDED.account_store, "
+            "currency = EXCLUDED.currency, expire_minutes = EXCLUDED.expire_minutes",
+            {a.pos[2], a.Flag("name").value_or(""), store, currency,
+             a.Flag("expire-minutes").value_or("30")});
         return 0;
     }
     if (verb == "list") {
-        PrintRows(env.db.Query("SELECT id, name, account_store, currency, expire_minutes FROM sites ORDER BY id", {}),
+        PrintRows(env.db.Query(
+                      "SELECT id, name, account_store, currency, expire_minutes FROM sites ORDER BY id", {}),
                   {"id", "name", "account_store", "currency", "expire_minutes"}, a.json);
         return 0;
     }
@@ -79,14 +87,16 @@ int AccountCmd(Env& env, const Args& a) {
     std::string verb = a.pos.size() > 1 ? a.pos[1] : "";
     if (verb == "add") {
         if (a.pos.size() < 3) throw UsageError("account add ID --store STORE [--name N] [--openid OPENID]");
-        env.db.Query("INSERT INTO accounts (id, store_id, name, wx_openid) VALUES ($1, $2, $3, $4) "
-                     "ON CONFLICT (store_id, id) DO UPDATE SET name = EXCLUDED.name, wx_openid = EXCLUDED.wx_openid",
-                     {a.pos[2], a.Need("store"), a.Flag("name").value_or(""), a.Flag("openid")});
+        env.db.Query(
+            "INSERT INTO accounts (id, store_id, name, wx_openid) VALUES ($1, $2, $3, $4) "
+            "ON CONFLICT (store_id, id) DO UPDATE SET name = EXCLUDED.name, wx_openid = EXCLUDED.wx_openid",
+            {a.pos[2], a.Need("store"), a.Flag("name").value_or(""), a.Flag("openid")});
         return 0;
     }
     if (verb == "list") {
-        PrintRows(env.db.Query("SELECT store_id, id, name, wx_openid FROM accounts ORDER BY store_id, id", {}),
-                  {"store", "id", "name", "openid"}, a.json);
+        PrintRows(
+            env.db.Query("SELECT store_id, id, name, wx_openid FROM accounts ORDER BY store_id, id", {}),
+            {"store", "id", "name", "openid"}, a.json);
         return 0;
     }
     throw UsageError("account add|list");
@@ -98,13 +108,16 @@ int TicketCmd(Env& env, const Args& a) {
     if (verb != "issue") throw UsageError("ticket issue --account ID [--store STORE] [--ttl-hours 24]");
     std::string account = a.Need("account");
     std::optional<std::string> store = a.Flag("store");
-    db::Result r = env.db.Query("SELECT store_id FROM accounts WHERE id = $1 AND ($2::text IS NULL OR store_id = $2)",
-                                {account, store});
-    if (r.Rows() != 1) throw UsageError(r.Rows() ? "account id is in several stores: give --store" : "no such account");
+    db::Result r =
+        env.db.Query("SELECT store_id FROM accounts WHERE id = $1 AND ($2::text IS NULL OR store_id = $2)",
+                     {account, store});
+    if (r.Rows() != 1)
+        throw UsageError(r.Rows() ? "account id is in several stores: give --store" : "no such account");
     std::string ticket = crypto::RandomToken(24);
-    env.db.Query("INSERT INTO sessions (ticket_hash, store_id, account_id, expires_at) "
-                 "VALUES (decode($1, 'hex'), $2, $3, now() + make_interval(hours => $4::int))",
-                 {store::TicketHash(ticket), r.Get(0, 0), account, a.Flag("ttl-hours").value_or("24")});
+    env.db.Query(
+        "INSERT INTO sessions (ticket_hash, store_id, account_id, expires_at) "
+        "VALUES (decode($1, 'hex'), $2, $3, now() + make_interval(hours => $4::int))",
+        {store::TicketHash(ticket), r.Get(0, 0), account, a.Flag("ttl-hours").value_or("24")});
     std::cout << ticket << '\n';
     return 0;
 }
@@ -112,7 +125,8 @@ int TicketCmd(Env& env, const Args& a) {
 int ProductCmd(Env& env, const Args& a) {
     std::string verb = a.pos.size() > 1 ? a.pos[1] : "";
     if (verb == "add") {
-        if (a.pos.size() < 3) throw UsageError("product add ID --site SITE --title T --price 12.50 [--stock N]");
+        if (a.pos.size() < 3)
+            throw UsageError("product add ID --site SITE --title T --price 12.50 [--stock N]");
         std::string site = a.Need("site");
         db::Result s = env.db.Query("SELECT currency FROM sites WHERE id = $1", {site});
         if (s.Rows() != 1) throw UsageError("no such site " + site);
@@ -120,11 +134,14 @@ int ProductCmd(Env& env, const Args& a) {
         auto exp = domain::CurrencyExponent(currency);
         if (!exp) throw UsageError("unsupported currency " + currency);
         auto price = domain::ParseDecimal(a.Need("price"), *exp);
-        if (!price) throw UsageError("bad price (a decimal with at most " + std::to_string(*exp) + " decimals)");
-        env.db.Query("INSERT INTO products (id, site_id, title, price, currency, stock) VALUES ($1, $2, $3, $4, $5, $6) "
-                     "ON CONFLICT (site_id, id) DO UPDATE SET title = EXCLUDED.title, price = EXCLUDED.price, "
-                     "currency = EXCLUDED.currency, stock = EXCLUDED.stock, active = true, lm = now()",
-                     {a.pos[2], site, a.Need("title"), *price, currency, a.Flag("stock")});
+        if (!price)
+            throw UsageError("bad price (a decimal with at most " + std::to_string(*exp) + " decimals)");
+        env.db.Query(
+            "INSERT INTO products (id, site_id, title, price, currency, stock) VALUES ($1, $2, $3, $4, $5, "
+            "$6) "
+            "ON CONFLICT (site_id, id) DO UPDATE SET title = EXCLUDED.title, price = EXCLUDED.price, "
+            "currency = EXCLUDED.currency, stock = EXCLUDED.stock, active = true, lm = now()",
+            {a.pos[2], site, a.Need("title"), *price, currency, a.Flag("stock")});
         return 0;
     }
     if (verb == "list") {
@@ -141,20 +158,25 @@ int MerchantCmd(Env& env, const Args& a) {
     std::string verb = a.pos.size() > 1 ? a.pos[1] : "";
     if (verb == "add") {
         if (a.pos.size() < 3)
-            throw UsageError("merchant add ID --provider wx --app-id A --mch-id M [--sign-type MD5|HMAC-SHA256] --key-file F|-");
+            throw UsageError(
+                "merchant add ID --provider wx --app-id A --mch-id M [--sign-type MD5|HMAC-SHA256] "
+                "--key-file F|-");
         std::string provider = a.Need("provider");
         if (provider != "wx") throw UsageError("provider " + provider + " is not supported yet (wx only)");
         std::string key = ReadSecret(a.Need("key-file"));
-        env.db.Query("INSERT INTO merchants (id, provider, app_id, mch_id, sign_type, api_key) "
-                     "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO UPDATE SET provider = EXCLUDED.provider, "
-                     "app_id = EXCLUDED.app_id, mch_id = EXCLUDED.mch_id, sign_type = EXCLUDED.sign_type, "
-                     "api_key = EXCLUDED.api_key",
-                     {a.pos[2], provider, a.Need("app-id"), a.Need("mch-id"), a.Flag("sign-type").value_or("MD5"), key});
+        env.db.Query(
+            "INSERT INTO merchants (id, provider, app_id, mch_id, sign_type, api_key) "
+            "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO UPDATE SET provider = EXCLUDED.provider, "
+            "app_id = EXCLUDED.app_id, mch_id = EXCLUDED.mch_id, sign_type = EXCLUDED.sign_type, "
+            "api_key = EXCLUDED.api_key",
+            {a.pos[2], provider, a.Need("app-id"), a.Need("mch-id"), a.Flag("sign-type").value_or("MD5"),
+             key});
         return 0;
     }
     if (verb == "list") {  // never the key
-        PrintRows(env.db.Query("SELECT id, provider, app_id, mch_id, sign_type FROM merchants ORDER BY id", {}),
-                  {"id", "provider", "app_id", "mch_id", "sign_type"}, a.json);
+        PrintRows(
+            env.db.Query("SELECT id, provider, app_id, mch_id, sign_type FROM merchants ORDER BY id", {}),
+            {"id", "provider", "app_id", "mch_id", "sign_type"}, a.json);
         return 0;
     }
     throw UsageError("merchant add|list");
@@ -163,9 +185,10 @@ int MerchantCmd(Env& env, const Args& a) {
 int SellerCmd(Env& env, const Args& a) {
     std::string verb = a.pos.size() > 1 ? a.pos[1] : "";
     if (verb == "set") {
-        env.db.Query("INSERT INTO site_sellers (site_id, prefix, merchant_id) VALUES ($1, $2, $3) "
-                     "ON CONFLICT (site_id, prefix) DO UPDATE SET merchant_id = EXCLUDED.merchant_id",
-                     {a.Need("site"), a.Need("prefix"), a.Need("merchant")});
+        env.db.Query(
+            "INSERT INTO site_sellers (site_id, prefix, merchant_id) VALUES ($1, $2, $3) "
+            "ON CONFLICT (site_id, prefix) DO UPDATE SET merchant_id = EXCLUDED.merchant_id",
+            {a.Need("site"), a.Need("prefix"), a.Need("merchant")});
         return 0;
     }
     if (verb == "list") {

@@ -35,13 +35,14 @@ int OrderCmd(Env& env, const Args& a) {
             "s.id, s.st, s.provider_txn_id, s.superseded, s.refund_needed, s.note "
             "FROM orders o LEFT JOIN pay_slips s ON s.order_id = o.id WHERE o.id = $1 ORDER BY s.ct",
             {a.pos[2]});
-        std::cout << "order " << o.Get(0, 0) << " site " << o.Get(0, 1) << " buyer " << o.Get(0, 2) << " state "
-                  << o.Get(0, 3) << " fee " << o.Get(0, 4) << ' ' << o.Get(0, 5) << " (minor units) via "
-                  << o.Get(0, 6) << '\n';
+        std::cout << "order " << o.Get(0, 0) << " site " << o.Get(0, 1) << " buyer " << o.Get(0, 2)
+                  << " state " << o.Get(0, 3) << " fee " << o.Get(0, 4) << ' ' << o.Get(0, 5)
+                  << " (minor units) via " << o.Get(0, 6) << '\n';
         for (int i = 0; i < o.Rows(); ++i) {
             if (o.IsNull(i, 8)) continue;
-            std::cout << "  slip " << o.Get(i, 8) << " " << o.Get(i, 9) << " txn " << o.GetOpt(i, 10).value_or("-")
-                      << (o.Get(i, 11) == "t" ? " superseded" : "") << (o.Get(i, 12) == "t" ? " REFUND-NEEDED" : "")
+            std::cout << "  slip " << o.Get(i, 8) << " " << o.Get(i, 9) << " txn "
+                      << o.GetOpt(i, 10).value_or("-") << (o.Get(i, 11) == "t" ? " superseded" : "")
+                      << (o.Get(i, 12) == "t" ? " REFUND-NEEDED" : "")
                       << (o.Get(i, 13).empty() ? "" : " note: " + o.Get(i, 13)) << '\n';
         }
         return 0;
@@ -56,15 +57,17 @@ int OrderCmd(Env& env, const Args& a) {
             std::cout << '[';
             for (int i = 0; i < r.Rows(); ++i) {
                 std::cout << (i ? "," : "") << "{\"id\":" << http::JsonString(r.Get(i, 0))
-                          << ",\"site\":" << http::JsonString(r.Get(i, 1)) << ",\"buyer_id\":" << http::JsonString(r.Get(i, 2))
-                          << ",\"or_st\":" << http::JsonString(r.Get(i, 3)) << ",\"fee_minor\":" << r.Get(i, 4)
+                          << ",\"site\":" << http::JsonString(r.Get(i, 1))
+                          << ",\"buyer_id\":" << http::JsonString(r.Get(i, 2))
+                          << ",\"or_st\":" << http::JsonString(r.Get(i, 3))
+                          << ",\"fee_minor\":" << r.Get(i, 4)
                           << ",\"currency\":" << http::JsonString(r.Get(i, 5)) << '}';
             }
             std::cout << "]\n";
         } else {
             for (int i = 0; i < r.Rows(); ++i)
-                std::cout << r.Get(i, 0) << '\t' << r.Get(i, 1) << '\t' << r.Get(i, 2) << '\t' << r.Get(i, 3) << '\t'
-                          << r.Get(i, 4) << ' ' << r.Get(i, 5) << '\t' << r.Get(i, 6) << '\n';
+                std::cout << r.Get(i, 0) << '\t' << r.Get(i, 1) << '\t' << r.Get(i, 2) << '\t' << r.Get(i, 3)
+                          << '\t' << r.Get(i, 4) << ' ' << r.Get(i, 5) << '\t' << r.Get(i, 6) << '\n';
         }
         return 0;
     }
@@ -119,11 +122,13 @@ int ReconcileCmd(Env& env, const Args& a) {
         "SELECT id, order_id, site_id, st, amount, currency, refund_needed, note FROM pay_slips "
         "WHERE refund_needed OR (st IN ('NEW', 'WAIT') AND ct < now() - interval '10 minutes') ORDER BY ct",
         {});
-    std::cout << "queried " << waiting.Rows() << " waiting slips; " << attention.Rows() << " need attention\n";
+    std::cout << "queried " << waiting.Rows() << " waiting slips; " << attention.Rows()
+              << " need attention\n";
     for (int i = 0; i < attention.Rows(); ++i) {
-        std::cout << (attention.Get(i, 6) == "t" ? "REFUND  " : "UNKNOWN ") << attention.Get(i, 0) << " order "
-                  << attention.Get(i, 1) << " site " << attention.Get(i, 2) << ' ' << attention.Get(i, 3) << ' '
-                  << attention.Get(i, 4) << ' ' << attention.Get(i, 5) << " " << attention.Get(i, 7) << '\n';
+        std::cout << (attention.Get(i, 6) == "t" ? "REFUND  " : "UNKNOWN ") << attention.Get(i, 0)
+                  << " order " << attention.Get(i, 1) << " site " << attention.Get(i, 2) << ' '
+                  << attention.Get(i, 3) << ' ' << attention.Get(i, 4) << ' ' << attention.Get(i, 5) << " "
+                  << attention.Get(i, 7) << '\n';
     }
     return 0;
 }

@@ -17,9 +17,10 @@ void Write(Level level, const std::string& line) {
     tm t{};
     gmtime_r(&tv.tv_sec, &t);
     char head[96];
-    int n = std::snprintf(head, sizeof head, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ [%d] %s: ", t.tm_year + 1900,
-                          t.tm_mon + 1, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec, tv.tv_usec / 1000,
-                          static_cast<int>(getpid()), kNames[static_cast<int>(level)]);
+    int n =
+        std::snprintf(head, sizeof head, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ [%d] %s: ", t.tm_year + 1900,
+                      t.tm_mon + 1, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec, tv.tv_usec / 1000,
+                      static_cast<int>(getpid()), kNames[static_cast<int>(level)]);
     std::string out(head, n > 0 ? n : 0);
     out += line;
     out += '\n';

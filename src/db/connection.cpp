@@ -7,14 +7,18 @@
 
 namespace orderpay::db {
 
-int Result::Rows() const { return PQntuples(r_.get()); }
+int Result::Rows() const {
+    return PQntuples(r_.get());
+}
 
 std::int64_t Result::Affected() const {
     const char* n = PQcmdTuples(r_.get());
     return (n && *n) ? std::atoll(n) : 0;
 }
 
-bool Result::IsNull(int row, int col) const { return PQgetisnull(r_.get(), row, col); }
+bool Result::IsNull(int row, int col) const {
+    return PQgetisnull(r_.get(), row, col);
+}
 
 std::string Result::Get(int row, int col) const {
     return std::string(PQgetvalue(r_.get(), row, col), PQgetlength(r_.get(), row, col));
@@ -29,7 +33,9 @@ std::int64_t Result::GetInt(int row, int col) const {
     return IsNull(row, col) ? 0 : std::atoll(PQgetvalue(r_.get(), row, col));
 }
 
-bool Result::GetBool(int row, int col) const { return !IsNull(row, col) && PQgetvalue(r_.get(), row, col)[0] == 't'; }
+bool Result::GetBool(int row, int col) const {
+    return !IsNull(row, col) && PQgetvalue(r_.get(), row, col)[0] == 't';
+}
 
 int Result::Col(const char* name) const {
     int c = PQfnumber(r_.get(), name);
@@ -90,7 +96,8 @@ Result Connection::Check(PGresult* raw, const char* what) {
     const char* state = r ? PQresultErrorField(r.get(), PG_DIAG_SQLSTATE) : nullptr;
     std::string msg = r ? PQresultErrorMessage(r.get()) : PQerrorMessage(conn_.get());
     // Class 08 (connection exception) and 57P (admin shutdown) mean the server is going away.
-    if (state && (std::string_view(state).substr(0, 2) == "08" || std::string_view(state).substr(0, 3) == "57P")) {
+    if (state &&
+        (std::string_view(state).substr(0, 2) == "08" || std::string_view(state).substr(0, 3) == "57P")) {
         prepared_ = false;
         throw Unavailable(std::string(what) + ": " + msg);
     }
@@ -115,8 +122,8 @@ Result Connection::Query(const std::string& sql, const std::vector<Param>& param
     if (!Ensure()) throw Unavailable("database unavailable");
     std::vector<const char*> values;
     for (const Param& p : params) values.push_back(p.value() ? p.value()->c_str() : nullptr);
-    return Check(PQexecParams(conn_.get(), sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
-                              nullptr, nullptr, 0),
+    return Check(PQexecParams(conn_.get(), sql.c_str(), static_cast<int>(values.size()), nullptr,
+                              values.data(), nullptr, nullptr, 0),
                  "query");
 }
 

@@ -13,8 +13,8 @@ int Migrate(Connection& conn, std::span<const Migration> migrations, const std::
         Tx tx(conn);
         // Serialise concurrent runners; the lock is released at commit.
         conn.Simple("SELECT pg_advisory_xact_lock(7215000001)");
-        PgResultPtr r(PQexecParams(conn.raw(), ("SELECT 1 FROM " + table + " WHERE name = $1").c_str(), 1, nullptr,
-                                   &m.name, nullptr, nullptr, 0));
+        PgResultPtr r(PQexecParams(conn.raw(), ("SELECT 1 FROM " + table + " WHERE name = $1").c_str(), 1,
+                                   nullptr, &m.name, nullptr, nullptr, 0));
         if (PQresultStatus(r.get()) != PGRES_TUPLES_OK) throw Error(PQerrorMessage(conn.raw()), "");
         if (PQntuples(r.get()) > 0) continue;
         conn.Simple(m.sql);

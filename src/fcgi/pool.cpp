@@ -93,7 +93,7 @@ int RunPool(PoolOptions opts, AppFactory factory, ReloadHook reload) {
     timeval tv{1, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 
-    struct sigaction sa{};
+    struct sigaction sa {};
     sa.sa_handler = OnSignal;
     sigemptyset(&sa.sa_mask);
     for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGCHLD}) sigaction(sig, &sa, nullptr);
@@ -113,7 +113,7 @@ int RunPool(PoolOptions opts, AppFactory factory, ReloadHook reload) {
         pid_t pid = fork();
         if (pid == 0) {
             sigprocmask(SIG_SETMASK, &orig, nullptr);
-            struct sigaction dfl{};
+            struct sigaction dfl {};
             dfl.sa_handler = SIG_DFL;
             for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGCHLD}) sigaction(sig, &dfl, nullptr);
             _exit(RunWorker(fd, opts, factory));

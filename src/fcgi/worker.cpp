@@ -26,31 +26,44 @@ void OnStop(int) {
 
 // Owns an FCGX_Request so Finish runs on every path, including exceptions from the App.
 class RequestGuard {
-public:
+  public:
     explicit RequestGuard(FCGX_Request& r) : r_(r) {}
     ~RequestGuard() { FCGX_Finish_r(&r_); }
     RequestGuard(const RequestGuard&) = delete;
     RequestGuard& operator=(const RequestGuard&) = delete;
 
-private:
+  private:
     FCGX_Request& r_;
 };
 
 const char* StatusText(int status) {
     switch (status) {
-        case 200: return "OK";
-        case 400: return "Bad Request";
-        case 401: return "Unauthorized";
-        case 404: return "Not Found";
-        case 405: return "Method Not Allowed";
-        case 409: return "Conflict";
-        case 413: return "Payload Too Large";
-        case 415: return "Unsupported Media Type";
-        case 500: return "Internal Server Error";
-        case 502: return "Bad Gateway";
-        case 503: return "Service Unavailable";
-        case 504: return "Gateway Timeout";
-        default: return "Status";
+        case 200:
+            return "OK";
+        case 400:
+            return "Bad Request";
+        case 401:
+            return "Unauthorized";
+        case 404:
+            return "Not Found";
+        case 405:
+            return "Method Not Allowed";
+        case 409:
+            return "Conflict";
+        case 413:
+            return "Payload Too Large";
+        case 415:
+            return "Unsupported Media Type";
+        case 500:
+            return "Internal Server Error";
+        case 502:
+            return "Bad Gateway";
+        case 503:
+            return "Service Unavailable";
+        case 504:
+            return "Gateway Timeout";
+        default:
+            return "Status";
     }
 }
 
@@ -63,13 +76,20 @@ http::Request BuildRequest(FCGX_ParamArray envp) {
         if (!eq) continue;
         std::string_view name(*p, eq - *p);
         const char* value = eq + 1;
-        if (name == "REQUEST_METHOD") req.method = value;
-        else if (name == "DOCUMENT_URI") req.path = value;
-        else if (name == "REQUEST_URI") request_uri = value;
-        else if (name == "QUERY_STRING") req.query_string = value;
-        else if (name == "CONTENT_TYPE") req.content_type = value;
-        else if (name == "REMOTE_ADDR") req.remote_addr = value;
-        else if (name.substr(0, 5) == "HTTP_") req.headers.emplace(std::string(name), value);
+        if (name == "REQUEST_METHOD")
+            req.method = value;
+        else if (name == "DOCUMENT_URI")
+            req.path = value;
+        else if (name == "REQUEST_URI")
+            request_uri = value;
+        else if (name == "QUERY_STRING")
+            req.query_string = value;
+        else if (name == "CONTENT_TYPE")
+            req.content_type = value;
+        else if (name == "REMOTE_ADDR")
+            req.remote_addr = value;
+        else if (name.substr(0, 5) == "HTTP_")
+            req.headers.emplace(std::string(name), value);
     }
     if (req.path.empty()) req.path = request_uri.substr(0, request_uri.find('?'));
     if (auto q = http::ParseForm(req.query_string)) {
@@ -131,7 +151,7 @@ int RunWorker(int listen_fd, const PoolOptions& opts, const AppFactory& factory)
         return 2;
     }
     // Our handler replaces libfcgi's; no SA_RESTART, so blocking calls see EINTR and we notice.
-    struct sigaction sa{};
+    struct sigaction sa {};
     sa.sa_handler = OnStop;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, nullptr);

@@ -16,8 +16,8 @@ namespace orderpay::handlers {
 namespace {
 
 // Contact and address fields the shop may collect at checkout; anything else is ignored.
-constexpr const char* kContactFields[] = {"name",     "phone", "email",   "country",  "province",
-                                          "city",     "district", "address", "postcode", "company"};
+constexpr const char* kContactFields[] = {"name", "phone",    "email",   "country",  "province",
+                                          "city", "district", "address", "postcode", "company"};
 
 struct BuyInput {
     std::vector<domain::LineRequest> lines;
@@ -33,7 +33,8 @@ std::optional<http::Response> ParseInput(const http::Request& req, BuyInput& in)
     auto products = doc.FindMember("products");
     if (products == doc.MemberEnd() || !products->value.IsArray() || products->value.Empty())
         return http::Fail(http::Err::kNilProducts);
-    if (products->value.Size() > domain::kMaxLines) return http::Fail(http::Err::kInvalidField, "too many products");
+    if (products->value.Size() > domain::kMaxLines)
+        return http::Fail(http::Err::kInvalidField, "too many products");
     for (const auto& p : products->value.GetArray()) {
         std::optional<std::string> id = http::GetString(p, "id");
         if (!id || id->empty() || id->size() > 64)
@@ -74,15 +75,18 @@ std::optional<http::Response> ParseInput(const http::Request& req, BuyInput& in)
 
 http::Response PricingFailure(const domain::PricingResult& pr) {
     switch (*pr.error) {
-        case domain::PricingError::kNoProducts: return http::Fail(http::Err::kNilProducts);
+        case domain::PricingError::kNoProducts:
+            return http::Fail(http::Err::kNilProducts);
         case domain::PricingError::kBadAmount:
             return http::Fail(http::Err::kInvalidAmount, "invalid amount for product " + pr.error_product_id);
         case domain::PricingError::kUnknownProduct:
             return http::Fail(http::Err::kNoSuchObject, "no such product: " + pr.error_product_id);
         case domain::PricingError::kMixedCurrency:
             return http::Fail(http::Err::kInvalidField, "products are priced in different currencies");
-        case domain::PricingError::kOverflow: return http::Fail(http::Err::kInvalidAmount, "order total too large");
-        case domain::PricingError::kTooManyLines: return http::Fail(http::Err::kInvalidField, "too many products");
+        case domain::PricingError::kOverflow:
+            return http::Fail(http::Err::kInvalidAmount, "order total too large");
+        case domain::PricingError::kTooManyLines:
+            return http::Fail(http::Err::kInvalidField, "too many products");
     }
     return http::Fail(http::Err::kInternal);
 }
@@ -94,11 +98,13 @@ http::Response Buy(app::Context& ctx, app::Call& call, const http::Request& req)
     if (auto bad = ParseInput(req, in)) return *bad;
     db::Connection& db = ctx.db();
 
-    domain::PricingResult pr = domain::Price(in.lines, [&](const std::string& id) -> std::optional<domain::CatalogItem> {
-        db::Result r = db.Exec(store::kProductGet, {call.site.id, id});
-        if (r.Rows() == 0 || r.Get(0, "active") != "t") return std::nullopt;
-        return domain::CatalogItem{r.Get(0, "id"), r.Get(0, "title"), r.GetInt(0, "price"), r.Get(0, "currency")};
-    });
+    domain::PricingResult pr =
+        domain::Price(in.lines, [&](const std::string& id) -> std::optional<domain::CatalogItem> {
+            db::Result r = db.Exec(store::kProductGet, {call.site.id, id});
+            if (r.Rows() == 0 || r.Get(0, "active") != "t") return std::nullopt;
+            return domain::CatalogItem{r.Get(0, "id"), r.Get(0, "title"), r.GetInt(0, "price"),
+                                       r.Get(0, "currency")};
+        });
     if (pr.error) return PricingFailure(pr);
     const domain::PricedOrder& order = *pr.order;
 
@@ -115,25 +121,47 @@ http::Response Buy(app::Context& ctx, app::Call& call, const http::Request& req)
     std::string order_id = crypto::RandomId(26), slip_id = crypto::RandomId(26);
     {
         db::Tx tx(db);
-        db.Exec(store::kOrderInsert,
-                {order_id, call.site.id, in.tp, title, in.note, call.buyer->store_id, call.buyer->account_id,
-                 order.pro_c, order.total, order.freight, order.discount, order.price, order.fee, order.currency,
-                 pt->full, merchant->id, in.contact_json, req.remote_addr, call.site.expire_minutes, slip_id});
+        db.Exec(store::kOrderInsert, {order_id,
+                                      call.site.id,
+                                      in.tp,
+                                      title,
+                                      in.note,
+                                      call.buyer->store_id,
+                                      call.buyer->account_id,
+                                      order.pro_c,
+                                      order.total,
+                                      order.freight,
+                                      order.discount,
+                                      order.price,
+                                      order.fee,
+                                      order.currency,
+                                      pt->full,
+                                      merchant->id,
+                                      in.contact_json,
+                                      req.remote_addr,
+                                      call.site.expire_minutes,
+                                      slip_id});
         int pos = 0;
         for (const domain::PricedLine& l : order.lines) {
-            db.Exec(store::kItemInsert, {order_id, pos++, l.product_id, l.title, l.amount, l.price, l.subtotal});
+            db.Exec(store::kItemInsert,
+                    {order_id, pos++, l.product_id, l.title, l.amount, l.price, l.subtotal});
             db::Result taken = db.Exec(store::kStockTake, {call.site.id, l.product_id, l.amount});
             if (taken.Affected() != 1) {
                 return http::Fail(http::Err::kOutOfStore, "not enough stock for " + l.product_id,
                                   "{\"product\":" + http::JsonString(l.product_id) + "}");
             }
         }
-        db.Exec(store::kSlipInsert, {slip_id, order_id, call.site.id, pt->full, pt->prefix, merchant->id, order.fee,
-                                     order.currency});
+        db.Exec(store::kSlipInsert, {slip_id, order_id, call.site.id, pt->full, pt->prefix, merchant->id,
+                                     order.fee, order.currency});
         tx.Commit();
     }
 
-    app::SlipToSend s{slip_id, order_id, call.site.id, title, order.fee, order.currency,
+    app::SlipToSend s{slip_id,
+                      order_id,
+                      call.site.id,
+                      title,
+                      order.fee,
+                      order.currency,
                       static_cast<std::int64_t>(std::time(nullptr)) + call.site.expire_minutes * 60};
     std::string message;
     std::optional<http::Err> err = app::SendSlip(ctx, *pt, *merchant, s, in.pay, message);

@@ -52,7 +52,8 @@ http::Response Pay(app::Context& ctx, app::Call& call, const http::Request& req)
         return http::Fail(http::Err::kNoSuchObject);
     if (order->or_st == "OK" || order->or_st == "SP" || order->or_st == "DN")
         return Answer(ctx, call.site.id, order->id, http::Err::kOrderPaid);
-    if (order->or_st == "FA" || order->expired) return Answer(ctx, call.site.id, order->id, http::Err::kOrderClosed);
+    if (order->or_st == "FA" || order->expired)
+        return Answer(ctx, call.site.id, order->id, http::Err::kOrderClosed);
 
     std::string pt_text = req.Arg("pt").value_or(order->pay_tp);
     if (pt_text.empty()) pt_text = order->pay_tp;
@@ -79,10 +80,15 @@ http::Response Pay(app::Context& ctx, app::Call& call, const http::Request& req)
         }
     }
     std::string slip_id = crypto::RandomId(26);
-    ctx.db().Exec(store::kSlipInsert,
-                  {slip_id, order->id, call.site.id, pt->full, pt->prefix, merchant->id, order->fee, order->currency});
+    ctx.db().Exec(store::kSlipInsert, {slip_id, order->id, call.site.id, pt->full, pt->prefix, merchant->id,
+                                       order->fee, order->currency});
     ctx.db().Exec(store::kOrderSetPayTp, {order->id, slip_id, pt->full, merchant->id});
-    app::SlipToSend s{slip_id, order->id, call.site.id, order->title, order->fee, order->currency,
+    app::SlipToSend s{slip_id,
+                      order->id,
+                      call.site.id,
+                      order->title,
+                      order->fee,
+                      order->currency,
                       static_cast<std::int64_t>(std::time(nullptr)) + call.site.expire_minutes * 60};
     std::string message;
     std::optional<http::Err> err = app::SendSlip(ctx, *pt, *merchant, s, in, message);

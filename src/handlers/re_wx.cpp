@@ -16,8 +16,8 @@ namespace {
 http::Response WxReply(bool ok, const std::string& msg) {
     http::Response r;
     r.content_type = "text/xml";
-    r.body = "<xml><return_code><![CDATA[" + std::string(ok ? "SUCCESS" : "FAIL") + "]]></return_code><return_msg><![CDATA[" +
-             msg + "]]></return_msg></xml>";
+    r.body = "<xml><return_code><![CDATA[" + std::string(ok ? "SUCCESS" : "FAIL") +
+             "]]></return_code><return_msg><![CDATA[" + msg + "]]></return_msg></xml>";
     return r;
 }
 
@@ -35,7 +35,8 @@ http::Response ReWx(app::Context& ctx, app::Call& call, const http::Request& req
                                                     crypto::HexLower(req.body)});
     const std::string inbox_id = ins.Get(0, 0);
     auto verdict = [&](const char* v, const std::string& reason, const std::string& slip) {
-        db.Exec(store::kNotifyVerdict, {inbox_id, v, reason, slip.empty() ? db::Param(std::nullopt) : db::Param(slip)});
+        db.Exec(store::kNotifyVerdict,
+                {inbox_id, v, reason, slip.empty() ? db::Param(std::nullopt) : db::Param(slip)});
     };
 
     app::NotifyEval ev = app::EvaluateWxNotification(db, call.site.id, req.body);

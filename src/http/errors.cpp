@@ -44,6 +44,8 @@ static_assert(kTable.size() == static_cast<std::size_t>(Err::kProviderTimeout) +
 
 }  // namespace
 
-const ErrInfo& Info(Err e) { return kTable[static_cast<std::size_t>(e)]; }
+const ErrInfo& Info(Err e) {
+    return kTable[static_cast<std::size_t>(e)];
+}
 
 }  // namespace orderpay::http

@@ -28,7 +28,9 @@ std::size_t OnData(char* ptr, std::size_t size, std::size_t n, void* user) {
 
 }  // namespace
 
-void HttpGlobalInit() { curl_global_init(CURL_GLOBAL_DEFAULT); }
+void HttpGlobalInit() {
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+}
 
 HttpResult HttpRequest(const std::string& method, const std::string& url, const std::string& body,
                        const std::string& content_type, const HttpOptions& opts) {

@@ -9,8 +9,9 @@ namespace orderpay::store {
 namespace {
 
 providers::Merchant MerchantFrom(const db::Result& r) {
-    return providers::Merchant{r.Get(0, "id"),        r.Get(0, "provider"), r.Get(0, "app_id"), r.Get(0, "mch_id"),
-                               r.Get(0, "sign_type"), r.Get(0, "api_key"),  r.Get(0, "options")};
+    return providers::Merchant{r.Get(0, "id"),     r.Get(0, "provider"),  r.Get(0, "app_id"),
+                               r.Get(0, "mch_id"), r.Get(0, "sign_type"), r.Get(0, "api_key"),
+                               r.Get(0, "options")};
 }
 
 SlipRow SlipFrom(const db::Result& r) {
@@ -35,7 +36,9 @@ SlipRow SlipFrom(const db::Result& r) {
 
 }  // namespace
 
-std::string TicketHash(const std::string& ticket) { return crypto::HexLower(crypto::Sha256(ticket)); }
+std::string TicketHash(const std::string& ticket) {
+    return crypto::HexLower(crypto::Sha256(ticket));
+}
 
 std::optional<Site> FindSite(db::Connection& c, const std::string& id) {
     db::Result r = c.Exec(kSiteGet, {id});
@@ -51,7 +54,8 @@ std::optional<Buyer> FindSession(db::Connection& c, const std::string& ticket) {
     return Buyer{r.Get(0, "store_id"), r.Get(0, "account_id"), r.GetOpt(0, "wx_openid").value_or("")};
 }
 
-std::optional<providers::Merchant> FindSeller(db::Connection& c, const std::string& site, const std::string& prefix) {
+std::optional<providers::Merchant> FindSeller(db::Connection& c, const std::string& site,
+                                              const std::string& prefix) {
     db::Result r = c.Exec(kSellerGet, {site, prefix});
     if (r.Rows() == 0) return std::nullopt;
     return MerchantFrom(r);

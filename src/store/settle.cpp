@@ -10,12 +10,18 @@ namespace orderpay::store {
 
 const char* ToString(SettleOutcome o) {
     switch (o) {
-        case SettleOutcome::kSettled: return "settled";
-        case SettleOutcome::kDuplicate: return "duplicate";
-        case SettleOutcome::kLateSettled: return "late_settled";
-        case SettleOutcome::kRefundFlagged: return "refund_flagged";
-        case SettleOutcome::kNoSlip: return "no_slip";
-        case SettleOutcome::kMismatch: return "mismatch";
+        case SettleOutcome::kSettled:
+            return "settled";
+        case SettleOutcome::kDuplicate:
+            return "duplicate";
+        case SettleOutcome::kLateSettled:
+            return "late_settled";
+        case SettleOutcome::kRefundFlagged:
+            return "refund_flagged";
+        case SettleOutcome::kNoSlip:
+            return "no_slip";
+        case SettleOutcome::kMismatch:
+            return "mismatch";
     }
     return "?";
 }

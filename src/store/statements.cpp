@@ -8,16 +8,18 @@ namespace orderpay::store {
 
 #define MS(col) "(extract(epoch from " col ") * 1000)::bigint"
 
-const db::Statement kSiteGet{"site_get",
-                             "SELECT id, name, account_store, currency, expire_minutes FROM sites WHERE id = $1"};
+const db::Statement kSiteGet{
+    "site_get", "SELECT id, name, account_store, currency, expire_minutes FROM sites WHERE id = $1"};
 
 const db::Statement kSessionGet{"session_get",
                                 "SELECT s.store_id, s.account_id, a.wx_openid FROM sessions s "
                                 "JOIN accounts a ON a.store_id = s.store_id AND a.id = s.account_id "
                                 "WHERE s.ticket_hash = decode($1, 'hex') AND s.expires_at > now()"};
 
-#define MERCHANT_COLS "m.id, m.provider, m.app_id, m.mch_id, m.sign_type, m.api_key, m.options::text AS options"
-const db::Statement kSellerGet{"seller_get", "SELECT " MERCHANT_COLS " FROM site_sellers ss "
+#define MERCHANT_COLS \
+    "m.id, m.provider, m.app_id, m.mch_id, m.sign_type, m.api_key, m.options::text AS options"
+const db::Statement kSellerGet{"seller_get", "SELECT " MERCHANT_COLS
+                                             " FROM site_sellers ss "
                                              "JOIN merchants m ON m.id = ss.merchant_id "
                                              "WHERE ss.site_id = $1 AND ss.prefix = $2"};
 const db::Statement kMerchantGet{"merchant_get", "SELECT " MERCHANT_COLS " FROM merchants m WHERE m.id = $1"};
@@ -36,33 +38,38 @@ const db::Statement kStockGive{"stock_give",
 
 const db::Statement kOrderInsert{
     "order_insert",
-    "INSERT INTO orders (id, site_id, tp, title, note, buyer_store, buyer_id, pro_c, total, freight, discount, "
+    "INSERT INTO orders (id, site_id, tp, title, note, buyer_store, buyer_id, pro_c, total, freight, "
+    "discount, "
     "price, fee, currency, pay_tp, seller, contact, client_ip, expi, pay_id) "
     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17::jsonb, $18, "
     "now() + make_interval(mins => $19::int), $20)"};
 
-const db::Statement kItemInsert{"item_insert",
-                                "INSERT INTO order_items (order_id, pos, product_id, title, amount, price, subtotal) "
-                                "VALUES ($1, $2, $3, $4, $5, $6, $7)"};
+const db::Statement kItemInsert{
+    "item_insert",
+    "INSERT INTO order_items (order_id, pos, product_id, title, amount, price, subtotal) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7)"};
 
-#define ORDER_COLS                                                                                            \
+#define ORDER_COLS \
     "o.id, o.site_id, o.tp, o.title, o.note, o.buyer_store, o.buyer_id, o.pro_c, o.total, o.freight, "       \
     "o.discount, o.price, o.fee, o.currency, o.pay_tp, o.pay_id, o.seller, o.or_st, o.contact::text AS contact, " \
     "o.stock_held, " MS("o.ct") " AS ct, " MS("o.lm") " AS lm, " MS("o.wt_at") " AS wt_at, " MS(             \
         "o.ok_at") " AS ok_at, " MS("o.fa_at") " AS fa_at, " MS("o.sp_at") " AS sp_at, " MS(                 \
         "o.dn_at") " AS dn_at, " MS("o.expi") " AS expi, (o.expi < now()) AS expired"
 
-const db::Statement kOrderGet{"order_get", "SELECT " ORDER_COLS " FROM orders o WHERE o.site_id = $1 AND o.id = $2"};
-const db::Statement kOrderForUpdate{"order_for_update", "SELECT " ORDER_COLS " FROM orders o WHERE o.id = $1 FOR UPDATE"};
+const db::Statement kOrderGet{"order_get",
+                              "SELECT " ORDER_COLS " FROM orders o WHERE o.site_id = $1 AND o.id = $2"};
+const db::Statement kOrderForUpdate{"order_for_update",
+                                    "SELECT " ORDER_COLS " FROM orders o WHERE o.id = $1 FOR UPDATE"};
 
 const db::Statement kItemsGet{"items_get",
                               "SELECT product_id, title, amount, price, subtotal FROM order_items "
                               "WHERE order_id = $1 ORDER BY pos"};
 
-const db::Statement kOrderSetWaiting{"order_set_waiting",
-                                     "UPDATE orders SET or_st = 'WT', wt_at = coalesce(wt_at, now()), lm = now(), "
-                                     "pay_id = $2, pay_tp = $3, seller = $4 "
-                                     "WHERE id = $1 AND or_st IN ('NW', 'WT')"};
+const db::Statement kOrderSetWaiting{
+    "order_set_waiting",
+    "UPDATE orders SET or_st = 'WT', wt_at = coalesce(wt_at, now()), lm = now(), "
+    "pay_id = $2, pay_tp = $3, seller = $4 "
+    "WHERE id = $1 AND or_st IN ('NW', 'WT')"};
 
 const db::Statement kOrderSetPayTp{"order_set_pay_tp",
                                    "UPDATE orders SET pay_id = $2, pay_tp = $3, seller = $4, lm = now() "
@@ -86,61 +93,70 @@ const db::Statement kOrderExpireDue{"order_expire_due",
                                     "ORDER BY expi LIMIT $1"};
 
 // Exactly once: only the transaction that moves the order out of NW/WT gives the stock back.
-const db::Statement kOrderExpire{"order_expire",
-                                 "UPDATE orders SET or_st = 'FA', fa_at = now(), stock_held = false, lm = now() "
-                                 "WHERE id = $1 AND or_st IN ('NW', 'WT') AND expi < now() RETURNING site_id"};
+const db::Statement kOrderExpire{
+    "order_expire",
+    "UPDATE orders SET or_st = 'FA', fa_at = now(), stock_held = false, lm = now() "
+    "WHERE id = $1 AND or_st IN ('NW', 'WT') AND expi < now() RETURNING site_id"};
 
-#define SLIP_COLS                                                                                             \
-    "s.id, s.order_id, s.site_id, s.pay_tp, s.provider, s.merchant_id, s.amount, s.currency, s.st, s.re_tp, " \
-    "s.re_obj, s.provider_txn_id, s.superseded, s.refund_needed, s.note, " MS("s.ct") " AS ct, " MS(         \
+#define SLIP_COLS                                                                                    \
+    "s.id, s.order_id, s.site_id, s.pay_tp, s.provider, s.merchant_id, s.amount, s.currency, s.st, " \
+    "s.re_tp, "                                                                                      \
+    "s.re_obj, s.provider_txn_id, s.superseded, s.refund_needed, s.note, " MS("s.ct") " AS ct, " MS( \
         "s.paid_at") " AS paid_at, " MS("s.queried_at") " AS queried_at"
 
-const db::Statement kSlipInsert{"slip_insert",
-                                "INSERT INTO pay_slips (id, order_id, site_id, pay_tp, provider, merchant_id, amount, "
-                                "currency) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"};
+const db::Statement kSlipInsert{
+    "slip_insert",
+    "INSERT INTO pay_slips (id, order_id, site_id, pay_tp, provider, merchant_id, amount, "
+    "currency) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"};
 const db::Statement kSlipGet{"slip_get", "SELECT " SLIP_COLS " FROM pay_slips s WHERE s.id = $1"};
-const db::Statement kSlipForUpdate{"slip_for_update", "SELECT " SLIP_COLS " FROM pay_slips s WHERE s.id = $1 FOR UPDATE"};
-const db::Statement kSlipLive{"slip_live",
-                              "SELECT " SLIP_COLS " FROM pay_slips s WHERE s.order_id = $1 AND NOT s.superseded "
-                              "ORDER BY s.ct DESC LIMIT 1"};
+const db::Statement kSlipForUpdate{"slip_for_update",
+                                   "SELECT " SLIP_COLS " FROM pay_slips s WHERE s.id = $1 FOR UPDATE"};
+const db::Statement kSlipLive{"slip_live", "SELECT " SLIP_COLS
+                                           " FROM pay_slips s WHERE s.order_id = $1 AND NOT s.superseded "
+                                           "ORDER BY s.ct DESC LIMIT 1"};
 
-const db::Statement kSlipSetWait{"slip_set_wait",
-                                 "UPDATE pay_slips SET st = 'WAIT', re_tp = $2, re_obj = $3, note = $4, lm = now() "
-                                 "WHERE id = $1 AND st = 'NEW'"};
+const db::Statement kSlipSetWait{
+    "slip_set_wait",
+    "UPDATE pay_slips SET st = 'WAIT', re_tp = $2, re_obj = $3, note = $4, lm = now() "
+    "WHERE id = $1 AND st = 'NEW'"};
 const db::Statement kSlipFail{"slip_fail",
                               "UPDATE pay_slips SET st = 'FAIL', note = $2, lm = now() "
                               "WHERE id = $1 AND st IN ('NEW', 'WAIT')"};
 // A verified payment is never thrown away: a FAIL or superseded slip still becomes OK.
-const db::Statement kSlipSettle{"slip_settle",
-                                "UPDATE pay_slips SET st = 'OK', provider_txn_id = $2, paid_at = now(), lm = now() "
-                                "WHERE id = $1 AND st <> 'OK'"};
-const db::Statement kSlipFlagRefund{"slip_flag_refund",
-                                    "UPDATE pay_slips SET refund_needed = true, note = $2, lm = now() WHERE id = $1"};
+const db::Statement kSlipSettle{
+    "slip_settle",
+    "UPDATE pay_slips SET st = 'OK', provider_txn_id = $2, paid_at = now(), lm = now() "
+    "WHERE id = $1 AND st <> 'OK'"};
+const db::Statement kSlipFlagRefund{
+    "slip_flag_refund", "UPDATE pay_slips SET refund_needed = true, note = $2, lm = now() WHERE id = $1"};
 const db::Statement kSlipSupersede{"slip_supersede",
                                    "UPDATE pay_slips SET superseded = true, "
                                    "st = CASE WHEN st IN ('NEW', 'WAIT') THEN 'FAIL' ELSE st END, "
                                    "note = $2, lm = now() WHERE id = $1 AND st <> 'OK'"};
 // One worker at a time, at most once per interval, asks the provider about a waiting slip.
-const db::Statement kSlipClaimQuery{"slip_claim_query",
-                                    "UPDATE pay_slips SET queried_at = now() WHERE id = $1 AND st IN ('NEW', 'WAIT') "
-                                    "AND (queried_at IS NULL OR queried_at < now() - make_interval(secs => $2::float8 / 1000))"};
-const db::Statement kSlipsWaitingDue{"slips_waiting_due",
-                                     "SELECT id FROM pay_slips WHERE st IN ('NEW', 'WAIT') AND NOT superseded "
-                                     "AND ct < now() - interval '1 minute' ORDER BY ct LIMIT $1"};
+const db::Statement kSlipClaimQuery{
+    "slip_claim_query",
+    "UPDATE pay_slips SET queried_at = now() WHERE id = $1 AND st IN ('NEW', 'WAIT') "
+    "AND (queried_at IS NULL OR queried_at < now() - make_interval(secs => $2::float8 / 1000))"};
+const db::Statement kSlipsWaitingDue{
+    "slips_waiting_due",
+    "SELECT id FROM pay_slips WHERE st IN ('NEW', 'WAIT') AND NOT superseded "
+    "AND ct < now() - interval '1 minute' ORDER BY ct LIMIT $1"};
 
 const db::Statement kNotifyInsert{"notify_insert",
                                   "INSERT INTO notifications (provider, site_id, remote_addr, headers, body) "
                                   "VALUES ($1, $2, $3, $4::jsonb, decode($5, 'hex')) RETURNING id"};
-const db::Statement kNotifyVerdict{"notify_verdict",
-                                   "UPDATE notifications SET verdict = $2, reason = $3, slip_id = $4 WHERE id = $1"};
+const db::Statement kNotifyVerdict{
+    "notify_verdict", "UPDATE notifications SET verdict = $2, reason = $3, slip_id = $4 WHERE id = $1"};
 
 std::span<const db::Statement> AllStatements() {
     static const db::Statement* const kAll[] = {
-        &kSiteGet,        &kSessionGet,     &kSellerGet,      &kMerchantGet,     &kProductGet,    &kStockTake,
-        &kStockGive,      &kOrderInsert,    &kItemInsert,     &kOrderGet,        &kItemsGet,      &kOrderSetWaiting,
-        &kOrderSettle,    &kOrderResettle,  &kOrderForUpdate, &kOrderExpireDue,  &kOrderExpire,   &kOrderSetPayTp,
-        &kSlipInsert,     &kSlipGet,        &kSlipForUpdate,  &kSlipLive,        &kSlipSetWait,   &kSlipFail,
-        &kSlipSettle,     &kSlipFlagRefund, &kSlipSupersede,  &kSlipClaimQuery,  &kSlipsWaitingDue, &kNotifyInsert,
+        &kSiteGet,        &kSessionGet,      &kSellerGet,      &kMerchantGet,     &kProductGet,
+        &kStockTake,      &kStockGive,       &kOrderInsert,    &kItemInsert,      &kOrderGet,
+        &kItemsGet,       &kOrderSetWaiting, &kOrderSettle,    &kOrderResettle,   &kOrderForUpdate,
+        &kOrderExpireDue, &kOrderExpire,     &kOrderSetPayTp,  &kSlipInsert,      &kSlipGet,
+        &kSlipForUpdate,  &kSlipLive,        &kSlipSetWait,    &kSlipFail,        &kSlipSettle,
+        &kSlipFlagRefund, &kSlipSupersede,   &kSlipClaimQuery, &kSlipsWaitingDue, &kNotifyInsert,
         &kNotifyVerdict,
     };
     static const std::vector<db::Statement> kList = [] {

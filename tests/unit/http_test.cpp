@@ -22,8 +22,9 @@ TEST(Router, MatchesApiPath) {
 
 TEST(Router, RejectsOtherShapes) {
     RouteMatch m;
-    for (const char* p : {"/api//pay/buy", "/api/demo/pay/", "/api/demo/pay/buy/x", "/api/demo/pax/buy", "/apix/demo/pay/buy",
-                          "/api/de mo/pay/buy", "/api/../pay/buy", "/api/demo", "/", ""}) {
+    for (const char* p :
+         {"/api//pay/buy", "/api/demo/pay/", "/api/demo/pay/buy/x", "/api/demo/pax/buy", "/apix/demo/pay/buy",
+          "/api/de mo/pay/buy", "/api/../pay/buy", "/api/demo", "/", ""}) {
         EXPECT_FALSE(MatchApiPath(p, m)) << p;
     }
     EXPECT_FALSE(MatchApiPath("/api/" + std::string(65, 'a') + "/pay/buy", m));
@@ -55,7 +56,8 @@ TEST(Errors, SeedCodesAndStatuses) {
 
 TEST(Errors, CodesAreUnique) {
     std::set<std::string_view> seen;
-    for (int i = 0; i <= int(Err::kProviderTimeout); ++i) EXPECT_TRUE(seen.insert(Info(Err(i)).code).second) << i;
+    for (int i = 0; i <= int(Err::kProviderTimeout); ++i)
+        EXPECT_TRUE(seen.insert(Info(Err(i)).code).second) << i;
 }
 
 TEST(Reply, Envelope) {
@@ -64,7 +66,8 @@ TEST(Reply, Envelope) {
     EXPECT_EQ(f.status, 400);
     EXPECT_EQ(f.body, "{\"ok\":false,\"errCode\":\"e.www.order.nil.pay_tp\",\"msg\":\"pay_tp is missing\"}");
     Response g = Fail(Err::kOutOfStore, "x\"y", "{\"p\":1}");
-    EXPECT_EQ(g.body, "{\"ok\":false,\"errCode\":\"e.www.order.OutOfStore\",\"msg\":\"x\\\"y\",\"data\":{\"p\":1}}");
+    EXPECT_EQ(g.body,
+              "{\"ok\":false,\"errCode\":\"e.www.order.OutOfStore\",\"msg\":\"x\\\"y\",\"data\":{\"p\":1}}");
 }
 
 TEST(Reply, JsonStringEscapes) {

@@ -24,7 +24,7 @@ struct Settings {
 };
 
 class Context {
-public:
+  public:
     Context(Settings s, db::Connection& db);
     const Settings& settings() const { return settings_; }
     db::Connection& db() { return db_; }
@@ -32,7 +32,7 @@ public:
     /// The provider for a pay-type prefix, or nullptr when this build has none for it.
     providers::Provider* ProviderFor(const std::string& prefix);
 
-private:
+  private:
     Settings settings_;
     db::Connection& db_;
     std::unique_ptr<providers::Provider> wx_;

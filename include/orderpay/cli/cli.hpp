@@ -39,8 +39,9 @@ struct Env {
 
 // Command groups; each returns the process exit code.
 int Migrate(Env& env, const Args& a);
-int Catalog(Env& env, const std::string& group, const Args& a);  // store, site, account, product, merchant, seller, ticket
-int Orders(Env& env, const std::string& group, const Args& a);   // order, expire, reconcile
-int Notify(Env& env, const Args& a);                             // notify verify
+int Catalog(Env& env, const std::string& group,
+            const Args& a);  // store, site, account, product, merchant, seller, ticket
+int Orders(Env& env, const std::string& group, const Args& a);  // order, expire, reconcile
+int Notify(Env& env, const Args& a);                            // notify verify
 
 }  // namespace orderpay::cli

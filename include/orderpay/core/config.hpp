@@ -9,7 +9,7 @@
 namespace orderpay {
 
 class Config {
-public:
+  public:
     /// Reads `path` ("key = value" lines, '#' comments), then applies environment overrides:
     /// ORDERPAY_<KEY>, upper-cased with "." turned into "_" (e.g. ORDERPAY_WXPAY_GATEWAY).
     static std::optional<Config> Load(const std::string& path, std::string& error);
@@ -22,7 +22,7 @@ public:
     bool Has(const std::string& key) const { return values_.count(key) != 0; }
     const std::string& path() const { return path_; }
 
-private:
+  private:
     std::map<std::string, std::string> values_;
     std::string path_;
 };

@@ -18,10 +18,16 @@ std::string Concat(const Args&... args) {
 }
 
 template <typename... Args>
-void Info(const Args&... args) { Write(Level::kInfo, Concat(args...)); }
+void Info(const Args&... args) {
+    Write(Level::kInfo, Concat(args...));
+}
 template <typename... Args>
-void Warn(const Args&... args) { Write(Level::kWarn, Concat(args...)); }
+void Warn(const Args&... args) {
+    Write(Level::kWarn, Concat(args...));
+}
 template <typename... Args>
-void Error(const Args&... args) { Write(Level::kError, Concat(args...)); }
+void Error(const Args&... args) {
+    Write(Level::kError, Concat(args...));
+}
 
 }  // namespace orderpay::log

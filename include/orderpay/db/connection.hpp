@@ -33,7 +33,7 @@ struct Error : std::runtime_error {
 
 /// A query parameter: text or NULL.
 class Param {
-public:
+  public:
     Param(std::nullopt_t) {}
     Param(const std::string& s) : value_(s) {}
     Param(std::string_view s) : value_(std::string(s)) {}
@@ -44,12 +44,12 @@ public:
     Param(const std::optional<std::string>& s) : value_(s) {}
     const std::optional<std::string>& value() const { return value_; }
 
-private:
+  private:
     std::optional<std::string> value_;
 };
 
 class Result {
-public:
+  public:
     explicit Result(PgResultPtr r) : r_(std::move(r)) {}
     int Rows() const;
     std::int64_t Affected() const;
@@ -63,12 +63,12 @@ public:
     std::optional<std::string> GetOpt(int row, const char* col) const { return GetOpt(row, Col(col)); }
     std::int64_t GetInt(int row, const char* col) const { return GetInt(row, Col(col)); }
 
-private:
+  private:
     PgResultPtr r_;
 };
 
 class Connection {
-public:
+  public:
     Connection(std::string conninfo, std::span<const Statement> statements);
 
     /// Connects (or reconnects and re-prepares) if needed. False while the database is down;
@@ -94,7 +94,7 @@ public:
     /// first statement (a connection that died while idle) be retried safely, since nothing ran.
     int TakeSucceeded() { return std::exchange(succeeded_, 0); }
 
-private:
+  private:
     friend class Tx;
     Result Check(PGresult* r, const char* what);
 
@@ -110,14 +110,14 @@ private:
 
 /// A transaction scope: BEGIN on construction, ROLLBACK in the destructor unless committed.
 class Tx {
-public:
+  public:
     explicit Tx(Connection& c);
     ~Tx();
     Tx(const Tx&) = delete;
     Tx& operator=(const Tx&) = delete;
     void Commit();
 
-private:
+  private:
     Connection& c_;
     bool done_ = false;
 };

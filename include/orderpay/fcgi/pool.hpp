@@ -12,7 +12,7 @@ namespace orderpay::fcgi {
 /// One worker's application: built after fork (so it can own a database connection), then
 /// asked to handle requests one at a time.
 class App {
-public:
+  public:
     virtual ~App() = default;
     virtual http::Response Handle(const http::Request& req) = 0;
 };

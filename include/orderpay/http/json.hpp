@@ -4,8 +4,8 @@
 // RapidJSON asserts abort() by default; make misuse a C++ exception caught at the dispatcher.
 #include <stdexcept>
 #ifndef RAPIDJSON_ASSERT
-#define RAPIDJSON_ASSERT(x) \
-    do {                    \
+#define RAPIDJSON_ASSERT(x)                                           \
+    do {                                                              \
         if (!(x)) throw std::logic_error("rapidjson assertion: " #x); \
     } while (0)
 #endif

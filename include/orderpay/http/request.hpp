@@ -12,11 +12,11 @@
 namespace orderpay::http {
 
 struct Request {
-    std::string method;        // REQUEST_METHOD
-    std::string path;          // DOCUMENT_URI (decoded by nginx), without the query
-    std::string query_string;  // QUERY_STRING, raw
-    std::string content_type;  // CONTENT_TYPE
-    std::string remote_addr;   // REMOTE_ADDR
+    std::string method;                          // REQUEST_METHOD
+    std::string path;                            // DOCUMENT_URI (decoded by nginx), without the query
+    std::string query_string;                    // QUERY_STRING, raw
+    std::string content_type;                    // CONTENT_TYPE
+    std::string remote_addr;                     // REMOTE_ADDR
     std::map<std::string, std::string> headers;  // HTTP_* params: "HTTP_WECHATPAY_SERIAL"
     std::string body;                            // exactly CONTENT_LENGTH bytes
     FormPairs query;                             // decoded query (empty if malformed)

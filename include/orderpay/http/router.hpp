@@ -9,7 +9,9 @@
 namespace orderpay::http {
 
 enum class Method : unsigned { kGet = 1, kPost = 2 };
-inline constexpr unsigned operator|(Method a, Method b) { return unsigned(a) | unsigned(b); }
+inline constexpr unsigned operator|(Method a, Method b) {
+    return unsigned(a) | unsigned(b);
+}
 
 struct RouteMatch {
     std::string site;    // {site}

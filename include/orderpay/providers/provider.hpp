@@ -51,12 +51,20 @@ struct CreateResult {
     std::string txn_id;          // when kPaid
     std::int64_t paid_amount = 0;
     std::string paid_currency;
-    std::string message;  // provider's error code/message for the slip note (no secrets)
+    std::string message;   // provider's error code/message for the slip note (no secrets)
     bool timeout = false;  // the outcome is unknown because the provider did not answer
 };
 
 struct QueryResult {
-    enum class State { kPaid, kNotPaid, kPaying, kClosed, kFailed, kNotFound, kUnknown } state = State::kUnknown;
+    enum class State {
+        kPaid,
+        kNotPaid,
+        kPaying,
+        kClosed,
+        kFailed,
+        kNotFound,
+        kUnknown
+    } state = State::kUnknown;
     std::string txn_id;
     std::int64_t amount = 0;
     std::string currency;
@@ -77,8 +85,8 @@ struct PaidEvent {
     std::string currency;
     std::string app_id;
     std::string mch_id;
-    bool paid = false;    // the provider says the money is collected
-    std::string status;   // the provider's own status word, for the inbox
+    bool paid = false;   // the provider says the money is collected
+    std::string status;  // the provider's own status word, for the inbox
 };
 
 struct Timeouts {
@@ -87,7 +95,7 @@ struct Timeouts {
 };
 
 class Provider {
-public:
+  public:
     virtual ~Provider() = default;
     virtual CreateResult Create(const Merchant& m, const CreateParams& p) = 0;
     virtual QueryResult Query(const Merchant& m, const std::string& slip_id) = 0;

@@ -38,7 +38,8 @@ std::optional<Site> FindSite(db::Connection& c, const std::string& id);
 std::optional<Buyer> FindSession(db::Connection& c, const std::string& ticket);
 
 /// The merchant a site uses for a pay-type prefix ("wx", "zfb", "paypal").
-std::optional<providers::Merchant> FindSeller(db::Connection& c, const std::string& site, const std::string& prefix);
+std::optional<providers::Merchant> FindSeller(db::Connection& c, const std::string& site,
+                                              const std::string& prefix);
 std::optional<providers::Merchant> FindMerchant(db::Connection& c, const std::string& id);
 
 std::optional<SlipRow> FindSlip(db::Connection& c, const std::string& id, bool for_update = false);

@@ -15,8 +15,8 @@ extern const db::Statement kProductGet, kStockTake, kStockGive;
 extern const db::Statement kOrderInsert, kItemInsert, kOrderGet, kItemsGet, kOrderSetWaiting, kOrderSettle,
     kOrderResettle, kOrderForUpdate, kOrderExpireDue, kOrderExpire, kOrderSetPayTp;
 // Slips.
-extern const db::Statement kSlipInsert, kSlipGet, kSlipForUpdate, kSlipLive, kSlipSetWait, kSlipFail, kSlipSettle,
-    kSlipFlagRefund, kSlipSupersede, kSlipClaimQuery, kSlipsWaitingDue;
+extern const db::Statement kSlipInsert, kSlipGet, kSlipForUpdate, kSlipLive, kSlipSetWait, kSlipFail,
+    kSlipSettle, kSlipFlagRefund, kSlipSupersede, kSlipClaimQuery, kSlipsWaitingDue;
 // Notification inbox.
 extern const db::Statement kNotifyInsert, kNotifyVerdict;
 

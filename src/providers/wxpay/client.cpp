@@ -49,7 +49,8 @@ std::string WxBody(const std::string& title) {
         unsigned char c = static_cast<unsigned char>(title[i]);
         std::size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
         bool valid = len > 0 && i + len <= title.size();
-        for (std::size_t k = 1; valid && k < len; ++k) valid = (static_cast<unsigned char>(title[i + k]) >> 6) == 2;
+        for (std::size_t k = 1; valid && k < len; ++k)
+            valid = (static_cast<unsigned char>(title[i + k]) >> 6) == 2;
         if (!valid) {
             ++i;
             continue;

@@ -18,7 +18,7 @@ struct WxOptions {
 };
 
 class WxPayV2 final : public providers::Provider {
-public:
+  public:
     explicit WxPayV2(WxOptions opts) : opts_(std::move(opts)) {}
     providers::CreateResult Create(const providers::Merchant& m, const providers::CreateParams& p) override;
     providers::QueryResult Query(const providers::Merchant& m, const std::string& slip_id) override;
@@ -28,14 +28,15 @@ public:
     static std::string JsapiParams(const providers::Merchant& m, const std::string& prepay_id,
                                    const std::string& timestamp, const std::string& nonce);
 
-private:
+  private:
     struct Call {
-        bool ok = false;        // got a well-formed, correctly signed (when SUCCESS) answer
-        bool timeout = false;   // no answer: outcome unknown
+        bool ok = false;       // got a well-formed, correctly signed (when SUCCESS) answer
+        bool timeout = false;  // no answer: outcome unknown
         std::map<std::string, std::string> fields;
         std::string error;
     };
-    Call Post(const providers::Merchant& m, const std::string& path, std::map<std::string, std::string> fields);
+    Call Post(const providers::Merchant& m, const std::string& path,
+              std::map<std::string, std::string> fields);
     providers::CreateResult Micropay(const providers::Merchant& m, const providers::CreateParams& p);
     providers::CreateResult ResolveScan(const providers::Merchant& m, const providers::CreateParams& p,
                                         std::string note);
