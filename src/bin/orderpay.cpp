@@ -23,7 +23,7 @@ constexpr const char* kUsage = R"(usage: orderpay [--config FILE] COMMAND ...
   order show ID | order list [--site S] [--state ST] [--limit N]
   expire [--limit N]                        fail unpaid orders past expiry, give stock back
   reconcile [--limit N]                     query waiting slips; list refunds and unknowns
-  notify verify --site SITE [--provider wx] --body FILE|- [--headers FILE]
+  notify verify --site SITE [--provider wx] --body FILE|-
 Add --json for machine-readable output. Config: --config, $ORDERPAY_CONFIG, /etc/orderpay/orderpay.conf
 )";
 

@@ -42,15 +42,16 @@ Args Parse(int argc, char** argv, int start) {
     return a;
 }
 
+std::string ReadInput(const std::string& file) {
+    if (file == "-")
+        return std::string(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+    std::ifstream in(file, std::ios::binary);
+    if (!in) throw UsageError("cannot read " + file);
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
 std::string ReadSecret(const std::string& file) {
-    std::string s;
-    if (file == "-") {
-        s.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
-    } else {
-        std::ifstream in(file, std::ios::binary);
-        if (!in) throw UsageError("cannot read key file " + file);
-        s.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-    }
+    std::string s = ReadInput(file);
     while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
     if (s.empty()) throw UsageError("the key is empty");
     return s;

@@ -1,8 +1,6 @@
 // `orderpay notify verify`: runs a captured notification through the endpoint's exact
 // evaluation and explains each verdict. It changes nothing.
-#include <fstream>
 #include <iostream>
-#include <iterator>
 
 #include "orderpay/app/notify_eval.hpp"
 #include "orderpay/cli/cli.hpp"
@@ -12,17 +10,10 @@ namespace orderpay::cli {
 
 int Notify(Env& env, const Args& a) {
     if (a.pos.size() < 2 || a.pos[1] != "verify")
-        throw UsageError("notify verify --site SITE [--provider wx] --body FILE|- [--headers FILE] [--json]");
+        throw UsageError("notify verify --site SITE [--provider wx] --body FILE|- [--json]");
     std::string provider = a.Flag("provider").value_or("wx");
     if (provider != "wx") throw UsageError("provider " + provider + " is not supported yet (wx only)");
-    std::string file = a.Need("body"), body;
-    if (file == "-") {
-        body.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
-    } else {
-        std::ifstream in(file, std::ios::binary);
-        if (!in) throw UsageError("cannot read " + file);
-        body.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-    }
+    std::string body = ReadInput(a.Need("body"));
     app::NotifyEval ev = app::EvaluateWxNotification(env.db, a.Need("site"), body);
     if (a.json) {
         std::cout << "{\"signature_ok\":" << (ev.signature_ok ? "true" : "false")

@@ -28,6 +28,9 @@ struct UsageError : std::runtime_error {
 
 Args Parse(int argc, char** argv, int start);
 
+/// The whole content of a file, or of stdin for "-", as bytes.
+std::string ReadInput(const std::string& file);
+
 /// Reads a secret from a file, or from stdin for "-"; strips one trailing newline. Secrets
 /// never come from argv, where every local user can read them in /proc.
 std::string ReadSecret(const std::string& file);

@@ -138,17 +138,26 @@ std::string WxPayV2::JsapiParams(const providers::Merchant& m, const std::string
            ",\"signType\":" + JsonString(p["signType"]) + ",\"paySign\":" + JsonString(sign) + "}";
 }
 
-CreateResult WxPayV2::Create(const providers::Merchant& m, const providers::CreateParams& p) {
-    if (p.kind == providers::PayKind::kScan) return Micropay(m, p);
-    CreateResult res;
-    std::map<std::string, std::string> f = {
+namespace {
+
+// The fields unifiedorder and micropay share; the amount always comes from our slip.
+std::map<std::string, std::string> TradeFields(const providers::CreateParams& p) {
+    return {
         {"body", WxBody(p.description)},
         {"out_trade_no", p.slip_id},
         {"total_fee", std::to_string(p.amount)},
         {"fee_type", p.currency},
         {"spbill_create_ip", p.client_ip.empty() ? "127.0.0.1" : p.client_ip},
-        {"notify_url", p.notify_url},
     };
+}
+
+}  // namespace
+
+CreateResult WxPayV2::Create(const providers::Merchant& m, const providers::CreateParams& p) {
+    if (p.kind == providers::PayKind::kScan) return Micropay(m, p);
+    CreateResult res;
+    std::map<std::string, std::string> f = TradeFields(p);
+    f["notify_url"] = p.notify_url;
     if (p.expire_epoch_s > 0) f["time_expire"] = WxTime(p.expire_epoch_s);
     if (p.kind == providers::PayKind::kJsapi) {
         f["trade_type"] = "JSAPI";
@@ -192,14 +201,8 @@ CreateResult WxPayV2::Create(const providers::Merchant& m, const providers::Crea
 }
 
 CreateResult WxPayV2::Micropay(const providers::Merchant& m, const providers::CreateParams& p) {
-    std::map<std::string, std::string> f = {
-        {"body", WxBody(p.description)},
-        {"out_trade_no", p.slip_id},
-        {"total_fee", std::to_string(p.amount)},
-        {"fee_type", p.currency},
-        {"spbill_create_ip", p.client_ip.empty() ? "127.0.0.1" : p.client_ip},
-        {"auth_code", p.auth_code},
-    };
+    std::map<std::string, std::string> f = TradeFields(p);
+    f["auth_code"] = p.auth_code;
     Call call = Post(m, "/pay/micropay", std::move(f));
     CreateResult res;
     if (call.ok && Get(call.fields, "result_code") == "SUCCESS") {
