@@ -7,6 +7,7 @@
 # BUILD=release (default) or BUILD=debug (AddressSanitizer + UBSan).
 
 BUILD ?= release
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 OUT := build/$(BUILD)
 
 CXX ?= g++
@@ -42,7 +43,7 @@ all: build
 build: $(BINS) $(OUT)/unit_tests
 
 debug:
-	$(MAKE) BUILD=debug build
+	$(MAKE) -j$(JOBS) BUILD=debug build
 
 $(OUT)/obj/%.o: %.cpp
 	@mkdir -p $(dir $@)
@@ -81,11 +82,11 @@ deps:
 	@bash deploy/install-deps.sh
 
 run: deps
-	$(MAKE) build
+	$(MAKE) -j$(JOBS) build
 	bash deploy/stack.sh run
 
 up: deps
-	$(MAKE) build
+	$(MAKE) -j$(JOBS) build
 	bash deploy/stack.sh up
 
 down:
@@ -94,8 +95,8 @@ down:
 # Unit tests run in both builds; the integration suite drives the sanitizer build, so a memory
 # error anywhere on a request path fails the run (the stack script checks worker logs for reports).
 test: deps
-	$(MAKE) BUILD=release build
-	$(MAKE) BUILD=debug build
+	$(MAKE) -j$(JOBS) BUILD=release build
+	$(MAKE) -j$(JOBS) BUILD=debug build
 	build/release/unit_tests --gtest_brief=1
 	ASAN_OPTIONS=detect_leaks=1 build/debug/unit_tests --gtest_brief=1
 	bash tests/integration/run.sh build/debug
@@ -107,7 +108,7 @@ integration: build
 	bash tests/integration/run.sh $(OUT)
 
 bench: deps
-	$(MAKE) BUILD=release build
+	$(MAKE) -j$(JOBS) BUILD=release build
 	bash tests/bench/run.sh build/release
 
 format:
