@@ -93,7 +93,7 @@ down:
 	bash deploy/stack.sh down
 
 # Unit tests run in both builds; the integration suite drives the sanitizer build, so a memory
-# error anywhere on a request path fails the run (the stack script checks worker logs for reports).
+# error anywhere on a request path fails the run (run.sh checks the logs for sanitizer reports).
 test: deps
 	$(MAKE) -j$(JOBS) BUILD=release build
 	$(MAKE) -j$(JOBS) BUILD=debug build
