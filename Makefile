@@ -120,4 +120,6 @@ format-check:
 clean:
 	rm -rf build
 
--include $(CORE_OBJS:.o=.d) $(SIM_OBJS:.o=.d) $(UNIT_OBJS:.o=.d)
+# The mains' dependency files too: without them a header change left src/bin/*.o stale, linking
+# two layouts of one class into the same binary.
+-include $(CORE_OBJS:.o=.d) $(SIM_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(BINS:$(OUT)/%=$(OUT)/obj/src/bin/%.d)

@@ -13,7 +13,7 @@ PACKAGES=(
     postgresql nginx-light
     googletest libgtest-dev
     python3 python3-pytest
-    curl ca-certificates wrk
+    curl ca-certificates wrk openssl
 )
 
 installed() {

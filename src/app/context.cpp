@@ -17,14 +17,23 @@ Settings Settings::From(const Config& cfg) {
     s.wx.scan_poll_ms = static_cast<int>(cfg.GetInt("wxpay.scan_poll_ms", 3000));
     s.wx.scan_poll_tries = static_cast<int>(cfg.GetInt("wxpay.scan_poll_tries", 10));
     s.wx.reverse_tries = static_cast<int>(cfg.GetInt("wxpay.reverse_tries", 3));
+    s.zfb.gateway = cfg.Get("alipay.gateway", "https://openapi.alipay.com/gateway.do");
+    s.zfb.timeouts = s.wx.timeouts;
+    s.zfb.scan_poll_ms = static_cast<int>(cfg.GetInt("alipay.scan_poll_ms", 5000));
+    s.zfb.scan_poll_tries = static_cast<int>(cfg.GetInt("alipay.scan_poll_tries", 5));
+    s.zfb.cancel_tries = static_cast<int>(cfg.GetInt("alipay.cancel_tries", 3));
     return s;
 }
 
 Context::Context(Settings s, db::Connection& db)
-    : settings_(std::move(s)), db_(db), wx_(std::make_unique<wxpay::WxPayV2>(settings_.wx)) {}
+    : settings_(std::move(s)),
+      db_(db),
+      wx_(std::make_unique<wxpay::WxPayV2>(settings_.wx)),
+      zfb_(std::make_unique<alipay::AlipayClient>(settings_.zfb)) {}
 
 providers::Provider* Context::ProviderFor(const std::string& prefix) {
     if (prefix == "wx") return wx_.get();
+    if (prefix == "zfb") return zfb_.get();
     return nullptr;
 }
 

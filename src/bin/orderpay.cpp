@@ -18,12 +18,14 @@ constexpr const char* kUsage = R"(usage: orderpay [--config FILE] COMMAND ...
   ticket issue --account ID [--store STORE] [--ttl-hours 24]      prints a new ticket
   product add ID --site SITE --title T --price 12.50 [--stock N] | product list [--site S]
   merchant add ID --provider wx --app-id A --mch-id M [--sign-type MD5|HMAC-SHA256] --key-file FILE|-
+  merchant add ID --provider zfb --app-id A --seller-id PID --app-private-key-file F
+               (--alipay-public-key-file F | --app-cert-file F --alipay-cert-file F --alipay-root-cert-file F)
   merchant list
-  seller set --site SITE --prefix wx --merchant ID | seller list
+  seller set --site SITE --prefix wx|zfb --merchant ID | seller list
   order show ID | order list [--site S] [--state ST] [--limit N]
   expire [--limit N]                        fail unpaid orders past expiry, give stock back
   reconcile [--limit N]                     query waiting slips; list refunds and unknowns
-  notify verify --site SITE [--provider wx] --body FILE|-
+  notify verify --site SITE [--provider wx|zfb] --body FILE|-
 Add --json for machine-readable output. Config: --config, $ORDERPAY_CONFIG, /etc/orderpay/orderpay.conf
 )";
 

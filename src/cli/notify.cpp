@@ -10,11 +10,15 @@ namespace orderpay::cli {
 
 int Notify(Env& env, const Args& a) {
     if (a.pos.size() < 2 || a.pos[1] != "verify")
-        throw UsageError("notify verify --site SITE [--provider wx] --body FILE|- [--json]");
+        throw UsageError("notify verify --site SITE [--provider wx|zfb] --body FILE|- [--json]");
     std::string provider = a.Flag("provider").value_or("wx");
-    if (provider != "wx") throw UsageError("provider " + provider + " is not supported yet (wx only)");
+    if (provider != "wx" && provider != "zfb") throw UsageError("--provider wx or zfb");
     std::string body = ReadInput(a.Need("body"));
-    app::NotifyEval ev = app::EvaluateWxNotification(env.db, a.Need("site"), body);
+    // Alipay: the form body as received, or a return URL's query string (a whole URL is cut).
+    if (provider == "zfb" && body.find('?') != std::string::npos) body = body.substr(body.find('?') + 1);
+    while (!body.empty() && (body.back() == '\n' || body.back() == '\r')) body.pop_back();
+    app::NotifyEval ev = provider == "wx" ? app::EvaluateWxNotification(env.db, a.Need("site"), body)
+                                          : app::EvaluateZfbNotification(env.db, a.Need("site"), body);
     if (a.json) {
         std::cout << "{\"signature_ok\":" << (ev.signature_ok ? "true" : "false")
                   << ",\"business_ok\":" << (ev.business_ok ? "true" : "false")
@@ -28,7 +32,9 @@ int Notify(Env& env, const Args& a) {
     } else {
         for (const app::CheckLine& c : ev.checks)
             std::cout << (c.ok ? "PASS " : "FAIL ") << c.name << ": " << c.detail << '\n';
-        std::cout << "verdict: " << (ev.signature_ok && ev.business_ok ? "would settle" : ev.reason) << '\n';
+        std::cout << "verdict: "
+                  << (ev.signature_ok && ev.business_ok && ev.event.paid ? "would settle" : ev.reason)
+                  << '\n';
     }
     return ev.signature_ok ? 0 : 1;
 }

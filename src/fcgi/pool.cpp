@@ -185,7 +185,13 @@ int RunPool(PoolOptions opts, AppFactory factory, ReloadHook reload) {
         int status = 0;
         pid_t pid = waitpid(-1, &status, 0);
         if (pid < 0 && errno == ECHILD) break;
-        if (pid > 0) children.erase(pid);
+        if (pid <= 0) continue;
+        children.erase(pid);
+        // A worker that crashes while draining is a bug worth seeing, not a quiet exit.
+        if (WIFSIGNALED(status))
+            log::Warn("worker ", pid, " died draining: signal ", WTERMSIG(status));
+        else if (WEXITSTATUS(status) != 0)
+            log::Warn("worker ", pid, " exited draining with status ", WEXITSTATUS(status));
     }
     if (owned) {
         close(fd);

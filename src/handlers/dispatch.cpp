@@ -26,6 +26,7 @@ constexpr std::array kRoutes = {
     Route{"check_order", unsigned(Method::kGet), true, &Check},
     Route{"pay", unsigned(Method::kGet), true, &Pay},
     Route{"re_wx", unsigned(Method::kPost), false, &ReWx},
+    Route{"re_zfb", Method::kGet | Method::kPost, false, &ReZfb},
 };
 
 http::Response Route_(app::Context& ctx, const http::Request& req) {
@@ -42,7 +43,9 @@ http::Response Route_(app::Context& ctx, const http::Request& req) {
     if (!route) return http::Fail(http::Err::kNoSuchApi);
     if (!(route->methods & http::MethodBit(req.method))) {
         http::Response r = http::Fail(http::Err::kMethodNotAllowed);
-        r.headers.emplace_back("Allow", (route->methods & unsigned(Method::kPost)) ? "POST" : "GET, HEAD");
+        const bool get = route->methods & unsigned(Method::kGet),
+                   post = route->methods & unsigned(Method::kPost);
+        r.headers.emplace_back("Allow", get && post ? "GET, HEAD, POST" : post ? "POST" : "GET, HEAD");
         return r;
     }
     if (!req.query_ok) return http::Fail(http::Err::kBadQuery);

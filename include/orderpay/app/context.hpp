@@ -7,6 +7,7 @@
 
 #include "orderpay/core/config.hpp"
 #include "orderpay/db/connection.hpp"
+#include "orderpay/providers/alipay/client.hpp"
 #include "orderpay/providers/provider.hpp"
 #include "orderpay/providers/wxpay/client.hpp"
 #include "orderpay/store/rows.hpp"
@@ -19,6 +20,7 @@ struct Settings {
     std::int64_t query_min_interval_ms = 5000;
     std::size_t max_body = 64 * 1024;
     wxpay::WxOptions wx;
+    alipay::AlipayOptions zfb;
 
     static Settings From(const Config& cfg);
 };
@@ -36,6 +38,7 @@ class Context {
     Settings settings_;
     db::Connection& db_;
     std::unique_ptr<providers::Provider> wx_;
+    std::unique_ptr<providers::Provider> zfb_;
 };
 
 /// Per-request state resolved before the handler runs.

@@ -26,15 +26,19 @@ struct NotifyEval {
     providers::PaidEvent event;
     std::optional<providers::Merchant> merchant;
     std::optional<store::SlipRow> slip;
-    std::vector<CheckLine> checks;  // signature first, then business checks
-    bool business_ok = false;       // every business check passed
+    std::vector<CheckLine> checks;  // signature first, then business checks, then the status
+    bool business_ok = false;       // every business check passed (the status is not one)
 };
 
-/// Business checks of a verified event against its slip and merchant (pure).
+/// Business checks of a verified event against its slip and merchant (pure): slip, site,
+/// app_id, mch_id (Alipay: seller_id), amount, currency.
 std::vector<CheckLine> BusinessChecks(const providers::PaidEvent& ev, const providers::Merchant& m,
                                       const std::optional<store::SlipRow>& slip, const std::string& site);
 
 /// WeChat Pay v2: `body` is the raw XML.
 NotifyEval EvaluateWxNotification(db::Connection& c, const std::string& site, const std::string& body);
+
+/// Alipay: `form` is the notification form (POST body) or the return URL's query string, raw.
+NotifyEval EvaluateZfbNotification(db::Connection& c, const std::string& site, const std::string& form);
 
 }  // namespace orderpay::app

@@ -10,6 +10,7 @@ http::Response Buy(app::Context& ctx, app::Call& call, const http::Request& req)
 http::Response Check(app::Context& ctx, app::Call& call, const http::Request& req);
 http::Response Pay(app::Context& ctx, app::Call& call, const http::Request& req);
 http::Response ReWx(app::Context& ctx, app::Call& call, const http::Request& req);
+http::Response ReZfb(app::Context& ctx, app::Call& call, const http::Request& req);
 
 /// Routes /api/{site}/pay/{action} (and /healthz): 404/405, site lookup, ticket check, then the
 /// handler; database outages become 503 and anything unexpected 500.

@@ -1,0 +1,67 @@
+// Alipay OpenAPI gateway client (alipay.trade.precreate / pay / query / close / cancel), RSA2
+// signed requests and verified responses, in public-key or public-key-certificate mode.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "orderpay/crypto/rsa.hpp"
+#include "orderpay/providers/alipay/sign.hpp"
+#include "orderpay/providers/provider.hpp"
+
+namespace orderpay::alipay {
+
+struct AlipayOptions {
+    std::string gateway;  // full URL of gateway.do (paysim's in tests)
+    providers::Timeouts timeouts;
+    int scan_poll_ms = 5000;  // F2F demo: query_duration
+    int scan_poll_tries = 5;  // F2F demo: max_query_retry
+    int cancel_tries = 3;     // F2F demo: max_cancel_retry
+};
+
+/// A merchant's parsed keys. Built from the PEM files its options name:
+///   {"app_private_key_file": ..., "alipay_public_key_file": ...}                  (public-key mode)
+///   {"app_private_key_file": ..., "app_cert_file": ..., "alipay_cert_file": ...,
+///    "alipay_root_cert_file": ...}                                                  (certificate mode)
+struct Keys {
+    crypto::PKey app_private;
+    crypto::PKey alipay_public;
+    std::string app_cert_sn;          // certificate mode only
+    std::string alipay_root_cert_sn;  // certificate mode only
+};
+
+/// Loads (and caches per process, keyed by merchant id and options) the merchant's keys.
+/// nullptr with `error` when a file is missing or does not parse.
+std::shared_ptr<const Keys> LoadKeys(const providers::Merchant& m, std::string& error);
+
+class AlipayClient final : public providers::Provider {
+  public:
+    explicit AlipayClient(AlipayOptions opts) : opts_(std::move(opts)) {}
+    providers::CreateResult Create(const providers::Merchant& m, const providers::CreateParams& p) override;
+    providers::QueryResult Query(const providers::Merchant& m, const std::string& slip_id) override;
+    providers::CloseResult Close(const providers::Merchant& m, const std::string& slip_id) override;
+
+  private:
+    struct Call {
+        bool ok = false;                            // a verified answer (fields holds the response object)
+        bool timeout = false;                       // no trustworthy answer: outcome unknown
+        std::map<std::string, std::string> fields;  // string/number members of the response
+        std::string error;
+    };
+    Call Post(const providers::Merchant& m, const std::string& method, const std::string& biz_content,
+              const std::string& notify_url = "");
+    providers::CreateResult Pay(const providers::Merchant& m, const providers::CreateParams& p);
+    providers::CreateResult ResolveScan(const providers::Merchant& m, const providers::CreateParams& p,
+                                        bool system_error, const std::string& note);
+    bool Cancel(const providers::Merchant& m, const std::string& slip_id);
+
+    AlipayOptions opts_;
+};
+
+/// Notification verification for pay/re_zfb and `orderpay notify verify`: `params` are the
+/// form's decoded bytes. Fills `out` (amount parsed exactly from total_amount; `paid` only for
+/// TRADE_SUCCESS / TRADE_FINISHED).
+bool VerifyNotificationFor(const providers::Merchant& m, const Params& params, providers::PaidEvent& out,
+                           std::string& reason);
+
+}  // namespace orderpay::alipay

@@ -1,0 +1,294 @@
+// Alipay gateway calls. Each answer's signature is verified over the raw response substring
+// before any field is trusted; 20000, a timeout or a bad signature is "unknown", resolved by
+// alipay.trade.query and, for scan payments, ended by alipay.trade.cancel (PROTOCOLS.md §2.4).
+#include "orderpay/providers/alipay/client.hpp"
+
+#include <unistd.h>
+
+#include <ctime>
+
+#include "orderpay/domain/money.hpp"
+#include "orderpay/http/form.hpp"
+#include "orderpay/http/json.hpp"
+#include "orderpay/http/reply.hpp"
+
+namespace orderpay::alipay {
+
+using providers::CreateResult;
+using providers::Outcome;
+using providers::QueryResult;
+
+namespace {
+
+std::string Get(const std::map<std::string, std::string>& f, const std::string& k) {
+    auto it = f.find(k);
+    return it == f.end() ? std::string() : it->second;
+}
+
+// biz_content is JSON; written with our JSON string escaper, never by hand-concatenating values.
+std::string Biz(std::initializer_list<std::pair<const char*, std::string>> fields) {
+    std::string out = "{";
+    for (const auto& [k, v] : fields) {
+        if (out.size() > 1) out += ',';
+        out += http::JsonString(k) + ":" + http::JsonString(v);
+    }
+    return out + "}";
+}
+
+std::string Subject(const std::string& title) {
+    // Alipay limits subject to 256 characters; titles are at most 128 bytes already.
+    return title.empty() ? "order" : title;
+}
+
+QueryResult::State TradeState(const std::string& status) {
+    if (status == "TRADE_SUCCESS" || status == "TRADE_FINISHED") return QueryResult::State::kPaid;
+    if (status == "WAIT_BUYER_PAY") return QueryResult::State::kPaying;
+    if (status == "TRADE_CLOSED") return QueryResult::State::kClosed;
+    return QueryResult::State::kUnknown;
+}
+
+}  // namespace
+
+AlipayClient::Call AlipayClient::Post(const providers::Merchant& m, const std::string& method,
+                                      const std::string& biz_content, const std::string& notify_url) {
+    Call call;
+    std::shared_ptr<const Keys> keys = LoadKeys(m, call.error);
+    if (!keys) return call;  // a configuration error: nothing was sent
+    Params params = {
+        {"app_id", m.app_id},  {"method", method},
+        {"format", "JSON"},    {"charset", "utf-8"},
+        {"sign_type", "RSA2"}, {"timestamp", GatewayTimestamp(static_cast<long long>(std::time(nullptr)))},
+        {"version", "1.0"},    {"biz_content", biz_content},
+    };
+    if (!notify_url.empty()) params.emplace_back("notify_url", notify_url);
+    if (!keys->app_cert_sn.empty()) {
+        params.emplace_back("app_cert_sn", keys->app_cert_sn);
+        params.emplace_back("alipay_root_cert_sn", keys->alipay_root_cert_sn);
+    }
+    params.emplace_back("sign", SignRequest(params, keys->app_private));
+    providers::HttpOptions ho;
+    ho.connect_timeout_ms = opts_.timeouts.connect_ms;
+    ho.timeout_ms = opts_.timeouts.total_ms;
+    // charset belongs in the URL query too (PROTOCOLS.md §2.1, yansongda/pay PR #249).
+    providers::HttpResult hr =
+        providers::HttpRequest("POST", opts_.gateway + "?charset=utf-8", http::EncodeForm(params),
+                               "application/x-www-form-urlencoded;charset=utf-8", ho);
+    if (hr.fail != providers::HttpFail::kNone || hr.status != 200) {
+        call.timeout = hr.fail != providers::HttpFail::kConnect;
+        call.error = hr.fail != providers::HttpFail::kNone ? "http: " + hr.error
+                                                           : "http status " + std::to_string(hr.status);
+        return call;
+    }
+    std::string content, reason;
+    if (!VerifyResponse(hr.body, method, keys->alipay_public, content, reason)) {
+        call.timeout = true;  // an unverifiable answer is no answer
+        call.error = "response not trusted: " + reason;
+        return call;
+    }
+    rapidjson::Document doc;
+    if (!http::ParseJson(content, doc).empty() || !doc.IsObject()) {
+        call.timeout = true;
+        call.error = "response is not a JSON object";
+        return call;
+    }
+    for (auto& member : doc.GetObject()) {
+        std::string name(member.name.GetString(), member.name.GetStringLength());
+        if (member.value.IsString()) {
+            call.fields[name] = std::string(member.value.GetString(), member.value.GetStringLength());
+        } else if (member.value.IsNumber()) {
+            rapidjson::StringBuffer b;
+            http::JsonWriter w(b);
+            member.value.Accept(w);
+            call.fields[name] = b.GetString();
+        }
+    }
+    call.ok = true;
+    return call;
+}
+
+CreateResult AlipayClient::Create(const providers::Merchant& m, const providers::CreateParams& p) {
+    CreateResult res;
+    if (p.currency != "CNY") {
+        res.outcome = Outcome::kFailed;
+        res.message = "Alipay trades are in CNY only";
+        return res;
+    }
+    if (p.kind == providers::PayKind::kScan) return Pay(m, p);
+    std::string amount = domain::FormatDecimal(p.amount, 2);
+    Call call = Post(
+        m, "alipay.trade.precreate",
+        Biz({{"out_trade_no", p.slip_id}, {"total_amount", amount}, {"subject", Subject(p.description)}}),
+        p.notify_url);
+    if (!call.ok) {
+        res.outcome = call.timeout ? Outcome::kUnknown : Outcome::kFailed;
+        res.timeout = call.timeout;
+        res.message = call.error;
+        return res;
+    }
+    std::string code = Get(call.fields, "code");
+    if (code != "10000" || Get(call.fields, "out_trade_no") != p.slip_id ||
+        Get(call.fields, "qr_code").empty()) {
+        res.outcome = code == "20000" ? Outcome::kUnknown : Outcome::kFailed;
+        res.message = code + " " + Get(call.fields, "sub_code") + ": " + Get(call.fields, "sub_msg");
+        return res;
+    }
+    res.outcome = Outcome::kPending;
+    res.re_tp = "QRCODE";
+    res.re_obj = Get(call.fields, "qr_code");
+    return res;
+}
+
+CreateResult AlipayClient::Pay(const providers::Merchant& m, const providers::CreateParams& p) {
+    Call call = Post(m, "alipay.trade.pay",
+                     Biz({{"out_trade_no", p.slip_id},
+                          {"scene", "bar_code"},
+                          {"auth_code", p.auth_code},
+                          {"total_amount", domain::FormatDecimal(p.amount, 2)},
+                          {"subject", Subject(p.description)}}),
+                     p.notify_url);
+    CreateResult res;
+    if (!call.ok && !call.timeout) {
+        res.outcome = Outcome::kFailed;
+        res.message = call.error;
+        return res;
+    }
+    std::string code = Get(call.fields, "code");
+    if (call.ok && code == "10000") {
+        res.outcome = Outcome::kPaid;
+        res.txn_id = Get(call.fields, "trade_no");
+        res.paid_amount = domain::ParseDecimal(Get(call.fields, "total_amount"), 2).value_or(-1);
+        res.paid_currency = "CNY";
+        return res;
+    }
+    if (call.ok && code != "10003" && code != "20000") {
+        res.outcome = Outcome::kFailed;  // 40004 and the like: a definite refusal
+        res.message = code + " " + Get(call.fields, "sub_code") + ": " + Get(call.fields, "sub_msg");
+        return res;
+    }
+    // 10003: the buyer is confirming; 20000 or no trustworthy answer: unknown.
+    return ResolveScan(m, p, !call.ok || code == "20000", call.ok ? code : call.error);
+}
+
+CreateResult AlipayClient::ResolveScan(const providers::Merchant& m, const providers::CreateParams& p,
+                                       bool system_error, const std::string& note) {
+    CreateResult res;
+    // After 20000 the demo queries once before cancelling; after 10003 it polls.
+    int tries = system_error ? 1 : opts_.scan_poll_tries;
+    for (int i = 0; i < tries; ++i) {
+        usleep(static_cast<useconds_t>(opts_.scan_poll_ms) * 1000);
+        QueryResult q = Query(m, p.slip_id);
+        if (q.state == QueryResult::State::kPaid) {
+            res.outcome = Outcome::kPaid;
+            res.txn_id = q.txn_id;
+            res.paid_amount = q.amount;
+            res.paid_currency = q.currency;
+            return res;
+        }
+        if (q.state == QueryResult::State::kClosed) {
+            res.outcome = Outcome::kFailed;
+            res.message = "scan payment closed";
+            return res;
+        }
+    }
+    if (Cancel(m, p.slip_id)) {
+        res.outcome = Outcome::kFailed;
+        res.message = "not confirmed, cancelled (" + note + ")";
+        return res;
+    }
+    // Cancel failed too: the payment stays WAIT and `orderpay reconcile` lists it.
+    res.outcome = Outcome::kUnknown;
+    res.message = "not confirmed and cancel failed (" + note + ")";
+    return res;
+}
+
+// alipay.trade.cancel closes an unpaid trade (or refunds a paid one: only ever called once a
+// query said it is not paid). retry_flag=Y asks us to call again.
+bool AlipayClient::Cancel(const providers::Merchant& m, const std::string& slip_id) {
+    for (int i = 0; i < opts_.cancel_tries; ++i) {
+        Call call = Post(m, "alipay.trade.cancel", Biz({{"out_trade_no", slip_id}}));
+        if (call.ok && Get(call.fields, "code") == "10000" && Get(call.fields, "retry_flag") != "Y")
+            return true;
+        if (call.ok && Get(call.fields, "code") != "10000" && Get(call.fields, "retry_flag") != "Y")
+            return false;
+        usleep(static_cast<useconds_t>(opts_.scan_poll_ms) * 1000 / 2);
+    }
+    return false;
+}
+
+QueryResult AlipayClient::Query(const providers::Merchant& m, const std::string& slip_id) {
+    QueryResult q;
+    Call call = Post(m, "alipay.trade.query", Biz({{"out_trade_no", slip_id}}));
+    if (!call.ok) {
+        q.message = call.error;
+        return q;
+    }
+    std::string code = Get(call.fields, "code");
+    if (code != "10000") {
+        // Before the buyer scans a precreated code the trade does not exist yet: not an error.
+        q.state = Get(call.fields, "sub_code") == "ACQ.TRADE_NOT_EXIST" ? QueryResult::State::kNotFound
+                                                                        : QueryResult::State::kUnknown;
+        q.message = code + " " + Get(call.fields, "sub_code");
+        return q;
+    }
+    if (Get(call.fields, "out_trade_no") != slip_id) {
+        q.message = "query answered for another trade";
+        return q;
+    }
+    std::string status = Get(call.fields, "trade_status");
+    q.message = status;
+    q.state = TradeState(status);
+    if (q.state == QueryResult::State::kPaid) {
+        q.txn_id = Get(call.fields, "trade_no");
+        q.amount = domain::ParseDecimal(Get(call.fields, "total_amount"), 2).value_or(-1);
+        q.currency = "CNY";
+    }
+    return q;
+}
+
+providers::CloseResult AlipayClient::Close(const providers::Merchant& m, const std::string& slip_id) {
+    providers::CloseResult c;
+    Call call = Post(m, "alipay.trade.close", Biz({{"out_trade_no", slip_id}}));
+    if (!call.ok) {
+        c.message = call.error;
+        return c;
+    }
+    std::string code = Get(call.fields, "code"), sub = Get(call.fields, "sub_code");
+    c.message = code + " " + sub;
+    if (code == "10000") {
+        c.closed = true;
+    } else if (sub == "ACQ.TRADE_NOT_EXIST") {
+        // A precreated code nobody scanned yet cannot be closed, but cancel records it closed so
+        // a later scan of the old code fails instead of paying a superseded slip.
+        c.closed = Cancel(m, slip_id);
+    } else if (sub == "ACQ.TRADE_STATUS_ERROR") {
+        QueryResult q = Query(m, slip_id);
+        c.already_paid = q.state == QueryResult::State::kPaid;
+        c.closed = q.state == QueryResult::State::kClosed;
+    }
+    return c;
+}
+
+bool VerifyNotificationFor(const providers::Merchant& m, const Params& params, providers::PaidEvent& out,
+                           std::string& reason) {
+    std::shared_ptr<const Keys> keys = LoadKeys(m, reason);
+    if (!keys) return false;
+    if (!VerifyNotification(params, keys->alipay_public, reason)) return false;
+    auto get = [&](const char* k) {
+        for (const auto& [name, value] : params)
+            if (name == k) return value;
+        return std::string();
+    };
+    out.slip_id = get("out_trade_no");
+    out.txn_id = get("trade_no");
+    out.app_id = get("app_id");
+    out.mch_id = get("seller_id");
+    out.currency = "CNY";
+    // An exact decimal string: "0.01" -> 1 fen; anything else (float noise, 3 decimals) fails.
+    out.amount = domain::ParseDecimal(get("total_amount"), 2).value_or(-1);
+    out.status = get("trade_status");
+    out.paid = out.status == "TRADE_SUCCESS" || out.status == "TRADE_FINISHED";
+    reason = "signature valid";
+    return true;
+}
+
+}  // namespace orderpay::alipay
