@@ -38,11 +38,11 @@ std::optional<http::Err> CheckPayInputs(const PayType& pt, const PayInputs& in) 
 
 namespace {
 
-void MarkWaiting(Context& ctx, const SlipToSend& s, const PayType& pt, const providers::Merchant& m,
-                 const std::string& re_tp, const std::string& re_obj, const std::string& note) {
+void MarkWaiting(Context& ctx, const SlipToSend& s, const std::string& re_tp, const std::string& re_obj,
+                 const std::string& note) {
     db::Tx tx(ctx.db());
     ctx.db().Exec(store::kSlipSetWait, {s.slip_id, re_tp, re_obj, note});
-    ctx.db().Exec(store::kOrderSetWaiting, {s.order_id, s.slip_id, pt.full, m.id});
+    ctx.db().Exec(store::kOrderSetWaiting, {s.order_id, s.slip_id});
     tx.Commit();
 }
 
@@ -68,10 +68,10 @@ std::optional<http::Err> SendSlip(Context& ctx, const PayType& pt, const provide
 
     switch (r.outcome) {
         case providers::Outcome::kPending:
-            MarkWaiting(ctx, s, pt, m, r.re_tp, r.re_obj, "");
+            MarkWaiting(ctx, s, r.re_tp, r.re_obj, "");
             return std::nullopt;
         case providers::Outcome::kPaid: {
-            MarkWaiting(ctx, s, pt, m, "NONE", "", "paid at once");
+            MarkWaiting(ctx, s, "NONE", "", "paid at once");
             providers::PaidEvent ev{s.slip_id, r.txn_id, r.paid_amount, r.paid_currency,
                                     m.app_id,  m.mch_id, true,          "SUCCESS"};
             std::string detail;
@@ -89,7 +89,7 @@ std::optional<http::Err> SendSlip(Context& ctx, const PayType& pt, const provide
             return pt.kind == providers::PayKind::kScan ? http::Err::kPayFailed : http::Err::kProvider;
         case providers::Outcome::kUnknown:
             // Unknown is never failed: keep WAIT so a query settles it if money moved.
-            MarkWaiting(ctx, s, pt, m, "NONE", "", r.message);
+            MarkWaiting(ctx, s, "NONE", "", r.message);
             log::Warn("slip ", s.slip_id, " outcome unknown: ", r.message);
             return http::Err::kProviderTimeout;
     }

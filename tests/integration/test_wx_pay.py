@@ -138,3 +138,18 @@ def test_pay_on_paid_order_is_409():
     order = buy_ok("wx.scan", auth_code="130000000000000006")
     st, body, raw, _ = api("GET", "pay", ticket=STACK["DEMO_TICKET"], params={"id": order["id"]})
     assert st == 409 and body["errCode"] == "e.www.order.paid", raw
+
+
+def test_concurrent_reissues_leave_one_live_slip():
+    from concurrent.futures import ThreadPoolExecutor
+
+    order = buy_ok("wx.qrcode")
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        results = list(pool.map(lambda _: api("GET", "pay", ticket=STACK["DEMO_TICKET"],
+                                              params={"id": order["id"], "force": "true"}), range(6)))
+    assert all(r[0] == 200 for r in results), [r[2][:200] for r in results]
+    live = db_row("SELECT count(*) FROM pay_slips WHERE order_id = '%s' AND NOT superseded" % order["id"])
+    assert live == ["1"]
+    current = check(order["id"])[1]["data"]
+    assert current["or_st"] == "WT"
+    assert db_row("SELECT superseded FROM pay_slips WHERE id = '%s'" % current["pay_id"]) == ["f"]
