@@ -1,5 +1,5 @@
-// paysim's FastCGI App: one route table for the WeChat v2 gateway and the /sim control API, and
-// the single place where database and unexpected failures become replies.
+// paysim's FastCGI App: one route table for the WeChat v2 and Alipay gateways and the /sim
+// control API, and the single place where database and unexpected failures become replies.
 #include "orderpay/sim/app.hpp"
 
 #include <array>
@@ -11,6 +11,9 @@
 #include "orderpay/sim/store.hpp"
 #include "orderpay/sim/wx_call.hpp"
 #include "orderpay/sim/wx_gateway.hpp"
+#include "orderpay/sim/zfb_call.hpp"
+#include "orderpay/sim/zfb_control.hpp"
+#include "orderpay/sim/zfb_gateway.hpp"
 
 namespace orderpay::sim {
 
@@ -18,22 +21,39 @@ namespace {
 
 using Handler = http::Response (*)(Ctx&, const http::Request&);
 
+// The language a route answers failures in: a provider's own, or the JSON envelope.
+enum class Dialect { kEnvelope, kWx, kZfb };
+
 struct Route {
     std::string_view path;
     Handler handler;
-    bool gateway;  // answers in the provider's dialect (XML), not the JSON envelope
+    Dialect dialect;
 };
 
-// Methods are checked by the handlers: the gateway answers a GET in XML like the real one.
+// Methods are checked by the handlers: a gateway answers a GET in its own dialect like the real one.
 constexpr std::array kRoutes = {
-    Route{"/pay/unifiedorder", &WxUnifiedOrder, true},
-    Route{"/pay/orderquery", &WxOrderQuery, true},
-    Route{"/pay/closeorder", &WxCloseOrder, true},
-    Route{"/pay/micropay", &WxMicropay, true},
-    Route{"/secapi/pay/reverse", &WxReverse, true},
-    Route{"/sim/pay", &SimPay, false},
-    Route{"/sim/trade", &SimTrade, false},
+    Route{"/pay/unifiedorder", &WxUnifiedOrder, Dialect::kWx},
+    Route{"/pay/orderquery", &WxOrderQuery, Dialect::kWx},
+    Route{"/pay/closeorder", &WxCloseOrder, Dialect::kWx},
+    Route{"/pay/micropay", &WxMicropay, Dialect::kWx},
+    Route{"/secapi/pay/reverse", &WxReverse, Dialect::kWx},
+    Route{"/gateway.do", &ZfbGateway, Dialect::kZfb},
+    Route{"/sim/pay", &SimPay, Dialect::kEnvelope},
+    Route{"/sim/trade", &SimTrade, Dialect::kEnvelope},
+    Route{"/sim/return_url", &SimReturnUrl, Dialect::kEnvelope},
 };
+
+http::Response Failure(Dialect d, int status, std::string_view wx_msg, http::Err envelope) {
+    switch (d) {
+        case Dialect::kWx:
+            return WxReturnFail(wx_msg, status);
+        case Dialect::kZfb:
+            return ZfbUnavailable(status);
+        case Dialect::kEnvelope:
+            break;
+    }
+    return http::Fail(envelope);
+}
 
 class SimApp final : public fcgi::App {
   public:
@@ -52,12 +72,11 @@ class SimApp final : public fcgi::App {
         } catch (const db::Unavailable& e) {
             log::Warn(req.path, ": ", e.what());
             db_.ResetTransaction();
-            return route->gateway ? WxReturnFail("系统繁忙,请稍后再试", 503)
-                                  : http::Fail(http::Err::kDbUnavailable);
+            return Failure(route->dialect, 503, "系统繁忙,请稍后再试", http::Err::kDbUnavailable);
         } catch (const std::exception& e) {
             log::Error(req.path, ": ", e.what());
             db_.ResetTransaction();
-            return route->gateway ? WxReturnFail("系统错误", 500) : http::Fail(http::Err::kInternal);
+            return Failure(route->dialect, 500, "系统错误", http::Err::kInternal);
         }
     }
 

@@ -1,4 +1,5 @@
-// paysim's subcommands: migrate (schema paysim), merchant add (test keys, never in argv), serve.
+// paysim's subcommands: migrate (schema paysim), merchant add (test keys from files, never in
+// argv: WeChat's API key, Alipay's RSA key pair), serve.
 #include "orderpay/sim/cli.hpp"
 
 #include <cstdio>
@@ -11,12 +12,14 @@
 
 #include "orderpay/core/config.hpp"
 #include "orderpay/core/log.hpp"
+#include "orderpay/crypto/rsa.hpp"
 #include "orderpay/db/migrations.hpp"
 #include "orderpay/fcgi/pool.hpp"
 #include "orderpay/providers/http_client.hpp"
 #include "orderpay/providers/wxpay/sign.hpp"
 #include "orderpay/sim/app.hpp"
 #include "orderpay/sim/store.hpp"
+#include "orderpay/sim/zfb_store.hpp"
 
 namespace orderpay::sim {
 
@@ -27,6 +30,10 @@ constexpr const char* kUsage =
     "       paysim migrate\n"
     "       paysim merchant add --provider wx --app-id APPID --mch-id MCHID\n"
     "                           [--sign-type MD5|HMAC-SHA256] --key-file FILE|-\n"
+    "       paysim merchant add --provider zfb --app-id APPID --mch-id SELLER_ID\n"
+    "                           --app-public-key-file FILE --alipay-private-key-file FILE\n"
+    "       (zfb: the app's public key verifies requests; the simulated Alipay private key signs\n"
+    "       answers and notifications; orderpay holds the app private key and Alipay public key)\n"
     "The config file is $ORDERPAY_CONFIG (default /etc/orderpay/orderpay.conf); keys: db,\n"
     "paysim.listen, paysim.workers, paysim.notify_connect_timeout_ms, paysim.notify_timeout_ms.\n";
 
@@ -118,11 +125,54 @@ int Migrate(const Config& cfg) {
     return 0;
 }
 
+// Reads a PEM file and checks that it holds the kind of key it should; the text is stored as read.
+bool ReadPem(const std::string& flag, const std::string& file, bool is_private, std::string& pem,
+             std::string& err) {
+    std::optional<std::string> text = crypto::ReadSmallFile(file, err);
+    if (!text) return false;
+    std::string why;
+    const crypto::PKey key =
+        is_private ? crypto::PrivateKeyFromPem(*text, why) : crypto::PublicKeyFromPem(*text, why);
+    if (!key) {
+        err = "--" + flag + ": " + why;
+        return false;
+    }
+    pem = std::move(*text);
+    return true;
+}
+
+int ZfbMerchantAdd(const Config& cfg, std::map<std::string, std::string>& f) {
+    for (const auto& [name, value] : f) {
+        if (name != "provider" && name != "app-id" && name != "mch-id" && name != "app-public-key-file" &&
+            name != "alipay-private-key-file")
+            return Usage("unknown option --" + name + " for --provider zfb");
+    }
+    for (const char* need : {"app-id", "mch-id", "app-public-key-file", "alipay-private-key-file"})
+        if (f[need].empty()) return Usage(std::string("--") + need + " is required");
+    zfb_store::Merchant m{f["mch-id"], f["app-id"], {}, {}};
+    std::string err;
+    if (!ReadPem("app-public-key-file", f["app-public-key-file"], false, m.app_public_key, err) ||
+        !ReadPem("alipay-private-key-file", f["alipay-private-key-file"], true, m.alipay_private_key, err))
+        return Die(err);
+    db::Connection conn(cfg.Get("db"), store::Statements());
+    if (!conn.Ensure()) return Die("database unavailable (or not migrated: run paysim migrate)");
+    try {
+        zfb_store::UpsertMerchant(conn, m);
+    } catch (const db::Error& e) {
+        if (e.sqlstate == "23505")
+            return Die("app_id " + m.app_id + " already belongs to another zfb seller");
+        throw;
+    }
+    std::printf("merchant zfb/%s saved (app_id %s, RSA2)\n", m.seller_id.c_str(), m.app_id.c_str());
+    return 0;
+}
+
 int MerchantAdd(const Config& cfg, int argc, char** argv) {
     std::map<std::string, std::string> f;
     std::string bad;
     if (!ParseFlags(argc, argv, 3, f, bad)) return Usage(bad);
     if (f.count("key")) return Usage("--key is not accepted (argv is visible to every user); use --key-file");
+    if (auto p = f.find("provider"); p != f.end() && p->second == "zfb") return ZfbMerchantAdd(cfg, f);
     for (const auto& [name, value] : f) {
         if (name != "provider" && name != "app-id" && name != "mch-id" && name != "sign-type" &&
             name != "key-file")
@@ -130,7 +180,7 @@ int MerchantAdd(const Config& cfg, int argc, char** argv) {
     }
     for (const char* need : {"provider", "app-id", "mch-id", "key-file"})
         if (f[need].empty()) return Usage(std::string("--") + need + " is required");
-    if (f["provider"] != "wx") return Usage("only --provider wx is simulated");
+    if (f["provider"] != "wx") return Usage("--provider must be wx or zfb");
     const std::string sign_type = f["sign-type"].empty() ? "MD5" : f["sign-type"];
     if (!wxpay::ParseSignType(sign_type)) return Usage("--sign-type must be MD5 or HMAC-SHA256");
 

@@ -12,6 +12,8 @@
 #include "orderpay/http/reply.hpp"
 #include "orderpay/sim/notify.hpp"
 #include "orderpay/sim/store.hpp"
+#include "orderpay/sim/zfb_control.hpp"
+#include "orderpay/sim/zfb_store.hpp"
 
 namespace orderpay::sim {
 
@@ -28,37 +30,45 @@ bool ParseIntIn(const std::string& text, int lo, int hi, int& out) {
     return true;
 }
 
-// The form body (POST) followed by the query string: the first occurrence of a name wins.
-std::optional<http::FormPairs> Arguments(const http::Request& req) {
-    http::FormPairs all;
-    if (!req.body.empty()) {
-        auto body = http::ParseForm(req.body);
-        if (!body) return std::nullopt;
-        all = std::move(*body);
-    }
-    if (!req.query_ok) return std::nullopt;
-    all.insert(all.end(), req.query.begin(), req.query.end());
-    return all;
-}
+// One trade of either provider: exactly one of the two is set.
+struct AnyTrade {
+    std::optional<store::Trade> wx;
+    std::optional<zfb_store::Trade> zfb;
+};
 
-// The trade named by out_trade_no (and mch_id when given); on nullopt `err` is the reply.
-std::optional<store::Trade> LookupTrade(Ctx& ctx, const std::string& out_trade_no, const std::string& mch_id,
-                                        http::Response& err) {
-    std::vector<store::Trade> found;
-    if (!mch_id.empty()) {
-        if (auto t = store::FindTrade(ctx.db, {"wx", mch_id, out_trade_no})) found.push_back(std::move(*t));
-    } else {
-        found = store::FindTradesByOutTradeNo(ctx.db, "wx", out_trade_no);
+// The trade named by out_trade_no (and provider, mch_id when given), looked up under every
+// provider unless one is named; on nullopt `err` is the reply.
+std::optional<AnyTrade> LookupTrade(Ctx& ctx, const std::string& out_trade_no, const std::string& provider,
+                                    const std::string& mch_id, http::Response& err) {
+    std::vector<store::Trade> wx;
+    std::vector<zfb_store::Trade> zfb;
+    if (provider.empty() || provider == "wx") {
+        if (!mch_id.empty()) {
+            if (auto t = store::FindTrade(ctx.db, {"wx", mch_id, out_trade_no})) wx.push_back(std::move(*t));
+        } else {
+            wx = store::FindTradesByOutTradeNo(ctx.db, "wx", out_trade_no);
+        }
     }
-    if (found.empty()) {
+    if (provider.empty() || provider == "zfb") {
+        if (!mch_id.empty()) {
+            if (auto t = zfb_store::FindTrade(ctx.db, {mch_id, out_trade_no})) zfb.push_back(std::move(*t));
+        } else {
+            zfb = zfb_store::FindTradesByOutTradeNo(ctx.db, out_trade_no);
+        }
+    }
+    if (wx.size() + zfb.size() == 0) {
         err = http::Fail(http::Err::kNoSuchObject, "no such trade");
         return std::nullopt;
     }
-    if (found.size() > 1) {
-        err = http::Fail(http::Err::kBadRequest, "several merchants have this out_trade_no; give mch_id");
+    if (wx.size() + zfb.size() > 1) {
+        err = http::Fail(http::Err::kBadRequest,
+                         "several merchants have this out_trade_no; give mch_id (and provider)");
         return std::nullopt;
     }
-    return std::move(found.front());
+    AnyTrade found;
+    if (!wx.empty()) found.wx = std::move(wx.front());
+    if (!zfb.empty()) found.zfb = std::move(zfb.front());
+    return found;
 }
 
 // Brings the trade to SUCCESS (once; a paid trade stays as it is, so a resend is identical).
@@ -81,14 +91,17 @@ std::optional<store::Trade> EnsurePaid(Ctx& ctx, store::Trade t, bool force, htt
     return std::nullopt;
 }
 
-std::string PayReply(const store::Trade& t, int sent, const std::vector<Delivery>& replies) {
+}  // namespace
+
+std::string PayReplyJson(std::string_view out_trade_no, std::string_view transaction_id, int sent,
+                         const std::vector<Delivery>& replies) {
     rapidjson::StringBuffer buf;
     http::JsonWriter w(buf);
     w.StartObject();
     w.Key("out_trade_no");
-    w.String(t.key.out_trade_no);
+    w.String(out_trade_no.data(), static_cast<rapidjson::SizeType>(out_trade_no.size()));
     w.Key("transaction_id");
-    w.String(t.transaction_id.value_or(""));
+    w.String(transaction_id.data(), static_cast<rapidjson::SizeType>(transaction_id.size()));
     w.Key("sent");
     w.Int(sent);
     w.Key("replies");
@@ -108,6 +121,12 @@ std::string PayReply(const store::Trade& t, int sent, const std::vector<Delivery
     w.EndArray();
     w.EndObject();
     return buf.GetString();
+}
+
+namespace {
+
+std::string PayReply(const store::Trade& t, int sent, const std::vector<Delivery>& replies) {
+    return PayReplyJson(t.key.out_trade_no, t.transaction_id.value_or(""), sent, replies);
 }
 
 void WriteOptString(http::JsonWriter& w, const char* key, const std::optional<std::string>& v) {
@@ -168,18 +187,30 @@ std::string TradeJson(const store::Trade& t) {
 
 }  // namespace
 
-std::string ParsePayArgs(const http::FormPairs& form, PayArgs& out) {
+std::optional<http::FormPairs> SimArguments(const http::Request& req) {
+    http::FormPairs all;
+    if (!req.body.empty()) {
+        auto body = http::ParseForm(req.body);
+        if (!body) return std::nullopt;
+        all = std::move(*body);
+    }
+    if (!req.query_ok) return std::nullopt;
+    all.insert(all.end(), req.query.begin(), req.query.end());
+    return all;
+}
+
+std::string ParseCommonPayArgs(const http::FormPairs& form, PayArgs& out) {
     out.out_trade_no = http::FormValue(form, "out_trade_no").value_or("");
     if (out.out_trade_no.empty()) return "out_trade_no is required";
+    out.provider = http::FormValue(form, "provider").value_or("");
+    if (!out.provider.empty() && out.provider != "wx" && out.provider != "zfb")
+        return "provider must be wx or zfb";
     out.mch_id = http::FormValue(form, "mch_id").value_or("");
     if (auto v = http::FormValue(form, "times"); v && !v->empty() && !ParseIntIn(*v, 1, kMaxTimes, out.times))
         return "times must be 1..50";
     if (auto v = http::FormValue(form, "delay_ms");
         v && !v->empty() && !ParseIntIn(*v, 0, kMaxDelayMs, out.delay_ms))
         return "delay_ms must be 0..10000";
-    auto tamper = ParseTamper(http::FormValue(form, "tamper").value_or(""));
-    if (!tamper) return "tamper must be one of sign, amount, amount_resigned, doctype, appid";
-    out.tamper = *tamper;
     const std::string force = http::FormValue(form, "force").value_or("");
     if (force == "1" || force == "true") {
         out.force = true;
@@ -191,17 +222,34 @@ std::string ParsePayArgs(const http::FormPairs& form, PayArgs& out) {
     return {};
 }
 
+std::string ParsePayArgs(const http::FormPairs& form, PayArgs& out) {
+    if (std::string bad = ParseCommonPayArgs(form, out); !bad.empty()) return bad;
+    auto tamper = ParseTamper(http::FormValue(form, "tamper").value_or(""));
+    if (!tamper) return "tamper must be one of sign, amount, amount_resigned, doctype, appid";
+    out.tamper = *tamper;
+    return {};
+}
+
 http::Response SimPay(Ctx& ctx, const http::Request& req) {
     if (req.method != "POST") return http::Fail(http::Err::kMethodNotAllowed);
-    auto form = Arguments(req);
+    auto form = SimArguments(req);
     if (!form) return http::Fail(http::Err::kBadQuery);
     PayArgs a;
-    if (std::string bad = ParsePayArgs(*form, a); !bad.empty())
+    if (std::string bad = ParseCommonPayArgs(*form, a); !bad.empty())
         return http::Fail(http::Err::kBadRequest, bad);
 
     http::Response err;
-    std::optional<store::Trade> t = LookupTrade(ctx, a.out_trade_no, a.mch_id, err);
-    if (!t) return err;
+    std::optional<AnyTrade> found = LookupTrade(ctx, a.out_trade_no, a.provider, a.mch_id, err);
+    if (!found) return err;
+    if (found->zfb) {
+        ZfbPayArgs z;
+        if (std::string bad = ParseZfbPayArgs(*form, z); !bad.empty())
+            return http::Fail(http::Err::kBadRequest, bad);
+        return ZfbSimPay(ctx, a, z, std::move(*found->zfb));
+    }
+    if (std::string bad = ParsePayArgs(*form, a); !bad.empty())
+        return http::Fail(http::Err::kBadRequest, bad);
+    std::optional<store::Trade> t = std::move(found->wx);
     std::optional<store::Merchant> m = store::FindMerchant(ctx.db, t->key.provider, t->key.mch_id);
     if (!m) return http::Fail(http::Err::kNoSuchObject, "the trade's merchant is gone");
     t = EnsurePaid(ctx, std::move(*t), a.force, err);
@@ -229,10 +277,13 @@ http::Response SimTrade(Ctx& ctx, const http::Request& req) {
     if (!req.query_ok) return http::Fail(http::Err::kBadQuery);
     const std::string out_trade_no = req.Arg("out_trade_no").value_or("");
     if (out_trade_no.empty()) return http::Fail(http::Err::kBadRequest, "out_trade_no is required");
+    const std::string provider = req.Arg("provider").value_or("");
+    if (!provider.empty() && provider != "wx" && provider != "zfb")
+        return http::Fail(http::Err::kBadRequest, "provider must be wx or zfb");
     http::Response err;
-    std::optional<store::Trade> t = LookupTrade(ctx, out_trade_no, req.Arg("mch_id").value_or(""), err);
+    std::optional<AnyTrade> t = LookupTrade(ctx, out_trade_no, provider, req.Arg("mch_id").value_or(""), err);
     if (!t) return err;
-    return http::Ok(TradeJson(*t));
+    return http::Ok(t->zfb ? ZfbTradeJson(*t->zfb) : TradeJson(*t->wx));
 }
 
 }  // namespace orderpay::sim

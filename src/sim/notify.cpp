@@ -50,7 +50,8 @@ http::XmlFields NotificationFields(const store::Trade& t, const store::Merchant&
 }
 
 std::vector<Delivery> DeliverConcurrently(const std::string& url, const std::string& body, int copies,
-                                          long connect_timeout_ms, long timeout_ms) {
+                                          long connect_timeout_ms, long timeout_ms,
+                                          const std::string& content_type) {
     std::vector<Delivery> out(static_cast<std::size_t>(copies));
     providers::HttpOptions ho;
     ho.connect_timeout_ms = connect_timeout_ms;
@@ -64,9 +65,9 @@ std::vector<Delivery> DeliverConcurrently(const std::string& url, const std::str
         std::ptrdiff_t started = 0;
         try {
             for (Delivery& d : out) {
-                threads.emplace_back([&gate, &d, &url, &body, &ho] {
+                threads.emplace_back([&gate, &d, &url, &body, &ho, &content_type] {
                     gate.arrive_and_wait();
-                    providers::HttpResult r = providers::HttpRequest("POST", url, body, "text/xml", ho);
+                    providers::HttpResult r = providers::HttpRequest("POST", url, body, content_type, ho);
                     d.status = r.fail == providers::HttpFail::kNone ? r.status : 0;
                     d.body = std::move(r.body);
                     d.error = std::move(r.error);

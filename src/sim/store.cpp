@@ -2,8 +2,10 @@
 #include "orderpay/sim/store.hpp"
 
 #include <array>
+#include <vector>
 
 #include "orderpay/sim/scan.hpp"
+#include "orderpay/sim/zfb_store.hpp"
 
 namespace orderpay::sim::store {
 
@@ -134,7 +136,14 @@ std::optional<Trade> First(const db::Result& r) {
 }  // namespace
 
 std::span<const db::Statement> Statements() {
-    return kStatements;
+    // WeChat's and Alipay's statements, prepared together on the worker's one connection.
+    static const std::vector<db::Statement> all = [] {
+        std::vector<db::Statement> v(kStatements.begin(), kStatements.end());
+        const std::span<const db::Statement> zfb = zfb_store::Statements();
+        v.insert(v.end(), zfb.begin(), zfb.end());
+        return v;
+    }();
+    return all;
 }
 
 std::optional<Merchant> FindMerchant(db::Connection& c, std::string_view provider, std::string_view mch_id) {

@@ -4,6 +4,8 @@
 #include "orderpay/sim/cli.hpp"
 #include "orderpay/sim/control.hpp"
 #include "orderpay/sim/wx_call.hpp"
+#include "orderpay/sim/zfb_control.hpp"
+#include "orderpay/sim/zfb_gateway.hpp"
 
 namespace orderpay::sim {
 namespace {
@@ -54,6 +56,52 @@ TEST(SimArgsTest, PayArgsRejects) {
         EXPECT_NE(ParsePayArgs(form, a), "")
             << (form.empty() ? "" : form.back().first + "=" + form.back().second);
     }
+}
+
+TEST(SimArgsTest, ProviderIsWxOrZfb) {
+    PayArgs a;
+    ASSERT_EQ(ParseCommonPayArgs({{"out_trade_no", "x"}, {"provider", "zfb"}, {"tamper", "seller_id"}}, a),
+              "");
+    EXPECT_EQ(a.provider, "zfb");
+    EXPECT_NE(ParsePayArgs({{"out_trade_no", "x"}, {"tamper", "seller_id"}}, a), "") << "not a WeChat knob";
+    EXPECT_NE(ParseCommonPayArgs({{"out_trade_no", "x"}, {"provider", "paypal"}}, a), "");
+}
+
+TEST(SimArgsTest, ZfbPayArgs) {
+    ZfbPayArgs z;
+    ASSERT_EQ(ParseZfbPayArgs({}, z), "");
+    EXPECT_EQ(z.tamper, ZfbTamper::kNone);
+    EXPECT_FALSE(z.gbk);
+    EXPECT_FALSE(z.subject);
+    EXPECT_EQ(z.trade_status, "TRADE_SUCCESS");
+    ASSERT_EQ(ParseZfbPayArgs({{"tamper", "seller_id"},
+                               {"charset", "gbk"},
+                               {"subject", "tea + cups & more 测试"},
+                               {"trade_status", "TRADE_FINISHED"}},
+                              z),
+              "");
+    EXPECT_EQ(z.tamper, ZfbTamper::kSellerId);
+    EXPECT_TRUE(z.gbk);
+    EXPECT_EQ(z.subject, "tea + cups & more 测试");
+    EXPECT_EQ(z.trade_status, "TRADE_FINISHED");
+    const http::FormPairs bad[] = {
+        {{"tamper", "doctype"}}, {{"tamper", "appid"}},         {{"charset", "big5"}},
+        {{"subject", ""}},       {{"trade_status", "SUCCESS"}}, {{"trade_status", "trade_success"}},
+    };
+    for (const auto& form : bad) {
+        ZfbPayArgs x;
+        EXPECT_NE(ParseZfbPayArgs(form, x), "") << form.back().first << "=" << form.back().second;
+    }
+}
+
+TEST(SimArgsTest, ZfbOutTradeNo) {
+    EXPECT_TRUE(ValidZfbOutTradeNo("1703147160"));
+    EXPECT_TRUE(ValidZfbOutTradeNo("Az09_-."));
+    EXPECT_TRUE(ValidZfbOutTradeNo(std::string(64, 'x')));
+    EXPECT_FALSE(ValidZfbOutTradeNo(std::string(65, 'x')));
+    EXPECT_FALSE(ValidZfbOutTradeNo(""));
+    EXPECT_FALSE(ValidZfbOutTradeNo("a b"));
+    EXPECT_FALSE(ValidZfbOutTradeNo("订单"));
 }
 
 TEST(SimArgsTest, Fen) {

@@ -23,9 +23,10 @@ struct Delivery {
     std::string error;  // transport failure, empty when a response arrived
 };
 
-/// POSTs `body` (text/xml) to `url` `copies` times at once, one thread per copy released
-/// together, and returns the outcomes in order.
+/// POSTs `body` (`content_type`: WeChat's text/xml unless given) to `url` `copies` times at once,
+/// one thread per copy released together, and returns the outcomes in order.
 std::vector<Delivery> DeliverConcurrently(const std::string& url, const std::string& body, int copies,
-                                          long connect_timeout_ms, long timeout_ms);
+                                          long connect_timeout_ms, long timeout_ms,
+                                          const std::string& content_type = "text/xml");
 
 }  // namespace orderpay::sim

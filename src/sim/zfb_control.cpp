@@ -1,0 +1,258 @@
+// /sim/pay for Alipay trades, /sim/trade's view of them and /sim/return_url: the buyer pays (or
+// the trade moves to the status a test asks for), then paysim sends the signed form notification
+// with the requested faults.
+#include "orderpay/sim/zfb_control.hpp"
+
+#include <chrono>
+#include <ctime>
+#include <thread>
+
+#include "orderpay/core/log.hpp"
+#include "orderpay/crypto/digest.hpp"
+#include "orderpay/http/json.hpp"
+#include "orderpay/http/reply.hpp"
+#include "orderpay/sim/notify.hpp"
+#include "orderpay/sim/zfb_call.hpp"
+#include "orderpay/sim/zfb_notify.hpp"
+#include "orderpay/sim/zfb_reply.hpp"
+
+namespace orderpay::sim {
+
+namespace {
+
+bool Paid(const zfb_store::Trade& t) {
+    return t.state == "TRADE_SUCCESS" || t.state == "TRADE_FINISHED";
+}
+
+// One step towards the state a notification of `status` implies; nullopt with `err` set when the
+// step is refused, the trade itself when nothing has to change. `moved` is false when a
+// concurrent change made the conditional UPDATE miss (the caller reads the row again).
+std::optional<zfb_store::Trade> Step(Ctx& ctx, const zfb_store::Trade& t, std::string_view status, bool force,
+                                     bool& moved, http::Response& err) {
+    moved = true;
+    std::optional<zfb_store::Trade> next;
+    if (status == "WAIT_BUYER_PAY") return t;  // a stale or early notice: no state change
+    if (status == "TRADE_SUCCESS" || status == "TRADE_FINISHED") {
+        if (Paid(t)) {
+            if (status == "TRADE_SUCCESS" || t.state == "TRADE_FINISHED") return t;
+            next = zfb_store::Transition(ctx.db, t.key, {"TRADE_SUCCESS"}, "TRADE_FINISHED");
+        } else if (t.state == "TRADE_CLOSED" && !force) {
+            err = http::Fail(http::Err::kOrderClosed,
+                             "the trade is TRADE_CLOSED; pass force=1 to pay it anyway");
+            return std::nullopt;
+        } else if (t.state == "TRADE_CLOSED" && t.refunded) {
+            err = http::Fail(http::Err::kOrderClosed, "the trade was paid and refunded");
+            return std::nullopt;
+        } else {
+            // Unpaid (a precreated code is scanned and paid in one go) or a late payment (force).
+            next = zfb_store::MarkPaid(ctx.db, t.key, t.state, status, NewZfbBuyer());
+        }
+    } else {  // TRADE_CLOSED
+        if (t.state == "TRADE_CLOSED") return t;
+        if (t.state == "TRADE_FINISHED") {
+            err = http::Fail(http::Err::kOrderPaid, "a TRADE_FINISHED trade can no longer be refunded");
+            return std::nullopt;
+        }
+        // An unpaid trade times out; a paid one is fully refunded.
+        next = zfb_store::Transition(ctx.db, t.key, {t.state}, "TRADE_CLOSED", Paid(t));
+    }
+    if (!next) moved = false;
+    return next;
+}
+
+std::optional<zfb_store::Trade> Settle(Ctx& ctx, zfb_store::Trade t, std::string_view status, bool force,
+                                       http::Response& err) {
+    for (int attempt = 0; attempt < 5; ++attempt) {
+        bool moved = true;
+        std::optional<zfb_store::Trade> next = Step(ctx, t, status, force, moved, err);
+        if (next || moved) return next;
+        std::optional<zfb_store::Trade> again = zfb_store::FindTrade(ctx.db, t.key);
+        if (!again) break;
+        t = std::move(*again);
+    }
+    err = http::Fail(http::Err::kInternal, "the trade kept changing state");
+    return std::nullopt;
+}
+
+// The zfb trade named by out_trade_no (and mch_id = seller_id when given).
+std::optional<zfb_store::Trade> LookupZfb(Ctx& ctx, const std::string& out_trade_no,
+                                          const std::string& seller_id, http::Response& err) {
+    std::vector<zfb_store::Trade> found;
+    if (!seller_id.empty()) {
+        if (auto t = zfb_store::FindTrade(ctx.db, {seller_id, out_trade_no})) found.push_back(std::move(*t));
+    } else {
+        found = zfb_store::FindTradesByOutTradeNo(ctx.db, out_trade_no);
+    }
+    if (found.empty()) {
+        err = http::Fail(http::Err::kNoSuchObject, "no such Alipay trade");
+        return std::nullopt;
+    }
+    if (found.size() > 1) {
+        err = http::Fail(http::Err::kBadRequest, "several sellers have this out_trade_no; give mch_id");
+        return std::nullopt;
+    }
+    return std::move(found.front());
+}
+
+// The simulated Alipay private key of the trade's seller; nullptr with `err` set when gone.
+crypto::PKey AlipayKey(Ctx& ctx, const zfb_store::Trade& t, http::Response& err) {
+    std::optional<zfb_store::Merchant> m = zfb_store::FindMerchant(ctx.db, t.key.seller_id);
+    if (!m) {
+        err = http::Fail(http::Err::kNoSuchObject, "the trade's merchant is gone");
+        return nullptr;
+    }
+    std::string why;
+    crypto::PKey key = crypto::PrivateKeyFromPem(m->alipay_private_key, why);
+    if (!key) {
+        log::Error("zfb merchant ", m->seller_id, ": Alipay private key unusable: ", why);
+        err = http::Fail(http::Err::kInternal);
+    }
+    return key;
+}
+
+void WriteOptString(http::JsonWriter& w, const char* key, const std::optional<std::string>& v) {
+    w.Key(key);
+    if (v) {
+        w.String(*v);
+    } else {
+        w.Null();
+    }
+}
+
+void WriteOptMs(http::JsonWriter& w, const char* key, const std::optional<std::int64_t>& epoch) {
+    w.Key(key);
+    if (epoch) {
+        w.Int64(*epoch * 1000);
+    } else {
+        w.Null();
+    }
+}
+
+}  // namespace
+
+std::string ParseZfbPayArgs(const http::FormPairs& form, ZfbPayArgs& out) {
+    auto tamper = ParseZfbTamper(http::FormValue(form, "tamper").value_or(""));
+    if (!tamper) return "tamper must be one of sign, amount, amount_resigned, app_id, seller_id";
+    out.tamper = *tamper;
+    const std::string charset = http::FormValue(form, "charset").value_or("");
+    if (charset == "gbk" || charset == "GBK") {
+        out.gbk = true;
+    } else if (charset.empty() || charset == "utf-8" || charset == "UTF-8") {
+        out.gbk = false;
+    } else {
+        return "charset must be utf-8 or gbk";
+    }
+    out.subject = http::FormValue(form, "subject");
+    if (out.subject && out.subject->empty()) return "subject must not be empty";
+    out.trade_status = http::FormValue(form, "trade_status").value_or("");
+    if (out.trade_status.empty()) out.trade_status = "TRADE_SUCCESS";
+    if (out.trade_status != "TRADE_SUCCESS" && out.trade_status != "TRADE_FINISHED" &&
+        out.trade_status != "TRADE_CLOSED" && out.trade_status != "WAIT_BUYER_PAY")
+        return "trade_status must be TRADE_SUCCESS, TRADE_FINISHED, TRADE_CLOSED or WAIT_BUYER_PAY";
+    return {};
+}
+
+http::Response ZfbSimPay(Ctx& ctx, const PayArgs& a, const ZfbPayArgs& z, zfb_store::Trade t) {
+    http::Response err;
+    const crypto::PKey key = AlipayKey(ctx, t, err);
+    if (!key) return err;
+    // Refuse a GBK notification before anything changes, not after paying.
+    if (z.gbk && !Utf8ToGbk(z.subject.value_or(t.subject)))
+        return http::Fail(http::Err::kBadRequest, "the subject has characters GBK cannot encode");
+    std::optional<zfb_store::Trade> settled = Settle(ctx, std::move(t), z.trade_status, a.force, err);
+    if (!settled) return err;
+    // A trade.pay without notify_url gets no notification (nothing to send to).
+    const int copies = settled->notify_url.empty() ? 0 : a.times;
+    std::optional<zfb_store::Trade> ready =
+        zfb_store::PrepareNotify(ctx.db, settled->key, crypto::RandomId(32), copies, NewZfbBuyer());
+    if (!ready) return http::Fail(http::Err::kInternal, "the trade is gone");
+    if (copies == 0)
+        return http::Ok(PayReplyJson(ready->key.out_trade_no, ready->trade_no.value_or(""), 0, {}));
+
+    ZfbNotifyOptions o;
+    o.trade_status = z.trade_status;
+    o.subject = z.subject;
+    o.gbk = z.gbk;
+    o.now = static_cast<std::int64_t>(std::time(nullptr));
+    std::string why;
+    std::optional<ZfbParams> params = ZfbNotificationParams(*ready, key, o, why);
+    if (!params) return http::Fail(http::Err::kBadRequest, why);
+    TamperZfbParams(*params, z.tamper, key);
+    const std::string body = ZfbFormEncode(*params);
+    const std::string content_type =
+        std::string("application/x-www-form-urlencoded; charset=") + (z.gbk ? "GBK" : "utf-8");
+    if (a.delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(a.delay_ms));
+    std::vector<Delivery> replies =
+        DeliverConcurrently(ready->notify_url, body, copies, ctx.opts.notify_connect_ms,
+                            ctx.opts.notify_timeout_ms, content_type);
+    std::string statuses;
+    for (const Delivery& d : replies) statuses += (statuses.empty() ? "" : ",") + std::to_string(d.status);
+    log::Info("sim/pay zfb ", ready->key.out_trade_no, " ", z.trade_status, ": ", copies,
+              " notification(s) to ", ready->notify_url, " -> ", statuses);
+    return http::Ok(PayReplyJson(ready->key.out_trade_no, ready->trade_no.value_or(""), copies, replies));
+}
+
+std::string ZfbTradeJson(const zfb_store::Trade& t) {
+    rapidjson::StringBuffer buf;
+    http::JsonWriter w(buf);
+    w.StartObject();
+    const std::string total_amount = Yuan(t.total_fee);
+    const std::pair<const char*, const std::string*> strings[] = {
+        {"provider", nullptr},
+        {"mch_id", &t.key.seller_id},
+        {"seller_id", &t.key.seller_id},
+        {"out_trade_no", &t.key.out_trade_no},
+        {"app_id", &t.app_id},
+        {"method", &t.method},
+        {"subject", &t.subject},
+        {"notify_url", &t.notify_url},
+        {"auth_code", &t.auth_code},
+        {"scan", &t.scan},
+        {"buyer_id", &t.buyer_id},
+        {"buyer_logon_id", &t.buyer_logon_id},
+        {"state", &t.state},
+        {"total_amount", &total_amount},
+    };
+    for (const auto& [k, v] : strings) {
+        w.Key(k);
+        w.String(v ? *v : std::string("zfb"));
+    }
+    w.Key("total_fee");
+    w.Int64(t.total_fee);
+    WriteOptString(w, "qr_code", t.qr_code);
+    WriteOptString(w, "trade_no", t.trade_no);
+    WriteOptString(w, "transaction_id", t.trade_no);  // the name the WeChat view uses
+    w.Key("refunded");
+    w.Bool(t.refunded);
+    w.Key("queries");
+    w.Int(t.queries);
+    w.Key("cancels");
+    w.Int(t.cancels);
+    w.Key("notify_count");
+    w.Int(t.notify_count);
+    w.Key("ct");
+    w.Int64(t.ct_ms);
+    WriteOptMs(w, "paid_at", t.paid_at);
+    WriteOptMs(w, "closed_at", t.closed_at);
+    w.EndObject();
+    return buf.GetString();
+}
+
+http::Response SimReturnUrl(Ctx& ctx, const http::Request& req) {
+    if (req.method != "GET") return http::Fail(http::Err::kMethodNotAllowed);
+    if (!req.query_ok) return http::Fail(http::Err::kBadQuery);
+    const std::string out_trade_no = req.Arg("out_trade_no").value_or("");
+    if (out_trade_no.empty()) return http::Fail(http::Err::kBadRequest, "out_trade_no is required");
+    http::Response err;
+    std::optional<zfb_store::Trade> t = LookupZfb(ctx, out_trade_no, req.Arg("mch_id").value_or(""), err);
+    if (!t) return err;
+    if (!Paid(*t) || !t->trade_no)
+        return http::Fail(http::Err::kBadRequest, "the trade is " + t->state + ", not paid");
+    const crypto::PKey key = AlipayKey(ctx, *t, err);
+    if (!key) return err;
+    const std::string query =
+        ZfbFormEncode(ZfbReturnParams(*t, key, static_cast<std::int64_t>(std::time(nullptr))));
+    return http::Ok("{\"query\":" + http::JsonString(query) + "}");
+}
+
+}  // namespace orderpay::sim
