@@ -62,6 +62,10 @@ write_env() {
         env_line DEMO_WX_APP_ID wxd0000000000demo
         env_line DEMO_WX_MCH_ID 1900000109
         env_line DEMO_WX_KEY_FILE "$VAR/keys/wx_demo.key"
+        env_line DEMO_ZFB_MERCHANT zfb-demo
+        env_line DEMO_ZFB_APP_ID 2021000000000001
+        env_line DEMO_ZFB_SELLER_ID 2088000000000001
+        env_line DEMO_ZFB_ALIPAY_PRIVATE_KEY "$VAR/keys/zfb_alipay_private.pem"
         env_line PGHOST "$PGSOCK"
         env_line PGPORT "$pg_port"
         env_line PGDATABASE orderpay

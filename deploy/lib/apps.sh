@@ -17,6 +17,11 @@ wxpay.gateway = http://127.0.0.1:$sim_port
 wxpay.scan_poll_ms = 300
 wxpay.scan_poll_tries = 10
 
+alipay.gateway = http://127.0.0.1:$sim_port/gateway.do
+alipay.scan_poll_ms = 300
+alipay.scan_poll_tries = 5
+alipay.cancel_tries = 3
+
 paysim.listen = $PAYSIM_SOCK
 paysim.workers = 4
 EOF
@@ -48,6 +53,12 @@ a = string.ascii_letters + string.digits
 print("".join(secrets.choice(a) for _ in range(32)), end="")'
 }
 
+# rsa_pair NAME: a fresh 2048-bit RSA key pair, $VAR/keys/NAME_private.pem and NAME_public.pem.
+rsa_pair() {
+    (umask 077 && openssl genrsa -out "$VAR/keys/$1_private.pem" 2048 2>/dev/null)
+    openssl rsa -in "$VAR/keys/$1_private.pem" -pubout -out "$VAR/keys/$1_public.pem" 2>/dev/null
+}
+
 seed_demo() {
     if op site list --json 2>/dev/null | grep -q '"demo"'; then
         say "demo data present"
@@ -67,6 +78,15 @@ seed_demo() {
     logged op seller set --site demo --prefix wx --merchant wx-demo
     logged sim merchant add --provider wx --app-id wxd0000000000demo --mch-id 1900000109 \
         --sign-type MD5 --key-file "$key"
+    # Alipay sandbox merchant: our app key pair (paysim verifies with its public half) and a
+    # stand-in "Alipay" key pair (paysim signs answers and notifications; we verify).
+    rsa_pair zfb_app
+    rsa_pair zfb_alipay
+    logged op merchant add zfb-demo --provider zfb --app-id 2021000000000001 --seller-id 2088000000000001 \
+        --app-private-key-file "$VAR/keys/zfb_app_private.pem" --alipay-public-key-file "$VAR/keys/zfb_alipay_public.pem"
+    logged op seller set --site demo --prefix zfb --merchant zfb-demo
+    logged sim merchant add --provider zfb --app-id 2021000000000001 --mch-id 2088000000000001 \
+        --app-public-key-file "$VAR/keys/zfb_app_public.pem" --alipay-private-key-file "$VAR/keys/zfb_alipay_private.pem"
 }
 
 # Fresh tickets on every 'up' (cheap, and never stale); earlier ones stay valid until they expire.

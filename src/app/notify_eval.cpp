@@ -30,8 +30,6 @@ std::vector<CheckLine> BusinessChecks(const providers::PaidEvent& ev, const prov
         out.push_back({"currency", ev.currency == slip->currency,
                        "notified " + ev.currency + ", slip " + slip->currency});
     }
-    out.push_back(
-        {"status", ev.paid, "provider status " + (ev.status.empty() ? std::string("?") : ev.status)});
     return out;
 }
 

@@ -82,11 +82,11 @@ http::Response Pay(app::Context& ctx, app::Call& call, const http::Request& req)
     std::string slip_id = crypto::RandomId(26);
     {
         db::Tx tx(ctx.db());
-        ctx.db().Exec(store::kSlipInsert, {slip_id, order->id, call.site.id, pt->full, pt->prefix, merchant->id,
-                                           order->fee, order->currency});
-        db::Result swapped = ctx.db().Exec(store::kOrderSetPayTp, {order->id, slip_id, pt->full, merchant->id,
-                                                                   order->pay_id ? db::Param(*order->pay_id)
-                                                                                 : db::Param(std::nullopt)});
+        ctx.db().Exec(store::kSlipInsert, {slip_id, order->id, call.site.id, pt->full, pt->prefix,
+                                           merchant->id, order->fee, order->currency});
+        db::Result swapped = ctx.db().Exec(
+            store::kOrderSetPayTp, {order->id, slip_id, pt->full, merchant->id,
+                                    order->pay_id ? db::Param(*order->pay_id) : db::Param(std::nullopt)});
         // Another pay/pay (or a payment) changed the order meanwhile: answer what it is now.
         if (swapped.Affected() != 1) return Answer(ctx, call.site.id, order->id);
         tx.Commit();

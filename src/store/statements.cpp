@@ -67,14 +67,16 @@ const db::Statement kItemsGet{"items_get",
 
 // Only while the slip is still the order's current one: a slip superseded during its provider
 // call must not take the order back.
-const db::Statement kOrderSetWaiting{"order_set_waiting",
-                                     "UPDATE orders SET or_st = 'WT', wt_at = coalesce(wt_at, now()), lm = now() "
-                                     "WHERE id = $1 AND or_st IN ('NW', 'WT') AND pay_id = $2"};
+const db::Statement kOrderSetWaiting{
+    "order_set_waiting",
+    "UPDATE orders SET or_st = 'WT', wt_at = coalesce(wt_at, now()), lm = now() "
+    "WHERE id = $1 AND or_st IN ('NW', 'WT') AND pay_id = $2"};
 
 // Compare-and-set on pay_id: of two concurrent pay/pay calls only one replaces the slip it saw.
-const db::Statement kOrderSetPayTp{"order_set_pay_tp",
-                                   "UPDATE orders SET pay_id = $2, pay_tp = $3, seller = $4, lm = now() "
-                                   "WHERE id = $1 AND or_st IN ('NW', 'WT') AND pay_id IS NOT DISTINCT FROM $5"};
+const db::Statement kOrderSetPayTp{
+    "order_set_pay_tp",
+    "UPDATE orders SET pay_id = $2, pay_tp = $3, seller = $4, lm = now() "
+    "WHERE id = $1 AND or_st IN ('NW', 'WT') AND pay_id IS NOT DISTINCT FROM $5"};
 
 // Virtual goods (tp Q) are delivered the moment they are paid.
 const db::Statement kOrderSettle{
