@@ -85,3 +85,26 @@ def test_sandbox_return_url_verifies(sandbox_site, tmp_path):
     assert res.returncode == 0 and res.stdout.startswith("PASS signature"), res.stdout
     tampered = url.replace("total_amount=0.01", "total_amount=0.02")
     assert verify(sandbox_site, tampered, tmp_path).returncode == 1
+
+
+def test_certificate_mode_merchant_verifies_the_same_notification(tmp_path):
+    files = {name: os.path.join(VECTORS, name) for name in (
+        "alipay_sandbox_app_private_key.pem", "alipay_sandbox_app_public_cert.crt", "alipay_sandbox_public_cert.crt",
+        "alipay_sandbox_root_cert.crt")}
+    if not all(os.path.exists(f) for f in files.values()):
+        pytest.skip("Alipay sandbox certificates not found in %s" % VECTORS)
+    cli("site", "add", "alisandboxcert", "--store", "demo-users")
+    cli("merchant", "add", "zfb-sandbox-cert", "--provider", "zfb", "--app-id", "9021000122682882",
+        "--seller-id", "2088721003899159", "--app-private-key-file", files["alipay_sandbox_app_private_key.pem"],
+        "--app-cert-file", files["alipay_sandbox_app_public_cert.crt"],
+        "--alipay-cert-file", files["alipay_sandbox_public_cert.crt"],
+        "--alipay-root-cert-file", files["alipay_sandbox_root_cert.crt"])
+    cli("seller", "set", "--site", "alisandboxcert", "--prefix", "zfb", "--merchant", "zfb-sandbox-cert")
+    post = vector_assignment("alipay_notify_yansongda.py", "post")
+    res = verify("alisandboxcert", urllib.parse.urlencode(post), tmp_path)
+    assert res.returncode == 0 and res.stdout.startswith("PASS signature"), res.stdout + res.stderr
+    # A certificate set that cannot work is refused when the merchant is added, not at payment time.
+    bad = cli("merchant", "add", "zfb-bad", "--provider", "zfb", "--app-id", "x", "--seller-id", "y",
+              "--app-private-key-file", files["alipay_sandbox_app_public_cert.crt"],
+              "--alipay-public-key-file", files["alipay_sandbox_public_cert.crt"], check=False)
+    assert bad.returncode == 2 and "key" in bad.stderr.lower(), bad.stderr
