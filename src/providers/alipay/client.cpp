@@ -11,6 +11,7 @@
 #include "orderpay/http/form.hpp"
 #include "orderpay/http/json.hpp"
 #include "orderpay/http/reply.hpp"
+#include "orderpay/providers/scan_resolve.hpp"
 
 namespace orderpay::alipay {
 
@@ -166,39 +167,12 @@ CreateResult AlipayClient::Pay(const providers::Merchant& m, const providers::Cr
         return res;
     }
     // 10003: the buyer is confirming; 20000 or no trustworthy answer: unknown.
-    return ResolveScan(m, p, !call.ok || code == "20000", call.ok ? code : call.error);
-}
-
-CreateResult AlipayClient::ResolveScan(const providers::Merchant& m, const providers::CreateParams& p,
-                                       bool system_error, const std::string& note) {
-    CreateResult res;
-    // After 20000 the demo queries once before cancelling; after 10003 it polls.
-    int tries = system_error ? 1 : opts_.scan_poll_tries;
-    for (int i = 0; i < tries; ++i) {
-        usleep(static_cast<useconds_t>(opts_.scan_poll_ms) * 1000);
-        QueryResult q = Query(m, p.slip_id);
-        if (q.state == QueryResult::State::kPaid) {
-            res.outcome = Outcome::kPaid;
-            res.txn_id = q.txn_id;
-            res.paid_amount = q.amount;
-            res.paid_currency = q.currency;
-            return res;
-        }
-        if (q.state == QueryResult::State::kClosed) {
-            res.outcome = Outcome::kFailed;
-            res.message = "scan payment closed";
-            return res;
-        }
-    }
-    if (Cancel(m, p.slip_id)) {
-        res.outcome = Outcome::kFailed;
-        res.message = "not confirmed, cancelled (" + note + ")";
-        return res;
-    }
-    // Cancel failed too: the payment stays WAIT and `orderpay reconcile` lists it.
-    res.outcome = Outcome::kUnknown;
-    res.message = "not confirmed and cancel failed (" + note + ")";
-    return res;
+    // After 20000 the F2F demo queries once before cancelling; after 10003 it polls.
+    bool unknown = !call.ok || code == "20000";
+    providers::ScanResolve r{unknown ? 1 : opts_.scan_poll_tries,  opts_.scan_poll_ms,
+                             /*not_found_is_final=*/false,         [&] { return Query(m, p.slip_id); },
+                             [&] { return Cancel(m, p.slip_id); }, "cancelled"};
+    return providers::ResolveScan(r, call.ok ? code : call.error);
 }
 
 // alipay.trade.cancel closes an unpaid trade (or refunds a paid one: only ever called once a

@@ -11,6 +11,7 @@
 #include "orderpay/domain/money.hpp"
 #include "orderpay/http/reply.hpp"
 #include "orderpay/http/xml.hpp"
+#include "orderpay/providers/scan_resolve.hpp"
 #include "orderpay/providers/wxpay/sign.hpp"
 
 namespace orderpay::wxpay {
@@ -224,39 +225,14 @@ CreateResult WxPayV2::Micropay(const providers::Merchant& m, const providers::Cr
         res.message = call.error;
         return res;
     }
-    return ResolveScan(m, p, call.ok ? err : call.error);
-}
-
-// USERPAYING / SYSTEMERROR / timeout: poll orderquery; if still unresolved, reverse so the buyer
-// is never charged for an order we consider unpaid (PROTOCOLS.md §1.4).
-CreateResult WxPayV2::ResolveScan(const providers::Merchant& m, const providers::CreateParams& p,
-                                  std::string note) {
-    CreateResult res;
-    for (int i = 0; i < opts_.scan_poll_tries; ++i) {
-        usleep(static_cast<useconds_t>(opts_.scan_poll_ms) * 1000);
-        QueryResult q = Query(m, p.slip_id);
-        if (q.state == QueryResult::State::kPaid) {
-            res.outcome = Outcome::kPaid;
-            res.txn_id = q.txn_id;
-            res.paid_amount = q.amount;
-            res.paid_currency = q.currency;
-            return res;
-        }
-        if (q.state == QueryResult::State::kClosed || q.state == QueryResult::State::kFailed ||
-            q.state == QueryResult::State::kNotFound) {
-            res.outcome = Outcome::kFailed;
-            res.message = "scan payment failed: " + q.message;
-            return res;
-        }
-    }
-    if (Reverse(m, p.slip_id)) {
-        res.outcome = Outcome::kFailed;
-        res.message = "not confirmed in time, reversed (" + note + ")";
-        return res;
-    }
-    res.outcome = Outcome::kUnknown;
-    res.message = "not confirmed and reverse failed (" + note + ")";
-    return res;
+    // USERPAYING / SYSTEMERROR / timeout: poll orderquery, then reverse (PROTOCOLS.md §1.4).
+    providers::ScanResolve r{opts_.scan_poll_tries,
+                             opts_.scan_poll_ms,
+                             /*not_found_is_final=*/true,
+                             [&] { return Query(m, p.slip_id); },
+                             [&] { return Reverse(m, p.slip_id); },
+                             "reversed"};
+    return providers::ResolveScan(r, call.ok ? err : call.error);
 }
 
 bool WxPayV2::Reverse(const providers::Merchant& m, const std::string& slip_id) {

@@ -51,8 +51,6 @@ class AlipayClient final : public providers::Provider {
     Call Post(const providers::Merchant& m, const std::string& method, const std::string& biz_content,
               const std::string& notify_url = "");
     providers::CreateResult Pay(const providers::Merchant& m, const providers::CreateParams& p);
-    providers::CreateResult ResolveScan(const providers::Merchant& m, const providers::CreateParams& p,
-                                        bool system_error, const std::string& note);
     bool Cancel(const providers::Merchant& m, const std::string& slip_id);
 
     AlipayOptions opts_;

@@ -38,8 +38,6 @@ class WxPayV2 final : public providers::Provider {
     Call Post(const providers::Merchant& m, const std::string& path,
               std::map<std::string, std::string> fields);
     providers::CreateResult Micropay(const providers::Merchant& m, const providers::CreateParams& p);
-    providers::CreateResult ResolveScan(const providers::Merchant& m, const providers::CreateParams& p,
-                                        std::string note);
     bool Reverse(const providers::Merchant& m, const std::string& slip_id);
 
     WxOptions opts_;
