@@ -178,6 +178,7 @@ http::Response ZfbCancel(Ctx& ctx, const ZfbCall& call) {
         t = zfb_store::CountCancel(ctx.db, *key);  // created meanwhile by another call
         if (!t) return SystemError(call);
     }
+    if (ZfbCancelFails(t->scan, t->state)) return SystemError(call);
     if (ZfbCancelAsksRetry(t->scan, t->state, t->cancels)) {
         ZfbMembers m = Ids(*t);
         m.push_back({"retry_flag", "Y"});

@@ -26,6 +26,9 @@ constexpr std::array kRows = {
         {ZfbScanKind::kLostPaid, "lost_paid", "TRADE_SUCCESS", "20000", "ACQ.SYSTEM_ERROR", "系统错误"}},
     Row{"285",
         {ZfbScanKind::kCancelRetry, "retry", "WAIT_BUYER_PAY", "20000", "ACQ.SYSTEM_ERROR", "系统错误"}},
+    Row{"286",
+        {ZfbScanKind::kCancelFails, "cancel_fails", "WAIT_BUYER_PAY", "20000", "ACQ.SYSTEM_ERROR",
+         "系统错误"}},
 };
 
 constexpr ZfbScanBehaviour kInvalid{ZfbScanKind::kInvalid, "", "", "40004", "ACQ.PAYMENT_AUTH_CODE_INVALID",
@@ -56,6 +59,10 @@ std::string_view ZfbStateAfterQuery(std::string_view name, std::string_view stat
 bool ZfbCancelAsksRetry(std::string_view name, std::string_view state, int cancel_number) {
     const bool unpaid = state == "WAIT_BUYER_PAY" || state == "NOT_SCANNED";
     return name == "retry" && unpaid && cancel_number == 1;
+}
+
+bool ZfbCancelFails(std::string_view name, std::string_view state) {
+    return name == "cancel_fails" && state == "WAIT_BUYER_PAY";
 }
 
 }  // namespace orderpay::sim

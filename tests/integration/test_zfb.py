@@ -156,3 +156,22 @@ def test_concurrent_zfb_buys_and_pays():
         list(pool.map(lambda o: sim_pay(o["pay_id"]), orders))
     for o in orders:
         assert slip_state(o) == ["OK", "OK"]
+
+
+def test_unresolvable_scan_stays_waiting_and_reconcile_lists_it():
+    from conftest import cli
+
+    status, body, raw, _ = buy("zfb.scan", auth_code="286000000000000007")
+    assert status == 504 and body["errCode"] == "e.www.pay.timeout", raw
+    order = body["data"]
+    assert order["or_st"] == "WT" and order["pay_re"]["st"] == "WAIT"  # unknown is never "failed"
+    psql("UPDATE pay_slips SET ct = now() - interval '11 minutes', queried_at = NULL WHERE id = '%s'"
+         % order["pay_id"])
+    out = cli("reconcile").stdout
+    line = [ln for ln in out.splitlines() if order["pay_id"] in ln]
+    assert line and line[0].startswith("UNKNOWN"), out
+    # Paid after all (the buyer confirmed late): the next reconcile settles it.
+    sim_pay(order["pay_id"], tamper="sign")  # paid at the provider, notification lost
+    psql("UPDATE pay_slips SET queried_at = NULL WHERE id = '%s'" % order["pay_id"])
+    cli("reconcile")
+    assert slip_state(order) == ["OK", "OK"]

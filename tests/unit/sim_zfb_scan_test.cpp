@@ -24,7 +24,8 @@ TEST(SimZfbScanTest, PrefixTable) {
         {"283999999999999999", ZfbScanKind::kStuck, "WAIT_BUYER_PAY", "20000", "ACQ.SYSTEM_ERROR"},
         {"284000000000000000", ZfbScanKind::kLostPaid, "TRADE_SUCCESS", "20000", "ACQ.SYSTEM_ERROR"},
         {"285000000000000000", ZfbScanKind::kCancelRetry, "WAIT_BUYER_PAY", "20000", "ACQ.SYSTEM_ERROR"},
-        {"286000000000000000", ZfbScanKind::kInvalid, "", "40004", "ACQ.PAYMENT_AUTH_CODE_INVALID"},
+        {"286000000000000000", ZfbScanKind::kCancelFails, "WAIT_BUYER_PAY", "20000", "ACQ.SYSTEM_ERROR"},
+        {"287000000000000000", ZfbScanKind::kInvalid, "", "40004", "ACQ.PAYMENT_AUTH_CODE_INVALID"},
         {"130000000000000000", ZfbScanKind::kInvalid, "", "40004", "ACQ.PAYMENT_AUTH_CODE_INVALID"},
     };
     for (const Case& c : cases) {
@@ -84,6 +85,13 @@ TEST(SimZfbScanTest, OnlyTheFirstCancelOfAnUnpaidRetryTradeAsksAgain) {
     EXPECT_FALSE(ZfbCancelAsksRetry(retry, "TRADE_SUCCESS", 1));
     EXPECT_FALSE(ZfbCancelAsksRetry(ZfbScanFor("283000000000000000").name, "WAIT_BUYER_PAY", 1));
     EXPECT_FALSE(ZfbCancelAsksRetry("", "NOT_SCANNED", 1));
+}
+
+TEST(SimZfbScanTest, CancelFailsOnlyForAnUnpaidCancelFailsTrade) {
+    const std::string_view fails = ZfbScanFor("286000000000000000").name;
+    EXPECT_TRUE(ZfbCancelFails(fails, "WAIT_BUYER_PAY"));
+    EXPECT_FALSE(ZfbCancelFails(fails, "TRADE_SUCCESS"));  // paid meanwhile: the normal refund path
+    EXPECT_FALSE(ZfbCancelFails(ZfbScanFor("283000000000000000").name, "WAIT_BUYER_PAY"));
 }
 
 }  // namespace

@@ -13,6 +13,7 @@ enum class ZfbScanKind {
     kStuck,     // 283...: 20000; WAIT_BUYER_PAY until cancelled (or closed)
     kLostPaid,  // 284...: 20000, but the trade is in fact paid
     kCancelRetry,  // 285...: 20000; WAIT_BUYER_PAY; the first cancel answers retry_flag=Y and does nothing
+    kCancelFails,  // 286...: 20000; WAIT_BUYER_PAY; every cancel answers 20000 (outcome stays unknown)
     kInvalid,      // anything else: 40004 ACQ.PAYMENT_AUTH_CODE_INVALID, no trade
 };
 
@@ -39,5 +40,9 @@ std::string_view ZfbStateAfterQuery(std::string_view name, std::string_view stat
 /// True when the `cancel_number`-th cancel (1-based) of a trade with scan `name` in `state` must
 /// answer retry_flag=Y and change nothing (only the first cancel of an unpaid kCancelRetry trade).
 bool ZfbCancelAsksRetry(std::string_view name, std::string_view state, int cancel_number);
+
+/// True when every cancel of the trade fails with 20000 (an unpaid kCancelFails trade), so the
+/// payment stays unknown and orderpay must leave it for the operator.
+bool ZfbCancelFails(std::string_view name, std::string_view state);
 
 }  // namespace orderpay::sim
