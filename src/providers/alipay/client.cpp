@@ -116,10 +116,16 @@ CreateResult AlipayClient::Create(const providers::Merchant& m, const providers:
     }
     if (p.kind == providers::PayKind::kScan) return Pay(m, p);
     std::string amount = domain::FormatDecimal(p.amount, 2);
-    Call call = Post(
-        m, "alipay.trade.precreate",
-        Biz({{"out_trade_no", p.slip_id}, {"total_amount", amount}, {"subject", Subject(p.description)}}),
-        p.notify_url);
+    // time_expire (GMT+8, like the timestamp) makes the code unusable once the order expires, so
+    // a buyer cannot pay an order `orderpay expire` has already failed.
+    std::string biz = p.expire_epoch_s > 0 ? Biz({{"out_trade_no", p.slip_id},
+                                                  {"total_amount", amount},
+                                                  {"subject", Subject(p.description)},
+                                                  {"time_expire", GatewayTimestamp(p.expire_epoch_s)}})
+                                           : Biz({{"out_trade_no", p.slip_id},
+                                                  {"total_amount", amount},
+                                                  {"subject", Subject(p.description)}});
+    Call call = Post(m, "alipay.trade.precreate", biz, p.notify_url);
     if (!call.ok) {
         res.outcome = call.timeout ? Outcome::kUnknown : Outcome::kFailed;
         res.timeout = call.timeout;
