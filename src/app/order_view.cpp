@@ -63,6 +63,7 @@ std::optional<OrderRow> LoadOrder(db::Connection& c, const std::string& site, co
     o.pay_tp = r.Get(0, "pay_tp");
     o.pay_id = r.GetOpt(0, "pay_id");
     o.fee = r.GetInt(0, "fee");
+    o.expi_ms = r.GetInt(0, "expi");
     o.expired = r.Get(0, "expired") == "t";
     if (!json) return o;
 

@@ -1,7 +1,5 @@
 // pay/pay: for an unpaid order, return the live slip; with another pay type or force=true,
 // close the old slip at the provider first and issue a new one.
-#include <ctime>
-
 #include "orderpay/app/order_view.hpp"
 #include "orderpay/app/payflow.hpp"
 #include "orderpay/crypto/digest.hpp"
@@ -80,6 +78,7 @@ http::Response Pay(app::Context& ctx, app::Call& call, const http::Request& req)
         }
     }
     std::string slip_id = crypto::RandomId(26);
+    bool swapped_ok = false;
     {
         db::Tx tx(ctx.db());
         ctx.db().Exec(store::kSlipInsert, {slip_id, order->id, call.site.id, pt->full, pt->prefix,
@@ -87,17 +86,14 @@ http::Response Pay(app::Context& ctx, app::Call& call, const http::Request& req)
         db::Result swapped = ctx.db().Exec(
             store::kOrderSetPayTp, {order->id, slip_id, pt->full, merchant->id,
                                     order->pay_id ? db::Param(*order->pay_id) : db::Param(std::nullopt)});
-        // Another pay/pay (or a payment) changed the order meanwhile: answer what it is now.
-        if (swapped.Affected() != 1) return Answer(ctx, call.site.id, order->id);
-        tx.Commit();
+        swapped_ok = swapped.Affected() == 1;
+        if (swapped_ok) tx.Commit();  // else the destructor rolls the new slip back
     }
-    app::SlipToSend s{slip_id,
-                      order->id,
-                      call.site.id,
-                      order->title,
-                      order->fee,
-                      order->currency,
-                      static_cast<std::int64_t>(std::time(nullptr)) + call.site.expire_minutes * 60};
+    // Another pay/pay (or a payment) changed the order meanwhile: answer what it is now.
+    if (!swapped_ok) return Answer(ctx, call.site.id, order->id);
+    app::SlipToSend s{
+        slip_id,    order->id,       call.site.id,         order->title,
+        order->fee, order->currency, order->expi_ms / 1000};  // a new slip never outlives its order
     std::string message;
     std::optional<http::Err> err = app::SendSlip(ctx, *pt, *merchant, s, in, message);
     return Answer(ctx, call.site.id, order->id, err);

@@ -12,6 +12,7 @@ struct OrderRow {
     std::string id, site_id, tp, title, buyer_store, buyer_id, or_st, currency, pay_tp;
     std::optional<std::string> pay_id;
     std::int64_t fee = 0;
+    std::int64_t expi_ms = 0;
     bool expired = false;
 };
 
