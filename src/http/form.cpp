@@ -71,13 +71,15 @@ std::optional<std::string> FormValue(const FormPairs& pairs, std::string_view na
     return std::nullopt;
 }
 
-std::string PercentEncode(std::string_view bytes) {
+std::string PercentEncode(std::string_view bytes, bool space_as_plus) {
     static constexpr char kHex[] = "0123456789ABCDEF";
     std::string out;
     out.reserve(bytes.size() * 3);
     for (unsigned char c : bytes) {
         if (IsUnreserved(c)) {
             out.push_back(static_cast<char>(c));
+        } else if (c == ' ' && space_as_plus) {
+            out.push_back('+');
         } else {
             out.push_back('%');
             out.push_back(kHex[c >> 4]);
@@ -87,13 +89,13 @@ std::string PercentEncode(std::string_view bytes) {
     return out;
 }
 
-std::string EncodeForm(const FormPairs& pairs) {
+std::string EncodeForm(const FormPairs& pairs, bool space_as_plus) {
     std::string out;
     for (const auto& [k, v] : pairs) {
         if (!out.empty()) out.push_back('&');
-        out += PercentEncode(k);
+        out += PercentEncode(k, space_as_plus);
         out.push_back('=');
-        out += PercentEncode(v);
+        out += PercentEncode(v, space_as_plus);
     }
     return out;
 }

@@ -22,11 +22,6 @@ struct IconvCloser {
 };
 using IconvPtr = std::unique_ptr<std::remove_pointer_t<iconv_t>, IconvCloser>;
 
-bool Unreserved(unsigned char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
-           c == '.' || c == '-' || c == '~';
-}
-
 std::string Time(std::int64_t epoch_seconds) {
     return alipay::GatewayTimestamp(epoch_seconds);
 }
@@ -34,32 +29,11 @@ std::string Time(std::int64_t epoch_seconds) {
 }  // namespace
 
 std::string ZfbFormEscape(std::string_view bytes) {
-    static constexpr char kHex[] = "0123456789ABCDEF";
-    std::string out;
-    out.reserve(bytes.size() * 3);
-    for (unsigned char c : bytes) {
-        if (Unreserved(c)) {
-            out.push_back(static_cast<char>(c));
-        } else if (c == ' ') {
-            out.push_back('+');
-        } else {
-            out.push_back('%');
-            out.push_back(kHex[c >> 4]);
-            out.push_back(kHex[c & 0x0f]);
-        }
-    }
-    return out;
+    return http::PercentEncode(bytes, /*space_as_plus=*/true);
 }
 
 std::string ZfbFormEncode(const ZfbParams& params) {
-    std::string out;
-    for (const auto& [k, v] : params) {
-        if (!out.empty()) out.push_back('&');
-        out += ZfbFormEscape(k);
-        out.push_back('=');
-        out += ZfbFormEscape(v);
-    }
-    return out;
+    return http::EncodeForm(params, /*space_as_plus=*/true);
 }
 
 std::optional<std::string> Utf8ToGbk(std::string_view utf8) {

@@ -5,6 +5,16 @@ import time
 from conftest import STACK, api, psql, sim
 
 
+def wait_for(pred, timeout, step=0.1):
+    """Polls pred() until it is true or `timeout` seconds pass; returns its last value."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if pred():
+            return True
+        time.sleep(step)
+    return pred()
+
+
 def buy(pay_tp="wx.qrcode", products=None, ticket=None, **extra):
     body = {"products": products or [{"id": STACK["DEMO_PRODUCT"], "amount": 2}], "pay_tp": pay_tp}
     body.update(extra)

@@ -14,6 +14,7 @@ import tempfile
 import time
 
 from conftest import STACK
+from helpers import wait_for
 
 BEGIN, END, PARAMS, STDIN, STDOUT = 1, 3, 4, 5, 6
 RESPONDER = 1
@@ -112,14 +113,6 @@ def healthz_ok(path=None):
         return False
     return status == 200 and headers["content-type"].startswith("application/json") and body["ok"] is True
 
-
-def wait_for(pred, timeout, step=0.2):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if pred():
-            return True
-        time.sleep(step)
-    return pred()
 
 
 def max_body_bytes():

@@ -2,7 +2,7 @@
 changed on a bad message, every message in the inbox with its verdict."""
 
 from conftest import STACK, api, cli, psql
-from helpers import buy_ok, check, db_row, inbox, sim_pay, wait_state
+from helpers import buy_ok, check, db_row, inbox, sim_pay
 
 SUCCESS = "<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>"
 

@@ -10,7 +10,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from conftest import STACK, http
-from helpers import buy, buy_ok, check
+from helpers import buy, buy_ok, check, wait_for
 
 
 def master_pid():
@@ -22,14 +22,6 @@ def workers(pid):
     out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
     return sorted(int(p) for p in out)
 
-
-def wait_for(pred, timeout, step=0.1):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if pred():
-            return True
-        time.sleep(step)
-    return pred()
 
 
 def healthy():

@@ -25,9 +25,11 @@ std::optional<std::string> FormValue(const FormPairs& pairs, std::string_view na
 
 /// RFC 3986 percent-encoding: unreserved characters (A-Z a-z 0-9 - . _ ~) stay, everything
 /// else becomes %XX (upper-case hex). Used for form bodies and query strings we send.
-std::string PercentEncode(std::string_view bytes);
+/// `space_as_plus` writes a space as '+' instead (so '+' itself travels as %2B), the way
+/// Alipay's servers and Python's quote_plus write forms.
+std::string PercentEncode(std::string_view bytes, bool space_as_plus = false);
 
 /// "k1=v1&k2=v2" with both sides percent-encoded, in the given order.
-std::string EncodeForm(const FormPairs& pairs);
+std::string EncodeForm(const FormPairs& pairs, bool space_as_plus = false);
 
 }  // namespace orderpay::http
