@@ -99,20 +99,10 @@ std::optional<OrderRow> LoadOrder(db::Connection& c, const std::string& site, co
     }
     WriteStr(w, "currency", o.currency);
     WriteStr(w, "pay_tp", o.pay_tp);
-    w.Key("pay_id");
-    if (o.pay_id) {
-        w.String(o.pay_id->data(), static_cast<rapidjson::SizeType>(o.pay_id->size()));
-    } else {
-        w.Null();
-    }
+    http::WriteOptString(w, "pay_id", o.pay_id);
     std::optional<store::SlipRow> slip = o.pay_id ? store::FindSlip(c, *o.pay_id) : store::LiveSlip(c, o.id);
     WritePayRe(w, slip);
-    w.Key("seller");
-    if (auto seller = r.GetOpt(0, "seller")) {
-        w.String(seller->data(), static_cast<rapidjson::SizeType>(seller->size()));
-    } else {
-        w.Null();
-    }
+    http::WriteOptString(w, "seller", r.GetOpt(0, "seller"));
     WriteStr(w, "buyer_id", o.buyer_id);
     WriteStr(w, "or_st", o.or_st);
     for (const char* t : {"ct", "lm", "wt_at", "ok_at", "fa_at", "sp_at", "dn_at", "expi"})

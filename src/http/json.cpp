@@ -73,6 +73,24 @@ std::optional<bool> GetBool(const rapidjson::Value& obj, const char* name) {
     return it->value.GetBool();
 }
 
+void WriteOptString(JsonWriter& w, const char* key, const std::optional<std::string>& v) {
+    w.Key(key);
+    if (v) {
+        w.String(v->data(), static_cast<rapidjson::SizeType>(v->size()));
+    } else {
+        w.Null();
+    }
+}
+
+void WriteOptMs(JsonWriter& w, const char* key, const std::optional<std::int64_t>& epoch_s) {
+    w.Key(key);
+    if (epoch_s) {
+        w.Int64(*epoch_s * 1000);
+    } else {
+        w.Null();
+    }
+}
+
 void WriteMoney(JsonWriter& w, std::int64_t minor, int exponent) {
     std::string s = domain::FormatDecimal(minor, exponent);
     w.RawValue(s.data(), s.size(), rapidjson::kNumberType);

@@ -129,15 +129,6 @@ std::string PayReply(const store::Trade& t, int sent, const std::vector<Delivery
     return PayReplyJson(t.key.out_trade_no, t.transaction_id.value_or(""), sent, replies);
 }
 
-void WriteOptString(http::JsonWriter& w, const char* key, const std::optional<std::string>& v) {
-    w.Key(key);
-    if (v) {
-        w.String(*v);
-    } else {
-        w.Null();
-    }
-}
-
 std::string TradeJson(const store::Trade& t) {
     rapidjson::StringBuffer buf;
     http::JsonWriter w(buf);
@@ -165,22 +156,18 @@ std::string TradeJson(const store::Trade& t) {
     }
     w.Key("total_fee");
     w.Int64(t.total_fee);
-    WriteOptString(w, "prepay_id", t.prepay_id);
-    WriteOptString(w, "code_url", t.code_url);
-    WriteOptString(w, "transaction_id", t.transaction_id);
+    http::WriteOptString(w, "prepay_id", t.prepay_id);
+    http::WriteOptString(w, "code_url", t.code_url);
+    http::WriteOptString(w, "transaction_id", t.transaction_id);
     w.Key("queries");
     w.Int(t.queries);
     w.Key("notify_count");
     w.Int(t.notify_count);
     w.Key("ct");
     w.Int64(t.ct_ms);
-    w.Key("paid_at");
-    if (t.paid_at) {
-        w.Int64(*t.paid_at * 1000);
-    } else {
-        w.Null();
-    }
-    WriteOptString(w, "time_end", t.paid_at ? std::optional<std::string>(TimeEnd(*t.paid_at)) : std::nullopt);
+    http::WriteOptMs(w, "paid_at", t.paid_at);
+    http::WriteOptString(w, "time_end",
+                         t.paid_at ? std::optional<std::string>(TimeEnd(*t.paid_at)) : std::nullopt);
     w.EndObject();
     return buf.GetString();
 }

@@ -110,24 +110,6 @@ crypto::PKey AlipayKey(Ctx& ctx, const zfb_store::Trade& t, http::Response& err)
     return key;
 }
 
-void WriteOptString(http::JsonWriter& w, const char* key, const std::optional<std::string>& v) {
-    w.Key(key);
-    if (v) {
-        w.String(*v);
-    } else {
-        w.Null();
-    }
-}
-
-void WriteOptMs(http::JsonWriter& w, const char* key, const std::optional<std::int64_t>& epoch) {
-    w.Key(key);
-    if (epoch) {
-        w.Int64(*epoch * 1000);
-    } else {
-        w.Null();
-    }
-}
-
 }  // namespace
 
 std::string ParseZfbPayArgs(const http::FormPairs& form, ZfbPayArgs& out) {
@@ -219,9 +201,9 @@ std::string ZfbTradeJson(const zfb_store::Trade& t) {
     }
     w.Key("total_fee");
     w.Int64(t.total_fee);
-    WriteOptString(w, "qr_code", t.qr_code);
-    WriteOptString(w, "trade_no", t.trade_no);
-    WriteOptString(w, "transaction_id", t.trade_no);  // the name the WeChat view uses
+    http::WriteOptString(w, "qr_code", t.qr_code);
+    http::WriteOptString(w, "trade_no", t.trade_no);
+    http::WriteOptString(w, "transaction_id", t.trade_no);  // the name the WeChat view uses
     w.Key("refunded");
     w.Bool(t.refunded);
     w.Key("queries");
@@ -232,8 +214,8 @@ std::string ZfbTradeJson(const zfb_store::Trade& t) {
     w.Int(t.notify_count);
     w.Key("ct");
     w.Int64(t.ct_ms);
-    WriteOptMs(w, "paid_at", t.paid_at);
-    WriteOptMs(w, "closed_at", t.closed_at);
+    http::WriteOptMs(w, "paid_at", t.paid_at);
+    http::WriteOptMs(w, "closed_at", t.closed_at);
     w.EndObject();
     return buf.GetString();
 }

@@ -36,6 +36,12 @@ std::optional<bool> GetBool(const rapidjson::Value& obj, const char* name);
 
 using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
 
+/// Writes `key` and the string, or null when absent.
+void WriteOptString(JsonWriter& w, const char* key, const std::optional<std::string>& v);
+
+/// Writes `key` and epoch seconds as epoch milliseconds, or null when absent.
+void WriteOptMs(JsonWriter& w, const char* key, const std::optional<std::int64_t>& epoch_s);
+
 /// Writes minor units as a JSON number with `exponent` decimals (32156 -> 321.56).
 void WriteMoney(JsonWriter& w, std::int64_t minor, int exponent);
 
