@@ -5,22 +5,21 @@
 #include "orderpay/domain/money.hpp"
 #include "orderpay/http/json.hpp"
 #include "orderpay/store/rows.hpp"
-#include "orderpay/store/statements.hpp"
 
 namespace orderpay::app {
 
 namespace {
 
-void WriteTime(http::JsonWriter& w, const db::Result& r, const char* col) {
-    w.Key(col);
-    if (r.IsNull(0, r.Col(col))) {
-        w.Null();
+void WriteTime(http::JsonWriter& w, const char* key, const std::optional<std::int64_t>& ms) {
+    w.Key(key);
+    if (ms) {
+        w.Int64(*ms);
     } else {
-        w.Int64(r.GetInt(0, col));
+        w.Null();
     }
 }
 
-void WriteStr(http::JsonWriter& w, const char* key, const std::string& v) {
+void WriteStr(http::JsonWriter& w, const char* key, std::string_view v) {
     w.Key(key);
     w.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
 }
@@ -32,7 +31,7 @@ void WritePayRe(http::JsonWriter& w, const std::optional<store::SlipRow>& slip) 
         return;
     }
     w.StartObject();
-    WriteStr(w, "st", slip->st);
+    WriteStr(w, "st", domain::ToString(slip->st));
     WriteStr(w, "re_tp", slip->re_tp);
     w.Key("re_obj");
     if (slip->re_tp == "JSON" && !slip->re_obj.empty()) {
@@ -47,25 +46,15 @@ void WritePayRe(http::JsonWriter& w, const std::optional<store::SlipRow>& slip) 
 
 }  // namespace
 
-std::optional<OrderRow> LoadOrder(db::Connection& c, const std::string& site, const std::string& id,
-                                  std::string* json) {
-    db::Result r = c.Exec(store::kOrderGet, {site, id});
-    if (r.Rows() == 0) return std::nullopt;
-    OrderRow o;
-    o.id = r.Get(0, "id");
-    o.site_id = r.Get(0, "site_id");
-    o.tp = r.Get(0, "tp");
-    o.title = r.Get(0, "title");
-    o.buyer_store = r.Get(0, "buyer_store");
-    o.buyer_id = r.Get(0, "buyer_id");
-    o.or_st = r.Get(0, "or_st");
-    o.currency = r.Get(0, "currency");
-    o.pay_tp = r.Get(0, "pay_tp");
-    o.pay_id = r.GetOpt(0, "pay_id");
-    o.fee = r.GetInt(0, "fee");
-    o.expi_ms = r.GetInt(0, "expi");
-    o.expired = r.Get(0, "expired") == "t";
-    if (!json) return o;
+std::optional<store::SlipRow> CurrentSlip(db::Connection& c, const store::OrderRecord& o) {
+    return o.pay_id ? store::FindSlip(c, *o.pay_id) : store::LiveSlip(c, o.id);
+}
+
+std::optional<store::OrderRecord> LoadOrder(db::Connection& c, const std::string& site, const std::string& id,
+                                            std::string* json) {
+    std::optional<store::OrderRecord> found = store::FindOrder(c, site, id);
+    if (!found || !json) return found;
+    const store::OrderRecord& o = *found;
 
     const int exp = domain::CurrencyExponent(o.currency).value_or(2);
     rapidjson::StringBuffer buf;
@@ -74,42 +63,48 @@ std::optional<OrderRow> LoadOrder(db::Connection& c, const std::string& site, co
     WriteStr(w, "id", o.id);
     WriteStr(w, "tp", o.tp);
     WriteStr(w, "title", o.title);
-    WriteStr(w, "note", r.Get(0, "note"));
+    WriteStr(w, "note", o.note);
     w.Key("products");
     w.StartArray();
-    db::Result items = c.Exec(store::kItemsGet, {o.id});
-    for (int i = 0; i < items.Rows(); ++i) {
+    for (const store::OrderItem& item : store::OrderItems(c, o.id)) {
         w.StartObject();
-        WriteStr(w, "id", items.Get(i, "product_id"));
-        WriteStr(w, "title", items.Get(i, "title"));
+        WriteStr(w, "id", item.product_id);
+        WriteStr(w, "title", item.title);
         w.Key("amount");
-        w.Int64(items.GetInt(i, "amount"));
+        w.Int64(item.amount);
         w.Key("price");
-        http::WriteMoney(w, items.GetInt(i, "price"), exp);
+        http::WriteMoney(w, item.price, exp);
         w.Key("subtotal");
-        http::WriteMoney(w, items.GetInt(i, "subtotal"), exp);
+        http::WriteMoney(w, item.subtotal, exp);
         w.EndObject();
     }
     w.EndArray();
     w.Key("pro_c");
-    w.Int64(r.GetInt(0, "pro_c"));
-    for (const char* money : {"total", "freight", "discount", "price", "fee"}) {
-        w.Key(money);
-        http::WriteMoney(w, r.GetInt(0, money), exp);
+    w.Int64(o.pro_c);
+    for (auto [key, value] :
+         {std::pair{"total", o.total}, std::pair{"freight", o.freight}, std::pair{"discount", o.discount},
+          std::pair{"price", o.price}, std::pair{"fee", o.fee}}) {
+        w.Key(key);
+        http::WriteMoney(w, value, exp);
     }
     WriteStr(w, "currency", o.currency);
     WriteStr(w, "pay_tp", o.pay_tp);
     http::WriteOptString(w, "pay_id", o.pay_id);
-    std::optional<store::SlipRow> slip = o.pay_id ? store::FindSlip(c, *o.pay_id) : store::LiveSlip(c, o.id);
-    WritePayRe(w, slip);
-    http::WriteOptString(w, "seller", r.GetOpt(0, "seller"));
+    WritePayRe(w, CurrentSlip(c, o));
+    http::WriteOptString(w, "seller", o.seller);
     WriteStr(w, "buyer_id", o.buyer_id);
-    WriteStr(w, "or_st", o.or_st);
-    for (const char* t : {"ct", "lm", "wt_at", "ok_at", "fa_at", "sp_at", "dn_at", "expi"})
-        WriteTime(w, r, t);
+    WriteStr(w, "or_st", domain::ToString(o.or_st));
+    WriteTime(w, "ct", o.ct);
+    WriteTime(w, "lm", o.lm);
+    WriteTime(w, "wt_at", o.wt_at);
+    WriteTime(w, "ok_at", o.ok_at);
+    WriteTime(w, "fa_at", o.fa_at);
+    WriteTime(w, "sp_at", o.sp_at);
+    WriteTime(w, "dn_at", o.dn_at);
+    WriteTime(w, "expi", o.expi);
     // Contact and address fields given at buy, stored as one JSON object, surface at top level.
     rapidjson::Document contact;
-    if (http::ParseJson(r.Get(0, "contact"), contact).empty() && contact.IsObject()) {
+    if (http::ParseJson(o.contact_json, contact).empty() && contact.IsObject()) {
         for (auto& m : contact.GetObject()) {
             if (!m.value.IsString()) continue;
             w.Key(m.name.GetString(), m.name.GetStringLength());
@@ -118,7 +113,7 @@ std::optional<OrderRow> LoadOrder(db::Connection& c, const std::string& site, co
     }
     w.EndObject();
     *json = buf.GetString();
-    return o;
+    return found;
 }
 
 }  // namespace orderpay::app

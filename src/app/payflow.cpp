@@ -4,25 +4,15 @@
 #include "orderpay/app/payflow.hpp"
 
 #include "orderpay/core/log.hpp"
+#include "orderpay/store/orders.hpp"
 #include "orderpay/store/settle.hpp"
-#include "orderpay/store/statements.hpp"
 
 namespace orderpay::app {
 
 std::optional<PayType> ParsePayType(const std::string& text) {
-    using providers::PayKind;
-    static const struct {
-        const char* name;
-        const char* prefix;
-        PayKind kind;
-    } kTypes[] = {
-        {"wx.qrcode", "wx", PayKind::kQrcode}, {"wx.jsapi", "wx", PayKind::kJsapi},
-        {"wx.scan", "wx", PayKind::kScan},     {"zfb.qrcode", "zfb", PayKind::kQrcode},
-        {"zfb.scan", "zfb", PayKind::kScan},   {"paypal", "paypal", PayKind::kLink},
-    };
-    for (const auto& t : kTypes)
-        if (text == t.name) return PayType{t.name, t.prefix, t.kind};
-    return std::nullopt;
+    const providers::PayTypeRow* t = providers::FindPayType(text);
+    if (!t) return std::nullopt;
+    return PayType{std::string(t->name), std::string(t->provider), t->kind};
 }
 
 std::optional<http::Err> CheckPayInputs(const PayType& pt, const PayInputs& in) {
@@ -38,12 +28,13 @@ std::optional<http::Err> CheckPayInputs(const PayType& pt, const PayInputs& in) 
 
 namespace {
 
-void MarkWaiting(Context& ctx, const SlipToSend& s, const std::string& re_tp, const std::string& re_obj,
-                 const std::string& note) {
-    db::Tx tx(ctx.db());
-    ctx.db().Exec(store::kSlipSetWait, {s.slip_id, re_tp, re_obj, note});
-    ctx.db().Exec(store::kOrderSetWaiting, {s.order_id, s.slip_id});
-    tx.Commit();
+// A payment the provider confirmed by query or synchronously: settled as a notification would be.
+store::SettleOutcome SettleConfirmed(Context& ctx, const std::string& provider, const std::string& slip_id,
+                                     const providers::Merchant& m, const providers::QueryResult& q,
+                                     std::string& detail) {
+    providers::PaidEvent ev{slip_id,  q.txn_id, q.amount, q.currency, m.app_id,
+                            m.mch_id, true,     false,    "SUCCESS"};
+    return store::Settle(ctx.db(), provider, ev, detail);
 }
 
 }  // namespace
@@ -68,15 +59,18 @@ std::optional<http::Err> SendSlip(Context& ctx, const PayType& pt, const provide
 
     switch (r.outcome) {
         case providers::Outcome::kPending:
-            MarkWaiting(ctx, s, r.re_tp, r.re_obj, "");
+            store::MarkWaiting(ctx.db(), s.slip_id, s.order_id, r.re_tp, r.re_obj, "");
             return std::nullopt;
         case providers::Outcome::kPaid: {
-            MarkWaiting(ctx, s, "NONE", "", "paid at once");
-            providers::PaidEvent ev{s.slip_id, r.txn_id, r.paid_amount, r.paid_currency,
-                                    m.app_id,  m.mch_id, true,          "SUCCESS"};
+            store::MarkWaiting(ctx.db(), s.slip_id, s.order_id, "NONE", "", "paid at once");
+            providers::QueryResult q;
+            q.txn_id = r.txn_id;
+            q.amount = r.paid_amount;
+            q.currency = r.paid_currency;
             std::string detail;
-            store::SettleOutcome o = store::Settle(ctx.db(), ev, detail);
-            if (o == store::SettleOutcome::kMismatch || o == store::SettleOutcome::kNoSlip) {
+            store::SettleOutcome o = SettleConfirmed(ctx, pt.prefix, s.slip_id, m, q, detail);
+            if (o == store::SettleOutcome::kMismatch || o == store::SettleOutcome::kNoSlip ||
+                o == store::SettleOutcome::kTxnReused) {
                 log::Error("slip ", s.slip_id, ": scan payment not settled: ", detail);
                 message = detail;
                 return http::Err::kProvider;
@@ -84,12 +78,12 @@ std::optional<http::Err> SendSlip(Context& ctx, const PayType& pt, const provide
             return std::nullopt;
         }
         case providers::Outcome::kFailed:
-            ctx.db().Exec(store::kSlipFail, {s.slip_id, r.message});
+            store::FailSlip(ctx.db(), s.slip_id, r.message);
             log::Warn("slip ", s.slip_id, " failed: ", r.message);
             return pt.kind == providers::PayKind::kScan ? http::Err::kPayFailed : http::Err::kProvider;
         case providers::Outcome::kUnknown:
             // Unknown is never failed: keep WAIT so a query settles it if money moved.
-            MarkWaiting(ctx, s, "NONE", "", r.message);
+            store::MarkWaiting(ctx.db(), s.slip_id, s.order_id, "NONE", "", r.message);
             log::Warn("slip ", s.slip_id, " outcome unknown: ", r.message);
             return http::Err::kProviderTimeout;
     }
@@ -97,25 +91,59 @@ std::optional<http::Err> SendSlip(Context& ctx, const PayType& pt, const provide
 }
 
 bool RefreshSlip(Context& ctx, const store::SlipRow& slip) {
-    if (slip.st != "NEW" && slip.st != "WAIT") return false;
-    db::Result claim = ctx.db().Exec(store::kSlipClaimQuery, {slip.id, ctx.settings().query_min_interval_ms});
-    if (claim.Affected() != 1) return false;  // asked recently, by us or another worker
+    if (!slip.Open()) return false;
+    if (!store::ClaimQuery(ctx.db(), slip.id, ctx.settings().query_min_interval_ms))
+        return false;  // asked recently, by us or another worker
     providers::Provider* p = ctx.ProviderFor(slip.provider);
     std::optional<providers::Merchant> m = store::FindMerchant(ctx.db(), slip.merchant_id);
     if (!p || !m) return false;
     providers::QueryResult q = p->Query(*m, slip.id);
     using S = providers::QueryResult::State;
     if (q.state == S::kPaid) {
-        providers::PaidEvent ev{slip.id,   q.txn_id,  q.amount, q.currency,
-                                m->app_id, m->mch_id, true,     "SUCCESS"};
         std::string detail;
-        store::SettleOutcome o = store::Settle(ctx.db(), ev, detail);
+        store::SettleOutcome o = SettleConfirmed(ctx, slip.provider, slip.id, *m, q, detail);
         log::Info("slip ", slip.id, " queried paid: ", store::ToString(o), " (", detail, ")");
     } else if (q.state == S::kClosed || q.state == S::kFailed) {
-        ctx.db().Exec(store::kSlipFail, {slip.id, "provider: " + q.message});
+        store::FailSlip(ctx.db(), slip.id, "provider: " + q.message);
     }
     // kNotFound right after creation is normal for some providers (not scanned yet): no change.
     return true;
+}
+
+FailedSlipCheck CheckFailedSlip(Context& ctx, const store::SlipRow& slip, std::string& detail) {
+    providers::Provider* p = ctx.ProviderFor(slip.provider);
+    std::optional<providers::Merchant> m = store::FindMerchant(ctx.db(), slip.merchant_id);
+    if (!p || !m) {
+        detail = "no provider or merchant for " + slip.provider;
+        return FailedSlipCheck::kUnknown;
+    }
+    providers::QueryResult q = p->Query(*m, slip.id);
+    using S = providers::QueryResult::State;
+    switch (q.state) {
+        case S::kPaid: {
+            store::SettleOutcome o = SettleConfirmed(ctx, slip.provider, slip.id, *m, q, detail);
+            detail = std::string(store::ToString(o)) + ": " + detail;
+            log::Warn("failed slip ", slip.id, " found paid at ", slip.provider, ": ", detail);
+            return FailedSlipCheck::kPaid;
+        }
+        case S::kClosed:
+        case S::kFailed:
+        case S::kNotFound:
+            store::ConfirmClosed(ctx.db(), slip.id);
+            detail = "closed at the provider";
+            return FailedSlipCheck::kConfirmedClosed;
+        case S::kNotPaid: {
+            // Still open: close it again, so it can never take money; confirmed next time.
+            providers::CloseResult c = p->Close(*m, slip.id);
+            detail = c.closed ? "was still open: closed again" : "still open, close failed: " + c.message;
+            return FailedSlipCheck::kStillOpen;
+        }
+        case S::kPaying:
+        case S::kUnknown:
+            break;
+    }
+    detail = "provider answer unknown: " + q.message;
+    return FailedSlipCheck::kUnknown;
 }
 
 }  // namespace orderpay::app

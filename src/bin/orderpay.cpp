@@ -24,8 +24,10 @@ constexpr const char* kUsage = R"(usage: orderpay [--config FILE] COMMAND ...
   seller set --site SITE --prefix wx|zfb --merchant ID | seller list
   order show ID | order list [--site S] [--state ST] [--limit N]
   expire [--limit N]                        fail unpaid orders past expiry, give stock back
-  reconcile [--limit N]                     query waiting slips; list refunds and unknowns
-  notify verify --site SITE [--provider wx|zfb] --body FILE|-
+  reconcile [--limit N]                     query waiting and failed slips; list refunds and unknowns
+  notify verify --site SITE [--provider wx|zfb] --body FILE|- [--headers FILE]
+  inbox list [--verdict V] [--limit N]      stored notifications, newest first
+  inbox replay [--older-than 60s] [--verdict received|error]   decide what a dying worker left
 Add --json for machine-readable output. Config: --config, $ORDERPAY_CONFIG, /etc/orderpay/orderpay.conf
 )";
 
@@ -71,6 +73,7 @@ int main(int argc, char** argv) {
         if (group == "order" || group == "expire" || group == "reconcile")
             return cli::Orders(env, group, args);
         if (group == "notify") return cli::Notify(env, args);
+        if (group == "inbox") return cli::Inbox(env, args);
         return cli::Catalog(env, group, args);
     } catch (const cli::UsageError& e) {
         std::cerr << "orderpay: " << e.what() << "\n\n" << kUsage;

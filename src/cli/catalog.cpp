@@ -1,5 +1,6 @@
 // CLI commands for the shop's setup: account stores, sites, accounts, tickets, products,
 // merchants and sellers. Everything here is an upsert, so setup scripts can be re-run.
+#include <cctype>
 #include <cstdlib>
 #include <iostream>
 
@@ -7,7 +8,8 @@
 #include "orderpay/crypto/digest.hpp"
 #include "orderpay/domain/money.hpp"
 #include "orderpay/http/reply.hpp"
-#include "orderpay/providers/alipay/client.hpp"
+#include "orderpay/providers/registry.hpp"
+#include "orderpay/store/admin.hpp"
 #include "orderpay/store/rows.hpp"
 
 namespace orderpay::cli {
@@ -41,19 +43,23 @@ void PrintRows(const db::Result& r, const std::vector<std::string>& cols, bool j
     }
 }
 
+bool IsSetupId(const std::string& id) {
+    if (id.empty() || id.size() > 64) return false;
+    for (char ch : id)
+        if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '_' && ch != '.' && ch != '-')
+            return false;
+    return true;
+}
+
 int StoreCmd(Env& env, const Args& a) {
     std::string verb = a.pos.size() > 1 ? a.pos[1] : "";
     if (verb == "add") {
         if (a.pos.size() < 3) throw UsageError("store add ID [--name NAME]");
-        env.db.Query(
-            "INSERT INTO account_stores (id, name) VALUES ($1, $2) "
-            "ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name",
-            {a.pos[2], a.Flag("name").value_or("")});
+        store::UpsertAccountStore(env.db, a.pos[2], a.Flag("name").value_or(""));
         return 0;
     }
     if (verb == "list") {
-        PrintRows(env.db.Query("SELECT id, name FROM account_stores ORDER BY id", {}), {"id", "name"},
-                  a.json);
+        PrintRows(store::ListAccountStores(env.db), {"id", "name"}, a.json);
         return 0;
     }
     throw UsageError("store add|list");
@@ -66,20 +72,16 @@ int SiteCmd(Env& env, const Args& a) {
             throw UsageError("site add ID [--store STORE] [--name N] [--currency CNY] [--expire-minutes 30]");
         std::string currency = a.Flag("currency").value_or("CNY");
         if (!domain::CurrencyExponent(currency)) throw UsageError("unsupported currency " + currency);
-        std::optional<std::string> store = a.Flag("store");
-        env.db.Query(
-            "INSERT INTO sites (id, name, account_store, currency, expire_minutes) VALUES ($1, $2, $3, $4, "
-            "$5) "
-            "ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, account_store = EXCLUDED.account_store, "
-            "currency = EXCLUDED.currency, expire_minutes = EXCLUDED.expire_minutes",
-            {a.pos[2], a.Flag("name").value_or(""), store, currency,
-             a.Flag("expire-minutes").value_or("30")});
+        std::string minutes = a.Flag("expire-minutes").value_or("30");
+        char* end = nullptr;
+        long m = std::strtol(minutes.c_str(), &end, 10);
+        if (minutes.empty() || *end || m < 1 || m > 10080) throw UsageError("--expire-minutes 1..10080");
+        store::UpsertSite(env.db, {a.pos[2], a.Flag("name").value_or(""), a.Flag("store"), currency, int(m)});
         return 0;
     }
     if (verb == "list") {
-        PrintRows(env.db.Query(
-                      "SELECT id, name, account_store, currency, expire_minutes FROM sites ORDER BY id", {}),
-                  {"id", "name", "account_store", "currency", "expire_minutes"}, a.json);
+        PrintRows(store::ListSites(env.db), {"id", "name", "account_store", "currency", "expire_minutes"},
+                  a.json);
         return 0;
     }
     throw UsageError("site add|list");
@@ -89,16 +91,12 @@ int AccountCmd(Env& env, const Args& a) {
     std::string verb = a.pos.size() > 1 ? a.pos[1] : "";
     if (verb == "add") {
         if (a.pos.size() < 3) throw UsageError("account add ID --store STORE [--name N] [--openid OPENID]");
-        env.db.Query(
-            "INSERT INTO accounts (id, store_id, name, wx_openid) VALUES ($1, $2, $3, $4) "
-            "ON CONFLICT (store_id, id) DO UPDATE SET name = EXCLUDED.name, wx_openid = EXCLUDED.wx_openid",
-            {a.pos[2], a.Need("store"), a.Flag("name").value_or(""), a.Flag("openid")});
+        store::UpsertAccount(env.db, a.Need("store"), a.pos[2], a.Flag("name").value_or(""),
+                             a.Flag("openid"));
         return 0;
     }
     if (verb == "list") {
-        PrintRows(
-            env.db.Query("SELECT store_id, id, name, wx_openid FROM accounts ORDER BY store_id, id", {}),
-            {"store", "id", "name", "openid"}, a.json);
+        PrintRows(store::ListAccounts(env.db), {"store", "id", "name", "openid"}, a.json);
         return 0;
     }
     throw UsageError("account add|list");
@@ -109,17 +107,16 @@ int TicketCmd(Env& env, const Args& a) {
     std::string verb = a.pos.size() > 1 ? a.pos[1] : "";
     if (verb != "issue") throw UsageError("ticket issue --account ID [--store STORE] [--ttl-hours 24]");
     std::string account = a.Need("account");
-    std::optional<std::string> store = a.Flag("store");
-    db::Result r =
-        env.db.Query("SELECT store_id FROM accounts WHERE id = $1 AND ($2::text IS NULL OR store_id = $2)",
-                     {account, store});
-    if (r.Rows() != 1)
-        throw UsageError(r.Rows() ? "account id is in several stores: give --store" : "no such account");
+    std::vector<std::string> stores = store::AccountStoresOf(env.db, account, a.Flag("store"));
+    if (stores.size() != 1)
+        throw UsageError(stores.empty() ? "no such account"
+                                        : "account id is in several stores: give --store");
+    std::string ttl = a.Flag("ttl-hours").value_or("24");
+    char* end = nullptr;
+    long hours = std::strtol(ttl.c_str(), &end, 10);
+    if (ttl.empty() || *end || hours < 1 || hours > 24 * 366) throw UsageError("--ttl-hours 1..8784");
     std::string ticket = crypto::RandomToken(24);
-    env.db.Query(
-        "INSERT INTO sessions (ticket_hash, store_id, account_id, expires_at) "
-        "VALUES (decode($1, 'hex'), $2, $3, now() + make_interval(hours => $4::int))",
-        {store::TicketHash(ticket), r.Get(0, 0), account, a.Flag("ttl-hours").value_or("24")});
+    store::InsertSession(env.db, store::TicketHash(ticket), stores.front(), account, int(hours));
     std::cout << ticket << '\n';
     return 0;
 }
@@ -130,103 +127,73 @@ int ProductCmd(Env& env, const Args& a) {
         if (a.pos.size() < 3)
             throw UsageError("product add ID --site SITE --title T --price 12.50 [--stock N]");
         std::string site = a.Need("site");
-        db::Result s = env.db.Query("SELECT currency FROM sites WHERE id = $1", {site});
-        if (s.Rows() != 1) throw UsageError("no such site " + site);
-        std::string currency = a.Flag("currency").value_or(s.Get(0, 0));
+        std::optional<std::string> site_currency = store::SiteCurrency(env.db, site);
+        if (!site_currency) throw UsageError("no such site " + site);
+        std::string currency = a.Flag("currency").value_or(*site_currency);
         auto exp = domain::CurrencyExponent(currency);
         if (!exp) throw UsageError("unsupported currency " + currency);
         auto price = domain::ParseDecimal(a.Need("price"), *exp);
         if (!price)
             throw UsageError("bad price (a decimal with at most " + std::to_string(*exp) + " decimals)");
-        env.db.Query(
-            "INSERT INTO products (id, site_id, title, price, currency, stock) VALUES ($1, $2, $3, $4, $5, "
-            "$6) "
-            "ON CONFLICT (site_id, id) DO UPDATE SET title = EXCLUDED.title, price = EXCLUDED.price, "
-            "currency = EXCLUDED.currency, stock = EXCLUDED.stock, active = true, lm = now()",
-            {a.pos[2], site, a.Need("title"), *price, currency, a.Flag("stock")});
+        store::UpsertProduct(env.db, {a.pos[2], site, a.Need("title"), *price, currency, a.Flag("stock")});
         return 0;
     }
     if (verb == "list") {
-        PrintRows(env.db.Query("SELECT site_id, id, title, price, currency, stock, active FROM products "
-                               "WHERE $1::text IS NULL OR site_id = $1 ORDER BY site_id, id",
-                               {a.Flag("site")}),
+        PrintRows(store::ListProducts(env.db, a.Flag("site")),
                   {"site", "id", "title", "price_minor", "currency", "stock", "active"}, a.json);
         return 0;
     }
     throw UsageError("product add|list");
 }
 
-constexpr const char* kMerchantUsage =
-    "merchant add ID --provider wx --app-id A --mch-id M [--sign-type MD5|HMAC-SHA256] --key-file F|-\n"
-    "merchant add ID --provider zfb --app-id A --seller-id PID --app-private-key-file F\n"
-    "             (--alipay-public-key-file F | --app-cert-file F --alipay-cert-file F "
-    "--alipay-root-cert-file F)";
-
-void UpsertMerchant(Env& env, const std::string& id, const std::string& provider, const std::string& app_id,
-                    const std::string& mch_id, const std::string& sign_type, const std::string& key,
-                    const std::string& options) {
-    env.db.Query(
-        "INSERT INTO merchants (id, provider, app_id, mch_id, sign_type, api_key, options) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb) ON CONFLICT (id) DO UPDATE SET provider = "
-        "EXCLUDED.provider, "
-        "app_id = EXCLUDED.app_id, mch_id = EXCLUDED.mch_id, sign_type = EXCLUDED.sign_type, "
-        "api_key = EXCLUDED.api_key, options = EXCLUDED.options",
-        {id, provider, app_id, mch_id, sign_type, key, options});
+std::string MerchantUsage() {
+    std::string out;
+    for (const auto& row : providers::ProviderRows()) {
+        std::unique_ptr<providers::Provider> p = row.make(Config());
+        out += (out.empty() ? "" : "\n") + std::string(p->MerchantUsage());
+    }
+    return out;
 }
 
-// Alipay keys stay in their PEM files (the merchant's options name them); the files are checked
-// here, with the same loader the service uses, so a bad path fails now rather than at payment.
-void AddAlipayMerchant(Env& env, const Args& a, const std::string& id) {
-    std::string options = "{";
-    auto add = [&](const char* flag, const char* key) {
-        std::optional<std::string> v = a.Flag(flag);
-        if (!v) return false;
+// The provider asks for its own flags; secrets are read from files, paths made absolute.
+class CliMerchantInput final : public providers::MerchantInput {
+  public:
+    explicit CliMerchantInput(const Args& a) : a_(a) {}
+    std::optional<std::string> Flag(const std::string& name) const override { return a_.Flag(name); }
+    std::string Secret(const std::string& flag) const override { return ReadSecret(a_.Need(flag)); }
+    std::optional<std::string> Path(const std::string& flag) const override {
+        std::optional<std::string> v = a_.Flag(flag);
+        if (!v) return std::nullopt;
         char* abs = realpath(v->c_str(), nullptr);
-        if (!abs) throw UsageError(std::string("--") + flag + ": cannot resolve " + *v);
+        if (!abs) throw UsageError("--" + flag + ": cannot resolve " + *v);
         std::string path(abs);
         std::free(abs);
-        options +=
-            std::string(options.size() > 1 ? "," : "") + http::JsonString(key) + ":" + http::JsonString(path);
-        return true;
-    };
-    if (!add("app-private-key-file", "app_private_key_file"))
-        throw UsageError("missing --app-private-key-file");
-    bool cert = add("alipay-cert-file", "alipay_cert_file");
-    if (cert) {
-        if (!add("app-cert-file", "app_cert_file") || !add("alipay-root-cert-file", "alipay_root_cert_file"))
-            throw UsageError(
-                "certificate mode needs --app-cert-file, --alipay-cert-file and --alipay-root-cert-file");
-    } else if (!add("alipay-public-key-file", "alipay_public_key_file")) {
-        throw UsageError("missing --alipay-public-key-file (or the three certificate files)");
+        return path;
     }
-    options += "}";
-    std::string error;
-    providers::Merchant m{id, "zfb", a.Need("app-id"), a.Need("seller-id"), "RSA2", "", options};
-    if (!alipay::LoadKeys(m, error)) throw UsageError(error);
-    UpsertMerchant(env, id, "zfb", m.app_id, m.mch_id, "RSA2", "", options);
-}
+
+  private:
+    const Args& a_;
+};
 
 int MerchantCmd(Env& env, const Args& a) {
     std::string verb = a.pos.size() > 1 ? a.pos[1] : "";
     if (verb == "add") {
-        if (a.pos.size() < 3) throw UsageError(kMerchantUsage);
+        if (a.pos.size() < 3) throw UsageError(MerchantUsage());
+        std::string id = a.pos[2];
+        if (!IsSetupId(id)) throw UsageError("merchant id: 1-64 of A-Z a-z 0-9 _ . -");
+        providers::Providers registry(env.cfg);
         std::string provider = a.Need("provider");
-        if (provider == "zfb") {
-            AddAlipayMerchant(env, a, a.pos[2]);
-            return 0;
+        const providers::Provider* p = registry.Find(provider);
+        if (!p) throw UsageError("unknown provider " + provider + "\n" + MerchantUsage());
+        try {
+            store::UpsertMerchant(env.db, p->MakeMerchant(id, CliMerchantInput(a)));
+        } catch (const providers::MerchantError& e) {
+            throw UsageError(std::string(e.what()) + "\n" + std::string(p->MerchantUsage()));
         }
-        if (provider != "wx") throw UsageError("provider " + provider + " is not supported yet (wx, zfb)");
-        std::string sign_type = a.Flag("sign-type").value_or("MD5");
-        if (sign_type != "MD5" && sign_type != "HMAC-SHA256")
-            throw UsageError("--sign-type MD5 or HMAC-SHA256");
-        UpsertMerchant(env, a.pos[2], provider, a.Need("app-id"), a.Need("mch-id"), sign_type,
-                       ReadSecret(a.Need("key-file")), "{}");
         return 0;
     }
     if (verb == "list") {  // never the key
-        PrintRows(
-            env.db.Query("SELECT id, provider, app_id, mch_id, sign_type FROM merchants ORDER BY id", {}),
-            {"id", "provider", "app_id", "mch_id", "sign_type"}, a.json);
+        PrintRows(store::ListMerchants(env.db), {"id", "provider", "app_id", "mch_id", "sign_type"}, a.json);
         return 0;
     }
     throw UsageError("merchant add|list");
@@ -235,15 +202,18 @@ int MerchantCmd(Env& env, const Args& a) {
 int SellerCmd(Env& env, const Args& a) {
     std::string verb = a.pos.size() > 1 ? a.pos[1] : "";
     if (verb == "set") {
-        env.db.Query(
-            "INSERT INTO site_sellers (site_id, prefix, merchant_id) VALUES ($1, $2, $3) "
-            "ON CONFLICT (site_id, prefix) DO UPDATE SET merchant_id = EXCLUDED.merchant_id",
-            {a.Need("site"), a.Need("prefix"), a.Need("merchant")});
+        // A site's seller for a prefix must be that provider's merchant: a notification is
+        // checked against the slip's merchant, and the slip takes the seller's.
+        std::string prefix = a.Need("prefix"), merchant = a.Need("merchant");
+        std::optional<providers::Merchant> m = store::FindMerchant(env.db, merchant);
+        if (!m) throw UsageError("no such merchant " + merchant);
+        if (m->provider != prefix)
+            throw UsageError("merchant " + merchant + " is a " + m->provider + " merchant, not " + prefix);
+        store::SetSeller(env.db, a.Need("site"), prefix, merchant);
         return 0;
     }
     if (verb == "list") {
-        PrintRows(env.db.Query("SELECT site_id, prefix, merchant_id FROM site_sellers ORDER BY 1, 2", {}),
-                  {"site", "prefix", "merchant"}, a.json);
+        PrintRows(store::ListSellers(env.db), {"site", "prefix", "merchant"}, a.json);
         return 0;
     }
     throw UsageError("seller set --site S --prefix wx --merchant M | seller list");

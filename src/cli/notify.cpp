@@ -1,27 +1,81 @@
 // `orderpay notify verify`: runs a captured notification through the endpoint's exact
-// evaluation and explains each verdict. It changes nothing.
+// evaluation and explains each step. It changes nothing.
+#include "orderpay/app/notify.hpp"
+
 #include <iostream>
 
-#include "orderpay/app/notify_eval.hpp"
+#include "orderpay/app/context.hpp"
 #include "orderpay/cli/cli.hpp"
 #include "orderpay/http/reply.hpp"
 
 namespace orderpay::cli {
 
+namespace {
+
+constexpr const char* kUsage =
+    "notify verify --site SITE [--provider ID] --body FILE|- [--headers FILE] [--json]";
+
+// "Name: value" lines (as curl -D writes them) to the CGI names the endpoint sees.
+void ReadHeaders(const std::string& text, providers::RawNotification& raw) {
+    std::size_t pos = 0;
+    while (pos < text.size()) {
+        std::size_t end = text.find('\n', pos);
+        std::string line = text.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
+        pos = end == std::string::npos ? text.size() : end + 1;
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        std::size_t colon = line.find(':');
+        if (colon == std::string::npos || colon == 0) continue;  // the status line, blank lines
+        std::string name = line.substr(0, colon), value = line.substr(colon + 1);
+        while (!value.empty() && value.front() == ' ') value.erase(0, 1);
+        std::string cgi;
+        for (char ch : name)
+            cgi += ch == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+        if (cgi == "CONTENT_TYPE") {
+            raw.content_type = value;
+        } else if (cgi != "CONTENT_LENGTH") {
+            raw.headers["HTTP_" + cgi] = value;
+        }
+    }
+}
+
+// Without --provider: XML is WeChat v2's, a form is Alipay's. Said on stderr, never guessed silently.
+std::string DetectProvider(const std::string& body) {
+    std::size_t first = body.find_first_not_of(" \t\r\n");
+    std::string guess = first != std::string::npos && body[first] == '<' ? "wx" : "zfb";
+    std::cerr << "notify verify: no --provider given; the body looks like "
+              << (guess == "wx" ? "XML" : "a form") << ", assuming --provider " << guess << '\n';
+    return guess;
+}
+
+}  // namespace
+
 int Notify(Env& env, const Args& a) {
-    if (a.pos.size() < 2 || a.pos[1] != "verify")
-        throw UsageError("notify verify --site SITE [--provider wx|zfb] --body FILE|- [--json]");
-    std::string provider = a.Flag("provider").value_or("wx");
-    if (provider != "wx" && provider != "zfb") throw UsageError("--provider wx or zfb");
-    std::string body = ReadInput(a.Need("body"));
-    // Alipay: the form body as received, or a return URL's query string (a whole URL is cut).
-    if (provider == "zfb" && body.find('?') != std::string::npos) body = body.substr(body.find('?') + 1);
-    while (!body.empty() && (body.back() == '\n' || body.back() == '\r')) body.pop_back();
-    app::NotifyEval ev = provider == "wx" ? app::EvaluateWxNotification(env.db, a.Need("site"), body)
-                                          : app::EvaluateZfbNotification(env.db, a.Need("site"), body);
+    if (a.pos.size() < 2 || a.pos[1] != "verify") throw UsageError(kUsage);
+    app::Context ctx(app::Settings::From(env.cfg), env.db);
+    providers::RawNotification raw;
+    raw.method = "POST";
+    raw.body = ReadInput(a.Need("body"));
+    while (!raw.body.empty() && (raw.body.back() == '\n' || raw.body.back() == '\r')) raw.body.pop_back();
+    std::string id = a.Flag("provider").value_or("");
+    if (id.empty()) id = DetectProvider(raw.body);
+    const providers::Provider* p = ctx.ProviderFor(id);
+    if (!p) throw UsageError("unknown provider " + id + "\n" + kUsage);
+    if (auto headers = a.Flag("headers")) ReadHeaders(ReadInput(*headers), raw);
+    // A browser return: the URL (or its query string) as captured; it is evaluated as the GET.
+    std::size_t first = raw.body.find_first_not_of(" \t");
+    if (first != std::string::npos && raw.body[first] != '<' && raw.body[first] != '{' &&
+        raw.body.find('?') != std::string::npos && p->AcceptsMethod("GET")) {
+        raw.method = "GET";
+        raw.query = raw.body.substr(raw.body.find('?') + 1);
+        raw.body.clear();
+    }
+    app::NotifyEval ev = app::EvaluateNotification(env.db, *p, a.Need("site"), raw);
+    bool would_settle = ev.signature_ok && ev.business_ok && ev.event.paid && ev.notice.may_settle;
     if (a.json) {
-        std::cout << "{\"signature_ok\":" << (ev.signature_ok ? "true" : "false")
+        std::cout << "{\"provider\":" << http::JsonString(id)
+                  << ",\"signature_ok\":" << (ev.signature_ok ? "true" : "false")
                   << ",\"business_ok\":" << (ev.business_ok ? "true" : "false")
+                  << ",\"would_settle\":" << (would_settle ? "true" : "false")
                   << ",\"reason\":" << http::JsonString(ev.reason) << ",\"checks\":[";
         for (std::size_t i = 0; i < ev.checks.size(); ++i) {
             std::cout << (i ? "," : "") << "{\"check\":" << http::JsonString(ev.checks[i].name)
@@ -32,9 +86,7 @@ int Notify(Env& env, const Args& a) {
     } else {
         for (const app::CheckLine& c : ev.checks)
             std::cout << (c.ok ? "PASS " : "FAIL ") << c.name << ": " << c.detail << '\n';
-        std::cout << "verdict: "
-                  << (ev.signature_ok && ev.business_ok && ev.event.paid ? "would settle" : ev.reason)
-                  << '\n';
+        std::cout << "verdict: " << (would_settle ? "would settle" : ev.reason) << '\n';
     }
     return ev.signature_ok ? 0 : 1;
 }

@@ -1,5 +1,8 @@
 // CLI commands on orders: show, list, expire (timer-driven) and reconcile (query waiting slips,
 // list slips that need a refund).
+#include "orderpay/store/orders.hpp"
+
+#include <cstdlib>
 #include <iostream>
 
 #include "orderpay/app/context.hpp"
@@ -7,52 +10,54 @@
 #include "orderpay/app/payflow.hpp"
 #include "orderpay/cli/cli.hpp"
 #include "orderpay/http/reply.hpp"
+#include "orderpay/store/admin.hpp"
 #include "orderpay/store/rows.hpp"
 #include "orderpay/store/settle.hpp"
-#include "orderpay/store/statements.hpp"
 
 namespace orderpay::cli {
 
 namespace {
 
+int Limit(const Args& a, int fallback) {
+    std::string v = a.Flag("limit").value_or(std::to_string(fallback));
+    char* end = nullptr;
+    long n = std::strtol(v.c_str(), &end, 10);
+    if (v.empty() || *end || n < 1 || n > 100000) throw UsageError("--limit 1..100000");
+    return static_cast<int>(n);
+}
+
 int OrderCmd(Env& env, const Args& a) {
     std::string verb = a.pos.size() > 1 ? a.pos[1] : "";
     if (verb == "show") {
         if (a.pos.size() < 3) throw UsageError("order show ID [--json]");
-        db::Result r = env.db.Query("SELECT site_id FROM orders WHERE id = $1", {a.pos[2]});
-        if (r.Rows() == 0) {
+        std::optional<std::string> site = store::OrderSite(env.db, a.pos[2]);
+        if (!site) {
             std::cerr << "no such order\n";
             return 1;
         }
         std::string json;
-        app::LoadOrder(env.db, r.Get(0, 0), a.pos[2], &json);
+        std::optional<store::OrderRecord> o = app::LoadOrder(env.db, *site, a.pos[2], &json);
+        if (!o) {
+            std::cerr << "no such order\n";
+            return 1;
+        }
         if (a.json) {
             std::cout << json << '\n';
             return 0;
         }
-        db::Result o = env.db.Query(
-            "SELECT o.id, o.site_id, o.buyer_id, o.or_st, o.fee, o.currency, o.pay_tp, o.pay_id, "
-            "s.id, s.st, s.provider_txn_id, s.superseded, s.refund_needed, s.note "
-            "FROM orders o LEFT JOIN pay_slips s ON s.order_id = o.id WHERE o.id = $1 ORDER BY s.ct",
-            {a.pos[2]});
-        std::cout << "order " << o.Get(0, 0) << " site " << o.Get(0, 1) << " buyer " << o.Get(0, 2)
-                  << " state " << o.Get(0, 3) << " fee " << o.Get(0, 4) << ' ' << o.Get(0, 5)
-                  << " (minor units) via " << o.Get(0, 6) << '\n';
-        for (int i = 0; i < o.Rows(); ++i) {
-            if (o.IsNull(i, 8)) continue;
-            std::cout << "  slip " << o.Get(i, 8) << " " << o.Get(i, 9) << " txn "
-                      << o.GetOpt(i, 10).value_or("-") << (o.Get(i, 11) == "t" ? " superseded" : "")
-                      << (o.Get(i, 12) == "t" ? " REFUND-NEEDED" : "")
-                      << (o.Get(i, 13).empty() ? "" : " note: " + o.Get(i, 13)) << '\n';
+        std::cout << "order " << o->id << " site " << o->site_id << " buyer " << o->buyer_id << " state "
+                  << domain::ToString(o->or_st) << " fee " << o->fee << ' ' << o->currency
+                  << " (minor units) via " << o->pay_tp << '\n';
+        for (const store::SlipRow& s : store::OrderSlips(env.db, o->id)) {
+            std::cout << "  slip " << s.id << " " << domain::ToString(s.st) << " " << s.provider << " txn "
+                      << s.provider_txn_id.value_or("-") << (s.superseded ? " superseded" : "")
+                      << (s.refund_needed ? " REFUND-NEEDED" : "")
+                      << (s.note.empty() ? "" : " note: " + s.note) << '\n';
         }
         return 0;
     }
     if (verb == "list") {
-        db::Result r = env.db.Query(
-            "SELECT id, site_id, buyer_id, or_st, fee, currency, pay_tp, ct FROM orders "
-            "WHERE ($1::text IS NULL OR site_id = $1) AND ($2::text IS NULL OR or_st = $2) "
-            "ORDER BY ct DESC LIMIT $3",
-            {a.Flag("site"), a.Flag("state"), a.Flag("limit").value_or("50")});
+        db::Result r = store::ListOrders(env.db, a.Flag("site"), a.Flag("state"), Limit(a, 50));
         if (a.json) {
             std::cout << '[';
             for (int i = 0; i < r.Rows(); ++i) {
@@ -78,29 +83,27 @@ int OrderCmd(Env& env, const Args& a) {
 // never be failed because its notification was lost.
 int ExpireCmd(Env& env, const Args& a) {
     app::Context ctx(app::Settings::From(env.cfg), env.db);
-    db::Result due = env.db.Exec(store::kOrderExpireDue, {a.Flag("limit").value_or("500")});
     int expired = 0, settled = 0;
-    for (int i = 0; i < due.Rows(); ++i) {
-        std::string id = due.Get(i, 0);
-        if (std::optional<store::SlipRow> slip = store::LiveSlip(env.db, id)) {
-            if (slip->st == "NEW" || slip->st == "WAIT") {
-                if (providers::Provider* p = ctx.ProviderFor(slip->provider)) {
-                    if (auto m = store::FindMerchant(env.db, slip->merchant_id)) {
-                        providers::CloseResult c = p->Close(*m, slip->id);
-                        if (c.already_paid || !c.closed) {
-                            app::RefreshSlip(ctx, *slip);
-                            db::Result st = env.db.Query("SELECT or_st FROM orders WHERE id = $1", {id});
-                            if (st.Rows() && st.Get(0, 0) != "NW" && st.Get(0, 0) != "WT") {
-                                ++settled;
-                                continue;
-                            }
-                            // Close failed and the state is still unknown: try again next run.
-                            if (!c.closed) continue;
-                        }
-                        env.db.Exec(store::kSlipFail, {slip->id, "order expired"});
-                    }
+    for (const std::string& id : store::OrdersDueToExpire(env.db, Limit(a, 500))) {
+        std::optional<std::string> site = store::OrderSite(env.db, id);
+        std::optional<store::OrderRecord> order = site ? store::FindOrder(env.db, *site, id) : std::nullopt;
+        std::optional<store::SlipRow> slip = order ? app::CurrentSlip(env.db, *order) : std::nullopt;
+        if (slip && slip->Open()) {
+            providers::Provider* p = ctx.ProviderFor(slip->provider);
+            std::optional<providers::Merchant> m = store::FindMerchant(env.db, slip->merchant_id);
+            if (!p || !m) continue;  // cannot ask: never fail a slip that may have been paid
+            providers::CloseResult c = p->Close(*m, slip->id);
+            if (c.already_paid || !c.closed) {
+                app::RefreshSlip(ctx, *slip);
+                std::optional<domain::OrderState> st = store::OrderState(env.db, id);
+                if (st && !domain::IsPayable(*st)) {
+                    ++settled;
+                    continue;
                 }
+                // Close failed and the state is still unknown: try again next run.
+                if (!c.closed) continue;
             }
+            store::FailSlip(env.db, slip->id, "order expired");
         }
         if (store::ExpireOrder(env.db, id)) ++expired;
     }
@@ -112,23 +115,38 @@ int ExpireCmd(Env& env, const Args& a) {
     return 0;
 }
 
+// Asks about open slips whose notification may be lost, and about failed ones (superseded,
+// expired, refused) until their provider confirms them closed: a payment on either is recorded
+// as if its notification had come. Then lists what needs an operator.
 int ReconcileCmd(Env& env, const Args& a) {
     app::Context ctx(app::Settings::From(env.cfg), env.db);
-    db::Result waiting = env.db.Exec(store::kSlipsWaitingDue, {a.Flag("limit").value_or("500")});
-    for (int i = 0; i < waiting.Rows(); ++i) {
-        if (auto slip = store::FindSlip(env.db, waiting.Get(i, 0))) app::RefreshSlip(ctx, *slip);
+    const int limit = Limit(a, 500);
+    std::vector<std::string> waiting = store::WaitingSlipsDue(env.db, limit);
+    for (const std::string& id : waiting)
+        if (auto slip = store::FindSlip(env.db, id)) app::RefreshSlip(ctx, *slip);
+    int confirmed = 0, found_paid = 0;
+    std::vector<std::string> failed = store::UnconfirmedFailedSlips(env.db, limit);
+    for (const std::string& id : failed) {
+        std::optional<store::SlipRow> slip = store::FindSlip(env.db, id);
+        if (!slip) continue;
+        std::string detail;
+        app::FailedSlipCheck r = app::CheckFailedSlip(ctx, *slip, detail);
+        if (r == app::FailedSlipCheck::kConfirmedClosed) ++confirmed;
+        if (r == app::FailedSlipCheck::kPaid) {
+            ++found_paid;
+            std::cout << "PAID    " << slip->id << " order " << slip->order_id << " (" << detail << ")\n";
+        }
     }
-    db::Result attention = env.db.Query(
-        "SELECT id, order_id, site_id, st, amount, currency, refund_needed, note FROM pay_slips "
-        "WHERE refund_needed OR (st IN ('NEW', 'WAIT') AND ct < now() - interval '10 minutes') ORDER BY ct",
-        {});
-    std::cout << "queried " << waiting.Rows() << " waiting slips; " << attention.Rows()
-              << " need attention\n";
+    db::Result attention = store::SlipsNeedingAttention(env.db);
+    std::cout << "queried " << waiting.size() << " waiting slips; checked " << failed.size()
+              << " failed slips (" << confirmed << " confirmed closed, " << found_paid << " found paid); "
+              << attention.Rows() << " need attention\n";
     for (int i = 0; i < attention.Rows(); ++i) {
-        std::cout << (attention.Get(i, 6) == "t" ? "REFUND  " : "UNKNOWN ") << attention.Get(i, 0)
-                  << " order " << attention.Get(i, 1) << " site " << attention.Get(i, 2) << ' '
-                  << attention.Get(i, 3) << ' ' << attention.Get(i, 4) << ' ' << attention.Get(i, 5) << " "
-                  << attention.Get(i, 7) << '\n';
+        std::string kind = attention.Get(i, 6);
+        kind.resize(8, ' ');
+        std::cout << kind << attention.Get(i, 0) << " order " << attention.Get(i, 1) << " site "
+                  << attention.Get(i, 2) << ' ' << attention.Get(i, 3) << ' ' << attention.Get(i, 4) << ' '
+                  << attention.Get(i, 5) << " " << attention.Get(i, 7) << '\n';
     }
     return 0;
 }

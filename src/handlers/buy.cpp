@@ -9,7 +9,7 @@
 #include "orderpay/handlers/handlers.hpp"
 #include "orderpay/http/json.hpp"
 #include "orderpay/http/reply.hpp"
-#include "orderpay/store/statements.hpp"
+#include "orderpay/store/orders.hpp"
 
 namespace orderpay::handlers {
 
@@ -100,10 +100,9 @@ http::Response Buy(app::Context& ctx, app::Call& call, const http::Request& req)
 
     domain::PricingResult pr =
         domain::Price(in.lines, [&](const std::string& id) -> std::optional<domain::CatalogItem> {
-            db::Result r = db.Exec(store::kProductGet, {call.site.id, id});
-            if (r.Rows() == 0 || r.Get(0, "active") != "t") return std::nullopt;
-            return domain::CatalogItem{r.Get(0, "id"), r.Get(0, "title"), r.GetInt(0, "price"),
-                                       r.Get(0, "currency")};
+            std::optional<store::Product> p = store::FindProduct(db, call.site.id, id);
+            if (!p) return std::nullopt;
+            return domain::CatalogItem{p->id, p->title, p->price, p->currency};
         });
     if (pr.error) return PricingFailure(pr);
     const domain::PricedOrder& order = *pr.order;
@@ -117,56 +116,47 @@ http::Response Buy(app::Context& ctx, app::Call& call, const http::Request& req)
     in.pay.client_ip = req.remote_addr;
     if (auto bad = app::CheckPayInputs(*pt, in.pay)) return http::Fail(*bad);
 
-    std::string title = !in.title.empty() ? in.title : order.lines.front().title;
-    std::string order_id = crypto::RandomId(26), slip_id = crypto::RandomId(26);
-    {
-        db::Tx tx(db);
-        db.Exec(store::kOrderInsert, {order_id,
-                                      call.site.id,
-                                      in.tp,
-                                      title,
-                                      in.note,
-                                      call.buyer->store_id,
-                                      call.buyer->account_id,
-                                      order.pro_c,
-                                      order.total,
-                                      order.freight,
-                                      order.discount,
-                                      order.price,
-                                      order.fee,
-                                      order.currency,
-                                      pt->full,
-                                      merchant->id,
-                                      in.contact_json,
-                                      req.remote_addr,
-                                      call.site.expire_minutes,
-                                      slip_id});
-        int pos = 0;
-        for (const domain::PricedLine& l : order.lines) {
-            db.Exec(store::kItemInsert,
-                    {order_id, pos++, l.product_id, l.title, l.amount, l.price, l.subtotal});
-            db::Result taken = db.Exec(store::kStockTake, {call.site.id, l.product_id, l.amount});
-            if (taken.Affected() != 1) {
-                return http::Fail(http::Err::kOutOfStore, "not enough stock for " + l.product_id,
-                                  "{\"product\":" + http::JsonString(l.product_id) + "}");
-            }
-        }
-        db.Exec(store::kSlipInsert, {slip_id, order_id, call.site.id, pt->full, pt->prefix, merchant->id,
-                                     order.fee, order.currency});
-        tx.Commit();
+    store::NewOrder o;
+    o.id = crypto::RandomId(26);
+    o.site_id = call.site.id;
+    o.tp = in.tp;
+    o.title = !in.title.empty() ? in.title : order.lines.front().title;
+    o.note = in.note;
+    o.buyer_store = call.buyer->store_id;
+    o.buyer_id = call.buyer->account_id;
+    o.pro_c = order.pro_c;
+    o.total = order.total;
+    o.freight = order.freight;
+    o.discount = order.discount;
+    o.price = order.price;
+    o.fee = order.fee;
+    o.currency = order.currency;
+    o.pay_tp = pt->full;
+    o.seller = merchant->id;
+    o.contact_json = in.contact_json;
+    o.client_ip = req.remote_addr;
+    o.expire_minutes = call.site.expire_minutes;
+    for (const domain::PricedLine& l : order.lines)
+        o.lines.push_back({l.product_id, l.title, l.amount, l.price, l.subtotal});
+    store::NewSlip slip{crypto::RandomId(26), o.id,         call.site.id, pt->full,
+                        pt->prefix,           merchant->id, order.fee,    order.currency};
+    store::CreateOrderResult created = store::CreateOrder(db, o, slip);
+    if (!created.ok) {
+        return http::Fail(http::Err::kOutOfStore, "not enough stock for " + created.out_of_stock,
+                          "{\"product\":" + http::JsonString(created.out_of_stock) + "}");
     }
 
-    app::SlipToSend s{slip_id,
-                      order_id,
+    app::SlipToSend s{slip.id,
+                      o.id,
                       call.site.id,
-                      title,
+                      o.title,
                       order.fee,
                       order.currency,
                       static_cast<std::int64_t>(std::time(nullptr)) + call.site.expire_minutes * 60};
     std::string message;
     std::optional<http::Err> err = app::SendSlip(ctx, *pt, *merchant, s, in.pay, message);
     std::string json;
-    app::LoadOrder(db, call.site.id, order_id, &json);
+    app::LoadOrder(db, call.site.id, o.id, &json);
     if (err) return http::Fail(*err, {}, json);
     return http::Ok(json);
 }

@@ -12,13 +12,12 @@ http::Response Check(app::Context& ctx, app::Call& call, const http::Request& re
     if (!id || id->empty()) return http::Fail(http::Err::kNilId);
     if (id->size() > 32) return http::Fail(http::Err::kNoSuchObject);
     std::string json;
-    std::optional<app::OrderRow> order = app::LoadOrder(ctx.db(), call.site.id, *id, &json);
+    std::optional<store::OrderRecord> order = app::LoadOrder(ctx.db(), call.site.id, *id, &json);
     // Someone else's order is answered exactly like a missing one: never reveal it exists.
     if (!order || order->buyer_id != call.buyer->account_id || order->buyer_store != call.buyer->store_id)
         return http::Fail(http::Err::kNoSuchObject);
-    if (order->or_st == "NW" || order->or_st == "WT") {
-        std::optional<store::SlipRow> slip =
-            order->pay_id ? store::FindSlip(ctx.db(), *order->pay_id) : store::LiveSlip(ctx.db(), order->id);
+    if (domain::IsPayable(order->or_st)) {
+        std::optional<store::SlipRow> slip = app::CurrentSlip(ctx.db(), *order);
         // Only a provider answer can have changed the order: render again just then.
         if (slip && app::RefreshSlip(ctx, *slip)) app::LoadOrder(ctx.db(), call.site.id, *id, &json);
     }

@@ -25,9 +25,22 @@ constexpr std::array kRoutes = {
     Route{"check", unsigned(Method::kGet), true, &Check},
     Route{"check_order", unsigned(Method::kGet), true, &Check},
     Route{"pay", unsigned(Method::kGet), true, &Pay},
-    Route{"re_wx", unsigned(Method::kPost), false, &ReWx},
-    Route{"re_zfb", Method::kGet | Method::kPost, false, &ReZfb},
 };
+
+// pay/re_<id> for every registered provider, with the methods it takes.
+http::Response RouteNotification(app::Context& ctx, const http::Request& req, const http::RouteMatch& m,
+                                 const providers::Provider& p) {
+    if (!p.AcceptsMethod(req.method)) {
+        http::Response r = http::Fail(http::Err::kMethodNotAllowed);
+        r.headers.emplace_back("Allow", p.AcceptsMethod("GET") ? "GET, POST" : "POST");
+        return r;
+    }
+    app::Call call;
+    std::optional<store::Site> site = store::FindSite(ctx.db(), m.site);
+    if (!site) return http::Fail(http::Err::kNoSuchSite);
+    call.site = std::move(*site);
+    return Notify(ctx, call, req, p);
+}
 
 http::Response Route_(app::Context& ctx, const http::Request& req) {
     if (req.path == "/healthz") {
@@ -40,6 +53,10 @@ http::Response Route_(app::Context& ctx, const http::Request& req) {
     const Route* route = nullptr;
     for (const Route& r : kRoutes)
         if (r.action == m.action) route = &r;
+    if (!route && m.action.starts_with("re_")) {
+        if (const providers::Provider* p = ctx.ProviderFor(m.action.substr(3)))
+            return RouteNotification(ctx, req, m, *p);
+    }
     if (!route) return http::Fail(http::Err::kNoSuchApi);
     if (!(route->methods & http::MethodBit(req.method))) {
         http::Response r = http::Fail(http::Err::kMethodNotAllowed);

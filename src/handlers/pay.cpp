@@ -5,8 +5,7 @@
 #include "orderpay/crypto/digest.hpp"
 #include "orderpay/handlers/handlers.hpp"
 #include "orderpay/http/reply.hpp"
-#include "orderpay/store/settle.hpp"
-#include "orderpay/store/statements.hpp"
+#include "orderpay/store/orders.hpp"
 
 namespace orderpay::handlers {
 
@@ -23,7 +22,7 @@ http::Response Answer(app::Context& ctx, const std::string& site, const std::str
 // its outcome is unknown): issuing a second slip then could charge the buyer twice.
 bool Retire(app::Context& ctx, const store::SlipRow& old, bool& paid_meanwhile) {
     paid_meanwhile = false;
-    if (old.st == "NEW" || old.st == "WAIT") {
+    if (old.Open()) {
         providers::Provider* p = ctx.ProviderFor(old.provider);
         std::optional<providers::Merchant> m = store::FindMerchant(ctx.db(), old.merchant_id);
         if (!p || !m) return false;
@@ -35,7 +34,7 @@ bool Retire(app::Context& ctx, const store::SlipRow& old, bool& paid_meanwhile) 
         }
         if (!c.closed) return false;
     }
-    ctx.db().Exec(store::kSlipSupersede, {old.id, "superseded by pay/pay"});
+    store::SupersedeSlip(ctx.db(), old.id, "superseded by pay/pay");
     return true;
 }
 
@@ -45,12 +44,13 @@ http::Response Pay(app::Context& ctx, app::Call& call, const http::Request& req)
     std::optional<std::string> id = req.Arg("id");
     if (!id || id->empty()) return http::Fail(http::Err::kNilId);
     if (id->size() > 32) return http::Fail(http::Err::kNoSuchObject);
-    std::optional<app::OrderRow> order = app::LoadOrder(ctx.db(), call.site.id, *id, nullptr);
+    std::optional<store::OrderRecord> order = app::LoadOrder(ctx.db(), call.site.id, *id, nullptr);
     if (!order || order->buyer_id != call.buyer->account_id || order->buyer_store != call.buyer->store_id)
         return http::Fail(http::Err::kNoSuchObject);
-    if (order->or_st == "OK" || order->or_st == "SP" || order->or_st == "DN")
+    using domain::OrderState;
+    if (order->or_st == OrderState::kOK || order->or_st == OrderState::kSP || order->or_st == OrderState::kDN)
         return Answer(ctx, call.site.id, order->id, http::Err::kOrderPaid);
-    if (order->or_st == "FA" || order->expired)
+    if (order->or_st == OrderState::kFA || order->expired)
         return Answer(ctx, call.site.id, order->id, http::Err::kOrderClosed);
 
     std::string pt_text = req.Arg("pt").value_or(order->pay_tp);
@@ -60,9 +60,9 @@ http::Response Pay(app::Context& ctx, app::Call& call, const http::Request& req)
     std::string force = req.Arg("force").value_or("false");
     bool forced = force == "true" || force == "1";
 
-    std::optional<store::SlipRow> live =
-        order->pay_id ? store::FindSlip(ctx.db(), *order->pay_id) : store::LiveSlip(ctx.db(), order->id);
-    if (live && !forced && live->pay_tp == pt->full && live->st == "WAIT" && live->re_tp != "NONE")
+    std::optional<store::SlipRow> live = app::CurrentSlip(ctx.db(), *order);
+    if (live && !forced && live->pay_tp == pt->full && live->st == domain::SlipState::kWait &&
+        live->re_tp != "NONE")
         return Answer(ctx, call.site.id, order->id);
 
     std::optional<providers::Merchant> merchant = store::FindSeller(ctx.db(), call.site.id, pt->prefix);
@@ -77,23 +77,13 @@ http::Response Pay(app::Context& ctx, app::Call& call, const http::Request& req)
             return Answer(ctx, call.site.id, order->id, http::Err::kProvider);
         }
     }
-    std::string slip_id = crypto::RandomId(26);
-    bool swapped_ok = false;
-    {
-        db::Tx tx(ctx.db());
-        ctx.db().Exec(store::kSlipInsert, {slip_id, order->id, call.site.id, pt->full, pt->prefix,
-                                           merchant->id, order->fee, order->currency});
-        db::Result swapped = ctx.db().Exec(
-            store::kOrderSetPayTp, {order->id, slip_id, pt->full, merchant->id,
-                                    order->pay_id ? db::Param(*order->pay_id) : db::Param(std::nullopt)});
-        swapped_ok = swapped.Affected() == 1;
-        if (swapped_ok) tx.Commit();  // else the destructor rolls the new slip back
-    }
+    store::NewSlip slip{crypto::RandomId(26), order->id,    call.site.id, pt->full,
+                        pt->prefix,           merchant->id, order->fee,   order->currency};
     // Another pay/pay (or a payment) changed the order meanwhile: answer what it is now.
-    if (!swapped_ok) return Answer(ctx, call.site.id, order->id);
+    if (!store::SwapSlip(ctx.db(), slip, order->pay_id)) return Answer(ctx, call.site.id, order->id);
     app::SlipToSend s{
-        slip_id,    order->id,       call.site.id,         order->title,
-        order->fee, order->currency, order->expi_ms / 1000};  // a new slip never outlives its order
+        slip.id,    order->id,       call.site.id,      order->title,
+        order->fee, order->currency, order->expi / 1000};  // a new slip never outlives its order
     std::string message;
     std::optional<http::Err> err = app::SendSlip(ctx, *pt, *merchant, s, in, message);
     return Answer(ctx, call.site.id, order->id, err);

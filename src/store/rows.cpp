@@ -14,23 +14,23 @@ providers::Merchant MerchantFrom(const db::Result& r) {
                                r.Get(0, "options")};
 }
 
-SlipRow SlipFrom(const db::Result& r) {
+SlipRow SlipFrom(const db::Result& r, int row = 0) {
     SlipRow s;
-    s.id = r.Get(0, "id");
-    s.order_id = r.Get(0, "order_id");
-    s.site_id = r.Get(0, "site_id");
-    s.pay_tp = r.Get(0, "pay_tp");
-    s.provider = r.Get(0, "provider");
-    s.merchant_id = r.Get(0, "merchant_id");
-    s.amount = r.GetInt(0, "amount");
-    s.currency = r.Get(0, "currency");
-    s.st = r.Get(0, "st");
-    s.re_tp = r.Get(0, "re_tp");
-    s.re_obj = r.Get(0, "re_obj");
-    s.provider_txn_id = r.GetOpt(0, "provider_txn_id");
-    s.superseded = r.Get(0, "superseded") == "t";
-    s.refund_needed = r.Get(0, "refund_needed") == "t";
-    s.note = r.Get(0, "note");
+    s.id = r.Get(row, "id");
+    s.order_id = r.Get(row, "order_id");
+    s.site_id = r.Get(row, "site_id");
+    s.pay_tp = r.Get(row, "pay_tp");
+    s.provider = r.Get(row, "provider");
+    s.merchant_id = r.Get(row, "merchant_id");
+    s.amount = r.GetInt(row, "amount");
+    s.currency = r.Get(row, "currency");
+    s.st = domain::ParseSlipState(r.Get(row, "st")).value_or(domain::SlipState::kFail);
+    s.re_tp = r.Get(row, "re_tp");
+    s.re_obj = r.Get(row, "re_obj");
+    s.provider_txn_id = r.GetOpt(row, "provider_txn_id");
+    s.superseded = r.Get(row, "superseded") == "t";
+    s.refund_needed = r.Get(row, "refund_needed") == "t";
+    s.note = r.Get(row, "note");
     return s;
 }
 
@@ -67,10 +67,25 @@ std::optional<providers::Merchant> FindMerchant(db::Connection& c, const std::st
     return MerchantFrom(r);
 }
 
+bool IsRecordId(std::string_view id) {
+    if (id.empty() || id.size() > 32) return false;
+    for (char ch : id)
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9'))) return false;
+    return true;
+}
+
 std::optional<SlipRow> FindSlip(db::Connection& c, const std::string& id, bool for_update) {
+    if (!IsRecordId(id)) return std::nullopt;
     db::Result r = c.Exec(for_update ? kSlipForUpdate : kSlipGet, {id});
     if (r.Rows() == 0) return std::nullopt;
     return SlipFrom(r);
+}
+
+std::vector<SlipRow> OrderSlips(db::Connection& c, const std::string& order_id) {
+    db::Result r = c.Exec(kSlipsOfOrder, {order_id});
+    std::vector<SlipRow> out;
+    for (int i = 0; i < r.Rows(); ++i) out.push_back(SlipFrom(r, i));
+    return out;
 }
 
 std::optional<SlipRow> LiveSlip(db::Connection& c, const std::string& order_id) {

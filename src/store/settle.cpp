@@ -2,7 +2,10 @@
 // duplicates: the second one sees st = 'OK' and changes nothing.
 #include "orderpay/store/settle.hpp"
 
+#include <algorithm>
+
 #include "orderpay/core/log.hpp"
+#include "orderpay/store/retry.hpp"
 #include "orderpay/store/rows.hpp"
 #include "orderpay/store/statements.hpp"
 
@@ -22,25 +25,37 @@ const char* ToString(SettleOutcome o) {
             return "no_slip";
         case SettleOutcome::kMismatch:
             return "mismatch";
+        case SettleOutcome::kTxnReused:
+            return "txn_id_reused";
     }
     return "?";
 }
 
 namespace {
 
+// The order's lines in product-id order: every statement that locks product rows takes them
+// in this one order, so two transactions can never wait on each other.
+std::vector<std::pair<std::string, std::int64_t>> LinesByProduct(db::Connection& c,
+                                                                 const std::string& order_id) {
+    db::Result items = c.Exec(kItemsGet, {order_id});
+    std::vector<std::pair<std::string, std::int64_t>> out;
+    for (int i = 0; i < items.Rows(); ++i)
+        out.emplace_back(items.Get(i, "product_id"), items.GetInt(i, "amount"));
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
 // Takes the stock of every line again for an expired order; false if any product ran out.
 bool RetakeStock(db::Connection& c, const std::string& site, const std::string& order_id) {
-    db::Result items = c.Exec(kItemsGet, {order_id});
-    for (int i = 0; i < items.Rows(); ++i) {
-        db::Result r = c.Exec(kStockTake, {site, items.Get(i, "product_id"), items.GetInt(i, "amount")});
+    for (const auto& [product, amount] : LinesByProduct(c, order_id)) {
+        db::Result r = c.Exec(kStockTake, {site, product, amount});
         if (r.Affected() != 1) return false;
     }
     return true;
 }
 
-}  // namespace
-
-SettleOutcome Settle(db::Connection& c, const providers::PaidEvent& ev, std::string& detail) {
+SettleOutcome SettleOnce(db::Connection& c, const std::string& provider, const providers::PaidEvent& ev,
+                         std::string& detail) {
     db::Tx tx(c);
     std::optional<SlipRow> slip = FindSlip(c, ev.slip_id, /*for_update=*/true);
     if (!slip) {
@@ -52,9 +67,26 @@ SettleOutcome Settle(db::Connection& c, const providers::PaidEvent& ev, std::str
                  std::to_string(slip->amount) + " " + slip->currency;
         return SettleOutcome::kMismatch;
     }
-    if (slip->st == "OK") {
+    if (slip->st == domain::SlipState::kOk) {
+        if (slip->provider_txn_id && *slip->provider_txn_id != ev.txn_id) {
+            detail = "slip already OK with transaction " + *slip->provider_txn_id + ", notified " + ev.txn_id;
+            return SettleOutcome::kMismatch;
+        }
         detail = "slip already OK";
         return SettleOutcome::kDuplicate;
+    }
+    if (slip->provider != provider) {
+        detail = "slip " + slip->id + " was issued by " + slip->provider + ", not " + provider;
+        return SettleOutcome::kMismatch;
+    }
+    if (ev.txn_id.empty()) {
+        detail = "no provider transaction id";
+        return SettleOutcome::kMismatch;
+    }
+    db::Result owner = c.Exec(kSlipTxnOwner, {provider, ev.txn_id, slip->id});
+    if (owner.Rows() > 0) {
+        detail = "transaction " + ev.txn_id + " already recorded on slip " + owner.Get(0, 0);
+        return SettleOutcome::kTxnReused;
     }
     c.Exec(kSlipSettle, {slip->id, ev.txn_id});
     db::Result o = c.Exec(kOrderSettle, {slip->order_id, slip->id, slip->pay_tp});
@@ -85,17 +117,32 @@ SettleOutcome Settle(db::Connection& c, const providers::PaidEvent& ev, std::str
     return SettleOutcome::kRefundFlagged;
 }
 
-bool ExpireOrder(db::Connection& c, const std::string& order_id) {
-    db::Tx tx(c);
-    db::Result r = c.Exec(kOrderExpire, {order_id});
-    if (r.Rows() != 1) return false;
-    std::string site = r.Get(0, 0);
-    db::Result items = c.Exec(kItemsGet, {order_id});
-    for (int i = 0; i < items.Rows(); ++i) {
-        c.Exec(kStockGive, {site, items.Get(i, "product_id"), items.GetInt(i, "amount")});
+}  // namespace
+
+SettleOutcome Settle(db::Connection& c, const std::string& provider, const providers::PaidEvent& ev,
+                     std::string& detail) {
+    try {
+        return RetryTransient<SettleOutcome>([&] { return SettleOnce(c, provider, ev, detail); });
+    } catch (const db::Error& e) {
+        // Two different slips settling with one transaction id at the same moment: the unique
+        // index lets one through; the other is the reuse the check above would have seen.
+        if (e.sqlstate != "23505") throw;
+        detail = "transaction " + ev.txn_id + " already recorded on another slip";
+        return SettleOutcome::kTxnReused;
     }
-    tx.Commit();
-    return true;
+}
+
+bool ExpireOrder(db::Connection& c, const std::string& order_id) {
+    return RetryTransient<bool>([&] {
+        db::Tx tx(c);
+        db::Result r = c.Exec(kOrderExpire, {order_id});
+        if (r.Rows() != 1) return false;
+        std::string site = r.Get(0, 0);
+        for (const auto& [product, amount] : LinesByProduct(c, order_id))
+            c.Exec(kStockGive, {site, product, amount});
+        tx.Commit();
+        return true;
+    });
 }
 
 }  // namespace orderpay::store

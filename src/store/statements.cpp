@@ -146,21 +146,58 @@ const db::Statement kSlipsWaitingDue{
     "SELECT id FROM pay_slips WHERE st IN ('NEW', 'WAIT') AND NOT superseded "
     "AND ct < now() - interval '1 minute' ORDER BY ct LIMIT $1"};
 
-const db::Statement kNotifyInsert{"notify_insert",
-                                  "INSERT INTO notifications (provider, site_id, remote_addr, headers, body) "
-                                  "VALUES ($1, $2, $3, $4::jsonb, decode($5, 'hex')) RETURNING id"};
+const db::Statement kSlipConfirmClosed{"slip_confirm_closed",
+                                       "UPDATE pay_slips SET closed_at = now() "
+                                       "WHERE id = $1 AND st = 'FAIL' AND closed_at IS NULL"};
+// Superseded, expired and refused slips: until the provider confirms one closed, a payment
+// on it (a lost notification) would otherwise go unseen.
+const db::Statement kSlipsUnconfirmed{"slips_unconfirmed",
+                                      "SELECT id FROM pay_slips WHERE st = 'FAIL' AND closed_at IS NULL "
+                                      "AND ct > now() - interval '30 days' ORDER BY ct LIMIT $1"};
+const db::Statement kSlipsOfOrder{
+    "slips_of_order", "SELECT " SLIP_COLS " FROM pay_slips s WHERE s.order_id = $1 ORDER BY s.ct"};
+// Another slip of this provider already holds the transaction id: a replayed or forged
+// notification for a payment that was counted once.
+const db::Statement kSlipTxnOwner{"slip_txn_owner",
+                                  "SELECT id FROM pay_slips WHERE provider = $1 AND provider_txn_id = $2 "
+                                  "AND id <> $3"};
+
+const db::Statement kOrderSite{"order_site", "SELECT site_id FROM orders WHERE id = $1"};
+const db::Statement kOrderState{"order_state", "SELECT or_st FROM orders WHERE id = $1"};
+
+// Headers, query and body are stored so that any byte survives (form-encoded text, bytea).
+const db::Statement kNotifyInsert{
+    "notify_insert",
+    "INSERT INTO notifications (provider, site_id, remote_addr, method, header_form, query, body) "
+    "VALUES ($1, $2, $3, $4, $5, decode($6, 'hex'), decode($7, 'hex')) RETURNING id"};
+// Only a row still undecided (or whose evaluation failed) takes a verdict: a replay racing the
+// live request cannot overwrite what the first one decided.
 const db::Statement kNotifyVerdict{
-    "notify_verdict", "UPDATE notifications SET verdict = $2, reason = $3, slip_id = $4 WHERE id = $1"};
+    "notify_verdict",
+    "UPDATE notifications SET verdict = $2, reason = $3, slip_id = $4, decided_at = now() "
+    "WHERE id = $1 AND verdict IN ('received', 'error')"};
+#define NOTIFY_COLS                                                                               \
+    "id, provider, site_id, coalesce(slip_id, '') AS slip_id, remote_addr, method, header_form, " \
+    "encode(query, 'hex') AS query, encode(body, 'hex') AS body, verdict, reason, " MS("ct") " AS ct"
+const db::Statement kNotifyReceived{
+    "notify_received", "SELECT " NOTIFY_COLS
+                       " FROM notifications WHERE verdict = $3 "
+                       "AND ct < now() - make_interval(secs => $1::float8) ORDER BY ct LIMIT $2"};
+const db::Statement kNotifyGet{"notify_get", "SELECT " NOTIFY_COLS " FROM notifications WHERE id = $1"};
+const db::Statement kNotifyList{"notify_list", "SELECT " NOTIFY_COLS
+                                               " FROM notifications WHERE ($1::text IS NULL OR verdict = $1) "
+                                               "ORDER BY id DESC LIMIT $2"};
 
 std::span<const db::Statement> AllStatements() {
     static const db::Statement* const kAll[] = {
-        &kSiteGet,        &kSessionGet,      &kSellerGet,      &kMerchantGet,     &kProductGet,
-        &kStockTake,      &kStockGive,       &kOrderInsert,    &kItemInsert,      &kOrderGet,
-        &kItemsGet,       &kOrderSetWaiting, &kOrderSettle,    &kOrderResettle,   &kOrderForUpdate,
-        &kOrderExpireDue, &kOrderExpire,     &kOrderSetPayTp,  &kSlipInsert,      &kSlipGet,
-        &kSlipForUpdate,  &kSlipLive,        &kSlipSetWait,    &kSlipFail,        &kSlipSettle,
-        &kSlipFlagRefund, &kSlipSupersede,   &kSlipClaimQuery, &kSlipsWaitingDue, &kNotifyInsert,
-        &kNotifyVerdict,
+        &kSiteGet,        &kSessionGet,        &kSellerGet,        &kMerchantGet,     &kProductGet,
+        &kStockTake,      &kStockGive,         &kOrderInsert,      &kItemInsert,      &kOrderGet,
+        &kItemsGet,       &kOrderSetWaiting,   &kOrderSettle,      &kOrderResettle,   &kOrderForUpdate,
+        &kOrderExpireDue, &kOrderExpire,       &kOrderSetPayTp,    &kSlipInsert,      &kSlipGet,
+        &kSlipForUpdate,  &kSlipLive,          &kSlipSetWait,      &kSlipFail,        &kSlipSettle,
+        &kSlipFlagRefund, &kSlipSupersede,     &kSlipClaimQuery,   &kSlipsWaitingDue, &kNotifyInsert,
+        &kNotifyVerdict,  &kSlipConfirmClosed, &kSlipsUnconfirmed, &kSlipsOfOrder,    &kSlipTxnOwner,
+        &kOrderSite,      &kOrderState,        &kNotifyReceived,   &kNotifyGet,       &kNotifyList,
     };
     static const std::vector<db::Statement> kList = [] {
         std::vector<db::Statement> v;

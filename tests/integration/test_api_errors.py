@@ -1,9 +1,11 @@
 """Every seed error code and every HTTP error class, through nginx, for the condition that
 DESIGN.md gives it."""
 
+import hashlib
+
 import pytest
 
-from conftest import STACK, api, cli, http
+from conftest import STACK, api, cli, http, psql
 from helpers import buy, buy_ok
 
 
@@ -16,7 +18,11 @@ def fixtures():
     cli("product", "add", "nm-tea", "--site", "nomerchant", "--title", "Tea", "--price", "1.00")
     cli("account", "add", "mallory", "--store", "other-users")
     foreign = cli("ticket", "issue", "--account", "mallory").stdout.strip()
-    expired = cli("ticket", "issue", "--account", "alice", "--ttl-hours", "0").stdout.strip()
+    # A ticket's lifetime must be positive; an expired one is made by moving its expiry back.
+    assert cli("ticket", "issue", "--account", "alice", "--ttl-hours", "0", check=False).returncode == 2
+    expired = cli("ticket", "issue", "--account", "alice", "--ttl-hours", "1").stdout.strip()
+    psql("UPDATE sessions SET expires_at = now() - interval '1 second' "
+         "WHERE ticket_hash = decode('%s', 'hex')" % hashlib.sha256(expired.encode()).hexdigest())
     return {"foreign": foreign, "expired": expired}
 
 

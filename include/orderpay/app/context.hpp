@@ -1,5 +1,5 @@
 // What a handler gets: settings parsed once from config, the worker's database connection and
-// the providers, plus the request's resolved site and buyer.
+// the registry's providers, plus the request's resolved site and buyer.
 #pragma once
 
 #include <memory>
@@ -7,20 +7,17 @@
 
 #include "orderpay/core/config.hpp"
 #include "orderpay/db/connection.hpp"
-#include "orderpay/providers/alipay/client.hpp"
-#include "orderpay/providers/provider.hpp"
-#include "orderpay/providers/wxpay/client.hpp"
+#include "orderpay/providers/registry.hpp"
 #include "orderpay/store/rows.hpp"
 
 namespace orderpay::app {
 
 struct Settings {
     std::string db;
-    std::string notify_base_url;  // providers call {base}/api/{site}/pay/re_wx
+    std::string notify_base_url;  // providers call {base}/api/{site}/pay/re_<provider>
     std::int64_t query_min_interval_ms = 5000;
     std::size_t max_body = 64 * 1024;
-    wxpay::WxOptions wx;
-    alipay::AlipayOptions zfb;
+    Config cfg;  // each provider reads its own keys from it
 
     static Settings From(const Config& cfg);
 };
@@ -30,15 +27,15 @@ class Context {
     Context(Settings s, db::Connection& db);
     const Settings& settings() const { return settings_; }
     db::Connection& db() { return db_; }
+    const providers::Providers& providers() const { return providers_; }
 
-    /// The provider for a pay-type prefix, or nullptr when this build has none for it.
-    providers::Provider* ProviderFor(const std::string& prefix);
+    /// The provider with this id ("wx", "zfb"), or nullptr when the registry has none.
+    providers::Provider* ProviderFor(std::string_view id) const { return providers_.Find(id); }
 
   private:
     Settings settings_;
     db::Connection& db_;
-    std::unique_ptr<providers::Provider> wx_;
-    std::unique_ptr<providers::Provider> zfb_;
+    providers::Providers providers_;
 };
 
 /// Per-request state resolved before the handler runs.

@@ -17,7 +17,7 @@ struct PayType {
     providers::PayKind kind;
 };
 
-/// Known pay types: wx.qrcode, wx.jsapi, wx.scan, zfb.qrcode, zfb.scan, paypal.
+/// A pay type of the registry (wx.qrcode, wx.jsapi, wx.scan, zfb.qrcode, zfb.scan, ...).
 std::optional<PayType> ParsePayType(const std::string& text);
 
 /// Inputs that only some pay types need.
@@ -45,5 +45,13 @@ std::optional<http::Err> SendSlip(Context& ctx, const PayType& pt, const provide
 /// Asks the provider about a NEW/WAIT slip (at most once per query_min_interval_ms across all
 /// workers) and settles or fails it according to the answer. True when the provider was asked.
 bool RefreshSlip(Context& ctx, const store::SlipRow& slip);
+
+/// What asking about a failed slip found.
+enum class FailedSlipCheck { kConfirmedClosed, kPaid, kStillOpen, kUnknown };
+
+/// Asks the provider about a FAIL slip (superseded, expired, refused) it has not yet confirmed
+/// closed. Found paid: recorded exactly as its notification would have been (the order settles
+/// if it still can, else the slip is flagged refund_needed). Found open and unpaid: closed again.
+FailedSlipCheck CheckFailedSlip(Context& ctx, const store::SlipRow& slip, std::string& detail);
 
 }  // namespace orderpay::app

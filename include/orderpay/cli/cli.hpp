@@ -46,5 +46,6 @@ int Catalog(Env& env, const std::string& group,
             const Args& a);  // store, site, account, product, merchant, seller, ticket
 int Orders(Env& env, const std::string& group, const Args& a);  // order, expire, reconcile
 int Notify(Env& env, const Args& a);                            // notify verify
+int Inbox(Env& env, const Args& a);                             // inbox list, inbox replay
 
 }  // namespace orderpay::cli

@@ -9,11 +9,13 @@ namespace orderpay::handlers {
 http::Response Buy(app::Context& ctx, app::Call& call, const http::Request& req);
 http::Response Check(app::Context& ctx, app::Call& call, const http::Request& req);
 http::Response Pay(app::Context& ctx, app::Call& call, const http::Request& req);
-http::Response ReWx(app::Context& ctx, app::Call& call, const http::Request& req);
-http::Response ReZfb(app::Context& ctx, app::Call& call, const http::Request& req);
+/// pay/re_<provider>: the provider's notification (and browser return, where it has one).
+http::Response Notify(app::Context& ctx, app::Call& call, const http::Request& req,
+                      const providers::Provider& p);
 
 /// Routes /api/{site}/pay/{action} (and /healthz): 404/405, site lookup, ticket check, then the
-/// handler; database outages become 503 and anything unexpected 500.
+/// handler; database outages become 503 and anything unexpected 500. pay/re_<id> is a route for
+/// every provider in the registry, served by Notify.
 http::Response Dispatch(app::Context& ctx, const http::Request& req);
 
 }  // namespace orderpay::handlers

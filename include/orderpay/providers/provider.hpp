@@ -1,10 +1,16 @@
-// The one interface every payment provider implements: create, query, close, and notification
-// verification. Handlers never see provider wire formats.
+// The one interface every payment provider implements, covering its whole life: merchant
+// fields, create, query, close, and its notifications from raw request to reply bytes. Handlers
+// and the CLI never see provider wire formats; src/providers/registry.cpp lists the providers.
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <optional>
+#include <stdexcept>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "orderpay/providers/http_client.hpp"
@@ -85,8 +91,60 @@ struct PaidEvent {
     std::string currency;
     std::string app_id;
     std::string mch_id;
-    bool paid = false;   // the provider says the money is collected
-    std::string status;  // the provider's own status word, for the inbox
+    bool paid = false;    // the provider says the money is collected
+    bool closed = false;  // the provider says the trade ended unpaid: fail an unpaid slip
+    std::string status;   // the provider's own status word, for the inbox
+};
+
+/// A notification as it reached us, before anything is believed. Headers use their CGI names
+/// ("HTTP_WECHATPAY_SERIAL"); CONTENT_TYPE is its own field.
+struct RawNotification {
+    std::string method;  // "POST", or "GET" for a browser return
+    std::string content_type;
+    std::map<std::string, std::string> headers;
+    std::string query;  // raw query string
+    std::string body;   // raw body bytes
+};
+
+/// A parsed, not yet verified notification: enough to find the slip whose merchant must have
+/// signed it.
+struct Notice {
+    bool parsed = false;
+    std::string error;       // why it did not parse
+    std::string slip_id;     // the slip (out_trade_no) it is about, as the message says
+    bool may_settle = true;  // false: a browser return, which proves but never settles
+    std::vector<std::pair<std::string, std::string>> fields;  // decoded fields, in message order
+};
+
+/// What the provider must be told. Each maps to exact reply bytes the provider documents.
+enum class NotifyAnswer {
+    kAccepted,   // recorded: stop sending (settled, duplicate, or a status we acknowledge)
+    kMalformed,  // could not be parsed
+    kRefused,    // forged, or does not match its slip: nothing changed
+    kError,      // we failed while handling it: send it again later
+};
+
+struct ProviderReply {
+    int status = 200;
+    std::string content_type = "text/plain";
+    std::string body;
+};
+
+/// How `orderpay merchant add` hands a provider its flags. Secrets come from files (or stdin),
+/// never from argv.
+class MerchantInput {
+  public:
+    virtual ~MerchantInput() = default;
+    virtual std::optional<std::string> Flag(const std::string& name) const = 0;
+    /// The secret in the file the flag names ("-" = stdin); throws when the flag is absent.
+    virtual std::string Secret(const std::string& flag) const = 0;
+    /// The flag's file path made absolute (files are read by the service later); nullopt if absent.
+    virtual std::optional<std::string> Path(const std::string& flag) const = 0;
+};
+
+/// A merchant that cannot be added: the message says which flag is wrong.
+struct MerchantError : std::runtime_error {
+    using std::runtime_error::runtime_error;
 };
 
 struct Timeouts {
@@ -97,9 +155,27 @@ struct Timeouts {
 class Provider {
   public:
     virtual ~Provider() = default;
+
+    /// "wx", "zfb": the pay-type prefix, the notification route re_<id>, merchants.provider.
+    virtual std::string_view Id() const = 0;
+
+    // Merchant setup: the usage lines for `merchant add`, and the stored merchant built from
+    // the flags, with every file and key checked now rather than at the first payment.
+    virtual std::string_view MerchantUsage() const = 0;
+    virtual Merchant MakeMerchant(const std::string& id, const MerchantInput& in) const = 0;
+
+    // Payments. Called with no transaction open.
     virtual CreateResult Create(const Merchant& m, const CreateParams& p) = 0;
     virtual QueryResult Query(const Merchant& m, const std::string& slip_id) = 0;
     virtual CloseResult Close(const Merchant& m, const std::string& slip_id) = 0;
+
+    // Notifications on pay/re_<id>. Parse must not trust anything; Verify checks the signature
+    // with the merchant of the slip the notice names and fills the event.
+    virtual bool AcceptsMethod(std::string_view method) const { return method == "POST"; }
+    virtual Notice ParseNotification(const RawNotification& raw) const = 0;
+    virtual bool VerifyNotification(const Merchant& m, const Notice& n, PaidEvent& out,
+                                    std::string& reason) const = 0;
+    virtual ProviderReply NotificationReply(NotifyAnswer a) const = 0;
 };
 
 }  // namespace orderpay::providers

@@ -1,10 +1,12 @@
 // Typed rows read from the store, and the lookups handlers need (sites, sessions, sellers, slips).
+// States leave the store as the domain's enums; the SQL text names them as the schema does.
 #pragma once
 
 #include <optional>
 #include <string>
 
 #include "orderpay/db/connection.hpp"
+#include "orderpay/domain/states.hpp"
 #include "orderpay/providers/provider.hpp"
 
 namespace orderpay::store {
@@ -26,10 +28,15 @@ struct Buyer {
 struct SlipRow {
     std::string id, order_id, site_id, pay_tp, provider, merchant_id;
     std::int64_t amount = 0;
-    std::string currency, st, re_tp, re_obj;
+    std::string currency;
+    domain::SlipState st = domain::SlipState::kNew;
+    std::string re_tp, re_obj;
     std::optional<std::string> provider_txn_id;
     bool superseded = false, refund_needed = false;
     std::string note;
+
+    /// NEW or WAIT: the provider may still take money on it.
+    bool Open() const { return st == domain::SlipState::kNew || st == domain::SlipState::kWait; }
 };
 
 std::optional<Site> FindSite(db::Connection& c, const std::string& id);
@@ -42,10 +49,14 @@ std::optional<providers::Merchant> FindSeller(db::Connection& c, const std::stri
                                               const std::string& prefix);
 std::optional<providers::Merchant> FindMerchant(db::Connection& c, const std::string& id);
 
+/// A slip by id; an id that cannot be one (schema charset, length) is not looked up.
 std::optional<SlipRow> FindSlip(db::Connection& c, const std::string& id, bool for_update = false);
 std::optional<SlipRow> LiveSlip(db::Connection& c, const std::string& order_id);
 
 /// Hex SHA-256 of a ticket: what the sessions table stores.
 std::string TicketHash(const std::string& ticket);
+
+/// True when `id` matches the schema's order and slip id rule (^[a-z0-9]{1,32}$).
+bool IsRecordId(std::string_view id);
 
 }  // namespace orderpay::store

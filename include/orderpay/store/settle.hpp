@@ -16,13 +16,15 @@ enum class SettleOutcome {
     kRefundFlagged,  // paid, but the order cannot take it (paid by another slip, or no stock)
     kNoSlip,         // no such slip: nothing changed
     kMismatch,       // amount or currency differ from the slip: nothing changed
+    kTxnReused,      // another slip already holds this provider transaction id: nothing changed
 };
 
 const char* ToString(SettleOutcome o);
 
-/// Settles `ev` (already signature-verified and merchant-checked) against its slip.
-/// `detail` explains the outcome for the inbox and logs.
-SettleOutcome Settle(db::Connection& c, const providers::PaidEvent& ev, std::string& detail);
+/// Settles `ev` (already signature-verified and merchant-checked) against its slip, for the
+/// provider `provider`. `detail` explains the outcome for the inbox and logs.
+SettleOutcome Settle(db::Connection& c, const std::string& provider, const providers::PaidEvent& ev,
+                     std::string& detail);
 
 /// Expires one order if it is still NW/WT past its expiry: FA, stock given back, exactly once.
 bool ExpireOrder(db::Connection& c, const std::string& order_id);

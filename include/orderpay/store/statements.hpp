@@ -16,9 +16,10 @@ extern const db::Statement kOrderInsert, kItemInsert, kOrderGet, kItemsGet, kOrd
     kOrderResettle, kOrderForUpdate, kOrderExpireDue, kOrderExpire, kOrderSetPayTp;
 // Slips.
 extern const db::Statement kSlipInsert, kSlipGet, kSlipForUpdate, kSlipLive, kSlipSetWait, kSlipFail,
-    kSlipSettle, kSlipFlagRefund, kSlipSupersede, kSlipClaimQuery, kSlipsWaitingDue;
+    kSlipSettle, kSlipFlagRefund, kSlipSupersede, kSlipClaimQuery, kSlipsWaitingDue, kSlipConfirmClosed,
+    kSlipsUnconfirmed, kSlipsOfOrder, kSlipTxnOwner, kOrderSite, kOrderState;
 // Notification inbox.
-extern const db::Statement kNotifyInsert, kNotifyVerdict;
+extern const db::Statement kNotifyInsert, kNotifyVerdict, kNotifyReceived, kNotifyGet, kNotifyList;
 
 std::span<const db::Statement> AllStatements();
 

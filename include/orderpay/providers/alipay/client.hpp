@@ -5,6 +5,7 @@
 #include <map>
 #include <string>
 
+#include "orderpay/core/config.hpp"
 #include "orderpay/crypto/rsa.hpp"
 #include "orderpay/providers/alipay/sign.hpp"
 #include "orderpay/providers/provider.hpp"
@@ -37,6 +38,16 @@ std::shared_ptr<const Keys> LoadKeys(const providers::Merchant& m, std::string& 
 class AlipayClient final : public providers::Provider {
   public:
     explicit AlipayClient(AlipayOptions opts) : opts_(std::move(opts)) {}
+    std::string_view Id() const override { return "zfb"; }
+    std::string_view MerchantUsage() const override;
+    providers::Merchant MakeMerchant(const std::string& id,
+                                     const providers::MerchantInput& in) const override;
+    /// GET is the buyer's return URL: verified like a notification, but it never settles.
+    bool AcceptsMethod(std::string_view method) const override { return method == "POST" || method == "GET"; }
+    providers::Notice ParseNotification(const providers::RawNotification& raw) const override;
+    bool VerifyNotification(const providers::Merchant& m, const providers::Notice& n,
+                            providers::PaidEvent& out, std::string& reason) const override;
+    providers::ProviderReply NotificationReply(providers::NotifyAnswer a) const override;
     providers::CreateResult Create(const providers::Merchant& m, const providers::CreateParams& p) override;
     providers::QueryResult Query(const providers::Merchant& m, const std::string& slip_id) override;
     providers::CloseResult Close(const providers::Merchant& m, const std::string& slip_id) override;
@@ -55,6 +66,9 @@ class AlipayClient final : public providers::Provider {
 
     AlipayOptions opts_;
 };
+
+/// The registry's factory: options from alipay.* and http.* config keys.
+std::unique_ptr<providers::Provider> MakeProvider(const Config& cfg);
 
 /// Notification verification for pay/re_zfb and `orderpay notify verify`: `params` are the
 /// form's decoded bytes. Fills `out` (amount parsed exactly from total_amount; `paid` only for

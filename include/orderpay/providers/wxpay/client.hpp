@@ -5,6 +5,7 @@
 #include <map>
 #include <string>
 
+#include "orderpay/core/config.hpp"
 #include "orderpay/providers/provider.hpp"
 
 namespace orderpay::wxpay {
@@ -20,6 +21,14 @@ struct WxOptions {
 class WxPayV2 final : public providers::Provider {
   public:
     explicit WxPayV2(WxOptions opts) : opts_(std::move(opts)) {}
+    std::string_view Id() const override { return "wx"; }
+    std::string_view MerchantUsage() const override;
+    providers::Merchant MakeMerchant(const std::string& id,
+                                     const providers::MerchantInput& in) const override;
+    providers::Notice ParseNotification(const providers::RawNotification& raw) const override;
+    bool VerifyNotification(const providers::Merchant& m, const providers::Notice& n,
+                            providers::PaidEvent& out, std::string& reason) const override;
+    providers::ProviderReply NotificationReply(providers::NotifyAnswer a) const override;
     providers::CreateResult Create(const providers::Merchant& m, const providers::CreateParams& p) override;
     providers::QueryResult Query(const providers::Merchant& m, const std::string& slip_id) override;
     providers::CloseResult Close(const providers::Merchant& m, const std::string& slip_id) override;
@@ -42,6 +51,9 @@ class WxPayV2 final : public providers::Provider {
 
     WxOptions opts_;
 };
+
+/// The registry's factory: options from wxpay.* and http.* config keys.
+std::unique_ptr<providers::Provider> MakeProvider(const Config& cfg);
 
 /// Verifies a v2 notification's fields against the merchant (signature over every received
 /// field) and extracts the payment. `reason` explains a failure.

@@ -1,0 +1,65 @@
+// Provider notifications, for every provider alike: evaluate without changing anything (parse,
+// find the slip, bind it to the notifying provider and the slip's own merchant, verify, check),
+// then decide and apply. pay/re_<provider>, `orderpay notify verify` and `orderpay inbox replay`
+// all run exactly this code.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "orderpay/db/connection.hpp"
+#include "orderpay/providers/provider.hpp"
+#include "orderpay/store/rows.hpp"
+
+namespace orderpay::app {
+
+struct CheckLine {
+    std::string name;
+    bool ok = false;
+    std::string detail;
+};
+
+struct NotifyEval {
+    providers::Notice notice;
+    bool signature_ok = false;
+    bool business_ok = false;  // every business check passed (the status is not one)
+    std::string reason;        // why it fails (first failing step), or "ok"
+    providers::PaidEvent event;
+    std::optional<providers::Merchant> merchant;
+    std::optional<store::SlipRow> slip;
+    std::vector<CheckLine> checks;  // parse, provider, signature, business checks, then the status
+};
+
+/// Business checks of a verified event against its slip and that slip's merchant (pure):
+/// slip, site, provider, merchant, app_id, mch_id (Alipay: seller_id), amount, currency.
+std::vector<CheckLine> BusinessChecks(std::string_view provider, const providers::PaidEvent& ev,
+                                      const providers::Merchant& m, const std::optional<store::SlipRow>& slip,
+                                      const std::string& site);
+
+/// Evaluates without changing anything.
+NotifyEval EvaluateNotification(db::Connection& c, const providers::Provider& p, const std::string& site,
+                                const providers::RawNotification& raw);
+
+struct NotifyDecision {
+    std::string verdict;  // settled, duplicate, ignored, rejected
+    std::string reason;
+    providers::NotifyAnswer answer = providers::NotifyAnswer::kRefused;
+};
+
+/// Applies an evaluated notification: settles a verified payment, fails a slip the provider
+/// closed, acknowledges other statuses, refuses the rest. Idempotent.
+NotifyDecision Decide(db::Connection& c, const providers::Provider& p, const NotifyEval& ev);
+
+struct Handled {
+    NotifyEval ev;
+    NotifyDecision decision;
+};
+
+/// Evaluates and decides the stored notification `row_id`, and records its verdict. Anything
+/// unexpected is recorded as verdict "error" (when the database still answers) and answered
+/// kError, so the provider sends it again; it never escapes as an exception.
+Handled HandleStored(db::Connection& c, const providers::Provider& p, const std::string& site,
+                     const std::string& row_id, const providers::RawNotification& raw);
+
+}  // namespace orderpay::app

@@ -1,0 +1,47 @@
+// The provider registry: which providers this build has, and which pay types each one serves.
+// Adding a provider is one row in each table of src/providers/registry.cpp plus its folder.
+#pragma once
+
+#include <memory>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "orderpay/core/config.hpp"
+#include "orderpay/providers/provider.hpp"
+
+namespace orderpay::providers {
+
+struct ProviderRow {
+    std::string_view id;  // "wx": pay-type prefix, route pay/re_<id>, merchants.provider
+    std::unique_ptr<Provider> (*make)(const Config& cfg);  // reads its own config keys
+};
+
+struct PayTypeRow {
+    std::string_view name;      // "wx.qrcode": what clients send as pay_tp
+    std::string_view provider;  // a ProviderRow id
+    PayKind kind;
+};
+
+std::span<const ProviderRow> ProviderRows();
+std::span<const PayTypeRow> PayTypeRows();
+
+/// The pay type named `name`, or nullptr.
+const PayTypeRow* FindPayType(std::string_view name);
+
+/// One instance of every registered provider, for one process (a worker or the CLI).
+class Providers {
+  public:
+    explicit Providers(const Config& cfg);
+    /// nullptr when no provider has that id.
+    Provider* Find(std::string_view id) const;
+    const std::vector<std::unique_ptr<Provider>>& all() const { return all_; }
+
+  private:
+    std::vector<std::unique_ptr<Provider>> all_;
+};
+
+/// The HTTP timeouts every provider client shares (http.connect_timeout_ms, http.timeout_ms).
+Timeouts TimeoutsFrom(const Config& cfg);
+
+}  // namespace orderpay::providers

@@ -1,0 +1,60 @@
+// Operator use cases behind the `orderpay` CLI: shop setup (stores, sites, accounts, tickets,
+// products, merchants, sellers) and the listings operators read. Setup commands are upserts so
+// setup scripts can be re-run. Listings return rows for the CLI to print as table or JSON.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "orderpay/db/connection.hpp"
+#include "orderpay/providers/provider.hpp"
+
+namespace orderpay::store {
+
+void UpsertAccountStore(db::Connection& c, const std::string& id, const std::string& name);
+db::Result ListAccountStores(db::Connection& c);  // id, name
+
+struct SiteSetup {
+    std::string id, name;
+    std::optional<std::string> account_store;
+    std::string currency;
+    int expire_minutes = 30;
+};
+void UpsertSite(db::Connection& c, const SiteSetup& s);
+db::Result ListSites(db::Connection& c);  // id, name, account_store, currency, expire_minutes
+std::optional<std::string> SiteCurrency(db::Connection& c, const std::string& site);
+
+void UpsertAccount(db::Connection& c, const std::string& store, const std::string& id,
+                   const std::string& name, const std::optional<std::string>& openid);
+db::Result ListAccounts(db::Connection& c);  // store_id, id, name, wx_openid
+/// The account stores holding an account with this id (restricted to `store` when given).
+std::vector<std::string> AccountStoresOf(db::Connection& c, const std::string& account,
+                                         const std::optional<std::string>& store);
+void InsertSession(db::Connection& c, const std::string& ticket_hash_hex, const std::string& store,
+                   const std::string& account, int ttl_hours);
+
+struct ProductSetup {
+    std::string id, site, title;
+    std::int64_t price = 0;
+    std::string currency;
+    std::optional<std::string> stock;
+};
+void UpsertProduct(db::Connection& c, const ProductSetup& p);
+db::Result ListProducts(db::Connection& c, const std::optional<std::string>& site);
+
+void UpsertMerchant(db::Connection& c, const providers::Merchant& m);
+db::Result ListMerchants(db::Connection& c);  // id, provider, app_id, mch_id, sign_type (never the key)
+
+void SetSeller(db::Connection& c, const std::string& site, const std::string& prefix,
+               const std::string& merchant);
+db::Result ListSellers(db::Connection& c);  // site_id, prefix, merchant_id
+
+db::Result ListOrders(db::Connection& c, const std::optional<std::string>& site,
+                      const std::optional<std::string>& state, int limit);
+/// Slips an operator must look at: refund_needed ones, and open ones older than 10 minutes,
+/// and failed ones their provider has not confirmed closed after a day.
+db::Result SlipsNeedingAttention(
+    db::Connection& c);  // id, order_id, site_id, st, amount, currency, kind, note
+
+}  // namespace orderpay::store

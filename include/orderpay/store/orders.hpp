@@ -1,0 +1,106 @@
+// Use cases on orders and their slips: create with stock, load, swap the slip, record what a
+// provider answered. Each is one transaction of conditional statements; none spans a provider call.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "orderpay/db/connection.hpp"
+#include "orderpay/domain/states.hpp"
+#include "orderpay/store/rows.hpp"
+
+namespace orderpay::store {
+
+struct Product {
+    std::string id, title;
+    std::int64_t price = 0;
+    std::string currency;
+};
+
+/// An active product of the site, or nullopt.
+std::optional<Product> FindProduct(db::Connection& c, const std::string& site, const std::string& id);
+
+struct NewLine {
+    std::string product_id, title;
+    std::int64_t amount = 0, price = 0, subtotal = 0;
+};
+
+struct NewOrder {
+    std::string id, site_id, tp, title, note, buyer_store, buyer_id;
+    std::int64_t pro_c = 0, total = 0, freight = 0, discount = 0, price = 0, fee = 0;
+    std::string currency, pay_tp, seller, contact_json, client_ip;
+    int expire_minutes = 30;
+    std::vector<NewLine> lines;
+};
+
+struct NewSlip {
+    std::string id, order_id, site_id, pay_tp, provider, merchant_id;
+    std::int64_t amount = 0;
+    std::string currency;
+};
+
+struct CreateOrderResult {
+    bool ok = false;
+    std::string out_of_stock;  // the product that ran out (ok = false)
+};
+
+/// Inserts the order, its lines and its NEW slip, taking stock in product-id order (so two
+/// orders of the same products can never wait on each other), in one transaction. A deadlock or
+/// serialization failure retries the whole transaction a bounded number of times.
+CreateOrderResult CreateOrder(db::Connection& c, const NewOrder& o, const NewSlip& slip);
+
+struct OrderItem {
+    std::string product_id, title;
+    std::int64_t amount = 0, price = 0, subtotal = 0;
+};
+
+struct OrderRecord {
+    std::string id, site_id, tp, title, note, buyer_store, buyer_id;
+    std::int64_t pro_c = 0, total = 0, freight = 0, discount = 0, price = 0, fee = 0;
+    std::string currency, pay_tp;
+    std::optional<std::string> pay_id, seller;
+    domain::OrderState or_st = domain::OrderState::kNW;
+    std::string contact_json;
+    // Epoch milliseconds; nullopt where the schema's column is NULL.
+    std::int64_t ct = 0, lm = 0, expi = 0;
+    std::optional<std::int64_t> wt_at, ok_at, fa_at, sp_at, dn_at;
+    bool expired = false;  // past expi (whether or not `orderpay expire` ran)
+};
+
+/// The order `id` of `site`, or nullopt (an id that cannot exist is not looked up).
+std::optional<OrderRecord> FindOrder(db::Connection& c, const std::string& site, const std::string& id);
+/// The order's site, whatever the site (operator tools).
+std::optional<std::string> OrderSite(db::Connection& c, const std::string& id);
+std::vector<OrderItem> OrderItems(db::Connection& c, const std::string& order_id);
+/// Every slip of the order, oldest first.
+std::vector<SlipRow> OrderSlips(db::Connection& c, const std::string& order_id);
+
+/// pay/pay: inserts the new slip and makes it the order's current one, only if the order is
+/// still payable and its current slip is still `expected_pay_id` (compare-and-set). On false
+/// nothing was written.
+bool SwapSlip(db::Connection& c, const NewSlip& slip, const std::optional<std::string>& expected_pay_id);
+
+/// The provider took the slip: NEW -> WAIT with what the buyer needs, order NW -> WT while
+/// this slip is still its current one.
+void MarkWaiting(db::Connection& c, const std::string& slip_id, const std::string& order_id,
+                 const std::string& re_tp, const std::string& re_obj, const std::string& note);
+/// NEW/WAIT -> FAIL; false when the slip was in neither.
+bool FailSlip(db::Connection& c, const std::string& slip_id, const std::string& note);
+/// Replaced by a newer slip (its provider closed it first).
+bool SupersedeSlip(db::Connection& c, const std::string& slip_id, const std::string& note);
+/// The provider confirmed a FAIL slip closed and unpaid: reconcile stops asking about it.
+void ConfirmClosed(db::Connection& c, const std::string& slip_id);
+/// At most one worker per interval asks the provider about an open slip: true for the winner.
+bool ClaimQuery(db::Connection& c, const std::string& slip_id, std::int64_t min_interval_ms);
+
+/// Open slips older than a minute (their notification may be lost), oldest first.
+std::vector<std::string> WaitingSlipsDue(db::Connection& c, int limit);
+/// Failed slips whose provider has not confirmed them closed (superseded, expired, failed).
+std::vector<std::string> UnconfirmedFailedSlips(db::Connection& c, int limit);
+/// Unpaid orders past their expiry.
+std::vector<std::string> OrdersDueToExpire(db::Connection& c, int limit);
+std::optional<domain::OrderState> OrderState(db::Connection& c, const std::string& id);
+
+}  // namespace orderpay::store

@@ -1,0 +1,52 @@
+// The registry tables. A provider joins by one line in kProviders and its pay types in
+// kPayTypes; everything else (routes, CLI, reconcile) finds it here.
+#include "orderpay/providers/registry.hpp"
+
+#include "orderpay/providers/alipay/client.hpp"
+#include "orderpay/providers/wxpay/client.hpp"
+
+namespace orderpay::providers {
+
+namespace {
+
+constexpr ProviderRow kProviders[] = {
+    {"wx", &wxpay::MakeProvider},
+    {"zfb", &alipay::MakeProvider},
+};
+
+constexpr PayTypeRow kPayTypes[] = {
+    {"wx.qrcode", "wx", PayKind::kQrcode}, {"wx.jsapi", "wx", PayKind::kJsapi},
+    {"wx.scan", "wx", PayKind::kScan},     {"zfb.qrcode", "zfb", PayKind::kQrcode},
+    {"zfb.scan", "zfb", PayKind::kScan},
+};
+
+}  // namespace
+
+std::span<const ProviderRow> ProviderRows() {
+    return kProviders;
+}
+std::span<const PayTypeRow> PayTypeRows() {
+    return kPayTypes;
+}
+
+const PayTypeRow* FindPayType(std::string_view name) {
+    for (const PayTypeRow& t : kPayTypes)
+        if (t.name == name) return &t;
+    return nullptr;
+}
+
+Providers::Providers(const Config& cfg) {
+    for (const ProviderRow& row : kProviders) all_.push_back(row.make(cfg));
+}
+
+Provider* Providers::Find(std::string_view id) const {
+    for (const auto& p : all_)
+        if (p->Id() == id) return p.get();
+    return nullptr;
+}
+
+Timeouts TimeoutsFrom(const Config& cfg) {
+    return Timeouts{cfg.GetInt("http.connect_timeout_ms", 3000), cfg.GetInt("http.timeout_ms", 10000)};
+}
+
+}  // namespace orderpay::providers

@@ -1,0 +1,75 @@
+// WeChat Pay v2 as a registry provider: its config, its merchant flags, and its notification
+// (flat XML in, the exact XML reply WeChat stops on out; PROTOCOLS.md §1.5).
+#include "orderpay/http/xml.hpp"
+#include "orderpay/providers/registry.hpp"
+#include "orderpay/providers/wxpay/client.hpp"
+
+namespace orderpay::wxpay {
+
+std::unique_ptr<providers::Provider> MakeProvider(const Config& cfg) {
+    WxOptions o;
+    o.gateway = cfg.Get("wxpay.gateway", "https://api.mch.weixin.qq.com");
+    while (!o.gateway.empty() && o.gateway.back() == '/') o.gateway.pop_back();
+    o.timeouts = providers::TimeoutsFrom(cfg);
+    o.scan_poll_ms = static_cast<int>(cfg.GetInt("wxpay.scan_poll_ms", 3000));
+    o.scan_poll_tries = static_cast<int>(cfg.GetInt("wxpay.scan_poll_tries", 10));
+    o.reverse_tries = static_cast<int>(cfg.GetInt("wxpay.reverse_tries", 3));
+    return std::make_unique<WxPayV2>(std::move(o));
+}
+
+std::string_view WxPayV2::MerchantUsage() const {
+    return "merchant add ID --provider wx --app-id A --mch-id M [--sign-type MD5|HMAC-SHA256] --key-file F|-";
+}
+
+providers::Merchant WxPayV2::MakeMerchant(const std::string& id, const providers::MerchantInput& in) const {
+    std::string sign_type = in.Flag("sign-type").value_or("MD5");
+    if (sign_type != "MD5" && sign_type != "HMAC-SHA256")
+        throw providers::MerchantError("--sign-type MD5 or HMAC-SHA256");
+    auto need = [&](const char* flag) {
+        std::optional<std::string> v = in.Flag(flag);
+        if (!v || v->empty()) throw providers::MerchantError(std::string("missing --") + flag);
+        return *v;
+    };
+    providers::Merchant m{id, "wx", need("app-id"), need("mch-id"), sign_type, in.Secret("key-file"), "{}"};
+    // The v2 API key is 32 characters; anything else cannot sign what WeChat will check.
+    if (m.api_key.size() != 32) throw providers::MerchantError("the WeChat v2 key must be 32 characters");
+    return m;
+}
+
+providers::Notice WxPayV2::ParseNotification(const providers::RawNotification& raw) const {
+    providers::Notice n;
+    http::FlatXmlResult xml = http::ParseFlatXml(raw.body);
+    if (!xml.fields) {
+        n.error = "malformed xml: " + xml.error;
+        return n;
+    }
+    n.parsed = true;
+    for (auto& [k, v] : *xml.fields) {
+        if (k == "out_trade_no") n.slip_id = v;
+        n.fields.emplace_back(k, v);
+    }
+    return n;
+}
+
+bool WxPayV2::VerifyNotification(const providers::Merchant& m, const providers::Notice& n,
+                                 providers::PaidEvent& out, std::string& reason) const {
+    std::map<std::string, std::string> fields(n.fields.begin(), n.fields.end());
+    return wxpay::VerifyNotification(fields, m, out, reason);
+}
+
+// Exactly these bytes: anything around the XML makes WeChat retry forever (PROTOCOLS.md §1.5).
+providers::ProviderReply WxPayV2::NotificationReply(providers::NotifyAnswer a) const {
+    using A = providers::NotifyAnswer;
+    const char* msg = a == A::kAccepted    ? "OK"
+                      : a == A::kMalformed ? "报文格式错误"
+                      : a == A::kRefused   ? "参数错误"
+                                           : "系统繁忙";
+    providers::ProviderReply r;
+    r.status = a == A::kError ? 500 : 200;
+    r.content_type = "text/xml";
+    r.body = "<xml><return_code><![CDATA[" + std::string(a == A::kAccepted ? "SUCCESS" : "FAIL") +
+             "]]></return_code><return_msg><![CDATA[" + msg + "]]></return_msg></xml>";
+    return r;
+}
+
+}  // namespace orderpay::wxpay

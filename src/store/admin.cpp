@@ -1,0 +1,124 @@
+// Operator SQL. Unprepared statements: the CLI runs each once, never on a request path.
+#include "orderpay/store/admin.hpp"
+
+namespace orderpay::store {
+
+void UpsertAccountStore(db::Connection& c, const std::string& id, const std::string& name) {
+    c.Query(
+        "INSERT INTO account_stores (id, name) VALUES ($1, $2) "
+        "ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name",
+        {id, name});
+}
+
+db::Result ListAccountStores(db::Connection& c) {
+    return c.Query("SELECT id, name FROM account_stores ORDER BY id", {});
+}
+
+void UpsertSite(db::Connection& c, const SiteSetup& s) {
+    c.Query(
+        "INSERT INTO sites (id, name, account_store, currency, expire_minutes) VALUES ($1, $2, $3, $4, $5) "
+        "ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, account_store = EXCLUDED.account_store, "
+        "currency = EXCLUDED.currency, expire_minutes = EXCLUDED.expire_minutes",
+        {s.id, s.name, s.account_store, s.currency, s.expire_minutes});
+}
+
+db::Result ListSites(db::Connection& c) {
+    return c.Query("SELECT id, name, account_store, currency, expire_minutes FROM sites ORDER BY id", {});
+}
+
+std::optional<std::string> SiteCurrency(db::Connection& c, const std::string& site) {
+    db::Result r = c.Query("SELECT currency FROM sites WHERE id = $1", {site});
+    if (r.Rows() != 1) return std::nullopt;
+    return r.Get(0, 0);
+}
+
+void UpsertAccount(db::Connection& c, const std::string& store, const std::string& id,
+                   const std::string& name, const std::optional<std::string>& openid) {
+    c.Query(
+        "INSERT INTO accounts (id, store_id, name, wx_openid) VALUES ($1, $2, $3, $4) "
+        "ON CONFLICT (store_id, id) DO UPDATE SET name = EXCLUDED.name, wx_openid = EXCLUDED.wx_openid",
+        {id, store, name, openid});
+}
+
+db::Result ListAccounts(db::Connection& c) {
+    return c.Query("SELECT store_id, id, name, wx_openid FROM accounts ORDER BY store_id, id", {});
+}
+
+std::vector<std::string> AccountStoresOf(db::Connection& c, const std::string& account,
+                                         const std::optional<std::string>& store) {
+    db::Result r =
+        c.Query("SELECT store_id FROM accounts WHERE id = $1 AND ($2::text IS NULL OR store_id = $2)",
+                {account, store});
+    std::vector<std::string> out;
+    for (int i = 0; i < r.Rows(); ++i) out.push_back(r.Get(i, 0));
+    return out;
+}
+
+void InsertSession(db::Connection& c, const std::string& ticket_hash_hex, const std::string& store,
+                   const std::string& account, int ttl_hours) {
+    c.Query(
+        "INSERT INTO sessions (ticket_hash, store_id, account_id, expires_at) "
+        "VALUES (decode($1, 'hex'), $2, $3, now() + make_interval(hours => $4::int))",
+        {ticket_hash_hex, store, account, ttl_hours});
+}
+
+void UpsertProduct(db::Connection& c, const ProductSetup& p) {
+    c.Query(
+        "INSERT INTO products (id, site_id, title, price, currency, stock) VALUES ($1, $2, $3, $4, $5, $6) "
+        "ON CONFLICT (site_id, id) DO UPDATE SET title = EXCLUDED.title, price = EXCLUDED.price, "
+        "currency = EXCLUDED.currency, stock = EXCLUDED.stock, active = true, lm = now()",
+        {p.id, p.site, p.title, p.price, p.currency, p.stock});
+}
+
+db::Result ListProducts(db::Connection& c, const std::optional<std::string>& site) {
+    return c.Query(
+        "SELECT site_id, id, title, price, currency, stock, active FROM products "
+        "WHERE $1::text IS NULL OR site_id = $1 ORDER BY site_id, id",
+        {site});
+}
+
+void UpsertMerchant(db::Connection& c, const providers::Merchant& m) {
+    c.Query(
+        "INSERT INTO merchants (id, provider, app_id, mch_id, sign_type, api_key, options) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb) ON CONFLICT (id) DO UPDATE SET "
+        "provider = EXCLUDED.provider, app_id = EXCLUDED.app_id, mch_id = EXCLUDED.mch_id, "
+        "sign_type = EXCLUDED.sign_type, api_key = EXCLUDED.api_key, options = EXCLUDED.options",
+        {m.id, m.provider, m.app_id, m.mch_id, m.sign_type, m.api_key, m.options});
+}
+
+db::Result ListMerchants(db::Connection& c) {
+    return c.Query("SELECT id, provider, app_id, mch_id, sign_type FROM merchants ORDER BY id", {});
+}
+
+void SetSeller(db::Connection& c, const std::string& site, const std::string& prefix,
+               const std::string& merchant) {
+    c.Query(
+        "INSERT INTO site_sellers (site_id, prefix, merchant_id) VALUES ($1, $2, $3) "
+        "ON CONFLICT (site_id, prefix) DO UPDATE SET merchant_id = EXCLUDED.merchant_id",
+        {site, prefix, merchant});
+}
+
+db::Result ListSellers(db::Connection& c) {
+    return c.Query("SELECT site_id, prefix, merchant_id FROM site_sellers ORDER BY 1, 2", {});
+}
+
+db::Result ListOrders(db::Connection& c, const std::optional<std::string>& site,
+                      const std::optional<std::string>& state, int limit) {
+    return c.Query(
+        "SELECT id, site_id, buyer_id, or_st, fee, currency, pay_tp, ct FROM orders "
+        "WHERE ($1::text IS NULL OR site_id = $1) AND ($2::text IS NULL OR or_st = $2) "
+        "ORDER BY ct DESC LIMIT $3",
+        {site, state, limit});
+}
+
+db::Result SlipsNeedingAttention(db::Connection& c) {
+    return c.Query(
+        "SELECT id, order_id, site_id, st, amount, currency, "
+        "CASE WHEN refund_needed THEN 'REFUND' WHEN st = 'FAIL' THEN 'UNCLOSED' ELSE 'UNKNOWN' END, "
+        "note FROM pay_slips "
+        "WHERE refund_needed OR (st IN ('NEW', 'WAIT') AND ct < now() - interval '10 minutes') "
+        "OR (st = 'FAIL' AND closed_at IS NULL AND ct < now() - interval '1 day') ORDER BY ct",
+        {});
+}
+
+}  // namespace orderpay::store

@@ -1,0 +1,94 @@
+// Inbox rows. Headers are kept as form-encoded text and query and body as bytea, so a header
+// byte that is not UTF-8 can never keep a payment notification from being stored.
+#include "orderpay/store/notifications.hpp"
+
+#include "orderpay/crypto/digest.hpp"
+#include "orderpay/http/form.hpp"
+#include "orderpay/store/statements.hpp"
+
+namespace orderpay::store {
+
+namespace {
+
+std::string HeaderForm(const providers::RawNotification& raw) {
+    http::FormPairs pairs;
+    if (!raw.content_type.empty()) pairs.emplace_back("CONTENT_TYPE", raw.content_type);
+    for (const auto& [k, v] : raw.headers) pairs.emplace_back(k, v);
+    return http::EncodeForm(pairs);
+}
+
+std::string FromHex(const std::string& hex) {
+    std::string out;
+    out.reserve(hex.size() / 2);
+    auto nib = [](char ch) { return ch <= '9' ? ch - '0' : ch - 'a' + 10; };
+    for (std::size_t i = 0; i + 1 < hex.size(); i += 2)
+        out.push_back(static_cast<char>(nib(hex[i]) * 16 + nib(hex[i + 1])));
+    return out;
+}
+
+std::vector<StoredNotification> Rows(const db::Result& r) {
+    std::vector<StoredNotification> out;
+    for (int i = 0; i < r.Rows(); ++i) {
+        StoredNotification n;
+        n.id = r.Get(i, "id");
+        n.provider = r.Get(i, "provider");
+        n.site_id = r.Get(i, "site_id");
+        n.slip_id = r.Get(i, "slip_id");
+        n.remote_addr = r.Get(i, "remote_addr");
+        n.raw.method = r.Get(i, "method");
+        n.raw.query = FromHex(r.Get(i, "query"));
+        n.raw.body = FromHex(r.Get(i, "body"));
+        if (auto pairs = http::ParseForm(r.Get(i, "header_form"), 4096)) {
+            for (auto& [k, v] : *pairs) {
+                if (k == "CONTENT_TYPE") {
+                    n.raw.content_type = v;
+                } else {
+                    n.raw.headers[k] = v;
+                }
+            }
+        }
+        n.verdict = r.Get(i, "verdict");
+        n.reason = r.Get(i, "reason");
+        n.ct_ms = r.GetInt(i, "ct");
+        out.push_back(std::move(n));
+    }
+    return out;
+}
+
+}  // namespace
+
+std::string RecordNotification(db::Connection& c, const std::string& provider, const std::string& site,
+                               const std::string& remote_addr, const providers::RawNotification& raw) {
+    // remote_addr is text: keep it only when it is plain ASCII (nginx always sends an address).
+    std::string addr;
+    for (char ch : remote_addr)
+        if (ch >= 0x20 && ch < 0x7f) addr += ch;
+    db::Result r = c.Exec(kNotifyInsert, {provider, site, addr.substr(0, 64), raw.method, HeaderForm(raw),
+                                          crypto::HexLower(raw.query), crypto::HexLower(raw.body)});
+    return r.Get(0, 0);
+}
+
+bool NotificationVerdict(db::Connection& c, const std::string& id, const std::string& verdict,
+                         const std::string& reason, const std::optional<std::string>& slip_id) {
+    return c.Exec(kNotifyVerdict, {id, verdict, reason, slip_id}).Affected() == 1;
+}
+
+std::vector<StoredNotification> UndecidedNotifications(db::Connection& c, const std::string& verdict,
+                                                       std::int64_t older_than_s, int limit) {
+    return Rows(c.Exec(kNotifyReceived, {older_than_s, limit, verdict}));
+}
+
+std::optional<StoredNotification> FindNotification(db::Connection& c, const std::string& id) {
+    if (id.empty() || id.size() > 18 || id.find_first_not_of("0123456789") != std::string::npos)
+        return std::nullopt;
+    std::vector<StoredNotification> rows = Rows(c.Exec(kNotifyGet, {id}));
+    if (rows.empty()) return std::nullopt;
+    return std::move(rows.front());
+}
+
+std::vector<StoredNotification> ListNotifications(db::Connection& c,
+                                                  const std::optional<std::string>& verdict, int limit) {
+    return Rows(c.Exec(kNotifyList, {verdict, limit}));
+}
+
+}  // namespace orderpay::store

@@ -1,0 +1,174 @@
+// Order and slip use cases. Stock is always taken and given back in product-id order, and a
+// transaction that still meets a deadlock or serialization failure is run again, a few times.
+#include "orderpay/store/orders.hpp"
+
+#include <algorithm>
+
+#include "orderpay/core/log.hpp"
+#include "orderpay/store/retry.hpp"
+#include "orderpay/store/statements.hpp"
+
+namespace orderpay::store {
+
+std::optional<Product> FindProduct(db::Connection& c, const std::string& site, const std::string& id) {
+    db::Result r = c.Exec(kProductGet, {site, id});
+    if (r.Rows() == 0 || r.Get(0, "active") != "t") return std::nullopt;
+    return Product{r.Get(0, "id"), r.Get(0, "title"), r.GetInt(0, "price"), r.Get(0, "currency")};
+}
+
+CreateOrderResult CreateOrder(db::Connection& c, const NewOrder& o, const NewSlip& slip) {
+    // The canonical order: by product id, whatever order the client listed them in.
+    std::vector<const NewLine*> by_id;
+    for (const NewLine& l : o.lines) by_id.push_back(&l);
+    std::sort(by_id.begin(), by_id.end(),
+              [](const NewLine* a, const NewLine* b) { return a->product_id < b->product_id; });
+    return RetryTransient<CreateOrderResult>([&] {
+        CreateOrderResult res;
+        db::Tx tx(c);
+        for (const NewLine* l : by_id) {
+            db::Result taken = c.Exec(kStockTake, {o.site_id, l->product_id, l->amount});
+            if (taken.Affected() != 1) {
+                res.out_of_stock = l->product_id;
+                return res;  // the destructor rolls back what was taken
+            }
+        }
+        c.Exec(kOrderInsert,
+               {o.id,     o.site_id, o.tp,           o.title,     o.note,           o.buyer_store, o.buyer_id,
+                o.pro_c,  o.total,   o.freight,      o.discount,  o.price,          o.fee,         o.currency,
+                o.pay_tp, o.seller,  o.contact_json, o.client_ip, o.expire_minutes, slip.id});
+        int pos = 0;
+        for (const NewLine& l : o.lines)
+            c.Exec(kItemInsert, {o.id, pos++, l.product_id, l.title, l.amount, l.price, l.subtotal});
+        c.Exec(kSlipInsert, {slip.id, slip.order_id, slip.site_id, slip.pay_tp, slip.provider,
+                             slip.merchant_id, slip.amount, slip.currency});
+        tx.Commit();
+        res.ok = true;
+        return res;
+    });
+}
+
+namespace {
+
+std::optional<std::int64_t> OptMs(const db::Result& r, const char* col) {
+    int i = r.Col(col);
+    if (r.IsNull(0, i)) return std::nullopt;
+    return r.GetInt(0, i);
+}
+
+}  // namespace
+
+std::optional<OrderRecord> FindOrder(db::Connection& c, const std::string& site, const std::string& id) {
+    if (!IsRecordId(id)) return std::nullopt;
+    db::Result r = c.Exec(kOrderGet, {site, id});
+    if (r.Rows() == 0) return std::nullopt;
+    OrderRecord o;
+    o.id = r.Get(0, "id");
+    o.site_id = r.Get(0, "site_id");
+    o.tp = r.Get(0, "tp");
+    o.title = r.Get(0, "title");
+    o.note = r.Get(0, "note");
+    o.buyer_store = r.Get(0, "buyer_store");
+    o.buyer_id = r.Get(0, "buyer_id");
+    o.pro_c = r.GetInt(0, "pro_c");
+    o.total = r.GetInt(0, "total");
+    o.freight = r.GetInt(0, "freight");
+    o.discount = r.GetInt(0, "discount");
+    o.price = r.GetInt(0, "price");
+    o.fee = r.GetInt(0, "fee");
+    o.currency = r.Get(0, "currency");
+    o.pay_tp = r.Get(0, "pay_tp");
+    o.pay_id = r.GetOpt(0, "pay_id");
+    o.seller = r.GetOpt(0, "seller");
+    o.or_st = domain::ParseOrderState(r.Get(0, "or_st")).value_or(domain::OrderState::kFA);
+    o.contact_json = r.Get(0, "contact");
+    o.ct = r.GetInt(0, "ct");
+    o.lm = r.GetInt(0, "lm");
+    o.expi = r.GetInt(0, "expi");
+    o.wt_at = OptMs(r, "wt_at");
+    o.ok_at = OptMs(r, "ok_at");
+    o.fa_at = OptMs(r, "fa_at");
+    o.sp_at = OptMs(r, "sp_at");
+    o.dn_at = OptMs(r, "dn_at");
+    o.expired = r.Get(0, "expired") == "t";
+    return o;
+}
+
+std::optional<std::string> OrderSite(db::Connection& c, const std::string& id) {
+    if (!IsRecordId(id)) return std::nullopt;
+    db::Result r = c.Exec(kOrderSite, {id});
+    if (r.Rows() == 0) return std::nullopt;
+    return r.Get(0, 0);
+}
+
+std::vector<OrderItem> OrderItems(db::Connection& c, const std::string& order_id) {
+    db::Result r = c.Exec(kItemsGet, {order_id});
+    std::vector<OrderItem> out;
+    for (int i = 0; i < r.Rows(); ++i)
+        out.push_back({r.Get(i, "product_id"), r.Get(i, "title"), r.GetInt(i, "amount"), r.GetInt(i, "price"),
+                       r.GetInt(i, "subtotal")});
+    return out;
+}
+
+bool SwapSlip(db::Connection& c, const NewSlip& s, const std::optional<std::string>& expected_pay_id) {
+    db::Tx tx(c);
+    c.Exec(kSlipInsert,
+           {s.id, s.order_id, s.site_id, s.pay_tp, s.provider, s.merchant_id, s.amount, s.currency});
+    db::Result swapped = c.Exec(kOrderSetPayTp, {s.order_id, s.id, s.pay_tp, s.merchant_id, expected_pay_id});
+    if (swapped.Affected() != 1) return false;  // the destructor rolls the new slip back
+    tx.Commit();
+    return true;
+}
+
+void MarkWaiting(db::Connection& c, const std::string& slip_id, const std::string& order_id,
+                 const std::string& re_tp, const std::string& re_obj, const std::string& note) {
+    db::Tx tx(c);
+    c.Exec(kSlipSetWait, {slip_id, re_tp, re_obj, note});
+    c.Exec(kOrderSetWaiting, {order_id, slip_id});
+    tx.Commit();
+}
+
+bool FailSlip(db::Connection& c, const std::string& slip_id, const std::string& note) {
+    return c.Exec(kSlipFail, {slip_id, note}).Affected() == 1;
+}
+
+bool SupersedeSlip(db::Connection& c, const std::string& slip_id, const std::string& note) {
+    return c.Exec(kSlipSupersede, {slip_id, note}).Affected() == 1;
+}
+
+void ConfirmClosed(db::Connection& c, const std::string& slip_id) {
+    c.Exec(kSlipConfirmClosed, {slip_id});
+}
+
+bool ClaimQuery(db::Connection& c, const std::string& slip_id, std::int64_t min_interval_ms) {
+    return c.Exec(kSlipClaimQuery, {slip_id, min_interval_ms}).Affected() == 1;
+}
+
+namespace {
+
+std::vector<std::string> Ids(const db::Result& r) {
+    std::vector<std::string> out;
+    for (int i = 0; i < r.Rows(); ++i) out.push_back(r.Get(i, 0));
+    return out;
+}
+
+}  // namespace
+
+std::vector<std::string> WaitingSlipsDue(db::Connection& c, int limit) {
+    return Ids(c.Exec(kSlipsWaitingDue, {limit}));
+}
+
+std::vector<std::string> UnconfirmedFailedSlips(db::Connection& c, int limit) {
+    return Ids(c.Exec(kSlipsUnconfirmed, {limit}));
+}
+
+std::vector<std::string> OrdersDueToExpire(db::Connection& c, int limit) {
+    return Ids(c.Exec(kOrderExpireDue, {limit}));
+}
+
+std::optional<domain::OrderState> OrderState(db::Connection& c, const std::string& id) {
+    db::Result r = c.Exec(kOrderState, {id});
+    if (r.Rows() == 0) return std::nullopt;
+    return domain::ParseOrderState(r.Get(0, 0));
+}
+
+}  // namespace orderpay::store
