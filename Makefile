@@ -95,6 +95,7 @@ down:
 # Unit tests run in both builds; the integration suite drives the sanitizer build, so a memory
 # error anywhere on a request path fails the run (run.sh checks the logs for sanitizer reports).
 test: deps
+	bash tests/lint/sql_in_store.sh
 	$(MAKE) -j$(JOBS) BUILD=release build
 	$(MAKE) -j$(JOBS) BUILD=debug build
 	build/release/unit_tests --gtest_brief=1

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Lint: orderpay's SQL lives in src/store/ (use-case functions) and sql/ (migrations) only.
+# src/db/ runs transaction control and the migration ledger; paysim (src/sim/) is a separate
+# program with its own store files. Anything else that holds SQL text fails, naming the line.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+pattern='"[^"]*\b(SELECT|INSERT INTO|UPDATE [a-z_]+ SET|DELETE FROM|CREATE (TABLE|INDEX|FUNCTION)|ALTER TABLE)\b'
+hits=$(grep -rnE "$pattern" src include \
+    --include='*.cpp' --include='*.hpp' |
+    grep -vE '^(src/store/|include/orderpay/store/|src/db/|src/sim/)' || true)
+# Statements run by name from outside the store are SQL issued around it too.
+named=$(grep -rnE 'store::k[A-Z][A-Za-z]+' src --include='*.cpp' | grep -vE '^(src/store/|src/sim/)' |
+    grep -v 'store::AllStatements' || true)
+if [[ -n $hits || -n $named ]]; then
+    echo "lint: SQL outside src/store/:" >&2
+    printf '%s\n' "$hits" "$named" | sed '/^$/d' >&2
+    exit 1
+fi
+echo "lint: no SQL outside src/store/ (and sql/)"

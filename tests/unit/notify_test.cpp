@@ -1,0 +1,163 @@
+// Unit tests for the provider registry and the notification binding: every pay type belongs to
+// a registered provider, each provider parses its own format and answers with its exact reply
+// bytes, and the business checks refuse a slip of another provider or merchant.
+#include "orderpay/app/notify.hpp"
+
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "orderpay/providers/registry.hpp"
+
+namespace orderpay {
+namespace {
+
+TEST(RegistryTest, EveryPayTypeNamesARegisteredProvider) {
+    Config cfg;
+    providers::Providers all(cfg);
+    ASSERT_EQ(all.all().size(), providers::ProviderRows().size());
+    for (const auto& t : providers::PayTypeRows()) {
+        const providers::Provider* p = all.Find(t.provider);
+        ASSERT_NE(p, nullptr) << t.name;
+        EXPECT_TRUE(std::string_view(t.name).starts_with(std::string(p->Id()) + ".")) << t.name;
+        EXPECT_EQ(providers::FindPayType(t.name), &t);
+    }
+    EXPECT_EQ(providers::FindPayType("paypal"), nullptr);  // not in this build yet
+    EXPECT_EQ(providers::FindPayType("wx"), nullptr);
+    EXPECT_EQ(all.Find("nope"), nullptr);
+}
+
+TEST(RegistryTest, ProviderIdsAreUnique) {
+    std::set<std::string_view> seen;
+    for (const auto& row : providers::ProviderRows()) EXPECT_TRUE(seen.insert(row.id).second) << row.id;
+}
+
+TEST(NotifyReplyTest, WechatRepliesAreExactXml) {
+    providers::Providers all(Config{});
+    const providers::Provider* wx = all.Find("wx");
+    auto ok = wx->NotificationReply(providers::NotifyAnswer::kAccepted);
+    EXPECT_EQ(ok.status, 200);
+    EXPECT_EQ(ok.content_type, "text/xml");
+    EXPECT_EQ(
+        ok.body,
+        "<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>");
+    auto refused = wx->NotificationReply(providers::NotifyAnswer::kRefused);
+    EXPECT_EQ(refused.status, 200);
+    EXPECT_TRUE(refused.body.starts_with("<xml><return_code><![CDATA[FAIL]]></return_code>"));
+    EXPECT_EQ(wx->NotificationReply(providers::NotifyAnswer::kError).status, 500);
+}
+
+TEST(NotifyReplyTest, AlipayRepliesAreExactWords) {
+    providers::Providers all(Config{});
+    const providers::Provider* zfb = all.Find("zfb");
+    EXPECT_EQ(zfb->NotificationReply(providers::NotifyAnswer::kAccepted).body, "success");
+    EXPECT_EQ(zfb->NotificationReply(providers::NotifyAnswer::kRefused).body, "fail");
+    EXPECT_EQ(zfb->NotificationReply(providers::NotifyAnswer::kMalformed).body, "fail");
+    EXPECT_EQ(zfb->NotificationReply(providers::NotifyAnswer::kError).status, 500);
+}
+
+TEST(NotifyParseTest, WechatNamesItsSlip) {
+    providers::Providers all(Config{});
+    providers::RawNotification raw{
+        "POST", "text/xml", {}, "", "<xml><out_trade_no>abc123</out_trade_no></xml>"};
+    providers::Notice n = all.Find("wx")->ParseNotification(raw);
+    ASSERT_TRUE(n.parsed);
+    EXPECT_EQ(n.slip_id, "abc123");
+    EXPECT_TRUE(n.may_settle);
+    raw.body = "<xml><a>";
+    EXPECT_FALSE(all.Find("wx")->ParseNotification(raw).parsed);
+}
+
+TEST(NotifyParseTest, AlipayReturnUrlNeverSettles) {
+    providers::Providers all(Config{});
+    const providers::Provider* zfb = all.Find("zfb");
+    providers::RawNotification post{"POST", "", {}, "", "out_trade_no=s1&trade_status=TRADE_SUCCESS"};
+    providers::Notice n = zfb->ParseNotification(post);
+    ASSERT_TRUE(n.parsed);
+    EXPECT_EQ(n.slip_id, "s1");
+    EXPECT_TRUE(n.may_settle);
+    providers::RawNotification get{"GET", "", {}, "out_trade_no=s2&total_amount=1.00", ""};
+    n = zfb->ParseNotification(get);
+    ASSERT_TRUE(n.parsed);
+    EXPECT_EQ(n.slip_id, "s2");
+    EXPECT_FALSE(n.may_settle);
+    EXPECT_TRUE(zfb->AcceptsMethod("GET"));
+    EXPECT_FALSE(all.Find("wx")->AcceptsMethod("GET"));
+}
+
+store::SlipRow Slip(const std::string& provider, const std::string& merchant) {
+    store::SlipRow s;
+    s.id = "slip1";
+    s.order_id = "order1";
+    s.site_id = "demo";
+    s.provider = provider;
+    s.merchant_id = merchant;
+    s.amount = 2500;
+    s.currency = "CNY";
+    return s;
+}
+
+providers::PaidEvent Event() {
+    return providers::PaidEvent{"slip1", "txn", 2500, "CNY", "app", "mch", true, false, "SUCCESS"};
+}
+
+bool AllOk(const std::vector<app::CheckLine>& lines, std::string* failed = nullptr) {
+    for (const auto& l : lines) {
+        if (!l.ok) {
+            if (failed) *failed = l.name;
+            return false;
+        }
+    }
+    return true;
+}
+
+TEST(BusinessChecksTest, MatchingSlipPasses) {
+    providers::Merchant m{"wx-demo", "wx", "app", "mch", "MD5", "", "{}"};
+    EXPECT_TRUE(AllOk(app::BusinessChecks("wx", Event(), m, Slip("wx", "wx-demo"), "demo")));
+}
+
+TEST(BusinessChecksTest, EachMismatchFailsByName) {
+    providers::Merchant m{"wx-demo", "wx", "app", "mch", "MD5", "", "{}"};
+    std::string failed;
+    EXPECT_FALSE(AllOk(app::BusinessChecks("wx", Event(), m, Slip("zfb", "wx-demo"), "demo"), &failed));
+    EXPECT_EQ(failed, "provider");
+    EXPECT_FALSE(AllOk(app::BusinessChecks("wx", Event(), m, Slip("wx", "wx-other"), "demo"), &failed));
+    EXPECT_EQ(failed, "merchant");
+    EXPECT_FALSE(AllOk(app::BusinessChecks("wx", Event(), m, Slip("wx", "wx-demo"), "other"), &failed));
+    EXPECT_EQ(failed, "site");
+    EXPECT_FALSE(AllOk(app::BusinessChecks("wx", Event(), m, std::nullopt, "demo"), &failed));
+    EXPECT_EQ(failed, "slip");
+    providers::PaidEvent ev = Event();
+    ev.amount = 2501;
+    EXPECT_FALSE(AllOk(app::BusinessChecks("wx", ev, m, Slip("wx", "wx-demo"), "demo"), &failed));
+    EXPECT_EQ(failed, "amount");
+    ev = Event();
+    ev.currency = "USD";
+    EXPECT_FALSE(AllOk(app::BusinessChecks("wx", ev, m, Slip("wx", "wx-demo"), "demo"), &failed));
+    EXPECT_EQ(failed, "currency");
+    ev = Event();
+    ev.app_id = "other";
+    EXPECT_FALSE(AllOk(app::BusinessChecks("wx", ev, m, Slip("wx", "wx-demo"), "demo"), &failed));
+    EXPECT_EQ(failed, "app_id");
+    ev = Event();
+    ev.mch_id = "other";
+    EXPECT_FALSE(AllOk(app::BusinessChecks("wx", ev, m, Slip("wx", "wx-demo"), "demo"), &failed));
+    EXPECT_EQ(failed, "mch_id");
+    ev = Event();
+    ev.slip_id = "slip2";  // signed for another slip than the one looked up
+    EXPECT_FALSE(AllOk(app::BusinessChecks("wx", ev, m, Slip("wx", "wx-demo"), "demo"), &failed));
+    EXPECT_EQ(failed, "out_trade_no");
+}
+
+TEST(RecordIdTest, SchemaCharsetOnly) {
+    EXPECT_TRUE(store::IsRecordId("abc123"));
+    EXPECT_TRUE(store::IsRecordId(std::string(32, 'a')));
+    EXPECT_FALSE(store::IsRecordId(std::string(33, 'a')));
+    EXPECT_FALSE(store::IsRecordId(""));
+    EXPECT_FALSE(store::IsRecordId("ABC"));
+    EXPECT_FALSE(store::IsRecordId(std::string("ab\0c", 4)));
+    EXPECT_FALSE(store::IsRecordId("\xff"));
+}
+
+}  // namespace
+}  // namespace orderpay
