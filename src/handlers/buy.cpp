@@ -1,5 +1,6 @@
 // pay/buy: validate, price from the catalog, reserve stock, create order + NEW slip in one
 // transaction, then send the slip to the provider and answer the order.
+#include <cctype>
 #include <ctime>
 
 #include "orderpay/app/order_view.hpp"
@@ -22,6 +23,7 @@ constexpr const char* kContactFields[] = {"name", "phone",    "email",   "countr
 struct BuyInput {
     std::vector<domain::LineRequest> lines;
     std::string pay_tp, tp = "A", title, note, contact_json;
+    std::optional<std::string> idempotency_key;
     app::PayInputs pay;
 };
 
@@ -58,6 +60,11 @@ std::optional<http::Response> ParseInput(const http::Request& req, BuyInput& in)
     if (in.title.size() > 128 || in.note.size() > 1024)
         return http::Fail(http::Err::kInvalidField, "title or note too long");
     in.pay.auth_code = http::GetString(doc, "auth_code").value_or("");
+    if (doc.HasMember("idempotency_key")) {
+        in.idempotency_key = http::GetString(doc, "idempotency_key");
+        if (!in.idempotency_key)
+            return http::Fail(http::Err::kInvalidField, "idempotency_key must be a string");
+    }
     rapidjson::StringBuffer buf;
     http::JsonWriter w(buf);
     w.StartObject();
@@ -91,12 +98,41 @@ http::Response PricingFailure(const domain::PricingResult& pr) {
     return http::Fail(http::Err::kInternal);
 }
 
+// A client-chosen key: printable, short, and safe to store and log.
+bool ValidIdemKey(const std::string& k) {
+    if (k.empty() || k.size() > 64) return false;
+    for (char ch : k)
+        if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '_' && ch != '.' && ch != ':' && ch != '-')
+            return false;
+    return true;
+}
+
+// The order an earlier request with this key made: the same body gets it again (no second
+// order, no second provider call); another body is a client mistake.
+http::Response Repeat(app::Context& ctx, const std::string& site, const store::IdemOrder& prev,
+                      const std::string& body_hash) {
+    if (prev.body_hash_hex != body_hash) return http::Fail(http::Err::kIdemMismatch);
+    std::string json;
+    if (!app::LoadOrder(ctx.db(), site, prev.order_id, &json)) return http::Fail(http::Err::kInternal);
+    return http::Ok(json);
+}
+
 }  // namespace
 
 http::Response Buy(app::Context& ctx, app::Call& call, const http::Request& req) {
     BuyInput in;
     if (auto bad = ParseInput(req, in)) return *bad;
     db::Connection& db = ctx.db();
+    std::optional<std::string> key = req.Header("HTTP_IDEMPOTENCY_KEY");
+    if (!key) key = in.idempotency_key;
+    const std::string body_hash = crypto::HexLower(crypto::Sha256(req.body));
+    if (key) {
+        if (!ValidIdemKey(*key))
+            return http::Fail(http::Err::kInvalidField, "Idempotency-Key: 1-64 of A-Z a-z 0-9 _ . : -");
+        if (auto prev = store::FindOrderByIdemKey(db, call.site.id, call.buyer->store_id,
+                                                  call.buyer->account_id, *key))
+            return Repeat(ctx, call.site.id, *prev, body_hash);
+    }
 
     domain::PricingResult pr =
         domain::Price(in.lines, [&](const std::string& id) -> std::optional<domain::CatalogItem> {
@@ -115,6 +151,13 @@ http::Response Buy(app::Context& ctx, app::Call& call, const http::Request& req)
     in.pay.openid = call.buyer->openid;
     in.pay.client_ip = req.remote_addr;
     if (auto bad = app::CheckPayInputs(*pt, in.pay)) return http::Fail(*bad);
+    // The provider's limits before anything is written: an order it must refuse is never created.
+    if (auto refused = ctx.ProviderFor(pt->prefix)->CheckCharge(order.fee, order.currency)) {
+        return http::Fail(refused->kind == providers::ChargeRefusal::Kind::kCurrency
+                              ? http::Err::kInvalidCurrency
+                              : http::Err::kInvalidAmount,
+                          refused->why);
+    }
 
     store::NewOrder o;
     o.id = crypto::RandomId(26);
@@ -138,9 +181,19 @@ http::Response Buy(app::Context& ctx, app::Call& call, const http::Request& req)
     o.expire_minutes = call.site.expire_minutes;
     for (const domain::PricedLine& l : order.lines)
         o.lines.push_back({l.product_id, l.title, l.amount, l.price, l.subtotal});
+    if (key) {
+        o.idem_key = *key;
+        o.idem_hash_hex = body_hash;
+    }
     store::NewSlip slip{crypto::RandomId(26), o.id,         call.site.id, pt->full,
                         pt->prefix,           merchant->id, order.fee,    order.currency};
     store::CreateOrderResult created = store::CreateOrder(db, o, slip);
+    if (created.key_taken) {
+        // A concurrent request with the same key committed first: answer its order.
+        auto prev =
+            store::FindOrderByIdemKey(db, call.site.id, call.buyer->store_id, call.buyer->account_id, *key);
+        return prev ? Repeat(ctx, call.site.id, *prev, body_hash) : http::Fail(http::Err::kInternal);
+    }
     if (!created.ok) {
         return http::Fail(http::Err::kOutOfStore, "not enough stock for " + created.out_of_stock,
                           "{\"product\":" + http::JsonString(created.out_of_stock) + "}");

@@ -25,6 +25,7 @@ CreateOrderResult CreateOrder(db::Connection& c, const NewOrder& o, const NewSli
     return RetryTransient<CreateOrderResult>([&] {
         CreateOrderResult res;
         db::Tx tx(c);
+        if (o.idem_key) c.Exec(kOrderIdemRelease, {o.site_id, o.buyer_store, o.buyer_id, *o.idem_key});
         for (const NewLine* l : by_id) {
             db::Result taken = c.Exec(kStockTake, {o.site_id, l->product_id, l->amount});
             if (taken.Affected() != 1) {
@@ -32,10 +33,35 @@ CreateOrderResult CreateOrder(db::Connection& c, const NewOrder& o, const NewSli
                 return res;  // the destructor rolls back what was taken
             }
         }
-        c.Exec(kOrderInsert,
-               {o.id,     o.site_id, o.tp,           o.title,     o.note,           o.buyer_store, o.buyer_id,
-                o.pro_c,  o.total,   o.freight,      o.discount,  o.price,          o.fee,         o.currency,
-                o.pay_tp, o.seller,  o.contact_json, o.client_ip, o.expire_minutes, slip.id});
+        try {
+            c.Exec(kOrderInsert, {o.id,
+                                  o.site_id,
+                                  o.tp,
+                                  o.title,
+                                  o.note,
+                                  o.buyer_store,
+                                  o.buyer_id,
+                                  o.pro_c,
+                                  o.total,
+                                  o.freight,
+                                  o.discount,
+                                  o.price,
+                                  o.fee,
+                                  o.currency,
+                                  o.pay_tp,
+                                  o.seller,
+                                  o.contact_json,
+                                  o.client_ip,
+                                  o.expire_minutes,
+                                  slip.id,
+                                  o.idem_key,
+                                  o.idem_key ? db::Param(o.idem_hash_hex) : db::Param(std::nullopt)});
+        } catch (const db::Error& e) {
+            // Another request with the same key committed first: it owns the key.
+            if (e.sqlstate != "23505" || !o.idem_key) throw;
+            res.key_taken = true;
+            return res;
+        }
         int pos = 0;
         for (const NewLine& l : o.lines)
             c.Exec(kItemInsert, {o.id, pos++, l.product_id, l.title, l.amount, l.price, l.subtotal});
@@ -56,6 +82,14 @@ std::optional<std::int64_t> OptMs(const db::Result& r, const char* col) {
 }
 
 }  // namespace
+
+std::optional<IdemOrder> FindOrderByIdemKey(db::Connection& c, const std::string& site,
+                                            const std::string& store, const std::string& buyer,
+                                            const std::string& key) {
+    db::Result r = c.Exec(kOrderByIdemKey, {site, store, buyer, key});
+    if (r.Rows() == 0) return std::nullopt;
+    return IdemOrder{r.Get(0, "id"), r.Get(0, "idem_hash")};
+}
 
 std::optional<OrderRecord> FindOrder(db::Connection& c, const std::string& site, const std::string& id) {
     if (!IsRecordId(id)) return std::nullopt;

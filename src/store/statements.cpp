@@ -40,9 +40,19 @@ const db::Statement kOrderInsert{
     "order_insert",
     "INSERT INTO orders (id, site_id, tp, title, note, buyer_store, buyer_id, pro_c, total, freight, "
     "discount, "
-    "price, fee, currency, pay_tp, seller, contact, client_ip, expi, pay_id) "
+    "price, fee, currency, pay_tp, seller, contact, client_ip, expi, pay_id, idem_key, idem_hash) "
     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17::jsonb, $18, "
-    "now() + make_interval(mins => $19::int), $20)"};
+    "now() + make_interval(mins => $19::int), $20, $21, decode($22, 'hex'))"};
+
+// A key names one order for 24 hours; after that the buyer may use it again.
+const db::Statement kOrderByIdemKey{
+    "order_by_idem_key",
+    "SELECT id, encode(idem_hash, 'hex') AS idem_hash FROM orders WHERE site_id = $1 AND buyer_store = $2 "
+    "AND buyer_id = $3 AND idem_key = $4 AND ct > now() - interval '24 hours'"};
+const db::Statement kOrderIdemRelease{
+    "order_idem_release",
+    "UPDATE orders SET idem_key = NULL, idem_hash = NULL WHERE site_id = $1 AND buyer_store = $2 "
+    "AND buyer_id = $3 AND idem_key = $4 AND ct <= now() - interval '24 hours'"};
 
 const db::Statement kItemInsert{
     "item_insert",
@@ -190,14 +200,15 @@ const db::Statement kNotifyList{"notify_list", "SELECT " NOTIFY_COLS
 
 std::span<const db::Statement> AllStatements() {
     static const db::Statement* const kAll[] = {
-        &kSiteGet,        &kSessionGet,        &kSellerGet,        &kMerchantGet,     &kProductGet,
-        &kStockTake,      &kStockGive,         &kOrderInsert,      &kItemInsert,      &kOrderGet,
-        &kItemsGet,       &kOrderSetWaiting,   &kOrderSettle,      &kOrderResettle,   &kOrderForUpdate,
-        &kOrderExpireDue, &kOrderExpire,       &kOrderSetPayTp,    &kSlipInsert,      &kSlipGet,
-        &kSlipForUpdate,  &kSlipLive,          &kSlipSetWait,      &kSlipFail,        &kSlipSettle,
-        &kSlipFlagRefund, &kSlipSupersede,     &kSlipClaimQuery,   &kSlipsWaitingDue, &kNotifyInsert,
-        &kNotifyVerdict,  &kSlipConfirmClosed, &kSlipsUnconfirmed, &kSlipsOfOrder,    &kSlipTxnOwner,
-        &kOrderSite,      &kOrderState,        &kNotifyReceived,   &kNotifyGet,       &kNotifyList,
+        &kSiteGet,        &kSessionGet,        &kSellerGet,        &kMerchantGet,      &kProductGet,
+        &kStockTake,      &kStockGive,         &kOrderInsert,      &kItemInsert,       &kOrderGet,
+        &kItemsGet,       &kOrderSetWaiting,   &kOrderSettle,      &kOrderResettle,    &kOrderForUpdate,
+        &kOrderExpireDue, &kOrderExpire,       &kOrderSetPayTp,    &kSlipInsert,       &kSlipGet,
+        &kSlipForUpdate,  &kSlipLive,          &kSlipSetWait,      &kSlipFail,         &kSlipSettle,
+        &kSlipFlagRefund, &kSlipSupersede,     &kSlipClaimQuery,   &kSlipsWaitingDue,  &kNotifyInsert,
+        &kNotifyVerdict,  &kSlipConfirmClosed, &kSlipsUnconfirmed, &kSlipsOfOrder,     &kSlipTxnOwner,
+        &kOrderSite,      &kOrderState,        &kOrderByIdemKey,   &kOrderIdemRelease, &kNotifyReceived,
+        &kNotifyGet,      &kNotifyList,
     };
     static const std::vector<db::Statement> kList = [] {
         std::vector<db::Statement> v;

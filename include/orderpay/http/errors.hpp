@@ -18,6 +18,7 @@ enum class Err {
     kInvalidPayTp,      // 400 e.www.order.invalid.pay_tp
     kInvalidTp,         // 400 e.www.order.invalid.tp
     kInvalidAmount,     // 400 e.www.order.invalid.amount
+    kInvalidCurrency,   // 400 e.www.order.invalid.currency
     kNilAuthCode,       // 400 e.www.order.nil.auth_code
     kNilOpenid,         // 400 e.www.order.nil.openid
     kNilId,             // 400 e.www.order.nil.id
@@ -31,6 +32,7 @@ enum class Err {
     kOrderPaid,         // 409 e.www.order.paid
     kOrderClosed,       // 409 e.www.order.closed
     kPayFailed,         // 409 e.www.pay.failed   (provider refused definitively: e.g. code expired)
+    kIdemMismatch,      // 409 e.www.api.idempotency_mismatch
     kTooLarge,          // 413 e.www.api.too_large
     kUnsupportedType,   // 415 e.www.api.content_type
     kInternal,          // 500 e.sys.internal

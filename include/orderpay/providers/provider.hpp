@@ -152,6 +152,12 @@ struct Timeouts {
     long total_ms = 10000;
 };
 
+/// Why a provider cannot charge an amount, known before anything is written.
+struct ChargeRefusal {
+    enum class Kind { kAmount, kCurrency } kind;
+    std::string why;
+};
+
 class Provider {
   public:
     virtual ~Provider() = default;
@@ -163,6 +169,11 @@ class Provider {
     // the flags, with every file and key checked now rather than at the first payment.
     virtual std::string_view MerchantUsage() const = 0;
     virtual Merchant MakeMerchant(const std::string& id, const MerchantInput& in) const = 0;
+
+    /// The provider's own limits (currencies, smallest and largest amount), checked before an
+    /// order or slip is written.
+    virtual std::optional<ChargeRefusal> CheckCharge(std::int64_t amount,
+                                                     std::string_view currency) const = 0;
 
     // Payments. Called with no transaction open.
     virtual CreateResult Create(const Merchant& m, const CreateParams& p) = 0;

@@ -33,6 +33,8 @@ struct NewOrder {
     std::string currency, pay_tp, seller, contact_json, client_ip;
     int expire_minutes = 30;
     std::vector<NewLine> lines;
+    std::optional<std::string> idem_key;  // the buyer's Idempotency-Key
+    std::string idem_hash_hex;            // SHA-256 of the request body, with idem_key
 };
 
 struct NewSlip {
@@ -44,7 +46,17 @@ struct NewSlip {
 struct CreateOrderResult {
     bool ok = false;
     std::string out_of_stock;  // the product that ran out (ok = false)
+    bool key_taken = false;    // another request with the same Idempotency-Key won (ok = false)
 };
+
+struct IdemOrder {
+    std::string order_id, body_hash_hex;
+};
+
+/// The buyer's order made with this Idempotency-Key in the last 24 hours.
+std::optional<IdemOrder> FindOrderByIdemKey(db::Connection& c, const std::string& site,
+                                            const std::string& store, const std::string& buyer,
+                                            const std::string& key);
 
 /// Inserts the order, its lines and its NEW slip, taking stock in product-id order (so two
 /// orders of the same products can never wait on each other), in one transaction. A deadlock or

@@ -13,7 +13,8 @@ extern const db::Statement kSiteGet, kSessionGet, kSellerGet, kMerchantGet;
 extern const db::Statement kProductGet, kStockTake, kStockGive;
 // Orders.
 extern const db::Statement kOrderInsert, kItemInsert, kOrderGet, kItemsGet, kOrderSetWaiting, kOrderSettle,
-    kOrderResettle, kOrderForUpdate, kOrderExpireDue, kOrderExpire, kOrderSetPayTp;
+    kOrderResettle, kOrderForUpdate, kOrderExpireDue, kOrderExpire, kOrderSetPayTp, kOrderByIdemKey,
+    kOrderIdemRelease;
 // Slips.
 extern const db::Statement kSlipInsert, kSlipGet, kSlipForUpdate, kSlipLive, kSlipSetWait, kSlipFail,
     kSlipSettle, kSlipFlagRefund, kSlipSupersede, kSlipClaimQuery, kSlipsWaitingDue, kSlipConfirmClosed,

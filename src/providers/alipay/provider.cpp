@@ -56,6 +56,17 @@ providers::Merchant AlipayClient::MakeMerchant(const std::string& id,
     return m;
 }
 
+// total_amount is CNY yuan with two decimals, [0.01, 100000000.00] (alipay.trade.precreate/pay).
+std::optional<providers::ChargeRefusal> AlipayClient::CheckCharge(std::int64_t amount,
+                                                                  std::string_view currency) const {
+    using K = providers::ChargeRefusal::Kind;
+    if (currency != "CNY") return providers::ChargeRefusal{K::kCurrency, "Alipay charges CNY only"};
+    if (amount < 1) return providers::ChargeRefusal{K::kAmount, "Alipay charges at least 0.01 CNY"};
+    if (amount > 10000000000)
+        return providers::ChargeRefusal{K::kAmount, "Alipay charges at most 100000000.00 CNY"};
+    return std::nullopt;
+}
+
 providers::Notice AlipayClient::ParseNotification(const providers::RawNotification& raw) const {
     providers::Notice n;
     n.may_settle = raw.method == "POST";

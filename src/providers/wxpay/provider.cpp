@@ -36,6 +36,17 @@ providers::Merchant WxPayV2::MakeMerchant(const std::string& id, const providers
     return m;
 }
 
+// v2 charges CNY in integer fen; total_fee is an Int field, so 1 .. 2^31-1 fen.
+std::optional<providers::ChargeRefusal> WxPayV2::CheckCharge(std::int64_t amount,
+                                                             std::string_view currency) const {
+    using K = providers::ChargeRefusal::Kind;
+    if (currency != "CNY") return providers::ChargeRefusal{K::kCurrency, "WeChat Pay v2 charges CNY only"};
+    if (amount < 1) return providers::ChargeRefusal{K::kAmount, "WeChat Pay charges at least 0.01 CNY"};
+    if (amount > 2147483647)
+        return providers::ChargeRefusal{K::kAmount, "above WeChat Pay's total_fee range"};
+    return std::nullopt;
+}
+
 providers::Notice WxPayV2::ParseNotification(const providers::RawNotification& raw) const {
     providers::Notice n;
     http::FlatXmlResult xml = http::ParseFlatXml(raw.body);

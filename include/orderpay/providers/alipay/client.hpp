@@ -42,6 +42,8 @@ class AlipayClient final : public providers::Provider {
     std::string_view MerchantUsage() const override;
     providers::Merchant MakeMerchant(const std::string& id,
                                      const providers::MerchantInput& in) const override;
+    std::optional<providers::ChargeRefusal> CheckCharge(std::int64_t amount,
+                                                        std::string_view currency) const override;
     /// GET is the buyer's return URL: verified like a notification, but it never settles.
     bool AcceptsMethod(std::string_view method) const override { return method == "POST" || method == "GET"; }
     providers::Notice ParseNotification(const providers::RawNotification& raw) const override;

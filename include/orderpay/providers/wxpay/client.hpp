@@ -25,6 +25,8 @@ class WxPayV2 final : public providers::Provider {
     std::string_view MerchantUsage() const override;
     providers::Merchant MakeMerchant(const std::string& id,
                                      const providers::MerchantInput& in) const override;
+    std::optional<providers::ChargeRefusal> CheckCharge(std::int64_t amount,
+                                                        std::string_view currency) const override;
     providers::Notice ParseNotification(const providers::RawNotification& raw) const override;
     bool VerifyNotification(const providers::Merchant& m, const providers::Notice& n,
                             providers::PaidEvent& out, std::string& reason) const override;
