@@ -13,7 +13,9 @@ namespace {
 constexpr const char* kUsage = R"(usage: orderpay [--config FILE] COMMAND ...
   migrate                                   apply pending SQL migrations
   store add ID [--name N] | store list
-  site add ID --store STORE [--name N] [--currency CNY] [--expire-minutes 30] | site list
+  site add ID --store STORE [--name N] [--currency CNY] [--expire-minutes 30]   (refuses an existing site)
+  site set ID [--store STORE] [--name N] [--currency C] [--expire-minutes M]   (changes only what is given)
+  site list
   account add ID --store STORE [--name N] [--openid OPENID] | account list
   ticket issue --account ID [--store STORE] [--ttl-hours 24]      prints a new ticket
   product add ID --site SITE --title T --price 12.50 [--stock N] | product list [--site S]
@@ -37,9 +39,17 @@ int main(int argc, char** argv) {
     using namespace orderpay;
     std::string path = Config::DefaultPath();
     int i = 1;
-    if (i + 1 < argc && (!std::strcmp(argv[i], "--config") || !std::strcmp(argv[i], "-c"))) {
-        path = argv[i + 1];
-        i += 2;
+    bool json = false;  // --json is taken before the command as well as after it
+    while (i < argc) {
+        if (i + 1 < argc && (!std::strcmp(argv[i], "--config") || !std::strcmp(argv[i], "-c"))) {
+            path = argv[i + 1];
+            i += 2;
+        } else if (!std::strcmp(argv[i], "--json")) {
+            json = true;
+            ++i;
+        } else {
+            break;
+        }
     }
     if (i >= argc || !std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h")) {
         std::cout << kUsage;
@@ -57,6 +67,7 @@ int main(int argc, char** argv) {
     std::string group = argv[i];
     try {
         cli::Args args = cli::Parse(argc, argv, i);
+        args.json = args.json || json;
         if (group == "migrate") {
             // Migrating needs no prepared statements (the tables may not exist yet).
             db::Connection raw(cfg->Get("db", "dbname=orderpay"), {});

@@ -65,18 +65,47 @@ int StoreCmd(Env& env, const Args& a) {
     throw UsageError("store add|list");
 }
 
+int ExpireMinutes(const std::string& text) {
+    char* end = nullptr;
+    long m = std::strtol(text.c_str(), &end, 10);
+    if (text.empty() || *end || m < 1 || m > 10080) throw UsageError("--expire-minutes 1..10080");
+    return static_cast<int>(m);
+}
+
+std::string Currency(const std::string& c) {
+    if (!domain::CurrencyExponent(c)) throw UsageError("unsupported currency " + c);
+    return c;
+}
+
+// `site add` never touches an existing site (a re-run setup script must not reset what an
+// operator changed since); `site set` changes exactly the fields it is given.
 int SiteCmd(Env& env, const Args& a) {
     std::string verb = a.pos.size() > 1 ? a.pos[1] : "";
     if (verb == "add") {
         if (a.pos.size() < 3)
             throw UsageError("site add ID [--store STORE] [--name N] [--currency CNY] [--expire-minutes 30]");
-        std::string currency = a.Flag("currency").value_or("CNY");
-        if (!domain::CurrencyExponent(currency)) throw UsageError("unsupported currency " + currency);
-        std::string minutes = a.Flag("expire-minutes").value_or("30");
-        char* end = nullptr;
-        long m = std::strtol(minutes.c_str(), &end, 10);
-        if (minutes.empty() || *end || m < 1 || m > 10080) throw UsageError("--expire-minutes 1..10080");
-        store::UpsertSite(env.db, {a.pos[2], a.Flag("name").value_or(""), a.Flag("store"), currency, int(m)});
+        if (!IsSetupId(a.pos[2])) throw UsageError("site id: 1-64 of A-Z a-z 0-9 _ . -");
+        store::SiteSetup site{a.pos[2], a.Flag("name").value_or(""), a.Flag("store"),
+                              Currency(a.Flag("currency").value_or("CNY")),
+                              ExpireMinutes(a.Flag("expire-minutes").value_or("30"))};
+        if (!store::InsertSite(env.db, site)) {
+            std::cerr << "orderpay: site " << site.id << " exists already; change it with: orderpay site set "
+                      << site.id << " [--name N] [--store S] [--currency C] [--expire-minutes M]\n";
+            return 1;
+        }
+        return 0;
+    }
+    if (verb == "set") {
+        if (a.pos.size() < 3)
+            throw UsageError("site set ID [--store STORE] [--name N] [--currency C] [--expire-minutes M]");
+        std::optional<std::string> currency = a.Flag("currency");
+        if (currency) Currency(*currency);
+        std::optional<int> minutes;
+        if (auto m = a.Flag("expire-minutes")) minutes = ExpireMinutes(*m);
+        if (!store::UpdateSite(env.db, a.pos[2], a.Flag("name"), a.Flag("store"), currency, minutes)) {
+            std::cerr << "orderpay: no such site " << a.pos[2] << '\n';
+            return 1;
+        }
         return 0;
     }
     if (verb == "list") {
@@ -84,7 +113,7 @@ int SiteCmd(Env& env, const Args& a) {
                   a.json);
         return 0;
     }
-    throw UsageError("site add|list");
+    throw UsageError("site add|set|list");
 }
 
 int AccountCmd(Env& env, const Args& a) {

@@ -14,12 +14,24 @@ db::Result ListAccountStores(db::Connection& c) {
     return c.Query("SELECT id, name FROM account_stores ORDER BY id", {});
 }
 
-void UpsertSite(db::Connection& c, const SiteSetup& s) {
-    c.Query(
+bool InsertSite(db::Connection& c, const SiteSetup& s) {
+    db::Result r = c.Query(
         "INSERT INTO sites (id, name, account_store, currency, expire_minutes) VALUES ($1, $2, $3, $4, $5) "
-        "ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, account_store = EXCLUDED.account_store, "
-        "currency = EXCLUDED.currency, expire_minutes = EXCLUDED.expire_minutes",
+        "ON CONFLICT (id) DO NOTHING",
         {s.id, s.name, s.account_store, s.currency, s.expire_minutes});
+    return r.Affected() == 1;
+}
+
+bool UpdateSite(db::Connection& c, const std::string& id, const std::optional<std::string>& name,
+                const std::optional<std::string>& account_store, const std::optional<std::string>& currency,
+                const std::optional<int>& expire_minutes) {
+    std::optional<std::string> minutes;
+    if (expire_minutes) minutes = std::to_string(*expire_minutes);
+    db::Result r = c.Query(
+        "UPDATE sites SET name = coalesce($2, name), account_store = coalesce($3, account_store), "
+        "currency = coalesce($4, currency), expire_minutes = coalesce($5::int, expire_minutes) WHERE id = $1",
+        {id, name, account_store, currency, minutes});
+    return r.Affected() == 1;
 }
 
 db::Result ListSites(db::Connection& c) {

@@ -60,3 +60,13 @@ def inbox(slip_id):
     """(verdict, reason) of every stored notification for a slip, oldest first."""
     out = psql("SELECT verdict || '|' || reason FROM notifications WHERE slip_id = '%s' ORDER BY id" % slip_id)
     return [tuple(line.split("|", 1)) for line in out.splitlines()] if out else []
+
+
+def ensure_site(site_id, *flags):
+    """`site add`, or on a reused stack where the site exists, `site set` with the same flags."""
+    from conftest import cli
+    res = cli("site", "add", site_id, *flags, check=False)
+    if res.returncode == 1 and "exists already" in res.stderr:
+        cli("site", "set", site_id, *flags)
+    elif res.returncode != 0:
+        raise AssertionError("site add %s failed: %s%s" % (site_id, res.stdout, res.stderr))

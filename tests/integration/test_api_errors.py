@@ -6,15 +6,15 @@ import hashlib
 import pytest
 
 from conftest import STACK, api, cli, http, psql
-from helpers import buy, buy_ok
+from helpers import buy, buy_ok, ensure_site
 
 
 @pytest.fixture(scope="module")
 def fixtures():
     """A site with no account store, one with no merchant, a foreign account, an expired ticket."""
-    cli("site", "add", "noaccts", "--name", "No account store")
+    ensure_site("noaccts", "--name", "No account store")
     cli("store", "add", "other-users")
-    cli("site", "add", "nomerchant", "--store", "demo-users")
+    ensure_site("nomerchant", "--store", "demo-users")
     cli("product", "add", "nm-tea", "--site", "nomerchant", "--title", "Tea", "--price", "1.00")
     cli("account", "add", "mallory", "--store", "other-users")
     foreign = cli("ticket", "issue", "--account", "mallory").stdout.strip()

@@ -8,6 +8,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 from conftest import STACK, api, cli, psql
+from helpers import ensure_site
 
 
 def buy_raw(body, key=None, ticket=None):
@@ -85,14 +86,14 @@ def test_bad_keys_are_400():
 
 def test_provider_limits_are_checked_before_writing():
     site = "limits-" + uuid.uuid4().hex[:6]
-    cli("site", "add", site, "--store", "demo-users", "--currency", "CNY")
+    ensure_site(site, "--store", "demo-users", "--currency", "CNY")
     cli("seller", "set", "--site", site, "--prefix", "wx", "--merchant", STACK["DEMO_MERCHANT"])
     cli("seller", "set", "--site", site, "--prefix", "zfb", "--merchant", STACK["DEMO_ZFB_MERCHANT"])
     cli("product", "add", "free", "--site", site, "--title", "Free", "--price", "0")
     cli("product", "add", "huge", "--site", site, "--title", "Huge", "--price", "100000000.01")
     cli("product", "add", "wxmax", "--site", site, "--title", "Over WeChat", "--price", "21474836.48", "--stock", "3")
     usd = "usd-" + uuid.uuid4().hex[:6]
-    cli("site", "add", usd, "--store", "demo-users", "--currency", "USD")
+    ensure_site(usd, "--store", "demo-users", "--currency", "USD")
     cli("seller", "set", "--site", usd, "--prefix", "wx", "--merchant", STACK["DEMO_MERCHANT"])
     cli("product", "add", "usd-tea", "--site", usd, "--title", "Tea", "--price", "1.00")
     cases = [

@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from conftest import STACK, api, cli, psql
-from helpers import db_row, sim_pay
+from helpers import db_row, sim_pay, ensure_site
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +18,7 @@ def hmac_shop(tmp_path_factory):
     key = secrets.token_hex(16)  # 32 characters, like a WeChat v2 API key
     keyfile = tmp_path_factory.mktemp("keys") / "hmac.key"
     keyfile.write_text(key + "\n")
-    cli("site", "add", "hmacshop", "--store", "demo-users", "--name", "HMAC shop")
+    ensure_site("hmacshop", "--store", "demo-users", "--name", "HMAC shop")
     cli("product", "add", "hm-tea", "--site", "hmacshop", "--title", "HMAC tea", "--price", "0.01")
     cli("merchant", "add", "wx-hmac", "--provider", "wx", "--app-id", "wxhmac00000000001", "--mch-id", "1900000777",
         "--sign-type", "HMAC-SHA256", "--key-file", str(keyfile))

@@ -9,6 +9,7 @@ import urllib.parse
 import pytest
 
 from conftest import cli, psql
+from helpers import ensure_site
 
 VECTORS = os.path.join(os.environ.get("ORDERPAY_SHARED", os.path.join(os.path.dirname(__file__), "..", "..", "..",
                                                                        "shared")), "vectors")
@@ -31,7 +32,7 @@ def sandbox_site():
     priv = os.path.join(VECTORS, "alipay_sandbox_app_private_key.pem")
     if not (os.path.exists(pub) and os.path.exists(priv)):
         pytest.skip("Alipay sandbox keys not found in %s" % VECTORS)
-    cli("site", "add", "alisandbox", "--store", "demo-users")
+    ensure_site("alisandbox", "--store", "demo-users")
     cli("merchant", "add", "zfb-sandbox", "--provider", "zfb", "--app-id", "9021000122682882",
         "--seller-id", "2088721003899159", "--app-private-key-file", priv, "--alipay-public-key-file", pub)
     cli("seller", "set", "--site", "alisandbox", "--prefix", "zfb", "--merchant", "zfb-sandbox")
@@ -93,7 +94,7 @@ def test_certificate_mode_merchant_verifies_the_same_notification(tmp_path):
         "alipay_sandbox_root_cert.crt")}
     if not all(os.path.exists(f) for f in files.values()):
         pytest.skip("Alipay sandbox certificates not found in %s" % VECTORS)
-    cli("site", "add", "alisandboxcert", "--store", "demo-users")
+    ensure_site("alisandboxcert", "--store", "demo-users")
     cli("merchant", "add", "zfb-sandbox-cert", "--provider", "zfb", "--app-id", "9021000122682882",
         "--seller-id", "2088721003899159", "--app-private-key-file", files["alipay_sandbox_app_private_key.pem"],
         "--app-cert-file", files["alipay_sandbox_app_public_cert.crt"],

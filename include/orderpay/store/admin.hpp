@@ -21,7 +21,12 @@ struct SiteSetup {
     std::string currency;
     int expire_minutes = 30;
 };
-void UpsertSite(db::Connection& c, const SiteSetup& s);
+/// False when the site exists already (nothing changed).
+bool InsertSite(db::Connection& c, const SiteSetup& s);
+/// Changes only the fields given; false when there is no such site.
+bool UpdateSite(db::Connection& c, const std::string& id, const std::optional<std::string>& name,
+                const std::optional<std::string>& account_store, const std::optional<std::string>& currency,
+                const std::optional<int>& expire_minutes);
 db::Result ListSites(db::Connection& c);  // id, name, account_store, currency, expire_minutes
 std::optional<std::string> SiteCurrency(db::Connection& c, const std::string& site);
 

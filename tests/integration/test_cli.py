@@ -1,0 +1,64 @@
+"""The operator CLI's guard rails: --json anywhere, site add never resets an existing site,
+site set changes only what it is given, sellers must be of their prefix's provider, and
+merchant add asks the provider for its own flags."""
+
+import json
+import uuid
+
+from conftest import STACK, cli, psql
+
+
+def test_json_before_or_after_the_command():
+    before = json.loads(cli("--json", "site", "list").stdout)
+    after = json.loads(cli("site", "list", "--json").stdout)
+    assert before == after and any(s["id"] == STACK["DEMO_SITE"] for s in before)
+
+
+def test_site_add_refuses_an_existing_site_and_set_changes_only_given_fields():
+    site = "cli-" + uuid.uuid4().hex[:6]
+    cli("site", "add", site, "--store", "demo-users", "--name", "First", "--expire-minutes", "45")
+    res = cli("site", "add", site, "--name", "Second", check=False)
+    assert res.returncode == 1 and "exists already" in res.stderr and "site set" in res.stderr, res.stderr
+    row = psql("SELECT name, account_store, expire_minutes FROM sites WHERE id = '%s'" % site)
+    assert row == "First|demo-users|45"
+    cli("site", "set", site, "--name", "Renamed")
+    assert psql("SELECT name, account_store, expire_minutes FROM sites WHERE id = '%s'" % site) == \
+        "Renamed|demo-users|45"
+    assert cli("site", "set", "no-such-" + site, "--name", "x", check=False).returncode == 1
+    assert cli("site", "set", site, "--expire-minutes", "0", check=False).returncode == 2
+    assert cli("site", "set", site, "--currency", "XXX", check=False).returncode == 2
+
+
+def test_ticket_lifetime_must_be_positive():
+    for ttl in ("0", "-1", "abc", ""):
+        assert cli("ticket", "issue", "--account", STACK["DEMO_ACCOUNT"], "--ttl-hours", ttl,
+                   check=False).returncode == 2, ttl
+
+
+def test_seller_must_be_a_merchant_of_that_provider():
+    res = cli("seller", "set", "--site", STACK["DEMO_SITE"], "--prefix", "wx", "--merchant",
+              STACK["DEMO_ZFB_MERCHANT"], check=False)
+    assert res.returncode == 2 and "is a zfb merchant, not wx" in res.stderr, res.stderr
+    assert psql("SELECT merchant_id FROM site_sellers WHERE site_id = '%s' AND prefix = 'wx'"
+                % STACK["DEMO_SITE"]) == STACK["DEMO_MERCHANT"]
+
+
+def test_merchant_add_checks_provider_and_its_flags(tmp_path):
+    res = cli("merchant", "add", "pp-x", "--provider", "nosuch", check=False)
+    assert res.returncode == 2 and "unknown provider nosuch" in res.stderr, res.stderr
+    key = tmp_path / "short.key"
+    key.write_text("tooshort\n")
+    res = cli("merchant", "add", "wx-short", "--provider", "wx", "--app-id", "wxa", "--mch-id", "1",
+              "--key-file", key, check=False)
+    assert res.returncode == 2 and "32 characters" in res.stderr, res.stderr
+    res = cli("merchant", "add", "wx-noapp", "--provider", "wx", "--mch-id", "1", "--key-file", key, check=False)
+    assert res.returncode == 2 and "missing --app-id" in res.stderr, res.stderr
+    assert psql("SELECT count(*) FROM merchants WHERE id IN ('wx-short', 'wx-noapp')") == "0"
+
+
+def test_notify_verify_says_what_it_assumed(tmp_path):
+    body = tmp_path / "n.xml"
+    body.write_text("<xml><out_trade_no>nosuchslip</out_trade_no></xml>")
+    res = cli("notify", "verify", "--site", STACK["DEMO_SITE"], "--body", body, check=False)
+    assert "assuming --provider wx" in res.stderr, res.stderr
+    assert res.returncode == 1
