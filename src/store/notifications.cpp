@@ -26,6 +26,38 @@ std::string FromHex(const std::string& hex) {
     return out;
 }
 
+// The reason quotes fields of the message, which may hold any bytes (an Alipay form is decoded
+// to raw bytes, possibly GBK): a text column takes only valid UTF-8, so anything else becomes
+// "\xNN" and the verdict is always recorded.
+std::string TextSafe(const std::string& in) {
+    std::string out;
+    for (std::size_t i = 0; i < in.size();) {
+        unsigned char c = static_cast<unsigned char>(in[i]);
+        std::size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        bool ok = len > 0 && i + len <= in.size() && c != 0 && c != 0xc0 && c != 0xc1 && c < 0xf5;
+        for (std::size_t k = 1; ok && k < len; ++k) ok = (static_cast<unsigned char>(in[i + k]) >> 6) == 2;
+        if (ok && len == 3) {  // no surrogates, no overlongs
+            unsigned cp = ((c & 0x0f) << 12) | ((in[i + 1] & 0x3f) << 6) | (in[i + 2] & 0x3f);
+            ok = cp >= 0x800 && (cp < 0xd800 || cp > 0xdfff);
+        }
+        if (ok && len == 4) {
+            unsigned cp = ((c & 0x07) << 18) | ((in[i + 1] & 0x3f) << 12) | ((in[i + 2] & 0x3f) << 6) | (in[i + 3] & 0x3f);
+            ok = cp >= 0x10000 && cp <= 0x10ffff;
+        }
+        if (!ok) {
+            static const char kHex[] = "0123456789abcdef";
+            out += "\\x";
+            out += kHex[c >> 4];
+            out += kHex[c & 15];
+            ++i;
+            continue;
+        }
+        out.append(in, i, len);
+        i += len;
+    }
+    return out;
+}
+
 std::vector<StoredNotification> Rows(const db::Result& r) {
     std::vector<StoredNotification> out;
     for (int i = 0; i < r.Rows(); ++i) {
@@ -70,7 +102,7 @@ std::string RecordNotification(db::Connection& c, const std::string& provider, c
 
 bool NotificationVerdict(db::Connection& c, const std::string& id, const std::string& verdict,
                          const std::string& reason, const std::optional<std::string>& slip_id) {
-    return c.Exec(kNotifyVerdict, {id, verdict, reason, slip_id}).Affected() == 1;
+    return c.Exec(kNotifyVerdict, {id, verdict, TextSafe(reason.substr(0, 2000)), slip_id}).Affected() == 1;
 }
 
 std::vector<StoredNotification> UndecidedNotifications(db::Connection& c, const std::string& verdict,

@@ -224,3 +224,17 @@ def test_reconcile_confirms_a_closed_superseded_slip_and_stops_asking():
     cli("reconcile")
     assert db_row("SELECT st, closed_at IS NOT NULL FROM pay_slips WHERE id = '%s'" % old) == ["FAIL", "t"]
     assert check(order["id"])[1]["data"]["or_st"] == "WT"
+
+
+def test_notification_fields_that_are_not_utf8_are_refused_and_stored():
+    order = buy_ok("zfb.qrcode")
+    for form in ("out_trade_no=%ff&trade_status=TRADE_SUCCESS&sign=x",
+                 "out_trade_no=" + order["pay_id"] + "&app_id=%ff%fe&total_amount=25.00&sign=x&sign_type=RSA2",
+                 "out_trade_no=%00&sign=x"):
+        st, reply = post_zfb(form)
+        assert (st, reply) == (200, "fail"), (form, st, reply)
+    rows = psql("SELECT verdict FROM notifications WHERE provider = 'zfb' AND position('%ff'::bytea in body) > 0")
+    assert rows and set(rows.splitlines()) == {"rejected"}, rows
+    assert slip_row(order["pay_id"])[0] == "WAIT"
+    assert psql("SELECT count(*) FROM notifications WHERE verdict = 'received' AND "
+                "ct < now() - interval '1 second' AND site_id = '%s'" % STACK["DEMO_SITE"]) == "0"
