@@ -30,6 +30,7 @@ constexpr const char* kUsage = R"(usage: orderpay [--config FILE] COMMAND ...
   notify verify --site SITE [--provider wx|zfb] --body FILE|- [--headers FILE]
   inbox list [--verdict V] [--limit N]      stored notifications, newest first
   inbox replay [--older-than 60s] [--verdict received|error]   decide what a dying worker left
+  audit [--replay-interval 600] [--expire-grace 600] [--list]  check every invariant; exit 1 on a violation
 Add --json for machine-readable output. Config: --config, $ORDERPAY_CONFIG, /etc/orderpay/orderpay.conf
 )";
 
@@ -85,6 +86,7 @@ int main(int argc, char** argv) {
             return cli::Orders(env, group, args);
         if (group == "notify") return cli::Notify(env, args);
         if (group == "inbox") return cli::Inbox(env, args);
+        if (group == "audit") return cli::Audit(env, args);
         return cli::Catalog(env, group, args);
     } catch (const cli::UsageError& e) {
         std::cerr << "orderpay: " << e.what() << "\n\n" << kUsage;

@@ -41,7 +41,8 @@ std::string TextSafe(const std::string& in) {
             ok = cp >= 0x800 && (cp < 0xd800 || cp > 0xdfff);
         }
         if (ok && len == 4) {
-            unsigned cp = ((c & 0x07) << 18) | ((in[i + 1] & 0x3f) << 12) | ((in[i + 2] & 0x3f) << 6) | (in[i + 3] & 0x3f);
+            unsigned cp = ((c & 0x07) << 18) | ((in[i + 1] & 0x3f) << 12) | ((in[i + 2] & 0x3f) << 6) |
+                          (in[i + 3] & 0x3f);
             ok = cp >= 0x10000 && cp <= 0x10ffff;
         }
         if (!ok) {

@@ -39,8 +39,11 @@ def sandbox_site():
     # The slip the sandbox notification pays (out_trade_no 1703147160, 0.01 CNY), so every
     # business check can pass too.
     psql("INSERT INTO orders (id, site_id, buyer_store, buyer_id, pro_c, total, price, fee, currency, pay_tp, expi) "
-         "VALUES ('sandboxorder1', 'alisandbox', 'demo-users', 'alice', 1, 1, 1, 1, 'CNY', 'zfb.qrcode', now()) "
-         "ON CONFLICT DO NOTHING")
+         "VALUES ('sandboxorder1', 'alisandbox', 'demo-users', 'alice', 1, 1, 1, 1, 'CNY', 'zfb.qrcode', "
+         "now() + interval '1 day') ON CONFLICT DO NOTHING")
+    # A whole order, as pay/buy would have written it, so `orderpay audit` holds after this test.
+    psql("INSERT INTO order_items (order_id, pos, product_id, title, amount, price, subtotal) "
+         "VALUES ('sandboxorder1', 0, 'sandbox-item', 'Sandbox item', 1, 1, 1) ON CONFLICT DO NOTHING")
     psql("INSERT INTO pay_slips (id, order_id, site_id, pay_tp, provider, merchant_id, amount, currency, st) "
          "VALUES ('1703147160', 'sandboxorder1', 'alisandbox', 'zfb.qrcode', 'zfb', 'zfb-sandbox', 1, 'CNY', 'WAIT') "
          "ON CONFLICT DO NOTHING")

@@ -47,5 +47,6 @@ int Catalog(Env& env, const std::string& group,
 int Orders(Env& env, const std::string& group, const Args& a);  // order, expire, reconcile
 int Notify(Env& env, const Args& a);                            // notify verify
 int Inbox(Env& env, const Args& a);                             // inbox list, inbox replay
+int Audit(Env& env, const Args& a);                             // audit
 
 }  // namespace orderpay::cli

@@ -1,0 +1,91 @@
+// One query per invariant, all in one REPEATABLE READ snapshot so a busy shop cannot make two
+// checks see different moments. Each query returns (subject, detail) rows that violate it.
+#include "orderpay/store/audit.hpp"
+
+namespace orderpay::store {
+
+namespace {
+
+enum class Uses { kNothing, kReplayInterval, kExpireGrace };  // what $1 is, if anything
+
+struct Check {
+    InvariantInfo info;
+    const char* sql;
+    Uses param = Uses::kNothing;
+};
+
+const Check kChecks[] = {
+    {{"order_has_items", "every order has at least one line"},
+     "SELECT o.id, 'no order_items' FROM orders o "
+     "WHERE NOT EXISTS (SELECT 1 FROM order_items i WHERE i.order_id = o.id)"},
+    {{"paid_order_one_ok_slip",
+      "a paid order (OK, SP, DN) has exactly one OK slip that counts (others are flagged refund_needed), "
+      "and it is the order's pay_id"},
+     "SELECT o.id, o.or_st || ': ' || count(s.id) || ' counting OK slips, pay_id ' || coalesce(o.pay_id, "
+     "'-') "
+     "FROM orders o LEFT JOIN pay_slips s ON s.order_id = o.id AND s.st = 'OK' AND NOT s.refund_needed "
+     "WHERE o.or_st IN ('OK', 'SP', 'DN') "
+     "GROUP BY o.id, o.or_st, o.pay_id "
+     "HAVING count(s.id) <> 1 OR NOT bool_or(s.id IS NOT DISTINCT FROM o.pay_id)"},
+    {{"unpaid_order_no_kept_money",
+      "an order that is not paid (NW, WT, FA) holds no OK slip unless it is flagged refund_needed"},
+     "SELECT o.id, o.or_st || ' with OK slip ' || s.id FROM orders o JOIN pay_slips s ON s.order_id = o.id "
+     "WHERE o.or_st IN ('NW', 'WT', 'FA') AND s.st = 'OK' AND NOT s.refund_needed"},
+    {{"ok_slip_has_txn", "every OK slip carries its provider transaction id"},
+     "SELECT id, 'OK slip without provider_txn_id' FROM pay_slips WHERE st = 'OK' AND provider_txn_id IS "
+     "NULL"},
+    {{"txn_unique_per_provider", "a provider transaction id is recorded on one slip only"},
+     "SELECT provider || ':' || provider_txn_id, count(*) || ' slips' FROM pay_slips "
+     "WHERE provider_txn_id IS NOT NULL "
+     "GROUP BY provider, provider_txn_id HAVING count(*) > 1"},
+    {{"slip_amount_is_order_fee", "every slip asks for exactly its order's fee, in its currency"},
+     "SELECT s.id, 'slip ' || s.amount || ' ' || s.currency || ', order ' || o.fee || ' ' || o.currency "
+     "FROM pay_slips s JOIN orders o ON o.id = s.order_id "
+     "WHERE (s.amount <> o.fee OR s.currency <> o.currency)"},
+    {{"stock_conserved",
+      "for every finite-stock product: stock_initial = stock + what orders holding stock took"},
+     "SELECT p.site_id || '/' || p.id, 'initial ' || p.stock_initial || ' <> available ' || p.stock || ' + "
+     "held ' || "
+     "coalesce(h.held, 0) FROM products p LEFT JOIN (SELECT o.site_id, i.product_id, sum(i.amount) AS held "
+     "FROM order_items i JOIN orders o ON o.id = i.order_id WHERE o.stock_held GROUP BY 1, 2) h "
+     "ON h.site_id = p.site_id AND h.product_id = p.id "
+     "WHERE p.stock IS NOT NULL AND p.stock_initial IS DISTINCT FROM p.stock + coalesce(h.held, 0)"},
+    {{"stock_held_matches_state", "an expired order (FA) holds no stock; every other order does"},
+     "SELECT id, or_st || ' with stock_held ' || stock_held FROM orders "
+     "WHERE stock_held <> (or_st <> 'FA')"},
+    {{"notification_decided", "no notification stays 'received' longer than the replay interval"},
+     "SELECT id::text, provider || ' notification received ' || "
+     "(extract(epoch from now() - ct))::bigint || ' s ago' FROM notifications "
+     "WHERE verdict = 'received' AND ct < now() - make_interval(secs => $1::float8)",
+     Uses::kReplayInterval},
+    {{"unpaid_order_expires", "no order stays NW/WT longer than its expiry (plus the expire timer's grace)"},
+     "SELECT id, or_st || ' past expiry by ' || (extract(epoch from now() - expi))::bigint || ' s' FROM "
+     "orders "
+     "WHERE or_st IN ('NW', 'WT') AND expi < now() - make_interval(secs => $1::float8)",
+     Uses::kExpireGrace},
+};
+
+}  // namespace
+
+std::vector<InvariantInfo> Invariants() {
+    std::vector<InvariantInfo> out;
+    for (const Check& c : kChecks) out.push_back(c.info);
+    return out;
+}
+
+std::vector<Violation> Audit(db::Connection& c, const AuditLimits& limits) {
+    std::vector<Violation> out;
+    db::Tx tx(c);
+    c.Simple("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    for (const Check& check : kChecks) {
+        std::vector<db::Param> params;
+        if (check.param == Uses::kReplayInterval) params.emplace_back(limits.replay_interval_s);
+        if (check.param == Uses::kExpireGrace) params.emplace_back(limits.expire_grace_s);
+        db::Result r = c.Query(check.sql, params);
+        for (int i = 0; i < r.Rows(); ++i) out.push_back({check.info.name, r.Get(i, 0), r.Get(i, 1)});
+    }
+    tx.Commit();
+    return out;
+}
+
+}  // namespace orderpay::store
