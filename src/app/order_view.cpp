@@ -53,9 +53,12 @@ std::optional<store::SlipRow> CurrentSlip(db::Connection& c, const store::OrderR
 std::optional<store::OrderRecord> LoadOrder(db::Connection& c, const std::string& site, const std::string& id,
                                             std::string* json) {
     std::optional<store::OrderRecord> found = store::FindOrder(c, site, id);
-    if (!found || !json) return found;
-    const store::OrderRecord& o = *found;
+    if (found && json) *json = RenderOrder(*found, store::OrderItems(c, found->id), CurrentSlip(c, *found));
+    return found;
+}
 
+std::string RenderOrder(const store::OrderRecord& o, const std::vector<store::OrderItem>& items,
+                        const std::optional<store::SlipRow>& slip) {
     const int exp = domain::CurrencyExponent(o.currency).value_or(2);
     rapidjson::StringBuffer buf;
     http::JsonWriter w(buf);
@@ -66,7 +69,7 @@ std::optional<store::OrderRecord> LoadOrder(db::Connection& c, const std::string
     WriteStr(w, "note", o.note);
     w.Key("products");
     w.StartArray();
-    for (const store::OrderItem& item : store::OrderItems(c, o.id)) {
+    for (const store::OrderItem& item : items) {
         w.StartObject();
         WriteStr(w, "id", item.product_id);
         WriteStr(w, "title", item.title);
@@ -90,7 +93,7 @@ std::optional<store::OrderRecord> LoadOrder(db::Connection& c, const std::string
     WriteStr(w, "currency", o.currency);
     WriteStr(w, "pay_tp", o.pay_tp);
     http::WriteOptString(w, "pay_id", o.pay_id);
-    WritePayRe(w, CurrentSlip(c, o));
+    WritePayRe(w, slip);
     http::WriteOptString(w, "seller", o.seller);
     WriteStr(w, "buyer_id", o.buyer_id);
     WriteStr(w, "or_st", domain::ToString(o.or_st));
@@ -112,8 +115,7 @@ std::optional<store::OrderRecord> LoadOrder(db::Connection& c, const std::string
         }
     }
     w.EndObject();
-    *json = buf.GetString();
-    return found;
+    return buf.GetString();
 }
 
 }  // namespace orderpay::app

@@ -18,12 +18,14 @@ struct Route {
     unsigned methods;
     bool needs_ticket;
     Handler fn;
+    // The handler resolves site and ticket itself, in its own single query (pay/check).
+    bool resolves_itself = false;
 };
 
 constexpr std::array kRoutes = {
     Route{"buy", unsigned(Method::kPost), true, &Buy},
-    Route{"check", unsigned(Method::kGet), true, &Check},
-    Route{"check_order", unsigned(Method::kGet), true, &Check},
+    Route{"check", unsigned(Method::kGet), true, &Check, true},
+    Route{"check_order", unsigned(Method::kGet), true, &Check, true},
     Route{"pay", unsigned(Method::kGet), true, &Pay},
 };
 
@@ -68,6 +70,10 @@ http::Response Route_(app::Context& ctx, const http::Request& req) {
     if (!req.query_ok) return http::Fail(http::Err::kBadQuery);
 
     app::Call call;
+    if (route->resolves_itself) {
+        call.site.id = m.site;
+        return route->fn(ctx, call, req);
+    }
     std::optional<store::Site> site = store::FindSite(ctx.db(), m.site);
     if (!site) return http::Fail(http::Err::kNoSuchSite);
     call.site = std::move(*site);

@@ -7,6 +7,7 @@
 #include "orderpay/core/log.hpp"
 #include "orderpay/store/retry.hpp"
 #include "orderpay/store/statements.hpp"
+#include "store/parse.hpp"
 
 namespace orderpay::store {
 
@@ -73,16 +74,6 @@ CreateOrderResult CreateOrder(db::Connection& c, const NewOrder& o, const NewSli
     });
 }
 
-namespace {
-
-std::optional<std::int64_t> OptMs(const db::Result& r, const char* col) {
-    int i = r.Col(col);
-    if (r.IsNull(0, i)) return std::nullopt;
-    return r.GetInt(0, i);
-}
-
-}  // namespace
-
 std::optional<IdemOrder> FindOrderByIdemKey(db::Connection& c, const std::string& site,
                                             const std::string& store, const std::string& buyer,
                                             const std::string& key) {
@@ -95,36 +86,7 @@ std::optional<OrderRecord> FindOrder(db::Connection& c, const std::string& site,
     if (!IsRecordId(id)) return std::nullopt;
     db::Result r = c.Exec(kOrderGet, {site, id});
     if (r.Rows() == 0) return std::nullopt;
-    OrderRecord o;
-    o.id = r.Get(0, "id");
-    o.site_id = r.Get(0, "site_id");
-    o.tp = r.Get(0, "tp");
-    o.title = r.Get(0, "title");
-    o.note = r.Get(0, "note");
-    o.buyer_store = r.Get(0, "buyer_store");
-    o.buyer_id = r.Get(0, "buyer_id");
-    o.pro_c = r.GetInt(0, "pro_c");
-    o.total = r.GetInt(0, "total");
-    o.freight = r.GetInt(0, "freight");
-    o.discount = r.GetInt(0, "discount");
-    o.price = r.GetInt(0, "price");
-    o.fee = r.GetInt(0, "fee");
-    o.currency = r.Get(0, "currency");
-    o.pay_tp = r.Get(0, "pay_tp");
-    o.pay_id = r.GetOpt(0, "pay_id");
-    o.seller = r.GetOpt(0, "seller");
-    o.or_st = domain::ParseOrderState(r.Get(0, "or_st")).value_or(domain::OrderState::kFA);
-    o.contact_json = r.Get(0, "contact");
-    o.ct = r.GetInt(0, "ct");
-    o.lm = r.GetInt(0, "lm");
-    o.expi = r.GetInt(0, "expi");
-    o.wt_at = OptMs(r, "wt_at");
-    o.ok_at = OptMs(r, "ok_at");
-    o.fa_at = OptMs(r, "fa_at");
-    o.sp_at = OptMs(r, "sp_at");
-    o.dn_at = OptMs(r, "dn_at");
-    o.expired = r.Get(0, "expired") == "t";
-    return o;
+    return OrderFrom(r, 0);
 }
 
 std::optional<std::string> OrderSite(db::Connection& c, const std::string& id) {

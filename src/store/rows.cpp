@@ -3,6 +3,7 @@
 
 #include "orderpay/crypto/digest.hpp"
 #include "orderpay/store/statements.hpp"
+#include "store/parse.hpp"
 
 namespace orderpay::store {
 
@@ -12,26 +13,6 @@ providers::Merchant MerchantFrom(const db::Result& r) {
     return providers::Merchant{r.Get(0, "id"),     r.Get(0, "provider"),  r.Get(0, "app_id"),
                                r.Get(0, "mch_id"), r.Get(0, "sign_type"), r.Get(0, "api_key"),
                                r.Get(0, "options")};
-}
-
-SlipRow SlipFrom(const db::Result& r, int row = 0) {
-    SlipRow s;
-    s.id = r.Get(row, "id");
-    s.order_id = r.Get(row, "order_id");
-    s.site_id = r.Get(row, "site_id");
-    s.pay_tp = r.Get(row, "pay_tp");
-    s.provider = r.Get(row, "provider");
-    s.merchant_id = r.Get(row, "merchant_id");
-    s.amount = r.GetInt(row, "amount");
-    s.currency = r.Get(row, "currency");
-    s.st = domain::ParseSlipState(r.Get(row, "st")).value_or(domain::SlipState::kFail);
-    s.re_tp = r.Get(row, "re_tp");
-    s.re_obj = r.Get(row, "re_obj");
-    s.provider_txn_id = r.GetOpt(row, "provider_txn_id");
-    s.superseded = r.Get(row, "superseded") == "t";
-    s.refund_needed = r.Get(row, "refund_needed") == "t";
-    s.note = r.Get(row, "note");
-    return s;
 }
 
 }  // namespace
@@ -78,7 +59,7 @@ std::optional<SlipRow> FindSlip(db::Connection& c, const std::string& id, bool f
     if (!IsRecordId(id)) return std::nullopt;
     db::Result r = c.Exec(for_update ? kSlipForUpdate : kSlipGet, {id});
     if (r.Rows() == 0) return std::nullopt;
-    return SlipFrom(r);
+    return SlipFrom(r, 0);
 }
 
 std::vector<SlipRow> OrderSlips(db::Connection& c, const std::string& order_id) {
@@ -91,7 +72,7 @@ std::vector<SlipRow> OrderSlips(db::Connection& c, const std::string& order_id) 
 std::optional<SlipRow> LiveSlip(db::Connection& c, const std::string& order_id) {
     db::Result r = c.Exec(kSlipLive, {order_id});
     if (r.Rows() == 0) return std::nullopt;
-    return SlipFrom(r);
+    return SlipFrom(r, 0);
 }
 
 }  // namespace orderpay::store

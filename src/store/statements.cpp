@@ -128,6 +128,30 @@ const db::Statement kSlipLive{"slip_live", "SELECT " SLIP_COLS
                                            " FROM pay_slips s WHERE s.order_id = $1 AND NOT s.superseded "
                                            "ORDER BY s.ct DESC LIMIT 1"};
 
+// pay/check in one statement. The session counts only for this site's account store, the order
+// only for that buyer; every part is a LEFT JOIN so the handler can tell which one was missing.
+// One row per order line (at least one row, even when nothing matched).
+#define PREFIXED_SLIP_COLS(p)                                                                               \
+    p ".id AS s_id, " p ".order_id AS s_order_id, " p ".site_id AS s_site_id, " p ".pay_tp AS s_pay_tp, " p \
+      ".provider AS s_provider, " p ".merchant_id AS s_merchant_id, " p ".amount AS s_amount, " p           \
+      ".currency AS s_currency, " p ".st AS s_st, " p ".re_tp AS s_re_tp, " p ".re_obj AS s_re_obj, " p     \
+      ".provider_txn_id AS s_provider_txn_id, " p ".superseded AS s_superseded, " p                         \
+      ".refund_needed AS s_refund_needed, " p ".note AS s_note"
+const db::Statement kCheckView{
+    "check_view",
+    "SELECT st.id AS site_id_found, st.account_store, se.store_id AS se_store, se.account_id AS se_account, "
+    "o.id IS NOT NULL AS order_found, " ORDER_COLS ", i.product_id AS i_product_id, i.title AS i_title, "
+    "i.amount AS i_amount, i.price AS i_price, i.subtotal AS i_subtotal, " PREFIXED_SLIP_COLS("sl") " "
+    "FROM (SELECT 1) AS one "
+    "LEFT JOIN sites st ON st.id = $1 "
+    "LEFT JOIN sessions se ON se.ticket_hash = decode($2, 'hex') AND se.expires_at > now() "
+    "LEFT JOIN orders o ON o.site_id = st.id AND o.id = $3 AND o.buyer_store = se.store_id "
+    "AND o.buyer_id = se.account_id AND se.store_id = st.account_store "
+    "LEFT JOIN order_items i ON i.order_id = o.id "
+    "LEFT JOIN LATERAL (SELECT * FROM pay_slips s WHERE s.order_id = o.id "
+    "AND (s.id = o.pay_id OR (o.pay_id IS NULL AND NOT s.superseded)) ORDER BY s.ct DESC LIMIT 1) sl ON true "
+    "ORDER BY i.pos"};
+
 const db::Statement kSlipSetWait{
     "slip_set_wait",
     "UPDATE pay_slips SET st = 'WAIT', re_tp = $2, re_obj = $3, note = $4, lm = now() "
@@ -208,7 +232,7 @@ std::span<const db::Statement> AllStatements() {
         &kSlipFlagRefund, &kSlipSupersede,     &kSlipClaimQuery,   &kSlipsWaitingDue,  &kNotifyInsert,
         &kNotifyVerdict,  &kSlipConfirmClosed, &kSlipsUnconfirmed, &kSlipsOfOrder,     &kSlipTxnOwner,
         &kOrderSite,      &kOrderState,        &kOrderByIdemKey,   &kOrderIdemRelease, &kNotifyReceived,
-        &kNotifyGet,      &kNotifyList,
+        &kNotifyGet,      &kNotifyList,        &kCheckView,
     };
     static const std::vector<db::Statement> kList = [] {
         std::vector<db::Statement> v;

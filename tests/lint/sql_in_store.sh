@@ -17,3 +17,15 @@ if [[ -n $hits || -n $named ]]; then
     exit 1
 fi
 echo "lint: no SQL outside src/store/ (and sql/)"
+
+# Every statement defined must be prepared on connect (listed in AllStatements), or its first
+# use fails with "prepared statement does not exist".
+missing=""
+for name in $(sed -n 's/^const db::Statement \(k[A-Za-z]*\){.*/\1/p' src/store/statements.cpp); do
+    grep -q "&$name\b" src/store/statements.cpp || missing+=" $name"
+done
+if [[ -n $missing ]]; then
+    echo "lint: statements not in AllStatements():$missing" >&2
+    exit 1
+fi
+echo "lint: every statement is prepared on connect"

@@ -3,6 +3,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "orderpay/db/connection.hpp"
 #include "orderpay/store/orders.hpp"
@@ -13,6 +14,10 @@ namespace orderpay::app {
 /// (products, money as numbers with the currency's decimals, times in epoch ms, pay_re).
 std::optional<store::OrderRecord> LoadOrder(db::Connection& c, const std::string& site, const std::string& id,
                                             std::string* json);
+
+/// The order JSON from what the store read (pure: no I/O).
+std::string RenderOrder(const store::OrderRecord& o, const std::vector<store::OrderItem>& items,
+                        const std::optional<store::SlipRow>& slip);
 
 /// The order's current slip: the one pay_id names, else the newest not superseded.
 std::optional<store::SlipRow> CurrentSlip(db::Connection& c, const store::OrderRecord& o);

@@ -1,0 +1,29 @@
+// pay/check's read in one round trip: site, session, order, items and current slip resolved by a
+// single statement, so the commonest request costs one query.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "orderpay/db/connection.hpp"
+#include "orderpay/store/orders.hpp"
+#include "orderpay/store/rows.hpp"
+
+namespace orderpay::store {
+
+struct CheckView {
+    bool site_found = false;
+    std::optional<std::string> account_store;  // of the site
+    std::optional<Buyer> buyer;                // the ticket's live session (openid not read)
+    // The order, only when it belongs to `buyer` in this site (someone else's reads as absent).
+    std::optional<OrderRecord> order;
+    std::vector<OrderItem> items;
+    std::optional<SlipRow> slip;  // the order's current slip
+};
+
+/// `ticket` may be empty (no session then); `order_id` that cannot exist matches nothing.
+CheckView LoadCheckView(db::Connection& c, const std::string& site, const std::string& ticket,
+                        const std::string& order_id);
+
+}  // namespace orderpay::store

@@ -1,0 +1,31 @@
+// Reads pay/check's one statement into its parts.
+#include "orderpay/store/check_view.hpp"
+
+#include "orderpay/store/statements.hpp"
+#include "store/parse.hpp"
+
+namespace orderpay::store {
+
+CheckView LoadCheckView(db::Connection& c, const std::string& site, const std::string& ticket,
+                        const std::string& order_id) {
+    // A ticket longer than any we issue, or none, still runs the statement (site and store are
+    // needed for the answer) with a hash no session has.
+    std::string hash = !ticket.empty() && ticket.size() <= 256 ? TicketHash(ticket) : std::string(64, '0');
+    db::Result r = c.Exec(kCheckView, {site, hash, IsRecordId(order_id) ? order_id : std::string()});
+    CheckView v;
+    if (r.Rows() == 0) return v;
+    v.site_found = !r.IsNull(0, r.Col("site_id_found"));
+    v.account_store = r.GetOpt(0, "account_store");
+    if (!r.IsNull(0, r.Col("se_store"))) v.buyer = Buyer{r.Get(0, "se_store"), r.Get(0, "se_account"), ""};
+    if (r.Get(0, "order_found") != "t") return v;
+    v.order = OrderFrom(r, 0);
+    for (int i = 0; i < r.Rows(); ++i) {
+        if (r.IsNull(i, r.Col("i_product_id"))) continue;
+        v.items.push_back({r.Get(i, "i_product_id"), r.Get(i, "i_title"), r.GetInt(i, "i_amount"),
+                           r.GetInt(i, "i_price"), r.GetInt(i, "i_subtotal")});
+    }
+    if (!r.IsNull(0, r.Col("s_id"))) v.slip = SlipFrom(r, 0, "s_");
+    return v;
+}
+
+}  // namespace orderpay::store

@@ -1,0 +1,70 @@
+// Column-to-struct conversion for slips and orders; states become the domain's enums here.
+#include "store/parse.hpp"
+
+namespace orderpay::store {
+
+SlipRow SlipFrom(const db::Result& r, int row, const std::string& prefix) {
+    auto col = [&](const char* name) { return r.Col((prefix + name).c_str()); };
+    SlipRow s;
+    s.id = r.Get(row, col("id"));
+    s.order_id = r.Get(row, col("order_id"));
+    s.site_id = r.Get(row, col("site_id"));
+    s.pay_tp = r.Get(row, col("pay_tp"));
+    s.provider = r.Get(row, col("provider"));
+    s.merchant_id = r.Get(row, col("merchant_id"));
+    s.amount = r.GetInt(row, col("amount"));
+    s.currency = r.Get(row, col("currency"));
+    s.st = domain::ParseSlipState(r.Get(row, col("st"))).value_or(domain::SlipState::kFail);
+    s.re_tp = r.Get(row, col("re_tp"));
+    s.re_obj = r.Get(row, col("re_obj"));
+    s.provider_txn_id = r.GetOpt(row, col("provider_txn_id"));
+    s.superseded = r.Get(row, col("superseded")) == "t";
+    s.refund_needed = r.Get(row, col("refund_needed")) == "t";
+    s.note = r.Get(row, col("note"));
+    return s;
+}
+
+namespace {
+
+std::optional<std::int64_t> OptMs(const db::Result& r, int row, const char* col) {
+    int i = r.Col(col);
+    if (r.IsNull(row, i)) return std::nullopt;
+    return r.GetInt(row, i);
+}
+
+}  // namespace
+
+OrderRecord OrderFrom(const db::Result& r, int row) {
+    OrderRecord o;
+    o.id = r.Get(row, "id");
+    o.site_id = r.Get(row, "site_id");
+    o.tp = r.Get(row, "tp");
+    o.title = r.Get(row, "title");
+    o.note = r.Get(row, "note");
+    o.buyer_store = r.Get(row, "buyer_store");
+    o.buyer_id = r.Get(row, "buyer_id");
+    o.pro_c = r.GetInt(row, "pro_c");
+    o.total = r.GetInt(row, "total");
+    o.freight = r.GetInt(row, "freight");
+    o.discount = r.GetInt(row, "discount");
+    o.price = r.GetInt(row, "price");
+    o.fee = r.GetInt(row, "fee");
+    o.currency = r.Get(row, "currency");
+    o.pay_tp = r.Get(row, "pay_tp");
+    o.pay_id = r.GetOpt(row, "pay_id");
+    o.seller = r.GetOpt(row, "seller");
+    o.or_st = domain::ParseOrderState(r.Get(row, "or_st")).value_or(domain::OrderState::kFA);
+    o.contact_json = r.Get(row, "contact");
+    o.ct = r.GetInt(row, "ct");
+    o.lm = r.GetInt(row, "lm");
+    o.expi = r.GetInt(row, "expi");
+    o.wt_at = OptMs(r, row, "wt_at");
+    o.ok_at = OptMs(r, row, "ok_at");
+    o.fa_at = OptMs(r, row, "fa_at");
+    o.sp_at = OptMs(r, row, "sp_at");
+    o.dn_at = OptMs(r, row, "dn_at");
+    o.expired = r.Get(row, "expired") == "t";
+    return o;
+}
+
+}  // namespace orderpay::store
