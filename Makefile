@@ -75,6 +75,10 @@ $(OUT)/orderpay: $(OUT)/obj/src/bin/orderpay.o $(OUT)/libcore.a
 $(OUT)/paysim: $(OUT)/obj/src/bin/paysim.o $(OUT)/libsim.a $(OUT)/libcore.a
 	$(CXX) $(LDOPT) -o $@ $^ $(LIBS)
 
+# make bench's floor: nginx -> a responder that does nothing (tests/bench/null_fcgi.cpp).
+$(OUT)/null_fcgi: $(OUT)/obj/tests/bench/null_fcgi.o
+	$(CXX) $(LDOPT) -o $@ $^ -lfcgi
+
 $(OUT)/unit_tests: $(UNIT_OBJS) $(OUT)/libsim.a $(OUT)/libcore.a
 	$(CXX) $(LDOPT) -o $@ $^ -lgtest -lgtest_main $(LIBS)
 
@@ -109,7 +113,7 @@ integration: build
 	bash tests/integration/run.sh $(OUT)
 
 bench: deps
-	$(MAKE) -j$(JOBS) BUILD=release build
+	$(MAKE) -j$(JOBS) BUILD=release build build/release/null_fcgi
 	bash tests/bench/run.sh build/release
 
 format:

@@ -31,6 +31,7 @@ constexpr const char* kUsage = R"(usage: orderpay [--config FILE] COMMAND ...
   inbox list [--verdict V] [--limit N]      stored notifications, newest first
   inbox replay [--older-than 60s] [--verdict received|error]   decide what a dying worker left
   audit [--replay-interval 600] [--expire-grace 600] [--list]  check every invariant; exit 1 on a violation
+  sql [NAME]                                the prepared statements' names, or one's SQL text
 Add --json for machine-readable output. Config: --config, $ORDERPAY_CONFIG, /etc/orderpay/orderpay.conf
 )";
 
@@ -55,6 +56,14 @@ int main(int argc, char** argv) {
     if (i >= argc || !std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h")) {
         std::cout << kUsage;
         return i >= argc ? 2 : 0;
+    }
+    if (!std::strcmp(argv[i], "sql")) {  // needs no config and no database
+        try {
+            return cli::Sql(cli::Parse(argc, argv, i));
+        } catch (const std::exception& e) {
+            std::cerr << "orderpay: " << e.what() << '\n';
+            return 1;
+        }
     }
     std::string err;
     std::optional<Config> cfg = Config::Load(path, err);

@@ -23,20 +23,87 @@ order=$(curl -s -X POST "$ORDERPAY_URL/api/demo/pay/buy?ticket=$DEMO_TICKET" -H 
     sed -n 's/^{"ok":true,"data":{"id":"\([a-z0-9]*\)".*/\1/p')
 [[ -n $order ]] || { echo "could not create the benchmark order" >&2; exit 1; }
 
-run() {  # run NAME URL [wrk args...]
-    local name=$1 url=$2
-    shift 2
+declare -A RPS P50 P99
+run() {  # run KEY NAME URL [wrk args...]
+    local key=$1 name=$2 url=$3
+    shift 3
     local out
     out=$(wrk -t1 -c32 -d"${SECS}s" --latency "$@" "$url")
-    printf '%-34s %10s rps   p50 %8s   p99 %8s   non-2xx %s\n' "$name" \
-        "$(awk '/Requests\/sec/ {print $2}' <<<"$out")" \
-        "$(awk '$1 == "50%" {print $2}' <<<"$out")" \
-        "$(awk '$1 == "99%" {print $2}' <<<"$out")" \
-        "$(awk '/Non-2xx/ {print $NF}' <<<"$out" | grep . || echo 0)"
+    RPS[$key]=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+    P50[$key]=$(awk '$1 == "50%" {print $2}' <<<"$out")
+    P99[$key]=$(awk '$1 == "99%" {print $2}' <<<"$out")
+    printf '%-36s %10s rps   p50 %8s   p99 %8s   non-2xx %s\n' "$name" "${RPS[$key]}" "${P50[$key]}" \
+        "${P99[$key]}" "$(awk '/Non-2xx/ {print $NF}' <<<"$out" | grep . || echo 0)"
 }
 
-echo "orderpay bench: wrk -t1 -c32 -d${SECS}s, $(nproc) cores, workers=$(sed -n 's/^workers = //p' "$ORDERPAY_CONFIG")"
-run "GET /healthz (FastCGI, 1 query)" "$ORDERPAY_URL/healthz"
-run "GET pay/check (paid order)" "$ORDERPAY_URL/api/demo/pay/check?ticket=$DEMO_TICKET&id=$order"
-run "POST pay/buy wx.qrcode (+paysim)" "$ORDERPAY_URL/api/demo/pay/buy?ticket=$DEMO_TICKET" -s "$REPO/tests/bench/buy.lua"
-echo "orders created: $(/usr/lib/postgresql/15/bin/psql -At -c 'SELECT count(*) FROM orders')"
+# pgbench running exactly a statement orderpay runs (`orderpay sql NAME`), its parameters as
+# literals, prepared, at the workers' concurrency: the database's floor for that endpoint.
+pgbench_stmt() {  # pgbench_stmt KEY NAME PARAM1 PARAM2 ...
+    local key=$1 stmt=$2 sql i=1 out p
+    shift 2
+    sql=$("$BIN/orderpay" sql "$stmt")
+    for p in "$@"; do
+        sql=${sql//\$$i/\'$p\'}
+        i=$((i + 1))
+    done
+    printf '%s;\n' "$sql" >"$VAR/pgbench_$key.sql"
+    out=$("$PGBIN/pgbench" -n -M prepared -c "$WORKERS" -j 1 -T "$SECS" -f "$VAR/pgbench_$key.sql" 2>&1)
+    RPS[$key]=$(awk '/^tps = / {print $3}' <<<"$out")
+    printf '%-36s %10s tps   (pgbench -M prepared -c %s)\n' "pgbench: $stmt" "${RPS[$key]}" "$WORKERS"
+}
+
+ratio() {  # ratio NAME A B
+    awk -v n="$1" -v a="${RPS[$2]:-0}" -v b="${RPS[$3]:-0}" \
+        'BEGIN { if (b > 0) printf "ratio %-24s %.2f\n", n, a / b; else printf "ratio %-24s n/a\n", n }'
+}
+
+# The FastCGI floor: nginx -> null_fcgi with the same worker count, on its own nginx and port.
+null_floor() {
+    local port sock=$VAR/run/null.sock conf=$VAR/nginx/null.conf user_line=""
+    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    "$BIN/null_fcgi" "$sock" "$WORKERS" &
+    local null_pid=$!
+    for _ in $(seq 50); do [[ -S $sock ]] && break; sleep 0.1; done
+    mkdir -p "$VAR/nginx/null-tmp"
+    ((EUID == 0)) && user_line="user root;"
+    {
+        echo "worker_processes 1; pid $VAR/nginx/null.pid; $user_line"
+        echo "events { worker_connections 1024; }"
+        echo "http { access_log off;"
+        echo "  client_body_temp_path $VAR/nginx/null-tmp; fastcgi_temp_path $VAR/nginx/null-tmp;"
+        echo "  proxy_temp_path $VAR/nginx/null-tmp; uwsgi_temp_path $VAR/nginx/null-tmp;"
+        echo "  scgi_temp_path $VAR/nginx/null-tmp;"
+        echo "  server { listen 127.0.0.1:$port;"
+        echo "    location / { include $VAR/nginx/fastcgi_params; fastcgi_pass unix:$sock; } } }"
+    } >"$conf"
+    nginx -p "$VAR/nginx" -e "$VAR/log/nginx-null.log" -c "$conf"
+    sleep 0.3
+    run null "nginx -> null libfcgi responder" "http://127.0.0.1:$port/null"
+    nginx -p "$VAR/nginx" -e "$VAR/log/nginx-null.log" -c "$conf" -s stop || true
+    kill "$null_pid" 2>/dev/null || true
+    wait "$null_pid" 2>/dev/null || true
+}
+
+WORKERS=$(sed -n 's/^workers = //p' "$ORDERPAY_CONFIG")
+PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+echo "orderpay bench: wrk -t1 -c32 -d${SECS}s, $(nproc) cores, workers=$WORKERS"
+null_floor
+run healthz "GET /healthz (FastCGI, 1 query)" "$ORDERPAY_URL/healthz"
+run check "GET pay/check (paid order)" "$ORDERPAY_URL/api/demo/pay/check?ticket=$DEMO_TICKET&id=$order"
+run buy "POST pay/buy wx.qrcode (+paysim)" "$ORDERPAY_URL/api/demo/pay/buy?ticket=$DEMO_TICKET" \
+    -s "$REPO/tests/bench/buy.lua"
+ticket_hash=$(printf '%s' "$DEMO_TICKET" | sha256sum | cut -d' ' -f1)
+pgbench_stmt pgbench_check check_view demo "$ticket_hash" "$order"
+echo "orders created: $("$PGBIN/psql" -At -c 'SELECT count(*) FROM orders')"
+ratio check/null_fcgi check null
+ratio check/pgbench_check check pgbench_check
+ratio healthz/null_fcgi healthz null
+# Worker memory after the runs: the largest resident set of any orderpayd worker.
+master=$(cat "$ORDERPAYD_PID_FILE")
+rss=0
+for w in $(pgrep -P "$master"); do
+    kb=$(awk '/^VmRSS:/ {print $2}' "/proc/$w/status" 2>/dev/null || echo 0)
+    ((kb > rss)) && rss=$kb
+done
+echo "worker RSS (largest, after the runs): $((rss / 1024)) MiB ($rss kB)"
+echo "not measured yet: the buy/pgbench_buy and re_wx/pgbench_settle floors, paysim's cost apart"

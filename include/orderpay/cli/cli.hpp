@@ -48,5 +48,6 @@ int Orders(Env& env, const std::string& group, const Args& a);  // order, expire
 int Notify(Env& env, const Args& a);                            // notify verify
 int Inbox(Env& env, const Args& a);                             // inbox list, inbox replay
 int Audit(Env& env, const Args& a);                             // audit
+int Sql(const Args& a);                                         // sql [NAME]
 
 }  // namespace orderpay::cli
