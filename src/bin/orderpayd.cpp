@@ -38,6 +38,7 @@ fcgi::PoolOptions PoolFrom(const Config& cfg) {
     o.workers = static_cast<int>(cfg.GetInt("workers", 8));
     o.backlog = static_cast<int>(cfg.GetInt("backlog", 256));
     o.max_body = static_cast<std::size_t>(cfg.GetInt("max_body_bytes", 64 * 1024));
+    o.drain_ms = static_cast<int>(cfg.GetInt("drain_timeout_ms", 10000));
     return o;
 }
 

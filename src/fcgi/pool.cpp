@@ -88,6 +88,7 @@ int RunPool(PoolOptions opts, AppFactory factory, ReloadHook reload) {
     bool owned = false;
     int fd = ListenFd(opts, owned);
     if (fd < 0) return 1;
+    opts.drain_backlog = owned;
     // accept() wakes every second so a worker notices SIGTERM even in libfcgi's window between
     // its shutdown check and accept() (FASTCGI.md §1.6).
     timeval tv{1, 0};
@@ -119,10 +120,16 @@ int RunPool(PoolOptions opts, AppFactory factory, ReloadHook reload) {
             _exit(RunWorker(fd, opts, factory));
         }
         if (pid < 0) {
-            log::Error("fork: ", std::strerror(errno));
-            return;
+            // Out of processes or memory: try again later, doubling the wait, and keep serving
+            // signals meanwhile (a SIGTERM must still stop us).
+            backoff = std::min(std::chrono::milliseconds(30000),
+                               backoff.count() ? backoff * 2 : std::chrono::milliseconds(250));
+            next_spawn = std::chrono::steady_clock::now() + backoff;
+            log::Error("fork: ", std::strerror(errno), "; next try in ", backoff.count(), " ms");
+            return false;
         }
         children[pid] = Child{generation, std::chrono::steady_clock::now()};
+        return true;
     };
     auto live_current = [&]() {
         int n = 0;
@@ -133,7 +140,8 @@ int RunPool(PoolOptions opts, AppFactory factory, ReloadHook reload) {
     log::Info(opts.name, " master started: ", opts.workers, " workers");
     while (!g_term) {
         auto now = std::chrono::steady_clock::now();
-        while (!g_term && live_current() < opts.workers && now >= next_spawn) spawn();
+        while (!g_term && live_current() < opts.workers && now >= next_spawn && spawn()) {
+        }
         // Wait for a signal; poll every 100 ms while a respawn is pending behind the backoff.
         timespec ts{0, 100 * 1000 * 1000};
         // sigtimedwait consumes the signal without running the handler: record it by hand.
@@ -173,13 +181,17 @@ int RunPool(PoolOptions opts, AppFactory factory, ReloadHook reload) {
             log::Info("reload: replacing workers (generation ", generation, ")");
             backoff = std::chrono::milliseconds(0);
             next_spawn = std::chrono::steady_clock::now();
-            for (int i = 0; i < opts.workers; ++i) spawn();
+            for (int i = 0; i < opts.workers && spawn(); ++i) {
+            }
             for (auto& [cpid, c] : children)
                 if (c.generation != generation) kill(cpid, SIGTERM);
         }
     }
 
     log::Info(opts.name, " stopping: draining ", children.size(), " workers");
+    // Nothing new can queue once the path is gone (nginx's connect fails at once and it may try
+    // another upstream); what is queued already is served by the draining workers.
+    if (owned) unlink(opts.socket_path.c_str());
     for (auto& [pid, c] : children) kill(pid, SIGTERM);
     while (!children.empty()) {
         int status = 0;
@@ -193,10 +205,7 @@ int RunPool(PoolOptions opts, AppFactory factory, ReloadHook reload) {
         else if (WEXITSTATUS(status) != 0)
             log::Warn("worker ", pid, " exited draining with status ", WEXITSTATUS(status));
     }
-    if (owned) {
-        close(fd);
-        unlink(opts.socket_path.c_str());
-    }
+    if (owned) close(fd);
     log::Info(opts.name, " stopped");
     return 0;
 }

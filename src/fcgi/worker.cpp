@@ -3,10 +3,13 @@
 #include "orderpay/fcgi/worker.hpp"
 
 #include <fcgiapp.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 
@@ -142,6 +145,55 @@ void WriteResponse(FCGX_Request& r, const http::Response& resp) {
     FCGX_PutStr(resp.body.data(), static_cast<int>(resp.body.size()), r.out);
 }
 
+void Serve(FCGX_Request& r, const PoolOptions& opts, App& app) {
+    RequestGuard guard(r);
+    http::Response resp;
+    try {
+        http::Request req = BuildRequest(r.envp);
+        bool too_large = false;
+        if (!ReadBody(r, opts.max_body, req.body, too_large)) {
+            resp = http::Fail(http::Err::kBadRequest, "incomplete request body");
+        } else if (too_large) {
+            resp = http::Fail(http::Err::kTooLarge);
+        } else {
+            resp = app.Handle(req);
+        }
+    } catch (const std::exception& e) {
+        log::Error("unhandled exception: ", e.what());
+        resp = http::Fail(http::Err::kInternal);
+    }
+    WriteResponse(r, resp);
+}
+
+// After SIGTERM, on a socket of our own: serve what is already queued, until the queue is empty
+// or drain_ms has passed. The master has removed the socket path, so the queue only shrinks.
+// libfcgi's accept refuses to run once it considers the process shutting down (it answers
+// -9999 without accepting), so the connection is accepted here and handed to it: with ipcFd set
+// and keepConnection on, FCGX_Accept_r reads the request from that connection instead of
+// accepting (fcgiapp.c: "If a connection isn't open, accept a new connection"), and the
+// request's own FCGI_KEEP_CONN flag (off with nginx's fastcgi_keep_conn off) closes it after.
+void Drain(int listen_fd, FCGX_Request& r, const PoolOptions& opts, App& app) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(opts.drain_ms);
+    int served = 0;
+    while (std::chrono::steady_clock::now() < deadline) {
+        pollfd p{listen_fd, POLLIN, 0};
+        if (poll(&p, 1, 0) <= 0 || !(p.revents & POLLIN)) break;
+        // Another worker may take it first: then accept waits out the socket's 1 s timeout.
+        int conn = accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
+        if (conn < 0) continue;
+        r.ipcFd = conn;
+        r.keepConnection = 1;
+        if (FCGX_Accept_r(&r) < 0) {
+            if (r.ipcFd >= 0) close(r.ipcFd);
+            r.ipcFd = -1;
+            continue;
+        }
+        Serve(r, opts, app);
+        ++served;
+    }
+    if (served) log::Info("drained ", served, " queued requests");
+}
+
 }  // namespace
 
 int RunWorker(int listen_fd, const PoolOptions& opts, const AppFactory& factory) {
@@ -181,24 +233,9 @@ int RunWorker(int listen_fd, const PoolOptions& opts, const AppFactory& factory)
             usleep(100000);
             continue;
         }
-        RequestGuard guard(r);
-        http::Response resp;
-        try {
-            http::Request req = BuildRequest(r.envp);
-            bool too_large = false;
-            if (!ReadBody(r, opts.max_body, req.body, too_large)) {
-                resp = http::Fail(http::Err::kBadRequest, "incomplete request body");
-            } else if (too_large) {
-                resp = http::Fail(http::Err::kTooLarge);
-            } else {
-                resp = app->Handle(req);
-            }
-        } catch (const std::exception& e) {
-            log::Error("unhandled exception: ", e.what());
-            resp = http::Fail(http::Err::kInternal);
-        }
-        WriteResponse(r, resp);
+        Serve(r, opts, *app);
     }
+    if (opts.drain_backlog) Drain(listen_fd, r, opts, *app);
     return 0;
 }
 

@@ -84,6 +84,28 @@ def test_sigterm_lets_the_inflight_request_finish():
     restart_orderpayd()
 
 
+def test_sigterm_serves_requests_already_queued():
+    """Every worker is busy with a slow request and more requests wait in the socket's queue when
+    SIGTERM arrives: the queued ones are served (drained), not reset into 502s."""
+    order = buy_ok("wx.qrcode")
+    master = master_pid()
+    n_workers = len(workers(master))
+    with ThreadPoolExecutor(max_workers=n_workers + 8) as pool:
+        slow = [pool.submit(buy, "wx.scan", auth_code="134000000000000099") for _ in range(n_workers)]
+        time.sleep(0.8)  # every worker is now inside a slow scan payment
+        queued = [pool.submit(check, order["id"]) for _ in range(8)]
+        time.sleep(0.5)  # nginx has connected them: they wait in the listen queue
+        os.kill(master, signal.SIGTERM)
+        slow_status = [f.result(timeout=60)[0] for f in slow]
+        queued_status = [f.result(timeout=60)[0] for f in queued]
+    assert queued_status == [200] * 8, queued_status
+    assert slow_status == [409] * n_workers, slow_status
+    assert wait_for(lambda: subprocess.run(["kill", "-0", str(master)], capture_output=True).returncode != 0, 20)
+    with open(os.path.join(STACK["STACK_LOG_DIR"], "orderpayd.log"), encoding="utf-8", errors="replace") as f:
+        assert "drained" in f.read()
+    restart_orderpayd()
+
+
 def pg_ctl(*args):
     cmd = [os.path.join(STACK["PGBIN"], "pg_ctl"), "-D", STACK["PGDATA"], "-w", *args]
     if os.geteuid() == 0:

@@ -23,6 +23,11 @@ struct PoolOptions {
     int workers = 8;
     int backlog = 256;
     std::size_t max_body = 64 * 1024;  // larger bodies get 413 without being handled
+    // On SIGTERM with a socket of our own, workers go on accepting what is already queued (up to
+    // this long) before they exit, so a connection nginx made before the stop is served, not
+    // reset. An inherited socket (systemd) keeps its queue for the next instance instead.
+    int drain_ms = 10000;
+    bool drain_backlog = false;  // set by RunPool: true when it bound the socket itself
 };
 
 /// Builds the per-worker App; called in the child after fork. Returning nullptr makes the worker
@@ -33,7 +38,8 @@ using AppFactory = std::function<std::unique_ptr<App>()>;
 /// one so they pick up the new config.
 using ReloadHook = std::function<void(PoolOptions& opts)>;
 
-/// Runs the pool until SIGTERM/SIGINT: every in-flight request finishes, then all exit.
+/// Runs the pool until SIGTERM/SIGINT: every in-flight request finishes (and, on a socket of our
+/// own, every queued one: the path is removed first so nothing new queues), then all exit.
 /// Returns the process exit code.
 int RunPool(PoolOptions opts, AppFactory factory, ReloadHook reload);
 
