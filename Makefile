@@ -13,7 +13,7 @@ OUT := build/$(BUILD)
 CXX ?= g++
 CXXSTD := -std=c++20
 WARN := -Wall -Wextra -Werror -Wno-missing-field-initializers
-INCS := -Iinclude -I/usr/include/libxml2 -I/usr/include/postgresql
+INCS := -Iinclude -Isrc -I/usr/include/libxml2 -I/usr/include/postgresql
 
 ifeq ($(BUILD),debug)
   OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined

@@ -1,11 +1,11 @@
 // Unit tests for paysim's input checks: /sim/pay arguments, gateway field formats, key trimming.
 #include <gtest/gtest.h>
 
-#include "orderpay/sim/cli.hpp"
-#include "orderpay/sim/control.hpp"
-#include "orderpay/sim/wx_call.hpp"
-#include "orderpay/sim/zfb_control.hpp"
-#include "orderpay/sim/zfb_gateway.hpp"
+#include "sim/alipay/control.hpp"
+#include "sim/alipay/gateway.hpp"
+#include "sim/core/cli.hpp"
+#include "sim/core/control.hpp"
+#include "sim/wxpay/call.hpp"
 
 namespace orderpay::sim {
 namespace {

@@ -1,9 +1,9 @@
-// Unit tests for sim/tamper and sim/notify's pure parts: each tamper spoils exactly what it says,
+// Unit tests for sim/wxpay/tamper and sim/wxpay/notify's pure parts: each tamper spoils exactly what it says,
 // and a notification signs like WeChat's (known answers computed with python hashlib/hmac).
 #include <gtest/gtest.h>
 
-#include "orderpay/sim/notify.hpp"
-#include "orderpay/sim/tamper.hpp"
+#include "sim/wxpay/notify.hpp"
+#include "sim/wxpay/tamper.hpp"
 
 namespace orderpay::sim {
 namespace {

@@ -1,4 +1,4 @@
-// Unit tests for sim/zfb_reply: response objects, node names, yuan amounts, and the signed body
+// Unit tests for sim/alipay/reply: response objects, node names, yuan amounts, and the signed body
 // verified the way orderpay (and Alipay's SDK) verifies it: over the exact object text.
 #include <gtest/gtest.h>
 #include <openssl/pem.h>
@@ -6,7 +6,7 @@
 
 #include "orderpay/http/json.hpp"
 #include "orderpay/providers/alipay/sign.hpp"
-#include "orderpay/sim/zfb_reply.hpp"
+#include "sim/alipay/reply.hpp"
 
 namespace orderpay::sim {
 namespace {

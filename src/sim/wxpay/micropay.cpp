@@ -1,10 +1,10 @@
-// WeChat v2 micropay (wx.scan): the outcome comes from the auth_code test table (sim/scan.hpp).
+// WeChat v2 micropay (wx.scan): the outcome comes from the auth_code test table (sim/wxpay/scan.hpp).
 // It is synchronous and sends no notification, like the real one.
 #include "orderpay/crypto/digest.hpp"
-#include "orderpay/sim/notify.hpp"
-#include "orderpay/sim/scan.hpp"
-#include "orderpay/sim/wx_call.hpp"
-#include "orderpay/sim/wx_gateway.hpp"
+#include "sim/wxpay/call.hpp"
+#include "sim/wxpay/gateway.hpp"
+#include "sim/wxpay/notify.hpp"
+#include "sim/wxpay/scan.hpp"
 
 namespace orderpay::sim {
 

@@ -1,6 +1,6 @@
 // Builds the v2 payment notification of a paid trade and delivers copies of it concurrently,
 // the way WeChat's several notifying servers can hit a shop within the same second.
-#include "orderpay/sim/notify.hpp"
+#include "sim/wxpay/notify.hpp"
 
 #include <ctime>
 #include <latch>

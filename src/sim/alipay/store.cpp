@@ -1,9 +1,9 @@
 // paysim's Alipay prepared statements and their typed wrappers (sql/paysim/002_alipay.sql).
-#include "orderpay/sim/zfb_store.hpp"
+#include "sim/alipay/store.hpp"
 
 #include <array>
 
-#include "orderpay/sim/zfb_scan.hpp"
+#include "sim/alipay/scan.hpp"
 
 namespace orderpay::sim::zfb_store {
 
@@ -67,7 +67,7 @@ const db::Statement kInsertTrade{
     " ON CONFLICT (seller_id, out_trade_no) DO NOTHING RETURNING" ZFB_TRADE_COLS};
 
 // Every SET expression reads the row as it was, so the promotion test is spelled out per column.
-// This is ZfbStateAfterQuery() (sim/zfb_scan.cpp) in SQL: "slow" is ZfbScanFor("281...").name,
+// This is ZfbStateAfterQuery() (sim/alipay/scan.cpp) in SQL: "slow" is ZfbScanFor("281...").name,
 // $3 is kZfbSlowPendingQueries.
 #define ZFB_PROMOTE "(state = 'WAIT_BUYER_PAY' AND scan = 'slow' AND queries + 1 > $3)"
 const db::Statement kCountQuery{"zfb_count_query",

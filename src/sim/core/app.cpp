@@ -1,19 +1,19 @@
 // paysim's FastCGI App: one route table for the WeChat v2 and Alipay gateways and the /sim
 // control API, and the single place where database and unexpected failures become replies.
-#include "orderpay/sim/app.hpp"
+#include "sim/core/app.hpp"
 
 #include <array>
 #include <string_view>
 
 #include "orderpay/core/log.hpp"
 #include "orderpay/http/reply.hpp"
-#include "orderpay/sim/control.hpp"
-#include "orderpay/sim/store.hpp"
-#include "orderpay/sim/wx_call.hpp"
-#include "orderpay/sim/wx_gateway.hpp"
-#include "orderpay/sim/zfb_call.hpp"
-#include "orderpay/sim/zfb_control.hpp"
-#include "orderpay/sim/zfb_gateway.hpp"
+#include "sim/alipay/call.hpp"
+#include "sim/alipay/control.hpp"
+#include "sim/alipay/gateway.hpp"
+#include "sim/core/control.hpp"
+#include "sim/wxpay/call.hpp"
+#include "sim/wxpay/gateway.hpp"
+#include "sim/wxpay/store.hpp"
 
 namespace orderpay::sim {
 

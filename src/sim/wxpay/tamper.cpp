@@ -1,5 +1,5 @@
 // /sim/pay's tamper knobs: each turns a correctly signed notification into a specific forgery.
-#include "orderpay/sim/tamper.hpp"
+#include "sim/wxpay/tamper.hpp"
 
 #include <stdexcept>
 

@@ -1,5 +1,5 @@
 // The test-control API: /sim/pay ("the buyer pays": notify, with fault knobs) and /sim/trade,
-// for WeChat trades and, through sim/zfb_control.hpp, Alipay trades.
+// for WeChat trades and, through sim/alipay/control.hpp, Alipay trades.
 #pragma once
 
 #include <optional>
@@ -9,9 +9,9 @@
 
 #include "orderpay/http/form.hpp"
 #include "orderpay/http/request.hpp"
-#include "orderpay/sim/context.hpp"
-#include "orderpay/sim/notify.hpp"
-#include "orderpay/sim/tamper.hpp"
+#include "sim/core/context.hpp"
+#include "sim/wxpay/notify.hpp"
+#include "sim/wxpay/tamper.hpp"
 
 namespace orderpay::sim {
 
@@ -21,7 +21,7 @@ struct PayArgs {
     std::string provider;           // optional: "wx" or "zfb" when both have a trade with this out_trade_no
     std::string mch_id;             // optional: needed only when two merchants used the same out_trade_no
     int times = 1;                  // 1..50 copies sent at once
-    Tamper tamper = Tamper::kNone;  // WeChat only (Alipay's knobs: sim/zfb_control.hpp)
+    Tamper tamper = Tamper::kNone;  // WeChat only (Alipay's knobs: sim/alipay/control.hpp)
     int delay_ms = 0;               // 0..10000, slept before sending
     bool force = false;  // pay a closed (CLOSED/REVOKED/PAYERROR, TRADE_CLOSED) trade anyway: a late payment
 };

@@ -10,8 +10,8 @@
 #include "orderpay/http/request.hpp"
 #include "orderpay/http/xml.hpp"
 #include "orderpay/providers/wxpay/sign.hpp"
-#include "orderpay/sim/context.hpp"
-#include "orderpay/sim/store.hpp"
+#include "sim/core/context.hpp"
+#include "sim/wxpay/store.hpp"
 
 namespace orderpay::sim {
 

@@ -1,5 +1,5 @@
-// The trade.pay test-code table (sim/zfb_scan.hpp), kept apart from I/O so a unit test pins it down.
-#include "orderpay/sim/zfb_scan.hpp"
+// The trade.pay test-code table (sim/alipay/scan.hpp), kept apart from I/O so a unit test pins it down.
+#include "sim/alipay/scan.hpp"
 
 #include <array>
 

@@ -6,8 +6,8 @@
 #include <string>
 
 #include "orderpay/http/request.hpp"
-#include "orderpay/sim/context.hpp"
-#include "orderpay/sim/zfb_call.hpp"
+#include "sim/alipay/call.hpp"
+#include "sim/core/context.hpp"
 
 namespace orderpay::sim {
 
@@ -15,7 +15,7 @@ namespace orderpay::sim {
 http::Response ZfbGateway(Ctx& ctx, const http::Request& req);
 
 http::Response ZfbPrecreate(Ctx& ctx, const ZfbCall& call);  // alipay.trade.precreate
-http::Response ZfbPay(Ctx& ctx, const ZfbCall& call);        // alipay.trade.pay (sim/zfb_pay.cpp)
+http::Response ZfbPay(Ctx& ctx, const ZfbCall& call);        // alipay.trade.pay (sim/alipay/pay.cpp)
 http::Response ZfbQuery(Ctx& ctx, const ZfbCall& call);      // alipay.trade.query
 http::Response ZfbClose(Ctx& ctx, const ZfbCall& call);      // alipay.trade.close
 http::Response ZfbCancel(Ctx& ctx, const ZfbCall& call);     // alipay.trade.cancel

@@ -1,7 +1,7 @@
-// Alipay trade.pay (zfb.scan): the outcome comes from the auth_code test table (sim/zfb_scan.hpp),
+// Alipay trade.pay (zfb.scan): the outcome comes from the auth_code test table (sim/alipay/scan.hpp),
 // including the 20000 answers whose truth only a query (and a cancel) brings out.
-#include "orderpay/sim/zfb_gateway.hpp"
-#include "orderpay/sim/zfb_scan.hpp"
+#include "sim/alipay/gateway.hpp"
+#include "sim/alipay/scan.hpp"
 
 namespace orderpay::sim {
 

@@ -2,7 +2,7 @@
 #pragma once
 
 #include "orderpay/http/request.hpp"
-#include "orderpay/sim/context.hpp"
+#include "sim/core/context.hpp"
 
 namespace orderpay::sim {
 

@@ -9,7 +9,7 @@
 
 #include "orderpay/crypto/rsa.hpp"
 #include "orderpay/http/form.hpp"
-#include "orderpay/sim/zfb_store.hpp"
+#include "sim/alipay/store.hpp"
 
 namespace orderpay::sim {
 

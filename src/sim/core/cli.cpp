@@ -1,6 +1,6 @@
 // paysim's subcommands: migrate (schema paysim), merchant add (test keys from files, never in
 // argv: WeChat's API key, Alipay's RSA key pair), serve.
-#include "orderpay/sim/cli.hpp"
+#include "sim/core/cli.hpp"
 
 #include <cstdio>
 #include <fstream>
@@ -17,9 +17,9 @@
 #include "orderpay/fcgi/pool.hpp"
 #include "orderpay/providers/http_client.hpp"
 #include "orderpay/providers/wxpay/sign.hpp"
-#include "orderpay/sim/app.hpp"
-#include "orderpay/sim/store.hpp"
-#include "orderpay/sim/zfb_store.hpp"
+#include "sim/alipay/store.hpp"
+#include "sim/core/app.hpp"
+#include "sim/wxpay/store.hpp"
 
 namespace orderpay::sim {
 

@@ -1,6 +1,6 @@
 // /sim/pay and /sim/trade: the tests' hands on paysim. /sim/pay plays the buyer paying (or the
 // gateway re-sending), then delivers the signed notification with the requested faults.
-#include "orderpay/sim/control.hpp"
+#include "sim/core/control.hpp"
 
 #include <charconv>
 #include <chrono>
@@ -10,10 +10,10 @@
 #include "orderpay/crypto/digest.hpp"
 #include "orderpay/http/json.hpp"
 #include "orderpay/http/reply.hpp"
-#include "orderpay/sim/notify.hpp"
-#include "orderpay/sim/store.hpp"
-#include "orderpay/sim/zfb_control.hpp"
-#include "orderpay/sim/zfb_store.hpp"
+#include "sim/alipay/control.hpp"
+#include "sim/alipay/store.hpp"
+#include "sim/wxpay/notify.hpp"
+#include "sim/wxpay/store.hpp"
 
 namespace orderpay::sim {
 

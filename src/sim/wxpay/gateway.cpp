@@ -1,9 +1,9 @@
 // WeChat v2 unifiedorder, orderquery, closeorder and reverse against paysim's trade table.
-#include "orderpay/sim/wx_gateway.hpp"
+#include "sim/wxpay/gateway.hpp"
 
 #include "orderpay/crypto/digest.hpp"
-#include "orderpay/sim/notify.hpp"
-#include "orderpay/sim/wx_call.hpp"
+#include "sim/wxpay/call.hpp"
+#include "sim/wxpay/notify.hpp"
 
 namespace orderpay::sim {
 

@@ -11,9 +11,9 @@
 #include "orderpay/http/form.hpp"
 #include "orderpay/http/json.hpp"
 #include "orderpay/http/request.hpp"
-#include "orderpay/sim/context.hpp"
-#include "orderpay/sim/zfb_reply.hpp"
-#include "orderpay/sim/zfb_store.hpp"
+#include "sim/alipay/reply.hpp"
+#include "sim/alipay/store.hpp"
+#include "sim/core/context.hpp"
 
 namespace orderpay::sim {
 

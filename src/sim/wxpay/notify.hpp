@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "orderpay/http/xml.hpp"
-#include "orderpay/sim/store.hpp"
+#include "sim/wxpay/store.hpp"
 
 namespace orderpay::sim {
 

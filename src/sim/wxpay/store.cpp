@@ -1,11 +1,11 @@
 // paysim's prepared statements and their typed wrappers (schema in sql/paysim/).
-#include "orderpay/sim/store.hpp"
+#include "sim/wxpay/store.hpp"
 
 #include <array>
 #include <vector>
 
-#include "orderpay/sim/scan.hpp"
-#include "orderpay/sim/zfb_store.hpp"
+#include "sim/alipay/store.hpp"
+#include "sim/wxpay/scan.hpp"
 
 namespace orderpay::sim::store {
 
@@ -63,7 +63,7 @@ const db::Statement kInsertTrade{
 
 // Every SET expression reads the row as it was, so the promotion test is spelled out per column.
 // The row lock makes concurrent queries count one after the other. This is StateAfterQuery()
-// (sim/scan.cpp) in SQL: "slow" is ScanFor("131...").name, $4 is kSlowPendingQueries.
+// (sim/wxpay/scan.cpp) in SQL: "slow" is ScanFor("131...").name, $4 is kSlowPendingQueries.
 #define PAYSIM_PROMOTE "(state = 'USERPAYING' AND scan = 'slow' AND queries + 1 > $4)"
 const db::Statement kCountQuery{"sim_count_query",
                                 "UPDATE paysim.trades SET queries = queries + 1, lm = now(),"

@@ -4,7 +4,7 @@
 #include <memory>
 
 #include "orderpay/fcgi/pool.hpp"
-#include "orderpay/sim/context.hpp"
+#include "sim/core/context.hpp"
 
 namespace orderpay::sim {
 

@@ -1,10 +1,10 @@
 // /sim/pay's Alipay tamper knobs: each turns a correctly signed notification into one forgery.
-#include "orderpay/sim/zfb_tamper.hpp"
+#include "sim/alipay/tamper.hpp"
 
 #include <stdexcept>
 
 #include "orderpay/domain/money.hpp"
-#include "orderpay/sim/zfb_reply.hpp"
+#include "sim/alipay/reply.hpp"
 
 namespace orderpay::sim {
 

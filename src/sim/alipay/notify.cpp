@@ -1,6 +1,6 @@
 // Builds the Alipay notification and return-URL parameters of a trade, signs them, and encodes
 // them the way Alipay's servers do ('+' for spaces, %XX for the rest).
-#include "orderpay/sim/zfb_notify.hpp"
+#include "sim/alipay/notify.hpp"
 
 #include <iconv.h>
 
@@ -11,7 +11,7 @@
 
 #include "orderpay/crypto/digest.hpp"
 #include "orderpay/providers/alipay/sign.hpp"
-#include "orderpay/sim/zfb_reply.hpp"
+#include "sim/alipay/reply.hpp"
 
 namespace orderpay::sim {
 

@@ -1,5 +1,5 @@
-// The micropay test-code table (sim/scan.hpp), kept apart from I/O so a unit test pins it down.
-#include "orderpay/sim/scan.hpp"
+// The micropay test-code table (sim/wxpay/scan.hpp), kept apart from I/O so a unit test pins it down.
+#include "sim/wxpay/scan.hpp"
 
 #include <array>
 

@@ -5,7 +5,7 @@
 #include <string_view>
 
 #include "orderpay/crypto/rsa.hpp"
-#include "orderpay/sim/zfb_notify.hpp"
+#include "sim/alipay/notify.hpp"
 
 namespace orderpay::sim {
 

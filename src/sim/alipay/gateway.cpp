@@ -1,12 +1,12 @@
 // Alipay precreate, query, close and cancel against paysim.zfb_trades, and the method dispatch.
-#include "orderpay/sim/zfb_gateway.hpp"
+#include "sim/alipay/gateway.hpp"
 
 #include <array>
 
 #include "orderpay/crypto/digest.hpp"
 #include "orderpay/providers/alipay/sign.hpp"
-#include "orderpay/sim/wx_call.hpp"
-#include "orderpay/sim/zfb_scan.hpp"
+#include "sim/alipay/scan.hpp"
+#include "sim/wxpay/call.hpp"
 
 namespace orderpay::sim {
 

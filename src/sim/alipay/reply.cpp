@@ -1,5 +1,5 @@
 // Alipay answer text: objects written once with RapidJSON, then signed over those very bytes.
-#include "orderpay/sim/zfb_reply.hpp"
+#include "sim/alipay/reply.hpp"
 
 #include <algorithm>
 #include <stdexcept>

@@ -1,7 +1,7 @@
 // /sim/pay for Alipay trades, /sim/trade's view of them and /sim/return_url: the buyer pays (or
 // the trade moves to the status a test asks for), then paysim sends the signed form notification
 // with the requested faults.
-#include "orderpay/sim/zfb_control.hpp"
+#include "sim/alipay/control.hpp"
 
 #include <chrono>
 #include <ctime>
@@ -11,10 +11,10 @@
 #include "orderpay/crypto/digest.hpp"
 #include "orderpay/http/json.hpp"
 #include "orderpay/http/reply.hpp"
-#include "orderpay/sim/notify.hpp"
-#include "orderpay/sim/zfb_call.hpp"
-#include "orderpay/sim/zfb_notify.hpp"
-#include "orderpay/sim/zfb_reply.hpp"
+#include "sim/alipay/call.hpp"
+#include "sim/alipay/notify.hpp"
+#include "sim/alipay/reply.hpp"
+#include "sim/wxpay/notify.hpp"
 
 namespace orderpay::sim {
 

@@ -1,5 +1,5 @@
 // Authentication and the reply envelope shared by every WeChat v2 endpoint of paysim.
-#include "orderpay/sim/wx_call.hpp"
+#include "sim/wxpay/call.hpp"
 
 #include "orderpay/crypto/digest.hpp"
 

@@ -1,5 +1,5 @@
 // Authentication and the answer envelope shared by every method of paysim's Alipay gateway.
-#include "orderpay/sim/zfb_call.hpp"
+#include "sim/alipay/call.hpp"
 
 #include <algorithm>
 #include <random>

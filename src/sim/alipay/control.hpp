@@ -7,10 +7,10 @@
 
 #include "orderpay/http/form.hpp"
 #include "orderpay/http/request.hpp"
-#include "orderpay/sim/context.hpp"
-#include "orderpay/sim/control.hpp"
-#include "orderpay/sim/zfb_store.hpp"
-#include "orderpay/sim/zfb_tamper.hpp"
+#include "sim/alipay/store.hpp"
+#include "sim/alipay/tamper.hpp"
+#include "sim/core/context.hpp"
+#include "sim/core/control.hpp"
 
 namespace orderpay::sim {
 
