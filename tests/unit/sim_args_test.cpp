@@ -6,6 +6,7 @@
 #include "sim/core/cli.hpp"
 #include "sim/core/control.hpp"
 #include "sim/wxpay/call.hpp"
+#include "sim/wxpay/control.hpp"
 
 namespace orderpay::sim {
 namespace {
@@ -16,26 +17,25 @@ TEST(SimArgsTest, PayArgsDefaults) {
     EXPECT_EQ(a.out_trade_no, "abc");
     EXPECT_EQ(a.times, 1);
     EXPECT_EQ(a.delay_ms, 0);
-    EXPECT_EQ(a.tamper, Tamper::kNone);
     EXPECT_FALSE(a.force);
     EXPECT_EQ(a.mch_id, "");
+    WxPayArgs w;
+    ASSERT_EQ(ParseWxPayArgs({{"out_trade_no", "abc"}}, w), "");
+    EXPECT_EQ(w.tamper, Tamper::kNone);
 }
 
 TEST(SimArgsTest, PayArgsAll) {
+    const http::FormPairs form = {{"out_trade_no", "x1"}, {"times", "50"}, {"tamper", "amount_resigned"},
+                                  {"delay_ms", "10000"},  {"force", "1"},  {"mch_id", "1900000109"}};
     PayArgs a;
-    ASSERT_EQ(ParsePayArgs({{"out_trade_no", "x1"},
-                            {"times", "50"},
-                            {"tamper", "amount_resigned"},
-                            {"delay_ms", "10000"},
-                            {"force", "1"},
-                            {"mch_id", "1900000109"}},
-                           a),
-              "");
+    ASSERT_EQ(ParsePayArgs(form, a), "");
     EXPECT_EQ(a.times, 50);
     EXPECT_EQ(a.delay_ms, 10000);
-    EXPECT_EQ(a.tamper, Tamper::kAmountResigned);
     EXPECT_TRUE(a.force);
     EXPECT_EQ(a.mch_id, "1900000109");
+    WxPayArgs w;
+    ASSERT_EQ(ParseWxPayArgs(form, w), "");
+    EXPECT_EQ(w.tamper, Tamper::kAmountResigned);
 }
 
 TEST(SimArgsTest, PayArgsRejects) {
@@ -48,7 +48,6 @@ TEST(SimArgsTest, PayArgsRejects) {
         {{"out_trade_no", "a"}, {"times", "-1"}},
         {{"out_trade_no", "a"}, {"delay_ms", "10001"}},
         {{"out_trade_no", "a"}, {"delay_ms", "-5"}},
-        {{"out_trade_no", "a"}, {"tamper", "everything"}},
         {{"out_trade_no", "a"}, {"force", "yes"}},
     };
     for (const auto& form : bad) {
@@ -56,15 +55,17 @@ TEST(SimArgsTest, PayArgsRejects) {
         EXPECT_NE(ParsePayArgs(form, a), "")
             << (form.empty() ? "" : form.back().first + "=" + form.back().second);
     }
+    WxPayArgs w;
+    EXPECT_NE(ParseWxPayArgs({{"tamper", "everything"}}, w), "");
 }
 
 TEST(SimArgsTest, ProviderIsWxOrZfb) {
     PayArgs a;
-    ASSERT_EQ(ParseCommonPayArgs({{"out_trade_no", "x"}, {"provider", "zfb"}, {"tamper", "seller_id"}}, a),
-              "");
+    ASSERT_EQ(ParsePayArgs({{"out_trade_no", "x"}, {"provider", "zfb"}, {"tamper", "seller_id"}}, a), "");
     EXPECT_EQ(a.provider, "zfb");
-    EXPECT_NE(ParsePayArgs({{"out_trade_no", "x"}, {"tamper", "seller_id"}}, a), "") << "not a WeChat knob";
-    EXPECT_NE(ParseCommonPayArgs({{"out_trade_no", "x"}, {"provider", "paypal"}}, a), "");
+    WxPayArgs w;
+    EXPECT_NE(ParseWxPayArgs({{"tamper", "seller_id"}}, w), "") << "not a WeChat knob";
+    EXPECT_NE(ParsePayArgs({{"out_trade_no", "x"}, {"provider", "paypal"}}, a), "");
 }
 
 TEST(SimArgsTest, ZfbPayArgs) {

@@ -3,9 +3,7 @@
 // with the requested faults.
 #include "sim/alipay/control.hpp"
 
-#include <chrono>
 #include <ctime>
-#include <thread>
 
 #include "orderpay/core/log.hpp"
 #include "orderpay/crypto/digest.hpp"
@@ -14,7 +12,7 @@
 #include "sim/alipay/call.hpp"
 #include "sim/alipay/notify.hpp"
 #include "sim/alipay/reply.hpp"
-#include "sim/wxpay/notify.hpp"
+#include "sim/core/deliver.hpp"
 
 namespace orderpay::sim {
 
@@ -24,12 +22,11 @@ bool Paid(const zfb_store::Trade& t) {
     return t.state == "TRADE_SUCCESS" || t.state == "TRADE_FINISHED";
 }
 
-// One step towards the state a notification of `status` implies; nullopt with `err` set when the
-// step is refused, the trade itself when nothing has to change. `moved` is false when a
-// concurrent change made the conditional UPDATE miss (the caller reads the row again).
+// One step towards the state a notification of `status` implies: the trade itself when nothing
+// has to change, nullopt with `err` set when the step is refused, or with `raced` set when a
+// concurrent change made the conditional UPDATE miss.
 std::optional<zfb_store::Trade> Step(Ctx& ctx, const zfb_store::Trade& t, std::string_view status, bool force,
-                                     bool& moved, http::Response& err) {
-    moved = true;
+                                     bool& raced, http::Response& err) {
     std::optional<zfb_store::Trade> next;
     if (status == "WAIT_BUYER_PAY") return t;  // a stale or early notice: no state change
     if (status == "TRADE_SUCCESS" || status == "TRADE_FINISHED") {
@@ -56,42 +53,17 @@ std::optional<zfb_store::Trade> Step(Ctx& ctx, const zfb_store::Trade& t, std::s
         // An unpaid trade times out; a paid one is fully refunded.
         next = zfb_store::Transition(ctx.db, t.key, {t.state}, "TRADE_CLOSED", Paid(t));
     }
-    if (!next) moved = false;
+    raced = !next;
     return next;
 }
 
 std::optional<zfb_store::Trade> Settle(Ctx& ctx, zfb_store::Trade t, std::string_view status, bool force,
                                        http::Response& err) {
-    for (int attempt = 0; attempt < 5; ++attempt) {
-        bool moved = true;
-        std::optional<zfb_store::Trade> next = Step(ctx, t, status, force, moved, err);
-        if (next || moved) return next;
-        std::optional<zfb_store::Trade> again = zfb_store::FindTrade(ctx.db, t.key);
-        if (!again) break;
-        t = std::move(*again);
-    }
-    err = http::Fail(http::Err::kInternal, "the trade kept changing state");
-    return std::nullopt;
-}
-
-// The zfb trade named by out_trade_no (and mch_id = seller_id when given).
-std::optional<zfb_store::Trade> LookupZfb(Ctx& ctx, const std::string& out_trade_no,
-                                          const std::string& seller_id, http::Response& err) {
-    std::vector<zfb_store::Trade> found;
-    if (!seller_id.empty()) {
-        if (auto t = zfb_store::FindTrade(ctx.db, {seller_id, out_trade_no})) found.push_back(std::move(*t));
-    } else {
-        found = zfb_store::FindTradesByOutTradeNo(ctx.db, out_trade_no);
-    }
-    if (found.empty()) {
-        err = http::Fail(http::Err::kNoSuchObject, "no such Alipay trade");
-        return std::nullopt;
-    }
-    if (found.size() > 1) {
-        err = http::Fail(http::Err::kBadRequest, "several sellers have this out_trade_no; give mch_id");
-        return std::nullopt;
-    }
-    return std::move(found.front());
+    auto step = [&ctx, status, force](const zfb_store::Trade& cur, bool& raced, http::Response& refusal) {
+        return Step(ctx, cur, status, force, raced, refusal);
+    };
+    auto reread = [&ctx](const zfb_store::TradeKey& k) { return zfb_store::FindTrade(ctx.db, k); };
+    return RetryRaces(std::move(t), step, reread, err);
 }
 
 // The simulated Alipay private key of the trade's seller; nullptr with `err` set when gone.
@@ -148,30 +120,27 @@ http::Response ZfbSimPay(Ctx& ctx, const PayArgs& a, const ZfbPayArgs& z, zfb_st
     std::optional<zfb_store::Trade> ready =
         zfb_store::PrepareNotify(ctx.db, settled->key, crypto::RandomId(32), copies, NewZfbBuyer());
     if (!ready) return http::Fail(http::Err::kInternal, "the trade is gone");
-    if (copies == 0)
-        return http::Ok(PayReplyJson(ready->key.out_trade_no, ready->trade_no.value_or(""), 0, {}));
 
-    ZfbNotifyOptions o;
-    o.trade_status = z.trade_status;
-    o.subject = z.subject;
-    o.gbk = z.gbk;
-    o.now = static_cast<std::int64_t>(std::time(nullptr));
-    std::string why;
-    std::optional<ZfbParams> params = ZfbNotificationParams(*ready, key, o, why);
-    if (!params) return http::Fail(http::Err::kBadRequest, why);
-    TamperZfbParams(*params, z.tamper, key);
-    const std::string body = ZfbFormEncode(*params);
-    const std::string content_type =
-        std::string("application/x-www-form-urlencoded; charset=") + (z.gbk ? "GBK" : "utf-8");
-    if (a.delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(a.delay_ms));
-    std::vector<Delivery> replies =
-        DeliverConcurrently(ready->notify_url, body, copies, ctx.opts.notify_connect_ms,
-                            ctx.opts.notify_timeout_ms, content_type);
-    std::string statuses;
-    for (const Delivery& d : replies) statuses += (statuses.empty() ? "" : ",") + std::to_string(d.status);
-    log::Info("sim/pay zfb ", ready->key.out_trade_no, " ", z.trade_status, ": ", copies,
-              " notification(s) to ", ready->notify_url, " -> ", statuses);
-    return http::Ok(PayReplyJson(ready->key.out_trade_no, ready->trade_no.value_or(""), copies, replies));
+    Notice n;
+    n.out_trade_no = ready->key.out_trade_no;
+    n.transaction_id = ready->trade_no.value_or("");
+    n.url = ready->notify_url;
+    n.content_type = std::string("application/x-www-form-urlencoded; charset=") + (z.gbk ? "GBK" : "utf-8");
+    n.copies = copies;
+    n.what = "sim/pay zfb " + ready->key.out_trade_no + " " + z.trade_status;
+    if (copies > 0) {
+        ZfbNotifyOptions o;
+        o.trade_status = z.trade_status;
+        o.subject = z.subject;
+        o.gbk = z.gbk;
+        o.now = static_cast<std::int64_t>(std::time(nullptr));
+        std::string why;
+        std::optional<ZfbParams> params = ZfbNotificationParams(*ready, key, o, why);
+        if (!params) return http::Fail(http::Err::kBadRequest, why);
+        TamperZfbParams(*params, z.tamper, key);
+        n.body = ZfbFormEncode(*params);
+    }
+    return SendNotice(ctx.opts, n, a.delay_ms);
 }
 
 std::string ZfbTradeJson(const zfb_store::Trade& t) {
@@ -226,8 +195,10 @@ http::Response SimReturnUrl(Ctx& ctx, const http::Request& req) {
     const std::string out_trade_no = req.Arg("out_trade_no").value_or("");
     if (out_trade_no.empty()) return http::Fail(http::Err::kBadRequest, "out_trade_no is required");
     http::Response err;
-    std::optional<zfb_store::Trade> t = LookupZfb(ctx, out_trade_no, req.Arg("mch_id").value_or(""), err);
-    if (!t) return err;
+    std::optional<AnyTrade> found =
+        LookupTrade(ctx, out_trade_no, "zfb", req.Arg("mch_id").value_or(""), err);
+    if (!found) return err;
+    const std::optional<zfb_store::Trade>& t = found->zfb;
     if (!Paid(*t) || !t->trade_no)
         return http::Fail(http::Err::kBadRequest, "the trade is " + t->state + ", not paid");
     const crypto::PKey key = AlipayKey(ctx, *t, err);

@@ -4,6 +4,7 @@
 #include <array>
 
 #include "sim/alipay/scan.hpp"
+#include "sim/core/store.hpp"
 
 namespace orderpay::sim::zfb_store {
 
@@ -51,9 +52,11 @@ const db::Statement kFindByTradeNo{"zfb_find_trade_by_no",
                                    "SELECT" ZFB_TRADE_COLS
                                    "FROM paysim.zfb_trades WHERE seller_id = $1 AND trade_no = $2"};
 
-const db::Statement kFindByOutTradeNo{
-    "zfb_find_trades_by_out_trade_no",
-    "SELECT" ZFB_TRADE_COLS "FROM paysim.zfb_trades WHERE out_trade_no = $1 ORDER BY seller_id LIMIT 10"};
+// $2 = '' matches every seller: the control API may name none.
+const db::Statement kFindByOutTradeNo{"zfb_find_trades_by_out_trade_no",
+                                      "SELECT" ZFB_TRADE_COLS
+                                      "FROM paysim.zfb_trades WHERE out_trade_no = $1"
+                                      " AND ($2::text = '' OR seller_id = $2) ORDER BY seller_id LIMIT 10"};
 
 const db::Statement kInsertTrade{
     "zfb_insert_trade",
@@ -120,11 +123,6 @@ const std::array kStatements = {kFindMerchant,  kFindMerchantByApp, kUpsertMerch
                                 kFindByTradeNo, kFindByOutTradeNo,  kInsertTrade,    kCountQuery,
                                 kCountCancel,   kTransition,        kMarkPaid,       kPrepareNotify};
 
-std::optional<std::int64_t> OptEpoch(const db::Result& r, int row, const char* col) {
-    if (r.IsNull(row, r.Col(col))) return std::nullopt;
-    return r.GetInt(row, col);
-}
-
 Trade ReadTrade(const db::Result& r, int row) {
     Trade t;
     t.key = {r.Get(row, "seller_id"), r.Get(row, "out_trade_no")};
@@ -147,14 +145,13 @@ Trade ReadTrade(const db::Result& r, int row) {
     t.notify_count = static_cast<int>(r.GetInt(row, "notify_count"));
     t.ct = r.GetInt(row, "ct_epoch");
     t.ct_ms = r.GetInt(row, "ct_ms");
-    t.paid_at = OptEpoch(r, row, "paid_epoch");
-    t.closed_at = OptEpoch(r, row, "closed_epoch");
+    t.paid_at = store::OptInt(r, row, "paid_epoch");
+    t.closed_at = store::OptInt(r, row, "closed_epoch");
     return t;
 }
 
 std::optional<Trade> First(const db::Result& r) {
-    if (r.Rows() == 0) return std::nullopt;
-    return ReadTrade(r, 0);
+    return store::First(r, &ReadTrade);
 }
 
 std::optional<Merchant> ReadMerchant(const db::Result& r) {
@@ -189,11 +186,9 @@ std::optional<Trade> FindTradeByNo(db::Connection& c, std::string_view seller_id
     return First(c.Exec(kFindByTradeNo, {seller_id, trade_no}));
 }
 
-std::vector<Trade> FindTradesByOutTradeNo(db::Connection& c, std::string_view out_trade_no) {
-    db::Result r = c.Exec(kFindByOutTradeNo, {out_trade_no});
-    std::vector<Trade> out;
-    for (int i = 0; i < r.Rows(); ++i) out.push_back(ReadTrade(r, i));
-    return out;
+std::vector<Trade> FindTradesByOutTradeNo(db::Connection& c, std::string_view out_trade_no,
+                                          std::string_view seller_id) {
+    return store::All(c.Exec(kFindByOutTradeNo, {out_trade_no, seller_id}), &ReadTrade);
 }
 
 std::optional<Trade> InsertTrade(db::Connection& c, const Trade& t) {
@@ -213,14 +208,7 @@ std::optional<Trade> CountCancel(db::Connection& c, const TradeKey& k) {
 std::optional<Trade> Transition(db::Connection& c, const TradeKey& k,
                                 std::initializer_list<std::string_view> from, std::string_view to,
                                 bool refund) {
-    // A text[] literal; the states are our own constants (no quoting needed).
-    std::string states = "{";
-    for (std::string_view s : from) {
-        if (states.size() > 1) states += ',';
-        states += s;
-    }
-    states += '}';
-    return First(c.Exec(kTransition, {k.seller_id, k.out_trade_no, to, states, refund}));
+    return First(c.Exec(kTransition, {k.seller_id, k.out_trade_no, to, store::TextArray(from), refund}));
 }
 
 std::optional<Trade> MarkPaid(db::Connection& c, const TradeKey& k, std::string_view from,

@@ -14,7 +14,7 @@
 
 namespace orderpay::sim::zfb_store {
 
-/// The statements below, prepared on connect together with store::Statements().
+/// The statements below (store::Statements() prepares them with WeChat's).
 std::span<const db::Statement> Statements();
 
 struct Merchant {
@@ -60,8 +60,10 @@ void UpsertMerchant(db::Connection& c, const Merchant& m);
 
 std::optional<Trade> FindTrade(db::Connection& c, const TradeKey& k);
 std::optional<Trade> FindTradeByNo(db::Connection& c, std::string_view seller_id, std::string_view trade_no);
-/// Trades with this out_trade_no under any seller (the control API names none).
-std::vector<Trade> FindTradesByOutTradeNo(db::Connection& c, std::string_view out_trade_no);
+/// Trades with this out_trade_no under `seller_id` or, when it is "", under any seller (the
+/// control API need not name one).
+std::vector<Trade> FindTradesByOutTradeNo(db::Connection& c, std::string_view out_trade_no,
+                                          std::string_view seller_id);
 
 /// Inserts `t` unless its key exists (then nullopt). A "pay" trade gets its trade_no at once
 /// (the buyer's code was scanned), a TRADE_SUCCESS one its paid_at, a TRADE_CLOSED one closed_at.

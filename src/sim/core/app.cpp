@@ -11,9 +11,9 @@
 #include "sim/alipay/control.hpp"
 #include "sim/alipay/gateway.hpp"
 #include "sim/core/control.hpp"
+#include "sim/core/store.hpp"
 #include "sim/wxpay/call.hpp"
 #include "sim/wxpay/gateway.hpp"
-#include "sim/wxpay/store.hpp"
 
 namespace orderpay::sim {
 

@@ -19,6 +19,7 @@
 #include "orderpay/providers/wxpay/sign.hpp"
 #include "sim/alipay/store.hpp"
 #include "sim/core/app.hpp"
+#include "sim/core/store.hpp"
 #include "sim/wxpay/store.hpp"
 
 namespace orderpay::sim {
@@ -184,12 +185,12 @@ int MerchantAdd(const Config& cfg, int argc, char** argv) {
     const std::string sign_type = f["sign-type"].empty() ? "MD5" : f["sign-type"];
     if (!wxpay::ParseSignType(sign_type)) return Usage("--sign-type must be MD5 or HMAC-SHA256");
 
-    store::Merchant m{f["provider"], f["mch-id"], f["app-id"], sign_type, {}};
+    wx_store::Merchant m{f["provider"], f["mch-id"], f["app-id"], sign_type, {}};
     std::string err;
     if (!ReadKey(f["key-file"], m.api_key, err)) return Die(err);
     db::Connection conn(cfg.Get("db"), store::Statements());
     if (!conn.Ensure()) return Die("database unavailable (or not migrated: run paysim migrate)");
-    store::UpsertMerchant(conn, m);
+    wx_store::UpsertMerchant(conn, m);
     std::printf("merchant %s/%s saved (app_id %s, %s)\n", m.provider.c_str(), m.mch_id.c_str(),
                 m.app_id.c_str(), m.sign_type.c_str());
     return 0;

@@ -1,45 +1,68 @@
-// The test-control API: /sim/pay ("the buyer pays": notify, with fault knobs) and /sim/trade,
-// for WeChat trades and, through sim/alipay/control.hpp, Alipay trades.
+// The test-control API: /sim/pay ("the buyer pays", then the provider's signed notification with
+// fault knobs) and /sim/trade, for a trade of either provider. What only one provider has lives
+// in wxpay/control and alipay/control.
 #pragma once
 
 #include <optional>
 #include <string>
 #include <string_view>
-#include <vector>
+#include <utility>
 
 #include "orderpay/http/form.hpp"
+#include "orderpay/http/reply.hpp"
 #include "orderpay/http/request.hpp"
+#include "sim/alipay/store.hpp"
 #include "sim/core/context.hpp"
-#include "sim/wxpay/notify.hpp"
-#include "sim/wxpay/tamper.hpp"
+#include "sim/wxpay/store.hpp"
 
 namespace orderpay::sim {
 
-/// /sim/pay's arguments.
+/// /sim/pay's arguments every provider has (each provider's own: WxPayArgs, ZfbPayArgs).
 struct PayArgs {
     std::string out_trade_no;
-    std::string provider;           // optional: "wx" or "zfb" when both have a trade with this out_trade_no
-    std::string mch_id;             // optional: needed only when two merchants used the same out_trade_no
-    int times = 1;                  // 1..50 copies sent at once
-    Tamper tamper = Tamper::kNone;  // WeChat only (Alipay's knobs: sim/alipay/control.hpp)
-    int delay_ms = 0;               // 0..10000, slept before sending
+    std::string provider;  // optional: "wx" or "zfb" when both have a trade with this out_trade_no
+    std::string mch_id;    // optional: needed only when two merchants used the same out_trade_no
+    int times = 1;         // 1..50 copies sent at once
+    int delay_ms = 0;      // 0..10000, slept before sending
     bool force = false;  // pay a closed (CLOSED/REVOKED/PAYERROR, TRADE_CLOSED) trade anyway: a late payment
 };
 
-/// Reads and range-checks the fields every provider shares (out_trade_no, provider, mch_id,
-/// times, delay_ms, force); returns a message for the first bad one, or "".
-std::string ParseCommonPayArgs(const http::FormPairs& form, PayArgs& out);
-
-/// ParseCommonPayArgs plus WeChat's tamper.
+/// Reads and range-checks out_trade_no, provider, mch_id, times, delay_ms and force; returns a
+/// message for the first bad one, or "".
 std::string ParsePayArgs(const http::FormPairs& form, PayArgs& out);
 
 /// The /sim endpoints' arguments: the form body (POST) followed by the query string (the first
 /// occurrence of a name wins). nullopt when either is malformed.
 std::optional<http::FormPairs> SimArguments(const http::Request& req);
 
-/// /sim/pay's answer data: {out_trade_no, transaction_id, sent, replies:[{status, body[, error]}]}.
-std::string PayReplyJson(std::string_view out_trade_no, std::string_view transaction_id, int sent,
-                         const std::vector<Delivery>& replies);
+/// One trade of either provider: exactly one of the two is set.
+struct AnyTrade {
+    std::optional<wx_store::Trade> wx;
+    std::optional<zfb_store::Trade> zfb;
+};
+
+/// The one trade with this out_trade_no under `provider` ("wx", "zfb"; "" for both) and
+/// `mch_id` ("" for any merchant). On nullopt `err` is the reply: none, or several.
+std::optional<AnyTrade> LookupTrade(Ctx& ctx, const std::string& out_trade_no, const std::string& provider,
+                                    const std::string& mch_id, http::Response& err);
+
+/// Moves a trade towards what /sim/pay asks despite concurrent changes. `step(t, raced, err)`
+/// returns the trade once it is where it should be, or nullopt: a refusal (with `err` set), or,
+/// when it sets `raced`, a conditional UPDATE that another request beat; then the row is read
+/// again with `reread(key)` and the step retried, five times at most.
+template <class Trade, class Step, class Reread>
+std::optional<Trade> RetryRaces(Trade t, Step step, Reread reread, http::Response& err) {
+    for (int attempt = 0; attempt < 5; ++attempt) {
+        bool raced = false;
+        std::optional<Trade> next = step(t, raced, err);
+        if (next || !raced) return next;
+        std::optional<Trade> again = reread(t.key);
+        if (!again) break;
+        t = std::move(*again);
+    }
+    err = http::Fail(http::Err::kInternal, "the trade kept changing state");
+    return std::nullopt;
+}
 
 http::Response SimPay(Ctx& ctx, const http::Request& req);    // POST /sim/pay (form)
 http::Response SimTrade(Ctx& ctx, const http::Request& req);  // GET /sim/trade?out_trade_no=

@@ -65,7 +65,7 @@ std::optional<WxCall> OpenWxCall(Ctx& ctx, const http::Request& req,
         reply = WxReturnFail("缺少参数mch_id");
         return std::nullopt;
     }
-    std::optional<store::Merchant> m = store::FindMerchant(ctx.db, "wx", mch_id);
+    std::optional<wx_store::Merchant> m = wx_store::FindMerchant(ctx.db, "wx", mch_id);
     if (!m) {
         reply = WxReturnFail("mch_id参数错误，商户号不存在");
         return std::nullopt;
@@ -155,10 +155,10 @@ std::string CheckOrderFields(const WxCall& call, std::int64_t& total_fee) {
     return {};
 }
 
-std::optional<store::TradeKey> FindKey(Ctx& ctx, const WxCall& call, http::Response& reply) {
+std::optional<wx_store::TradeKey> FindKey(Ctx& ctx, const WxCall& call, http::Response& reply) {
     const std::string& txn = call.Field("transaction_id");
     if (!txn.empty()) {
-        auto t = store::FindTradeByTransaction(ctx.db, "wx", call.merchant.mch_id, txn);
+        auto t = wx_store::FindTradeByTransaction(ctx.db, "wx", call.merchant.mch_id, txn);
         if (!t) {
             reply = WxBizFail(call, "ORDERNOTEXIST", "订单不存在");
             return std::nullopt;
@@ -170,7 +170,7 @@ std::optional<store::TradeKey> FindKey(Ctx& ctx, const WxCall& call, http::Respo
         reply = WxReturnFail("out_trade_no和transaction_id不能同时为空");
         return std::nullopt;
     }
-    return store::TradeKey{"wx", call.merchant.mch_id, out_trade_no};
+    return wx_store::TradeKey{"wx", call.merchant.mch_id, out_trade_no};
 }
 
 }  // namespace orderpay::sim

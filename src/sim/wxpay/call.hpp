@@ -17,7 +17,7 @@ namespace orderpay::sim {
 
 struct WxCall {
     http::XmlFields in;                                 // the request's fields, signature verified
-    store::Merchant merchant;                           // found by mch_id
+    wx_store::Merchant merchant;                        // found by mch_id
     wxpay::SignType sign_type = wxpay::SignType::kMd5;  // the request's: answers are signed alike
 
     /// A request field, "" when absent.
@@ -56,6 +56,6 @@ std::string CheckOrderFields(const WxCall& call, std::int64_t& total_fee);
 /// The trade a query/reverse names, by transaction_id if given, else out_trade_no. On nullopt
 /// `reply` holds the answer: FAIL when neither is given, ORDERNOTEXIST for an unknown
 /// transaction_id. (An unknown out_trade_no still yields its key: the caller reports it.)
-std::optional<store::TradeKey> FindKey(Ctx& ctx, const WxCall& call, http::Response& reply);
+std::optional<wx_store::TradeKey> FindKey(Ctx& ctx, const WxCall& call, http::Response& reply);
 
 }  // namespace orderpay::sim

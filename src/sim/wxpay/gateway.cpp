@@ -11,7 +11,7 @@ namespace {
 
 // Checks unifiedorder's own fields and fills `t` from them; returns the gateway's message for a
 // bad field, empty when all is well.
-std::string ReadOrder(const WxCall& call, store::Trade& t) {
+std::string ReadOrder(const WxCall& call, wx_store::Trade& t) {
     t.key = {"wx", call.merchant.mch_id, call.Field("out_trade_no")};
     t.app_id = call.Field("appid");
     t.trade_type = call.Field("trade_type");
@@ -31,13 +31,13 @@ std::string ReadOrder(const WxCall& call, store::Trade& t) {
 }
 
 // unifiedorder called again for an existing out_trade_no is idempotent only with the same order.
-bool SameOrder(const store::Trade& a, const store::Trade& b) {
+bool SameOrder(const wx_store::Trade& a, const wx_store::Trade& b) {
     return a.app_id == b.app_id && a.trade_type == b.trade_type && a.total_fee == b.total_fee &&
            a.fee_type == b.fee_type && a.body == b.body && a.attach == b.attach &&
            a.notify_url == b.notify_url && a.product_id == b.product_id && a.openid == b.openid;
 }
 
-http::Response OrderCreated(const WxCall& call, const store::Trade& t) {
+http::Response OrderCreated(const WxCall& call, const wx_store::Trade& t) {
     http::XmlFields out{{"trade_type", t.trade_type}, {"prepay_id", t.prepay_id.value_or("")}};
     if (t.code_url) out["code_url"] = *t.code_url;
     return WxOk(call, std::move(out));
@@ -61,13 +61,13 @@ http::Response WxUnifiedOrder(Ctx& ctx, const http::Request& req) {
                             "notify_url", "trade_type"},
                            reply);
     if (!call) return reply;
-    store::Trade want;
+    wx_store::Trade want;
     if (std::string bad = ReadOrder(*call, want); !bad.empty()) return WxReturnFail(bad);
     want.prepay_id = "wx" + TimeEnd(std::time(nullptr)) + crypto::RandomId(20);
     if (want.trade_type == "NATIVE") want.code_url = "weixin://wxpay/bizpayurl?pr=" + crypto::RandomId(7);
-    if (auto created = store::InsertTrade(ctx.db, want)) return OrderCreated(*call, *created);
+    if (auto created = wx_store::InsertTrade(ctx.db, want)) return OrderCreated(*call, *created);
 
-    std::optional<store::Trade> have = store::FindTrade(ctx.db, want.key);
+    std::optional<wx_store::Trade> have = wx_store::FindTrade(ctx.db, want.key);
     if (!have) return WxBizFail(*call, "SYSTEMERROR", "系统错误");
     if (have->state == "SUCCESS") return WxBizFail(*call, "ORDERPAID", "该订单已支付");
     if (have->state == "CLOSED" || have->state == "REVOKED")
@@ -80,9 +80,9 @@ http::Response WxOrderQuery(Ctx& ctx, const http::Request& req) {
     http::Response reply;
     auto call = OpenWxCall(ctx, req, {"appid", "nonce_str"}, reply);
     if (!call) return reply;
-    std::optional<store::TradeKey> key = FindKey(ctx, *call, reply);
+    std::optional<wx_store::TradeKey> key = FindKey(ctx, *call, reply);
     if (!key) return reply;
-    std::optional<store::Trade> t = store::CountQuery(ctx.db, *key);
+    std::optional<wx_store::Trade> t = wx_store::CountQuery(ctx.db, *key);
     if (!t) return WxBizFail(*call, "ORDERNOTEXIST", "订单不存在");
 
     http::XmlFields out{{"trade_state", t->state},
@@ -107,11 +107,11 @@ http::Response WxCloseOrder(Ctx& ctx, const http::Request& req) {
     http::Response reply;
     auto call = OpenWxCall(ctx, req, {"appid", "nonce_str", "out_trade_no"}, reply);
     if (!call) return reply;
-    const store::TradeKey key{"wx", call->merchant.mch_id, call->Field("out_trade_no")};
-    if (store::Transition(ctx.db, key, {"NOTPAY", "USERPAYING", "PAYERROR"}, "CLOSED"))
+    const wx_store::TradeKey key{"wx", call->merchant.mch_id, call->Field("out_trade_no")};
+    if (wx_store::Transition(ctx.db, key, {"NOTPAY", "USERPAYING", "PAYERROR"}, "CLOSED"))
         return WxOk(*call, {{"result_msg", "OK"}});
     // Not closable: say why, from the state that won.
-    std::optional<store::Trade> t = store::FindTrade(ctx.db, key);
+    std::optional<wx_store::Trade> t = wx_store::FindTrade(ctx.db, key);
     if (!t) return WxBizFail(*call, "ORDERNOTEXIST", "订单不存在");
     if (t->state == "SUCCESS") return WxBizFail(*call, "ORDERPAID", "订单已支付，不能发起关单");
     return WxBizFail(*call, "ORDERCLOSED", "订单已关闭，无法重复关闭");
@@ -122,11 +122,11 @@ http::Response WxReverse(Ctx& ctx, const http::Request& req) {
     http::Response reply;
     auto call = OpenWxCall(ctx, req, {"appid", "nonce_str"}, reply);
     if (!call) return reply;
-    std::optional<store::TradeKey> key = FindKey(ctx, *call, reply);
+    std::optional<wx_store::TradeKey> key = FindKey(ctx, *call, reply);
     if (!key) return reply;
-    if (!store::Transition(ctx.db, *key, {"NOTPAY", "USERPAYING", "SUCCESS", "PAYERROR", "CLOSED"},
-                           "REVOKED") &&
-        !store::FindTrade(ctx.db, *key))
+    if (!wx_store::Transition(ctx.db, *key, {"NOTPAY", "USERPAYING", "SUCCESS", "PAYERROR", "CLOSED"},
+                              "REVOKED") &&
+        !wx_store::FindTrade(ctx.db, *key))
         return WxBizFail(*call, "ORDERNOTEXIST", "订单不存在", {{"recall", "N"}});
     return WxOk(*call, {{"recall", "N"}});
 }

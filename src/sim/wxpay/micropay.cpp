@@ -11,7 +11,7 @@ namespace orderpay::sim {
 namespace {
 
 // The paid answer carries what a query of the paid trade would show.
-http::Response Paid(const WxCall& call, const store::Trade& t) {
+http::Response Paid(const WxCall& call, const wx_store::Trade& t) {
     return WxOk(call, {{"openid", t.openid},
                        {"is_subscribe", "N"},
                        {"trade_type", "MICROPAY"},
@@ -26,7 +26,7 @@ http::Response Paid(const WxCall& call, const store::Trade& t) {
 }
 
 // A second micropay for an out_trade_no already used: the code says how that trade ended.
-http::Response Reused(const WxCall& call, const store::Trade& t) {
+http::Response Reused(const WxCall& call, const wx_store::Trade& t) {
     if (t.state == "SUCCESS") return WxBizFail(call, "ORDERPAID", "订单已支付");
     if (t.state == "CLOSED") return WxBizFail(call, "ORDERCLOSED", "订单已关闭");
     if (t.state == "REVOKED") return WxBizFail(call, "ORDERREVERSED", "订单已撤销");
@@ -41,7 +41,7 @@ http::Response WxMicropay(Ctx& ctx, const http::Request& req) {
         ctx, req,
         {"appid", "nonce_str", "body", "out_trade_no", "total_fee", "spbill_create_ip", "auth_code"}, reply);
     if (!call) return reply;
-    store::Trade t;
+    wx_store::Trade t;
     if (std::string bad = CheckOrderFields(*call, t.total_fee); !bad.empty()) return WxReturnFail(bad);
     const ScanBehaviour& b = ScanFor(call->Field("auth_code"));
     if (b.kind == ScanKind::kInvalid) return WxBizFail(*call, b.err_code, b.err_code_des);
@@ -56,9 +56,9 @@ http::Response WxMicropay(Ctx& ctx, const http::Request& req) {
     t.auth_code = call->Field("auth_code");
     t.scan = std::string(b.name);
     t.state = std::string(b.state);
-    std::optional<store::Trade> created = store::InsertTrade(ctx.db, t);
+    std::optional<wx_store::Trade> created = wx_store::InsertTrade(ctx.db, t);
     if (!created) {
-        std::optional<store::Trade> have = store::FindTrade(ctx.db, t.key);
+        std::optional<wx_store::Trade> have = wx_store::FindTrade(ctx.db, t.key);
         return have ? Reused(*call, *have) : WxBizFail(*call, "SYSTEMERROR", "系统超时");
     }
     if (b.kind == ScanKind::kPaid) return Paid(*call, *created);

@@ -1,13 +1,10 @@
-// Builds the v2 payment notification of a paid trade and delivers copies of it concurrently,
-// the way WeChat's several notifying servers can hit a shop within the same second.
+// Builds the v2 payment notification of a paid trade, signed like WeChat's.
 #include "sim/wxpay/notify.hpp"
 
+#include <cstdio>
 #include <ctime>
-#include <latch>
 #include <stdexcept>
-#include <thread>
 
-#include "orderpay/providers/http_client.hpp"
 #include "orderpay/providers/wxpay/sign.hpp"
 
 namespace orderpay::sim {
@@ -22,7 +19,7 @@ std::string TimeEnd(std::int64_t epoch_seconds) {
     return buf;
 }
 
-http::XmlFields NotificationFields(const store::Trade& t, const store::Merchant& m) {
+http::XmlFields NotificationFields(const wx_store::Trade& t, const wx_store::Merchant& m) {
     if (t.state != "SUCCESS" || !t.transaction_id || !t.paid_at || !t.notify_nonce)
         throw std::logic_error("NotificationFields: trade not paid or not prepared");
     const wxpay::SignType type = wxpay::ParseSignType(t.sign_type).value_or(wxpay::SignType::kMd5);
@@ -47,39 +44,6 @@ http::XmlFields NotificationFields(const store::Trade& t, const store::Merchant&
     if (type == wxpay::SignType::kHmacSha256) f["sign_type"] = "HMAC-SHA256";
     f["sign"] = wxpay::Sign(f, m.api_key, type);
     return f;
-}
-
-std::vector<Delivery> DeliverConcurrently(const std::string& url, const std::string& body, int copies,
-                                          long connect_timeout_ms, long timeout_ms,
-                                          const std::string& content_type) {
-    std::vector<Delivery> out(static_cast<std::size_t>(copies));
-    providers::HttpOptions ho;
-    ho.connect_timeout_ms = connect_timeout_ms;
-    ho.timeout_ms = timeout_ms;
-    ho.max_response = 64 * 1024;
-    // Every thread waits at the gate until all exist, so the copies really overlap.
-    std::latch gate(copies);
-    {
-        std::vector<std::jthread> threads;
-        threads.reserve(out.size());
-        std::ptrdiff_t started = 0;
-        try {
-            for (Delivery& d : out) {
-                threads.emplace_back([&gate, &d, &url, &body, &ho, &content_type] {
-                    gate.arrive_and_wait();
-                    providers::HttpResult r = providers::HttpRequest("POST", url, body, content_type, ho);
-                    d.status = r.fail == providers::HttpFail::kNone ? r.status : 0;
-                    d.body = std::move(r.body);
-                    d.error = std::move(r.error);
-                });
-                ++started;
-            }
-        } catch (...) {
-            gate.count_down(copies - started);  // release the started ones before they are joined
-            throw;
-        }
-    }  // the jthreads join here
-    return out;
 }
 
 }  // namespace orderpay::sim

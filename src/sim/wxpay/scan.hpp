@@ -30,7 +30,7 @@ inline constexpr int kSlowPendingQueries = 2;
 const ScanBehaviour& ScanFor(std::string_view auth_code);
 
 /// The trade state an orderquery reports for a trade with scan `name` in `state`, when this is
-/// its `query_number`-th query (1-based). Mirrors the promotion done in SQL by store::CountQuery.
+/// its `query_number`-th query (1-based). Mirrors the promotion done in SQL by wx_store::CountQuery.
 std::string_view StateAfterQuery(std::string_view name, std::string_view state, int query_number);
 
 }  // namespace orderpay::sim

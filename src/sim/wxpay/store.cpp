@@ -1,13 +1,12 @@
-// paysim's prepared statements and their typed wrappers (schema in sql/paysim/).
+// paysim's WeChat prepared statements and their typed wrappers (sql/paysim/001_init.sql).
 #include "sim/wxpay/store.hpp"
 
 #include <array>
-#include <vector>
 
-#include "sim/alipay/store.hpp"
+#include "sim/core/store.hpp"
 #include "sim/wxpay/scan.hpp"
 
-namespace orderpay::sim::store {
+namespace orderpay::sim::wx_store {
 
 namespace {
 
@@ -45,10 +44,11 @@ const db::Statement kFindByTxn{
     "SELECT" PAYSIM_TRADE_COLS
     "FROM paysim.trades WHERE provider = $1 AND mch_id = $2 AND transaction_id = $3"};
 
+// $3 = '' matches every merchant: the control API may name none.
 const db::Statement kFindByOutTradeNo{"sim_find_trades_by_out_trade_no",
                                       "SELECT" PAYSIM_TRADE_COLS
                                       "FROM paysim.trades WHERE provider = $1 AND out_trade_no = $2"
-                                      " ORDER BY mch_id LIMIT 10"};
+                                      " AND ($3::text = '' OR mch_id = $3) ORDER BY mch_id LIMIT 10"};
 
 const db::Statement kInsertTrade{
     "sim_insert_trade",
@@ -124,26 +124,18 @@ Trade ReadTrade(const db::Result& r, int row) {
     t.notify_nonce = r.GetOpt(row, "notify_nonce");
     t.notify_count = static_cast<int>(r.GetInt(row, "notify_count"));
     t.ct_ms = r.GetInt(row, "ct_ms");
-    if (!r.IsNull(row, r.Col("paid_epoch"))) t.paid_at = r.GetInt(row, "paid_epoch");
+    t.paid_at = store::OptInt(r, row, "paid_epoch");
     return t;
 }
 
 std::optional<Trade> First(const db::Result& r) {
-    if (r.Rows() == 0) return std::nullopt;
-    return ReadTrade(r, 0);
+    return store::First(r, &ReadTrade);
 }
 
 }  // namespace
 
 std::span<const db::Statement> Statements() {
-    // WeChat's and Alipay's statements, prepared together on the worker's one connection.
-    static const std::vector<db::Statement> all = [] {
-        std::vector<db::Statement> v(kStatements.begin(), kStatements.end());
-        const std::span<const db::Statement> zfb = zfb_store::Statements();
-        v.insert(v.end(), zfb.begin(), zfb.end());
-        return v;
-    }();
-    return all;
+    return kStatements;
 }
 
 std::optional<Merchant> FindMerchant(db::Connection& c, std::string_view provider, std::string_view mch_id) {
@@ -167,11 +159,8 @@ std::optional<Trade> FindTradeByTransaction(db::Connection& c, std::string_view 
 }
 
 std::vector<Trade> FindTradesByOutTradeNo(db::Connection& c, std::string_view provider,
-                                          std::string_view out_trade_no) {
-    db::Result r = c.Exec(kFindByOutTradeNo, {provider, out_trade_no});
-    std::vector<Trade> out;
-    for (int i = 0; i < r.Rows(); ++i) out.push_back(ReadTrade(r, i));
-    return out;
+                                          std::string_view out_trade_no, std::string_view mch_id) {
+    return store::All(c.Exec(kFindByOutTradeNo, {provider, out_trade_no, mch_id}), &ReadTrade);
 }
 
 std::optional<Trade> InsertTrade(db::Connection& c, const Trade& t) {
@@ -187,14 +176,7 @@ std::optional<Trade> CountQuery(db::Connection& c, const TradeKey& k) {
 
 std::optional<Trade> Transition(db::Connection& c, const TradeKey& k,
                                 std::initializer_list<std::string_view> from, std::string_view to) {
-    // A text[] literal; the states are our own constants (no quoting needed).
-    std::string states = "{";
-    for (std::string_view s : from) {
-        if (states.size() > 1) states += ',';
-        states += s;
-    }
-    states += '}';
-    return First(c.Exec(kTransition, {k.provider, k.mch_id, k.out_trade_no, to, states}));
+    return First(c.Exec(kTransition, {k.provider, k.mch_id, k.out_trade_no, to, store::TextArray(from)}));
 }
 
 std::optional<Trade> MarkPaid(db::Connection& c, const TradeKey& k, std::string_view from,
@@ -206,4 +188,4 @@ std::optional<Trade> PrepareNotify(db::Connection& c, const TradeKey& k, std::st
     return First(c.Exec(kPrepareNotify, {k.provider, k.mch_id, k.out_trade_no, nonce, copies}));
 }
 
-}  // namespace orderpay::sim::store
+}  // namespace orderpay::sim::wx_store

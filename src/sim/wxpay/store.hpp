@@ -1,7 +1,9 @@
-// paysim's SQL (schema paysim): merchants and trades, every state change a conditional UPDATE.
+// paysim's WeChat SQL: wx merchants (API keys) and paysim.trades, every state change a
+// conditional UPDATE (sql/paysim/001_init.sql).
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <span>
 #include <string>
@@ -10,9 +12,9 @@
 
 #include "orderpay/db/connection.hpp"
 
-namespace orderpay::sim::store {
+namespace orderpay::sim::wx_store {
 
-/// Every statement paysim prepares on connect.
+/// The statements below (store::Statements() prepares them with Alipay's).
 std::span<const db::Statement> Statements();
 
 struct Merchant {
@@ -50,9 +52,10 @@ void UpsertMerchant(db::Connection& c, const Merchant& m);
 std::optional<Trade> FindTrade(db::Connection& c, const TradeKey& k);
 std::optional<Trade> FindTradeByTransaction(db::Connection& c, std::string_view provider,
                                             std::string_view mch_id, std::string_view transaction_id);
-/// Trades with this out_trade_no under any merchant of `provider` (the control API names none).
+/// Trades of `provider` with this out_trade_no, under `mch_id` or, when it is "", under any
+/// merchant (the control API need not name one).
 std::vector<Trade> FindTradesByOutTradeNo(db::Connection& c, std::string_view provider,
-                                          std::string_view out_trade_no);
+                                          std::string_view out_trade_no, std::string_view mch_id);
 
 /// Inserts `t` unless its key exists (then nullopt). When t.state is SUCCESS the row gets its
 /// transaction_id and paid_at at once (a micropay paid on the spot).
@@ -75,4 +78,4 @@ std::optional<Trade> MarkPaid(db::Connection& c, const TradeKey& k, std::string_
 /// adds `copies` to notify_count.
 std::optional<Trade> PrepareNotify(db::Connection& c, const TradeKey& k, std::string_view nonce, int copies);
 
-}  // namespace orderpay::sim::store
+}  // namespace orderpay::sim::wx_store
