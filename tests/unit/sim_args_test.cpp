@@ -5,6 +5,7 @@
 #include "sim/alipay/gateway.hpp"
 #include "sim/core/cli.hpp"
 #include "sim/core/control.hpp"
+#include "sim/core/gateway.hpp"
 #include "sim/wxpay/call.hpp"
 #include "sim/wxpay/control.hpp"
 
@@ -66,6 +67,32 @@ TEST(SimArgsTest, ProviderIsWxOrZfb) {
     WxPayArgs w;
     EXPECT_NE(ParseWxPayArgs({{"tamper", "seller_id"}}, w), "") << "not a WeChat knob";
     EXPECT_NE(ParsePayArgs({{"out_trade_no", "x"}, {"provider", "paypal"}}, a), "");
+}
+
+TEST(SimArgsTest, TamperMessageListsTheProvidersNames) {
+    WxPayArgs w;
+    EXPECT_EQ(ParseWxPayArgs({{"tamper", "x"}}, w),
+              "tamper must be one of sign, amount, amount_resigned, doctype, appid");
+    ZfbPayArgs z;
+    EXPECT_EQ(ParseZfbPayArgs({{"tamper", "x"}}, z),
+              "tamper must be one of sign, amount, amount_resigned, app_id, seller_id");
+}
+
+TEST(SimArgsTest, RequestArgumentsAreTheBodyThenTheQuery) {
+    http::Request req;
+    req.method = "POST";
+    req.body = "a=1&b=2";
+    req.query = {{"b", "9"}, {"c", "3"}, {"c", "4"}};
+    // A name in the body is not taken again from the query; the query's own repeats stay.
+    EXPECT_EQ(RequestArguments(req), (http::FormPairs{{"a", "1"}, {"b", "2"}, {"c", "3"}, {"c", "4"}}));
+    req.method = "GET";  // only a POST has a form body
+    EXPECT_EQ(RequestArguments(req), (http::FormPairs{{"b", "9"}, {"c", "3"}, {"c", "4"}}));
+    req.query_ok = false;
+    EXPECT_EQ(RequestArguments(req), std::nullopt);
+    req.method = "POST";
+    req.query_ok = true;
+    req.body = "a=%zz";
+    EXPECT_EQ(RequestArguments(req), std::nullopt);
 }
 
 TEST(SimArgsTest, ZfbPayArgs) {

@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "orderpay/providers/alipay/sign.hpp"
+#include "sim/core/gateway.hpp"
 
 namespace orderpay::sim {
 
@@ -17,11 +18,7 @@ constexpr std::string_view kCharsetNotInUrl =
     "验签出错，请确认charset参数放在了URL查询字符串中且各参数值使用charset参数指示的字符集编码";
 
 http::Response JsonReply(std::string body, int status = 200) {
-    http::Response r;
-    r.status = status;
-    r.content_type = "application/json;charset=utf-8";
-    r.body = std::move(body);
-    return r;
+    return TextReply(status, "application/json;charset=utf-8", std::move(body));
 }
 
 ZfbMembers Result(std::string_view code, std::string_view msg, std::string_view sub_code,
@@ -71,25 +68,6 @@ bool GatewayTimestampShape(std::string_view t) {
     return true;
 }
 
-// The form body (POST) and then the query parameters the body does not have: SDKs put common
-// parameters in either place (the Java SDK puts all but biz_content in the URL).
-std::optional<http::FormPairs> Gather(const http::Request& req) {
-    http::FormPairs all;
-    if (req.method == "POST" && !req.body.empty()) {
-        auto body = http::ParseForm(req.body);
-        if (!body) return std::nullopt;
-        all = std::move(*body);
-    }
-    if (!req.query_ok) return std::nullopt;
-    const std::size_t from_body = all.size();
-    for (const auto& [k, v] : req.query) {
-        bool in_body = false;
-        for (std::size_t i = 0; i < from_body && !in_body; ++i) in_body = all[i].first == k;
-        if (!in_body) all.emplace_back(k, v);
-    }
-    return all;
-}
-
 crypto::PKey LoadKey(const std::string& pem, bool is_private, const std::string& seller_id) {
     std::string err;
     crypto::PKey key = is_private ? crypto::PrivateKeyFromPem(pem, err) : crypto::PublicKeyFromPem(pem, err);
@@ -125,7 +103,7 @@ std::optional<ZfbCall> OpenZfbCall(Ctx& ctx, const http::Request& req, http::Res
         reply = ZfbErrorResponse("40002", "isv.invalid-http-method", "HTTP方法错误", none);
         return std::nullopt;
     }
-    std::optional<http::FormPairs> params = Gather(req);
+    std::optional<http::FormPairs> params = RequestArguments(req);
     if (!params) {
         reply = ZfbErrorResponse("40002", "isv.invalid-parameter", "参数编码错误", none);
         return std::nullopt;

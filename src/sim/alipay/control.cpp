@@ -85,9 +85,7 @@ crypto::PKey AlipayKey(Ctx& ctx, const zfb_store::Trade& t, http::Response& err)
 }  // namespace
 
 std::string ParseZfbPayArgs(const http::FormPairs& form, ZfbPayArgs& out) {
-    auto tamper = ParseZfbTamper(http::FormValue(form, "tamper").value_or(""));
-    if (!tamper) return "tamper must be one of sign, amount, amount_resigned, app_id, seller_id";
-    out.tamper = *tamper;
+    if (std::string bad = ReadTamperArg(form, kZfbTamperNames, out.tamper); !bad.empty()) return bad;
     const std::string charset = http::FormValue(form, "charset").value_or("");
     if (charset == "gbk" || charset == "GBK") {
         out.gbk = true;

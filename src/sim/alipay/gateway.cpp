@@ -6,7 +6,7 @@
 #include "orderpay/crypto/digest.hpp"
 #include "orderpay/providers/alipay/sign.hpp"
 #include "sim/alipay/scan.hpp"
-#include "sim/wxpay/call.hpp"
+#include "sim/core/gateway.hpp"
 
 namespace orderpay::sim {
 
@@ -61,13 +61,7 @@ std::string ZfbTime(std::int64_t epoch_seconds) {
 }
 
 bool ValidZfbOutTradeNo(std::string_view text) {
-    if (text.empty() || text.size() > 64) return false;
-    for (char c : text) {
-        const bool ok = (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-                        c == '_' || c == '-' || c == '.';
-        if (!ok) return false;
-    }
-    return true;
+    return ValidId(text, 64, "_-.");
 }
 
 std::string ReadZfbOrder(const ZfbCall& call, zfb_store::Trade& t) {

@@ -3,14 +3,13 @@
 
 #include <array>
 
+#include "sim/core/scan.hpp"
+
 namespace orderpay::sim {
 
 namespace {
 
-struct Row {
-    std::string_view prefix;
-    ZfbScanBehaviour behaviour;
-};
+using Row = ScanRow<ZfbScanBehaviour>;
 
 constexpr std::string_view kAuthCodeInvalidMsg =
     "支付失败，获取顾客账户信息失败，请顾客刷新付款码后重新收款，如再次收款失败，请联系管理员处理。"
@@ -34,20 +33,10 @@ constexpr std::array kRows = {
 constexpr ZfbScanBehaviour kInvalid{ZfbScanKind::kInvalid, "", "", "40004", "ACQ.PAYMENT_AUTH_CODE_INVALID",
                                     kAuthCodeInvalidMsg};
 
-bool PaymentCodeShape(std::string_view s) {
-    if (s.size() < 16 || s.size() > 24) return false;
-    for (char c : s)
-        if (c < '0' || c > '9') return false;
-    return true;
-}
-
 }  // namespace
 
 const ZfbScanBehaviour& ZfbScanFor(std::string_view auth_code) {
-    if (!PaymentCodeShape(auth_code)) return kInvalid;
-    for (const Row& r : kRows)
-        if (auth_code.substr(0, 3) == r.prefix) return r.behaviour;
-    return kInvalid;
+    return PickScan(auth_code, 16, 24, kRows, kInvalid);
 }
 
 std::string_view ZfbStateAfterQuery(std::string_view name, std::string_view state, int query_number) {

@@ -31,16 +31,6 @@ void AddOneFen(std::string& amount) {
 
 }  // namespace
 
-std::optional<ZfbTamper> ParseZfbTamper(std::string_view text) {
-    if (text.empty()) return ZfbTamper::kNone;
-    if (text == "sign") return ZfbTamper::kSign;
-    if (text == "amount") return ZfbTamper::kAmount;
-    if (text == "amount_resigned") return ZfbTamper::kAmountResigned;
-    if (text == "app_id") return ZfbTamper::kAppId;
-    if (text == "seller_id") return ZfbTamper::kSellerId;
-    return std::nullopt;
-}
-
 void TamperZfbParams(ZfbParams& params, ZfbTamper t, const crypto::PKey& alipay_key) {
     switch (t) {
         case ZfbTamper::kNone:

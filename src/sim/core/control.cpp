@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "sim/alipay/control.hpp"
+#include "sim/core/gateway.hpp"
 #include "sim/wxpay/control.hpp"
 
 namespace orderpay::sim {
@@ -52,18 +53,6 @@ std::optional<AnyTrade> LookupTrade(Ctx& ctx, const std::string& out_trade_no, c
     return found;
 }
 
-std::optional<http::FormPairs> SimArguments(const http::Request& req) {
-    http::FormPairs all;
-    if (!req.body.empty()) {
-        auto body = http::ParseForm(req.body);
-        if (!body) return std::nullopt;
-        all = std::move(*body);
-    }
-    if (!req.query_ok) return std::nullopt;
-    all.insert(all.end(), req.query.begin(), req.query.end());
-    return all;
-}
-
 std::string ParsePayArgs(const http::FormPairs& form, PayArgs& out) {
     out.out_trade_no = http::FormValue(form, "out_trade_no").value_or("");
     if (out.out_trade_no.empty()) return "out_trade_no is required";
@@ -88,7 +77,7 @@ std::string ParsePayArgs(const http::FormPairs& form, PayArgs& out) {
 
 http::Response SimPay(Ctx& ctx, const http::Request& req) {
     if (req.method != "POST") return http::Fail(http::Err::kMethodNotAllowed);
-    auto form = SimArguments(req);
+    auto form = RequestArguments(req);
     if (!form) return http::Fail(http::Err::kBadQuery);
     PayArgs a;
     if (std::string bad = ParsePayArgs(*form, a); !bad.empty())

@@ -31,10 +31,6 @@ struct PayArgs {
 /// message for the first bad one, or "".
 std::string ParsePayArgs(const http::FormPairs& form, PayArgs& out);
 
-/// The /sim endpoints' arguments: the form body (POST) followed by the query string (the first
-/// occurrence of a name wins). nullopt when either is malformed.
-std::optional<http::FormPairs> SimArguments(const http::Request& req);
-
 /// One trade of either provider: exactly one of the two is set.
 struct AnyTrade {
     std::optional<wx_store::Trade> wx;

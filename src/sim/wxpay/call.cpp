@@ -2,6 +2,7 @@
 #include "sim/wxpay/call.hpp"
 
 #include "orderpay/crypto/digest.hpp"
+#include "sim/core/gateway.hpp"
 
 namespace orderpay::sim {
 
@@ -10,11 +11,7 @@ namespace {
 constexpr std::size_t kMaxXml = 64 * 1024;
 
 http::Response XmlReply(const http::XmlFields& fields, int status) {
-    http::Response r;
-    r.status = status;
-    r.content_type = "text/xml; charset=utf-8";
-    r.body = http::BuildFlatXml(fields);
-    return r;
+    return TextReply(status, "text/xml; charset=utf-8", http::BuildFlatXml(fields));
 }
 
 // Signs an answer the way the gateway does: return_code/appid/mch_id/nonce_str first filled in,
@@ -122,29 +119,7 @@ bool ParseFen(std::string_view text, std::int64_t& out) {
 }
 
 bool ValidOutTradeNo(std::string_view text) {
-    if (text.empty() || text.size() > 32) return false;
-    for (char c : text) {
-        const bool ok = (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-                        c == '_' || c == '-' || c == '|' || c == '*' || c == '@';
-        if (!ok) return false;
-    }
-    return true;
-}
-
-bool ValidNotifyUrl(std::string_view text) {
-    if (text.size() > 256) return false;
-    std::string_view rest;
-    if (text.substr(0, 7) == "http://") {
-        rest = text.substr(7);
-    } else if (text.substr(0, 8) == "https://") {
-        rest = text.substr(8);
-    } else {
-        return false;
-    }
-    if (rest.empty() || rest[0] == '/') return false;  // no host
-    for (char c : rest)
-        if (static_cast<unsigned char>(c) <= ' ' || c == '?' || c == '#' || c == 0x7f) return false;
-    return true;
+    return ValidId(text, 32, "_-|*@");
 }
 
 std::string CheckOrderFields(const WxCall& call, std::int64_t& total_fee) {

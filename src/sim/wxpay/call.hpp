@@ -46,9 +46,6 @@ bool ParseFen(std::string_view text, std::int64_t& out);
 /// WeChat's out_trade_no: 1-32 characters of [0-9A-Za-z_-|*@].
 bool ValidOutTradeNo(std::string_view text);
 
-/// An http:// or https:// URL of at most 256 bytes without spaces or a query string.
-bool ValidNotifyUrl(std::string_view text);
-
 /// Checks the fields unifiedorder and micropay share (out_trade_no, total_fee into `total_fee`,
 /// fee_type); returns the gateway's return_msg for the first bad one, "" when all are good.
 std::string CheckOrderFields(const WxCall& call, std::int64_t& total_fee);

@@ -35,10 +35,7 @@ std::optional<wx_store::Trade> EnsurePaid(Ctx& ctx, wx_store::Trade t, bool forc
 }  // namespace
 
 std::string ParseWxPayArgs(const http::FormPairs& form, WxPayArgs& out) {
-    auto tamper = ParseTamper(http::FormValue(form, "tamper").value_or(""));
-    if (!tamper) return "tamper must be one of sign, amount, amount_resigned, doctype, appid";
-    out.tamper = *tamper;
-    return {};
+    return ReadTamperArg(form, kTamperNames, out.tamper);
 }
 
 http::Response WxSimPay(Ctx& ctx, const PayArgs& a, const WxPayArgs& w, wx_store::Trade t) {

@@ -2,6 +2,7 @@
 #include "sim/wxpay/gateway.hpp"
 
 #include "orderpay/crypto/digest.hpp"
+#include "sim/core/gateway.hpp"
 #include "sim/wxpay/call.hpp"
 #include "sim/wxpay/notify.hpp"
 

@@ -3,14 +3,13 @@
 
 #include <array>
 
+#include "sim/core/scan.hpp"
+
 namespace orderpay::sim {
 
 namespace {
 
-struct Row {
-    std::string_view prefix;
-    ScanBehaviour behaviour;
-};
+using Row = ScanRow<ScanBehaviour>;
 
 // The err_code_des texts are the ones WeChat's gateway gives for these codes.
 constexpr std::array kRows = {
@@ -25,20 +24,10 @@ constexpr std::array kRows = {
 
 constexpr ScanBehaviour kInvalid{ScanKind::kInvalid, "", "", "AUTH_CODE_INVALID", "请扫描微信支付授权码"};
 
-bool EighteenDigits(std::string_view s) {
-    if (s.size() != 18) return false;
-    for (char c : s)
-        if (c < '0' || c > '9') return false;
-    return true;
-}
-
 }  // namespace
 
 const ScanBehaviour& ScanFor(std::string_view auth_code) {
-    if (!EighteenDigits(auth_code)) return kInvalid;
-    for (const Row& r : kRows)
-        if (auth_code.substr(0, 3) == r.prefix) return r.behaviour;
-    return kInvalid;
+    return PickScan(auth_code, 18, 18, kRows, kInvalid);
 }
 
 std::string_view StateAfterQuery(std::string_view name, std::string_view state, int query_number) {

@@ -14,16 +14,6 @@ std::string PlusOne(const std::string& fen) {
 
 }  // namespace
 
-std::optional<Tamper> ParseTamper(std::string_view text) {
-    if (text.empty()) return Tamper::kNone;
-    if (text == "sign") return Tamper::kSign;
-    if (text == "amount") return Tamper::kAmount;
-    if (text == "amount_resigned") return Tamper::kAmountResigned;
-    if (text == "doctype") return Tamper::kDoctype;
-    if (text == "appid") return Tamper::kAppid;
-    return std::nullopt;
-}
-
 std::string TamperedBody(http::XmlFields fields, Tamper t, std::string_view api_key, wxpay::SignType type) {
     switch (t) {
         case Tamper::kNone:

@@ -1,12 +1,14 @@
 // Fault knobs of /sim/pay: ways to spoil a signed notification, as pure functions.
 #pragma once
 
+#include <array>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include "orderpay/http/xml.hpp"
 #include "orderpay/providers/wxpay/sign.hpp"
+#include "sim/core/tamper.hpp"
 
 namespace orderpay::sim {
 
@@ -19,8 +21,19 @@ enum class Tamper {
     kAppid,           // another appid, signed again with the merchant key
 };
 
-/// "" -> kNone, "sign", "amount", "amount_resigned", "doctype", "appid"; nullopt for others.
-std::optional<Tamper> ParseTamper(std::string_view text);
+/// The names /sim/pay's tamper= takes for a WeChat trade.
+inline constexpr std::array kTamperNames = {
+    TamperName<Tamper>{"sign", Tamper::kSign},
+    TamperName<Tamper>{"amount", Tamper::kAmount},
+    TamperName<Tamper>{"amount_resigned", Tamper::kAmountResigned},
+    TamperName<Tamper>{"doctype", Tamper::kDoctype},
+    TamperName<Tamper>{"appid", Tamper::kAppid},
+};
+
+/// "" -> kNone, or a name of kTamperNames; nullopt for others.
+inline std::optional<Tamper> ParseTamper(std::string_view text) {
+    return FindTamper(text, kTamperNames);
+}
 
 /// The notification body for `fields` (already carrying a valid "sign") after applying `t`.
 /// `api_key` and `type` are used only by the re-signing tampers.
