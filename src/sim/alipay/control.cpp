@@ -86,14 +86,10 @@ crypto::PKey AlipayKey(Ctx& ctx, const zfb_store::Trade& t, http::Response& err)
 
 std::string ParseZfbPayArgs(const http::FormPairs& form, ZfbPayArgs& out) {
     if (std::string bad = ReadTamperArg(form, kZfbTamperNames, out.tamper); !bad.empty()) return bad;
-    const std::string charset = http::FormValue(form, "charset").value_or("");
-    if (charset == "gbk" || charset == "GBK") {
-        out.gbk = true;
-    } else if (charset.empty() || charset == "utf-8" || charset == "UTF-8") {
-        out.gbk = false;
-    } else {
-        return "charset must be utf-8 or gbk";
-    }
+    if (std::string bad = ReadFlag(form, "charset", {"gbk", "GBK"}, {"utf-8", "UTF-8"},
+                                   "charset must be utf-8 or gbk", out.gbk);
+        !bad.empty())
+        return bad;
     out.subject = http::FormValue(form, "subject");
     if (out.subject && out.subject->empty()) return "subject must not be empty";
     out.trade_status = http::FormValue(form, "trade_status").value_or("");
@@ -145,42 +141,29 @@ std::string ZfbTradeJson(const zfb_store::Trade& t) {
     rapidjson::StringBuffer buf;
     http::JsonWriter w(buf);
     w.StartObject();
-    const std::string total_amount = Yuan(t.total_fee);
-    const std::pair<const char*, const std::string*> strings[] = {
-        {"provider", nullptr},
-        {"mch_id", &t.key.seller_id},
-        {"seller_id", &t.key.seller_id},
-        {"out_trade_no", &t.key.out_trade_no},
-        {"app_id", &t.app_id},
-        {"method", &t.method},
-        {"subject", &t.subject},
-        {"notify_url", &t.notify_url},
-        {"auth_code", &t.auth_code},
-        {"scan", &t.scan},
-        {"buyer_id", &t.buyer_id},
-        {"buyer_logon_id", &t.buyer_logon_id},
-        {"state", &t.state},
-        {"total_amount", &total_amount},
-    };
-    for (const auto& [k, v] : strings) {
-        w.Key(k);
-        w.String(v ? *v : std::string("zfb"));
-    }
-    w.Key("total_fee");
-    w.Int64(t.total_fee);
+    WriteStrings(w, {{"provider", "zfb"},
+                     {"mch_id", t.key.seller_id},
+                     {"seller_id", t.key.seller_id},
+                     {"out_trade_no", t.key.out_trade_no},
+                     {"app_id", t.app_id},
+                     {"method", t.method},
+                     {"subject", t.subject},
+                     {"notify_url", t.notify_url},
+                     {"auth_code", t.auth_code},
+                     {"scan", t.scan},
+                     {"buyer_id", t.buyer_id},
+                     {"buyer_logon_id", t.buyer_logon_id},
+                     {"state", t.state},
+                     {"total_amount", Yuan(t.total_fee)}});
+    WriteInts(w, {{"total_fee", t.total_fee}});
     http::WriteOptString(w, "qr_code", t.qr_code);
     http::WriteOptString(w, "trade_no", t.trade_no);
     http::WriteOptString(w, "transaction_id", t.trade_no);  // the name the WeChat view uses
     w.Key("refunded");
     w.Bool(t.refunded);
-    w.Key("queries");
-    w.Int(t.queries);
-    w.Key("cancels");
-    w.Int(t.cancels);
-    w.Key("notify_count");
-    w.Int(t.notify_count);
-    w.Key("ct");
-    w.Int64(t.ct_ms);
+    WriteInts(
+        w,
+        {{"queries", t.queries}, {"cancels", t.cancels}, {"notify_count", t.notify_count}, {"ct", t.ct_ms}});
     http::WriteOptMs(w, "paid_at", t.paid_at);
     http::WriteOptMs(w, "closed_at", t.closed_at);
     w.EndObject();

@@ -64,15 +64,41 @@ std::string ParsePayArgs(const http::FormPairs& form, PayArgs& out) {
     if (auto v = http::FormValue(form, "delay_ms");
         v && !v->empty() && !ParseIntIn(*v, 0, kMaxDelayMs, out.delay_ms))
         return "delay_ms must be 0..10000";
-    const std::string force = http::FormValue(form, "force").value_or("");
-    if (force == "1" || force == "true") {
-        out.force = true;
-    } else if (force.empty() || force == "0" || force == "false") {
-        out.force = false;
+    return ReadFlag(form, "force", {"1", "true"}, {"0", "false"}, "force must be 0 or 1", out.force);
+}
+
+std::string ReadFlag(const http::FormPairs& form, std::string_view name,
+                     std::initializer_list<std::string_view> yes, std::initializer_list<std::string_view> no,
+                     std::string_view bad, bool& out) {
+    const std::string v = http::FormValue(form, name).value_or("");
+    const auto in = [&v](std::initializer_list<std::string_view> values) {
+        for (std::string_view x : values)
+            if (v == x) return true;
+        return false;
+    };
+    if (in(yes)) {
+        out = true;
+    } else if (v.empty() || in(no)) {
+        out = false;
     } else {
-        return "force must be 0 or 1";
+        return std::string(bad);
     }
     return {};
+}
+
+void WriteStrings(http::JsonWriter& w,
+                  std::initializer_list<std::pair<const char*, std::string_view>> members) {
+    for (const auto& [k, v] : members) {
+        w.Key(k);
+        w.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
+    }
+}
+
+void WriteInts(http::JsonWriter& w, std::initializer_list<std::pair<const char*, std::int64_t>> members) {
+    for (const auto& [k, v] : members) {
+        w.Key(k);
+        w.Int64(v);
+    }
 }
 
 http::Response SimPay(Ctx& ctx, const http::Request& req) {

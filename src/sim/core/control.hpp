@@ -3,12 +3,15 @@
 // in wxpay/control and alipay/control.
 #pragma once
 
+#include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 
 #include "orderpay/http/form.hpp"
+#include "orderpay/http/json.hpp"
 #include "orderpay/http/reply.hpp"
 #include "orderpay/http/request.hpp"
 #include "sim/alipay/store.hpp"
@@ -30,6 +33,17 @@ struct PayArgs {
 /// Reads and range-checks out_trade_no, provider, mch_id, times, delay_ms and force; returns a
 /// message for the first bad one, or "".
 std::string ParsePayArgs(const http::FormPairs& form, PayArgs& out);
+
+/// Reads the yes/no argument `name` into `out`: true for a value in `yes`, false when absent or
+/// in `no`. Returns `bad` for any other value, else "".
+std::string ReadFlag(const http::FormPairs& form, std::string_view name,
+                     std::initializer_list<std::string_view> yes, std::initializer_list<std::string_view> no,
+                     std::string_view bad, bool& out);
+
+/// /sim/trade's views of a trade (WxTradeJson, ZfbTradeJson) write their members with these.
+void WriteStrings(http::JsonWriter& w,
+                  std::initializer_list<std::pair<const char*, std::string_view>> members);
+void WriteInts(http::JsonWriter& w, std::initializer_list<std::pair<const char*, std::int64_t>> members);
 
 /// One trade of either provider: exactly one of the two is set.
 struct AnyTrade {

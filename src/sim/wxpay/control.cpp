@@ -68,38 +68,26 @@ std::string WxTradeJson(const wx_store::Trade& t) {
     rapidjson::StringBuffer buf;
     http::JsonWriter w(buf);
     w.StartObject();
-    const std::pair<const char*, const std::string*> strings[] = {
-        {"provider", &t.key.provider},
-        {"mch_id", &t.key.mch_id},
-        {"out_trade_no", &t.key.out_trade_no},
-        {"app_id", &t.app_id},
-        {"trade_type", &t.trade_type},
-        {"fee_type", &t.fee_type},
-        {"sign_type", &t.sign_type},
-        {"body", &t.body},
-        {"attach", &t.attach},
-        {"notify_url", &t.notify_url},
-        {"product_id", &t.product_id},
-        {"openid", &t.openid},
-        {"auth_code", &t.auth_code},
-        {"scan", &t.scan},
-        {"state", &t.state},
-    };
-    for (const auto& [k, v] : strings) {
-        w.Key(k);
-        w.String(*v);
-    }
-    w.Key("total_fee");
-    w.Int64(t.total_fee);
+    WriteStrings(w, {{"provider", t.key.provider},
+                     {"mch_id", t.key.mch_id},
+                     {"out_trade_no", t.key.out_trade_no},
+                     {"app_id", t.app_id},
+                     {"trade_type", t.trade_type},
+                     {"fee_type", t.fee_type},
+                     {"sign_type", t.sign_type},
+                     {"body", t.body},
+                     {"attach", t.attach},
+                     {"notify_url", t.notify_url},
+                     {"product_id", t.product_id},
+                     {"openid", t.openid},
+                     {"auth_code", t.auth_code},
+                     {"scan", t.scan},
+                     {"state", t.state}});
+    WriteInts(w, {{"total_fee", t.total_fee}});
     http::WriteOptString(w, "prepay_id", t.prepay_id);
     http::WriteOptString(w, "code_url", t.code_url);
     http::WriteOptString(w, "transaction_id", t.transaction_id);
-    w.Key("queries");
-    w.Int(t.queries);
-    w.Key("notify_count");
-    w.Int(t.notify_count);
-    w.Key("ct");
-    w.Int64(t.ct_ms);
+    WriteInts(w, {{"queries", t.queries}, {"notify_count", t.notify_count}, {"ct", t.ct_ms}});
     http::WriteOptMs(w, "paid_at", t.paid_at);
     http::WriteOptString(w, "time_end",
                          t.paid_at ? std::optional<std::string>(TimeEnd(*t.paid_at)) : std::nullopt);
