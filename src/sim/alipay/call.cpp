@@ -68,18 +68,19 @@ bool GatewayTimestampShape(std::string_view t) {
     return true;
 }
 
-crypto::PKey LoadKey(const std::string& pem, bool is_private, const std::string& seller_id) {
+}  // namespace
+
+crypto::PKey ZfbMerchantKey(const zfb_store::Merchant& m, bool alipay_private) {
     std::string err;
-    crypto::PKey key = is_private ? crypto::PrivateKeyFromPem(pem, err) : crypto::PublicKeyFromPem(pem, err);
+    crypto::PKey key = alipay_private ? crypto::PrivateKeyFromPem(m.alipay_private_key, err)
+                                      : crypto::PublicKeyFromPem(m.app_public_key, err);
     // A merchant row we stored ourselves after checking it: unusable means a broken database.
     if (!key)
-        throw std::runtime_error("zfb merchant " + seller_id + ": " +
-                                 (is_private ? "Alipay private key" : "app public key") +
+        throw std::runtime_error("zfb merchant " + m.seller_id + ": " +
+                                 (alipay_private ? "Alipay private key" : "app public key") +
                                  " unusable: " + err);
     return key;
 }
-
-}  // namespace
 
 std::string ZfbCall::Param(std::string_view name) const {
     const std::string* v = Find(params, name);
@@ -121,7 +122,7 @@ std::optional<ZfbCall> OpenZfbCall(Ctx& ctx, const http::Request& req, http::Res
         return std::nullopt;
     }
     call.merchant = std::move(*m);
-    call.alipay_key = LoadKey(call.merchant.alipay_private_key, true, call.merchant.seller_id);
+    call.alipay_key = ZfbMerchantKey(call.merchant, true);
     const crypto::PKey& key = call.alipay_key;
 
     // From here on every refusal is signed, as Alipay signs what it answers to a known app.
@@ -153,7 +154,7 @@ std::optional<ZfbCall> OpenZfbCall(Ctx& ctx, const http::Request& req, http::Res
     // any non-ASCII value breaks the signature.
     if (!url_charset && AnyNonAscii(call.params))
         return refuse("40002", "isv.invalid-signature", kCharsetNotInUrl);
-    const crypto::PKey app_key = LoadKey(call.merchant.app_public_key, false, call.merchant.seller_id);
+    const crypto::PKey app_key = ZfbMerchantKey(call.merchant, false);
     if (!crypto::RsaSha256VerifyBase64(app_key, alipay::RequestSignContent(call.params), sign))
         return refuse("40002", "isv.invalid-signature", "验签出错");
 
@@ -180,6 +181,10 @@ http::Response ZfbOk(const ZfbCall& call, ZfbMembers fields) {
 http::Response ZfbBizFail(const ZfbCall& call, std::string_view sub_code, std::string_view sub_msg,
                           ZfbMembers fields) {
     return ZfbAnswer(call, "40004", "Business Failed", sub_code, sub_msg, std::move(fields));
+}
+
+http::Response ZfbSystemError(const ZfbCall& call) {
+    return ZfbAnswer(call, "20000", "Service Currently Unavailable", "ACQ.SYSTEM_ERROR", "系统错误");
 }
 
 http::Response ZfbUnavailable(int status) {

@@ -30,6 +30,10 @@ struct ZfbCall {
     std::string Biz(const char* name) const;
 };
 
+/// The merchant's simulated Alipay private key (`alipay_private`) or its app public key. Both
+/// were checked when stored, so one that does not parse means a broken database: throws.
+crypto::PKey ZfbMerchantKey(const zfb_store::Merchant& m, bool alipay_private);
+
 /// Authenticates a gateway call: known app_id, a method, charset utf-8 (and in the URL query
 /// whenever a value is not ASCII, as the real gateway needs), format JSON, timestamp, sign_type
 /// RSA2, a valid sign over RequestSignContent, biz_content a JSON object. On failure returns
@@ -52,6 +56,9 @@ http::Response ZfbAnswer(const ZfbCall& call, std::string_view code, std::string
 /// 40004 "Business Failed" with sub_code/sub_msg, then `fields`.
 http::Response ZfbBizFail(const ZfbCall& call, std::string_view sub_code, std::string_view sub_msg,
                           ZfbMembers fields = {});
+
+/// 20000 ACQ.SYSTEM_ERROR in the method's node: the outcome is unknown.
+http::Response ZfbSystemError(const ZfbCall& call);
 
 /// The unsigned error_response paysim gives when it cannot work (database down, a bug): 20000.
 http::Response ZfbUnavailable(int status);

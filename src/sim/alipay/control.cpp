@@ -5,7 +5,6 @@
 
 #include <ctime>
 
-#include "orderpay/core/log.hpp"
 #include "orderpay/crypto/digest.hpp"
 #include "orderpay/http/json.hpp"
 #include "orderpay/http/reply.hpp"
@@ -18,10 +17,6 @@ namespace orderpay::sim {
 
 namespace {
 
-bool Paid(const zfb_store::Trade& t) {
-    return t.state == "TRADE_SUCCESS" || t.state == "TRADE_FINISHED";
-}
-
 // One step towards the state a notification of `status` implies: the trade itself when nothing
 // has to change, nullopt with `err` set when the step is refused, or with `raced` set when a
 // concurrent change made the conditional UPDATE miss.
@@ -30,7 +25,7 @@ std::optional<zfb_store::Trade> Step(Ctx& ctx, const zfb_store::Trade& t, std::s
     std::optional<zfb_store::Trade> next;
     if (status == "WAIT_BUYER_PAY") return t;  // a stale or early notice: no state change
     if (status == "TRADE_SUCCESS" || status == "TRADE_FINISHED") {
-        if (Paid(t)) {
+        if (zfb_store::Paid(t)) {
             if (status == "TRADE_SUCCESS" || t.state == "TRADE_FINISHED") return t;
             next = zfb_store::Transition(ctx.db, t.key, {"TRADE_SUCCESS"}, "TRADE_FINISHED");
         } else if (t.state == "TRADE_CLOSED" && !force) {
@@ -51,7 +46,7 @@ std::optional<zfb_store::Trade> Step(Ctx& ctx, const zfb_store::Trade& t, std::s
             return std::nullopt;
         }
         // An unpaid trade times out; a paid one is fully refunded.
-        next = zfb_store::Transition(ctx.db, t.key, {t.state}, "TRADE_CLOSED", Paid(t));
+        next = zfb_store::Transition(ctx.db, t.key, {t.state}, "TRADE_CLOSED", zfb_store::Paid(t));
     }
     raced = !next;
     return next;
@@ -73,13 +68,7 @@ crypto::PKey AlipayKey(Ctx& ctx, const zfb_store::Trade& t, http::Response& err)
         err = http::Fail(http::Err::kNoSuchObject, "the trade's merchant is gone");
         return nullptr;
     }
-    std::string why;
-    crypto::PKey key = crypto::PrivateKeyFromPem(m->alipay_private_key, why);
-    if (!key) {
-        log::Error("zfb merchant ", m->seller_id, ": Alipay private key unusable: ", why);
-        err = http::Fail(http::Err::kInternal);
-    }
-    return key;
+    return ZfbMerchantKey(*m, true);
 }
 
 }  // namespace
@@ -180,7 +169,7 @@ http::Response SimReturnUrl(Ctx& ctx, const http::Request& req) {
         LookupTrade(ctx, out_trade_no, "zfb", req.Arg("mch_id").value_or(""), err);
     if (!found) return err;
     const std::optional<zfb_store::Trade>& t = found->zfb;
-    if (!Paid(*t) || !t->trade_no)
+    if (!zfb_store::Paid(*t) || !t->trade_no)
         return http::Fail(http::Err::kBadRequest, "the trade is " + t->state + ", not paid");
     const crypto::PKey key = AlipayKey(ctx, *t, err);
     if (!key) return err;

@@ -4,7 +4,7 @@
 #include <array>
 
 #include "orderpay/crypto/digest.hpp"
-#include "orderpay/providers/alipay/sign.hpp"
+#include "sim/alipay/reply.hpp"
 #include "sim/alipay/scan.hpp"
 #include "sim/core/gateway.hpp"
 
@@ -27,14 +27,6 @@ constexpr std::array kMethods = {
 
 constexpr std::size_t kMaxSubjectBytes = 256 * 3;  // 256 characters of UTF-8
 
-bool Paid(const zfb_store::Trade& t) {
-    return t.state == "TRADE_SUCCESS" || t.state == "TRADE_FINISHED";
-}
-
-http::Response SystemError(const ZfbCall& call) {
-    return ZfbAnswer(call, "20000", "Service Currently Unavailable", "ACQ.SYSTEM_ERROR", "系统错误");
-}
-
 http::Response NotExist(const ZfbCall& call, const zfb_store::TradeKey& key) {
     return ZfbBizFail(call, "ACQ.TRADE_NOT_EXIST", "交易不存在", {{"out_trade_no", key.out_trade_no}});
 }
@@ -55,10 +47,6 @@ http::Response Cancelled(const ZfbCall& call, const zfb_store::Trade& t, std::st
 }
 
 }  // namespace
-
-std::string ZfbTime(std::int64_t epoch_seconds) {
-    return alipay::GatewayTimestamp(epoch_seconds);
-}
 
 bool ValidZfbOutTradeNo(std::string_view text) {
     return ValidId(text, 64, "_-.");
@@ -119,8 +107,8 @@ http::Response ZfbPrecreate(Ctx& ctx, const ZfbCall& call) {
     if (!t) {
         // The same out_trade_no again: the same code for the same order, else a refusal.
         t = zfb_store::FindTrade(ctx.db, want.key);
-        if (!t) return SystemError(call);
-        if (Paid(*t)) return ZfbBizFail(call, "ACQ.TRADE_HAS_SUCCESS", "交易已被支付", Ids(*t));
+        if (!t) return ZfbSystemError(call);
+        if (zfb_store::Paid(*t)) return ZfbBizFail(call, "ACQ.TRADE_HAS_SUCCESS", "交易已被支付", Ids(*t));
         if (t->state == "TRADE_CLOSED")
             return ZfbBizFail(call, "ACQ.TRADE_HAS_CLOSE", "交易已经关闭", Ids(*t));
         if (t->method != "precreate" || t->total_fee != want.total_fee)
@@ -150,7 +138,7 @@ http::Response ZfbClose(Ctx& ctx, const ZfbCall& call) {
     // closed (and stays payable): cancel it instead.
     std::optional<zfb_store::Trade> t = zfb_store::FindTrade(ctx.db, *key);
     if (!t || t->state == "NOT_SCANNED") return NotExist(call, *key);
-    if (Paid(*t)) return ZfbBizFail(call, "ACQ.TRADE_STATUS_ERROR", "交易状态不合法", Ids(*t));
+    if (zfb_store::Paid(*t)) return ZfbBizFail(call, "ACQ.TRADE_STATUS_ERROR", "交易状态不合法", Ids(*t));
     return ZfbOk(call, Ids(*t));
 }
 
@@ -170,9 +158,9 @@ http::Response ZfbCancel(Ctx& ctx, const ZfbCall& call) {
         record.state = "TRADE_CLOSED";
         if (auto created = zfb_store::InsertTrade(ctx.db, record)) return Cancelled(call, *created, "close");
         t = zfb_store::CountCancel(ctx.db, *key);  // created meanwhile by another call
-        if (!t) return SystemError(call);
+        if (!t) return ZfbSystemError(call);
     }
-    if (ZfbCancelFails(t->scan, t->state)) return SystemError(call);
+    if (ZfbCancelFails(t->scan, t->state)) return ZfbSystemError(call);
     if (ZfbCancelAsksRetry(t->scan, t->state, t->cancels)) {
         ZfbMembers m = Ids(*t);
         m.push_back({"retry_flag", "Y"});
@@ -193,7 +181,7 @@ http::Response ZfbCancel(Ctx& ctx, const ZfbCall& call) {
         }
         t = zfb_store::FindTrade(ctx.db, *key);  // changed meanwhile: decide again
     }
-    return SystemError(call);
+    return ZfbSystemError(call);
 }
 
 }  // namespace orderpay::sim

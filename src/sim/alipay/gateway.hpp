@@ -32,7 +32,4 @@ bool ValidZfbOutTradeNo(std::string_view text);
 /// trade_status, trade_no, amounts, buyer, send_pay_date, fund_bill_list.
 ZfbMembers ZfbTradeFields(const zfb_store::Trade& t);
 
-/// "yyyy-MM-dd HH:mm:ss" in GMT+8 (gmt_payment, send_pay_date, notify_time ...).
-std::string ZfbTime(std::int64_t epoch_seconds);
-
 }  // namespace orderpay::sim

@@ -22,10 +22,6 @@ struct IconvCloser {
 };
 using IconvPtr = std::unique_ptr<std::remove_pointer_t<iconv_t>, IconvCloser>;
 
-std::string Time(std::int64_t epoch_seconds) {
-    return alipay::GatewayTimestamp(epoch_seconds);
-}
-
 }  // namespace
 
 std::string ZfbFormEscape(std::string_view bytes) {
@@ -56,7 +52,7 @@ std::optional<std::string> Utf8ToGbk(std::string_view utf8) {
 
 std::string ZfbNotifyId(std::string_view seed, std::string_view trade_status, std::int64_t date_epoch) {
     // Like the real ones: the Beijing date, "0122", then 22 digits (here from a digest).
-    const std::string day = Time(date_epoch).substr(0, 10);  // yyyy-MM-dd
+    const std::string day = ZfbTime(date_epoch).substr(0, 10);  // yyyy-MM-dd
     std::string id = day.substr(0, 4) + day.substr(5, 2) + day.substr(8, 2) + "0122";
     const std::string digest = crypto::Sha256(std::string(seed) + "|" + std::string(trade_status));
     for (std::size_t i = 0; id.size() < 34; ++i)
@@ -88,10 +84,10 @@ std::optional<ZfbParams> ZfbNotificationParams(const zfb_store::Trade& t, const 
 
     // V-ALI-1's order; "sign" is filled in last.
     ZfbParams p;
-    p.emplace_back("gmt_create", Time(t.ct));
+    p.emplace_back("gmt_create", ZfbTime(t.ct));
     p.emplace_back("charset", o.gbk ? "GBK" : "utf-8");
-    if (paid) p.emplace_back("gmt_payment", Time(paid_at));
-    p.emplace_back("notify_time", Time(o.now));
+    if (paid) p.emplace_back("gmt_payment", ZfbTime(paid_at));
+    p.emplace_back("notify_time", ZfbTime(o.now));
     p.emplace_back("subject", o.subject.value_or(t.subject));
     p.emplace_back("sign", "");
     p.emplace_back("buyer_id", t.buyer_id);
@@ -114,7 +110,7 @@ std::optional<ZfbParams> ZfbNotificationParams(const zfb_store::Trade& t, const 
     p.emplace_back("app_id", t.app_id);
     if (paid) p.emplace_back("buyer_pay_amount", amount);
     if (status == "TRADE_CLOSED") {
-        const std::string closed = Time(t.closed_at.value_or(o.now));
+        const std::string closed = ZfbTime(t.closed_at.value_or(o.now));
         p.emplace_back("gmt_close", closed);
         if (t.refunded) {
             p.emplace_back("refund_fee", amount);
@@ -152,7 +148,7 @@ ZfbParams ZfbReturnParams(const zfb_store::Trade& t, const crypto::PKey& alipay_
         {"app_id", t.app_id},
         {"sign_type", "RSA2"},
         {"seller_id", t.key.seller_id},
-        {"timestamp", Time(now)},
+        {"timestamp", ZfbTime(now)},
     };
     ZfbSignParams(p, alipay_key);
     return p;

@@ -12,8 +12,7 @@ namespace {
 std::optional<http::Response> Reused(const ZfbCall& call, const zfb_store::Trade& have,
                                      const zfb_store::Trade& want) {
     ZfbMembers ids{{"out_trade_no", have.key.out_trade_no}};
-    if (have.state == "TRADE_SUCCESS" || have.state == "TRADE_FINISHED")
-        return ZfbBizFail(call, "ACQ.TRADE_HAS_SUCCESS", "交易已被支付", ids);
+    if (zfb_store::Paid(have)) return ZfbBizFail(call, "ACQ.TRADE_HAS_SUCCESS", "交易已被支付", ids);
     if (have.state == "TRADE_CLOSED") return ZfbBizFail(call, "ACQ.TRADE_HAS_CLOSE", "交易已经关闭", ids);
     if (have.method != "pay" || have.auth_code != want.auth_code || have.total_fee != want.total_fee)
         return ZfbBizFail(call, "ACQ.CONTEXT_INCONSISTENT", "交易信息被篡改", ids);
@@ -44,8 +43,7 @@ http::Response ZfbPay(Ctx& ctx, const ZfbCall& call) {
     std::optional<zfb_store::Trade> t = zfb_store::InsertTrade(ctx.db, want);
     if (!t) {
         t = zfb_store::FindTrade(ctx.db, want.key);
-        if (!t)
-            return ZfbAnswer(call, "20000", "Service Currently Unavailable", "ACQ.SYSTEM_ERROR", "系统错误");
+        if (!t) return ZfbSystemError(call);
         if (auto refusal = Reused(call, *t, want)) return *refusal;
     }
     switch (b.kind) {

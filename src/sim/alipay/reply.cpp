@@ -7,6 +7,7 @@
 #include "orderpay/domain/money.hpp"
 #include "orderpay/http/json.hpp"
 #include "orderpay/http/reply.hpp"
+#include "orderpay/providers/alipay/sign.hpp"
 
 namespace orderpay::sim {
 
@@ -48,6 +49,10 @@ std::string ZfbSignedBody(std::string_view node, std::string_view object_text, c
     }
     body += "}";
     return body;
+}
+
+std::string ZfbTime(std::int64_t epoch_seconds) {
+    return alipay::GatewayTimestamp(epoch_seconds);
 }
 
 std::string Yuan(std::int64_t fen) {

@@ -30,6 +30,9 @@ std::string ZfbObjectText(const ZfbMembers& members);
 /// when `key` is null (an unknown app_id: nothing to sign with).
 std::string ZfbSignedBody(std::string_view node, std::string_view object_text, const crypto::PKey& key);
 
+/// "yyyy-MM-dd HH:mm:ss" in GMT+8 (gmt_payment, send_pay_date, notify_time ...).
+std::string ZfbTime(std::int64_t epoch_seconds);
+
 /// Fen as Alipay's decimal yuan string: 1 -> "0.01", 12345 -> "123.45".
 std::string Yuan(std::int64_t fen);
 

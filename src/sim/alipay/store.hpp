@@ -47,6 +47,11 @@ struct Trade {
     std::optional<std::int64_t> paid_at, closed_at;  // epoch seconds
 };
 
+/// TRADE_SUCCESS or TRADE_FINISHED: the buyer has paid.
+inline bool Paid(const Trade& t) {
+    return t.state == "TRADE_SUCCESS" || t.state == "TRADE_FINISHED";
+}
+
 /// The buyer a trade gets when its code is scanned (buyer_id and the masked buyer_logon_id).
 struct Buyer {
     std::string id, logon_id;
