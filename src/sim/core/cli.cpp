@@ -142,14 +142,27 @@ bool ReadPem(const std::string& flag, const std::string& file, bool is_private, 
     return true;
 }
 
-int ZfbMerchantAdd(const Config& cfg, std::map<std::string, std::string>& f) {
+// Checks a provider's merchant options: every one in `known` (or --provider), every one in
+// `required` non-empty. Returns the usage message for the first that is not, else "".
+std::string CheckMerchantFlags(std::map<std::string, std::string>& f,
+                               std::initializer_list<std::string_view> known,
+                               std::initializer_list<const char*> required, std::string_view unknown_suffix) {
     for (const auto& [name, value] : f) {
-        if (name != "provider" && name != "app-id" && name != "mch-id" && name != "app-public-key-file" &&
-            name != "alipay-private-key-file")
-            return Usage("unknown option --" + name + " for --provider zfb");
+        bool ok = name == "provider";
+        for (std::string_view k : known) ok = ok || name == k;
+        if (!ok) return "unknown option --" + name + std::string(unknown_suffix);
     }
-    for (const char* need : {"app-id", "mch-id", "app-public-key-file", "alipay-private-key-file"})
-        if (f[need].empty()) return Usage(std::string("--") + need + " is required");
+    for (const char* need : required)
+        if (f[need].empty()) return std::string("--") + need + " is required";
+    return {};
+}
+
+int ZfbMerchantAdd(const Config& cfg, std::map<std::string, std::string>& f) {
+    if (std::string bad = CheckMerchantFlags(
+            f, {"app-id", "mch-id", "app-public-key-file", "alipay-private-key-file"},
+            {"app-id", "mch-id", "app-public-key-file", "alipay-private-key-file"}, " for --provider zfb");
+        !bad.empty())
+        return Usage(bad);
     zfb_store::Merchant m{f["mch-id"], f["app-id"], {}, {}};
     std::string err;
     if (!ReadPem("app-public-key-file", f["app-public-key-file"], false, m.app_public_key, err) ||
@@ -174,13 +187,10 @@ int MerchantAdd(const Config& cfg, int argc, char** argv) {
     if (!ParseFlags(argc, argv, 3, f, bad)) return Usage(bad);
     if (f.count("key")) return Usage("--key is not accepted (argv is visible to every user); use --key-file");
     if (auto p = f.find("provider"); p != f.end() && p->second == "zfb") return ZfbMerchantAdd(cfg, f);
-    for (const auto& [name, value] : f) {
-        if (name != "provider" && name != "app-id" && name != "mch-id" && name != "sign-type" &&
-            name != "key-file")
-            return Usage("unknown option --" + name);
-    }
-    for (const char* need : {"provider", "app-id", "mch-id", "key-file"})
-        if (f[need].empty()) return Usage(std::string("--") + need + " is required");
+    if (std::string bad = CheckMerchantFlags(f, {"app-id", "mch-id", "sign-type", "key-file"},
+                                             {"provider", "app-id", "mch-id", "key-file"}, "");
+        !bad.empty())
+        return Usage(bad);
     if (f["provider"] != "wx") return Usage("--provider must be wx or zfb");
     const std::string sign_type = f["sign-type"].empty() ? "MD5" : f["sign-type"];
     if (!wxpay::ParseSignType(sign_type)) return Usage("--sign-type must be MD5 or HMAC-SHA256");
