@@ -160,13 +160,8 @@ std::string ZfbTradeJson(const zfb_store::Trade& t) {
 }
 
 http::Response SimReturnUrl(Ctx& ctx, const http::Request& req) {
-    if (req.method != "GET") return http::Fail(http::Err::kMethodNotAllowed);
-    if (!req.query_ok) return http::Fail(http::Err::kBadQuery);
-    const std::string out_trade_no = req.Arg("out_trade_no").value_or("");
-    if (out_trade_no.empty()) return http::Fail(http::Err::kBadRequest, "out_trade_no is required");
     http::Response err;
-    std::optional<AnyTrade> found =
-        LookupTrade(ctx, out_trade_no, "zfb", req.Arg("mch_id").value_or(""), err);
+    std::optional<AnyTrade> found = TradeOfQuery(ctx, req, "zfb", err);
     if (!found) return err;
     const std::optional<zfb_store::Trade>& t = found->zfb;
     if (!zfb_store::Paid(*t) || !t->trade_no)

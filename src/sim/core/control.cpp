@@ -28,8 +28,8 @@ bool ValidProvider(std::string_view provider) {
     return provider.empty() || provider == "wx" || provider == "zfb";
 }
 
-}  // namespace
-
+// The one trade with this out_trade_no under `provider` ("wx", "zfb"; "" for both) and `mch_id`
+// ("" for any merchant); on nullopt `err` is the reply: none, or several.
 std::optional<AnyTrade> LookupTrade(Ctx& ctx, const std::string& out_trade_no, const std::string& provider,
                                     const std::string& mch_id, http::Response& err) {
     std::vector<wx_store::Trade> wx;
@@ -52,6 +52,8 @@ std::optional<AnyTrade> LookupTrade(Ctx& ctx, const std::string& out_trade_no, c
     if (!zfb.empty()) found.zfb = std::move(zfb.front());
     return found;
 }
+
+}  // namespace
 
 std::string ParsePayArgs(const http::FormPairs& form, PayArgs& out) {
     out.out_trade_no = http::FormValue(form, "out_trade_no").value_or("");
@@ -124,15 +126,24 @@ http::Response SimPay(Ctx& ctx, const http::Request& req) {
     return WxSimPay(ctx, a, w, std::move(*found->wx));
 }
 
-http::Response SimTrade(Ctx& ctx, const http::Request& req) {
-    if (req.method != "GET") return http::Fail(http::Err::kMethodNotAllowed);
-    if (!req.query_ok) return http::Fail(http::Err::kBadQuery);
+std::optional<AnyTrade> TradeOfQuery(Ctx& ctx, const http::Request& req, std::string_view provider,
+                                     http::Response& err) {
+    auto fail = [&err](http::Response r) {
+        err = std::move(r);
+        return std::nullopt;
+    };
+    if (req.method != "GET") return fail(http::Fail(http::Err::kMethodNotAllowed));
+    if (!req.query_ok) return fail(http::Fail(http::Err::kBadQuery));
     const std::string out_trade_no = req.Arg("out_trade_no").value_or("");
-    if (out_trade_no.empty()) return http::Fail(http::Err::kBadRequest, "out_trade_no is required");
-    const std::string provider = req.Arg("provider").value_or("");
-    if (!ValidProvider(provider)) return http::Fail(http::Err::kBadRequest, "provider must be wx or zfb");
+    if (out_trade_no.empty()) return fail(http::Fail(http::Err::kBadRequest, "out_trade_no is required"));
+    const std::string named = provider.empty() ? req.Arg("provider").value_or("") : std::string(provider);
+    if (!ValidProvider(named)) return fail(http::Fail(http::Err::kBadRequest, "provider must be wx or zfb"));
+    return LookupTrade(ctx, out_trade_no, named, req.Arg("mch_id").value_or(""), err);
+}
+
+http::Response SimTrade(Ctx& ctx, const http::Request& req) {
     http::Response err;
-    std::optional<AnyTrade> t = LookupTrade(ctx, out_trade_no, provider, req.Arg("mch_id").value_or(""), err);
+    std::optional<AnyTrade> t = TradeOfQuery(ctx, req, "", err);
     if (!t) return err;
     return http::Ok(t->zfb ? ZfbTradeJson(*t->zfb) : WxTradeJson(*t->wx));
 }

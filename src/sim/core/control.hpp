@@ -51,10 +51,10 @@ struct AnyTrade {
     std::optional<zfb_store::Trade> zfb;
 };
 
-/// The one trade with this out_trade_no under `provider` ("wx", "zfb"; "" for both) and
-/// `mch_id` ("" for any merchant). On nullopt `err` is the reply: none, or several.
-std::optional<AnyTrade> LookupTrade(Ctx& ctx, const std::string& out_trade_no, const std::string& provider,
-                                    const std::string& mch_id, http::Response& err);
+/// The trade a GET /sim endpoint's query names: out_trade_no (required), mch_id, and provider, which
+/// is `provider` when the endpoint fixes it, else the query's. On nullopt `err` is the reply.
+std::optional<AnyTrade> TradeOfQuery(Ctx& ctx, const http::Request& req, std::string_view provider,
+                                     http::Response& err);
 
 /// Moves a trade towards what /sim/pay asks despite concurrent changes. `step(t, raced, err)`
 /// returns the trade once it is where it should be, or nullopt: a refusal (with `err` set), or,
