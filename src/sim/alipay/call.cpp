@@ -91,11 +91,20 @@ std::string ZfbCall::Biz(const char* name) const {
     return http::GetString(biz, name).value_or("");
 }
 
+http::Response ZfbRefusal(std::string_view node, std::string_view code, std::string_view sub_code,
+                          std::string_view sub_msg, const crypto::PKey& key) {
+    const std::string_view msg = code == "40001" ? "Missing Required Arguments" : "Invalid Arguments";
+    return JsonReply(ZfbSignedBody(node, ZfbObjectText(Result(code, msg, sub_code, sub_msg)), key));
+}
+
 http::Response ZfbErrorResponse(std::string_view code, std::string_view sub_code, std::string_view sub_msg,
                                 const crypto::PKey& key) {
-    const std::string_view msg = code == "40001" ? "Missing Required Arguments" : "Invalid Arguments";
-    return JsonReply(
-        ZfbSignedBody("error_response", ZfbObjectText(Result(code, msg, sub_code, sub_msg)), key));
+    return ZfbRefusal("error_response", code, sub_code, sub_msg, key);
+}
+
+http::Response ZfbInvalidSignature(std::string_view method, std::string_view sub_msg,
+                                   const crypto::PKey& key) {
+    return ZfbRefusal(ZfbResponseNode(method), "40002", "isv.invalid-signature", sub_msg, key);
 }
 
 std::optional<ZfbCall> OpenZfbCall(Ctx& ctx, const http::Request& req, http::Response& reply) {
@@ -152,11 +161,15 @@ std::optional<ZfbCall> OpenZfbCall(Ctx& ctx, const http::Request& req, http::Res
     if (sign.empty()) return refuse("40001", "isv.missing-signature", "缺少签名参数");
     // Without charset in the URL the real gateway decodes the body as GBK before verifying, so
     // any non-ASCII value breaks the signature.
-    if (!url_charset && AnyNonAscii(call.params))
-        return refuse("40002", "isv.invalid-signature", kCharsetNotInUrl);
+    // A signature that fails is answered in the method's own node, as the real gateway does.
+    auto bad_signature = [&](std::string_view sub_msg) {
+        reply = ZfbInvalidSignature(call.method, sub_msg, key);
+        return std::nullopt;
+    };
+    if (!url_charset && AnyNonAscii(call.params)) return bad_signature(kCharsetNotInUrl);
     const crypto::PKey app_key = ZfbMerchantKey(call.merchant, false);
     if (!crypto::RsaSha256VerifyBase64(app_key, alipay::RequestSignContent(call.params), sign))
-        return refuse("40002", "isv.invalid-signature", "验签出错");
+        return bad_signature("验签出错");
 
     const std::string biz = call.Param("biz_content");
     if (biz.empty()) return refuse("40001", "isv.missing-biz-content", "缺少biz_content参数");

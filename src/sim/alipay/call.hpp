@@ -37,13 +37,25 @@ crypto::PKey ZfbMerchantKey(const zfb_store::Merchant& m, bool alipay_private);
 /// Authenticates a gateway call: known app_id, a method, charset utf-8 (and in the URL query
 /// whenever a value is not ASCII, as the real gateway needs), format JSON, timestamp, sign_type
 /// RSA2, a valid sign over RequestSignContent, biz_content a JSON object. On failure returns
-/// nullopt with `reply` set to the gateway's error_response (signed when the app is known).
+/// nullopt with `reply` set to the gateway's refusal (signed when the app is known): in
+/// error_response, or for a bad signature in the method's node (ZfbInvalidSignature).
 std::optional<ZfbCall> OpenZfbCall(Ctx& ctx, const http::Request& req, http::Response& reply);
 
-/// error_response with code 40001 ("Missing Required Arguments") or 40002 ("Invalid Arguments"),
-/// signed with `key` unless it is null.
+/// A refusal of the request itself in `node`: code 40001 ("Missing Required Arguments") or 40002
+/// ("Invalid Arguments") with sub_code/sub_msg, signed with `key` unless it is null.
+http::Response ZfbRefusal(std::string_view node, std::string_view code, std::string_view sub_code,
+                          std::string_view sub_msg, const crypto::PKey& key);
+
+/// ZfbRefusal in error_response: what the gateway answers before it knows the method, or for
+/// one it does not have.
 http::Response ZfbErrorResponse(std::string_view code, std::string_view sub_code, std::string_view sub_msg,
                                 const crypto::PKey& key);
+
+/// The answer to a request whose signature does not verify: 40002 isv.invalid-signature under
+/// the method's own node ("alipay_trade_precreate_response"), not error_response. The real
+/// gateway answers so, and the official SDKs read that node.
+http::Response ZfbInvalidSignature(std::string_view method, std::string_view sub_msg,
+                                   const crypto::PKey& key);
 
 /// code 10000 "Success" followed by `fields`, in the method's node, signed.
 http::Response ZfbOk(const ZfbCall& call, ZfbMembers fields);
