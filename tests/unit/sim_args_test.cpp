@@ -1,10 +1,13 @@
 // Unit tests for paysim's input checks: /sim/pay arguments, gateway field formats, key trimming.
 #include <gtest/gtest.h>
 
+#include <chrono>
+
 #include "sim/alipay/control.hpp"
 #include "sim/alipay/gateway.hpp"
 #include "sim/core/cli.hpp"
 #include "sim/core/control.hpp"
+#include "sim/core/deliver.hpp"
 #include "sim/core/gateway.hpp"
 #include "sim/wxpay/call.hpp"
 #include "sim/wxpay/control.hpp"
@@ -43,7 +46,6 @@ TEST(SimArgsTest, PayArgsRejects) {
     const http::FormPairs bad[] = {
         {},
         {{"out_trade_no", ""}},
-        {{"out_trade_no", "a"}, {"times", "0"}},
         {{"out_trade_no", "a"}, {"times", "51"}},
         {{"out_trade_no", "a"}, {"times", "2x"}},
         {{"out_trade_no", "a"}, {"times", "-1"}},
@@ -58,6 +60,40 @@ TEST(SimArgsTest, PayArgsRejects) {
     }
     WxPayArgs w;
     EXPECT_NE(ParseWxPayArgs({{"tamper", "everything"}}, w), "");
+}
+
+TEST(SimArgsTest, TimesZeroPaysWithoutNotifying) {
+    // times=0 is a lost notification: the buyer pays, nothing is sent. For both providers: the
+    // argument is read before the trade's provider is known.
+    for (const char* provider : {"", "wx", "zfb"}) {
+        PayArgs a;
+        ASSERT_EQ(ParsePayArgs({{"out_trade_no", "a"}, {"provider", provider}, {"times", "0"}}, a), "")
+            << provider;
+        EXPECT_EQ(a.times, 0) << provider;
+    }
+    PayArgs a;
+    EXPECT_EQ(ParsePayArgs({{"out_trade_no", "a"}, {"times", "-1"}}, a), "times must be 0..50");
+    EXPECT_EQ(ParsePayArgs({{"out_trade_no", "a"}, {"times", "51"}}, a), "times must be 0..50");
+    EXPECT_EQ(ParsePayArgs({{"out_trade_no", "a"}, {"times", ""}}, a), "");
+    EXPECT_EQ(a.times, 1) << "absent or empty: one copy";
+}
+
+TEST(SimArgsTest, NoCopiesSendsNothingAndAnswersAtOnce) {
+    // No thread, no sleep, no connection: the URL is unreachable and the delay long.
+    Notice n;
+    n.out_trade_no = "a1";
+    n.transaction_id = "4200000000000000000000000001";
+    n.url = "http://127.0.0.1:1/never";
+    n.content_type = "text/xml";
+    n.body = "<xml/>";
+    n.copies = 0;
+    const auto start = std::chrono::steady_clock::now();
+    const http::Response r = SendNotice(SimOptions{}, n, 10000);
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.body,
+              "{\"ok\":true,\"data\":{\"out_trade_no\":\"a1\",\"transaction_id\":"
+              "\"4200000000000000000000000001\",\"sent\":0,\"replies\":[]}}");
 }
 
 TEST(SimArgsTest, ProviderIsWxOrZfb) {

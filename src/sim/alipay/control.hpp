@@ -27,7 +27,7 @@ struct ZfbPayArgs {
 std::string ParseZfbPayArgs(const http::FormPairs& form, ZfbPayArgs& out);
 
 /// /sim/pay for the zfb trade `t`: brings it to the state `z.trade_status` implies, then sends
-/// `a.times` copies of the notification to its notify_url.
+/// `a.times` copies of the notification to its notify_url (none when 0: the notification is lost).
 http::Response ZfbSimPay(Ctx& ctx, const PayArgs& a, const ZfbPayArgs& z, zfb_store::Trade t);
 
 /// /sim/trade's JSON for a zfb trade.

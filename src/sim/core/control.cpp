@@ -61,8 +61,8 @@ std::string ParsePayArgs(const http::FormPairs& form, PayArgs& out) {
     out.provider = http::FormValue(form, "provider").value_or("");
     if (!ValidProvider(out.provider)) return "provider must be wx or zfb";
     out.mch_id = http::FormValue(form, "mch_id").value_or("");
-    if (auto v = http::FormValue(form, "times"); v && !v->empty() && !ParseIntIn(*v, 1, kMaxTimes, out.times))
-        return "times must be 1..50";
+    if (auto v = http::FormValue(form, "times"); v && !v->empty() && !ParseIntIn(*v, 0, kMaxTimes, out.times))
+        return "times must be 0..50";
     if (auto v = http::FormValue(form, "delay_ms");
         v && !v->empty() && !ParseIntIn(*v, 0, kMaxDelayMs, out.delay_ms))
         return "delay_ms must be 0..10000";

@@ -25,7 +25,7 @@ struct PayArgs {
     std::string out_trade_no;
     std::string provider;  // optional: "wx" or "zfb" when both have a trade with this out_trade_no
     std::string mch_id;    // optional: needed only when two merchants used the same out_trade_no
-    int times = 1;         // 1..50 copies sent at once
+    int times = 1;         // 0..50 copies sent at once; 0: paid, but the notification is lost
     int delay_ms = 0;      // 0..10000, slept before sending
     bool force = false;  // pay a closed (CLOSED/REVOKED/PAYERROR, TRADE_CLOSED) trade anyway: a late payment
 };

@@ -22,7 +22,8 @@ struct WxPayArgs {
 std::string ParseWxPayArgs(const http::FormPairs& form, WxPayArgs& out);
 
 /// /sim/pay for the wx trade `t`: pays it (once: a paid trade stays as it is, so a resend is
-/// identical), then sends `a.times` copies of the notification to its notify_url.
+/// identical), then sends `a.times` copies of the notification to its notify_url (none when 0:
+/// the notification is lost).
 http::Response WxSimPay(Ctx& ctx, const PayArgs& a, const WxPayArgs& w, wx_store::Trade t);
 
 /// /sim/trade's JSON for a wx trade.
