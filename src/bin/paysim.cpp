@@ -1,4 +1,5 @@
-// paysim: stands in for WeChat Pay's API v2 gateway in tests and on laptops (DESIGN.md §1).
+// paysim: stands in for the WeChat Pay API v2 and Alipay gateways in tests and on laptops
+// (DESIGN.md §1).
 #include "sim/core/cli.hpp"
 
 int main(int argc, char** argv) {

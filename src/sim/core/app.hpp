@@ -1,4 +1,5 @@
-// paysim's FastCGI application: the route table over the WeChat v2 gateway and /sim control API.
+// paysim's FastCGI application: the route table over the WeChat v2 and Alipay gateways and the
+// /sim control API.
 #pragma once
 
 #include <memory>

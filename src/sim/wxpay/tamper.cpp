@@ -1,4 +1,4 @@
-// /sim/pay's tamper knobs: each turns a correctly signed notification into a specific forgery.
+// /sim/pay's WeChat tamper knobs: each turns a correctly signed notification into a specific forgery.
 #include "sim/wxpay/tamper.hpp"
 
 #include <stdexcept>

@@ -1,4 +1,4 @@
-// Fault knobs of /sim/pay: ways to spoil a signed notification, as pure functions.
+// Fault knobs of /sim/pay for WeChat: ways to spoil a signed notification, as pure functions.
 #pragma once
 
 #include <array>
