@@ -1,11 +1,16 @@
 // Unit tests for paysim's input checks: /sim/pay arguments, gateway field formats, key trimming.
 #include <gtest/gtest.h>
 
-#include "orderpay/sim/cli.hpp"
-#include "orderpay/sim/control.hpp"
-#include "orderpay/sim/wx_call.hpp"
-#include "orderpay/sim/zfb_control.hpp"
-#include "orderpay/sim/zfb_gateway.hpp"
+#include <chrono>
+
+#include "sim/alipay/control.hpp"
+#include "sim/alipay/gateway.hpp"
+#include "sim/core/cli.hpp"
+#include "sim/core/control.hpp"
+#include "sim/core/deliver.hpp"
+#include "sim/core/gateway.hpp"
+#include "sim/wxpay/call.hpp"
+#include "sim/wxpay/control.hpp"
 
 namespace orderpay::sim {
 namespace {
@@ -16,39 +21,36 @@ TEST(SimArgsTest, PayArgsDefaults) {
     EXPECT_EQ(a.out_trade_no, "abc");
     EXPECT_EQ(a.times, 1);
     EXPECT_EQ(a.delay_ms, 0);
-    EXPECT_EQ(a.tamper, Tamper::kNone);
     EXPECT_FALSE(a.force);
     EXPECT_EQ(a.mch_id, "");
+    WxPayArgs w;
+    ASSERT_EQ(ParseWxPayArgs({{"out_trade_no", "abc"}}, w), "");
+    EXPECT_EQ(w.tamper, Tamper::kNone);
 }
 
 TEST(SimArgsTest, PayArgsAll) {
+    const http::FormPairs form = {{"out_trade_no", "x1"}, {"times", "50"}, {"tamper", "amount_resigned"},
+                                  {"delay_ms", "10000"},  {"force", "1"},  {"mch_id", "1900000109"}};
     PayArgs a;
-    ASSERT_EQ(ParsePayArgs({{"out_trade_no", "x1"},
-                            {"times", "50"},
-                            {"tamper", "amount_resigned"},
-                            {"delay_ms", "10000"},
-                            {"force", "1"},
-                            {"mch_id", "1900000109"}},
-                           a),
-              "");
+    ASSERT_EQ(ParsePayArgs(form, a), "");
     EXPECT_EQ(a.times, 50);
     EXPECT_EQ(a.delay_ms, 10000);
-    EXPECT_EQ(a.tamper, Tamper::kAmountResigned);
     EXPECT_TRUE(a.force);
     EXPECT_EQ(a.mch_id, "1900000109");
+    WxPayArgs w;
+    ASSERT_EQ(ParseWxPayArgs(form, w), "");
+    EXPECT_EQ(w.tamper, Tamper::kAmountResigned);
 }
 
 TEST(SimArgsTest, PayArgsRejects) {
     const http::FormPairs bad[] = {
         {},
         {{"out_trade_no", ""}},
-        {{"out_trade_no", "a"}, {"times", "0"}},
         {{"out_trade_no", "a"}, {"times", "51"}},
         {{"out_trade_no", "a"}, {"times", "2x"}},
         {{"out_trade_no", "a"}, {"times", "-1"}},
         {{"out_trade_no", "a"}, {"delay_ms", "10001"}},
         {{"out_trade_no", "a"}, {"delay_ms", "-5"}},
-        {{"out_trade_no", "a"}, {"tamper", "everything"}},
         {{"out_trade_no", "a"}, {"force", "yes"}},
     };
     for (const auto& form : bad) {
@@ -56,15 +58,77 @@ TEST(SimArgsTest, PayArgsRejects) {
         EXPECT_NE(ParsePayArgs(form, a), "")
             << (form.empty() ? "" : form.back().first + "=" + form.back().second);
     }
+    WxPayArgs w;
+    EXPECT_NE(ParseWxPayArgs({{"tamper", "everything"}}, w), "");
+}
+
+TEST(SimArgsTest, TimesZeroPaysWithoutNotifying) {
+    // times=0 is a lost notification: the buyer pays, nothing is sent. For both providers: the
+    // argument is read before the trade's provider is known.
+    for (const char* provider : {"", "wx", "zfb"}) {
+        PayArgs a;
+        ASSERT_EQ(ParsePayArgs({{"out_trade_no", "a"}, {"provider", provider}, {"times", "0"}}, a), "")
+            << provider;
+        EXPECT_EQ(a.times, 0) << provider;
+    }
+    PayArgs a;
+    EXPECT_EQ(ParsePayArgs({{"out_trade_no", "a"}, {"times", "-1"}}, a), "times must be 0..50");
+    EXPECT_EQ(ParsePayArgs({{"out_trade_no", "a"}, {"times", "51"}}, a), "times must be 0..50");
+    EXPECT_EQ(ParsePayArgs({{"out_trade_no", "a"}, {"times", ""}}, a), "");
+    EXPECT_EQ(a.times, 1) << "absent or empty: one copy";
+}
+
+TEST(SimArgsTest, NoCopiesSendsNothingAndAnswersAtOnce) {
+    // No thread, no sleep, no connection: the URL is unreachable and the delay long.
+    Notice n;
+    n.out_trade_no = "a1";
+    n.transaction_id = "4200000000000000000000000001";
+    n.url = "http://127.0.0.1:1/never";
+    n.content_type = "text/xml";
+    n.body = "<xml/>";
+    n.copies = 0;
+    const auto start = std::chrono::steady_clock::now();
+    const http::Response r = SendNotice(SimOptions{}, n, 10000);
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.body,
+              "{\"ok\":true,\"data\":{\"out_trade_no\":\"a1\",\"transaction_id\":"
+              "\"4200000000000000000000000001\",\"sent\":0,\"replies\":[]}}");
 }
 
 TEST(SimArgsTest, ProviderIsWxOrZfb) {
     PayArgs a;
-    ASSERT_EQ(ParseCommonPayArgs({{"out_trade_no", "x"}, {"provider", "zfb"}, {"tamper", "seller_id"}}, a),
-              "");
+    ASSERT_EQ(ParsePayArgs({{"out_trade_no", "x"}, {"provider", "zfb"}, {"tamper", "seller_id"}}, a), "");
     EXPECT_EQ(a.provider, "zfb");
-    EXPECT_NE(ParsePayArgs({{"out_trade_no", "x"}, {"tamper", "seller_id"}}, a), "") << "not a WeChat knob";
-    EXPECT_NE(ParseCommonPayArgs({{"out_trade_no", "x"}, {"provider", "paypal"}}, a), "");
+    WxPayArgs w;
+    EXPECT_NE(ParseWxPayArgs({{"tamper", "seller_id"}}, w), "") << "not a WeChat knob";
+    EXPECT_NE(ParsePayArgs({{"out_trade_no", "x"}, {"provider", "paypal"}}, a), "");
+}
+
+TEST(SimArgsTest, TamperMessageListsTheProvidersNames) {
+    WxPayArgs w;
+    EXPECT_EQ(ParseWxPayArgs({{"tamper", "x"}}, w),
+              "tamper must be one of sign, amount, amount_resigned, doctype, appid");
+    ZfbPayArgs z;
+    EXPECT_EQ(ParseZfbPayArgs({{"tamper", "x"}}, z),
+              "tamper must be one of sign, amount, amount_resigned, app_id, seller_id");
+}
+
+TEST(SimArgsTest, RequestArgumentsAreTheBodyThenTheQuery) {
+    http::Request req;
+    req.method = "POST";
+    req.body = "a=1&b=2";
+    req.query = {{"b", "9"}, {"c", "3"}, {"c", "4"}};
+    // A name in the body is not taken again from the query; the query's own repeats stay.
+    EXPECT_EQ(RequestArguments(req), (http::FormPairs{{"a", "1"}, {"b", "2"}, {"c", "3"}, {"c", "4"}}));
+    req.method = "GET";  // only a POST has a form body
+    EXPECT_EQ(RequestArguments(req), (http::FormPairs{{"b", "9"}, {"c", "3"}, {"c", "4"}}));
+    req.query_ok = false;
+    EXPECT_EQ(RequestArguments(req), std::nullopt);
+    req.method = "POST";
+    req.query_ok = true;
+    req.body = "a=%zz";
+    EXPECT_EQ(RequestArguments(req), std::nullopt);
 }
 
 TEST(SimArgsTest, ZfbPayArgs) {

@@ -1,9 +1,9 @@
-// Unit tests for sim/scan: the micropay auth_code behaviour table and the slow-scan promotion.
+// Unit tests for sim/wxpay/scan: the micropay auth_code behaviour table and the slow-scan promotion.
 #include <gtest/gtest.h>
 
 #include <string>
 
-#include "orderpay/sim/scan.hpp"
+#include "sim/wxpay/scan.hpp"
 
 namespace orderpay::sim {
 namespace {

@@ -1,9 +1,9 @@
-// Unit tests for sim/tamper and sim/notify's pure parts: each tamper spoils exactly what it says,
+// Unit tests for sim/wxpay/tamper and sim/wxpay/notify's pure parts: each tamper spoils exactly what it says,
 // and a notification signs like WeChat's (known answers computed with python hashlib/hmac).
 #include <gtest/gtest.h>
 
-#include "orderpay/sim/notify.hpp"
-#include "orderpay/sim/tamper.hpp"
+#include "sim/wxpay/notify.hpp"
+#include "sim/wxpay/tamper.hpp"
 
 namespace orderpay::sim {
 namespace {
@@ -11,8 +11,8 @@ namespace {
 constexpr const char* kKey = "192006250b4c09247ec02edce69f6a2d";  // the WeChat doc key (V-WX2-1)
 
 // The doc notification (PROTOCOLS.md §1.5) without its coupon fields.
-store::Trade DocTrade(const char* sign_type) {
-    store::Trade t;
+wx_store::Trade DocTrade(const char* sign_type) {
+    wx_store::Trade t;
     t.key = {"wx", "10000100", "1409811653"};
     t.app_id = "wx2421b1c4370ec43b";
     t.trade_type = "JSAPI";
@@ -27,7 +27,7 @@ store::Trade DocTrade(const char* sign_type) {
     return t;
 }
 
-const store::Merchant kMerchant{"wx", "10000100", "wx2421b1c4370ec43b", "MD5", kKey};
+const wx_store::Merchant kMerchant{"wx", "10000100", "wx2421b1c4370ec43b", "MD5", kKey};
 
 http::XmlFields Parse(const std::string& body) {
     auto r = http::ParseFlatXml(body);
@@ -60,7 +60,7 @@ TEST(SimNotifyTest, HmacNotificationCarriesSignType) {
 }
 
 TEST(SimNotifyTest, RefusesAnUnpaidTrade) {
-    store::Trade t = DocTrade("MD5");
+    wx_store::Trade t = DocTrade("MD5");
     t.state = "NOTPAY";
     EXPECT_THROW(NotificationFields(t, kMerchant), std::logic_error);
     t = DocTrade("MD5");
@@ -82,7 +82,7 @@ TEST(SimTamperTest, ParseNames) {
 class SimTamperEachType : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(SimTamperEachType, EachTamperDoesWhatItSays) {
-    const store::Trade trade = DocTrade(GetParam());
+    const wx_store::Trade trade = DocTrade(GetParam());
     const wxpay::SignType type = *wxpay::ParseSignType(GetParam());
     const http::XmlFields good = NotificationFields(trade, kMerchant);
 

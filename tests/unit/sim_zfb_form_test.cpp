@@ -1,4 +1,4 @@
-// Unit tests for sim/zfb_notify and sim/zfb_tamper: Alipay's form encoding (byte-exact against
+// Unit tests for sim/alipay/notify and sim/alipay/tamper: Alipay's form encoding (byte-exact against
 // the real sandbox body of PROTOCOLS.md V-ALI-1), GBK, the signed notification and return-URL
 // parameters, and each tamper knob.
 #include <gtest/gtest.h>
@@ -7,8 +7,8 @@
 #include <algorithm>
 
 #include "orderpay/providers/alipay/sign.hpp"
-#include "orderpay/sim/zfb_notify.hpp"
-#include "orderpay/sim/zfb_tamper.hpp"
+#include "sim/alipay/notify.hpp"
+#include "sim/alipay/tamper.hpp"
 
 namespace orderpay::sim {
 namespace {

@@ -1,4 +1,4 @@
-// Unit tests for sim/zfb_reply: response objects, node names, yuan amounts, and the signed body
+// Unit tests for sim/alipay/reply: response objects, node names, yuan amounts, and the signed body
 // verified the way orderpay (and Alipay's SDK) verifies it: over the exact object text.
 #include <gtest/gtest.h>
 #include <openssl/pem.h>
@@ -6,7 +6,8 @@
 
 #include "orderpay/http/json.hpp"
 #include "orderpay/providers/alipay/sign.hpp"
-#include "orderpay/sim/zfb_reply.hpp"
+#include "sim/alipay/call.hpp"
+#include "sim/alipay/reply.hpp"
 
 namespace orderpay::sim {
 namespace {
@@ -91,6 +92,33 @@ TEST(SimZfbReplyTest, ErrorResponseSignedOrNot) {
 
     // An unknown app: nothing to sign with, so no "sign" member at all.
     EXPECT_EQ(ZfbSignedBody("error_response", object, nullptr), "{\"error_response\":" + object + "}");
+}
+
+TEST(SimZfbReplyTest, InvalidSignatureIsAnsweredInTheMethodsNode) {
+    const http::Response r = ZfbInvalidSignature("alipay.trade.precreate", "验签出错", AlipayKey());
+    EXPECT_EQ(r.status, 200);
+    rapidjson::Document doc;
+    ASSERT_EQ(http::ParseJson(r.body, doc), "");
+    ASSERT_TRUE(doc.IsObject());
+    EXPECT_FALSE(doc.HasMember("error_response"));
+    ASSERT_TRUE(doc.HasMember("alipay_trade_precreate_response"));
+    EXPECT_TRUE(doc.HasMember("sign"));
+    const std::string object = ZfbObjectText({{"code", "40002"},
+                                              {"msg", "Invalid Arguments"},
+                                              {"sub_code", "isv.invalid-signature"},
+                                              {"sub_msg", "验签出错"}});
+    EXPECT_EQ(r.body.find("{\"alipay_trade_precreate_response\":" + object + ",\"sign\":"), 0u) << r.body;
+
+    // orderpay's client takes it as the method's own signed answer, whose code is not 10000: a
+    // refusal it reports as a failure, not a missing or untrusted answer.
+    std::optional<alipay::SignedResponse> sr =
+        alipay::ExtractSignedResponse(r.body, "alipay.trade.precreate");
+    ASSERT_TRUE(sr);
+    EXPECT_FALSE(sr->is_error_response);
+    std::string content, reason;
+    ASSERT_TRUE(alipay::VerifyResponse(r.body, "alipay.trade.precreate", AlipayPublicKey(), content, reason))
+        << reason;
+    EXPECT_EQ(content, object);
 }
 
 TEST(SimZfbReplyTest, Yuan) {

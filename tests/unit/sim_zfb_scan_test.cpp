@@ -1,10 +1,10 @@
-// Unit tests for sim/zfb_scan: the alipay.trade.pay auth_code behaviour table, the slow-scan
+// Unit tests for sim/alipay/scan: the alipay.trade.pay auth_code behaviour table, the slow-scan
 // promotion and the cancel that asks to be retried.
 #include <gtest/gtest.h>
 
 #include <string>
 
-#include "orderpay/sim/zfb_scan.hpp"
+#include "sim/alipay/scan.hpp"
 
 namespace orderpay::sim {
 namespace {

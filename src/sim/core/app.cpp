@@ -1,0 +1,94 @@
+// paysim's FastCGI App: one route table for the WeChat v2 and Alipay gateways and the /sim
+// control API, and the single place where database and unexpected failures become replies.
+#include "sim/core/app.hpp"
+
+#include <array>
+#include <string_view>
+
+#include "orderpay/core/log.hpp"
+#include "orderpay/http/reply.hpp"
+#include "sim/alipay/call.hpp"
+#include "sim/alipay/control.hpp"
+#include "sim/alipay/gateway.hpp"
+#include "sim/core/control.hpp"
+#include "sim/core/store.hpp"
+#include "sim/wxpay/call.hpp"
+#include "sim/wxpay/gateway.hpp"
+
+namespace orderpay::sim {
+
+namespace {
+
+using Handler = http::Response (*)(Ctx&, const http::Request&);
+
+// The language a route answers failures in: a provider's own, or the JSON envelope.
+enum class Dialect { kEnvelope, kWx, kZfb };
+
+struct Route {
+    std::string_view path;
+    Handler handler;
+    Dialect dialect;
+};
+
+// Methods are checked by the handlers: a gateway answers a GET in its own dialect like the real one.
+constexpr std::array kRoutes = {
+    Route{"/pay/unifiedorder", &WxUnifiedOrder, Dialect::kWx},
+    Route{"/pay/orderquery", &WxOrderQuery, Dialect::kWx},
+    Route{"/pay/closeorder", &WxCloseOrder, Dialect::kWx},
+    Route{"/pay/micropay", &WxMicropay, Dialect::kWx},
+    Route{"/secapi/pay/reverse", &WxReverse, Dialect::kWx},
+    Route{"/gateway.do", &ZfbGateway, Dialect::kZfb},
+    Route{"/sim/pay", &SimPay, Dialect::kEnvelope},
+    Route{"/sim/trade", &SimTrade, Dialect::kEnvelope},
+    Route{"/sim/return_url", &SimReturnUrl, Dialect::kEnvelope},
+};
+
+http::Response Failure(Dialect d, int status, std::string_view wx_msg, http::Err envelope) {
+    switch (d) {
+        case Dialect::kWx:
+            return WxReturnFail(wx_msg, status);
+        case Dialect::kZfb:
+            return ZfbUnavailable(status);
+        case Dialect::kEnvelope:
+            break;
+    }
+    return http::Fail(envelope);
+}
+
+class SimApp final : public fcgi::App {
+  public:
+    explicit SimApp(const SimOptions& opts) : opts_(opts), db_(opts_.conninfo, store::Statements()) {
+        if (!db_.Ensure()) log::Warn("paysim worker: database not reachable yet; answering 503 until it is");
+    }
+
+    http::Response Handle(const http::Request& req) override {
+        const Route* route = nullptr;
+        for (const Route& r : kRoutes)
+            if (r.path == req.path) route = &r;
+        if (!route) return http::Fail(http::Err::kNoSuchApi);
+        Ctx ctx{db_, opts_};
+        try {
+            return route->handler(ctx, req);
+        } catch (const db::Unavailable& e) {
+            log::Warn(req.path, ": ", e.what());
+            db_.ResetTransaction();
+            return Failure(route->dialect, 503, "系统繁忙,请稍后再试", http::Err::kDbUnavailable);
+        } catch (const std::exception& e) {
+            log::Error(req.path, ": ", e.what());
+            db_.ResetTransaction();
+            return Failure(route->dialect, 500, "系统错误", http::Err::kInternal);
+        }
+    }
+
+  private:
+    SimOptions opts_;
+    db::Connection db_;
+};
+
+}  // namespace
+
+std::unique_ptr<fcgi::App> MakeApp(const SimOptions& opts) {
+    return std::make_unique<SimApp>(opts);
+}
+
+}  // namespace orderpay::sim
