@@ -1,4 +1,5 @@
-// pay/buy's request body: JSON parsed within limits, fields read into a BuyInput.
+// pay/buy's request body: JSON parsed within limits (text only, no repeated keys), fields read
+// into a BuyInput.
 #include "orderpay/handlers/buy_input.hpp"
 
 #include "orderpay/http/json.hpp"
@@ -16,8 +17,11 @@ constexpr const char* kContactFields[] = {"name", "phone",    "email",   "countr
 
 std::optional<http::Response> ParseInput(const http::Request& req, BuyInput& in) {
     rapidjson::Document doc;
-    std::string err = http::ParseJson(req.body, doc);
-    if (!err.empty()) return http::Fail(http::Err::kBadJson, "request body is not valid JSON: " + err);
+    http::JsonCheck check = http::ParseJsonInput(req.body, doc);
+    if (check.fault == http::JsonFault::kEncoding)
+        return http::Fail(http::Err::kBadEncoding, "request body: " + check.reason);
+    if (check.fault != http::JsonFault::kNone)
+        return http::Fail(http::Err::kBadJson, "request body is not valid JSON: " + check.reason);
     if (!doc.IsObject()) return http::Fail(http::Err::kBadJson, "request body must be a JSON object");
     auto products = doc.FindMember("products");
     if (products == doc.MemberEnd() || !products->value.IsArray() || products->value.Empty())

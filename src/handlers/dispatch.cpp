@@ -5,6 +5,7 @@
 #include "orderpay/handlers/handlers.hpp"
 #include "orderpay/http/reply.hpp"
 #include "orderpay/http/router.hpp"
+#include "orderpay/http/utf8.hpp"
 
 namespace orderpay::handlers {
 
@@ -30,6 +31,7 @@ constexpr std::array kRoutes = {
 };
 
 http::Response Route_(app::Context& ctx, const http::Request& req) {
+    if (!http::IsText(req.path)) return http::Fail(http::Err::kBadEncoding);
     if (req.path == "/healthz") {
         bool db_ok = ctx.db().Ensure();
         if (!db_ok) return http::Fail(http::Err::kDbUnavailable);
@@ -49,6 +51,8 @@ http::Response Route_(app::Context& ctx, const http::Request& req) {
         return r;
     }
     if (!req.query_ok) return http::Fail(http::Err::kBadQuery);
+    // The buyer API (the ticket routes) takes text only; a notification's query is the provider's.
+    if (route->needs_ticket && !req.QueryIsText()) return http::Fail(http::Err::kBadEncoding);
 
     app::Call call;
     std::optional<store::Site> site = store::FindSite(ctx.db(), m.site);

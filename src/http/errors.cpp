@@ -11,6 +11,7 @@ constexpr std::array kTable = {
     ErrInfo{400, "e.www.api.bad_request", "bad request"},
     ErrInfo{400, "e.www.api.invalid.json", "request body is not valid JSON"},
     ErrInfo{400, "e.www.api.invalid.query", "malformed query string"},
+    ErrInfo{400, "e.www.api.invalid.encoding", "text must be UTF-8 without NUL characters"},
     ErrInfo{400, "e.www.order.nil.products", "the order has no products"},
     ErrInfo{400, "e.www.order.nil.accounts", "the site has no account store"},
     ErrInfo{400, "e.www.order.nil.buyer_id", "buyer account not found"},

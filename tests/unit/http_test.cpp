@@ -1,4 +1,5 @@
-// Unit tests for the route matcher, the error table, the reply envelope and JSON limits.
+// Unit tests for the route matcher, the error table, the reply envelope, request text checks,
+// JSON limits and the strict parsing of request bodies.
 #include <gtest/gtest.h>
 
 #include <set>
@@ -6,6 +7,7 @@
 #include "orderpay/http/errors.hpp"
 #include "orderpay/http/json.hpp"
 #include "orderpay/http/reply.hpp"
+#include "orderpay/http/request.hpp"
 #include "orderpay/http/router.hpp"
 
 using namespace orderpay::http;
@@ -30,6 +32,20 @@ TEST(Router, RejectsOtherShapes) {
     EXPECT_FALSE(MatchApiPath("/api/" + std::string(65, 'a') + "/pay/buy", m));
 }
 
+TEST(Request, QueryIsText) {
+    Request r;
+    r.query = {{"ticket", "abc"}, {"id", "绿茶"}};
+    EXPECT_TRUE(r.QueryIsText());
+    r.query = {{"id", "\xff"}};
+    EXPECT_FALSE(r.QueryIsText());
+    r.query = {{"id", std::string("abc\0", 4)}};
+    EXPECT_FALSE(r.QueryIsText());
+    r.query = {{std::string("i\0d", 3), "x"}};
+    EXPECT_FALSE(r.QueryIsText());
+    r.query = {{"\xfe", "x"}};
+    EXPECT_FALSE(r.QueryIsText());
+}
+
 TEST(Router, MethodBits) {
     EXPECT_EQ(MethodBit("GET"), unsigned(Method::kGet));
     EXPECT_EQ(MethodBit("HEAD"), unsigned(Method::kGet));
@@ -52,6 +68,8 @@ TEST(Errors, SeedCodesAndStatuses) {
     EXPECT_EQ(Info(Err::kTooLarge).status, 413);
     EXPECT_EQ(Info(Err::kDbUnavailable).status, 503);
     EXPECT_EQ(Info(Err::kProviderTimeout).status, 504);
+    EXPECT_EQ(Info(Err::kBadEncoding).code, "e.www.api.invalid.encoding");
+    EXPECT_EQ(Info(Err::kBadEncoding).status, 400);
 }
 
 TEST(Errors, CodesAreUnique) {
@@ -86,6 +104,40 @@ TEST(Json, LimitsAndErrors) {
     EXPECT_NE(ParseJson("", d), "");
     EXPECT_EQ(ParseJson("{\"a\":[[[[1]]]]}", d, {1024, 5}), "");
     EXPECT_EQ(ParseJson("{\"a\":[[[[[1]]]]]}", d, {1024, 5}), "too deep");
+}
+
+TEST(JsonInput, AcceptsTextAndReportsSyntax) {
+    rapidjson::Document d;
+    JsonCheck c = ParseJsonInput("{\"t\":\"绿茶 \\u00e9 \\ud83d\\ude00\",\"a\":[{\"x\":1},{\"x\":2}]}", d);
+    EXPECT_EQ(c.fault, JsonFault::kNone) << c.reason;
+    EXPECT_EQ(ParseJsonInput("{\"a\":", d).fault, JsonFault::kSyntax);
+    EXPECT_EQ(ParseJsonInput("{} x", d).fault, JsonFault::kSyntax);
+    EXPECT_EQ(ParseJsonInput(std::string(100, '['), d).fault, JsonFault::kSyntax);
+    EXPECT_EQ(ParseJsonInput(std::string(2000, ' '), d, {1024, 16}).fault, JsonFault::kSyntax);
+}
+
+TEST(JsonInput, RefusesBadTextRawOrEscaped) {
+    rapidjson::Document d;
+    for (std::string body :
+         {std::string("{\"t\":\"\xff\xfe\"}"), std::string("{\"\xff\":1}"),
+          std::string("{\"t\":\"\xc0\x80\"}"), std::string("{\"t\":\"\xed\xa0\x80\"}"),
+          std::string("{\"t\":\"a\0b\"}", 11), std::string("{} \0", 4), std::string("{\"t\":\"a\\u0000b\"}"),
+          std::string("{\"t\\u0000\":1}"), std::string("{\"t\":[\"ok\",{\"u\":\"\\u0000\"}]}"),
+          std::string("{\"t\":\"\\ud800\"}"), std::string("{\"t\":\"\\ud800x\"}"),
+          std::string("{\"t\":\"\\udc00\"}")}) {
+        JsonCheck c = ParseJsonInput(body, d);
+        EXPECT_EQ(c.fault, JsonFault::kEncoding) << body << ": " << c.reason;
+    }
+}
+
+TEST(JsonInput, RefusesDuplicateKeysAtAnyDepth) {
+    rapidjson::Document d;
+    JsonCheck c = ParseJsonInput("{\"pay_tp\":\"wx.qrcode\",\"pay_tp\":\"zfb.qrcode\"}", d);
+    EXPECT_EQ(c.fault, JsonFault::kSyntax);
+    EXPECT_NE(c.reason.find("pay_tp"), std::string::npos) << c.reason;
+    EXPECT_EQ(ParseJsonInput("{\"p\":[{\"id\":\"a\",\"id\":\"b\"}]}", d).fault, JsonFault::kSyntax);
+    EXPECT_EQ(ParseJsonInput("{\"a\":1,\"\\u0061\":2}", d).fault, JsonFault::kSyntax);  // equal once decoded
+    EXPECT_EQ(ParseJsonInput("{\"a\":{\"a\":1},\"b\":[{\"a\":1},{\"a\":2}]}", d).fault, JsonFault::kNone);
 }
 
 TEST(Json, TypedGetters) {

@@ -11,6 +11,7 @@ enum class Err {
     kBadRequest,        // 400 e.www.api.bad_request
     kBadJson,           // 400 e.www.api.invalid.json
     kBadQuery,          // 400 e.www.api.invalid.query
+    kBadEncoding,       // 400 e.www.api.invalid.encoding
     kNilProducts,       // 400 e.www.order.nil.products
     kNilAccounts,       // 400 e.www.order.nil.accounts
     kNilBuyer,          // 400 e.www.order.nil.buyer_id

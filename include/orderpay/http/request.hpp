@@ -4,6 +4,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -24,6 +25,10 @@ struct Request {
 
     std::optional<std::string> Arg(std::string_view name) const { return FormValue(query, name); }
     std::optional<std::string> Header(const std::string& cgi_name) const;
+
+    /// True when every decoded query name and value is UTF-8 without NUL (http/utf8.hpp). The
+    /// buyer API requires it; a provider's notification query may be in its own charset.
+    bool QueryIsText() const;
 };
 
 struct Response {
