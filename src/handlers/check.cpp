@@ -2,6 +2,7 @@
 // asked about recently is queried, so a lost notification never leaves a paid order unpaid.
 #include "orderpay/app/order_view.hpp"
 #include "orderpay/app/payflow.hpp"
+#include "orderpay/domain/ids.hpp"
 #include "orderpay/handlers/handlers.hpp"
 #include "orderpay/http/reply.hpp"
 
@@ -10,7 +11,7 @@ namespace orderpay::handlers {
 http::Response Check(app::Context& ctx, app::Call& call, const http::Request& req) {
     std::optional<std::string> id = req.Arg("id");
     if (!id || id->empty()) return http::Fail(http::Err::kNilId);
-    if (id->size() > 32) return http::Fail(http::Err::kNoSuchObject);
+    if (!domain::IsOrderId(*id)) return http::Fail(http::Err::kNoSuchObject);  // cannot exist: no query
     std::string json;
     std::optional<app::OrderRow> order = app::LoadOrder(ctx.db(), call.site.id, *id, &json);
     // Someone else's order is answered exactly like a missing one: never reveal it exists.

@@ -55,7 +55,8 @@ http::Response Route_(app::Context& ctx, const http::Request& req) {
     if (route->needs_ticket && !req.QueryIsText()) return http::Fail(http::Err::kBadEncoding);
 
     app::Call call;
-    std::optional<store::Site> site = store::FindSite(ctx.db(), m.site);
+    std::optional<store::Site> site =
+        http::ValidSiteId(m.site) ? store::FindSite(ctx.db(), m.site) : std::nullopt;
     if (!site) return http::Fail(http::Err::kNoSuchSite);
     call.site = std::move(*site);
     if (route->needs_ticket) {

@@ -1,4 +1,4 @@
-// Splits the API path into site and action; the action table itself lives in handlers/routes.cpp.
+// Splits the API path into site and action; the action table itself lives in handlers/dispatch.cpp.
 #include "orderpay/http/router.hpp"
 
 namespace orderpay::http {
@@ -17,11 +17,8 @@ bool MatchApiPath(std::string_view path, RouteMatch& out) {
     if (path.substr(0, kPrefix.size()) != kPrefix) return false;
     path.remove_prefix(kPrefix.size());
     auto slash = path.find('/');
-    if (slash == std::string_view::npos || slash == 0 || slash > 64) return false;
+    if (slash == std::string_view::npos || slash == 0) return false;
     std::string_view site = path.substr(0, slash);
-    if (site == "." || site == "..") return false;
-    for (char c : site)
-        if (!SiteChar(c)) return false;
     path.remove_prefix(slash);
     constexpr std::string_view kPay = "/pay/";
     if (path.substr(0, kPay.size()) != kPay) return false;
@@ -29,6 +26,13 @@ bool MatchApiPath(std::string_view path, RouteMatch& out) {
     if (action.empty() || action.size() > 32 || action.find('/') != std::string_view::npos) return false;
     out.site.assign(site);
     out.action.assign(action);
+    return true;
+}
+
+bool ValidSiteId(std::string_view site) {
+    if (site.empty() || site.size() > 64 || site == "." || site == "..") return false;
+    for (char c : site)
+        if (!SiteChar(c)) return false;
     return true;
 }
 

@@ -24,12 +24,28 @@ TEST(Router, MatchesApiPath) {
 
 TEST(Router, RejectsOtherShapes) {
     RouteMatch m;
-    for (const char* p :
-         {"/api//pay/buy", "/api/demo/pay/", "/api/demo/pay/buy/x", "/api/demo/pax/buy", "/apix/demo/pay/buy",
-          "/api/de mo/pay/buy", "/api/../pay/buy", "/api/demo", "/", ""}) {
+    for (const char* p : {"/api//pay/buy", "/api/demo/pay/", "/api/demo/pay/buy/x", "/api/demo/pax/buy",
+                          "/apix/demo/pay/buy", "/api/demo", "/", ""}) {
         EXPECT_FALSE(MatchApiPath(p, m)) << p;
     }
-    EXPECT_FALSE(MatchApiPath("/api/" + std::string(65, 'a') + "/pay/buy", m));
+}
+
+TEST(Router, ASiteThatCannotExistStillMatchesTheShape) {
+    // ...so that it is answered "no such site" (without a query), not "no such api".
+    RouteMatch m;
+    ASSERT_TRUE(MatchApiPath("/api/de mo/pay/buy", m));
+    EXPECT_EQ(m.site, "de mo");
+    ASSERT_TRUE(MatchApiPath("/api/" + std::string(65, 'a') + "/pay/check", m));
+    EXPECT_FALSE(ValidSiteId(m.site));
+}
+
+TEST(Router, ValidSiteIdIsTheSchemaCheck) {
+    for (const char* ok : {"demo", "shop.example.com", "A_b-9", "x"}) EXPECT_TRUE(ValidSiteId(ok)) << ok;
+    EXPECT_TRUE(ValidSiteId(std::string(64, 'a')));
+    for (const char* bad : {"", ".", "..", "de mo", "a$b", "a/b", "a%b", "caf\xc3\xa9", "\xff"})
+        EXPECT_FALSE(ValidSiteId(bad)) << bad;
+    EXPECT_FALSE(ValidSiteId(std::string(65, 'a')));
+    EXPECT_FALSE(ValidSiteId(std::string("ab\0", 3)));
 }
 
 TEST(Request, QueryIsText) {
