@@ -33,6 +33,8 @@ constexpr std::array kRoutes = {
 http::Response Route_(app::Context& ctx, const http::Request& req) {
     if (!http::IsText(req.path)) return http::Fail(http::Err::kBadEncoding);
     if (req.path == "/healthz") {
+        if (!(http::MethodBit(req.method) & unsigned(Method::kGet)))
+            return http::MethodNotAllowed(unsigned(Method::kGet));
         bool db_ok = ctx.db().Ensure();
         if (!db_ok) return http::Fail(http::Err::kDbUnavailable);
         return http::Ok("{\"db\":\"ok\"}");
@@ -43,13 +45,7 @@ http::Response Route_(app::Context& ctx, const http::Request& req) {
     for (const Route& r : kRoutes)
         if (r.action == m.action) route = &r;
     if (!route) return http::Fail(http::Err::kNoSuchApi);
-    if (!(route->methods & http::MethodBit(req.method))) {
-        http::Response r = http::Fail(http::Err::kMethodNotAllowed);
-        const bool get = route->methods & unsigned(Method::kGet),
-                   post = route->methods & unsigned(Method::kPost);
-        r.headers.emplace_back("Allow", get && post ? "GET, HEAD, POST" : post ? "POST" : "GET, HEAD");
-        return r;
-    }
+    if (!(route->methods & http::MethodBit(req.method))) return http::MethodNotAllowed(route->methods);
     if (!req.query_ok) return http::Fail(http::Err::kBadQuery);
     // The buyer API (the ticket routes) takes text only; a notification's query is the provider's.
     if (route->needs_ticket && !req.QueryIsText()) return http::Fail(http::Err::kBadEncoding);

@@ -1,6 +1,8 @@
 // Splits the API path into site and action; the action table itself lives in handlers/dispatch.cpp.
 #include "orderpay/http/router.hpp"
 
+#include "orderpay/http/reply.hpp"
+
 namespace orderpay::http {
 
 namespace {
@@ -40,6 +42,13 @@ unsigned MethodBit(std::string_view method) {
     if (method == "GET" || method == "HEAD") return static_cast<unsigned>(Method::kGet);
     if (method == "POST") return static_cast<unsigned>(Method::kPost);
     return 0;
+}
+
+Response MethodNotAllowed(unsigned methods) {
+    Response r = Fail(Err::kMethodNotAllowed);
+    const bool get = methods & unsigned(Method::kGet), post = methods & unsigned(Method::kPost);
+    r.headers.emplace_back("Allow", get && post ? "GET, HEAD, POST" : post ? "POST" : "GET, HEAD");
+    return r;
 }
 
 }  // namespace orderpay::http

@@ -48,6 +48,25 @@ TEST(Router, ValidSiteIdIsTheSchemaCheck) {
     EXPECT_FALSE(ValidSiteId(std::string("ab\0", 3)));
 }
 
+TEST(Router, MethodNotAllowedNamesTheAllowedMethods) {
+    Response r = MethodNotAllowed(unsigned(Method::kGet));
+    EXPECT_EQ(r.status, 405);
+    ASSERT_EQ(r.headers.size(), 1u);
+    EXPECT_EQ(r.headers[0], (std::pair<std::string, std::string>{"Allow", "GET, HEAD"}));
+    EXPECT_EQ(MethodNotAllowed(unsigned(Method::kPost)).headers[0].second, "POST");
+    EXPECT_EQ(MethodNotAllowed(Method::kGet | Method::kPost).headers[0].second, "GET, HEAD, POST");
+}
+
+TEST(Request, JsonMediaType) {
+    for (const char* ok : {"application/json", "application/json; charset=utf-8", "Application/JSON",
+                           "application/json;charset=UTF-8", " application/json ; charset=utf-8"})
+        EXPECT_TRUE(IsJsonMediaType(ok)) << ok;
+    for (const char* bad : {"", "text/plain", "text/plain;charset=UTF-8", "application/x-www-form-urlencoded",
+                            "application/jsonx", "application/json-seq", "application/problem+json", "json",
+                            "multipart/form-data; boundary=application/json"})
+        EXPECT_FALSE(IsJsonMediaType(bad)) << bad;
+}
+
 TEST(Request, QueryIsText) {
     Request r;
     r.query = {{"ticket", "abc"}, {"id", "绿茶"}};
@@ -86,6 +105,8 @@ TEST(Errors, SeedCodesAndStatuses) {
     EXPECT_EQ(Info(Err::kProviderTimeout).status, 504);
     EXPECT_EQ(Info(Err::kBadEncoding).code, "e.www.api.invalid.encoding");
     EXPECT_EQ(Info(Err::kBadEncoding).status, 400);
+    EXPECT_EQ(Info(Err::kUnsupportedType).code, "e.www.api.unsupported_media_type");
+    EXPECT_EQ(Info(Err::kUnsupportedType).status, 415);
 }
 
 TEST(Errors, CodesAreUnique) {

@@ -33,7 +33,7 @@ enum class Err {
     kOrderClosed,       // 409 e.www.order.closed
     kPayFailed,         // 409 e.www.pay.failed   (provider refused definitively: e.g. code expired)
     kTooLarge,          // 413 e.www.api.too_large
-    kUnsupportedType,   // 415 e.www.api.content_type
+    kUnsupportedType,   // 415 e.www.api.unsupported_media_type
     kInternal,          // 500 e.sys.internal
     kProvider,          // 502 e.www.pay.provider
     kDbUnavailable,     // 503 e.sys.db.unavailable

@@ -31,6 +31,10 @@ struct Request {
     bool QueryIsText() const;
 };
 
+/// True for the media type application/json, any letter case, with or without parameters
+/// ("application/json; charset=utf-8").
+bool IsJsonMediaType(std::string_view content_type);
+
 struct Response {
     int status = 200;
     std::string content_type = "application/json";

@@ -29,4 +29,7 @@ bool ValidSiteId(std::string_view site);
 /// Method bit for "GET"/"HEAD" (kGet) or "POST" (kPost); 0 for anything else.
 unsigned MethodBit(std::string_view method);
 
+/// 405 e.www.api.method with the Allow header listing `methods` (Method bits; kGet is GET, HEAD).
+Response MethodNotAllowed(unsigned methods);
+
 }  // namespace orderpay::http
