@@ -33,6 +33,7 @@ constexpr std::array kTable = {
     ErrInfo{409, "e.www.order.closed", "the order is closed"},
     ErrInfo{409, "e.www.pay.failed", "the payment was declined"},
     ErrInfo{413, "e.www.api.too_large", "request body too large"},
+    ErrInfo{414, "e.www.api.uri_too_long", "request URI too long"},
     ErrInfo{415, "e.www.api.unsupported_media_type", "Content-Type must be application/json"},
     ErrInfo{500, "e.sys.internal", "internal error"},
     ErrInfo{502, "e.www.pay.provider", "payment provider error"},

@@ -107,6 +107,7 @@ TEST(Errors, SeedCodesAndStatuses) {
     EXPECT_EQ(Info(Err::kBadEncoding).status, 400);
     EXPECT_EQ(Info(Err::kUnsupportedType).code, "e.www.api.unsupported_media_type");
     EXPECT_EQ(Info(Err::kUnsupportedType).status, 415);
+    EXPECT_EQ(Info(Err::kUriTooLong).status, 414);
 }
 
 TEST(Errors, CodesAreUnique) {

@@ -33,6 +33,7 @@ enum class Err {
     kOrderClosed,       // 409 e.www.order.closed
     kPayFailed,         // 409 e.www.pay.failed   (provider refused definitively: e.g. code expired)
     kTooLarge,          // 413 e.www.api.too_large
+    kUriTooLong,        // 414 e.www.api.uri_too_long     (answered by nginx, listed for the one table)
     kUnsupportedType,   // 415 e.www.api.unsupported_media_type
     kInternal,          // 500 e.sys.internal
     kProvider,          // 502 e.www.pay.provider
