@@ -4,6 +4,7 @@
 // the order cost more queries.
 #include "orderpay/app/order_view.hpp"
 #include "orderpay/app/payflow.hpp"
+#include "orderpay/domain/ids.hpp"
 #include "orderpay/handlers/handlers.hpp"
 #include "orderpay/http/reply.hpp"
 #include "orderpay/store/check_view.hpp"
@@ -13,6 +14,11 @@ namespace orderpay::handlers {
 http::Response Check(app::Context& ctx, app::Call& call, const http::Request& req) {
     std::optional<std::string> ticket = req.Arg("ticket");
     std::optional<std::string> id = req.Arg("id");
+    if (call.buyer) {
+        // Dispatch resolved site and ticket the ordinary way: the id is missing or cannot exist.
+        if (!id || id->empty()) return http::Fail(http::Err::kNilId);
+        return http::Fail(http::Err::kNoSuchObject);  // cannot exist: no query
+    }
     store::CheckView v = store::LoadCheckView(ctx.db(), call.site.id, ticket.value_or(""), id.value_or(""));
     // The same answers, in the same order, as every other authenticated route (dispatch.cpp).
     if (!v.site_found) return http::Fail(http::Err::kNoSuchSite);

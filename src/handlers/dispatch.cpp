@@ -2,9 +2,11 @@
 #include <array>
 
 #include "orderpay/core/log.hpp"
+#include "orderpay/domain/ids.hpp"
 #include "orderpay/handlers/handlers.hpp"
 #include "orderpay/http/reply.hpp"
 #include "orderpay/http/router.hpp"
+#include "orderpay/http/utf8.hpp"
 
 namespace orderpay::handlers {
 
@@ -45,7 +47,10 @@ http::Response RouteNotification(app::Context& ctx, const http::Request& req, co
 }
 
 http::Response Route_(app::Context& ctx, const http::Request& req) {
+    if (!http::IsText(req.path)) return http::Fail(http::Err::kBadEncoding);
     if (req.path == "/healthz") {
+        if (!(http::MethodBit(req.method) & unsigned(Method::kGet)))
+            return http::MethodNotAllowed(unsigned(Method::kGet));
         bool db_ok = ctx.db().Ensure();
         if (!db_ok) return http::Fail(http::Err::kDbUnavailable);
         return http::Ok("{\"db\":\"ok\"}");
@@ -60,21 +65,21 @@ http::Response Route_(app::Context& ctx, const http::Request& req) {
             return RouteNotification(ctx, req, m, *p);
     }
     if (!route) return http::Fail(http::Err::kNoSuchApi);
-    if (!(route->methods & http::MethodBit(req.method))) {
-        http::Response r = http::Fail(http::Err::kMethodNotAllowed);
-        const bool get = route->methods & unsigned(Method::kGet),
-                   post = route->methods & unsigned(Method::kPost);
-        r.headers.emplace_back("Allow", get && post ? "GET, HEAD, POST" : post ? "POST" : "GET, HEAD");
-        return r;
-    }
+    if (!(route->methods & http::MethodBit(req.method))) return http::MethodNotAllowed(route->methods);
     if (!req.query_ok) return http::Fail(http::Err::kBadQuery);
+    // The buyer API (the ticket routes) takes text only; a notification's query is the provider's.
+    if (route->needs_ticket && !req.QueryIsText()) return http::Fail(http::Err::kBadEncoding);
 
     app::Call call;
-    if (route->resolves_itself) {
+    // pay/check with a site and an order id that can exist resolves everything in one statement;
+    // anything else takes the ordinary path, which answers without touching the orders.
+    if (route->resolves_itself && http::ValidSiteId(m.site) &&
+        domain::IsOrderId(req.Arg("id").value_or(""))) {
         call.site.id = m.site;
         return route->fn(ctx, call, req);
     }
-    std::optional<store::Site> site = store::FindSite(ctx.db(), m.site);
+    std::optional<store::Site> site =
+        http::ValidSiteId(m.site) ? store::FindSite(ctx.db(), m.site) : std::nullopt;
     if (!site) return http::Fail(http::Err::kNoSuchSite);
     call.site = std::move(*site);
     if (route->needs_ticket) {

@@ -3,6 +3,7 @@
 #include "orderpay/app/order_view.hpp"
 #include "orderpay/app/payflow.hpp"
 #include "orderpay/crypto/digest.hpp"
+#include "orderpay/domain/ids.hpp"
 #include "orderpay/handlers/handlers.hpp"
 #include "orderpay/http/reply.hpp"
 #include "orderpay/store/orders.hpp"
@@ -43,7 +44,7 @@ bool Retire(app::Context& ctx, const store::SlipRow& old, bool& paid_meanwhile) 
 http::Response Pay(app::Context& ctx, app::Call& call, const http::Request& req) {
     std::optional<std::string> id = req.Arg("id");
     if (!id || id->empty()) return http::Fail(http::Err::kNilId);
-    if (id->size() > 32) return http::Fail(http::Err::kNoSuchObject);
+    if (!domain::IsOrderId(*id)) return http::Fail(http::Err::kNoSuchObject);  // cannot exist: no query
     std::optional<store::OrderRecord> order = app::LoadOrder(ctx.db(), call.site.id, *id, nullptr);
     if (!order || order->buyer_id != call.buyer->account_id || order->buyer_store != call.buyer->store_id)
         return http::Fail(http::Err::kNoSuchObject);

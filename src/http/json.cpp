@@ -1,10 +1,15 @@
-// JSON parsing with limits enforced before and during parse (RapidJSON SAX depth check).
+// JSON parsing with limits enforced before and during parse (RapidJSON SAX depth check), and the
+// stricter variant for request bodies (text, duplicate keys).
 #include "orderpay/http/json.hpp"
 
 #include <rapidjson/error/en.h>
 #include <rapidjson/memorystream.h>
 
+#include <algorithm>
+#include <vector>
+
 #include "orderpay/domain/money.hpp"
+#include "orderpay/http/utf8.hpp"
 
 namespace orderpay::http {
 
@@ -33,13 +38,12 @@ bool TooDeep(std::string_view text, unsigned max_depth) {
     return false;
 }
 
-}  // namespace
-
-std::string ParseJson(std::string_view text, rapidjson::Document& doc, const JsonLimits& limits) {
+template <unsigned kFlags>
+std::string Parse(std::string_view text, rapidjson::Document& doc, const JsonLimits& limits) {
     if (text.size() > limits.max_bytes) return "too large";
     if (TooDeep(text, limits.max_depth)) return "too deep";
     rapidjson::MemoryStream ms(text.data(), text.size());
-    doc.ParseStream<rapidjson::kParseStopWhenDoneFlag>(ms);
+    doc.ParseStream<rapidjson::kParseStopWhenDoneFlag | kFlags>(ms);
     if (doc.HasParseError()) {
         return std::string(rapidjson::GetParseError_En(doc.GetParseError())) + " at offset " +
                std::to_string(doc.GetErrorOffset());
@@ -50,6 +54,60 @@ std::string ParseJson(std::string_view text, rapidjson::Document& doc, const Jso
         if (c != ' ' && c != '\n' && c != '\r' && c != '\t') return "trailing data after JSON value";
     }
     return {};
+}
+
+std::string_view View(const rapidjson::Value& s) {
+    return {s.GetString(), s.GetStringLength()};
+}
+
+// Checks what the raw-text check cannot see: strings as decoded from their escapes, and
+// repeated keys. Recursion is bounded by the depth limit checked before parsing.
+JsonCheck CheckTree(const rapidjson::Value& v) {
+    if (v.IsString()) {
+        if (!IsText(View(v))) return {JsonFault::kEncoding, "a string is not UTF-8 text without NUL"};
+    } else if (v.IsArray()) {
+        for (const auto& item : v.GetArray())
+            if (JsonCheck c = CheckTree(item); c.fault != JsonFault::kNone) return c;
+    } else if (v.IsObject()) {
+        std::vector<std::string_view> keys;
+        keys.reserve(v.MemberCount());
+        for (const auto& m : v.GetObject()) {
+            if (!IsText(View(m.name))) return {JsonFault::kEncoding, "a key is not UTF-8 text without NUL"};
+            keys.push_back(View(m.name));
+            if (JsonCheck c = CheckTree(m.value); c.fault != JsonFault::kNone) return c;
+        }
+        std::sort(keys.begin(), keys.end());
+        auto dup = std::adjacent_find(keys.begin(), keys.end());
+        if (dup != keys.end()) {
+            std::string reason = "duplicate key";
+            if (dup->size() <= 64) reason += " \"" + std::string(*dup) + "\"";
+            return {JsonFault::kSyntax, reason};
+        }
+    }
+    return {};
+}
+
+}  // namespace
+
+std::string ParseJson(std::string_view text, rapidjson::Document& doc, const JsonLimits& limits) {
+    return Parse<rapidjson::kParseNoFlags>(text, doc, limits);
+}
+
+JsonCheck ParseJsonInput(std::string_view text, rapidjson::Document& doc, const JsonLimits& limits) {
+    if (text.size() > limits.max_bytes) return {JsonFault::kSyntax, "too large"};
+    // RFC 8259 §8.1: JSON text exchanged between systems is UTF-8. Checking the raw bytes first
+    // also catches a NUL byte, which RapidJSON would take for the end of its input.
+    if (!IsText(text)) return {JsonFault::kEncoding, "request body is not UTF-8 text without NUL"};
+    std::string err = Parse<rapidjson::kParseValidateEncodingFlag>(text, doc, limits);
+    if (!err.empty()) {
+        // RapidJSON 1.1 checks a high surrogate escape's partner but not a lone low one ("\uDC00"):
+        // CheckTree's IsText catches that one.
+        bool text_fault = doc.HasParseError() &&
+                          (doc.GetParseError() == rapidjson::kParseErrorStringInvalidEncoding ||
+                           doc.GetParseError() == rapidjson::kParseErrorStringUnicodeSurrogateInvalid);
+        return {text_fault ? JsonFault::kEncoding : JsonFault::kSyntax, err};
+    }
+    return CheckTree(doc);
 }
 
 std::optional<std::string> GetString(const rapidjson::Value& obj, const char* name) {

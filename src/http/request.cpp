@@ -1,5 +1,7 @@
-// Request helpers that need no FastCGI: header lookup by CGI name.
+// Request helpers that need no FastCGI: header lookup by CGI name, query text, media type.
 #include "orderpay/http/request.hpp"
+
+#include "orderpay/http/utf8.hpp"
 
 namespace orderpay::http {
 
@@ -7,6 +9,28 @@ std::optional<std::string> Request::Header(const std::string& cgi_name) const {
     auto it = headers.find(cgi_name);
     if (it == headers.end()) return std::nullopt;
     return it->second;
+}
+
+bool Request::QueryIsText() const {
+    for (const auto& [name, value] : query)
+        if (!IsText(name) || !IsText(value)) return false;
+    return true;
+}
+
+bool IsJsonMediaType(std::string_view content_type) {
+    // RFC 9110: type/subtype is case-insensitive and may be followed by ";" parameters, with
+    // optional whitespace around the semicolon.
+    std::string_view type = content_type.substr(0, content_type.find(';'));
+    while (!type.empty() && (type.back() == ' ' || type.back() == '\t')) type.remove_suffix(1);
+    while (!type.empty() && (type.front() == ' ' || type.front() == '\t')) type.remove_prefix(1);
+    constexpr std::string_view kJson = "application/json";
+    if (type.size() != kJson.size()) return false;
+    for (std::size_t i = 0; i < type.size(); ++i) {
+        char c = type[i];
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+        if (c != kJson[i]) return false;
+    }
+    return true;
 }
 
 }  // namespace orderpay::http

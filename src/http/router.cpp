@@ -1,5 +1,7 @@
-// Splits the API path into site and action; the action table itself lives in handlers/routes.cpp.
+// Splits the API path into site and action; the action table itself lives in handlers/dispatch.cpp.
 #include "orderpay/http/router.hpp"
+
+#include "orderpay/http/reply.hpp"
 
 namespace orderpay::http {
 
@@ -17,11 +19,8 @@ bool MatchApiPath(std::string_view path, RouteMatch& out) {
     if (path.substr(0, kPrefix.size()) != kPrefix) return false;
     path.remove_prefix(kPrefix.size());
     auto slash = path.find('/');
-    if (slash == std::string_view::npos || slash == 0 || slash > 64) return false;
+    if (slash == std::string_view::npos || slash == 0) return false;
     std::string_view site = path.substr(0, slash);
-    if (site == "." || site == "..") return false;
-    for (char c : site)
-        if (!SiteChar(c)) return false;
     path.remove_prefix(slash);
     constexpr std::string_view kPay = "/pay/";
     if (path.substr(0, kPay.size()) != kPay) return false;
@@ -32,10 +31,24 @@ bool MatchApiPath(std::string_view path, RouteMatch& out) {
     return true;
 }
 
+bool ValidSiteId(std::string_view site) {
+    if (site.empty() || site.size() > 64 || site == "." || site == "..") return false;
+    for (char c : site)
+        if (!SiteChar(c)) return false;
+    return true;
+}
+
 unsigned MethodBit(std::string_view method) {
     if (method == "GET" || method == "HEAD") return static_cast<unsigned>(Method::kGet);
     if (method == "POST") return static_cast<unsigned>(Method::kPost);
     return 0;
+}
+
+Response MethodNotAllowed(unsigned methods) {
+    Response r = Fail(Err::kMethodNotAllowed);
+    const bool get = methods & unsigned(Method::kGet), post = methods & unsigned(Method::kPost);
+    r.headers.emplace_back("Allow", get && post ? "GET, HEAD, POST" : post ? "POST" : "GET, HEAD");
+    return r;
 }
 
 }  // namespace orderpay::http

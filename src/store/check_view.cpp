@@ -1,6 +1,7 @@
 // Reads pay/check's one statement into its parts.
 #include "orderpay/store/check_view.hpp"
 
+#include "orderpay/domain/ids.hpp"
 #include "orderpay/store/statements.hpp"
 #include "store/parse.hpp"
 
@@ -11,7 +12,7 @@ CheckView LoadCheckView(db::Connection& c, const std::string& site, const std::s
     // A ticket longer than any we issue, or none, still runs the statement (site and store are
     // needed for the answer) with a hash no session has.
     std::string hash = !ticket.empty() && ticket.size() <= 256 ? TicketHash(ticket) : std::string(64, '0');
-    db::Result r = c.Exec(kCheckView, {site, hash, IsRecordId(order_id) ? order_id : std::string()});
+    db::Result r = c.Exec(kCheckView, {site, hash, domain::IsOrderId(order_id) ? order_id : std::string()});
     CheckView v;
     if (r.Rows() == 0) return v;
     v.site_found = !r.IsNull(0, r.Col("site_id_found"));

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "orderpay/core/log.hpp"
+#include "orderpay/domain/ids.hpp"
 #include "orderpay/store/retry.hpp"
 #include "orderpay/store/statements.hpp"
 #include "store/parse.hpp"
@@ -83,14 +84,14 @@ std::optional<IdemOrder> FindOrderByIdemKey(db::Connection& c, const std::string
 }
 
 std::optional<OrderRecord> FindOrder(db::Connection& c, const std::string& site, const std::string& id) {
-    if (!IsRecordId(id)) return std::nullopt;
+    if (!domain::IsOrderId(id)) return std::nullopt;
     db::Result r = c.Exec(kOrderGet, {site, id});
     if (r.Rows() == 0) return std::nullopt;
     return OrderFrom(r, 0);
 }
 
 std::optional<std::string> OrderSite(db::Connection& c, const std::string& id) {
-    if (!IsRecordId(id)) return std::nullopt;
+    if (!domain::IsOrderId(id)) return std::nullopt;
     db::Result r = c.Exec(kOrderSite, {id});
     if (r.Rows() == 0) return std::nullopt;
     return r.Get(0, 0);

@@ -2,6 +2,7 @@
 #include "orderpay/store/rows.hpp"
 
 #include "orderpay/crypto/digest.hpp"
+#include "orderpay/domain/ids.hpp"
 #include "orderpay/store/statements.hpp"
 #include "store/parse.hpp"
 
@@ -48,15 +49,8 @@ std::optional<providers::Merchant> FindMerchant(db::Connection& c, const std::st
     return MerchantFrom(r);
 }
 
-bool IsRecordId(std::string_view id) {
-    if (id.empty() || id.size() > 32) return false;
-    for (char ch : id)
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9'))) return false;
-    return true;
-}
-
 std::optional<SlipRow> FindSlip(db::Connection& c, const std::string& id, bool for_update) {
-    if (!IsRecordId(id)) return std::nullopt;
+    if (!domain::IsOrderId(id)) return std::nullopt;
     db::Result r = c.Exec(for_update ? kSlipForUpdate : kSlipGet, {id});
     if (r.Rows() == 0) return std::nullopt;
     return SlipFrom(r, 0);

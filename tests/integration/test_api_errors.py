@@ -83,9 +83,11 @@ def test_invalid_tp():
     expect(buy(tp="Z"), 400, "e.www.order.invalid.tp")
 
 
-def test_negative_amount():
+def test_negative_or_fractional_amount():
     expect(buy(products=[{"id": STACK["DEMO_PRODUCT"], "amount": -1}]), 400, "e.www.order.invalid.amount")
-    expect(buy(products=[{"id": STACK["DEMO_PRODUCT"], "amount": "2"}]), 400, "e.www.order.invalid.amount")
+    expect(buy(products=[{"id": STACK["DEMO_PRODUCT"], "amount": 1.5}]), 400, "e.www.order.invalid.amount")
+    # "2" is not a number at all: a field of the wrong type (test_bad_input.py has the others).
+    expect(buy(products=[{"id": STACK["DEMO_PRODUCT"], "amount": "2"}]), 400, "e.www.order.invalid.field")
 
 
 def test_out_of_store_when_asking_more_than_stock():

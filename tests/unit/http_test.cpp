@@ -1,4 +1,5 @@
-// Unit tests for the route matcher, the error table, the reply envelope and JSON limits.
+// Unit tests for the route matcher, the error table, the reply envelope, request text checks,
+// JSON limits and the strict parsing of request bodies.
 #include <gtest/gtest.h>
 
 #include <set>
@@ -6,6 +7,7 @@
 #include "orderpay/http/errors.hpp"
 #include "orderpay/http/json.hpp"
 #include "orderpay/http/reply.hpp"
+#include "orderpay/http/request.hpp"
 #include "orderpay/http/router.hpp"
 
 using namespace orderpay::http;
@@ -22,12 +24,61 @@ TEST(Router, MatchesApiPath) {
 
 TEST(Router, RejectsOtherShapes) {
     RouteMatch m;
-    for (const char* p :
-         {"/api//pay/buy", "/api/demo/pay/", "/api/demo/pay/buy/x", "/api/demo/pax/buy", "/apix/demo/pay/buy",
-          "/api/de mo/pay/buy", "/api/../pay/buy", "/api/demo", "/", ""}) {
+    for (const char* p : {"/api//pay/buy", "/api/demo/pay/", "/api/demo/pay/buy/x", "/api/demo/pax/buy",
+                          "/apix/demo/pay/buy", "/api/demo", "/", ""}) {
         EXPECT_FALSE(MatchApiPath(p, m)) << p;
     }
-    EXPECT_FALSE(MatchApiPath("/api/" + std::string(65, 'a') + "/pay/buy", m));
+}
+
+TEST(Router, ASiteThatCannotExistStillMatchesTheShape) {
+    // ...so that it is answered "no such site" (without a query), not "no such api".
+    RouteMatch m;
+    ASSERT_TRUE(MatchApiPath("/api/de mo/pay/buy", m));
+    EXPECT_EQ(m.site, "de mo");
+    ASSERT_TRUE(MatchApiPath("/api/" + std::string(65, 'a') + "/pay/check", m));
+    EXPECT_FALSE(ValidSiteId(m.site));
+}
+
+TEST(Router, ValidSiteIdIsTheSchemaCheck) {
+    for (const char* ok : {"demo", "shop.example.com", "A_b-9", "x"}) EXPECT_TRUE(ValidSiteId(ok)) << ok;
+    EXPECT_TRUE(ValidSiteId(std::string(64, 'a')));
+    for (const char* bad : {"", ".", "..", "de mo", "a$b", "a/b", "a%b", "caf\xc3\xa9", "\xff"})
+        EXPECT_FALSE(ValidSiteId(bad)) << bad;
+    EXPECT_FALSE(ValidSiteId(std::string(65, 'a')));
+    EXPECT_FALSE(ValidSiteId(std::string("ab\0", 3)));
+}
+
+TEST(Router, MethodNotAllowedNamesTheAllowedMethods) {
+    Response r = MethodNotAllowed(unsigned(Method::kGet));
+    EXPECT_EQ(r.status, 405);
+    ASSERT_EQ(r.headers.size(), 1u);
+    EXPECT_EQ(r.headers[0], (std::pair<std::string, std::string>{"Allow", "GET, HEAD"}));
+    EXPECT_EQ(MethodNotAllowed(unsigned(Method::kPost)).headers[0].second, "POST");
+    EXPECT_EQ(MethodNotAllowed(Method::kGet | Method::kPost).headers[0].second, "GET, HEAD, POST");
+}
+
+TEST(Request, JsonMediaType) {
+    for (const char* ok : {"application/json", "application/json; charset=utf-8", "Application/JSON",
+                           "application/json;charset=UTF-8", " application/json ; charset=utf-8"})
+        EXPECT_TRUE(IsJsonMediaType(ok)) << ok;
+    for (const char* bad : {"", "text/plain", "text/plain;charset=UTF-8", "application/x-www-form-urlencoded",
+                            "application/jsonx", "application/json-seq", "application/problem+json", "json",
+                            "multipart/form-data; boundary=application/json"})
+        EXPECT_FALSE(IsJsonMediaType(bad)) << bad;
+}
+
+TEST(Request, QueryIsText) {
+    Request r;
+    r.query = {{"ticket", "abc"}, {"id", "绿茶"}};
+    EXPECT_TRUE(r.QueryIsText());
+    r.query = {{"id", "\xff"}};
+    EXPECT_FALSE(r.QueryIsText());
+    r.query = {{"id", std::string("abc\0", 4)}};
+    EXPECT_FALSE(r.QueryIsText());
+    r.query = {{std::string("i\0d", 3), "x"}};
+    EXPECT_FALSE(r.QueryIsText());
+    r.query = {{"\xfe", "x"}};
+    EXPECT_FALSE(r.QueryIsText());
 }
 
 TEST(Router, MethodBits) {
@@ -52,6 +103,11 @@ TEST(Errors, SeedCodesAndStatuses) {
     EXPECT_EQ(Info(Err::kTooLarge).status, 413);
     EXPECT_EQ(Info(Err::kDbUnavailable).status, 503);
     EXPECT_EQ(Info(Err::kProviderTimeout).status, 504);
+    EXPECT_EQ(Info(Err::kBadEncoding).code, "e.www.api.invalid.encoding");
+    EXPECT_EQ(Info(Err::kBadEncoding).status, 400);
+    EXPECT_EQ(Info(Err::kUnsupportedType).code, "e.www.api.unsupported_media_type");
+    EXPECT_EQ(Info(Err::kUnsupportedType).status, 415);
+    EXPECT_EQ(Info(Err::kUriTooLong).status, 414);
 }
 
 TEST(Errors, CodesAreUnique) {
@@ -86,6 +142,40 @@ TEST(Json, LimitsAndErrors) {
     EXPECT_NE(ParseJson("", d), "");
     EXPECT_EQ(ParseJson("{\"a\":[[[[1]]]]}", d, {1024, 5}), "");
     EXPECT_EQ(ParseJson("{\"a\":[[[[[1]]]]]}", d, {1024, 5}), "too deep");
+}
+
+TEST(JsonInput, AcceptsTextAndReportsSyntax) {
+    rapidjson::Document d;
+    JsonCheck c = ParseJsonInput("{\"t\":\"绿茶 \\u00e9 \\ud83d\\ude00\",\"a\":[{\"x\":1},{\"x\":2}]}", d);
+    EXPECT_EQ(c.fault, JsonFault::kNone) << c.reason;
+    EXPECT_EQ(ParseJsonInput("{\"a\":", d).fault, JsonFault::kSyntax);
+    EXPECT_EQ(ParseJsonInput("{} x", d).fault, JsonFault::kSyntax);
+    EXPECT_EQ(ParseJsonInput(std::string(100, '['), d).fault, JsonFault::kSyntax);
+    EXPECT_EQ(ParseJsonInput(std::string(2000, ' '), d, {1024, 16}).fault, JsonFault::kSyntax);
+}
+
+TEST(JsonInput, RefusesBadTextRawOrEscaped) {
+    rapidjson::Document d;
+    for (std::string body :
+         {std::string("{\"t\":\"\xff\xfe\"}"), std::string("{\"\xff\":1}"),
+          std::string("{\"t\":\"\xc0\x80\"}"), std::string("{\"t\":\"\xed\xa0\x80\"}"),
+          std::string("{\"t\":\"a\0b\"}", 11), std::string("{} \0", 4), std::string("{\"t\":\"a\\u0000b\"}"),
+          std::string("{\"t\\u0000\":1}"), std::string("{\"t\":[\"ok\",{\"u\":\"\\u0000\"}]}"),
+          std::string("{\"t\":\"\\ud800\"}"), std::string("{\"t\":\"\\ud800x\"}"),
+          std::string("{\"t\":\"\\udc00\"}")}) {
+        JsonCheck c = ParseJsonInput(body, d);
+        EXPECT_EQ(c.fault, JsonFault::kEncoding) << body << ": " << c.reason;
+    }
+}
+
+TEST(JsonInput, RefusesDuplicateKeysAtAnyDepth) {
+    rapidjson::Document d;
+    JsonCheck c = ParseJsonInput("{\"pay_tp\":\"wx.qrcode\",\"pay_tp\":\"zfb.qrcode\"}", d);
+    EXPECT_EQ(c.fault, JsonFault::kSyntax);
+    EXPECT_NE(c.reason.find("pay_tp"), std::string::npos) << c.reason;
+    EXPECT_EQ(ParseJsonInput("{\"p\":[{\"id\":\"a\",\"id\":\"b\"}]}", d).fault, JsonFault::kSyntax);
+    EXPECT_EQ(ParseJsonInput("{\"a\":1,\"\\u0061\":2}", d).fault, JsonFault::kSyntax);  // equal once decoded
+    EXPECT_EQ(ParseJsonInput("{\"a\":{\"a\":1},\"b\":[{\"a\":1},{\"a\":2}]}", d).fault, JsonFault::kNone);
 }
 
 TEST(Json, TypedGetters) {

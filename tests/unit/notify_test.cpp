@@ -7,6 +7,7 @@
 
 #include <set>
 
+#include "orderpay/domain/ids.hpp"
 #include "orderpay/providers/registry.hpp"
 
 namespace orderpay {
@@ -150,13 +151,13 @@ TEST(BusinessChecksTest, EachMismatchFailsByName) {
 }
 
 TEST(RecordIdTest, SchemaCharsetOnly) {
-    EXPECT_TRUE(store::IsRecordId("abc123"));
-    EXPECT_TRUE(store::IsRecordId(std::string(32, 'a')));
-    EXPECT_FALSE(store::IsRecordId(std::string(33, 'a')));
-    EXPECT_FALSE(store::IsRecordId(""));
-    EXPECT_FALSE(store::IsRecordId("ABC"));
-    EXPECT_FALSE(store::IsRecordId(std::string("ab\0c", 4)));
-    EXPECT_FALSE(store::IsRecordId("\xff"));
+    EXPECT_TRUE(domain::IsOrderId("abc123"));
+    EXPECT_TRUE(domain::IsOrderId(std::string(32, 'a')));
+    EXPECT_FALSE(domain::IsOrderId(std::string(33, 'a')));
+    EXPECT_FALSE(domain::IsOrderId(""));
+    EXPECT_FALSE(domain::IsOrderId("ABC"));
+    EXPECT_FALSE(domain::IsOrderId(std::string("ab\0c", 4)));
+    EXPECT_FALSE(domain::IsOrderId("\xff"));
 }
 
 }  // namespace

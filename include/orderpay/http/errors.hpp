@@ -11,6 +11,7 @@ enum class Err {
     kBadRequest,        // 400 e.www.api.bad_request
     kBadJson,           // 400 e.www.api.invalid.json
     kBadQuery,          // 400 e.www.api.invalid.query
+    kBadEncoding,       // 400 e.www.api.invalid.encoding
     kNilProducts,       // 400 e.www.order.nil.products
     kNilAccounts,       // 400 e.www.order.nil.accounts
     kNilBuyer,          // 400 e.www.order.nil.buyer_id
@@ -34,7 +35,8 @@ enum class Err {
     kPayFailed,         // 409 e.www.pay.failed   (provider refused definitively: e.g. code expired)
     kIdemMismatch,      // 409 e.www.api.idempotency_mismatch
     kTooLarge,          // 413 e.www.api.too_large
-    kUnsupportedType,   // 415 e.www.api.content_type
+    kUriTooLong,        // 414 e.www.api.uri_too_long     (answered by nginx, listed for the one table)
+    kUnsupportedType,   // 415 e.www.api.unsupported_media_type
     kInternal,          // 500 e.sys.internal
     kProvider,          // 502 e.www.pay.provider
     kDbUnavailable,     // 503 e.sys.db.unavailable

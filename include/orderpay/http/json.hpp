@@ -29,6 +29,21 @@ struct JsonLimits {
 /// ("too large", "too deep", or RapidJSON's message with the offset).
 std::string ParseJson(std::string_view text, rapidjson::Document& doc, const JsonLimits& limits = {});
 
+/// Why ParseJsonInput refused a body: its JSON (e.www.api.invalid.json) or its text
+/// (e.www.api.invalid.encoding).
+enum class JsonFault { kNone, kSyntax, kEncoding };
+
+struct JsonCheck {
+    JsonFault fault = JsonFault::kNone;
+    std::string reason;  // short, for the reply's msg
+};
+
+/// ParseJson for a request body whose strings end up in PostgreSQL text: the body must be UTF-8
+/// without NUL (also RapidJSON's kParseValidateEncodingFlag), every decoded string and key too
+/// (so "\u0000" and a lone surrogate escape are refused), and no object may repeat a key (which
+/// copy wins differs between parsers, and a checker and a user of one body must agree).
+JsonCheck ParseJsonInput(std::string_view text, rapidjson::Document& doc, const JsonLimits& limits = {});
+
 /// Member lookups that tolerate wrong types (nullopt when absent or of another type).
 std::optional<std::string> GetString(const rapidjson::Value& obj, const char* name);
 std::optional<std::int64_t> GetInt(const rapidjson::Value& obj, const char* name);

@@ -4,6 +4,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -24,7 +25,15 @@ struct Request {
 
     std::optional<std::string> Arg(std::string_view name) const { return FormValue(query, name); }
     std::optional<std::string> Header(const std::string& cgi_name) const;
+
+    /// True when every decoded query name and value is UTF-8 without NUL (http/utf8.hpp). The
+    /// buyer API requires it; a provider's notification query may be in its own charset.
+    bool QueryIsText() const;
 };
+
+/// True for the media type application/json, any letter case, with or without parameters
+/// ("application/json; charset=utf-8").
+bool IsJsonMediaType(std::string_view content_type);
 
 struct Response {
     int status = 200;

@@ -18,10 +18,18 @@ struct RouteMatch {
     std::string action;  // {action}
 };
 
-/// Splits "/api/{site}/pay/{action}" (site: [A-Za-z0-9_.-]{1,64}); false for any other shape.
+/// Splits "/api/{site}/pay/{action}"; false for any other shape. The site is any non-empty
+/// segment: whether it can name a site is ValidSiteId's question (a 404 of its own).
 bool MatchApiPath(std::string_view path, RouteMatch& out);
+
+/// True when `site` matches the sites table's CHECK, ^[A-Za-z0-9_.-]{1,64}$ (but not "." or
+/// ".."): anything else names no site, and is answered so without asking the database.
+bool ValidSiteId(std::string_view site);
 
 /// Method bit for "GET"/"HEAD" (kGet) or "POST" (kPost); 0 for anything else.
 unsigned MethodBit(std::string_view method);
+
+/// 405 e.www.api.method with the Allow header listing `methods` (Method bits; kGet is GET, HEAD).
+Response MethodNotAllowed(unsigned methods);
 
 }  // namespace orderpay::http

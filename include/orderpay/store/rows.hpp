@@ -56,7 +56,4 @@ std::optional<SlipRow> LiveSlip(db::Connection& c, const std::string& order_id);
 /// Hex SHA-256 of a ticket: what the sessions table stores.
 std::string TicketHash(const std::string& ticket);
 
-/// True when `id` matches the schema's order and slip id rule (^[a-z0-9]{1,32}$).
-bool IsRecordId(std::string_view id);
-
 }  // namespace orderpay::store

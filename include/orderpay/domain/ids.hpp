@@ -1,0 +1,13 @@
+// Shapes of the ids orderpay issues, so a request naming an id that cannot exist is answered
+// without a database round trip.
+#pragma once
+
+#include <string_view>
+
+namespace orderpay::domain {
+
+/// True when `id` could be an order id: ^[a-z0-9]{1,32}$ (crypto::RandomId's alphabet, and at
+/// most 32 characters because ids are the providers' out_trade_no).
+bool IsOrderId(std::string_view id);
+
+}  // namespace orderpay::domain

@@ -1,0 +1,54 @@
+// A strict UTF-8 validator following the well-formed byte sequences of Unicode table 3-7.
+#include "orderpay/http/utf8.hpp"
+
+namespace orderpay::http {
+
+namespace {
+
+bool Cont(unsigned char c, unsigned char lo = 0x80, unsigned char hi = 0xBF) {
+    return c >= lo && c <= hi;
+}
+
+}  // namespace
+
+bool IsUtf8(std::string_view s) {
+    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+    const std::size_t n = s.size();
+    std::size_t i = 0;
+    while (i < n) {
+        unsigned char c = p[i];
+        if (c < 0x80) {
+            ++i;
+            continue;
+        }
+        // The second byte's range is what excludes overlongs (E0, F0), surrogates (ED) and
+        // code points above U+10FFFF (F4); C0, C1 and F5..FF never start a sequence.
+        std::size_t len = 0;
+        unsigned char lo = 0x80, hi = 0xBF;
+        if (c >= 0xC2 && c <= 0xDF) {
+            len = 2;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            len = 3;
+            if (c == 0xE0) lo = 0xA0;
+            if (c == 0xED) hi = 0x9F;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            len = 4;
+            if (c == 0xF0) lo = 0x90;
+            if (c == 0xF4) hi = 0x8F;
+        } else {
+            return false;
+        }
+        if (n - i < len) return false;  // truncated at the end
+        if (!Cont(p[i + 1], lo, hi)) return false;
+        for (std::size_t k = 2; k < len; ++k)
+            if (!Cont(p[i + k])) return false;
+        i += len;
+    }
+    return true;
+}
+
+bool IsText(std::string_view s) {
+    return s.find('\0') == std::string_view::npos && IsUtf8(s);
+}
+
+}  // namespace orderpay::http

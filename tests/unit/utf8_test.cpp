@@ -1,0 +1,81 @@
+// Unit tests for the UTF-8 validator: every class of ill-formed sequence, and NUL.
+#include "orderpay/http/utf8.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+using orderpay::http::IsText;
+using orderpay::http::IsUtf8;
+
+namespace {
+
+std::string B(std::initializer_list<unsigned> bytes) {
+    std::string s;
+    for (unsigned b : bytes) s.push_back(static_cast<char>(b));
+    return s;
+}
+
+}  // namespace
+
+TEST(Utf8, AcceptsWellFormedText) {
+    EXPECT_TRUE(IsUtf8(""));
+    EXPECT_TRUE(IsUtf8("plain ascii ~\x7f"));
+    EXPECT_TRUE(IsUtf8("绿茶 café ☕ 😀"));
+    EXPECT_TRUE(IsUtf8(B({0xC2, 0x80})));              // U+0080, the first 2-byte code point
+    EXPECT_TRUE(IsUtf8(B({0xDF, 0xBF})));              // U+07FF
+    EXPECT_TRUE(IsUtf8(B({0xE0, 0xA0, 0x80})));        // U+0800, the first 3-byte one
+    EXPECT_TRUE(IsUtf8(B({0xED, 0x9F, 0xBF})));        // U+D7FF, just below the surrogates
+    EXPECT_TRUE(IsUtf8(B({0xEE, 0x80, 0x80})));        // U+E000, just above them
+    EXPECT_TRUE(IsUtf8(B({0xEF, 0xBF, 0xBF})));        // U+FFFF
+    EXPECT_TRUE(IsUtf8(B({0xF0, 0x90, 0x80, 0x80})));  // U+10000, the first 4-byte one
+    EXPECT_TRUE(IsUtf8(B({0xF4, 0x8F, 0xBF, 0xBF})));  // U+10FFFF, the last code point
+    EXPECT_TRUE(IsUtf8(std::string("a\0b", 3)));       // NUL is valid UTF-8 ...
+    EXPECT_FALSE(IsText(std::string("a\0b", 3)));      // ... but not text for us
+    EXPECT_TRUE(IsText("绿茶"));
+    EXPECT_TRUE(IsText(""));
+}
+
+TEST(Utf8, RejectsOverlongForms) {
+    EXPECT_FALSE(IsUtf8(B({0xC0, 0x80})));              // NUL in two bytes (Java's "modified UTF-8")
+    EXPECT_FALSE(IsUtf8(B({0xC1, 0xBF})));              // U+007F in two bytes
+    EXPECT_FALSE(IsUtf8(B({0xC0, 0xAF})));              // '/' in two bytes: the classic path trick
+    EXPECT_FALSE(IsUtf8(B({0xE0, 0x80, 0xAF})));        // '/' in three
+    EXPECT_FALSE(IsUtf8(B({0xE0, 0x9F, 0xBF})));        // U+07FF in three
+    EXPECT_FALSE(IsUtf8(B({0xF0, 0x80, 0x80, 0xAF})));  // '/' in four
+    EXPECT_FALSE(IsUtf8(B({0xF0, 0x8F, 0xBF, 0xBF})));  // U+FFFF in four
+}
+
+TEST(Utf8, RejectsSurrogates) {
+    EXPECT_FALSE(IsUtf8(B({0xED, 0xA0, 0x80})));                    // U+D800
+    EXPECT_FALSE(IsUtf8(B({0xED, 0xAF, 0xBF})));                    // U+DBFF
+    EXPECT_FALSE(IsUtf8(B({0xED, 0xB0, 0x80})));                    // U+DC00 (a lone low surrogate)
+    EXPECT_FALSE(IsUtf8(B({0xED, 0xBF, 0xBF})));                    // U+DFFF
+    EXPECT_FALSE(IsUtf8(B({0xED, 0xA0, 0xBD, 0xED, 0xB8, 0x80})));  // a CESU-8 pair for U+1F600
+}
+
+TEST(Utf8, RejectsCodePointsAboveU10FFFF) {
+    EXPECT_FALSE(IsUtf8(B({0xF4, 0x90, 0x80, 0x80})));  // U+110000
+    EXPECT_FALSE(IsUtf8(B({0xF5, 0x80, 0x80, 0x80})));
+    EXPECT_FALSE(IsUtf8(B({0xF7, 0xBF, 0xBF, 0xBF})));              // U+1FFFFF
+    EXPECT_FALSE(IsUtf8(B({0xF8, 0x88, 0x80, 0x80, 0x80})));        // old 5-byte form
+    EXPECT_FALSE(IsUtf8(B({0xFC, 0x84, 0x80, 0x80, 0x80, 0x80})));  // old 6-byte form
+}
+
+TEST(Utf8, RejectsTruncatedSequences) {
+    EXPECT_FALSE(IsUtf8(B({0xC3})));  // at the end
+    EXPECT_FALSE(IsUtf8(B({0xE4, 0xBD})));
+    EXPECT_FALSE(IsUtf8(B({0xF0, 0x9F, 0x98})));
+    EXPECT_FALSE(IsUtf8("ab" + B({0xE4, 0xBD}) + "c"));  // a lead byte followed by ASCII
+    EXPECT_FALSE(IsUtf8("x" + B({0xF0, 0x9F}) + "yz"));
+}
+
+TEST(Utf8, RejectsStrayAndInvalidBytes) {
+    EXPECT_FALSE(IsUtf8(B({0x80})));  // a continuation byte alone
+    EXPECT_FALSE(IsUtf8("a" + B({0xBF}) + "b"));
+    EXPECT_FALSE(IsUtf8(B({0xC3, 0xA9, 0xA9})));  // one continuation byte too many
+    EXPECT_FALSE(IsUtf8(B({0xFF, 0xFE})));        // a UTF-16 byte-order mark, the bytes
+    EXPECT_FALSE(IsUtf8(B({0xFE})));
+    EXPECT_FALSE(IsUtf8(B({0xC3, 0xC3})));              // a lead byte where a continuation belongs
+    EXPECT_FALSE(IsUtf8(B({0xD6, 0xA7, 0xB8, 0xB6})));  // "支付" in GBK
+}
