@@ -26,7 +26,7 @@ constexpr const char* kUsage = R"(usage: orderpay [--config FILE] COMMAND ...
   seller set --site SITE --prefix wx|zfb --merchant ID | seller list
   order show ID | order list [--site S] [--state ST] [--limit N]
   expire [--limit N]                        fail unpaid orders past expiry, give stock back
-  reconcile [--limit N]                     query waiting and failed slips; list refunds and unknowns
+  reconcile [--limit N] [--min-age 60]      query waiting and failed slips; list refunds and unknowns
   notify verify --site SITE [--provider wx|zfb] --body FILE|- [--headers FILE]
   inbox list [--verdict V] [--limit N]      stored notifications, newest first
   inbox replay [--older-than 60s] [--verdict received|error]   decide what a dying worker left

@@ -121,7 +121,11 @@ int ExpireCmd(Env& env, const Args& a) {
 int ReconcileCmd(Env& env, const Args& a) {
     app::Context ctx(app::Settings::From(env.cfg), env.db);
     const int limit = Limit(a, 500);
-    std::vector<std::string> waiting = store::WaitingSlipsDue(env.db, limit);
+    std::string age = a.Flag("min-age").value_or("60");
+    char* end = nullptr;
+    long long min_age = std::strtoll(age.c_str(), &end, 10);
+    if (age.empty() || *end || min_age < 0) throw UsageError("--min-age SECONDS");
+    std::vector<std::string> waiting = store::WaitingSlipsDue(env.db, limit, min_age);
     for (const std::string& id : waiting)
         if (auto slip = store::FindSlip(env.db, id)) app::RefreshSlip(ctx, *slip);
     int confirmed = 0, found_paid = 0;

@@ -150,8 +150,8 @@ std::vector<std::string> Ids(const db::Result& r) {
 
 }  // namespace
 
-std::vector<std::string> WaitingSlipsDue(db::Connection& c, int limit) {
-    return Ids(c.Exec(kSlipsWaitingDue, {limit}));
+std::vector<std::string> WaitingSlipsDue(db::Connection& c, int limit, std::int64_t min_age_s) {
+    return Ids(c.Exec(kSlipsWaitingDue, {limit, min_age_s}));
 }
 
 std::vector<std::string> UnconfirmedFailedSlips(db::Connection& c, int limit) {

@@ -178,7 +178,7 @@ const db::Statement kSlipClaimQuery{
 const db::Statement kSlipsWaitingDue{
     "slips_waiting_due",
     "SELECT id FROM pay_slips WHERE st IN ('NEW', 'WAIT') AND NOT superseded "
-    "AND ct < now() - interval '1 minute' ORDER BY ct LIMIT $1"};
+    "AND ct < now() - make_interval(secs => $2::float8) ORDER BY ct LIMIT $1"};
 
 const db::Statement kSlipConfirmClosed{"slip_confirm_closed",
                                        "UPDATE pay_slips SET closed_at = now() "

@@ -107,8 +107,8 @@ void ConfirmClosed(db::Connection& c, const std::string& slip_id);
 /// At most one worker per interval asks the provider about an open slip: true for the winner.
 bool ClaimQuery(db::Connection& c, const std::string& slip_id, std::int64_t min_interval_ms);
 
-/// Open slips older than a minute (their notification may be lost), oldest first.
-std::vector<std::string> WaitingSlipsDue(db::Connection& c, int limit);
+/// Open slips older than `min_age_s` (their notification may be lost), oldest first.
+std::vector<std::string> WaitingSlipsDue(db::Connection& c, int limit, std::int64_t min_age_s = 60);
 /// Failed slips whose provider has not confirmed them closed (superseded, expired, failed).
 std::vector<std::string> UnconfirmedFailedSlips(db::Connection& c, int limit);
 /// Unpaid orders past their expiry.
