@@ -44,8 +44,13 @@ HttpResult HttpRequest(const std::string& method, const std::string& url, const 
     CURL* c = curl.get();
     Sink sink{&res.body, opts.max_response};
     CurlSlistPtr headers;
+    // curl_slist_append returns NULL on failure and leaves the list as it was: keep owning it
+    // then (releasing it first, as this used to, leaked the whole list on that path).
     auto add_header = [&](const std::string& line) {
-        headers.reset(curl_slist_append(headers.release(), line.c_str()));
+        if (curl_slist* next = curl_slist_append(headers.get(), line.c_str())) {
+            (void)headers.release();
+            headers.reset(next);
+        }
     };
     if (!content_type.empty()) add_header("Content-Type: " + content_type);
     for (const auto& [k, v] : opts.headers) add_header(k + ": " + v);
