@@ -26,6 +26,17 @@ std::optional<http::Err> CheckPayInputs(const PayType& pt, const PayInputs& in) 
     return std::nullopt;
 }
 
+std::optional<Refusal> CheckCharge(const Context& ctx, const PayType& pt, std::int64_t fee,
+                                   const std::string& currency) {
+    const providers::Provider* p = ctx.ProviderFor(pt.prefix);
+    if (!p) return Refusal{http::Err::kInvalidPayTp, "no provider " + pt.prefix};
+    std::optional<providers::ChargeRefusal> r = p->CheckCharge(fee, currency);
+    if (!r) return std::nullopt;
+    return Refusal{r->kind == providers::ChargeRefusal::Kind::kCurrency ? http::Err::kInvalidCurrency
+                                                                        : http::Err::kInvalidAmount,
+                   r->why};
+}
+
 namespace {
 
 // A payment the provider confirmed by query or synchronously: settled as a notification would be.

@@ -88,12 +88,8 @@ http::Response Buy(app::Context& ctx, app::Call& call, const http::Request& req)
     in.pay.client_ip = req.remote_addr;
     if (auto bad = app::CheckPayInputs(*pt, in.pay)) return http::Fail(*bad);
     // The provider's limits before anything is written: an order it must refuse is never created.
-    if (auto refused = ctx.ProviderFor(pt->prefix)->CheckCharge(order.fee, order.currency)) {
-        return http::Fail(refused->kind == providers::ChargeRefusal::Kind::kCurrency
-                              ? http::Err::kInvalidCurrency
-                              : http::Err::kInvalidAmount,
-                          refused->why);
-    }
+    if (auto refused = app::CheckCharge(ctx, *pt, order.fee, order.currency))
+        return http::Fail(refused->err, refused->why);
 
     store::NewOrder o;
     o.id = crypto::RandomId(26);

@@ -70,12 +70,8 @@ http::Response Pay(app::Context& ctx, app::Call& call, const http::Request& req)
     if (!merchant) return http::Fail(http::Err::kInvalidPayTp, "the site has no merchant for " + pt->prefix);
     app::PayInputs in{call.buyer->openid, req.Arg("auth_code").value_or(""), req.remote_addr};
     if (auto bad = app::CheckPayInputs(*pt, in)) return http::Fail(*bad);
-    if (auto refused = ctx.ProviderFor(pt->prefix)->CheckCharge(order->fee, order->currency)) {
-        return http::Fail(refused->kind == providers::ChargeRefusal::Kind::kCurrency
-                              ? http::Err::kInvalidCurrency
-                              : http::Err::kInvalidAmount,
-                          refused->why);
-    }
+    if (auto refused = app::CheckCharge(ctx, *pt, order->fee, order->currency))
+        return http::Fail(refused->err, refused->why);
 
     if (live) {
         bool paid = false;

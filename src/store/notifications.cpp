@@ -4,6 +4,7 @@
 
 #include "orderpay/crypto/digest.hpp"
 #include "orderpay/http/form.hpp"
+#include "orderpay/http/utf8.hpp"
 #include "orderpay/store/statements.hpp"
 
 namespace orderpay::store {
@@ -27,34 +28,21 @@ std::string FromHex(const std::string& hex) {
 }
 
 // The reason quotes fields of the message, which may hold any bytes (an Alipay form is decoded
-// to raw bytes, possibly GBK): a text column takes only valid UTF-8, so anything else becomes
-// "\xNN" and the verdict is always recorded.
+// to raw bytes, possibly GBK): a text column takes only UTF-8 without NUL, so a reason that is
+// not such text has every byte outside printable ASCII written as "\xNN", and the verdict is
+// always recorded.
 std::string TextSafe(const std::string& in) {
+    if (http::IsText(in)) return in;
+    static const char kHex[] = "0123456789abcdef";
     std::string out;
-    for (std::size_t i = 0; i < in.size();) {
-        unsigned char c = static_cast<unsigned char>(in[i]);
-        std::size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-        bool ok = len > 0 && i + len <= in.size() && c != 0 && c != 0xc0 && c != 0xc1 && c < 0xf5;
-        for (std::size_t k = 1; ok && k < len; ++k) ok = (static_cast<unsigned char>(in[i + k]) >> 6) == 2;
-        if (ok && len == 3) {  // no surrogates, no overlongs
-            unsigned cp = ((c & 0x0f) << 12) | ((in[i + 1] & 0x3f) << 6) | (in[i + 2] & 0x3f);
-            ok = cp >= 0x800 && (cp < 0xd800 || cp > 0xdfff);
-        }
-        if (ok && len == 4) {
-            unsigned cp = ((c & 0x07) << 18) | ((in[i + 1] & 0x3f) << 12) | ((in[i + 2] & 0x3f) << 6) |
-                          (in[i + 3] & 0x3f);
-            ok = cp >= 0x10000 && cp <= 0x10ffff;
-        }
-        if (!ok) {
-            static const char kHex[] = "0123456789abcdef";
+    for (unsigned char c : in) {
+        if (c >= 0x20 && c < 0x7f) {
+            out += static_cast<char>(c);
+        } else {
             out += "\\x";
             out += kHex[c >> 4];
             out += kHex[c & 15];
-            ++i;
-            continue;
         }
-        out.append(in, i, len);
-        i += len;
     }
     return out;
 }

@@ -30,6 +30,16 @@ struct PayInputs {
 /// Validates the type-specific inputs: nullopt when fine, else the error to answer.
 std::optional<http::Err> CheckPayInputs(const PayType& pt, const PayInputs& in);
 
+struct Refusal {
+    http::Err err;
+    std::string why;
+};
+
+/// The provider's limits for this fee and currency, before anything is written: nullopt when it
+/// can charge them, else invalid.amount or invalid.currency with the provider's reason.
+std::optional<Refusal> CheckCharge(const Context& ctx, const PayType& pt, std::int64_t fee,
+                                   const std::string& currency);
+
 struct SlipToSend {
     std::string slip_id, order_id, site_id, title;
     std::int64_t amount = 0;
