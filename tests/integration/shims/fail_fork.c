@@ -1,0 +1,17 @@
+/* Test shim (LD_PRELOAD): fork() fails with EAGAIN while the file named by $FAIL_FORK_FILE exists,
+ * so a test can show what orderpayd's master does when the system is out of processes. */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+pid_t fork(void) {
+    const char* f = getenv("FAIL_FORK_FILE");
+    if (f && access(f, F_OK) == 0) {
+        errno = EAGAIN;
+        return -1;
+    }
+    pid_t (*real)(void) = (pid_t(*)(void))dlsym(RTLD_NEXT, "fork");
+    return real();
+}
