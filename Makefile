@@ -36,7 +36,8 @@ UNIT_OBJS := $(UNIT_SRCS:%.cpp=$(OUT)/obj/%.o)
 
 BINS := $(OUT)/orderpayd $(OUT)/orderpay $(OUT)/paysim
 
-.PHONY: all build debug deps run up down test unit integration bench format format-check clean
+.PHONY: all build debug deps run up down test unit integration bench format format-check clean \
+        fuzz fuzz-build fuzz-smoke
 
 all: build
 
@@ -105,6 +106,7 @@ test: deps
 	build/release/unit_tests --gtest_brief=1
 	ASAN_OPTIONS=detect_leaks=1 build/debug/unit_tests --gtest_brief=1
 	bash tests/integration/run.sh build/debug
+	$(MAKE) -j$(JOBS) fuzz-smoke
 
 unit: build
 	$(OUT)/unit_tests
@@ -122,9 +124,61 @@ format:
 format-check:
 	clang-format --dry-run --Werror $$(find src include tests -name '*.cpp' -o -name '*.hpp')
 
+# Fuzzing (tests/fuzz, libFuzzer): one binary per tests/fuzz/<target>_fuzz.cpp in build/fuzz,
+# built with clang and ASan/UBSan. Only the library sources the targets call are compiled, into
+# build/fuzz/libfuzzcore.a. `make fuzz` runs each target for FUZZ_SECONDS on a scratch copy of
+# tests/fuzz/corpus/<target>; `make fuzz-smoke` (the end of `make test`) runs each briefly.
+FUZZ_CXX ?= clang++
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_RUNS ?= 20000
+FUZZ_SMOKE_SECONDS ?= 5
+FUZZ_OUT := build/fuzz
+# The Makefile's include paths, third-party ones as system headers (-Werror stays on for ours).
+# clang also flags RapidJSON 1.1's member-iterator operator!= (C++20 reversed operators) at each
+# loop over an object, in our files; that warning is about the header and is turned off.
+FUZZ_INCS := -Iinclude -isystem /usr/include/libxml2 -isystem /usr/include/postgresql
+FUZZ_IGNORELIST := tests/fuzz/ubsan-ignorelist.txt
+FUZZ_CXXFLAGS := $(CXXSTD) $(WARN) -Wno-ambiguous-reversed-operator $(FUZZ_INCS) \
+                 -O1 -g -fno-omit-frame-pointer -fno-sanitize-recover=undefined \
+                 -fsanitize-ignorelist=$(FUZZ_IGNORELIST) \
+                 -DORDERPAY_FUZZ_KEY_DIR='"$(CURDIR)/tests/fuzz/keys"' -MMD -MP
+FUZZ_LIB_SRCS := src/http/form.cpp src/http/json.cpp src/http/xml.cpp src/http/reply.cpp \
+                 src/http/errors.cpp src/domain/money.cpp src/crypto/digest.cpp src/crypto/rsa.cpp \
+                 src/core/log.cpp src/providers/http_client.cpp src/providers/scan_resolve.cpp \
+                 src/providers/alipay/sign.cpp src/providers/alipay/keys.cpp \
+                 src/providers/alipay/client.cpp src/providers/wxpay/sign.cpp src/providers/wxpay/client.cpp
+FUZZ_LIB_OBJS := $(FUZZ_LIB_SRCS:%.cpp=$(FUZZ_OUT)/obj/%.o)
+FUZZ_TARGETS := $(patsubst tests/fuzz/%_fuzz.cpp,%,$(sort $(wildcard tests/fuzz/*_fuzz.cpp)))
+FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_OUT)/%)
+FUZZ_LIBS := -lxml2 -lssl -lcrypto -lcurl -lpthread
+
+$(FUZZ_OUT)/obj/src/%.o: src/%.cpp $(FUZZ_IGNORELIST)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CXX) $(FUZZ_CXXFLAGS) -fsanitize=fuzzer-no-link,address,undefined -c $< -o $@
+
+$(FUZZ_OUT)/obj/tests/fuzz/%.o: tests/fuzz/%.cpp $(FUZZ_IGNORELIST)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CXX) $(FUZZ_CXXFLAGS) -fsanitize=fuzzer,address,undefined -c $< -o $@
+
+$(FUZZ_OUT)/libfuzzcore.a: $(FUZZ_LIB_OBJS)
+	rm -f $@ && ar rcs $@ $^
+
+$(FUZZ_BINS): $(FUZZ_OUT)/%: $(FUZZ_OUT)/obj/tests/fuzz/%_fuzz.o $(FUZZ_OUT)/libfuzzcore.a
+	$(FUZZ_CXX) -fsanitize=fuzzer,address,undefined -o $@ $^ $(FUZZ_LIBS)
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: fuzz-build
+	bash tests/fuzz/run.sh $(FUZZ_OUT) -max_total_time=$(FUZZ_SECONDS) -- $(FUZZ_TARGETS)
+
+fuzz-smoke: fuzz-build
+	bash tests/fuzz/run.sh $(FUZZ_OUT) -runs=$(FUZZ_SMOKE_RUNS) -max_total_time=$(FUZZ_SMOKE_SECONDS) \
+	    -- $(FUZZ_TARGETS)
+
 clean:
 	rm -rf build
 
 # The mains' dependency files too: without them a header change left src/bin/*.o stale, linking
 # two layouts of one class into the same binary.
 -include $(CORE_OBJS:.o=.d) $(SIM_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(BINS:$(OUT)/%=$(OUT)/obj/src/bin/%.d)
+-include $(FUZZ_LIB_OBJS:.o=.d) $(FUZZ_TARGETS:%=$(FUZZ_OUT)/obj/tests/fuzz/%_fuzz.d)

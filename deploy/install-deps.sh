@@ -12,6 +12,7 @@ PACKAGES=(
     libfcgi-dev rapidjson-dev libxml2-dev libssl-dev libpq-dev libcurl4-openssl-dev
     postgresql nginx-light
     googletest libgtest-dev
+    clang libclang-rt-14-dev  # make fuzz: clang++ 14 and libFuzzer (libclang_rt.fuzzer-x86_64.a)
     python3 python3-pytest
     curl ca-certificates wrk openssl
 )

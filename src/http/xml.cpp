@@ -163,16 +163,14 @@ std::string BuildFlatXml(const XmlFields& fields) {
             out += value;
         } else {
             out += "<![CDATA[";
-            // "]]>" would close the section early: end it after "]]" and start a new one for ">".
-            for (std::size_t pos = 0;;) {
-                const std::size_t hit = value.find("]]>", pos);
-                if (hit == std::string::npos) {
-                    out.append(value, pos);
-                    break;
-                }
-                out.append(value, pos, hit + 2 - pos);
-                out += "]]><![CDATA[";
-                pos = hit + 2;
+            // "]]>" would close the section early, and a "<!DOCTYPE" or "<!ENTITY" anywhere makes
+            // ParseFlatXml refuse the whole document: end the section after "]]" and after "<",
+            // and start a new one for the rest.
+            for (std::size_t i = 0; i < value.size(); ++i) {
+                out += value[i];
+                const bool lt_bang = value[i] == '<' && value.compare(i + 1, 1, "!") == 0;
+                const bool cdata_end = i > 0 && value.compare(i - 1, 3, "]]>") == 0;
+                if (lt_bang || cdata_end) out += "]]><![CDATA[";
             }
             out += "]]>";
         }

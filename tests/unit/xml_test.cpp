@@ -177,6 +177,16 @@ TEST(XmlTest, BuildFlatXmlSplitsCdataTerminator) {
     EXPECT_EQ(BuildFlatXml({{"a", "x]]>y"}}), "<xml><a><![CDATA[x]]]]><![CDATA[>y]]></a></xml>");
 }
 
+// Found by tests/fuzz/xml_fuzz.cpp: a value holding "<!ENTITY" or "<!DOCTYPE" (an order title,
+// say) was written inside one CDATA section, and ParseFlatXml then refused the whole document.
+TEST(XmlTest, BuildFlatXmlSplitsDeclarationStart) {
+    EXPECT_EQ(BuildFlatXml({{"a", "x<!y"}}), "<xml><a><![CDATA[x<]]><![CDATA[!y]]></a></xml>");
+    const XmlFields f = {{"body", "<!DOCTYPE html> tea"}, {"attach", "<!entity x>"}, {"n", "<<!!<"}};
+    const FlatXmlResult r = ParseFlatXml(BuildFlatXml(f));
+    ASSERT_TRUE(r.fields) << r.error;
+    EXPECT_EQ(*r.fields, f);
+}
+
 TEST(XmlTest, BuildFlatXmlRoundTrip) {
     const XmlFields f = {
         {"a", "]]>"},

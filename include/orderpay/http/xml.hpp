@@ -24,8 +24,8 @@ struct FlatXmlResult {
 FlatXmlResult ParseFlatXml(std::string_view body, std::size_t max_bytes = 64 * 1024);
 
 /// Serialises fields as <xml><k><![CDATA[v]]></k>...</xml> in key order; values made only of
-/// digits are written bare. Keys must be [A-Za-z0-9_]; a value containing "]]>" is split across
-/// CDATA sections so the output always parses back to the same value.
+/// digits are written bare. Keys must be [A-Za-z0-9_]; a value containing "]]>" or "<!" is split
+/// across CDATA sections so the output always parses back to the same value.
 std::string BuildFlatXml(const XmlFields& fields);
 
 }  // namespace orderpay::http
