@@ -146,7 +146,9 @@ FUZZ_LIB_SRCS := src/http/form.cpp src/http/json.cpp src/http/xml.cpp src/http/r
                  src/http/errors.cpp src/domain/money.cpp src/crypto/digest.cpp src/crypto/rsa.cpp \
                  src/core/log.cpp src/providers/http_client.cpp src/providers/scan_resolve.cpp \
                  src/providers/alipay/sign.cpp src/providers/alipay/keys.cpp \
-                 src/providers/alipay/client.cpp src/providers/wxpay/sign.cpp src/providers/wxpay/client.cpp
+                 src/providers/alipay/client.cpp src/providers/wxpay/sign.cpp src/providers/wxpay/client.cpp \
+                 src/http/utf8.cpp src/core/config.cpp src/providers/registry.cpp \
+                 src/providers/alipay/provider.cpp src/providers/wxpay/provider.cpp
 FUZZ_LIB_OBJS := $(FUZZ_LIB_SRCS:%.cpp=$(FUZZ_OUT)/obj/%.o)
 FUZZ_TARGETS := $(patsubst tests/fuzz/%_fuzz.cpp,%,$(sort $(wildcard tests/fuzz/*_fuzz.cpp)))
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_OUT)/%)
