@@ -105,8 +105,8 @@ test: deps
 	$(MAKE) -j$(JOBS) BUILD=debug build
 	build/release/unit_tests --gtest_brief=1
 	ASAN_OPTIONS=detect_leaks=1 build/debug/unit_tests --gtest_brief=1
-	bash tests/integration/run.sh build/debug
 	$(MAKE) -j$(JOBS) fuzz-smoke
+	bash tests/integration/run.sh build/debug
 
 unit: build
 	$(OUT)/unit_tests
