@@ -4,6 +4,7 @@
 
 #include "orderpay/domain/money.hpp"
 #include "orderpay/http/json.hpp"
+#include "orderpay/store/check_view.hpp"
 #include "orderpay/store/rows.hpp"
 
 namespace orderpay::app {
@@ -52,9 +53,12 @@ std::optional<store::SlipRow> CurrentSlip(db::Connection& c, const store::OrderR
 
 std::optional<store::OrderRecord> LoadOrder(db::Connection& c, const std::string& site, const std::string& id,
                                             std::string* json) {
-    std::optional<store::OrderRecord> found = store::FindOrder(c, site, id);
-    if (found && json) *json = RenderOrder(*found, store::OrderItems(c, found->id), CurrentSlip(c, *found));
-    return found;
+    if (!json) return store::FindOrder(c, site, id);
+    // One statement for the order, its lines and its slip (store/check_view).
+    std::optional<store::OrderView> v = store::LoadOrderView(c, site, id);
+    if (!v) return std::nullopt;
+    *json = RenderOrder(v->order, v->items, v->slip);
+    return std::move(v->order);
 }
 
 std::string RenderOrder(const store::OrderRecord& o, const std::vector<store::OrderItem>& items,

@@ -152,6 +152,16 @@ const db::Statement kCheckView{
     "AND (s.id = o.pay_id OR (o.pay_id IS NULL AND NOT s.superseded)) ORDER BY s.ct DESC LIMIT 1) sl ON true "
     "ORDER BY i.pos"};
 
+// An order with its lines and current slip in one statement (one row per line, at least one).
+const db::Statement kOrderView{
+    "order_view",
+    "SELECT " ORDER_COLS ", i.product_id AS i_product_id, i.title AS i_title, i.amount AS i_amount, "
+    "i.price AS i_price, i.subtotal AS i_subtotal, " PREFIXED_SLIP_COLS("sl") " "
+    "FROM orders o LEFT JOIN order_items i ON i.order_id = o.id "
+    "LEFT JOIN LATERAL (SELECT * FROM pay_slips s WHERE s.order_id = o.id "
+    "AND (s.id = o.pay_id OR (o.pay_id IS NULL AND NOT s.superseded)) ORDER BY s.ct DESC LIMIT 1) sl ON true "
+    "WHERE o.site_id = $1 AND o.id = $2 ORDER BY i.pos"};
+
 const db::Statement kSlipSetWait{
     "slip_set_wait",
     "UPDATE pay_slips SET st = 'WAIT', re_tp = $2, re_obj = $3, note = $4, lm = now() "
@@ -232,7 +242,7 @@ std::span<const db::Statement> AllStatements() {
         &kSlipFlagRefund, &kSlipSupersede,     &kSlipClaimQuery,   &kSlipsWaitingDue,  &kNotifyInsert,
         &kNotifyVerdict,  &kSlipConfirmClosed, &kSlipsUnconfirmed, &kSlipsOfOrder,     &kSlipTxnOwner,
         &kOrderSite,      &kOrderState,        &kOrderByIdemKey,   &kOrderIdemRelease, &kNotifyReceived,
-        &kNotifyGet,      &kNotifyList,        &kCheckView,
+        &kNotifyGet,      &kNotifyList,        &kCheckView,        &kOrderView,
     };
     static const std::vector<db::Statement> kList = [] {
         std::vector<db::Statement> v;

@@ -26,4 +26,13 @@ struct CheckView {
 CheckView LoadCheckView(db::Connection& c, const std::string& site, const std::string& ticket,
                         const std::string& order_id);
 
+struct OrderView {
+    OrderRecord order;
+    std::vector<OrderItem> items;
+    std::optional<SlipRow> slip;  // the order's current slip
+};
+
+/// The order `id` of `site` with its lines and current slip, in one statement.
+std::optional<OrderView> LoadOrderView(db::Connection& c, const std::string& site, const std::string& id);
+
 }  // namespace orderpay::store

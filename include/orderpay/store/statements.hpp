@@ -14,7 +14,7 @@ extern const db::Statement kProductGet, kStockTake, kStockGive;
 // Orders.
 extern const db::Statement kOrderInsert, kItemInsert, kOrderGet, kItemsGet, kOrderSetWaiting, kOrderSettle,
     kOrderResettle, kOrderForUpdate, kOrderExpireDue, kOrderExpire, kOrderSetPayTp, kOrderByIdemKey,
-    kOrderIdemRelease, kCheckView;
+    kOrderIdemRelease, kCheckView, kOrderView;
 // Slips.
 extern const db::Statement kSlipInsert, kSlipGet, kSlipForUpdate, kSlipLive, kSlipSetWait, kSlipFail,
     kSlipSettle, kSlipFlagRefund, kSlipSupersede, kSlipClaimQuery, kSlipsWaitingDue, kSlipConfirmClosed,
