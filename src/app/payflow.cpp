@@ -101,9 +101,10 @@ std::optional<http::Err> SendSlip(Context& ctx, const PayType& pt, const provide
     return http::Err::kInternal;
 }
 
-bool RefreshSlip(Context& ctx, const store::SlipRow& slip) {
+bool RefreshSlip(Context& ctx, const store::SlipRow& slip, QueryPace pace) {
     if (!slip.Open()) return false;
-    if (!store::ClaimQuery(ctx.db(), slip.id, ctx.settings().query_min_interval_ms))
+    const std::int64_t interval = pace == QueryPace::kNow ? 0 : ctx.settings().query_min_interval_ms;
+    if (!store::ClaimQuery(ctx.db(), slip.id, interval))
         return false;  // asked recently, by us or another worker
     providers::Provider* p = ctx.ProviderFor(slip.provider);
     std::optional<providers::Merchant> m = store::FindMerchant(ctx.db(), slip.merchant_id);
@@ -128,6 +129,7 @@ FailedSlipCheck CheckFailedSlip(Context& ctx, const store::SlipRow& slip, std::s
         detail = "no provider or merchant for " + slip.provider;
         return FailedSlipCheck::kUnknown;
     }
+    store::StampQueried(ctx.db(), slip.id);
     providers::QueryResult q = p->Query(*m, slip.id);
     using S = providers::QueryResult::State;
     switch (q.state) {

@@ -94,7 +94,7 @@ int ExpireCmd(Env& env, const Args& a) {
             if (!p || !m) continue;  // cannot ask: never fail a slip that may have been paid
             providers::CloseResult c = p->Close(*m, slip->id);
             if (c.already_paid || !c.closed) {
-                app::RefreshSlip(ctx, *slip);
+                app::RefreshSlip(ctx, *slip, app::QueryPace::kNow);
                 std::optional<domain::OrderState> st = store::OrderState(env.db, id);
                 if (st && !domain::IsPayable(*st)) {
                     ++settled;
@@ -127,7 +127,7 @@ int ReconcileCmd(Env& env, const Args& a) {
     if (age.empty() || *end || min_age < 0) throw UsageError("--min-age SECONDS");
     std::vector<std::string> waiting = store::WaitingSlipsDue(env.db, limit, min_age);
     for (const std::string& id : waiting)
-        if (auto slip = store::FindSlip(env.db, id)) app::RefreshSlip(ctx, *slip);
+        if (auto slip = store::FindSlip(env.db, id)) app::RefreshSlip(ctx, *slip, app::QueryPace::kNow);
     int confirmed = 0, found_paid = 0;
     std::vector<std::string> failed = store::UnconfirmedFailedSlips(env.db, limit);
     for (const std::string& id : failed) {

@@ -29,7 +29,7 @@ bool Retire(app::Context& ctx, const store::SlipRow& old, bool& paid_meanwhile) 
         if (!p || !m) return false;
         providers::CloseResult c = p->Close(*m, old.id);
         if (c.already_paid) {
-            app::RefreshSlip(ctx, old);
+            app::RefreshSlip(ctx, old, app::QueryPace::kNow);
             paid_meanwhile = true;
             return false;
         }

@@ -158,6 +158,10 @@ std::vector<std::string> UnconfirmedFailedSlips(db::Connection& c, int limit) {
     return Ids(c.Exec(kSlipsUnconfirmed, {limit}));
 }
 
+void StampQueried(db::Connection& c, const std::string& slip_id) {
+    c.Exec(kSlipStampQueried, {slip_id});
+}
+
 std::vector<std::string> OrdersDueToExpire(db::Connection& c, int limit) {
     return Ids(c.Exec(kOrderExpireDue, {limit}));
 }

@@ -180,15 +180,17 @@ const db::Statement kSlipSupersede{"slip_supersede",
                                    "UPDATE pay_slips SET superseded = true, "
                                    "st = CASE WHEN st IN ('NEW', 'WAIT') THEN 'FAIL' ELSE st END, "
                                    "note = $2, lm = now() WHERE id = $1 AND st <> 'OK'"};
-// One worker at a time, at most once per interval, asks the provider about a waiting slip.
+// At most once per interval ($2 ms) a worker asks the provider about a waiting slip; an
+// interval of 0 (the backstops) always claims.
 const db::Statement kSlipClaimQuery{
     "slip_claim_query",
     "UPDATE pay_slips SET queried_at = now() WHERE id = $1 AND st IN ('NEW', 'WAIT') "
-    "AND (queried_at IS NULL OR queried_at < now() - make_interval(secs => $2::float8 / 1000))"};
+    "AND ($2::bigint <= 0 OR queried_at IS NULL "
+    "OR queried_at < now() - make_interval(secs => $2::float8 / 1000))"};
 const db::Statement kSlipsWaitingDue{
     "slips_waiting_due",
     "SELECT id FROM pay_slips WHERE st IN ('NEW', 'WAIT') AND NOT superseded "
-    "AND ct < now() - make_interval(secs => $2::float8) ORDER BY ct LIMIT $1"};
+    "AND ct < now() - make_interval(secs => $2::float8) ORDER BY queried_at NULLS FIRST, ct LIMIT $1"};
 
 const db::Statement kSlipConfirmClosed{"slip_confirm_closed",
                                        "UPDATE pay_slips SET closed_at = now() "
@@ -197,7 +199,11 @@ const db::Statement kSlipConfirmClosed{"slip_confirm_closed",
 // on it (a lost notification) would otherwise go unseen.
 const db::Statement kSlipsUnconfirmed{"slips_unconfirmed",
                                       "SELECT id FROM pay_slips WHERE st = 'FAIL' AND closed_at IS NULL "
-                                      "AND ct > now() - interval '30 days' ORDER BY ct LIMIT $1"};
+                                      "AND ct > now() - interval '30 days' "
+                                      "ORDER BY queried_at NULLS FIRST, ct LIMIT $1"};
+// Asking about a failed slip moves it to the back of the queue (see kSlipsUnconfirmed).
+const db::Statement kSlipStampQueried{"slip_stamp_queried",
+                                      "UPDATE pay_slips SET queried_at = now() WHERE id = $1"};
 const db::Statement kSlipsOfOrder{
     "slips_of_order", "SELECT " SLIP_COLS " FROM pay_slips s WHERE s.order_id = $1 ORDER BY s.ct"};
 // Another slip of this provider already holds the transaction id: a replayed or forged
@@ -240,9 +246,9 @@ std::span<const db::Statement> AllStatements() {
         &kOrderExpireDue, &kOrderExpire,       &kOrderSetPayTp,    &kSlipInsert,       &kSlipGet,
         &kSlipForUpdate,  &kSlipLive,          &kSlipSetWait,      &kSlipFail,         &kSlipSettle,
         &kSlipFlagRefund, &kSlipSupersede,     &kSlipClaimQuery,   &kSlipsWaitingDue,  &kNotifyInsert,
-        &kNotifyVerdict,  &kSlipConfirmClosed, &kSlipsUnconfirmed, &kSlipsOfOrder,     &kSlipTxnOwner,
-        &kOrderSite,      &kOrderState,        &kOrderByIdemKey,   &kOrderIdemRelease, &kNotifyReceived,
-        &kNotifyGet,      &kNotifyList,        &kCheckView,        &kOrderView,
+        &kNotifyVerdict,  &kSlipConfirmClosed, &kSlipsUnconfirmed, &kSlipStampQueried, &kSlipsOfOrder,
+        &kSlipTxnOwner,   &kOrderSite,         &kOrderState,       &kOrderByIdemKey,   &kOrderIdemRelease,
+        &kNotifyReceived, &kNotifyGet,         &kNotifyList,       &kCheckView,        &kOrderView,
     };
     static const std::vector<db::Statement> kList = [] {
         std::vector<db::Statement> v;

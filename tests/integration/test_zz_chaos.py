@@ -132,7 +132,7 @@ def test_chaos_keeps_money_and_invariants():
 
     # Let the system heal as its timers would: decide stored notifications, ask the providers.
     cli("inbox", "replay", "--older-than", "0s", check=False)
-    cli("reconcile", "--min-age", "0")
+    cli("reconcile", "--min-age", "0", "--limit", "100000")
 
     # Every order a client was told about exists.
     told_list = sorted(told)

@@ -52,9 +52,16 @@ struct SlipToSend {
 std::optional<http::Err> SendSlip(Context& ctx, const PayType& pt, const providers::Merchant& m,
                                   const SlipToSend& slip, const PayInputs& in, std::string& message);
 
-/// Asks the provider about a NEW/WAIT slip (at most once per query_min_interval_ms across all
-/// workers) and settles or fails it according to the answer. True when the provider was asked.
-bool RefreshSlip(Context& ctx, const store::SlipRow& slip);
+/// How often a slip may be asked about. kRateLimited is for buyer-driven requests (pay/check):
+/// at most once per query_min_interval_ms across all workers. kNow is for the backstops
+/// (reconcile, expiry, a close that answered "already paid"): a worker that claimed the query
+/// may have died before asking, or asked just before the buyer paid, and the backstop must
+/// not skip the slip for that.
+enum class QueryPace { kRateLimited, kNow };
+
+/// Asks the provider about a NEW/WAIT slip and settles or fails it according to the answer.
+/// True when the provider was asked.
+bool RefreshSlip(Context& ctx, const store::SlipRow& slip, QueryPace pace = QueryPace::kRateLimited);
 
 /// What asking about a failed slip found.
 enum class FailedSlipCheck { kConfirmedClosed, kPaid, kStillOpen, kUnknown };

@@ -107,10 +107,14 @@ void ConfirmClosed(db::Connection& c, const std::string& slip_id);
 /// At most one worker per interval asks the provider about an open slip: true for the winner.
 bool ClaimQuery(db::Connection& c, const std::string& slip_id, std::int64_t min_interval_ms);
 
-/// Open slips older than `min_age_s` (their notification may be lost), oldest first.
+/// Open slips older than `min_age_s` (their notification may be lost), least recently asked
+/// first, so that with more slips than `limit` successive runs go round all of them.
 std::vector<std::string> WaitingSlipsDue(db::Connection& c, int limit, std::int64_t min_age_s = 60);
-/// Failed slips whose provider has not confirmed them closed (superseded, expired, failed).
+/// Failed slips whose provider has not confirmed them closed (superseded, expired, failed),
+/// least recently asked first.
 std::vector<std::string> UnconfirmedFailedSlips(db::Connection& c, int limit);
+/// Records that a failed slip was just asked about (it goes to the back of the queue).
+void StampQueried(db::Connection& c, const std::string& slip_id);
 /// Unpaid orders past their expiry.
 std::vector<std::string> OrdersDueToExpire(db::Connection& c, int limit);
 std::optional<domain::OrderState> OrderState(db::Connection& c, const std::string& id);

@@ -18,7 +18,7 @@ extern const db::Statement kOrderInsert, kItemInsert, kOrderGet, kItemsGet, kOrd
 // Slips.
 extern const db::Statement kSlipInsert, kSlipGet, kSlipForUpdate, kSlipLive, kSlipSetWait, kSlipFail,
     kSlipSettle, kSlipFlagRefund, kSlipSupersede, kSlipClaimQuery, kSlipsWaitingDue, kSlipConfirmClosed,
-    kSlipsUnconfirmed, kSlipsOfOrder, kSlipTxnOwner, kOrderSite, kOrderState;
+    kSlipStampQueried, kSlipsUnconfirmed, kSlipsOfOrder, kSlipTxnOwner, kOrderSite, kOrderState;
 // Notification inbox.
 extern const db::Statement kNotifyInsert, kNotifyVerdict, kNotifyReceived, kNotifyGet, kNotifyList;
 
