@@ -10,13 +10,12 @@ namespace orderpay::store {
 // Sites, accounts, sessions, sellers.
 extern const db::Statement kSiteGet, kSessionGet, kSellerGet, kMerchantGet;
 // Catalog and stock.
-extern const db::Statement kProductGet, kStockTake, kStockGive;
+extern const db::Statement kBuyContext, kStockTake, kStockGive;
 // Orders.
-extern const db::Statement kOrderInsert, kItemInsert, kOrderGet, kItemsGet, kOrderSetWaiting, kOrderSettle,
-    kOrderResettle, kOrderForUpdate, kOrderExpireDue, kOrderExpire, kOrderSetPayTp, kOrderByIdemKey,
-    kOrderIdemRelease, kCheckView, kOrderView;
+extern const db::Statement kOrderCreate, kOrderGet, kItemsGet, kOrderSettle, kOrderResettle, kOrderForUpdate,
+    kOrderExpireDue, kOrderExpire, kOrderSetPayTp, kOrderByIdemKey, kCheckView, kOrderView;
 // Slips.
-extern const db::Statement kSlipInsert, kSlipGet, kSlipForUpdate, kSlipLive, kSlipSetWait, kSlipFail,
+extern const db::Statement kSlipInsert, kSlipGet, kSlipForUpdate, kSlipLive, kSlipWaitView, kSlipFail,
     kSlipSettle, kSlipFlagRefund, kSlipSupersede, kSlipClaimQuery, kSlipsWaitingDue, kSlipConfirmClosed,
     kSlipStampQueried, kSlipsUnconfirmed, kSlipsOfOrder, kSlipTxnOwner, kOrderSite, kOrderState;
 // Notification inbox.
