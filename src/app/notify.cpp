@@ -96,29 +96,19 @@ NotifyEval EvaluateNotification(db::Connection& c, const providers::Provider& p,
     return ev;
 }
 
-NotifyDecision Decide(db::Connection& c, const providers::Provider& p, const NotifyEval& ev) {
+NotifyDecision Decide(db::Connection& c, const providers::Provider& p, const NotifyEval& ev,
+                      const std::string& row_id) {
     using A = providers::NotifyAnswer;
     if (!ev.notice.parsed) return {"rejected", ev.reason, A::kMalformed};
     if (!ev.signature_ok || !ev.business_ok) return {"rejected", ev.reason, A::kRefused};
     // A browser return is a redirect anyone can forge or replay: it proves, it never settles.
     if (!ev.notice.may_settle) return {"ignored", "return url (never settles): " + ev.reason, A::kAccepted};
     if (ev.event.paid) {
-        std::string detail;
-        store::SettleOutcome o = store::Settle(c, std::string(p.Id()), ev.event, detail);
-        switch (o) {
-            case store::SettleOutcome::kSettled:
-            case store::SettleOutcome::kLateSettled:
-            case store::SettleOutcome::kRefundFlagged:
-                return {"settled", std::string(store::ToString(o)) + ": " + detail, A::kAccepted};
-            case store::SettleOutcome::kDuplicate:
-                return {"duplicate", detail, A::kAccepted};
-            case store::SettleOutcome::kTxnReused:
-                return {"rejected", "txn_id_reused: " + detail, A::kRefused};
-            case store::SettleOutcome::kNoSlip:
-            case store::SettleOutcome::kMismatch:
-                break;
-        }
-        return {"rejected", detail, A::kRefused};
+        // The verdict and its reason come from the settlement itself (migration 010), which
+        // writes them on the row in the same transaction.
+        store::SettleResult r = store::SettleAndDecide(c, std::string(p.Id()), ev.event, row_id);
+        return {r.verdict, r.reason, r.verdict == "rejected" ? A::kRefused : A::kAccepted, !row_id.empty(),
+                r.decided};
     }
     // A signed "closed" ends an unpaid slip; other statuses change nothing. Both are
     // acknowledged so the provider stops repeating them.
@@ -134,9 +124,12 @@ Handled HandleStored(db::Connection& c, const providers::Provider& p, const std:
     Handled h;
     try {
         h.ev = EvaluateNotification(c, p, site, raw);
-        h.decision = Decide(c, p, h.ev);
+        h.decision = Decide(c, p, h.ev, row_id);
         std::optional<std::string> slip = h.ev.slip ? std::optional(h.ev.slip->id) : std::nullopt;
-        if (!store::NotificationVerdict(c, row_id, h.decision.verdict, h.decision.reason, slip))
+        const bool recorded = h.decision.written ? h.decision.recorded
+                                                 : store::NotificationVerdict(c, row_id, h.decision.verdict,
+                                                                              h.decision.reason, slip);
+        if (!recorded)
             log::Info("notification ", row_id,
                       " was decided meanwhile; this evaluation: ", h.decision.verdict);
         if (h.decision.verdict == "rejected")

@@ -46,10 +46,6 @@ const db::Statement kBuyContext{
     "AND io.buyer_id = se.account_id AND io.idem_key = $5 AND io.ct > now() - interval '24 hours' "
     "LEFT JOIN products p ON p.site_id = st.id AND p.id = ANY($4::text[]) AND p.active"};
 
-// Never oversells: the row lock plus the stock >= n test make concurrent takes serialise.
-const db::Statement kStockTake{"stock_take",
-                               "UPDATE products SET stock = stock - $3, lm = now() "
-                               "WHERE site_id = $1 AND id = $2 AND (stock IS NULL OR stock >= $3)"};
 const db::Statement kStockGive{"stock_give",
                                "UPDATE products SET stock = stock + $3, lm = now() "
                                "WHERE site_id = $1 AND id = $2 AND stock IS NOT NULL"};
@@ -77,9 +73,6 @@ const db::Statement kOrderByIdemKey{
 
 const db::Statement kOrderGet{"order_get",
                               "SELECT " ORDER_COLS " FROM orders o WHERE o.site_id = $1 AND o.id = $2"};
-const db::Statement kOrderForUpdate{"order_for_update",
-                                    "SELECT " ORDER_COLS " FROM orders o WHERE o.id = $1 FOR UPDATE"};
-
 const db::Statement kItemsGet{"items_get",
                               "SELECT product_id, title, amount, price, subtotal FROM order_items "
                               "WHERE order_id = $1 ORDER BY pos"};
@@ -90,18 +83,10 @@ const db::Statement kOrderSetPayTp{
     "UPDATE orders SET pay_id = $2, pay_tp = $3, seller = $4, lm = now() "
     "WHERE id = $1 AND or_st IN ('NW', 'WT') AND pay_id IS NOT DISTINCT FROM $5"};
 
-// Virtual goods (tp Q) are delivered the moment they are paid.
-const db::Statement kOrderSettle{
-    "order_settle",
-    "UPDATE orders SET or_st = CASE WHEN tp = 'Q' THEN 'DN' ELSE 'OK' END, ok_at = now(), "
-    "dn_at = CASE WHEN tp = 'Q' THEN now() END, pay_id = $2, pay_tp = $3, lm = now() "
-    "WHERE id = $1 AND or_st IN ('NW', 'WT') RETURNING or_st"};
-
-const db::Statement kOrderResettle{
-    "order_resettle",
-    "UPDATE orders SET or_st = CASE WHEN tp = 'Q' THEN 'DN' ELSE 'OK' END, ok_at = now(), "
-    "dn_at = CASE WHEN tp = 'Q' THEN now() END, pay_id = $2, pay_tp = $3, stock_held = true, lm = now() "
-    "WHERE id = $1 AND or_st = 'FA' RETURNING or_st"};
+// The whole settlement and, given a notification row, its verdict (migration 010).
+const db::Statement kSettle{"settle",
+                            "SELECT outcome, detail, verdict, reason, decided "
+                            "FROM orderpay_settle($1, $2, $3, $4::bigint, $5, $6::bigint)"};
 
 const db::Statement kOrderExpireDue{"order_expire_due",
                                     "SELECT id FROM orders WHERE or_st IN ('NW', 'WT') AND expi < now() "
@@ -186,13 +171,6 @@ const db::Statement kSlipWaitView{
 const db::Statement kSlipFail{"slip_fail",
                               "UPDATE pay_slips SET st = 'FAIL', note = $2, lm = now() "
                               "WHERE id = $1 AND st IN ('NEW', 'WAIT')"};
-// A verified payment is never thrown away: a FAIL or superseded slip still becomes OK.
-const db::Statement kSlipSettle{
-    "slip_settle",
-    "UPDATE pay_slips SET st = 'OK', provider_txn_id = $2, paid_at = now(), lm = now() "
-    "WHERE id = $1 AND st <> 'OK'"};
-const db::Statement kSlipFlagRefund{
-    "slip_flag_refund", "UPDATE pay_slips SET refund_needed = true, note = $2, lm = now() WHERE id = $1"};
 const db::Statement kSlipSupersede{"slip_supersede",
                                    "UPDATE pay_slips SET superseded = true, "
                                    "st = CASE WHEN st IN ('NEW', 'WAIT') THEN 'FAIL' ELSE st END, "
@@ -223,12 +201,6 @@ const db::Statement kSlipStampQueried{"slip_stamp_queried",
                                       "UPDATE pay_slips SET queried_at = now() WHERE id = $1"};
 const db::Statement kSlipsOfOrder{
     "slips_of_order", "SELECT " SLIP_COLS " FROM pay_slips s WHERE s.order_id = $1 ORDER BY s.ct"};
-// Another slip of this provider already holds the transaction id: a replayed or forged
-// notification for a payment that was counted once.
-const db::Statement kSlipTxnOwner{"slip_txn_owner",
-                                  "SELECT id FROM pay_slips WHERE provider = $1 AND provider_txn_id = $2 "
-                                  "AND id <> $3"};
-
 const db::Statement kOrderSite{"order_site", "SELECT site_id FROM orders WHERE id = $1"};
 const db::Statement kOrderState{"order_state", "SELECT or_st FROM orders WHERE id = $1"};
 
@@ -257,15 +229,14 @@ const db::Statement kNotifyList{"notify_list", "SELECT " NOTIFY_COLS
 
 std::span<const db::Statement> AllStatements() {
     static const db::Statement* const kAll[] = {
-        &kSiteGet,          &kSessionGet,       &kSellerGet,      &kMerchantGet,    &kBuyContext,
-        &kStockTake,        &kStockGive,        &kOrderCreate,    &kOrderGet,       &kItemsGet,
-        &kOrderSettle,      &kOrderResettle,    &kOrderForUpdate, &kOrderExpireDue, &kOrderExpire,
-        &kOrderSetPayTp,    &kSlipInsert,       &kSlipGet,        &kSlipForUpdate,  &kSlipLive,
-        &kSlipWaitView,     &kSlipFail,         &kSlipSettle,     &kSlipFlagRefund, &kSlipSupersede,
-        &kSlipClaimQuery,   &kSlipsWaitingDue,  &kNotifyInsert,   &kNotifyVerdict,  &kSlipConfirmClosed,
-        &kSlipsUnconfirmed, &kSlipStampQueried, &kSlipsOfOrder,   &kSlipTxnOwner,   &kOrderSite,
-        &kOrderState,       &kOrderByIdemKey,   &kNotifyReceived, &kNotifyGet,      &kNotifyList,
-        &kCheckView,        &kOrderView,
+        &kSiteGet,          &kSessionGet,       &kSellerGet,     &kMerchantGet,   &kBuyContext,
+        &kStockGive,        &kOrderCreate,      &kOrderGet,      &kItemsGet,      &kSettle,
+        &kOrderExpireDue,   &kOrderExpire,      &kOrderSetPayTp, &kSlipInsert,    &kSlipGet,
+        &kSlipForUpdate,    &kSlipLive,         &kSlipWaitView,  &kSlipFail,      &kSlipSupersede,
+        &kSlipClaimQuery,   &kSlipsWaitingDue,  &kNotifyInsert,  &kNotifyVerdict, &kSlipConfirmClosed,
+        &kSlipsUnconfirmed, &kSlipStampQueried, &kSlipsOfOrder,  &kOrderSite,     &kOrderState,
+        &kOrderByIdemKey,   &kNotifyReceived,   &kNotifyGet,     &kNotifyList,    &kCheckView,
+        &kOrderView,
     };
     static const std::vector<db::Statement> kList = [] {
         std::vector<db::Statement> v;

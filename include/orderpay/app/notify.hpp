@@ -45,11 +45,16 @@ struct NotifyDecision {
     std::string verdict;  // settled, duplicate, ignored, rejected
     std::string reason;
     providers::NotifyAnswer answer = providers::NotifyAnswer::kRefused;
+    // Settlement wrote the verdict on the row itself, in its transaction; `recorded` says
+    // whether the row took it (false: decided meanwhile).
+    bool written = false, recorded = false;
 };
 
 /// Applies an evaluated notification: settles a verified payment, fails a slip the provider
-/// closed, acknowledges other statuses, refuses the rest. Idempotent.
-NotifyDecision Decide(db::Connection& c, const providers::Provider& p, const NotifyEval& ev);
+/// closed, acknowledges other statuses, refuses the rest. Idempotent. A payment settles and
+/// decides the stored row `row_id` (if not empty) in one round trip.
+NotifyDecision Decide(db::Connection& c, const providers::Provider& p, const NotifyEval& ev,
+                      const std::string& row_id = {});
 
 struct Handled {
     NotifyEval ev;

@@ -10,14 +10,14 @@ namespace orderpay::store {
 // Sites, accounts, sessions, sellers.
 extern const db::Statement kSiteGet, kSessionGet, kSellerGet, kMerchantGet;
 // Catalog and stock.
-extern const db::Statement kBuyContext, kStockTake, kStockGive;
+extern const db::Statement kBuyContext, kStockGive;
 // Orders.
-extern const db::Statement kOrderCreate, kOrderGet, kItemsGet, kOrderSettle, kOrderResettle, kOrderForUpdate,
-    kOrderExpireDue, kOrderExpire, kOrderSetPayTp, kOrderByIdemKey, kCheckView, kOrderView;
+extern const db::Statement kOrderCreate, kOrderGet, kItemsGet, kSettle, kOrderExpireDue, kOrderExpire,
+    kOrderSetPayTp, kOrderByIdemKey, kCheckView, kOrderView;
 // Slips.
 extern const db::Statement kSlipInsert, kSlipGet, kSlipForUpdate, kSlipLive, kSlipWaitView, kSlipFail,
-    kSlipSettle, kSlipFlagRefund, kSlipSupersede, kSlipClaimQuery, kSlipsWaitingDue, kSlipConfirmClosed,
-    kSlipStampQueried, kSlipsUnconfirmed, kSlipsOfOrder, kSlipTxnOwner, kOrderSite, kOrderState;
+    kSlipSupersede, kSlipClaimQuery, kSlipsWaitingDue, kSlipConfirmClosed, kSlipStampQueried,
+    kSlipsUnconfirmed, kSlipsOfOrder, kOrderSite, kOrderState;
 // Notification inbox.
 extern const db::Statement kNotifyInsert, kNotifyVerdict, kNotifyReceived, kNotifyGet, kNotifyList;
 
