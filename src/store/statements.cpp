@@ -204,11 +204,26 @@ const db::Statement kSlipsOfOrder{
 const db::Statement kOrderSite{"order_site", "SELECT site_id FROM orders WHERE id = $1"};
 const db::Statement kOrderState{"order_state", "SELECT or_st FROM orders WHERE id = $1"};
 
-// Headers, query and body are stored so that any byte survives (form-encoded text, bytea).
-const db::Statement kNotifyInsert{
-    "notify_insert",
-    "INSERT INTO notifications (provider, site_id, remote_addr, method, header_form, query, body) "
-    "VALUES ($1, $2, $3, $4, $5, decode($6, 'hex'), decode($7, 'hex')) RETURNING id"};
+// A notification's arrival in one round trip: stored raw (headers as form-encoded text, query and
+// body as bytea, so any byte survives), only for a site that exists, with
+// what its evaluation needs: the slip it names and that slip's merchant, or for an unknown slip
+// the site's seller for the provider. $8 = the slip id the message names ('' when unparsed).
+const db::Statement kNotifyIntake{
+    "notify_intake",
+    "WITH st AS (SELECT id FROM sites WHERE id = $2), "
+    "ins AS (INSERT INTO notifications (provider, site_id, remote_addr, method, header_form, query, body) "
+    "SELECT $1, st.id, $3, $4, $5, decode($6, 'hex'), decode($7, 'hex') FROM st RETURNING id) "
+    "SELECT (SELECT id FROM ins) AS row_id, " PREFIXED_SLIP_COLS("s") ", "
+    "coalesce(m.id, sm.id) AS m_id, coalesce(m.provider, sm.provider) AS m_provider, "
+    "coalesce(m.app_id, sm.app_id) AS m_app_id, coalesce(m.mch_id, sm.mch_id) AS m_mch_id, "
+    "coalesce(m.sign_type, sm.sign_type) AS m_sign_type, coalesce(m.api_key, sm.api_key) AS m_api_key, "
+    "coalesce(m.options, sm.options)::text AS m_options "
+    "FROM (SELECT 1) AS one "
+    "LEFT JOIN pay_slips s ON s.id = $8 "
+    "LEFT JOIN merchants m ON m.id = s.merchant_id "
+    "LEFT JOIN site_sellers ss ON s.id IS NULL AND ss.site_id = $2 AND ss.prefix = $1 "
+    "LEFT JOIN merchants sm ON sm.id = ss.merchant_id"};
+
 // Only a row still undecided (or whose evaluation failed) takes a verdict: a replay racing the
 // live request cannot overwrite what the first one decided.
 const db::Statement kNotifyVerdict{
@@ -233,7 +248,7 @@ std::span<const db::Statement> AllStatements() {
         &kStockGive,        &kOrderCreate,      &kOrderGet,      &kItemsGet,      &kSettle,
         &kOrderExpireDue,   &kOrderExpire,      &kOrderSetPayTp, &kSlipInsert,    &kSlipGet,
         &kSlipForUpdate,    &kSlipLive,         &kSlipWaitView,  &kSlipFail,      &kSlipSupersede,
-        &kSlipClaimQuery,   &kSlipsWaitingDue,  &kNotifyInsert,  &kNotifyVerdict, &kSlipConfirmClosed,
+        &kSlipClaimQuery,   &kSlipsWaitingDue,  &kNotifyIntake,  &kNotifyVerdict, &kSlipConfirmClosed,
         &kSlipsUnconfirmed, &kSlipStampQueried, &kSlipsOfOrder,  &kOrderSite,     &kOrderState,
         &kOrderByIdemKey,   &kNotifyReceived,   &kNotifyGet,     &kNotifyList,    &kCheckView,
         &kOrderView,

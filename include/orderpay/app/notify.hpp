@@ -67,4 +67,16 @@ struct Handled {
 Handled HandleStored(db::Connection& c, const providers::Provider& p, const std::string& site,
                      const std::string& row_id, const providers::RawNotification& raw);
 
+struct Incoming {
+    bool site_found = true;
+    bool stored = false;  // false: not stored (no such site, or the database failed: kError)
+    Handled handled;
+};
+
+/// A notification as it arrives at pay/re_<provider>: stored with the slip and merchant it
+/// needs read in the same statement, evaluated, then decided (a payment settles and records
+/// the verdict in one more statement). Two round trips on the happy path; never throws.
+Incoming HandleIncoming(db::Connection& c, const providers::Provider& p, const std::string& site,
+                        const std::string& remote_addr, const providers::RawNotification& raw);
+
 }  // namespace orderpay::app

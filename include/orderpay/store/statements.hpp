@@ -19,7 +19,7 @@ extern const db::Statement kSlipInsert, kSlipGet, kSlipForUpdate, kSlipLive, kSl
     kSlipSupersede, kSlipClaimQuery, kSlipsWaitingDue, kSlipConfirmClosed, kSlipStampQueried,
     kSlipsUnconfirmed, kSlipsOfOrder, kOrderSite, kOrderState;
 // Notification inbox.
-extern const db::Statement kNotifyInsert, kNotifyVerdict, kNotifyReceived, kNotifyGet, kNotifyList;
+extern const db::Statement kNotifyIntake, kNotifyVerdict, kNotifyReceived, kNotifyGet, kNotifyList;
 
 std::span<const db::Statement> AllStatements();
 
