@@ -1,6 +1,6 @@
 -- orderpay schema v9: pay/buy's write in one round trip. The function does exactly what the
--- client-side transaction did (release an expired idempotency key, take stock in product-id
--- order, insert order, lines and slip), so the guarantees are unchanged: the conditional stock
+-- client-side transaction did (release an expired idempotency key, take counted stock in
+-- product-id order, insert order, lines and slip), so the guarantees are unchanged: the conditional stock
 -- UPDATE never oversells, the canonical lock order never deadlocks, and the statement is one
 -- transaction. A product out of stock raises SQLSTATE OP001 with the product id as the message,
 -- which rolls back every stock taken before it.
@@ -23,8 +23,11 @@ BEGIN
     FOR line IN SELECT u.product, u.amount FROM unnest(l_product, l_amount) AS u(product, amount)
                 ORDER BY u.product COLLATE "C" LOOP
         UPDATE products SET stock = stock - line.amount, lm = now()
-        WHERE site_id = p_site AND id = line.product AND (stock IS NULL OR stock >= line.amount);
-        IF NOT FOUND THEN
+        WHERE site_id = p_site AND id = line.product AND stock IS NOT NULL AND stock >= line.amount;
+        -- A product without a stock count is never updated, so its buyers never queue on its
+        -- row lock (held until commit, a WAL flush): only counted stock serialises.
+        IF NOT FOUND AND NOT EXISTS (SELECT 1 FROM products WHERE site_id = p_site AND id = line.product
+                                                                 AND stock IS NULL) THEN
             RAISE EXCEPTION USING ERRCODE = 'OP001', MESSAGE = line.product;
         END IF;
     END LOOP;

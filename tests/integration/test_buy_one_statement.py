@@ -3,10 +3,15 @@ in one (orderpay_create_order): product ids reach PostgreSQL as array elements, 
 character an operator may put in an id must survive, and a shortage in any line, in whatever
 order the client lists them, must leave nothing written."""
 
+import os
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from conftest import STACK, cli, psql
-from helpers import buy, buy_ok
+from helpers import buy, buy_ok, wait_for
 
 # Characters that mean something in a PostgreSQL array literal or in SQL. Product ids are
 # [A-Za-z0-9_.-] in the database, but a client may send anything; titles may hold anything.
@@ -82,3 +87,46 @@ def test_a_product_of_another_site_is_not_found():
     # The statement joins products on the request's site: the same id elsewhere does not count.
     status, body, raw, _ = buy(products=[{"id": "odd-other-site-only", "amount": 1}])
     assert status == 404, raw
+
+
+def hold_product_row(pid, seconds):
+    """A psql session that locks the product row (as a buy in flight would) for `seconds`."""
+    from conftest import PSQL, _pg_env
+    sql = ("BEGIN; SELECT 1 FROM products WHERE site_id = %s AND id = %s FOR UPDATE; SELECT pg_sleep(%d); COMMIT;"
+           % (q(STACK["DEMO_SITE"]), q(pid), seconds))
+    proc = subprocess.Popen([PSQL, "-X", "-q", "-c", sql], env=_pg_env(), stdout=subprocess.DEVNULL)
+    locked = "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE a.query LIKE '%%pg_sleep(%d)%%' AND l.locktype = 'transactionid'" % seconds
+    assert wait_for(lambda: psql(locked) != "0", 10), "the holder did not take its lock"
+    return proc
+
+
+def test_a_product_without_stock_count_is_never_locked_by_a_buy():
+    # The demo tea has no stock count: a buy neither updates nor waits on its row.
+    holder = hold_product_row(STACK["DEMO_PRODUCT"], 20)
+    try:
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            fut = pool.submit(buy, products=[{"id": STACK["DEMO_PRODUCT"], "amount": 1}])
+            status = fut.result(timeout=15)[0]
+        assert status == 200
+        assert holder.poll() is None, "the buy returned only once the holder let go"
+    finally:
+        holder.kill()
+        holder.wait()
+        # The server side would sleep on with the lock: end it.
+        psql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+             "WHERE query LIKE '%%pg_sleep(20)%%' AND pid <> pg_backend_pid()")
+
+
+def test_counted_stock_still_serialises_on_the_row():
+    pid = "counted-lock-%d" % os.getpid()
+    add_product(pid, stock=5)
+    holder = hold_product_row(pid, 3)
+    try:
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            fut = pool.submit(buy, products=[{"id": pid, "amount": 1}])
+            time.sleep(1)
+            assert not fut.done(), "a counted product's buy did not wait for the row lock"
+            assert fut.result(timeout=30)[0] == 200
+    finally:
+        holder.wait()
+    assert stock(pid) == "4"
