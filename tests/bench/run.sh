@@ -162,11 +162,16 @@ ratio re_wx/pgbench_settle re_wx pgbench_settle
 ratio healthz/null_fcgi healthz null
 ratio pgbench_buy/commit pgbench_buy commit
 ratio pgbench_settle/commit pgbench_settle commit
-# Worker memory after the runs: the largest resident set of any orderpayd worker.
+# Worker memory after the runs: the largest resident set of any orderpayd worker, and what is
+# really its own. RSS counts the library pages every worker shares with the master (forked
+# copy-on-write); PSS divides shared pages among their users; private dirty is the worker's alone.
 master=$(cat "$ORDERPAYD_PID_FILE")
-rss=0
+rss=0 pss=0 priv=0 total_pss=0
 for w in $(pgrep -P "$master"); do
-    kb=$(awk '/^VmRSS:/ {print $2}' "/proc/$w/status" 2>/dev/null || echo 0)
-    ((kb > rss)) && rss=$kb
+    read -r kb p d < <(awk '/^Rss:/ {r = $2} /^Pss:/ {p = $2} /^Private_Dirty:/ {d = $2} END {print r + 0, p + 0, d + 0}' \
+        "/proc/$w/smaps_rollup" 2>/dev/null || echo "0 0 0")
+    ((kb > rss)) && rss=$kb && pss=$p && priv=$d
+    total_pss=$((total_pss + p))
 done
-echo "worker RSS (largest, after the runs): $((rss / 1024)) MiB ($rss kB)"
+echo "worker RSS (largest, after the runs): $((rss / 1024)) MiB ($rss kB); of it PSS $pss kB, private dirty $priv kB"
+echo "pool (master excluded) PSS: $total_pss kB for $WORKERS workers"
