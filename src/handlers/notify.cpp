@@ -41,11 +41,11 @@ http::Response Notify(app::Context& ctx, app::Call& call, const http::Request& r
     } catch (const std::exception& e) {
         // Not stored, so not acted on: the provider must send it again.
         log::Error("notification for ", call.site.id, " (", p.Id(), ") not stored: ", e.what());
-        return ToResponse(p.NotificationReply(providers::NotifyAnswer::kError));
+        return ToResponse(p.NotificationReplyFor(providers::NotifyAnswer::kError, raw));
     }
     app::Handled h = app::HandleStored(ctx.db(), p, call.site.id, row, raw);
     if (!h.ev.notice.may_settle) return BrowserReturn(h);
-    return ToResponse(p.NotificationReply(h.decision.answer));
+    return ToResponse(p.NotificationReplyFor(h.decision.answer, raw));
 }
 
 }  // namespace orderpay::handlers

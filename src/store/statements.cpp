@@ -23,6 +23,13 @@ const db::Statement kSellerGet{"seller_get", "SELECT " MERCHANT_COLS
                                              "JOIN merchants m ON m.id = ss.merchant_id "
                                              "WHERE ss.site_id = $1 AND ss.prefix = $2"};
 const db::Statement kMerchantGet{"merchant_get", "SELECT " MERCHANT_COLS " FROM merchants m WHERE m.id = $1"};
+// A sealed notification (WeChat v3) names its slip only inside a part one merchant can open:
+// the candidates, the site's own seller first.
+const db::Statement kMerchantsOfProvider{"merchants_of_provider",
+                                         "SELECT " MERCHANT_COLS
+                                         " FROM merchants m WHERE m.provider = $1 "
+                                         "ORDER BY (m.id = (SELECT merchant_id FROM site_sellers "
+                                         "WHERE site_id = $2 AND prefix = $1)) IS TRUE DESC, m.id LIMIT 100"};
 
 const db::Statement kProductGet{"product_get",
                                 "SELECT id, title, price, currency, stock, active FROM products "
@@ -240,15 +247,16 @@ const db::Statement kNotifyList{"notify_list", "SELECT " NOTIFY_COLS
 
 std::span<const db::Statement> AllStatements() {
     static const db::Statement* const kAll[] = {
-        &kSiteGet,        &kSessionGet,        &kSellerGet,        &kMerchantGet,      &kProductGet,
-        &kStockTake,      &kStockGive,         &kOrderInsert,      &kItemInsert,       &kOrderGet,
-        &kItemsGet,       &kOrderSetWaiting,   &kOrderSettle,      &kOrderResettle,    &kOrderForUpdate,
-        &kOrderExpireDue, &kOrderExpire,       &kOrderSetPayTp,    &kSlipInsert,       &kSlipGet,
-        &kSlipForUpdate,  &kSlipLive,          &kSlipSetWait,      &kSlipFail,         &kSlipSettle,
-        &kSlipFlagRefund, &kSlipSupersede,     &kSlipClaimQuery,   &kSlipsWaitingDue,  &kNotifyInsert,
-        &kNotifyVerdict,  &kSlipConfirmClosed, &kSlipsUnconfirmed, &kSlipStampQueried, &kSlipsOfOrder,
-        &kSlipTxnOwner,   &kOrderSite,         &kOrderState,       &kOrderByIdemKey,   &kOrderIdemRelease,
-        &kNotifyReceived, &kNotifyGet,         &kNotifyList,       &kCheckView,        &kOrderView,
+        &kSiteGet,          &kSessionGet,     &kSellerGet,         &kMerchantGet,      &kMerchantsOfProvider,
+        &kProductGet,       &kStockTake,      &kStockGive,         &kOrderInsert,      &kItemInsert,
+        &kOrderGet,         &kItemsGet,       &kOrderSetWaiting,   &kOrderSettle,      &kOrderResettle,
+        &kOrderForUpdate,   &kOrderExpireDue, &kOrderExpire,       &kOrderSetPayTp,    &kSlipInsert,
+        &kSlipGet,          &kSlipForUpdate,  &kSlipLive,          &kSlipSetWait,      &kSlipFail,
+        &kSlipSettle,       &kSlipFlagRefund, &kSlipSupersede,     &kSlipClaimQuery,   &kSlipsWaitingDue,
+        &kNotifyInsert,     &kNotifyVerdict,  &kSlipConfirmClosed, &kSlipsUnconfirmed, &kSlipStampQueried,
+        &kSlipsOfOrder,     &kSlipTxnOwner,   &kOrderSite,         &kOrderState,       &kOrderByIdemKey,
+        &kOrderIdemRelease, &kNotifyReceived, &kNotifyGet,         &kNotifyList,       &kCheckView,
+        &kOrderView,
     };
     static const std::vector<db::Statement> kList = [] {
         std::vector<db::Statement> v;
