@@ -63,7 +63,11 @@ NotifyEval EvaluateNotification(db::Connection& c, const providers::Provider& p,
                 ev.merchant = m;
                 break;
             }
-            if (why.empty() || this_why.find("for v2 merchant") == std::string::npos) why = this_why;
+            // Report what the first merchant that could have sent it (the site's seller comes
+            // first) found wrong, not what a stranger's keys made of it.
+            if (why.empty() || (why.find("for v2 merchant") != std::string::npos &&
+                                this_why.find("for v2 merchant") == std::string::npos))
+                why = this_why;
         }
         if (!opened) {
             ev.reason = why.empty() ? "no " + id + " merchant can open it" : why;
