@@ -148,7 +148,10 @@ FUZZ_LIB_SRCS := src/http/form.cpp src/http/json.cpp src/http/xml.cpp src/http/r
                  src/providers/alipay/sign.cpp src/providers/alipay/keys.cpp \
                  src/providers/alipay/client.cpp src/providers/wxpay/sign.cpp src/providers/wxpay/client.cpp \
                  src/http/utf8.cpp src/core/config.cpp src/providers/registry.cpp \
-                 src/providers/alipay/provider.cpp src/providers/wxpay/provider.cpp
+                 src/providers/alipay/provider.cpp src/providers/wxpay/provider.cpp \
+                 src/crypto/aead.cpp src/providers/wxpay/v3_sign.cpp src/providers/wxpay/v3_keys.cpp \
+                 src/providers/wxpay/v3_client.cpp src/providers/wxpay/v3_notify.cpp \
+                 src/providers/wxpay/v3_merchant.cpp
 FUZZ_LIB_OBJS := $(FUZZ_LIB_SRCS:%.cpp=$(FUZZ_OUT)/obj/%.o)
 FUZZ_TARGETS := $(patsubst tests/fuzz/%_fuzz.cpp,%,$(sort $(wildcard tests/fuzz/*_fuzz.cpp)))
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_OUT)/%)

@@ -66,6 +66,15 @@ write_env() {
         env_line DEMO_ZFB_APP_ID 2021000000000001
         env_line DEMO_ZFB_SELLER_ID 2088000000000001
         env_line DEMO_ZFB_ALIPAY_PRIVATE_KEY "$VAR/keys/zfb_alipay_private.pem"
+        env_line DEMO_V3_SITE demo-v3
+        env_line DEMO_WX3_MERCHANT wx3-demo
+        env_line DEMO_WX3_APP_ID wxd00000000demov3
+        env_line DEMO_WX3_MCH_ID 1900000110
+        env_line DEMO_WX3_APIV3_KEY_FILE "$VAR/keys/wx3_apiv3.key"
+        env_line DEMO_WX3_PRIVATE_KEY "$VAR/keys/wx3_merchant_private.pem"
+        env_line DEMO_WX3_CERT_SERIAL "$(cat "$VAR/keys/wx3_merchant.serial")"
+        env_line DEMO_WX3_PLATFORM_PRIVATE_KEY "$VAR/keys/wx3_platform_private.pem"
+        env_line DEMO_WX3_PUBKEY_ID PUB_KEY_ID_0119000001102026000000000001
         env_line PGHOST "$PGSOCK"
         env_line PGPORT "$pg_port"
         env_line PGDATABASE orderpay
@@ -146,6 +155,7 @@ cmd_up() {
     pg_up "$pg_port"
     migrate
     seed_demo
+    seed_demo_v3
     local ticket ticket_bob
     ticket=$(issue_ticket alice)
     ticket_bob=$(issue_ticket bob)

@@ -89,6 +89,43 @@ seed_demo() {
         --app-public-key-file "$VAR/keys/zfb_app_public.pem" --alipay-private-key-file "$VAR/keys/zfb_alipay_private.pem"
 }
 
+# self_signed NAME SUBJECT: a certificate for $VAR/keys/NAME_private.pem; prints its serial in
+# upper-case hex (WeChat Pay names certificates by it).
+self_signed() {
+    openssl req -x509 -new -key "$VAR/keys/$1_private.pem" -subj "$2" -days 3650 \
+        -set_serial "0x$(openssl rand -hex 8 | sed 's/^0*//' | tr a-f A-F)" -out "$VAR/keys/$1_cert.pem" 2>/dev/null
+    openssl x509 -in "$VAR/keys/$1_cert.pem" -noout -serial | sed 's/^serial=//; s/^0*//'
+}
+
+# The WeChat Pay API v3 demo: site demo-v3 (same account store, so DEMO_TICKET buys there) whose
+# WeChat seller is a v3 merchant in public-key mode; paysim signs with the "platform" key under
+# the public-key ID.
+seed_demo_v3() {
+    if op site list --json 2>/dev/null | grep -q '"demo-v3"'; then
+        say "demo-v3 data present"
+        return 0
+    fi
+    say "seeding demo-v3 (WeChat Pay API v3)"
+    rsa_pair wx3_merchant
+    rsa_pair wx3_platform
+    self_signed wx3_merchant "/CN=1900000110/O=orderpay demo/OU=WeChat Pay v3" >"$VAR/keys/wx3_merchant.serial"
+    (umask 077 && random_key >"$VAR/keys/wx3_apiv3.key")
+    local serial pubid=PUB_KEY_ID_0119000001102026000000000001
+    serial=$(cat "$VAR/keys/wx3_merchant.serial")
+    logged op site add demo-v3 --store demo-users --name "Demo shop (WeChat Pay v3)" --currency CNY
+    logged op product add demo-tea --site demo-v3 --title "Green tea" --price 12.50
+    logged op product add demo-cup --site demo-v3 --title "Tea cup (limited)" --price 3.20 --stock 5
+    logged op merchant add wx3-demo --provider wx --api v3 --app-id wxd00000000demov3 --mch-id 1900000110 \
+        --private-key-file "$VAR/keys/wx3_merchant_private.pem" --cert-serial "$serial" \
+        --cert-file "$VAR/keys/wx3_merchant_cert.pem" --apiv3-key-file "$VAR/keys/wx3_apiv3.key" \
+        --wechatpay-public-key-file "$VAR/keys/wx3_platform_public.pem" --wechatpay-public-key-id "$pubid"
+    logged op seller set --site demo-v3 --prefix wx --merchant wx3-demo
+    logged sim merchant add --provider wx --api v3 --app-id wxd00000000demov3 --mch-id 1900000110 \
+        --merchant-public-key-file "$VAR/keys/wx3_merchant_cert.pem" --cert-serial "$serial" \
+        --apiv3-key-file "$VAR/keys/wx3_apiv3.key" --platform-private-key-file "$VAR/keys/wx3_platform_private.pem" \
+        --public-key-id "$pubid"
+}
+
 # Fresh tickets on every 'up' (cheap, and never stale); earlier ones stay valid until they expire.
 issue_ticket() {
     local t

@@ -98,13 +98,42 @@ NotifyEval Judge(const providers::Provider& p, const std::string& site, provider
 
 NotifyEval EvaluateNotification(db::Connection& c, const providers::Provider& p, const std::string& site,
                                 const providers::RawNotification& raw) {
+    const std::string id(p.Id());
     providers::Notice notice = p.ParseNotification(raw);
     if (!notice.parsed) return Judge(p, site, std::move(notice), std::nullopt, std::nullopt);
+    std::optional<providers::Merchant> opened;
+    // A sealed notice (WeChat v3) names its slip only inside a part that one merchant's keys
+    // open: try the provider's merchants, the site's seller first. Whoever opens it, the slip's
+    // own merchant verifies it again (Judge).
+    if (notice.sealed && notice.slip_id.empty()) {
+        std::string why;
+        for (const providers::Merchant& m : store::MerchantsOf(c, id, site)) {
+            std::string this_why;
+            if (p.OpenNotification(m, notice, this_why)) {
+                opened = m;
+                break;
+            }
+            // Report what the first merchant that could have sent it (the site's seller comes
+            // first) found wrong, not what a stranger's keys made of it.
+            if (why.empty() || (why.find("for v2 merchant") != std::string::npos &&
+                                this_why.find("for v2 merchant") == std::string::npos))
+                why = this_why;
+        }
+        if (!opened) {
+            NotifyEval ev;
+            ev.notice = std::move(notice);
+            ev.reason = why.empty() ? "no " + id + " merchant can open it" : why;
+            ev.checks.push_back({"signature", false, ev.reason});
+            return ev;
+        }
+    }
     std::optional<store::SlipRow> slip = store::FindSlip(c, notice.slip_id);
     // The key is the slip's own merchant's (it may predate a seller change). For an unknown
-    // slip the site's current seller judges the signature, so the inbox can say which it was.
-    std::optional<providers::Merchant> merchant =
-        slip ? store::FindMerchant(c, slip->merchant_id) : store::FindSeller(c, site, std::string(p.Id()));
+    // slip the one that opened it, or the site's current seller, judges the signature, so the
+    // inbox can say which it was.
+    std::optional<providers::Merchant> merchant = slip     ? store::FindMerchant(c, slip->merchant_id)
+                                                  : opened ? opened
+                                                           : store::FindSeller(c, site, id);
     return Judge(p, site, std::move(notice), std::move(slip), std::move(merchant));
 }
 
@@ -199,7 +228,9 @@ Incoming HandleIncoming(db::Connection& c, const providers::Provider& p, const s
     }
     in.stored = true;
     in.handled = DecideAndRecord(c, p, intake->row_id, [&] {
-        if (!notice) return EvaluateNotification(c, p, site, raw);
+        // Only a notice that names its slip in the clear was served by the intake's reads.
+        if (!notice || (notice->parsed && notice->slip_id.empty()))
+            return EvaluateNotification(c, p, site, raw);
         return Judge(p, site, std::move(*notice), std::move(intake->slip), std::move(intake->merchant));
     });
     return in;

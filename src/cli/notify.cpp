@@ -13,7 +13,8 @@ namespace orderpay::cli {
 namespace {
 
 constexpr const char* kUsage =
-    "notify verify --site SITE [--provider ID] --body FILE|- [--headers FILE] [--json]";
+    "notify verify [--site SITE] [--provider ID] --body FILE|- [--headers FILE] [--json]\n"
+    "  (without --site: the site of the slip the notification names)";
 
 // "Name: value" lines (as curl -D writes them) to the CGI names the endpoint sees.
 void ReadHeaders(const std::string& text, providers::RawNotification& raw) {
@@ -38,12 +39,17 @@ void ReadHeaders(const std::string& text, providers::RawNotification& raw) {
     }
 }
 
-// Without --provider: XML is WeChat v2's, a form is Alipay's. Said on stderr, never guessed silently.
+// Without --provider: XML is WeChat v2's, JSON WeChat v3's, a form Alipay's. Said on stderr,
+// never guessed silently.
 std::string DetectProvider(const std::string& body) {
     std::size_t first = body.find_first_not_of(" \t\r\n");
-    std::string guess = first != std::string::npos && body[first] == '<' ? "wx" : "zfb";
+    const char c = first != std::string::npos ? body[first] : ' ';
+    std::string guess = c == '<' || c == '{' ? "wx" : "zfb";
     std::cerr << "notify verify: no --provider given; the body looks like "
-              << (guess == "wx" ? "XML" : "a form") << ", assuming --provider " << guess << '\n';
+              << (c == '<'   ? "XML"
+                  : c == '{' ? "JSON"
+                             : "a form")
+              << ", assuming --provider " << guess << '\n';
     return guess;
 }
 
@@ -69,7 +75,10 @@ int Notify(Env& env, const Args& a) {
         raw.query = raw.body.substr(raw.body.find('?') + 1);
         raw.body.clear();
     }
-    app::NotifyEval ev = app::EvaluateNotification(env.db, *p, a.Need("site"), raw);
+    std::string site = a.Flag("site").value_or("");
+    app::NotifyEval ev = app::EvaluateNotification(env.db, *p, site, raw);
+    // Without --site, judge it as the site of the slip it names would (a second, identical pass).
+    if (site.empty() && ev.slip) ev = app::EvaluateNotification(env.db, *p, ev.slip->site_id, raw);
     bool would_settle = ev.signature_ok && ev.business_ok && ev.event.paid && ev.notice.may_settle;
     if (a.json) {
         std::cout << "{\"provider\":" << http::JsonString(id)

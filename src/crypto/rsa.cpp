@@ -319,3 +319,26 @@ std::optional<std::string> AlipayRootCertSn(std::string_view pem_bundle) {
 }
 
 }  // namespace orderpay::crypto
+
+namespace orderpay::crypto {
+
+std::optional<std::string> CertSerialHex(std::string_view pem) {
+    std::optional<std::vector<X509Ptr>> certs = ReadCertificates(pem);
+    if (!certs || certs->empty()) return std::nullopt;
+    const ASN1_INTEGER* serial = X509_get0_serialNumber(certs->front().get());
+    const BnPtr bn(ASN1_INTEGER_to_BN(serial, nullptr));
+    if (!bn) return std::nullopt;
+    const OpensslString hex(BN_bn2hex(bn.get()));
+    if (!hex) return std::nullopt;
+    std::string out(hex.get());
+    while (out.size() > 1 && out[0] == '0') out.erase(0, 1);
+    return out;
+}
+
+bool KeysMatch(const PKey& priv, const PKey& pub) {
+    const bool same = priv && pub && EVP_PKEY_eq(priv.get(), pub.get()) == 1;
+    ERR_clear_error();
+    return same;
+}
+
+}  // namespace orderpay::crypto

@@ -43,6 +43,8 @@ const char* StatusText(int status) {
     switch (status) {
         case 200:
             return "OK";
+        case 204:
+            return "No Content";
         case 400:
             return "Bad Request";
         case 401:
@@ -136,9 +138,10 @@ bool ReadBody(FCGX_Request& r, std::size_t max_body, std::string& body, bool& to
 }
 
 void WriteResponse(FCGX_Request& r, const http::Response& resp) {
-    std::string head = "Status: " + std::to_string(resp.status) + " " + StatusText(resp.status) +
-                       "\r\nContent-Type: " + resp.content_type +
-                       "\r\nContent-Length: " + std::to_string(resp.body.size()) + "\r\n";
+    std::string head = "Status: " + std::to_string(resp.status) + " " + StatusText(resp.status) + "\r\n";
+    // A 204 (WeChat Pay v3's "received") has no body, so neither a type nor a length.
+    if (!resp.content_type.empty()) head += "Content-Type: " + resp.content_type + "\r\n";
+    if (resp.status != 204) head += "Content-Length: " + std::to_string(resp.body.size()) + "\r\n";
     for (const auto& [k, v] : resp.headers) head += k + ": " + v + "\r\n";
     head += "\r\n";
     FCGX_PutStr(head.data(), static_cast<int>(head.size()), r.out);

@@ -39,7 +39,7 @@ http::Response Notify(app::Context& ctx, app::Call& call, const http::Request& r
     if (!in.site_found) return http::Fail(http::Err::kNoSuchSite);
     const app::Handled& h = in.handled;
     if (in.stored && !h.ev.notice.may_settle) return BrowserReturn(h);
-    return ToResponse(p.NotificationReply(h.decision.answer));
+    return ToResponse(p.NotificationReplyFor(h.decision.answer, raw));
 }
 
 }  // namespace orderpay::handlers

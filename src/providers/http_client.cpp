@@ -3,6 +3,8 @@
 
 #include <curl/curl.h>
 
+#include <cctype>
+
 #include "orderpay/core/c_handles.hpp"
 
 namespace orderpay::providers {
@@ -26,7 +28,36 @@ std::size_t OnData(char* ptr, std::size_t size, std::size_t n, void* user) {
     return len;
 }
 
+// One header line of the response. A new status line (after a redirect or 100 Continue) starts
+// the list again, so only the final response's headers remain. At most 64 headers of 8 KiB.
+std::size_t OnHeader(char* ptr, std::size_t size, std::size_t n, void* user) {
+    auto* headers = static_cast<std::vector<std::pair<std::string, std::string>>*>(user);
+    const std::size_t len = size * n;
+    std::string_view line(ptr, len);
+    while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
+    if (line.substr(0, 5) == "HTTP/") {
+        headers->clear();
+        return len;
+    }
+    const std::size_t colon = line.find(':');
+    if (colon == std::string_view::npos || colon == 0 || line.size() > 8192 || headers->size() >= 64)
+        return len;
+    std::string name(line.substr(0, colon));
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    std::string_view value = line.substr(colon + 1);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+    headers->emplace_back(std::move(name), std::string(value));
+    return len;
+}
+
 }  // namespace
+
+std::string HttpResult::Header(std::string_view lower_name) const {
+    for (const auto& [k, v] : headers)
+        if (k == lower_name) return v;
+    return {};
+}
 
 void HttpGlobalInit() {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -64,6 +95,8 @@ HttpResult HttpRequest(const std::string& method, const std::string& url, const 
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, OnData);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, OnHeader);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &res.headers);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
     curl_easy_setopt(c, CURLOPT_USERAGENT, "orderpay/1");
     if (method == "POST" || !body.empty()) {

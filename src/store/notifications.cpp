@@ -73,6 +73,8 @@ std::vector<StoredNotification> Rows(const db::Result& r) {
         n.verdict = r.Get(i, "verdict");
         n.reason = r.Get(i, "reason");
         n.ct_ms = r.GetInt(i, "ct");
+        // A replay judges freshness windows (WeChat v3's five minutes) at the time it arrived.
+        n.raw.received_at = n.ct_ms / 1000;
         out.push_back(std::move(n));
     }
     return out;

@@ -10,10 +10,10 @@ namespace orderpay::store {
 
 namespace {
 
-providers::Merchant MerchantFrom(const db::Result& r) {
-    return providers::Merchant{r.Get(0, "id"),     r.Get(0, "provider"),  r.Get(0, "app_id"),
-                               r.Get(0, "mch_id"), r.Get(0, "sign_type"), r.Get(0, "api_key"),
-                               r.Get(0, "options")};
+providers::Merchant MerchantFrom(const db::Result& r, int row = 0) {
+    return providers::Merchant{r.Get(row, "id"),     r.Get(row, "provider"),  r.Get(row, "app_id"),
+                               r.Get(row, "mch_id"), r.Get(row, "sign_type"), r.Get(row, "api_key"),
+                               r.Get(row, "options")};
 }
 
 }  // namespace
@@ -47,6 +47,14 @@ std::optional<providers::Merchant> FindMerchant(db::Connection& c, const std::st
     db::Result r = c.Exec(kMerchantGet, {id});
     if (r.Rows() == 0) return std::nullopt;
     return MerchantFrom(r);
+}
+
+std::vector<providers::Merchant> MerchantsOf(db::Connection& c, const std::string& provider,
+                                             const std::string& site) {
+    db::Result r = c.Exec(kMerchantsOfProvider, {provider, site});
+    std::vector<providers::Merchant> out;
+    for (int i = 0; i < r.Rows(); ++i) out.push_back(MerchantFrom(r, i));
+    return out;
 }
 
 std::optional<SlipRow> FindSlip(db::Connection& c, const std::string& id, bool for_update) {

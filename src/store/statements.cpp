@@ -23,6 +23,13 @@ const db::Statement kSellerGet{"seller_get", "SELECT " MERCHANT_COLS
                                              "JOIN merchants m ON m.id = ss.merchant_id "
                                              "WHERE ss.site_id = $1 AND ss.prefix = $2"};
 const db::Statement kMerchantGet{"merchant_get", "SELECT " MERCHANT_COLS " FROM merchants m WHERE m.id = $1"};
+// A sealed notification (WeChat v3) names its slip only inside a part one merchant can open:
+// the candidates, the site's own seller first.
+const db::Statement kMerchantsOfProvider{"merchants_of_provider",
+                                         "SELECT " MERCHANT_COLS
+                                         " FROM merchants m WHERE m.provider = $1 "
+                                         "ORDER BY (m.id = (SELECT merchant_id FROM site_sellers "
+                                         "WHERE site_id = $2 AND prefix = $1)) IS TRUE DESC, m.id LIMIT 100"};
 
 // pay/buy's reads in one round trip: site, the ticket's session, the seller for the pay type's
 // prefix, the requested products and the buyer's order under an Idempotency-Key. One row per
@@ -244,13 +251,15 @@ const db::Statement kNotifyList{"notify_list", "SELECT " NOTIFY_COLS
 
 std::span<const db::Statement> AllStatements() {
     static const db::Statement* const kAll[] = {
-        &kSiteGet,          &kSessionGet,       &kSellerGet,     &kMerchantGet,   &kBuyContext,
-        &kStockGive,        &kOrderCreate,      &kOrderGet,      &kItemsGet,      &kSettle,
-        &kOrderExpireDue,   &kOrderExpire,      &kOrderSetPayTp, &kSlipInsert,    &kSlipGet,
-        &kSlipForUpdate,    &kSlipLive,         &kSlipWaitView,  &kSlipFail,      &kSlipSupersede,
-        &kSlipClaimQuery,   &kSlipsWaitingDue,  &kNotifyIntake,  &kNotifyVerdict, &kSlipConfirmClosed,
-        &kSlipsUnconfirmed, &kSlipStampQueried, &kSlipsOfOrder,  &kOrderSite,     &kOrderState,
-        &kOrderByIdemKey,   &kNotifyReceived,   &kNotifyGet,     &kNotifyList,    &kCheckView,
+        &kSiteGet,           &kSessionGet,       &kSellerGet,        &kMerchantGet,
+        &kBuyContext,        &kStockGive,        &kOrderCreate,      &kOrderGet,
+        &kItemsGet,          &kSettle,           &kOrderExpireDue,   &kOrderExpire,
+        &kOrderSetPayTp,     &kSlipInsert,       &kSlipGet,          &kSlipForUpdate,
+        &kSlipLive,          &kSlipWaitView,     &kSlipFail,         &kSlipSupersede,
+        &kSlipClaimQuery,    &kSlipsWaitingDue,  &kNotifyIntake,     &kNotifyVerdict,
+        &kSlipConfirmClosed, &kSlipsUnconfirmed, &kSlipStampQueried, &kSlipsOfOrder,
+        &kOrderSite,         &kOrderState,       &kOrderByIdemKey,   &kNotifyReceived,
+        &kNotifyGet,         &kNotifyList,       &kCheckView,        &kMerchantsOfProvider,
         &kOrderView,
     };
     static const std::vector<db::Statement> kList = [] {

@@ -35,9 +35,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             }
             FUZZ_CHECK(n.slip_id.size() <= bytes.size());
             if (std::string_view(method) == "GET") FUZZ_CHECK(!n.may_settle);
-            // The reply for every answer is well-formed for the provider: never empty.
-            for (auto a : {providers::NotifyAnswer::kAccepted, providers::NotifyAnswer::kRefused})
+            // The reply for every answer is well-formed for the provider: never empty, except
+            // WeChat v3's "received", which is a 204 with no body.
+            for (auto a : {providers::NotifyAnswer::kAccepted, providers::NotifyAnswer::kRefused}) {
                 FUZZ_CHECK(!p->NotificationReply(a).body.empty());
+                const providers::ProviderReply r = p->NotificationReplyFor(a, raw);
+                FUZZ_CHECK(!r.body.empty() || (r.status == 204 && a == providers::NotifyAnswer::kAccepted));
+            }
         }
     }
     return 0;

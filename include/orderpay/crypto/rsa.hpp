@@ -45,4 +45,12 @@ std::optional<std::string> AlipayCertSn(std::string_view pem);
 /// any certificate fails to parse or none is an RSA root.
 std::optional<std::string> AlipayRootCertSn(std::string_view pem_bundle);
 
+/// The serial number of the FIRST certificate in `pem` as upper-case hex without leading
+/// zeros, the way WeChat Pay names certificates (`serial_no`, `Wechatpay-Serial`). nullopt when
+/// no certificate parses.
+std::optional<std::string> CertSerialHex(std::string_view pem);
+
+/// True when `priv` and `pub` are the two halves of one key pair.
+bool KeysMatch(const PKey& priv, const PKey& pub);
+
 }  // namespace orderpay::crypto

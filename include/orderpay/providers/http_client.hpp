@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -27,6 +28,12 @@ struct HttpResult {
     long status = 0;
     std::string body;
     std::string error;  // curl's message; safe to log (contains no request body)
+    /// Response header lines of the final response, names lower-cased, values trimmed
+    /// (WeChat Pay v3 signs its answers in Wechatpay-* headers).
+    std::vector<std::pair<std::string, std::string>> headers;
+
+    /// The first header named `lower_name`, "" when absent.
+    std::string Header(std::string_view lower_name) const;
 };
 
 /// POSTs `body` (GET when method is "GET" and body empty). Never throws.

@@ -102,8 +102,9 @@ struct RawNotification {
     std::string method;  // "POST", or "GET" for a browser return
     std::string content_type;
     std::map<std::string, std::string> headers;
-    std::string query;  // raw query string
-    std::string body;   // raw body bytes
+    std::string query;             // raw query string
+    std::string body;              // raw body bytes
+    std::int64_t received_at = 0;  // epoch seconds it reached us (0: now); freshness windows use it
 };
 
 /// A parsed, not yet verified notification: enough to find the slip whose merchant must have
@@ -113,6 +114,9 @@ struct Notice {
     std::string error;       // why it did not parse
     std::string slip_id;     // the slip (out_trade_no) it is about, as the message says
     bool may_settle = true;  // false: a browser return, which proves but never settles
+    /// The slip is named only inside a part sealed for one merchant (WeChat v3's encrypted
+    /// resource): OpenNotification with that merchant names it.
+    bool sealed = false;
     std::vector<std::pair<std::string, std::string>> fields;  // decoded fields, in message order
 };
 
@@ -187,6 +191,20 @@ class Provider {
     virtual bool VerifyNotification(const Merchant& m, const Notice& n, PaidEvent& out,
                                     std::string& reason) const = 0;
     virtual ProviderReply NotificationReply(NotifyAnswer a) const = 0;
+    /// The reply in the dialect of this request, for a provider with more than one (WeChat v2
+    /// XML and v3 JSON share pay/re_wx).
+    virtual ProviderReply NotificationReplyFor(NotifyAnswer a, const RawNotification& raw) const {
+        (void)raw;
+        return NotificationReply(a);
+    }
+    /// A sealed notice (Notice::sealed) opened with merchant `m`: true when `m`'s keys verify and
+    /// open it, and then n.slip_id names the slip. Providers without sealed notices never get here.
+    virtual bool OpenNotification(const Merchant& m, Notice& n, std::string& reason) const {
+        (void)m;
+        (void)n;
+        reason = "this provider's notifications are not sealed";
+        return false;
+    }
 };
 
 }  // namespace orderpay::providers

@@ -8,7 +8,7 @@
 namespace orderpay::store {
 
 // Sites, accounts, sessions, sellers.
-extern const db::Statement kSiteGet, kSessionGet, kSellerGet, kMerchantGet;
+extern const db::Statement kSiteGet, kSessionGet, kSellerGet, kMerchantGet, kMerchantsOfProvider;
 // Catalog and stock.
 extern const db::Statement kBuyContext, kStockGive;
 // Orders.

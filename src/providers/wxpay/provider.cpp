@@ -1,10 +1,77 @@
-// WeChat Pay v2 as a registry provider: its config, its merchant flags, and its notification
-// (flat XML in, the exact XML reply WeChat stops on out; PROTOCOLS.md §1.5).
+// WeChat Pay as the registry provider "wx": its config, and the split between API v2 (flat XML,
+// the exact XML reply WeChat stops on; PROTOCOLS.md §1.5) and API v3 (JSON, RSA, AES-GCM; §1.8).
+// A merchant speaks one of them (its options say "api":"v3"); a notification is told apart by
+// the request itself and must match its slip's merchant.
 #include "orderpay/http/xml.hpp"
 #include "orderpay/providers/registry.hpp"
 #include "orderpay/providers/wxpay/client.hpp"
+#include "orderpay/providers/wxpay/v3.hpp"
 
 namespace orderpay::wxpay {
+
+namespace {
+
+class WxPay final : public providers::Provider {
+  public:
+    explicit WxPay(const WxOptions& o) : v2_(o), v3_(o) {}
+    std::string_view Id() const override { return "wx"; }
+    std::string_view MerchantUsage() const override { return usage_; }
+    providers::Merchant MakeMerchant(const std::string& id,
+                                     const providers::MerchantInput& in) const override {
+        const std::string api = in.Flag("api").value_or("v2");
+        if (api == "v3") return v3_.MakeMerchant(id, in);
+        if (api != "v2") throw providers::MerchantError("--api v2 or v3");
+        for (const char* v3_only :
+             {"private-key-file", "apiv3-key-file", "cert-serial", "wechatpay-public-key-file"})
+            if (in.Flag(v3_only))
+                throw providers::MerchantError(std::string("--") + v3_only + " needs --api v3");
+        return v2_.MakeMerchant(id, in);
+    }
+    std::optional<providers::ChargeRefusal> CheckCharge(std::int64_t amount,
+                                                        std::string_view currency) const override {
+        return v2_.CheckCharge(amount, currency);  // the same limits: CNY fen, an Int total
+    }
+    providers::CreateResult Create(const providers::Merchant& m, const providers::CreateParams& p) override {
+        return IsV3(m) ? v3_.Create(m, p) : v2_.Create(m, p);
+    }
+    providers::QueryResult Query(const providers::Merchant& m, const std::string& slip_id) override {
+        return IsV3(m) ? v3_.Query(m, slip_id) : v2_.Query(m, slip_id);
+    }
+    providers::CloseResult Close(const providers::Merchant& m, const std::string& slip_id) override {
+        return IsV3(m) ? v3_.Close(m, slip_id) : v2_.Close(m, slip_id);
+    }
+    providers::Notice ParseNotification(const providers::RawNotification& raw) const override {
+        return IsV3Request(raw) ? v3_.ParseNotification(raw) : v2_.ParseNotification(raw);
+    }
+    bool OpenNotification(const providers::Merchant& m, providers::Notice& n,
+                          std::string& reason) const override {
+        return v3_.OpenNotification(m, n, reason);
+    }
+    bool VerifyNotification(const providers::Merchant& m, const providers::Notice& n,
+                            providers::PaidEvent& out, std::string& reason) const override {
+        // The dialect must be the merchant's: a v2 key never vouches for a v3 slip, or back.
+        if (n.sealed) return v3_.VerifyNotification(m, n, out, reason);
+        if (IsV3(m)) {
+            reason = "v2 notification for v3 merchant " + m.id;
+            return false;
+        }
+        return v2_.VerifyNotification(m, n, out, reason);
+    }
+    providers::ProviderReply NotificationReply(providers::NotifyAnswer a) const override {
+        return v2_.NotificationReply(a);
+    }
+    providers::ProviderReply NotificationReplyFor(providers::NotifyAnswer a,
+                                                  const providers::RawNotification& raw) const override {
+        return IsV3Request(raw) ? WxPayV3::NotificationReply(a) : v2_.NotificationReply(a);
+    }
+
+  private:
+    WxPayV2 v2_;
+    WxPayV3 v3_;
+    std::string usage_ = std::string(v2_.MerchantUsage()) + "\n" + std::string(v3_.MerchantUsage());
+};
+
+}  // namespace
 
 std::unique_ptr<providers::Provider> MakeProvider(const Config& cfg) {
     WxOptions o;
@@ -14,11 +81,12 @@ std::unique_ptr<providers::Provider> MakeProvider(const Config& cfg) {
     o.scan_poll_ms = static_cast<int>(cfg.GetInt("wxpay.scan_poll_ms", 3000));
     o.scan_poll_tries = static_cast<int>(cfg.GetInt("wxpay.scan_poll_tries", 10));
     o.reverse_tries = static_cast<int>(cfg.GetInt("wxpay.reverse_tries", 3));
-    return std::make_unique<WxPayV2>(std::move(o));
+    return std::make_unique<WxPay>(o);
 }
 
 std::string_view WxPayV2::MerchantUsage() const {
-    return "merchant add ID --provider wx --app-id A --mch-id M [--sign-type MD5|HMAC-SHA256] --key-file F|-";
+    return "merchant add ID --provider wx [--api v2] --app-id A --mch-id M [--sign-type MD5|HMAC-SHA256] "
+           "--key-file F|-";
 }
 
 providers::Merchant WxPayV2::MakeMerchant(const std::string& id, const providers::MerchantInput& in) const {

@@ -14,6 +14,8 @@
 #include "sim/core/store.hpp"
 #include "sim/wxpay/call.hpp"
 #include "sim/wxpay/gateway.hpp"
+#include "sim/wxpay3/call.hpp"
+#include "sim/wxpay3/gateway.hpp"
 
 namespace orderpay::sim {
 
@@ -22,7 +24,7 @@ namespace {
 using Handler = http::Response (*)(Ctx&, const http::Request&);
 
 // The language a route answers failures in: a provider's own, or the JSON envelope.
-enum class Dialect { kEnvelope, kWx, kZfb };
+enum class Dialect { kEnvelope, kWx, kWx3, kZfb };
 
 struct Route {
     std::string_view path;
@@ -38,6 +40,7 @@ constexpr std::array kRoutes = {
     Route{"/pay/micropay", &WxMicropay, Dialect::kWx},
     Route{"/secapi/pay/reverse", &WxReverse, Dialect::kWx},
     Route{"/gateway.do", &ZfbGateway, Dialect::kZfb},
+    Route{"/v3/", &Wx3Gateway, Dialect::kWx3},  // every path below it
     Route{"/sim/pay", &SimPay, Dialect::kEnvelope},
     Route{"/sim/trade", &SimTrade, Dialect::kEnvelope},
     Route{"/sim/return_url", &SimReturnUrl, Dialect::kEnvelope},
@@ -47,6 +50,8 @@ http::Response Failure(Dialect d, int status, std::string_view wx_msg, http::Err
     switch (d) {
         case Dialect::kWx:
             return WxReturnFail(wx_msg, status);
+        case Dialect::kWx3:
+            return Wx3Error(status, status == 503 ? "SYSTEM_BUSY" : "SYSTEM_ERROR", wx_msg);
         case Dialect::kZfb:
             return ZfbUnavailable(status);
         case Dialect::kEnvelope:
@@ -63,8 +68,10 @@ class SimApp final : public fcgi::App {
 
     http::Response Handle(const http::Request& req) override {
         const Route* route = nullptr;
-        for (const Route& r : kRoutes)
-            if (r.path == req.path) route = &r;
+        for (const Route& r : kRoutes) {
+            const bool prefix = r.path.back() == '/';
+            if (r.path == req.path || (prefix && req.path.rfind(r.path, 0) == 0)) route = &r;
+        }
         if (!route) return http::Fail(http::Err::kNoSuchApi);
         Ctx ctx{db_, opts_};
         try {

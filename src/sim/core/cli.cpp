@@ -15,6 +15,7 @@
 #include "orderpay/crypto/rsa.hpp"
 #include "orderpay/db/migrations.hpp"
 #include "orderpay/fcgi/pool.hpp"
+#include "orderpay/http/reply.hpp"
 #include "orderpay/providers/http_client.hpp"
 #include "orderpay/providers/wxpay/sign.hpp"
 #include "sim/alipay/store.hpp"
@@ -31,6 +32,13 @@ constexpr const char* kUsage =
     "       paysim migrate\n"
     "       paysim merchant add --provider wx --app-id APPID --mch-id MCHID\n"
     "                           [--sign-type MD5|HMAC-SHA256] --key-file FILE|-\n"
+    "       paysim merchant add --provider wx --api v3 --app-id APPID --mch-id MCHID\n"
+    "                           --merchant-public-key-file PEM --cert-serial HEX --apiv3-key-file FILE|-\n"
+    "                           --platform-private-key-file PEM\n"
+    "                           (--public-key-id PUB_KEY_ID_... | --platform-cert-file PEM | both)\n"
+    "       (wx v3: the merchant's public key (or certificate) verifies requests; the platform key\n"
+    "       signs answers and notifications under the public-key ID, else the certificate's serial,\n"
+    "       and /v3/certificates serves the certificate; adding again rotates it)\n"
     "       paysim merchant add --provider zfb --app-id APPID --mch-id SELLER_ID\n"
     "                           --app-public-key-file FILE --alipay-private-key-file FILE\n"
     "       (zfb: the app's public key verifies requests; the simulated Alipay private key signs\n"
@@ -181,12 +189,59 @@ int ZfbMerchantAdd(const Config& cfg, std::map<std::string, std::string>& f) {
     return 0;
 }
 
+int Wx3MerchantAdd(const Config& cfg, std::map<std::string, std::string>& f) {
+    if (std::string bad = CheckMerchantFlags(
+            f,
+            {"api", "app-id", "mch-id", "merchant-public-key-file", "cert-serial", "apiv3-key-file",
+             "platform-private-key-file", "public-key-id", "platform-cert-file"},
+            {"app-id", "mch-id", "merchant-public-key-file", "cert-serial", "apiv3-key-file",
+             "platform-private-key-file"},
+            " for --provider wx --api v3");
+        !bad.empty())
+        return Usage(bad);
+    if (f["public-key-id"].empty() && f["platform-cert-file"].empty())
+        return Usage("--public-key-id or --platform-cert-file (or both) is required");
+    if (!f["public-key-id"].empty() && f["public-key-id"].rfind("PUB_KEY_ID_", 0) != 0)
+        return Usage("--public-key-id is PUB_KEY_ID_...");
+    std::string merchant_pub, platform_priv, platform_cert, err, key;
+    if (!ReadPem("merchant-public-key-file", f["merchant-public-key-file"], false, merchant_pub, err) ||
+        !ReadPem("platform-private-key-file", f["platform-private-key-file"], true, platform_priv, err) ||
+        !ReadKey(f["apiv3-key-file"], key, err))
+        return Die(err);
+    if (key.size() != 32) return Die("the APIv3 key must be 32 bytes");
+    std::string options = "{\"api\":\"v3\",\"merchant_public_key\":" + http::JsonString(merchant_pub) +
+                          ",\"cert_serial\":" + http::JsonString(f["cert-serial"]) +
+                          ",\"platform_private_key\":" + http::JsonString(platform_priv);
+    if (!f["public-key-id"].empty()) options += ",\"public_key_id\":" + http::JsonString(f["public-key-id"]);
+    if (!f["platform-cert-file"].empty()) {
+        if (!ReadPem("platform-cert-file", f["platform-cert-file"], false, platform_cert, err))
+            return Die(err);
+        std::optional<std::string> serial = crypto::CertSerialHex(platform_cert);
+        std::string why;
+        if (!serial) return Die("--platform-cert-file holds no certificate");
+        if (!crypto::KeysMatch(crypto::PrivateKeyFromPem(platform_priv, why),
+                               crypto::PublicKeyFromPem(platform_cert, why)))
+            return Die("--platform-private-key-file does not belong to --platform-cert-file");
+        options += ",\"platform_cert\":" + http::JsonString(platform_cert) +
+                   ",\"platform_serial\":" + http::JsonString(*serial);
+    }
+    options += "}";
+    wx_store::Merchant m{"wx", f["mch-id"], f["app-id"], "RSA2", key, options};
+    db::Connection conn(cfg.Get("db"), store::Statements());
+    if (!conn.Ensure()) return Die("database unavailable (or not migrated: run paysim migrate)");
+    wx_store::UpsertMerchant(conn, m);
+    std::printf("merchant wx/%s saved (app_id %s, API v3)\n", m.mch_id.c_str(), m.app_id.c_str());
+    return 0;
+}
+
 int MerchantAdd(const Config& cfg, int argc, char** argv) {
     std::map<std::string, std::string> f;
     std::string bad;
     if (!ParseFlags(argc, argv, 3, f, bad)) return Usage(bad);
     if (f.count("key")) return Usage("--key is not accepted (argv is visible to every user); use --key-file");
     if (auto p = f.find("provider"); p != f.end() && p->second == "zfb") return ZfbMerchantAdd(cfg, f);
+    if (auto a = f.find("api"); a != f.end() && a->second == "v3" && f["provider"] == "wx")
+        return Wx3MerchantAdd(cfg, f);
     if (std::string bad = CheckMerchantFlags(f, {"app-id", "mch-id", "sign-type", "key-file"},
                                              {"provider", "app-id", "mch-id", "key-file"}, "");
         !bad.empty())

@@ -121,7 +121,7 @@ http::Response SimPay(Ctx& ctx, const http::Request& req) {
         return ZfbSimPay(ctx, a, z, std::move(*found->zfb));
     }
     WxPayArgs w;
-    if (std::string bad = ParseWxPayArgs(*form, w); !bad.empty())
+    if (std::string bad = ParseWxPayArgs(*form, w, IsWx3Trade(ctx, *found->wx)); !bad.empty())
         return http::Fail(http::Err::kBadRequest, bad);
     return WxSimPay(ctx, a, w, std::move(*found->wx));
 }

@@ -4,6 +4,7 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "orderpay/http/request.hpp"
@@ -19,9 +20,10 @@ struct Delivery {
 
 /// POSTs `body` as `content_type` to `url` `copies` times at once, one thread per copy released
 /// together, and returns the outcomes in order.
+using Headers = std::vector<std::pair<std::string, std::string>>;
 std::vector<Delivery> DeliverConcurrently(const std::string& url, const std::string& body, int copies,
                                           long connect_timeout_ms, long timeout_ms,
-                                          const std::string& content_type);
+                                          const std::string& content_type, const Headers& headers = {});
 
 /// /sim/pay's answer data: {out_trade_no, transaction_id, sent, replies:[{status, body[, error]}]}.
 std::string PayReplyJson(std::string_view out_trade_no, std::string_view transaction_id, int sent,
@@ -33,6 +35,7 @@ struct Notice {
     std::string transaction_id;  // the provider's trade id, for the answer
     std::string url;             // the trade's notify_url
     std::string content_type;
+    Headers headers;  // sent with every copy (WeChat v3's Wechatpay-*)
     std::string body;
     int copies = 0;    // 0: nothing is sent (no notify_url, or a lost notification)
     std::string what;  // what the log line is about: "sim/pay <out_trade_no>"

@@ -2,6 +2,8 @@
 // the signed v2 notification with the requested tamper.
 #include "sim/wxpay/control.hpp"
 
+#include <ctime>
+
 #include "orderpay/crypto/digest.hpp"
 #include "orderpay/http/json.hpp"
 #include "orderpay/http/reply.hpp"
@@ -34,8 +36,14 @@ std::optional<wx_store::Trade> EnsurePaid(Ctx& ctx, wx_store::Trade t, bool forc
 
 }  // namespace
 
-std::string ParseWxPayArgs(const http::FormPairs& form, WxPayArgs& out) {
-    return ReadTamperArg(form, kTamperNames, out.tamper);
+std::string ParseWxPayArgs(const http::FormPairs& form, WxPayArgs& out, bool v3) {
+    return v3 ? ReadTamperArg(form, kWx3TamperNames, out.tamper3)
+              : ReadTamperArg(form, kTamperNames, out.tamper);
+}
+
+bool IsWx3Trade(Ctx& ctx, const wx_store::Trade& t) {
+    std::optional<wx_store::Merchant> m = wx_store::FindMerchant(ctx.db, t.key.provider, t.key.mch_id);
+    return m && AsWx3Merchant(*m).has_value();
 }
 
 http::Response WxSimPay(Ctx& ctx, const PayArgs& a, const WxPayArgs& w, wx_store::Trade t) {
@@ -57,7 +65,14 @@ http::Response WxSimPay(Ctx& ctx, const PayArgs& a, const WxPayArgs& w, wx_store
     n.content_type = "text/xml";
     n.copies = copies;
     n.what = "sim/pay " + ready->key.out_trade_no;
-    if (copies > 0) {
+    if (std::optional<Wx3Merchant> m3 = AsWx3Merchant(*m)) {
+        n.content_type = "application/json";
+        if (copies > 0) {
+            Wx3Notice v3 = BuildWx3Notice(*m3, *ready, w.tamper3, std::time(nullptr));
+            n.body = std::move(v3.body);
+            n.headers = std::move(v3.headers);
+        }
+    } else if (copies > 0) {
         const wxpay::SignType type = wxpay::ParseSignType(ready->sign_type).value_or(wxpay::SignType::kMd5);
         n.body = TamperedBody(NotificationFields(*ready, *m), w.tamper, m->api_key, type);
     }

@@ -10,16 +10,22 @@
 #include "sim/core/control.hpp"
 #include "sim/wxpay/store.hpp"
 #include "sim/wxpay/tamper.hpp"
+#include "sim/wxpay3/notify.hpp"
 
 namespace orderpay::sim {
 
 /// /sim/pay's WeChat-only arguments (the shared ones are in PayArgs).
 struct WxPayArgs {
     Tamper tamper = Tamper::kNone;
+    Wx3Tamper tamper3 = Wx3Tamper::kNone;  // a v3 merchant's trade: its own knobs
 };
 
-/// Reads and checks tamper; returns a message when it is bad, or "".
-std::string ParseWxPayArgs(const http::FormPairs& form, WxPayArgs& out);
+/// Reads and checks tamper against v2's names, or v3's when `v3`; returns a message when it is
+/// bad, or "".
+std::string ParseWxPayArgs(const http::FormPairs& form, WxPayArgs& out, bool v3 = false);
+
+/// True when the trade's merchant speaks API v3 (its /sim/pay sends a v3 notification).
+bool IsWx3Trade(Ctx& ctx, const wx_store::Trade& t);
 
 /// /sim/pay for the wx trade `t`: pays it (once: a paid trade stays as it is, so a resend is
 /// identical), then sends `a.times` copies of the notification to its notify_url (none when 0:

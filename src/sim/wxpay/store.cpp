@@ -26,15 +26,17 @@ namespace {
 
 #define PAYSIM_KEY "provider = $1 AND mch_id = $2 AND out_trade_no = $3"
 
-const db::Statement kFindMerchant{"sim_find_merchant",
-                                  "SELECT provider, mch_id, app_id, sign_type, api_key FROM paysim.merchants"
-                                  " WHERE provider = $1 AND mch_id = $2"};
+const db::Statement kFindMerchant{
+    "sim_find_merchant",
+    "SELECT provider, mch_id, app_id, sign_type, api_key, options::text AS options FROM paysim.merchants"
+    " WHERE provider = $1 AND mch_id = $2"};
 
 const db::Statement kUpsertMerchant{
     "sim_upsert_merchant",
-    "INSERT INTO paysim.merchants (provider, mch_id, app_id, sign_type, api_key) VALUES ($1, $2, $3, $4, $5)"
+    "INSERT INTO paysim.merchants (provider, mch_id, app_id, sign_type, api_key, options)"
+    " VALUES ($1, $2, $3, $4, $5, $6::jsonb)"
     " ON CONFLICT (provider, mch_id) DO UPDATE SET app_id = EXCLUDED.app_id,"
-    " sign_type = EXCLUDED.sign_type, api_key = EXCLUDED.api_key, lm = now()"};
+    " sign_type = EXCLUDED.sign_type, api_key = EXCLUDED.api_key, options = EXCLUDED.options, lm = now()"};
 
 const db::Statement kFindTrade{"sim_find_trade",
                                "SELECT" PAYSIM_TRADE_COLS "FROM paysim.trades WHERE " PAYSIM_KEY};
@@ -141,12 +143,12 @@ std::span<const db::Statement> Statements() {
 std::optional<Merchant> FindMerchant(db::Connection& c, std::string_view provider, std::string_view mch_id) {
     db::Result r = c.Exec(kFindMerchant, {provider, mch_id});
     if (r.Rows() == 0) return std::nullopt;
-    return Merchant{r.Get(0, "provider"), r.Get(0, "mch_id"), r.Get(0, "app_id"), r.Get(0, "sign_type"),
-                    r.Get(0, "api_key")};
+    return Merchant{r.Get(0, "provider"),  r.Get(0, "mch_id"),  r.Get(0, "app_id"),
+                    r.Get(0, "sign_type"), r.Get(0, "api_key"), r.Get(0, "options")};
 }
 
 void UpsertMerchant(db::Connection& c, const Merchant& m) {
-    c.Exec(kUpsertMerchant, {m.provider, m.mch_id, m.app_id, m.sign_type, m.api_key});
+    c.Exec(kUpsertMerchant, {m.provider, m.mch_id, m.app_id, m.sign_type, m.api_key, m.options});
 }
 
 std::optional<Trade> FindTrade(db::Connection& c, const TradeKey& k) {

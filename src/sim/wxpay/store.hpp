@@ -21,8 +21,9 @@ struct Merchant {
     std::string provider;  // "wx"
     std::string mch_id;
     std::string app_id;
-    std::string sign_type;  // "MD5" | "HMAC-SHA256": the merchant's default
-    std::string api_key;    // secret: never logged or replied
+    std::string sign_type;       // "MD5" | "HMAC-SHA256": the merchant's default
+    std::string api_key;         // secret: never logged or replied (v3: the APIv3 key)
+    std::string options = "{}";  // JSON; a v3 merchant's keys (sim/wxpay3/call.hpp)
 };
 
 struct TradeKey {

@@ -1,0 +1,107 @@
+// WeChat Pay API v3 for provider "wx" (PROTOCOLS.md §1.1, §1.6-§1.8): JSON requests signed with
+// the merchant's RSA key, answers and notifications verified with the WeChat Pay public key
+// (public-key-ID mode) or a platform certificate fetched from /v3/certificates, resources
+// decrypted with the APIv3 key. A merchant speaks v2 or v3, as its options say ("api":"v3").
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "orderpay/crypto/rsa.hpp"
+#include "orderpay/providers/provider.hpp"
+#include "orderpay/providers/wxpay/client.hpp"
+
+namespace orderpay::wxpay {
+
+/// True when the merchant is a v3 merchant (options {"api":"v3",...}).
+bool IsV3(const providers::Merchant& m);
+
+/// True when the request is a v3 notification: any Wechatpay-* header, or a JSON body. Anything
+/// else on pay/re_wx is v2 XML.
+bool IsV3Request(const providers::RawNotification& raw);
+
+/// A v3 merchant's keys, loaded from the files its options name:
+///   {"api":"v3","private_key_file":..,"cert_serial":..,
+///    "wechatpay_public_key_file":..,"wechatpay_public_key_id":"PUB_KEY_ID_..",  (public-key mode)
+///    "platform_certificates":true}                                            (certificate mode)
+/// Either mode or both (WeChat's migration); the APIv3 key is the merchant's api_key.
+struct V3Keys {
+    crypto::PKey merchant_private;
+    std::string cert_serial;  // the merchant certificate's serial, sent as serial_no
+    crypto::PKey wechatpay_public;
+    std::string public_key_id;
+    bool platform_certificates = false;
+};
+
+/// Loads (and caches per process, keyed by merchant id and options) the merchant's keys.
+std::shared_ptr<const V3Keys> LoadV3Keys(const providers::Merchant& m, std::string& error);
+
+/// Fetches and decrypts a merchant's platform certificates (GET /v3/certificates); returns
+/// serial -> PEM, or false with `error`.
+using CertificateFetcher =
+    std::function<bool(const providers::Merchant& m, const V3Keys& keys,
+                       std::map<std::string, std::string>& pem_by_serial, std::string& error)>;
+
+/// The key that signed a message carrying `serial`: the WeChat Pay public key when `serial` is
+/// its id, else a cached platform certificate; an unknown serial makes one refresh through
+/// `fetch` (at most one per merchant every few seconds). nullptr with `why` otherwise.
+crypto::PKey KeyForSerial(const providers::Merchant& m, const V3Keys& keys, const std::string& serial,
+                          const CertificateFetcher& fetch, std::string& why);
+
+/// Forgets cached platform certificates (tests).
+void ClearPlatformCertificates();
+
+/// v3 calls and notifications; the "wx" provider hands a v3 merchant's work to this.
+class WxPayV3 {
+  public:
+    explicit WxPayV3(WxOptions opts);
+
+    std::string_view MerchantUsage() const;
+    providers::Merchant MakeMerchant(const std::string& id, const providers::MerchantInput& in) const;
+
+    providers::CreateResult Create(const providers::Merchant& m, const providers::CreateParams& p);
+    providers::QueryResult Query(const providers::Merchant& m, const std::string& slip_id);
+    providers::CloseResult Close(const providers::Merchant& m, const std::string& slip_id);
+
+    /// Parses the envelope and keeps the headers and raw body; the slip is named only inside the
+    /// encrypted resource, so the notice is sealed until Open.
+    providers::Notice ParseNotification(const providers::RawNotification& raw) const;
+    /// Verifies with `m`'s keys and decrypts; names the slip on success.
+    bool OpenNotification(const providers::Merchant& m, providers::Notice& n, std::string& reason) const;
+    bool VerifyNotification(const providers::Merchant& m, const providers::Notice& n,
+                            providers::PaidEvent& out, std::string& reason) const;
+    /// 204 with no body when accepted; 4xx/5xx with {"code":"FAIL","message":...} otherwise.
+    static providers::ProviderReply NotificationReply(providers::NotifyAnswer a);
+
+    /// The JSAPI object with the RSA paySign (PROTOCOLS.md §1.7).
+    static std::string JsapiParams(const V3Keys& keys, const std::string& app_id,
+                                   const std::string& prepay_id, const std::string& timestamp,
+                                   const std::string& nonce);
+
+    /// GET /v3/certificates, verified and decrypted (the CertificateFetcher of this provider).
+    bool FetchCertificates(const providers::Merchant& m, const V3Keys& keys,
+                           std::map<std::string, std::string>& pem_by_serial, std::string& error) const;
+
+  private:
+    struct Answer {
+        bool ok = false;       // a 2xx whose signature verified
+        bool timeout = false;  // no trustworthy answer: the outcome is unknown
+        long status = 0;
+        std::string body;
+        std::string code;  // the error code of a 4xx/5xx JSON answer
+        std::string error;
+        std::string serial, timestamp, nonce, signature;  // the Wechatpay-* headers of a 2xx
+    };
+    /// With verify=false the 2xx comes back unchecked: only /v3/certificates, which checks itself.
+    Answer Call(const providers::Merchant& m, const std::string& method, const std::string& path_query,
+                const std::string& body, bool verify = true) const;
+    providers::CreateResult Codepay(const providers::Merchant& m, const V3Keys& keys,
+                                    const providers::CreateParams& p);
+    bool Reverse(const providers::Merchant& m, const std::string& slip_id);
+
+    WxOptions opts_;
+};
+
+}  // namespace orderpay::wxpay

@@ -1,0 +1,400 @@
+// WeChat Pay v3 calls over libcurl (PROTOCOLS.md §1.6-§1.7): every request signed with the
+// merchant's key, every 2xx answer's Wechatpay-Signature verified (204 included) before a byte
+// of it is believed; a timeout, 5xx or unverifiable answer is "unknown", resolved by querying.
+#include <unistd.h>
+
+#include <ctime>
+
+#include "orderpay/crypto/digest.hpp"
+#include "orderpay/http/json.hpp"
+#include "orderpay/http/reply.hpp"
+#include "orderpay/providers/scan_resolve.hpp"
+#include "orderpay/providers/wxpay/v3.hpp"
+#include "orderpay/providers/wxpay/v3_sign.hpp"
+
+namespace orderpay::wxpay {
+
+using providers::CreateResult;
+using providers::Outcome;
+using providers::QueryResult;
+
+namespace {
+
+// RFC 3339 in Beijing time, as time_expire is written.
+std::string Rfc3339(std::int64_t epoch_s) {
+    std::time_t t = static_cast<std::time_t>(epoch_s + 8 * 3600);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[40];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S+08:00", &tm);
+    return buf;
+}
+
+// description is at most 127 bytes of UTF-8: cut on a character boundary, control characters
+// become spaces.
+std::string Description(const std::string& title) {
+    std::string out;
+    for (std::size_t i = 0; i < title.size();) {
+        const unsigned char c = static_cast<unsigned char>(title[i]);
+        std::size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        bool valid = len > 0 && i + len <= title.size();
+        for (std::size_t k = 1; valid && k < len; ++k)
+            valid = (static_cast<unsigned char>(title[i + k]) >> 6) == 2;
+        if (!valid) {
+            ++i;
+            continue;
+        }
+        if (out.size() + len > 127) break;
+        if (len == 1 && (c < 0x20 || c == 0x7f)) {
+            out += ' ';
+        } else {
+            out.append(title, i, len);
+        }
+        i += len;
+    }
+    return out.empty() ? "order" : out;
+}
+
+bool ParseObject(const std::string& body, rapidjson::Document& d) {
+    return http::ParseJson(body, d).empty() && d.IsObject();
+}
+
+std::string Member(const rapidjson::Value& obj, const char* a, const char* b = nullptr) {
+    if (!obj.IsObject() || !obj.HasMember(a)) return {};
+    const rapidjson::Value* v = &obj[a];
+    if (b != nullptr) {
+        if (!v->IsObject() || !v->HasMember(b)) return {};
+        v = &(*v)[b];
+    }
+    if (v->IsString()) return std::string(v->GetString(), v->GetStringLength());
+    if (v->IsInt64()) return std::to_string(v->GetInt64());
+    return {};
+}
+
+std::int64_t AmountTotal(const rapidjson::Value& obj) {
+    if (!obj.IsObject() || !obj.HasMember("amount") || !obj["amount"].IsObject()) return -1;
+    const rapidjson::Value& a = obj["amount"];
+    if (!a.HasMember("total") || !a["total"].IsInt64()) return -1;
+    return a["total"].GetInt64();
+}
+
+// out_trade_no goes into URL paths: only WeChat's own characters (and ours are [a-z0-9]).
+bool PathSafe(const std::string& s) {
+    if (s.empty() || s.size() > 32) return false;
+    for (char c : s)
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-') return false;
+    return true;
+}
+
+// A Transaction (query, codepay) as a QueryResult; `slip_id` must be what it is about.
+QueryResult FromTransaction(const providers::Merchant& m, const rapidjson::Document& d,
+                            const std::string& slip_id) {
+    QueryResult q;
+    if (Member(d, "out_trade_no") != slip_id || Member(d, "mchid") != m.mch_id ||
+        Member(d, "appid") != m.app_id) {
+        q.message = "answer for another trade or merchant";
+        return q;
+    }
+    const std::string ts = Member(d, "trade_state");
+    q.message = ts;
+    if (ts == "SUCCESS" || ts == "REFUND") {
+        // REFUND: it was paid; the refund is the operator's business.
+        q.state = QueryResult::State::kPaid;
+        q.txn_id = Member(d, "transaction_id");
+        q.amount = AmountTotal(d);
+        q.currency = Member(d, "amount", "currency").empty() ? "CNY" : Member(d, "amount", "currency");
+    } else if (ts == "NOTPAY") {
+        q.state = QueryResult::State::kNotPaid;
+    } else if (ts == "USERPAYING" || ts == "ACCEPT") {
+        q.state = QueryResult::State::kPaying;
+    } else if (ts == "CLOSED" || ts == "REVOKED") {
+        q.state = QueryResult::State::kClosed;
+    } else if (ts == "PAYERROR") {
+        q.state = QueryResult::State::kFailed;
+    }
+    return q;
+}
+
+}  // namespace
+
+WxPayV3::WxPayV3(WxOptions opts) : opts_(std::move(opts)) {}
+
+WxPayV3::Answer WxPayV3::Call(const providers::Merchant& m, const std::string& method,
+                              const std::string& path_query, const std::string& body, bool verify) const {
+    Answer a;
+    std::string error;
+    std::shared_ptr<const V3Keys> keys = LoadV3Keys(m, error);
+    if (!keys) {
+        a.error = error;
+        return a;
+    }
+    const std::string ts = std::to_string(std::time(nullptr));
+    const std::string nonce = crypto::HexUpper(crypto::RandomToken(16)).substr(0, 32);
+    providers::HttpOptions ho;
+    ho.connect_timeout_ms = opts_.timeouts.connect_ms;
+    ho.timeout_ms = opts_.timeouts.total_ms;
+    ho.headers = {{"Authorization", v3::Authorization(keys->merchant_private, m.mch_id, keys->cert_serial,
+                                                      method, path_query, ts, nonce, body)},
+                  {"Accept", "application/json"}};
+    if (!keys->public_key_id.empty()) ho.headers.emplace_back("Wechatpay-Serial", keys->public_key_id);
+    providers::HttpResult hr = providers::HttpRequest(method, opts_.gateway + path_query, body,
+                                                      body.empty() ? "" : "application/json", ho);
+    if (hr.fail != providers::HttpFail::kNone) {
+        a.timeout = hr.fail != providers::HttpFail::kConnect;  // refused: it never arrived
+        a.error = "http: " + hr.error;
+        return a;
+    }
+    a.status = hr.status;
+    a.body = std::move(hr.body);
+    if (hr.status < 200 || hr.status > 299) {
+        rapidjson::Document d;
+        if (ParseObject(a.body, d)) a.code = Member(d, "code");
+        a.timeout = hr.status >= 500;  // a 5xx may have been processed
+        a.error =
+            "http status " + std::to_string(hr.status) + (a.code.empty() ? "" : " " + a.code) +
+            (ParseObject(a.body, d) && !Member(d, "message").empty() ? ": " + Member(d, "message") : "");
+        return a;
+    }
+    a.serial = hr.Header("wechatpay-serial");
+    a.timestamp = hr.Header("wechatpay-timestamp");
+    a.nonce = hr.Header("wechatpay-nonce");
+    a.signature = hr.Header("wechatpay-signature");
+    if (!verify) {
+        a.ok = true;
+        return a;
+    }
+    // A forged or corrupted answer is no answer at all: the outcome stays unknown.
+    std::string why;
+    crypto::PKey key = KeyForSerial(
+        m, *keys, a.serial,
+        [this](const providers::Merchant& mm, const V3Keys& kk, std::map<std::string, std::string>& pems,
+               std::string& e) { return FetchCertificates(mm, kk, pems, e); },
+        why);
+    a.timeout = true;
+    if (!key) {
+        a.error = "answer not verifiable: " + why;
+    } else if (!v3::TimestampFresh(a.timestamp, std::time(nullptr))) {
+        a.error = "answer timestamp missing or stale";
+    } else if (!v3::VerifyAnswer(key, a.timestamp, a.nonce, a.body, a.signature)) {
+        a.error = "answer signature invalid";
+    } else {
+        a.timeout = false;
+        a.ok = true;
+    }
+    return a;
+}
+
+bool WxPayV3::FetchCertificates(const providers::Merchant& m, const V3Keys& keys,
+                                std::map<std::string, std::string>& pem_by_serial, std::string& error) const {
+    Answer a = Call(m, "GET", "/v3/certificates", "", /*verify=*/false);
+    if (!a.ok) {
+        error = a.error;
+        return false;
+    }
+    rapidjson::Document d;
+    if (!ParseObject(a.body, d) || !d.HasMember("data") || !d["data"].IsArray()) {
+        error = "certificates answer is not {\"data\":[...]}";
+        return false;
+    }
+    // Decrypting with the APIv3 key authenticates each certificate (GCM); the answer itself must
+    // then be signed by one of them (or the public key): new certificates vouch for the list.
+    std::map<std::string, std::string> found;
+    for (const rapidjson::Value& c : d["data"].GetArray()) {
+        const std::string serial = Member(c, "serial_no");
+        if (serial.empty() || !c.HasMember("encrypt_certificate")) continue;
+        const rapidjson::Value& e = c["encrypt_certificate"];
+        std::string pem, why;
+        if (Member(e, "algorithm") != "AEAD_AES_256_GCM" ||
+            !v3::DecryptResource(m.api_key, Member(e, "nonce"), Member(e, "associated_data"),
+                                 Member(e, "ciphertext"), pem, why)) {
+            error = "certificate " + serial + " does not decrypt with the APIv3 key";
+            return false;
+        }
+        if (crypto::CertSerialHex(pem).value_or("") != serial) {
+            error = "certificate " + serial + " carries another serial";
+            return false;
+        }
+        found[serial] = pem;
+    }
+    crypto::PKey signer;
+    if (keys.wechatpay_public && a.serial == keys.public_key_id) {
+        signer = keys.wechatpay_public;
+    } else if (auto it = found.find(a.serial); it != found.end()) {
+        std::string why;
+        signer = crypto::PublicKeyFromPem(it->second, why);
+    }
+    if (!signer || !v3::TimestampFresh(a.timestamp, std::time(nullptr)) ||
+        !v3::VerifyAnswer(signer, a.timestamp, a.nonce, a.body, a.signature)) {
+        error = "certificates answer signature invalid";
+        return false;
+    }
+    pem_by_serial = std::move(found);
+    return true;
+}
+
+std::string WxPayV3::JsapiParams(const V3Keys& keys, const std::string& app_id, const std::string& prepay_id,
+                                 const std::string& timestamp, const std::string& nonce) {
+    const std::string package = "prepay_id=" + prepay_id;
+    const std::string sign = v3::JsapiPaySign(keys.merchant_private, app_id, timestamp, nonce, package);
+    using http::JsonString;
+    return "{\"appId\":" + JsonString(app_id) + ",\"timeStamp\":" + JsonString(timestamp) +
+           ",\"nonceStr\":" + JsonString(nonce) + ",\"package\":" + JsonString(package) +
+           ",\"signType\":\"RSA\",\"paySign\":" + JsonString(sign) + "}";
+}
+
+CreateResult WxPayV3::Create(const providers::Merchant& m, const providers::CreateParams& p) {
+    CreateResult res;
+    std::string error;
+    std::shared_ptr<const V3Keys> keys = LoadV3Keys(m, error);
+    if (!keys) {
+        res.outcome = Outcome::kFailed;
+        res.message = error;
+        return res;
+    }
+    if (p.kind == providers::PayKind::kScan) return Codepay(m, *keys, p);
+    using http::JsonString;
+    std::string body = "{\"appid\":" + JsonString(m.app_id) + ",\"mchid\":" + JsonString(m.mch_id) +
+                       ",\"description\":" + JsonString(Description(p.description)) +
+                       ",\"out_trade_no\":" + JsonString(p.slip_id);
+    if (p.expire_epoch_s > 0) body += ",\"time_expire\":" + JsonString(Rfc3339(p.expire_epoch_s));
+    body += ",\"notify_url\":" + JsonString(p.notify_url) +
+            ",\"amount\":{\"total\":" + std::to_string(p.amount) + ",\"currency\":" + JsonString(p.currency) +
+            "}";
+    const bool jsapi = p.kind == providers::PayKind::kJsapi;
+    if (jsapi) body += ",\"payer\":{\"openid\":" + JsonString(p.openid) + "}";
+    body += "}";
+    Answer a = Call(m, "POST", jsapi ? "/v3/pay/transactions/jsapi" : "/v3/pay/transactions/native", body);
+    if (!a.ok) {
+        res.outcome = a.timeout ? Outcome::kUnknown : Outcome::kFailed;
+        res.timeout = a.timeout;
+        res.message = a.error;
+        return res;
+    }
+    rapidjson::Document d;
+    const std::string value = ParseObject(a.body, d) ? Member(d, jsapi ? "prepay_id" : "code_url") : "";
+    if (value.empty()) {
+        res.outcome = Outcome::kFailed;
+        res.message = jsapi ? "no prepay_id in answer" : "no code_url in answer";
+        return res;
+    }
+    res.outcome = Outcome::kPending;
+    if (jsapi) {
+        res.re_tp = "JSON";
+        res.re_obj =
+            JsapiParams(*keys, m.app_id, value, std::to_string(std::time(nullptr)), crypto::RandomId(32));
+    } else {
+        res.re_tp = "QRCODE";
+        res.re_obj = value;
+    }
+    return res;
+}
+
+CreateResult WxPayV3::Codepay(const providers::Merchant& m, const V3Keys& keys,
+                              const providers::CreateParams& p) {
+    (void)keys;
+    using http::JsonString;
+    const std::string body = "{\"appid\":" + JsonString(m.app_id) + ",\"mchid\":" + JsonString(m.mch_id) +
+                             ",\"description\":" + JsonString(Description(p.description)) +
+                             ",\"out_trade_no\":" + JsonString(p.slip_id) +
+                             ",\"payer\":{\"auth_code\":" + JsonString(p.auth_code) +
+                             "},\"amount\":{\"total\":" + std::to_string(p.amount) +
+                             ",\"currency\":" + JsonString(p.currency) +
+                             "},\"scene_info\":{\"device_id\":\"orderpay\",\"device_ip\":" +
+                             JsonString(p.client_ip.empty() ? "127.0.0.1" : p.client_ip) + "}}";
+    Answer a = Call(m, "POST", "/v3/pay/transactions/codepay", body);
+    CreateResult res;
+    rapidjson::Document d;
+    if (a.ok && ParseObject(a.body, d)) {
+        QueryResult q = FromTransaction(m, d, p.slip_id);
+        if (q.state == QueryResult::State::kPaid) {
+            res.outcome = Outcome::kPaid;
+            res.txn_id = q.txn_id;
+            res.paid_amount = q.amount;
+            res.paid_currency = q.currency;
+            return res;
+        }
+    }
+    // A 4xx that is not "the buyer is confirming" or a system error is a definite refusal; no
+    // stored source says how v3 signals USERPAYING, so everything else is resolved by querying
+    // (PROTOCOLS.md §1.7).
+    const bool pending = a.code == "USERPAYING" || a.code == "SYSTEMERROR" || a.code == "SYSTEM_ERROR" ||
+                         a.code == "BANKERROR" || a.code == "TRADE_ERROR";
+    if (!a.ok && !a.timeout && a.status >= 400 && a.status < 500 && !pending) {
+        res.outcome = Outcome::kFailed;
+        res.message = a.error;
+        return res;
+    }
+    if (!a.ok && !a.timeout && a.status == 0) {  // never arrived
+        res.outcome = Outcome::kFailed;
+        res.message = a.error;
+        return res;
+    }
+    providers::ScanResolve r{opts_.scan_poll_tries,
+                             opts_.scan_poll_ms,
+                             /*not_found_is_final=*/true,
+                             [&] { return Query(m, p.slip_id); },
+                             [&] { return Reverse(m, p.slip_id); },
+                             "reversed"};
+    return providers::ResolveScan(r, a.ok ? "USERPAYING" : a.error);
+}
+
+bool WxPayV3::Reverse(const providers::Merchant& m, const std::string& slip_id) {
+    if (!PathSafe(slip_id)) return false;
+    using http::JsonString;
+    const std::string body =
+        "{\"appid\":" + JsonString(m.app_id) + ",\"mchid\":" + JsonString(m.mch_id) + "}";
+    for (int i = 0; i < opts_.reverse_tries; ++i) {
+        Answer a = Call(m, "POST", "/v3/pay/transactions/out-trade-no/" + slip_id + "/reverse", body);
+        if (a.ok) return true;
+        if (!a.timeout && a.status >= 400 && a.status < 500) return false;
+        usleep(static_cast<useconds_t>(opts_.scan_poll_ms) * 1000);
+    }
+    return false;
+}
+
+QueryResult WxPayV3::Query(const providers::Merchant& m, const std::string& slip_id) {
+    QueryResult q;
+    if (!PathSafe(slip_id)) {
+        q.message = "out_trade_no cannot be sent";
+        return q;
+    }
+    Answer a = Call(m, "GET", "/v3/pay/transactions/out-trade-no/" + slip_id + "?mchid=" + m.mch_id, "");
+    if (!a.ok) {
+        if (a.status == 404 || a.code == "ORDER_NOT_EXIST" || a.code == "ORDERNOTEXIST")
+            q.state = QueryResult::State::kNotFound;
+        q.message = a.error;
+        return q;
+    }
+    rapidjson::Document d;
+    if (!ParseObject(a.body, d)) {
+        q.message = "answer is not a JSON object";
+        return q;
+    }
+    return FromTransaction(m, d, slip_id);
+}
+
+providers::CloseResult WxPayV3::Close(const providers::Merchant& m, const std::string& slip_id) {
+    providers::CloseResult c;
+    if (!PathSafe(slip_id)) {
+        c.message = "out_trade_no cannot be sent";
+        return c;
+    }
+    Answer a = Call(m, "POST", "/v3/pay/transactions/out-trade-no/" + slip_id + "/close",
+                    "{\"mchid\":" + http::JsonString(m.mch_id) + "}");
+    if (a.ok) {
+        c.closed = true;  // 204
+        return c;
+    }
+    if (a.timeout) {
+        c.message = a.error;
+        return c;
+    }
+    // The error codes for "already paid" / "already closed" are not in stored sources: ask.
+    QueryResult q = Query(m, slip_id);
+    c.closed = q.state == QueryResult::State::kClosed || q.state == QueryResult::State::kNotFound;
+    c.already_paid = q.state == QueryResult::State::kPaid;
+    c.message = a.error + "; query: " + q.message;
+    return c;
+}
+
+}  // namespace orderpay::wxpay

@@ -1,0 +1,165 @@
+// A v3 merchant's keys, loaded once per process from the files its options name, and the
+// platform certificates fetched for it, cached by serial and refreshed when a message names a
+// serial we do not know (WeChat rotates them; orderpayd picks the new one up without a restart).
+#include <chrono>
+#include <map>
+#include <mutex>
+
+#include "orderpay/http/json.hpp"
+#include "orderpay/providers/wxpay/v3.hpp"
+
+namespace orderpay::wxpay {
+
+namespace {
+
+std::optional<std::string> Option(const rapidjson::Document& d, const char* name) {
+    auto v = http::GetString(d, name);
+    if (!v || v->empty()) return std::nullopt;
+    return v;
+}
+
+bool ParseOptions(const providers::Merchant& m, rapidjson::Document& d) {
+    return http::ParseJson(m.options, d).empty() && d.IsObject();
+}
+
+std::shared_ptr<const V3Keys> Build(const providers::Merchant& m, std::string& error) {
+    rapidjson::Document opts;
+    if (!ParseOptions(m, opts)) {
+        error = "merchant " + m.id + ": options are not a JSON object";
+        return nullptr;
+    }
+    auto keys = std::make_shared<V3Keys>();
+    auto read = [&](const char* name) -> std::optional<std::string> {
+        std::optional<std::string> path = Option(opts, name);
+        if (!path) {
+            error = "merchant " + m.id + ": " + name + " not configured";
+            return std::nullopt;
+        }
+        return crypto::ReadSmallFile(*path, error);
+    };
+    std::optional<std::string> pem = read("private_key_file");
+    if (!pem) return nullptr;
+    keys->merchant_private = crypto::PrivateKeyFromPem(*pem, error);
+    if (!keys->merchant_private) return nullptr;
+    keys->cert_serial = Option(opts, "cert_serial").value_or("");
+    if (keys->cert_serial.empty()) {
+        error = "merchant " + m.id + ": cert_serial not configured";
+        return nullptr;
+    }
+    if (Option(opts, "wechatpay_public_key_id")) {
+        keys->public_key_id = *Option(opts, "wechatpay_public_key_id");
+        pem = read("wechatpay_public_key_file");
+        if (!pem) return nullptr;
+        keys->wechatpay_public = crypto::PublicKeyFromPem(*pem, error);
+        if (!keys->wechatpay_public) return nullptr;
+    }
+    keys->platform_certificates = http::GetBool(opts, "platform_certificates").value_or(false);
+    if (!keys->wechatpay_public && !keys->platform_certificates) {
+        error = "merchant " + m.id + ": neither a WeChat Pay public key nor platform certificates";
+        return nullptr;
+    }
+    return keys;
+}
+
+// merchant id -> serial -> key, and when each merchant's list was last fetched.
+struct CertCache {
+    std::mutex mu;
+    std::map<std::string, std::map<std::string, crypto::PKey>> keys;
+    std::map<std::string, std::chrono::steady_clock::time_point> fetched;
+};
+
+CertCache& Certs() {
+    static CertCache cache;
+    return cache;
+}
+
+// A burst of messages with a made-up serial must not become a burst of gateway calls.
+constexpr auto kMinRefreshInterval = std::chrono::seconds(5);
+
+std::string Upper(std::string s) {
+    for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return s;
+}
+
+}  // namespace
+
+bool IsV3(const providers::Merchant& m) {
+    if (m.provider != "wx") return false;
+    rapidjson::Document d;
+    return ParseOptions(m, d) && http::GetString(d, "api").value_or("") == "v3";
+}
+
+bool IsV3Request(const providers::RawNotification& raw) {
+    for (const auto& [name, value] : raw.headers)
+        if (name.rfind("HTTP_WECHATPAY_", 0) == 0) return true;
+    const std::size_t first = raw.body.find_first_not_of(" \t\r\n");
+    return first != std::string::npos && raw.body[first] == '{';
+}
+
+std::shared_ptr<const V3Keys> LoadV3Keys(const providers::Merchant& m, std::string& error) {
+    static std::mutex mu;
+    static std::map<std::string, std::shared_ptr<const V3Keys>> cache;
+    const std::string cache_key = m.id + '\n' + m.options;
+    std::lock_guard<std::mutex> lock(mu);
+    if (auto it = cache.find(cache_key); it != cache.end()) return it->second;
+    std::shared_ptr<const V3Keys> keys = Build(m, error);
+    if (keys) cache.emplace(cache_key, keys);
+    return keys;
+}
+
+crypto::PKey KeyForSerial(const providers::Merchant& m, const V3Keys& keys, const std::string& serial,
+                          const CertificateFetcher& fetch, std::string& why) {
+    if (serial.empty()) {
+        why = "Wechatpay-Serial missing";
+        return nullptr;
+    }
+    if (keys.wechatpay_public && serial == keys.public_key_id) return keys.wechatpay_public;
+    if (!keys.platform_certificates) {
+        why = "unknown Wechatpay-Serial " + serial + " (merchant " + m.id + " has public key " +
+              keys.public_key_id + " only)";
+        return nullptr;
+    }
+    // Certificate serials are hex, written in either case in WeChat's samples.
+    const std::string wanted = Upper(serial);
+    CertCache& cc = Certs();
+    {
+        std::lock_guard<std::mutex> lock(cc.mu);
+        auto& mine = cc.keys[m.id];
+        if (auto it = mine.find(wanted); it != mine.end()) return it->second;
+        auto last = cc.fetched.find(m.id);
+        if (last != cc.fetched.end() &&
+            std::chrono::steady_clock::now() - last->second < kMinRefreshInterval) {
+            why = "unknown Wechatpay-Serial " + serial + " (certificates refreshed moments ago)";
+            return nullptr;
+        }
+        cc.fetched[m.id] = std::chrono::steady_clock::now();
+    }
+    // The fetch is a network call: never under the lock.
+    std::map<std::string, std::string> pems;
+    std::string error;
+    if (!fetch || !fetch(m, keys, pems, error)) {
+        why =
+            "unknown Wechatpay-Serial " + serial + "; refreshing the platform certificates failed: " + error;
+        return nullptr;
+    }
+    std::map<std::string, crypto::PKey> fresh;
+    for (const auto& [sn, pem] : pems) {
+        std::string e;
+        if (crypto::PKey k = crypto::PublicKeyFromPem(pem, e)) fresh[Upper(sn)] = k;
+    }
+    std::lock_guard<std::mutex> lock(cc.mu);
+    auto& mine = cc.keys[m.id];
+    for (auto& [sn, k] : fresh) mine[sn] = k;
+    if (auto it = mine.find(wanted); it != mine.end()) return it->second;
+    why = "unknown Wechatpay-Serial " + serial + ", also after refreshing the platform certificates";
+    return nullptr;
+}
+
+void ClearPlatformCertificates() {
+    CertCache& cc = Certs();
+    std::lock_guard<std::mutex> lock(cc.mu);
+    cc.keys.clear();
+    cc.fetched.clear();
+}
+
+}  // namespace orderpay::wxpay

@@ -1,0 +1,202 @@
+// WeChat Pay v3 notifications on pay/re_wx (PROTOCOLS.md §1.8): the four Wechatpay-* headers,
+// the signature over timestamp\nnonce\nbody\n with the key the serial names, a five-minute
+// window, then the resource decrypted with the APIv3 key. Nothing in the body is read before
+// the signature holds. Replies: 204 with no body, or 4xx/5xx with {"code":"FAIL",...}.
+#include <ctime>
+
+#include "orderpay/http/json.hpp"
+#include "orderpay/providers/wxpay/v3.hpp"
+#include "orderpay/providers/wxpay/v3_sign.hpp"
+
+namespace orderpay::wxpay {
+
+namespace {
+
+constexpr std::size_t kMaxBody = 64 * 1024;
+constexpr std::size_t kMaxHeader = 1024;
+
+// Notice::fields of a v3 notice: the headers and the raw body, as received.
+constexpr const char* kTimestamp = "Wechatpay-Timestamp";
+constexpr const char* kNonce = "Wechatpay-Nonce";
+constexpr const char* kSerial = "Wechatpay-Serial";
+constexpr const char* kSignature = "Wechatpay-Signature";
+constexpr const char* kBody = "body";
+constexpr const char* kReceivedAt = "received_at";
+
+std::string Field(const providers::Notice& n, std::string_view name) {
+    for (const auto& [k, v] : n.fields)
+        if (k == name) return v;
+    return {};
+}
+
+std::string Str(const rapidjson::Value& obj, const char* a, const char* b = nullptr) {
+    if (!obj.IsObject() || !obj.HasMember(a)) return {};
+    const rapidjson::Value* v = &obj[a];
+    if (b != nullptr) {
+        if (!v->IsObject() || !v->HasMember(b)) return {};
+        v = &(*v)[b];
+    }
+    return v->IsString() ? std::string(v->GetString(), v->GetStringLength()) : std::string();
+}
+
+std::string Trim(std::string s) {
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.pop_back();
+    std::size_t i = 0;
+    while (i < s.size() && (s[i] == ' ' || s[i] == '\t')) ++i;
+    return s.substr(i);
+}
+
+// The verified, decrypted transaction of a v3 notice, or false with `reason`.
+bool Open(const WxPayV3& p, const providers::Merchant& m, const providers::Notice& n, std::string& event_type,
+          std::string& plain, std::string& reason) {
+    if (!IsV3(m)) {
+        reason = "v3 notification for v2 merchant " + m.id;
+        return false;
+    }
+    std::string error;
+    std::shared_ptr<const V3Keys> keys = LoadV3Keys(m, error);
+    if (!keys) {
+        reason = error;
+        return false;
+    }
+    const std::string ts = Field(n, kTimestamp), nonce = Field(n, kNonce), serial = Field(n, kSerial),
+                      sig = Field(n, kSignature), body = Field(n, kBody);
+    if (ts.empty() || nonce.empty() || serial.empty() || sig.empty()) {
+        reason = "Wechatpay-Timestamp, -Nonce, -Serial and -Signature are all required";
+        return false;
+    }
+    std::int64_t now = std::atoll(Field(n, kReceivedAt).c_str());
+    if (now <= 0) now = std::time(nullptr);
+    if (!v3::TimestampFresh(ts, now)) {
+        reason = "Wechatpay-Timestamp " + ts + " is not within 5 minutes of " + std::to_string(now);
+        return false;
+    }
+    std::string why;
+    crypto::PKey key = KeyForSerial(
+        m, *keys, serial,
+        [&p](const providers::Merchant& mm, const V3Keys& kk, std::map<std::string, std::string>& pems,
+             std::string& e) { return p.FetchCertificates(mm, kk, pems, e); },
+        why);
+    if (!key) {
+        reason = why;
+        return false;
+    }
+    if (!v3::VerifyAnswer(key, ts, nonce, body, sig)) {
+        reason = "signature invalid (Wechatpay-Serial " + serial + ")";
+        return false;
+    }
+    rapidjson::Document d;
+    if (!http::ParseJson(body, d).empty() || !d.IsObject() || !d.HasMember("resource") ||
+        !d["resource"].IsObject()) {
+        reason = "signed body has no resource object";
+        return false;
+    }
+    if (Str(d, "resource", "algorithm") != "AEAD_AES_256_GCM") {
+        reason = "resource algorithm " + Str(d, "resource", "algorithm") + " is not AEAD_AES_256_GCM";
+        return false;
+    }
+    if (!v3::DecryptResource(m.api_key, Str(d, "resource", "nonce"), Str(d, "resource", "associated_data"),
+                             Str(d, "resource", "ciphertext"), plain, why)) {
+        reason = why;
+        return false;
+    }
+    event_type = Str(d, "event_type");
+    reason = "signature valid (Wechatpay-Serial " + serial + "), resource decrypted";
+    return true;
+}
+
+}  // namespace
+
+providers::Notice WxPayV3::ParseNotification(const providers::RawNotification& raw) const {
+    providers::Notice n;
+    if (raw.body.size() > kMaxBody) {
+        n.error = "body over 64 KiB";
+        return n;
+    }
+    rapidjson::Document d;
+    if (!http::ParseJson(raw.body, d).empty() || !d.IsObject()) {
+        n.error = "body is not a JSON object";
+        return n;
+    }
+    if (!d.HasMember("resource") || !d["resource"].IsObject()) {
+        n.error = "no resource object";
+        return n;
+    }
+    auto header = [&raw](const char* cgi) {
+        auto it = raw.headers.find(cgi);
+        return it == raw.headers.end() ? std::string() : Trim(it->second);
+    };
+    n.fields = {{kTimestamp, header("HTTP_WECHATPAY_TIMESTAMP")},
+                {kNonce, header("HTTP_WECHATPAY_NONCE")},
+                {kSerial, header("HTTP_WECHATPAY_SERIAL")},
+                {kSignature, header("HTTP_WECHATPAY_SIGNATURE")}};
+    for (const auto& [k, v] : n.fields) {
+        if (v.size() > kMaxHeader) {
+            n.error = std::string(k) + " over 1 KiB";
+            n.fields.clear();
+            return n;
+        }
+    }
+    n.fields.emplace_back(kBody, raw.body);
+    n.fields.emplace_back(kReceivedAt, std::to_string(raw.received_at));
+    n.parsed = true;
+    n.sealed = true;
+    return n;
+}
+
+bool WxPayV3::OpenNotification(const providers::Merchant& m, providers::Notice& n,
+                               std::string& reason) const {
+    std::string event_type, plain;
+    if (!Open(*this, m, n, event_type, plain, reason)) return false;
+    rapidjson::Document t;
+    if (!http::ParseJson(plain, t).empty() || !t.IsObject()) {
+        reason = "decrypted resource is not a JSON object";
+        return false;
+    }
+    n.slip_id = Str(t, "out_trade_no");
+    return true;
+}
+
+bool WxPayV3::VerifyNotification(const providers::Merchant& m, const providers::Notice& n,
+                                 providers::PaidEvent& out, std::string& reason) const {
+    std::string event_type, plain;
+    if (!Open(*this, m, n, event_type, plain, reason)) return false;
+    rapidjson::Document t;
+    if (!http::ParseJson(plain, t).empty() || !t.IsObject()) {
+        reason = "decrypted resource is not a JSON object";
+        return false;
+    }
+    out.slip_id = Str(t, "out_trade_no");
+    out.txn_id = Str(t, "transaction_id");
+    out.app_id = Str(t, "appid");
+    out.mch_id = Str(t, "mchid");
+    out.amount = -1;
+    if (t.HasMember("amount") && t["amount"].IsObject() && t["amount"].HasMember("total") &&
+        t["amount"]["total"].IsInt64())
+        out.amount = t["amount"]["total"].GetInt64();
+    out.currency = Str(t, "amount", "currency");
+    const std::string state = Str(t, "trade_state");
+    out.paid = event_type == "TRANSACTION.SUCCESS" && state == "SUCCESS";
+    out.closed = state == "CLOSED" || state == "REVOKED";
+    out.status = event_type + "/" + state;
+    return true;
+}
+
+providers::ProviderReply WxPayV3::NotificationReply(providers::NotifyAnswer a) {
+    using A = providers::NotifyAnswer;
+    providers::ProviderReply r;
+    if (a == A::kAccepted) {
+        r.status = 204;
+        r.content_type.clear();
+        return r;
+    }
+    r.status = a == A::kError ? 500 : 400;
+    r.content_type = "application/json";
+    const char* msg = a == A::kMalformed ? "malformed notification"
+                      : a == A::kRefused ? "refused: does not verify or does not match its order"
+                                         : "temporary failure, send again";
+    r.body = std::string("{\"code\":\"FAIL\",\"message\":\"") + msg + "\"}";
+    return r;
+}
+
+}  // namespace orderpay::wxpay
