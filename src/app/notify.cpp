@@ -31,7 +31,9 @@ std::vector<CheckLine> BusinessChecks(std::string_view provider, const providers
                    "notified " + ev.mch_id + ", merchant " + m.mch_id});
     out.push_back({"out_trade_no", !slip || ev.slip_id == slip->id,
                    "signed " + ev.slip_id + (slip ? ", slip " + slip->id : std::string())});
-    if (slip) {
+    // An approval moves no money: what counts is the completion's own answer, which Settle
+    // checks against the slip. A buyer's return carries no amount at all.
+    if (slip && !(ev.approved && !ev.paid)) {
         out.push_back({"amount", ev.amount == slip->amount,
                        "notified " + std::to_string(ev.amount) + ", slip " + std::to_string(slip->amount)});
         out.push_back({"currency", ev.currency == slip->currency,
@@ -50,7 +52,14 @@ NotifyEval EvaluateNotification(db::Connection& c, const providers::Provider& p,
         ev.checks.push_back({"parse", false, ev.reason});
         return ev;
     }
-    ev.slip = store::FindSlip(c, ev.notice.slip_id);
+    // A message naming only the provider's own payment id (PayPal's buyer return) is about the
+    // slip that recorded that id.
+    if (ev.notice.slip_id.empty() && !ev.notice.provider_ref.empty()) {
+        ev.slip = store::FindSlipByRef(c, id, ev.notice.provider_ref);
+        if (ev.slip) ev.notice.slip_id = ev.slip->id;
+    } else {
+        ev.slip = store::FindSlip(c, ev.notice.slip_id);
+    }
     // A slip issued by another provider is never settled from here, whatever the signature.
     if (ev.slip && ev.slip->provider != id) {
         ev.reason = "provider mismatch: slip " + ev.slip->id + " was issued by " + ev.slip->provider +
@@ -65,6 +74,8 @@ NotifyEval EvaluateNotification(db::Connection& c, const providers::Provider& p,
     } else {
         ev.merchant = store::FindSeller(c, site, id);
     }
+    // `notify verify` without a site: the signature alone, judged with no merchant of ours.
+    if (!ev.slip && site.empty()) ev.merchant = providers::Merchant{"(none)", id, "", "", "", "", "{}"};
     if (!ev.merchant || ev.merchant->provider != id) {
         ev.reason = ev.slip ? "slip " + ev.slip->id + " has no " + id + " merchant"
                             : "no " + id + " merchant configured for site " + site;
@@ -96,10 +107,60 @@ NotifyEval EvaluateNotification(db::Connection& c, const providers::Provider& p,
     return ev;
 }
 
-NotifyDecision Decide(db::Connection& c, const providers::Provider& p, const NotifyEval& ev) {
+namespace {
+
+// Completes an approved payment, never for a slip that can no longer take money (superseded,
+// failed, expired, or an order that is not payable): an approved but uncompleted PayPal order
+// takes nothing. A completion whose outcome is unknown is answered kError, so the provider
+// sends the approval again and the next copy (or pay/check) completes it.
+NotifyDecision Complete(db::Connection& c, const providers::Provider& p, const NotifyEval& ev) {
+    using A = providers::NotifyAnswer;
+    const store::SlipRow& slip = *ev.slip;
+    if (slip.st == domain::SlipState::kOk) return {"duplicate", "slip already paid", A::kAccepted};
+    if (!slip.Open() || slip.superseded || !store::OrderPayableNow(c, slip.order_id, slip.id))
+        return {"ignored", "approved, not completed: slip " + slip.id + " can no longer take money",
+                A::kAccepted};
+    providers::QueryResult q = p.Complete(*ev.merchant, slip.id, slip.provider_ref);
+    using S = providers::QueryResult::State;
+    if (q.state == S::kPaid) {
+        providers::PaidEvent paid{
+            slip.id, q.txn_id, q.amount,   q.currency, ev.merchant->app_id, ev.merchant->mch_id,
+            true,    false,    "COMPLETED"};
+        std::string detail;
+        store::SettleOutcome o = store::Settle(c, std::string(p.Id()), paid, detail);
+        switch (o) {
+            case store::SettleOutcome::kSettled:
+            case store::SettleOutcome::kLateSettled:
+            case store::SettleOutcome::kRefundFlagged:
+                return {"settled", "completed: " + std::string(store::ToString(o)) + ": " + detail,
+                        A::kAccepted};
+            case store::SettleOutcome::kDuplicate:
+                return {"duplicate", "completed before: " + detail, A::kAccepted};
+            default:
+                return {"rejected", "completion does not match the slip: " + detail, A::kRefused};
+        }
+    }
+    if (q.state == S::kFailed || q.state == S::kClosed) {
+        store::FailSlip(c, slip.id, "provider: " + q.message);
+        return {"ignored", "completion refused: " + q.message, A::kAccepted};
+    }
+    if (q.state == S::kPaying) return {"ignored", "completion pending: " + q.message, A::kAccepted};
+    return {"error", "completion outcome unknown: " + q.message, A::kError};
+}
+
+}  // namespace
+
+NotifyDecision Decide(db::Connection& c, const providers::Provider& p, const NotifyEval& ev,
+                      const std::string& row_id) {
     using A = providers::NotifyAnswer;
     if (!ev.notice.parsed) return {"rejected", ev.reason, A::kMalformed};
     if (!ev.signature_ok || !ev.business_ok) return {"rejected", ev.reason, A::kRefused};
+    // A redelivered webhook event that was acted on once changes nothing.
+    if (!ev.event.event_id.empty() && !row_id.empty() &&
+        store::EventSeenBefore(c, std::string(p.Id()), row_id, ev.event.event_id))
+        return {"duplicate", "event " + ev.event.event_id + " was handled before", A::kAccepted};
+    // An approval (PayPal) is completed by us at the provider, and only its answer settles.
+    if (ev.event.approved && !ev.event.paid) return Complete(c, p, ev);
     // A browser return is a redirect anyone can forge or replay: it proves, it never settles.
     if (!ev.notice.may_settle) return {"ignored", "return url (never settles): " + ev.reason, A::kAccepted};
     if (ev.event.paid) {
@@ -134,7 +195,7 @@ Handled HandleStored(db::Connection& c, const providers::Provider& p, const std:
     Handled h;
     try {
         h.ev = EvaluateNotification(c, p, site, raw);
-        h.decision = Decide(c, p, h.ev);
+        h.decision = Decide(c, p, h.ev, row_id);
         std::optional<std::string> slip = h.ev.slip ? std::optional(h.ev.slip->id) : std::nullopt;
         if (!store::NotificationVerdict(c, row_id, h.decision.verdict, h.decision.reason, slip))
             log::Info("notification ", row_id,

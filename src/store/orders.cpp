@@ -117,9 +117,10 @@ bool SwapSlip(db::Connection& c, const NewSlip& s, const std::optional<std::stri
 }
 
 void MarkWaiting(db::Connection& c, const std::string& slip_id, const std::string& order_id,
-                 const std::string& re_tp, const std::string& re_obj, const std::string& note) {
+                 const std::string& re_tp, const std::string& re_obj, const std::string& note,
+                 const std::string& provider_ref) {
     db::Tx tx(c);
-    c.Exec(kSlipSetWait, {slip_id, re_tp, re_obj, note});
+    c.Exec(kSlipSetWait, {slip_id, re_tp, re_obj, note, provider_ref});
     c.Exec(kOrderSetWaiting, {order_id, slip_id});
     tx.Commit();
 }
@@ -170,6 +171,10 @@ std::optional<domain::OrderState> OrderState(db::Connection& c, const std::strin
     db::Result r = c.Exec(kOrderState, {id});
     if (r.Rows() == 0) return std::nullopt;
     return domain::ParseOrderState(r.Get(0, 0));
+}
+
+bool OrderPayableNow(db::Connection& c, const std::string& order_id, const std::string& slip_id) {
+    return c.Exec(kOrderPayableNow, {order_id, slip_id}).Rows() == 1;
 }
 
 }  // namespace orderpay::store

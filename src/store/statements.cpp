@@ -114,8 +114,8 @@ const db::Statement kOrderExpire{
 #define SLIP_COLS                                                                                    \
     "s.id, s.order_id, s.site_id, s.pay_tp, s.provider, s.merchant_id, s.amount, s.currency, s.st, " \
     "s.re_tp, "                                                                                      \
-    "s.re_obj, s.provider_txn_id, s.superseded, s.refund_needed, s.note, " MS("s.ct") " AS ct, " MS( \
-        "s.paid_at") " AS paid_at, " MS("s.queried_at") " AS queried_at"
+    "s.re_obj, s.provider_txn_id, s.superseded, s.refund_needed, s.note, s.provider_ref, " MS(       \
+        "s.ct") " AS ct, " MS("s.paid_at") " AS paid_at, " MS("s.queried_at") " AS queried_at"
 
 const db::Statement kSlipInsert{
     "slip_insert",
@@ -136,7 +136,7 @@ const db::Statement kSlipLive{"slip_live", "SELECT " SLIP_COLS
       ".provider AS s_provider, " p ".merchant_id AS s_merchant_id, " p ".amount AS s_amount, " p           \
       ".currency AS s_currency, " p ".st AS s_st, " p ".re_tp AS s_re_tp, " p ".re_obj AS s_re_obj, " p     \
       ".provider_txn_id AS s_provider_txn_id, " p ".superseded AS s_superseded, " p                         \
-      ".refund_needed AS s_refund_needed, " p ".note AS s_note"
+      ".refund_needed AS s_refund_needed, " p ".note AS s_note, " p ".provider_ref AS s_provider_ref"
 const db::Statement kCheckView{
     "check_view",
     "SELECT st.id AS site_id_found, st.account_store, se.store_id AS se_store, se.account_id AS se_account, "
@@ -164,8 +164,11 @@ const db::Statement kOrderView{
 
 const db::Statement kSlipSetWait{
     "slip_set_wait",
-    "UPDATE pay_slips SET st = 'WAIT', re_tp = $2, re_obj = $3, note = $4, lm = now() "
-    "WHERE id = $1 AND st = 'NEW'"};
+    "UPDATE pay_slips SET st = 'WAIT', re_tp = $2, re_obj = $3, note = $4, "
+    "provider_ref = coalesce(nullif($5, ''), provider_ref), lm = now() WHERE id = $1 AND st = 'NEW'"};
+// PayPal's buyer return names only PayPal's order id.
+const db::Statement kSlipByRef{
+    "slip_by_ref", "SELECT " SLIP_COLS " FROM pay_slips s WHERE s.provider = $1 AND s.provider_ref = $2"};
 const db::Statement kSlipFail{"slip_fail",
                               "UPDATE pay_slips SET st = 'FAIL', note = $2, lm = now() "
                               "WHERE id = $1 AND st IN ('NEW', 'WAIT')"};
@@ -212,8 +215,25 @@ const db::Statement kSlipTxnOwner{"slip_txn_owner",
                                   "SELECT id FROM pay_slips WHERE provider = $1 AND provider_txn_id = $2 "
                                   "AND id <> $3"};
 
+// Sites' return pages (a browser coming back from the provider is sent there).
+const db::Statement kSiteReturnUrl{"site_return_url", "SELECT return_url FROM sites WHERE id = $1"};
+
+// The shared provider cache: a row past its expiry is as good as absent.
+const db::Statement kCacheGet{"cache_get",
+                              "SELECT value FROM provider_cache WHERE key = $1 AND expires_at > now()"};
+const db::Statement kCachePut{
+    "cache_put",
+    "INSERT INTO provider_cache (key, value, expires_at) VALUES ($1, $2, now() + make_interval(secs => "
+    "$3::float8)) "
+    "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, expires_at = EXCLUDED.expires_at"};
+const db::Statement kCacheDrop{"cache_drop", "DELETE FROM provider_cache WHERE key = $1 AND value = $2"};
+
 const db::Statement kOrderSite{"order_site", "SELECT site_id FROM orders WHERE id = $1"};
 const db::Statement kOrderState{"order_state", "SELECT or_st FROM orders WHERE id = $1"};
+// Still able to take this slip's money: payable, not past its expiry, and this its current slip.
+const db::Statement kOrderPayableNow{"order_payable_now",
+                                     "SELECT 1 FROM orders WHERE id = $1 AND or_st IN ('NW', 'WT') "
+                                     "AND expi > now() AND pay_id = $2"};
 
 // Headers, query and body are stored so that any byte survives (form-encoded text, bytea).
 const db::Statement kNotifyInsert{
@@ -226,6 +246,13 @@ const db::Statement kNotifyVerdict{
     "notify_verdict",
     "UPDATE notifications SET verdict = $2, reason = $3, slip_id = $4, decided_at = now() "
     "WHERE id = $1 AND verdict IN ('received', 'error')"};
+// A webhook event redelivered: an earlier row of the same event that was already acted on.
+const db::Statement kNotifyEventSeen{
+    "notify_event_seen",
+    "SELECT id FROM notifications WHERE provider = $1 AND event_id = $2 AND id <> $3 "
+    "AND verdict IN ('settled', 'duplicate', 'ignored') LIMIT 1"};
+const db::Statement kNotifySetEvent{
+    "notify_set_event", "UPDATE notifications SET event_id = $2 WHERE id = $1 AND event_id IS NULL"};
 #define NOTIFY_COLS                                                                               \
     "id, provider, site_id, coalesce(slip_id, '') AS slip_id, remote_addr, method, header_form, " \
     "encode(query, 'hex') AS query, encode(body, 'hex') AS body, verdict, reason, " MS("ct") " AS ct"
@@ -240,15 +267,17 @@ const db::Statement kNotifyList{"notify_list", "SELECT " NOTIFY_COLS
 
 std::span<const db::Statement> AllStatements() {
     static const db::Statement* const kAll[] = {
-        &kSiteGet,        &kSessionGet,        &kSellerGet,        &kMerchantGet,      &kProductGet,
-        &kStockTake,      &kStockGive,         &kOrderInsert,      &kItemInsert,       &kOrderGet,
-        &kItemsGet,       &kOrderSetWaiting,   &kOrderSettle,      &kOrderResettle,    &kOrderForUpdate,
-        &kOrderExpireDue, &kOrderExpire,       &kOrderSetPayTp,    &kSlipInsert,       &kSlipGet,
-        &kSlipForUpdate,  &kSlipLive,          &kSlipSetWait,      &kSlipFail,         &kSlipSettle,
-        &kSlipFlagRefund, &kSlipSupersede,     &kSlipClaimQuery,   &kSlipsWaitingDue,  &kNotifyInsert,
-        &kNotifyVerdict,  &kSlipConfirmClosed, &kSlipsUnconfirmed, &kSlipStampQueried, &kSlipsOfOrder,
-        &kSlipTxnOwner,   &kOrderSite,         &kOrderState,       &kOrderByIdemKey,   &kOrderIdemRelease,
-        &kNotifyReceived, &kNotifyGet,         &kNotifyList,       &kCheckView,        &kOrderView,
+        &kSiteGet,         &kSessionGet,        &kSellerGet,        &kMerchantGet,      &kProductGet,
+        &kStockTake,       &kStockGive,         &kOrderInsert,      &kItemInsert,       &kOrderGet,
+        &kItemsGet,        &kOrderSetWaiting,   &kOrderSettle,      &kOrderResettle,    &kOrderForUpdate,
+        &kOrderExpireDue,  &kOrderExpire,       &kOrderSetPayTp,    &kSlipInsert,       &kSlipGet,
+        &kSlipForUpdate,   &kSlipLive,          &kSlipSetWait,      &kSlipFail,         &kSlipSettle,
+        &kSlipFlagRefund,  &kSlipSupersede,     &kSlipClaimQuery,   &kSlipsWaitingDue,  &kNotifyInsert,
+        &kNotifyVerdict,   &kSlipConfirmClosed, &kSlipsUnconfirmed, &kSlipStampQueried, &kSlipsOfOrder,
+        &kSlipTxnOwner,    &kOrderSite,         &kOrderState,       &kOrderByIdemKey,   &kOrderIdemRelease,
+        &kNotifyReceived,  &kNotifyGet,         &kNotifyList,       &kCheckView,        &kOrderView,
+        &kSlipByRef,       &kSiteReturnUrl,     &kCacheGet,         &kCachePut,         &kCacheDrop,
+        &kNotifyEventSeen, &kNotifySetEvent,    &kOrderPayableNow,
     };
     static const std::vector<db::Statement> kList = [] {
         std::vector<db::Statement> v;

@@ -47,9 +47,12 @@ struct NotifyDecision {
     providers::NotifyAnswer answer = providers::NotifyAnswer::kRefused;
 };
 
-/// Applies an evaluated notification: settles a verified payment, fails a slip the provider
-/// closed, acknowledges other statuses, refuses the rest. Idempotent.
-NotifyDecision Decide(db::Connection& c, const providers::Provider& p, const NotifyEval& ev);
+/// Applies an evaluated notification: settles a verified payment, completes an approved one at
+/// the provider (live slips only), fails a slip the provider closed, acknowledges other
+/// statuses, refuses the rest. A provider event id already handled on another row than `row_id`
+/// is a duplicate. Idempotent.
+NotifyDecision Decide(db::Connection& c, const providers::Provider& p, const NotifyEval& ev,
+                      const std::string& row_id = "");
 
 struct Handled {
     NotifyEval ev;

@@ -97,7 +97,8 @@ bool SwapSlip(db::Connection& c, const NewSlip& slip, const std::optional<std::s
 /// The provider took the slip: NEW -> WAIT with what the buyer needs, order NW -> WT while
 /// this slip is still its current one.
 void MarkWaiting(db::Connection& c, const std::string& slip_id, const std::string& order_id,
-                 const std::string& re_tp, const std::string& re_obj, const std::string& note);
+                 const std::string& re_tp, const std::string& re_obj, const std::string& note,
+                 const std::string& provider_ref = "");
 /// NEW/WAIT -> FAIL; false when the slip was in neither.
 bool FailSlip(db::Connection& c, const std::string& slip_id, const std::string& note);
 /// Replaced by a newer slip (its provider closed it first).
@@ -118,5 +119,8 @@ void StampQueried(db::Connection& c, const std::string& slip_id);
 /// Unpaid orders past their expiry.
 std::vector<std::string> OrdersDueToExpire(db::Connection& c, int limit);
 std::optional<domain::OrderState> OrderState(db::Connection& c, const std::string& id);
+/// The order can still take `slip_id`'s money: NW/WT, not past its expiry, and that slip is its
+/// current one (a provider approval on anything else is never completed).
+bool OrderPayableNow(db::Connection& c, const std::string& order_id, const std::string& slip_id);
 
 }  // namespace orderpay::store

@@ -18,9 +18,13 @@ extern const db::Statement kOrderInsert, kItemInsert, kOrderGet, kItemsGet, kOrd
 // Slips.
 extern const db::Statement kSlipInsert, kSlipGet, kSlipForUpdate, kSlipLive, kSlipSetWait, kSlipFail,
     kSlipSettle, kSlipFlagRefund, kSlipSupersede, kSlipClaimQuery, kSlipsWaitingDue, kSlipConfirmClosed,
-    kSlipStampQueried, kSlipsUnconfirmed, kSlipsOfOrder, kSlipTxnOwner, kOrderSite, kOrderState;
+    kSlipStampQueried, kSlipsUnconfirmed, kSlipsOfOrder, kSlipTxnOwner, kOrderSite, kOrderState, kSlipByRef,
+    kOrderPayableNow;
+// Sites' return pages and the providers' shared cache.
+extern const db::Statement kSiteReturnUrl, kCacheGet, kCachePut, kCacheDrop;
 // Notification inbox.
-extern const db::Statement kNotifyInsert, kNotifyVerdict, kNotifyReceived, kNotifyGet, kNotifyList;
+extern const db::Statement kNotifyInsert, kNotifyVerdict, kNotifyReceived, kNotifyGet, kNotifyList,
+    kNotifyEventSeen, kNotifySetEvent;
 
 std::span<const db::Statement> AllStatements();
 
