@@ -66,6 +66,11 @@ write_env() {
         env_line DEMO_ZFB_APP_ID 2021000000000001
         env_line DEMO_ZFB_SELLER_ID 2088000000000001
         env_line DEMO_ZFB_ALIPAY_PRIVATE_KEY "$VAR/keys/zfb_alipay_private.pem"
+        env_line DEMO_USD_SITE demo-usd
+        env_line DEMO_PAYPAL_MERCHANT paypal-demo
+        env_line DEMO_PAYPAL_CLIENT_ID AdemoPaypalClient0001
+        env_line DEMO_PAYPAL_SECRET_FILE "$VAR/keys/paypal_demo.secret"
+        env_line DEMO_PAYPAL_WEBHOOK_ID 1DEMO0000WEBHOOK1
         env_line PGHOST "$PGSOCK"
         env_line PGPORT "$pg_port"
         env_line PGDATABASE orderpay
@@ -146,6 +151,7 @@ cmd_up() {
     pg_up "$pg_port"
     migrate
     seed_demo
+    seed_paypal "$api_port"
     local ticket ticket_bob
     ticket=$(issue_ticket alice)
     ticket_bob=$(issue_ticket bob)

@@ -22,6 +22,8 @@ alipay.scan_poll_ms = 300
 alipay.scan_poll_tries = 5
 alipay.cancel_tries = 3
 
+paypal.gateway = http://127.0.0.1:$sim_port
+
 paysim.listen = $PAYSIM_SOCK
 paysim.workers = 4
 EOF
@@ -87,6 +89,27 @@ seed_demo() {
     logged op seller set --site demo --prefix zfb --merchant zfb-demo
     logged sim merchant add --provider zfb --app-id 2021000000000001 --mch-id 2088000000000001 \
         --app-public-key-file "$VAR/keys/zfb_app_public.pem" --alipay-private-key-file "$VAR/keys/zfb_alipay_private.pem"
+}
+
+# The PayPal demo: site demo-usd (USD) on the demo account store, so DEMO_TICKET buys there too,
+# with a PayPal REST app known to both orderpay and paysim. Its own presence check, so a state
+# dir seeded before PayPal existed gets it on the next 'up'.
+seed_paypal() {
+    local api_port=$1
+    if ! op site list --json 2>/dev/null | grep -q '"demo-usd"'; then
+        say "seeding the PayPal demo (site demo-usd)"
+        (umask 077 && random_key >"$VAR/keys/paypal_demo.secret")
+        logged op site add demo-usd --store demo-users --name "Demo shop (USD)" --currency USD
+        logged op product add demo-tea --site demo-usd --title "Green tea" --price 4.50
+        logged op product add demo-cup --site demo-usd --title "Tea cup (limited)" --price 1.20 --stock 5
+        logged op merchant add paypal-demo --provider paypal --client-id AdemoPaypalClient0001 \
+            --secret-file "$VAR/keys/paypal_demo.secret" --webhook-id 1DEMO0000WEBHOOK1
+        logged op seller set --site demo-usd --prefix paypal --merchant paypal-demo
+        logged sim merchant add --provider paypal --client-id AdemoPaypalClient0001 \
+            --secret-file "$VAR/keys/paypal_demo.secret" --webhook-id 1DEMO0000WEBHOOK1
+    fi
+    # The shop's page a buyer returning from PayPal lands on (the port changes on every 'up').
+    logged op site set demo-usd --return-url "http://127.0.0.1:$api_port/shop/return"
 }
 
 # Fresh tickets on every 'up' (cheap, and never stale); earlier ones stay valid until they expire.

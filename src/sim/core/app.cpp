@@ -12,6 +12,7 @@
 #include "sim/alipay/gateway.hpp"
 #include "sim/core/control.hpp"
 #include "sim/core/store.hpp"
+#include "sim/paypal/gateway.hpp"
 #include "sim/wxpay/call.hpp"
 #include "sim/wxpay/gateway.hpp"
 
@@ -22,12 +23,13 @@ namespace {
 using Handler = http::Response (*)(Ctx&, const http::Request&);
 
 // The language a route answers failures in: a provider's own, or the JSON envelope.
-enum class Dialect { kEnvelope, kWx, kZfb };
+enum class Dialect { kEnvelope, kWx, kZfb, kPaypal };
 
 struct Route {
     std::string_view path;
     Handler handler;
     Dialect dialect;
+    bool prefix = false;  // also serves path + "/..." (PayPal's /v2/checkout/orders/{id}/capture)
 };
 
 // Methods are checked by the handlers: a gateway answers a GET in its own dialect like the real one.
@@ -41,6 +43,9 @@ constexpr std::array kRoutes = {
     Route{"/sim/pay", &SimPay, Dialect::kEnvelope},
     Route{"/sim/trade", &SimTrade, Dialect::kEnvelope},
     Route{"/sim/return_url", &SimReturnUrl, Dialect::kEnvelope},
+    Route{"/v1/oauth2/token", &PpToken, Dialect::kPaypal},
+    Route{"/v2/checkout/orders", &PpOrders, Dialect::kPaypal, true},
+    Route{"/sim/paypal/approve", &PpApprove, Dialect::kEnvelope},
 };
 
 http::Response Failure(Dialect d, int status, std::string_view wx_msg, http::Err envelope) {
@@ -49,6 +54,12 @@ http::Response Failure(Dialect d, int status, std::string_view wx_msg, http::Err
             return WxReturnFail(wx_msg, status);
         case Dialect::kZfb:
             return ZfbUnavailable(status);
+        case Dialect::kPaypal: {
+            http::Response r;
+            r.status = status;
+            r.body = "{\"name\":\"INTERNAL_SERVER_ERROR\",\"message\":\"paysim\"}";
+            return r;
+        }
         case Dialect::kEnvelope:
             break;
     }
@@ -64,7 +75,8 @@ class SimApp final : public fcgi::App {
     http::Response Handle(const http::Request& req) override {
         const Route* route = nullptr;
         for (const Route& r : kRoutes)
-            if (r.path == req.path) route = &r;
+            if (r.path == req.path || (r.prefix && req.path.starts_with(std::string(r.path) + "/")))
+                route = &r;
         if (!route) return http::Fail(http::Err::kNoSuchApi);
         Ctx ctx{db_, opts_};
         try {
