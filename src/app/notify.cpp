@@ -32,8 +32,9 @@ std::vector<CheckLine> BusinessChecks(std::string_view provider, const providers
     out.push_back({"out_trade_no", !slip || ev.slip_id == slip->id,
                    "signed " + ev.slip_id + (slip ? ", slip " + slip->id : std::string())});
     // An approval moves no money: what counts is the completion's own answer, which Settle
-    // checks against the slip. A buyer's return carries no amount at all.
-    if (slip && !(ev.approved && !ev.paid)) {
+    // checks against the slip. A buyer's return (PayPal's, or its cancel) claims no amount.
+    const bool claims_no_money = !ev.paid && (ev.approved || ev.currency.empty());
+    if (slip && !claims_no_money) {
         out.push_back({"amount", ev.amount == slip->amount,
                        "notified " + std::to_string(ev.amount) + ", slip " + std::to_string(slip->amount)});
         out.push_back({"currency", ev.currency == slip->currency,

@@ -57,12 +57,22 @@ std::string TokenKey(const providers::Merchant& m, const std::string& gateway) {
 
 }  // namespace
 
-std::string PaypalClient::Token(const providers::Merchant& m, bool refresh, std::string& error) const {
+std::string PaypalClient::Token(const providers::Merchant& m, const std::string& refused,
+                                std::string& error) const {
     const std::string key = TokenKey(m, opts_.gateway);
     const long long now = static_cast<long long>(std::time(nullptr));
-    if (refresh) {
+    if (!refused.empty()) {
+        // PayPal refused `refused`: another worker may have replaced it already; use that one
+        // rather than every worker fetching its own.
         tokens_.erase(key);
-        if (cache_) cache_->Drop(key);
+        if (cache_) {
+            std::optional<std::string> shared = cache_->Get(key);
+            if (shared && *shared != refused) {
+                tokens_[key] = {*shared, now + 60};
+                return *shared;
+            }
+            if (shared) cache_->Drop(key);
+        }
     } else {
         if (auto it = tokens_.find(key); it != tokens_.end() && it->second.second > now)
             return it->second.first;
@@ -107,9 +117,10 @@ PaypalClient::Call PaypalClient::Api(const providers::Merchant& m, const std::st
                                      const std::string& path, const std::string& body,
                                      const std::string& request_id) const {
     Call call;
+    std::string refused;
     for (int attempt = 0; attempt < 2; ++attempt) {
         std::string error;
-        std::string token = Token(m, attempt > 0, error);
+        std::string token = Token(m, refused, error);
         if (token.empty()) {
             call.error = error;
             call.connect_failed = true;  // nothing about the payment was sent
@@ -131,6 +142,7 @@ PaypalClient::Call PaypalClient::Api(const providers::Merchant& m, const std::st
         call.status = r.status;
         call.body = std::move(r.body);
         if (r.status != 401) break;  // one refresh on an expired or revoked token
+        refused = token;
     }
     return call;
 }

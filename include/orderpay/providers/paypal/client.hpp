@@ -58,7 +58,9 @@ class PaypalClient final : public providers::Provider {
     };
     Call Api(const providers::Merchant& m, const std::string& method, const std::string& path,
              const std::string& body, const std::string& request_id) const;
-    std::string Token(const providers::Merchant& m, bool refresh, std::string& error) const;
+    /// The merchant's token: this process's copy, else the shared cache's, else a new one. With
+    /// `refused` (a token PayPal answered 401 to) never that one again.
+    std::string Token(const providers::Merchant& m, const std::string& refused, std::string& error) const;
     providers::QueryResult OrderState(const std::string& body, long status) const;
     bool VerifyWebhook(const providers::Merchant& m, const providers::Notice& n, std::string& reason) const;
     crypto::PKey CertKey(const std::string& url, std::string& reason) const;
