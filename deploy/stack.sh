@@ -143,11 +143,12 @@ cmd_up() {
     UP_OK=0
     trap up_failed EXIT
 
-    local api_port sim_port pg_port
-    read -r api_port sim_port pg_port < <(free_ports 3) || true
-    [[ -n $pg_port ]] || die "could not pick free ports"
+    local api_port sim_port pg_port tls_port
+    read -r api_port sim_port pg_port tls_port < <(free_ports 4) || true
+    [[ -n $tls_port ]] || die "could not pick free ports"
     export ORDERPAY_CONFIG=$CONF
-    write_config "$api_port" "$sim_port" "$pg_port"
+    paypal_certs
+    write_config "$api_port" "$sim_port" "$pg_port" "$tls_port"
     pg_up "$pg_port"
     migrate
     seed_demo
@@ -157,7 +158,7 @@ cmd_up() {
     ticket_bob=$(issue_ticket bob)
     start_app paysim "$PAYSIM_SOCK" "$PAYSIM_PID" "$BIN/paysim" serve
     start_app orderpayd "$ORDERPAYD_SOCK" "$ORDERPAYD_PID" "$BIN/orderpayd"
-    nginx_up "$api_port" "$sim_port"
+    nginx_up "$api_port" "$sim_port" "$tls_port"
     write_env "$api_port" "$sim_port" "$pg_port" "$ticket" "$ticket_bob"
     UP_OK=1
     trap - EXIT

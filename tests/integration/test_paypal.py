@@ -4,10 +4,12 @@ site's return page; pay/check captures an approved order nobody returned from; a
 superseded or expired slip is never captured; currencies PayPal does not take are refused
 before anything is written; one token serves every payment."""
 
+import os
 import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 
-from conftest import STACK, api, cli, http, psql
+import pytest
+from conftest import STACK, api, cli, http, psql, sim
 from helpers import buy, check, db_row, ensure_site, inbox
 
 SITE = STACK.get("DEMO_USD_SITE", "demo-usd")
@@ -190,3 +192,154 @@ def test_revoked_token_is_refreshed_once():
     with ThreadPoolExecutor(max_workers=4) as pool:
         list(pool.map(lambda _: buy_paypal_ok(), range(8)))
     assert psql("SELECT count(*) FROM paysim.pp_tokens") == "1"
+
+
+# --- webhooks (pay/re_paypal POST), signed by paysim's CA-issued certificate ---------------
+
+def sim_paypal(slip_id, **form):
+    form["out_trade_no"] = slip_id
+    status, body, raw, _ = sim("/sim/pay", form)
+    assert status == 200, raw
+    return body["data"]
+
+
+def slip_st(slip_id):
+    return db_row("SELECT st FROM pay_slips WHERE id = '%s'" % slip_id)[0]
+
+
+def test_webhook_twenty_concurrent_duplicates_settle_once():
+    order = buy_paypal_ok()
+    result = sim_paypal(order["pay_id"], times=20)
+    assert [r["status"] for r in result["replies"]] == [200] * 20, result
+    assert order_of(order["id"])["or_st"] == "OK"
+    verdicts = [v for v, _ in inbox(order["pay_id"])]
+    assert verdicts.count("settled") == 1 and verdicts.count("duplicate") == 19, verdicts
+    assert paypal_order(order["pay_id"])[:2] == ["COMPLETED", "1"]
+    txn = db_row("SELECT provider_txn_id FROM pay_slips WHERE id = '%s'" % order["pay_id"])[0]
+    assert txn == result["transaction_id"]
+
+
+def test_webhook_after_the_return_is_a_duplicate():
+    order = buy_paypal_ok()
+    http("GET", approve(order["pay_re"]["re_obj"]))
+    assert order_of(order["id"])["or_st"] == "OK"
+    result = sim_paypal(order["pay_id"])
+    assert [r["status"] for r in result["replies"]] == [200]
+    assert [v for v, _ in inbox(order["pay_id"])] == ["settled", "duplicate"]
+    assert paypal_order(order["pay_id"])[:2] == ["COMPLETED", "1"]
+
+
+def test_approved_webhook_alone_captures():
+    order = buy_paypal_ok()  # the buyer approves and closes the tab: only the webhook comes
+    result = sim_paypal(order["pay_id"], event="APPROVED", times=3)
+    assert all(r["status"] == 200 for r in result["replies"]), result
+    assert order_of(order["id"])["or_st"] == "OK"
+    assert paypal_order(order["pay_id"])[:2] == ["COMPLETED", "1"]
+    verdicts = sorted(v for v, _ in inbox(order["pay_id"]))
+    assert verdicts.count("settled") == 1, verdicts
+
+
+def test_pending_changes_nothing_and_denied_fails_the_slip():
+    order = buy_paypal_ok()
+    result = sim_paypal(order["pay_id"], event="PENDING")
+    assert [r["status"] for r in result["replies"]] == [200]
+    assert order_of(order["id"])["or_st"] == "WT" and slip_st(order["pay_id"]) == "WAIT"
+    order2 = buy_paypal_ok()
+    result = sim_paypal(order2["pay_id"], event="DENIED")
+    assert [r["status"] for r in result["replies"]] == [200]
+    assert slip_st(order2["pay_id"]) == "FAIL"
+    assert order_of(order2["id"])["or_st"] == "WT"
+
+
+TAMPER_REASONS = {
+    "sign": "signature does not verify",
+    "crc": "signature does not verify",
+    "amount": "signature does not verify",
+    "amount_resigned": "amount",
+    "cert_host": "not allowed",
+    "cert_cn": "CN",
+    "cert_expired": "certificate chain",
+    "algo": "SHA256withRSA",
+}
+
+
+def test_each_tamper_knob_is_refused_and_changes_nothing():
+    for knob, reason in TAMPER_REASONS.items():
+        order = buy_paypal_ok()
+        result = sim_paypal(order["pay_id"], tamper=knob)
+        assert [r["status"] for r in result["replies"]] == [400], (knob, result)
+        # Read from the database: pay/check would ask PayPal, which did capture (paysim's buyer
+        # paid), and rightly settle; the forged webhook itself must change nothing.
+        assert db_row("SELECT or_st FROM orders WHERE id = '%s'" % order["id"]) == ["WT"], knob
+        assert slip_st(order["pay_id"]) == "WAIT", knob
+        rows = inbox(order["pay_id"])
+        assert rows and rows[-1][0] == "rejected" and reason in rows[-1][1], (knob, rows)
+
+
+def test_tampered_approval_is_not_captured():
+    order = buy_paypal_ok()
+    result = sim_paypal(order["pay_id"], event="APPROVED", tamper="sign")
+    assert [r["status"] for r in result["replies"]] == [400]
+    assert paypal_order(order["pay_id"]) == ["APPROVED", "0", "0"]
+
+
+def test_superseded_slip_approved_by_webhook_is_never_captured():
+    order = buy_paypal_ok()
+    old_slip = order["pay_id"]
+    status, _, raw, _ = api("GET", "pay", ticket=STACK["DEMO_TICKET"],
+                            params={"id": order["id"], "pt": "paypal", "force": "true"}, site=SITE)
+    assert status == 200, raw
+    result = sim_paypal(old_slip, event="APPROVED")
+    assert [r["status"] for r in result["replies"]] == [200]
+    assert paypal_order(old_slip) == ["APPROVED", "0", "0"]
+    assert order_of(order["id"])["or_st"] == "WT"
+
+
+def test_malformed_webhooks_are_400():
+    for body in (b"", b"not json", b"[]", b'{"id":"WH-1"}', b"{" * 100):
+        status, _, raw, _ = api("POST", "re_paypal", raw_body=body, headers={"Content-Type": "application/json"},
+                                site=SITE)
+        assert status == 400, (body, raw)
+    # Well-formed but unsigned: refused.
+    status, _, raw, _ = api("POST", "re_paypal", raw_body=b'{"id":"WH-X","event_type":"PAYMENT.CAPTURE.COMPLETED",'
+                            b'"resource":{"id":"C","status":"COMPLETED","custom_id":"nosuchslip"}}',
+                            headers={"Content-Type": "application/json"}, site=SITE)
+    assert status == 400, raw
+
+
+VECTORS = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "vectors")
+VPP1_HEADERS = """HTTP/1.1 200 OK
+PAYPAL-TRANSMISSION-ID: 071f7d20-1584-11e7-abf0-6b62a8a99ac4
+PAYPAL-TRANSMISSION-TIME: 2017-03-30T20:04:05Z
+PAYPAL-TRANSMISSION-SIG: aBjgm5/xljRYu3G64Q0axISrP2xcy7WbW1u4UTCKnQvyprOZ1a1BBmqn2Jdr6ce8E76I3Ti/AL9y4VYSHyGSEaoE6dVQcCDebLbOXLH0fjTAbTc1/rmfdWmsk0DPltW84Y8W8jOHe3CLWDOwg5zmozyt+AceG2x5eOiw7mLSycaEoj/5RG+dOIWXnmWcLEArbG3VFshy0wuhZrKuGa9C/bD4Ku+Y9gK7Bv5I5IuGRVnTGpcFnVG0KxOyJxccLGyBVCIUMY5IZS7LkmJszQ3HZZFDTNihvgJHECSLwLhzUaysIye5G6CbbLdtAmeeb6wiDciEAvr2dFf+SplOR4Lrng==
+PAYPAL-CERT-URL: https://api.sandbox.paypal.com/v1/notifications/test
+PAYPAL-AUTH-ALGO: SHA256withRSA
+"""
+
+
+def test_notify_verify_vpp1(tmp_path, monkeypatch):
+    # The dev stack trusts paysim's certificates; V-PP-1 is PayPal's sandbox one.
+    monkeypatch.setenv("ORDERPAY_PAYPAL_CERT_CN_SUFFIX", ".paypal.com")
+    body = os.path.join(VECTORS, "paypal_webhook_body.json")
+    cert = os.path.join(VECTORS, "paypal_testClientCert.crt")
+    if not os.path.exists(body) or not os.path.exists(cert):
+        pytest.skip("vector V-PP-1 not found under ../shared/vectors")
+    headers = tmp_path / "headers"
+    headers.write_text(VPP1_HEADERS)
+    args = ["notify", "verify", "--provider", "paypal", "--headers", str(headers), "--webhook-id",
+            "96605875FF6516633", "--cert-file", cert]
+    res = cli(*args, "--body", body, check=False)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "PASS signature" in res.stdout
+    # Any byte of the body, or a signed header, changed: the signature fails.
+    raw = open(body, "rb").read()
+    changed = tmp_path / "body"
+    changed.write_bytes(raw.replace(b"T-Shirt", b"T-Shirz"))
+    assert cli(*args, "--body", str(changed), check=False).returncode == 1
+    headers.write_text(VPP1_HEADERS.replace("20:04:05Z", "20:04:06Z"))
+    assert cli(*args, "--body", body, check=False).returncode == 1
+    # Without --cert-file the certificate URL is checked and fetched: test host not allowed.
+    headers.write_text(VPP1_HEADERS)
+    res = cli("notify", "verify", "--provider", "paypal", "--headers", str(headers), "--webhook-id",
+              "96605875FF6516633", "--body", body, check=False)
+    assert res.returncode == 1

@@ -100,8 +100,10 @@ TEST(PaypalWebhook, SignedStringUsesUnsignedDecimal) {
 }
 
 TEST(PaypalWebhook, CertUrlAllowlist) {
-    const std::vector<std::string> hosts = {"api-m.paypal.com", "api.sandbox.paypal.com"};
+    const std::vector<std::string> hosts = {"api-m.paypal.com", "api.sandbox.paypal.com", "127.0.0.1:8443"};
     std::string why;
+    EXPECT_TRUE(CertUrlAllowed("https://127.0.0.1:8443/v1/notifications/certs/CERT-paysim", hosts, why));
+    EXPECT_FALSE(CertUrlAllowed("https://127.0.0.1:8444/v1/notifications/certs/CERT-paysim", hosts, why));
     EXPECT_TRUE(CertUrlAllowed("https://api-m.paypal.com/v1/notifications/certs/CERT-1", hosts, why));
     EXPECT_TRUE(CertUrlAllowed("https://api.sandbox.paypal.com/v1/notifications/test", hosts, why));
     for (const char* bad : {

@@ -105,9 +105,10 @@ bool CertUrlAllowed(std::string_view url, const std::vector<std::string>& hosts,
             return false;
         }
     }
-    // user@host and host:port are how allowlists get bypassed; the real URLs have neither.
-    if (authority.find('@') != std::string_view::npos || authority.find(':') != std::string_view::npos) {
-        why = "certificate URL names user info or a port";
+    // user@host is how allowlists get bypassed; the real URLs have none. A port must be part
+    // of the allowed entry itself (paysim's "127.0.0.1:PORT"); PayPal's hosts have none.
+    if (authority.find('@') != std::string_view::npos) {
+        why = "certificate URL names user info";
         return false;
     }
     for (const std::string& h : hosts)

@@ -15,12 +15,14 @@ namespace orderpay::sim {
 
 std::vector<Delivery> DeliverConcurrently(const std::string& url, const std::string& body, int copies,
                                           long connect_timeout_ms, long timeout_ms,
-                                          const std::string& content_type) {
+                                          const std::string& content_type,
+                                          const std::vector<std::pair<std::string, std::string>>& headers) {
     std::vector<Delivery> out(static_cast<std::size_t>(copies));
     providers::HttpOptions ho;
     ho.connect_timeout_ms = connect_timeout_ms;
     ho.timeout_ms = timeout_ms;
     ho.max_response = 64 * 1024;
+    ho.headers = headers;
     // Every thread waits at the gate until all exist, so the copies really overlap.
     std::latch gate(copies);
     {
@@ -80,7 +82,7 @@ http::Response SendNotice(const SimOptions& opts, const Notice& n, int delay_ms)
     if (n.copies == 0) return http::Ok(PayReplyJson(n.out_trade_no, n.transaction_id, 0, {}));
     if (delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
     std::vector<Delivery> replies = DeliverConcurrently(n.url, n.body, n.copies, opts.notify_connect_ms,
-                                                        opts.notify_timeout_ms, n.content_type);
+                                                        opts.notify_timeout_ms, n.content_type, n.headers);
     std::string statuses;
     for (const Delivery& d : replies) statuses += (statuses.empty() ? "" : ",") + std::to_string(d.status);
     log::Info(n.what, ": ", n.copies, " notification(s) to ", n.url, " -> ", statuses);

@@ -19,9 +19,9 @@ struct Delivery {
 
 /// POSTs `body` as `content_type` to `url` `copies` times at once, one thread per copy released
 /// together, and returns the outcomes in order.
-std::vector<Delivery> DeliverConcurrently(const std::string& url, const std::string& body, int copies,
-                                          long connect_timeout_ms, long timeout_ms,
-                                          const std::string& content_type);
+std::vector<Delivery> DeliverConcurrently(
+    const std::string& url, const std::string& body, int copies, long connect_timeout_ms, long timeout_ms,
+    const std::string& content_type, const std::vector<std::pair<std::string, std::string>>& headers = {});
 
 /// /sim/pay's answer data: {out_trade_no, transaction_id, sent, replies:[{status, body[, error]}]}.
 std::string PayReplyJson(std::string_view out_trade_no, std::string_view transaction_id, int sent,
@@ -36,6 +36,7 @@ struct Notice {
     std::string body;
     int copies = 0;    // 0: nothing is sent (no notify_url, or a lost notification)
     std::string what;  // what the log line is about: "sim/pay <out_trade_no>"
+    std::vector<std::pair<std::string, std::string>> headers;  // extra request headers (PayPal's)
 };
 
 /// Sends `n`: sleeps `delay_ms`, POSTs the copies at once, logs their statuses, and returns

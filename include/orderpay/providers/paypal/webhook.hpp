@@ -29,8 +29,8 @@ std::uint32_t Crc32(std::string_view data);
 std::string SignedString(std::string_view transmission_id, std::string_view transmission_time,
                          std::string_view webhook_id, std::string_view body);
 
-/// The certificate URL is HTTPS on one of `hosts` (exact host, no port, no user info);
-/// otherwise false with `why`.
+/// The certificate URL is HTTPS and its authority is exactly one of `hosts` (a port only when
+/// the entry names it; never user info); otherwise false with `why`.
 bool CertUrlAllowed(std::string_view url, const std::vector<std::string>& hosts, std::string& why);
 
 /// The leaf CN starts with `prefix` and ends with `suffix` (messageverificationcerts ...
