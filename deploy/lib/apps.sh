@@ -114,7 +114,6 @@ seed_paypal() {
         (umask 077 && random_key >"$VAR/keys/paypal_demo.secret")
         logged op site add demo-usd --store demo-users --name "Demo shop (USD)" --currency USD
         logged op product add demo-tea --site demo-usd --title "Green tea" --price 4.50
-        logged op product add demo-cup --site demo-usd --title "Tea cup (limited)" --price 1.20 --stock 5
         logged op merchant add paypal-demo --provider paypal --client-id AdemoPaypalClient0001 \
             --secret-file "$VAR/keys/paypal_demo.secret" --webhook-id 1DEMO0000WEBHOOK1
         logged op seller set --site demo-usd --prefix paypal --merchant paypal-demo
