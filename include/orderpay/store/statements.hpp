@@ -10,20 +10,18 @@ namespace orderpay::store {
 // Sites, accounts, sessions, sellers.
 extern const db::Statement kSiteGet, kSessionGet, kSellerGet, kMerchantGet;
 // Catalog and stock.
-extern const db::Statement kProductGet, kStockTake, kStockGive;
+extern const db::Statement kBuyContext, kStockGive;
 // Orders.
-extern const db::Statement kOrderInsert, kItemInsert, kOrderGet, kItemsGet, kOrderSetWaiting, kOrderSettle,
-    kOrderResettle, kOrderForUpdate, kOrderExpireDue, kOrderExpire, kOrderSetPayTp, kOrderByIdemKey,
-    kOrderIdemRelease, kCheckView, kOrderView;
+extern const db::Statement kOrderCreate, kOrderGet, kItemsGet, kSettle, kOrderExpireDue, kOrderExpire,
+    kOrderSetPayTp, kOrderByIdemKey, kCheckView, kOrderView;
 // Slips.
-extern const db::Statement kSlipInsert, kSlipGet, kSlipForUpdate, kSlipLive, kSlipSetWait, kSlipFail,
-    kSlipSettle, kSlipFlagRefund, kSlipSupersede, kSlipClaimQuery, kSlipsWaitingDue, kSlipConfirmClosed,
-    kSlipStampQueried, kSlipsUnconfirmed, kSlipsOfOrder, kSlipTxnOwner, kOrderSite, kOrderState, kSlipByRef,
-    kOrderPayableNow;
+extern const db::Statement kSlipInsert, kSlipGet, kSlipForUpdate, kSlipLive, kSlipWaitView, kSlipFail,
+    kSlipSupersede, kSlipClaimQuery, kSlipsWaitingDue, kSlipConfirmClosed, kSlipStampQueried,
+    kSlipsUnconfirmed, kSlipsOfOrder, kOrderSite, kOrderState, kOrderPayableNow, kSlipByRef;
 // Sites' return pages and the providers' shared cache.
 extern const db::Statement kSiteReturnUrl, kCacheGet, kCachePut, kCacheDrop;
 // Notification inbox.
-extern const db::Statement kNotifyInsert, kNotifyVerdict, kNotifyReceived, kNotifyGet, kNotifyList,
+extern const db::Statement kNotifyIntake, kNotifyVerdict, kNotifyReceived, kNotifyGet, kNotifyList,
     kNotifyEventSeen, kNotifySetEvent;
 
 std::span<const db::Statement> AllStatements();
