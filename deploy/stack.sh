@@ -75,6 +75,11 @@ write_env() {
         env_line DEMO_WX3_CERT_SERIAL "$(cat "$VAR/keys/wx3_merchant.serial")"
         env_line DEMO_WX3_PLATFORM_PRIVATE_KEY "$VAR/keys/wx3_platform_private.pem"
         env_line DEMO_WX3_PUBKEY_ID PUB_KEY_ID_0119000001102026000000000001
+        env_line DEMO_USD_SITE demo-usd
+        env_line DEMO_PAYPAL_MERCHANT paypal-demo
+        env_line DEMO_PAYPAL_CLIENT_ID AdemoPaypalClient0001
+        env_line DEMO_PAYPAL_SECRET_FILE "$VAR/keys/paypal_demo.secret"
+        env_line DEMO_PAYPAL_WEBHOOK_ID 1DEMO0000WEBHOOK1
         env_line PGHOST "$PGSOCK"
         env_line PGPORT "$pg_port"
         env_line PGDATABASE orderpay
@@ -147,21 +152,23 @@ cmd_up() {
     UP_OK=0
     trap up_failed EXIT
 
-    local api_port sim_port pg_port
-    read -r api_port sim_port pg_port < <(free_ports 3) || true
-    [[ -n $pg_port ]] || die "could not pick free ports"
+    local api_port sim_port pg_port tls_port
+    read -r api_port sim_port pg_port tls_port < <(free_ports 4) || true
+    [[ -n $tls_port ]] || die "could not pick free ports"
     export ORDERPAY_CONFIG=$CONF
-    write_config "$api_port" "$sim_port" "$pg_port"
+    paypal_certs
+    write_config "$api_port" "$sim_port" "$pg_port" "$tls_port"
     pg_up "$pg_port"
     migrate
     seed_demo
     seed_demo_v3
+    seed_paypal "$api_port"
     local ticket ticket_bob
     ticket=$(issue_ticket alice)
     ticket_bob=$(issue_ticket bob)
     start_app paysim "$PAYSIM_SOCK" "$PAYSIM_PID" "$BIN/paysim" serve
     start_app orderpayd "$ORDERPAYD_SOCK" "$ORDERPAYD_PID" "$BIN/orderpayd"
-    nginx_up "$api_port" "$sim_port"
+    nginx_up "$api_port" "$sim_port" "$tls_port"
     write_env "$api_port" "$sim_port" "$pg_port" "$ticket" "$ticket_bob"
     UP_OK=1
     trap - EXIT

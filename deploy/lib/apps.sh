@@ -2,7 +2,7 @@
 # orderpayd, paysim, nginx and the demo data of the dev/test stack (deploy/stack.sh).
 
 write_config() {
-    local api_port=$1 sim_port=$2 pg_port=$3
+    local api_port=$1 sim_port=$2 pg_port=$3 tls_port=$4
     cat >"$CONF.tmp" <<EOF
 # orderpay dev/test stack config, written by deploy/stack.sh on every 'up' (edits are lost).
 # Every binary finds it through ORDERPAY_CONFIG; ORDERPAY_<KEY> environment variables override.
@@ -22,7 +22,15 @@ alipay.scan_poll_ms = 300
 alipay.scan_poll_tries = 5
 alipay.cancel_tries = 3
 
+paypal.gateway = http://127.0.0.1:$sim_port
+# paysim signs webhooks with its own CA's certificate, served over https by nginx.
+paypal.cert_hosts = 127.0.0.1:$tls_port
+paypal.ca_file = $VAR/keys/paypal/paysim_ca.pem
+paypal.cert_cn_suffix = .paysim.test
+
 paysim.listen = $PAYSIM_SOCK
+paysim.paypal_cert_base = https://127.0.0.1:$tls_port/v1/notifications/certs/
+paysim.paypal_sign_key_file = $VAR/keys/paypal/paypal_sign_key.pem
 paysim.workers = 4
 EOF
     chmod 600 "$CONF.tmp"
@@ -30,6 +38,13 @@ EOF
 }
 
 op() { "$BIN/orderpay" "$@"; }
+
+# paysim's PayPal webhook certificates (deploy/lib/paypal_certs.py), made once per state dir.
+paypal_certs() {
+    [[ -f $VAR/keys/paypal/certs/CERT-paysim ]] && return 0
+    mkdir -p "$VAR/keys/paypal"
+    "$PY" "$REPO/deploy/lib/paypal_certs.py" "$VAR/keys/paypal" || die "could not make the PayPal test certificates"
+}
 sim() { "$BIN/paysim" "$@"; }
 
 # logged CMD ARGS...: runs an orderpay/paysim command with its output in $LOG/setup.log.
@@ -126,6 +141,26 @@ seed_demo_v3() {
         --public-key-id "$pubid"
 }
 
+# The PayPal demo: site demo-usd (USD) on the demo account store, so DEMO_TICKET buys there too,
+# with a PayPal REST app known to both orderpay and paysim. Its own presence check, so a state
+# dir seeded before PayPal existed gets it on the next 'up'.
+seed_paypal() {
+    local api_port=$1
+    if ! op site list --json 2>/dev/null | grep -q '"demo-usd"'; then
+        say "seeding the PayPal demo (site demo-usd)"
+        (umask 077 && random_key >"$VAR/keys/paypal_demo.secret")
+        logged op site add demo-usd --store demo-users --name "Demo shop (USD)" --currency USD
+        logged op product add demo-tea --site demo-usd --title "Green tea" --price 4.50
+        logged op merchant add paypal-demo --provider paypal --client-id AdemoPaypalClient0001 \
+            --secret-file "$VAR/keys/paypal_demo.secret" --webhook-id 1DEMO0000WEBHOOK1
+        logged op seller set --site demo-usd --prefix paypal --merchant paypal-demo
+        logged sim merchant add --provider paypal --client-id AdemoPaypalClient0001 \
+            --secret-file "$VAR/keys/paypal_demo.secret" --webhook-id 1DEMO0000WEBHOOK1
+    fi
+    # The shop's page a buyer returning from PayPal lands on (the port changes on every 'up').
+    logged op site set demo-usd --return-url "http://127.0.0.1:$api_port/shop/return"
+}
+
 # Fresh tickets on every 'up' (cheap, and never stale); earlier ones stay valid until they expire.
 issue_ticket() {
     local t
@@ -159,12 +194,12 @@ start_app() {
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
 nginx_up() {
-    local api_port=$1 sim_port=$2 user_line
+    local api_port=$1 sim_port=$2 tls_port=$3 user_line
     user_line="# not root: the workers run as $(id -un)"
     is_root && user_line="user root;  # the workers must reach the sockets under the state dir"
     mkdir -p "$VAR/nginx/tmp"
     cp "$REPO/nginx/fastcgi_params.orderpay" "$VAR/nginx/fastcgi_params"
-    sed -e "s|@VAR@|$VAR|g" -e "s|@API_PORT@|$api_port|g" -e "s|@SIM_PORT@|$sim_port|g" \
+    sed -e "s|@VAR@|$VAR|g" -e "s|@API_PORT@|$api_port|g" -e "s|@SIM_PORT@|$sim_port|g" -e "s|@SIM_TLS_PORT@|$tls_port|g" \
         -e "s|@USER_LINE@|$user_line|" "$REPO/nginx/dev.conf.template" >"$VAR/nginx/nginx.conf"
     "$NGINX" -t -q -p "$VAR/nginx" -e "$LOG/nginx-error.log" -c "$VAR/nginx/nginx.conf" ||
         die "nginx config test failed ($VAR/nginx/nginx.conf)"

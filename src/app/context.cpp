@@ -1,6 +1,8 @@
 // Builds the settings from config and owns the provider instances of one worker.
 #include "orderpay/app/context.hpp"
 
+#include "orderpay/store/cache.hpp"
+
 namespace orderpay::app {
 
 Settings Settings::From(const Config& cfg) {
@@ -15,6 +17,26 @@ Settings Settings::From(const Config& cfg) {
 }
 
 Context::Context(Settings s, db::Connection& db)
-    : settings_(std::move(s)), db_(db), providers_(settings_.cfg) {}
+    : settings_(std::move(s)), db_(db), cache_(db), providers_(settings_.cfg) {
+    for (const auto& p : providers_.all()) p->UseCache(&cache_);
+}
+
+std::optional<std::string> DbCache::Get(const std::string& key) {
+    std::optional<std::string> v = store::CacheGet(db_, key);
+    if (v) last_[key] = *v;
+    return v;
+}
+
+void DbCache::Put(const std::string& key, const std::string& value, std::int64_t ttl_s) {
+    store::CachePut(db_, key, value, ttl_s);
+    last_[key] = value;
+}
+
+void DbCache::Drop(const std::string& key) {
+    auto it = last_.find(key);
+    if (it == last_.end()) return;
+    store::CacheDrop(db_, key, it->second);
+    last_.erase(it);
+}
 
 }  // namespace orderpay::app

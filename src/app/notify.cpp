@@ -31,7 +31,10 @@ std::vector<CheckLine> BusinessChecks(std::string_view provider, const providers
                    "notified " + ev.mch_id + ", merchant " + m.mch_id});
     out.push_back({"out_trade_no", !slip || ev.slip_id == slip->id,
                    "signed " + ev.slip_id + (slip ? ", slip " + slip->id : std::string())});
-    if (slip) {
+    // An approval moves no money: what counts is the completion's own answer, which Settle
+    // checks against the slip. A buyer's return (PayPal's, or its cancel) claims no amount.
+    const bool claims_no_money = !ev.paid && (ev.approved || ev.currency.empty());
+    if (slip && !claims_no_money) {
         out.push_back({"amount", ev.amount == slip->amount,
                        "notified " + std::to_string(ev.amount) + ", slip " + std::to_string(slip->amount)});
         out.push_back({"currency", ev.currency == slip->currency,
@@ -96,6 +99,60 @@ NotifyEval Judge(const providers::Provider& p, const std::string& site, provider
 
 }  // namespace
 
+namespace {
+
+// The slip a parsed notice is about. A message naming only the provider's own payment id
+// (PayPal's buyer return, an order approval) is about the slip that recorded that id; the
+// notice then names that slip too.
+std::optional<store::SlipRow> SlipNamed(db::Connection& c, const providers::Provider& p,
+                                        providers::Notice& notice) {
+    if (!notice.slip_id.empty() || notice.provider_ref.empty()) return store::FindSlip(c, notice.slip_id);
+    std::optional<store::SlipRow> slip = store::FindSlipByRef(c, std::string(p.Id()), notice.provider_ref);
+    if (slip) notice.slip_id = slip->id;
+    return slip;
+}
+
+// Completes an approved payment, never for a slip that can no longer take money (superseded,
+// failed, expired, or an order that is not payable): an approved but uncompleted PayPal order
+// takes nothing. A completion whose outcome is unknown is answered kError, so the provider
+// sends the approval again and the next copy (or pay/check) completes it.
+NotifyDecision Complete(db::Connection& c, const providers::Provider& p, const NotifyEval& ev) {
+    using A = providers::NotifyAnswer;
+    const store::SlipRow& slip = *ev.slip;
+    if (slip.st == domain::SlipState::kOk) return {"duplicate", "slip already paid", A::kAccepted};
+    if (!slip.Open() || slip.superseded || !store::OrderPayableNow(c, slip.order_id, slip.id))
+        return {"ignored", "approved, not completed: slip " + slip.id + " can no longer take money",
+                A::kAccepted};
+    providers::QueryResult q = p.Complete(*ev.merchant, slip.id, slip.provider_ref);
+    using S = providers::QueryResult::State;
+    if (q.state == S::kPaid) {
+        providers::PaidEvent paid{
+            slip.id, q.txn_id, q.amount,   q.currency, ev.merchant->app_id, ev.merchant->mch_id,
+            true,    false,    "COMPLETED"};
+        std::string detail;
+        store::SettleOutcome o = store::Settle(c, std::string(p.Id()), paid, detail);
+        switch (o) {
+            case store::SettleOutcome::kSettled:
+            case store::SettleOutcome::kLateSettled:
+            case store::SettleOutcome::kRefundFlagged:
+                return {"settled", "completed: " + std::string(store::ToString(o)) + ": " + detail,
+                        A::kAccepted};
+            case store::SettleOutcome::kDuplicate:
+                return {"duplicate", "completed before: " + detail, A::kAccepted};
+            default:
+                return {"rejected", "completion does not match the slip: " + detail, A::kRefused};
+        }
+    }
+    if (q.state == S::kFailed || q.state == S::kClosed) {
+        store::FailSlip(c, slip.id, "provider: " + q.message);
+        return {"ignored", "completion refused: " + q.message, A::kAccepted};
+    }
+    if (q.state == S::kPaying) return {"ignored", "completion pending: " + q.message, A::kAccepted};
+    return {"error", "completion outcome unknown: " + q.message, A::kError};
+}
+
+}  // namespace
+
 NotifyEval EvaluateNotification(db::Connection& c, const providers::Provider& p, const std::string& site,
                                 const providers::RawNotification& raw) {
     const std::string id(p.Id());
@@ -127,13 +184,15 @@ NotifyEval EvaluateNotification(db::Connection& c, const providers::Provider& p,
             return ev;
         }
     }
-    std::optional<store::SlipRow> slip = store::FindSlip(c, notice.slip_id);
+    std::optional<store::SlipRow> slip = SlipNamed(c, p, notice);
     // The key is the slip's own merchant's (it may predate a seller change). For an unknown
     // slip the one that opened it, or the site's current seller, judges the signature, so the
     // inbox can say which it was.
     std::optional<providers::Merchant> merchant = slip     ? store::FindMerchant(c, slip->merchant_id)
                                                   : opened ? opened
                                                            : store::FindSeller(c, site, id);
+    // `notify verify` without a site: the signature alone, judged with no merchant of ours.
+    if (!slip && site.empty()) merchant = providers::Merchant{"(none)", id, "", "", "", "", "{}"};
     return Judge(p, site, std::move(notice), std::move(slip), std::move(merchant));
 }
 
@@ -142,6 +201,12 @@ NotifyDecision Decide(db::Connection& c, const providers::Provider& p, const Not
     using A = providers::NotifyAnswer;
     if (!ev.notice.parsed) return {"rejected", ev.reason, A::kMalformed};
     if (!ev.signature_ok || !ev.business_ok) return {"rejected", ev.reason, A::kRefused};
+    // A redelivered webhook event that was acted on once changes nothing.
+    if (!ev.event.event_id.empty() && !row_id.empty() &&
+        store::EventSeenBefore(c, std::string(p.Id()), row_id, ev.event.event_id))
+        return {"duplicate", "event " + ev.event.event_id + " was handled before", A::kAccepted};
+    // An approval (PayPal) is completed by us at the provider, and only its answer settles.
+    if (ev.event.approved && !ev.event.paid) return Complete(c, p, ev);
     // A browser return is a redirect anyone can forge or replay: it proves, it never settles.
     if (!ev.notice.may_settle) return {"ignored", "return url (never settles): " + ev.reason, A::kAccepted};
     if (ev.event.paid) {
@@ -213,6 +278,9 @@ Incoming HandleIncoming(db::Connection& c, const providers::Provider& p, const s
     }
     std::optional<store::NotificationIntake> intake;
     try {
+        // A notice naming only the provider's payment id (PayPal) is resolved to its slip first.
+        if (notice && notice->parsed && notice->slip_id.empty() && !notice->provider_ref.empty())
+            SlipNamed(c, p, *notice);
         intake = store::IntakeNotification(c, std::string(p.Id()), site, remote_addr, raw,
                                            notice && notice->parsed ? notice->slip_id : std::string());
     } catch (const std::exception& e) {

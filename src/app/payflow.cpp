@@ -74,7 +74,8 @@ std::optional<http::Err> SendSlip(Context& ctx, const PayType& pt, const provide
     switch (r.outcome) {
         case providers::Outcome::kPending: {
             // The write answers the order as it now stands: no second read.
-            auto v = store::MarkWaiting(ctx.db(), s.site_id, s.slip_id, s.order_id, r.re_tp, r.re_obj, "");
+            auto v = store::MarkWaiting(ctx.db(), s.site_id, s.slip_id, s.order_id, r.re_tp, r.re_obj, "",
+                                        r.provider_ref);
             if (order_json && v) *order_json = RenderOrder(v->order, v->items, v->slip);
             return std::nullopt;
         }
@@ -100,7 +101,8 @@ std::optional<http::Err> SendSlip(Context& ctx, const PayType& pt, const provide
             return pt.kind == providers::PayKind::kScan ? http::Err::kPayFailed : http::Err::kProvider;
         case providers::Outcome::kUnknown:
             // Unknown is never failed: keep WAIT so a query settles it if money moved.
-            store::MarkWaiting(ctx.db(), s.site_id, s.slip_id, s.order_id, "NONE", "", r.message);
+            store::MarkWaiting(ctx.db(), s.site_id, s.slip_id, s.order_id, "NONE", "", r.message,
+                               r.provider_ref);
             log::Warn("slip ", s.slip_id, " outcome unknown: ", r.message);
             return http::Err::kProviderTimeout;
     }
@@ -115,8 +117,15 @@ bool RefreshSlip(Context& ctx, const store::SlipRow& slip, QueryPace pace) {
     providers::Provider* p = ctx.ProviderFor(slip.provider);
     std::optional<providers::Merchant> m = store::FindMerchant(ctx.db(), slip.merchant_id);
     if (!p || !m) return false;
-    providers::QueryResult q = p->Query(*m, slip.id);
+    providers::QueryResult q = p->QueryByRef(*m, slip.id, slip.provider_ref);
     using S = providers::QueryResult::State;
+    // Approved by the buyer, not yet paid: completed here (PayPal capture) while the slip is
+    // still the order's live one and the order can take it; never for anything else.
+    if (q.state == S::kApproved && !slip.superseded &&
+        store::OrderPayableNow(ctx.db(), slip.order_id, slip.id)) {
+        q = p->Complete(*m, slip.id, slip.provider_ref);
+        log::Info("slip ", slip.id, " approved; completed: ", q.message);
+    }
     if (q.state == S::kPaid) {
         std::string detail;
         store::SettleOutcome o = SettleConfirmed(ctx, slip.provider, slip.id, *m, q, detail);
@@ -136,7 +145,7 @@ FailedSlipCheck CheckFailedSlip(Context& ctx, const store::SlipRow& slip, std::s
         return FailedSlipCheck::kUnknown;
     }
     store::StampQueried(ctx.db(), slip.id);
-    providers::QueryResult q = p->Query(*m, slip.id);
+    providers::QueryResult q = p->QueryByRef(*m, slip.id, slip.provider_ref);
     using S = providers::QueryResult::State;
     switch (q.state) {
         case S::kPaid: {
@@ -148,6 +157,9 @@ FailedSlipCheck CheckFailedSlip(Context& ctx, const store::SlipRow& slip, std::s
         case S::kClosed:
         case S::kFailed:
         case S::kNotFound:
+        // Approved but never completed: PayPal takes no money until we capture, and a failed
+        // slip is never captured, so it is as closed as it will get.
+        case S::kApproved:
             store::ConfirmClosed(ctx.db(), slip.id);
             detail = "closed at the provider";
             return FailedSlipCheck::kConfirmedClosed;

@@ -77,17 +77,32 @@ std::string Currency(const std::string& c) {
     return c;
 }
 
+// Where browsers coming back from a provider (PayPal's return) are sent: http(s), printable
+// ASCII, as the schema's CHECK says; checked here so the operator reads why.
+std::optional<std::string> ReturnUrl(const std::optional<std::string>& url) {
+    if (!url) return std::nullopt;
+    bool ok = (url->starts_with("https://") || url->starts_with("http://")) && url->size() <= 500;
+    for (char c : *url) ok = ok && c > ' ' && c < 0x7f;
+    if (!ok) throw UsageError("--return-url: an http(s) URL of printable ASCII, at most 500 bytes");
+    return url;
+}
+
 // `site add` never touches an existing site (a re-run setup script must not reset what an
 // operator changed since); `site set` changes exactly the fields it is given.
 int SiteCmd(Env& env, const Args& a) {
     std::string verb = a.pos.size() > 1 ? a.pos[1] : "";
     if (verb == "add") {
         if (a.pos.size() < 3)
-            throw UsageError("site add ID [--store STORE] [--name N] [--currency CNY] [--expire-minutes 30]");
+            throw UsageError(
+                "site add ID [--store STORE] [--name N] [--currency CNY] [--expire-minutes 30] [--return-url "
+                "URL]");
         if (!IsSetupId(a.pos[2])) throw UsageError("site id: 1-64 of A-Z a-z 0-9 _ . -");
-        store::SiteSetup site{a.pos[2], a.Flag("name").value_or(""), a.Flag("store"),
+        store::SiteSetup site{a.pos[2],
+                              a.Flag("name").value_or(""),
+                              a.Flag("store"),
                               Currency(a.Flag("currency").value_or("CNY")),
-                              ExpireMinutes(a.Flag("expire-minutes").value_or("30"))};
+                              ExpireMinutes(a.Flag("expire-minutes").value_or("30")),
+                              ReturnUrl(a.Flag("return-url"))};
         if (!store::InsertSite(env.db, site)) {
             std::cerr << "orderpay: site " << site.id << " exists already; change it with: orderpay site set "
                       << site.id << " [--name N] [--store S] [--currency C] [--expire-minutes M]\n";
@@ -97,20 +112,23 @@ int SiteCmd(Env& env, const Args& a) {
     }
     if (verb == "set") {
         if (a.pos.size() < 3)
-            throw UsageError("site set ID [--store STORE] [--name N] [--currency C] [--expire-minutes M]");
+            throw UsageError(
+                "site set ID [--store STORE] [--name N] [--currency C] [--expire-minutes M] [--return-url "
+                "URL]");
         std::optional<std::string> currency = a.Flag("currency");
         if (currency) Currency(*currency);
         std::optional<int> minutes;
         if (auto m = a.Flag("expire-minutes")) minutes = ExpireMinutes(*m);
-        if (!store::UpdateSite(env.db, a.pos[2], a.Flag("name"), a.Flag("store"), currency, minutes)) {
+        if (!store::UpdateSite(env.db, a.pos[2], a.Flag("name"), a.Flag("store"), currency, minutes,
+                               ReturnUrl(a.Flag("return-url")))) {
             std::cerr << "orderpay: no such site " << a.pos[2] << '\n';
             return 1;
         }
         return 0;
     }
     if (verb == "list") {
-        PrintRows(store::ListSites(env.db), {"id", "name", "account_store", "currency", "expire_minutes"},
-                  a.json);
+        PrintRows(store::ListSites(env.db),
+                  {"id", "name", "account_store", "currency", "expire_minutes", "return_url"}, a.json);
         return 0;
     }
     throw UsageError("site add|set|list");

@@ -14,7 +14,9 @@ namespace {
 
 constexpr const char* kUsage =
     "notify verify [--site SITE] [--provider ID] --body FILE|- [--headers FILE] [--json]\n"
-    "  (without --site: the site of the slip the notification names)";
+    "              [--webhook-id W] [--cert-file PEM]   (PayPal: the webhook id the signature binds\n"
+    "              to, and the signing certificate taken as given instead of downloaded)\n"
+    "  (without --site: the site of the slip the notification names; no slip: the signature alone)";
 
 // "Name: value" lines (as curl -D writes them) to the CGI names the endpoint sees.
 void ReadHeaders(const std::string& text, providers::RawNotification& raw) {
@@ -64,8 +66,13 @@ int Notify(Env& env, const Args& a) {
     while (!raw.body.empty() && (raw.body.back() == '\n' || raw.body.back() == '\r')) raw.body.pop_back();
     std::string id = a.Flag("provider").value_or("");
     if (id.empty()) id = DetectProvider(raw.body);
-    const providers::Provider* p = ctx.ProviderFor(id);
+    providers::Provider* p = ctx.ProviderFor(id);
     if (!p) throw UsageError("unknown provider " + id + "\n" + kUsage);
+    // What the live path fetches or looks up, given on the command line instead.
+    if (auto f = a.Flag("cert-file"); f && !p->SetOfflineInput("cert-file", ReadInput(*f)))
+        throw UsageError("--provider " + id + " takes no --cert-file");
+    if (auto w = a.Flag("webhook-id"); w && !p->SetOfflineInput("webhook-id", *w))
+        throw UsageError("--provider " + id + " takes no --webhook-id");
     if (auto headers = a.Flag("headers")) ReadHeaders(ReadInput(*headers), raw);
     // A browser return: the URL (or its query string) as captured; it is evaluated as the GET.
     std::size_t first = raw.body.find_first_not_of(" \t");

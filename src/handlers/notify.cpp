@@ -4,9 +4,11 @@
 // bytes, whatever happened, so a provider never sees our JSON or a bare 5xx page.
 #include "orderpay/app/notify.hpp"
 
+#include "orderpay/app/order_view.hpp"
 #include "orderpay/core/log.hpp"
 #include "orderpay/handlers/handlers.hpp"
 #include "orderpay/http/reply.hpp"
+#include "orderpay/store/rows.hpp"
 
 namespace orderpay::handlers {
 
@@ -20,14 +22,38 @@ http::Response ToResponse(const providers::ProviderReply& r) {
     return out;
 }
 
-// A browser return (Alipay's return URL) is answered to the page, as JSON: what it proved and
-// the order id, so the page can go on to pay/check.
-http::Response BrowserReturn(const app::Handled& h) {
-    if (h.decision.answer == providers::NotifyAnswer::kError) return http::Fail(http::Err::kInternal);
-    if (h.decision.answer != providers::NotifyAnswer::kAccepted)
+bool WantsJson(const http::Request& req) {
+    std::optional<std::string> accept = req.Header("HTTP_ACCEPT");
+    return accept && accept->find("application/json") != std::string::npos;
+}
+
+// A browser return (Alipay's return URL, PayPal's return) goes back to the shop: redirected
+// (302) to the site's return page with the order id appended when it has one and the client
+// did not ask for JSON, else answered as JSON with what it proved, the order id and the order,
+// so the page can go on to pay/check. Whatever the provider answered while completing it (a
+// capture still unknown), the buyer is sent on: pay/check resolves the rest.
+http::Response BrowserReturn(app::Context& ctx, const app::Call& call, const http::Request& req,
+                             const app::Handled& h) {
+    const bool proved = h.ev.notice.parsed && h.ev.signature_ok && h.ev.business_ok && h.ev.slip;
+    if (!proved) {
+        if (h.decision.answer == providers::NotifyAnswer::kError) return http::Fail(http::Err::kInternal);
         return http::Fail(http::Err::kBadRequest, "return parameters do not verify: " + h.ev.reason);
-    return http::Ok("{\"verified\":true,\"order_id\":" + http::JsonString(h.ev.slip->order_id) +
-                    ",\"trade_status\":" + http::JsonString(h.ev.event.status) + "}");
+    }
+    const std::string& order_id = h.ev.slip->order_id;
+    std::optional<std::string> page = store::SiteReturnUrl(ctx.db(), call.site.id);
+    if (page && !WantsJson(req)) {
+        http::Response r;
+        r.status = 302;
+        r.content_type = "text/plain";
+        r.headers.emplace_back(
+            "Location", *page + (page->find('?') == std::string::npos ? "?" : "&") + "order_id=" + order_id);
+        r.body = "see " + r.headers.back().second;
+        return r;
+    }
+    std::string order;
+    if (!app::LoadOrder(ctx.db(), call.site.id, order_id, &order)) order = "null";
+    return http::Ok("{\"verified\":true,\"order_id\":" + http::JsonString(order_id) +
+                    ",\"trade_status\":" + http::JsonString(h.ev.event.status) + ",\"order\":" + order + "}");
 }
 
 }  // namespace
@@ -38,7 +64,7 @@ http::Response Notify(app::Context& ctx, app::Call& call, const http::Request& r
     app::Incoming in = app::HandleIncoming(ctx.db(), p, call.site.id, req.remote_addr, raw);
     if (!in.site_found) return http::Fail(http::Err::kNoSuchSite);
     const app::Handled& h = in.handled;
-    if (in.stored && !h.ev.notice.may_settle) return BrowserReturn(h);
+    if (in.stored && !h.ev.notice.may_settle) return BrowserReturn(ctx, call, req, h);
     return ToResponse(p.NotificationReplyFor(h.decision.answer, raw));
 }
 

@@ -99,6 +99,7 @@ HttpResult HttpRequest(const std::string& method, const std::string& url, const 
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &res.headers);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
     curl_easy_setopt(c, CURLOPT_USERAGENT, "orderpay/1");
+    if (!opts.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, opts.ca_file.c_str());
     if (method == "POST" || !body.empty()) {
         curl_easy_setopt(c, CURLOPT_POST, 1L);
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.data());

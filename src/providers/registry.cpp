@@ -3,6 +3,7 @@
 #include "orderpay/providers/registry.hpp"
 
 #include "orderpay/providers/alipay/client.hpp"
+#include "orderpay/providers/paypal/client.hpp"
 #include "orderpay/providers/wxpay/client.hpp"
 
 namespace orderpay::providers {
@@ -12,12 +13,13 @@ namespace {
 constexpr ProviderRow kProviders[] = {
     {"wx", &wxpay::MakeProvider},
     {"zfb", &alipay::MakeProvider},
+    {"paypal", &paypal::MakeProvider},
 };
 
 constexpr PayTypeRow kPayTypes[] = {
     {"wx.qrcode", "wx", PayKind::kQrcode}, {"wx.jsapi", "wx", PayKind::kJsapi},
     {"wx.scan", "wx", PayKind::kScan},     {"zfb.qrcode", "zfb", PayKind::kQrcode},
-    {"zfb.scan", "zfb", PayKind::kScan},
+    {"zfb.scan", "zfb", PayKind::kScan},   {"paypal", "paypal", PayKind::kLink},
 };
 
 }  // namespace

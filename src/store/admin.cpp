@@ -16,26 +16,30 @@ db::Result ListAccountStores(db::Connection& c) {
 
 bool InsertSite(db::Connection& c, const SiteSetup& s) {
     db::Result r = c.Query(
-        "INSERT INTO sites (id, name, account_store, currency, expire_minutes) VALUES ($1, $2, $3, $4, $5) "
-        "ON CONFLICT (id) DO NOTHING",
-        {s.id, s.name, s.account_store, s.currency, s.expire_minutes});
+        "INSERT INTO sites (id, name, account_store, currency, expire_minutes, return_url) "
+        "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING",
+        {s.id, s.name, s.account_store, s.currency, s.expire_minutes, s.return_url});
     return r.Affected() == 1;
 }
 
 bool UpdateSite(db::Connection& c, const std::string& id, const std::optional<std::string>& name,
                 const std::optional<std::string>& account_store, const std::optional<std::string>& currency,
-                const std::optional<int>& expire_minutes) {
+                const std::optional<int>& expire_minutes, const std::optional<std::string>& return_url) {
     std::optional<std::string> minutes;
     if (expire_minutes) minutes = std::to_string(*expire_minutes);
     db::Result r = c.Query(
         "UPDATE sites SET name = coalesce($2, name), account_store = coalesce($3, account_store), "
-        "currency = coalesce($4, currency), expire_minutes = coalesce($5::int, expire_minutes) WHERE id = $1",
-        {id, name, account_store, currency, minutes});
+        "currency = coalesce($4, currency), expire_minutes = coalesce($5::int, expire_minutes), "
+        "return_url = coalesce($6, return_url) WHERE id = $1",
+        {id, name, account_store, currency, minutes, return_url});
     return r.Affected() == 1;
 }
 
 db::Result ListSites(db::Connection& c) {
-    return c.Query("SELECT id, name, account_store, currency, expire_minutes FROM sites ORDER BY id", {});
+    return c.Query(
+        "SELECT id, name, account_store, currency, expire_minutes, coalesce(return_url, '') AS return_url "
+        "FROM sites ORDER BY id",
+        {});
 }
 
 std::optional<std::string> SiteCurrency(db::Connection& c, const std::string& site) {

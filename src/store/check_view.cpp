@@ -34,8 +34,9 @@ std::optional<OrderView> LoadOrderView(db::Connection& c, const std::string& sit
 
 std::optional<OrderView> MarkWaiting(db::Connection& c, const std::string& site, const std::string& slip_id,
                                      const std::string& order_id, const std::string& re_tp,
-                                     const std::string& re_obj, const std::string& note) {
-    db::Result r = c.Exec(kSlipWaitView, {site, order_id, slip_id, re_tp, re_obj, note});
+                                     const std::string& re_obj, const std::string& note,
+                                     const std::string& provider_ref) {
+    db::Result r = c.Exec(kSlipWaitView, {site, order_id, slip_id, re_tp, re_obj, note, provider_ref});
     if (r.Rows() == 0) return std::nullopt;
     OrderView v;
     OrderParts(r, v.order, v.items, v.slip);

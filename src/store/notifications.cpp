@@ -133,4 +133,10 @@ std::vector<StoredNotification> ListNotifications(db::Connection& c,
     return Rows(c.Exec(kNotifyList, {verdict, limit}));
 }
 
+bool EventSeenBefore(db::Connection& c, const std::string& provider, const std::string& id,
+                     const std::string& event_id) {
+    c.Exec(kNotifySetEvent, {id, TextSafe(event_id)});
+    return c.Exec(kNotifyEventSeen, {provider, TextSafe(event_id), id}).Rows() > 0;
+}
+
 }  // namespace orderpay::store

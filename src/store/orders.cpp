@@ -159,4 +159,8 @@ std::optional<domain::OrderState> OrderState(db::Connection& c, const std::strin
     return domain::ParseOrderState(r.Get(0, 0));
 }
 
+bool OrderPayableNow(db::Connection& c, const std::string& order_id, const std::string& slip_id) {
+    return c.Exec(kOrderPayableNow, {order_id, slip_id}).Rows() == 1;
+}
+
 }  // namespace orderpay::store

@@ -21,6 +21,7 @@ SlipRow SlipFrom(const db::Result& r, int row, const std::string& prefix) {
     s.superseded = r.Get(row, col("superseded")) == "t";
     s.refund_needed = r.Get(row, col("refund_needed")) == "t";
     s.note = r.Get(row, col("note"));
+    s.provider_ref = r.GetOpt(row, col("provider_ref")).value_or("");
     return s;
 }
 

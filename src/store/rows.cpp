@@ -71,6 +71,21 @@ std::vector<SlipRow> OrderSlips(db::Connection& c, const std::string& order_id) 
     return out;
 }
 
+std::optional<SlipRow> FindSlipByRef(db::Connection& c, const std::string& provider, const std::string& ref) {
+    if (ref.empty() || ref.size() > 64) return std::nullopt;
+    for (char ch : ref)
+        if (ch < '!' || ch > '~') return std::nullopt;
+    db::Result r = c.Exec(kSlipByRef, {provider, ref});
+    if (r.Rows() == 0) return std::nullopt;
+    return SlipFrom(r, 0);
+}
+
+std::optional<std::string> SiteReturnUrl(db::Connection& c, const std::string& site) {
+    db::Result r = c.Exec(kSiteReturnUrl, {site});
+    if (r.Rows() == 0) return std::nullopt;
+    return r.GetOpt(0, "return_url");
+}
+
 std::optional<SlipRow> LiveSlip(db::Connection& c, const std::string& order_id) {
     db::Result r = c.Exec(kSlipLive, {order_id});
     if (r.Rows() == 0) return std::nullopt;

@@ -108,8 +108,8 @@ const db::Statement kOrderExpire{
 #define SLIP_COLS                                                                                    \
     "s.id, s.order_id, s.site_id, s.pay_tp, s.provider, s.merchant_id, s.amount, s.currency, s.st, " \
     "s.re_tp, "                                                                                      \
-    "s.re_obj, s.provider_txn_id, s.superseded, s.refund_needed, s.note, " MS("s.ct") " AS ct, " MS( \
-        "s.paid_at") " AS paid_at, " MS("s.queried_at") " AS queried_at"
+    "s.re_obj, s.provider_txn_id, s.superseded, s.refund_needed, s.note, s.provider_ref, " MS(       \
+        "s.ct") " AS ct, " MS("s.paid_at") " AS paid_at, " MS("s.queried_at") " AS queried_at"
 
 const db::Statement kSlipInsert{
     "slip_insert",
@@ -130,7 +130,7 @@ const db::Statement kSlipLive{"slip_live", "SELECT " SLIP_COLS
       ".provider AS s_provider, " p ".merchant_id AS s_merchant_id, " p ".amount AS s_amount, " p           \
       ".currency AS s_currency, " p ".st AS s_st, " p ".re_tp AS s_re_tp, " p ".re_obj AS s_re_obj, " p     \
       ".provider_txn_id AS s_provider_txn_id, " p ".superseded AS s_superseded, " p                         \
-      ".refund_needed AS s_refund_needed, " p ".note AS s_note"
+      ".refund_needed AS s_refund_needed, " p ".note AS s_note, " p ".provider_ref AS s_provider_ref"
 const db::Statement kCheckView{
     "check_view",
     "SELECT st.id AS site_id_found, st.account_store, se.store_id AS se_store, se.account_id AS se_account, "
@@ -162,7 +162,8 @@ const db::Statement kOrderView{
 // from RETURNING, the rest as the statement's snapshot saw them (kOrderView's columns).
 const db::Statement kSlipWaitView{
     "slip_wait_view",
-    "WITH s AS (UPDATE pay_slips SET st = 'WAIT', re_tp = $4, re_obj = $5, note = $6, lm = now() "
+    "WITH s AS (UPDATE pay_slips SET st = 'WAIT', re_tp = $4, re_obj = $5, note = $6, "
+    "provider_ref = coalesce(nullif($7, ''), provider_ref), lm = now() "
     "WHERE id = $3 AND st = 'NEW' RETURNING *), "
     "u AS (UPDATE orders SET or_st = 'WT', wt_at = coalesce(wt_at, now()), lm = now() "
     "WHERE id = $2 AND or_st IN ('NW', 'WT') AND pay_id = $3 RETURNING *), "
@@ -210,6 +211,33 @@ const db::Statement kSlipsOfOrder{
     "slips_of_order", "SELECT " SLIP_COLS " FROM pay_slips s WHERE s.order_id = $1 ORDER BY s.ct"};
 const db::Statement kOrderSite{"order_site", "SELECT site_id FROM orders WHERE id = $1"};
 const db::Statement kOrderState{"order_state", "SELECT or_st FROM orders WHERE id = $1"};
+// Still able to take this slip's money: payable, not past its expiry, and this its current slip.
+const db::Statement kOrderPayableNow{"order_payable_now",
+                                     "SELECT 1 FROM orders WHERE id = $1 AND or_st IN ('NW', 'WT') "
+                                     "AND expi > now() AND pay_id = $2"};
+// PayPal's buyer return names only PayPal's order id.
+const db::Statement kSlipByRef{
+    "slip_by_ref", "SELECT " SLIP_COLS " FROM pay_slips s WHERE s.provider = $1 AND s.provider_ref = $2"};
+
+// Sites' return pages (a browser coming back from the provider is sent there).
+const db::Statement kSiteReturnUrl{"site_return_url", "SELECT return_url FROM sites WHERE id = $1"};
+
+// The shared provider cache: a row past its expiry is as good as absent.
+const db::Statement kCacheGet{"cache_get",
+                              "SELECT value FROM provider_cache WHERE key = $1 AND expires_at > now()"};
+const db::Statement kCachePut{
+    "cache_put",
+    "INSERT INTO provider_cache (key, value, expires_at) VALUES ($1, $2, now() + make_interval(secs => "
+    "$3::float8)) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, expires_at = EXCLUDED.expires_at"};
+const db::Statement kCacheDrop{"cache_drop", "DELETE FROM provider_cache WHERE key = $1 AND value = $2"};
+
+// A webhook event redelivered: an earlier row of the same event that was already acted on.
+const db::Statement kNotifyEventSeen{
+    "notify_event_seen",
+    "SELECT id FROM notifications WHERE provider = $1 AND event_id = $2 AND id <> $3 "
+    "AND verdict IN ('settled', 'duplicate', 'ignored') LIMIT 1"};
+const db::Statement kNotifySetEvent{
+    "notify_set_event", "UPDATE notifications SET event_id = $2 WHERE id = $1 AND event_id IS NULL"};
 
 // A notification's arrival in one round trip: stored raw (headers as form-encoded text, query and
 // body as bytea, so any byte survives), only for a site that exists, with
@@ -260,7 +288,9 @@ std::span<const db::Statement> AllStatements() {
         &kSlipConfirmClosed, &kSlipsUnconfirmed, &kSlipStampQueried, &kSlipsOfOrder,
         &kOrderSite,         &kOrderState,       &kOrderByIdemKey,   &kNotifyReceived,
         &kNotifyGet,         &kNotifyList,       &kCheckView,        &kMerchantsOfProvider,
-        &kOrderView,
+        &kOrderView,         &kOrderPayableNow,  &kSlipByRef,        &kSiteReturnUrl,
+        &kCacheGet,          &kCachePut,         &kCacheDrop,        &kNotifyEventSeen,
+        &kNotifySetEvent,
     };
     static const std::vector<db::Statement> kList = [] {
         std::vector<db::Statement> v;

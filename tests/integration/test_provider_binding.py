@@ -192,7 +192,7 @@ def test_failure_while_deciding_answers_in_provider_format_and_is_replayed():
 
 
 def test_unknown_provider_route_is_404():
-    st, body, raw, _ = api("POST", "re_paypal", raw_body="{}", headers={"Content-Type": "application/json"})
+    st, body, raw, _ = api("POST", "re_stripe", raw_body="{}", headers={"Content-Type": "application/json"})
     assert st == 404 and body["errCode"] == "e.www.api.noexists", raw
 
 

@@ -9,6 +9,7 @@
 #include "sim/core/control.hpp"
 #include "sim/core/deliver.hpp"
 #include "sim/core/gateway.hpp"
+#include "sim/paypal/control.hpp"
 #include "sim/wxpay/call.hpp"
 #include "sim/wxpay/control.hpp"
 
@@ -96,13 +97,28 @@ TEST(SimArgsTest, NoCopiesSendsNothingAndAnswersAtOnce) {
               "\"4200000000000000000000000001\",\"sent\":0,\"replies\":[]}}");
 }
 
-TEST(SimArgsTest, ProviderIsWxOrZfb) {
+TEST(SimArgsTest, ProviderIsWxZfbOrPaypal) {
     PayArgs a;
     ASSERT_EQ(ParsePayArgs({{"out_trade_no", "x"}, {"provider", "zfb"}, {"tamper", "seller_id"}}, a), "");
     EXPECT_EQ(a.provider, "zfb");
     WxPayArgs w;
     EXPECT_NE(ParseWxPayArgs({{"tamper", "seller_id"}}, w), "") << "not a WeChat knob";
-    EXPECT_NE(ParsePayArgs({{"out_trade_no", "x"}, {"provider", "paypal"}}, a), "");
+    EXPECT_EQ(ParsePayArgs({{"out_trade_no", "x"}, {"provider", "paypal"}}, a), "");
+    EXPECT_NE(ParsePayArgs({{"out_trade_no", "x"}, {"provider", "stripe"}}, a), "");
+}
+
+TEST(SimArgsTest, PaypalPayArgs) {
+    PpPayArgs p;
+    EXPECT_EQ(ParsePpPayArgs({}, p), "");
+    EXPECT_EQ(p.event, "COMPLETED");
+    EXPECT_EQ(p.tamper, "");
+    for (const char* e : {"APPROVED", "COMPLETED", "PENDING", "DENIED"})
+        EXPECT_EQ(ParsePpPayArgs({{"event", e}}, p), "") << e;
+    EXPECT_NE(ParsePpPayArgs({{"event", "REFUNDED"}}, p), "");
+    for (const char* t :
+         {"sign", "amount", "amount_resigned", "crc", "cert_host", "cert_cn", "cert_expired", "algo"})
+        EXPECT_EQ(ParsePpPayArgs({{"tamper", t}}, p), "") << t;
+    EXPECT_NE(ParsePpPayArgs({{"tamper", "appid"}}, p), "");
 }
 
 TEST(SimArgsTest, TamperMessageListsTheProvidersNames) {

@@ -2,6 +2,7 @@
 // the registry's providers, plus the request's resolved site and buyer.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 
@@ -22,6 +23,19 @@ struct Settings {
     static Settings From(const Config& cfg);
 };
 
+/// The providers' SharedCache on the worker's database connection (store/cache).
+class DbCache final : public providers::SharedCache {
+  public:
+    explicit DbCache(db::Connection& db) : db_(db) {}
+    std::optional<std::string> Get(const std::string& key) override;
+    void Put(const std::string& key, const std::string& value, std::int64_t ttl_s) override;
+    void Drop(const std::string& key) override;
+
+  private:
+    db::Connection& db_;
+    std::map<std::string, std::string> last_;  // what Get returned, so Drop removes only that
+};
+
 class Context {
   public:
     Context(Settings s, db::Connection& db);
@@ -35,6 +49,7 @@ class Context {
   private:
     Settings settings_;
     db::Connection& db_;
+    DbCache cache_;
     providers::Providers providers_;
 };
 

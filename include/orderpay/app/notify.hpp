@@ -50,9 +50,11 @@ struct NotifyDecision {
     bool written = false, recorded = false;
 };
 
-/// Applies an evaluated notification: settles a verified payment, fails a slip the provider
-/// closed, acknowledges other statuses, refuses the rest. Idempotent. A payment settles and
-/// decides the stored row `row_id` (if not empty) in one round trip.
+/// Applies an evaluated notification: settles a verified payment, completes an approved one at
+/// the provider (live slips only), fails a slip the provider closed, acknowledges other
+/// statuses, refuses the rest. Idempotent; a provider event id already handled on another row
+/// than `row_id` is a duplicate. A payment settles and decides the stored row `row_id` (if not
+/// empty) in one round trip.
 NotifyDecision Decide(db::Connection& c, const providers::Provider& p, const NotifyEval& ev,
                       const std::string& row_id = {});
 

@@ -14,6 +14,7 @@ struct HttpOptions {
     long timeout_ms = 10000;
     std::size_t max_response = 1 << 20;
     std::vector<std::pair<std::string, std::string>> headers;
+    std::string ca_file;  // trusted roots for HTTPS ("" = the system store)
 };
 
 enum class HttpFail {

@@ -57,13 +57,15 @@ struct CreateResult {
     std::string txn_id;          // when kPaid
     std::int64_t paid_amount = 0;
     std::string paid_currency;
-    std::string message;   // provider's error code/message for the slip note (no secrets)
-    bool timeout = false;  // the outcome is unknown because the provider did not answer
+    std::string message;       // provider's error code/message for the slip note (no secrets)
+    bool timeout = false;      // the outcome is unknown because the provider did not answer
+    std::string provider_ref;  // the provider's own id for this payment (PayPal's order id), if any
 };
 
 struct QueryResult {
     enum class State {
         kPaid,
+        kApproved,  // the buyer approved; no money moves until we complete it (PayPal capture)
         kNotPaid,
         kPaying,
         kClosed,
@@ -91,9 +93,11 @@ struct PaidEvent {
     std::string currency;
     std::string app_id;
     std::string mch_id;
-    bool paid = false;    // the provider says the money is collected
-    bool closed = false;  // the provider says the trade ended unpaid: fail an unpaid slip
-    std::string status;   // the provider's own status word, for the inbox
+    bool paid = false;      // the provider says the money is collected
+    bool closed = false;    // the provider says the trade ended unpaid: fail an unpaid slip
+    std::string status;     // the provider's own status word, for the inbox
+    bool approved = false;  // the buyer approved: we complete it (Provider::Complete) if the slip is live
+    std::string event_id;   // the provider's id of this message (PayPal WH-...), for dedupe
 };
 
 /// A notification as it reached us, before anything is believed. Headers use their CGI names
@@ -111,9 +115,10 @@ struct RawNotification {
 /// signed it.
 struct Notice {
     bool parsed = false;
-    std::string error;       // why it did not parse
-    std::string slip_id;     // the slip (out_trade_no) it is about, as the message says
-    bool may_settle = true;  // false: a browser return, which proves but never settles
+    std::string error;         // why it did not parse
+    std::string slip_id;       // the slip (out_trade_no) it is about, as the message says
+    std::string provider_ref;  // or the provider's own payment id, when that is all it names
+    bool may_settle = true;    // false: a browser return, which proves but never settles
     /// The slip is named only inside a part sealed for one merchant (WeChat v3's encrypted
     /// resource): OpenNotification with that merchant names it.
     bool sealed = false;
@@ -151,6 +156,16 @@ struct MerchantError : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
+/// A cache all workers of a deployment share (the database), for what a provider must not fetch
+/// on every call (PayPal's OAuth2 token). Values may be secret: never logged.
+class SharedCache {
+  public:
+    virtual ~SharedCache() = default;
+    virtual std::optional<std::string> Get(const std::string& key) = 0;
+    virtual void Put(const std::string& key, const std::string& value, std::int64_t ttl_s) = 0;
+    virtual void Drop(const std::string& key) = 0;
+};
+
 struct Timeouts {
     long connect_ms = 3000;
     long total_ms = 10000;
@@ -183,6 +198,31 @@ class Provider {
     virtual CreateResult Create(const Merchant& m, const CreateParams& p) = 0;
     virtual QueryResult Query(const Merchant& m, const std::string& slip_id) = 0;
     virtual CloseResult Close(const Merchant& m, const std::string& slip_id) = 0;
+
+    /// A provider that addresses payments by its own id (CreateResult::provider_ref, kept on the
+    /// slip) is asked with it; the others by our slip id alone.
+    virtual QueryResult QueryByRef(const Merchant& m, const std::string& slip_id,
+                                   const std::string& provider_ref) {
+        (void)provider_ref;
+        return Query(m, slip_id);
+    }
+    /// Completes a payment the buyer approved (PayPal: capture). Called only for a live slip of a
+    /// payable order, with no transaction open; answers like a query (kPaid with the amount).
+    virtual QueryResult Complete(const Merchant& m, const std::string& slip_id,
+                                 const std::string& provider_ref) const {
+        (void)m, (void)slip_id, (void)provider_ref;
+        QueryResult r;
+        r.message = "nothing to complete";
+        return r;
+    }
+    /// `orderpay notify verify` only: an input standing in for what the live path fetches (PayPal:
+    /// "cert-file", a PEM taken as given, and "webhook-id"). False: this provider takes no such input.
+    virtual bool SetOfflineInput(const std::string& name, const std::string& value) {
+        (void)name, (void)value;
+        return false;
+    }
+    /// The shared cache of this process's context; providers that need none ignore it.
+    virtual void UseCache(SharedCache* cache) { (void)cache; }
 
     // Notifications on pay/re_<id>. Parse must not trust anything; Verify checks the signature
     // with the merchant of the slip the notice names and fills the event.

@@ -20,14 +20,15 @@ struct SiteSetup {
     std::optional<std::string> account_store;
     std::string currency;
     int expire_minutes = 30;
+    std::optional<std::string> return_url;
 };
 /// False when the site exists already (nothing changed).
 bool InsertSite(db::Connection& c, const SiteSetup& s);
 /// Changes only the fields given; false when there is no such site.
 bool UpdateSite(db::Connection& c, const std::string& id, const std::optional<std::string>& name,
                 const std::optional<std::string>& account_store, const std::optional<std::string>& currency,
-                const std::optional<int>& expire_minutes);
-db::Result ListSites(db::Connection& c);  // id, name, account_store, currency, expire_minutes
+                const std::optional<int>& expire_minutes, const std::optional<std::string>& return_url);
+db::Result ListSites(db::Connection& c);  // id, name, account_store, currency, expire_minutes, return_url
 std::optional<std::string> SiteCurrency(db::Connection& c, const std::string& site);
 
 void UpsertAccount(db::Connection& c, const std::string& store, const std::string& id,

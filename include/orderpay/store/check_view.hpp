@@ -40,6 +40,7 @@ std::optional<OrderView> LoadOrderView(db::Connection& c, const std::string& sit
 /// slip is still its current one. One statement, which answers the order as it is afterwards.
 std::optional<OrderView> MarkWaiting(db::Connection& c, const std::string& site, const std::string& slip_id,
                                      const std::string& order_id, const std::string& re_tp,
-                                     const std::string& re_obj, const std::string& note);
+                                     const std::string& re_obj, const std::string& note,
+                                     const std::string& provider_ref = "");
 
 }  // namespace orderpay::store

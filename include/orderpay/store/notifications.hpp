@@ -39,6 +39,11 @@ std::optional<NotificationIntake> IntakeNotification(db::Connection& c, const st
 bool NotificationVerdict(db::Connection& c, const std::string& id, const std::string& verdict,
                          const std::string& reason, const std::optional<std::string>& slip_id);
 
+/// Records the provider's event id on row `id` and says whether an earlier row of the same event
+/// was already acted on (settled, duplicate or ignored): then this one is a redelivery.
+bool EventSeenBefore(db::Connection& c, const std::string& provider, const std::string& id,
+                     const std::string& event_id);
+
 /// Rows with `verdict` ("received": never decided; "error": evaluation failed) that arrived
 /// more than `older_than_s` seconds ago, oldest first.
 std::vector<StoredNotification> UndecidedNotifications(db::Connection& c, const std::string& verdict,

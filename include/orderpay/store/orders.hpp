@@ -111,5 +111,8 @@ void StampQueried(db::Connection& c, const std::string& slip_id);
 /// Unpaid orders past their expiry.
 std::vector<std::string> OrdersDueToExpire(db::Connection& c, int limit);
 std::optional<domain::OrderState> OrderState(db::Connection& c, const std::string& id);
+/// The order can still take `slip_id`'s money: NW/WT, not past its expiry, and that slip is its
+/// current one (a provider approval on anything else is never completed).
+bool OrderPayableNow(db::Connection& c, const std::string& order_id, const std::string& slip_id);
 
 }  // namespace orderpay::store

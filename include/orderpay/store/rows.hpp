@@ -34,6 +34,7 @@ struct SlipRow {
     std::optional<std::string> provider_txn_id;
     bool superseded = false, refund_needed = false;
     std::string note;
+    std::string provider_ref;  // the provider's own id for the payment (PayPal order id), or ""
 
     /// NEW or WAIT: the provider may still take money on it.
     bool Open() const { return st == domain::SlipState::kNew || st == domain::SlipState::kWait; }
@@ -54,6 +55,11 @@ std::vector<providers::Merchant> MerchantsOf(db::Connection& c, const std::strin
 
 /// A slip by id; an id that cannot be one (schema charset, length) is not looked up.
 std::optional<SlipRow> FindSlip(db::Connection& c, const std::string& id, bool for_update = false);
+/// The slip a provider knows by its own id (PayPal's order id); a ref that cannot be one is not
+/// looked up.
+std::optional<SlipRow> FindSlipByRef(db::Connection& c, const std::string& provider, const std::string& ref);
+/// The site's return page for browsers coming back from a provider, if it has one.
+std::optional<std::string> SiteReturnUrl(db::Connection& c, const std::string& site);
 std::optional<SlipRow> LiveSlip(db::Connection& c, const std::string& order_id);
 
 /// Hex SHA-256 of a ticket: what the sessions table stores.

@@ -17,9 +17,12 @@ extern const db::Statement kOrderCreate, kOrderGet, kItemsGet, kSettle, kOrderEx
 // Slips.
 extern const db::Statement kSlipInsert, kSlipGet, kSlipForUpdate, kSlipLive, kSlipWaitView, kSlipFail,
     kSlipSupersede, kSlipClaimQuery, kSlipsWaitingDue, kSlipConfirmClosed, kSlipStampQueried,
-    kSlipsUnconfirmed, kSlipsOfOrder, kOrderSite, kOrderState;
+    kSlipsUnconfirmed, kSlipsOfOrder, kOrderSite, kOrderState, kOrderPayableNow, kSlipByRef;
+// Sites' return pages and the providers' shared cache.
+extern const db::Statement kSiteReturnUrl, kCacheGet, kCachePut, kCacheDrop;
 // Notification inbox.
-extern const db::Statement kNotifyIntake, kNotifyVerdict, kNotifyReceived, kNotifyGet, kNotifyList;
+extern const db::Statement kNotifyIntake, kNotifyVerdict, kNotifyReceived, kNotifyGet, kNotifyList,
+    kNotifyEventSeen, kNotifySetEvent;
 
 std::span<const db::Statement> AllStatements();
 

@@ -12,6 +12,7 @@
 #include "sim/alipay/gateway.hpp"
 #include "sim/core/control.hpp"
 #include "sim/core/store.hpp"
+#include "sim/paypal/gateway.hpp"
 #include "sim/wxpay/call.hpp"
 #include "sim/wxpay/gateway.hpp"
 #include "sim/wxpay3/call.hpp"
@@ -24,12 +25,13 @@ namespace {
 using Handler = http::Response (*)(Ctx&, const http::Request&);
 
 // The language a route answers failures in: a provider's own, or the JSON envelope.
-enum class Dialect { kEnvelope, kWx, kWx3, kZfb };
+enum class Dialect { kEnvelope, kWx, kWx3, kZfb, kPaypal };
 
 struct Route {
     std::string_view path;
     Handler handler;
     Dialect dialect;
+    bool prefix = false;  // also serves path + "/..." (PayPal's /v2/checkout/orders/{id}/capture)
 };
 
 // Methods are checked by the handlers: a gateway answers a GET in its own dialect like the real one.
@@ -44,6 +46,9 @@ constexpr std::array kRoutes = {
     Route{"/sim/pay", &SimPay, Dialect::kEnvelope},
     Route{"/sim/trade", &SimTrade, Dialect::kEnvelope},
     Route{"/sim/return_url", &SimReturnUrl, Dialect::kEnvelope},
+    Route{"/v1/oauth2/token", &PpToken, Dialect::kPaypal},
+    Route{"/v2/checkout/orders", &PpOrders, Dialect::kPaypal, true},
+    Route{"/sim/paypal/approve", &PpApprove, Dialect::kEnvelope},
 };
 
 http::Response Failure(Dialect d, int status, std::string_view wx_msg, http::Err envelope) {
@@ -54,6 +59,12 @@ http::Response Failure(Dialect d, int status, std::string_view wx_msg, http::Err
             return Wx3Error(status, status == 503 ? "SYSTEM_BUSY" : "SYSTEM_ERROR", wx_msg);
         case Dialect::kZfb:
             return ZfbUnavailable(status);
+        case Dialect::kPaypal: {
+            http::Response r;
+            r.status = status;
+            r.body = "{\"name\":\"INTERNAL_SERVER_ERROR\",\"message\":\"paysim\"}";
+            return r;
+        }
         case Dialect::kEnvelope:
             break;
     }
@@ -69,8 +80,10 @@ class SimApp final : public fcgi::App {
     http::Response Handle(const http::Request& req) override {
         const Route* route = nullptr;
         for (const Route& r : kRoutes) {
-            const bool prefix = r.path.back() == '/';
-            if (r.path == req.path || (prefix && req.path.rfind(r.path, 0) == 0)) route = &r;
+            // "/v3/" serves every path below it; a prefix route also serves path + "/...".
+            const bool below = r.path.back() == '/' && req.path.rfind(r.path, 0) == 0;
+            if (r.path == req.path || below || (r.prefix && req.path.starts_with(std::string(r.path) + "/")))
+                route = &r;
         }
         if (!route) return http::Fail(http::Err::kNoSuchApi);
         Ctx ctx{db_, opts_};

@@ -21,6 +21,7 @@
 #include "sim/alipay/store.hpp"
 #include "sim/core/app.hpp"
 #include "sim/core/store.hpp"
+#include "sim/paypal/store.hpp"
 #include "sim/wxpay/store.hpp"
 
 namespace orderpay::sim {
@@ -41,6 +42,7 @@ constexpr const char* kUsage =
     "       and /v3/certificates serves the certificate; adding again rotates it)\n"
     "       paysim merchant add --provider zfb --app-id APPID --mch-id SELLER_ID\n"
     "                           --app-public-key-file FILE --alipay-private-key-file FILE\n"
+    "       paysim merchant add --provider paypal --client-id C --secret-file FILE|- --webhook-id W\n"
     "       (zfb: the app's public key verifies requests; the simulated Alipay private key signs\n"
     "       answers and notifications; orderpay holds the app private key and Alipay public key)\n"
     "The config file is $ORDERPAY_CONFIG (default /etc/orderpay/orderpay.conf); keys: db,\n"
@@ -69,6 +71,8 @@ SimOptions ReadSimOptions(const Config& cfg) {
     o.conninfo = cfg.Get("db");
     o.notify_connect_ms = cfg.GetInt("paysim.notify_connect_timeout_ms", o.notify_connect_ms);
     o.notify_timeout_ms = cfg.GetInt("paysim.notify_timeout_ms", o.notify_timeout_ms);
+    o.paypal_cert_base = cfg.Get("paysim.paypal_cert_base", "");
+    o.paypal_sign_key_file = cfg.Get("paysim.paypal_sign_key_file", "");
     return o;
 }
 
@@ -234,6 +238,22 @@ int Wx3MerchantAdd(const Config& cfg, std::map<std::string, std::string>& f) {
     return 0;
 }
 
+int PaypalMerchantAdd(const Config& cfg, std::map<std::string, std::string>& f) {
+    if (std::string bad =
+            CheckMerchantFlags(f, {"client-id", "secret-file", "webhook-id"},
+                               {"client-id", "secret-file", "webhook-id"}, " for --provider paypal");
+        !bad.empty())
+        return Usage(bad);
+    pp_store::Merchant m{f["client-id"], {}, f["webhook-id"]};
+    std::string err;
+    if (!ReadKey(f["secret-file"], m.secret, err)) return Die(err);
+    db::Connection conn(cfg.Get("db"), store::Statements());
+    if (!conn.Ensure()) return Die("database unavailable (or not migrated: run paysim migrate)");
+    pp_store::UpsertMerchant(conn, m);
+    std::printf("merchant paypal/%s saved (webhook %s)\n", m.client_id.c_str(), m.webhook_id.c_str());
+    return 0;
+}
+
 int MerchantAdd(const Config& cfg, int argc, char** argv) {
     std::map<std::string, std::string> f;
     std::string bad;
@@ -242,11 +262,12 @@ int MerchantAdd(const Config& cfg, int argc, char** argv) {
     if (auto p = f.find("provider"); p != f.end() && p->second == "zfb") return ZfbMerchantAdd(cfg, f);
     if (auto a = f.find("api"); a != f.end() && a->second == "v3" && f["provider"] == "wx")
         return Wx3MerchantAdd(cfg, f);
+    if (auto p = f.find("provider"); p != f.end() && p->second == "paypal") return PaypalMerchantAdd(cfg, f);
     if (std::string bad = CheckMerchantFlags(f, {"app-id", "mch-id", "sign-type", "key-file"},
                                              {"provider", "app-id", "mch-id", "key-file"}, "");
         !bad.empty())
         return Usage(bad);
-    if (f["provider"] != "wx") return Usage("--provider must be wx or zfb");
+    if (f["provider"] != "wx") return Usage("--provider must be wx, zfb or paypal");
     const std::string sign_type = f["sign-type"].empty() ? "MD5" : f["sign-type"];
     if (!wxpay::ParseSignType(sign_type)) return Usage("--sign-type must be MD5 or HMAC-SHA256");
 

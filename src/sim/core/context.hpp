@@ -8,9 +8,11 @@
 namespace orderpay::sim {
 
 struct SimOptions {
-    std::string conninfo;            // config key "db"
-    long notify_connect_ms = 2000;   // paysim.notify_connect_timeout_ms
-    long notify_timeout_ms = 10000;  // paysim.notify_timeout_ms (per delivery)
+    std::string conninfo;              // config key "db"
+    long notify_connect_ms = 2000;     // paysim.notify_connect_timeout_ms
+    long notify_timeout_ms = 10000;    // paysim.notify_timeout_ms (per delivery)
+    std::string paypal_cert_base;      // paysim.paypal_cert_base: https URL the certificates are under
+    std::string paypal_sign_key_file;  // paysim.paypal_sign_key_file: signs PayPal webhooks
 };
 
 struct Ctx {

@@ -7,6 +7,8 @@
 
 #include "sim/alipay/control.hpp"
 #include "sim/core/gateway.hpp"
+#include "sim/paypal/control.hpp"
+#include "sim/paypal/gateway.hpp"
 #include "sim/wxpay/control.hpp"
 
 namespace orderpay::sim {
@@ -25,7 +27,7 @@ bool ParseIntIn(const std::string& text, int lo, int hi, int& out) {
 }
 
 bool ValidProvider(std::string_view provider) {
-    return provider.empty() || provider == "wx" || provider == "zfb";
+    return provider.empty() || provider == "wx" || provider == "zfb" || provider == "paypal";
 }
 
 // The one trade with this out_trade_no under `provider` ("wx", "zfb"; "" for both) and `mch_id`
@@ -34,15 +36,18 @@ std::optional<AnyTrade> LookupTrade(Ctx& ctx, const std::string& out_trade_no, c
                                     const std::string& mch_id, http::Response& err) {
     std::vector<wx_store::Trade> wx;
     std::vector<zfb_store::Trade> zfb;
+    std::vector<pp_store::Order> pp;
+    // A PayPal order names our slip in its custom_id.
+    if (provider.empty() || provider == "paypal") pp = pp_store::FindOrdersByCustomId(ctx.db, out_trade_no);
     if (provider.empty() || provider == "wx")
         wx = wx_store::FindTradesByOutTradeNo(ctx.db, "wx", out_trade_no, mch_id);
     if (provider.empty() || provider == "zfb")
         zfb = zfb_store::FindTradesByOutTradeNo(ctx.db, out_trade_no, mch_id);
-    if (wx.size() + zfb.size() == 0) {
+    if (wx.size() + zfb.size() + pp.size() == 0) {
         err = http::Fail(http::Err::kNoSuchObject, "no such trade");
         return std::nullopt;
     }
-    if (wx.size() + zfb.size() > 1) {
+    if (wx.size() + zfb.size() + pp.size() > 1) {
         err = http::Fail(http::Err::kBadRequest,
                          "several merchants have this out_trade_no; give mch_id (and provider)");
         return std::nullopt;
@@ -50,6 +55,7 @@ std::optional<AnyTrade> LookupTrade(Ctx& ctx, const std::string& out_trade_no, c
     AnyTrade found;
     if (!wx.empty()) found.wx = std::move(wx.front());
     if (!zfb.empty()) found.zfb = std::move(zfb.front());
+    if (!pp.empty()) found.pp = std::move(pp.front());
     return found;
 }
 
@@ -59,7 +65,7 @@ std::string ParsePayArgs(const http::FormPairs& form, PayArgs& out) {
     out.out_trade_no = http::FormValue(form, "out_trade_no").value_or("");
     if (out.out_trade_no.empty()) return "out_trade_no is required";
     out.provider = http::FormValue(form, "provider").value_or("");
-    if (!ValidProvider(out.provider)) return "provider must be wx or zfb";
+    if (!ValidProvider(out.provider)) return "provider must be wx, zfb or paypal";
     out.mch_id = http::FormValue(form, "mch_id").value_or("");
     if (auto v = http::FormValue(form, "times"); v && !v->empty() && !ParseIntIn(*v, 0, kMaxTimes, out.times))
         return "times must be 0..50";
@@ -114,6 +120,12 @@ http::Response SimPay(Ctx& ctx, const http::Request& req) {
     http::Response err;
     std::optional<AnyTrade> found = LookupTrade(ctx, a.out_trade_no, a.provider, a.mch_id, err);
     if (!found) return err;
+    if (found->pp) {
+        PpPayArgs pa;
+        if (std::string bad = ParsePpPayArgs(*form, pa); !bad.empty())
+            return http::Fail(http::Err::kBadRequest, bad);
+        return PpSimPay(ctx, a, pa, std::move(*found->pp));
+    }
     if (found->zfb) {
         ZfbPayArgs z;
         if (std::string bad = ParseZfbPayArgs(*form, z); !bad.empty())
@@ -137,7 +149,8 @@ std::optional<AnyTrade> TradeOfQuery(Ctx& ctx, const http::Request& req, std::st
     const std::string out_trade_no = req.Arg("out_trade_no").value_or("");
     if (out_trade_no.empty()) return fail(http::Fail(http::Err::kBadRequest, "out_trade_no is required"));
     const std::string named = provider.empty() ? req.Arg("provider").value_or("") : std::string(provider);
-    if (!ValidProvider(named)) return fail(http::Fail(http::Err::kBadRequest, "provider must be wx or zfb"));
+    if (!ValidProvider(named))
+        return fail(http::Fail(http::Err::kBadRequest, "provider must be wx, zfb or paypal"));
     return LookupTrade(ctx, out_trade_no, named, req.Arg("mch_id").value_or(""), err);
 }
 
@@ -145,6 +158,7 @@ http::Response SimTrade(Ctx& ctx, const http::Request& req) {
     http::Response err;
     std::optional<AnyTrade> t = TradeOfQuery(ctx, req, "", err);
     if (!t) return err;
+    if (t->pp) return http::Ok(PpOrderJson(*t->pp, PpBase(req)));
     return http::Ok(t->zfb ? ZfbTradeJson(*t->zfb) : WxTradeJson(*t->wx));
 }
 

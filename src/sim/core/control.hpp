@@ -16,6 +16,7 @@
 #include "orderpay/http/request.hpp"
 #include "sim/alipay/store.hpp"
 #include "sim/core/context.hpp"
+#include "sim/paypal/store.hpp"
 #include "sim/wxpay/store.hpp"
 
 namespace orderpay::sim {
@@ -45,10 +46,11 @@ void WriteStrings(http::JsonWriter& w,
                   std::initializer_list<std::pair<const char*, std::string_view>> members);
 void WriteInts(http::JsonWriter& w, std::initializer_list<std::pair<const char*, std::int64_t>> members);
 
-/// One trade of either provider: exactly one of the two is set.
+/// One trade of any provider: exactly one is set.
 struct AnyTrade {
     std::optional<wx_store::Trade> wx;
     std::optional<zfb_store::Trade> zfb;
+    std::optional<pp_store::Order> pp;
 };
 
 /// The trade a GET /sim endpoint's query names: out_trade_no (required), mch_id, and provider, which

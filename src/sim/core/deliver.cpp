@@ -22,6 +22,7 @@ std::vector<Delivery> DeliverConcurrently(const std::string& url, const std::str
     ho.connect_timeout_ms = connect_timeout_ms;
     ho.timeout_ms = timeout_ms;
     ho.max_response = 64 * 1024;
+    ho.headers = headers;
     // Every thread waits at the gate until all exist, so the copies really overlap.
     std::latch gate(copies);
     {

@@ -39,6 +39,7 @@ struct Notice {
     std::string body;
     int copies = 0;    // 0: nothing is sent (no notify_url, or a lost notification)
     std::string what;  // what the log line is about: "sim/pay <out_trade_no>"
+    std::vector<std::pair<std::string, std::string>> headers;  // extra request headers (PayPal's)
 };
 
 /// Sends `n`: sleeps `delay_ms`, POSTs the copies at once, logs their statuses, and returns

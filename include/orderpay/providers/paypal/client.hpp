@@ -1,0 +1,79 @@
+// PayPal Orders v2 as a registry provider: OAuth2 token shared through the SharedCache, create
+// (approval link), query, capture, and webhooks verified offline with PayPal's certificate.
+#pragma once
+
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "orderpay/core/config.hpp"
+#include "orderpay/crypto/rsa.hpp"
+#include "orderpay/providers/provider.hpp"
+
+namespace orderpay::paypal {
+
+struct PaypalOptions {
+    std::string gateway;  // https://api-m.paypal.com (or the sandbox, or paysim)
+    providers::Timeouts timeouts;
+    std::vector<std::string> cert_hosts;  // hosts PAYPAL-CERT-URL may name
+    std::string ca_file;                  // roots for the signing certificate ("" = system store)
+    std::string cert_cn_prefix = "messageverificationcerts";
+    std::string cert_cn_suffix = ".paypal.com";
+};
+
+class PaypalClient final : public providers::Provider {
+  public:
+    explicit PaypalClient(PaypalOptions opts) : opts_(std::move(opts)) {}
+    std::string_view Id() const override { return "paypal"; }
+    std::string_view MerchantUsage() const override;
+    providers::Merchant MakeMerchant(const std::string& id,
+                                     const providers::MerchantInput& in) const override;
+    std::optional<providers::ChargeRefusal> CheckCharge(std::int64_t amount,
+                                                        std::string_view currency) const override;
+    providers::CreateResult Create(const providers::Merchant& m, const providers::CreateParams& p) override;
+    providers::QueryResult Query(const providers::Merchant& m, const std::string& slip_id) override;
+    providers::QueryResult QueryByRef(const providers::Merchant& m, const std::string& slip_id,
+                                      const std::string& provider_ref) override;
+    providers::CloseResult Close(const providers::Merchant& m, const std::string& slip_id) override;
+    providers::QueryResult Complete(const providers::Merchant& m, const std::string& slip_id,
+                                    const std::string& provider_ref) const override;
+    void UseCache(providers::SharedCache* cache) override { cache_ = cache; }
+
+    /// POST: webhooks; GET: the buyer's return (token = PayPal order id), which names the slip
+    /// and is completed by a capture, never believed by itself.
+    bool AcceptsMethod(std::string_view method) const override { return method == "POST" || method == "GET"; }
+    providers::Notice ParseNotification(const providers::RawNotification& raw) const override;
+    bool VerifyNotification(const providers::Merchant& m, const providers::Notice& n,
+                            providers::PaidEvent& out, std::string& reason) const override;
+    providers::ProviderReply NotificationReply(providers::NotifyAnswer a) const override;
+    bool SetOfflineInput(const std::string& name, const std::string& value) override;
+
+  private:
+    struct Call {
+        long status = 0;
+        bool answered = false;  // an HTTP response arrived
+        bool connect_failed = false;
+        std::string body, error;
+    };
+    Call Api(const providers::Merchant& m, const std::string& method, const std::string& path,
+             const std::string& body, const std::string& request_id) const;
+    /// The merchant's token: this process's copy, else the shared cache's, else a new one. With
+    /// `refused` (a token PayPal answered 401 to) never that one again.
+    std::string Token(const providers::Merchant& m, const std::string& refused, std::string& error) const;
+    providers::QueryResult OrderState(const std::string& body, long status) const;
+    bool VerifyWebhook(const providers::Merchant& m, const providers::Notice& n, std::string& reason) const;
+    crypto::PKey CertKey(const std::string& url, std::string& reason) const;
+
+    PaypalOptions opts_;
+    providers::SharedCache* cache_ = nullptr;
+    mutable std::map<std::string, std::pair<std::string, long long>> tokens_;  // key -> token, expiry
+    mutable std::map<std::string, std::string> certs_;                         // url -> PEM
+    std::string offline_cert_pem_;    // notify verify --cert-file: taken as given
+    std::string offline_webhook_id_;  // notify verify --webhook-id
+};
+
+/// The registry's factory: options from paypal.* and http.* config keys.
+std::unique_ptr<providers::Provider> MakeProvider(const Config& cfg);
+
+}  // namespace orderpay::paypal

@@ -1,0 +1,288 @@
+// PayPal as a registry provider: config, merchant flags, and its two kinds of message on
+// pay/re_paypal: the buyer's return (GET ?token=ORDER&PayerID=..., unsigned, completed by our
+// own capture) and webhooks (POST JSON, verified offline with PayPal's certificate, §3.3).
+#include "orderpay/crypto/digest.hpp"
+#include "orderpay/crypto/x509_chain.hpp"
+#include "orderpay/http/form.hpp"
+#include "orderpay/http/json.hpp"
+#include "orderpay/http/reply.hpp"
+#include "orderpay/providers/http_client.hpp"
+#include "orderpay/providers/paypal/client.hpp"
+#include "orderpay/providers/paypal/webhook.hpp"
+#include "orderpay/providers/registry.hpp"
+
+namespace orderpay::paypal {
+
+namespace {
+
+constexpr std::size_t kMaxBody = 64 * 1024;
+constexpr std::size_t kMaxCerts = 32;
+
+std::vector<std::string> SplitHosts(const std::string& text) {
+    std::vector<std::string> out;
+    std::string cur;
+    for (char c : text + ",") {
+        if (c == ',' || c == ' ') {
+            if (!cur.empty()) out.push_back(cur);
+            cur.clear();
+        } else {
+            cur += c;
+        }
+    }
+    return out;
+}
+
+const rapidjson::Value* Member(const rapidjson::Value* v, const char* name) {
+    if (!v || !v->IsObject()) return nullptr;
+    auto it = v->FindMember(name);
+    return it == v->MemberEnd() ? nullptr : &it->value;
+}
+
+std::string Str(const rapidjson::Value* v, const char* name) {
+    const rapidjson::Value* m = Member(v, name);
+    return m && m->IsString() ? std::string(m->GetString(), m->GetStringLength()) : std::string();
+}
+
+std::string Field(const providers::Notice& n, std::string_view name) {
+    for (const auto& [k, v] : n.fields)
+        if (k == name) return v;
+    return {};
+}
+
+}  // namespace
+
+std::unique_ptr<providers::Provider> MakeProvider(const Config& cfg) {
+    PaypalOptions o;
+    o.gateway = cfg.Get("paypal.gateway", "https://api-m.paypal.com");
+    while (!o.gateway.empty() && o.gateway.back() == '/') o.gateway.pop_back();
+    o.timeouts = providers::TimeoutsFrom(cfg);
+    o.cert_hosts = SplitHosts(
+        cfg.Get("paypal.cert_hosts",
+                "api-m.paypal.com,api-m.sandbox.paypal.com,api.paypal.com,api.sandbox.paypal.com"));
+    o.ca_file = cfg.Get("paypal.ca_file", "");
+    o.cert_cn_prefix = cfg.Get("paypal.cert_cn_prefix", "messageverificationcerts");
+    o.cert_cn_suffix = cfg.Get("paypal.cert_cn_suffix", ".paypal.com");
+    return std::make_unique<PaypalClient>(std::move(o));
+}
+
+std::string_view PaypalClient::MerchantUsage() const {
+    return "merchant add ID --provider paypal --client-id C --secret-file F --webhook-id W";
+}
+
+providers::Merchant PaypalClient::MakeMerchant(const std::string& id,
+                                               const providers::MerchantInput& in) const {
+    auto need = [&](const char* flag) {
+        std::optional<std::string> v = in.Flag(flag);
+        if (!v || v->empty()) throw providers::MerchantError(std::string("missing --") + flag);
+        if (v->size() > 128) throw providers::MerchantError(std::string("--") + flag + " too long");
+        for (char c : *v)
+            if (c <= ' ' || c == 0x7f)
+                throw providers::MerchantError(std::string("--") + flag + " has spaces");
+        return *v;
+    };
+    std::string client_id = need("client-id"), webhook_id = need("webhook-id");
+    std::string secret = in.Secret("secret-file");
+    while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
+    if (secret.empty()) throw providers::MerchantError("--secret-file is empty");
+    // app_id: the REST client id; mch_id: the webhook id the signatures bind to.
+    return providers::Merchant{id, "paypal", client_id, webhook_id, "SHA256withRSA", secret, "{}"};
+}
+
+bool PaypalClient::SetOfflineInput(const std::string& name, const std::string& value) {
+    if (name == "cert-file") {
+        offline_cert_pem_ = value;
+        return true;
+    }
+    if (name == "webhook-id") {
+        offline_webhook_id_ = value;
+        return true;
+    }
+    return false;
+}
+
+providers::Notice PaypalClient::ParseNotification(const providers::RawNotification& raw) const {
+    providers::Notice n;
+    if (raw.method == "GET") {
+        n.may_settle = false;  // the buyer's browser: only our capture's answer settles
+        std::optional<http::FormPairs> q = http::ParseForm(raw.query);
+        std::string token = q ? http::FormValue(*q, "token").value_or("") : "";
+        if (token.empty() || token.size() > 64) {
+            n.error = "return without a PayPal order token";
+            return n;
+        }
+        n.parsed = true;
+        n.provider_ref = token;
+        n.fields = {
+            {"kind", "return"}, {"token", token}, {"cancel", http::FormValue(*q, "cancel").value_or("")}};
+        return n;
+    }
+    if (raw.body.size() > kMaxBody) {
+        n.error = "body too large";
+        return n;
+    }
+    rapidjson::Document doc;
+    if (!http::ParseJson(raw.body, doc).empty() || !doc.IsObject()) {
+        n.error = "body is not a JSON object";
+        return n;
+    }
+    const std::string type = Str(&doc, "event_type"), event_id = Str(&doc, "id");
+    const rapidjson::Value* res = Member(&doc, "resource");
+    if (type.empty() || event_id.empty() || !res || !res->IsObject()) {
+        n.error = "no id, event_type or resource";
+        return n;
+    }
+    auto header = [&raw](const char* cgi) {
+        auto it = raw.headers.find(cgi);
+        return it == raw.headers.end() ? std::string() : it->second;
+    };
+    n.parsed = true;
+    // The slip: custom_id of the capture, or of the order's first purchase unit.
+    const rapidjson::Value* units = Member(res, "purchase_units");
+    const rapidjson::Value* unit = units && units->IsArray() && !units->Empty() ? &(*units)[0] : nullptr;
+    n.slip_id = Str(res, "custom_id");
+    if (n.slip_id.empty()) n.slip_id = Str(unit, "custom_id");
+    if (n.slip_id.empty() && type.rfind("CHECKOUT.ORDER.", 0) == 0) n.provider_ref = Str(res, "id");
+    const rapidjson::Value* amount = Member(res, "amount");
+    if (!amount) amount = Member(unit, "amount");
+    n.fields = {{"kind", "webhook"},
+                {"event_id", event_id},
+                {"event_type", type},
+                {"resource_id", Str(res, "id")},
+                {"resource_status", Str(res, "status")},
+                {"value", Str(amount, "value")},
+                {"currency", Str(amount, "currency_code")},
+                {"transmission_id", header("HTTP_PAYPAL_TRANSMISSION_ID")},
+                {"transmission_time", header("HTTP_PAYPAL_TRANSMISSION_TIME")},
+                {"transmission_sig", header("HTTP_PAYPAL_TRANSMISSION_SIG")},
+                {"cert_url", header("HTTP_PAYPAL_CERT_URL")},
+                {"auth_algo", header("HTTP_PAYPAL_AUTH_ALGO")},
+                {"body", raw.body}};
+    return n;
+}
+
+crypto::PKey PaypalClient::CertKey(const std::string& url, std::string& reason) const {
+    const bool offline = !offline_cert_pem_.empty();
+    std::string pem;
+    if (offline) {
+        pem = offline_cert_pem_;  // notify verify --cert-file: taken as given
+    } else {
+        if (!CertUrlAllowed(url, opts_.cert_hosts, reason)) return nullptr;
+        if (auto it = certs_.find(url); it != certs_.end()) {
+            pem = it->second;
+        } else {
+            providers::HttpOptions ho;
+            ho.connect_timeout_ms = opts_.timeouts.connect_ms;
+            ho.timeout_ms = opts_.timeouts.total_ms;
+            ho.max_response = 64 * 1024;
+            ho.ca_file = opts_.ca_file;
+            providers::HttpResult r = providers::HttpRequest("GET", url, "", "", ho);
+            if (r.fail != providers::HttpFail::kNone || r.status != 200) {
+                reason =
+                    "certificate download failed: " +
+                    (r.fail != providers::HttpFail::kNone ? r.error : "http " + std::to_string(r.status));
+                return nullptr;
+            }
+            pem = std::move(r.body);
+        }
+    }
+    crypto::LeafCert leaf = crypto::CheckLeafCert(pem, opts_.ca_file, !offline);
+    if (!leaf.ok) {
+        reason = leaf.error;
+        return nullptr;
+    }
+    if (!CnAllowed(leaf.cn, opts_.cert_cn_prefix, opts_.cert_cn_suffix)) {
+        reason = "certificate CN " + leaf.cn + " is not " + opts_.cert_cn_prefix + "*" + opts_.cert_cn_suffix;
+        return nullptr;
+    }
+    // Only a certificate that passed is cached (by URL, as PayPal rotates them by URL).
+    if (!offline) {
+        if (certs_.size() >= kMaxCerts) certs_.clear();
+        certs_[url] = pem;
+    }
+    return leaf.key;
+}
+
+bool PaypalClient::VerifyWebhook(const providers::Merchant& m, const providers::Notice& n,
+                                 std::string& reason) const {
+    const std::string tid = Field(n, "transmission_id"), ttime = Field(n, "transmission_time");
+    const std::string sig = Field(n, "transmission_sig"), url = Field(n, "cert_url");
+    const std::string algo = Field(n, "auth_algo");
+    if (tid.empty() || ttime.empty() || sig.empty() || url.empty() || algo.empty()) {
+        reason = "missing PAYPAL-TRANSMISSION-ID/-TIME/-SIG, PAYPAL-CERT-URL or PAYPAL-AUTH-ALGO";
+        return false;
+    }
+    // Pinned: never instantiate whatever algorithm the header names (§4.10).
+    if (algo != "SHA256withRSA") {
+        reason = "PAYPAL-AUTH-ALGO " + algo.substr(0, 40) + " is not SHA256withRSA";
+        return false;
+    }
+    if (tid.size() > 128 || ttime.size() > 64 || sig.size() > 2048) {
+        reason = "transmission headers too long";
+        return false;
+    }
+    crypto::PKey key = CertKey(url, reason);
+    if (!key) return false;
+    const std::string webhook_id = offline_webhook_id_.empty() ? m.mch_id : offline_webhook_id_;
+    const std::string signed_text = SignedString(tid, ttime, webhook_id, Field(n, "body"));
+    if (!crypto::RsaSha256VerifyBase64(key, signed_text, sig)) {
+        reason = "signature does not verify (webhook " + webhook_id + ")";
+        return false;
+    }
+    reason = "SHA256withRSA ok (webhook " + webhook_id + ")";
+    return true;
+}
+
+bool PaypalClient::VerifyNotification(const providers::Merchant& m, const providers::Notice& n,
+                                      providers::PaidEvent& out, std::string& reason) const {
+    out.slip_id = n.slip_id;
+    out.app_id = m.app_id;
+    out.mch_id = m.mch_id;
+    if (Field(n, "kind") == "return") {
+        // Unsigned by nature: it only names an order; the capture we make is the proof.
+        const bool cancel = !Field(n, "cancel").empty();
+        out.status = cancel ? "CANCELLED" : "APPROVED";
+        out.approved = !cancel;
+        reason = cancel ? "buyer cancelled at PayPal" : "buyer return: completed by our own capture";
+        return true;
+    }
+    if (!VerifyWebhook(m, n, reason)) return false;
+    const std::string type = Field(n, "event_type");
+    out.status = type;
+    out.event_id = Field(n, "event_id");
+    out.currency = Field(n, "currency");
+    if (std::optional<std::int64_t> minor = ParseAmount(Field(n, "value"), out.currency)) out.amount = *minor;
+    if (type == "PAYMENT.CAPTURE.COMPLETED") {
+        out.paid = Field(n, "resource_status") == "COMPLETED";
+        out.txn_id = Field(n, "resource_id");
+    } else if (type == "CHECKOUT.ORDER.APPROVED") {
+        out.approved = true;
+    } else if (type == "PAYMENT.CAPTURE.DENIED" || type == "PAYMENT.CAPTURE.DECLINED") {
+        out.closed = true;
+    }
+    // PENDING changes nothing; REFUNDED/REVERSED are recorded in the inbox (no refunds yet).
+    return true;
+}
+
+// PayPal stops on any 2xx (§3.3); a refused one gets 400 and an error of ours 500 (resent).
+providers::ProviderReply PaypalClient::NotificationReply(providers::NotifyAnswer a) const {
+    providers::ProviderReply r;
+    r.content_type = "application/json";
+    switch (a) {
+        case providers::NotifyAnswer::kAccepted:
+            r.status = 200;
+            r.body = "{\"result\":\"success\"}";
+            break;
+        case providers::NotifyAnswer::kMalformed:
+        case providers::NotifyAnswer::kRefused:
+            r.status = 400;
+            r.body = "{\"result\":\"refused\"}";
+            break;
+        case providers::NotifyAnswer::kError:
+            r.status = 500;
+            r.body = "{\"result\":\"error\"}";
+            break;
+    }
+    return r;
+}
+
+}  // namespace orderpay::paypal
