@@ -35,11 +35,10 @@ struct Notice {
     std::string transaction_id;  // the provider's trade id, for the answer
     std::string url;             // the trade's notify_url
     std::string content_type;
-    Headers headers;  // sent with every copy (WeChat v3's Wechatpay-*)
+    Headers headers;  // sent with every copy (WeChat v3's Wechatpay-*, PayPal's transmission headers)
     std::string body;
     int copies = 0;    // 0: nothing is sent (no notify_url, or a lost notification)
     std::string what;  // what the log line is about: "sim/pay <out_trade_no>"
-    std::vector<std::pair<std::string, std::string>> headers;  // extra request headers (PayPal's)
 };
 
 /// Sends `n`: sleeps `delay_ms`, POSTs the copies at once, logs their statuses, and returns
