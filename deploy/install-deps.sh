@@ -13,7 +13,7 @@ PACKAGES=(
     postgresql nginx-light
     googletest libgtest-dev
     clang libclang-rt-14-dev  # make fuzz: clang++ 14 and libFuzzer (libclang_rt.fuzzer-x86_64.a)
-    python3 python3-pytest python3-cryptography
+    python3 python3-pytest python3-cryptography  # test_wx3.py and test_paypal.py sign apart from the C++ code
     curl ca-certificates wrk openssl
 )
 

@@ -129,7 +129,6 @@ seed_demo_v3() {
     serial=$(cat "$VAR/keys/wx3_merchant.serial")
     logged op site add demo-v3 --store demo-users --name "Demo shop (WeChat Pay v3)" --currency CNY
     logged op product add demo-tea --site demo-v3 --title "Green tea" --price 12.50
-    logged op product add demo-cup --site demo-v3 --title "Tea cup (limited)" --price 3.20 --stock 5
     logged op merchant add wx3-demo --provider wx --api v3 --app-id wxd00000000demov3 --mch-id 1900000110 \
         --private-key-file "$VAR/keys/wx3_merchant_private.pem" --cert-serial "$serial" \
         --cert-file "$VAR/keys/wx3_merchant_cert.pem" --apiv3-key-file "$VAR/keys/wx3_apiv3.key" \

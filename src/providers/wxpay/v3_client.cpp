@@ -3,6 +3,7 @@
 // of it is believed; a timeout, 5xx or unverifiable answer is "unknown", resolved by querying.
 #include <unistd.h>
 
+#include <cctype>
 #include <ctime>
 
 #include "orderpay/crypto/digest.hpp"

@@ -1,6 +1,7 @@
 // A v3 merchant's keys, loaded once per process from the files its options name, and the
 // platform certificates fetched for it, cached by serial and refreshed when a message names a
 // serial we do not know (WeChat rotates them; orderpayd picks the new one up without a restart).
+#include <cctype>
 #include <chrono>
 #include <map>
 #include <mutex>

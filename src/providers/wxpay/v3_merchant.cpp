@@ -3,6 +3,8 @@
 // WeChat Pay public key parses; the APIv3 key is 32 bytes), so a typo fails here, not at the
 // first payment. Secrets come from files: the APIv3 key is stored like the v2 key, the RSA keys
 // stay in their files (paths in options).
+#include <cctype>
+
 #include "orderpay/http/reply.hpp"
 #include "orderpay/providers/wxpay/v3.hpp"
 
@@ -56,6 +58,11 @@ providers::Merchant WxPayV3::MakeMerchant(const std::string& id, const providers
     options += "}";
     providers::Merchant m{id,     "wx", need("app-id"), need("mch-id"), "RSA2", in.Secret("apiv3-key-file"),
                           options};
+    // mchid goes into query strings and appid into JSON: WeChat's own characters only.
+    for (const std::string* v : {&m.app_id, &m.mch_id})
+        for (char c : *v)
+            if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-')
+                throw providers::MerchantError("--app-id and --mch-id are letters, digits, _ and -");
     // AES-256-GCM: the APIv3 key is exactly 32 bytes, or nothing WeChat sends will decrypt.
     if (m.api_key.size() != 32) throw providers::MerchantError("the APIv3 key must be 32 bytes");
     std::string error;
