@@ -10,10 +10,12 @@ set -euo pipefail
 PACKAGES=(
     g++ make
     libfcgi-dev rapidjson-dev libxml2-dev libssl-dev libpq-dev libcurl4-openssl-dev
+    libqrencode-dev  # pay/qr's SVG
     postgresql nginx-light
     googletest libgtest-dev
     clang libclang-rt-14-dev  # make fuzz: clang++ 14 and libFuzzer (libclang_rt.fuzzer-x86_64.a)
     python3 python3-pytest
+    zbar-tools  # test_qr.py decodes pay/qr's SVG with zbarimg
     curl ca-certificates wrk openssl
 )
 

@@ -29,6 +29,7 @@ constexpr std::array kRoutes = {
     Route{"check", unsigned(Method::kGet), true, &Check, true},
     Route{"check_order", unsigned(Method::kGet), true, &Check, true},
     Route{"pay", unsigned(Method::kGet), true, &Pay},
+    Route{"qr", unsigned(Method::kGet), true, &Qr, true},
 };
 
 // pay/re_<id> for every registered provider, with the methods it takes.
@@ -71,7 +72,7 @@ http::Response Route_(app::Context& ctx, const http::Request& req) {
     if (route->needs_ticket && !req.QueryIsText()) return http::Fail(http::Err::kBadEncoding);
 
     app::Call call;
-    // pay/check with a site and an order id that can exist resolves everything in one statement;
+    // pay/check (and pay/qr) with a site and an order id that can exist resolves everything in one statement;
     // anything else takes the ordinary path, which answers without touching the orders.
     if (route->resolves_itself && http::ValidSiteId(m.site) &&
         domain::IsOrderId(req.Arg("id").value_or(""))) {
