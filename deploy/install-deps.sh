@@ -15,6 +15,7 @@ PACKAGES=(
     googletest libgtest-dev
     clang libclang-rt-14-dev  # make fuzz: clang++ 14 and libFuzzer (libclang_rt.fuzzer-x86_64.a)
     python3 python3-pytest
+    python3-jsonschema python3-yaml  # the integration suite validates every reply against api/openapi.yaml
     zbar-tools  # test_qr.py decodes pay/qr's SVG with zbarimg
     curl ca-certificates wrk openssl
 )

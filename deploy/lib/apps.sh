@@ -127,6 +127,12 @@ nginx_up() {
     is_root && user_line="user root;  # the workers must reach the sockets under the state dir"
     mkdir -p "$VAR/nginx/tmp"
     cp "$REPO/nginx/fastcgi_params.orderpay" "$VAR/nginx/fastcgi_params"
+    # What nginx serves itself: the OpenAPI document (and the demo checkout page), copied so
+    # its workers need no access to the source tree.
+    rm -rf "$VAR/nginx/www"
+    mkdir -p "$VAR/nginx/www"
+    cp "$REPO/api/openapi.yaml" "$VAR/nginx/www/openapi.yaml"
+    chmod -R a+rX "$VAR/nginx/www"
     sed -e "s|@VAR@|$VAR|g" -e "s|@API_PORT@|$api_port|g" -e "s|@SIM_PORT@|$sim_port|g" \
         -e "s|@USER_LINE@|$user_line|" "$REPO/nginx/dev.conf.template" >"$VAR/nginx/nginx.conf"
     "$NGINX" -t -q -p "$VAR/nginx" -e "$LOG/nginx-error.log" -c "$VAR/nginx/nginx.conf" ||

@@ -16,6 +16,7 @@ import urllib.error
 
 import pytest
 
+import openapi_check
 from conftest import PSQL, STACK, api, api_url, http as http_req
 from helpers import buy_ok, wait_for
 
@@ -323,6 +324,10 @@ def raw_request(port, data, tls=False, timeout=10):
     lines = head.decode("latin-1").split("\r\n")
     status = int(lines[0].split()[1])
     headers = {k.strip().lower(): v.strip() for k, _, v in (h.partition(":") for h in lines[1:])}
+    # Validated like every other reply; a request line that does not parse names no operation.
+    request_line = data.split(b"\r\n", 1)[0].decode("latin-1").split(" ")
+    method, target = (request_line[0], request_line[1]) if len(request_line) == 3 else ("GET", "/")
+    openapi_check.check_reply(method, target, status, headers, body)
     return status, headers, body
 
 
