@@ -16,7 +16,8 @@ PACKAGES=(
     clang libclang-rt-14-dev  # make fuzz: clang++ 14 and libFuzzer (libclang_rt.fuzzer-x86_64.a)
     python3 python3-pytest
     python3-jsonschema python3-yaml  # the integration suite validates every reply against api/openapi.yaml
-    zbar-tools  # test_qr.py decodes pay/qr's SVG with zbarimg
+    zbar-tools  # test_qr.py and test_demo_checkout.py decode QR codes with zbarimg
+    chromium python3-websocket  # test_demo_checkout.py: headless Chromium over the DevTools protocol
     curl ca-certificates wrk openssl
 )
 
