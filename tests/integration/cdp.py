@@ -54,6 +54,7 @@ class Browser:
                                                   suppress_origin=True)
             self.send("Page.enable")
             self.send("Runtime.enable")
+            self.send("Network.enable")
             self.send("Emulation.setDeviceMetricsOverride",
                       width=width, height=height, deviceScaleFactor=1, mobile=False)
         except Exception:
@@ -146,6 +147,28 @@ class Browser:
                            or e["params"]["exceptionDetails"].get("text"))
             elif e["method"] == "Runtime.consoleAPICalled" and e["params"]["type"] == "error":
                 out.append(" ".join(str(a.get("value", a.get("description"))) for a in e["params"]["args"]))
+        return out
+
+    def replies(self, url_prefix):
+        """(method, url, status, headers, body bytes) of every finished response whose URL starts
+        with url_prefix, from the Network events seen so far (bodies fetched from the browser)."""
+        methods, responses, out = {}, {}, []
+        for e in list(self.events):
+            p = e.get("params", {})
+            if e["method"] == "Network.requestWillBeSent":
+                methods[p["requestId"]] = p["request"]["method"]
+            elif e["method"] == "Network.responseReceived":
+                responses[p["requestId"]] = p["response"]
+            elif e["method"] == "Network.loadingFinished" and p["requestId"] in responses:
+                r = responses[p["requestId"]]
+                if not r["url"].startswith(url_prefix):
+                    continue
+                try:
+                    b = self.send("Network.getResponseBody", requestId=p["requestId"])
+                    body = base64.b64decode(b["body"]) if b.get("base64Encoded") else b["body"].encode()
+                except RuntimeError:
+                    body = b""  # no body (a 304, a HEAD)
+                out.append((methods.get(p["requestId"], "GET"), r["url"], r["status"], r["headers"], body))
         return out
 
     def close(self):

@@ -11,6 +11,7 @@ import subprocess
 import pytest
 
 import cdp
+import openapi_check
 from conftest import STACK, psql
 
 
@@ -52,6 +53,15 @@ def demo_url():
     return STACK["ORDERPAY_URL"] + "/demo/"
 
 
+def check_api_replies(b):
+    """The page's own API calls, as the browser received them, must match api/openapi.yaml."""
+    base = STACK["ORDERPAY_URL"]
+    seen = b.replies(base + "/api/")
+    for method, url, status, headers, body in seen:
+        openapi_check.check_reply(method, url[len(base):], status, headers, body)
+    return seen
+
+
 @pytest.mark.parametrize("pay_tp", ["wx.qrcode", "zfb.qrcode"])
 def test_buy_see_qr_pay_with_sandbox_phone_see_paid(browser, shots, pay_tp):
     b = browser
@@ -85,6 +95,8 @@ def test_buy_see_qr_pay_with_sandbox_phone_see_paid(browser, shots, pay_tp):
     b.screenshot(os.path.join(shots, "checkout-%s-2-paid.png" % pay_tp))
     assert psql("SELECT or_st FROM orders WHERE id = '%s'" % order_id) == "OK"
     assert b.page_errors() == []
+    actions = [url.split("?")[0].rsplit("/", 1)[1] for _, url, _, _, _ in check_api_replies(b)]
+    assert actions[0] == "buy" and "qr" in actions and "check" in actions, actions
 
 
 def test_page_reports_api_errors(browser, shots):
@@ -104,3 +116,4 @@ def test_page_reports_api_errors(browser, shots):
     assert "not enough stock" in text
     assert not visible(b, "#pay")
     b.screenshot(os.path.join(shots, "checkout-error.png"))
+    assert [st for _, _, st, _, _ in check_api_replies(b)] == [409]
