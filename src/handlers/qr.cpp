@@ -11,25 +11,6 @@
 
 namespace orderpay::handlers {
 
-namespace {
-
-// If-None-Match holds our tag (a list of tags, weak ones compared weakly, or "*").
-bool TagMatches(std::string_view header, std::string_view tag) {
-    while (!header.empty()) {
-        std::size_t comma = header.find(',');
-        std::string_view one = header.substr(0, comma);
-        while (!one.empty() && (one.front() == ' ' || one.front() == '\t')) one.remove_prefix(1);
-        while (!one.empty() && (one.back() == ' ' || one.back() == '\t')) one.remove_suffix(1);
-        if (one.starts_with("W/")) one.remove_prefix(2);
-        if (one == "*" || one == tag) return true;
-        if (comma == std::string_view::npos) break;
-        header.remove_prefix(comma + 1);
-    }
-    return false;
-}
-
-}  // namespace
-
 http::Response Qr(app::Context& ctx, app::Call& call, const http::Request& req) {
     std::optional<std::string> ticket = req.Arg("ticket");
     std::optional<std::string> id = req.Arg("id");
@@ -64,7 +45,8 @@ http::Response Qr(app::Context& ctx, app::Call& call, const http::Request& req) 
     http::Response r;
     r.headers.emplace_back("ETag", etag);
     r.headers.emplace_back("Cache-Control", "private, no-cache");
-    if (std::optional<std::string> inm = req.Header("HTTP_IF_NONE_MATCH"); inm && TagMatches(*inm, etag)) {
+    if (std::optional<std::string> inm = req.Header("HTTP_IF_NONE_MATCH");
+        inm && http::IfNoneMatchHas(*inm, etag)) {
         r.status = 304;
         r.content_type = "image/svg+xml";
         return r;

@@ -78,6 +78,16 @@ def test_etag_revalidation():
         assert h["etag"] == etag
     st, _, raw, _ = qr(order["id"], headers={"If-None-Match": '"%s-0000000000000000"' % order["pay_id"]})
     assert st == 200 and raw == first
+    # Hostile or odd headers: a long list (inside nginx's 8k header line), bytes that are not
+    # UTF-8, an unquoted tag. Never an error: the image, or 304 only for the real tag.
+    st, _, raw, _ = qr(order["id"], headers={"If-None-Match": "," * 7000 + etag})
+    assert st == 304 and raw == b""
+    for odd in (" , ,", etag.strip('"'), "W/ " + etag, "\xff\xfe"):
+        st, _, raw, _ = qr(order["id"], headers={"If-None-Match": odd.encode("latin-1")})
+        assert st == 200 and raw == first, odd
+    # HEAD: the headers without the image.
+    st, _, raw, h = qr(order["id"], method="HEAD")
+    assert st == 200 and raw == b"" and h["etag"] == etag and h["content-type"] == "image/svg+xml"
 
 
 def test_new_slip_new_etag_and_image():
