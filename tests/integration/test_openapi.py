@@ -127,7 +127,11 @@ def test_every_route_and_provider_endpoint_is_documented():
     documented = set(DOC["paths"])
     want = {"/api/{site}/pay/%s" % r for r in routes} | {"/api/{site}/pay/re_%s" % p for p in providers}
     want |= {"/healthz", "/api/openapi.yaml"}
-    assert want == documented, ("missing", sorted(want - documented), "not served", sorted(documented - want))
+    assert want <= documented, "routes missing from api/openapi.yaml: %s" % sorted(want - documented)
+    # Paths nginx serves itself (this document, and e.g. /metrics) may be documented too; a pay
+    # action the code does not route may not.
+    stale = {p for p in documented - want if p.startswith("/api/{site}/")}
+    assert not stale, "documented but not routed: %s" % sorted(stale)
 
 
 def test_pay_types_match_the_registry():
