@@ -40,17 +40,21 @@ std::vector<CheckLine> BusinessChecks(std::string_view provider, const providers
     return out;
 }
 
-NotifyEval EvaluateNotification(db::Connection& c, const providers::Provider& p, const std::string& site,
-                                const providers::RawNotification& raw) {
+namespace {
+
+// Everything after parsing, given what the database holds (pure): the slip the message names
+// and the merchant whose key judges it.
+NotifyEval Judge(const providers::Provider& p, const std::string& site, providers::Notice notice,
+                 std::optional<store::SlipRow> slip, std::optional<providers::Merchant> merchant) {
     NotifyEval ev;
     const std::string id(p.Id());
-    ev.notice = p.ParseNotification(raw);
+    ev.notice = std::move(notice);
     if (!ev.notice.parsed) {
         ev.reason = ev.notice.error.empty() ? "malformed" : ev.notice.error;
         ev.checks.push_back({"parse", false, ev.reason});
         return ev;
     }
-    ev.slip = store::FindSlip(c, ev.notice.slip_id);
+    ev.slip = std::move(slip);
     // A slip issued by another provider is never settled from here, whatever the signature.
     if (ev.slip && ev.slip->provider != id) {
         ev.reason = "provider mismatch: slip " + ev.slip->id + " was issued by " + ev.slip->provider +
@@ -58,13 +62,7 @@ NotifyEval EvaluateNotification(db::Connection& c, const providers::Provider& p,
         ev.checks.push_back({"provider", false, ev.reason});
         return ev;
     }
-    // The key is the slip's own merchant's (it may predate a seller change). For an unknown
-    // slip the site's current seller judges the signature, so the inbox can say which it was.
-    if (ev.slip) {
-        ev.merchant = store::FindMerchant(c, ev.slip->merchant_id);
-    } else {
-        ev.merchant = store::FindSeller(c, site, id);
-    }
+    ev.merchant = std::move(merchant);
     if (!ev.merchant || ev.merchant->provider != id) {
         ev.reason = ev.slip ? "slip " + ev.slip->id + " has no " + id + " merchant"
                             : "no " + id + " merchant configured for site " + site;
@@ -96,29 +94,33 @@ NotifyEval EvaluateNotification(db::Connection& c, const providers::Provider& p,
     return ev;
 }
 
-NotifyDecision Decide(db::Connection& c, const providers::Provider& p, const NotifyEval& ev) {
+}  // namespace
+
+NotifyEval EvaluateNotification(db::Connection& c, const providers::Provider& p, const std::string& site,
+                                const providers::RawNotification& raw) {
+    providers::Notice notice = p.ParseNotification(raw);
+    if (!notice.parsed) return Judge(p, site, std::move(notice), std::nullopt, std::nullopt);
+    std::optional<store::SlipRow> slip = store::FindSlip(c, notice.slip_id);
+    // The key is the slip's own merchant's (it may predate a seller change). For an unknown
+    // slip the site's current seller judges the signature, so the inbox can say which it was.
+    std::optional<providers::Merchant> merchant =
+        slip ? store::FindMerchant(c, slip->merchant_id) : store::FindSeller(c, site, std::string(p.Id()));
+    return Judge(p, site, std::move(notice), std::move(slip), std::move(merchant));
+}
+
+NotifyDecision Decide(db::Connection& c, const providers::Provider& p, const NotifyEval& ev,
+                      const std::string& row_id) {
     using A = providers::NotifyAnswer;
     if (!ev.notice.parsed) return {"rejected", ev.reason, A::kMalformed};
     if (!ev.signature_ok || !ev.business_ok) return {"rejected", ev.reason, A::kRefused};
     // A browser return is a redirect anyone can forge or replay: it proves, it never settles.
     if (!ev.notice.may_settle) return {"ignored", "return url (never settles): " + ev.reason, A::kAccepted};
     if (ev.event.paid) {
-        std::string detail;
-        store::SettleOutcome o = store::Settle(c, std::string(p.Id()), ev.event, detail);
-        switch (o) {
-            case store::SettleOutcome::kSettled:
-            case store::SettleOutcome::kLateSettled:
-            case store::SettleOutcome::kRefundFlagged:
-                return {"settled", std::string(store::ToString(o)) + ": " + detail, A::kAccepted};
-            case store::SettleOutcome::kDuplicate:
-                return {"duplicate", detail, A::kAccepted};
-            case store::SettleOutcome::kTxnReused:
-                return {"rejected", "txn_id_reused: " + detail, A::kRefused};
-            case store::SettleOutcome::kNoSlip:
-            case store::SettleOutcome::kMismatch:
-                break;
-        }
-        return {"rejected", detail, A::kRefused};
+        // The verdict and its reason come from the settlement itself (migration 010), which
+        // writes them on the row in the same transaction.
+        store::SettleResult r = store::SettleAndDecide(c, std::string(p.Id()), ev.event, row_id);
+        return {r.verdict, r.reason, r.verdict == "rejected" ? A::kRefused : A::kAccepted, !row_id.empty(),
+                r.decided};
     }
     // A signed "closed" ends an unpaid slip; other statuses change nothing. Both are
     // acknowledged so the provider stops repeating them.
@@ -129,14 +131,22 @@ NotifyDecision Decide(db::Connection& c, const providers::Provider& p, const Not
     return {"ignored", "not paid: " + ev.event.status, A::kAccepted};
 }
 
-Handled HandleStored(db::Connection& c, const providers::Provider& p, const std::string& site,
-                     const std::string& row_id, const providers::RawNotification& raw) {
+namespace {
+
+// Evaluates (with `evaluate`), decides and records the verdict of the stored row `row_id`.
+// Anything unexpected is recorded as "error" and answered kError, never thrown.
+template <typename Evaluate>
+Handled DecideAndRecord(db::Connection& c, const providers::Provider& p, const std::string& row_id,
+                        Evaluate&& evaluate) {
     Handled h;
     try {
-        h.ev = EvaluateNotification(c, p, site, raw);
-        h.decision = Decide(c, p, h.ev);
+        h.ev = evaluate();
+        h.decision = Decide(c, p, h.ev, row_id);
         std::optional<std::string> slip = h.ev.slip ? std::optional(h.ev.slip->id) : std::nullopt;
-        if (!store::NotificationVerdict(c, row_id, h.decision.verdict, h.decision.reason, slip))
+        const bool recorded = h.decision.written ? h.decision.recorded
+                                                 : store::NotificationVerdict(c, row_id, h.decision.verdict,
+                                                                              h.decision.reason, slip);
+        if (!recorded)
             log::Info("notification ", row_id,
                       " was decided meanwhile; this evaluation: ", h.decision.verdict);
         if (h.decision.verdict == "rejected")
@@ -153,6 +163,46 @@ Handled HandleStored(db::Connection& c, const providers::Provider& p, const std:
         }
     }
     return h;
+}
+
+}  // namespace
+
+Handled HandleStored(db::Connection& c, const providers::Provider& p, const std::string& site,
+                     const std::string& row_id, const providers::RawNotification& raw) {
+    return DecideAndRecord(c, p, row_id, [&] { return EvaluateNotification(c, p, site, raw); });
+}
+
+Incoming HandleIncoming(db::Connection& c, const providers::Provider& p, const std::string& site,
+                        const std::string& remote_addr, const providers::RawNotification& raw) {
+    Incoming in;
+    // Parsing is pure: done first, it names the slip the one storing statement also reads.
+    std::optional<providers::Notice> notice;
+    try {
+        notice = p.ParseNotification(raw);
+    } catch (const std::exception&) {
+        // Judged again after storing, where the failure is recorded as "error".
+    }
+    std::optional<store::NotificationIntake> intake;
+    try {
+        intake = store::IntakeNotification(c, std::string(p.Id()), site, remote_addr, raw,
+                                           notice && notice->parsed ? notice->slip_id : std::string());
+    } catch (const std::exception& e) {
+        // Not stored, so not acted on: the provider must send it again.
+        log::Error("notification for ", site, " (", p.Id(), ") not stored: ", e.what());
+        in.handled.decision = {"error", std::string("not stored: ") + e.what(),
+                               providers::NotifyAnswer::kError};
+        return in;
+    }
+    if (!intake) {
+        in.site_found = false;
+        return in;
+    }
+    in.stored = true;
+    in.handled = DecideAndRecord(c, p, intake->row_id, [&] {
+        if (!notice) return EvaluateNotification(c, p, site, raw);
+        return Judge(p, site, std::move(*notice), std::move(intake->slip), std::move(intake->merchant));
+    });
+    return in;
 }
 
 }  // namespace orderpay::app

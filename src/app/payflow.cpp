@@ -3,7 +3,9 @@
 // that pay/check or `orderpay reconcile` resolves with a query.
 #include "orderpay/app/payflow.hpp"
 
+#include "orderpay/app/order_view.hpp"
 #include "orderpay/core/log.hpp"
+#include "orderpay/store/check_view.hpp"
 #include "orderpay/store/orders.hpp"
 #include "orderpay/store/settle.hpp"
 
@@ -51,7 +53,8 @@ store::SettleOutcome SettleConfirmed(Context& ctx, const std::string& provider, 
 }  // namespace
 
 std::optional<http::Err> SendSlip(Context& ctx, const PayType& pt, const providers::Merchant& m,
-                                  const SlipToSend& s, const PayInputs& in, std::string& message) {
+                                  const SlipToSend& s, const PayInputs& in, std::string& message,
+                                  std::string* order_json) {
     providers::Provider* p = ctx.ProviderFor(pt.prefix);
     if (!p) return http::Err::kInvalidPayTp;
     providers::CreateParams cp;
@@ -69,11 +72,14 @@ std::optional<http::Err> SendSlip(Context& ctx, const PayType& pt, const provide
     message = r.message;
 
     switch (r.outcome) {
-        case providers::Outcome::kPending:
-            store::MarkWaiting(ctx.db(), s.slip_id, s.order_id, r.re_tp, r.re_obj, "");
+        case providers::Outcome::kPending: {
+            // The write answers the order as it now stands: no second read.
+            auto v = store::MarkWaiting(ctx.db(), s.site_id, s.slip_id, s.order_id, r.re_tp, r.re_obj, "");
+            if (order_json && v) *order_json = RenderOrder(v->order, v->items, v->slip);
             return std::nullopt;
+        }
         case providers::Outcome::kPaid: {
-            store::MarkWaiting(ctx.db(), s.slip_id, s.order_id, "NONE", "", "paid at once");
+            store::MarkWaiting(ctx.db(), s.site_id, s.slip_id, s.order_id, "NONE", "", "paid at once");
             providers::QueryResult q;
             q.txn_id = r.txn_id;
             q.amount = r.paid_amount;
@@ -94,7 +100,7 @@ std::optional<http::Err> SendSlip(Context& ctx, const PayType& pt, const provide
             return pt.kind == providers::PayKind::kScan ? http::Err::kPayFailed : http::Err::kProvider;
         case providers::Outcome::kUnknown:
             // Unknown is never failed: keep WAIT so a query settles it if money moved.
-            store::MarkWaiting(ctx.db(), s.slip_id, s.order_id, "NONE", "", r.message);
+            store::MarkWaiting(ctx.db(), s.site_id, s.slip_id, s.order_id, "NONE", "", r.message);
             log::Warn("slip ", s.slip_id, " outcome unknown: ", r.message);
             return http::Err::kProviderTimeout;
     }

@@ -95,13 +95,15 @@ Result Connection::Check(PGresult* raw, const char* what) {
     }
     const char* state = r ? PQresultErrorField(r.get(), PG_DIAG_SQLSTATE) : nullptr;
     std::string msg = r ? PQresultErrorMessage(r.get()) : PQerrorMessage(conn_.get());
-    // Class 08 (connection exception) and 57P (admin shutdown) mean the server is going away.
-    if (state &&
-        (std::string_view(state).substr(0, 2) == "08" || std::string_view(state).substr(0, 3) == "57P")) {
+    // Class 08 (connection exception) and 57P (admin shutdown) mean the server is going away;
+    // 08P01 on a live connection is a protocol violation of ours (a parameter count), a bug.
+    const std::string_view sv = state ? std::string_view(state) : std::string_view();
+    if ((sv.substr(0, 2) == "08" && sv != "08P01") || sv.substr(0, 3) == "57P") {
         prepared_ = false;
         throw Unavailable(std::string(what) + ": " + msg);
     }
-    throw Error(std::string(what) + ": " + msg, state ? state : "");
+    const char* primary = r ? PQresultErrorField(r.get(), PG_DIAG_MESSAGE_PRIMARY) : nullptr;
+    throw Error(std::string(what) + ": " + msg, state ? state : "", primary ? primary : "");
 }
 
 Result Connection::Exec(const Statement& st, std::initializer_list<Param> params) {

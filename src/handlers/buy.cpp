@@ -10,6 +10,7 @@
 #include "orderpay/handlers/buy_input.hpp"
 #include "orderpay/handlers/handlers.hpp"
 #include "orderpay/http/reply.hpp"
+#include "orderpay/store/buy_context.hpp"
 #include "orderpay/store/orders.hpp"
 
 namespace orderpay::handlers {
@@ -56,34 +57,51 @@ http::Response Repeat(app::Context& ctx, const std::string& site, const store::I
 }  // namespace
 
 http::Response Buy(app::Context& ctx, app::Call& call, const http::Request& req) {
+    // Dispatch hands over the site id only: site, ticket, seller, products and an earlier
+    // order under the same key are read here in one statement, and their errors answered in
+    // the order every authenticated route uses (dispatch.cpp), before the body's.
     BuyInput in;
-    if (auto bad = ParseInput(req, in)) return *bad;
-    db::Connection& db = ctx.db();
+    std::optional<http::Response> bad_body = ParseInput(req, in);
     std::optional<std::string> key = req.Header("HTTP_IDEMPOTENCY_KEY");
     if (!key) key = in.idempotency_key;
+    const bool key_ok = !key || ValidIdemKey(*key);
+    std::optional<app::PayType> pt = bad_body ? std::nullopt : app::ParsePayType(in.pay_tp);
+    std::vector<std::string> ids;
+    if (!bad_body)
+        for (const domain::LineRequest& l : in.lines) ids.push_back(l.product_id);
+    const std::string ticket = req.Arg("ticket").value_or("");
+    db::Connection& db = ctx.db();
+    store::BuyContext bc = store::LoadBuyContext(db, call.site.id, ticket, pt ? pt->prefix : std::string(),
+                                                 ids, key && key_ok ? *key : std::string());
+    if (!bc.site) return http::Fail(http::Err::kNoSuchSite);
+    call.site = std::move(*bc.site);
+    if (!call.site.account_store) return http::Fail(http::Err::kNilAccounts);
+    if (ticket.empty()) return http::Fail(http::Err::kNoLogin, "ticket missing");
+    if (!bc.buyer) return http::Fail(http::Err::kNoLogin, "ticket unknown or expired");
+    if (bc.buyer->store_id != *call.site.account_store) return http::Fail(http::Err::kNilBuyer);
+    call.buyer = std::move(bc.buyer);
+    if (bad_body) return *bad_body;
+
     const std::string body_hash = crypto::HexLower(crypto::Sha256(req.body));
     if (key) {
-        if (!ValidIdemKey(*key))
+        if (!key_ok)
             return http::Fail(http::Err::kInvalidField, "Idempotency-Key: 1-64 of A-Z a-z 0-9 _ . : -");
-        if (auto prev = store::FindOrderByIdemKey(db, call.site.id, call.buyer->store_id,
-                                                  call.buyer->account_id, *key))
-            return Repeat(ctx, call.site.id, *prev, body_hash);
+        if (bc.idem) return Repeat(ctx, call.site.id, *bc.idem, body_hash);
     }
 
     domain::PricingResult pr =
         domain::Price(in.lines, [&](const std::string& id) -> std::optional<domain::CatalogItem> {
-            std::optional<store::Product> p = store::FindProduct(db, call.site.id, id);
-            if (!p) return std::nullopt;
-            return domain::CatalogItem{p->id, p->title, p->price, p->currency};
+            auto p = bc.products.find(id);
+            if (p == bc.products.end()) return std::nullopt;
+            return domain::CatalogItem{p->second.id, p->second.title, p->second.price, p->second.currency};
         });
     if (pr.error) return PricingFailure(pr);
     const domain::PricedOrder& order = *pr.order;
 
     if (in.pay_tp.empty()) return http::Fail(http::Err::kNilPayTp);
-    std::optional<app::PayType> pt = app::ParsePayType(in.pay_tp);
     if (!pt || !ctx.ProviderFor(pt->prefix)) return http::Fail(http::Err::kInvalidPayTp);
-    std::optional<providers::Merchant> merchant = store::FindSeller(db, call.site.id, pt->prefix);
-    if (!merchant) return http::Fail(http::Err::kInvalidPayTp, "the site has no merchant for " + pt->prefix);
+    if (!bc.seller) return http::Fail(http::Err::kInvalidPayTp, "the site has no merchant for " + pt->prefix);
+    const providers::Merchant* merchant = &*bc.seller;
     in.pay.openid = call.buyer->openid;
     in.pay.client_ip = req.remote_addr;
     if (auto bad = app::CheckPayInputs(*pt, in.pay)) return http::Fail(*bad);
@@ -139,9 +157,9 @@ http::Response Buy(app::Context& ctx, app::Call& call, const http::Request& req)
                       order.currency,
                       static_cast<std::int64_t>(std::time(nullptr)) + call.site.expire_minutes * 60};
     std::string message;
-    std::optional<http::Err> err = app::SendSlip(ctx, *pt, *merchant, s, in.pay, message);
     std::string json;
-    app::LoadOrder(db, call.site.id, o.id, &json);
+    std::optional<http::Err> err = app::SendSlip(ctx, *pt, *merchant, s, in.pay, message, &json);
+    if (json.empty()) app::LoadOrder(db, call.site.id, o.id, &json);
     if (err) return http::Fail(*err, {}, json);
     return http::Ok(json);
 }

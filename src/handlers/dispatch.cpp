@@ -20,16 +20,25 @@ struct Route {
     unsigned methods;
     bool needs_ticket;
     Handler fn;
-    // The handler resolves site and ticket itself, in its own single query (pay/check).
-    bool resolves_itself = false;
+    // When this says yes for a request, the handler resolves site and ticket itself, in the
+    // one statement it needs anyway (pay/check, pay/qr, pay/buy); dispatch only checks the site id.
+    bool (*resolves_itself)(const http::Request&) = nullptr;
 };
 
+bool Always(const http::Request&) {
+    return true;
+}
+// An order id that cannot exist is answered without touching the orders (the ordinary path).
+bool OrderIdCanExist(const http::Request& req) {
+    return domain::IsOrderId(req.Arg("id").value_or(""));
+}
+
 constexpr std::array kRoutes = {
-    Route{"buy", unsigned(Method::kPost), true, &Buy},
-    Route{"check", unsigned(Method::kGet), true, &Check, true},
-    Route{"check_order", unsigned(Method::kGet), true, &Check, true},
+    Route{"buy", unsigned(Method::kPost), true, &Buy, &Always},
+    Route{"check", unsigned(Method::kGet), true, &Check, &OrderIdCanExist},
+    Route{"check_order", unsigned(Method::kGet), true, &Check, &OrderIdCanExist},
     Route{"pay", unsigned(Method::kGet), true, &Pay},
-    Route{"qr", unsigned(Method::kGet), true, &Qr, true},
+    Route{"qr", unsigned(Method::kGet), true, &Qr, &OrderIdCanExist},
 };
 
 // pay/re_<id> for every registered provider, with the methods it takes.
@@ -40,10 +49,10 @@ http::Response RouteNotification(app::Context& ctx, const http::Request& req, co
         r.headers.emplace_back("Allow", p.AcceptsMethod("GET") ? "GET, POST" : "POST");
         return r;
     }
+    // The site is checked by the statement that stores the notification (no row: 404).
+    if (!http::ValidSiteId(m.site)) return http::Fail(http::Err::kNoSuchSite);
     app::Call call;
-    std::optional<store::Site> site = store::FindSite(ctx.db(), m.site);
-    if (!site) return http::Fail(http::Err::kNoSuchSite);
-    call.site = std::move(*site);
+    call.site.id = m.site;
     return Notify(ctx, call, req, p);
 }
 
@@ -72,10 +81,7 @@ http::Response Route_(app::Context& ctx, const http::Request& req) {
     if (route->needs_ticket && !req.QueryIsText()) return http::Fail(http::Err::kBadEncoding);
 
     app::Call call;
-    // pay/check (and pay/qr) with a site and an order id that can exist resolves everything in one statement;
-    // anything else takes the ordinary path, which answers without touching the orders.
-    if (route->resolves_itself && http::ValidSiteId(m.site) &&
-        domain::IsOrderId(req.Arg("id").value_or(""))) {
+    if (route->resolves_itself && http::ValidSiteId(m.site) && route->resolves_itself(req)) {
         call.site.id = m.site;
         return route->fn(ctx, call, req);
     }

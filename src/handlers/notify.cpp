@@ -1,12 +1,12 @@
 // pay/re_<provider>: one handler for every provider's notification. The request is stored raw
-// first, then evaluated and decided by app/notify, and answered with the provider's own reply
+// first (with the slip and merchant it names, in one statement), then evaluated and decided by
+// app/notify, and answered with the provider's own reply
 // bytes, whatever happened, so a provider never sees our JSON or a bare 5xx page.
 #include "orderpay/app/notify.hpp"
 
 #include "orderpay/core/log.hpp"
 #include "orderpay/handlers/handlers.hpp"
 #include "orderpay/http/reply.hpp"
-#include "orderpay/store/notifications.hpp"
 
 namespace orderpay::handlers {
 
@@ -35,16 +35,10 @@ http::Response BrowserReturn(const app::Handled& h) {
 http::Response Notify(app::Context& ctx, app::Call& call, const http::Request& req,
                       const providers::Provider& p) {
     providers::RawNotification raw{req.method, req.content_type, req.headers, req.query_string, req.body};
-    std::string row;
-    try {
-        row = store::RecordNotification(ctx.db(), std::string(p.Id()), call.site.id, req.remote_addr, raw);
-    } catch (const std::exception& e) {
-        // Not stored, so not acted on: the provider must send it again.
-        log::Error("notification for ", call.site.id, " (", p.Id(), ") not stored: ", e.what());
-        return ToResponse(p.NotificationReply(providers::NotifyAnswer::kError));
-    }
-    app::Handled h = app::HandleStored(ctx.db(), p, call.site.id, row, raw);
-    if (!h.ev.notice.may_settle) return BrowserReturn(h);
+    app::Incoming in = app::HandleIncoming(ctx.db(), p, call.site.id, req.remote_addr, raw);
+    if (!in.site_found) return http::Fail(http::Err::kNoSuchSite);
+    const app::Handled& h = in.handled;
+    if (in.stored && !h.ev.notice.may_settle) return BrowserReturn(h);
     return ToResponse(p.NotificationReply(h.decision.answer));
 }
 

@@ -88,8 +88,10 @@ http::Response Pay(app::Context& ctx, app::Call& call, const http::Request& req)
         slip.id,    order->id,       call.site.id,      order->title,
         order->fee, order->currency, order->expi / 1000};  // a new slip never outlives its order
     std::string message;
-    std::optional<http::Err> err = app::SendSlip(ctx, *pt, *merchant, s, in, message);
-    return Answer(ctx, call.site.id, order->id, err);
+    std::string json;
+    std::optional<http::Err> err = app::SendSlip(ctx, *pt, *merchant, s, in, message, &json);
+    if (json.empty()) return Answer(ctx, call.site.id, order->id, err);
+    return err ? http::Fail(*err, {}, json) : http::Ok(json);
 }
 
 }  // namespace orderpay::handlers

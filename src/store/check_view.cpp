@@ -1,4 +1,4 @@
-// Reads pay/check's one statement into its parts.
+// Reads the one-statement order views (pay/check's, the order after a slip is taken) into parts.
 #include "orderpay/store/check_view.hpp"
 
 #include "orderpay/domain/ids.hpp"
@@ -26,6 +26,16 @@ void OrderParts(const db::Result& r, OrderRecord& order, std::vector<OrderItem>&
 std::optional<OrderView> LoadOrderView(db::Connection& c, const std::string& site, const std::string& id) {
     if (!domain::IsOrderId(id)) return std::nullopt;
     db::Result r = c.Exec(kOrderView, {site, id});
+    if (r.Rows() == 0) return std::nullopt;
+    OrderView v;
+    OrderParts(r, v.order, v.items, v.slip);
+    return v;
+}
+
+std::optional<OrderView> MarkWaiting(db::Connection& c, const std::string& site, const std::string& slip_id,
+                                     const std::string& order_id, const std::string& re_tp,
+                                     const std::string& re_obj, const std::string& note) {
+    db::Result r = c.Exec(kSlipWaitView, {site, order_id, slip_id, re_tp, re_obj, note});
     if (r.Rows() == 0) return std::nullopt;
     OrderView v;
     OrderParts(r, v.order, v.items, v.slip);

@@ -3,9 +3,11 @@
 #include "orderpay/store/notifications.hpp"
 
 #include "orderpay/crypto/digest.hpp"
+#include "orderpay/domain/ids.hpp"
 #include "orderpay/http/form.hpp"
 #include "orderpay/http/utf8.hpp"
 #include "orderpay/store/statements.hpp"
+#include "store/parse.hpp"
 
 namespace orderpay::store {
 
@@ -76,17 +78,34 @@ std::vector<StoredNotification> Rows(const db::Result& r) {
     return out;
 }
 
-}  // namespace
-
-std::string RecordNotification(db::Connection& c, const std::string& provider, const std::string& site,
-                               const std::string& remote_addr, const providers::RawNotification& raw) {
-    // remote_addr is text: keep it only when it is plain ASCII (nginx always sends an address).
+// remote_addr is text: keep it only when it is plain ASCII (nginx always sends an address).
+std::string PlainAddr(const std::string& remote_addr) {
     std::string addr;
     for (char ch : remote_addr)
         if (ch >= 0x20 && ch < 0x7f) addr += ch;
-    db::Result r = c.Exec(kNotifyInsert, {provider, site, addr.substr(0, 64), raw.method, HeaderForm(raw),
-                                          crypto::HexLower(raw.query), crypto::HexLower(raw.body)});
-    return r.Get(0, 0);
+    return addr.substr(0, 64);
+}
+
+}  // namespace
+
+std::optional<NotificationIntake> IntakeNotification(db::Connection& c, const std::string& provider,
+                                                     const std::string& site, const std::string& remote_addr,
+                                                     const providers::RawNotification& raw,
+                                                     const std::string& slip_id) {
+    // A slip id that cannot exist (any bytes a provider message may hold) matches nothing and
+    // never reaches the text parameter.
+    const std::string slip = domain::IsOrderId(slip_id) ? slip_id : std::string();
+    db::Result r = c.Exec(kNotifyIntake, {provider, site, PlainAddr(remote_addr), raw.method, HeaderForm(raw),
+                                          crypto::HexLower(raw.query), crypto::HexLower(raw.body), slip});
+    if (r.Rows() == 0 || r.IsNull(0, r.Col("row_id"))) return std::nullopt;
+    NotificationIntake in;
+    in.row_id = r.Get(0, "row_id");
+    if (!r.IsNull(0, r.Col("s_id"))) in.slip = SlipFrom(r, 0, "s_");
+    if (!r.IsNull(0, r.Col("m_id")))
+        in.merchant = providers::Merchant{
+            r.Get(0, "m_id"),        r.Get(0, "m_provider"), r.Get(0, "m_app_id"), r.Get(0, "m_mch_id"),
+            r.Get(0, "m_sign_type"), r.Get(0, "m_api_key"),  r.Get(0, "m_options")};
+    return in;
 }
 
 bool NotificationVerdict(db::Connection& c, const std::string& id, const std::string& verdict,

@@ -2,8 +2,6 @@
 // transaction that still meets a deadlock or serialization failure is run again, a few times.
 #include "orderpay/store/orders.hpp"
 
-#include <algorithm>
-
 #include "orderpay/core/log.hpp"
 #include "orderpay/domain/ids.hpp"
 #include "orderpay/store/retry.hpp"
@@ -12,64 +10,61 @@
 
 namespace orderpay::store {
 
-std::optional<Product> FindProduct(db::Connection& c, const std::string& site, const std::string& id) {
-    db::Result r = c.Exec(kProductGet, {site, id});
-    if (r.Rows() == 0 || r.Get(0, "active") != "t") return std::nullopt;
-    return Product{r.Get(0, "id"), r.Get(0, "title"), r.GetInt(0, "price"), r.Get(0, "currency")};
-}
-
 CreateOrderResult CreateOrder(db::Connection& c, const NewOrder& o, const NewSlip& slip) {
-    // The canonical order: by product id, whatever order the client listed them in.
-    std::vector<const NewLine*> by_id;
-    for (const NewLine& l : o.lines) by_id.push_back(&l);
-    std::sort(by_id.begin(), by_id.end(),
-              [](const NewLine* a, const NewLine* b) { return a->product_id < b->product_id; });
+    // One statement (orderpay_create_order, migration 009): one round trip and one transaction.
+    // It takes stock in product-id order itself, whatever order the client listed them in.
+    std::vector<std::string> products, titles;
+    std::vector<std::int64_t> amounts, prices, subtotals;
+    for (const NewLine& l : o.lines) {
+        products.push_back(l.product_id);
+        titles.push_back(l.title);
+        amounts.push_back(l.amount);
+        prices.push_back(l.price);
+        subtotals.push_back(l.subtotal);
+    }
+    const std::vector<db::Param> params{o.id,
+                                        o.site_id,
+                                        o.tp,
+                                        o.title,
+                                        o.note,
+                                        o.buyer_store,
+                                        o.buyer_id,
+                                        o.pro_c,
+                                        o.total,
+                                        o.freight,
+                                        o.discount,
+                                        o.price,
+                                        o.fee,
+                                        o.currency,
+                                        o.pay_tp,
+                                        o.seller,
+                                        o.contact_json,
+                                        o.client_ip,
+                                        o.expire_minutes,
+                                        o.idem_key ? db::Param(*o.idem_key) : db::Param(std::nullopt),
+                                        o.idem_key ? db::Param(o.idem_hash_hex) : db::Param(std::nullopt),
+                                        slip.id,
+                                        slip.provider,
+                                        slip.merchant_id,
+                                        TextArray(products),
+                                        TextArray(titles),
+                                        IntArray(amounts),
+                                        IntArray(prices),
+                                        IntArray(subtotals)};
     return RetryTransient<CreateOrderResult>([&] {
         CreateOrderResult res;
-        db::Tx tx(c);
-        if (o.idem_key) c.Exec(kOrderIdemRelease, {o.site_id, o.buyer_store, o.buyer_id, *o.idem_key});
-        for (const NewLine* l : by_id) {
-            db::Result taken = c.Exec(kStockTake, {o.site_id, l->product_id, l->amount});
-            if (taken.Affected() != 1) {
-                res.out_of_stock = l->product_id;
-                return res;  // the destructor rolls back what was taken
-            }
-        }
         try {
-            c.Exec(kOrderInsert, {o.id,
-                                  o.site_id,
-                                  o.tp,
-                                  o.title,
-                                  o.note,
-                                  o.buyer_store,
-                                  o.buyer_id,
-                                  o.pro_c,
-                                  o.total,
-                                  o.freight,
-                                  o.discount,
-                                  o.price,
-                                  o.fee,
-                                  o.currency,
-                                  o.pay_tp,
-                                  o.seller,
-                                  o.contact_json,
-                                  o.client_ip,
-                                  o.expire_minutes,
-                                  slip.id,
-                                  o.idem_key,
-                                  o.idem_key ? db::Param(o.idem_hash_hex) : db::Param(std::nullopt)});
+            c.Exec(kOrderCreate, params);
         } catch (const db::Error& e) {
+            if (e.sqlstate == "OP001") {
+                res.out_of_stock = e.primary;
+                return res;
+            }
             // Another request with the same key committed first: it owns the key.
             if (e.sqlstate != "23505" || !o.idem_key) throw;
             res.key_taken = true;
             return res;
         }
-        int pos = 0;
-        for (const NewLine& l : o.lines)
-            c.Exec(kItemInsert, {o.id, pos++, l.product_id, l.title, l.amount, l.price, l.subtotal});
-        c.Exec(kSlipInsert, {slip.id, slip.order_id, slip.site_id, slip.pay_tp, slip.provider,
-                             slip.merchant_id, slip.amount, slip.currency});
-        tx.Commit();
         res.ok = true;
         return res;
     });
@@ -114,14 +109,6 @@ bool SwapSlip(db::Connection& c, const NewSlip& s, const std::optional<std::stri
     if (swapped.Affected() != 1) return false;  // the destructor rolls the new slip back
     tx.Commit();
     return true;
-}
-
-void MarkWaiting(db::Connection& c, const std::string& slip_id, const std::string& order_id,
-                 const std::string& re_tp, const std::string& re_obj, const std::string& note) {
-    db::Tx tx(c);
-    c.Exec(kSlipSetWait, {slip_id, re_tp, re_obj, note});
-    c.Exec(kOrderSetWaiting, {order_id, slip_id});
-    tx.Commit();
 }
 
 bool FailSlip(db::Connection& c, const std::string& slip_id, const std::string& note) {

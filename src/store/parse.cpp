@@ -67,4 +67,27 @@ OrderRecord OrderFrom(const db::Result& r, int row) {
     return o;
 }
 
+std::string TextArray(const std::vector<std::string>& items) {
+    std::string out = "{";
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        if (i) out += ',';
+        out += '"';
+        for (char ch : items[i]) {
+            if (ch == '"' || ch == '\\') out += '\\';
+            out += ch;
+        }
+        out += '"';
+    }
+    return out + "}";
+}
+
+std::string IntArray(const std::vector<std::int64_t>& items) {
+    std::string out = "{";
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        if (i) out += ',';
+        out += std::to_string(items[i]);
+    }
+    return out + "}";
+}
+
 }  // namespace orderpay::store

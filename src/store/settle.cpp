@@ -1,8 +1,9 @@
-// Settlement and expiry transactions. The slip row lock taken first serialises concurrent
-// duplicates: the second one sees st = 'OK' and changes nothing.
+// Settlement (one statement: orderpay_settle, migration 010) and expiry. The slip row lock the
+// function takes first serialises concurrent duplicates: the second sees st = 'OK', changes nothing.
 #include "orderpay/store/settle.hpp"
 
 #include <algorithm>
+#include <stdexcept>
 
 #include "orderpay/core/log.hpp"
 #include "orderpay/store/retry.hpp"
@@ -34,7 +35,8 @@ const char* ToString(SettleOutcome o) {
 namespace {
 
 // The order's lines in product-id order: every statement that locks product rows takes them
-// in this one order, so two transactions can never wait on each other.
+// in this one order (the SQL functions sort with COLLATE "C", the same byte order), so two
+// transactions can never wait on each other.
 std::vector<std::pair<std::string, std::int64_t>> LinesByProduct(db::Connection& c,
                                                                  const std::string& order_id) {
     db::Result items = c.Exec(kItemsGet, {order_id});
@@ -45,91 +47,52 @@ std::vector<std::pair<std::string, std::int64_t>> LinesByProduct(db::Connection&
     return out;
 }
 
-// Takes the stock of every line again for an expired order; false if any product ran out.
-bool RetakeStock(db::Connection& c, const std::string& site, const std::string& order_id) {
-    for (const auto& [product, amount] : LinesByProduct(c, order_id)) {
-        db::Result r = c.Exec(kStockTake, {site, product, amount});
-        if (r.Affected() != 1) return false;
-    }
-    return true;
-}
-
-SettleOutcome SettleOnce(db::Connection& c, const std::string& provider, const providers::PaidEvent& ev,
-                         std::string& detail) {
-    db::Tx tx(c);
-    std::optional<SlipRow> slip = FindSlip(c, ev.slip_id, /*for_update=*/true);
-    if (!slip) {
-        detail = "no slip " + ev.slip_id;
-        return SettleOutcome::kNoSlip;
-    }
-    if (ev.amount != slip->amount || ev.currency != slip->currency) {
-        detail = "amount/currency " + std::to_string(ev.amount) + " " + ev.currency + " != slip " +
-                 std::to_string(slip->amount) + " " + slip->currency;
-        return SettleOutcome::kMismatch;
-    }
-    if (slip->st == domain::SlipState::kOk) {
-        if (slip->provider_txn_id && *slip->provider_txn_id != ev.txn_id) {
-            detail = "slip already OK with transaction " + *slip->provider_txn_id + ", notified " + ev.txn_id;
-            return SettleOutcome::kMismatch;
-        }
-        detail = "slip already OK";
-        return SettleOutcome::kDuplicate;
-    }
-    if (slip->provider != provider) {
-        detail = "slip " + slip->id + " was issued by " + slip->provider + ", not " + provider;
-        return SettleOutcome::kMismatch;
-    }
-    if (ev.txn_id.empty()) {
-        detail = "no provider transaction id";
-        return SettleOutcome::kMismatch;
-    }
-    db::Result owner = c.Exec(kSlipTxnOwner, {provider, ev.txn_id, slip->id});
-    if (owner.Rows() > 0) {
-        detail = "transaction " + ev.txn_id + " already recorded on slip " + owner.Get(0, 0);
-        return SettleOutcome::kTxnReused;
-    }
-    c.Exec(kSlipSettle, {slip->id, ev.txn_id});
-    db::Result o = c.Exec(kOrderSettle, {slip->order_id, slip->id, slip->pay_tp});
-    if (o.Rows() == 1) {
-        tx.Commit();
-        detail = "order " + slip->order_id + " -> " + o.Get(0, 0);
-        return SettleOutcome::kSettled;
-    }
-    // The order left NW/WT: expired (FA), or paid through another slip.
-    db::Result cur = c.Exec(kOrderForUpdate, {slip->order_id});
-    std::string st = cur.Rows() ? cur.Get(0, "or_st") : "?";
-    if (st == "FA") {
-        c.Simple("SAVEPOINT restock");
-        if (RetakeStock(c, slip->site_id, slip->order_id)) {
-            c.Exec(kOrderResettle, {slip->order_id, slip->id, slip->pay_tp});
-            tx.Commit();
-            detail = "expired order " + slip->order_id + " settled late";
-            return SettleOutcome::kLateSettled;
-        }
-        c.Simple("ROLLBACK TO SAVEPOINT restock");
-        detail = "paid after expiry and out of stock: refund needed";
-    } else {
-        detail = "order " + slip->order_id + " already " + st + ": double payment, refund needed";
-    }
-    c.Exec(kSlipFlagRefund, {slip->id, detail});
-    tx.Commit();
-    log::Warn("slip ", slip->id, ": ", detail);
-    return SettleOutcome::kRefundFlagged;
+SettleOutcome ParseOutcome(const std::string& s) {
+    for (SettleOutcome o : {SettleOutcome::kSettled, SettleOutcome::kDuplicate, SettleOutcome::kLateSettled,
+                            SettleOutcome::kRefundFlagged, SettleOutcome::kNoSlip, SettleOutcome::kMismatch,
+                            SettleOutcome::kTxnReused})
+        if (s == ToString(o)) return o;
+    throw std::runtime_error("orderpay_settle answered an unknown outcome: " + s);
 }
 
 }  // namespace
 
-SettleOutcome Settle(db::Connection& c, const std::string& provider, const providers::PaidEvent& ev,
-                     std::string& detail) {
+SettleResult SettleAndDecide(db::Connection& c, const std::string& provider, const providers::PaidEvent& ev,
+                             const std::string& notification_row) {
+    const db::Param row = notification_row.empty() ? db::Param(std::nullopt) : db::Param(notification_row);
+    SettleResult res;
     try {
-        return RetryTransient<SettleOutcome>([&] { return SettleOnce(c, provider, ev, detail); });
+        // One statement, one transaction (orderpay_settle, migration 010).
+        db::Result r = RetryTransient<db::Result>([&] {
+            return c.Exec(kSettle, {provider, ev.slip_id, ev.txn_id, ev.amount, ev.currency, row});
+        });
+        res.outcome = ParseOutcome(r.Get(0, "outcome"));
+        res.detail = r.Get(0, "detail");
+        res.verdict = r.Get(0, "verdict");
+        res.reason = r.Get(0, "reason");
+        res.decided = r.Get(0, "decided") == "t";
     } catch (const db::Error& e) {
         // Two different slips settling with one transaction id at the same moment: the unique
-        // index lets one through; the other is the reuse the check above would have seen.
+        // index lets one through; the other is the reuse the function's check would have seen.
         if (e.sqlstate != "23505") throw;
-        detail = "transaction " + ev.txn_id + " already recorded on another slip";
-        return SettleOutcome::kTxnReused;
+        res.outcome = SettleOutcome::kTxnReused;
+        res.detail = "transaction " + ev.txn_id + " already recorded on another slip";
+        res.verdict = "rejected";
+        res.reason = "txn_id_reused: " + res.detail;
+        if (!notification_row.empty())
+            res.decided =
+                c.Exec(kNotifyVerdict, {notification_row, res.verdict, res.reason, ev.slip_id}).Affected() ==
+                1;
     }
+    if (res.outcome == SettleOutcome::kRefundFlagged) log::Warn("slip ", ev.slip_id, ": ", res.detail);
+    return res;
+}
+
+SettleOutcome Settle(db::Connection& c, const std::string& provider, const providers::PaidEvent& ev,
+                     std::string& detail) {
+    SettleResult r = SettleAndDecide(c, provider, ev, "");
+    detail = r.detail;
+    return r.outcome;
 }
 
 bool ExpireOrder(db::Connection& c, const std::string& order_id) {

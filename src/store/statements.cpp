@@ -24,40 +24,45 @@ const db::Statement kSellerGet{"seller_get", "SELECT " MERCHANT_COLS
                                              "WHERE ss.site_id = $1 AND ss.prefix = $2"};
 const db::Statement kMerchantGet{"merchant_get", "SELECT " MERCHANT_COLS " FROM merchants m WHERE m.id = $1"};
 
-const db::Statement kProductGet{"product_get",
-                                "SELECT id, title, price, currency, stock, active FROM products "
-                                "WHERE site_id = $1 AND id = $2"};
+// pay/buy's reads in one round trip: site, the ticket's session, the seller for the pay type's
+// prefix, the requested products and the buyer's order under an Idempotency-Key. One row per
+// product found (at least one row); the other columns repeat.
+const db::Statement kBuyContext{
+    "buy_context",
+    "SELECT st.id AS site_id_found, st.name AS site_name, st.account_store, st.currency AS site_currency, "
+    "st.expire_minutes, se.store_id AS se_store, se.account_id AS se_account, se.wx_openid AS se_openid, "
+    "m.id AS m_id, m.provider AS m_provider, m.app_id AS m_app_id, m.mch_id AS m_mch_id, "
+    "m.sign_type AS m_sign_type, m.api_key AS m_api_key, m.options::text AS m_options, "
+    "io.id AS idem_order, encode(io.idem_hash, 'hex') AS idem_hash, "
+    "p.id AS p_id, p.title AS p_title, p.price AS p_price, p.currency AS p_currency "
+    "FROM (SELECT 1) AS one "
+    "LEFT JOIN sites st ON st.id = $1 "
+    "LEFT JOIN LATERAL (SELECT s.store_id, s.account_id, a.wx_openid FROM sessions s "
+    "JOIN accounts a ON a.store_id = s.store_id AND a.id = s.account_id "
+    "WHERE s.ticket_hash = decode($2, 'hex') AND s.expires_at > now()) se ON true "
+    "LEFT JOIN site_sellers ss ON ss.site_id = st.id AND ss.prefix = $3 "
+    "LEFT JOIN merchants m ON m.id = ss.merchant_id "
+    "LEFT JOIN orders io ON $5::text IS NOT NULL AND io.site_id = st.id AND io.buyer_store = se.store_id "
+    "AND io.buyer_id = se.account_id AND io.idem_key = $5 AND io.ct > now() - interval '24 hours' "
+    "LEFT JOIN products p ON p.site_id = st.id AND p.id = ANY($4::text[]) AND p.active"};
 
-// Never oversells: the row lock plus the stock >= n test make concurrent takes serialise.
-const db::Statement kStockTake{"stock_take",
-                               "UPDATE products SET stock = stock - $3, lm = now() "
-                               "WHERE site_id = $1 AND id = $2 AND (stock IS NULL OR stock >= $3)"};
 const db::Statement kStockGive{"stock_give",
                                "UPDATE products SET stock = stock + $3, lm = now() "
                                "WHERE site_id = $1 AND id = $2 AND stock IS NOT NULL"};
 
-const db::Statement kOrderInsert{
-    "order_insert",
-    "INSERT INTO orders (id, site_id, tp, title, note, buyer_store, buyer_id, pro_c, total, freight, "
-    "discount, "
-    "price, fee, currency, pay_tp, seller, contact, client_ip, expi, pay_id, idem_key, idem_hash) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17::jsonb, $18, "
-    "now() + make_interval(mins => $19::int), $20, $21, decode($22, 'hex'))"};
+// The whole of pay/buy's write (migration 009): idempotency key release, stock in product-id
+// order, order, lines and slip, in one statement and so one transaction.
+const db::Statement kOrderCreate{
+    "order_create",
+    "SELECT orderpay_create_order($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, "
+    "$17::jsonb, $18, $19::int, $20, decode($21, 'hex'), $22, $23, $24, $25::text[], $26::text[], "
+    "$27::bigint[], $28::bigint[], $29::bigint[])"};
 
 // A key names one order for 24 hours; after that the buyer may use it again.
 const db::Statement kOrderByIdemKey{
     "order_by_idem_key",
     "SELECT id, encode(idem_hash, 'hex') AS idem_hash FROM orders WHERE site_id = $1 AND buyer_store = $2 "
     "AND buyer_id = $3 AND idem_key = $4 AND ct > now() - interval '24 hours'"};
-const db::Statement kOrderIdemRelease{
-    "order_idem_release",
-    "UPDATE orders SET idem_key = NULL, idem_hash = NULL WHERE site_id = $1 AND buyer_store = $2 "
-    "AND buyer_id = $3 AND idem_key = $4 AND ct <= now() - interval '24 hours'"};
-
-const db::Statement kItemInsert{
-    "item_insert",
-    "INSERT INTO order_items (order_id, pos, product_id, title, amount, price, subtotal) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7)"};
 
 #define ORDER_COLS \
     "o.id, o.site_id, o.tp, o.title, o.note, o.buyer_store, o.buyer_id, o.pro_c, o.total, o.freight, "       \
@@ -68,19 +73,9 @@ const db::Statement kItemInsert{
 
 const db::Statement kOrderGet{"order_get",
                               "SELECT " ORDER_COLS " FROM orders o WHERE o.site_id = $1 AND o.id = $2"};
-const db::Statement kOrderForUpdate{"order_for_update",
-                                    "SELECT " ORDER_COLS " FROM orders o WHERE o.id = $1 FOR UPDATE"};
-
 const db::Statement kItemsGet{"items_get",
                               "SELECT product_id, title, amount, price, subtotal FROM order_items "
                               "WHERE order_id = $1 ORDER BY pos"};
-
-// Only while the slip is still the order's current one: a slip superseded during its provider
-// call must not take the order back.
-const db::Statement kOrderSetWaiting{
-    "order_set_waiting",
-    "UPDATE orders SET or_st = 'WT', wt_at = coalesce(wt_at, now()), lm = now() "
-    "WHERE id = $1 AND or_st IN ('NW', 'WT') AND pay_id = $2"};
 
 // Compare-and-set on pay_id: of two concurrent pay/pay calls only one replaces the slip it saw.
 const db::Statement kOrderSetPayTp{
@@ -88,18 +83,10 @@ const db::Statement kOrderSetPayTp{
     "UPDATE orders SET pay_id = $2, pay_tp = $3, seller = $4, lm = now() "
     "WHERE id = $1 AND or_st IN ('NW', 'WT') AND pay_id IS NOT DISTINCT FROM $5"};
 
-// Virtual goods (tp Q) are delivered the moment they are paid.
-const db::Statement kOrderSettle{
-    "order_settle",
-    "UPDATE orders SET or_st = CASE WHEN tp = 'Q' THEN 'DN' ELSE 'OK' END, ok_at = now(), "
-    "dn_at = CASE WHEN tp = 'Q' THEN now() END, pay_id = $2, pay_tp = $3, lm = now() "
-    "WHERE id = $1 AND or_st IN ('NW', 'WT') RETURNING or_st"};
-
-const db::Statement kOrderResettle{
-    "order_resettle",
-    "UPDATE orders SET or_st = CASE WHEN tp = 'Q' THEN 'DN' ELSE 'OK' END, ok_at = now(), "
-    "dn_at = CASE WHEN tp = 'Q' THEN now() END, pay_id = $2, pay_tp = $3, stock_held = true, lm = now() "
-    "WHERE id = $1 AND or_st = 'FA' RETURNING or_st"};
+// The whole settlement and, given a notification row, its verdict (migration 010).
+const db::Statement kSettle{"settle",
+                            "SELECT outcome, detail, verdict, reason, decided "
+                            "FROM orderpay_settle($1, $2, $3, $4::bigint, $5, $6::bigint)"};
 
 const db::Statement kOrderExpireDue{"order_expire_due",
                                     "SELECT id FROM orders WHERE or_st IN ('NW', 'WT') AND expi < now() "
@@ -162,20 +149,28 @@ const db::Statement kOrderView{
     "AND (s.id = o.pay_id OR (o.pay_id IS NULL AND NOT s.superseded)) ORDER BY s.ct DESC LIMIT 1) sl ON true "
     "WHERE o.site_id = $1 AND o.id = $2 ORDER BY i.pos"};
 
-const db::Statement kSlipSetWait{
-    "slip_set_wait",
-    "UPDATE pay_slips SET st = 'WAIT', re_tp = $2, re_obj = $3, note = $4, lm = now() "
-    "WHERE id = $1 AND st = 'NEW'"};
+// The provider took the slip: slip NEW -> WAIT, and order NW -> WT only while the slip is still
+// its current one (a slip superseded during its provider call must not take the order back).
+// Both in one statement, which also answers the order view as it is afterwards: the updated rows
+// from RETURNING, the rest as the statement's snapshot saw them (kOrderView's columns).
+const db::Statement kSlipWaitView{
+    "slip_wait_view",
+    "WITH s AS (UPDATE pay_slips SET st = 'WAIT', re_tp = $4, re_obj = $5, note = $6, lm = now() "
+    "WHERE id = $3 AND st = 'NEW' RETURNING *), "
+    "u AS (UPDATE orders SET or_st = 'WT', wt_at = coalesce(wt_at, now()), lm = now() "
+    "WHERE id = $2 AND or_st IN ('NW', 'WT') AND pay_id = $3 RETURNING *), "
+    "o AS (SELECT * FROM u UNION ALL SELECT * FROM orders WHERE id = $2 AND NOT EXISTS (SELECT 1 FROM u)), "
+    "ps AS (SELECT * FROM s UNION ALL "
+    "SELECT * FROM pay_slips WHERE order_id = $2 AND id NOT IN (SELECT id FROM s)) "
+    "SELECT " ORDER_COLS ", i.product_id AS i_product_id, i.title AS i_title, i.amount AS i_amount, "
+    "i.price AS i_price, i.subtotal AS i_subtotal, " PREFIXED_SLIP_COLS("sl") " "
+    "FROM o LEFT JOIN order_items i ON i.order_id = o.id "
+    "LEFT JOIN LATERAL (SELECT * FROM ps WHERE ps.order_id = o.id "
+    "AND (ps.id = o.pay_id OR (o.pay_id IS NULL AND NOT ps.superseded)) ORDER BY ps.ct DESC LIMIT 1) sl ON true "
+    "WHERE o.site_id = $1 ORDER BY i.pos"};
 const db::Statement kSlipFail{"slip_fail",
                               "UPDATE pay_slips SET st = 'FAIL', note = $2, lm = now() "
                               "WHERE id = $1 AND st IN ('NEW', 'WAIT')"};
-// A verified payment is never thrown away: a FAIL or superseded slip still becomes OK.
-const db::Statement kSlipSettle{
-    "slip_settle",
-    "UPDATE pay_slips SET st = 'OK', provider_txn_id = $2, paid_at = now(), lm = now() "
-    "WHERE id = $1 AND st <> 'OK'"};
-const db::Statement kSlipFlagRefund{
-    "slip_flag_refund", "UPDATE pay_slips SET refund_needed = true, note = $2, lm = now() WHERE id = $1"};
 const db::Statement kSlipSupersede{"slip_supersede",
                                    "UPDATE pay_slips SET superseded = true, "
                                    "st = CASE WHEN st IN ('NEW', 'WAIT') THEN 'FAIL' ELSE st END, "
@@ -206,20 +201,29 @@ const db::Statement kSlipStampQueried{"slip_stamp_queried",
                                       "UPDATE pay_slips SET queried_at = now() WHERE id = $1"};
 const db::Statement kSlipsOfOrder{
     "slips_of_order", "SELECT " SLIP_COLS " FROM pay_slips s WHERE s.order_id = $1 ORDER BY s.ct"};
-// Another slip of this provider already holds the transaction id: a replayed or forged
-// notification for a payment that was counted once.
-const db::Statement kSlipTxnOwner{"slip_txn_owner",
-                                  "SELECT id FROM pay_slips WHERE provider = $1 AND provider_txn_id = $2 "
-                                  "AND id <> $3"};
-
 const db::Statement kOrderSite{"order_site", "SELECT site_id FROM orders WHERE id = $1"};
 const db::Statement kOrderState{"order_state", "SELECT or_st FROM orders WHERE id = $1"};
 
-// Headers, query and body are stored so that any byte survives (form-encoded text, bytea).
-const db::Statement kNotifyInsert{
-    "notify_insert",
-    "INSERT INTO notifications (provider, site_id, remote_addr, method, header_form, query, body) "
-    "VALUES ($1, $2, $3, $4, $5, decode($6, 'hex'), decode($7, 'hex')) RETURNING id"};
+// A notification's arrival in one round trip: stored raw (headers as form-encoded text, query and
+// body as bytea, so any byte survives), only for a site that exists, with
+// what its evaluation needs: the slip it names and that slip's merchant, or for an unknown slip
+// the site's seller for the provider. $8 = the slip id the message names ('' when unparsed).
+const db::Statement kNotifyIntake{
+    "notify_intake",
+    "WITH st AS (SELECT id FROM sites WHERE id = $2), "
+    "ins AS (INSERT INTO notifications (provider, site_id, remote_addr, method, header_form, query, body) "
+    "SELECT $1, st.id, $3, $4, $5, decode($6, 'hex'), decode($7, 'hex') FROM st RETURNING id) "
+    "SELECT (SELECT id FROM ins) AS row_id, " PREFIXED_SLIP_COLS("s") ", "
+    "coalesce(m.id, sm.id) AS m_id, coalesce(m.provider, sm.provider) AS m_provider, "
+    "coalesce(m.app_id, sm.app_id) AS m_app_id, coalesce(m.mch_id, sm.mch_id) AS m_mch_id, "
+    "coalesce(m.sign_type, sm.sign_type) AS m_sign_type, coalesce(m.api_key, sm.api_key) AS m_api_key, "
+    "coalesce(m.options, sm.options)::text AS m_options "
+    "FROM (SELECT 1) AS one "
+    "LEFT JOIN pay_slips s ON s.id = $8 "
+    "LEFT JOIN merchants m ON m.id = s.merchant_id "
+    "LEFT JOIN site_sellers ss ON s.id IS NULL AND ss.site_id = $2 AND ss.prefix = $1 "
+    "LEFT JOIN merchants sm ON sm.id = ss.merchant_id"};
+
 // Only a row still undecided (or whose evaluation failed) takes a verdict: a replay racing the
 // live request cannot overwrite what the first one decided.
 const db::Statement kNotifyVerdict{
@@ -240,15 +244,14 @@ const db::Statement kNotifyList{"notify_list", "SELECT " NOTIFY_COLS
 
 std::span<const db::Statement> AllStatements() {
     static const db::Statement* const kAll[] = {
-        &kSiteGet,        &kSessionGet,        &kSellerGet,        &kMerchantGet,      &kProductGet,
-        &kStockTake,      &kStockGive,         &kOrderInsert,      &kItemInsert,       &kOrderGet,
-        &kItemsGet,       &kOrderSetWaiting,   &kOrderSettle,      &kOrderResettle,    &kOrderForUpdate,
-        &kOrderExpireDue, &kOrderExpire,       &kOrderSetPayTp,    &kSlipInsert,       &kSlipGet,
-        &kSlipForUpdate,  &kSlipLive,          &kSlipSetWait,      &kSlipFail,         &kSlipSettle,
-        &kSlipFlagRefund, &kSlipSupersede,     &kSlipClaimQuery,   &kSlipsWaitingDue,  &kNotifyInsert,
-        &kNotifyVerdict,  &kSlipConfirmClosed, &kSlipsUnconfirmed, &kSlipStampQueried, &kSlipsOfOrder,
-        &kSlipTxnOwner,   &kOrderSite,         &kOrderState,       &kOrderByIdemKey,   &kOrderIdemRelease,
-        &kNotifyReceived, &kNotifyGet,         &kNotifyList,       &kCheckView,        &kOrderView,
+        &kSiteGet,          &kSessionGet,       &kSellerGet,     &kMerchantGet,   &kBuyContext,
+        &kStockGive,        &kOrderCreate,      &kOrderGet,      &kItemsGet,      &kSettle,
+        &kOrderExpireDue,   &kOrderExpire,      &kOrderSetPayTp, &kSlipInsert,    &kSlipGet,
+        &kSlipForUpdate,    &kSlipLive,         &kSlipWaitView,  &kSlipFail,      &kSlipSupersede,
+        &kSlipClaimQuery,   &kSlipsWaitingDue,  &kNotifyIntake,  &kNotifyVerdict, &kSlipConfirmClosed,
+        &kSlipsUnconfirmed, &kSlipStampQueried, &kSlipsOfOrder,  &kOrderSite,     &kOrderState,
+        &kOrderByIdemKey,   &kNotifyReceived,   &kNotifyGet,     &kNotifyList,    &kCheckView,
+        &kOrderView,
     };
     static const std::vector<db::Statement> kList = [] {
         std::vector<db::Statement> v;

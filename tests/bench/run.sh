@@ -94,16 +94,84 @@ run buy "POST pay/buy wx.qrcode (+paysim)" "$ORDERPAY_URL/api/demo/pay/buy?ticke
     -s "$REPO/tests/bench/buy.lua"
 ticket_hash=$(printf '%s' "$DEMO_TICKET" | sha256sum | cut -d' ' -f1)
 pgbench_stmt pgbench_check check_view demo "$ticket_hash" "$order"
-echo "orders created: $("$PGBIN/psql" -At -c 'SELECT count(*) FROM orders')"
+
+# pay/buy's SQL floor: exactly its three statements (buy_context, order_create, slip_wait_view)
+# with fresh ids per transaction, as pgbench runs them; paysim is not in it (see below).
+sql() { "$BIN/orderpay" sql "$1" | python3 "$REPO/tests/bench/subst.py" "${@:2}"; }
+psqlv() { "$PGBIN/psql" -X -At -c "$1"; }
+read -r store account < <(psqlv "SELECT store_id || ' ' || account_id FROM sessions WHERE ticket_hash = decode('$ticket_hash', 'hex')")
+read -r price title < <(psqlv "SELECT price || ' ' || title FROM products WHERE site_id = 'demo' AND id = 'demo-tea'")
+seller=$(psqlv "SELECT merchant_id FROM site_sellers WHERE site_id = 'demo' AND prefix = 'wx'")
+{
+    echo "SELECT substr(md5(random()::text), 1, 26) AS oid, substr(md5(random()::text), 1, 26) AS sid \\gset"
+    sql buy_context demo "$ticket_hash" wx '{"demo-tea"}' NULL
+    sql order_create :oid demo A "$title" "" "$store" "$account" 1 "$price" 0 0 "$price" "$price" CNY wx.qrcode \
+        "$seller" '{}' 127.0.0.1 30 NULL NULL :sid wx "$seller" '{"demo-tea"}' "{\"$title\"}" '{1}' "{$price}" "{$price}"
+    sql slip_wait_view demo :oid :sid QRCODE weixin://wxpay/bizpayurl?pr=bench ""
+} >"$VAR/pgbench_buy.sql"
+pgbench_file() {  # pgbench_file KEY FILE LABEL
+    local out
+    out=$("$PGBIN/pgbench" -n -M prepared -c "$WORKERS" -j 1 -T "$SECS" -f "$2" 2>&1) || { echo "$out" >&2; return 1; }
+    RPS[$1]=$(awk '/^tps = / {print $3}' <<<"$out")
+    printf '%-36s %10s tps   (pgbench -M prepared -c %s)\n' "pgbench: $3" "${RPS[$1]}" "$WORKERS"
+}
+pgbench_file pgbench_buy "$VAR/pgbench_buy.sql" "pay/buy's 3 statements"
+
+# paysim apart: what its unifiedorder cost during the pay/buy run, from nginx's access log
+# ($request_time is the 2nd number after the status and size).
+awk '/"POST \/pay\/unifiedorder / { for (i = 1; i <= NF; i++) if ($i ~ /^"POST$/) { t = $(i + 5); n++; sum += t } }
+     END { if (n) printf "paysim unifiedorder during pay/buy: %d calls, mean %.1f ms each (not orderpay'"'"'s cost)\n", n, 1000 * sum / n }' \
+    "$VAR/log/nginx-access.log" || true
+
+# A WeChat payment notification: the one paysim sent for a paid order, posted again and again
+# (after the first, each is a duplicate: stored with its slip and merchant in one statement,
+# then settled-and-decided in one more, exactly as the first one was).
+wx_order=$(curl -s -X POST "$ORDERPAY_URL/api/demo/pay/buy?ticket=$DEMO_TICKET" -H 'Content-Type: application/json' \
+    -d '{"products":[{"id":"demo-tea"}],"pay_tp":"wx.qrcode"}' | sed -n 's/^{"ok":true,"data":{"id":"\([a-z0-9]*\)".*/\1/p')
+wx_slip=$(psqlv "SELECT pay_id FROM orders WHERE id = '$wx_order'")
+curl -s -X POST "$PAYSIM_URL/sim/pay" -d "out_trade_no=$wx_slip" >/dev/null
+printf '%s' "$(psqlv "SELECT convert_from(body, 'UTF8') FROM notifications WHERE slip_id = '$wx_slip' ORDER BY id LIMIT 1")" >"$VAR/re_wx.xml"
+read -r txn amount < <(psqlv "SELECT provider_txn_id || ' ' || amount FROM pay_slips WHERE id = '$wx_slip'")
+cat >"$VAR/re_wx.lua" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "text/xml"
+local f = io.open("$VAR/re_wx.xml", "rb"); wrk.body = f:read("*a"); f:close()
+LUA
+run re_wx "POST pay/re_wx (signed, duplicate)" "$ORDERPAY_URL/api/demo/pay/re_wx" -s "$VAR/re_wx.lua"
+body_hex=$(od -An -v -tx1 "$VAR/re_wx.xml" | tr -d ' \n')
+{
+    echo "$(sql notify_intake wx demo 127.0.0.1 POST CONTENT_TYPE=text%2Fxml "" "$body_hex" "$wx_slip" | sed 's/;$//') \\gset"
+    sql settle wx "$wx_slip" "$txn" "$amount" CNY :row_id
+} >"$VAR/pgbench_settle.sql"
+pgbench_file pgbench_settle "$VAR/pgbench_settle.sql" "re_wx's 2 statements"
+
+# The commit floor: a one-row insert (in a table of the bench's own, on this private stack) must
+# flush its commit record to the WAL (fsync and synchronous_commit are on, as in production), so
+# this is how many commits per second the disk allows at this concurrency. pay/buy commits twice
+# (plus paysim's own), a notification twice: when pgbench_buy and pgbench_settle come close to
+# half of this floor, the WAL flush (the disk), not orderpay, is the saturated resource.
+psqlv "CREATE TABLE IF NOT EXISTS bench_commit (n integer)" >/dev/null
+echo "INSERT INTO bench_commit VALUES (1);" >"$VAR/pgbench_commit.sql"
+pgbench_file commit "$VAR/pgbench_commit.sql" "one commit (WAL flush)"
+
+echo "orders created: $(psqlv 'SELECT count(*) FROM orders')"
 ratio check/null_fcgi check null
 ratio check/pgbench_check check pgbench_check
+ratio buy/pgbench_buy buy pgbench_buy
+ratio re_wx/pgbench_settle re_wx pgbench_settle
 ratio healthz/null_fcgi healthz null
-# Worker memory after the runs: the largest resident set of any orderpayd worker.
+ratio pgbench_buy/commit pgbench_buy commit
+ratio pgbench_settle/commit pgbench_settle commit
+# Worker memory after the runs: the largest resident set of any orderpayd worker, and what is
+# really its own. RSS counts the library pages every worker shares with the master (forked
+# copy-on-write); PSS divides shared pages among their users; private dirty is the worker's alone.
 master=$(cat "$ORDERPAYD_PID_FILE")
-rss=0
+rss=0 pss=0 priv=0 total_pss=0
 for w in $(pgrep -P "$master"); do
-    kb=$(awk '/^VmRSS:/ {print $2}' "/proc/$w/status" 2>/dev/null || echo 0)
-    ((kb > rss)) && rss=$kb
+    read -r kb p d < <(awk '/^Rss:/ {r = $2} /^Pss:/ {p = $2} /^Private_Dirty:/ {d = $2} END {print r + 0, p + 0, d + 0}' \
+        "/proc/$w/smaps_rollup" 2>/dev/null || echo "0 0 0")
+    ((kb > rss)) && rss=$kb && pss=$p && priv=$d
+    total_pss=$((total_pss + p))
 done
-echo "worker RSS (largest, after the runs): $((rss / 1024)) MiB ($rss kB)"
-echo "not measured yet: the buy/pgbench_buy and re_wx/pgbench_settle floors, paysim's cost apart"
+echo "worker RSS (largest, after the runs): $((rss / 1024)) MiB ($rss kB); of it PSS $pss kB, private dirty $priv kB"
+echo "pool (master excluded) PSS: $total_pss kB for $WORKERS workers"

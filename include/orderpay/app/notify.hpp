@@ -45,11 +45,16 @@ struct NotifyDecision {
     std::string verdict;  // settled, duplicate, ignored, rejected
     std::string reason;
     providers::NotifyAnswer answer = providers::NotifyAnswer::kRefused;
+    // Settlement wrote the verdict on the row itself, in its transaction; `recorded` says
+    // whether the row took it (false: decided meanwhile).
+    bool written = false, recorded = false;
 };
 
 /// Applies an evaluated notification: settles a verified payment, fails a slip the provider
-/// closed, acknowledges other statuses, refuses the rest. Idempotent.
-NotifyDecision Decide(db::Connection& c, const providers::Provider& p, const NotifyEval& ev);
+/// closed, acknowledges other statuses, refuses the rest. Idempotent. A payment settles and
+/// decides the stored row `row_id` (if not empty) in one round trip.
+NotifyDecision Decide(db::Connection& c, const providers::Provider& p, const NotifyEval& ev,
+                      const std::string& row_id = {});
 
 struct Handled {
     NotifyEval ev;
@@ -61,5 +66,17 @@ struct Handled {
 /// kError, so the provider sends it again; it never escapes as an exception.
 Handled HandleStored(db::Connection& c, const providers::Provider& p, const std::string& site,
                      const std::string& row_id, const providers::RawNotification& raw);
+
+struct Incoming {
+    bool site_found = true;
+    bool stored = false;  // false: not stored (no such site, or the database failed: kError)
+    Handled handled;
+};
+
+/// A notification as it arrives at pay/re_<provider>: stored with the slip and merchant it
+/// needs read in the same statement, evaluated, then decided (a payment settles and records
+/// the verdict in one more statement). Two round trips on the happy path; never throws.
+Incoming HandleIncoming(db::Connection& c, const providers::Provider& p, const std::string& site,
+                        const std::string& remote_addr, const providers::RawNotification& raw);
 
 }  // namespace orderpay::app

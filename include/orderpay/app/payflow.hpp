@@ -48,9 +48,12 @@ struct SlipToSend {
 };
 
 /// Sends the slip, records WAIT / OK / FAIL, and moves the order to WT (or OK when paid at
-/// once). Returns the error to answer, or nullopt on success.
+/// once). Returns the error to answer, or nullopt on success. When the slip is waiting, the
+/// order's JSON as it now stands is written to `order_json` (if given) by the same statement;
+/// otherwise it is left empty and the caller reads the order.
 std::optional<http::Err> SendSlip(Context& ctx, const PayType& pt, const providers::Merchant& m,
-                                  const SlipToSend& slip, const PayInputs& in, std::string& message);
+                                  const SlipToSend& slip, const PayInputs& in, std::string& message,
+                                  std::string* order_json = nullptr);
 
 /// How often a slip may be asked about. kRateLimited is for buyer-driven requests (pay/check):
 /// at most once per query_min_interval_ms across all workers. kNow is for the backstops

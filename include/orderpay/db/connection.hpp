@@ -28,7 +28,9 @@ struct Unavailable : std::runtime_error {
 /// A statement failed on a live connection. `sqlstate` e.g. "23505" for a unique violation.
 struct Error : std::runtime_error {
     std::string sqlstate;
-    Error(const std::string& msg, std::string state) : std::runtime_error(msg), sqlstate(std::move(state)) {}
+    std::string primary;  // the server's primary message alone (a RAISE's MESSAGE)
+    Error(const std::string& msg, std::string state, std::string primary_message = {})
+        : std::runtime_error(msg), sqlstate(std::move(state)), primary(std::move(primary_message)) {}
 };
 
 /// A query parameter: text or NULL.

@@ -1,5 +1,6 @@
-// pay/check's read in one round trip: site, session, order, items and current slip resolved by a
-// single statement, so the commonest request costs one query.
+// Order views in one round trip: pay/check's read (site, session, order, items and current slip
+// resolved by a single statement, so the commonest request costs one query), and the order as
+// it stands after the provider took a slip.
 #pragma once
 
 #include <optional>
@@ -34,5 +35,11 @@ struct OrderView {
 
 /// The order `id` of `site` with its lines and current slip, in one statement.
 std::optional<OrderView> LoadOrderView(db::Connection& c, const std::string& site, const std::string& id);
+
+/// The provider took the slip: NEW -> WAIT with what the buyer needs, order NW -> WT while this
+/// slip is still its current one. One statement, which answers the order as it is afterwards.
+std::optional<OrderView> MarkWaiting(db::Connection& c, const std::string& site, const std::string& slip_id,
+                                     const std::string& order_id, const std::string& re_tp,
+                                     const std::string& re_obj, const std::string& note);
 
 }  // namespace orderpay::store

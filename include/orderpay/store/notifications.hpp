@@ -8,6 +8,7 @@
 
 #include "orderpay/db/connection.hpp"
 #include "orderpay/providers/provider.hpp"
+#include "orderpay/store/rows.hpp"
 
 namespace orderpay::store {
 
@@ -18,9 +19,20 @@ struct StoredNotification {
     std::int64_t ct_ms = 0;
 };
 
-/// Stores the request with verdict "received"; returns the row id.
-std::string RecordNotification(db::Connection& c, const std::string& provider, const std::string& site,
-                               const std::string& remote_addr, const providers::RawNotification& raw);
+/// A stored notification and what its evaluation reads: the slip it names and the merchant whose
+/// key judges it (the slip's own; for an unknown slip the site's seller for the provider).
+struct NotificationIntake {
+    std::string row_id;
+    std::optional<SlipRow> slip;
+    std::optional<providers::Merchant> merchant;
+};
+
+/// Stores the request (verdict "received") and reads what evaluating it needs, in one round
+/// trip. nullopt when the site does not exist (nothing stored).
+std::optional<NotificationIntake> IntakeNotification(db::Connection& c, const std::string& provider,
+                                                     const std::string& site, const std::string& remote_addr,
+                                                     const providers::RawNotification& raw,
+                                                     const std::string& slip_id);
 
 /// settled, duplicate, ignored, rejected, error. Only a row still "received" or "error" takes
 /// one: false when another evaluation (a replay) decided it first.

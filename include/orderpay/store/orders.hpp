@@ -19,9 +19,6 @@ struct Product {
     std::string currency;
 };
 
-/// An active product of the site, or nullopt.
-std::optional<Product> FindProduct(db::Connection& c, const std::string& site, const std::string& id);
-
 struct NewLine {
     std::string product_id, title;
     std::int64_t amount = 0, price = 0, subtotal = 0;
@@ -94,10 +91,6 @@ std::vector<SlipRow> OrderSlips(db::Connection& c, const std::string& order_id);
 /// nothing was written.
 bool SwapSlip(db::Connection& c, const NewSlip& slip, const std::optional<std::string>& expected_pay_id);
 
-/// The provider took the slip: NEW -> WAIT with what the buyer needs, order NW -> WT while
-/// this slip is still its current one.
-void MarkWaiting(db::Connection& c, const std::string& slip_id, const std::string& order_id,
-                 const std::string& re_tp, const std::string& re_obj, const std::string& note);
 /// NEW/WAIT -> FAIL; false when the slip was in neither.
 bool FailSlip(db::Connection& c, const std::string& slip_id, const std::string& note);
 /// Replaced by a newer slip (its provider closed it first).

@@ -26,6 +26,19 @@ const char* ToString(SettleOutcome o);
 SettleOutcome Settle(db::Connection& c, const std::string& provider, const providers::PaidEvent& ev,
                      std::string& detail);
 
+struct SettleResult {
+    SettleOutcome outcome = SettleOutcome::kNoSlip;
+    std::string detail;
+    std::string verdict;   // the notification verdict this outcome makes: settled, duplicate, rejected
+    std::string reason;    // and its reason, as the inbox shows it
+    bool decided = false;  // the row took the verdict (false: decided meanwhile, or no row)
+};
+
+/// Settle, and in the same transaction give the notification row `notification_row` (if not
+/// empty) its verdict, unless it was decided meanwhile: one round trip.
+SettleResult SettleAndDecide(db::Connection& c, const std::string& provider, const providers::PaidEvent& ev,
+                             const std::string& notification_row);
+
 /// Expires one order if it is still NW/WT past its expiry: FA, stock given back, exactly once.
 bool ExpireOrder(db::Connection& c, const std::string& order_id);
 

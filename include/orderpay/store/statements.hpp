@@ -10,17 +10,16 @@ namespace orderpay::store {
 // Sites, accounts, sessions, sellers.
 extern const db::Statement kSiteGet, kSessionGet, kSellerGet, kMerchantGet;
 // Catalog and stock.
-extern const db::Statement kProductGet, kStockTake, kStockGive;
+extern const db::Statement kBuyContext, kStockGive;
 // Orders.
-extern const db::Statement kOrderInsert, kItemInsert, kOrderGet, kItemsGet, kOrderSetWaiting, kOrderSettle,
-    kOrderResettle, kOrderForUpdate, kOrderExpireDue, kOrderExpire, kOrderSetPayTp, kOrderByIdemKey,
-    kOrderIdemRelease, kCheckView, kOrderView;
+extern const db::Statement kOrderCreate, kOrderGet, kItemsGet, kSettle, kOrderExpireDue, kOrderExpire,
+    kOrderSetPayTp, kOrderByIdemKey, kCheckView, kOrderView;
 // Slips.
-extern const db::Statement kSlipInsert, kSlipGet, kSlipForUpdate, kSlipLive, kSlipSetWait, kSlipFail,
-    kSlipSettle, kSlipFlagRefund, kSlipSupersede, kSlipClaimQuery, kSlipsWaitingDue, kSlipConfirmClosed,
-    kSlipStampQueried, kSlipsUnconfirmed, kSlipsOfOrder, kSlipTxnOwner, kOrderSite, kOrderState;
+extern const db::Statement kSlipInsert, kSlipGet, kSlipForUpdate, kSlipLive, kSlipWaitView, kSlipFail,
+    kSlipSupersede, kSlipClaimQuery, kSlipsWaitingDue, kSlipConfirmClosed, kSlipStampQueried,
+    kSlipsUnconfirmed, kSlipsOfOrder, kOrderSite, kOrderState;
 // Notification inbox.
-extern const db::Statement kNotifyInsert, kNotifyVerdict, kNotifyReceived, kNotifyGet, kNotifyList;
+extern const db::Statement kNotifyIntake, kNotifyVerdict, kNotifyReceived, kNotifyGet, kNotifyList;
 
 std::span<const db::Statement> AllStatements();
 
