@@ -24,7 +24,7 @@ else
 endif
 
 CXXFLAGS := $(CXXSTD) $(WARN) $(OPT) $(INCS) -MMD -MP
-LIBS := -lfcgi -lpq -lxml2 -lssl -lcrypto -lcurl -lpthread
+LIBS := -lfcgi -lpq -lxml2 -lssl -lcrypto -lcurl -lqrencode -lpthread
 
 CORE_SRCS := $(shell find src -name '*.cpp' -not -path 'src/bin/*' -not -path 'src/sim/*' | sort)
 SIM_SRCS := $(shell find src/sim -name '*.cpp' 2>/dev/null | sort)

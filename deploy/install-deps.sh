@@ -10,10 +10,14 @@ set -euo pipefail
 PACKAGES=(
     g++ make
     libfcgi-dev rapidjson-dev libxml2-dev libssl-dev libpq-dev libcurl4-openssl-dev
+    libqrencode-dev  # pay/qr's SVG
     postgresql nginx-light
     googletest libgtest-dev
     clang libclang-rt-14-dev  # make fuzz: clang++ 14 and libFuzzer (libclang_rt.fuzzer-x86_64.a)
     python3 python3-pytest python3-cryptography  # test_wx3.py and test_paypal.py sign apart from the C++ code
+    python3-jsonschema python3-yaml  # the integration suite validates every reply against api/openapi.yaml
+    zbar-tools  # test_qr.py and test_demo_checkout.py decode QR codes with zbarimg
+    chromium python3-websocket  # test_demo_checkout.py: headless Chromium over the DevTools protocol
     curl ca-certificates wrk openssl
 )
 

@@ -96,6 +96,7 @@ write_env() {
         env_line PAYSIM_PID_FILE "$PAYSIM_PID"
         env_line NGINX_PID_FILE "$NGINX_PID"
         env_line NGINX_CONF "$VAR/nginx/nginx.conf"
+        env_line DEMO_CHECKOUT_URL "$url/demo/"
         env_line API_PORT "$api_port"
         env_line SIM_PORT "$sim_port"
     } >"$ENV_FILE.tmp"
@@ -114,6 +115,8 @@ print_summary() {
     cat <<EOF
 
 orderpay API:  $ORDERPAY_URL/api/demo/pay/   (health: $ORDERPAY_URL/healthz)
+demo checkout: $ORDERPAY_URL/demo/   (open it in a browser; "pay with the sandbox phone" pays)
+OpenAPI:       $ORDERPAY_URL/api/openapi.yaml
 paysim:        $PAYSIM_URL/
 logs:          $LOG/
 environment:   . $ENV_FILE
@@ -169,6 +172,7 @@ cmd_up() {
     start_app paysim "$PAYSIM_SOCK" "$PAYSIM_PID" "$BIN/paysim" serve
     start_app orderpayd "$ORDERPAYD_SOCK" "$ORDERPAYD_PID" "$BIN/orderpayd"
     nginx_up "$api_port" "$sim_port" "$tls_port"
+    write_demo_config "$ticket"
     write_env "$api_port" "$sim_port" "$pg_port" "$ticket" "$ticket_bob"
     UP_OK=1
     trap - EXIT

@@ -198,6 +198,13 @@ nginx_up() {
     is_root && user_line="user root;  # the workers must reach the sockets under the state dir"
     mkdir -p "$VAR/nginx/tmp"
     cp "$REPO/nginx/fastcgi_params.orderpay" "$VAR/nginx/fastcgi_params"
+    # What nginx serves itself: the OpenAPI document (and the demo checkout page), copied so
+    # its workers need no access to the source tree.
+    rm -rf "$VAR/nginx/www"
+    mkdir -p "$VAR/nginx/www"
+    cp "$REPO/api/openapi.yaml" "$VAR/nginx/www/openapi.yaml"
+    cp -R "$REPO/web/demo" "$VAR/nginx/www/demo"
+    chmod -R a+rX "$VAR/nginx/www"
     sed -e "s|@VAR@|$VAR|g" -e "s|@API_PORT@|$api_port|g" -e "s|@SIM_PORT@|$sim_port|g" -e "s|@SIM_TLS_PORT@|$tls_port|g" \
         -e "s|@USER_LINE@|$user_line|" "$REPO/nginx/dev.conf.template" >"$VAR/nginx/nginx.conf"
     "$NGINX" -t -q -p "$VAR/nginx" -e "$LOG/nginx-error.log" -c "$VAR/nginx/nginx.conf" ||
@@ -208,6 +215,21 @@ nginx_up() {
         </dev/null >/dev/null 2>>"$LOG/nginx-error.log" 9>&- ||
         die "nginx did not start (see $LOG/nginx-error.log)"
     wait_for "nginx pid file" 10 live_pid "$NGINX_PID" nginx >/dev/null
+}
+
+# write_demo_config TICKET: the demo checkout's config.js (site, the demo buyer's ticket, the
+# demo products as `product list` prints them, and the sandbox button), next to the page.
+write_demo_config() {
+    local products
+    products=$(op product list --site demo --json | tr -d '\n')
+    [[ $products == \[* ]] || die "orderpay product list printed no JSON list"
+    {
+        echo "// Written by deploy/stack.sh up for this stack only: the demo buyer's ticket is a dev credential."
+        printf 'window.ORDERPAY_DEMO = {"site": "demo", "ticket": "%s", "sandbox": true, "products": %s};\n' \
+            "$1" "$products"
+    } >"$VAR/nginx/www/demo/config.js.tmp"
+    chmod 644 "$VAR/nginx/www/demo/config.js.tmp"
+    mv -f "$VAR/nginx/www/demo/config.js.tmp" "$VAR/nginx/www/demo/config.js"
 }
 
 nginx_down() {

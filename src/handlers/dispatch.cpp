@@ -21,7 +21,7 @@ struct Route {
     bool needs_ticket;
     Handler fn;
     // When this says yes for a request, the handler resolves site and ticket itself, in the
-    // one statement it needs anyway (pay/check, pay/buy); dispatch only checks the site id.
+    // one statement it needs anyway (pay/check, pay/qr, pay/buy); dispatch only checks the site id.
     bool (*resolves_itself)(const http::Request&) = nullptr;
 };
 
@@ -38,6 +38,7 @@ constexpr std::array kRoutes = {
     Route{"check", unsigned(Method::kGet), true, &Check, &OrderIdCanExist},
     Route{"check_order", unsigned(Method::kGet), true, &Check, &OrderIdCanExist},
     Route{"pay", unsigned(Method::kGet), true, &Pay},
+    Route{"qr", unsigned(Method::kGet), true, &Qr, &OrderIdCanExist},
 };
 
 // pay/re_<id> for every registered provider, with the methods it takes.

@@ -34,6 +34,7 @@ constexpr std::array kTable = {
     ErrInfo{409, "e.www.order.closed", "the order is closed"},
     ErrInfo{409, "e.www.pay.failed", "the payment was declined"},
     ErrInfo{409, "e.www.api.idempotency_mismatch", "this Idempotency-Key was used with another request"},
+    ErrInfo{409, "e.www.order.noqr", "the order's current payment has no QR code"},
     ErrInfo{413, "e.www.api.too_large", "request body too large"},
     ErrInfo{414, "e.www.api.uri_too_long", "request URI too long"},
     ErrInfo{415, "e.www.api.unsupported_media_type", "Content-Type must be application/json"},

@@ -33,4 +33,17 @@ bool IsJsonMediaType(std::string_view content_type) {
     return true;
 }
 
+bool IfNoneMatchHas(std::string_view header, std::string_view etag) {
+    while (true) {
+        std::size_t comma = header.find(',');
+        std::string_view one = header.substr(0, comma);
+        while (!one.empty() && (one.front() == ' ' || one.front() == '\t')) one.remove_prefix(1);
+        while (!one.empty() && (one.back() == ' ' || one.back() == '\t')) one.remove_suffix(1);
+        if (one.starts_with("W/")) one.remove_prefix(2);
+        if (one == "*" || (!one.empty() && one == etag)) return true;
+        if (comma == std::string_view::npos) return false;
+        header.remove_prefix(comma + 1);
+    }
+}
+
 }  // namespace orderpay::http

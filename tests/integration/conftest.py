@@ -24,6 +24,8 @@ import urllib.request
 
 import pytest
 
+import openapi_check
+
 PSQL = "/usr/lib/postgresql/15/bin/psql"
 TIMEOUT = 70  # above nginx's fastcgi_read_timeout (60 s): nginx answers first
 
@@ -68,7 +70,9 @@ _OPENER = urllib.request.build_opener(_NoRedirect)
 def http(method, url, body=None, headers=None, timeout=TIMEOUT):
     """One HTTP request; returns (status, parsed JSON or None, raw bytes, headers dict).
 
-    HTTP errors are returned, not raised. Header names are lower-cased.
+    HTTP errors are returned, not raised. Header names are lower-cased. A reply from
+    ORDERPAY_URL is validated against api/openapi.yaml (openapi_check), failing the test if it
+    does not match.
     """
     req = urllib.request.Request(url, data=body, method=method, headers=dict(headers or {}))
     try:
@@ -77,6 +81,9 @@ def http(method, url, body=None, headers=None, timeout=TIMEOUT):
     except urllib.error.HTTPError as e:
         status, raw, hdrs = e.code, e.read(), e.headers
     hdrs = {k.lower(): v for k, v in hdrs.items()}
+    # Every reply from orderpay's origin must be what api/openapi.yaml says it is.
+    if url.startswith(STACK["ORDERPAY_URL"] + "/"):
+        openapi_check.check_reply(method, url[len(STACK["ORDERPAY_URL"]):], status, hdrs, raw)
     parsed = None
     if raw:
         try:
@@ -157,3 +164,16 @@ def cli(*args, check=True, timeout=120):
 def stack():
     """The stack's environment (stack.env as a dict): ORDERPAY_URL, DEMO_TICKET, PGPORT, ..."""
     return dict(STACK)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """How many replies were checked against api/openapi.yaml, and which documented responses
+    no test produced (written to $STACK_LOG_DIR/openapi-coverage.txt)."""
+    lines = openapi_check.summary()
+    unseen = [line for line in lines if line.startswith("unseen")]
+    terminalreporter.write_line("openapi: %d replies validated against api/openapi.yaml; %d of %d documented "
+                                "responses seen" % (openapi_check.CHECKED[0], len(lines) - len(unseen), len(lines)))
+    log_dir = STACK.get("STACK_LOG_DIR")
+    if log_dir and os.path.isdir(log_dir):
+        with open(os.path.join(log_dir, "openapi-coverage.txt"), "w", encoding="utf-8") as f:
+            f.write("\n".join(lines) + "\n")

@@ -16,6 +16,7 @@ import urllib.error
 
 import pytest
 
+import openapi_check
 from conftest import PSQL, STACK, api, api_url, http as http_req
 from helpers import buy_ok, wait_for
 
@@ -323,6 +324,10 @@ def raw_request(port, data, tls=False, timeout=10):
     lines = head.decode("latin-1").split("\r\n")
     status = int(lines[0].split()[1])
     headers = {k.strip().lower(): v.strip() for k, _, v in (h.partition(":") for h in lines[1:])}
+    # Validated like every other reply; a request line that does not parse names no operation.
+    request_line = data.split(b"\r\n", 1)[0].decode("latin-1").split(" ")
+    method, target = (request_line[0], request_line[1]) if len(request_line) == 3 else ("GET", "/")
+    openapi_check.check_reply(method, target, status, headers, body)
     return status, headers, body
 
 
@@ -389,11 +394,14 @@ def prod_nginx():
         ("unix:/run/orderpay/orderpayd.sock", "unix:%s/nobody.sock" % tmp),
         ("/var/log/nginx/", tmp + "/"),
         ("root /var/www/shop;", "root %s;" % tmp),
+        ("/usr/share/orderpay/openapi.yaml", os.path.join(tmp, "openapi.yaml")),
     ]:
         assert old in conf, "nginx/orderpay.conf no longer has %r: update this fixture" % old
         conf = conf.replace(old, new)
     with open(os.path.join(tmp, "orderpay.conf"), "w", encoding="utf-8") as f:
         f.write(conf)
+    shutil.copy(os.path.join(REPO, "api", "openapi.yaml"), os.path.join(tmp, "openapi.yaml"))
+    os.chmod(os.path.join(tmp, "openapi.yaml"), 0o644)
     temp = "".join("    %s_temp_path %s/%s;\n" % (k, tmp, k) for k in ("client_body", "fastcgi", "proxy", "scgi", "uwsgi"))
     with open(os.path.join(tmp, "nginx.conf"), "w", encoding="utf-8") as f:
         f.write("%spid %s/nginx.pid;\nevents { worker_connections 64; }\nhttp {\n%s    include %s/orderpay.conf;\n}\n"
@@ -426,6 +434,15 @@ PROD_CASES = NGINX_CASES + [
 def test_production_nginx_error_pages_are_json(prod_nginx, name, data, status, code):
     time.sleep(0.2)  # stay well inside the per-address rate limit (10 r/s, burst 20)
     expect_json_error(raw_request(prod_nginx, data, tls=True), status, code)
+
+
+def test_production_nginx_serves_openapi(prod_nginx):
+    time.sleep(0.2)  # inside the rate limit, should it ever apply here
+    st, headers, body = raw_request(prod_nginx, b"GET /api/openapi.yaml HTTP/1.1\r\nHost: shop.example.com\r\n"
+                                    b"Connection: close\r\n\r\n", tls=True)
+    assert st == 200 and headers["content-type"] == "application/yaml", (st, headers)
+    with open(os.path.join(REPO, "api", "openapi.yaml"), "rb") as f:
+        assert body == f.read()
 
 
 def test_production_nginx_limits_connections_per_address(prod_nginx):

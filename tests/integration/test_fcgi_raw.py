@@ -13,6 +13,7 @@ import subprocess
 import tempfile
 import time
 
+import openapi_check
 from conftest import STACK
 from helpers import wait_for
 
@@ -98,7 +99,10 @@ def request(method, uri, body=b"", extra=None, stdin=None, path=None):
                   + stream(STDIN, body if stdin is None else stdin))
         raw = read_reply(s)
     assert raw is not None, "connection closed without END_REQUEST"
-    return parse_http(raw)
+    status, headers, parsed = parse_http(raw)
+    # What orderpayd answers without nginx in front must match api/openapi.yaml as well.
+    openapi_check.check_reply(method, uri, status, headers, raw.partition(b"\r\n\r\n")[2])
+    return status, headers, parsed
 
 
 def master_pid():

@@ -12,6 +12,7 @@ import secrets
 import subprocess
 import urllib.parse
 
+import openapi_check
 from conftest import STACK, api, cli, psql
 from helpers import buy_ok, check, db_row, sim_pay, wait_state
 
@@ -144,7 +145,9 @@ def test_odd_header_byte_still_settles_and_is_stored():
     conn.putheader("X-Forwarded-For", b"caf\xe9")
     conn.endheaders(body)
     resp = conn.getresponse()
-    reply = resp.read().decode()
+    raw = resp.read()
+    openapi_check.check_reply("POST", "/api/%s/pay/re_wx" % STACK["DEMO_SITE"], resp.status, dict(resp.getheaders()), raw)
+    reply = raw.decode()
     assert resp.status == 200 and reply.startswith(WX_SUCCESS_PREFIX), reply
     assert slip_row(order["pay_id"])[0] == "OK"
     stored = db_row("SELECT verdict, header_form FROM notifications WHERE slip_id = '%s'" % order["pay_id"])

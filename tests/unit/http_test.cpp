@@ -200,3 +200,17 @@ TEST(Json, MoneyIsWrittenFromMinorUnits) {
     w.EndArray();
     EXPECT_STREQ(buf.GetString(), "[321.56,0.01,19.90,500]");
 }
+
+TEST(Request, IfNoneMatch) {
+    const std::string_view tag = "\"abc-0123\"";
+    for (std::string_view yes : {"\"abc-0123\"", "W/\"abc-0123\"", "\"x\", \"abc-0123\"", " \"abc-0123\" ,",
+                                 "*", ",,\t\"abc-0123\"\t,,", "\"a\",*"})
+        EXPECT_TRUE(IfNoneMatchHas(yes, tag)) << yes;
+    for (std::string_view no : {"", ",", " , ,", "abc-0123", "\"abc-0123", "\"ABC-0123\"", "\"abc-01234\"",
+                                "W/ \"abc-0123\"", "\"abc-0123\"x", "**", "w/\"abc-0123\""})
+        EXPECT_FALSE(IfNoneMatchHas(no, tag)) << no;
+    // A long hostile list costs one pass and matches nothing.
+    std::string many(60000, ',');
+    EXPECT_FALSE(IfNoneMatchHas(many, tag));
+    EXPECT_TRUE(IfNoneMatchHas(many + std::string(tag), tag));
+}

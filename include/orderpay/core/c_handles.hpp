@@ -5,6 +5,7 @@
 #include <libpq-fe.h>
 #include <libxml/tree.h>
 #include <openssl/evp.h>
+#include <qrencode.h>
 
 #include <memory>
 
@@ -25,5 +26,6 @@ using EvpMdCtxPtr = std::unique_ptr<EVP_MD_CTX, CDeleter<EVP_MD_CTX_free>>;
 using EvpPkeyPtr = std::unique_ptr<EVP_PKEY, CDeleter<EVP_PKEY_free>>;
 using CurlPtr = std::unique_ptr<CURL, CDeleter<curl_easy_cleanup>>;
 using CurlSlistPtr = std::unique_ptr<curl_slist, CDeleter<curl_slist_free_all>>;
+using QrCodePtr = std::unique_ptr<QRcode, CDeleter<QRcode_free>>;
 
 }  // namespace orderpay

@@ -9,6 +9,8 @@ namespace orderpay::handlers {
 http::Response Buy(app::Context& ctx, app::Call& call, const http::Request& req);
 http::Response Check(app::Context& ctx, app::Call& call, const http::Request& req);
 http::Response Pay(app::Context& ctx, app::Call& call, const http::Request& req);
+/// pay/qr: the current slip's QR code as SVG.
+http::Response Qr(app::Context& ctx, app::Call& call, const http::Request& req);
 /// pay/re_<provider>: the provider's notification (and browser return, where it has one).
 http::Response Notify(app::Context& ctx, app::Call& call, const http::Request& req,
                       const providers::Provider& p);

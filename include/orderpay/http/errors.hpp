@@ -34,6 +34,7 @@ enum class Err {
     kOrderClosed,       // 409 e.www.order.closed
     kPayFailed,         // 409 e.www.pay.failed   (provider refused definitively: e.g. code expired)
     kIdemMismatch,      // 409 e.www.api.idempotency_mismatch
+    kNoQr,              // 409 e.www.order.noqr   (pay/qr: the current slip has no QR code)
     kTooLarge,          // 413 e.www.api.too_large
     kUriTooLong,        // 414 e.www.api.uri_too_long     (answered by nginx, listed for the one table)
     kUnsupportedType,   // 415 e.www.api.unsupported_media_type

@@ -35,6 +35,11 @@ struct Request {
 /// ("application/json; charset=utf-8").
 bool IsJsonMediaType(std::string_view content_type);
 
+/// RFC 9110 If-None-Match: true when the header lists `etag` (a quoted strong tag) or is "*".
+/// The comparison is weak, as the RFC asks for If-None-Match: a W/ prefix on a listed tag is
+/// ignored. Whitespace around the commas and empty list elements are allowed.
+bool IfNoneMatchHas(std::string_view header, std::string_view etag);
+
 struct Response {
     int status = 200;
     std::string content_type = "application/json";

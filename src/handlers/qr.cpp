@@ -1,0 +1,59 @@
+// pay/qr: the caller's order's current QR code as SVG, so a front end shows it with an <img>
+// instead of bundling a QR library. Same site/ticket/order answers as pay/check (one statement,
+// store::LoadCheckView); it never calls the provider: the QR text is what the provider gave the
+// slip when it was issued, and pay/check is what follows the payment.
+#include "orderpay/crypto/digest.hpp"
+#include "orderpay/domain/ids.hpp"
+#include "orderpay/handlers/handlers.hpp"
+#include "orderpay/http/qr_svg.hpp"
+#include "orderpay/http/reply.hpp"
+#include "orderpay/store/check_view.hpp"
+
+namespace orderpay::handlers {
+
+http::Response Qr(app::Context& ctx, app::Call& call, const http::Request& req) {
+    std::optional<std::string> ticket = req.Arg("ticket");
+    std::optional<std::string> id = req.Arg("id");
+    if (call.buyer) {
+        // Dispatch resolved site and ticket the ordinary way: the id is missing or cannot exist.
+        if (!id || id->empty()) return http::Fail(http::Err::kNilId);
+        return http::Fail(http::Err::kNoSuchObject);
+    }
+    store::CheckView v = store::LoadCheckView(ctx.db(), call.site.id, ticket.value_or(""), id.value_or(""));
+    if (!v.site_found) return http::Fail(http::Err::kNoSuchSite);
+    if (!v.account_store) return http::Fail(http::Err::kNilAccounts);
+    if (!ticket || ticket->empty()) return http::Fail(http::Err::kNoLogin, "ticket missing");
+    if (!v.buyer) return http::Fail(http::Err::kNoLogin, "ticket unknown or expired");
+    if (v.buyer->store_id != *v.account_store) return http::Fail(http::Err::kNilBuyer);
+    if (!id || id->empty()) return http::Fail(http::Err::kNilId);
+    if (!v.order) return http::Fail(http::Err::kNoSuchObject);
+
+    using domain::OrderState;
+    const OrderState st = v.order->or_st;
+    if (st == OrderState::kOK || st == OrderState::kSP || st == OrderState::kDN)
+        return http::Fail(http::Err::kOrderPaid);
+    if (st == OrderState::kFA || v.order->expired) return http::Fail(http::Err::kOrderClosed);
+    if (!v.slip || v.slip->st != domain::SlipState::kWait || v.slip->re_tp != "QRCODE")
+        return http::Fail(http::Err::kNoQr);
+    std::optional<http::QrMatrix> m = http::EncodeQr(v.slip->re_obj);
+    if (!m) return http::Fail(http::Err::kNoQr, "the slip's QR text cannot be encoded");
+
+    // A slip's QR text never changes, but the URL names the order, whose slip pay/pay can
+    // replace: browsers keep the image (private: the URL holds the ticket) and revalidate it.
+    const std::string etag =
+        "\"" + v.slip->id + "-" + crypto::HexLower(crypto::Sha256(v.slip->re_obj)).substr(0, 16) + "\"";
+    http::Response r;
+    r.headers.emplace_back("ETag", etag);
+    r.headers.emplace_back("Cache-Control", "private, no-cache");
+    if (std::optional<std::string> inm = req.Header("HTTP_IF_NONE_MATCH");
+        inm && http::IfNoneMatchHas(*inm, etag)) {
+        r.status = 304;
+        r.content_type = "image/svg+xml";
+        return r;
+    }
+    r.content_type = "image/svg+xml";
+    r.body = http::RenderQrSvg(*m);
+    return r;
+}
+
+}  // namespace orderpay::handlers

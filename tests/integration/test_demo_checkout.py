@@ -1,0 +1,119 @@
+"""The demo checkout page (web/demo) in a real browser: headless Chromium driven over the
+DevTools protocol (cdp.py) buys with real clicks and typing, sees the QR code (decoded from the
+screenshot with zbarimg: it is the slip's QR text), presses "pay with the sandbox phone" and sees
+"paid"; the order is paid in the database too. Screenshots are kept in $STACK_LOG_DIR/browser/.
+Skipped, saying why, only when Chromium is not installed or cannot start here."""
+
+import os
+import shutil
+import subprocess
+
+import pytest
+
+import cdp
+import openapi_check
+from conftest import STACK, psql
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not cdp.find_chromium():
+        pytest.skip("chromium is not installed (Debian package chromium; deploy/install-deps.sh installs it)")
+    try:
+        b = cdp.Browser()
+    except RuntimeError as e:
+        pytest.skip("chromium cannot start here: %s" % e)
+    yield b
+    b.close()
+
+
+@pytest.fixture(scope="module")
+def shots():
+    d = os.path.join(STACK.get("STACK_LOG_DIR") or "/tmp", "browser")
+    os.makedirs(d, exist_ok=True)
+    return d
+
+
+def decode_png(path):
+    if not shutil.which("zbarimg"):
+        pytest.skip("zbarimg not installed (Debian package zbar-tools)")
+    out = subprocess.run(["zbarimg", "-q", "--raw", path], capture_output=True, timeout=30)
+    assert out.returncode == 0, "no QR code found in %s: %s" % (path, out.stderr)
+    return out.stdout.decode().strip().splitlines()
+
+
+def visible(b, selector):
+    """Laid out and not display:none (the hidden attribute alone can be overridden by CSS)."""
+    return b.evaluate("(() => { const el = document.querySelector(%r); const r = el.getBoundingClientRect();"
+                      " return getComputedStyle(el).display !== 'none' && r.width > 0 && r.height > 0; })()"
+                      % selector)
+
+
+def demo_url():
+    return STACK["ORDERPAY_URL"] + "/demo/"
+
+
+def check_api_replies(b):
+    """The page's own API calls, as the browser received them, must match api/openapi.yaml."""
+    base = STACK["ORDERPAY_URL"]
+    seen = b.replies(base + "/api/")
+    for method, url, status, headers, body in seen:
+        openapi_check.check_reply(method, url[len(base):], status, headers, body)
+    return seen
+
+
+@pytest.mark.parametrize("pay_tp", ["wx.qrcode", "zfb.qrcode"])
+def test_buy_see_qr_pay_with_sandbox_phone_see_paid(browser, shots, pay_tp):
+    b = browser
+    b.events.clear()
+    b.navigate(demo_url())
+    b.wait_for("document.querySelectorAll('#products input').length >= 2")
+    # Two teas, no cup (the cup's stock of 5 belongs to other tests).
+    b.type_into("#qty-demo-tea", "2")
+    b.type_into("#qty-demo-cup", "0")
+    b.click("input[name=pay_tp][value='%s']" % pay_tp)
+    b.click("#buy")
+
+    b.wait_for("document.getElementById('qr').complete && document.getElementById('qr').naturalWidth > 0 "
+               "&& !document.getElementById('qr').hidden", timeout=20)
+    assert visible(b, "#qr") and visible(b, "#sandbox")
+    order_id = b.evaluate("document.getElementById('order-id').textContent")
+    assert b.evaluate("document.getElementById('status').dataset.state") == "waiting"
+    assert b.evaluate("document.getElementById('fee').textContent") == "25.00 CNY"
+    assert "/pay/qr?" in b.evaluate("document.getElementById('qr').src")
+    row = psql("SELECT o.pay_tp || '|' || s.re_obj || '|' || o.or_st FROM orders o JOIN pay_slips s "
+               "ON s.id = o.pay_id WHERE o.id = '%s'" % order_id).split("|")
+    assert row[0] == pay_tp and row[2] == "WT", row
+    qr_shot = b.screenshot(os.path.join(shots, "checkout-%s-1-qr.png" % pay_tp))
+    # What the buyer's phone would read off the screen is the slip's QR text.
+    assert decode_png(qr_shot) == [row[1]]
+
+    b.click("#sandbox")
+    b.wait_for("document.getElementById('status').dataset.state === 'paid'", timeout=30)
+    assert "Paid" in b.evaluate("document.getElementById('status').textContent")
+    assert not visible(b, "#qr") and not visible(b, "#sandbox")
+    b.screenshot(os.path.join(shots, "checkout-%s-2-paid.png" % pay_tp))
+    assert psql("SELECT or_st FROM orders WHERE id = '%s'" % order_id) == "OK"
+    assert b.page_errors() == []
+    actions = [url.split("?")[0].rsplit("/", 1)[1] for _, url, _, _, _ in check_api_replies(b)]
+    assert actions[0] == "buy" and "qr" in actions and "check" in actions, actions
+
+
+def test_page_reports_api_errors(browser, shots):
+    b = browser
+    b.events.clear()
+    b.navigate(demo_url())
+    b.wait_for("document.querySelectorAll('#products input').length >= 2")
+    b.type_into("#qty-demo-tea", "0")
+    b.type_into("#qty-demo-cup", "0")
+    b.click("#buy")
+    assert b.wait_for("!document.getElementById('error').hidden && document.getElementById('error').textContent")
+    # More cups than there are: the API's 409 reaches the buyer as a message, no order shown.
+    b.type_into("#qty-demo-cup", "9")
+    b.click("#buy")
+    text = b.wait_for("document.getElementById('error').textContent.includes('OutOfStore') "
+                      "&& document.getElementById('error').textContent")
+    assert "not enough stock" in text
+    assert not visible(b, "#pay")
+    b.screenshot(os.path.join(shots, "checkout-error.png"))
+    assert [st for _, _, st, _, _ in check_api_replies(b)] == [409]
