@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages orderpay needs to build, run and test, and nothing else.
+# `install-deps.sh deb` also installs what `make deb` needs (debhelper, lintian).
 #
 # Idempotent and fast when everything is present: only `dpkg-query` runs then. Otherwise one
 # `apt-get update` and one `apt-get install` of the missing packages. Packaged services (the
@@ -14,8 +15,11 @@ PACKAGES=(
     googletest libgtest-dev
     clang libclang-rt-14-dev  # make fuzz: clang++ 14 and libFuzzer (libclang_rt.fuzzer-x86_64.a)
     python3 python3-pytest
-    curl ca-certificates wrk openssl
+    curl ca-certificates wrk openssl pkg-config
 )
+if [[ ${1:-} == deb ]]; then
+    PACKAGES+=(debhelper dpkg-dev lintian)
+fi
 
 installed() {
     [[ $(dpkg-query -W -f='${Status}' "$1" 2>/dev/null) == "install ok installed" ]]

@@ -10,6 +10,7 @@
 #include "orderpay/app/context.hpp"
 #include "orderpay/core/config.hpp"
 #include "orderpay/core/log.hpp"
+#include "orderpay/core/version.hpp"
 #include "orderpay/fcgi/pool.hpp"
 #include "orderpay/handlers/handlers.hpp"
 #include "orderpay/providers/http_client.hpp"
@@ -49,9 +50,12 @@ int main(int argc, char** argv) {
     for (int i = 1; i < argc; ++i) {
         if ((!std::strcmp(argv[i], "-c") || !std::strcmp(argv[i], "--config")) && i + 1 < argc) {
             path = argv[++i];
+        } else if (!std::strcmp(argv[i], "--version")) {
+            std::cout << "orderpayd " << Version() << '\n';
+            return 0;
         } else {
             std::cerr
-                << "usage: orderpayd [--config FILE]\n"
+                << "usage: orderpayd [--config FILE] | --version\n"
                    "  FastCGI worker pool; config from $ORDERPAY_CONFIG or /etc/orderpay/orderpay.conf\n";
             return 2;
         }
