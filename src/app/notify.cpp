@@ -4,6 +4,7 @@
 #include "orderpay/app/notify.hpp"
 
 #include "orderpay/core/log.hpp"
+#include "orderpay/core/metrics.hpp"
 #include "orderpay/store/notifications.hpp"
 #include "orderpay/store/orders.hpp"
 #include "orderpay/store/settle.hpp"
@@ -134,6 +135,10 @@ Handled HandleStored(db::Connection& c, const providers::Provider& p, const std:
     Handled h;
     try {
         h.ev = EvaluateNotification(c, p, site, raw);
+        if (h.ev.slip) {
+            log::SetSlip(h.ev.slip->id);
+            log::SetOrder(h.ev.slip->order_id);
+        }
         h.decision = Decide(c, p, h.ev);
         std::optional<std::string> slip = h.ev.slip ? std::optional(h.ev.slip->id) : std::nullopt;
         if (!store::NotificationVerdict(c, row_id, h.decision.verdict, h.decision.reason, slip))
@@ -152,6 +157,7 @@ Handled HandleStored(db::Connection& c, const providers::Provider& p, const std:
             // The database is gone too: the row stays "received" and `inbox replay` decides it.
         }
     }
+    metrics::Notification(p.Id(), h.decision.verdict);
     return h;
 }
 
