@@ -37,7 +37,8 @@ http::Response Notify(app::Context& ctx, app::Call& call, const http::Request& r
     providers::RawNotification raw{req.method, req.content_type, req.headers, req.query_string, req.body};
     std::string row;
     try {
-        row = store::RecordNotification(ctx.db(), std::string(p.Id()), call.site.id, req.remote_addr, raw);
+        row = store::RecordNotification(ctx.db(), std::string(p.Id()), call.site.id, req.remote_addr, raw,
+                                        log::RequestId());
     } catch (const std::exception& e) {
         // Not stored, so not acted on: the provider must send it again.
         log::Error("notification for ", call.site.id, " (", p.Id(), ") not stored: ", e.what());

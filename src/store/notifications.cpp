@@ -71,6 +71,7 @@ std::vector<StoredNotification> Rows(const db::Result& r) {
         n.verdict = r.Get(i, "verdict");
         n.reason = r.Get(i, "reason");
         n.ct_ms = r.GetInt(i, "ct");
+        n.request_id = r.Get(i, "request_id");
         out.push_back(std::move(n));
     }
     return out;
@@ -79,13 +80,15 @@ std::vector<StoredNotification> Rows(const db::Result& r) {
 }  // namespace
 
 std::string RecordNotification(db::Connection& c, const std::string& provider, const std::string& site,
-                               const std::string& remote_addr, const providers::RawNotification& raw) {
+                               const std::string& remote_addr, const providers::RawNotification& raw,
+                               const std::string& request_id) {
     // remote_addr is text: keep it only when it is plain ASCII (nginx always sends an address).
     std::string addr;
     for (char ch : remote_addr)
         if (ch >= 0x20 && ch < 0x7f) addr += ch;
-    db::Result r = c.Exec(kNotifyInsert, {provider, site, addr.substr(0, 64), raw.method, HeaderForm(raw),
-                                          crypto::HexLower(raw.query), crypto::HexLower(raw.body)});
+    db::Result r =
+        c.Exec(kNotifyInsert, {provider, site, addr.substr(0, 64), raw.method, HeaderForm(raw),
+                               crypto::HexLower(raw.query), crypto::HexLower(raw.body), request_id});
     return r.Get(0, 0);
 }
 

@@ -218,17 +218,19 @@ const db::Statement kOrderState{"order_state", "SELECT or_st FROM orders WHERE i
 // Headers, query and body are stored so that any byte survives (form-encoded text, bytea).
 const db::Statement kNotifyInsert{
     "notify_insert",
-    "INSERT INTO notifications (provider, site_id, remote_addr, method, header_form, query, body) "
-    "VALUES ($1, $2, $3, $4, $5, decode($6, 'hex'), decode($7, 'hex')) RETURNING id"};
+    "INSERT INTO notifications (provider, site_id, remote_addr, method, header_form, query, body, "
+    "request_id) "
+    "VALUES ($1, $2, $3, $4, $5, decode($6, 'hex'), decode($7, 'hex'), NULLIF($8, '')) RETURNING id"};
 // Only a row still undecided (or whose evaluation failed) takes a verdict: a replay racing the
 // live request cannot overwrite what the first one decided.
 const db::Statement kNotifyVerdict{
     "notify_verdict",
     "UPDATE notifications SET verdict = $2, reason = $3, slip_id = $4, decided_at = now() "
     "WHERE id = $1 AND verdict IN ('received', 'error')"};
-#define NOTIFY_COLS                                                                               \
+#define NOTIFY_COLS \
     "id, provider, site_id, coalesce(slip_id, '') AS slip_id, remote_addr, method, header_form, " \
-    "encode(query, 'hex') AS query, encode(body, 'hex') AS body, verdict, reason, " MS("ct") " AS ct"
+    "encode(query, 'hex') AS query, encode(body, 'hex') AS body, verdict, reason, " MS("ct") " AS ct, " \
+    "coalesce(request_id, '') AS request_id"
 const db::Statement kNotifyReceived{
     "notify_received", "SELECT " NOTIFY_COLS
                        " FROM notifications WHERE verdict = $3 "

@@ -16,11 +16,14 @@ struct StoredNotification {
     providers::RawNotification raw;
     std::string verdict, reason;
     std::int64_t ct_ms = 0;
+    std::string request_id;  // nginx's $request_id of the delivery ("" when none)
 };
 
-/// Stores the request with verdict "received"; returns the row id.
+/// Stores the request with verdict "received"; returns the row id. `request_id`: nginx's
+/// $request_id as log::RequestId() kept it ("" stores NULL).
 std::string RecordNotification(db::Connection& c, const std::string& provider, const std::string& site,
-                               const std::string& remote_addr, const providers::RawNotification& raw);
+                               const std::string& remote_addr, const providers::RawNotification& raw,
+                               const std::string& request_id = "");
 
 /// settled, duplicate, ignored, rejected, error. Only a row still "received" or "error" takes
 /// one: false when another evaluation (a replay) decided it first.
