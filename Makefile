@@ -18,7 +18,9 @@ VERSION := $(shell cat VERSION)
 CXX ?= g++
 PKG_CONFIG ?= pkg-config
 PKGS := libpq libxml-2.0 libcurl openssl
-PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS))
+# Without the default system directories some .pc files name (libcurl's multiarch dir): as -I or
+# -isystem they would reorder the compiler's own search path and break #include_next.
+PKG_CFLAGS := $(filter-out -I/usr/include -I/usr/include/%-linux-gnu,$(shell $(PKG_CONFIG) --cflags $(PKGS)))
 PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS))
 ifeq ($(PKG_LIBS),)
   $(error pkg-config found none of $(PKGS): run make deps (or deploy/install-deps.sh))
