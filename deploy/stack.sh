@@ -100,6 +100,7 @@ print_summary() {
     cat <<EOF
 
 orderpay API:  $ORDERPAY_URL/api/demo/pay/   (health: $ORDERPAY_URL/healthz)
+metrics:       $ORDERPAY_URL/metrics   (Prometheus text; this host only)
 paysim:        $PAYSIM_URL/
 logs:          $LOG/
 environment:   . $ENV_FILE
