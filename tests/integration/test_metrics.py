@@ -7,8 +7,11 @@ import re
 import signal
 import subprocess
 
+import urllib.parse
+
 from conftest import STACK, api, http
 from helpers import buy_ok, check, sim_pay, wait_for
+from test_bad_input import expect_json_error, raw_request
 
 SAMPLE = re.compile(r'^([a-z_]+)(\{[a-z_]+="[^"\\]*"(,[a-z_]+="[^"\\]*")*\})? ([0-9.e+-]+|\+Inf)$')
 
@@ -93,6 +96,15 @@ def test_metrics_is_get_only():
                                      {"Content-Type": "text/plain"})
     assert status == 405 and body["errCode"] == "e.www.api.method", body
     assert headers.get("allow") == "GET, HEAD", headers
+
+
+def test_metrics_refused_outside_the_allowlist():
+    port = urllib.parse.urlparse(STACK["ORDERPAY_URL"]).port
+    req = b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    # 127.0.0.2 reaches nginx's 127.0.0.1 listener but is not on the allowlist.
+    expect_json_error(raw_request(port, req, source=("127.0.0.2", 0)), 403, "e.www.api.forbidden")
+    status, _, body = raw_request(port, req)
+    assert status == 200 and b"orderpay_http_requests_total" in body, body[:200]
 
 
 def master_pid():
