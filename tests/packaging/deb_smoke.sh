@@ -40,8 +40,18 @@ grep -q '^ExecStart=/usr/bin/orderpayd$' "$ROOT/lib/systemd/system/orderpayd.ser
     fail "orderpayd.service does not run /usr/bin/orderpayd"
 # Enabled units would be symlinks in the package or enable calls in the postinst.
 [[ ! -d $ROOT/etc/systemd ]] || fail "the package ships /etc/systemd (an enabled unit?)"
-if grep -En 'deb-systemd-helper (enable|--quiet enable)|deb-systemd-invoke (start|restart)' "$CTRL/postinst"; then
-    fail "the postinst enables or starts a unit"
+# dh_installsystemd --no-enable still re-enables, on upgrade, a unit the admin had enabled
+# (`debian-installed` and `was-enabled` guard it); its default snippet enables on first install.
+# So: no unguarded enable, no start or restart at all.
+if grep -n 'first installation' "$CTRL/postinst"; then fail "the postinst enables units on install"; fi
+n_enable=$(grep -c "deb-systemd-helper enable '" "$CTRL/postinst" || true)
+n_guard=$(grep -c "deb-systemd-helper --quiet was-enabled '" "$CTRL/postinst" || true)
+n_installed=$(grep -c "deb-systemd-helper debian-installed '" "$CTRL/postinst" || true)
+((n_enable == n_guard && n_installed == ${#units[@]} - 2)) ||
+    fail "postinst: $n_enable enable calls, $n_guard was-enabled guards, $n_installed debian-installed checks"
+# Upgrades may try-restart what already runs; nothing is started, restarted or stopped otherwise.
+if grep -En 'deb-systemd-invoke +(start|restart|stop)' "$CTRL"/postinst "$CTRL"/preinst 2>/dev/null; then
+    fail "a maintainer script starts, restarts or stops a unit on install or upgrade"
 fi
 
 for f in usr/share/orderpay/nginx/orderpay.conf usr/share/orderpay/nginx/fastcgi_params.orderpay \
@@ -53,7 +63,9 @@ done
 grep -q 'adduser --system' "$CTRL/postinst" || fail "the postinst does not create the orderpay user"
 for script in "$CTRL"/preinst "$CTRL"/postinst "$CTRL"/prerm "$CTRL"/postrm; do
     [[ -f $script ]] || continue
-    if grep -En 'psql|migrate|createdb|pg_' "$script"; then fail "${script##*/} touches a database"; fi
+    if grep -v '^[[:space:]]*#' "$script" | grep -En 'psql|createdb|dropdb|pg_ctl|orderpay +migrate|paysim +migrate'; then
+        fail "${script##*/} touches a database"
+    fi
 done
 dpkg-deb -f "$DEB" Depends | grep -q adduser || fail "Depends lacks adduser"
 echo "deb_smoke: ok ($DEB)"
