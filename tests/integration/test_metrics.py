@@ -6,11 +6,12 @@ import os
 import re
 import signal
 import subprocess
+import threading
 
 import urllib.parse
 
 from conftest import STACK, api, http
-from helpers import buy_ok, check, sim_pay, wait_for
+from helpers import buy, buy_ok, check, sim_pay, wait_for
 from test_bad_input import expect_json_error, raw_request
 
 SAMPLE = re.compile(r'^([a-z_]+)(\{[a-z_]+="[^"\\]*"(,[a-z_]+="[^"\\]*")*\})? ([0-9.e+-]+|\+Inf)$')
@@ -89,6 +90,28 @@ def test_histograms_are_cumulative():
     values = [v for _, v in buckets]
     assert values == sorted(values)
     assert values[-1] == s['orderpay_http_request_duration_seconds_count{route="healthz"}']
+
+
+def test_busy_workers_and_a_declined_scan():
+    # wx.scan codes 134... stay USERPAYING until orderpay reverses them: two slow requests
+    # (scan_poll_tries x scan_poll_ms, 3 s in the dev stack) hold two workers.
+    before = scrape()
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(buy("wx.scan", auth_code="134000000000000077")))
+               for _ in range(2)]
+    for t in threads:
+        t.start()
+    try:
+        assert wait_for(lambda: scrape()["orderpay_workers_busy"] >= 3, 10), "busy gauge never reached 3"
+    finally:
+        for t in threads:
+            t.join(60)
+    assert [r[0] for r in results] == [409, 409], results
+    after = scrape()
+    assert after["orderpay_workers_busy"] == 1  # only the scrape itself
+    assert delta(before, after,
+                 'orderpay_provider_calls_total{provider="wx",operation="create",outcome="failed"}') == 2
+    assert delta(before, after, req("pay/buy", 409)) == 2
 
 
 def test_metrics_is_get_only():
