@@ -9,22 +9,42 @@
 BUILD ?= release
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 OUT := build/$(BUILD)
+VERSION := $(shell cat VERSION)
 
+# Flags: CPPFLAGS, CXXFLAGS and LDFLAGS come from the environment or the command line (dpkg's
+# hardening flags, `make CXXFLAGS=-O3`) and are appended to the flags the build needs, which
+# live in OP_* and are never replaced. Only the optimisation level is a default the caller's
+# CXXFLAGS overrides. Libraries are found with pkg-config (libfcgi ships no .pc file).
 CXX ?= g++
+PKG_CONFIG ?= pkg-config
+PKGS := libpq libxml-2.0 libcurl openssl
+# Without the default system directories some .pc files name (libcurl's multiarch dir): as -I or
+# -isystem they would reorder the compiler's own search path and break #include_next.
+PKG_CFLAGS := $(filter-out -I/usr/include -I/usr/include/%-linux-gnu,$(shell $(PKG_CONFIG) --cflags $(PKGS)))
+PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS))
+ifeq ($(PKG_LIBS),)
+  $(error pkg-config found none of $(PKGS): run make deps (or deploy/install-deps.sh))
+endif
 CXXSTD := -std=c++20
 WARN := -Wall -Wextra -Werror -Wno-missing-field-initializers
-INCS := -Iinclude -Isrc -I/usr/include/libxml2 -I/usr/include/postgresql
 
 ifeq ($(BUILD),debug)
-  OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+  CXXFLAGS ?= -O1 -g
+  SAN := -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
   LDOPT := -fsanitize=address,undefined
+  NDEBUG :=
 else
-  OPT := -O2 -g -DNDEBUG
+  CXXFLAGS ?= -O2 -g
+  SAN :=
   LDOPT :=
+  NDEBUG := -DNDEBUG
 endif
 
-CXXFLAGS := $(CXXSTD) $(WARN) $(OPT) $(INCS) -MMD -MP
-LIBS := -lfcgi -lpq -lxml2 -lssl -lcrypto -lcurl -lqrencode -lpthread
+OP_CPPFLAGS := -Iinclude -Isrc $(PKG_CFLAGS) $(NDEBUG)
+OP_CXXFLAGS := $(CXXSTD) $(WARN) $(SAN) -MMD -MP
+COMPILE = $(CXX) $(OP_CPPFLAGS) $(CPPFLAGS) $(OP_CXXFLAGS) $(CXXFLAGS)
+LINK = $(CXX) $(LDOPT) $(CXXFLAGS) $(LDFLAGS)
+LIBS := -lfcgi $(PKG_LIBS) -lqrencode -lpthread
 
 CORE_SRCS := $(shell find src -name '*.cpp' -not -path 'src/bin/*' -not -path 'src/sim/*' | sort)
 SIM_SRCS := $(shell find src/sim -name '*.cpp' 2>/dev/null | sort)
@@ -36,19 +56,27 @@ UNIT_OBJS := $(UNIT_SRCS:%.cpp=$(OUT)/obj/%.o)
 
 BINS := $(OUT)/orderpayd $(OUT)/orderpay $(OUT)/paysim
 
-.PHONY: all build debug deps run up down test unit integration bench format format-check clean \
-        fuzz fuzz-build fuzz-smoke
+.PHONY: all build bins debug deps run up down test unit integration bench format format-check clean \
+        fuzz fuzz-build fuzz-smoke install deb deb-test
 
 all: build
 
 build: $(BINS) $(OUT)/unit_tests
+
+# The three binaries only (no GoogleTest needed): what a package build compiles.
+bins: $(BINS)
 
 debug:
 	$(MAKE) -j$(JOBS) BUILD=debug build
 
 $(OUT)/obj/%.o: %.cpp
 	@mkdir -p $(dir $@)
-	$(CXX) $(CXXFLAGS) -c $< -o $@
+	$(COMPILE) -c $< -o $@
+
+# The version string is compiled into one file only, so a new VERSION rebuilds just that.
+$(OUT)/obj/src/core/version.o: src/core/version.cpp VERSION
+	@mkdir -p $(dir $@)
+	$(COMPILE) -DORDERPAY_VERSION='"$(VERSION)"' -c $< -o $@
 
 # The SQL migrations are compiled into the binaries (deploy/embed-sql.sh).
 $(OUT)/gen/migrations_data.cpp: $(wildcard sql/*.sql sql/paysim/*.sql) deploy/embed-sql.sh
@@ -57,7 +85,7 @@ $(OUT)/gen/migrations_data.cpp: $(wildcard sql/*.sql sql/paysim/*.sql) deploy/em
 
 $(OUT)/obj/gen/migrations_data.o: $(OUT)/gen/migrations_data.cpp
 	@mkdir -p $(dir $@)
-	$(CXX) $(CXXFLAGS) -c $< -o $@
+	$(COMPILE) -c $< -o $@
 
 $(OUT)/libcore.a: $(CORE_OBJS)
 	@mkdir -p $(dir $@)
@@ -68,20 +96,20 @@ $(OUT)/libsim.a: $(SIM_OBJS)
 	rm -f $@ && ar rcs $@ $^
 
 $(OUT)/orderpayd: $(OUT)/obj/src/bin/orderpayd.o $(OUT)/libcore.a
-	$(CXX) $(LDOPT) -o $@ $^ $(LIBS)
+	$(LINK) -o $@ $^ $(LIBS)
 
 $(OUT)/orderpay: $(OUT)/obj/src/bin/orderpay.o $(OUT)/libcore.a
-	$(CXX) $(LDOPT) -o $@ $^ $(LIBS)
+	$(LINK) -o $@ $^ $(LIBS)
 
 $(OUT)/paysim: $(OUT)/obj/src/bin/paysim.o $(OUT)/libsim.a $(OUT)/libcore.a
-	$(CXX) $(LDOPT) -o $@ $^ $(LIBS)
+	$(LINK) -o $@ $^ $(LIBS)
 
 # make bench's floor: nginx -> a responder that does nothing (tests/bench/null_fcgi.cpp).
 $(OUT)/null_fcgi: $(OUT)/obj/tests/bench/null_fcgi.o
-	$(CXX) $(LDOPT) -o $@ $^ -lfcgi
+	$(LINK) -o $@ $^ -lfcgi
 
 $(OUT)/unit_tests: $(UNIT_OBJS) $(OUT)/libsim.a $(OUT)/libcore.a
-	$(CXX) $(LDOPT) -o $@ $^ -lgtest -lgtest_main $(LIBS)
+	$(LINK) -o $@ $^ -lgtest -lgtest_main $(LIBS)
 
 deps:
 	@bash deploy/install-deps.sh
@@ -136,7 +164,7 @@ FUZZ_OUT := build/fuzz
 # The Makefile's include paths, third-party ones as system headers (-Werror stays on for ours).
 # clang also flags RapidJSON 1.1's member-iterator operator!= (C++20 reversed operators) at each
 # loop over an object, in our files; that warning is about the header and is turned off.
-FUZZ_INCS := -Iinclude -isystem /usr/include/libxml2 -isystem /usr/include/postgresql
+FUZZ_INCS := -Iinclude $(patsubst -I%,-isystem %,$(PKG_CFLAGS))
 FUZZ_IGNORELIST := tests/fuzz/ubsan-ignorelist.txt
 FUZZ_CXXFLAGS := $(CXXSTD) $(WARN) -Wno-ambiguous-reversed-operator $(FUZZ_INCS) \
                  -O1 -g -fno-omit-frame-pointer -fno-sanitize-recover=undefined \
@@ -155,7 +183,7 @@ FUZZ_LIB_SRCS := src/http/form.cpp src/http/json.cpp src/http/xml.cpp src/http/r
 FUZZ_LIB_OBJS := $(FUZZ_LIB_SRCS:%.cpp=$(FUZZ_OUT)/obj/%.o)
 FUZZ_TARGETS := $(patsubst tests/fuzz/%_fuzz.cpp,%,$(sort $(wildcard tests/fuzz/*_fuzz.cpp)))
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_OUT)/%)
-FUZZ_LIBS := -lxml2 -lssl -lcrypto -lcurl -lpthread
+FUZZ_LIBS := $(shell $(PKG_CONFIG) --libs libxml-2.0 libcurl openssl) -lpthread
 
 $(FUZZ_OUT)/obj/src/%.o: src/%.cpp $(FUZZ_IGNORELIST)
 	@mkdir -p $(dir $@)
@@ -182,6 +210,41 @@ fuzz-smoke: fuzz-build
 
 clean:
 	rm -rf build
+
+# make install DESTDIR= PREFIX=: the binaries of $(OUT), the systemd units rewritten for
+# BINDIR and DOCDIR, the nginx site config and FastCGI params, the config example and the docs.
+# Nothing is written outside DESTDIR, no user is created and no database touched (the Debian
+# package's postinst creates the user; `orderpay migrate` is the operator's step).
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+DATADIR ?= $(PREFIX)/share
+DOCDIR ?= $(DATADIR)/doc/orderpay
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+INSTALL ?= install
+UNITS := $(sort $(wildcard deploy/systemd/*.service deploy/systemd/*.socket deploy/systemd/*.timer))
+
+install: $(BINS)
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DATADIR)/orderpay/nginx \
+	    $(DESTDIR)$(DOCDIR)/examples
+	$(INSTALL) -m 0755 $(BINS) $(DESTDIR)$(BINDIR)/
+	for u in $(UNITS); do \
+	    sed -e 's|/usr/local/bin/|$(BINDIR)/|g' -e 's|/usr/local/share/doc/orderpay|$(DOCDIR)|g' \
+	        $$u >$(DESTDIR)$(UNITDIR)/$${u##*/} && chmod 0644 $(DESTDIR)$(UNITDIR)/$${u##*/} || exit 1; \
+	done
+	$(INSTALL) -m 0644 nginx/orderpay.conf nginx/fastcgi_params.orderpay $(DESTDIR)$(DATADIR)/orderpay/nginx/
+	$(INSTALL) -m 0644 api/openapi.yaml $(DESTDIR)$(DATADIR)/orderpay/openapi.yaml
+	$(INSTALL) -m 0644 deploy/orderpay.conf.example $(DESTDIR)$(DOCDIR)/examples/orderpay.conf
+	$(INSTALL) -m 0644 README.md $(DESTDIR)$(DOCDIR)/
+
+# make deb: build/deb/orderpay_$(VERSION)_<arch>.deb with debhelper from a clean copy of the
+# tree (dpkg-buildpackage writes next to the source, so never into the worktree's parent),
+# then lintian, which must report no errors. Installs debhelper and lintian if missing.
+deb:
+	bash deploy/build-deb.sh
+
+# Installs the built .deb into a scratch root (dpkg -x) and runs the installed binaries.
+deb-test:
+	bash tests/packaging/deb_smoke.sh build/deb/orderpay_$(VERSION)_$$(dpkg --print-architecture).deb
 
 # The mains' dependency files too: without them a header change left src/bin/*.o stale, linking
 # two layouts of one class into the same binary.

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages orderpay needs to build, run and test, and nothing else.
+# `install-deps.sh deb` also installs what `make deb` needs (debhelper, lintian).
 #
 # Idempotent and fast when everything is present: only `dpkg-query` runs then. Otherwise one
 # `apt-get update` and one `apt-get install` of the missing packages. Packaged services (the
@@ -18,8 +19,11 @@ PACKAGES=(
     python3-jsonschema python3-yaml  # the integration suite validates every reply against api/openapi.yaml
     zbar-tools  # test_qr.py and test_demo_checkout.py decode QR codes with zbarimg
     chromium python3-websocket  # test_demo_checkout.py: headless Chromium over the DevTools protocol
-    curl ca-certificates wrk openssl
+    curl ca-certificates wrk openssl pkg-config
 )
+if [[ ${1:-} == deb ]]; then
+    PACKAGES+=(debhelper dpkg-dev lintian)
+fi
 
 installed() {
     [[ $(dpkg-query -W -f='${Status}' "$1" 2>/dev/null) == "install ok installed" ]]

@@ -117,6 +117,7 @@ print_summary() {
 orderpay API:  $ORDERPAY_URL/api/demo/pay/   (health: $ORDERPAY_URL/healthz)
 demo checkout: $ORDERPAY_URL/demo/   (open it in a browser; "pay with the sandbox phone" pays)
 OpenAPI:       $ORDERPAY_URL/api/openapi.yaml
+metrics:       $ORDERPAY_URL/metrics   (Prometheus text; this host only)
 paysim:        $PAYSIM_URL/
 logs:          $LOG/
 environment:   . $ENV_FILE

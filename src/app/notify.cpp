@@ -4,6 +4,7 @@
 #include "orderpay/app/notify.hpp"
 
 #include "orderpay/core/log.hpp"
+#include "orderpay/core/metrics.hpp"
 #include "orderpay/store/notifications.hpp"
 #include "orderpay/store/orders.hpp"
 #include "orderpay/store/settle.hpp"
@@ -235,6 +236,10 @@ Handled DecideAndRecord(db::Connection& c, const providers::Provider& p, const s
     Handled h;
     try {
         h.ev = evaluate();
+        if (h.ev.slip) {
+            log::SetSlip(h.ev.slip->id);
+            log::SetOrder(h.ev.slip->order_id);
+        }
         h.decision = Decide(c, p, h.ev, row_id);
         std::optional<std::string> slip = h.ev.slip ? std::optional(h.ev.slip->id) : std::nullopt;
         const bool recorded = h.decision.written ? h.decision.recorded
@@ -256,6 +261,7 @@ Handled DecideAndRecord(db::Connection& c, const providers::Provider& p, const s
             // The database is gone too: the row stays "received" and `inbox replay` decides it.
         }
     }
+    metrics::Notification(p.Id(), h.decision.verdict);
     return h;
 }
 
@@ -282,7 +288,8 @@ Incoming HandleIncoming(db::Connection& c, const providers::Provider& p, const s
         if (notice && notice->parsed && notice->slip_id.empty() && !notice->provider_ref.empty())
             SlipNamed(c, p, *notice);
         intake = store::IntakeNotification(c, std::string(p.Id()), site, remote_addr, raw,
-                                           notice && notice->parsed ? notice->slip_id : std::string());
+                                           notice && notice->parsed ? notice->slip_id : std::string(),
+                                           log::RequestId());
     } catch (const std::exception& e) {
         // Not stored, so not acted on: the provider must send it again.
         log::Error("notification for ", site, " (", p.Id(), ") not stored: ", e.what());

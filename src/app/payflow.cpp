@@ -5,6 +5,7 @@
 
 #include "orderpay/app/order_view.hpp"
 #include "orderpay/core/log.hpp"
+#include "orderpay/providers/metered.hpp"
 #include "orderpay/store/check_view.hpp"
 #include "orderpay/store/orders.hpp"
 #include "orderpay/store/settle.hpp"
@@ -68,7 +69,7 @@ std::optional<http::Err> SendSlip(Context& ctx, const PayType& pt, const provide
     cp.client_ip = in.client_ip;
     cp.notify_url = ctx.settings().notify_base_url + "/api/" + s.site_id + "/pay/re_" + pt.prefix;
     cp.expire_epoch_s = s.expire_epoch_s;
-    providers::CreateResult r = p->Create(m, cp);
+    providers::CreateResult r = providers::MeteredCreate(*p, m, cp);
     message = r.message;
 
     switch (r.outcome) {
@@ -117,7 +118,7 @@ bool RefreshSlip(Context& ctx, const store::SlipRow& slip, QueryPace pace) {
     providers::Provider* p = ctx.ProviderFor(slip.provider);
     std::optional<providers::Merchant> m = store::FindMerchant(ctx.db(), slip.merchant_id);
     if (!p || !m) return false;
-    providers::QueryResult q = p->QueryByRef(*m, slip.id, slip.provider_ref);
+    providers::QueryResult q = providers::MeteredQuery(*p, *m, slip.id, slip.provider_ref);
     using S = providers::QueryResult::State;
     // Approved by the buyer, not yet paid: completed here (PayPal capture) while the slip is
     // still the order's live one and the order can take it; never for anything else.
@@ -145,7 +146,7 @@ FailedSlipCheck CheckFailedSlip(Context& ctx, const store::SlipRow& slip, std::s
         return FailedSlipCheck::kUnknown;
     }
     store::StampQueried(ctx.db(), slip.id);
-    providers::QueryResult q = p->QueryByRef(*m, slip.id, slip.provider_ref);
+    providers::QueryResult q = providers::MeteredQuery(*p, *m, slip.id, slip.provider_ref);
     using S = providers::QueryResult::State;
     switch (q.state) {
         case S::kPaid: {
@@ -165,7 +166,7 @@ FailedSlipCheck CheckFailedSlip(Context& ctx, const store::SlipRow& slip, std::s
             return FailedSlipCheck::kConfirmedClosed;
         case S::kNotPaid: {
             // Still open: close it again, so it can never take money; confirmed next time.
-            providers::CloseResult c = p->Close(*m, slip.id);
+            providers::CloseResult c = providers::MeteredClose(*p, *m, slip.id);
             detail = c.closed ? "was still open: closed again" : "still open, close failed: " + c.message;
             return FailedSlipCheck::kStillOpen;
         }

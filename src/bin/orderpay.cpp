@@ -4,6 +4,7 @@
 
 #include "orderpay/cli/cli.hpp"
 #include "orderpay/core/log.hpp"
+#include "orderpay/core/version.hpp"
 #include "orderpay/db/migrations.hpp"
 #include "orderpay/providers/http_client.hpp"
 #include "orderpay/store/statements.hpp"
@@ -32,7 +33,7 @@ constexpr const char* kUsage = R"(usage: orderpay [--config FILE] COMMAND ...
   inbox replay [--older-than 60s] [--verdict received|error]   decide what a dying worker left
   audit [--replay-interval 600] [--expire-grace 600] [--list]  check every invariant; exit 1 on a violation
   sql [NAME]                                the prepared statements' names, or one's SQL text
-Add --json for machine-readable output. Config: --config, $ORDERPAY_CONFIG, /etc/orderpay/orderpay.conf
+--version prints the version. Add --json for machine-readable output. Config: --config, $ORDERPAY_CONFIG, /etc/orderpay/orderpay.conf
 )";
 
 }  // namespace
@@ -52,6 +53,10 @@ int main(int argc, char** argv) {
         } else {
             break;
         }
+    }
+    if (i < argc && !std::strcmp(argv[i], "--version")) {
+        std::cout << "orderpay " << Version() << '\n';
+        return 0;
     }
     if (i >= argc || !std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h")) {
         std::cout << kUsage;

@@ -10,6 +10,8 @@
 #include "orderpay/app/context.hpp"
 #include "orderpay/core/config.hpp"
 #include "orderpay/core/log.hpp"
+#include "orderpay/core/metrics.hpp"
+#include "orderpay/core/version.hpp"
 #include "orderpay/fcgi/pool.hpp"
 #include "orderpay/handlers/handlers.hpp"
 #include "orderpay/providers/http_client.hpp"
@@ -49,9 +51,12 @@ int main(int argc, char** argv) {
     for (int i = 1; i < argc; ++i) {
         if ((!std::strcmp(argv[i], "-c") || !std::strcmp(argv[i], "--config")) && i + 1 < argc) {
             path = argv[++i];
+        } else if (!std::strcmp(argv[i], "--version")) {
+            std::cout << "orderpayd " << Version() << '\n';
+            return 0;
         } else {
             std::cerr
-                << "usage: orderpayd [--config FILE]\n"
+                << "usage: orderpayd [--config FILE] | --version\n"
                    "  FastCGI worker pool; config from $ORDERPAY_CONFIG or /etc/orderpay/orderpay.conf\n";
             return 2;
         }
@@ -60,6 +65,11 @@ int main(int argc, char** argv) {
     std::optional<Config> cfg = Config::Load(path, err);
     if (!cfg) {
         log::Error(err);
+        return 1;
+    }
+    // log_format: text (default) or json, one object per line with the request's context.
+    if (!log::SetFormat(cfg->Get("log_format", "text"))) {
+        log::Error("log_format must be text or json, not '", cfg->Get("log_format"), "'");
         return 1;
     }
     // log_file: append log lines there instead of stderr (which systemd sends to the journal).
@@ -72,6 +82,8 @@ int main(int argc, char** argv) {
         close(fd);
     }
     providers::HttpGlobalInit();
+    // Mapped before the pool forks, so every worker (and every respawned one) shares it.
+    if (!metrics::Init()) log::Warn("metrics: cannot map the shared region; /metrics answers 404");
     // Settings live in a shared holder so SIGHUP can swap them before workers are replaced.
     auto settings = std::make_shared<app::Settings>(app::Settings::From(*cfg));
     fcgi::PoolOptions opts = PoolFrom(*cfg);
@@ -85,6 +97,9 @@ int main(int argc, char** argv) {
                 return;
             }
             *settings = app::Settings::From(*fresh);
+            // Workers forked after this (all of them, one by one) inherit the new format.
+            if (!log::SetFormat(fresh->Get("log_format", "text")))
+                log::Error("reload: log_format must be text or json; keeping the old one");
             o.workers = static_cast<int>(fresh->GetInt("workers", o.workers));
             o.max_body = static_cast<std::size_t>(fresh->GetInt("max_body_bytes", 64 * 1024));
             log::Info("config reloaded from ", path);

@@ -51,7 +51,9 @@ int List(Env& env, const Args& a) {
                       << ",\"slip\":" << http::JsonString(n.slip_id)
                       << ",\"method\":" << http::JsonString(n.raw.method)
                       << ",\"verdict\":" << http::JsonString(n.verdict)
-                      << ",\"reason\":" << http::JsonString(n.reason) << ",\"ct\":" << n.ct_ms << '}';
+                      << ",\"reason\":" << http::JsonString(n.reason) << ",\"ct\":" << n.ct_ms
+                      << ",\"request_id\":"
+                      << (n.request_id.empty() ? "null" : http::JsonString(n.request_id)) << '}';
         }
         std::cout << "]\n";
         return 0;

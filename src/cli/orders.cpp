@@ -10,6 +10,7 @@
 #include "orderpay/app/payflow.hpp"
 #include "orderpay/cli/cli.hpp"
 #include "orderpay/http/reply.hpp"
+#include "orderpay/providers/metered.hpp"
 #include "orderpay/store/admin.hpp"
 #include "orderpay/store/rows.hpp"
 #include "orderpay/store/settle.hpp"
@@ -92,7 +93,7 @@ int ExpireCmd(Env& env, const Args& a) {
             providers::Provider* p = ctx.ProviderFor(slip->provider);
             std::optional<providers::Merchant> m = store::FindMerchant(env.db, slip->merchant_id);
             if (!p || !m) continue;  // cannot ask: never fail a slip that may have been paid
-            providers::CloseResult c = p->Close(*m, slip->id);
+            providers::CloseResult c = providers::MeteredClose(*p, *m, slip->id);
             if (c.already_paid || !c.closed) {
                 app::RefreshSlip(ctx, *slip, app::QueryPace::kNow);
                 std::optional<domain::OrderState> st = store::OrderState(env.db, id);

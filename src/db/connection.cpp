@@ -4,6 +4,7 @@
 #include <cstdlib>
 
 #include "orderpay/core/log.hpp"
+#include "orderpay/core/metrics.hpp"
 
 namespace orderpay::db {
 
@@ -53,6 +54,7 @@ bool Connection::Ensure() {
     auto now = std::chrono::steady_clock::now();
     if (now < next_attempt_) return false;
     prepared_ = false;
+    const bool reconnect = conn_ != nullptr;
     if (!conn_) {
         conn_.reset(PQconnectdb(conninfo_.c_str()));
     } else {
@@ -74,11 +76,13 @@ bool Connection::Ensure() {
         backoff_ = std::min(std::chrono::milliseconds(2000),
                             backoff_.count() ? backoff_ * 2 : std::chrono::milliseconds(100));
         next_attempt_ = now + backoff_;
+        metrics::DbError("connect");
         log::Warn("database unavailable: ", conn_ ? PQerrorMessage(conn_.get()) : "out of memory");
         return false;
     }
     backoff_ = std::chrono::milliseconds(0);
     prepared_ = true;
+    if (reconnect) metrics::DbReconnect();
     return true;
 }
 
@@ -91,6 +95,7 @@ Result Connection::Check(PGresult* raw, const char* what) {
     }
     if (!conn_ || PQstatus(conn_.get()) != CONNECTION_OK) {
         prepared_ = false;
+        metrics::DbError("unavailable");
         throw Unavailable(std::string(what) + ": connection lost");
     }
     const char* state = r ? PQresultErrorField(r.get(), PG_DIAG_SQLSTATE) : nullptr;
@@ -100,8 +105,10 @@ Result Connection::Check(PGresult* raw, const char* what) {
     const std::string_view sv = state ? std::string_view(state) : std::string_view();
     if ((sv.substr(0, 2) == "08" && sv != "08P01") || sv.substr(0, 3) == "57P") {
         prepared_ = false;
+        metrics::DbError("unavailable");
         throw Unavailable(std::string(what) + ": " + msg);
     }
+    metrics::DbError("statement");
     const char* primary = r ? PQresultErrorField(r.get(), PG_DIAG_MESSAGE_PRIMARY) : nullptr;
     throw Error(std::string(what) + ": " + msg, state ? state : "", primary ? primary : "");
 }

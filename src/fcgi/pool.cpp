@@ -14,8 +14,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <vector>
 
 #include "orderpay/core/log.hpp"
+#include "orderpay/core/metrics.hpp"
 #include "orderpay/fcgi/worker.hpp"
 
 namespace orderpay::fcgi {
@@ -80,7 +82,19 @@ int ListenFd(const PoolOptions& opts, bool& owned) {
 struct Child {
     int generation;
     std::chrono::steady_clock::time_point started;
+    int slot;  // metrics slot (metrics.hpp): the lowest one no live child holds
 };
+
+int FreeSlot(const std::map<pid_t, Child>& children) {
+    const int n = metrics::SlotCount();
+    if (n == 0) return -1;
+    std::vector<bool> used(n);
+    for (const auto& [pid, c] : children)
+        if (c.slot >= 0) used[c.slot] = true;
+    for (int i = 0; i < n; ++i)
+        if (!used[i]) return i;
+    return static_cast<int>(children.size() % n);  // shared slot: still exact, see UseSlot
+}
 
 }  // namespace
 
@@ -111,8 +125,10 @@ int RunPool(PoolOptions opts, AppFactory factory, ReloadHook reload) {
     auto next_spawn = std::chrono::steady_clock::now();
 
     auto spawn = [&]() {
+        const int slot = FreeSlot(children);
         pid_t pid = fork();
         if (pid == 0) {
+            metrics::UseSlot(slot);
             sigprocmask(SIG_SETMASK, &orig, nullptr);
             struct sigaction dfl {};
             dfl.sa_handler = SIG_DFL;
@@ -128,7 +144,7 @@ int RunPool(PoolOptions opts, AppFactory factory, ReloadHook reload) {
             log::Error("fork: ", std::strerror(errno), "; next try in ", backoff.count(), " ms");
             return false;
         }
-        children[pid] = Child{generation, std::chrono::steady_clock::now()};
+        children[pid] = Child{generation, std::chrono::steady_clock::now(), slot};
         return true;
     };
     auto live_current = [&]() {
@@ -137,6 +153,7 @@ int RunPool(PoolOptions opts, AppFactory factory, ReloadHook reload) {
         return n;
     };
 
+    metrics::SetWorkersConfigured(opts.workers);
     log::Info(opts.name, " master started: ", opts.workers, " workers");
     while (!g_term) {
         auto now = std::chrono::steady_clock::now();
@@ -156,8 +173,11 @@ int RunPool(PoolOptions opts, AppFactory factory, ReloadHook reload) {
             if (it == children.end()) continue;
             bool current = it->second.generation == generation;
             auto lived = std::chrono::steady_clock::now() - it->second.started;
+            // A worker killed inside a request leaves its busy flag set: clear it for the next.
+            metrics::ClearBusy(it->second.slot);
             children.erase(it);
             if (!current) continue;  // retired by a reload: its replacement already runs
+            metrics::WorkerRestarted();
             if (WIFSIGNALED(status)) {
                 log::Warn("worker ", pid, " killed by signal ", WTERMSIG(status), "; respawning");
             } else {
@@ -177,6 +197,7 @@ int RunPool(PoolOptions opts, AppFactory factory, ReloadHook reload) {
         if (g_hup && !g_term) {
             g_hup = 0;
             if (reload) reload(opts);
+            metrics::SetWorkersConfigured(opts.workers);
             ++generation;
             log::Info("reload: replacing workers (generation ", generation, ")");
             backoff = std::chrono::milliseconds(0);

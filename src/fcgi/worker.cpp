@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "orderpay/core/log.hpp"
+#include "orderpay/core/metrics.hpp"
 #include "orderpay/http/reply.hpp"
 
 namespace orderpay::fcgi {
@@ -95,6 +96,8 @@ http::Request BuildRequest(FCGX_ParamArray envp) {
             req.content_type = value;
         else if (name == "REMOTE_ADDR")
             req.remote_addr = value;
+        else if (name == "REQUEST_ID")
+            req.request_id = value;
         else if (name.substr(0, 5) == "HTTP_")
             req.headers.emplace(std::string(name), value);
     }
@@ -152,9 +155,14 @@ void WriteResponse(FCGX_Request& r, const http::Response& resp) {
 
 void Serve(FCGX_Request& r, const PoolOptions& opts, App& app) {
     RequestGuard guard(r);
+    const auto start = std::chrono::steady_clock::now();
+    metrics::BusyBegin();
     http::Response resp;
+    std::string path;
     try {
         http::Request req = BuildRequest(r.envp);
+        path = req.path;
+        log::BeginRequest(req.request_id, metrics::RouteLabel(req.path));
         bool too_large = false;
         if (!ReadBody(r, opts.max_body, req.body, too_large)) {
             resp = http::Fail(http::Err::kBadRequest, "incomplete request body");
@@ -168,6 +176,11 @@ void Serve(FCGX_Request& r, const PoolOptions& opts, App& app) {
         resp = http::Fail(http::Err::kInternal);
     }
     WriteResponse(r, resp);
+    // Measured to the reply's hand-over to libfcgi (the stream flushes at Finish, on return).
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    metrics::Request(path, resp.status, seconds);
+    log::EndRequest(resp.status, seconds);
+    metrics::BusyEnd();
 }
 
 // After SIGTERM, on a socket of our own: serve what is already queued, until the queue is empty

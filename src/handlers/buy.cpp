@@ -5,6 +5,7 @@
 
 #include "orderpay/app/order_view.hpp"
 #include "orderpay/app/payflow.hpp"
+#include "orderpay/core/log.hpp"
 #include "orderpay/crypto/digest.hpp"
 #include "orderpay/domain/pricing.hpp"
 #include "orderpay/handlers/buy_input.hpp"
@@ -149,6 +150,9 @@ http::Response Buy(app::Context& ctx, app::Call& call, const http::Request& req)
                           "{\"product\":" + http::JsonString(created.out_of_stock) + "}");
     }
 
+    log::SetOrder(o.id);
+    log::SetSlip(slip.id);
+    log::SetProvider(pt->prefix);
     app::SlipToSend s{slip.id,
                       o.id,
                       call.site.id,

@@ -65,14 +65,17 @@ http::Response Route_(app::Context& ctx, const http::Request& req) {
         if (!db_ok) return http::Fail(http::Err::kDbUnavailable);
         return http::Ok("{\"db\":\"ok\"}");
     }
+    if (req.path == "/metrics") return Metrics(req);
     http::RouteMatch m;
     if (!http::MatchApiPath(req.path, m)) return http::Fail(http::Err::kNoSuchApi);
     const Route* route = nullptr;
     for (const Route& r : kRoutes)
         if (r.action == m.action) route = &r;
     if (!route && m.action.starts_with("re_")) {
-        if (const providers::Provider* p = ctx.ProviderFor(m.action.substr(3)))
+        if (const providers::Provider* p = ctx.ProviderFor(m.action.substr(3))) {
+            log::SetProvider(p->Id());
             return RouteNotification(ctx, req, m, *p);
+        }
     }
     if (!route) return http::Fail(http::Err::kNoSuchApi);
     if (!(route->methods & http::MethodBit(req.method))) return http::MethodNotAllowed(route->methods);
@@ -80,6 +83,8 @@ http::Response Route_(app::Context& ctx, const http::Request& req) {
     // The buyer API (the ticket routes) takes text only; a notification's query is the provider's.
     if (route->needs_ticket && !req.QueryIsText()) return http::Fail(http::Err::kBadEncoding);
 
+    // The order a check/pay is about, for the log lines (json format); only an id that can be one.
+    if (std::optional<std::string> id = req.Arg("id"); id && domain::IsOrderId(*id)) log::SetOrder(*id);
     app::Call call;
     if (route->resolves_itself && http::ValidSiteId(m.site) && route->resolves_itself(req)) {
         call.site.id = m.site;

@@ -6,6 +6,7 @@
 #include "orderpay/domain/ids.hpp"
 #include "orderpay/handlers/handlers.hpp"
 #include "orderpay/http/reply.hpp"
+#include "orderpay/providers/metered.hpp"
 #include "orderpay/store/orders.hpp"
 
 namespace orderpay::handlers {
@@ -27,7 +28,7 @@ bool Retire(app::Context& ctx, const store::SlipRow& old, bool& paid_meanwhile) 
         providers::Provider* p = ctx.ProviderFor(old.provider);
         std::optional<providers::Merchant> m = store::FindMerchant(ctx.db(), old.merchant_id);
         if (!p || !m) return false;
-        providers::CloseResult c = p->Close(*m, old.id);
+        providers::CloseResult c = providers::MeteredClose(*p, *m, old.id);
         if (c.already_paid) {
             app::RefreshSlip(ctx, old, app::QueryPace::kNow);
             paid_meanwhile = true;

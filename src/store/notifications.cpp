@@ -75,6 +75,7 @@ std::vector<StoredNotification> Rows(const db::Result& r) {
         n.ct_ms = r.GetInt(i, "ct");
         // A replay judges freshness windows (WeChat v3's five minutes) at the time it arrived.
         n.raw.received_at = n.ct_ms / 1000;
+        n.request_id = r.Get(i, "request_id");
         out.push_back(std::move(n));
     }
     return out;
@@ -93,12 +94,14 @@ std::string PlainAddr(const std::string& remote_addr) {
 std::optional<NotificationIntake> IntakeNotification(db::Connection& c, const std::string& provider,
                                                      const std::string& site, const std::string& remote_addr,
                                                      const providers::RawNotification& raw,
-                                                     const std::string& slip_id) {
+                                                     const std::string& slip_id,
+                                                     const std::string& request_id) {
     // A slip id that cannot exist (any bytes a provider message may hold) matches nothing and
     // never reaches the text parameter.
     const std::string slip = domain::IsOrderId(slip_id) ? slip_id : std::string();
-    db::Result r = c.Exec(kNotifyIntake, {provider, site, PlainAddr(remote_addr), raw.method, HeaderForm(raw),
-                                          crypto::HexLower(raw.query), crypto::HexLower(raw.body), slip});
+    db::Result r =
+        c.Exec(kNotifyIntake, {provider, site, PlainAddr(remote_addr), raw.method, HeaderForm(raw),
+                               crypto::HexLower(raw.query), crypto::HexLower(raw.body), slip, request_id});
     if (r.Rows() == 0 || r.IsNull(0, r.Col("row_id"))) return std::nullopt;
     NotificationIntake in;
     in.row_id = r.Get(0, "row_id");

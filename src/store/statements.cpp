@@ -242,12 +242,14 @@ const db::Statement kNotifySetEvent{
 // A notification's arrival in one round trip: stored raw (headers as form-encoded text, query and
 // body as bytea, so any byte survives), only for a site that exists, with
 // what its evaluation needs: the slip it names and that slip's merchant, or for an unknown slip
-// the site's seller for the provider. $8 = the slip id the message names ('' when unparsed).
+// the site's seller for the provider. $8 = the slip id the message names ('' when unparsed), $9 =
+// nginx's request id ('' stores NULL).
 const db::Statement kNotifyIntake{
     "notify_intake",
     "WITH st AS (SELECT id FROM sites WHERE id = $2), "
-    "ins AS (INSERT INTO notifications (provider, site_id, remote_addr, method, header_form, query, body) "
-    "SELECT $1, st.id, $3, $4, $5, decode($6, 'hex'), decode($7, 'hex') FROM st RETURNING id) "
+    "ins AS (INSERT INTO notifications (provider, site_id, remote_addr, method, header_form, query, body, "
+    "request_id) SELECT $1, st.id, $3, $4, $5, decode($6, 'hex'), decode($7, 'hex'), NULLIF($9, '') FROM st "
+    "RETURNING id) "
     "SELECT (SELECT id FROM ins) AS row_id, " PREFIXED_SLIP_COLS("s") ", "
     "coalesce(m.id, sm.id) AS m_id, coalesce(m.provider, sm.provider) AS m_provider, "
     "coalesce(m.app_id, sm.app_id) AS m_app_id, coalesce(m.mch_id, sm.mch_id) AS m_mch_id, "
@@ -265,9 +267,10 @@ const db::Statement kNotifyVerdict{
     "notify_verdict",
     "UPDATE notifications SET verdict = $2, reason = $3, slip_id = $4, decided_at = now() "
     "WHERE id = $1 AND verdict IN ('received', 'error')"};
-#define NOTIFY_COLS                                                                               \
+#define NOTIFY_COLS \
     "id, provider, site_id, coalesce(slip_id, '') AS slip_id, remote_addr, method, header_form, " \
-    "encode(query, 'hex') AS query, encode(body, 'hex') AS body, verdict, reason, " MS("ct") " AS ct"
+    "encode(query, 'hex') AS query, encode(body, 'hex') AS body, verdict, reason, " MS("ct") " AS ct, " \
+    "coalesce(request_id, '') AS request_id"
 const db::Statement kNotifyReceived{
     "notify_received", "SELECT " NOTIFY_COLS
                        " FROM notifications WHERE verdict = $3 "

@@ -299,9 +299,10 @@ def test_healthz_get_and_head(method):
 
 # --- 4. nginx's own errors are the API's JSON (dev/test config) -----------------------------
 
-def raw_request(port, data, tls=False, timeout=10):
-    """Sends raw bytes to 127.0.0.1:port; returns (status, headers, body) of the reply."""
-    sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+def raw_request(port, data, tls=False, timeout=10, source=None):
+    """Sends raw bytes to 127.0.0.1:port (from `source`, e.g. ("127.0.0.2", 0), to be another
+    client address); returns (status, headers, body) of the reply."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=timeout, source_address=source)
     if tls:
         ctx = ssl.create_default_context()
         ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
@@ -467,3 +468,11 @@ def test_production_nginx_limits_connections_per_address(prod_nginx):
     # Once they are gone, the same address is served again (nginx's 502: nothing listens behind it).
     reply = raw_request(prod_nginx, b"GET /api/demo/pay/check HTTP/1.1\r\nHost: shop.example.com\r\n\r\n", tls=True)
     expect_json_error(reply, 502, "e.sys.unavailable")
+
+
+def test_production_nginx_metrics_only_for_the_allowlist(prod_nginx):
+    req = b"GET /metrics HTTP/1.1\r\nHost: shop.example.com\r\n\r\n"
+    # 127.0.0.2 is this host too, but not on the allowlist (127.0.0.1, ::1).
+    expect_json_error(raw_request(prod_nginx, req, tls=True, source=("127.0.0.2", 0)), 403, "e.www.api.forbidden")
+    # From 127.0.0.1 nginx passes it on (nothing listens behind this nginx: its own 502).
+    expect_json_error(raw_request(prod_nginx, req, tls=True), 502, "e.sys.unavailable")

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from conftest import STACK, http
 from helpers import buy, buy_ok, check, wait_for
+from test_metrics import delta, scrape
 
 
 def master_pid():
@@ -115,6 +116,7 @@ def pg_ctl(*args):
 
 def test_database_restart_503_then_recovery():
     order = buy_ok("wx.qrcode")
+    before = scrape()
     pg_ctl("stop", "-m", "fast")
     try:
         for _ in range(3):
@@ -128,6 +130,12 @@ def test_database_restart_503_then_recovery():
     with ThreadPoolExecutor(max_workers=8) as pool:
         codes = list(pool.map(lambda _: check(order["id"])[0], range(40)))
     assert codes == [200] * 40, codes
+    # The metrics saw it: the 503s, lost connections or failed attempts, and the reconnects.
+    after = scrape()
+    assert delta(before, after, 'orderpay_http_requests_total{route="pay/check",status="503"}') >= 3
+    assert (delta(before, after, 'orderpay_db_errors_total{kind="unavailable"}')
+            + delta(before, after, 'orderpay_db_errors_total{kind="connect"}')) >= 1
+    assert delta(before, after, "orderpay_db_reconnects_total") >= 1
     # paysim shares this PostgreSQL, so its workers also see the restart once each; orderpayd
     # answers those as "provider outcome unknown" (504) and then buys succeed again.
     assert wait_for(lambda: buy("wx.qrcode")[0] == 200, 15, step=0.2)

@@ -18,6 +18,7 @@ struct Request {
     std::string query_string;                    // QUERY_STRING, raw
     std::string content_type;                    // CONTENT_TYPE
     std::string remote_addr;                     // REMOTE_ADDR
+    std::string request_id;                      // REQUEST_ID: nginx's $request_id (raw, unchecked)
     std::map<std::string, std::string> headers;  // HTTP_* params: "HTTP_WECHATPAY_SERIAL"
     std::string body;                            // exactly CONTENT_LENGTH bytes
     FormPairs query;                             // decoded query (empty if malformed)

@@ -17,6 +17,7 @@ struct StoredNotification {
     providers::RawNotification raw;
     std::string verdict, reason;
     std::int64_t ct_ms = 0;
+    std::string request_id;  // nginx's $request_id of the delivery ("" when none)
 };
 
 /// A stored notification and what its evaluation reads: the slip it names and the merchant whose
@@ -28,11 +29,13 @@ struct NotificationIntake {
 };
 
 /// Stores the request (verdict "received") and reads what evaluating it needs, in one round
-/// trip. nullopt when the site does not exist (nothing stored).
+/// trip. nullopt when the site does not exist (nothing stored). `request_id`: nginx's
+/// $request_id as log::RequestId() kept it ("" stores NULL).
 std::optional<NotificationIntake> IntakeNotification(db::Connection& c, const std::string& provider,
                                                      const std::string& site, const std::string& remote_addr,
                                                      const providers::RawNotification& raw,
-                                                     const std::string& slip_id);
+                                                     const std::string& slip_id,
+                                                     const std::string& request_id = "");
 
 /// settled, duplicate, ignored, rejected, error. Only a row still "received" or "error" takes
 /// one: false when another evaluation (a replay) decided it first.

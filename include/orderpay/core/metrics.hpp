@@ -1,0 +1,62 @@
+// Prometheus metrics summed over every worker: counters and histograms in one shared memory
+// region the master maps before it forks, one slot per worker, updated with relaxed atomics.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace orderpay::metrics {
+
+/// What a provider call was: a payment created, a query, a close.
+enum class Op { kCreate, kQuery, kClose };
+
+/// How a provider call ended: `ok` it answered and we know the state; `failed` a definite
+/// refusal; `unknown` an answer we could not use; `timeout` no answer; `error` an exception.
+enum class Outcome { kOk, kFailed, kUnknown, kTimeout, kError };
+
+/// The master, once, before forking: maps the region (MAP_SHARED | MAP_ANONYMOUS, so every
+/// worker forked afterwards writes into the same pages). Without it every call below is a no-op
+/// (paysim, the CLI, unit tests that do not ask for it). False if mmap failed.
+bool Init();
+
+/// True after Init.
+bool Enabled();
+
+/// Slots available to workers; 0 when not initialised.
+int SlotCount();
+
+/// In a worker right after fork: the slot its counters go to. Two processes may share a slot
+/// (more workers than slots, a reload's overlap): the atomics stay exact, only contention grows.
+void UseSlot(int slot);
+
+/// The master: a worker died and is being replaced; its slot is no longer busy.
+void WorkerRestarted();
+void ClearBusy(int slot);
+void SetWorkersConfigured(int n);
+
+/// The current worker starts / ends a request (the busy-workers gauge).
+void BusyBegin();
+void BusyEnd();
+
+/// A request answered: its route is derived from the path (a bounded label set; anything
+/// else is "other"), its status bucketed into the statuses we answer (else "other").
+void Request(std::string_view path, int status, double seconds);
+
+/// A call to a provider's gateway by the app (`provider`: the registry id).
+void ProviderCall(std::string_view provider, Op op, Outcome outcome, double seconds);
+
+/// A notification decided with `verdict` (settled, duplicate, ignored, rejected, error).
+void Notification(std::string_view provider, std::string_view verdict);
+
+/// A database statement failed: `unavailable` (connection lost) or `statement` (the server
+/// refused it); `connect` a (re)connection attempt failed. A reconnect succeeded.
+void DbError(std::string_view kind);
+void DbReconnect();
+
+/// The route label metrics give `path` ("pay/check", "healthz", "other"...).
+std::string_view RouteLabel(std::string_view path);
+
+/// Every metric in the Prometheus text exposition format (version 0.0.4), summed over slots.
+std::string Exposition();
+
+}  // namespace orderpay::metrics

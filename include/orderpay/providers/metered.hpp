@@ -1,0 +1,16 @@
+// Provider gateway calls with their count, outcome and duration recorded in the metrics
+// (orderpay_provider_calls_total, orderpay_provider_call_duration_seconds). Every call the app
+// makes to a provider goes through these.
+#pragma once
+
+#include "orderpay/providers/provider.hpp"
+
+namespace orderpay::providers {
+
+CreateResult MeteredCreate(Provider& p, const Merchant& m, const CreateParams& params);
+/// The slip's own id, and the provider's id for it when it gave one (QueryByRef).
+QueryResult MeteredQuery(Provider& p, const Merchant& m, const std::string& slip_id,
+                         const std::string& provider_ref = "");
+CloseResult MeteredClose(Provider& p, const Merchant& m, const std::string& slip_id);
+
+}  // namespace orderpay::providers

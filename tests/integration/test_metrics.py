@@ -1,0 +1,150 @@
+"""GET /metrics through nginx: Prometheus text summed over every worker, scraped before and
+after known traffic with the deltas asserted; a well-formed exposition; GET only; a killed
+worker counted as a restart."""
+
+import os
+import re
+import signal
+import subprocess
+import threading
+
+import urllib.parse
+
+from conftest import STACK, api, http
+from helpers import buy, buy_ok, check, sim_pay, wait_for
+from test_bad_input import expect_json_error, raw_request
+
+SAMPLE = re.compile(r'^([a-z_]+)(\{[a-z_]+="[^"\\]*"(,[a-z_]+="[^"\\]*")*\})? ([0-9.e+-]+|\+Inf)$')
+
+
+def scrape():
+    status, _, raw, headers = http("GET", STACK["ORDERPAY_URL"] + "/metrics")
+    assert status == 200, raw[:300]
+    assert headers["content-type"].startswith("text/plain; version=0.0.4"), headers
+    samples = {}
+    for line in raw.decode().splitlines():
+        if line.startswith("#"):
+            continue
+        m = SAMPLE.match(line)
+        assert m, "not a sample line: %r" % line
+        key = line.rsplit(" ", 1)[0]
+        assert key not in samples, "series twice: " + key
+        samples[key] = float(line.rsplit(" ", 1)[1])
+    return samples
+
+
+def req(route, status):
+    return 'orderpay_http_requests_total{route="%s",status="%s"}' % (route, status)
+
+
+def delta(before, after, key):
+    return after.get(key, 0) - before.get(key, 0)
+
+
+def test_request_provider_and_notification_deltas():
+    before = scrape()
+    for _ in range(3):
+        assert http("GET", STACK["ORDERPAY_URL"] + "/healthz")[0] == 200
+    order = buy_ok("wx.qrcode")
+    assert check("nosuchorder0000")[0] == 404
+    result = sim_pay(order["pay_id"], times="2")
+    assert result["sent"] == 2
+    assert check(order["id"])[1]["data"]["or_st"] == "OK"
+    # Hostile paths are counted under "other", never as a series of their own.
+    assert api("GET", "no_such_action")[0] == 404
+    http("GET", STACK["ORDERPAY_URL"] + "/api/demo/pay/%22%7D%0Aevil%201")
+    after = scrape()
+
+    assert delta(before, after, req("healthz", 200)) == 3
+    assert delta(before, after, req("pay/buy", 200)) == 1
+    assert delta(before, after, req("pay/check", 404)) == 1
+    assert delta(before, after, req("pay/check", 200)) == 1
+    assert delta(before, after, req("pay/re_wx", 200)) == 2
+    assert delta(before, after, req("other", 404)) >= 1
+    assert not [k for k in after if "evil" in k or "no_such_action" in k]
+    assert delta(before, after, 'orderpay_notifications_total{provider="wx",verdict="settled"}') == 1
+    assert delta(before, after, 'orderpay_notifications_total{provider="wx",verdict="duplicate"}') == 1
+    assert delta(before, after,
+                 'orderpay_provider_calls_total{provider="wx",operation="create",outcome="ok"}') == 1
+    h = "orderpay_http_request_duration_seconds"
+    assert delta(before, after, h + '_count{route="pay/buy"}') == 1
+    assert delta(before, after, h + '_bucket{route="pay/buy",le="+Inf"}') == 1
+    assert delta(before, after, h + '_count{route="healthz"}') == 3
+    assert delta(before, after, h + '_sum{route="pay/buy"}') > 0
+    p = "orderpay_provider_call_duration_seconds"
+    assert delta(before, after, p + '_count{provider="wx",operation="create"}') == 1
+    # The scrape itself is one busy worker; the gauge is the pool's, not one worker's.
+    assert after["orderpay_workers_busy"] >= 1
+    assert after["orderpay_workers"] >= 1
+    for name in ("orderpay_db_reconnects_total", 'orderpay_db_errors_total{kind="unavailable"}',
+                 "orderpay_worker_restarts_total"):
+        assert name in after
+
+
+def test_histograms_are_cumulative():
+    http("GET", STACK["ORDERPAY_URL"] + "/healthz")
+    s = scrape()
+    buckets = [(k, v) for k, v in s.items()
+               if k.startswith('orderpay_http_request_duration_seconds_bucket{route="healthz"')]
+    assert len(buckets) == 12
+    values = [v for _, v in buckets]
+    assert values == sorted(values)
+    assert values[-1] == s['orderpay_http_request_duration_seconds_count{route="healthz"}']
+
+
+def test_busy_workers_and_a_declined_scan():
+    # wx.scan codes 134... stay USERPAYING until orderpay reverses them: two slow requests
+    # (scan_poll_tries x scan_poll_ms, 3 s in the dev stack) hold two workers.
+    before = scrape()
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(buy("wx.scan", auth_code="134000000000000077")))
+               for _ in range(2)]
+    for t in threads:
+        t.start()
+    try:
+        assert wait_for(lambda: scrape()["orderpay_workers_busy"] >= 3, 10), "busy gauge never reached 3"
+    finally:
+        for t in threads:
+            t.join(60)
+    assert [r[0] for r in results] == [409, 409], results
+    after = scrape()
+    assert after["orderpay_workers_busy"] == 1  # only the scrape itself
+    assert delta(before, after,
+                 'orderpay_provider_calls_total{provider="wx",operation="create",outcome="failed"}') == 2
+    assert delta(before, after, req("pay/buy", 409)) == 2
+
+
+def test_metrics_is_get_only():
+    status, body, _, headers = http("POST", STACK["ORDERPAY_URL"] + "/metrics", b"x",
+                                     {"Content-Type": "text/plain"})
+    assert status == 405 and body["errCode"] == "e.www.api.method", body
+    assert headers.get("allow") == "GET, HEAD", headers
+
+
+def test_metrics_refused_outside_the_allowlist():
+    port = urllib.parse.urlparse(STACK["ORDERPAY_URL"]).port
+    req = b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    # 127.0.0.2 reaches nginx's 127.0.0.1 listener but is not on the allowlist.
+    expect_json_error(raw_request(port, req, source=("127.0.0.2", 0)), 403, "e.www.api.forbidden")
+    status, _, body = raw_request(port, req)
+    assert status == 200 and b"orderpay_http_requests_total" in body, body[:200]
+
+
+def master_pid():
+    with open(STACK["ORDERPAYD_PID_FILE"], encoding="utf-8") as f:
+        return int(f.read().split()[0])
+
+
+def test_killed_worker_counts_as_a_restart():
+    before = scrape()
+    master = master_pid()
+    pids = subprocess.run(["pgrep", "-P", str(master)], capture_output=True, text=True).stdout.split()
+    assert pids
+    os.kill(int(pids[0]), signal.SIGKILL)
+
+    def restarted():
+        return delta(before, scrape(), "orderpay_worker_restarts_total") == 1
+    assert wait_for(restarted, 15)
+    # The counters the dead worker wrote are not lost with it.
+    after = scrape()
+    assert after.get(req("healthz", 200), 0) >= before.get(req("healthz", 200), 0)

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# `make install DESTDIR= PREFIX=` into a scratch dir: every file lands under DESTDIR, the units
+# name PREFIX's binaries, and the installed binaries run. Uses the binaries already built in
+# build/release (make install only copies them then). Usage: tests/packaging/install_smoke.sh
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
+DEST=$(mktemp -d /tmp/orderpay-install.XXXXXX)
+trap 'rm -rf -- "$DEST"' EXIT
+fail() {
+    echo "install_smoke: FAIL: $*" >&2
+    exit 1
+}
+PREFIX=/opt/orderpay-test
+make -s -C "$REPO" install DESTDIR="$DEST" PREFIX=$PREFIX >/dev/null
+version=$(cat "$REPO/VERSION")
+for bin in orderpayd orderpay paysim; do
+    out=$("$DEST$PREFIX/bin/$bin" --version) || fail "$bin --version exited $?"
+    [[ $out == "$bin $version" ]] || fail "$bin --version said '$out'"
+done
+unitdir=$DEST$PREFIX/lib/systemd/system
+grep -q "^ExecStart=$PREFIX/bin/orderpayd\$" "$unitdir/orderpayd.service" || fail "orderpayd.service ExecStart"
+grep -q "^ExecStart=$PREFIX/bin/orderpay expire\$" "$unitdir/orderpay-expire.service" || fail "expire ExecStart"
+grep -q "file://$PREFIX/share/doc/orderpay/README.md" "$unitdir/orderpayd.service" || fail "Documentation="
+if grep -rn /usr/local "$unitdir"; then fail "a unit names /usr/local"; fi
+for f in share/orderpay/nginx/orderpay.conf share/orderpay/nginx/fastcgi_params.orderpay \
+    share/doc/orderpay/examples/orderpay.conf share/doc/orderpay/README.md; do
+    [[ -f $DEST$PREFIX/$f ]] || fail "$PREFIX/$f missing"
+done
+# Nothing outside PREFIX.
+stray=$(cd "$DEST" && find . -type f | grep -v "^\.$PREFIX/" || true)
+[[ -z $stray ]] || fail "installed outside PREFIX: $stray"
+echo "install_smoke: ok ($(cd "$DEST" && find . -type f | wc -l) files under $PREFIX)"
