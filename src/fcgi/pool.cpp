@@ -129,10 +129,14 @@ int RunPool(PoolOptions opts, AppFactory factory, ReloadHook reload) {
         pid_t pid = fork();
         if (pid == 0) {
             metrics::UseSlot(slot);
-            sigprocmask(SIG_SETMASK, &orig, nullptr);
+            // Default actions first, then unblock: a SIGTERM the master sent between fork() and
+            // here is pending, and must kill this new worker rather than reach the master's
+            // handler copy (which would drop it and leave the worker running, the master
+            // waiting for it forever).
             struct sigaction dfl {};
             dfl.sa_handler = SIG_DFL;
             for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGCHLD}) sigaction(sig, &dfl, nullptr);
+            sigprocmask(SIG_SETMASK, &orig, nullptr);
             _exit(RunWorker(fd, opts, factory));
         }
         if (pid < 0) {
