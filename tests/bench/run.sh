@@ -107,7 +107,7 @@ seller=$(psqlv "SELECT merchant_id FROM site_sellers WHERE site_id = 'demo' AND 
     sql buy_context demo "$ticket_hash" wx '{"demo-tea"}' NULL
     sql order_create :oid demo A "$title" "" "$store" "$account" 1 "$price" 0 0 "$price" "$price" CNY wx.qrcode \
         "$seller" '{}' 127.0.0.1 30 NULL NULL :sid wx "$seller" '{"demo-tea"}' "{\"$title\"}" '{1}' "{$price}" "{$price}"
-    sql slip_wait_view demo :oid :sid QRCODE weixin://wxpay/bizpayurl?pr=bench ""
+    sql slip_wait_view demo :oid :sid QRCODE weixin://wxpay/bizpayurl?pr=bench "" ""
 } >"$VAR/pgbench_buy.sql"
 pgbench_file() {  # pgbench_file KEY FILE LABEL
     local out
@@ -140,7 +140,7 @@ LUA
 run re_wx "POST pay/re_wx (signed, duplicate)" "$ORDERPAY_URL/api/demo/pay/re_wx" -s "$VAR/re_wx.lua"
 body_hex=$(od -An -v -tx1 "$VAR/re_wx.xml" | tr -d ' \n')
 {
-    echo "$(sql notify_intake wx demo 127.0.0.1 POST CONTENT_TYPE=text%2Fxml "" "$body_hex" "$wx_slip" | sed 's/;$//') \\gset"
+    echo "$(sql notify_intake wx demo 127.0.0.1 POST CONTENT_TYPE=text%2Fxml "" "$body_hex" "$wx_slip" "" | sed 's/;$//') \\gset"
     sql settle wx "$wx_slip" "$txn" "$amount" CNY :row_id
 } >"$VAR/pgbench_settle.sql"
 pgbench_file pgbench_settle "$VAR/pgbench_settle.sql" "re_wx's 2 statements"
