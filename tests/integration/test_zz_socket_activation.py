@@ -13,7 +13,7 @@ import time
 from collections import Counter
 
 from conftest import STACK
-from helpers import buy_ok, check, wait_for
+from helpers import buy, check, wait_for
 
 
 def stop_pid(pid):
@@ -32,7 +32,11 @@ def start_activated(listen_fd):
 
 
 def test_restart_with_inherited_socket_loses_no_request():
-    order = buy_ok("wx.qrcode")
+    # Any order of the buyer's will do for the checks: right after the tests before restarted
+    # the stack, paysim may answer late (504 e.www.pay.timeout, the order still answered).
+    status, body, raw, _ = buy("wx.qrcode")
+    assert isinstance(body, dict) and isinstance(body.get("data"), dict) and body["data"].get("id"), raw
+    order = body["data"]
     path = STACK["ORDERPAYD_SOCKET"]
     with open(STACK["ORDERPAYD_PID_FILE"], encoding="utf-8") as f:
         stop_pid(int(f.read().split()[0]))
