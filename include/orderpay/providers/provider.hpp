@@ -98,6 +98,17 @@ struct PaidEvent {
     std::string status;     // the provider's own status word, for the inbox
     bool approved = false;  // the buyer approved: we complete it (Provider::Complete) if the slip is live
     std::string event_id;   // the provider's id of this message (PayPal WH-...), for dedupe
+    /// Set when the message reports a refund's result (WeChat v2 refund notification, v3
+    /// REFUND.*, PayPal PAYMENT.CAPTURE.REFUNDED) rather than a payment: `slip_id` is the refunded
+    /// slip and `paid`/`closed`/`approved` stay false.
+    struct Refund {
+        std::string refund_id;           // ours (out_refund_no / PayPal invoice or request id); may be empty
+        std::string provider_refund_id;  // the provider's
+        std::int64_t amount = 0;         // minor units, as the provider reports it
+        bool ok = false;                 // the money went back
+        bool failed = false;             // the refund will not happen
+    };
+    std::optional<Refund> refund;
 };
 
 /// A notification as it reached us, before anything is believed. Headers use their CGI names
@@ -171,6 +182,34 @@ struct Timeouts {
     long total_ms = 10000;
 };
 
+/// One refund as the provider is asked to make it. `refund_id` is ours and is the provider's
+/// refund request number (WeChat out_refund_no, Alipay out_request_no, PayPal-Request-Id), so
+/// asking twice refunds once.
+struct RefundParams {
+    std::string refund_id;
+    std::string slip_id;           // the paid slip (out_trade_no)
+    std::string txn_id;            // the provider's id of the payment (transaction_id, trade_no, capture id)
+    std::string provider_ref;      // the provider's own payment id kept on the slip (PayPal order id)
+    std::int64_t amount = 0;       // to give back, minor units
+    std::int64_t paid_amount = 0;  // what the slip was paid (WeChat wants total_fee)
+    std::string currency;
+    std::string reason;      // shown to the buyer by some providers; UTF-8, already length-checked
+    std::string notify_url;  // where the provider reports the result (pay/re_<id>), if it does
+};
+
+struct RefundResult {
+    enum class State {
+        kOk,          // the money went back
+        kProcessing,  // accepted; the result comes later (notification or query)
+        kFailed,      // definitive refusal: the refund will not happen
+        kUnknown,     // no answer or an answer we cannot read: ask again by query
+    } state = State::kUnknown;
+    std::string provider_refund_id;
+    std::int64_t amount = 0;  // as the provider reports it (0: not said)
+    std::string message;      // the provider's code/message for the refund note (no secrets)
+    bool timeout = false;
+};
+
 /// Why a provider cannot charge an amount, known before anything is written.
 struct ChargeRefusal {
     enum class Kind { kAmount, kCurrency } kind;
@@ -215,6 +254,24 @@ class Provider {
         r.message = "nothing to complete";
         return r;
     }
+    /// Refunds. Called with no transaction open, after the refund row was committed; both are
+    /// idempotent on p.refund_id. A provider that does not refund answers false to Refunds() and
+    /// is never asked.
+    virtual bool Refunds() const { return false; }
+    virtual RefundResult Refund(const Merchant& m, const RefundParams& p) {
+        (void)m, (void)p;
+        RefundResult r;
+        r.state = RefundResult::State::kFailed;
+        r.message = "this provider does not refund";
+        return r;
+    }
+    virtual RefundResult QueryRefund(const Merchant& m, const RefundParams& p) {
+        (void)m, (void)p;
+        RefundResult r;
+        r.message = "this provider does not refund";
+        return r;
+    }
+
     /// `orderpay notify verify` only: an input standing in for what the live path fetches (PayPal:
     /// "cert-file", a PEM taken as given, and "webhook-id"). False: this provider takes no such input.
     virtual bool SetOfflineInput(const std::string& name, const std::string& value) {
@@ -227,6 +284,10 @@ class Provider {
     // Notifications on pay/re_<id>. Parse must not trust anything; Verify checks the signature
     // with the merchant of the slip the notice names and fills the event.
     virtual bool AcceptsMethod(std::string_view method) const { return method == "POST"; }
+    /// True for a provider that sends every event of the merchant account to one URL (PayPal's
+    /// webhooks), so a verified message naming no slip of ours is some other integration's: it is
+    /// acknowledged (and kept in the inbox) rather than refused and retried for days.
+    virtual bool AcknowledgesForeignEvents() const { return false; }
     virtual Notice ParseNotification(const RawNotification& raw) const = 0;
     virtual bool VerifyNotification(const Merchant& m, const Notice& n, PaidEvent& out,
                                     std::string& reason) const = 0;
