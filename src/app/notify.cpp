@@ -201,6 +201,10 @@ NotifyDecision Decide(db::Connection& c, const providers::Provider& p, const Not
                       const std::string& row_id) {
     using A = providers::NotifyAnswer;
     if (!ev.notice.parsed) return {"rejected", ev.reason, A::kMalformed};
+    // A provider that sends every event of the account to us (PayPal) also sends other
+    // integrations' events: verified, but about no slip of ours. Kept, acknowledged, not acted on.
+    if (ev.signature_ok && !ev.slip && ev.notice.may_settle && p.AcknowledgesForeignEvents())
+        return {"ignored", "verified, but names no slip of ours: " + ev.reason, A::kAccepted};
     if (!ev.signature_ok || !ev.business_ok) return {"rejected", ev.reason, A::kRefused};
     // A redelivered webhook event that was acted on once changes nothing.
     if (!ev.event.event_id.empty() && !row_id.empty() &&

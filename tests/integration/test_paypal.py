@@ -343,3 +343,38 @@ def test_notify_verify_vpp1(tmp_path, monkeypatch):
     res = cli("notify", "verify", "--provider", "paypal", "--headers", str(headers), "--webhook-id",
               "96605875FF6516633", "--body", body, check=False)
     assert res.returncode == 1
+
+
+def test_verified_webhook_for_an_order_not_ours_is_acknowledged():
+    """PayPal sends every event of the REST app to one URL; a correctly signed event about an
+    order some other integration of the same app made is kept and answered 200 (a 400 would make
+    PayPal retry it for 3 days), and it changes nothing."""
+    import base64
+    import json as jsonlib
+
+    secret = open(STACK["DEMO_PAYPAL_SECRET_FILE"]).read().strip()
+    basic = base64.b64encode(("%s:%s" % (STACK["DEMO_PAYPAL_CLIENT_ID"], secret)).encode()).decode()
+    status, _, raw, _ = http("POST", STACK["PAYSIM_URL"] + "/v1/oauth2/token", b"grant_type=client_credentials",
+                             {"Authorization": "Basic " + basic,
+                              "Content-Type": "application/x-www-form-urlencoded"})
+    assert status == 200, raw
+    token = jsonlib.loads(raw)["access_token"]
+    foreign = "foreign" + os.urandom(6).hex()
+    ret = "%s/api/%s/pay/re_paypal" % (STACK["ORDERPAY_URL"], SITE)
+    order = {"intent": "CAPTURE",
+             "purchase_units": [{"custom_id": foreign, "invoice_id": foreign,
+                                 "amount": {"currency_code": "USD", "value": "3.00"}}],
+             "payment_source": {"paypal": {"experience_context": {"return_url": ret, "cancel_url": ret}}}}
+    status, _, raw, _ = http("POST", STACK["PAYSIM_URL"] + "/v2/checkout/orders", jsonlib.dumps(order).encode(),
+                             {"Authorization": "Bearer " + token, "Content-Type": "application/json",
+                              "PayPal-Request-Id": foreign})
+    assert status in (200, 201), raw
+    before = db_row("SELECT count(*) FROM orders")
+    result = sim_paypal(foreign, times=2)
+    assert [r["status"] for r in result["replies"]] == [200, 200], result
+    verdicts = inbox(foreign)
+    assert len(verdicts) == 2 and all(v == "ignored" and "no slip" in r for v, r in verdicts), verdicts
+    assert db_row("SELECT count(*) FROM orders") == before
+    # A forged event about a foreign order is still refused.
+    result = sim_paypal(foreign, tamper="sign")
+    assert [r["status"] for r in result["replies"]] == [400], result

@@ -43,6 +43,7 @@ class PaypalClient final : public providers::Provider {
     /// POST: webhooks; GET: the buyer's return (token = PayPal order id), which names the slip
     /// and is completed by a capture, never believed by itself.
     bool AcceptsMethod(std::string_view method) const override { return method == "POST" || method == "GET"; }
+    bool AcknowledgesForeignEvents() const override { return true; }
     providers::Notice ParseNotification(const providers::RawNotification& raw) const override;
     bool VerifyNotification(const providers::Merchant& m, const providers::Notice& n,
                             providers::PaidEvent& out, std::string& reason) const override;
