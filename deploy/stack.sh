@@ -44,13 +44,15 @@ all_running() {
 env_line() { printf "export %s='%s'\n" "$1" "$2"; }
 
 write_env() {
-    local api_port=$1 sim_port=$2 pg_port=$3 ticket=$4 ticket_bob=$5 url
+    local api_port=$1 sim_port=$2 pg_port=$3 ticket=$4 ticket_bob=$5 https_port=$6 url
     url=http://127.0.0.1:$api_port
     {
         echo "# orderpay dev/test stack, written by deploy/stack.sh up. Use: . $ENV_FILE"
         env_line ORDERPAY_URL "$url"
         env_line ORDERPAY_API "$url/api/demo/pay"
         env_line PAYSIM_URL "http://127.0.0.1:$sim_port"
+        env_line PAYSIM_HTTPS_URL "https://127.0.0.1:$https_port"
+        env_line STACK_CA_FILE "$VAR/keys/tls/ca.pem"
         env_line DEMO_SITE demo
         env_line DEMO_TICKET "$ticket"
         env_line DEMO_TICKET_BOB "$ticket_bob"
@@ -62,6 +64,8 @@ write_env() {
         env_line DEMO_WX_APP_ID wxd0000000000demo
         env_line DEMO_WX_MCH_ID 1900000109
         env_line DEMO_WX_KEY_FILE "$VAR/keys/wx_demo.key"
+        env_line DEMO_WX_CLIENT_CERT "$VAR/keys/tls/wx_demo_client.pem"
+        env_line DEMO_WX_CLIENT_KEY "$VAR/keys/tls/wx_demo_client_key.pem"
         env_line DEMO_ZFB_MERCHANT zfb-demo
         env_line DEMO_ZFB_APP_ID 2021000000000001
         env_line DEMO_ZFB_SELLER_ID 2088000000000001
@@ -99,6 +103,7 @@ write_env() {
         env_line DEMO_CHECKOUT_URL "$url/demo/"
         env_line API_PORT "$api_port"
         env_line SIM_PORT "$sim_port"
+        env_line SIM_HTTPS_PORT "$https_port"
     } >"$ENV_FILE.tmp"
     chmod 600 "$ENV_FILE.tmp"
     mv -f "$ENV_FILE.tmp" "$ENV_FILE"
@@ -156,12 +161,13 @@ cmd_up() {
     UP_OK=0
     trap up_failed EXIT
 
-    local api_port sim_port pg_port tls_port
-    read -r api_port sim_port pg_port tls_port < <(free_ports 4) || true
-    [[ -n $tls_port ]] || die "could not pick free ports"
+    local api_port sim_port pg_port tls_port https_port
+    read -r api_port sim_port pg_port tls_port https_port < <(free_ports 5) || true
+    [[ -n $https_port ]] || die "could not pick free ports"
     export ORDERPAY_CONFIG=$CONF
     paypal_certs
-    write_config "$api_port" "$sim_port" "$pg_port" "$tls_port"
+    stack_tls
+    write_config "$api_port" "$sim_port" "$pg_port" "$tls_port" "$https_port"
     pg_up "$pg_port"
     migrate
     seed_demo
@@ -172,9 +178,9 @@ cmd_up() {
     ticket_bob=$(issue_ticket bob)
     start_app paysim "$PAYSIM_SOCK" "$PAYSIM_PID" "$BIN/paysim" serve
     start_app orderpayd "$ORDERPAYD_SOCK" "$ORDERPAYD_PID" "$BIN/orderpayd"
-    nginx_up "$api_port" "$sim_port" "$tls_port"
+    nginx_up "$api_port" "$sim_port" "$tls_port" "$https_port"
     write_demo_config "$ticket"
-    write_env "$api_port" "$sim_port" "$pg_port" "$ticket" "$ticket_bob"
+    write_env "$api_port" "$sim_port" "$pg_port" "$ticket" "$ticket_bob" "$https_port"
     UP_OK=1
     trap - EXIT
     say "up ($VAR)"

@@ -2,7 +2,7 @@
 # orderpayd, paysim, nginx and the demo data of the dev/test stack (deploy/stack.sh).
 
 write_config() {
-    local api_port=$1 sim_port=$2 pg_port=$3 tls_port=$4
+    local api_port=$1 sim_port=$2 pg_port=$3 tls_port=$4 https_port=$5
     cat >"$CONF.tmp" <<EOF
 # orderpay dev/test stack config, written by deploy/stack.sh on every 'up' (edits are lost).
 # Every binary finds it through ORDERPAY_CONFIG; ORDERPAY_<KEY> environment variables override.
@@ -13,11 +13,15 @@ log_file =
 notify_base_url = http://127.0.0.1:$api_port
 query_min_interval_ms = 1000
 
-wxpay.gateway = http://127.0.0.1:$sim_port
+# paysim's gateways over https as in production: a certificate from this stack's own CA,
+# verified (peer and host name) against it; /secapi/* also wants the merchant's certificate.
+tls.ca_file = $VAR/keys/tls/ca.pem
+
+wxpay.gateway = https://127.0.0.1:$https_port
 wxpay.scan_poll_ms = 300
 wxpay.scan_poll_tries = 10
 
-alipay.gateway = http://127.0.0.1:$sim_port/gateway.do
+alipay.gateway = https://127.0.0.1:$https_port/gateway.do
 alipay.scan_poll_ms = 300
 alipay.scan_poll_tries = 5
 alipay.cancel_tries = 3
@@ -46,6 +50,36 @@ paypal_certs() {
     "$PY" "$REPO/deploy/lib/paypal_certs.py" "$VAR/keys/paypal" || die "could not make the PayPal test certificates"
 }
 sim() { "$BIN/paysim" "$@"; }
+
+# issue NAME SUBJECT EXT: a 2048-bit key $TLS/NAME_key.pem and a certificate $TLS/NAME.pem for
+# SUBJECT signed by the stack CA, with the extensions EXT (openssl -extfile lines).
+issue_cert() {
+    local tls=$VAR/keys/tls
+    (umask 077 && openssl req -new -newkey rsa:2048 -nodes -keyout "$tls/$1_key.pem" -subj "$2" \
+        -out "$tls/$1.csr" 2>/dev/null)
+    printf '%b\n' "$3" >"$tls/$1.ext"
+    openssl x509 -req -in "$tls/$1.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca_key.pem" -days 3650 \
+        -set_serial "0x$(openssl rand -hex 8)" -extfile "$tls/$1.ext" -out "$tls/$1.pem" 2>/dev/null
+    rm -f "$tls/$1.csr" "$tls/$1.ext"
+}
+
+# The stack's own CA (made once per state dir), paysim's https certificate for 127.0.0.1 from
+# it, and the demo WeChat merchant's API client certificate (CN = its mch_id, as WeChat issues).
+stack_tls() {
+    local tls=$VAR/keys/tls
+    [[ -f $tls/wx_demo_client.pem ]] && return 0
+    mkdir -p "$tls"
+    (umask 077 && openssl req -x509 -new -newkey rsa:2048 -nodes -keyout "$tls/ca_key.pem" -out "$tls/ca.pem" \
+        -days 3650 -subj "/O=orderpay dev stack/CN=orderpay dev stack CA" \
+        -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null) ||
+        die "could not make the stack CA"
+    chmod 644 "$tls/ca.pem"
+    issue_cert paysim "/O=orderpay dev stack/CN=127.0.0.1" \
+        "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE" ||
+        die "could not make paysim's certificate"
+    issue_cert wx_demo_client "/O=orderpay demo/OU=WeChat Pay API certificate/CN=1900000109" \
+        "extendedKeyUsage=clientAuth\nbasicConstraints=CA:FALSE" || die "could not make the demo client certificate"
+}
 
 # logged CMD ARGS...: runs an orderpay/paysim command with its output in $LOG/setup.log.
 logged() {
@@ -89,7 +123,8 @@ seed_demo() {
     logged op product add demo-tea --site demo --title "Green tea" --price 12.50
     logged op product add demo-cup --site demo --title "Tea cup (limited)" --price 3.20 --stock 5
     logged op merchant add wx-demo --provider wx --app-id wxd0000000000demo --mch-id 1900000109 \
-        --sign-type MD5 --key-file "$key"
+        --sign-type MD5 --key-file "$key" --client-cert-file "$VAR/keys/tls/wx_demo_client.pem" \
+        --client-key-file "$VAR/keys/tls/wx_demo_client_key.pem"
     logged op seller set --site demo --prefix wx --merchant wx-demo
     logged sim merchant add --provider wx --app-id wxd0000000000demo --mch-id 1900000109 \
         --sign-type MD5 --key-file "$key"
@@ -193,7 +228,7 @@ start_app() {
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
 nginx_up() {
-    local api_port=$1 sim_port=$2 tls_port=$3 user_line
+    local api_port=$1 sim_port=$2 tls_port=$3 https_port=$4 user_line
     user_line="# not root: the workers run as $(id -un)"
     is_root && user_line="user root;  # the workers must reach the sockets under the state dir"
     mkdir -p "$VAR/nginx/tmp"
@@ -206,10 +241,11 @@ nginx_up() {
     cp -R "$REPO/web/demo" "$VAR/nginx/www/demo"
     chmod -R a+rX "$VAR/nginx/www"
     sed -e "s|@VAR@|$VAR|g" -e "s|@API_PORT@|$api_port|g" -e "s|@SIM_PORT@|$sim_port|g" -e "s|@SIM_TLS_PORT@|$tls_port|g" \
+        -e "s|@SIM_HTTPS_PORT@|$https_port|g" \
         -e "s|@USER_LINE@|$user_line|" "$REPO/nginx/dev.conf.template" >"$VAR/nginx/nginx.conf"
     "$NGINX" -t -q -p "$VAR/nginx" -e "$LOG/nginx-error.log" -c "$VAR/nginx/nginx.conf" ||
         die "nginx config test failed ($VAR/nginx/nginx.conf)"
-    say "starting nginx on 127.0.0.1:$api_port (API) and 127.0.0.1:$sim_port (paysim)"
+    say "starting nginx on 127.0.0.1:$api_port (API), 127.0.0.1:$sim_port and https $https_port (paysim)"
     # shellcheck disable=SC2094  # nginx appends to its error log, as does the redirection
     "$NGINX" -p "$VAR/nginx" -e "$LOG/nginx-error.log" -c "$VAR/nginx/nginx.conf" \
         </dev/null >/dev/null 2>>"$LOG/nginx-error.log" 9>&- ||

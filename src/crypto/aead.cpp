@@ -85,4 +85,40 @@ bool AesGcmEncrypt(std::string_view key, std::string_view nonce, std::string_vie
     return true;
 }
 
+namespace {
+
+// One pass of AES-256-ECB with OpenSSL's PKCS#7 padding on; `out` is resized to what came out.
+bool EcbRun(bool encrypt, std::string_view key, std::string_view in, std::string& out) {
+    out.clear();
+    if (key.size() != 32 || in.size() > kMaxLen) return false;
+    CipherCtxPtr ctx(EVP_CIPHER_CTX_new());
+    std::string buf(in.size() + 16, '\0');
+    auto* b = reinterpret_cast<unsigned char*>(buf.data());
+    int n = 0, fin = 0;
+    const bool ok =
+        ctx &&
+        EVP_CipherInit_ex(ctx.get(), EVP_aes_256_ecb(), nullptr, U(key), nullptr, encrypt ? 1 : 0) == 1 &&
+        EVP_CipherUpdate(ctx.get(), b, &n, U(in), static_cast<int>(in.size())) == 1 &&
+        EVP_CipherFinal_ex(ctx.get(), b + n, &fin) == 1;
+    ERR_clear_error();
+    if (!ok) return false;
+    buf.resize(static_cast<std::size_t>(n + fin));
+    out = std::move(buf);
+    return true;
+}
+
+}  // namespace
+
+bool Aes256EcbDecrypt(std::string_view key, std::string_view ct, std::string& plain) {
+    if (ct.empty() || ct.size() % 16 != 0) {
+        plain.clear();
+        return false;
+    }
+    return EcbRun(false, key, ct, plain);
+}
+
+bool Aes256EcbEncrypt(std::string_view key, std::string_view plain, std::string& ct) {
+    return EcbRun(true, key, plain, ct);
+}
+
 }  // namespace orderpay::crypto

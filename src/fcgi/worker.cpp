@@ -78,7 +78,8 @@ const char* StatusText(int status) {
 // Copies what we need out of envp: its pointers die at FCGX_Finish_r.
 http::Request BuildRequest(FCGX_ParamArray envp) {
     http::Request req;
-    std::string request_uri;
+    std::string request_uri, client_dn;
+    bool client_verified = false;
     for (char** p = envp; p && *p; ++p) {
         const char* eq = std::strchr(*p, '=');
         if (!eq) continue;
@@ -98,9 +99,14 @@ http::Request BuildRequest(FCGX_ParamArray envp) {
             req.remote_addr = value;
         else if (name == "REQUEST_ID")
             req.request_id = value;
+        else if (name == "SSL_CLIENT_VERIFY")
+            client_verified = std::string_view(value) == "SUCCESS";
+        else if (name == "SSL_CLIENT_S_DN")
+            client_dn = value;
         else if (name.substr(0, 5) == "HTTP_")
             req.headers.emplace(std::string(name), value);
     }
+    if (client_verified) req.client_cert_dn = std::move(client_dn);
     if (req.path.empty()) req.path = request_uri.substr(0, request_uri.find('?'));
     if (auto q = http::ParseForm(req.query_string)) {
         req.query = std::move(*q);

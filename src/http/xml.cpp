@@ -114,7 +114,7 @@ bool AllDigits(std::string_view v) {
 
 }  // namespace
 
-FlatXmlResult ParseFlatXml(std::string_view body, std::size_t max_bytes) {
+FlatXmlResult ParseFlatXml(std::string_view body, std::size_t max_bytes, std::string_view root_name) {
     if (body.size() > max_bytes || body.size() > static_cast<std::size_t>(INT_MAX)) return Error("too large");
     // A DTD is the only way to declare entities (XXE, billion laughs); no WeChat message has one,
     // so refuse it before libxml2 sees it rather than trusting parser options alone.
@@ -132,7 +132,7 @@ FlatXmlResult ParseFlatXml(std::string_view body, std::size_t max_bytes) {
     if (doc->intSubset != nullptr || doc->extSubset != nullptr) return Error("doctype");
 
     const xmlNode* root = xmlDocGetRootElement(doc.get());
-    if (root == nullptr || root->ns != nullptr || xmlStrcmp(root->name, BAD_CAST "xml") != 0)
+    if (root == nullptr || root->ns != nullptr || std::string_view(Str(root->name)) != root_name)
         return Error("root");
     if (root->properties != nullptr || root->nsDef != nullptr) return Error("attributes");
 

@@ -51,7 +51,17 @@ std::size_t OnHeader(char* ptr, std::size_t size, std::size_t n, void* user) {
     return len;
 }
 
+// Process-wide, set once at startup (before workers fork) from tls.ca_file.
+std::string& DefaultCaFile() {
+    static std::string path;
+    return path;
+}
+
 }  // namespace
+
+void SetDefaultCaFile(std::string path) {
+    DefaultCaFile() = std::move(path);
+}
 
 std::string HttpResult::Header(std::string_view lower_name) const {
     for (const auto& [k, v] : headers)
@@ -99,7 +109,17 @@ HttpResult HttpRequest(const std::string& method, const std::string& url, const 
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &res.headers);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
     curl_easy_setopt(c, CURLOPT_USERAGENT, "orderpay/1");
-    if (!opts.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, opts.ca_file.c_str());
+    // Stated, not left to defaults: a provider call never goes to a peer it cannot verify.
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+    const std::string& ca_file = opts.ca_file.empty() ? DefaultCaFile() : opts.ca_file;
+    if (!ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, ca_file.c_str());
+    if (!opts.client_cert_file.empty()) {
+        curl_easy_setopt(c, CURLOPT_SSLCERT, opts.client_cert_file.c_str());
+        curl_easy_setopt(c, CURLOPT_SSLCERTTYPE, "PEM");
+        curl_easy_setopt(c, CURLOPT_SSLKEY, opts.client_key_file.c_str());
+        curl_easy_setopt(c, CURLOPT_SSLKEYTYPE, "PEM");
+    }
     if (method == "POST" || !body.empty()) {
         curl_easy_setopt(c, CURLOPT_POST, 1L);
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.data());

@@ -38,6 +38,8 @@ const PayTypeRow* FindPayType(std::string_view name) {
 }
 
 Providers::Providers(const Config& cfg) {
+    // Every provider call trusts these roots (the dev stack's own CA in front of paysim).
+    SetDefaultCaFile(cfg.Get("tls.ca_file", ""));
     for (const ProviderRow& row : kProviders) all_.push_back(row.make(cfg));
 }
 

@@ -21,8 +21,11 @@ struct Request {
     std::string request_id;                      // REQUEST_ID: nginx's $request_id (raw, unchecked)
     std::map<std::string, std::string> headers;  // HTTP_* params: "HTTP_WECHATPAY_SERIAL"
     std::string body;                            // exactly CONTENT_LENGTH bytes
-    FormPairs query;                             // decoded query (empty if malformed)
-    bool query_ok = true;                        // false when QUERY_STRING had a bad escape
+    /// SSL_CLIENT_S_DN when nginx verified the client's certificate (SSL_CLIENT_VERIFY is
+    /// SUCCESS), else "": params nginx sets itself, which no request header can forge.
+    std::string client_cert_dn;
+    FormPairs query;       // decoded query (empty if malformed)
+    bool query_ok = true;  // false when QUERY_STRING had a bad escape
 
     std::optional<std::string> Arg(std::string_view name) const { return FormValue(query, name); }
     std::optional<std::string> Header(const std::string& cgi_name) const;

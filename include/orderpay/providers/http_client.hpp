@@ -14,7 +14,11 @@ struct HttpOptions {
     long timeout_ms = 10000;
     std::size_t max_response = 1 << 20;
     std::vector<std::pair<std::string, std::string>> headers;
-    std::string ca_file;  // trusted roots for HTTPS ("" = the system store)
+    std::string ca_file;  // trusted roots for HTTPS ("" = SetDefaultCaFile's, else the system store)
+    // The merchant's TLS client certificate and its key (PEM files), for the endpoints that
+    // demand one (WeChat Pay v2 /secapi/*). Empty: none is sent.
+    std::string client_cert_file;
+    std::string client_key_file;
 };
 
 enum class HttpFail {
@@ -43,5 +47,10 @@ HttpResult HttpRequest(const std::string& method, const std::string& url, const 
 
 /// Call once at process start (before fork is fine): curl_global_init.
 void HttpGlobalInit();
+
+/// The trusted roots every call uses when its HttpOptions names none (config tls.ca_file; "" =
+/// the system store). Set once per process when the providers are made. The peer and its host
+/// name are always verified: there is no way to switch that off.
+void SetDefaultCaFile(std::string path);
 
 }  // namespace orderpay::providers

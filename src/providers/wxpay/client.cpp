@@ -12,6 +12,7 @@
 #include "orderpay/http/reply.hpp"
 #include "orderpay/http/xml.hpp"
 #include "orderpay/providers/scan_resolve.hpp"
+#include "orderpay/providers/wxpay/refund.hpp"
 #include "orderpay/providers/wxpay/sign.hpp"
 
 namespace orderpay::wxpay {
@@ -81,6 +82,13 @@ WxPayV2::Call WxPayV2::Post(const providers::Merchant& m, const std::string& pat
     providers::HttpOptions ho;
     ho.connect_timeout_ms = opts_.timeouts.connect_ms;
     ho.timeout_ms = opts_.timeouts.total_ms;
+    // /secapi/* (reverse, refund) authenticates the merchant by its TLS client certificate too.
+    if (path.rfind("/secapi/", 0) == 0) {
+        if (std::optional<ClientCert> cc = V2ClientCert(m)) {
+            ho.client_cert_file = cc->cert_file;
+            ho.client_key_file = cc->key_file;
+        }
+    }
     providers::HttpResult hr =
         providers::HttpRequest("POST", opts_.gateway + path, http::BuildFlatXml(fields), "text/xml", ho);
     if (hr.fail != providers::HttpFail::kNone) {

@@ -5,6 +5,7 @@
 #include "orderpay/http/xml.hpp"
 #include "orderpay/providers/registry.hpp"
 #include "orderpay/providers/wxpay/client.hpp"
+#include "orderpay/providers/wxpay/refund.hpp"
 #include "orderpay/providers/wxpay/v3.hpp"
 
 namespace orderpay::wxpay {
@@ -45,11 +46,12 @@ class WxPay final : public providers::Provider {
     }
     bool OpenNotification(const providers::Merchant& m, providers::Notice& n,
                           std::string& reason) const override {
-        return v3_.OpenNotification(m, n, reason);
+        return IsV2RefundNotice(n) ? v2_.OpenNotification(m, n, reason) : v3_.OpenNotification(m, n, reason);
     }
     bool VerifyNotification(const providers::Merchant& m, const providers::Notice& n,
                             providers::PaidEvent& out, std::string& reason) const override {
         // The dialect must be the merchant's: a v2 key never vouches for a v3 slip, or back.
+        if (IsV2RefundNotice(n)) return v2_.VerifyRefundNotification(m, n, out, reason);
         if (n.sealed) return v3_.VerifyNotification(m, n, out, reason);
         if (IsV3(m)) {
             reason = "v2 notification for v3 merchant " + m.id;
@@ -59,6 +61,15 @@ class WxPay final : public providers::Provider {
     }
     providers::ProviderReply NotificationReply(providers::NotifyAnswer a) const override {
         return v2_.NotificationReply(a);
+    }
+    // Refunds: v2 here (src/providers/wxpay/refund.cpp).
+    bool Refunds() const override { return true; }
+    providers::RefundResult Refund(const providers::Merchant& m, const providers::RefundParams& p) override {
+        return IsV3(m) ? Provider::Refund(m, p) : v2_.Refund(m, p);
+    }
+    providers::RefundResult QueryRefund(const providers::Merchant& m,
+                                        const providers::RefundParams& p) override {
+        return IsV3(m) ? Provider::QueryRefund(m, p) : v2_.QueryRefund(m, p);
     }
     providers::ProviderReply NotificationReplyFor(providers::NotifyAnswer a,
                                                   const providers::RawNotification& raw) const override {
@@ -86,7 +97,9 @@ std::unique_ptr<providers::Provider> MakeProvider(const Config& cfg) {
 
 std::string_view WxPayV2::MerchantUsage() const {
     return "merchant add ID --provider wx [--api v2] --app-id A --mch-id M [--sign-type MD5|HMAC-SHA256] "
-           "--key-file F|-";
+           "--key-file F|-\n"
+           "             [--client-cert-file F --client-key-file F]   (the merchant's API certificate, "
+           "for refunds and reverse)";
 }
 
 providers::Merchant WxPayV2::MakeMerchant(const std::string& id, const providers::MerchantInput& in) const {
@@ -98,7 +111,15 @@ providers::Merchant WxPayV2::MakeMerchant(const std::string& id, const providers
         if (!v || v->empty()) throw providers::MerchantError(std::string("missing --") + flag);
         return *v;
     };
-    providers::Merchant m{id, "wx", need("app-id"), need("mch-id"), sign_type, in.Secret("key-file"), "{}"};
+    const std::string mch_id = need("mch-id");
+    const std::string cert = ClientCertOptions(in, mch_id);  // "" or ",\"client_cert_file\":..."
+    providers::Merchant m{id,
+                          "wx",
+                          need("app-id"),
+                          mch_id,
+                          sign_type,
+                          in.Secret("key-file"),
+                          cert.empty() ? "{}" : "{" + cert.substr(1) + "}"};
     // The v2 API key is 32 characters; anything else cannot sign what WeChat will check.
     if (m.api_key.size() != 32) throw providers::MerchantError("the WeChat v2 key must be 32 characters");
     return m;

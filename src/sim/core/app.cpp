@@ -15,6 +15,7 @@
 #include "sim/paypal/gateway.hpp"
 #include "sim/wxpay/call.hpp"
 #include "sim/wxpay/gateway.hpp"
+#include "sim/wxpay/refund.hpp"
 #include "sim/wxpay3/call.hpp"
 #include "sim/wxpay3/gateway.hpp"
 
@@ -41,10 +42,15 @@ constexpr std::array kRoutes = {
     Route{"/pay/closeorder", &WxCloseOrder, Dialect::kWx},
     Route{"/pay/micropay", &WxMicropay, Dialect::kWx},
     Route{"/secapi/pay/reverse", &WxReverse, Dialect::kWx},
+    Route{"/secapi/pay/refund", &WxRefund, Dialect::kWx},
+    Route{"/pay/refundquery", &WxRefundQuery, Dialect::kWx},
     Route{"/gateway.do", &ZfbGateway, Dialect::kZfb},
     Route{"/v3/", &Wx3Gateway, Dialect::kWx3},  // every path below it
     Route{"/sim/pay", &SimPay, Dialect::kEnvelope},
     Route{"/sim/trade", &SimTrade, Dialect::kEnvelope},
+    Route{"/sim/wx/refund_mode", &SimWxRefundMode, Dialect::kEnvelope},
+    Route{"/sim/wx/refund_notify", &SimWxRefundNotify, Dialect::kEnvelope},
+    Route{"/sim/wx/refunds", &SimWxRefunds, Dialect::kEnvelope},
     Route{"/sim/return_url", &SimReturnUrl, Dialect::kEnvelope},
     Route{"/v1/oauth2/token", &PpToken, Dialect::kPaypal},
     Route{"/v2/checkout/orders", &PpOrders, Dialect::kPaypal, true},

@@ -5,6 +5,7 @@
 #include "sim/core/gateway.hpp"
 #include "sim/wxpay/call.hpp"
 #include "sim/wxpay/notify.hpp"
+#include "sim/wxpay/refund.hpp"
 
 namespace orderpay::sim {
 
@@ -123,6 +124,7 @@ http::Response WxReverse(Ctx& ctx, const http::Request& req) {
     http::Response reply;
     auto call = OpenWxCall(ctx, req, {"appid", "nonce_str"}, reply);
     if (!call) return reply;
+    if (!CheckClientCert(req, *call, reply)) return reply;  // /secapi/*: the merchant's certificate
     std::optional<wx_store::TradeKey> key = FindKey(ctx, *call, reply);
     if (!key) return reply;
     if (!wx_store::Transition(ctx.db, *key, {"NOTPAY", "USERPAYING", "SUCCESS", "PAYERROR", "CLOSED"},

@@ -35,6 +35,19 @@ class WxPayV2 final : public providers::Provider {
     providers::QueryResult Query(const providers::Merchant& m, const std::string& slip_id) override;
     providers::CloseResult Close(const providers::Merchant& m, const std::string& slip_id) override;
 
+    // Refunds (src/providers/wxpay/refund.cpp): /secapi/pay/refund with the merchant's client
+    // certificate, /pay/refundquery, and the refund notification (sealed: req_info).
+    bool Refunds() const override { return true; }
+    providers::RefundResult Refund(const providers::Merchant& m, const providers::RefundParams& p) override;
+    providers::RefundResult QueryRefund(const providers::Merchant& m,
+                                        const providers::RefundParams& p) override;
+    /// Decrypts req_info with `m`'s key and names the refunded slip.
+    bool OpenNotification(const providers::Merchant& m, providers::Notice& n,
+                          std::string& reason) const override;
+    /// A refund notification checked with `m` (the slip's merchant): PaidEvent::refund filled.
+    bool VerifyRefundNotification(const providers::Merchant& m, const providers::Notice& n,
+                                  providers::PaidEvent& out, std::string& reason) const;
+
     /// The five JSAPI parameters with paySign, as a JSON object text (PROTOCOLS.md §1.4).
     static std::string JsapiParams(const providers::Merchant& m, const std::string& prepay_id,
                                    const std::string& timestamp, const std::string& nonce);
@@ -53,6 +66,9 @@ class WxPayV2 final : public providers::Provider {
 
     WxOptions opts_;
 };
+
+/// True for a v2 refund notification (it carries req_info and no sign): a sealed notice.
+bool IsV2RefundNotice(const providers::Notice& n);
 
 /// The registry's factory: options from wxpay.* and http.* config keys.
 std::unique_ptr<providers::Provider> MakeProvider(const Config& cfg);

@@ -1,0 +1,192 @@
+// WeChat Pay v2 refunds: /secapi/pay/refund (with the merchant's client certificate) and
+// /pay/refundquery, both keyed by out_refund_no = our refund id so a repeat refunds once, and
+// the refund notification on pay/re_wx, whose req_info only the right merchant's key decrypts.
+#include "orderpay/providers/wxpay/refund.hpp"
+
+#include "orderpay/domain/money.hpp"
+#include "orderpay/providers/wxpay/client.hpp"
+#include "orderpay/providers/wxpay/v3.hpp"
+
+namespace orderpay::wxpay {
+
+using providers::RefundResult;
+using State = providers::RefundResult::State;
+
+namespace {
+
+std::string Get(const std::map<std::string, std::string>& f, const std::string& k) {
+    auto it = f.find(k);
+    return it == f.end() ? std::string() : it->second;
+}
+
+std::string NoticeField(const providers::Notice& n, std::string_view name) {
+    for (const auto& [k, v] : n.fields)
+        if (k == name) return v;
+    return {};
+}
+
+// refund_desc is at most 80 bytes: cut on a UTF-8 character boundary (the reason was checked
+// for valid UTF-8 when the refund was asked for).
+std::string RefundDesc(const std::string& reason) {
+    if (reason.size() <= 80) return reason;
+    std::size_t end = 80;
+    while (end > 0 && (static_cast<unsigned char>(reason[end]) >> 6) == 2) --end;
+    return reason.substr(0, end);
+}
+
+// Errors after which the refund may or may not exist: ask again by refundquery.
+bool RetryableError(const std::string& err) {
+    return err == "SYSTEMERROR" || err == "BIZERR_NEED_RETRY" || err == "FREQUENCY_LIMITED";
+}
+
+// The decrypted refund of a notice, checked against merchant `m`: its own dialect (v2), its
+// appid and mch_id in the clear part, then req_info opened with its key.
+std::optional<RefundInfo> OpenRefund(const providers::Merchant& m, const providers::Notice& n,
+                                     std::string& reason) {
+    if (IsV3(m)) {
+        reason = "v2 refund notification for v3 merchant " + m.id;
+        return std::nullopt;
+    }
+    std::string plain;
+    if (!DecryptReqInfo(m.api_key, NoticeField(n, "req_info"), plain, reason)) return std::nullopt;
+    std::optional<RefundInfo> info = ParseRefundInfo(plain, reason);
+    if (!info) reason = "decrypted with merchant " + m.id + "'s key, but " + reason;
+    return info;
+}
+
+}  // namespace
+
+bool IsV2RefundNotice(const providers::Notice& n) {
+    for (const auto& [k, v] : n.fields)
+        if (k == "req_info") return true;
+    return false;
+}
+
+RefundResult WxPayV2::Refund(const providers::Merchant& m, const providers::RefundParams& p) {
+    RefundResult r;
+    if (!V2ClientCert(m)) {
+        // Nothing was sent: WeChat refuses /secapi/* without the certificate.
+        r.state = State::kFailed;
+        r.message = "merchant " + m.id +
+                    " has no client certificate (merchant add --client-cert-file F --client-key-file F)";
+        return r;
+    }
+    std::map<std::string, std::string> f = {{"out_trade_no", p.slip_id},
+                                            {"out_refund_no", p.refund_id},
+                                            {"total_fee", std::to_string(p.paid_amount)},
+                                            {"refund_fee", std::to_string(p.amount)},
+                                            {"refund_fee_type", p.currency.empty() ? "CNY" : p.currency}};
+    if (!p.reason.empty()) f["refund_desc"] = RefundDesc(p.reason);
+    if (!p.notify_url.empty()) f["notify_url"] = p.notify_url;
+    Call call = Post(m, "/secapi/pay/refund", std::move(f));
+    if (!call.ok) {
+        // A refused connection never reached WeChat, but the refund id makes a repeat safe:
+        // unknown either way, and refundquery settles it.
+        r.state = State::kUnknown;
+        r.timeout = call.timeout;
+        r.message = call.error;
+        if (!call.timeout && !call.fields.empty()) r.state = State::kFailed;  // return_code FAIL
+        return r;
+    }
+    if (Get(call.fields, "result_code") != "SUCCESS") {
+        const std::string err = Get(call.fields, "err_code");
+        r.state = RetryableError(err) ? State::kUnknown : State::kFailed;
+        r.message = err + ": " + Get(call.fields, "err_code_des");
+        return r;
+    }
+    if (Get(call.fields, "out_refund_no") != p.refund_id || Get(call.fields, "out_trade_no") != p.slip_id) {
+        r.message = "refund answered for another refund or trade";
+        return r;
+    }
+    // Accepted: the money goes back later; the notification or refundquery says when.
+    r.state = State::kProcessing;
+    r.provider_refund_id = Get(call.fields, "refund_id");
+    r.amount = domain::ParseDecimal(Get(call.fields, "refund_fee"), 0).value_or(0);
+    r.message = "accepted";
+    return r;
+}
+
+RefundResult WxPayV2::QueryRefund(const providers::Merchant& m, const providers::RefundParams& p) {
+    RefundResult r;
+    Call call = Post(m, "/pay/refundquery", {{"out_refund_no", p.refund_id}});
+    if (!call.ok) {
+        r.timeout = call.timeout;
+        r.message = call.error;
+        return r;
+    }
+    if (Get(call.fields, "result_code") != "SUCCESS") {
+        const std::string err = Get(call.fields, "err_code");
+        r.message = err + ": " + Get(call.fields, "err_code_des");
+        // The refund never reached WeChat. Asked by reconcile (a minute after the call at the
+        // earliest, well past any timeout), no late copy of the request can still arrive.
+        if (err == "REFUNDNOTEXIST") r.state = State::kFailed;
+        return r;
+    }
+    if (Get(call.fields, "out_trade_no") != p.slip_id) {
+        r.message = "refundquery answered for another trade";
+        return r;
+    }
+    // The trade's refunds are listed as out_refund_no_$n, refund_status_$n, ...: find ours.
+    const auto count = domain::ParseDecimal(Get(call.fields, "refund_count"), 0).value_or(0);
+    for (std::int64_t i = 0; i < count && i < 50; ++i) {
+        const std::string n = std::to_string(i);
+        if (Get(call.fields, "out_refund_no_" + n) != p.refund_id) continue;
+        const std::string st = Get(call.fields, "refund_status_" + n);
+        r.provider_refund_id = Get(call.fields, "refund_id_" + n);
+        r.amount = domain::ParseDecimal(Get(call.fields, "refund_fee_" + n), 0).value_or(0);
+        r.message = st;
+        if (st == "SUCCESS") {
+            r.state = State::kOk;
+        } else if (st == "PROCESSING") {
+            r.state = State::kProcessing;
+        } else if (st == "REFUNDCLOSE" || st == "CHANGE") {
+            r.state = State::kFailed;  // CHANGE: the buyer's account could not take it back
+        }
+        return r;
+    }
+    r.message = "refundquery does not list " + p.refund_id;
+    return r;
+}
+
+bool WxPayV2::OpenNotification(const providers::Merchant& m, providers::Notice& n,
+                               std::string& reason) const {
+    // Cheap before the decryption: a message for another merchant account is not this one's.
+    if (NoticeField(n, "mch_id") != m.mch_id || NoticeField(n, "appid") != m.app_id) {
+        reason = "refund notification for mch_id " + NoticeField(n, "mch_id") + ", not merchant " + m.id;
+        return false;
+    }
+    std::optional<RefundInfo> info = OpenRefund(m, n, reason);
+    if (!info) return false;
+    n.slip_id = info->out_trade_no;
+    reason = "req_info decrypted";
+    return true;
+}
+
+bool WxPayV2::VerifyRefundNotification(const providers::Merchant& m, const providers::Notice& n,
+                                       providers::PaidEvent& out, std::string& reason) const {
+    if (NoticeField(n, "return_code") != "SUCCESS") {
+        reason = "refund notification return_code " + NoticeField(n, "return_code");
+        return false;
+    }
+    std::optional<RefundInfo> info = OpenRefund(m, n, reason);
+    if (!info) return false;
+    out.slip_id = info->out_trade_no;
+    out.txn_id = info->transaction_id;
+    out.app_id = NoticeField(n, "appid");
+    out.mch_id = NoticeField(n, "mch_id");
+    // total_fee is what the trade was paid, so the slip's amount check holds for it.
+    out.amount = info->total_fee;
+    out.currency = "CNY";
+    out.status = "REFUND_" + info->refund_status;
+    providers::PaidEvent::Refund refund;
+    refund.refund_id = info->out_refund_no;
+    refund.provider_refund_id = info->refund_id;
+    refund.amount = info->refund_fee;
+    refund.ok = info->refund_status == "SUCCESS";
+    refund.failed = !refund.ok;  // CHANGE, REFUNDCLOSE
+    out.refund = refund;
+    reason = "req_info decrypted with merchant " + m.id + "'s key";
+    return true;
+}
+
+}  // namespace orderpay::wxpay
