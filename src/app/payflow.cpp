@@ -133,6 +133,9 @@ bool RefreshSlip(Context& ctx, const store::SlipRow& slip, QueryPace pace) {
         log::Info("slip ", slip.id, " queried paid: ", store::ToString(o), " (", detail, ")");
     } else if (q.state == S::kClosed || q.state == S::kFailed) {
         store::FailSlip(ctx.db(), slip.id, "provider: " + q.message);
+    } else if (q.state == S::kUnknown) {
+        // Said, not swallowed: a query that cannot get an answer (a TLS failure, say) must show.
+        log::Warn("slip ", slip.id, " query unanswered: ", q.message);
     }
     // kNotFound right after creation is normal for some providers (not scanned yet): no change.
     return true;

@@ -116,10 +116,9 @@ RefundResult WxPayV2::QueryRefund(const providers::Merchant& m, const providers:
     }
     if (Get(call.fields, "result_code") != "SUCCESS") {
         const std::string err = Get(call.fields, "err_code");
+        // REFUNDNOTEXIST too stays unknown: the request never arrived, and asking for the refund
+        // again under the same out_refund_no (as reconcile does) refunds at most once.
         r.message = err + ": " + Get(call.fields, "err_code_des");
-        // The refund never reached WeChat. Asked by reconcile (a minute after the call at the
-        // earliest, well past any timeout), no late copy of the request can still arrive.
-        if (err == "REFUNDNOTEXIST") r.state = State::kFailed;
         return r;
     }
     if (Get(call.fields, "out_trade_no") != p.slip_id) {
