@@ -148,6 +148,11 @@ providers::Notice WxPayV2::ParseNotification(const providers::RawNotification& r
         if (k == "out_trade_no") n.slip_id = v;
         n.fields.emplace_back(k, v);
     }
+    // A refund notification names its slip only inside req_info, which the merchant's key opens.
+    if (IsV2RefundNotice(n)) {
+        n.sealed = true;
+        n.slip_id.clear();
+    }
     return n;
 }
 
