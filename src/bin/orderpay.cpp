@@ -21,6 +21,7 @@ constexpr const char* kUsage = R"(usage: orderpay [--config FILE] COMMAND ...
   ticket issue --account ID [--store STORE] [--ttl-hours 24]      prints a new ticket
   product add ID --site SITE --title T --price 12.50 [--stock N] | product list [--site S]
   merchant add ID --provider wx --app-id A --mch-id M [--sign-type MD5|HMAC-SHA256] --key-file FILE|-
+               [--client-cert-file F --client-key-file F]   (WeChat's API certificate: refunds, reverse)
   merchant add ID --provider zfb --app-id A --seller-id PID --app-private-key-file F
                (--alipay-public-key-file F | --app-cert-file F --alipay-cert-file F --alipay-root-cert-file F)
   merchant list
