@@ -197,3 +197,29 @@ def test_ten_concurrent_partial_refunds_never_exceed_the_payment():
                       " WHERE s.id = '%s' AND r.st <> 'FAIL'" % order["pay_id"])
     assert int(recorded[0]) == 2400
     assert sim_refunds(order["pay_id"])["refunded"] == 2400
+
+
+def test_late_payment_kept_as_refund_needed_is_refunded_with_the_cli():
+    from conftest import psql
+    pid = "wxrf-late-%s" % uuid.uuid4().hex[:10]
+    cli("product", "add", pid, "--site", STACK["DEMO_SITE"], "--title", "late " + pid, "--price", "1.00",
+        "--stock", "1")
+    order = buy_ok(products=[{"id": pid, "amount": 1}])
+    psql("UPDATE orders SET expi = now() - interval '1 second' WHERE id = '%s'" % order["id"])
+    cli("expire")
+    buy_ok(products=[{"id": pid, "amount": 1}])  # someone else takes the last one
+    sim_pay(order["pay_id"], force="1")  # the buyer paid the closed trade anyway
+    slip = order["pay_id"]
+    assert db_row("SELECT st, refund_needed FROM pay_slips WHERE id = '%s'" % slip) == ["OK", "t"]
+    listed = cli("reconcile").stdout
+    assert "orderpay refund --slip %s" % slip in listed, listed
+
+    out = cli("--json", "refund", "--slip", slip, "--reason", "sold out").stdout
+    r = json.loads(out.strip().splitlines()[-1])
+    assert r["st"] == "PROCESSING" and r["amount"] == 1.0 and r["slip"] == slip, out
+    assert sim_refunds(slip)["refunded"] == 100
+    # Still listed while WeChat has not given the money back; gone once it has.
+    assert "orderpay refund --slip %s" % slip in cli("reconcile").stdout
+    notify(r["id"])
+    assert refund_row(r["id"])[0] == "OK"
+    assert slip not in cli("reconcile").stdout
