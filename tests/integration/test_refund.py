@@ -336,3 +336,21 @@ def test_late_payment_refunded_with_refund_slip(key):
     res = cli("refund", "--slip", order["pay_id"], "--reason", "again", check=False)
     assert res.returncode == 1 and "e.www.refund.too_much" in res.stderr, res.stderr
     assert check(order["id"])[1]["data"]["refunded"] == 3.0
+
+
+def test_refund_calls_and_routes_are_counted(key):
+    from test_metrics import delta, req, scrape
+    order = paid_order()
+    before = scrape()
+    assert refund(key, order["id"], "1.00")[0] == 200
+    assert refund(key, order["id"], "1.00", reason="[sim:fail] refused")[0] == 409
+    assert admin("GET", "order", key, params={"id": order["id"]})[0] == 200
+    assert admin("GET", "order", params={"id": order["id"]})[0] == 401
+    other_site = cli("apikey", "issue", "--site", STACK["DEMO_USD_SITE"]).stdout.strip()
+    assert admin("GET", "order", other_site, params={"id": order["id"]})[0] == 403
+    after = scrape()
+    calls = 'orderpay_provider_calls_total{provider="zfb",operation="refund",outcome="%s"}'
+    assert delta(before, after, calls % "ok") == 1 and delta(before, after, calls % "failed") == 1
+    assert delta(before, after, req("admin/refund", 200)) == 1 and delta(before, after, req("admin/refund", 409)) == 1
+    assert delta(before, after, req("admin/order", 200)) == 1 and delta(before, after, req("admin/order", 401)) == 1
+    assert delta(before, after, req("admin/order", 403)) == 1
