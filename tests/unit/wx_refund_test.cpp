@@ -5,6 +5,7 @@
 
 #include "orderpay/crypto/aead.hpp"
 #include "orderpay/crypto/digest.hpp"
+#include "orderpay/providers/wxpay/client.hpp"
 #include "orderpay/providers/wxpay/refund.hpp"
 
 namespace orderpay::wxpay {
@@ -122,6 +123,91 @@ TEST(WxRefundInfo, RefusesWhatIsNotARefund) {
                                      "<refund_status>SUCCESS</refund_status></root>",
                                  error));
     EXPECT_FALSE(ParseRefundInfo("garbage", error));
+}
+
+}  // namespace
+}  // namespace orderpay::wxpay
+
+namespace orderpay::wxpay {
+namespace {
+
+// The "wx" provider's handling of a refund notification: sealed at parse (the slip is named only
+// inside req_info), opened only by the merchant whose key encrypted it, then verified into a
+// PaidEvent::refund.
+struct RefundNoticeTest : ::testing::Test {
+    std::unique_ptr<providers::Provider> wx = MakeProvider(Config());
+    providers::Merchant m{"wx-m", "wx", "wxd0000000000demo", "1900000109", "MD5", kKey, "{}"};
+
+    providers::RawNotification Raw(const std::string& req_info, const std::string& mch_id = "1900000109") {
+        providers::RawNotification raw;
+        raw.method = "POST";
+        raw.content_type = "text/xml";
+        raw.body =
+            "<xml><return_code>SUCCESS</return_code><appid><![CDATA[wxd0000000000demo]]></appid>"
+            "<mch_id><![CDATA[" +
+            mch_id + "]]></mch_id><nonce_str><![CDATA[n]]></nonce_str><req_info><![CDATA[" + req_info +
+            "]]></req_info></xml>";
+        return raw;
+    }
+};
+
+TEST_F(RefundNoticeTest, IsSealedUntilTheMerchantsKeyOpensIt) {
+    providers::Notice n = wx->ParseNotification(Raw(kReqInfo));
+    ASSERT_TRUE(n.parsed) << n.error;
+    EXPECT_TRUE(n.sealed);
+    EXPECT_EQ(n.slip_id, "");
+    std::string why;
+    providers::Merchant stranger = m;
+    stranger.api_key = "ffffffffffffffffffffffffffffffff";
+    EXPECT_FALSE(wx->OpenNotification(stranger, n, why));
+    EXPECT_EQ(n.slip_id, "");
+    ASSERT_TRUE(wx->OpenNotification(m, n, why)) << why;
+    EXPECT_EQ(n.slip_id, "s456");
+
+    providers::PaidEvent ev;
+    ASSERT_TRUE(wx->VerifyNotification(m, n, ev, why)) << why;
+    EXPECT_EQ(ev.slip_id, "s456");
+    EXPECT_EQ(ev.mch_id, "1900000109");
+    EXPECT_EQ(ev.amount, 2500);  // the trade's total_fee, checked against the slip
+    EXPECT_FALSE(ev.paid);
+    ASSERT_TRUE(ev.refund.has_value());
+    EXPECT_EQ(ev.refund->refund_id, "rf123");
+    EXPECT_EQ(ev.refund->provider_refund_id, "50000000000000000000000000001");
+    EXPECT_EQ(ev.refund->amount, 750);
+    EXPECT_TRUE(ev.refund->ok);
+    EXPECT_FALSE(ev.refund->failed);
+}
+
+TEST_F(RefundNoticeTest, AnotherMerchantsNoticeOrABrokenOneIsNotOpened) {
+    std::string why;
+    providers::Notice other = wx->ParseNotification(Raw(kReqInfo, "1900000999"));
+    EXPECT_FALSE(wx->OpenNotification(m, other, why));  // addressed to another mch_id
+    providers::Notice cut = wx->ParseNotification(Raw(std::string(kReqInfo).substr(0, 64)));
+    EXPECT_FALSE(wx->OpenNotification(m, cut, why));
+    providers::PaidEvent ev;
+    EXPECT_FALSE(wx->VerifyNotification(m, cut, ev, why));
+    EXPECT_FALSE(ev.refund.has_value());
+    // A v3 merchant's key never opens a v2 notice.
+    providers::Merchant v3 = m;
+    v3.options = "{\"api\":\"v3\"}";
+    providers::Notice n = wx->ParseNotification(Raw(kReqInfo));
+    EXPECT_FALSE(wx->OpenNotification(v3, n, why));
+    EXPECT_NE(why.find("v3 merchant"), std::string::npos) << why;
+}
+
+TEST_F(RefundNoticeTest, ClosedOrChangedRefundsAreFailures) {
+    const std::string plain = std::string(kPlain);
+    for (const char* st : {"REFUNDCLOSE", "CHANGE"}) {
+        std::string p = plain;
+        p.replace(p.find("SUCCESS"), 7, st);
+        providers::Notice n = wx->ParseNotification(Raw(EncryptReqInfo(kKey, p)));
+        std::string why;
+        ASSERT_TRUE(wx->OpenNotification(m, n, why)) << why;
+        providers::PaidEvent ev;
+        ASSERT_TRUE(wx->VerifyNotification(m, n, ev, why)) << why;
+        EXPECT_TRUE(ev.refund->failed) << st;
+        EXPECT_FALSE(ev.refund->ok) << st;
+    }
 }
 
 }  // namespace

@@ -65,11 +65,11 @@ class WxPay final : public providers::Provider {
     // Refunds: v2 here (src/providers/wxpay/refund.cpp).
     bool Refunds() const override { return true; }
     providers::RefundResult Refund(const providers::Merchant& m, const providers::RefundParams& p) override {
-        return IsV3(m) ? Provider::Refund(m, p) : v2_.Refund(m, p);
+        return IsV3(m) ? NoV3Refund(providers::RefundResult::State::kFailed) : v2_.Refund(m, p);
     }
     providers::RefundResult QueryRefund(const providers::Merchant& m,
                                         const providers::RefundParams& p) override {
-        return IsV3(m) ? Provider::QueryRefund(m, p) : v2_.QueryRefund(m, p);
+        return IsV3(m) ? NoV3Refund(providers::RefundResult::State::kUnknown) : v2_.QueryRefund(m, p);
     }
     providers::ProviderReply NotificationReplyFor(providers::NotifyAnswer a,
                                                   const providers::RawNotification& raw) const override {
@@ -77,6 +77,14 @@ class WxPay final : public providers::Provider {
     }
 
   private:
+    // Nothing is sent for a v3 merchant yet (its refunds are /v3/refund/domestic/refunds).
+    static providers::RefundResult NoV3Refund(providers::RefundResult::State st) {
+        providers::RefundResult r;
+        r.state = st;
+        r.message = "WeChat Pay v3 refunds are not supported yet";
+        return r;
+    }
+
     WxPayV2 v2_;
     WxPayV3 v3_;
     std::string usage_ = std::string(v2_.MerchantUsage()) + "\n" + std::string(v3_.MerchantUsage());
