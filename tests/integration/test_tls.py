@@ -95,6 +95,22 @@ def test_a_wrong_ca_file_is_a_provider_error_and_nothing_is_paid(tmp_path):
     assert check(order["id"])[1]["data"]["or_st"] == "OK"
 
 
+def test_a_host_name_the_certificate_does_not_name_is_refused():
+    # The stack CA's certificate for paysim names IP 127.0.0.1 only: reached as "localhost", the
+    # chain verifies but the host name does not, and the call fails.
+    order = buy_ok("wx.qrcode")
+    sim_pay(order["pay_id"], times="0")
+    port = STACK["PAYSIM_HTTPS_URL"].rsplit(":", 1)[1]
+    env = dict(os.environ, ORDERPAY_CONFIG=STACK["ORDERPAY_CONFIG"],
+               ORDERPAY_WXPAY_GATEWAY="https://localhost:%s" % port)
+    res = subprocess.run([os.path.join(STACK["ORDERPAY_BIN"], "orderpay"), "reconcile", "--min-age", "0"], env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert "query unanswered" in res.stderr and ("name" in res.stderr or "SSL" in res.stderr), res.stderr
+    assert db_row("SELECT st FROM pay_slips WHERE id = '%s'" % order["pay_id"]) == ["WAIT"]
+    cli("reconcile", "--min-age", "0")
+    assert check(order["id"])[1]["data"]["or_st"] == "OK"
+
+
 def test_secapi_without_a_client_certificate_is_refused():
     st, body = secapi("/secapi/pay/refund", signed_xml(REFUND))
     assert st == 403 and "<return_code><![CDATA[FAIL]]>" in body, body
