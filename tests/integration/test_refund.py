@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from conftest import STACK, cli, http, psql, sim
+from conftest import STACK, api, cli, http, psql, sim
 from helpers import buy_ok, check, db_row, sim_pay
 
 
@@ -94,6 +94,12 @@ def test_partial_refund_then_the_rest_makes_the_order_refunded(key):
     st, body, raw, _ = refund(key, order["id"])
     assert st == 409 and body["errCode"] == "e.www.refund.too_much", raw
     assert refund_rows(order["id"]) == 2
+    # A refunded order takes no payment again, and the operator's listing shows the refunds.
+    st, body, raw, _ = api("GET", "pay", ticket=STACK["DEMO_TICKET"], params={"id": order["id"], "pt": "zfb.qrcode"})
+    assert st == 409 and body["errCode"] == "e.www.order.closed", raw
+    shown = cli("order", "show", order["id"]).stdout
+    assert "state RF" in shown and shown.count("  refund ") == 2, shown
+    assert order["id"] in cli("order", "list", "--state", "RF").stdout
 
 
 def test_ten_concurrent_refunds_never_exceed_the_payment(key):
