@@ -360,3 +360,19 @@ def test_refund_calls_and_routes_are_counted(key):
     assert delta(before, after, req("admin/refund", 200)) == 1 and delta(before, after, req("admin/refund", 409)) == 1
     assert delta(before, after, req("admin/order", 200)) == 1 and delta(before, after, req("admin/order", 401)) == 1
     assert delta(before, after, req("admin/order", 403)) == 1
+
+
+def test_a_provider_that_cannot_refund_is_refused_before_anything_is_written(key):
+    """On this branch WeChat Pay does not refund yet (its helper adds it); once it does, this
+    case has no provider left to try on and says so."""
+    order = buy_ok("wx.scan", auth_code="130000000000000001")
+    assert order["or_st"] == "OK", order
+    st, body, raw, _ = refund(key, order["id"], "1.00")
+    if st == 200:
+        pytest.skip("every provider refunds now")
+    assert st == 409 and body["errCode"] == "e.www.refund.unsupported", raw
+    assert body["data"]["order"]["id"] == order["id"]
+    assert refund_rows(order["id"]) == 0
+    res = cli("refund", order["id"], "--reason", "r", check=False)
+    assert res.returncode == 1 and "e.www.refund.unsupported" in res.stderr, res.stderr
+    assert refund_rows(order["id"]) == 0
