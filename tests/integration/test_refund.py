@@ -119,6 +119,20 @@ def test_ten_concurrent_refunds_never_exceed_the_payment(key):
     assert check(order["id"])[1]["data"]["or_st"] == "RF"
 
 
+def test_concurrent_refunds_that_complete_the_payment_make_the_order_refunded(key):
+    """Five refunds of a fifth each, sent at once: all fit, and whichever finishes last takes the
+    order to RF (orderpay_refund_finish sums under the slip lock, so two finishing together
+    still see each other's OK; this test does not force that interleaving)."""
+    for _ in range(3):
+        order = paid_order()
+        with ThreadPoolExecutor(5) as pool:
+            results = list(pool.map(lambda i: refund(key, order["id"], "5.00", reason="fifth %d" % i), range(5)))
+        assert [st for st, _, _, _ in results] == [200] * 5, [r[2] for r in results]
+        seen = check(order["id"])[1]["data"]
+        assert seen["or_st"] == "RF" and seen["refunded"] == 25.0, seen
+        assert sim_refunded(order["pay_id"]) == 2500
+
+
 def test_the_same_idempotency_key_refunds_once(key):
     order = paid_order()
     idem = "rma-" + uuid.uuid4().hex
