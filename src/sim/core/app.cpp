@@ -46,6 +46,7 @@ constexpr std::array kRoutes = {
     Route{"/sim/pay", &SimPay, Dialect::kEnvelope},
     Route{"/sim/trade", &SimTrade, Dialect::kEnvelope},
     Route{"/sim/return_url", &SimReturnUrl, Dialect::kEnvelope},
+    Route{"/sim/refund_notify", &ZfbSimRefundNotify, Dialect::kEnvelope},
     Route{"/v1/oauth2/token", &PpToken, Dialect::kPaypal},
     Route{"/v2/checkout/orders", &PpOrders, Dialect::kPaypal, true},
     Route{"/sim/paypal/approve", &PpApprove, Dialect::kEnvelope},
