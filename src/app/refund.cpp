@@ -169,7 +169,8 @@ RefundAnswer RequestRefund(Context& ctx, const store::RefundRequest& req) {
         a.err = http::Err::kInternal;
         return a;
     }
-    // A replay of a refund whose worker died before asking sends it now (same id: at most once).
+    // A new refund is sent now; so is a replay of one whose worker died before asking (the same
+    // refund id: the provider refunds it at most once).
     if (a.refund->st == domain::RefundState::kNew) {
         SendRefund(ctx, *a.refund);
         a.refund = store::FindRefund(ctx.db(), o.refund_id);
