@@ -174,7 +174,8 @@ FUZZ_LIB_SRCS := src/http/form.cpp src/http/json.cpp src/http/xml.cpp src/http/r
                  src/http/errors.cpp src/domain/money.cpp src/crypto/digest.cpp src/crypto/rsa.cpp \
                  src/core/log.cpp src/providers/http_client.cpp src/providers/scan_resolve.cpp \
                  src/providers/alipay/sign.cpp src/providers/alipay/keys.cpp \
-                 src/providers/alipay/client.cpp src/providers/wxpay/sign.cpp src/providers/wxpay/client.cpp \
+                 src/providers/alipay/client.cpp src/providers/alipay/refund.cpp \
+                 src/providers/wxpay/sign.cpp src/providers/wxpay/client.cpp \
                  src/http/utf8.cpp src/core/config.cpp src/providers/registry.cpp \
                  src/providers/alipay/provider.cpp src/providers/wxpay/provider.cpp \
                  src/crypto/aead.cpp src/providers/wxpay/v3_sign.cpp src/providers/wxpay/v3_keys.cpp \

@@ -27,6 +27,16 @@ providers::RefundParams ParamsOf(const Context& ctx, const store::RefundRow& r) 
     return p;
 }
 
+// OK/FAIL once. A result that contradicts the one recorded (a notification said otherwise
+// first) is not overwritten: it is logged for an operator.
+void Finish(Context& ctx, const store::RefundRow& r, bool ok, const std::string& provider_refund_id,
+            const std::string& note) {
+    store::FinishResult f = store::FinishRefund(ctx.db(), r.id, ok, provider_refund_id, note);
+    if (f.outcome == "conflict")
+        log::Error("refund ", r.id, ": provider now says ", ok ? "OK" : "FAIL", " (", note,
+                   "), recorded otherwise before");
+}
+
 // Writes what the provider said. A success whose amount differs from ours is not believed: the
 // refund stays PROCESSING with the discrepancy in its note, for an operator.
 RefundCheck Record(Context& ctx, const store::RefundRow& r, const providers::RefundResult& res,
@@ -42,11 +52,11 @@ RefundCheck Record(Context& ctx, const store::RefundRow& r, const providers::Ref
                 store::NoteRefund(ctx.db(), r.id, detail, res.provider_refund_id);
                 return RefundCheck::kUnknown;
             }
-            store::FinishRefund(ctx.db(), r.id, true, res.provider_refund_id, res.message);
+            Finish(ctx, r, true, res.provider_refund_id, res.message);
             return RefundCheck::kOk;
         case S::kFailed:
             log::Warn("refund ", r.id, " refused: ", res.message);
-            store::FinishRefund(ctx.db(), r.id, false, res.provider_refund_id, "provider: " + res.message);
+            Finish(ctx, r, false, res.provider_refund_id, "provider: " + res.message);
             return RefundCheck::kFailed;
         case S::kProcessing:
             store::NoteRefund(ctx.db(), r.id, "pending: " + res.message, res.provider_refund_id);
@@ -120,7 +130,7 @@ void SendRefund(Context& ctx, const store::RefundRow& r) {
     std::optional<providers::Merchant> m = store::FindMerchant(ctx.db(), r.merchant_id);
     if (!p || !p->Refunds() || !m) {
         // Nothing was sent, so nothing can have moved: the amount is free again.
-        store::FinishRefund(ctx.db(), r.id, false, "", "no refunding provider or merchant for " + r.provider);
+        Finish(ctx, r, false, "", "no refunding provider or merchant for " + r.provider);
         return;
     }
     providers::RefundParams params = ParamsOf(ctx, r);
@@ -159,7 +169,8 @@ RefundAnswer RequestRefund(Context& ctx, const store::RefundRequest& req) {
         a.err = http::Err::kInternal;
         return a;
     }
-    // A replay of a refund whose worker died before asking sends it now (same id: at most once).
+    // A new refund is sent now; so is a replay of one whose worker died before asking (the same
+    // refund id: the provider refunds it at most once).
     if (a.refund->st == domain::RefundState::kNew) {
         SendRefund(ctx, *a.refund);
         a.refund = store::FindRefund(ctx.db(), o.refund_id);
@@ -216,7 +227,7 @@ NotifyDecision DecideRefundNotice(db::Connection& c, const NotifyEval& ev) {
         return {"rejected",
                 "refund " + r->id + " is of slip " + r->slip_id + ", notified for " + ev.event.slip_id,
                 A::kRefused};
-    if (rf.amount != r->amount)
+    if (rf.amount != 0 && rf.amount != r->amount)
         return {"rejected",
                 "refund amount " + std::to_string(rf.amount) + " notified, refund " + r->id + " is " +
                     std::to_string(r->amount),

@@ -393,3 +393,45 @@ def test_a_provider_that_cannot_refund_is_refused_before_anything_is_written(key
     res = cli("refund", order["id"], "--reason", "r", check=False)
     assert res.returncode == 1 and "e.www.refund.unsupported" in res.stderr, res.stderr
     assert refund_rows(order["id"]) == 0
+
+
+def refund_notify(slip, refund_id, **form):
+    form.update({"out_trade_no": slip, "out_request_no": refund_id})
+    st, body, raw, _ = sim("/sim/refund_notify", form)
+    assert st == 200, raw
+    return body["data"]
+
+
+def test_a_refund_notification_finishes_the_refund_once(key):
+    """Alipay notifies the trade again after a refund (out_biz_no = our refund id): a refund
+    whose answer was lost is finished by it, once under twenty concurrent copies; a tampered one
+    is refused and changes nothing."""
+    order = buy_ok("zfb.qrcode")
+    sim_pay(order["pay_id"])  # paid through the QR code: the trade has our notify_url
+    assert check(order["id"])[1]["data"]["or_st"] == "OK"
+    st, body, raw, _ = refund(key, order["id"], "5.00", reason="[sim:lost] answer lost")
+    assert st == 200 and body["data"]["refund"]["st"] == "PROCESSING", raw
+    rid = body["data"]["refund"]["id"]
+    forged = refund_notify(order["pay_id"], rid, tamper="sign")
+    assert [r["body"] for r in forged["replies"]] == ["fail"], forged
+    assert psql("SELECT st FROM refunds WHERE id = '%s'" % rid) == "PROCESSING"
+    result = refund_notify(order["pay_id"], rid, times="20")
+    assert [r["body"] for r in result["replies"]] == ["success"] * 20, result
+    assert psql("SELECT st FROM refunds WHERE id = '%s'" % rid) == "OK"
+    rows = psql("SELECT verdict, reason FROM notifications WHERE slip_id = '%s' AND reason LIKE '%%%s%%' ORDER BY id"
+                % (order["pay_id"], rid)).splitlines()
+    verdicts = [line.split("|")[0] for line in rows]
+    assert verdicts.count("settled") == 1 and verdicts.count("duplicate") == 19, rows
+    seen = check(order["id"])[1]["data"]
+    assert seen["refunded"] == 5.0 and seen["or_st"] == "OK", seen
+    # The rest, then its notification: the trade is closed, the order refunded, once.
+    st, body, raw, _ = refund(key, order["id"], reason="[sim:20000] the rest")
+    assert st == 200 and body["data"]["refund"]["st"] == "PROCESSING", raw
+    rest = body["data"]["refund"]["id"]
+    assert [r["body"] for r in refund_notify(order["pay_id"], rest, times="3")["replies"]] == ["success"] * 3
+    seen = check(order["id"])[1]["data"]
+    assert seen["or_st"] == "RF" and seen["refunded"] == 25.0, seen
+    assert sim_refunded(order["pay_id"]) == 2500 == recorded(order["id"])
+    # The provider repeating the first one changes nothing.
+    assert [r["body"] for r in refund_notify(order["pay_id"], rid)["replies"]] == ["success"]
+    assert recorded(order["id"]) == 2500

@@ -104,7 +104,7 @@ struct PaidEvent {
     struct Refund {
         std::string refund_id;           // ours (out_refund_no / PayPal invoice or request id); may be empty
         std::string provider_refund_id;  // the provider's
-        std::int64_t amount = 0;         // minor units, as the provider reports it
+        std::int64_t amount = 0;         // minor units, as the provider reports it (0: not reported)
         bool ok = false;                 // the money went back
         bool failed = false;             // the refund will not happen
     };

@@ -267,6 +267,15 @@ bool VerifyNotificationFor(const providers::Merchant& m, const Params& params, p
     out.amount = domain::ParseDecimal(get("total_amount"), 2).value_or(-1);
     out.status = get("trade_status");
     out.paid = out.status == "TRADE_SUCCESS" || out.status == "TRADE_FINISHED";
+    // After a refund Alipay notifies the trade again with out_biz_no (the refund's
+    // out_request_no, our refund id) and gmt_refund: a refund's result, never a payment. Its
+    // refund_fee is what the whole trade has had back, not this refund's amount: not reported.
+    if (!get("out_biz_no").empty() && !get("gmt_refund").empty()) {
+        out.paid = false;
+        out.refund = providers::PaidEvent::Refund{get("out_biz_no"), "", 0, true, false};
+        out.status =
+            "refund " + get("out_biz_no") + " (" + out.status + ", trade refunded " + get("refund_fee") + ")";
+    }
     reason = "signature valid";
     return true;
 }

@@ -12,6 +12,7 @@
 #include "sim/alipay/notify.hpp"
 #include "sim/alipay/reply.hpp"
 #include "sim/core/deliver.hpp"
+#include "sim/core/gateway.hpp"
 
 namespace orderpay::sim {
 
@@ -159,6 +160,56 @@ std::string ZfbTradeJson(const zfb_store::Trade& t) {
     http::WriteOptMs(w, "closed_at", t.closed_at);
     w.EndObject();
     return buf.GetString();
+}
+
+http::Response ZfbSimRefundNotify(Ctx& ctx, const http::Request& req) {
+    if (req.method != "POST") return http::Fail(http::Err::kMethodNotAllowed);
+    auto form = RequestArguments(req);
+    if (!form) return http::Fail(http::Err::kBadQuery);
+    PayArgs a;
+    if (std::string bad = ParsePayArgs(*form, a); !bad.empty())
+        return http::Fail(http::Err::kBadRequest, bad);
+    ZfbTamper tamper = ZfbTamper::kNone;
+    if (std::string bad = ReadTamperArg(*form, kZfbTamperNames, tamper); !bad.empty())
+        return http::Fail(http::Err::kBadRequest, bad);
+    const std::string request = http::FormValue(*form, "out_request_no").value_or("");
+    std::vector<zfb_store::Trade> found = zfb_store::FindTradesByOutTradeNo(ctx.db, a.out_trade_no, a.mch_id);
+    if (found.size() != 1)
+        return http::Fail(
+            found.empty() ? http::Err::kNoSuchObject : http::Err::kBadRequest,
+            found.empty() ? "no such zfb trade" : "several sellers have this out_trade_no: give mch_id");
+    const zfb_store::Trade& t = found.front();
+    http::Response err;
+    std::optional<zfb_store::RefundRecord> r = zfb_store::FindRefund(ctx.db, t.key, request);
+    if (!r) return http::Fail(http::Err::kNoSuchObject, "no refund " + request + " of this trade");
+    const crypto::PKey key = AlipayKey(ctx, t, err);
+    if (!key) return err;
+    const int copies = t.notify_url.empty() ? 0 : a.times;
+    std::optional<zfb_store::Trade> ready =
+        zfb_store::PrepareNotify(ctx.db, t.key, crypto::RandomId(32), copies, NewZfbBuyer());
+    if (!ready) return http::Fail(http::Err::kInternal, "the trade is gone");
+
+    Notice n;
+    n.out_trade_no = ready->key.out_trade_no;
+    n.transaction_id = ready->trade_no.value_or("");
+    n.url = ready->notify_url;
+    n.content_type = "application/x-www-form-urlencoded; charset=utf-8";
+    n.copies = copies;
+    n.what = "sim/refund_notify zfb " + ready->key.out_trade_no + " " + request;
+    if (copies > 0) {
+        ZfbNotifyOptions o;
+        o.trade_status = ready->refund_total >= ready->total_fee ? "TRADE_CLOSED" : "TRADE_SUCCESS";
+        o.now = static_cast<std::int64_t>(std::time(nullptr));
+        o.out_biz_no = request;
+        o.refund_total = ready->refund_total;
+        o.gmt_refund = r->ct;
+        std::string why;
+        std::optional<ZfbParams> params = ZfbNotificationParams(*ready, key, o, why);
+        if (!params) return http::Fail(http::Err::kBadRequest, why);
+        TamperZfbParams(*params, tamper, key);
+        n.body = ZfbFormEncode(*params);
+    }
+    return SendNotice(ctx.opts, n, a.delay_ms);
 }
 
 http::Response SimReturnUrl(Ctx& ctx, const http::Request& req) {

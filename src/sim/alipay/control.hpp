@@ -35,4 +35,9 @@ std::string ZfbTradeJson(const zfb_store::Trade& t);
 
 http::Response SimReturnUrl(Ctx& ctx, const http::Request& req);  // GET /sim/return_url?out_trade_no=
 
+/// POST /sim/refund_notify (form: out_trade_no, out_request_no, times, delay_ms, tamper): sends
+/// the signed notification Alipay sends after a refund (out_biz_no, refund_fee, gmt_refund;
+/// TRADE_SUCCESS, or TRADE_CLOSED once the whole amount went back) for a refund paysim made.
+http::Response ZfbSimRefundNotify(Ctx& ctx, const http::Request& req);
+
 }  // namespace orderpay::sim

@@ -93,7 +93,9 @@ std::optional<ZfbParams> ZfbNotificationParams(const zfb_store::Trade& t, const 
     p.emplace_back("buyer_id", t.buyer_id);
     if (paid) p.emplace_back("invoice_amount", amount);
     p.emplace_back("version", "1.0");
-    p.emplace_back("notify_id", ZfbNotifyId(*t.notify_seed, status, t.ct));
+    // A refund's notice is a message of its own: another notify_id than the payment's.
+    p.emplace_back("notify_id",
+                   ZfbNotifyId(*t.notify_seed, o.out_biz_no ? status + "|" + *o.out_biz_no : status, t.ct));
     if (paid)
         p.emplace_back("fund_bill_list",
                        "[{\"amount\":\"" + amount + "\",\"fundChannel\":\"ALIPAYACCOUNT\"}]");
@@ -116,6 +118,11 @@ std::optional<ZfbParams> ZfbNotificationParams(const zfb_store::Trade& t, const 
             p.emplace_back("refund_fee", amount);
             p.emplace_back("gmt_refund", closed);
         }
+    }
+    if (o.out_biz_no) {
+        p.emplace_back("out_biz_no", *o.out_biz_no);
+        p.emplace_back("refund_fee", Yuan(o.refund_total));
+        p.emplace_back("gmt_refund", ZfbTime(o.gmt_refund));
     }
     p.emplace_back("sign_type", "RSA2");
     p.emplace_back("seller_id", t.key.seller_id);

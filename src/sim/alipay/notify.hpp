@@ -30,6 +30,11 @@ struct ZfbNotifyOptions {
     std::optional<std::string> subject;          // instead of the trade's subject
     bool gbk = false;                            // charset=GBK: every value transcoded before signing
     std::int64_t now = 0;                        // notify_time, epoch seconds
+    /// A refund's notification: its out_request_no (Alipay's out_biz_no), what the trade has had
+    /// refunded in all (refund_fee) and when this refund was made (gmt_refund).
+    std::optional<std::string> out_biz_no;
+    std::int64_t refund_total = 0;
+    std::int64_t gmt_refund = 0;
 };
 
 /// notify_id: 34 digits, the same for every resend of one status of one trade (from the trade's

@@ -52,6 +52,7 @@ constexpr std::array kRoutes = {
     Route{"/sim/wx/refund_notify", &SimWxRefundNotify, Dialect::kEnvelope},
     Route{"/sim/wx/refunds", &SimWxRefunds, Dialect::kEnvelope},
     Route{"/sim/return_url", &SimReturnUrl, Dialect::kEnvelope},
+    Route{"/sim/refund_notify", &ZfbSimRefundNotify, Dialect::kEnvelope},
     Route{"/v1/oauth2/token", &PpToken, Dialect::kPaypal},
     Route{"/v2/checkout/orders", &PpOrders, Dialect::kPaypal, true},
     Route{"/sim/paypal/approve", &PpApprove, Dialect::kEnvelope},
