@@ -115,7 +115,7 @@ std::string PaypalClient::Token(const providers::Merchant& m, const std::string&
 
 PaypalClient::Call PaypalClient::Api(const providers::Merchant& m, const std::string& method,
                                      const std::string& path, const std::string& body,
-                                     const std::string& request_id) const {
+                                     const std::string& request_id, bool representation) const {
     Call call;
     std::string refused;
     for (int attempt = 0; attempt < 2; ++attempt) {
@@ -131,6 +131,7 @@ PaypalClient::Call PaypalClient::Api(const providers::Merchant& m, const std::st
         ho.timeout_ms = opts_.timeouts.total_ms;
         ho.headers = {{"Authorization", "Bearer " + token}, {"Accept", "application/json"}};
         if (!request_id.empty()) ho.headers.emplace_back("PayPal-Request-Id", request_id);
+        if (representation) ho.headers.emplace_back("Prefer", "return=representation");
         providers::HttpResult r = providers::HttpRequest(method, opts_.gateway + path, body,
                                                          method == "POST" ? "application/json" : "", ho);
         if (r.fail != providers::HttpFail::kNone) {
