@@ -10,6 +10,8 @@
 #include "sim/core/gateway.hpp"
 #include "sim/paypal/control.hpp"
 #include "sim/paypal/store.hpp"
+#include "sim/wxpay3/refund.hpp"
+#include "sim/wxpay3/store.hpp"
 
 namespace orderpay::sim {
 
@@ -32,6 +34,19 @@ void WriteRefund(http::JsonWriter& w, const pp_store::Refund& r) {
                      {"value", r.value},
                      {"currency", r.currency}});
     WriteInts(w, {{"amount", r.minor}, {"calls", r.calls}, {"notify_count", r.notify_count}});
+    w.EndObject();
+}
+
+void WriteRefund(http::JsonWriter& w, const wx3_store::Refund& r) {
+    w.StartObject();
+    WriteStrings(w, {{"provider", "wx"},
+                     {"id", r.refund_id},
+                     {"out_refund_no", r.out_refund_no},
+                     {"status", r.status},
+                     {"currency", r.currency}});
+    WriteInts(
+        w,
+        {{"amount", r.refund}, {"calls", r.calls}, {"queries", r.queries}, {"notify_count", r.notify_count}});
     w.EndObject();
 }
 
@@ -63,10 +78,15 @@ http::Response SimRefund(Ctx& ctx, const http::Request& req) {
     if (std::string bad = ParseSimRefundArgs(*form, a); !bad.empty())
         return http::Fail(http::Err::kBadRequest, bad);
     std::vector<pp_store::Refund> pp;
+    std::vector<wx3_store::Refund> wx;
     if (a.provider.empty() || a.provider == "paypal")
         pp = pp_store::RefundsByInvoice(ctx.db, a.out_refund_no);
-    if (pp.empty()) return http::Fail(http::Err::kNoSuchObject, "no such refund");
-    if (pp.size() > 1) return http::Fail(http::Err::kBadRequest, "several refunds carry this out_refund_no");
+    if (a.provider.empty() || a.provider == "wx")
+        wx = wx3_store::RefundsByOutRefundNo(ctx.db, a.out_refund_no);
+    if (pp.size() + wx.size() == 0) return http::Fail(http::Err::kNoSuchObject, "no such refund");
+    if (pp.size() + wx.size() > 1)
+        return http::Fail(http::Err::kBadRequest, "several refunds carry this out_refund_no; give provider");
+    if (!wx.empty()) return Wx3SimRefund(ctx, a, std::move(wx.front()));
     return PpSimRefund(ctx, a, std::move(pp.front()));
 }
 
@@ -84,6 +104,14 @@ http::Response SimRefunds(Ctx& ctx, const http::Request& req) {
         for (const pp_store::Refund& r : pp_store::RefundsOfOrder(ctx.db, t->pp->id)) {
             refunded += r.status == "COMPLETED" ? r.minor : 0;
             pending += r.status == "PENDING" ? r.minor : 0;
+            WriteRefund(w, r);
+        }
+    }
+    if (t->wx) {
+        for (const wx3_store::Refund& r :
+             wx3_store::RefundsOfTrade(ctx.db, t->wx->key.mch_id, t->wx->key.out_trade_no)) {
+            refunded += r.status == "SUCCESS" ? r.refund : 0;
+            pending += r.status == "PROCESSING" ? r.refund : 0;
             WriteRefund(w, r);
         }
     }
