@@ -3,6 +3,7 @@
 // must come from the notifying provider, and its own merchant's key must have signed it.
 #include "orderpay/app/notify.hpp"
 
+#include "orderpay/app/refund.hpp"
 #include "orderpay/core/log.hpp"
 #include "orderpay/core/metrics.hpp"
 #include "orderpay/store/notifications.hpp"
@@ -34,7 +35,8 @@ std::vector<CheckLine> BusinessChecks(std::string_view provider, const providers
                    "signed " + ev.slip_id + (slip ? ", slip " + slip->id : std::string())});
     // An approval moves no money: what counts is the completion's own answer, which Settle
     // checks against the slip. A buyer's return (PayPal's, or its cancel) claims no amount.
-    const bool claims_no_money = !ev.paid && (ev.approved || ev.currency.empty());
+    // A refund's result is checked against the refund it names (app/refund), not the slip's total.
+    const bool claims_no_money = !ev.paid && (ev.approved || ev.currency.empty() || ev.refund);
     if (slip && !claims_no_money) {
         out.push_back({"amount", ev.amount == slip->amount,
                        "notified " + std::to_string(ev.amount) + ", slip " + std::to_string(slip->amount)});
@@ -210,6 +212,8 @@ NotifyDecision Decide(db::Connection& c, const providers::Provider& p, const Not
     if (!ev.event.event_id.empty() && !row_id.empty() &&
         store::EventSeenBefore(c, std::string(p.Id()), row_id, ev.event.event_id))
         return {"duplicate", "event " + ev.event.event_id + " was handled before", A::kAccepted};
+    // A refund's result finishes the refund it names; it never settles anything.
+    if (ev.event.refund) return DecideRefundNotice(c, ev);
     // An approval (PayPal) is completed by us at the provider, and only its answer settles.
     if (ev.event.approved && !ev.event.paid) return Complete(c, p, ev);
     // A browser return is a redirect anyone can forge or replay: it proves, it never settles.

@@ -109,6 +109,24 @@ std::string RenderOrder(const store::OrderRecord& o, const std::vector<store::Or
     WriteTime(w, "sp_at", o.sp_at);
     WriteTime(w, "dn_at", o.dn_at);
     WriteTime(w, "expi", o.expi);
+    WriteTime(w, "rf_at", o.rf_at);
+    // What went back (OK refunds), and every refund with its state, in the order's money.
+    w.Key("refunded");
+    http::WriteMoney(w, o.refunded, exp);
+    w.Key("refunds");
+    w.StartArray();
+    for (const store::RefundLine& r : o.refunds) {
+        w.StartObject();
+        WriteStr(w, "id", r.id);
+        w.Key("amount");
+        http::WriteMoney(w, r.amount, exp);
+        WriteStr(w, "st", r.st);
+        WriteStr(w, "reason", r.reason);
+        WriteTime(w, "ct", r.ct);
+        WriteTime(w, "ok_at", r.ok_at);
+        w.EndObject();
+    }
+    w.EndArray();
     // Contact and address fields given at buy, stored as one JSON object, surface at top level.
     rapidjson::Document contact;
     if (http::ParseJson(o.contact_json, contact).empty() && contact.IsObject()) {

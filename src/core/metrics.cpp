@@ -21,7 +21,7 @@ constexpr std::array<std::string_view, 10> kRoutes = {"pay/buy",   "pay/check", 
 constexpr std::array<int, 13> kStatuses = {200, 400, 401, 404, 405, 409, 413, 415, 429, 500, 502, 503, 504};
 constexpr std::size_t kStatusSlots = kStatuses.size() + 1;  // + "other"
 constexpr std::array<std::string_view, 4> kProviders = {"wx", "zfb", "paypal", "other"};
-constexpr std::array<std::string_view, 3> kOps = {"create", "query", "close"};
+constexpr std::array<std::string_view, 5> kOps = {"create", "query", "close", "refund", "refund_query"};
 constexpr std::array<std::string_view, 5> kOutcomes = {"ok", "failed", "unknown", "timeout", "error"};
 constexpr std::array<std::string_view, 6> kVerdicts = {"settled",  "duplicate", "ignored",
                                                        "rejected", "error",     "other"};

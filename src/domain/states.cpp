@@ -8,13 +8,14 @@ namespace orderpay::domain {
 
 namespace {
 
-constexpr std::array<std::pair<OrderState, std::string_view>, 6> kOrderNames = {{
+constexpr std::array<std::pair<OrderState, std::string_view>, 7> kOrderNames = {{
     {OrderState::kNW, "NW"},
     {OrderState::kWT, "WT"},
     {OrderState::kOK, "OK"},
     {OrderState::kFA, "FA"},
     {OrderState::kSP, "SP"},
     {OrderState::kDN, "DN"},
+    {OrderState::kRF, "RF"},
 }};
 
 constexpr std::array<std::pair<SlipState, std::string_view>, 4> kSlipNames = {{
@@ -22,6 +23,13 @@ constexpr std::array<std::pair<SlipState, std::string_view>, 4> kSlipNames = {{
     {SlipState::kWait, "WAIT"},
     {SlipState::kOk, "OK"},
     {SlipState::kFail, "FAIL"},
+}};
+
+constexpr std::array<std::pair<RefundState, std::string_view>, 4> kRefundNames = {{
+    {RefundState::kNew, "NEW"},
+    {RefundState::kProcessing, "PROCESSING"},
+    {RefundState::kOk, "OK"},
+    {RefundState::kFail, "FAIL"},
 }};
 
 constexpr std::array<std::pair<OrderType, std::string_view>, 2> kTypeNames = {{
@@ -55,6 +63,10 @@ std::string_view ToString(OrderType t) {
     return NameOf(kTypeNames, t);
 }
 
+std::string_view ToString(RefundState s) {
+    return NameOf(kRefundNames, s);
+}
+
 std::optional<OrderState> ParseOrderState(std::string_view s) {
     return ValueOf(kOrderNames, s);
 }
@@ -63,6 +75,9 @@ std::optional<SlipState> ParseSlipState(std::string_view s) {
 }
 std::optional<OrderType> ParseOrderType(std::string_view s) {
     return ValueOf(kTypeNames, s);
+}
+std::optional<RefundState> ParseRefundState(std::string_view s) {
+    return ValueOf(kRefundNames, s);
 }
 
 bool CanTransition(OrderType type, OrderState from, OrderState to) {
@@ -74,14 +89,17 @@ bool CanTransition(OrderType type, OrderState from, OrderState to) {
             return to == S::kOK || to == S::kFA;
         case S::kOK:
             // Goods are shipped before they are done; virtual goods are delivered on payment.
+            // A paid order can be refunded in full at any point after payment.
             return (type == OrderType::kGoods && to == S::kSP) ||
-                   (type == OrderType::kVirtual && to == S::kDN);
+                   (type == OrderType::kVirtual && to == S::kDN) || to == S::kRF;
         case S::kSP:
-            return to == S::kDN;
+            return to == S::kDN || to == S::kRF;
         case S::kFA:
             // A verified payment that arrives after expiry still settles the order.
             return to == S::kOK;
         case S::kDN:
+            return to == S::kRF;
+        case S::kRF:
             return false;
     }
     return false;
@@ -98,6 +116,21 @@ bool CanTransition(SlipState from, SlipState to) {
             // A verified late payment is never thrown away.
             return to == S::kOk;
         case S::kOk:
+            return false;
+    }
+    return false;
+}
+
+bool CanTransition(RefundState from, RefundState to) {
+    using S = RefundState;
+    switch (from) {
+        case S::kNew:
+            // A notification may report the result before the worker that asked records PROCESSING.
+            return to == S::kProcessing || to == S::kOk || to == S::kFail;
+        case S::kProcessing:
+            return to == S::kOk || to == S::kFail;
+        case S::kOk:
+        case S::kFail:
             return false;
     }
     return false;

@@ -52,7 +52,7 @@ http::Response Pay(app::Context& ctx, app::Call& call, const http::Request& req)
     using domain::OrderState;
     if (order->or_st == OrderState::kOK || order->or_st == OrderState::kSP || order->or_st == OrderState::kDN)
         return Answer(ctx, call.site.id, order->id, http::Err::kOrderPaid);
-    if (order->or_st == OrderState::kFA || order->expired)
+    if (order->or_st == OrderState::kFA || order->or_st == OrderState::kRF || order->expired)
         return Answer(ctx, call.site.id, order->id, http::Err::kOrderClosed);
 
     std::string pt_text = req.Arg("pt").value_or(order->pay_tp);

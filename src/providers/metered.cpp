@@ -63,4 +63,31 @@ CloseResult MeteredClose(Provider& p, const Merchant& m, const std::string& slip
         });
 }
 
+namespace {
+
+metrics::Outcome RefundOutcome(const RefundResult& r) {
+    switch (r.state) {
+        case RefundResult::State::kOk:
+        case RefundResult::State::kProcessing:
+            return metrics::Outcome::kOk;
+        case RefundResult::State::kFailed:
+            return metrics::Outcome::kFailed;
+        case RefundResult::State::kUnknown:
+            break;
+    }
+    return r.timeout ? metrics::Outcome::kTimeout : metrics::Outcome::kUnknown;
+}
+
+}  // namespace
+
+RefundResult MeteredRefund(Provider& p, const Merchant& m, const RefundParams& params) {
+    return Metered(
+        p, metrics::Op::kRefund, [&] { return p.Refund(m, params); }, RefundOutcome);
+}
+
+RefundResult MeteredQueryRefund(Provider& p, const Merchant& m, const RefundParams& params) {
+    return Metered(
+        p, metrics::Op::kRefundQuery, [&] { return p.QueryRefund(m, params); }, RefundOutcome);
+}
+
 }  // namespace orderpay::providers

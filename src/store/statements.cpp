@@ -71,12 +71,21 @@ const db::Statement kOrderByIdemKey{
     "SELECT id, encode(idem_hash, 'hex') AS idem_hash FROM orders WHERE site_id = $1 AND buyer_store = $2 "
     "AND buyer_id = $3 AND idem_key = $4 AND ct > now() - interval '24 hours'"};
 
+// An order's refunds ride along in every order read (no extra round trip): what went back (the
+// OK ones) and every refund as a JSON array in creation order. Both subqueries use refunds_order.
+#define REFUND_COLS_OF(o) \
+    "(SELECT coalesce(sum(r.amount), 0) FROM refunds r WHERE r.order_id = " o ".id AND r.st = 'OK') "  \
+    "AS refunded, (SELECT coalesce(json_agg(json_build_object('id', r.id, 'amount', r.amount, 'st', r.st, " \
+    "'reason', r.reason, 'ct', " MS("r.ct") ", 'ok_at', " MS("r.ok_at") ") ORDER BY r.ct, r.id), '[]')::text " \
+    "FROM refunds r WHERE r.order_id = " o ".id) AS refunds_json"
+
 #define ORDER_COLS \
     "o.id, o.site_id, o.tp, o.title, o.note, o.buyer_store, o.buyer_id, o.pro_c, o.total, o.freight, "       \
     "o.discount, o.price, o.fee, o.currency, o.pay_tp, o.pay_id, o.seller, o.or_st, o.contact::text AS contact, " \
     "o.stock_held, " MS("o.ct") " AS ct, " MS("o.lm") " AS lm, " MS("o.wt_at") " AS wt_at, " MS(             \
         "o.ok_at") " AS ok_at, " MS("o.fa_at") " AS fa_at, " MS("o.sp_at") " AS sp_at, " MS(                 \
-        "o.dn_at") " AS dn_at, " MS("o.expi") " AS expi, (o.expi < now()) AS expired"
+        "o.dn_at") " AS dn_at, " MS("o.expi") " AS expi, (o.expi < now()) AS expired, " MS(                  \
+        "o.rf_at") " AS rf_at, " REFUND_COLS_OF("o")
 
 const db::Statement kOrderGet{"order_get",
                               "SELECT " ORDER_COLS " FROM orders o WHERE o.site_id = $1 AND o.id = $2"};
@@ -282,20 +291,69 @@ const db::Statement kNotifyList{"notify_list", "SELECT " NOTIFY_COLS
                                                " FROM notifications WHERE ($1::text IS NULL OR verdict = $1) "
                                                "ORDER BY id DESC LIMIT $2"};
 
+// Refunds (migration 011). Opening checks and inserts under the slip's row lock; every later
+// change names the state it leaves.
+const db::Statement kRefundOpen{"refund_open",
+                                "SELECT outcome, refund_id, detail FROM orderpay_refund_open($1, $2, $3, "
+                                "$4::bigint, $5, $6, $7, $8)"};
+#define REFUND_SELECT \
+    "SELECT r.id, r.order_id, r.slip_id, r.site_id, r.provider, r.merchant_id, r.amount, r.currency, " \
+    "r.reason, r.st, coalesce(r.provider_refund_id, '') AS provider_refund_id, r.note, r.requested_by, " \
+    "r.idempotency_key, " MS("r.ct") " AS ct, " MS("r.ok_at") " AS ok_at, " \
+    "coalesce(s.provider_txn_id, '') AS txn_id, coalesce(s.provider_ref, '') AS provider_ref, " \
+    "s.amount AS paid_amount FROM refunds r JOIN pay_slips s ON s.id = r.slip_id "
+const db::Statement kRefundGet{"refund_get", REFUND_SELECT "WHERE r.id = $1"};
+// A refund notification that names only the provider's refund id (PayPal's).
+const db::Statement kRefundByProviderId{"refund_by_provider_id",
+                                        REFUND_SELECT "WHERE r.provider = $1 AND r.provider_refund_id = $2"};
+const db::Statement kRefundClaim{
+    "refund_claim", "UPDATE refunds SET st = 'PROCESSING', lm = now() WHERE id = $1 AND st = 'NEW'"};
+const db::Statement kRefundFinish{
+    "refund_finish", "SELECT outcome, order_st FROM orderpay_refund_finish($1, $2::boolean, $3, $4)"};
+const db::Statement kRefundNote{"refund_note",
+                                "UPDATE refunds SET note = left($2, 500), provider_refund_id = "
+                                "coalesce(nullif($3, ''), provider_refund_id), "
+                                "lm = now() WHERE id = $1 AND st IN ('NEW', 'PROCESSING')"};
+const db::Statement kRefundsDue{"refunds_due",
+                                "SELECT id FROM refunds WHERE st IN ('NEW', 'PROCESSING') "
+                                "AND ct < now() - make_interval(secs => $2::float8) "
+                                "ORDER BY queried_at NULLS FIRST, ct LIMIT $1"};
+const db::Statement kRefundStampQueried{"refund_stamp_queried",
+                                        "UPDATE refunds SET queried_at = now() WHERE id = $1"};
+// The operator API's key by its id; the handler compares the hash in constant time.
+const db::Statement kApiKeyGet{"api_key_get",
+                               "SELECT id, site_id, encode(key_hash, 'hex') AS key_hash, "
+                               "revoked_at IS NOT NULL AS revoked FROM api_keys WHERE id = $1"};
+
 std::span<const db::Statement> AllStatements() {
     static const db::Statement* const kAll[] = {
-        &kSiteGet,           &kSessionGet,       &kSellerGet,        &kMerchantGet,
-        &kBuyContext,        &kStockGive,        &kOrderCreate,      &kOrderGet,
-        &kItemsGet,          &kSettle,           &kOrderExpireDue,   &kOrderExpire,
-        &kOrderSetPayTp,     &kSlipInsert,       &kSlipGet,          &kSlipForUpdate,
-        &kSlipLive,          &kSlipWaitView,     &kSlipFail,         &kSlipSupersede,
-        &kSlipClaimQuery,    &kSlipsWaitingDue,  &kNotifyIntake,     &kNotifyVerdict,
-        &kSlipConfirmClosed, &kSlipsUnconfirmed, &kSlipStampQueried, &kSlipsOfOrder,
-        &kOrderSite,         &kOrderState,       &kOrderByIdemKey,   &kNotifyReceived,
-        &kNotifyGet,         &kNotifyList,       &kCheckView,        &kMerchantsOfProvider,
-        &kOrderView,         &kOrderPayableNow,  &kSlipByRef,        &kSiteReturnUrl,
-        &kCacheGet,          &kCachePut,         &kCacheDrop,        &kNotifyEventSeen,
-        &kNotifySetEvent,
+        &kSiteGet,           &kSessionGet,
+        &kSellerGet,         &kMerchantGet,
+        &kBuyContext,        &kStockGive,
+        &kOrderCreate,       &kOrderGet,
+        &kItemsGet,          &kSettle,
+        &kOrderExpireDue,    &kOrderExpire,
+        &kOrderSetPayTp,     &kSlipInsert,
+        &kSlipGet,           &kSlipForUpdate,
+        &kSlipLive,          &kSlipWaitView,
+        &kSlipFail,          &kSlipSupersede,
+        &kSlipClaimQuery,    &kSlipsWaitingDue,
+        &kNotifyIntake,      &kNotifyVerdict,
+        &kSlipConfirmClosed, &kSlipsUnconfirmed,
+        &kSlipStampQueried,  &kSlipsOfOrder,
+        &kOrderSite,         &kOrderState,
+        &kOrderByIdemKey,    &kNotifyReceived,
+        &kNotifyGet,         &kNotifyList,
+        &kCheckView,         &kMerchantsOfProvider,
+        &kOrderView,         &kOrderPayableNow,
+        &kSlipByRef,         &kSiteReturnUrl,
+        &kCacheGet,          &kCachePut,
+        &kCacheDrop,         &kNotifyEventSeen,
+        &kNotifySetEvent,    &kRefundOpen,
+        &kRefundGet,         &kRefundClaim,
+        &kRefundFinish,      &kRefundNote,
+        &kRefundsDue,        &kRefundStampQueried,
+        &kApiKeyGet,         &kRefundByProviderId,
     };
     static const std::vector<db::Statement> kList = [] {
         std::vector<db::Statement> v;

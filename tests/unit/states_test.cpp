@@ -12,13 +12,15 @@ namespace {
 using O = OrderState;
 using S = SlipState;
 using T = OrderType;
+using R = RefundState;
 
-constexpr O kAllOrder[] = {O::kNW, O::kWT, O::kOK, O::kFA, O::kSP, O::kDN};
+constexpr O kAllOrder[] = {O::kNW, O::kWT, O::kOK, O::kFA, O::kSP, O::kDN, O::kRF};
 constexpr S kAllSlip[] = {S::kNew, S::kWait, S::kOk, S::kFail};
+constexpr R kAllRefund[] = {R::kNew, R::kProcessing, R::kOk, R::kFail};
 
 TEST(StatesTest, OrderStateNames) {
-    const char* names[] = {"NW", "WT", "OK", "FA", "SP", "DN"};
-    for (int i = 0; i < 6; ++i) {
+    const char* names[] = {"NW", "WT", "OK", "FA", "SP", "DN", "RF"};
+    for (int i = 0; i < 7; ++i) {
         EXPECT_EQ(ToString(kAllOrder[i]), names[i]);
         EXPECT_EQ(ParseOrderState(names[i]), kAllOrder[i]);
     }
@@ -46,8 +48,17 @@ TEST(StatesTest, OrderTypeNames) {
 // must be refused, including self-transitions.
 TEST(StatesTest, OrderTransitionsExhaustive) {
     const std::set<std::pair<O, O>> common = {
-        {O::kNW, O::kWT}, {O::kNW, O::kOK}, {O::kWT, O::kOK}, {O::kNW, O::kFA},
-        {O::kWT, O::kFA}, {O::kSP, O::kDN}, {O::kFA, O::kOK},
+        {O::kNW, O::kWT},
+        {O::kNW, O::kOK},
+        {O::kWT, O::kOK},
+        {O::kNW, O::kFA},
+        {O::kWT, O::kFA},
+        {O::kSP, O::kDN},
+        {O::kFA, O::kOK},
+        // Fully refunded, from any paid state.
+        {O::kOK, O::kRF},
+        {O::kSP, O::kRF},
+        {O::kDN, O::kRF},
     };
     std::set<std::pair<O, O>> goods = common;
     goods.insert({O::kOK, O::kSP});
@@ -73,6 +84,29 @@ TEST(StatesTest, OrderTransitionsSpotChecks) {
     EXPECT_FALSE(CanTransition(T::kGoods, O::kWT, O::kNW));
     EXPECT_FALSE(CanTransition(T::kGoods, O::kFA, O::kWT));  // only a verified payment revives FA
     EXPECT_FALSE(CanTransition(T::kGoods, O::kOK, O::kOK));  // duplicate notification: no change
+    EXPECT_FALSE(CanTransition(T::kGoods, O::kRF, O::kOK));  // a refund is never taken back
+    EXPECT_FALSE(CanTransition(T::kGoods, O::kWT, O::kRF));  // nothing paid, nothing to refund
+    EXPECT_FALSE(CanTransition(T::kGoods, O::kFA, O::kRF));
+}
+
+TEST(StatesTest, RefundStateNames) {
+    const char* names[] = {"NEW", "PROCESSING", "OK", "FAIL"};
+    for (int i = 0; i < 4; ++i) {
+        EXPECT_EQ(ToString(kAllRefund[i]), names[i]);
+        EXPECT_EQ(ParseRefundState(names[i]), kAllRefund[i]);
+    }
+    for (const char* bad : {"", "new", "WAIT", "PROCESS", "RF"}) EXPECT_FALSE(ParseRefundState(bad)) << bad;
+}
+
+TEST(StatesTest, RefundTransitionsExhaustive) {
+    const std::set<std::pair<R, R>> allowed = {
+        {R::kNew, R::kProcessing}, {R::kNew, R::kOk},          {R::kNew, R::kFail},
+        {R::kProcessing, R::kOk},  {R::kProcessing, R::kFail},
+    };
+    for (R from : kAllRefund)
+        for (R to : kAllRefund)
+            EXPECT_EQ(CanTransition(from, to), allowed.count({from, to}) == 1)
+                << ToString(from) << "->" << ToString(to);
 }
 
 TEST(StatesTest, SlipTransitionsExhaustive) {
@@ -89,7 +123,7 @@ TEST(StatesTest, SlipTransitionsExhaustive) {
 TEST(StatesTest, IsPayable) {
     EXPECT_TRUE(IsPayable(O::kNW));
     EXPECT_TRUE(IsPayable(O::kWT));
-    for (O s : {O::kOK, O::kFA, O::kSP, O::kDN}) EXPECT_FALSE(IsPayable(s)) << ToString(s);
+    for (O s : {O::kOK, O::kFA, O::kSP, O::kDN, O::kRF}) EXPECT_FALSE(IsPayable(s)) << ToString(s);
 }
 
 }  // namespace

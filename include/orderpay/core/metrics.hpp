@@ -7,8 +7,8 @@
 
 namespace orderpay::metrics {
 
-/// What a provider call was: a payment created, a query, a close.
-enum class Op { kCreate, kQuery, kClose };
+/// What a provider call was: a payment created, a query, a close, a refund, a refund's query.
+enum class Op { kCreate, kQuery, kClose, kRefund, kRefundQuery };
 
 /// How a provider call ended: `ok` it answered and we know the state; `failed` a definite
 /// refusal; `unknown` an answer we could not use; `timeout` no answer; `error` an exception.

@@ -12,5 +12,7 @@ CreateResult MeteredCreate(Provider& p, const Merchant& m, const CreateParams& p
 QueryResult MeteredQuery(Provider& p, const Merchant& m, const std::string& slip_id,
                          const std::string& provider_ref = "");
 CloseResult MeteredClose(Provider& p, const Merchant& m, const std::string& slip_id);
+RefundResult MeteredRefund(Provider& p, const Merchant& m, const RefundParams& params);
+RefundResult MeteredQueryRefund(Provider& p, const Merchant& m, const RefundParams& params);
 
 }  // namespace orderpay::providers

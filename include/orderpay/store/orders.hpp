@@ -65,6 +65,15 @@ struct OrderItem {
     std::int64_t amount = 0, price = 0, subtotal = 0;
 };
 
+/// One refund as the order JSON shows it.
+struct RefundLine {
+    std::string id;
+    std::int64_t amount = 0;
+    std::string st, reason;
+    std::int64_t ct = 0;
+    std::optional<std::int64_t> ok_at;
+};
+
 struct OrderRecord {
     std::string id, site_id, tp, title, note, buyer_store, buyer_id;
     std::int64_t pro_c = 0, total = 0, freight = 0, discount = 0, price = 0, fee = 0;
@@ -75,7 +84,10 @@ struct OrderRecord {
     // Epoch milliseconds; nullopt where the schema's column is NULL.
     std::int64_t ct = 0, lm = 0, expi = 0;
     std::optional<std::int64_t> wt_at, ok_at, fa_at, sp_at, dn_at;
-    bool expired = false;  // past expi (whether or not `orderpay expire` ran)
+    bool expired = false;               // past expi (whether or not `orderpay expire` ran)
+    std::optional<std::int64_t> rf_at;  // fully refunded (RF)
+    std::int64_t refunded = 0;          // the sum of the OK refunds, minor units
+    std::vector<RefundLine> refunds;    // every refund of the order, oldest first
 };
 
 /// The order `id` of `site`, or nullopt (an id that cannot exist is not looked up).

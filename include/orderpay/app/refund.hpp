@@ -1,0 +1,46 @@
+// Refunds, for every provider alike: open the row (NEW, checked against what the slip was paid
+// under its row lock), claim it (PROCESSING), ask the provider with no transaction open, then
+// record the answer (OK / FAIL, or PROCESSING while it is pending or unknown). The operator API,
+// the CLI, reconcile and refund notifications all come through here.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "orderpay/app/context.hpp"
+#include "orderpay/app/notify.hpp"
+#include "orderpay/http/errors.hpp"
+#include "orderpay/store/refunds.hpp"
+
+namespace orderpay::app {
+
+struct RefundAnswer {
+    std::optional<http::Err> err;  // nullopt: `refund` exists (its st says how far it got)
+    std::string why;               // the error's detail, for the reply's msg and the CLI
+    std::optional<store::RefundRow> refund;
+    bool replay = false;  // the idempotency key named a refund made before
+};
+
+/// The provider that would refund the payment with pay type `pay_tp` ("zfb.qrcode" -> zfb),
+/// when it refunds at all: e.www.refund.unsupported is answered before anything is written.
+bool ProviderRefunds(const Context& ctx, const std::string& provider);
+
+/// Opens the refund and sends it. A definitive refusal by the provider answers
+/// e.www.refund.failed with the refund (FAIL, its amount free again).
+RefundAnswer RequestRefund(Context& ctx, const store::RefundRequest& req);
+
+/// Claims a NEW refund and asks its provider; another caller that claimed it first wins and
+/// nothing is sent. The row is re-read afterwards by the caller.
+void SendRefund(Context& ctx, const store::RefundRow& r);
+
+enum class RefundCheck { kOk, kFailed, kPending, kUnknown };
+
+/// Reconcile: a NEW refund is sent (its worker died before asking); a PROCESSING one is asked
+/// about, and asked for again (the same refund id, so at most once) when the provider does not
+/// know it.
+RefundCheck ResolveRefund(Context& ctx, const store::RefundRow& r, std::string& detail);
+
+/// A verified refund-result notification (PaidEvent::refund): finishes the refund it names.
+NotifyDecision DecideRefundNotice(db::Connection& c, const NotifyEval& ev);
+
+}  // namespace orderpay::app

@@ -1,0 +1,110 @@
+// Refunds and the operators' API keys. A refund is opened (NEW) by one statement that checks the
+// slip's paid amount against its other refunds under the slip's row lock (migration 011), claimed
+// (PROCESSING) before its provider is asked, and finished (OK / FAIL) by a conditional UPDATE.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "orderpay/db/connection.hpp"
+#include "orderpay/domain/states.hpp"
+
+namespace orderpay::store {
+
+struct RefundRow {
+    std::string id, order_id, slip_id, site_id, provider, merchant_id;
+    std::int64_t amount = 0;
+    std::string currency, reason;
+    domain::RefundState st = domain::RefundState::kNew;
+    std::string provider_refund_id, note, requested_by;
+    std::optional<std::string> idempotency_key;
+    std::int64_t ct = 0;  // epoch ms
+    std::optional<std::int64_t> ok_at;
+    // From the refunded slip, for the provider call.
+    std::string txn_id, provider_ref;
+    std::int64_t paid_amount = 0;
+};
+
+struct RefundRequest {
+    std::optional<std::string> site;     // required with order; with slip it restricts the slip
+    std::string order;                   // the order whose paying slip is refunded, or
+    std::optional<std::string> slip;     // this slip (a refund_needed late payment)
+    std::optional<std::int64_t> amount;  // minor units; nullopt: all that is left
+    std::string reason, requested_by;
+    std::optional<std::string> idempotency_key;
+};
+
+enum class OpenOutcome { kCreated, kExisting, kKeyConflict, kNoOrder, kNoSlip, kNotPaid, kTooMuch };
+
+struct OpenResult {
+    OpenOutcome outcome = OpenOutcome::kNoOrder;
+    std::string refund_id;  // kCreated, kExisting (and the other refund for kKeyConflict)
+    std::string detail;
+};
+
+/// Opens a refund (NEW) with a new id, or answers why not; nothing is written unless kCreated.
+OpenResult OpenRefund(db::Connection& c, const RefundRequest& req);
+
+/// A refund with its slip's payment ids; an id that cannot be one is not looked up.
+std::optional<RefundRow> FindRefund(db::Connection& c, const std::string& id);
+
+/// The refund a provider knows by its own refund id.
+std::optional<RefundRow> FindRefundByProviderId(db::Connection& c, const std::string& provider,
+                                                const std::string& provider_refund_id);
+
+/// NEW -> PROCESSING: true for the one caller that may now ask the provider.
+bool ClaimRefund(db::Connection& c, const std::string& id);
+
+struct FinishResult {
+    std::string outcome;  // finished, duplicate, conflict, no_refund
+    std::optional<domain::OrderState> order_st;
+};
+
+/// NEW/PROCESSING -> OK or FAIL, and the order to RF when this completes the refund of the slip
+/// that paid it (orderpay_refund_finish). A second result changes nothing.
+FinishResult FinishRefund(db::Connection& c, const std::string& id, bool ok,
+                          const std::string& provider_refund_id, const std::string& note);
+
+/// The provider accepted the refund without a result, or did not answer: it stays PROCESSING
+/// with the note (and the provider's refund id when it gave one).
+void NoteRefund(db::Connection& c, const std::string& id, const std::string& note,
+                const std::string& provider_refund_id);
+
+/// Refunds NEW or PROCESSING for at least `min_age_s`, least recently asked first.
+std::vector<std::string> RefundsDue(db::Connection& c, int limit, std::int64_t min_age_s);
+void StampRefundQueried(db::Connection& c, const std::string& id);
+
+/// Operator listing, newest first: id, order_id, slip_id, site_id, provider, amount, currency,
+/// st, reason, requested_by, note, ct (epoch ms).
+db::Result ListRefunds(db::Connection& c, const std::optional<std::string>& site, int limit);
+
+/// refund_needed slips the OK refunds do not cover yet: id, order_id, site_id, amount, currency,
+/// refunded (OK), refunding (NEW/PROCESSING), note.
+db::Result SlipsToRefund(db::Connection& c);
+
+// API keys. A key reads "opk_<id>_<secret>": the id finds the row, and the SHA-256 of the whole
+// key is compared with the stored one in constant time.
+struct ApiKey {
+    std::string id, site_id;
+    bool revoked = false;
+};
+
+struct IssuedKey {
+    std::string id, key;  // the key is shown once and never stored
+};
+
+/// nullopt when the site does not exist.
+std::optional<IssuedKey> IssueApiKey(db::Connection& c, const std::string& site);
+
+/// The key's row when the key is one we issued (revoked or not); nullopt for anything else.
+std::optional<ApiKey> FindApiKey(db::Connection& c, const std::string& key);
+
+/// Revokes by key or by id; false when no live key matched.
+bool RevokeApiKey(db::Connection& c, const std::string& key_or_id);
+
+/// id, site_id, ct (epoch ms), revoked (t/f).
+db::Result ListApiKeys(db::Connection& c, const std::optional<std::string>& site);
+
+}  // namespace orderpay::store

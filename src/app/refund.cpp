@@ -1,0 +1,205 @@
+// The refund flow. No transaction is open across a provider call: the NEW row is committed by
+// orderpay_refund_open, the claim by its own statement, and the answer by another; an answer that
+// never came leaves the refund PROCESSING for reconcile, never FAIL (money may have moved).
+#include "orderpay/app/refund.hpp"
+
+#include "orderpay/core/log.hpp"
+#include "orderpay/providers/metered.hpp"
+#include "orderpay/store/rows.hpp"
+
+namespace orderpay::app {
+
+namespace {
+
+providers::RefundParams ParamsOf(const Context& ctx, const store::RefundRow& r) {
+    providers::RefundParams p;
+    p.refund_id = r.id;
+    p.slip_id = r.slip_id;
+    p.txn_id = r.txn_id;
+    p.provider_ref = r.provider_ref;
+    p.amount = r.amount;
+    p.paid_amount = r.paid_amount;
+    p.currency = r.currency;
+    p.reason = r.reason;
+    p.notify_url = ctx.settings().notify_base_url + "/api/" + r.site_id + "/pay/re_" + r.provider;
+    return p;
+}
+
+// Writes what the provider said. A success whose amount differs from ours is not believed: the
+// refund stays PROCESSING with the discrepancy in its note, for an operator.
+RefundCheck Record(Context& ctx, const store::RefundRow& r, const providers::RefundResult& res,
+                   std::string& detail) {
+    using S = providers::RefundResult::State;
+    detail = res.message;
+    switch (res.state) {
+        case S::kOk:
+            if (res.amount != 0 && res.amount != r.amount) {
+                detail = "provider reports " + std::to_string(res.amount) + " refunded, ours " +
+                         std::to_string(r.amount) + ": " + res.message;
+                log::Error("refund ", r.id, ": ", detail);
+                store::NoteRefund(ctx.db(), r.id, detail, res.provider_refund_id);
+                return RefundCheck::kUnknown;
+            }
+            store::FinishRefund(ctx.db(), r.id, true, res.provider_refund_id, res.message);
+            return RefundCheck::kOk;
+        case S::kFailed:
+            log::Warn("refund ", r.id, " refused: ", res.message);
+            store::FinishRefund(ctx.db(), r.id, false, res.provider_refund_id, "provider: " + res.message);
+            return RefundCheck::kFailed;
+        case S::kProcessing:
+            store::NoteRefund(ctx.db(), r.id, "pending: " + res.message, res.provider_refund_id);
+            return RefundCheck::kPending;
+        case S::kUnknown:
+            break;
+    }
+    detail = (res.timeout ? "timeout: " : "unknown: ") + res.message;
+    log::Warn("refund ", r.id, " outcome unknown: ", detail);
+    store::NoteRefund(ctx.db(), r.id, detail, res.provider_refund_id);
+    return RefundCheck::kUnknown;
+}
+
+// One provider call; an exception is an unknown outcome (the request may have reached it).
+template <typename Call>
+providers::RefundResult Ask(const store::RefundRow& r, Call&& call) {
+    try {
+        return call();
+    } catch (const std::exception& e) {
+        log::Error("refund ", r.id, ": provider call threw: ", e.what());
+        providers::RefundResult res;
+        res.message = std::string("error: ") + e.what();
+        return res;
+    }
+}
+
+}  // namespace
+
+bool ProviderRefunds(const Context& ctx, const std::string& provider) {
+    const providers::Provider* p = ctx.ProviderFor(provider);
+    return p && p->Refunds();
+}
+
+void SendRefund(Context& ctx, const store::RefundRow& r) {
+    if (!store::ClaimRefund(ctx.db(), r.id)) return;  // another worker (or a result) came first
+    providers::Provider* p = ctx.ProviderFor(r.provider);
+    std::optional<providers::Merchant> m = store::FindMerchant(ctx.db(), r.merchant_id);
+    if (!p || !p->Refunds() || !m) {
+        // Nothing was sent, so nothing can have moved: the amount is free again.
+        store::FinishRefund(ctx.db(), r.id, false, "", "no refunding provider or merchant for " + r.provider);
+        return;
+    }
+    providers::RefundParams params = ParamsOf(ctx, r);
+    providers::RefundResult res = Ask(r, [&] { return providers::MeteredRefund(*p, *m, params); });
+    std::string detail;
+    Record(ctx, r, res, detail);
+}
+
+RefundAnswer RequestRefund(Context& ctx, const store::RefundRequest& req) {
+    RefundAnswer a;
+    store::OpenResult o = store::OpenRefund(ctx.db(), req);
+    a.why = o.detail;
+    switch (o.outcome) {
+        case store::OpenOutcome::kNoOrder:
+        case store::OpenOutcome::kNoSlip:
+            a.err = http::Err::kNoSuchObject;
+            return a;
+        case store::OpenOutcome::kNotPaid:
+            a.err = http::Err::kRefundNotPaid;
+            return a;
+        case store::OpenOutcome::kTooMuch:
+            a.err = http::Err::kRefundTooMuch;
+            return a;
+        case store::OpenOutcome::kKeyConflict:
+            a.err = http::Err::kIdemMismatch;
+            return a;
+        case store::OpenOutcome::kExisting:
+            a.replay = true;
+            break;
+        case store::OpenOutcome::kCreated:
+            break;
+    }
+    log::Info("refund ", o.refund_id, (a.replay ? " replayed: " : " opened: "), o.detail);
+    a.refund = store::FindRefund(ctx.db(), o.refund_id);
+    if (!a.refund) {
+        a.err = http::Err::kInternal;
+        return a;
+    }
+    // A replay of a refund whose worker died before asking sends it now (same id: at most once).
+    if (a.refund->st == domain::RefundState::kNew) {
+        SendRefund(ctx, *a.refund);
+        a.refund = store::FindRefund(ctx.db(), o.refund_id);
+    }
+    if (a.refund && a.refund->st == domain::RefundState::kFail) {
+        a.err = http::Err::kRefundFailed;
+        a.why = a.refund->note;
+    }
+    return a;
+}
+
+RefundCheck ResolveRefund(Context& ctx, const store::RefundRow& r, std::string& detail) {
+    store::StampRefundQueried(ctx.db(), r.id);
+    if (r.st == domain::RefundState::kNew) {
+        SendRefund(ctx, r);
+        std::optional<store::RefundRow> now = store::FindRefund(ctx.db(), r.id);
+        detail = now ? now->note : "";
+        if (!now || now->st == domain::RefundState::kProcessing) return RefundCheck::kUnknown;
+        return now->st == domain::RefundState::kOk ? RefundCheck::kOk : RefundCheck::kFailed;
+    }
+    if (r.st != domain::RefundState::kProcessing)
+        return r.st == domain::RefundState::kOk ? RefundCheck::kOk : RefundCheck::kFailed;
+    providers::Provider* p = ctx.ProviderFor(r.provider);
+    std::optional<providers::Merchant> m = store::FindMerchant(ctx.db(), r.merchant_id);
+    if (!p || !m) {
+        detail = "no provider or merchant to ask";
+        return RefundCheck::kUnknown;
+    }
+    const providers::RefundParams params = ParamsOf(ctx, r);
+    providers::RefundResult q = Ask(r, [&] { return providers::MeteredQueryRefund(*p, *m, params); });
+    if (q.state == providers::RefundResult::State::kUnknown) {
+        // The provider does not know it (the call never arrived) or would not say: ask for it
+        // again under the same refund id, which the provider refunds at most once.
+        log::Info("refund ", r.id, " unknown to the query (", q.message, "); asking again");
+        q = Ask(r, [&] { return providers::MeteredRefund(*p, *m, params); });
+    }
+    return Record(ctx, r, q, detail);
+}
+
+NotifyDecision DecideRefundNotice(db::Connection& c, const NotifyEval& ev) {
+    using A = providers::NotifyAnswer;
+    const providers::PaidEvent::Refund& rf = *ev.event.refund;
+    std::optional<store::RefundRow> r =
+        rf.refund_id.empty() ? std::nullopt : store::FindRefund(c, rf.refund_id);
+    if (!r && !rf.provider_refund_id.empty())
+        r = store::FindRefundByProviderId(c, ev.slip ? ev.slip->provider : "", rf.provider_refund_id);
+    // A refund made outside orderpay (the provider's console) is the merchant's business: kept
+    // in the inbox and acknowledged, so the provider stops sending it.
+    if (!r)
+        return {"ignored",
+                "no refund of ours named " + (rf.refund_id.empty() ? rf.provider_refund_id : rf.refund_id),
+                A::kAccepted};
+    if (!ev.slip || r->slip_id != ev.slip->id)
+        return {"rejected",
+                "refund " + r->id + " is of slip " + r->slip_id + ", notified for " + ev.event.slip_id,
+                A::kRefused};
+    if (rf.amount != r->amount)
+        return {"rejected",
+                "refund amount " + std::to_string(rf.amount) + " notified, refund " + r->id + " is " +
+                    std::to_string(r->amount),
+                A::kRefused};
+    if (!rf.ok && !rf.failed)
+        return {"ignored", "refund " + r->id + " not final: " + ev.event.status, A::kAccepted};
+    store::FinishResult f =
+        store::FinishRefund(c, r->id, rf.ok, rf.provider_refund_id, "notified: " + ev.event.status);
+    const std::string word = rf.ok ? "OK" : "FAIL";
+    if (f.outcome == "finished")
+        return {"settled",
+                "refund " + r->id + " -> " + word +
+                    (f.order_st ? " (order " + std::string(domain::ToString(*f.order_st)) + ")" : ""),
+                A::kAccepted};
+    if (f.outcome == "duplicate") return {"duplicate", "refund " + r->id + " already " + word, A::kAccepted};
+    // The provider's signed word contradicts what we recorded: kept for an operator, not fought over.
+    log::Error("refund ", r->id, ": notified ", word, " but recorded ", domain::ToString(r->st));
+    return {"ignored", "conflict: refund " + r->id + " notified " + word + ", recorded otherwise",
+            A::kAccepted};
+}
+
+}  // namespace orderpay::app

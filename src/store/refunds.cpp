@@ -1,0 +1,190 @@
+// Refunds (migration 011's functions do the checking under the slip lock) and API keys.
+#include "orderpay/store/refunds.hpp"
+
+#include <stdexcept>
+
+#include "orderpay/crypto/digest.hpp"
+#include "orderpay/domain/ids.hpp"
+#include "orderpay/store/retry.hpp"
+#include "orderpay/store/statements.hpp"
+
+namespace orderpay::store {
+
+namespace {
+
+OpenOutcome ParseOpen(const std::string& s) {
+    static const std::pair<const char*, OpenOutcome> kNames[] = {
+        {"created", OpenOutcome::kCreated},          {"existing", OpenOutcome::kExisting},
+        {"key_conflict", OpenOutcome::kKeyConflict}, {"no_order", OpenOutcome::kNoOrder},
+        {"no_slip", OpenOutcome::kNoSlip},           {"not_paid", OpenOutcome::kNotPaid},
+        {"too_much", OpenOutcome::kTooMuch},
+    };
+    for (const auto& [name, o] : kNames)
+        if (s == name) return o;
+    throw std::runtime_error("orderpay_refund_open answered an unknown outcome: " + s);
+}
+
+db::Param Opt(const std::optional<std::string>& v) {
+    return v ? db::Param(*v) : db::Param(std::nullopt);
+}
+
+// "opk_<id>_<secret>" -> id; "" when the text is not shaped like a key.
+std::string KeyId(const std::string& key) {
+    if (key.size() > 200 || !key.starts_with("opk_")) return "";
+    std::size_t end = key.find('_', 4);
+    if (end == std::string::npos || end + 1 >= key.size()) return "";
+    std::string id = key.substr(4, end - 4);
+    return domain::IsOrderId(id) ? id : "";
+}
+
+}  // namespace
+
+OpenResult OpenRefund(db::Connection& c, const RefundRequest& req) {
+    const std::string id = crypto::RandomId(26);
+    const db::Param amount = req.amount ? db::Param(*req.amount) : db::Param(std::nullopt);
+    db::Result r = RetryTransient<db::Result>([&] {
+        return c.Exec(kRefundOpen, {Opt(req.site), req.order, Opt(req.slip), amount, req.reason,
+                                    req.requested_by, Opt(req.idempotency_key), id});
+    });
+    OpenResult out;
+    out.outcome = ParseOpen(r.Get(0, "outcome"));
+    out.refund_id = r.GetOpt(0, "refund_id").value_or("");
+    out.detail = r.GetOpt(0, "detail").value_or("");
+    return out;
+}
+
+namespace {
+
+std::optional<RefundRow> RefundFrom(const db::Result& r) {
+    if (r.Rows() == 0) return std::nullopt;
+    RefundRow f;
+    f.id = r.Get(0, "id");
+    f.order_id = r.Get(0, "order_id");
+    f.slip_id = r.Get(0, "slip_id");
+    f.site_id = r.Get(0, "site_id");
+    f.provider = r.Get(0, "provider");
+    f.merchant_id = r.Get(0, "merchant_id");
+    f.amount = r.GetInt(0, "amount");
+    f.currency = r.Get(0, "currency");
+    f.reason = r.Get(0, "reason");
+    f.st = domain::ParseRefundState(r.Get(0, "st")).value_or(domain::RefundState::kProcessing);
+    f.provider_refund_id = r.Get(0, "provider_refund_id");
+    f.note = r.Get(0, "note");
+    f.requested_by = r.Get(0, "requested_by");
+    f.idempotency_key = r.GetOpt(0, "idempotency_key");
+    f.ct = r.GetInt(0, "ct");
+    if (!r.IsNull(0, r.Col("ok_at"))) f.ok_at = r.GetInt(0, "ok_at");
+    f.txn_id = r.Get(0, "txn_id");
+    f.provider_ref = r.Get(0, "provider_ref");
+    f.paid_amount = r.GetInt(0, "paid_amount");
+    return f;
+}
+
+}  // namespace
+
+std::optional<RefundRow> FindRefund(db::Connection& c, const std::string& id) {
+    if (!domain::IsOrderId(id)) return std::nullopt;
+    return RefundFrom(c.Exec(kRefundGet, {id}));
+}
+
+std::optional<RefundRow> FindRefundByProviderId(db::Connection& c, const std::string& provider,
+                                                const std::string& provider_refund_id) {
+    if (provider_refund_id.empty() || provider_refund_id.size() > 128) return std::nullopt;
+    return RefundFrom(c.Exec(kRefundByProviderId, {provider, provider_refund_id}));
+}
+
+bool ClaimRefund(db::Connection& c, const std::string& id) {
+    return c.Exec(kRefundClaim, {id}).Affected() == 1;
+}
+
+FinishResult FinishRefund(db::Connection& c, const std::string& id, bool ok,
+                          const std::string& provider_refund_id, const std::string& note) {
+    db::Result r = RetryTransient<db::Result>([&] {
+        return c.Exec(kRefundFinish, {id, ok, provider_refund_id, note});
+    });
+    FinishResult f;
+    f.outcome = r.Get(0, "outcome");
+    if (std::optional<std::string> st = r.GetOpt(0, "order_st")) f.order_st = domain::ParseOrderState(*st);
+    return f;
+}
+
+void NoteRefund(db::Connection& c, const std::string& id, const std::string& note,
+                const std::string& provider_refund_id) {
+    c.Exec(kRefundNote, {id, note, provider_refund_id});
+}
+
+std::vector<std::string> RefundsDue(db::Connection& c, int limit, std::int64_t min_age_s) {
+    db::Result r = c.Exec(kRefundsDue, {limit, min_age_s});
+    std::vector<std::string> out;
+    for (int i = 0; i < r.Rows(); ++i) out.push_back(r.Get(i, 0));
+    return out;
+}
+
+void StampRefundQueried(db::Connection& c, const std::string& id) {
+    c.Exec(kRefundStampQueried, {id});
+}
+
+// The CLI's listings: unprepared, run once per command, never on a request path.
+db::Result ListRefunds(db::Connection& c, const std::optional<std::string>& site, int limit) {
+    return c.Query(
+        "SELECT id, order_id, slip_id, site_id, provider, amount, currency, st, reason, requested_by, note, "
+        "(extract(epoch from ct) * 1000)::bigint AS ct FROM refunds WHERE ($1::text IS NULL OR site_id = $1) "
+        "ORDER BY ct DESC, id LIMIT $2",
+        {Opt(site), limit});
+}
+
+db::Result SlipsToRefund(db::Connection& c) {
+    return c.Query(
+        "SELECT s.id, s.order_id, s.site_id, s.amount, s.currency, "
+        "coalesce(sum(r.amount) FILTER (WHERE r.st = 'OK'), 0) AS refunded, "
+        "coalesce(sum(r.amount) FILTER (WHERE r.st IN ('NEW', 'PROCESSING')), 0) AS refunding, s.note "
+        "FROM pay_slips s LEFT JOIN refunds r ON r.slip_id = s.id WHERE s.refund_needed "
+        "GROUP BY s.id HAVING coalesce(sum(r.amount) FILTER (WHERE r.st = 'OK'), 0) < s.amount "
+        "ORDER BY s.ct LIMIT 1000",
+        {});
+}
+
+std::optional<IssuedKey> IssueApiKey(db::Connection& c, const std::string& site) {
+    IssuedKey k;
+    k.id = crypto::RandomId(16);
+    k.key = "opk_" + k.id + "_" + crypto::RandomToken(32);
+    db::Result r = c.Query(
+        "INSERT INTO api_keys (id, site_id, key_hash) SELECT $1, id, decode($3, 'hex') FROM sites WHERE id = "
+        "$2",
+        {k.id, site, crypto::HexLower(crypto::Sha256(k.key))});
+    if (r.Affected() != 1) return std::nullopt;
+    return k;
+}
+
+std::optional<ApiKey> FindApiKey(db::Connection& c, const std::string& key) {
+    const std::string id = KeyId(key);
+    if (id.empty()) return std::nullopt;
+    db::Result r = c.Exec(kApiKeyGet, {id});
+    if (r.Rows() == 0) return std::nullopt;
+    // The id is not secret; the rest of the key is, so the hashes are compared in constant time.
+    if (!crypto::EqualsIgnoreCaseConstTime(crypto::HexLower(crypto::Sha256(key)), r.Get(0, "key_hash")))
+        return std::nullopt;
+    return ApiKey{r.Get(0, "id"), r.Get(0, "site_id"), r.Get(0, "revoked") == "t"};
+}
+
+bool RevokeApiKey(db::Connection& c, const std::string& key_or_id) {
+    std::string id = key_or_id;
+    if (key_or_id.starts_with("opk_")) {
+        std::optional<ApiKey> k = FindApiKey(c, key_or_id);
+        if (!k) return false;
+        id = k->id;
+    }
+    if (!domain::IsOrderId(id)) return false;
+    return c.Query("UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL", {id})
+               .Affected() == 1;
+}
+
+db::Result ListApiKeys(db::Connection& c, const std::optional<std::string>& site) {
+    return c.Query(
+        "SELECT id, site_id, (extract(epoch from ct) * 1000)::bigint AS ct, revoked_at IS NOT NULL AS "
+        "revoked "
+        "FROM api_keys WHERE ($1::text IS NULL OR site_id = $1) ORDER BY ct, id",
+        {Opt(site)});
+}
+
+}  // namespace orderpay::store
