@@ -66,9 +66,9 @@ const db::Statement kInsertRefund{
     "pp_insert_refund",
     "INSERT INTO paysim.pp_refunds (id, client_id, request_id, order_id, capture_id, invoice_id, note,"
     " currency, value, minor, status)"
-    " SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11"
-    " WHERE (SELECT coalesce(sum(minor), 0) FROM paysim.pp_refunds WHERE capture_id = $5"
-    "        AND status IN ('PENDING', 'COMPLETED')) + $10 <= $12"
+    " SELECT $1, $2, $3, $4, $5::text, $6, $7, $8, $9, $10::bigint, $11"
+    " WHERE (SELECT coalesce(sum(minor), 0) FROM paysim.pp_refunds WHERE capture_id = $5::text"
+    "        AND status IN ('PENDING', 'COMPLETED')) + $10::bigint <= $12::bigint"
     " ON CONFLICT (client_id, request_id) DO NOTHING RETURNING" PP_REFUND_COLS};
 const db::Statement kRefundByRequest{
     "pp_refund_by_request",
