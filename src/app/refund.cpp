@@ -4,6 +4,8 @@
 #include "orderpay/app/refund.hpp"
 
 #include "orderpay/core/log.hpp"
+#include "orderpay/domain/money.hpp"
+#include "orderpay/http/json.hpp"
 #include "orderpay/providers/metered.hpp"
 #include "orderpay/store/rows.hpp"
 
@@ -72,6 +74,40 @@ providers::RefundResult Ask(const store::RefundRow& r, Call&& call) {
 }
 
 }  // namespace
+
+std::string RenderRefund(const store::RefundRow& r, bool replay) {
+    rapidjson::StringBuffer buf;
+    http::JsonWriter w(buf);
+    auto str = [&](const char* key, const std::string& v) {
+        w.Key(key);
+        w.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
+    };
+    w.StartObject();
+    str("id", r.id);
+    str("order", r.order_id);
+    str("slip", r.slip_id);
+    w.Key("amount");
+    http::WriteMoney(w, r.amount, domain::CurrencyExponent(r.currency).value_or(2));
+    str("currency", r.currency);
+    str("st", std::string(domain::ToString(r.st)));
+    str("reason", r.reason);
+    http::WriteOptString(w, "provider_refund_id",
+                         r.provider_refund_id.empty() ? std::nullopt : std::optional(r.provider_refund_id));
+    str("note", r.note);
+    str("requested_by", r.requested_by);
+    w.Key("ct");
+    w.Int64(r.ct);
+    w.Key("ok_at");
+    if (r.ok_at) {
+        w.Int64(*r.ok_at);
+    } else {
+        w.Null();
+    }
+    w.Key("replay");
+    w.Bool(replay);
+    w.EndObject();
+    return buf.GetString();
+}
 
 bool ProviderRefunds(const Context& ctx, const std::string& provider) {
     const providers::Provider* p = ctx.ProviderFor(provider);

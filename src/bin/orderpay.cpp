@@ -27,7 +27,11 @@ constexpr const char* kUsage = R"(usage: orderpay [--config FILE] COMMAND ...
   seller set --site SITE --prefix wx|zfb --merchant ID | seller list
   order show ID | order list [--site S] [--state ST] [--limit N]
   expire [--limit N]                        fail unpaid orders past expiry, give stock back
-  reconcile [--limit N] [--min-age 60]      query waiting and failed slips; list refunds and unknowns
+  reconcile [--limit N] [--min-age 60]      query waiting and failed slips and unfinished refunds; list slips to refund and unknowns
+  refund ORDER [--amount X] --reason R [--key K]    refund a paid order (all that is left without --amount)
+  refund --slip SLIP --reason R [--key K]   refund a refund_needed slip (a late or double payment) in full
+  refund list [--site S] [--limit N]        refunds, newest first
+  apikey issue --site S | apikey revoke KEY-or-ID | apikey list [--site S]   keys of the operator API
   notify verify --site SITE [--provider wx|zfb] --body FILE|- [--headers FILE]
   inbox list [--verdict V] [--limit N]      stored notifications, newest first
   inbox replay [--older-than 60s] [--verdict received|error]   decide what a dying worker left
@@ -98,6 +102,7 @@ int main(int argc, char** argv) {
         }
         if (group == "order" || group == "expire" || group == "reconcile")
             return cli::Orders(env, group, args);
+        if (group == "refund" || group == "apikey") return cli::Refunds(env, group, args);
         if (group == "notify") return cli::Notify(env, args);
         if (group == "inbox") return cli::Inbox(env, args);
         if (group == "audit") return cli::Audit(env, args);

@@ -8,10 +8,12 @@
 #include "orderpay/app/context.hpp"
 #include "orderpay/app/order_view.hpp"
 #include "orderpay/app/payflow.hpp"
+#include "orderpay/app/refund.hpp"
 #include "orderpay/cli/cli.hpp"
 #include "orderpay/http/reply.hpp"
 #include "orderpay/providers/metered.hpp"
 #include "orderpay/store/admin.hpp"
+#include "orderpay/store/refunds.hpp"
 #include "orderpay/store/rows.hpp"
 #include "orderpay/store/settle.hpp"
 
@@ -142,16 +144,36 @@ int ReconcileCmd(Env& env, const Args& a) {
             std::cout << "PAID    " << slip->id << " order " << slip->order_id << " (" << detail << ")\n";
         }
     }
+    // Refunds whose outcome is not known yet: a NEW one's worker died before asking, a
+    // PROCESSING one is pending or its call went unanswered. Asked about, never guessed.
+    int refunds_ok = 0, refunds_failed = 0;
+    std::vector<std::string> refunds = store::RefundsDue(env.db, limit, min_age);
+    for (const std::string& id : refunds) {
+        std::optional<store::RefundRow> r = store::FindRefund(env.db, id);
+        if (!r) continue;
+        std::string detail;
+        app::RefundCheck c = app::ResolveRefund(ctx, *r, detail);
+        if (c == app::RefundCheck::kOk) ++refunds_ok;
+        if (c == app::RefundCheck::kFailed) ++refunds_failed;
+        if (c == app::RefundCheck::kPending || c == app::RefundCheck::kUnknown)
+            std::cout << "REFUNDING " << r->id << " order " << r->order_id << " still " << detail << '\n';
+    }
     db::Result attention = store::SlipsNeedingAttention(env.db);
     std::cout << "queried " << waiting.size() << " waiting slips; checked " << failed.size()
               << " failed slips (" << confirmed << " confirmed closed, " << found_paid << " found paid); "
-              << attention.Rows() << " need attention\n";
+              << "resolved refunds " << refunds.size() << " (" << refunds_ok << " OK, " << refunds_failed
+              << " FAIL); " << attention.Rows() << " need attention\n";
     for (int i = 0; i < attention.Rows(); ++i) {
-        std::string kind = attention.Get(i, 6);
-        kind.resize(8, ' ');
-        std::cout << kind << attention.Get(i, 0) << " order " << attention.Get(i, 1) << " site "
+        const std::string kind = attention.Get(i, 6);
+        std::string label = kind;
+        label.resize(8, ' ');
+        std::cout << label << attention.Get(i, 0) << " order " << attention.Get(i, 1) << " site "
                   << attention.Get(i, 2) << ' ' << attention.Get(i, 3) << ' ' << attention.Get(i, 4) << ' '
                   << attention.Get(i, 5) << " " << attention.Get(i, 7) << '\n';
+        // What gives a kept payment back: the whole slip, under its own refund id.
+        if (kind == "REFUND")
+            std::cout << "        refund with: orderpay refund --slip " << attention.Get(i, 0)
+                      << " --reason 'paid order could not be fulfilled'\n";
     }
     return 0;
 }

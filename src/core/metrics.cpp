@@ -15,9 +15,9 @@ namespace orderpay::metrics {
 
 namespace {
 
-constexpr std::array<std::string_view, 10> kRoutes = {"pay/buy",   "pay/check",  "pay/check_order", "pay/pay",
-                                                      "pay/re_wx", "pay/re_zfb", "pay/re_paypal",   "healthz",
-                                                      "metrics",   "other"};
+constexpr std::array<std::string_view, 12> kRoutes = {
+    "pay/buy",       "pay/check",    "pay/check_order", "pay/pay", "pay/re_wx", "pay/re_zfb",
+    "pay/re_paypal", "admin/refund", "admin/order",     "healthz", "metrics",   "other"};
 constexpr std::array<int, 13> kStatuses = {200, 400, 401, 404, 405, 409, 413, 415, 429, 500, 502, 503, 504};
 constexpr std::size_t kStatusSlots = kStatuses.size() + 1;  // + "other"
 constexpr std::array<std::string_view, 4> kProviders = {"wx", "zfb", "paypal", "other"};
@@ -188,14 +188,16 @@ void BusyEnd() {
 std::string_view RouteLabel(std::string_view path) {
     if (path == "/healthz") return "healthz";
     if (path == "/metrics") return "metrics";
-    // /api/{site}/pay/{action}: the site is not a label (unbounded); the action must be known.
+    // /api/{site}/{pay,admin}/{action}: the site is not a label (unbounded); the action must be known.
     constexpr std::string_view kApi = "/api/";
     if (!path.starts_with(kApi)) return "other";
     std::string_view rest = path.substr(kApi.size());
     std::size_t slash = rest.find('/');
     if (slash == 0 || slash == std::string_view::npos) return "other";
     std::string_view action = rest.substr(slash + 1);
-    if (!action.starts_with("pay/") || action.find('/', 4) != std::string_view::npos) return "other";
+    std::size_t area = action.find('/');
+    if (area == std::string_view::npos || action.find('/', area + 1) != std::string_view::npos)
+        return "other";
     return kRoutes[IndexOf(kRoutes, action)];
 }
 

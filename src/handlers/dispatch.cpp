@@ -1,5 +1,6 @@
 // The route table and the checks every authenticated route shares.
 #include <array>
+#include <cctype>
 
 #include "orderpay/core/log.hpp"
 #include "orderpay/domain/ids.hpp"
@@ -7,6 +8,7 @@
 #include "orderpay/http/reply.hpp"
 #include "orderpay/http/router.hpp"
 #include "orderpay/http/utf8.hpp"
+#include "orderpay/store/refunds.hpp"
 
 namespace orderpay::handlers {
 
@@ -15,10 +17,15 @@ namespace {
 using Handler = http::Response (*)(app::Context&, app::Call&, const http::Request&);
 using http::Method;
 
+// Who may call a route: a buyer (ticket in the query), or an operator (the site's API key in
+// Authorization: Bearer). A buyer ticket never opens an operator route.
+enum class Auth { kTicket, kApiKey };
+
 struct Route {
+    std::string_view area;  // "pay" or "admin"
     std::string_view action;
     unsigned methods;
-    bool needs_ticket;
+    Auth auth;
     Handler fn;
     // When this says yes for a request, the handler resolves site and ticket itself, in the
     // one statement it needs anyway (pay/check, pay/qr, pay/buy); dispatch only checks the site id.
@@ -34,12 +41,44 @@ bool OrderIdCanExist(const http::Request& req) {
 }
 
 constexpr std::array kRoutes = {
-    Route{"buy", unsigned(Method::kPost), true, &Buy, &Always},
-    Route{"check", unsigned(Method::kGet), true, &Check, &OrderIdCanExist},
-    Route{"check_order", unsigned(Method::kGet), true, &Check, &OrderIdCanExist},
-    Route{"pay", unsigned(Method::kGet), true, &Pay},
-    Route{"qr", unsigned(Method::kGet), true, &Qr, &OrderIdCanExist},
+    Route{"pay", "buy", unsigned(Method::kPost), Auth::kTicket, &Buy, &Always},
+    Route{"pay", "check", unsigned(Method::kGet), Auth::kTicket, &Check, &OrderIdCanExist},
+    Route{"pay", "check_order", unsigned(Method::kGet), Auth::kTicket, &Check, &OrderIdCanExist},
+    Route{"pay", "pay", unsigned(Method::kGet), Auth::kTicket, &Pay},
+    Route{"pay", "qr", unsigned(Method::kGet), Auth::kTicket, &Qr, &OrderIdCanExist},
+    Route{"admin", "refund", unsigned(Method::kPost), Auth::kApiKey, &AdminRefund},
+    Route{"admin", "order", unsigned(Method::kGet), Auth::kApiKey, &AdminOrder},
 };
+
+// "Bearer <key>" (the scheme in any letter case, RFC 9110), or "" when the header is absent or
+// another scheme.
+std::string BearerToken(const http::Request& req) {
+    std::string h = req.Header("HTTP_AUTHORIZATION").value_or("");
+    if (h.size() < 7 || h.size() > 512) return "";
+    for (std::size_t i = 0; i < 6; ++i)
+        if (std::tolower(static_cast<unsigned char>(h[i])) != "bearer"[i]) return "";
+    if (h[6] != ' ') return "";
+    std::size_t start = h.find_first_not_of(' ', 6);
+    return start == std::string::npos ? "" : h.substr(start);
+}
+
+// The operator API's key check: 401 without a key or with one we did not issue (or revoked),
+// 403 for another site's key. Nothing is read from the query string: a ticket never counts.
+std::optional<http::Response> CheckApiKey(app::Context& ctx, app::Call& call, const http::Request& req) {
+    std::string key = BearerToken(req);
+    auto unauthorized = [](http::Err e) {
+        http::Response r = http::Fail(e);
+        r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"orderpay admin\"");
+        return r;
+    };
+    if (key.empty()) return unauthorized(http::Err::kNoApiKey);
+    std::optional<store::ApiKey> k = store::FindApiKey(ctx.db(), key);
+    if (!k || k->revoked) return unauthorized(http::Err::kBadApiKey);
+    if (k->site_id != call.site.id) return http::Fail(http::Err::kForbidden);
+    call.api_key_id = k->id;
+    log::Info("admin ", req.method, " ", req.path, " by key ", k->id);
+    return std::nullopt;
+}
 
 // pay/re_<id> for every registered provider, with the methods it takes.
 http::Response RouteNotification(app::Context& ctx, const http::Request& req, const http::RouteMatch& m,
@@ -70,8 +109,8 @@ http::Response Route_(app::Context& ctx, const http::Request& req) {
     if (!http::MatchApiPath(req.path, m)) return http::Fail(http::Err::kNoSuchApi);
     const Route* route = nullptr;
     for (const Route& r : kRoutes)
-        if (r.action == m.action) route = &r;
-    if (!route && m.action.starts_with("re_")) {
+        if (r.area == m.area && r.action == m.action) route = &r;
+    if (!route && m.area == "pay" && m.action.starts_with("re_")) {
         if (const providers::Provider* p = ctx.ProviderFor(m.action.substr(3))) {
             log::SetProvider(p->Id());
             return RouteNotification(ctx, req, m, *p);
@@ -81,7 +120,7 @@ http::Response Route_(app::Context& ctx, const http::Request& req) {
     if (!(route->methods & http::MethodBit(req.method))) return http::MethodNotAllowed(route->methods);
     if (!req.query_ok) return http::Fail(http::Err::kBadQuery);
     // The buyer API (the ticket routes) takes text only; a notification's query is the provider's.
-    if (route->needs_ticket && !req.QueryIsText()) return http::Fail(http::Err::kBadEncoding);
+    if (!req.QueryIsText()) return http::Fail(http::Err::kBadEncoding);
 
     // The order a check/pay is about, for the log lines (json format); only an id that can be one.
     if (std::optional<std::string> id = req.Arg("id"); id && domain::IsOrderId(*id)) log::SetOrder(*id);
@@ -94,7 +133,9 @@ http::Response Route_(app::Context& ctx, const http::Request& req) {
         http::ValidSiteId(m.site) ? store::FindSite(ctx.db(), m.site) : std::nullopt;
     if (!site) return http::Fail(http::Err::kNoSuchSite);
     call.site = std::move(*site);
-    if (route->needs_ticket) {
+    if (route->auth == Auth::kApiKey) {
+        if (std::optional<http::Response> denied = CheckApiKey(ctx, call, req)) return *denied;
+    } else {
         if (!call.site.account_store) return http::Fail(http::Err::kNilAccounts);
         std::optional<std::string> ticket = req.Arg("ticket");
         if (!ticket || ticket->empty()) return http::Fail(http::Err::kNoLogin, "ticket missing");

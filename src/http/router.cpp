@@ -22,11 +22,15 @@ bool MatchApiPath(std::string_view path, RouteMatch& out) {
     if (slash == std::string_view::npos || slash == 0) return false;
     std::string_view site = path.substr(0, slash);
     path.remove_prefix(slash);
-    constexpr std::string_view kPay = "/pay/";
-    if (path.substr(0, kPay.size()) != kPay) return false;
-    std::string_view action = path.substr(kPay.size());
+    std::string_view area;
+    for (std::string_view a : {"pay", "admin"})
+        if (path.size() > a.size() + 2 && path.substr(1, a.size()) == a && path[a.size() + 1] == '/')
+            area = a;
+    if (area.empty()) return false;
+    std::string_view action = path.substr(area.size() + 2);
     if (action.empty() || action.size() > 32 || action.find('/') != std::string_view::npos) return false;
     out.site.assign(site);
+    out.area.assign(area);
     out.action.assign(action);
     return true;
 }

@@ -142,7 +142,9 @@ db::Result SlipsNeedingAttention(db::Connection& c) {
         "SELECT id, order_id, site_id, st, amount, currency, "
         "CASE WHEN refund_needed THEN 'REFUND' WHEN st = 'FAIL' THEN 'UNCLOSED' ELSE 'UNKNOWN' END, "
         "note FROM pay_slips "
-        "WHERE refund_needed OR (st IN ('NEW', 'WAIT') AND ct < now() - interval '10 minutes') "
+        "WHERE (refund_needed AND amount > (SELECT coalesce(sum(r.amount), 0) FROM refunds r "
+        "WHERE r.slip_id = pay_slips.id AND r.st = 'OK')) "
+        "OR (st IN ('NEW', 'WAIT') AND ct < now() - interval '10 minutes') "
         "OR (st = 'FAIL' AND closed_at IS NULL AND ct < now() - interval '1 day') ORDER BY ct",
         {});
 }

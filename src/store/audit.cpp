@@ -19,12 +19,12 @@ const Check kChecks[] = {
      "SELECT o.id, 'no order_items' FROM orders o "
      "WHERE NOT EXISTS (SELECT 1 FROM order_items i WHERE i.order_id = o.id)"},
     {{"paid_order_one_ok_slip",
-      "a paid order (OK, SP, DN) has exactly one OK slip that counts (others are flagged refund_needed), "
+      "a paid order (OK, SP, DN, RF) has exactly one OK slip that counts (others are flagged refund_needed), "
       "and it is the order's pay_id"},
      "SELECT o.id, o.or_st || ': ' || count(s.id) || ' counting OK slips, pay_id ' || coalesce(o.pay_id, "
      "'-') "
      "FROM orders o LEFT JOIN pay_slips s ON s.order_id = o.id AND s.st = 'OK' AND NOT s.refund_needed "
-     "WHERE o.or_st IN ('OK', 'SP', 'DN') "
+     "WHERE o.or_st IN ('OK', 'SP', 'DN', 'RF') "
      "GROUP BY o.id, o.or_st, o.pay_id "
      "HAVING count(s.id) <> 1 OR NOT bool_or(s.id IS NOT DISTINCT FROM o.pay_id)"},
     {{"unpaid_order_no_kept_money",
@@ -63,6 +63,19 @@ const Check kChecks[] = {
      "orders "
      "WHERE or_st IN ('NW', 'WT') AND expi < now() - make_interval(secs => $1::float8)",
      Uses::kExpireGrace},
+    {{"refunds_within_payment", "the refunds of a slip that are not FAIL add up to at most what it was paid"},
+     "SELECT s.id, 'paid ' || s.amount || ', refunds ' || sum(r.amount) FROM pay_slips s "
+     "JOIN refunds r ON r.slip_id = s.id AND r.st <> 'FAIL' GROUP BY s.id HAVING sum(r.amount) > s.amount"},
+    {{"refunds_of_paid_slips", "only an OK slip is refunded"},
+     "SELECT r.id, 'refund of slip ' || s.id || ' in ' || s.st FROM refunds r JOIN pay_slips s ON s.id = "
+     "r.slip_id "
+     "WHERE s.st <> 'OK'"},
+    {{"refunded_order_rf", "an order is RF exactly when the OK refunds of its paying slip cover it"},
+     "SELECT o.id, o.or_st || ', refunded ' || coalesce(sum(r.amount), 0) || ' of ' || s.amount FROM orders "
+     "o "
+     "JOIN pay_slips s ON s.id = o.pay_id LEFT JOIN refunds r ON r.slip_id = s.id AND r.st = 'OK' "
+     "WHERE o.or_st IN ('OK', 'SP', 'DN', 'RF') AND s.amount > 0 GROUP BY o.id, o.or_st, s.amount "
+     "HAVING (o.or_st = 'RF') <> (coalesce(sum(r.amount), 0) >= s.amount)"},
 };
 
 }  // namespace

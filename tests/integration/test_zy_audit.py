@@ -36,7 +36,8 @@ def test_invariants_are_listed():
     names = [line.split("\t")[0] for line in cli("audit", "--list").stdout.splitlines()]
     assert names == ["order_has_items", "paid_order_one_ok_slip", "unpaid_order_no_kept_money", "ok_slip_has_txn",
                      "txn_unique_per_provider", "slip_amount_is_order_fee", "stock_conserved",
-                     "stock_held_matches_state", "notification_decided", "unpaid_order_expires"]
+                     "stock_held_matches_state", "notification_decided", "unpaid_order_expires",
+                     "refunds_within_payment", "refunds_of_paid_slips", "refunded_order_rf"]
 
 
 def test_order_without_items():
@@ -51,6 +52,17 @@ def test_paid_order_without_ok_slip():
     o = buy_ok("wx.qrcode")
     expect_caught("paid_order_one_ok_slip", o["id"], "UPDATE orders SET or_st = 'OK' WHERE id = '%s'" % o["id"],
                   "UPDATE orders SET or_st = 'WT' WHERE id = '%s'" % o["id"])
+
+
+def test_refunds_over_the_payment():
+    o = buy_ok("zfb.scan", auth_code="280000000000000002")
+    rid = "audit" + uuid.uuid4().hex[:20]
+    # Written around orderpay_refund_open, as only a bug (or a hand) could.
+    expect_caught("refunds_within_payment", o["pay_id"],
+                  "INSERT INTO refunds (id, order_id, slip_id, site_id, provider, merchant_id, amount, currency, "
+                  "reason, requested_by) SELECT '%s', order_id, id, site_id, provider, merchant_id, amount + 1, "
+                  "currency, 'audit', 'test' FROM pay_slips WHERE id = '%s'" % (rid, o["pay_id"]),
+                  "UPDATE refunds SET st = 'FAIL' WHERE id = '%s'" % rid)
 
 
 def test_unpaid_order_keeping_money():

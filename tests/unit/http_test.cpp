@@ -19,13 +19,19 @@ TEST(Router, MatchesApiPath) {
     EXPECT_EQ(m.action, "buy");
     ASSERT_TRUE(MatchApiPath("/api/shop.example.com/pay/check_order", m));
     EXPECT_EQ(m.site, "shop.example.com");
+    EXPECT_EQ(m.area, "pay");
     EXPECT_EQ(m.action, "check_order");
+    ASSERT_TRUE(MatchApiPath("/api/demo/admin/refund", m));
+    EXPECT_EQ(m.site, "demo");
+    EXPECT_EQ(m.area, "admin");
+    EXPECT_EQ(m.action, "refund");
 }
 
 TEST(Router, RejectsOtherShapes) {
     RouteMatch m;
     for (const char* p : {"/api//pay/buy", "/api/demo/pay/", "/api/demo/pay/buy/x", "/api/demo/pax/buy",
-                          "/apix/demo/pay/buy", "/api/demo", "/", ""}) {
+                          "/apix/demo/pay/buy", "/api/demo", "/", "", "/api/demo/admin/", "/api/demo/admin",
+                          "/api/demo/adminx/refund", "/api/demo/admin/refund/x", "/api/demo/payadmin/x"}) {
         EXPECT_FALSE(MatchApiPath(p, m)) << p;
     }
 }

@@ -57,6 +57,7 @@ class Context {
 struct Call {
     store::Site site;
     std::optional<store::Buyer> buyer;  // set for routes that need a ticket
+    std::string api_key_id;             // the operator API key's id, for routes that need one
 };
 
 }  // namespace orderpay::app

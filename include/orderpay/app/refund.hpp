@@ -40,6 +40,9 @@ enum class RefundCheck { kOk, kFailed, kPending, kUnknown };
 /// know it.
 RefundCheck ResolveRefund(Context& ctx, const store::RefundRow& r, std::string& detail);
 
+/// The refund as the operator API and `refund --json` show it (pure): money in major units.
+std::string RenderRefund(const store::RefundRow& r, bool replay = false);
+
 /// A verified refund-result notification (PaidEvent::refund): finishes the refund it names.
 NotifyDecision DecideRefundNotice(db::Connection& c, const NotifyEval& ev);
 

@@ -44,10 +44,11 @@ struct Env {
 int Migrate(Env& env, const Args& a);
 int Catalog(Env& env, const std::string& group,
             const Args& a);  // store, site, account, product, merchant, seller, ticket
-int Orders(Env& env, const std::string& group, const Args& a);  // order, expire, reconcile
-int Notify(Env& env, const Args& a);                            // notify verify
-int Inbox(Env& env, const Args& a);                             // inbox list, inbox replay
-int Audit(Env& env, const Args& a);                             // audit
-int Sql(const Args& a);                                         // sql [NAME]
+int Orders(Env& env, const std::string& group, const Args& a);   // order, expire, reconcile
+int Refunds(Env& env, const std::string& group, const Args& a);  // refund, apikey
+int Notify(Env& env, const Args& a);                             // notify verify
+int Inbox(Env& env, const Args& a);                              // inbox list, inbox replay
+int Audit(Env& env, const Args& a);                              // audit
+int Sql(const Args& a);                                          // sql [NAME]
 
 }  // namespace orderpay::cli

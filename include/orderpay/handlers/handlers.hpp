@@ -15,11 +15,17 @@ http::Response Qr(app::Context& ctx, app::Call& call, const http::Request& req);
 http::Response Notify(app::Context& ctx, app::Call& call, const http::Request& req,
                       const providers::Provider& p);
 
+/// POST /api/{site}/admin/refund (operator, API key): refunds all or part of a paid order.
+http::Response AdminRefund(app::Context& ctx, app::Call& call, const http::Request& req);
+/// GET /api/{site}/admin/order?id= (operator, API key): any order of the site, with its refunds.
+http::Response AdminOrder(app::Context& ctx, app::Call& call, const http::Request& req);
+
 /// GET /metrics: every worker's counters in the Prometheus text format (core/metrics.hpp). nginx
 /// exposes it to an allowlist only; 404 when the process mapped no metrics region.
 http::Response Metrics(const http::Request& req);
 
-/// Routes /api/{site}/pay/{action} (and /healthz, /metrics): 404/405, site lookup, ticket check, then the
+/// Routes /api/{site}/pay/{action}, /api/{site}/admin/{action} (and /healthz, /metrics): 404/405,
+/// site lookup, ticket or API key check, then the
 /// handler; database outages become 503 and anything unexpected 500. pay/re_<id> is a route for
 /// every provider in the registry, served by Notify.
 http::Response Dispatch(app::Context& ctx, const http::Request& req);

@@ -1,4 +1,5 @@
-// The route table for /api/{site}/pay/{action}: exact action lookup, 404 and 405 answered here.
+// The route table for /api/{site}/pay/{action} (buyers, providers) and /api/{site}/admin/{action}
+// (operators): exact action lookup, 404 and 405 answered here.
 #pragma once
 
 #include <string>
@@ -15,11 +16,12 @@ inline constexpr unsigned operator|(Method a, Method b) {
 
 struct RouteMatch {
     std::string site;    // {site}
+    std::string area;    // "pay" or "admin"
     std::string action;  // {action}
 };
 
-/// Splits "/api/{site}/pay/{action}"; false for any other shape. The site is any non-empty
-/// segment: whether it can name a site is ValidSiteId's question (a 404 of its own).
+/// Splits "/api/{site}/pay/{action}" and "/api/{site}/admin/{action}"; false for any other shape. The site is
+/// any non-empty segment: whether it can name a site is ValidSiteId's question (a 404 of its own).
 bool MatchApiPath(std::string_view path, RouteMatch& out);
 
 /// True when `site` matches the sites table's CHECK, ^[A-Za-z0-9_.-]{1,64}$ (but not "." or

@@ -1,0 +1,40 @@
+// admin/refund's request body: the JSON fields it reads, checked and gathered into a RefundInput,
+// and the refund amount in major units turned into minor units exactly.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "orderpay/domain/money.hpp"
+#include "orderpay/http/request.hpp"
+
+namespace orderpay::handlers {
+
+/// The largest admin/refund body: a few short fields.
+inline constexpr std::size_t kMaxRefundBody = 4096;
+/// A refund reason is shown to the buyer by some providers (WeChat refund_desc: 80 characters).
+inline constexpr std::size_t kMaxReasonChars = 80;
+
+struct RefundInput {
+    std::string order;
+    std::optional<std::string>
+        amount;  // as given ("7.50", or a JSON number's shortest text); nullopt: the rest
+    std::string reason;
+    std::string idempotency_key;
+};
+
+/// Reads the body into `in`: nullopt when it is acceptable, else the error reply to send.
+std::optional<http::Response> ParseRefundInput(const http::Request& req, RefundInput& in);
+
+/// A refund amount in major units ("7.50", "7.5", "8") as minor units with `exponent` decimals:
+/// nullopt unless it is a plain positive decimal with at most `exponent` decimals.
+std::optional<domain::Minor> RefundAmount(std::string_view text, int exponent);
+
+/// A reason: 1 to kMaxReasonChars characters of UTF-8 text with no control characters.
+bool ValidReason(std::string_view reason);
+
+/// An idempotency key: 1 to 128 printable ASCII characters.
+bool ValidIdempotencyKey(std::string_view key);
+
+}  // namespace orderpay::handlers

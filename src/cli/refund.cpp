@@ -1,0 +1,178 @@
+// CLI commands for refunds and the operator API's keys: `refund ORDER`, `refund --slip SLIP` (a
+// refund_needed late or double payment), `refund list`, `apikey issue|revoke|list`. They run the
+// same app/refund flow as POST /api/{site}/admin/refund.
+#include "orderpay/app/refund.hpp"
+
+#include <iostream>
+
+#include "orderpay/app/context.hpp"
+#include "orderpay/cli/cli.hpp"
+#include "orderpay/domain/money.hpp"
+#include "orderpay/handlers/refund_input.hpp"
+#include "orderpay/http/reply.hpp"
+#include "orderpay/store/check_view.hpp"
+#include "orderpay/store/orders.hpp"
+#include "orderpay/store/refunds.hpp"
+
+namespace orderpay::cli {
+
+namespace {
+
+constexpr const char* kRefundUsage =
+    "refund ORDER [--amount X] --reason R [--key K] | refund --slip SLIP --reason R [--key K] | "
+    "refund list [--site S] [--limit N] [--json]";
+
+int Fail(const std::string& msg) {
+    std::cerr << "orderpay: " << msg << '\n';
+    return 1;
+}
+
+int ListCmd(Env& env, const Args& a) {
+    std::string lim = a.Flag("limit").value_or("50");
+    int limit = std::atoi(lim.c_str());
+    if (limit < 1 || limit > 100000) throw UsageError("--limit 1..100000");
+    db::Result r = store::ListRefunds(env.db, a.Flag("site"), limit);
+    if (a.json) std::cout << '[';
+    for (int i = 0; i < r.Rows(); ++i) {
+        const int exp = domain::CurrencyExponent(r.Get(i, "currency")).value_or(2);
+        const std::string amount = domain::FormatDecimal(r.GetInt(i, "amount"), exp);
+        if (a.json) {
+            std::cout << (i ? "," : "") << "{\"id\":" << http::JsonString(r.Get(i, "id"))
+                      << ",\"order\":" << http::JsonString(r.Get(i, "order_id"))
+                      << ",\"slip\":" << http::JsonString(r.Get(i, "slip_id"))
+                      << ",\"site\":" << http::JsonString(r.Get(i, "site_id"))
+                      << ",\"provider\":" << http::JsonString(r.Get(i, "provider"))
+                      << ",\"amount\":" << amount
+                      << ",\"currency\":" << http::JsonString(r.Get(i, "currency"))
+                      << ",\"st\":" << http::JsonString(r.Get(i, "st"))
+                      << ",\"reason\":" << http::JsonString(r.Get(i, "reason"))
+                      << ",\"requested_by\":" << http::JsonString(r.Get(i, "requested_by"))
+                      << ",\"note\":" << http::JsonString(r.Get(i, "note")) << ",\"ct\":" << r.Get(i, "ct")
+                      << '}';
+        } else {
+            std::cout << r.Get(i, "id") << '\t' << r.Get(i, "st") << '\t' << amount << ' '
+                      << r.Get(i, "currency") << "\torder " << r.Get(i, "order_id") << "\tsite "
+                      << r.Get(i, "site_id") << '\t' << r.Get(i, "requested_by") << '\t' << r.Get(i, "reason")
+                      << '\n';
+        }
+    }
+    if (a.json) std::cout << "]\n";
+    return 0;
+}
+
+// Prints the refund's outcome; exit 0 when it is OK or still being processed (reconcile
+// resolves it), 1 when it failed or could not be opened.
+int Report(const Args& a, const app::RefundAnswer& ans) {
+    if (ans.refund && a.json) std::cout << app::RenderRefund(*ans.refund, ans.replay) << '\n';
+    if (ans.err) {
+        const http::ErrInfo& e = http::Info(*ans.err);
+        return Fail(std::string(e.code) + ": " + std::string(e.msg) +
+                    (ans.why.empty() ? "" : " (" + ans.why + ")"));
+    }
+    const store::RefundRow& r = *ans.refund;
+    if (!a.json) {
+        std::cout << "refund " << r.id << ' ' << domain::ToString(r.st) << ' '
+                  << domain::FormatDecimal(r.amount, domain::CurrencyExponent(r.currency).value_or(2)) << ' '
+                  << r.currency << " order " << r.order_id << " slip " << r.slip_id
+                  << (ans.replay ? " (replay)" : "") << (r.note.empty() ? "" : " note: " + r.note) << '\n';
+    }
+    return 0;
+}
+
+int RefundCmd(Env& env, const Args& a) {
+    if (a.pos.size() > 1 && a.pos[1] == "list") return ListCmd(env, a);
+    const std::string reason = a.Need("reason");
+    if (!handlers::ValidReason(reason)) throw UsageError("--reason: 1 to 80 characters of text");
+    std::optional<std::string> key = a.Flag("key");
+    if (key && !handlers::ValidIdempotencyKey(*key))
+        throw UsageError("--key: 1 to 128 printable ASCII characters");
+    app::Context ctx(app::Settings::From(env.cfg), env.db);
+    store::RefundRequest req;
+    req.reason = reason;
+    req.requested_by = "cli";
+    req.idempotency_key = key;
+    if (std::optional<std::string> slip_id = a.Flag("slip")) {
+        if (a.pos.size() > 1 || a.Flag("amount"))
+            throw UsageError("--slip refunds the whole slip: no ORDER, no --amount");
+        std::optional<store::SlipRow> slip = store::FindSlip(env.db, *slip_id);
+        if (!slip) return Fail("no such slip");
+        if (!app::ProviderRefunds(ctx, slip->provider))
+            return Fail("e.www.refund.unsupported: provider " + slip->provider +
+                        " cannot refund through orderpay");
+        req.slip = slip->id;
+        req.site = slip->site_id;
+        return Report(a, app::RequestRefund(ctx, req));
+    }
+    if (a.pos.size() != 2) throw UsageError(kRefundUsage);
+    const std::string& order_id = a.pos[1];
+    std::optional<std::string> site = store::OrderSite(env.db, order_id);
+    std::optional<store::OrderView> v = site ? store::LoadOrderView(env.db, *site, order_id) : std::nullopt;
+    if (!v) return Fail("no such order");
+    if (!v->slip || v->slip->st != domain::SlipState::kOk)
+        return Fail("e.www.refund.not_paid: order " + order_id + " is " +
+                    std::string(domain::ToString(v->order.or_st)));
+    if (!app::ProviderRefunds(ctx, v->slip->provider))
+        return Fail("e.www.refund.unsupported: provider " + v->slip->provider +
+                    " cannot refund through orderpay");
+    if (std::optional<std::string> amount = a.Flag("amount")) {
+        const int exp = domain::CurrencyExponent(v->order.currency).value_or(2);
+        req.amount = handlers::RefundAmount(*amount, exp);
+        if (!req.amount)
+            throw UsageError("--amount: a positive decimal with at most " + std::to_string(exp) +
+                             " decimals");
+    }
+    req.site = *site;
+    req.order = order_id;
+    return Report(a, app::RequestRefund(ctx, req));
+}
+
+int ApiKeyCmd(Env& env, const Args& a) {
+    std::string verb = a.pos.size() > 1 ? a.pos[1] : "";
+    if (verb == "issue") {
+        std::optional<store::IssuedKey> k = store::IssueApiKey(env.db, a.Need("site"));
+        if (!k) return Fail("no such site");
+        // The key alone on stdout (scripts capture it); it is shown once and stored hashed.
+        if (a.json) {
+            std::cout << "{\"key\":" << http::JsonString(k->key) << ",\"id\":" << http::JsonString(k->id)
+                      << "}\n";
+        } else {
+            std::cout << k->key << '\n';
+        }
+        return 0;
+    }
+    if (verb == "revoke") {
+        if (a.pos.size() != 3) throw UsageError("apikey revoke KEY-or-ID");
+        if (!store::RevokeApiKey(env.db, a.pos[2])) return Fail("no such live key");
+        std::cout << (a.json ? "{\"revoked\":true}" : "revoked") << '\n';
+        return 0;
+    }
+    if (verb == "list") {
+        db::Result r = store::ListApiKeys(env.db, a.Flag("site"));
+        if (a.json) std::cout << '[';
+        for (int i = 0; i < r.Rows(); ++i) {
+            if (a.json) {
+                std::cout << (i ? "," : "") << "{\"id\":" << http::JsonString(r.Get(i, "id"))
+                          << ",\"site\":" << http::JsonString(r.Get(i, "site_id"))
+                          << ",\"ct\":" << r.Get(i, "ct")
+                          << ",\"revoked\":" << (r.Get(i, "revoked") == "t" ? "true" : "false") << '}';
+            } else {
+                std::cout << r.Get(i, "id") << '\t' << r.Get(i, "site_id") << '\t'
+                          << (r.Get(i, "revoked") == "t" ? "revoked" : "live") << '\n';
+            }
+        }
+        if (a.json) std::cout << "]\n";
+        return 0;
+    }
+    throw UsageError(
+        "apikey issue --site S [--json] | apikey revoke KEY-or-ID | apikey list [--site S] [--json]");
+}
+
+}  // namespace
+
+int Refunds(Env& env, const std::string& group, const Args& a) {
+    if (group == "refund") return RefundCmd(env, a);
+    if (group == "apikey") return ApiKeyCmd(env, a);
+    throw UsageError("unknown command " + group);
+}
+
+}  // namespace orderpay::cli

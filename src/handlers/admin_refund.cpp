@@ -1,0 +1,66 @@
+// POST /api/{site}/admin/refund (operators, API key): refunds all or part of a paid order of the
+// site. Everything that can be refused without writing is refused first (body, order, provider,
+// amount); the refund itself is opened, sent and recorded by app/refund. Replies carry the refund
+// and the order as it now stands.
+#include "orderpay/app/order_view.hpp"
+#include "orderpay/app/refund.hpp"
+#include "orderpay/domain/ids.hpp"
+#include "orderpay/domain/money.hpp"
+#include "orderpay/handlers/handlers.hpp"
+#include "orderpay/handlers/refund_input.hpp"
+#include "orderpay/http/reply.hpp"
+#include "orderpay/store/check_view.hpp"
+
+namespace orderpay::handlers {
+
+namespace {
+
+std::string Data(const std::optional<store::RefundRow>& refund, bool replay, const std::string& order_json) {
+    return "{\"refund\":" + (refund ? app::RenderRefund(*refund, replay) : std::string("null")) +
+           ",\"order\":" + order_json + "}";
+}
+
+}  // namespace
+
+http::Response AdminRefund(app::Context& ctx, app::Call& call, const http::Request& req) {
+    RefundInput in;
+    if (std::optional<http::Response> bad = ParseRefundInput(req, in)) return *bad;
+    if (!domain::IsOrderId(in.order)) return http::Fail(http::Err::kNoSuchObject);
+    std::optional<store::OrderView> v = store::LoadOrderView(ctx.db(), call.site.id, in.order);
+    if (!v) return http::Fail(http::Err::kNoSuchObject);
+    const std::string order_json = app::RenderOrder(v->order, v->items, v->slip);
+    if (!v->slip || v->slip->st != domain::SlipState::kOk)
+        return http::Fail(http::Err::kRefundNotPaid, {}, "{\"order\":" + order_json + "}");
+    if (!app::ProviderRefunds(ctx, v->slip->provider))
+        return http::Fail(http::Err::kRefundUnsupported, {}, "{\"order\":" + order_json + "}");
+    std::optional<domain::Minor> amount;
+    if (in.amount) {
+        const int exp = domain::CurrencyExponent(v->order.currency).value_or(2);
+        amount = RefundAmount(*in.amount, exp);
+        if (!amount)
+            return http::Fail(http::Err::kInvalidRefundAmount,
+                              "amount must be a positive decimal with at most " + std::to_string(exp) +
+                                  " decimals, in " + v->order.currency);
+    }
+
+    store::RefundRequest r;
+    r.site = call.site.id;
+    r.order = in.order;
+    r.amount = amount;
+    r.reason = in.reason;
+    r.requested_by = "api:" + call.api_key_id;
+    r.idempotency_key = in.idempotency_key;
+    app::RefundAnswer a = app::RequestRefund(ctx, r);
+
+    std::string now;
+    if (!app::LoadOrder(ctx.db(), call.site.id, in.order, &now)) now = order_json;
+    if (a.err) {
+        // The provider's own words are its refusal's message; the store's details stay in the log.
+        std::string msg =
+            *a.err == http::Err::kRefundFailed ? "the provider refused the refund: " + a.why : "";
+        return http::Fail(*a.err, msg, Data(a.refund, a.replay, now));
+    }
+    return http::Ok(Data(a.refund, a.replay, now));
+}
+
+}  // namespace orderpay::handlers

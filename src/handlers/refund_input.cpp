@@ -1,0 +1,96 @@
+// admin/refund's request body: a small JSON object read strictly. Money arrives in major units,
+// as a string ("7.50") or a JSON number (7.5); a number is taken by its shortest decimal text,
+// never through floating-point arithmetic, so 7.555 is refused rather than rounded.
+#include "orderpay/handlers/refund_input.hpp"
+
+#include "orderpay/http/json.hpp"
+#include "orderpay/http/reply.hpp"
+
+namespace orderpay::handlers {
+
+namespace {
+
+const rapidjson::Value* Given(const rapidjson::Value& obj, const char* name) {
+    auto it = obj.FindMember(name);
+    return it == obj.MemberEnd() || it->value.IsNull() ? nullptr : &it->value;
+}
+
+// The decimal text of a JSON number as it was most likely written: integers exactly, other
+// numbers by RapidJSON's shortest round-trip form (7.5, 1e30).
+std::string NumberText(const rapidjson::Value& v) {
+    if (v.IsInt64()) return std::to_string(v.GetInt64());
+    if (v.IsUint64()) return std::to_string(v.GetUint64());
+    rapidjson::StringBuffer buf;
+    rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+    v.Accept(w);
+    return buf.GetString();
+}
+
+}  // namespace
+
+std::optional<domain::Minor> RefundAmount(std::string_view text, int exponent) {
+    std::optional<domain::Minor> v = domain::ParseDecimal(text, exponent);
+    if (!v || *v <= 0) return std::nullopt;
+    return v;
+}
+
+bool ValidReason(std::string_view reason) {
+    std::size_t chars = 0;
+    for (unsigned char c : reason) {
+        if (c < 0x20 || c == 0x7f) return false;
+        if ((c & 0xC0) != 0x80) ++chars;  // count lead bytes: the body is already valid UTF-8
+    }
+    return chars >= 1 && chars <= kMaxReasonChars;
+}
+
+bool ValidIdempotencyKey(std::string_view key) {
+    if (key.empty() || key.size() > 128) return false;
+    for (char c : key)
+        if (c < '!' || c > '~') return false;
+    return true;
+}
+
+std::optional<http::Response> ParseRefundInput(const http::Request& req, RefundInput& in) {
+    if (req.body.size() > kMaxRefundBody)
+        return http::Fail(http::Err::kTooLarge, "a refund request is at most 4096 bytes");
+    if (!http::IsJsonMediaType(req.content_type)) return http::Fail(http::Err::kUnsupportedType);
+    rapidjson::Document doc;
+    http::JsonCheck check = http::ParseJsonInput(req.body, doc);
+    if (check.fault == http::JsonFault::kEncoding)
+        return http::Fail(http::Err::kBadEncoding, "request body: " + check.reason);
+    if (check.fault != http::JsonFault::kNone)
+        return http::Fail(http::Err::kBadJson, "request body is not valid JSON: " + check.reason);
+    if (!doc.IsObject()) return http::Fail(http::Err::kBadJson, "request body must be a JSON object");
+
+    const rapidjson::Value* order = Given(doc, "order");
+    if (!order) return http::Fail(http::Err::kNilId, "order is missing");
+    if (!order->IsString()) return http::Fail(http::Err::kInvalidField, "order must be a string");
+    in.order.assign(order->GetString(), order->GetStringLength());
+
+    if (const rapidjson::Value* amount = Given(doc, "amount")) {
+        if (amount->IsString()) {
+            in.amount.emplace(amount->GetString(), amount->GetStringLength());
+        } else if (amount->IsNumber()) {
+            in.amount = NumberText(*amount);
+        } else {
+            return http::Fail(http::Err::kInvalidRefundAmount, "amount must be a decimal string or number");
+        }
+        if (in.amount->empty() || in.amount->size() > 32)
+            return http::Fail(http::Err::kInvalidRefundAmount, "amount must be a positive decimal");
+    }
+
+    const rapidjson::Value* reason = Given(doc, "reason");
+    if (!reason || !reason->IsString()) return http::Fail(http::Err::kInvalidReason, "reason is missing");
+    in.reason.assign(reason->GetString(), reason->GetStringLength());
+    if (!ValidReason(in.reason)) return http::Fail(http::Err::kInvalidReason);
+
+    const rapidjson::Value* key = Given(doc, "idempotency_key");
+    if (!key || !key->IsString() ||
+        !ValidIdempotencyKey(std::string_view(key->GetString(), key->GetStringLength())))
+        return http::Fail(http::Err::kInvalidField,
+                          "idempotency_key is required: 1 to 128 printable ASCII characters");
+    in.idempotency_key.assign(key->GetString(), key->GetStringLength());
+    return std::nullopt;
+}
+
+}  // namespace orderpay::handlers
