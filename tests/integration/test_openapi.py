@@ -120,12 +120,12 @@ def test_every_example_matches_its_schema():
 
 
 def test_every_route_and_provider_endpoint_is_documented():
-    routes = re.findall(r'Route\{"([a-z_]+)"', src("src/handlers/dispatch.cpp"))
-    assert "buy" in routes and "qr" in routes
+    routes = re.findall(r'Route\{"([a-z_]+)", "([a-z_]+)"', src("src/handlers/dispatch.cpp"))
+    assert ("pay", "buy") in routes and ("pay", "qr") in routes and ("admin", "refund") in routes
     providers = re.findall(r'^\s*\{"([a-z]+)", &[a-z]+::MakeProvider\}', src("src/providers/registry.cpp"), re.M)
     assert providers, "registry.cpp's kProviders not found"
     documented = set(DOC["paths"])
-    want = {"/api/{site}/pay/%s" % r for r in routes} | {"/api/{site}/pay/re_%s" % p for p in providers}
+    want = {"/api/{site}/%s/%s" % r for r in routes} | {"/api/{site}/pay/re_%s" % p for p in providers}
     want |= {"/healthz", "/api/openapi.yaml"}
     assert want <= documented, "routes missing from api/openapi.yaml: %s" % sorted(want - documented)
     # Paths nginx serves itself (this document, and e.g. /metrics) may be documented too; a pay

@@ -144,7 +144,9 @@ std::string ZfbTradeJson(const zfb_store::Trade& t) {
                      {"buyer_logon_id", t.buyer_logon_id},
                      {"state", t.state},
                      {"total_amount", Yuan(t.total_fee)}});
-    WriteInts(w, {{"total_fee", t.total_fee}});
+    WriteInts(w, {{"total_fee", t.total_fee}, {"refund_fee", t.refund_total}});
+    // What alipay.trade.refund gave back in all: the tests compare it with orderpay's refunds.
+    WriteStrings(w, {{"refund_amount", Yuan(t.refund_total)}});
     http::WriteOptString(w, "qr_code", t.qr_code);
     http::WriteOptString(w, "trade_no", t.trade_no);
     http::WriteOptString(w, "transaction_id", t.trade_no);  // the name the WeChat view uses

@@ -20,9 +20,13 @@ struct MethodRoute {
 };
 
 constexpr std::array kMethods = {
-    MethodRoute{"alipay.trade.precreate", &ZfbPrecreate}, MethodRoute{"alipay.trade.pay", &ZfbPay},
-    MethodRoute{"alipay.trade.query", &ZfbQuery},         MethodRoute{"alipay.trade.close", &ZfbClose},
+    MethodRoute{"alipay.trade.precreate", &ZfbPrecreate},
+    MethodRoute{"alipay.trade.pay", &ZfbPay},
+    MethodRoute{"alipay.trade.query", &ZfbQuery},
+    MethodRoute{"alipay.trade.close", &ZfbClose},
     MethodRoute{"alipay.trade.cancel", &ZfbCancel},
+    MethodRoute{"alipay.trade.refund", &ZfbRefund},
+    MethodRoute{"alipay.trade.fastpay.refund.query", &ZfbRefundQuery},
 };
 
 constexpr std::size_t kMaxSubjectBytes = 256 * 3;  // 256 characters of UTF-8

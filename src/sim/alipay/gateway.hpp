@@ -19,6 +19,9 @@ http::Response ZfbPay(Ctx& ctx, const ZfbCall& call);        // alipay.trade.pay
 http::Response ZfbQuery(Ctx& ctx, const ZfbCall& call);      // alipay.trade.query
 http::Response ZfbClose(Ctx& ctx, const ZfbCall& call);      // alipay.trade.close
 http::Response ZfbCancel(Ctx& ctx, const ZfbCall& call);     // alipay.trade.cancel
+http::Response ZfbRefund(Ctx& ctx, const ZfbCall& call);     // alipay.trade.refund (sim/alipay/refund.cpp)
+/// alipay.trade.fastpay.refund.query (sim/alipay/refund.cpp)
+http::Response ZfbRefundQuery(Ctx& ctx, const ZfbCall& call);
 
 /// Checks the fields precreate and pay share (out_trade_no, total_amount, subject, the notify_url
 /// common parameter) and fills `t` from them; returns the sub_msg for the first bad one, "" when

@@ -17,7 +17,9 @@ namespace {
     " trade_no, buyer_id, buyer_logon_id, state, refunded, queries, cancels, notify_seed, notify_count,"    \
     " floor(extract(epoch FROM ct))::bigint AS ct_epoch, (extract(epoch FROM ct) * 1000)::bigint AS ct_ms," \
     " floor(extract(epoch FROM paid_at))::bigint AS paid_epoch,"                                            \
-    " floor(extract(epoch FROM closed_at))::bigint AS closed_epoch "
+    " floor(extract(epoch FROM closed_at))::bigint AS closed_epoch,"                                        \
+    " (SELECT coalesce(sum(r.refund_fee), 0) FROM paysim.zfb_refunds r WHERE r.seller_id ="                 \
+    " zfb_trades.seller_id AND r.out_trade_no = zfb_trades.out_trade_no) AS refund_total "
 
 // A new Alipay-shaped trade_no: the Beijing date, "2200", 16 digits of a sequence (28 digits,
 // unique by construction). COALESCE evaluates it only for rows that have none.
@@ -113,6 +115,13 @@ const db::Statement kPrepareNotify{
     " buyer_logon_id = CASE WHEN buyer_logon_id = '' THEN $6 ELSE buyer_logon_id END"
     " WHERE " ZFB_KEY " RETURNING" ZFB_TRADE_COLS};
 
+// Refunds (sql/paysim/004_zfb_refunds.sql): the check and the insert under the trade's row lock.
+const db::Statement kRefund{
+    "zfb_refund", "SELECT outcome, refunded_total FROM paysim.zfb_refund($1, $2, $3, $4::bigint, $5)"};
+const db::Statement kFindRefund{"zfb_find_refund",
+                                "SELECT refund_fee, floor(extract(epoch FROM ct))::bigint AS ct_epoch"
+                                " FROM paysim.zfb_refunds WHERE " ZFB_KEY " AND out_request_no = $3"};
+
 #undef ZFB_PROMOTE
 #undef ZFB_MERCHANT_COLS
 #undef ZFB_KEY
@@ -121,7 +130,8 @@ const db::Statement kPrepareNotify{
 
 const std::array kStatements = {kFindMerchant,  kFindMerchantByApp, kUpsertMerchant, kFindTrade,
                                 kFindByTradeNo, kFindByOutTradeNo,  kInsertTrade,    kCountQuery,
-                                kCountCancel,   kTransition,        kMarkPaid,       kPrepareNotify};
+                                kCountCancel,   kTransition,        kMarkPaid,       kPrepareNotify,
+                                kRefund,        kFindRefund};
 
 Trade ReadTrade(const db::Result& r, int row) {
     Trade t;
@@ -147,6 +157,7 @@ Trade ReadTrade(const db::Result& r, int row) {
     t.ct_ms = r.GetInt(row, "ct_ms");
     t.paid_at = store::OptInt(r, row, "paid_epoch");
     t.closed_at = store::OptInt(r, row, "closed_epoch");
+    t.refund_total = r.GetInt(row, "refund_total");
     return t;
 }
 
@@ -220,6 +231,22 @@ std::optional<Trade> PrepareNotify(db::Connection& c, const TradeKey& k, std::st
                                    const Buyer& buyer) {
     return First(
         c.Exec(kPrepareNotify, {k.seller_id, k.out_trade_no, seed, copies, buyer.id, buyer.logon_id}));
+}
+
+RefundAnswer Refund(db::Connection& c, const TradeKey& k, std::string_view out_request_no, std::int64_t fee,
+                    std::string_view reason) {
+    db::Result r = c.Exec(kRefund, {k.seller_id, k.out_trade_no, out_request_no, fee, reason});
+    RefundAnswer a;
+    a.outcome = r.Get(0, "outcome");
+    a.refunded_total = r.IsNull(0, r.Col("refunded_total")) ? 0 : r.GetInt(0, "refunded_total");
+    return a;
+}
+
+std::optional<RefundRecord> FindRefund(db::Connection& c, const TradeKey& k,
+                                       std::string_view out_request_no) {
+    db::Result r = c.Exec(kFindRefund, {k.seller_id, k.out_trade_no, out_request_no});
+    if (r.Rows() == 0) return std::nullopt;
+    return RefundRecord{r.GetInt(0, "refund_fee"), r.GetInt(0, "ct_epoch")};
 }
 
 }  // namespace orderpay::sim::zfb_store

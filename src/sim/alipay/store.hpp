@@ -45,6 +45,7 @@ struct Trade {
     std::int64_t ct = 0;  // epoch seconds
     std::int64_t ct_ms = 0;
     std::optional<std::int64_t> paid_at, closed_at;  // epoch seconds
+    std::int64_t refund_total = 0;                   // fen refunded by alipay.trade.refund
 };
 
 /// TRADE_SUCCESS or TRADE_FINISHED: the buyer has paid.
@@ -96,5 +97,23 @@ std::optional<Trade> MarkPaid(db::Connection& c, const TradeKey& k, std::string_
 /// them), notify_seed fixed (first call wins), `copies` added to notify_count.
 std::optional<Trade> PrepareNotify(db::Connection& c, const TradeKey& k, std::string_view seed, int copies,
                                    const Buyer& buyer);
+
+struct RefundAnswer {
+    std::string outcome;  // refunded, repeated, no_trade, not_paid, amount_differs, too_much
+    std::int64_t refunded_total = 0;
+};
+
+/// alipay.trade.refund's bookkeeping (paysim.zfb_refund): idempotent on out_request_no, never
+/// more than the trade was paid.
+RefundAnswer Refund(db::Connection& c, const TradeKey& k, std::string_view out_request_no, std::int64_t fee,
+                    std::string_view reason);
+
+struct RefundRecord {
+    std::int64_t fee = 0;
+    std::int64_t ct = 0;  // epoch seconds
+};
+
+/// The refund `out_request_no` of the trade, if Alipay made it.
+std::optional<RefundRecord> FindRefund(db::Connection& c, const TradeKey& k, std::string_view out_request_no);
 
 }  // namespace orderpay::sim::zfb_store

@@ -1,4 +1,4 @@
-// Alipay OpenAPI gateway client (alipay.trade.precreate / pay / query / close / cancel), RSA2
+// Alipay OpenAPI gateway client (alipay.trade.precreate / pay / query / close / cancel / refund), RSA2
 // signed requests and verified responses, in public-key or public-key-certificate mode.
 #pragma once
 
@@ -53,6 +53,12 @@ class AlipayClient final : public providers::Provider {
     providers::CreateResult Create(const providers::Merchant& m, const providers::CreateParams& p) override;
     providers::QueryResult Query(const providers::Merchant& m, const std::string& slip_id) override;
     providers::CloseResult Close(const providers::Merchant& m, const std::string& slip_id) override;
+    /// alipay.trade.refund and alipay.trade.fastpay.refund.query (providers/alipay/refund.cpp),
+    /// both keyed by out_request_no = our refund id.
+    bool Refunds() const override { return true; }
+    providers::RefundResult Refund(const providers::Merchant& m, const providers::RefundParams& p) override;
+    providers::RefundResult QueryRefund(const providers::Merchant& m,
+                                        const providers::RefundParams& p) override;
 
   private:
     struct Call {
