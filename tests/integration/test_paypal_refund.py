@@ -1,9 +1,10 @@
 """PayPal refunds end to end through nginx, orderpayd and paysim: paysim's refund endpoint
 itself (PayPal's shapes, PayPal-Request-Id idempotency, never more than captured), and a paid
 PayPal order refunded through the operator API: a partial refund COMPLETED synchronously, the
-rest -> fully refunded; PAYMENT.CAPTURE.REFUNDED webhooks found by their capture, duplicates
-recorded once, tampered ones refused; PENDING finished by the webhook; an unknown outcome
-resolved by reconcile; PayPal's refusal -> FAIL; JPY (no decimals at PayPal)."""
+rest -> fully refunded; 10 concurrent partial refunds, only the ones that fit; PAYMENT.CAPTURE.
+REFUNDED webhooks found by their capture, duplicates recorded once, tampered ones refused;
+PENDING finished (or failed) by the webhook; an unknown outcome resolved by reconcile; PayPal's
+refusal -> FAIL; JPY (no decimals at PayPal)."""
 
 import base64
 import json
@@ -262,3 +263,29 @@ def test_jpy_refund_without_decimals(jpy_key):
     status, body, raw, _ = refund(jpy_key, order["id"], site=JPY_SITE)
     assert status == 200 and body["data"]["order"]["or_st"] == "RF", raw
     assert sim_refunds(order["pay_id"])["refunded"] == 1500
+
+
+def test_ten_concurrent_partial_refunds_only_the_ones_that_fit(key):
+    from concurrent.futures import ThreadPoolExecutor
+    order = paid_paypal_order()  # 9.00 USD: four of 2.00 fit, six do not
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        results = list(pool.map(lambda _: refund(key, order["id"], amount="2.00"), range(10)))
+    ok = [b for s, b, _, _ in results if s == 200]
+    too_much = [b for s, b, _, _ in results if s == 409 and b["errCode"] == "e.www.refund.too_much"]
+    assert len(ok) == 4 and len(too_much) == 6, [(s, r[:120]) for s, _, r, _ in results]
+    assert all(b["data"]["refund"]["st"] == "OK" for b in ok)
+    # What PayPal gave back is what orderpay recorded.
+    assert sim_refunds(order["pay_id"])["refunded"] == 800
+    assert admin_order(key, order["id"])["refunded"] == 8.0
+
+
+def test_pending_refund_that_fails_at_paypal_frees_the_amount(key):
+    order = paid_paypal_order()
+    status, body, raw, _ = refund(key, order["id"], reason="sim:pending")  # all 9.00
+    assert status == 200 and body["data"]["refund"]["st"] == "PROCESSING", raw
+    rid = body["data"]["refund"]["id"]
+    status, sent, raw, _ = sim("/sim/refund", {"out_refund_no": rid, "provider": "paypal", "status": "FAILED"})
+    assert status == 200 and [x["status"] for x in sent["data"]["replies"]] == [200], raw
+    assert refund_row(rid)[0] == "FAIL"
+    status, body, raw, _ = refund(key, order["id"])
+    assert status == 200 and body["data"]["order"]["or_st"] == "RF", raw
