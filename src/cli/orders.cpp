@@ -57,6 +57,9 @@ int OrderCmd(Env& env, const Args& a) {
                       << (s.refund_needed ? " REFUND-NEEDED" : "")
                       << (s.note.empty() ? "" : " note: " + s.note) << '\n';
         }
+        for (const store::RefundLine& r : o->refunds)
+            std::cout << "  refund " << r.id << " " << r.st << " " << r.amount << " (minor units) reason: " << r.reason
+                      << '\n';
         return 0;
     }
     if (verb == "list") {

@@ -18,7 +18,8 @@ namespace {
 constexpr std::array<std::string_view, 12> kRoutes = {
     "pay/buy",       "pay/check",    "pay/check_order", "pay/pay", "pay/re_wx", "pay/re_zfb",
     "pay/re_paypal", "admin/refund", "admin/order",     "healthz", "metrics",   "other"};
-constexpr std::array<int, 13> kStatuses = {200, 400, 401, 404, 405, 409, 413, 415, 429, 500, 502, 503, 504};
+constexpr std::array<int, 14> kStatuses = {200, 400, 401, 403, 404, 405, 409,
+                                           413, 415, 429, 500, 502, 503, 504};
 constexpr std::size_t kStatusSlots = kStatuses.size() + 1;  // + "other"
 constexpr std::array<std::string_view, 4> kProviders = {"wx", "zfb", "paypal", "other"};
 constexpr std::array<std::string_view, 5> kOps = {"create", "query", "close", "refund", "refund_query"};

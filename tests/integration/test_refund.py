@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from conftest import STACK, cli, http, psql, sim
+from conftest import STACK, api, cli, http, psql, sim
 from helpers import buy_ok, check, db_row, sim_pay
 
 
@@ -94,6 +94,12 @@ def test_partial_refund_then_the_rest_makes_the_order_refunded(key):
     st, body, raw, _ = refund(key, order["id"])
     assert st == 409 and body["errCode"] == "e.www.refund.too_much", raw
     assert refund_rows(order["id"]) == 2
+    # A refunded order takes no payment again, and the operator's listing shows the refunds.
+    st, body, raw, _ = api("GET", "pay", ticket=STACK["DEMO_TICKET"], params={"id": order["id"], "pt": "zfb.qrcode"})
+    assert st == 409 and body["errCode"] == "e.www.order.closed", raw
+    shown = cli("order", "show", order["id"]).stdout
+    assert "state RF" in shown and shown.count("  refund ") == 2, shown
+    assert order["id"] in cli("order", "list", "--state", "RF").stdout
 
 
 def test_ten_concurrent_refunds_never_exceed_the_payment(key):
@@ -336,3 +342,37 @@ def test_late_payment_refunded_with_refund_slip(key):
     res = cli("refund", "--slip", order["pay_id"], "--reason", "again", check=False)
     assert res.returncode == 1 and "e.www.refund.too_much" in res.stderr, res.stderr
     assert check(order["id"])[1]["data"]["refunded"] == 3.0
+
+
+def test_refund_calls_and_routes_are_counted(key):
+    from test_metrics import delta, req, scrape
+    order = paid_order()
+    before = scrape()
+    assert refund(key, order["id"], "1.00")[0] == 200
+    assert refund(key, order["id"], "1.00", reason="[sim:fail] refused")[0] == 409
+    assert admin("GET", "order", key, params={"id": order["id"]})[0] == 200
+    assert admin("GET", "order", params={"id": order["id"]})[0] == 401
+    other_site = cli("apikey", "issue", "--site", STACK["DEMO_USD_SITE"]).stdout.strip()
+    assert admin("GET", "order", other_site, params={"id": order["id"]})[0] == 403
+    after = scrape()
+    calls = 'orderpay_provider_calls_total{provider="zfb",operation="refund",outcome="%s"}'
+    assert delta(before, after, calls % "ok") == 1 and delta(before, after, calls % "failed") == 1
+    assert delta(before, after, req("admin/refund", 200)) == 1 and delta(before, after, req("admin/refund", 409)) == 1
+    assert delta(before, after, req("admin/order", 200)) == 1 and delta(before, after, req("admin/order", 401)) == 1
+    assert delta(before, after, req("admin/order", 403)) == 1
+
+
+def test_a_provider_that_cannot_refund_is_refused_before_anything_is_written(key):
+    """On this branch WeChat Pay does not refund yet (its helper adds it); once it does, this
+    case has no provider left to try on and says so."""
+    order = buy_ok("wx.scan", auth_code="130000000000000001")
+    assert order["or_st"] == "OK", order
+    st, body, raw, _ = refund(key, order["id"], "1.00")
+    if st == 200:
+        pytest.skip("every provider refunds now")
+    assert st == 409 and body["errCode"] == "e.www.refund.unsupported", raw
+    assert body["data"]["order"]["id"] == order["id"]
+    assert refund_rows(order["id"]) == 0
+    res = cli("refund", order["id"], "--reason", "r", check=False)
+    assert res.returncode == 1 and "e.www.refund.unsupported" in res.stderr, res.stderr
+    assert refund_rows(order["id"]) == 0

@@ -154,6 +154,28 @@ TEST(BusinessChecksTest, EachMismatchFailsByName) {
     EXPECT_EQ(failed, "out_trade_no");
 }
 
+// A refund's result names a part of the slip's amount: checked against the refund (app/refund),
+// not the slip's total; every binding check still applies.
+TEST(BusinessChecksTest, ARefundResultIsNotHeldToTheSlipAmount) {
+    providers::Merchant m{"wx-demo", "wx", "app", "mch", "MD5", "", "{}"};
+    providers::PaidEvent ev = Event();
+    ev.paid = false;
+    ev.amount = 750;
+    ev.refund = providers::PaidEvent::Refund{"rf1", "503", 750, true, false};
+    EXPECT_TRUE(AllOk(app::BusinessChecks("wx", ev, m, Slip("wx", "wx-demo"), "demo")));
+    std::string failed;
+    EXPECT_FALSE(AllOk(app::BusinessChecks("wx", ev, m, Slip("wx", "wx-other"), "demo"), &failed));
+    EXPECT_EQ(failed, "merchant");
+    ev.mch_id = "other";
+    EXPECT_FALSE(AllOk(app::BusinessChecks("wx", ev, m, Slip("wx", "wx-demo"), "demo"), &failed));
+    EXPECT_EQ(failed, "mch_id");
+    // Without the refund part the same amount is a payment that does not match the slip.
+    ev = Event();
+    ev.amount = 750;
+    EXPECT_FALSE(AllOk(app::BusinessChecks("wx", ev, m, Slip("wx", "wx-demo"), "demo"), &failed));
+    EXPECT_EQ(failed, "amount");
+}
+
 TEST(RecordIdTest, SchemaCharsetOnly) {
     EXPECT_TRUE(domain::IsOrderId("abc123"));
     EXPECT_TRUE(domain::IsOrderId(std::string(32, 'a')));

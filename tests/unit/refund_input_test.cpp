@@ -1,0 +1,124 @@
+// Unit tests for admin/refund's body parsing and the refund amount: major units to minor units
+// exactly (strings and JSON numbers), never a rounded float; reasons and idempotency keys.
+#include "orderpay/handlers/refund_input.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "orderpay/http/json.hpp"
+
+using orderpay::handlers::ParseRefundInput;
+using orderpay::handlers::RefundAmount;
+using orderpay::handlers::RefundInput;
+using orderpay::handlers::ValidIdempotencyKey;
+using orderpay::handlers::ValidReason;
+
+namespace {
+
+struct Outcome {
+    int status = 200;
+    std::string code;
+    RefundInput in;
+};
+
+Outcome Parse(const std::string& body, const std::string& content_type = "application/json") {
+    orderpay::http::Request req;
+    req.method = "POST";
+    req.content_type = content_type;
+    req.body = body;
+    Outcome o;
+    if (auto bad = ParseRefundInput(req, o.in)) {
+        rapidjson::Document d;
+        EXPECT_EQ(orderpay::http::ParseJson(bad->body, d), "") << bad->body;
+        o.status = bad->status;
+        o.code = d["errCode"].GetString();
+    }
+    return o;
+}
+
+std::string Body(const std::string& amount_member) {
+    return R"({"order":"abc123",)" + amount_member + R"("reason":"returned","idempotency_key":"k1"})";
+}
+
+}  // namespace
+
+TEST(RefundAmount, MajorUnitsToMinorExactly) {
+    EXPECT_EQ(RefundAmount("7.50", 2), 750);
+    EXPECT_EQ(RefundAmount("7.5", 2), 750);
+    EXPECT_EQ(RefundAmount("8", 2), 800);
+    EXPECT_EQ(RefundAmount("0.01", 2), 1);
+    EXPECT_EQ(RefundAmount("1200", 0), 1200);  // JPY
+    EXPECT_EQ(RefundAmount("999999999999999.99", 2), 99999999999999999);
+}
+
+TEST(RefundAmount, RefusesAnythingButAPositiveDecimalWithinTheCurrencysDecimals) {
+    for (const char* bad : {"0", "0.00", "-1", "-0.01", "+1", "7.555", "7.", ".5", "1e3", "abc", "", " 7.50",
+                            "7.50 ", "7,50", "0x10", "1234567890123456"})
+        EXPECT_FALSE(RefundAmount(bad, 2)) << bad;
+    EXPECT_FALSE(RefundAmount("1.5", 0));  // JPY has no decimals
+}
+
+TEST(RefundInput, AmountAsStringOrNumberKeepsItsText) {
+    Outcome o = Parse(Body(R"("amount":"7.50",)"));
+    ASSERT_EQ(o.status, 200) << o.code;
+    EXPECT_EQ(o.in.amount, "7.50");
+    EXPECT_EQ(o.in.order, "abc123");
+    EXPECT_EQ(o.in.reason, "returned");
+    EXPECT_EQ(o.in.idempotency_key, "k1");
+    // A JSON number by its shortest decimal text: 7.5 stays 7.5, 7.555 stays 7.555 (refused later,
+    // never rounded to 7.56), 0.1 stays 0.1 (not 0.1000000000000000055...).
+    EXPECT_EQ(Parse(Body(R"("amount":7.5,)")).in.amount, "7.5");
+    EXPECT_EQ(Parse(Body(R"("amount":7.50,)")).in.amount, "7.5");
+    EXPECT_EQ(Parse(Body(R"("amount":0.1,)")).in.amount, "0.1");
+    EXPECT_EQ(Parse(Body(R"("amount":25,)")).in.amount, "25");
+    EXPECT_FALSE(RefundAmount(*Parse(Body(R"("amount":7.555,)")).in.amount, 2));
+    EXPECT_FALSE(RefundAmount(*Parse(Body(R"("amount":1e30,)")).in.amount, 2));
+    EXPECT_FALSE(RefundAmount(*Parse(Body(R"("amount":-3,)")).in.amount, 2));
+    // Absent or null: all that is left.
+    EXPECT_FALSE(Parse(Body("")).in.amount);
+    EXPECT_FALSE(Parse(Body(R"("amount":null,)")).in.amount);
+}
+
+TEST(RefundInput, WrongTypesAndMissingFields) {
+    EXPECT_EQ(Parse(Body(R"("amount":true,)")).code, "e.www.refund.invalid.amount");
+    EXPECT_EQ(Parse(Body(R"("amount":[1],)")).code, "e.www.refund.invalid.amount");
+    EXPECT_EQ(Parse(Body(R"("amount":"",)")).code, "e.www.refund.invalid.amount");
+    EXPECT_EQ(Parse(R"({"reason":"r","idempotency_key":"k"})").code, "e.www.order.nil.id");
+    EXPECT_EQ(Parse(R"({"order":5,"reason":"r","idempotency_key":"k"})").code, "e.www.order.invalid.field");
+    EXPECT_EQ(Parse(R"({"order":"a","idempotency_key":"k"})").code, "e.www.refund.invalid.reason");
+    EXPECT_EQ(Parse(R"({"order":"a","reason":"","idempotency_key":"k"})").code,
+              "e.www.refund.invalid.reason");
+    EXPECT_EQ(Parse(R"({"order":"a","reason":"r"})").code, "e.www.order.invalid.field");
+    EXPECT_EQ(Parse(R"({"order":"a","reason":"r","idempotency_key":"a b"})").code,
+              "e.www.order.invalid.field");
+    EXPECT_EQ(Parse("[]").code, "e.www.api.invalid.json");
+    EXPECT_EQ(Parse("{").code, "e.www.api.invalid.json");
+    EXPECT_EQ(Parse(Body(""), "text/plain").status, 415);
+    EXPECT_EQ(Parse(std::string(5000, ' ') + Body("")).status, 413);
+    EXPECT_EQ(Parse("{\"order\":\"a\",\"reason\":\"\xff\",\"idempotency_key\":\"k\"}").code,
+              "e.www.api.invalid.encoding");
+}
+
+TEST(RefundInput, Reasons) {
+    EXPECT_TRUE(ValidReason("x"));
+    EXPECT_TRUE(ValidReason(std::string(80, 'x')));
+    std::string chinese;
+    for (int i = 0; i < 80; ++i) chinese += "\xe9\x80\x80";  // 80 characters, 240 bytes
+    EXPECT_TRUE(ValidReason(chinese));
+    EXPECT_FALSE(ValidReason(chinese + "x"));
+    EXPECT_FALSE(ValidReason(""));
+    EXPECT_FALSE(ValidReason(std::string(81, 'x')));
+    EXPECT_FALSE(ValidReason("tab\there"));
+    EXPECT_FALSE(ValidReason("line\nbreak"));
+    EXPECT_FALSE(ValidReason("del\x7f"));
+}
+
+TEST(RefundInput, IdempotencyKeys) {
+    EXPECT_TRUE(ValidIdempotencyKey("rma-1042"));
+    EXPECT_TRUE(ValidIdempotencyKey(std::string(128, 'k')));
+    EXPECT_FALSE(ValidIdempotencyKey(""));
+    EXPECT_FALSE(ValidIdempotencyKey(std::string(129, 'k')));
+    EXPECT_FALSE(ValidIdempotencyKey("has space"));
+    EXPECT_FALSE(ValidIdempotencyKey("caf\xc3\xa9"));
+}
