@@ -40,14 +40,6 @@ class WxPay final : public providers::Provider {
     providers::CloseResult Close(const providers::Merchant& m, const std::string& slip_id) override {
         return IsV3(m) ? v3_.Close(m, slip_id) : v2_.Close(m, slip_id);
     }
-    bool Refunds() const override { return true; }
-    providers::RefundResult Refund(const providers::Merchant& m, const providers::RefundParams& p) override {
-        return IsV3(m) ? v3_.Refund(m, p) : v2_.Refund(m, p);
-    }
-    providers::RefundResult QueryRefund(const providers::Merchant& m,
-                                        const providers::RefundParams& p) override {
-        return IsV3(m) ? v3_.QueryRefund(m, p) : v2_.QueryRefund(m, p);
-    }
     providers::Notice ParseNotification(const providers::RawNotification& raw) const override {
         return IsV3Request(raw) ? v3_.ParseNotification(raw) : v2_.ParseNotification(raw);
     }
@@ -67,6 +59,15 @@ class WxPay final : public providers::Provider {
     }
     providers::ProviderReply NotificationReply(providers::NotifyAnswer a) const override {
         return v2_.NotificationReply(a);
+    }
+    // Refunds: v2 in src/providers/wxpay/refund.cpp, v3 in v3_refund.cpp.
+    bool Refunds() const override { return true; }
+    providers::RefundResult Refund(const providers::Merchant& m, const providers::RefundParams& p) override {
+        return IsV3(m) ? v3_.Refund(m, p) : v2_.Refund(m, p);
+    }
+    providers::RefundResult QueryRefund(const providers::Merchant& m,
+                                        const providers::RefundParams& p) override {
+        return IsV3(m) ? v3_.QueryRefund(m, p) : v2_.QueryRefund(m, p);
     }
     providers::ProviderReply NotificationReplyFor(providers::NotifyAnswer a,
                                                   const providers::RawNotification& raw) const override {
