@@ -58,8 +58,8 @@ int OrderCmd(Env& env, const Args& a) {
                       << (s.note.empty() ? "" : " note: " + s.note) << '\n';
         }
         for (const store::RefundLine& r : o->refunds)
-            std::cout << "  refund " << r.id << " " << r.st << " " << r.amount << " (minor units) reason: " << r.reason
-                      << '\n';
+            std::cout << "  refund " << r.id << " " << r.st << " " << r.amount
+                      << " (minor units) reason: " << r.reason << '\n';
         return 0;
     }
     if (verb == "list") {

@@ -247,7 +247,9 @@ QueryResult PaypalClient::OrderState(const std::string& body, long status) const
         const std::string cst = Str(capture, "status");
         const rapidjson::Value* amount = Member(*capture, "amount");
         q.message += ", capture " + cst;
-        if (cst == "COMPLETED") {
+        // A capture refunded since (in part or whole) was paid all the same: refunds are the
+        // refunds table's business, and a query must not turn a paid slip into an unknown one.
+        if (cst == "COMPLETED" || cst == "PARTIALLY_REFUNDED" || cst == "REFUNDED") {
             q.currency = Str(amount, "currency_code");
             std::optional<std::int64_t> minor = ParseAmount(Str(amount, "value"), q.currency);
             q.txn_id = Str(capture, "id");
