@@ -2,7 +2,8 @@
 a paid order refunded in part through the operator API (PROCESSING, as WeChat's refunds are,
 until the REFUND.SUCCESS notification), then the rest -> fully refunded; 20 concurrent copies of
 the notification recorded once; every envelope tamper refused with nothing changed; an unknown
-outcome resolved by reconcile's query; WeChat's refusal and an ABNORMAL refund -> FAIL."""
+outcome resolved by reconcile's query; WeChat's refusal and an ABNORMAL refund -> FAIL; a late
+payment (refund_needed) given back with `orderpay refund --slip`, then no longer listed."""
 
 import json
 import secrets
@@ -154,3 +155,30 @@ def test_abnormal_refund_notified_fails_and_frees_the_amount(key):
     assert again["refund"]["st"] == "PROCESSING"
     assert finish(again["refund"]["id"]) == [204]
     assert admin_order(key, order["id"])["or_st"] == "RF"
+
+
+def test_late_payment_refunded_with_refund_slip_and_no_longer_listed():
+    """The buyer paid a v3 trade after its order expired and the last item was sold: the slip is
+    kept paid and refund_needed; `orderpay refund --slip` gives it back through WeChat v3, and
+    once WeChat says SUCCESS reconcile no longer lists it."""
+    pid = "late3-" + secrets.token_hex(4)
+    cli("product", "add", pid, "--site", V3, "--title", "late " + pid, "--price", "1.00", "--stock", "1")
+    body = {"products": [{"id": pid, "amount": 1}], "pay_tp": "wx.qrcode"}
+    status, reply, raw, _ = api("POST", "buy", ticket=STACK["DEMO_TICKET"], json=body, site=V3)
+    assert status == 200, raw
+    order = reply["data"]
+    db_row("UPDATE orders SET expi = now() - interval '1 second' WHERE id = '%s' RETURNING id" % order["id"])
+    cli("expire")
+    status, _, raw, _ = api("POST", "buy", ticket=STACK["DEMO_TICKET"], json=body, site=V3)  # the last one
+    assert status == 200, raw
+    sim_pay(order["pay_id"], force="1")
+    assert db_row("SELECT st, refund_needed FROM pay_slips WHERE id = '%s'" % order["pay_id"]) == ["OK", "t"]
+    assert order["pay_id"] in cli("reconcile", "--min-age", "0").stdout
+    cli("refund", "--slip", order["pay_id"], "--reason", "sold out")
+    rid = db_row("SELECT id FROM refunds WHERE slip_id = '%s'" % order["pay_id"])[0]
+    assert st(rid) == "PROCESSING"
+    assert at_wechat(rid)[:2] == ["PROCESSING", "1"]
+    assert finish(rid) == [204]
+    assert st(rid) == "OK"
+    assert order["pay_id"] not in cli("reconcile", "--min-age", "0").stdout
+    assert sim_refunded(order["pay_id"]) == 100
