@@ -1,7 +1,8 @@
 """WeChat Pay API v3 refunds end to end on site demo-v3 (a v3 merchant in public-key mode):
 a paid order refunded in part through the operator API (PROCESSING, as WeChat's refunds are,
 until the REFUND.SUCCESS notification), then the rest -> fully refunded; 20 concurrent copies of
-the notification recorded once; every envelope tamper refused with nothing changed; an unknown
+the notification recorded once; 10 concurrent partial refunds, only the ones that fit, WeChat's
+total equal to orderpay's; every envelope tamper refused with nothing changed; an unknown
 outcome resolved by reconcile's query; WeChat's refusal and an ABNORMAL refund -> FAIL; a late
 payment (refund_needed) given back with `orderpay refund --slip`, then no longer listed."""
 
@@ -182,3 +183,21 @@ def test_late_payment_refunded_with_refund_slip_and_no_longer_listed():
     assert st(rid) == "OK"
     assert order["pay_id"] not in cli("reconcile", "--min-age", "0").stdout
     assert sim_refunded(order["pay_id"]) == 100
+
+
+def test_ten_concurrent_partial_refunds_only_the_ones_that_fit(key):
+    from concurrent.futures import ThreadPoolExecutor
+    order = paid_order()
+    fee_fen = round(order["fee"] * 100)
+    part = fee_fen // 4  # four fit, six do not
+    amount = "%d.%02d" % (part // 100, part % 100)
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        results = list(pool.map(lambda _: refund(key, order["id"], amount=amount), range(10)))
+    ok = [b["data"]["refund"]["id"] for s, b, _, _ in results if s == 200]
+    too_much = [b for s, b, _, _ in results if s == 409 and b["errCode"] == "e.www.refund.too_much"]
+    assert len(ok) == 4 and len(too_much) == 6, [(s, r[:120]) for s, _, r, _ in results]
+    for rid in ok:
+        assert finish(rid) == [204]
+    # What WeChat gave back is what orderpay recorded.
+    assert sim_refunded(order["pay_id"]) == 4 * part
+    assert round(admin_order(key, order["id"])["refunded"] * 100) == 4 * part
