@@ -16,8 +16,8 @@ http::Response PpPayments(Ctx& ctx, const http::Request& req);
 /// The refund as PayPal shows it (the representation; links under `base`).
 std::string PpRefundJson(const pp_store::Refund& r, const std::string& base);
 
-/// The PAYMENT.CAPTURE.REFUNDED webhook body about `r`, with
-/// `value` as the amount shown (a tamper knob may change it).
+/// The PAYMENT.CAPTURE.REFUNDED webhook body about `r`, with `value` as the amount shown (a
+/// tamper knob may change it).
 std::string PpRefundWebhookBody(const pp_store::Refund& r, const std::string& value);
 
 }  // namespace orderpay::sim
