@@ -289,3 +289,20 @@ def test_pending_refund_that_fails_at_paypal_frees_the_amount(key):
     assert refund_row(rid)[0] == "FAIL"
     status, body, raw, _ = refund(key, order["id"])
     assert status == 200 and body["data"]["order"]["or_st"] == "RF", raw
+
+
+def test_pending_refund_whose_webhook_is_lost_is_resolved_by_reconcile(key):
+    order = paid_paypal_order()
+    status, body, raw, _ = refund(key, order["id"], amount="1.50", reason="sim:pending")
+    assert status == 200 and body["data"]["refund"]["st"] == "PROCESSING", raw
+    rid = body["data"]["refund"]["id"]
+    out = cli("reconcile", "--min-age", "0").stdout
+    assert "REFUNDING " + rid in out and refund_row(rid)[0] == "PROCESSING", out  # still PENDING at PayPal
+    # PayPal completes it; its webhook is lost (times=0).
+    status, sent, raw, _ = sim("/sim/refund", {"out_refund_no": rid, "provider": "paypal", "status": "COMPLETED",
+                                               "times": "0"})
+    assert status == 200 and sent["data"]["sent"] == 0, raw
+    out = cli("reconcile", "--min-age", "0").stdout
+    assert "REFUNDING " + rid not in out, out
+    assert refund_row(rid)[0] == "OK"
+    assert sim_refunds(order["pay_id"])["refunded"] == 150
