@@ -221,6 +221,7 @@ BINDIR ?= $(PREFIX)/bin
 DATADIR ?= $(PREFIX)/share
 DOCDIR ?= $(DATADIR)/doc/orderpay
 UNITDIR ?= $(PREFIX)/lib/systemd/system
+MANDIR ?= $(DATADIR)/man
 INSTALL ?= install
 UNITS := $(sort $(wildcard deploy/systemd/*.service deploy/systemd/*.socket deploy/systemd/*.timer))
 
@@ -236,6 +237,9 @@ install: $(BINS)
 	$(INSTALL) -m 0644 api/openapi.yaml $(DESTDIR)$(DATADIR)/orderpay/openapi.yaml
 	$(INSTALL) -m 0644 deploy/orderpay.conf.example $(DESTDIR)$(DOCDIR)/examples/orderpay.conf
 	$(INSTALL) -m 0644 README.md $(DESTDIR)$(DOCDIR)/
+	$(INSTALL) -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8
+	$(INSTALL) -m 0644 docs/man/orderpay.1 docs/man/paysim.1 $(DESTDIR)$(MANDIR)/man1/
+	$(INSTALL) -m 0644 docs/man/orderpayd.8 $(DESTDIR)$(MANDIR)/man8/
 
 # make deb: build/deb/orderpay_$(VERSION)_<arch>.deb with debhelper from a clean copy of the
 # tree (dpkg-buildpackage writes next to the source, so never into the worktree's parent),

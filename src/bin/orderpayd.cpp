@@ -12,6 +12,7 @@
 #include "orderpay/core/log.hpp"
 #include "orderpay/core/metrics.hpp"
 #include "orderpay/core/version.hpp"
+#include "orderpay/crypto/digest.hpp"
 #include "orderpay/fcgi/pool.hpp"
 #include "orderpay/handlers/handlers.hpp"
 #include "orderpay/providers/http_client.hpp"
@@ -82,6 +83,7 @@ int main(int argc, char** argv) {
         close(fd);
     }
     providers::HttpGlobalInit();
+    crypto::WarmUp();
     // Mapped before the pool forks, so every worker (and every respawned one) shares it.
     if (!metrics::Init()) log::Warn("metrics: cannot map the shared region; /metrics answers 404");
     // Settings live in a shared holder so SIGHUP can swap them before workers are replaced.

@@ -207,3 +207,24 @@ std::string RandomToken(std::size_t bytes) {
 }
 
 }  // namespace orderpay::crypto
+
+namespace orderpay::crypto {
+
+void WarmUp() {
+    // Each implicit fetch is cached in the default library context after the first use, so one
+    // use (or fetch) of every algorithm the request paths need makes later uses a cache hit.
+    (void)Md5("warm");
+    (void)Sha256("warm");
+    (void)HmacSha256("key", "warm");
+    (void)RandomId(8);
+    for (const char* name : {"RSA", "EC"}) {
+        EVP_KEYMGMT_free(EVP_KEYMGMT_fetch(nullptr, name, nullptr));
+        EVP_SIGNATURE_free(
+            EVP_SIGNATURE_fetch(nullptr, name == std::string_view("EC") ? "ECDSA" : name, nullptr));
+    }
+    for (const char* name : {"AES-256-GCM", "AES-256-ECB"})
+        EVP_CIPHER_free(EVP_CIPHER_fetch(nullptr, name, nullptr));
+    for (const char* name : {"SHA1", "SHA384", "SHA512"}) EVP_MD_free(EVP_MD_fetch(nullptr, name, nullptr));
+}
+
+}  // namespace orderpay::crypto

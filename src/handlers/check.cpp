@@ -4,35 +4,20 @@
 // the order cost more queries.
 #include "orderpay/app/order_view.hpp"
 #include "orderpay/app/payflow.hpp"
-#include "orderpay/domain/ids.hpp"
 #include "orderpay/handlers/handlers.hpp"
+#include "orderpay/handlers/own_order.hpp"
 #include "orderpay/http/reply.hpp"
-#include "orderpay/store/check_view.hpp"
 
 namespace orderpay::handlers {
 
 http::Response Check(app::Context& ctx, app::Call& call, const http::Request& req) {
-    std::optional<std::string> ticket = req.Arg("ticket");
-    std::optional<std::string> id = req.Arg("id");
-    if (call.buyer) {
-        // Dispatch resolved site and ticket the ordinary way: the id is missing or cannot exist.
-        if (!id || id->empty()) return http::Fail(http::Err::kNilId);
-        return http::Fail(http::Err::kNoSuchObject);  // cannot exist: no query
-    }
-    store::CheckView v = store::LoadCheckView(ctx.db(), call.site.id, ticket.value_or(""), id.value_or(""));
-    // The same answers, in the same order, as every other authenticated route (dispatch.cpp).
-    if (!v.site_found) return http::Fail(http::Err::kNoSuchSite);
-    if (!v.account_store) return http::Fail(http::Err::kNilAccounts);
-    if (!ticket || ticket->empty()) return http::Fail(http::Err::kNoLogin, "ticket missing");
-    if (!v.buyer) return http::Fail(http::Err::kNoLogin, "ticket unknown or expired");
-    if (v.buyer->store_id != *v.account_store) return http::Fail(http::Err::kNilBuyer);
-    if (!id || id->empty()) return http::Fail(http::Err::kNilId);
-    // Someone else's order is answered exactly like a missing one: never reveal it exists.
-    if (!v.order) return http::Fail(http::Err::kNoSuchObject);
+    auto own = LoadOwnOrder(ctx, call, req);
+    if (auto* refused = std::get_if<http::Response>(&own)) return std::move(*refused);
+    store::CheckView& v = std::get<store::CheckView>(own);
     if (domain::IsPayable(v.order->or_st) && v.slip && app::RefreshSlip(ctx, *v.slip)) {
         // Only a provider answer can have changed the order: read and render it again just then.
         std::string json;
-        if (app::LoadOrder(ctx.db(), call.site.id, *id, &json)) return http::Ok(json);
+        if (app::LoadOrder(ctx.db(), call.site.id, v.order->id, &json)) return http::Ok(json);
     }
     return http::Ok(app::RenderOrder(*v.order, v.items, v.slip));
 }

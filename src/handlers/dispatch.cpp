@@ -119,7 +119,7 @@ http::Response Route_(app::Context& ctx, const http::Request& req) {
     if (!route) return http::Fail(http::Err::kNoSuchApi);
     if (!(route->methods & http::MethodBit(req.method))) return http::MethodNotAllowed(route->methods);
     if (!req.query_ok) return http::Fail(http::Err::kBadQuery);
-    // The buyer API (the ticket routes) takes text only; a notification's query is the provider's.
+    // The buyer and operator APIs take text only; a notification's query is the provider's.
     if (!req.QueryIsText()) return http::Fail(http::Err::kBadEncoding);
 
     // The order a check/pay is about, for the log lines (json format); only an id that can be one.

@@ -3,30 +3,17 @@
 // store::LoadCheckView); it never calls the provider: the QR text is what the provider gave the
 // slip when it was issued, and pay/check is what follows the payment.
 #include "orderpay/crypto/digest.hpp"
-#include "orderpay/domain/ids.hpp"
 #include "orderpay/handlers/handlers.hpp"
+#include "orderpay/handlers/own_order.hpp"
 #include "orderpay/http/qr_svg.hpp"
 #include "orderpay/http/reply.hpp"
-#include "orderpay/store/check_view.hpp"
 
 namespace orderpay::handlers {
 
 http::Response Qr(app::Context& ctx, app::Call& call, const http::Request& req) {
-    std::optional<std::string> ticket = req.Arg("ticket");
-    std::optional<std::string> id = req.Arg("id");
-    if (call.buyer) {
-        // Dispatch resolved site and ticket the ordinary way: the id is missing or cannot exist.
-        if (!id || id->empty()) return http::Fail(http::Err::kNilId);
-        return http::Fail(http::Err::kNoSuchObject);
-    }
-    store::CheckView v = store::LoadCheckView(ctx.db(), call.site.id, ticket.value_or(""), id.value_or(""));
-    if (!v.site_found) return http::Fail(http::Err::kNoSuchSite);
-    if (!v.account_store) return http::Fail(http::Err::kNilAccounts);
-    if (!ticket || ticket->empty()) return http::Fail(http::Err::kNoLogin, "ticket missing");
-    if (!v.buyer) return http::Fail(http::Err::kNoLogin, "ticket unknown or expired");
-    if (v.buyer->store_id != *v.account_store) return http::Fail(http::Err::kNilBuyer);
-    if (!id || id->empty()) return http::Fail(http::Err::kNilId);
-    if (!v.order) return http::Fail(http::Err::kNoSuchObject);
+    auto own = LoadOwnOrder(ctx, call, req);
+    if (auto* refused = std::get_if<http::Response>(&own)) return std::move(*refused);
+    const store::CheckView& v = std::get<store::CheckView>(own);
 
     using domain::OrderState;
     const OrderState st = v.order->or_st;

@@ -130,3 +130,36 @@ def test_counted_stock_still_serialises_on_the_row():
     finally:
         holder.wait()
     assert stock(pid) == "4"
+
+
+def test_ids_that_read_as_array_words_race_without_oversell_or_deadlock():
+    """Product ids an array literal could misread ("NULL", "null", with dots and dashes) reach the
+    one-statement create as array elements; 40 concurrent buys of pairs of them listed in both
+    orders must take exactly the stock there is, never deadlock, and leave lines equal to sales."""
+    suffix = str(os.getpid())
+    ids = ["NULL", "null", "a.b-" + suffix, "-." + suffix]
+    for pid in ids:
+        psql("DELETE FROM products WHERE site_id = %s AND id = %s AND NOT EXISTS "
+             "(SELECT 1 FROM order_items WHERE product_id = %s)" % (q(STACK["DEMO_SITE"]), q(pid), q(pid)))
+        if not stock(pid):
+            add_product(pid, stock=10)
+        psql("UPDATE products SET stock = 10 WHERE site_id = %s AND id = %s" % (q(STACK["DEMO_SITE"]), q(pid)))
+    before = {pid: int(psql("SELECT count(*) FROM order_items i JOIN orders o ON o.id = i.order_id "
+                            "WHERE o.site_id = %s AND i.product_id = %s" % (q(STACK["DEMO_SITE"]), q(pid))))
+              for pid in ids}
+
+    def one(i):
+        a, b = ids[i % 4], ids[(i + 1) % 4]
+        pair = [{"id": a, "amount": 1}, {"id": b, "amount": 1}]
+        return buy(products=pair if i % 2 else list(reversed(pair)))
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        results = list(pool.map(one, range(40)))
+    statuses = [r[0] for r in results]
+    assert set(statuses) <= {200, 409}, [r[2] for r in results if r[0] not in (200, 409)]
+    assert statuses.count(200) == 20, statuses  # 4 products x 10 units, 2 units a buy
+    for pid in ids:
+        assert stock(pid) == "0", pid
+        sold = int(psql("SELECT count(*) FROM order_items i JOIN orders o ON o.id = i.order_id "
+                        "WHERE o.site_id = %s AND i.product_id = %s" % (q(STACK["DEMO_SITE"]), q(pid))))
+        assert sold - before[pid] == 10, pid

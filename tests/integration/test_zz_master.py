@@ -23,10 +23,10 @@ def shim(tmp_path_factory):
     return str(out)
 
 
-def start(shim, tmp, fail_file):
+def start(shim, tmp, fail_file, **extra_env):
     env = dict(os.environ, ORDERPAY_CONFIG=STACK["ORDERPAY_CONFIG"], ORDERPAY_LISTEN=str(tmp / "m.sock"),
                ORDERPAY_LOG_FILE=str(tmp / "m.log"), LD_PRELOAD=shim, FAIL_FORK_FILE=str(fail_file),
-               ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0")
+               ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0", **extra_env)
     return subprocess.Popen([os.path.join(STACK["ORDERPAY_BIN"], "orderpayd")], env=env, stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 
@@ -71,3 +71,38 @@ def test_sigterm_stops_a_master_that_cannot_fork(shim, tmp_path):
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=10)
     assert time.time() - t0 < 5 and proc.returncode == 0
+
+
+def session_procs(sid):
+    out = subprocess.run(["pgrep", "-s", str(sid)], capture_output=True, text=True).stdout.split()
+    return [int(p) for p in out]
+
+
+@pytest.mark.parametrize("roll_first", [False, True])
+def test_sigterm_reaching_children_not_yet_workers_stops_everything(shim, tmp_path, roll_first):
+    """A SIGTERM the master passes on while a child is between fork() and becoming a worker (its
+    signals blocked) is pending there; it must end that child, not be swallowed by the master's
+    handler the child inherited (then the child served on and the master waited for it forever).
+    The shim holds every new child 400 ms in that window, so the race is hit every time:
+    at start-up, and (roll_first) right after SIGHUP forked a new generation."""
+    for attempt in range(3):
+        proc = start(shim, tmp_path, tmp_path / "never", FORK_CHILD_DELAY_MS="400")
+        try:
+            if roll_first:
+                assert wait_for(lambda: len(children(proc.pid)) >= 2, 15), log_text(tmp_path)[-2000:]
+                time.sleep(0.6)  # the first generation is through the window and serving
+                proc.send_signal(signal.SIGHUP)
+                time.sleep(0.15)  # the new generation is forked and held in the window
+            else:
+                time.sleep(0.15)  # the first generation is forked and held in the window
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=20)
+        finally:
+            if proc.poll() is None:
+                left = session_procs(proc.pid)
+                for p in left:
+                    os.kill(p, signal.SIGKILL)
+                pytest.fail("attempt %d: the master did not stop; processes left %s\n%s"
+                            % (attempt, left, log_text(tmp_path)[-2000:]))
+        assert proc.returncode == 0, (attempt, log_text(tmp_path)[-2000:])
+        assert wait_for(lambda: session_procs(proc.pid) == [], 5), (attempt, session_procs(proc.pid))

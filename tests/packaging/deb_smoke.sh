@@ -55,7 +55,8 @@ if grep -En 'deb-systemd-invoke +(start|restart|stop)' "$CTRL"/postinst "$CTRL"/
 fi
 
 for f in usr/share/orderpay/nginx/orderpay.conf usr/share/orderpay/nginx/fastcgi_params.orderpay \
-    usr/share/doc/orderpay/examples/orderpay.conf usr/share/doc/orderpay/copyright; do
+    usr/share/doc/orderpay/examples/orderpay.conf usr/share/doc/orderpay/copyright \
+    usr/share/man/man1/orderpay.1.gz usr/share/man/man1/paysim.1.gz usr/share/man/man8/orderpayd.8.gz; do
     [[ -f $ROOT/$f ]] || fail "/$f missing"
 done
 [[ -d $ROOT/etc/orderpay ]] || fail "/etc/orderpay missing"

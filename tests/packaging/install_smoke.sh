@@ -24,7 +24,8 @@ grep -q "^ExecStart=$PREFIX/bin/orderpay expire\$" "$unitdir/orderpay-expire.ser
 grep -q "file://$PREFIX/share/doc/orderpay/README.md" "$unitdir/orderpayd.service" || fail "Documentation="
 if grep -rn /usr/local "$unitdir"; then fail "a unit names /usr/local"; fi
 for f in share/orderpay/nginx/orderpay.conf share/orderpay/nginx/fastcgi_params.orderpay \
-    share/doc/orderpay/examples/orderpay.conf share/doc/orderpay/README.md; do
+    share/doc/orderpay/examples/orderpay.conf share/doc/orderpay/README.md share/man/man1/orderpay.1 \
+    share/man/man1/paysim.1 share/man/man8/orderpayd.8; do
     [[ -f $DEST$PREFIX/$f ]] || fail "$PREFIX/$f missing"
 done
 # Nothing outside PREFIX.
