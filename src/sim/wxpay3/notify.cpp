@@ -25,7 +25,8 @@ Wx3Notice SealWx3Notice(const Wx3Merchant& m, const std::string& plain, const Wx
     }
     // associated_data is the original type, as WeChat sends it; kAad changes one letter.
     std::string sent_aad = e.original_type;
-    if (tamper == Wx3Tamper::kAad) sent_aad.back() = static_cast<char>(std::toupper(sent_aad.back()));
+    if (tamper == Wx3Tamper::kAad)
+        sent_aad.back() = static_cast<char>(std::toupper(static_cast<unsigned char>(sent_aad.back())));
     using http::JsonString;
     Wx3Notice n;
     n.body = "{\"id\":" + JsonString("EV-" + crypto::RandomId(20)) +
