@@ -224,9 +224,11 @@ const db::Statement kOrderState{"order_state", "SELECT or_st FROM orders WHERE i
 const db::Statement kOrderPayableNow{"order_payable_now",
                                      "SELECT 1 FROM orders WHERE id = $1 AND or_st IN ('NW', 'WT') "
                                      "AND expi > now() AND pay_id = $2"};
-// PayPal's buyer return names only PayPal's order id.
-const db::Statement kSlipByRef{
-    "slip_by_ref", "SELECT " SLIP_COLS " FROM pay_slips s WHERE s.provider = $1 AND s.provider_ref = $2"};
+// By the provider's own id of the payment (PayPal's order id) or of its capture (a refund's
+// webhook names only the capture); both are unique per provider and PayPal's ids never collide.
+const db::Statement kSlipByRef{"slip_by_ref", "SELECT " SLIP_COLS
+                                              " FROM pay_slips s WHERE s.provider = $1"
+                                              " AND (s.provider_ref = $2 OR s.provider_txn_id = $2) LIMIT 1"};
 
 // Sites' return pages (a browser coming back from the provider is sent there).
 const db::Statement kSiteReturnUrl{"site_return_url", "SELECT return_url FROM sites WHERE id = $1"};

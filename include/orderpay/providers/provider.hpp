@@ -195,6 +195,9 @@ struct RefundParams {
     std::string currency;
     std::string reason;      // shown to the buyer by some providers; UTF-8, already length-checked
     std::string notify_url;  // where the provider reports the result (pay/re_<id>), if it does
+    /// The provider's id of this refund once an answer named it (PayPal's refund id): a query
+    /// asks by it when set; QueryRefund works without it too.
+    std::string provider_refund_id;
 };
 
 struct RefundResult {

@@ -55,7 +55,8 @@ std::vector<providers::Merchant> MerchantsOf(db::Connection& c, const std::strin
 
 /// A slip by id; an id that cannot be one (schema charset, length) is not looked up.
 std::optional<SlipRow> FindSlip(db::Connection& c, const std::string& id, bool for_update = false);
-/// The slip a provider knows by its own id (PayPal's order id); a ref that cannot be one is not
+/// The slip a provider knows by its own id (PayPal's order id, or the capture id a refund
+/// webhook names, which the slip holds as its provider transaction id); a ref that cannot be one is not
 /// looked up.
 std::optional<SlipRow> FindSlipByRef(db::Connection& c, const std::string& provider, const std::string& ref);
 /// The site's return page for browsers coming back from a provider, if it has one.

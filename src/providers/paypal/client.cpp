@@ -115,7 +115,7 @@ std::string PaypalClient::Token(const providers::Merchant& m, const std::string&
 
 PaypalClient::Call PaypalClient::Api(const providers::Merchant& m, const std::string& method,
                                      const std::string& path, const std::string& body,
-                                     const std::string& request_id) const {
+                                     const std::string& request_id, bool representation) const {
     Call call;
     std::string refused;
     for (int attempt = 0; attempt < 2; ++attempt) {
@@ -131,6 +131,7 @@ PaypalClient::Call PaypalClient::Api(const providers::Merchant& m, const std::st
         ho.timeout_ms = opts_.timeouts.total_ms;
         ho.headers = {{"Authorization", "Bearer " + token}, {"Accept", "application/json"}};
         if (!request_id.empty()) ho.headers.emplace_back("PayPal-Request-Id", request_id);
+        if (representation) ho.headers.emplace_back("Prefer", "return=representation");
         providers::HttpResult r = providers::HttpRequest(method, opts_.gateway + path, body,
                                                          method == "POST" ? "application/json" : "", ho);
         if (r.fail != providers::HttpFail::kNone) {
@@ -246,7 +247,9 @@ QueryResult PaypalClient::OrderState(const std::string& body, long status) const
         const std::string cst = Str(capture, "status");
         const rapidjson::Value* amount = Member(*capture, "amount");
         q.message += ", capture " + cst;
-        if (cst == "COMPLETED") {
+        // A capture refunded since (in part or whole) was paid all the same: refunds are the
+        // refunds table's business, and a query must not turn a paid slip into an unknown one.
+        if (cst == "COMPLETED" || cst == "PARTIALLY_REFUNDED" || cst == "REFUNDED") {
             q.currency = Str(amount, "currency_code");
             std::optional<std::int64_t> minor = ParseAmount(Str(amount, "value"), q.currency);
             q.txn_id = Str(capture, "id");

@@ -8,6 +8,7 @@
 #include "orderpay/http/reply.hpp"
 #include "orderpay/providers/http_client.hpp"
 #include "orderpay/providers/paypal/client.hpp"
+#include "orderpay/providers/paypal/refund.hpp"
 #include "orderpay/providers/paypal/webhook.hpp"
 #include "orderpay/providers/registry.hpp"
 
@@ -142,6 +143,16 @@ providers::Notice PaypalClient::ParseNotification(const providers::RawNotificati
     n.slip_id = Str(res, "custom_id");
     if (n.slip_id.empty()) n.slip_id = Str(unit, "custom_id");
     if (n.slip_id.empty() && type.rfind("CHECKOUT.ORDER.", 0) == 0) n.provider_ref = Str(res, "id");
+    // A refund's resource is the refund itself: its "up" link names the capture, and the slip
+    // that recorded that capture is the one refunded (a refund made at PayPal's dashboard has
+    // no id of ours at all).
+    std::string capture;
+    if (type == "PAYMENT.CAPTURE.REFUNDED") {
+        if (const rapidjson::Value* links = Member(res, "links"); links && links->IsArray())
+            for (const auto& l : links->GetArray())
+                if (Str(&l, "rel") == "up") capture = CaptureOfRefundLinks(Str(&l, "href"));
+        if (n.slip_id.empty()) n.provider_ref = capture;
+    }
     const rapidjson::Value* amount = Member(res, "amount");
     if (!amount) amount = Member(unit, "amount");
     n.fields = {{"kind", "webhook"},
@@ -151,6 +162,8 @@ providers::Notice PaypalClient::ParseNotification(const providers::RawNotificati
                 {"resource_status", Str(res, "status")},
                 {"value", Str(amount, "value")},
                 {"currency", Str(amount, "currency_code")},
+                {"invoice_id", Str(res, "invoice_id")},
+                {"capture_id", capture},
                 {"transmission_id", header("HTTP_PAYPAL_TRANSMISSION_ID")},
                 {"transmission_time", header("HTTP_PAYPAL_TRANSMISSION_TIME")},
                 {"transmission_sig", header("HTTP_PAYPAL_TRANSMISSION_SIG")},
@@ -258,8 +271,19 @@ bool PaypalClient::VerifyNotification(const providers::Merchant& m, const provid
         out.approved = true;
     } else if (type == "PAYMENT.CAPTURE.DENIED" || type == "PAYMENT.CAPTURE.DECLINED") {
         out.closed = true;
+    } else if (type == "PAYMENT.CAPTURE.REFUNDED") {
+        // invoice_id is our refund id (sent with the refund); PayPal's refund id is the resource.
+        const std::string st = Field(n, "resource_status");
+        out.txn_id = Field(n, "capture_id");
+        providers::PaidEvent::Refund r;
+        r.refund_id = Field(n, "invoice_id");
+        r.provider_refund_id = Field(n, "resource_id");
+        r.amount = out.amount;
+        r.ok = st == "COMPLETED";
+        r.failed = st == "FAILED" || st == "CANCELLED";
+        out.refund = r;
     }
-    // PENDING changes nothing; REFUNDED/REVERSED are recorded in the inbox (no refunds yet).
+    // PENDING changes nothing; REVERSED (a buyer's dispute won) is recorded in the inbox only.
     return true;
 }
 

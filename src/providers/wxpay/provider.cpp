@@ -62,14 +62,14 @@ class WxPay final : public providers::Provider {
     providers::ProviderReply NotificationReply(providers::NotifyAnswer a) const override {
         return v2_.NotificationReply(a);
     }
-    // Refunds: v2 here (src/providers/wxpay/refund.cpp).
+    // Refunds: v2 in src/providers/wxpay/refund.cpp, v3 in v3_refund.cpp.
     bool Refunds() const override { return true; }
     providers::RefundResult Refund(const providers::Merchant& m, const providers::RefundParams& p) override {
-        return IsV3(m) ? NoV3Refund(providers::RefundResult::State::kFailed) : v2_.Refund(m, p);
+        return IsV3(m) ? v3_.Refund(m, p) : v2_.Refund(m, p);
     }
     providers::RefundResult QueryRefund(const providers::Merchant& m,
                                         const providers::RefundParams& p) override {
-        return IsV3(m) ? NoV3Refund(providers::RefundResult::State::kUnknown) : v2_.QueryRefund(m, p);
+        return IsV3(m) ? v3_.QueryRefund(m, p) : v2_.QueryRefund(m, p);
     }
     providers::ProviderReply NotificationReplyFor(providers::NotifyAnswer a,
                                                   const providers::RawNotification& raw) const override {
@@ -77,14 +77,6 @@ class WxPay final : public providers::Provider {
     }
 
   private:
-    // Nothing is sent for a v3 merchant yet (its refunds are /v3/refund/domestic/refunds).
-    static providers::RefundResult NoV3Refund(providers::RefundResult::State st) {
-        providers::RefundResult r;
-        r.state = st;
-        r.message = "WeChat Pay v3 refunds are not supported yet";
-        return r;
-    }
-
     WxPayV2 v2_;
     WxPayV3 v3_;
     std::string usage_ = std::string(v2_.MerchantUsage()) + "\n" + std::string(v3_.MerchantUsage());

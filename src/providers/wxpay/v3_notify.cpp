@@ -105,6 +105,40 @@ bool Open(const WxPayV3& p, const providers::Merchant& m, const providers::Notic
     return true;
 }
 
+// A REFUND.SUCCESS / REFUND.ABNORMAL / REFUND.CLOSED resource (already verified and opened):
+// {mchid, out_trade_no, transaction_id, out_refund_no, refund_id, refund_status, success_time,
+// amount{total, refund, payer_total, payer_refund}}.
+bool RefundEvent(const providers::Merchant& m, const rapidjson::Document& t, const std::string& event_type,
+                 providers::PaidEvent& out, std::string& reason) {
+    const std::string st = Str(t, "refund_status");
+    auto amount = [&t](const char* name) -> std::int64_t {
+        if (!t.HasMember("amount") || !t["amount"].IsObject() || !t["amount"].HasMember(name) ||
+            !t["amount"][name].IsInt64())
+            return -1;
+        return t["amount"][name].GetInt64();
+    };
+    out.mch_id = Str(t, "mchid");
+    // A refund notice carries no appid: the merchant whose APIv3 key opened it is its sender,
+    // and mchid inside must still be that merchant's (BusinessChecks).
+    out.app_id = m.app_id;
+    out.amount = amount("total");
+    out.status = event_type + "/" + st;
+    providers::PaidEvent::Refund r;
+    r.refund_id = Str(t, "out_refund_no");
+    r.provider_refund_id = Str(t, "refund_id");
+    r.amount = amount("refund");
+    // The event type and the status inside must agree; a mismatch finishes nothing.
+    r.ok = event_type == "REFUND.SUCCESS" && st == "SUCCESS";
+    r.failed = (event_type == "REFUND.ABNORMAL" && st == "ABNORMAL") ||
+               (event_type == "REFUND.CLOSED" && st == "CLOSED");
+    out.refund = r;
+    if (r.refund_id.empty() && r.provider_refund_id.empty()) {
+        reason = "refund notice names no refund";
+        return false;
+    }
+    return true;
+}
+
 }  // namespace
 
 providers::Notice WxPayV3::ParseNotification(const providers::RawNotification& raw) const {
@@ -168,6 +202,7 @@ bool WxPayV3::VerifyNotification(const providers::Merchant& m, const providers::
     }
     out.slip_id = Str(t, "out_trade_no");
     out.txn_id = Str(t, "transaction_id");
+    if (event_type.rfind("REFUND.", 0) == 0) return RefundEvent(m, t, event_type, out, reason);
     out.app_id = Str(t, "appid");
     out.mch_id = Str(t, "mchid");
     out.amount = -1;

@@ -11,8 +11,10 @@
 #include "sim/alipay/control.hpp"
 #include "sim/alipay/gateway.hpp"
 #include "sim/core/control.hpp"
+#include "sim/core/refunds.hpp"
 #include "sim/core/store.hpp"
 #include "sim/paypal/gateway.hpp"
+#include "sim/paypal/refund.hpp"
 #include "sim/wxpay/call.hpp"
 #include "sim/wxpay/gateway.hpp"
 #include "sim/wxpay/refund.hpp"
@@ -53,9 +55,12 @@ constexpr std::array kRoutes = {
     Route{"/sim/wx/refunds", &SimWxRefunds, Dialect::kEnvelope},
     Route{"/sim/return_url", &SimReturnUrl, Dialect::kEnvelope},
     Route{"/sim/refund_notify", &ZfbSimRefundNotify, Dialect::kEnvelope},
+    Route{"/sim/refund", &SimRefund, Dialect::kEnvelope},
+    Route{"/sim/refunds", &SimRefunds, Dialect::kEnvelope},
     Route{"/v1/oauth2/token", &PpToken, Dialect::kPaypal},
     Route{"/v2/checkout/orders", &PpOrders, Dialect::kPaypal, true},
     Route{"/sim/paypal/approve", &PpApprove, Dialect::kEnvelope},
+    Route{"/v2/payments", &PpPayments, Dialect::kPaypal, true},
 };
 
 http::Response Failure(Dialect d, int status, std::string_view wx_msg, http::Err envelope) {

@@ -5,6 +5,7 @@
 #include "sim/paypal/store.hpp"
 #include "sim/wxpay/refund_store.hpp"
 #include "sim/wxpay/store.hpp"
+#include "sim/wxpay3/store.hpp"
 
 namespace orderpay::sim::store {
 
@@ -13,7 +14,8 @@ std::span<const db::Statement> Statements() {
     static const std::vector<db::Statement> all = [] {
         std::vector<db::Statement> v;
         for (std::span<const db::Statement> part : {wx_store::Statements(), wx_refund_store::Statements(),
-                                                    zfb_store::Statements(), pp_store::Statements()})
+                                                    zfb_store::Statements(), pp_store::Statements(),
+                                                    wx3_store::Statements()})
             v.insert(v.end(), part.begin(), part.end());
         return v;
     }();

@@ -11,6 +11,7 @@
 #include "orderpay/providers/paypal/webhook.hpp"
 #include "sim/core/deliver.hpp"
 #include "sim/paypal/gateway.hpp"
+#include "sim/paypal/refund.hpp"
 
 namespace orderpay::sim {
 
@@ -105,17 +106,46 @@ std::string PpWebhookBody(const pp_store::Order& o, const std::string& event, co
            ",\"resource\":" + resource + ",\"links\":[]}";
 }
 
-http::Response PpSimPay(Ctx& ctx, const PayArgs& a, const PpPayArgs& p, pp_store::Order o) {
-    std::optional<pp_store::Merchant> m = pp_store::FindMerchant(ctx.db, o.client_id);
-    if (!m) return http::Fail(http::Err::kNoSuchObject, "the order's merchant is gone");
-    if (ctx.opts.paypal_sign_key_file.empty() || ctx.opts.paypal_cert_base.empty())
-        return http::Fail(http::Err::kBadRequest,
-                          "paysim.paypal_sign_key_file and paysim.paypal_cert_base are not set");
+std::optional<Headers> PpWebhookHeaders(Ctx& ctx, const pp_store::Merchant& m, const std::string& signed_body,
+                                        const std::string& tamper, http::Response& err) {
+    if (ctx.opts.paypal_sign_key_file.empty() || ctx.opts.paypal_cert_base.empty()) {
+        err = http::Fail(http::Err::kBadRequest,
+                         "paysim.paypal_sign_key_file and paysim.paypal_cert_base are not set");
+        return std::nullopt;
+    }
     std::string error;
     std::optional<std::string> pem = crypto::ReadSmallFile(ctx.opts.paypal_sign_key_file, error);
     crypto::PKey key = pem ? crypto::PrivateKeyFromPem(*pem, error) : nullptr;
-    if (!key) return http::Fail(http::Err::kInternal, "paypal signing key: " + error);
+    if (!key) {
+        err = http::Fail(http::Err::kInternal, "paypal signing key: " + error);
+        return std::nullopt;
+    }
+    const std::string tid = crypto::RandomId(8) + "-" + crypto::RandomId(4) + "-" + crypto::RandomId(12);
+    const std::string time = IsoNow();
+    std::string text = paypal::SignedString(tid, time, m.webhook_id, signed_body);
+    if (tamper == "crc")
+        text = tid + "|" + time + "|" + m.webhook_id + "|" + std::to_string(paypal::Crc32(signed_body) ^ 1u);
+    if (tamper == "sign")
+        text = tid + "|" + time + "|WEBHOOK_ID|" + std::to_string(paypal::Crc32(signed_body));
+    std::string cert_url = ctx.opts.paypal_cert_base + "CERT-paysim";
+    if (tamper == "cert_cn") cert_url = ctx.opts.paypal_cert_base + "CERT-wrongcn";
+    if (tamper == "cert_expired") cert_url = ctx.opts.paypal_cert_base + "CERT-expired";
+    if (tamper == "cert_host") cert_url = "https://certs.paysim.evil/v1/notifications/certs/CERT-paysim";
+    return Headers{{"PAYPAL-TRANSMISSION-ID", tid},
+                   {"PAYPAL-TRANSMISSION-TIME", time},
+                   {"PAYPAL-TRANSMISSION-SIG", crypto::RsaSha256SignBase64(key, text)},
+                   {"PAYPAL-CERT-URL", cert_url},
+                   {"PAYPAL-AUTH-ALGO", tamper == "algo" ? "SHA1withRSA" : "SHA256withRSA"},
+                   {"PAYPAL-AUTH-VERSION", "v2"}};
+}
+
+http::Response PpSimPay(Ctx& ctx, const PayArgs& a, const PpPayArgs& p, pp_store::Order o) {
+    std::optional<pp_store::Merchant> m = pp_store::FindMerchant(ctx.db, o.client_id);
+    if (!m) return http::Fail(http::Err::kNoSuchObject, "the order's merchant is gone");
     http::Response err;
+    if (ctx.opts.paypal_sign_key_file.empty() || ctx.opts.paypal_cert_base.empty())
+        return http::Fail(http::Err::kBadRequest,
+                          "paysim.paypal_sign_key_file and paysim.paypal_cert_base are not set");
     std::optional<pp_store::Order> done = Step(ctx, std::move(o), p.event, err);
     if (!done) return err;
 
@@ -128,17 +158,8 @@ http::Response PpSimPay(Ctx& ctx, const PayArgs& a, const PpPayArgs& p, pp_store
         body = PpWebhookBody(*done, p.event, more);
         if (p.tamper == "amount_resigned") signed_body = body;
     }
-    const std::string tid = crypto::RandomId(8) + "-" + crypto::RandomId(4) + "-" + crypto::RandomId(12);
-    const std::string time = IsoNow();
-    std::string text = paypal::SignedString(tid, time, m->webhook_id, signed_body);
-    if (p.tamper == "crc")
-        text = tid + "|" + time + "|" + m->webhook_id + "|" + std::to_string(paypal::Crc32(signed_body) ^ 1u);
-    if (p.tamper == "sign")
-        text = tid + "|" + time + "|WEBHOOK_ID|" + std::to_string(paypal::Crc32(signed_body));
-    std::string cert_url = ctx.opts.paypal_cert_base + "CERT-paysim";
-    if (p.tamper == "cert_cn") cert_url = ctx.opts.paypal_cert_base + "CERT-wrongcn";
-    if (p.tamper == "cert_expired") cert_url = ctx.opts.paypal_cert_base + "CERT-expired";
-    if (p.tamper == "cert_host") cert_url = "https://certs.paysim.evil/v1/notifications/certs/CERT-paysim";
+    std::optional<Headers> headers = PpWebhookHeaders(ctx, *m, signed_body, p.tamper, err);
+    if (!headers) return err;
 
     Notice n;
     n.out_trade_no = done->custom_id;
@@ -149,12 +170,48 @@ http::Response PpSimPay(Ctx& ctx, const PayArgs& a, const PpPayArgs& p, pp_store
     n.copies = a.times;
     n.what = "sim/pay paypal " + done->custom_id + " " + EventType(p.event) +
              (p.tamper.empty() ? "" : " tamper=" + p.tamper);
-    n.headers = {{"PAYPAL-TRANSMISSION-ID", tid},
-                 {"PAYPAL-TRANSMISSION-TIME", time},
-                 {"PAYPAL-TRANSMISSION-SIG", crypto::RsaSha256SignBase64(key, text)},
-                 {"PAYPAL-CERT-URL", cert_url},
-                 {"PAYPAL-AUTH-ALGO", p.tamper == "algo" ? "SHA1withRSA" : "SHA256withRSA"},
-                 {"PAYPAL-AUTH-VERSION", "v2"}};
+    n.headers = std::move(*headers);
+    return SendNotice(ctx.opts, n, a.delay_ms);
+}
+
+http::Response PpSimRefund(Ctx& ctx, const SimRefundArgs& a, pp_store::Refund r) {
+    bool tamper_ok = false;
+    for (std::string_view t :
+         {"", "sign", "amount", "amount_resigned", "crc", "cert_host", "cert_cn", "cert_expired", "algo"})
+        tamper_ok = tamper_ok || a.tamper == t;
+    if (!tamper_ok)
+        return http::Fail(http::Err::kBadRequest,
+                          "tamper must be sign, amount, amount_resigned, crc, cert_host, "
+                          "cert_cn, cert_expired or algo");
+    if (!a.status.empty() && a.status != r.status) {
+        if (a.status != "COMPLETED" && a.status != "FAILED" && a.status != "CANCELLED")
+            return http::Fail(http::Err::kBadRequest, "status must be COMPLETED, FAILED or CANCELLED");
+        std::optional<pp_store::Refund> done = pp_store::FinishRefund(ctx.db, r.id, a.status);
+        if (!done) return http::Fail(http::Err::kOrderClosed, "the refund is " + r.status + ", not PENDING");
+        r = std::move(*done);
+    }
+    std::optional<pp_store::Order> o = pp_store::FindOrder(ctx.db, r.order_id);
+    std::optional<pp_store::Merchant> m = o ? pp_store::FindMerchant(ctx.db, o->client_id) : std::nullopt;
+    if (!m) return http::Fail(http::Err::kNoSuchObject, "the refund's order or merchant is gone");
+    std::string body = PpRefundWebhookBody(r, r.value), signed_body = body;
+    if (a.tamper == "amount" || a.tamper == "amount_resigned") {
+        body = PpRefundWebhookBody(r, "1" + r.value);
+        if (a.tamper == "amount_resigned") signed_body = body;
+    }
+    http::Response err;
+    std::optional<Headers> headers = PpWebhookHeaders(ctx, *m, signed_body, a.tamper, err);
+    if (!headers) return err;
+    pp_store::CountRefundNotify(ctx.db, r.id, a.times);
+    Notice n;
+    n.out_trade_no = o->custom_id;
+    n.transaction_id = r.id;
+    n.url = o->return_url;
+    n.content_type = "application/json";
+    n.body = body;
+    n.copies = a.times;
+    n.what = "sim/refund paypal " + r.invoice_id + " " + r.status +
+             (a.tamper.empty() ? "" : " tamper=" + a.tamper);
+    n.headers = std::move(*headers);
     return SendNotice(ctx.opts, n, a.delay_ms);
 }
 

@@ -7,6 +7,8 @@
 
 #include "orderpay/http/form.hpp"
 #include "sim/core/control.hpp"
+#include "sim/core/deliver.hpp"
+#include "sim/core/refunds.hpp"
 
 namespace orderpay::sim {
 
@@ -19,6 +21,15 @@ struct PpPayArgs {
 std::string ParsePpPayArgs(const http::FormPairs& form, PpPayArgs& out);
 
 http::Response PpSimPay(Ctx& ctx, const PayArgs& a, const PpPayArgs& p, pp_store::Order o);
+
+/// PayPal's transmission headers for a webhook whose signed bytes are `signed_body`, spoiled by
+/// `tamper` (PpPayArgs' names; "" for none); nullopt with `err` when paysim has no signing key.
+std::optional<Headers> PpWebhookHeaders(Ctx& ctx, const pp_store::Merchant& m, const std::string& signed_body,
+                                        const std::string& tamper, http::Response& err);
+
+/// /sim/refund for a PayPal refund: moves a PENDING refund to a.status (if given), then sends
+/// PAYMENT.CAPTURE.REFUNDED about it to the order's return URL (orderpay's pay/re_paypal).
+http::Response PpSimRefund(Ctx& ctx, const SimRefundArgs& a, pp_store::Refund r);
 
 /// The webhook PayPal sends for `event` about order `o` (exact bytes, what is signed).
 std::string PpWebhookBody(const pp_store::Order& o, const std::string& event, const std::string& value);

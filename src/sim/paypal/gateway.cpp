@@ -146,6 +146,15 @@ http::Response CaptureCall(Ctx& ctx, const http::Request& req, const std::string
 
 }  // namespace
 
+std::optional<std::string> PpBearer(Ctx& ctx, const http::Request& req, http::Response& err) {
+    return Bearer(ctx, req, err);
+}
+
+http::Response PpError(int status, const std::string& name, const std::string& issue,
+                       const std::string& message) {
+    return Error(status, name, issue, message);
+}
+
 std::string PpBase(const http::Request& req) {
     std::string host = req.Header("HTTP_HOST").value_or("127.0.0.1");
     bool https = req.Header("HTTPS").value_or("") == "on";

@@ -20,6 +20,11 @@ http::Response PpApprove(Ctx& ctx, const http::Request& req);
 
 /// The order as PayPal's API shows it; `base` is paysim's own URL for the links.
 std::string PpOrderJson(const pp_store::Order& o, const std::string& base);
+/// The merchant (client id) of the request's Bearer token, or nullopt with `err` PayPal's 401.
+std::optional<std::string> PpBearer(Ctx& ctx, const http::Request& req, http::Response& err);
+/// PayPal's error answer {"name","message","details":[{"issue"}]}.
+http::Response PpError(int status, const std::string& name, const std::string& issue,
+                       const std::string& message);
 /// paysim's URL as the caller reached it (scheme and Host), for links.
 std::string PpBase(const http::Request& req);
 /// APPROVED -> COMPLETED with a capture of `status` (COMPLETED, PENDING, DECLINED).

@@ -37,6 +37,8 @@ const db::Statement kOrderByRequest{"pp_order_by_request",
                                     "SELECT" PP_ORDER_COLS
                                     "FROM paysim.pp_orders WHERE client_id = $1 AND request_id = $2"};
 const db::Statement kFindOrder{"pp_find_order", "SELECT" PP_ORDER_COLS "FROM paysim.pp_orders WHERE id = $1"};
+const db::Statement kOrderByCapture{"pp_order_by_capture",
+                                    "SELECT" PP_ORDER_COLS "FROM paysim.pp_orders WHERE capture_id = $1"};
 const db::Statement kOrdersByCustom{"pp_orders_by_custom",
                                     "SELECT" PP_ORDER_COLS
                                     "FROM paysim.pp_orders WHERE custom_id = $1 ORDER BY ct LIMIT 10"};
@@ -51,6 +53,61 @@ const db::Statement kCapture{
     " WHERE id = $1 AND status = 'APPROVED' RETURNING" PP_ORDER_COLS};
 const db::Statement kCountCall{"pp_count_capture_call",
                                "UPDATE paysim.pp_orders SET capture_calls = capture_calls + 1 WHERE id = $1"};
+
+#define PP_REFUND_COLS                                                                                    \
+    " id, client_id, request_id, order_id, capture_id, invoice_id, note, currency, value, minor, status," \
+    " calls, notify_count, extract(epoch from ct)::bigint AS ct_s, extract(epoch from lm)::bigint AS lm_s "
+
+const db::Statement kLockCapture{
+    "pp_lock_capture", "SELECT id FROM paysim.pp_orders WHERE id = $1 AND capture_id = $2 FOR UPDATE"};
+// Run after kLockCapture in the same transaction: the sum is read under the order's lock, by a
+// statement that starts after any concurrent refund of the capture committed.
+const db::Statement kInsertRefund{
+    "pp_insert_refund",
+    "INSERT INTO paysim.pp_refunds (id, client_id, request_id, order_id, capture_id, invoice_id, note,"
+    " currency, value, minor, status)"
+    " SELECT $1, $2, $3, $4, $5::text, $6, $7, $8, $9, $10::bigint, $11"
+    " WHERE (SELECT coalesce(sum(minor), 0) FROM paysim.pp_refunds WHERE capture_id = $5::text"
+    "        AND status IN ('PENDING', 'COMPLETED')) + $10::bigint <= $12::bigint"
+    " ON CONFLICT (client_id, request_id) DO NOTHING RETURNING" PP_REFUND_COLS};
+const db::Statement kRefundByRequest{
+    "pp_refund_by_request",
+    "UPDATE paysim.pp_refunds SET calls = calls + 1 WHERE client_id = $1 AND request_id = $2"
+    " RETURNING" PP_REFUND_COLS};
+const db::Statement kFindRefund{"pp_find_refund",
+                                "SELECT" PP_REFUND_COLS "FROM paysim.pp_refunds WHERE id = $1"};
+const db::Statement kRefundsByInvoice{"pp_refunds_by_invoice",
+                                      "SELECT" PP_REFUND_COLS
+                                      "FROM paysim.pp_refunds WHERE invoice_id = $1 ORDER BY ct LIMIT 10"};
+const db::Statement kRefundsOfOrder{"pp_refunds_of_order",
+                                    "SELECT" PP_REFUND_COLS
+                                    "FROM paysim.pp_refunds WHERE order_id = $1 ORDER BY ct LIMIT 100"};
+const db::Statement kFinishRefund{
+    "pp_finish_refund",
+    "UPDATE paysim.pp_refunds SET status = $2, lm = now() WHERE id = $1 AND status = 'PENDING'"
+    " RETURNING" PP_REFUND_COLS};
+const db::Statement kCountRefundNotify{
+    "pp_count_refund_notify", "UPDATE paysim.pp_refunds SET notify_count = notify_count + $2 WHERE id = $1"};
+
+Refund ReadRefund(const db::Result& r, int row) {
+    Refund f;
+    f.id = r.Get(row, "id");
+    f.client_id = r.Get(row, "client_id");
+    f.request_id = r.Get(row, "request_id");
+    f.order_id = r.Get(row, "order_id");
+    f.capture_id = r.Get(row, "capture_id");
+    f.invoice_id = r.Get(row, "invoice_id");
+    f.note = r.Get(row, "note");
+    f.currency = r.Get(row, "currency");
+    f.value = r.Get(row, "value");
+    f.minor = r.GetInt(row, "minor");
+    f.status = r.Get(row, "status");
+    f.calls = static_cast<int>(r.GetInt(row, "calls"));
+    f.notify_count = static_cast<int>(r.GetInt(row, "notify_count"));
+    f.ct_s = r.GetInt(row, "ct_s");
+    f.lm_s = r.GetInt(row, "lm_s");
+    return f;
+}
 
 Order ReadOrder(const db::Result& r, int row) {
     Order o;
@@ -76,9 +133,11 @@ Order ReadOrder(const db::Result& r, int row) {
 }  // namespace
 
 std::span<const db::Statement> Statements() {
-    static const std::array kAll = {kFindMerchant, kUpsertMerchant, kInsertToken, kTokenClient,
-                                    kInsertOrder,  kOrderByRequest, kFindOrder,   kOrdersByCustom,
-                                    kApprove,      kCapture,        kCountCall};
+    static const std::array kAll = {kFindMerchant,     kUpsertMerchant, kInsertToken,     kTokenClient,
+                                    kInsertOrder,      kOrderByRequest, kFindOrder,       kOrdersByCustom,
+                                    kApprove,          kCapture,        kCountCall,       kLockCapture,
+                                    kOrderByCapture,   kInsertRefund,   kRefundByRequest, kFindRefund,
+                                    kRefundsByInvoice, kRefundsOfOrder, kFinishRefund,    kCountRefundNotify};
     return kAll;
 }
 
@@ -115,6 +174,10 @@ std::optional<Order> FindOrder(db::Connection& c, std::string_view id) {
     return store::First(c.Exec(kFindOrder, {id}), &ReadOrder);
 }
 
+std::optional<Order> FindOrderByCapture(db::Connection& c, std::string_view capture_id) {
+    return store::First(c.Exec(kOrderByCapture, {capture_id}), &ReadOrder);
+}
+
 std::vector<Order> FindOrdersByCustomId(db::Connection& c, std::string_view custom_id) {
     return store::All(c.Exec(kOrdersByCustom, {custom_id}), &ReadOrder);
 }
@@ -130,6 +193,47 @@ std::optional<Order> Capture(db::Connection& c, std::string_view id, std::string
 
 void CountCaptureCall(db::Connection& c, std::string_view id) {
     c.Exec(kCountCall, {id});
+}
+
+RefundMade InsertRefund(db::Connection& c, const Refund& r, std::int64_t captured_minor, Refund& out) {
+    db::Tx tx(c);
+    c.Exec(kLockCapture, {r.order_id, r.capture_id});
+    std::optional<Refund> made = store::First(
+        c.Exec(kInsertRefund, {r.id, r.client_id, r.request_id, r.order_id, r.capture_id, r.invoice_id,
+                               r.note, r.currency, r.value, r.minor, r.status, captured_minor}),
+        &ReadRefund);
+    RefundMade result = RefundMade::kMade;
+    if (made) {
+        out = std::move(*made);
+    } else if (std::optional<Refund> existing =
+                   store::First(c.Exec(kRefundByRequest, {r.client_id, r.request_id}), &ReadRefund)) {
+        out = std::move(*existing);
+        result = RefundMade::kExisting;
+    } else {
+        result = RefundMade::kExceeded;
+    }
+    tx.Commit();
+    return result;
+}
+
+std::optional<Refund> FindRefund(db::Connection& c, std::string_view id) {
+    return store::First(c.Exec(kFindRefund, {id}), &ReadRefund);
+}
+
+std::vector<Refund> RefundsByInvoice(db::Connection& c, std::string_view invoice_id) {
+    return store::All(c.Exec(kRefundsByInvoice, {invoice_id}), &ReadRefund);
+}
+
+std::vector<Refund> RefundsOfOrder(db::Connection& c, std::string_view order_id) {
+    return store::All(c.Exec(kRefundsOfOrder, {order_id}), &ReadRefund);
+}
+
+std::optional<Refund> FinishRefund(db::Connection& c, std::string_view id, std::string_view status) {
+    return store::First(c.Exec(kFinishRefund, {id, status}), &ReadRefund);
+}
+
+void CountRefundNotify(db::Connection& c, std::string_view id, int n) {
+    c.Exec(kCountRefundNotify, {id, n});
 }
 
 }  // namespace orderpay::sim::pp_store

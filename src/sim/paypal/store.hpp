@@ -39,6 +39,7 @@ std::optional<std::string> TokenClient(db::Connection& c, std::string_view token
 /// Inserts `o` unless (client_id, request_id) exists; either way the order for that request.
 Order CreateOrder(db::Connection& c, const Order& o);
 std::optional<Order> FindOrder(db::Connection& c, std::string_view id);
+std::optional<Order> FindOrderByCapture(db::Connection& c, std::string_view capture_id);
 std::vector<Order> FindOrdersByCustomId(db::Connection& c, std::string_view custom_id);
 
 /// PAYER_ACTION_REQUIRED -> APPROVED with the payer; nullopt when not in that state.
@@ -49,5 +50,30 @@ std::optional<Order> Capture(db::Connection& c, std::string_view id, std::string
                              std::string_view request_id);
 /// Counts a capture request that captured nothing.
 void CountCaptureCall(db::Connection& c, std::string_view id);
+
+/// A refund of a capture (sql/paysim/006_pp_wx3_refunds.sql).
+struct Refund {
+    std::string id, client_id, request_id, order_id, capture_id, invoice_id, note, currency, value;
+    std::int64_t minor = 0;
+    std::string status;  // PENDING, COMPLETED, FAILED, CANCELLED
+    int calls = 0, notify_count = 0;
+    std::int64_t ct_s = 0, lm_s = 0;
+};
+
+enum class RefundMade { kMade, kExisting, kExceeded };
+
+/// Inserts `r` (for the capture of order r.order_id, which captured `captured_minor`) unless
+/// its request id was used (then `out` is that refund, its call counted) or the refunds of the
+/// capture that are not FAILED/CANCELLED would then exceed `captured_minor`. The order row is
+/// locked first, so concurrent refunds of one capture are judged one after the other.
+RefundMade InsertRefund(db::Connection& c, const Refund& r, std::int64_t captured_minor, Refund& out);
+std::optional<Refund> FindRefund(db::Connection& c, std::string_view id);
+/// The refunds whose invoice_id (orderpay's refund id) is `invoice_id`.
+std::vector<Refund> RefundsByInvoice(db::Connection& c, std::string_view invoice_id);
+std::vector<Refund> RefundsOfOrder(db::Connection& c, std::string_view order_id);
+/// PENDING -> `status`; nullopt when the refund was not PENDING.
+std::optional<Refund> FinishRefund(db::Connection& c, std::string_view id, std::string_view status);
+/// Counts `n` webhooks sent about the refund.
+void CountRefundNotify(db::Connection& c, std::string_view id, int n);
 
 }  // namespace orderpay::sim::pp_store

@@ -1,4 +1,4 @@
-// paysim's WeChat v2 refund statements and their typed wrappers (sql/paysim/004_wx_refunds.sql).
+// paysim's WeChat v2 refund statements and their typed wrappers (sql/paysim/005_wx_refunds.sql).
 #include "sim/wxpay/refund_store.hpp"
 
 #include <array>

@@ -13,6 +13,7 @@
 #include "sim/wxpay/notify.hpp"
 #include "sim/wxpay/scan.hpp"
 #include "sim/wxpay3/call.hpp"
+#include "sim/wxpay3/refund.hpp"
 
 namespace orderpay::sim {
 
@@ -215,6 +216,10 @@ http::Response Wx3Gateway(Ctx& ctx, const http::Request& req) {
     if (req.method == "POST" && p == "/v3/pay/transactions/jsapi") return Prepay(ctx, *call, true);
     if (req.method == "POST" && p == "/v3/pay/transactions/codepay") return Codepay(ctx, *call);
     if (req.method == "GET" && p == "/v3/certificates") return Certificates(*call);
+    constexpr std::string_view kRefunds = "/v3/refund/domestic/refunds";
+    if (req.method == "POST" && p == kRefunds) return Wx3RefundCall(ctx, *call);
+    if (req.method == "GET" && p.rfind(std::string(kRefunds) + "/", 0) == 0)
+        return Wx3RefundQuery(ctx, *call, p.substr(kRefunds.size() + 1));
     if (p.rfind(kPrefix, 0) == 0) {
         std::string rest = p.substr(kPrefix.size());
         const std::size_t slash = rest.find('/');

@@ -2,6 +2,8 @@
 // /sim/pay's tamper knobs ask for.
 #include "sim/wxpay3/notify.hpp"
 
+#include <cctype>
+
 #include "orderpay/crypto/digest.hpp"
 #include "orderpay/http/json.hpp"
 #include "orderpay/http/reply.hpp"
@@ -10,31 +12,30 @@
 
 namespace orderpay::sim {
 
-Wx3Notice BuildWx3Notice(const Wx3Merchant& m, const wx_store::Trade& t, Wx3Tamper tamper, std::int64_t now) {
+Wx3Notice SealWx3Notice(const Wx3Merchant& m, const std::string& plain, const Wx3Envelope& e,
+                        Wx3Tamper tamper, std::int64_t now) {
     using wxpay::v3::EncryptResource;
-    const std::string other_app = "wx" + crypto::RandomId(16);
-    const std::string plain = Wx3TransactionJson(t, tamper == Wx3Tamper::kAmountResigned ? 1 : 0,
-                                                 tamper == Wx3Tamper::kAppid ? &other_app : nullptr);
     const std::string nonce = crypto::RandomId(12);
-    const std::string aad = "transaction";
-    std::string ct = EncryptResource(m.row.api_key, nonce, aad, plain);
+    std::string ct = EncryptResource(m.row.api_key, nonce, e.original_type, plain);
     if (tamper == Wx3Tamper::kCiphertext) {
         std::string raw;
         crypto::Base64Decode(ct, raw);
         raw[raw.size() / 2] = static_cast<char>(raw[raw.size() / 2] ^ 0x01);
         ct = crypto::Base64Encode(raw);
     }
-    const std::string sent_aad = tamper == Wx3Tamper::kAad ? "transactioN" : aad;
+    // associated_data is the original type, as WeChat sends it; kAad changes one letter.
+    std::string sent_aad = e.original_type;
+    if (tamper == Wx3Tamper::kAad)
+        sent_aad.back() = static_cast<char>(std::toupper(static_cast<unsigned char>(sent_aad.back())));
     using http::JsonString;
     Wx3Notice n;
-    n.body =
-        "{\"id\":" + JsonString("EV-" + crypto::RandomId(20)) +
-        ",\"create_time\":" + JsonString(t.paid_at ? std::to_string(*t.paid_at) : std::to_string(now)) +
-        ",\"resource_type\":\"encrypt-resource\",\"event_type\":\"TRANSACTION.SUCCESS\",\"summary\":"
-        "\"支付成功\",\"resource\":{\"original_type\":\"transaction\",\"algorithm\":\"AEAD_AES_256_GCM\","
-        "\"ciphertext\":" +
-        JsonString(ct) + ",\"associated_data\":" + JsonString(sent_aad) + ",\"nonce\":" + JsonString(nonce) +
-        "}}";
+    n.body = "{\"id\":" + JsonString("EV-" + crypto::RandomId(20)) +
+             ",\"create_time\":" + JsonString(e.create_time) +
+             ",\"resource_type\":\"encrypt-resource\",\"event_type\":" + JsonString(e.event_type) +
+             ",\"summary\":" + JsonString(e.summary) +
+             ",\"resource\":{\"original_type\":" + JsonString(e.original_type) +
+             ",\"algorithm\":\"AEAD_AES_256_GCM\",\"ciphertext\":" + JsonString(ct) +
+             ",\"associated_data\":" + JsonString(sent_aad) + ",\"nonce\":" + JsonString(nonce) + "}}";
     const std::string ts = std::to_string(tamper == Wx3Tamper::kTimestamp ? now - 600 : now);
     const std::string hdr_nonce = crypto::RandomId(32);
     std::string sig = wxpay::v3::SignAnswer(m.platform_private, ts, hdr_nonce, n.body);
@@ -49,6 +50,15 @@ Wx3Notice BuildWx3Notice(const Wx3Merchant& m, const wx_store::Trade& t, Wx3Tamp
                  {"Wechatpay-Signature-Type", std::string(wxpay::v3::kSchema)},
                  {"Request-ID", crypto::RandomId(24)}};
     return n;
+}
+
+Wx3Notice BuildWx3Notice(const Wx3Merchant& m, const wx_store::Trade& t, Wx3Tamper tamper, std::int64_t now) {
+    const std::string other_app = "wx" + crypto::RandomId(16);
+    const std::string plain = Wx3TransactionJson(t, tamper == Wx3Tamper::kAmountResigned ? 1 : 0,
+                                                 tamper == Wx3Tamper::kAppid ? &other_app : nullptr);
+    const Wx3Envelope e{"TRANSACTION.SUCCESS", "支付成功", "transaction",
+                        t.paid_at ? std::to_string(*t.paid_at) : std::to_string(now)};
+    return SealWx3Notice(m, plain, e, tamper, now);
 }
 
 }  // namespace orderpay::sim

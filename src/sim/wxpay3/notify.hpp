@@ -41,6 +41,20 @@ struct Wx3Notice {
     std::vector<std::pair<std::string, std::string>> headers;
 };
 
+/// What a notification's envelope says around its sealed resource.
+struct Wx3Envelope {
+    std::string event_type;     // TRANSACTION.SUCCESS, REFUND.SUCCESS, ...
+    std::string summary;        // 支付成功, 退款成功, ...
+    std::string original_type;  // transaction, refund: also the associated_data
+    std::string create_time;
+};
+
+/// `plain` encrypted with the merchant's APIv3 key into the envelope `e`, the body signed with
+/// paysim's platform key, spoiled by `tamper` where it concerns the envelope (the caller spoils
+/// the plaintext for kAmountResigned and kAppid).
+Wx3Notice SealWx3Notice(const Wx3Merchant& m, const std::string& plain, const Wx3Envelope& e,
+                        Wx3Tamper tamper, std::int64_t now);
+
 /// The TRANSACTION.SUCCESS notification of the paid trade `t` at time `now`, spoiled by `tamper`.
 Wx3Notice BuildWx3Notice(const Wx3Merchant& m, const wx_store::Trade& t, Wx3Tamper tamper, std::int64_t now);
 

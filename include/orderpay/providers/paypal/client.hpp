@@ -40,6 +40,13 @@ class PaypalClient final : public providers::Provider {
                                     const std::string& provider_ref) const override;
     void UseCache(providers::SharedCache* cache) override { cache_ = cache; }
 
+    /// Refunds of the slip's capture (src/providers/paypal/refund.cpp), idempotent on the
+    /// refund id sent as PayPal-Request-Id.
+    bool Refunds() const override { return true; }
+    providers::RefundResult Refund(const providers::Merchant& m, const providers::RefundParams& p) override;
+    providers::RefundResult QueryRefund(const providers::Merchant& m,
+                                        const providers::RefundParams& p) override;
+
     /// POST: webhooks; GET: the buyer's return (token = PayPal order id), which names the slip
     /// and is completed by a capture, never believed by itself.
     bool AcceptsMethod(std::string_view method) const override { return method == "POST" || method == "GET"; }
@@ -57,8 +64,10 @@ class PaypalClient final : public providers::Provider {
         bool connect_failed = false;
         std::string body, error;
     };
+    /// With `representation` PayPal answers with the whole resource (Prefer: return=representation),
+    /// so a refund's answer carries its amount and invoice_id.
     Call Api(const providers::Merchant& m, const std::string& method, const std::string& path,
-             const std::string& body, const std::string& request_id) const;
+             const std::string& body, const std::string& request_id, bool representation = false) const;
     /// The merchant's token: this process's copy, else the shared cache's, else a new one. With
     /// `refused` (a token PayPal answered 401 to) never that one again.
     std::string Token(const providers::Merchant& m, const std::string& refused, std::string& error) const;

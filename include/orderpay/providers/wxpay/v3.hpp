@@ -53,6 +53,25 @@ crypto::PKey KeyForSerial(const providers::Merchant& m, const V3Keys& keys, cons
 /// Forgets cached platform certificates (tests).
 void ClearPlatformCertificates();
 
+/// WeChat's limit for a refund's reason, in characters.
+inline constexpr std::size_t kV3RefundReasonMax = 80;
+
+/// The body of POST /v3/refund/domestic/refunds: out_trade_no, out_refund_no, reason (cut to
+/// kV3RefundReasonMax characters on a character boundary), notify_url, amount{refund, total =
+/// what the slip was paid, currency}. Empty when an id cannot be sent.
+std::string V3RefundBody(const providers::RefundParams& p);
+
+/// A Refund object (the create or query answer, already verified) in provider-neutral terms:
+/// SUCCESS -> kOk, PROCESSING -> kProcessing, ABNORMAL/CLOSED -> kFailed; an answer about another
+/// out_refund_no or trade is not believed (kUnknown).
+providers::RefundResult V3RefundAnswer(const std::string& body, const providers::RefundParams& p);
+
+/// A refund call's failure in provider-neutral terms: no answer, a 5xx, 429, SYSTEM_ERROR or an
+/// unverifiable answer is kUnknown (it may have been carried out); other 4xx are WeChat's refusal
+/// (kFailed, the code in the message); never connected is kFailed (nothing was sent).
+providers::RefundResult V3RefundFailure(bool timeout, long status, const std::string& code,
+                                        const std::string& error);
+
 /// v3 calls and notifications; the "wx" provider hands a v3 merchant's work to this.
 class WxPayV3 {
   public:
@@ -64,6 +83,11 @@ class WxPayV3 {
     providers::CreateResult Create(const providers::Merchant& m, const providers::CreateParams& p);
     providers::QueryResult Query(const providers::Merchant& m, const std::string& slip_id);
     providers::CloseResult Close(const providers::Merchant& m, const std::string& slip_id);
+
+    /// POST /v3/refund/domestic/refunds (out_refund_no = our refund id, so asking twice refunds
+    /// once) and GET /v3/refund/domestic/refunds/{out_refund_no}; src/providers/wxpay/v3_refund.cpp.
+    providers::RefundResult Refund(const providers::Merchant& m, const providers::RefundParams& p);
+    providers::RefundResult QueryRefund(const providers::Merchant& m, const providers::RefundParams& p);
 
     /// Parses the envelope and keeps the headers and raw body; the slip is named only inside the
     /// encrypted resource, so the notice is sealed until Open.

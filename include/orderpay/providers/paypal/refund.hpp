@@ -1,0 +1,37 @@
+// PayPal refunds of a capture (Payments v2, PROTOCOLS.md §3): the request body and the reading
+// of PayPal's answer, kept pure so they are tested on their own.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "orderpay/providers/provider.hpp"
+
+namespace orderpay::paypal {
+
+/// PayPal's limit for note_to_payer, in characters.
+inline constexpr std::size_t kNoteToPayerMax = 255;
+
+/// `reason` cut to kNoteToPayerMax characters on a character boundary (never inside a UTF-8
+/// sequence); control characters become spaces.
+std::string NoteToPayer(std::string_view reason);
+
+/// The body of POST /v2/payments/captures/{id}/refund: amount (value in PayPal's precision for
+/// the currency), invoice_id = our refund id, note_to_payer = the reason. Empty when the amount
+/// cannot be written in the currency.
+std::string RefundBody(const providers::RefundParams& p);
+
+/// A refund answer (create, or GET /v2/payments/refunds/{id}) in provider-neutral terms:
+/// COMPLETED -> kOk, PENDING -> kProcessing, FAILED/CANCELLED -> kFailed; 422 (PayPal's
+/// business refusal) and other 4xx that say the request was not carried out -> kFailed with the
+/// issue; 5xx, 408/409/429 and answers we cannot read -> kUnknown. An answer naming another
+/// invoice_id than `refund_id` is not believed.
+providers::RefundResult RefundAnswer(long status, const std::string& body, const std::string& refund_id,
+                                     std::string_view currency);
+
+/// The capture a refund resource belongs to: the last path segment of its "up" link
+/// (…/v2/payments/captures/{id}); "" when there is none.
+std::string CaptureOfRefundLinks(const std::string& up_href);
+
+}  // namespace orderpay::paypal

@@ -1,0 +1,200 @@
+// PayPal refunds: POST /v2/payments/captures/{capture_id}/refund with PayPal-Request-Id = our
+// refund id, so a repeated call (a retry, or reconcile asking again) is answered with the same
+// refund rather than refunding twice; GET /v2/payments/refunds/{id} when PayPal's id is known.
+// A timeout or 5xx is "unknown", never "failed": the money may have gone back.
+#include "orderpay/providers/paypal/refund.hpp"
+
+#include <cctype>
+
+#include "orderpay/http/json.hpp"
+#include "orderpay/http/reply.hpp"
+#include "orderpay/providers/paypal/client.hpp"
+#include "orderpay/providers/paypal/webhook.hpp"
+
+namespace orderpay::paypal {
+
+using providers::RefundResult;
+
+namespace {
+
+const rapidjson::Value* Member(const rapidjson::Value* v, const char* name) {
+    if (!v || !v->IsObject()) return nullptr;
+    auto it = v->FindMember(name);
+    return it == v->MemberEnd() ? nullptr : &it->value;
+}
+
+std::string Str(const rapidjson::Value* v, const char* name) {
+    const rapidjson::Value* m = Member(v, name);
+    return m && m->IsString() ? std::string(m->GetString(), m->GetStringLength()) : std::string();
+}
+
+// PayPal's error answer as "http 422 UNPROCESSABLE_ENTITY REFUND_AMOUNT_EXCEEDED" (no request data).
+std::string ErrorText(const std::string& body, long status) {
+    rapidjson::Document doc;
+    std::string text = "http " + std::to_string(status);
+    if (http::ParseJson(body, doc).empty() && doc.IsObject()) {
+        const rapidjson::Value* details = Member(&doc, "details");
+        const rapidjson::Value* first =
+            details && details->IsArray() && !details->Empty() ? &(*details)[0] : nullptr;
+        for (const std::string& part : {Str(&doc, "name"), Str(first, "issue"), Str(&doc, "error")})
+            if (!part.empty()) text += " " + part.substr(0, 80);
+    }
+    return text;
+}
+
+// Capture and refund ids go into URL paths: PayPal's are upper-case letters and digits.
+bool PathSafe(const std::string& id) {
+    if (id.empty() || id.size() > 64) return false;
+    for (char c : id)
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') return false;
+    return true;
+}
+
+}  // namespace
+
+std::string NoteToPayer(std::string_view reason) {
+    std::string out;
+    std::size_t chars = 0;
+    for (std::size_t i = 0; i < reason.size() && chars < kNoteToPayerMax;) {
+        const unsigned char c = static_cast<unsigned char>(reason[i]);
+        std::size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        bool valid = len > 0 && i + len <= reason.size();
+        for (std::size_t k = 1; valid && k < len; ++k)
+            valid = (static_cast<unsigned char>(reason[i + k]) >> 6) == 2;
+        if (!valid) {  // the core checked it is UTF-8; a stray byte is dropped, never cut into
+            ++i;
+            continue;
+        }
+        if (len == 1 && (c < 0x20 || c == 0x7f))
+            out += ' ';
+        else
+            out.append(reason.substr(i, len));
+        i += len;
+        ++chars;
+    }
+    return out;
+}
+
+std::string RefundBody(const providers::RefundParams& p) {
+    std::optional<std::string> value = FormatAmount(p.amount, p.currency);
+    if (!value || p.amount <= 0) return {};
+    std::string body = "{\"amount\":{\"value\":" + http::JsonString(*value) +
+                       ",\"currency_code\":" + http::JsonString(p.currency) +
+                       "},\"invoice_id\":" + http::JsonString(p.refund_id);
+    if (std::string note = NoteToPayer(p.reason); !note.empty())
+        body += ",\"note_to_payer\":" + http::JsonString(note);
+    return body + "}";
+}
+
+std::string CaptureOfRefundLinks(const std::string& up_href) {
+    const std::string_view kMarker = "/v2/payments/captures/";
+    const std::size_t at = up_href.rfind(kMarker);
+    if (at == std::string::npos) return {};
+    std::string id = up_href.substr(at + kMarker.size());
+    if (std::size_t end = id.find_first_of("/?#"); end != std::string::npos) id.resize(end);
+    return PathSafe(id) ? id : std::string();
+}
+
+RefundResult RefundAnswer(long status, const std::string& body, const std::string& refund_id,
+                          std::string_view currency) {
+    RefundResult r;
+    using S = RefundResult::State;
+    if (status >= 500 || status == 408 || status == 409 || status == 429 || status < 200) {
+        // 409: the same PayPal-Request-Id is still being processed; 5xx: it may have been.
+        r.state = S::kUnknown;
+        r.timeout = status >= 500;
+        r.message = ErrorText(body, status);
+        return r;
+    }
+    if (status >= 300) {
+        // 422 is PayPal's business refusal (REFUND_AMOUNT_EXCEEDED, CAPTURE_FULLY_REFUNDED,
+        // REFUND_TIME_LIMIT_EXCEEDED, ...); 400/403/404 refuse the request itself. Nothing moved.
+        r.state = S::kFailed;
+        r.message = ErrorText(body, status);
+        return r;
+    }
+    rapidjson::Document doc;
+    if (!http::ParseJson(body, doc).empty() || !doc.IsObject()) {
+        r.message = "refund: answer is not JSON";
+        return r;
+    }
+    const std::string id = Str(&doc, "id"), st = Str(&doc, "status"), invoice = Str(&doc, "invoice_id");
+    if (!PathSafe(id)) {
+        r.message = "refund: answer has no refund id";
+        return r;
+    }
+    if (!invoice.empty() && invoice != refund_id) {
+        r.message = "refund: answer is about invoice " + invoice.substr(0, 64) + ", not " + refund_id;
+        return r;
+    }
+    r.provider_refund_id = id;
+    const rapidjson::Value* amount = Member(&doc, "amount");
+    if (amount && Str(amount, "currency_code") == currency)
+        if (std::optional<std::int64_t> minor = ParseAmount(Str(amount, "value"), currency))
+            r.amount = *minor;
+    r.message = "refund " + id + " " + st.substr(0, 32);
+    if (st == "COMPLETED") {
+        r.state = S::kOk;
+    } else if (st == "PENDING") {
+        r.state = S::kProcessing;
+        if (std::string why = Str(Member(&doc, "status_details"), "reason"); !why.empty())
+            r.message += " (" + why.substr(0, 64) + ")";
+    } else if (st == "FAILED" || st == "CANCELLED") {
+        r.state = S::kFailed;
+    }
+    return r;
+}
+
+RefundResult PaypalClient::Refund(const providers::Merchant& m, const providers::RefundParams& p) {
+    RefundResult r;
+    const std::string body = RefundBody(p);
+    if (body.empty() || !PathSafe(p.txn_id) || p.refund_id.empty()) {
+        r.state = RefundResult::State::kFailed;
+        r.message = body.empty() ? "PayPal cannot refund this amount in " + p.currency
+                                 : "no PayPal capture id recorded for the slip";
+        return r;
+    }
+    Call c = Api(m, "POST", "/v2/payments/captures/" + p.txn_id + "/refund", body, p.refund_id,
+                 /*representation=*/true);
+    if (!c.answered) {
+        // Not connected (or no token): certainly not refunded. Anything later: unknown.
+        r.state = c.connect_failed ? RefundResult::State::kFailed : RefundResult::State::kUnknown;
+        r.timeout = !c.connect_failed;
+        r.message = "refund: " + c.error;
+        return r;
+    }
+    return RefundAnswer(c.status, c.body, p.refund_id, p.currency);
+}
+
+RefundResult PaypalClient::QueryRefund(const providers::Merchant& m, const providers::RefundParams& p) {
+    if (!PathSafe(p.provider_refund_id)) {
+        // PayPal's id is not known (the first answer never came): the same request id again is
+        // answered with the refund it made, or makes it now, once.
+        const std::string body = RefundBody(p);
+        RefundResult r;
+        if (body.empty() || !PathSafe(p.txn_id)) {
+            r.message = "refund query: nothing to ask PayPal with";
+            return r;
+        }
+        Call c = Api(m, "POST", "/v2/payments/captures/" + p.txn_id + "/refund", body, p.refund_id,
+                     /*representation=*/true);
+        if (!c.answered) {
+            r.message = "refund query: " + c.error;  // not connected now says nothing about before
+            return r;
+        }
+        return RefundAnswer(c.status, c.body, p.refund_id, p.currency);
+    }
+    Call c = Api(m, "GET", "/v2/payments/refunds/" + p.provider_refund_id, "", "", /*representation=*/false);
+    RefundResult r;
+    if (!c.answered) {
+        r.message = "refund query: " + c.error;
+        return r;
+    }
+    if (c.status == 404) {
+        r.message = "refund query: PayPal does not know refund " + p.provider_refund_id;
+        return r;
+    }
+    return RefundAnswer(c.status, c.body, p.refund_id, p.currency);
+}
+
+}  // namespace orderpay::paypal

@@ -1,0 +1,133 @@
+// Unit tests for PayPal refunds' pure parts: the refund body (amount in PayPal's precision,
+// JPY without decimals, invoice_id, note_to_payer cut on a character boundary), the reading of
+// PayPal's answers (every status, 422 refusals, 5xx/409 unknown, an answer about another
+// invoice), the capture named by a refund's "up" link, and the parsing of a
+// PAYMENT.CAPTURE.REFUNDED webhook down to the capture that names the slip.
+#include <gtest/gtest.h>
+
+#include "orderpay/providers/paypal/client.hpp"
+#include "orderpay/providers/paypal/refund.hpp"
+
+namespace orderpay::paypal {
+namespace {
+
+using S = providers::RefundResult::State;
+
+providers::RefundParams Params(std::int64_t amount, const std::string& currency, const std::string& reason) {
+    providers::RefundParams p;
+    p.refund_id = "rf0001";
+    p.slip_id = "sl0001";
+    p.txn_id = "3C679366HH908993F";
+    p.amount = amount;
+    p.paid_amount = 2000;
+    p.currency = currency;
+    p.reason = reason;
+    return p;
+}
+
+TEST(PaypalRefund, BodyInPaypalPrecision) {
+    EXPECT_EQ(RefundBody(Params(750, "USD", "damaged")),
+              "{\"amount\":{\"value\":\"7.50\",\"currency_code\":\"USD\"},\"invoice_id\":\"rf0001\","
+              "\"note_to_payer\":\"damaged\"}");
+    // JPY has no decimals at PayPal: 1500 yen is "1500", not "15.00".
+    EXPECT_EQ(RefundBody(Params(1500, "JPY", "")),
+              "{\"amount\":{\"value\":\"1500\",\"currency_code\":\"JPY\"},\"invoice_id\":\"rf0001\"}");
+    EXPECT_EQ(RefundBody(Params(0, "USD", "x")), "");
+    EXPECT_EQ(RefundBody(Params(100, "KRW", "x")), "");  // not a PayPal currency
+}
+
+TEST(PaypalRefund, NoteToPayerCutOnCharacters) {
+    std::string long_ascii(300, 'a');
+    EXPECT_EQ(NoteToPayer(long_ascii), std::string(255, 'a'));
+    // 300 three-byte characters: 255 of them, never a split sequence.
+    std::string han;
+    for (int i = 0; i < 300; ++i) han += "退";
+    const std::string cut = NoteToPayer(han);
+    EXPECT_EQ(cut.size(), 255u * 3);
+    EXPECT_EQ(cut.substr(0, 3), "退");
+    EXPECT_EQ(NoteToPayer("a\nb\x01"), "a b ");
+    EXPECT_EQ(NoteToPayer("ok\xff"), "ok");  // a stray byte is dropped
+}
+
+TEST(PaypalRefund, AnswerStates) {
+    auto answer = [](const std::string& status) {
+        return "{\"id\":\"1JU08902781691411\",\"status\":\"" + status +
+               "\",\"amount\":{\"value\":\"7.50\",\"currency_code\":\"USD\"},\"invoice_id\":\"rf0001\"}";
+    };
+    providers::RefundResult r = RefundAnswer(201, answer("COMPLETED"), "rf0001", "USD");
+    EXPECT_EQ(r.state, S::kOk);
+    EXPECT_EQ(r.provider_refund_id, "1JU08902781691411");
+    EXPECT_EQ(r.amount, 750);
+    EXPECT_EQ(RefundAnswer(201, answer("PENDING"), "rf0001", "USD").state, S::kProcessing);
+    EXPECT_EQ(RefundAnswer(200, answer("FAILED"), "rf0001", "USD").state, S::kFailed);
+    EXPECT_EQ(RefundAnswer(200, answer("CANCELLED"), "rf0001", "USD").state, S::kFailed);
+    EXPECT_EQ(RefundAnswer(200, answer("SOMETHING_NEW"), "rf0001", "USD").state, S::kUnknown);
+    // About another refund of ours: not believed.
+    EXPECT_EQ(RefundAnswer(201, answer("COMPLETED"), "rf0002", "USD").state, S::kUnknown);
+    // The amount in another currency is not read as ours.
+    EXPECT_EQ(RefundAnswer(201, answer("COMPLETED"), "rf0001", "EUR").amount, 0);
+    EXPECT_EQ(RefundAnswer(201, "not json", "rf0001", "USD").state, S::kUnknown);
+    EXPECT_EQ(RefundAnswer(201, "{\"status\":\"COMPLETED\"}", "rf0001", "USD").state, S::kUnknown);
+}
+
+TEST(PaypalRefund, AnswerErrors) {
+    const std::string exceeded =
+        "{\"name\":\"UNPROCESSABLE_ENTITY\",\"details\":[{\"issue\":\"REFUND_AMOUNT_EXCEEDED\"}],"
+        "\"message\":\"The requested action could not be performed\"}";
+    providers::RefundResult r = RefundAnswer(422, exceeded, "rf0001", "USD");
+    EXPECT_EQ(r.state, S::kFailed);
+    EXPECT_NE(r.message.find("REFUND_AMOUNT_EXCEEDED"), std::string::npos) << r.message;
+    EXPECT_EQ(RefundAnswer(404, "{\"name\":\"RESOURCE_NOT_FOUND\"}", "rf0001", "USD").state, S::kFailed);
+    EXPECT_EQ(RefundAnswer(400, "{}", "rf0001", "USD").state, S::kFailed);
+    providers::RefundResult down = RefundAnswer(503, "{\"name\":\"SERVICE_UNAVAILABLE\"}", "rf0001", "USD");
+    EXPECT_EQ(down.state, S::kUnknown);
+    EXPECT_TRUE(down.timeout);
+    EXPECT_EQ(RefundAnswer(500, "", "rf0001", "USD").state, S::kUnknown);
+    EXPECT_EQ(RefundAnswer(409, "{}", "rf0001", "USD").state, S::kUnknown);  // the same request in progress
+    EXPECT_EQ(RefundAnswer(429, "{}", "rf0001", "USD").state, S::kUnknown);
+}
+
+TEST(PaypalRefund, CaptureOfUpLink) {
+    EXPECT_EQ(CaptureOfRefundLinks("https://api-m.paypal.com/v2/payments/captures/2GG279541U471931P"),
+              "2GG279541U471931P");
+    EXPECT_EQ(CaptureOfRefundLinks("https://api-m.paypal.com/v2/payments/captures/2GG279541U471931P?x=1"),
+              "2GG279541U471931P");
+    EXPECT_EQ(CaptureOfRefundLinks("https://api-m.paypal.com/v2/payments/refunds/1JU08902781691411"), "");
+    EXPECT_EQ(CaptureOfRefundLinks("https://api-m.paypal.com/v2/payments/captures/a%20b"), "");
+    EXPECT_EQ(CaptureOfRefundLinks(""), "");
+}
+
+TEST(PaypalRefund, WebhookNamesTheCapture) {
+    PaypalClient p(PaypalOptions{});
+    providers::RawNotification raw;
+    raw.method = "POST";
+    raw.body =
+        "{\"id\":\"WH-1\",\"event_type\":\"PAYMENT.CAPTURE.REFUNDED\",\"resource\":{\"id\":"
+        "\"1JU08902781691411\","
+        "\"status\":\"COMPLETED\",\"amount\":{\"value\":\"7.50\",\"currency_code\":\"USD\"},"
+        "\"invoice_id\":\"rf0001\",\"links\":[{\"href\":\"https://api-m.paypal.com/v2/payments/refunds/"
+        "1JU08902781691411\",\"rel\":\"self\"},{\"href\":\"https://api-m.paypal.com/v2/payments/captures/"
+        "2GG279541U471931P\",\"rel\":\"up\"}]}}";
+    providers::Notice n = p.ParseNotification(raw);
+    ASSERT_TRUE(n.parsed) << n.error;
+    EXPECT_EQ(n.slip_id, "");
+    EXPECT_EQ(n.provider_ref, "2GG279541U471931P");  // the slip that recorded this capture
+    auto field = [&n](const std::string& k) {
+        for (const auto& [name, v] : n.fields)
+            if (name == k) return v;
+        return std::string();
+    };
+    EXPECT_EQ(field("invoice_id"), "rf0001");
+    EXPECT_EQ(field("capture_id"), "2GG279541U471931P");
+    EXPECT_EQ(field("resource_id"), "1JU08902781691411");
+    EXPECT_EQ(field("value"), "7.50");
+    // Unsigned: nothing is believed.
+    providers::PaidEvent ev;
+    std::string reason;
+    EXPECT_FALSE(
+        p.VerifyNotification(providers::Merchant{"pp", "paypal", "c", "WH", "", "s", "{}"}, n, ev, reason));
+    EXPECT_FALSE(ev.refund);
+}
+
+}  // namespace
+}  // namespace orderpay::paypal
