@@ -182,7 +182,7 @@ FUZZ_LIB_SRCS := src/http/form.cpp src/http/json.cpp src/http/xml.cpp src/http/r
                  src/providers/wxpay/v3_client.cpp src/providers/wxpay/v3_notify.cpp \
                  src/providers/wxpay/v3_merchant.cpp src/providers/paypal/client.cpp \
                  src/providers/paypal/provider.cpp src/providers/paypal/rules.cpp src/crypto/x509_chain.cpp \
-                 src/providers/wxpay/refund.cpp src/providers/wxpay/refund_info.cpp src/providers/alipay/refund.cpp
+                 src/providers/wxpay/refund.cpp src/providers/wxpay/refund_info.cpp
 FUZZ_LIB_OBJS := $(FUZZ_LIB_SRCS:%.cpp=$(FUZZ_OUT)/obj/%.o)
 FUZZ_TARGETS := $(patsubst tests/fuzz/%_fuzz.cpp,%,$(sort $(wildcard tests/fuzz/*_fuzz.cpp)))
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_OUT)/%)

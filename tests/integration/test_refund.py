@@ -435,3 +435,21 @@ def test_a_refund_notification_finishes_the_refund_once(key):
     # The provider repeating the first one changes nothing.
     assert [r["body"] for r in refund_notify(order["pay_id"], rid)["replies"]] == ["success"]
     assert recorded(order["id"]) == 2500
+
+
+def test_asking_twice_under_one_refund_id_refunds_once(key):
+    """The provider asked again for a refund it already made (our row back to NEW, as if the
+    answer had never been recorded): Alipay answers fund_change N, the refund query confirms it,
+    and no money moves twice."""
+    order = paid_order()
+    idem = "twice-" + uuid.uuid4().hex
+    st, body, raw, _ = refund(key, order["id"], "6.00", idem=idem)
+    assert st == 200 and body["data"]["refund"]["st"] == "OK", raw
+    rid = body["data"]["refund"]["id"]
+    psql("UPDATE refunds SET st = 'NEW', ok_at = NULL, note = '' WHERE id = '%s'" % rid)
+    st, body, raw, _ = refund(key, order["id"], "6.00", idem=idem)
+    assert st == 200, raw
+    r = body["data"]["refund"]
+    assert r["id"] == rid and r["replay"] is True and r["st"] == "OK", r
+    assert "REFUND_SUCCESS" in r["note"], r
+    assert sim_refunded(order["pay_id"]) == 600 == recorded(order["id"])
