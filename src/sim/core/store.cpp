@@ -13,9 +13,9 @@ std::span<const db::Statement> Statements() {
     // Both providers' statements, prepared together on the worker's one connection.
     static const std::vector<db::Statement> all = [] {
         std::vector<db::Statement> v;
-        for (std::span<const db::Statement> part : {wx_store::Statements(), wx_refund_store::Statements(),
-                                                    zfb_store::Statements(), pp_store::Statements(),
-                                                    wx3_store::Statements()})
+        for (std::span<const db::Statement> part :
+             {wx_store::Statements(), wx_refund_store::Statements(), zfb_store::Statements(),
+              pp_store::Statements(), wx3_store::Statements()})
             v.insert(v.end(), part.begin(), part.end());
         return v;
     }();
