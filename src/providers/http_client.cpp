@@ -1,7 +1,9 @@
-// libcurl easy-handle wrapper for provider calls; one handle per call keeps workers simple.
+// libcurl easy-handle wrapper for provider calls: one handle per call keeps workers simple, and
+// a connection cache per thread keeps the TLS connections to each provider open between calls.
 #include "orderpay/providers/http_client.hpp"
 
 #include <curl/curl.h>
+#include <unistd.h>
 
 #include <cctype>
 
@@ -57,6 +59,30 @@ std::string& DefaultCaFile() {
     return path;
 }
 
+// The connections (and TLS sessions, and DNS answers) a thread's calls leave open for its next
+// calls: without it every provider call paid a TCP and TLS handshake. One share per thread, so
+// it needs no locks (paysim's notifier sends from several threads); one per process too: a share
+// inherited over fork() holds the parent's sockets, so a child starts its own and never touches
+// (or closes) the parent's. curl re-sends a request once when a reused connection turns out dead
+// before any answer byte; every provider call we make is idempotent on its request number.
+CURLSH* ConnectionCache() {
+    struct Holder {
+        CurlSharePtr share;
+        pid_t pid = 0;
+    };
+    thread_local Holder h;
+    if (h.pid != getpid()) {
+        (void)h.share.release();  // the parent's: never cleaned up here
+        h.share.reset(curl_share_init());
+        h.pid = getpid();
+        if (h.share) {
+            for (curl_lock_data d : {CURL_LOCK_DATA_CONNECT, CURL_LOCK_DATA_SSL_SESSION, CURL_LOCK_DATA_DNS})
+                curl_share_setopt(h.share.get(), CURLSHOPT_SHARE, d);
+        }
+    }
+    return h.share.get();
+}
+
 }  // namespace
 
 void SetDefaultCaFile(std::string path) {
@@ -98,6 +124,7 @@ HttpResult HttpRequest(const std::string& method, const std::string& url, const 
     add_header("Expect:");  // no 100-continue round trip
 
     curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+    if (CURLSH* share = ConnectionCache()) curl_easy_setopt(c, CURLOPT_SHARE, share);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);  // timeouts without SIGALRM in a forked worker
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, opts.connect_timeout_ms);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, opts.timeout_ms);

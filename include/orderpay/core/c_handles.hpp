@@ -26,6 +26,7 @@ using EvpMdCtxPtr = std::unique_ptr<EVP_MD_CTX, CDeleter<EVP_MD_CTX_free>>;
 using EvpPkeyPtr = std::unique_ptr<EVP_PKEY, CDeleter<EVP_PKEY_free>>;
 using CurlPtr = std::unique_ptr<CURL, CDeleter<curl_easy_cleanup>>;
 using CurlSlistPtr = std::unique_ptr<curl_slist, CDeleter<curl_slist_free_all>>;
+using CurlSharePtr = std::unique_ptr<CURLSH, CDeleter<curl_share_cleanup>>;
 using QrCodePtr = std::unique_ptr<QRcode, CDeleter<QRcode_free>>;
 
 }  // namespace orderpay
