@@ -26,7 +26,7 @@ alipay.scan_poll_ms = 300
 alipay.scan_poll_tries = 5
 alipay.cancel_tries = 3
 
-paypal.gateway = http://127.0.0.1:$sim_port
+paypal.gateway = https://127.0.0.1:$https_port
 # paysim signs webhooks with its own CA's certificate, served over https by nginx.
 paypal.cert_hosts = 127.0.0.1:$tls_port
 paypal.ca_file = $VAR/keys/paypal/paysim_ca.pem
@@ -35,6 +35,9 @@ paypal.cert_cn_suffix = .paysim.test
 paysim.listen = $PAYSIM_SOCK
 paysim.paypal_cert_base = https://127.0.0.1:$tls_port/v1/notifications/certs/
 paysim.paypal_sign_key_file = $VAR/keys/paypal/paypal_sign_key.pem
+# The buyer's side of PayPal (www.paypal.com; the API above is api-m): approval links point at
+# paysim's plain-http address, so a browser needs no trust in the stack's CA.
+paysim.paypal_web_base = http://127.0.0.1:$sim_port
 paysim.workers = 4
 EOF
     chmod 600 "$CONF.tmp"

@@ -72,6 +72,7 @@ SimOptions ReadSimOptions(const Config& cfg) {
     o.notify_connect_ms = cfg.GetInt("paysim.notify_connect_timeout_ms", o.notify_connect_ms);
     o.notify_timeout_ms = cfg.GetInt("paysim.notify_timeout_ms", o.notify_timeout_ms);
     o.paypal_cert_base = cfg.Get("paysim.paypal_cert_base", "");
+    o.paypal_web_base = cfg.Get("paysim.paypal_web_base", "");
     o.paypal_sign_key_file = cfg.Get("paysim.paypal_sign_key_file", "");
     return o;
 }

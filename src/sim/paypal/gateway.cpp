@@ -109,7 +109,7 @@ http::Response Create(Ctx& ctx, const http::Request& req, const std::string& cli
         o.request_id = rid.substr(0, 108);
     pp_store::Order made = pp_store::CreateOrder(ctx.db, o);
     // The same request id again returns the order it made (201 the first time, 200 after).
-    return Json(made.id == o.id ? 201 : 200, PpOrderJson(made, PpBase(req)));
+    return Json(made.id == o.id ? 201 : 200, PpOrderJson(made, PpBase(req), ctx.opts.paypal_web_base));
 }
 
 http::Response CaptureCall(Ctx& ctx, const http::Request& req, const std::string& client,
@@ -127,7 +127,8 @@ http::Response CaptureCall(Ctx& ctx, const http::Request& req, const std::string
     if (o->status == "COMPLETED") {
         pp_store::CountCaptureCall(ctx.db, id);
         // A retry with the capture's own request id gets the capture's answer again.
-        if (!rid.empty() && o->capture_request_id == rid) return Json(201, PpOrderJson(*o, PpBase(req)));
+        if (!rid.empty() && o->capture_request_id == rid)
+            return Json(201, PpOrderJson(*o, PpBase(req), ctx.opts.paypal_web_base));
         return Error(422, "UNPROCESSABLE_ENTITY", "ORDER_ALREADY_CAPTURED", "order already captured");
     }
     if (o->status != "APPROVED") {
@@ -138,10 +139,10 @@ http::Response CaptureCall(Ctx& ctx, const http::Request& req, const std::string
     if (!done) {  // raced with another capture: answer as a retry would be answered
         std::optional<pp_store::Order> now = pp_store::FindOrder(ctx.db, id);
         if (now && now->status == "COMPLETED" && !rid.empty() && now->capture_request_id == rid)
-            return Json(201, PpOrderJson(*now, PpBase(req)));
+            return Json(201, PpOrderJson(*now, PpBase(req), ctx.opts.paypal_web_base));
         return Error(422, "UNPROCESSABLE_ENTITY", "ORDER_ALREADY_CAPTURED", "order already captured");
     }
-    return Json(201, PpOrderJson(*done, PpBase(req)));
+    return Json(201, PpOrderJson(*done, PpBase(req), ctx.opts.paypal_web_base));
 }
 
 }  // namespace
@@ -168,7 +169,7 @@ std::optional<pp_store::Order> PpCapture(Ctx& ctx, const std::string& id, const 
     return pp_store::Capture(ctx.db, id, status, request_id);
 }
 
-std::string PpOrderJson(const pp_store::Order& o, const std::string& base) {
+std::string PpOrderJson(const pp_store::Order& o, const std::string& base, const std::string& web_base) {
     rapidjson::StringBuffer buf;
     http::JsonWriter w(buf);
     auto str = [&w](const char* k, const std::string& v) {
@@ -229,7 +230,8 @@ std::string PpOrderJson(const pp_store::Order& o, const std::string& base) {
     w.StartArray();
     link(base + "/v2/checkout/orders/" + o.id, "self", "GET");
     if (o.status == "PAYER_ACTION_REQUIRED")
-        link(base + "/sim/paypal/approve?token=" + o.id, "payer-action", "GET");
+        link((web_base.empty() ? base : web_base) + "/sim/paypal/approve?token=" + o.id, "payer-action",
+             "GET");
     if (o.status == "APPROVED") link(base + "/v2/checkout/orders/" + o.id + "/capture", "capture", "POST");
     w.EndArray();
     w.EndObject();
@@ -288,7 +290,7 @@ http::Response PpOrders(Ctx& ctx, const http::Request& req) {
     std::optional<pp_store::Order> o = pp_store::FindOrder(ctx.db, id);
     if (!o || o->client_id != *client)
         return Error(404, "RESOURCE_NOT_FOUND", "INVALID_RESOURCE_ID", "no such order");
-    return Json(200, PpOrderJson(*o, PpBase(req)));
+    return Json(200, PpOrderJson(*o, PpBase(req), ctx.opts.paypal_web_base));
 }
 
 http::Response PpApprove(Ctx& ctx, const http::Request& req) {

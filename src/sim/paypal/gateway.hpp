@@ -19,7 +19,8 @@ http::Response PpOrders(Ctx& ctx, const http::Request& req);
 http::Response PpApprove(Ctx& ctx, const http::Request& req);
 
 /// The order as PayPal's API shows it; `base` is paysim's own URL for the links.
-std::string PpOrderJson(const pp_store::Order& o, const std::string& base);
+/// `base`: the API's links (self, capture); `web_base`: the buyer's approval link ("" = base).
+std::string PpOrderJson(const pp_store::Order& o, const std::string& base, const std::string& web_base = "");
 /// The merchant (client id) of the request's Bearer token, or nullopt with `err` PayPal's 401.
 std::optional<std::string> PpBearer(Ctx& ctx, const http::Request& req, http::Response& err);
 /// PayPal's error answer {"name","message","details":[{"issue"}]}.
