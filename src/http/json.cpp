@@ -154,4 +154,15 @@ void WriteMoney(JsonWriter& w, std::int64_t minor, int exponent) {
     w.RawValue(s.data(), s.size(), rapidjson::kNumberType);
 }
 
+const rapidjson::Value* Member(const rapidjson::Value* v, const char* name) {
+    if (!v || !v->IsObject()) return nullptr;
+    auto it = v->FindMember(name);
+    return it == v->MemberEnd() ? nullptr : &it->value;
+}
+
+std::string MemberString(const rapidjson::Value* v, const char* name) {
+    const rapidjson::Value* m = Member(v, name);
+    return m && m->IsString() ? std::string(m->GetString(), m->GetStringLength()) : std::string();
+}
+
 }  // namespace orderpay::http

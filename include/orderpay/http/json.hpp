@@ -49,6 +49,13 @@ std::optional<std::string> GetString(const rapidjson::Value& obj, const char* na
 std::optional<std::int64_t> GetInt(const rapidjson::Value& obj, const char* name);
 std::optional<bool> GetBool(const rapidjson::Value& obj, const char* name);
 
+/// Null-tolerant member lookups for reading providers' nested answers: Member is the member
+/// `name` of `v` when `v` is an object that has it, else nullptr, so lookups chain
+/// (Member(Member(&doc, "resource"), "amount")); MemberString is that member's string, "" when
+/// anything on the way is missing or of another type.
+const rapidjson::Value* Member(const rapidjson::Value* v, const char* name);
+std::string MemberString(const rapidjson::Value* v, const char* name);
+
 using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
 
 /// Writes `key` and the string, or null when absent.

@@ -21,15 +21,10 @@ using providers::QueryResult;
 namespace {
 
 const rapidjson::Value* Member(const rapidjson::Value& v, const char* name) {
-    if (!v.IsObject()) return nullptr;
-    auto it = v.FindMember(name);
-    return it == v.MemberEnd() ? nullptr : &it->value;
+    return http::Member(&v, name);
 }
 
-std::string Str(const rapidjson::Value* v, const char* name) {
-    const rapidjson::Value* m = v ? Member(*v, name) : nullptr;
-    return m && m->IsString() ? std::string(m->GetString(), m->GetStringLength()) : std::string();
-}
+constexpr auto Str = &http::MemberString;
 
 const rapidjson::Value* First(const rapidjson::Value* v, const char* name) {
     const rapidjson::Value* a = v ? Member(*v, name) : nullptr;

@@ -33,16 +33,8 @@ std::vector<std::string> SplitHosts(const std::string& text) {
     return out;
 }
 
-const rapidjson::Value* Member(const rapidjson::Value* v, const char* name) {
-    if (!v || !v->IsObject()) return nullptr;
-    auto it = v->FindMember(name);
-    return it == v->MemberEnd() ? nullptr : &it->value;
-}
-
-std::string Str(const rapidjson::Value* v, const char* name) {
-    const rapidjson::Value* m = Member(v, name);
-    return m && m->IsString() ? std::string(m->GetString(), m->GetStringLength()) : std::string();
-}
+using http::Member;
+constexpr auto Str = &http::MemberString;
 
 std::string Field(const providers::Notice& n, std::string_view name) {
     for (const auto& [k, v] : n.fields)

@@ -17,16 +17,8 @@ using providers::RefundResult;
 
 namespace {
 
-const rapidjson::Value* Member(const rapidjson::Value* v, const char* name) {
-    if (!v || !v->IsObject()) return nullptr;
-    auto it = v->FindMember(name);
-    return it == v->MemberEnd() ? nullptr : &it->value;
-}
-
-std::string Str(const rapidjson::Value* v, const char* name) {
-    const rapidjson::Value* m = Member(v, name);
-    return m && m->IsString() ? std::string(m->GetString(), m->GetStringLength()) : std::string();
-}
+using http::Member;
+constexpr auto Str = &http::MemberString;
 
 // PayPal's error answer as "http 422 UNPROCESSABLE_ENTITY REFUND_AMOUNT_EXCEEDED" (no request data).
 std::string ErrorText(const std::string& body, long status) {

@@ -33,16 +33,8 @@ std::string Header(const http::Request& req, const char* cgi) {
     return req.Header(cgi).value_or("");
 }
 
-const rapidjson::Value* Member(const rapidjson::Value* v, const char* name) {
-    if (!v || !v->IsObject()) return nullptr;
-    auto it = v->FindMember(name);
-    return it == v->MemberEnd() ? nullptr : &it->value;
-}
-
-std::string Str(const rapidjson::Value* v, const char* name) {
-    const rapidjson::Value* m = Member(v, name);
-    return m && m->IsString() ? std::string(m->GetString(), m->GetStringLength()) : std::string();
-}
+using http::Member;
+constexpr auto Str = &http::MemberString;
 
 // The token's merchant, or nullopt with `err` set to PayPal's 401.
 std::optional<std::string> Bearer(Ctx& ctx, const http::Request& req, http::Response& err) {

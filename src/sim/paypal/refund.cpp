@@ -29,16 +29,8 @@ http::Response Json(int status, const std::string& body) {
     return TextReply(status, "application/json", body);
 }
 
-const rapidjson::Value* Member(const rapidjson::Value* v, const char* name) {
-    if (!v || !v->IsObject()) return nullptr;
-    auto it = v->FindMember(name);
-    return it == v->MemberEnd() ? nullptr : &it->value;
-}
-
-std::string Str(const rapidjson::Value* v, const char* name) {
-    const rapidjson::Value* m = Member(v, name);
-    return m && m->IsString() ? std::string(m->GetString(), m->GetStringLength()) : std::string();
-}
+using http::Member;
+constexpr auto Str = &http::MemberString;
 
 std::string Iso(std::int64_t epoch_s) {
     std::time_t t = static_cast<std::time_t>(epoch_s);
