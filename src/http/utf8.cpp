@@ -51,4 +51,28 @@ bool IsText(std::string_view s) {
     return s.find('\0') == std::string_view::npos && IsUtf8(s);
 }
 
+std::string FitUtf8(std::string_view text, std::size_t max_bytes) {
+    std::string out;
+    for (std::size_t i = 0; i < text.size();) {
+        const unsigned char c = static_cast<unsigned char>(text[i]);
+        const std::size_t len = c < 0x80         ? 1
+                                : (c >> 5) == 6  ? 2
+                                : (c >> 4) == 14 ? 3
+                                : (c >> 3) == 30 ? 4
+                                                 : 0;
+        // IsUtf8 on the one character also refuses overlong forms, surrogates and > U+10FFFF.
+        if (len == 0 || i + len > text.size() || !IsUtf8(text.substr(i, len))) {
+            ++i;
+            continue;
+        }
+        if (out.size() + len > max_bytes) break;
+        if (len == 1 && (c < 0x20 || c == 0x7f))
+            out += ' ';
+        else
+            out.append(text.substr(i, len));
+        i += len;
+    }
+    return out;
+}
+
 }  // namespace orderpay::http

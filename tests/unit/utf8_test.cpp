@@ -79,3 +79,28 @@ TEST(Utf8, RejectsStrayAndInvalidBytes) {
     EXPECT_FALSE(IsUtf8(B({0xC3, 0xC3})));              // a lead byte where a continuation belongs
     EXPECT_FALSE(IsUtf8(B({0xD6, 0xA7, 0xB8, 0xB6})));  // "支付" in GBK
 }
+
+TEST(Utf8, FitUtf8CutsOnCharacterBoundaries) {
+    // "中" is 3 bytes: 40 of them are 120 bytes, a 41st does not fit in 121 or 122.
+    std::string han;
+    for (int i = 0; i < 41; ++i) han += "\xe4\xb8\xad";
+    EXPECT_EQ(orderpay::http::FitUtf8(han, 120).size(), 120u);
+    EXPECT_EQ(orderpay::http::FitUtf8(han, 122).size(), 120u);
+    EXPECT_EQ(orderpay::http::FitUtf8(han, 123).size(), 123u);
+    EXPECT_TRUE(orderpay::http::IsUtf8(orderpay::http::FitUtf8(han, 121)));
+}
+
+TEST(Utf8, FitUtf8DropsBadBytesAndBlanksControls) {
+    using orderpay::http::FitUtf8;
+    EXPECT_EQ(FitUtf8("a\tb\nc\x7f"
+                      "d",
+                      100),
+              "a b c d");
+    EXPECT_EQ(FitUtf8("x\xff\xfey", 100), "xy");             // not UTF-8 at all
+    EXPECT_EQ(FitUtf8("x\xc0\xafy", 100), "xy");             // overlong '/'
+    EXPECT_EQ(FitUtf8("x\xed\xa0\x80y", 100), "xy");         // a surrogate
+    EXPECT_EQ(FitUtf8("x\xe4\xb8", 100), "x");               // a character cut short at the end
+    EXPECT_EQ(FitUtf8(std::string("a\0b", 3), 100), "a b");  // NUL is a control character
+    EXPECT_EQ(FitUtf8("\xf0\x9f\x98\x80", 3), "");           // a 4-byte emoji does not fit in 3
+    EXPECT_EQ(FitUtf8("", 10), "");
+}

@@ -2,6 +2,8 @@
 // UTF-8 and NUL in text values) or a C string (which a NUL silently cuts short).
 #pragma once
 
+#include <cstddef>
+#include <string>
 #include <string_view>
 
 namespace orderpay::http {
@@ -12,5 +14,11 @@ bool IsUtf8(std::string_view s);
 
 /// IsUtf8 and no NUL byte: text a PostgreSQL text column and a C string both keep unchanged.
 bool IsText(std::string_view s);
+
+/// Text for a provider's length-limited field (an order title as WeChat's body/description):
+/// byte sequences that are not a UTF-8 character are dropped, control characters (which XML and
+/// the providers' pages cannot carry faithfully) become spaces, and the result is cut to at most
+/// `max_bytes` on a character boundary, so a multi-byte character is never split.
+std::string FitUtf8(std::string_view text, std::size_t max_bytes);
 
 }  // namespace orderpay::http

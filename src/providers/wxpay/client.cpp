@@ -10,6 +10,7 @@
 #include "orderpay/crypto/digest.hpp"
 #include "orderpay/domain/money.hpp"
 #include "orderpay/http/reply.hpp"
+#include "orderpay/http/utf8.hpp"
 #include "orderpay/http/xml.hpp"
 #include "orderpay/providers/scan_resolve.hpp"
 #include "orderpay/providers/wxpay/refund.hpp"
@@ -42,29 +43,9 @@ std::string WxTime(std::int64_t epoch_s) {
     return buf;
 }
 
-// The order title as WeChat's `body`: control characters (which XML cannot carry faithfully)
-// become spaces, invalid UTF-8 is dropped, and the text is cut to 120 bytes on a character
-// boundary so a multi-byte character is never split.
+// The order title as WeChat's `body` (at most 120 bytes of UTF-8).
 std::string WxBody(const std::string& title) {
-    std::string out;
-    for (std::size_t i = 0; i < title.size();) {
-        unsigned char c = static_cast<unsigned char>(title[i]);
-        std::size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-        bool valid = len > 0 && i + len <= title.size();
-        for (std::size_t k = 1; valid && k < len; ++k)
-            valid = (static_cast<unsigned char>(title[i + k]) >> 6) == 2;
-        if (!valid) {
-            ++i;
-            continue;
-        }
-        if (out.size() + len > 120) break;
-        if (len == 1 && (c < 0x20 || c == 0x7f)) {
-            out += ' ';
-        } else {
-            out.append(title, i, len);
-        }
-        i += len;
-    }
+    std::string out = http::FitUtf8(title, 120);
     return out.empty() ? "order" : out;
 }
 

@@ -9,6 +9,7 @@
 #include "orderpay/crypto/digest.hpp"
 #include "orderpay/http/json.hpp"
 #include "orderpay/http/reply.hpp"
+#include "orderpay/http/utf8.hpp"
 #include "orderpay/providers/scan_resolve.hpp"
 #include "orderpay/providers/wxpay/v3.hpp"
 #include "orderpay/providers/wxpay/v3_sign.hpp"
@@ -31,28 +32,9 @@ std::string Rfc3339(std::int64_t epoch_s) {
     return buf;
 }
 
-// description is at most 127 bytes of UTF-8: cut on a character boundary, control characters
-// become spaces.
+// description is at most 127 bytes of UTF-8.
 std::string Description(const std::string& title) {
-    std::string out;
-    for (std::size_t i = 0; i < title.size();) {
-        const unsigned char c = static_cast<unsigned char>(title[i]);
-        std::size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-        bool valid = len > 0 && i + len <= title.size();
-        for (std::size_t k = 1; valid && k < len; ++k)
-            valid = (static_cast<unsigned char>(title[i + k]) >> 6) == 2;
-        if (!valid) {
-            ++i;
-            continue;
-        }
-        if (out.size() + len > 127) break;
-        if (len == 1 && (c < 0x20 || c == 0x7f)) {
-            out += ' ';
-        } else {
-            out.append(title, i, len);
-        }
-        i += len;
-    }
+    std::string out = http::FitUtf8(title, 127);
     return out.empty() ? "order" : out;
 }
 
