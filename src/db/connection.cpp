@@ -44,8 +44,22 @@ int Result::Col(const char* name) const {
     return c;
 }
 
-Connection::Connection(std::string conninfo, std::span<const Statement> statements)
-    : conninfo_(std::move(conninfo)), statements_(statements) {}
+Connection::Connection(std::string conninfo, std::span<const Statement> statements,
+                       std::string server_options)
+    : conninfo_(std::move(conninfo)), statements_(statements), server_options_(std::move(server_options)) {}
+
+namespace {
+
+// With expand_dbname the first "dbname" is read as a whole conninfo string or URI, and later
+// keywords override what it set (libpq docs, PQconnectdbParams).
+PGconn* Open(const std::string& conninfo, const std::string& server_options) {
+    if (server_options.empty()) return PQconnectdb(conninfo.c_str());
+    const char* const keys[] = {"dbname", "options", nullptr};
+    const char* const values[] = {conninfo.c_str(), server_options.c_str(), nullptr};
+    return PQconnectdbParams(keys, values, 1);
+}
+
+}  // namespace
 
 bool Connection::Ensure() {
     if (conn_ && PQstatus(conn_.get()) == CONNECTION_OK && prepared_) return true;
@@ -56,7 +70,7 @@ bool Connection::Ensure() {
     prepared_ = false;
     const bool reconnect = conn_ != nullptr;
     if (!conn_) {
-        conn_.reset(PQconnectdb(conninfo_.c_str()));
+        conn_.reset(Open(conninfo_, server_options_));
     } else {
         PQreset(conn_.get());
     }

@@ -71,7 +71,9 @@ class Result {
 
 class Connection {
   public:
-    Connection(std::string conninfo, std::span<const Statement> statements);
+    /// `server_options` is libpq's `options` (e.g. "-c synchronous_commit=off"), given after the
+    /// conninfo so it wins over an `options` the conninfo names; empty leaves the conninfo alone.
+    Connection(std::string conninfo, std::span<const Statement> statements, std::string server_options = {});
 
     /// Connects (or reconnects and re-prepares) if needed. False while the database is down;
     /// attempts are spaced by a capped backoff so a dead server is not hammered.
@@ -102,6 +104,7 @@ class Connection {
 
     std::string conninfo_;
     std::span<const Statement> statements_;
+    std::string server_options_;
     PgConnPtr conn_;
     bool prepared_ = false;
     bool in_tx_ = false;
