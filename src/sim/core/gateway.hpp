@@ -16,6 +16,10 @@ namespace orderpay::sim {
 /// URL), and /sim callers use both. nullopt when either is malformed.
 std::optional<http::FormPairs> RequestArguments(const http::Request& req);
 
+/// The arguments of a POST to the control API (/sim/...); nullopt with `err` set to the reply
+/// when the method is not POST (405) or the arguments are malformed (400).
+std::optional<http::FormPairs> ControlForm(const http::Request& req, http::Response& err);
+
 /// An id of 1 to `max_len` characters, each an ASCII letter or digit or one of `extra`.
 bool ValidId(std::string_view text, std::size_t max_len, std::string_view extra);
 

@@ -135,16 +135,18 @@ http::Response RefundCall(Ctx& ctx, const http::Request& req, const std::string&
     r.status = pending ? "PENDING" : "COMPLETED";
     pp_store::Refund out;
     switch (pp_store::InsertRefund(ctx.db, r, *captured, out)) {
-        case pp_store::RefundMade::kExceeded:
+        case pp_store::Made::kNoTrade:  // the capture found above, gone since
+            return PpError(404, "RESOURCE_NOT_FOUND", "INVALID_RESOURCE_ID", "no such capture");
+        case pp_store::Made::kExceeded:
             return PpError(422, "UNPROCESSABLE_ENTITY", "REFUND_AMOUNT_EXCEEDED",
                            "The refund amount must be less than or equal to the capture amount that has "
                            "not yet been refunded");
-        case pp_store::RefundMade::kExisting:
+        case pp_store::Made::kExisting:
             // The same request again: the refund as it is now (a different body changes nothing).
             return Json(200, representation ? PpRefundJson(out, PpBase(req))
                                             : "{\"id\":" + http::JsonString(out.id) +
                                                   ",\"status\":" + http::JsonString(out.status) + "}");
-        case pp_store::RefundMade::kMade:
+        case pp_store::Made::kMade:
             break;
     }
     if (unknown) return PpError(500, "INTERNAL_SERVER_ERROR", "", "paysim: refunded, answer lost");

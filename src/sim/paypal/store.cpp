@@ -195,25 +195,22 @@ void CountCaptureCall(db::Connection& c, std::string_view id) {
     c.Exec(kCountCall, {id});
 }
 
-RefundMade InsertRefund(db::Connection& c, const Refund& r, std::int64_t captured_minor, Refund& out) {
-    db::Tx tx(c);
-    c.Exec(kLockCapture, {r.order_id, r.capture_id});
-    std::optional<Refund> made = store::First(
-        c.Exec(kInsertRefund, {r.id, r.client_id, r.request_id, r.order_id, r.capture_id, r.invoice_id,
-                               r.note, r.currency, r.value, r.minor, r.status, captured_minor}),
-        &ReadRefund);
-    RefundMade result = RefundMade::kMade;
-    if (made) {
-        out = std::move(*made);
-    } else if (std::optional<Refund> existing =
-                   store::First(c.Exec(kRefundByRequest, {r.client_id, r.request_id}), &ReadRefund)) {
-        out = std::move(*existing);
-        result = RefundMade::kExisting;
-    } else {
-        result = RefundMade::kExceeded;
-    }
-    tx.Commit();
-    return result;
+Made InsertRefund(db::Connection& c, const Refund& r, std::int64_t captured_minor, Refund& out) {
+    return store::RecordRefund<Refund>(
+        c, out,
+        [&]() -> std::optional<std::int64_t> {
+            if (c.Exec(kLockCapture, {r.order_id, r.capture_id}).Rows() == 0) return std::nullopt;
+            return captured_minor;
+        },
+        [&](std::int64_t most) {
+            return store::First(
+                c.Exec(kInsertRefund, {r.id, r.client_id, r.request_id, r.order_id, r.capture_id,
+                                       r.invoice_id, r.note, r.currency, r.value, r.minor, r.status, most}),
+                &ReadRefund);
+        },
+        [&] {
+            return store::First(c.Exec(kRefundByRequest, {r.client_id, r.request_id}), &ReadRefund);
+        });
 }
 
 std::optional<Refund> FindRefund(db::Connection& c, std::string_view id) {

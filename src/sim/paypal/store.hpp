@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "orderpay/db/connection.hpp"
+#include "sim/core/store.hpp"
 
 namespace orderpay::sim::pp_store {
 
@@ -60,13 +61,14 @@ struct Refund {
     std::int64_t ct_s = 0, lm_s = 0;
 };
 
-enum class RefundMade { kMade, kExisting, kExceeded };
+using Made = store::Made;
 
 /// Inserts `r` (for the capture of order r.order_id, which captured `captured_minor`) unless
 /// its request id was used (then `out` is that refund, its call counted) or the refunds of the
-/// capture that are not FAILED/CANCELLED would then exceed `captured_minor`. The order row is
-/// locked first, so concurrent refunds of one capture are judged one after the other.
-RefundMade InsertRefund(db::Connection& c, const Refund& r, std::int64_t captured_minor, Refund& out);
+/// capture that are not FAILED/CANCELLED would then exceed `captured_minor` (kNoTrade when the
+/// order no longer has that capture). The order row is locked first, so concurrent refunds of one capture are
+/// judged one after the other.
+Made InsertRefund(db::Connection& c, const Refund& r, std::int64_t captured_minor, Refund& out);
 std::optional<Refund> FindRefund(db::Connection& c, std::string_view id);
 /// The refunds whose invoice_id (orderpay's refund id) is `invoice_id`.
 std::vector<Refund> RefundsByInvoice(db::Connection& c, std::string_view invoice_id);

@@ -201,9 +201,9 @@ http::Response WxRefundQuery(Ctx& ctx, const http::Request& req) {
 }
 
 http::Response SimWxRefundMode(Ctx& ctx, const http::Request& req) {
-    if (req.method != "POST") return http::Fail(http::Err::kMethodNotAllowed);
-    auto form = RequestArguments(req);
-    if (!form) return http::Fail(http::Err::kBadQuery);
+    http::Response err;
+    std::optional<http::FormPairs> form = ControlForm(req, err);
+    if (!form) return err;
     const std::string out_trade_no = http::FormValue(*form, "out_trade_no").value_or("");
     const std::string mch_id = http::FormValue(*form, "mch_id").value_or("");
     const std::string mode = http::FormValue(*form, "mode").value_or("");
@@ -218,9 +218,9 @@ http::Response SimWxRefundMode(Ctx& ctx, const http::Request& req) {
 }
 
 http::Response SimWxRefundNotify(Ctx& ctx, const http::Request& req) {
-    if (req.method != "POST") return http::Fail(http::Err::kMethodNotAllowed);
-    auto form = RequestArguments(req);
-    if (!form) return http::Fail(http::Err::kBadQuery);
+    http::Response err;
+    std::optional<http::FormPairs> form = ControlForm(req, err);
+    if (!form) return err;
     const std::string no = http::FormValue(*form, "out_refund_no").value_or("");
     const std::string mch_id = http::FormValue(*form, "mch_id").value_or("");
     const std::string status = http::FormValue(*form, "status").value_or("SUCCESS");
