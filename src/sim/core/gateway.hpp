@@ -20,6 +20,10 @@ std::optional<http::FormPairs> RequestArguments(const http::Request& req);
 /// when the method is not POST (405) or the arguments are malformed (400).
 std::optional<http::FormPairs> ControlForm(const http::Request& req, http::Response& err);
 
+/// The "timeout" knobs' wait before answering: past orderpay's default http.timeout_ms (10 s),
+/// so the caller gives up on a request whose work is done, and must find it by a query.
+void SleepPastCallerTimeout();
+
 /// An id of 1 to `max_len` characters, each an ASCII letter or digit or one of `extra`.
 bool ValidId(std::string_view text, std::size_t max_len, std::string_view extra);
 

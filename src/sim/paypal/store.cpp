@@ -11,7 +11,7 @@ namespace {
 
 #define PP_ORDER_COLS                                                                                     \
     " id, client_id, request_id, custom_id, invoice_id, currency, value, return_url, cancel_url, status," \
-    " payer_id, capture_id, capture_status, capture_request_id, captures, capture_calls "
+    " payer_id, capture_id, capture_status, capture_request_id, captures, capture_calls, capture_value "
 
 const db::Statement kFindMerchant{"pp_find_merchant",
                                   "SELECT mch_id, api_key, app_id FROM paysim.merchants"
@@ -51,6 +51,9 @@ const db::Statement kCapture{
     " capture_id = upper(substr(md5(random()::text || id), 1, 17)), captures = captures + 1,"
     " capture_calls = capture_calls + 1, lm = now()"
     " WHERE id = $1 AND status = 'APPROVED' RETURNING" PP_ORDER_COLS};
+const db::Statement kSetCaptureValue{"pp_set_capture_value",
+                                     "UPDATE paysim.pp_orders SET capture_value = NULLIF($2, ''), lm = now() "
+                                     "WHERE custom_id = $1 RETURNING id"};
 const db::Statement kCountCall{"pp_count_capture_call",
                                "UPDATE paysim.pp_orders SET capture_calls = capture_calls + 1 WHERE id = $1"};
 
@@ -127,6 +130,7 @@ Order ReadOrder(const db::Result& r, int row) {
     o.capture_request_id = r.GetOpt(row, "capture_request_id");
     o.captures = static_cast<int>(r.GetInt(row, "captures"));
     o.capture_calls = static_cast<int>(r.GetInt(row, "capture_calls"));
+    o.capture_value = r.GetOpt(row, "capture_value");
     return o;
 }
 
@@ -137,7 +141,8 @@ std::span<const db::Statement> Statements() {
                                     kInsertOrder,      kOrderByRequest, kFindOrder,       kOrdersByCustom,
                                     kApprove,          kCapture,        kCountCall,       kLockCapture,
                                     kOrderByCapture,   kInsertRefund,   kRefundByRequest, kFindRefund,
-                                    kRefundsByInvoice, kRefundsOfOrder, kFinishRefund,    kCountRefundNotify};
+                                    kRefundsByInvoice, kRefundsOfOrder, kFinishRefund,    kCountRefundNotify,
+                                    kSetCaptureValue};
     return kAll;
 }
 
@@ -189,6 +194,10 @@ std::optional<Order> Approve(db::Connection& c, std::string_view id, std::string
 std::optional<Order> Capture(db::Connection& c, std::string_view id, std::string_view capture_status,
                              std::string_view request_id) {
     return store::First(c.Exec(kCapture, {id, capture_status, request_id}), &ReadOrder);
+}
+
+int SetCaptureValue(db::Connection& c, std::string_view custom_id, std::string_view value) {
+    return c.Exec(kSetCaptureValue, {custom_id, value}).Rows();
 }
 
 void CountCaptureCall(db::Connection& c, std::string_view id) {

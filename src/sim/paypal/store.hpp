@@ -25,6 +25,7 @@ struct Merchant {
 struct Order {
     std::string id, client_id, custom_id, invoice_id, currency, value, return_url, cancel_url, status;
     std::optional<std::string> request_id, payer_id, capture_id, capture_status, capture_request_id;
+    std::optional<std::string> capture_value;  // test knob: the capture amount answers report
     int captures = 0, capture_calls = 0;
 };
 
@@ -49,6 +50,9 @@ std::optional<Order> Approve(db::Connection& c, std::string_view id, std::string
 /// the order was not APPROVED (counts the call either way).
 std::optional<Order> Capture(db::Connection& c, std::string_view id, std::string_view capture_status,
                              std::string_view request_id);
+/// Sets (or, with "", clears) the capture amount the answers about the orders of `custom_id`
+/// report; how many orders it set.
+int SetCaptureValue(db::Connection& c, std::string_view custom_id, std::string_view value);
 /// Counts a capture request that captured nothing.
 void CountCaptureCall(db::Connection& c, std::string_view id);
 

@@ -3,9 +3,7 @@
 #include "sim/wxpay/refund.hpp"
 
 #include <charconv>
-#include <chrono>
 #include <ctime>
-#include <thread>
 
 #include "orderpay/crypto/digest.hpp"
 #include "orderpay/http/json.hpp"
@@ -23,9 +21,6 @@ namespace {
 
 using wx_refund_store::Refund;
 
-// The 'timeout' knob answers this late: past orderpay's default http.timeout_ms (10 s), so the
-// caller gives up and must find the refund by refundquery.
-constexpr int kTimeoutKnobSleepMs = 11000;
 constexpr int kMaxTimes = 50;
 constexpr int kMaxDelayMs = 10000;
 
@@ -154,8 +149,8 @@ http::Response WxRefund(Ctx& ctx, const http::Request& req) {
         case O::kCreated:
             break;
     }
-    if (a.outcome == O::kCreated && a.mode == "timeout")
-        std::this_thread::sleep_for(std::chrono::milliseconds(kTimeoutKnobSleepMs));
+    // The caller gives up before this answer and must find the refund by refundquery.
+    if (a.outcome == O::kCreated && a.mode == "timeout") SleepPastCallerTimeout();
     return WxOk(*call, RefundAnswer(*a.refund, a.transaction_id));
 }
 
