@@ -3,10 +3,11 @@ its answers about the capture report another value than the one captured). order
 slip only for the amount it priced: a capture answer for another amount is rejected in the inbox
 (mismatch) and settles nothing, whether it comes from the buyer's return or a repeated return;
 the answer that matches settles once; after that, returns and checks that hear another amount
-change nothing."""
+change nothing. Never corrected, the order expires unpaid and reconcile reports the slip PAID at
+PayPal (a mismatch) on every run, until the right answer settles it late."""
 
 import pytest
-from conftest import STACK, api, http, sim
+from conftest import STACK, api, cli, http, psql, sim
 from helpers import db_row, inbox
 from test_paypal import SITE, approve, buy_paypal_ok, order_of, paypal_order
 
@@ -54,6 +55,9 @@ def test_capture_answers_for_other_amounts_never_settle_and_the_true_one_settles
     buyer_returns(ret)
     assert slip_row(slip)[0] != "OK" and order_of(order["id"])["or_st"] == "WT"
     assert verdicts(slip).count("rejected") == 2 and "settled" not in verdicts(slip), inbox(slip)
+    # Reconcile asks PayPal about the order and hears 7.00 too: still not settled.
+    out = cli("reconcile", "--min-age", "0").stdout
+    assert slip_row(slip)[0] != "OK" and order_of(order["id"])["or_st"] == "WT", out
     # PayPal captured once, whatever it answered (the retries reuse the capture's request id).
     assert paypal_order(slip)[:2] == ["COMPLETED", "1"], paypal_order(slip)
     # The answer that matches what orderpay priced settles, once.
@@ -84,6 +88,38 @@ def test_after_settlement_answers_for_another_amount_change_nothing():
     assert slip_row(slip) == settled
     assert verdicts(slip).count("settled") == 1, inbox(slip)
     assert paypal_order(slip)[:2] == ["COMPLETED", "1"]
+
+
+def test_a_wrong_capture_answer_is_reported_paid_after_expiry_and_settled_late_once_right():
+    """PayPal took the money but keeps answering another amount: the order expires unpaid (its
+    slip failed), and reconcile's check of failed slips tells the operator PayPal says it is
+    paid (PAID line), without settling it and without taking the slip for closed. Once PayPal
+    answers the amount captured, reconcile settles the expired order late, for that amount."""
+    order = buy_paypal_ok()
+    slip = order["pay_id"]
+    ret = approve(order["pay_re"]["re_obj"])
+    capture_answers(slip, "8.99")
+    buyer_returns(ret)
+    assert slip_row(slip)[0] != "OK" and paypal_order(slip)[:2] == ["COMPLETED", "1"]
+    psql("UPDATE orders SET expi = now() - interval '1 second' WHERE id = '%s'" % order["id"])
+    cli("expire")
+    assert db_row("SELECT or_st FROM orders WHERE id = '%s'" % order["id"]) == ["FA"]
+    assert slip_row(slip)[0] == "FAIL"
+    for _ in range(2):  # asked again on every run until it is resolved
+        out = cli("reconcile", "--min-age", "0").stdout
+        lines = [l for l in out.splitlines() if l.startswith("PAID") and slip in l]
+        assert len(lines) == 1 and "mismatch" in lines[0] and "899" in lines[0], out
+    assert slip_row(slip)[0] == "FAIL"
+    assert db_row("SELECT closed_at IS NULL FROM pay_slips WHERE id = '%s'" % slip) == ["t"]
+    assert "settled" not in verdicts(slip), inbox(slip)
+    # PayPal's answer is right again: the next reconcile settles it late, for the priced amount.
+    capture_answers(slip, "")
+    out = cli("reconcile", "--min-age", "0").stdout
+    assert "PAID    %s" % slip in out and "late_settled" in out, out
+    assert slip_row(slip)[:2] == ["OK", "900"], out
+    assert db_row("SELECT or_st FROM orders WHERE id = '%s'" % order["id"]) == ["OK"]
+    out = cli("reconcile", "--min-age", "0").stdout
+    assert slip not in out, out
 
 
 def test_capture_value_knob_checks_its_input():
