@@ -15,7 +15,7 @@
 
 namespace orderpay::sim::store {
 
-/// Every statement paysim prepares on a worker's one connection: WeChat's and Alipay's.
+/// Every statement paysim prepares on a worker's one connection: every provider's.
 std::span<const db::Statement> Statements();
 
 /// A text[] literal ("{A,B}") for `= ANY ($n::text[])`. The items are paysim's own state
