@@ -163,9 +163,9 @@ std::string ZfbTradeJson(const zfb_store::Trade& t) {
 }
 
 http::Response ZfbSimRefundNotify(Ctx& ctx, const http::Request& req) {
-    if (req.method != "POST") return http::Fail(http::Err::kMethodNotAllowed);
-    auto form = RequestArguments(req);
-    if (!form) return http::Fail(http::Err::kBadQuery);
+    http::Response err;
+    std::optional<http::FormPairs> form = ControlForm(req, err);
+    if (!form) return err;
     PayArgs a;
     if (std::string bad = ParsePayArgs(*form, a); !bad.empty())
         return http::Fail(http::Err::kBadRequest, bad);
@@ -179,7 +179,6 @@ http::Response ZfbSimRefundNotify(Ctx& ctx, const http::Request& req) {
             found.empty() ? http::Err::kNoSuchObject : http::Err::kBadRequest,
             found.empty() ? "no such zfb trade" : "several sellers have this out_trade_no: give mch_id");
     const zfb_store::Trade& t = found.front();
-    http::Response err;
     std::optional<zfb_store::RefundRecord> r = zfb_store::FindRefund(ctx.db, t.key, request);
     if (!r) return http::Fail(http::Err::kNoSuchObject, "no refund " + request + " of this trade");
     const crypto::PKey key = AlipayKey(ctx, t, err);

@@ -2,8 +2,9 @@
 // money moved now, N for a repeated out_request_no) and alipay.trade.fastpay.refund.query (a
 // refund Alipay never made has no refund_amount). Knobs ride in refund_reason, like the scan
 // knobs ride in auth_code: "[sim:fail]" refuses (ACQ.SELLER_BALANCE_NOT_ENOUGH), "[sim:20000]"
-// refunds but answers 20000, "[sim:lost]" refunds but answers 504 with no body: both leave the
-// caller not knowing, and the query finds the refund done.
+// refunds but answers 20000, "[sim:lost]" refunds but answers 504 with no body, "[sim:timeout]"
+// refunds but answers only after orderpay's HTTP timeout: all leave the caller not knowing, and
+// the query finds the refund done.
 #include <string>
 
 #include "sim/alipay/gateway.hpp"
@@ -58,6 +59,9 @@ http::Response ZfbRefund(Ctx& ctx, const ZfbCall& call) {
         lost.content_type = "text/plain";
         return lost;
     }
+    // Only a refund made now waits: a repeat (reconcile's) is answered at once.
+    if (reason.find("[sim:timeout]") != std::string::npos && a.outcome == "refunded")
+        SleepPastCallerTimeout();
     ZfbMembers m = TradeIds(*t);
     m.push_back({"buyer_logon_id", t->buyer_logon_id});
     m.push_back({"buyer_user_id", t->buyer_id});

@@ -13,6 +13,7 @@
 #include "sim/core/control.hpp"
 #include "sim/core/refunds.hpp"
 #include "sim/core/store.hpp"
+#include "sim/paypal/control.hpp"
 #include "sim/paypal/gateway.hpp"
 #include "sim/paypal/refund.hpp"
 #include "sim/wxpay/call.hpp"
@@ -60,6 +61,7 @@ constexpr std::array kRoutes = {
     Route{"/v1/oauth2/token", &PpToken, Dialect::kPaypal},
     Route{"/v2/checkout/orders", &PpOrders, Dialect::kPaypal, true},
     Route{"/sim/paypal/approve", &PpApprove, Dialect::kEnvelope},
+    Route{"/sim/paypal/capture_value", &PpSimCaptureValue, Dialect::kEnvelope},
     Route{"/v2/payments", &PpPayments, Dialect::kPaypal, true},
 };
 

@@ -110,14 +110,13 @@ void WriteInts(http::JsonWriter& w, std::initializer_list<std::pair<const char*,
 }
 
 http::Response SimPay(Ctx& ctx, const http::Request& req) {
-    if (req.method != "POST") return http::Fail(http::Err::kMethodNotAllowed);
-    auto form = RequestArguments(req);
-    if (!form) return http::Fail(http::Err::kBadQuery);
+    http::Response err;
+    std::optional<http::FormPairs> form = ControlForm(req, err);
+    if (!form) return err;
     PayArgs a;
     if (std::string bad = ParsePayArgs(*form, a); !bad.empty())
         return http::Fail(http::Err::kBadRequest, bad);
 
-    http::Response err;
     std::optional<AnyTrade> found = LookupTrade(ctx, a.out_trade_no, a.provider, a.mch_id, err);
     if (!found) return err;
     if (found->pp) {

@@ -1,6 +1,11 @@
 // Request arguments, id and URL formats, and the reply shell of paysim's gateways.
 #include "sim/core/gateway.hpp"
 
+#include <chrono>
+#include <thread>
+
+#include "orderpay/http/reply.hpp"
+
 namespace orderpay::sim {
 
 std::optional<http::FormPairs> RequestArguments(const http::Request& req) {
@@ -18,6 +23,20 @@ std::optional<http::FormPairs> RequestArguments(const http::Request& req) {
         if (!in_body) all.emplace_back(k, v);
     }
     return all;
+}
+
+std::optional<http::FormPairs> ControlForm(const http::Request& req, http::Response& err) {
+    if (req.method != "POST") {
+        err = http::Fail(http::Err::kMethodNotAllowed);
+        return std::nullopt;
+    }
+    std::optional<http::FormPairs> form = RequestArguments(req);
+    if (!form) err = http::Fail(http::Err::kBadQuery);
+    return form;
+}
+
+void SleepPastCallerTimeout() {
+    std::this_thread::sleep_for(std::chrono::milliseconds(11000));
 }
 
 bool ValidId(std::string_view text, std::size_t max_len, std::string_view extra) {

@@ -16,6 +16,14 @@ namespace orderpay::sim {
 /// URL), and /sim callers use both. nullopt when either is malformed.
 std::optional<http::FormPairs> RequestArguments(const http::Request& req);
 
+/// The arguments of a POST to the control API (/sim/...); nullopt with `err` set to the reply
+/// when the method is not POST (405) or the arguments are malformed (400).
+std::optional<http::FormPairs> ControlForm(const http::Request& req, http::Response& err);
+
+/// The "timeout" knobs' wait before answering: past orderpay's default http.timeout_ms (10 s),
+/// so the caller gives up on a request whose work is done, and must find it by a query.
+void SleepPastCallerTimeout();
+
 /// An id of 1 to `max_len` characters, each an ASCII letter or digit or one of `extra`.
 bool ValidId(std::string_view text, std::size_t max_len, std::string_view extra);
 

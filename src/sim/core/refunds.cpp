@@ -71,9 +71,9 @@ std::string ParseSimRefundArgs(const http::FormPairs& form, SimRefundArgs& out) 
 }
 
 http::Response SimRefund(Ctx& ctx, const http::Request& req) {
-    if (req.method != "POST") return http::Fail(http::Err::kMethodNotAllowed);
-    auto form = RequestArguments(req);
-    if (!form) return http::Fail(http::Err::kBadQuery);
+    http::Response err;
+    std::optional<http::FormPairs> form = ControlForm(req, err);
+    if (!form) return err;
     SimRefundArgs a;
     if (std::string bad = ParseSimRefundArgs(*form, a); !bad.empty())
         return http::Fail(http::Err::kBadRequest, bad);

@@ -10,6 +10,7 @@
 #include "orderpay/crypto/rsa.hpp"
 #include "orderpay/providers/paypal/webhook.hpp"
 #include "sim/core/deliver.hpp"
+#include "sim/core/gateway.hpp"
 #include "sim/paypal/gateway.hpp"
 #include "sim/paypal/refund.hpp"
 
@@ -172,6 +173,24 @@ http::Response PpSimPay(Ctx& ctx, const PayArgs& a, const PpPayArgs& p, pp_store
              (p.tamper.empty() ? "" : " tamper=" + p.tamper);
     n.headers = std::move(*headers);
     return SendNotice(ctx.opts, n, a.delay_ms);
+}
+
+http::Response PpSimCaptureValue(Ctx& ctx, const http::Request& req) {
+    http::Response err;
+    std::optional<http::FormPairs> form = ControlForm(req, err);
+    if (!form) return err;
+    const std::string slip = http::FormValue(*form, "out_trade_no").value_or("");
+    const std::string value = http::FormValue(*form, "value").value_or("");
+    if (!ValidId(slip, 64, "_-")) return http::Fail(http::Err::kBadRequest, "out_trade_no is required");
+    // A PayPal amount value: digits with at most one '.', as PayPal's schema has it.
+    bool value_ok = value.size() <= 20 && value.find_first_not_of("0123456789.") == std::string::npos &&
+                    value.find('.') == value.rfind('.') && value != ".";
+    if (!value_ok)
+        return http::Fail(http::Err::kBadRequest, "value must be an amount such as 1.00, or empty");
+    if (pp_store::SetCaptureValue(ctx.db, slip, value) == 0)
+        return http::Fail(http::Err::kNoSuchObject, "no PayPal order for this out_trade_no");
+    return http::Ok("{\"out_trade_no\":" + http::JsonString(slip) + ",\"value\":" + http::JsonString(value) +
+                    "}");
 }
 
 http::Response PpSimRefund(Ctx& ctx, const SimRefundArgs& a, pp_store::Refund r) {

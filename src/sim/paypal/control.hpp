@@ -31,6 +31,11 @@ std::optional<Headers> PpWebhookHeaders(Ctx& ctx, const pp_store::Merchant& m, c
 /// PAYMENT.CAPTURE.REFUNDED about it to the order's return URL (orderpay's pay/re_paypal).
 http::Response PpSimRefund(Ctx& ctx, const SimRefundArgs& a, pp_store::Refund r);
 
+/// POST /sim/paypal/capture_value (out_trade_no, value): from now on PayPal's answers about the
+/// capture of the slip's order (capture calls, GET of the order) report `value` ("" clears it)
+/// instead of the amount captured; webhooks and refunds keep the truth.
+http::Response PpSimCaptureValue(Ctx& ctx, const http::Request& req);
+
 /// The webhook PayPal sends for `event` about order `o` (exact bytes, what is signed).
 std::string PpWebhookBody(const pp_store::Order& o, const std::string& event, const std::string& value);
 

@@ -168,11 +168,11 @@ std::string PpOrderJson(const pp_store::Order& o, const std::string& base, const
         w.Key(k);
         w.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
     };
-    auto amount = [&] {
+    auto amount = [&](const std::string& value) {
         w.Key("amount");
         w.StartObject();
         str("currency_code", o.currency);
-        str("value", o.value);
+        str("value", value);
         w.EndObject();
     };
     auto link = [&](const std::string& href, const char* rel, const char* method) {
@@ -192,7 +192,7 @@ std::string PpOrderJson(const pp_store::Order& o, const std::string& base, const
     str("reference_id", o.custom_id.empty() ? "default" : o.custom_id);
     str("custom_id", o.custom_id);
     str("invoice_id", o.invoice_id);
-    amount();
+    amount(o.value);
     if (o.capture_id) {
         w.Key("payments");
         w.StartObject();
@@ -201,7 +201,7 @@ std::string PpOrderJson(const pp_store::Order& o, const std::string& base, const
         w.StartObject();
         str("id", *o.capture_id);
         str("status", o.capture_status.value_or("COMPLETED"));
-        amount();
+        amount(o.capture_value.value_or(o.value));  // what was captured, unless the knob says else
         w.Key("final_capture");
         w.Bool(true);
         str("custom_id", o.custom_id);

@@ -4,7 +4,8 @@
 // refunded than captured (422 REFUND_AMOUNT_EXCEEDED). Test knobs ride in note_to_payer, the
 // one field orderpay fills from the operator's reason: "sim:fail" is refused (422
 // REFUND_FAILED_INSUFFICIENT_FUNDS), "sim:pending" stays PENDING until /sim/refund finishes it,
-// "sim:unknown" is refunded but answered 500 (the outcome is unknown to the caller). A repeated
+// "sim:unknown" is refunded but answered 500 (the outcome is unknown to the caller), "sim:timeout"
+// is refunded but answered only after orderpay's HTTP timeout. A repeated
 // request id gets the refund as it is, knobs aside.
 #include "sim/paypal/refund.hpp"
 
@@ -127,6 +128,7 @@ http::Response RefundCall(Ctx& ctx, const http::Request& req, const std::string&
     const bool fail = r.note.find("sim:fail") != std::string::npos;
     const bool pending = r.note.find("sim:pending") != std::string::npos;
     const bool unknown = r.note.find("sim:unknown") != std::string::npos;
+    const bool timeout = r.note.find("sim:timeout") != std::string::npos;
     if (fail) {
         // Refused before anything is recorded: the same request id may be tried again.
         return PpError(422, "UNPROCESSABLE_ENTITY", "REFUND_FAILED_INSUFFICIENT_FUNDS",
@@ -135,19 +137,22 @@ http::Response RefundCall(Ctx& ctx, const http::Request& req, const std::string&
     r.status = pending ? "PENDING" : "COMPLETED";
     pp_store::Refund out;
     switch (pp_store::InsertRefund(ctx.db, r, *captured, out)) {
-        case pp_store::RefundMade::kExceeded:
+        case pp_store::Made::kNoTrade:  // the capture found above, gone since
+            return PpError(404, "RESOURCE_NOT_FOUND", "INVALID_RESOURCE_ID", "no such capture");
+        case pp_store::Made::kExceeded:
             return PpError(422, "UNPROCESSABLE_ENTITY", "REFUND_AMOUNT_EXCEEDED",
                            "The refund amount must be less than or equal to the capture amount that has "
                            "not yet been refunded");
-        case pp_store::RefundMade::kExisting:
+        case pp_store::Made::kExisting:
             // The same request again: the refund as it is now (a different body changes nothing).
             return Json(200, representation ? PpRefundJson(out, PpBase(req))
                                             : "{\"id\":" + http::JsonString(out.id) +
                                                   ",\"status\":" + http::JsonString(out.status) + "}");
-        case pp_store::RefundMade::kMade:
+        case pp_store::Made::kMade:
             break;
     }
     if (unknown) return PpError(500, "INTERNAL_SERVER_ERROR", "", "paysim: refunded, answer lost");
+    if (timeout) SleepPastCallerTimeout();  // made and committed: only the answer is late
     if (representation) return Json(201, PpRefundJson(out, PpBase(req)));
     return Json(
         201, "{\"id\":" + http::JsonString(out.id) + ",\"status\":" + http::JsonString(out.status) +

@@ -11,7 +11,7 @@ namespace {
 
 #define PP_ORDER_COLS                                                                                     \
     " id, client_id, request_id, custom_id, invoice_id, currency, value, return_url, cancel_url, status," \
-    " payer_id, capture_id, capture_status, capture_request_id, captures, capture_calls "
+    " payer_id, capture_id, capture_status, capture_request_id, captures, capture_calls, capture_value "
 
 const db::Statement kFindMerchant{"pp_find_merchant",
                                   "SELECT mch_id, api_key, app_id FROM paysim.merchants"
@@ -51,6 +51,9 @@ const db::Statement kCapture{
     " capture_id = upper(substr(md5(random()::text || id), 1, 17)), captures = captures + 1,"
     " capture_calls = capture_calls + 1, lm = now()"
     " WHERE id = $1 AND status = 'APPROVED' RETURNING" PP_ORDER_COLS};
+const db::Statement kSetCaptureValue{"pp_set_capture_value",
+                                     "UPDATE paysim.pp_orders SET capture_value = NULLIF($2, ''), lm = now() "
+                                     "WHERE custom_id = $1 RETURNING id"};
 const db::Statement kCountCall{"pp_count_capture_call",
                                "UPDATE paysim.pp_orders SET capture_calls = capture_calls + 1 WHERE id = $1"};
 
@@ -127,6 +130,7 @@ Order ReadOrder(const db::Result& r, int row) {
     o.capture_request_id = r.GetOpt(row, "capture_request_id");
     o.captures = static_cast<int>(r.GetInt(row, "captures"));
     o.capture_calls = static_cast<int>(r.GetInt(row, "capture_calls"));
+    o.capture_value = r.GetOpt(row, "capture_value");
     return o;
 }
 
@@ -137,7 +141,8 @@ std::span<const db::Statement> Statements() {
                                     kInsertOrder,      kOrderByRequest, kFindOrder,       kOrdersByCustom,
                                     kApprove,          kCapture,        kCountCall,       kLockCapture,
                                     kOrderByCapture,   kInsertRefund,   kRefundByRequest, kFindRefund,
-                                    kRefundsByInvoice, kRefundsOfOrder, kFinishRefund,    kCountRefundNotify};
+                                    kRefundsByInvoice, kRefundsOfOrder, kFinishRefund,    kCountRefundNotify,
+                                    kSetCaptureValue};
     return kAll;
 }
 
@@ -191,29 +196,30 @@ std::optional<Order> Capture(db::Connection& c, std::string_view id, std::string
     return store::First(c.Exec(kCapture, {id, capture_status, request_id}), &ReadOrder);
 }
 
+int SetCaptureValue(db::Connection& c, std::string_view custom_id, std::string_view value) {
+    return c.Exec(kSetCaptureValue, {custom_id, value}).Rows();
+}
+
 void CountCaptureCall(db::Connection& c, std::string_view id) {
     c.Exec(kCountCall, {id});
 }
 
-RefundMade InsertRefund(db::Connection& c, const Refund& r, std::int64_t captured_minor, Refund& out) {
-    db::Tx tx(c);
-    c.Exec(kLockCapture, {r.order_id, r.capture_id});
-    std::optional<Refund> made = store::First(
-        c.Exec(kInsertRefund, {r.id, r.client_id, r.request_id, r.order_id, r.capture_id, r.invoice_id,
-                               r.note, r.currency, r.value, r.minor, r.status, captured_minor}),
-        &ReadRefund);
-    RefundMade result = RefundMade::kMade;
-    if (made) {
-        out = std::move(*made);
-    } else if (std::optional<Refund> existing =
-                   store::First(c.Exec(kRefundByRequest, {r.client_id, r.request_id}), &ReadRefund)) {
-        out = std::move(*existing);
-        result = RefundMade::kExisting;
-    } else {
-        result = RefundMade::kExceeded;
-    }
-    tx.Commit();
-    return result;
+Made InsertRefund(db::Connection& c, const Refund& r, std::int64_t captured_minor, Refund& out) {
+    return store::RecordRefund<Refund>(
+        c, out,
+        [&]() -> std::optional<std::int64_t> {
+            if (c.Exec(kLockCapture, {r.order_id, r.capture_id}).Rows() == 0) return std::nullopt;
+            return captured_minor;
+        },
+        [&](std::int64_t most) {
+            return store::First(
+                c.Exec(kInsertRefund, {r.id, r.client_id, r.request_id, r.order_id, r.capture_id,
+                                       r.invoice_id, r.note, r.currency, r.value, r.minor, r.status, most}),
+                &ReadRefund);
+        },
+        [&] {
+            return store::First(c.Exec(kRefundByRequest, {r.client_id, r.request_id}), &ReadRefund);
+        });
 }
 
 std::optional<Refund> FindRefund(db::Connection& c, std::string_view id) {

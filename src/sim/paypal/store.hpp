@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "orderpay/db/connection.hpp"
+#include "sim/core/store.hpp"
 
 namespace orderpay::sim::pp_store {
 
@@ -24,6 +25,7 @@ struct Merchant {
 struct Order {
     std::string id, client_id, custom_id, invoice_id, currency, value, return_url, cancel_url, status;
     std::optional<std::string> request_id, payer_id, capture_id, capture_status, capture_request_id;
+    std::optional<std::string> capture_value;  // test knob: the capture amount answers report
     int captures = 0, capture_calls = 0;
 };
 
@@ -48,6 +50,9 @@ std::optional<Order> Approve(db::Connection& c, std::string_view id, std::string
 /// the order was not APPROVED (counts the call either way).
 std::optional<Order> Capture(db::Connection& c, std::string_view id, std::string_view capture_status,
                              std::string_view request_id);
+/// Sets (or, with "", clears) the capture amount the answers about the orders of `custom_id`
+/// report; how many orders it set.
+int SetCaptureValue(db::Connection& c, std::string_view custom_id, std::string_view value);
 /// Counts a capture request that captured nothing.
 void CountCaptureCall(db::Connection& c, std::string_view id);
 
@@ -60,13 +65,14 @@ struct Refund {
     std::int64_t ct_s = 0, lm_s = 0;
 };
 
-enum class RefundMade { kMade, kExisting, kExceeded };
+using Made = store::Made;
 
 /// Inserts `r` (for the capture of order r.order_id, which captured `captured_minor`) unless
 /// its request id was used (then `out` is that refund, its call counted) or the refunds of the
-/// capture that are not FAILED/CANCELLED would then exceed `captured_minor`. The order row is
-/// locked first, so concurrent refunds of one capture are judged one after the other.
-RefundMade InsertRefund(db::Connection& c, const Refund& r, std::int64_t captured_minor, Refund& out);
+/// capture that are not FAILED/CANCELLED would then exceed `captured_minor` (kNoTrade when the
+/// order no longer has that capture). The order row is locked first, so concurrent refunds of one capture are
+/// judged one after the other.
+Made InsertRefund(db::Connection& c, const Refund& r, std::int64_t captured_minor, Refund& out);
 std::optional<Refund> FindRefund(db::Connection& c, std::string_view id);
 /// The refunds whose invoice_id (orderpay's refund id) is `invoice_id`.
 std::vector<Refund> RefundsByInvoice(db::Connection& c, std::string_view invoice_id);

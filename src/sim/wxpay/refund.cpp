@@ -3,9 +3,7 @@
 #include "sim/wxpay/refund.hpp"
 
 #include <charconv>
-#include <chrono>
 #include <ctime>
-#include <thread>
 
 #include "orderpay/crypto/digest.hpp"
 #include "orderpay/http/json.hpp"
@@ -23,9 +21,6 @@ namespace {
 
 using wx_refund_store::Refund;
 
-// The 'timeout' knob answers this late: past orderpay's default http.timeout_ms (10 s), so the
-// caller gives up and must find the refund by refundquery.
-constexpr int kTimeoutKnobSleepMs = 11000;
 constexpr int kMaxTimes = 50;
 constexpr int kMaxDelayMs = 10000;
 
@@ -154,8 +149,8 @@ http::Response WxRefund(Ctx& ctx, const http::Request& req) {
         case O::kCreated:
             break;
     }
-    if (a.outcome == O::kCreated && a.mode == "timeout")
-        std::this_thread::sleep_for(std::chrono::milliseconds(kTimeoutKnobSleepMs));
+    // The caller gives up before this answer and must find the refund by refundquery.
+    if (a.outcome == O::kCreated && a.mode == "timeout") SleepPastCallerTimeout();
     return WxOk(*call, RefundAnswer(*a.refund, a.transaction_id));
 }
 
@@ -201,9 +196,9 @@ http::Response WxRefundQuery(Ctx& ctx, const http::Request& req) {
 }
 
 http::Response SimWxRefundMode(Ctx& ctx, const http::Request& req) {
-    if (req.method != "POST") return http::Fail(http::Err::kMethodNotAllowed);
-    auto form = RequestArguments(req);
-    if (!form) return http::Fail(http::Err::kBadQuery);
+    http::Response err;
+    std::optional<http::FormPairs> form = ControlForm(req, err);
+    if (!form) return err;
     const std::string out_trade_no = http::FormValue(*form, "out_trade_no").value_or("");
     const std::string mch_id = http::FormValue(*form, "mch_id").value_or("");
     const std::string mode = http::FormValue(*form, "mode").value_or("");
@@ -218,9 +213,9 @@ http::Response SimWxRefundMode(Ctx& ctx, const http::Request& req) {
 }
 
 http::Response SimWxRefundNotify(Ctx& ctx, const http::Request& req) {
-    if (req.method != "POST") return http::Fail(http::Err::kMethodNotAllowed);
-    auto form = RequestArguments(req);
-    if (!form) return http::Fail(http::Err::kBadQuery);
+    http::Response err;
+    std::optional<http::FormPairs> form = ControlForm(req, err);
+    if (!form) return err;
     const std::string no = http::FormValue(*form, "out_refund_no").value_or("");
     const std::string mch_id = http::FormValue(*form, "mch_id").value_or("");
     const std::string status = http::FormValue(*form, "status").value_or("SUCCESS");

@@ -4,7 +4,8 @@
 // INVALID_REQUEST). Refunds start PROCESSING, as WeChat's mostly do; /sim/refund finishes them
 // and sends the notification. Knobs ride in reason, the field orderpay fills from the operator's
 // reason: "sim:fail" is refused (403 NOT_ENOUGH), "sim:unknown" is refunded at once (SUCCESS)
-// but answered 500 SYSTEM_ERROR, "sim:success" is SUCCESS at once.
+// but answered 500 SYSTEM_ERROR, "sim:success" is SUCCESS at once, "sim:timeout" is refunded at
+// once (SUCCESS) but answered only after orderpay's HTTP timeout.
 #include "sim/wxpay3/refund.hpp"
 
 #include <ctime>
@@ -136,9 +137,11 @@ http::Response Wx3RefundCall(Ctx& ctx, const Wx3Call& call) {
     if (r.reason.find("sim:fail") != std::string::npos)
         return Wx3Error(403, "NOT_ENOUGH", "基本账户余额不足，请充值后重新发起", &m);
     const bool unknown = r.reason.find("sim:unknown") != std::string::npos;
+    const bool timeout = r.reason.find("sim:timeout") != std::string::npos;
     r.refund_id = NewRefundId();
     r.transaction_id = *t->transaction_id;
-    r.status = unknown || r.reason.find("sim:success") != std::string::npos ? "SUCCESS" : "PROCESSING";
+    r.status =
+        unknown || timeout || r.reason.find("sim:success") != std::string::npos ? "SUCCESS" : "PROCESSING";
     wx3_store::Refund out;
     switch (wx3_store::InsertRefund(ctx.db, r, out)) {
         case wx3_store::Made::kNoTrade:
@@ -153,6 +156,7 @@ http::Response Wx3RefundCall(Ctx& ctx, const Wx3Call& call) {
             break;
     }
     if (unknown) return Wx3Error(500, "SYSTEM_ERROR", "系统错误", &m);
+    if (timeout) SleepPastCallerTimeout();  // made and committed: only the answer is late
     return Wx3Signed(m, 200, Wx3RefundJson(out));
 }
 

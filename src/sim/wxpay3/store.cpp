@@ -79,26 +79,22 @@ std::span<const db::Statement> Statements() {
 }
 
 Made InsertRefund(db::Connection& c, const Refund& r, Refund& out) {
-    db::Tx tx(c);
-    db::Result locked = c.Exec(kLockTrade, {r.mch_id, r.out_trade_no});
-    Made made = Made::kMade;
-    if (locked.Rows() == 0) {
-        made = Made::kNoTrade;
-    } else if (std::optional<Refund> f = store::First(
-                   c.Exec(kInsertRefund,
-                          {r.refund_id, r.mch_id, r.out_refund_no, r.out_trade_no, r.transaction_id, r.refund,
-                           locked.GetInt(0, "total_fee"), r.currency, r.reason, r.notify_url, r.status}),
-                   &Read)) {
-        out = std::move(*f);
-    } else if (std::optional<Refund> e =
-                   store::First(c.Exec(kRefundCalled, {r.mch_id, r.out_refund_no}), &Read)) {
-        out = std::move(*e);
-        made = Made::kExisting;
-    } else {
-        made = Made::kExceeded;
-    }
-    tx.Commit();
-    return made;
+    return store::RecordRefund<Refund>(
+        c, out,
+        [&]() -> std::optional<std::int64_t> {
+            db::Result locked = c.Exec(kLockTrade, {r.mch_id, r.out_trade_no});
+            if (locked.Rows() == 0) return std::nullopt;
+            return locked.GetInt(0, "total_fee");
+        },
+        [&](std::int64_t total) {
+            return store::First(c.Exec(kInsertRefund, {r.refund_id, r.mch_id, r.out_refund_no, r.out_trade_no,
+                                                       r.transaction_id, r.refund, total, r.currency,
+                                                       r.reason, r.notify_url, r.status}),
+                                &Read);
+        },
+        [&] {
+            return store::First(c.Exec(kRefundCalled, {r.mch_id, r.out_refund_no}), &Read);
+        });
 }
 
 std::optional<Refund> QueryRefund(db::Connection& c, std::string_view mch_id,

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "orderpay/db/connection.hpp"
+#include "sim/core/store.hpp"
 
 namespace orderpay::sim::wx3_store {
 
@@ -25,7 +26,7 @@ struct Refund {
     std::optional<std::int64_t> success_at;  // epoch seconds
 };
 
-enum class Made { kMade, kExisting, kExceeded, kNoTrade };
+using Made = store::Made;
 
 /// Inserts `r` for the paid wx trade (r.mch_id, r.out_trade_no) of `total_fee` unless its
 /// out_refund_no was used (then `out` is that refund, its call counted), the trade is not paid
