@@ -10,9 +10,9 @@
 #include "orderpay/crypto/digest.hpp"
 #include "orderpay/domain/money.hpp"
 #include "orderpay/http/reply.hpp"
-#include "orderpay/http/utf8.hpp"
 #include "orderpay/http/xml.hpp"
 #include "orderpay/providers/scan_resolve.hpp"
+#include "orderpay/providers/wxpay/common.hpp"
 #include "orderpay/providers/wxpay/refund.hpp"
 #include "orderpay/providers/wxpay/sign.hpp"
 
@@ -27,22 +27,6 @@ namespace {
 
 SignType MerchantSignType(const providers::Merchant& m) {
     return ParseSignType(m.sign_type).value_or(SignType::kMd5);
-}
-
-// yyyyMMddHHmmss in GMT+8, the zone WeChat uses for time_expire.
-std::string WxTime(std::int64_t epoch_s) {
-    std::time_t t = static_cast<std::time_t>(epoch_s + 8 * 3600);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[16];
-    std::strftime(buf, sizeof buf, "%Y%m%d%H%M%S", &tm);
-    return buf;
-}
-
-// The order title as WeChat's `body` (at most 120 bytes of UTF-8).
-std::string WxBody(const std::string& title) {
-    std::string out = http::FitUtf8(title, 120);
-    return out.empty() ? "order" : out;
 }
 
 }  // namespace
@@ -129,7 +113,7 @@ namespace {
 // The fields unifiedorder and micropay share; the amount always comes from our slip.
 std::map<std::string, std::string> TradeFields(const providers::CreateParams& p) {
     return {
-        {"body", WxBody(p.description)},
+        {"body", ItemText(p.description, 120)},  // at most 120 bytes
         {"out_trade_no", p.slip_id},
         {"total_fee", std::to_string(p.amount)},
         {"fee_type", p.currency},
@@ -144,7 +128,7 @@ CreateResult WxPayV2::Create(const providers::Merchant& m, const providers::Crea
     CreateResult res;
     std::map<std::string, std::string> f = TradeFields(p);
     f["notify_url"] = p.notify_url;
-    if (p.expire_epoch_s > 0) f["time_expire"] = WxTime(p.expire_epoch_s);
+    if (p.expire_epoch_s > 0) f["time_expire"] = BeijingTime(p.expire_epoch_s, "%Y%m%d%H%M%S");
     if (p.kind == providers::PayKind::kJsapi) {
         f["trade_type"] = "JSAPI";
         f["openid"] = p.openid;

@@ -9,8 +9,8 @@
 #include "orderpay/crypto/digest.hpp"
 #include "orderpay/http/json.hpp"
 #include "orderpay/http/reply.hpp"
-#include "orderpay/http/utf8.hpp"
 #include "orderpay/providers/scan_resolve.hpp"
+#include "orderpay/providers/wxpay/common.hpp"
 #include "orderpay/providers/wxpay/v3.hpp"
 #include "orderpay/providers/wxpay/v3_sign.hpp"
 
@@ -22,21 +22,9 @@ using providers::QueryResult;
 
 namespace {
 
-// RFC 3339 in Beijing time, as time_expire is written.
-std::string Rfc3339(std::int64_t epoch_s) {
-    std::time_t t = static_cast<std::time_t>(epoch_s + 8 * 3600);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[40];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S+08:00", &tm);
-    return buf;
-}
-
-// description is at most 127 bytes of UTF-8.
-std::string Description(const std::string& title) {
-    std::string out = http::FitUtf8(title, 127);
-    return out.empty() ? "order" : out;
-}
+// description is at most 127 bytes of UTF-8; time_expire is RFC 3339 in Beijing time.
+constexpr std::size_t kDescriptionMax = 127;
+constexpr const char* kTimeFormat = "%Y-%m-%dT%H:%M:%S+08:00";
 
 bool ParseObject(const std::string& body, rapidjson::Document& d) {
     return http::ParseJson(body, d).empty() && d.IsObject();
@@ -237,9 +225,10 @@ CreateResult WxPayV3::Create(const providers::Merchant& m, const providers::Crea
     if (p.kind == providers::PayKind::kScan) return Codepay(m, *keys, p);
     using http::JsonString;
     std::string body = "{\"appid\":" + JsonString(m.app_id) + ",\"mchid\":" + JsonString(m.mch_id) +
-                       ",\"description\":" + JsonString(Description(p.description)) +
+                       ",\"description\":" + JsonString(ItemText(p.description, kDescriptionMax)) +
                        ",\"out_trade_no\":" + JsonString(p.slip_id);
-    if (p.expire_epoch_s > 0) body += ",\"time_expire\":" + JsonString(Rfc3339(p.expire_epoch_s));
+    if (p.expire_epoch_s > 0)
+        body += ",\"time_expire\":" + JsonString(BeijingTime(p.expire_epoch_s, kTimeFormat));
     body += ",\"notify_url\":" + JsonString(p.notify_url) +
             ",\"amount\":{\"total\":" + std::to_string(p.amount) + ",\"currency\":" + JsonString(p.currency) +
             "}";
@@ -277,7 +266,7 @@ CreateResult WxPayV3::Codepay(const providers::Merchant& m, const V3Keys& keys,
     (void)keys;
     using http::JsonString;
     const std::string body = "{\"appid\":" + JsonString(m.app_id) + ",\"mchid\":" + JsonString(m.mch_id) +
-                             ",\"description\":" + JsonString(Description(p.description)) +
+                             ",\"description\":" + JsonString(ItemText(p.description, kDescriptionMax)) +
                              ",\"out_trade_no\":" + JsonString(p.slip_id) +
                              ",\"payer\":{\"auth_code\":" + JsonString(p.auth_code) +
                              "},\"amount\":{\"total\":" + std::to_string(p.amount) +
