@@ -5,6 +5,7 @@
 
 #include <cctype>
 #include <ctime>
+#include <optional>
 
 #include "orderpay/crypto/digest.hpp"
 #include "orderpay/http/json.hpp"
@@ -84,6 +85,45 @@ QueryResult FromTransaction(const providers::Merchant& m, const rapidjson::Docum
         q.state = QueryResult::State::kFailed;
     }
     return q;
+}
+
+// The codepay request: the buyer's auth_code, read by the shop's scanner, for our slip's amount.
+std::string CodepayBody(const providers::Merchant& m, const providers::CreateParams& p) {
+    using http::JsonString;
+    return "{\"appid\":" + JsonString(m.app_id) + ",\"mchid\":" + JsonString(m.mch_id) +
+           ",\"description\":" + JsonString(ItemText(p.description, kDescriptionMax)) +
+           ",\"out_trade_no\":" + JsonString(p.slip_id) +
+           ",\"payer\":{\"auth_code\":" + JsonString(p.auth_code) +
+           "},\"amount\":{\"total\":" + std::to_string(p.amount) + ",\"currency\":" + JsonString(p.currency) +
+           "},\"scene_info\":{\"device_id\":\"orderpay\",\"device_ip\":" +
+           JsonString(p.client_ip.empty() ? "127.0.0.1" : p.client_ip) + "}}";
+}
+
+// A verified codepay answer that is already a paid Transaction for `slip_id`, as the result;
+// nullopt when it is anything else (the buyer may still be confirming).
+std::optional<CreateResult> PaidAtOnce(const providers::Merchant& m, const std::string& body,
+                                       const std::string& slip_id) {
+    rapidjson::Document d;
+    if (!ParseObject(body, d)) return std::nullopt;
+    QueryResult q = FromTransaction(m, d, slip_id);
+    if (q.state != QueryResult::State::kPaid) return std::nullopt;
+    CreateResult res;
+    res.outcome = Outcome::kPaid;
+    res.txn_id = q.txn_id;
+    res.paid_amount = q.amount;
+    res.paid_currency = q.currency;
+    return res;
+}
+
+// Whether a failed codepay call is a definite refusal: it never arrived, or a 4xx that is not
+// "the buyer is confirming" or a system error. No stored source says how v3 signals USERPAYING,
+// so everything else is resolved by querying (PROTOCOLS.md §1.7).
+bool Refused(bool timeout, long status, const std::string& code) {
+    if (timeout) return false;
+    if (status == 0) return true;  // never arrived
+    const bool pending = code == "USERPAYING" || code == "SYSTEMERROR" || code == "SYSTEM_ERROR" ||
+                         code == "BANKERROR" || code == "TRADE_ERROR";
+    return status >= 400 && status < 500 && !pending;
 }
 
 }  // namespace
@@ -222,7 +262,7 @@ CreateResult WxPayV3::Create(const providers::Merchant& m, const providers::Crea
         res.message = error;
         return res;
     }
-    if (p.kind == providers::PayKind::kScan) return Codepay(m, *keys, p);
+    if (p.kind == providers::PayKind::kScan) return Codepay(m, p);
     using http::JsonString;
     std::string body = "{\"appid\":" + JsonString(m.app_id) + ",\"mchid\":" + JsonString(m.mch_id) +
                        ",\"description\":" + JsonString(ItemText(p.description, kDescriptionMax)) +
@@ -261,46 +301,17 @@ CreateResult WxPayV3::Create(const providers::Merchant& m, const providers::Crea
     return res;
 }
 
-CreateResult WxPayV3::Codepay(const providers::Merchant& m, const V3Keys& keys,
-                              const providers::CreateParams& p) {
-    (void)keys;
-    using http::JsonString;
-    const std::string body = "{\"appid\":" + JsonString(m.app_id) + ",\"mchid\":" + JsonString(m.mch_id) +
-                             ",\"description\":" + JsonString(ItemText(p.description, kDescriptionMax)) +
-                             ",\"out_trade_no\":" + JsonString(p.slip_id) +
-                             ",\"payer\":{\"auth_code\":" + JsonString(p.auth_code) +
-                             "},\"amount\":{\"total\":" + std::to_string(p.amount) +
-                             ",\"currency\":" + JsonString(p.currency) +
-                             "},\"scene_info\":{\"device_id\":\"orderpay\",\"device_ip\":" +
-                             JsonString(p.client_ip.empty() ? "127.0.0.1" : p.client_ip) + "}}";
-    Answer a = Call(m, "POST", "/v3/pay/transactions/codepay", body);
-    CreateResult res;
-    rapidjson::Document d;
-    if (a.ok && ParseObject(a.body, d)) {
-        QueryResult q = FromTransaction(m, d, p.slip_id);
-        if (q.state == QueryResult::State::kPaid) {
-            res.outcome = Outcome::kPaid;
-            res.txn_id = q.txn_id;
-            res.paid_amount = q.amount;
-            res.paid_currency = q.currency;
-            return res;
-        }
-    }
-    // A 4xx that is not "the buyer is confirming" or a system error is a definite refusal; no
-    // stored source says how v3 signals USERPAYING, so everything else is resolved by querying
-    // (PROTOCOLS.md §1.7).
-    const bool pending = a.code == "USERPAYING" || a.code == "SYSTEMERROR" || a.code == "SYSTEM_ERROR" ||
-                         a.code == "BANKERROR" || a.code == "TRADE_ERROR";
-    if (!a.ok && !a.timeout && a.status >= 400 && a.status < 500 && !pending) {
+CreateResult WxPayV3::Codepay(const providers::Merchant& m, const providers::CreateParams& p) {
+    Answer a = Call(m, "POST", "/v3/pay/transactions/codepay", CodepayBody(m, p));
+    if (a.ok) {
+        if (std::optional<CreateResult> paid = PaidAtOnce(m, a.body, p.slip_id)) return *paid;
+    } else if (Refused(a.timeout, a.status, a.code)) {
+        CreateResult res;
         res.outcome = Outcome::kFailed;
         res.message = a.error;
         return res;
     }
-    if (!a.ok && !a.timeout && a.status == 0) {  // never arrived
-        res.outcome = Outcome::kFailed;
-        res.message = a.error;
-        return res;
-    }
+    // The buyer is confirming, or the outcome is unknown: query, then reverse (PROTOCOLS.md §1.7).
     providers::ScanResolve r{opts_.scan_poll_tries,
                              opts_.scan_poll_ms,
                              /*not_found_is_final=*/true,
