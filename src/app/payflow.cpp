@@ -67,7 +67,7 @@ std::optional<http::Err> SendSlip(Context& ctx, const PayType& pt, const provide
     cp.openid = in.openid;
     cp.auth_code = in.auth_code;
     cp.client_ip = in.client_ip;
-    cp.notify_url = ctx.settings().notify_base_url + "/api/" + s.site_id + "/pay/re_" + pt.prefix;
+    cp.notify_url = ctx.settings().NotifyUrl(s.site_id, pt.prefix);
     cp.expire_epoch_s = s.expire_epoch_s;
     providers::CreateResult r = providers::MeteredCreate(*p, m, cp);
     message = r.message;

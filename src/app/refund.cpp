@@ -24,7 +24,7 @@ providers::RefundParams ParamsOf(const Context& ctx, const store::RefundRow& r) 
     p.currency = r.currency;
     p.reason = r.reason;
     p.provider_refund_id = r.provider_refund_id;
-    p.notify_url = ctx.settings().notify_base_url + "/api/" + r.site_id + "/pay/re_" + r.provider;
+    p.notify_url = ctx.settings().NotifyUrl(r.site_id, r.provider);
     return p;
 }
 

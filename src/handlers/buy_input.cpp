@@ -3,6 +3,7 @@
 #include "orderpay/handlers/buy_input.hpp"
 
 #include "orderpay/http/json.hpp"
+#include "orderpay/http/json_body.hpp"
 #include "orderpay/http/reply.hpp"
 
 namespace orderpay::handlers {
@@ -56,14 +57,8 @@ std::optional<http::Response> ParseLine(const rapidjson::Value& p, domain::LineR
 }  // namespace
 
 std::optional<http::Response> ParseInput(const http::Request& req, BuyInput& in) {
-    if (!http::IsJsonMediaType(req.content_type)) return http::Fail(http::Err::kUnsupportedType);
     rapidjson::Document doc;
-    http::JsonCheck check = http::ParseJsonInput(req.body, doc);
-    if (check.fault == http::JsonFault::kEncoding)
-        return http::Fail(http::Err::kBadEncoding, "request body: " + check.reason);
-    if (check.fault != http::JsonFault::kNone)
-        return http::Fail(http::Err::kBadJson, "request body is not valid JSON: " + check.reason);
-    if (!doc.IsObject()) return http::Fail(http::Err::kBadJson, "request body must be a JSON object");
+    if (auto bad = http::ParseJsonObjectBody(req, doc)) return bad;
 
     const rapidjson::Value* products = Given(doc, "products");
     if (!products) return http::Fail(http::Err::kNilProducts);

@@ -4,6 +4,7 @@
 #include "orderpay/handlers/refund_input.hpp"
 
 #include "orderpay/http/json.hpp"
+#include "orderpay/http/json_body.hpp"
 #include "orderpay/http/reply.hpp"
 
 namespace orderpay::handlers {
@@ -53,14 +54,8 @@ bool ValidIdempotencyKey(std::string_view key) {
 std::optional<http::Response> ParseRefundInput(const http::Request& req, RefundInput& in) {
     if (req.body.size() > kMaxRefundBody)
         return http::Fail(http::Err::kTooLarge, "a refund request is at most 4096 bytes");
-    if (!http::IsJsonMediaType(req.content_type)) return http::Fail(http::Err::kUnsupportedType);
     rapidjson::Document doc;
-    http::JsonCheck check = http::ParseJsonInput(req.body, doc);
-    if (check.fault == http::JsonFault::kEncoding)
-        return http::Fail(http::Err::kBadEncoding, "request body: " + check.reason);
-    if (check.fault != http::JsonFault::kNone)
-        return http::Fail(http::Err::kBadJson, "request body is not valid JSON: " + check.reason);
-    if (!doc.IsObject()) return http::Fail(http::Err::kBadJson, "request body must be a JSON object");
+    if (auto bad = http::ParseJsonObjectBody(req, doc)) return bad;
 
     const rapidjson::Value* order = Given(doc, "order");
     if (!order) return http::Fail(http::Err::kNilId, "order is missing");

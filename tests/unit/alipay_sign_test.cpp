@@ -3,33 +3,13 @@
 #include <openssl/rsa.h>
 
 #include <algorithm>
-#include <cstdlib>
 
 #include "orderpay/http/form.hpp"
 #include "orderpay/providers/alipay/sign.hpp"
+#include "test_keys.hpp"
 
 namespace orderpay::alipay {
 namespace {
-
-std::string SharedDir() {
-    const char* env = std::getenv("ORDERPAY_SHARED");
-    return env != nullptr && *env != '\0' ? env : "../shared";
-}
-
-// vectors/<name> as text, or nullopt when the shared tree is absent.
-std::optional<std::string> ReadVector(const std::string& name) {
-    std::string error;
-    return crypto::ReadSmallFile(SharedDir() + "/vectors/" + name, error);
-}
-
-#define VECTOR_KEY_OR_SKIP(var, name, loader)                                                       \
-    const std::optional<std::string> var##_pem = ReadVector(name);                                  \
-    if (!var##_pem)                                                                                 \
-        GTEST_SKIP() << "vector " << SharedDir() << "/vectors/" << name                             \
-                     << " not found; set ORDERPAY_SHARED to the shared directory to run this test"; \
-    std::string var##_error;                                                                        \
-    const crypto::PKey var = loader(*var##_pem, var##_error);                                       \
-    ASSERT_TRUE(var) << var##_error
 
 // V-ALI-1: the notification form body exactly as it arrives (PROTOCOLS.md §5).
 constexpr std::string_view kNotifyBody =

@@ -5,33 +5,17 @@
 
 #include <string>
 
-#include "orderpay/http/json.hpp"
+#include "fake_request.hpp"
 
 using orderpay::handlers::BuyInput;
 using orderpay::handlers::ParseInput;
 
 namespace {
 
-struct Outcome {
-    int status = 200;
-    std::string code, msg;
-    BuyInput in;
-};
+using Outcome = orderpay::test::Parsed<BuyInput>;
 
 Outcome Parse(const std::string& body, const std::string& content_type = "application/json") {
-    orderpay::http::Request req;
-    req.method = "POST";
-    req.content_type = content_type;
-    req.body = body;
-    Outcome o;
-    if (auto bad = ParseInput(req, o.in)) {
-        rapidjson::Document d;
-        EXPECT_EQ(orderpay::http::ParseJson(bad->body, d), "") << bad->body;
-        o.status = bad->status;
-        o.code = d["errCode"].GetString();
-        o.msg = d["msg"].GetString();
-    }
-    return o;
+    return orderpay::test::ParseBody<BuyInput>(ParseInput, body, content_type);
 }
 
 const std::string kLine = R"("products":[{"id":"demo-tea","amount":2}])";

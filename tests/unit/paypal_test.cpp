@@ -3,31 +3,14 @@
 // vector V-PP-1 (read from ../shared/vectors, skipped when absent).
 #include <gtest/gtest.h>
 
-#include <cstdlib>
-
 #include "orderpay/crypto/rsa.hpp"
 #include "orderpay/crypto/x509_chain.hpp"
 #include "orderpay/providers/paypal/client.hpp"
 #include "orderpay/providers/paypal/webhook.hpp"
+#include "test_keys.hpp"
 
 namespace orderpay::paypal {
 namespace {
-
-std::string SharedDir() {
-    const char* env = std::getenv("ORDERPAY_SHARED");
-    return env != nullptr && *env != '\0' ? env : "../shared";
-}
-
-std::optional<std::string> ReadVector(const std::string& name) {
-    std::string error;
-    return crypto::ReadSmallFile(SharedDir() + "/vectors/" + name, error);
-}
-
-#define VECTOR_OR_SKIP(var, name)                                   \
-    const std::optional<std::string> var = ReadVector(name);        \
-    if (!var)                                                       \
-    GTEST_SKIP() << "vector " << SharedDir() << "/vectors/" << name \
-                 << " not found; set ORDERPAY_SHARED to the shared directory to run this test"
 
 constexpr const char* kTid = "071f7d20-1584-11e7-abf0-6b62a8a99ac4";
 constexpr const char* kTime = "2017-03-30T20:04:05Z";

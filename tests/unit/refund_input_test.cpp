@@ -6,7 +6,7 @@
 
 #include <string>
 
-#include "orderpay/http/json.hpp"
+#include "fake_request.hpp"
 
 using orderpay::handlers::ParseRefundInput;
 using orderpay::handlers::RefundAmount;
@@ -16,25 +16,10 @@ using orderpay::handlers::ValidReason;
 
 namespace {
 
-struct Outcome {
-    int status = 200;
-    std::string code;
-    RefundInput in;
-};
+using Outcome = orderpay::test::Parsed<RefundInput>;
 
 Outcome Parse(const std::string& body, const std::string& content_type = "application/json") {
-    orderpay::http::Request req;
-    req.method = "POST";
-    req.content_type = content_type;
-    req.body = body;
-    Outcome o;
-    if (auto bad = ParseRefundInput(req, o.in)) {
-        rapidjson::Document d;
-        EXPECT_EQ(orderpay::http::ParseJson(bad->body, d), "") << bad->body;
-        o.status = bad->status;
-        o.code = d["errCode"].GetString();
-    }
-    return o;
+    return orderpay::test::ParseBody<RefundInput>(ParseRefundInput, body, content_type);
 }
 
 std::string Body(const std::string& amount_member) {

@@ -8,29 +8,14 @@
 #include <openssl/rsa.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <functional>
+
+#include "test_keys.hpp"
 
 namespace orderpay::crypto {
 namespace {
 
 using BioPtr = std::unique_ptr<BIO, CDeleter<BIO_free>>;
-
-std::string SharedDir() {
-    const char* env = std::getenv("ORDERPAY_SHARED");
-    return env != nullptr && *env != '\0' ? env : "../shared";
-}
-
-std::optional<std::string> ReadVector(const std::string& name) {
-    std::string error;
-    return ReadSmallFile(SharedDir() + "/vectors/" + name, error);
-}
-
-#define VECTOR_OR_SKIP(var, name)                                   \
-    const std::optional<std::string> var = ReadVector(name);        \
-    if (!var)                                                       \
-    GTEST_SKIP() << "vector " << SharedDir() << "/vectors/" << name \
-                 << " not found; set ORDERPAY_SHARED to the shared directory to run this test"
 
 // A fresh 2048-bit key, made once: these tests own their key instead of shipping one.
 const PKey& TestKey() {

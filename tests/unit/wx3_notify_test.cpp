@@ -4,25 +4,18 @@
 // headers, malformed bodies; the 204 / JSON FAIL replies and how a request is told to be v3.
 #include <gtest/gtest.h>
 
-#include <cstdlib>
-
 #include "orderpay/crypto/rsa.hpp"
 #include "orderpay/http/json.hpp"
 #include "orderpay/http/reply.hpp"
 #include "orderpay/providers/wxpay/v3.hpp"
 #include "orderpay/providers/wxpay/v3_sign.hpp"
+#include "test_keys.hpp"
 
 namespace orderpay::wxpay {
 namespace {
 
-std::string SharedDir() {
-    const char* env = std::getenv("ORDERPAY_SHARED");
-    return env != nullptr && *env != '\0' ? env : "../shared";
-}
-
-std::string VectorPath(const std::string& name) {
-    return SharedDir() + "/vectors/" + name;
-}
+using test::SharedDir;
+using test::VectorPath;
 
 bool HaveVectors() {
     std::string err;

@@ -5,7 +5,6 @@
 // wechatpay-go test key (skipped without ../shared/vectors), including a tampered one.
 #include <gtest/gtest.h>
 
-#include <cstdlib>
 #include <ctime>
 
 #include "orderpay/crypto/rsa.hpp"
@@ -13,6 +12,7 @@
 #include "orderpay/http/reply.hpp"
 #include "orderpay/providers/wxpay/v3.hpp"
 #include "orderpay/providers/wxpay/v3_sign.hpp"
+#include "test_keys.hpp"
 
 namespace orderpay::wxpay {
 namespace {
@@ -90,14 +90,8 @@ TEST(Wx3Refund, Failures) {
     EXPECT_EQ(V3RefundFailure(false, 0, "", "http: refused").state, S::kFailed);  // never arrived
 }
 
-std::string SharedDir() {
-    const char* env = std::getenv("ORDERPAY_SHARED");
-    return env != nullptr && *env != '\0' ? env : "../shared";
-}
-
-std::string VectorPath(const std::string& name) {
-    return SharedDir() + "/vectors/" + name;
-}
+using test::SharedDir;
+using test::VectorPath;
 
 constexpr const char* kApiV3Key = "0123456789abcdef0123456789abcdef";
 

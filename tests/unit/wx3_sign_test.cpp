@@ -3,31 +3,17 @@
 // hostile inputs: probes, tampered bodies, wrong keys, malformed Authorization headers.
 #include <gtest/gtest.h>
 
-#include <cstdlib>
-
 #include "orderpay/crypto/aead.hpp"
 #include "orderpay/crypto/digest.hpp"
 #include "orderpay/http/json.hpp"
 #include "orderpay/providers/wxpay/v3_sign.hpp"
+#include "test_keys.hpp"
 
 namespace orderpay::wxpay::v3 {
 namespace {
 
-std::string SharedDir() {
-    const char* env = std::getenv("ORDERPAY_SHARED");
-    return env != nullptr && *env != '\0' ? env : "../shared";
-}
-
-std::optional<std::string> ReadVector(const std::string& name) {
-    std::string error;
-    return crypto::ReadSmallFile(SharedDir() + "/vectors/" + name, error);
-}
-
-#define VECTOR_OR_SKIP(var, name)                                   \
-    const std::optional<std::string> var = ReadVector(name);        \
-    if (!var)                                                       \
-    GTEST_SKIP() << "vector " << SharedDir() << "/vectors/" << name \
-                 << " not found; set ORDERPAY_SHARED to the shared directory to run this test"
+using test::ReadVector;
+using test::SharedDir;
 
 // The wechatpay-go test certificate (V-WX3-1) and its private key.
 struct GoKeys {

@@ -1,12 +1,12 @@
 // Unit tests for WeChat Pay v2 signing: PROTOCOLS.md §5 vectors V-WX2-1, V-WX2-2 and V-WX2-3.
 #include <gtest/gtest.h>
 
-#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
 #include "orderpay/http/xml.hpp"
 #include "orderpay/providers/wxpay/sign.hpp"
+#include "test_keys.hpp"
 
 namespace orderpay::wxpay {
 namespace {
@@ -106,14 +106,9 @@ TEST(WxSignTest, JsapiPaySign) {
 // V-WX2-2: the notification files live in the shared tree, never in this repo.
 class WxNotifyVectorTest : public ::testing::Test {
   protected:
-    static std::string SharedDir() {
-        const char* env = std::getenv("ORDERPAY_SHARED");
-        return env != nullptr && *env != '\0' ? env : "../shared";
-    }
-
     // Parsed fields of vectors/<name>, or nullopt when the file is absent.
     static std::optional<Fields> Load(const std::string& name) {
-        const std::string path = SharedDir() + "/vectors/" + name;
+        const std::string path = test::VectorPath(name);
         std::ifstream in(path, std::ios::binary);
         if (!in) return std::nullopt;
         std::ostringstream body;
@@ -151,7 +146,7 @@ class WxNotifyVectorTest : public ::testing::Test {
 #define LOAD_OR_SKIP(var, name)                                                                \
     const std::optional<Fields> var = Load(name);                                              \
     if (!var)                                                                                  \
-        GTEST_SKIP() << "vector " << SharedDir() << "/vectors/" << name                        \
+        GTEST_SKIP() << "vector " << test::SharedDir() << "/vectors/" << name                  \
                      << " not found; set ORDERPAY_SHARED to the shared directory to run this"; \
     ASSERT_FALSE(var->empty())
 

@@ -15,12 +15,18 @@ namespace orderpay::app {
 
 struct Settings {
     std::string db;
-    std::string notify_base_url;  // providers call {base}/api/{site}/pay/re_<provider>
+    std::string notify_base_url;  // providers call NotifyUrl: {base}/api/{site}/pay/re_<provider>
     std::int64_t query_min_interval_ms = 5000;
     std::size_t max_body = 64 * 1024;
     Config cfg;  // each provider reads its own keys from it
 
     static Settings From(const Config& cfg);
+
+    /// Where `provider` notifies us about a payment or refund of a slip of `site_id`: the one
+    /// route, pay/re_<provider>, takes both.
+    std::string NotifyUrl(const std::string& site_id, const std::string& provider) const {
+        return notify_base_url + "/api/" + site_id + "/pay/re_" + provider;
+    }
 };
 
 /// The providers' SharedCache on the worker's database connection (store/cache).

@@ -16,25 +16,11 @@
 namespace orderpay::alipay {
 
 using providers::CreateResult;
+using providers::Field;
 using providers::Outcome;
 using providers::QueryResult;
 
 namespace {
-
-std::string Get(const std::map<std::string, std::string>& f, const std::string& k) {
-    auto it = f.find(k);
-    return it == f.end() ? std::string() : it->second;
-}
-
-// biz_content is JSON; written with our JSON string escaper, never by hand-concatenating values.
-std::string Biz(std::initializer_list<std::pair<const char*, std::string>> fields) {
-    std::string out = "{";
-    for (const auto& [k, v] : fields) {
-        if (out.size() > 1) out += ',';
-        out += http::JsonString(k) + ":" + http::JsonString(v);
-    }
-    return out + "}";
-}
 
 std::string Subject(const std::string& title) {
     // Alipay limits subject to 256 characters; titles are at most 128 bytes already.
@@ -49,6 +35,19 @@ QueryResult::State TradeState(const std::string& status) {
 }
 
 }  // namespace
+
+std::string AlipayClient::BizContent(std::initializer_list<std::pair<const char*, std::string>> fields) {
+    std::string out = "{";
+    for (const auto& [k, v] : fields) {
+        if (out.size() > 1) out += ',';
+        out += http::JsonString(k) + ":" + http::JsonString(v);
+    }
+    return out + "}";
+}
+
+std::string AlipayClient::Said(const providers::Fields& f) {
+    return Field(f, "code") + " " + Field(f, "sub_code") + ": " + Field(f, "sub_msg");
+}
 
 AlipayClient::Call AlipayClient::Post(const providers::Merchant& m, const std::string& method,
                                       const std::string& biz_content, const std::string& notify_url) {
@@ -118,13 +117,13 @@ CreateResult AlipayClient::Create(const providers::Merchant& m, const providers:
     std::string amount = domain::FormatDecimal(p.amount, 2);
     // time_expire (GMT+8, like the timestamp) makes the code unusable once the order expires, so
     // a buyer cannot pay an order `orderpay expire` has already failed.
-    std::string biz = p.expire_epoch_s > 0 ? Biz({{"out_trade_no", p.slip_id},
-                                                  {"total_amount", amount},
-                                                  {"subject", Subject(p.description)},
-                                                  {"time_expire", GatewayTimestamp(p.expire_epoch_s)}})
-                                           : Biz({{"out_trade_no", p.slip_id},
-                                                  {"total_amount", amount},
-                                                  {"subject", Subject(p.description)}});
+    std::string biz = p.expire_epoch_s > 0 ? BizContent({{"out_trade_no", p.slip_id},
+                                                         {"total_amount", amount},
+                                                         {"subject", Subject(p.description)},
+                                                         {"time_expire", GatewayTimestamp(p.expire_epoch_s)}})
+                                           : BizContent({{"out_trade_no", p.slip_id},
+                                                         {"total_amount", amount},
+                                                         {"subject", Subject(p.description)}});
     Call call = Post(m, "alipay.trade.precreate", biz, p.notify_url);
     if (!call.ok) {
         res.outcome = call.timeout ? Outcome::kUnknown : Outcome::kFailed;
@@ -132,26 +131,26 @@ CreateResult AlipayClient::Create(const providers::Merchant& m, const providers:
         res.message = call.error;
         return res;
     }
-    std::string code = Get(call.fields, "code");
-    if (code != "10000" || Get(call.fields, "out_trade_no") != p.slip_id ||
-        Get(call.fields, "qr_code").empty()) {
+    std::string code = Field(call.fields, "code");
+    if (code != "10000" || Field(call.fields, "out_trade_no") != p.slip_id ||
+        Field(call.fields, "qr_code").empty()) {
         res.outcome = code == "20000" ? Outcome::kUnknown : Outcome::kFailed;
-        res.message = code + " " + Get(call.fields, "sub_code") + ": " + Get(call.fields, "sub_msg");
+        res.message = Said(call.fields);
         return res;
     }
     res.outcome = Outcome::kPending;
     res.re_tp = "QRCODE";
-    res.re_obj = Get(call.fields, "qr_code");
+    res.re_obj = Field(call.fields, "qr_code");
     return res;
 }
 
 CreateResult AlipayClient::Pay(const providers::Merchant& m, const providers::CreateParams& p) {
     Call call = Post(m, "alipay.trade.pay",
-                     Biz({{"out_trade_no", p.slip_id},
-                          {"scene", "bar_code"},
-                          {"auth_code", p.auth_code},
-                          {"total_amount", domain::FormatDecimal(p.amount, 2)},
-                          {"subject", Subject(p.description)}}),
+                     BizContent({{"out_trade_no", p.slip_id},
+                                 {"scene", "bar_code"},
+                                 {"auth_code", p.auth_code},
+                                 {"total_amount", domain::FormatDecimal(p.amount, 2)},
+                                 {"subject", Subject(p.description)}}),
                      p.notify_url);
     CreateResult res;
     if (!call.ok && !call.timeout) {
@@ -159,17 +158,17 @@ CreateResult AlipayClient::Pay(const providers::Merchant& m, const providers::Cr
         res.message = call.error;
         return res;
     }
-    std::string code = Get(call.fields, "code");
+    std::string code = Field(call.fields, "code");
     if (call.ok && code == "10000") {
         res.outcome = Outcome::kPaid;
-        res.txn_id = Get(call.fields, "trade_no");
-        res.paid_amount = domain::ParseDecimal(Get(call.fields, "total_amount"), 2).value_or(-1);
+        res.txn_id = Field(call.fields, "trade_no");
+        res.paid_amount = domain::ParseDecimal(Field(call.fields, "total_amount"), 2).value_or(-1);
         res.paid_currency = "CNY";
         return res;
     }
     if (call.ok && code != "10003" && code != "20000") {
         res.outcome = Outcome::kFailed;  // 40004 and the like: a definite refusal
-        res.message = code + " " + Get(call.fields, "sub_code") + ": " + Get(call.fields, "sub_msg");
+        res.message = Said(call.fields);
         return res;
     }
     // 10003: the buyer is confirming; 20000 or no trustworthy answer: unknown.
@@ -185,10 +184,10 @@ CreateResult AlipayClient::Pay(const providers::Merchant& m, const providers::Cr
 // query said it is not paid). retry_flag=Y asks us to call again.
 bool AlipayClient::Cancel(const providers::Merchant& m, const std::string& slip_id) {
     for (int i = 0; i < opts_.cancel_tries; ++i) {
-        Call call = Post(m, "alipay.trade.cancel", Biz({{"out_trade_no", slip_id}}));
-        if (call.ok && Get(call.fields, "code") == "10000" && Get(call.fields, "retry_flag") != "Y")
+        Call call = Post(m, "alipay.trade.cancel", BizContent({{"out_trade_no", slip_id}}));
+        if (call.ok && Field(call.fields, "code") == "10000" && Field(call.fields, "retry_flag") != "Y")
             return true;
-        if (call.ok && Get(call.fields, "code") != "10000" && Get(call.fields, "retry_flag") != "Y")
+        if (call.ok && Field(call.fields, "code") != "10000" && Field(call.fields, "retry_flag") != "Y")
             return false;
         usleep(static_cast<useconds_t>(opts_.scan_poll_ms) * 1000 / 2);
     }
@@ -197,29 +196,29 @@ bool AlipayClient::Cancel(const providers::Merchant& m, const std::string& slip_
 
 QueryResult AlipayClient::Query(const providers::Merchant& m, const std::string& slip_id) {
     QueryResult q;
-    Call call = Post(m, "alipay.trade.query", Biz({{"out_trade_no", slip_id}}));
+    Call call = Post(m, "alipay.trade.query", BizContent({{"out_trade_no", slip_id}}));
     if (!call.ok) {
         q.message = call.error;
         return q;
     }
-    std::string code = Get(call.fields, "code");
+    std::string code = Field(call.fields, "code");
     if (code != "10000") {
         // Before the buyer scans a precreated code the trade does not exist yet: not an error.
-        q.state = Get(call.fields, "sub_code") == "ACQ.TRADE_NOT_EXIST" ? QueryResult::State::kNotFound
-                                                                        : QueryResult::State::kUnknown;
-        q.message = code + " " + Get(call.fields, "sub_code");
+        q.state = Field(call.fields, "sub_code") == "ACQ.TRADE_NOT_EXIST" ? QueryResult::State::kNotFound
+                                                                          : QueryResult::State::kUnknown;
+        q.message = code + " " + Field(call.fields, "sub_code");
         return q;
     }
-    if (Get(call.fields, "out_trade_no") != slip_id) {
+    if (Field(call.fields, "out_trade_no") != slip_id) {
         q.message = "query answered for another trade";
         return q;
     }
-    std::string status = Get(call.fields, "trade_status");
+    std::string status = Field(call.fields, "trade_status");
     q.message = status;
     q.state = TradeState(status);
     if (q.state == QueryResult::State::kPaid) {
-        q.txn_id = Get(call.fields, "trade_no");
-        q.amount = domain::ParseDecimal(Get(call.fields, "total_amount"), 2).value_or(-1);
+        q.txn_id = Field(call.fields, "trade_no");
+        q.amount = domain::ParseDecimal(Field(call.fields, "total_amount"), 2).value_or(-1);
         q.currency = "CNY";
     }
     return q;
@@ -227,12 +226,12 @@ QueryResult AlipayClient::Query(const providers::Merchant& m, const std::string&
 
 providers::CloseResult AlipayClient::Close(const providers::Merchant& m, const std::string& slip_id) {
     providers::CloseResult c;
-    Call call = Post(m, "alipay.trade.close", Biz({{"out_trade_no", slip_id}}));
+    Call call = Post(m, "alipay.trade.close", BizContent({{"out_trade_no", slip_id}}));
     if (!call.ok) {
         c.message = call.error;
         return c;
     }
-    std::string code = Get(call.fields, "code"), sub = Get(call.fields, "sub_code");
+    std::string code = Field(call.fields, "code"), sub = Field(call.fields, "sub_code");
     c.message = code + " " + sub;
     if (code == "10000") {
         c.closed = true;

@@ -4,36 +4,18 @@
 // decides. 20000, ACQ.SYSTEM_ERROR, a timeout or an unverifiable answer is unknown: the same
 // request (same out_request_no) may be sent again. Answers are verified like every other call.
 #include "orderpay/domain/money.hpp"
-#include "orderpay/http/reply.hpp"
 #include "orderpay/providers/alipay/client.hpp"
 
 namespace orderpay::alipay {
 
+using providers::Field;
 using providers::RefundResult;
 
 namespace {
 
-std::string Get(const std::map<std::string, std::string>& f, const std::string& k) {
-    auto it = f.find(k);
-    return it == f.end() ? std::string() : it->second;
-}
-
-std::string Biz(std::initializer_list<std::pair<const char*, std::string>> fields) {
-    std::string out = "{";
-    for (const auto& [k, v] : fields) {
-        if (out.size() > 1) out += ',';
-        out += http::JsonString(k) + ":" + http::JsonString(v);
-    }
-    return out + "}";
-}
-
-std::string Said(const std::map<std::string, std::string>& f) {
-    return Get(f, "code") + " " + Get(f, "sub_code") + ": " + Get(f, "sub_msg");
-}
-
 // Codes that say nothing about the refund: ask again under the same out_request_no.
 bool Unknown(const std::map<std::string, std::string>& f) {
-    return Get(f, "code") == "20000" || Get(f, "sub_code") == "ACQ.SYSTEM_ERROR";
+    return Field(f, "code") == "20000" || Field(f, "sub_code") == "ACQ.SYSTEM_ERROR";
 }
 
 }  // namespace
@@ -46,10 +28,10 @@ RefundResult AlipayClient::Refund(const providers::Merchant& m, const providers:
         return res;
     }
     Call call = Post(m, "alipay.trade.refund",
-                     Biz({{"out_trade_no", p.slip_id},
-                          {"refund_amount", domain::FormatDecimal(p.amount, 2)},
-                          {"out_request_no", p.refund_id},
-                          {"refund_reason", p.reason}}));
+                     BizContent({{"out_trade_no", p.slip_id},
+                                 {"refund_amount", domain::FormatDecimal(p.amount, 2)},
+                                 {"out_request_no", p.refund_id},
+                                 {"refund_reason", p.reason}}));
     if (!call.ok) {
         // Unsent (keys, connect) or unanswered: either way asking again is safe and decides.
         res.timeout = call.timeout;
@@ -58,18 +40,18 @@ RefundResult AlipayClient::Refund(const providers::Merchant& m, const providers:
     }
     res.message = Said(call.fields);
     if (Unknown(call.fields)) return res;
-    if (Get(call.fields, "code") != "10000") {
+    if (Field(call.fields, "code") != "10000") {
         res.state = RefundResult::State::kFailed;  // 40004: a definite refusal, e.g. over the amount
         return res;
     }
-    if (Get(call.fields, "out_trade_no") != p.slip_id) {
+    if (Field(call.fields, "out_trade_no") != p.slip_id) {
         res.message = "refund answered for another trade";
         return res;
     }
-    res.provider_refund_id = Get(call.fields, "trade_no");
-    if (Get(call.fields, "fund_change") == "Y") {
+    res.provider_refund_id = Field(call.fields, "trade_no");
+    if (Field(call.fields, "fund_change") == "Y") {
         res.state = RefundResult::State::kOk;
-        res.message = "fund_change Y, trade refunded " + Get(call.fields, "refund_fee");
+        res.message = "fund_change Y, trade refunded " + Field(call.fields, "refund_fee");
         return res;
     }
     // fund_change N: this call moved nothing. The query says whether this refund exists.
@@ -83,22 +65,23 @@ RefundResult AlipayClient::Refund(const providers::Merchant& m, const providers:
 RefundResult AlipayClient::QueryRefund(const providers::Merchant& m, const providers::RefundParams& p) {
     RefundResult res;
     Call call = Post(m, "alipay.trade.fastpay.refund.query",
-                     Biz({{"out_trade_no", p.slip_id}, {"out_request_no", p.refund_id}}));
+                     BizContent({{"out_trade_no", p.slip_id}, {"out_request_no", p.refund_id}}));
     if (!call.ok) {
         res.timeout = call.timeout;
         res.message = call.error;
         return res;
     }
     res.message = Said(call.fields);
-    if (Get(call.fields, "code") != "10000") return res;  // not found, or no answer: unknown
-    if (Get(call.fields, "out_trade_no") != p.slip_id ||
-        (!Get(call.fields, "out_request_no").empty() && Get(call.fields, "out_request_no") != p.refund_id)) {
+    if (Field(call.fields, "code") != "10000") return res;  // not found, or no answer: unknown
+    if (Field(call.fields, "out_trade_no") != p.slip_id ||
+        (!Field(call.fields, "out_request_no").empty() &&
+         Field(call.fields, "out_request_no") != p.refund_id)) {
         res.message = "refund query answered for another refund";
         return res;
     }
-    res.provider_refund_id = Get(call.fields, "trade_no");
-    const std::string amount = Get(call.fields, "refund_amount");
-    const std::string status = Get(call.fields, "refund_status");
+    res.provider_refund_id = Field(call.fields, "trade_no");
+    const std::string amount = Field(call.fields, "refund_amount");
+    const std::string status = Field(call.fields, "refund_status");
     // No refund_amount: Alipay has no such refund (yet); asking again with the same id is safe.
     if (amount.empty() || (!status.empty() && status != "REFUND_SUCCESS")) {
         res.message = "no refund " + p.refund_id + (status.empty() ? "" : " (" + status + ")");

@@ -10,15 +10,16 @@
 #include "orderpay/crypto/digest.hpp"
 #include "orderpay/domain/money.hpp"
 #include "orderpay/http/reply.hpp"
-#include "orderpay/http/utf8.hpp"
 #include "orderpay/http/xml.hpp"
 #include "orderpay/providers/scan_resolve.hpp"
+#include "orderpay/providers/wxpay/common.hpp"
 #include "orderpay/providers/wxpay/refund.hpp"
 #include "orderpay/providers/wxpay/sign.hpp"
 
 namespace orderpay::wxpay {
 
 using providers::CreateResult;
+using providers::Field;
 using providers::Outcome;
 using providers::QueryResult;
 
@@ -26,27 +27,6 @@ namespace {
 
 SignType MerchantSignType(const providers::Merchant& m) {
     return ParseSignType(m.sign_type).value_or(SignType::kMd5);
-}
-
-std::string Get(const std::map<std::string, std::string>& f, const std::string& k) {
-    auto it = f.find(k);
-    return it == f.end() ? std::string() : it->second;
-}
-
-// yyyyMMddHHmmss in GMT+8, the zone WeChat uses for time_expire.
-std::string WxTime(std::int64_t epoch_s) {
-    std::time_t t = static_cast<std::time_t>(epoch_s + 8 * 3600);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[16];
-    std::strftime(buf, sizeof buf, "%Y%m%d%H%M%S", &tm);
-    return buf;
-}
-
-// The order title as WeChat's `body` (at most 120 bytes of UTF-8).
-std::string WxBody(const std::string& title) {
-    std::string out = http::FitUtf8(title, 120);
-    return out.empty() ? "order" : out;
 }
 
 }  // namespace
@@ -92,8 +72,8 @@ WxPayV2::Call WxPayV2::Post(const providers::Merchant& m, const std::string& pat
         return call;
     }
     call.fields = std::move(*parsed.fields);
-    if (Get(call.fields, "return_code") != "SUCCESS") {
-        call.error = "return_code FAIL: " + Get(call.fields, "return_msg");
+    if (Field(call.fields, "return_code") != "SUCCESS") {
+        call.error = "return_code FAIL: " + Field(call.fields, "return_msg");
         return call;
     }
     if (!Verify(call.fields, m.api_key, st)) {
@@ -103,7 +83,7 @@ WxPayV2::Call WxPayV2::Post(const providers::Merchant& m, const std::string& pat
         call.fields.clear();
         return call;
     }
-    if (Get(call.fields, "appid") != m.app_id || Get(call.fields, "mch_id") != m.mch_id) {
+    if (Field(call.fields, "appid") != m.app_id || Field(call.fields, "mch_id") != m.mch_id) {
         call.timeout = true;
         call.error = "response for another merchant";
         call.fields.clear();
@@ -133,7 +113,7 @@ namespace {
 // The fields unifiedorder and micropay share; the amount always comes from our slip.
 std::map<std::string, std::string> TradeFields(const providers::CreateParams& p) {
     return {
-        {"body", WxBody(p.description)},
+        {"body", ItemText(p.description, 120)},  // at most 120 bytes
         {"out_trade_no", p.slip_id},
         {"total_fee", std::to_string(p.amount)},
         {"fee_type", p.currency},
@@ -148,7 +128,7 @@ CreateResult WxPayV2::Create(const providers::Merchant& m, const providers::Crea
     CreateResult res;
     std::map<std::string, std::string> f = TradeFields(p);
     f["notify_url"] = p.notify_url;
-    if (p.expire_epoch_s > 0) f["time_expire"] = WxTime(p.expire_epoch_s);
+    if (p.expire_epoch_s > 0) f["time_expire"] = BeijingTime(p.expire_epoch_s, "%Y%m%d%H%M%S");
     if (p.kind == providers::PayKind::kJsapi) {
         f["trade_type"] = "JSAPI";
         f["openid"] = p.openid;
@@ -163,15 +143,15 @@ CreateResult WxPayV2::Create(const providers::Merchant& m, const providers::Crea
         res.message = call.error;
         return res;
     }
-    if (Get(call.fields, "result_code") != "SUCCESS") {
+    if (Field(call.fields, "result_code") != "SUCCESS") {
         res.outcome = Outcome::kFailed;
-        res.message = Get(call.fields, "err_code") + ": " + Get(call.fields, "err_code_des");
-        if (Get(call.fields, "err_code") == "SYSTEMERROR") res.outcome = Outcome::kUnknown;
+        res.message = Field(call.fields, "err_code") + ": " + Field(call.fields, "err_code_des");
+        if (Field(call.fields, "err_code") == "SYSTEMERROR") res.outcome = Outcome::kUnknown;
         return res;
     }
     res.outcome = Outcome::kPending;
     if (p.kind == providers::PayKind::kJsapi) {
-        std::string prepay = Get(call.fields, "prepay_id");
+        std::string prepay = Field(call.fields, "prepay_id");
         if (prepay.empty()) {
             res.outcome = Outcome::kFailed;
             res.message = "no prepay_id in response";
@@ -181,7 +161,7 @@ CreateResult WxPayV2::Create(const providers::Merchant& m, const providers::Crea
         res.re_obj = JsapiParams(m, prepay, std::to_string(std::time(nullptr)), crypto::RandomId(32));
     } else {
         res.re_tp = "QRCODE";
-        res.re_obj = Get(call.fields, "code_url");
+        res.re_obj = Field(call.fields, "code_url");
         if (res.re_obj.empty()) {
             res.outcome = Outcome::kFailed;
             res.message = "no code_url in response";
@@ -195,18 +175,18 @@ CreateResult WxPayV2::Micropay(const providers::Merchant& m, const providers::Cr
     f["auth_code"] = p.auth_code;
     Call call = Post(m, "/pay/micropay", std::move(f));
     CreateResult res;
-    if (call.ok && Get(call.fields, "result_code") == "SUCCESS") {
-        auto amount = domain::ParseDecimal(Get(call.fields, "total_fee"), 0);
+    if (call.ok && Field(call.fields, "result_code") == "SUCCESS") {
+        auto amount = domain::ParseDecimal(Field(call.fields, "total_fee"), 0);
         res.outcome = Outcome::kPaid;
-        res.txn_id = Get(call.fields, "transaction_id");
+        res.txn_id = Field(call.fields, "transaction_id");
         res.paid_amount = amount.value_or(-1);
-        res.paid_currency = Get(call.fields, "fee_type").empty() ? "CNY" : Get(call.fields, "fee_type");
+        res.paid_currency = Field(call.fields, "fee_type").empty() ? "CNY" : Field(call.fields, "fee_type");
         return res;
     }
-    std::string err = Get(call.fields, "err_code");
+    std::string err = Field(call.fields, "err_code");
     if (call.ok && err != "USERPAYING" && err != "SYSTEMERROR" && err != "BANKERROR") {
         res.outcome = Outcome::kFailed;  // a definite refusal, e.g. AUTHCODEEXPIRE, NOTENOUGH
-        res.message = err + ": " + Get(call.fields, "err_code_des");
+        res.message = err + ": " + Field(call.fields, "err_code_des");
         return res;
     }
     if (!call.ok && !call.timeout) {
@@ -227,8 +207,8 @@ CreateResult WxPayV2::Micropay(const providers::Merchant& m, const providers::Cr
 bool WxPayV2::Reverse(const providers::Merchant& m, const std::string& slip_id) {
     for (int i = 0; i < opts_.reverse_tries; ++i) {
         Call call = Post(m, "/secapi/pay/reverse", {{"out_trade_no", slip_id}});
-        if (call.ok && Get(call.fields, "result_code") == "SUCCESS") return true;
-        if (call.ok && Get(call.fields, "recall") == "N") return false;
+        if (call.ok && Field(call.fields, "result_code") == "SUCCESS") return true;
+        if (call.ok && Field(call.fields, "recall") == "N") return false;
         usleep(static_cast<useconds_t>(opts_.scan_poll_ms) * 1000);
     }
     return false;
@@ -241,23 +221,23 @@ QueryResult WxPayV2::Query(const providers::Merchant& m, const std::string& slip
         q.message = call.error;
         return q;
     }
-    if (Get(call.fields, "result_code") != "SUCCESS") {
-        std::string err = Get(call.fields, "err_code");
+    if (Field(call.fields, "result_code") != "SUCCESS") {
+        std::string err = Field(call.fields, "err_code");
         q.state = err == "ORDERNOTEXIST" ? QueryResult::State::kNotFound : QueryResult::State::kUnknown;
         q.message = err;
         return q;
     }
-    if (Get(call.fields, "out_trade_no") != slip_id) {
+    if (Field(call.fields, "out_trade_no") != slip_id) {
         q.message = "query answered for another trade";
         return q;
     }
-    std::string ts = Get(call.fields, "trade_state");
+    std::string ts = Field(call.fields, "trade_state");
     q.message = ts;
     if (ts == "SUCCESS") {
         q.state = QueryResult::State::kPaid;
-        q.txn_id = Get(call.fields, "transaction_id");
-        q.amount = domain::ParseDecimal(Get(call.fields, "total_fee"), 0).value_or(-1);
-        q.currency = Get(call.fields, "fee_type").empty() ? "CNY" : Get(call.fields, "fee_type");
+        q.txn_id = Field(call.fields, "transaction_id");
+        q.amount = domain::ParseDecimal(Field(call.fields, "total_fee"), 0).value_or(-1);
+        q.currency = Field(call.fields, "fee_type").empty() ? "CNY" : Field(call.fields, "fee_type");
     } else if (ts == "NOTPAY") {
         q.state = QueryResult::State::kNotPaid;
     } else if (ts == "USERPAYING") {
@@ -269,9 +249,9 @@ QueryResult WxPayV2::Query(const providers::Merchant& m, const std::string& slip
     } else if (ts == "REFUND") {
         // Paid, then refunded: it was paid, so settle; the refund is the operator's business.
         q.state = QueryResult::State::kPaid;
-        q.txn_id = Get(call.fields, "transaction_id");
-        q.amount = domain::ParseDecimal(Get(call.fields, "total_fee"), 0).value_or(-1);
-        q.currency = Get(call.fields, "fee_type").empty() ? "CNY" : Get(call.fields, "fee_type");
+        q.txn_id = Field(call.fields, "transaction_id");
+        q.amount = domain::ParseDecimal(Field(call.fields, "total_fee"), 0).value_or(-1);
+        q.currency = Field(call.fields, "fee_type").empty() ? "CNY" : Field(call.fields, "fee_type");
     }
     return q;
 }
@@ -283,8 +263,8 @@ providers::CloseResult WxPayV2::Close(const providers::Merchant& m, const std::s
         c.message = call.error;
         return c;
     }
-    std::string err = Get(call.fields, "err_code");
-    if (Get(call.fields, "result_code") == "SUCCESS" || err == "ORDERCLOSED" || err == "ORDERNOTEXIST") {
+    std::string err = Field(call.fields, "err_code");
+    if (Field(call.fields, "result_code") == "SUCCESS" || err == "ORDERCLOSED" || err == "ORDERNOTEXIST") {
         c.closed = true;
     } else if (err == "ORDERPAID") {
         c.already_paid = true;
@@ -303,7 +283,7 @@ bool VerifyNotification(const std::map<std::string, std::string>& fields, const 
     // The merchant's configured algorithm decides; a notification may name its own sign_type,
     // which is then signed too, but it cannot downgrade us.
     SignType st = MerchantSignType(m);
-    std::string claimed = Get(fields, "sign_type");
+    std::string claimed = Field(fields, "sign_type");
     if (!claimed.empty() && ParseSignType(claimed) != st) {
         reason = "sign_type " + claimed + " does not match the merchant's " + std::string(ToString(st));
         return false;
@@ -312,14 +292,14 @@ bool VerifyNotification(const std::map<std::string, std::string>& fields, const 
         reason = "signature invalid";
         return false;
     }
-    out.slip_id = Get(fields, "out_trade_no");
-    out.txn_id = Get(fields, "transaction_id");
-    out.app_id = Get(fields, "appid");
-    out.mch_id = Get(fields, "mch_id");
-    out.currency = Get(fields, "fee_type").empty() ? "CNY" : Get(fields, "fee_type");
-    out.amount = domain::ParseDecimal(Get(fields, "total_fee"), 0).value_or(-1);
-    out.paid = Get(fields, "return_code") == "SUCCESS" && Get(fields, "result_code") == "SUCCESS";
-    out.status = Get(fields, "result_code");
+    out.slip_id = Field(fields, "out_trade_no");
+    out.txn_id = Field(fields, "transaction_id");
+    out.app_id = Field(fields, "appid");
+    out.mch_id = Field(fields, "mch_id");
+    out.currency = Field(fields, "fee_type").empty() ? "CNY" : Field(fields, "fee_type");
+    out.amount = domain::ParseDecimal(Field(fields, "total_fee"), 0).value_or(-1);
+    out.paid = Field(fields, "return_code") == "SUCCESS" && Field(fields, "result_code") == "SUCCESS";
+    out.status = Field(fields, "result_code");
     reason = "signature valid";
     return true;
 }

@@ -9,15 +9,11 @@
 
 namespace orderpay::wxpay {
 
+using providers::Field;
 using providers::RefundResult;
 using State = providers::RefundResult::State;
 
 namespace {
-
-std::string Get(const std::map<std::string, std::string>& f, const std::string& k) {
-    auto it = f.find(k);
-    return it == f.end() ? std::string() : it->second;
-}
 
 std::string NoticeField(const providers::Notice& n, std::string_view name) {
     for (const auto& [k, v] : n.fields)
@@ -88,20 +84,21 @@ RefundResult WxPayV2::Refund(const providers::Merchant& m, const providers::Refu
         if (!call.timeout && !call.fields.empty()) r.state = State::kFailed;  // return_code FAIL
         return r;
     }
-    if (Get(call.fields, "result_code") != "SUCCESS") {
-        const std::string err = Get(call.fields, "err_code");
+    if (Field(call.fields, "result_code") != "SUCCESS") {
+        const std::string err = Field(call.fields, "err_code");
         r.state = RetryableError(err) ? State::kUnknown : State::kFailed;
-        r.message = err + ": " + Get(call.fields, "err_code_des");
+        r.message = err + ": " + Field(call.fields, "err_code_des");
         return r;
     }
-    if (Get(call.fields, "out_refund_no") != p.refund_id || Get(call.fields, "out_trade_no") != p.slip_id) {
+    if (Field(call.fields, "out_refund_no") != p.refund_id ||
+        Field(call.fields, "out_trade_no") != p.slip_id) {
         r.message = "refund answered for another refund or trade";
         return r;
     }
     // Accepted: the money goes back later; the notification or refundquery says when.
     r.state = State::kProcessing;
-    r.provider_refund_id = Get(call.fields, "refund_id");
-    r.amount = domain::ParseDecimal(Get(call.fields, "refund_fee"), 0).value_or(0);
+    r.provider_refund_id = Field(call.fields, "refund_id");
+    r.amount = domain::ParseDecimal(Field(call.fields, "refund_fee"), 0).value_or(0);
     r.message = "accepted";
     return r;
 }
@@ -114,25 +111,25 @@ RefundResult WxPayV2::QueryRefund(const providers::Merchant& m, const providers:
         r.message = call.error;
         return r;
     }
-    if (Get(call.fields, "result_code") != "SUCCESS") {
-        const std::string err = Get(call.fields, "err_code");
+    if (Field(call.fields, "result_code") != "SUCCESS") {
+        const std::string err = Field(call.fields, "err_code");
         // REFUNDNOTEXIST too stays unknown: the request never arrived, and asking for the refund
         // again under the same out_refund_no (as reconcile does) refunds at most once.
-        r.message = err + ": " + Get(call.fields, "err_code_des");
+        r.message = err + ": " + Field(call.fields, "err_code_des");
         return r;
     }
-    if (Get(call.fields, "out_trade_no") != p.slip_id) {
+    if (Field(call.fields, "out_trade_no") != p.slip_id) {
         r.message = "refundquery answered for another trade";
         return r;
     }
     // The trade's refunds are listed as out_refund_no_$n, refund_status_$n, ...: find ours.
-    const auto count = domain::ParseDecimal(Get(call.fields, "refund_count"), 0).value_or(0);
+    const auto count = domain::ParseDecimal(Field(call.fields, "refund_count"), 0).value_or(0);
     for (std::int64_t i = 0; i < count && i < 50; ++i) {
         const std::string n = std::to_string(i);
-        if (Get(call.fields, "out_refund_no_" + n) != p.refund_id) continue;
-        const std::string st = Get(call.fields, "refund_status_" + n);
-        r.provider_refund_id = Get(call.fields, "refund_id_" + n);
-        r.amount = domain::ParseDecimal(Get(call.fields, "refund_fee_" + n), 0).value_or(0);
+        if (Field(call.fields, "out_refund_no_" + n) != p.refund_id) continue;
+        const std::string st = Field(call.fields, "refund_status_" + n);
+        r.provider_refund_id = Field(call.fields, "refund_id_" + n);
+        r.amount = domain::ParseDecimal(Field(call.fields, "refund_fee_" + n), 0).value_or(0);
         r.message = st;
         if (st == "SUCCESS") {
             r.state = State::kOk;

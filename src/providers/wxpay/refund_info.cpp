@@ -8,18 +8,16 @@
 #include "orderpay/http/json.hpp"
 #include "orderpay/http/reply.hpp"
 #include "orderpay/http/xml.hpp"
+#include "orderpay/providers/fields.hpp"
 #include "orderpay/providers/wxpay/refund.hpp"
 
 namespace orderpay::wxpay {
 
+using providers::Field;
+
 namespace {
 
 constexpr std::size_t kMaxReqInfo = 16 * 1024;  // a refund's few fields; WeChat's are under 2 KiB
-
-std::string Get(const http::XmlFields& f, const std::string& k) {
-    auto it = f.find(k);
-    return it == f.end() ? std::string() : it->second;
-}
 
 // A positive integer amount in fen (WeChat's Int fields), or nullopt.
 std::optional<std::int64_t> Fen(const std::string& text) {
@@ -106,12 +104,12 @@ std::optional<RefundInfo> ParseRefundInfo(std::string_view xml, std::string& err
     }
     const http::XmlFields& f = *parsed.fields;
     RefundInfo r;
-    r.out_refund_no = Get(f, "out_refund_no");
-    r.refund_id = Get(f, "refund_id");
-    r.out_trade_no = Get(f, "out_trade_no");
-    r.transaction_id = Get(f, "transaction_id");
-    r.refund_status = Get(f, "refund_status");
-    r.success_time = Get(f, "success_time");
+    r.out_refund_no = Field(f, "out_refund_no");
+    r.refund_id = Field(f, "refund_id");
+    r.out_trade_no = Field(f, "out_trade_no");
+    r.transaction_id = Field(f, "transaction_id");
+    r.refund_status = Field(f, "refund_status");
+    r.success_time = Field(f, "success_time");
     if (r.out_refund_no.empty() || r.out_trade_no.empty()) {
         error = "req_info lacks out_refund_no or out_trade_no";
         return std::nullopt;
@@ -120,14 +118,14 @@ std::optional<RefundInfo> ParseRefundInfo(std::string_view xml, std::string& err
         error = "req_info refund_status '" + r.refund_status + "' is not SUCCESS, CHANGE or REFUNDCLOSE";
         return std::nullopt;
     }
-    std::optional<std::int64_t> total = Fen(Get(f, "total_fee")), refund = Fen(Get(f, "refund_fee"));
+    std::optional<std::int64_t> total = Fen(Field(f, "total_fee")), refund = Fen(Field(f, "refund_fee"));
     if (!total || !refund) {
         error = "req_info total_fee and refund_fee must be positive integers";
         return std::nullopt;
     }
     r.total_fee = *total;
     r.refund_fee = *refund;
-    r.settlement_refund_fee = Fen(Get(f, "settlement_refund_fee")).value_or(*refund);
+    r.settlement_refund_fee = Fen(Field(f, "settlement_refund_fee")).value_or(*refund);
     return r;
 }
 

@@ -5,12 +5,13 @@
 
 #include <cctype>
 #include <ctime>
+#include <optional>
 
 #include "orderpay/crypto/digest.hpp"
 #include "orderpay/http/json.hpp"
 #include "orderpay/http/reply.hpp"
-#include "orderpay/http/utf8.hpp"
 #include "orderpay/providers/scan_resolve.hpp"
+#include "orderpay/providers/wxpay/common.hpp"
 #include "orderpay/providers/wxpay/v3.hpp"
 #include "orderpay/providers/wxpay/v3_sign.hpp"
 
@@ -22,21 +23,9 @@ using providers::QueryResult;
 
 namespace {
 
-// RFC 3339 in Beijing time, as time_expire is written.
-std::string Rfc3339(std::int64_t epoch_s) {
-    std::time_t t = static_cast<std::time_t>(epoch_s + 8 * 3600);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[40];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S+08:00", &tm);
-    return buf;
-}
-
-// description is at most 127 bytes of UTF-8.
-std::string Description(const std::string& title) {
-    std::string out = http::FitUtf8(title, 127);
-    return out.empty() ? "order" : out;
-}
+// description is at most 127 bytes of UTF-8; time_expire is RFC 3339 in Beijing time.
+constexpr std::size_t kDescriptionMax = 127;
+constexpr const char* kTimeFormat = "%Y-%m-%dT%H:%M:%S+08:00";
 
 bool ParseObject(const std::string& body, rapidjson::Document& d) {
     return http::ParseJson(body, d).empty() && d.IsObject();
@@ -96,6 +85,45 @@ QueryResult FromTransaction(const providers::Merchant& m, const rapidjson::Docum
         q.state = QueryResult::State::kFailed;
     }
     return q;
+}
+
+// The codepay request: the buyer's auth_code, read by the shop's scanner, for our slip's amount.
+std::string CodepayBody(const providers::Merchant& m, const providers::CreateParams& p) {
+    using http::JsonString;
+    return "{\"appid\":" + JsonString(m.app_id) + ",\"mchid\":" + JsonString(m.mch_id) +
+           ",\"description\":" + JsonString(ItemText(p.description, kDescriptionMax)) +
+           ",\"out_trade_no\":" + JsonString(p.slip_id) +
+           ",\"payer\":{\"auth_code\":" + JsonString(p.auth_code) +
+           "},\"amount\":{\"total\":" + std::to_string(p.amount) + ",\"currency\":" + JsonString(p.currency) +
+           "},\"scene_info\":{\"device_id\":\"orderpay\",\"device_ip\":" +
+           JsonString(p.client_ip.empty() ? "127.0.0.1" : p.client_ip) + "}}";
+}
+
+// A verified codepay answer that is already a paid Transaction for `slip_id`, as the result;
+// nullopt when it is anything else (the buyer may still be confirming).
+std::optional<CreateResult> PaidAtOnce(const providers::Merchant& m, const std::string& body,
+                                       const std::string& slip_id) {
+    rapidjson::Document d;
+    if (!ParseObject(body, d)) return std::nullopt;
+    QueryResult q = FromTransaction(m, d, slip_id);
+    if (q.state != QueryResult::State::kPaid) return std::nullopt;
+    CreateResult res;
+    res.outcome = Outcome::kPaid;
+    res.txn_id = q.txn_id;
+    res.paid_amount = q.amount;
+    res.paid_currency = q.currency;
+    return res;
+}
+
+// Whether a failed codepay call is a definite refusal: it never arrived, or a 4xx that is not
+// "the buyer is confirming" or a system error. No stored source says how v3 signals USERPAYING,
+// so everything else is resolved by querying (PROTOCOLS.md §1.7).
+bool Refused(bool timeout, long status, const std::string& code) {
+    if (timeout) return false;
+    if (status == 0) return true;  // never arrived
+    const bool pending = code == "USERPAYING" || code == "SYSTEMERROR" || code == "SYSTEM_ERROR" ||
+                         code == "BANKERROR" || code == "TRADE_ERROR";
+    return status >= 400 && status < 500 && !pending;
 }
 
 }  // namespace
@@ -234,12 +262,13 @@ CreateResult WxPayV3::Create(const providers::Merchant& m, const providers::Crea
         res.message = error;
         return res;
     }
-    if (p.kind == providers::PayKind::kScan) return Codepay(m, *keys, p);
+    if (p.kind == providers::PayKind::kScan) return Codepay(m, p);
     using http::JsonString;
     std::string body = "{\"appid\":" + JsonString(m.app_id) + ",\"mchid\":" + JsonString(m.mch_id) +
-                       ",\"description\":" + JsonString(Description(p.description)) +
+                       ",\"description\":" + JsonString(ItemText(p.description, kDescriptionMax)) +
                        ",\"out_trade_no\":" + JsonString(p.slip_id);
-    if (p.expire_epoch_s > 0) body += ",\"time_expire\":" + JsonString(Rfc3339(p.expire_epoch_s));
+    if (p.expire_epoch_s > 0)
+        body += ",\"time_expire\":" + JsonString(BeijingTime(p.expire_epoch_s, kTimeFormat));
     body += ",\"notify_url\":" + JsonString(p.notify_url) +
             ",\"amount\":{\"total\":" + std::to_string(p.amount) + ",\"currency\":" + JsonString(p.currency) +
             "}";
@@ -272,46 +301,17 @@ CreateResult WxPayV3::Create(const providers::Merchant& m, const providers::Crea
     return res;
 }
 
-CreateResult WxPayV3::Codepay(const providers::Merchant& m, const V3Keys& keys,
-                              const providers::CreateParams& p) {
-    (void)keys;
-    using http::JsonString;
-    const std::string body = "{\"appid\":" + JsonString(m.app_id) + ",\"mchid\":" + JsonString(m.mch_id) +
-                             ",\"description\":" + JsonString(Description(p.description)) +
-                             ",\"out_trade_no\":" + JsonString(p.slip_id) +
-                             ",\"payer\":{\"auth_code\":" + JsonString(p.auth_code) +
-                             "},\"amount\":{\"total\":" + std::to_string(p.amount) +
-                             ",\"currency\":" + JsonString(p.currency) +
-                             "},\"scene_info\":{\"device_id\":\"orderpay\",\"device_ip\":" +
-                             JsonString(p.client_ip.empty() ? "127.0.0.1" : p.client_ip) + "}}";
-    Answer a = Call(m, "POST", "/v3/pay/transactions/codepay", body);
-    CreateResult res;
-    rapidjson::Document d;
-    if (a.ok && ParseObject(a.body, d)) {
-        QueryResult q = FromTransaction(m, d, p.slip_id);
-        if (q.state == QueryResult::State::kPaid) {
-            res.outcome = Outcome::kPaid;
-            res.txn_id = q.txn_id;
-            res.paid_amount = q.amount;
-            res.paid_currency = q.currency;
-            return res;
-        }
-    }
-    // A 4xx that is not "the buyer is confirming" or a system error is a definite refusal; no
-    // stored source says how v3 signals USERPAYING, so everything else is resolved by querying
-    // (PROTOCOLS.md §1.7).
-    const bool pending = a.code == "USERPAYING" || a.code == "SYSTEMERROR" || a.code == "SYSTEM_ERROR" ||
-                         a.code == "BANKERROR" || a.code == "TRADE_ERROR";
-    if (!a.ok && !a.timeout && a.status >= 400 && a.status < 500 && !pending) {
+CreateResult WxPayV3::Codepay(const providers::Merchant& m, const providers::CreateParams& p) {
+    Answer a = Call(m, "POST", "/v3/pay/transactions/codepay", CodepayBody(m, p));
+    if (a.ok) {
+        if (std::optional<CreateResult> paid = PaidAtOnce(m, a.body, p.slip_id)) return *paid;
+    } else if (Refused(a.timeout, a.status, a.code)) {
+        CreateResult res;
         res.outcome = Outcome::kFailed;
         res.message = a.error;
         return res;
     }
-    if (!a.ok && !a.timeout && a.status == 0) {  // never arrived
-        res.outcome = Outcome::kFailed;
-        res.message = a.error;
-        return res;
-    }
+    // The buyer is confirming, or the outcome is unknown: query, then reverse (PROTOCOLS.md §1.7).
     providers::ScanResolve r{opts_.scan_poll_tries,
                              opts_.scan_poll_ms,
                              /*not_found_is_final=*/true,

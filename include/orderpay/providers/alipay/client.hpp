@@ -2,12 +2,15 @@
 // signed requests and verified responses, in public-key or public-key-certificate mode.
 #pragma once
 
+#include <initializer_list>
 #include <map>
 #include <string>
+#include <utility>
 
 #include "orderpay/core/config.hpp"
 #include "orderpay/crypto/rsa.hpp"
 #include "orderpay/providers/alipay/sign.hpp"
+#include "orderpay/providers/fields.hpp"
 #include "orderpay/providers/provider.hpp"
 
 namespace orderpay::alipay {
@@ -61,12 +64,12 @@ class AlipayClient final : public providers::Provider {
                                         const providers::RefundParams& p) override;
 
   private:
-    struct Call {
-        bool ok = false;                            // a verified answer (fields holds the response object)
-        bool timeout = false;                       // no trustworthy answer: outcome unknown
-        std::map<std::string, std::string> fields;  // string/number members of the response
-        std::string error;
-    };
+    using Call = providers::FieldsCall;  // fields: the string and number members of the response
+    /// biz_content, a JSON object of string members, written with our JSON string escaper: never by
+    /// hand-concatenating values.
+    static std::string BizContent(std::initializer_list<std::pair<const char*, std::string>> fields);
+    /// What an answer that is not 10000 said, for messages: "code sub_code: sub_msg".
+    static std::string Said(const providers::Fields& f);
     Call Post(const providers::Merchant& m, const std::string& method, const std::string& biz_content,
               const std::string& notify_url = "");
     providers::CreateResult Pay(const providers::Merchant& m, const providers::CreateParams& p);

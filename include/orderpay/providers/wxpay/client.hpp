@@ -6,6 +6,7 @@
 #include <string>
 
 #include "orderpay/core/config.hpp"
+#include "orderpay/providers/fields.hpp"
 #include "orderpay/providers/provider.hpp"
 
 namespace orderpay::wxpay {
@@ -53,12 +54,7 @@ class WxPayV2 final : public providers::Provider {
                                    const std::string& timestamp, const std::string& nonce);
 
   private:
-    struct Call {
-        bool ok = false;       // got a well-formed, correctly signed (when SUCCESS) answer
-        bool timeout = false;  // no answer: outcome unknown
-        std::map<std::string, std::string> fields;
-        std::string error;
-    };
+    using Call = providers::FieldsCall;  // ok: return_code SUCCESS, signed by the merchant's key
     Call Post(const providers::Merchant& m, const std::string& path,
               std::map<std::string, std::string> fields);
     providers::CreateResult Micropay(const providers::Merchant& m, const providers::CreateParams& p);

@@ -121,8 +121,7 @@ class WxPayV3 {
     /// With verify=false the 2xx comes back unchecked: only /v3/certificates, which checks itself.
     Answer Call(const providers::Merchant& m, const std::string& method, const std::string& path_query,
                 const std::string& body, bool verify = true) const;
-    providers::CreateResult Codepay(const providers::Merchant& m, const V3Keys& keys,
-                                    const providers::CreateParams& p);
+    providers::CreateResult Codepay(const providers::Merchant& m, const providers::CreateParams& p);
     bool Reverse(const providers::Merchant& m, const std::string& slip_id);
 
     WxOptions opts_;

@@ -1,0 +1,19 @@
+// What WeChat Pay's v2 and v3 requests write alike: times in Beijing time, and the order's title
+// as the item text WeChat shows the buyer.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace orderpay::wxpay {
+
+/// `epoch_s` in Beijing time (UTC+8, the zone WeChat reads every time in), written with
+/// strftime's `format`: v2's time_expire is "%Y%m%d%H%M%S", v3's is RFC 3339.
+std::string BeijingTime(std::int64_t epoch_s, const char* format);
+
+/// The order title as WeChat's item text, at most `max_bytes` of UTF-8 (v2's body 120, v3's
+/// description 127), or "order" when nothing is left of it: WeChat refuses an empty one.
+std::string ItemText(const std::string& title, std::size_t max_bytes);
+
+}  // namespace orderpay::wxpay
