@@ -223,3 +223,15 @@ def test_late_payment_kept_as_refund_needed_is_refunded_with_the_cli():
     notify(r["id"])
     assert refund_row(r["id"])[0] == "OK"
     assert slip not in cli("reconcile").stdout
+
+
+def test_a_long_multibyte_reason_reaches_wechat_cut_to_80_bytes_on_a_character_boundary():
+    # 80 characters of 3 bytes each: our limit is 80 characters, WeChat's refund_desc 80 bytes
+    # (paysim refuses more, as WeChat does), so it is cut to 26 whole characters.
+    order = paid_order()
+    reason = "退" * 40 + "货" * 40
+    r = refund_ok(order["id"], "1.00", reason=reason)
+    assert r["st"] == "PROCESSING", r
+    desc = [x["refund_desc"] for x in sim_refunds(order["pay_id"])["refunds"]]
+    assert desc == ["退" * 26], desc
+    assert db_row("SELECT reason FROM refunds WHERE id = '%s'" % r["id"])[0] == reason  # ours is whole

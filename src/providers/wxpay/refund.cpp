@@ -4,6 +4,7 @@
 #include "orderpay/providers/wxpay/refund.hpp"
 
 #include "orderpay/domain/money.hpp"
+#include "orderpay/http/utf8.hpp"
 #include "orderpay/providers/wxpay/client.hpp"
 #include "orderpay/providers/wxpay/v3.hpp"
 
@@ -19,15 +20,6 @@ std::string NoticeField(const providers::Notice& n, std::string_view name) {
     for (const auto& [k, v] : n.fields)
         if (k == name) return v;
     return {};
-}
-
-// refund_desc is at most 80 bytes: cut on a UTF-8 character boundary (the reason was checked
-// for valid UTF-8 when the refund was asked for).
-std::string RefundDesc(const std::string& reason) {
-    if (reason.size() <= 80) return reason;
-    std::size_t end = 80;
-    while (end > 0 && (static_cast<unsigned char>(reason[end]) >> 6) == 2) --end;
-    return reason.substr(0, end);
 }
 
 // Errors after which the refund may or may not exist: ask again by refundquery.
@@ -72,7 +64,7 @@ RefundResult WxPayV2::Refund(const providers::Merchant& m, const providers::Refu
                                             {"total_fee", std::to_string(p.paid_amount)},
                                             {"refund_fee", std::to_string(p.amount)},
                                             {"refund_fee_type", p.currency.empty() ? "CNY" : p.currency}};
-    if (!p.reason.empty()) f["refund_desc"] = RefundDesc(p.reason);
+    if (!p.reason.empty()) f["refund_desc"] = http::FitUtf8(p.reason, 80);  // refund_desc: at most 80 bytes
     if (!p.notify_url.empty()) f["notify_url"] = p.notify_url;
     Call call = Post(m, "/secapi/pay/refund", std::move(f));
     if (!call.ok) {
