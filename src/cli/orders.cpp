@@ -2,6 +2,7 @@
 // list slips that need a refund).
 #include "orderpay/store/orders.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
 
@@ -169,7 +170,7 @@ int ReconcileCmd(Env& env, const Args& a) {
     for (int i = 0; i < attention.Rows(); ++i) {
         const std::string kind = attention.Get(i, 6);
         std::string label = kind;
-        label.resize(8, ' ');
+        label.resize(std::max<std::size_t>(8, kind.size() + 1), ' ');
         std::cout << label << attention.Get(i, 0) << " order " << attention.Get(i, 1) << " site "
                   << attention.Get(i, 2) << ' ' << attention.Get(i, 3) << ' ' << attention.Get(i, 4) << ' '
                   << attention.Get(i, 5) << " " << attention.Get(i, 7) << '\n';

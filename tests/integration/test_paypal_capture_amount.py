@@ -58,6 +58,9 @@ def test_capture_answers_for_other_amounts_never_settle_and_the_true_one_settles
     # Reconcile asks PayPal about the order and hears 7.00 too: still not settled.
     out = cli("reconcile", "--min-age", "0").stdout
     assert slip_row(slip)[0] != "OK" and order_of(order["id"])["or_st"] == "WT", out
+    # ... and lists it for the operator at once: PayPal may hold money orderpay did not take.
+    line = [x for x in out.splitlines() if x.startswith("MISMATCH") and slip in x]
+    assert line and "700 USD != slip 900 USD" in line[0], out
     # PayPal captured once, whatever it answered (the retries reuse the capture's request id).
     assert paypal_order(slip)[:2] == ["COMPLETED", "1"], paypal_order(slip)
     # The answer that matches what orderpay priced settles, once.
@@ -69,6 +72,8 @@ def test_capture_answers_for_other_amounts_never_settle_and_the_true_one_settles
     assert order_of(order["id"])["or_st"] == "OK"
     assert verdicts(slip).count("settled") == 1, inbox(slip)
     assert paypal_order(slip)[:2] == ["COMPLETED", "1"]
+    # Settled: no longer needs attention.
+    assert slip not in cli("reconcile", "--min-age", "0").stdout
 
 
 def test_after_settlement_answers_for_another_amount_change_nothing():

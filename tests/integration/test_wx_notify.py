@@ -54,6 +54,19 @@ def test_tampered_notification_is_rejected(tamper, reason_part):
     assert_rejected_unchanged(order, tamper, reason_part)
 
 
+def test_a_signed_notification_for_another_amount_is_listed_by_reconcile_at_once():
+    # WeChat's own signature on another total_fee: not settled, and the operator hears of it at
+    # once (MISMATCH) instead of ten minutes later as UNKNOWN; the true notification settles it.
+    order = buy_ok("wx.qrcode")
+    assert_rejected_unchanged(order, "amount_resigned", "amount")
+    out = cli("reconcile", "--min-age", "3600").stdout
+    line = [x for x in out.splitlines() if order["pay_id"] in x]
+    assert line and line[0].startswith("MISMATCH") and "notified 2501, slip 2500" in line[0], out
+    sim_pay(order["pay_id"])
+    assert order_state(order)[:2] == ["OK", "OK"]
+    assert order["pay_id"] not in cli("reconcile", "--min-age", "3600").stdout
+
+
 def test_garbage_and_unsigned_posts():
     for body in ("not xml", "<xml><out_trade_no>x</out_trade_no><total_fee>1</total_fee></xml>", ""):
         st, _, raw, headers = api("POST", "re_wx", raw_body=body, headers={"Content-Type": "text/xml"})
