@@ -10,6 +10,7 @@
 #include <cstdarg>
 #include <cstdint>
 #include <cstdio>
+#include <utility>
 
 namespace orderpay::metrics {
 
@@ -48,6 +49,7 @@ struct Slot {
     Counter calls[kProviders.size()][kOps.size()][kOutcomes.size()];
     Histogram call_latency[kProviders.size()][kOps.size()];
     Counter notifications[kProviders.size()][kVerdicts.size()];
+    Counter db_round_trips[kRoutes.size()];
     Counter db_errors[kDbErrorKinds.size()];
     Counter db_reconnects;
     Counter busy;  // 0 or 1: this slot's worker is inside a request
@@ -62,7 +64,8 @@ struct Region {
 static_assert(std::atomic_ref<Counter>::is_always_lock_free, "metrics need lock-free 64-bit atomics");
 
 Region* g_region = nullptr;
-Slot* g_slot = nullptr;  // this process's slot (workers); null in the master
+Slot* g_slot = nullptr;     // this process's slot (workers); null in the master
+Counter g_round_trips = 0;  // of the request this (single-threaded) worker is answering
 
 void Add(Counter& c, Counter n = 1) {
     std::atomic_ref<Counter>(c).fetch_add(n, std::memory_order_relaxed);
@@ -179,6 +182,7 @@ void SetWorkersConfigured(int n) {
 }
 
 void BusyBegin() {
+    g_round_trips = 0;  // a reconnect's or the last request's leftovers are not this request's
     if (g_slot) Set(g_slot->busy, 1);
 }
 
@@ -207,6 +211,11 @@ void Request(std::string_view path, int status, double seconds) {
     std::size_t r = IndexOf(kRoutes, RouteLabel(path));
     Add(g_slot->requests[r][StatusIndex(status)]);
     Observe(g_slot->latency[r], seconds);
+    Add(g_slot->db_round_trips[r], std::exchange(g_round_trips, 0));
+}
+
+void DbRoundTrip() {
+    ++g_round_trips;
 }
 
 void ProviderCall(std::string_view provider, Op op, Outcome outcome, double seconds) {
@@ -252,6 +261,15 @@ std::string Exposition() {
         if (!Sum([&](Slot& sl) -> Counter& { return sl.latency[r].count; })) continue;
         WriteHistogram(out, "orderpay_http_request_duration_seconds", "route=\"" + Sv(kRoutes[r]) + "\"",
                        [&](Slot& sl) -> Histogram& { return sl.latency[r]; });
+    }
+
+    Head(out, "orderpay_db_round_trips_total", "counter",
+         "Database round trips made while answering requests, by route (divided by the route's "
+         "orderpay_http_requests_total: round trips per request).");
+    for (std::size_t r = 0; r < kRoutes.size(); ++r) {
+        if (!Sum([&](Slot& sl) -> Counter& { return sl.latency[r].count; })) continue;
+        Line(out, "orderpay_db_round_trips_total{route=\"%s\"} %" PRIu64 "\n", Sv(kRoutes[r]).c_str(),
+             Sum([&](Slot& sl) -> Counter& { return sl.db_round_trips[r]; }));
     }
 
     Head(out, "orderpay_provider_calls_total", "counter",

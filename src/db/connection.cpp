@@ -101,6 +101,7 @@ bool Connection::Ensure() {
 }
 
 Result Connection::Check(PGresult* raw, const char* what) {
+    metrics::DbRoundTrip();
     PgResultPtr r(raw);
     ExecStatusType st = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {

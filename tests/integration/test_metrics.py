@@ -148,3 +148,27 @@ def test_killed_worker_counts_as_a_restart():
     # The counters the dead worker wrote are not lost with it.
     after = scrape()
     assert after.get(req("healthz", 200), 0) >= before.get(req("healthz", 200), 0)
+
+
+def test_database_round_trips_per_request_are_what_the_design_promises():
+    # Issue #8: pay/check answers in one round trip, pay/buy in three (context, create + commit,
+    # slip taken + commit; the provider call between), a WeChat notification in two (stored,
+    # then settled and decided), also a duplicate. Counted by the workers, so this fails the day
+    # a handler gains a statement.
+    paid = buy_ok("wx.qrcode")
+    sim_pay(paid["pay_id"])
+    wait_for(lambda: check(paid["id"])[1]["data"]["or_st"] == "OK", 5)
+    before = scrape()
+    for _ in range(10):
+        status, body = check(paid["id"])[:2]
+        assert status == 200 and body["data"]["or_st"] == "OK", body
+    orders = [buy_ok("wx.qrcode") for _ in range(4)]
+    assert sim_pay(orders[0]["pay_id"], times="3")["sent"] == 3  # settles, then two duplicates
+    after = scrape()
+
+    def trips(route):
+        return delta(before, after, 'orderpay_db_round_trips_total{route="%s"}' % route)
+
+    assert delta(before, after, req("pay/check", 200)) == 10 and trips("pay/check") == 10
+    assert delta(before, after, req("pay/buy", 200)) == 4 and trips("pay/buy") == 12
+    assert delta(before, after, req("pay/re_wx", 200)) == 3 and trips("pay/re_wx") == 6

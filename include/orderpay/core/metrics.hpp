@@ -53,6 +53,11 @@ void Notification(std::string_view provider, std::string_view verdict);
 void DbError(std::string_view kind);
 void DbReconnect();
 
+/// A statement's answer came back from the database (one round trip, BEGIN and COMMIT included).
+/// Counted for the request being answered, under its route, when Request() is called: how
+/// many round trips each endpoint makes is a property the design promises (one for pay/check).
+void DbRoundTrip();
+
 /// The route label metrics give `path` ("pay/check", "healthz", "other"...).
 std::string_view RouteLabel(std::string_view path);
 
