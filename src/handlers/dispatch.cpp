@@ -9,6 +9,7 @@
 #include "orderpay/http/router.hpp"
 #include "orderpay/http/utf8.hpp"
 #include "orderpay/store/refunds.hpp"
+#include "orderpay/store/rows.hpp"
 
 namespace orderpay::handlers {
 
@@ -100,8 +101,8 @@ http::Response Route_(app::Context& ctx, const http::Request& req) {
     if (req.path == "/healthz") {
         if (!(http::MethodBit(req.method) & unsigned(Method::kGet)))
             return http::MethodNotAllowed(unsigned(Method::kGet));
-        bool db_ok = ctx.db().Ensure();
-        if (!db_ok) return http::Fail(http::Err::kDbUnavailable);
+        if (!ctx.db().Ensure()) return http::Fail(http::Err::kDbUnavailable);
+        store::Ping(ctx.db());  // db::Unavailable: retried once on a fresh connection, then 503
         return http::Ok("{\"db\":\"ok\"}");
     }
     if (req.path == "/metrics") return Metrics(req);

@@ -92,4 +92,8 @@ std::optional<SlipRow> LiveSlip(db::Connection& c, const std::string& order_id) 
     return SlipFrom(r, 0);
 }
 
+void Ping(db::Connection& c) {
+    c.Exec(kPing, {});
+}
+
 }  // namespace orderpay::store

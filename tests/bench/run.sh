@@ -200,6 +200,14 @@ for _ in $(seq 20); do
     wrk -t1 -c32 -d"${SECS}s" "$ORDERPAY_URL/api/demo/pay/check?ticket=$DEMO_TICKET&id=$order" >/dev/null
 done
 echo "requests answered by the workers before the memory reading: $(served)"
+# Round trips to the database per request, as the workers counted them during the whole bench.
+curl -s "$ORDERPAY_URL/metrics" | awk '
+    /^orderpay_http_requests_total\{/ { match($0, /route="[^"]*"/); r = substr($0, RSTART + 7, RLENGTH - 8); n[r] += $NF }
+    /^orderpay_db_round_trips_total\{/ { match($0, /route="[^"]*"/); r = substr($0, RSTART + 7, RLENGTH - 8); t[r] += $NF }
+    END { line = "database round trips per request:"
+          split("healthz pay/check pay/buy pay/re_wx", rs, " ")
+          for (i = 1; i <= 4; i++) if (n[rs[i]]) line = line sprintf(" %s %.2f", rs[i], t[rs[i]] / n[rs[i]])
+          print line }'
 
 # Worker memory after the runs: the largest resident set of any orderpayd worker, and what is
 # really its own. RSS counts the library pages every worker shares with the master (forked

@@ -123,9 +123,16 @@ def test_database_restart_503_then_recovery():
             status, body, raw, _ = check(order["id"])
             assert status == 503, raw
             assert body["ok"] is False and body["errCode"] == "e.sys.db.unavailable", raw
+        # /healthz asks the server, not the connection's last known state: every worker (twice
+        # as many requests as workers) says 503 while the database is down. It said 200
+        # {"db":"ok"} before: a dead server's connection looks open until it is used.
+        for _ in range(8):
+            status, body, raw, _ = http("GET", STACK["ORDERPAY_URL"] + "/healthz", timeout=5)
+            assert status == 503 and body["errCode"] == "e.sys.db.unavailable", raw
     finally:
         pg_ctl("start", "-l", os.path.join(STACK["STACK_LOG_DIR"], "postgres.log"))
     assert wait_for(lambda: check(order["id"])[0] == 200, 15, step=0.3)
+    assert wait_for(healthy, 15, step=0.3)
     # Every worker reconnects and re-prepares: a burst that reaches all of them succeeds.
     with ThreadPoolExecutor(max_workers=8) as pool:
         codes = list(pool.map(lambda _: check(order["id"])[0], range(40)))

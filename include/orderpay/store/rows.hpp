@@ -63,6 +63,10 @@ std::optional<SlipRow> FindSlipByRef(db::Connection& c, const std::string& provi
 std::optional<std::string> SiteReturnUrl(db::Connection& c, const std::string& site);
 std::optional<SlipRow> LiveSlip(db::Connection& c, const std::string& order_id);
 
+/// One round trip to the server (/healthz): a connection whose server went away still looks
+/// open until it is used, so only a statement tells. Throws db::Unavailable when it fails.
+void Ping(db::Connection& c);
+
 /// Hex SHA-256 of a ticket: what the sessions table stores.
 std::string TicketHash(const std::string& ticket);
 

@@ -8,7 +8,7 @@
 namespace orderpay::store {
 
 // Sites, accounts, sessions, sellers.
-extern const db::Statement kSiteGet, kSessionGet, kSellerGet, kMerchantGet, kMerchantsOfProvider;
+extern const db::Statement kSiteGet, kSessionGet, kSellerGet, kMerchantGet, kMerchantsOfProvider, kPing;
 // Catalog and stock.
 extern const db::Statement kBuyContext, kStockGive;
 // Orders.
