@@ -24,7 +24,7 @@ def stock(pid):
 
 def expire(order):
     psql("UPDATE orders SET expi = now() - interval '1 second' WHERE id = '%s'" % order["id"])
-    cli("expire")
+    cli("expire", "--limit", "100000")
     row = db_row("SELECT o.or_st, o.stock_held, s.st FROM orders o JOIN pay_slips s ON s.id = o.pay_id "
                  "WHERE o.id = '%s'" % order["id"])
     assert row == ["FA", "f", "FAIL"], row

@@ -107,7 +107,7 @@ def test_a_wrong_capture_answer_is_reported_paid_after_expiry_and_settled_late_o
     buyer_returns(ret)
     assert slip_row(slip)[0] != "OK" and paypal_order(slip)[:2] == ["COMPLETED", "1"]
     psql("UPDATE orders SET expi = now() - interval '1 second' WHERE id = '%s'" % order["id"])
-    cli("expire")
+    cli("expire", "--limit", "100000")
     assert db_row("SELECT or_st FROM orders WHERE id = '%s'" % order["id"]) == ["FA"]
     assert slip_row(slip)[0] == "FAIL"
     for _ in range(2):  # asked again on every run until it is resolved

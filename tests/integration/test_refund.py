@@ -339,7 +339,7 @@ def test_late_payment_refunded_with_refund_slip(key):
         "--stock", "1")
     order = buy_ok("zfb.qrcode", products=[{"id": pid, "amount": 1}])
     psql("UPDATE orders SET expi = now() - interval '1 second' WHERE id = '%s'" % order["id"])
-    cli("expire")
+    cli("expire", "--limit", "100000")
     buy_ok("zfb.qrcode", products=[{"id": pid, "amount": 1}])  # someone else takes the last one
     sim_pay(order["pay_id"], force="1")  # the buyer paid the closed trade anyway
     row = db_row("SELECT o.or_st, s.st, s.refund_needed FROM orders o JOIN pay_slips s ON s.id = o.pay_id "

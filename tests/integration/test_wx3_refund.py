@@ -169,7 +169,7 @@ def test_late_payment_refunded_with_refund_slip_and_no_longer_listed():
     assert status == 200, raw
     order = reply["data"]
     db_row("UPDATE orders SET expi = now() - interval '1 second' WHERE id = '%s' RETURNING id" % order["id"])
-    cli("expire")
+    cli("expire", "--limit", "100000")
     status, _, raw, _ = api("POST", "buy", ticket=STACK["DEMO_TICKET"], json=body, site=V3)  # the last one
     assert status == 200, raw
     sim_pay(order["pay_id"], force="1")

@@ -206,7 +206,7 @@ def test_late_payment_kept_as_refund_needed_is_refunded_with_the_cli():
         "--stock", "1")
     order = buy_ok(products=[{"id": pid, "amount": 1}])
     psql("UPDATE orders SET expi = now() - interval '1 second' WHERE id = '%s'" % order["id"])
-    cli("expire")
+    cli("expire", "--limit", "100000")
     buy_ok(products=[{"id": pid, "amount": 1}])  # someone else takes the last one
     sim_pay(order["pay_id"], force="1")  # the buyer paid the closed trade anyway
     slip = order["pay_id"]
