@@ -96,8 +96,19 @@ echo "orderpay bench: wrk -t1 -c32 -d${SECS}s, $(nproc) cores, workers=$WORKERS"
 null_floor
 run healthz "GET /healthz (FastCGI, 1 query)" "$ORDERPAY_URL/healthz"
 run check "GET pay/check (paid order)" "$ORDERPAY_URL/api/demo/pay/check?ticket=$DEMO_TICKET&id=$order"
+metric_sum() {  # metric_sum NAME LABELS: the sample's value (0 when absent)
+    curl -s "$ORDERPAY_URL/metrics" | awk -v k="$1{$2}" '$1 == k { v = $2 } END { print v + 0 }'
+}
+buy_metrics() {  # worker seconds and count of pay/buy, and of its WeChat create calls
+    echo "$(metric_sum orderpay_http_request_duration_seconds_sum 'route="pay/buy"')" \
+        "$(metric_sum orderpay_http_request_duration_seconds_count 'route="pay/buy"')" \
+        "$(metric_sum orderpay_provider_call_duration_seconds_sum 'provider="wx",operation="create"')" \
+        "$(metric_sum orderpay_provider_call_duration_seconds_count 'provider="wx",operation="create"')"
+}
+read -r buy_s0 buy_n0 call_s0 call_n0 < <(buy_metrics)
 run buy "POST pay/buy wx.qrcode (+paysim)" "$ORDERPAY_URL/api/demo/pay/buy?ticket=$DEMO_TICKET" \
     -s "$REPO/tests/bench/buy.lua"
+read -r buy_s1 buy_n1 call_s1 call_n1 < <(buy_metrics)
 ticket_hash=$(printf '%s' "$DEMO_TICKET" | sha256sum | cut -d' ' -f1)
 pgbench_stmt pgbench_check check_view demo "$ticket_hash" "$order"
 
@@ -140,6 +151,17 @@ echo "paysim unifiedorder during pay/buy: $paysim_calls calls, mean $paysim_ms m
 RPS[buy_bound]=$(awk -v w="$WORKERS" -v b="${RPS[pgbench_buy]:-0}" -v p="$paysim_ms" \
     'BEGIN { if (b > 0) printf "%.0f", w / (w / b + p / 1000); else print 0 }')
 echo "bound pay/buy with paysim's answer in each worker's chain: ${RPS[buy_bound]} rps"
+# Where a buy's time goes, as the workers measured it (/metrics) during the buy run: from the
+# request's arrival at a worker to its reply, of which the provider call (curl, TLS, nginx in
+# front of paysim, paysim itself), the rest being the three statements and orderpay's own work;
+# wrk's p50 is larger by the time a request waits for a free worker (32 connections, WORKERS).
+awk -v s0="$buy_s0" -v n0="$buy_n0" -v c0="$call_s0" -v m0="$call_n0" -v s1="$buy_s1" -v n1="$buy_n1" \
+    -v c1="$call_s1" -v m1="$call_n1" -v p="$paysim_ms" -v b="${RPS[pgbench_buy]:-0}" -v w="$WORKERS" 'BEGIN {
+    if (n1 <= n0 || m1 <= m0) exit
+    t = 1000 * (s1 - s0) / (n1 - n0); c = 1000 * (c1 - c0) / (m1 - m0)
+    printf "pay/buy per request in a worker: %.2f ms = provider call %.2f ms (paysim itself %.2f, curl/TLS/nginx %.2f)" \
+        " + statements and orderpay %.2f ms (pgbench runs the statements in %.2f ms at c=%d)\n",
+        t, c, p, c - p, t - c, (b > 0) ? 1000 * w / b : 0, w }'
 
 # A WeChat payment notification: the one paysim sent for a paid order, posted again and again
 # (after the first, each is a duplicate: stored with its slip and merchant in one statement,
