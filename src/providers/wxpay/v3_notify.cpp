@@ -29,16 +29,6 @@ std::string Field(const providers::Notice& n, std::string_view name) {
     return {};
 }
 
-std::string Str(const rapidjson::Value& obj, const char* a, const char* b = nullptr) {
-    if (!obj.IsObject() || !obj.HasMember(a)) return {};
-    const rapidjson::Value* v = &obj[a];
-    if (b != nullptr) {
-        if (!v->IsObject() || !v->HasMember(b)) return {};
-        v = &(*v)[b];
-    }
-    return v->IsString() ? std::string(v->GetString(), v->GetStringLength()) : std::string();
-}
-
 std::string Trim(std::string s) {
     while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.pop_back();
     std::size_t i = 0;
@@ -91,16 +81,18 @@ bool Open(const WxPayV3& p, const providers::Merchant& m, const providers::Notic
         reason = "signed body has no resource object";
         return false;
     }
-    if (Str(d, "resource", "algorithm") != "AEAD_AES_256_GCM") {
-        reason = "resource algorithm " + Str(d, "resource", "algorithm") + " is not AEAD_AES_256_GCM";
+    const rapidjson::Value* res = http::Member(&d, "resource");
+    if (const std::string alg = http::MemberString(res, "algorithm"); alg != "AEAD_AES_256_GCM") {
+        reason = "resource algorithm " + alg + " is not AEAD_AES_256_GCM";
         return false;
     }
-    if (!v3::DecryptResource(m.api_key, Str(d, "resource", "nonce"), Str(d, "resource", "associated_data"),
-                             Str(d, "resource", "ciphertext"), plain, why)) {
+    if (!v3::DecryptResource(m.api_key, http::MemberString(res, "nonce"),
+                             http::MemberString(res, "associated_data"),
+                             http::MemberString(res, "ciphertext"), plain, why)) {
         reason = why;
         return false;
     }
-    event_type = Str(d, "event_type");
+    event_type = http::MemberString(&d, "event_type");
     reason = "signature valid (Wechatpay-Serial " + serial + "), resource decrypted";
     return true;
 }
@@ -110,22 +102,22 @@ bool Open(const WxPayV3& p, const providers::Merchant& m, const providers::Notic
 // amount{total, refund, payer_total, payer_refund}}.
 bool RefundEvent(const providers::Merchant& m, const rapidjson::Document& t, const std::string& event_type,
                  providers::PaidEvent& out, std::string& reason) {
-    const std::string st = Str(t, "refund_status");
+    const std::string st = http::MemberString(&t, "refund_status");
     auto amount = [&t](const char* name) -> std::int64_t {
         if (!t.HasMember("amount") || !t["amount"].IsObject() || !t["amount"].HasMember(name) ||
             !t["amount"][name].IsInt64())
             return -1;
         return t["amount"][name].GetInt64();
     };
-    out.mch_id = Str(t, "mchid");
+    out.mch_id = http::MemberString(&t, "mchid");
     // A refund notice carries no appid: the merchant whose APIv3 key opened it is its sender,
     // and mchid inside must still be that merchant's (BusinessChecks).
     out.app_id = m.app_id;
     out.amount = amount("total");
     out.status = event_type + "/" + st;
     providers::PaidEvent::Refund r;
-    r.refund_id = Str(t, "out_refund_no");
-    r.provider_refund_id = Str(t, "refund_id");
+    r.refund_id = http::MemberString(&t, "out_refund_no");
+    r.provider_refund_id = http::MemberString(&t, "refund_id");
     r.amount = amount("refund");
     // The event type and the status inside must agree; a mismatch finishes nothing.
     r.ok = event_type == "REFUND.SUCCESS" && st == "SUCCESS";
@@ -187,7 +179,7 @@ bool WxPayV3::OpenNotification(const providers::Merchant& m, providers::Notice& 
         reason = "decrypted resource is not a JSON object";
         return false;
     }
-    n.slip_id = Str(t, "out_trade_no");
+    n.slip_id = http::MemberString(&t, "out_trade_no");
     return true;
 }
 
@@ -200,17 +192,17 @@ bool WxPayV3::VerifyNotification(const providers::Merchant& m, const providers::
         reason = "decrypted resource is not a JSON object";
         return false;
     }
-    out.slip_id = Str(t, "out_trade_no");
-    out.txn_id = Str(t, "transaction_id");
+    out.slip_id = http::MemberString(&t, "out_trade_no");
+    out.txn_id = http::MemberString(&t, "transaction_id");
     if (event_type.rfind("REFUND.", 0) == 0) return RefundEvent(m, t, event_type, out, reason);
-    out.app_id = Str(t, "appid");
-    out.mch_id = Str(t, "mchid");
+    out.app_id = http::MemberString(&t, "appid");
+    out.mch_id = http::MemberString(&t, "mchid");
     out.amount = -1;
     if (t.HasMember("amount") && t["amount"].IsObject() && t["amount"].HasMember("total") &&
         t["amount"]["total"].IsInt64())
         out.amount = t["amount"]["total"].GetInt64();
-    out.currency = Str(t, "amount", "currency");
-    const std::string state = Str(t, "trade_state");
+    out.currency = http::MemberString(http::Member(&t, "amount"), "currency");
+    const std::string state = http::MemberString(&t, "trade_state");
     out.paid = event_type == "TRANSACTION.SUCCESS" && state == "SUCCESS";
     out.closed = state == "CLOSED" || state == "REVOKED";
     out.status = event_type + "/" + state;

@@ -48,16 +48,6 @@ std::string CutChars(const std::string& text, std::size_t max) {
     return out;
 }
 
-std::string Str(const rapidjson::Value& obj, const char* a, const char* b = nullptr) {
-    if (!obj.IsObject() || !obj.HasMember(a)) return {};
-    const rapidjson::Value* v = &obj[a];
-    if (b != nullptr) {
-        if (!v->IsObject() || !v->HasMember(b)) return {};
-        v = &(*v)[b];
-    }
-    return v->IsString() ? std::string(v->GetString(), v->GetStringLength()) : std::string();
-}
-
 std::int64_t Int(const rapidjson::Value& obj, const char* a, const char* b) {
     if (!obj.IsObject() || !obj.HasMember(a) || !obj[a].IsObject() || !obj[a].HasMember(b) ||
         !obj[a][b].IsInt64())
@@ -89,12 +79,13 @@ RefundResult V3RefundAnswer(const std::string& body, const providers::RefundPara
         r.message = "refund: answer is not a JSON object";
         return r;
     }
-    if (Str(d, "out_refund_no") != p.refund_id || Str(d, "out_trade_no") != p.slip_id) {
+    if (http::MemberString(&d, "out_refund_no") != p.refund_id ||
+        http::MemberString(&d, "out_trade_no") != p.slip_id) {
         r.message = "refund: answer is about another refund or trade";
         return r;
     }
-    const std::string st = Str(d, "status");
-    r.provider_refund_id = Str(d, "refund_id").substr(0, 64);
+    const std::string st = http::MemberString(&d, "status");
+    r.provider_refund_id = http::MemberString(&d, "refund_id").substr(0, 64);
     if (std::int64_t amount = Int(d, "amount", "refund"); amount > 0) r.amount = amount;
     r.message = "refund " + r.provider_refund_id + " " + st.substr(0, 16);
     if (st == "SUCCESS")

@@ -4,19 +4,14 @@
 #include <ctime>
 
 #include "orderpay/crypto/digest.hpp"
+#include "orderpay/http/json.hpp"
 #include "orderpay/http/reply.hpp"
 #include "orderpay/providers/wxpay/v3_sign.hpp"
 
 namespace orderpay::sim {
 
 std::string JsonStr(const rapidjson::Value& obj, const char* a, const char* b) {
-    if (!obj.IsObject() || !obj.HasMember(a)) return {};
-    const rapidjson::Value* v = &obj[a];
-    if (b != nullptr) {
-        if (!v->IsObject() || !v->HasMember(b)) return {};
-        v = &(*v)[b];
-    }
-    return v->IsString() ? std::string(v->GetString(), v->GetStringLength()) : std::string();
+    return b ? http::MemberString(http::Member(&obj, a), b) : http::MemberString(&obj, a);
 }
 
 std::optional<Wx3Merchant> AsWx3Merchant(const wx_store::Merchant& row) {
