@@ -25,7 +25,6 @@ namespace {
 
 // description is at most 127 bytes of UTF-8; time_expire is RFC 3339 in Beijing time.
 constexpr std::size_t kDescriptionMax = 127;
-constexpr const char* kTimeFormat = "%Y-%m-%dT%H:%M:%S+08:00";
 
 bool ParseObject(const std::string& body, rapidjson::Document& d) {
     return http::ParseJson(body, d).empty() && d.IsObject();
@@ -267,8 +266,7 @@ CreateResult WxPayV3::Create(const providers::Merchant& m, const providers::Crea
     std::string body = "{\"appid\":" + JsonString(m.app_id) + ",\"mchid\":" + JsonString(m.mch_id) +
                        ",\"description\":" + JsonString(ItemText(p.description, kDescriptionMax)) +
                        ",\"out_trade_no\":" + JsonString(p.slip_id);
-    if (p.expire_epoch_s > 0)
-        body += ",\"time_expire\":" + JsonString(BeijingTime(p.expire_epoch_s, kTimeFormat));
+    if (p.expire_epoch_s > 0) body += ",\"time_expire\":" + JsonString(V3Time(p.expire_epoch_s));
     body += ",\"notify_url\":" + JsonString(p.notify_url) +
             ",\"amount\":{\"total\":" + std::to_string(p.amount) + ",\"currency\":" + JsonString(p.currency) +
             "}";

@@ -18,14 +18,6 @@ namespace {
 constexpr int kMaxTimes = 50;
 constexpr int kMaxDelayMs = 10000;
 
-bool ParseIntIn(const std::string& text, int lo, int hi, int& out) {
-    int v = 0;
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-    if (ec != std::errc() || end != text.data() + text.size() || v < lo || v > hi) return false;
-    out = v;
-    return true;
-}
-
 bool ValidProvider(std::string_view provider) {
     return provider.empty() || provider == "wx" || provider == "zfb" || provider == "paypal";
 }
@@ -60,6 +52,14 @@ std::optional<AnyTrade> LookupTrade(Ctx& ctx, const std::string& out_trade_no, c
 }
 
 }  // namespace
+
+bool ParseIntIn(const std::string& text, int lo, int hi, int& out) {
+    int v = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec != std::errc() || end != text.data() + text.size() || v < lo || v > hi) return false;
+    out = v;
+    return true;
+}
 
 std::string ParsePayArgs(const http::FormPairs& form, PayArgs& out) {
     out.out_trade_no = http::FormValue(form, "out_trade_no").value_or("");

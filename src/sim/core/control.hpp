@@ -31,6 +31,9 @@ struct PayArgs {
     bool force = false;  // pay a closed (CLOSED/REVOKED/PAYERROR, TRADE_CLOSED) trade anyway: a late payment
 };
 
+/// `text` as a whole decimal int in [lo, hi] into `out`; false (out unchanged) otherwise.
+bool ParseIntIn(const std::string& text, int lo, int hi, int& out);
+
 /// Reads and range-checks out_trade_no, provider, mch_id, times, delay_ms and force; returns a
 /// message for the first bad one, or "".
 std::string ParsePayArgs(const http::FormPairs& form, PayArgs& out);

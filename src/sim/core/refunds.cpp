@@ -17,14 +17,6 @@ namespace orderpay::sim {
 
 namespace {
 
-bool ParseIntIn(const std::string& text, int lo, int hi, int& out) {
-    int v = 0;
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-    if (ec != std::errc() || end != text.data() + text.size() || v < lo || v > hi) return false;
-    out = v;
-    return true;
-}
-
 void WriteRefund(http::JsonWriter& w, const pp_store::Refund& r) {
     w.StartObject();
     WriteStrings(w, {{"provider", "paypal"},

@@ -49,14 +49,6 @@ http::XmlFields RefundAnswer(const Refund& r, const std::string& transaction_id)
             {"cash_refund_fee", std::to_string(r.refund_fee)}};
 }
 
-bool ParseIntIn(const std::string& text, int lo, int hi, int& out) {
-    int v = 0;
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-    if (ec != std::errc() || end != text.data() + text.size() || v < lo || v > hi) return false;
-    out = v;
-    return true;
-}
-
 // The decrypted part of a refund notification: <root> with WeChat's fields.
 std::string ReqInfoXml(const Refund& r, const std::string& transaction_id) {
     http::XmlFields f{{"out_refund_no", r.out_refund_no},

@@ -7,6 +7,7 @@
 #include "orderpay/crypto/digest.hpp"
 #include "orderpay/http/json.hpp"
 #include "orderpay/http/reply.hpp"
+#include "orderpay/providers/wxpay/common.hpp"
 #include "orderpay/providers/wxpay/v3_sign.hpp"
 #include "sim/core/gateway.hpp"
 #include "sim/wxpay/call.hpp"
@@ -20,15 +21,6 @@ namespace orderpay::sim {
 namespace {
 
 constexpr std::string_view kPrefix = "/v3/pay/transactions/out-trade-no/";
-
-std::string Rfc3339(std::int64_t epoch_s) {
-    std::time_t t = static_cast<std::time_t>(epoch_s + 8 * 3600);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[40];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S+08:00", &tm);
-    return buf;
-}
 
 std::string_view StateDesc(std::string_view state) {
     if (state == "SUCCESS") return "支付成功";
@@ -159,8 +151,8 @@ http::Response Certificates(const Wx3Call& call) {
     const std::int64_t now = std::time(nullptr);
     const std::string body =
         "{\"data\":[{\"serial_no\":" + http::JsonString(m.platform_serial) +
-        ",\"effective_time\":" + http::JsonString(Rfc3339(now - 86400)) +
-        ",\"expire_time\":" + http::JsonString(Rfc3339(now + 5 * 365 * 86400)) +
+        ",\"effective_time\":" + http::JsonString(wxpay::V3Time(now - 86400)) +
+        ",\"expire_time\":" + http::JsonString(wxpay::V3Time(now + 5 * 365 * 86400)) +
         ",\"encrypt_certificate\":{\"algorithm\":\"AEAD_AES_256_GCM\",\"nonce\":" + http::JsonString(nonce) +
         ",\"associated_data\":\"certificate\",\"ciphertext\":" + http::JsonString(ct) + "}}]}";
     // Signed with the certificate being served: the list vouches for itself through the APIv3 key.
@@ -189,7 +181,7 @@ std::string Wx3TransactionJson(const wx_store::Trade& t, std::int64_t amount_del
     str("trade_state_desc", StateDesc(t.state));
     str("bank_type", "OTHERS");
     str("attach", t.attach);
-    if (t.paid_at) str("success_time", Rfc3339(*t.paid_at));
+    if (t.paid_at) str("success_time", wxpay::V3Time(*t.paid_at));
     w.Key("payer");
     w.StartObject();
     str("openid", t.openid);

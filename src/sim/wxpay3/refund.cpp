@@ -14,6 +14,7 @@
 #include "orderpay/crypto/digest.hpp"
 #include "orderpay/http/json.hpp"
 #include "orderpay/http/reply.hpp"
+#include "orderpay/providers/wxpay/common.hpp"
 #include "sim/core/control.hpp"
 #include "sim/core/deliver.hpp"
 #include "sim/core/gateway.hpp"
@@ -25,15 +26,6 @@ namespace orderpay::sim {
 namespace {
 
 constexpr std::size_t kReasonMax = 80;  // characters
-
-std::string Rfc3339(std::int64_t epoch_s) {
-    std::time_t t = static_cast<std::time_t>(epoch_s + 8 * 3600);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[40];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S+08:00", &tm);
-    return buf;
-}
 
 // WeChat's refund ids: 50, the date and time, and digits (29 in all).
 std::string NewRefundId() {
@@ -97,10 +89,10 @@ std::string Wx3RefundJson(const wx3_store::Refund& r) {
                      {"out_trade_no", r.out_trade_no},
                      {"channel", "ORIGINAL"},
                      {"user_received_account", "支付用户零钱"},
-                     {"create_time", Rfc3339(r.ct_s)},
+                     {"create_time", wxpay::V3Time(r.ct_s)},
                      {"status", r.status},
                      {"funds_account", "AVAILABLE"}});
-    if (r.success_at) WriteStrings(w, {{"success_time", Rfc3339(*r.success_at)}});
+    if (r.success_at) WriteStrings(w, {{"success_time", wxpay::V3Time(*r.success_at)}});
     WriteAmount(w, r, 0, true);
     w.Key("promotion_detail");
     w.StartArray();
@@ -182,13 +174,13 @@ Wx3Notice BuildWx3RefundNotice(const Wx3Merchant& m, const wx3_store::Refund& r,
                      {"refund_id", r.refund_id},
                      {"refund_status", r.status},
                      {"user_received_account", "支付用户零钱"}});
-    if (r.success_at) WriteStrings(w, {{"success_time", Rfc3339(*r.success_at)}});
+    if (r.success_at) WriteStrings(w, {{"success_time", wxpay::V3Time(*r.success_at)}});
     WriteAmount(w, r, tamper == Wx3Tamper::kAmountResigned ? 1 : 0, false);
     w.EndObject();
     const std::string summary = r.status == "SUCCESS"  ? "退款成功"
                                 : r.status == "CLOSED" ? "退款关闭"
                                                        : "退款异常";
-    const Wx3Envelope e{"REFUND." + r.status, summary, "refund", Rfc3339(now)};
+    const Wx3Envelope e{"REFUND." + r.status, summary, "refund", wxpay::V3Time(now)};
     return SealWx3Notice(m, buf.GetString(), e, tamper, now);
 }
 
