@@ -108,6 +108,11 @@ $(OUT)/paysim: $(OUT)/obj/src/bin/paysim.o $(OUT)/libsim.a $(OUT)/libcore.a
 $(OUT)/null_fcgi: $(OUT)/obj/tests/bench/null_fcgi.o
 	$(LINK) -o $@ $^ -lfcgi
 
+# make bench's memory floor: a forked child doing a worker's library calls (libpq, libcurl TLS,
+# OpenSSL) with none of orderpay's code (tests/bench/rss_floor.cpp); only those libraries linked.
+$(OUT)/rss_floor: $(OUT)/obj/tests/bench/rss_floor.o
+	$(LINK) -o $@ $^ $(shell $(PKG_CONFIG) --libs libpq libcurl openssl)
+
 $(OUT)/unit_tests: $(UNIT_OBJS) $(OUT)/libsim.a $(OUT)/libcore.a
 	$(LINK) -o $@ $^ -lgtest -lgtest_main $(LIBS)
 
@@ -143,7 +148,7 @@ integration: build
 	bash tests/integration/run.sh $(OUT)
 
 bench: deps
-	$(MAKE) -j$(JOBS) BUILD=release build build/release/null_fcgi
+	$(MAKE) -j$(JOBS) BUILD=release build build/release/null_fcgi build/release/rss_floor
 	bash tests/bench/run.sh build/release
 
 format:
