@@ -308,7 +308,8 @@ target "worker RSS MiB" "$(awk -v k="$rss" 'BEGIN { print k / 1024 }')" max 8
 awk -v f="$floor_kb" 'BEGIN {
     if (f <= 0) exit
     if (f / 1024 > 8) printf "  floor %.1f MiB above 8 MiB: out of reach with these libraries\n", f / 1024
-    else printf "  floor %.1f MiB leaves %.1f MiB of 8 for orderpay\047s code, libstdc++ and heap\n", f / 1024, 8 - f / 1024 }'
+    else printf "  floor %.1f MiB leaves %.1f MiB (%d kB) of 8 for orderpay\047s code, libstdc++ and heap\n",
+        f / 1024, 8 - f / 1024, 8192 - f }'
 echo "a target NOT MET while its run's cpu line says 'CPU saturated' is bounded by this box's 2 shared cores" \
     "(see 'bound pay/check' above); pay/buy's chain also waits for paysim (see 'bound pay/buy' above); RSS counts" \
     "the library pages it ran (see 'worker RSS by kind'; PSS is the worker's share; 'worker RSS floor' is what" \
