@@ -3,6 +3,8 @@
 # loopback (bounded: a few seconds per path). Everything shares this machine's cores, so compare
 # runs on the same box (FASTCGI.md §2.3 gives the ratios to aim for), not absolute numbers.
 #   usage: tests/bench/run.sh BIN_DIR [SECONDS]
+#   BENCH_WORKERS=N: run orderpayd (and paysim, the providers' side) with N workers instead of the
+#   stack's 4; the null FastCGI floor and pgbench then use N too (FASTCGI.md §2.3 G7: pick W by sweep).
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
 BIN=$(cd "${1:-build/release}" && pwd -P)
@@ -11,6 +13,10 @@ command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)"
 VAR=$(mktemp -d /tmp/orderpay-bench.XXXXXX)
 chmod 755 "$VAR"  # user postgres must reach the cluster inside
 export ORDERPAY_VAR=$VAR ORDERPAY_BIN=$BIN
+if [[ -n ${BENCH_WORKERS:-} ]]; then
+    [[ $BENCH_WORKERS =~ ^[1-9][0-9]?$ ]] || { echo "BENCH_WORKERS must be 1-99" >&2; exit 2; }
+    export ORDERPAY_WORKERS=$BENCH_WORKERS ORDERPAY_PAYSIM_WORKERS=$BENCH_WORKERS
+fi
 cleanup() { bash "$REPO/deploy/stack.sh" down >/dev/null 2>&1 || true; rm -rf "$VAR"; }
 trap cleanup EXIT
 bash "$REPO/deploy/stack.sh" up >/dev/null
@@ -90,7 +96,7 @@ null_floor() {
     wait "$null_pid" 2>/dev/null || true
 }
 
-WORKERS=$(sed -n 's/^workers = //p' "$ORDERPAY_CONFIG")
+WORKERS=${BENCH_WORKERS:-$(sed -n 's/^workers = //p' "$ORDERPAY_CONFIG")}
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 echo "orderpay bench: wrk -t1 -c32 -d${SECS}s, $(nproc) cores, workers=$WORKERS"
 null_floor
