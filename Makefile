@@ -17,7 +17,11 @@ VERSION := $(shell cat VERSION)
 # CXXFLAGS overrides. Libraries are found with pkg-config (libfcgi ships no .pc file).
 CXX ?= g++
 PKG_CONFIG ?= pkg-config
-PKGS := libpq libxml-2.0 libcurl openssl
+PKGS := libpq libcurl openssl
+# libxml2 is linked only where the tests compare our XML parser with it (unit_tests, make fuzz):
+# tests/unit/xml_libxml2_reference.cpp. Nothing we ship depends on it.
+XML_CFLAGS := $(shell $(PKG_CONFIG) --cflags libxml-2.0 2>/dev/null)
+XML_LIBS := $(shell $(PKG_CONFIG) --libs libxml-2.0 2>/dev/null)
 # Without the default system directories some .pc files name (libcurl's multiarch dir): as -I or
 # -isystem they would reorder the compiler's own search path and break #include_next.
 PKG_CFLAGS := $(filter-out -I/usr/include -I/usr/include/%-linux-gnu,$(shell $(PKG_CONFIG) --cflags $(PKGS)))
@@ -113,8 +117,10 @@ $(OUT)/null_fcgi: $(OUT)/obj/tests/bench/null_fcgi.o
 $(OUT)/rss_floor: $(OUT)/obj/tests/bench/rss_floor.o
 	$(LINK) -o $@ $^ $(shell $(PKG_CONFIG) --libs libpq libcurl openssl)
 
+$(UNIT_OBJS): OP_CPPFLAGS += $(XML_CFLAGS)
+
 $(OUT)/unit_tests: $(UNIT_OBJS) $(OUT)/libsim.a $(OUT)/libcore.a
-	$(LINK) -o $@ $^ -lgtest -lgtest_main $(LIBS)
+	$(LINK) -o $@ $^ -lgtest -lgtest_main $(LIBS) $(XML_LIBS)
 
 deps:
 	@bash deploy/install-deps.sh
@@ -169,7 +175,7 @@ FUZZ_OUT := build/fuzz
 # The Makefile's include paths, third-party ones as system headers (-Werror stays on for ours).
 # clang also flags RapidJSON 1.1's member-iterator operator!= (C++20 reversed operators) at each
 # loop over an object, in our files; that warning is about the header and is turned off.
-FUZZ_INCS := -Iinclude $(patsubst -I%,-isystem %,$(PKG_CFLAGS))
+FUZZ_INCS := -Iinclude $(patsubst -I%,-isystem %,$(PKG_CFLAGS) $(XML_CFLAGS))
 FUZZ_IGNORELIST := tests/fuzz/ubsan-ignorelist.txt
 FUZZ_CXXFLAGS := $(CXXSTD) $(WARN) -Wno-ambiguous-reversed-operator $(FUZZ_INCS) \
                  -O1 -g -fno-omit-frame-pointer -fno-sanitize-recover=undefined \
@@ -181,13 +187,18 @@ FUZZ_LIB_SRCS := src/http/form.cpp src/http/json.cpp src/http/xml.cpp src/http/r
                  src/http/errors.cpp src/http/utf8.cpp src/domain/money.cpp src/crypto/digest.cpp \
                  src/crypto/rsa.cpp src/crypto/aead.cpp src/crypto/x509_chain.cpp src/core/log.cpp \
                  src/core/config.cpp src/providers/http_client.cpp src/providers/scan_resolve.cpp \
-                 src/providers/registry.cpp $(sort $(wildcard src/providers/*/*.cpp))
+                 src/providers/registry.cpp $(sort $(wildcard src/providers/*/*.cpp)) \
+                 tests/unit/xml_libxml2_reference.cpp
 FUZZ_LIB_OBJS := $(FUZZ_LIB_SRCS:%.cpp=$(FUZZ_OUT)/obj/%.o)
 FUZZ_TARGETS := $(patsubst tests/fuzz/%_fuzz.cpp,%,$(sort $(wildcard tests/fuzz/*_fuzz.cpp)))
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_OUT)/%)
-FUZZ_LIBS := $(shell $(PKG_CONFIG) --libs libxml-2.0 libcurl openssl) -lpthread
+FUZZ_LIBS := $(XML_LIBS) $(shell $(PKG_CONFIG) --libs libcurl openssl) -lpthread
 
 $(FUZZ_OUT)/obj/src/%.o: src/%.cpp $(FUZZ_IGNORELIST)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CXX) $(FUZZ_CXXFLAGS) -fsanitize=fuzzer-no-link,address,undefined -c $< -o $@
+
+$(FUZZ_OUT)/obj/tests/unit/%.o: tests/unit/%.cpp $(FUZZ_IGNORELIST)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CXX) $(FUZZ_CXXFLAGS) -fsanitize=fuzzer-no-link,address,undefined -c $< -o $@
 

@@ -10,7 +10,8 @@ set -euo pipefail
 
 PACKAGES=(
     g++ make
-    libfcgi-dev rapidjson-dev libxml2-dev libssl-dev libpq-dev libcurl4-openssl-dev
+    libfcgi-dev rapidjson-dev libssl-dev libpq-dev libcurl4-openssl-dev
+    libxml2-dev  # unit_tests and make fuzz only: the reference the XML parser is compared with
     libqrencode-dev  # pay/qr's SVG
     postgresql nginx-light
     googletest libgtest-dev

@@ -1,11 +1,7 @@
-// WeChat Pay v2 flat XML: a libxml2 parse locked down against XXE/entity bombs, and its writer.
+// WeChat Pay v2 flat XML: our own strict parser for <xml><key>value</key>...</xml>, and its writer.
 #include "orderpay/http/xml.hpp"
 
-#include <libxml/parser.h>
-#include <libxml/tree.h>
-
 #include <climits>
-#include <memory>
 #include <stdexcept>
 #include <utility>
 
@@ -15,73 +11,49 @@ namespace {
 
 constexpr std::size_t kMaxFields = 200;
 
-struct XmlDocDeleter {
-    void operator()(xmlDoc* d) const noexcept { xmlFreeDoc(d); }
-};
-using XmlDoc = std::unique_ptr<xmlDoc, XmlDocDeleter>;
-
 FlatXmlResult Error(std::string reason) {
     FlatXmlResult r;
     r.error = std::move(reason);
     return r;
 }
 
-bool ContainsIgnoreCase(std::string_view hay, std::string_view needle) {
-    auto lower = [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; };
-    for (std::size_t i = 0; i + needle.size() <= hay.size(); ++i) {
-        std::size_t j = 0;
-        while (j < needle.size() && lower(hay[i + j]) == lower(needle[j])) ++j;
-        if (j == needle.size()) return true;
+char Lower(char c) {
+    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        if (Lower(a[i]) != Lower(b[i])) return false;
+    return true;
+}
+
+// True when "<!DOCTYPE" or "<!ENTITY" occurs in any ASCII case. Both start with "<!", so only the
+// places of that pair are compared (a byte-by-byte case-folded search was most of a parse's time).
+bool HasDeclaration(std::string_view body) {
+    for (std::size_t i = body.find("<!"); i != std::string_view::npos; i = body.find("<!", i + 2)) {
+        const std::string_view rest = body.substr(i + 2);
+        if (EqualsIgnoreCase(rest.substr(0, 7), "DOCTYPE") || EqualsIgnoreCase(rest.substr(0, 6), "ENTITY"))
+            return true;
     }
     return false;
 }
 
-bool IsXmlSpace(const xmlChar* s) {
-    for (; s != nullptr && *s != 0; ++s)
-        if (*s != ' ' && *s != '\t' && *s != '\n' && *s != '\r') return false;
-    return true;
+bool IsXmlChar(char32_t cp) {
+    return cp == 0x9 || cp == 0xA || cp == 0xD || (cp >= 0x20 && cp <= 0xD7FF) ||
+           (cp >= 0xE000 && cp <= 0xFFFD) || (cp >= 0x10000 && cp <= 0x10FFFF);
 }
 
-const char* Str(const xmlChar* s) {
-    return reinterpret_cast<const char*>(s);
-}
-
-// Reads one <key>value</key> child. Returns an error reason, or empty on success.
-std::string ReadField(const xmlNode* el, std::string& value) {
-    if (el->properties != nullptr || el->nsDef != nullptr || el->ns != nullptr) return "attributes";
-    for (const xmlNode* n = el->children; n != nullptr; n = n->next) {
-        switch (n->type) {
-            case XML_TEXT_NODE:
-            case XML_CDATA_SECTION_NODE:
-                if (n->content != nullptr) value += Str(n->content);
-                break;
-            case XML_ELEMENT_NODE:
-                return "nested";
-            default:
-                // Comments, PIs and entity references have no place in a signed value; dropping
-                // them silently would let two different documents carry the same signature.
-                return "unexpected node";
-        }
-    }
-    return {};
-}
-
-bool ValidKey(std::string_view key) {
-    if (key.empty() || (key[0] >= '0' && key[0] <= '9')) return false;  // XML names cannot start with a digit
-    for (char c : key) {
-        const bool ok =
-            (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
-        if (!ok) return false;
-    }
-    return true;
-}
-
-// True when `v` is UTF-8 made only of XML 1.0 Char code points, except CR: a parser normalises
-// CR to LF even inside CDATA, so a value carrying it could not round-trip.
-bool ValidXmlText(std::string_view v) {
+// True when `v` is UTF-8 made only of XML 1.0 Char code points. `allow_cr` is false for values we
+// write: a parser normalises CR to LF even inside CDATA, so a value carrying it could not round-trip.
+bool ValidXmlText(std::string_view v, bool allow_cr) {
     std::size_t i = 0;
     while (i < v.size()) {
         const auto b = static_cast<unsigned char>(v[i]);
+        if ((b >= 0x20 && b < 0x80) || b == '\t' || b == '\n') {  // the common case: plain ASCII
+            ++i;
+            continue;
+        }
         const std::size_t len = b < 0x80             ? 1
                                 : (b & 0xE0) == 0xC0 ? 2
                                 : (b & 0xF0) == 0xE0 ? 3
@@ -97,10 +69,294 @@ bool ValidXmlText(std::string_view v) {
         }
         static constexpr char32_t kMinForLen[] = {0, 0, 0x80, 0x800, 0x10000};
         if (cp < kMinForLen[len]) return false;  // overlong
-        const bool is_char = cp == 0x9 || cp == 0xA || (cp >= 0x20 && cp <= 0xD7FF) ||
-                             (cp >= 0xE000 && cp <= 0xFFFD) || (cp >= 0x10000 && cp <= 0x10FFFF);
-        if (!is_char) return false;
+        if (!IsXmlChar(cp) || (cp == 0xD && !allow_cr)) return false;
         i += len;
+    }
+    return true;
+}
+
+void AppendUtf8(std::string& out, char32_t cp) {
+    if (cp < 0x80) {
+        out += static_cast<char>(cp);
+    } else if (cp < 0x800) {
+        out += static_cast<char>(0xC0 | (cp >> 6));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+        out += static_cast<char>(0xE0 | (cp >> 12));
+        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else {
+        out += static_cast<char>(0xF0 | (cp >> 18));
+        out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    }
+}
+
+bool IsSpace(char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+bool IsDigit(char c) {
+    return c >= '0' && c <= '9';
+}
+
+// The names we accept are ASCII [A-Za-z_][A-Za-z0-9_.-]*: every WeChat key is, and anything wider
+// (namespaces, non-ASCII names) only widens what has to be proved equal to what was signed.
+bool IsNameStart(char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
+}
+
+bool IsNameChar(char c) {
+    return IsNameStart(c) || IsDigit(c) || c == '.' || c == '-';
+}
+
+// What XML itself could read as part of a name: ours plus ':' and any non-ASCII byte. Used to
+// tell a wrong or namespaced name (its own error) from broken markup.
+bool IsWideNameChar(char c) {
+    return IsNameChar(c) || c == ':' || static_cast<unsigned char>(c) >= 0x80;
+}
+
+// An index-based reader over the whole document; every method leaves `i` after what it consumed.
+struct Scanner {
+    std::string_view s;
+    std::size_t i = 0;
+
+    bool AtEnd() const { return i >= s.size(); }
+    bool At(std::string_view prefix) const { return s.substr(i, prefix.size()) == prefix; }
+    void SkipSpace() {
+        while (i < s.size() && IsSpace(s[i])) ++i;
+    }
+    // Skips "S? = S?" (XML's Eq).
+    bool Eq() {
+        SkipSpace();
+        if (!At("=")) return false;
+        ++i;
+        SkipSpace();
+        return true;
+    }
+    // A token of wide name characters (possibly empty).
+    std::string_view WideName() {
+        const std::size_t start = i;
+        while (i < s.size() && IsWideNameChar(s[i])) ++i;
+        return s.substr(start, i - start);
+    }
+    // A quoted pseudo-attribute value of the XML declaration, without its quotes.
+    bool Quoted(std::string_view& value) {
+        if (AtEnd() || (s[i] != '"' && s[i] != '\'')) return false;
+        const std::size_t end = s.find(s[i], i + 1);
+        if (end == std::string_view::npos) return false;
+        value = s.substr(i + 1, end - i - 1);
+        i = end + 1;
+        return true;
+    }
+};
+
+// "<!--" ... "-->" with no "--" inside, as XML requires.
+bool SkipComment(Scanner& sc) {
+    sc.i += 4;
+    const std::size_t dashes = sc.s.find("--", sc.i);
+    if (dashes == std::string_view::npos || dashes + 2 >= sc.s.size() || sc.s[dashes + 2] != '>')
+        return false;
+    sc.i = dashes + 3;
+    return true;
+}
+
+// "<?target" [S data] "?>" where the target is not "xml" in any case (reserved for the declaration).
+bool SkipPi(Scanner& sc) {
+    sc.i += 2;
+    const std::size_t start = sc.i;
+    if (sc.AtEnd() || !IsNameStart(sc.s[sc.i])) return false;
+    while (!sc.AtEnd() && IsNameChar(sc.s[sc.i])) ++sc.i;
+    if (EqualsIgnoreCase(sc.s.substr(start, sc.i - start), "xml")) return false;
+    if (sc.At("?>")) {
+        sc.i += 2;
+        return true;
+    }
+    if (sc.AtEnd() || !IsSpace(sc.s[sc.i])) return false;
+    const std::size_t end = sc.s.find("?>", sc.i);
+    if (end == std::string_view::npos) return false;
+    sc.i = end + 2;
+    return true;
+}
+
+// `<?xml version="1.0" [encoding="UTF-8"] [standalone="yes|no"]?>`, in that order. Another
+// declared encoding is refused: the bytes are read as UTF-8 whatever a document claims.
+bool SkipXmlDecl(Scanner& sc) {
+    sc.i += 5;  // "<?xml", followed by whitespace (checked by the caller)
+    sc.SkipSpace();
+    std::string_view value;
+    if (!sc.At("version")) return false;
+    sc.i += 7;
+    if (!sc.Eq() || !sc.Quoted(value) || value != "1.0") return false;
+    bool spaced = !sc.AtEnd() && IsSpace(sc.s[sc.i]);
+    sc.SkipSpace();
+    if (spaced && sc.At("encoding")) {
+        sc.i += 8;
+        if (!sc.Eq() || !sc.Quoted(value) || !EqualsIgnoreCase(value, "UTF-8")) return false;
+        spaced = !sc.AtEnd() && IsSpace(sc.s[sc.i]);
+        sc.SkipSpace();
+    }
+    if (spaced && sc.At("standalone")) {
+        sc.i += 10;
+        if (!sc.Eq() || !sc.Quoted(value) || (value != "yes" && value != "no")) return false;
+        sc.SkipSpace();
+    }
+    if (!sc.At("?>")) return false;
+    sc.i += 2;
+    return true;
+}
+
+// XML's Misc*: whitespace, comments and processing instructions around the root element.
+bool SkipMisc(Scanner& sc) {
+    for (;;) {
+        sc.SkipSpace();
+        if (sc.At("<!--")) {
+            if (!SkipComment(sc)) return false;
+        } else if (sc.At("<?")) {
+            if (!SkipPi(sc)) return false;
+        } else {
+            return true;
+        }
+    }
+}
+
+// After a start tag's name: "S? >" or "S? />". Sets `empty` for the latter. Returns an error
+// reason, or empty on success.
+std::string_view EndOfStartTag(Scanner& sc, bool& empty) {
+    const std::size_t name_end = sc.i;
+    sc.SkipSpace();
+    if (sc.At(">")) {
+        sc.i += 1;
+        empty = false;
+        return {};
+    }
+    if (sc.At("/>")) {
+        sc.i += 2;
+        empty = true;
+        return {};
+    }
+    // An attribute (xmlns included) is a name after whitespace; anything else is broken markup.
+    if (sc.i > name_end && !sc.AtEnd() && IsWideNameChar(sc.s[sc.i]) && !IsDigit(sc.s[sc.i]))
+        return "attributes";
+    return "malformed";
+}
+
+// "</name S? >" for the element `name`.
+bool EndTag(Scanner& sc, std::string_view name) {
+    sc.i += 2;
+    if (sc.WideName() != name) return false;
+    sc.SkipSpace();
+    if (!sc.At(">")) return false;
+    sc.i += 1;
+    return true;
+}
+
+// Appends CDATA or text with XML's line-end handling: "\r\n" and a lone "\r" become "\n".
+void AppendNormalised(std::string& out, std::string_view text) {
+    for (std::size_t k = 0; k < text.size(); ++k) {
+        if (text[k] != '\r') {
+            out += text[k];
+        } else {
+            out += '\n';
+            if (k + 1 < text.size() && text[k + 1] == '\n') ++k;
+        }
+    }
+}
+
+// A reference at '&': one of the five predefined entities or a character reference &#N; / &#xH;
+// naming an XML Char. There is no DTD, so no other entity can be defined.
+bool DecodeReference(Scanner& sc, std::string& out) {
+    const std::string_view s = sc.s;
+    std::size_t k = sc.i + 1;
+    if (k < s.size() && s[k] == '#') {
+        ++k;
+        const bool hex = k < s.size() && s[k] == 'x';
+        if (hex) ++k;
+        const std::size_t digits_start = k;
+        char32_t cp = 0;
+        bool too_big = false;
+        for (; k < s.size(); ++k) {
+            const char c = s[k];
+            unsigned d = 0;
+            if (IsDigit(c)) {
+                d = static_cast<unsigned>(c - '0');
+            } else if (hex && Lower(c) >= 'a' && Lower(c) <= 'f') {
+                d = static_cast<unsigned>(Lower(c) - 'a' + 10);
+            } else {
+                break;
+            }
+            cp = cp * (hex ? 16 : 10) + d;
+            if (cp > 0x10FFFF) {
+                too_big = true;
+                cp = 0x110000;  // stays out of range without overflowing
+            }
+        }
+        if (k == digits_start || k >= s.size() || s[k] != ';' || too_big || !IsXmlChar(cp)) return false;
+        AppendUtf8(out, cp);
+        sc.i = k + 1;
+        return true;
+    }
+    static constexpr std::pair<std::string_view, char> kPredefined[] = {
+        {"lt;", '<'}, {"gt;", '>'}, {"amp;", '&'}, {"apos;", '\''}, {"quot;", '"'}};
+    for (const auto& [name, c] : kPredefined) {
+        if (s.substr(k, name.size()) == name) {
+            out += c;
+            sc.i = k + name.size();
+            return true;
+        }
+    }
+    return false;
+}
+
+// The content of one child after its start tag, up to and including "</key>": text, references
+// and CDATA sections, concatenated. Returns an error reason, or empty on success.
+std::string_view ReadValue(Scanner& sc, std::string_view key, std::string& value) {
+    const std::string_view s = sc.s;
+    for (;;) {
+        // Plain text up to the next character that needs a decision.
+        const std::size_t stop = s.find_first_of("<&]\r", sc.i);
+        if (stop == std::string_view::npos) return "malformed";  // unclosed element
+        value.append(s.substr(sc.i, stop - sc.i));
+        sc.i = stop;
+        switch (s[stop]) {
+            case '\r':  // "\r\n" and a lone "\r" are one "\n" (XML 1.0 section 2.11)
+                value += '\n';
+                sc.i += stop + 1 < s.size() && s[stop + 1] == '\n' ? 2 : 1;
+                break;
+            case ']':
+                if (sc.At("]]>")) return "malformed";  // only a CDATA section may end with it
+                value += ']';
+                ++sc.i;
+                break;
+            case '&':
+                if (!DecodeReference(sc, value)) return "malformed";
+                break;
+            default:  // '<'
+                if (sc.At("</")) return EndTag(sc, key) ? std::string_view{} : "malformed";
+                if (sc.At("<![CDATA[")) {
+                    const std::size_t end = s.find("]]>", sc.i + 9);
+                    if (end == std::string_view::npos) return "malformed";
+                    AppendNormalised(value, s.substr(sc.i + 9, end - sc.i - 9));
+                    sc.i = end + 3;
+                    break;
+                }
+                // Comments and PIs have no place in a signed value; dropping them silently would
+                // let two different documents carry the same signature.
+                if (sc.At("<!--") || sc.At("<?")) return "unexpected node";
+                if (sc.i + 1 < s.size() && IsWideNameChar(s[sc.i + 1]) && !IsDigit(s[sc.i + 1]))
+                    return "nested";
+                return "malformed";
+        }
+    }
+}
+
+bool ValidKey(std::string_view key) {
+    if (key.empty() || (key[0] >= '0' && key[0] <= '9')) return false;  // XML names cannot start with a digit
+    for (char c : key) {
+        const bool ok =
+            (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+        if (!ok) return false;
     }
     return true;
 }
@@ -116,35 +372,59 @@ bool AllDigits(std::string_view v) {
 
 FlatXmlResult ParseFlatXml(std::string_view body, std::size_t max_bytes, std::string_view root_name) {
     if (body.size() > max_bytes || body.size() > static_cast<std::size_t>(INT_MAX)) return Error("too large");
-    // A DTD is the only way to declare entities (XXE, billion laughs); no WeChat message has one,
-    // so refuse it before libxml2 sees it rather than trusting parser options alone.
-    if (ContainsIgnoreCase(body, "<!DOCTYPE") || ContainsIgnoreCase(body, "<!ENTITY"))
-        return Error("doctype");
+    // A DTD is the only way to declare entities (XXE, billion laughs); no WeChat message has one.
+    // The parser below cannot read one either; refusing the text anywhere keeps the old, blunt rule.
+    if (HasDeclaration(body)) return Error("doctype");
     // A NUL cannot occur in XML text, and UTF-16 input (full of NULs) could hide "<!DOCTYPE"
     // from the check above.
     if (body.find('\0') != std::string_view::npos) return Error("malformed");
+    // Checked once for the whole document, so the scanner below only looks at ASCII markup.
+    if (!ValidXmlText(body, /*allow_cr=*/true)) return Error("malformed");
 
-    // The encoding is forced to UTF-8 for the same reason: a declared encoding must not change
-    // how the bytes checked above are read.
-    const int options = XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING;
-    XmlDoc doc(xmlReadMemory(body.data(), static_cast<int>(body.size()), nullptr, "UTF-8", options));
-    if (!doc) return Error("malformed");
-    if (doc->intSubset != nullptr || doc->extSubset != nullptr) return Error("doctype");
+    Scanner sc{body};
+    if (sc.At("\xEF\xBB\xBF")) sc.i += 3;  // a UTF-8 byte order mark
+    if (sc.At("<?xml") && sc.i + 5 < body.size() && IsSpace(body[sc.i + 5]) && !SkipXmlDecl(sc))
+        return Error("malformed");
+    if (!SkipMisc(sc) || !sc.At("<")) return Error("malformed");
 
-    const xmlNode* root = xmlDocGetRootElement(doc.get());
-    if (root == nullptr || root->ns != nullptr || std::string_view(Str(root->name)) != root_name)
-        return Error("root");
-    if (root->properties != nullptr || root->nsDef != nullptr) return Error("attributes");
+    ++sc.i;
+    const std::string_view root = sc.WideName();
+    if (root.empty() ||
+        !(IsNameStart(root[0]) || root[0] == ':' || static_cast<unsigned char>(root[0]) >= 0x80))
+        return Error("malformed");
+    if (root != root_name) return Error("root");
+    bool empty_root = false;
+    if (std::string_view reason = EndOfStartTag(sc, empty_root); !reason.empty())
+        return Error(std::string(reason));
 
     XmlFields fields;
-    for (const xmlNode* n = root->children; n != nullptr; n = n->next) {
-        if (n->type == XML_TEXT_NODE && IsXmlSpace(n->content)) continue;  // indentation
-        if (n->type != XML_ELEMENT_NODE) return Error("unexpected node");
+    while (!empty_root) {
+        sc.SkipSpace();  // indentation
+        if (sc.AtEnd()) return Error("malformed");
+        if (sc.At("</")) {
+            if (!EndTag(sc, root_name)) return Error("malformed");
+            break;
+        }
+        // Text, CDATA, comments and PIs directly in the root carry nothing a key could be signed with.
+        if (!sc.At("<") || sc.At("<!") || sc.At("<?")) return Error("unexpected node");
+        ++sc.i;
+        const std::string_view key = sc.WideName();
+        if (key.empty() || !IsNameStart(key[0])) return Error("malformed");
+        for (char c : key) {
+            if (c == ':') return Error("attributes");  // a namespace prefix, refused like xmlns
+            if (!IsNameChar(c)) return Error("malformed");
+        }
+        bool empty = false;
+        if (std::string_view reason = EndOfStartTag(sc, empty); !reason.empty())
+            return Error(std::string(reason));
         if (fields.size() == kMaxFields) return Error("too many fields");
         std::string value;
-        if (std::string reason = ReadField(n, value); !reason.empty()) return Error(std::move(reason));
-        if (!fields.emplace(Str(n->name), std::move(value)).second) return Error("duplicate");
+        if (!empty)
+            if (std::string_view reason = ReadValue(sc, key, value); !reason.empty())
+                return Error(std::string(reason));
+        if (!fields.emplace(key, std::move(value)).second) return Error("duplicate");
     }
+    if (!SkipMisc(sc) || !sc.AtEnd()) return Error("malformed");
 
     FlatXmlResult r;
     r.fields = std::move(fields);
@@ -157,7 +437,8 @@ std::string BuildFlatXml(const XmlFields& fields) {
         // Keys and values come from our own code; a bad one is a programming error, and writing
         // it anyway would produce XML the provider (or our own parser) reads differently.
         if (!ValidKey(key)) throw std::invalid_argument("BuildFlatXml: invalid key");
-        if (!ValidXmlText(value)) throw std::invalid_argument("BuildFlatXml: value is not XML text");
+        if (!ValidXmlText(value, /*allow_cr=*/false))
+            throw std::invalid_argument("BuildFlatXml: value is not XML text");
         out += '<' + key + '>';
         if (AllDigits(value)) {
             out += value;

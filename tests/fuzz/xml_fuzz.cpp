@@ -1,9 +1,11 @@
 // Fuzz target: WeChat Pay v2 flat XML (http::ParseFlatXml and http::BuildFlatXml): shape rules of
-// what parses, and parse(build(fields)) == fields both from parsed documents and from raw fields.
+// what parses, agreement with the libxml2 oracle (what we accept libxml2 reads the same; what it
+// refuses we refuse), and parse(build(fields)) == fields from parsed documents and raw fields.
 #include <cstdint>
 #include <limits>
 #include <stdexcept>
 
+#include "../unit/xml_libxml2_reference.hpp"
 #include "fuzz_check.hpp"
 #include "orderpay/http/xml.hpp"
 
@@ -69,7 +71,19 @@ void CheckBuild(const http::XmlFields& fields) {
     FUZZ_CHECK(*back.fields == fields);
 }
 
+// Our parser may refuse what libxml2 reads (it is stricter by design), never the reverse, and
+// what it accepts must carry exactly the fields libxml2 reads: a signature checked over one
+// reading must mean the same document under the other.
+void CheckAgainstLibxml2(std::string_view body, std::string_view root_name) {
+    const http::FlatXmlResult ours = http::ParseFlatXml(body, 64 * 1024, root_name);
+    const http::FlatXmlResult ref = http::reference::ParseFlatXmlLibxml2(body, 64 * 1024, root_name);
+    if (!ref.fields) FUZZ_CHECK(!ours.fields);
+    if (ours.fields) FUZZ_CHECK(ref.fields && *ref.fields == *ours.fields);
+}
+
 void CheckParse(std::string_view body) {
+    CheckAgainstLibxml2(body, "xml");
+    CheckAgainstLibxml2(body, "root");  // the refund notice's decrypted document
     const http::FlatXmlResult r = http::ParseFlatXml(body);
     FUZZ_CHECK(r.fields.has_value() == r.error.empty());
     if (body.size() > 64 * 1024) FUZZ_CHECK(r.error == "too large");

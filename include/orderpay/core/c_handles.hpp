@@ -3,7 +3,6 @@
 
 #include <curl/curl.h>
 #include <libpq-fe.h>
-#include <libxml/tree.h>
 #include <openssl/evp.h>
 #include <qrencode.h>
 
@@ -21,7 +20,6 @@ struct CDeleter {
 
 using PgConnPtr = std::unique_ptr<PGconn, CDeleter<PQfinish>>;
 using PgResultPtr = std::unique_ptr<PGresult, CDeleter<PQclear>>;
-using XmlDocPtr = std::unique_ptr<xmlDoc, CDeleter<xmlFreeDoc>>;
 using EvpMdCtxPtr = std::unique_ptr<EVP_MD_CTX, CDeleter<EVP_MD_CTX_free>>;
 using EvpPkeyPtr = std::unique_ptr<EVP_PKEY, CDeleter<EVP_PKEY_free>>;
 using CurlPtr = std::unique_ptr<CURL, CDeleter<curl_easy_cleanup>>;

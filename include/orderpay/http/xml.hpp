@@ -1,4 +1,4 @@
-// The flat XML dialect of WeChat Pay API v2: <xml><key>value</key>...</xml>, parsed safely.
+// The flat XML dialect of WeChat Pay API v2: <xml><key>value</key>...</xml>, parsed strictly by our own code.
 #pragma once
 
 #include <map>
@@ -16,12 +16,18 @@ struct FlatXmlResult {
 };
 
 /// Parses a document whose root is <xml> (or <root_name>: the decrypted part of WeChat's refund
-/// notification is <root>) and whose children are elements holding only text or
-/// CDATA. Uses libxml2 with XML_PARSE_NONET, without XML_PARSE_NOENT/DTDLOAD, and rejects any
-/// document containing "<!DOCTYPE" or "<!ENTITY" before parsing (error "doctype"). Rejects:
-/// bodies over `max_bytes` ("too large"), a root other than <xml>, nested elements, attributes,
-/// duplicate keys, more than 200 children, malformed XML. Values are the exact text (CDATA and
-/// text concatenated), not trimmed.
+/// notification is <root>) and whose children are elements holding only text or CDATA, with our
+/// own strict scanner (no libxml2): UTF-8 of XML 1.0 characters, an optional BOM and
+/// `<?xml version="1.0"?>` declaring no encoding but UTF-8, comments and PIs only outside the
+/// root, child names [A-Za-z_][A-Za-z0-9_.-]*, the five predefined entities and character
+/// references only. Any "<!DOCTYPE" or "<!ENTITY" text is refused before parsing ("doctype").
+/// Rejects: bodies over `max_bytes` ("too large"), another root ("root"), attributes or
+/// namespaces ("attributes"), nested elements ("nested"), text, comments or PIs in the root or
+/// comments/PIs in a value ("unexpected node"), more than 200 children ("too many fields"),
+/// duplicate keys ("duplicate"), anything else ("malformed"). Values are the exact text (CDATA
+/// and text concatenated, line ends normalised to "\n" as XML requires), not trimmed. Never
+/// accepts a document libxml2 would refuse or read differently (tests/unit/xml_test.cpp and
+/// tests/fuzz/xml_fuzz.cpp compare the two).
 FlatXmlResult ParseFlatXml(std::string_view body, std::size_t max_bytes = 64 * 1024,
                            std::string_view root_name = "xml");
 
