@@ -301,7 +301,7 @@ ms() { awk '{ v = $1 + 0; if ($1 ~ /us$/) v /= 1000; else if ($1 ~ /[0-9]s$/ && 
 target() {  # target NAME VALUE MIN|MAX LIMIT [WHY: printed after NOT MET]
     awk -v n="$1" -v v="$2" -v k="$3" -v l="$4" -v why="${5:-}" 'BEGIN {
         ok = (k == "min") ? (v >= l) : (v <= l)
-        printf "target %-30s %8.2f %s %-6s %s%s\n", n, v, (k == "min") ? ">=" : "<=", l, ok ? "met" : "NOT MET",
+        printf "target %-30s %8.3f %s %-6s %s%s\n", n, v, (k == "min") ? ">=" : "<=", l, ok ? "met" : "NOT MET",
             (ok || why == "") ? "" : " (" why ")" }'
 }
 # Whether a missed ratio target could be met on this box at all: the bounds measured above.
