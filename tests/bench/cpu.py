@@ -3,6 +3,11 @@
 
   cpu.py snap FILE       write a snapshot (machine jiffies, and jiffies per program)
   cpu.py report A B      one line: machine busy % of all cores, and each program's share
+  cpu.py budget A B RPS FLOOR_RPS TARGET PROGRAM
+                         the CPU one request took across the machine during a run of RPS, by
+                         program; the rps all cores at 100 % would give, with and without
+                         PROGRAM's share, as ratios to FLOOR_RPS; and the most CPU per request
+                         PROGRAM may take for TARGET x FLOOR_RPS at 100 % busy
 
 Programs are grouped by command name (postgres, nginx, orderpayd, paysim, null_fcgi) and summed
 over their processes, with the children each has reaped. wrk and pgbench end before the second
@@ -38,17 +43,23 @@ def snap():
     return out
 
 
-def report(a, b):
+def shares(a, b):
+    """(total jiffies, busy %, iowait %, {program: jiffies}) between two snapshots."""
     total = b["total"] - a["total"]
-    if total <= 0:
-        return "cpu: n/a"
-    busy = 100.0 * (total - (b["idle"] - a["idle"])) / total
-    iowait = 100.0 * (b["iowait"] - a["iowait"]) / total
-    ncpu = os.cpu_count() or 1
+    busy = 100.0 * (total - (b["idle"] - a["idle"])) / total if total > 0 else 0
+    iowait = 100.0 * (b["iowait"] - a["iowait"]) / total if total > 0 else 0
     use = {}
     for pid, (group, t) in b["procs"].items():
         before = a["procs"].get(pid, [group, 0])[1]
         use[group] = use.get(group, 0) + t - before
+    return total, busy, iowait, use
+
+
+def report(a, b):
+    total, busy, iowait, use = shares(a, b)
+    if total <= 0:
+        return "cpu: n/a"
+    ncpu = os.cpu_count() or 1
     # Process jiffies are per core; machine jiffies sum all cores: a share of the whole machine.
     parts = ["%s %.0f%%" % (g, 100.0 * use[g] / total) for g in GROUPS if use.get(g, 0) > 0]
     other = busy - 100.0 * sum(use.values()) / total
@@ -58,6 +69,28 @@ def report(a, b):
     top = max(use, key=use.get) if any(use.values()) else "-"
     return "  cpu: %.0f%% busy of %d cores (iowait %.0f%%): %s -> %s (largest: %s)" % (
         busy, ncpu, iowait, ", ".join(parts) or "-", verdict, top)
+
+
+def budget(a, b, rps, floor_rps, target, program):
+    """A CPU bound for a path whose run kept the machine nearly busy: what one request cost all
+    programs together, extrapolated to every core at 100 % (more than a machine ever gives)."""
+    total, busy, _, use = shares(a, b)
+    ncpu = os.cpu_count() or 1
+    if total <= 0 or rps <= 0 or floor_rps <= 0 or busy <= 0:
+        return "cpu budget: n/a"
+    ms = {g: 1000.0 * ncpu * use[g] / total / rps for g in GROUPS if use.get(g, 0) > 0}
+    all_ms = 1000.0 * ncpu * busy / 100 / rps
+    other = all_ms - sum(ms.values())
+    own = ms.get(program, 0.0)
+    bound = 1000.0 * ncpu / all_ms
+    bound_free = 1000.0 * ncpu / (all_ms - own) if all_ms > own else float("inf")
+    allowed = 1000.0 * ncpu / (target * floor_rps) - (all_ms - own)
+    parts = ", ".join("%s %.2f" % (g, v) for g, v in ms.items())
+    return ("  cpu per request across the machine: %.2f ms (%s, other %.2f); all %d cores at 100 %% busy "
+            "would answer %.0f rps (%.2f of the floor), %.0f rps (%.2f) if %s cost nothing; for %.2g of "
+            "the floor %s may take at most %.2f ms per request (it took %.2f)") % (
+        all_ms, parts, other, ncpu, bound, bound / floor_rps, bound_free, bound_free / floor_rps,
+        program, target, program, max(allowed, 0.0), own)
 
 
 def main():
@@ -70,6 +103,12 @@ def main():
         with open(sys.argv[3]) as f:
             b = json.load(f)
         print(report(a, b))
+    elif len(sys.argv) == 8 and sys.argv[1] == "budget":
+        with open(sys.argv[2]) as f:
+            a = json.load(f)
+        with open(sys.argv[3]) as f:
+            b = json.load(f)
+        print(budget(a, b, float(sys.argv[4]), float(sys.argv[5]), float(sys.argv[6]), sys.argv[7]))
     else:
         sys.exit(__doc__)
 
