@@ -124,7 +124,8 @@ TEST(SimArgsTest, PaypalPayArgs) {
 TEST(SimArgsTest, TamperMessageListsTheProvidersNames) {
     WxPayArgs w;
     EXPECT_EQ(ParseWxPayArgs({{"tamper", "x"}}, w),
-              "tamper must be one of sign, amount, amount_resigned, doctype, appid");
+              "tamper must be one of sign, amount, amount_resigned, doctype, appid, pretty, gbk_declaration, "
+              "comment");
     ZfbPayArgs z;
     EXPECT_EQ(ParseZfbPayArgs({{"tamper", "x"}}, z),
               "tamper must be one of sign, amount, amount_resigned, app_id, seller_id");

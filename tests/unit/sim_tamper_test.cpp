@@ -75,6 +75,9 @@ TEST(SimTamperTest, ParseNames) {
     EXPECT_EQ(ParseTamper("amount_resigned"), Tamper::kAmountResigned);
     EXPECT_EQ(ParseTamper("doctype"), Tamper::kDoctype);
     EXPECT_EQ(ParseTamper("appid"), Tamper::kAppid);
+    EXPECT_EQ(ParseTamper("pretty"), Tamper::kPretty);
+    EXPECT_EQ(ParseTamper("gbk_declaration"), Tamper::kGbkDeclaration);
+    EXPECT_EQ(ParseTamper("comment"), Tamper::kComment);
     EXPECT_FALSE(ParseTamper("Sign"));
     EXPECT_FALSE(ParseTamper("none"));
 }
@@ -116,6 +119,30 @@ TEST_P(SimTamperEachType, EachTamperDoesWhatItSays) {
     EXPECT_EQ(doctype.rfind("<!DOCTYPE xml [<!ENTITY x \"y\">]><xml>", 0), 0u);
     EXPECT_EQ(http::ParseFlatXml(doctype).error, "doctype");
     EXPECT_EQ(doctype.substr(doctype.find("<xml>")), http::BuildFlatXml(good));
+
+    // Not a forgery: other bytes, the same values, so the signature still verifies.
+    const std::string pretty = TamperedBody(good, Tamper::kPretty, kKey, type);
+    EXPECT_EQ(pretty.rfind("\xEF\xBB\xBF<?xml version=\"1.0\" encoding=\"UTF-8\"?>\r\n", 0), 0u);
+    EXPECT_EQ(pretty.find("CDATA"), std::string::npos);
+    EXPECT_NE(pretty.find("<return_code>&#83;UCCESS</return_code>"), std::string::npos);
+    EXPECT_EQ(Parse(pretty), good);
+
+    const std::string gbk = TamperedBody(good, Tamper::kGbkDeclaration, kKey, type);
+    EXPECT_EQ(gbk, "<?xml version=\"1.0\" encoding=\"GBK\"?>" + http::BuildFlatXml(good));
+    EXPECT_EQ(http::ParseFlatXml(gbk).error, "malformed");
+
+    const std::string comment = TamperedBody(good, Tamper::kComment, kKey, type);
+    const std::string& txn = good.at("transaction_id");
+    EXPECT_NE(comment.find("<transaction_id>" + txn.substr(0, 2) + "<!-- -->" + txn.substr(2) + "</"),
+              std::string::npos);
+    EXPECT_EQ(http::ParseFlatXml(comment).error, "unexpected node");
+}
+
+TEST(SimTamperTest, PrettyEscapesMarkupAndNonAscii) {
+    const http::XmlFields f{{"attach", "a<b>&c 茶"}, {"sign", "X"}};
+    const std::string xml = TamperedBody(f, Tamper::kPretty, kKey, wxpay::SignType::kMd5);
+    EXPECT_NE(xml.find("<attach>&#97;&lt;b&gt;&amp;c &#x8336;</attach>\r\n"), std::string::npos) << xml;
+    EXPECT_EQ(Parse(xml), f);
 }
 
 INSTANTIATE_TEST_SUITE_P(SignTypes, SimTamperEachType, ::testing::Values("MD5", "HMAC-SHA256"));

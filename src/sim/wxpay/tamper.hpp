@@ -19,6 +19,9 @@ enum class Tamper {
     kAmountResigned,  // total_fee + 1, signed again with the merchant key (valid sign, wrong amount)
     kDoctype,         // <!DOCTYPE ...> with an entity prepended to the body
     kAppid,           // another appid, signed again with the merchant key
+    kPretty,          // not a forgery: the same signed values written another way XML allows
+    kGbkDeclaration,  // <?xml ... encoding="GBK"?> before the (UTF-8) body
+    kComment,         // a comment inside a signed value (a lenient reader drops it and verifies)
 };
 
 /// The names /sim/pay's tamper= takes for a WeChat trade.
@@ -28,6 +31,9 @@ inline constexpr std::array kTamperNames = {
     TamperName<Tamper>{"amount_resigned", Tamper::kAmountResigned},
     TamperName<Tamper>{"doctype", Tamper::kDoctype},
     TamperName<Tamper>{"appid", Tamper::kAppid},
+    TamperName<Tamper>{"pretty", Tamper::kPretty},
+    TamperName<Tamper>{"gbk_declaration", Tamper::kGbkDeclaration},
+    TamperName<Tamper>{"comment", Tamper::kComment},
 };
 
 /// "" -> kNone, or a name of kTamperNames; nullopt for others.
