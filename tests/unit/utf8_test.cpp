@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <utility>
 
 using orderpay::http::IsText;
 using orderpay::http::IsUtf8;
@@ -103,4 +104,24 @@ TEST(Utf8, FitUtf8DropsBadBytesAndBlanksControls) {
     EXPECT_EQ(FitUtf8(std::string("a\0b", 3), 100), "a b");  // NUL is a control character
     EXPECT_EQ(FitUtf8("\xf0\x9f\x98\x80", 3), "");           // a 4-byte emoji does not fit in 3
     EXPECT_EQ(FitUtf8("", 10), "");
+}
+
+TEST(Utf8, AppendUtf8WritesEachLengthAtItsBoundaries) {
+    const std::pair<char32_t, std::string> cases[] = {
+        {0x24, "\x24"},
+        {0x7F, "\x7F"},
+        {0x80, "\xC2\x80"},
+        {0x7FF, "\xDF\xBF"},
+        {0x800, "\xE0\xA0\x80"},
+        {0x8336, "\xE8\x8C\xB6"},
+        {0xFFFD, "\xEF\xBF\xBD"},
+        {0x10000, "\xF0\x90\x80\x80"},
+        {0x10FFFF, "\xF4\x8F\xBF\xBF"},
+    };
+    for (const auto& [cp, bytes] : cases) {
+        std::string out = "a";
+        orderpay::http::AppendUtf8(out, cp);
+        EXPECT_EQ(out, "a" + bytes) << std::hex << static_cast<unsigned>(cp);
+        EXPECT_TRUE(IsUtf8(out));
+    }
 }

@@ -21,4 +21,8 @@ bool IsText(std::string_view s);
 /// `max_bytes` on a character boundary, so a multi-byte character is never split.
 std::string FitUtf8(std::string_view text, std::size_t max_bytes);
 
+/// Appends the UTF-8 bytes of code point `cp` (at most U+10FFFF; the caller checks that it is a
+/// character it may write, e.g. not a surrogate).
+void AppendUtf8(std::string& out, char32_t cp);
+
 }  // namespace orderpay::http

@@ -10,6 +10,8 @@
 #include <memory>
 #include <type_traits>
 
+#include "orderpay/http/utf8.hpp"
+
 namespace orderpay::alipay {
 
 namespace {
@@ -49,24 +51,6 @@ bool HasRepeatedName(const Params& params) {
     for (const auto& p : params) names.emplace_back(p.first);
     std::sort(names.begin(), names.end());
     return std::adjacent_find(names.begin(), names.end()) != names.end();
-}
-
-void AppendUtf8(std::string& out, unsigned cp) {
-    if (cp < 0x80) {
-        out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-        out += static_cast<char>(0xc0 | (cp >> 6));
-        out += static_cast<char>(0x80 | (cp & 0x3f));
-    } else if (cp < 0x10000) {
-        out += static_cast<char>(0xe0 | (cp >> 12));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
-        out += static_cast<char>(0x80 | (cp & 0x3f));
-    } else {
-        out += static_cast<char>(0xf0 | (cp >> 18));
-        out += static_cast<char>(0x80 | ((cp >> 12) & 0x3f));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
-        out += static_cast<char>(0x80 | (cp & 0x3f));
-    }
 }
 
 // Just enough JSON to walk the top-level object of a gateway response without building a tree:
@@ -139,7 +123,7 @@ class Scanner {
                             return false;
                         cp = 0x10000 + ((cp - 0xd800) << 10) + (low - 0xdc00);
                     }
-                    if (out) AppendUtf8(*out, cp);
+                    if (out) http::AppendUtf8(*out, cp);
                     continue;
                 }
                 default:
