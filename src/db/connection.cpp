@@ -118,7 +118,12 @@ Result Connection::Check(PGresult* raw, const char* what) {
     // Class 08 (connection exception) and 57P (admin shutdown) mean the server is going away;
     // 08P01 on a live connection is a protocol violation of ours (a parameter count), a bug.
     const std::string_view sv = state ? std::string_view(state) : std::string_view();
-    if ((sv.substr(0, 2) == "08" && sv != "08P01") || sv.substr(0, 3) == "57P") {
+    // Every error the server sends has a SQLSTATE; one without is libpq's own: the connection
+    // failed under this statement. After the server was killed (a crash, `pg_ctl stop -m
+    // immediate`) the send fails with "server closed the connection unexpectedly" while
+    // PQstatus still says CONNECTION_OK (libpq defers a write failure until it reads), and each
+    // worker answered its first request 500 instead of reconnecting.
+    if (sv.empty() || (sv.substr(0, 2) == "08" && sv != "08P01") || sv.substr(0, 3) == "57P") {
         prepared_ = false;
         metrics::DbError("unavailable");
         throw Unavailable(std::string(what) + ": " + msg);
