@@ -133,6 +133,11 @@ Result Connection::Check(PGresult* raw, const char* what) {
     throw Error(std::string(what) + ": " + msg, state ? state : "", primary ? primary : "");
 }
 
+void Connection::OnIdleLoss(const Unavailable& e) {
+    log::Info("database connection lost while idle (", e.what(), "); reconnecting");
+    ResetTransaction();
+}
+
 Result Connection::Exec(const Statement& st, std::initializer_list<Param> params) {
     return Exec(st, std::vector<Param>(params));
 }

@@ -151,22 +151,12 @@ http::Response Route_(app::Context& ctx, const http::Request& req) {
 }  // namespace
 
 http::Response Dispatch(app::Context& ctx, const http::Request& req) {
-    ctx.db().TakeSucceeded();
-    auto run = [&] {
-        http::Response r = Route_(ctx, req);
-        ctx.db().ResetTransaction();
-        return r;
-    };
     try {
-        try {
-            return run();
-        } catch (const db::Unavailable& e) {
-            // The connection died while this worker was idle (a database restart): the first
-            // statement never ran, so reconnecting and running the request again is safe.
-            if (ctx.db().TakeSucceeded() != 0) throw;
-            log::Info("database connection lost while idle (", e.what(), "); reconnecting");
-            return run();
-        }
+        return ctx.db().RunRetryingIdleLoss([&] {
+            http::Response r = Route_(ctx, req);
+            ctx.db().ResetTransaction();
+            return r;
+        });
     } catch (const db::Unavailable& e) {
         log::Warn("503: ", e.what());
         return http::Fail(http::Err::kDbUnavailable);

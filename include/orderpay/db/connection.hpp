@@ -98,9 +98,25 @@ class Connection {
     /// first statement (a connection that died while idle) be retried safely, since nothing ran.
     int TakeSucceeded() { return std::exchange(succeeded_, 0); }
 
+    /// Runs one request's database work `fn`. A connection that died while the worker was idle
+    /// (a PostgreSQL restart or crash) fails `fn`'s first statement; nothing of it ran then, so
+    /// it runs once more on a fresh connection. A loss after a statement succeeded is thrown.
+    template <class Fn>
+    auto RunRetryingIdleLoss(Fn&& fn) -> decltype(fn()) {
+        TakeSucceeded();
+        try {
+            return fn();
+        } catch (const Unavailable& e) {
+            if (TakeSucceeded() != 0) throw;
+            OnIdleLoss(e);
+            return fn();
+        }
+    }
+
   private:
     friend class Tx;
     Result Check(PGresult* r, const char* what);
+    void OnIdleLoss(const Unavailable& e);  // logs it and drops any transaction state
 
     std::string conninfo_;
     std::span<const Statement> statements_;

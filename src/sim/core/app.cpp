@@ -106,20 +106,10 @@ class SimApp final : public fcgi::App {
         }
         if (!route) return http::Fail(http::Err::kNoSuchApi);
         Ctx ctx{db_, opts_};
-        db_.TakeSucceeded();
         try {
-            try {
-                return route->handler(ctx, req);
-            } catch (const db::Unavailable& e) {
-                // The connection died while this worker was idle (a PostgreSQL restart): no
-                // statement of this request ran, so running it again on a fresh connection is
-                // safe, as orderpayd's Dispatch does. Without it every paysim worker answered one
-                // call with 503 after a restart, which orderpay must treat as "outcome unknown".
-                if (db_.TakeSucceeded() != 0) throw;
-                log::Info(req.path, ": database connection lost while idle (", e.what(), "); reconnecting");
-                db_.ResetTransaction();
-                return route->handler(ctx, req);
-            }
+            // Without the retry every paysim worker answered one call 503 after a PostgreSQL
+            // restart, which orderpay must treat as "outcome unknown".
+            return db_.RunRetryingIdleLoss([&] { return route->handler(ctx, req); });
         } catch (const db::Unavailable& e) {
             log::Warn(req.path, ": ", e.what());
             db_.ResetTransaction();
