@@ -1,4 +1,4 @@
-// WeChat Pay v2 flat XML: our own strict parser for <xml><key>value</key>...</xml>, and its writer.
+// WeChat Pay v2 flat XML: our own strict parser for <xml><key>value</key>...</xml>.
 #include "orderpay/http/xml.hpp"
 
 #include <climits>
@@ -46,9 +46,9 @@ bool IsXmlChar(char32_t cp) {
            (cp >= 0xE000 && cp <= 0xFFFD) || (cp >= 0x10000 && cp <= 0x10FFFF);
 }
 
-// True when `v` is UTF-8 made only of XML 1.0 Char code points. `allow_cr` is false for values we
-// write: a parser normalises CR to LF even inside CDATA, so a value carrying it could not round-trip.
-bool ValidXmlText(std::string_view v, bool allow_cr) {
+}  // namespace
+
+bool IsXmlText(std::string_view v, bool allow_cr) {
     std::size_t i = 0;
     while (i < v.size()) {
         const auto b = static_cast<unsigned char>(v[i]);
@@ -76,6 +76,8 @@ bool ValidXmlText(std::string_view v, bool allow_cr) {
     }
     return true;
 }
+
+namespace {
 
 bool IsSpace(char c) {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
@@ -335,23 +337,6 @@ std::string_view ReadValue(Scanner& sc, std::string_view key, std::string& value
     }
 }
 
-bool ValidKey(std::string_view key) {
-    if (key.empty() || (key[0] >= '0' && key[0] <= '9')) return false;  // XML names cannot start with a digit
-    for (char c : key) {
-        const bool ok =
-            (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
-        if (!ok) return false;
-    }
-    return true;
-}
-
-bool AllDigits(std::string_view v) {
-    if (v.empty()) return false;
-    for (char c : v)
-        if (c < '0' || c > '9') return false;
-    return true;
-}
-
 }  // namespace
 
 FlatXmlResult ParseFlatXml(std::string_view body, std::size_t max_bytes, std::string_view root_name) {
@@ -363,7 +348,7 @@ FlatXmlResult ParseFlatXml(std::string_view body, std::size_t max_bytes, std::st
     // from the check above.
     if (body.find('\0') != std::string_view::npos) return Error("malformed");
     // Checked once for the whole document, so the scanner below only looks at ASCII markup.
-    if (!ValidXmlText(body, /*allow_cr=*/true)) return Error("malformed");
+    if (!IsXmlText(body, /*allow_cr=*/true)) return Error("malformed");
 
     Scanner sc{body};
     if (sc.At("\xEF\xBB\xBF")) sc.i += 3;  // a UTF-8 byte order mark
@@ -413,36 +398,6 @@ FlatXmlResult ParseFlatXml(std::string_view body, std::size_t max_bytes, std::st
     FlatXmlResult r;
     r.fields = std::move(fields);
     return r;
-}
-
-std::string BuildFlatXml(const XmlFields& fields) {
-    std::string out = "<xml>";
-    for (const auto& [key, value] : fields) {
-        // Keys and values come from our own code; a bad one is a programming error, and writing
-        // it anyway would produce XML the provider (or our own parser) reads differently.
-        if (!ValidKey(key)) throw std::invalid_argument("BuildFlatXml: invalid key");
-        if (!ValidXmlText(value, /*allow_cr=*/false))
-            throw std::invalid_argument("BuildFlatXml: value is not XML text");
-        out += '<' + key + '>';
-        if (AllDigits(value)) {
-            out += value;
-        } else {
-            out += "<![CDATA[";
-            // "]]>" would close the section early, and a "<!DOCTYPE" or "<!ENTITY" anywhere makes
-            // ParseFlatXml refuse the whole document: end the section after "]]" and after "<",
-            // and start a new one for the rest.
-            for (std::size_t i = 0; i < value.size(); ++i) {
-                out += value[i];
-                const bool lt_bang = value[i] == '<' && value.compare(i + 1, 1, "!") == 0;
-                const bool cdata_end = i > 0 && value.compare(i - 1, 3, "]]>") == 0;
-                if (lt_bang || cdata_end) out += "]]><![CDATA[";
-            }
-            out += "]]>";
-        }
-        out += "</" + key + '>';
-    }
-    out += "</xml>";
-    return out;
 }
 
 }  // namespace orderpay::http

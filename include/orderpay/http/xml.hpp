@@ -31,6 +31,10 @@ struct FlatXmlResult {
 FlatXmlResult ParseFlatXml(std::string_view body, std::size_t max_bytes = 64 * 1024,
                            std::string_view root_name = "xml");
 
+/// True when `v` is UTF-8 made only of XML 1.0 characters. `allow_cr` is false for values we
+/// write: a parser turns CR into LF even inside CDATA, so a value carrying it could not round-trip.
+bool IsXmlText(std::string_view v, bool allow_cr);
+
 /// Serialises fields as <xml><k><![CDATA[v]]></k>...</xml> in key order; values made only of
 /// digits are written bare. Keys must be [A-Za-z0-9_]; a value containing "]]>" or "<!" is split
 /// across CDATA sections so the output always parses back to the same value.
