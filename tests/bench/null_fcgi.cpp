@@ -41,6 +41,9 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "usage: %s SOCKET WORKERS\n", argv[0]);
         return 2;
     }
+    // The same libfcgi setting as orderpayd's workers (src/fcgi/worker.cpp), so the floor is what
+    // libfcgi does here and not a lingering close orderpayd does not pay.
+    setenv("LIBFCGI_OS_CLOSE_POLL_TIMEOUT", "0", 0);
     if (FCGX_Init() != 0) return 1;
     unlink(argv[1]);
     int fd = FCGX_OpenSocket(argv[1], 1024);

@@ -223,3 +223,41 @@ def test_socket_handed_over_as_stdin():
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=5) == 0
         assert os.path.exists(path), "orderpayd unlinked a socket it did not create"
+
+
+def served_while_replies_are_held(path, workers):
+    """Seconds a /healthz takes while `workers` peers hold their connections open after their
+    replies (each has read END_REQUEST and the worker's EOF, and does not close)."""
+    held = []
+    try:
+        for _ in range(workers):
+            s = connect(path)
+            held.append(s)
+            s.sendall(begin() + stream(PARAMS, encode_params(
+                {"REQUEST_METHOD": "GET", "DOCUMENT_URI": "/healthz", "REQUEST_URI": "/healthz",
+                 "QUERY_STRING": "", "CONTENT_LENGTH": 0, "REMOTE_ADDR": "127.0.0.1"})) + stream(STDIN, b""))
+            assert read_reply(s) is not None
+            assert s.recv(1) == b"", "the worker did not end its side of the connection"
+        t0 = time.monotonic()
+        status, _, body = request("GET", "/healthz", path=path)
+        assert status == 200 and body["ok"] is True
+        return time.monotonic() - t0
+    finally:
+        for s in held:
+            s.close()
+
+
+def test_a_peer_that_keeps_its_connection_after_the_reply_holds_no_worker():
+    # libfcgi's close waits up to LIBFCGI_OS_CLOSE_POLL_TIMEOUT ms (2000) for the peer to close
+    # first; orderpayd sets 0 (src/fcgi/worker.cpp), so a worker is free as soon as its reply is
+    # out, whether nginx is slow to close or a peer never does.
+    with handed_socket_pool(2) as (_, path, _unused):
+        assert served_while_replies_are_held(path, 2) < 1.0
+
+
+def test_an_operators_close_timeout_wins():
+    # The same two held connections with the operator's LIBFCGI_OS_CLOSE_POLL_TIMEOUT=2000 in the
+    # environment: both workers wait out the 2 s for a close that never comes, so the third
+    # request waits for them. This is also what the test above would measure without the setting.
+    with handed_socket_pool(2, LIBFCGI_OS_CLOSE_POLL_TIMEOUT="2000") as (_, path, _unused):
+        assert served_while_replies_are_held(path, 2) > 1.5
