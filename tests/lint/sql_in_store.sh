@@ -18,10 +18,10 @@ if [[ -n $hits || -n $named ]]; then
 fi
 echo "lint: no SQL outside src/store/ (and sql/)"
 
-# Every statement defined must be prepared on connect (listed in AllStatements), or its first
-# use fails with "prepared statement does not exist".
+# Every statement defined (src/store/*statements.cpp) must be prepared on connect (listed in
+# AllStatements), or its first use fails with "prepared statement does not exist".
 missing=""
-for name in $(sed -n 's/^const db::Statement \(k[A-Za-z]*\){.*/\1/p' src/store/statements.cpp); do
+for name in $(sed -n 's/^const db::Statement \(k[A-Za-z]*\){.*/\1/p' src/store/*statements.cpp); do
     grep -q "&$name\b" src/store/statements.cpp || missing+=" $name"
 done
 if [[ -n $missing ]]; then

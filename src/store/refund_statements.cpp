@@ -1,0 +1,43 @@
+// The SQL text of refunds' statements and the operator API's key lookup (listed for preparing
+// in statements.cpp's AllStatements).
+#include "orderpay/store/statements.hpp"
+#include "store/sql_text.hpp"
+
+namespace orderpay::store {
+
+// Refunds (migration 011). Opening checks and inserts under the slip's row lock; every later
+// change names the state it leaves.
+const db::Statement kRefundOpen{"refund_open",
+                                "SELECT outcome, refund_id, detail FROM orderpay_refund_open($1, $2, $3, "
+                                "$4::bigint, $5, $6, $7, $8)"};
+#define REFUND_SELECT \
+    "SELECT r.id, r.order_id, r.slip_id, r.site_id, r.provider, r.merchant_id, r.amount, r.currency, " \
+    "r.reason, r.st, coalesce(r.provider_refund_id, '') AS provider_refund_id, r.note, r.requested_by, " \
+    "r.idempotency_key, " MS("r.ct") " AS ct, " MS("r.ok_at") " AS ok_at, " \
+    "coalesce(s.provider_txn_id, '') AS txn_id, coalesce(s.provider_ref, '') AS provider_ref, " \
+    "s.amount AS paid_amount FROM refunds r JOIN pay_slips s ON s.id = r.slip_id "
+const db::Statement kRefundGet{"refund_get", REFUND_SELECT "WHERE r.id = $1"};
+// A refund notification that names only the provider's refund id (PayPal's); migration 012's
+// index finds it.
+const db::Statement kRefundByProviderId{"refund_by_provider_id",
+                                        REFUND_SELECT "WHERE r.provider = $1 AND r.provider_refund_id = $2"};
+const db::Statement kRefundClaim{
+    "refund_claim", "UPDATE refunds SET st = 'PROCESSING', lm = now() WHERE id = $1 AND st = 'NEW'"};
+const db::Statement kRefundFinish{
+    "refund_finish", "SELECT outcome, order_st FROM orderpay_refund_finish($1, $2::boolean, $3, $4)"};
+const db::Statement kRefundNote{"refund_note",
+                                "UPDATE refunds SET note = left($2, 500), provider_refund_id = "
+                                "coalesce(nullif($3, ''), provider_refund_id), "
+                                "lm = now() WHERE id = $1 AND st IN ('NEW', 'PROCESSING')"};
+const db::Statement kRefundsDue{"refunds_due",
+                                "SELECT id FROM refunds WHERE st IN ('NEW', 'PROCESSING') "
+                                "AND ct < now() - make_interval(secs => $2::float8) "
+                                "ORDER BY queried_at NULLS FIRST, ct LIMIT $1"};
+const db::Statement kRefundStampQueried{"refund_stamp_queried",
+                                        "UPDATE refunds SET queried_at = now() WHERE id = $1"};
+// The operator API's key by its id; the handler compares the hash in constant time.
+const db::Statement kApiKeyGet{"api_key_get",
+                               "SELECT id, site_id, encode(key_hash, 'hex') AS key_hash, "
+                               "revoked_at IS NOT NULL AS revoked FROM api_keys WHERE id = $1"};
+
+}  // namespace orderpay::store
