@@ -31,6 +31,9 @@ struct FlatXmlResult {
 FlatXmlResult ParseFlatXml(std::string_view body, std::size_t max_bytes = 64 * 1024,
                            std::string_view root_name = "xml");
 
+/// True for a code point XML 1.0 allows in a document (its Char production).
+bool IsXmlChar(char32_t cp);
+
 /// True when `v` is UTF-8 made only of XML 1.0 characters. `allow_cr` is false for values we
 /// write: a parser turns CR into LF even inside CDATA, so a value carrying it could not round-trip.
 bool IsXmlText(std::string_view v, bool allow_cr);

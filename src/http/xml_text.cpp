@@ -1,0 +1,40 @@
+// XML 1.0's characters (Char, section 2.2): what the flat XML parser accepts and the writer emits.
+#include "orderpay/http/xml.hpp"
+
+namespace orderpay::http {
+
+bool IsXmlChar(char32_t cp) {
+    return cp == 0x9 || cp == 0xA || cp == 0xD || (cp >= 0x20 && cp <= 0xD7FF) ||
+           (cp >= 0xE000 && cp <= 0xFFFD) || (cp >= 0x10000 && cp <= 0x10FFFF);
+}
+
+bool IsXmlText(std::string_view v, bool allow_cr) {
+    std::size_t i = 0;
+    while (i < v.size()) {
+        const auto b = static_cast<unsigned char>(v[i]);
+        if ((b >= 0x20 && b < 0x80) || b == '\t' || b == '\n') {  // the common case: plain ASCII
+            ++i;
+            continue;
+        }
+        const std::size_t len = b < 0x80             ? 1
+                                : (b & 0xE0) == 0xC0 ? 2
+                                : (b & 0xF0) == 0xE0 ? 3
+                                : (b & 0xF8) == 0xF0 ? 4
+                                                     : 0;
+        if (len == 0) return false;
+        char32_t cp = len == 1 ? b : b & (0x7F >> len);  // payload bits of the lead byte
+        if (i + len > v.size()) return false;
+        for (std::size_t k = 1; k < len; ++k) {
+            const auto c = static_cast<unsigned char>(v[i + k]);
+            if ((c & 0xC0) != 0x80) return false;
+            cp = (cp << 6) | (c & 0x3F);
+        }
+        static constexpr char32_t kMinForLen[] = {0, 0, 0x80, 0x800, 0x10000};
+        if (cp < kMinForLen[len]) return false;  // overlong
+        if (!IsXmlChar(cp) || (cp == 0xD && !allow_cr)) return false;
+        i += len;
+    }
+    return true;
+}
+
+}  // namespace orderpay::http
