@@ -34,10 +34,15 @@ declare -A RPS P50 P99 NGINX_TAIL
 # the request's first byte to the reply's last, so without the time wrk and nginx waited for a
 # core before reading the request, which on 2 cores shared with the load generator is part of
 # what wrk counts in its p99.
-nginx_times() {  # nginx_times LOG OFFSET PATH: prints "p50_ms p99_ms" of PATH's lines after OFFSET
+# access_times LOG OFFSET PATH: $request_time in ms of each request for PATH logged after OFFSET
+# bytes (the access log's format: the 5th field after the quoted method).
+access_times() {
     tail -c +"$(($2 + 1))" "$1" | awk -v p="$3" '{
-        for (i = 1; i < NF; i++) if ($i ~ /^"[A-Z]+$/ && $(i + 1) == p) { print 1000 * $(i + 5); break } }' |
-        sort -n | awk '{ v[NR] = $1 } END { if (NR) printf "%g %g\n", v[int((NR + 1) / 2)], v[int(NR * 0.99 + 0.5)] }'
+        for (i = 1; i < NF; i++) if ($i ~ /^"[A-Z]+$/ && $(i + 1) == p) { print 1000 * $(i + 5); break } }'
+}
+nginx_times() {  # nginx_times LOG OFFSET PATH: prints "p50_ms p99_ms" of PATH's lines after OFFSET
+    access_times "$@" | sort -n |
+        awk '{ v[NR] = $1 } END { if (NR) printf "%g %g\n", v[int((NR + 1) / 2)], v[int(NR * 0.99 + 0.5)] }'
 }
 run() {  # run KEY NAME URL [wrk args...]
     local key=$1 name=$2 url=$3
@@ -176,10 +181,9 @@ run buy_2 "POST pay/buy wx.qrcode, again" "$ORDERPAY_URL/api/demo/pay/buy?ticket
     -s "$REPO/tests/bench/buy.lua"
 pair_mean buy pgbench_buy
 
-# paysim apart: what its unifiedorder cost during the pay/buy runs, from nginx's access log
-# ($request_time is the 2nd number after the status and size).
-paysim_ms=$(awk '/"POST \/pay\/unifiedorder / { for (i = 1; i <= NF; i++) if ($i ~ /^"POST$/) { t = $(i + 5); n++; sum += t } }
-     END { if (n) printf "%d %.2f", n, 1000 * sum / n }' "$VAR/log/nginx-access.log" || true)
+# paysim apart: what its unifiedorder cost during the pay/buy runs, from nginx's access log.
+paysim_ms=$(access_times "$VAR/log/nginx-access.log" 0 /pay/unifiedorder |
+    awk '{ n++; sum += $1 } END { if (n) printf "%d %.2f", n, sum / n }' || true)
 read -r paysim_calls paysim_ms <<<"${paysim_ms:-0 0}"
 echo "paysim unifiedorder during the pay/buy runs: $paysim_calls calls, mean $paysim_ms ms each (not orderpay's cost)"
 # pay/buy's bound with the simulator in it: each of the WORKERS workers waits for its statements
