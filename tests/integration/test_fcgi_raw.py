@@ -261,3 +261,22 @@ def test_an_operators_close_timeout_wins():
     # request waits for them. This is also what the test above would measure without the setting.
     with handed_socket_pool(2, LIBFCGI_OS_CLOSE_POLL_TIMEOUT="2000") as (_, path, _unused):
         assert served_while_replies_are_held(path, 2) > 1.5
+
+
+def test_one_worker_alternates_providers_on_its_one_curl_handle():
+    # A worker's provider calls share one curl easy handle, reset before each (src/providers/
+    # http_client.cpp): WeChat's XML POST, Alipay's form POST and PayPal's token and JSON calls
+    # (another host, Basic then Bearer authorization), in turn on a single worker, each get the
+    # provider's real answer: nothing of one call's options (body, headers, method) leaks into
+    # the next.
+    ticket = STACK["DEMO_TICKET"]
+    sites = {"wx.qrcode": STACK["DEMO_SITE"], "zfb.qrcode": STACK["DEMO_SITE"],
+             "paypal": STACK.get("DEMO_USD_SITE", "demo-usd")}
+    with handed_socket_pool(1) as (_, path, _unused):
+        for pay_tp in ["wx.qrcode", "zfb.qrcode", "paypal", "wx.qrcode", "paypal", "zfb.qrcode", "wx.qrcode"]:
+            body = json.dumps({"products": [{"id": STACK["DEMO_PRODUCT"]}], "pay_tp": pay_tp}).encode()
+            uri = "/api/%s/pay/buy" % sites[pay_tp]
+            status, _, reply = request("POST", uri, body, path=path,
+                                       extra={"QUERY_STRING": "ticket=" + ticket, "REQUEST_URI": uri + "?ticket=" + ticket})
+            assert status == 200 and reply["ok"] is True, (pay_tp, reply)
+            assert reply["data"]["pay_tp"] == pay_tp and reply["data"]["or_st"] == "WT", (pay_tp, reply)
