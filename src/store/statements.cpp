@@ -293,10 +293,14 @@ const db::Statement kNotifyVerdict{
     "id, provider, site_id, coalesce(slip_id, '') AS slip_id, remote_addr, method, header_form, " \
     "encode(query, 'hex') AS query, encode(body, 'hex') AS body, verdict, reason, " MS("ct") " AS ct, " \
     "coalesce(request_id, '') AS request_id"
+// verdict is 'received' or 'error' (inbox replay); the list says so to the planner, so that a
+// generic plan may use migration 013's partial index. A bare `ct` in ORDER BY would be the
+// output column (milliseconds), which the index does not have: every row found was sorted.
 const db::Statement kNotifyReceived{
-    "notify_received", "SELECT " NOTIFY_COLS
-                       " FROM notifications WHERE verdict = $3 "
-                       "AND ct < now() - make_interval(secs => $1::float8) ORDER BY ct LIMIT $2"};
+    "notify_received",
+    "SELECT " NOTIFY_COLS
+    " FROM notifications WHERE verdict = $3 AND verdict IN ('received', 'error') "
+    "AND ct < now() - make_interval(secs => $1::float8) ORDER BY notifications.ct LIMIT $2"};
 const db::Statement kNotifyGet{"notify_get", "SELECT " NOTIFY_COLS " FROM notifications WHERE id = $1"};
 const db::Statement kNotifyList{"notify_list", "SELECT " NOTIFY_COLS
                                                " FROM notifications WHERE ($1::text IS NULL OR verdict = $1) "

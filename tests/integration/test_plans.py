@@ -51,3 +51,23 @@ def test_rows_are_found_by_index_in_a_generic_plan(name, reads):
         assert node, (table, plan)
         # The copies' indexes get generated names, so the index is told by its condition.
         assert any(re.search(r"Index Cond: .*\b%s = " % column, l) for l in node), (table, plan)
+
+
+# The timers' queues (migration 013): `orderpay reconcile` and `orderpay inbox replay` run every
+# five minutes for the life of the shop and want the few slips still waiting and notifications
+# still undecided, not every row the shop ever had. Each must read its table through the partial
+# index made for its queue, in the statement's own order, so that LIMIT ends the scan (a Sort
+# node would mean every matching row was read first). The copy's index name is generated from
+# its columns.
+QUEUES = [
+    ("slips_waiting_due", "pay_slips", "pay_slips_queried_at_ct_idx"),
+    ("notify_received", "notifications", "notifications_verdict_ct_idx"),
+]
+
+
+@pytest.mark.parametrize("name,table,index", QUEUES)
+def test_timer_queues_are_read_in_order_by_their_index_in_a_generic_plan(name, table, index):
+    plan = generic_plan_on_empty(name, [table])
+    assert "Seq Scan" not in plan, plan
+    assert "Index Scan using %s on %s " % (index, table) in plan, plan
+    assert "Sort" not in plan, plan
