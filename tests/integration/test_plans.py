@@ -53,13 +53,14 @@ def test_rows_are_found_by_index_in_a_generic_plan(name, reads):
         assert any(re.search(r"Index Cond: .*\b%s = " % column, l) for l in node), (table, plan)
 
 
-# The timers' queues (migration 013): `orderpay reconcile` and `orderpay inbox replay` run every
-# five minutes for the life of the shop and want the few slips still waiting and notifications
-# still undecided, not every row the shop ever had. Each must read its table through the partial
-# index made for its queue, in the statement's own order, so that LIMIT ends the scan (a Sort
-# node would mean every matching row was read first). The copy's index name is generated from
-# its columns.
+# The timers' queues (migration 013): `orderpay expire` (every minute), `orderpay reconcile` and
+# `orderpay inbox replay` (every five minutes) run for the life of the shop and want the few
+# orders still open, slips still waiting and notifications still undecided, not every row the
+# shop ever had. Each must read its table through the partial index made for its queue, in the
+# statement's own order, so that LIMIT ends the scan (a Sort node would mean every matching row
+# was read first). The copy's index name is generated from its columns.
 QUEUES = [
+    ("order_expire_due", "orders", "orders_expi_idx"),
     ("slips_waiting_due", "pay_slips", "pay_slips_queried_at_ct_idx"),
     ("notify_received", "notifications", "notifications_verdict_ct_idx"),
 ]
