@@ -6,10 +6,11 @@ prints the sequential scans of a run). Each table is a temporary empty copy, so 
 changes."""
 
 import re
+import subprocess
 
 import pytest
 
-from conftest import cli, psql
+from conftest import PSQL, _pg_env, cli, psql
 
 # statement, then each table it reads by a key with the column an index must find its rows by:
 # order_items by its primary key (order_id, pos), orders by id (not by the (site_id, buyer_id, ct)
@@ -72,3 +73,28 @@ def test_timer_queues_are_read_in_order_by_their_index_in_a_generic_plan(name, t
     assert "Seq Scan" not in plan, plan
     assert "Index Scan using %s on %s " % (index, table) in plan, plan
     assert "Sort" not in plan, plan
+
+
+def test_every_statements_result_columns_have_distinct_names():
+    """db::Result::Col tries the column after the last one it found before PQfnumber's search;
+    that gives PQfnumber's answer (the first column of the name) only while no name repeats.
+    psql's \\gdesc describes each prepared statement's result without running it."""
+    names = cli("sql").stdout.split()
+    assert len(names) > 50, names
+    script = []
+    for name in names:
+        sql = cli("sql", name).stdout.strip().rstrip(";")
+        n = max([int(m) for m in re.findall(r"\$(\d+)", sql)] or [0])
+        args = "(%s)" % ", ".join(["NULL"] * n) if n else ""
+        script.append("\\echo == %s\nPREPARE p AS %s;\nEXECUTE p%s \\gdesc\nDEALLOCATE p;"
+                      % (name, sql, args))
+    out = subprocess.run([PSQL, "-X", "-At", "-v", "ON_ERROR_STOP=1"], input="\n".join(script),
+                         env=_pg_env(), check=True, capture_output=True, text=True,
+                         timeout=60).stdout
+    described = 0
+    for block in out.split("== ")[1:]:
+        name, *rows = block.strip().splitlines()
+        cols = [r.split("|")[0] for r in rows if "|" in r]
+        described += bool(cols)
+        assert len(cols) == len(set(cols)), (name, cols)
+    assert described > 30, out

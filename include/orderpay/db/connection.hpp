@@ -67,6 +67,7 @@ class Result {
 
   private:
     PgResultPtr r_;
+    mutable int next_col_ = 0;  // Col()'s guess: the column after the last one it found
 };
 
 class Connection {
