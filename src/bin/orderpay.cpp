@@ -69,7 +69,9 @@ int main(int argc, char** argv) {
     }
     if (!std::strcmp(argv[i], "sql")) {  // needs no config and no database
         try {
-            return cli::Sql(cli::Parse(argc, argv, i));
+            cli::Args args = cli::Parse(argc, argv, i);
+            cli::CheckFlags("sql", args);
+            return cli::Sql(args);
         } catch (const std::exception& e) {
             std::cerr << "orderpay: " << e.what() << '\n';
             return 1;
@@ -88,6 +90,7 @@ int main(int argc, char** argv) {
     try {
         cli::Args args = cli::Parse(argc, argv, i);
         args.json = args.json || json;
+        cli::CheckFlags(group, args);
         if (group == "migrate") {
             // Migrating needs no prepared statements (the tables may not exist yet).
             db::Connection raw(cfg->Get("db", "dbname=orderpay"), {});

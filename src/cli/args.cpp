@@ -1,4 +1,6 @@
 // Command-line parsing and secret reading for the operator CLI.
+#include <cerrno>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -8,9 +10,37 @@
 namespace orderpay::cli {
 
 std::optional<std::string> Args::Flag(const std::string& name) const {
+    read_.insert(name);
     auto it = flags.find(name);
     if (it == flags.end()) return std::nullopt;
+    // A forgotten value used to read as "true": `refund ORDER --reason` refunded the whole order
+    // with the reason "true".
+    if (bare.count(name)) throw UsageError("--" + name + " needs a value");
     return it->second;
+}
+
+bool Args::Has(const std::string& name) const {
+    read_.insert(name);
+    if (!flags.count(name)) return false;
+    if (!bare.count(name)) throw UsageError("--" + name + " takes no value");
+    return true;
+}
+
+int Args::Limit(int fallback) const {
+    std::optional<std::string> v = Flag("limit");
+    if (!v) return fallback;
+    char* end = nullptr;
+    errno = 0;
+    long n = std::strtol(v->c_str(), &end, 10);
+    if (v->empty() || *end || errno == ERANGE || n < 1 || n > 100000) throw UsageError("--limit 1..100000");
+    return static_cast<int>(n);
+}
+
+std::vector<std::string> Args::Unread() const {
+    std::vector<std::string> out;
+    for (const auto& [name, value] : flags)
+        if (!read_.count(name)) out.push_back(name);
+    return out;
 }
 
 std::string Args::Need(const std::string& name) const {
@@ -26,15 +56,21 @@ Args Parse(int argc, char** argv, int start) {
         if (s == "--json") {
             a.json = true;
         } else if (s.rfind("--", 0) == 0 && s.size() > 2) {
-            std::string name = s.substr(2);
+            std::string name = s.substr(2), value;
             auto eq = name.find('=');
+            bool bare = false;
             if (eq != std::string::npos) {
-                a.flags[name.substr(0, eq)] = name.substr(eq + 1);
+                value = name.substr(eq + 1);
+                name.resize(eq);
             } else if (i + 1 < argc && std::string(argv[i + 1]).rfind("--", 0) != 0) {
-                a.flags[name] = argv[++i];
+                value = argv[++i];
             } else {
-                a.flags[name] = "true";
+                bare = true;
             }
+            // Which of two --amount values did the operator mean? Neither is guessed.
+            if (a.flags.count(name)) throw UsageError("--" + name + " given twice");
+            a.flags[name] = value;
+            if (bare) a.bare.insert(name);
         } else {
             a.pos.push_back(s);
         }

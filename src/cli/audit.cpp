@@ -25,7 +25,7 @@ std::int64_t Secs(const Args& a, const char* flag, std::int64_t fallback) {
 }  // namespace
 
 int Audit(Env& env, const Args& a) {
-    if (a.Flag("list")) {
+    if (a.Has("list")) {
         for (const auto& inv : store::Invariants()) std::cout << inv.name << "\t" << inv.meaning << '\n';
         return 0;
     }

@@ -207,6 +207,7 @@ class CliMerchantInput final : public providers::MerchantInput {
   public:
     explicit CliMerchantInput(const Args& a) : a_(a) {}
     std::optional<std::string> Flag(const std::string& name) const override { return a_.Flag(name); }
+    bool Has(const std::string& name) const override { return a_.Has(name); }
     std::string Secret(const std::string& flag) const override { return ReadSecret(a_.Need(flag)); }
     std::optional<std::string> Path(const std::string& flag) const override {
         std::optional<std::string> v = a_.Flag(flag);
@@ -233,7 +234,9 @@ int MerchantCmd(Env& env, const Args& a) {
         const providers::Provider* p = registry.Find(provider);
         if (!p) throw UsageError("unknown provider " + provider + "\n" + MerchantUsage());
         try {
-            store::UpsertMerchant(env.db, p->MakeMerchant(id, CliMerchantInput(a)));
+            providers::Merchant m = p->MakeMerchant(id, CliMerchantInput(a));
+            RefuseUnread(a, "merchant add --provider " + provider);  // a flag the provider did not read
+            store::UpsertMerchant(env.db, m);
         } catch (const providers::MerchantError& e) {
             throw UsageError(std::string(e.what()) + "\n" + std::string(p->MerchantUsage()));
         }

@@ -30,17 +30,9 @@ std::int64_t Seconds(const std::string& text) {
     return n * mul;
 }
 
-int Limit(const Args& a) {
-    std::string v = a.Flag("limit").value_or("500");
-    char* end = nullptr;
-    long n = std::strtol(v.c_str(), &end, 10);
-    if (v.empty() || *end || n < 1 || n > 100000) throw UsageError("--limit 1..100000");
-    return static_cast<int>(n);
-}
-
 int List(Env& env, const Args& a) {
     std::vector<store::StoredNotification> rows =
-        store::ListNotifications(env.db, a.Flag("verdict"), Limit(a));
+        store::ListNotifications(env.db, a.Flag("verdict"), a.Limit(500));
     if (a.json) {
         std::cout << '[';
         for (std::size_t i = 0; i < rows.size(); ++i) {
@@ -70,7 +62,7 @@ int Replay(Env& env, const Args& a) {
     if (verdict != "received" && verdict != "error") throw UsageError("--verdict received or error");
     app::Context ctx(app::Settings::From(env.cfg), env.db);
     std::vector<store::StoredNotification> rows = store::UndecidedNotifications(
-        env.db, verdict, Seconds(a.Flag("older-than").value_or("60s")), Limit(a));
+        env.db, verdict, Seconds(a.Flag("older-than").value_or("60s")), a.Limit(500));
     int decided = 0, failed = 0;
     for (const auto& n : rows) {
         const providers::Provider* p = ctx.ProviderFor(n.provider);

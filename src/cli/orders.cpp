@@ -22,14 +22,6 @@ namespace orderpay::cli {
 
 namespace {
 
-int Limit(const Args& a, int fallback) {
-    std::string v = a.Flag("limit").value_or(std::to_string(fallback));
-    char* end = nullptr;
-    long n = std::strtol(v.c_str(), &end, 10);
-    if (v.empty() || *end || n < 1 || n > 100000) throw UsageError("--limit 1..100000");
-    return static_cast<int>(n);
-}
-
 int OrderCmd(Env& env, const Args& a) {
     std::string verb = a.pos.size() > 1 ? a.pos[1] : "";
     if (verb == "show") {
@@ -64,7 +56,7 @@ int OrderCmd(Env& env, const Args& a) {
         return 0;
     }
     if (verb == "list") {
-        db::Result r = store::ListOrders(env.db, a.Flag("site"), a.Flag("state"), Limit(a, 50));
+        db::Result r = store::ListOrders(env.db, a.Flag("site"), a.Flag("state"), a.Limit(50));
         if (a.json) {
             std::cout << '[';
             for (int i = 0; i < r.Rows(); ++i) {
@@ -91,7 +83,7 @@ int OrderCmd(Env& env, const Args& a) {
 int ExpireCmd(Env& env, const Args& a) {
     app::Context ctx(app::Settings::From(env.cfg), env.db);
     int expired = 0, settled = 0;
-    for (const std::string& id : store::OrdersDueToExpire(env.db, Limit(a, 500))) {
+    for (const std::string& id : store::OrdersDueToExpire(env.db, a.Limit(500))) {
         std::optional<std::string> site = store::OrderSite(env.db, id);
         std::optional<store::OrderRecord> order = site ? store::FindOrder(env.db, *site, id) : std::nullopt;
         std::optional<store::SlipRow> slip = order ? app::CurrentSlip(env.db, *order) : std::nullopt;
@@ -127,11 +119,12 @@ int ExpireCmd(Env& env, const Args& a) {
 // as if its notification had come. Then lists what needs an operator.
 int ReconcileCmd(Env& env, const Args& a) {
     app::Context ctx(app::Settings::From(env.cfg), env.db);
-    const int limit = Limit(a, 500);
+    const int limit = a.Limit(500);
     std::string age = a.Flag("min-age").value_or("60");
     char* end = nullptr;
     long long min_age = std::strtoll(age.c_str(), &end, 10);
-    if (age.empty() || *end || min_age < 0) throw UsageError("--min-age SECONDS");
+    if (age.empty() || *end || min_age < 0 || min_age > 366LL * 86400)
+        throw UsageError("--min-age SECONDS (at most a year)");
     std::vector<std::string> waiting = store::WaitingSlipsDue(env.db, limit, min_age);
     for (const std::string& id : waiting)
         if (auto slip = store::FindSlip(env.db, id)) app::RefreshSlip(ctx, *slip, app::QueryPace::kNow);

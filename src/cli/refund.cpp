@@ -28,10 +28,7 @@ int Fail(const std::string& msg) {
 }
 
 int ListCmd(Env& env, const Args& a) {
-    std::string lim = a.Flag("limit").value_or("50");
-    int limit = std::atoi(lim.c_str());
-    if (limit < 1 || limit > 100000) throw UsageError("--limit 1..100000");
-    db::Result r = store::ListRefunds(env.db, a.Flag("site"), limit);
+    db::Result r = store::ListRefunds(env.db, a.Flag("site"), a.Limit(50));
     if (a.json) std::cout << '[';
     for (int i = 0; i < r.Rows(); ++i) {
         const int exp = domain::CurrencyExponent(r.Get(i, "currency")).value_or(2);

@@ -3,6 +3,7 @@
 
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -15,11 +16,22 @@ namespace orderpay::cli {
 struct Args {
     std::vector<std::string> pos;
     std::map<std::string, std::string> flags;
+    std::set<std::string> bare;  // flags given with no value (end of line, or before another --flag)
     bool json = false;
 
+    /// The flag's value; throws UsageError if it was given without one.
     std::optional<std::string> Flag(const std::string& name) const;
     /// The flag's value, or throws UsageError naming it.
     std::string Need(const std::string& name) const;
+    /// A switch (--list): given or not; throws UsageError if it was given a value.
+    bool Has(const std::string& name) const;
+    /// --limit N, 1..100000, or `fallback`; anything else (5abc, 1e3, 2^32+1) is a UsageError.
+    int Limit(int fallback) const;
+    /// Flags given that nothing has asked for: the command does not know them.
+    std::vector<std::string> Unread() const;
+
+  private:
+    mutable std::set<std::string> read_;
 };
 
 struct UsageError : std::runtime_error {
@@ -27,6 +39,13 @@ struct UsageError : std::runtime_error {
 };
 
 Args Parse(int argc, char** argv, int start);
+
+/// Refuses, before the command does anything, a flag the command does not take, a value flag
+/// given without its value and a switch given one (src/cli/flags.cpp holds each command's
+/// flags). `merchant add` takes its provider's flags: its command calls RefuseUnread after the
+/// provider has read them and before anything is stored.
+void CheckFlags(const std::string& group, const Args& a);
+void RefuseUnread(const Args& a, const std::string& command);
 
 /// The whole content of a file, or of stdin for "-", as bytes.
 std::string ReadInput(const std::string& file);

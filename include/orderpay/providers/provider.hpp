@@ -156,6 +156,8 @@ class MerchantInput {
   public:
     virtual ~MerchantInput() = default;
     virtual std::optional<std::string> Flag(const std::string& name) const = 0;
+    /// A switch (--platform-certificates): given or not.
+    virtual bool Has(const std::string& name) const = 0;
     /// The secret in the file the flag names ("-" = stdin); throws when the flag is absent.
     virtual std::string Secret(const std::string& flag) const = 0;
     /// The flag's file path made absolute (files are read by the service later); nullopt if absent.

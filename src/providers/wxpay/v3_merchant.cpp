@@ -50,7 +50,7 @@ providers::Merchant WxPayV3::MakeMerchant(const std::string& id, const providers
         options += ",\"wechatpay_public_key_file\":" + JsonString(*pub_file) +
                    ",\"wechatpay_public_key_id\":" + JsonString(*pub_id);
     }
-    const bool certs = in.Flag("platform-certificates").has_value();
+    const bool certs = in.Has("platform-certificates");
     if (certs) options += ",\"platform_certificates\":true";
     if (!pub_id && !certs)
         throw providers::MerchantError(

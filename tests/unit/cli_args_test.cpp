@@ -1,0 +1,89 @@
+// Unit tests for the operator CLI's argument rules: a flag a command does not take, a value
+// flag without its value, a switch with one and a repeated flag are usage errors before the
+// command runs (a mistyped `refund ORDER --amout 1` used to refund the whole order).
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "orderpay/cli/cli.hpp"
+
+namespace orderpay::cli {
+namespace {
+
+Args P(std::vector<std::string> words) {
+    std::vector<char*> argv;
+    for (auto& w : words) argv.push_back(w.data());
+    return Parse(static_cast<int>(argv.size()), argv.data(), 0);
+}
+
+TEST(CliArgs, ValuesSwitchesAndPositionals) {
+    Args a = P({"refund", "ORDER", "--amount", "1.00", "--reason=late", "--json"});
+    EXPECT_EQ(a.pos, (std::vector<std::string>{"refund", "ORDER"}));
+    EXPECT_EQ(a.Flag("amount"), "1.00");
+    EXPECT_EQ(a.Flag("reason"), "late");
+    EXPECT_TRUE(a.json);
+    EXPECT_EQ(a.Flag("key"), std::nullopt);
+    EXPECT_NO_THROW(CheckFlags("refund", a));
+}
+
+TEST(CliArgs, AValueFlagWithoutItsValueIsRefused) {
+    for (const auto& words : std::vector<std::vector<std::string>>{
+             {"refund", "ORDER", "--reason"}, {"refund", "ORDER", "--reason", "--amount", "1"}}) {
+        Args a = P(words);
+        EXPECT_THROW(CheckFlags("refund", a), UsageError);
+        EXPECT_THROW(a.Flag("reason"), UsageError);  // never read as "true"
+        EXPECT_THROW(a.Need("reason"), UsageError);
+    }
+}
+
+TEST(CliArgs, UnknownFlagsAreRefusedPerCommand) {
+    EXPECT_THROW(CheckFlags("refund", P({"refund", "ORDER", "--amout", "1", "--reason", "r"})), UsageError);
+    EXPECT_THROW(CheckFlags("order", P({"order", "list", "--limt", "5"})), UsageError);
+    EXPECT_THROW(CheckFlags("expire", P({"expire", "--site", "demo"})), UsageError);
+    // refund list takes --site and --limit; refunding an order takes neither.
+    EXPECT_NO_THROW(CheckFlags("refund", P({"refund", "list", "--site", "demo", "--limit", "5"})));
+    EXPECT_THROW(CheckFlags("refund", P({"refund", "ORDER", "--site", "demo", "--reason", "r"})), UsageError);
+    // A verb the table does not know takes no flags at all.
+    EXPECT_THROW(CheckFlags("site", P({"site", "drop", "--name", "x"})), UsageError);
+    EXPECT_NO_THROW(CheckFlags("site", P({"site", "list"})));
+}
+
+TEST(CliArgs, SwitchesTakeNoValue) {
+    Args ok = P({"audit", "--list"});
+    EXPECT_NO_THROW(CheckFlags("audit", ok));
+    EXPECT_TRUE(ok.Has("list"));
+    EXPECT_THROW(CheckFlags("audit", P({"audit", "--list=yes"})), UsageError);
+    EXPECT_THROW(CheckFlags("audit", P({"audit", "--list", "extra"})), UsageError);
+    EXPECT_FALSE(P({"audit"}).Has("list"));
+}
+
+TEST(CliArgs, AFlagGivenTwiceIsRefused) {
+    EXPECT_THROW(P({"refund", "ORDER", "--amount", "1", "--amount", "25"}), UsageError);
+    EXPECT_THROW(P({"refund", "ORDER", "--amount=1", "--amount"}), UsageError);
+}
+
+TEST(CliArgs, LimitIsAWholeNumberInRange) {
+    EXPECT_EQ(P({"expire"}).Limit(500), 500);
+    EXPECT_EQ(P({"expire", "--limit", "1"}).Limit(500), 1);
+    EXPECT_EQ(P({"expire", "--limit", "100000"}).Limit(500), 100000);
+    for (const char* bad : {"0", "-1", "100001", "4294967297", "99999999999999999999", "5abc", "1e3", ""})
+        EXPECT_THROW(P({"expire", "--limit", bad}).Limit(500), UsageError) << bad;
+}
+
+TEST(CliArgs, MerchantAddLeavesItsFlagsToTheProvider) {
+    Args a = P({"merchant", "add", "m1", "--provider", "wx", "--app-id", "A", "--mch-idd", "M"});
+    EXPECT_NO_THROW(CheckFlags("merchant", a));  // the provider's flags are not known here
+    a.Flag("provider");
+    a.Flag("app-id");
+    a.Flag("mch-id");  // what a provider reads
+    EXPECT_EQ(a.Unread(), (std::vector<std::string>{"mch-idd"}));
+    EXPECT_THROW(RefuseUnread(a, "merchant add"), UsageError);
+    a.Flag("mch-idd");
+    EXPECT_NO_THROW(RefuseUnread(a, "merchant add"));
+    // Still no value-less value flag for the command's own --provider.
+    EXPECT_THROW(CheckFlags("merchant", P({"merchant", "add", "m1", "--provider"})), UsageError);
+}
+
+}  // namespace
+}  // namespace orderpay::cli
