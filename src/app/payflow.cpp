@@ -69,7 +69,18 @@ std::optional<http::Err> SendSlip(Context& ctx, const PayType& pt, const provide
     cp.client_ip = in.client_ip;
     cp.notify_url = ctx.settings().NotifyUrl(s.site_id, pt.prefix);
     cp.expire_epoch_s = s.expire_epoch_s;
-    providers::CreateResult r = providers::MeteredCreate(*p, m, cp);
+    providers::CreateResult r;
+    try {
+        r = providers::MeteredCreate(*p, m, cp);
+    } catch (const std::exception& e) {
+        // The order and slip are committed: a 500 would hide them from the buyer (no order id
+        // to retry with pay/pay) and leave the slip NEW. Whether the request left cannot be
+        // told from here, so the slip waits as for a timeout: a query settles it if money moved.
+        log::Error("slip ", s.slip_id, ": the provider call failed inside orderpay: ", e.what());
+        r = providers::CreateResult{};
+        r.outcome = providers::Outcome::kUnknown;
+        r.message = "internal error around the provider call";
+    }
     message = r.message;
 
     switch (r.outcome) {

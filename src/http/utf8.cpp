@@ -66,7 +66,11 @@ std::string FitUtf8(std::string_view text, std::size_t max_bytes) {
             continue;
         }
         if (out.size() + len > max_bytes) break;
-        if (len == 1 && (c < 0x20 || c == 0x7f))
+        // U+FFFE and U+FFFF are UTF-8 but not XML characters (XML 1.0 Char): WeChat v2's XML
+        // body could not carry them, and building it threw after the order was committed.
+        const bool non_xml = len == 3 && c == 0xEF && static_cast<unsigned char>(text[i + 1]) == 0xBF &&
+                             static_cast<unsigned char>(text[i + 2]) >= 0xBE;
+        if ((len == 1 && (c < 0x20 || c == 0x7f)) || non_xml)
             out += ' ';
         else
             out.append(text.substr(i, len));

@@ -6,6 +6,8 @@
 #include <string>
 #include <utility>
 
+#include "orderpay/http/xml.hpp"
+
 using orderpay::http::IsText;
 using orderpay::http::IsUtf8;
 
@@ -104,6 +106,19 @@ TEST(Utf8, FitUtf8DropsBadBytesAndBlanksControls) {
     EXPECT_EQ(FitUtf8(std::string("a\0b", 3), 100), "a b");  // NUL is a control character
     EXPECT_EQ(FitUtf8("\xf0\x9f\x98\x80", 3), "");           // a 4-byte emoji does not fit in 3
     EXPECT_EQ(FitUtf8("", 10), "");
+}
+
+TEST(Utf8, FitUtf8BlanksWhatXmlCannotCarry) {
+    using orderpay::http::FitUtf8;
+    // U+FFFE and U+FFFF are UTF-8 but not XML 1.0 characters; U+FFFD and U+10000 are both.
+    EXPECT_EQ(FitUtf8("a\xef\xbf\xbe"
+                      "b\xef\xbf\xbf"
+                      "c",
+                      100),
+              "a b c");
+    EXPECT_EQ(FitUtf8("\xef\xbf\xbd\xf0\x90\x80\x80", 100), "\xef\xbf\xbd\xf0\x90\x80\x80");
+    EXPECT_EQ(FitUtf8("\xef\xbf\xbc", 100), "\xef\xbf\xbc");  // U+FFFC stays
+    EXPECT_TRUE(orderpay::http::IsXmlText(FitUtf8("x\xef\xbf\xbf\x01y", 100), false));
 }
 
 TEST(Utf8, AppendUtf8WritesEachLengthAtItsBoundaries) {

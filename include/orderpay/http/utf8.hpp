@@ -16,9 +16,9 @@ bool IsUtf8(std::string_view s);
 bool IsText(std::string_view s);
 
 /// Text for a provider's length-limited field (an order title as WeChat's body/description):
-/// byte sequences that are not a UTF-8 character are dropped, control characters (which XML and
-/// the providers' pages cannot carry faithfully) become spaces, and the result is cut to at most
-/// `max_bytes` on a character boundary, so a multi-byte character is never split.
+/// byte sequences that are not a UTF-8 character are dropped, control characters and U+FFFE/U+FFFF
+/// (which XML and the providers' pages cannot carry faithfully) become spaces, and the result is cut to at
+/// most `max_bytes` on a character boundary, so a multi-byte character is never split.
 std::string FitUtf8(std::string_view text, std::size_t max_bytes);
 
 /// Appends the UTF-8 bytes of code point `cp` (at most U+10FFFF; the caller checks that it is a
