@@ -228,6 +228,13 @@ NotifyDecision DecideRefundNotice(db::Connection& c, const NotifyEval& ev) {
         return {"rejected",
                 "refund " + r->id + " is of slip " + r->slip_id + ", notified for " + ev.event.slip_id,
                 A::kRefused};
+    if (rf.amount_unreadable)
+        return {"rejected", "refund amount unreadable in the notification of refund " + r->id, A::kRefused};
+    // 100 JPY is not 1.00 USD, though both are 100 in minor units.
+    if (!rf.currency.empty() && rf.currency != r->currency)
+        return {"rejected",
+                "refund currency " + rf.currency + " notified, refund " + r->id + " is " + r->currency,
+                A::kRefused};
     if (rf.amount != 0 && rf.amount != r->amount)
         return {"rejected",
                 "refund amount " + std::to_string(rf.amount) + " notified, refund " + r->id + " is " +

@@ -107,6 +107,8 @@ struct PaidEvent {
         std::int64_t amount = 0;         // minor units, as the provider reports it (0: not reported)
         bool ok = false;                 // the money went back
         bool failed = false;             // the refund will not happen
+        std::string currency;            // as the provider reports it ("": not reported)
+        bool amount_unreadable = false;  // reported, but not an amount of that currency: refused
     };
     std::optional<Refund> refund;
 };

@@ -271,7 +271,10 @@ bool VerifyNotificationFor(const providers::Merchant& m, const Params& params, p
     // refund_fee is what the whole trade has had back, not this refund's amount: not reported.
     if (!get("out_biz_no").empty() && !get("gmt_refund").empty()) {
         out.paid = false;
-        out.refund = providers::PaidEvent::Refund{get("out_biz_no"), "", 0, true, false};
+        providers::PaidEvent::Refund r;
+        r.refund_id = get("out_biz_no");
+        r.ok = true;
+        out.refund = r;
         out.status =
             "refund " + get("out_biz_no") + " (" + out.status + ", trade refunded " + get("refund_fee") + ")";
     }

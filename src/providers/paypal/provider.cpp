@@ -270,7 +270,11 @@ bool PaypalClient::VerifyNotification(const providers::Merchant& m, const provid
         providers::PaidEvent::Refund r;
         r.refund_id = Field(n, "invoice_id");
         r.provider_refund_id = Field(n, "resource_id");
+        // Every refund event carries its amount: one that does not parse in its currency (a
+        // missing or lower-case currency code, "abc") is refused, never read as "not reported".
         r.amount = out.amount;
+        r.currency = out.currency;
+        r.amount_unreadable = !ParseAmount(Field(n, "value"), out.currency).has_value();
         r.ok = st == "COMPLETED";
         r.failed = st == "FAILED" || st == "CANCELLED";
         out.refund = r;
