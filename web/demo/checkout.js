@@ -71,6 +71,15 @@
     return 'k' + Date.now().toString(36) + Math.random().toString(36).slice(2);
   }
 
+  // One key per checkout: the same cart bought again (a retry after a lost reply) sends the same
+  // key and is answered the order the first try created; a changed cart is a new checkout.
+  let checkout = null;
+  function keyFor(body) {
+    const sig = JSON.stringify(body);
+    if (!checkout || checkout.sig !== sig) checkout = { sig: sig, key: idempotencyKey() };
+    return checkout.key;
+  }
+
   async function buy() {
     showError('');
     const products = Array.from(document.querySelectorAll('#products input'))
@@ -80,9 +89,8 @@
     if (!products.length) return showError('Choose at least one product.');
     $('buy').disabled = true;
     try {
-      // One key per checkout: a retried buy finds the order the first one may have created.
-      const key = idempotencyKey();
-      show(await call('POST', 'buy', {}, { products: products, pay_tp: payTp }, { 'Idempotency-Key': key }));
+      const body = { products: products, pay_tp: payTp };
+      show(await call('POST', 'buy', {}, body, { 'Idempotency-Key': keyFor(body) }));
     } catch (e) {
       // A buy that failed at the provider has created the order: show it and keep checking.
       if (e.data && e.data.id) show(e.data);
