@@ -125,10 +125,21 @@ int ReconcileCmd(Env& env, const Args& a) {
     long long min_age = std::strtoll(age.c_str(), &end, 10);
     if (age.empty() || *end || min_age < 0 || min_age > 366LL * 86400)
         throw UsageError("--min-age SECONDS (at most a year)");
+    int confirmed = 0, found_paid = 0;
+    // Closed at once (not left to the failed-slip queue below, which may be long): the order is
+    // paid, and every minute such a slip stays open its QR code can take a second payment.
+    for (const store::SupersededByPayment& s : store::FailSlipsOfPaidOrders(env.db, limit)) {
+        std::optional<store::SlipRow> slip = store::FindSlip(env.db, s.slip_id);
+        if (!slip) continue;
+        std::string detail;
+        app::FailedSlipCheck r = app::CheckFailedSlip(ctx, *slip, detail);
+        if (r == app::FailedSlipCheck::kPaid) ++found_paid;
+        std::cout << (r == app::FailedSlipCheck::kPaid ? "PAID    " : "CLOSING ") << s.slip_id << " order "
+                  << s.order_id << " (paid through slip " << s.paid_slip_id << "; " << detail << ")\n";
+    }
     std::vector<std::string> waiting = store::WaitingSlipsDue(env.db, limit, min_age);
     for (const std::string& id : waiting)
         if (auto slip = store::FindSlip(env.db, id)) app::RefreshSlip(ctx, *slip, app::QueryPace::kNow);
-    int confirmed = 0, found_paid = 0;
     std::vector<std::string> failed = store::UnconfirmedFailedSlips(env.db, limit);
     for (const std::string& id : failed) {
         std::optional<store::SlipRow> slip = store::FindSlip(env.db, id);

@@ -141,6 +141,13 @@ std::vector<std::string> WaitingSlipsDue(db::Connection& c, int limit, std::int6
     return Ids(c.Exec(kSlipsWaitingDue, {limit, min_age_s}));
 }
 
+std::vector<SupersededByPayment> FailSlipsOfPaidOrders(db::Connection& c, int limit) {
+    db::Result r = c.Exec(kSlipsOfPaidOrdersFail, {limit});
+    std::vector<SupersededByPayment> out;
+    for (int i = 0; i < r.Rows(); ++i) out.push_back({r.Get(i, 0), r.Get(i, 1), r.Get(i, 2)});
+    return out;
+}
+
 std::vector<std::string> UnconfirmedFailedSlips(db::Connection& c, int limit) {
     return Ids(c.Exec(kSlipsUnconfirmed, {limit}));
 }

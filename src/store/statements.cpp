@@ -215,6 +215,18 @@ const db::Statement kSlipsWaitingDue{
     "SELECT id FROM pay_slips WHERE st IN ('NEW', 'WAIT') AND NOT superseded "
     "AND ct < now() - make_interval(secs => $2::float8) ORDER BY queried_at NULLS FIRST, ct LIMIT $1"};
 
+// A slip left open after its order was paid through another one (a superseded slip paid late
+// settles the order; the slip the order then pointed to stayed WAIT and payable at its
+// provider). Failed here, it joins the failed slips reconcile closes at the provider.
+const db::Statement kSlipsOfPaidOrdersFail{
+    "slips_of_paid_orders_fail",
+    "UPDATE pay_slips s SET st = 'FAIL', superseded = true, "
+    "note = 'order paid through slip ' || o.pay_id, lm = now() FROM orders o "
+    "WHERE s.id IN (SELECT w.id FROM pay_slips w JOIN orders wo ON wo.id = w.order_id "
+    "WHERE w.st IN ('NEW', 'WAIT') AND NOT w.superseded AND wo.or_st NOT IN ('NW', 'WT') "
+    "AND wo.pay_id IS DISTINCT FROM w.id LIMIT $1) "
+    "AND o.id = s.order_id AND s.st IN ('NEW', 'WAIT') AND o.or_st NOT IN ('NW', 'WT') "
+    "AND o.pay_id IS DISTINCT FROM s.id RETURNING s.id, s.order_id, o.pay_id"};
 const db::Statement kSlipConfirmClosed{"slip_confirm_closed",
                                        "UPDATE pay_slips SET closed_at = now() "
                                        "WHERE id = $1 AND st = 'FAIL' AND closed_at IS NULL"};
@@ -335,6 +347,7 @@ std::span<const db::Statement> AllStatements() {
         &kNotifyIntake,
         &kNotifyVerdict,
         &kSlipConfirmClosed,
+        &kSlipsOfPaidOrdersFail,
         &kSlipsUnconfirmed,
         &kSlipStampQueried,
         &kSlipsOfOrder,

@@ -13,7 +13,7 @@ import subprocess
 import urllib.parse
 
 import openapi_check
-from conftest import STACK, api, cli, psql
+from conftest import STACK, api, cli, psql, sim
 from helpers import buy_ok, check, db_row, sim_pay, wait_state
 
 WX_FAIL_PREFIX = "<xml><return_code><![CDATA[FAIL]]>"
@@ -215,9 +215,13 @@ def test_superseded_slip_paid_with_lost_notification_is_found_by_reconcile():
     paid = check(order["id"])[1]["data"]
     assert paid["or_st"] == "OK" and paid["pay_id"] == old
     assert db_row("SELECT st, provider_txn_id FROM pay_slips WHERE id = '%s'" % old) == ["OK", result["transaction_id"]]
-    # The new slip, never paid, is confirmed closed once its provider says so; then not asked again.
-    cli("reconcile")
-    assert db_row("SELECT closed_at IS NOT NULL FROM pay_slips WHERE id = '%s'" % new) in (["t"], ["f"])
+    # The new slip, never paid, can no longer take money for a paid order: the next reconcile
+    # fails it and closes it at the provider (it was still payable there).
+    out = cli("reconcile").stdout
+    assert "CLOSING %s order %s" % (new, order["id"]) in out, out
+    assert db_row("SELECT st, superseded FROM pay_slips WHERE id = '%s'" % new) == ["FAIL", "t"]
+    st, trade, raw, _ = sim("/sim/trade", {"out_trade_no": new}, method="GET")
+    assert st == 200 and trade["data"]["state"] == "CLOSED", raw
 
 
 def test_reconcile_confirms_a_closed_superseded_slip_and_stops_asking():

@@ -118,6 +118,14 @@ std::vector<std::string> WaitingSlipsDue(db::Connection& c, int limit, std::int6
 /// Failed slips whose provider has not confirmed them closed (superseded, expired, failed),
 /// least recently asked first.
 std::vector<std::string> UnconfirmedFailedSlips(db::Connection& c, int limit);
+
+/// Open slips (NEW/WAIT, not superseded) of orders already paid through another slip, failed
+/// and marked superseded (at most `limit`): they can no longer take money for their order, and
+/// as failed slips reconcile closes them at their provider.
+struct SupersededByPayment {
+    std::string slip_id, order_id, paid_slip_id;
+};
+std::vector<SupersededByPayment> FailSlipsOfPaidOrders(db::Connection& c, int limit);
 /// Records that a failed slip was just asked about (it goes to the back of the queue).
 void StampQueried(db::Connection& c, const std::string& slip_id);
 /// Unpaid orders past their expiry.
