@@ -11,6 +11,7 @@
 #include "orderpay/app/payflow.hpp"
 #include "orderpay/app/refund.hpp"
 #include "orderpay/cli/cli.hpp"
+#include "orderpay/domain/states.hpp"
 #include "orderpay/http/reply.hpp"
 #include "orderpay/providers/metered.hpp"
 #include "orderpay/store/admin.hpp"
@@ -56,7 +57,12 @@ int OrderCmd(Env& env, const Args& a) {
         return 0;
     }
     if (verb == "list") {
-        db::Result r = store::ListOrders(env.db, a.Flag("site"), a.Flag("state"), a.Limit(50));
+        // A misspelt filter lists nothing, which reads as "no such orders": say which is wrong.
+        const std::optional<std::string> site = a.Flag("site"), state = a.Flag("state");
+        if (site && !store::SiteCurrency(env.db, *site)) throw UsageError("no such site " + *site);
+        if (state && !domain::ParseOrderState(*state))
+            throw UsageError("--state NW, WT, OK, FA, SP, DN or RF (upper case)");
+        db::Result r = store::ListOrders(env.db, site, state, a.Limit(50));
         if (a.json) {
             std::cout << '[';
             for (int i = 0; i < r.Rows(); ++i) {

@@ -10,6 +10,7 @@
 #include "orderpay/domain/money.hpp"
 #include "orderpay/handlers/refund_input.hpp"
 #include "orderpay/http/reply.hpp"
+#include "orderpay/store/admin.hpp"
 #include "orderpay/store/check_view.hpp"
 #include "orderpay/store/orders.hpp"
 #include "orderpay/store/refunds.hpp"
@@ -28,7 +29,9 @@ int Fail(const std::string& msg) {
 }
 
 int ListCmd(Env& env, const Args& a) {
-    db::Result r = store::ListRefunds(env.db, a.Flag("site"), a.Limit(50));
+    const std::optional<std::string> site = a.Flag("site");
+    if (site && !store::SiteCurrency(env.db, *site)) throw UsageError("no such site " + *site);
+    db::Result r = store::ListRefunds(env.db, site, a.Limit(50));
     if (a.json) std::cout << '[';
     for (int i = 0; i < r.Rows(); ++i) {
         const int exp = domain::CurrencyExponent(r.Get(i, "currency")).value_or(2);

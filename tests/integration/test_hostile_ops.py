@@ -263,6 +263,23 @@ def test_cli_unknown_flags_are_usage_errors(argv):
     assert res.returncode == 2, (argv, res.returncode, res.stdout[-300:], res.stderr[-300:])
 
 
+@pytest.mark.parametrize("argv,says", [
+    (("order", "list", "--site", "nosuch"), "no such site nosuch"),
+    (("refund", "list", "--site", "nosuch"), "no such site nosuch"),
+    (("order", "list", "--state", "rf"), "--state"),
+    (("order", "list", "--state", "XX"), "--state"),
+])
+def test_cli_listings_name_a_filter_that_cannot_match(argv, says):
+    # An empty listing would read as "no such orders" when the filter itself is wrong.
+    res = cli(*argv, check=False)
+    assert res.returncode == 2 and says in res.stderr and res.stdout == "", (argv, res.returncode, res.stderr[:200])
+
+
+def test_cli_listings_with_good_filters_still_list():
+    assert cli("order", "list", "--site", SITE, "--state", "OK", "--limit", "1").returncode == 0
+    assert cli("refund", "list", "--site", SITE, "--limit", "1").returncode == 0
+
+
 @pytest.mark.parametrize("cmd", [("order", "list"), ("expire",), ("reconcile",), ("inbox", "list"),
                                  ("refund", "list"), ("inbox", "replay")])
 @pytest.mark.parametrize("limit", ["0", "-1", "99999999999", "4294967297", "5abc", "", "1e3"])
