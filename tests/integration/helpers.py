@@ -70,3 +70,20 @@ def ensure_site(site_id, *flags):
         cli("site", "set", site_id, *flags)
     elif res.returncode != 0:
         raise AssertionError("site add %s failed: %s%s" % (site_id, res.stdout, res.stderr))
+
+
+def sim_refunded(slip):
+    """What paysim (Alipay) gave back for the trade in all, in fen."""
+    st, body, raw, _ = sim("/sim/trade", {"out_trade_no": slip}, method="GET")
+    assert st == 200, raw
+    return body["data"]["refund_fee"]
+
+
+def recorded(order_id, states=("OK",)):
+    """The sum of an order's refunds in the given states, in minor units."""
+    return int(psql("SELECT coalesce(sum(amount), 0) FROM refunds WHERE order_id = '%s' AND st IN (%s)"
+                    % (order_id, ",".join("'%s'" % s for s in states))))
+
+
+def refund_rows(order_id):
+    return int(psql("SELECT count(*) FROM refunds WHERE order_id = '%s'" % order_id))

@@ -8,7 +8,6 @@ and test_buy_one_statement.py already cover are not repeated."""
 import contextlib
 import hashlib
 import json
-import os
 import socket
 import threading
 import time
@@ -18,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from conftest import STACK, api, cli, http, psql
-from helpers import buy, buy_ok
+from helpers import buy_ok
 
 T = STACK["DEMO_TICKET"]
 BOB = STACK["DEMO_TICKET_BOB"]

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from conftest import PSQL, STACK, cli, http, psql, sim
-from helpers import buy_ok, db_row, wait_for
+from helpers import buy_ok, db_row, recorded, refund_rows, sim_refunded, wait_for
 
 SITE = STACK["DEMO_SITE"]
 
@@ -53,21 +53,6 @@ def paid_zfb(amount=2):
     return order
 
 
-def zfb_refunded(slip):
-    st, body, raw, _ = sim("/sim/trade", {"out_trade_no": slip}, method="GET")
-    assert st == 200, raw
-    return body["data"]["refund_fee"]
-
-
-def recorded(order_id, states=("OK",)):
-    return int(psql("SELECT coalesce(sum(amount), 0) FROM refunds WHERE order_id = '%s' AND st IN (%s)"
-                    % (order_id, ",".join("'%s'" % s for s in states))))
-
-
-def refund_rows(order_id):
-    return int(psql("SELECT count(*) FROM refunds WHERE order_id = '%s'" % order_id))
-
-
 def audit_clean():
     res = cli("audit", "--json", check=False)
     found = json.loads(res.stdout)
@@ -95,7 +80,7 @@ def test_amount_edges_one_minor_unit_exact_rest_and_one_past(key):
     assert st == 409 and body["errCode"] == "e.www.refund.too_much", raw
     st, body, raw, _ = refund(key, order["id"], 23.49)
     assert st == 200 and body["data"]["order"]["or_st"] == "RF", raw
-    assert zfb_refunded(slip) == 2500 == recorded(order["id"])
+    assert sim_refunded(slip) == 2500 == recorded(order["id"])
     st, body, raw, _ = refund(key, order["id"], "0.01")
     assert st == 409 and body["errCode"] == "e.www.refund.too_much", raw
 
@@ -115,7 +100,7 @@ def test_parallel_partials_from_api_and_cli_never_exceed_the_payment(key):
         codes = sorted(pool.map(one, range(6)))
     assert codes == [200, 200, 409, 409, 409, 409], codes
     assert recorded(order["id"]) == 2000 == recorded(order["id"], ("NEW", "PROCESSING", "OK", "FAIL"))
-    assert zfb_refunded(order["pay_id"]) == 2000
+    assert sim_refunded(order["pay_id"]) == 2000
 
 
 def test_one_idempotency_key_through_api_and_cli_at_once_refunds_once(key):
@@ -134,7 +119,7 @@ def test_one_idempotency_key_through_api_and_cli_at_once_refunds_once(key):
         results = list(pool.map(one, range(6)))
     assert {st for st, _ in results} == {200}, results
     assert len({rid for _, rid in results}) == 1, results
-    assert refund_rows(order["id"]) == 1 and zfb_refunded(order["pay_id"]) == 300
+    assert refund_rows(order["id"]) == 1 and sim_refunded(order["pay_id"]) == 300
 
 
 def test_refunds_of_orders_that_are_not_paid(key):
@@ -177,13 +162,13 @@ def test_refund_goes_to_the_provider_that_was_paid_after_a_switch(key):
     assert db_row("SELECT or_st, pay_id FROM orders WHERE id = '%s'" % order["id"]) == ["OK", zfb_slip]
     st, body, raw, _ = refund(key, order["id"], "2.50")
     assert st == 200 and body["data"]["refund"]["slip"] == zfb_slip, raw
-    assert zfb_refunded(zfb_slip) == 250
+    assert sim_refunded(zfb_slip) == 250
     # The WeChat slip paid too: flagged, refundable with --slip, and not through the order.
     assert sim("/sim/pay", {"out_trade_no": wx_slip})[0] == 200
     assert db_row("SELECT st, refund_needed FROM pay_slips WHERE id = '%s'" % wx_slip) == ["OK", "t"]
     st, body, raw, _ = refund(key, order["id"])  # the rest of the order: 10.00 of the Alipay slip
     assert st == 200 and body["data"]["refund"]["slip"] == zfb_slip and body["data"]["refund"]["amount"] == 10.0, raw
-    assert zfb_refunded(zfb_slip) == 1250
+    assert sim_refunded(zfb_slip) == 1250
     res = cli("refund", "--slip", wx_slip, "--reason", "double payment", "--json")
     assert json.loads(res.stdout)["slip"] == wx_slip
 
@@ -525,7 +510,7 @@ def test_same_refund_asked_again_while_its_provider_call_is_hanging(key):
         st, body, raw, _ = first.result(60)
     assert st == 200 and body["data"]["refund"]["st"] == "PROCESSING", raw
     cli("reconcile", "--min-age", "0")
-    assert recorded(order["id"]) == 1000 == zfb_refunded(order["pay_id"])
+    assert recorded(order["id"]) == 1000 == sim_refunded(order["pay_id"])
     assert refund_rows(order["id"]) == 1
 
 

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from conftest import STACK, api, cli, http, psql, sim
-from helpers import buy_ok, check, db_row, sim_pay
+from helpers import buy_ok, check, db_row, recorded, refund_rows, sim_pay, sim_refunded
 
 
 @pytest.fixture(scope="module")
@@ -50,22 +50,6 @@ def paid_order():
     order = buy_ok("zfb.scan", auth_code="280000000000000002")
     assert order["or_st"] == "OK" and order["fee"] == 25.0, order
     return order
-
-
-def sim_refunded(slip):
-    """What paysim (Alipay) gave back for the trade in all, in fen."""
-    st, body, raw, _ = sim("/sim/trade", {"out_trade_no": slip}, method="GET")
-    assert st == 200, raw
-    return body["data"]["refund_fee"]
-
-
-def recorded(order_id, states=("OK",)):
-    return int(psql("SELECT coalesce(sum(amount), 0) FROM refunds WHERE order_id = '%s' AND st IN (%s)"
-                    % (order_id, ",".join("'%s'" % s for s in states))))
-
-
-def refund_rows(order_id):
-    return int(psql("SELECT count(*) FROM refunds WHERE order_id = '%s'" % order_id))
 
 
 def test_partial_refund_then_the_rest_makes_the_order_refunded(key):
