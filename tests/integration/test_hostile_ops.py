@@ -6,7 +6,6 @@ settled on its order or flagged refund_needed, never lost, and `orderpay audit` 
 import json
 import os
 import subprocess
-import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
