@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 
@@ -34,11 +35,28 @@ class OrderpayApp final : public fcgi::App {
     app::Context ctx_;
 };
 
+// workers: 1..256, the whole value a number. 0 or "-4" left a pool with no worker (a reload
+// retired every old one and started none) while the master looked healthy; GetInt's fallback
+// would have read "8x" as the default.
+constexpr long kMaxWorkers = 256;
+std::optional<int> Workers(const Config& cfg, int fallback) {
+    const std::string text = cfg.Get("workers");
+    if (text.empty()) return fallback;
+    char* end = nullptr;
+    errno = 0;
+    const long n = std::strtol(text.c_str(), &end, 10);
+    if (*end || errno || n < 1 || n > kMaxWorkers) {
+        log::Error("workers must be a whole number from 1 to ", kMaxWorkers, ", not '", text, "'");
+        return std::nullopt;
+    }
+    return static_cast<int>(n);
+}
+
 fcgi::PoolOptions PoolFrom(const Config& cfg) {
     fcgi::PoolOptions o;
     o.name = "orderpayd";
     o.socket_path = cfg.Get("listen", "/run/orderpay/orderpayd.sock");
-    o.workers = static_cast<int>(cfg.GetInt("workers", 8));
+    o.workers = Workers(cfg, 8).value_or(8);  // checked in main before the pool starts
     o.backlog = static_cast<int>(cfg.GetInt("backlog", 256));
     o.max_body = static_cast<std::size_t>(cfg.GetInt("max_body_bytes", 64 * 1024));
     o.drain_ms = static_cast<int>(cfg.GetInt("drain_timeout_ms", 10000));
@@ -73,6 +91,7 @@ int main(int argc, char** argv) {
         log::Error("log_format must be text or json, not '", cfg->Get("log_format"), "'");
         return 1;
     }
+    if (!Workers(*cfg, 8)) return 1;
     // log_file: append log lines there instead of stderr (which systemd sends to the journal).
     if (std::string file = cfg->Get("log_file"); !file.empty()) {
         int fd = open(file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
@@ -98,11 +117,16 @@ int main(int argc, char** argv) {
                 log::Error("reload failed, keeping the old config: ", e);
                 return;
             }
+            const std::optional<int> workers = Workers(*fresh, o.workers);
+            if (!workers) {
+                log::Error("reload refused, keeping the old config and workers");
+                return;
+            }
             *settings = app::Settings::From(*fresh);
             // Workers forked after this (all of them, one by one) inherit the new format.
             if (!log::SetFormat(fresh->Get("log_format", "text")))
                 log::Error("reload: log_format must be text or json; keeping the old one");
-            o.workers = static_cast<int>(fresh->GetInt("workers", o.workers));
+            o.workers = *workers;
             o.max_body = static_cast<std::size_t>(fresh->GetInt("max_body_bytes", 64 * 1024));
             log::Info("config reloaded from ", path);
         });
