@@ -7,6 +7,7 @@
 #include "orderpay/app/context.hpp"
 #include "orderpay/app/notify.hpp"
 #include "orderpay/cli/cli.hpp"
+#include "orderpay/core/log.hpp"
 #include "orderpay/http/reply.hpp"
 #include "orderpay/store/notifications.hpp"
 
@@ -53,7 +54,8 @@ int List(Env& env, const Args& a) {
     std::cout << "id\tprovider\tsite\tslip\tverdict\treason\n";
     for (const auto& n : rows)
         std::cout << n.id << '\t' << n.provider << '\t' << n.site_id << '\t'
-                  << (n.slip_id.empty() ? "-" : n.slip_id) << '\t' << n.verdict << '\t' << n.reason << '\n';
+                  << (n.slip_id.empty() ? "-" : n.slip_id) << '\t' << n.verdict << '\t'
+                  << log::TextEscape(n.reason) << '\n';
     return 0;
 }
 

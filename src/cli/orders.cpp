@@ -11,6 +11,7 @@
 #include "orderpay/app/payflow.hpp"
 #include "orderpay/app/refund.hpp"
 #include "orderpay/cli/cli.hpp"
+#include "orderpay/core/log.hpp"
 #include "orderpay/domain/states.hpp"
 #include "orderpay/http/reply.hpp"
 #include "orderpay/providers/metered.hpp"
@@ -183,7 +184,7 @@ int ReconcileCmd(Env& env, const Args& a) {
         label.resize(std::max<std::size_t>(8, kind.size() + 1), ' ');
         std::cout << label << attention.Get(i, 0) << " order " << attention.Get(i, 1) << " site "
                   << attention.Get(i, 2) << ' ' << attention.Get(i, 3) << ' ' << attention.Get(i, 4) << ' '
-                  << attention.Get(i, 5) << " " << attention.Get(i, 7) << '\n';
+                  << attention.Get(i, 5) << " " << log::TextEscape(attention.Get(i, 7)) << '\n';
         // What gives a kept payment back: the whole slip, under its own refund id.
         if (kind == "REFUND")
             std::cout << "        refund with: orderpay refund --slip " << attention.Get(i, 0)

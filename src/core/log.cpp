@@ -170,6 +170,24 @@ void EndRequest(int status, double seconds) {
     g_ctx = RequestContext{};
 }
 
+// The text format's message with every control byte (and DEL) written as \xNN: a message may
+// quote what a stranger sent (an unsigned header in a rejected notification), and one line must
+// stay one line, without terminal escapes that clear or recolour an operator's screen.
+std::string TextEscape(std::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    for (unsigned char c : s) {
+        if (c < 0x20 || c == 0x7f || c == '\\') {
+            char buf[5];
+            std::snprintf(buf, sizeof buf, "\\x%02x", c);
+            out += buf;
+        } else {
+            out += static_cast<char>(c);
+        }
+    }
+    return out;
+}
+
 void Write(Level level, const std::string& line) {
     std::string out;
     if (g_format == Format::kJson) {
@@ -181,7 +199,7 @@ void Write(Level level, const std::string& line) {
         out = Timestamp() + " [" + std::to_string(getpid()) + "] " + kNames[static_cast<int>(level)] + ": ";
         // The request id ties a line to nginx's access log (which logs $request_id too).
         if (g_ctx.active && !g_ctx.request_id.empty()) out += "req=" + g_ctx.request_id + " ";
-        out += line;
+        out += TextEscape(line);
     }
     Emit(out);
 }

@@ -60,6 +60,14 @@ TEST(JsonEscape, EscapesAndReplaces) {
     EXPECT_EQ(JsonEscape("\xe7\xbb"), "\\ufffd\\ufffd");
 }
 
+TEST(TextEscape, OneLineNoTerminalEscapes) {
+    EXPECT_EQ(TextEscape("plain 绿茶 \"q\""), "plain 绿茶 \"q\"");
+    EXPECT_EQ(TextEscape("a\nb\rc\td"), "a\\x0ab\\x0dc\\x09d");
+    EXPECT_EQ(TextEscape("\x1b[2J\x1b[31mred\x7f"), "\\x1b[2J\\x1b[31mred\\x7f");
+    EXPECT_EQ(TextEscape(std::string("nul\0x", 5)), "nul\\x00x");
+    EXPECT_EQ(TextEscape("back\\x0aslash"), "back\\x5cx0aslash");  // a written \x0a is not a newline
+}
+
 TEST_F(LogFormat, RejectsUnknownFormats) {
     EXPECT_FALSE(SetFormat("xml"));
     EXPECT_FALSE(SetFormat(""));
