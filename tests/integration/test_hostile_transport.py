@@ -303,9 +303,11 @@ def test_broken_framing_is_closed_cleanly_and_costs_no_worker():
         + rec(5),
         "ABORT_REQUEST mid params": begin() + rec(4, HEALTHZ[:10]) + rec(2),
         "version 2": rec(1, struct.pack(">HB5x", 1, 0), version=2) + rec(4, HEALTHZ) + rec(4) + rec(5),
-        "value length 0x7fffffff": begin() + rec(4, struct.pack(">BI", 1, 0x7fffffff | 0x80000000) + b"X" * 16),
-        "name 0x7ffffffe value 1": begin() + rec(4, struct.pack(">IB", 0x7ffffffe | 0x80000000, 1) + b"X" * 16),
     }
+    # Lengths whose sum passes INT_MAX (0x7fffffff value + 1-byte name) make Debian 12's libfcgi
+    # malloc a negative size and abort the worker: test_fcgi_raw's
+    # test_param_lengths_summing_past_int_max_cost_one_worker_only sends them to a private pool
+    # (with ASan told to fail that malloc as glibc does), not to the stack every test shares.
     for name, data in cases.items():
         t0 = time.monotonic()
         records, how = exchange(data, timeout=5)
