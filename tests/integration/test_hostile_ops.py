@@ -14,22 +14,9 @@ import pytest
 
 from conftest import PSQL, STACK, cli, http, psql, sim
 from helpers import buy_ok, db_row, recorded, refund_rows, sim_refunded, wait_for
+from test_refund import admin
 
 SITE = STACK["DEMO_SITE"]
-
-
-def admin(method, action, key=None, body=None, params=None, headers=None, site=None):
-    url = "%s/api/%s/admin/%s" % (STACK["ORDERPAY_URL"], site or SITE, action)
-    if params:
-        url += "?" + "&".join("%s=%s" % kv for kv in params.items())
-    hdrs = dict(headers or {})
-    if key is not None:
-        hdrs["Authorization"] = "Bearer " + key
-    data = None
-    if body is not None:
-        data = json.dumps(body).encode()
-        hdrs.setdefault("Content-Type", "application/json")
-    return http(method, url, data, hdrs)
 
 
 def refund(key, order, amount=None, reason="probe", idem=None, raw_amount=False):

@@ -22,20 +22,12 @@ import pytest
 from conftest import PSQL, STACK, _pg_env, cli, http as http_call, psql
 from helpers import buy, buy_ok, db_row, sim_pay, wait_for, wait_state
 from conftest import sim
+from test_zz_chaos import worker_pids
 
 ROOT = os.geteuid() == 0
 
 
 # --- helpers -----------------------------------------------------------------------------------
-
-def master_pid():
-    with open(STACK["ORDERPAYD_PID_FILE"], encoding="utf-8") as f:
-        return int(f.read().split()[0])
-
-
-def worker_pids():
-    out = subprocess.run(["pgrep", "-P", str(master_pid())], capture_output=True, text=True).stdout.split()
-    return [int(p) for p in out]
 
 
 def healthy():
