@@ -1,6 +1,9 @@
 // Builds the settings from config and owns the provider instances of one worker.
 #include "orderpay/app/context.hpp"
 
+#include <algorithm>
+
+#include "orderpay/providers/registry.hpp"
 #include "orderpay/store/cache.hpp"
 
 namespace orderpay::app {
@@ -11,6 +14,8 @@ Settings Settings::From(const Config& cfg) {
     s.notify_base_url = cfg.Get("notify_base_url", "http://127.0.0.1");
     while (!s.notify_base_url.empty() && s.notify_base_url.back() == '/') s.notify_base_url.pop_back();
     s.query_min_interval_ms = cfg.GetInt("query_min_interval_ms", 5000);
+    const std::int64_t call_ms = providers::TimeoutsFrom(cfg).total_ms;
+    s.resend_after_ms = std::max<std::int64_t>(cfg.GetInt("buy.resend_after_ms", 60000), 3 * call_ms);
     s.max_body = static_cast<std::size_t>(cfg.GetInt("max_body_bytes", 64 * 1024));
     s.cfg = cfg;
     return s;

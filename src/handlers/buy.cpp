@@ -5,6 +5,7 @@
 
 #include "orderpay/app/order_view.hpp"
 #include "orderpay/app/payflow.hpp"
+#include "orderpay/app/resend.hpp"
 #include "orderpay/core/log.hpp"
 #include "orderpay/crypto/digest.hpp"
 #include "orderpay/domain/pricing.hpp"
@@ -12,6 +13,7 @@
 #include "orderpay/handlers/handlers.hpp"
 #include "orderpay/http/reply.hpp"
 #include "orderpay/store/buy_context.hpp"
+#include "orderpay/store/check_view.hpp"
 #include "orderpay/store/orders.hpp"
 
 namespace orderpay::handlers {
@@ -46,13 +48,17 @@ bool ValidIdemKey(const std::string& k) {
 }
 
 // The order an earlier request with this key made: the same body gets it again (no second
-// order, no second provider call); another body is a client mistake.
+// order); another body is a client mistake. Its slip is sent from here only if that request
+// ended before sending it (app/resend.hpp): otherwise there is no second provider call.
 http::Response Repeat(app::Context& ctx, const std::string& site, const store::IdemOrder& prev,
-                      const std::string& body_hash) {
+                      const std::string& body_hash, const app::PayInputs& pay) {
     if (prev.body_hash_hex != body_hash) return http::Fail(http::Err::kIdemMismatch);
-    std::string json;
-    if (!app::LoadOrder(ctx.db(), site, prev.order_id, &json)) return http::Fail(http::Err::kInternal);
-    return http::Ok(json);
+    std::optional<store::OrderView> v = store::LoadOrderView(ctx.db(), site, prev.order_id);
+    if (!v) return http::Fail(http::Err::kInternal);
+    if (v->slip)
+        if (std::optional<app::Resent> r = app::ResendUnsent(ctx, v->order, *v->slip, pay))
+            return r->err ? http::Fail(*r->err, {}, r->order_json) : http::Ok(r->order_json);
+    return http::Ok(app::RenderOrder(v->order, v->items, v->slip));
 }
 
 }  // namespace
@@ -82,12 +88,14 @@ http::Response Buy(app::Context& ctx, app::Call& call, const http::Request& req)
     if (bc.buyer->store_id != *call.site.account_store) return http::Fail(http::Err::kNilBuyer);
     call.buyer = std::move(bc.buyer);
     if (bad_body) return *bad_body;
+    in.pay.openid = call.buyer->openid;
+    in.pay.client_ip = req.remote_addr;
 
     const std::string body_hash = crypto::HexLower(crypto::Sha256(req.body));
     if (key) {
         if (!key_ok)
             return http::Fail(http::Err::kInvalidField, "Idempotency-Key: 1-64 of A-Z a-z 0-9 _ . : -");
-        if (bc.idem) return Repeat(ctx, call.site.id, *bc.idem, body_hash);
+        if (bc.idem) return Repeat(ctx, call.site.id, *bc.idem, body_hash, in.pay);
     }
 
     domain::PricingResult pr =
@@ -103,8 +111,6 @@ http::Response Buy(app::Context& ctx, app::Call& call, const http::Request& req)
     if (!pt || !ctx.ProviderFor(pt->prefix)) return http::Fail(http::Err::kInvalidPayTp);
     if (!bc.seller) return http::Fail(http::Err::kInvalidPayTp, "the site has no merchant for " + pt->prefix);
     const providers::Merchant* merchant = &*bc.seller;
-    in.pay.openid = call.buyer->openid;
-    in.pay.client_ip = req.remote_addr;
     if (auto bad = app::CheckPayInputs(*pt, in.pay)) return http::Fail(*bad);
     // The provider's limits before anything is written: an order it must refuse is never created.
     if (auto refused = app::CheckCharge(ctx, *pt, order.fee, order.currency))
@@ -143,7 +149,7 @@ http::Response Buy(app::Context& ctx, app::Call& call, const http::Request& req)
         // A concurrent request with the same key committed first: answer its order.
         auto prev =
             store::FindOrderByIdemKey(db, call.site.id, call.buyer->store_id, call.buyer->account_id, *key);
-        return prev ? Repeat(ctx, call.site.id, *prev, body_hash) : http::Fail(http::Err::kInternal);
+        return prev ? Repeat(ctx, call.site.id, *prev, body_hash, in.pay) : http::Fail(http::Err::kInternal);
     }
     if (!created.ok) {
         return http::Fail(http::Err::kOutOfStore, "not enough stock for " + created.out_of_stock,

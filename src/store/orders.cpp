@@ -127,6 +127,10 @@ bool ClaimQuery(db::Connection& c, const std::string& slip_id, std::int64_t min_
     return c.Exec(kSlipClaimQuery, {slip_id, min_interval_ms}).Affected() == 1;
 }
 
+bool ClaimResend(db::Connection& c, const std::string& slip_id, std::int64_t after_ms) {
+    return c.Exec(kSlipClaimResend, {slip_id, after_ms}).Affected() == 1;
+}
+
 namespace {
 
 std::vector<std::string> Ids(const db::Result& r) {

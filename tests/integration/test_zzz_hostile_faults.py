@@ -234,18 +234,16 @@ def test_worker_killed_while_settling_is_settled_once_by_retry_and_replay(backen
     heal_and_audit()
 
 
-# Open defect (see the closing note of issue 8, 2026-12-01): Repeat() in src/handlers/buy.cpp
-# answers the stored order whatever its slip's state, and nothing sends a slip its worker died
-# before sending. pay/pay recovers such an order. strict: the day it is fixed, this says so.
-@pytest.mark.xfail(strict=True, reason="a buy replayed after its worker died before the provider "
-                   "call answers 200 with a NEW slip nobody sends (open defect)")
+# Was an open defect (closing note of issue 8, 2026-12-01): the replay answered the stored order
+# whatever its slip's state, so a NEW slip its dead worker never sent stayed unpayable. Now a
+# NEW slip older than buy.resend_after_ms is sent by the replay (app/resend.hpp).
 def test_worker_killed_inside_buy_then_retried_with_key_makes_one_order():
     """The worker dies while its orderpay_create_order waits for a stock row lock; its backend goes
     on and commits the order (NW, slip NEW), but no provider call ever follows. The client retries
     with its Idempotency-Key (README: "a buy that timed out on the client's side can be sent again
-    and the order it may have created is found"): one order, stock taken once, and the 200 must be
-    the order ready to pay (pay/buy: "ask the provider; order -> WT"), not a NEW slip with re_tp
-    NONE that nothing ever sends (pay/check does not resume it either, until expiry)."""
+    and the order it may have created is found"): one order, stock taken once. Within
+    buy.resend_after_ms the first request might still be sending, so the retry sends nothing;
+    after it, the retry sends the slip and answers the order ready to pay, once."""
     product = STACK["DEMO_STOCK_PRODUCT"]
     stock0 = int(psql("SELECT stock FROM products WHERE id = '%s'" % product))
     orders0 = int(psql("SELECT count(*) FROM orders"))
@@ -265,12 +263,27 @@ def test_worker_killed_inside_buy_then_retried_with_key_makes_one_order():
         locker.release()
     assert box["r"][0] in (502, 503, 504), box["r"][2]
     assert wait_for(healthy, 30)
-    # The client retries the checkout with its key: one order in all, stock taken once.
+    # The order is committed, its slip NEW: the retry finds it and, this soon, sends nothing.
     status, body, raw, _ = buy("wx.qrcode", products=lines, idempotency_key=key)
     assert status == 200, raw
+    order = body["data"]["id"]
+    assert body["data"]["pay_re"]["st"] == "NEW", raw
+    assert db_row("SELECT st, lm = ct FROM pay_slips WHERE order_id = '%s'" % order) == ["NEW", "t"]
+    # buy.resend_after_ms (60 s by default) passes: aged in the database rather than waited for.
+    psql("UPDATE pay_slips SET lm = lm - interval '61 seconds' WHERE order_id = '%s'" % order)
+    status, body, raw, _ = buy("wx.qrcode", products=lines, idempotency_key=key)
+    assert status == 200, raw
+    assert body["data"]["id"] == order
+    assert body["data"]["pay_re"]["st"] == "WAIT", raw
+    assert body["data"]["pay_re"]["re_tp"] == "QRCODE", raw
+    qr = body["data"]["pay_re"]["re_obj"]
     assert int(psql("SELECT count(*) FROM orders")) == orders0 + 1
     assert int(psql("SELECT stock FROM products WHERE id = '%s'" % product)) == stock0 - 1
-    assert body["data"]["pay_re"]["st"] == "WAIT", raw
+    # Once sent, a further retry answers the same slip and QR code.
+    status, body, raw, _ = buy("wx.qrcode", products=lines, idempotency_key=key)
+    assert status == 200 and body["data"]["pay_re"]["re_obj"] == qr, raw
+    assert sim_pay(body["data"]["pay_id"])["replies"][0]["status"] == 200
+    wait_state(order, "OK")
     res = cli("audit", check=False)
     assert res.returncode == 0, res.stdout
 

@@ -17,6 +17,9 @@ struct Settings {
     std::string db;
     std::string notify_base_url;  // providers call NotifyUrl: {base}/api/{site}/pay/re_<provider>
     std::int64_t query_min_interval_ms = 5000;
+    // A NEW slip older than this has lost its sender (see app/resend.hpp); never under three
+    // provider calls' worth of http.timeout_ms, so a live sender is never overtaken.
+    std::int64_t resend_after_ms = 60000;
     std::size_t max_body = 64 * 1024;
     Config cfg;  // each provider reads its own keys from it
 

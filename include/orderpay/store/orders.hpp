@@ -111,6 +111,9 @@ bool SupersedeSlip(db::Connection& c, const std::string& slip_id, const std::str
 void ConfirmClosed(db::Connection& c, const std::string& slip_id);
 /// At most one worker per interval asks the provider about an open slip: true for the winner.
 bool ClaimQuery(db::Connection& c, const std::string& slip_id, std::int64_t min_interval_ms);
+/// A NEW slip no one has sent for `after_ms` (its sender died), still its order's live slip and
+/// the order still payable: true for the one caller that may send it now.
+bool ClaimResend(db::Connection& c, const std::string& slip_id, std::int64_t after_ms);
 
 /// Open slips older than `min_age_s` (their notification may be lost), least recently asked
 /// first, so that with more slips than `limit` successive runs go round all of them.

@@ -16,9 +16,9 @@ extern const db::Statement kOrderCreate, kOrderGet, kItemsGet, kSettle, kOrderEx
     kOrderSetPayTp, kOrderByIdemKey, kCheckView, kOrderView;
 // Slips.
 extern const db::Statement kSlipInsert, kSlipGet, kSlipForUpdate, kSlipLive, kSlipWaitView, kSlipFail,
-    kSlipSupersede, kSlipClaimQuery, kSlipsWaitingDue, kSlipConfirmClosed, kSlipStampQueried,
-    kSlipsUnconfirmed, kSlipsOfPaidOrdersFail, kSlipsOfOrder, kOrderSite, kOrderState, kOrderPayableNow,
-    kSlipByRef;
+    kSlipSupersede, kSlipClaimQuery, kSlipClaimResend, kSlipsWaitingDue, kSlipConfirmClosed,
+    kSlipStampQueried, kSlipsUnconfirmed, kSlipsOfPaidOrdersFail, kSlipsOfOrder, kOrderSite, kOrderState,
+    kOrderPayableNow, kSlipByRef;
 // Sites' return pages and the providers' shared cache.
 extern const db::Statement kSiteReturnUrl, kCacheGet, kCachePut, kCacheDrop;
 // Notification inbox.
