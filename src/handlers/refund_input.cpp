@@ -62,6 +62,12 @@ std::optional<http::Response> ParseRefundInput(const http::Request& req, RefundI
     if (!order->IsString()) return http::Fail(http::Err::kInvalidField, "order must be a string");
     in.order.assign(order->GetString(), order->GetStringLength());
 
+    // No amount means "all that is left", so null must not mean that too: a form whose empty
+    // amount field serialises as null would refund the whole payment.
+    if (auto it = doc.FindMember("amount"); it != doc.MemberEnd() && it->value.IsNull())
+        return http::Fail(
+            http::Err::kInvalidRefundAmount,
+            "amount is null: give an amount, or leave the field out to refund all that is left");
     if (const rapidjson::Value* amount = Given(doc, "amount")) {
         if (amount->IsString()) {
             in.amount.emplace(amount->GetString(), amount->GetStringLength());

@@ -48,6 +48,17 @@ def audit_clean():
 # ---------------------------------------------------------------- admin/refund amounts
 
 
+def test_null_amount_is_refused_and_only_a_missing_one_refunds_all(key):
+    # A back-office form whose empty amount field is sent as null must not refund everything.
+    order = paid_zfb()
+    st, body, raw, _ = refund(key, order["id"], None, raw_amount=True)
+    assert st == 400 and body["errCode"] == "e.www.refund.invalid.amount", raw
+    assert "null" in body["msg"], raw
+    assert refund_rows(order["id"]) == 0
+    st, body, raw, _ = refund(key, order["id"])  # no amount at all: all that is left
+    assert st == 200 and body["data"]["refund"]["amount"] == 25.00, raw
+
+
 def test_amount_edges_one_minor_unit_exact_rest_and_one_past(key):
     order = paid_zfb()  # 25.00
     slip = order["pay_id"]
