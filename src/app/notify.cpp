@@ -163,11 +163,12 @@ NotifyEval EvaluateNotification(db::Connection& c, const providers::Provider& p,
     if (!notice.parsed) return Judge(p, site, std::move(notice), std::nullopt, std::nullopt);
     std::optional<providers::Merchant> opened;
     // A sealed notice (WeChat v3) names its slip only inside a part that one merchant's keys
-    // open: try the provider's merchants, the site's seller first. Whoever opens it, the slip's
+    // open: try the provider's merchants that speak its API (the 100-merchant cap must not be
+    // spent on ones that cannot open it), the site's seller first. Whoever opens it, the slip's
     // own merchant verifies it again (Judge).
     if (notice.sealed && notice.slip_id.empty()) {
         std::string why;
-        for (const providers::Merchant& m : store::MerchantsOf(c, id, site)) {
+        for (const providers::Merchant& m : store::MerchantsOf(c, id, site, notice.sealed_api)) {
             std::string this_why;
             if (p.OpenNotification(m, notice, this_why)) {
                 opened = m;
@@ -182,7 +183,8 @@ NotifyEval EvaluateNotification(db::Connection& c, const providers::Provider& p,
         if (!opened) {
             NotifyEval ev;
             ev.notice = std::move(notice);
-            ev.reason = why.empty() ? "no " + id + " merchant can open it" : why;
+            const std::string api = notice.sealed_api.empty() ? "" : " " + notice.sealed_api;
+            ev.reason = why.empty() ? "no " + id + api + " merchant can open it" : why;
             ev.checks.push_back({"signature", false, ev.reason});
             return ev;
         }

@@ -50,8 +50,8 @@ std::optional<providers::Merchant> FindMerchant(db::Connection& c, const std::st
 }
 
 std::vector<providers::Merchant> MerchantsOf(db::Connection& c, const std::string& provider,
-                                             const std::string& site) {
-    db::Result r = c.Exec(kMerchantsOfProvider, {provider, site});
+                                             const std::string& site, const std::string& api) {
+    db::Result r = c.Exec(kMerchantsOfProvider, {provider, site, api});
     std::vector<providers::Merchant> out;
     for (int i = 0; i < r.Rows(); ++i) out.push_back(MerchantFrom(r, i));
     return out;

@@ -29,6 +29,7 @@ const db::Statement kMerchantGet{"merchant_get", "SELECT " MERCHANT_COLS " FROM 
 const db::Statement kMerchantsOfProvider{"merchants_of_provider",
                                          "SELECT " MERCHANT_COLS
                                          " FROM merchants m WHERE m.provider = $1 "
+                                         "AND ($3 = '' OR coalesce(m.options->>'api', 'v2') = $3) "
                                          "ORDER BY (m.id = (SELECT merchant_id FROM site_sellers "
                                          "WHERE site_id = $2 AND prefix = $1)) IS TRUE DESC, m.id LIMIT 100"};
 

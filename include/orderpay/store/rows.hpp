@@ -49,9 +49,10 @@ std::optional<Buyer> FindSession(db::Connection& c, const std::string& ticket);
 std::optional<providers::Merchant> FindSeller(db::Connection& c, const std::string& site,
                                               const std::string& prefix);
 std::optional<providers::Merchant> FindMerchant(db::Connection& c, const std::string& id);
-/// Up to 100 merchants of `provider`, `site`'s seller for that prefix first.
+/// Up to 100 merchants of `provider` speaking `api` (options "api", "v2" when absent; "" = any),
+/// `site`'s seller for that prefix first.
 std::vector<providers::Merchant> MerchantsOf(db::Connection& c, const std::string& provider,
-                                             const std::string& site);
+                                             const std::string& site, const std::string& api = "");
 
 /// A slip by id; an id that cannot be one (schema charset, length) is not looked up.
 std::optional<SlipRow> FindSlip(db::Connection& c, const std::string& id, bool for_update = false);

@@ -151,6 +151,7 @@ providers::Notice WxPayV2::ParseNotification(const providers::RawNotification& r
     // A refund notification names its slip only inside req_info, which the merchant's key opens.
     if (IsV2RefundNotice(n)) {
         n.sealed = true;
+        n.sealed_api = "v2";
         n.slip_id.clear();
     }
     return n;

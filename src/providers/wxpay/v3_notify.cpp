@@ -167,6 +167,7 @@ providers::Notice WxPayV3::ParseNotification(const providers::RawNotification& r
     n.fields.emplace_back(kReceivedAt, std::to_string(raw.received_at));
     n.parsed = true;
     n.sealed = true;
+    n.sealed_api = "v3";
     return n;
 }
 
