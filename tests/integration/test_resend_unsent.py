@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from conftest import STACK, psql
-from helpers import check, db_row, sim_pay, wait_state
+from helpers import buy, check, db_row, sim_pay, wait_state
 from test_metrics import delta, scrape
 
 TITLE, PRICE = "Green tea", 1250
@@ -125,3 +125,21 @@ def test_someone_elses_check_sends_nothing():
     assert status == 404, raw
     assert creates(before, scrape(), "wx") == 0
     assert db_row("SELECT st FROM pay_slips WHERE id = '%s'" % slip) == ["NEW"]
+
+
+@pytest.mark.parametrize("pay_tp", ["wx.qrcode", "zfb.qrcode"])
+def test_a_slip_the_provider_did_get_comes_back_with_the_same_code(pay_tp):
+    # The worker died after the provider took the slip but before recording it (MarkWaiting):
+    # the slip is NEW here, open there. Sent again under the same id, the provider answers the
+    # trade it has, and the buyer gets the code that can actually be paid.
+    order = buy(pay_tp)[1]["data"]
+    slip, qr = order["pay_id"], order["pay_re"]["re_obj"]
+    assert order["pay_re"]["st"] == "WAIT" and qr
+    psql("UPDATE pay_slips SET st = 'NEW', re_tp = 'NONE', re_obj = '', lm = lm - interval '61 seconds' "
+         "WHERE id = '%s'" % slip)
+    psql("UPDATE orders SET or_st = 'NW', wt_at = NULL WHERE id = '%s'" % order["id"])
+    status, body, raw, _ = check(order["id"])
+    assert status == 200, raw
+    assert body["data"]["pay_re"] == {"st": "WAIT", "re_tp": "QRCODE", "re_obj": qr}, raw
+    assert sim_pay(slip)["replies"][0]["status"] == 200
+    wait_state(order["id"], "OK")
