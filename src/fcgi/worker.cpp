@@ -2,6 +2,7 @@
 // flight (FASTCGI.md §1.6), body read to exactly CONTENT_LENGTH with a size cap.
 #include "orderpay/fcgi/worker.hpp"
 
+#include <fastcgi.h>
 #include <fcgiapp.h>
 #include <poll.h>
 #include <signal.h>
@@ -172,6 +173,11 @@ void Serve(FCGX_Request& r, const PoolOptions& opts, App& app) {
         bool too_large = false;
         if (!ReadBody(r, opts.max_body, req.body, too_large)) {
             resp = http::Fail(http::Err::kBadRequest, "incomplete request body");
+        } else if (r.role != FCGI_RESPONDER) {
+            // nginx only asks as a RESPONDER. An AUTHORIZER would read our 200 as "allowed" and
+            // a FILTER's data stream would go unread, so neither is answered as if it were one.
+            resp = http::Fail(http::Err::kBadRequest,
+                              "FastCGI role " + std::to_string(r.role) + " is not served (RESPONDER only)");
         } else if (too_large) {
             resp = http::Fail(http::Err::kTooLarge);
         } else {

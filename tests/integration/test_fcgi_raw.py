@@ -13,6 +13,8 @@ import subprocess
 import tempfile
 import time
 
+import pytest
+
 import openapi_check
 from conftest import STACK
 from helpers import wait_for
@@ -133,6 +135,22 @@ def test_healthz_200_json():
     assert status == 200, body
     assert headers["content-type"].startswith("application/json"), headers
     assert body == {"ok": True, "data": {"db": "ok"}}
+
+
+@pytest.mark.parametrize("role", [2, 3])  # AUTHORIZER, FILTER
+def test_roles_other_than_responder_are_refused(role):
+    # An AUTHORIZER would take our 200 as "allowed"; a FILTER's data stream would go unread.
+    params = {"REQUEST_METHOD": "GET", "DOCUMENT_URI": "/healthz", "REQUEST_URI": "/healthz",
+              "QUERY_STRING": "", "CONTENT_LENGTH": 0, "REMOTE_ADDR": "127.0.0.1"}
+    with connect() as s:
+        s.sendall(record(BEGIN, struct.pack(">HB5x", role, 0)) + stream(PARAMS, encode_params(params))
+                  + stream(STDIN, b"") + (stream(8, b"") if role == 3 else b""))  # 8: FCGI_DATA
+        raw = read_reply(s)
+    assert raw is not None, "connection closed without END_REQUEST"
+    status, _, body = parse_http(raw)
+    assert status == 400 and body["errCode"] == "e.www.api.bad_request", raw
+    assert "RESPONDER only" in body["msg"], raw
+    assert request("GET", "/healthz")[0] == 200  # the same worker pool still serves responders
 
 
 def test_wrong_method_405_with_allow_and_unknown_path_404():
