@@ -1,5 +1,8 @@
-// Operator SQL. Unprepared statements: the CLI runs each once, never on a request path.
+// Operator SQL. Unprepared statements: the CLI runs each once, never on a request path (the
+// reconcile attention list is a named statement in statements.cpp, so test_plans can check it).
 #include "orderpay/store/admin.hpp"
+
+#include "orderpay/store/statements.hpp"
 
 namespace orderpay::store {
 
@@ -137,31 +140,8 @@ db::Result ListOrders(db::Connection& c, const std::optional<std::string>& site,
         {site, state, limit});
 }
 
-// MISMATCH: an unsettled slip its provider reported paid for another amount or currency (a
-// signed notification or a query answer rejected by the business checks or by orderpay_settle):
-// money may be held at the provider, so it is listed at once, with that answer, rather than
-// after ten minutes as UNKNOWN or at expiry as PAID. Also a paid slip its provider reported paid
-// again under another transaction id (DESIGN: a verified payment is never thrown away).
 db::Result SlipsNeedingAttention(db::Connection& c) {
-    return c.Query(
-        "WITH s AS (SELECT p.*, (SELECT n.reason FROM notifications n WHERE p.st <> 'OK' "
-        "AND NOT p.refund_needed AND n.slip_id = p.id AND n.verdict = 'rejected' "
-        "AND n.reason ~ '^(amount|currency) check failed: |amount/currency .* != slip ' "
-        "ORDER BY n.id DESC LIMIT 1) AS mismatch FROM pay_slips p), "
-        // A paid slip reported paid again under another transaction: a second payment the
-        // settlement refused. Listed while the provider may still be resending it (a week).
-        "again AS (SELECT DISTINCT ON (n.slip_id) n.slip_id, n.reason FROM notifications n "
-        "WHERE n.verdict = 'rejected' AND n.ct > now() - interval '7 days' "
-        "AND n.reason ~ '^slip already OK with transaction ' ORDER BY n.slip_id, n.id DESC) "
-        "SELECT id, order_id, site_id, st, amount, currency, "
-        "CASE WHEN refund_needed THEN 'REFUND' WHEN coalesce(mismatch, again.reason) IS NOT NULL "
-        "THEN 'MISMATCH' WHEN st = 'FAIL' THEN 'UNCLOSED' ELSE 'UNKNOWN' END, "
-        "coalesce(mismatch, again.reason, note) FROM s LEFT JOIN again ON again.slip_id = s.id "
-        "WHERE (refund_needed AND amount > (SELECT coalesce(sum(r.amount), 0) FROM refunds r "
-        "WHERE r.slip_id = s.id AND r.st = 'OK')) OR mismatch IS NOT NULL OR again.reason IS NOT NULL "
-        "OR (st IN ('NEW', 'WAIT') AND ct < now() - interval '10 minutes') "
-        "OR (st = 'FAIL' AND closed_at IS NULL AND ct < now() - interval '1 day') ORDER BY ct",
-        {});
+    return c.Exec(kSlipsNeedingAttention, {});
 }
 
 }  // namespace orderpay::store

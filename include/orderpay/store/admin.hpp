@@ -59,8 +59,9 @@ db::Result ListSellers(db::Connection& c);  // site_id, prefix, merchant_id
 db::Result ListOrders(db::Connection& c, const std::optional<std::string>& site,
                       const std::optional<std::string>& state, int limit);
 /// Slips an operator must look at: refund_needed ones not yet refunded (OK refunds short of the
-/// amount), and open ones older than 10 minutes,
-/// and failed ones their provider has not confirmed closed after a day.
+/// amount), ones reported paid for another amount or currency or paid twice (MISMATCH), open
+/// ones older than 10 minutes, and failed ones their provider has not confirmed closed after a
+/// day. Gathered by index (statement slips_needing_attention).
 db::Result SlipsNeedingAttention(
     db::Connection& c);  // id, order_id, site_id, st, amount, currency, kind, note
 
