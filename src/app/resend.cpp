@@ -9,7 +9,8 @@ namespace orderpay::app {
 
 std::optional<Resent> ResendUnsent(Context& ctx, const store::OrderRecord& order, const store::SlipRow& slip,
                                    const PayInputs& in) {
-    if (slip.st != domain::SlipState::kNew || slip.superseded || order.or_st != domain::OrderState::kNW ||
+    // WT too: pay/pay swaps a new slip into an order already waiting on an older one.
+    if (slip.st != domain::SlipState::kNew || slip.superseded || !domain::IsPayable(order.or_st) ||
         order.expired || order.pay_id != slip.id)
         return std::nullopt;
     std::optional<PayType> pt = ParsePayType(slip.pay_tp);
@@ -21,6 +22,17 @@ std::optional<Resent> ResendUnsent(Context& ctx, const store::OrderRecord& order
     // The claim is the guard: its sender would have sent or given up long before (the setting is
     // at least three provider calls' time), and of two callers here only one moves lm.
     if (!store::ClaimResend(ctx.db(), slip.id, ctx.settings().resend_after_ms)) return std::nullopt;
+    // Its request may have reached the provider before the worker died, and the buyer may have
+    // paid since: sent again, the provider would answer "already paid", which SendSlip records
+    // as a failure. Asked first, such a slip settles, or fails if the provider closed it.
+    RefreshSlip(ctx, slip, QueryPace::kNow);
+    if (std::optional<store::SlipRow> now = store::FindSlip(ctx.db(), slip.id);
+        now && now->st != domain::SlipState::kNew) {
+        Resent r;
+        if (now->st == domain::SlipState::kFail) r.err = http::Err::kProvider;
+        LoadOrder(ctx.db(), order.site_id, order.id, &r.order_json);
+        return r;
+    }
     log::Warn("slip ", slip.id,
               " was never sent (its request ended before the provider call): sending it now");
     // Same slip id, so a provider that did get the first request sees the same out_trade_no.

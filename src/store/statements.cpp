@@ -215,12 +215,12 @@ const db::Statement kSlipClaimQuery{
 // call) stays NEW with nothing to send it. After $2 ms (longer than any provider call can take)
 // one caller claims it by moving lm, which nothing else changes while a slip is NEW, so of two
 // callers only one sends; only while it is still its order's live slip and the order can pay.
-const db::Statement kSlipClaimResend{
-    "slip_claim_resend",
-    "UPDATE pay_slips s SET lm = now() FROM orders o "
-    "WHERE s.id = $1 AND s.st = 'NEW' AND NOT s.superseded "
-    "AND s.lm < now() - make_interval(secs => $2::float8 / 1000) "
-    "AND o.id = s.order_id AND o.pay_id = s.id AND o.or_st = 'NW' AND o.expi > now() RETURNING s.id"};
+const db::Statement kSlipClaimResend{"slip_claim_resend",
+                                     "UPDATE pay_slips s SET lm = now() FROM orders o "
+                                     "WHERE s.id = $1 AND s.st = 'NEW' AND NOT s.superseded "
+                                     "AND s.lm < now() - make_interval(secs => $2::float8 / 1000) "
+                                     "AND o.id = s.order_id AND o.pay_id = s.id AND o.or_st IN ('NW', 'WT') "
+                                     "AND o.expi > now() RETURNING s.id"};
 const db::Statement kSlipsWaitingDue{
     "slips_waiting_due",
     "SELECT id FROM pay_slips WHERE st IN ('NEW', 'WAIT') AND NOT superseded "

@@ -20,7 +20,8 @@ struct Resent {
     std::string order_json;        // the order as it now stands
 };
 
-/// Sends `slip` when it is the payable order's live NEW slip, no one has sent it for
+/// Asks the provider about `slip`, then (still NEW) sends it, when it is the payable (NW or WT)
+/// order's live NEW slip, no one has sent it for
 /// settings().resend_after_ms, and its pay type needs nothing only the buyer can give again (a
 /// scan's one-time code is never resent). Of concurrent callers one claims it; nullopt for the
 /// others and whenever nothing was sent.
