@@ -182,8 +182,8 @@ NotifyEval EvaluateNotification(db::Connection& c, const providers::Provider& p,
         }
         if (!opened) {
             NotifyEval ev;
-            ev.notice = std::move(notice);
             const std::string api = notice.sealed_api.empty() ? "" : " " + notice.sealed_api;
+            ev.notice = std::move(notice);
             ev.reason = why.empty() ? "no " + id + api + " merchant can open it" : why;
             ev.checks.push_back({"signature", false, ev.reason});
             return ev;

@@ -26,12 +26,12 @@ const db::Statement kSellerGet{"seller_get", "SELECT " MERCHANT_COLS
 const db::Statement kMerchantGet{"merchant_get", "SELECT " MERCHANT_COLS " FROM merchants m WHERE m.id = $1"};
 // A sealed notification (WeChat v3) names its slip only inside a part one merchant can open:
 // the candidates, the site's own seller first.
-const db::Statement kMerchantsOfProvider{"merchants_of_provider",
-                                         "SELECT " MERCHANT_COLS
-                                         " FROM merchants m WHERE m.provider = $1 "
-                                         "AND ($3 = '' OR coalesce(m.options->>'api', 'v2') = $3) "
-                                         "ORDER BY (m.id = (SELECT merchant_id FROM site_sellers "
-                                         "WHERE site_id = $2 AND prefix = $1)) IS TRUE DESC, m.id LIMIT 100"};
+const db::Statement kMerchantsOfProvider{
+    "merchants_of_provider", "SELECT " MERCHANT_COLS
+                             " FROM merchants m WHERE m.provider = $1 "
+                             "AND ($3 = '' OR ($3 = 'v3') = (m.options->>'api' IS NOT DISTINCT FROM 'v3')) "
+                             "ORDER BY (m.id = (SELECT merchant_id FROM site_sellers "
+                             "WHERE site_id = $2 AND prefix = $1)) IS TRUE DESC, m.id LIMIT 100"};
 
 // pay/buy's reads in one round trip: site, the ticket's session, the seller for the pay type's
 // prefix, the requested products and the buyer's order under an Idempotency-Key. One row per

@@ -135,9 +135,9 @@ struct Notice {
     /// The slip is named only inside a part sealed for one merchant (WeChat v3's encrypted
     /// resource): OpenNotification with that merchant names it.
     bool sealed = false;
-    /// Which of the provider's merchants can open a sealed notice: those whose options say this
-    /// "api" (a merchant without one is "v2"); empty: any. WeChat's v3 notices open only with
-    /// a v3 merchant's APIv3 key, its v2 refund notices only with a v2 merchant's key.
+    /// Which of the provider's merchants can open a sealed notice: "v3", those whose options say
+    /// "api":"v3"; "v2", all the others (as the provider itself tells them apart); empty: any. WeChat's v3
+    /// notices open only with a v3 merchant's APIv3 key, its v2 refund notices only with a v2 merchant's key.
     std::string sealed_api;
     std::vector<std::pair<std::string, std::string>> fields;  // decoded fields, in message order
 };

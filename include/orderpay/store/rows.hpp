@@ -49,7 +49,8 @@ std::optional<Buyer> FindSession(db::Connection& c, const std::string& ticket);
 std::optional<providers::Merchant> FindSeller(db::Connection& c, const std::string& site,
                                               const std::string& prefix);
 std::optional<providers::Merchant> FindMerchant(db::Connection& c, const std::string& id);
-/// Up to 100 merchants of `provider` speaking `api` (options "api", "v2" when absent; "" = any),
+/// Up to 100 merchants of `provider` speaking `api` ("v3": options "api" is exactly "v3", as the
+/// WeChat provider reads it; any other value: every merchant that is not v3; "" = any),
 /// `site`'s seller for that prefix first.
 std::vector<providers::Merchant> MerchantsOf(db::Connection& c, const std::string& provider,
                                              const std::string& site, const std::string& api = "");
