@@ -1,0 +1,82 @@
+// The SQL text of the slip queues the timers work through (`orderpay reconcile`: waiting slips,
+// open slips of paid orders, failed slips to confirm closed, the attention list), listed for
+// preparing in statements.cpp's AllStatements.
+#include "orderpay/store/statements.hpp"
+#include "store/sql_text.hpp"
+
+namespace orderpay::store {
+
+const db::Statement kSlipsWaitingDue{
+    "slips_waiting_due",
+    "SELECT id FROM pay_slips WHERE st IN ('NEW', 'WAIT') AND NOT superseded "
+    "AND ct < now() - make_interval(secs => $2::float8) ORDER BY queried_at NULLS FIRST, ct LIMIT $1"};
+
+// A slip left open after its order was paid through another one (a superseded slip paid late
+// settles the order; the slip the order then pointed to stayed WAIT and payable at its
+// provider). Failed here, it joins the failed slips reconcile closes at the provider.
+const db::Statement kSlipsOfPaidOrdersFail{
+    "slips_of_paid_orders_fail",
+    "UPDATE pay_slips s SET st = 'FAIL', superseded = true, "
+    "note = 'order paid through slip ' || o.pay_id, lm = now() FROM orders o "
+    "WHERE s.id IN (SELECT w.id FROM pay_slips w JOIN orders wo ON wo.id = w.order_id "
+    "WHERE w.st IN ('NEW', 'WAIT') AND NOT w.superseded AND wo.or_st NOT IN ('NW', 'WT') "
+    "AND wo.pay_id IS DISTINCT FROM w.id LIMIT $1) "
+    "AND o.id = s.order_id AND s.st IN ('NEW', 'WAIT') AND o.or_st NOT IN ('NW', 'WT') "
+    "AND o.pay_id IS DISTINCT FROM s.id RETURNING s.id, s.order_id, o.pay_id"};
+// What `orderpay reconcile` lists for an operator. MISMATCH: an unsettled slip its provider
+// reported paid for another amount or currency (a signed notification or a query answer
+// rejected by the business checks or by orderpay_settle): money may be held at the provider,
+// so it is listed at once, with that answer, rather than after ten minutes as UNKNOWN or at
+// expiry as PAID; also a paid slip reported paid again under another transaction id, for a
+// week while the provider may resend it (DESIGN: a verified payment is never thrown away).
+// REFUND: a kept payment not yet refunded; UNKNOWN: open after ten minutes; UNCLOSED: failed
+// and not confirmed closed after a day. The candidates come from one index per reason
+// (pay_slips_refund, pay_slips_waiting, pay_slips_unconfirmed, and migration 014's two), so the
+// cost follows the list, not the shop's history. An open slip is never superseded (superseding
+// fails it), so the waiting index's NOT superseded loses none.
+#define MISMATCH_RE "'^(amount|currency) check failed: |amount/currency .* != slip '"
+#define PAID_AGAIN_RE "'^slip already OK with transaction '"
+const db::Statement kSlipsNeedingAttention{
+    "slips_needing_attention",
+    "WITH cand AS (SELECT id FROM pay_slips WHERE refund_needed "
+    "UNION SELECT id FROM pay_slips WHERE st IN ('NEW', 'WAIT') AND NOT superseded "
+    "AND ct < now() - interval '10 minutes' "
+    "UNION SELECT id FROM pay_slips WHERE st = 'FAIL' AND closed_at IS NULL AND ct < now() - interval '1 "
+    "day' "
+    "UNION SELECT slip_id FROM notifications WHERE verdict = 'rejected' AND reason ~ " MISMATCH_RE
+    " "
+    "UNION SELECT slip_id FROM notifications WHERE verdict = 'rejected' AND reason ~ " PAID_AGAIN_RE
+    " "
+    "AND ct > now() - interval '7 days'), "
+    "s AS (SELECT p.*, (SELECT n.reason FROM notifications n WHERE p.st <> 'OK' "
+    "AND NOT p.refund_needed AND n.slip_id = p.id AND n.verdict = 'rejected' AND n.reason ~ " MISMATCH_RE
+    " "
+    "ORDER BY n.id DESC LIMIT 1) AS mismatch FROM pay_slips p WHERE p.id IN (SELECT id FROM cand)), "
+    "again AS (SELECT DISTINCT ON (n.slip_id) n.slip_id, n.reason FROM notifications n "
+    "WHERE n.verdict = 'rejected' AND n.reason ~ " PAID_AGAIN_RE
+    " AND n.ct > now() - interval '7 days' "
+    "ORDER BY n.slip_id, n.id DESC) "
+    "SELECT id, order_id, site_id, st, amount, currency, "
+    "CASE WHEN refund_needed THEN 'REFUND' WHEN coalesce(mismatch, again.reason) IS NOT NULL "
+    "THEN 'MISMATCH' WHEN st = 'FAIL' THEN 'UNCLOSED' ELSE 'UNKNOWN' END AS kind, "
+    "coalesce(mismatch, again.reason, note) AS detail FROM s LEFT JOIN again ON again.slip_id = s.id "
+    "WHERE (refund_needed AND amount > (SELECT coalesce(sum(r.amount), 0) FROM refunds r "
+    "WHERE r.slip_id = s.id AND r.st = 'OK')) OR mismatch IS NOT NULL OR again.reason IS NOT NULL "
+    "OR (st IN ('NEW', 'WAIT') AND ct < now() - interval '10 minutes') "
+    "OR (st = 'FAIL' AND closed_at IS NULL AND ct < now() - interval '1 day') ORDER BY ct"};
+#undef MISMATCH_RE
+#undef PAID_AGAIN_RE
+const db::Statement kSlipConfirmClosed{"slip_confirm_closed",
+                                       "UPDATE pay_slips SET closed_at = now() "
+                                       "WHERE id = $1 AND st = 'FAIL' AND closed_at IS NULL"};
+// Superseded, expired and refused slips: until the provider confirms one closed, a payment
+// on it (a lost notification) would otherwise go unseen.
+const db::Statement kSlipsUnconfirmed{"slips_unconfirmed",
+                                      "SELECT id FROM pay_slips WHERE st = 'FAIL' AND closed_at IS NULL "
+                                      "AND ct > now() - interval '30 days' "
+                                      "ORDER BY queried_at NULLS FIRST, ct LIMIT $1"};
+// Asking about a failed slip moves it to the back of the queue (see kSlipsUnconfirmed).
+const db::Statement kSlipStampQueried{"slip_stamp_queried",
+                                      "UPDATE pay_slips SET queried_at = now() WHERE id = $1"};
+
+}  // namespace orderpay::store
