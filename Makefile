@@ -26,8 +26,12 @@ XML_LIBS := $(shell $(PKG_CONFIG) --libs libxml-2.0 2>/dev/null)
 # -isystem they would reorder the compiler's own search path and break #include_next.
 PKG_CFLAGS := $(filter-out -I/usr/include -I/usr/include/%-linux-gnu,$(shell $(PKG_CONFIG) --cflags $(PKGS)))
 PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS))
+# deps, run, up and test install the libraries first and build in a sub-make, which checks again:
+# on a new machine `make run` must get as far as installing them.
 ifeq ($(PKG_LIBS),)
-  $(error pkg-config found none of $(PKGS): run make deps (or deploy/install-deps.sh))
+  ifneq ($(or $(if $(MAKECMDGOALS),,build),$(filter-out deps run up test down,$(MAKECMDGOALS))),)
+    $(error pkg-config found none of $(PKGS): run make deps (or deploy/install-deps.sh))
+  endif
 endif
 CXXSTD := -std=c++20
 WARN := -Wall -Wextra -Werror -Wno-missing-field-initializers
