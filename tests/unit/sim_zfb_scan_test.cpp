@@ -25,7 +25,8 @@ TEST(SimZfbScanTest, PrefixTable) {
         {"284000000000000000", ZfbScanKind::kLostPaid, "TRADE_SUCCESS", "20000", "ACQ.SYSTEM_ERROR"},
         {"285000000000000000", ZfbScanKind::kCancelRetry, "WAIT_BUYER_PAY", "20000", "ACQ.SYSTEM_ERROR"},
         {"286000000000000000", ZfbScanKind::kCancelFails, "WAIT_BUYER_PAY", "20000", "ACQ.SYSTEM_ERROR"},
-        {"287000000000000000", ZfbScanKind::kInvalid, "", "40004", "ACQ.PAYMENT_AUTH_CODE_INVALID"},
+        {"287000000000000000", ZfbScanKind::kPaidAtCancel, "WAIT_BUYER_PAY", "20000", "ACQ.SYSTEM_ERROR"},
+        {"288000000000000000", ZfbScanKind::kInvalid, "", "40004", "ACQ.PAYMENT_AUTH_CODE_INVALID"},
         {"130000000000000000", ZfbScanKind::kInvalid, "", "40004", "ACQ.PAYMENT_AUTH_CODE_INVALID"},
     };
     for (const Case& c : cases) {
@@ -92,6 +93,15 @@ TEST(SimZfbScanTest, CancelFailsOnlyForAnUnpaidCancelFailsTrade) {
     EXPECT_TRUE(ZfbCancelFails(fails, "WAIT_BUYER_PAY"));
     EXPECT_FALSE(ZfbCancelFails(fails, "TRADE_SUCCESS"));  // paid meanwhile: the normal refund path
     EXPECT_FALSE(ZfbCancelFails(ZfbScanFor("283000000000000000").name, "WAIT_BUYER_PAY"));
+}
+
+TEST(SimZfbScanTest, OnlyAnUnpaidPaidAtCancelTradeIsPaidByItsCancel) {
+    const std::string_view late = ZfbScanFor("287000000000000000").name;
+    EXPECT_TRUE(ZfbCancelFindsPaid(late, "WAIT_BUYER_PAY"));
+    EXPECT_TRUE(ZfbCancelFindsPaid(late, "NOT_SCANNED"));  // a precreated code given the name by a test
+    EXPECT_FALSE(ZfbCancelFindsPaid(late, "TRADE_SUCCESS"));
+    EXPECT_FALSE(ZfbCancelFindsPaid(late, "TRADE_CLOSED"));  // a second cancel pays nothing again
+    EXPECT_FALSE(ZfbCancelFindsPaid(ZfbScanFor("283000000000000000").name, "WAIT_BUYER_PAY"));
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <array>
 
 #include "orderpay/crypto/digest.hpp"
+#include "sim/alipay/control.hpp"
 #include "sim/alipay/reply.hpp"
 #include "sim/alipay/scan.hpp"
 #include "sim/core/gateway.hpp"
@@ -162,6 +163,13 @@ http::Response ZfbCancel(Ctx& ctx, const ZfbCall& call) {
         record.state = "TRADE_CLOSED";
         if (auto created = zfb_store::InsertTrade(ctx.db, record)) return Cancelled(call, *created, "close");
         t = zfb_store::CountCancel(ctx.db, *key);  // created meanwhile by another call
+        if (!t) return ZfbSystemError(call);
+    }
+    if (ZfbCancelFindsPaid(t->scan, t->state)) {
+        // The buyer confirms just as the cancel arrives: paid and notified as /sim/pay would, then
+        // cancelled below, which refunds it and says so (action=refund).
+        (void)ZfbSimPay(ctx, PayArgs{}, ZfbPayArgs{}, *t);
+        t = zfb_store::FindTrade(ctx.db, *key);
         if (!t) return ZfbSystemError(call);
     }
     if (ZfbCancelFails(t->scan, t->state)) return ZfbSystemError(call);

@@ -28,6 +28,9 @@ constexpr std::array kRows = {
     Row{"286",
         {ZfbScanKind::kCancelFails, "cancel_fails", "WAIT_BUYER_PAY", "20000", "ACQ.SYSTEM_ERROR",
          "系统错误"}},
+    Row{"287",
+        {ZfbScanKind::kPaidAtCancel, "paid_at_cancel", "WAIT_BUYER_PAY", "20000", "ACQ.SYSTEM_ERROR",
+         "系统错误"}},
 };
 
 constexpr ZfbScanBehaviour kInvalid{ZfbScanKind::kInvalid, "", "", "40004", "ACQ.PAYMENT_AUTH_CODE_INVALID",
@@ -52,6 +55,10 @@ bool ZfbCancelAsksRetry(std::string_view name, std::string_view state, int cance
 
 bool ZfbCancelFails(std::string_view name, std::string_view state) {
     return name == "cancel_fails" && state == "WAIT_BUYER_PAY";
+}
+
+bool ZfbCancelFindsPaid(std::string_view name, std::string_view state) {
+    return name == "paid_at_cancel" && (state == "WAIT_BUYER_PAY" || state == "NOT_SCANNED");
 }
 
 }  // namespace orderpay::sim

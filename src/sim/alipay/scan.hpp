@@ -12,9 +12,11 @@ enum class ZfbScanKind {
     kDeclined,  // 282...: 40004 ACQ.PAYMENT_AUTH_CODE_INVALID, a definite failure, no trade
     kStuck,     // 283...: 20000; WAIT_BUYER_PAY until cancelled (or closed)
     kLostPaid,  // 284...: 20000, but the trade is in fact paid
-    kCancelRetry,  // 285...: 20000; WAIT_BUYER_PAY; the first cancel answers retry_flag=Y and does nothing
-    kCancelFails,  // 286...: 20000; WAIT_BUYER_PAY; every cancel answers 20000 (outcome stays unknown)
-    kInvalid,      // anything else: 40004 ACQ.PAYMENT_AUTH_CODE_INVALID, no trade
+    kCancelRetry,   // 285...: 20000; WAIT_BUYER_PAY; the first cancel answers retry_flag=Y and does nothing
+    kCancelFails,   // 286...: 20000; WAIT_BUYER_PAY; every cancel answers 20000 (outcome stays unknown)
+    kPaidAtCancel,  // 287...: 20000; WAIT_BUYER_PAY until the buyer pays just as the cancel arrives,
+                    // which then refunds it (action=refund)
+    kInvalid,       // anything else: 40004 ACQ.PAYMENT_AUTH_CODE_INVALID, no trade
 };
 
 struct ZfbScanBehaviour {
@@ -44,5 +46,10 @@ bool ZfbCancelAsksRetry(std::string_view name, std::string_view state, int cance
 /// True when every cancel of the trade fails with 20000 (an unpaid kCancelFails trade), so the
 /// payment stays unknown and orderpay must leave it for the operator.
 bool ZfbCancelFails(std::string_view name, std::string_view state);
+
+/// True when a cancel must first let the buyer pay the trade (and be notified), then refund it:
+/// an unpaid kPaidAtCancel trade. Tests also give a precreated trade this scan name, for the same
+/// race behind alipay.trade.close's "not exist, so cancel".
+bool ZfbCancelFindsPaid(std::string_view name, std::string_view state);
 
 }  // namespace orderpay::sim
