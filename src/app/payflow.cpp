@@ -108,6 +108,10 @@ std::optional<http::Err> SendSlip(Context& ctx, const PayType& pt, const provide
             return std::nullopt;
         }
         case providers::Outcome::kFailed:
+            if (!r.reversed_txn.empty()) {
+                RecordReversal(ctx, pt.prefix, s.slip_id, s.amount, s.currency, r.reversed_txn);
+                return http::Err::kPayFailed;
+            }
             store::FailSlip(ctx.db(), s.slip_id, r.message);
             log::Warn("slip ", s.slip_id, " failed: ", r.message);
             return pt.kind == providers::PayKind::kScan ? http::Err::kPayFailed : http::Err::kProvider;
@@ -119,6 +123,25 @@ std::optional<http::Err> SendSlip(Context& ctx, const PayType& pt, const provide
             return http::Err::kProviderTimeout;
     }
     return http::Err::kInternal;
+}
+
+void RecordReversal(Context& ctx, const std::string& provider, const std::string& slip_id,
+                    std::int64_t amount, const std::string& currency, const std::string& txn_id) {
+    providers::PaidEvent ev;
+    ev.slip_id = slip_id;
+    ev.txn_id = txn_id;
+    // The void refunds the whole trade, and a trade can only be paid for what the slip asked.
+    ev.amount = amount;
+    ev.currency = currency;
+    ev.paid = true;
+    store::ReversalResult r = store::RecordReversal(ctx.db(), provider, ev);
+    if (r.refund_id.empty())
+        log::Error("slip ", slip_id, ": paid (", txn_id, ") and refunded by the provider's void; ",
+                   store::ToString(r.settle), ": ", r.detail);
+    else
+        log::Warn("slip ", slip_id, ": paid (", txn_id,
+                  ") and refunded by the provider's void: ", store::ToString(r.settle), ", refund ",
+                  r.refund_id, " recorded OK");
 }
 
 bool RefreshSlip(Context& ctx, const store::SlipRow& slip, QueryPace pace) {
@@ -181,6 +204,11 @@ FailedSlipCheck CheckFailedSlip(Context& ctx, const store::SlipRow& slip, std::s
         case S::kNotPaid: {
             // Still open: close it again, so it can never take money; confirmed next time.
             providers::CloseResult c = providers::MeteredClose(*p, *m, slip.id);
+            if (!c.reversed_txn.empty()) {
+                RecordReversal(ctx, slip.provider, slip.id, slip.amount, slip.currency, c.reversed_txn);
+                detail = "paid while being closed again, and refunded by the provider";
+                return FailedSlipCheck::kPaid;
+            }
             detail = c.closed ? "was still open: closed again" : "still open, close failed: " + c.message;
             return FailedSlipCheck::kStillOpen;
         }

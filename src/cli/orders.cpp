@@ -99,8 +99,14 @@ int ExpireCmd(Env& env, const Args& a) {
             std::optional<providers::Merchant> m = store::FindMerchant(env.db, slip->merchant_id);
             if (!p || !m) continue;  // cannot ask: never fail a slip that may have been paid
             providers::CloseResult c = providers::MeteredClose(*p, *m, slip->id);
-            if (c.already_paid || !c.closed) {
+            if (!c.reversed_txn.empty()) {
+                // Paid as we closed it, and refunded in the same step: the order ends RF.
+                app::RecordReversal(ctx, slip->provider, slip->id, slip->amount, slip->currency,
+                                    c.reversed_txn);
+            } else if (c.already_paid || !c.closed) {
                 app::RefreshSlip(ctx, *slip, app::QueryPace::kNow);
+            }
+            if (!c.reversed_txn.empty() || c.already_paid || !c.closed) {
                 std::optional<domain::OrderState> st = store::OrderState(env.db, id);
                 if (st && !domain::IsPayable(*st)) {
                     ++settled;

@@ -29,6 +29,11 @@ bool Retire(app::Context& ctx, const store::SlipRow& old, bool& paid_meanwhile) 
         std::optional<providers::Merchant> m = store::FindMerchant(ctx.db(), old.merchant_id);
         if (!p || !m) return false;
         providers::CloseResult c = providers::MeteredClose(*p, *m, old.id);
+        if (!c.reversed_txn.empty()) {  // paid and refunded in the close: the order ends RF
+            app::RecordReversal(ctx, old.provider, old.id, old.amount, old.currency, c.reversed_txn);
+            paid_meanwhile = true;
+            return false;
+        }
         if (c.already_paid) {
             app::RefreshSlip(ctx, old, app::QueryPace::kNow);
             paid_meanwhile = true;
@@ -77,7 +82,12 @@ http::Response Pay(app::Context& ctx, app::Call& call, const http::Request& req)
     if (live) {
         bool paid = false;
         if (!Retire(ctx, *live, paid)) {
-            if (paid) return Answer(ctx, call.site.id, order->id, http::Err::kOrderPaid);
+            // Paid meanwhile; RF when the close refunded that payment (nothing to pay any more).
+            if (paid)
+                return Answer(ctx, call.site.id, order->id,
+                              store::OrderState(ctx.db(), order->id) == domain::OrderState::kRF
+                                  ? http::Err::kOrderClosed
+                                  : http::Err::kOrderPaid);
             return Answer(ctx, call.site.id, order->id, http::Err::kProvider);
         }
     }

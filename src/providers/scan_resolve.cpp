@@ -25,9 +25,11 @@ CreateResult ResolveScan(const ScanResolve& r, const std::string& note) {
             return res;
         }
     }
-    if (r.void_trade()) {
+    if (VoidResult v = r.void_trade(); v.done) {
         res.outcome = Outcome::kFailed;
+        res.reversed_txn = v.reversed_txn;
         res.message = "not confirmed in time, " + r.void_name + " (" + note + ")";
+        if (!v.reversed_txn.empty()) res.message += "; paid meanwhile and refunded by the void";
         return res;
     }
     // Still unknown: the slip stays WAIT and `orderpay reconcile` lists it for the operator.

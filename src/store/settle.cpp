@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "orderpay/core/log.hpp"
+#include "orderpay/crypto/digest.hpp"
 #include "orderpay/store/retry.hpp"
 #include "orderpay/store/rows.hpp"
 #include "orderpay/store/statements.hpp"
@@ -93,6 +94,43 @@ SettleOutcome Settle(db::Connection& c, const std::string& provider, const provi
     SettleResult r = SettleAndDecide(c, provider, ev, "");
     detail = r.detail;
     return r.outcome;
+}
+
+ReversalResult RecordReversal(db::Connection& c, const std::string& provider,
+                              const providers::PaidEvent& ev) {
+    const db::Param none(std::nullopt);
+    try {
+        return RetryTransient<ReversalResult>([&] {
+            db::Tx tx(c);
+            ReversalResult out;
+            db::Result s = c.Exec(kSettle, {provider, ev.slip_id, ev.txn_id, ev.amount, ev.currency, none});
+            out.settle = ParseOutcome(s.Get(0, "outcome"));
+            out.detail = s.Get(0, "detail");
+            if (out.settle == SettleOutcome::kNoSlip || out.settle == SettleOutcome::kMismatch ||
+                out.settle == SettleOutcome::kTxnReused)
+                return out;  // not ours to refund: rolled back, and the caller logs it for the operator
+            // All that is left of the slip (orderpay_refund_open, under the slip lock): nothing
+            // when an earlier call recorded it.
+            const std::string id = crypto::RandomId(26);
+            db::Result o =
+                c.Exec(kRefundOpen, {none, std::string(), ev.slip_id, none,
+                                     std::string("paid while being voided; the provider refunded it"),
+                                     std::string("provider"), none, id});
+            if (o.Get(0, "outcome") == "created") {
+                c.Exec(kRefundFinish,
+                       {id, true, std::string(), "refunded by the provider's void of " + ev.txn_id});
+                out.refund_id = id;
+            } else {
+                out.detail += "; no refund recorded: " + o.GetOpt(0, "detail").value_or(o.Get(0, "outcome"));
+            }
+            tx.Commit();
+            return out;
+        });
+    } catch (const db::Error& e) {
+        if (e.sqlstate != "23505") throw;  // as in SettleAndDecide: the id went to another slip meanwhile
+        return {SettleOutcome::kTxnReused, "",
+                "transaction " + ev.txn_id + " already recorded on another slip"};
+    }
 }
 
 bool ExpireOrder(db::Connection& c, const std::string& order_id) {

@@ -312,21 +312,29 @@ def test_cli_flags_without_their_value_are_usage_errors(argv):
 # ---------------------------------------------------------------- races with the timers
 
 
-def trade_paid(slip):
+def trade_at_sim(slip):
     st, body, raw, _ = sim("/sim/trade", {"out_trade_no": slip}, method="GET")
     assert st == 200, raw
-    return body["data"]["state"] in ("SUCCESS", "TRADE_SUCCESS", "TRADE_FINISHED")
+    return body["data"]
 
 
 def money_accounted(order_id, slip):
-    """The slip paid at paysim <=> settled on the order or flagged refund_needed."""
+    """The slip paid at paysim <=> settled on the order or flagged refund_needed. Paid and
+    refunded by the provider (Alipay's cancel of a code the buyer paid while expire closed it):
+    recorded paid, with a provider refund OK of all of it, and the order RF."""
     row = db_row("SELECT o.or_st, o.pay_id, s.st, s.refund_needed FROM orders o JOIN pay_slips s ON s.order_id = o.id"
                  " WHERE s.id = '%s'" % slip)
     or_st, pay_id, slip_st, refund_needed = row
-    paid = trade_paid(slip)
+    t = trade_at_sim(slip)
+    paid = t["state"] in ("SUCCESS", "TRADE_SUCCESS", "TRADE_FINISHED")
     if paid:
         assert slip_st == "OK", (row, "paid at the provider, not recorded")
         assert (or_st == "OK" and pay_id == slip) or refund_needed == "t", row
+    elif t.get("refunded"):
+        assert slip_st == "OK", (row, t, "paid and refunded at the provider, not recorded")
+        assert (or_st == "RF" and pay_id == slip) or refund_needed == "t", (row, t)
+        refunds = psql("SELECT string_agg(st || ':' || requested_by, ',') FROM refunds WHERE slip_id = '%s'" % slip)
+        assert refunds == "OK:provider", (row, t, refunds)
     else:
         assert slip_st != "OK" and or_st == "FA", row
     return paid
@@ -357,7 +365,7 @@ def test_expire_racing_a_payment_never_loses_the_money(pay_tp):
         assert wait_for(lambda: psql("SELECT count(*) FROM notifications WHERE verdict = 'received'") == "0", 5)
         money_accounted(order["id"], order["pay_id"])
         held = int(psql("SELECT count(*) FROM orders o JOIN order_items i ON i.order_id = o.id WHERE i.product_id = '%s'"
-                        " AND o.or_st IN ('NW', 'WT', 'OK', 'SP', 'DN')" % pid))
+                        " AND o.or_st IN ('NW', 'WT', 'OK', 'SP', 'DN', 'RF')" % pid))
         stock = int(psql("SELECT stock FROM products WHERE id = '%s' AND site_id = '%s'" % (pid, SITE)))
         assert stock + held == 6, (stock, held)
         if stock == 0:  # sold out by paid orders: nothing more to buy

@@ -60,6 +60,9 @@ struct CreateResult {
     std::string message;       // provider's error code/message for the slip note (no secrets)
     bool timeout = false;      // the outcome is unknown because the provider did not answer
     std::string provider_ref;  // the provider's own id for this payment (PayPal's order id), if any
+    // kFailed after a void that found the trade paid and gave the money back (see VoidResult):
+    // the payment's transaction id, so the payment and its refund are both recorded.
+    std::string reversed_txn;
 };
 
 struct QueryResult {
@@ -83,6 +86,16 @@ struct CloseResult {
     bool closed = false;        // the provider will not accept payment on this slip any more
     bool already_paid = false;  // too late: it was paid (query and settle it)
     std::string message;
+    // closed, but only after the buyer paid and the provider refunded it in the same step (Alipay's
+    // cancel of a code scanned meanwhile answers action=refund): that payment's transaction id.
+    // Its paid notification may already have settled the order, or may still come.
+    std::string reversed_txn;
+};
+
+/// What voiding a trade (WeChat reverse, Alipay cancel) achieved.
+struct VoidResult {
+    bool done = false;         // the trade can no longer take money
+    std::string reversed_txn;  // it had been paid, and the void refunded it: the transaction id
 };
 
 /// What a verified notification says, in provider-neutral terms.

@@ -15,8 +15,8 @@ struct ScanResolve {
     int interval_ms = 0;
     bool not_found_is_final = false;  // WeChat: ORDERNOTEXIST ends it; Alipay: cancel anyway
     std::function<QueryResult()> query;
-    std::function<bool()> void_trade;  // true when the trade is certainly void
-    std::string void_name;             // "reversed", "cancelled": for the slip note
+    std::function<VoidResult()> void_trade;
+    std::string void_name;  // "reversed", "cancelled": for the slip note
 };
 
 CreateResult ResolveScan(const ScanResolve& r, const std::string& note);

@@ -39,6 +39,18 @@ struct SettleResult {
 SettleResult SettleAndDecide(db::Connection& c, const std::string& provider, const providers::PaidEvent& ev,
                              const std::string& notification_row);
 
+/// A payment the provider took while we voided its slip, and refunded in the same step (Alipay's
+/// cancel answering action=refund). In one transaction: settled as a confirmed payment would be,
+/// then a full refund of the slip recorded OK (requested_by "provider"), so the order ends RF, or
+/// the slip refund_needed and refunded; never paid on money the buyer has back. A second call
+/// changes nothing (duplicate settle, nothing left to refund).
+struct ReversalResult {
+    SettleOutcome settle = SettleOutcome::kNoSlip;
+    std::string refund_id;  // the refund recorded now; empty when none was (see detail)
+    std::string detail;
+};
+ReversalResult RecordReversal(db::Connection& c, const std::string& provider, const providers::PaidEvent& ev);
+
 /// Expires one order if it is still NW/WT past its expiry: FA, stock given back, exactly once.
 bool ExpireOrder(db::Connection& c, const std::string& order_id);
 

@@ -180,18 +180,29 @@ CreateResult AlipayClient::Pay(const providers::Merchant& m, const providers::Cr
     return providers::ResolveScan(r, call.ok ? code : call.error);
 }
 
-// alipay.trade.cancel closes an unpaid trade (or refunds a paid one: only ever called once a
-// query said it is not paid). retry_flag=Y asks us to call again.
-bool AlipayClient::Cancel(const providers::Merchant& m, const std::string& slip_id) {
+// alipay.trade.cancel closes an unpaid trade, and refunds a paid one: it answers action=refund
+// then (PROTOCOLS.md §2.4). We cancel only what a query or a close found unpaid, but the buyer
+// can pay in between, so the answer's action is read, never assumed. retry_flag=Y asks us to call
+// again.
+providers::VoidResult AlipayClient::Cancel(const providers::Merchant& m, const std::string& slip_id) {
+    providers::VoidResult v;
     for (int i = 0; i < opts_.cancel_tries; ++i) {
         Call call = Post(m, "alipay.trade.cancel", BizContent({{"out_trade_no", slip_id}}));
-        if (call.ok && Field(call.fields, "code") == "10000" && Field(call.fields, "retry_flag") != "Y")
-            return true;
-        if (call.ok && Field(call.fields, "code") != "10000" && Field(call.fields, "retry_flag") != "Y")
-            return false;
+        const std::string code = Field(call.fields, "code");
+        if (call.ok && Field(call.fields, "retry_flag") != "Y") {
+            if (code != "10000") return v;
+            v.done = true;
+            if (Field(call.fields, "action") == "refund") {
+                v.reversed_txn = Field(call.fields, "trade_no");
+                // A refund we cannot tie to its payment is still a void; the payment's own
+                // notification or a query names it.
+                if (Field(call.fields, "out_trade_no") != slip_id) v.reversed_txn.clear();
+            }
+            return v;
+        }
         usleep(static_cast<useconds_t>(opts_.scan_poll_ms) * 1000 / 2);
     }
-    return false;
+    return v;
 }
 
 QueryResult AlipayClient::Query(const providers::Merchant& m, const std::string& slip_id) {
@@ -238,7 +249,9 @@ providers::CloseResult AlipayClient::Close(const providers::Merchant& m, const s
     } else if (sub == "ACQ.TRADE_NOT_EXIST") {
         // A precreated code nobody scanned yet cannot be closed, but cancel records it closed so
         // a later scan of the old code fails instead of paying a superseded slip.
-        c.closed = Cancel(m, slip_id);
+        providers::VoidResult v = Cancel(m, slip_id);
+        c.closed = v.done;
+        c.reversed_txn = v.reversed_txn;
     } else if (sub == "ACQ.TRADE_STATUS_ERROR") {
         QueryResult q = Query(m, slip_id);
         c.already_paid = q.state == QueryResult::State::kPaid;

@@ -199,7 +199,9 @@ CreateResult WxPayV2::Micropay(const providers::Merchant& m, const providers::Cr
                              opts_.scan_poll_ms,
                              /*not_found_is_final=*/true,
                              [&] { return Query(m, p.slip_id); },
-                             [&] { return Reverse(m, p.slip_id); },
+                             [&] {
+                                 return providers::VoidResult{Reverse(m, p.slip_id), {}};
+                             },
                              "reversed"};
     return providers::ResolveScan(r, call.ok ? err : call.error);
 }

@@ -314,7 +314,9 @@ CreateResult WxPayV3::Codepay(const providers::Merchant& m, const providers::Cre
                              opts_.scan_poll_ms,
                              /*not_found_is_final=*/true,
                              [&] { return Query(m, p.slip_id); },
-                             [&] { return Reverse(m, p.slip_id); },
+                             [&] {
+                                 return providers::VoidResult{Reverse(m, p.slip_id), {}};
+                             },
                              "reversed"};
     return providers::ResolveScan(r, a.ok ? "USERPAYING" : a.error);
 }

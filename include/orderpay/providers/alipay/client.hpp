@@ -73,7 +73,7 @@ class AlipayClient final : public providers::Provider {
     Call Post(const providers::Merchant& m, const std::string& method, const std::string& biz_content,
               const std::string& notify_url = "");
     providers::CreateResult Pay(const providers::Merchant& m, const providers::CreateParams& p);
-    bool Cancel(const providers::Merchant& m, const std::string& slip_id);
+    providers::VoidResult Cancel(const providers::Merchant& m, const std::string& slip_id);
 
     AlipayOptions opts_;
 };

@@ -1,0 +1,133 @@
+"""A void that refunds: Alipay's cancel of a trade the buyer paid meanwhile refunds it and answers
+action=refund. orderpay cancels a precreated code when close says "not exist" (expire, pay/pay)
+and a scan payment it could not confirm; in both the buyer can pay in between. paysim's
+"paid_at_cancel" trades make that race certain: the cancel first pays the trade and sends its
+notification, then refunds it. The order must end refunded (RF, a provider refund recorded OK),
+never paid on money the buyer has back, and the stock it took stays accounted for."""
+
+import uuid
+
+from conftest import STACK, api, cli, psql, sim
+from helpers import buy_ok, db_row, inbox, wait_for
+
+
+def trade(slip):
+    st, body, raw, _ = sim("/sim/trade", {"out_trade_no": slip}, method="GET")
+    assert st == 200, raw
+    return body["data"]
+
+
+def product(stock=3):
+    pid = "void-%s" % uuid.uuid4().hex[:10]
+    cli("product", "add", pid, "--site", STACK["DEMO_SITE"], "--title", "void " + pid, "--price", "1.00",
+        "--stock", str(stock))
+    return pid
+
+
+def stock_of(pid):
+    return int(psql("SELECT stock FROM products WHERE id = '%s' AND site_id = '%s'" % (pid, STACK["DEMO_SITE"])))
+
+
+def paid_at_cancel(slip):
+    """The buyer will pay this trade the moment orderpay cancels it (a paysim test hook)."""
+    assert psql("UPDATE paysim.zfb_trades SET scan = 'paid_at_cancel' WHERE out_trade_no = '%s'"
+                " AND state = 'NOT_SCANNED' RETURNING 1" % slip).startswith("1")
+
+
+def assert_reversed(order_id, slip, fee):
+    """orderpay recorded the payment and the provider's refund of it; paysim agrees."""
+    t = trade(slip)
+    assert t["state"] == "TRADE_CLOSED" and t["refunded"] is True, t
+    or_st, pay_id = db_row("SELECT or_st, coalesce(pay_id, '') FROM orders WHERE id = '%s'" % order_id)
+    st, txn, refund_needed = db_row("SELECT st, provider_txn_id, refund_needed FROM pay_slips WHERE id = '%s'"
+                                    % slip)
+    assert st == "OK" and txn == t["trade_no"], (st, txn, t)
+    assert (or_st == "RF" and pay_id == slip) or refund_needed == "t", (or_st, pay_id, refund_needed)
+    refunds = psql("SELECT st || ':' || amount || ':' || requested_by FROM refunds WHERE slip_id = '%s'" % slip)
+    assert refunds == "OK:%d:provider" % fee, refunds
+    return or_st
+
+
+def audit_clean():
+    cli("expire")  # as the minute timer would, so older tests' unpaid orders do not count
+    res = cli("audit", check=False)
+    assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_expire_of_a_code_paid_as_it_is_cancelled_ends_refunded_not_paid():
+    pid = product()
+    order = buy_ok("zfb.qrcode", products=[{"id": pid, "amount": 1}])
+    slip = order["pay_id"]
+    paid_at_cancel(slip)
+    psql("UPDATE orders SET expi = now() - interval '1 second' WHERE id = '%s'" % order["id"])
+    res = cli("expire")
+    assert res.returncode == 0, res.stderr
+    # The notification sent before the refund settled the order first: it was accepted.
+    assert wait_for(lambda: [v for v, _ in inbox(slip)] == ["settled"], 5), inbox(slip)
+    assert assert_reversed(order["id"], slip, 100) == "RF"
+    assert stock_of(pid) == 2  # an RF order keeps what it took, like any refunded order
+    # The buyer sees a refunded order, not a paid one, and cannot pay it again.
+    st, body, raw, _ = api("GET", "check", ticket=STACK["DEMO_TICKET"], params={"id": order["id"]})
+    assert st == 200 and body["data"]["or_st"] == "RF", raw
+    st, body, raw, _ = api("GET", "pay", ticket=STACK["DEMO_TICKET"], params={"id": order["id"], "pt": "zfb.qrcode"})
+    assert body["ok"] is False, raw
+    # Timers again: nothing more is refunded or expired.
+    cli("expire")
+    cli("reconcile", "--min-age", "0")
+    assert_reversed(order["id"], slip, 100)
+    audit_clean()
+
+
+def test_a_late_copy_of_the_paid_notification_after_the_reversal_changes_nothing():
+    order = buy_ok("zfb.qrcode", products=[{"id": product(), "amount": 1}])
+    slip = order["pay_id"]
+    # No notification at the cancel: the reversal alone records the payment and its refund.
+    notify_url = psql("SELECT notify_url FROM paysim.zfb_trades WHERE out_trade_no = '%s'" % slip)
+    assert notify_url
+    psql("UPDATE paysim.zfb_trades SET notify_url = '' WHERE out_trade_no = '%s'" % slip)
+    paid_at_cancel(slip)
+    psql("UPDATE orders SET expi = now() - interval '1 second' WHERE id = '%s'" % order["id"])
+    cli("expire")
+    assert inbox(slip) == []
+    assert assert_reversed(order["id"], slip, 100) == "RF"
+    # Now Alipay's retry of the old TRADE_SUCCESS notification arrives: paysim re-sends it from a
+    # paid copy of the trade, which is then put back as the provider left it.
+    psql("UPDATE paysim.zfb_trades SET state = 'TRADE_SUCCESS', refunded = false, notify_url = '%s'"
+         " WHERE out_trade_no = '%s'" % (notify_url, slip))
+    try:
+        st, body, raw, _ = sim("/sim/pay", {"out_trade_no": slip})
+        assert st == 200 and body["data"]["replies"][0]["body"] == "success", raw
+    finally:
+        psql("UPDATE paysim.zfb_trades SET state = 'TRADE_CLOSED', refunded = true WHERE out_trade_no = '%s'" % slip)
+    assert [v for v, _ in inbox(slip)] == ["duplicate"], inbox(slip)
+    assert assert_reversed(order["id"], slip, 100) == "RF"
+    audit_clean()
+
+
+def test_pay_pay_retiring_a_code_paid_as_it_is_cancelled_answers_closed():
+    """pay/pay to another type closes the old slip first; the close's cancel refunds a payment made
+    meanwhile: the order ends RF and no second slip is issued."""
+    order = buy_ok("zfb.qrcode", products=[{"id": product(), "amount": 1}])
+    slip = order["pay_id"]
+    paid_at_cancel(slip)
+    st, body, raw, _ = api("GET", "pay", ticket=STACK["DEMO_TICKET"], params={"id": order["id"], "pt": "wx.qrcode"})
+    assert body["ok"] is False and body["data"]["or_st"] == "RF", raw
+    assert body["errCode"] == "e.www.order.closed", raw
+    assert psql("SELECT count(*) FROM pay_slips WHERE order_id = '%s'" % order["id"]) == "1"
+    assert assert_reversed(order["id"], slip, 100) == "RF"
+    audit_clean()
+
+
+def test_scan_paid_as_it_is_cancelled_fails_the_buy_and_records_the_refund():
+    """zfb.scan answers 20000; the query says WAIT_BUYER_PAY; the buyer confirms just as the
+    cancel arrives, which refunds it. The buy fails, the order is RF, and paysim's refund is ours."""
+    pid = product()
+    st, body, raw, _ = api("POST", "buy", ticket=STACK["DEMO_TICKET"],
+                           json={"products": [{"id": pid, "amount": 1}], "pay_tp": "zfb.scan",
+                                 "auth_code": "287000000000000001"})
+    assert body["ok"] is False and body["errCode"] == "e.www.pay.failed", raw
+    order = body["data"]
+    assert order["or_st"] == "RF", raw
+    assert assert_reversed(order["id"], order["pay_id"], 100) == "RF"
+    assert [v for v, _ in inbox(order["pay_id"])] == ["settled"], inbox(order["pay_id"])
+    audit_clean()
