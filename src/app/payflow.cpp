@@ -135,13 +135,15 @@ void RecordReversal(Context& ctx, const std::string& provider, const std::string
     ev.currency = currency;
     ev.paid = true;
     store::ReversalResult r = store::RecordReversal(ctx.db(), provider, ev);
-    if (r.refund_id.empty())
-        log::Error("slip ", slip_id, ": paid (", txn_id, ") and refunded by the provider's void; ",
-                   store::ToString(r.settle), ": ", r.detail);
-    else
+    using O = store::SettleOutcome;
+    if (r.settle == O::kNoSlip || r.settle == O::kMismatch || r.settle == O::kTxnReused)
+        log::Error("slip ", slip_id, ": paid (", txn_id,
+                   ") and refunded by the provider's void, not recorded: ", store::ToString(r.settle), ": ",
+                   r.detail);
+    else  // also a repeat (a second expire run): its refund is already there
         log::Warn("slip ", slip_id, ": paid (", txn_id,
-                  ") and refunded by the provider's void: ", store::ToString(r.settle), ", refund ",
-                  r.refund_id, " recorded OK");
+                  ") and refunded by the provider's void: ", store::ToString(r.settle), ", ",
+                  r.refund_id.empty() ? r.detail : "refund " + r.refund_id + " recorded OK");
 }
 
 bool RefreshSlip(Context& ctx, const store::SlipRow& slip, QueryPace pace) {
