@@ -25,6 +25,10 @@ const db::Statement kRefundClaim{
     "refund_claim", "UPDATE refunds SET st = 'PROCESSING', lm = now() WHERE id = $1 AND st = 'NEW'"};
 const db::Statement kRefundFinish{
     "refund_finish", "SELECT outcome, order_st FROM orderpay_refund_finish($1, $2::boolean, $3, $4)"};
+// Before its refund is recorded: a refund in flight that fails later is then taken as the
+// provider's (migration 015).
+const db::Statement kSlipReversed{
+    "slip_reversed", "UPDATE pay_slips SET reversed = true, lm = now() WHERE id = $1 AND st = 'OK'"};
 const db::Statement kRefundNote{"refund_note",
                                 "UPDATE refunds SET note = left($2, 500), provider_refund_id = "
                                 "coalesce(nullif($3, ''), provider_refund_id), "

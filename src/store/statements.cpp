@@ -354,6 +354,7 @@ std::span<const db::Statement> AllStatements() {
         &kNotifyEventSeen,
         &kNotifySetEvent,
         &kRefundOpen,
+        &kSlipReversed,
         &kRefundGet,
         &kRefundClaim,
         &kRefundFinish,

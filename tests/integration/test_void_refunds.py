@@ -131,3 +131,61 @@ def test_scan_paid_as_it_is_cancelled_fails_the_buy_and_records_the_refund():
     assert assert_reversed(order["id"], order["pay_id"], 100) == "RF"
     assert [v for v, _ in inbox(order["pay_id"])] == ["settled"], inbox(order["pay_id"])
     audit_clean()
+
+
+def _refund_open(order_id, slip, amount, by):
+    """orderpay_refund_open as the operator API (by 'api:...') or RecordReversal (by 'provider') call it."""
+    rid = uuid.uuid4().hex[:26]
+    row = db_row("SELECT outcome, coalesce(refund_id, '') FROM orderpay_refund_open(%s, %s, %s, %s, 'r', '%s',"
+                 " NULL, '%s')" % ("'%s'" % STACK["DEMO_SITE"] if order_id else "NULL",
+                                   "'%s'" % order_id if order_id else "''", "'%s'" % slip if slip else "NULL",
+                                   amount if amount is not None else "NULL", by, rid))
+    return row
+
+
+def _finish(refund_id, ok):
+    return db_row("SELECT outcome, order_st FROM orderpay_refund_finish('%s', %s, '', 'probe')"
+                  % (refund_id, "true" if ok else "false"))
+
+
+def _refunds(slip):
+    return psql("SELECT string_agg(st || ':' || amount || ':' || requested_by, ',' ORDER BY ct, st)"
+                " FROM refunds WHERE slip_id = '%s'" % slip)
+
+
+def test_a_refund_in_flight_over_a_reversal_fails_and_the_rest_is_the_providers():
+    """migration 015: the operator refunded 0.60 of a 1.00 payment and that refund is in flight when
+    the provider's void refunds the trade: only 0.40 can be recorded then. When the operator's
+    refund fails, its 0.60 is recorded as the provider's and the order ends RF; on a slip that was
+    not reversed a failed refund records nothing."""
+    for reversed_slip in (True, False):
+        order = buy_ok("zfb.scan", auth_code="280000000000000002", products=[{"id": product(), "amount": 1}])
+        slip = order["pay_id"]
+        outcome, operator = _refund_open(order["id"], None, 60, "api:probe")
+        assert outcome == "created"
+        psql("UPDATE refunds SET st = 'PROCESSING' WHERE id = '%s'" % operator)
+        if reversed_slip:  # what store::RecordReversal writes, in its order
+            psql("UPDATE pay_slips SET reversed = true WHERE id = '%s'" % slip)
+            outcome, rest = _refund_open(None, slip, None, "provider")
+            assert outcome == "created"
+            assert _finish(rest, True) == ["finished", "OK"]
+        assert _finish(operator, False)[0] == "finished"
+        or_st = psql("SELECT or_st FROM orders WHERE id = '%s'" % order["id"])
+        if reversed_slip:
+            assert _refunds(slip) == "FAIL:60:api:probe,OK:40:provider,OK:60:provider", _refunds(slip)
+            assert or_st == "RF"
+        else:
+            assert _refunds(slip) == "FAIL:60:api:probe" and or_st == "OK", (_refunds(slip), or_st)
+    audit_clean()
+
+
+def test_a_refund_in_flight_over_a_reversal_that_succeeds_needs_nothing_more():
+    order = buy_ok("zfb.scan", auth_code="280000000000000002", products=[{"id": product(), "amount": 1}])
+    slip = order["pay_id"]
+    outcome, operator = _refund_open(order["id"], None, 60, "api:probe")
+    psql("UPDATE pay_slips SET reversed = true WHERE id = '%s'" % slip)
+    outcome, rest = _refund_open(None, slip, None, "provider")
+    assert _finish(rest, True) == ["finished", "OK"]  # 0.40 of 1.00: still OK
+    assert _finish(operator, True) == ["finished", "RF"]
+    assert _refunds(slip) == "OK:60:api:probe,OK:40:provider", _refunds(slip)
+    audit_clean()
