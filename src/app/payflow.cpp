@@ -51,6 +51,30 @@ store::SettleOutcome SettleConfirmed(Context& ctx, const std::string& provider, 
     return store::Settle(ctx.db(), provider, ev, detail);
 }
 
+// The provider voided a slip only after the buyer had paid it, and refunded that payment in the
+// same step: the payment and its refund are recorded together (store::RecordReversal). Its own
+// notification may come before or after; either way the order ends refunded, not paid.
+void RecordReversal(Context& ctx, const std::string& provider, const std::string& slip_id,
+                    std::int64_t amount, const std::string& currency, const std::string& txn_id) {
+    providers::PaidEvent ev;
+    ev.slip_id = slip_id;
+    ev.txn_id = txn_id;
+    // The void refunds the whole trade, and a trade can only be paid for what the slip asked.
+    ev.amount = amount;
+    ev.currency = currency;
+    ev.paid = true;
+    store::ReversalResult r = store::RecordReversal(ctx.db(), provider, ev);
+    using O = store::SettleOutcome;
+    if (r.settle == O::kNoSlip || r.settle == O::kMismatch || r.settle == O::kTxnReused)
+        log::Error("slip ", slip_id, ": paid (", txn_id,
+                   ") and refunded by the provider's void, not recorded: ", store::ToString(r.settle), ": ",
+                   r.detail);
+    else  // also a repeat (a second expire run): its refund is already there
+        log::Warn("slip ", slip_id, ": paid (", txn_id,
+                  ") and refunded by the provider's void: ", store::ToString(r.settle), ", ",
+                  r.refund_id.empty() ? r.detail : "refund " + r.refund_id + " recorded OK");
+}
+
 }  // namespace
 
 std::optional<http::Err> SendSlip(Context& ctx, const PayType& pt, const providers::Merchant& m,
@@ -125,25 +149,12 @@ std::optional<http::Err> SendSlip(Context& ctx, const PayType& pt, const provide
     return http::Err::kInternal;
 }
 
-void RecordReversal(Context& ctx, const std::string& provider, const std::string& slip_id,
-                    std::int64_t amount, const std::string& currency, const std::string& txn_id) {
-    providers::PaidEvent ev;
-    ev.slip_id = slip_id;
-    ev.txn_id = txn_id;
-    // The void refunds the whole trade, and a trade can only be paid for what the slip asked.
-    ev.amount = amount;
-    ev.currency = currency;
-    ev.paid = true;
-    store::ReversalResult r = store::RecordReversal(ctx.db(), provider, ev);
-    using O = store::SettleOutcome;
-    if (r.settle == O::kNoSlip || r.settle == O::kMismatch || r.settle == O::kTxnReused)
-        log::Error("slip ", slip_id, ": paid (", txn_id,
-                   ") and refunded by the provider's void, not recorded: ", store::ToString(r.settle), ": ",
-                   r.detail);
-    else  // also a repeat (a second expire run): its refund is already there
-        log::Warn("slip ", slip_id, ": paid (", txn_id,
-                  ") and refunded by the provider's void: ", store::ToString(r.settle), ", ",
-                  r.refund_id.empty() ? r.detail : "refund " + r.refund_id + " recorded OK");
+providers::CloseResult CloseSlip(Context& ctx, providers::Provider& p, const providers::Merchant& m,
+                                 const store::SlipRow& slip) {
+    providers::CloseResult c = providers::MeteredClose(p, m, slip.id);
+    if (!c.reversed_txn.empty())
+        RecordReversal(ctx, slip.provider, slip.id, slip.amount, slip.currency, c.reversed_txn);
+    return c;
 }
 
 bool RefreshSlip(Context& ctx, const store::SlipRow& slip, QueryPace pace) {
@@ -205,9 +216,8 @@ FailedSlipCheck CheckFailedSlip(Context& ctx, const store::SlipRow& slip, std::s
             return FailedSlipCheck::kConfirmedClosed;
         case S::kNotPaid: {
             // Still open: close it again, so it can never take money; confirmed next time.
-            providers::CloseResult c = providers::MeteredClose(*p, *m, slip.id);
+            providers::CloseResult c = CloseSlip(ctx, *p, *m, slip);
             if (!c.reversed_txn.empty()) {
-                RecordReversal(ctx, slip.provider, slip.id, slip.amount, slip.currency, c.reversed_txn);
                 detail = "paid while being closed again, and refunded by the provider";
                 return FailedSlipCheck::kPaid;
             }

@@ -14,7 +14,6 @@
 #include "orderpay/core/log.hpp"
 #include "orderpay/domain/states.hpp"
 #include "orderpay/http/reply.hpp"
-#include "orderpay/providers/metered.hpp"
 #include "orderpay/store/admin.hpp"
 #include "orderpay/store/refunds.hpp"
 #include "orderpay/store/rows.hpp"
@@ -98,15 +97,10 @@ int ExpireCmd(Env& env, const Args& a) {
             providers::Provider* p = ctx.ProviderFor(slip->provider);
             std::optional<providers::Merchant> m = store::FindMerchant(env.db, slip->merchant_id);
             if (!p || !m) continue;  // cannot ask: never fail a slip that may have been paid
-            providers::CloseResult c = providers::MeteredClose(*p, *m, slip->id);
-            if (!c.reversed_txn.empty()) {
-                // Paid as we closed it, and refunded in the same step: the order ends RF.
-                app::RecordReversal(ctx, slip->provider, slip->id, slip->amount, slip->currency,
-                                    c.reversed_txn);
-            } else if (c.already_paid || !c.closed) {
-                app::RefreshSlip(ctx, *slip, app::QueryPace::kNow);
-            }
+            // A payment the close refunded is recorded by CloseSlip: the order is RF, not payable.
+            providers::CloseResult c = app::CloseSlip(ctx, *p, *m, *slip);
             if (!c.reversed_txn.empty() || c.already_paid || !c.closed) {
+                if (c.reversed_txn.empty()) app::RefreshSlip(ctx, *slip, app::QueryPace::kNow);
                 std::optional<domain::OrderState> st = store::OrderState(env.db, id);
                 if (st && !domain::IsPayable(*st)) {
                     ++settled;

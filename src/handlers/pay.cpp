@@ -6,7 +6,6 @@
 #include "orderpay/domain/ids.hpp"
 #include "orderpay/handlers/handlers.hpp"
 #include "orderpay/http/reply.hpp"
-#include "orderpay/providers/metered.hpp"
 #include "orderpay/store/orders.hpp"
 
 namespace orderpay::handlers {
@@ -28,9 +27,8 @@ bool Retire(app::Context& ctx, const store::SlipRow& old, bool& paid_meanwhile) 
         providers::Provider* p = ctx.ProviderFor(old.provider);
         std::optional<providers::Merchant> m = store::FindMerchant(ctx.db(), old.merchant_id);
         if (!p || !m) return false;
-        providers::CloseResult c = providers::MeteredClose(*p, *m, old.id);
-        if (!c.reversed_txn.empty()) {  // paid and refunded in the close: the order ends RF
-            app::RecordReversal(ctx, old.provider, old.id, old.amount, old.currency, c.reversed_txn);
+        providers::CloseResult c = app::CloseSlip(ctx, *p, *m, old);
+        if (!c.reversed_txn.empty()) {  // paid and refunded in the close: the order is RF now
             paid_meanwhile = true;
             return false;
         }

@@ -66,12 +66,11 @@ enum class QueryPace { kRateLimited, kNow };
 /// True when the provider was asked.
 bool RefreshSlip(Context& ctx, const store::SlipRow& slip, QueryPace pace = QueryPace::kRateLimited);
 
-/// The provider voided `slip` only after the buyer had paid it, and refunded that payment in the
-/// same step (CloseResult/CreateResult::reversed_txn): records the payment and its refund
-/// (store::RecordReversal). The payment's own notification may come before or after; either way
-/// the order ends refunded, not paid.
-void RecordReversal(Context& ctx, const std::string& provider, const std::string& slip_id,
-                    std::int64_t amount, const std::string& currency, const std::string& txn_id);
+/// Closes `slip` at its provider (providers::MeteredClose). A payment the close refunded in the
+/// same step (CloseResult::reversed_txn, Alipay's cancel) is recorded here with its refund
+/// (store::RecordReversal), so the order ends RF whoever closed it.
+providers::CloseResult CloseSlip(Context& ctx, providers::Provider& p, const providers::Merchant& m,
+                                 const store::SlipRow& slip);
 
 /// What asking about a failed slip found.
 enum class FailedSlipCheck { kConfirmedClosed, kPaid, kStillOpen, kUnknown };
