@@ -15,33 +15,14 @@ import pytest
 
 from conftest import STACK, api, cli, http, psql, sim
 from helpers import buy_ok, db_row, inbox, wait_for
+from test_void_refunds import assert_reversed as void_assert_reversed
+from test_void_refunds import paid_at_cancel, product, stock_of, trade
 
 SITE = STACK["DEMO_SITE"]
 TICKET = STACK["DEMO_TICKET"]
 
 
-# ---------------------------------------------------------------- helpers (as test_void_refunds)
-
-def trade(slip):
-    st, body, raw, _ = sim("/sim/trade", {"out_trade_no": slip}, method="GET")
-    assert st == 200, raw
-    return body["data"]
-
-
-def product(stock=3, price="1.00"):
-    pid = "hrev-%s" % uuid.uuid4().hex[:10]
-    cli("product", "add", pid, "--site", SITE, "--title", "hrev " + pid, "--price", price, "--stock", str(stock))
-    return pid
-
-
-def stock_of(pid):
-    return int(psql("SELECT stock FROM products WHERE id = '%s' AND site_id = '%s'" % (pid, SITE)))
-
-
-def paid_at_cancel(slip):
-    assert psql("UPDATE paysim.zfb_trades SET scan = 'paid_at_cancel' WHERE out_trade_no = '%s'"
-                " AND state = 'NOT_SCANNED' RETURNING 1" % slip).startswith("1")
-
+# ---------------------------------------------------------------- helpers (more in test_void_refunds)
 
 def due(order_id):
     psql("UPDATE orders SET expi = now() - interval '1 second' WHERE id = '%s'" % order_id)
@@ -53,13 +34,10 @@ def fee_minor(order_id):
 
 def assert_reversed(order_id, slip, fee):
     """orderpay holds the payment and exactly one provider refund of all of it; paysim agrees."""
-    t = trade(slip)
-    assert t["state"] == "TRADE_CLOSED" and t["refunded"] is True, t
-    or_st, pay_id = db_row("SELECT or_st, coalesce(pay_id, '') FROM orders WHERE id = '%s'" % order_id)
-    st, txn, refund_needed = db_row("SELECT st, provider_txn_id, refund_needed FROM pay_slips WHERE id = '%s'"
-                                    % slip)
-    assert st == "OK" and txn == t["trade_no"], (st, txn, t)
-    assert or_st == "RF" and pay_id == slip and refund_needed == "f", (or_st, pay_id, refund_needed)
+    assert void_assert_reversed(order_id, slip, fee) == "RF"
+    pay_id, refund_needed = db_row("SELECT coalesce(o.pay_id, ''), s.refund_needed FROM orders o JOIN pay_slips s"
+                                   " ON s.id = '%s' WHERE o.id = '%s'" % (slip, order_id))
+    assert pay_id == slip and refund_needed == "f", (pay_id, refund_needed)
     refunds = psql("SELECT st || ':' || amount || ':' || requested_by FROM refunds WHERE order_id = '%s'"
                    % order_id)
     assert refunds == "OK:%d:provider" % fee, refunds

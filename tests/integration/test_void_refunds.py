@@ -17,9 +17,9 @@ def trade(slip):
     return body["data"]
 
 
-def product(stock=3):
+def product(stock=3, price="1.00"):
     pid = "void-%s" % uuid.uuid4().hex[:10]
-    cli("product", "add", pid, "--site", STACK["DEMO_SITE"], "--title", "void " + pid, "--price", "1.00",
+    cli("product", "add", pid, "--site", STACK["DEMO_SITE"], "--title", "void " + pid, "--price", price,
         "--stock", str(stock))
     return pid
 
