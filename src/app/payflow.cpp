@@ -54,7 +54,7 @@ store::SettleOutcome SettleConfirmed(Context& ctx, const std::string& provider, 
 // The provider voided a slip only after the buyer had paid it, and refunded that payment in the
 // same step: the payment and its refund are recorded together (store::RecordReversal). Its own
 // notification may come before or after; either way the order ends refunded, not paid.
-void RecordReversal(Context& ctx, const std::string& provider, const std::string& slip_id,
+bool RecordReversal(Context& ctx, const std::string& provider, const std::string& slip_id,
                     std::int64_t amount, const std::string& currency, const std::string& txn_id) {
     providers::PaidEvent ev;
     ev.slip_id = slip_id;
@@ -65,14 +65,17 @@ void RecordReversal(Context& ctx, const std::string& provider, const std::string
     ev.paid = true;
     store::ReversalResult r = store::RecordReversal(ctx.db(), provider, ev);
     using O = store::SettleOutcome;
-    if (r.settle == O::kNoSlip || r.settle == O::kMismatch || r.settle == O::kTxnReused)
+    if (r.settle == O::kNoSlip || r.settle == O::kMismatch || r.settle == O::kTxnReused) {
         log::Error("slip ", slip_id, ": paid (", txn_id,
                    ") and refunded by the provider's void, not recorded: ", store::ToString(r.settle), ": ",
                    r.detail);
-    else  // also a repeat (a second expire run): its refund is already there
-        log::Warn("slip ", slip_id, ": paid (", txn_id,
-                  ") and refunded by the provider's void: ", store::ToString(r.settle), ", ",
-                  r.refund_id.empty() ? r.detail : "refund " + r.refund_id + " recorded OK");
+        return false;
+    }
+    // Also a repeat (a second expire run): its refund is already there.
+    log::Warn("slip ", slip_id, ": paid (", txn_id,
+              ") and refunded by the provider's void: ", store::ToString(r.settle), ", ",
+              r.refund_id.empty() ? r.detail : "refund " + r.refund_id + " recorded OK");
+    return true;
 }
 
 }  // namespace
@@ -93,6 +96,7 @@ std::optional<http::Err> SendSlip(Context& ctx, const PayType& pt, const provide
     cp.client_ip = in.client_ip;
     cp.notify_url = ctx.settings().NotifyUrl(s.site_id, pt.prefix);
     cp.expire_epoch_s = s.expire_epoch_s;
+    cp.before_void = [&ctx, &s] { store::MarkVoiding(ctx.db(), s.slip_id); };
     providers::CreateResult r;
     try {
         r = providers::MeteredCreate(*p, m, cp);
@@ -151,6 +155,9 @@ std::optional<http::Err> SendSlip(Context& ctx, const PayType& pt, const provide
 
 providers::CloseResult CloseSlip(Context& ctx, providers::Provider& p, const providers::Merchant& m,
                                  const store::SlipRow& slip) {
+    // Committed before the call: a close can become a cancel that refunds a payment made
+    // meanwhile, and a crash before that is recorded must leave a trace (CheckVoidedSlip).
+    store::MarkVoiding(ctx.db(), slip.id);
     providers::CloseResult c = providers::MeteredClose(p, m, slip.id);
     if (!c.reversed_txn.empty())
         RecordReversal(ctx, slip.provider, slip.id, slip.amount, slip.currency, c.reversed_txn);
@@ -230,6 +237,37 @@ FailedSlipCheck CheckFailedSlip(Context& ctx, const store::SlipRow& slip, std::s
     }
     detail = "provider answer unknown: " + q.message;
     return FailedSlipCheck::kUnknown;
+}
+
+VoidedSlipCheck CheckVoidedSlip(Context& ctx, const store::SlipRow& slip, std::int64_t min_age_s,
+                                std::string& detail) {
+    providers::Provider* p = ctx.ProviderFor(slip.provider);
+    std::optional<providers::Merchant> m = store::FindMerchant(ctx.db(), slip.merchant_id);
+    if (!p || !m || !slip.provider_txn_id) {
+        detail = "no provider, merchant or transaction for slip " + slip.id;
+        return VoidedSlipCheck::kUnknown;
+    }
+    providers::QueryResult q = providers::MeteredQuery(*p, *m, slip.id, slip.provider_ref);
+    using S = providers::QueryResult::State;
+    if (q.state == S::kPaid && (q.txn_id.empty() || q.txn_id == *slip.provider_txn_id)) {
+        store::DropVoiding(ctx.db(), slip.id, min_age_s);
+        detail = "the provider still holds the payment";
+        return VoidedSlipCheck::kKept;
+    }
+    if (q.state == S::kClosed) {
+        // A trade we hold as paid, closed since: its money went back whole. Alipay closes a paid
+        // trade only once all of it is refunded, which its cancel does in one step (TRADE_CLOSED:
+        // "未付款交易超时关闭，或支付完成后全额退款"); WeChat's REVOKED is a reversed micropay. An
+        // operator's refunds are counted first by orderpay_refund_open: only the rest is recorded.
+        if (RecordReversal(ctx, slip.provider, slip.id, slip.amount, slip.currency, *slip.provider_txn_id)) {
+            detail = "closed at the provider after it was paid: recorded as refunded by the void";
+            return VoidedSlipCheck::kReversed;
+        }
+        detail = "closed at the provider after it was paid, and the refund could not be recorded";
+        return VoidedSlipCheck::kUnknown;
+    }
+    detail = "provider answer: " + (q.message.empty() ? std::string("none") : q.message);
+    return VoidedSlipCheck::kUnknown;
 }
 
 }  // namespace orderpay::app

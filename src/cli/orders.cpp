@@ -147,6 +147,20 @@ int ReconcileCmd(Env& env, const Args& a) {
     std::vector<std::string> waiting = store::WaitingSlipsDue(env.db, limit, min_age);
     for (const std::string& id : waiting)
         if (auto slip = store::FindSlip(env.db, id)) app::RefreshSlip(ctx, *slip, app::QueryPace::kNow);
+    // Paid slips a void was sent for, whose caller may have died before recording that the
+    // void refunded them: the order would stay paid while the buyer has the money back.
+    int reversed = 0;
+    std::vector<std::string> voided = store::VoidedPaidSlips(env.db, limit, min_age);
+    for (const std::string& id : voided) {
+        std::optional<store::SlipRow> slip = store::FindSlip(env.db, id);
+        if (!slip) continue;
+        std::string detail;
+        app::VoidedSlipCheck r = app::CheckVoidedSlip(ctx, *slip, min_age, detail);
+        if (r == app::VoidedSlipCheck::kReversed) ++reversed;
+        if (r != app::VoidedSlipCheck::kKept)
+            std::cout << (r == app::VoidedSlipCheck::kReversed ? "REVERSED " : "VOIDING  ") << slip->id
+                      << " order " << slip->order_id << " (" << detail << ")\n";
+    }
     std::vector<std::string> failed = store::UnconfirmedFailedSlips(env.db, limit);
     for (const std::string& id : failed) {
         std::optional<store::SlipRow> slip = store::FindSlip(env.db, id);
@@ -174,7 +188,8 @@ int ReconcileCmd(Env& env, const Args& a) {
             std::cout << "REFUNDING " << r->id << " order " << r->order_id << " still " << detail << '\n';
     }
     db::Result attention = store::SlipsNeedingAttention(env.db);
-    std::cout << "queried " << waiting.size() << " waiting slips; checked " << failed.size()
+    std::cout << "queried " << waiting.size() << " waiting slips; checked " << voided.size()
+              << " paid slips sent a void (" << reversed << " refunded by it); checked " << failed.size()
               << " failed slips (" << confirmed << " confirmed closed, " << found_paid << " found paid); "
               << "resolved refunds " << refunds.size() << " (" << refunds_ok << " OK, " << refunds_failed
               << " FAIL); " << attention.Rows() << " need attention\n";

@@ -25,6 +25,7 @@ CreateResult ResolveScan(const ScanResolve& r, const std::string& note) {
             return res;
         }
     }
+    if (r.before_void) r.before_void();
     if (VoidResult v = r.void_trade(); v.done) {
         res.outcome = Outcome::kFailed;
         res.reversed_txn = v.reversed_txn;

@@ -160,6 +160,18 @@ void StampQueried(db::Connection& c, const std::string& slip_id) {
     c.Exec(kSlipStampQueried, {slip_id});
 }
 
+void MarkVoiding(db::Connection& c, const std::string& slip_id) {
+    c.Exec(kSlipMarkVoiding, {slip_id});
+}
+
+std::vector<std::string> VoidedPaidSlips(db::Connection& c, int limit, std::int64_t min_age_s) {
+    return Ids(c.Exec(kSlipsVoidedPaid, {limit, min_age_s}));
+}
+
+bool DropVoiding(db::Connection& c, const std::string& slip_id, std::int64_t min_age_s) {
+    return c.Exec(kSlipVoidingDrop, {slip_id, min_age_s}).Affected() == 1;
+}
+
 std::vector<std::string> OrdersDueToExpire(db::Connection& c, int limit) {
     return Ids(c.Exec(kOrderExpireDue, {limit}));
 }

@@ -75,6 +75,21 @@ const db::Statement kSlipsUnconfirmed{"slips_unconfirmed",
                                       "SELECT id FROM pay_slips WHERE st = 'FAIL' AND closed_at IS NULL "
                                       "AND ct > now() - interval '30 days' "
                                       "ORDER BY queried_at NULLS FIRST, ct LIMIT $1"};
+// Written (and committed) before a void is sent, so a crash between the provider refunding a
+// payment in its void and RecordReversal's commit is found again (migration 016).
+const db::Statement kSlipMarkVoiding{"slip_mark_voiding",
+                                     "UPDATE pay_slips SET voiding_at = now() WHERE id = $1"};
+// Paid slips a void was sent for, not known reversed: their provider says which. Marks younger
+// than $2 seconds may belong to a void still in flight, whose caller records its own answer.
+const db::Statement kSlipsVoidedPaid{
+    "slips_voided_paid",
+    "SELECT id FROM pay_slips WHERE voiding_at IS NOT NULL AND st = 'OK' "
+    "AND NOT reversed AND voiding_at < now() - make_interval(secs => $2::float8) "
+    "ORDER BY voiding_at LIMIT $1"};
+// The provider still holds the payment: the void took nothing back, and the slip leaves the queue.
+const db::Statement kSlipVoidingDrop{"slip_voiding_drop",
+                                     "UPDATE pay_slips SET voiding_at = NULL WHERE id = $1 AND st = 'OK' "
+                                     "AND voiding_at < now() - make_interval(secs => $2::float8)"};
 // Asking about a failed slip moves it to the back of the queue (see kSlipsUnconfirmed).
 const db::Statement kSlipStampQueried{"slip_stamp_queried",
                                       "UPDATE pay_slips SET queried_at = now() WHERE id = $1"};

@@ -80,4 +80,14 @@ enum class FailedSlipCheck { kConfirmedClosed, kPaid, kStillOpen, kUnknown };
 /// if it still can, else the slip is flagged refund_needed). Found open and unpaid: closed again.
 FailedSlipCheck CheckFailedSlip(Context& ctx, const store::SlipRow& slip, std::string& detail);
 
+/// What asking about a paid slip a void was sent for (store::VoidedPaidSlips) found.
+enum class VoidedSlipCheck { kReversed, kKept, kUnknown };
+
+/// Asks the provider about a paid slip that carries a void's mark: the void's caller may have
+/// died after the provider refunded the payment in it and before that was recorded. Closed: the
+/// payment and the provider's refund of it are recorded now, as the caller would have. Paid: the
+/// payment stands, and the slip leaves the queue.
+VoidedSlipCheck CheckVoidedSlip(Context& ctx, const store::SlipRow& slip, std::int64_t min_age_s,
+                                std::string& detail);
+
 }  // namespace orderpay::app

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -41,6 +42,10 @@ struct CreateParams {
     std::string client_ip;
     std::string notify_url;
     std::int64_t expire_epoch_s = 0;
+    /// Called just before a scan payment that did not settle is voided (cancelled or reversed):
+    /// a void can refund a payment made meanwhile, so the caller records first that it may
+    /// (store::MarkVoiding). May throw: then nothing is voided and the outcome stays unknown.
+    std::function<void()> before_void;
 };
 
 enum class Outcome {

@@ -16,7 +16,8 @@ struct ScanResolve {
     bool not_found_is_final = false;  // WeChat: ORDERNOTEXIST ends it; Alipay: cancel anyway
     std::function<QueryResult()> query;
     std::function<VoidResult()> void_trade;
-    std::string void_name;  // "reversed", "cancelled": for the slip note
+    std::string void_name;              // "reversed", "cancelled": for the slip note
+    std::function<void()> before_void;  // CreateParams::before_void, if set
 };
 
 CreateResult ResolveScan(const ScanResolve& r, const std::string& note);

@@ -131,6 +131,15 @@ struct SupersededByPayment {
 std::vector<SupersededByPayment> FailSlipsOfPaidOrders(db::Connection& c, int limit);
 /// Records that a failed slip was just asked about (it goes to the back of the queue).
 void StampQueried(db::Connection& c, const std::string& slip_id);
+/// Records, before a void is sent, that the provider may refund a payment on this slip in it;
+/// committed at once, so a crash before the answer is recorded leaves the mark (migration 016).
+void MarkVoiding(db::Connection& c, const std::string& slip_id);
+/// Paid, not reversed slips marked more than `min_age_s` ago: the provider says whether the void
+/// gave the payment back.
+std::vector<std::string> VoidedPaidSlips(db::Connection& c, int limit, std::int64_t min_age_s);
+/// The provider still holds the payment: the slip leaves that queue (a mark younger than
+/// `min_age_s` stays, as its void may still be in flight).
+bool DropVoiding(db::Connection& c, const std::string& slip_id, std::int64_t min_age_s);
 /// Unpaid orders past their expiry.
 std::vector<std::string> OrdersDueToExpire(db::Connection& c, int limit);
 std::optional<domain::OrderState> OrderState(db::Connection& c, const std::string& id);

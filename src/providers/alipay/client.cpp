@@ -177,6 +177,7 @@ CreateResult AlipayClient::Pay(const providers::Merchant& m, const providers::Cr
     providers::ScanResolve r{unknown ? 1 : opts_.scan_poll_tries,  opts_.scan_poll_ms,
                              /*not_found_is_final=*/false,         [&] { return Query(m, p.slip_id); },
                              [&] { return Cancel(m, p.slip_id); }, "cancelled"};
+    r.before_void = p.before_void;
     return providers::ResolveScan(r, call.ok ? code : call.error);
 }
 

@@ -203,6 +203,7 @@ CreateResult WxPayV2::Micropay(const providers::Merchant& m, const providers::Cr
                                  return providers::VoidResult{Reverse(m, p.slip_id), {}};
                              },
                              "reversed"};
+    r.before_void = p.before_void;
     return providers::ResolveScan(r, call.ok ? err : call.error);
 }
 

@@ -318,6 +318,7 @@ CreateResult WxPayV3::Codepay(const providers::Merchant& m, const providers::Cre
                                  return providers::VoidResult{Reverse(m, p.slip_id), {}};
                              },
                              "reversed"};
+    r.before_void = p.before_void;
     return providers::ResolveScan(r, a.ok ? "USERPAYING" : a.error);
 }
 
