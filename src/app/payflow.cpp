@@ -214,13 +214,32 @@ FailedSlipCheck CheckFailedSlip(Context& ctx, const store::SlipRow& slip, std::s
         }
         case S::kClosed:
         case S::kFailed:
-        case S::kNotFound:
         // Approved but never completed: PayPal takes no money until we capture, and a failed
         // slip is never captured, so it is as closed as it will get.
         case S::kApproved:
             store::ConfirmClosed(ctx.db(), slip.id);
             detail = "closed at the provider";
             return FailedSlipCheck::kConfirmedClosed;
+        case S::kNotFound: {
+            // Not found is not closed everywhere: Alipay's query does not know a precreated code
+            // nobody has scanned, which stays payable until it is cancelled. A close makes it
+            // final (Alipay: close, then the cancel that records it closed; WeChat answers
+            // ORDERNOTEXIST, which counts as closed; PayPal's is ours alone).
+            providers::CloseResult c = CloseSlip(ctx, *p, *m, slip);
+            if (!c.reversed_txn.empty()) {
+                detail = "paid while being closed, and refunded by the provider";
+                return FailedSlipCheck::kPaid;
+            }
+            if (c.closed) {
+                store::ConfirmClosed(ctx.db(), slip.id);
+                detail = "not known to the provider: closed";
+                return FailedSlipCheck::kConfirmedClosed;
+            }
+            detail = "not known to the provider, close failed: " + c.message;
+            return FailedSlipCheck::kStillOpen;
+        }
+        // Scanned and not yet paid (Alipay WAIT_BUYER_PAY) is as open as unpaid.
+        case S::kPaying:
         case S::kNotPaid: {
             // Still open: close it again, so it can never take money; confirmed next time.
             providers::CloseResult c = CloseSlip(ctx, *p, *m, slip);
@@ -231,7 +250,6 @@ FailedSlipCheck CheckFailedSlip(Context& ctx, const store::SlipRow& slip, std::s
             detail = c.closed ? "was still open: closed again" : "still open, close failed: " + c.message;
             return FailedSlipCheck::kStillOpen;
         }
-        case S::kPaying:
         case S::kUnknown:
             break;
     }
@@ -247,14 +265,18 @@ VoidedSlipCheck CheckVoidedSlip(Context& ctx, const store::SlipRow& slip, std::i
         detail = "no provider, merchant or transaction for slip " + slip.id;
         return VoidedSlipCheck::kUnknown;
     }
+    store::StampQueried(ctx.db(), slip.id);  // to the back of the queue, answered or not
     providers::QueryResult q = providers::MeteredQuery(*p, *m, slip.id, slip.provider_ref);
     using S = providers::QueryResult::State;
-    if (q.state == S::kPaid && (q.txn_id.empty() || q.txn_id == *slip.provider_txn_id)) {
+    // Only an answer about the payment we hold decides: one naming no transaction, another one,
+    // or another amount (a provider answering wrongly) leaves the slip in the queue.
+    const bool ours = !q.txn_id.empty() && q.txn_id == *slip.provider_txn_id;
+    if (q.state == S::kPaid && ours) {
         store::DropVoiding(ctx.db(), slip.id, min_age_s);
         detail = "the provider still holds the payment";
         return VoidedSlipCheck::kKept;
     }
-    if (q.state == S::kClosed) {
+    if (q.state == S::kClosed && ours && q.amount == slip.amount) {
         // A trade we hold as paid, closed since: its money went back whole. Alipay closes a paid
         // trade only once all of it is refunded, which its cancel does in one step (TRADE_CLOSED:
         // "未付款交易超时关闭，或支付完成后全额退款"); WeChat's REVOKED is a reversed micropay. An
@@ -267,6 +289,9 @@ VoidedSlipCheck CheckVoidedSlip(Context& ctx, const store::SlipRow& slip, std::i
         return VoidedSlipCheck::kUnknown;
     }
     detail = "provider answer: " + (q.message.empty() ? std::string("none") : q.message);
+    if ((q.state == S::kPaid || q.state == S::kClosed) && !(ours && q.amount == slip.amount))
+        detail += ", for transaction '" + q.txn_id + "' of " + std::to_string(q.amount) + ", not " +
+                  *slip.provider_txn_id + " of " + std::to_string(slip.amount);
     return VoidedSlipCheck::kUnknown;
 }
 

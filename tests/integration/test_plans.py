@@ -65,7 +65,7 @@ QUEUES = [
     ("order_expire_due", "orders", "orders_expi_idx"),
     ("slips_waiting_due", "pay_slips", "pay_slips_queried_at_ct_idx"),
     ("notify_received", "notifications", "notifications_verdict_ct_idx"),
-    ("slips_voided_paid", "pay_slips", "pay_slips_voiding_at_idx"),
+    ("slips_voided_paid", "pay_slips", "pay_slips_queried_at_voiding_at_idx"),
 ]
 
 

@@ -303,3 +303,41 @@ def test_a_marked_slip_refunded_whole_by_the_operator_is_not_refunded_twice():
                 " WHERE slip_id = '%s'" % slip) == "OK:100:cli"
     assert psql("SELECT or_st FROM orders WHERE id = '%s'" % order["id"]) == "RF"
     audit_clean()
+
+
+def _failed_unclosed(state):
+    """A zfb.qrcode slip orderpay holds failed but never closed at Alipay (as a slip failed by
+    reconcile for an order paid through another slip is, until reconcile closes it), whose paysim
+    trade is in `state`."""
+    order = buy_ok("zfb.qrcode", products=[{"id": product(), "amount": 1}])
+    slip = order["pay_id"]
+    psql("UPDATE pay_slips SET st = 'FAIL', superseded = true, closed_at = NULL WHERE id = '%s'" % slip)
+    if state != "NOT_SCANNED":
+        psql("UPDATE paysim.zfb_trades SET state = '%s' WHERE out_trade_no = '%s'" % (state, slip))
+    return order, slip
+
+
+def test_reconcile_cancels_a_failed_code_nobody_scanned_instead_of_taking_not_found_as_closed():
+    """Alipay's query does not know a precreated code nobody has scanned (ACQ.TRADE_NOT_EXIST),
+    yet the code stays payable. reconcile once confirmed such a failed slip closed on that answer;
+    it must close it (the close, then the cancel that records it closed) before confirming."""
+    order, slip = _failed_unclosed("NOT_SCANNED")
+    _reconcile("--min-age", "0")
+    assert trade(slip)["state"] == "TRADE_CLOSED", trade(slip)
+    assert psql("SELECT closed_at IS NOT NULL FROM pay_slips WHERE id = '%s'" % slip) == "t"
+    st, body, raw, _ = sim("/sim/pay", {"out_trade_no": slip})  # the old code can no longer be paid
+    assert st != 200 or body.get("ok") is False, raw
+    psql("UPDATE orders SET expi = now() - interval '1 second' WHERE id = '%s'" % order["id"])
+    audit_clean()
+
+
+def test_reconcile_closes_a_failed_code_scanned_but_not_paid():
+    """Scanned, not paid (WAIT_BUYER_PAY) is as open as unpaid: closed, then confirmed by the next
+    run's query."""
+    order, slip = _failed_unclosed("WAIT_BUYER_PAY")
+    _reconcile("--min-age", "0")
+    assert trade(slip)["state"] == "TRADE_CLOSED", trade(slip)
+    _reconcile("--min-age", "0")
+    assert psql("SELECT closed_at IS NOT NULL FROM pay_slips WHERE id = '%s'" % slip) == "t"
+    psql("UPDATE orders SET expi = now() - interval '1 second' WHERE id = '%s'" % order["id"])
+    audit_clean()

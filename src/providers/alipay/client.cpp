@@ -228,7 +228,9 @@ QueryResult AlipayClient::Query(const providers::Merchant& m, const std::string&
     std::string status = Field(call.fields, "trade_status");
     q.message = status;
     q.state = TradeState(status);
-    if (q.state == QueryResult::State::kPaid) {
+    // Closed too: a paid trade closed since was refunded in full, and who checks that (reconcile,
+    // for a slip it sent a void) must know it is the payment it holds.
+    if (q.state == QueryResult::State::kPaid || q.state == QueryResult::State::kClosed) {
         q.txn_id = Field(call.fields, "trade_no");
         q.amount = domain::ParseDecimal(Field(call.fields, "total_amount"), 2).value_or(-1);
         q.currency = "CNY";
