@@ -220,34 +220,31 @@ FailedSlipCheck CheckFailedSlip(Context& ctx, const store::SlipRow& slip, std::s
             store::ConfirmClosed(ctx.db(), slip.id);
             detail = "closed at the provider";
             return FailedSlipCheck::kConfirmedClosed;
-        case S::kNotFound: {
-            // Not found is not closed everywhere: Alipay's query does not know a precreated code
-            // nobody has scanned, which stays payable until it is cancelled. A close makes it
-            // final (Alipay: close, then the cancel that records it closed; WeChat answers
-            // ORDERNOTEXIST, which counts as closed; PayPal's is ours alone).
-            providers::CloseResult c = CloseSlip(ctx, *p, *m, slip);
-            if (!c.reversed_txn.empty()) {
-                detail = "paid while being closed, and refunded by the provider";
-                return FailedSlipCheck::kPaid;
-            }
-            if (c.closed) {
-                store::ConfirmClosed(ctx.db(), slip.id);
-                detail = "not known to the provider: closed";
-                return FailedSlipCheck::kConfirmedClosed;
-            }
-            detail = "not known to the provider, close failed: " + c.message;
-            return FailedSlipCheck::kStillOpen;
-        }
+        // Not found is not closed everywhere: Alipay's query does not know a precreated code
+        // nobody has scanned, which stays payable until it is cancelled. A close makes it final
+        // (Alipay: close, then the cancel that records it closed; WeChat answers ORDERNOTEXIST,
+        // which counts as closed; PayPal's is ours alone).
+        case S::kNotFound:
         // Scanned and not yet paid (Alipay WAIT_BUYER_PAY) is as open as unpaid.
         case S::kPaying:
         case S::kNotPaid: {
-            // Still open: close it again, so it can never take money; confirmed next time.
+            // Closed again, so it can never take money. An open one is confirmed by the next
+            // query; for one the provider does not know, the close is all the confirmation there is.
             providers::CloseResult c = CloseSlip(ctx, *p, *m, slip);
             if (!c.reversed_txn.empty()) {
                 detail = "paid while being closed again, and refunded by the provider";
                 return FailedSlipCheck::kPaid;
             }
-            detail = c.closed ? "was still open: closed again" : "still open, close failed: " + c.message;
+            if (!c.closed) {
+                detail = "still open, close failed: " + c.message;
+                return FailedSlipCheck::kStillOpen;
+            }
+            if (q.state == S::kNotFound) {
+                store::ConfirmClosed(ctx.db(), slip.id);
+                detail = "not known to the provider: closed";
+                return FailedSlipCheck::kConfirmedClosed;
+            }
+            detail = "was still open: closed again";
             return FailedSlipCheck::kStillOpen;
         }
         case S::kUnknown:
