@@ -74,7 +74,8 @@ bool RecordReversal(Context& ctx, const std::string& provider, const std::string
     // Also a repeat (a second expire run): its refund is already there.
     log::Warn("slip ", slip_id, ": paid (", txn_id,
               ") and refunded by the provider's void: ", store::ToString(r.settle), ", ",
-              r.refund_id.empty() ? r.detail : "refund " + r.refund_id + " recorded OK");
+              r.refund_id.empty() ? r.detail : "refund " + r.refund_id + " recorded OK",
+              r.stock_released ? ", stock given back" : "");
     return true;
 }
 

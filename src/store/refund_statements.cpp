@@ -29,6 +29,14 @@ const db::Statement kRefundFinish{
 // provider's (migration 015).
 const db::Statement kSlipReversed{
     "slip_reversed", "UPDATE pay_slips SET reversed = true, lm = now() WHERE id = $1 AND st = 'OK'"};
+// The stock of an order refunded whole by the void of the slip that paid it, when that void is
+// where orderpay first learnt of the payment: no one saw the order paid, so nothing can have
+// shipped and the goods go back on the shelf. Once: stock_held turns false here, as at expiry.
+const db::Statement kOrderReleaseVoided{
+    "order_release_voided",
+    "UPDATE orders o SET stock_held = false, lm = now() FROM pay_slips s WHERE s.id = $1 AND s.reversed "
+    "AND o.id = s.order_id AND o.pay_id = s.id AND o.or_st = 'RF' AND o.stock_held "
+    "RETURNING o.site_id, o.id"};
 const db::Statement kRefundNote{"refund_note",
                                 "UPDATE refunds SET note = left($2, 500), provider_refund_id = "
                                 "coalesce(nullif($3, ''), provider_refund_id), "

@@ -125,6 +125,17 @@ ReversalResult RecordReversal(db::Connection& c, const std::string& provider,
             } else {
                 out.detail += "; no refund recorded: " + o.GetOpt(0, "detail").value_or(o.Get(0, "outcome"));
             }
+            // Paid and refunded in this one transaction: no one saw the order paid. When a
+            // notification settled it first, the shop may have shipped, and the stock stays held
+            // as for any refunded order.
+            if (out.settle == SettleOutcome::kSettled || out.settle == SettleOutcome::kLateSettled) {
+                db::Result rel = c.Exec(kOrderReleaseVoided, {ev.slip_id});
+                if (rel.Rows() == 1) {
+                    for (const auto& [product, amount] : LinesByProduct(c, rel.Get(0, "id")))
+                        c.Exec(kStockGive, {rel.Get(0, "site_id"), product, amount});
+                    out.stock_released = true;
+                }
+            }
             tx.Commit();
             return out;
         });

@@ -358,6 +358,7 @@ std::span<const db::Statement> AllStatements() {
         &kNotifySetEvent,
         &kRefundOpen,
         &kSlipReversed,
+        &kOrderReleaseVoided,
         &kRefundGet,
         &kRefundClaim,
         &kRefundFinish,

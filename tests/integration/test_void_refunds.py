@@ -65,7 +65,9 @@ def test_expire_of_a_code_paid_as_it_is_cancelled_ends_refunded_not_paid():
     # The notification sent before the refund settled the order first: it was accepted.
     assert wait_for(lambda: [v for v, _ in inbox(slip)] == ["settled"], 5), inbox(slip)
     assert assert_reversed(order["id"], slip, 100) == "RF"
-    assert stock_of(pid) == 2  # an RF order keeps what it took, like any refunded order
+    # The notification showed the order paid before the void's refund was known: the shop may have
+    # shipped, so the RF order keeps what it took, like any refunded order.
+    assert stock_of(pid) == 2
     # The buyer sees a refunded order, not a paid one, and cannot pay it again.
     st, body, raw, _ = api("GET", "check", ticket=STACK["DEMO_TICKET"], params={"id": order["id"]})
     assert st == 200 and body["data"]["or_st"] == "RF", raw
@@ -78,20 +80,17 @@ def test_expire_of_a_code_paid_as_it_is_cancelled_ends_refunded_not_paid():
     audit_clean()
 
 
-def test_a_late_copy_of_the_paid_notification_after_the_reversal_changes_nothing():
-    order = buy_ok("zfb.qrcode", products=[{"id": product(), "amount": 1}])
-    slip = order["pay_id"]
-    # No notification at the cancel: the reversal alone records the payment and its refund.
+def no_notification(slip):
+    """paysim will send no notification for this trade; returns the URL it had."""
     notify_url = psql("SELECT notify_url FROM paysim.zfb_trades WHERE out_trade_no = '%s'" % slip)
     assert notify_url
     psql("UPDATE paysim.zfb_trades SET notify_url = '' WHERE out_trade_no = '%s'" % slip)
-    paid_at_cancel(slip)
-    psql("UPDATE orders SET expi = now() - interval '1 second' WHERE id = '%s'" % order["id"])
-    cli("expire")
-    assert inbox(slip) == []
-    assert assert_reversed(order["id"], slip, 100) == "RF"
-    # Now Alipay's retry of the old TRADE_SUCCESS notification arrives: paysim re-sends it from a
-    # paid copy of the trade, which is then put back as the provider left it.
+    return notify_url
+
+
+def late_paid_notification(slip, notify_url):
+    """Alipay's retry of the TRADE_SUCCESS notification arrives after the void: paysim re-sends it
+    from a paid copy of the trade, which is then put back as the provider left it."""
     psql("UPDATE paysim.zfb_trades SET state = 'TRADE_SUCCESS', refunded = false, notify_url = '%s'"
          " WHERE out_trade_no = '%s'" % (notify_url, slip))
     try:
@@ -99,8 +98,76 @@ def test_a_late_copy_of_the_paid_notification_after_the_reversal_changes_nothing
         assert st == 200 and body["data"]["replies"][0]["body"] == "success", raw
     finally:
         psql("UPDATE paysim.zfb_trades SET state = 'TRADE_CLOSED', refunded = true WHERE out_trade_no = '%s'" % slip)
+
+
+def stock_held(order_id):
+    return psql("SELECT stock_held FROM orders WHERE id = '%s'" % order_id) == "t"
+
+
+def test_a_late_copy_of_the_paid_notification_after_the_reversal_changes_nothing():
+    pid = product()
+    order = buy_ok("zfb.qrcode", products=[{"id": pid, "amount": 1}])
+    slip = order["pay_id"]
+    # No notification at the cancel: the reversal alone records the payment and its refund.
+    notify_url = no_notification(slip)
+    paid_at_cancel(slip)
+    psql("UPDATE orders SET expi = now() - interval '1 second' WHERE id = '%s'" % order["id"])
+    cli("expire")
+    assert inbox(slip) == []
+    assert assert_reversed(order["id"], slip, 100) == "RF"
+    # No one saw the order paid: its stock is back on the shelf.
+    assert stock_of(pid) == 3 and not stock_held(order["id"])
+    late_paid_notification(slip, notify_url)
     assert [v for v, _ in inbox(slip)] == ["duplicate"], inbox(slip)
     assert assert_reversed(order["id"], slip, 100) == "RF"
+    assert stock_of(pid) == 3 and not stock_held(order["id"])
+    audit_clean()
+
+
+def test_the_last_item_voided_before_anyone_saw_it_paid_can_be_bought_again():
+    """The buyer pays the last cup just as expire cancels its code, and no notification comes: the
+    reversal is where orderpay first learns of the payment. The stock goes back once, however
+    often the timers run, and the next buyer gets the cup."""
+    pid = product(stock=1)
+    order = buy_ok("zfb.qrcode", products=[{"id": pid, "amount": 1}])
+    slip = order["pay_id"]
+    assert stock_of(pid) == 0
+    no_notification(slip)
+    paid_at_cancel(slip)
+    psql("UPDATE orders SET expi = now() - interval '1 second' WHERE id = '%s'" % order["id"])
+    out = cli("expire")
+    assert out.returncode == 0, out.stderr
+    assert assert_reversed(order["id"], slip, 100) == "RF"
+    assert stock_of(pid) == 1 and not stock_held(order["id"])
+    for _ in range(2):
+        cli("expire")
+        _reconcile("--min-age", "0")
+    assert stock_of(pid) == 1
+    again = buy_ok("wx.qrcode", products=[{"id": pid, "amount": 1}])
+    assert stock_of(pid) == 0 and stock_held(again["id"])
+    audit_clean()
+
+
+def test_pay_pay_retiring_a_code_paid_unseen_gives_the_stock_back_for_a_new_order():
+    """pay/pay retires the last cup's code; its cancel refunds a payment no notification reported.
+    pay/pay answers that the order is closed, and the buyer can order the cup again at once."""
+    pid = product(stock=1)
+    order = buy_ok("zfb.qrcode", products=[{"id": pid, "amount": 1}])
+    slip = order["pay_id"]
+    notify_url = no_notification(slip)
+    paid_at_cancel(slip)
+    st, body, raw, _ = api("GET", "pay", ticket=STACK["DEMO_TICKET"], params={"id": order["id"], "pt": "wx.qrcode"})
+    assert body["ok"] is False and body["errCode"] == "e.www.order.closed", raw
+    assert body["data"]["or_st"] == "RF", raw
+    assert assert_reversed(order["id"], slip, 100) == "RF"
+    assert stock_of(pid) == 1 and not stock_held(order["id"])
+    again = buy_ok("zfb.qrcode", products=[{"id": pid, "amount": 1}])
+    assert stock_of(pid) == 0
+    # The notification, late, is a duplicate: the stock stays with the new order.
+    late_paid_notification(slip, notify_url)
+    assert [v for v, _ in inbox(slip)] == ["duplicate"], inbox(slip)
+    assert assert_reversed(order["id"], slip, 100) == "RF"
+    assert stock_of(pid) == 0 and stock_held(again["id"]) and not stock_held(order["id"])
     audit_clean()
 
 

@@ -125,6 +125,17 @@ def test_stock_held_flag_wrong():
                   "UPDATE orders SET stock_held = true WHERE id = '%s'" % o["id"])
 
 
+def test_stock_held_flag_wrong_on_a_refunded_order():
+    """Only an RF order whose paying slip a void took back may give its stock back; one the
+    operator refunded keeps it (the goods may have shipped)."""
+    o = buy_ok("zfb.scan", auth_code="280000000000000002")
+    res = cli("refund", o["id"], "--reason", "audit")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert psql("SELECT or_st FROM orders WHERE id = '%s'" % o["id"]) == "RF"
+    expect_caught("stock_held_matches_state", o["id"], "UPDATE orders SET stock_held = false WHERE id = '%s'" % o["id"],
+                  "UPDATE orders SET stock_held = true WHERE id = '%s'" % o["id"])
+
+
 def test_notification_left_received():
     row = psql("INSERT INTO notifications (provider, site_id, body) VALUES ('wx', '%s', '\\x00') RETURNING id"
                % STACK["DEMO_SITE"]).splitlines()[0]

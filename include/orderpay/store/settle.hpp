@@ -48,6 +48,7 @@ struct ReversalResult {
     SettleOutcome settle = SettleOutcome::kNoSlip;
     std::string refund_id;  // the refund recorded now; empty when none was (see detail)
     std::string detail;
+    bool stock_released = false;  // the order's stock went back on the shelf (kOrderReleaseVoided)
 };
 ReversalResult RecordReversal(db::Connection& c, const std::string& provider, const providers::PaidEvent& ev);
 

@@ -26,8 +26,8 @@ extern const db::Statement kSiteReturnUrl, kCacheGet, kCachePut, kCacheDrop;
 extern const db::Statement kNotifyIntake, kNotifyVerdict, kNotifyReceived, kNotifyGet, kNotifyList,
     kNotifyEventSeen, kNotifySetEvent;
 // Refunds and the operator API's keys.
-extern const db::Statement kRefundOpen, kRefundGet, kRefundClaim, kRefundFinish, kSlipReversed, kRefundNote,
-    kRefundsDue, kRefundStampQueried, kApiKeyGet, kRefundByProviderId;
+extern const db::Statement kRefundOpen, kRefundGet, kRefundClaim, kRefundFinish, kSlipReversed,
+    kOrderReleaseVoided, kRefundNote, kRefundsDue, kRefundStampQueried, kApiKeyGet, kRefundByProviderId;
 
 std::span<const db::Statement> AllStatements();
 
