@@ -213,6 +213,12 @@ int ReconcileCmd(Env& env, const Args& a) {
         if (kind == "REFUND")
             std::cout << "        refund with: orderpay refund --slip " << attention.Get(i, 0)
                       << " --reason 'paid order could not be fulfilled'\n";
+        // Nothing to run: every reconcile asks again, and an answer for the slip's own trade is
+        // recorded (refunded: REVERSED) or clears the mark (still paid).
+        if (kind == "VOID")
+            std::cout
+                << "        ask the provider whether its void refunded the payment; reconcile asks on every "
+                   "run\n";
     }
     return errors ? 1 : 0;
 }

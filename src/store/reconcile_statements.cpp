@@ -30,9 +30,12 @@ const db::Statement kSlipsOfPaidOrdersFail{
 // expiry as PAID; also a paid slip reported paid again under another transaction id, for a
 // week while the provider may resend it (DESIGN: a verified payment is never thrown away).
 // REFUND: a kept payment not yet refunded; UNKNOWN: open after ten minutes; UNCLOSED: failed
-// and not confirmed closed after a day. The candidates come from one index per reason
-// (pay_slips_refund, pay_slips_waiting, pay_slips_unconfirmed, and migration 014's two), so the
-// cost follows the list, not the shop's history. An open slip is never superseded (superseding
+// and not confirmed closed after a day; VOID: a paid slip a void was sent for ten minutes ago
+// whose provider has not yet said whether the void refunded it (reconcile asks on every run, and
+// records the refund or drops the mark once it answers for the slip's own trade). The candidates
+// come from one index per reason (pay_slips_refund, pay_slips_waiting, pay_slips_unconfirmed,
+// pay_slips_voided_paid, and migration 014's two), so the cost follows the list, not the shop's
+// history. An open slip is never superseded (superseding
 // fails it), so the waiting index's NOT superseded loses none.
 #define MISMATCH_RE "'^(amount|currency) check failed: |amount/currency .* != slip '"
 #define PAID_AGAIN_RE "'^slip already OK with transaction '"
@@ -43,6 +46,8 @@ const db::Statement kSlipsNeedingAttention{
     "AND ct < now() - interval '10 minutes' "
     "UNION SELECT id FROM pay_slips WHERE st = 'FAIL' AND closed_at IS NULL AND ct < now() - interval '1 "
     "day' "
+    "UNION SELECT id FROM pay_slips WHERE voiding_at IS NOT NULL AND st = 'OK' AND NOT reversed "
+    "AND voiding_at < now() - interval '10 minutes' "
     "UNION SELECT slip_id FROM notifications WHERE verdict = 'rejected' AND reason ~ " MISMATCH_RE
     " "
     "UNION SELECT slip_id FROM notifications WHERE verdict = 'rejected' AND reason ~ " PAID_AGAIN_RE
@@ -51,19 +56,26 @@ const db::Statement kSlipsNeedingAttention{
     "s AS (SELECT p.*, (SELECT n.reason FROM notifications n WHERE p.st <> 'OK' "
     "AND NOT p.refund_needed AND n.slip_id = p.id AND n.verdict = 'rejected' AND n.reason ~ " MISMATCH_RE
     " "
-    "ORDER BY n.id DESC LIMIT 1) AS mismatch FROM pay_slips p WHERE p.id IN (SELECT id FROM cand)), "
+    "ORDER BY n.id DESC LIMIT 1) AS mismatch, p.refund_needed AND p.amount > (SELECT coalesce(sum(r.amount), "
+    "0) FROM refunds r WHERE r.slip_id = p.id AND r.st = 'OK') AS owed, "
+    "p.voiding_at IS NOT NULL AND p.st = 'OK' AND NOT p.reversed "
+    "AND p.voiding_at < now() - interval '10 minutes' AS voiding "
+    "FROM pay_slips p WHERE p.id IN (SELECT id FROM cand)), "
     "again AS (SELECT DISTINCT ON (n.slip_id) n.slip_id, n.reason FROM notifications n "
     "WHERE n.verdict = 'rejected' AND n.reason ~ " PAID_AGAIN_RE
     " AND n.ct > now() - interval '7 days' "
     "ORDER BY n.slip_id, n.id DESC) "
     "SELECT id, order_id, site_id, st, amount, currency, "
-    "CASE WHEN refund_needed THEN 'REFUND' WHEN coalesce(mismatch, again.reason) IS NOT NULL "
-    "THEN 'MISMATCH' WHEN st = 'FAIL' THEN 'UNCLOSED' ELSE 'UNKNOWN' END AS kind, "
-    "coalesce(mismatch, again.reason, note) AS detail FROM s LEFT JOIN again ON again.slip_id = s.id "
-    "WHERE (refund_needed AND amount > (SELECT coalesce(sum(r.amount), 0) FROM refunds r "
-    "WHERE r.slip_id = s.id AND r.st = 'OK')) OR mismatch IS NOT NULL OR again.reason IS NOT NULL "
+    "CASE WHEN owed THEN 'REFUND' WHEN coalesce(mismatch, again.reason) IS NOT NULL THEN 'MISMATCH' "
+    "WHEN st = 'FAIL' THEN 'UNCLOSED' WHEN voiding THEN 'VOID' ELSE 'UNKNOWN' END AS kind, "
+    "coalesce(mismatch, again.reason, CASE WHEN voiding AND NOT owed THEN 'paid; a void was sent at ' || "
+    "to_char(voiding_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' UTC and the provider has not said "
+    "whether it refunded the payment' END, note) AS detail "
+    "FROM s LEFT JOIN again ON again.slip_id = s.id "
+    "WHERE owed OR mismatch IS NOT NULL OR again.reason IS NOT NULL OR voiding "
     "OR (st IN ('NEW', 'WAIT') AND ct < now() - interval '10 minutes') "
-    "OR (st = 'FAIL' AND closed_at IS NULL AND ct < now() - interval '1 day') ORDER BY ct"};
+    "OR (st = 'FAIL' AND closed_at IS NULL AND ct < now() - interval '1 day') "
+    "ORDER BY ct"};
 #undef MISMATCH_RE
 #undef PAID_AGAIN_RE
 const db::Statement kSlipConfirmClosed{"slip_confirm_closed",

@@ -118,5 +118,6 @@ def test_reconcile_attention_list_is_gathered_by_index():
                   "pay_slips_queried_at_ct_idx",  # open (pay_slips_waiting)
                   "pay_slips_ct_idx",  # failed, not confirmed closed (pay_slips_unconfirmed)
                   "notifications_slip_id_idx1",  # mismatch (notifications_mismatch)
+                  "pay_slips_queried_at_voiding_at_idx",  # voided, still paid (pay_slips_voided_paid)
                   "notifications_ct_idx"):  # paid again (notifications_paid_again)
         assert re.search(r"(Index (Only )?Scan using|Bitmap Index Scan on) %s\b" % index, plan), (index, plan)
