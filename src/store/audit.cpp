@@ -50,12 +50,16 @@ const Check kChecks[] = {
      "FROM order_items i JOIN orders o ON o.id = i.order_id WHERE o.stock_held GROUP BY 1, 2) h "
      "ON h.site_id = p.site_id AND h.product_id = p.id "
      "WHERE p.stock IS NOT NULL AND p.stock_initial IS DISTINCT FROM p.stock + coalesce(h.held, 0)"},
+    // The exemption is exactly store::RecordReversal's release: the payment and the provider's
+    // refund recorded in one transaction (one now(): paid_at = ok_at). A notification that
+    // settled the slip first paid it earlier, and that order keeps its stock.
     {{"stock_held_matches_state",
-      "an expired order (FA) holds no stock, nor may a refunded one (RF) whose paying slip's void took the "
-      "payment back (its stock goes back when no one saw it paid); every other order does"},
+      "an expired order (FA) holds no stock, nor does a refunded one (RF) whose payment orderpay first "
+      "learnt of from the void that refunded it; every other order does"},
      "SELECT o.id, o.or_st || ' with stock_held ' || o.stock_held FROM orders o "
      "WHERE o.stock_held <> (o.or_st <> 'FA') AND NOT (o.or_st = 'RF' AND NOT o.stock_held "
-     "AND EXISTS (SELECT 1 FROM pay_slips s WHERE s.id = o.pay_id AND s.reversed))"},
+     "AND EXISTS (SELECT 1 FROM pay_slips s JOIN refunds r ON r.slip_id = s.id WHERE s.id = o.pay_id "
+     "AND s.reversed AND r.st = 'OK' AND r.requested_by = 'provider' AND r.ok_at = s.paid_at))"},
     {{"notification_decided", "no notification stays 'received' longer than the replay interval"},
      "SELECT id::text, provider || ' notification received ' || "
      "(extract(epoch from now() - ct))::bigint || ' s ago' FROM notifications "
