@@ -104,8 +104,8 @@ int main(int argc, char** argv) {
                          "migrate)\n";
             return 1;
         }
-        if (group == "order" || group == "expire" || group == "reconcile")
-            return cli::Orders(env, group, args);
+        if (group == "order" || group == "expire") return cli::Orders(env, group, args);
+        if (group == "reconcile") return cli::Reconcile(env, args);
         if (group == "refund" || group == "apikey") return cli::Refunds(env, group, args);
         if (group == "notify") return cli::Notify(env, args);
         if (group == "inbox") return cli::Inbox(env, args);

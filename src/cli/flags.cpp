@@ -56,6 +56,14 @@ const std::vector<Spec>& Specs() {
     return specs;
 }
 
+// The commands that answer --json with JSON. Any other refuses it: a script that asked for JSON
+// must not be handed text it would misread.
+const std::vector<std::string_view> kJsonCommands = {
+    "store list",   "site list",     "account list", "product list",  "merchant list", "seller list",
+    "order show",   "order list",    "expire",       "reconcile",     "refund list",   "refund",
+    "apikey issue", "apikey revoke", "apikey list",  "notify verify", "inbox list",    "audit",
+};
+
 bool In(const std::vector<std::string_view>& list, std::string_view name) {
     return std::find(list.begin(), list.end(), name) != list.end();
 }
@@ -77,6 +85,8 @@ void CheckFlags(const std::string& group, const Args& a) {
     const Spec* spec = Find(group, a);
     const std::string command =
         group + (a.pos.size() > 1 && spec && !spec->verb.empty() ? " " + a.pos[1] : "");
+    if (spec && a.json && !In(kJsonCommands, command))
+        throw UsageError("`" + command + "` has no --json output");
     for (const auto& [name, value] : a.flags) {
         if (spec && In(spec->values, name)) {
             if (a.bare.count(name)) throw UsageError("--" + name + " needs a value");

@@ -1,5 +1,4 @@
-// CLI commands on orders: show, list, expire (timer-driven) and reconcile (query waiting slips,
-// list slips that need a refund).
+// CLI commands on orders: show, list and expire (timer-driven); reconcile is in reconcile.cpp.
 #include "orderpay/store/orders.hpp"
 
 #include <algorithm>
@@ -9,9 +8,7 @@
 #include "orderpay/app/context.hpp"
 #include "orderpay/app/order_view.hpp"
 #include "orderpay/app/payflow.hpp"
-#include "orderpay/app/refund.hpp"
 #include "orderpay/cli/cli.hpp"
-#include "orderpay/core/log.hpp"
 #include "orderpay/domain/states.hpp"
 #include "orderpay/http/reply.hpp"
 #include "orderpay/store/admin.hpp"
@@ -121,114 +118,11 @@ int ExpireCmd(Env& env, const Args& a) {
     return 0;
 }
 
-// Asks about open slips whose notification may be lost, and about failed ones (superseded,
-// expired, refused) until their provider confirms them closed: a payment on either is recorded
-// as if its notification had come. Then lists what needs an operator.
-int ReconcileCmd(Env& env, const Args& a) {
-    app::Context ctx(app::Settings::From(env.cfg), env.db);
-    const int limit = a.Limit(500);
-    std::string age = a.Flag("min-age").value_or("60");
-    char* end = nullptr;
-    long long min_age = std::strtoll(age.c_str(), &end, 10);
-    if (age.empty() || *end || min_age < 0 || min_age > 366LL * 86400)
-        throw UsageError("--min-age SECONDS (at most a year)");
-    int confirmed = 0, found_paid = 0;
-    // Closed at once (not left to the failed-slip queue below, which may be long): the order is
-    // paid, and every minute such a slip stays open its QR code can take a second payment.
-    for (const store::SupersededByPayment& s : store::FailSlipsOfPaidOrders(env.db, limit)) {
-        std::optional<store::SlipRow> slip = store::FindSlip(env.db, s.slip_id);
-        if (!slip) continue;
-        std::string detail;
-        app::FailedSlipCheck r = app::CheckFailedSlip(ctx, *slip, detail);
-        if (r == app::FailedSlipCheck::kPaid) ++found_paid;
-        std::cout << (r == app::FailedSlipCheck::kPaid ? "PAID    " : "CLOSING ") << s.slip_id << " order "
-                  << s.order_id << " (paid through slip " << s.paid_slip_id << "; " << detail << ")\n";
-    }
-    std::vector<std::string> waiting = store::WaitingSlipsDue(env.db, limit, min_age);
-    for (const std::string& id : waiting)
-        if (auto slip = store::FindSlip(env.db, id)) app::RefreshSlip(ctx, *slip, app::QueryPace::kNow);
-    // Paid slips a void was sent for, whose caller may have died before recording that the
-    // void refunded them: the order would stay paid while the buyer has the money back.
-    int reversed = 0, errors = 0;
-    std::vector<std::string> voided = store::VoidedPaidSlips(env.db, limit, min_age);
-    for (const std::string& id : voided) {
-        std::optional<store::SlipRow> slip = store::FindSlip(env.db, id);
-        if (!slip) continue;
-        std::string detail;
-        app::VoidedSlipCheck r = app::VoidedSlipCheck::kUnknown;
-        try {
-            r = app::CheckVoidedSlip(ctx, *slip, min_age, detail);
-        } catch (const std::exception& e) {
-            // One slip whose record keeps failing must not stop the queues after it; the run
-            // still ends in failure, so the timer unit shows it.
-            ++errors;
-            detail = std::string("error: ") + e.what();
-            log::Error("reconcile: slip ", slip->id, ": ", e.what());
-        }
-        if (r == app::VoidedSlipCheck::kReversed) ++reversed;
-        if (r != app::VoidedSlipCheck::kKept)
-            std::cout << (r == app::VoidedSlipCheck::kReversed ? "REVERSED " : "VOIDING  ") << slip->id
-                      << " order " << slip->order_id << " (" << detail << ")\n";
-    }
-    std::vector<std::string> failed = store::UnconfirmedFailedSlips(env.db, limit);
-    for (const std::string& id : failed) {
-        std::optional<store::SlipRow> slip = store::FindSlip(env.db, id);
-        if (!slip) continue;
-        std::string detail;
-        app::FailedSlipCheck r = app::CheckFailedSlip(ctx, *slip, detail);
-        if (r == app::FailedSlipCheck::kConfirmedClosed) ++confirmed;
-        if (r == app::FailedSlipCheck::kPaid) {
-            ++found_paid;
-            std::cout << "PAID    " << slip->id << " order " << slip->order_id << " (" << detail << ")\n";
-        }
-    }
-    // Refunds whose outcome is not known yet: a NEW one's worker died before asking, a
-    // PROCESSING one is pending or its call went unanswered. Asked about, never guessed.
-    int refunds_ok = 0, refunds_failed = 0;
-    std::vector<std::string> refunds = store::RefundsDue(env.db, limit, min_age);
-    for (const std::string& id : refunds) {
-        std::optional<store::RefundRow> r = store::FindRefund(env.db, id);
-        if (!r) continue;
-        std::string detail;
-        app::RefundCheck c = app::ResolveRefund(ctx, *r, detail);
-        if (c == app::RefundCheck::kOk) ++refunds_ok;
-        if (c == app::RefundCheck::kFailed) ++refunds_failed;
-        if (c == app::RefundCheck::kPending || c == app::RefundCheck::kUnknown)
-            std::cout << "REFUNDING " << r->id << " order " << r->order_id << " still " << detail << '\n';
-    }
-    db::Result attention = store::SlipsNeedingAttention(env.db);
-    std::cout << "queried " << waiting.size() << " waiting slips; checked " << voided.size()
-              << " paid slips sent a void (" << reversed << " refunded by it); checked " << failed.size()
-              << " failed slips (" << confirmed << " confirmed closed, " << found_paid << " found paid); "
-              << "resolved refunds " << refunds.size() << " (" << refunds_ok << " OK, " << refunds_failed
-              << " FAIL); " << attention.Rows() << " need attention\n";
-    for (int i = 0; i < attention.Rows(); ++i) {
-        const std::string kind = attention.Get(i, 6);
-        std::string label = kind;
-        label.resize(std::max<std::size_t>(8, kind.size() + 1), ' ');
-        std::cout << label << attention.Get(i, 0) << " order " << attention.Get(i, 1) << " site "
-                  << attention.Get(i, 2) << ' ' << attention.Get(i, 3) << ' ' << attention.Get(i, 4) << ' '
-                  << attention.Get(i, 5) << " " << log::TextEscape(attention.Get(i, 7)) << '\n';
-        // What gives a kept payment back: the whole slip, under its own refund id.
-        if (kind == "REFUND")
-            std::cout << "        refund with: orderpay refund --slip " << attention.Get(i, 0)
-                      << " --reason 'paid order could not be fulfilled'\n";
-        // Nothing to run: every reconcile asks again, and an answer for the slip's own trade is
-        // recorded (refunded: REVERSED) or clears the mark (still paid).
-        if (kind == "VOID")
-            std::cout
-                << "        ask the provider whether its void refunded the payment; reconcile asks on every "
-                   "run\n";
-    }
-    return errors ? 1 : 0;
-}
-
 }  // namespace
 
 int Orders(Env& env, const std::string& group, const Args& a) {
     if (group == "order") return OrderCmd(env, a);
     if (group == "expire") return ExpireCmd(env, a);
-    if (group == "reconcile") return ReconcileCmd(env, a);
     throw UsageError("unknown command " + group);
 }
 

@@ -49,6 +49,25 @@ TEST(CliArgs, UnknownFlagsAreRefusedPerCommand) {
     EXPECT_NO_THROW(CheckFlags("site", P({"site", "list"})));
 }
 
+// A script that asked for JSON must get JSON or an error, never text it would misread.
+TEST(CliArgs, JsonOnlyWhereTheCommandPrintsIt) {
+    for (const auto& words :
+         std::vector<std::vector<std::string>>{{"reconcile", "--json"},
+                                               {"--json", "expire"},
+                                               {"audit", "--json"},
+                                               {"order", "show", "X", "--json"},
+                                               {"refund", "ORDER", "--reason", "r", "--json"},
+                                               {"site", "list", "--json"},
+                                               {"inbox", "list", "--json"}})
+        EXPECT_NO_THROW(CheckFlags(words[0] == "--json" ? words[1] : words[0], P(words))) << words[0];
+    for (const auto& words :
+         std::vector<std::vector<std::string>>{{"ticket", "issue", "--account", "a", "--json"},
+                                               {"inbox", "replay", "--json"},
+                                               {"migrate", "--json"},
+                                               {"product", "add", "X", "--json"}})
+        EXPECT_THROW(CheckFlags(words[0], P(words)), UsageError) << words[0] << ' ' << words[1];
+}
+
 TEST(CliArgs, SwitchesTakeNoValue) {
     Args ok = P({"audit", "--list"});
     EXPECT_NO_THROW(CheckFlags("audit", ok));

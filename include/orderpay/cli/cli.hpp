@@ -63,7 +63,8 @@ struct Env {
 int Migrate(Env& env, const Args& a);
 int Catalog(Env& env, const std::string& group,
             const Args& a);  // store, site, account, product, merchant, seller, ticket
-int Orders(Env& env, const std::string& group, const Args& a);   // order, expire, reconcile
+int Orders(Env& env, const std::string& group, const Args& a);   // order, expire
+int Reconcile(Env& env, const Args& a);                          // reconcile
 int Refunds(Env& env, const std::string& group, const Args& a);  // refund, apikey
 int Notify(Env& env, const Args& a);                             // notify verify
 int Inbox(Env& env, const Args& a);                              // inbox list, inbox replay
