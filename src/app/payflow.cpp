@@ -279,6 +279,12 @@ VoidedSlipCheck CheckVoidedSlip(Context& ctx, const store::SlipRow& slip, std::i
         // trade only once all of it is refunded, which its cancel does in one step (TRADE_CLOSED:
         // "未付款交易超时关闭，或支付完成后全额退款"); WeChat's REVOKED is a reversed micropay. An
         // operator's refunds are counted first by orderpay_refund_open: only the rest is recorded.
+        // When they are all of it, they closed the trade: the void took nothing, and the slip is
+        // not reversed (a reversed slip turns a later failing refund into the provider's).
+        if (store::DropVoidingRefunded(ctx.db(), slip.id, min_age_s)) {
+            detail = "closed at the provider after operators refunded all of it: the void took nothing";
+            return VoidedSlipCheck::kKept;
+        }
         if (RecordReversal(ctx, slip.provider, slip.id, slip.amount, slip.currency, *slip.provider_txn_id)) {
             detail = "closed at the provider after it was paid: recorded as refunded by the void";
             return VoidedSlipCheck::kReversed;

@@ -172,6 +172,10 @@ bool DropVoiding(db::Connection& c, const std::string& slip_id, std::int64_t min
     return c.Exec(kSlipVoidingDrop, {slip_id, min_age_s}).Affected() == 1;
 }
 
+bool DropVoidingRefunded(db::Connection& c, const std::string& slip_id, std::int64_t min_age_s) {
+    return c.Exec(kSlipVoidingDropRefunded, {slip_id, min_age_s}).Affected() == 1;
+}
+
 std::vector<std::string> OrdersDueToExpire(db::Connection& c, int limit) {
     return Ids(c.Exec(kOrderExpireDue, {limit}));
 }

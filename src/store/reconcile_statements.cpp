@@ -104,6 +104,14 @@ const db::Statement kSlipsVoidedPaid{
 const db::Statement kSlipVoidingDrop{"slip_voiding_drop",
                                      "UPDATE pay_slips SET voiding_at = NULL WHERE id = $1 AND st = 'OK' "
                                      "AND voiding_at < now() - make_interval(secs => $2::float8)"};
+// Closed because operators refunded all of it (OK refunds, not ones in flight, which may yet
+// fail): the void took nothing back, and the slip leaves the queue without being reversed.
+const db::Statement kSlipVoidingDropRefunded{
+    "slip_voiding_drop_refunded",
+    "UPDATE pay_slips s SET voiding_at = NULL WHERE id = $1 AND st = 'OK' AND NOT reversed "
+    "AND voiding_at < now() - make_interval(secs => $2::float8) "
+    "AND amount <= (SELECT coalesce(sum(r.amount), 0) FROM refunds r WHERE r.slip_id = s.id AND r.st = "
+    "'OK')"};
 // Asking about a failed slip moves it to the back of the queue (see kSlipsUnconfirmed).
 const db::Statement kSlipStampQueried{"slip_stamp_queried",
                                       "UPDATE pay_slips SET queried_at = now() WHERE id = $1"};

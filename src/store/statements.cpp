@@ -338,6 +338,7 @@ std::span<const db::Statement> AllStatements() {
         &kSlipMarkVoiding,
         &kSlipsVoidedPaid,
         &kSlipVoidingDrop,
+        &kSlipVoidingDropRefunded,
         &kSlipsOfOrder,
         &kOrderSite,
         &kOrderState,

@@ -17,9 +17,9 @@ extern const db::Statement kOrderCreate, kOrderGet, kItemsGet, kSettle, kOrderEx
 // Slips.
 extern const db::Statement kSlipInsert, kSlipGet, kSlipForUpdate, kSlipLive, kSlipWaitView, kSlipFail,
     kSlipSupersede, kSlipClaimQuery, kSlipClaimResend, kSlipsWaitingDue, kSlipConfirmClosed,
-    kSlipStampQueried, kSlipMarkVoiding, kSlipsVoidedPaid, kSlipVoidingDrop, kSlipsUnconfirmed,
-    kSlipsOfPaidOrdersFail, kSlipsNeedingAttention, kSlipsOfOrder, kOrderSite, kOrderState, kOrderPayableNow,
-    kSlipByRef;
+    kSlipStampQueried, kSlipMarkVoiding, kSlipsVoidedPaid, kSlipVoidingDrop, kSlipVoidingDropRefunded,
+    kSlipsUnconfirmed, kSlipsOfPaidOrdersFail, kSlipsNeedingAttention, kSlipsOfOrder, kOrderSite, kOrderState,
+    kOrderPayableNow, kSlipByRef;
 // Sites' return pages and the providers' shared cache.
 extern const db::Statement kSiteReturnUrl, kCacheGet, kCachePut, kCacheDrop;
 // Notification inbox.
