@@ -263,6 +263,13 @@ VoidedSlipCheck CheckVoidedSlip(Context& ctx, const store::SlipRow& slip, std::i
         detail = "no provider, merchant or transaction for slip " + slip.id;
         return VoidedSlipCheck::kUnknown;
     }
+    // Refunded in full by operators (OK refunds; ones in flight may yet fail): a void can have
+    // taken nothing back, whatever the provider says, and a closed answer would be theirs. The
+    // slip is not reversed: a reversed slip turns a later failing refund into the provider's.
+    if (store::DropVoidingRefunded(ctx.db(), slip.id, min_age_s)) {
+        detail = "refunded in full by operators: the void can have taken nothing";
+        return VoidedSlipCheck::kKept;
+    }
     store::StampQueried(ctx.db(), slip.id);  // to the back of the queue, answered or not
     providers::QueryResult q = providers::MeteredQuery(*p, *m, slip.id, slip.provider_ref);
     using S = providers::QueryResult::State;
@@ -279,12 +286,6 @@ VoidedSlipCheck CheckVoidedSlip(Context& ctx, const store::SlipRow& slip, std::i
         // trade only once all of it is refunded, which its cancel does in one step (TRADE_CLOSED:
         // "未付款交易超时关闭，或支付完成后全额退款"); WeChat's REVOKED is a reversed micropay. An
         // operator's refunds are counted first by orderpay_refund_open: only the rest is recorded.
-        // When they are all of it, they closed the trade: the void took nothing, and the slip is
-        // not reversed (a reversed slip turns a later failing refund into the provider's).
-        if (store::DropVoidingRefunded(ctx.db(), slip.id, min_age_s)) {
-            detail = "closed at the provider after operators refunded all of it: the void took nothing";
-            return VoidedSlipCheck::kKept;
-        }
         if (RecordReversal(ctx, slip.provider, slip.id, slip.amount, slip.currency, *slip.provider_txn_id)) {
             detail = "closed at the provider after it was paid: recorded as refunded by the void";
             return VoidedSlipCheck::kReversed;

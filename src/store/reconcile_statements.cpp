@@ -30,9 +30,9 @@ const db::Statement kSlipsOfPaidOrdersFail{
 // expiry as PAID; also a paid slip reported paid again under another transaction id, for a
 // week while the provider may resend it (DESIGN: a verified payment is never thrown away).
 // REFUND: a kept payment not yet refunded; UNKNOWN: open after ten minutes; UNCLOSED: failed
-// and not confirmed closed after a day; VOID: a paid slip a void was sent for ten minutes ago
-// whose provider has not yet said whether the void refunded it (reconcile asks on every run, and
-// records the refund or drops the mark once it answers for the slip's own trade). The candidates
+// and not confirmed closed after a day; VOID: a paid slip, not refunded in full, a void was sent
+// for ten minutes ago whose provider has not yet said whether the void refunded it (reconcile asks on every
+// run, and records the refund or drops the mark once it answers for the slip's own trade). The candidates
 // come from one index per reason (pay_slips_refund, pay_slips_waiting, pay_slips_unconfirmed,
 // pay_slips_voided_paid, and migration 014's two), so the cost follows the list, not the shop's
 // history. An open slip is never superseded (superseding
@@ -59,7 +59,8 @@ const db::Statement kSlipsNeedingAttention{
     "ORDER BY n.id DESC LIMIT 1) AS mismatch, p.refund_needed AND p.amount > (SELECT coalesce(sum(r.amount), "
     "0) FROM refunds r WHERE r.slip_id = p.id AND r.st = 'OK') AS owed, "
     "p.voiding_at IS NOT NULL AND p.st = 'OK' AND NOT p.reversed "
-    "AND p.voiding_at < now() - interval '10 minutes' AS voiding "
+    "AND p.voiding_at < now() - interval '10 minutes' AND p.amount > (SELECT coalesce(sum(r.amount), 0) "
+    "FROM refunds r WHERE r.slip_id = p.id AND r.st = 'OK') AS voiding "
     "FROM pay_slips p WHERE p.id IN (SELECT id FROM cand)), "
     "again AS (SELECT DISTINCT ON (n.slip_id) n.slip_id, n.reason FROM notifications n "
     "WHERE n.verdict = 'rejected' AND n.reason ~ " PAID_AGAIN_RE

@@ -140,8 +140,8 @@ std::vector<std::string> VoidedPaidSlips(db::Connection& c, int limit, std::int6
 /// The provider still holds the payment: the slip leaves that queue (a mark younger than
 /// `min_age_s` stays, as its void may still be in flight).
 bool DropVoiding(db::Connection& c, const std::string& slip_id, std::int64_t min_age_s);
-/// The same, only if the slip's OK refunds cover it: a closed answer then means the operators'
-/// refunds closed the trade, not the void.
+/// The same, only if the slip's OK refunds cover it: whatever the provider says, a void can
+/// then have taken nothing back.
 bool DropVoidingRefunded(db::Connection& c, const std::string& slip_id, std::int64_t min_age_s);
 /// Unpaid orders past their expiry.
 std::vector<std::string> OrdersDueToExpire(db::Connection& c, int limit);
