@@ -248,16 +248,23 @@ def _run_cli_in_threads(argss):
     return results
 
 
-def test_new_buyers_racing_for_the_last_item_while_the_void_releases_it_get_it_exactly_once():
-    """The last cup's order is voided unseen by expire while four buyers keep trying to buy the cup.
-    Before the release they are refused (out of stock); the release gives back one cup, so exactly
-    one buyer gets it, and the stock ends 0 with stock conserved."""
-    cup = product(stock=1)
-    order = buy_ok("zfb.qrcode", products=[{"id": cup, "amount": 1}])
+def voided_unseen(stock, amount):
+    """An order of `amount` cups out of `stock`, due, whose code the buyer pays unseen (no
+    notification) the moment orderpay cancels it."""
+    cup = product(stock=stock)
+    order = buy_ok("zfb.qrcode", products=[{"id": cup, "amount": amount}])
     slip = order["pay_id"]
     no_notification(slip)
     paid_at_cancel(slip)
     due(order["id"])
+    return cup, order, slip
+
+
+def test_new_buyers_racing_for_the_last_item_while_the_void_releases_it_get_it_exactly_once():
+    """The last cup's order is voided unseen by expire while four buyers keep trying to buy the cup.
+    Before the release they are refused (out of stock); the release gives back one cup, so exactly
+    one buyer gets it, and the stock ends 0 with stock conserved."""
+    cup, order, slip = voided_unseen(stock=1, amount=1)
     done = threading.Event()
     won, other = [], []
     lock = threading.Lock()
@@ -391,12 +398,7 @@ def _crash_at_the_release(order_id):
 
 def _expire_crashing_at_the_release():
     """Two cups, paid unseen as expire cancels their code; expire dies at the stock release."""
-    cup = product(stock=2)
-    order = buy_ok("zfb.qrcode", products=[{"id": cup, "amount": 2}])
-    slip = order["pay_id"]
-    no_notification(slip)
-    paid_at_cancel(slip)
-    due(order["id"])
+    cup, order, slip = voided_unseen(stock=2, amount=2)
     drop = _crash_at_the_release(order["id"])
     try:
         res = cli("expire", check=False)
@@ -511,12 +513,7 @@ def test_pay_pay_and_expire_retiring_the_same_code_at_once_release_the_last_cup_
     same moment; the first cancel finds it paid unseen and refunds it, the second is answered
     action=refund again. Whichever comes first, the order ends RF with one provider refund, no
     wx slip is left payable, and the cup goes back once."""
-    cup = product(stock=1)
-    order = buy_ok("zfb.qrcode", products=[{"id": cup, "amount": 1}])
-    slip = order["pay_id"]
-    no_notification(slip)
-    paid_at_cancel(slip)
-    due(order["id"])
+    cup, order, slip = voided_unseen(stock=1, amount=1)
     answer = {}
 
     def switch():
