@@ -72,11 +72,16 @@ def ensure_site(site_id, *flags):
         raise AssertionError("site add %s failed: %s%s" % (site_id, res.stdout, res.stderr))
 
 
-def sim_refunded(slip):
-    """What paysim (Alipay) gave back for the trade in all, in fen."""
+def sim_trade(slip):
+    """paysim's record of a trade (any provider), by out_trade_no."""
     st, body, raw, _ = sim("/sim/trade", {"out_trade_no": slip}, method="GET")
     assert st == 200, raw
-    return body["data"]["refund_fee"]
+    return body["data"]
+
+
+def sim_refunded(slip):
+    """What paysim (Alipay) gave back for the trade in all, in fen."""
+    return sim_trade(slip)["refund_fee"]
 
 
 def recorded(order_id, states=("OK",)):

@@ -17,17 +17,11 @@ import uuid
 
 import pytest
 
-from conftest import STACK, api, cli, psql, sim
-from helpers import buy, buy_ok, db_row, inbox, wait_for
+from conftest import STACK, api, cli, psql
+from helpers import buy, buy_ok, db_row, inbox, wait_for, sim_trade as trade
 
 
 # ---------------------------------------------------------------- helpers (copied, small)
-
-def trade(slip):
-    st, body, raw, _ = sim("/sim/trade", {"out_trade_no": slip}, method="GET")
-    assert st == 200, raw
-    return body["data"]
-
 
 def product(stock=3, price="1.00", prefix="rst"):
     """A new product of the demo site; stock=None: unlimited (products.stock NULL)."""

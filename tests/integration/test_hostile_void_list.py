@@ -11,15 +11,8 @@ import json
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-from conftest import STACK, api, cli, psql, sim
-from helpers import buy_ok, db_row, sim_pay, sim_refunded, wait_for, wait_state
-
-
-def trade(slip):
-    """paysim's view of an Alipay trade."""
-    st, body, raw, _ = sim("/sim/trade", {"out_trade_no": slip}, method="GET")
-    assert st == 200, raw
-    return body["data"]
+from conftest import STACK, api, cli, psql
+from helpers import buy_ok, db_row, sim_pay, sim_refunded, wait_for, wait_state, sim_trade as trade
 
 
 def product(stock=3, price="1.00"):

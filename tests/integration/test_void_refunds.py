@@ -8,13 +8,7 @@ never paid on money the buyer has back, and the stock it took stays accounted fo
 import uuid
 
 from conftest import STACK, api, cli, psql, sim
-from helpers import buy_ok, db_row, inbox, sim_pay, sim_refunded, wait_for, wait_state
-
-
-def trade(slip):
-    st, body, raw, _ = sim("/sim/trade", {"out_trade_no": slip}, method="GET")
-    assert st == 200, raw
-    return body["data"]
+from helpers import buy_ok, db_row, inbox, sim_pay, sim_refunded, wait_for, wait_state, sim_trade as trade
 
 
 def product(stock=3, price="1.00"):
