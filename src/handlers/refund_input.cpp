@@ -1,6 +1,7 @@
 // admin/refund's request body: a small JSON object read strictly. Money arrives in major units,
-// as a string ("7.50") or a JSON number (7.5); a number is taken by its shortest decimal text,
-// never through floating-point arithmetic, so 7.555 is refused rather than rounded.
+// as a string ("7.50") or a JSON number (7.5); a number is taken by the characters it is written
+// in, never through floating-point arithmetic, so 7.555, 1e0 and 7.5000000000000001 are refused
+// like the same strings rather than rounded or rewritten.
 #include "orderpay/handlers/refund_input.hpp"
 
 #include "orderpay/http/json.hpp"
@@ -14,17 +15,6 @@ namespace {
 const rapidjson::Value* Given(const rapidjson::Value& obj, const char* name) {
     auto it = obj.FindMember(name);
     return it == obj.MemberEnd() || it->value.IsNull() ? nullptr : &it->value;
-}
-
-// The decimal text of a JSON number as it was most likely written: integers exactly, other
-// numbers by RapidJSON's shortest round-trip form (7.5, 1e30).
-std::string NumberText(const rapidjson::Value& v) {
-    if (v.IsInt64()) return std::to_string(v.GetInt64());
-    if (v.IsUint64()) return std::to_string(v.GetUint64());
-    rapidjson::StringBuffer buf;
-    rapidjson::Writer<rapidjson::StringBuffer> w(buf);
-    v.Accept(w);
-    return buf.GetString();
 }
 
 }  // namespace
@@ -72,11 +62,11 @@ std::optional<http::Response> ParseRefundInput(const http::Request& req, RefundI
         if (amount->IsString()) {
             in.amount.emplace(amount->GetString(), amount->GetStringLength());
         } else if (amount->IsNumber()) {
-            in.amount = NumberText(*amount);
+            in.amount = http::NumberAsWritten(req.body, "amount");
         } else {
             return http::Fail(http::Err::kInvalidRefundAmount, "amount must be a decimal string or number");
         }
-        if (in.amount->empty() || in.amount->size() > 32)
+        if (!in.amount || in.amount->empty() || in.amount->size() > 32)
             return http::Fail(http::Err::kInvalidRefundAmount, "amount must be a positive decimal");
     }
 

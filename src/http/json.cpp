@@ -110,6 +110,24 @@ JsonCheck ParseJsonInput(std::string_view text, rapidjson::Document& doc, const 
     return CheckTree(doc);
 }
 
+std::optional<std::string> NumberAsWritten(std::string_view text, const char* name,
+                                           const JsonLimits& limits) {
+    rapidjson::Document typed;
+    if (!Parse<rapidjson::kParseNoFlags>(text, typed, limits).empty() || !typed.IsObject())
+        return std::nullopt;
+    auto it = typed.FindMember(name);
+    if (it == typed.MemberEnd() || !it->value.IsNumber()) return std::nullopt;
+    // The typed parse above says this member is a number, not a string of the same characters.
+    rapidjson::Document raw;
+    if (!ParseJsonNumbersAsWritten(text, raw, limits).empty()) return std::nullopt;
+    return GetString(raw, name);
+}
+
+std::string ParseJsonNumbersAsWritten(std::string_view text, rapidjson::Document& doc,
+                                      const JsonLimits& limits) {
+    return Parse<rapidjson::kParseNumbersAsStringsFlag>(text, doc, limits);
+}
+
 std::optional<std::string> GetString(const rapidjson::Value& obj, const char* name) {
     if (!obj.IsObject()) return std::nullopt;
     auto it = obj.FindMember(name);

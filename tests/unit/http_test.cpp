@@ -195,6 +195,27 @@ TEST(Json, TypedGetters) {
     EXPECT_EQ(GetInt(d, "missing"), std::nullopt);
 }
 
+TEST(Json, NumberAsWrittenKeepsTheSourceCharacters) {
+    const std::string body = R"({"a":1e0,"b":7.50,"c":"7.50","d":-0.0,"n":{"a":2},"e":7.5000000000000001})";
+    EXPECT_EQ(NumberAsWritten(body, "a"), "1e0");
+    EXPECT_EQ(NumberAsWritten(body, "b"), "7.50");
+    EXPECT_EQ(NumberAsWritten(body, "d"), "-0.0");
+    EXPECT_EQ(NumberAsWritten(body, "e"), "7.5000000000000001");
+    EXPECT_EQ(NumberAsWritten(body, "c"), std::nullopt);  // a string is not a number
+    EXPECT_EQ(NumberAsWritten(body, "n"), std::nullopt);
+    EXPECT_EQ(NumberAsWritten(body, "missing"), std::nullopt);
+    EXPECT_EQ(NumberAsWritten("[1]", "a"), std::nullopt);
+    EXPECT_EQ(NumberAsWritten("{\"a\":1", "a"), std::nullopt);
+
+    rapidjson::Document d;
+    ASSERT_EQ(ParseJsonNumbersAsWritten(R"({"x":2.5e1,"y":"25.00","z":24.999999999999999,"t":true})", d), "");
+    EXPECT_EQ(GetString(d, "x"), "2.5e1");
+    EXPECT_EQ(GetString(d, "y"), "25.00");
+    EXPECT_EQ(GetString(d, "z"), "24.999999999999999");
+    EXPECT_EQ(GetBool(d, "t"), true);
+    EXPECT_NE(ParseJsonNumbersAsWritten(R"({"x":1e})", d), "");
+}
+
 TEST(Json, MoneyIsWrittenFromMinorUnits) {
     rapidjson::StringBuffer buf;
     JsonWriter w(buf);

@@ -51,15 +51,26 @@ TEST(RefundInput, AmountAsStringOrNumberKeepsItsText) {
     EXPECT_EQ(o.in.order, "abc123");
     EXPECT_EQ(o.in.reason, "returned");
     EXPECT_EQ(o.in.idempotency_key, "k1");
-    // A JSON number by its shortest decimal text: 7.5 stays 7.5, 7.555 stays 7.555 (refused later,
-    // never rounded to 7.56), 0.1 stays 0.1 (not 0.1000000000000000055...).
+    // A JSON number by the characters it is written in, never through a double: 7.50 stays 7.50,
+    // 7.555 stays 7.555 (refused later, never rounded to 7.56), 0.1 stays 0.1, and spellings whose
+    // shortest round-trip form would look valid stay as sent, so they are refused like the same
+    // strings (1e0 would be "1.0", 7.5000000000000001 would be "7.5").
     EXPECT_EQ(Parse(Body(R"("amount":7.5,)")).in.amount, "7.5");
-    EXPECT_EQ(Parse(Body(R"("amount":7.50,)")).in.amount, "7.5");
+    EXPECT_EQ(Parse(Body(R"("amount":7.50,)")).in.amount, "7.50");
     EXPECT_EQ(Parse(Body(R"("amount":0.1,)")).in.amount, "0.1");
     EXPECT_EQ(Parse(Body(R"("amount":25,)")).in.amount, "25");
-    EXPECT_FALSE(RefundAmount(*Parse(Body(R"("amount":7.555,)")).in.amount, 2));
-    EXPECT_FALSE(RefundAmount(*Parse(Body(R"("amount":1e30,)")).in.amount, 2));
-    EXPECT_FALSE(RefundAmount(*Parse(Body(R"("amount":-3,)")).in.amount, 2));
+    EXPECT_EQ(Parse(Body(R"("amount" : 1E1 ,)")).in.amount, "1E1");
+    EXPECT_EQ(Parse(Body(R"("amount":7.5000000000000001,)")).in.amount, "7.5000000000000001");
+    for (const char* bad :
+         {"7.555", "1e30", "-3", "1e0", "1E1", "5e-1", "0.5e1", "7.5000000000000001", "-0"}) {
+        Outcome o = Parse(Body(std::string("\"amount\":") + bad + ","));
+        ASSERT_EQ(o.status, 200) << bad;
+        EXPECT_FALSE(RefundAmount(*o.in.amount, 2)) << bad;
+    }
+    EXPECT_EQ(RefundAmount(*Parse(Body(R"("amount":7.50,)")).in.amount, 2), 750);
+    // Past 32 characters a number is refused before anything reads it.
+    EXPECT_EQ(Parse(Body(R"("amount":1234567890123456789012345678901234567890,)")).code,
+              "e.www.refund.invalid.amount");
     // Absent or null: all that is left.
     EXPECT_FALSE(Parse(Body("")).in.amount);
     EXPECT_FALSE(Parse(Body(R"("amount":null,)")).in.amount);

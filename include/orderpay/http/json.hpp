@@ -44,6 +44,19 @@ struct JsonCheck {
 /// copy wins differs between parsers, and a checker and a user of one body must agree).
 JsonCheck ParseJsonInput(std::string_view text, rapidjson::Document& doc, const JsonLimits& limits = {});
 
+/// ParseJson with every number kept as the string of its source characters ("1e0" stays "1e0"),
+/// for reading money that must not pass through a double; a number and a string of the same
+/// characters then look alike.
+std::string ParseJsonNumbersAsWritten(std::string_view text, rapidjson::Document& doc,
+                                      const JsonLimits& limits = {});
+
+/// The text of the top-level object's number member `name` exactly as `text` spells it ("7.50",
+/// "1e0", "7.5000000000000001"), for money that must not pass through a double, whose shortest
+/// round-trip form would turn those into a valid-looking 7.5, 1.0 and 7.5. For a `text` that
+/// ParseJsonInput accepted as an object; nullopt when the member is absent or not a number.
+std::optional<std::string> NumberAsWritten(std::string_view text, const char* name,
+                                           const JsonLimits& limits = {});
+
 /// Member lookups that tolerate wrong types (nullopt when absent or of another type).
 std::optional<std::string> GetString(const rapidjson::Value& obj, const char* name);
 std::optional<std::int64_t> GetInt(const rapidjson::Value& obj, const char* name);

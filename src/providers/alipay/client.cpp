@@ -85,23 +85,18 @@ AlipayClient::Call AlipayClient::Post(const providers::Merchant& m, const std::s
         call.error = "response not trusted: " + reason;
         return call;
     }
+    // Alipay writes amounts as strings; a number is kept as the characters it was signed in, never
+    // rewritten through a double (2.5e1 or 24.999999999999999 must not read as "25.0").
     rapidjson::Document doc;
-    if (!http::ParseJson(content, doc).empty() || !doc.IsObject()) {
+    if (!http::ParseJsonNumbersAsWritten(content, doc).empty() || !doc.IsObject()) {
         call.timeout = true;
         call.error = "response is not a JSON object";
         return call;
     }
-    for (auto& member : doc.GetObject()) {
-        std::string name(member.name.GetString(), member.name.GetStringLength());
-        if (member.value.IsString()) {
-            call.fields[name] = std::string(member.value.GetString(), member.value.GetStringLength());
-        } else if (member.value.IsNumber()) {
-            rapidjson::StringBuffer b;
-            http::JsonWriter w(b);
-            member.value.Accept(w);
-            call.fields[name] = b.GetString();
-        }
-    }
+    for (auto& member : doc.GetObject())
+        if (member.value.IsString())
+            call.fields[std::string(member.name.GetString(), member.name.GetStringLength())] =
+                std::string(member.value.GetString(), member.value.GetStringLength());
     call.ok = true;
     return call;
 }
