@@ -38,8 +38,12 @@ std::vector<CheckLine> BusinessChecks(std::string_view provider, const providers
     // A refund's result is checked against the refund it names (app/refund), not the slip's total.
     const bool claims_no_money = !ev.paid && (ev.approved || ev.currency.empty() || ev.refund);
     if (slip && !claims_no_money) {
+        // An amount the parser could not read is -1: say so, not "-1", which reads as a number
+        // the provider sent (an inbox line once said "notified -1" for total_fee=-2147483649).
         out.push_back({"amount", ev.amount == slip->amount,
-                       "notified " + std::to_string(ev.amount) + ", slip " + std::to_string(slip->amount)});
+                       (ev.amount < 0 ? std::string("notified no readable amount")
+                                      : "notified " + std::to_string(ev.amount)) +
+                           ", slip " + std::to_string(slip->amount)});
         out.push_back({"currency", ev.currency == slip->currency,
                        "notified " + ev.currency + ", slip " + slip->currency});
     }

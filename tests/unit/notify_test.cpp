@@ -136,6 +136,15 @@ TEST(BusinessChecksTest, EachMismatchFailsByName) {
     ev.amount = 2501;
     EXPECT_FALSE(AllOk(app::BusinessChecks("wx", ev, m, Slip("wx", "wx-demo"), "demo"), &failed));
     EXPECT_EQ(failed, "amount");
+    ev.amount = -1;  // what the parsers give for an amount they cannot read
+    std::vector<app::CheckLine> lines = app::BusinessChecks("wx", ev, m, Slip("wx", "wx-demo"), "demo");
+    EXPECT_FALSE(AllOk(lines, &failed));
+    EXPECT_EQ(failed, "amount");
+    for (const auto& l : lines) {
+        if (l.name == "amount") {
+            EXPECT_EQ(l.detail, "notified no readable amount, slip 2500");
+        }
+    }
     ev = Event();
     ev.currency = "USD";
     EXPECT_FALSE(AllOk(app::BusinessChecks("wx", ev, m, Slip("wx", "wx-demo"), "demo"), &failed));

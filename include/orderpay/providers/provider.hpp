@@ -107,7 +107,7 @@ struct VoidResult {
 struct PaidEvent {
     std::string slip_id;
     std::string txn_id;
-    std::int64_t amount = 0;
+    std::int64_t amount = 0;  // minor units; -1 when the message's amount is not one (never matches)
     std::string currency;
     std::string app_id;
     std::string mch_id;
