@@ -189,9 +189,10 @@ TEST(SimArgsTest, Fen) {
     std::int64_t v = 0;
     EXPECT_TRUE(ParseFen("1", v));
     EXPECT_EQ(v, 1);
-    EXPECT_TRUE(ParseFen("999999999999", v));
-    EXPECT_EQ(v, 999999999999);
-    for (const char* bad : {"", "0", "-1", "+1", "1.00", "1e3", " 1", "1000000000000"})
+    EXPECT_TRUE(ParseFen("2147483647", v));  // the gateway's Int maximum
+    EXPECT_EQ(v, 2147483647);
+    for (const char* bad : {"", "0", "-1", "+1", "1.00", "1e3", " 1", "2147483648", "9999999999",
+                            "99999999999", "1000000000000"})
         EXPECT_FALSE(ParseFen(bad, v)) << bad;
 }
 

@@ -107,13 +107,14 @@ http::Response WxBizFail(const WxCall& call, std::string_view err_code, std::str
 }
 
 bool ParseFen(std::string_view text, std::int64_t& out) {
-    if (text.empty() || text.size() > 12) return false;
+    // total_fee and refund_fee are int fields of fen at the gateway (PROTOCOLS.md, unifiedorder).
+    if (text.empty() || text.size() > 10) return false;
     std::int64_t v = 0;
     for (char c : text) {
         if (c < '0' || c > '9') return false;
         v = v * 10 + (c - '0');
     }
-    if (v <= 0) return false;
+    if (v <= 0 || v > 2147483647) return false;
     out = v;
     return true;
 }

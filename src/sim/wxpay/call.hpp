@@ -40,7 +40,7 @@ http::Response WxOk(const WxCall& call, http::XmlFields fields);
 http::Response WxBizFail(const WxCall& call, std::string_view err_code, std::string_view err_code_des,
                          http::XmlFields fields = {});
 
-/// True when `text` is a positive decimal integer below 10^12 (fen), stored in `out`.
+/// True when `text` is a decimal integer of fen in WeChat's Int range 1 .. 2^31-1, stored in `out`.
 bool ParseFen(std::string_view text, std::int64_t& out);
 
 /// WeChat's out_trade_no: 1-32 characters of [0-9A-Za-z_-|*@].
