@@ -1,7 +1,8 @@
 // pay/check (alias check_order): the caller's order and its payment state, in one database round
 // trip (site, session, order, items and slip in one statement). A waiting slip not asked about
 // recently is queried, so a lost notification never leaves a paid order unpaid; only then does
-// the order cost more queries.
+// the order cost more queries. A slip still NEW is sent if its sender died, never queried
+// (unless a scan, whose provider call is the payment).
 #include "orderpay/app/order_view.hpp"
 #include "orderpay/app/payflow.hpp"
 #include "orderpay/app/resend.hpp"
@@ -23,6 +24,13 @@ http::Response Check(app::Context& ctx, app::Call& call, const http::Request& re
         app::PayInputs in{b ? b->openid : std::string(), "", req.remote_addr};
         if (std::optional<app::Resent> r = app::ResendUnsent(ctx, *v.order, *v.slip, in))
             return http::Ok(r->order_json);
+        // Not sent here. Its code, link or prepay id reaches a buyer only after the slip is WAIT,
+        // so unless the provider call itself takes the money (a scan), nothing can have paid it:
+        // asking tells nothing new, and beside a resend that won the claim and asks before
+        // sending, it would be a second query within query_min_interval_ms.
+        std::optional<app::PayType> pt = app::ParsePayType(v.slip->pay_tp);
+        if (!pt || pt->kind != providers::PayKind::kScan)
+            return http::Ok(app::RenderOrder(*v.order, v.items, v.slip));
     }
     if (domain::IsPayable(v.order->or_st) && v.slip && app::RefreshSlip(ctx, *v.slip)) {
         // Only a provider answer can have changed the order: read and render it again just then.
