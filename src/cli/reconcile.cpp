@@ -172,6 +172,10 @@ int Reconcile(Env& env, const Args& a) {
             std::cout
                 << "        ask the provider whether its void refunded the payment; reconcile asks on every "
                    "run\n";
+        // orderpay records only the refunds it made; one made in the provider's console shows here.
+        if (kind == "OUTSIDE")
+            std::cout
+                << "        check the refund in the provider's console before shipping; listed for a week\n";
     }
     return errors ? 1 : 0;
 }

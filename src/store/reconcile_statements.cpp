@@ -32,13 +32,16 @@ const db::Statement kSlipsOfPaidOrdersFail{
 // REFUND: a kept payment not yet refunded; UNKNOWN: open after ten minutes; UNCLOSED: failed
 // and not confirmed closed after a day; VOID: a paid slip, not refunded in full, a void was sent
 // for ten minutes ago whose provider has not yet said whether the void refunded it (reconcile asks on every
-// run, and records the refund or drops the mark once it answers for the slip's own trade). The candidates
+// run, and records the refund or drops the mark once it answers for the slip's own trade); OUTSIDE:
+// a paid slip its provider reported refunded by a refund orderpay did not make (the provider's
+// console), not covered by our own OK refunds, for a week after that report. The candidates
 // come from one index per reason (pay_slips_refund, pay_slips_waiting, pay_slips_unconfirmed,
-// pay_slips_voided_paid, and migration 014's two), so the cost follows the list, not the shop's
+// pay_slips_voided_paid, migration 014's two and 017's), so the cost follows the list, not the shop's
 // history. An open slip is never superseded (superseding
 // fails it), so the waiting index's NOT superseded loses none.
 #define MISMATCH_RE "'^(amount|currency) check failed: |amount/currency .* != slip '"
 #define PAID_AGAIN_RE "'^slip already OK with transaction '"
+#define OUTSIDE_RE "'^no refund of ours named '"
 const db::Statement kSlipsNeedingAttention{
     "slips_needing_attention",
     "WITH cand AS (SELECT id FROM pay_slips WHERE refund_needed "
@@ -52,7 +55,9 @@ const db::Statement kSlipsNeedingAttention{
     " "
     "UNION SELECT slip_id FROM notifications WHERE verdict = 'rejected' AND reason ~ " PAID_AGAIN_RE
     " "
-    "AND ct > now() - interval '7 days'), "
+    "AND ct > now() - interval '7 days' "
+    "UNION SELECT slip_id FROM notifications WHERE verdict = 'ignored' AND reason ~ " OUTSIDE_RE
+    " AND ct > now() - interval '7 days'), "
     "s AS (SELECT p.*, (SELECT n.reason FROM notifications n WHERE p.st <> 'OK' "
     "AND NOT p.refund_needed AND n.slip_id = p.id AND n.verdict = 'rejected' AND n.reason ~ " MISMATCH_RE
     " "
@@ -65,20 +70,30 @@ const db::Statement kSlipsNeedingAttention{
     "again AS (SELECT DISTINCT ON (n.slip_id) n.slip_id, n.reason FROM notifications n "
     "WHERE n.verdict = 'rejected' AND n.reason ~ " PAID_AGAIN_RE
     " AND n.ct > now() - interval '7 days' "
-    "ORDER BY n.slip_id, n.id DESC) "
+    "ORDER BY n.slip_id, n.id DESC), "
+    "outside AS (SELECT DISTINCT ON (n.slip_id) n.slip_id, n.reason FROM notifications n "
+    "JOIN pay_slips p ON p.id = n.slip_id WHERE n.verdict = 'ignored' AND n.reason ~ " OUTSIDE_RE
+    " AND n.ct > now() - interval '7 days' AND p.st = 'OK' AND p.amount > (SELECT coalesce(sum(r.amount), 0) "
+    "FROM refunds r WHERE r.slip_id = p.id AND r.st = 'OK') ORDER BY n.slip_id, n.id DESC) "
     "SELECT id, order_id, site_id, st, amount, currency, "
     "CASE WHEN owed THEN 'REFUND' WHEN coalesce(mismatch, again.reason) IS NOT NULL THEN 'MISMATCH' "
-    "WHEN st = 'FAIL' THEN 'UNCLOSED' WHEN voiding THEN 'VOID' ELSE 'UNKNOWN' END AS kind, "
+    "WHEN st = 'FAIL' THEN 'UNCLOSED' WHEN voiding THEN 'VOID' WHEN outside.reason IS NOT NULL THEN "
+    "'OUTSIDE' "
+    "ELSE 'UNKNOWN' END AS kind, "
     "coalesce(mismatch, again.reason, CASE WHEN voiding AND NOT owed THEN 'paid; a void was sent at ' || "
     "to_char(voiding_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' UTC and the provider has not said "
-    "whether it refunded the payment' END, note) AS detail "
-    "FROM s LEFT JOIN again ON again.slip_id = s.id "
-    "WHERE owed OR mismatch IS NOT NULL OR again.reason IS NOT NULL OR voiding "
+    "whether it refunded the payment' END, CASE WHEN outside.reason IS NOT NULL AND NOT owed THEN "
+    "'the provider reported a refund orderpay did not make (' || outside.reason || '); the order still "
+    "counts "
+    "the payment' END, note) AS detail "
+    "FROM s LEFT JOIN again ON again.slip_id = s.id LEFT JOIN outside ON outside.slip_id = s.id "
+    "WHERE owed OR mismatch IS NOT NULL OR again.reason IS NOT NULL OR voiding OR outside.reason IS NOT NULL "
     "OR (st IN ('NEW', 'WAIT') AND ct < now() - interval '10 minutes') "
     "OR (st = 'FAIL' AND closed_at IS NULL AND ct < now() - interval '1 day') "
     "ORDER BY ct"};
 #undef MISMATCH_RE
 #undef PAID_AGAIN_RE
+#undef OUTSIDE_RE
 const db::Statement kSlipConfirmClosed{"slip_confirm_closed",
                                        "UPDATE pay_slips SET closed_at = now() "
                                        "WHERE id = $1 AND st = 'FAIL' AND closed_at IS NULL"};

@@ -190,11 +190,8 @@ def test_operator_full_refund_after_a_console_refund_fails_and_frees_the_amount(
     assert body["msg"] == "the provider refused the refund: provider: " + REFUSED[prov], raw
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a console refund is invisible to the operator: its verified notification is only kept 'ignored' "
-    "in the inbox, the operator's full refund then FAILs with the provider's 'nothing left' word, and "
-    "the order stays or_st OK, refunded 0 while the buyer has it all back; reconcile's attention list "
-    "and audit's invariants look only at orderpay's own refund rows, so neither names the slip"))
+# A console refund was invisible to the operator (kept 'ignored' in the inbox, the order OK and
+# refunded 0): reconcile's attention list now names the slip as OUTSIDE for a week.
 @pytest.mark.parametrize("prov", PROVIDERS)
 def test_reconcile_or_audit_names_a_slip_refunded_from_the_console(prov):
     site, order, rid = outside_refund(prov)
@@ -210,6 +207,11 @@ def test_reconcile_or_audit_names_a_slip_refunded_from_the_console(prov):
         [v for v in aud["violations"] if order["pay_id"] in json.dumps(v) or order["id"] in json.dumps(v)]
     # The provider has said, signed, that all the money went back: the operator must be told.
     assert named, (rec["attention"], aud["violations"], order_row(order["id"]))
+    assert [a["kind"] for a in rec["attention"] if a["slip"] == order["pay_id"]] == ["OUTSIDE"], rec["attention"]
+    text = cli("reconcile", check=False).stdout.splitlines()
+    line = [i for i, t in enumerate(text) if t.startswith("OUTSIDE ") and order["pay_id"] in t]
+    assert len(line) == 1 and "no refund of ours named " in text[line[0]], text
+    assert "provider's console" in text[line[0] + 1], text
 
 
 def test_partial_console_refund_leaves_the_order_paid_and_never_refunded_in_full():
