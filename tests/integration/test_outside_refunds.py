@@ -233,3 +233,26 @@ def test_partial_console_refund_leaves_the_order_paid_and_never_refunded_in_full
     assert order_row(order["id"]) == ("OK", 2, 1500)  # never RF in orderpay's books
     aud = json.loads(cli("audit", "--json", check=False).stdout)
     assert not [v for v in aud["violations"] if order["id"] in json.dumps(v) or order["pay_id"] in json.dumps(v)]
+
+
+def listed(slip):
+    rec = json.loads(cli("reconcile", "--json", check=False).stdout)
+    return [a["kind"] for a in rec["attention"] if a["slip"] == slip]
+
+
+def test_outside_listing_counts_a_refund_reported_twice_once_and_never_a_forgery():
+    """The provider sends a console refund's notification again (it retries): the slip is listed
+    once. A forged one alone, refused, lists nothing; a partial console refund is listed too."""
+    order, rid = paid_zfb(), "console" + secrets.token_hex(6)
+    console_zfb(order, rid)
+    assert notify("zfb", order, rid, tamper="sign") == [(200, "fail")]
+    assert listed(order["pay_id"]) == []  # a refused message is no report of money
+    assert notify("zfb", order, rid) == [(200, "success")]
+    assert notify("zfb", order, rid) == [(200, "success")]
+    assert psql("SELECT count(*) FROM notifications WHERE slip_id = '%s' AND verdict = 'ignored'"
+                % order["pay_id"]) == "2"
+    assert listed(order["pay_id"]) == ["OUTSIDE"]
+    part, prid = paid_zfb(), "console" + secrets.token_hex(6)
+    console_zfb(part, prid, "10.00")
+    assert notify("zfb", part, prid) == [(200, "success")]
+    assert listed(part["pay_id"]) == ["OUTSIDE"]
