@@ -1,6 +1,8 @@
 // A strict UTF-8 validator following the well-formed byte sequences of Unicode table 3-7.
 #include "orderpay/http/utf8.hpp"
 
+#include <algorithm>
+
 namespace orderpay::http {
 
 namespace {
@@ -51,6 +53,12 @@ bool IsText(std::string_view s) {
     return s.find('\0') == std::string_view::npos && IsUtf8(s);
 }
 
+std::size_t Utf8Chars(std::string_view s) {
+    std::size_t n = 0;
+    for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+    return n;
+}
+
 std::string FitUtf8(std::string_view text, std::size_t max_bytes) {
     std::string out;
     for (std::size_t i = 0; i < text.size();) {
@@ -75,6 +83,30 @@ std::string FitUtf8(std::string_view text, std::size_t max_bytes) {
         else
             out.append(text.substr(i, len));
         i += len;
+    }
+    return out;
+}
+
+std::string TextOrEscaped(std::string_view text, std::size_t max_bytes) {
+    std::string out;
+    if (IsText(text)) {
+        std::size_t n = std::min(text.size(), max_bytes);
+        // Back off to the start of a character: a cut continuation byte would make it non-text.
+        while (n < text.size() && n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80) --n;
+        out.assign(text.substr(0, n));
+        return out;
+    }
+    static const char kHex[] = "0123456789abcdef";
+    for (unsigned char c : text) {
+        const bool plain = c >= 0x20 && c < 0x7f;
+        if (out.size() + (plain ? 1 : 4) > max_bytes) break;
+        if (plain) {
+            out += static_cast<char>(c);
+        } else {
+            out += "\\x";
+            out += kHex[c >> 4];
+            out += kHex[c & 15];
+        }
     }
     return out;
 }

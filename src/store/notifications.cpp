@@ -29,26 +29,6 @@ std::string FromHex(const std::string& hex) {
     return out;
 }
 
-// The reason quotes fields of the message, which may hold any bytes (an Alipay form is decoded
-// to raw bytes, possibly GBK): a text column takes only UTF-8 without NUL, so a reason that is
-// not such text has every byte outside printable ASCII written as "\xNN", and the verdict is
-// always recorded.
-std::string TextSafe(const std::string& in) {
-    if (http::IsText(in)) return in;
-    static const char kHex[] = "0123456789abcdef";
-    std::string out;
-    for (unsigned char c : in) {
-        if (c >= 0x20 && c < 0x7f) {
-            out += static_cast<char>(c);
-        } else {
-            out += "\\x";
-            out += kHex[c >> 4];
-            out += kHex[c & 15];
-        }
-    }
-    return out;
-}
-
 std::vector<StoredNotification> Rows(const db::Result& r) {
     std::vector<StoredNotification> out;
     for (int i = 0; i < r.Rows(); ++i) {
@@ -113,9 +93,11 @@ std::optional<NotificationIntake> IntakeNotification(db::Connection& c, const st
     return in;
 }
 
+// The reason quotes fields of the message, which may hold any bytes (an Alipay form is decoded
+// to raw bytes, possibly GBK), and the verdict must always be recorded.
 bool NotificationVerdict(db::Connection& c, const std::string& id, const std::string& verdict,
                          const std::string& reason, const std::optional<std::string>& slip_id) {
-    return c.Exec(kNotifyVerdict, {id, verdict, TextSafe(reason.substr(0, 2000)), slip_id}).Affected() == 1;
+    return c.Exec(kNotifyVerdict, {id, verdict, http::TextOrEscaped(reason, 2000), slip_id}).Affected() == 1;
 }
 
 std::vector<StoredNotification> UndecidedNotifications(db::Connection& c, const std::string& verdict,
@@ -138,8 +120,9 @@ std::vector<StoredNotification> ListNotifications(db::Connection& c,
 
 bool EventSeenBefore(db::Connection& c, const std::string& provider, const std::string& id,
                      const std::string& event_id) {
-    c.Exec(kNotifySetEvent, {id, TextSafe(event_id)});
-    return c.Exec(kNotifyEventSeen, {provider, TextSafe(event_id), id}).Rows() > 0;
+    c.Exec(kNotifySetEvent, {id, http::TextOrEscaped(event_id, std::string::npos)});
+    return c.Exec(kNotifyEventSeen, {provider, http::TextOrEscaped(event_id, std::string::npos), id}).Rows() >
+           0;
 }
 
 }  // namespace orderpay::store

@@ -4,6 +4,7 @@
 
 #include "orderpay/core/log.hpp"
 #include "orderpay/domain/ids.hpp"
+#include "orderpay/http/utf8.hpp"
 #include "orderpay/store/retry.hpp"
 #include "orderpay/store/statements.hpp"
 #include "store/parse.hpp"
@@ -112,11 +113,11 @@ bool SwapSlip(db::Connection& c, const NewSlip& s, const std::optional<std::stri
 }
 
 bool FailSlip(db::Connection& c, const std::string& slip_id, const std::string& note) {
-    return c.Exec(kSlipFail, {slip_id, note}).Affected() == 1;
+    return c.Exec(kSlipFail, {slip_id, http::TextOrEscaped(note, 2000)}).Affected() == 1;
 }
 
 bool SupersedeSlip(db::Connection& c, const std::string& slip_id, const std::string& note) {
-    return c.Exec(kSlipSupersede, {slip_id, note}).Affected() == 1;
+    return c.Exec(kSlipSupersede, {slip_id, http::TextOrEscaped(note, 2000)}).Affected() == 1;
 }
 
 void ConfirmClosed(db::Connection& c, const std::string& slip_id) {

@@ -5,6 +5,7 @@
 
 #include "orderpay/crypto/digest.hpp"
 #include "orderpay/domain/ids.hpp"
+#include "orderpay/http/utf8.hpp"
 #include "orderpay/store/retry.hpp"
 #include "orderpay/store/statements.hpp"
 
@@ -100,7 +101,8 @@ bool ClaimRefund(db::Connection& c, const std::string& id) {
 FinishResult FinishRefund(db::Connection& c, const std::string& id, bool ok,
                           const std::string& provider_refund_id, const std::string& note) {
     db::Result r = RetryTransient<db::Result>([&] {
-        return c.Exec(kRefundFinish, {id, ok, provider_refund_id, note});
+        return c.Exec(kRefundFinish, {id, ok, http::TextOrEscaped(provider_refund_id, 128),
+                                      http::TextOrEscaped(note, 2000)});
     });
     FinishResult f;
     f.outcome = r.Get(0, "outcome");
@@ -110,7 +112,7 @@ FinishResult FinishRefund(db::Connection& c, const std::string& id, bool ok,
 
 void NoteRefund(db::Connection& c, const std::string& id, const std::string& note,
                 const std::string& provider_refund_id) {
-    c.Exec(kRefundNote, {id, note, provider_refund_id});
+    c.Exec(kRefundNote, {id, http::TextOrEscaped(note, 2000), http::TextOrEscaped(provider_refund_id, 128)});
 }
 
 std::vector<std::string> RefundsDue(db::Connection& c, int limit, std::int64_t min_age_s) {

@@ -140,3 +140,36 @@ TEST(Utf8, AppendUtf8WritesEachLengthAtItsBoundaries) {
         EXPECT_TRUE(IsUtf8(out));
     }
 }
+
+TEST(Utf8, TextOrEscapedKeepsTextAndCutsOnCharacterBoundaries) {
+    using orderpay::http::TextOrEscaped;
+    EXPECT_EQ(TextOrEscaped("provider: NOTENOUGH", 2000), "provider: NOTENOUGH");
+    // "ab" then three-byte characters: a cut at 4 bytes would split the second one.
+    const std::string cjk = "ab\xe4\xb8\xad\xe4\xb8\xad";
+    EXPECT_EQ(TextOrEscaped(cjk, 8), cjk);
+    EXPECT_EQ(TextOrEscaped(cjk, 7), "ab\xe4\xb8\xad");
+    EXPECT_EQ(TextOrEscaped(cjk, 6), "ab\xe4\xb8\xad");
+    EXPECT_EQ(TextOrEscaped(cjk, 4), "ab");
+    EXPECT_EQ(TextOrEscaped(cjk, 0), "");
+    EXPECT_TRUE(IsText(TextOrEscaped(cjk, 7)));
+}
+
+TEST(Utf8, TextOrEscapedWritesEveryByteOfNonTextAsHexAndStaysWithinTheLimit) {
+    using orderpay::http::TextOrEscaped;
+    EXPECT_EQ(TextOrEscaped(B({'a', 0xff, 'b'}), 100), "a\\xffb");
+    EXPECT_EQ(TextOrEscaped(std::string("a\0b", 3), 100), "a\\x00b");
+    // A character cut in two is not text: all of its bytes are written as hex, the rest as is.
+    EXPECT_EQ(TextOrEscaped(B({'x', 0xe4, 0xb8, '\n'}), 100), "x\\xe4\\xb8\\x0a");
+    EXPECT_EQ(TextOrEscaped(B({'a', 0xff, 'b'}), 4), "a");
+    EXPECT_EQ(TextOrEscaped(B({'a', 0xff, 'b'}), 5), "a\\xff");
+    const std::string long_bad = std::string(3000, 'z') + "\xff";
+    EXPECT_EQ(TextOrEscaped(long_bad, 2000), std::string(2000, 'z'));
+    EXPECT_TRUE(IsText(TextOrEscaped(B({0xc0, 0x80, 0xed, 0xa0, 0x80}), 100)));
+}
+
+TEST(Utf8, Utf8CharsCountsCharactersNotBytes) {
+    using orderpay::http::Utf8Chars;
+    EXPECT_EQ(Utf8Chars(""), 0u);
+    EXPECT_EQ(Utf8Chars("abc"), 3u);
+    EXPECT_EQ(Utf8Chars("ab\xe4\xb8\xad\xf0\x9f\x98\x80"), 4u);
+}

@@ -15,11 +15,21 @@ bool IsUtf8(std::string_view s);
 /// IsUtf8 and no NUL byte: text a PostgreSQL text column and a C string both keep unchanged.
 bool IsText(std::string_view s);
 
+/// The characters in UTF-8 text (the bytes that do not continue one), as providers count their
+/// field lengths.
+std::size_t Utf8Chars(std::string_view s);
+
 /// Text for a provider's length-limited field (an order title as WeChat's body/description):
 /// byte sequences that are not a UTF-8 character are dropped, control characters and U+FFFE/U+FFFF
 /// (which XML and the providers' pages cannot carry faithfully) become spaces, and the result is cut to at
 /// most `max_bytes` on a character boundary, so a multi-byte character is never split.
 std::string FitUtf8(std::string_view text, std::size_t max_bytes);
+
+/// Outside text for a text column that must always take it (a verdict's reason, a note quoting a
+/// provider's answer): kept as it is when it is text (IsText), else every byte outside printable
+/// ASCII written as "\xNN", so the write cannot fail and the evidence survives; then cut to at
+/// most `max_bytes` on a character boundary.
+std::string TextOrEscaped(std::string_view text, std::size_t max_bytes);
 
 /// Appends the UTF-8 bytes of code point `cp` (at most U+10FFFF; the caller checks that it is a
 /// character it may write, e.g. not a surrogate).

@@ -9,6 +9,7 @@
 #include "orderpay/crypto/digest.hpp"
 #include "orderpay/http/json.hpp"
 #include "orderpay/http/reply.hpp"
+#include "orderpay/http/utf8.hpp"
 #include "orderpay/providers/http_client.hpp"
 #include "orderpay/providers/paypal/webhook.hpp"
 
@@ -167,7 +168,10 @@ CreateResult PaypalClient::Create(const providers::Merchant& m, const providers:
         res.message = "PayPal cannot charge this amount in " + p.currency;
         return res;
     }
-    std::string title = p.description.empty() ? "order" : p.description.substr(0, 127);
+    // PayPal's description is at most 127 characters of UTF-8 JSON: a byte cut could split a
+    // character and make the whole request malformed (a 128-byte title of the buyer's did).
+    std::string title = http::FitUtf8(p.description, 127);
+    if (title.empty()) title = "order";
     const std::string slip = http::JsonString(p.slip_id);
     std::string body =
         "{\"intent\":\"CAPTURE\",\"purchase_units\":[{\"reference_id\":" + slip + ",\"custom_id\":" + slip +

@@ -8,6 +8,7 @@
 
 #include "orderpay/http/json.hpp"
 #include "orderpay/http/reply.hpp"
+#include "orderpay/http/utf8.hpp"
 #include "orderpay/providers/paypal/client.hpp"
 #include "orderpay/providers/paypal/webhook.hpp"
 
@@ -29,7 +30,7 @@ std::string ErrorText(const std::string& body, long status) {
         const rapidjson::Value* first =
             details && details->IsArray() && !details->Empty() ? &(*details)[0] : nullptr;
         for (const std::string& part : {Str(&doc, "name"), Str(first, "issue"), Str(&doc, "error")})
-            if (!part.empty()) text += " " + part.substr(0, 80);
+            if (!part.empty()) text += " " + http::FitUtf8(part, 80);
     }
     return text;
 }

@@ -8,6 +8,7 @@
 #include "orderpay/crypto/digest.hpp"
 #include "orderpay/http/json.hpp"
 #include "orderpay/http/reply.hpp"
+#include "orderpay/http/utf8.hpp"
 #include "orderpay/providers/paypal/webhook.hpp"
 #include "sim/core/gateway.hpp"
 
@@ -63,8 +64,10 @@ bool ValidUrl(const std::string& url) {
 
 http::Response Create(Ctx& ctx, const http::Request& req, const std::string& client) {
     rapidjson::Document doc;
-    if (!http::ParseJson(req.body, doc).empty() || !doc.IsObject())
-        return Error(400, "INVALID_REQUEST", "MALFORMED_REQUEST_JSON", "body is not a JSON object");
+    // PayPal takes UTF-8 JSON only: bytes that are not (a character cut in two) make the request
+    // malformed, as they would at the gateway.
+    if (http::ParseJsonInput(req.body, doc).fault != http::JsonFault::kNone || !doc.IsObject())
+        return Error(400, "INVALID_REQUEST", "MALFORMED_REQUEST_JSON", "body is not a UTF-8 JSON object");
     if (Str(&doc, "intent") != "CAPTURE")
         return Error(422, "UNPROCESSABLE_ENTITY", "INTENT_NOT_SUPPORTED", "paysim takes intent CAPTURE");
     const rapidjson::Value* units = Member(&doc, "purchase_units");
@@ -85,6 +88,10 @@ http::Response Create(Ctx& ctx, const http::Request& req, const std::string& cli
                                     o.value.size() - dot - 1 <= static_cast<std::size_t>(*decimals));
     for (char ch : o.value) ok = ok && ((ch >= '0' && ch <= '9') || ch == '.');
     if (!ok) return Error(422, "UNPROCESSABLE_ENTITY", "DECIMAL_PRECISION", "amount value " + o.value);
+    // purchase_unit.description: 1 to 127 characters when present.
+    if (const rapidjson::Value* d = Member(unit, "description");
+        d && (!d->IsString() || d->GetStringLength() == 0 || http::Utf8Chars(d->GetString()) > 127))
+        return Error(400, "INVALID_REQUEST", "INVALID_STRING_LENGTH", "description of 1 to 127 characters");
     o.custom_id = Str(unit, "custom_id").substr(0, 127);
     o.invoice_id = Str(unit, "invoice_id").substr(0, 127);
     const rapidjson::Value* ctx_obj =

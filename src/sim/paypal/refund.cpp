@@ -16,6 +16,7 @@
 #include "orderpay/domain/money.hpp"
 #include "orderpay/http/json.hpp"
 #include "orderpay/http/reply.hpp"
+#include "orderpay/http/utf8.hpp"
 #include "orderpay/providers/paypal/webhook.hpp"
 #include "sim/core/gateway.hpp"
 #include "sim/paypal/gateway.hpp"
@@ -40,12 +41,6 @@ std::string Iso(std::int64_t epoch_s) {
     char buf[32];
     std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
     return buf;
-}
-
-std::size_t Utf8Chars(const std::string& s) {
-    std::size_t n = 0;
-    for (unsigned char c : s) n += (c & 0xC0) != 0x80;
-    return n;
 }
 
 // PayPal's value pattern: digits, and at most the currency's decimals.
@@ -96,7 +91,7 @@ http::Response RefundCall(Ctx& ctx, const http::Request& req, const std::string&
     r.note = Str(&doc, "note_to_payer");
     if (r.invoice_id.size() > 127)
         return PpError(422, "UNPROCESSABLE_ENTITY", "INVALID_STRING_LENGTH", "invoice_id over 127");
-    if (Utf8Chars(r.note) > kNoteMax)
+    if (http::Utf8Chars(r.note) > kNoteMax)
         return PpError(422, "UNPROCESSABLE_ENTITY", "INVALID_STRING_LENGTH", "note_to_payer over 255");
     const rapidjson::Value* amount = Member(&doc, "amount");
     r.currency = amount ? Str(amount, "currency_code") : o->currency;
