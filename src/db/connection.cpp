@@ -1,6 +1,7 @@
 // libpq connection handling: connect, prepare every statement, reconnect after a server restart.
 #include "orderpay/db/connection.hpp"
 
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 
@@ -60,11 +61,13 @@ Connection::Connection(std::string conninfo, std::span<const Statement> statemen
 namespace {
 
 // With expand_dbname the first "dbname" is read as a whole conninfo string or URI, and later
-// keywords override what it set (libpq docs, PQconnectdbParams).
+// keywords override what it set (libpq docs, PQconnectdbParams). fallback_application_name names
+// the program (orderpayd, orderpay, paysim) in pg_stat_activity and the server's logs unless the
+// operator's conninfo sets application_name; make bench also tells paysim's backends by it.
 PGconn* Open(const std::string& conninfo, const std::string& server_options) {
-    if (server_options.empty()) return PQconnectdb(conninfo.c_str());
-    const char* const keys[] = {"dbname", "options", nullptr};
-    const char* const values[] = {conninfo.c_str(), server_options.c_str(), nullptr};
+    const char* keys[] = {"dbname", "fallback_application_name", "options", nullptr};
+    const char* values[] = {conninfo.c_str(), program_invocation_short_name, server_options.c_str(), nullptr};
+    if (server_options.empty()) keys[2] = nullptr;
     return PQconnectdbParams(keys, values, 1);
 }
 

@@ -22,6 +22,12 @@ trap cleanup EXIT
 bash "$REPO/deploy/stack.sh" up >/dev/null
 # shellcheck disable=SC1091
 . "$VAR/stack.env"
+# paysim's database backends (each paysim worker connects at start, as application_name paysim):
+# cpu.py counts them as paysim's, not as orderpay's PostgreSQL time.
+BENCH_PAYSIM_PG_PIDS=$("${PGBIN:-/usr/lib/postgresql/15/bin}/psql" -XAt -c \
+    "SELECT string_agg(pid::text, ',') FROM pg_stat_activity WHERE application_name = 'paysim'" 2>/dev/null || true)
+export BENCH_PAYSIM_PG_PIDS
+echo "paysim's database backends: ${BENCH_PAYSIM_PG_PIDS:-none found} (counted as paysim below)"
 
 # A paid order for the read path (pay/check answers from the database, no provider query).
 order=$(curl -s -X POST "$ORDERPAY_URL/api/demo/pay/buy?ticket=$DEMO_TICKET" -H 'Content-Type: application/json' \

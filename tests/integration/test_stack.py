@@ -22,3 +22,12 @@ def test_access_log_never_records_the_ticket(stack):
     log = open(stack["STACK_LOG_DIR"] + "/nginx-access.log", encoding="utf-8").read()
     assert "/api/demo/pay/check" in log
     assert secret not in log
+
+
+def test_each_program_names_itself_to_postgresql():
+    """pg_stat_activity (and the server log's %a) tells an operator which program holds a
+    session; make bench counts paysim's backends apart from orderpay's by the same name."""
+    from conftest import psql
+    names = set(psql("SELECT DISTINCT application_name FROM pg_stat_activity "
+                     "WHERE datname = current_database()").split())
+    assert {"orderpayd", "paysim", "psql"} <= names, names
