@@ -1,5 +1,8 @@
 """Shared steps of the integration tests: buying, paying through paysim, waiting for states."""
 
+import http.server
+import socketserver
+import threading
 import time
 
 from conftest import STACK, api, psql, sim
@@ -92,3 +95,47 @@ def recorded(order_id, states=("OK",)):
 
 def refund_rows(order_id):
     return int(psql("SELECT count(*) FROM refunds WHERE order_id = '%s'" % order_id))
+
+
+class FakeGateway:
+    """A provider gateway stand-in on a free port: every POST (and GET) is answered with
+    `answer(path, body)`, either bytes (status 200, `content_type`) or (status, bytes), after
+    sleeping `hang` seconds. `calls` lists (path, body) as received."""
+
+    def __init__(self, answer, hang=0, content_type="text/xml"):
+        outer = self
+        self.calls = []
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n)
+                outer.calls.append((self.path, body))
+                if hang:
+                    time.sleep(hang)
+                got = answer(self.path, body)
+                status, data = got if isinstance(got, tuple) else (200, got)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", content_type)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except Exception:
+                    pass  # the client gave up (a timeout probe)
+
+            do_GET = do_POST
+
+            def log_message(self, *a):
+                pass
+
+        class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
+            daemon_threads = True
+
+        self.server = S(("127.0.0.1", 0), H)
+        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()

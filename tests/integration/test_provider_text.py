@@ -5,17 +5,14 @@ past 127 characters), and a provider's answer whose text is not UTF-8 still lets
 its verdict (PostgreSQL refuses such text, so the refusal used to be lost with an error)."""
 
 import base64
-import http.server
 import json
 import os
-import socketserver
 import subprocess
-import threading
 import time
 
 import pytest
 from conftest import STACK, api, http as http_call, psql
-from helpers import db_row
+from helpers import FakeGateway, db_row
 
 SITE = STACK.get("DEMO_USD_SITE", "demo-usd")
 CJK = "\u4e2d"  # three bytes in UTF-8
@@ -100,44 +97,11 @@ def test_paysim_takes_descriptions_of_1_to_127_characters(description, ok):
 
 # --- from the provider ----------------------------------------------------------------------------
 
-class PaypalLiar:
+def paypal_liar(status, body):
     """A PayPal stand-in: a token for anyone, and every other call answered `status` with `body`."""
-
-    def __init__(self, status, body):
-        outer = self
-        self.calls = []
-
-        class H(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                n = int(self.headers.get("Content-Length") or 0)
-                self.rfile.read(n)
-                outer.calls.append(self.path)
-                if self.path.startswith("/v1/oauth2/token"):
-                    code, data = 200, json.dumps({"access_token": "liar", "token_type": "Bearer",
-                                                  "expires_in": 32400}).encode()
-                else:
-                    code, data = status, body
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_POST
-
-            def log_message(self, *a):
-                pass
-
-        class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
-            daemon_threads = True
-
-        self.server = S(("127.0.0.1", 0), H)
-        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+    token = json.dumps({"access_token": "liar", "token_type": "Bearer", "expires_in": 32400}).encode()
+    return FakeGateway(lambda path, _: (200, token) if path.startswith("/v1/oauth2/token") else (status, body),
+                       content_type="application/json")
 
 
 def paid_paypal_order():
@@ -163,7 +127,7 @@ def paid_paypal_order():
 def test_a_paypal_refusal_whose_text_is_not_utf8_is_recorded_as_a_refusal(name):
     order = paid_paypal_order()
     answer = (b'{"name":"' + name + b'","message":"refused","details":[{"issue":"REFUND_NOT_ALLOWED"}]}')
-    liar = PaypalLiar(422, answer)
+    liar = paypal_liar(422, answer)
     try:
         env = dict(os.environ, ORDERPAY_CONFIG=STACK["ORDERPAY_CONFIG"], ORDERPAY_PAYPAL_GATEWAY=liar.url,
                    ORDERPAY_HTTP_TIMEOUT_MS="3000")
@@ -172,7 +136,7 @@ def test_a_paypal_refusal_whose_text_is_not_utf8_is_recorded_as_a_refusal(name):
                              env=env, capture_output=True, timeout=120)
     finally:
         liar.close()
-    assert any("/refund" in p for p in liar.calls), (liar.calls, res.stdout, res.stderr)
+    assert any("/refund" in p for p, _ in liar.calls), (liar.calls, res.stdout, res.stderr)
     out = res.stdout.decode(errors="replace") + res.stderr.decode(errors="replace")
     # The provider's word is recorded: the refund failed, nothing is refunded, the order stays paid.
     rows = psql("SELECT st || '|' || note FROM refunds WHERE slip_id = '%s'" % order["pay_id"]).splitlines()

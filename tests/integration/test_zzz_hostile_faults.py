@@ -9,10 +9,8 @@ Afterwards: replay + reconcile, then `orderpay audit` must be clean and every pa
 took must be on its slip, exactly once."""
 
 import hashlib
-import http.server
 import os
 import signal
-import socketserver
 import subprocess
 import threading
 import time
@@ -20,7 +18,7 @@ import time
 import pytest
 
 from conftest import PSQL, STACK, _pg_env, cli, http as http_call, psql
-from helpers import buy, buy_ok, db_row, sim_pay, wait_for, wait_state
+from helpers import FakeGateway, buy, buy_ok, db_row, sim_pay, wait_for, wait_state
 from conftest import sim
 from test_zz_chaos import worker_pids
 
@@ -351,48 +349,6 @@ def test_lock_timeout_in_buy_answers_an_error_and_takes_nothing(low_lock_timeout
 
 
 # --- a lying / silent provider -----------------------------------------------------------------
-
-class FakeGateway:
-    """A WeChat v2 / Alipay gateway stand-in answering every POST with `answer(path, body)`
-    (bytes), or sleeping `hang` seconds first."""
-
-    def __init__(self, answer, hang=0):
-        outer = self
-        self.calls = []
-
-        class H(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                n = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(n)
-                outer.calls.append((self.path, body))
-                if hang:
-                    time.sleep(hang)
-                data = answer(self.path, body)
-                try:
-                    self.send_response(200)
-                    self.send_header("Content-Type", "text/xml")
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                except Exception:
-                    pass
-
-            do_GET = do_POST
-
-            def log_message(self, *a):
-                pass
-
-        class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
-            daemon_threads = True
-
-        self.server = S(("127.0.0.1", 0), H)
-        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
 
 def wx_sign(fields):
     with open(STACK["DEMO_WX_KEY_FILE"], encoding="utf-8") as f:
