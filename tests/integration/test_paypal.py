@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from conftest import STACK, api, cli, http, psql, sim
-from helpers import buy, check, db_row, ensure_site, inbox
+from helpers import buy, db_row, ensure_site, inbox
 
 SITE = STACK.get("DEMO_USD_SITE", "demo-usd")
 

@@ -9,10 +9,9 @@ refusal -> FAIL; JPY (no decimals at PayPal)."""
 import base64
 import json
 import secrets
-import urllib.parse
 
 import pytest
-from conftest import STACK, api, cli, http, psql, sim
+from conftest import STACK, api, cli, http, sim
 from helpers import db_row, ensure_site, inbox
 
 SITE = STACK.get("DEMO_USD_SITE", "demo-usd")
@@ -134,7 +133,6 @@ def key():
 
 @pytest.fixture(scope="module")
 def jpy_key():
-    from helpers import ensure_site
     ensure_site(JPY_SITE, "--store", "demo-users", "--currency", "JPY")
     cli("product", "add", "pp-jpy-tea", "--site", JPY_SITE, "--title", "Tea (JPY)", "--price", "1500", check=False)
     cli("seller", "set", "--site", JPY_SITE, "--prefix", "paypal", "--merchant", STACK["DEMO_PAYPAL_MERCHANT"])

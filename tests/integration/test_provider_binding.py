@@ -7,7 +7,6 @@ code (hashlib for WeChat v2 MD5, the openssl command for Alipay RSA2)."""
 import base64
 import hashlib
 import http.client
-import os
 import secrets
 import subprocess
 import urllib.parse

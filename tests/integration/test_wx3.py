@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from conftest import STACK, api, cli, psql, sim
-from helpers import buy, check, db_row, ensure_site, inbox, sim_pay, wait_state
+from helpers import buy, check, db_row, ensure_site, inbox, sim_pay
 from test_provider_binding import wx_notification
 
 V3 = STACK.get("DEMO_V3_SITE", "demo-v3")
