@@ -76,6 +76,14 @@ const char* StatusText(int status) {
     }
 }
 
+// A repeated header line (nginx before 1.23 passes each line as a parameter of its own) is one
+// field whose value is the lines' values joined by ", " (RFC 9110 section 5.3), as nginx 1.23 and
+// later pass it: a handler sees "K1, K2" for two Idempotency-Key lines, never the first alone.
+void AddHeader(std::map<std::string, std::string>& headers, std::string_view name, const char* value) {
+    auto [it, inserted] = headers.emplace(std::string(name), value);
+    if (!inserted) (it->second += ", ") += value;
+}
+
 // Copies what we need out of envp: its pointers die at FCGX_Finish_r.
 http::Request BuildRequest(FCGX_ParamArray envp) {
     http::Request req;
@@ -105,8 +113,13 @@ http::Request BuildRequest(FCGX_ParamArray envp) {
         else if (name == "SSL_CLIENT_S_DN")
             client_dn = value;
         else if (name.substr(0, 5) == "HTTP_")
-            req.headers.emplace(std::string(name), value);
+            AddHeader(req.headers, name, value);
     }
+    // nginx sets CONTENT_TYPE from the first Content-Type line only; the request's header says
+    // whether there were more, and then the type is their list (never application/json alone).
+    if (auto all = req.headers.find("HTTP_CONTENT_TYPE");
+        all != req.headers.end() && all->second != req.content_type)
+        req.content_type = all->second;
     if (client_verified) req.client_cert_dn = std::move(client_dn);
     if (req.path.empty()) req.path = request_uri.substr(0, request_uri.find('?'));
     if (auto q = http::ParseForm(req.query_string)) {

@@ -70,8 +70,11 @@ http::Response Buy(app::Context& ctx, app::Call& call, const http::Request& req)
     BuyInput in;
     std::optional<http::Response> bad_body = ParseInput(req, in);
     std::optional<std::string> key = req.Header("HTTP_IDEMPOTENCY_KEY");
+    // A header and a field naming different keys: a retry that sends only one of them would
+    // buy a second time, so neither is taken.
+    const bool keys_differ = key && in.idempotency_key && *key != *in.idempotency_key;
     if (!key) key = in.idempotency_key;
-    const bool key_ok = !key || ValidIdemKey(*key);
+    const bool key_ok = !keys_differ && (!key || ValidIdemKey(*key));
     std::optional<app::PayType> pt = bad_body ? std::nullopt : app::ParsePayType(in.pay_tp);
     std::vector<std::string> ids;
     if (!bad_body)
@@ -93,6 +96,9 @@ http::Response Buy(app::Context& ctx, app::Call& call, const http::Request& req)
 
     const std::string body_hash = crypto::HexLower(crypto::Sha256(req.body));
     if (key) {
+        if (keys_differ)
+            return http::Fail(http::Err::kInvalidField,
+                              "Idempotency-Key header and idempotency_key field differ");
         if (!key_ok)
             return http::Fail(http::Err::kInvalidField, "Idempotency-Key: 1-64 of A-Z a-z 0-9 _ . : -");
         if (bc.idem) return Repeat(ctx, call.site.id, *bc.idem, body_hash, in.pay);

@@ -1,0 +1,473 @@
+"""How a shop operator upgrades the schema: `orderpay migrate` on old, empty, concurrent, busy and
+half-broken databases, and what orderpayd and the CLI do on a database that is not migrated.
+
+Every test works on databases of its own (`orderpay_up_<random>`, created in the stack's
+PostgreSQL, dropped by a finalizer) and points the binaries at them with ORDERPAY_DB; the main
+database is only read (pg_dump) and written through the stack's normal API and CLI flows.
+
+It proves:
+- a database made by the previous release (migrations 001..016, applied by hand with psql and
+  recorded in schema_migrations as src/db/migrations.cpp does) has the same schema as a pg_dump
+  of the live database with 017 reverted; on that copy, holding real orders (WT, OK, partly and
+  fully refunded RF, a superseded FAIL slip, refunds, notifications), `orderpay migrate` applies
+  exactly 017, says "schema up to date" the second time, and `audit`, `order list`, `expire` and
+  `reconcile` work on the upgraded data;
+- four `orderpay migrate` at once on an empty database apply each migration exactly once and
+  leave the complete schema (and the DEFECT that a first-time race makes some of them exit 1);
+- the CLI on an empty or partly migrated database exits 1 naming `orderpay migrate`; orderpayd on
+  an empty database answers 503, not 500, and keeps running (and the DEFECTs that it never tells
+  the operator to migrate, and that a database missing the newest migration is used silently);
+- `orderpay migrate` while an orderpayd serves buys and checks on the database: no 5xx;
+- a migration that fails halfway is rolled back with its record (and the DEFECT that the error
+  does not name the migration).
+"""
+
+import glob
+import os
+import secrets
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+
+import pytest
+
+from conftest import STACK, api, cli
+from helpers import buy_ok, sim_pay, wait_for, wait_state
+from test_fcgi_raw import request as fcgi_request
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+MIGRATIONS = sorted(os.path.basename(p) for p in glob.glob(os.path.join(REPO, "sql", "[0-9]*.sql")))
+LAST = MIGRATIONS[-1]
+PSQL = os.path.join(STACK["PGBIN"], "psql")
+RECORD_TABLE = ("CREATE TABLE IF NOT EXISTS schema_migrations "
+                "(name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())")
+
+
+# --- databases of our own ------------------------------------------------------------------------
+
+def pg_env(db=None):
+    env = dict(os.environ)
+    for key in ("PGHOST", "PGPORT", "PGUSER"):
+        env[key] = STACK[key]
+    env["PGDATABASE"] = db or STACK["PGDATABASE"]
+    return env
+
+
+def pg(db, *args, check=True):
+    """psql -X -At against `db` with ON_ERROR_STOP; args are psql arguments (-c SQL, -f FILE)."""
+    res = subprocess.run([PSQL, "-X", "-At", "-q", "-v", "ON_ERROR_STOP=1", *args], env=pg_env(db),
+                         capture_output=True, text=True, timeout=120)
+    if check and res.returncode != 0:
+        raise AssertionError("psql %s on %s failed: %s" % (args, db, res.stderr))
+    return res
+
+
+def q(db, sql):
+    return pg(db, "-c", sql).stdout.strip()
+
+
+def dburl(db):
+    return "host=%s port=%s dbname=%s user=%s" % (STACK["PGHOST"], STACK["PGPORT"], db, STACK["PGUSER"])
+
+
+def op(db, *args, timeout=120):
+    """The orderpay CLI with the stack's config, pointed at `db`."""
+    env = dict(os.environ, ORDERPAY_CONFIG=STACK["ORDERPAY_CONFIG"], ORDERPAY_DB=dburl(db))
+    return subprocess.run([os.path.join(STACK["ORDERPAY_BIN"], "orderpay"), *map(str, args)], env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def op_popen(db, *args):
+    env = dict(os.environ, ORDERPAY_CONFIG=STACK["ORDERPAY_CONFIG"], ORDERPAY_DB=dburl(db))
+    return subprocess.Popen([os.path.join(STACK["ORDERPAY_BIN"], "orderpay"), *args], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+@pytest.fixture
+def newdb():
+    """newdb() creates an empty database orderpay_up_<random> and returns its name; all are
+    dropped (connections forced off) when the test ends."""
+    made = []
+
+    def make():
+        name = "orderpay_up_" + secrets.token_hex(6)
+        q("postgres", "CREATE DATABASE %s" % name)
+        made.append(name)
+        return name
+
+    yield make
+    for name in made:
+        pg("postgres", "-c", "DROP DATABASE IF EXISTS %s WITH (FORCE)" % name, check=False)
+
+
+def apply_by_hand(db, names):
+    """Applies sql/<name> with psql, each in one transaction with its schema_migrations row, as
+    src/db/migrations.cpp does (the previous release's `orderpay migrate`)."""
+    q(db, RECORD_TABLE)
+    for name in names:
+        pg(db, "-1", "-f", os.path.join(REPO, "sql", name),
+           "-c", "INSERT INTO schema_migrations (name) VALUES ('%s')" % name)
+
+
+def recorded(db):
+    if q(db, "SELECT to_regclass('public.schema_migrations') IS NULL") == "t":
+        return []
+    return q(db, "SELECT name FROM schema_migrations ORDER BY name").split()
+
+
+def schema(db):
+    """orderpay's schema (public, without paysim's record table) as pg_dump prints it, comments
+    and SET lines left out."""
+    res = subprocess.run([os.path.join(STACK["PGBIN"], "pg_dump"), "--schema-only", "--no-owner",
+                          "--no-privileges", "-n", "public", "-T", "public.paysim_migrations", db], env=pg_env(db),
+                         capture_output=True, text=True, timeout=120, check=True)
+    return [line for line in res.stdout.splitlines()
+            if line and not line.startswith("--") and not line.startswith("SET ")
+            and not line.startswith("SELECT pg_catalog.set_config")
+            and not line.startswith("\\restrict") and not line.startswith("\\unrestrict")]
+
+
+def applied_lines(out):
+    return [line[len("applied "):] for line in out.splitlines() if line.startswith("applied ")]
+
+
+# --- real data made by the stack, copied into an old-schema database ------------------------------
+
+@pytest.fixture(scope="module")
+def seeded():
+    """Orders in every state, made through nginx/orderpayd/paysim on the main database."""
+    tag = secrets.token_hex(4)
+    orders = {}
+    orders["wait"] = buy_ok()["id"]
+    paid = buy_ok()
+    sim_pay(paid["pay_id"])
+    orders["paid"] = wait_state(paid["id"], "OK")["id"]
+    # Alipay scan orders (paid at once; Alipay refunds synchronously): a partial and a full refund.
+    part = buy_ok("zfb.scan", auth_code="280000000000000002")
+    assert part["or_st"] == "OK", part
+    cli("refund", part["id"], "--amount", "1.00", "--reason", "upgrade partial", "--key", "up-p-" + tag)
+    orders["part"] = part["id"]
+    full = buy_ok("zfb.scan", auth_code="280000000000000002")
+    cli("refund", full["id"], "--reason", "upgrade full", "--key", "up-f-" + tag)
+    assert wait_state(full["id"], "RF")["or_st"] == "RF"
+    orders["rf"] = full["id"]
+    # A WeChat refund stays PROCESSING until its notification (or reconcile) says how it ended.
+    proc = buy_ok()
+    sim_pay(proc["pay_id"])
+    wait_state(proc["id"], "OK")
+    cli("refund", proc["id"], "--amount", "2.00", "--reason", "upgrade processing", "--key", "up-w-" + tag)
+    orders["processing"] = proc["id"]
+    # pay/pay with another pay type: the first slip fails (superseded), the new one waits.
+    sw = buy_ok()
+    st, body, raw, _ = api("GET", "pay", ticket=STACK["DEMO_TICKET"], params={"id": sw["id"], "pt": "zfb.qrcode"})
+    assert st == 200, raw
+    orders["switched"] = sw["id"]
+    orders["expiring"] = buy_ok()["id"]
+    return orders
+
+
+@pytest.fixture
+def old_copy(newdb, seeded):
+    """A pg_dump of the main database restored into a new database, with migration 017 reverted
+    (its index dropped, its record deleted): what the previous release left behind."""
+    db = newdb()
+    with tempfile.TemporaryDirectory() as tmp:
+        dump = os.path.join(tmp, "main.dump")
+        subprocess.run([os.path.join(STACK["PGBIN"], "pg_dump"), "-Fc", "-f", dump, STACK["PGDATABASE"]],
+                       env=pg_env(), check=True, capture_output=True, timeout=300)
+        subprocess.run([os.path.join(STACK["PGBIN"], "pg_restore"), "--no-owner", "-d", db, dump],
+                       env=pg_env(db), check=True, capture_output=True, timeout=300)
+    assert LAST == "017_outside_refunds.sql", "this test reverts 017; update it for %s" % LAST
+    pg(db, "-1", "-c", "DROP INDEX notifications_outside_refund",
+       "-c", "DELETE FROM schema_migrations WHERE name = '%s'" % LAST)
+    return db
+
+
+def test_the_reverted_copy_is_exactly_the_previous_release_schema(newdb, old_copy):
+    by_hand = newdb()
+    apply_by_hand(by_hand, MIGRATIONS[:-1])
+    assert recorded(by_hand) == recorded(old_copy) == MIGRATIONS[:-1]
+    assert schema(by_hand) == schema(old_copy)
+
+
+def test_upgrade_with_real_data_applies_only_the_missing_migration(old_copy, seeded):
+    ids = "','".join(seeded.values())
+    before = q(old_copy, "SELECT o.id, o.or_st, s.st FROM orders o JOIN pay_slips s ON s.order_id = o.id "
+                         "WHERE o.id IN ('%s') ORDER BY 1, 3" % ids)
+    states = set(q(old_copy, "SELECT or_st FROM orders WHERE id IN ('%s')" % ids).split())
+    assert {"OK", "PROCESSING"} <= set(q(old_copy, "SELECT st FROM refunds WHERE order_id IN ('%s')"
+                                         % ids).split())
+    assert {"WT", "OK", "RF"} <= states
+    assert {"WAIT", "OK", "FAIL"} <= set(q(old_copy, "SELECT st FROM pay_slips WHERE order_id IN ('%s')"
+                                           % ids).split())
+    assert int(q(old_copy, "SELECT count(*) FROM refunds WHERE order_id IN ('%s') AND st = 'OK'" % ids)) == 2
+    assert int(q(old_copy, "SELECT count(*) FROM notifications n JOIN pay_slips s ON s.id = n.slip_id "
+                           "WHERE s.order_id IN ('%s')" % ids)) >= 2
+    audit_before = op(old_copy, "audit")
+
+    res = op(old_copy, "migrate")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert res.stdout.splitlines() == ["applied " + LAST, "migrated"]
+    assert recorded(old_copy) == MIGRATIONS
+    assert q(old_copy, "SELECT count(*) FROM pg_indexes WHERE indexname = 'notifications_outside_refund'") == "1"
+
+    again = op(old_copy, "migrate")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert again.stdout.splitlines() == ["schema up to date"]
+    assert recorded(old_copy) == MIGRATIONS
+
+    # The data is untouched by the upgrade, and the operator's commands work on it.
+    after = q(old_copy, "SELECT o.id, o.or_st, s.st FROM orders o JOIN pay_slips s ON s.order_id = o.id "
+                        "WHERE o.id IN ('%s') ORDER BY 1, 3" % ids)
+    assert after == before
+    audit = op(old_copy, "audit")
+    assert (audit.returncode, audit.stdout) == (audit_before.returncode, audit_before.stdout), audit.stderr
+    for oid in seeded.values():
+        assert oid not in audit.stdout, audit.stdout
+    listed = op(old_copy, "order", "list", "--site", STACK["DEMO_SITE"], "--limit", "1000")
+    assert listed.returncode == 0 and seeded["rf"] in listed.stdout, listed.stderr
+    # expire: the copy's expiring order past its time is failed there (not in the main database).
+    q(old_copy, "UPDATE orders SET expi = now() - interval '1 hour' WHERE id = '%s'" % seeded["expiring"])
+    exp = op(old_copy, "expire")
+    assert exp.returncode == 0, exp.stdout + exp.stderr
+    assert q(old_copy, "SELECT or_st FROM orders WHERE id = '%s'" % seeded["expiring"]) == "FA"
+    rec = op(old_copy, "reconcile", "--min-age", "0", "--json")
+    assert rec.returncode == 0, rec.stdout + rec.stderr
+    assert '"errors":0' in rec.stdout.replace(" ", ""), rec.stdout
+
+
+# --- concurrent runners on an empty database ------------------------------------------------------
+
+def run_concurrently(db, n=4):
+    procs = [op_popen(db, "migrate") for _ in range(n)]
+    return [(p.wait(timeout=120), *p.communicate()) for p in procs]
+
+
+def test_four_concurrent_migrates_apply_each_migration_once(newdb):
+    reference = newdb()
+    assert op(reference, "migrate").returncode == 0
+    db = newdb()
+    results = run_concurrently(db)
+    applied = [name for _, out, _ in results for name in applied_lines(out)]
+    assert sorted(applied) == MIGRATIONS, results
+    assert recorded(db) == MIGRATIONS
+    assert schema(db) == schema(reference)
+    # A last runner finds nothing to do.
+    res = op(db, "migrate")
+    assert (res.returncode, res.stdout.strip()) == (0, "schema up to date"), res.stderr
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "DEFECT: concurrent first-time `orderpay migrate` on an empty database: Migrate() runs "
+    "`CREATE TABLE IF NOT EXISTS schema_migrations` before taking pg_advisory_xact_lock "
+    "(src/db/migrations.cpp:9-10; the lock is taken only at :15, per migration), and two "
+    "backends creating the same table at once race in "
+    "pg_type: one runner exits 1 with 'duplicate key value violates unique constraint "
+    "\"pg_type_typname_nsp_index\" ... (schema_migrations, 2200) already exists' although the "
+    "schema ends complete"))
+def test_concurrent_first_migrates_all_exit_0(newdb):
+    # The race is lost in about half of the rounds; twelve rounds make a pass by luck ~1e-4.
+    for _ in range(12):
+        db = newdb()
+        results = run_concurrently(db)
+        for rc, out, err in results:
+            assert rc == 0, "exit %d: %s%s" % (rc, out, err)
+        assert recorded(db) == MIGRATIONS
+        pg("postgres", "-c", "DROP DATABASE %s WITH (FORCE)" % db)
+
+
+# --- binaries on a database that is not (fully) migrated -------------------------------------------
+
+CLI_COMMANDS = [("order", "list"), ("audit",), ("reconcile",), ("expire",), ("site", "list"), ("inbox", "list")]
+
+
+@pytest.mark.parametrize("applied", [0, 11], ids=["empty", "up_to_011"])
+def test_cli_on_an_unmigrated_database_says_run_orderpay_migrate(newdb, applied):
+    db = newdb()
+    if applied:
+        apply_by_hand(db, MIGRATIONS[:applied])
+    for cmd in CLI_COMMANDS:
+        res = op(db, *cmd)
+        assert res.returncode == 1, (cmd, res.returncode, res.stdout, res.stderr)
+        assert "run orderpay migrate" in res.stderr, (cmd, res.stderr)
+        assert res.stdout == "", (cmd, res.stdout)
+    assert recorded(db) == MIGRATIONS[:applied]  # nothing was migrated behind the operator's back
+    if not applied:
+        assert q(db, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'") == "0"
+
+
+def start_daemon(db, tmp):
+    """A 1-worker orderpayd on `db`, on a socket of its own; returns (process, socket, log path)."""
+    sock, log = os.path.join(tmp, "od.sock"), os.path.join(tmp, "orderpayd.log")
+    env = dict(os.environ, ORDERPAY_CONFIG=STACK["ORDERPAY_CONFIG"], ORDERPAY_DB=dburl(db),
+               ORDERPAY_LISTEN=sock, ORDERPAY_WORKERS="2", ORDERPAY_LOG_FILE=log)
+    proc = subprocess.Popen([os.path.join(STACK["ORDERPAY_BIN"], "orderpayd")], env=env, cwd=tmp,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    wait_for(lambda: os.path.exists(sock) or proc.poll() is not None, 10)
+    return proc, sock, log
+
+
+def stop_daemon(proc):
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+@pytest.fixture
+def empty_daemon(newdb):
+    db = newdb()
+    with tempfile.TemporaryDirectory() as tmp:
+        os.chmod(tmp, 0o755)
+        proc, sock, log = start_daemon(db, tmp)
+        try:
+            yield db, proc, sock, log
+        finally:
+            stop_daemon(proc)
+
+
+def read(path):
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
+def test_orderpayd_on_an_empty_database_answers_503_and_keeps_running(empty_daemon):
+    _, proc, sock, log = empty_daemon
+    assert proc.poll() is None, read(log)
+    st, _, body = fcgi_request("GET", "/healthz", path=sock)
+    assert st == 503, body
+    query = {"QUERY_STRING": "ticket=%s&id=abc" % STACK["DEMO_TICKET"]}
+    for _ in range(3):
+        st, _, body = fcgi_request("GET", "/api/demo/pay/check", extra=query, path=sock)
+        assert st == 503 and body["errCode"] == "e.sys.db.unavailable", body
+    time.sleep(1.0)
+    assert proc.poll() is None, read(log)  # no crash loop: the master and its pool stay up
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "DEFECT: orderpayd started on a database that was never migrated neither refuses to start "
+    "nor says so: each worker logs 'prepare site_get failed: ERROR: relation \"sites\" does not "
+    "exist' and 'database unavailable: ...' and answers every request 503 e.sys.db.unavailable "
+    "(/healthz too) for ever, never naming `orderpay migrate` (only the CLI has that hint, "
+    "src/bin/orderpay.cpp:103); Connection::Ensure (src/db/connection.cpp:99-114) treats a "
+    "missing schema like a database that is down"))
+def test_orderpayd_on_an_empty_database_tells_the_operator_to_migrate(empty_daemon):
+    _, proc, sock, log = empty_daemon
+    fcgi_request("GET", "/healthz", path=sock)
+    told = wait_for(lambda: "orderpay migrate" in read(log) or proc.poll() not in (None, 0), 5)
+    assert told, "orderpayd never said to run orderpay migrate:\n" + read(log)[-2000:]
+    assert "orderpay migrate" in read(log)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "DEFECT: no schema version check: on a database recorded up to 016 (the previous release), "
+    "the CLI built with 017 runs every command (exit 0) without a word that migration 017 is "
+    "pending; orderpayd likewise serves on it (its statements prepare since 017 only adds an "
+    "index). Nothing compares schema_migrations with OrderpayMigrations() outside `migrate` "
+    "(src/bin/orderpay.cpp:102, Connection::Ensure in src/db/connection.cpp:76)"))
+def test_a_database_missing_the_newest_migration_is_named(newdb):
+    db = newdb()
+    apply_by_hand(db, MIGRATIONS[:-1])
+    res = op(db, "order", "list")
+    assert res.returncode != 0 or "orderpay migrate" in res.stderr, (res.returncode, res.stdout, res.stderr)
+
+
+# --- migrate while orderpayd serves traffic on the database ----------------------------------------
+
+def test_migrate_while_serving_buys_and_checks(old_copy):
+    with tempfile.TemporaryDirectory() as tmp:
+        os.chmod(tmp, 0o755)
+        proc, sock, log = start_daemon(old_copy, tmp)
+        try:
+            assert wait_for(lambda: fcgi_request("GET", "/healthz", path=sock)[0] == 200, 10), read(log)
+            statuses, ends, errors, stop = [], [], [], threading.Event()
+            body = ('{"products":[{"id":"%s","amount":1}],"pay_tp":"wx.qrcode"}'
+                    % STACK["DEMO_PRODUCT"]).encode()
+            query = "ticket=" + STACK["DEMO_TICKET"]
+
+            def traffic():
+                while not stop.is_set():
+                    try:
+                        t0 = time.time()
+                        st, _, b = fcgi_request("POST", "/api/demo/pay/buy", body,
+                                                extra={"QUERY_STRING": query}, path=sock)
+                        statuses.append((st, time.time() - t0))
+                        ends.append(time.time())
+                        if st == 200:
+                            oid = b["data"]["id"]
+                            st, _, b = fcgi_request("GET", "/api/demo/pay/check",
+                                                    extra={"QUERY_STRING": query + "&id=" + oid}, path=sock)
+                            statuses.append((st, time.time() - t0))
+                    except Exception as e:  # noqa: BLE001 - every failure is reported
+                        errors.append(repr(e))
+
+            threads = [threading.Thread(target=traffic) for _ in range(2)]
+            for t in threads:
+                t.start()
+            time.sleep(1.0)
+            t0 = time.time()
+            res = op(old_copy, "migrate")
+            took = time.time() - t0
+            time.sleep(1.0)
+            stop.set()
+            for t in threads:
+                t.join(30)
+            assert res.returncode == 0 and res.stdout.splitlines() == ["applied " + LAST, "migrated"], \
+                res.stdout + res.stderr
+            assert took < 10, took
+            assert not errors, errors[:5]
+            assert statuses and all(st == 200 for st, _ in statuses), \
+                sorted({st for st, _ in statuses})
+            assert max(d for _, d in statuses) < 10
+            # Buys went through before the migration started and after it ended.
+            assert any(e < t0 for e in ends) and any(e > t0 + took for e in ends), (t0, took, ends)
+            assert proc.poll() is None
+            assert recorded(old_copy) == MIGRATIONS
+        finally:
+            stop_daemon(proc)
+
+
+# --- a migration that fails halfway ----------------------------------------------------------------
+
+def half_broken(newdb):
+    """Up to 015, plus by hand the index 016 creates in its second statement."""
+    db = newdb()
+    apply_by_hand(db, MIGRATIONS[:MIGRATIONS.index("016_voiding_slips.sql")])
+    q(db, "CREATE INDEX pay_slips_voided_paid ON pay_slips (ct)")
+    return db
+
+
+def test_a_migration_failing_halfway_is_rolled_back_with_its_record(newdb):
+    db = half_broken(newdb)
+    res = op(db, "migrate")
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert "already exists" in res.stderr
+    assert "applied 016" not in res.stdout and "migrated" not in res.stdout
+    # 016's first statement (ADD COLUMN voiding_at) was rolled back with it; 017 was not tried.
+    assert recorded(db) == MIGRATIONS[:MIGRATIONS.index("016_voiding_slips.sql")]
+    assert q(db, "SELECT count(*) FROM information_schema.columns WHERE table_name = 'pay_slips' "
+                 "AND column_name = 'voiding_at'") == "0"
+    assert q(db, "SELECT count(*) FROM pg_indexes WHERE indexname = 'notifications_outside_refund'") == "0"
+    # Once the operator removes the stray object, migrate finishes the job.
+    q(db, "DROP INDEX pay_slips_voided_paid")
+    res = op(db, "migrate")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert applied_lines(res.stdout) == ["016_voiding_slips.sql", LAST]
+    assert recorded(db) == MIGRATIONS
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "DEFECT: a failing migration is not named: `orderpay migrate` prints only "
+    "'orderpay: query: ERROR:  relation \"pay_slips_voided_paid\" already exists' and exit 1; "
+    "Migrate() (src/db/migrations.cpp:20, conn.Simple(m.sql)) lets db::Error escape without "
+    "m.name, so the operator cannot tell which of the 16 migrations broke"))
+def test_a_failing_migration_is_named_in_the_error(newdb):
+    db = half_broken(newdb)
+    res = op(db, "migrate")
+    assert res.returncode == 1
+    assert "016_voiding_slips" in res.stderr, res.stderr
