@@ -104,6 +104,13 @@ int main(int argc, char** argv) {
                          "migrate)\n";
             return 1;
         }
+        // After an upgrade whose new migrations only add (an index), every statement still
+        // prepares: say so rather than run silently on the old schema.
+        if (std::vector<std::string> pending =
+                db::PendingMigrations(conn, db::OrderpayMigrations(), "schema_migrations");
+            !pending.empty())
+            std::cerr << "orderpay: warning: the database lacks " << pending.size() << " migration(s), from "
+                      << pending.front() << ": run orderpay migrate\n";
         if (group == "order" || group == "expire") return cli::Orders(env, group, args);
         if (group == "reconcile") return cli::Reconcile(env, args);
         if (group == "refund" || group == "apikey") return cli::Refunds(env, group, args);

@@ -14,6 +14,7 @@
 #include "orderpay/core/metrics.hpp"
 #include "orderpay/core/version.hpp"
 #include "orderpay/crypto/digest.hpp"
+#include "orderpay/db/migrations.hpp"
 #include "orderpay/fcgi/pool.hpp"
 #include "orderpay/handlers/handlers.hpp"
 #include "orderpay/providers/http_client.hpp"
@@ -23,10 +24,25 @@ namespace {
 
 using namespace orderpay;
 
+// An upgrade's new migrations that only add (an index) leave every statement preparable, so a
+// worker would serve on the old schema without a word.
+void WarnPending(db::Connection& db) {
+    try {
+        std::vector<std::string> pending =
+            db::PendingMigrations(db, db::OrderpayMigrations(), "schema_migrations");
+        if (!pending.empty())
+            log::Warn("the database lacks ", pending.size(), " migration(s), from ", pending.front(),
+                      ": run orderpay migrate");
+    } catch (const std::exception& e) {
+        log::Warn("could not compare the schema with this build's migrations: ", e.what());
+    }
+}
+
 class OrderpayApp final : public fcgi::App {
   public:
     explicit OrderpayApp(app::Settings s) : db_(s.db, store::AllStatements()), ctx_(std::move(s), db_) {
-        db_.Ensure();  // connect before the first accept; a down database only means 503s for now
+        // Connect before the first accept; a down database only means 503s for now.
+        if (db_.Ensure()) WarnPending(db_);
     }
     http::Response Handle(const http::Request& req) override { return handlers::Dispatch(ctx_, req); }
 

@@ -100,6 +100,14 @@ bool Connection::Ensure() {
             PgResultPtr r(PQprepare(conn_.get(), st.name, st.sql, 0, nullptr));
             if (PQresultStatus(r.get()) != PGRES_COMMAND_OK) {
                 log::Error("prepare ", st.name, " failed: ", PQresultErrorMessage(r.get()));
+                // Class 42 (an undefined table, column or function): the server is up but its
+                // schema is older than this build, which no retry mends.
+                const char* state = PQresultErrorField(r.get(), PG_DIAG_SQLSTATE);
+                if (state && std::strncmp(state, "42", 2) == 0) {
+                    const bool sim = std::strcmp(program_invocation_short_name, "paysim") == 0;
+                    log::Error("the database's schema lacks what this build needs: run `",
+                               sim ? "paysim" : "orderpay", " migrate`");
+                }
                 ok = false;
                 break;
             }

@@ -785,3 +785,106 @@ def test_paypal_create_answer_reusing_another_slips_order_id_is_a_provider_error
     slip = body["data"]["pay_id"]
     assert db_row("SELECT st FROM pay_slips WHERE id = '%s'" % slip)[0] in ("WAIT", "FAIL"), raw
     assert not [e for e in pg if "pay_slips_provider_ref" in e], pg
+
+
+# ---- PayPal: the token endpoint's answer
+
+class HeaderRecorder:
+    """A PayPal stand-in recording each request's path and headers: `token_body` for the token
+    endpoint, 503 (unknown) for everything else."""
+
+    def __init__(self, token_body):
+        import http.server
+        import socketserver
+        outer = self
+        self.seen = []
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                outer.seen.append((self.path, [(k.lower(), v) for k, v in self.headers.items()]))
+                if self.path.startswith("/v1/oauth2/token"):
+                    status, body = 200, token_body
+                else:
+                    status, body = 503, b'{"name":"INTERNAL_SERVER_ERROR"}'
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST
+
+            def log_message(self, *a):
+                pass
+
+        class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
+            daemon_threads = True
+
+        self.server = S(("127.0.0.1", 0), H)
+        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
+        import threading
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def reconcile_with_token(token_body):
+    rec = HeaderRecorder(token_body)
+    try:
+        res = reconcile_via(rec.url, "ORDERPAY_PAYPAL_GATEWAY")
+    finally:
+        rec.close()
+    return res, rec.seen
+
+
+@pytest.mark.parametrize("kind", ["empty", "huge_4097", "no_expiry", "nul"])
+def test_paypal_token_answer_unusable_is_refused_and_nothing_changes(kind):
+    token = {"empty": {"access_token": "", "expires_in": 32400},
+             "huge_4097": {"access_token": "A" * 4097, "expires_in": 32400},
+             "no_expiry": {"access_token": "tok" + noise(8)},
+             "nul": None}[kind]
+    body = json.dumps(token).encode() if token else b'{"access_token":"tok\\u0000x","expires_in":32400}'
+    order, slip, ref = paypal_wait_slip()
+    errors = PgErrors()
+    res, seen = reconcile_with_token(body)
+    assert any(p.startswith("/v1/oauth2/token") for p, _ in seen), (res.stdout, res.stderr)
+    api_calls = [h for p, h in seen if not p.startswith("/v1/oauth2/token")]
+    if kind != "nul":
+        assert api_calls == [], (kind, api_calls[:2])  # no usable token: no API call at all
+    assert slip_state(slip) == ["WAIT", "WT", ""]
+    assert errors.new() == [], (kind, res.stderr[-500:])
+    assert res.returncode == 0, (kind, res.stderr[-500:])
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "DEFECT: PayPal's access_token is only checked for being non-empty and <= 4096 bytes "
+    "(src/providers/paypal/client.cpp:99), not for the b64token characters RFC 6750 allows: a token "
+    "answer 'abc\\r\\nX-Injected: 1' is sent as 'Authorization: Bearer abc' plus an injected header "
+    "line 'X-Injected: 1' on every later API call (query, capture, refund), and is shared with every "
+    "worker through provider_cache."))
+def test_paypal_token_with_crlf_is_not_sent_as_headers():
+    paypal_wait_slip()
+    res, seen = reconcile_with_token(json.dumps({"access_token": "abc\r\nX-Injected: 1",
+                                                 "expires_in": 32400}).encode())
+    injected = [p for p, h in seen if any(k == "x-injected" for k, _ in h)]
+    assert injected == [], (injected[:3], res.stderr[-300:])
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "DEFECT: a PayPal token answer whose access_token holds bytes that are not UTF-8 is accepted "
+    "(http::ParseJson does not validate) and written to provider_cache, where PostgreSQL refuses it "
+    "('cache_put: ERROR: invalid byte sequence for encoding \"UTF8\": 0xff'); in `orderpay reconcile` "
+    "the exception escapes app::RefreshSlip (src/cli/reconcile.cpp:81-82) and the run dies (exit 1), "
+    "so no slip after the first PayPal one and none of the later queues is looked at. Cause: "
+    "src/providers/paypal/client.cpp:96-107 (token not checked as text before cache_->Put at :107)."))
+def test_paypal_token_not_utf8_is_refused_without_db_error():
+    order, slip, ref = paypal_wait_slip()
+    errors = PgErrors()
+    res, seen = reconcile_with_token(b'{"access_token":"tok\xff\xfe1","expires_in":32400}')
+    assert any(p.startswith("/v1/oauth2/token") for p, _ in seen), (res.stdout, res.stderr)
+    assert slip_state(slip) == ["WAIT", "WT", ""]
+    assert [e for e in errors.new() if "invalid byte sequence" in e] == [], res.stderr[-400:]
+    assert res.returncode == 0, res.stderr[-400:]

@@ -4,6 +4,7 @@
 #include <functional>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "orderpay/db/connection.hpp"
 
@@ -22,5 +23,10 @@ std::span<const Migration> PaysimMigrations();
 /// Returns the number applied; throws db::Error / db::Unavailable on failure.
 int Migrate(Connection& conn, std::span<const Migration> migrations, const std::string& table,
             const std::function<void(const std::string&)>& report);
+
+/// The migrations `table` does not record (all of them when it does not exist), in order: a
+/// program started on a database an upgrade has not migrated yet names them.
+std::vector<std::string> PendingMigrations(Connection& conn, std::span<const Migration> migrations,
+                                           const std::string& table);
 
 }  // namespace orderpay::db
