@@ -115,10 +115,21 @@ std::optional<http::Err> SendSlip(Context& ctx, const PayType& pt, const provide
     switch (r.outcome) {
         case providers::Outcome::kPending: {
             // The write answers the order as it now stands: no second read.
-            auto v = store::MarkWaiting(ctx.db(), s.site_id, s.slip_id, s.order_id, r.re_tp, r.re_obj, "",
-                                        r.provider_ref);
-            if (order_json && v) *order_json = RenderOrder(v->order, v->items, v->slip);
-            return std::nullopt;
+            try {
+                auto v = store::MarkWaiting(ctx.db(), s.site_id, s.slip_id, s.order_id, r.re_tp, r.re_obj, "",
+                                            r.provider_ref);
+                if (order_json && v) *order_json = RenderOrder(v->order, v->items, v->slip);
+                return std::nullopt;
+            } catch (const db::Error& e) {
+                // An answer naming the provider order of another slip (pay_slips_provider_ref is
+                // unique) contradicts itself: nobody may pay this slip through it. Failed like an
+                // unusable answer, with the order still answered.
+                if (e.sqlstate != "23505") throw;
+                message = "answer names an order id another slip holds";
+                log::Error("slip ", s.slip_id, ": ", message, " (", r.provider_ref, ")");
+                store::FailSlip(ctx.db(), s.slip_id, "provider: " + message);
+                return http::Err::kProvider;
+            }
         }
         case providers::Outcome::kPaid: {
             store::MarkWaiting(ctx.db(), s.site_id, s.slip_id, s.order_id, "NONE", "", "paid at once");

@@ -63,26 +63,44 @@ int Reconcile(Env& env, const Args& a) {
     if (age.empty() || *end || min_age < 0 || min_age > 366LL * 86400)
         throw UsageError("--min-age SECONDS (at most a year)");
     Events events(a.json);
-    int confirmed = 0, found_paid = 0;
+    int confirmed = 0, found_paid = 0, errors = 0;
+    // One slip or refund whose check throws (a provider answer the database refuses, a lost
+    // connection) must not stop the queues after it: every other slip still gets its check. The
+    // run then ends in failure, so the timer unit shows it, and the item is listed as ERROR.
+    auto guarded = [&](const std::string& id, const std::string& order_id, const auto& check) {
+        try {
+            check();
+        } catch (const std::exception& e) {
+            ++errors;
+            log::Error("reconcile: ", id, ": ", e.what());
+            const std::string detail = std::string("error: ") + e.what();
+            events.Add("ERROR", id, order_id, detail,
+                       "ERROR   " + id + " order " + order_id + " (" + detail + ")");
+        }
+    };
     // Closed at once (not left to the failed-slip queue below, which may be long): the order is
     // paid, and every minute such a slip stays open its QR code can take a second payment.
     for (const store::SupersededByPayment& s : store::FailSlipsOfPaidOrders(env.db, limit)) {
-        std::optional<store::SlipRow> slip = store::FindSlip(env.db, s.slip_id);
-        if (!slip) continue;
-        std::string detail;
-        app::FailedSlipCheck r = app::CheckFailedSlip(ctx, *slip, detail);
-        if (r == app::FailedSlipCheck::kPaid) ++found_paid;
-        const char* kind = r == app::FailedSlipCheck::kPaid ? "PAID" : "CLOSING";
-        detail = "paid through slip " + s.paid_slip_id + "; " + detail;
-        events.Add(kind, s.slip_id, s.order_id, detail,
-                   Padded(kind, 8) + s.slip_id + " order " + s.order_id + " (" + detail + ")");
+        guarded(s.slip_id, s.order_id, [&] {
+            std::optional<store::SlipRow> slip = store::FindSlip(env.db, s.slip_id);
+            if (!slip) return;
+            std::string detail;
+            app::FailedSlipCheck r = app::CheckFailedSlip(ctx, *slip, detail);
+            if (r == app::FailedSlipCheck::kPaid) ++found_paid;
+            const char* kind = r == app::FailedSlipCheck::kPaid ? "PAID" : "CLOSING";
+            detail = "paid through slip " + s.paid_slip_id + "; " + detail;
+            events.Add(kind, s.slip_id, s.order_id, detail,
+                       Padded(kind, 8) + s.slip_id + " order " + s.order_id + " (" + detail + ")");
+        });
     }
     std::vector<std::string> waiting = store::WaitingSlipsDue(env.db, limit, min_age);
     for (const std::string& id : waiting)
-        if (auto slip = store::FindSlip(env.db, id)) app::RefreshSlip(ctx, *slip, app::QueryPace::kNow);
+        guarded(id, "", [&] {
+            if (auto slip = store::FindSlip(env.db, id)) app::RefreshSlip(ctx, *slip, app::QueryPace::kNow);
+        });
     // Paid slips a void was sent for, whose caller may have died before recording that the
     // void refunded them: the order would stay paid while the buyer has the money back.
-    int reversed = 0, errors = 0;
+    int reversed = 0;
     std::vector<std::string> voided = store::VoidedPaidSlips(env.db, limit, min_age);
     for (const std::string& id : voided) {
         std::optional<store::SlipRow> slip = store::FindSlip(env.db, id);
@@ -106,31 +124,35 @@ int Reconcile(Env& env, const Args& a) {
     }
     std::vector<std::string> failed = store::UnconfirmedFailedSlips(env.db, limit);
     for (const std::string& id : failed) {
-        std::optional<store::SlipRow> slip = store::FindSlip(env.db, id);
-        if (!slip) continue;
-        std::string detail;
-        app::FailedSlipCheck r = app::CheckFailedSlip(ctx, *slip, detail);
-        if (r == app::FailedSlipCheck::kConfirmedClosed) ++confirmed;
-        if (r == app::FailedSlipCheck::kPaid) {
-            ++found_paid;
-            events.Add("PAID", slip->id, slip->order_id, detail,
-                       "PAID    " + slip->id + " order " + slip->order_id + " (" + detail + ")");
-        }
+        guarded(id, "", [&] {
+            std::optional<store::SlipRow> slip = store::FindSlip(env.db, id);
+            if (!slip) return;
+            std::string detail;
+            app::FailedSlipCheck r = app::CheckFailedSlip(ctx, *slip, detail);
+            if (r == app::FailedSlipCheck::kConfirmedClosed) ++confirmed;
+            if (r == app::FailedSlipCheck::kPaid) {
+                ++found_paid;
+                events.Add("PAID", slip->id, slip->order_id, detail,
+                           "PAID    " + slip->id + " order " + slip->order_id + " (" + detail + ")");
+            }
+        });
     }
     // Refunds whose outcome is not known yet: a NEW one's worker died before asking, a
     // PROCESSING one is pending or its call went unanswered. Asked about, never guessed.
     int refunds_ok = 0, refunds_failed = 0;
     std::vector<std::string> refunds = store::RefundsDue(env.db, limit, min_age);
     for (const std::string& id : refunds) {
-        std::optional<store::RefundRow> r = store::FindRefund(env.db, id);
-        if (!r) continue;
-        std::string detail;
-        app::RefundCheck c = app::ResolveRefund(ctx, *r, detail);
-        if (c == app::RefundCheck::kOk) ++refunds_ok;
-        if (c == app::RefundCheck::kFailed) ++refunds_failed;
-        if (c == app::RefundCheck::kPending || c == app::RefundCheck::kUnknown)
-            events.Add("REFUNDING", r->id, r->order_id, detail,
-                       "REFUNDING " + r->id + " order " + r->order_id + " still " + detail);
+        guarded(id, "", [&] {
+            std::optional<store::RefundRow> r = store::FindRefund(env.db, id);
+            if (!r) return;
+            std::string detail;
+            app::RefundCheck c = app::ResolveRefund(ctx, *r, detail);
+            if (c == app::RefundCheck::kOk) ++refunds_ok;
+            if (c == app::RefundCheck::kFailed) ++refunds_failed;
+            if (c == app::RefundCheck::kPending || c == app::RefundCheck::kUnknown)
+                events.Add("REFUNDING", r->id, r->order_id, detail,
+                           "REFUNDING " + r->id + " order " + r->order_id + " still " + detail);
+        });
     }
     db::Result attention = store::SlipsNeedingAttention(env.db);
     if (a.json) {

@@ -1,10 +1,13 @@
-// Times each provider call and classifies its result into the metrics' bounded outcome set; an
-// exception is counted as `error` and passed on unchanged.
+// Times each provider call and classifies its result into the metrics' bounded outcome set (an
+// exception is counted as `error` and passed on unchanged); and screens the values of an answer
+// that orderpay stores or shows, since every call of the app passes here.
 #include "orderpay/providers/metered.hpp"
 
 #include <chrono>
+#include <string_view>
 
 #include "orderpay/core/metrics.hpp"
+#include "orderpay/http/utf8.hpp"
 
 namespace orderpay::providers {
 
@@ -26,11 +29,71 @@ auto Metered(Provider& p, metrics::Op op, Call&& call, Classify&& classify) {
     }
 }
 
+// An id a provider gives is stored, indexed and sent back: at most 128 bytes of text without
+// control characters (WeChat's ids are 32 digits, Alipay's 64, PayPal's under 40). Anything else
+// (a NUL that libpq would cut the value at, bytes that are not UTF-8, kilobytes past PostgreSQL's
+// index row limit, a CR LF) is an answer orderpay cannot use, never a value to write: it failed
+// the settlement's statement and stopped a whole reconcile run.
+bool PlausibleId(std::string_view id) {
+    if (id.empty() || id.size() > 128 || !http::IsText(id)) return false;
+    for (unsigned char c : id)
+        if (c < 0x20 || c == 0x7f) return false;
+    return true;
+}
+
+// What the buyer is shown must be text, and a QR text must fit a code (qr_svg encodes at level
+// M: 2331 bytes at most); a JSAPI object or an approval URL has more room.
+bool Showable(const std::string& re_tp, const std::string& s) {
+    const std::size_t max = re_tp == "QRCODE" ? 2048 : 32768;
+    return !s.empty() && s.size() <= max && http::IsText(s);
+}
+
+void Screen(CreateResult& r) {
+    if (r.outcome == Outcome::kPaid && !PlausibleId(r.txn_id)) {
+        // Money may have moved: unknown, so the slip is asked about, never settled on this id.
+        r.outcome = Outcome::kUnknown;
+        r.txn_id.clear();
+        r.message = "paid answer with an unreadable transaction id";
+        return;
+    }
+    const bool bad_ref = !r.provider_ref.empty() && !PlausibleId(r.provider_ref);
+    if (r.outcome == Outcome::kPending && (bad_ref || (r.re_tp != "NONE" && !Showable(r.re_tp, r.re_obj)))) {
+        // Nobody can pay what the buyer is never shown: refused like an answer missing it.
+        r.outcome = Outcome::kFailed;
+        r.re_tp = "NONE";
+        r.re_obj.clear();
+        r.message = bad_ref ? "answer with an unreadable order id" : "answer with an unusable code or link";
+    }
+    if (bad_ref) r.provider_ref.clear();
+}
+
+void Screen(QueryResult& q) {
+    if (q.state == QueryResult::State::kPaid && !PlausibleId(q.txn_id)) {
+        q.state = QueryResult::State::kUnknown;
+        q.txn_id.clear();
+        q.message += " (paid, with an unreadable transaction id)";
+    }
+}
+
+void Screen(RefundResult& r) {
+    if (r.provider_refund_id.empty() || PlausibleId(r.provider_refund_id)) return;
+    r.provider_refund_id.clear();
+    if (r.state == RefundResult::State::kOk || r.state == RefundResult::State::kProcessing) {
+        r.state = RefundResult::State::kUnknown;
+        r.message = "answer with an unreadable refund id";
+    }
+}
+
 }  // namespace
 
 CreateResult MeteredCreate(Provider& p, const Merchant& m, const CreateParams& params) {
     return Metered(
-        p, metrics::Op::kCreate, [&] { return p.Create(m, params); },
+        p, metrics::Op::kCreate,
+        [&] {
+            CreateResult r = p.Create(m, params);
+            Screen(r);
+            return r;
+        },
         [](const CreateResult& r) {
             switch (r.outcome) {
                 case Outcome::kPending:
@@ -48,7 +111,12 @@ CreateResult MeteredCreate(Provider& p, const Merchant& m, const CreateParams& p
 QueryResult MeteredQuery(Provider& p, const Merchant& m, const std::string& slip_id,
                          const std::string& provider_ref) {
     return Metered(
-        p, metrics::Op::kQuery, [&] { return p.QueryByRef(m, slip_id, provider_ref); },
+        p, metrics::Op::kQuery,
+        [&] {
+            QueryResult q = p.QueryByRef(m, slip_id, provider_ref);
+            Screen(q);
+            return q;
+        },
         [](const QueryResult& r) {
             return r.state == QueryResult::State::kUnknown ? metrics::Outcome::kUnknown
                                                            : metrics::Outcome::kOk;
@@ -82,12 +150,24 @@ metrics::Outcome RefundOutcome(const RefundResult& r) {
 
 RefundResult MeteredRefund(Provider& p, const Merchant& m, const RefundParams& params) {
     return Metered(
-        p, metrics::Op::kRefund, [&] { return p.Refund(m, params); }, RefundOutcome);
+        p, metrics::Op::kRefund,
+        [&] {
+            RefundResult r = p.Refund(m, params);
+            Screen(r);
+            return r;
+        },
+        RefundOutcome);
 }
 
 RefundResult MeteredQueryRefund(Provider& p, const Merchant& m, const RefundParams& params) {
     return Metered(
-        p, metrics::Op::kRefundQuery, [&] { return p.QueryRefund(m, params); }, RefundOutcome);
+        p, metrics::Op::kRefundQuery,
+        [&] {
+            RefundResult r = p.QueryRefund(m, params);
+            Screen(r);
+            return r;
+        },
+        RefundOutcome);
 }
 
 }  // namespace orderpay::providers

@@ -4,6 +4,7 @@
 // request id). A timeout is never a failure: the slip stays WAIT and is queried.
 #include "orderpay/providers/paypal/client.hpp"
 
+#include <cctype>
 #include <ctime>
 
 #include "orderpay/crypto/digest.hpp"
@@ -51,6 +52,21 @@ std::string TokenKey(const providers::Merchant& m, const std::string& gateway) {
     return "paypal.token." + m.id + "." + h.substr(0, 16);
 }
 
+// RFC 6750 section 2.1's b64token: the token goes into an Authorization header line of every call
+// and into the shared cache, so a CR LF (a header of the answer's choosing) or bytes that are not
+// text never get there.
+bool BearerToken(const std::string& t) {
+    if (t.empty() || t.size() > 4096) return false;
+    std::size_t i = 0;
+    auto tchar = [](unsigned char c) {
+        return std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/';
+    };
+    while (i < t.size() && tchar(static_cast<unsigned char>(t[i]))) ++i;
+    if (i == 0) return false;
+    while (i < t.size() && t[i] == '=') ++i;
+    return i == t.size();
+}
+
 }  // namespace
 
 std::string PaypalClient::Token(const providers::Merchant& m, const std::string& refused,
@@ -96,7 +112,7 @@ std::string PaypalClient::Token(const providers::Merchant& m, const std::string&
     const rapidjson::Value* exp = nullptr;
     if (http::ParseJson(r.body, doc).empty()) exp = Member(doc, "expires_in");
     std::string token = doc.IsObject() ? Str(&doc, "access_token") : std::string();
-    if (token.empty() || token.size() > 4096 || !exp || !exp->IsInt64() || exp->GetInt64() <= 0) {
+    if (!BearerToken(token) || !exp || !exp->IsInt64() || exp->GetInt64() <= 0) {
         error = "token: malformed answer";
         return {};
     }
