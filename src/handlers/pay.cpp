@@ -49,6 +49,12 @@ http::Response Pay(app::Context& ctx, app::Call& call, const http::Request& req)
     std::optional<std::string> id = req.Arg("id");
     if (!id || id->empty()) return http::Fail(http::Err::kNilId);
     if (!domain::IsOrderId(*id)) return http::Fail(http::Err::kNoSuchObject);  // cannot exist: no query
+    // Anything else (TRUE, yes, on) was once read as false: the buyer kept the old code while
+    // the caller believed it had asked for a new one. Empty is absent, like an empty pt.
+    const std::string force = req.Arg("force").value_or("");
+    if (!force.empty() && force != "true" && force != "1" && force != "false" && force != "0")
+        return http::Fail(http::Err::kInvalidField, "force must be true, 1, false or 0");
+    const bool forced = force == "true" || force == "1";
     std::optional<store::OrderRecord> order = app::LoadOrder(ctx.db(), call.site.id, *id, nullptr);
     if (!order || order->buyer_id != call.buyer->account_id || order->buyer_store != call.buyer->store_id)
         return http::Fail(http::Err::kNoSuchObject);
@@ -62,8 +68,6 @@ http::Response Pay(app::Context& ctx, app::Call& call, const http::Request& req)
     if (pt_text.empty()) pt_text = order->pay_tp;
     std::optional<app::PayType> pt = app::ParsePayType(pt_text);
     if (!pt || !ctx.ProviderFor(pt->prefix)) return http::Fail(http::Err::kInvalidPayTp);
-    std::string force = req.Arg("force").value_or("false");
-    bool forced = force == "true" || force == "1";
 
     std::optional<store::SlipRow> live = app::CurrentSlip(ctx.db(), *order);
     if (live && !forced && live->pay_tp == pt->full && live->st == domain::SlipState::kWait &&

@@ -19,14 +19,16 @@ def last_row_id():
 
 def fault_on_settle(slip):
     """Settling `slip` fails inside the database, as a worker dying there would leave it."""
-    psql("CREATE OR REPLACE FUNCTION test_boom() RETURNS trigger LANGUAGE plpgsql AS "
+    # The function is the slip's own, so clearing it leaves nothing behind in the shop's schema.
+    psql("CREATE OR REPLACE FUNCTION test_boom_%s() RETURNS trigger LANGUAGE plpgsql AS "
          "$$ BEGIN RAISE EXCEPTION 'injected fault'; END $$; "
          "CREATE TRIGGER test_boom_%s BEFORE UPDATE ON pay_slips FOR EACH ROW "
-         "WHEN (NEW.id = '%s' AND NEW.st = 'OK') EXECUTE FUNCTION test_boom()" % (slip, slip))
+         "WHEN (NEW.id = '%s' AND NEW.st = 'OK') EXECUTE FUNCTION test_boom_%s()" % (slip, slip, slip, slip))
 
 
 def clear_fault(slip):
-    psql("DROP TRIGGER IF EXISTS test_boom_%s ON pay_slips" % slip)
+    psql("DROP TRIGGER IF EXISTS test_boom_%s ON pay_slips; DROP FUNCTION IF EXISTS test_boom_%s()"
+         % (slip, slip))
 
 
 def left_as_received(provider, site, after):

@@ -33,6 +33,7 @@ pay_slips, products.stock, refunds):
 import contextlib
 import json
 import socket
+import urllib.parse
 import uuid
 
 import pytest
@@ -410,6 +411,31 @@ def test_force_twice_on_pay_pay_is_read_as_one_value():
     assert psql("SELECT count(*) FROM pay_slips WHERE order_id = %s AND st IN ('NEW','WAIT')"
                 % q(order["id"])) == "1"
 
+
+
+@pytest.mark.parametrize("value", ["TRUE", "True", "yes", "on", "2", " true", "true ", "-1", "tru"])
+def test_force_that_is_not_true_or_false_is_refused_and_issues_nothing(value):
+    # Once read as false: the caller believed it had asked for a new code and kept the old one.
+    order = buy_ok("wx.qrcode")
+    before = slips(order["id"])
+    st, body, raw, _ = http("GET", "%s/api/%s/pay/pay?ticket=%s&id=%s&force=%s"
+                            % (URL, SITE, T, order["id"], urllib.parse.quote(value)))
+    assert st == 400, raw
+    assert body["errCode"] == "e.www.order.invalid.field" and "force" in body["msg"], raw
+    assert slips(order["id"]) == before
+
+
+@pytest.mark.parametrize("value,new_slip", [("", False), ("0", False), ("false", False),
+                                            ("1", True), ("true", True)])
+def test_force_spellings_that_are_read(value, new_slip):
+    order = buy_ok("wx.qrcode")
+    before = slips(order["id"])
+    st, body, raw, _ = http("GET", "%s/api/%s/pay/pay?ticket=%s&id=%s&force=%s"
+                            % (URL, SITE, T, order["id"], value))
+    assert st == 200, raw
+    after = slips(order["id"])
+    assert len(after.splitlines()) == len(before.splitlines()) + (1 if new_slip else 0)
+    assert body["data"]["pay_id"] == psql("SELECT pay_id FROM orders WHERE id = %s" % q(order["id"]))
 
 # --- 7. path spellings ---------------------------------------------------------------------------
 

@@ -175,10 +175,10 @@ def test_failure_while_deciding_answers_in_provider_format_and_is_replayed():
     order = buy_ok("wx.qrcode")
     slip = order["pay_id"]
     # A trigger makes settling this one slip fail, as a database fault in the middle would.
-    psql("CREATE OR REPLACE FUNCTION test_boom() RETURNS trigger LANGUAGE plpgsql AS "
+    psql("CREATE OR REPLACE FUNCTION test_boom_%s() RETURNS trigger LANGUAGE plpgsql AS "
          "$$ BEGIN RAISE EXCEPTION 'injected fault'; END $$; "
          "CREATE TRIGGER test_boom_%s BEFORE UPDATE ON pay_slips FOR EACH ROW "
-         "WHEN (NEW.id = '%s' AND NEW.st = 'OK') EXECUTE FUNCTION test_boom()" % (slip, slip))
+         "WHEN (NEW.id = '%s' AND NEW.st = 'OK') EXECUTE FUNCTION test_boom_%s()" % (slip, slip, slip, slip))
     try:
         st, reply = post_wx(wx_notification(slip, 2500))
         assert st == 500 and reply.startswith(WX_FAIL_PREFIX), (st, reply)
@@ -187,7 +187,7 @@ def test_failure_while_deciding_answers_in_provider_format_and_is_replayed():
         assert verdict[0] == "error" and "injected fault" in verdict[1], verdict
         assert slip_row(slip)[0] == "WAIT"
     finally:
-        psql("DROP TRIGGER test_boom_%s ON pay_slips" % slip)
+        psql("DROP TRIGGER test_boom_%s ON pay_slips; DROP FUNCTION test_boom_%s()" % (slip, slip))
     res = cli("inbox", "replay", "--verdict", "error", "--older-than", "0s")
     assert "settled" in res.stdout, res.stdout
     assert slip_row(slip)[0] == "OK"
