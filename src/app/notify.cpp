@@ -6,6 +6,7 @@
 #include "orderpay/app/refund.hpp"
 #include "orderpay/core/log.hpp"
 #include "orderpay/core/metrics.hpp"
+#include "orderpay/providers/metered.hpp"
 #include "orderpay/store/notifications.hpp"
 #include "orderpay/store/orders.hpp"
 #include "orderpay/store/settle.hpp"
@@ -33,6 +34,19 @@ std::vector<CheckLine> BusinessChecks(std::string_view provider, const providers
                    "notified " + ev.mch_id + ", merchant " + m.mch_id});
     out.push_back({"out_trade_no", !slip || ev.slip_id == slip->id,
                    "signed " + ev.slip_id + (slip ? ", slip " + slip->id : std::string())});
+    // A signed id is still the provider's text: one libpq would cut at a NUL (settling on an id
+    // never sent), or PostgreSQL refuse (not UTF-8, past the index row limit), is refused here,
+    // not answered as a temporary failure for the provider to resend for days.
+    auto id_line = [&out](const char* name, const std::string& id) {
+        const bool ok = providers::PlausibleId(id);
+        out.push_back({name, ok,
+                       ok ? id
+                       : id.empty()
+                           ? std::string("none given")
+                           : std::to_string(id.size()) + " bytes that are not 1-128 bytes of plain text"});
+    };
+    if (ev.paid || !ev.txn_id.empty()) id_line("transaction_id", ev.txn_id);
+    if (!ev.event_id.empty()) id_line("event_id", ev.event_id);
     // An approval moves no money: what counts is the completion's own answer, which Settle
     // checks against the slip. A buyer's return (PayPal's, or its cancel) claims no amount.
     // A refund's result is checked against the refund it names (app/refund), not the slip's total.

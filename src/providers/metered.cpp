@@ -29,18 +29,6 @@ auto Metered(Provider& p, metrics::Op op, Call&& call, Classify&& classify) {
     }
 }
 
-// An id a provider gives is stored, indexed and sent back: at most 128 bytes of text without
-// control characters (WeChat's ids are 32 digits, Alipay's 64, PayPal's under 40). Anything else
-// (a NUL that libpq would cut the value at, bytes that are not UTF-8, kilobytes past PostgreSQL's
-// index row limit, a CR LF) is an answer orderpay cannot use, never a value to write: it failed
-// the settlement's statement and stopped a whole reconcile run.
-bool PlausibleId(std::string_view id) {
-    if (id.empty() || id.size() > 128 || !http::IsText(id)) return false;
-    for (unsigned char c : id)
-        if (c < 0x20 || c == 0x7f) return false;
-    return true;
-}
-
 // What the buyer is shown must be text, and a QR text must fit a code (qr_svg encodes at level
 // M: 2331 bytes at most); a JSAPI object or an approval URL has more room.
 bool Showable(const std::string& re_tp, const std::string& s) {
@@ -85,6 +73,18 @@ void Screen(RefundResult& r) {
 }
 
 }  // namespace
+
+// An id a provider gives is stored, indexed and sent back: at most 128 bytes of text without
+// control characters (WeChat's ids are 32 digits, Alipay's 64, PayPal's under 40). Anything else
+// (a NUL that libpq would cut the value at, bytes that are not UTF-8, kilobytes past PostgreSQL's
+// index row limit, a CR LF) is an answer orderpay cannot use, never a value to write: it failed
+// the settlement's statement and stopped a whole reconcile run.
+bool PlausibleId(std::string_view id) {
+    if (id.empty() || id.size() > 128 || !http::IsText(id)) return false;
+    for (unsigned char c : id)
+        if (c < 0x20 || c == 0x7f) return false;
+    return true;
+}
 
 CreateResult MeteredCreate(Provider& p, const Merchant& m, const CreateParams& params) {
     return Metered(

@@ -163,6 +163,32 @@ TEST(BusinessChecksTest, EachMismatchFailsByName) {
     EXPECT_EQ(failed, "out_trade_no");
 }
 
+// A signed id is still the provider's text: what libpq would cut (NUL) or PostgreSQL refuse (not
+// UTF-8, past the index row limit) never reaches a statement.
+TEST(BusinessChecksTest, UnusableTransactionOrEventIdFails) {
+    providers::Merchant m{"wx-demo", "wx", "app", "mch", "MD5", "", "{}"};
+    std::string failed;
+    for (std::string bad : {std::string(),
+                            std::string("4200\0"
+                                        "456",
+                                        8),
+                            std::string("42\xff"), std::string(129, '4'), std::string("42\r\nX")}) {
+        providers::PaidEvent ev = Event();
+        ev.txn_id = bad;
+        EXPECT_FALSE(AllOk(app::BusinessChecks("wx", ev, m, Slip("wx", "wx-demo"), "demo"), &failed));
+        EXPECT_EQ(failed, "transaction_id");
+        if (bad.empty()) continue;  // an absent event id is not checked
+        ev = Event();
+        ev.event_id = bad;
+        EXPECT_FALSE(AllOk(app::BusinessChecks("wx", ev, m, Slip("wx", "wx-demo"), "demo"), &failed));
+        EXPECT_EQ(failed, "event_id");
+    }
+    providers::PaidEvent ev = Event();
+    ev.txn_id = std::string(128, '4');
+    ev.event_id = "WH-1";
+    EXPECT_TRUE(AllOk(app::BusinessChecks("wx", ev, m, Slip("wx", "wx-demo"), "demo")));
+}
+
 // A refund's result names a part of the slip's amount: checked against the refund (app/refund),
 // not the slip's total; every binding check still applies.
 TEST(BusinessChecksTest, ARefundResultIsNotHeldToTheSlipAmount) {

@@ -114,8 +114,10 @@ providers::Notice PaypalClient::ParseNotification(const providers::RawNotificati
         return n;
     }
     rapidjson::Document doc;
-    if (!http::ParseJson(raw.body, doc).empty() || !doc.IsObject()) {
-        n.error = "body is not a JSON object";
+    // Strict: UTF-8 without NUL in every string and no repeated key, so no id is cut or refused
+    // by PostgreSQL and no reader of this body can see another copy of a member than we did.
+    if (http::ParseJsonInput(raw.body, doc).fault != http::JsonFault::kNone || !doc.IsObject()) {
+        n.error = "body is not a JSON object (of UTF-8 text, each key once)";
         return n;
     }
     const std::string type = Str(&doc, "event_type"), event_id = Str(&doc, "id");

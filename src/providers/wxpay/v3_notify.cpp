@@ -15,6 +15,13 @@ namespace {
 constexpr std::size_t kMaxBody = 64 * 1024;
 constexpr std::size_t kMaxHeader = 1024;
 
+// The body and the decrypted resource: UTF-8 without NUL in every string and no repeated key
+// (http::ParseJsonInput). A repeated out_trade_no or resource settled whichever copy came first,
+// where most readers take the last; a NUL cut a transaction id in libpq.
+bool Strict(std::string_view text, rapidjson::Document& doc) {
+    return http::ParseJsonInput(text, doc).fault == http::JsonFault::kNone;
+}
+
 // Notice::fields of a v3 notice: the headers and the raw body, as received.
 constexpr const char* kTimestamp = "Wechatpay-Timestamp";
 constexpr const char* kNonce = "Wechatpay-Nonce";
@@ -76,8 +83,7 @@ bool Open(const WxPayV3& p, const providers::Merchant& m, const providers::Notic
         return false;
     }
     rapidjson::Document d;
-    if (!http::ParseJson(body, d).empty() || !d.IsObject() || !d.HasMember("resource") ||
-        !d["resource"].IsObject()) {
+    if (!Strict(body, d) || !d.IsObject() || !d.HasMember("resource") || !d["resource"].IsObject()) {
         reason = "signed body has no resource object";
         return false;
     }
@@ -140,7 +146,7 @@ providers::Notice WxPayV3::ParseNotification(const providers::RawNotification& r
         return n;
     }
     rapidjson::Document d;
-    if (!http::ParseJson(raw.body, d).empty() || !d.IsObject()) {
+    if (!Strict(raw.body, d) || !d.IsObject()) {
         n.error = "body is not a JSON object";
         return n;
     }
@@ -176,7 +182,7 @@ bool WxPayV3::OpenNotification(const providers::Merchant& m, providers::Notice& 
     std::string event_type, plain;
     if (!Open(*this, m, n, event_type, plain, reason)) return false;
     rapidjson::Document t;
-    if (!http::ParseJson(plain, t).empty() || !t.IsObject()) {
+    if (!Strict(plain, t) || !t.IsObject()) {
         reason = "decrypted resource is not a JSON object";
         return false;
     }
@@ -189,7 +195,7 @@ bool WxPayV3::VerifyNotification(const providers::Merchant& m, const providers::
     std::string event_type, plain;
     if (!Open(*this, m, n, event_type, plain, reason)) return false;
     rapidjson::Document t;
-    if (!http::ParseJson(plain, t).empty() || !t.IsObject()) {
+    if (!Strict(plain, t) || !t.IsObject()) {
         reason = "decrypted resource is not a JSON object";
         return false;
     }
