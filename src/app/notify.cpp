@@ -6,7 +6,7 @@
 #include "orderpay/app/refund.hpp"
 #include "orderpay/core/log.hpp"
 #include "orderpay/core/metrics.hpp"
-#include "orderpay/providers/metered.hpp"
+#include "orderpay/providers/plausible.hpp"
 #include "orderpay/store/notifications.hpp"
 #include "orderpay/store/orders.hpp"
 #include "orderpay/store/settle.hpp"

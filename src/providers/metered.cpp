@@ -8,6 +8,7 @@
 
 #include "orderpay/core/metrics.hpp"
 #include "orderpay/http/utf8.hpp"
+#include "orderpay/providers/plausible.hpp"
 
 namespace orderpay::providers {
 
@@ -73,18 +74,6 @@ void Screen(RefundResult& r) {
 }
 
 }  // namespace
-
-// An id a provider gives is stored, indexed and sent back: at most 128 bytes of text without
-// control characters (WeChat's ids are 32 digits, Alipay's 64, PayPal's under 40). Anything else
-// (a NUL that libpq would cut the value at, bytes that are not UTF-8, kilobytes past PostgreSQL's
-// index row limit, a CR LF) is an answer orderpay cannot use, never a value to write: it failed
-// the settlement's statement and stopped a whole reconcile run.
-bool PlausibleId(std::string_view id) {
-    if (id.empty() || id.size() > 128 || !http::IsText(id)) return false;
-    for (unsigned char c : id)
-        if (c < 0x20 || c == 0x7f) return false;
-    return true;
-}
 
 CreateResult MeteredCreate(Provider& p, const Merchant& m, const CreateParams& params) {
     return Metered(

@@ -306,8 +306,15 @@ TEST(AlipayResponseTest, ErrorResponse) {
     ASSERT_TRUE(r);
     EXPECT_TRUE(r->is_error_response);
     std::string content, reason;
-    EXPECT_TRUE(VerifyResponse(body, kMethod, OwnKey(), content, reason)) << reason;
+    bool error_node = false;
+    EXPECT_TRUE(VerifyResponse(body, kMethod, OwnKey(), content, reason, &error_node)) << reason;
     EXPECT_EQ(content, err);
+    EXPECT_TRUE(error_node) << "the caller must know it is not the method's node";
+    EXPECT_TRUE(VerifyResponse(" {\"alipay_trade_precreate_response\":" + std::string(kContent) +
+                                   ",\"sign\":\"" + JsonSign(kContent) + "\"}",
+                               kMethod, OwnKey(), content, reason, &error_node))
+        << reason;
+    EXPECT_FALSE(error_node);
     // The method's own node wins when both are present, as in Alipay's Java SDK.
     const std::string both = R"({"error_response":{"code":"1"},"alipay_trade_precreate_response":)" +
                              std::string(kContent) + R"(,"sign":")" + JsonSign(kContent) + R"("})";

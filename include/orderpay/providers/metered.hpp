@@ -3,8 +3,6 @@
 // makes to a provider goes through these.
 #pragma once
 
-#include <string_view>
-
 #include "orderpay/providers/provider.hpp"
 
 namespace orderpay::providers {
@@ -16,10 +14,5 @@ QueryResult MeteredQuery(Provider& p, const Merchant& m, const std::string& slip
 CloseResult MeteredClose(Provider& p, const Merchant& m, const std::string& slip_id);
 RefundResult MeteredRefund(Provider& p, const Merchant& m, const RefundParams& params);
 RefundResult MeteredQueryRefund(Provider& p, const Merchant& m, const RefundParams& params);
-
-/// An id a provider gives (transaction, order, refund, event) that orderpay may store, index
-/// and send back: 1 to 128 bytes of text without control characters. The answers above are
-/// screened with it; a notification's ids are checked with it before anything is decided.
-bool PlausibleId(std::string_view id);
 
 }  // namespace orderpay::providers

@@ -80,7 +80,8 @@ AlipayClient::Call AlipayClient::Post(const providers::Merchant& m, const std::s
         return call;
     }
     std::string content, reason;
-    if (!VerifyResponse(hr.body, method, keys->alipay_public, content, reason)) {
+    bool error_node = false;
+    if (!VerifyResponse(hr.body, method, keys->alipay_public, content, reason, &error_node)) {
         call.timeout = true;  // an unverifiable answer is no answer
         call.error = "response not trusted: " + reason;
         return call;
@@ -97,6 +98,14 @@ AlipayClient::Call AlipayClient::Post(const providers::Merchant& m, const std::s
         if (member.value.IsString())
             call.fields[std::string(member.name.GetString(), member.name.GetStringLength())] =
                 std::string(member.value.GetString(), member.value.GetStringLength());
+    // error_response answers a call the gateway refused (a signature, an app id): it never says
+    // 10000, and one that does is no answer about the trade, whatever it says of it.
+    if (error_node && Field(call.fields, "code") == "10000") {
+        call.fields.clear();
+        call.timeout = true;
+        call.error = "error_response claiming success (code 10000)";
+        return call;
+    }
     call.ok = true;
     return call;
 }
@@ -154,6 +163,12 @@ CreateResult AlipayClient::Pay(const providers::Merchant& m, const providers::Cr
         return res;
     }
     std::string code = Field(call.fields, "code");
+    // An answer about another trade says nothing of this one: unknown, so the slip is asked about.
+    if (call.ok && code == "10000" && Field(call.fields, "out_trade_no") != p.slip_id) {
+        res.outcome = Outcome::kUnknown;
+        res.message = "paid answer for another trade";
+        return res;
+    }
     if (call.ok && code == "10000") {
         res.outcome = Outcome::kPaid;
         res.txn_id = Field(call.fields, "trade_no");

@@ -302,7 +302,7 @@ std::optional<SignedResponse> ExtractSignedResponse(std::string_view body, std::
 }
 
 bool VerifyResponse(std::string_view body, std::string_view method, const crypto::PKey& alipay_public_key,
-                    std::string& content, std::string& reason) {
+                    std::string& content, std::string& reason, bool* error_response) {
     if (!alipay_public_key) {
         reason = "no Alipay public key configured";
         return false;
@@ -321,6 +321,7 @@ bool VerifyResponse(std::string_view body, std::string_view method, const crypto
         return false;
     }
     content = r->content;
+    if (error_response) *error_response = r->is_error_response;
     return true;
 }
 

@@ -11,6 +11,7 @@
 #include "orderpay/domain/money.hpp"
 #include "orderpay/http/reply.hpp"
 #include "orderpay/http/xml.hpp"
+#include "orderpay/providers/plausible.hpp"
 #include "orderpay/providers/scan_resolve.hpp"
 #include "orderpay/providers/wxpay/common.hpp"
 #include "orderpay/providers/wxpay/refund.hpp"
@@ -152,9 +153,11 @@ CreateResult WxPayV2::Create(const providers::Merchant& m, const providers::Crea
     res.outcome = Outcome::kPending;
     if (p.kind == providers::PayKind::kJsapi) {
         std::string prepay = Field(call.fields, "prepay_id");
-        if (prepay.empty()) {
+        // The buyer's page hands it to WeChat as package=prepay_id=...: an id, never a place for
+        // a NUL, a CR LF or kilobytes (the screen checks only that the object is text).
+        if (!providers::PlausibleId(prepay)) {
             res.outcome = Outcome::kFailed;
-            res.message = "no prepay_id in response";
+            res.message = prepay.empty() ? "no prepay_id in response" : "unusable prepay_id in response";
             return res;
         }
         res.re_tp = "JSON";

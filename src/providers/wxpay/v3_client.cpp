@@ -10,6 +10,7 @@
 #include "orderpay/crypto/digest.hpp"
 #include "orderpay/http/json.hpp"
 #include "orderpay/http/reply.hpp"
+#include "orderpay/providers/plausible.hpp"
 #include "orderpay/providers/scan_resolve.hpp"
 #include "orderpay/providers/wxpay/common.hpp"
 #include "orderpay/providers/wxpay/v3.hpp"
@@ -37,8 +38,9 @@ std::string Member(const rapidjson::Value& obj, const char* a, const char* b = n
         if (!v->IsObject() || !v->HasMember(b)) return {};
         v = &(*v)[b];
     }
+    // Strings only: a number where WeChat writes a string (an id, a code_url) is no answer of
+    // WeChat's; read as its decimal text it settled a slip on "4200000000123".
     if (v->IsString()) return std::string(v->GetString(), v->GetStringLength());
-    if (v->IsInt64()) return std::to_string(v->GetInt64());
     return {};
 }
 
@@ -282,9 +284,10 @@ CreateResult WxPayV3::Create(const providers::Merchant& m, const providers::Crea
     }
     rapidjson::Document d;
     const std::string value = ParseObject(a.body, d) ? Member(d, jsapi ? "prepay_id" : "code_url") : "";
-    if (value.empty()) {
+    if (value.empty() || (jsapi && !providers::PlausibleId(value))) {
         res.outcome = Outcome::kFailed;
-        res.message = jsapi ? "no prepay_id in answer" : "no code_url in answer";
+        res.message = value.empty() ? (jsapi ? "no prepay_id in answer" : "no code_url in answer")
+                                    : "unusable prepay_id in answer";
         return res;
     }
     res.outcome = Outcome::kPending;

@@ -6,6 +6,7 @@
 
 #include "orderpay/http/json.hpp"
 #include "orderpay/http/reply.hpp"
+#include "orderpay/http/utf8.hpp"
 #include "orderpay/providers/wxpay/v3.hpp"
 
 namespace orderpay::wxpay {
@@ -85,9 +86,11 @@ RefundResult V3RefundAnswer(const std::string& body, const providers::RefundPara
         return r;
     }
     const std::string st = http::MemberString(&d, "status");
-    r.provider_refund_id = http::MemberString(&d, "refund_id").substr(0, 64);
+    // Whole: a cut id is one WeChat never issued; the screen (metered.cpp) makes an unusable
+    // one unknown, so the refund is asked about again rather than recorded on a prefix.
+    r.provider_refund_id = http::MemberString(&d, "refund_id");
     if (std::int64_t amount = Int(d, "amount", "refund"); amount > 0) r.amount = amount;
-    r.message = "refund " + r.provider_refund_id + " " + st.substr(0, 16);
+    r.message = "refund " + http::FitUtf8(r.provider_refund_id, 64) + " " + st.substr(0, 16);
     if (st == "SUCCESS")
         r.state = RefundResult::State::kOk;
     else if (st == "PROCESSING")

@@ -38,9 +38,10 @@ struct SignedResponse {
 };
 std::optional<SignedResponse> ExtractSignedResponse(std::string_view body, std::string_view method);
 
-/// Verifies a gateway response for `method`; on success `content` is the response object text.
+/// Verifies a gateway response for `method`; on success `content` is the response object text,
+/// and `error_response` (when given) says it was the `error_response` node, not the method's.
 bool VerifyResponse(std::string_view body, std::string_view method, const crypto::PKey& alipay_public_key,
-                    std::string& content, std::string& reason);
+                    std::string& content, std::string& reason, bool* error_response = nullptr);
 
 /// "yyyy-MM-dd HH:mm:ss" in GMT+8 for the `timestamp` common parameter.
 std::string GatewayTimestamp(long long epoch_seconds);
