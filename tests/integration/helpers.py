@@ -97,7 +97,24 @@ def refund_rows(order_id):
     return int(psql("SELECT count(*) FROM refunds WHERE order_id = '%s'" % order_id))
 
 
-class FakeGateway:
+class LocalServer:
+    """An HTTP server on a free loopback port, serving `handler` (a BaseHTTPRequestHandler class)
+    from a thread per request; `url` is its base, `close()` stops it."""
+
+    def __init__(self, handler):
+        class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
+            daemon_threads = True
+
+        self.server = S(("127.0.0.1", 0), handler)
+        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class FakeGateway(LocalServer):
     """A provider gateway stand-in on a free port: every POST (and GET) is answered with
     `answer(path, body)`, either bytes (status 200, `content_type`) or (status, bytes), after
     sleeping `hang` seconds. `calls` lists (path, body) as received."""
@@ -129,13 +146,4 @@ class FakeGateway:
             def log_message(self, *a):
                 pass
 
-        class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
-            daemon_threads = True
-
-        self.server = S(("127.0.0.1", 0), H)
-        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(H)

@@ -29,9 +29,7 @@ import http.server
 import json
 import os
 import secrets
-import socketserver
 import subprocess
-import threading
 import time
 import urllib.parse
 
@@ -40,7 +38,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
 from conftest import STACK, cli, psql
-from helpers import buy_ok, db_row, sim_pay, wait_state
+from helpers import LocalServer, buy_ok, db_row, sim_pay, wait_state
 from test_hostile_provider_values import (PgErrors, fcgi, noise, slip_state, unifiedorder_answer, wx_signed,
                                           xml_fields)
 from test_wx3 import buy3_ok, wait3
@@ -62,7 +60,7 @@ def _key(path):
 
 # --- a provider stand-in that also sets headers ---------------------------------------------------
 
-class Fake:
+class Fake(LocalServer):
     """Answers every request with handler(method, path, headers, body) -> (status, bytes[, headers])
     after `hang` seconds; `calls` lists (method, path, body)."""
 
@@ -96,16 +94,7 @@ class Fake:
             def log_message(self, *a):
                 pass
 
-        class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
-            daemon_threads = True
-
-        self.server = S(("127.0.0.1", 0), H)
-        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(H)
 
 
 # --- Alipay answers -------------------------------------------------------------------------------
@@ -161,15 +150,21 @@ def zfb_fake(per_slip):
     return Fake(handler, "text/html;charset=utf-8")
 
 
-def zfb_reconcile(per_slip):
-    gw = zfb_fake(per_slip)
+def reconcile_through(gw, env_key, url):
+    """`orderpay reconcile` of every waiting slip with the provider's gateway at `url` (the fake
+    `gw`, closed afterwards): (the CLI's result, the calls the fake received)."""
     try:
-        res = run_cli_env({"ORDERPAY_ALIPAY_GATEWAY": gw.url + "/gateway.do", "ORDERPAY_HTTP_TIMEOUT_MS": TIMEOUT_MS,
+        res = run_cli_env({env_key: url, "ORDERPAY_HTTP_TIMEOUT_MS": TIMEOUT_MS,
                            "ORDERPAY_HTTP_CONNECT_TIMEOUT_MS": "1000"},
                           "reconcile", "--min-age", "0", "--limit", "100000")
     finally:
         gw.close()
     return res, gw.calls
+
+
+def zfb_reconcile(per_slip):
+    gw = zfb_fake(per_slip)
+    return reconcile_through(gw, "ORDERPAY_ALIPAY_GATEWAY", gw.url + "/gateway.do")
 
 
 def zfb_wait_slip():
@@ -192,6 +187,24 @@ def q_signed(**extra):
 def q_raw(transform):
     """A signed query answer whose node bytes are transform(node bytes) (signed as sent)."""
     return lambda s, a: zfb_signed(Q, transform(zfb_node_bytes(zfb_query_node(s, a, trade_no="2026MARK"))))
+
+
+def untouched_then_paid(slips, res, errors):
+    """After a reconcile run against lying answers ({lie: (order, slip, amount)}): it ended
+    cleanly, no slip moved, PostgreSQL logged no ERROR. Then the truth is still reachable: the
+    buyers pay, reconcile against paysim records every one, and the books audit clean."""
+    assert res.returncode == 0, res.stderr[-500:]
+    moved = {lie: slip_state(slip) for lie, (_, slip, _) in slips.items() if slip_state(slip) != ["WAIT", "WT", ""]}
+    assert moved == {}, (moved, res.stderr[-800:])
+    assert errors.new() == [], res.stderr[-500:]
+    # The truth is still reachable: the buyers pay, reconcile against paysim records every one.
+    for _, slip, _ in slips.values():
+        sim_pay(slip, times="0")
+    cli("reconcile", "--min-age", "0", "--limit", "100000")
+    unpaid = {lie: slip_state(slip)[:2] for lie, (_, slip, _) in slips.items() if slip_state(slip)[:2] != ["OK", "OK"]}
+    assert unpaid == {}
+    assert cli("audit", check=False).returncode == 0
+
 
 
 ZFB_NOT_PAID = {
@@ -258,17 +271,7 @@ def test_alipay_query_answers_unusable_neither_settle_nor_fail():
                                 for lie, (_, slip, a) in slips.items()})
     asked = {zfb_request(b)[1].get("out_trade_no") for _, _, b in calls}
     assert [lie for lie, (_, slip, _) in slips.items() if slip not in asked] == [], res.stderr[-500:]
-    assert res.returncode == 0, res.stderr[-500:]
-    moved = {lie: slip_state(slip) for lie, (_, slip, _) in slips.items() if slip_state(slip) != ["WAIT", "WT", ""]}
-    assert moved == {}, (moved, res.stderr[-800:])
-    assert errors.new() == [], res.stderr[-500:]
-    # The truth is still reachable: the buyers pay, reconcile against paysim records every one.
-    for _, slip, _ in slips.values():
-        sim_pay(slip, times="0")
-    cli("reconcile", "--min-age", "0", "--limit", "100000")
-    unpaid = {lie: slip_state(slip)[:2] for lie, (_, slip, _) in slips.items() if slip_state(slip)[:2] != ["OK", "OK"]}
-    assert unpaid == {}
-    assert cli("audit", check=False).returncode == 0
+    untouched_then_paid(slips, res, errors)
 
 
 def test_alipay_query_signed_error_response_with_success_content_does_not_settle():
@@ -461,13 +464,7 @@ def v3_reconcile(answers, hang_for=None):
                 return got
         return (503, b'{"code":"SYSTEM_ERROR","message":"busy"}')
     gw = v3_fake(handler)
-    try:
-        res = run_cli_env({"ORDERPAY_WXPAY_GATEWAY": gw.url, "ORDERPAY_HTTP_TIMEOUT_MS": TIMEOUT_MS,
-                           "ORDERPAY_HTTP_CONNECT_TIMEOUT_MS": "1000"},
-                          "reconcile", "--min-age", "0", "--limit", "100000")
-    finally:
-        gw.close()
-    return res, gw.calls
+    return reconcile_through(gw, "ORDERPAY_WXPAY_GATEWAY", gw.url)
 
 
 def v3_wait_slip():
@@ -532,17 +529,7 @@ def test_v3_query_answers_unusable_neither_settle_nor_fail():
     res, calls = v3_reconcile({slip: V3_NOT_PAID[lie](slip, fen) for lie, (_, slip, fen) in slips.items()})
     assert [lie for lie, (_, slip, _) in slips.items() if not any(slip in p for _, p, _ in calls)] == [], \
         res.stderr[-500:]
-    assert res.returncode == 0, res.stderr[-500:]
-    moved = {lie: slip_state(slip) for lie, (_, slip, _) in slips.items() if slip_state(slip) != ["WAIT", "WT", ""]}
-    assert moved == {}, (moved, res.stderr[-800:])
-    assert errors.new() == [], res.stderr[-500:]
-    # The truth is still reachable: the buyers pay, reconcile against paysim records every one.
-    for _, slip, _ in slips.values():
-        sim_pay(slip, times="0")
-    cli("reconcile", "--min-age", "0", "--limit", "100000")
-    unpaid = {lie: slip_state(slip)[:2] for lie, (_, slip, _) in slips.items() if slip_state(slip)[:2] != ["OK", "OK"]}
-    assert unpaid == {}
-    assert cli("audit", check=False).returncode == 0
+    untouched_then_paid(slips, res, errors)
 
 
 def test_v3_query_transaction_id_as_number_does_not_settle():

@@ -31,7 +31,7 @@ import urllib.parse
 import pytest
 
 from conftest import STACK, cli, psql
-from helpers import FakeGateway, buy_ok, db_row, sim_pay, wait_state
+from helpers import FakeGateway, LocalServer, buy_ok, db_row, sim_pay, wait_state
 from test_zzz_hostile_faults import run_cli_env, wx_sign, wx_xml
 
 USD_SITE = STACK.get("DEMO_USD_SITE", "demo-usd")
@@ -753,13 +753,12 @@ def test_paypal_create_answer_reusing_another_slips_order_id_is_a_provider_error
 
 # ---- PayPal: the token endpoint's answer
 
-class HeaderRecorder:
+class HeaderRecorder(LocalServer):
     """A PayPal stand-in recording each request's path and headers: `token_body` for the token
     endpoint, 503 (unknown) for everything else."""
 
     def __init__(self, token_body):
         import http.server
-        import socketserver
         outer = self
         self.seen = []
 
@@ -782,17 +781,7 @@ class HeaderRecorder:
             def log_message(self, *a):
                 pass
 
-        class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
-            daemon_threads = True
-
-        self.server = S(("127.0.0.1", 0), H)
-        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
-        import threading
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(H)
 
 
 def forget_paypal_tokens():

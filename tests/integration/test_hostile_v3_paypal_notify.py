@@ -23,9 +23,7 @@ contradictory message, no 500, no PostgreSQL ERROR logged meanwhile, and `orderp
 import base64
 import json
 import os
-import random
 import secrets
-import string
 import subprocess
 import time
 import urllib.parse
@@ -41,32 +39,14 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from conftest import STACK, api, http, psql
 from helpers import buy_ok, db_row, inbox
 from test_hostile_notify import _conf, audit_violations, buy_pp, slip
+from test_hostile_provider_values import RND, PgErrors, noise
 from test_wx3 import apiv3_key, buy3_ok, platform_key
 
 V3 = STACK.get("DEMO_V3_SITE", "demo-v3")
 USD = STACK.get("DEMO_USD_SITE", "demo-usd")
-PG_LOG = os.path.join(STACK["STACK_LOG_DIR"], "postgres.log")
-RND = random.SystemRandom()
 
 pytestmark = pytest.mark.skipif("DEMO_V3_SITE" not in STACK or "DEMO_USD_SITE" not in STACK,
                                 reason="stack.env has no v3 or PayPal site")
-
-
-def noise(n):
-    return "".join(RND.choice(string.ascii_letters + string.digits) for _ in range(n))
-
-
-class PgErrors:
-    """ERROR lines PostgreSQL writes to its log after this point."""
-
-    def __init__(self):
-        self.offset = os.path.getsize(PG_LOG)
-
-    def new(self):
-        with open(PG_LOG, "rb") as f:
-            f.seek(self.offset)
-            text = f.read().decode("utf-8", "replace")
-        return [line for line in text.splitlines() if "ERROR:" in line]
 
 
 # ---------------------------------------------------------------------------------------------
