@@ -41,6 +41,7 @@ void WarnPending(db::Connection& db) {
 class OrderpayApp final : public fcgi::App {
   public:
     explicit OrderpayApp(app::Settings s) : db_(s.db, store::AllStatements()), ctx_(std::move(s), db_) {
+        db_.SetSessionSql(ctx_.settings().db_session_sql);
         // Connect before the first accept; a down database only means 503s for now.
         if (db_.Ensure()) WarnPending(db_);
     }
@@ -108,6 +109,10 @@ int main(int argc, char** argv) {
         return 1;
     }
     if (!Workers(*cfg, 8)) return 1;
+    if (std::string e; !app::Settings::DbSessionSql(*cfg, e)) {
+        log::Error(e);
+        return 1;
+    }
     // log_file: append log lines there instead of stderr (which systemd sends to the journal).
     if (std::string file = cfg->Get("log_file"); !file.empty()) {
         int fd = open(file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
@@ -134,7 +139,9 @@ int main(int argc, char** argv) {
                 return;
             }
             const std::optional<int> workers = Workers(*fresh, o.workers);
-            if (!workers) {
+            std::string bad;
+            if (!workers || !app::Settings::DbSessionSql(*fresh, bad)) {
+                if (!bad.empty()) log::Error(bad);
                 log::Error("reload refused, keeping the old config and workers");
                 return;
             }

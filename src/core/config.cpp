@@ -2,6 +2,7 @@
 #include "orderpay/core/config.hpp"
 
 #include <cctype>
+#include <cerrno>
 #include <cstdlib>
 #include <fstream>
 
@@ -67,6 +68,22 @@ std::int64_t Config::GetInt(const std::string& key, std::int64_t fallback) const
     char* end = nullptr;
     long long v = std::strtoll(text.c_str(), &end, 10);
     return (end && *end == '\0') ? v : fallback;
+}
+
+std::optional<std::int64_t> Config::GetWhole(const std::string& key, std::int64_t fallback, std::int64_t min,
+                                             std::int64_t max, std::string& error) const {
+    const std::string text = Get(key);
+    if (text.empty()) return fallback;
+    char* end = nullptr;
+    errno = 0;
+    const long long v = std::strtoll(text.c_str(), &end, 10);
+    // strtoll skips leading spaces and takes a sign; the value must be digits alone.
+    if (!std::isdigit(static_cast<unsigned char>(text[0])) || *end || errno || v < min || v > max) {
+        error = key + " must be a whole number from " + std::to_string(min) + " to " + std::to_string(max) +
+                ", not '" + text + "'";
+        return std::nullopt;
+    }
+    return v;
 }
 
 }  // namespace orderpay

@@ -95,6 +95,11 @@ bool Connection::Ensure() {
         PgResultPtr jit(PQexec(conn_.get(), "SET jit = off"));
         if (PQresultStatus(jit.get()) != PGRES_COMMAND_OK)
             log::Warn("SET jit = off failed: ", PQresultErrorMessage(jit.get()));
+        if (!session_sql_.empty()) {
+            PgResultPtr set(PQexec(conn_.get(), session_sql_.c_str()));
+            if (PQresultStatus(set.get()) != PGRES_COMMAND_OK)
+                log::Warn("session settings (", session_sql_, ") failed: ", PQresultErrorMessage(set.get()));
+        }
         // Prepared statements live only as long as the session: prepare all again after a reset.
         for (const Statement& st : statements_) {
             PgResultPtr r(PQprepare(conn_.get(), st.name, st.sql, 0, nullptr));

@@ -9,6 +9,7 @@
 #include "orderpay/http/router.hpp"
 #include "orderpay/http/utf8.hpp"
 #include "orderpay/store/refunds.hpp"
+#include "orderpay/store/retry.hpp"
 #include "orderpay/store/rows.hpp"
 
 namespace orderpay::handlers {
@@ -161,11 +162,16 @@ http::Response Dispatch(app::Context& ctx, const http::Request& req) {
         log::Warn("503: ", e.what());
         return http::Fail(http::Err::kDbUnavailable);
     } catch (const std::exception& e) {
-        log::Error("500 on ", req.method, " ", req.path, ": ", e.what());
         try {
             ctx.db().ResetTransaction();
         } catch (...) {
         }
+        // db.lock_timeout_ms / db.statement_timeout_ms: another session held what this needed.
+        if (const auto* dbe = dynamic_cast<const db::Error*>(&e); dbe && store::IsTimeout(*dbe)) {
+            log::Warn("503 on ", req.method, " ", req.path, ": ", e.what());
+            return http::Fail(http::Err::kDbBusy);
+        }
+        log::Error("500 on ", req.method, " ", req.path, ": ", e.what());
         return http::Fail(http::Err::kInternal);
     }
 }

@@ -1,11 +1,14 @@
 """Shared steps of the integration tests: buying, paying through paysim, waiting for states."""
 
+import contextlib
 import http.server
+import os
+import subprocess
 import socketserver
 import threading
 import time
 
-from conftest import STACK, api, psql, sim
+from conftest import PSQL, STACK, _pg_env, api, psql, sim
 
 
 def wait_for(pred, timeout, step=0.1):
@@ -147,3 +150,60 @@ class FakeGateway(LocalServer):
                 pass
 
         super().__init__(H)
+
+
+class Locker:
+    """An open psql session holding locks (SELECT ... FOR UPDATE, LOCK TABLE) in an open transaction."""
+
+    def __init__(self, sql):
+        self.proc = subprocess.Popen([PSQL, "-X", "-At", "-v", "ON_ERROR_STOP=1"], env=_pg_env(),
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True)
+        self.proc.stdin.write("BEGIN;\n%s;\nSELECT 'locked';\n" % sql)
+        self.proc.stdin.flush()
+        # Wait until the lock is held.
+        while True:
+            line = self.proc.stdout.readline()
+            assert line, "locker psql ended: %s" % self.proc.stderr.read()
+            if line.strip() == "locked":
+                break
+
+    def release(self):
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.write("ROLLBACK;\n")
+                self.proc.stdin.close()
+            except BrokenPipeError:
+                pass
+            self.proc.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def own_orderpayd(tag, **env):
+    """A second orderpayd of one worker on the stack's config and database, on a socket of its own
+    beside the stack's, with ORDERPAY_* overrides `env` (a fake gateway's URL, timeouts); logs to
+    <tag>-orderpayd.log in the stack's log folder. Yields {"sock", "proc"}; stopped on the way out."""
+    sock = os.path.join(os.path.dirname(STACK["ORDERPAYD_SOCKET"]), "%s-%d.sock" % (tag, os.getpid()))
+    full = dict(os.environ, ORDERPAY_CONFIG=STACK["ORDERPAY_CONFIG"], ORDERPAY_LISTEN=sock, ORDERPAY_WORKERS="1")
+    full.update(env)
+    if os.path.exists(sock):
+        os.unlink(sock)
+    with open(os.path.join(STACK["STACK_LOG_DIR"], "%s-orderpayd.log" % tag), "ab") as log:
+        proc = subprocess.Popen([os.path.join(STACK["ORDERPAY_BIN"], "orderpayd")], env=full,
+                                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        try:
+            deadline = time.time() + 30
+            while not os.path.exists(sock):
+                assert proc.poll() is None and time.time() < deadline, "own orderpayd did not start"
+                time.sleep(0.05)
+            yield {"sock": sock, "proc": proc}
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
+            if os.path.exists(sock):
+                os.unlink(sock)

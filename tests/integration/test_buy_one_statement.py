@@ -120,11 +120,12 @@ def test_a_product_without_stock_count_is_never_locked_by_a_buy():
 def test_counted_stock_still_serialises_on_the_row():
     pid = "counted-lock-%d" % os.getpid()
     add_product(pid, stock=5)
-    holder = hold_product_row(pid, 3)
+    # Held 1 s: under orderpayd's db.lock_timeout_ms (2 s), past which the buy would answer 503.
+    holder = hold_product_row(pid, 1)
     try:
         with ThreadPoolExecutor(max_workers=1) as pool:
             fut = pool.submit(buy, products=[{"id": pid, "amount": 1}])
-            time.sleep(1)
+            time.sleep(0.5)
             assert not fut.done(), "a counted product's buy did not wait for the row lock"
             assert fut.result(timeout=30)[0] == 200
     finally:

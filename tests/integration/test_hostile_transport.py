@@ -363,12 +363,14 @@ def test_sighup_while_buys_wait_on_a_locked_row_loses_and_doubles_nothing():
     tag = "h5-hup-%d" % time.time_ns()
     n = workers_now() + 4
     master = master_pid()
-    lock = hold_product_lock(product, STACK["DEMO_SITE"], 3)
+    lock = hold_product_lock(product, STACK["DEMO_SITE"], 1.5)
     try:
         with ThreadPoolExecutor(max_workers=n) as pool:
             futs = [pool.submit(buy, "wx.qrcode", products=[{"id": product, "amount": 1}], note="%s-%d" % (tag, i))
                     for i in range(n)]
-            time.sleep(1.0)  # every worker waits on the lock, the rest wait in the queue
+            # Every worker waits on the lock, the rest wait in the queue; the lock ends before
+            # orderpayd's own db.lock_timeout_ms (2 s) would answer the waiting buys 503.
+            time.sleep(0.5)
             os.kill(master, signal.SIGHUP)
             results = [f.result(timeout=60) for f in futs]
     finally:
@@ -467,12 +469,12 @@ def test_zz_sigterm_while_buys_wait_on_a_locked_row_answers_every_accepted_one()
     tag = "h5-term-%d" % time.time_ns()
     master = master_pid()
     n = workers_now() + 4
-    lock = hold_product_lock(product, STACK["DEMO_SITE"], 3)
+    lock = hold_product_lock(product, STACK["DEMO_SITE"], 1.5)
     try:
         with ThreadPoolExecutor(max_workers=n) as pool:
             futs = [pool.submit(buy, "wx.qrcode", products=[{"id": product, "amount": 1}], note="%s-%d" % (tag, i))
                     for i in range(n)]
-            time.sleep(1.0)
+            time.sleep(0.5)  # the lock (1.5 s) ends before db.lock_timeout_ms (2 s)
             os.kill(master, signal.SIGTERM)
             results = [f.result(timeout=60) for f in futs]
     finally:

@@ -21,9 +21,15 @@ struct Settings {
     // provider calls' worth of http.timeout_ms, so a live sender is never overtaken.
     std::int64_t resend_after_ms = 60000;
     std::size_t max_body = 64 * 1024;
-    Config cfg;  // each provider reads its own keys from it
+    std::string db_session_sql;  // db.lock_timeout_ms and db.statement_timeout_ms, set per connection
+    Config cfg;                  // each provider reads its own keys from it
 
+    /// Expects a config DbSessionSql accepted.
     static Settings From(const Config& cfg);
+
+    /// The SET statements for db.lock_timeout_ms and db.statement_timeout_ms, or nullopt with
+    /// `error` when either is not a whole number in range (orderpayd then refuses to start).
+    static std::optional<std::string> DbSessionSql(const Config& cfg, std::string& error);
 
     /// Where `provider` notifies us about a payment or refund of a slip of `site_id`: the one
     /// route, pay/re_<provider>, takes both.

@@ -19,6 +19,10 @@ class Config {
 
     std::string Get(const std::string& key, const std::string& fallback = "") const;
     std::int64_t GetInt(const std::string& key, std::int64_t fallback) const;
+    /// `key` as a whole number in [min, max] (`fallback` when unset). Anything else ("8x", "-1",
+    /// "1e3", past max) is nullopt with `error` naming the key, for a program to refuse to start.
+    std::optional<std::int64_t> GetWhole(const std::string& key, std::int64_t fallback, std::int64_t min,
+                                         std::int64_t max, std::string& error) const;
     bool Has(const std::string& key) const { return values_.count(key) != 0; }
     const std::string& path() const { return path_; }
 

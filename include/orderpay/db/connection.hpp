@@ -76,6 +76,10 @@ class Connection {
     /// conninfo so it wins over an `options` the conninfo names; empty leaves the conninfo alone.
     Connection(std::string conninfo, std::span<const Statement> statements, std::string server_options = {});
 
+    /// SQL run on every (re)connect, after "SET jit = off" and before the statements are prepared:
+    /// session settings such as orderpayd's lock_timeout, which then hold for every request.
+    void SetSessionSql(std::string sql) { session_sql_ = std::move(sql); }
+
     /// Connects (or reconnects and re-prepares) if needed. False while the database is down;
     /// attempts are spaced by a capped backoff so a dead server is not hammered.
     bool Ensure();
@@ -122,6 +126,7 @@ class Connection {
     std::string conninfo_;
     std::span<const Statement> statements_;
     std::string server_options_;
+    std::string session_sql_;
     PgConnPtr conn_;
     bool prepared_ = false;
     bool in_tx_ = false;

@@ -50,6 +50,7 @@ enum class Err {
     kInternal,             // 500 e.sys.internal
     kProvider,             // 502 e.www.pay.provider
     kDbUnavailable,        // 503 e.sys.db.unavailable
+    kDbBusy,               // 503 e.sys.db.busy   (a lock or statement timeout: nothing was changed)
     kProviderTimeout,      // 504 e.www.pay.timeout
 };
 

@@ -13,6 +13,12 @@ inline bool IsTransient(const db::Error& e) {
     return e.sqlstate == "40P01" || e.sqlstate == "40001";
 }
 
+/// A lock waited past lock_timeout (55P03) or a statement past statement_timeout or cancelled
+/// (57014): its transaction rolled back, and the same request later may well succeed.
+inline bool IsTimeout(const db::Error& e) {
+    return e.sqlstate == "55P03" || e.sqlstate == "57014";
+}
+
 template <typename T, typename F>
 T RetryTransient(F&& attempt, int tries = 5) {
     for (int i = 1;; ++i) {

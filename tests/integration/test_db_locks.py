@@ -1,0 +1,114 @@
+"""A lock held outside orderpay (a transaction an operator left open in psql, a migration's table
+lock) costs the requests that need it a 503 e.sys.db.busy after db.lock_timeout_ms, never the
+shop: before, every worker waited on the locked row for as long as it stayed locked, /healthz and
+other products' buys included (one forgotten `SELECT ... FOR UPDATE` stopped the shop for its
+whole life). Also db.statement_timeout_ms, and both keys' checks at startup."""
+
+import os
+import subprocess
+import threading
+
+import pytest
+
+from conftest import STACK, http, psql
+from helpers import Locker, buy, buy_ok, check
+from test_fcgi_raw import handed_socket_pool, request
+
+CUP = STACK["DEMO_STOCK_PRODUCT"]
+
+
+def counts():
+    return (int(psql("SELECT stock FROM products WHERE id = '%s'" % CUP)), int(psql("SELECT count(*) FROM orders")))
+
+
+def in_threads(n, fn):
+    """Starts fn() n times in threads; returns (threads, results list filled as they end)."""
+    out = []
+    threads = [threading.Thread(target=lambda: out.append(fn())) for _ in range(n)]
+    for t in threads:
+        t.start()
+    return threads, out
+
+
+def busy(reply):
+    status, body, raw, _ = reply
+    return status == 503 and body is not None and body["errCode"] == "e.sys.db.busy", raw
+
+
+def test_a_forgotten_row_lock_costs_its_buyers_a_503_and_the_shop_keeps_serving():
+    paid = buy_ok()
+    stock0, orders0 = counts()
+    locker = Locker("SELECT 1 FROM products WHERE id = '%s' FOR UPDATE" % CUP)
+    try:
+        # More buyers of the locked product than the stack has workers (4).
+        threads, replies = in_threads(8, lambda: buy("wx.qrcode", products=[{"id": CUP, "amount": 1}]))
+        # While the row stays locked, the rest of the shop answers: before, all of this waited.
+        status, body, raw, _ = http("GET", STACK["ORDERPAY_URL"] + "/healthz", timeout=15)
+        assert status == 200, raw
+        status, body, raw, _ = check(paid["id"])
+        assert status == 200 and body["data"]["id"] == paid["id"], raw
+        status, body, raw, _ = buy("wx.qrcode", products=[{"id": STACK["DEMO_PRODUCT"], "amount": 1}])
+        assert status == 200, raw
+        for t in threads:
+            t.join(timeout=60)
+        assert locker.proc.poll() is None, "the lock must still be held"
+    finally:
+        locker.release()
+    assert len(replies) == 8
+    for r in replies:
+        ok, raw = busy(r)
+        assert ok, raw
+    # Nothing was taken or written for them (the tea order above is the one new order).
+    assert counts() == (stock0, orders0 + 1)
+    # With the lock gone the same buy goes through.
+    status, body, raw, _ = buy("wx.qrcode", products=[{"id": CUP, "amount": 1}])
+    assert status == 200, raw
+
+
+def test_a_table_lock_like_a_migrations_answers_503_on_what_needs_the_table():
+    paid = buy_ok()
+    locker = Locker("LOCK TABLE order_items IN ACCESS EXCLUSIVE MODE")
+    try:
+        status, body, raw, _ = check(paid["id"])
+        assert status == 503 and body["errCode"] == "e.sys.db.busy", raw
+        # /healthz needs no table: it answers at once.
+        assert http("GET", STACK["ORDERPAY_URL"] + "/healthz", timeout=15)[0] == 200
+    finally:
+        locker.release()
+    status, body, raw, _ = check(paid["id"])
+    assert status == 200 and body["data"]["id"] == paid["id"], raw
+
+
+# A notification for a locked slip: test_zzz_hostile_faults (answered 500 with the provider's
+# retry reply after db.lock_timeout_ms, kept for replay, settled once).
+
+
+def test_statement_timeout_alone_also_answers_503():
+    """db.lock_timeout_ms = 0 leaves the server's (none here) and db.statement_timeout_ms ends the
+    wait instead: PostgreSQL cancels the statement (57014), which is the same 503."""
+    stock0, orders0 = counts()
+    env = {"ORDERPAY_DB_LOCK_TIMEOUT_MS": "0", "ORDERPAY_DB_STATEMENT_TIMEOUT_MS": "700"}
+    with handed_socket_pool(1, **env) as (_, path, _unused):
+        locker = Locker("SELECT 1 FROM products WHERE id = '%s' FOR UPDATE" % CUP)
+        try:
+            uri = "/api/%s/pay/buy" % STACK["DEMO_SITE"]
+            body = ('{"products":[{"id":"%s","amount":1}],"pay_tp":"wx.qrcode"}' % CUP).encode()
+            status, _, reply = request("POST", uri, body, extra={"QUERY_STRING": "ticket=" + STACK["DEMO_TICKET"]},
+                                       path=path)
+        finally:
+            locker.release()
+    assert status == 503 and reply["errCode"] == "e.sys.db.busy", reply
+    assert counts() == (stock0, orders0)
+
+
+@pytest.mark.parametrize("key", ["DB_LOCK_TIMEOUT_MS", "DB_STATEMENT_TIMEOUT_MS"])
+@pytest.mark.parametrize("value", ["2s", "-1", "3600001", "1e3", " 5", "99999999999999999999"])
+def test_a_timeout_that_is_not_a_whole_number_of_ms_in_range_stops_orderpayd(tmp_path, key, value):
+    env = dict(os.environ, ORDERPAY_CONFIG=STACK["ORDERPAY_CONFIG"], ORDERPAY_LISTEN=str(tmp_path / "x.sock"),
+               ORDERPAY_LOG_FILE="", **{"ORDERPAY_" + key: value})
+    proc = subprocess.run([os.path.join(STACK["ORDERPAY_BIN"], "orderpayd")], env=env, capture_output=True,
+                          text=True, timeout=30, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 1, proc.stderr
+    name = key.lower().replace("_", ".", 1)
+    assert "%s must be a whole number from 0 to 3600000, not '%s'" % (name, value) in proc.stderr, proc.stderr
+    assert not (tmp_path / "x.sock").exists()
