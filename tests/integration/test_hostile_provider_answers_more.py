@@ -27,9 +27,7 @@ import base64
 import functools
 import http.server
 import json
-import os
 import secrets
-import subprocess
 import time
 import urllib.parse
 
@@ -38,7 +36,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
 from conftest import STACK, cli, psql
-from helpers import LocalServer, buy_ok, db_row, sim_pay, wait_state
+from helpers import LocalServer, buy_ok, db_row, own_orderpayd, sim_pay, wait_state
 from test_hostile_provider_values import (PgErrors, fcgi, noise, slip_state, unifiedorder_answer, wx_signed,
                                           xml_fields)
 from test_wx3 import buy3_ok, wait3
@@ -323,11 +321,26 @@ def test_alipay_query_unusable_answer_does_not_stop_reconcile_for_other_slips():
 
 # ---- Alipay refund answers (CLI `orderpay refund`)
 
-def paid_zfb_order():
-    order, slip, amount = zfb_wait_slip()
+def unfinished_refund(slip, kind, res):
+    """The slip's one refund, still NEW or PROCESSING after the CLI's call; returns its provider id."""
+    rows = psql("SELECT st || '|' || coalesce(provider_refund_id, '') FROM refunds WHERE slip_id = '%s'"
+                % slip).splitlines()
+    assert len(rows) == 1, rows
+    st, rid = rows[0].split("|", 1)
+    assert st in ("NEW", "PROCESSING"), (kind, rows, res.stdout, res.stderr[-500:])
+    return rid
+
+
+def paid_order(wait_slip, wait):
+    """An order of `wait_slip()` paid at paysim and seen OK by `wait` (its site's pay/check)."""
+    order, slip, amount = wait_slip()
     sim_pay(slip)
-    assert wait_state(order["id"], "OK")["or_st"] == "OK"
+    assert wait(order["id"], "OK")["or_st"] == "OK"
     return order, slip, amount
+
+
+def paid_zfb_order():
+    return paid_order(zfb_wait_slip, wait_state)
 
 
 def zfb_refund_node(biz, **extra):
@@ -369,11 +382,7 @@ def test_alipay_refund_answer_unusable_leaves_refund_open_and_reconcile_finishes
         gw.close()
     assert any(zfb_request(b)[0] == "alipay.trade.refund" for _, _, b in gw.calls), (res.stdout, res.stderr)
     assert errors.new() == [], (kind, res.stderr[-500:])
-    rows = psql("SELECT st || '|' || coalesce(provider_refund_id, '') FROM refunds WHERE slip_id = '%s'"
-                % slip).splitlines()
-    assert len(rows) == 1, rows
-    st, rid = rows[0].split("|", 1)
-    assert st in ("NEW", "PROCESSING"), (kind, rows, res.stdout, res.stderr[-500:])
+    rid = unfinished_refund(slip, kind, res)
     assert rid == "", (kind, rid[:200])
     assert db_row("SELECT or_st FROM orders WHERE id = '%s'" % order["id"]) == ["OK"]
     # The real Alipay (paysim) is asked again under the same out_request_no: refunded once.
@@ -562,10 +571,7 @@ def test_v3_query_paid_with_odd_but_usable_transaction_id_settles_exactly(kind):
 # ---- v3 refund answers (CLI `orderpay refund`)
 
 def paid_v3_order():
-    order, slip, fen = v3_wait_slip()
-    sim_pay(slip)
-    assert wait3(order["id"], "OK")["or_st"] == "OK"
-    return order, slip, fen
+    return paid_order(v3_wait_slip, wait3)
 
 
 def v3_refund_answer(body, **extra):
@@ -605,11 +611,7 @@ def test_v3_refund_answer_unusable_leaves_refund_open_and_reconcile_finishes_it(
         gw.close()
     assert any(p == "/v3/refund/domestic/refunds" for _, p, _ in gw.calls), (res.stdout, res.stderr)
     assert errors.new() == [], (kind, res.stderr[-500:])
-    rows = psql("SELECT st || '|' || coalesce(provider_refund_id, '') FROM refunds WHERE slip_id = '%s'"
-                % slip).splitlines()
-    assert len(rows) == 1, rows
-    st, rid = rows[0].split("|", 1)
-    assert st in ("NEW", "PROCESSING"), (kind, rows, res.stdout, res.stderr[-500:])
+    unfinished_refund(slip, kind, res)
     assert db_row("SELECT or_st FROM orders WHERE id = '%s'" % order["id"]) == ["OK"]
     # Reconcile asks the real WeChat (paysim) under the same out_refund_no; paysim refunds
     # asynchronously: once it says SUCCESS, the next reconcile records it.
@@ -663,37 +665,14 @@ def _zfb_route(cmd, path, headers, body):
 def own():
     wx = Fake(_wx_route)
     zfb = Fake(_zfb_route, "text/html;charset=utf-8")
-    sock = os.path.join(os.path.dirname(STACK["ORDERPAYD_SOCKET"]), "hpa-%d.sock" % os.getpid())
-    log_path = os.path.join(STACK["STACK_LOG_DIR"], "hostile-answers-orderpayd.log")
-    env = dict(os.environ, ORDERPAY_CONFIG=STACK["ORDERPAY_CONFIG"], ORDERPAY_LISTEN=sock,
-               ORDERPAY_WORKERS="1", ORDERPAY_WXPAY_GATEWAY=wx.url,
-               ORDERPAY_ALIPAY_GATEWAY=zfb.url + "/gateway.do",
-               ORDERPAY_HTTP_TIMEOUT_MS=TIMEOUT_MS, ORDERPAY_HTTP_CONNECT_TIMEOUT_MS="1000")
-    if os.path.exists(sock):
-        os.unlink(sock)
-    log = open(log_path, "ab")
-    proc = subprocess.Popen([os.path.join(STACK["ORDERPAY_BIN"], "orderpayd")], env=env,
-                            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
     try:
-        deadline = time.time() + 30
-        while not os.path.exists(sock):
-            assert proc.poll() is None and time.time() < deadline, "own orderpayd did not start"
-            time.sleep(0.05)
-        yield {"sock": sock, "proc": proc, "wx": wx, "zfb": zfb}
+        with own_orderpayd("hpa", ORDERPAY_WXPAY_GATEWAY=wx.url, ORDERPAY_ALIPAY_GATEWAY=zfb.url + "/gateway.do",
+                           ORDERPAY_HTTP_TIMEOUT_MS=TIMEOUT_MS, ORDERPAY_HTTP_CONNECT_TIMEOUT_MS="1000") as own:
+            yield dict(own, wx=wx, zfb=zfb)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-        log.close()
         wx.close()
         zfb.close()
         Route.wx = Route.zfb = None
-        if os.path.exists(sock):
-            os.unlink(sock)
 
 
 def own_buy(own, pay_tp, site=None, **extra):
@@ -787,18 +766,6 @@ def test_alipay_precreate_answer_unusable_is_never_payable(own, kind):
     Route.zfb = ZFB_CREATE_BAD[kind]
     errors = PgErrors()
     status, body, raw = own_buy(own, "zfb.qrcode")
-    expect_refused(own, status, body, raw, errors)
-
-
-def test_alipay_precreate_slow_answer_is_unknown(own):
-    Route.zfb = precreate()
-    own["zfb"].hang = SLOW
-    try:
-        errors = PgErrors()
-        status, body, raw = own_buy(own, "zfb.qrcode")
-    finally:
-        own["zfb"].hang = 0
-    assert status == 504, raw[:300]
     expect_refused(own, status, body, raw, errors)
 
 
@@ -923,14 +890,19 @@ def test_v3_create_answer_unusable_is_never_payable(own, kind, pay_tp):
     expect_refused(own, status, body, raw, errors)
 
 
-def test_v3_create_slow_answer_is_unknown(own):
-    Route.wx = v3_create()
-    own["wx"].hang = SLOW
+@pytest.mark.parametrize("fake", ["zfb", "wx"])
+def test_create_slow_answer_is_unknown(own, fake):
+    """Alipay's precreate or WeChat v3's create answering only after http.timeout_ms."""
+    if fake == "zfb":
+        Route.zfb, pay_tp, site = precreate(), "zfb.qrcode", None
+    else:
+        Route.wx, pay_tp, site = v3_create(), "wx.qrcode", V3
+    own[fake].hang = SLOW
     try:
         errors = PgErrors()
-        status, body, raw = own_buy(own, "wx.qrcode", site=V3)
+        status, body, raw = own_buy(own, pay_tp, site=site)
     finally:
-        own["wx"].hang = 0
+        own[fake].hang = 0
     assert status == 504, raw[:300]
     expect_refused(own, status, body, raw, errors)
 

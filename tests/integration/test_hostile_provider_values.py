@@ -24,14 +24,12 @@ import random
 import socket
 import string
 import struct
-import subprocess
-import time
 import urllib.parse
 
 import pytest
 
 from conftest import STACK, cli, psql
-from helpers import FakeGateway, LocalServer, buy_ok, db_row, sim_pay, wait_state
+from helpers import FakeGateway, LocalServer, buy_ok, db_row, own_orderpayd, sim_pay, wait_state
 from test_zzz_hostile_faults import run_cli_env, wx_sign, wx_xml
 
 USD_SITE = STACK.get("DEMO_USD_SITE", "demo-usd")
@@ -378,36 +376,14 @@ def own():
     """Our own orderpayd on the stack's database, its providers' gateways our fakes."""
     wx = FakeGateway(_wx_route)
     pp = FakeGateway(_pp_route, content_type="application/json")
-    sock = os.path.join(os.path.dirname(STACK["ORDERPAYD_SOCKET"]), "hpv-%d.sock" % os.getpid())
-    log_path = os.path.join(STACK["STACK_LOG_DIR"], "hostile-values-orderpayd.log")
-    env = dict(os.environ, ORDERPAY_CONFIG=STACK["ORDERPAY_CONFIG"], ORDERPAY_LISTEN=sock,
-               ORDERPAY_WORKERS="1", ORDERPAY_WXPAY_GATEWAY=wx.url, ORDERPAY_PAYPAL_GATEWAY=pp.url,
-               ORDERPAY_HTTP_TIMEOUT_MS="3000", ORDERPAY_HTTP_CONNECT_TIMEOUT_MS="1000")
-    if os.path.exists(sock):
-        os.unlink(sock)
-    log = open(log_path, "ab")
-    proc = subprocess.Popen([os.path.join(STACK["ORDERPAY_BIN"], "orderpayd")], env=env,
-                            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
     try:
-        deadline = time.time() + 30
-        while not os.path.exists(sock):
-            assert proc.poll() is None and time.time() < deadline, "own orderpayd did not start"
-            time.sleep(0.05)
-        yield {"sock": sock, "log": log_path}
+        with own_orderpayd("hpv", ORDERPAY_WXPAY_GATEWAY=wx.url, ORDERPAY_PAYPAL_GATEWAY=pp.url,
+                           ORDERPAY_HTTP_TIMEOUT_MS="3000", ORDERPAY_HTTP_CONNECT_TIMEOUT_MS="1000") as own:
+            yield own
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-        log.close()
         wx.close()
         pp.close()
         Route.wx = Route.paypal = None
-        if os.path.exists(sock):
-            os.unlink(sock)
 
 
 def own_buy(own, pay_tp="wx.qrcode", site=None, **extra):
