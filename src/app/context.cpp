@@ -26,8 +26,10 @@ Settings Settings::From(const Config& cfg) {
 // Without a lock_timeout one forgotten transaction in psql holding a product's row stopped the
 // whole shop: every worker waited on that row, /healthz and other products' buys included, for
 // as long as it stayed open. Now such a request answers 503 e.sys.db.busy after the timeout and
-// its worker serves others. 0 leaves the server's (or the role's) setting alone.
-std::optional<std::string> Settings::DbSessionSql(const Config& cfg, std::string& error) {
+// its worker serves others. 0 leaves the server's (or the role's) setting alone. The CLI takes
+// the lock timeout too, so one locked row costs a timer run that row, not the whole run.
+std::optional<std::string> Settings::DbSessionSql(const Config& cfg, std::string& error,
+                                                  bool with_statement_timeout) {
     constexpr std::int64_t kHour = 3600 * 1000;
     const std::optional<std::int64_t> lock = cfg.GetWhole("db.lock_timeout_ms", 2000, 0, kHour, error);
     if (!lock) return std::nullopt;
@@ -36,7 +38,8 @@ std::optional<std::string> Settings::DbSessionSql(const Config& cfg, std::string
     if (!statement) return std::nullopt;
     std::string sql;
     if (*lock > 0) sql += "SET lock_timeout = " + std::to_string(*lock) + ";";
-    if (*statement > 0) sql += "SET statement_timeout = " + std::to_string(*statement) + ";";
+    if (*statement > 0 && with_statement_timeout)
+        sql += "SET statement_timeout = " + std::to_string(*statement) + ";";
     return sql;
 }
 

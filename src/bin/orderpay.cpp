@@ -2,6 +2,7 @@
 #include <cstring>
 #include <iostream>
 
+#include "orderpay/app/context.hpp"
 #include "orderpay/cli/cli.hpp"
 #include "orderpay/core/log.hpp"
 #include "orderpay/core/version.hpp"
@@ -83,8 +84,15 @@ int main(int argc, char** argv) {
         std::cerr << "orderpay: " << err << '\n';
         return 1;
     }
+    std::string bad;
+    std::optional<std::string> session = app::Settings::DbSessionSql(*cfg, bad, false);
+    if (!session) {
+        std::cerr << "orderpay: " << bad << '\n';
+        return 1;
+    }
     providers::HttpGlobalInit();
     db::Connection conn(cfg->Get("db", "dbname=orderpay"), store::AllStatements());
+    conn.SetSessionSql(*session);
     cli::Env env{*cfg, conn};
     std::string group = argv[i];
     try {

@@ -9,6 +9,7 @@
 #include "orderpay/app/order_view.hpp"
 #include "orderpay/app/payflow.hpp"
 #include "orderpay/cli/cli.hpp"
+#include "orderpay/core/log.hpp"
 #include "orderpay/domain/states.hpp"
 #include "orderpay/http/reply.hpp"
 #include "orderpay/store/admin.hpp"
@@ -85,15 +86,18 @@ int OrderCmd(Env& env, const Args& a) {
 // never be failed because its notification was lost.
 int ExpireCmd(Env& env, const Args& a) {
     app::Context ctx(app::Settings::From(env.cfg), env.db);
-    int expired = 0, settled = 0;
-    for (const std::string& id : store::OrdersDueToExpire(env.db, a.Limit(500))) {
+    int expired = 0, settled = 0, errors = 0;
+    // One order whose expiry throws (its row locked past db.lock_timeout_ms by a transaction
+    // left open, a lost connection) must not stop the orders after it: the next run tries it
+    // again, and this one ends in failure so the timer unit shows it.
+    auto expire_one = [&](const std::string& id) {
         std::optional<std::string> site = store::OrderSite(env.db, id);
         std::optional<store::OrderRecord> order = site ? store::FindOrder(env.db, *site, id) : std::nullopt;
         std::optional<store::SlipRow> slip = order ? app::CurrentSlip(env.db, *order) : std::nullopt;
         if (slip && slip->Open()) {
             providers::Provider* p = ctx.ProviderFor(slip->provider);
             std::optional<providers::Merchant> m = store::FindMerchant(env.db, slip->merchant_id);
-            if (!p || !m) continue;  // cannot ask: never fail a slip that may have been paid
+            if (!p || !m) return;  // cannot ask: never fail a slip that may have been paid
             // A payment the close refunded is recorded by CloseSlip: the order is RF, not payable.
             providers::CloseResult c = app::CloseSlip(ctx, *p, *m, *slip);
             if (!c.reversed_txn.empty() || c.already_paid || !c.closed) {
@@ -101,21 +105,33 @@ int ExpireCmd(Env& env, const Args& a) {
                 std::optional<domain::OrderState> st = store::OrderState(env.db, id);
                 if (st && !domain::IsPayable(*st)) {
                     ++settled;
-                    continue;
+                    return;
                 }
                 // Close failed and the state is still unknown: try again next run.
-                if (!c.closed) continue;
+                if (!c.closed) return;
             }
             store::FailSlip(env.db, slip->id, "order expired");
         }
         if (store::ExpireOrder(env.db, id)) ++expired;
+    };
+    for (const std::string& id : store::OrdersDueToExpire(env.db, a.Limit(500))) {
+        try {
+            expire_one(id);
+        } catch (const std::exception& e) {
+            ++errors;
+            env.db.ResetTransaction();
+            log::Error("expire: order ", id, ": ", e.what());
+        }
     }
     if (a.json) {
-        std::cout << "{\"expired\":" << expired << ",\"settled\":" << settled << "}\n";
+        std::cout << "{\"expired\":" << expired << ",\"settled\":" << settled << ",\"errors\":" << errors
+                  << "}\n";
     } else {
-        std::cout << "expired " << expired << " orders, " << settled << " found paid\n";
+        std::cout << "expired " << expired << " orders, " << settled << " found paid";
+        if (errors) std::cout << ", " << errors << " failed (see the log; the next run tries them again)";
+        std::cout << '\n';
     }
-    return 0;
+    return errors ? 1 : 0;
 }
 
 }  // namespace

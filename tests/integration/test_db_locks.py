@@ -10,11 +10,18 @@ import threading
 
 import pytest
 
-from conftest import STACK, http, psql
+from conftest import STACK, cli, http, psql
 from helpers import Locker, buy, buy_ok, check
 from test_fcgi_raw import handed_socket_pool, request
 
-CUP = STACK["DEMO_STOCK_PRODUCT"]
+CUP = "dl-cup"  # a counted product of this file's own (the demo cup's stock of 5 is other tests')
+
+
+@pytest.fixture(scope="module", autouse=True)
+def cup():
+    res = cli("product", "add", CUP, "--site", STACK["DEMO_SITE"], "--title", "Lock cup", "--price", "1.00",
+              "--stock", "100000", check=False)
+    assert res.returncode == 0 or "exist" in res.stderr, res.stderr
 
 
 def counts():
@@ -112,3 +119,35 @@ def test_a_timeout_that_is_not_a_whole_number_of_ms_in_range_stops_orderpayd(tmp
     name = key.lower().replace("_", ".", 1)
     assert "%s must be a whole number from 0 to 3600000, not '%s'" % (name, value) in proc.stderr, proc.stderr
     assert not (tmp_path / "x.sock").exists()
+
+
+def test_expire_skips_an_order_whose_row_stays_locked_and_expires_the_rest():
+    """`orderpay expire` (the minute timer) waited forever on one locked order, and every later
+    run queued behind it; now it honours db.lock_timeout_ms, skips that order (exit 1, named in
+    the log) and expires the others; the next run takes it once the lock is gone."""
+    first, second = buy_ok(), buy_ok()
+    # The locked one is the older, so it comes first in the run's queue.
+    psql("UPDATE orders SET expi = now() - interval '2 minutes' WHERE id = '%s'" % first["id"])
+    psql("UPDATE orders SET expi = now() - interval '1 minute' WHERE id = '%s'" % second["id"])
+    locker = Locker("SELECT 1 FROM orders WHERE id = '%s' FOR UPDATE" % first["id"])
+    try:
+        res = cli("expire", "--limit", "100000", check=False, timeout=60)
+        assert locker.proc.poll() is None, "the lock must still be held"
+    finally:
+        locker.release()
+    assert res.returncode == 1, (res.stdout, res.stderr)
+    assert "failed" in res.stdout and first["id"] in res.stderr, (res.stdout, res.stderr)
+    assert psql("SELECT or_st FROM orders WHERE id = '%s'" % second["id"]) == "FA"
+    assert psql("SELECT or_st FROM orders WHERE id = '%s'" % first["id"]) in ("NW", "WT")
+    res = cli("expire", "--limit", "100000", check=False, timeout=60)
+    assert res.returncode == 0, (res.stdout, res.stderr)
+    assert psql("SELECT or_st FROM orders WHERE id = '%s'" % first["id"]) == "FA"
+
+
+@pytest.mark.parametrize("value", ["2s", "-1"])
+def test_the_cli_refuses_a_bad_lock_timeout_too(value):
+    env = dict(os.environ, ORDERPAY_CONFIG=STACK["ORDERPAY_CONFIG"], ORDERPAY_DB_LOCK_TIMEOUT_MS=value)
+    proc = subprocess.run([os.path.join(STACK["ORDERPAY_BIN"], "orderpay"), "expire"], env=env, capture_output=True,
+                          text=True, timeout=30)
+    assert proc.returncode == 1, proc.stderr
+    assert "db.lock_timeout_ms must be a whole number from 0 to 3600000, not '%s'" % value in proc.stderr

@@ -27,9 +27,11 @@ struct Settings {
     /// Expects a config DbSessionSql accepted.
     static Settings From(const Config& cfg);
 
-    /// The SET statements for db.lock_timeout_ms and db.statement_timeout_ms, or nullopt with
-    /// `error` when either is not a whole number in range (orderpayd then refuses to start).
-    static std::optional<std::string> DbSessionSql(const Config& cfg, std::string& error);
+    /// The SET statements for db.lock_timeout_ms and db.statement_timeout_ms (the latter only
+    /// `with_statement_timeout`: the CLI's audit may scan for longer), or nullopt with `error`
+    /// when either is not a whole number in range (the program then refuses to start).
+    static std::optional<std::string> DbSessionSql(const Config& cfg, std::string& error,
+                                                   bool with_statement_timeout = true);
 
     /// Where `provider` notifies us about a payment or refund of a slip of `site_id`: the one
     /// route, pay/re_<provider>, takes both.
