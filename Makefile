@@ -191,7 +191,7 @@ FUZZ_LIB_SRCS := src/http/form.cpp src/http/json.cpp src/http/xml.cpp src/http/x
                  src/http/errors.cpp src/http/utf8.cpp src/domain/money.cpp src/crypto/digest.cpp \
                  src/crypto/rsa.cpp src/crypto/aead.cpp src/crypto/x509_chain.cpp src/core/log.cpp \
                  src/core/config.cpp src/providers/http_client.cpp src/providers/scan_resolve.cpp \
-                 src/providers/registry.cpp src/providers/plausible.cpp $(sort $(wildcard src/providers/*/*.cpp)) \
+                 src/providers/registry.cpp src/providers/plausible.cpp src/providers/breaker.cpp $(sort $(wildcard src/providers/*/*.cpp)) \
                  tests/unit/xml_libxml2_reference.cpp
 FUZZ_LIB_OBJS := $(FUZZ_LIB_SRCS:%.cpp=$(FUZZ_OUT)/obj/%.o)
 FUZZ_TARGETS := $(patsubst tests/fuzz/%_fuzz.cpp,%,$(sort $(wildcard tests/fuzz/*_fuzz.cpp)))

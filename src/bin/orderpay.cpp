@@ -8,6 +8,7 @@
 #include "orderpay/core/version.hpp"
 #include "orderpay/db/migrations.hpp"
 #include "orderpay/providers/http_client.hpp"
+#include "orderpay/providers/registry.hpp"
 #include "orderpay/store/statements.hpp"
 
 namespace {
@@ -86,7 +87,7 @@ int main(int argc, char** argv) {
     }
     std::string bad;
     std::optional<std::string> session = app::Settings::DbSessionSql(*cfg, bad, false);
-    if (!session) {
+    if (!session || !providers::BreakerPolicyFrom(*cfg, bad)) {
         std::cerr << "orderpay: " << bad << '\n';
         return 1;
     }

@@ -18,6 +18,7 @@
 #include "orderpay/fcgi/pool.hpp"
 #include "orderpay/handlers/handlers.hpp"
 #include "orderpay/providers/http_client.hpp"
+#include "orderpay/providers/registry.hpp"
 #include "orderpay/store/statements.hpp"
 
 namespace {
@@ -109,7 +110,7 @@ int main(int argc, char** argv) {
         return 1;
     }
     if (!Workers(*cfg, 8)) return 1;
-    if (std::string e; !app::Settings::DbSessionSql(*cfg, e)) {
+    if (std::string e; !app::Settings::DbSessionSql(*cfg, e) || !providers::BreakerPolicyFrom(*cfg, e)) {
         log::Error(e);
         return 1;
     }
@@ -140,7 +141,8 @@ int main(int argc, char** argv) {
             }
             const std::optional<int> workers = Workers(*fresh, o.workers);
             std::string bad;
-            if (!workers || !app::Settings::DbSessionSql(*fresh, bad)) {
+            if (!workers || !app::Settings::DbSessionSql(*fresh, bad) ||
+                !providers::BreakerPolicyFrom(*fresh, bad)) {
                 if (!bad.empty()) log::Error(bad);
                 log::Error("reload refused, keeping the old config and workers");
                 return;

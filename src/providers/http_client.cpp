@@ -6,8 +6,11 @@
 #include <unistd.h>
 
 #include <cctype>
+#include <chrono>
 
 #include "orderpay/core/c_handles.hpp"
+#include "orderpay/core/log.hpp"
+#include "orderpay/providers/breaker.hpp"
 
 namespace orderpay::providers {
 
@@ -113,10 +116,13 @@ std::string HttpResult::Header(std::string_view lower_name) const {
 
 void HttpGlobalInit() {
     curl_global_init(CURL_GLOBAL_DEFAULT);
+    breaker::InitShared();
 }
 
-HttpResult HttpRequest(const std::string& method, const std::string& url, const std::string& body,
-                       const std::string& content_type, const HttpOptions& opts) {
+namespace {
+
+HttpResult Perform(const std::string& method, const std::string& url, const std::string& body,
+                   const std::string& content_type, const HttpOptions& opts) {
     HttpResult res;
     ThreadCurl& thread_curl = ThisThreadCurl();
     CURL* c = ResetEasyHandle(thread_curl);
@@ -185,6 +191,46 @@ HttpResult HttpRequest(const std::string& method, const std::string& url, const 
         res.fail = HttpFail::kConnect;
     } else {
         res.fail = HttpFail::kOther;
+    }
+    return res;
+}
+
+std::int64_t NowMs() {
+    // CLOCK_MONOTONIC: the same clock in every process of the pool.
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
+
+}  // namespace
+
+HttpResult HttpRequest(const std::string& method, const std::string& url, const std::string& body,
+                       const std::string& content_type, const HttpOptions& opts) {
+    const breaker::Policy& policy = breaker::CurrentPolicy();
+    if (policy.timeouts <= 0) return Perform(method, url, body, content_type, opts);
+    const std::string origin = breaker::Origin(url);
+    breaker::Slot* slot = breaker::SlotFor(origin);
+    if (!slot) return Perform(method, url, body, content_type, opts);
+    if (breaker::Before(*slot, policy, NowMs()) == breaker::Gate::kRefuse) {
+        HttpResult res;
+        res.fail = HttpFail::kConnect;  // never sent: certainly not processed
+        res.error = "not called: " + origin + " timed out " + std::to_string(policy.timeouts) +
+                    " times in a row (http.breaker_timeouts); asked again within http.breaker_open_ms";
+        return res;
+    }
+    HttpResult res = Perform(method, url, body, content_type, opts);
+    const bool answered = res.fail == HttpFail::kNone;
+    switch (breaker::After(*slot, policy, answered, res.fail == HttpFail::kTimeout, NowMs())) {
+        case breaker::Change::kOpened:
+            log::Warn("provider gateway ", origin, " timed out ", policy.timeouts,
+                      " times in a row: calls to it fail at once for ", policy.open_ms,
+                      " ms, then one probes it");
+            break;
+        case breaker::Change::kClosed:
+            log::Info("provider gateway ", origin, " answers again");
+            break;
+        case breaker::Change::kNone:
+            break;
     }
     return res;
 }

@@ -3,11 +3,14 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
 #include "orderpay/core/config.hpp"
+#include "orderpay/providers/breaker.hpp"
 #include "orderpay/providers/provider.hpp"
 
 namespace orderpay::providers {
@@ -43,5 +46,9 @@ class Providers {
 
 /// The HTTP timeouts every provider client shares (http.connect_timeout_ms, http.timeout_ms).
 Timeouts TimeoutsFrom(const Config& cfg);
+
+/// http.breaker_timeouts (0 to 1000, default 3; 0 turns the breaker off) and
+/// http.breaker_open_ms (1 to 3600000, default 10000); nullopt with `error` for anything else.
+std::optional<breaker::Policy> BreakerPolicyFrom(const Config& cfg, std::string& error);
 
 }  // namespace orderpay::providers
