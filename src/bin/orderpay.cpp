@@ -4,11 +4,11 @@
 
 #include "orderpay/app/context.hpp"
 #include "orderpay/cli/cli.hpp"
+#include "orderpay/core/config_check.hpp"
 #include "orderpay/core/log.hpp"
 #include "orderpay/core/version.hpp"
 #include "orderpay/db/migrations.hpp"
 #include "orderpay/providers/http_client.hpp"
-#include "orderpay/providers/registry.hpp"
 #include "orderpay/store/statements.hpp"
 
 namespace {
@@ -85,15 +85,15 @@ int main(int argc, char** argv) {
         std::cerr << "orderpay: " << err << '\n';
         return 1;
     }
-    std::string bad;
-    std::optional<std::string> session = app::Settings::DbSessionSql(*cfg, bad, false);
-    if (!session || !providers::BreakerPolicyFrom(*cfg, bad)) {
+    if (std::string bad = CheckConfig(*cfg, ConfigUser::kCli); !bad.empty()) {
         std::cerr << "orderpay: " << bad << '\n';
         return 1;
     }
+    if (std::string w = UnknownKeysWarning(*cfg); !w.empty()) std::cerr << "orderpay: warning: " << w << '\n';
     providers::HttpGlobalInit();
     db::Connection conn(cfg->Get("db", "dbname=orderpay"), store::AllStatements());
-    conn.SetSessionSql(*session);
+    std::string unused;
+    conn.SetSessionSql(app::Settings::DbSessionSql(*cfg, unused, false).value_or(""));
     cli::Env env{*cfg, conn};
     std::string group = argv[i];
     try {

@@ -10,6 +10,7 @@
 
 #include "orderpay/app/context.hpp"
 #include "orderpay/core/config.hpp"
+#include "orderpay/core/config_check.hpp"
 #include "orderpay/core/log.hpp"
 #include "orderpay/core/metrics.hpp"
 #include "orderpay/core/version.hpp"
@@ -18,7 +19,6 @@
 #include "orderpay/fcgi/pool.hpp"
 #include "orderpay/handlers/handlers.hpp"
 #include "orderpay/providers/http_client.hpp"
-#include "orderpay/providers/registry.hpp"
 #include "orderpay/store/statements.hpp"
 
 namespace {
@@ -53,28 +53,12 @@ class OrderpayApp final : public fcgi::App {
     app::Context ctx_;
 };
 
-// workers: 1..256, the whole value a number. 0 or "-4" left a pool with no worker (a reload
-// retired every old one and started none) while the master looked healthy; GetInt's fallback
-// would have read "8x" as the default.
-constexpr long kMaxWorkers = 256;
-std::optional<int> Workers(const Config& cfg, int fallback) {
-    const std::string text = cfg.Get("workers");
-    if (text.empty()) return fallback;
-    char* end = nullptr;
-    errno = 0;
-    const long n = std::strtol(text.c_str(), &end, 10);
-    if (*end || errno || n < 1 || n > kMaxWorkers) {
-        log::Error("workers must be a whole number from 1 to ", kMaxWorkers, ", not '", text, "'");
-        return std::nullopt;
-    }
-    return static_cast<int>(n);
-}
-
 fcgi::PoolOptions PoolFrom(const Config& cfg) {
     fcgi::PoolOptions o;
     o.name = "orderpayd";
     o.socket_path = cfg.Get("listen", "/run/orderpay/orderpayd.sock");
-    o.workers = Workers(cfg, 8).value_or(8);  // checked in main before the pool starts
+    // Every value is in its range (CheckConfig ran first): no cast below truncates.
+    o.workers = static_cast<int>(cfg.GetInt("workers", 8));
     o.backlog = static_cast<int>(cfg.GetInt("backlog", 256));
     o.max_body = static_cast<std::size_t>(cfg.GetInt("max_body_bytes", 64 * 1024));
     o.drain_ms = static_cast<int>(cfg.GetInt("drain_timeout_ms", 10000));
@@ -104,16 +88,13 @@ int main(int argc, char** argv) {
         log::Error(err);
         return 1;
     }
-    // log_format: text (default) or json, one object per line with the request's context.
-    if (!log::SetFormat(cfg->Get("log_format", "text"))) {
-        log::Error("log_format must be text or json, not '", cfg->Get("log_format"), "'");
-        return 1;
-    }
-    if (!Workers(*cfg, 8)) return 1;
-    if (std::string e; !app::Settings::DbSessionSql(*cfg, e) || !providers::BreakerPolicyFrom(*cfg, e)) {
+    // Every key before anything starts: a value a key cannot mean stops orderpayd, naming the key
+    // (workers 0 left a pool with no worker; "100ms" was read as the default, -1 as no limit).
+    if (std::string e = CheckConfig(*cfg, ConfigUser::kDaemon); !e.empty()) {
         log::Error(e);
         return 1;
     }
+    log::SetFormat(cfg->Get("log_format", "text"));  // text (default) or json, one object per line
     // log_file: append log lines there instead of stderr (which systemd sends to the journal).
     if (std::string file = cfg->Get("log_file"); !file.empty()) {
         int fd = open(file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
@@ -123,6 +104,7 @@ int main(int argc, char** argv) {
         }
         close(fd);
     }
+    if (std::string w = UnknownKeysWarning(*cfg); !w.empty()) log::Warn(w);
     providers::HttpGlobalInit();
     crypto::WarmUp();
     // Mapped before the pool forks, so every worker (and every respawned one) shares it.
@@ -139,20 +121,21 @@ int main(int argc, char** argv) {
                 log::Error("reload failed, keeping the old config: ", e);
                 return;
             }
-            const std::optional<int> workers = Workers(*fresh, o.workers);
-            std::string bad;
-            if (!workers || !app::Settings::DbSessionSql(*fresh, bad) ||
-                !providers::BreakerPolicyFrom(*fresh, bad)) {
-                if (!bad.empty()) log::Error(bad);
+            // All or nothing: a bad value keeps the whole old config (a bad log_format used to
+            // be refused after the other new values were already taken).
+            if (std::string bad = CheckConfig(*fresh, ConfigUser::kDaemon); !bad.empty()) {
+                log::Error(bad);
                 log::Error("reload refused, keeping the old config and workers");
                 return;
             }
+            if (std::string w = UnknownKeysWarning(*fresh); !w.empty()) log::Warn(w);
             *settings = app::Settings::From(*fresh);
             // Workers forked after this (all of them, one by one) inherit the new format.
-            if (!log::SetFormat(fresh->Get("log_format", "text")))
-                log::Error("reload: log_format must be text or json; keeping the old one");
-            o.workers = *workers;
-            o.max_body = static_cast<std::size_t>(fresh->GetInt("max_body_bytes", 64 * 1024));
+            log::SetFormat(fresh->Get("log_format", "text"));
+            const fcgi::PoolOptions fresh_opts = PoolFrom(*fresh);
+            o.workers = fresh_opts.workers;
+            o.max_body = fresh_opts.max_body;
+            o.drain_ms = fresh_opts.drain_ms;
             log::Info("config reloaded from ", path);
         });
 }

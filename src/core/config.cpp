@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cerrno>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 
 namespace orderpay {
@@ -35,7 +36,9 @@ std::optional<Config> Config::Load(const std::string& path, std::string& error) 
     Config cfg;
     cfg.path_ = path;
     std::ifstream in(path);
-    if (!in) {
+    // A directory opens as a stream that reads nothing: the program ran on every default.
+    std::error_code ec;
+    if (!in || std::filesystem::is_directory(path, ec)) {
         error = "cannot read config file " + path;
         return std::nullopt;
     }
@@ -51,6 +54,10 @@ std::optional<Config> Config::Load(const std::string& path, std::string& error) 
             return std::nullopt;
         }
         cfg.values_[Trim(t.substr(0, eq))] = Trim(t.substr(eq + 1));
+    }
+    if (in.bad()) {
+        error = "cannot read config file " + path;
+        return std::nullopt;
     }
     return cfg;
 }
@@ -68,6 +75,12 @@ std::int64_t Config::GetInt(const std::string& key, std::int64_t fallback) const
     char* end = nullptr;
     long long v = std::strtoll(text.c_str(), &end, 10);
     return (end && *end == '\0') ? v : fallback;
+}
+
+std::vector<std::string> Config::Keys() const {
+    std::vector<std::string> keys;
+    for (const auto& [k, v] : values_) keys.push_back(k);
+    return keys;
 }
 
 std::optional<std::int64_t> Config::GetWhole(const std::string& key, std::int64_t fallback, std::int64_t min,

@@ -2,27 +2,18 @@
 // provider calls (app/resend.hpp), whatever the file says; the database timeouts are whole
 // numbers of ms in range or refused.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <cstdio>
 #include <string>
 
 #include "orderpay/app/context.hpp"
+#include "temp_config.hpp"
 
 namespace orderpay {
 namespace {
 
 Config ConfigOf(const std::string& text) {
-    char path[] = "/tmp/orderpay-settings-XXXXXX";
-    const int fd = mkstemp(path);
-    EXPECT_GE(fd, 0);
-    EXPECT_EQ(write(fd, text.data(), text.size()), static_cast<ssize_t>(text.size()));
-    close(fd);
-    std::string error;
-    std::optional<Config> cfg = Config::Load(path, error);
-    unlink(path);
-    EXPECT_TRUE(cfg) << error;
-    return cfg ? *cfg : Config{};
+    return ConfigFromText(text);
 }
 
 app::Settings FromText(const std::string& text) {

@@ -5,6 +5,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace orderpay {
 
@@ -24,6 +25,8 @@ class Config {
     std::optional<std::int64_t> GetWhole(const std::string& key, std::int64_t fallback, std::int64_t min,
                                          std::int64_t max, std::string& error) const;
     bool Has(const std::string& key) const { return values_.count(key) != 0; }
+    /// The keys the file names (not the environment's).
+    std::vector<std::string> Keys() const;
     const std::string& path() const { return path_; }
 
   private:

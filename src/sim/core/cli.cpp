@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "orderpay/core/config.hpp"
+#include "orderpay/core/config_check.hpp"
 #include "orderpay/core/log.hpp"
 #include "orderpay/crypto/rsa.hpp"
 #include "orderpay/db/migrations.hpp"
@@ -62,7 +63,16 @@ int Die(const std::string& why) {
 std::optional<Config> LoadConfig() {
     std::string err;
     auto cfg = Config::Load(Config::DefaultPath(), err);
-    if (!cfg) std::fprintf(stderr, "paysim: %s\n", err.c_str());
+    if (!cfg) {
+        std::fprintf(stderr, "paysim: %s\n", err.c_str());
+        return cfg;
+    }
+    // The file is orderpay's too: every key is held to its rule here as well (paysim.workers of
+    // 2^32+1 was read as 1).
+    if (std::string bad = CheckConfig(*cfg, ConfigUser::kCli); !bad.empty()) {
+        std::fprintf(stderr, "paysim: %s\n", bad.c_str());
+        return std::nullopt;
+    }
     return cfg;
 }
 

@@ -1,0 +1,22 @@
+// Every key of the config file with its rule, checked once before a program starts (and before
+// orderpayd takes a reloaded file): a value a key cannot mean is refused, naming the key, instead
+// of being read as the default, truncated or taken negative.
+#pragma once
+
+#include <string>
+
+#include "orderpay/core/config.hpp"
+
+namespace orderpay {
+
+enum class ConfigUser { kDaemon, kCli };
+
+/// The first problem, e.g. "http.timeout_ms must be a whole number from 1 to 600000, not '100ms'";
+/// empty when every key holds a value it can mean. orderpayd also needs notify_base_url.
+std::string CheckConfig(const Config& cfg, ConfigUser user);
+
+/// Names the file's keys no program reads (a typo, "Workers"), for a warning (never fatal);
+/// empty when there are none. Names are shown printable and cut short; values never.
+std::string UnknownKeysWarning(const Config& cfg);
+
+}  // namespace orderpay

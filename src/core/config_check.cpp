@@ -1,0 +1,129 @@
+// The config file's keys and their rules (README "Configuration"), checked before a program starts.
+#include "orderpay/core/config_check.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <string_view>
+
+namespace orderpay {
+
+namespace {
+
+struct WholeKey {
+    const char* key;
+    std::int64_t fallback;  // only for GetWhole's signature: an unset key is always fine
+    std::int64_t min;
+    std::int64_t max;
+};
+
+constexpr std::int64_t kDayMs = 24LL * 3600 * 1000;
+constexpr std::int64_t kHourMs = 3600LL * 1000;
+constexpr std::int64_t kTenMinutesMs = 600LL * 1000;
+
+// Ranges wide enough for any real shop, narrow enough that no reader truncates or overflows them
+// (an int of ms, a PostgreSQL interval, curl's long). workers, db.* and http.breaker_* are checked
+// by their own readers too, with the same ranges.
+constexpr std::array kWholeKeys = {
+    WholeKey{"workers", 8, 1, 256},
+    WholeKey{"backlog", 256, 1, 65535},
+    WholeKey{"drain_timeout_ms", 10000, 0, kHourMs},
+    WholeKey{"max_body_bytes", 65536, 1, 64LL << 20},
+    WholeKey{"query_min_interval_ms", 5000, 0, kDayMs},
+    WholeKey{"buy.resend_after_ms", 60000, 0, kDayMs},
+    WholeKey{"http.connect_timeout_ms", 3000, 1, kTenMinutesMs},
+    WholeKey{"http.timeout_ms", 10000, 1, kTenMinutesMs},
+    WholeKey{"http.breaker_timeouts", 3, 0, 1000},
+    WholeKey{"http.breaker_open_ms", 10000, 1, kHourMs},
+    WholeKey{"db.lock_timeout_ms", 2000, 0, kHourMs},
+    WholeKey{"db.statement_timeout_ms", 10000, 0, kHourMs},
+    WholeKey{"wxpay.scan_poll_ms", 3000, 1, 60000},
+    WholeKey{"wxpay.scan_poll_tries", 10, 0, 100},
+    WholeKey{"wxpay.reverse_tries", 3, 1, 100},
+    WholeKey{"alipay.scan_poll_ms", 5000, 1, 60000},
+    WholeKey{"alipay.scan_poll_tries", 5, 0, 100},
+    WholeKey{"alipay.cancel_tries", 3, 1, 100},
+    WholeKey{"paysim.workers", 4, 1, 256},
+    WholeKey{"paysim.notify_connect_timeout_ms", 2000, 1, kTenMinutesMs},
+    WholeKey{"paysim.notify_timeout_ms", 10000, 1, kTenMinutesMs},
+};
+
+// Keys holding text (names, paths, host lists): any value is theirs to mean.
+constexpr std::array kTextKeys = {
+    "db",
+    "listen",
+    "log_file",
+    "log_format",
+    "notify_base_url",
+    "tls.ca_file",
+    "wxpay.gateway",
+    "alipay.gateway",
+    "paypal.gateway",
+    "paypal.cert_hosts",
+    "paypal.ca_file",
+    "paypal.cert_cn_prefix",
+    "paypal.cert_cn_suffix",
+    "paysim.listen",
+    "paysim.paypal_cert_base",
+    "paysim.paypal_sign_key_file",
+    "paysim.paypal_web_base",
+};
+
+// An http(s) URL with a host and nothing a header or a log line could be split at: what a
+// provider is called at, or told to call back.
+bool HttpUrl(const std::string& v) {
+    std::size_t rest = 0;
+    if (v.rfind("https://", 0) == 0) {
+        rest = 8;
+    } else if (v.rfind("http://", 0) == 0) {
+        rest = 7;
+    } else {
+        return false;
+    }
+    if (rest >= v.size() || v[rest] == '/' || v[rest] == ':' || v[rest] == '?' || v[rest] == '#')
+        return false;
+    return std::none_of(v.begin(), v.end(), [](unsigned char c) { return c <= 0x20 || c == 0x7f; });
+}
+
+std::string CheckUrl(const Config& cfg, const char* key, bool required) {
+    const std::string v = cfg.Get(key);
+    if (v.empty())
+        return required ? std::string(key) + " must be set: the public base URL providers call back" : "";
+    if (HttpUrl(v)) return {};
+    // The value is not echoed: a URL may carry credentials.
+    return std::string(key) +
+           " must be an http:// or https:// URL with a host, without spaces or control characters";
+}
+
+}  // namespace
+
+std::string CheckConfig(const Config& cfg, ConfigUser user) {
+    std::string error;
+    for (const WholeKey& k : kWholeKeys)
+        if (!cfg.GetWhole(k.key, k.fallback, k.min, k.max, error)) return error;
+    if (const std::string f = cfg.Get("log_format", "text"); f != "text" && f != "json")
+        return "log_format must be text or json, not '" + f + "'";
+    if (std::string e = CheckUrl(cfg, "notify_base_url", user == ConfigUser::kDaemon); !e.empty()) return e;
+    for (const char* key : {"wxpay.gateway", "alipay.gateway", "paypal.gateway"})
+        if (std::string e = CheckUrl(cfg, key, false); !e.empty()) return e;
+    return {};
+}
+
+std::string UnknownKeysWarning(const Config& cfg) {
+    std::string out;
+    for (const std::string& key : cfg.Keys()) {
+        const bool whole = std::any_of(kWholeKeys.begin(), kWholeKeys.end(),
+                                       [&](const WholeKey& k) { return key == k.key; });
+        const bool text =
+            std::any_of(kTextKeys.begin(), kTextKeys.end(), [&](const char* k) { return key == k; });
+        if (whole || text) continue;
+        std::string shown;
+        for (unsigned char c : key.substr(0, 64))
+            shown += (c < 0x20 || c >= 0x7f) ? '?' : static_cast<char>(c);
+        out += (out.empty() ? "unknown config keys, ignored (keys are lower case, see README): '" : "', '") +
+               shown;
+    }
+    return out.empty() ? out : out + "'";
+}
+
+}  // namespace orderpay
