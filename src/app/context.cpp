@@ -17,30 +17,13 @@ Settings Settings::From(const Config& cfg) {
     const std::int64_t call_ms = providers::TimeoutsFrom(cfg).total_ms;
     s.resend_after_ms = std::max<std::int64_t>(cfg.GetInt("buy.resend_after_ms", 60000), 3 * call_ms);
     s.max_body = static_cast<std::size_t>(cfg.GetInt("max_body_bytes", 64 * 1024));
-    std::string unused;
-    s.db_session_sql = DbSessionSql(cfg, unused).value_or("");
+    // Without a lock_timeout one forgotten transaction in psql holding a product's row stopped
+    // the whole shop: every worker waited on that row, /healthz and other products' buys
+    // included, for as long as it stayed open. Checked by CheckConfig (0..3600000).
+    s.db_lock_timeout_ms = cfg.GetInt("db.lock_timeout_ms", 2000);
+    s.db_statement_timeout_ms = cfg.GetInt("db.statement_timeout_ms", 10000);
     s.cfg = cfg;
     return s;
-}
-
-// Without a lock_timeout one forgotten transaction in psql holding a product's row stopped the
-// whole shop: every worker waited on that row, /healthz and other products' buys included, for
-// as long as it stayed open. Now such a request answers 503 e.sys.db.busy after the timeout and
-// its worker serves others. 0 leaves the server's (or the role's) setting alone. The CLI takes
-// the lock timeout too, so one locked row costs a timer run that row, not the whole run.
-std::optional<std::string> Settings::DbSessionSql(const Config& cfg, std::string& error,
-                                                  bool with_statement_timeout) {
-    constexpr std::int64_t kHour = 3600 * 1000;
-    const std::optional<std::int64_t> lock = cfg.GetWhole("db.lock_timeout_ms", 2000, 0, kHour, error);
-    if (!lock) return std::nullopt;
-    const std::optional<std::int64_t> statement =
-        cfg.GetWhole("db.statement_timeout_ms", 10000, 0, kHour, error);
-    if (!statement) return std::nullopt;
-    std::string sql;
-    if (*lock > 0) sql += "SET lock_timeout = " + std::to_string(*lock) + ";";
-    if (*statement > 0 && with_statement_timeout)
-        sql += "SET statement_timeout = " + std::to_string(*statement) + ";";
-    return sql;
 }
 
 Context::Context(Settings s, db::Connection& db)

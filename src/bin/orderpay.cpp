@@ -92,8 +92,9 @@ int main(int argc, char** argv) {
     if (std::string w = UnknownKeysWarning(*cfg); !w.empty()) std::cerr << "orderpay: warning: " << w << '\n';
     providers::HttpGlobalInit();
     db::Connection conn(cfg->Get("db", "dbname=orderpay"), store::AllStatements());
-    std::string unused;
-    conn.SetSessionSql(app::Settings::DbSessionSql(*cfg, unused, false).value_or(""));
+    // The lock timeout, so one locked row costs a timer run that row (expire skips it); not the
+    // statement timeout: audit may scan for longer. migrate (below) takes neither.
+    conn.SetSessionTimeouts(cfg->GetInt("db.lock_timeout_ms", 2000), 0);
     cli::Env env{*cfg, conn};
     std::string group = argv[i];
     try {

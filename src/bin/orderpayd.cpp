@@ -42,7 +42,7 @@ void WarnPending(db::Connection& db) {
 class OrderpayApp final : public fcgi::App {
   public:
     explicit OrderpayApp(app::Settings s) : db_(s.db, store::AllStatements()), ctx_(std::move(s), db_) {
-        db_.SetSessionSql(ctx_.settings().db_session_sql);
+        db_.SetSessionTimeouts(ctx_.settings().db_lock_timeout_ms, ctx_.settings().db_statement_timeout_ms);
         // Connect before the first accept; a down database only means 503s for now.
         if (db_.Ensure()) WarnPending(db_);
     }

@@ -73,6 +73,12 @@ PGconn* Open(const std::string& conninfo, const std::string& server_options) {
 
 }  // namespace
 
+void Connection::SetSessionTimeouts(std::int64_t lock_ms, std::int64_t statement_ms) {
+    session_sql_.clear();
+    if (lock_ms > 0) session_sql_ += "SET lock_timeout = " + std::to_string(lock_ms) + ";";
+    if (statement_ms > 0) session_sql_ += "SET statement_timeout = " + std::to_string(statement_ms) + ";";
+}
+
 bool Connection::Ensure() {
     if (conn_ && PQstatus(conn_.get()) == CONNECTION_OK && prepared_) return true;
     // A reconnect here would run the rest of the transaction's statements in autocommit.

@@ -40,8 +40,7 @@ const PayTypeRow* FindPayType(std::string_view name) {
 Providers::Providers(const Config& cfg) {
     // Every provider call trusts these roots (the dev stack's own CA in front of paysim).
     SetDefaultCaFile(cfg.Get("tls.ca_file", ""));
-    std::string unused;
-    breaker::SetPolicy(BreakerPolicyFrom(cfg, unused).value_or(breaker::Policy{}));
+    breaker::SetPolicy(BreakerPolicyFrom(cfg));
     for (const ProviderRow& row : kProviders) all_.push_back(row.make(cfg));
 }
 
@@ -55,12 +54,9 @@ Timeouts TimeoutsFrom(const Config& cfg) {
     return Timeouts{cfg.GetInt("http.connect_timeout_ms", 3000), cfg.GetInt("http.timeout_ms", 10000)};
 }
 
-std::optional<breaker::Policy> BreakerPolicyFrom(const Config& cfg, std::string& error) {
-    const std::optional<std::int64_t> n = cfg.GetWhole("http.breaker_timeouts", 3, 0, 1000, error);
-    if (!n) return std::nullopt;
-    const std::optional<std::int64_t> ms = cfg.GetWhole("http.breaker_open_ms", 10000, 1, 3600 * 1000, error);
-    if (!ms) return std::nullopt;
-    return breaker::Policy{static_cast<int>(*n), *ms};
+breaker::Policy BreakerPolicyFrom(const Config& cfg) {
+    return breaker::Policy{static_cast<int>(cfg.GetInt("http.breaker_timeouts", 3)),
+                           cfg.GetInt("http.breaker_open_ms", 10000)};
 }
 
 }  // namespace orderpay::providers

@@ -43,6 +43,14 @@ TEST(ConfigCheck, AValueAKeyCannotMeanIsNamed) {
               "log_format must be text or json, not 'JSON'");
 }
 
+TEST(ConfigCheck, DbTimeoutsRefuseAnythingButAWholeNumberInRange) {
+    for (const char* key : {"db.lock_timeout_ms", "db.statement_timeout_ms"})
+        for (const char* bad :
+             {"2s", "-1", "+5", "5x", "1e3", "3600001", "99999999999999999999", "0x10", "1.5"})
+            EXPECT_EQ(CheckConfig(Of(kBase + key + " = " + bad + "\n"), ConfigUser::kCli),
+                      std::string(key) + " must be a whole number from 0 to 3600000, not '" + bad + "'");
+}
+
 TEST(ConfigCheck, UrlsMustBeHttpWithAHostAndNoSpaceOrControl) {
     for (const char* bad : {"not a url", "ftp://shop.example", "https://", "https:///x",
                             "https://shop example", "http://:80"}) {

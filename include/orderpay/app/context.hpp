@@ -21,17 +21,12 @@ struct Settings {
     // provider calls' worth of http.timeout_ms, so a live sender is never overtaken.
     std::int64_t resend_after_ms = 60000;
     std::size_t max_body = 64 * 1024;
-    std::string db_session_sql;  // db.lock_timeout_ms and db.statement_timeout_ms, set per connection
-    Config cfg;                  // each provider reads its own keys from it
+    std::int64_t db_lock_timeout_ms = 2000;  // set on every worker connection; 0: the server's
+    std::int64_t db_statement_timeout_ms = 10000;
+    Config cfg;  // each provider reads its own keys from it
 
-    /// Expects a config DbSessionSql accepted.
+    /// Expects a config CheckConfig accepted (core/config_check.hpp).
     static Settings From(const Config& cfg);
-
-    /// The SET statements for db.lock_timeout_ms and db.statement_timeout_ms (the latter only
-    /// `with_statement_timeout`: the CLI's audit may scan for longer), or nullopt with `error`
-    /// when either is not a whole number in range (the program then refuses to start).
-    static std::optional<std::string> DbSessionSql(const Config& cfg, std::string& error,
-                                                   bool with_statement_timeout = true);
 
     /// Where `provider` notifies us about a payment or refund of a slip of `site_id`: the one
     /// route, pay/re_<provider>, takes both.

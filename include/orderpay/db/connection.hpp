@@ -76,9 +76,10 @@ class Connection {
     /// conninfo so it wins over an `options` the conninfo names; empty leaves the conninfo alone.
     Connection(std::string conninfo, std::span<const Statement> statements, std::string server_options = {});
 
-    /// SQL run on every (re)connect, after "SET jit = off" and before the statements are prepared:
-    /// session settings such as orderpayd's lock_timeout, which then hold for every request.
-    void SetSessionSql(std::string sql) { session_sql_ = std::move(sql); }
+    /// Sets lock_timeout and statement_timeout (ms; 0 leaves the server's setting) on every
+    /// (re)connect, after "SET jit = off" and before the statements are prepared, so they hold for
+    /// every statement the session runs.
+    void SetSessionTimeouts(std::int64_t lock_ms, std::int64_t statement_ms);
 
     /// Connects (or reconnects and re-prepares) if needed. False while the database is down;
     /// attempts are spaced by a capped backoff so a dead server is not hammered.

@@ -47,8 +47,8 @@ class Providers {
 /// The HTTP timeouts every provider client shares (http.connect_timeout_ms, http.timeout_ms).
 Timeouts TimeoutsFrom(const Config& cfg);
 
-/// http.breaker_timeouts (0 to 1000, default 3; 0 turns the breaker off) and
-/// http.breaker_open_ms (1 to 3600000, default 10000); nullopt with `error` for anything else.
-std::optional<breaker::Policy> BreakerPolicyFrom(const Config& cfg, std::string& error);
+/// http.breaker_timeouts (default 3; 0 turns the breaker off) and http.breaker_open_ms (default
+/// 10000), in the ranges CheckConfig holds them to.
+breaker::Policy BreakerPolicyFrom(const Config& cfg);
 
 }  // namespace orderpay::providers
