@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "orderpay/app/scan_gate.hpp"
 #include "orderpay/providers/registry.hpp"
 #include "orderpay/store/cache.hpp"
 
@@ -22,6 +23,7 @@ Settings Settings::From(const Config& cfg) {
     // included, for as long as it stayed open. Checked by CheckConfig (0..3600000).
     s.db_lock_timeout_ms = cfg.GetInt("db.lock_timeout_ms", 2000);
     s.db_statement_timeout_ms = cfg.GetInt("db.statement_timeout_ms", 10000);
+    s.scan_max_waiting = scan_gate::LimitFrom(cfg);
     s.cfg = cfg;
     return s;
 }

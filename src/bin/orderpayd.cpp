@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "orderpay/app/context.hpp"
+#include "orderpay/app/scan_gate.hpp"
 #include "orderpay/core/config.hpp"
 #include "orderpay/core/config_check.hpp"
 #include "orderpay/core/log.hpp"
@@ -109,6 +110,7 @@ int main(int argc, char** argv) {
     crypto::WarmUp();
     // Mapped before the pool forks, so every worker (and every respawned one) shares it.
     if (!metrics::Init()) log::Warn("metrics: cannot map the shared region; /metrics answers 404");
+    app::scan_gate::InitShared();
     // Settings live in a shared holder so SIGHUP can swap them before workers are replaced.
     auto settings = std::make_shared<app::Settings>(app::Settings::From(*cfg));
     fcgi::PoolOptions opts = PoolFrom(*cfg);

@@ -6,6 +6,7 @@
 #include "orderpay/app/order_view.hpp"
 #include "orderpay/app/payflow.hpp"
 #include "orderpay/app/resend.hpp"
+#include "orderpay/app/scan_gate.hpp"
 #include "orderpay/core/log.hpp"
 #include "orderpay/crypto/digest.hpp"
 #include "orderpay/domain/pricing.hpp"
@@ -121,6 +122,11 @@ http::Response Buy(app::Context& ctx, app::Call& call, const http::Request& req)
     // The provider's limits before anything is written: an order it must refuse is never created.
     if (auto refused = app::CheckCharge(ctx, *pt, order.fee, order.currency))
         return http::Fail(refused->err, refused->why);
+    // Before anything is written or sent: a scan refused here leaves no order and no trade.
+    const bool scan = pt->kind == providers::PayKind::kScan;
+    std::optional<app::scan_gate::Pass> place =
+        scan ? app::scan_gate::Pass::TryTake(ctx.settings().scan_max_waiting) : std::nullopt;
+    if (scan && !place) return http::Fail(http::Err::kScanBusy);
 
     store::NewOrder o;
     o.id = crypto::RandomId(26);

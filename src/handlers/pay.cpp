@@ -2,6 +2,7 @@
 // close the old slip at the provider first and issue a new one.
 #include "orderpay/app/order_view.hpp"
 #include "orderpay/app/payflow.hpp"
+#include "orderpay/app/scan_gate.hpp"
 #include "orderpay/crypto/digest.hpp"
 #include "orderpay/domain/ids.hpp"
 #include "orderpay/handlers/handlers.hpp"
@@ -80,6 +81,11 @@ http::Response Pay(app::Context& ctx, app::Call& call, const http::Request& req)
     if (auto bad = app::CheckPayInputs(*pt, in)) return http::Fail(*bad);
     if (auto refused = app::CheckCharge(ctx, *pt, order->fee, order->currency))
         return http::Fail(refused->err, refused->why);
+    // Before anything is written or sent: a scan refused here leaves the old slip open and no new trade.
+    const bool scan = pt->kind == providers::PayKind::kScan;
+    std::optional<app::scan_gate::Pass> place =
+        scan ? app::scan_gate::Pass::TryTake(ctx.settings().scan_max_waiting) : std::nullopt;
+    if (scan && !place) return http::Fail(http::Err::kScanBusy);
 
     if (live) {
         bool paid = false;

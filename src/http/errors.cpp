@@ -51,6 +51,8 @@ constexpr std::array kTable = {
     ErrInfo{502, "e.www.pay.provider", "payment provider error"},
     ErrInfo{503, "e.sys.db.unavailable", "database unavailable, retry later"},
     ErrInfo{503, "e.sys.db.busy", "the data this request needs is locked, retry later"},
+    ErrInfo{503, "e.sys.scan.busy",
+            "too many scan payments are waiting for their buyers, retry in a few seconds"},
     ErrInfo{504, "e.www.pay.timeout", "payment provider timed out; the payment state is unknown"},
 };
 

@@ -23,7 +23,8 @@ struct Settings {
     std::size_t max_body = 64 * 1024;
     std::int64_t db_lock_timeout_ms = 2000;  // set on every worker connection; 0: the server's
     std::int64_t db_statement_timeout_ms = 10000;
-    Config cfg;  // each provider reads its own keys from it
+    int scan_max_waiting = 4;  // workers that may serve a scan payment at once (app/scan_gate.hpp)
+    Config cfg;                // each provider reads its own keys from it
 
     /// Expects a config CheckConfig accepted (core/config_check.hpp).
     static Settings From(const Config& cfg);

@@ -51,6 +51,7 @@ enum class Err {
     kProvider,             // 502 e.www.pay.provider
     kDbUnavailable,        // 503 e.sys.db.unavailable
     kDbBusy,               // 503 e.sys.db.busy   (a lock or statement timeout: nothing was changed)
+    kScanBusy,             // 503 e.sys.scan.busy (scan.max_waiting scans in progress: nothing was written)
     kProviderTimeout,      // 504 e.www.pay.timeout
 };
 
