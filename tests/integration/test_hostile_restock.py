@@ -364,16 +364,28 @@ def test_crossed_multi_product_orders_voided_while_others_buy_crossed_do_not_dea
 def test_two_reconcile_runs_at_once_over_an_expired_orders_unseen_payment_net_the_stock_to_zero():
     """Two `orderpay reconcile` runs re-close the same expired order's failed slip at once; its
     cancel finds it paid (no notification). The late settlement and the release happen once under
-    the slip lock: one provider refund, the order RF, the stock exactly as before."""
+    the slip lock: one provider refund, the order RF, the stock exactly as before.
+
+    One interleaving differs, by design: paysim's cancel pays the trade, then refunds it, in two
+    steps (as Alipay does for a buyer paying just then), and the other run's query can land between
+    them, see TRADE_SUCCESS and settle the order in a transaction of its own (seen in a CI dry run:
+    the order OK for 2.6 ms). The shop may have acted on that OK, so the stock stays held, as for
+    any refunded order that was seen paid (store::RecordReversal); everything else is the same."""
     a, b = product(stock=3, prefix="rst-a"), product(stock=3, prefix="rst-b")
     order, slip = expired_with_unclosed_slip([{"id": a, "amount": 2}, {"id": b, "amount": 3}])
     no_notification(slip)
     paid_at_cancel(slip)
     results = _run_cli_in_threads([("reconcile", "--min-age", "0"), ("reconcile", "--min-age", "0")])
     assert all(r.returncode == 0 for r in results), [r.stdout + r.stderr for r in results]
-    assert or_st(order["id"]) == "RF" and not stock_held(order["id"])
+    assert or_st(order["id"]) == "RF"
     assert refunds(slip) == "OK:500:provider"
-    assert (stock_of(a), stock_of(b)) == (3, 3)
+    # Settled by the reversal itself: paid and refunded at one transaction's now().
+    seen_paid = psql("SELECT o.ok_at < r.ct FROM orders o JOIN refunds r ON r.order_id = o.id"
+                     " WHERE o.id = '%s'" % order["id"]) == "t"
+    if seen_paid:
+        assert stock_held(order["id"]) and (stock_of(a), stock_of(b)) == (1, 0)
+    else:
+        assert not stock_held(order["id"]) and (stock_of(a), stock_of(b)) == (3, 3)
     audit_clean()
 
 
