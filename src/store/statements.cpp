@@ -182,13 +182,18 @@ const db::Statement kOrderView{
 // its current one (a slip superseded during its provider call must not take the order back).
 // Both in one statement, which also answers the order view as it is afterwards: the updated rows
 // from RETURNING, the rest as the statement's snapshot saw them (kOrderView's columns).
+// Lock order: the slip, then the order, as every settlement takes them (orderpay_settle). The
+// planner runs u (pulled first by o) before s, so without l's lock, which u's one-time filter
+// takes before it touches the order, a query settling this slip at that moment deadlocked
+// with the buy and its buyer got a 500 (test_db_locks.py).
 const db::Statement kSlipWaitView{
     "slip_wait_view",
-    "WITH s AS (UPDATE pay_slips SET st = 'WAIT', re_tp = $4, re_obj = $5, note = $6, "
+    "WITH l AS (SELECT id FROM pay_slips WHERE id = $3 FOR UPDATE), "
+    "s AS (UPDATE pay_slips SET st = 'WAIT', re_tp = $4, re_obj = $5, note = $6, "
     "provider_ref = coalesce(nullif($7, ''), provider_ref), lm = now() "
     "WHERE id = $3 AND st = 'NEW' RETURNING *), "
     "u AS (UPDATE orders SET or_st = 'WT', wt_at = coalesce(wt_at, now()), lm = now() "
-    "WHERE id = $2 AND or_st IN ('NW', 'WT') AND pay_id = $3 RETURNING *), "
+    "WHERE id = $2 AND or_st IN ('NW', 'WT') AND pay_id = $3 AND EXISTS (SELECT 1 FROM l) RETURNING *), "
     "o AS (SELECT * FROM u UNION ALL SELECT * FROM orders WHERE id = $2 AND NOT EXISTS (SELECT 1 FROM u)), "
     "ps AS (SELECT * FROM s UNION ALL "
     "SELECT * FROM pay_slips WHERE order_id = $2 AND id NOT IN (SELECT id FROM s)) "

@@ -151,3 +151,58 @@ def test_the_cli_refuses_a_bad_lock_timeout_too(value):
                           text=True, timeout=30)
     assert proc.returncode == 1, proc.stderr
     assert "db.lock_timeout_ms must be a whole number from 0 to 3600000, not '%s'" % value in proc.stderr
+
+
+def _waiting_on_a_lock(fragment):
+    """Whether an orderpay backend is waiting on a row lock in a statement containing `fragment`."""
+    return psql("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                " AND usename = current_user AND pid <> pg_backend_pid()"
+                " AND query LIKE '%%%s%%'" % fragment.replace("'", "''")) != "0"
+
+
+def test_a_settlement_holding_the_slip_as_the_buy_records_its_answer_is_not_a_deadlock():
+    """Every settlement locks the slip, then its order (orderpay_settle). The buy's record of the
+    provider's answer (slip NEW -> WAIT, order -> WT, one statement) took them the other way round,
+    so a query or notification settling the slip at that moment deadlocked with it: the buyer got
+    a 500 for an order that was being paid (seen once in test_hostile_scan's races with reconcile).
+    Here the settlement is a psql session: it holds the slip while a wx.scan buy's answer comes in
+    (131...: USERPAYING, then paid on the poll), then takes the order. Both must go through."""
+    import time
+    pid = "dl-scan-%d" % (time.time() * 1000)
+    cli("product", "add", pid, "--site", STACK["DEMO_SITE"], "--title", "Lock scan", "--price", "1.00",
+        "--stock", "1")
+    auth = "131" + ("%015d" % (int(time.time() * 1000) % 10 ** 15))
+    replies = []
+    t = threading.Thread(target=lambda: replies.append(
+        buy("wx.scan", products=[{"id": pid, "amount": 1}], auth_code=auth)))
+    t.start()
+    locker = None
+    try:
+        for _ in range(500):
+            row = psql("SELECT o.id || ' ' || s.id FROM orders o JOIN order_items i ON i.order_id = o.id"
+                       " JOIN pay_slips s ON s.id = o.pay_id WHERE i.product_id = '%s'" % pid)
+            if row:
+                break
+            time.sleep(0.01)
+        order_id, slip_id = row.split()
+        locker = Locker("SELECT 1 FROM pay_slips WHERE id = '%s' FOR UPDATE" % slip_id)
+        # The poll ends paid and the buy's statement waits for the slip.
+        deadline = time.time() + 10
+        while not _waiting_on_a_lock("SET st = 'WAIT'") and time.time() < deadline:
+            time.sleep(0.02)
+        assert _waiting_on_a_lock("SET st = 'WAIT'"), "the buy never came to record its answer"
+        # The settlement's second lock: the order. Before, the buy held it already (deadlock).
+        locker.proc.stdin.write("SELECT 1 FROM orders WHERE id = '%s' FOR UPDATE;\nSELECT 'order locked';\n"
+                                % order_id)
+        locker.proc.stdin.flush()
+        line = locker.proc.stdout.readline()
+        assert line.strip() in ("1", "order locked"), locker.proc.stderr.read()
+        if line.strip() == "1":
+            assert locker.proc.stdout.readline().strip() == "order locked"
+    finally:
+        if locker:
+            locker.release()
+        t.join(timeout=60)
+    status, body, raw, _ = replies[0]
+    assert status == 200 and body["data"]["or_st"] == "OK", raw
+    assert psql("SELECT st FROM pay_slips WHERE id = '%s'" % slip_id) == "OK"
