@@ -140,4 +140,8 @@ bool IsPayable(OrderState s) {
     return s == OrderState::kNW || s == OrderState::kWT;
 }
 
+bool IsPaid(OrderState s) {
+    return s == OrderState::kOK || s == OrderState::kSP || s == OrderState::kDN;
+}
+
 }  // namespace orderpay::domain

@@ -60,8 +60,7 @@ http::Response Pay(app::Context& ctx, app::Call& call, const http::Request& req)
     if (!order || order->buyer_id != call.buyer->account_id || order->buyer_store != call.buyer->store_id)
         return http::Fail(http::Err::kNoSuchObject);
     using domain::OrderState;
-    if (order->or_st == OrderState::kOK || order->or_st == OrderState::kSP || order->or_st == OrderState::kDN)
-        return Answer(ctx, call.site.id, order->id, http::Err::kOrderPaid);
+    if (domain::IsPaid(order->or_st)) return Answer(ctx, call.site.id, order->id, http::Err::kOrderPaid);
     if (order->or_st == OrderState::kFA || order->or_st == OrderState::kRF || order->expired)
         return Answer(ctx, call.site.id, order->id, http::Err::kOrderClosed);
 
@@ -109,7 +108,13 @@ http::Response Pay(app::Context& ctx, app::Call& call, const http::Request& req)
     std::string message;
     std::string json;
     std::optional<http::Err> err = app::SendSlip(ctx, *pt, *merchant, s, in, message, &json);
-    if (json.empty()) return Answer(ctx, call.site.id, order->id, err);
+    if (json.empty()) {
+        std::optional<store::OrderRecord> now = app::LoadOrder(ctx.db(), call.site.id, order->id, &json);
+        // The new slip failed, but another one paid the order meanwhile (a concurrent pay/pay's,
+        // or a superseded slip paid late): answered as pay/pay answers any paid order, not as a
+        // declined payment the buyer should try again.
+        if (err && now && domain::IsPaid(now->or_st)) err = http::Err::kOrderPaid;
+    }
     return err ? http::Fail(*err, {}, json) : http::Ok(json);
 }
 

@@ -17,8 +17,7 @@ http::Response Qr(app::Context& ctx, app::Call& call, const http::Request& req) 
 
     using domain::OrderState;
     const OrderState st = v.order->or_st;
-    if (st == OrderState::kOK || st == OrderState::kSP || st == OrderState::kDN)
-        return http::Fail(http::Err::kOrderPaid);
+    if (domain::IsPaid(st)) return http::Fail(http::Err::kOrderPaid);
     if (st == OrderState::kFA || st == OrderState::kRF || v.order->expired)
         return http::Fail(http::Err::kOrderClosed);
     if (!v.slip || v.slip->st != domain::SlipState::kWait || v.slip->re_tp != "QRCODE")

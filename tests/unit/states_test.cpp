@@ -126,5 +126,10 @@ TEST(StatesTest, IsPayable) {
     for (O s : {O::kOK, O::kFA, O::kSP, O::kDN, O::kRF}) EXPECT_FALSE(IsPayable(s)) << ToString(s);
 }
 
+TEST(StatesTest, IsPaidMeansPaidAndNotRefunded) {
+    for (O s : {O::kOK, O::kSP, O::kDN}) EXPECT_TRUE(IsPaid(s)) << ToString(s);
+    for (O s : {O::kNW, O::kWT, O::kFA, O::kRF}) EXPECT_FALSE(IsPaid(s)) << ToString(s);
+}
+
 }  // namespace
 }  // namespace orderpay::domain

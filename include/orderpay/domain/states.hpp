@@ -38,4 +38,7 @@ bool CanTransition(RefundState from, RefundState to);
 /// An order that can still take a payment slip (pay/pay, pay/buy).
 bool IsPayable(OrderState s);
 
+/// An order the buyer has paid and that is not refunded (OK, SP, DN).
+bool IsPaid(OrderState s);
+
 }  // namespace orderpay::domain
