@@ -148,8 +148,10 @@ def psql(sql):
     return out.stdout.strip()
 
 
-def cli(*args, check=True, timeout=120):
-    """Runs $ORDERPAY_BIN/orderpay with the stack's ORDERPAY_CONFIG."""
+def cli(*args, check=True, timeout=600):
+    """Runs $ORDERPAY_BIN/orderpay with the stack's ORDERPAY_CONFIG. The timeout only catches a
+    hang: a reconcile or expire over every slip earlier tests left open runs minutes on the
+    ASan build of a loaded CI box."""
     env = dict(os.environ)
     env["ORDERPAY_CONFIG"] = STACK["ORDERPAY_CONFIG"]
     res = subprocess.run([os.path.join(STACK["ORDERPAY_BIN"], "orderpay"), *map(str, args)],

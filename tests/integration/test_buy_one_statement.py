@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from conftest import STACK, cli, psql
-from helpers import buy, buy_ok, wait_for
+from helpers import Locker, buy, buy_ok, wait_for
 
 # Characters that mean something in a PostgreSQL array literal or in SQL. Product ids are
 # [A-Za-z0-9_.-] in the database, but a client may send anything; titles may hold anything.
@@ -120,16 +120,19 @@ def test_a_product_without_stock_count_is_never_locked_by_a_buy():
 def test_counted_stock_still_serialises_on_the_row():
     pid = "counted-lock-%d" % os.getpid()
     add_product(pid, stock=5)
-    # Held 1 s: under orderpayd's db.lock_timeout_ms (2 s), past which the buy would answer 503.
-    holder = hold_product_row(pid, 1)
+    # Held until released, well under orderpayd's db.lock_timeout_ms (2 s) after the buy starts
+    # waiting, past which the buy would answer 503. (A lock timed by pg_sleep could end before
+    # the check on a slow box, and the buy with it.)
+    holder = Locker("SELECT 1 FROM products WHERE site_id = %s AND id = %s FOR UPDATE" % (q(STACK["DEMO_SITE"]), q(pid)))
     try:
         with ThreadPoolExecutor(max_workers=1) as pool:
             fut = pool.submit(buy, products=[{"id": pid, "amount": 1}])
             time.sleep(0.5)
             assert not fut.done(), "a counted product's buy did not wait for the row lock"
+            holder.release()
             assert fut.result(timeout=30)[0] == 200
     finally:
-        holder.wait()
+        holder.release()
     assert stock(pid) == "4"
 
 

@@ -208,7 +208,7 @@ def unsent_round():
     order = buy_ok(**body)
     slip, qr = order["pay_id"], order["pay_re"]["re_obj"]
     reset_unsent(order["id"], slip)  # the provider has it; orderpay never recorded sending it
-    before, n = scrape(), queries(slip)
+    before, n, started = scrape(), queries(slip), time.monotonic()
     # Another statement holds the slip's row for a moment (as a busy worker would), so the
     # callers meet at their claims together rather than one by one.
     holder = threading.Thread(target=psql, args=("BEGIN; SELECT 1 FROM pay_slips WHERE id = '%s' FOR UPDATE; "
@@ -224,7 +224,7 @@ def unsent_round():
         assert reply["data"]["pay_re"]["st"] in ("NEW", "WAIT"), raw
     assert db_row("SELECT st, re_obj FROM pay_slips WHERE id = '%s'" % slip) == ["WAIT", qr]
     assert psql("SELECT count(*) FROM orders WHERE idem_key = '%s'" % key) == "1"
-    return creates(before, scrape(), "wx"), queries(slip) - n
+    return creates(before, scrape(), "wx"), queries(slip) - n, (time.monotonic() - started) * 1000
 
 
 # A check that lost the resend claim used to ask the provider too (interval claim, queried_at
@@ -233,8 +233,10 @@ def unsent_round():
 def test_concurrent_checks_and_replayed_buys_send_an_unsent_slip_once_and_ask_once():
     for _ in range(20):  # the race showed in about half the rounds
         # Sent once; asked once before the send (the buyer may have paid the code the provider
-        # has), and the interval allows no second ask.
-        assert unsent_round() == (1, 1)
+        # has), and the interval allows no second ask: a round slower than the interval on a
+        # loaded box may rightly ask again (allowed), as in the burst test above.
+        sent, asked, elapsed = unsent_round()
+        assert sent == 1 and 1 <= asked <= allowed(elapsed), (sent, asked, elapsed)
 
 
 def test_an_unsent_slip_just_inside_the_window_is_left_and_just_past_it_is_sent_once():

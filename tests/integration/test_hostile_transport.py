@@ -464,7 +464,7 @@ def test_zz_sigterm_while_buys_wait_on_a_locked_row_answers_every_accepted_one()
     # Through nginx, on the stack's own orderpayd (its socket is its own, so it drains): every
     # worker holds a buy blocked by the lock, 4 more are queued, then SIGTERM. Each buy accepted
     # before the signal is answered 200 and creates exactly one order; no 502.
-    from test_zz_lifecycle import restart_orderpayd
+    from test_zz_lifecycle import ensure_restarted
     product = locked_product()
     tag = "h5-term-%d" % time.time_ns()
     master = master_pid()
@@ -479,8 +479,10 @@ def test_zz_sigterm_while_buys_wait_on_a_locked_row_answers_every_accepted_one()
             results = [f.result(timeout=60) for f in futs]
     finally:
         lock.wait(30)
-        assert wait_for(lambda: subprocess.run(["kill", "-0", str(master)], capture_output=True).returncode != 0, 20)
-        restart_orderpayd()
+        exited = wait_for(lambda: subprocess.run(["kill", "-0", str(master)], capture_output=True).returncode != 0,
+                          20)
+        ensure_restarted(master)  # before any assertion: the rest of the suite needs the stack
+    assert exited, "the master did not exit within 20 s of SIGTERM"
     assert [r[0] for r in results] == [200] * n, [(r[0], r[2][:120]) for r in results]
     for i in range(n):
         assert psql("SELECT count(*) FROM orders WHERE note = '%s-%d'" % (tag, i)) == "1", i

@@ -65,6 +65,18 @@ def restart_orderpayd():
     assert wait_for(healthy, 20), "orderpayd did not come back"
 
 
+def ensure_restarted(master):
+    """The next tests need the stack as it was, whatever failed: the old master is ended if it
+    still runs, then orderpayd is started again."""
+    if subprocess.run(["kill", "-0", str(master)], capture_output=True).returncode == 0:
+        os.kill(master, signal.SIGTERM)
+        wait_for(lambda: subprocess.run(["kill", "-0", str(master)], capture_output=True).returncode != 0, 30)
+    if subprocess.run(["kill", "-0", str(master)], capture_output=True).returncode == 0:
+        os.kill(master, signal.SIGKILL)
+        time.sleep(0.5)
+    restart_orderpayd()
+
+
 def set_config(key, value):
     """Sets `key = value` in orderpayd's config file (replacing the key's line or adding one) and
     returns the file's former text for restore_config."""
@@ -91,15 +103,19 @@ def test_sigterm_lets_the_inflight_request_finish():
 
     t = threading.Thread(target=slow)
     master = master_pid()
-    t.start()
-    time.sleep(1.0)
-    os.kill(master, signal.SIGTERM)
-    t.join(60)
-    status, body, raw, _ = result["resp"]
-    assert status == 409 and body["errCode"] == "e.www.pay.failed", raw  # a full, normal answer
-    assert wait_for(lambda: subprocess.run(["kill", "-0", str(master)], capture_output=True).returncode != 0, 15)
-    assert not os.path.exists(STACK["ORDERPAYD_SOCKET"]), "the master removes its socket on exit"
-    restart_orderpayd()
+    try:
+        t.start()
+        time.sleep(1.0)
+        os.kill(master, signal.SIGTERM)
+        t.join(60)
+        assert "resp" in result, "the scan was not answered within 60 s"
+        status, body, raw, _ = result["resp"]
+        assert status == 409 and body["errCode"] == "e.www.pay.failed", raw  # a full, normal answer
+        assert wait_for(lambda: subprocess.run(["kill", "-0", str(master)], capture_output=True).returncode != 0,
+                        15)
+        assert not os.path.exists(STACK["ORDERPAYD_SOCKET"]), "the master removes its socket on exit"
+    finally:
+        ensure_restarted(master)
 
 
 def test_sigterm_serves_requests_already_queued():
@@ -133,11 +149,7 @@ def test_sigterm_serves_requests_already_queued():
             assert "drained" in f.read()
     finally:
         restore_config(saved)
-        if subprocess.run(["kill", "-0", str(master)], capture_output=True).returncode == 0:
-            os.kill(master, signal.SIGTERM)
-            wait_for(lambda: subprocess.run(["kill", "-0", str(master)], capture_output=True).returncode != 0, 30)
-        # The next tests need the stack as it was, whatever failed above.
-        restart_orderpayd()
+        ensure_restarted(master)
 
 
 def pg_ctl(*args):

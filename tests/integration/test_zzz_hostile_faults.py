@@ -334,7 +334,7 @@ def reconcile_with(gateway, timeout_ms=1500):
     return run_cli_env(env, "reconcile", "--min-age", "0", "--limit", "100000")
 
 
-def run_cli_env(extra_env, *args, timeout=120):
+def run_cli_env(extra_env, *args, timeout=600):  # conftest.cli says why 600
     env = dict(os.environ, ORDERPAY_CONFIG=STACK["ORDERPAY_CONFIG"], **extra_env)
     return subprocess.run([os.path.join(STACK["ORDERPAY_BIN"], "orderpay"), *args], env=env,
                           capture_output=True, text=True, timeout=timeout)
