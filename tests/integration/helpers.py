@@ -152,6 +152,16 @@ class FakeGateway(LocalServer):
         super().__init__(H)
 
 
+def lock_waiters(*fragments):
+    """How many sessions of this database wait for a lock in a statement containing every one of
+    `fragments` (all of them when none is given)."""
+    sql = ("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+           " AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()")
+    for f in fragments:
+        sql += " AND query LIKE '%%%s%%'" % f.replace("'", "''")
+    return int(psql(sql))
+
+
 class Locker:
     """An open psql session holding locks (SELECT ... FOR UPDATE, LOCK TABLE) in an open transaction."""
 

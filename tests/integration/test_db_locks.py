@@ -7,11 +7,12 @@ whole life). Also db.statement_timeout_ms, and both keys' checks at startup."""
 import os
 import subprocess
 import threading
+import time
 
 import pytest
 
 from conftest import STACK, cli, http, psql
-from helpers import Locker, buy, buy_ok, check
+from helpers import Locker, buy, buy_ok, check, lock_waiters, sim_pay, sim_trade, wait_for
 from test_fcgi_raw import handed_socket_pool, request
 
 CUP = "dl-cup"  # a counted product of this file's own (the demo cup's stock of 5 is other tests')
@@ -153,13 +154,6 @@ def test_the_cli_refuses_a_bad_lock_timeout_too(value):
     assert "db.lock_timeout_ms must be a whole number from 0 to 3600000, not '%s'" % value in proc.stderr
 
 
-def _waiting_on_a_lock(fragment):
-    """Whether an orderpay backend is waiting on a row lock in a statement containing `fragment`."""
-    return psql("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-                " AND usename = current_user AND pid <> pg_backend_pid()"
-                " AND query LIKE '%%%s%%'" % fragment.replace("'", "''")) != "0"
-
-
 def test_a_settlement_holding_the_slip_as_the_buy_records_its_answer_is_not_a_deadlock():
     """Every settlement locks the slip, then its order (orderpay_settle). The buy's record of the
     provider's answer (slip NEW -> WAIT, order -> WT, one statement) took them the other way round,
@@ -167,7 +161,6 @@ def test_a_settlement_holding_the_slip_as_the_buy_records_its_answer_is_not_a_de
     a 500 for an order that was being paid (seen once in test_hostile_scan's races with reconcile).
     Here the settlement is a psql session: it holds the slip while a wx.scan buy's answer comes in
     (131...: USERPAYING, then paid on the poll), then takes the order. Both must go through."""
-    import time
     pid = "dl-scan-%d" % (time.time() * 1000)
     cli("product", "add", pid, "--site", STACK["DEMO_SITE"], "--title", "Lock scan", "--price", "1.00",
         "--stock", "1")
@@ -187,10 +180,8 @@ def test_a_settlement_holding_the_slip_as_the_buy_records_its_answer_is_not_a_de
         order_id, slip_id = row.split()
         locker = Locker("SELECT 1 FROM pay_slips WHERE id = '%s' FOR UPDATE" % slip_id)
         # The poll ends paid and the buy's statement waits for the slip.
-        deadline = time.time() + 10
-        while not _waiting_on_a_lock("SET st = 'WAIT'") and time.time() < deadline:
-            time.sleep(0.02)
-        assert _waiting_on_a_lock("SET st = 'WAIT'"), "the buy never came to record its answer"
+        assert wait_for(lambda: lock_waiters("SET st = 'WAIT'") > 0, 10, 0.02), \
+            "the buy never came to record its answer"
         # The settlement's second lock: the order. Before, the buy held it already (deadlock).
         locker.proc.stdin.write("SELECT 1 FROM orders WHERE id = '%s' FOR UPDATE;\nSELECT 'order locked';\n"
                                 % order_id)
@@ -206,3 +197,52 @@ def test_a_settlement_holding_the_slip_as_the_buy_records_its_answer_is_not_a_de
     status, body, raw, _ = replies[0]
     assert status == 200 and body["data"]["or_st"] == "OK", raw
     assert psql("SELECT st FROM pay_slips WHERE id = '%s'" % slip_id) == "OK"
+
+
+def test_a_buy_whose_answer_waited_for_a_settlement_answers_the_paid_order():
+    """A query or notification settling the slip just as the buy records the provider's answer
+    holds the slip; the buy's statement waits for it, then writes nothing (the slip is no longer
+    NEW). Its answer came from the statement's snapshot, taken before the settlement committed:
+    the paid order was answered NW with its slip NEW, so the page showed a code to pay an order
+    already paid. Here paysim's precreate is held back by a table lock until a psql session holds
+    the slip; with the buy's statement waiting, the trade is paid (no notification) and the session
+    settles it as a query would (orderpay_settle) and commits."""
+    pid = "dl-view-%d" % (time.time() * 1000)
+    cli("product", "add", pid, "--site", STACK["DEMO_SITE"], "--title", "Lock view", "--price", "1.00",
+        "--stock", "1")
+    replies = []
+    precreate = Locker("LOCK TABLE paysim.zfb_trades IN SHARE MODE")
+    settler = None
+    t = threading.Thread(target=lambda: replies.append(buy("zfb.qrcode", products=[{"id": pid, "amount": 1}])))
+    t.start()
+    try:
+        ids = lambda: psql("SELECT o.id || ' ' || s.id FROM orders o JOIN order_items i ON i.order_id = o.id"
+                           " JOIN pay_slips s ON s.id = o.pay_id WHERE i.product_id = '%s'" % pid)
+        assert wait_for(ids, 10, 0.01), "the buy wrote no order"
+        order_id, slip_id = ids().split()
+        settler = Locker("SELECT 1 FROM pay_slips WHERE id = '%s' FOR UPDATE" % slip_id)
+        precreate.release()
+        assert wait_for(lambda: lock_waiters("SET st = 'WAIT'") > 0, 10, 0.02), \
+            "the buy never came to record its answer"
+        psql("UPDATE paysim.zfb_trades SET notify_url = '' WHERE out_trade_no = '%s'" % slip_id)
+        sim_pay(slip_id)
+        txn = sim_trade(slip_id)["trade_no"]
+        settler.proc.stdin.write("SELECT outcome FROM orderpay_settle('zfb', '%s', '%s', 100, 'CNY', NULL);\n"
+                                 "COMMIT;\nSELECT 'committed';\n" % (slip_id, txn))
+        settler.proc.stdin.flush()
+        outcome = settler.proc.stdout.readline().strip()
+        assert settler.proc.stdout.readline().strip() == "COMMIT"
+        assert settler.proc.stdout.readline().strip() == "committed"
+        assert outcome == "settled", outcome
+    finally:
+        precreate.release()
+        if settler:
+            settler.release()
+        t.join(timeout=60)
+    status, body, raw, _ = replies[0]
+    assert psql("SELECT or_st FROM orders WHERE id = '%s'" % order_id) == "OK"
+    assert status == 200, raw
+    data = body["data"]
+    assert (data["id"], data["or_st"], data["pay_id"]) == (order_id, "OK", slip_id), raw
+    # pay/check says the same.
+    assert check(order_id)[1]["data"]["or_st"] == "OK"

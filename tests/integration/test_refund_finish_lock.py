@@ -10,7 +10,7 @@ import subprocess
 import uuid
 
 from conftest import PSQL, STACK, psql
-from helpers import buy_ok, db_row, wait_for
+from helpers import buy_ok, db_row, lock_waiters, wait_for
 
 
 def pg_env():
@@ -39,8 +39,7 @@ def open_processing_refund(order, amount):
 
 def waiting_finishes(slip):
     """How many sessions run orderpay_refund_finish and wait for a lock."""
-    return int(psql("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-                    " AND query LIKE '%%orderpay_refund_finish%%' AND query LIKE '%%lock test %s%%'" % slip))
+    return lock_waiters("orderpay_refund_finish", "lock test %s" % slip)
 
 
 def finish(rid, slip):

@@ -18,7 +18,7 @@ import time
 import pytest
 
 from conftest import STACK, cli, http as http_call, psql
-from helpers import FakeGateway, Locker, buy, buy_ok, db_row, sim_pay, wait_for, wait_state
+from helpers import FakeGateway, Locker, buy, buy_ok, db_row, lock_waiters, sim_pay, wait_for, wait_state
 from conftest import sim
 from test_zz_chaos import worker_pids
 
@@ -50,11 +50,6 @@ def pg_ctl(*args):
     if ROOT:
         cmd = ["runuser", "-u", "postgres", "--"] + cmd
     subprocess.run(cmd, check=True, capture_output=True, timeout=120, cwd="/")
-
-
-def lock_waiters():
-    return int(psql("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                    "AND wait_event_type = 'Lock'"))
 
 
 def orderpayd_backends():

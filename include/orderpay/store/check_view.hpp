@@ -37,7 +37,8 @@ struct OrderView {
 std::optional<OrderView> LoadOrderView(db::Connection& c, const std::string& site, const std::string& id);
 
 /// The provider took the slip: NEW -> WAIT with what the buyer needs, order NW -> WT while this
-/// slip is still its current one. One statement, which answers the order as it is afterwards.
+/// slip is still its current one. One statement, which answers the order as it is afterwards
+/// (read again when the slip had moved on meanwhile).
 std::optional<OrderView> MarkWaiting(db::Connection& c, const std::string& site, const std::string& slip_id,
                                      const std::string& order_id, const std::string& re_tp,
                                      const std::string& re_obj, const std::string& note,
