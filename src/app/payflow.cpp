@@ -5,6 +5,7 @@
 
 #include "orderpay/app/order_view.hpp"
 #include "orderpay/core/log.hpp"
+#include "orderpay/domain/states.hpp"
 #include "orderpay/providers/metered.hpp"
 #include "orderpay/store/check_view.hpp"
 #include "orderpay/store/orders.hpp"
@@ -79,11 +80,10 @@ bool RecordReversal(Context& ctx, const std::string& provider, const std::string
     return true;
 }
 
-}  // namespace
-
-std::optional<http::Err> SendSlip(Context& ctx, const PayType& pt, const providers::Merchant& m,
-                                  const SlipToSend& s, const PayInputs& in, std::string& message,
-                                  std::string* order_json) {
+// The provider call and the record of its answer. The order's JSON is written to `order_json`
+// only when the record itself answers it (a waiting slip).
+std::optional<http::Err> Send(Context& ctx, const PayType& pt, const providers::Merchant& m,
+                              const SlipToSend& s, const PayInputs& in, std::string* order_json) {
     providers::Provider* p = ctx.ProviderFor(pt.prefix);
     if (!p) return http::Err::kInvalidPayTp;
     providers::CreateParams cp;
@@ -110,8 +110,6 @@ std::optional<http::Err> SendSlip(Context& ctx, const PayType& pt, const provide
         r.outcome = providers::Outcome::kUnknown;
         r.message = "internal error around the provider call";
     }
-    message = r.message;
-
     switch (r.outcome) {
         case providers::Outcome::kPending: {
             // The write answers the order as it now stands: no second read.
@@ -125,7 +123,7 @@ std::optional<http::Err> SendSlip(Context& ctx, const PayType& pt, const provide
                 // unique) contradicts itself: nobody may pay this slip through it. Failed like an
                 // unusable answer, with the order still answered.
                 if (e.sqlstate != "23505") throw;
-                message = "answer names an order id another slip holds";
+                const std::string message = "answer names an order id another slip holds";
                 log::Error("slip ", s.slip_id, ": ", message, " (", r.provider_ref, ")");
                 store::FailSlip(ctx.db(), s.slip_id, "provider: " + message);
                 return http::Err::kProvider;
@@ -142,7 +140,6 @@ std::optional<http::Err> SendSlip(Context& ctx, const PayType& pt, const provide
             if (o == store::SettleOutcome::kMismatch || o == store::SettleOutcome::kNoSlip ||
                 o == store::SettleOutcome::kTxnReused) {
                 log::Error("slip ", s.slip_id, ": scan payment not settled: ", detail);
-                message = detail;
                 return http::Err::kProvider;
             }
             return std::nullopt;
@@ -163,6 +160,22 @@ std::optional<http::Err> SendSlip(Context& ctx, const PayType& pt, const provide
             return http::Err::kProviderTimeout;
     }
     return http::Err::kInternal;
+}
+
+}  // namespace
+
+SlipAnswer SendSlip(Context& ctx, const PayType& pt, const providers::Merchant& m, const SlipToSend& s,
+                    const PayInputs& in) {
+    SlipAnswer a;
+    a.err = Send(ctx, pt, m, s, in, &a.order_json);
+    if (!a.order_json.empty()) return a;
+    std::optional<store::OrderRecord> now = LoadOrder(ctx.db(), s.site_id, s.order_id, &a.order_json);
+    if (a.err && now && domain::IsPaid(now->or_st)) {
+        a.paid_meanwhile = true;
+        log::Info("slip ", s.slip_id, ": ", http::Info(*a.err).code,
+                  " overtaken: the order was paid meanwhile");
+    }
+    return a;
 }
 
 providers::CloseResult CloseSlip(Context& ctx, providers::Provider& p, const providers::Merchant& m,

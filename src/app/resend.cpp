@@ -29,8 +29,10 @@ std::optional<Resent> ResendUnsent(Context& ctx, const store::OrderRecord& order
     if (std::optional<store::SlipRow> now = store::FindSlip(ctx.db(), slip.id);
         now && now->st != domain::SlipState::kNew) {
         Resent r;
-        if (now->st == domain::SlipState::kFail) r.err = http::Err::kProvider;
-        LoadOrder(ctx.db(), order.site_id, order.id, &r.order_json);
+        std::optional<store::OrderRecord> o = LoadOrder(ctx.db(), order.site_id, order.id, &r.order_json);
+        // Failed, unless another slip paid the order meanwhile (as SendSlip answers it).
+        if (now->st == domain::SlipState::kFail && !(o && domain::IsPaid(o->or_st)))
+            r.err = http::Err::kProvider;
         return r;
     }
     log::Warn("slip ", slip.id,
@@ -38,11 +40,8 @@ std::optional<Resent> ResendUnsent(Context& ctx, const store::OrderRecord& order
     // Same slip id, so a provider that did get the first request sees the same out_trade_no.
     SlipToSend s{slip.id,     order.id,      order.site_id,    order.title,
                  slip.amount, slip.currency, order.expi / 1000};
-    Resent r;
-    std::string message;
-    r.err = SendSlip(ctx, *pt, *m, s, in, message, &r.order_json);
-    if (r.order_json.empty()) LoadOrder(ctx.db(), order.site_id, order.id, &r.order_json);
-    return r;
+    SlipAnswer a = SendSlip(ctx, *pt, *m, s, in);
+    return Resent{a.paid_meanwhile ? std::nullopt : a.err, std::move(a.order_json)};
 }
 
 }  // namespace orderpay::app

@@ -178,20 +178,11 @@ http::Response Buy(app::Context& ctx, app::Call& call, const http::Request& req)
                       order.fee,
                       order.currency,
                       static_cast<std::int64_t>(std::time(nullptr)) + call.site.expire_minutes * 60};
-    std::string message;
-    std::string json;
-    std::optional<http::Err> err = app::SendSlip(ctx, *pt, *merchant, s, in.pay, message, &json);
-    std::optional<store::OrderRecord> now;
-    if (json.empty()) now = app::LoadOrder(db, call.site.id, o.id, &json);
-    // This slip failed or went unanswered, but the order is paid all the same: a pay/pay raced
-    // the scan's poll and its slip was paid. An error here would have the till ask the buyer to
-    // pay a second time.
-    if (err && now && domain::IsPaid(now->or_st)) {
-        log::Info("slip ", slip.id, ": ", http::Info(*err).code, " overtaken: the order was paid meanwhile");
-        return http::Ok(json);
-    }
-    if (err) return http::Fail(*err, {}, json);
-    return http::Ok(json);
+    app::SlipAnswer a = app::SendSlip(ctx, *pt, *merchant, s, in.pay);
+    // Paid meanwhile (a pay/pay raced the scan's poll): the paid order, or the till would ask
+    // the buyer to pay a second time.
+    if (a.err && !a.paid_meanwhile) return http::Fail(*a.err, {}, a.order_json);
+    return http::Ok(a.order_json);
 }
 
 }  // namespace orderpay::handlers

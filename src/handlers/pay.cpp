@@ -105,17 +105,11 @@ http::Response Pay(app::Context& ctx, app::Call& call, const http::Request& req)
     app::SlipToSend s{
         slip.id,    order->id,       call.site.id,      order->title,
         order->fee, order->currency, order->expi / 1000};  // a new slip never outlives its order
-    std::string message;
-    std::string json;
-    std::optional<http::Err> err = app::SendSlip(ctx, *pt, *merchant, s, in, message, &json);
-    if (json.empty()) {
-        std::optional<store::OrderRecord> now = app::LoadOrder(ctx.db(), call.site.id, order->id, &json);
-        // The new slip failed, but another one paid the order meanwhile (a concurrent pay/pay's,
-        // or a superseded slip paid late): answered as pay/pay answers any paid order, not as a
-        // declined payment the buyer should try again.
-        if (err && now && domain::IsPaid(now->or_st)) err = http::Err::kOrderPaid;
-    }
-    return err ? http::Fail(*err, {}, json) : http::Ok(json);
+    app::SlipAnswer a = app::SendSlip(ctx, *pt, *merchant, s, in);
+    // Another slip paid the order meanwhile: answered as pay/pay answers any paid order, not as
+    // a declined payment the buyer should try again.
+    if (a.paid_meanwhile) a.err = http::Err::kOrderPaid;
+    return a.err ? http::Fail(*a.err, {}, a.order_json) : http::Ok(a.order_json);
 }
 
 }  // namespace orderpay::handlers

@@ -47,13 +47,21 @@ struct SlipToSend {
     std::int64_t expire_epoch_s = 0;
 };
 
-/// Sends the slip, records WAIT / OK / FAIL, and moves the order to WT (or OK when paid at
-/// once). Returns the error to answer, or nullopt on success. When the slip is waiting, the
-/// order's JSON as it now stands is written to `order_json` (if given) by the same statement;
-/// otherwise it is left empty and the caller reads the order.
-std::optional<http::Err> SendSlip(Context& ctx, const PayType& pt, const providers::Merchant& m,
-                                  const SlipToSend& slip, const PayInputs& in, std::string& message,
-                                  std::string* order_json = nullptr);
+/// What a sent slip answers the buyer.
+struct SlipAnswer {
+    std::optional<http::Err> err;  // nullopt: the provider took the slip
+    std::string order_json;        // the order as it now stands
+    // The slip failed or went unanswered, but the order is paid all the same: another slip's
+    // payment overtook it (a concurrent pay/pay's, a superseded slip paid late). Never to be
+    // answered as a payment to try again, which would have the buyer pay twice.
+    bool paid_meanwhile = false;
+};
+
+/// Sends the slip, records WAIT / OK / FAIL, moves the order to WT (or OK when paid at once),
+/// and answers the order as it now stands: from the statement that records a waiting slip,
+/// otherwise read again.
+SlipAnswer SendSlip(Context& ctx, const PayType& pt, const providers::Merchant& m, const SlipToSend& slip,
+                    const PayInputs& in);
 
 /// How often a slip may be asked about. kRateLimited is for buyer-driven requests (pay/check):
 /// at most once per query_min_interval_ms across all workers. kNow is for the backstops
