@@ -52,7 +52,8 @@ struct Slot {
     Counter db_round_trips[kRoutes.size()];
     Counter db_errors[kDbErrorKinds.size()];
     Counter db_reconnects;
-    Counter busy;  // 0 or 1: this slot's worker is inside a request
+    Counter busy;   // 0 or 1: this slot's worker is inside a request
+    Counter ready;  // 0 or 1: this slot's worker got as far as taking requests
 };
 
 struct Region {
@@ -167,6 +168,15 @@ void UseSlot(int slot) {
     if (!g_region) return;
     g_slot = &g_region->slots[(slot < 0 ? 0 : slot) % kSlots];
     Set(g_slot->busy, 0);
+    Set(g_slot->ready, 0);
+}
+
+void WorkerReady() {
+    if (g_slot) Set(g_slot->ready, 1);
+}
+
+bool WasReady(int slot) {
+    return g_region && slot >= 0 && Load(g_region->slots[slot % kSlots].ready) != 0;
 }
 
 void WorkerRestarted() {

@@ -98,6 +98,12 @@ int FreeSlot(const std::map<pid_t, Child>& children) {
 
 }  // namespace
 
+std::chrono::milliseconds RespawnBackoff(std::chrono::milliseconds last, bool was_ready) {
+    using std::chrono::milliseconds;
+    if (was_ready) return milliseconds(0);
+    return std::min(milliseconds(30000), last.count() > 0 ? last * 2 : milliseconds(250));
+}
+
 int RunPool(PoolOptions opts, AppFactory factory, ReloadHook reload) {
     bool owned = false;
     int fd = ListenFd(opts, owned);
@@ -177,8 +183,9 @@ int RunPool(PoolOptions opts, AppFactory factory, ReloadHook reload) {
             if (it == children.end()) continue;
             bool current = it->second.generation == generation;
             auto lived = std::chrono::steady_clock::now() - it->second.started;
+            const int slot = it->second.slot;
             // A worker killed inside a request leaves its busy flag set: clear it for the next.
-            metrics::ClearBusy(it->second.slot);
+            metrics::ClearBusy(slot);
             children.erase(it);
             if (!current) continue;  // retired by a reload: its replacement already runs
             metrics::WorkerRestarted();
@@ -187,14 +194,10 @@ int RunPool(PoolOptions opts, AppFactory factory, ReloadHook reload) {
             } else {
                 log::Warn("worker ", pid, " exited with status ", WEXITSTATUS(status), "; respawning");
             }
-            // A worker that dies young (bad config, database refusing us) is respawned with
-            // doubling backoff up to 30 s, so a crash loop cannot spin the CPU.
-            if (lived < std::chrono::seconds(2)) {
-                backoff = std::min(std::chrono::milliseconds(30000),
-                                   backoff.count() ? backoff * 2 : std::chrono::milliseconds(250));
-            } else {
-                backoff = std::chrono::milliseconds(0);
-            }
+            // Without the shared region, a worker that lived 2 s counts as one that was serving.
+            const bool ready =
+                metrics::Enabled() ? metrics::WasReady(slot) : lived >= std::chrono::seconds(2);
+            backoff = RespawnBackoff(backoff, ready);
             next_spawn = std::chrono::steady_clock::now() + backoff;
             if (backoff.count()) log::Warn("next worker start in ", backoff.count(), " ms");
         }

@@ -273,6 +273,7 @@ int RunWorker(int listen_fd, const PoolOptions& opts, const AppFactory& factory)
 
     FCGX_Request r;
     FCGX_InitRequest(&r, listen_fd, 0);
+    metrics::WorkerReady();
     while (!g_stop) {
         sigprocmask(SIG_UNBLOCK, &term, nullptr);
         int rc = FCGX_Accept_r(&r);

@@ -220,6 +220,31 @@ def test_param_lengths_summing_past_int_max_cost_one_worker_only():
         assert proc.poll() is None, "the master died"
 
 
+def test_requests_killing_the_only_worker_one_after_another_never_leave_the_pool_empty():
+    """Each of these requests kills the worker that reads it (libfcgi's abort, as above). The
+    master gave a worker that died within 2 s of its start a doubling backoff (meant for one that
+    cannot start), so a run of them kept a one-worker pool empty for 0.25, 0.5, 1 ... 30 s, every
+    request meanwhile refused. A worker that was serving is now replaced at once."""
+    asan = ":".join(filter(None, [os.environ.get("ASAN_OPTIONS"), "allocator_may_return_null=1"]))
+    log_path = os.path.join(STACK["STACK_LOG_DIR"], "orderpayd-handed.log")
+    with handed_socket_pool(1, ASAN_OPTIONS=asan) as (proc, path, _):
+        log_start = os.path.getsize(log_path)
+        waits = []
+        for _ in range(8):
+            assert hostile_params(0x7ffffffe, 0x7ffffffe, path) is None
+            t0 = time.time()
+            assert wait_for(lambda: healthz_ok(path), 40, 0.02), "the pool did not recover"
+            waits.append(round(time.time() - t0, 2))
+        assert proc.poll() is None, "the master died"
+        with open(log_path, encoding="utf-8", errors="replace") as f:
+            f.seek(log_start)
+            log = f.read()
+    assert log.count("respawning") == 8, log
+    assert "next worker start in" not in log, (waits, log)
+    # Before: 0.25 + 0.5 + ... + 30 s. A respawn is a fork and a database connection.
+    assert max(waits) < 10, waits
+
+
 def test_body_over_max_body_bytes_413():
     body = b"x" * (max_body_bytes() + 1000)
     status, headers, reply = request("POST", "/api/demo/pay/buy", body)

@@ -29,6 +29,12 @@ int SlotCount();
 /// (more workers than slots, a reload's overlap): the atomics stay exact, only contention grows.
 void UseSlot(int slot);
 
+/// The current worker is set up and about to take requests. WasReady(slot) tells the master,
+/// once that worker died, whether it got so far (a worker that cannot start is respawned with
+/// backoff, one that was serving at once).
+void WorkerReady();
+bool WasReady(int slot);
+
 /// The master: a worker died and is being replaced; its slot is no longer busy.
 void WorkerRestarted();
 void ClearBusy(int slot);

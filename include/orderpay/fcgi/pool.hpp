@@ -1,6 +1,7 @@
 // The prefork FastCGI worker pool: master supervises N single-threaded workers on one socket.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -33,6 +34,13 @@ struct PoolOptions {
 /// Builds the per-worker App; called in the child after fork. Returning nullptr makes the worker
 /// exit with status 2 (the master then backs off before respawning).
 using AppFactory = std::function<std::unique_ptr<App>()>;
+
+/// How long the master waits before it replaces a worker that died, given the wait it chose the
+/// time before. A worker that never got ready to take requests (its App could not be built) is
+/// retried after 250 ms, doubling up to 30 s, so one that cannot start does not spin the CPU. One
+/// that was serving is replaced at once: what killed it was a request (or the OOM killer), and a
+/// backoff there let a run of such requests keep the pool empty for seconds on end.
+std::chrono::milliseconds RespawnBackoff(std::chrono::milliseconds last, bool was_ready);
 
 /// Called in the master on SIGHUP; may update `opts.workers`. Workers are then replaced one by
 /// one so they pick up the new config.
