@@ -183,8 +183,10 @@ void WorkerRestarted() {
     if (g_region) Add(g_region->worker_restarts);
 }
 
-void ClearBusy(int slot) {
-    if (g_region && slot >= 0) Set(g_region->slots[slot % kSlots].busy, 0);
+void ClearSlot(int slot) {
+    if (!g_region || slot < 0) return;
+    Set(g_region->slots[slot % kSlots].busy, 0);
+    Set(g_region->slots[slot % kSlots].ready, 0);
 }
 
 void SetWorkersConfigured(int n) {

@@ -184,8 +184,13 @@ int RunPool(PoolOptions opts, AppFactory factory, ReloadHook reload) {
             bool current = it->second.generation == generation;
             auto lived = std::chrono::steady_clock::now() - it->second.started;
             const int slot = it->second.slot;
-            // A worker killed inside a request leaves its busy flag set: clear it for the next.
-            metrics::ClearBusy(slot);
+            // Read before the slot is cleared. Without the shared region, a worker that lived 2 s
+            // counts as one that was serving.
+            const bool ready =
+                metrics::Enabled() ? metrics::WasReady(slot) : lived >= std::chrono::seconds(2);
+            // A worker killed inside a request leaves its busy flag set, and every worker its ready
+            // mark: cleared for the next, so one dying before it even took its slot is not ready.
+            metrics::ClearSlot(slot);
             children.erase(it);
             if (!current) continue;  // retired by a reload: its replacement already runs
             metrics::WorkerRestarted();
@@ -194,9 +199,6 @@ int RunPool(PoolOptions opts, AppFactory factory, ReloadHook reload) {
             } else {
                 log::Warn("worker ", pid, " exited with status ", WEXITSTATUS(status), "; respawning");
             }
-            // Without the shared region, a worker that lived 2 s counts as one that was serving.
-            const bool ready =
-                metrics::Enabled() ? metrics::WasReady(slot) : lived >= std::chrono::seconds(2);
             backoff = RespawnBackoff(backoff, ready);
             next_spawn = std::chrono::steady_clock::now() + backoff;
             if (backoff.count()) log::Warn("next worker start in ", backoff.count(), " ms");

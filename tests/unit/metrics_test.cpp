@@ -97,7 +97,7 @@ TEST(Metrics, ForkedWritersAreSummed) {
     EXPECT_EQ(delta("orderpay_db_reconnects_total"), kChildren);
     // The children "died" inside a request: the master clears their slots' busy flags.
     EXPECT_GE(after["orderpay_workers_busy"], 1);
-    for (int s = 0; s < SlotCount(); ++s) ClearBusy(s);
+    for (int s = 0; s < SlotCount(); ++s) ClearSlot(s);
     EXPECT_EQ(Samples()["orderpay_workers_busy"], 0);
 
     // Buckets are cumulative and end at the count.
@@ -126,6 +126,30 @@ TEST(Metrics, RestartsAndConfiguredWorkers) {
     auto s = Samples();
     EXPECT_EQ(s["orderpay_worker_restarts_total"] - before, 2);
     EXPECT_EQ(s["orderpay_workers"], 6);
+}
+
+TEST(Metrics, TheReadyMarkTellsTheMasterWhetherADeadWorkerGotToServe) {
+    ASSERT_TRUE(Init());
+    ASSERT_GE(SlotCount(), 2);
+    for (int s : {0, 1}) ClearSlot(s);
+    // Slot 0's worker dies before it is ready (its App could not be built), slot 1's after.
+    for (int s : {0, 1}) {
+        pid_t pid = fork();
+        ASSERT_GE(pid, 0);
+        if (pid == 0) {
+            UseSlot(s);
+            if (s == 1) WorkerReady();
+            _exit(0);
+        }
+        int status = 0;
+        ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    }
+    EXPECT_FALSE(WasReady(0));
+    EXPECT_TRUE(WasReady(1));
+    // Cleared when the master reaps it: the slot's next worker starts not ready.
+    ClearSlot(1);
+    EXPECT_FALSE(WasReady(1));
+    EXPECT_FALSE(WasReady(-1));
 }
 
 }  // namespace

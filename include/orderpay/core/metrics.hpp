@@ -35,9 +35,9 @@ void UseSlot(int slot);
 void WorkerReady();
 bool WasReady(int slot);
 
-/// The master: a worker died and is being replaced; its slot is no longer busy.
+/// The master: a worker died and is being replaced; its slot is no longer busy, nor ready.
 void WorkerRestarted();
-void ClearBusy(int slot);
+void ClearSlot(int slot);
 void SetWorkersConfigured(int n);
 
 /// The current worker starts / ends a request (the busy-workers gauge).
