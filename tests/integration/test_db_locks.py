@@ -12,7 +12,7 @@ import time
 import pytest
 
 from conftest import STACK, cli, http, psql
-from helpers import Locker, buy, buy_ok, check, lock_waiters, sim_pay, sim_trade, wait_for
+from helpers import Locker, buy, buy_ok, check, lock_waiters, sim_pay, wait_for
 from test_fcgi_raw import handed_socket_pool, request
 
 CUP = "dl-cup"  # a counted product of this file's own (the demo cup's stock of 5 is other tests')
@@ -224,11 +224,12 @@ def test_a_buy_whose_answer_waited_for_a_settlement_answers_the_paid_order():
         precreate.release()
         assert wait_for(lambda: lock_waiters("SET st = 'WAIT'") > 0, 10, 0.02), \
             "the buy never came to record its answer"
+        # Quick: the buy's statement waits db.lock_timeout_ms (2 s) at most.
         psql("UPDATE paysim.zfb_trades SET notify_url = '' WHERE out_trade_no = '%s'" % slip_id)
         sim_pay(slip_id)
-        txn = sim_trade(slip_id)["trade_no"]
-        settler.proc.stdin.write("SELECT outcome FROM orderpay_settle('zfb', '%s', '%s', 100, 'CNY', NULL);\n"
-                                 "COMMIT;\nSELECT 'committed';\n" % (slip_id, txn))
+        settler.proc.stdin.write("SELECT outcome FROM orderpay_settle('zfb', '%s', (SELECT trade_no FROM"
+                                 " paysim.zfb_trades WHERE out_trade_no = '%s'), 100, 'CNY', NULL);\n"
+                                 "COMMIT;\nSELECT 'committed';\n" % (slip_id, slip_id))
         settler.proc.stdin.flush()
         outcome = settler.proc.stdout.readline().strip()
         assert settler.proc.stdout.readline().strip() == "COMMIT"
