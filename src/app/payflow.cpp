@@ -112,7 +112,7 @@ std::optional<http::Err> Send(Context& ctx, const PayType& pt, const providers::
     }
     switch (r.outcome) {
         case providers::Outcome::kPending: {
-            // The write answers the order as it now stands: no second read.
+            // The write answers the order as it now stands (read again only if it raced).
             try {
                 auto v = store::MarkWaiting(ctx.db(), s.site_id, s.slip_id, s.order_id, r.re_tp, r.re_obj, "",
                                             r.provider_ref);

@@ -38,10 +38,11 @@ std::optional<OrderView> MarkWaiting(db::Connection& c, const std::string& site,
                                      const std::string& provider_ref) {
     db::Result r = c.Exec(kSlipWaitView, {site, order_id, slip_id, re_tp, re_obj, note, provider_ref});
     if (r.Rows() == 0) return std::nullopt;
-    // The slip was no longer NEW when the statement got its lock: a settlement (or a pay/pay)
-    // held it and committed after the snapshot the rest of the answer comes from, which would
-    // show a paid order as still to pay. Read again: the rare path, one statement more.
-    if (r.Get(0, "s_written") != "t") return LoadOrderView(c, site, order_id);
+    // The slip was no longer NEW, or the order no longer waiting on it, when the statement got
+    // their locks: a settlement (of this slip or another), a pay/pay or an expiry held one and
+    // committed after the snapshot the rest of the answer comes from, which would show a paid
+    // order as still to pay. Read again: the rare path, one statement more.
+    if (r.Get(0, "fresh") != "t") return LoadOrderView(c, site, order_id);
     OrderView v;
     OrderParts(r, v.order, v.items, v.slip);
     return v;

@@ -185,8 +185,10 @@ const db::Statement kOrderView{
 // Lock order: the slip, then the order, as every settlement takes them (orderpay_settle). The
 // planner runs u (pulled first by o) before s, so without l's lock, which u's one-time filter
 // takes before it touches the order, a query settling this slip at that moment deadlocked
-// with the buy and its buyer got a 500 (test_db_locks.py). s_written says whether s took the
-// slip: when it did not, the rows it waited for may have changed after the snapshot was taken.
+// with the buy and its buyer got a 500 (test_db_locks.py). `fresh` says whether s and u both
+// wrote: when either did not, the row it waited for (a settlement's lock on the slip, another
+// slip's settlement or an expiry on the order) may have changed after the statement's snapshot,
+// which the rest of the answer comes from.
 const db::Statement kSlipWaitView{
     "slip_wait_view",
     "WITH l AS (SELECT id FROM pay_slips WHERE id = $3 FOR UPDATE), "
@@ -200,7 +202,7 @@ const db::Statement kSlipWaitView{
     "SELECT * FROM pay_slips WHERE order_id = $2 AND id NOT IN (SELECT id FROM s)) "
     "SELECT " ORDER_COLS ", i.product_id AS i_product_id, i.title AS i_title, i.amount AS i_amount, "
     "i.price AS i_price, i.subtotal AS i_subtotal, " PREFIXED_SLIP_COLS("sl") ", "
-    "EXISTS (SELECT 1 FROM s) AS s_written "
+    "EXISTS (SELECT 1 FROM s) AND EXISTS (SELECT 1 FROM u) AS fresh "
     "FROM o LEFT JOIN order_items i ON i.order_id = o.id AND i.order_id = $2 "
     "LEFT JOIN LATERAL (SELECT * FROM ps WHERE ps.order_id = o.id "
     "AND (ps.id = o.pay_id OR (o.pay_id IS NULL AND NOT ps.superseded)) ORDER BY ps.ct DESC LIMIT 1) sl ON true "

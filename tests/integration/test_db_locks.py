@@ -4,6 +4,7 @@ shop: before, every worker waited on the locked row for as long as it stayed loc
 other products' buys included (one forgotten `SELECT ... FOR UPDATE` stopped the shop for its
 whole life). Also db.statement_timeout_ms, and both keys' checks at startup."""
 
+import json
 import os
 import subprocess
 import threading
@@ -12,8 +13,9 @@ import time
 import pytest
 
 from conftest import STACK, cli, http, psql
-from helpers import Locker, buy, buy_ok, check, lock_waiters, sim_pay, wait_for
+from helpers import Locker, buy, buy_ok, check, lock_waiters, own_orderpayd, sim_pay, wait_for
 from test_fcgi_raw import handed_socket_pool, request
+from test_hostile_provider_values import fcgi
 
 CUP = "dl-cup"  # a counted product of this file's own (the demo cup's stock of 5 is other tests')
 
@@ -199,51 +201,100 @@ def test_a_settlement_holding_the_slip_as_the_buy_records_its_answer_is_not_a_de
     assert psql("SELECT st FROM pay_slips WHERE id = '%s'" % slip_id) == "OK"
 
 
+def _buy_racing(pid, hold_sql, finish_sql):
+    """A zfb.qrcode buy of `pid` on an orderpayd of its own (its db.lock_timeout_ms leaves a slow
+    build all the time it needs), whose record of the provider's answer comes while a psql
+    session holds a row: paysim's precreate is held back by a table lock until the session has
+    run `hold_sql` (formatted with order and slip), then, with the buy's statement waiting, the
+    session runs `finish_sql`'s statements (a callable of order and slip) and commits. Returns
+    (order id, slip id, the session's output lines up to its COMMIT, reply)."""
+    body = json.dumps({"products": [{"id": pid, "amount": 1}], "pay_tp": "zfb.qrcode"}).encode()
+    replies = []
+    with own_orderpayd("dlv", ORDERPAY_DB_LOCK_TIMEOUT_MS="60000") as own:
+        precreate = Locker("LOCK TABLE paysim.zfb_trades IN SHARE MODE")
+        holder = None
+        t = threading.Thread(target=lambda: replies.append(
+            fcgi(own["sock"], "POST", "/api/%s/pay/buy" % STACK["DEMO_SITE"], {"ticket": STACK["DEMO_TICKET"]},
+                 body)))
+        t.start()
+        try:
+            ids = lambda: psql("SELECT o.id || ' ' || s.id FROM orders o JOIN order_items i ON i.order_id = o.id"
+                               " JOIN pay_slips s ON s.id = o.pay_id WHERE i.product_id = '%s'" % pid)
+            assert wait_for(ids, 30, 0.01), "the buy wrote no order"
+            order_id, slip_id = ids().split()
+            holder = Locker(hold_sql % {"order": order_id, "slip": slip_id})
+            precreate.release()
+            assert wait_for(lambda: lock_waiters("SET st = 'WAIT'") > 0, 30, 0.02), \
+                "the buy never came to record its answer"
+            holder.proc.stdin.write(finish_sql(order_id, slip_id) + ";\nCOMMIT;\nSELECT 'committed';\n")
+            holder.proc.stdin.flush()
+            out = []
+            for _ in range(20):
+                line = holder.proc.stdout.readline()
+                assert line, "psql ended: %s" % holder.proc.stderr.read()
+                if line.strip() == "committed":
+                    break
+                out.append(line.strip())
+        finally:
+            precreate.release()
+            if holder:
+                holder.release()
+            t.join(timeout=90)
+    return order_id, slip_id, out, replies[0]
+
+
 def test_a_buy_whose_answer_waited_for_a_settlement_answers_the_paid_order():
     """A query or notification settling the slip just as the buy records the provider's answer
     holds the slip; the buy's statement waits for it, then writes nothing (the slip is no longer
     NEW). Its answer came from the statement's snapshot, taken before the settlement committed:
     the paid order was answered NW with its slip NEW, so the page showed a code to pay an order
-    already paid. Here paysim's precreate is held back by a table lock until a psql session holds
-    the slip; with the buy's statement waiting, the trade is paid (no notification) and the session
-    settles it as a query would (orderpay_settle) and commits."""
+    already paid. Here the session holds the slip; with the buy waiting, the trade is paid (no
+    notification) and the session settles it as a query would (orderpay_settle)."""
     pid = "dl-view-%d" % (time.time() * 1000)
     cli("product", "add", pid, "--site", STACK["DEMO_SITE"], "--title", "Lock view", "--price", "1.00",
         "--stock", "1")
-    replies = []
-    precreate = Locker("LOCK TABLE paysim.zfb_trades IN SHARE MODE")
-    settler = None
-    t = threading.Thread(target=lambda: replies.append(buy("zfb.qrcode", products=[{"id": pid, "amount": 1}])))
-    t.start()
-    try:
-        ids = lambda: psql("SELECT o.id || ' ' || s.id FROM orders o JOIN order_items i ON i.order_id = o.id"
-                           " JOIN pay_slips s ON s.id = o.pay_id WHERE i.product_id = '%s'" % pid)
-        assert wait_for(ids, 10, 0.01), "the buy wrote no order"
-        order_id, slip_id = ids().split()
-        settler = Locker("SELECT 1 FROM pay_slips WHERE id = '%s' FOR UPDATE" % slip_id)
-        precreate.release()
-        assert wait_for(lambda: lock_waiters("SET st = 'WAIT'") > 0, 10, 0.02), \
-            "the buy never came to record its answer"
-        # Quick: the buy's statement waits db.lock_timeout_ms (2 s) at most.
+
+    def pay_and_settle(order_id, slip_id):
         psql("UPDATE paysim.zfb_trades SET notify_url = '' WHERE out_trade_no = '%s'" % slip_id)
         sim_pay(slip_id)
-        settler.proc.stdin.write("SELECT outcome FROM orderpay_settle('zfb', '%s', (SELECT trade_no FROM"
-                                 " paysim.zfb_trades WHERE out_trade_no = '%s'), 100, 'CNY', NULL);\n"
-                                 "COMMIT;\nSELECT 'committed';\n" % (slip_id, slip_id))
-        settler.proc.stdin.flush()
-        outcome = settler.proc.stdout.readline().strip()
-        assert settler.proc.stdout.readline().strip() == "COMMIT"
-        assert settler.proc.stdout.readline().strip() == "committed"
-        assert outcome == "settled", outcome
-    finally:
-        precreate.release()
-        if settler:
-            settler.release()
-        t.join(timeout=60)
-    status, body, raw, _ = replies[0]
+        return ("SELECT outcome FROM orderpay_settle('zfb', '%s', (SELECT trade_no FROM paysim.zfb_trades"
+                " WHERE out_trade_no = '%s'), 100, 'CNY', NULL)" % (slip_id, slip_id))
+
+    order_id, slip_id, out, (status, body, raw) = _buy_racing(
+        pid, "SELECT 1 FROM pay_slips WHERE id = '%(slip)s' FOR UPDATE", pay_and_settle)
+    assert out == ["settled", "COMMIT"], out
     assert psql("SELECT or_st FROM orders WHERE id = '%s'" % order_id) == "OK"
     assert status == 200, raw
     data = body["data"]
     assert (data["id"], data["or_st"], data["pay_id"]) == (order_id, "OK", slip_id), raw
     # pay/check says the same.
     assert check(order_id)[1]["data"]["or_st"] == "OK"
+
+
+def test_a_buy_whose_answer_waited_for_its_order_answers_it_as_it_now_is():
+    """The statement's other lock: the slip taken, the order's row held by another transaction
+    (another slip's settlement, a pay/pay, an expiry), which changes it while the buy waits; the
+    order's update then writes nothing, and the answer came from the snapshot too. Here the
+    session holds the order and expires it with expire's own statements (the slip left to
+    reconcile, as expire leaves a slip whose close it could not confirm): the buy must answer the
+    order FA, not NW with a code to pay."""
+    pid = "dl-view-o-%d" % (time.time() * 1000)
+    cli("product", "add", pid, "--site", STACK["DEMO_SITE"], "--title", "Lock view order", "--price", "1.00",
+        "--stock", "1")
+
+    def expire(order_id, slip_id):
+        return ("UPDATE orders SET or_st = 'FA', fa_at = now(), stock_held = false, lm = now()"
+                " WHERE id = '%s' AND or_st IN ('NW', 'WT');\n"
+                "UPDATE products SET stock = stock + 1, lm = now() WHERE site_id = '%s' AND id = '%s'"
+                " RETURNING stock" % (order_id, STACK["DEMO_SITE"], pid))
+
+    order_id, slip_id, out, (status, body, raw) = _buy_racing(
+        pid, "SELECT 1 FROM orders WHERE id = '%(order)s' FOR UPDATE", expire)
+    assert out == ["UPDATE 1", "1", "UPDATE 1", "COMMIT"], out
+    assert psql("SELECT or_st FROM orders WHERE id = '%s'" % order_id) == "FA"
+    assert status == 200, raw
+    data = body["data"]
+    assert (data["id"], data["or_st"]) == (order_id, "FA"), raw
+    assert check(order_id)[1]["data"]["or_st"] == "FA"
+    # The slip the provider took stays open for reconcile to close; it cannot pay the order.
+    assert psql("SELECT st FROM pay_slips WHERE id = '%s'" % slip_id) == "WAIT"

@@ -16,8 +16,10 @@
 namespace orderpay::app {
 
 struct Resent {
-    std::optional<http::Err> err;  // as SendSlip answered it: nullopt when the slip is out
-    std::string order_json;        // the order as it now stands
+    // As SendSlip answered it: nullopt when the slip is out, or when another slip paid the
+    // order meanwhile (answered as the paid order, never as a payment to try again).
+    std::optional<http::Err> err;
+    std::string order_json;  // the order as it now stands
 };
 
 /// Asks the provider about `slip`, then (still NEW) sends it, when it is the payable (NW or WT)
