@@ -3,6 +3,7 @@
 #include "orderpay/core/metrics.hpp"
 
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <array>
 #include <atomic>
@@ -53,7 +54,7 @@ struct Slot {
     Counter db_errors[kDbErrorKinds.size()];
     Counter db_reconnects;
     Counter busy;   // 0 or 1: this slot's worker is inside a request
-    Counter ready;  // 0 or 1: this slot's worker got as far as taking requests
+    Counter ready;  // the pid of the slot's last worker that got as far as taking requests
 };
 
 struct Region {
@@ -168,25 +169,28 @@ void UseSlot(int slot) {
     if (!g_region) return;
     g_slot = &g_region->slots[(slot < 0 ? 0 : slot) % kSlots];
     Set(g_slot->busy, 0);
-    Set(g_slot->ready, 0);
 }
 
 void WorkerReady() {
-    if (g_slot) Set(g_slot->ready, 1);
+    if (g_slot) Set(g_slot->ready, static_cast<Counter>(getpid()));
 }
 
-bool WasReady(int slot) {
-    return g_region && slot >= 0 && Load(g_region->slots[slot % kSlots].ready) != 0;
+bool WasReady(int slot, pid_t pid) {
+    return g_region && slot >= 0 && pid > 0 &&
+           Load(g_region->slots[slot % kSlots].ready) == static_cast<Counter>(pid);
 }
 
 void WorkerRestarted() {
     if (g_region) Add(g_region->worker_restarts);
 }
 
-void ClearSlot(int slot) {
+void ClearSlot(int slot, pid_t pid) {
     if (!g_region || slot < 0) return;
-    Set(g_region->slots[slot % kSlots].busy, 0);
-    Set(g_region->slots[slot % kSlots].ready, 0);
+    Slot& sl = g_region->slots[slot % kSlots];
+    Set(sl.busy, 0);
+    // Only its own mark: a worker sharing the slot (more workers than slots) keeps its own.
+    Counter mine = static_cast<Counter>(pid);
+    std::atomic_ref<Counter>(sl.ready).compare_exchange_strong(mine, 0, std::memory_order_relaxed);
 }
 
 void SetWorkersConfigured(int n) {

@@ -98,10 +98,29 @@ int FreeSlot(const std::map<pid_t, Child>& children) {
 
 }  // namespace
 
-std::chrono::milliseconds RespawnBackoff(std::chrono::milliseconds last, bool was_ready) {
+RespawnPacer::RespawnPacer(int workers) : budget_(std::max(4, workers)), rate_(std::max(4, workers)) {}
+
+std::chrono::milliseconds RespawnPacer::OnDeath(Clock::time_point now, bool was_ready) {
     using std::chrono::milliseconds;
-    if (was_ready) return milliseconds(0);
-    return std::min(milliseconds(30000), last.count() > 0 ? last * 2 : milliseconds(250));
+    if (!was_ready) {
+        backoff_ = std::min(milliseconds(30000), backoff_.count() > 0 ? backoff_ * 2 : milliseconds(250));
+        return backoff_;
+    }
+    backoff_ = milliseconds(0);
+    if (refilled_ != Clock::time_point{}) {
+        const double elapsed = std::chrono::duration<double>(now - refilled_).count();
+        budget_ = std::min(rate_, budget_ + std::max(0.0, elapsed) * rate_);
+    }
+    refilled_ = now;
+    if (budget_ >= 1) {
+        budget_ -= 1;
+        return milliseconds(0);
+    }
+    // Out of budget: wait for the next replacement's share, which it then spends.
+    const auto wait = milliseconds(static_cast<long>((1 - budget_) / rate_ * 1000) + 1);
+    budget_ = 0;
+    refilled_ = now + wait;
+    return wait;
 }
 
 int RunPool(PoolOptions opts, AppFactory factory, ReloadHook reload) {
@@ -127,8 +146,9 @@ int RunPool(PoolOptions opts, AppFactory factory, ReloadHook reload) {
 
     std::map<pid_t, Child> children;
     int generation = 0;
-    auto backoff = std::chrono::milliseconds(0);
+    auto fork_backoff = std::chrono::milliseconds(0);
     auto next_spawn = std::chrono::steady_clock::now();
+    RespawnPacer pacer(opts.workers);
 
     auto spawn = [&]() {
         const int slot = FreeSlot(children);
@@ -148,12 +168,13 @@ int RunPool(PoolOptions opts, AppFactory factory, ReloadHook reload) {
         if (pid < 0) {
             // Out of processes or memory: try again later, doubling the wait, and keep serving
             // signals meanwhile (a SIGTERM must still stop us).
-            backoff = std::min(std::chrono::milliseconds(30000),
-                               backoff.count() ? backoff * 2 : std::chrono::milliseconds(250));
-            next_spawn = std::chrono::steady_clock::now() + backoff;
-            log::Error("fork: ", std::strerror(errno), "; next try in ", backoff.count(), " ms");
+            fork_backoff = std::min(std::chrono::milliseconds(30000),
+                                    fork_backoff.count() ? fork_backoff * 2 : std::chrono::milliseconds(250));
+            next_spawn = std::chrono::steady_clock::now() + fork_backoff;
+            log::Error("fork: ", std::strerror(errno), "; next try in ", fork_backoff.count(), " ms");
             return false;
         }
+        fork_backoff = std::chrono::milliseconds(0);
         children[pid] = Child{generation, std::chrono::steady_clock::now(), slot};
         return true;
     };
@@ -184,13 +205,13 @@ int RunPool(PoolOptions opts, AppFactory factory, ReloadHook reload) {
             bool current = it->second.generation == generation;
             auto lived = std::chrono::steady_clock::now() - it->second.started;
             const int slot = it->second.slot;
-            // Read before the slot is cleared. Without the shared region, a worker that lived 2 s
-            // counts as one that was serving.
+            // Its own ready mark, read before the slot is cleared. Without the shared region, or
+            // when a slot-mate overwrote the mark (more workers than slots), a worker that lived
+            // 2 s counts as one that was serving, as before the mark.
             const bool ready =
-                metrics::Enabled() ? metrics::WasReady(slot) : lived >= std::chrono::seconds(2);
-            // A worker killed inside a request leaves its busy flag set, and every worker its ready
-            // mark: cleared for the next, so one dying before it even took its slot is not ready.
-            metrics::ClearSlot(slot);
+                (metrics::Enabled() && metrics::WasReady(slot, pid)) || lived >= std::chrono::seconds(2);
+            // A worker killed inside a request leaves its busy flag set: cleared for the next.
+            metrics::ClearSlot(slot, pid);
             children.erase(it);
             if (!current) continue;  // retired by a reload: its replacement already runs
             metrics::WorkerRestarted();
@@ -199,9 +220,10 @@ int RunPool(PoolOptions opts, AppFactory factory, ReloadHook reload) {
             } else {
                 log::Warn("worker ", pid, " exited with status ", WEXITSTATUS(status), "; respawning");
             }
-            backoff = RespawnBackoff(backoff, ready);
-            next_spawn = std::chrono::steady_clock::now() + backoff;
-            if (backoff.count()) log::Warn("next worker start in ", backoff.count(), " ms");
+            const auto now_dead = std::chrono::steady_clock::now();
+            const std::chrono::milliseconds wait = pacer.OnDeath(now_dead, ready);
+            next_spawn = now_dead + wait;
+            if (wait.count()) log::Warn("next worker start in ", wait.count(), " ms");
         }
         if (g_hup && !g_term) {
             g_hup = 0;
@@ -209,7 +231,8 @@ int RunPool(PoolOptions opts, AppFactory factory, ReloadHook reload) {
             metrics::SetWorkersConfigured(opts.workers);
             ++generation;
             log::Info("reload: replacing workers (generation ", generation, ")");
-            backoff = std::chrono::milliseconds(0);
+            pacer = RespawnPacer(opts.workers);
+            fork_backoff = std::chrono::milliseconds(0);
             next_spawn = std::chrono::steady_clock::now();
             for (int i = 0; i < opts.workers && spawn(); ++i) {
             }

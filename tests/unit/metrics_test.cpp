@@ -97,7 +97,7 @@ TEST(Metrics, ForkedWritersAreSummed) {
     EXPECT_EQ(delta("orderpay_db_reconnects_total"), kChildren);
     // The children "died" inside a request: the master clears their slots' busy flags.
     EXPECT_GE(after["orderpay_workers_busy"], 1);
-    for (int s = 0; s < SlotCount(); ++s) ClearSlot(s);
+    for (int s = 0; s < SlotCount(); ++s) ClearSlot(s, 0);
     EXPECT_EQ(Samples()["orderpay_workers_busy"], 0);
 
     // Buckets are cumulative and end at the count.
@@ -131,25 +131,32 @@ TEST(Metrics, RestartsAndConfiguredWorkers) {
 TEST(Metrics, TheReadyMarkTellsTheMasterWhetherADeadWorkerGotToServe) {
     ASSERT_TRUE(Init());
     ASSERT_GE(SlotCount(), 2);
-    for (int s : {0, 1}) ClearSlot(s);
-    // Slot 0's worker dies before it is ready (its App could not be built), slot 1's after.
-    for (int s : {0, 1}) {
+    // Forks a worker on `slot` that marks itself ready or not, and reaps it.
+    auto worker = [](int slot, bool ready) {
         pid_t pid = fork();
-        ASSERT_GE(pid, 0);
         if (pid == 0) {
-            UseSlot(s);
-            if (s == 1) WorkerReady();
+            UseSlot(slot);
+            if (ready) WorkerReady();
             _exit(0);
         }
         int status = 0;
-        ASSERT_EQ(waitpid(pid, &status, 0), pid);
-    }
-    EXPECT_FALSE(WasReady(0));
-    EXPECT_TRUE(WasReady(1));
-    // Cleared when the master reaps it: the slot's next worker starts not ready.
-    ClearSlot(1);
-    EXPECT_FALSE(WasReady(1));
-    EXPECT_FALSE(WasReady(-1));
+        EXPECT_EQ(waitpid(pid, &status, 0), pid);
+        return pid;
+    };
+    const pid_t a = worker(0, false), b = worker(1, true);
+    EXPECT_FALSE(WasReady(0, a));
+    EXPECT_TRUE(WasReady(1, b));
+    // The slot's next worker dies before it is ready: its predecessor's mark is not its own.
+    const pid_t c = worker(1, false);
+    EXPECT_FALSE(WasReady(1, c));
+    // Clearing a dead worker's mark (reaped late, or a slot-mate when there are more workers
+    // than slots) leaves the mark of the worker that made it since.
+    const pid_t d = worker(1, true);
+    ClearSlot(1, b);
+    EXPECT_TRUE(WasReady(1, d));
+    ClearSlot(1, d);
+    EXPECT_FALSE(WasReady(1, d));
+    EXPECT_FALSE(WasReady(-1, d));
 }
 
 }  // namespace

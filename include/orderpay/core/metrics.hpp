@@ -2,6 +2,8 @@
 // region the master maps before it forks, one slot per worker, updated with relaxed atomics.
 #pragma once
 
+#include <sys/types.h>
+
 #include <string>
 #include <string_view>
 
@@ -29,15 +31,17 @@ int SlotCount();
 /// (more workers than slots, a reload's overlap): the atomics stay exact, only contention grows.
 void UseSlot(int slot);
 
-/// The current worker is set up and about to take requests. WasReady(slot) tells the master,
-/// once that worker died, whether it got so far (a worker that cannot start is respawned with
-/// backoff, one that was serving at once).
+/// The current worker is set up and about to take requests: its pid is marked in its slot.
+/// WasReady(slot, pid) tells the master, once that worker died, whether it got so far (a worker
+/// that cannot start is respawned with backoff, one that was serving at once). A mark another
+/// worker of the slot made since (more workers than slots) reads as not ready.
 void WorkerReady();
-bool WasReady(int slot);
+bool WasReady(int slot, pid_t pid);
 
-/// The master: a worker died and is being replaced; its slot is no longer busy, nor ready.
+/// The master: a worker died and is being replaced; its slot is no longer busy, nor marked
+/// ready by it.
 void WorkerRestarted();
-void ClearSlot(int slot);
+void ClearSlot(int slot, pid_t pid);
 void SetWorkersConfigured(int n);
 
 /// The current worker starts / ends a request (the busy-workers gauge).

@@ -35,12 +35,27 @@ struct PoolOptions {
 /// exit with status 2 (the master then backs off before respawning).
 using AppFactory = std::function<std::unique_ptr<App>()>;
 
-/// How long the master waits before it replaces a worker that died, given the wait it chose the
-/// time before. A worker that never got ready to take requests (its App could not be built) is
-/// retried after 250 ms, doubling up to 30 s, so one that cannot start does not spin the CPU. One
-/// that was serving is replaced at once: what killed it was a request (or the OOM killer), and a
-/// backoff there let a run of such requests keep the pool empty for seconds on end.
-std::chrono::milliseconds RespawnBackoff(std::chrono::milliseconds last, bool was_ready);
+/// How long the master waits before it replaces a worker that died (pure: unit-tested).
+/// A worker that never got ready to take requests (its App could not be built) is retried after
+/// 250 ms, doubling up to 30 s, so one that cannot start does not spin the CPU. One that was
+/// serving is replaced at once: what killed it was a request (or the OOM killer), and a backoff
+/// there let a run of such requests keep the pool empty for up to 30 s. Those immediate
+/// replacements come out of a budget of max(4, workers), refilled at that many per second: a
+/// stream of requests that each crash a worker costs at most that many forks (and database
+/// connections) a second, and the pool is refilled within 1 / that rate once the stream stops.
+class RespawnPacer {
+  public:
+    using Clock = std::chrono::steady_clock;
+    explicit RespawnPacer(int workers);
+    /// A worker died at `now`; the wait before the pool may be refilled.
+    std::chrono::milliseconds OnDeath(Clock::time_point now, bool was_ready);
+
+  private:
+    double budget_;  // immediate replacements left (refilled at `rate_` per second up to `rate_`)
+    double rate_;
+    Clock::time_point refilled_{};
+    std::chrono::milliseconds backoff_{0};
+};
 
 /// Called in the master on SIGHUP; may update `opts.workers`. Workers are then replaced one by
 /// one so they pick up the new config.
