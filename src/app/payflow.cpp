@@ -164,18 +164,25 @@ std::optional<http::Err> Send(Context& ctx, const PayType& pt, const providers::
 
 }  // namespace
 
+SlipAnswer AnswerFor(Context& ctx, const std::string& slip_id, const std::string& site_id,
+                     const std::string& order_id, std::optional<http::Err> err) {
+    SlipAnswer a;
+    a.err = err;
+    std::optional<store::OrderRecord> now = LoadOrder(ctx.db(), site_id, order_id, &a.order_json);
+    if (a.err && now && domain::IsPaid(now->or_st)) {
+        a.paid_meanwhile = true;
+        log::Info("slip ", slip_id, ": ", http::Info(*a.err).code,
+                  " overtaken: the order was paid meanwhile");
+    }
+    return a;
+}
+
 SlipAnswer SendSlip(Context& ctx, const PayType& pt, const providers::Merchant& m, const SlipToSend& s,
                     const PayInputs& in) {
     SlipAnswer a;
     a.err = Send(ctx, pt, m, s, in, &a.order_json);
     if (!a.order_json.empty()) return a;
-    std::optional<store::OrderRecord> now = LoadOrder(ctx.db(), s.site_id, s.order_id, &a.order_json);
-    if (a.err && now && domain::IsPaid(now->or_st)) {
-        a.paid_meanwhile = true;
-        log::Info("slip ", s.slip_id, ": ", http::Info(*a.err).code,
-                  " overtaken: the order was paid meanwhile");
-    }
-    return a;
+    return AnswerFor(ctx, s.slip_id, s.site_id, s.order_id, a.err);
 }
 
 providers::CloseResult CloseSlip(Context& ctx, providers::Provider& p, const providers::Merchant& m,

@@ -1,7 +1,6 @@
 // Sends a NEW slip whose sender died between its commit and the provider call (app/resend.hpp).
 #include "orderpay/app/resend.hpp"
 
-#include "orderpay/app/order_view.hpp"
 #include "orderpay/core/log.hpp"
 #include "orderpay/store/orders.hpp"
 
@@ -28,12 +27,10 @@ std::optional<Resent> ResendUnsent(Context& ctx, const store::OrderRecord& order
     RefreshSlip(ctx, slip, QueryPace::kNow);
     if (std::optional<store::SlipRow> now = store::FindSlip(ctx.db(), slip.id);
         now && now->st != domain::SlipState::kNew) {
-        Resent r;
-        std::optional<store::OrderRecord> o = LoadOrder(ctx.db(), order.site_id, order.id, &r.order_json);
-        // Failed, unless another slip paid the order meanwhile (as SendSlip answers it).
-        if (now->st == domain::SlipState::kFail && !(o && domain::IsPaid(o->or_st)))
-            r.err = http::Err::kProvider;
-        return r;
+        std::optional<http::Err> err;
+        if (now->st == domain::SlipState::kFail) err = http::Err::kProvider;
+        SlipAnswer a = AnswerFor(ctx, slip.id, order.site_id, order.id, err);
+        return Resent{a.paid_meanwhile ? std::nullopt : a.err, std::move(a.order_json)};
     }
     log::Warn("slip ", slip.id,
               " was never sent (its request ended before the provider call): sending it now");

@@ -57,6 +57,11 @@ struct SlipAnswer {
     bool paid_meanwhile = false;
 };
 
+/// The order as it now stands, for a slip that ended with `err` (nullopt: taken or paid):
+/// marked paid_meanwhile when it failed but another slip paid the order.
+SlipAnswer AnswerFor(Context& ctx, const std::string& slip_id, const std::string& site_id,
+                     const std::string& order_id, std::optional<http::Err> err);
+
 /// Sends the slip, records WAIT / OK / FAIL, moves the order to WT (or OK when paid at once),
 /// and answers the order as it now stands: from the statement that records a waiting slip,
 /// otherwise read again.
