@@ -183,20 +183,20 @@ const db::Statement kOrderView{
 // Both in one statement, which also answers the order view as it is afterwards: the updated rows
 // from RETURNING, the rest as the statement's snapshot saw them (kOrderView's columns).
 // Lock order: the slip, then the order, as every settlement takes them (orderpay_settle). The
-// planner runs u (pulled first by o) before s, so without l's lock, which u's one-time filter
-// takes before it touches the order, a query settling this slip at that moment deadlocked
-// with the buy and its buyer got a 500 (test_db_locks.py). `fresh` says whether s and u both
-// wrote: when either did not, the row it waited for (a settlement's lock on the slip, another
-// slip's settlement or an expiry on the order) may have changed after the statement's snapshot,
-// which the rest of the answer comes from.
+// planner runs u (pulled first by o) before s, so u's one-time filter on s is what makes s
+// update (and lock) the slip before u touches the order; without it a query settling this slip
+// at that moment deadlocked with the buy and its buyer got a 500 (test_db_locks.py). The same
+// filter leaves the order alone when the slip was no longer NEW (failed or settled meanwhile).
+// `fresh` says whether s and u both wrote: when either did not, the row it waited for (a
+// settlement's lock on the slip, another slip's settlement or an expiry on the order) may have
+// changed after the statement's snapshot, which the rest of the answer comes from.
 const db::Statement kSlipWaitView{
     "slip_wait_view",
-    "WITH l AS (SELECT id FROM pay_slips WHERE id = $3 FOR UPDATE), "
-    "s AS (UPDATE pay_slips SET st = 'WAIT', re_tp = $4, re_obj = $5, note = $6, "
+    "WITH s AS (UPDATE pay_slips SET st = 'WAIT', re_tp = $4, re_obj = $5, note = $6, "
     "provider_ref = coalesce(nullif($7, ''), provider_ref), lm = now() "
     "WHERE id = $3 AND st = 'NEW' RETURNING *), "
     "u AS (UPDATE orders SET or_st = 'WT', wt_at = coalesce(wt_at, now()), lm = now() "
-    "WHERE id = $2 AND or_st IN ('NW', 'WT') AND pay_id = $3 AND EXISTS (SELECT 1 FROM l) RETURNING *), "
+    "WHERE id = $2 AND or_st IN ('NW', 'WT') AND pay_id = $3 AND EXISTS (SELECT 1 FROM s) RETURNING *), "
     "o AS (SELECT * FROM u UNION ALL SELECT * FROM orders WHERE id = $2 AND NOT EXISTS (SELECT 1 FROM u)), "
     "ps AS (SELECT * FROM s UNION ALL "
     "SELECT * FROM pay_slips WHERE order_id = $2 AND id NOT IN (SELECT id FROM s)) "
