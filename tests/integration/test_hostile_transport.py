@@ -306,8 +306,9 @@ def test_broken_framing_is_closed_cleanly_and_costs_no_worker():
     }
     # Lengths whose sum passes INT_MAX (0x7fffffff value + 1-byte name) make Debian 12's libfcgi
     # malloc a negative size and abort the worker: test_fcgi_raw's
-    # test_param_lengths_summing_past_int_max_cost_one_worker_only sends them to a private pool
-    # (with ASan told to fail that malloc as glibc does), not to the stack every test shares.
+    # test_param_lengths_summing_past_int_max_cost_one_worker_each_and_never_empty_the_pool
+    # sends them to a private pool (with ASan told to fail that malloc as glibc does), not to
+    # the stack every test shares.
     for name, data in cases.items():
         t0 = time.monotonic()
         records, how = exchange(data, timeout=5)
