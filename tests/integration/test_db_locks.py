@@ -298,3 +298,28 @@ def test_a_buy_whose_answer_waited_for_its_order_answers_it_as_it_now_is():
     assert check(order_id)[1]["data"]["or_st"] == "FA"
     # The slip the provider took stays open for reconcile to close; it cannot pay the order.
     assert psql("SELECT st FROM pay_slips WHERE id = '%s'" % slip_id) == "WAIT"
+
+
+def test_a_buy_whose_slip_failed_while_its_answer_waited_leaves_the_order_unwaited():
+    """The slip failed by another transaction (as a reconcile that found no trade records it,
+    slip_fail) while the buy's statement waits for it: the statement's slip update then writes
+    nothing, and its order update, which waits on it, must not move the order to WT on a dead
+    slip either (the old explicit slip lock let it). The order stays NW, so the buyer can pay
+    again with pay/pay, and the answer is read again, so it shows the failed slip."""
+    pid = "dl-view-f-%d" % (time.time() * 1000)
+    cli("product", "add", pid, "--site", STACK["DEMO_SITE"], "--title", "Lock view fail", "--price", "1.00",
+        "--stock", "1")
+
+    def fail(order_id, slip_id):
+        return ("UPDATE pay_slips SET st = 'FAIL', note = 'closed', lm = now()"
+                " WHERE id = '%s' AND st IN ('NEW', 'WAIT')" % slip_id)
+
+    order_id, slip_id, out, (status, body, raw) = _buy_racing(
+        pid, "SELECT 1 FROM pay_slips WHERE id = '%(slip)s' FOR UPDATE", fail)
+    assert out == ["UPDATE 1", "COMMIT"], out
+    assert psql("SELECT or_st || ' ' || (wt_at IS NULL)::text FROM orders WHERE id = '%s'" % order_id) == "NW true"
+    assert psql("SELECT st FROM pay_slips WHERE id = '%s'" % slip_id) == "FAIL"
+    assert status == 200, raw
+    data = body["data"]
+    assert (data["id"], data["or_st"], data["pay_id"]) == (order_id, "NW", slip_id), raw
+    assert check(order_id)[1]["data"]["or_st"] == "NW"
