@@ -62,6 +62,7 @@ CheckView LoadCheckView(db::Connection& c, const std::string& site, const std::s
     if (r.Get(0, "order_found") != "t") return v;
     v.order.emplace();
     OrderParts(r, *v.order, v.items, v.slip);
+    if (!r.IsNull(0, r.Col("s_queried_ago_ms"))) v.slip_queried_ago_ms = r.GetInt(0, "s_queried_ago_ms");
     return v;
 }
 

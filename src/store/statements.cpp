@@ -156,7 +156,8 @@ const db::Statement kCheckView{
     "check_view",
     "SELECT st.id AS site_id_found, st.account_store, se.store_id AS se_store, se.account_id AS se_account, "
     "o.id IS NOT NULL AS order_found, " ORDER_COLS ", i.product_id AS i_product_id, i.title AS i_title, "
-    "i.amount AS i_amount, i.price AS i_price, i.subtotal AS i_subtotal, " PREFIXED_SLIP_COLS("sl") " "
+    "i.amount AS i_amount, i.price AS i_price, i.subtotal AS i_subtotal, " PREFIXED_SLIP_COLS("sl") ", "
+    "(extract(epoch from now() - sl.queried_at) * 1000)::bigint AS s_queried_ago_ms "
     "FROM (SELECT 1) AS one "
     "LEFT JOIN sites st ON st.id = $1 "
     "LEFT JOIN sessions se ON se.ticket_hash = decode($2, 'hex') AND se.expires_at > now() "

@@ -3,6 +3,7 @@
 // it stands after the provider took a slip.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -21,6 +22,9 @@ struct CheckView {
     std::optional<OrderRecord> order;
     std::vector<OrderItem> items;
     std::optional<SlipRow> slip;  // the order's current slip
+    // How long ago the slip was last asked about at its provider (by anyone), by the database's
+    // clock; nullopt when never (or no slip).
+    std::optional<std::int64_t> slip_queried_ago_ms;
 };
 
 /// `ticket` may be empty (no session then); `order_id` that cannot exist matches nothing.
