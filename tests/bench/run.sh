@@ -140,6 +140,17 @@ buy_metrics() {  # worker seconds and count of pay/buy, and of its WeChat create
         "$(metric_sum orderpay_provider_call_duration_seconds_sum 'provider="wx",operation="create"')" \
         "$(metric_sum orderpay_provider_call_duration_seconds_count 'provider="wx",operation="create"')"
 }
+# A waiting order, as a front end polls it while its buyer pays: one round trip a poll, but for
+# the provider query due once per query_min_interval_ms across the workers (and its claim).
+wt_order=$(curl -s -X POST "$ORDERPAY_URL/api/demo/pay/buy?ticket=$DEMO_TICKET" -H 'Content-Type: application/json' \
+    -d '{"products":[{"id":"demo-tea"}],"pay_tp":"wx.qrcode"}' | sed -n 's/^{"ok":true,"data":{"id":"\([a-z0-9]*\)".*/\1/p')
+[[ -n $wt_order ]] || { echo "could not create the waiting benchmark order" >&2; exit 1; }
+wt_t0=$(metric_sum orderpay_db_round_trips_total 'route="pay/check"')
+wt_n0=$(metric_sum orderpay_http_requests_total 'route="pay/check",status="200"')
+run check_wt "GET pay/check (waiting order)" "$ORDERPAY_URL/api/demo/pay/check?ticket=$DEMO_TICKET&id=$wt_order"
+awk -v t="$(metric_sum orderpay_db_round_trips_total 'route="pay/check"')" -v t0="$wt_t0" \
+    -v n="$(metric_sum orderpay_http_requests_total 'route="pay/check",status="200"')" -v n0="$wt_n0" \
+    'BEGIN { if (n > n0) printf "  database round trips per poll of the waiting order: %.3f\n", (t - t0) / (n - n0) }'
 read -r buy_s0 buy_n0 call_s0 call_n0 < <(buy_metrics)
 run buy "POST pay/buy wx.qrcode (+paysim)" "$ORDERPAY_URL/api/demo/pay/buy?ticket=$DEMO_TICKET" \
     -s "$REPO/tests/bench/buy.lua"
