@@ -196,9 +196,13 @@ providers::CloseResult CloseSlip(Context& ctx, providers::Provider& p, const pro
     return c;
 }
 
-bool RefreshSlip(Context& ctx, const store::SlipRow& slip, QueryPace pace) {
+bool RefreshSlip(Context& ctx, const store::SlipRow& slip, QueryPace pace,
+                 std::optional<std::int64_t> asked_ago_ms) {
     if (!slip.Open()) return false;
     const std::int64_t interval = pace == QueryPace::kNow ? 0 : ctx.settings().query_min_interval_ms;
+    // The claim's own rule on a time read by the same clock: it would refuse, so a poll of a
+    // waiting order costs no round trip for it.
+    if (interval > 0 && asked_ago_ms && *asked_ago_ms < interval) return false;
     if (!store::ClaimQuery(ctx.db(), slip.id, interval))
         return false;  // asked recently, by us or another worker
     providers::Provider* p = ctx.ProviderFor(slip.provider);

@@ -1,9 +1,9 @@
 // pay/check (alias check_order): the caller's order and its payment state, in one database round
 // trip (site, session, order, items and slip in one statement). A waiting slip not asked about
 // recently is queried, so a lost notification never leaves a paid order unpaid; only then does
-// the order cost more queries (the claim, which the view's last-asked time spares a poll within
-// the interval, then the provider call and the order read again). A slip still NEW is sent if its sender
-// died, never queried (unless a scan, whose provider call is the payment).
+// the order cost more queries (the claim, then the provider call and the order read again). A
+// slip still NEW is sent if its sender died, never queried (unless a scan, whose provider call
+// is the payment).
 #include "orderpay/app/order_view.hpp"
 #include "orderpay/app/payflow.hpp"
 #include "orderpay/app/resend.hpp"
@@ -33,11 +33,9 @@ http::Response Check(app::Context& ctx, app::Call& call, const http::Request& re
         if (!pt || pt->kind != providers::PayKind::kScan)
             return http::Ok(app::RenderOrder(*v.order, v.items, v.slip));
     }
-    // Asked about within query_min_interval_ms, by this or another worker: the claim would refuse,
-    // so a front end polling a waiting order costs one round trip between the provider queries.
-    const std::int64_t interval = ctx.settings().query_min_interval_ms;
-    const bool asked_recently = interval > 0 && v.slip_queried_ago_ms && *v.slip_queried_ago_ms < interval;
-    if (domain::IsPayable(v.order->or_st) && v.slip && !asked_recently && app::RefreshSlip(ctx, *v.slip)) {
+    // The view's last-asked time lets a poll within query_min_interval_ms skip the claim.
+    if (domain::IsPayable(v.order->or_st) && v.slip &&
+        app::RefreshSlip(ctx, *v.slip, app::QueryPace::kRateLimited, v.slip_queried_ago_ms)) {
         // Only a provider answer can have changed the order: read and render it again just then.
         std::string json;
         if (app::LoadOrder(ctx.db(), call.site.id, v.order->id, &json)) return http::Ok(json);

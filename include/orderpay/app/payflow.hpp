@@ -2,6 +2,7 @@
 // provider outside any transaction, then recording what came back.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -76,8 +77,10 @@ SlipAnswer SendSlip(Context& ctx, const PayType& pt, const providers::Merchant& 
 enum class QueryPace { kRateLimited, kNow };
 
 /// Asks the provider about a NEW/WAIT slip and settles or fails it according to the answer.
-/// True when the provider was asked.
-bool RefreshSlip(Context& ctx, const store::SlipRow& slip, QueryPace pace = QueryPace::kRateLimited);
+/// True when the provider was asked. `asked_ago_ms`: how long ago the slip was last asked about,
+/// when the caller read it (pay/check's view); inside the interval the claim is not even tried.
+bool RefreshSlip(Context& ctx, const store::SlipRow& slip, QueryPace pace = QueryPace::kRateLimited,
+                 std::optional<std::int64_t> asked_ago_ms = std::nullopt);
 
 /// Closes `slip` at its provider (providers::MeteredClose). A payment the close refunded in the
 /// same step (CloseResult::reversed_txn, Alipay's cancel) is recorded here with its refund
