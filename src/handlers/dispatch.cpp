@@ -151,6 +151,12 @@ http::Response Route_(app::Context& ctx, const http::Request& req) {
 
 }  // namespace
 
+std::vector<std::string> RouteNames() {
+    std::vector<std::string> out;
+    for (const Route& r : kRoutes) out.push_back(std::string(r.area) + "/" + std::string(r.action));
+    return out;
+}
+
 http::Response Dispatch(app::Context& ctx, const http::Request& req) {
     try {
         return ctx.db().RunRetryingIdleLoss([&] {

@@ -154,8 +154,9 @@ def test_killed_worker_counts_as_a_restart():
 def test_database_round_trips_per_request_are_what_the_design_promises():
     # Issue #8: pay/check answers in one round trip, pay/buy in three (context, create + commit,
     # slip taken + commit; the provider call between), a WeChat notification in two (stored,
-    # then settled and decided), also a duplicate. Counted by the workers, so this fails the day
-    # a handler gains a statement.
+    # then settled and decided), also a duplicate; pay/qr in one, under its own label (it was
+    # counted as "other"). Counted by the workers, so this fails the day a handler gains a
+    # statement.
     paid = buy_ok("wx.qrcode")
     sim_pay(paid["pay_id"])
     wait_for(lambda: check(paid["id"])[1]["data"]["or_st"] == "OK", 5)
@@ -165,6 +166,9 @@ def test_database_round_trips_per_request_are_what_the_design_promises():
         replies = list(pool.map(lambda _: check(paid["id"])[:2], range(40)))
     assert all(st == 200 and body["data"]["or_st"] == "OK" for st, body in replies), replies[:3]
     orders = [buy_ok("wx.qrcode") for _ in range(4)]
+    for o in orders[1:]:
+        st, _, raw, _ = api("GET", "qr", ticket=STACK["DEMO_TICKET"], params={"id": o["id"]})
+        assert st == 200 and b"<svg" in raw, (st, raw[:200])
     assert sim_pay(orders[0]["pay_id"], times="3")["sent"] == 3  # settles, then two duplicates
     after = scrape()
 
@@ -174,6 +178,7 @@ def test_database_round_trips_per_request_are_what_the_design_promises():
     assert delta(before, after, req("pay/check", 200)) == 40 and trips("pay/check") == 40
     assert delta(before, after, req("pay/buy", 200)) == 4 and trips("pay/buy") == 12
     assert delta(before, after, req("pay/re_wx", 200)) == 3 and trips("pay/re_wx") == 6
+    assert delta(before, after, req("pay/qr", 200)) == 3 and trips("pay/qr") == 3
 
 
 def wx_queries(m):

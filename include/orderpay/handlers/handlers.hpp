@@ -1,6 +1,9 @@
 // The endpoint handlers, one per file under src/handlers/, and the dispatcher that routes to them.
 #pragma once
 
+#include <string>
+#include <vector>
+
 #include "orderpay/app/context.hpp"
 #include "orderpay/http/request.hpp"
 
@@ -29,5 +32,9 @@ http::Response Metrics(const http::Request& req);
 /// handler; database outages become 503 and anything unexpected 500. pay/re_<id> is a route for
 /// every provider in the registry, served by Notify.
 http::Response Dispatch(app::Context& ctx, const http::Request& req);
+
+/// "pay/buy", "admin/order", ...: the area/action of every route in Dispatch's table (pay/re_<id>
+/// comes from the provider registry instead), so the metrics labels can be checked against it.
+std::vector<std::string> RouteNames();
 
 }  // namespace orderpay::handlers
