@@ -28,6 +28,12 @@ providers::RefundParams ParamsOf(const Context& ctx, const store::RefundRow& r) 
     return p;
 }
 
+// The note of a refund the provider took from the merchant but could not deliver: still counted
+// against the slip, and only the operator can move it on at the provider.
+const std::string kStuck =
+    "stuck at the provider, needs the operator (the money left the merchant's account but the buyer's "
+    "account refused it; redirect it at the provider, then reconcile finds it): ";
+
 // OK/FAIL once. A result that contradicts the one recorded (a notification said otherwise
 // first) is not overwritten: it is logged for an operator.
 void Finish(Context& ctx, const store::RefundRow& r, bool ok, const std::string& provider_refund_id,
@@ -60,6 +66,12 @@ RefundCheck Record(Context& ctx, const store::RefundRow& r, const providers::Ref
             Finish(ctx, r, false, res.provider_refund_id, "provider: " + res.message);
             return RefundCheck::kFailed;
         case S::kProcessing:
+            if (res.stuck) {
+                detail = kStuck + res.message;
+                log::Error("refund ", r.id, ": ", detail);
+                store::NoteRefund(ctx.db(), r.id, detail, res.provider_refund_id);
+                return RefundCheck::kPending;
+            }
             store::NoteRefund(ctx.db(), r.id, "pending: " + res.message, res.provider_refund_id);
             return RefundCheck::kPending;
         case S::kUnknown:
@@ -240,6 +252,12 @@ NotifyDecision DecideRefundNotice(db::Connection& c, const NotifyEval& ev) {
                 "refund amount " + std::to_string(rf.amount) + " notified, refund " + r->id + " is " +
                     std::to_string(r->amount),
                 A::kRefused};
+    if (rf.stuck) {
+        const std::string note = kStuck + ev.event.status;
+        log::Error("refund ", r->id, ": ", note);
+        store::NoteRefund(c, r->id, note, rf.provider_refund_id);  // only while NEW or PROCESSING
+        return {"ignored", "refund " + r->id + " kept PROCESSING: " + note, A::kAccepted};
+    }
     if (!rf.ok && !rf.failed)
         return {"ignored", "refund " + r->id + " not final: " + ev.event.status, A::kAccepted};
     store::FinishResult f =

@@ -3,7 +3,8 @@ a paid order refunded in part through the operator API (PROCESSING, as WeChat's 
 until the REFUND.SUCCESS notification), then the rest -> fully refunded; 20 concurrent copies of
 the notification recorded once; 10 concurrent partial refunds, only the ones that fit, WeChat's
 total equal to orderpay's; every envelope tamper refused with nothing changed; an unknown
-outcome resolved by reconcile's query; WeChat's refusal and an ABNORMAL refund -> FAIL; a late
+outcome resolved by reconcile's query; WeChat's refusal -> FAIL, an ABNORMAL refund kept PROCESSING
+and counted until redirected; a late
 payment (refund_needed) given back with `orderpay refund --slip`, then no longer listed."""
 
 import json
@@ -146,16 +147,44 @@ def test_wechat_refusal_fails_the_refund(key):
     assert at_wechat(body["data"]["refund"]["id"]) is None
 
 
-def test_abnormal_refund_notified_fails_and_frees_the_amount(key):
+def test_abnormal_refund_stays_counted_until_redirected_then_ok(key):
+    """REFUND.ABNORMAL: the buyer's card refused it, but WeChat has taken the money from the
+    merchant and holds it until the merchant redirects it. It was recorded FAIL, which freed the
+    amount for a second refund of the same money. Now it stays PROCESSING, noted stuck, and its
+    amount counted; reconcile's query keeps it so; once redirected, SUCCESS makes it OK."""
     order = paid_order()
     rid = refund_ok(key, order["id"])["refund"]["id"]  # everything
-    assert finish(rid, status="ABNORMAL") == [204]
-    assert st(rid) == "FAIL"
-    # The whole amount can be refunded again.
-    again = refund_ok(key, order["id"])
-    assert again["refund"]["st"] == "PROCESSING"
-    assert finish(again["refund"]["id"]) == [204]
+    assert finish(rid, status="ABNORMAL") == [204]  # acknowledged, so WeChat stops sending it
+    assert st(rid) == "PROCESSING"
+    note = db_row("SELECT note FROM refunds WHERE id = '%s'" % rid)[0]
+    assert note.startswith("stuck at the provider"), note
+    assert sim_refunded(order["pay_id"]) == 0  # nothing reached the buyer yet
+    # Not one cent of it can be refunded again.
+    status, body, raw, _ = refund(key, order["id"], amount="0.01")
+    assert status == 409 and body["errCode"] == "e.www.refund.too_much", raw
+    # Reconcile's query finds it ABNORMAL still: kept, and listed as not resolved.
+    out = cli("reconcile", "--min-age", "0").stdout
+    assert st(rid) == "PROCESSING" and at_wechat(rid)[0] == "ABNORMAL", out
+    assert admin_order(key, order["id"])["or_st"] == "OK"
+    # The merchant redirects it (here: paysim, as the merchant platform would): SUCCESS, then RF.
+    assert finish(rid, status="SUCCESS") == [204]
+    assert st(rid) == "OK"
     assert admin_order(key, order["id"])["or_st"] == "RF"
+    assert sim_refunded(order["pay_id"]) == round(order["fee"] * 100)
+
+
+def test_abnormal_refund_found_by_reconcile_query_stays_processing(key):
+    order = paid_order()
+    rid = refund_ok(key, order["id"], amount="0.30")["refund"]["id"]
+    assert finish(rid, status="ABNORMAL", times="0") == []  # no notification: only a query sees it
+    cli("reconcile", "--min-age", "0")
+    assert st(rid) == "PROCESSING"
+    assert db_row("SELECT note FROM refunds WHERE id = '%s'" % rid)[0].startswith("stuck at the provider")
+    # The rest of the order can still be refunded, that much and no more.
+    rest = round(order["fee"] * 100) - 30
+    status, body, raw, _ = refund(key, order["id"], amount="%.2f" % ((rest + 1) / 100))
+    assert status == 409 and body["errCode"] == "e.www.refund.too_much", raw
+    assert refund_ok(key, order["id"], amount="%.2f" % (rest / 100))["refund"]["st"] == "PROCESSING"
 
 
 def test_late_payment_refunded_with_refund_slip_and_no_longer_listed():

@@ -144,6 +144,28 @@ def test_refund_closed_by_wechat_fails_and_frees_the_amount():
     assert again["st"] == "PROCESSING"
 
 
+def test_refund_changed_by_wechat_stays_counted_until_redirected():
+    """CHANGE (v2's ABNORMAL): the buyer's card refused the refund, but WeChat took the money from
+    the merchant and holds it until the merchant redirects it. It was recorded FAIL, which freed
+    the 20.00 for a second refund; now it stays PROCESSING and counted, by notification and by
+    reconcile's refundquery alike, and ends OK once WeChat says SUCCESS."""
+    order = paid_order()
+    r = refund_ok(order["id"], "20.00")
+    assert [x["status"] for x in notify(r["id"], status="CHANGE")["replies"]] == [200]
+    row = db_row("SELECT st, note FROM refunds WHERE id = '%s'" % r["id"])
+    assert row[0] == "PROCESSING" and row[1].startswith("stuck at the provider"), row
+    assert sim_refunds(order["pay_id"])["refunded"] == 2000  # WeChat counts it too
+    st, body, raw, _ = refund(order["id"], "5.01")
+    assert st == 409 and body["errCode"] == "e.www.refund.too_much", raw
+    out = cli("reconcile", "--min-age", "0").stdout
+    assert "REFUNDING %s" % r["id"] in out, out  # refundquery says CHANGE: still not resolved
+    assert refund_row(r["id"])[0] == "PROCESSING"
+    assert order_now(order["id"])["refunded"] == 0
+    notify(r["id"], status="SUCCESS")  # redirected by the merchant
+    assert refund_row(r["id"])[0] == "OK"
+    assert order_now(order["id"])["refunded"] == 20
+
+
 def test_refund_refused_by_wechat_is_failed():
     order = paid_order()
     set_mode(order["pay_id"], "fail")

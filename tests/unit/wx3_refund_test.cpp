@@ -75,7 +75,11 @@ TEST(Wx3Refund, Answer) {
     EXPECT_EQ(r.provider_refund_id, "50000000382019052709732678859");
     EXPECT_EQ(r.amount, 300);
     EXPECT_EQ(V3RefundAnswer(RefundObject("PROCESSING"), Params()).state, S::kProcessing);
-    EXPECT_EQ(V3RefundAnswer(RefundObject("ABNORMAL"), Params()).state, S::kFailed);
+    // ABNORMAL: WeChat took the money from the merchant and holds it; only CLOSED frees it.
+    providers::RefundResult abnormal = V3RefundAnswer(RefundObject("ABNORMAL"), Params());
+    EXPECT_EQ(abnormal.state, S::kProcessing);
+    EXPECT_TRUE(abnormal.stuck);
+    EXPECT_FALSE(V3RefundAnswer(RefundObject("PROCESSING"), Params()).stuck);
     EXPECT_EQ(V3RefundAnswer(RefundObject("CLOSED"), Params()).state, S::kFailed);
     EXPECT_EQ(V3RefundAnswer(RefundObject("SUCCESS", "rf0002"), Params()).state, S::kUnknown);
     EXPECT_EQ(V3RefundAnswer("[]", Params()).state, S::kUnknown);
@@ -150,12 +154,14 @@ TEST(Wx3Refund, NotificationMapsToRefundEvent) {
     struct Case {
         const char* event;
         const char* status;
-        bool ok, failed;
+        bool ok, failed, stuck;
     };
     for (const Case& c :
-         {Case{"REFUND.SUCCESS", "SUCCESS", true, false}, Case{"REFUND.ABNORMAL", "ABNORMAL", false, true},
-          Case{"REFUND.CLOSED", "CLOSED", false, true},
-          Case{"REFUND.SUCCESS", "CLOSED", false, false}}) {  // type and status disagree
+         {Case{"REFUND.SUCCESS", "SUCCESS", true, false, false},
+          Case{"REFUND.ABNORMAL", "ABNORMAL", false, false, true},
+          Case{"REFUND.CLOSED", "CLOSED", false, true, false},
+          Case{"REFUND.ABNORMAL", "CLOSED", false, false, false},    // type and status disagree
+          Case{"REFUND.SUCCESS", "CLOSED", false, false, false}}) {  // type and status disagree
         providers::Notice n = p.ParseNotification(RefundNotice(c.event, c.status, false));
         ASSERT_TRUE(n.parsed) << n.error;
         std::string reason;
@@ -171,6 +177,7 @@ TEST(Wx3Refund, NotificationMapsToRefundEvent) {
         EXPECT_EQ(ev.refund->amount, 300);
         EXPECT_EQ(ev.refund->ok, c.ok) << c.event << "/" << c.status;
         EXPECT_EQ(ev.refund->failed, c.failed) << c.event << "/" << c.status;
+        EXPECT_EQ(ev.refund->stuck, c.stuck) << c.event << "/" << c.status;
         EXPECT_EQ(ev.mch_id, "1230000109");
         EXPECT_EQ(ev.slip_id, "sl0001");
     }

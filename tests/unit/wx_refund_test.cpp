@@ -195,7 +195,9 @@ TEST_F(RefundNoticeTest, AnotherMerchantsNoticeOrABrokenOneIsNotOpened) {
     EXPECT_NE(why.find("v3 merchant"), std::string::npos) << why;
 }
 
-TEST_F(RefundNoticeTest, ClosedOrChangedRefundsAreFailures) {
+// REFUNDCLOSE is a failure; CHANGE is not (WeChat took the money and holds it until the merchant
+// redirects it), and must not free the amount: stuck, neither ok nor failed.
+TEST_F(RefundNoticeTest, ClosedRefundsFailAndChangedOnesAreStuck) {
     const std::string plain = std::string(kPlain);
     for (const char* st : {"REFUNDCLOSE", "CHANGE"}) {
         std::string p = plain;
@@ -205,7 +207,9 @@ TEST_F(RefundNoticeTest, ClosedOrChangedRefundsAreFailures) {
         ASSERT_TRUE(wx->OpenNotification(m, n, why)) << why;
         providers::PaidEvent ev;
         ASSERT_TRUE(wx->VerifyNotification(m, n, ev, why)) << why;
-        EXPECT_TRUE(ev.refund->failed) << st;
+        const bool change = std::string(st) == "CHANGE";
+        EXPECT_EQ(ev.refund->failed, !change) << st;
+        EXPECT_EQ(ev.refund->stuck, change) << st;
         EXPECT_FALSE(ev.refund->ok) << st;
     }
 }

@@ -125,6 +125,10 @@ struct PaidEvent {
         std::int64_t amount = 0;         // minor units, as the provider reports it (0: not reported)
         bool ok = false;                 // the money went back
         bool failed = false;             // the refund will not happen
+        // Taken from the merchant but not delivered (WeChat ABNORMAL / v2 CHANGE: the buyer's
+        // card refused it): neither ok nor failed. It stays counted until the operator finishes it
+        // at WeChat (apply-abnormal-refund, or the merchant platform) and a query says SUCCESS.
+        bool stuck = false;
         std::string currency;            // as the provider reports it ("": not reported)
         bool amount_unreadable = false;  // reported, but not an amount of that currency: refused
     };
@@ -237,6 +241,7 @@ struct RefundResult {
     std::int64_t amount = 0;  // as the provider reports it (0: not said)
     std::string message;      // the provider's code/message for the refund note (no secrets)
     bool timeout = false;
+    bool stuck = false;  // kProcessing that only an operator can move on (PaidEvent::Refund::stuck)
 };
 
 /// Why a provider cannot charge an amount, known before anything is written.

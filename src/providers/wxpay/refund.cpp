@@ -127,8 +127,13 @@ RefundResult WxPayV2::QueryRefund(const providers::Merchant& m, const providers:
             r.state = State::kOk;
         } else if (st == "PROCESSING") {
             r.state = State::kProcessing;
-        } else if (st == "REFUNDCLOSE" || st == "CHANGE") {
-            r.state = State::kFailed;  // CHANGE: the buyer's account could not take it back
+        } else if (st == "REFUNDCLOSE") {
+            r.state = State::kFailed;
+        } else if (st == "CHANGE") {
+            // v2's ABNORMAL: taken from the merchant, refused by the buyer's card, held at WeChat
+            // until the merchant redirects it. Not free to refund again.
+            r.state = State::kProcessing;
+            r.stuck = true;
         }
         return r;
     }
@@ -171,7 +176,8 @@ bool WxPayV2::VerifyRefundNotification(const providers::Merchant& m, const provi
     refund.provider_refund_id = info->refund_id;
     refund.amount = info->refund_fee;
     refund.ok = info->refund_status == "SUCCESS";
-    refund.failed = !refund.ok;  // CHANGE, REFUNDCLOSE
+    refund.failed = info->refund_status == "REFUNDCLOSE";
+    refund.stuck = info->refund_status == "CHANGE";  // see QueryRefund
     out.refund = refund;
     reason = "req_info decrypted with merchant " + m.id + "'s key";
     return true;

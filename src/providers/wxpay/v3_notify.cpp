@@ -127,8 +127,10 @@ bool RefundEvent(const providers::Merchant& m, const rapidjson::Document& t, con
     r.amount = amount("refund");
     // The event type and the status inside must agree; a mismatch finishes nothing.
     r.ok = event_type == "REFUND.SUCCESS" && st == "SUCCESS";
-    r.failed = (event_type == "REFUND.ABNORMAL" && st == "ABNORMAL") ||
-               (event_type == "REFUND.CLOSED" && st == "CLOSED");
+    r.failed = event_type == "REFUND.CLOSED" && st == "CLOSED";
+    // ABNORMAL is not a failure: WeChat has taken the money from the merchant and holds it in
+    // its refund transit account until the merchant redirects it (apply-abnormal-refund).
+    r.stuck = event_type == "REFUND.ABNORMAL" && st == "ABNORMAL";
     out.refund = r;
     if (r.refund_id.empty() && r.provider_refund_id.empty()) {
         reason = "refund notice names no refund";

@@ -95,8 +95,14 @@ RefundResult V3RefundAnswer(const std::string& body, const providers::RefundPara
         r.state = RefundResult::State::kOk;
     else if (st == "PROCESSING")
         r.state = RefundResult::State::kProcessing;
-    else if (st == "ABNORMAL" || st == "CLOSED")
-        r.state = RefundResult::State::kFailed;  // ABNORMAL: the buyer's account refused it
+    else if (st == "CLOSED")
+        r.state = RefundResult::State::kFailed;
+    else if (st == "ABNORMAL") {
+        // The buyer's card refused it, but the money has left the merchant's account and waits
+        // at WeChat (v3 refund guide: "退款资金会停留在退款的中间账户内"): not free to refund again.
+        r.state = RefundResult::State::kProcessing;
+        r.stuck = true;
+    }
     return r;
 }
 

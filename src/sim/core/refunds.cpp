@@ -103,7 +103,8 @@ http::Response SimRefunds(Ctx& ctx, const http::Request& req) {
         for (const wx3_store::Refund& r :
              wx3_store::RefundsOfTrade(ctx.db, t->wx->key.mch_id, t->wx->key.out_trade_no)) {
             refunded += r.status == "SUCCESS" ? r.refund : 0;
-            pending += r.status == "PROCESSING" ? r.refund : 0;
+            // ABNORMAL: taken from the merchant, held by WeChat until redirected.
+            pending += r.status == "PROCESSING" || r.status == "ABNORMAL" ? r.refund : 0;
             WriteRefund(w, r);
         }
     }

@@ -29,7 +29,7 @@ http::Response SimWxRefundMode(Ctx& ctx, const http::Request& req);
 /// notification (req_info encrypted as WeChat does) to the refund's notify_url.
 http::Response SimWxRefundNotify(Ctx& ctx, const http::Request& req);
 /// GET /sim/wx/refunds?out_trade_no=[&mch_id=]: {out_trade_no, refunded, refunds:[...]}, refunded
-/// being the sum of the refunds that are not closed.
+/// being the sum of the refunds that are not closed (CHANGE counts: WeChat holds that money).
 http::Response SimWxRefunds(Ctx& ctx, const http::Request& req);
 
 }  // namespace orderpay::sim

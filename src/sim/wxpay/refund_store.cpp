@@ -21,7 +21,8 @@ const db::Statement kLockTrade{
     " FROM paysim.trades WHERE provider = 'wx' AND mch_id = $1 AND out_trade_no = $2"
     " FOR UPDATE"};
 
-// Inserts unless the live refunds (not closed, not CHANGE) plus this one exceed $4 (total_fee).
+// Inserts unless the live refunds (not closed; CHANGE is money WeChat holds) plus this one exceed
+// $4 (total_fee).
 // $9: the initial state.
 const db::Statement kInsert{
     "sim_wxr_insert",
@@ -31,7 +32,8 @@ const db::Statement kInsert{
     "$5::bigint,"
     " $6, $7, $8, $9::text, CASE WHEN $9::text = 'SUCCESS' THEN now() END"
     " WHERE (SELECT COALESCE(sum(refund_fee), 0)::bigint FROM paysim.wx_refunds"
-    "        WHERE mch_id = $1 AND out_trade_no = $3 AND state IN ('PROCESSING', 'SUCCESS')) + $5::bigint"
+    "        WHERE mch_id = $1 AND out_trade_no = $3 AND state IN ('PROCESSING', 'SUCCESS', 'CHANGE')) + "
+    "$5::bigint"
     "       <= $4::bigint"
     " ON CONFLICT (mch_id, out_refund_no) DO NOTHING RETURNING" PAYSIM_REFUND_COLS};
 
@@ -51,7 +53,7 @@ const db::Statement kFinish{
     "sim_wxr_finish",
     "UPDATE paysim.wx_refunds SET state = $3::text, notify_count = notify_count + $4::integer,"
     " success_at = CASE WHEN $3::text = 'SUCCESS' THEN COALESCE(success_at, now()) END"
-    " WHERE mch_id = $1 AND out_refund_no = $2 AND state IN ('PROCESSING', $3::text)"
+    " WHERE mch_id = $1 AND out_refund_no = $2 AND state IN ('PROCESSING', 'CHANGE', $3::text)"
     " RETURNING" PAYSIM_REFUND_COLS};
 
 const db::Statement kSetMode{"sim_wxr_set_mode",

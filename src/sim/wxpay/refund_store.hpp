@@ -50,7 +50,8 @@ std::optional<Refund> FindById(db::Connection& c, std::string_view mch_id, std::
 /// A trade's refunds, oldest first; `mch_id` "" for any merchant (the control API).
 std::vector<Refund> OfTrade(db::Connection& c, std::string_view mch_id, std::string_view out_trade_no);
 
-/// state := `to` from PROCESSING (or already `to`: a resend), notify_count += `copies`.
+/// state := `to` from PROCESSING or CHANGE (the merchant redirected it), or already `to` (a resend);
+/// notify_count += `copies`.
 /// nullopt when the refund is in another final state or does not exist.
 std::optional<Refund> Finish(db::Connection& c, std::string_view mch_id, std::string_view out_refund_no,
                              std::string_view to, int copies);

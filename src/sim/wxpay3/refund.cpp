@@ -192,7 +192,8 @@ http::Response Wx3SimRefund(Ctx& ctx, const SimRefundArgs& a, wx3_store::Refund 
             return http::Fail(http::Err::kBadRequest, "status must be SUCCESS, ABNORMAL or CLOSED");
         std::optional<wx3_store::Refund> done = wx3_store::FinishRefund(ctx.db, r.refund_id, a.status);
         if (!done)
-            return http::Fail(http::Err::kOrderClosed, "the refund is " + r.status + ", not PROCESSING");
+            return http::Fail(http::Err::kOrderClosed,
+                              "the refund is " + r.status + ", not PROCESSING or ABNORMAL");
         r = std::move(*done);
     }
     if (r.status == "PROCESSING")

@@ -28,8 +28,8 @@ std::string Wx3RefundJson(const wx3_store::Refund& r);
 Wx3Notice BuildWx3RefundNotice(const Wx3Merchant& m, const wx3_store::Refund& r, Wx3Tamper tamper,
                                std::int64_t now);
 
-/// /sim/refund for a v3 refund: moves a PROCESSING refund to a.status (SUCCESS, ABNORMAL, CLOSED)
-/// if given, then sends its notification to the refund's notify_url.
+/// /sim/refund for a v3 refund: moves a PROCESSING refund to a.status (SUCCESS, ABNORMAL, CLOSED),
+/// or an ABNORMAL one to SUCCESS or CLOSED, if given, then sends its notification to the refund's notify_url.
 http::Response Wx3SimRefund(Ctx& ctx, const SimRefundArgs& a, wx3_store::Refund r);
 
 }  // namespace orderpay::sim

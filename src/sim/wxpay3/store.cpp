@@ -26,7 +26,8 @@ const db::Statement kInsertRefund{
     " SELECT $1, $2::text, $3, $4::text, $5, $6::bigint, $7::bigint, $8, $9, $10, $11::text,"
     " CASE WHEN $11::text = 'SUCCESS' THEN now() END"
     " WHERE (SELECT coalesce(sum(refund), 0) FROM paysim.wx3_refunds WHERE mch_id = $2::text"
-    "        AND out_trade_no = $4::text AND status IN ('PROCESSING', 'SUCCESS')) + $6::bigint <= $7::bigint"
+    "        AND out_trade_no = $4::text AND status IN ('PROCESSING', 'SUCCESS', 'ABNORMAL')) + $6::bigint "
+    "<= $7::bigint"
     " ON CONFLICT (mch_id, out_refund_no) DO NOTHING RETURNING" WX3_REFUND_COLS};
 const db::Statement kRefundCalled{"wx3_refund_called",
                                   "UPDATE paysim.wx3_refunds SET calls = calls + 1 WHERE mch_id = $1"
@@ -41,10 +42,11 @@ const db::Statement kOfTrade{
     "wx3_refunds_of_trade",
     "SELECT" WX3_REFUND_COLS
     "FROM paysim.wx3_refunds WHERE mch_id = $1 AND out_trade_no = $2 ORDER BY ct LIMIT 100"};
-const db::Statement kFinish{"wx3_finish_refund",
-                            "UPDATE paysim.wx3_refunds SET status = $2::text, lm = now(),"
-                            " success_at = CASE WHEN $2::text = 'SUCCESS' THEN now() END"
-                            " WHERE refund_id = $1 AND status = 'PROCESSING' RETURNING" WX3_REFUND_COLS};
+const db::Statement kFinish{
+    "wx3_finish_refund",
+    "UPDATE paysim.wx3_refunds SET status = $2::text, lm = now(),"
+    " success_at = CASE WHEN $2::text = 'SUCCESS' THEN now() END"
+    " WHERE refund_id = $1 AND status IN ('PROCESSING', 'ABNORMAL') RETURNING" WX3_REFUND_COLS};
 const db::Statement kCountNotify{
     "wx3_refund_notified",
     "UPDATE paysim.wx3_refunds SET notify_count = notify_count + $2 WHERE refund_id = $1"};

@@ -36,7 +36,8 @@ Made InsertRefund(db::Connection& c, const Refund& r, Refund& out);
 std::optional<Refund> QueryRefund(db::Connection& c, std::string_view mch_id, std::string_view out_refund_no);
 std::vector<Refund> RefundsByOutRefundNo(db::Connection& c, std::string_view out_refund_no);
 std::vector<Refund> RefundsOfTrade(db::Connection& c, std::string_view mch_id, std::string_view out_trade_no);
-/// PROCESSING -> `status` (SUCCESS stamps success_at); nullopt when it was not PROCESSING.
+/// PROCESSING or ABNORMAL (the merchant redirected it) -> `status` (SUCCESS stamps success_at);
+/// nullopt when it was neither.
 std::optional<Refund> FinishRefund(db::Connection& c, std::string_view refund_id, std::string_view status);
 void CountNotify(db::Connection& c, std::string_view refund_id, int n);
 
