@@ -3,9 +3,13 @@ Alipay, PayPal and WeChat Pay v3 (WeChat v2: test_wx_refund.py): paysim's `sim:t
 records the refund as done, then sleeps 11 s before answering. orderpay must give up on the call,
 leave the refund PROCESSING (the outcome is unknown, the amount still counted as taken), and
 `orderpay reconcile` must then find it done by query (or by the repeated request id) and make it
-OK, with the refunded total the same at both ends and nothing refunded twice."""
+OK, with the refunded total the same at both ends and nothing refunded twice; a reconcile while
+PayPal or WeChat v3 cannot be reached must leave it PROCESSING, not FAIL it."""
 
 import json
+import os
+import socket
+import subprocess
 import time
 import uuid
 
@@ -54,6 +58,28 @@ def timed_out_refund(key, site, order, amount, minor):
     return r
 
 
+def reconcile_during_outage(tmp_path, rid, gateway_key):
+    """`orderpay reconcile` while the provider cannot be reached (its gateway a closed port): the
+    query gets no answer and neither does the repeated refund request. The refund was sent before
+    and the provider carried it out, so it must stay PROCESSING, its amount counted. It was failed
+    (PayPal: no token; WeChat v3: connection refused), which freed the money for a second refund."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()  # nothing listens there now
+    lines = open(STACK["ORDERPAY_CONFIG"]).read().splitlines()
+    conf = [("%s = https://127.0.0.1:%d" % (gateway_key, port)) if x.startswith(gateway_key + " =") else x
+            for x in lines]
+    assert conf != lines, gateway_key
+    path = tmp_path / "outage.conf"
+    path.write_text("\n".join(conf) + "\n")
+    out = subprocess.run([os.path.join(STACK["ORDERPAY_BIN"], "orderpay"), "reconcile", "--min-age", "0"],
+                         env=dict(os.environ, ORDERPAY_CONFIG=str(path)), capture_output=True, text=True,
+                         timeout=600)
+    st, note = db_row("SELECT st, note FROM refunds WHERE id = '%s'" % rid)
+    assert st == "PROCESSING" and "repeat not sent" in note, (st, note, out.stdout[-500:], out.stderr[-500:])
+
+
 def reconcile_resolves(rid):
     out = cli("reconcile", "--min-age", "0").stdout
     assert "REFUNDING " + rid not in out, out
@@ -79,12 +105,15 @@ def test_alipay_refund_timeout_resolved_by_reconcile_query():
 
 
 @pytest.mark.skipif("DEMO_PAYPAL_CLIENT_ID" not in STACK, reason="stack.env has no PayPal merchant")
-def test_paypal_refund_timeout_resolved_by_reconcile_once():
+def test_paypal_refund_timeout_resolved_by_reconcile_once(tmp_path):
     key = api_key(PP_SITE)
     order = paid_paypal_order()  # 9.00 USD
     r = timed_out_refund(key, PP_SITE, order, "4.00", 400)
     at_paypal = db_row("SELECT status, minor, calls FROM paysim.pp_refunds WHERE invoice_id = '%s'" % r["id"])
     assert at_paypal == ["COMPLETED", "400", "1"], at_paypal
+    reconcile_during_outage(tmp_path, r["id"], "paypal.gateway")
+    status, body, raw, _ = refund(key, PP_SITE, order["id"], "5.01", reason="more")
+    assert status == 409 and body["errCode"] == "e.www.refund.too_much", raw
     reconcile_resolves(r["id"])
     # Reconcile asked under the same PayPal-Request-Id: the same refund answered, not a second one.
     rows = db_row("SELECT count(*), sum(minor), max(calls) FROM paysim.pp_refunds WHERE order_id ="
@@ -96,12 +125,13 @@ def test_paypal_refund_timeout_resolved_by_reconcile_once():
 
 
 @pytest.mark.skipif("DEMO_V3_SITE" not in STACK, reason="stack.env has no DEMO_V3_SITE")
-def test_wx3_refund_timeout_resolved_by_reconcile_query():
+def test_wx3_refund_timeout_resolved_by_reconcile_query(tmp_path):
     key = api_key(V3)
     order = paid_v3_order()
     r = timed_out_refund(key, V3, order, "2.50", 250)
     assert db_row("SELECT status, calls FROM paysim.wx3_refunds WHERE out_refund_no = '%s'" % r["id"]) == [
         "SUCCESS", "1"]
+    reconcile_during_outage(tmp_path, r["id"], "wxpay.gateway")
     reconcile_resolves(r["id"])
     # Found by the refund query; the refund was never asked for again.
     status, calls, queries = db_row("SELECT status, calls, queries FROM paysim.wx3_refunds"

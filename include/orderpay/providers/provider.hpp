@@ -242,6 +242,10 @@ struct RefundResult {
     std::string message;      // the provider's code/message for the refund note (no secrets)
     bool timeout = false;
     bool stuck = false;  // kProcessing that only an operator can move on (PaidEvent::Refund::stuck)
+    // kFailed because this call never reached the provider's refund (no connection, no token, our
+    // credentials or certificate refused): certain for this call, silent about an earlier one
+    // under the same refund id, so a repeat of a refund already sent must not be failed on it.
+    bool not_sent = false;
 };
 
 /// Why a provider cannot charge an amount, known before anything is written.

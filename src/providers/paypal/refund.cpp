@@ -104,6 +104,7 @@ RefundResult RefundAnswer(long status, const std::string& body, const std::strin
         // REFUND_TIME_LIMIT_EXCEEDED, ...); 400/403/404 refuse the request itself. Nothing moved.
         r.state = S::kFailed;
         r.message = ErrorText(body, status);
+        r.not_sent = status == 401;  // our token, not the refund, was refused
         return r;
     }
     rapidjson::Document doc;
@@ -153,6 +154,7 @@ RefundResult PaypalClient::Refund(const providers::Merchant& m, const providers:
         // Not connected (or no token): certainly not refunded. Anything later: unknown.
         r.state = c.connect_failed ? RefundResult::State::kFailed : RefundResult::State::kUnknown;
         r.timeout = !c.connect_failed;
+        r.not_sent = c.connect_failed;
         r.message = "refund: " + c.error;
         return r;
     }

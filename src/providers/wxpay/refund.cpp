@@ -55,6 +55,7 @@ RefundResult WxPayV2::Refund(const providers::Merchant& m, const providers::Refu
     if (!V2ClientCert(m)) {
         // Nothing was sent: WeChat refuses /secapi/* without the certificate.
         r.state = State::kFailed;
+        r.not_sent = true;
         r.message = "merchant " + m.id +
                     " has no client certificate (merchant add --client-cert-file F --client-key-file F)";
         return r;
@@ -73,7 +74,12 @@ RefundResult WxPayV2::Refund(const providers::Merchant& m, const providers::Refu
         r.state = State::kUnknown;
         r.timeout = call.timeout;
         r.message = call.error;
-        if (!call.timeout && !call.fields.empty()) r.state = State::kFailed;  // return_code FAIL
+        if (!call.timeout && !call.fields.empty()) {
+            // return_code FAIL: WeChat refused the request itself (signature, parameters) before
+            // looking at the refund.
+            r.state = State::kFailed;
+            r.not_sent = true;
+        }
         return r;
     }
     if (Field(call.fields, "result_code") != "SUCCESS") {

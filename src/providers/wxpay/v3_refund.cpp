@@ -115,6 +115,8 @@ RefundResult V3RefundFailure(bool timeout, long status, const std::string& code,
     // Not connected: it never arrived. A 4xx (PARAM_ERROR, INVALID_REQUEST for more than the
     // refundable amount, NOT_ENOUGH for the merchant's balance, NO_AUTH, SIGN_ERROR): refused.
     r.state = RefundResult::State::kFailed;
+    // No connection, or our signature refused (401 SIGN_ERROR): the refund itself was not looked at.
+    r.not_sent = status == 0 || status == 401;
     return r;
 }
 
