@@ -53,8 +53,10 @@ RefundCheck Record(Context& ctx, const store::RefundRow& r, const providers::Ref
     switch (res.state) {
         case S::kOk:
             if (res.amount != 0 && res.amount != r.amount) {
-                detail = "provider reports " + std::to_string(res.amount) + " refunded, ours " +
-                         std::to_string(r.amount) + ": " + res.message;
+                detail = (res.amount < 0 ? "provider reports an amount that is not one of " + r.currency +
+                                               " (another currency, or unreadable)"
+                                         : "provider reports " + std::to_string(res.amount) + " refunded") +
+                         ", ours " + std::to_string(r.amount) + ": " + res.message;
                 log::Error("refund ", r.id, ": ", detail);
                 store::NoteRefund(ctx.db(), r.id, detail, res.provider_refund_id);
                 return RefundCheck::kUnknown;

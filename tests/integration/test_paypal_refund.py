@@ -234,6 +234,26 @@ def test_unknown_outcome_resolved_by_reconcile(key):
     assert admin_order(key, order["id"])["refunded"] == 4.0
 
 
+def test_completed_answer_in_another_currency_is_not_believed_until_a_query_agrees(key):
+    """PayPal answers COMPLETED with the amount in EUR for our USD refund. The amount was read
+    only when in our currency, else left 0, which means "not said": the refund was recorded OK on
+    an answer about other money. Now it is held PROCESSING with the discrepancy in its note, and
+    reconcile's query, stating 4.00 USD, makes it OK."""
+    order = paid_paypal_order()
+    status, body, raw, _ = refund(key, order["id"], amount="4.00", reason="sim:lie-currency")
+    assert status == 200, raw
+    rid = body["data"]["refund"]["id"]
+    st, note = db_row("SELECT st, note FROM refunds WHERE id = '%s'" % rid)
+    assert st == "PROCESSING" and "not one of USD" in note, (st, note)
+    assert admin_order(key, order["id"])["refunded"] == 0
+    assert paysim_refund(rid)[:2] == ["COMPLETED", "1"]
+    out = cli("reconcile", "--min-age", "0").stdout
+    assert "REFUNDING " + rid not in out, out
+    assert refund_row(rid)[0] == "OK"
+    assert paysim_refund(rid)[:2] == ["COMPLETED", "1"]  # read by its id, not asked for again
+    assert admin_order(key, order["id"])["refunded"] == 4.0
+
+
 def test_paypal_refusal_fails_the_refund_and_frees_the_amount(key):
     order = paid_paypal_order()
     status, body, raw, _ = refund(key, order["id"], reason="sim:fail")

@@ -64,8 +64,20 @@ TEST(PaypalRefund, AnswerStates) {
     EXPECT_EQ(RefundAnswer(200, answer("SOMETHING_NEW"), "rf0001", "USD").state, S::kUnknown);
     // About another refund of ours: not believed.
     EXPECT_EQ(RefundAnswer(201, answer("COMPLETED"), "rf0002", "USD").state, S::kUnknown);
-    // The amount in another currency is not read as ours.
-    EXPECT_EQ(RefundAnswer(201, answer("COMPLETED"), "rf0001", "EUR").amount, 0);
+    // An amount in another currency, unreadable or missing is not ours: -1, which app::Record
+    // never believes (0 would read as "not said" and let a COMPLETED through).
+    EXPECT_EQ(RefundAnswer(201, answer("COMPLETED"), "rf0001", "EUR").amount, -1);
+    EXPECT_EQ(RefundAnswer(201,
+                           "{\"id\":\"1JU08902781691411\",\"status\":\"COMPLETED\",\"invoice_id\":\"rf0001\","
+                           "\"amount\":{\"value\":\"7.5x\",\"currency_code\":\"USD\"}}",
+                           "rf0001", "USD")
+                  .amount,
+              -1);
+    EXPECT_EQ(
+        RefundAnswer(201, "{\"id\":\"1JU08902781691411\",\"status\":\"COMPLETED\",\"invoice_id\":\"rf0001\"}",
+                     "rf0001", "USD")
+            .amount,
+        -1);
     EXPECT_EQ(RefundAnswer(201, "not json", "rf0001", "USD").state, S::kUnknown);
     EXPECT_EQ(RefundAnswer(201, "{\"status\":\"COMPLETED\"}", "rf0001", "USD").state, S::kUnknown);
 }

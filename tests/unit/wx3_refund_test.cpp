@@ -83,6 +83,13 @@ TEST(Wx3Refund, Answer) {
     EXPECT_EQ(V3RefundAnswer(RefundObject("CLOSED"), Params()).state, S::kFailed);
     EXPECT_EQ(V3RefundAnswer(RefundObject("SUCCESS", "rf0002"), Params()).state, S::kUnknown);
     EXPECT_EQ(V3RefundAnswer("[]", Params()).state, S::kUnknown);
+    // An amount in another currency, not an integer or missing is not ours: -1, never believed.
+    std::string usd = RefundObject("SUCCESS");
+    usd.replace(usd.find("\"CNY\""), 5, "\"USD\"");
+    EXPECT_EQ(V3RefundAnswer(usd, Params()).amount, -1);
+    std::string text = RefundObject("SUCCESS");
+    text.replace(text.find("\"refund\":300"), 12, "\"refund\":\"300\"");
+    EXPECT_EQ(V3RefundAnswer(text, Params()).amount, -1);
 }
 
 TEST(Wx3Refund, Failures) {

@@ -238,8 +238,10 @@ struct RefundResult {
         kUnknown,     // no answer or an answer we cannot read: ask again by query
     } state = State::kUnknown;
     std::string provider_refund_id;
-    std::int64_t amount = 0;  // as the provider reports it (0: not said)
-    std::string message;      // the provider's code/message for the refund note (no secrets)
+    // As the provider reports it, in minor units of the refund's currency; 0: not said (Alipay);
+    // -1: said, but not an amount of that currency (another currency, unreadable), never believed.
+    std::int64_t amount = 0;
+    std::string message;  // the provider's code/message for the refund note (no secrets)
     bool timeout = false;
     bool stuck = false;  // kProcessing that only an operator can move on (PaidEvent::Refund::stuck)
     // kFailed because this call never reached the provider's refund (no connection, no token, our

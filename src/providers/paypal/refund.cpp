@@ -122,6 +122,9 @@ RefundResult RefundAnswer(long status, const std::string& body, const std::strin
         return r;
     }
     r.provider_refund_id = id;
+    // PayPal's refund always states its amount: one in another currency, unreadable or missing is
+    // not ours (-1), so a COMPLETED answer with it is held for an operator, never recorded OK.
+    r.amount = -1;
     const rapidjson::Value* amount = Member(&doc, "amount");
     if (amount && Str(amount, "currency_code") == currency)
         if (std::optional<std::int64_t> minor = ParseAmount(Str(amount, "value"), currency))

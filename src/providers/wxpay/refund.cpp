@@ -127,7 +127,8 @@ RefundResult WxPayV2::QueryRefund(const providers::Merchant& m, const providers:
         if (Field(call.fields, "out_refund_no_" + n) != p.refund_id) continue;
         const std::string st = Field(call.fields, "refund_status_" + n);
         r.provider_refund_id = Field(call.fields, "refund_id_" + n);
-        r.amount = domain::ParseDecimal(Field(call.fields, "refund_fee_" + n), 0).value_or(0);
+        // Always stated; unreadable is not ours (-1, never believed).
+        r.amount = domain::ParseDecimal(Field(call.fields, "refund_fee_" + n), 0).value_or(-1);
         r.message = st;
         if (st == "SUCCESS") {
             r.state = State::kOk;

@@ -89,7 +89,13 @@ RefundResult V3RefundAnswer(const std::string& body, const providers::RefundPara
     // Whole: a cut id is one WeChat never issued; the screen (metered.cpp) makes an unusable
     // one unknown, so the refund is asked about again rather than recorded on a prefix.
     r.provider_refund_id = http::MemberString(&d, "refund_id");
-    if (std::int64_t amount = Int(d, "amount", "refund"); amount > 0) r.amount = amount;
+    // Always stated: missing, not an integer or in another currency is not ours (-1, never believed).
+    const std::int64_t amount = Int(d, "amount", "refund");
+    const rapidjson::Value* am = d.HasMember("amount") && d["amount"].IsObject() ? &d["amount"] : nullptr;
+    const std::string currency = am ? http::MemberString(am, "currency") : std::string();
+    r.amount = amount > 0 && (currency.empty() || currency == (p.currency.empty() ? "CNY" : p.currency))
+                   ? amount
+                   : -1;
     r.message = "refund " + http::FitUtf8(r.provider_refund_id, 64) + " " + st.substr(0, 16);
     if (st == "SUCCESS")
         r.state = RefundResult::State::kOk;

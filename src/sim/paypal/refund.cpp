@@ -5,7 +5,8 @@
 // one field orderpay fills from the operator's reason: "sim:fail" is refused (422
 // REFUND_FAILED_INSUFFICIENT_FUNDS), "sim:pending" stays PENDING until /sim/refund finishes it,
 // "sim:unknown" is refunded but answered 500 (the outcome is unknown to the caller), "sim:timeout"
-// is refunded but answered only after orderpay's HTTP timeout. A repeated
+// is refunded but answered only after orderpay's HTTP timeout, "sim:lie-currency" is refunded but
+// its first answer states the amount in another currency (later reads tell the truth). A repeated
 // request id gets the refund as it is, knobs aside.
 #include "sim/paypal/refund.hpp"
 
@@ -148,6 +149,11 @@ http::Response RefundCall(Ctx& ctx, const http::Request& req, const std::string&
     }
     if (unknown) return PpError(500, "INTERNAL_SERVER_ERROR", "", "paysim: refunded, answer lost");
     if (timeout) SleepPastCallerTimeout();  // made and committed: only the answer is late
+    if (r.note.find("sim:lie-currency") != std::string::npos) {
+        pp_store::Refund lie = out;
+        lie.currency = out.currency == "EUR" ? "USD" : "EUR";
+        return Json(201, PpRefundJson(lie, PpBase(req)));
+    }
     if (representation) return Json(201, PpRefundJson(out, PpBase(req)));
     return Json(
         201, "{\"id\":" + http::JsonString(out.id) + ",\"status\":" + http::JsonString(out.status) +
