@@ -265,7 +265,7 @@ NotifyDecision DecideRefundNotice(db::Connection& c, const NotifyEval& ev) {
         const std::string note = kStuck + ev.event.status;
         log::Error("refund ", r->id, ": ", note);
         store::NoteRefund(c, r->id, note, rf.provider_refund_id);  // only while NEW or PROCESSING
-        return {"ignored", "refund " + r->id + " kept PROCESSING: " + note, A::kAccepted};
+        return {"ignored", "refund " + r->id + ": " + note, A::kAccepted};
     }
     if (!rf.ok && !rf.failed)
         return {"ignored", "refund " + r->id + " not final: " + ev.event.status, A::kAccepted};

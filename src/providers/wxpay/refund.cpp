@@ -64,7 +64,7 @@ RefundResult WxPayV2::Refund(const providers::Merchant& m, const providers::Refu
                                             {"out_refund_no", p.refund_id},
                                             {"total_fee", std::to_string(p.paid_amount)},
                                             {"refund_fee", std::to_string(p.amount)},
-                                            {"refund_fee_type", p.currency.empty() ? "CNY" : p.currency}};
+                                            {"refund_fee_type", RefundCurrency(p)}};
     if (!p.reason.empty()) f["refund_desc"] = http::FitUtf8(p.reason, 80);  // refund_desc: at most 80 bytes
     if (!p.notify_url.empty()) f["notify_url"] = p.notify_url;
     Call call = Post(m, "/secapi/pay/refund", std::move(f));

@@ -7,6 +7,7 @@
 #include "orderpay/http/json.hpp"
 #include "orderpay/http/reply.hpp"
 #include "orderpay/http/utf8.hpp"
+#include "orderpay/providers/wxpay/refund.hpp"
 #include "orderpay/providers/wxpay/v3.hpp"
 
 namespace orderpay::wxpay {
@@ -68,8 +69,8 @@ std::string V3RefundBody(const providers::RefundParams& p) {
         body += ",\"reason\":" + JsonString(reason);
     if (!p.notify_url.empty()) body += ",\"notify_url\":" + JsonString(p.notify_url);
     body += ",\"amount\":{\"refund\":" + std::to_string(p.amount) +
-            ",\"total\":" + std::to_string(p.paid_amount) +
-            ",\"currency\":" + JsonString(p.currency.empty() ? "CNY" : p.currency) + "}}";
+            ",\"total\":" + std::to_string(p.paid_amount) + ",\"currency\":" + JsonString(RefundCurrency(p)) +
+            "}}";
     return body;
 }
 
@@ -93,9 +94,7 @@ RefundResult V3RefundAnswer(const std::string& body, const providers::RefundPara
     const std::int64_t amount = Int(d, "amount", "refund");
     const rapidjson::Value* am = d.HasMember("amount") && d["amount"].IsObject() ? &d["amount"] : nullptr;
     const std::string currency = am ? http::MemberString(am, "currency") : std::string();
-    r.amount = amount > 0 && (currency.empty() || currency == (p.currency.empty() ? "CNY" : p.currency))
-                   ? amount
-                   : -1;
+    r.amount = amount > 0 && (currency.empty() || currency == RefundCurrency(p)) ? amount : -1;
     r.message = "refund " + http::FitUtf8(r.provider_refund_id, 64) + " " + st.substr(0, 16);
     if (st == "SUCCESS")
         r.state = RefundResult::State::kOk;

@@ -21,6 +21,12 @@ namespace {
 
 using wx_refund_store::Refund;
 
+// Money the refund took from the trade: not closed (CHANGE is held by WeChat until redirected).
+// The refund store's insert counts the same states in SQL.
+bool Taken(const Refund& r) {
+    return r.state == "PROCESSING" || r.state == "SUCCESS" || r.state == "CHANGE";
+}
+
 constexpr int kMaxTimes = 50;
 constexpr int kMaxDelayMs = 10000;
 
@@ -181,7 +187,7 @@ http::Response WxRefundQuery(Ctx& ctx, const http::Request& req) {
         out["refund_account_" + n] = "REFUND_SOURCE_RECHARGE_FUNDS";
         out["refund_recv_accout_" + n] = "支付用户的零钱";
         if (r.success_at) out["refund_success_time_" + n] = WxDateTime(*r.success_at);
-        if (r.state == "PROCESSING" || r.state == "SUCCESS" || r.state == "CHANGE") refunded += r.refund_fee;
+        if (Taken(r)) refunded += r.refund_fee;
     }
     out["refund_fee"] = std::to_string(refunded);
     return WxOk(*call, std::move(out));
@@ -270,7 +276,7 @@ http::Response SimWxRefunds(Ctx& ctx, const http::Request& req) {
     w.StartObject();
     std::int64_t refunded = 0;
     for (const Refund& r : all)
-        if (r.state == "PROCESSING" || r.state == "SUCCESS" || r.state == "CHANGE") refunded += r.refund_fee;
+        if (Taken(r)) refunded += r.refund_fee;
     WriteStrings(w, {{"out_trade_no", out_trade_no}});
     WriteInts(w, {{"refunded", refunded}});
     w.Key("refunds");

@@ -19,6 +19,12 @@ struct ClientCert {
     std::string key_file;
 };
 
+/// The currency a refund is asked and answered in (v2 refund_fee_type, v3 amount.currency):
+/// the refund's, CNY when it names none.
+inline std::string RefundCurrency(const providers::RefundParams& p) {
+    return p.currency.empty() ? "CNY" : p.currency;
+}
+
 /// The merchant's client certificate, or nullopt when it has none.
 std::optional<ClientCert> V2ClientCert(const providers::Merchant& m);
 
