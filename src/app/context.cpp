@@ -51,4 +51,8 @@ void DbCache::Drop(const std::string& key) {
     last_.erase(it);
 }
 
+bool DbCache::Claim(const std::string& key, std::int64_t ttl_s) {
+    return store::CacheClaim(db_, key, ttl_s);
+}
+
 }  // namespace orderpay::app

@@ -184,19 +184,32 @@ NotifyEval EvaluateNotification(db::Connection& c, const providers::Provider& p,
     // open: try the provider's merchants that speak its API (the 100-merchant cap must not be
     // spent on ones that cannot open it), the site's seller first. Whoever opens it, the slip's
     // own merchant verifies it again (Judge).
+    // First with the keys every worker holds, so a real notice costs no fetch; only when none
+    // opens it, once more with one gateway call for the whole notice: a forged one names a key
+    // nobody holds, and must not become a certificate fetch for each merchant.
     if (notice.sealed && notice.slip_id.empty()) {
+        const std::vector<providers::Merchant> candidates =
+            store::MerchantsOf(c, id, site, notice.sealed_api);
         std::string why;
-        for (const providers::Merchant& m : store::MerchantsOf(c, id, site, notice.sealed_api)) {
-            std::string this_why;
-            if (p.OpenNotification(m, notice, this_why)) {
-                opened = m;
-                break;
+        providers::KeyFetches fetches{true, 0};
+        for (int pass = 0; pass < 2 && !opened; ++pass) {
+            if (pass == 1) {
+                if (!fetches.missed) break;
+                fetches = providers::KeyFetches{false, 1};
             }
-            // Report what the first merchant that could have sent it (the site's seller comes
-            // first) found wrong, not what a stranger's keys made of it.
-            if (why.empty() || (why.find("for v2 merchant") != std::string::npos &&
-                                this_why.find("for v2 merchant") == std::string::npos))
-                why = this_why;
+            why.clear();
+            for (const providers::Merchant& m : candidates) {
+                std::string this_why;
+                if (p.OpenNotification(m, notice, this_why, fetches)) {
+                    opened = m;
+                    break;
+                }
+                // Report what the first merchant that could have sent it (the site's seller comes
+                // first) found wrong, not what a stranger's keys made of it.
+                if (why.empty() || (why.find("for v2 merchant") != std::string::npos &&
+                                    this_why.find("for v2 merchant") == std::string::npos))
+                    why = this_why;
+            }
         }
         if (!opened) {
             NotifyEval ev;

@@ -19,4 +19,8 @@ void CacheDrop(db::Connection& c, const std::string& key, const std::string& val
     c.Exec(kCacheDrop, {key, value});
 }
 
+bool CacheClaim(db::Connection& c, const std::string& key, std::int64_t ttl_s) {
+    return c.Exec(kCacheClaim, {key, std::to_string(ttl_s)}).Rows() == 1;
+}
+
 }  // namespace orderpay::store

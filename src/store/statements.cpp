@@ -257,6 +257,14 @@ const db::Statement kCachePut{
     "INSERT INTO provider_cache (key, value, expires_at) VALUES ($1, $2, now() + make_interval(secs => "
     "$3::float8)) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, expires_at = EXCLUDED.expires_at"};
 const db::Statement kCacheDrop{"cache_drop", "DELETE FROM provider_cache WHERE key = $1 AND value = $2"};
+// Taken only when absent or expired; under a conflict the row lock serialises the takers, so one
+// of them gets the row back.
+const db::Statement kCacheClaim{
+    "cache_claim",
+    "INSERT INTO provider_cache (key, value, expires_at) VALUES ($1, 'claimed', now() + make_interval(secs "
+    "=> "
+    "$2::float8)) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, expires_at = EXCLUDED.expires_at "
+    "WHERE provider_cache.expires_at <= now() RETURNING key"};
 
 // A webhook event redelivered: an earlier row of the same event that was already acted on.
 const db::Statement kNotifyEventSeen{
@@ -365,6 +373,7 @@ std::span<const db::Statement> AllStatements() {
         &kCacheGet,
         &kCachePut,
         &kCacheDrop,
+        &kCacheClaim,
         &kNotifyEventSeen,
         &kNotifySetEvent,
         &kRefundOpen,

@@ -14,6 +14,13 @@
 namespace orderpay::wxpay {
 namespace {
 
+// OpenNotification with the allowance a slip's own merchant gets (one certificate fetch).
+template <typename P>
+bool OpenWithOneFetch(const P& p, const providers::Merchant& m, providers::Notice& n, std::string& why) {
+    providers::KeyFetches fetches;
+    return p.OpenNotification(m, n, why, fetches);
+}
+
 using test::SharedDir;
 using test::VectorPath;
 
@@ -92,7 +99,7 @@ TEST(Wx3Notify, VectorV2SettlesThroughTheProvider) {
     EXPECT_TRUE(n.slip_id.empty());  // sealed until opened
     const providers::Merchant m = Merchant(v.key);
     std::string reason;
-    ASSERT_TRUE(p.OpenNotification(m, n, reason)) << reason;
+    ASSERT_TRUE(OpenWithOneFetch(p, m, n, reason)) << reason;
     EXPECT_EQ(n.slip_id, "ORDER20240101000001");
     providers::PaidEvent ev;
     ASSERT_TRUE(p.VerifyNotification(m, n, ev, reason)) << reason;
@@ -118,7 +125,7 @@ TEST(Wx3Notify, RefusesStaleUnknownSerialWrongKeyAndV2Merchant) {
     EXPECT_NE(reason.find("not within 5 minutes"), std::string::npos) << reason;
     providers::Notice n = p.ParseNotification(Raw(v, 1704081606));
     // A merchant whose public key has another id: the serial names nobody it knows.
-    EXPECT_FALSE(p.OpenNotification(Merchant(v.key, "PUB_KEY_ID_OTHER", "wx3-other"), n, reason));
+    EXPECT_FALSE(OpenWithOneFetch(p, Merchant(v.key, "PUB_KEY_ID_OTHER", "wx3-other"), n, reason));
     EXPECT_NE(reason.find("unknown Wechatpay-Serial D7CE59D1F522D701"), std::string::npos) << reason;
     // The right signature but another APIv3 key: the resource does not open.
     EXPECT_FALSE(p.VerifyNotification(Merchant("0123456789abcdef0123456789abcdeX"), n, ev, reason));
@@ -147,7 +154,7 @@ TEST(Wx3Notify, MissingHeadersAndMalformedBodies) {
         providers::Notice n = p.ParseNotification(raw);
         ASSERT_TRUE(n.parsed);
         std::string reason;
-        EXPECT_FALSE(p.OpenNotification(Merchant(v.key), n, reason)) << drop;
+        EXPECT_FALSE(OpenWithOneFetch(p, Merchant(v.key), n, reason)) << drop;
         EXPECT_NE(reason.find("are all required"), std::string::npos) << reason;
     }
     for (std::string body : {std::string(""), std::string("{"), std::string("[]"), std::string("{}"),

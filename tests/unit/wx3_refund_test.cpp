@@ -17,6 +17,13 @@
 namespace orderpay::wxpay {
 namespace {
 
+// OpenNotification with the allowance a slip's own merchant gets (one certificate fetch).
+template <typename P>
+bool OpenWithOneFetch(const P& p, const providers::Merchant& m, providers::Notice& n, std::string& why) {
+    providers::KeyFetches fetches;
+    return p.OpenNotification(m, n, why, fetches);
+}
+
 using S = providers::RefundResult::State;
 
 providers::RefundParams Params() {
@@ -172,7 +179,7 @@ TEST(Wx3Refund, NotificationMapsToRefundEvent) {
         providers::Notice n = p.ParseNotification(RefundNotice(c.event, c.status, false));
         ASSERT_TRUE(n.parsed) << n.error;
         std::string reason;
-        ASSERT_TRUE(p.OpenNotification(m, n, reason)) << reason;
+        ASSERT_TRUE(OpenWithOneFetch(p, m, n, reason)) << reason;
         EXPECT_EQ(n.slip_id, "sl0001");
         providers::PaidEvent ev;
         ASSERT_TRUE(p.VerifyNotification(m, n, ev, reason)) << reason;
@@ -196,7 +203,7 @@ TEST(Wx3Refund, TamperedNotificationRefused) {
     providers::Notice n = p.ParseNotification(RefundNotice("REFUND.SUCCESS", "SUCCESS", true));
     ASSERT_TRUE(n.parsed) << n.error;
     std::string reason;
-    EXPECT_FALSE(p.OpenNotification(Merchant(), n, reason));
+    EXPECT_FALSE(OpenWithOneFetch(p, Merchant(), n, reason));
     providers::PaidEvent ev;
     EXPECT_FALSE(p.VerifyNotification(Merchant(), n, ev, reason));
     EXPECT_FALSE(ev.refund);

@@ -11,6 +11,13 @@
 namespace orderpay::wxpay {
 namespace {
 
+// OpenNotification with the allowance a slip's own merchant gets (one certificate fetch).
+template <typename P>
+bool OpenWithOneFetch(const P& p, const providers::Merchant& m, providers::Notice& n, std::string& why) {
+    providers::KeyFetches fetches;
+    return p.OpenNotification(m, n, why, fetches);
+}
+
 constexpr const char* kKey = "192006250b4c09247ec02edce69f6a2d";
 
 // printf %s "$PLAIN" | openssl enc -aes-256-ecb -K <hex of md5hex(kKey)> | base64 -w0
@@ -159,9 +166,9 @@ TEST_F(RefundNoticeTest, IsSealedUntilTheMerchantsKeyOpensIt) {
     std::string why;
     providers::Merchant stranger = m;
     stranger.api_key = "ffffffffffffffffffffffffffffffff";
-    EXPECT_FALSE(wx->OpenNotification(stranger, n, why));
+    EXPECT_FALSE(OpenWithOneFetch(*wx, stranger, n, why));
     EXPECT_EQ(n.slip_id, "");
-    ASSERT_TRUE(wx->OpenNotification(m, n, why)) << why;
+    ASSERT_TRUE(OpenWithOneFetch(*wx, m, n, why)) << why;
     EXPECT_EQ(n.slip_id, "s456");
 
     providers::PaidEvent ev;
@@ -181,9 +188,9 @@ TEST_F(RefundNoticeTest, IsSealedUntilTheMerchantsKeyOpensIt) {
 TEST_F(RefundNoticeTest, AnotherMerchantsNoticeOrABrokenOneIsNotOpened) {
     std::string why;
     providers::Notice other = wx->ParseNotification(Raw(kReqInfo, "1900000999"));
-    EXPECT_FALSE(wx->OpenNotification(m, other, why));  // addressed to another mch_id
+    EXPECT_FALSE(OpenWithOneFetch(*wx, m, other, why));  // addressed to another mch_id
     providers::Notice cut = wx->ParseNotification(Raw(std::string(kReqInfo).substr(0, 64)));
-    EXPECT_FALSE(wx->OpenNotification(m, cut, why));
+    EXPECT_FALSE(OpenWithOneFetch(*wx, m, cut, why));
     providers::PaidEvent ev;
     EXPECT_FALSE(wx->VerifyNotification(m, cut, ev, why));
     EXPECT_FALSE(ev.refund.has_value());
@@ -191,7 +198,7 @@ TEST_F(RefundNoticeTest, AnotherMerchantsNoticeOrABrokenOneIsNotOpened) {
     providers::Merchant v3 = m;
     v3.options = "{\"api\":\"v3\"}";
     providers::Notice n = wx->ParseNotification(Raw(kReqInfo));
-    EXPECT_FALSE(wx->OpenNotification(v3, n, why));
+    EXPECT_FALSE(OpenWithOneFetch(*wx, v3, n, why));
     EXPECT_NE(why.find("v3 merchant"), std::string::npos) << why;
 }
 
@@ -204,7 +211,7 @@ TEST_F(RefundNoticeTest, ClosedRefundsFailAndChangedOnesAreStuck) {
         p.replace(p.find("SUCCESS"), 7, st);
         providers::Notice n = wx->ParseNotification(Raw(EncryptReqInfo(kKey, p)));
         std::string why;
-        ASSERT_TRUE(wx->OpenNotification(m, n, why)) << why;
+        ASSERT_TRUE(OpenWithOneFetch(*wx, m, n, why)) << why;
         providers::PaidEvent ev;
         ASSERT_TRUE(wx->VerifyNotification(m, n, ev, why)) << why;
         const bool change = std::string(st) == "CHANGE";

@@ -43,6 +43,7 @@ class DbCache final : public providers::SharedCache {
     std::optional<std::string> Get(const std::string& key) override;
     void Put(const std::string& key, const std::string& value, std::int64_t ttl_s) override;
     void Drop(const std::string& key) override;
+    bool Claim(const std::string& key, std::int64_t ttl_s) override;
 
   private:
     db::Connection& db_;

@@ -205,6 +205,18 @@ class SharedCache {
     virtual std::optional<std::string> Get(const std::string& key) = 0;
     virtual void Put(const std::string& key, const std::string& value, std::int64_t ttl_s) = 0;
     virtual void Drop(const std::string& key) = 0;
+    /// Takes `key` for `ttl_s` seconds when it is absent or expired: true for exactly one caller
+    /// of all workers in that time. A pace that every worker keeps together.
+    virtual bool Claim(const std::string& key, std::int64_t ttl_s) = 0;
+};
+
+/// What judging one notification may spend on fetching verification keys it does not hold
+/// (WeChat v3 platform certificates). A forged notice names a key nobody has: it must not become
+/// a gateway call for every merchant that might have sent it.
+struct KeyFetches {
+    bool cached_only = false;  // the keys this process holds, nothing fetched or read
+    int gateway_calls = 1;     // calls to the provider still allowed
+    bool missed = false;       // set by the provider: a key it could fetch was not at hand
 };
 
 struct Timeouts {
@@ -339,10 +351,13 @@ class Provider {
         return NotificationReply(a);
     }
     /// A sealed notice (Notice::sealed) opened with merchant `m`: true when `m`'s keys verify and
-    /// open it, and then n.slip_id names the slip. Providers without sealed notices never get here.
-    virtual bool OpenNotification(const Merchant& m, Notice& n, std::string& reason) const {
+    /// open it, and then n.slip_id names the slip. Keys not at hand are fetched only as `fetches`
+    /// allows, and what is spent is taken off it. Providers without sealed notices never get here.
+    virtual bool OpenNotification(const Merchant& m, Notice& n, std::string& reason,
+                                  KeyFetches& fetches) const {
         (void)m;
         (void)n;
+        (void)fetches;
         reason = "this provider's notifications are not sealed";
         return false;
     }

@@ -21,7 +21,7 @@ extern const db::Statement kSlipInsert, kSlipGet, kSlipForUpdate, kSlipLive, kSl
     kSlipsUnconfirmed, kSlipsOfPaidOrdersFail, kSlipsNeedingAttention, kSlipsOfOrder, kOrderSite, kOrderState,
     kOrderPayableNow, kSlipByRef;
 // Sites' return pages and the providers' shared cache.
-extern const db::Statement kSiteReturnUrl, kCacheGet, kCachePut, kCacheDrop;
+extern const db::Statement kSiteReturnUrl, kCacheGet, kCachePut, kCacheDrop, kCacheClaim;
 // Notification inbox.
 extern const db::Statement kNotifyIntake, kNotifyVerdict, kNotifyReceived, kNotifyGet, kNotifyList,
     kNotifyEventSeen, kNotifySetEvent;

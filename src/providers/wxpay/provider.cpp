@@ -44,10 +44,12 @@ class WxPay final : public providers::Provider {
     providers::Notice ParseNotification(const providers::RawNotification& raw) const override {
         return IsV3Request(raw) ? v3_.ParseNotification(raw) : v2_.ParseNotification(raw);
     }
-    bool OpenNotification(const providers::Merchant& m, providers::Notice& n,
-                          std::string& reason) const override {
-        return IsV2RefundNotice(n) ? v2_.OpenNotification(m, n, reason) : v3_.OpenNotification(m, n, reason);
+    bool OpenNotification(const providers::Merchant& m, providers::Notice& n, std::string& reason,
+                          providers::KeyFetches& fetches) const override {
+        return IsV2RefundNotice(n) ? v2_.OpenNotification(m, n, reason, fetches)
+                                   : v3_.OpenNotification(m, n, reason, fetches);
     }
+    void UseCache(providers::SharedCache* cache) override { v3_.UseCache(cache); }
     bool VerifyNotification(const providers::Merchant& m, const providers::Notice& n,
                             providers::PaidEvent& out, std::string& reason) const override {
         // The dialect must be the merchant's: a v2 key never vouches for a v3 slip, or back.

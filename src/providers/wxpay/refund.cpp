@@ -148,8 +148,9 @@ RefundResult WxPayV2::QueryRefund(const providers::Merchant& m, const providers:
     return r;
 }
 
-bool WxPayV2::OpenNotification(const providers::Merchant& m, providers::Notice& n,
-                               std::string& reason) const {
+bool WxPayV2::OpenNotification(const providers::Merchant& m, providers::Notice& n, std::string& reason,
+                               providers::KeyFetches& fetches) const {
+    (void)fetches;  // the key is the merchant's own: nothing to fetch
     // Cheap before the decryption: a message for another merchant account is not this one's.
     if (NoticeField(n, "mch_id") != m.mch_id || NoticeField(n, "appid") != m.app_id) {
         reason = "refund notification for mch_id " + NoticeField(n, "mch_id") + ", not merchant " + m.id;

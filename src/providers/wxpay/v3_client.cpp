@@ -177,10 +177,12 @@ WxPayV3::Answer WxPayV3::Call(const providers::Merchant& m, const std::string& m
     }
     // A forged or corrupted answer is no answer at all: the outcome stays unknown.
     std::string why;
+    const std::string serial = a.serial;
     crypto::PKey key = KeyForSerial(
         m, *keys, a.serial,
-        [this](const providers::Merchant& mm, const V3Keys& kk, std::map<std::string, std::string>& pems,
-               std::string& e) { return FetchCertificates(mm, kk, pems, e); },
+        [this, &serial](const providers::Merchant& mm, const V3Keys& kk,
+                        std::map<std::string, std::string>& pems,
+                        std::string& e) { return Certificates(mm, kk, serial, pems, e, nullptr); },
         why);
     a.timeout = true;
     if (!key) {

@@ -5,8 +5,10 @@
 #include <chrono>
 #include <map>
 #include <mutex>
+#include <optional>
 
 #include "orderpay/http/json.hpp"
+#include "orderpay/http/reply.hpp"
 #include "orderpay/providers/wxpay/v3.hpp"
 
 namespace orderpay::wxpay {
@@ -123,26 +125,40 @@ crypto::PKey KeyForSerial(const providers::Merchant& m, const V3Keys& keys, cons
     // Certificate serials are hex, written in either case in WeChat's samples.
     const std::string wanted = Upper(serial);
     CertCache& cc = Certs();
+    std::optional<std::chrono::steady_clock::time_point> before;
     {
         std::lock_guard<std::mutex> lock(cc.mu);
         auto& mine = cc.keys[m.id];
         if (auto it = mine.find(wanted); it != mine.end()) return it->second;
-        auto last = cc.fetched.find(m.id);
-        if (last != cc.fetched.end() &&
-            std::chrono::steady_clock::now() - last->second < kMinRefreshInterval) {
-            why = "unknown Wechatpay-Serial " + serial + " (certificates refreshed moments ago)";
+        if (!fetch) {
+            why = "unknown Wechatpay-Serial " + serial + " (not among the certificates held for merchant " +
+                  m.id + ")";
             return nullptr;
+        }
+        auto last = cc.fetched.find(m.id);
+        if (last != cc.fetched.end()) {
+            if (std::chrono::steady_clock::now() - last->second < kMinRefreshInterval) {
+                why = "unknown Wechatpay-Serial " + serial + " (certificates refreshed moments ago)";
+                return nullptr;
+            }
+            before = last->second;
         }
         cc.fetched[m.id] = std::chrono::steady_clock::now();
     }
     // The fetch is a network call: never under the lock.
     std::map<std::string, std::string> pems;
     std::string error;
-    if (!fetch || !fetch(m, keys, pems, error)) {
-        why =
-            "unknown Wechatpay-Serial " + serial + "; refreshing the platform certificates failed: " + error;
-        return nullptr;
+    const FetchOutcome got = fetch(m, keys, pems, error);
+    if (got == FetchOutcome::kNotTried) {
+        // Nothing was looked at: the next message may still try.
+        std::lock_guard<std::mutex> lock(cc.mu);
+        if (before)
+            cc.fetched[m.id] = *before;
+        else
+            cc.fetched.erase(m.id);
     }
+    // Whatever was found is kept, also without the serial asked for: a forged message that made
+    // this worker read the shared copy leaves it holding the real certificates.
     std::map<std::string, crypto::PKey> fresh;
     for (const auto& [sn, pem] : pems) {
         std::string e;
@@ -152,8 +168,75 @@ crypto::PKey KeyForSerial(const providers::Merchant& m, const V3Keys& keys, cons
     auto& mine = cc.keys[m.id];
     for (auto& [sn, k] : fresh) mine[sn] = k;
     if (auto it = mine.find(wanted); it != mine.end()) return it->second;
-    why = "unknown Wechatpay-Serial " + serial + ", also after refreshing the platform certificates";
+    why = got == FetchOutcome::kGot
+              ? "unknown Wechatpay-Serial " + serial + ", also after refreshing the platform certificates"
+              : "unknown Wechatpay-Serial " + serial + "; refreshing the platform certificates: " + error;
     return nullptr;
+}
+
+std::string CertificatesJson(const std::map<std::string, std::string>& pem_by_serial) {
+    std::string out = "{";
+    for (const auto& [serial, pem] : pem_by_serial) {
+        if (out.size() > 1) out += ',';
+        out += http::JsonString(serial) + ":" + http::JsonString(pem);
+    }
+    return out + "}";
+}
+
+bool CertificatesFromJson(const std::string& json, std::map<std::string, std::string>& pem_by_serial) {
+    rapidjson::Document d;
+    if (!http::ParseJson(json, d).empty() || !d.IsObject()) return false;
+    std::map<std::string, std::string> out;
+    for (const auto& member : d.GetObject()) {
+        if (!member.value.IsString()) return false;
+        out[member.name.GetString()] = member.value.GetString();
+    }
+    pem_by_serial = std::move(out);
+    return true;
+}
+
+FetchOutcome WxPayV3::Certificates(const providers::Merchant& m, const V3Keys& keys,
+                                   const std::string& serial,
+                                   std::map<std::string, std::string>& pem_by_serial, std::string& error,
+                                   providers::KeyFetches* fetches) const {
+    // Every worker keeps its own keys; this copy spares each of them its own gateway call after
+    // one of them has made it.
+    const std::string shared = "wx3-certs/" + m.id;
+    const std::string wanted = Upper(serial);
+    std::map<std::string, std::string> copy;
+    if (cache_) {
+        if (std::optional<std::string> v = cache_->Get(shared); !v || !CertificatesFromJson(*v, copy))
+            copy.clear();
+        for (const auto& [sn, pem] : copy) {
+            if (Upper(sn) != wanted) continue;
+            pem_by_serial = std::move(copy);
+            return FetchOutcome::kGot;
+        }
+    }
+    // Below, the copy is still handed back: its certificates are real ones, only not this serial's.
+    if (fetches) {
+        if (fetches->cached_only || fetches->gateway_calls <= 0) {
+            error = "not fetched: this notification's one certificate fetch went to another merchant";
+            pem_by_serial = std::move(copy);
+            return cache_ ? FetchOutcome::kFailed : FetchOutcome::kNotTried;
+        }
+        // One worker of all per merchant in the interval: the others read its shared copy.
+        if (cache_ && !cache_->Claim(shared + "/fetching", kMinRefreshInterval.count())) {
+            error = "another worker refreshed them moments ago";
+            pem_by_serial = std::move(copy);
+            return FetchOutcome::kFailed;
+        }
+        --fetches->gateway_calls;
+    }
+    std::map<std::string, std::string> fetched;
+    if (!FetchCertificates(m, keys, fetched, error)) {
+        pem_by_serial = std::move(copy);
+        return FetchOutcome::kFailed;
+    }
+    // A day: WeChat overlaps an old and a new certificate for much longer than that.
+    if (cache_) cache_->Put(shared, CertificatesJson(fetched), 86400);
+    pem_by_serial = std::move(fetched);
+    return FetchOutcome::kGot;
 }
 
 void ClearPlatformCertificates() {

@@ -45,7 +45,7 @@ std::string Trim(std::string s) {
 
 // The verified, decrypted transaction of a v3 notice, or false with `reason`.
 bool Open(const WxPayV3& p, const providers::Merchant& m, const providers::Notice& n, std::string& event_type,
-          std::string& plain, std::string& reason) {
+          std::string& plain, std::string& reason, providers::KeyFetches& fetches) {
     if (!IsV3(m)) {
         reason = "v3 notification for v2 merchant " + m.id;
         return false;
@@ -69,11 +69,16 @@ bool Open(const WxPayV3& p, const providers::Merchant& m, const providers::Notic
         return false;
     }
     std::string why;
-    crypto::PKey key = KeyForSerial(
-        m, *keys, serial,
-        [&p](const providers::Merchant& mm, const V3Keys& kk, std::map<std::string, std::string>& pems,
-             std::string& e) { return p.FetchCertificates(mm, kk, pems, e); },
-        why);
+    // The serial is the sender's word, checked by nothing yet: a made-up one must cost no more
+    // than `fetches` allows (the caller tries every merchant's keys at hand before any fetch).
+    CertificateFetcher fetch;
+    if (!fetches.cached_only)
+        fetch = [&p, &serial, &fetches](const providers::Merchant& mm, const V3Keys& kk,
+                                        std::map<std::string, std::string>& pems, std::string& e) {
+            return p.Certificates(mm, kk, serial, pems, e, &fetches);
+        };
+    crypto::PKey key = KeyForSerial(m, *keys, serial, fetch, why);
+    if (!key && keys->platform_certificates) fetches.missed = true;
     if (!key) {
         reason = why;
         return false;
@@ -179,10 +184,10 @@ providers::Notice WxPayV3::ParseNotification(const providers::RawNotification& r
     return n;
 }
 
-bool WxPayV3::OpenNotification(const providers::Merchant& m, providers::Notice& n,
-                               std::string& reason) const {
+bool WxPayV3::OpenNotification(const providers::Merchant& m, providers::Notice& n, std::string& reason,
+                               providers::KeyFetches& fetches) const {
     std::string event_type, plain;
-    if (!Open(*this, m, n, event_type, plain, reason)) return false;
+    if (!Open(*this, m, n, event_type, plain, reason, fetches)) return false;
     rapidjson::Document t;
     if (!Strict(plain, t) || !t.IsObject()) {
         reason = "decrypted resource is not a JSON object";
@@ -195,7 +200,9 @@ bool WxPayV3::OpenNotification(const providers::Merchant& m, providers::Notice& 
 bool WxPayV3::VerifyNotification(const providers::Merchant& m, const providers::Notice& n,
                                  providers::PaidEvent& out, std::string& reason) const {
     std::string event_type, plain;
-    if (!Open(*this, m, n, event_type, plain, reason)) return false;
+    // The slip's own merchant, judging a notice that named it: one fetch at most.
+    providers::KeyFetches fetches;
+    if (!Open(*this, m, n, event_type, plain, reason, fetches)) return false;
     rapidjson::Document t;
     if (!Strict(plain, t) || !t.IsObject()) {
         reason = "decrypted resource is not a JSON object";

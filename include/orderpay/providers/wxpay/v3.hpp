@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -38,17 +39,27 @@ struct V3Keys {
 /// Loads (and caches per process, keyed by merchant id and options) the merchant's keys.
 std::shared_ptr<const V3Keys> LoadV3Keys(const providers::Merchant& m, std::string& error);
 
-/// Fetches and decrypts a merchant's platform certificates (GET /v3/certificates); returns
-/// serial -> PEM, or false with `error`.
+/// What a CertificateFetcher did: kNotTried looked nowhere (no call was allowed), so the caller's
+/// own pacing is not spent on it.
+enum class FetchOutcome { kGot, kFailed, kNotTried };
+
+/// A merchant's platform certificates from wherever the caller allows (the deployment's shared
+/// copy, GET /v3/certificates): serial -> PEM, or kFailed/kNotTried with `error`.
 using CertificateFetcher =
-    std::function<bool(const providers::Merchant& m, const V3Keys& keys,
-                       std::map<std::string, std::string>& pem_by_serial, std::string& error)>;
+    std::function<FetchOutcome(const providers::Merchant& m, const V3Keys& keys,
+                               std::map<std::string, std::string>& pem_by_serial, std::string& error)>;
 
 /// The key that signed a message carrying `serial`: the WeChat Pay public key when `serial` is
-/// its id, else a cached platform certificate; an unknown serial makes one refresh through
-/// `fetch` (at most one per merchant every few seconds). nullptr with `why` otherwise.
+/// its id, else a platform certificate this process holds; an unknown serial makes one refresh
+/// through `fetch` (at most one per merchant every few seconds; none when `fetch` is empty).
+/// nullptr with `why` otherwise.
 crypto::PKey KeyForSerial(const providers::Merchant& m, const V3Keys& keys, const std::string& serial,
                           const CertificateFetcher& fetch, std::string& why);
+
+/// The shared copy of certificates in the providers' cache: serial -> PEM as JSON, and back
+/// (false for anything else).
+std::string CertificatesJson(const std::map<std::string, std::string>& pem_by_serial);
+bool CertificatesFromJson(const std::string& json, std::map<std::string, std::string>& pem_by_serial);
 
 /// Forgets cached platform certificates (tests).
 void ClearPlatformCertificates();
@@ -93,7 +104,8 @@ class WxPayV3 {
     /// encrypted resource, so the notice is sealed until Open.
     providers::Notice ParseNotification(const providers::RawNotification& raw) const;
     /// Verifies with `m`'s keys and decrypts; names the slip on success.
-    bool OpenNotification(const providers::Merchant& m, providers::Notice& n, std::string& reason) const;
+    bool OpenNotification(const providers::Merchant& m, providers::Notice& n, std::string& reason,
+                          providers::KeyFetches& fetches) const;
     bool VerifyNotification(const providers::Merchant& m, const providers::Notice& n,
                             providers::PaidEvent& out, std::string& reason) const;
     /// 204 with no body when accepted; 4xx/5xx with {"code":"FAIL","message":...} otherwise.
@@ -104,9 +116,17 @@ class WxPayV3 {
                                    const std::string& prepay_id, const std::string& timestamp,
                                    const std::string& nonce);
 
-    /// GET /v3/certificates, verified and decrypted (the CertificateFetcher of this provider).
+    /// GET /v3/certificates, verified and decrypted.
     bool FetchCertificates(const providers::Merchant& m, const V3Keys& keys,
                            std::map<std::string, std::string>& pem_by_serial, std::string& error) const;
+    /// The certificates for a message under `serial`: the deployment's shared copy when it has
+    /// that serial, else GET /v3/certificates (stored as the shared copy). With `fetches` (a
+    /// notification: anyone can send one) the call is also taken off its allowance and made by
+    /// one worker of all per merchant every few seconds; without, it is an answer to our own call.
+    FetchOutcome Certificates(const providers::Merchant& m, const V3Keys& keys, const std::string& serial,
+                              std::map<std::string, std::string>& pem_by_serial, std::string& error,
+                              providers::KeyFetches* fetches) const;
+    void UseCache(providers::SharedCache* cache) { cache_ = cache; }
 
   private:
     struct Answer {
@@ -125,6 +145,7 @@ class WxPayV3 {
     bool Reverse(const providers::Merchant& m, const std::string& slip_id);
 
     WxOptions opts_;
+    providers::SharedCache* cache_ = nullptr;
 };
 
 }  // namespace orderpay::wxpay
