@@ -34,6 +34,10 @@ std::vector<CheckLine> BusinessChecks(std::string_view provider, const providers
                    "notified " + ev.mch_id + ", merchant " + m.mch_id});
     out.push_back({"out_trade_no", !slip || ev.slip_id == slip->id,
                    "signed " + ev.slip_id + (slip ? ", slip " + slip->id : std::string())});
+    // A slip whose create answer never came back has no provider id to compare with.
+    if (slip && !ev.order_ref.empty() && !slip->provider_ref.empty())
+        out.push_back({"provider_ref", ev.order_ref == slip->provider_ref,
+                       "notified order " + ev.order_ref + ", slip's " + slip->provider_ref});
     // A signed id is still the provider's text: one libpq would cut at a NUL (settling on an id
     // never sent), or PostgreSQL refuse (not UTF-8, past the index row limit), is refused here,
     // not answered as a temporary failure for the provider to resend for days.

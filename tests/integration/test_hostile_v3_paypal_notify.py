@@ -864,3 +864,24 @@ def test_paypal_return_with_another_sites_token_captures_nothing():
     assert st == 200, raw
     settled_exactly(order["pay_id"], 900)
     assert pg.new() == []
+
+
+def test_paypal_capture_naming_another_paypal_order_settles_nothing():
+    # custom_id is ours to set at create time, but a capture also names its PayPal order: one of
+    # another order (another integration's, or a buyer's other order) must not settle this slip.
+    pg = PgErrors()
+    order = buy_pp()
+    sid = order["pay_id"]
+    ref = psql("SELECT provider_ref FROM pay_slips WHERE id = '%s'" % sid)
+    assert ref, "a PayPal slip keeps its order id"
+    other = pp_resource(sid, supplementary_data={"related_ids": {"order_id": "5O190127TN364715T"}})
+    body = pp_body(other)
+    assert post_pp(pp_headers(body), body) == 400
+    pp_untouched(sid)
+    verdict, reason = inbox(sid)[-1]
+    assert verdict == "rejected" and "notified order 5O190127TN364715T, slip's " + ref in reason, reason
+    # The same capture naming the slip's own order settles it.
+    body = pp_body(pp_resource(sid, supplementary_data={"related_ids": {"order_id": ref}}))
+    assert post_pp(pp_headers(body), body) == 200
+    settled_exactly(sid, 900)
+    assert pg.new() == []

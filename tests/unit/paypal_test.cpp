@@ -220,5 +220,38 @@ TEST(PaypalWebhook, ParseRefusesMalformed) {
     EXPECT_TRUE(n.slip_id.empty());
 }
 
+TEST(PaypalWebhook, ParseNamesThePaypalOrderOfACaptureAndOfAnOrderEvent) {
+    PaypalClient p(PaypalOptions{});
+    auto order_of = [&p](const std::string& body) {
+        providers::RawNotification raw;
+        raw.method = "POST";
+        raw.body = body;
+        providers::Notice n = p.ParseNotification(raw);
+        EXPECT_TRUE(n.parsed) << body;
+        for (const auto& [k, v] : n.fields)
+            if (k == "order_id") return v;
+        return std::string("(no field)");
+    };
+    EXPECT_EQ(
+        order_of(
+            "{\"id\":\"WH-1\",\"event_type\":\"PAYMENT.CAPTURE.COMPLETED\",\"resource\":{\"id\":\"CAP1\","
+            "\"custom_id\":\"S1\",\"supplementary_data\":{\"related_ids\":{\"order_id\":\"ORD1\"}}}}"),
+        "ORD1");
+    EXPECT_EQ(
+        order_of("{\"id\":\"WH-2\",\"event_type\":\"CHECKOUT.ORDER.APPROVED\",\"resource\":{\"id\":\"ORD2\","
+                 "\"purchase_units\":[{\"custom_id\":\"S2\"}]}}"),
+        "ORD2");
+    // Not said, or not a string: nothing to compare, the slip's own checks decide.
+    EXPECT_EQ(
+        order_of(
+            "{\"id\":\"WH-3\",\"event_type\":\"PAYMENT.CAPTURE.COMPLETED\",\"resource\":{\"id\":\"CAP3\"}}"),
+        "");
+    EXPECT_EQ(
+        order_of(
+            "{\"id\":\"WH-4\",\"event_type\":\"PAYMENT.CAPTURE.COMPLETED\",\"resource\":{\"id\":\"CAP4\","
+            "\"supplementary_data\":{\"related_ids\":{\"order_id\":7}}}}"),
+        "");
+}
+
 }  // namespace
 }  // namespace orderpay::paypal

@@ -116,6 +116,9 @@ struct PaidEvent {
     std::string status;     // the provider's own status word, for the inbox
     bool approved = false;  // the buyer approved: we complete it (Provider::Complete) if the slip is live
     std::string event_id;   // the provider's id of this message (PayPal WH-...), for dedupe
+    /// The provider's own id of the payment the message is about, when it names one beside our
+    /// slip id (PayPal's order id): it must then be the slip's provider_ref.
+    std::string order_ref;
     /// Set when the message reports a refund's result (WeChat v2 refund notification, v3
     /// REFUND.*, PayPal PAYMENT.CAPTURE.REFUNDED) rather than a payment: `slip_id` is the refunded
     /// slip and `paid`/`closed`/`approved` stay false.

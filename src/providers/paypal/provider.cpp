@@ -147,6 +147,14 @@ providers::Notice PaypalClient::ParseNotification(const providers::RawNotificati
                 if (Str(&l, "rel") == "up") capture = CaptureOfRefundLinks(Str(&l, "href"));
         if (n.slip_id.empty()) n.provider_ref = capture;
     }
+    // The PayPal order the message is about: a capture names it in supplementary_data, an
+    // order event is the order. Compared with the slip's own (BusinessChecks), so a capture of
+    // another order that carries our slip id in custom_id settles nothing.
+    std::string order_id;
+    if (type.rfind("CHECKOUT.ORDER.", 0) == 0)
+        order_id = Str(res, "id");
+    else if (type.rfind("PAYMENT.CAPTURE.", 0) == 0)
+        order_id = Str(Member(Member(res, "supplementary_data"), "related_ids"), "order_id");
     const rapidjson::Value* amount = Member(res, "amount");
     if (!amount) amount = Member(unit, "amount");
     n.fields = {{"kind", "webhook"},
@@ -158,6 +166,7 @@ providers::Notice PaypalClient::ParseNotification(const providers::RawNotificati
                 {"currency", Str(amount, "currency_code")},
                 {"invoice_id", Str(res, "invoice_id")},
                 {"capture_id", capture},
+                {"order_id", order_id},
                 {"transmission_id", header("HTTP_PAYPAL_TRANSMISSION_ID")},
                 {"transmission_time", header("HTTP_PAYPAL_TRANSMISSION_TIME")},
                 {"transmission_sig", header("HTTP_PAYPAL_TRANSMISSION_SIG")},
@@ -256,6 +265,7 @@ bool PaypalClient::VerifyNotification(const providers::Merchant& m, const provid
     const std::string type = Field(n, "event_type");
     out.status = type;
     out.event_id = Field(n, "event_id");
+    out.order_ref = Field(n, "order_id");
     out.currency = Field(n, "currency");
     if (std::optional<std::int64_t> minor = ParseAmount(Field(n, "value"), out.currency)) out.amount = *minor;
     if (type == "PAYMENT.CAPTURE.COMPLETED") {
