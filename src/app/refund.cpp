@@ -224,9 +224,10 @@ RefundCheck ResolveRefund(Context& ctx, const store::RefundRow& r, std::string& 
         // The refund was sent before (it is PROCESSING): that this repeat did not get through
         // says nothing about the first, which the provider may have carried out. FAIL would free
         // the amount for a second refund of the same money.
-        if (q.state == providers::RefundResult::State::kFailed && q.not_sent) {
+        if (q.state == providers::RefundResult::State::kFailed && (q.not_sent || q.already_refunded)) {
             q.state = providers::RefundResult::State::kUnknown;
-            q.message = "repeat not sent, the first may have been carried out: " + q.message;
+            q.message = std::string(q.not_sent ? "repeat not sent" : "repeat refused as already refunded") +
+                        ", the first may have been carried out: " + q.message;
         }
     }
     return Record(ctx, r, q, detail);

@@ -234,6 +234,29 @@ def test_unknown_outcome_resolved_by_reconcile(key):
     assert admin_order(key, order["id"])["refunded"] == 4.0
 
 
+def test_repeat_refused_as_already_refunded_after_paypal_forgot_the_request_id_is_not_failed(key):
+    """The whole 9.00 is refunded at PayPal, the answer is lost, and by the time reconcile asks
+    again PayPal no longer recognises the PayPal-Request-Id: the repeat is a new request, refused
+    with 422 REFUND_AMOUNT_EXCEEDED because the first one took the money. That was recorded FAIL,
+    which freed the 9.00 for a second refund of money already given back."""
+    order = paid_paypal_order()  # 9.00 USD
+    status, body, raw, _ = refund(key, order["id"], reason="sim:forget")
+    assert status == 200, raw
+    rid = body["data"]["refund"]["id"]
+    assert refund_row(rid)[0] == "PROCESSING", raw
+    assert sim_refunds(order["pay_id"])["refunded"] == 900
+    out = cli("reconcile", "--min-age", "0").stdout
+    assert "REFUNDING " + rid in out, out
+    st, note = db_row("SELECT st, note FROM refunds WHERE id = '%s'" % rid)
+    assert st == "PROCESSING" and "the first may have been carried out" in note, (st, note)
+    assert "REFUND_AMOUNT_EXCEEDED" in note, note
+    # The 9.00 stays counted: nothing more can be refunded, at PayPal or here.
+    status, body, raw, _ = refund(key, order["id"], amount="0.01")
+    assert status == 409 and body["errCode"] == "e.www.refund.too_much", raw
+    assert sim_refunds(order["pay_id"])["refunded"] == 900
+    assert admin_order(key, order["id"])["or_st"] == "OK"
+
+
 def test_completed_answer_in_another_currency_is_not_believed_until_a_query_agrees(key):
     """PayPal answers COMPLETED with the amount in EUR for our USD refund. The amount was read
     only when in our currency, else left 0, which means "not said": the refund was recorded OK on

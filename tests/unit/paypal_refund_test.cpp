@@ -89,6 +89,19 @@ TEST(PaypalRefund, AnswerErrors) {
     providers::RefundResult r = RefundAnswer(422, exceeded, "rf0001", "USD");
     EXPECT_EQ(r.state, S::kFailed);
     EXPECT_NE(r.message.find("REFUND_AMOUNT_EXCEEDED"), std::string::npos) << r.message;
+    // The money is already refunded: a repeat of a refund sent before must not fail on that.
+    EXPECT_TRUE(r.already_refunded);
+    EXPECT_TRUE(
+        RefundAnswer(
+            422, "{\"name\":\"UNPROCESSABLE_ENTITY\",\"details\":[{\"issue\":\"CAPTURE_FULLY_REFUNDED\"}]}",
+            "rf0001", "USD")
+            .already_refunded);
+    EXPECT_FALSE(RefundAnswer(422,
+                              "{\"name\":\"UNPROCESSABLE_ENTITY\",\"details\":[{\"issue\":"
+                              "\"REFUND_FAILED_INSUFFICIENT_FUNDS\"}]}",
+                              "rf0001", "USD")
+                     .already_refunded);
+    EXPECT_FALSE(RefundAnswer(400, exceeded, "rf0001", "USD").already_refunded);
     EXPECT_EQ(RefundAnswer(404, "{\"name\":\"RESOURCE_NOT_FOUND\"}", "rf0001", "USD").state, S::kFailed);
     EXPECT_EQ(RefundAnswer(400, "{}", "rf0001", "USD").state, S::kFailed);
     providers::RefundResult down = RefundAnswer(503, "{\"name\":\"SERVICE_UNAVAILABLE\"}", "rf0001", "USD");

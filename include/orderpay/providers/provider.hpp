@@ -263,6 +263,10 @@ struct RefundResult {
     // credentials or certificate refused): certain for this call, silent about an earlier one
     // under the same refund id, so a repeat of a refund already sent must not be failed on it.
     bool not_sent = false;
+    // kFailed because the money is already refunded (PayPal's 422 REFUND_AMOUNT_EXCEEDED,
+    // CAPTURE_FULLY_REFUNDED): on a repeat of a refund sent before, perhaps by that first request,
+    // once PayPal no longer recognises its request id. Only a first send may fail on it.
+    bool already_refunded = false;
 };
 
 /// Why a provider cannot charge an amount, known before anything is written.

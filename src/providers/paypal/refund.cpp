@@ -105,6 +105,9 @@ RefundResult RefundAnswer(long status, const std::string& body, const std::strin
         r.state = S::kFailed;
         r.message = ErrorText(body, status);
         r.not_sent = status == 401;  // our token, not the refund, was refused
+        if (status == 422)
+            r.already_refunded = r.message.find(" REFUND_AMOUNT_EXCEEDED") != std::string::npos ||
+                                 r.message.find(" CAPTURE_FULLY_REFUNDED") != std::string::npos;
         return r;
     }
     rapidjson::Document doc;
@@ -180,7 +183,15 @@ RefundResult PaypalClient::QueryRefund(const providers::Merchant& m, const provi
             r.message = "refund query: " + c.error;  // not connected now says nothing about before
             return r;
         }
-        return RefundAnswer(c.status, c.body, p.refund_id, p.currency);
+        r = RefundAnswer(c.status, c.body, p.refund_id, p.currency);
+        // This refund was sent before: "already refunded" may be PayPal no longer recognising
+        // the request id of a first request it carried out. FAIL would free that money again.
+        if (r.state == RefundResult::State::kFailed && (r.already_refunded || r.not_sent)) {
+            r.state = RefundResult::State::kUnknown;
+            r.message =
+                "refund query: the repeat was refused, the first may have been carried out: " + r.message;
+        }
+        return r;
     }
     Call c = Api(m, "GET", "/v2/payments/refunds/" + p.provider_refund_id, "", "", /*representation=*/false);
     RefundResult r;

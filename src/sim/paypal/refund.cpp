@@ -6,8 +6,10 @@
 // REFUND_FAILED_INSUFFICIENT_FUNDS), "sim:pending" stays PENDING until /sim/refund finishes it,
 // "sim:unknown" is refunded but answered 500 (the outcome is unknown to the caller), "sim:timeout"
 // is refunded but answered only after orderpay's HTTP timeout, "sim:lie-currency" is refunded but
-// its first answer states the amount in another currency (later reads tell the truth). A repeated
-// request id gets the refund as it is, knobs aside.
+// its first answer states the amount in another currency (later reads tell the truth), "sim:forget"
+// is refunded and answered 500 with its request id forgotten at once (PayPal keeps them for a
+// limited time: a repeat is then a new request). A repeated request id gets the refund as it is,
+// knobs aside.
 #include "sim/paypal/refund.hpp"
 
 #include <cctype>
@@ -125,6 +127,8 @@ http::Response RefundCall(Ctx& ctx, const http::Request& req, const std::string&
     const bool pending = r.note.find("sim:pending") != std::string::npos;
     const bool unknown = r.note.find("sim:unknown") != std::string::npos;
     const bool timeout = r.note.find("sim:timeout") != std::string::npos;
+    const bool forget = r.note.find("sim:forget") != std::string::npos;
+    if (forget) r.request_id = "paysim-forgot-" + r.id;
     if (fail) {
         // Refused before anything is recorded: the same request id may be tried again.
         return PpError(422, "UNPROCESSABLE_ENTITY", "REFUND_FAILED_INSUFFICIENT_FUNDS",
@@ -147,7 +151,7 @@ http::Response RefundCall(Ctx& ctx, const http::Request& req, const std::string&
         case pp_store::Made::kMade:
             break;
     }
-    if (unknown) return PpError(500, "INTERNAL_SERVER_ERROR", "", "paysim: refunded, answer lost");
+    if (unknown || forget) return PpError(500, "INTERNAL_SERVER_ERROR", "", "paysim: refunded, answer lost");
     if (timeout) SleepPastCallerTimeout();  // made and committed: only the answer is late
     if (r.note.find("sim:lie-currency") != std::string::npos) {
         pp_store::Refund lie = out;
