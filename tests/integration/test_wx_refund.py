@@ -257,3 +257,16 @@ def test_a_long_multibyte_reason_reaches_wechat_cut_to_80_bytes_on_a_character_b
     desc = [x["refund_desc"] for x in sim_refunds(order["pay_id"])["refunds"]]
     assert desc == ["退" * 26], desc
     assert db_row("SELECT reason FROM refunds WHERE id = '%s'" % r["id"])[0] == reason  # ours is whole
+
+
+def test_refundquery_stating_another_currency_is_not_believed():
+    """refundquery's refund_fee_type is the currency of its amounts (CNY when not said). An
+    answer saying SUCCESS for 3.00 in USD is not our 3.00 CNY: held PROCESSING for an operator."""
+    order = paid_order()
+    r = refund_ok(order["id"], "3.00", reason="sim:lie-currency")
+    assert r["st"] == "PROCESSING", r
+    notify(r["id"], status="SUCCESS", times="0")  # WeChat finished it; the notice is lost
+    cli("reconcile", "--min-age", "0")
+    st, note = db_row("SELECT st, note FROM refunds WHERE id = '%s'" % r["id"])
+    assert st == "PROCESSING" and "not one of CNY" in note, (st, note)
+    assert order_now(order["id"])["refunded"] == 0

@@ -97,6 +97,8 @@ RefundResult WxPayV2::Refund(const providers::Merchant& m, const providers::Refu
     r.state = State::kProcessing;
     r.provider_refund_id = Field(call.fields, "refund_id");
     r.amount = domain::ParseDecimal(Field(call.fields, "refund_fee"), 0).value_or(0);
+    if (const std::string ft = Field(call.fields, "refund_fee_type"); !ft.empty() && ft != RefundCurrency(p))
+        r.amount = -1;
     r.message = "accepted";
     return r;
 }
@@ -127,8 +129,12 @@ RefundResult WxPayV2::QueryRefund(const providers::Merchant& m, const providers:
         if (Field(call.fields, "out_refund_no_" + n) != p.refund_id) continue;
         const std::string st = Field(call.fields, "refund_status_" + n);
         r.provider_refund_id = Field(call.fields, "refund_id_" + n);
-        // Always stated; unreadable is not ours (-1, never believed).
+        // Always stated; unreadable, or in another currency than ours, is not ours (-1, never
+        // believed). refund_fee_type is the trade's, CNY when not said.
         r.amount = domain::ParseDecimal(Field(call.fields, "refund_fee_" + n), 0).value_or(-1);
+        if (const std::string ft = Field(call.fields, "refund_fee_type");
+            !ft.empty() && ft != RefundCurrency(p))
+            r.amount = -1;
         r.message = st;
         if (st == "SUCCESS") {
             r.state = State::kOk;

@@ -190,6 +190,10 @@ http::Response WxRefundQuery(Ctx& ctx, const http::Request& req) {
         if (Taken(r)) refunded += r.refund_fee;
     }
     out["refund_fee"] = std::to_string(refunded);
+    // Test knob: a refund whose refund_desc has "sim:lie-currency" makes the answer claim its
+    // amounts are in USD (WeChat's default, CNY, is otherwise left unsaid as it does).
+    for (const Refund& r : found)
+        if (r.refund_desc.find("sim:lie-currency") != std::string::npos) out["refund_fee_type"] = "USD";
     return WxOk(*call, std::move(out));
 }
 
