@@ -210,9 +210,11 @@ NotifyEval EvaluateNotification(db::Connection& c, const providers::Provider& p,
                 }
                 // Report what the first merchant that could have sent it (the site's seller comes
                 // first) found wrong, not what a stranger's keys made of it.
-                if (why.empty() || (why.find("for v2 merchant") != std::string::npos &&
-                                    this_why.find("for v2 merchant") == std::string::npos))
-                    why = this_why;
+                auto stranger = [](const std::string& w) {
+                    return w.find("for v2 merchant") != std::string::npos ||
+                           w.find("does not decrypt") != std::string::npos;
+                };
+                if (why.empty() || (stranger(why) && !stranger(this_why))) why = this_why;
             }
         }
         if (!opened) {

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <optional>
 
+#include "orderpay/crypto/digest.hpp"
 #include "orderpay/http/json.hpp"
 #include "orderpay/http/reply.hpp"
 #include "orderpay/providers/wxpay/v3.hpp"
@@ -201,7 +202,10 @@ FetchOutcome WxPayV3::Certificates(const providers::Merchant& m, const V3Keys& k
                                    providers::KeyFetches* fetches) const {
     // Every worker keeps its own keys; this copy spares each of them its own gateway call after
     // one of them has made it.
-    const std::string shared = "wx3-certs/" + m.id;
+    // Keyed by the merchant's account and APIv3 key too: a merchant id pointed at another WeChat
+    // account must not inherit the old account's certificates.
+    const std::string shared = "wx3-certs/" + m.id + "/" +
+                               crypto::HexLower(crypto::Sha256(m.mch_id + '\n' + m.api_key)).substr(0, 16);
     const std::string wanted = Upper(serial);
     std::map<std::string, std::string> copy;
     if (cache_) {
@@ -215,16 +219,18 @@ FetchOutcome WxPayV3::Certificates(const providers::Merchant& m, const V3Keys& k
     }
     // Below, the copy is still handed back: its certificates are real ones, only not this serial's.
     if (fetches) {
+        // No call made: the worker's own pace is not spent, so the next message reads the
+        // shared copy again (another worker's fetch may be in it by then).
         if (fetches->cached_only || fetches->gateway_calls <= 0) {
-            error = "not fetched: this notification's one certificate fetch went to another merchant";
+            error = "not fetched: this notification's one certificate fetch is spent";
             pem_by_serial = std::move(copy);
-            return cache_ ? FetchOutcome::kFailed : FetchOutcome::kNotTried;
+            return FetchOutcome::kNotTried;
         }
         // One worker of all per merchant in the interval: the others read its shared copy.
         if (cache_ && !cache_->Claim(shared + "/fetching", kMinRefreshInterval.count())) {
-            error = "another worker refreshed them moments ago";
+            error = "another worker is refreshing them";
             pem_by_serial = std::move(copy);
-            return FetchOutcome::kFailed;
+            return FetchOutcome::kNotTried;
         }
         --fetches->gateway_calls;
     }

@@ -1,7 +1,8 @@
 // WeChat Pay v3 notifications on pay/re_wx (PROTOCOLS.md §1.8): the four Wechatpay-* headers,
-// the signature over timestamp\nnonce\nbody\n with the key the serial names, a five-minute
-// window, then the resource decrypted with the APIv3 key. Nothing in the body is read before
-// the signature holds. Replies: 204 with no body, or 4xx/5xx with {"code":"FAIL",...}.
+// a five-minute window, the resource decrypted with the APIv3 key (AES-256-GCM: only the merchant
+// whose key sealed it opens it), then the signature over timestamp\nnonce\nbody\n with the key
+// the serial names. Nothing decrypted is used before the signature holds. Replies: 204 with no
+// body, or 4xx/5xx with {"code":"FAIL",...}.
 #include <ctime>
 
 #include "orderpay/http/json.hpp"
@@ -29,6 +30,12 @@ constexpr const char* kSerial = "Wechatpay-Serial";
 constexpr const char* kSignature = "Wechatpay-Signature";
 constexpr const char* kBody = "body";
 constexpr const char* kReceivedAt = "received_at";
+// The envelope's parts, read once by ParseNotification (each candidate merchant tries them).
+constexpr const char* kEventType = "event_type";
+constexpr const char* kAlgorithm = "resource.algorithm";
+constexpr const char* kResNonce = "resource.nonce";
+constexpr const char* kResAad = "resource.associated_data";
+constexpr const char* kResCiphertext = "resource.ciphertext";
 
 std::string Field(const providers::Notice& n, std::string_view name) {
     for (const auto& [k, v] : n.fields)
@@ -68,7 +75,20 @@ bool Open(const WxPayV3& p, const providers::Merchant& m, const providers::Notic
         reason = "Wechatpay-Timestamp " + ts + " is not within 5 minutes of " + std::to_string(now);
         return false;
     }
-    std::string why;
+    // First whether this merchant is the addressee at all: the resource is sealed with its APIv3
+    // key and GCM-authenticated, so a stranger's key, or a forger's bytes, open nothing. Only the
+    // merchant that opens it looks for the signing key, which may cost a certificate fetch; a
+    // notice no merchant opens costs none.
+    if (const std::string alg = Field(n, kAlgorithm); alg != "AEAD_AES_256_GCM") {
+        reason = "resource algorithm " + alg.substr(0, 40) + " is not AEAD_AES_256_GCM";
+        return false;
+    }
+    std::string opened, why;
+    if (!v3::DecryptResource(m.api_key, Field(n, kResNonce), Field(n, kResAad), Field(n, kResCiphertext),
+                             opened, why)) {
+        reason = why + " (merchant " + m.id + ")";
+        return false;
+    }
     // The serial is the sender's word, checked by nothing yet: a made-up one must cost no more
     // than `fetches` allows (the caller tries every merchant's keys at hand before any fetch).
     CertificateFetcher fetch;
@@ -87,23 +107,8 @@ bool Open(const WxPayV3& p, const providers::Merchant& m, const providers::Notic
         reason = "signature invalid (Wechatpay-Serial " + serial + ")";
         return false;
     }
-    rapidjson::Document d;
-    if (!Strict(body, d) || !d.IsObject() || !d.HasMember("resource") || !d["resource"].IsObject()) {
-        reason = "signed body has no resource object";
-        return false;
-    }
-    const rapidjson::Value* res = http::Member(&d, "resource");
-    if (const std::string alg = http::MemberString(res, "algorithm"); alg != "AEAD_AES_256_GCM") {
-        reason = "resource algorithm " + alg + " is not AEAD_AES_256_GCM";
-        return false;
-    }
-    if (!v3::DecryptResource(m.api_key, http::MemberString(res, "nonce"),
-                             http::MemberString(res, "associated_data"),
-                             http::MemberString(res, "ciphertext"), plain, why)) {
-        reason = why;
-        return false;
-    }
-    event_type = http::MemberString(&d, "event_type");
+    plain = std::move(opened);
+    event_type = Field(n, kEventType);
     reason = "signature valid (Wechatpay-Serial " + serial + "), resource decrypted";
     return true;
 }
@@ -178,6 +183,12 @@ providers::Notice WxPayV3::ParseNotification(const providers::RawNotification& r
     }
     n.fields.emplace_back(kBody, raw.body);
     n.fields.emplace_back(kReceivedAt, std::to_string(raw.received_at));
+    const rapidjson::Value* res = http::Member(&d, "resource");
+    n.fields.emplace_back(kEventType, http::MemberString(&d, "event_type"));
+    n.fields.emplace_back(kAlgorithm, http::MemberString(res, "algorithm"));
+    n.fields.emplace_back(kResNonce, http::MemberString(res, "nonce"));
+    n.fields.emplace_back(kResAad, http::MemberString(res, "associated_data"));
+    n.fields.emplace_back(kResCiphertext, http::MemberString(res, "ciphertext"));
     n.parsed = true;
     n.sealed = true;
     n.sealed_api = "v3";
