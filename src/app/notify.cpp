@@ -210,9 +210,11 @@ NotifyEval EvaluateNotification(db::Connection& c, const providers::Provider& p,
                 }
                 // Report what the first merchant that could have sent it (the site's seller comes
                 // first) found wrong, not what a stranger's keys made of it.
+                // (v3's resource: a stranger's APIv3 key; a v2 refund notice's own req_info
+                // failing to decrypt is the addressee's reason and is kept.)
                 auto stranger = [](const std::string& w) {
                     return w.find("for v2 merchant") != std::string::npos ||
-                           w.find("does not decrypt") != std::string::npos;
+                           w.find("resource does not decrypt") != std::string::npos;
                 };
                 if (why.empty() || (stranger(why) && !stranger(this_why))) why = this_why;
             }
