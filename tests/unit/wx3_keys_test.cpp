@@ -192,12 +192,13 @@ TEST(V3Certificates, ANotificationCallsOnlyWithinItsAllowanceAndTheSharedPace) {
     EXPECT_EQ(p.Certificates(CertModeMerchant("m1"), CertModeKeys(), "ABC", pems, error, &held),
               FetchOutcome::kNotTried);
     EXPECT_EQ(cache.claims, 0);
-    // Another worker holds the pace: no call, the allowance kept, nothing tried.
+    // Another worker holds the claim: no call and the allowance kept, but this worker's own pace
+    // is spent (kFailed), so replays do not make it read and claim on every message.
     providers::KeyFetches one{false, 1};
     cache.claim_answer = false;
     cache.values[SharedKey("m1")] = CertificatesJson({{"REAL01", PublicPem()}});
     EXPECT_EQ(p.Certificates(CertModeMerchant("m1"), CertModeKeys(), "ABC", pems, error, &one),
-              FetchOutcome::kNotTried);
+              FetchOutcome::kFailed);
     EXPECT_NE(error.find("another worker"), std::string::npos) << error;
     EXPECT_EQ(one.gateway_calls, 1);
     EXPECT_EQ(pems.count("REAL01"), 1U);  // handed back all the same, for the worker to hold

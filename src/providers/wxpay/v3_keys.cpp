@@ -226,11 +226,16 @@ FetchOutcome WxPayV3::Certificates(const providers::Merchant& m, const V3Keys& k
             pem_by_serial = std::move(copy);
             return FetchOutcome::kNotTried;
         }
-        // One worker of all per merchant in the interval: the others read its shared copy.
+        // One worker of all per merchant in the interval: the others read its shared copy. A
+        // lost claim spends this worker's pace (kFailed) all the same: otherwise every replay of a
+        // real ciphertext under a made-up serial costs each worker a read and a claim attempt,
+        // where now it costs two statements per merchant per worker every interval. The price: a
+        // real notice under a new serial that lands here is refused for up to the interval, and
+        // WeChat resends it 15 s later.
         if (cache_ && !cache_->Claim(shared + "/fetching", kMinRefreshInterval.count())) {
             error = "another worker is refreshing them";
             pem_by_serial = std::move(copy);
-            return FetchOutcome::kNotTried;
+            return FetchOutcome::kFailed;
         }
         --fetches->gateway_calls;
     }
