@@ -195,6 +195,7 @@ NotifyEval EvaluateNotification(db::Connection& c, const providers::Provider& p,
         const std::vector<providers::Merchant> candidates =
             store::MerchantsOf(c, id, site, notice.sealed_api);
         std::string why;
+        bool why_of_a_stranger = false;
         providers::KeyFetches fetches{true, 0};
         for (int pass = 0; pass < 2 && !opened; ++pass) {
             if (pass == 1) {
@@ -204,19 +205,18 @@ NotifyEval EvaluateNotification(db::Connection& c, const providers::Provider& p,
             why.clear();
             for (const providers::Merchant& m : candidates) {
                 std::string this_why;
-                if (p.OpenNotification(m, notice, this_why, fetches)) {
+                const providers::OpenOutcome o = p.OpenNotification(m, notice, this_why, fetches);
+                if (o == providers::OpenOutcome::kOpened) {
                     opened = m;
                     break;
                 }
-                // Report what the first merchant that could have sent it (the site's seller comes
+                // Report what the first merchant it may be addressed to (the site's seller comes
                 // first) found wrong, not what a stranger's keys made of it.
-                // (v3's resource: a stranger's APIv3 key; a v2 refund notice's own req_info
-                // failing to decrypt is the addressee's reason and is kept.)
-                auto stranger = [](const std::string& w) {
-                    return w.find("for v2 merchant") != std::string::npos ||
-                           w.find("resource does not decrypt") != std::string::npos;
-                };
-                if (why.empty() || (stranger(why) && !stranger(this_why))) why = this_why;
+                const bool stranger = o == providers::OpenOutcome::kNotAddressed;
+                if (why.empty() || (why_of_a_stranger && !stranger)) {
+                    why = this_why;
+                    why_of_a_stranger = stranger;
+                }
             }
         }
         if (!opened) {

@@ -608,6 +608,23 @@ def test_merchant_b_cannot_settle_merchant_a_slip(other_shop):
     assert slip(order["pay_id"])[0] == "WAIT"
 
 
+def test_a_broken_refund_notice_of_another_merchant_reports_that_merchants_reason(other_shop):
+    """A v2 refund notice names its merchant (appid, mch_id) in the clear and its slip only inside
+    req_info. Sent to the demo site's endpoint with merchant B's ids and a req_info that opens
+    with no key: the seller (A) and every other merchant are strangers to it, and the inbox must
+    say what B, the merchant it is addressed to, found wrong, not A's mch_id mismatch."""
+    req_info = base64.b64encode(secrets.token_bytes(64)).decode()
+    xml = ("<xml><return_code>SUCCESS</return_code><appid><![CDATA[%s]]></appid><mch_id><![CDATA[%s]]></mch_id>"
+           "<nonce_str><![CDATA[%s]]></nonce_str><req_info><![CDATA[%s]]></req_info></xml>"
+           % (other_shop["app_id"], other_shop["mch_id"], secrets.token_hex(8), req_info))
+    st, reply = post_wx_site(xml, STACK["DEMO_SITE"])
+    assert reply.startswith(WX_FAIL_PREFIX), reply
+    verdict, reason = db_row("SELECT verdict, reason FROM notifications WHERE provider = 'wx'"
+                             " AND position('%s'::bytea IN body) > 0 ORDER BY id DESC LIMIT 1" % req_info[:40])
+    assert verdict == "rejected", (verdict, reason)
+    assert "req_info" in reason and "not merchant" not in reason, reason
+
+
 def test_seller_change_keeps_the_slip_merchant(other_shop):
     order = buy_b(other_shop)
     cli("seller", "set", "--site", other_shop["site"], "--prefix", "wx", "--merchant", STACK["DEMO_MERCHANT"])

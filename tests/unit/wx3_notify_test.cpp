@@ -18,7 +18,7 @@ namespace {
 template <typename P>
 bool OpenWithOneFetch(const P& p, const providers::Merchant& m, providers::Notice& n, std::string& why) {
     providers::KeyFetches fetches;
-    return p.OpenNotification(m, n, why, fetches);
+    return p.OpenNotification(m, n, why, fetches) == providers::OpenOutcome::kOpened;
 }
 
 using test::SharedDir;
@@ -134,6 +134,14 @@ TEST(Wx3Notify, RefusesStaleUnknownSerialWrongKeyAndV2Merchant) {
     providers::Merchant v2{"wx-v2", "wx", "wxd678efh567hg6787", "1230000109", "MD5", v.key, "{}"};
     EXPECT_FALSE(p.VerifyNotification(v2, n, ev, reason));
     EXPECT_NE(reason.find("v3 notification for v2 merchant"), std::string::npos) << reason;
+    // Both are strangers to the notice, which the inbox does not report before the addressee's
+    // reason; a merchant whose key opens it but whose serial is unknown is refused.
+    providers::KeyFetches none{true, 0};
+    EXPECT_EQ(p.OpenNotification(v2, n, reason, none), providers::OpenOutcome::kNotAddressed);
+    EXPECT_EQ(p.OpenNotification(Merchant("0123456789abcdef0123456789abcdeX"), n, reason, none),
+              providers::OpenOutcome::kNotAddressed);
+    EXPECT_EQ(p.OpenNotification(Merchant(v.key, "PUB_KEY_ID_OTHER", "wx3-other"), n, reason, none),
+              providers::OpenOutcome::kRefused);
     // One byte of body changed: the signature no longer holds, nothing is decrypted.
     V2Vector changed = v;
     changed.body.replace(changed.body.find("TRANSACTION.SUCCESS"), 19, "TRANSACTION.REFUND.");

@@ -21,7 +21,7 @@ namespace {
 template <typename P>
 bool OpenWithOneFetch(const P& p, const providers::Merchant& m, providers::Notice& n, std::string& why) {
     providers::KeyFetches fetches;
-    return p.OpenNotification(m, n, why, fetches);
+    return p.OpenNotification(m, n, why, fetches) == providers::OpenOutcome::kOpened;
 }
 
 using S = providers::RefundResult::State;

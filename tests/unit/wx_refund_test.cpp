@@ -15,7 +15,7 @@ namespace {
 template <typename P>
 bool OpenWithOneFetch(const P& p, const providers::Merchant& m, providers::Notice& n, std::string& why) {
     providers::KeyFetches fetches;
-    return p.OpenNotification(m, n, why, fetches);
+    return p.OpenNotification(m, n, why, fetches) == providers::OpenOutcome::kOpened;
 }
 
 constexpr const char* kKey = "192006250b4c09247ec02edce69f6a2d";
@@ -186,11 +186,15 @@ TEST_F(RefundNoticeTest, IsSealedUntilTheMerchantsKeyOpensIt) {
 }
 
 TEST_F(RefundNoticeTest, AnotherMerchantsNoticeOrABrokenOneIsNotOpened) {
+    using providers::OpenOutcome;
     std::string why;
+    providers::KeyFetches none{true, 0};
     providers::Notice other = wx->ParseNotification(Raw(kReqInfo, "1900000999"));
-    EXPECT_FALSE(OpenWithOneFetch(*wx, m, other, why));  // addressed to another mch_id
+    // Addressed to another mch_id: a stranger's view, which the inbox does not report first.
+    EXPECT_EQ(wx->OpenNotification(m, other, why, none), OpenOutcome::kNotAddressed) << why;
     providers::Notice cut = wx->ParseNotification(Raw(std::string(kReqInfo).substr(0, 64)));
-    EXPECT_FALSE(OpenWithOneFetch(*wx, m, cut, why));
+    // Addressed to this merchant and not opening: the addressee's own reason.
+    EXPECT_EQ(wx->OpenNotification(m, cut, why, none), OpenOutcome::kRefused) << why;
     providers::PaidEvent ev;
     EXPECT_FALSE(wx->VerifyNotification(m, cut, ev, why));
     EXPECT_FALSE(ev.refund.has_value());
@@ -198,7 +202,7 @@ TEST_F(RefundNoticeTest, AnotherMerchantsNoticeOrABrokenOneIsNotOpened) {
     providers::Merchant v3 = m;
     v3.options = "{\"api\":\"v3\"}";
     providers::Notice n = wx->ParseNotification(Raw(kReqInfo));
-    EXPECT_FALSE(OpenWithOneFetch(*wx, v3, n, why));
+    EXPECT_EQ(wx->OpenNotification(v3, n, why, none), OpenOutcome::kNotAddressed) << why;
     EXPECT_NE(why.find("v3 merchant"), std::string::npos) << why;
 }
 

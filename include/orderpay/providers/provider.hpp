@@ -167,6 +167,13 @@ struct Notice {
     std::vector<std::pair<std::string, std::string>> fields;  // decoded fields, in message order
 };
 
+/// What one merchant's keys made of a sealed notice (Provider::OpenNotification).
+enum class OpenOutcome {
+    kOpened,        // verified and opened: Notice::slip_id names the slip
+    kNotAddressed,  // sealed for someone else (another account, API or key): its reason says little
+    kRefused,       // this merchant's, or it cannot tell, and it does not verify: its reason counts
+};
+
 /// What the provider must be told. Each maps to exact reply bytes the provider documents.
 enum class NotifyAnswer {
     kAccepted,   // recorded: stop sending (settled, duplicate, or a status we acknowledge)
@@ -357,16 +364,17 @@ class Provider {
         (void)raw;
         return NotificationReply(a);
     }
-    /// A sealed notice (Notice::sealed) opened with merchant `m`: true when `m`'s keys verify and
-    /// open it, and then n.slip_id names the slip. Keys not at hand are fetched only as `fetches`
-    /// allows, and what is spent is taken off it. Providers without sealed notices never get here.
-    virtual bool OpenNotification(const Merchant& m, Notice& n, std::string& reason,
-                                  KeyFetches& fetches) const {
+    /// A sealed notice (Notice::sealed) opened with merchant `m`: kOpened when `m`'s keys verify
+    /// and open it, and then n.slip_id names the slip; kNotAddressed when it is sealed for someone
+    /// else. Keys not at hand are fetched only as `fetches` allows, and what is spent is taken off
+    /// it. Providers without sealed notices never get here.
+    virtual OpenOutcome OpenNotification(const Merchant& m, Notice& n, std::string& reason,
+                                         KeyFetches& fetches) const {
         (void)m;
         (void)n;
         (void)fetches;
         reason = "this provider's notifications are not sealed";
-        return false;
+        return OpenOutcome::kRefused;
     }
 };
 

@@ -44,8 +44,9 @@ class WxPay final : public providers::Provider {
     providers::Notice ParseNotification(const providers::RawNotification& raw) const override {
         return IsV3Request(raw) ? v3_.ParseNotification(raw) : v2_.ParseNotification(raw);
     }
-    bool OpenNotification(const providers::Merchant& m, providers::Notice& n, std::string& reason,
-                          providers::KeyFetches& fetches) const override {
+    providers::OpenOutcome OpenNotification(const providers::Merchant& m, providers::Notice& n,
+                                            std::string& reason,
+                                            providers::KeyFetches& fetches) const override {
         return IsV2RefundNotice(n) ? v2_.OpenNotification(m, n, reason, fetches)
                                    : v3_.OpenNotification(m, n, reason, fetches);
     }

@@ -154,19 +154,24 @@ RefundResult WxPayV2::QueryRefund(const providers::Merchant& m, const providers:
     return r;
 }
 
-bool WxPayV2::OpenNotification(const providers::Merchant& m, providers::Notice& n, std::string& reason,
-                               providers::KeyFetches& fetches) const {
+providers::OpenOutcome WxPayV2::OpenNotification(const providers::Merchant& m, providers::Notice& n,
+                                                 std::string& reason, providers::KeyFetches& fetches) const {
+    using providers::OpenOutcome;
     (void)fetches;  // the key is the merchant's own: nothing to fetch
+    if (IsV3(m)) {
+        reason = "v2 refund notification for v3 merchant " + m.id;
+        return OpenOutcome::kNotAddressed;
+    }
     // Cheap before the decryption: a message for another merchant account is not this one's.
     if (NoticeField(n, "mch_id") != m.mch_id || NoticeField(n, "appid") != m.app_id) {
         reason = "refund notification for mch_id " + NoticeField(n, "mch_id") + ", not merchant " + m.id;
-        return false;
+        return OpenOutcome::kNotAddressed;
     }
     std::optional<RefundInfo> info = OpenRefund(m, n, reason);
-    if (!info) return false;
+    if (!info) return OpenOutcome::kRefused;
     n.slip_id = info->out_trade_no;
     reason = "req_info decrypted";
-    return true;
+    return OpenOutcome::kOpened;
 }
 
 bool WxPayV2::VerifyRefundNotification(const providers::Merchant& m, const providers::Notice& n,

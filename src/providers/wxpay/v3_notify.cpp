@@ -50,30 +50,32 @@ std::string Trim(std::string s) {
     return s.substr(i);
 }
 
-// The verified, decrypted transaction of a v3 notice, or false with `reason`.
-bool Open(const WxPayV3& p, const providers::Merchant& m, const providers::Notice& n, std::string& event_type,
-          std::string& plain, std::string& reason, providers::KeyFetches& fetches) {
+// The verified, decrypted transaction of a v3 notice, or why not in `reason`.
+providers::OpenOutcome Open(const WxPayV3& p, const providers::Merchant& m, const providers::Notice& n,
+                            std::string& event_type, std::string& plain, std::string& reason,
+                            providers::KeyFetches& fetches) {
+    using providers::OpenOutcome;
     if (!IsV3(m)) {
         reason = "v3 notification for v2 merchant " + m.id;
-        return false;
+        return OpenOutcome::kNotAddressed;
     }
     std::string error;
     std::shared_ptr<const V3Keys> keys = LoadV3Keys(m, error);
     if (!keys) {
         reason = error;
-        return false;
+        return OpenOutcome::kRefused;
     }
     const std::string ts = Field(n, kTimestamp), nonce = Field(n, kNonce), serial = Field(n, kSerial),
                       sig = Field(n, kSignature), body = Field(n, kBody);
     if (ts.empty() || nonce.empty() || serial.empty() || sig.empty()) {
         reason = "Wechatpay-Timestamp, -Nonce, -Serial and -Signature are all required";
-        return false;
+        return OpenOutcome::kRefused;
     }
     std::int64_t now = std::atoll(Field(n, kReceivedAt).c_str());
     if (now <= 0) now = std::time(nullptr);
     if (!v3::TimestampFresh(ts, now)) {
         reason = "Wechatpay-Timestamp " + ts + " is not within 5 minutes of " + std::to_string(now);
-        return false;
+        return OpenOutcome::kRefused;
     }
     // First whether this merchant is the addressee at all: the resource is sealed with its APIv3
     // key and GCM-authenticated, so a stranger's key, or a forger's bytes, open nothing. Only the
@@ -81,13 +83,13 @@ bool Open(const WxPayV3& p, const providers::Merchant& m, const providers::Notic
     // notice no merchant opens costs none.
     if (const std::string alg = Field(n, kAlgorithm); alg != "AEAD_AES_256_GCM") {
         reason = "resource algorithm " + alg.substr(0, 40) + " is not AEAD_AES_256_GCM";
-        return false;
+        return OpenOutcome::kRefused;
     }
     std::string opened, why;
     if (!v3::DecryptResource(m.api_key, Field(n, kResNonce), Field(n, kResAad), Field(n, kResCiphertext),
                              opened, why)) {
         reason = why + " (merchant " + m.id + ")";
-        return false;
+        return OpenOutcome::kNotAddressed;
     }
     // The serial is the sender's word, checked by nothing yet: a made-up one must cost no more
     // than `fetches` allows (the caller tries every merchant's keys at hand before any fetch).
@@ -101,16 +103,16 @@ bool Open(const WxPayV3& p, const providers::Merchant& m, const providers::Notic
     if (!key && keys->platform_certificates) fetches.missed = true;
     if (!key) {
         reason = why;
-        return false;
+        return OpenOutcome::kRefused;
     }
     if (!v3::VerifyAnswer(key, ts, nonce, body, sig)) {
         reason = "signature invalid (Wechatpay-Serial " + serial + ")";
-        return false;
+        return OpenOutcome::kRefused;
     }
     plain = std::move(opened);
     event_type = Field(n, kEventType);
     reason = "signature valid (Wechatpay-Serial " + serial + "), resource decrypted";
-    return true;
+    return OpenOutcome::kOpened;
 }
 
 // A REFUND.SUCCESS / REFUND.ABNORMAL / REFUND.CLOSED resource (already verified and opened):
@@ -195,17 +197,19 @@ providers::Notice WxPayV3::ParseNotification(const providers::RawNotification& r
     return n;
 }
 
-bool WxPayV3::OpenNotification(const providers::Merchant& m, providers::Notice& n, std::string& reason,
-                               providers::KeyFetches& fetches) const {
+providers::OpenOutcome WxPayV3::OpenNotification(const providers::Merchant& m, providers::Notice& n,
+                                                 std::string& reason, providers::KeyFetches& fetches) const {
     std::string event_type, plain;
-    if (!Open(*this, m, n, event_type, plain, reason, fetches)) return false;
+    if (providers::OpenOutcome o = Open(*this, m, n, event_type, plain, reason, fetches);
+        o != providers::OpenOutcome::kOpened)
+        return o;
     rapidjson::Document t;
     if (!Strict(plain, t) || !t.IsObject()) {
         reason = "decrypted resource is not a JSON object";
-        return false;
+        return providers::OpenOutcome::kRefused;
     }
     n.slip_id = http::MemberString(&t, "out_trade_no");
-    return true;
+    return providers::OpenOutcome::kOpened;
 }
 
 bool WxPayV3::VerifyNotification(const providers::Merchant& m, const providers::Notice& n,
@@ -213,7 +217,8 @@ bool WxPayV3::VerifyNotification(const providers::Merchant& m, const providers::
     std::string event_type, plain;
     // The slip's own merchant, judging a notice that named it: one fetch at most.
     providers::KeyFetches fetches;
-    if (!Open(*this, m, n, event_type, plain, reason, fetches)) return false;
+    if (Open(*this, m, n, event_type, plain, reason, fetches) != providers::OpenOutcome::kOpened)
+        return false;
     rapidjson::Document t;
     if (!Strict(plain, t) || !t.IsObject()) {
         reason = "decrypted resource is not a JSON object";

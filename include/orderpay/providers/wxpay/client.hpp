@@ -42,9 +42,11 @@ class WxPayV2 final : public providers::Provider {
     providers::RefundResult Refund(const providers::Merchant& m, const providers::RefundParams& p) override;
     providers::RefundResult QueryRefund(const providers::Merchant& m,
                                         const providers::RefundParams& p) override;
-    /// Decrypts req_info with `m`'s key and names the refunded slip.
-    bool OpenNotification(const providers::Merchant& m, providers::Notice& n, std::string& reason,
-                          providers::KeyFetches& fetches) const override;
+    /// Decrypts req_info with `m`'s key and names the refunded slip; another mch_id or appid is
+    /// kNotAddressed, and a req_info that does not decrypt with the addressee's key kRefused.
+    providers::OpenOutcome OpenNotification(const providers::Merchant& m, providers::Notice& n,
+                                            std::string& reason,
+                                            providers::KeyFetches& fetches) const override;
     /// A refund notification checked with `m` (the slip's merchant): PaidEvent::refund filled.
     bool VerifyRefundNotification(const providers::Merchant& m, const providers::Notice& n,
                                   providers::PaidEvent& out, std::string& reason) const;

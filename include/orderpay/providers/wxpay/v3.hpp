@@ -103,9 +103,10 @@ class WxPayV3 {
     /// Parses the envelope and keeps the headers and raw body; the slip is named only inside the
     /// encrypted resource, so the notice is sealed until Open.
     providers::Notice ParseNotification(const providers::RawNotification& raw) const;
-    /// Verifies with `m`'s keys and decrypts; names the slip on success.
-    bool OpenNotification(const providers::Merchant& m, providers::Notice& n, std::string& reason,
-                          providers::KeyFetches& fetches) const;
+    /// Verifies with `m`'s keys and decrypts; names the slip on success. A v2 merchant, or a
+    /// resource its APIv3 key does not open, is kNotAddressed.
+    providers::OpenOutcome OpenNotification(const providers::Merchant& m, providers::Notice& n,
+                                            std::string& reason, providers::KeyFetches& fetches) const;
     bool VerifyNotification(const providers::Merchant& m, const providers::Notice& n,
                             providers::PaidEvent& out, std::string& reason) const;
     /// 204 with no body when accepted; 4xx/5xx with {"code":"FAIL","message":...} otherwise.
