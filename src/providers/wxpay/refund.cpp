@@ -22,6 +22,14 @@ std::string NoticeField(const providers::Notice& n, std::string_view name) {
     return {};
 }
 
+// An amount a refund answer states, believed only in the refund's own currency: refund_fee_type
+// is the trade's, CNY when not said. -1 (equal to no refund's amount) otherwise.
+std::int64_t InRefundCurrency(const providers::Fields& f, std::int64_t amount,
+                              const providers::RefundParams& p) {
+    const std::string ft = Field(f, "refund_fee_type");
+    return ft.empty() || ft == RefundCurrency(p) ? amount : -1;
+}
+
 // Errors after which the refund may or may not exist: ask again by refundquery.
 bool RetryableError(const std::string& err) {
     return err == "SYSTEMERROR" || err == "BIZERR_NEED_RETRY" || err == "FREQUENCY_LIMITED";
@@ -96,9 +104,8 @@ RefundResult WxPayV2::Refund(const providers::Merchant& m, const providers::Refu
     // Accepted: the money goes back later; the notification or refundquery says when.
     r.state = State::kProcessing;
     r.provider_refund_id = Field(call.fields, "refund_id");
-    r.amount = domain::ParseDecimal(Field(call.fields, "refund_fee"), 0).value_or(0);
-    if (const std::string ft = Field(call.fields, "refund_fee_type"); !ft.empty() && ft != RefundCurrency(p))
-        r.amount = -1;
+    r.amount = InRefundCurrency(call.fields,
+                                domain::ParseDecimal(Field(call.fields, "refund_fee"), 0).value_or(0), p);
     r.message = "accepted";
     return r;
 }
@@ -129,12 +136,9 @@ RefundResult WxPayV2::QueryRefund(const providers::Merchant& m, const providers:
         if (Field(call.fields, "out_refund_no_" + n) != p.refund_id) continue;
         const std::string st = Field(call.fields, "refund_status_" + n);
         r.provider_refund_id = Field(call.fields, "refund_id_" + n);
-        // Always stated; unreadable, or in another currency than ours, is not ours (-1, never
-        // believed). refund_fee_type is the trade's, CNY when not said.
-        r.amount = domain::ParseDecimal(Field(call.fields, "refund_fee_" + n), 0).value_or(-1);
-        if (const std::string ft = Field(call.fields, "refund_fee_type");
-            !ft.empty() && ft != RefundCurrency(p))
-            r.amount = -1;
+        // Always stated: unreadable is not ours (-1, never believed).
+        r.amount = InRefundCurrency(
+            call.fields, domain::ParseDecimal(Field(call.fields, "refund_fee_" + n), 0).value_or(-1), p);
         r.message = st;
         if (st == "SUCCESS") {
             r.state = State::kOk;
