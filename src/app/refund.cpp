@@ -220,15 +220,10 @@ RefundCheck ResolveRefund(Context& ctx, const store::RefundRow& r, std::string& 
         // The provider does not know it (the call never arrived) or would not say: ask for it
         // again under the same refund id, which the provider refunds at most once.
         log::Info("refund ", r.id, " unknown to the query (", q.message, "); asking again");
-        q = Ask(r, [&] { return providers::MeteredRefund(*p, *m, params); });
         // The refund was sent before (it is PROCESSING): that this repeat did not get through
-        // says nothing about the first, which the provider may have carried out. FAIL would free
-        // the amount for a second refund of the same money.
-        if (q.state == providers::RefundResult::State::kFailed && (q.not_sent || q.already_refunded)) {
-            q.state = providers::RefundResult::State::kUnknown;
-            q.message = std::string(q.not_sent ? "repeat not sent" : "repeat refused as already refunded") +
-                        ", the first may have been carried out: " + q.message;
-        }
+        // says nothing about the first, which the provider may have carried out.
+        q = providers::AsRepeatOfASentRefund(
+            Ask(r, [&] { return providers::MeteredRefund(*p, *m, params); }));
     }
     return Record(ctx, r, q, detail);
 }

@@ -82,6 +82,36 @@ TEST(PaypalRefund, AnswerStates) {
     EXPECT_EQ(RefundAnswer(201, "{\"status\":\"COMPLETED\"}", "rf0001", "USD").state, S::kUnknown);
 }
 
+TEST(RefundRepeat, OnlyAFailureThatSaysNothingAboutTheFirstRequestBecomesUnknown) {
+    const std::string exceeded =
+        "{\"name\":\"UNPROCESSABLE_ENTITY\",\"details\":[{\"issue\":\"REFUND_AMOUNT_EXCEEDED\"}]}";
+    providers::RefundResult refused =
+        providers::AsRepeatOfASentRefund(RefundAnswer(422, exceeded, "rf0001", "USD"));
+    EXPECT_EQ(refused.state, S::kUnknown);
+    EXPECT_EQ(
+        refused.message.rfind("repeat refused as already refunded, the first may have been carried out: ", 0),
+        0U)
+        << refused.message;
+    providers::RefundResult unsent;
+    unsent.state = S::kFailed;
+    unsent.not_sent = true;
+    unsent.message = "no connection";
+    EXPECT_EQ(providers::AsRepeatOfASentRefund(unsent).state, S::kUnknown);
+    EXPECT_EQ(providers::AsRepeatOfASentRefund(unsent).message,
+              "repeat not sent, the first may have been carried out: no connection");
+    // A refusal about this refund itself (another issue) stays a failure; other states are kept.
+    providers::RefundResult funds = RefundAnswer(
+        422,
+        "{\"name\":\"UNPROCESSABLE_ENTITY\",\"details\":[{\"issue\":\"REFUND_FAILED_INSUFFICIENT_FUNDS\"}]}",
+        "rf0001", "USD");
+    EXPECT_EQ(providers::AsRepeatOfASentRefund(funds).state, S::kFailed);
+    EXPECT_EQ(providers::AsRepeatOfASentRefund(funds).message, funds.message);
+    providers::RefundResult ok;
+    ok.state = S::kOk;
+    ok.already_refunded = true;  // not a failure: nothing to reinterpret
+    EXPECT_EQ(providers::AsRepeatOfASentRefund(ok).state, S::kOk);
+}
+
 TEST(PaypalRefund, AnswerErrors) {
     const std::string exceeded =
         "{\"name\":\"UNPROCESSABLE_ENTITY\",\"details\":[{\"issue\":\"REFUND_AMOUNT_EXCEEDED\"}],"

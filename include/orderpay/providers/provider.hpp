@@ -276,6 +276,19 @@ struct RefundResult {
     bool already_refunded = false;
 };
 
+/// `r` answered a repeat of a refund sent before under the same refund id. A kFailed that says
+/// nothing about the first request (this one was not sent, or was refused as already refunded,
+/// perhaps by that first request) becomes kUnknown: FAIL would free the amount for a second
+/// refund of the same money. Every path that repeats a sent refund goes through this one rule.
+inline RefundResult AsRepeatOfASentRefund(RefundResult r) {
+    if (r.state == RefundResult::State::kFailed && (r.not_sent || r.already_refunded)) {
+        r.state = RefundResult::State::kUnknown;
+        r.message = std::string(r.not_sent ? "repeat not sent" : "repeat refused as already refunded") +
+                    ", the first may have been carried out: " + r.message;
+    }
+    return r;
+}
+
 /// Why a provider cannot charge an amount, known before anything is written.
 struct ChargeRefusal {
     enum class Kind { kAmount, kCurrency } kind;

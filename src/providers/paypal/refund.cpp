@@ -183,14 +183,9 @@ RefundResult PaypalClient::QueryRefund(const providers::Merchant& m, const provi
             r.message = "refund query: " + c.error;  // not connected now says nothing about before
             return r;
         }
-        r = RefundAnswer(c.status, c.body, p.refund_id, p.currency);
         // This refund was sent before: "already refunded" may be PayPal no longer recognising
-        // the request id of a first request it carried out. FAIL would free that money again.
-        if (r.state == RefundResult::State::kFailed && (r.already_refunded || r.not_sent)) {
-            r.state = RefundResult::State::kUnknown;
-            r.message =
-                "refund query: the repeat was refused, the first may have been carried out: " + r.message;
-        }
+        // the request id of a first request it carried out.
+        r = providers::AsRepeatOfASentRefund(RefundAnswer(c.status, c.body, p.refund_id, p.currency));
         return r;
     }
     Call c = Api(m, "GET", "/v2/payments/refunds/" + p.provider_refund_id, "", "", /*representation=*/false);
