@@ -22,7 +22,11 @@ struct EvpMacDeleter {
 struct EvpMacCtxDeleter {
     void operator()(EVP_MAC_CTX* p) const noexcept { EVP_MAC_CTX_free(p); }
 };
+struct EvpMdDeleter {
+    void operator()(EVP_MD* p) const noexcept { EVP_MD_free(p); }
+};
 using EvpMac = std::unique_ptr<EVP_MAC, EvpMacDeleter>;
+using EvpMd = std::unique_ptr<EVP_MD, EvpMdDeleter>;
 using EvpMacCtx = std::unique_ptr<EVP_MAC_CTX, EvpMacCtxDeleter>;
 
 // OpenSSL only fails here on allocation failure or a broken installation; there is no sensible
@@ -36,6 +40,15 @@ std::string Digest(const EVP_MD* md, std::string_view data) {
     unsigned int len = 0;
     if (EVP_Digest(data.data(), data.size(), out, &len, md, nullptr) != 1) Fail("EVP_Digest failed");
     return std::string(reinterpret_cast<const char*>(out), len);
+}
+
+// Given EVP_sha256() and the like, OpenSSL 3 looks the algorithm up in its providers again on
+// every call (an "implicit fetch", which crypto(7) "Performance" calls expensive); pay/check
+// hashes a ticket per request. Fetched once per process instead.
+EVP_MD* Fetched(const char* name) {
+    EVP_MD* md = EVP_MD_fetch(nullptr, name, nullptr);
+    if (!md) Fail("EVP_MD_fetch failed");
+    return md;
 }
 
 std::string Hex(std::string_view bytes, const char* digits) {
@@ -86,11 +99,13 @@ bool ValidB64(std::string_view text, std::size_t& pad) {
 }  // namespace
 
 std::string Md5(std::string_view data) {
-    return Digest(EVP_md5(), data);
+    static const EvpMd md{Fetched("MD5")};
+    return Digest(md.get(), data);
 }
 
 std::string Sha256(std::string_view data) {
-    return Digest(EVP_sha256(), data);
+    static const EvpMd md{Fetched("SHA256")};
+    return Digest(md.get(), data);
 }
 
 std::string HmacSha256(std::string_view key, std::string_view data) {
