@@ -190,7 +190,9 @@ providers::CloseResult CloseSlip(Context& ctx, providers::Provider& p, const pro
     // Committed before the call: a close can become a cancel that refunds a payment made
     // meanwhile, and a crash before that is recorded must leave a trace (CheckVoidedSlip).
     store::MarkVoiding(ctx.db(), slip.id);
-    providers::CloseResult c = providers::MeteredClose(p, m, slip.id);
+    const providers::PayTypeRow* pt = providers::FindPayType(slip.pay_tp);
+    providers::CloseResult c =
+        providers::MeteredClose(p, m, slip.id, pt && pt->kind == providers::PayKind::kScan);
     if (!c.reversed_txn.empty())
         RecordReversal(ctx, slip.provider, slip.id, slip.amount, slip.currency, c.reversed_txn);
     return c;

@@ -112,9 +112,9 @@ QueryResult MeteredQuery(Provider& p, const Merchant& m, const std::string& slip
         });
 }
 
-CloseResult MeteredClose(Provider& p, const Merchant& m, const std::string& slip_id) {
+CloseResult MeteredClose(Provider& p, const Merchant& m, const std::string& slip_id, bool scan) {
     return Metered(
-        p, metrics::Op::kClose, [&] { return p.Close(m, slip_id); },
+        p, metrics::Op::kClose, [&] { return scan ? p.EndScan(m, slip_id) : p.Close(m, slip_id); },
         [](const CloseResult& r) {
             return r.closed || r.already_paid ? metrics::Outcome::kOk : metrics::Outcome::kFailed;
         });

@@ -39,4 +39,23 @@ CreateResult ResolveScan(const ScanResolve& r, const std::string& note) {
     return res;
 }
 
+CloseResult EndScanByVoid(const std::function<QueryResult()>& query, const std::function<bool()>& void_trade,
+                          const std::string& void_name) {
+    using S = QueryResult::State;
+    CloseResult c;
+    const QueryResult q = query();
+    c.message = "query: " + q.message;
+    if (q.state == S::kPaid) {
+        c.already_paid = true;
+    } else if (q.state == S::kClosed || q.state == S::kFailed || q.state == S::kNotFound) {
+        c.closed = true;
+    } else if (q.state != S::kUnknown) {  // not paid, or the buyer is confirming: void it
+        // A payment confirmed between the query and the void is refunded by the void (WeChat's
+        // reverse): the buyer has the money back and the order fails, as in ResolveScan.
+        c.closed = void_trade();
+        c.message += c.closed ? "; " + void_name : "; not " + void_name;
+    }
+    return c;
+}
+
 }  // namespace orderpay::providers

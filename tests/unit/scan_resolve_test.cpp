@@ -92,5 +92,46 @@ TEST(ScanResolveTest, WithoutAMarkTheVoidStillRuns) {
     EXPECT_EQ(f.calls, (std::vector<std::string>{"query", "void"}));
 }
 
+// EndScanByVoid: how expiry and a retired slip end a scan trade (WeChat: reverse, not closeorder).
+TEST(EndScanTest, OnlyAnUnpaidTradeIsVoidedAndAPaidOneIsKept) {
+    using S = QueryResult::State;
+    struct Case {
+        S state;
+        bool void_works;
+        bool closed, already_paid, voided;
+    };
+    const Case cases[] = {
+        {S::kPaid, true, false, true, false},      // kept: the caller settles it
+        {S::kClosed, true, true, false, false},    // over already: nothing to reverse
+        {S::kFailed, true, true, false, false},    //
+        {S::kNotFound, true, true, false, false},  // never arrived
+        {S::kUnknown, true, false, false, false},  // unclear: nothing done, the next run asks again
+        {S::kNotPaid, true, true, false, true},    // reversed
+        {S::kPaying, true, true, false, true},     // the buyer is confirming: reversed
+        {S::kPaying, false, false, false, true},   // the reverse failed: not closed
+    };
+    for (const Case& c : cases) {
+        bool voided = false;
+        const CloseResult r = EndScanByVoid(
+            [&] {
+                QueryResult q;
+                q.state = c.state;
+                q.message = "STATE";
+                return q;
+            },
+            [&] {
+                voided = true;
+                return c.void_works;
+            },
+            "reversed");
+        SCOPED_TRACE(static_cast<int>(c.state));
+        EXPECT_EQ(r.closed, c.closed);
+        EXPECT_EQ(r.already_paid, c.already_paid);
+        EXPECT_EQ(voided, c.voided);
+        EXPECT_EQ(r.message.rfind("query: STATE", 0), 0U) << r.message;
+        EXPECT_TRUE(r.reversed_txn.empty());
+    }
+}
+
 }  // namespace
 }  // namespace orderpay::providers

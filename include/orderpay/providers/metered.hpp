@@ -11,7 +11,8 @@ CreateResult MeteredCreate(Provider& p, const Merchant& m, const CreateParams& p
 /// The slip's own id, and the provider's id for it when it gave one (QueryByRef).
 QueryResult MeteredQuery(Provider& p, const Merchant& m, const std::string& slip_id,
                          const std::string& provider_ref = "");
-CloseResult MeteredClose(Provider& p, const Merchant& m, const std::string& slip_id);
+/// Provider::Close, or Provider::EndScan for a scan payment's slip.
+CloseResult MeteredClose(Provider& p, const Merchant& m, const std::string& slip_id, bool scan = false);
 RefundResult MeteredRefund(Provider& p, const Merchant& m, const RefundParams& params);
 RefundResult MeteredQueryRefund(Provider& p, const Merchant& m, const RefundParams& params);
 

@@ -316,6 +316,9 @@ class Provider {
     virtual CreateResult Create(const Merchant& m, const CreateParams& p) = 0;
     virtual QueryResult Query(const Merchant& m, const std::string& slip_id) = 0;
     virtual CloseResult Close(const Merchant& m, const std::string& slip_id) = 0;
+    /// Close for a scan payment's slip (PayKind::kScan): expiry, a retired slip, reconcile. A
+    /// provider whose scan trades are not ended by its close (WeChat: reverse) says so here.
+    virtual CloseResult EndScan(const Merchant& m, const std::string& slip_id) { return Close(m, slip_id); }
 
     /// A provider that addresses payments by its own id (CreateResult::provider_ref, kept on the
     /// slip) is asked with it; the others by our slip id alone.

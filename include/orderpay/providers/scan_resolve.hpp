@@ -22,4 +22,11 @@ struct ScanResolve {
 
 CreateResult ResolveScan(const ScanResolve& r, const std::string& note);
 
+/// Ends a scan trade that orderpay no longer waits for (expiry, a retired slip) by voiding it,
+/// asked first: a paid trade is kept (already_paid: the caller settles it), an ended or unknown
+/// one is not voided, an unpaid one is voided (`void_trade`, e.g. WeChat's reverse), which
+/// closes it. An unclear answer closes nothing: the caller tries again later.
+CloseResult EndScanByVoid(const std::function<QueryResult()>& query, const std::function<bool()>& void_trade,
+                          const std::string& void_name);
+
 }  // namespace orderpay::providers

@@ -41,6 +41,9 @@ class WxPay final : public providers::Provider {
     providers::CloseResult Close(const providers::Merchant& m, const std::string& slip_id) override {
         return IsV3(m) ? v3_.Close(m, slip_id) : v2_.Close(m, slip_id);
     }
+    providers::CloseResult EndScan(const providers::Merchant& m, const std::string& slip_id) override {
+        return IsV3(m) ? v3_.EndScan(m, slip_id) : v2_.EndScan(m, slip_id);
+    }
     providers::Notice ParseNotification(const providers::RawNotification& raw) const override {
         return IsV3Request(raw) ? v3_.ParseNotification(raw) : v2_.ParseNotification(raw);
     }

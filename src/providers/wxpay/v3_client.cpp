@@ -362,6 +362,11 @@ QueryResult WxPayV3::Query(const providers::Merchant& m, const std::string& slip
     return FromTransaction(m, d, slip_id);
 }
 
+providers::CloseResult WxPayV3::EndScan(const providers::Merchant& m, const std::string& slip_id) {
+    return providers::EndScanByVoid([&] { return Query(m, slip_id); }, [&] { return Reverse(m, slip_id); },
+                                    "reversed");
+}
+
 providers::CloseResult WxPayV3::Close(const providers::Merchant& m, const std::string& slip_id) {
     providers::CloseResult c;
     if (!PathSafe(slip_id)) {

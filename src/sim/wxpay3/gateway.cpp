@@ -122,6 +122,10 @@ http::Response Close(Ctx& ctx, const Wx3Call& call, const std::string& out_trade
     const Wx3Merchant& m = call.merchant;
     if (JsonStr(call.body, "mchid") != m.row.mch_id) return Wx3Error(400, "PARAM_ERROR", "mchid", &m);
     const wx_store::TradeKey key{"wx", m.row.mch_id, out_trade_no};
+    // As v2's closeorder (sim/wxpay/gateway.cpp): a codepay trade is ended by reverse, and this
+    // close does not know it.
+    if (std::optional<wx_store::Trade> t = wx_store::FindTrade(ctx.db, key); t && t->trade_type == "MICROPAY")
+        return Wx3Error(404, "ORDER_NOT_EXIST", "订单不存在", &m);
     if (wx_store::Transition(ctx.db, key, {"NOTPAY", "USERPAYING", "PAYERROR"}, "CLOSED"))
         return Wx3Signed(m, 204, "");
     std::optional<wx_store::Trade> t = wx_store::FindTrade(ctx.db, key);

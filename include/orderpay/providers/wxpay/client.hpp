@@ -35,6 +35,8 @@ class WxPayV2 final : public providers::Provider {
     providers::CreateResult Create(const providers::Merchant& m, const providers::CreateParams& p) override;
     providers::QueryResult Query(const providers::Merchant& m, const std::string& slip_id) override;
     providers::CloseResult Close(const providers::Merchant& m, const std::string& slip_id) override;
+    /// A micropay trade is ended by reverse, not closeorder (PROTOCOLS.md §1.4), asked first.
+    providers::CloseResult EndScan(const providers::Merchant& m, const std::string& slip_id) override;
 
     // Refunds (src/providers/wxpay/refund.cpp): /secapi/pay/refund with the merchant's client
     // certificate, /pay/refundquery, and the refund notification (sealed: req_info).

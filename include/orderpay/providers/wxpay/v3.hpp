@@ -94,6 +94,8 @@ class WxPayV3 {
     providers::CreateResult Create(const providers::Merchant& m, const providers::CreateParams& p);
     providers::QueryResult Query(const providers::Merchant& m, const std::string& slip_id);
     providers::CloseResult Close(const providers::Merchant& m, const std::string& slip_id);
+    /// A codepay trade is ended by reverse, not close (PROTOCOLS.md §1.7), asked first.
+    providers::CloseResult EndScan(const providers::Merchant& m, const std::string& slip_id);
 
     /// POST /v3/refund/domestic/refunds (out_refund_no = our refund id, so asking twice refunds
     /// once) and GET /v3/refund/domestic/refunds/{out_refund_no}; src/providers/wxpay/v3_refund.cpp.
