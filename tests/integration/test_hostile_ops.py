@@ -401,7 +401,7 @@ def test_two_expires_cancelling_a_code_paid_at_the_cancel_keep_the_stock_ledger(
     the payment and its refund are recorded once, the order is RF, and the shelf plus what orders
     hold (stock_held) is still 6. Without the notification nobody saw the order paid, so its stock
     is back on the shelf and the order no longer holds any; counting every RF order as holding
-    (as the race test did) would make 7."""
+    (as the race test did) would make 7. With it, either may happen (see below)."""
     from test_void_refunds import no_notification, paid_at_cancel
     pid = "void2-%s" % uuid.uuid4().hex[:8]
     cli("product", "add", pid, "--site", SITE, "--title", "race " + pid, "--price", "1.00", "--stock", "6")
@@ -416,8 +416,13 @@ def test_two_expires_cancelling_a_code_paid_at_the_cancel_keep_the_stock_ledger(
     assert all(r.returncode == 0 for r in runs), [r.stderr for r in runs]
     assert wait_for(lambda: psql("SELECT count(*) FROM notifications WHERE verdict = 'received'") == "0", 5)
     money_accounted(order["id"], slip)
-    assert db_row("SELECT or_st, stock_held FROM orders WHERE id = '%s'" % order["id"]) == \
-        ["RF", "t" if notified else "f"]
+    or_st, held = db_row("SELECT or_st, stock_held FROM orders WHERE id = '%s'" % order["id"])
+    assert or_st == "RF", (or_st, held)
+    # Unseen, the stock goes back. A notification that settled the order first keeps it held; but
+    # the other expire may record the reversal between the notification's storing and its
+    # settling, which then finds it done (duplicate): nobody saw it paid, and the stock goes back.
+    if not notified:
+        assert held == "f"
     assert_stock_ledger(pid, 6)
     # The timers again change nothing.
     cli("expire")
