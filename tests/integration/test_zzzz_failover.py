@@ -81,7 +81,7 @@ def test_primary_lost_standby_promoted_under_load():
     sql(primary_sock, primary_port, "ALTER SYSTEM SET synchronous_standby_names = '*'")
     sql(primary_sock, primary_port, "SELECT pg_reload_conf()")
     as_pg(pgbin("pg_basebackup"), "-h", primary_sock, "-p", str(primary_port), "-U", "orderpay", "-D", data,
-          "-R", "-X", "stream", "--no-sync")
+          "-R", "-X", "stream", "--no-sync", "--checkpoint=fast")  # not a spread checkpoint: minutes
     with open(os.path.join(data, "postgresql.auto.conf"), "a", encoding="utf-8") as f:
         # It inherits the primary's synchronous_standby_names: once promoted, with no standby of its
         # own, every commit would wait forever. (A real pair would re-point it at the old primary.)
