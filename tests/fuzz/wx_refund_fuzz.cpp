@@ -18,7 +18,7 @@ using namespace orderpay;
 template <typename P>
 bool OpenWithOneFetch(const P& p, const providers::Merchant& m, providers::Notice& n, std::string& why) {
     providers::KeyFetches fetches;
-    return p.OpenNotification(m, n, why, fetches);
+    return p.OpenNotification(m, n, why, fetches) == providers::OpenOutcome::kOpened;
 }
 
 constexpr const char* kKey = "192006250b4c09247ec02edce69f6a2d";
