@@ -169,10 +169,10 @@ struct Notice {
 
 /// What one merchant's keys made of a sealed notice (Provider::OpenNotification).
 enum class OpenOutcome {
-    kOpened,        // verified and opened: Notice::slip_id names the slip
-    kNotAddressed,  // sealed for someone else (another account, API or key): its reason says little
     kRefused,       // this merchant's, or it cannot tell, and it does not verify: its reason counts
-};
+    kNotAddressed,  // sealed for someone else (another account, API or key): its reason says little
+    kOpened,        // verified and opened: Notice::slip_id names the slip
+};                  // kRefused first: a default-made outcome opens nothing
 
 /// What the provider must be told. Each maps to exact reply bytes the provider documents.
 enum class NotifyAnswer {
