@@ -86,7 +86,7 @@ int OrderCmd(Env& env, const Args& a) {
 // never be failed because its notification was lost.
 int ExpireCmd(Env& env, const Args& a) {
     app::Context ctx(app::Settings::From(env.cfg), env.db);
-    int expired = 0, settled = 0, errors = 0;
+    int expired = 0, settled = 0, left = 0, errors = 0;
     // One order whose expiry throws (its row locked past db.lock_timeout_ms by a transaction
     // left open, a lost connection) must not stop the orders after it: the next run tries it
     // again, and this one ends in failure so the timer unit shows it.
@@ -97,7 +97,13 @@ int ExpireCmd(Env& env, const Args& a) {
         if (slip && slip->Open()) {
             providers::Provider* p = ctx.ProviderFor(slip->provider);
             std::optional<providers::Merchant> m = store::FindMerchant(env.db, slip->merchant_id);
-            if (!p || !m) return;  // cannot ask: never fail a slip that may have been paid
+            if (!p || !m) {  // cannot ask: never fail a slip that may have been paid
+                ++left;
+                log::Warn("expire: order ", id, " left open: slip ", slip->id, "'s ",
+                          !p ? "provider " + slip->provider + " is not configured"
+                             : "merchant " + slip->merchant_id + " is not on record");
+                return;
+            }
             // A payment the close refunded is recorded by CloseSlip: the order is RF, not payable.
             providers::CloseResult c = app::CloseSlip(ctx, *p, *m, *slip);
             if (!c.reversed_txn.empty() || c.already_paid || !c.closed) {
@@ -108,7 +114,12 @@ int ExpireCmd(Env& env, const Args& a) {
                     return;
                 }
                 // Close failed and the state is still unknown: try again next run.
-                if (!c.closed) return;
+                if (!c.closed) {
+                    ++left;
+                    log::Warn("expire: order ", id, " left open for the next run: slip ", slip->id,
+                              " not closed (", c.message.empty() ? "no reason given" : c.message, ")");
+                    return;
+                }
             }
             store::FailSlip(env.db, slip->id, "order expired");
         }
@@ -124,10 +135,11 @@ int ExpireCmd(Env& env, const Args& a) {
         }
     }
     if (a.json) {
-        std::cout << "{\"expired\":" << expired << ",\"settled\":" << settled << ",\"errors\":" << errors
-                  << "}\n";
+        std::cout << "{\"expired\":" << expired << ",\"settled\":" << settled << ",\"left\":" << left
+                  << ",\"errors\":" << errors << "}\n";
     } else {
         std::cout << "expired " << expired << " orders, " << settled << " found paid";
+        if (left) std::cout << ", " << left << " left open (their slip could not be closed; see the log)";
         if (errors) std::cout << ", " << errors << " failed (see the log; the next run tries them again)";
         std::cout << '\n';
     }

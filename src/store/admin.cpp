@@ -82,7 +82,8 @@ void InsertSession(db::Connection& c, const std::string& ticket_hash_hex, const 
 }
 
 void UpsertProduct(db::Connection& c, const ProductSetup& p) {
-    // --stock is what is available now; the ledger's total adds what open and paid orders hold.
+    // --stock is what is available now; the ledger's total adds what open and paid orders took
+    // from a count and hold (a line bought while the product was uncounted took nothing).
     // The product row is locked first, so a buy cannot slip between reading the held sum and
     // writing the total.
     db::Tx tx(c);
@@ -91,7 +92,7 @@ void UpsertProduct(db::Connection& c, const ProductSetup& p) {
         "INSERT INTO products (id, site_id, title, price, currency, stock, stock_initial) "
         "VALUES ($1, $2, $3, $4, $5, $6::bigint, $6::bigint + (SELECT coalesce(sum(i.amount), 0) "
         "FROM order_items i JOIN orders o ON o.id = i.order_id "
-        "WHERE o.site_id = $2 AND i.product_id = $1 AND o.stock_held)) "
+        "WHERE o.site_id = $2 AND i.product_id = $1 AND o.stock_held AND i.stock_taken)) "
         "ON CONFLICT (site_id, id) DO UPDATE SET title = EXCLUDED.title, price = EXCLUDED.price, "
         "currency = EXCLUDED.currency, stock = EXCLUDED.stock, stock_initial = EXCLUDED.stock_initial, "
         "active = true, lm = now()",

@@ -47,7 +47,9 @@ const Check kChecks[] = {
      "SELECT p.site_id || '/' || p.id, 'initial ' || p.stock_initial || ' <> available ' || p.stock || ' + "
      "held ' || "
      "coalesce(h.held, 0) FROM products p LEFT JOIN (SELECT o.site_id, i.product_id, sum(i.amount) AS held "
-     "FROM order_items i JOIN orders o ON o.id = i.order_id WHERE o.stock_held GROUP BY 1, 2) h "
+     "FROM order_items i JOIN orders o ON o.id = i.order_id WHERE o.stock_held AND i.stock_taken GROUP BY 1, "
+     "2) "
+     "h "
      "ON h.site_id = p.site_id AND h.product_id = p.id "
      "WHERE p.stock IS NOT NULL AND p.stock_initial IS DISTINCT FROM p.stock + coalesce(h.held, 0)"},
     // The exemption is exactly store::RecordReversal's release: the payment and the provider's

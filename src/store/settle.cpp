@@ -35,12 +35,12 @@ const char* ToString(SettleOutcome o) {
 
 namespace {
 
-// The order's lines in product-id order: every statement that locks product rows takes them
+// The order's lines that took stock, in product-id order: every statement that locks product rows takes them
 // in this one order (the SQL functions sort with COLLATE "C", the same byte order), so two
 // transactions can never wait on each other.
-std::vector<std::pair<std::string, std::int64_t>> LinesByProduct(db::Connection& c,
-                                                                 const std::string& order_id) {
-    db::Result items = c.Exec(kItemsGet, {order_id});
+std::vector<std::pair<std::string, std::int64_t>> TakenLinesByProduct(db::Connection& c,
+                                                                      const std::string& order_id) {
+    db::Result items = c.Exec(kItemsTaken, {order_id});
     std::vector<std::pair<std::string, std::int64_t>> out;
     for (int i = 0; i < items.Rows(); ++i)
         out.emplace_back(items.Get(i, "product_id"), items.GetInt(i, "amount"));
@@ -131,7 +131,7 @@ ReversalResult RecordReversal(db::Connection& c, const std::string& provider,
             if (out.settle == SettleOutcome::kSettled || out.settle == SettleOutcome::kLateSettled) {
                 db::Result rel = c.Exec(kOrderReleaseVoided, {ev.slip_id});
                 if (rel.Rows() == 1) {
-                    for (const auto& [product, amount] : LinesByProduct(c, rel.Get(0, "id")))
+                    for (const auto& [product, amount] : TakenLinesByProduct(c, rel.Get(0, "id")))
                         c.Exec(kStockGive, {rel.Get(0, "site_id"), product, amount});
                     out.stock_released = true;
                 }
@@ -152,7 +152,7 @@ bool ExpireOrder(db::Connection& c, const std::string& order_id) {
         db::Result r = c.Exec(kOrderExpire, {order_id});
         if (r.Rows() != 1) return false;
         std::string site = r.Get(0, 0);
-        for (const auto& [product, amount] : LinesByProduct(c, order_id))
+        for (const auto& [product, amount] : TakenLinesByProduct(c, order_id))
             c.Exec(kStockGive, {site, product, amount});
         tx.Commit();
         return true;

@@ -95,6 +95,14 @@ const db::Statement kOrderGet{"order_get",
 const db::Statement kItemsGet{"items_get",
                               "SELECT product_id, title, amount, price, subtotal FROM order_items "
                               "WHERE order_id = $1 ORDER BY pos"};
+// What an order gives back when it stops holding stock: only the lines that took it from a count
+// (migration 018); a line of a product sold uncounted took nothing. The column is read through
+// to_jsonb so that this build's orderpayd, which prepares every statement at start, also serves on
+// a database not migrated yet (`dpkg -i`, then `orderpay migrate` while it serves): there every
+// line counts as taken, as it did before 018.
+const db::Statement kItemsTaken{"items_taken",
+                                "SELECT product_id, amount FROM order_items i WHERE order_id = $1 "
+                                "AND coalesce((to_jsonb(i) ->> 'stock_taken')::boolean, true)"};
 
 // Compare-and-set on pay_id: of two concurrent pay/pay calls only one replaces the slip it saw.
 const db::Statement kOrderSetPayTp{
@@ -332,6 +340,7 @@ std::span<const db::Statement> AllStatements() {
         &kOrderCreate,
         &kOrderGet,
         &kItemsGet,
+        &kItemsTaken,
         &kSettle,
         &kOrderExpireDue,
         &kOrderExpire,

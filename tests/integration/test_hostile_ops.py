@@ -341,21 +341,21 @@ def money_accounted(order_id, slip):
 
 
 def assert_stock_ledger(pid, initial):
-    """What the product was given = what is on the shelf + what orders hold (stock_held, the
-    ledger `orderpay audit` checks), read in one snapshot. An order the buyer can still pay or has
+    """What the product was given = what is on the shelf + what orders hold (the lines that took
+    stock, of stock_held orders: the ledger `orderpay audit` checks), read in one snapshot. An order the buyer can still pay or has
     paid holds its unit and an expired one does not. A refunded one may do either: Alipay's cancel
     of a code paid as it was cancelled (the close of an unscanned code is a cancel) records the
     payment and its refund in one transaction, and nobody saw that order paid, so its stock is
     given back; one a notification showed paid first keeps it."""
-    rows = psql("SELECT p.stock, o.id, o.or_st, o.stock_held, i.amount FROM products p"
+    rows = psql("SELECT p.stock, o.id, o.or_st, o.stock_held, i.amount, i.stock_taken FROM products p"
                 " LEFT JOIN order_items i ON i.product_id = p.id"
                 " LEFT JOIN orders o ON o.id = i.order_id AND o.site_id = p.site_id"
                 " WHERE p.id = '%s' AND p.site_id = '%s' ORDER BY o.ct" % (pid, SITE))
     lines = [r.split("|") for r in rows.splitlines()]
     stock = int(lines[0][0])
-    held = sum(int(r[4]) for r in lines if r[3] == "t")
+    held = sum(int(r[4]) for r in lines if r[3] == "t" and r[5] == "t")
     assert stock + held == initial, (stock, held, lines)
-    for _, oid, st, has, _amount in lines:
+    for _, oid, st, has, _amount, _taken in lines:
         if st in ("NW", "WT", "OK", "SP", "DN"):
             assert has == "t", (oid, st, "holds no stock", lines)
         elif st == "FA":

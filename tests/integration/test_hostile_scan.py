@@ -68,7 +68,7 @@ def orders_of(pid):
 def held_of(pid):
     """Units of `pid` that orders still hold."""
     return int(psql("SELECT coalesce(sum(i.amount), 0) FROM order_items i JOIN orders o ON o.id = i.order_id"
-                    " WHERE i.product_id = '%s' AND o.stock_held" % pid))
+                    " WHERE i.product_id = '%s' AND o.stock_held AND i.stock_taken" % pid))
 
 
 def slips(order_id):

@@ -6,12 +6,12 @@ PostgreSQL, dropped by a finalizer) and points the binaries at them with ORDERPA
 database is only read (pg_dump) and written through the stack's normal API and CLI flows.
 
 It proves:
-- a database made by the previous release (migrations 001..016, applied by hand with psql and
+- a database made by the previous release (migrations 001..017, applied by hand with psql and
   recorded in schema_migrations as src/db/migrations.cpp does) has the same schema as this
-  build's migrate with 017 reverted, and a pg_dump of the live database holds all of it; on that
-  copy (017 reverted), holding real orders (WT, OK, partly and
+  build's migrate with 018 reverted, and a pg_dump of the live database holds all of it; on that
+  copy (018 reverted), holding real orders (WT, OK, partly and
   fully refunded RF, a superseded FAIL slip, refunds, notifications), `orderpay migrate` applies
-  exactly 017, says "schema up to date" the second time, and `audit`, `order list`, `expire` and
+  exactly 018, says "schema up to date" the second time, and `audit`, `order list`, `expire` and
   `reconcile` work on the upgraded data;
 - four `orderpay migrate` at once on an empty database apply each migration exactly once and
   leave the complete schema, and all exit 0 (a first-time race in CREATE TABLE schema_migrations
@@ -172,8 +172,9 @@ def seeded():
 
 @pytest.fixture
 def old_copy(newdb, seeded):
-    """A pg_dump of the main database restored into a new database, with migration 017 reverted
-    (its index dropped, its record deleted): what the previous release left behind."""
+    """A pg_dump of the main database restored into a new database, with migration 018 reverted
+    (its column dropped, its functions back as 009 and 010 made them, its record deleted): what the
+    previous release left behind."""
     db = newdb()
     with tempfile.TemporaryDirectory() as tmp:
         dump = os.path.join(tmp, "main.dump")
@@ -181,14 +182,33 @@ def old_copy(newdb, seeded):
                        env=pg_env(), check=True, capture_output=True, timeout=300)
         subprocess.run([os.path.join(STACK["PGBIN"], "pg_restore"), "--no-owner", "-d", db, dump],
                        env=pg_env(db), check=True, capture_output=True, timeout=300)
+    # What this build's audit says of the data, for comparison after the upgrade: on the reverted
+    # copy it cannot run (its statements read 018's column; the CLI says to migrate).
+    AUDIT_BEFORE_REVERT[db] = op(db, "audit")
     revert_last(db)
     return db
 
 
+AUDIT_BEFORE_REVERT = {}
+
+
 def revert_last(db):
-    """Undoes migration 017 (its index and its record): the previous release's database."""
-    assert LAST == "017_outside_refunds.sql", "this test reverts 017; update it for %s" % LAST
-    pg(db, "-1", "-c", "DROP INDEX notifications_outside_refund",
+    """Undoes migration 018 (its column, its two functions and its record): the previous
+    release's database."""
+    assert LAST == "018_stock_taken_per_line.sql", "this test reverts 018; update it for %s" % LAST
+    functions = []
+    for name in ("009_create_order_function.sql", "010_settle_function.sql"):
+        with open(os.path.join(REPO, "sql", name)) as f:
+            functions.append(f.read().replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1))
+    # A line that took no stock (bought while its product was uncounted) is something only this
+    # build writes. The previous release counted every line of a holding order as held, and its
+    # `product add --stock` put those lines into stock_initial: so does the revert.
+    fold = ("UPDATE products p SET stock_initial = p.stock_initial + h.held FROM (SELECT o.site_id, i.product_id, "
+            "sum(i.amount) AS held FROM order_items i JOIN orders o ON o.id = i.order_id "
+            "WHERE o.stock_held AND NOT i.stock_taken GROUP BY 1, 2) h "
+            "WHERE p.site_id = h.site_id AND p.id = h.product_id AND p.stock IS NOT NULL")
+    pg(db, "-1", "-c", fold, "-c", functions[0], "-c", functions[1],
+       "-c", "ALTER TABLE order_items DROP COLUMN stock_taken",
        "-c", "DELETE FROM schema_migrations WHERE name = '%s'" % LAST)
 
 
@@ -197,7 +217,7 @@ def test_the_reverted_copy_is_exactly_the_previous_release_schema(newdb, old_cop
     apply_by_hand(by_hand, MIGRATIONS[:-1])
     assert recorded(by_hand) == recorded(old_copy) == MIGRATIONS[:-1]
     # The main database may hold other tests' artifacts (a trigger function), so the previous
-    # release is also made from nothing: this build's migrate on an empty database, 017 reverted.
+    # release is also made from nothing: this build's migrate on an empty database, 018 reverted.
     fresh = newdb()
     res = op(fresh, "migrate")
     assert res.returncode == 0, res.stdout + res.stderr
@@ -221,13 +241,17 @@ def test_upgrade_with_real_data_applies_only_the_missing_migration(old_copy, see
     assert int(q(old_copy, "SELECT count(*) FROM refunds WHERE order_id IN ('%s') AND st = 'OK'" % ids)) == 2
     assert int(q(old_copy, "SELECT count(*) FROM notifications n JOIN pay_slips s ON s.id = n.slip_id "
                            "WHERE s.order_id IN ('%s')" % ids)) >= 2
-    audit_before = op(old_copy, "audit")
+    audit_before = AUDIT_BEFORE_REVERT[old_copy]
+    unmigrated = op(old_copy, "audit")
+    assert unmigrated.returncode != 0 and "orderpay migrate" in unmigrated.stderr, unmigrated.stderr
 
     res = op(old_copy, "migrate")
     assert res.returncode == 0, res.stdout + res.stderr
     assert res.stdout.splitlines() == ["applied " + LAST, "migrated"]
     assert recorded(old_copy) == MIGRATIONS
-    assert q(old_copy, "SELECT count(*) FROM pg_indexes WHERE indexname = 'notifications_outside_refund'") == "1"
+    # Every line written before 018 counts as having taken its stock, as the ledger assumed.
+    assert q(old_copy, "SELECT count(*) FROM order_items WHERE NOT stock_taken") == "0"
+    assert int(q(old_copy, "SELECT count(*) FROM order_items")) > 0
 
     again = op(old_copy, "migrate")
     assert again.returncode == 0, again.stdout + again.stderr
@@ -445,7 +469,7 @@ def test_a_migration_failing_halfway_is_rolled_back_with_its_record(newdb):
     assert res.returncode == 1, res.stdout + res.stderr
     assert "already exists" in res.stderr
     assert "applied 016" not in res.stdout and "migrated" not in res.stdout
-    # 016's first statement (ADD COLUMN voiding_at) was rolled back with it; 017 was not tried.
+    # 016's first statement (ADD COLUMN voiding_at) was rolled back with it; 017 and 018 were not tried.
     assert recorded(db) == MIGRATIONS[:MIGRATIONS.index("016_voiding_slips.sql")]
     assert q(db, "SELECT count(*) FROM information_schema.columns WHERE table_name = 'pay_slips' "
                  "AND column_name = 'voiding_at'") == "0"
@@ -454,7 +478,7 @@ def test_a_migration_failing_halfway_is_rolled_back_with_its_record(newdb):
     q(db, "DROP INDEX pay_slips_voided_paid")
     res = op(db, "migrate")
     assert res.returncode == 0, res.stdout + res.stderr
-    assert applied_lines(res.stdout) == ["016_voiding_slips.sql", LAST]
+    assert applied_lines(res.stdout) == MIGRATIONS[MIGRATIONS.index("016_voiding_slips.sql"):]
     assert recorded(db) == MIGRATIONS
 
 

@@ -42,8 +42,9 @@ def sandbox_site():
          "VALUES ('sandboxorder1', 'alisandbox', 'demo-users', 'alice', 1, 1, 1, 1, 'CNY', 'zfb.qrcode', "
          "now() + interval '1 day') ON CONFLICT DO NOTHING")
     # A whole order, as pay/buy would have written it, so `orderpay audit` holds after this test.
-    psql("INSERT INTO order_items (order_id, pos, product_id, title, amount, price, subtotal) "
-         "VALUES ('sandboxorder1', 0, 'sandbox-item', 'Sandbox item', 1, 1, 1) ON CONFLICT DO NOTHING")
+    # (of no product in the catalog, so it took no stock from a count)
+    psql("INSERT INTO order_items (order_id, pos, product_id, title, amount, price, subtotal, stock_taken) "
+         "VALUES ('sandboxorder1', 0, 'sandbox-item', 'Sandbox item', 1, 1, 1, false) ON CONFLICT DO NOTHING")
     psql("INSERT INTO pay_slips (id, order_id, site_id, pay_tp, provider, merchant_id, amount, currency, st) "
          "VALUES ('1703147160', 'sandboxorder1', 'alisandbox', 'zfb.qrcode', 'zfb', 'zfb-sandbox', 1, 'CNY', 'WAIT') "
          "ON CONFLICT DO NOTHING")

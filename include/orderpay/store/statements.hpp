@@ -12,8 +12,8 @@ extern const db::Statement kSiteGet, kSessionGet, kSellerGet, kMerchantGet, kMer
 // Catalog and stock.
 extern const db::Statement kBuyContext, kStockGive;
 // Orders.
-extern const db::Statement kOrderCreate, kOrderGet, kItemsGet, kSettle, kOrderExpireDue, kOrderExpire,
-    kOrderSetPayTp, kOrderByIdemKey, kCheckView, kOrderView;
+extern const db::Statement kOrderCreate, kOrderGet, kItemsGet, kItemsTaken, kSettle, kOrderExpireDue,
+    kOrderExpire, kOrderSetPayTp, kOrderByIdemKey, kCheckView, kOrderView;
 // Slips.
 extern const db::Statement kSlipInsert, kSlipGet, kSlipForUpdate, kSlipLive, kSlipWaitView, kSlipFail,
     kSlipSupersede, kSlipClaimQuery, kSlipClaimResend, kSlipsWaitingDue, kSlipConfirmClosed,
