@@ -619,6 +619,10 @@ def test_expire_with_provider_unreachable_does_not_fail_a_slip_that_may_be_paid(
     assert gw.calls, (res.stdout, res.stderr)
     slip_st = db_row("SELECT st FROM pay_slips WHERE id = '%s'" % slip)[0]
     assert slip_st != "FAIL", (lie, slip_st, res.stdout, res.stderr)
+    # The run says so, and the log says which order and slip, and why.
+    assert res.stdout.startswith("expired 0 orders, 0 found paid, 1 left open"), res.stdout
+    assert "order %s left open for the next run: slip %s not closed (" % (order["id"], slip) in res.stderr, \
+        res.stderr
     # The buyer pays after all (the QR was on screen): the money is recorded.
     sim_pay(slip)
     heal_and_audit()
