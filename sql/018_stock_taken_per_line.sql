@@ -10,8 +10,25 @@
 -- the lines whose product it took stock from; orderpay_settle, when an expired order takes its
 -- stock again to settle late, marks each line by whether its product is counted now.
 ALTER TABLE order_items ADD COLUMN stock_taken boolean NOT NULL DEFAULT true;
--- Every writer says what its line took: no default to forget.
+-- Every writer of this release says what its line took: no default to guess with.
 ALTER TABLE order_items ALTER COLUMN stock_taken DROP DEFAULT;
+
+-- Except one: a buy already inside the previous release's orderpay_create_order when this
+-- migration commits. PL/pgSQL compiles a function once per call, so that call goes on with the
+-- old body, whose insert names no stock_taken; held up on this migration's table lock, it runs
+-- after the commit and would fail on NOT NULL (`orderpay migrate` runs while orderpayd serves).
+-- The old body took stock from exactly the lines whose product is counted, and its UPDATE still
+-- holds each such product's row lock, so the count read here is the one it took from.
+CREATE FUNCTION orderpay_item_stock_taken() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+    NEW.stock_taken := EXISTS (SELECT 1 FROM orders o JOIN products p ON p.site_id = o.site_id
+                               WHERE o.id = NEW.order_id AND p.id = NEW.product_id
+                                 AND p.stock IS NOT NULL);
+    RETURN NEW;
+END
+$fn$;
+CREATE TRIGGER order_items_stock_taken BEFORE INSERT ON order_items
+    FOR EACH ROW WHEN (NEW.stock_taken IS NULL) EXECUTE FUNCTION orderpay_item_stock_taken();
 
 CREATE OR REPLACE FUNCTION orderpay_create_order(
     p_id text, p_site text, p_tp text, p_title text, p_note text, p_store text, p_buyer text,
