@@ -8,7 +8,9 @@
 --
 -- The two functions below are 009's and 010's with only that added: orderpay_create_order marks
 -- the lines whose product it took stock from; orderpay_settle, when an expired order takes its
--- stock again to settle late, marks each line by whether its product is counted now.
+-- stock again to settle late, marks each line by whether its product is counted now. And one
+-- mend in orderpay_create_order: a buy no longer fails "out of stock" on a product the operator
+-- counts (with units) at that very moment.
 ALTER TABLE order_items ADD COLUMN stock_taken boolean NOT NULL DEFAULT true;
 -- Every writer of this release says what its line took: no default to guess with.
 ALTER TABLE order_items ALTER COLUMN stock_taken DROP DEFAULT;
@@ -41,6 +43,8 @@ RETURNS void LANGUAGE plpgsql AS $fn$
 DECLARE
     line record;
     taken integer[] := '{}';
+    counted bigint;
+    tries integer;
 BEGIN
     IF p_idem_key IS NOT NULL THEN
         UPDATE orders SET idem_key = NULL, idem_hash = NULL
@@ -50,16 +54,26 @@ BEGIN
     FOR line IN SELECT u.product, u.amount, u.n::integer AS n
                 FROM unnest(l_product, l_amount) WITH ORDINALITY AS u(product, amount, n)
                 ORDER BY u.product COLLATE "C", u.n LOOP
-        UPDATE products SET stock = stock - line.amount, lm = now()
-        WHERE site_id = p_site AND id = line.product AND stock IS NOT NULL AND stock >= line.amount;
-        IF FOUND THEN
-            taken := taken || line.n;
-        -- A product without a stock count is never updated, so its buyers never queue on its
-        -- row lock (held until commit, a WAL flush): only counted stock serialises.
-        ELSIF NOT EXISTS (SELECT 1 FROM products WHERE site_id = p_site AND id = line.product
-                                                   AND stock IS NULL) THEN
-            RAISE EXCEPTION USING ERRCODE = 'OP001', MESSAGE = line.product;
-        END IF;
+        tries := 0;
+        LOOP
+            UPDATE products SET stock = stock - line.amount, lm = now()
+            WHERE site_id = p_site AND id = line.product AND stock IS NOT NULL AND stock >= line.amount;
+            IF FOUND THEN
+                taken := taken || line.n;
+                EXIT;
+            END IF;
+            -- A product without a stock count is never updated, so its buyers never queue on its
+            -- row lock (held until commit, a WAL flush): only counted stock serialises.
+            SELECT stock INTO counted FROM products WHERE site_id = p_site AND id = line.product;
+            IF NOT FOUND OR (counted IS NOT NULL AND (counted < line.amount OR tries > 0)) THEN
+                RAISE EXCEPTION USING ERRCODE = 'OP001', MESSAGE = line.product;
+            END IF;
+            EXIT WHEN counted IS NULL;
+            -- Counted, with units, yet the UPDATE took none: `product add --stock` committed
+            -- between the UPDATE's snapshot (the row uncounted, so skipped without waiting for its
+            -- lock) and this one. Take from the count once more rather than refuse the buyer.
+            tries := tries + 1;
+        END LOOP;
     END LOOP;
     INSERT INTO orders (id, site_id, tp, title, note, buyer_store, buyer_id, pro_c, total, freight,
                         discount, price, fee, currency, pay_tp, seller, contact, client_ip, expi,

@@ -514,3 +514,48 @@ def test_a_late_payment_takes_what_the_product_counts_when_it_is_paid(counted_at
         count(pid, 2)
         assert ledger(pid)[:3] == (2, 2, 0)
     check_round([pid], [a])
+
+
+PAUSE_SQL = """
+CREATE TABLE test_pause_once (id integer);
+GRANT ALL ON test_pause_once TO PUBLIC;
+CREATE FUNCTION test_pause_after_products_update() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+    IF current_setting('application_name') = 'orderpayd' THEN
+        DELETE FROM test_pause_once;
+        IF FOUND THEN PERFORM pg_sleep(1.5); END IF;
+    END IF;
+    RETURN NULL;
+END
+$fn$;
+CREATE TRIGGER test_pause AFTER UPDATE ON products
+    FOR EACH STATEMENT EXECUTE FUNCTION test_pause_after_products_update();
+INSERT INTO test_pause_once VALUES (1);
+"""
+
+
+def test_a_buy_while_the_operator_counts_the_product_is_not_refused_out_of_stock():
+    """A buy of an uncounted product while `product add --stock 5` commits. The buy's UPDATE saw
+    the row uncounted (so it skipped it without waiting for its lock), and the count committed
+    before the function looked at the product again. It refused the buyer "out of stock" on a
+    product with 5 units; it now takes one from the new count. The interleaving is forced: a
+    statement trigger, for orderpayd's sessions only, sleeps once after the first UPDATE of
+    products (the buy's, which matched no row) while the CLI counts the product."""
+    pid = uncounted_product()
+    got = {}
+    try:
+        psql(PAUSE_SQL)
+        buyer = threading.Thread(target=lambda: got.update(id=try_buy(pid, 1, "wx.qrcode")))
+        buyer.start()
+        assert wait_for(lambda: psql("SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep' "
+                                     "AND application_name = 'orderpayd'") == "1", 10)
+        count(pid, 5)
+        buyer.join(30)
+    finally:
+        psql("DROP TRIGGER IF EXISTS test_pause ON products; "
+             "DROP FUNCTION IF EXISTS test_pause_after_products_update(); DROP TABLE IF EXISTS test_pause_once")
+    a = got.get("id")
+    assert a, "the buy was refused out of stock while the product had 5 units: %s" % (ledger(pid),)
+    assert taken(a) == {pid: "t"}
+    assert ledger(pid)[:3] == (4, 5, 1)
+    check_round([pid], [a])
