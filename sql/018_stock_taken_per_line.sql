@@ -44,7 +44,6 @@ DECLARE
     line record;
     taken integer[] := '{}';
     counted bigint;
-    tries integer;
 BEGIN
     IF p_idem_key IS NOT NULL THEN
         UPDATE orders SET idem_key = NULL, idem_hash = NULL
@@ -54,26 +53,26 @@ BEGIN
     FOR line IN SELECT u.product, u.amount, u.n::integer AS n
                 FROM unnest(l_product, l_amount) WITH ORDINALITY AS u(product, amount, n)
                 ORDER BY u.product COLLATE "C", u.n LOOP
-        tries := 0;
-        LOOP
-            UPDATE products SET stock = stock - line.amount, lm = now()
-            WHERE site_id = p_site AND id = line.product AND stock IS NOT NULL AND stock >= line.amount;
-            IF FOUND THEN
-                taken := taken || line.n;
-                EXIT;
-            END IF;
+        UPDATE products SET stock = stock - line.amount, lm = now()
+        WHERE site_id = p_site AND id = line.product AND stock IS NOT NULL AND stock >= line.amount;
+        IF NOT FOUND THEN
             -- A product without a stock count is never updated, so its buyers never queue on its
             -- row lock (held until commit, a WAL flush): only counted stock serialises.
             SELECT stock INTO counted FROM products WHERE site_id = p_site AND id = line.product;
-            IF NOT FOUND OR (counted IS NOT NULL AND (counted < line.amount OR tries > 0)) THEN
+            IF NOT FOUND OR counted < line.amount THEN
                 RAISE EXCEPTION USING ERRCODE = 'OP001', MESSAGE = line.product;
             END IF;
-            EXIT WHEN counted IS NULL;
+            CONTINUE WHEN counted IS NULL;
             -- Counted, with units, yet the UPDATE took none: `product add --stock` committed
             -- between the UPDATE's snapshot (the row uncounted, so skipped without waiting for its
             -- lock) and this one. Take from the count once more rather than refuse the buyer.
-            tries := tries + 1;
-        END LOOP;
+            UPDATE products SET stock = stock - line.amount, lm = now()
+            WHERE site_id = p_site AND id = line.product AND stock IS NOT NULL AND stock >= line.amount;
+            IF NOT FOUND THEN
+                RAISE EXCEPTION USING ERRCODE = 'OP001', MESSAGE = line.product;
+            END IF;
+        END IF;
+        taken := taken || line.n;
     END LOOP;
     INSERT INTO orders (id, site_id, tp, title, note, buyer_store, buyer_id, pro_c, total, freight,
                         discount, price, fee, currency, pay_tp, seller, contact, client_ip, expi,
