@@ -19,13 +19,14 @@ ALTER TABLE order_items ALTER COLUMN stock_taken DROP DEFAULT;
 -- migration commits. PL/pgSQL compiles a function once per call, so that call goes on with the
 -- old body, whose insert names no stock_taken; held up on this migration's table lock, it runs
 -- after the commit and would fail on NOT NULL (`orderpay migrate` runs while orderpayd serves).
--- The old body took stock from exactly the lines whose product is counted, and its UPDATE still
--- holds each such product's row lock, so the count read here is the one it took from.
+-- The old body took stock from a line's product exactly when it updated that product's row, so
+-- in this very transaction (it has no subtransactions): reading whether the product is counted
+-- now would be wrong if `product add --stock` counted it while the old body ran.
 CREATE FUNCTION orderpay_item_stock_taken() RETURNS trigger LANGUAGE plpgsql AS $fn$
 BEGIN
     NEW.stock_taken := EXISTS (SELECT 1 FROM orders o JOIN products p ON p.site_id = o.site_id
                                WHERE o.id = NEW.order_id AND p.id = NEW.product_id
-                                 AND p.stock IS NOT NULL);
+                                 AND p.xmin = pg_current_xact_id()::xid);
     RETURN NEW;
 END
 $fn$;
