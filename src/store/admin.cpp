@@ -84,8 +84,8 @@ void InsertSession(db::Connection& c, const std::string& ticket_hash_hex, const 
 void UpsertProduct(db::Connection& c, const ProductSetup& p) {
     // --stock is what is available now; the ledger's total adds what open and paid orders took
     // from a count and hold (a line bought while the product was uncounted took nothing).
-    // The product row is locked first, so a buy cannot slip between reading the held sum and
-    // writing the total.
+    // The product row is locked first, so neither a buy nor a give-back (expiry, a void) can slip
+    // between reading the held sum and writing the total.
     db::Tx tx(c);
     c.Query("SELECT 1 FROM products WHERE site_id = $1 AND id = $2 FOR UPDATE", {p.site, p.id});
     c.Query(

@@ -56,9 +56,11 @@ const db::Statement kBuyContext{
     "AND io.buyer_id = se.account_id AND io.idem_key = $5 AND io.ct > now() - interval '24 hours' "
     "LEFT JOIN products p ON p.site_id = st.id AND p.id = ANY($4::text[]) AND p.active"};
 
+// Also the row of a product uncounted now (NULL + n stays NULL): the update takes its lock, so a
+// `product add --stock` waits for this give-back before it sums the units orders still hold.
 const db::Statement kStockGive{"stock_give",
                                "UPDATE products SET stock = stock + $3, lm = now() "
-                               "WHERE site_id = $1 AND id = $2 AND stock IS NOT NULL"};
+                               "WHERE site_id = $1 AND id = $2"};
 
 // The whole of pay/buy's write (migration 009): idempotency key release, stock in product-id
 // order, order, lines and slip, in one statement and so one transaction.

@@ -559,3 +559,53 @@ def test_a_buy_while_the_operator_counts_the_product_is_not_refused_out_of_stock
     assert taken(a) == {pid: "t"}
     assert ledger(pid)[:3] == (4, 5, 1)
     check_round([pid], [a])
+
+
+PAUSE_CLI_SQL = """
+CREATE SEQUENCE test_pause_cli_once;
+GRANT ALL ON test_pause_cli_once TO PUBLIC;
+CREATE FUNCTION test_pause_cli_after_products_update() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+    -- Only in the transaction that expired order %(order)s (no other session sees it released
+    -- before the commit), once; a sequence, not a row, so no other update waits on this flag.
+    IF current_setting('application_name') = 'orderpay'
+       AND EXISTS (SELECT 1 FROM orders WHERE id = '%(order)s' AND NOT stock_held)
+       AND nextval('test_pause_cli_once') = 1 THEN
+        PERFORM pg_sleep(1.5);
+    END IF;
+    RETURN NULL;
+END
+$fn$;
+CREATE TRIGGER test_pause_cli AFTER UPDATE ON products
+    FOR EACH STATEMENT EXECUTE FUNCTION test_pause_cli_after_products_update();
+"""
+
+
+def test_a_count_while_expiry_gives_back_a_unit_of_a_product_now_uncounted_keeps_the_ledger():
+    """A unit taken while the product was counted; the operator stops counting it; `orderpay
+    expire` gives the unit back (to a NULL count: nothing) while `product add --stock 5` counts the
+    product again. The give-back skipped the uncounted row without its lock, so the count summed
+    the order's unit as still held and wrote stock_initial 6 over 5 on the shelf: the audit's
+    stock_conserved failed. The give-back now locks the row and the count waits for it. Forced:
+    a statement trigger sleeps once after the give-back statement in the transaction that expires
+    the order (it fires whether the statement changed a row or not), while the count runs."""
+    pid = product(3)
+    a = try_buy(pid, 1, "zfb.qrcode")
+    assert a and taken(a) == {pid: "t"}
+    count(pid, None)
+    expire_now(a)
+    try:
+        psql(PAUSE_CLI_SQL % {"order": a})
+        expirer = threading.Thread(target=lambda: cli("expire"))
+        expirer.start()
+        assert wait_for(lambda: psql("SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep' "
+                                     "AND application_name = 'orderpay'") == "1", 60)
+        count(pid, 5)
+        expirer.join(60)
+    finally:
+        psql("DROP TRIGGER IF EXISTS test_pause_cli ON products; "
+             "DROP FUNCTION IF EXISTS test_pause_cli_after_products_update(); "
+             "DROP SEQUENCE IF EXISTS test_pause_cli_once")
+    assert db_row("SELECT or_st, stock_held FROM orders WHERE id = '%s'" % a) == ["FA", "f"]
+    assert ledger(pid)[:3] == (5, 5, 0), ledger(pid)
+    check_round([pid], [a])
