@@ -3,3 +3,11 @@
 
 // A timestamp column as milliseconds since the epoch, as every reply carries times.
 #define MS(col) "(extract(epoch from " col ") * 1000)::bigint"
+
+// A slip's columns under s_ names, for a statement that also returns its order's or a merchant's.
+#define PREFIXED_SLIP_COLS(p)                                                                               \
+    p ".id AS s_id, " p ".order_id AS s_order_id, " p ".site_id AS s_site_id, " p ".pay_tp AS s_pay_tp, " p \
+      ".provider AS s_provider, " p ".merchant_id AS s_merchant_id, " p ".amount AS s_amount, " p           \
+      ".currency AS s_currency, " p ".st AS s_st, " p ".re_tp AS s_re_tp, " p ".re_obj AS s_re_obj, " p     \
+      ".provider_txn_id AS s_provider_txn_id, " p ".superseded AS s_superseded, " p                         \
+      ".refund_needed AS s_refund_needed, " p ".note AS s_note, " p ".provider_ref AS s_provider_ref"

@@ -1,6 +1,7 @@
 // The SQL text of every statement, in one place (refunds' in refund_statements.cpp, the timers'
-// slip queues in reconcile_statements.cpp), so a reviewer
-// sees all database access at once, and AllStatements, the list every connection prepares.
+// slip queues in reconcile_statements.cpp, the notification inbox's in notify_statements.cpp),
+// so a reviewer sees all database access at once, and AllStatements, the list every connection
+// prepares.
 // Every state change is a conditional UPDATE: the WHERE clause names the state it leaves.
 #include "orderpay/store/statements.hpp"
 
@@ -147,12 +148,6 @@ const db::Statement kSlipLive{"slip_live", "SELECT " SLIP_COLS
 // pay/check in one statement. The session counts only for this site's account store, the order
 // only for that buyer; every part is a LEFT JOIN so the handler can tell which one was missing.
 // One row per order line (at least one row, even when nothing matched).
-#define PREFIXED_SLIP_COLS(p)                                                                               \
-    p ".id AS s_id, " p ".order_id AS s_order_id, " p ".site_id AS s_site_id, " p ".pay_tp AS s_pay_tp, " p \
-      ".provider AS s_provider, " p ".merchant_id AS s_merchant_id, " p ".amount AS s_amount, " p           \
-      ".currency AS s_currency, " p ".st AS s_st, " p ".re_tp AS s_re_tp, " p ".re_obj AS s_re_obj, " p     \
-      ".provider_txn_id AS s_provider_txn_id, " p ".superseded AS s_superseded, " p                         \
-      ".refund_needed AS s_refund_needed, " p ".note AS s_note, " p ".provider_ref AS s_provider_ref"
 // Every join of order_items also names the order's id as a parameter. A worker keeps the generic
 // plan PostgreSQL chose after a prepared statement's fifth execution until the table is next
 // analyzed; chosen on a new shop's near-empty order_items, the join was a sequential scan, and a
@@ -275,59 +270,6 @@ const db::Statement kCacheClaim{
     "=> "
     "$2::float8)) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, expires_at = EXCLUDED.expires_at "
     "WHERE provider_cache.expires_at <= now() RETURNING key"};
-
-// A webhook event redelivered: an earlier row of the same event that was already acted on.
-const db::Statement kNotifyEventSeen{
-    "notify_event_seen",
-    "SELECT id FROM notifications WHERE provider = $1 AND event_id = $2 AND id <> $3 "
-    "AND verdict IN ('settled', 'duplicate', 'ignored') LIMIT 1"};
-const db::Statement kNotifySetEvent{
-    "notify_set_event", "UPDATE notifications SET event_id = $2 WHERE id = $1 AND event_id IS NULL"};
-
-// A notification's arrival in one round trip: stored raw (headers as form-encoded text, query and
-// body as bytea, so any byte survives), only for a site that exists, with
-// what its evaluation needs: the slip it names and that slip's merchant, or for an unknown slip
-// the site's seller for the provider. $8 = the slip id the message names ('' when unparsed), $9 =
-// nginx's request id ('' stores NULL).
-const db::Statement kNotifyIntake{
-    "notify_intake",
-    "WITH st AS (SELECT id FROM sites WHERE id = $2), "
-    "ins AS (INSERT INTO notifications (provider, site_id, remote_addr, method, header_form, query, body, "
-    "request_id) SELECT $1, st.id, $3, $4, $5, decode($6, 'hex'), decode($7, 'hex'), NULLIF($9, '') FROM st "
-    "RETURNING id) "
-    "SELECT (SELECT id FROM ins) AS row_id, " PREFIXED_SLIP_COLS("s") ", "
-    "coalesce(m.id, sm.id) AS m_id, coalesce(m.provider, sm.provider) AS m_provider, "
-    "coalesce(m.app_id, sm.app_id) AS m_app_id, coalesce(m.mch_id, sm.mch_id) AS m_mch_id, "
-    "coalesce(m.sign_type, sm.sign_type) AS m_sign_type, coalesce(m.api_key, sm.api_key) AS m_api_key, "
-    "coalesce(m.options, sm.options)::text AS m_options "
-    "FROM (SELECT 1) AS one "
-    "LEFT JOIN pay_slips s ON s.id = $8 "
-    "LEFT JOIN merchants m ON m.id = s.merchant_id "
-    "LEFT JOIN site_sellers ss ON s.id IS NULL AND ss.site_id = $2 AND ss.prefix = $1 "
-    "LEFT JOIN merchants sm ON sm.id = ss.merchant_id"};
-
-// Only a row still undecided (or whose evaluation failed) takes a verdict: a replay racing the
-// live request cannot overwrite what the first one decided.
-const db::Statement kNotifyVerdict{
-    "notify_verdict",
-    "UPDATE notifications SET verdict = $2, reason = $3, slip_id = $4, decided_at = now() "
-    "WHERE id = $1 AND verdict IN ('received', 'error')"};
-#define NOTIFY_COLS \
-    "id, provider, site_id, coalesce(slip_id, '') AS slip_id, remote_addr, method, header_form, " \
-    "encode(query, 'hex') AS query, encode(body, 'hex') AS body, verdict, reason, " MS("ct") " AS ct, " \
-    "coalesce(request_id, '') AS request_id"
-// verdict is 'received' or 'error' (inbox replay); the list says so to the planner, so that a
-// generic plan may use migration 013's partial index. A bare `ct` in ORDER BY would be the
-// output column (milliseconds), which the index does not have: every row found was sorted.
-const db::Statement kNotifyReceived{
-    "notify_received",
-    "SELECT " NOTIFY_COLS
-    " FROM notifications WHERE verdict = $3 AND verdict IN ('received', 'error') "
-    "AND ct < now() - make_interval(secs => $1::float8) ORDER BY notifications.ct LIMIT $2"};
-const db::Statement kNotifyGet{"notify_get", "SELECT " NOTIFY_COLS " FROM notifications WHERE id = $1"};
-const db::Statement kNotifyList{"notify_list", "SELECT " NOTIFY_COLS
-                                               " FROM notifications WHERE ($1::text IS NULL OR verdict = $1) "
-                                               "ORDER BY id DESC LIMIT $2"};
 
 const db::Statement kPing{"ping", "SELECT 1"};
 

@@ -1,0 +1,62 @@
+// The SQL text of the notification inbox (a provider's message stored raw on arrival, its verdict,
+// webhook event ids, and the rows `orderpay inbox` lists and replays), listed for preparing in
+// statements.cpp's AllStatements.
+#include "orderpay/store/statements.hpp"
+#include "store/sql_text.hpp"
+
+namespace orderpay::store {
+
+// A webhook event redelivered: an earlier row of the same event that was already acted on.
+const db::Statement kNotifyEventSeen{
+    "notify_event_seen",
+    "SELECT id FROM notifications WHERE provider = $1 AND event_id = $2 AND id <> $3 "
+    "AND verdict IN ('settled', 'duplicate', 'ignored') LIMIT 1"};
+const db::Statement kNotifySetEvent{
+    "notify_set_event", "UPDATE notifications SET event_id = $2 WHERE id = $1 AND event_id IS NULL"};
+
+// A notification's arrival in one round trip: stored raw (headers as form-encoded text, query and
+// body as bytea, so any byte survives), only for a site that exists, with
+// what its evaluation needs: the slip it names and that slip's merchant, or for an unknown slip
+// the site's seller for the provider. $8 = the slip id the message names ('' when unparsed), $9 =
+// nginx's request id ('' stores NULL).
+const db::Statement kNotifyIntake{
+    "notify_intake",
+    "WITH st AS (SELECT id FROM sites WHERE id = $2), "
+    "ins AS (INSERT INTO notifications (provider, site_id, remote_addr, method, header_form, query, body, "
+    "request_id) SELECT $1, st.id, $3, $4, $5, decode($6, 'hex'), decode($7, 'hex'), NULLIF($9, '') FROM st "
+    "RETURNING id) "
+    "SELECT (SELECT id FROM ins) AS row_id, " PREFIXED_SLIP_COLS("s") ", "
+    "coalesce(m.id, sm.id) AS m_id, coalesce(m.provider, sm.provider) AS m_provider, "
+    "coalesce(m.app_id, sm.app_id) AS m_app_id, coalesce(m.mch_id, sm.mch_id) AS m_mch_id, "
+    "coalesce(m.sign_type, sm.sign_type) AS m_sign_type, coalesce(m.api_key, sm.api_key) AS m_api_key, "
+    "coalesce(m.options, sm.options)::text AS m_options "
+    "FROM (SELECT 1) AS one "
+    "LEFT JOIN pay_slips s ON s.id = $8 "
+    "LEFT JOIN merchants m ON m.id = s.merchant_id "
+    "LEFT JOIN site_sellers ss ON s.id IS NULL AND ss.site_id = $2 AND ss.prefix = $1 "
+    "LEFT JOIN merchants sm ON sm.id = ss.merchant_id"};
+
+// Only a row still undecided (or whose evaluation failed) takes a verdict: a replay racing the
+// live request cannot overwrite what the first one decided.
+const db::Statement kNotifyVerdict{
+    "notify_verdict",
+    "UPDATE notifications SET verdict = $2, reason = $3, slip_id = $4, decided_at = now() "
+    "WHERE id = $1 AND verdict IN ('received', 'error')"};
+#define NOTIFY_COLS \
+    "id, provider, site_id, coalesce(slip_id, '') AS slip_id, remote_addr, method, header_form, " \
+    "encode(query, 'hex') AS query, encode(body, 'hex') AS body, verdict, reason, " MS("ct") " AS ct, " \
+    "coalesce(request_id, '') AS request_id"
+// verdict is 'received' or 'error' (inbox replay); the list says so to the planner, so that a
+// generic plan may use migration 013's partial index. A bare `ct` in ORDER BY would be the
+// output column (milliseconds), which the index does not have: every row found was sorted.
+const db::Statement kNotifyReceived{
+    "notify_received",
+    "SELECT " NOTIFY_COLS
+    " FROM notifications WHERE verdict = $3 AND verdict IN ('received', 'error') "
+    "AND ct < now() - make_interval(secs => $1::float8) ORDER BY notifications.ct LIMIT $2"};
+const db::Statement kNotifyGet{"notify_get", "SELECT " NOTIFY_COLS " FROM notifications WHERE id = $1"};
+const db::Statement kNotifyList{"notify_list", "SELECT " NOTIFY_COLS
+                                               " FROM notifications WHERE ($1::text IS NULL OR verdict = $1) "
+                                               "ORDER BY id DESC LIMIT $2"};
+
+}  // namespace orderpay::store
