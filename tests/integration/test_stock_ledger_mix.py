@@ -516,6 +516,22 @@ def test_a_late_payment_takes_what_the_product_counts_when_it_is_paid(counted_at
     check_round([pid], [a])
 
 
+def count_while_paused(pid, stock, install_sql, drop_sql, program, action):
+    """Runs `action` in a thread; once a session of `program` sleeps in the pause `install_sql`
+    sets up (a trigger), counts `pid` with `product add --stock`, then lets `action` finish. The
+    pause is dropped whatever happens."""
+    try:
+        psql(install_sql)
+        worker = threading.Thread(target=action)
+        worker.start()
+        assert wait_for(lambda: psql("SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep' "
+                                     "AND application_name = '%s'" % program) == "1", 60)
+        count(pid, stock)
+        worker.join(60)
+    finally:
+        psql(drop_sql)
+
+
 PAUSE_SQL = """
 CREATE TABLE test_pause_once (id integer);
 GRANT ALL ON test_pause_once TO PUBLIC;
@@ -543,17 +559,10 @@ def test_a_buy_while_the_operator_counts_the_product_is_not_refused_out_of_stock
     products (the buy's, which matched no row) while the CLI counts the product."""
     pid = uncounted_product()
     got = {}
-    try:
-        psql(PAUSE_SQL)
-        buyer = threading.Thread(target=lambda: got.update(id=try_buy(pid, 1, "wx.qrcode")))
-        buyer.start()
-        assert wait_for(lambda: psql("SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep' "
-                                     "AND application_name = 'orderpayd'") == "1", 10)
-        count(pid, 5)
-        buyer.join(30)
-    finally:
-        psql("DROP TRIGGER IF EXISTS test_pause ON products; "
-             "DROP FUNCTION IF EXISTS test_pause_after_products_update(); DROP TABLE IF EXISTS test_pause_once")
+    count_while_paused(pid, 5, PAUSE_SQL,
+                       "DROP TRIGGER IF EXISTS test_pause ON products; DROP FUNCTION IF EXISTS "
+                       "test_pause_after_products_update(); DROP TABLE IF EXISTS test_pause_once",
+                       "orderpayd", lambda: got.update(id=try_buy(pid, 1, "wx.qrcode")))
     a = got.get("id")
     assert a, "the buy was refused out of stock while the product had 5 units: %s" % (ledger(pid),)
     assert taken(a) == {pid: "t"}
@@ -594,18 +603,10 @@ def test_a_count_while_expiry_gives_back_a_unit_of_a_product_now_uncounted_keeps
     assert a and taken(a) == {pid: "t"}
     count(pid, None)
     expire_now(a)
-    try:
-        psql(PAUSE_CLI_SQL % {"order": a})
-        expirer = threading.Thread(target=lambda: cli("expire"))
-        expirer.start()
-        assert wait_for(lambda: psql("SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep' "
-                                     "AND application_name = 'orderpay'") == "1", 60)
-        count(pid, 5)
-        expirer.join(60)
-    finally:
-        psql("DROP TRIGGER IF EXISTS test_pause_cli ON products; "
-             "DROP FUNCTION IF EXISTS test_pause_cli_after_products_update(); "
-             "DROP SEQUENCE IF EXISTS test_pause_cli_once")
+    count_while_paused(pid, 5, PAUSE_CLI_SQL % {"order": a},
+                       "DROP TRIGGER IF EXISTS test_pause_cli ON products; DROP FUNCTION IF EXISTS "
+                       "test_pause_cli_after_products_update(); DROP SEQUENCE IF EXISTS test_pause_cli_once",
+                       "orderpay", lambda: cli("expire"))
     assert db_row("SELECT or_st, stock_held FROM orders WHERE id = '%s'" % a) == ["FA", "f"]
     assert ledger(pid)[:3] == (5, 5, 0), ledger(pid)
     check_round([pid], [a])
