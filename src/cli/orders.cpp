@@ -99,6 +99,7 @@ int ExpireCmd(Env& env, const Args& a) {
             std::optional<providers::Merchant> m = store::FindMerchant(env.db, slip->merchant_id);
             if (!p || !m) {  // cannot ask: never fail a slip that may have been paid
                 ++left;
+                store::MarkExpireTried(env.db, id);
                 log::Warn("expire: order ", id, " left open: slip ", slip->id, "'s ",
                           !p ? "provider " + slip->provider + " is not configured"
                              : "merchant " + slip->merchant_id + " is not on record");
@@ -116,6 +117,7 @@ int ExpireCmd(Env& env, const Args& a) {
                 // Close failed and the state is still unknown: try again next run.
                 if (!c.closed) {
                     ++left;
+                    store::MarkExpireTried(env.db, id);
                     log::Warn("expire: order ", id, " left open for the next run: slip ", slip->id,
                               " not closed (", c.message.empty() ? "no reason given" : c.message, ")");
                     return;
@@ -125,6 +127,8 @@ int ExpireCmd(Env& env, const Args& a) {
         }
         if (store::ExpireOrder(env.db, id)) ++expired;
     };
+    // An order left open is marked (MarkExpireTried) and taken after every order never tried:
+    // 500 orders of a provider that is down once held back all orders behind them, run after run.
     for (const std::string& id : store::OrdersDueToExpire(env.db, a.Limit(500))) {
         try {
             expire_one(id);
@@ -132,6 +136,12 @@ int ExpireCmd(Env& env, const Args& a) {
             ++errors;
             env.db.ResetTransaction();
             log::Error("expire: order ", id, ": ", e.what());
+            // Behind the others next run, as an order left open is; with the database gone this
+            // fails too, and then every order waits for it alike.
+            try {
+                store::MarkExpireTried(env.db, id);
+            } catch (const std::exception&) {
+            }
         }
     }
     if (a.json) {

@@ -1,4 +1,4 @@
-// `orderpay sql [NAME]`: the text of the prepared statements orderpay runs (all names, or one
+// `orderpay sql [NAME]`: the text of the named statements orderpay runs (all names, or one
 // statement). make bench feeds them to pgbench, so its floor is exactly what the service runs.
 #include <iostream>
 
@@ -9,13 +9,16 @@ namespace orderpay::cli {
 
 int Sql(const Args& a) {
     if (a.pos.size() < 2) {
-        for (const db::Statement& s : store::AllStatements()) std::cout << s.name << '\n';
+        for (auto list : {store::AllStatements(), store::CliStatements()})
+            for (const db::Statement& s : list) std::cout << s.name << '\n';
         return 0;
     }
-    for (const db::Statement& s : store::AllStatements()) {
-        if (a.pos[1] == s.name) {
-            std::cout << s.sql << '\n';
-            return 0;
+    for (auto list : {store::AllStatements(), store::CliStatements()}) {
+        for (const db::Statement& s : list) {
+            if (a.pos[1] == s.name) {
+                std::cout << s.sql << '\n';
+                return 0;
+            }
         }
     }
     std::cerr << "orderpay: no statement " << a.pos[1] << " (orderpay sql lists them)\n";

@@ -178,7 +178,11 @@ bool DropVoidingRefunded(db::Connection& c, const std::string& slip_id, std::int
 }
 
 std::vector<std::string> OrdersDueToExpire(db::Connection& c, int limit) {
-    return Ids(c.Exec(kOrderExpireDue, {limit}));
+    return Ids(c.Query(kOrderExpireDue.sql, {limit}));
+}
+
+void MarkExpireTried(db::Connection& c, const std::string& order_id) {
+    c.Query(kOrderExpireTried.sql, {order_id});
 }
 
 std::optional<domain::OrderState> OrderState(db::Connection& c, const std::string& id) {

@@ -118,9 +118,19 @@ const db::Statement kSettle{"settle",
                             "SELECT outcome, detail, verdict, reason, decided "
                             "FROM orderpay_settle($1, $2, $3, $4::bigint, $5, $6::bigint)"};
 
-const db::Statement kOrderExpireDue{"order_expire_due",
-                                    "SELECT id FROM orders WHERE or_st IN ('NW', 'WT') AND expi < now() "
-                                    "ORDER BY expi LIMIT $1"};
+// The CLI's, run unprepared (CliStatements below): orders never tried first, in expiry order, then
+// those an earlier run left open, longest ago first, so a stuck few never hold back the rest. A
+// tried order was due when it was tried and expi never changes, so the second queue reads its
+// own index in order without asking again.
+const db::Statement kOrderExpireDue{
+    "order_expire_due",
+    "(SELECT id FROM orders WHERE or_st IN ('NW', 'WT') AND expi < now() AND expire_tried_at IS NULL "
+    "ORDER BY expi LIMIT $1) UNION ALL "
+    "(SELECT id FROM orders WHERE or_st IN ('NW', 'WT') AND expire_tried_at IS NOT NULL "
+    "ORDER BY expire_tried_at LIMIT $1) LIMIT $1"};
+const db::Statement kOrderExpireTried{"order_expire_tried",
+                                      "UPDATE orders SET expire_tried_at = now() "
+                                      "WHERE id = $1 AND or_st IN ('NW', 'WT')"};
 
 // Exactly once: only the transaction that moves the order out of NW/WT gives the stock back.
 const db::Statement kOrderExpire{
@@ -286,7 +296,6 @@ std::span<const db::Statement> AllStatements() {
         &kItemsGet,
         &kItemsTaken,
         &kSettle,
-        &kOrderExpireDue,
         &kOrderExpire,
         &kOrderSetPayTp,
         &kSlipInsert,
@@ -347,6 +356,11 @@ std::span<const db::Statement> AllStatements() {
         for (const db::Statement* s : kAll) v.push_back(*s);
         return v;
     }();
+    return kList;
+}
+
+std::span<const db::Statement> CliStatements() {
+    static const db::Statement kList[] = {kOrderExpireDue, kOrderExpireTried};
     return kList;
 }
 

@@ -363,6 +363,44 @@ def test_expire_that_cannot_close_a_slip_says_so_and_the_order_keeps_its_stock(s
     assert slip_row(order["pay_id"])[0] == "FAIL"
 
 
+def test_expire_is_not_held_back_by_orders_it_cannot_close(shop, tmp_path):
+    """Each run took the `--limit` orders longest past their expiry. Orders whose slip cannot be
+    closed stay open, so once `--limit` of them were stuck (a provider down for an hour on a busy
+    shop), every run took the same ones and no order behind them was expired again: their stock
+    stayed held. A run now marks what it leaves open and takes never-tried orders first."""
+    cli("expire", "--limit", "100000")  # what other tests left due: expired, or marked as tried
+    pid = product(stock=4, price="3.00", site=SHOP)
+    stuck = []
+    for _ in range(3):
+        st, body, raw, _ = api("POST", "buy", ticket=STACK["DEMO_TICKET"], site=SHOP,
+                               json={"products": [{"id": pid, "amount": 1}], "pay_tp": "wx.qrcode"})
+        assert st == 200, raw
+        stuck.append(body["data"])
+    behind_pid = product(stock=1)
+    behind = zfb_order(behind_pid, 1)  # Alipay (paysim) closes its slip as asked
+    add_wx_merchant("wx-hc-a", "careless" + uuid.uuid4().hex[:24], tmp_path, both=False)
+    # Older than anything a test leaves due, so these are the oldest never-tried orders.
+    for i, o in enumerate(stuck):
+        psql("UPDATE orders SET expi = '2000-01-01'::timestamptz + %d * interval '1 minute' "
+             "WHERE id = '%s'" % (i, o["id"]))
+    psql("UPDATE orders SET expi = '2000-01-02' WHERE id = '%s'" % behind["id"])
+    first = json.loads(cli("expire", "--json", "--limit", "3").stdout)
+    assert (first["expired"], first["left"]) == (0, 3), first
+    assert [or_st(o["id"]) for o in stuck + [behind]] == ["WT"] * 4
+    # The next run takes the order behind them (before, it took the same three again, forever).
+    second = json.loads(cli("expire", "--json", "--limit", "1").stdout)
+    assert second["expired"] == 1, second
+    assert or_st(behind["id"]) == "FA" and ledger(behind_pid) == (1, 1, 0)
+    # The stuck ones are still tried, longest-tried first, and still never failed unclosed.
+    tried = psql("SELECT count(*) FROM orders WHERE id IN ('%s') AND expire_tried_at IS NOT NULL"
+                 % "','".join(o["id"] for o in stuck))
+    assert tried.strip() == "3", tried
+    assert [or_st(o["id"]) for o in stuck] == ["WT"] * 3 and ledger(pid, SHOP) == (1, 4, 3)
+    add_wx_merchant("wx-hc-a", MERCHANTS["wx-hc-a"][2], tmp_path)
+    cli("expire", "--limit", "100000")
+    assert [or_st(o["id"]) for o in stuck] == ["FA"] * 3 and ledger(pid, SHOP) == (4, 4, 0)
+
+
 # ---------------------------------------------------------------- races
 
 def test_four_buyers_race_an_operator_stock_change_on_the_last_units():

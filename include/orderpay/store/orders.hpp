@@ -143,8 +143,10 @@ bool DropVoiding(db::Connection& c, const std::string& slip_id, std::int64_t min
 /// The same, only if the slip's OK refunds cover it: whatever the provider says, a void can
 /// then have taken nothing back.
 bool DropVoidingRefunded(db::Connection& c, const std::string& slip_id, std::int64_t min_age_s);
-/// Unpaid orders past their expiry.
+/// Unpaid orders past their expiry: those never tried first, then those left open longest ago.
 std::vector<std::string> OrdersDueToExpire(db::Connection& c, int limit);
+/// `orderpay expire` could not expire the order this run: it goes behind the others next time.
+void MarkExpireTried(db::Connection& c, const std::string& order_id);
 std::optional<domain::OrderState> OrderState(db::Connection& c, const std::string& id);
 /// The order can still take `slip_id`'s money: NW/WT, not past its expiry, and that slip is its
 /// current one (a provider approval on anything else is never completed).
