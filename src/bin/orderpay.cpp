@@ -104,8 +104,13 @@ int main(int argc, char** argv) {
         if (group == "migrate") {
             // Migrating needs no prepared statements (the tables may not exist yet).
             db::Connection raw(cfg->Get("db", "dbname=orderpay"), {});
-            int n = db::Migrate(raw, db::OrderpayMigrations(), "schema_migrations",
-                                [](const std::string& line) { std::cout << line << '\n'; });
+            // CheckConfig above bounded both (an hour, a day).
+            db::LockWait wait{static_cast<int>(cfg->GetInt("db.migrate_lock_timeout_ms", 1000)),
+                              static_cast<int>(cfg->GetInt("db.migrate_give_up_s", 300)),
+                              [](const std::string& line) { std::cerr << "orderpay: " << line << '\n'; }};
+            int n = db::Migrate(
+                raw, db::OrderpayMigrations(), "schema_migrations",
+                [](const std::string& line) { std::cout << line << '\n'; }, wait);
             std::cout << (n ? "migrated" : "schema up to date") << '\n';
             return 0;
         }

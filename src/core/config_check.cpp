@@ -37,6 +37,8 @@ constexpr std::array kWholeKeys = {
     WholeKey{"http.breaker_open_ms", 10000, 1, kHourMs},
     WholeKey{"db.lock_timeout_ms", 2000, 0, kHourMs},
     WholeKey{"db.statement_timeout_ms", 10000, 0, kHourMs},
+    WholeKey{"db.migrate_lock_timeout_ms", 1000, 0, kHourMs},
+    WholeKey{"db.migrate_give_up_s", 300, 0, 86400},
     WholeKey{"scan.max_waiting", 0, 0, 256},
     WholeKey{"wxpay.scan_poll_ms", 3000, 1, 60000},
     WholeKey{"wxpay.scan_poll_tries", 10, 0, 100},

@@ -2,6 +2,9 @@
 // names the ones a database still lacks, for the programs that run on it.
 #include "orderpay/db/migrations.hpp"
 
+#include <chrono>
+#include <thread>
+
 namespace orderpay::db {
 
 namespace {
@@ -15,10 +18,36 @@ bool Recorded(Connection& conn, const std::string& table, const Migration& m) {
     return PQntuples(r.get()) > 0;
 }
 
+enum class Outcome { kApplied, kRecorded, kLockBusy };
+
+// One migration in one transaction with its record. kLockBusy: a table it changes stayed held
+// past `lock_timeout_ms`, and all of it is rolled back (the transaction ends with `tx`).
+Outcome ApplyOne(Connection& conn, const std::string& table, const Migration& m, int lock_timeout_ms) {
+    Tx tx(conn);
+    // Serialise concurrent runners; the lock is released at commit. Taken before the lock
+    // timeout is set: a second runner waits for the first however long it takes.
+    conn.Simple(kLock);
+    if (Recorded(conn, table, m)) return Outcome::kRecorded;
+    if (lock_timeout_ms > 0) conn.Simple("SET LOCAL lock_timeout = " + std::to_string(lock_timeout_ms));
+    try {
+        conn.Simple(m.sql);
+    } catch (const Error& e) {
+        if (lock_timeout_ms > 0 && e.sqlstate == "55P03") return Outcome::kLockBusy;
+        // Rolled back with its record: name it, or the operator cannot tell which one broke.
+        throw Error(std::string("migration ") + m.name + " failed (nothing of it applied): " + e.what(),
+                    e.sqlstate, e.primary);
+    }
+    PgResultPtr ins(PQexecParams(conn.raw(), ("INSERT INTO " + table + " (name) VALUES ($1)").c_str(), 1,
+                                 nullptr, &m.name, nullptr, nullptr, 0));
+    if (PQresultStatus(ins.get()) != PGRES_COMMAND_OK) throw Error(PQerrorMessage(conn.raw()), "");
+    tx.Commit();
+    return Outcome::kApplied;
+}
+
 }  // namespace
 
 int Migrate(Connection& conn, std::span<const Migration> migrations, const std::string& table,
-            const std::function<void(const std::string&)>& report) {
+            const std::function<void(const std::string&)>& report, const LockWait& wait) {
     // The table name is ours (a constant), never user input, so literal SQL is fine here. It is
     // created under the migrations' lock: two first runs at once each ran CREATE TABLE IF NOT
     // EXISTS, and one failed on pg_type's unique index. to_regclass first, so a database that
@@ -32,24 +61,28 @@ int Migrate(Connection& conn, std::span<const Migration> migrations, const std::
         tx.Commit();
     }
     int applied = 0;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(wait.give_up_s);
     for (const Migration& m : migrations) {
-        Tx tx(conn);
-        // Serialise concurrent runners; the lock is released at commit.
-        conn.Simple(kLock);
-        if (Recorded(conn, table, m)) continue;
-        try {
-            conn.Simple(m.sql);
-        } catch (const Error& e) {
-            // Rolled back with its record: name it, or the operator cannot tell which one broke.
-            throw Error(std::string("migration ") + m.name + " failed (nothing of it applied): " + e.what(),
-                        e.sqlstate, e.primary);
+        for (int attempt = 1;; ++attempt) {
+            Outcome o = ApplyOne(conn, table, m, wait.timeout_ms);
+            if (o == Outcome::kRecorded) break;
+            if (o == Outcome::kApplied) {
+                report(std::string("applied ") + m.name);
+                ++applied;
+                break;
+            }
+            if (std::chrono::steady_clock::now() >= deadline)
+                throw Error(std::string("migration ") + m.name + " failed (nothing of it applied): waited " +
+                                std::to_string(wait.give_up_s) +
+                                " s for tables other sessions hold (a transaction left open? see "
+                                "pg_stat_activity); run orderpay migrate again once they let go",
+                            "55P03", "lock not available");
+            if (wait.warn)
+                wait.warn(std::string("migration ") + m.name + " waits for a table another session holds; " +
+                          "rolled back to let the shop's requests through, trying again (attempt " +
+                          std::to_string(attempt + 1) + ")");
+            std::this_thread::sleep_for(std::chrono::seconds(1));
         }
-        PgResultPtr ins(PQexecParams(conn.raw(), ("INSERT INTO " + table + " (name) VALUES ($1)").c_str(), 1,
-                                     nullptr, &m.name, nullptr, nullptr, 0));
-        if (PQresultStatus(ins.get()) != PGRES_COMMAND_OK) throw Error(PQerrorMessage(conn.raw()), "");
-        tx.Commit();
-        report(std::string("applied ") + m.name);
-        ++applied;
     }
     return applied;
 }

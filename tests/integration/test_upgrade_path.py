@@ -6,20 +6,22 @@ PostgreSQL, dropped by a finalizer) and points the binaries at them with ORDERPA
 database is only read (pg_dump) and written through the stack's normal API and CLI flows.
 
 It proves:
-- a database made by the previous release (migrations 001..017, applied by hand with psql and
+- a database made by the previous release (migrations 001..018, applied by hand with psql and
   recorded in schema_migrations as src/db/migrations.cpp does) has the same schema as this
-  build's migrate with 018 reverted, and a pg_dump of the live database holds all of it; on that
-  copy (018 reverted), holding real orders (WT, OK, partly and
+  build's migrate with 019 reverted, and a pg_dump of the live database holds all of it; on that
+  copy (019 reverted), holding real orders (WT, OK, partly and
   fully refunded RF, a superseded FAIL slip, refunds, notifications), `orderpay migrate` applies
-  exactly 018, says "schema up to date" the second time, and `audit`, `order list`, `expire` and
-  `reconcile` work on the upgraded data;
+  exactly 019, says "schema up to date" the second time, and `audit`, `order list`, `expire` and
+  `reconcile` work on the upgraded data; a copy two releases back (018 reverted too) takes both;
 - four `orderpay migrate` at once on an empty database apply each migration exactly once and
   leave the complete schema, and all exit 0 (a first-time race in CREATE TABLE schema_migrations
   made some exit 1);
 - the CLI on an empty or partly migrated database exits 1 naming `orderpay migrate`; orderpayd on
   an empty database answers 503, not 500, keeps running and logs `orderpay migrate`; the CLI on a
   database missing the newest migration warns naming `orderpay migrate` (both used to say nothing);
-- `orderpay migrate` while an orderpayd serves buys and checks on the database: no 5xx;
+- `orderpay migrate` while an orderpayd serves buys and checks on the database: no 5xx; while a
+  session holds a table the migration changes, migrate steps aside every second so the shop's
+  writes are not queued behind it, finishes once the table is free, or gives up naming why;
 - a migration that fails halfway is rolled back with its record, and the error names it.
 """
 
@@ -81,8 +83,8 @@ def op(db, *args, timeout=120):
                           capture_output=True, text=True, timeout=timeout)
 
 
-def op_popen(db, *args):
-    env = dict(os.environ, ORDERPAY_CONFIG=STACK["ORDERPAY_CONFIG"], ORDERPAY_DB=dburl(db))
+def op_popen(db, *args, **extra_env):
+    env = dict(os.environ, ORDERPAY_CONFIG=STACK["ORDERPAY_CONFIG"], ORDERPAY_DB=dburl(db), **extra_env)
     return subprocess.Popen([os.path.join(STACK["ORDERPAY_BIN"], "orderpay"), *args], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
@@ -172,9 +174,8 @@ def seeded():
 
 @pytest.fixture
 def old_copy(newdb, seeded):
-    """A pg_dump of the main database restored into a new database, with migration 018 reverted
-    (its column dropped, its functions back as 009 and 010 made them, its record deleted): what the
-    previous release left behind."""
+    """A pg_dump of the main database restored into a new database, with migration 019 reverted
+    (its column and index dropped, its record deleted): what the previous release left behind."""
     db = newdb()
     with tempfile.TemporaryDirectory() as tmp:
         dump = os.path.join(tmp, "main.dump")
@@ -182,20 +183,38 @@ def old_copy(newdb, seeded):
                        env=pg_env(), check=True, capture_output=True, timeout=300)
         subprocess.run([os.path.join(STACK["PGBIN"], "pg_restore"), "--no-owner", "-d", db, dump],
                        env=pg_env(db), check=True, capture_output=True, timeout=300)
-    # What this build's audit says of the data, for comparison after the upgrade: on the reverted
-    # copy it cannot run (its statements read 018's column; the CLI says to migrate).
+    # What this build's audit says of the data, for comparison after the upgrade.
     AUDIT_BEFORE_REVERT[db] = op(db, "audit")
     revert_last(db)
     return db
+
+
+@pytest.fixture
+def older_copy(old_copy):
+    """The copy two releases back: 018 reverted too (a shop that skipped a release)."""
+    revert_018(old_copy)
+    return old_copy
 
 
 AUDIT_BEFORE_REVERT = {}
 
 
 def revert_last(db):
-    """Undoes migration 018 (its column and trigger, its two functions and its record): the previous
-    release's database."""
-    assert LAST == "018_stock_taken_per_line.sql", "this test reverts 018; update it for %s" % LAST
+    """Undoes migration 019 (its column, its index and its record): the previous release's
+    database."""
+    assert LAST == "019_expire_rotation.sql", "this test reverts 019; update it for %s" % LAST
+    pg(db, "-1", "-c", "DROP INDEX orders_expire_retry",
+       "-c", "ALTER TABLE orders DROP COLUMN expire_tried_at",
+       "-c", "DELETE FROM schema_migrations WHERE name = '%s'" % LAST)
+
+
+M018 = "018_stock_taken_per_line.sql"
+
+
+def revert_018(db):
+    """Undoes migration 018 (its column and trigger, its two functions and its record), on a
+    database 019 is already reverted from."""
+    assert recorded(db)[-1] == M018, recorded(db)
     functions = []
     for name in ("009_create_order_function.sql", "010_settle_function.sql"):
         with open(os.path.join(REPO, "sql", name)) as f:
@@ -211,7 +230,7 @@ def revert_last(db):
        "-c", "DROP TRIGGER order_items_stock_taken ON order_items",
        "-c", "DROP FUNCTION orderpay_item_stock_taken()",
        "-c", "ALTER TABLE order_items DROP COLUMN stock_taken",
-       "-c", "DELETE FROM schema_migrations WHERE name = '%s'" % LAST)
+       "-c", "DELETE FROM schema_migrations WHERE name = '%s'" % M018)
 
 
 def test_the_reverted_copy_is_exactly_the_previous_release_schema(newdb, old_copy):
@@ -219,7 +238,7 @@ def test_the_reverted_copy_is_exactly_the_previous_release_schema(newdb, old_cop
     apply_by_hand(by_hand, MIGRATIONS[:-1])
     assert recorded(by_hand) == recorded(old_copy) == MIGRATIONS[:-1]
     # The main database may hold other tests' artifacts (a trigger function), so the previous
-    # release is also made from nothing: this build's migrate on an empty database, 018 reverted.
+    # release is also made from nothing: this build's migrate on an empty database, 019 reverted.
     fresh = newdb()
     res = op(fresh, "migrate")
     assert res.returncode == 0, res.stdout + res.stderr
@@ -244,16 +263,18 @@ def test_upgrade_with_real_data_applies_only_the_missing_migration(old_copy, see
     assert int(q(old_copy, "SELECT count(*) FROM notifications n JOIN pay_slips s ON s.id = n.slip_id "
                            "WHERE s.order_id IN ('%s')" % ids)) >= 2
     audit_before = AUDIT_BEFORE_REVERT[old_copy]
+    # 019 adds what only the CLI's expire reads: the rest of the CLI runs and says to migrate.
     unmigrated = op(old_copy, "audit")
-    assert unmigrated.returncode != 0 and "orderpay migrate" in unmigrated.stderr, unmigrated.stderr
+    assert "lacks 1 migration(s), from %s: run orderpay migrate" % LAST in unmigrated.stderr, unmigrated.stderr
+    assert (unmigrated.returncode, re.sub(r"by \d+ s", "by N s", unmigrated.stdout)) == (
+        audit_before.returncode, re.sub(r"by \d+ s", "by N s", audit_before.stdout))
 
     res = op(old_copy, "migrate")
     assert res.returncode == 0, res.stdout + res.stderr
     assert res.stdout.splitlines() == ["applied " + LAST, "migrated"]
     assert recorded(old_copy) == MIGRATIONS
-    # Every line written before 018 counts as having taken its stock, as the ledger assumed.
-    assert q(old_copy, "SELECT count(*) FROM order_items WHERE NOT stock_taken") == "0"
-    assert int(q(old_copy, "SELECT count(*) FROM order_items")) > 0
+    # No order written before 019 was left open by an expire run.
+    assert q(old_copy, "SELECT count(*) FROM orders WHERE expire_tried_at IS NOT NULL") == "0"
 
     again = op(old_copy, "migrate")
     assert again.returncode == 0, again.stdout + again.stderr
@@ -455,6 +476,86 @@ def test_migrate_while_serving_buys_and_checks(old_copy):
             stop_daemon(proc)
 
 
+@pytest.fixture
+def held_orders(newdb):
+    """The previous release's database with a session idle in a transaction that read `orders`
+    (psql left open after a SELECT, a long report): it holds the table in ACCESS SHARE mode, which
+    writers never wait for but 019's ALTER TABLE does. Yields (db, release) where release() ends
+    that transaction."""
+    db = newdb()
+    apply_by_hand(db, MIGRATIONS[:-1])
+    holder = subprocess.Popen([PSQL, "-X", "-q", "-v", "ON_ERROR_STOP=1"], env=pg_env(db), stdin=subprocess.PIPE,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    holder.stdin.write("BEGIN; SELECT count(*) FROM orders;\n")
+    holder.stdin.flush()
+    assert wait_for(lambda: q(db, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                  "AND state = 'idle in transaction'") == "1", 10)
+
+    def release():
+        if holder.poll() is None:
+            holder.stdin.write("COMMIT;\n")
+            holder.stdin.close()
+            assert holder.wait(30) == 0, holder.stderr.read()
+
+    try:
+        yield db, release
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait()
+
+
+def write_orders(db):
+    """A writer of `orders` as orderpayd is: it waits at most 2.5 s for its lock (orderpayd's
+    db.lock_timeout_ms is 2 s). True when it got it."""
+    res = pg(db, "-c", "SET lock_timeout = '2500ms'", "-c", "UPDATE orders SET lm = lm WHERE false", check=False)
+    return res.returncode == 0
+
+
+def test_migrate_waiting_for_a_held_table_lets_writers_through_then_finishes(held_orders):
+    """An ALTER that waits for a held table makes every later writer of that table wait behind it:
+    with migrate waiting as long as it took, each buy of the shop timed out (503) until the
+    session holding the table let go. Each attempt now waits 1 s (db.migrate_lock_timeout_ms),
+    rolls back and lets the queue through."""
+    db, release = held_orders
+    migrate = op_popen(db, "migrate")
+    try:
+        assert wait_for(lambda: q(db, "SELECT count(*) FROM pg_locks WHERE NOT granted "
+                                      "AND mode = 'AccessExclusiveLock'") != "0", 10)
+        deadline = time.time() + 4
+        writes = []
+        while time.time() < deadline:
+            writes.append(write_orders(db))
+        assert writes and all(writes), writes
+        assert migrate.poll() is None  # still trying: the table is still held
+        release()
+        out, err = migrate.communicate(timeout=30)
+    finally:
+        if migrate.poll() is None:
+            migrate.kill()
+            migrate.wait()
+    assert migrate.returncode == 0 and out.splitlines() == ["applied " + LAST, "migrated"], out + err
+    assert "migration %s waits for a table another session holds" % LAST in err, err
+    assert recorded(db) == MIGRATIONS
+
+
+def test_migrate_gives_up_on_a_table_held_too_long_and_applies_nothing(held_orders):
+    db, release = held_orders
+    t0 = time.time()
+    migrate = op_popen(db, "migrate", ORDERPAY_DB_MIGRATE_GIVE_UP_S="3")
+    out, err = migrate.communicate(timeout=60)
+    assert migrate.returncode == 1, out + err
+    assert time.time() - t0 < 15
+    assert "migration %s failed (nothing of it applied): waited 3 s" % LAST in err, err
+    assert "pg_stat_activity" in err and "applied" not in out, out + err
+    assert recorded(db) == MIGRATIONS[:-1]
+    assert q(db, "SELECT count(*) FROM information_schema.columns WHERE table_name = 'orders' "
+                 "AND column_name = 'expire_tried_at'") == "0"
+    release()
+    res = op(db, "migrate")
+    assert res.returncode == 0 and res.stdout.splitlines() == ["applied " + LAST, "migrated"], res.stdout + res.stderr
+
+
 def waiting_on_order_items(db, mode):
     """Whether some session on `db` waits for `mode` on order_items."""
     return q(db, "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
@@ -462,12 +563,14 @@ def waiting_on_order_items(db, mode):
 
 
 @pytest.mark.parametrize("counted", [True, False], ids=["counted", "uncounted"])
-def test_a_buy_already_inside_the_old_function_when_migrate_commits_is_served(old_copy, counted):
+def test_a_buy_already_inside_the_old_function_when_migrate_commits_is_served(older_copy, counted):
     """A buy whose orderpay_create_order call began before migrate committed runs the previous
     release's body (PL/pgSQL compiles a function once per call), which writes order_items without
     stock_taken. Held up on the migration's table lock, its insert then meets the new column: it
     must still succeed and record what that line took (CI caught this as a rare 500 in the
-    traffic test above; here the interleaving is forced with a lock held by a third session)."""
+    traffic test above; here the interleaving is forced with a lock held by a third session). On a
+    copy two releases back: the upgrade that brought 018, as a shop that skipped 018 takes it."""
+    old_copy = older_copy
     site = STACK["DEMO_SITE"]
     product = STACK["DEMO_STOCK_PRODUCT"] if counted else STACK["DEMO_PRODUCT"]
     if counted:  # ten more on the shelf and in the count, so the buy is never out of stock
@@ -492,7 +595,8 @@ def test_a_buy_already_inside_the_old_function_when_migrate_commits_is_served(ol
             assert wait_for(lambda: q(old_copy, "SELECT count(*) FROM pg_locks l JOIN pg_class c "
                                                 "ON c.oid = l.relation WHERE c.relname = 'order_items' "
                                                 "AND l.granted AND l.mode = 'ShareLock'") != "0", 10)
-            migrate = op_popen(old_copy, "migrate")
+            # Waiting as long as it takes (018's release did), so the buy queues behind it.
+            migrate = op_popen(old_copy, "migrate", ORDERPAY_DB_MIGRATE_LOCK_TIMEOUT_MS="0")
             assert wait_for(lambda: waiting_on_order_items(old_copy, "AccessExclusiveLock"), 10)
             # 2. A buy enters the old function and queues for order_items behind the migration.
             got = {}
@@ -509,7 +613,7 @@ def test_a_buy_already_inside_the_old_function_when_migrate_commits_is_served(ol
             holder.stdin.close()
             assert holder.wait(30) == 0, holder.stderr.read()
             out, err = migrate.communicate(timeout=60)
-            assert migrate.returncode == 0 and out.splitlines() == ["applied " + LAST, "migrated"], out + err
+            assert migrate.returncode == 0 and out.splitlines() == ["applied " + M018, "applied " + LAST, "migrated"], out + err
             buyer.join(30)
             st, _, reply = got["reply"]
             assert st == 200, (reply, read(log)[-2000:])

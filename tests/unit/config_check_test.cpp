@@ -44,11 +44,19 @@ TEST(ConfigCheck, AValueAKeyCannotMeanIsNamed) {
 }
 
 TEST(ConfigCheck, DbTimeoutsRefuseAnythingButAWholeNumberInRange) {
-    for (const char* key : {"db.lock_timeout_ms", "db.statement_timeout_ms"})
+    for (const char* key : {"db.lock_timeout_ms", "db.statement_timeout_ms", "db.migrate_lock_timeout_ms"})
         for (const char* bad :
              {"2s", "-1", "+5", "5x", "1e3", "3600001", "99999999999999999999", "0x10", "1.5"})
             EXPECT_EQ(CheckConfig(Of(kBase + key + " = " + bad + "\n"), ConfigUser::kCli),
                       std::string(key) + " must be a whole number from 0 to 3600000, not '" + bad + "'");
+}
+
+TEST(ConfigCheck, MigrateGiveUpIsAtMostADay) {
+    EXPECT_EQ(CheckConfig(Of(kBase + "db.migrate_give_up_s = 86400\n"), ConfigUser::kCli), "");
+    EXPECT_EQ(CheckConfig(Of(kBase + "db.migrate_give_up_s = 86401\n"), ConfigUser::kCli),
+              "db.migrate_give_up_s must be a whole number from 0 to 86400, not '86401'");
+    EXPECT_EQ(UnknownKeysWarning(Of(kBase + "db.migrate_lock_timeout_ms = 0\ndb.migrate_give_up_s = 0\n")),
+              "");
 }
 
 TEST(ConfigCheck, UrlsMustBeHttpWithAHostAndNoSpaceOrControl) {
