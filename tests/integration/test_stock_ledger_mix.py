@@ -610,3 +610,59 @@ def test_a_count_while_expiry_gives_back_a_unit_of_a_product_now_uncounted_keeps
     assert db_row("SELECT or_st, stock_held FROM orders WHERE id = '%s'" % a) == ["FA", "f"]
     assert ledger(pid)[:3] == (5, 5, 0), ledger(pid)
     check_round([pid], [a])
+
+
+def mixed_pair(uncounted_first, stock):
+    """An uncounted and a counted product whose ids sort in the order asked (stock is taken and
+    given back in product-id order)."""
+    tag = uuid.uuid4().hex[:10]
+    u, c = ("mix-%s-a" % tag, "mix-%s-b" % tag) if uncounted_first else ("mix-%s-b" % tag, "mix-%s-a" % tag)
+    count(u, None)
+    count(c, stock)
+    return u, c
+
+
+@pytest.mark.parametrize("uncounted_first", [True, False], ids=["uncounted_first", "counted_first"])
+def test_a_void_of_a_mixed_order_gives_back_only_the_line_that_took_stock(uncounted_first):
+    """The void release (a code paid as expire cancels it: RecordReversal) gives back what the
+    order's lines took, like expiry: the counted line's unit, and nothing for the line bought while
+    its product was uncounted, even once the operator has counted that product meanwhile."""
+    u, c = mixed_pair(uncounted_first, 2)
+    a = try_buy_lines([(u, 1), (c, 1)], "zfb.qrcode")
+    assert a and taken(a) == {u: "f", c: "t"}
+    count(u, 3)
+    assert ledger(u)[:3] == (3, 3, 0) and ledger(c)[:3] == (1, 2, 1)
+    slip = slips_of(a)[-1]
+    no_notification(slip)
+    paid_at_cancel(slip)
+    expire_now(a)
+    assert cli("expire").returncode == 0
+    assert db_row("SELECT or_st, stock_held FROM orders WHERE id = '%s'" % a) == ["RF", "f"]
+    assert ledger(u)[:3] == (3, 3, 0), ledger(u)
+    assert ledger(c)[:3] == (2, 2, 0), ledger(c)
+    check_round([u, c], [a])
+
+
+@pytest.mark.parametrize("uncounted_first", [True, False], ids=["uncounted_first", "counted_first"])
+def test_a_late_payment_of_a_mixed_order_with_a_line_sold_out_takes_nothing(uncounted_first):
+    """An expired two-line order paid late: one line's product (uncounted when bought) is counted
+    now and has units, the other was sold out meanwhile. The late settlement takes stock line by
+    line; on the sold-out one it must undo what it took from the other, whichever came first: the
+    order stays FA holding nothing, the money is flagged for a refund, and both ledgers hold."""
+    u, c = mixed_pair(uncounted_first, 1)
+    a = try_buy_lines([(u, 1), (c, 1)], "wx.qrcode")
+    assert a and taken(a) == {u: "f", c: "t"}
+    expire_now(a)
+    cli("expire")
+    assert db_row("SELECT or_st, stock_held FROM orders WHERE id = '%s'" % a) == ["FA", "f"]
+    count(u, 2)
+    other = try_buy(c, 1, "zfb.qrcode")  # the last unit of c goes to someone else
+    assert other and ledger(c)[:3] == (0, 1, 1)
+    st, _, raw, _ = pay(slips_of(a)[-1], force="1")
+    assert st == 200, raw
+    settle_inbox()
+    assert db_row("SELECT o.or_st, o.stock_held, s.st, s.refund_needed FROM orders o JOIN pay_slips s "
+                  "ON s.id = o.pay_id WHERE o.id = '%s'" % a) == ["FA", "f", "OK", "t"]
+    assert ledger(u)[:3] == (2, 2, 0), ledger(u)
+    assert ledger(c)[:3] == (0, 1, 1), ledger(c)
+    check_round([u, c], [a, other])
