@@ -666,3 +666,34 @@ def test_a_late_payment_of_a_mixed_order_with_a_line_sold_out_takes_nothing(unco
     assert ledger(u)[:3] == (2, 2, 0), ledger(u)
     assert ledger(c)[:3] == (0, 1, 1), ledger(c)
     check_round([u, c], [a, other])
+
+
+def test_uncount_and_recount_while_buys_expiry_and_late_payments_race():
+    """The operator switches the product between uncounted (`product add` without --stock) and
+    counted while buyers, expire and late payments race: lines record what they took, expiry and
+    late settlement give back and take only that, and every count the operator makes is the
+    shelf plus what the holding orders took."""
+    pid = product(3)
+    orders = []
+    for stock in [None, 2, None, 3]:
+        mine = [o for o in (try_buy(pid, 1, "zfb.qrcode"), try_buy(pid, 1, "wx.qrcode")) if o]
+        orders += mine
+        expire_now(*mine)
+        slips = [slips_of(o)[-1] for o in mine]
+        with ThreadPoolExecutor(3) as pool:
+            jobs = [pool.submit(cli, "expire", check=False),
+                    pool.submit(cli, "product", "add", pid, "--site", SITE, "--title", "mix", "--price", "1.00",
+                                *(["--stock", str(stock)] if stock is not None else [])),
+                    pool.submit(try_buy, pid, 1, "wx.qrcode", 0.02)]
+            jobs += [pool.submit(pay, s, 0.01 * i, force="1") for i, s in enumerate(slips)]
+            res = [j.result(60) for j in jobs]
+        assert res[1].returncode == 0, res[1].stderr
+        orders += [res[2]] if res[2] else []
+        settle_inbox()
+        if stock is None:
+            assert psql("SELECT stock IS NULL FROM products WHERE id = '%s' AND site_id = '%s'" % (pid, SITE)) == "t"
+            for oid in orders:
+                money_ok(oid)
+            audit_ok()
+        else:
+            check_round([pid], orders)
