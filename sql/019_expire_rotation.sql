@@ -3,13 +3,13 @@
 -- (its provider down, refusing or lying, not configured, its merchant gone) is left open for the
 -- next run, and that run took the same orders first. Once 500 were stuck, no order behind them
 -- was ever expired again, so their stock stayed held. Now a run marks each order it leaves open
--- (`expire_tried_at`) and takes orders never tried first, in expiry order, then the ones tried
--- longest ago: every due order is tried within a few runs, whatever the others do.
+-- or fails on (`expire_tried_at`) and takes orders never tried first, in expiry order, then the
+-- ones tried longest ago.
 --
--- Only the CLI reads and writes the column; orderpayd never names it, so this build's orderpayd
--- serves a database that has not run this migration yet (the README's upgrade: `dpkg -i`, then
--- `orderpay migrate` while it serves). The index holds only tried, still-open orders: the retry
--- queue, in its own order, so the run reads its LIMIT and stops.
+-- Only the CLI reads and writes the column, and its expire still runs (unmarked, in expiry order)
+-- where the column is missing: this build's orderpayd and CLI serve a database that has not run
+-- this migration yet (the README's upgrade: `dpkg -i` on every host, then `orderpay migrate` while
+-- they serve). No index: building one would read all of `orders` while this transaction holds it
+-- ACCESS EXCLUSIVE (every buy and check of the shop waiting); both queues read the open orders
+-- past expiry through orders_open_expi (001), which is what `expire` is there to keep short.
 ALTER TABLE orders ADD COLUMN expire_tried_at timestamptz;
-CREATE INDEX orders_expire_retry ON orders (expire_tried_at)
-    WHERE or_st IN ('NW', 'WT') AND expire_tried_at IS NOT NULL;

@@ -39,7 +39,7 @@ constexpr const char* kUsage = R"(usage: orderpay [--config FILE] COMMAND ...
   inbox list [--verdict V] [--limit N]      stored notifications, newest first
   inbox replay [--older-than 60s] [--verdict received|error]   decide what a dying worker left
   audit [--replay-interval 600] [--expire-grace 600] [--list]  check every invariant; exit 1 on a violation
-  sql [NAME]                                the prepared statements' names, or one's SQL text
+  sql [NAME]                                the named statements' names, or one's SQL text
 --version prints the version. Add --json for machine-readable output. Config: --config, $ORDERPAY_CONFIG, /etc/orderpay/orderpay.conf
 )";
 

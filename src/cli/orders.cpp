@@ -90,6 +90,19 @@ int ExpireCmd(Env& env, const Args& a) {
     // One order whose expiry throws (its row locked past db.lock_timeout_ms by a transaction
     // left open, a lost connection) must not stop the orders after it: the next run tries it
     // again, and this one ends in failure so the timer unit shows it.
+    // An order left open (or failing) is marked and taken after every order never tried: 500 of
+    // a provider that is down once held back all orders behind them, run after run. A failed mark
+    // only costs the order its place; it is not counted as an error of its own.
+    const bool marks = store::ExpireMarks(env.db);
+    auto mark = [&](const std::string& id) {
+        if (!marks) return;
+        try {
+            store::MarkExpireTried(env.db, id);
+        } catch (const std::exception& e) {
+            env.db.ResetTransaction();
+            log::Warn("expire: order ", id, " not marked as tried: ", e.what());
+        }
+    };
     auto expire_one = [&](const std::string& id) {
         std::optional<std::string> site = store::OrderSite(env.db, id);
         std::optional<store::OrderRecord> order = site ? store::FindOrder(env.db, *site, id) : std::nullopt;
@@ -99,7 +112,7 @@ int ExpireCmd(Env& env, const Args& a) {
             std::optional<providers::Merchant> m = store::FindMerchant(env.db, slip->merchant_id);
             if (!p || !m) {  // cannot ask: never fail a slip that may have been paid
                 ++left;
-                store::MarkExpireTried(env.db, id);
+                mark(id);
                 log::Warn("expire: order ", id, " left open: slip ", slip->id, "'s ",
                           !p ? "provider " + slip->provider + " is not configured"
                              : "merchant " + slip->merchant_id + " is not on record");
@@ -117,7 +130,7 @@ int ExpireCmd(Env& env, const Args& a) {
                 // Close failed and the state is still unknown: try again next run.
                 if (!c.closed) {
                     ++left;
-                    store::MarkExpireTried(env.db, id);
+                    mark(id);
                     log::Warn("expire: order ", id, " left open for the next run: slip ", slip->id,
                               " not closed (", c.message.empty() ? "no reason given" : c.message, ")");
                     return;
@@ -127,21 +140,14 @@ int ExpireCmd(Env& env, const Args& a) {
         }
         if (store::ExpireOrder(env.db, id)) ++expired;
     };
-    // An order left open is marked (MarkExpireTried) and taken after every order never tried:
-    // 500 orders of a provider that is down once held back all orders behind them, run after run.
-    for (const std::string& id : store::OrdersDueToExpire(env.db, a.Limit(500))) {
+    for (const std::string& id : store::OrdersDueToExpire(env.db, a.Limit(500), marks)) {
         try {
             expire_one(id);
         } catch (const std::exception& e) {
             ++errors;
             env.db.ResetTransaction();
             log::Error("expire: order ", id, ": ", e.what());
-            // Behind the others next run, as an order left open is; with the database gone this
-            // fails too, and then every order waits for it alike.
-            try {
-                store::MarkExpireTried(env.db, id);
-            } catch (const std::exception&) {
-            }
+            mark(id);  // behind the others next run, as an order left open is
         }
     }
     if (a.json) {

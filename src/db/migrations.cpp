@@ -18,21 +18,31 @@ bool Recorded(Connection& conn, const std::string& table, const Migration& m) {
     return PQntuples(r.get()) > 0;
 }
 
-enum class Outcome { kApplied, kRecorded, kLockBusy };
+enum class Outcome { kApplied, kRecorded, kRunnerBusy, kTableBusy };
 
-// One migration in one transaction with its record. kLockBusy: a table it changes stayed held
-// past `lock_timeout_ms`, and all of it is rolled back (the transaction ends with `tx`).
+// One migration in one transaction with its record. kRunnerBusy / kTableBusy: another `migrate`
+// held the runners' lock, or a table the migration changes stayed held (or deadlocked with a
+// request), past `lock_timeout_ms`; all of it is rolled back (the transaction ends with `tx`).
 Outcome ApplyOne(Connection& conn, const std::string& table, const Migration& m, int lock_timeout_ms) {
     Tx tx(conn);
-    // Serialise concurrent runners; the lock is released at commit. Taken before the lock
-    // timeout is set: a second runner waits for the first however long it takes.
-    conn.Simple(kLock);
+    // Set even when 0 (wait as long as it takes): a role's or the server's lock_timeout must not
+    // decide for the operator's setting.
+    conn.Simple("SET LOCAL lock_timeout = " + std::to_string(lock_timeout_ms));
+    auto busy = [&](const Error& e) {
+        return lock_timeout_ms > 0 && (e.sqlstate == "55P03" || e.sqlstate == "40P01");
+    };
+    // Serialise concurrent runners; the lock is released at commit.
+    try {
+        conn.Simple(kLock);
+    } catch (const Error& e) {
+        if (busy(e)) return Outcome::kRunnerBusy;
+        throw;
+    }
     if (Recorded(conn, table, m)) return Outcome::kRecorded;
-    if (lock_timeout_ms > 0) conn.Simple("SET LOCAL lock_timeout = " + std::to_string(lock_timeout_ms));
     try {
         conn.Simple(m.sql);
     } catch (const Error& e) {
-        if (lock_timeout_ms > 0 && e.sqlstate == "55P03") return Outcome::kLockBusy;
+        if (busy(e)) return Outcome::kTableBusy;
         // Rolled back with its record: name it, or the operator cannot tell which one broke.
         throw Error(std::string("migration ") + m.name + " failed (nothing of it applied): " + e.what(),
                     e.sqlstate, e.primary);
@@ -61,25 +71,30 @@ int Migrate(Connection& conn, std::span<const Migration> migrations, const std::
         tx.Commit();
     }
     int applied = 0;
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(wait.give_up_s);
     for (const Migration& m : migrations) {
+        // Each migration has the whole budget, counted from its first attempt.
+        const auto start = std::chrono::steady_clock::now();
         for (int attempt = 1;; ++attempt) {
-            Outcome o = ApplyOne(conn, table, m, wait.timeout_ms);
+            const Outcome o = ApplyOne(conn, table, m, wait.timeout_ms);
             if (o == Outcome::kRecorded) break;
             if (o == Outcome::kApplied) {
                 report(std::string("applied ") + m.name);
                 ++applied;
                 break;
             }
-            if (std::chrono::steady_clock::now() >= deadline)
+            const auto waited =
+                std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - start);
+            const char* who = o == Outcome::kRunnerBusy ? "another orderpay migrate is running"
+                                                        : "another session holds a table it changes";
+            if (waited.count() >= wait.give_up_s)
                 throw Error(std::string("migration ") + m.name + " failed (nothing of it applied): waited " +
-                                std::to_string(wait.give_up_s) +
-                                " s for tables other sessions hold (a transaction left open? see "
-                                "pg_stat_activity); run orderpay migrate again once they let go",
+                                std::to_string(waited.count()) + " s: " + who +
+                                " (a transaction left open? see pg_stat_activity); run orderpay migrate "
+                                "again once it lets go",
                             "55P03", "lock not available");
             if (wait.warn)
-                wait.warn(std::string("migration ") + m.name + " waits for a table another session holds; " +
-                          "rolled back to let the shop's requests through, trying again (attempt " +
+                wait.warn(std::string("migration ") + m.name + " waits: " + who +
+                          "; rolled back to let the shop's requests through, trying again (attempt " +
                           std::to_string(attempt + 1) + ")");
             std::this_thread::sleep_for(std::chrono::seconds(1));
         }

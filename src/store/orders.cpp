@@ -177,8 +177,19 @@ bool DropVoidingRefunded(db::Connection& c, const std::string& slip_id, std::int
     return c.Exec(kSlipVoidingDropRefunded, {slip_id, min_age_s}).Affected() == 1;
 }
 
-std::vector<std::string> OrdersDueToExpire(db::Connection& c, int limit) {
-    return Ids(c.Query(kOrderExpireDue.sql, {limit}));
+bool ExpireMarks(db::Connection& c) {
+    return c.Query(kOrdersMarkExpireTried.sql, {}).Rows() == 1;
+}
+
+std::vector<std::string> OrdersDueToExpire(db::Connection& c, int limit, bool marks) {
+    if (!marks) return Ids(c.Query(kOrderExpireDueUnmarked.sql, {limit}));
+    // Two statements, not a UNION ALL under one LIMIT: nothing in SQL keeps a union's rows in
+    // branch order, and the never-tried orders must come first.
+    std::vector<std::string> ids = Ids(c.Query(kOrderExpireDue.sql, {limit}));
+    const int left = limit - static_cast<int>(ids.size());
+    if (left > 0)
+        for (std::string& id : Ids(c.Query(kOrderExpireRetry.sql, {left}))) ids.push_back(std::move(id));
+    return ids;
 }
 
 void MarkExpireTried(db::Connection& c, const std::string& order_id) {

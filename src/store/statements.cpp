@@ -118,16 +118,24 @@ const db::Statement kSettle{"settle",
                             "SELECT outcome, detail, verdict, reason, decided "
                             "FROM orderpay_settle($1, $2, $3, $4::bigint, $5, $6::bigint)"};
 
-// The CLI's, run unprepared (CliStatements below): orders never tried first, in expiry order, then
-// those an earlier run left open, longest ago first, so a stuck few never hold back the rest. A
-// tried order was due when it was tried and expi never changes, so the second queue reads its
-// own index in order without asking again.
-const db::Statement kOrderExpireDue{
-    "order_expire_due",
-    "(SELECT id FROM orders WHERE or_st IN ('NW', 'WT') AND expi < now() AND expire_tried_at IS NULL "
-    "ORDER BY expi LIMIT $1) UNION ALL "
-    "(SELECT id FROM orders WHERE or_st IN ('NW', 'WT') AND expire_tried_at IS NOT NULL "
-    "ORDER BY expire_tried_at LIMIT $1) LIMIT $1"};
+// The CLI's, run unprepared (CliStatements below), one after the other: orders never tried first,
+// in expiry order, then those an earlier run left open, longest ago first, so a stuck few never
+// hold back the rest. Both read the open orders past expiry by orders_open_expi; the second sorts
+// those it finds (migration 019 builds no index under its lock).
+const db::Statement kOrderExpireDue{"order_expire_due",
+                                    "SELECT id FROM orders WHERE or_st IN ('NW', 'WT') AND expi < now() "
+                                    "AND expire_tried_at IS NULL ORDER BY expi LIMIT $1"};
+const db::Statement kOrderExpireRetry{"order_expire_retry",
+                                      "SELECT id FROM orders WHERE or_st IN ('NW', 'WT') AND expi < now() "
+                                      "AND expire_tried_at IS NOT NULL ORDER BY expire_tried_at LIMIT $1"};
+// Where 019 has not run yet (a CLI upgraded before `orderpay migrate`): expiry order, no marks.
+const db::Statement kOrderExpireDueUnmarked{
+    "order_expire_due_unmarked",
+    "SELECT id FROM orders WHERE or_st IN ('NW', 'WT') AND expi < now() "
+    "ORDER BY expi LIMIT $1"};
+const db::Statement kOrdersMarkExpireTried{"orders_mark_expire_tried",
+                                           "SELECT 1 FROM pg_attribute WHERE attrelid = 'orders'::regclass "
+                                           "AND attname = 'expire_tried_at' AND NOT attisdropped"};
 const db::Statement kOrderExpireTried{"order_expire_tried",
                                       "UPDATE orders SET expire_tried_at = now() "
                                       "WHERE id = $1 AND or_st IN ('NW', 'WT')"};
@@ -360,7 +368,8 @@ std::span<const db::Statement> AllStatements() {
 }
 
 std::span<const db::Statement> CliStatements() {
-    static const db::Statement kList[] = {kOrderExpireDue, kOrderExpireTried};
+    static const db::Statement kList[] = {kOrderExpireDue, kOrderExpireRetry, kOrderExpireTried,
+                                          kOrderExpireDueUnmarked, kOrdersMarkExpireTried};
     return kList;
 }
 

@@ -396,6 +396,12 @@ def test_expire_is_not_held_back_by_orders_it_cannot_close(shop, tmp_path):
                  % "','".join(o["id"] for o in stuck))
     assert tried.strip() == "3", tried
     assert [or_st(o["id"]) for o in stuck] == ["WT"] * 3 and ledger(pid, SHOP) == (1, 4, 3)
+    # The retry queue takes the order tried longest ago first.
+    ids = [o["id"] for o in stuck]
+    for i, when in zip((2, 0, 1), ("1999-01-01", "1999-01-02", "1999-01-03")):
+        psql("UPDATE orders SET expire_tried_at = '%s' WHERE id = '%s'" % (when, ids[i]))
+    retry = cli("sql", "order_expire_retry").stdout.strip().replace("$1", "3")
+    assert psql(retry).split() == [ids[2], ids[0], ids[1]]
     add_wx_merchant("wx-hc-a", MERCHANTS["wx-hc-a"][2], tmp_path)
     cli("expire", "--limit", "100000")
     assert [or_st(o["id"]) for o in stuck] == ["FA"] * 3 and ledger(pid, SHOP) == (4, 4, 0)

@@ -20,9 +20,10 @@ std::span<const Migration> PaysimMigrations();
 
 /// How long a migration waits for the locks on the tables it changes. While its ALTER waits for a
 /// session that holds a table (a transaction left open in psql, a long report, pg_dump), every
-/// other statement on that table queues behind it: the shop's buys stop. So each attempt waits
-/// at most `timeout_ms`, is rolled back, and lets the queue through for a second before the
-/// next, until `give_up_s` have passed. timeout_ms 0: one attempt that waits as long as it takes.
+/// other statement on that table queues behind it: the shop's buys and checks stop. So each
+/// attempt waits at most `timeout_ms` (for that, or for another runner), is rolled back, and lets
+/// the queue through for a second before the next, until the migration has tried for
+/// `give_up_s` (0: one attempt). timeout_ms 0: one attempt that waits as long as it takes.
 struct LockWait {
     int timeout_ms = 0;
     int give_up_s = 0;

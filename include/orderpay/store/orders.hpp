@@ -143,8 +143,12 @@ bool DropVoiding(db::Connection& c, const std::string& slip_id, std::int64_t min
 /// The same, only if the slip's OK refunds cover it: whatever the provider says, a void can
 /// then have taken nothing back.
 bool DropVoidingRefunded(db::Connection& c, const std::string& slip_id, std::int64_t min_age_s);
-/// Unpaid orders past their expiry: those never tried first, then those left open longest ago.
-std::vector<std::string> OrdersDueToExpire(db::Connection& c, int limit);
+/// Whether the database records expire's tries (migration 019); a CLI upgraded before `orderpay
+/// migrate` expires without them.
+bool ExpireMarks(db::Connection& c);
+/// Unpaid orders past their expiry, at most `limit`: with marks, those never tried first, then
+/// those left open longest ago; without, in expiry order.
+std::vector<std::string> OrdersDueToExpire(db::Connection& c, int limit, bool marks);
 /// `orderpay expire` could not expire the order this run: it goes behind the others next time.
 void MarkExpireTried(db::Connection& c, const std::string& order_id);
 std::optional<domain::OrderState> OrderState(db::Connection& c, const std::string& id);

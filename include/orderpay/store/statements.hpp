@@ -13,7 +13,8 @@ extern const db::Statement kSiteGet, kSessionGet, kSellerGet, kMerchantGet, kMer
 extern const db::Statement kBuyContext, kStockGive;
 // Orders.
 extern const db::Statement kOrderCreate, kOrderGet, kItemsGet, kItemsTaken, kSettle, kOrderExpireDue,
-    kOrderExpireTried, kOrderExpire, kOrderSetPayTp, kOrderByIdemKey, kCheckView, kOrderView;
+    kOrderExpireRetry, kOrderExpireTried, kOrderExpireDueUnmarked, kOrdersMarkExpireTried, kOrderExpire,
+    kOrderSetPayTp, kOrderByIdemKey, kCheckView, kOrderView;
 // Slips.
 extern const db::Statement kSlipInsert, kSlipGet, kSlipForUpdate, kSlipLive, kSlipWaitView, kSlipFail,
     kSlipSupersede, kSlipClaimQuery, kSlipClaimResend, kSlipsWaitingDue, kSlipConfirmClosed,
@@ -30,9 +31,9 @@ extern const db::Statement kRefundOpen, kRefundGet, kRefundClaim, kRefundFinish,
     kOrderReleaseVoided, kRefundNote, kRefundsDue, kRefundStampQueried, kApiKeyGet, kRefundByProviderId;
 
 std::span<const db::Statement> AllStatements();
-/// Named statements only the CLI runs, each once, unprepared: a column they name (019's
-/// expire_tried_at) may be missing while orderpayd, which prepares AllStatements, serves a database
-/// not yet migrated. `orderpay sql` lists them too.
+/// Named statements only the CLI runs, unprepared: a column they name (019's expire_tried_at) may be
+/// missing while orderpayd, which prepares AllStatements, serves a database not yet migrated, and
+/// the CLI then picks the statement that does without it. `orderpay sql` lists them too.
 std::span<const db::Statement> CliStatements();
 
 }  // namespace orderpay::store
