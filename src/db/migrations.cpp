@@ -28,8 +28,9 @@ Outcome ApplyOne(Connection& conn, const std::string& table, const Migration& m,
     // Set even when 0 (wait as long as it takes): a role's or the server's lock_timeout must not
     // decide for the operator's setting.
     conn.Simple("SET LOCAL lock_timeout = " + std::to_string(lock_timeout_ms));
+    // A deadlock with a request is retried whatever the timeout: the attempt was rolled back.
     auto busy = [&](const Error& e) {
-        return lock_timeout_ms > 0 && (e.sqlstate == "55P03" || e.sqlstate == "40P01");
+        return (lock_timeout_ms > 0 && e.sqlstate == "55P03") || e.sqlstate == "40P01";
     };
     // Serialise concurrent runners; the lock is released at commit.
     try {
@@ -61,8 +62,17 @@ int Migrate(Connection& conn, std::span<const Migration> migrations, const std::
     // The table name is ours (a constant), never user input, so literal SQL is fine here. It is
     // created under the migrations' lock: two first runs at once each ran CREATE TABLE IF NOT
     // EXISTS, and one failed on pg_type's unique index. to_regclass first, so a database that
-    // has it gets no "already exists, skipping" notice on the operator's terminal.
-    {
+    // has it gets no "already exists, skipping" notice on the operator's terminal, and a run on
+    // a database that has it takes the runners' lock only in ApplyOne, under the lock timeout
+    // (here it would wait, silently, for a peer that waits for a table). That first look reads
+    // pg_class itself: to_regclass would leave a negative entry in this backend's catalog cache,
+    // which an advisory lock does not refresh, and the look under the lock would then miss a
+    // table a concurrent first run has just made.
+    const std::string exists =
+        "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
+        "ON n.oid = c.relnamespace WHERE c.relname = '" +
+        table + "' AND n.nspname = ANY (current_schemas(false)))";
+    if (conn.Simple(exists).Get(0, 0) == "f") {
         Tx tx(conn);
         conn.Simple(kLock);
         if (conn.Simple("SELECT to_regclass('" + table + "') IS NULL").Get(0, 0) == "t")
@@ -84,17 +94,21 @@ int Migrate(Connection& conn, std::span<const Migration> migrations, const std::
             }
             const auto waited =
                 std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - start);
-            const char* who = o == Outcome::kRunnerBusy ? "another orderpay migrate is running"
-                                                        : "another session holds a table it changes";
+            const bool runner = o == Outcome::kRunnerBusy;
+            const char* who =
+                runner ? "another orderpay migrate is running" : "another session holds a table it changes";
             if (waited.count() >= wait.give_up_s)
                 throw Error(std::string("migration ") + m.name + " failed (nothing of it applied): waited " +
                                 std::to_string(waited.count()) + " s: " + who +
-                                " (a transaction left open? see pg_stat_activity); run orderpay migrate "
-                                "again once it lets go",
+                                (runner ? "; run orderpay migrate again once it ends"
+                                        : " (a transaction left open? see pg_stat_activity); run orderpay "
+                                          "migrate again once it lets go"),
                             "55P03", "lock not available");
             if (wait.warn)
                 wait.warn(std::string("migration ") + m.name + " waits: " + who +
-                          "; rolled back to let the shop's requests through, trying again (attempt " +
+                          (runner ? "; trying again (attempt "
+                                  : "; rolled back to let the shop's requests "
+                                    "through, trying again (attempt ") +
                           std::to_string(attempt + 1) + ")");
             std::this_thread::sleep_for(std::chrono::seconds(1));
         }

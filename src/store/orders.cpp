@@ -178,7 +178,7 @@ bool DropVoidingRefunded(db::Connection& c, const std::string& slip_id, std::int
 }
 
 bool ExpireMarks(db::Connection& c) {
-    return c.Query(kOrdersMarkExpireTried.sql, {}).Rows() == 1;
+    return c.Query(kOrdersHaveExpireTried.sql, {}).Rows() == 1;
 }
 
 std::vector<std::string> OrdersDueToExpire(db::Connection& c, int limit, bool marks) {

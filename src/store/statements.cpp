@@ -133,7 +133,7 @@ const db::Statement kOrderExpireDueUnmarked{
     "order_expire_due_unmarked",
     "SELECT id FROM orders WHERE or_st IN ('NW', 'WT') AND expi < now() "
     "ORDER BY expi LIMIT $1"};
-const db::Statement kOrdersMarkExpireTried{"orders_mark_expire_tried",
+const db::Statement kOrdersHaveExpireTried{"orders_have_expire_tried",
                                            "SELECT 1 FROM pg_attribute WHERE attrelid = 'orders'::regclass "
                                            "AND attname = 'expire_tried_at' AND NOT attisdropped"};
 const db::Statement kOrderExpireTried{"order_expire_tried",
@@ -369,7 +369,7 @@ std::span<const db::Statement> AllStatements() {
 
 std::span<const db::Statement> CliStatements() {
     static const db::Statement kList[] = {kOrderExpireDue, kOrderExpireRetry, kOrderExpireTried,
-                                          kOrderExpireDueUnmarked, kOrdersMarkExpireTried};
+                                          kOrderExpireDueUnmarked, kOrdersHaveExpireTried};
     return kList;
 }
 

@@ -175,7 +175,7 @@ def seeded():
 @pytest.fixture
 def old_copy(newdb, seeded):
     """A pg_dump of the main database restored into a new database, with migration 019 reverted
-    (its column and index dropped, its record deleted): what the previous release left behind."""
+    (its column dropped, its record deleted): what the previous release left behind."""
     db = newdb()
     with tempfile.TemporaryDirectory() as tmp:
         dump = os.path.join(tmp, "main.dump")
@@ -582,6 +582,35 @@ def test_migrate_gives_up_on_a_table_held_too_long_and_applies_nothing(held_orde
     release()
     res = op(db, "migrate")
     assert res.returncode == 0 and res.stdout.splitlines() == ["applied " + LAST, "migrated"], res.stdout + res.stderr
+
+
+def test_a_second_migrate_behind_one_waiting_for_a_held_table_says_so_and_gives_up(held_orders):
+    """One migrate waits as long as it takes for the held table (timeout 0), holding the runners'
+    lock; a second one must not hang silently behind it: it waits under its own lock timeout,
+    says another migrate is running, and gives up after its budget."""
+    db, release = held_orders
+    first = op_popen(db, "migrate", ORDERPAY_DB_MIGRATE_LOCK_TIMEOUT_MS="0")
+    second = None
+    try:
+        assert wait_for(lambda: q(db, "SELECT count(*) FROM pg_locks WHERE NOT granted AND mode = "
+                                      "'AccessExclusiveLock' AND relation = 'orders'::regclass AND database = "
+                                      "(SELECT oid FROM pg_database WHERE datname = current_database())") != "0", 10)
+        second = op_popen(db, "migrate", ORDERPAY_DB_MIGRATE_GIVE_UP_S="2")
+        out, err = second.communicate(timeout=60)
+        assert second.returncode == 1, out + err
+        assert "waits: another orderpay migrate is running; trying again" in err, err
+        assert re.search(r"failed \(nothing of it applied\): waited [23] s: another orderpay migrate is running; "
+                         r"run orderpay migrate again once it ends", err), err
+        assert first.poll() is None
+        release()
+        out, err = first.communicate(timeout=60)
+        assert first.returncode == 0 and out.splitlines() == ["applied " + LAST, "migrated"], out + err
+    finally:
+        for p in (first, second):
+            if p is not None and p.poll() is None:
+                p.kill()
+                p.wait()
+    assert recorded(db) == MIGRATIONS
 
 
 def waiting_on_order_items(db, mode):
