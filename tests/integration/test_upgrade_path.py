@@ -531,6 +531,13 @@ def held_orders(newdb):
             holder.wait()
 
 
+def migrate_waits_for_orders(db):
+    """Whether a session on `db` (a migrate's ALTER) waits for `orders` in ACCESS EXCLUSIVE mode."""
+    return q(db, "SELECT count(*) FROM pg_locks WHERE NOT granted AND mode = 'AccessExclusiveLock' "
+                 "AND relation = 'orders'::regclass AND database = "
+                 "(SELECT oid FROM pg_database WHERE datname = current_database())") != "0"
+
+
 def write_orders(db):
     """A writer of `orders` as orderpayd is: it waits at most 2.5 s for its lock (orderpayd's
     db.lock_timeout_ms is 2 s). True when it got it."""
@@ -546,9 +553,7 @@ def test_migrate_waiting_for_a_held_table_lets_writers_through_then_finishes(hel
     db, release = held_orders
     migrate = op_popen(db, "migrate")
     try:
-        assert wait_for(lambda: q(db, "SELECT count(*) FROM pg_locks WHERE NOT granted AND mode = "
-                                      "'AccessExclusiveLock' AND relation = 'orders'::regclass AND database = "
-                                      "(SELECT oid FROM pg_database WHERE datname = current_database())") != "0", 10)
+        assert wait_for(lambda: migrate_waits_for_orders(db), 10)
         deadline = time.time() + 4
         writes = []
         while time.time() < deadline:
@@ -592,9 +597,7 @@ def test_a_second_migrate_behind_one_waiting_for_a_held_table_says_so_and_gives_
     first = op_popen(db, "migrate", ORDERPAY_DB_MIGRATE_LOCK_TIMEOUT_MS="0")
     second = None
     try:
-        assert wait_for(lambda: q(db, "SELECT count(*) FROM pg_locks WHERE NOT granted AND mode = "
-                                      "'AccessExclusiveLock' AND relation = 'orders'::regclass AND database = "
-                                      "(SELECT oid FROM pg_database WHERE datname = current_database())") != "0", 10)
+        assert wait_for(lambda: migrate_waits_for_orders(db), 10)
         second = op_popen(db, "migrate", ORDERPAY_DB_MIGRATE_GIVE_UP_S="2")
         out, err = second.communicate(timeout=60)
         assert second.returncode == 1, out + err
