@@ -137,6 +137,29 @@ std::optional<store::SlipRow> SlipNamed(db::Connection& c, const providers::Prov
     return slip;
 }
 
+// Settles a slip on the provider's own answer (Complete's or ConfirmPaid's), never on the
+// message that prompted the call: `what` names that call in the inbox.
+NotifyDecision SettleOnAnswer(db::Connection& c, const providers::Provider& p, const NotifyEval& ev,
+                              const providers::QueryResult& q, const std::string& what) {
+    using A = providers::NotifyAnswer;
+    const store::SlipRow& slip = *ev.slip;
+    providers::PaidEvent paid{
+        slip.id, q.txn_id, q.amount,   q.currency, ev.merchant->app_id, ev.merchant->mch_id,
+        true,    false,    "COMPLETED"};
+    std::string detail;
+    store::SettleOutcome o = store::Settle(c, std::string(p.Id()), paid, detail);
+    switch (o) {
+        case store::SettleOutcome::kSettled:
+        case store::SettleOutcome::kLateSettled:
+        case store::SettleOutcome::kRefundFlagged:
+            return {"settled", what + ": " + std::string(store::ToString(o)) + ": " + detail, A::kAccepted};
+        case store::SettleOutcome::kDuplicate:
+            return {"duplicate", what + " before: " + detail, A::kAccepted};
+        default:
+            return {"rejected", what + " does not match the slip: " + detail, A::kRefused};
+    }
+}
+
 // Completes an approved payment, never for a slip that can no longer take money (superseded,
 // failed, expired, or an order that is not payable): an approved but uncompleted PayPal order
 // takes nothing. A completion whose outcome is unknown is answered kError, so the provider
@@ -150,30 +173,36 @@ NotifyDecision Complete(db::Connection& c, const providers::Provider& p, const N
                 A::kAccepted};
     providers::QueryResult q = p.Complete(*ev.merchant, slip.id, slip.provider_ref);
     using S = providers::QueryResult::State;
-    if (q.state == S::kPaid) {
-        providers::PaidEvent paid{
-            slip.id, q.txn_id, q.amount,   q.currency, ev.merchant->app_id, ev.merchant->mch_id,
-            true,    false,    "COMPLETED"};
-        std::string detail;
-        store::SettleOutcome o = store::Settle(c, std::string(p.Id()), paid, detail);
-        switch (o) {
-            case store::SettleOutcome::kSettled:
-            case store::SettleOutcome::kLateSettled:
-            case store::SettleOutcome::kRefundFlagged:
-                return {"settled", "completed: " + std::string(store::ToString(o)) + ": " + detail,
-                        A::kAccepted};
-            case store::SettleOutcome::kDuplicate:
-                return {"duplicate", "completed before: " + detail, A::kAccepted};
-            default:
-                return {"rejected", "completion does not match the slip: " + detail, A::kRefused};
-        }
-    }
+    if (q.state == S::kPaid) return SettleOnAnswer(c, p, ev, q, "completed");
     if (q.state == S::kFailed || q.state == S::kClosed) {
         store::FailSlip(c, slip.id, "provider: " + q.message);
         return {"ignored", "completion refused: " + q.message, A::kAccepted};
     }
     if (q.state == S::kPaying) return {"ignored", "completion pending: " + q.message, A::kAccepted};
     return {"error", "completion outcome unknown: " + q.message, A::kError};
+}
+
+// A signed "paid" from a provider whose signature does not bind the whole message
+// (SettlesOnOwnQuery): settled on our query's capture, amount and currency. A message the
+// provider's own records do not bear out is refused, so a genuine one that ran ahead of them
+// is sent again; one we could not check is answered kError, and sent again too.
+NotifyDecision Confirm(db::Connection& c, const providers::Provider& p, const NotifyEval& ev) {
+    using A = providers::NotifyAnswer;
+    const store::SlipRow& slip = *ev.slip;
+    // Its own capture told again: nothing to ask.
+    if (slip.st == domain::SlipState::kOk && slip.provider_txn_id == ev.event.txn_id)
+        return {"duplicate", "slip already paid by " + ev.event.txn_id, A::kAccepted};
+    providers::QueryResult q = p.ConfirmPaid(*ev.merchant, slip.id, slip.provider_ref);
+    using S = providers::QueryResult::State;
+    if (q.state == S::kPaid) {
+        const std::string what = q.txn_id == ev.event.txn_id ? "confirmed by query"
+                                                             : "confirmed by query (capture " + q.txn_id +
+                                                                   ", notified " + ev.event.txn_id + ")";
+        return SettleOnAnswer(c, p, ev, q, what);
+    }
+    if (q.state == S::kUnknown)
+        return {"error", "notified paid; the query to confirm it failed: " + q.message, A::kError};
+    return {"rejected", "notified paid, but the provider's order says: " + q.message, A::kRefused};
 }
 
 }  // namespace
@@ -259,6 +288,7 @@ NotifyDecision Decide(db::Connection& c, const providers::Provider& p, const Not
     if (ev.event.approved && !ev.event.paid) return Complete(c, p, ev);
     // A browser return is a redirect anyone can forge or replay: it proves, it never settles.
     if (!ev.notice.may_settle) return {"ignored", "return url (never settles): " + ev.reason, A::kAccepted};
+    if (ev.event.paid && p.SettlesOnOwnQuery()) return Confirm(c, p, ev);
     if (ev.event.paid) {
         // The verdict and its reason come from the settlement itself (migration 010), which
         // writes them on the row in the same transaction.

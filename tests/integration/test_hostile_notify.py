@@ -767,9 +767,18 @@ def buy_pp():
     return body["data"]
 
 
+def captured_pp():
+    """A PayPal order the buyer paid at paysim (approved and captured), whose webhook was never
+    sent: what a webhook built here claims, PayPal's own order then bears out."""
+    order = buy_pp()
+    sim_pay(order["pay_id"], times="0")
+    assert slip(order["pay_id"])[0] == "WAIT"
+    return order
+
+
 @pytest.mark.skipif("DEMO_USD_SITE" not in STACK, reason="no PayPal site")
 def test_paypal_webhook_builder_settles():
-    order = buy_pp()
+    order = captured_pp()
     amount = "%.2f" % order["fee"]
     headers, body = paypal_webhook(order["pay_id"], amount)
     assert post_paypal(headers, body) == 200
@@ -780,6 +789,91 @@ def test_paypal_webhook_builder_settles():
     assert sorted(v for v, _ in inbox(order["pay_id"])) == ["duplicate", "settled"]
 
 
+def crc32_twin(body, filler_at, n=64):
+    """`body` with the n characters from `filler_at` (all 'a') turned to 'a' or 'c' so that its
+    CRC32 is `target`: CRC32 is affine over GF(2), so 32 independent one-bit changes reach any
+    value. This is all an attacker needs to reuse a PayPal transmission's signature, which
+    covers only the body's CRC32 (PROTOCOLS.md §3.3)."""
+    import zlib
+
+    def solve(target):
+        base = bytearray(body)
+        c0 = zlib.crc32(bytes(base))
+        rows = []  # (crc delta, set of positions) in echelon form, keyed by top bit
+        for i in range(filler_at, filler_at + n):
+            base[i] = ord("c")
+            d = zlib.crc32(bytes(base)) ^ c0
+            base[i] = ord("a")
+            rows.append((d, 1 << (i - filler_at)))
+        basis = {}
+        for d, m in rows:
+            for bit in range(31, -1, -1):
+                if not d >> bit & 1:
+                    continue
+                if bit in basis:
+                    d, m = d ^ basis[bit][0], m ^ basis[bit][1]
+                else:
+                    basis[bit] = (d, m)
+                    break
+        want, mask = target ^ c0, 0
+        for bit in range(31, -1, -1):
+            if want >> bit & 1:
+                assert bit in basis, "filler too short to reach the CRC"
+                want, mask = want ^ basis[bit][0], mask ^ basis[bit][1]
+        out = bytearray(body)
+        for j in range(n):
+            if mask >> j & 1:
+                out[filler_at + j] = ord("c")
+        return bytes(out)
+    return solve
+
+
+@pytest.mark.skipif("DEMO_USD_SITE" not in STACK, reason="no PayPal site")
+def test_paypal_signed_webhook_for_an_order_paypal_never_captured_settles_nothing():
+    """PayPal's word in a webhook is only a cue (review s21 H-1): a COMPLETED capture for an
+    order PayPal never captured is refused with 400 (so a genuine one that ran ahead of the
+    order is sent again), whatever its signature, and the slip stays WAIT."""
+    order = buy_pp()
+    headers, body = paypal_webhook(order["pay_id"], "%.2f" % order["fee"])
+    assert post_paypal(headers, body) == 400
+    assert slip(order["pay_id"])[0] == "WAIT"
+    rows = verdicts(order["pay_id"])
+    assert rows[-1][0] == "rejected" and "provider's order says" in rows[-1][1], rows
+    # Paid at PayPal afterwards, the same message is sent again: now PayPal bears it out.
+    sim_pay(order["pay_id"], times="0")
+    assert post_paypal(headers, body) == 200
+    assert slip(order["pay_id"])[0] == "OK"
+    assert verdicts(order["pay_id"])[-1][0] == "settled"
+
+
+@pytest.mark.skipif("DEMO_USD_SITE" not in STACK, reason="no PayPal site")
+def test_paypal_transmission_reused_with_a_crc32_twin_body_settles_nothing():
+    """One genuine transmission (headers and body, as a database dump, a backup or a logging
+    proxy holds them) and a body of the attacker's own with the same CRC32: the signature
+    verifies, and before settling on PayPal's own answer this made any unpaid PayPal slip of the
+    merchant OK, as often as wanted."""
+    import zlib
+    paid = captured_pp()
+    headers, genuine = paypal_webhook(paid["pay_id"], "%.2f" % paid["fee"])
+    assert post_paypal(headers, genuine) == 200 and slip(paid["pay_id"])[0] == "OK"
+    victim = buy_pp()
+    forged = json.dumps({"id": "WH-" + secrets.token_hex(10).upper(), "event_type": "PAYMENT.CAPTURE.COMPLETED",
+                         "resource": {"id": "CAPFORGED" + secrets.token_hex(4).upper(), "status": "COMPLETED",
+                                      "amount": {"currency_code": "USD", "value": "%.2f" % victim["fee"]},
+                                      "custom_id": victim["pay_id"]},
+                         "summary": "a" * 64}, separators=(",", ":")).encode()
+    twin = crc32_twin(forged, forged.index(b'"summary":"') + len(b'"summary":"'))(zlib.crc32(genuine.encode()))
+    assert zlib.crc32(twin) == zlib.crc32(genuine.encode()) and twin != genuine.encode()
+    for _ in range(2):
+        assert post_paypal(headers, twin.decode()) == 400
+    assert slip(victim["pay_id"])[0] == "WAIT"
+    rows = verdicts(victim["pay_id"])
+    assert len(rows) == 2, rows
+    for verdict, reason in rows:
+        # The signature did verify: only PayPal's own order stopped it.
+        assert verdict == "rejected" and "provider's order says" in reason, rows
+
+
 @pytest.mark.skipif("DEMO_USD_SITE" not in STACK, reason="no PayPal site")
 @pytest.mark.parametrize("value, currency, settles", [
     ("9", "USD", None), ("9.0", "USD", None), ("9.000", "USD", False), ("9e0", "USD", False), ("+9.00", "USD", False),
@@ -787,7 +881,7 @@ def test_paypal_webhook_builder_settles():
     (" 9.00", "USD", False),
 ])
 def test_paypal_capture_amount_written_oddly(value, currency, settles):
-    order = buy_pp()
+    order = captured_pp()
     assert order["fee"] == 9.0, order
     headers, body = paypal_webhook(order["pay_id"], value, currency)
     st = post_paypal(headers, body)
@@ -836,7 +930,7 @@ def test_paypal_webhook_for_another_webhook_id_is_refused():
 
 @pytest.mark.skipif("DEMO_USD_SITE" not in STACK, reason="no PayPal site")
 def test_paypal_same_event_in_parallel_settles_once():
-    order = buy_pp()
+    order = captured_pp()
     headers, body = paypal_webhook(order["pay_id"], "9.00")
     results = parallel(6, lambda i: post_paypal(headers, body))
     assert results == [200] * 6, results
@@ -895,12 +989,19 @@ def test_a_second_verified_payment_of_a_paid_slip_is_not_thrown_away(provider):
     else:
         if "DEMO_USD_SITE" not in STACK:
             pytest.skip("no PayPal site")
-        order = buy_pp()
+        order = captured_pp()
         headers, body = paypal_webhook(order["pay_id"], "9.00")
         assert post_paypal(headers, body) == 200
         first_txn = slip(order["pay_id"])[1]
         headers, body = paypal_webhook(order["pay_id"], "9.00")  # another capture id
-        post_paypal(headers, body)
+        assert post_paypal(headers, body) == 200
+        # A PayPal order takes one capture, and PayPal's own order names only the first: the
+        # message claims money PayPal never took, so there is no second payment to keep
+        # (review s21 H-1). The inbox says which capture it named.
+        assert slip(order["pay_id"])[1] == first_txn
+        rows = verdicts(order["pay_id"])
+        assert [v for v, _ in rows] == ["settled", "duplicate"] and "notified" in rows[-1][1], rows
+        return
     assert slip(order["pay_id"])[1] == first_txn
     assert [v for v, _ in verdicts(order["pay_id"])][0] == "settled"
     out = cli("reconcile", "--min-age", "3600").stdout

@@ -38,7 +38,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from conftest import STACK, api, http, psql
 from helpers import buy_ok, db_row, inbox
-from test_hostile_notify import _conf, audit_violations, buy_pp, slip
+from test_hostile_notify import _conf, audit_violations, buy_pp, captured_pp, slip
 from test_hostile_provider_values import RND, PgErrors, noise
 from test_wx3 import apiv3_key, buy3_ok, platform_key
 
@@ -608,6 +608,11 @@ def post_pp(headers, body, site=USD):
     return st
 
 
+def pp_capture(slip_id):
+    """The capture id paysim (PayPal) holds for the slip's order."""
+    return psql("SELECT capture_id FROM paysim.pp_orders WHERE custom_id = '%s'" % slip_id)
+
+
 def pp_untouched(slip_id):
     row = slip(slip_id)
     assert row[0] in ("WAIT", "FAIL") and row[3] == "WT" and row[1] == "", row
@@ -619,7 +624,7 @@ def pp_untouched(slip_id):
                                         "X" * 5000])
 def test_paypal_event_type_variants_never_settle(event_type):
     pg = PgErrors()
-    order = buy_pp()
+    order = captured_pp()
     body = pp_body(pp_resource(order["pay_id"]), event_type=event_type)
     post_pp(pp_headers(body), body)
     pp_untouched(order["pay_id"])
@@ -641,7 +646,7 @@ def pp_id_params():
 @pytest.mark.parametrize("case", pp_id_params())
 def test_paypal_resource_ids_at_and_past_limits(case):
     pg = PgErrors()
-    order = buy_pp()
+    order = captured_pp()
     sid = order["pay_id"]
     res, eid, want_txn = pp_resource(sid), None, None
     field, kind = case.split("_", 1)
@@ -649,7 +654,8 @@ def test_paypal_resource_ids_at_and_past_limits(case):
              "ff": Raw(b'"CAP\xff"'), "number": 12345, "huge": sid + "a" * 8000}[kind]
     if field == "capture":
         res["id"] = value
-        want_txn = value if isinstance(value, str) else None
+        # What settles is PayPal's own capture, whatever id the message names (review s21 H-1).
+        want_txn = pp_capture(sid) if isinstance(value, str) else None
     elif field == "event":
         eid = value
     else:
@@ -676,7 +682,7 @@ def test_paypal_resource_ids_at_and_past_limits(case):
                                              ("", "USD"), ("9.00", "US"), ("9.00", "USDX")])
 def test_paypal_amount_and_currency_values_never_settle(value, currency):
     pg = PgErrors()
-    order = buy_pp()
+    order = captured_pp()
     body = pp_body(pp_resource(order["pay_id"], value, currency))
     post_pp(pp_headers(body), body)
     pp_untouched(order["pay_id"])
@@ -684,7 +690,7 @@ def test_paypal_amount_and_currency_values_never_settle(value, currency):
 
 
 def test_paypal_amount_of_wrong_json_type_never_settles():
-    order = buy_pp()
+    order = captured_pp()
     for amount in ({"currency_code": "USD", "value": 9.0}, {"currency_code": "USD", "value": 9},
                    {"currency_code": "USD", "value": None}, {"currency_code": 840, "value": "9.00"},
                    {"currency_code": "USD", "value": ["9.00"]}, "9.00 USD", None):
@@ -695,7 +701,7 @@ def test_paypal_amount_of_wrong_json_type_never_settles():
 
 def test_paypal_custom_id_or_invoice_id_naming_another_slip():
     pg = PgErrors()
-    a, b = buy_pp(), buy_pp()
+    a, b = captured_pp(), captured_pp()
     # custom_id names b, at a's amount but for a capture meant for b: it settles b (signed by
     # PayPal, amount right) or nothing, never a.
     body = pp_body(pp_resource(b["pay_id"], invoice_id=a["pay_id"]))
@@ -724,7 +730,7 @@ PP_HEADERS = ["PAYPAL-TRANSMISSION-ID", "PAYPAL-TRANSMISSION-TIME", "PAYPAL-TRAN
 
 def test_paypal_verification_headers_missing_or_wrong_are_refused():
     pg = PgErrors()
-    order = buy_pp()
+    order = captured_pp()
     sid = order["pay_id"]
     body = pp_body(pp_resource(sid))
     good = pp_headers(body)
@@ -759,7 +765,7 @@ def test_paypal_verification_headers_missing_or_wrong_are_refused():
 @pytest.mark.parametrize("dup", PP_HEADERS)
 def test_paypal_repeated_verification_header(dup):
     pg = PgErrors()
-    order = buy_pp()
+    order = captured_pp()
     body = pp_body(pp_resource(order["pay_id"]))
     good = pp_headers(body)
     forged = {"PAYPAL-TRANSMISSION-ID": "forged-id", "PAYPAL-TRANSMISSION-TIME": "2017-03-30T20:04:05Z",
@@ -776,7 +782,7 @@ def test_paypal_repeated_verification_header(dup):
 
 def test_paypal_five_slips_four_copies_each_with_forgeries_settle_once():
     pg = PgErrors()
-    orders = [buy_pp() for _ in range(5)]
+    orders = [captured_pp() for _ in range(5)]
     jobs = []
     for o in orders:
         body = pp_body(pp_resource(o["pay_id"]))
@@ -870,7 +876,7 @@ def test_paypal_capture_naming_another_paypal_order_settles_nothing():
     # custom_id is ours to set at create time, but a capture also names its PayPal order: one of
     # another order (another integration's, or a buyer's other order) must not settle this slip.
     pg = PgErrors()
-    order = buy_pp()
+    order = captured_pp()
     sid = order["pay_id"]
     ref = psql("SELECT provider_ref FROM pay_slips WHERE id = '%s'" % sid)
     assert ref, "a PayPal slip keeps its order id"

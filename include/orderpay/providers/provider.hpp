@@ -370,6 +370,20 @@ class Provider {
     /// webhooks), so a verified message naming no slip of ours is some other integration's: it is
     /// acknowledged (and kept in the inbox) rather than refused and retried for days.
     virtual bool AcknowledgesForeignEvents() const { return false; }
+    /// True for a provider whose notification signature does not cover the whole message
+    /// (PayPal signs only a CRC32 of the body, which anyone holding one genuine transmission can
+    /// match with a body of their own): its "paid" is then a cue, and the payment settles only on
+    /// the answer of our own query (QueryByRef), as an approval settles only on Complete's.
+    virtual bool SettlesOnOwnQuery() const { return false; }
+    /// That query (called only when SettlesOnOwnQuery, with no transaction open): answers like
+    /// QueryByRef, whose answer it is.
+    virtual QueryResult ConfirmPaid(const Merchant& m, const std::string& slip_id,
+                                    const std::string& provider_ref) const {
+        (void)m, (void)slip_id, (void)provider_ref;
+        QueryResult r;
+        r.message = "nothing to confirm with";
+        return r;
+    }
     virtual Notice ParseNotification(const RawNotification& raw) const = 0;
     virtual bool VerifyNotification(const Merchant& m, const Notice& n, PaidEvent& out,
                                     std::string& reason) const = 0;

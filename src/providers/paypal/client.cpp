@@ -296,6 +296,12 @@ QueryResult PaypalClient::Query(const providers::Merchant& m, const std::string&
 
 QueryResult PaypalClient::QueryByRef(const providers::Merchant& m, const std::string& slip_id,
                                      const std::string& provider_ref) {
+    return ConfirmPaid(m, slip_id, provider_ref);
+}
+
+// The order as PayPal's API holds it: what a webhook claims is settled on this alone.
+QueryResult PaypalClient::ConfirmPaid(const providers::Merchant& m, const std::string& slip_id,
+                                      const std::string& provider_ref) const {
     (void)slip_id;
     if (provider_ref.empty()) {
         QueryResult q;

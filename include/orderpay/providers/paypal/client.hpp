@@ -35,6 +35,8 @@ class PaypalClient final : public providers::Provider {
     providers::QueryResult Query(const providers::Merchant& m, const std::string& slip_id) override;
     providers::QueryResult QueryByRef(const providers::Merchant& m, const std::string& slip_id,
                                       const std::string& provider_ref) override;
+    providers::QueryResult ConfirmPaid(const providers::Merchant& m, const std::string& slip_id,
+                                       const std::string& provider_ref) const override;
     providers::CloseResult Close(const providers::Merchant& m, const std::string& slip_id) override;
     providers::QueryResult Complete(const providers::Merchant& m, const std::string& slip_id,
                                     const std::string& provider_ref) const override;
@@ -51,6 +53,7 @@ class PaypalClient final : public providers::Provider {
     /// and is completed by a capture, never believed by itself.
     bool AcceptsMethod(std::string_view method) const override { return method == "POST" || method == "GET"; }
     bool AcknowledgesForeignEvents() const override { return true; }
+    bool SettlesOnOwnQuery() const override { return true; }
     providers::Notice ParseNotification(const providers::RawNotification& raw) const override;
     bool VerifyNotification(const providers::Merchant& m, const providers::Notice& n,
                             providers::PaidEvent& out, std::string& reason) const override;
