@@ -49,6 +49,31 @@ TEST(PaypalRefund, NoteToPayerCutOnCharacters) {
     EXPECT_EQ(NoteToPayer("ok\xff"), "ok");  // a stray byte is dropped
 }
 
+// Review s21 F1: a refund PayPal accepted (PROCESSING) was recorded FAIL, its amount freed for a
+// second refund, when reconcile's GET of it was refused (403, 401 after the token refresh, 400).
+TEST(PaypalRefund, ARefusedQuerySaysNothingAboutTheRefund) {
+    const std::string failed =
+        "{\"id\":\"1JU08902781691411\",\"status\":\"FAILED\",\"amount\":{\"value\":\"7.50\","
+        "\"currency_code\":\"USD\"},\"invoice_id\":\"rf0001\"}";
+    const std::string refused = "{\"name\":\"NOT_AUTHORIZED\",\"message\":\"no permission\"}";
+    for (long status : {400L, 401L, 403L, 404L, 422L, 500L, 503L}) {
+        providers::RefundResult r = RefundQueryAnswer(status, refused, "rf0001", "1JU08902781691411", "USD");
+        EXPECT_EQ(r.state, S::kUnknown) << status;
+    }
+    EXPECT_NE(RefundQueryAnswer(404, "", "rf0001", "1JU08902781691411", "USD").message.find("does not know"),
+              std::string::npos);
+    // Only the refund's own status fails it.
+    EXPECT_EQ(RefundQueryAnswer(200, failed, "rf0001", "1JU08902781691411", "USD").state, S::kFailed);
+    // The repeat reconcile then sends under the same request id, refused for our permission:
+    // certain for itself, silent about the refund PayPal accepted before.
+    providers::RefundResult first = RefundAnswer(403, refused, "rf0001", "USD");
+    EXPECT_EQ(first.state, S::kFailed);
+    EXPECT_TRUE(first.not_sent);
+    EXPECT_EQ(providers::AsRepeatOfASentRefund(first).state, S::kUnknown);
+    EXPECT_EQ(providers::AsRepeatOfASentRefund(RefundAnswer(400, refused, "rf0001", "USD")).state,
+              S::kFailed);
+}
+
 TEST(PaypalRefund, AnswerStates) {
     auto answer = [](const std::string& status) {
         return "{\"id\":\"1JU08902781691411\",\"status\":\"" + status +

@@ -88,6 +88,16 @@ std::string CaptureOfRefundLinks(const std::string& up_href) {
     return PathSafe(id) ? id : std::string();
 }
 
+RefundResult RefundQueryAnswer(long status, const std::string& body, const std::string& refund_id,
+                               const std::string& provider_refund_id, std::string_view currency) {
+    if (status >= 200 && status <= 299) return RefundAnswer(status, body, refund_id, currency);
+    RefundResult r;
+    r.message = status == 404 ? "refund query: PayPal does not know refund " + provider_refund_id
+                              : "refund query refused: " + ErrorText(body, status);
+    r.timeout = status >= 500;
+    return r;
+}
+
 RefundResult RefundAnswer(long status, const std::string& body, const std::string& refund_id,
                           std::string_view currency) {
     RefundResult r;
@@ -104,7 +114,8 @@ RefundResult RefundAnswer(long status, const std::string& body, const std::strin
         // REFUND_TIME_LIMIT_EXCEEDED, ...); 400/403/404 refuse the request itself. Nothing moved.
         r.state = S::kFailed;
         r.message = ErrorText(body, status);
-        r.not_sent = status == 401;  // our token, not the refund, was refused
+        // Our token (401) or the app's permission (403), not the refund, was refused.
+        r.not_sent = status == 401 || status == 403;
         if (status == 422)
             r.already_refunded = r.message.find(" REFUND_AMOUNT_EXCEEDED") != std::string::npos ||
                                  r.message.find(" CAPTURE_FULLY_REFUNDED") != std::string::npos;
@@ -194,11 +205,7 @@ RefundResult PaypalClient::QueryRefund(const providers::Merchant& m, const provi
         r.message = "refund query: " + c.error;
         return r;
     }
-    if (c.status == 404) {
-        r.message = "refund query: PayPal does not know refund " + p.provider_refund_id;
-        return r;
-    }
-    return RefundAnswer(c.status, c.body, p.refund_id, p.currency);
+    return RefundQueryAnswer(c.status, c.body, p.refund_id, p.provider_refund_id, p.currency);
 }
 
 }  // namespace orderpay::paypal

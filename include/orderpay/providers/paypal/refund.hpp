@@ -30,6 +30,12 @@ std::string RefundBody(const providers::RefundParams& p);
 providers::RefundResult RefundAnswer(long status, const std::string& body, const std::string& refund_id,
                                      std::string_view currency);
 
+/// The answer to GET /v2/payments/refunds/{id}: only the refund's own status says it failed.
+/// A refused query (400, 401 after the token refresh, 403, 404) says nothing about the refund,
+/// which may still complete at PayPal: kUnknown, never kFailed (review s21 F1).
+providers::RefundResult RefundQueryAnswer(long status, const std::string& body, const std::string& refund_id,
+                                          const std::string& provider_refund_id, std::string_view currency);
+
 /// The capture a refund resource belongs to: the last path segment of its "up" link
 /// (…/v2/payments/captures/{id}); "" when there is none.
 std::string CaptureOfRefundLinks(const std::string& up_href);
