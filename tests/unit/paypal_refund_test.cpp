@@ -151,6 +151,13 @@ TEST(PaypalRefund, AnswerErrors) {
             422, "{\"name\":\"UNPROCESSABLE_ENTITY\",\"details\":[{\"issue\":\"CAPTURE_FULLY_REFUNDED\"}]}",
             "rf0001", "USD")
             .already_refunded);
+    // A partial refund repeated after PayPal forgot its request id, refused because its
+    // invoice_id (our refund id) was refunded: by that first request.
+    providers::RefundResult dup = RefundAnswer(
+        422, "{\"name\":\"UNPROCESSABLE_ENTITY\",\"details\":[{\"issue\":\"DUPLICATE_REFUND\"}]}", "rf0001",
+        "USD");
+    EXPECT_TRUE(dup.already_refunded);
+    EXPECT_EQ(providers::AsRepeatOfASentRefund(dup).state, S::kUnknown);
     EXPECT_FALSE(RefundAnswer(422,
                               "{\"name\":\"UNPROCESSABLE_ENTITY\",\"details\":[{\"issue\":"
                               "\"REFUND_FAILED_INSUFFICIENT_FUNDS\"}]}",

@@ -117,8 +117,11 @@ RefundResult RefundAnswer(long status, const std::string& body, const std::strin
         // Our token (401) or the app's permission (403), not the refund, was refused.
         r.not_sent = status == 401 || status == 403;
         if (status == 422)
+            // DUPLICATE_REFUND: "Requested invoice_id has been previously refunded"; our invoice_id
+            // is our refund id, so that refund was made (review s21 F2, a partial one).
             r.already_refunded = r.message.find(" REFUND_AMOUNT_EXCEEDED") != std::string::npos ||
-                                 r.message.find(" CAPTURE_FULLY_REFUNDED") != std::string::npos;
+                                 r.message.find(" CAPTURE_FULLY_REFUNDED") != std::string::npos ||
+                                 r.message.find(" DUPLICATE_REFUND") != std::string::npos;
         return r;
     }
     rapidjson::Document doc;
