@@ -913,19 +913,25 @@ def test_paypal_webhook_naming_another_providers_slip_is_refused():
 
 @pytest.mark.skipif("DEMO_USD_SITE" not in STACK, reason="no PayPal site")
 def test_paypal_completed_event_with_capture_not_completed_does_not_settle():
-    order = buy_pp()
+    # Captured at PayPal, so only the event's own status word can keep it from settling (an
+    # uncaptured order would be refused by the order query whatever the parser made of it).
+    order = captured_pp()
     for status in ("PENDING", "DECLINED", "", "completed"):
         headers, body = paypal_webhook(order["pay_id"], "9.00", status=status)
         assert post_paypal(headers, body) == 200
         assert slip(order["pay_id"])[0] in ("WAIT", "FAIL"), (status, slip(order["pay_id"]))
+    assert "settled" not in [v for v, _ in verdicts(order["pay_id"])]
 
 
 @pytest.mark.skipif("DEMO_USD_SITE" not in STACK, reason="no PayPal site")
 def test_paypal_webhook_for_another_webhook_id_is_refused():
-    order = buy_pp()
+    # Captured at PayPal, so only the signature check can refuse it.
+    order = captured_pp()
     headers, body = paypal_webhook(order["pay_id"], "9.00", webhook_id="OTHERAPPWEBHOOK")
     assert post_paypal(headers, body) == 400
     assert slip(order["pay_id"])[0] == "WAIT"
+    verdict, reason = verdicts(order["pay_id"])[-1]
+    assert verdict == "rejected" and "signature does not verify" in reason, (verdict, reason)
 
 
 @pytest.mark.skipif("DEMO_USD_SITE" not in STACK, reason="no PayPal site")
