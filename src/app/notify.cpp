@@ -205,6 +205,31 @@ NotifyDecision Confirm(db::Connection& c, const providers::Provider& p, const No
     return {"rejected", "notified paid, but the provider's order says: " + q.message, A::kRefused};
 }
 
+// A signed "denied" from such a provider: the slip fails only when the provider's own record
+// of the payment says it failed or closed, never on a message anyone holding one genuine
+// transmission can rewrite; a payment it says went through settles as any query's would.
+NotifyDecision ConfirmClosed(db::Connection& c, const providers::Provider& p, const NotifyEval& ev) {
+    using A = providers::NotifyAnswer;
+    const store::SlipRow& slip = *ev.slip;
+    if (!slip.Open()) return {"ignored", "trade closed (slip no longer open)", A::kAccepted};
+    providers::QueryResult q = p.ConfirmPaid(*ev.merchant, slip.id, slip.provider_ref);
+    using S = providers::QueryResult::State;
+    if (q.state == S::kFailed || q.state == S::kClosed) {
+        const bool failed = store::FailSlip(c, slip.id, "provider: " + q.message);
+        return {"ignored",
+                std::string(failed ? "trade closed: slip failed" : "trade closed") +
+                    " (confirmed: " + q.message + ")",
+                A::kAccepted};
+    }
+    if (q.state == S::kPaid)
+        return SettleOnAnswer(c, p, ev, q, "notified " + ev.event.status + ", but paid by query");
+    if (q.state == S::kUnknown)
+        return {"error", "notified " + ev.event.status + "; the query to confirm it failed: " + q.message,
+                A::kError};
+    return {"rejected", "notified " + ev.event.status + ", but the provider's order says: " + q.message,
+            A::kRefused};
+}
+
 }  // namespace
 
 NotifyEval EvaluateNotification(db::Connection& c, const providers::Provider& p, const std::string& site,
@@ -283,7 +308,7 @@ NotifyDecision Decide(db::Connection& c, const providers::Provider& p, const Not
         store::EventSeenBefore(c, std::string(p.Id()), row_id, ev.event.event_id))
         return {"duplicate", "event " + ev.event.event_id + " was handled before", A::kAccepted};
     // A refund's result finishes the refund it names; it never settles anything.
-    if (ev.event.refund) return DecideRefundNotice(c, ev);
+    if (ev.event.refund) return DecideRefundNotice(c, p, ev);
     // An approval (PayPal) is completed by us at the provider, and only its answer settles.
     if (ev.event.approved && !ev.event.paid) return Complete(c, p, ev);
     // A browser return is a redirect anyone can forge or replay: it proves, it never settles.
@@ -298,6 +323,7 @@ NotifyDecision Decide(db::Connection& c, const providers::Provider& p, const Not
     }
     // A signed "closed" ends an unpaid slip; other statuses change nothing. Both are
     // acknowledged so the provider stops repeating them.
+    if (ev.event.closed && p.SettlesOnOwnQuery()) return ConfirmClosed(c, p, ev);
     if (ev.event.closed) {
         bool failed = store::FailSlip(c, ev.slip->id, "provider: " + ev.event.status);
         return {"ignored", failed ? "trade closed: slip failed" : "trade closed", A::kAccepted};

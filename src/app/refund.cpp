@@ -13,7 +13,7 @@ namespace orderpay::app {
 
 namespace {
 
-providers::RefundParams ParamsOf(const Context& ctx, const store::RefundRow& r) {
+providers::RefundParams ParamsOf(const store::RefundRow& r) {
     providers::RefundParams p;
     p.refund_id = r.id;
     p.slip_id = r.slip_id;
@@ -24,6 +24,11 @@ providers::RefundParams ParamsOf(const Context& ctx, const store::RefundRow& r) 
     p.currency = r.currency;
     p.reason = r.reason;
     p.provider_refund_id = r.provider_refund_id;
+    return p;
+}
+
+providers::RefundParams ParamsOf(const Context& ctx, const store::RefundRow& r) {
+    providers::RefundParams p = ParamsOf(r);
     p.notify_url = ctx.settings().NotifyUrl(r.site_id, r.provider);
     return p;
 }
@@ -228,19 +233,60 @@ RefundCheck ResolveRefund(Context& ctx, const store::RefundRow& r, std::string& 
     return Record(ctx, r, q, detail);
 }
 
-NotifyDecision DecideRefundNotice(db::Connection& c, const NotifyEval& ev) {
+namespace {
+
+// What a refund notification from a SettlesOnOwnQuery provider is recorded on: the provider's own
+// record of the refund, asked by its id. A message naming some other refund, or one the provider
+// does not know, is refused; one we could not check is answered kError, so it is sent again.
+std::optional<NotifyDecision> ConfirmOrRefuse(const providers::Provider& p, const NotifyEval& ev,
+                                              const providers::RefundParams& params,
+                                              providers::RefundResult& q) {
     using A = providers::NotifyAnswer;
+    const std::string named = params.provider_refund_id.empty() ? "(none)" : params.provider_refund_id;
+    try {
+        q = p.ConfirmRefund(*ev.merchant, params);
+    } catch (const std::exception& e) {
+        q = providers::RefundResult{};
+        q.message = std::string("error: ") + e.what();
+    }
+    if (q.not_this_refund)
+        return NotifyDecision{"rejected", "notified refund " + named + ", not borne out: " + q.message,
+                              A::kRefused};
+    if (q.state == providers::RefundResult::State::kUnknown)
+        return NotifyDecision{"error",
+                              "notified refund " + named + "; the query to confirm it failed: " + q.message,
+                              A::kError};
+    return std::nullopt;
+}
+
+}  // namespace
+
+NotifyDecision DecideRefundNotice(db::Connection& c, const providers::Provider& p, const NotifyEval& ev) {
+    using A = providers::NotifyAnswer;
+    using S = providers::RefundResult::State;
     const providers::PaidEvent::Refund& rf = *ev.event.refund;
     std::optional<store::RefundRow> r =
         rf.refund_id.empty() ? std::nullopt : store::FindRefund(c, rf.refund_id);
     if (!r && !rf.provider_refund_id.empty())
         r = store::FindRefundByProviderId(c, ev.slip ? ev.slip->provider : "", rf.provider_refund_id);
+    const bool confirm = p.SettlesOnOwnQuery();
     // A refund made outside orderpay (the provider's console) is the merchant's business: kept
-    // in the inbox and acknowledged, so the provider stops sending it.
-    if (!r)
+    // in the inbox and acknowledged, so the provider stops sending it. reconcile lists it
+    // (OUTSIDE) for a week, so it must be a refund the provider really made of this slip.
+    if (!r) {
+        if (confirm && ev.slip) {
+            providers::RefundParams params;
+            params.slip_id = ev.slip->id;
+            params.txn_id = ev.slip->provider_txn_id.value_or("");
+            params.currency = ev.slip->currency;
+            params.provider_refund_id = rf.provider_refund_id;
+            providers::RefundResult q;
+            if (std::optional<NotifyDecision> d = ConfirmOrRefuse(p, ev, params, q)) return *d;
+        }
         return {"ignored",
                 "no refund of ours named " + (rf.refund_id.empty() ? rf.provider_refund_id : rf.refund_id),
                 A::kAccepted};
+    }
     if (!ev.slip || r->slip_id != ev.slip->id)
         return {"rejected",
                 "refund " + r->id + " is of slip " + r->slip_id + ", notified for " + ev.event.slip_id,
@@ -257,26 +303,53 @@ NotifyDecision DecideRefundNotice(db::Connection& c, const NotifyEval& ev) {
                 "refund amount " + std::to_string(rf.amount) + " notified, refund " + r->id + " is " +
                     std::to_string(r->amount),
                 A::kRefused};
-    if (rf.stuck) {
-        const std::string note = kStuck + ev.event.status;
+    bool ok = rf.ok, failed = rf.failed, stuck = rf.stuck;
+    std::string provider_refund_id = rf.provider_refund_id, status = ev.event.status, said = "notified";
+    if (confirm) {
+        // Asked by the id the refund already has, when an answer gave it one.
+        providers::RefundParams params = ParamsOf(*r);
+        if (params.provider_refund_id.empty()) params.provider_refund_id = rf.provider_refund_id;
+        providers::RefundResult q;
+        if (std::optional<NotifyDecision> d = ConfirmOrRefuse(p, ev, params, q)) return *d;
+        // A final word the provider's record does not bear out yet is refused, so a genuine one
+        // that ran ahead of it is sent again (reconcile asks about a PROCESSING refund anyway).
+        if (q.state == S::kProcessing && (rf.ok || rf.failed))
+            return {"rejected",
+                    "refund " + r->id + " notified " + ev.event.status +
+                        ", but the provider's refund says: " + q.message,
+                    A::kRefused};
+        if (q.state == S::kOk && q.amount != r->amount) {
+            const std::string note = "provider's refund says " + q.message + " of " +
+                                     std::to_string(q.amount) + ", ours " + std::to_string(r->amount);
+            log::Error("refund ", r->id, ": ", note);
+            store::NoteRefund(c, r->id, note, q.provider_refund_id);
+            return {"ignored", "refund " + r->id + ": " + note, A::kAccepted};
+        }
+        ok = q.state == S::kOk;
+        failed = q.state == S::kFailed;
+        stuck = q.stuck;
+        provider_refund_id = q.provider_refund_id.empty() ? params.provider_refund_id : q.provider_refund_id;
+        status = q.message + " (notified " + ev.event.status + ")";
+        said = "confirmed";
+    }
+    if (stuck) {
+        const std::string note = kStuck + status;
         log::Error("refund ", r->id, ": ", note);
-        store::NoteRefund(c, r->id, note, rf.provider_refund_id);  // only while NEW or PROCESSING
+        store::NoteRefund(c, r->id, note, provider_refund_id);  // only while NEW or PROCESSING
         return {"ignored", "refund " + r->id + ": " + note, A::kAccepted};
     }
-    if (!rf.ok && !rf.failed)
-        return {"ignored", "refund " + r->id + " not final: " + ev.event.status, A::kAccepted};
-    store::FinishResult f =
-        store::FinishRefund(c, r->id, rf.ok, rf.provider_refund_id, "notified: " + ev.event.status);
-    const std::string word = rf.ok ? "OK" : "FAIL";
+    if (!ok && !failed) return {"ignored", "refund " + r->id + " not final: " + status, A::kAccepted};
+    store::FinishResult f = store::FinishRefund(c, r->id, ok, provider_refund_id, said + ": " + status);
+    const std::string word = ok ? "OK" : "FAIL";
     if (f.outcome == "finished")
         return {"settled",
-                "refund " + r->id + " -> " + word +
+                "refund " + r->id + " -> " + word + (confirm ? " (" + said + ": " + status + ")" : "") +
                     (f.order_st ? " (order " + std::string(domain::ToString(*f.order_st)) + ")" : ""),
                 A::kAccepted};
     if (f.outcome == "duplicate") return {"duplicate", "refund " + r->id + " already " + word, A::kAccepted};
     // The provider's signed word contradicts what we recorded: kept for an operator, not fought over.
-    log::Error("refund ", r->id, ": notified ", word, " but recorded ", domain::ToString(r->st));
-    return {"ignored", "conflict: refund " + r->id + " notified " + word + ", recorded otherwise",
+    log::Error("refund ", r->id, ": ", said, " ", word, " but recorded ", domain::ToString(r->st));
+    return {"ignored", "conflict: refund " + r->id + " " + said + " " + word + ", recorded otherwise",
             A::kAccepted};
 }
 

@@ -21,7 +21,7 @@ import urllib.parse
 
 import pytest
 
-from conftest import STACK, api, cli, psql
+from conftest import STACK, api, cli, psql, sim
 from helpers import buy_ok, check, db_row, ensure_site, inbox, sim_pay
 from test_provider_binding import WX_FAIL_PREFIX, WX_SUCCESS_PREFIX, post_wx, post_zfb, wx_key
 
@@ -872,6 +872,99 @@ def test_paypal_transmission_reused_with_a_crc32_twin_body_settles_nothing():
     for verdict, reason in rows:
         # The signature did verify: only PayPal's own order stopped it.
         assert verdict == "rejected" and "provider's order says" in reason, rows
+
+
+def forged_twin(genuine, forged):
+    """`forged` (a dict) as a body with the CRC32 of the genuine transmission's body `genuine`,
+    so that transmission's headers verify it."""
+    import zlib
+    text = json.dumps(dict(forged, summary="a" * 64), separators=(",", ":")).encode()
+    twin = crc32_twin(text, text.index(b'"summary":"') + len(b'"summary":"'))(zlib.crc32(genuine.encode()))
+    assert zlib.crc32(twin) == zlib.crc32(genuine.encode()) and twin != genuine.encode()
+    return twin.decode()
+
+
+def refund_event(refund_id, provider_refund_id, capture, value, status, slip_id=None):
+    resource = {"id": provider_refund_id, "status": status, "amount": {"currency_code": "USD", "value": value},
+                "invoice_id": refund_id,
+                "links": [{"rel": "up", "method": "GET",
+                           "href": "https://api-m.paypal.com/v2/payments/captures/" + capture}]}
+    if slip_id:
+        resource["custom_id"] = slip_id
+    return {"id": "WH-" + secrets.token_hex(10).upper(), "event_type": "PAYMENT.CAPTURE.REFUNDED",
+            "resource_type": "refund", "resource": resource}
+
+
+@pytest.mark.skipif("DEMO_USD_SITE" not in STACK, reason="no PayPal site")
+def test_paypal_refund_webhook_twins_neither_finish_a_refund_nor_invent_one():
+    """Review s21-diff F1: a CRC32 twin of one genuine transmission, as a PAYMENT.CAPTURE.REFUNDED
+    event, once failed a PROCESSING refund (FAILED with amount 0.00 skipped the amount check),
+    freeing its amount for a second refund while PayPal could still complete the first; recorded
+    OK a refund PayPal had not made; and put any paid order on reconcile's OUTSIDE list. A refund
+    event is now recorded only on PayPal's own record of that refund."""
+    order = buy_pp()
+    sim_pay(order["pay_id"])
+    assert slip(order["pay_id"])[0] == "OK"
+    capture = slip(order["pay_id"])[1]
+    res = cli("refund", order["id"], "--amount", "1.00", "--reason", "sim:pending", "--key",
+              "twin-" + order["id"], "--json")
+    rid = json.loads(res.stdout.splitlines()[0])["id"]
+    st, pp_rid = db_row("SELECT st, coalesce(provider_refund_id, '') FROM refunds WHERE id = '%s'" % rid)
+    assert st == "PROCESSING" and pp_rid, (st, pp_rid, res.stdout)
+    headers, genuine = paypal_webhook("x" + secrets.token_hex(4), "1.00")  # any genuine transmission
+    assert post_paypal(headers, genuine) == 200
+    forgeries = [
+        refund_event(rid, pp_rid, capture, "0.00", "FAILED"),      # skipped the amount check
+        refund_event(rid, pp_rid, capture, "1.00", "CANCELLED"),
+        refund_event(rid, pp_rid, capture, "1.00", "COMPLETED"),   # PayPal has not completed it
+        refund_event(rid, "RFNOSUCH" + secrets.token_hex(4).upper(), capture, "1.00", "COMPLETED"),
+    ]
+    for forged in forgeries:
+        assert post_paypal(headers, forged_twin(genuine, forged)) == 400, forged
+        assert db_row("SELECT st FROM refunds WHERE id = '%s'" % rid) == ["PROCESSING"], forged
+    rows = [r for r in verdicts(order["pay_id"]) if r[0] != "settled"]
+    assert len(rows) == 4 and all(v == "rejected" for v, _ in rows), rows
+    # The signature verified each time: only PayPal's own record of the refund stopped them (asked
+    # by the refund id PayPal gave us, whatever id the message names).
+    assert all("provider's refund says" in why and "PENDING" in why for _, why in rows), rows
+    # A refund "made outside orderpay" that PayPal never made is not listed for the operator.
+    outside = refund_event("dash-" + secrets.token_hex(4), "RFOUT" + secrets.token_hex(5).upper(), capture,
+                           "2.00", "COMPLETED", slip_id=order["pay_id"])
+    assert post_paypal(headers, forged_twin(genuine, outside)) == 400
+    rows = verdicts(order["pay_id"])
+    assert rows[-1][0] == "rejected" and "not borne out: PayPal knows no refund" in rows[-1][1], rows
+    assert not [r for r in rows if r[1].startswith("no refund of ours")]
+    assert order["pay_id"] not in cli("reconcile", check=False).stdout
+    # PayPal really finishes the refund and says so: recorded on its word, once.
+    status, sent, raw, _ = sim("/sim/refund", {"out_refund_no": rid, "provider": "paypal", "status": "FAILED"})
+    assert status == 200 and [x["status"] for x in sent["data"]["replies"]] == [200], raw
+    assert db_row("SELECT st FROM refunds WHERE id = '%s'" % rid) == ["FAIL"]
+    # ...and a twin saying COMPLETED afterwards does not turn it round.
+    forged = refund_event(rid, pp_rid, capture, "1.00", "COMPLETED")
+    assert post_paypal(headers, forged_twin(genuine, forged)) == 200
+    assert db_row("SELECT st FROM refunds WHERE id = '%s'" % rid) == ["FAIL"]
+
+
+@pytest.mark.skipif("DEMO_USD_SITE" not in STACK, reason="no PayPal site")
+def test_paypal_denied_twin_does_not_fail_an_open_slip():
+    """Review s21-diff F1: a CRC32 twin saying PAYMENT.CAPTURE.DENIED once failed any open PayPal
+    slip of the merchant, so the buyer's approval was then refused. The slip fails only when
+    PayPal's own order shows the capture declined."""
+    victim = buy_pp()
+    headers, genuine = paypal_webhook("x" + secrets.token_hex(4), "1.00")
+    assert post_paypal(headers, genuine) == 200
+    for event_type in ("PAYMENT.CAPTURE.DENIED", "PAYMENT.CAPTURE.DECLINED"):
+        forged = {"id": "WH-" + secrets.token_hex(10).upper(), "event_type": event_type,
+                  "resource": {"id": "CAPDENY" + secrets.token_hex(4).upper(), "status": "DECLINED",
+                               "amount": {"currency_code": "USD", "value": "%.2f" % victim["fee"]},
+                               "custom_id": victim["pay_id"]}}
+        assert post_paypal(headers, forged_twin(genuine, forged)) == 400
+        assert slip(victim["pay_id"])[0] == "WAIT"
+    rows = verdicts(victim["pay_id"])
+    assert len(rows) == 2 and all(v == "rejected" and "provider's order says" in why for v, why in rows), rows
+    # The buyer still pays, and the order settles.
+    sim_pay(victim["pay_id"])
+    assert slip(victim["pay_id"])[0] == "OK"
 
 
 @pytest.mark.skipif("DEMO_USD_SITE" not in STACK, reason="no PayPal site")

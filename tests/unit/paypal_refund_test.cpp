@@ -74,6 +74,58 @@ TEST(PaypalRefund, ARefusedQuerySaysNothingAboutTheRefund) {
               S::kFailed);
 }
 
+// A webhook's refund is believed only as PayPal's own record of that very refund: its id, the
+// slip's capture (the "up" link) and our invoice (review s21-diff F1: the webhook's signature
+// covers only a CRC32 of its body).
+TEST(PaypalRefund, AConfirmationBelievesOnlyThatRefundOfThatCapture) {
+    auto answer = [](const std::string& id, const std::string& status, const std::string& invoice,
+                     const std::string& capture) {
+        std::string s = "{\"id\":\"" + id + "\",\"status\":\"" + status +
+                        "\",\"amount\":{\"value\":\"7.50\",\"currency_code\":\"USD\"}";
+        if (!invoice.empty()) s += ",\"invoice_id\":\"" + invoice + "\"";
+        if (!capture.empty())
+            s += ",\"links\":[{\"rel\":\"self\",\"href\":\"https://api-m.paypal.com/v2/payments/refunds/" +
+                 id + "\"},{\"rel\":\"up\",\"href\":\"https://api-m.paypal.com/v2/payments/captures/" +
+                 capture + "\"}]";
+        return s + "}";
+    };
+    const std::string rid = "1JU08902781691411", cap = "2GG279541U471931P";
+    providers::RefundResult r =
+        RefundConfirmAnswer(200, answer(rid, "COMPLETED", "rf0001", cap), "rf0001", rid, cap, "USD");
+    EXPECT_EQ(r.state, S::kOk);
+    EXPECT_EQ(r.amount, 750);
+    EXPECT_FALSE(r.not_this_refund);
+    EXPECT_EQ(RefundConfirmAnswer(200, answer(rid, "FAILED", "rf0001", cap), "rf0001", rid, cap, "USD").state,
+              S::kFailed);
+    EXPECT_EQ(
+        RefundConfirmAnswer(200, answer(rid, "PENDING", "rf0001", cap), "rf0001", rid, cap, "USD").state,
+        S::kProcessing);
+    // Some other refund: another invoice, none, another capture, no "up" link, another id.
+    for (const std::string& body :
+         {answer(rid, "COMPLETED", "rf0002", cap), answer(rid, "COMPLETED", "", cap),
+          answer(rid, "COMPLETED", "rf0001", "9XX00000000000000"), answer(rid, "COMPLETED", "rf0001", ""),
+          answer("3KK00000000000000", "COMPLETED", "rf0001", cap)}) {
+        r = RefundConfirmAnswer(200, body, "rf0001", rid, cap, "USD");
+        EXPECT_TRUE(r.not_this_refund) << body;
+        EXPECT_EQ(r.state, S::kUnknown) << body;
+    }
+    // A refund made outside orderpay: any invoice (or none), but still of the slip's capture.
+    EXPECT_EQ(RefundConfirmAnswer(200, answer(rid, "COMPLETED", "dash-1", cap), "", rid, cap, "USD").state,
+              S::kOk);
+    EXPECT_EQ(RefundConfirmAnswer(200, answer(rid, "COMPLETED", "", cap), "", rid, cap, "USD").state, S::kOk);
+    EXPECT_TRUE(
+        RefundConfirmAnswer(200, answer(rid, "COMPLETED", "", "9XX00000000000000"), "", rid, cap, "USD")
+            .not_this_refund);
+    // PayPal knows no such refund: a lie; a refused or failed query: unknown, asked again.
+    EXPECT_TRUE(RefundConfirmAnswer(404, "", "rf0001", rid, cap, "USD").not_this_refund);
+    for (long status : {400L, 401L, 403L, 500L, 503L}) {
+        r = RefundConfirmAnswer(status, "{}", "rf0001", rid, cap, "USD");
+        EXPECT_EQ(r.state, S::kUnknown) << status;
+        EXPECT_FALSE(r.not_this_refund) << status;
+    }
+    EXPECT_EQ(RefundConfirmAnswer(200, "not json", "rf0001", rid, cap, "USD").state, S::kUnknown);
+}
+
 TEST(PaypalRefund, AnswerStates) {
     auto answer = [](const std::string& status) {
         return "{\"id\":\"1JU08902781691411\",\"status\":\"" + status +

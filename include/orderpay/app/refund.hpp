@@ -43,7 +43,9 @@ RefundCheck ResolveRefund(Context& ctx, const store::RefundRow& r, std::string& 
 /// The refund as the operator API and `refund --json` show it (pure): money in major units.
 std::string RenderRefund(const store::RefundRow& r, bool replay = false);
 
-/// A verified refund-result notification (PaidEvent::refund): finishes the refund it names.
-NotifyDecision DecideRefundNotice(db::Connection& c, const NotifyEval& ev);
+/// A verified refund-result notification (PaidEvent::refund): finishes the refund it names. From
+/// a provider whose signature does not bind the whole message (SettlesOnOwnQuery), only on the
+/// provider's own record of that refund (ConfirmRefund), never on the message's word.
+NotifyDecision DecideRefundNotice(db::Connection& c, const providers::Provider& p, const NotifyEval& ev);
 
 }  // namespace orderpay::app

@@ -190,6 +190,9 @@ struct RefundResult {
     // CAPTURE_FULLY_REFUNDED): on a repeat of a refund sent before, perhaps by that first request,
     // once PayPal no longer recognises its request id. Only a first send may fail on it.
     bool already_refunded = false;
+    // ConfirmRefund only: the provider's refund by the id asked is not the one the message
+    // claimed (another invoice or capture), or the provider knows no refund by it.
+    bool not_this_refund = false;
 };
 
 /// `r` answered a repeat of a refund sent before under the same refund id. A kFailed that says
@@ -297,6 +300,16 @@ class Provider {
                                     const std::string& provider_ref) const {
         (void)m, (void)slip_id, (void)provider_ref;
         QueryResult r;
+        r.message = "nothing to confirm with";
+        return r;
+    }
+    /// The same for a refund a notification reports (called only when SettlesOnOwnQuery, with no
+    /// transaction open): the provider's own record of refund p.provider_refund_id, which must be
+    /// of payment p.txn_id and, when p.refund_id is set, ours by that id (not_this_refund
+    /// otherwise). Only ever a read: a confirmation never sends a refund.
+    virtual RefundResult ConfirmRefund(const Merchant& m, const RefundParams& p) const {
+        (void)m, (void)p;
+        RefundResult r;
         r.message = "nothing to confirm with";
         return r;
     }

@@ -98,6 +98,46 @@ RefundResult RefundQueryAnswer(long status, const std::string& body, const std::
     return r;
 }
 
+RefundResult RefundConfirmAnswer(long status, const std::string& body, const std::string& refund_id,
+                                 const std::string& provider_refund_id, const std::string& capture_id,
+                                 std::string_view currency) {
+    RefundResult r;
+    if (status == 404) {
+        r.not_this_refund = true;
+        r.message = "PayPal knows no refund " + provider_refund_id;
+        return r;
+    }
+    if (status < 200 || status > 299)
+        return RefundQueryAnswer(status, body, refund_id, provider_refund_id, currency);
+    rapidjson::Document doc;
+    if (!http::ParseJson(body, doc).empty() || !doc.IsObject()) {
+        r.message = "refund confirmation: answer is not JSON";
+        return r;
+    }
+    const std::string id = Str(&doc, "id"), invoice = Str(&doc, "invoice_id");
+    std::string capture;
+    if (const rapidjson::Value* links = Member(&doc, "links"); links && links->IsArray())
+        for (const auto& l : links->GetArray())
+            if (Str(&l, "rel") == "up") capture = CaptureOfRefundLinks(Str(&l, "href"));
+    // Each mismatch is a message about some other refund, or none: never believed for this one.
+    std::string other;
+    if (id != provider_refund_id)
+        other = "PayPal answered for refund " + http::FitUtf8(id, 64);
+    else if (capture.empty() || capture != capture_id)
+        other = "PayPal's refund " + id + " is of capture " + (capture.empty() ? "(none named)" : capture) +
+                ", not " + capture_id;
+    else if (!refund_id.empty() && invoice != refund_id)
+        other = "PayPal's refund " + id + " is invoice " +
+                (invoice.empty() ? "(none)" : http::FitUtf8(invoice, 64)) + ", not " + refund_id;
+    if (!other.empty()) {
+        r.not_this_refund = true;
+        r.message = other;
+        return r;
+    }
+    // Checked above; a refund made outside orderpay is read under its own invoice.
+    return RefundAnswer(status, body, refund_id.empty() ? invoice : refund_id, currency);
+}
+
 RefundResult RefundAnswer(long status, const std::string& body, const std::string& refund_id,
                           std::string_view currency) {
     RefundResult r;
@@ -209,6 +249,24 @@ RefundResult PaypalClient::QueryRefund(const providers::Merchant& m, const provi
         return r;
     }
     return RefundQueryAnswer(c.status, c.body, p.refund_id, p.provider_refund_id, p.currency);
+}
+
+// Only a read, by PayPal's own refund id: what a webhook claims about a refund is recorded on
+// this answer alone (its signature covers a CRC32 of the body, which anyone can match).
+RefundResult PaypalClient::ConfirmRefund(const providers::Merchant& m,
+                                         const providers::RefundParams& p) const {
+    RefundResult r;
+    if (!PathSafe(p.provider_refund_id) || !PathSafe(p.txn_id)) {
+        r.not_this_refund = true;
+        r.message = "no PayPal refund and capture id to confirm it with";
+        return r;
+    }
+    Call c = Api(m, "GET", "/v2/payments/refunds/" + p.provider_refund_id, "", "", /*representation=*/false);
+    if (!c.answered) {
+        r.message = "refund confirmation: " + c.error;
+        return r;
+    }
+    return RefundConfirmAnswer(c.status, c.body, p.refund_id, p.provider_refund_id, p.txn_id, p.currency);
 }
 
 }  // namespace orderpay::paypal

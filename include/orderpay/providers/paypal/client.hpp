@@ -48,6 +48,8 @@ class PaypalClient final : public providers::Provider {
     providers::RefundResult Refund(const providers::Merchant& m, const providers::RefundParams& p) override;
     providers::RefundResult QueryRefund(const providers::Merchant& m,
                                         const providers::RefundParams& p) override;
+    providers::RefundResult ConfirmRefund(const providers::Merchant& m,
+                                          const providers::RefundParams& p) const override;
 
     /// POST: webhooks; GET: the buyer's return (token = PayPal order id), which names the slip
     /// and is completed by a capture, never believed by itself.

@@ -36,6 +36,16 @@ providers::RefundResult RefundAnswer(long status, const std::string& body, const
 providers::RefundResult RefundQueryAnswer(long status, const std::string& body, const std::string& refund_id,
                                           const std::string& provider_refund_id, std::string_view currency);
 
+/// The answer to the GET that confirms a refund a webhook reported (whose signature covers only
+/// a CRC32 of its body): believed only when it is PayPal's refund `provider_refund_id`, of
+/// capture `capture_id`, with invoice_id `refund_id` (any invoice when `refund_id` is empty: a
+/// refund made outside orderpay); otherwise not_this_refund. 404 is not_this_refund too (PayPal
+/// knows no such refund); another refused query or a 5xx is kUnknown.
+providers::RefundResult RefundConfirmAnswer(long status, const std::string& body,
+                                            const std::string& refund_id,
+                                            const std::string& provider_refund_id,
+                                            const std::string& capture_id, std::string_view currency);
+
 /// The capture a refund resource belongs to: the last path segment of its "up" link
 /// (…/v2/payments/captures/{id}); "" when there is none.
 std::string CaptureOfRefundLinks(const std::string& up_href);
