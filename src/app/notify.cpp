@@ -138,33 +138,28 @@ std::optional<store::SlipRow> SlipNamed(db::Connection& c, const providers::Prov
 }
 
 // Settles a slip on the provider's own answer (Complete's or ConfirmPaid's), never on the
-// message that prompted the call: `what` names that call in the inbox.
+// message that prompted the call: `what` names that call in the inbox. The verdict of the stored
+// row `row_id` is written in the settlement's transaction, as a settling message's is.
 NotifyDecision SettleOnAnswer(db::Connection& c, const providers::Provider& p, const NotifyEval& ev,
-                              const providers::QueryResult& q, const std::string& what) {
+                              const providers::QueryResult& q, const std::string& what,
+                              const std::string& row_id) {
     using A = providers::NotifyAnswer;
     const store::SlipRow& slip = *ev.slip;
     providers::PaidEvent paid{
         slip.id, q.txn_id, q.amount,   q.currency, ev.merchant->app_id, ev.merchant->mch_id,
         true,    false,    "COMPLETED"};
-    std::string detail;
-    store::SettleOutcome o = store::Settle(c, std::string(p.Id()), paid, detail);
-    switch (o) {
-        case store::SettleOutcome::kSettled:
-        case store::SettleOutcome::kLateSettled:
-        case store::SettleOutcome::kRefundFlagged:
-            return {"settled", what + ": " + std::string(store::ToString(o)) + ": " + detail, A::kAccepted};
-        case store::SettleOutcome::kDuplicate:
-            return {"duplicate", what + " before: " + detail, A::kAccepted};
-        default:
-            return {"rejected", what + " does not match the slip: " + detail, A::kRefused};
-    }
+    store::SettleResult r = store::SettleAndDecide(c, std::string(p.Id()), paid, row_id, what + ": ");
+    if (row_id.empty()) r.reason = what + ": " + r.reason;
+    return {r.verdict, r.reason, r.verdict == "rejected" ? A::kRefused : A::kAccepted, !row_id.empty(),
+            r.decided};
 }
 
 // Completes an approved payment, never for a slip that can no longer take money (superseded,
 // failed, expired, or an order that is not payable): an approved but uncompleted PayPal order
 // takes nothing. A completion whose outcome is unknown is answered kError, so the provider
 // sends the approval again and the next copy (or pay/check) completes it.
-NotifyDecision Complete(db::Connection& c, const providers::Provider& p, const NotifyEval& ev) {
+NotifyDecision Complete(db::Connection& c, const providers::Provider& p, const NotifyEval& ev,
+                        const std::string& row_id) {
     using A = providers::NotifyAnswer;
     const store::SlipRow& slip = *ev.slip;
     if (slip.st == domain::SlipState::kOk) return {"duplicate", "slip already paid", A::kAccepted};
@@ -173,7 +168,7 @@ NotifyDecision Complete(db::Connection& c, const providers::Provider& p, const N
                 A::kAccepted};
     providers::QueryResult q = p.Complete(*ev.merchant, slip.id, slip.provider_ref);
     using S = providers::QueryResult::State;
-    if (q.state == S::kPaid) return SettleOnAnswer(c, p, ev, q, "completed");
+    if (q.state == S::kPaid) return SettleOnAnswer(c, p, ev, q, "completed", row_id);
     if (q.state == S::kFailed || q.state == S::kClosed) {
         store::FailSlip(c, slip.id, "provider: " + q.message);
         return {"ignored", "completion refused: " + q.message, A::kAccepted};
@@ -186,7 +181,8 @@ NotifyDecision Complete(db::Connection& c, const providers::Provider& p, const N
 // (SettlesOnOwnQuery): settled on our query's capture, amount and currency. A message the
 // provider's own records do not bear out is refused, so a genuine one that ran ahead of them
 // is sent again; one we could not check is answered kError, and sent again too.
-NotifyDecision Confirm(db::Connection& c, const providers::Provider& p, const NotifyEval& ev) {
+NotifyDecision Confirm(db::Connection& c, const providers::Provider& p, const NotifyEval& ev,
+                       const std::string& row_id) {
     using A = providers::NotifyAnswer;
     const store::SlipRow& slip = *ev.slip;
     // Its own capture told again: nothing to ask.
@@ -198,7 +194,7 @@ NotifyDecision Confirm(db::Connection& c, const providers::Provider& p, const No
         const std::string what = q.txn_id == ev.event.txn_id ? "confirmed by query"
                                                              : "confirmed by query (capture " + q.txn_id +
                                                                    ", notified " + ev.event.txn_id + ")";
-        return SettleOnAnswer(c, p, ev, q, what);
+        return SettleOnAnswer(c, p, ev, q, what, row_id);
     }
     if (q.state == S::kUnknown)
         return {"error", "notified paid; the query to confirm it failed: " + q.message, A::kError};
@@ -208,7 +204,8 @@ NotifyDecision Confirm(db::Connection& c, const providers::Provider& p, const No
 // A signed "denied" from such a provider: the slip fails only when the provider's own record
 // of the payment says it failed or closed, never on a message anyone holding one genuine
 // transmission can rewrite; a payment it says went through settles as any query's would.
-NotifyDecision ConfirmClosed(db::Connection& c, const providers::Provider& p, const NotifyEval& ev) {
+NotifyDecision ConfirmClosed(db::Connection& c, const providers::Provider& p, const NotifyEval& ev,
+                             const std::string& row_id) {
     using A = providers::NotifyAnswer;
     const store::SlipRow& slip = *ev.slip;
     if (!slip.Open()) return {"ignored", "trade closed (slip no longer open)", A::kAccepted};
@@ -222,7 +219,7 @@ NotifyDecision ConfirmClosed(db::Connection& c, const providers::Provider& p, co
                 A::kAccepted};
     }
     if (q.state == S::kPaid)
-        return SettleOnAnswer(c, p, ev, q, "notified " + ev.event.status + ", but paid by query");
+        return SettleOnAnswer(c, p, ev, q, "notified " + ev.event.status + ", but paid by query", row_id);
     if (q.state == S::kUnknown)
         return {"error", "notified " + ev.event.status + "; the query to confirm it failed: " + q.message,
                 A::kError};
@@ -310,10 +307,10 @@ NotifyDecision Decide(db::Connection& c, const providers::Provider& p, const Not
     // A refund's result finishes the refund it names; it never settles anything.
     if (ev.event.refund) return DecideRefundNotice(c, p, ev);
     // An approval (PayPal) is completed by us at the provider, and only its answer settles.
-    if (ev.event.approved && !ev.event.paid) return Complete(c, p, ev);
+    if (ev.event.approved && !ev.event.paid) return Complete(c, p, ev, row_id);
     // A browser return is a redirect anyone can forge or replay: it proves, it never settles.
     if (!ev.notice.may_settle) return {"ignored", "return url (never settles): " + ev.reason, A::kAccepted};
-    if (ev.event.paid && p.SettlesOnOwnQuery()) return Confirm(c, p, ev);
+    if (ev.event.paid && p.SettlesOnOwnQuery()) return Confirm(c, p, ev, row_id);
     if (ev.event.paid) {
         // The verdict and its reason come from the settlement itself (migration 010), which
         // writes them on the row in the same transaction.
@@ -323,7 +320,7 @@ NotifyDecision Decide(db::Connection& c, const providers::Provider& p, const Not
     }
     // A signed "closed" ends an unpaid slip; other statuses change nothing. Both are
     // acknowledged so the provider stops repeating them.
-    if (ev.event.closed && p.SettlesOnOwnQuery()) return ConfirmClosed(c, p, ev);
+    if (ev.event.closed && p.SettlesOnOwnQuery()) return ConfirmClosed(c, p, ev, row_id);
     if (ev.event.closed) {
         bool failed = store::FailSlip(c, ev.slip->id, "provider: " + ev.event.status);
         return {"ignored", failed ? "trade closed: slip failed" : "trade closed", A::kAccepted};

@@ -7,6 +7,7 @@
 
 #include "orderpay/core/log.hpp"
 #include "orderpay/crypto/digest.hpp"
+#include "orderpay/http/utf8.hpp"
 #include "orderpay/store/retry.hpp"
 #include "orderpay/store/rows.hpp"
 #include "orderpay/store/statements.hpp"
@@ -59,19 +60,37 @@ SettleOutcome ParseOutcome(const std::string& s) {
 }  // namespace
 
 SettleResult SettleAndDecide(db::Connection& c, const std::string& provider, const providers::PaidEvent& ev,
-                             const std::string& notification_row) {
+                             const std::string& notification_row, const std::string& reason_prefix) {
     const db::Param row = notification_row.empty() ? db::Param(std::nullopt) : db::Param(notification_row);
+    const db::Param none(std::nullopt);
     SettleResult res;
-    try {
-        // One statement, one transaction (orderpay_settle, migration 010).
-        db::Result r = RetryTransient<db::Result>([&] {
-            return c.Exec(kSettle, {provider, ev.slip_id, ev.txn_id, ev.amount, ev.currency, row});
-        });
+    auto read = [&res](const db::Result& r) {
         res.outcome = ParseOutcome(r.Get(0, "outcome"));
         res.detail = r.Get(0, "detail");
         res.verdict = r.Get(0, "verdict");
         res.reason = r.Get(0, "reason");
         res.decided = r.Get(0, "decided") == "t";
+    };
+    try {
+        if (reason_prefix.empty() || notification_row.empty()) {
+            // One statement, one transaction (orderpay_settle, migration 010).
+            read(RetryTransient<db::Result>([&] {
+                return c.Exec(kSettle, {provider, ev.slip_id, ev.txn_id, ev.amount, ev.currency, row});
+            }));
+        } else {
+            // The verdict says what the settlement rests on (our own query): still written in the
+            // settlement's transaction, so a crash leaves neither or both (review s21-diff F3).
+            RetryTransient<bool>([&] {
+                db::Tx tx(c);
+                read(c.Exec(kSettle, {provider, ev.slip_id, ev.txn_id, ev.amount, ev.currency, none}));
+                res.reason = reason_prefix + res.reason;
+                res.decided = c.Exec(kNotifyVerdict, {notification_row, res.verdict,
+                                                      http::TextOrEscaped(res.reason, 2000), ev.slip_id})
+                                  .Affected() == 1;
+                tx.Commit();
+                return true;
+            });
+        }
     } catch (const db::Error& e) {
         // Two different slips settling with one transaction id at the same moment: the unique
         // index lets one through; the other is the reuse the function's check would have seen.

@@ -946,6 +946,35 @@ def test_paypal_refund_webhook_twins_neither_finish_a_refund_nor_invent_one():
 
 
 @pytest.mark.skipif("DEMO_USD_SITE" not in STACK, reason="no PayPal site")
+def test_paypal_settlement_on_our_query_and_its_verdict_commit_together():
+    """Review s21-diff F3: a capture webhook settled on our own query wrote its verdict in a
+    second transaction; a failure between the two left the slip OK and the row undecided, and
+    the resend was recorded as a mere duplicate: no inbox row said what settled the slip. Now a
+    failure writing the verdict undoes the settlement too, and the resend settles it."""
+    order = captured_pp()
+    sid = order["pay_id"]
+    headers, body = paypal_webhook(sid, "%.2f" % order["fee"])
+    psql("CREATE OR REPLACE FUNCTION test_boom_v_%s() RETURNS trigger LANGUAGE plpgsql AS "
+         "$$ BEGIN RAISE EXCEPTION 'injected fault'; END $$; "
+         "CREATE TRIGGER test_boom_v_%s BEFORE UPDATE ON notifications FOR EACH ROW "
+         "WHEN (NEW.slip_id = '%s' AND NEW.verdict = 'settled') EXECUTE FUNCTION test_boom_v_%s()"
+         % (sid, sid, sid, sid))
+    try:
+        assert post_paypal(headers, body) == 500
+        assert slip(sid)[0] == "WAIT"
+    finally:
+        psql("DROP TRIGGER IF EXISTS test_boom_v_%s ON notifications; DROP FUNCTION IF EXISTS test_boom_v_%s()"
+             % (sid, sid))
+    assert post_paypal(headers, body) == 200
+    assert slip(sid)[0] == "OK"
+    # (The error's reason runs over several lines: PostgreSQL's context of the fault.)
+    assert psql("SELECT verdict FROM notifications WHERE position('%s'::bytea in body) > 0 ORDER BY id"
+                % sid).split() == ["error", "settled"]
+    why = verdicts(sid)[-1][1]
+    assert why.startswith("confirmed by query") and "): settled: " in why, why
+
+
+@pytest.mark.skipif("DEMO_USD_SITE" not in STACK, reason="no PayPal site")
 def test_paypal_denied_twin_does_not_fail_an_open_slip():
     """Review s21-diff F1: a CRC32 twin saying PAYMENT.CAPTURE.DENIED once failed any open PayPal
     slip of the merchant, so the buyer's approval was then refused. The slip fails only when

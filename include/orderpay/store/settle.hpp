@@ -35,9 +35,11 @@ struct SettleResult {
 };
 
 /// Settle, and in the same transaction give the notification row `notification_row` (if not
-/// empty) its verdict, unless it was decided meanwhile: one round trip.
+/// empty) its verdict, unless it was decided meanwhile: one round trip. With `reason_prefix`
+/// the verdict's reason starts with it (what the settlement rests on), in one more statement of
+/// the same transaction.
 SettleResult SettleAndDecide(db::Connection& c, const std::string& provider, const providers::PaidEvent& ev,
-                             const std::string& notification_row);
+                             const std::string& notification_row, const std::string& reason_prefix = {});
 
 /// A payment the provider took while we voided its slip, and refunded in the same step (Alipay's
 /// cancel answering action=refund). In one transaction: settled as a confirmed payment would be,
