@@ -6,6 +6,7 @@
 #include "orderpay/app/refund.hpp"
 #include "orderpay/core/log.hpp"
 #include "orderpay/core/metrics.hpp"
+#include "orderpay/providers/metered.hpp"
 #include "orderpay/providers/plausible.hpp"
 #include "orderpay/store/notifications.hpp"
 #include "orderpay/store/orders.hpp"
@@ -166,7 +167,7 @@ NotifyDecision Complete(db::Connection& c, const providers::Provider& p, const N
     if (!slip.Open() || slip.superseded || !store::OrderPayableNow(c, slip.order_id, slip.id))
         return {"ignored", "approved, not completed: slip " + slip.id + " can no longer take money",
                 A::kAccepted};
-    providers::QueryResult q = p.Complete(*ev.merchant, slip.id, slip.provider_ref);
+    providers::QueryResult q = providers::MeteredComplete(p, *ev.merchant, slip.id, slip.provider_ref);
     using S = providers::QueryResult::State;
     if (q.state == S::kPaid) return SettleOnAnswer(c, p, ev, q, "completed", row_id);
     if (q.state == S::kFailed || q.state == S::kClosed) {
@@ -188,7 +189,7 @@ NotifyDecision Confirm(db::Connection& c, const providers::Provider& p, const No
     // Its own capture told again: nothing to ask.
     if (slip.st == domain::SlipState::kOk && slip.provider_txn_id == ev.event.txn_id)
         return {"duplicate", "slip already paid by " + ev.event.txn_id, A::kAccepted};
-    providers::QueryResult q = p.ConfirmPaid(*ev.merchant, slip.id, slip.provider_ref);
+    providers::QueryResult q = providers::MeteredConfirmPaid(p, *ev.merchant, slip.id, slip.provider_ref);
     using S = providers::QueryResult::State;
     if (q.state == S::kPaid) {
         const std::string what = q.txn_id == ev.event.txn_id ? "confirmed by query"
@@ -209,7 +210,7 @@ NotifyDecision ConfirmClosed(db::Connection& c, const providers::Provider& p, co
     using A = providers::NotifyAnswer;
     const store::SlipRow& slip = *ev.slip;
     if (!slip.Open()) return {"ignored", "trade closed (slip no longer open)", A::kAccepted};
-    providers::QueryResult q = p.ConfirmPaid(*ev.merchant, slip.id, slip.provider_ref);
+    providers::QueryResult q = providers::MeteredConfirmPaid(p, *ev.merchant, slip.id, slip.provider_ref);
     using S = providers::QueryResult::State;
     if (q.state == S::kFailed || q.state == S::kClosed) {
         const bool failed = store::FailSlip(c, slip.id, "provider: " + q.message);

@@ -216,7 +216,7 @@ bool RefreshSlip(Context& ctx, const store::SlipRow& slip, QueryPace pace,
     // still the order's live one and the order can take it; never for anything else.
     if (q.state == S::kApproved && !slip.superseded &&
         store::OrderPayableNow(ctx.db(), slip.order_id, slip.id)) {
-        q = p->Complete(*m, slip.id, slip.provider_ref);
+        q = providers::MeteredComplete(*p, *m, slip.id, slip.provider_ref);
         log::Info("slip ", slip.id, " approved; completed: ", q.message);
     }
     if (q.state == S::kPaid) {

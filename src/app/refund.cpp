@@ -244,7 +244,7 @@ std::optional<NotifyDecision> ConfirmOrRefuse(const providers::Provider& p, cons
     using A = providers::NotifyAnswer;
     const std::string named = params.provider_refund_id.empty() ? "(none)" : params.provider_refund_id;
     try {
-        q = p.ConfirmRefund(*ev.merchant, params);
+        q = providers::MeteredConfirmRefund(p, *ev.merchant, params);
     } catch (const std::exception& e) {
         q = providers::RefundResult{};
         q.message = std::string("error: ") + e.what();

@@ -15,7 +15,7 @@ namespace orderpay::providers {
 namespace {
 
 template <typename Call, typename Classify>
-auto Metered(Provider& p, metrics::Op op, Call&& call, Classify&& classify) {
+auto Metered(const Provider& p, metrics::Op op, Call&& call, Classify&& classify) {
     const auto start = std::chrono::steady_clock::now();
     auto seconds = [&] {
         return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -112,6 +112,36 @@ QueryResult MeteredQuery(Provider& p, const Merchant& m, const std::string& slip
         });
 }
 
+QueryResult MeteredComplete(const Provider& p, const Merchant& m, const std::string& slip_id,
+                            const std::string& provider_ref) {
+    return Metered(
+        p, metrics::Op::kQuery,
+        [&] {
+            QueryResult q = p.Complete(m, slip_id, provider_ref);
+            Screen(q);
+            return q;
+        },
+        [](const QueryResult& r) {
+            return r.state == QueryResult::State::kUnknown ? metrics::Outcome::kUnknown
+                                                           : metrics::Outcome::kOk;
+        });
+}
+
+QueryResult MeteredConfirmPaid(const Provider& p, const Merchant& m, const std::string& slip_id,
+                               const std::string& provider_ref) {
+    return Metered(
+        p, metrics::Op::kQuery,
+        [&] {
+            QueryResult q = p.ConfirmPaid(m, slip_id, provider_ref);
+            Screen(q);
+            return q;
+        },
+        [](const QueryResult& r) {
+            return r.state == QueryResult::State::kUnknown ? metrics::Outcome::kUnknown
+                                                           : metrics::Outcome::kOk;
+        });
+}
+
 CloseResult MeteredClose(Provider& p, const Merchant& m, const std::string& slip_id, bool scan) {
     return Metered(
         p, metrics::Op::kClose, [&] { return scan ? p.EndScan(m, slip_id) : p.Close(m, slip_id); },
@@ -153,6 +183,17 @@ RefundResult MeteredQueryRefund(Provider& p, const Merchant& m, const RefundPara
         p, metrics::Op::kRefundQuery,
         [&] {
             RefundResult r = p.QueryRefund(m, params);
+            Screen(r);
+            return r;
+        },
+        RefundOutcome);
+}
+
+RefundResult MeteredConfirmRefund(const Provider& p, const Merchant& m, const RefundParams& params) {
+    return Metered(
+        p, metrics::Op::kRefundQuery,
+        [&] {
+            RefundResult r = p.ConfirmRefund(m, params);
             Screen(r);
             return r;
         },

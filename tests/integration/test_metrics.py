@@ -214,3 +214,22 @@ def test_polling_a_waiting_order_costs_one_round_trip_until_its_slip_is_due_a_qu
     assert delta(before, after, 'orderpay_db_round_trips_total{route="pay/check"}') > 1
     assert psql("SELECT queried_at > now() - interval '1 minute' AND queried_at <= now()"
                 " FROM pay_slips WHERE id = '%s'" % slip) == "t"
+
+
+def test_calls_a_paypal_webhook_prompts_are_counted():
+    """A PayPal capture webhook settles only on our own query of PayPal's order (review s21 H-1),
+    and a refund webhook on our own query of the refund: those calls are provider calls like any
+    other, counted (and their answers screened) as queries (review s21-diff F2)."""
+    import pytest
+    if "DEMO_USD_SITE" not in STACK:
+        pytest.skip("no PayPal site")
+    from test_hostile_notify import captured_pp, paypal_webhook, post_paypal
+    order = captured_pp()
+    headers, body = paypal_webhook(order["pay_id"], "%.2f" % order["fee"])
+    before = scrape()
+    assert post_paypal(headers, body) == 200
+    assert post_paypal(headers, body) == 200  # the event again: a duplicate, no call
+    after = scrape()
+    assert delta(before, after, 'orderpay_provider_calls_total{provider="paypal",operation="query",outcome="ok"}') == 1
+    assert delta(before, after, 'orderpay_notifications_total{provider="paypal",verdict="settled"}') == 1
+    assert delta(before, after, 'orderpay_notifications_total{provider="paypal",verdict="duplicate"}') == 1

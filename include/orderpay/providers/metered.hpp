@@ -15,5 +15,12 @@ QueryResult MeteredQuery(Provider& p, const Merchant& m, const std::string& slip
 CloseResult MeteredClose(Provider& p, const Merchant& m, const std::string& slip_id, bool scan = false);
 RefundResult MeteredRefund(Provider& p, const Merchant& m, const RefundParams& params);
 RefundResult MeteredQueryRefund(Provider& p, const Merchant& m, const RefundParams& params);
+/// The calls a notification prompts: completing an approval and confirming a payment count as
+/// queries (they answer like one), confirming a refund as a refund query.
+QueryResult MeteredComplete(const Provider& p, const Merchant& m, const std::string& slip_id,
+                            const std::string& provider_ref);
+QueryResult MeteredConfirmPaid(const Provider& p, const Merchant& m, const std::string& slip_id,
+                               const std::string& provider_ref);
+RefundResult MeteredConfirmRefund(const Provider& p, const Merchant& m, const RefundParams& params);
 
 }  // namespace orderpay::providers
