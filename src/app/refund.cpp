@@ -24,6 +24,7 @@ providers::RefundParams ParamsOf(const store::RefundRow& r) {
     p.currency = r.currency;
     p.reason = r.reason;
     p.provider_refund_id = r.provider_refund_id;
+    p.sent_before = r.st == domain::RefundState::kProcessing;
     return p;
 }
 

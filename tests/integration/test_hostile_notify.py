@@ -972,6 +972,10 @@ def test_paypal_settlement_on_our_query_and_its_verdict_commit_together():
                 % sid).split() == ["error", "settled"]
     why = verdicts(sid)[-1][1]
     assert why.startswith("confirmed by query") and "): settled: " in why, why
+    # The row the fault left "error" is decided by `inbox replay` as what it now is: a duplicate.
+    cli("inbox", "replay", "--verdict", "error", "--older-than", "0s", check=False)
+    assert psql("SELECT verdict FROM notifications WHERE position('%s'::bytea in body) > 0 ORDER BY id"
+                % sid).split() == ["duplicate", "settled"]
 
 
 @pytest.mark.skipif("DEMO_USD_SITE" not in STACK, reason="no PayPal site")

@@ -77,7 +77,10 @@ def reconcile_during_outage(tmp_path, rid, gateway_key):
                          env=dict(os.environ, ORDERPAY_CONFIG=str(path)), capture_output=True, text=True,
                          timeout=600)
     st, note = db_row("SELECT st, note FROM refunds WHERE id = '%s'" % rid)
-    assert st == "PROCESSING" and "repeat not sent" in note, (st, note, out.stdout[-500:], out.stderr[-500:])
+    # Either the repeat did not get out, or (PayPal) the order it first reads for the refund could
+    # not be read, so nothing was sent at all.
+    assert st == "PROCESSING" and ("repeat not sent" in note or "refund lookup: " in note), \
+        (st, note, out.stdout[-500:], out.stderr[-500:])
 
 
 def reconcile_resolves(rid):
@@ -115,10 +118,11 @@ def test_paypal_refund_timeout_resolved_by_reconcile_once(tmp_path):
     status, body, raw, _ = refund(key, PP_SITE, order["id"], "5.01", reason="more")
     assert status == 409 and body["errCode"] == "e.www.refund.too_much", raw
     reconcile_resolves(r["id"])
-    # Reconcile asked under the same PayPal-Request-Id: the same refund answered, not a second one.
+    # Reconcile found the refund in PayPal's order by its invoice id and sent nothing again: one
+    # refund, asked for once.
     rows = db_row("SELECT count(*), sum(minor), max(calls) FROM paysim.pp_refunds WHERE order_id ="
                   " (SELECT id FROM paysim.pp_orders WHERE custom_id = '%s')" % order["pay_id"])
-    assert rows == ["1", "400", "2"], rows
+    assert rows == ["1", "400", "1"], rows
     status, seen, raw, _ = sim("/sim/refunds", {"out_trade_no": order["pay_id"], "provider": "paypal"}, method="GET")
     assert status == 200 and seen["data"]["refunded"] == 400 and seen["data"]["pending"] == 0, raw
     assert our_refunds(order["id"]) == [("OK", "400")]

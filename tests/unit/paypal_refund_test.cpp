@@ -126,6 +126,40 @@ TEST(PaypalRefund, AConfirmationBelievesOnlyThatRefundOfThatCapture) {
     EXPECT_EQ(RefundConfirmAnswer(200, "not json", "rf0001", rid, cap, "USD").state, S::kUnknown);
 }
 
+// Before a refund sent before goes out again, the order is read for it by its invoice_id (our
+// refund id): PayPal may have made it and forgotten the request id (review s21 F2(a)).
+TEST(PaypalRefund, ARefundSentBeforeIsFoundInTheOrderByItsInvoice) {
+    auto order = [](const std::string& refunds) {
+        return "{\"id\":\"5O190127TN364715T\",\"status\":\"COMPLETED\",\"purchase_units\":[{\"payments\":{"
+               "\"captures\":[{\"id\":\"2GG279541U471931P\",\"status\":\"PARTIALLY_REFUNDED\"}]" +
+               refunds + "}}]}";
+    };
+    const std::string two =
+        ",\"refunds\":[{\"id\":\"1AA00000000000000\",\"status\":\"COMPLETED\",\"invoice_id\":\"rf0000\","
+        "\"amount\":{\"value\":\"1.00\",\"currency_code\":\"USD\"}},"
+        "{\"id\":\"1JU08902781691411\",\"status\":\"PENDING\",\"invoice_id\":\"rf0001\","
+        "\"amount\":{\"value\":\"4.00\",\"currency_code\":\"USD\"}}]";
+    InvoiceLookup l = RefundOfInvoice(200, order(two), "rf0001", "USD");
+    EXPECT_TRUE(l.read);
+    ASSERT_TRUE(l.found);
+    EXPECT_EQ(l.refund.state, S::kProcessing);
+    EXPECT_EQ(l.refund.provider_refund_id, "1JU08902781691411");
+    EXPECT_EQ(l.refund.amount, 400);
+    // Listed under another invoice only, or no refunds at all: read, not found (send it again).
+    for (const std::string& body : {order(two), order("")}) {
+        l = RefundOfInvoice(200, body, "rf0009", "USD");
+        EXPECT_TRUE(l.read);
+        EXPECT_FALSE(l.found);
+    }
+    // Nothing can be concluded from an order we could not read: nothing is sent.
+    for (auto [status, body] : std::initializer_list<std::pair<long, std::string>>{
+             {404, "{}"}, {500, order(two)}, {401, "{}"}, {200, "not json"}, {200, "{\"id\":\"X\"}"}}) {
+        l = RefundOfInvoice(status, body, "rf0001", "USD");
+        EXPECT_FALSE(l.read) << status << body;
+        EXPECT_FALSE(l.found) << status << body;
+    }
+}
+
 TEST(PaypalRefund, AnswerStates) {
     auto answer = [](const std::string& status) {
         return "{\"id\":\"1JU08902781691411\",\"status\":\"" + status +

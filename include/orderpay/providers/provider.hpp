@@ -166,6 +166,9 @@ struct RefundParams {
     /// The provider's id of this refund once an answer named it (PayPal's refund id): a query
     /// asks by it when set; QueryRefund works without it too.
     std::string provider_refund_id;
+    /// The refund was sent before (it is PROCESSING): a provider whose request id may be forgotten
+    /// looks for the refund before sending it again.
+    bool sent_before = false;
 };
 
 struct RefundResult {

@@ -11,6 +11,7 @@
 #include "orderpay/http/utf8.hpp"
 #include "orderpay/providers/paypal/webhook.hpp"
 #include "sim/core/gateway.hpp"
+#include "sim/paypal/refund.hpp"
 
 namespace orderpay::sim {
 
@@ -168,7 +169,8 @@ std::optional<pp_store::Order> PpCapture(Ctx& ctx, const std::string& id, const 
     return pp_store::Capture(ctx.db, id, status, request_id);
 }
 
-std::string PpOrderJson(const pp_store::Order& o, const std::string& base, const std::string& web_base) {
+std::string PpOrderJson(const pp_store::Order& o, const std::string& base, const std::string& web_base,
+                        const std::vector<pp_store::Refund>& refunds) {
     rapidjson::StringBuffer buf;
     http::JsonWriter w(buf);
     auto str = [&w](const char* k, const std::string& v) {
@@ -215,6 +217,15 @@ std::string PpOrderJson(const pp_store::Order& o, const std::string& base, const
         str("invoice_id", o.invoice_id);
         w.EndObject();
         w.EndArray();
+        if (!refunds.empty()) {
+            w.Key("refunds");
+            w.StartArray();
+            for (const pp_store::Refund& r : refunds) {
+                const std::string one = PpRefundJson(r, base);
+                w.RawValue(one.data(), one.size(), rapidjson::kObjectType);
+            }
+            w.EndArray();
+        }
         w.EndObject();
     }
     w.EndObject();
@@ -289,7 +300,8 @@ http::Response PpOrders(Ctx& ctx, const http::Request& req) {
     std::optional<pp_store::Order> o = pp_store::FindOrder(ctx.db, id);
     if (!o || o->client_id != *client)
         return Error(404, "RESOURCE_NOT_FOUND", "INVALID_RESOURCE_ID", "no such order");
-    return Json(200, PpOrderJson(*o, PpBase(req), ctx.opts.paypal_web_base));
+    return Json(
+        200, PpOrderJson(*o, PpBase(req), ctx.opts.paypal_web_base, pp_store::RefundsOfOrder(ctx.db, o->id)));
 }
 
 http::Response PpApprove(Ctx& ctx, const http::Request& req) {

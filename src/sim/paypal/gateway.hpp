@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "orderpay/http/request.hpp"
 #include "sim/core/context.hpp"
@@ -20,7 +21,9 @@ http::Response PpApprove(Ctx& ctx, const http::Request& req);
 
 /// The order as PayPal's API shows it; `base` is paysim's own URL for the links.
 /// `base`: the API's links (self, capture); `web_base`: the buyer's approval link ("" = base).
-std::string PpOrderJson(const pp_store::Order& o, const std::string& base, const std::string& web_base = "");
+/// `refunds`: the capture's refunds, listed as PayPal's order does (payments.refunds[]).
+std::string PpOrderJson(const pp_store::Order& o, const std::string& base, const std::string& web_base = "",
+                        const std::vector<pp_store::Refund>& refunds = {});
 /// The merchant (client id) of the request's Bearer token, or nullopt with `err` PayPal's 401.
 std::optional<std::string> PpBearer(Ctx& ctx, const http::Request& req, http::Response& err);
 /// PayPal's error answer {"name","message","details":[{"issue"}]}.
