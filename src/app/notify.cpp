@@ -301,8 +301,11 @@ NotifyDecision Decide(db::Connection& c, const providers::Provider& p, const Not
     if (ev.signature_ok && !ev.slip && ev.notice.may_settle && p.AcknowledgesForeignEvents())
         return {"ignored", "verified, but names no slip of ours: " + ev.reason, A::kAccepted};
     if (!ev.signature_ok || !ev.business_ok) return {"rejected", ev.reason, A::kRefused};
-    // A redelivered webhook event that was acted on once changes nothing.
-    if (!ev.event.event_id.empty() && !row_id.empty() &&
+    // A redelivered webhook event that was acted on once changes nothing. Not from a provider
+    // whose word is only a cue: its event id is in the part anyone can rewrite, so a forged copy
+    // could make the provider's own resend a "duplicate" (review s22 M2); every step on its
+    // word is idempotent and asks before acting.
+    if (!p.SettlesOnOwnQuery() && !ev.event.event_id.empty() && !row_id.empty() &&
         store::EventSeenBefore(c, std::string(p.Id()), row_id, ev.event.event_id))
         return {"duplicate", "event " + ev.event.event_id + " was handled before", A::kAccepted};
     // A refund's result finishes the refund it names; it never settles anything.

@@ -122,8 +122,11 @@ QueryResult MeteredComplete(const Provider& p, const Merchant& m, const std::str
             return q;
         },
         [](const QueryResult& r) {
-            return r.state == QueryResult::State::kUnknown ? metrics::Outcome::kUnknown
-                                                           : metrics::Outcome::kOk;
+            using S = QueryResult::State;
+            if (r.state == S::kUnknown) return metrics::Outcome::kUnknown;
+            // A completion refused (declined, closed, not approved) is a definite refusal.
+            const bool refused = r.state == S::kFailed || r.state == S::kClosed || r.state == S::kNotPaid;
+            return refused ? metrics::Outcome::kFailed : metrics::Outcome::kOk;
         });
 }
 
@@ -153,6 +156,8 @@ CloseResult MeteredClose(Provider& p, const Merchant& m, const std::string& slip
 namespace {
 
 metrics::Outcome RefundOutcome(const RefundResult& r) {
+    // A confirmation refused (a refund the provider does not have as claimed) is its definite answer.
+    if (r.not_this_refund) return metrics::Outcome::kFailed;
     switch (r.state) {
         case RefundResult::State::kOk:
         case RefundResult::State::kProcessing:

@@ -886,9 +886,10 @@ def forged_twin(genuine, forged):
 
 def refund_event(refund_id, provider_refund_id, capture, value, status, slip_id=None):
     resource = {"id": provider_refund_id, "status": status, "amount": {"currency_code": "USD", "value": value},
-                "invoice_id": refund_id,
                 "links": [{"rel": "up", "method": "GET",
                            "href": "https://api-m.paypal.com/v2/payments/captures/" + capture}]}
+    if refund_id is not None:
+        resource["invoice_id"] = refund_id
     if slip_id:
         resource["custom_id"] = slip_id
     return {"id": "WH-" + secrets.token_hex(10).upper(), "event_type": "PAYMENT.CAPTURE.REFUNDED",
@@ -943,6 +944,87 @@ def test_paypal_refund_webhook_twins_neither_finish_a_refund_nor_invent_one():
     forged = refund_event(rid, pp_rid, capture, "1.00", "COMPLETED")
     assert post_paypal(headers, forged_twin(genuine, forged)) == 200
     assert db_row("SELECT st FROM refunds WHERE id = '%s'" % rid) == ["FAIL"]
+
+
+def signed_paypal(event):
+    """`event` (a dict) as a webhook body PayPal signed (with paysim's key, as
+    paypal_webhook signs): a genuine transmission."""
+    import zlib
+    body = json.dumps(event, separators=(",", ":"))
+    headers, _ = paypal_webhook("x", "1")
+    text = "%s|%s|%s|%d" % (headers["PAYPAL-TRANSMISSION-ID"], headers["PAYPAL-TRANSMISSION-TIME"],
+                            STACK["DEMO_PAYPAL_WEBHOOK_ID"], zlib.crc32(body.encode()))
+    sig = subprocess.run(["openssl", "dgst", "-sha256", "-sign", _conf("paysim.paypal_sign_key_file")],
+                         input=text.encode(), capture_output=True, check=True).stdout
+    headers["PAYPAL-TRANSMISSION-SIG"] = base64.b64encode(sig).decode()
+    return headers, body
+
+
+def paid_pp_with_refund(reason, amount="1.00"):
+    """A PayPal order paid and settled, and a refund of it through the CLI: (order, refund id,
+    capture id, PayPal's refund id or '')."""
+    order = buy_pp()
+    sim_pay(order["pay_id"])
+    assert slip(order["pay_id"])[0] == "OK"
+    res = cli("refund", order["id"], "--amount", amount, "--reason", reason, "--key", "t-" + order["id"], "--json")
+    rid = json.loads(res.stdout.splitlines()[0])["id"]
+    assert db_row("SELECT st FROM refunds WHERE id = '%s'" % rid) == ["PROCESSING"], res.stdout
+    return order, rid, slip(order["pay_id"])[1], psql("SELECT id FROM paysim.pp_refunds WHERE invoice_id = '%s'" % rid)
+
+
+@pytest.mark.skipif("DEMO_USD_SITE" not in STACK, reason="no PayPal site")
+def test_paypal_refund_twin_without_our_invoice_finishes_our_refund_not_an_outside_one():
+    """Review s22 M1: our refund's answer was lost, so its row has no PayPal id yet. A twin naming
+    PayPal's real refund id without our invoice_id found no refund of ours, and PayPal confirmed
+    the refund was of the slip's capture: it was listed for the operator as a refund orderpay did
+    not make, quoting the attacker's text. PayPal's own record names our refund: it finishes it."""
+    order, rid, capture, pp_rid = paid_pp_with_refund("sim:unknown")
+    assert pp_rid and psql("SELECT coalesce(provider_refund_id, '-') FROM refunds WHERE id = '%s'" % rid) == "-"
+    headers, genuine = paypal_webhook("x" + secrets.token_hex(4), "1.00")
+    assert post_paypal(headers, genuine) == 200
+    forged = refund_event(None, pp_rid, capture, "1.00", "COMPLETED", slip_id=order["pay_id"])
+    forged["resource"]["note_to_payer"] = "console refund, already handled"
+    assert post_paypal(headers, forged_twin(genuine, forged)) == 200
+    assert db_row("SELECT st, provider_refund_id FROM refunds WHERE id = '%s'" % rid) == ["OK", pp_rid]
+    rows = verdicts(order["pay_id"])
+    assert rows[-1][0] == "settled" and rid in rows[-1][1], rows
+    assert not [r for r in rows if r[1].startswith("no refund of ours")], rows
+    assert "OUTSIDE  " + order["pay_id"] not in cli("reconcile", check=False).stdout
+
+
+@pytest.mark.skipif("DEMO_USD_SITE" not in STACK, reason="no PayPal site")
+def test_paypal_forged_copy_under_an_event_id_does_not_turn_the_genuine_resend_into_a_duplicate():
+    """Review s22 M2: PayPal's genuine REFUNDED event ran ahead of PayPal's own record of the
+    refund and was refused (400) for PayPal to send again. A twin under the same event id, saying
+    the refund was still pending, was acknowledged; the event id counted as handled, so PayPal's
+    resend was a mere "duplicate" and the refund stayed PROCESSING."""
+    order, rid, capture, pp_rid = paid_pp_with_refund("sim:pending")
+    event = refund_event(rid, pp_rid, capture, "1.00", "COMPLETED")
+    headers, body = signed_paypal(event)
+    assert post_paypal(headers, body) == 400  # PayPal still says PENDING
+    forged = dict(event, resource=dict(event["resource"], status="PENDING"))
+    assert post_paypal(headers, forged_twin(body, forged)) == 200
+    psql("UPDATE paysim.pp_refunds SET status = 'COMPLETED' WHERE id = '%s'" % pp_rid)
+    assert post_paypal(headers, body) == 200  # PayPal's resend
+    assert db_row("SELECT st FROM refunds WHERE id = '%s'" % rid) == ["OK"]
+    assert verdicts(order["pay_id"])[-1][0] == "settled"
+
+
+@pytest.mark.skipif("DEMO_USD_SITE" not in STACK, reason="no PayPal site")
+def test_paypal_denied_twin_for_a_captured_order_settles_it_on_paypals_word():
+    """A twin saying DENIED about an order PayPal has captured: PayPal's own order says paid, so
+    the slip settles on that answer, never fails."""
+    order = captured_pp()
+    headers, genuine = paypal_webhook("x" + secrets.token_hex(4), "1.00")
+    assert post_paypal(headers, genuine) == 200
+    forged = {"id": "WH-" + secrets.token_hex(10).upper(), "event_type": "PAYMENT.CAPTURE.DENIED",
+              "resource": {"id": "CAPDENY" + secrets.token_hex(4).upper(), "status": "DECLINED",
+                           "amount": {"currency_code": "USD", "value": "%.2f" % order["fee"]},
+                           "custom_id": order["pay_id"]}}
+    assert post_paypal(headers, forged_twin(genuine, forged)) == 200
+    assert slip(order["pay_id"])[0] == "OK"
+    verdict, why = verdicts(order["pay_id"])[-1]
+    assert verdict == "settled" and "but paid by query" in why, (verdict, why)
 
 
 @pytest.mark.skipif("DEMO_USD_SITE" not in STACK, reason="no PayPal site")

@@ -219,17 +219,31 @@ def test_polling_a_waiting_order_costs_one_round_trip_until_its_slip_is_due_a_qu
 def test_calls_a_paypal_webhook_prompts_are_counted():
     """A PayPal capture webhook settles only on our own query of PayPal's order (review s21 H-1),
     and a refund webhook on our own query of the refund: those calls are provider calls like any
-    other, counted (and their answers screened) as queries (review s21-diff F2)."""
+    other, counted (and their answers screened): `query` and `refund_query` (review s21-diff F2)."""
+    import json
     import pytest
     if "DEMO_USD_SITE" not in STACK:
         pytest.skip("no PayPal site")
+    from conftest import cli, sim
     from test_hostile_notify import captured_pp, paypal_webhook, post_paypal
     order = captured_pp()
-    headers, body = paypal_webhook(order["pay_id"], "%.2f" % order["fee"])
+    capture = psql("SELECT capture_id FROM paysim.pp_orders WHERE custom_id = '%s'" % order["pay_id"])
+    headers, body = paypal_webhook(order["pay_id"], "%.2f" % order["fee"], capture_id=capture)
+    ok = 'orderpay_provider_calls_total{provider="paypal",operation="%s",outcome="ok"}'
     before = scrape()
     assert post_paypal(headers, body) == 200
-    assert post_paypal(headers, body) == 200  # the event again: a duplicate, no call
+    assert post_paypal(headers, body) == 200  # the same capture again: a duplicate, no call
     after = scrape()
-    assert delta(before, after, 'orderpay_provider_calls_total{provider="paypal",operation="query",outcome="ok"}') == 1
+    assert delta(before, after, ok % "query") == 1
     assert delta(before, after, 'orderpay_notifications_total{provider="paypal",verdict="settled"}') == 1
     assert delta(before, after, 'orderpay_notifications_total{provider="paypal",verdict="duplicate"}') == 1
+    # A refund PayPal holds PENDING, then completes and reports: one GET of the refund confirms it.
+    res = cli("refund", order["id"], "--amount", "1.00", "--reason", "sim:pending", "--key",
+              "metrics-" + order["id"], "--json")
+    rid = json.loads(res.stdout.splitlines()[0])["id"]
+    before = scrape()
+    status, sent, raw, _ = sim("/sim/refund", {"out_refund_no": rid, "provider": "paypal", "status": "COMPLETED"})
+    assert status == 200 and [x["status"] for x in sent["data"]["replies"]] == [200], raw
+    after = scrape()
+    assert delta(before, after, ok % "refund_query") == 1
+    assert psql("SELECT st FROM refunds WHERE id = '%s'" % rid) == "OK"

@@ -196,6 +196,9 @@ struct RefundResult {
     // ConfirmRefund only: the provider's refund by the id asked is not the one the message
     // claimed (another invoice or capture), or the provider knows no refund by it.
     bool not_this_refund = false;
+    // ConfirmRefund only: the merchant's refund number the provider's record carries (PayPal's
+    // invoice_id), which for a refund of ours is our refund id; "" when it carries none.
+    std::string refund_no;
 };
 
 /// `r` answered a repeat of a refund sent before under the same refund id. A kFailed that says

@@ -138,7 +138,9 @@ RefundResult RefundConfirmAnswer(long status, const std::string& body, const std
         return r;
     }
     // Checked above; a refund made outside orderpay is read under its own invoice.
-    return RefundAnswer(status, body, refund_id.empty() ? invoice : refund_id, currency);
+    r = RefundAnswer(status, body, refund_id.empty() ? invoice : refund_id, currency);
+    r.refund_no = invoice;
+    return r;
 }
 
 RefundResult RefundAnswer(long status, const std::string& body, const std::string& refund_id,
