@@ -353,3 +353,33 @@ def test_pending_refund_whose_webhook_is_lost_is_resolved_by_reconcile(key):
     assert "REFUNDING " + rid not in out, out
     assert refund_row(rid)[0] == "OK"
     assert sim_refunds(order["pay_id"])["refunded"] == 150
+
+
+def test_cli_refund_run_again_after_a_crash_replays_it_not_a_second_one():
+    """Review s21 F4: the CLI's refund commits its row, then dies before sending it (here: the
+    claim fails in the database). The operator runs the same command again. Without --key that
+    opened a second refund of the same partial amount, and reconcile then sent the orphaned first
+    one too: 6.00 back for a 3.00 refund. The command's own words are now its key: the re-run
+    replays the first refund and sends it, once."""
+    from conftest import psql
+    order = paid_paypal_order()  # 9.00 USD
+    oid = order["id"]
+    psql("CREATE OR REPLACE FUNCTION test_boom_r_%s() RETURNS trigger LANGUAGE plpgsql AS "
+         "$$ BEGIN RAISE EXCEPTION 'injected fault'; END $$; "
+         "CREATE TRIGGER test_boom_r_%s BEFORE UPDATE ON refunds FOR EACH ROW "
+         "WHEN (NEW.order_id = '%s' AND NEW.st = 'PROCESSING') EXECUTE FUNCTION test_boom_r_%s()" % (oid, oid, oid, oid))
+    try:
+        died = cli("refund", oid, "--amount", "3.00", "--reason", "damaged box", check=False)
+        assert died.returncode != 0, died.stdout
+    finally:
+        psql("DROP TRIGGER IF EXISTS test_boom_r_%s ON refunds; DROP FUNCTION IF EXISTS test_boom_r_%s()" % (oid, oid))
+    assert db_row("SELECT count(*), min(st) FROM refunds WHERE order_id = '%s'" % oid) == ["1", "NEW"]
+    again = cli("refund", oid, "--amount", "3.00", "--reason", "damaged box")
+    assert "(replay)" in again.stdout and " OK " in again.stdout, again.stdout
+    cli("reconcile", "--min-age", "0", check=False)
+    assert db_row("SELECT count(*), min(st) FROM refunds WHERE order_id = '%s'" % oid) == ["1", "OK"]
+    assert sim_refunds(order["pay_id"])["refunded"] == 300
+    # Another reason (or a --key) is another refund, on purpose.
+    other = cli("refund", oid, "--amount", "3.00", "--reason", "second box")
+    assert "(replay)" not in other.stdout and " OK " in other.stdout, other.stdout
+    assert sim_refunds(order["pay_id"])["refunded"] == 600
