@@ -86,12 +86,17 @@ int Notify(Env& env, const Args& a) {
     app::NotifyEval ev = app::EvaluateNotification(env.db, *p, site, raw);
     // Without --site, judge it as the site of the slip it names would (a second, identical pass).
     if (site.empty() && ev.slip) ev = app::EvaluateNotification(env.db, *p, ev.slip->site_id, raw);
-    bool would_settle = ev.signature_ok && ev.business_ok && ev.event.paid && ev.notice.may_settle;
+    const bool acceptable = ev.signature_ok && ev.business_ok && ev.event.paid && ev.notice.may_settle;
+    // A provider whose signature does not bind the whole message (PayPal) settles only on its own
+    // record, which the live path asks for and this offline check does not (review s21-diff F4).
+    const bool needs_query = acceptable && p->SettlesOnOwnQuery();
+    const bool would_settle = acceptable && !needs_query;
     if (a.json) {
         std::cout << "{\"provider\":" << http::JsonString(id)
                   << ",\"signature_ok\":" << (ev.signature_ok ? "true" : "false")
                   << ",\"business_ok\":" << (ev.business_ok ? "true" : "false")
                   << ",\"would_settle\":" << (would_settle ? "true" : "false")
+                  << ",\"settles_only_on_provider_query\":" << (needs_query ? "true" : "false")
                   << ",\"reason\":" << http::JsonString(ev.reason) << ",\"checks\":[";
         for (std::size_t i = 0; i < ev.checks.size(); ++i) {
             std::cout << (i ? "," : "") << "{\"check\":" << http::JsonString(ev.checks[i].name)
@@ -102,7 +107,13 @@ int Notify(Env& env, const Args& a) {
     } else {
         for (const app::CheckLine& c : ev.checks)
             std::cout << (c.ok ? "PASS " : "FAIL ") << c.name << ": " << c.detail << '\n';
-        std::cout << "verdict: " << (would_settle ? "would settle" : ev.reason) << '\n';
+        std::cout << "verdict: "
+                  << (would_settle  ? "would settle"
+                      : needs_query ? "would ask " + id +
+                                          " for its own record of the payment and settle only on that answer "
+                                          "(the message alone settles nothing)"
+                                    : ev.reason)
+                  << '\n';
     }
     return ev.signature_ok ? 0 : 1;
 }

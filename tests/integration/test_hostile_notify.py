@@ -1028,6 +1028,25 @@ def test_paypal_denied_twin_for_a_captured_order_settles_it_on_paypals_word():
 
 
 @pytest.mark.skipif("DEMO_USD_SITE" not in STACK, reason="no PayPal site")
+def test_notify_verify_of_a_paypal_capture_does_not_promise_a_settlement(tmp_path):
+    """Review s21-diff F4: `notify verify` said "would settle" of a PayPal capture webhook whose
+    every check passes, though the live path settles only on PayPal's own order, which an offline
+    check does not ask for (and which, here, never captured anything)."""
+    order = buy_pp()
+    headers, body = paypal_webhook(order["pay_id"], "%.2f" % order["fee"])
+    (tmp_path / "body").write_text(body)
+    (tmp_path / "headers").write_text("".join("%s: %s\n" % kv for kv in headers.items()))
+    args = ["notify", "verify", "--provider", "paypal", "--headers", str(tmp_path / "headers"),
+            "--body", str(tmp_path / "body")]
+    out = json.loads(cli(*args, "--json").stdout)
+    assert out["signature_ok"] and out["business_ok"], out
+    assert out["would_settle"] is False and out["settles_only_on_provider_query"] is True, out
+    text = cli(*args).stdout
+    assert "verdict: would ask paypal for its own record" in text and "would settle" not in text, text
+    assert post_paypal(headers, body) == 400 and slip(order["pay_id"])[0] == "WAIT"
+
+
+@pytest.mark.skipif("DEMO_USD_SITE" not in STACK, reason="no PayPal site")
 def test_paypal_settlement_on_our_query_and_its_verdict_commit_together():
     """Review s21-diff F3: a capture webhook settled on our own query wrote its verdict in a
     second transaction; a failure between the two left the slip OK and the row undecided, and
