@@ -1047,6 +1047,26 @@ def test_notify_verify_of_a_paypal_capture_does_not_promise_a_settlement(tmp_pat
 
 
 @pytest.mark.skipif("DEMO_USD_SITE" not in STACK, reason="no PayPal site")
+def test_paypal_capture_reversed_before_we_settled_is_refused_not_retried_for_days():
+    """Review s21-diff F5: PayPal's order shows the capture REVERSED (a chargeback the buyer won)
+    before the slip was settled. The order query read that as unknown: every copy of the capture
+    webhook was answered 500, for PayPal to resend for three days, and pay/check asked again on
+    every poll. The money went back: the webhook is refused (400), and the slip fails."""
+    order = captured_pp()
+    capture = psql("SELECT capture_id FROM paysim.pp_orders WHERE custom_id = '%s'" % order["pay_id"])
+    psql("UPDATE paysim.pp_orders SET capture_status = 'REVERSED' WHERE custom_id = '%s'" % order["pay_id"])
+    headers, body = paypal_webhook(order["pay_id"], "%.2f" % order["fee"], capture_id=capture)
+    assert post_paypal(headers, body) == 400
+    verdict, why = verdicts(order["pay_id"])[-1]
+    assert verdict == "rejected" and "capture REVERSED" in why, (verdict, why)
+    assert slip(order["pay_id"])[0] == "WAIT"
+    st, data, raw, _ = api("GET", "check", ticket=STACK["DEMO_TICKET"], params={"id": order["id"]},
+                           site=STACK.get("DEMO_USD_SITE", "demo-usd"))
+    assert st == 200 and data["data"]["or_st"] != "OK", raw
+    assert slip(order["pay_id"])[0] == "FAIL"
+
+
+@pytest.mark.skipif("DEMO_USD_SITE" not in STACK, reason="no PayPal site")
 def test_paypal_settlement_on_our_query_and_its_verdict_commit_together():
     """Review s21-diff F3: a capture webhook settled on our own query wrote its verdict in a
     second transaction; a failure between the two left the slip OK and the row undecided, and

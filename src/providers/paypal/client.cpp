@@ -278,6 +278,11 @@ QueryResult PaypalClient::OrderState(const std::string& body, long status) const
             q.state = S::kPaying;
         } else if (cst == "DECLINED" || cst == "FAILED") {
             q.state = S::kFailed;
+        } else if (cst == "REVERSED") {
+            // Taken back from the merchant (a chargeback the buyer won): no money to settle on. As
+            // unknown it was answered 500 for PayPal to resend for days (review s21-diff F5).
+            q.state = S::kFailed;
+            q.message += " (reversed: the money went back to the buyer)";
         }
         return q;
     }
