@@ -193,6 +193,7 @@ RefundAnswer RequestRefund(Context& ctx, const store::RefundRequest& req) {
     // A new refund is sent now; so is a replay of one whose worker died before asking (the same
     // refund id: the provider refunds it at most once).
     if (a.refund->st == domain::RefundState::kNew) {
+        a.sent = true;
         SendRefund(ctx, *a.refund);
         a.refund = store::FindRefund(ctx.db(), o.refund_id);
     }
@@ -329,13 +330,31 @@ NotifyDecision DecideRefundNotice(db::Connection& c, const providers::Provider& 
         const bool final_row = r->st == domain::RefundState::kOk || r->st == domain::RefundState::kFail;
         const bool against = (r->st == domain::RefundState::kOk && rf.failed) ||
                              (r->st == domain::RefundState::kFail && rf.ok);
-        if (final_row && !against)
+        // The message names another of the provider's refunds than the one ours became: perhaps a
+        // second refund of the same money under our refund id, which only this message tells of.
+        const bool other_id = !r->provider_refund_id.empty() && !rf.provider_refund_id.empty() &&
+                              rf.provider_refund_id != r->provider_refund_id;
+        if (final_row && !against && !other_id)
             return {"duplicate", "refund " + r->id + " already " + std::string(domain::ToString(r->st)),
                     A::kAccepted};
         // Asked by the id the refund already has, when an answer gave it one.
         providers::RefundParams params = ParamsOf(*r);
-        if (params.provider_refund_id.empty()) params.provider_refund_id = rf.provider_refund_id;
+        if (params.provider_refund_id.empty() || other_id) params.provider_refund_id = rf.provider_refund_id;
         if (std::optional<NotifyDecision> d = ConfirmOrRefuse(p, ev, params, q)) return *d;
+        if (other_id) {
+            // The provider confirms it: a refund under our id that is not the one we recorded.
+            if (q.state == S::kFailed)
+                return {"ignored",
+                        "refund " + r->id + ": another refund " + rf.provider_refund_id +
+                            " under it failed: " + q.message,
+                        A::kAccepted};
+            log::Error("refund ", r->id, ": the provider made another refund ", rf.provider_refund_id,
+                       " under it (recorded ", r->provider_refund_id, "): ", q.message);
+            return {"ignored",
+                    "conflict: refund " + r->id + ": the provider made another refund under it (recorded " +
+                        r->provider_refund_id + "): " + q.message,
+                    A::kAccepted};
+        }
         confirmed = true;
     }
     bool ok = rf.ok, failed = rf.failed, stuck = rf.stuck;

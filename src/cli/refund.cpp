@@ -83,12 +83,29 @@ int Report(const Args& a, const app::RefundAnswer& ans) {
 // Without --key, the refund's own words are its key: the same command run again (after a crash,
 // a dropped SSH session, a timeout) replays that refund rather than opening a second one of the
 // same money (review s21 F4). Refunding the same amount for the same reason twice on purpose
-// takes a --key.
+// takes a --key; a re-run that finds the refund already finished says so (RequestWithWords).
 std::string DerivedKey(const std::string& what, const std::optional<std::int64_t>& amount,
                        const std::string& reason) {
     const std::string words =
         what + "|" + (amount ? std::to_string(*amount) : std::string("all")) + "|" + reason;
     return "cli:" + crypto::HexLower(crypto::Sha256(words)).substr(0, 40);
+}
+
+// The refund of a command without --key. A refund of the same words still under way (NEW, sent
+// now, or PROCESSING) is this one; one finished before is not silently taken for it (the buyer
+// would get nothing while the command said OK): the operator is told, and exits 1.
+int RequestWithWords(const Args& a, app::Context& ctx, const store::RefundRequest& req) {
+    app::RefundAnswer ans = app::RequestRefund(ctx, req);
+    if (ans.replay && !ans.sent && ans.refund &&
+        (ans.refund->st == domain::RefundState::kOk || ans.refund->st == domain::RefundState::kFail)) {
+        const store::RefundRow& r = *ans.refund;
+        if (a.json) std::cout << app::RenderRefund(r, true) << '\n';
+        return Fail("refund " + r.id +
+                    " with the same words (order or slip, amount, reason) was made before and is " +
+                    std::string(domain::ToString(r.st)) + (r.note.empty() ? "" : " (" + r.note + ")") +
+                    ": to refund again on purpose, give --key");
+    }
+    return Report(a, ans);
 }
 
 int RefundCmd(Env& env, const Args& a) {
@@ -113,7 +130,10 @@ int RefundCmd(Env& env, const Args& a) {
                         " cannot refund through orderpay");
         req.slip = slip->id;
         req.site = slip->site_id;
-        if (!key) req.idempotency_key = DerivedKey("slip " + slip->id, std::nullopt, reason);
+        if (!key) {
+            req.idempotency_key = DerivedKey("slip " + slip->id, std::nullopt, reason);
+            return RequestWithWords(a, ctx, req);
+        }
         return Report(a, app::RequestRefund(ctx, req));
     }
     if (a.pos.size() != 2) throw UsageError(kRefundUsage);
@@ -136,7 +156,10 @@ int RefundCmd(Env& env, const Args& a) {
     }
     req.site = *site;
     req.order = order_id;
-    if (!key) req.idempotency_key = DerivedKey("order " + order_id, req.amount, reason);
+    if (!key) {
+        req.idempotency_key = DerivedKey("order " + order_id, req.amount, reason);
+        return RequestWithWords(a, ctx, req);
+    }
     return Report(a, app::RequestRefund(ctx, req));
 }
 

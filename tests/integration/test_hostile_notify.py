@@ -926,8 +926,9 @@ def test_paypal_refund_webhook_twins_neither_finish_a_refund_nor_invent_one():
     rows = [r for r in verdicts(order["pay_id"]) if r[0] != "settled"]
     assert len(rows) == 4 and all(v == "rejected" for v, _ in rows), rows
     # The signature verified each time: only PayPal's own record of the refund stopped them (asked
-    # by the refund id PayPal gave us, whatever id the message names).
-    assert all("provider's refund says" in why and "PENDING" in why for _, why in rows), rows
+    # by the refund id PayPal gave us; a message naming another id is asked about that id).
+    assert all("provider's refund says" in why and "PENDING" in why for _, why in rows[:3]), rows
+    assert "not borne out: PayPal knows no refund RFNOSUCH" in rows[3][1], rows
     # A refund "made outside orderpay" that PayPal never made is not listed for the operator.
     outside = refund_event("dash-" + secrets.token_hex(4), "RFOUT" + secrets.token_hex(5).upper(), capture,
                            "2.00", "COMPLETED", slip_id=order["pay_id"])
@@ -960,7 +961,7 @@ def signed_paypal(event):
     return headers, body
 
 
-def paid_pp_with_refund(reason, amount="1.00"):
+def paid_pp_with_refund(reason, amount="1.00", st="PROCESSING"):
     """A PayPal order paid and settled, and a refund of it through the CLI: (order, refund id,
     capture id, PayPal's refund id or '')."""
     order = buy_pp()
@@ -968,7 +969,7 @@ def paid_pp_with_refund(reason, amount="1.00"):
     assert slip(order["pay_id"])[0] == "OK"
     res = cli("refund", order["id"], "--amount", amount, "--reason", reason, "--key", "t-" + order["id"], "--json")
     rid = json.loads(res.stdout.splitlines()[0])["id"]
-    assert db_row("SELECT st FROM refunds WHERE id = '%s'" % rid) == ["PROCESSING"], res.stdout
+    assert db_row("SELECT st FROM refunds WHERE id = '%s'" % rid) == [st], res.stdout
     return order, rid, slip(order["pay_id"])[1], psql("SELECT id FROM paysim.pp_refunds WHERE invoice_id = '%s'" % rid)
 
 
@@ -989,7 +990,31 @@ def test_paypal_refund_twin_without_our_invoice_finishes_our_refund_not_an_outsi
     rows = verdicts(order["pay_id"])
     assert rows[-1][0] == "settled" and rid in rows[-1][1], rows
     assert not [r for r in rows if r[1].startswith("no refund of ours")], rows
-    assert "OUTSIDE  " + order["pay_id"] not in cli("reconcile", check=False).stdout
+    listed = cli("reconcile", check=False).stdout.splitlines()
+    assert not [line for line in listed if line.startswith("OUTSIDE") and order["pay_id"] in line], listed
+
+
+@pytest.mark.skipif("DEMO_USD_SITE" not in STACK, reason="no PayPal site")
+def test_paypal_second_refund_under_our_refund_id_is_not_a_mere_duplicate():
+    """Review s22-b #5: our refund is OK as PayPal's refund Y. PayPal reports another refund X
+    carrying our refund id as its invoice (a second refund of the same money). A finished refund
+    told about again is answered without asking PayPal, which hid this: it is now confirmed by
+    X's own record and kept as a conflict for the operator. A forged X is refused."""
+    from test_paypal_refund import paypal_token, pp_refund
+    order, rid, capture, pp_rid = paid_pp_with_refund("plain", st="OK")
+    status, second, raw, _ = pp_refund(capture, {"amount": {"value": "1.00", "currency_code": "USD"},
+                                                 "invoice_id": rid}, "again-" + rid, paypal_token())
+    assert status == 201 and second["id"] != pp_rid, raw
+    headers, body = signed_paypal(refund_event(rid, second["id"], capture, "1.00", "COMPLETED"))
+    assert post_paypal(headers, body) == 200
+    verdict, why = verdicts(order["pay_id"])[-1]
+    assert verdict == "ignored" and why.startswith("conflict: refund " + rid) and pp_rid in why, (verdict, why)
+    # Our books keep the one refund, as recorded.
+    assert db_row("SELECT st, provider_refund_id FROM refunds WHERE id = '%s'" % rid) == ["OK", pp_rid]
+    # The same about a refund PayPal does not have: refused.
+    headers, body = signed_paypal(refund_event(rid, "RFNONE" + secrets.token_hex(5).upper(), capture, "1.00",
+                                               "COMPLETED"))
+    assert post_paypal(headers, body) == 400
 
 
 @pytest.mark.skipif("DEMO_USD_SITE" not in STACK, reason="no PayPal site")

@@ -379,6 +379,11 @@ def test_cli_refund_run_again_after_a_crash_replays_it_not_a_second_one():
     cli("reconcile", "--min-age", "0", check=False)
     assert db_row("SELECT count(*), min(st) FROM refunds WHERE order_id = '%s'" % oid) == ["1", "OK"]
     assert sim_refunds(order["pay_id"])["refunded"] == 300
+    # Once it is finished, the same words are not taken for it silently (the buyer would get
+    # nothing while the command said OK): exit 1, and why.
+    done = cli("refund", oid, "--amount", "3.00", "--reason", "damaged box", check=False)
+    assert done.returncode == 1 and "made before and is OK" in done.stderr + done.stdout, done
+    assert sim_refunds(order["pay_id"])["refunded"] == 300
     # Another reason (or a --key) is another refund, on purpose.
     other = cli("refund", oid, "--amount", "3.00", "--reason", "second box")
     assert "(replay)" not in other.stdout and " OK " in other.stdout, other.stdout

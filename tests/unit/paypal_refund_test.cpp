@@ -151,6 +151,37 @@ TEST(PaypalRefund, ARefundSentBeforeIsFoundInTheOrderByItsInvoice) {
         EXPECT_TRUE(l.read);
         EXPECT_FALSE(l.found);
     }
+    // A refund PayPal failed, then one that went through, under our invoice: the one that went
+    // through. Two that went through: a second refund of the same money, never settled by us.
+    auto listed = [&](const std::string& a, const std::string& b) {
+        auto one = [](const std::string& id, const std::string& st) {
+            return "{\"id\":\"" + id + "\",\"status\":\"" + st +
+                   "\",\"invoice_id\":\"rf0001\",\"amount\":{\"value\":\"4.00\",\"currency_code\":\"USD\"}}";
+        };
+        return order(",\"refunds\":[" + one("1AA00000000000001", a) + "," + one("1AA00000000000002", b) +
+                     "]");
+    };
+    l = RefundOfInvoice(200, listed("FAILED", "COMPLETED"), "rf0001", "USD");
+    ASSERT_TRUE(l.found);
+    EXPECT_EQ(l.refund.state, S::kOk);
+    EXPECT_EQ(l.refund.provider_refund_id, "1AA00000000000002");
+    l = RefundOfInvoice(200, listed("COMPLETED", "FAILED"), "rf0001", "USD");
+    EXPECT_EQ(l.refund.state, S::kOk);
+    EXPECT_EQ(l.refund.provider_refund_id, "1AA00000000000001");
+    EXPECT_EQ(RefundOfInvoice(200, listed("FAILED", "CANCELLED"), "rf0001", "USD").refund.state, S::kFailed);
+    for (auto [a, b] : {std::pair{"COMPLETED", "COMPLETED"}, std::pair{"PENDING", "COMPLETED"}}) {
+        l = RefundOfInvoice(200, listed(a, b), "rf0001", "USD");
+        EXPECT_TRUE(l.found);
+        EXPECT_EQ(l.refund.state, S::kUnknown) << a << b;
+        EXPECT_NE(l.refund.message.find("second refund"), std::string::npos);
+    }
+    // Listed in another currency: found, never read as our amount (held as RefundAnswer holds it).
+    const std::string eur =
+        ",\"refunds\":[{\"id\":\"1JU08902781691411\",\"status\":\"COMPLETED\",\"invoice_id\":\"rf0001\","
+        "\"amount\":{\"value\":\"4.00\",\"currency_code\":\"EUR\"}}]";
+    l = RefundOfInvoice(200, order(eur), "rf0001", "USD");
+    ASSERT_TRUE(l.found);
+    EXPECT_EQ(l.refund.amount, -1);
     // Nothing can be concluded from an order we could not read: nothing is sent.
     for (auto [status, body] : std::initializer_list<std::pair<long, std::string>>{
              {404, "{}"}, {500, order(two)}, {401, "{}"}, {200, "not json"}, {200, "{\"id\":\"X\"}"}}) {

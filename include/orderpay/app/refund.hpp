@@ -19,6 +19,7 @@ struct RefundAnswer {
     std::string why;               // the error's detail, for the reply's msg and the CLI
     std::optional<store::RefundRow> refund;
     bool replay = false;  // the idempotency key named a refund made before
+    bool sent = false;    // this request sent it to the provider (a new one, or a replay still NEW)
 };
 
 /// The provider that would refund the payment with pay type `pay_tp` ("zfb.qrcode" -> zfb),

@@ -230,17 +230,28 @@ InvoiceLookup RefundOfInvoice(long status, const std::string& body, const std::s
         return out;
     }
     out.read = true;
+    // Every refund listed under our invoice: one that went through (or is going through) wins
+    // over ones PayPal failed; two that went through are a second refund of the same money,
+    // which no answer of ours can settle: held for an operator, never sent again.
+    int live = 0;
     for (const auto& unit : units->GetArray()) {
         const rapidjson::Value* refunds = Member(Member(&unit, "payments"), "refunds");
         if (!refunds || !refunds->IsArray()) continue;
         for (const auto& one : refunds->GetArray()) {
             if (!one.IsObject() || Str(&one, "invoice_id") != refund_id) continue;
+            RefundResult r = RefundOfJson(one, refund_id, currency);
+            const bool failed = r.state == RefundResult::State::kFailed;
+            if (!failed) ++live;
+            if (!out.found || !failed) out.refund = std::move(r);
             out.found = true;
-            out.refund = RefundOfJson(one, refund_id, currency);
-            return out;
         }
     }
-    out.message = "the order lists no refund with invoice " + refund_id;
+    if (live > 1) {
+        out.refund = RefundResult{};
+        out.refund.message = "PayPal's order lists " + std::to_string(live) + " refunds under invoice " +
+                             refund_id + ": a second refund of the same money, for an operator";
+    }
+    if (!out.found) out.message = "the order lists no refund with invoice " + refund_id;
     return out;
 }
 
@@ -257,7 +268,11 @@ RefundResult PaypalClient::Refund(const providers::Merchant& m, const providers:
     // repeat is a second refund of a partial amount (review s21 F2(a)). The order lists its
     // refunds with their invoice_id (our refund id): asked first, and only a refund it does not
     // list is sent again. An order we cannot read sends nothing.
-    if (p.sent_before && PathSafe(p.provider_ref)) {
+    if (p.sent_before) {
+        if (!PathSafe(p.provider_ref)) {
+            r.message = "refund lookup: no PayPal order id recorded for the slip to look the refund up in";
+            return r;
+        }
         Call g = Api(m, "GET", "/v2/checkout/orders/" + p.provider_ref, "", "");
         if (!g.answered) {
             r.message = "refund lookup: " + g.error;
