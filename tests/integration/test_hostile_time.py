@@ -4,7 +4,6 @@ import hashlib
 import threading
 import time
 import uuid
-import zlib
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -13,7 +12,7 @@ from conftest import STACK, api, cli, psql, sim
 from helpers import buy, buy_ok, check, db_row, inbox, sim_pay, sim_trade, wait_for
 from test_hostile_buyer import expect
 from test_hostile_notify import (_conf, audit_violations, buy_pp, expire_now, paypal_webhook, post_paypal,
-                                 post_zfb_params, product, stock, wx_fields, wx_xml, zfb_form)
+                                 post_zfb_params, product, signed_paypal, stock, wx_fields, wx_xml, zfb_form)
 from test_hostile_resend import creates, reset_unsent
 from test_metrics import scrape
 from test_provider_binding import WX_SUCCESS_PREFIX, post_wx
@@ -292,20 +291,12 @@ def test_alipay_gmt_payment_and_notify_time_far_off_or_malformed_settle_on_our_c
 
 def resigned_paypal(custom_id, value, create_time):
     """paypal_webhook's event with another create_time, signed again over the new body's CRC."""
-    import base64
     import json
-    import subprocess
-    headers, body = paypal_webhook(custom_id, value)
+    _, body = paypal_webhook(custom_id, value)
     event = json.loads(body)
     event["create_time"] = create_time
     event["resource"]["create_time"] = event["resource"]["update_time"] = create_time
-    body = json.dumps(event, separators=(",", ":"))
-    text = "%s|%s|%s|%d" % (headers["PAYPAL-TRANSMISSION-ID"], headers["PAYPAL-TRANSMISSION-TIME"],
-                            STACK["DEMO_PAYPAL_WEBHOOK_ID"], zlib.crc32(body.encode()))
-    sig = subprocess.run(["openssl", "dgst", "-sha256", "-sign", _conf("paysim.paypal_sign_key_file")],
-                         input=text.encode(), capture_output=True, check=True).stdout
-    headers["PAYPAL-TRANSMISSION-SIG"] = base64.b64encode(sig).decode()
-    return headers, body
+    return signed_paypal(event)
 
 
 @pytest.mark.skipif("DEMO_USD_SITE" not in STACK, reason="no PayPal site")
