@@ -152,6 +152,22 @@ class FakeGateway(LocalServer):
         super().__init__(H)
 
 
+@contextlib.contextmanager
+def failing_update(table, tag, when):
+    """While inside: an UPDATE of `table` whose new row matches the SQL condition `when` (on NEW)
+    raises in the database, as a fault between two statements would. `tag` names the trigger
+    (unique per test: a slip or order id), so clearing it leaves nothing behind."""
+    name = "test_boom_%s_%s" % (table, tag)
+    psql("CREATE OR REPLACE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql AS "
+         "$$ BEGIN RAISE EXCEPTION 'injected fault'; END $$; "
+         "CREATE TRIGGER %s BEFORE UPDATE ON %s FOR EACH ROW WHEN (%s) EXECUTE FUNCTION %s()"
+         % (name, name, table, when, name))
+    try:
+        yield
+    finally:
+        psql("DROP TRIGGER IF EXISTS %s ON %s; DROP FUNCTION IF EXISTS %s()" % (name, table, name))
+
+
 def lock_waiters(*fragments):
     """How many sessions of this database wait for a lock in a statement containing every one of
     `fragments` (all of them when none is given)."""

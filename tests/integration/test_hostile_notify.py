@@ -22,7 +22,7 @@ import urllib.parse
 import pytest
 
 from conftest import STACK, api, cli, psql, sim
-from helpers import buy_ok, check, db_row, ensure_site, inbox, sim_pay
+from helpers import buy_ok, check, db_row, ensure_site, failing_update, inbox, sim_pay
 from test_provider_binding import WX_FAIL_PREFIX, WX_SUCCESS_PREFIX, post_wx, post_zfb, wx_key
 
 V3 = STACK.get("DEMO_V3_SITE", "demo-v3")
@@ -1100,17 +1100,9 @@ def test_paypal_settlement_on_our_query_and_its_verdict_commit_together():
     order = captured_pp()
     sid = order["pay_id"]
     headers, body = paypal_webhook(sid, "%.2f" % order["fee"])
-    psql("CREATE OR REPLACE FUNCTION test_boom_v_%s() RETURNS trigger LANGUAGE plpgsql AS "
-         "$$ BEGIN RAISE EXCEPTION 'injected fault'; END $$; "
-         "CREATE TRIGGER test_boom_v_%s BEFORE UPDATE ON notifications FOR EACH ROW "
-         "WHEN (NEW.slip_id = '%s' AND NEW.verdict = 'settled') EXECUTE FUNCTION test_boom_v_%s()"
-         % (sid, sid, sid, sid))
-    try:
+    with failing_update("notifications", sid, "NEW.slip_id = '%s' AND NEW.verdict = 'settled'" % sid):
         assert post_paypal(headers, body) == 500
         assert slip(sid)[0] == "WAIT"
-    finally:
-        psql("DROP TRIGGER IF EXISTS test_boom_v_%s ON notifications; DROP FUNCTION IF EXISTS test_boom_v_%s()"
-             % (sid, sid))
     assert post_paypal(headers, body) == 200
     assert slip(sid)[0] == "OK"
     # (The error's reason runs over several lines: PostgreSQL's context of the fault.)

@@ -361,18 +361,12 @@ def test_cli_refund_run_again_after_a_crash_replays_it_not_a_second_one():
     opened a second refund of the same partial amount, and reconcile then sent the orphaned first
     one too: 6.00 back for a 3.00 refund. The command's own words are now its key: the re-run
     replays the first refund and sends it, once."""
-    from conftest import psql
+    from helpers import failing_update
     order = paid_paypal_order()  # 9.00 USD
     oid = order["id"]
-    psql("CREATE OR REPLACE FUNCTION test_boom_r_%s() RETURNS trigger LANGUAGE plpgsql AS "
-         "$$ BEGIN RAISE EXCEPTION 'injected fault'; END $$; "
-         "CREATE TRIGGER test_boom_r_%s BEFORE UPDATE ON refunds FOR EACH ROW "
-         "WHEN (NEW.order_id = '%s' AND NEW.st = 'PROCESSING') EXECUTE FUNCTION test_boom_r_%s()" % (oid, oid, oid, oid))
-    try:
+    with failing_update("refunds", oid, "NEW.order_id = '%s' AND NEW.st = 'PROCESSING'" % oid):
         died = cli("refund", oid, "--amount", "3.00", "--reason", "damaged box", check=False)
         assert died.returncode != 0, died.stdout
-    finally:
-        psql("DROP TRIGGER IF EXISTS test_boom_r_%s ON refunds; DROP FUNCTION IF EXISTS test_boom_r_%s()" % (oid, oid))
     assert db_row("SELECT count(*), min(st) FROM refunds WHERE order_id = '%s'" % oid) == ["1", "NEW"]
     again = cli("refund", oid, "--amount", "3.00", "--reason", "damaged box")
     assert "(replay)" in again.stdout and " OK " in again.stdout, again.stdout
