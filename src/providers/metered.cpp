@@ -30,6 +30,11 @@ auto Metered(const Provider& p, metrics::Op op, Call&& call, Classify&& classify
     }
 }
 
+// A query answered is ok, whatever it says; only an answer we could not use is unknown.
+metrics::Outcome QueryOutcome(const QueryResult& r) {
+    return r.state == QueryResult::State::kUnknown ? metrics::Outcome::kUnknown : metrics::Outcome::kOk;
+}
+
 // What the buyer is shown must be text, and a QR text must fit a code (qr_svg encodes at level
 // M: 2331 bytes at most); a JSAPI object or an approval URL has more room.
 bool Showable(const std::string& re_tp, const std::string& s) {
@@ -106,10 +111,7 @@ QueryResult MeteredQuery(Provider& p, const Merchant& m, const std::string& slip
             Screen(q);
             return q;
         },
-        [](const QueryResult& r) {
-            return r.state == QueryResult::State::kUnknown ? metrics::Outcome::kUnknown
-                                                           : metrics::Outcome::kOk;
-        });
+        QueryOutcome);
 }
 
 QueryResult MeteredComplete(const Provider& p, const Merchant& m, const std::string& slip_id,
@@ -139,10 +141,7 @@ QueryResult MeteredConfirmPaid(const Provider& p, const Merchant& m, const std::
             Screen(q);
             return q;
         },
-        [](const QueryResult& r) {
-            return r.state == QueryResult::State::kUnknown ? metrics::Outcome::kUnknown
-                                                           : metrics::Outcome::kOk;
-        });
+        QueryOutcome);
 }
 
 CloseResult MeteredClose(Provider& p, const Merchant& m, const std::string& slip_id, bool scan) {
