@@ -199,6 +199,16 @@ NotifyDecision Confirm(db::Connection& c, const providers::Provider& p, const No
     }
     if (q.state == S::kUnknown)
         return {"error", "notified paid; the query to confirm it failed: " + q.message, A::kError};
+    // The provider's record says the payment failed for good (declined, reversed, refunded whole):
+    // nothing a resend could change, so acknowledged, and an open slip fails as pay/check's
+    // query would fail it.
+    if (q.state == S::kFailed || q.state == S::kClosed) {
+        const bool failed = slip.Open() && store::FailSlip(c, slip.id, "provider: " + q.message);
+        return {
+            "ignored",
+            "notified paid, but the provider's order says: " + q.message + (failed ? " (slip failed)" : ""),
+            A::kAccepted};
+    }
     return {"rejected", "notified paid, but the provider's order says: " + q.message, A::kRefused};
 }
 

@@ -1072,23 +1072,42 @@ def test_notify_verify_of_a_paypal_capture_does_not_promise_a_settlement(tmp_pat
 
 
 @pytest.mark.skipif("DEMO_USD_SITE" not in STACK, reason="no PayPal site")
-def test_paypal_capture_reversed_before_we_settled_is_refused_not_retried_for_days():
-    """Review s21-diff F5: PayPal's order shows the capture REVERSED (a chargeback the buyer won)
-    before the slip was settled. The order query read that as unknown: every copy of the capture
-    webhook was answered 500, for PayPal to resend for three days, and pay/check asked again on
-    every poll. The money went back: the webhook is refused (400), and the slip fails."""
+def test_paypal_capture_reversed_or_refunded_before_we_settled_is_acknowledged_and_fails_the_slip(
+        reversed_or_refunded):
+    """Review s21-diff F5/F6: PayPal's order shows the capture REVERSED (a chargeback the buyer
+    won), or REFUNDED whole (in PayPal's console), before the slip was settled. REVERSED read as
+    unknown: every copy of the capture webhook was answered 500, for PayPal to resend for three
+    days, and pay/check asked again on every poll. REFUNDED read as paid: the order was settled and
+    would ship on money already given back. Either way the money went back: the webhook is
+    acknowledged (nothing a resend could change), and the slip fails."""
     order = captured_pp()
     capture = psql("SELECT capture_id FROM paysim.pp_orders WHERE custom_id = '%s'" % order["pay_id"])
-    psql("UPDATE paysim.pp_orders SET capture_status = 'REVERSED' WHERE custom_id = '%s'" % order["pay_id"])
+    reversed_or_refunded(order, capture)
     headers, body = paypal_webhook(order["pay_id"], "%.2f" % order["fee"], capture_id=capture)
-    assert post_paypal(headers, body) == 400
+    assert post_paypal(headers, body) == 200
     verdict, why = verdicts(order["pay_id"])[-1]
-    assert verdict == "rejected" and "capture REVERSED" in why, (verdict, why)
-    assert slip(order["pay_id"])[0] == "WAIT"
+    assert verdict == "ignored" and "provider's order says" in why and "(slip failed)" in why, (verdict, why)
+    assert slip(order["pay_id"])[0] == "FAIL"
     st, data, raw, _ = api("GET", "check", ticket=STACK["DEMO_TICKET"], params={"id": order["id"]},
                            site=STACK.get("DEMO_USD_SITE", "demo-usd"))
     assert st == 200 and data["data"]["or_st"] != "OK", raw
-    assert slip(order["pay_id"])[0] == "FAIL"
+    # PayPal's resend: the same answer, nothing settles.
+    assert post_paypal(headers, body) == 200 and slip(order["pay_id"])[0] == "FAIL"
+
+
+def _reverse(order, capture):
+    psql("UPDATE paysim.pp_orders SET capture_status = 'REVERSED' WHERE custom_id = '%s'" % order["pay_id"])
+
+
+def _refund_at_paypal(order, capture):
+    from test_paypal_refund import paypal_token, pp_refund
+    status, _, raw, _ = pp_refund(capture, {}, "console-" + order["pay_id"], paypal_token())
+    assert status == 201, raw
+
+
+@pytest.fixture(params=["reversed", "refunded"])
+def reversed_or_refunded(request):
+    return {"reversed": _reverse, "refunded": _refund_at_paypal}[request.param]
 
 
 @pytest.mark.skipif("DEMO_USD_SITE" not in STACK, reason="no PayPal site")

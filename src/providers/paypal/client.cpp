@@ -262,9 +262,14 @@ QueryResult PaypalClient::OrderState(const std::string& body, long status) const
         const std::string cst = Str(capture, "status");
         const rapidjson::Value* amount = Member(*capture, "amount");
         q.message += ", capture " + cst;
-        // A capture refunded since (in part or whole) was paid all the same: refunds are the
-        // refunds table's business, and a query must not turn a paid slip into an unknown one.
-        if (cst == "COMPLETED" || cst == "PARTIALLY_REFUNDED" || cst == "REFUNDED") {
+        // A capture refunded since in part was paid all the same: refunds are the refunds table's
+        // business. One refunded whole is asked about only for a slip not yet paid (a paid slip is
+        // never queried): the money went back at PayPal (its console) before orderpay recorded
+        // it, so there is nothing to settle on, and the order must not ship (review s21-diff F6).
+        if (cst == "REFUNDED") {
+            q.state = S::kFailed;
+            q.message += " (refunded whole at PayPal before orderpay recorded the payment)";
+        } else if (cst == "COMPLETED" || cst == "PARTIALLY_REFUNDED") {
             q.currency = Str(amount, "currency_code");
             std::optional<std::int64_t> minor = ParseAmount(Str(amount, "value"), q.currency);
             q.txn_id = Str(capture, "id");

@@ -209,7 +209,16 @@ std::string PpOrderJson(const pp_store::Order& o, const std::string& base, const
         w.StartArray();
         w.StartObject();
         str("id", *o.capture_id);
-        str("status", o.capture_status.value_or("COMPLETED"));
+        // As PayPal shows it: a completed capture refunded in part or whole says so.
+        std::string capture_status = o.capture_status.value_or("COMPLETED");
+        if (capture_status == "COMPLETED" && !refunds.empty()) {
+            std::int64_t back = 0;
+            for (const pp_store::Refund& r : refunds)
+                if (r.status == "COMPLETED") back += r.minor;
+            const std::optional<std::int64_t> captured = paypal::ParseAmount(o.value, o.currency);
+            if (back > 0) capture_status = captured && back >= *captured ? "REFUNDED" : "PARTIALLY_REFUNDED";
+        }
+        str("status", capture_status);
         amount(o.capture_value.value_or(o.value));  // what was captured, unless the knob says else
         w.Key("final_capture");
         w.Bool(true);
