@@ -44,6 +44,14 @@ RefundCheck ResolveRefund(Context& ctx, const store::RefundRow& r, std::string& 
 /// The refund as the operator API and `refund --json` show it (pure): money in major units.
 std::string RenderRefund(const store::RefundRow& r, bool replay = false);
 
+/// What the provider is told of refund `r` (pure, without the notify url): `sent_before` when it
+/// is PROCESSING, so a repeat looks the refund up before asking for it again.
+providers::RefundParams ParamsOf(const store::RefundRow& r);
+
+/// The note of a refund the provider took from the merchant but could not deliver: still counted
+/// against the slip, and only the operator can move it on at the provider.
+extern const std::string kStuckNote;
+
 /// A verified refund-result notification (PaidEvent::refund): finishes the refund it names. From
 /// a provider whose signature does not bind the whole message (SettlesOnOwnQuery), only on the
 /// provider's own record of that refund (ConfirmRefund), never on the message's word.

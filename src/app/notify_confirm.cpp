@@ -1,0 +1,115 @@
+// Payments settled only on the provider's own answer (SettlesOnOwnQuery providers, PayPal): an
+// approval completed at the provider, and "paid" or "denied" webhooks confirmed by our query.
+// The webhook is a cue; the provider's record is the only word that settles or fails a slip.
+#include "orderpay/app/notify_confirm.hpp"
+
+#include "orderpay/providers/metered.hpp"
+#include "orderpay/store/orders.hpp"
+#include "orderpay/store/settle.hpp"
+
+namespace orderpay::app {
+
+namespace {
+
+// Settles a slip on the provider's own answer (Complete's or ConfirmPaid's), never on the
+// message that prompted the call: `what` names that call in the inbox. The verdict of the stored
+// row `row_id` is written in the settlement's transaction, as a settling message's is.
+NotifyDecision SettleOnAnswer(db::Connection& c, const providers::Provider& p, const NotifyEval& ev,
+                              const providers::QueryResult& q, const std::string& what,
+                              const std::string& row_id) {
+    using A = providers::NotifyAnswer;
+    const store::SlipRow& slip = *ev.slip;
+    providers::PaidEvent paid{
+        slip.id, q.txn_id, q.amount,   q.currency, ev.merchant->app_id, ev.merchant->mch_id,
+        true,    false,    "COMPLETED"};
+    store::SettleResult r = store::SettleAndDecide(c, std::string(p.Id()), paid, row_id, what + ": ");
+    if (row_id.empty()) r.reason = what + ": " + r.reason;
+    return {r.verdict, r.reason, r.verdict == "rejected" ? A::kRefused : A::kAccepted, !row_id.empty(),
+            r.decided};
+}
+
+}  // namespace
+
+// Completes an approved payment, never for a slip that can no longer take money (superseded,
+// failed, expired, or an order that is not payable): an approved but uncompleted PayPal order
+// takes nothing. A completion whose outcome is unknown is answered kError, so the provider
+// sends the approval again and the next copy (or pay/check) completes it.
+NotifyDecision Complete(db::Connection& c, const providers::Provider& p, const NotifyEval& ev,
+                        const std::string& row_id) {
+    using A = providers::NotifyAnswer;
+    const store::SlipRow& slip = *ev.slip;
+    if (slip.st == domain::SlipState::kOk) return {"duplicate", "slip already paid", A::kAccepted};
+    if (!slip.Open() || slip.superseded || !store::OrderPayableNow(c, slip.order_id, slip.id))
+        return {"ignored", "approved, not completed: slip " + slip.id + " can no longer take money",
+                A::kAccepted};
+    providers::QueryResult q = providers::MeteredComplete(p, *ev.merchant, slip.id, slip.provider_ref);
+    using S = providers::QueryResult::State;
+    if (q.state == S::kPaid) return SettleOnAnswer(c, p, ev, q, "completed", row_id);
+    if (q.state == S::kFailed || q.state == S::kClosed) {
+        store::FailSlip(c, slip.id, "provider: " + q.message);
+        return {"ignored", "completion refused: " + q.message, A::kAccepted};
+    }
+    if (q.state == S::kPaying) return {"ignored", "completion pending: " + q.message, A::kAccepted};
+    return {"error", "completion outcome unknown: " + q.message, A::kError};
+}
+
+// A signed "paid" from a provider whose signature does not bind the whole message
+// (SettlesOnOwnQuery): settled on our query's capture, amount and currency. A message the
+// provider's own records do not bear out is refused, so a genuine one that ran ahead of them
+// is sent again; one we could not check is answered kError, and sent again too.
+NotifyDecision Confirm(db::Connection& c, const providers::Provider& p, const NotifyEval& ev,
+                       const std::string& row_id) {
+    using A = providers::NotifyAnswer;
+    const store::SlipRow& slip = *ev.slip;
+    // Its own capture told again: nothing to ask.
+    if (slip.st == domain::SlipState::kOk && slip.provider_txn_id == ev.event.txn_id)
+        return {"duplicate", "slip already paid by " + ev.event.txn_id, A::kAccepted};
+    providers::QueryResult q = providers::MeteredConfirmPaid(p, *ev.merchant, slip.id, slip.provider_ref);
+    using S = providers::QueryResult::State;
+    if (q.state == S::kPaid) {
+        const std::string what = q.txn_id == ev.event.txn_id ? "confirmed by query"
+                                                             : "confirmed by query (capture " + q.txn_id +
+                                                                   ", notified " + ev.event.txn_id + ")";
+        return SettleOnAnswer(c, p, ev, q, what, row_id);
+    }
+    if (q.state == S::kUnknown)
+        return {"error", "notified paid; the query to confirm it failed: " + q.message, A::kError};
+    // The provider's record says the payment failed for good (declined, reversed, refunded whole):
+    // nothing a resend could change, so acknowledged, and an open slip fails as pay/check's
+    // query would fail it.
+    if (q.state == S::kFailed || q.state == S::kClosed) {
+        const bool failed = slip.Open() && store::FailSlip(c, slip.id, "provider: " + q.message);
+        return {
+            "ignored",
+            "notified paid, but the provider's order says: " + q.message + (failed ? " (slip failed)" : ""),
+            A::kAccepted};
+    }
+    return {"rejected", "notified paid, but the provider's order says: " + q.message, A::kRefused};
+}
+
+// A signed "denied" from such a provider: the slip fails only when the provider's own record
+// of the payment says it failed or closed, never on a message anyone holding one genuine
+// transmission can rewrite; a payment it says went through settles as any query's would.
+NotifyDecision ConfirmClosed(db::Connection& c, const providers::Provider& p, const NotifyEval& ev,
+                             const std::string& row_id) {
+    using A = providers::NotifyAnswer;
+    const store::SlipRow& slip = *ev.slip;
+    if (!slip.Open()) return {"ignored", "trade closed (slip no longer open)", A::kAccepted};
+    providers::QueryResult q = providers::MeteredConfirmPaid(p, *ev.merchant, slip.id, slip.provider_ref);
+    using S = providers::QueryResult::State;
+    if (q.state == S::kFailed || q.state == S::kClosed) {
+        const bool failed = store::FailSlip(c, slip.id, "provider: " + q.message);
+        return {"ignored",
+                std::string(failed ? "trade closed: slip failed" : "trade closed") +
+                    " (confirmed: " + q.message + ")",
+                A::kAccepted};
+    }
+    if (q.state == S::kPaid)
+        return SettleOnAnswer(c, p, ev, q, "notified " + ev.event.status + ", but paid by query", row_id);
+    if (q.state == S::kUnknown)
+        return {"error", "notified " + ev.event.status + "; the query to confirm it failed: " + q.message,
+                A::kError};
+    return {"rejected", "notified " + ev.event.status + ", but the provider's order says: " + q.message,
+            A::kRefused};
+}
+}  // namespace orderpay::app
