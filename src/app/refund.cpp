@@ -202,8 +202,12 @@ RefundAnswer RequestRefund(Context& ctx, const store::RefundRequest& req) {
     return a;
 }
 
-RefundCheck ResolveRefund(Context& ctx, const store::RefundRow& r, std::string& detail) {
+RefundCheck ResolveRefund(Context& ctx, const store::RefundRow& r, std::string& detail, bool may_send) {
     store::StampRefundQueried(ctx.db(), r.id);
+    if (r.st == domain::RefundState::kNew && !may_send) {
+        detail = "never sent";
+        return RefundCheck::kUnknown;
+    }
     if (r.st == domain::RefundState::kNew) {
         SendRefund(ctx, r);
         std::optional<store::RefundRow> now = store::FindRefund(ctx.db(), r.id);
@@ -219,9 +223,10 @@ RefundCheck ResolveRefund(Context& ctx, const store::RefundRow& r, std::string& 
         detail = "no provider or merchant to ask";
         return RefundCheck::kUnknown;
     }
-    const providers::RefundParams params = ParamsToSend(ctx, r);
+    providers::RefundParams params = ParamsToSend(ctx, r);
+    params.read_only = !may_send;
     providers::RefundResult q = Ask(r, [&] { return providers::MeteredQueryRefund(*p, *m, params); });
-    if (q.state == providers::RefundResult::State::kUnknown) {
+    if (q.state == providers::RefundResult::State::kUnknown && may_send) {
         // The provider does not know it (the call never arrived) or would not say: ask for it
         // again under the same refund id, which the provider refunds at most once.
         log::Info("refund ", r.id, " unknown to the query (", q.message, "); asking again");

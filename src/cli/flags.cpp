@@ -44,6 +44,7 @@ const std::vector<Spec>& Specs() {
         {"expire", "", {"limit"}},
         {"reconcile", "", {"limit", "min-age"}},
         {"refund", "list", {"site", "limit"}},
+        {"refund", "finish", {"note"}},
         {"refund", "", {"amount", "reason", "key", "slip"}},
         {"apikey", "issue", {"site"}},
         {"apikey", "revoke", {}},
@@ -59,9 +60,10 @@ const std::vector<Spec>& Specs() {
 // The commands that answer --json with JSON. Any other refuses it: a script that asked for JSON
 // must not be handed text it would misread.
 const std::vector<std::string_view> kJsonCommands = {
-    "store list",   "site list",     "account list", "product list",  "merchant list", "seller list",
-    "order show",   "order list",    "expire",       "reconcile",     "refund list",   "refund",
-    "apikey issue", "apikey revoke", "apikey list",  "notify verify", "inbox list",    "audit",
+    "store list",  "site list",     "account list",  "product list", "merchant list",
+    "seller list", "order show",    "order list",    "expire",       "reconcile",
+    "refund list", "refund",        "refund finish", "apikey issue", "apikey revoke",
+    "apikey list", "notify verify", "inbox list",    "audit",
 };
 
 bool In(const std::vector<std::string_view>& list, std::string_view name) {

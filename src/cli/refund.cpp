@@ -11,6 +11,7 @@
 #include "orderpay/domain/money.hpp"
 #include "orderpay/handlers/refund_input.hpp"
 #include "orderpay/http/reply.hpp"
+#include "orderpay/http/utf8.hpp"
 #include "orderpay/store/admin.hpp"
 #include "orderpay/store/check_view.hpp"
 #include "orderpay/store/orders.hpp"
@@ -22,7 +23,7 @@ namespace {
 
 constexpr const char* kRefundUsage =
     "refund ORDER [--amount X] --reason R [--key K] | refund --slip SLIP --reason R [--key K] | "
-    "refund list [--site S] [--limit N] [--json]";
+    "refund list [--site S] [--limit N] [--json] | refund finish REFUND ok|fail --note TEXT";
 
 int Fail(const std::string& msg) {
     std::cerr << "orderpay: " << msg << '\n';
@@ -110,8 +111,11 @@ int RequestWithWords(const Args& a, app::Context& ctx, const store::RefundReques
 
 int RefundCmd(Env& env, const Args& a) {
     if (a.pos.size() > 1 && a.pos[1] == "list") return ListCmd(env, a);
+    if (a.pos.size() > 1 && a.pos[1] == "finish") return RefundFinish(env, a);
     const std::string reason = a.Need("reason");
-    if (!handlers::ValidReason(reason)) throw UsageError("--reason: 1 to 80 characters of text");
+    // The API's reason is UTF-8 because its JSON body is; a shell's argument need not be.
+    if (!http::IsUtf8(reason) || !handlers::ValidReason(reason))
+        throw UsageError("--reason: 1 to 80 characters of UTF-8 text");
     std::optional<std::string> key = a.Flag("key");
     if (key && !handlers::ValidIdempotencyKey(*key))
         throw UsageError("--key: 1 to 128 printable ASCII characters");

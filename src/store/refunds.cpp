@@ -110,6 +110,32 @@ FinishResult FinishRefund(db::Connection& c, const std::string& id, bool ok,
     return f;
 }
 
+// The CLI's, unprepared: one transaction, so the state checked is the state finished.
+FinishResult FinishRefundAsOperator(db::Connection& c, const std::string& id, domain::RefundState expected,
+                                    bool ok, const std::string& note) {
+    FinishResult f;
+    if (!domain::IsOrderId(id)) {
+        f.outcome = "no_refund";
+        return f;
+    }
+    db::Tx tx(c);
+    db::Result cur = c.Query("SELECT st FROM refunds WHERE id = $1 FOR UPDATE", {id});
+    if (cur.Rows() == 0) {
+        f.outcome = "no_refund";
+        return f;
+    }
+    if (cur.Get(0, "st") != domain::ToString(expected)) {
+        f.outcome = "moved";
+        return f;
+    }
+    db::Result r = c.Query("SELECT outcome, order_st FROM orderpay_refund_finish($1, $2::boolean, '', $3)",
+                           {id, ok, http::TextOrEscaped(note, 2000)});
+    tx.Commit();
+    f.outcome = r.Get(0, "outcome");
+    if (std::optional<std::string> st = r.GetOpt(0, "order_st")) f.order_st = domain::ParseOrderState(*st);
+    return f;
+}
+
 void NoteRefund(db::Connection& c, const std::string& id, const std::string& note,
                 const std::string& provider_refund_id) {
     c.Exec(kRefundNote, {id, http::TextOrEscaped(note, 2000), http::TextOrEscaped(provider_refund_id, 128)});

@@ -148,14 +148,15 @@ def psql(sql):
     return out.stdout.strip()
 
 
-def cli(*args, check=True, timeout=600):
-    """Runs $ORDERPAY_BIN/orderpay with the stack's ORDERPAY_CONFIG. The timeout only catches a
-    hang: a reconcile or expire over every slip earlier tests left open runs minutes on the
-    ASan build of a loaded CI box."""
-    env = dict(os.environ)
-    env["ORDERPAY_CONFIG"] = STACK["ORDERPAY_CONFIG"]
+def cli(*args, check=True, timeout=600, env=None):
+    """Runs $ORDERPAY_BIN/orderpay with the stack's ORDERPAY_CONFIG and the ORDERPAY_* overrides
+    `env` (a fake gateway's URL). The timeout only catches a hang: a reconcile or expire over every
+    slip earlier tests left open runs minutes on the ASan build of a loaded CI box."""
+    full = dict(os.environ)
+    full["ORDERPAY_CONFIG"] = STACK["ORDERPAY_CONFIG"]
+    full.update(env or {})
     res = subprocess.run([os.path.join(STACK["ORDERPAY_BIN"], "orderpay"), *map(str, args)],
-                         env=env, capture_output=True, text=True, timeout=timeout)
+                         env=full, capture_output=True, text=True, timeout=timeout)
     if check and res.returncode != 0:
         raise AssertionError("orderpay %s failed (%d):\n%s%s"
                              % (" ".join(map(str, args)), res.returncode, res.stdout, res.stderr))

@@ -38,8 +38,36 @@ enum class RefundCheck { kOk, kFailed, kPending, kUnknown };
 
 /// Reconcile: a NEW refund is sent (its worker died before asking); a PROCESSING one is asked
 /// about, and asked for again (the same refund id, so at most once) when the provider does not
-/// know it.
-RefundCheck ResolveRefund(Context& ctx, const store::RefundRow& r, std::string& detail);
+/// know it. Without `may_send` nothing is sent: a PROCESSING refund is only asked about (a NEW
+/// one is kUnknown), and what the provider says is recorded.
+RefundCheck ResolveRefund(Context& ctx, const store::RefundRow& r, std::string& detail, bool may_send = true);
+
+/// What `orderpay refund finish` did with the operator's word.
+enum class OperatorFinish {
+    kRecorded,        // the operator's word is recorded (the provider could not say)
+    kAlready,         // the refund already was what the operator says
+    kConfirmed,       // the provider was asked and says the same: its answer is recorded
+    kContradicted,    // the provider says otherwise: its answer is recorded, not the operator's
+    kUnderWay,        // the provider says it is still under way (or stuck): nothing changed
+    kRefusedNew,      // OK for a refund never sent: it cannot have gone through
+    kRecordedBefore,  // finished otherwise before: not changed
+    kMoved,           // something else finished or claimed it meanwhile: not changed
+    kNoRefund,
+};
+
+struct OperatorAnswer {
+    OperatorFinish outcome = OperatorFinish::kNoRefund;
+    std::string detail;                      // what the provider said, or why nothing changed
+    std::optional<store::RefundRow> refund;  // as it is now
+};
+
+/// The operator's word on a refund orderpay cannot resolve by itself (the provider will not
+/// answer for it, or has no record the operator can see here): a PROCESSING refund is asked
+/// about once, read-only, and the provider's own final word wins over the operator's; only when
+/// it cannot say is the operator's word recorded (note "operator: ..."). A refund still under way
+/// at the provider is never finished here: failing it would free money the provider may still
+/// pay out. A NEW refund (never sent) may be failed, which cancels it.
+OperatorAnswer FinishAsOperator(Context& ctx, const std::string& refund_id, bool ok, const std::string& note);
 
 /// The refund as the operator API and `refund --json` show it (pure): money in major units.
 std::string RenderRefund(const store::RefundRow& r, bool replay = false);

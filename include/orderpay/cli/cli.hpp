@@ -66,6 +66,7 @@ int Catalog(Env& env, const std::string& group,
 int Orders(Env& env, const std::string& group, const Args& a);   // order, expire
 int Reconcile(Env& env, const Args& a);                          // reconcile
 int Refunds(Env& env, const std::string& group, const Args& a);  // refund, apikey
+int RefundFinish(Env& env, const Args& a);                       // refund finish
 int Notify(Env& env, const Args& a);                             // notify verify
 int Inbox(Env& env, const Args& a);                              // inbox list, inbox replay
 int Audit(Env& env, const Args& a);                              // audit

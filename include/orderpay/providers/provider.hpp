@@ -169,6 +169,10 @@ struct RefundParams {
     /// The refund was sent before (it is PROCESSING): a provider whose request id may be forgotten
     /// looks for the refund before sending it again.
     bool sent_before = false;
+    /// The caller may read but must not cause a refund (`orderpay refund finish`): a provider
+    /// whose query would otherwise send the request again (PayPal without its refund id) only
+    /// looks, and answers unknown where it would have sent.
+    bool read_only = false;
 };
 
 struct RefundResult {

@@ -58,7 +58,7 @@ std::optional<RefundRow> FindRefundByProviderId(db::Connection& c, const std::st
 bool ClaimRefund(db::Connection& c, const std::string& id);
 
 struct FinishResult {
-    std::string outcome;  // finished, duplicate, conflict, no_refund
+    std::string outcome;  // finished, duplicate, conflict, no_refund (and moved: FinishRefundAsOperator)
     std::optional<domain::OrderState> order_st;
 };
 
@@ -66,6 +66,13 @@ struct FinishResult {
 /// that paid it (orderpay_refund_finish). A second result changes nothing.
 FinishResult FinishRefund(db::Connection& c, const std::string& id, bool ok,
                           const std::string& provider_refund_id, const std::string& note);
+
+/// The operator's word on a refund (`orderpay refund finish`): NEW/PROCESSING -> OK or FAIL as
+/// FinishRefund does, but only while the refund is still `expected`, the state the operator's
+/// command read and judged (under its row lock, so nothing claims or finishes it in between).
+/// Outcome "moved" when it is no longer in that state (nothing changed).
+FinishResult FinishRefundAsOperator(db::Connection& c, const std::string& id, domain::RefundState expected,
+                                    bool ok, const std::string& note);
 
 /// The provider accepted the refund without a result, or did not answer: it stays PROCESSING
 /// with the note (and the provider's refund id when it gave one).

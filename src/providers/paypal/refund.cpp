@@ -288,6 +288,11 @@ RefundResult PaypalClient::Refund(const providers::Merchant& m, const providers:
             return r;
         }
     }
+    if (p.read_only) {
+        r.message =
+            "refund lookup: PayPal's order lists no refund under our id (nothing sent: a read-only look)";
+        return r;
+    }
     Call c = Api(m, "POST", "/v2/payments/captures/" + p.txn_id + "/refund", body, p.refund_id,
                  /*representation=*/true);
     if (!c.answered) {
