@@ -151,7 +151,13 @@ int Reconcile(Env& env, const Args& a) {
             if (c == app::RefundCheck::kFailed) ++refunds_failed;
             if (c == app::RefundCheck::kPending || c == app::RefundCheck::kUnknown)
                 events.Add("REFUNDING", r->id, r->order_id, detail,
-                           "REFUNDING " + r->id + " order " + r->order_id + " still " + detail);
+                           "REFUNDING " + r->id + " order " + r->order_id + " still " + detail +
+                               // Unanswered run after run: the operator can end it (checked there).
+                               (c == app::RefundCheck::kUnknown
+                                    ? " (if its provider cannot answer for it: check there, then `orderpay "
+                                      "refund finish " +
+                                          r->id + " ok|fail --note ...`)"
+                                    : ""));
         });
     }
     db::Result attention = store::SlipsNeedingAttention(env.db);

@@ -85,6 +85,7 @@ def test_fail_on_the_operators_word_frees_the_amount_when_paypal_cannot_say(key,
     # nothing: this is what needed a way out.
     rec = cli("reconcile", "--min-age", "0", env=gone.env, check=False)
     assert "REFUNDING " + rid in rec.stdout, rec.stdout + rec.stderr
+    assert "orderpay refund finish %s ok|fail" % rid in rec.stdout, rec.stdout
     assert refund_state(rid)[0] == "PROCESSING" and gone.posts_of_refunds() == [], gone.gw.calls
     seen = len(gone.gw.calls)
     done = cli("refund", "finish", rid, "fail", "--note", "console: no refund on the capture", env=gone.env)
