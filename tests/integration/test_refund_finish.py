@@ -277,3 +277,30 @@ def test_usage_and_hostile_input_change_nothing(gone):
     note = "\u9000" * 80
     cli("refund", "finish", rid, "fail", "--note", note, env=gone.env)
     assert refund_state(rid)[1].startswith("operator: " + note + " (")
+
+
+def test_wechat_a_refund_stuck_or_pending_at_wechat_is_not_finished_and_its_own_word_wins():
+    """WeChat Pay v2 (refundquery, a read): a refund WeChat holds because the buyer's card refused
+    it (CHANGE: the money left the merchant) is never failed on the operator's word, which would
+    free 20.00 WeChat still holds; one WeChat still processes neither; one WeChat made while its
+    answer was lost (paysim `timeout`) is recorded OK, as WeChat says, over a mistaken `fail`."""
+    import test_wx_refund as wx
+    order = wx.paid_order()  # 25.00 CNY
+    stuck = wx.refund_ok(order["id"], "20.00")
+    assert [x["status"] for x in wx.notify(stuck["id"], status="CHANGE")["replies"]] == [200]
+    pending = wx.refund_ok(order["id"], "1.00")
+    for rid in (stuck["id"], pending["id"]):
+        res = cli("refund", "finish", rid, "fail", "--note", "the buyer says nothing came", check=False)
+        assert res.returncode == 1 and "still under way" in res.stderr, res
+        assert refund_state(rid)[0] == "PROCESSING"
+    assert refund_state(stuck["id"])[1].startswith("stuck at the provider")
+    st, body, raw, _ = wx.refund(order["id"], "4.01")  # still counted: 21.00 of 25.00
+    assert st == 409 and body["errCode"] == "e.www.refund.too_much", raw
+    wx.set_mode(order["pay_id"], "timeout")  # WeChat refunds, orderpay gives up on the answer
+    lost = wx.refund_ok(order["id"], "2.50")
+    wx.set_mode(order["pay_id"], "")
+    assert lost["st"] == "PROCESSING" and "timeout" in lost["note"], lost
+    res = cli("refund", "finish", lost["id"], "fail", "--note", "not in the console yet", check=False)
+    assert res.returncode == 1 and "the provider says otherwise: recorded OK" in res.stderr, res
+    assert refund_state(lost["id"])[0] == "OK"
+    assert wx.sim_refunds(order["pay_id"])["refunded"] == 2350  # 20.00 + 1.00 + 2.50, each once
