@@ -14,7 +14,7 @@ import time
 
 import pytest
 from conftest import PSQL, STACK, _pg_env, cli, sim
-from helpers import FakeGateway, db_row, failing_update, lock_waiters
+from helpers import FakeGateway, db_row, failing_update, inbox, lock_waiters
 from test_paypal_refund import SITE, admin_order, paid_paypal_order, paysim_refund, refund, sim_refunds
 
 pytestmark = pytest.mark.skipif("DEMO_PAYPAL_CLIENT_ID" not in STACK, reason="stack.env has no PayPal merchant")
@@ -304,3 +304,21 @@ def test_wechat_a_refund_stuck_or_pending_at_wechat_is_not_finished_and_its_own_
     assert res.returncode == 1 and "the provider says otherwise: recorded OK" in res.stderr, res
     assert refund_state(lost["id"])[0] == "OK"
     assert wx.sim_refunds(order["pay_id"])["refunded"] == 2350  # 20.00 + 1.00 + 2.50, each once
+
+
+def test_the_operators_fail_is_not_recorded_over_by_a_later_notification_it_is_a_logged_conflict():
+    """The operator's word is final here: WeChat could not be reached, the operator said fail,
+    and WeChat's refund notification later says SUCCESS. It is acknowledged, kept in the inbox as
+    a conflict and logged, never written over the refund (README: give fail only for a refund you
+    saw did not happen)."""
+    import test_wx_refund as wx
+    order = wx.paid_order()
+    r = wx.refund_ok(order["id"], "3.00")
+    assert r["st"] == "PROCESSING"
+    unreachable = {"ORDERPAY_WXPAY_GATEWAY": "http://127.0.0.1:9", "ORDERPAY_HTTP_CONNECT_TIMEOUT_MS": "1000"}
+    done = cli("refund", "finish", r["id"], "fail", "--note", "bank says never sent", env=unreachable)
+    assert "recorded FAIL on your word" in done.stdout, done.stdout
+    assert [x["status"] for x in wx.notify(r["id"], status="SUCCESS")["replies"]] == [200]
+    assert refund_state(r["id"])[0] == "FAIL"
+    verdict, reason = inbox(order["pay_id"])[-1]
+    assert verdict == "ignored" and reason.startswith("conflict: refund " + r["id"]), (verdict, reason)
