@@ -98,11 +98,12 @@ SettleResult SettleAndDecide(db::Connection& c, const std::string& provider, con
         res.outcome = SettleOutcome::kTxnReused;
         res.detail = "transaction " + ev.txn_id + " already recorded on another slip";
         res.verdict = "rejected";
-        res.reason = "txn_id_reused: " + res.detail;
+        // Said on what it rests, as the settlement's own verdict would have been (review s22 L6).
+        res.reason = reason_prefix + "txn_id_reused: " + res.detail;
         if (!notification_row.empty())
-            res.decided =
-                c.Exec(kNotifyVerdict, {notification_row, res.verdict, res.reason, ev.slip_id}).Affected() ==
-                1;
+            res.decided = c.Exec(kNotifyVerdict, {notification_row, res.verdict,
+                                                  http::TextOrEscaped(res.reason, 2000), ev.slip_id})
+                              .Affected() == 1;
     }
     if (res.outcome == SettleOutcome::kRefundFlagged) log::Warn("slip ", ev.slip_id, ": ", res.detail);
     return res;

@@ -153,19 +153,26 @@ class FakeGateway(LocalServer):
 
 
 @contextlib.contextmanager
-def failing_update(table, tag, when):
+def failing_update(table, tag, when, errcode="P0001", times=None):
     """While inside: an UPDATE of `table` whose new row matches the SQL condition `when` (on NEW)
-    raises in the database, as a fault between two statements would. `tag` names the trigger
-    (unique per test: a slip or order id), so clearing it leaves nothing behind."""
+    raises in the database with SQLSTATE `errcode` (a unique violation, a deadlock: what a race
+    ends in), as a fault between two statements would; with `times`, only the first `times`
+    matching updates fail and later ones go through. `tag` names the trigger (unique per test: a
+    slip or order id), so clearing it leaves nothing behind."""
     name = "test_boom_%s_%s" % (table, tag)
+    count = ""
+    if times is not None:
+        count = "IF nextval('%s') > %d THEN RETURN NEW; END IF; " % (name, times)
+        psql("DROP SEQUENCE IF EXISTS %s; CREATE SEQUENCE %s" % (name, name))
     psql("CREATE OR REPLACE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql AS "
-         "$$ BEGIN RAISE EXCEPTION 'injected fault'; END $$; "
+         "$$ BEGIN %sRAISE EXCEPTION 'injected fault' USING ERRCODE = '%s'; END $$; "
          "CREATE TRIGGER %s BEFORE UPDATE ON %s FOR EACH ROW WHEN (%s) EXECUTE FUNCTION %s()"
-         % (name, name, table, when, name))
+         % (name, count, errcode, name, table, when, name))
     try:
         yield
     finally:
-        psql("DROP TRIGGER IF EXISTS %s ON %s; DROP FUNCTION IF EXISTS %s()" % (name, table, name))
+        psql("DROP TRIGGER IF EXISTS %s ON %s; DROP FUNCTION IF EXISTS %s(); DROP SEQUENCE IF EXISTS %s"
+             % (name, table, name, name))
 
 
 def lock_waiters(*fragments):

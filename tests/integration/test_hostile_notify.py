@@ -1135,6 +1135,37 @@ def test_paypal_settlement_on_our_query_and_its_verdict_commit_together():
                 % sid).split() == ["duplicate", "settled"]
 
 
+def test_paypal_settlement_on_our_query_losing_a_transaction_id_race_says_so_and_on_what():
+    """Review s22 L6: two slips settling with one transaction id at the same moment end in the
+    unique index's violation (23505) for one of them; in a settlement on our own query that verdict
+    lost the query's context. Here the violation is injected on the slip's settling UPDATE."""
+    order = captured_pp()
+    sid = order["pay_id"]
+    headers, body = paypal_webhook(sid, "%.2f" % order["fee"])
+    with failing_update("pay_slips", sid, "NEW.id = '%s' AND NEW.st = 'OK'" % sid, errcode="23505"):
+        assert post_paypal(headers, body) == 400
+    assert slip(sid)[0] == "WAIT"
+    verdict, why = verdicts(sid)[-1]
+    assert verdict == "rejected" and why.startswith("confirmed by query"), why
+    assert "): txn_id_reused: transaction " in why, why
+    # The race over, PayPal's resend settles it.
+    assert post_paypal(headers, body) == 200
+    assert slip(sid)[0] == "OK"
+
+
+def test_paypal_settlement_on_our_query_is_run_again_after_a_deadlock():
+    """The settlement and its verdict are one transaction, run again when PostgreSQL aborts it for
+    a deadlock (40P01): nothing of the first attempt committed, so the second settles once."""
+    order = captured_pp()
+    sid = order["pay_id"]
+    headers, body = paypal_webhook(sid, "%.2f" % order["fee"])
+    with failing_update("pay_slips", sid, "NEW.id = '%s' AND NEW.st = 'OK'" % sid, errcode="40P01", times=1):
+        assert post_paypal(headers, body) == 200
+    assert slip(sid)[0] == "OK"
+    rows = verdicts(sid)
+    assert len(rows) == 1 and rows[0][0] == "settled" and rows[0][1].startswith("confirmed by query"), rows
+
+
 @pytest.mark.skipif("DEMO_USD_SITE" not in STACK, reason="no PayPal site")
 def test_paypal_denied_twin_does_not_fail_an_open_slip():
     """Review s21-diff F1: a CRC32 twin saying PAYMENT.CAPTURE.DENIED once failed any open PayPal
