@@ -48,10 +48,10 @@ void Finish(Context& ctx, const store::RefundRow& r, bool ok, const std::string&
                    "), recorded otherwise before");
 }
 
-// Writes what the provider said. A success whose amount differs from ours is not believed: the
-// refund stays PROCESSING with the discrepancy in its note, for an operator.
-RefundCheck Record(Context& ctx, const store::RefundRow& r, const providers::RefundResult& res,
-                   std::string& detail) {
+}  // namespace
+
+RefundCheck RecordRefundAnswer(Context& ctx, const store::RefundRow& r, const providers::RefundResult& res,
+                               std::string& detail) {
     using S = providers::RefundResult::State;
     detail = res.message;
     switch (res.state) {
@@ -89,9 +89,8 @@ RefundCheck Record(Context& ctx, const store::RefundRow& r, const providers::Ref
     return RefundCheck::kUnknown;
 }
 
-// One provider call; an exception is an unknown outcome (the request may have reached it).
-template <typename Call>
-providers::RefundResult Ask(const store::RefundRow& r, Call&& call) {
+providers::RefundResult AskProvider(const store::RefundRow& r,
+                                    const std::function<providers::RefundResult()>& call) {
     try {
         return call();
     } catch (const std::exception& e) {
@@ -101,8 +100,6 @@ providers::RefundResult Ask(const store::RefundRow& r, Call&& call) {
         return res;
     }
 }
-
-}  // namespace
 
 std::string RenderRefund(const store::RefundRow& r, bool replay) {
     rapidjson::StringBuffer buf;
@@ -153,9 +150,9 @@ void SendRefund(Context& ctx, const store::RefundRow& r) {
         return;
     }
     providers::RefundParams params = ParamsToSend(ctx, r);
-    providers::RefundResult res = Ask(r, [&] { return providers::MeteredRefund(*p, *m, params); });
+    providers::RefundResult res = AskProvider(r, [&] { return providers::MeteredRefund(*p, *m, params); });
     std::string detail;
-    Record(ctx, r, res, detail);
+    RecordRefundAnswer(ctx, r, res, detail);
 }
 
 RefundAnswer RequestRefund(Context& ctx, const store::RefundRequest& req) {
@@ -202,12 +199,8 @@ RefundAnswer RequestRefund(Context& ctx, const store::RefundRequest& req) {
     return a;
 }
 
-RefundCheck ResolveRefund(Context& ctx, const store::RefundRow& r, std::string& detail, bool may_send) {
+RefundCheck ResolveRefund(Context& ctx, const store::RefundRow& r, std::string& detail) {
     store::StampRefundQueried(ctx.db(), r.id);
-    if (r.st == domain::RefundState::kNew && !may_send) {
-        detail = "never sent";
-        return RefundCheck::kUnknown;
-    }
     if (r.st == domain::RefundState::kNew) {
         SendRefund(ctx, r);
         std::optional<store::RefundRow> now = store::FindRefund(ctx.db(), r.id);
@@ -223,19 +216,18 @@ RefundCheck ResolveRefund(Context& ctx, const store::RefundRow& r, std::string& 
         detail = "no provider or merchant to ask";
         return RefundCheck::kUnknown;
     }
-    providers::RefundParams params = ParamsToSend(ctx, r);
-    params.read_only = !may_send;
-    providers::RefundResult q = Ask(r, [&] { return providers::MeteredQueryRefund(*p, *m, params); });
-    if (q.state == providers::RefundResult::State::kUnknown && may_send) {
+    const providers::RefundParams params = ParamsToSend(ctx, r);
+    providers::RefundResult q = AskProvider(r, [&] { return providers::MeteredQueryRefund(*p, *m, params); });
+    if (q.state == providers::RefundResult::State::kUnknown) {
         // The provider does not know it (the call never arrived) or would not say: ask for it
         // again under the same refund id, which the provider refunds at most once.
         log::Info("refund ", r.id, " unknown to the query (", q.message, "); asking again");
         // The refund was sent before (it is PROCESSING): that this repeat did not get through
         // says nothing about the first, which the provider may have carried out.
         q = providers::AsRepeatOfASentRefund(
-            Ask(r, [&] { return providers::MeteredRefund(*p, *m, params); }));
+            AskProvider(r, [&] { return providers::MeteredRefund(*p, *m, params); }));
     }
-    return Record(ctx, r, q, detail);
+    return RecordRefundAnswer(ctx, r, q, detail);
 }
 
 }  // namespace orderpay::app

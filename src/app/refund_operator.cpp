@@ -1,8 +1,10 @@
 // The operator's word on a refund orderpay cannot resolve by itself (`orderpay refund finish`):
 // the provider is asked first, read-only, and its own final word wins; the operator's is recorded
-// only where the provider cannot say, and never for a refund still under way there.
+// only where the provider has no such refund (or gives no answer, when the operator says so), and
+// never for a refund the provider reports under way or paid out otherwise (review s23-finish).
 #include "orderpay/app/refund.hpp"
 #include "orderpay/core/log.hpp"
+#include "orderpay/providers/metered.hpp"
 
 namespace orderpay::app {
 
@@ -10,75 +12,133 @@ namespace {
 
 using domain::RefundState;
 
+// A refund younger than this may still be on its way: Alipay's query shows no refund until it is
+// done, and WeChat's none until the request has landed.
+constexpr std::int64_t kMinAgeToFailMs = 24LL * 3600 * 1000;
+
 bool Finished(RefundState st) {
     return st == RefundState::kOk || st == RefundState::kFail;
 }
 
-// Records the operator's word, if the refund is still in the state it was judged in.
-OperatorAnswer RecordWord(Context& ctx, const store::RefundRow& r, bool ok, const std::string& note,
-                          const std::string& why) {
-    const std::string text = "operator: " + note + " (" + why + ")";
-    const store::FinishResult f = store::FinishRefundAsOperator(ctx.db(), r.id, r.st, ok, text);
-    OperatorAnswer a;
-    a.detail = why;
-    a.refund = store::FindRefund(ctx.db(), r.id);
+OperatorAnswer Answer(OperatorFinish o, std::string detail, std::optional<store::RefundRow> refund) {
+    return {o, std::move(detail), std::move(refund)};
+}
+
+// Records the operator's word, if the refund is still exactly as it was judged.
+OperatorAnswer RecordWord(Context& ctx, const store::RefundRow& r, const store::RefundActivity& seen,
+                          const OperatorWord& word, const std::string& why) {
+    const std::string text = "operator: " + word.note + " (" + why + ")";
+    const store::FinishResult f = store::FinishRefundAsOperator(ctx.db(), r.id, seen, word.ok, text);
+    std::optional<store::RefundRow> now = store::FindRefund(ctx.db(), r.id);
     if (f.outcome == "finished") {
         // The journal keeps who decided what, beside the refund's own note.
-        log::Warn("refund ", r.id, ": ", ok ? "OK" : "FAIL", " on the operator's word: ", text);
-        a.outcome = OperatorFinish::kRecorded;
-    } else if (f.outcome == "no_refund" || !a.refund) {
-        a.outcome = OperatorFinish::kNoRefund;
-    } else {
-        a.outcome = OperatorFinish::kMoved;
-        a.detail = "it is " + std::string(domain::ToString(a.refund->st)) + " now";
+        log::Warn("refund ", r.id, ": ", word.ok ? "OK" : "FAIL", " on the operator's word: ", text);
+        return Answer(OperatorFinish::kRecorded, why, std::move(now));
     }
-    return a;
+    if (f.outcome == "no_refund" || !now) return Answer(OperatorFinish::kNoRefund, "", std::nullopt);
+    return Answer(OperatorFinish::kMoved, "it is " + std::string(domain::ToString(now->st)) + " now",
+                  std::move(now));
+}
+
+// The provider's own final word on it, recorded as reconcile would record it.
+OperatorAnswer RecordProviders(Context& ctx, const store::RefundRow& r, const providers::RefundResult& q,
+                               const OperatorWord& word) {
+    std::string detail;
+    RecordRefundAnswer(ctx, r, q, detail);
+    std::optional<store::RefundRow> now = store::FindRefund(ctx.db(), r.id);
+    if (!now) return Answer(OperatorFinish::kNoRefund, "", std::nullopt);
+    const RefundState said = word.ok ? RefundState::kOk : RefundState::kFail;
+    if (now->st == said) return Answer(OperatorFinish::kConfirmed, detail, std::move(now));
+    if (Finished(now->st)) return Answer(OperatorFinish::kContradicted, detail, std::move(now));
+    return Answer(OperatorFinish::kMoved, detail, std::move(now));
 }
 
 }  // namespace
 
-OperatorAnswer FinishAsOperator(Context& ctx, const std::string& refund_id, bool ok,
-                                const std::string& note) {
-    OperatorAnswer a;
+std::string_view ToString(OperatorFinish o) {
+    switch (o) {
+        case OperatorFinish::kRecorded:
+            return "recorded";
+        case OperatorFinish::kAlready:
+            return "already";
+        case OperatorFinish::kConfirmed:
+            return "confirmed";
+        case OperatorFinish::kContradicted:
+            return "contradicted";
+        case OperatorFinish::kUnderWay:
+            return "under_way";
+        case OperatorFinish::kDisputed:
+            return "disputed";
+        case OperatorFinish::kNoAnswer:
+            return "no_answer";
+        case OperatorFinish::kBusy:
+            return "busy";
+        case OperatorFinish::kTooYoung:
+            return "too_young";
+        case OperatorFinish::kRefusedNew:
+            return "never_sent";
+        case OperatorFinish::kRecordedBefore:
+            return "recorded_before";
+        case OperatorFinish::kMoved:
+            return "moved";
+        case OperatorFinish::kNoRefund:
+            return "no_refund";
+    }
+    return "?";
+}
+
+OperatorAnswer FinishAsOperator(Context& ctx, const std::string& refund_id, const OperatorWord& word) {
     const std::optional<store::RefundRow> r = store::FindRefund(ctx.db(), refund_id);
-    if (!r) return a;
-    a.refund = r;
-    const RefundState word = ok ? RefundState::kOk : RefundState::kFail;
-    if (r->st == word) {
-        a.outcome = OperatorFinish::kAlready;
-        return a;
-    }
-    if (Finished(r->st)) {
-        a.outcome = OperatorFinish::kRecordedBefore;
-        a.detail = r->note;
-        return a;
-    }
+    const std::optional<store::RefundActivity> seen = store::RefundActivityOf(ctx.db(), refund_id);
+    if (!r || !seen) return Answer(OperatorFinish::kNoRefund, "", std::nullopt);
+    const RefundState said = word.ok ? RefundState::kOk : RefundState::kFail;
+    if (r->st == said) return Answer(OperatorFinish::kAlready, "", r);
+    if (Finished(r->st)) return Answer(OperatorFinish::kRecordedBefore, r->note, r);
     if (r->st == RefundState::kNew) {
-        // Claimed (PROCESSING) before anything is sent, so a refund still NEW under the row lock
-        // has not reached the provider: failing it cancels it, and it can never be OK.
-        if (ok) {
-            a.outcome = OperatorFinish::kRefusedNew;
-            a.detail = "it was never sent to the provider";
-            return a;
-        }
-        return RecordWord(ctx, *r, false, note, "cancelled before it was sent");
+        // Every sender claims it (PROCESSING) before sending, so a refund still NEW under the row
+        // lock never reached the provider: failing it cancels it, and it can never be OK.
+        if (word.ok) return Answer(OperatorFinish::kRefusedNew, "it was never sent to the provider", r);
+        return RecordWord(ctx, *r, *seen, word, "cancelled before it was sent");
     }
-    // PROCESSING: the provider's own final word, where it has one, is recorded instead.
-    std::string detail;
-    const RefundCheck check = ResolveRefund(ctx, *r, detail, /*may_send=*/false);
-    a.detail = detail;
-    if (check == RefundCheck::kUnknown)
-        return RecordWord(ctx, *r, ok, note, "the provider could not say: " + detail);
-    a.refund = store::FindRefund(ctx.db(), refund_id);
-    if (check == RefundCheck::kPending || !a.refund) {
-        a.outcome = OperatorFinish::kUnderWay;
-        return a;
+    // PROCESSING. A sender claims it and reconcile stamps it before asking the provider, and their
+    // request may be in flight for as long as resend_after_ms allows a sender: what the provider
+    // says now may be overtaken by it (review s23-finish H2).
+    if (seen->idle_ms < ctx.settings().resend_after_ms)
+        return Answer(OperatorFinish::kBusy,
+                      "sent or asked about " + std::to_string(seen->idle_ms / 1000) +
+                          " s ago, a request may be in flight: try again in " +
+                          std::to_string((ctx.settings().resend_after_ms - seen->idle_ms) / 1000 + 1) + " s",
+                      r);
+    providers::Provider* p = ctx.ProviderFor(r->provider);
+    std::optional<providers::Merchant> m = store::FindMerchant(ctx.db(), r->merchant_id);
+    providers::RefundResult q;
+    if (!p || !m) {
+        q.message = "no provider or merchant to ask";
+    } else {
+        providers::RefundParams params = ParamsOf(*r);
+        params.read_only = true;  // a look, never a request: nothing here may move money
+        q = AskProvider(*r, [&] { return providers::MeteredQueryRefund(*p, *m, params); });
     }
-    // Recorded from the provider's answer (or, if a notification came first, as it said).
-    a.outcome = a.refund->st == word     ? OperatorFinish::kConfirmed
-                : Finished(a.refund->st) ? OperatorFinish::kContradicted
-                                         : OperatorFinish::kUnderWay;
-    return a;
+    using S = providers::RefundResult::State;
+    const bool other_amount = q.state == S::kOk && q.amount != 0 && q.amount != r->amount;
+    if (q.disputed || other_amount)
+        return Answer(OperatorFinish::kDisputed,
+                      other_amount
+                          ? "the provider reports a refund of another amount or currency: " + q.message
+                          : q.message,
+                      r);
+    if (q.state == S::kOk || q.state == S::kFailed) return RecordProviders(ctx, *r, q, word);
+    if (q.state == S::kProcessing) return Answer(OperatorFinish::kUnderWay, q.message, r);
+    if (!q.not_known && !word.despite_no_answer) return Answer(OperatorFinish::kNoAnswer, q.message, r);
+    if (!word.ok && seen->age_ms < kMinAgeToFailMs)
+        return Answer(OperatorFinish::kTooYoung,
+                      "made " + std::to_string(seen->age_ms / 60000) +
+                          " min ago: a refund under a day old may still be on its way (the provider said: " +
+                          q.message + ")",
+                      r);
+    return RecordWord(
+        ctx, *r, *seen, word,
+        (q.not_known ? "the provider has no such refund: " : "no answer from the provider: ") + q.message);
 }
 
 }  // namespace orderpay::app

@@ -34,8 +34,9 @@ constexpr const char* kUsage = R"(usage: orderpay [--config FILE] COMMAND ...
   refund ORDER [--amount X] --reason R [--key K]    refund a paid order (all that is left without --amount)
   refund --slip SLIP --reason R [--key K]   refund a refund_needed slip (a late or double payment) in full
   refund list [--site S] [--limit N]        refunds, newest first
-  refund finish REFUND ok|fail --note TEXT  the operator's word on a refund the provider will not answer
-                                            for (asked first, read-only: its own final word wins)
+  refund finish REFUND ok|fail --note TEXT [--despite-no-answer]
+                                            the operator's word on a refund the provider has no record of or
+                                            will not answer for (asked first, read-only: its own word wins)
   apikey issue --site S | apikey revoke KEY-or-ID | apikey list [--site S]   keys of the operator API
   notify verify --site SITE [--provider wx|zfb] --body FILE|- [--headers FILE]
   inbox list [--verdict V] [--limit N]      stored notifications, newest first

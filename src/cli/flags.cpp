@@ -44,7 +44,7 @@ const std::vector<Spec>& Specs() {
         {"expire", "", {"limit"}},
         {"reconcile", "", {"limit", "min-age"}},
         {"refund", "list", {"site", "limit"}},
-        {"refund", "finish", {"note"}},
+        {"refund", "finish", {"note"}, {"despite-no-answer"}},
         {"refund", "", {"amount", "reason", "key", "slip"}},
         {"apikey", "issue", {"site"}},
         {"apikey", "revoke", {}},

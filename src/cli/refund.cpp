@@ -23,7 +23,8 @@ namespace {
 
 constexpr const char* kRefundUsage =
     "refund ORDER [--amount X] --reason R [--key K] | refund --slip SLIP --reason R [--key K] | "
-    "refund list [--site S] [--limit N] [--json] | refund finish REFUND ok|fail --note TEXT";
+    "refund list [--site S] [--limit N] [--json] | refund finish REFUND ok|fail --note TEXT "
+    "[--despite-no-answer]";
 
 int Fail(const std::string& msg) {
     std::cerr << "orderpay: " << msg << '\n';

@@ -75,6 +75,7 @@ void Screen(RefundResult& r) {
     if (r.state == RefundResult::State::kOk || r.state == RefundResult::State::kProcessing) {
         r.state = RefundResult::State::kUnknown;
         r.message = "answer with an unreadable refund id";
+        r.disputed = true;
     }
 }
 

@@ -110,8 +110,21 @@ FinishResult FinishRefund(db::Connection& c, const std::string& id, bool ok,
     return f;
 }
 
-// The CLI's, unprepared: one transaction, so the state checked is the state finished.
-FinishResult FinishRefundAsOperator(db::Connection& c, const std::string& id, domain::RefundState expected,
+// The CLI's, unprepared (as the two below): run once per operator command.
+std::optional<RefundActivity> RefundActivityOf(db::Connection& c, const std::string& id) {
+    if (!domain::IsOrderId(id)) return std::nullopt;
+    db::Result r = c.Query(
+        "SELECT st, lm::text AS lm, coalesce(queried_at::text, '') AS queried_at, "
+        "(extract(epoch from now() - greatest(lm, coalesce(queried_at, lm))) * 1000)::bigint AS idle_ms, "
+        "(extract(epoch from now() - ct) * 1000)::bigint AS age_ms FROM refunds WHERE id = $1",
+        {id});
+    if (r.Rows() == 0) return std::nullopt;
+    return RefundActivity{r.Get(0, "st"), r.Get(0, "lm"), r.Get(0, "queried_at"), r.GetInt(0, "idle_ms"),
+                          r.GetInt(0, "age_ms")};
+}
+
+// One transaction, so the refund checked is the refund finished.
+FinishResult FinishRefundAsOperator(db::Connection& c, const std::string& id, const RefundActivity& seen,
                                     bool ok, const std::string& note) {
     FinishResult f;
     if (!domain::IsOrderId(id)) {
@@ -119,12 +132,16 @@ FinishResult FinishRefundAsOperator(db::Connection& c, const std::string& id, do
         return f;
     }
     db::Tx tx(c);
-    db::Result cur = c.Query("SELECT st FROM refunds WHERE id = $1 FOR UPDATE", {id});
+    db::Result cur = c.Query(
+        "SELECT st, lm::text AS lm, coalesce(queried_at::text, '') AS queried_at FROM refunds "
+        "WHERE id = $1 FOR UPDATE",
+        {id});
     if (cur.Rows() == 0) {
         f.outcome = "no_refund";
         return f;
     }
-    if (cur.Get(0, "st") != domain::ToString(expected)) {
+    if (cur.Get(0, "st") != seen.st || cur.Get(0, "lm") != seen.lm ||
+        cur.Get(0, "queried_at") != seen.queried_at) {
         f.outcome = "moved";
         return f;
     }

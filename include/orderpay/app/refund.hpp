@@ -4,6 +4,7 @@
 // the CLI, reconcile and refund notifications all come through here.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -38,21 +39,43 @@ enum class RefundCheck { kOk, kFailed, kPending, kUnknown };
 
 /// Reconcile: a NEW refund is sent (its worker died before asking); a PROCESSING one is asked
 /// about, and asked for again (the same refund id, so at most once) when the provider does not
-/// know it. Without `may_send` nothing is sent: a PROCESSING refund is only asked about (a NEW
-/// one is kUnknown), and what the provider says is recorded.
-RefundCheck ResolveRefund(Context& ctx, const store::RefundRow& r, std::string& detail, bool may_send = true);
+/// know it.
+RefundCheck ResolveRefund(Context& ctx, const store::RefundRow& r, std::string& detail);
+
+/// Writes what the provider said of refund `r`: OK/FAIL once; a pending or unknown answer is noted
+/// on it, and an OK for another amount is not believed (noted, kUnknown), for an operator.
+RefundCheck RecordRefundAnswer(Context& ctx, const store::RefundRow& r, const providers::RefundResult& res,
+                               std::string& detail);
+
+/// One provider call about refund `r`; an exception is an unknown outcome (the request may have
+/// reached the provider).
+providers::RefundResult AskProvider(const store::RefundRow& r,
+                                    const std::function<providers::RefundResult()>& call);
 
 /// What `orderpay refund finish` did with the operator's word.
 enum class OperatorFinish {
-    kRecorded,        // the operator's word is recorded (the provider could not say)
+    kRecorded,        // the operator's word is recorded (the provider has no such refund, or, when
+                      // the operator said so, gave no answer)
     kAlready,         // the refund already was what the operator says
-    kConfirmed,       // the provider was asked and says the same: its answer is recorded
-    kContradicted,    // the provider says otherwise: its answer is recorded, not the operator's
-    kUnderWay,        // the provider says it is still under way (or stuck): nothing changed
+    kConfirmed,       // the provider's own final word is the same: it is recorded
+    kContradicted,    // the provider's own final word is the other: it is recorded, not the operator's
+    kUnderWay,        // the provider says it is still under way (pending, or stuck): nothing changed
+    kDisputed,        // the provider reports money moved, not as recorded (another amount, two refunds
+                      // under our id, an unreadable id): nothing changed, for the provider's console
+    kNoAnswer,        // the provider gave no answer (unreachable, refused, unreadable): nothing changed
+    kBusy,            // a sender or reconcile touched it too recently: a request may be in flight
+    kTooYoung,        // `fail` for a refund under a day old: it may still be on its way
     kRefusedNew,      // OK for a refund never sent: it cannot have gone through
     kRecordedBefore,  // finished otherwise before: not changed
-    kMoved,           // something else finished or claimed it meanwhile: not changed
+    kMoved,           // something else touched it while the command ran: not changed
     kNoRefund,
+};
+std::string_view ToString(OperatorFinish o);
+
+struct OperatorWord {
+    bool ok = false;
+    std::string note;                // why, in the operator's words (checked text)
+    bool despite_no_answer = false;  // record it even when the provider gives no answer at all
 };
 
 struct OperatorAnswer {
@@ -61,13 +84,14 @@ struct OperatorAnswer {
     std::optional<store::RefundRow> refund;  // as it is now
 };
 
-/// The operator's word on a refund orderpay cannot resolve by itself (the provider will not
-/// answer for it, or has no record the operator can see here): a PROCESSING refund is asked
-/// about once, read-only, and the provider's own final word wins over the operator's; only when
-/// it cannot say is the operator's word recorded (note "operator: ..."). A refund still under way
-/// at the provider is never finished here: failing it would free money the provider may still
-/// pay out. A NEW refund (never sent) may be failed, which cancels it.
-OperatorAnswer FinishAsOperator(Context& ctx, const std::string& refund_id, bool ok, const std::string& note);
+/// The operator's word on a refund orderpay cannot resolve by itself. A NEW refund (never sent)
+/// may be failed, which cancels it. A PROCESSING one is asked about once, read-only (nothing is
+/// ever sent), and only when nothing has touched it for a sender's worth of time: the provider's
+/// own final word is recorded instead of the operator's; one under way, or reporting money moved
+/// that cannot be recorded, is left alone. The operator's word is recorded where the provider
+/// answers it has no such refund, or gives no answer and `despite_no_answer`; `fail` only for a
+/// refund a day old; and only if nothing touched the refund meanwhile (under its row lock).
+OperatorAnswer FinishAsOperator(Context& ctx, const std::string& refund_id, const OperatorWord& word);
 
 /// The refund as the operator API and `refund --json` show it (pure): money in major units.
 std::string RenderRefund(const store::RefundRow& r, bool replay = false);

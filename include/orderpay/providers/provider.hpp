@@ -197,6 +197,14 @@ struct RefundResult {
     // CAPTURE_FULLY_REFUNDED): on a repeat of a refund sent before, perhaps by that first request,
     // once PayPal no longer recognises its request id. Only a first send may fail on it.
     bool already_refunded = false;
+    // kUnknown because the provider answered that it has no such refund (WeChat REFUNDNOTEXIST or
+    // RESOURCE_NOT_EXISTS, Alipay's query without refund_amount, PayPal's 404 or an order that lists
+    // none under our id): an answer, unlike a timeout or a refusal to say.
+    bool not_known = false;
+    // kUnknown although the provider reports money moved, just not as this refund can be recorded
+    // (two refunds under our id, an unreadable refund id): only an operator at the provider can
+    // tell, and nothing may free its amount meanwhile.
+    bool disputed = false;
     // ConfirmRefund only: the provider's refund by the id asked is not the one the message
     // claimed (another invoice or capture), or the provider knows no refund by it.
     bool not_this_refund = false;

@@ -67,11 +67,21 @@ struct FinishResult {
 FinishResult FinishRefund(db::Connection& c, const std::string& id, bool ok,
                           const std::string& provider_refund_id, const std::string& note);
 
+/// When a refund was last touched, as the operator's command judges it (CLI, unprepared): every
+/// sender claims (lm) and every reconcile stamps (queried_at) before it asks the provider, so a
+/// request may be in flight for a while after either.
+struct RefundActivity {
+    std::string st, lm, queried_at;  // exact, as text: compared again under the row lock
+    std::int64_t idle_ms = 0;        // since the later of lm and queried_at
+    std::int64_t age_ms = 0;         // since it was written
+};
+std::optional<RefundActivity> RefundActivityOf(db::Connection& c, const std::string& id);
+
 /// The operator's word on a refund (`orderpay refund finish`): NEW/PROCESSING -> OK or FAIL as
-/// FinishRefund does, but only while the refund is still `expected`, the state the operator's
-/// command read and judged (under its row lock, so nothing claims or finishes it in between).
-/// Outcome "moved" when it is no longer in that state (nothing changed).
-FinishResult FinishRefundAsOperator(db::Connection& c, const std::string& id, domain::RefundState expected,
+/// FinishRefund does, but only while the refund is exactly as `seen` (state, lm, queried_at) under
+/// its row lock: nothing claimed, noted, asked about or finished it since the command judged it.
+/// Outcome "moved" otherwise (nothing changed).
+FinishResult FinishRefundAsOperator(db::Connection& c, const std::string& id, const RefundActivity& seen,
                                     bool ok, const std::string& note);
 
 /// The provider accepted the refund without a result, or did not answer: it stays PROCESSING

@@ -85,6 +85,7 @@ RefundResult AlipayClient::QueryRefund(const providers::Merchant& m, const provi
     // No refund_amount: Alipay has no such refund (yet); asking again with the same id is safe.
     if (amount.empty() || (!status.empty() && status != "REFUND_SUCCESS")) {
         res.message = "no refund " + p.refund_id + (status.empty() ? "" : " (" + status + ")");
+        res.not_known = amount.empty() && status.empty();
         return res;
     }
     res.amount = domain::ParseDecimal(amount, 2).value_or(-1);

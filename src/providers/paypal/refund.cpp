@@ -97,6 +97,7 @@ RefundResult RefundQueryAnswer(long status, const std::string& body, const std::
     RefundResult r;
     r.message = status == 404 ? "refund query: PayPal does not know refund " + provider_refund_id
                               : "refund query refused: " + ErrorText(body, status);
+    r.not_known = status == 404;
     r.timeout = status >= 500;
     return r;
 }
@@ -187,6 +188,7 @@ RefundResult RefundOfJson(const rapidjson::Value& doc, const std::string& refund
     const std::string id = Str(&doc, "id"), st = Str(&doc, "status"), invoice = Str(&doc, "invoice_id");
     if (!PathSafe(id)) {
         r.message = "refund: answer has no refund id";
+        r.disputed = true;  // a refund resource all the same: money may have moved
         return r;
     }
     if (!invoice.empty() && invoice != refund_id) {
@@ -248,6 +250,7 @@ InvoiceLookup RefundOfInvoice(long status, const std::string& body, const std::s
     }
     if (live > 1) {
         out.refund = RefundResult{};
+        out.refund.disputed = true;
         out.refund.message = "PayPal's order lists " + std::to_string(live) + " refunds under invoice " +
                              refund_id + ": a second refund of the same money, for an operator";
     }
@@ -291,6 +294,7 @@ RefundResult PaypalClient::Refund(const providers::Merchant& m, const providers:
     if (p.read_only) {
         r.message =
             "refund lookup: PayPal's order lists no refund under our id (nothing sent: a read-only look)";
+        r.not_known = true;
         return r;
     }
     Call c = Api(m, "POST", "/v2/payments/captures/" + p.txn_id + "/refund", body, p.refund_id,

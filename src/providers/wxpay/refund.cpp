@@ -94,6 +94,7 @@ RefundResult WxPayV2::Refund(const providers::Merchant& m, const providers::Refu
         const std::string err = Field(call.fields, "err_code");
         r.state = RetryableError(err) ? State::kUnknown : State::kFailed;
         r.message = err + ": " + Field(call.fields, "err_code_des");
+        r.not_known = err == "REFUNDNOTEXIST";
         return r;
     }
     if (Field(call.fields, "out_refund_no") != p.refund_id ||
@@ -155,6 +156,7 @@ RefundResult WxPayV2::QueryRefund(const providers::Merchant& m, const providers:
         return r;
     }
     r.message = "refundquery does not list " + p.refund_id;
+    r.not_known = true;
     return r;
 }
 

@@ -149,6 +149,7 @@ RefundResult WxPayV3::QueryRefund(const providers::Merchant& m, const providers:
         // RESOURCE_NOT_EXISTS: WeChat never got it. Unknown either way: the caller asks again
         // under the same out_refund_no, which WeChat refunds at most once.
         r.message = "refund query: " + a.error;
+        r.not_known = a.status == 404 && a.code == "RESOURCE_NOT_EXISTS";
         return r;
     }
     return V3RefundAnswer(a.body, p);
