@@ -17,6 +17,7 @@ Settings Settings::From(const Config& cfg) {
     s.query_min_interval_ms = cfg.GetInt("query_min_interval_ms", 5000);
     const std::int64_t call_ms = providers::TimeoutsFrom(cfg).total_ms;
     s.resend_after_ms = std::max<std::int64_t>(cfg.GetInt("buy.resend_after_ms", 60000), 3 * call_ms);
+    s.provider_call_ms = call_ms;
     s.max_body = static_cast<std::size_t>(cfg.GetInt("max_body_bytes", 64 * 1024));
     // Without a lock_timeout one forgotten transaction in psql holding a product's row stopped
     // the whole shop: every worker waited on that row, /healthz and other products' buys

@@ -2,6 +2,8 @@
 // the provider is asked first, read-only, and its own final word wins; the operator's is recorded
 // only where the provider has no such refund (or gives no answer, when the operator says so), and
 // never for a refund the provider reports under way or paid out otherwise (review s23-finish).
+#include <algorithm>
+
 #include "orderpay/app/refund.hpp"
 #include "orderpay/core/log.hpp"
 #include "orderpay/providers/metered.hpp"
@@ -40,17 +42,26 @@ OperatorAnswer RecordWord(Context& ctx, const store::RefundRow& r, const store::
                   std::move(now));
 }
 
-// The provider's own final word on it, recorded as reconcile would record it.
+// The provider's own final word on it, recorded as reconcile would record it; judged by what
+// the provider said, and "moved" if something else had finished it the other way meanwhile.
 OperatorAnswer RecordProviders(Context& ctx, const store::RefundRow& r, const providers::RefundResult& q,
                                const OperatorWord& word) {
     std::string detail;
     RecordRefundAnswer(ctx, r, q, detail);
     std::optional<store::RefundRow> now = store::FindRefund(ctx.db(), r.id);
     if (!now) return Answer(OperatorFinish::kNoRefund, "", std::nullopt);
-    const RefundState said = word.ok ? RefundState::kOk : RefundState::kFail;
-    if (now->st == said) return Answer(OperatorFinish::kConfirmed, detail, std::move(now));
-    if (Finished(now->st)) return Answer(OperatorFinish::kContradicted, detail, std::move(now));
-    return Answer(OperatorFinish::kMoved, detail, std::move(now));
+    const bool provider_ok = q.state == providers::RefundResult::State::kOk;
+    if (now->st != (provider_ok ? RefundState::kOk : RefundState::kFail))
+        return Answer(OperatorFinish::kMoved, detail, std::move(now));
+    return Answer(provider_ok == word.ok ? OperatorFinish::kConfirmed : OperatorFinish::kContradicted, detail,
+                  std::move(now));
+}
+
+// How long after a claim or a reconcile stamp a request about the refund may still be in flight:
+// a sender's whole chain (PayPal: a token, its order, the refund, each perhaps twice on a token
+// refused; reconcile: a query and then a repeat), never less than a lost slip's resend bound.
+std::int64_t InFlightMs(const Context& ctx) {
+    return std::max<std::int64_t>(ctx.settings().resend_after_ms, 8 * ctx.settings().provider_call_ms);
 }
 
 }  // namespace
@@ -91,6 +102,10 @@ OperatorAnswer FinishAsOperator(Context& ctx, const std::string& refund_id, cons
     const std::optional<store::RefundRow> r = store::FindRefund(ctx.db(), refund_id);
     const std::optional<store::RefundActivity> seen = store::RefundActivityOf(ctx.db(), refund_id);
     if (!r || !seen) return Answer(OperatorFinish::kNoRefund, "", std::nullopt);
+    // Two reads: a claim between them (NEW, then PROCESSING with its send starting) must not be
+    // judged as NEW and checked under the lock as PROCESSING (review s23-finish2 H-A).
+    if (seen->st != domain::ToString(r->st))
+        return Answer(OperatorFinish::kMoved, "it is " + seen->st + " now", r);
     const RefundState said = word.ok ? RefundState::kOk : RefundState::kFail;
     if (r->st == said) return Answer(OperatorFinish::kAlready, "", r);
     if (Finished(r->st)) return Answer(OperatorFinish::kRecordedBefore, r->note, r);
@@ -103,11 +118,11 @@ OperatorAnswer FinishAsOperator(Context& ctx, const std::string& refund_id, cons
     // PROCESSING. A sender claims it and reconcile stamps it before asking the provider, and their
     // request may be in flight for as long as resend_after_ms allows a sender: what the provider
     // says now may be overtaken by it (review s23-finish H2).
-    if (seen->idle_ms < ctx.settings().resend_after_ms)
+    if (const std::int64_t quiet = InFlightMs(ctx); seen->idle_ms < quiet)
         return Answer(OperatorFinish::kBusy,
                       "sent or asked about " + std::to_string(seen->idle_ms / 1000) +
                           " s ago, a request may be in flight: try again in " +
-                          std::to_string((ctx.settings().resend_after_ms - seen->idle_ms) / 1000 + 1) + " s",
+                          std::to_string((quiet - seen->idle_ms) / 1000 + 1) + " s",
                       r);
     providers::Provider* p = ctx.ProviderFor(r->provider);
     std::optional<providers::Merchant> m = store::FindMerchant(ctx.db(), r->merchant_id);
@@ -121,11 +136,16 @@ OperatorAnswer FinishAsOperator(Context& ctx, const std::string& refund_id, cons
     }
     using S = providers::RefundResult::State;
     const bool other_amount = q.state == S::kOk && q.amount != 0 && q.amount != r->amount;
-    if (q.disputed || other_amount)
+    // The provider named this refund before (its refund id is on record) and now has none: another
+    // account or credentials answering, not a refund that never was (review s23-finish2 M-B).
+    const bool forgotten = q.not_known && !r->provider_refund_id.empty();
+    if (q.disputed || other_amount || forgotten)
         return Answer(OperatorFinish::kDisputed,
                       other_amount
                           ? "the provider reports a refund of another amount or currency: " + q.message
-                          : q.message,
+                      : forgotten ? "the provider gave it id " + r->provider_refund_id +
+                                        " before, and now says it has no such refund: " + q.message
+                                  : q.message,
                       r);
     if (q.state == S::kOk || q.state == S::kFailed) return RecordProviders(ctx, *r, q, word);
     if (q.state == S::kProcessing) return Answer(OperatorFinish::kUnderWay, q.message, r);

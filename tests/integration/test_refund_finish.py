@@ -173,9 +173,9 @@ def test_ok_on_the_operators_word_refunds_the_order(key, gone):
     assert sim_refunds(order["pay_id"])["refunded"] == 0  # orderpay asked PayPal for nothing
     status, body, raw, _ = refund(key, order["id"], reason="more")
     assert status == 409 and body["errCode"] == "e.www.refund.too_much", raw
-    out = cli("audit", check=False)
-    assert out.returncode in (0, 1) and "audit" not in out.stderr.lower(), out
-    assert rid not in out.stdout and order["id"] not in out.stdout, out.stdout
+    out = cli("--json", "audit", check=False)
+    found = json.loads(out.stdout)["violations"]  # audit ran, whatever earlier tests left it to find
+    assert out.returncode in (0, 1) and rid not in out.stdout and order["id"] not in out.stdout, found
 
 
 @pytest.mark.parametrize("word", ["ok", "fail"])
@@ -239,6 +239,19 @@ def test_money_paypal_reports_moved_otherwise_is_never_freed_by_the_operators_wo
         assert other.paths() and all(p == "/v2/payments/refunds/" + pid for p in other.paths()), other.paths()
     finally:
         other.close()
+    # A status PayPal's refund does not have (yet): money may be moving (review s23-finish2 M-C);
+    # and a 404 for the refund id PayPal itself gave: not a refund that never was, but another
+    # account or app answering (M-B).
+    for answer, said in [((200, json.dumps(pp_refund_json(pid, rid, "3.00", status="ON_HOLD")).encode()),
+                          "ON_HOLD"),
+                         ((404, b'{"name":"RESOURCE_NOT_FOUND"}'), "gave it id %s before" % pid)]:
+        odd = FakePaypal(lambda path, answer=answer: answer)
+        try:
+            res = finish(rid, "fail", "console", "--despite-no-answer", env=odd.env)
+        finally:
+            odd.close()
+        assert res.returncode == 1 and "money moved" in res.stderr and said in res.stderr, res
+        assert refund_state(rid)[0] == "PROCESSING"
 
     never = processing_refund_paypal_never_made(order["id"], amount="5.00")
     age(never)
@@ -286,7 +299,7 @@ def test_a_refund_touched_while_the_command_asks_is_left_as_it_became(meanwhile)
     rid = processing_refund_paypal_never_made(order["id"])
     age(rid)
     change = ("UPDATE refunds SET note = 'raced', lm = now() WHERE id = '%s'" if meanwhile == "note" else
-              "UPDATE refunds SET st = 'OK', ok_at = now(), note = 'raced', lm = now() WHERE id = '%s'") % rid
+              "SELECT outcome FROM orderpay_refund_finish('%s', true, '', 'raced')") % rid
 
     def route(path):
         if path.startswith("/v2/checkout/orders/"):
@@ -382,6 +395,27 @@ def test_wechat_a_refund_stuck_or_pending_at_wechat_is_not_finished_and_its_own_
     assert res.returncode == 3 and "the provider says otherwise: recorded OK" in res.stderr, res
     assert refund_state(lost["id"])[0] == "OK"
     assert wx.sim_refunds(order["pay_id"])["refunded"] == 2350  # 20.00 + 1.00 + 2.50, each once
+
+
+def test_wechat_a_refund_wechat_has_no_record_of_takes_the_operators_word():
+    """WeChat Pay v2 answers REFUNDNOTEXIST for a refund whose request never reached it (here a
+    fake gateway answered the refund with a 500): an answer, so the word is recorded."""
+    import test_wx_refund as wx
+    order = wx.paid_order()
+    down = FakeGateway(lambda path, body: (500, b"busy"))
+    try:
+        out = cli("refund", order["id"], "--amount", "4.00", "--reason", "never landed", "--key", "nl-" + order["id"],
+                  env={"ORDERPAY_WXPAY_GATEWAY": down.url})
+    finally:
+        down.close()
+    rid = db_row("SELECT id FROM refunds WHERE order_id = '%s'" % order["id"])[0]
+    assert refund_state(rid)[0] == "PROCESSING", out.stdout
+    age(rid)
+    done = finish(rid, "fail", "not in the merchant platform")
+    assert done.returncode == 0 and "the provider has no such refund: REFUNDNOTEXIST" in done.stdout, done
+    assert refund_state(rid)[0] == "FAIL"
+    assert wx.sim_refunds(order["pay_id"])["refunded"] == 0
+    assert wx.refund_ok(order["id"], "25.00")["st"] == "PROCESSING"  # the whole payment is there again
 
 
 def test_the_operators_fail_is_not_recorded_over_by_a_later_notification_it_is_a_logged_conflict():

@@ -20,6 +20,7 @@ struct Settings {
     // A NEW slip older than this has lost its sender (see app/resend.hpp); never under three
     // provider calls' worth of http.timeout_ms, so a live sender is never overtaken.
     std::int64_t resend_after_ms = 60000;
+    std::int64_t provider_call_ms = 10000;  // one provider call at most (http.timeout_ms)
     std::size_t max_body = 64 * 1024;
     std::int64_t db_lock_timeout_ms = 2000;  // set on every worker connection; 0: the server's
     std::int64_t db_statement_timeout_ms = 10000;

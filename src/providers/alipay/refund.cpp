@@ -84,8 +84,11 @@ RefundResult AlipayClient::QueryRefund(const providers::Merchant& m, const provi
     const std::string status = Field(call.fields, "refund_status");
     // No refund_amount: Alipay has no such refund (yet); asking again with the same id is safe.
     if (amount.empty() || (!status.empty() && status != "REFUND_SUCCESS")) {
-        res.message = "no refund " + p.refund_id + (status.empty() ? "" : " (" + status + ")");
+        res.message = amount.empty()
+                          ? "no refund " + p.refund_id + (status.empty() ? "" : " (" + status + ")")
+                          : "refund_amount " + amount + ", refund_status " + status;
         res.not_known = amount.empty() && status.empty();
+        res.disputed = !amount.empty();  // a refund of some amount, in a status we do not know
         return res;
     }
     res.amount = domain::ParseDecimal(amount, 2).value_or(-1);

@@ -193,6 +193,7 @@ RefundResult RefundOfJson(const rapidjson::Value& doc, const std::string& refund
     }
     if (!invoice.empty() && invoice != refund_id) {
         r.message = "refund: answer is about invoice " + invoice.substr(0, 64) + ", not " + refund_id;
+        r.disputed = true;  // a refund under our request, but not of ours: for an operator
         return r;
     }
     r.provider_refund_id = id;
@@ -212,6 +213,8 @@ RefundResult RefundOfJson(const rapidjson::Value& doc, const std::string& refund
             r.message += " (" + why.substr(0, 64) + ")";
     } else if (st == "FAILED" || st == "CANCELLED") {
         r.state = S::kFailed;
+    } else {
+        r.disputed = true;  // a refund, in a status we do not know: money may be moving
     }
     return r;
 }

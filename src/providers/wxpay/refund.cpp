@@ -94,7 +94,6 @@ RefundResult WxPayV2::Refund(const providers::Merchant& m, const providers::Refu
         const std::string err = Field(call.fields, "err_code");
         r.state = RetryableError(err) ? State::kUnknown : State::kFailed;
         r.message = err + ": " + Field(call.fields, "err_code_des");
-        r.not_known = err == "REFUNDNOTEXIST";
         return r;
     }
     if (Field(call.fields, "out_refund_no") != p.refund_id ||
@@ -124,6 +123,7 @@ RefundResult WxPayV2::QueryRefund(const providers::Merchant& m, const providers:
         // REFUNDNOTEXIST too stays unknown: the request never arrived, and asking for the refund
         // again under the same out_refund_no (as reconcile does) refunds at most once.
         r.message = err + ": " + Field(call.fields, "err_code_des");
+        r.not_known = err == "REFUNDNOTEXIST";
         return r;
     }
     if (Field(call.fields, "out_trade_no") != p.slip_id) {
@@ -152,6 +152,8 @@ RefundResult WxPayV2::QueryRefund(const providers::Merchant& m, const providers:
             // until the merchant redirects it. Not free to refund again.
             r.state = State::kProcessing;
             r.stuck = true;
+        } else {
+            r.disputed = true;  // listed, in a status we do not know: money may be moving
         }
         return r;
     }

@@ -107,6 +107,8 @@ RefundResult V3RefundAnswer(const std::string& body, const providers::RefundPara
         // at WeChat (v3 refund guide: "退款资金会停留在退款的中间账户内"): not free to refund again.
         r.state = RefundResult::State::kProcessing;
         r.stuck = true;
+    } else {
+        r.disputed = true;  // a refund, in a status we do not know: money may be moving
     }
     return r;
 }
