@@ -74,6 +74,45 @@ TEST(PaypalRefund, ARefusedQuerySaysNothingAboutTheRefund) {
               S::kFailed);
 }
 
+// What `orderpay refund finish` may take an operator's word on: PayPal's answer that it has no
+// such refund (not_known) is an answer; a refusal is none; a refund record it cannot classify,
+// or two under our invoice, reports money moved (disputed), whatever the operator says.
+TEST(PaypalRefund, NoSuchRefundIsAnAnswerAndAnUnclassifiedRefundIsDisputed) {
+    const std::string refused = "{\"name\":\"NOT_AUTHORIZED\",\"message\":\"no permission\"}";
+    const std::string id = "1JU08902781691411";
+    EXPECT_TRUE(RefundQueryAnswer(404, "{}", "rf0001", id, "USD").not_known);
+    for (long status : {400L, 401L, 403L, 422L, 500L}) {
+        const providers::RefundResult r = RefundQueryAnswer(status, refused, "rf0001", id, "USD");
+        EXPECT_FALSE(r.not_known) << status;
+        EXPECT_FALSE(r.disputed) << status;
+    }
+    auto refund = [&](const std::string& st, const std::string& invoice) {
+        return "{\"id\":\"" + id + "\",\"status\":\"" + st + "\",\"invoice_id\":\"" + invoice +
+               "\",\"amount\":{\"value\":\"4.00\",\"currency_code\":\"USD\"}}";
+    };
+    for (const std::string st : {"COMPLETED", "PENDING", "FAILED", "CANCELLED"})
+        EXPECT_FALSE(RefundQueryAnswer(200, refund(st, "rf0001"), "rf0001", id, "USD").disputed) << st;
+    const providers::RefundResult odd =
+        RefundQueryAnswer(200, refund("ON_HOLD", "rf0001"), "rf0001", id, "USD");
+    EXPECT_EQ(odd.state, S::kUnknown);
+    EXPECT_TRUE(odd.disputed);
+    EXPECT_TRUE(RefundQueryAnswer(200, refund("COMPLETED", "rf0777"), "rf0001", id, "USD").disputed);
+    EXPECT_TRUE(RefundQueryAnswer(200, "{\"status\":\"COMPLETED\"}", "rf0001", id, "USD").disputed);
+    auto order = [](const std::string& refunds) {
+        return "{\"id\":\"5O190127TN364715T\",\"purchase_units\":[{\"payments\":{\"refunds\":[" + refunds +
+               "]}}]}";
+    };
+    auto listed = [](const std::string& refund_id) {
+        return "{\"id\":\"" + refund_id +
+               "\",\"status\":\"COMPLETED\",\"invoice_id\":\"rf0001\","
+               "\"amount\":{\"value\":\"4.00\",\"currency_code\":\"USD\"}}";
+    };
+    EXPECT_FALSE(RefundOfInvoice(200, order(listed("1AA00000000000001")), "rf0001", "USD").refund.disputed);
+    EXPECT_TRUE(RefundOfInvoice(200, order(listed("1AA00000000000001") + "," + listed("1AA00000000000002")),
+                                "rf0001", "USD")
+                    .refund.disputed);
+}
+
 // A webhook's refund is believed only as PayPal's own record of that very refund: its id, the
 // slip's capture (the "up" link) and our invoice (review s21-diff F1: the webhook's signature
 // covers only a CRC32 of its body).
