@@ -116,8 +116,8 @@ OperatorAnswer FinishAsOperator(Context& ctx, const std::string& refund_id, cons
         return RecordWord(ctx, *r, *seen, word, "cancelled before it was sent");
     }
     // PROCESSING. A sender claims it and reconcile stamps it before asking the provider, and their
-    // request may be in flight for as long as resend_after_ms allows a sender: what the provider
-    // says now may be overtaken by it (review s23-finish H2).
+    // request may be in flight for a sender's whole chain after that (InFlightMs): what the
+    // provider says now may be overtaken by it (review s23-finish H2).
     if (const std::int64_t quiet = InFlightMs(ctx); seen->idle_ms < quiet)
         return Answer(OperatorFinish::kBusy,
                       "sent or asked about " + std::to_string(seen->idle_ms / 1000) +
