@@ -437,3 +437,27 @@ def test_the_operators_fail_is_not_recorded_over_by_a_later_notification_it_is_a
     assert refund_state(r["id"])[0] == "FAIL"
     verdict, reason = inbox(order["pay_id"])[-1]
     assert verdict == "ignored" and reason.startswith("conflict: refund " + r["id"]), (verdict, reason)
+
+
+def test_two_operators_finishing_one_refund_at_once_record_one_word(gone):
+    """Two `refund finish` runs on one refund at the same moment (two operators, or one run twice
+    from two shells): the row lock and the exact-state check let one word through; the other
+    finds it already so, or changed while it ran. One operator note, one FAIL."""
+    order = paid_paypal_order()
+    rid = processing_refund_paypal_never_made(order["id"])
+    age(rid)
+    env = dict(os.environ, ORDERPAY_CONFIG=STACK["ORDERPAY_CONFIG"], **gone.env)
+    cmd = [os.path.join(STACK["ORDERPAY_BIN"], "orderpay"), "refund", "finish", rid, "fail", "--note", "x",
+           "--despite-no-answer"]
+    runs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for _ in range(2)]
+    outs = [(p.returncode, *out) for p, out in [(p, p.communicate(timeout=120)) for p in runs]]
+    recorded = [o for o in outs if o[0] == 0 and "recorded FAIL on your word" in o[1]]
+    others = [o for o in outs if o not in recorded]
+    assert len(recorded) == 1 and len(others) == 1, outs
+    code, out, err = others[0]
+    assert (code == 0 and out.strip() == "refund %s: already FAIL" % rid) or \
+        (code == 1 and "changed while this ran" in err), outs
+    st, note = refund_state(rid)
+    assert st == "FAIL" and note.startswith("operator: x (") and note.count("operator:") == 1, note
+    assert gone.refund_posts() == []
