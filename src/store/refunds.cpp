@@ -81,6 +81,14 @@ std::optional<RefundRow> RefundFrom(const db::Result& r) {
     return f;
 }
 
+// orderpay_refund_finish's answer, read alike for the provider's result and the operator's word.
+FinishResult FinishOf(const db::Result& r) {
+    FinishResult f;
+    f.outcome = r.Get(0, "outcome");
+    if (std::optional<std::string> st = r.GetOpt(0, "order_st")) f.order_st = domain::ParseOrderState(*st);
+    return f;
+}
+
 }  // namespace
 
 std::optional<RefundRow> FindRefund(db::Connection& c, const std::string& id) {
@@ -104,10 +112,7 @@ FinishResult FinishRefund(db::Connection& c, const std::string& id, bool ok,
         return c.Exec(kRefundFinish, {id, ok, http::TextOrEscaped(provider_refund_id, 128),
                                       http::TextOrEscaped(note, 2000)});
     });
-    FinishResult f;
-    f.outcome = r.Get(0, "outcome");
-    if (std::optional<std::string> st = r.GetOpt(0, "order_st")) f.order_st = domain::ParseOrderState(*st);
-    return f;
+    return FinishOf(r);
 }
 
 // The CLI's, unprepared (as the two below): run once per operator command.
@@ -148,9 +153,7 @@ FinishResult FinishRefundAsOperator(db::Connection& c, const std::string& id, co
     db::Result r = c.Query("SELECT outcome, order_st FROM orderpay_refund_finish($1, $2::boolean, '', $3)",
                            {id, ok, http::TextOrEscaped(note, 2000)});
     tx.Commit();
-    f.outcome = r.Get(0, "outcome");
-    if (std::optional<std::string> st = r.GetOpt(0, "order_st")) f.order_st = domain::ParseOrderState(*st);
-    return f;
+    return FinishOf(r);
 }
 
 void NoteRefund(db::Connection& c, const std::string& id, const std::string& note,
