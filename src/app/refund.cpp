@@ -32,6 +32,8 @@ const std::string kStuckNote =
 
 namespace {
 
+const char* const kBusyNote = "being sent, asked about or decided by another process right now";
+
 providers::RefundParams ParamsToSend(const Context& ctx, const store::RefundRow& r) {
     providers::RefundParams p = ParamsOf(r);
     p.notify_url = ctx.settings().NotifyUrl(r.site_id, r.provider);
@@ -141,6 +143,10 @@ bool ProviderRefunds(const Context& ctx, const std::string& provider) {
 }
 
 void SendRefund(Context& ctx, const store::RefundRow& r) {
+    // Taken before the claim and held until the answer is recorded: while it is held, no one
+    // else asks about this refund or decides it (the operator's `refund finish` needs it too).
+    const std::optional<store::RefundTalk> talk = store::RefundTalk::Try(ctx.db(), r.id);
+    if (!talk) return;                                // being sent or decided elsewhere right now
     if (!store::ClaimRefund(ctx.db(), r.id)) return;  // another worker (or a result) came first
     providers::Provider* p = ctx.ProviderFor(r.provider);
     std::optional<providers::Merchant> m = store::FindMerchant(ctx.db(), r.merchant_id);
@@ -205,29 +211,49 @@ RefundCheck ResolveRefund(Context& ctx, const store::RefundRow& r, std::string& 
         SendRefund(ctx, r);
         std::optional<store::RefundRow> now = store::FindRefund(ctx.db(), r.id);
         detail = now ? now->note : "";
+        if (now && now->st == domain::RefundState::kNew) {
+            // Not sent: another process held its talk lock (sending it, or the operator deciding).
+            detail = kBusyNote;
+            return RefundCheck::kBusy;
+        }
         if (!now || now->st == domain::RefundState::kProcessing) return RefundCheck::kUnknown;
         return now->st == domain::RefundState::kOk ? RefundCheck::kOk : RefundCheck::kFailed;
     }
     if (r.st != domain::RefundState::kProcessing)
         return r.st == domain::RefundState::kOk ? RefundCheck::kOk : RefundCheck::kFailed;
-    providers::Provider* p = ctx.ProviderFor(r.provider);
-    std::optional<providers::Merchant> m = store::FindMerchant(ctx.db(), r.merchant_id);
+    // The query may be followed by a repeat of the request: never while another sender's request,
+    // or the operator's decision, is under way (review s23-finish H-B).
+    const std::optional<store::RefundTalk> talk = store::RefundTalk::Try(ctx.db(), r.id);
+    if (!talk) {
+        detail = kBusyNote;
+        return RefundCheck::kBusy;
+    }
+    // As it is now that no one else talks about it: finished meanwhile, or given its provider id.
+    const std::optional<store::RefundRow> now = store::FindRefund(ctx.db(), r.id);
+    if (!now) return RefundCheck::kUnknown;
+    if (now->st != domain::RefundState::kProcessing) {
+        detail = now->note;
+        return now->st == domain::RefundState::kOk ? RefundCheck::kOk : RefundCheck::kFailed;
+    }
+    providers::Provider* p = ctx.ProviderFor(now->provider);
+    std::optional<providers::Merchant> m = store::FindMerchant(ctx.db(), now->merchant_id);
     if (!p || !m) {
         detail = "no provider or merchant to ask";
         return RefundCheck::kUnknown;
     }
-    const providers::RefundParams params = ParamsToSend(ctx, r);
-    providers::RefundResult q = AskProvider(r, [&] { return providers::MeteredQueryRefund(*p, *m, params); });
+    const providers::RefundParams params = ParamsToSend(ctx, *now);
+    providers::RefundResult q =
+        AskProvider(*now, [&] { return providers::MeteredQueryRefund(*p, *m, params); });
     if (q.state == providers::RefundResult::State::kUnknown) {
         // The provider does not know it (the call never arrived) or would not say: ask for it
         // again under the same refund id, which the provider refunds at most once.
-        log::Info("refund ", r.id, " unknown to the query (", q.message, "); asking again");
+        log::Info("refund ", now->id, " unknown to the query (", q.message, "); asking again");
         // The refund was sent before (it is PROCESSING): that this repeat did not get through
         // says nothing about the first, which the provider may have carried out.
         q = providers::AsRepeatOfASentRefund(
-            AskProvider(r, [&] { return providers::MeteredRefund(*p, *m, params); }));
+            AskProvider(*now, [&] { return providers::MeteredRefund(*p, *m, params); }));
     }
-    return RecordRefundAnswer(ctx, r, q, detail);
+    return RecordRefundAnswer(ctx, *now, q, detail);
 }
 
 }  // namespace orderpay::app

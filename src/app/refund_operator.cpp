@@ -6,6 +6,7 @@
 
 #include "orderpay/app/refund.hpp"
 #include "orderpay/core/log.hpp"
+#include "orderpay/domain/ids.hpp"
 #include "orderpay/providers/metered.hpp"
 
 namespace orderpay::app {
@@ -99,9 +100,19 @@ std::string_view ToString(OperatorFinish o) {
 }
 
 OperatorAnswer FinishAsOperator(Context& ctx, const std::string& refund_id, const OperatorWord& word) {
+    if (!domain::IsOrderId(refund_id)) return Answer(OperatorFinish::kNoRefund, "", std::nullopt);
+    // Held until the word is recorded: no sender or reconcile can ask the provider about the
+    // refund meanwhile, and none is doing so now, however long ago it started (review s23-finish
+    // H-B: a sender stalled past any time window).
+    const std::optional<store::RefundTalk> talk = store::RefundTalk::Try(ctx.db(), refund_id);
     const std::optional<store::RefundRow> r = store::FindRefund(ctx.db(), refund_id);
     const std::optional<store::RefundActivity> seen = store::RefundActivityOf(ctx.db(), refund_id);
     if (!r || !seen) return Answer(OperatorFinish::kNoRefund, "", std::nullopt);
+    if (!talk)
+        return Answer(OperatorFinish::kBusy,
+                      "another process is sending it or asking its provider about it right now: try again "
+                      "when it is done",
+                      r);
     // Two reads: a claim between them (NEW, then PROCESSING with its send starting) must not be
     // judged as NEW and checked under the lock as PROCESSING (review s23-finish2 H-A).
     if (seen->st != domain::ToString(r->st))

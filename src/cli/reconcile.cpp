@@ -149,7 +149,8 @@ int Reconcile(Env& env, const Args& a) {
             app::RefundCheck c = app::ResolveRefund(ctx, *r, detail);
             if (c == app::RefundCheck::kOk) ++refunds_ok;
             if (c == app::RefundCheck::kFailed) ++refunds_failed;
-            if (c == app::RefundCheck::kPending || c == app::RefundCheck::kUnknown)
+            if (c == app::RefundCheck::kPending || c == app::RefundCheck::kUnknown ||
+                c == app::RefundCheck::kBusy)
                 events.Add("REFUNDING", r->id, r->order_id, detail,
                            "REFUNDING " + r->id + " order " + r->order_id + " still " + detail +
                                // Unanswered run after run: the operator can end it (checked there).

@@ -23,6 +23,12 @@ const db::Statement kRefundByProviderId{"refund_by_provider_id",
                                         REFUND_SELECT "WHERE r.provider = $1 AND r.provider_refund_id = $2"};
 const db::Statement kRefundClaim{
     "refund_claim", "UPDATE refunds SET st = 'PROCESSING', lm = now() WHERE id = $1 AND st = 'NEW'"};
+// RefundTalk's lock: a key pair of its own ('RFND', the id's hash), apart from the migrations'
+// single bigint key. Two ids sharing a hash only make one wait for the other's send.
+const db::Statement kRefundTalkTry{"refund_talk_try",
+                                   "SELECT pg_try_advisory_lock(1380339268, hashtext($1)) AS got"};
+const db::Statement kRefundTalkDone{"refund_talk_done",
+                                    "SELECT pg_advisory_unlock(1380339268, hashtext($1)) AS held"};
 const db::Statement kRefundFinish{
     "refund_finish", "SELECT outcome, order_st FROM orderpay_refund_finish($1, $2::boolean, $3, $4)"};
 // Before its refund is recorded: a refund in flight that fails later is then taken as the

@@ -3,6 +3,7 @@
 
 #include <stdexcept>
 
+#include "orderpay/core/log.hpp"
 #include "orderpay/crypto/digest.hpp"
 #include "orderpay/domain/ids.hpp"
 #include "orderpay/http/utf8.hpp"
@@ -104,6 +105,29 @@ std::optional<RefundRow> FindRefundByProviderId(db::Connection& c, const std::st
 
 bool ClaimRefund(db::Connection& c, const std::string& id) {
     return c.Exec(kRefundClaim, {id}).Affected() == 1;
+}
+
+std::optional<RefundTalk> RefundTalk::Try(db::Connection& c, const std::string& refund_id) {
+    if (c.Exec(kRefundTalkTry, {refund_id}).Get(0, "got") != "t") return std::nullopt;
+    return RefundTalk(c, refund_id);
+}
+
+RefundTalk::~RefundTalk() {
+    if (!c_) return;
+    // A session lock outlives a rolled-back transaction, and an unlock inside a failed one fails:
+    // rolled back first, then let go. If the connection is gone, so is the lock.
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        try {
+            c_->Exec(kRefundTalkDone, {id_});
+            return;
+        } catch (const std::exception& e) {
+            if (attempt == 1) log::Warn("refund ", id_, ": its talk lock was not let go: ", e.what());
+            try {
+                c_->ResetTransaction();
+            } catch (const std::exception&) {
+            }
+        }
+    }
 }
 
 FinishResult FinishRefund(db::Connection& c, const std::string& id, bool ok,

@@ -351,6 +351,8 @@ std::span<const db::Statement> AllStatements() {
         &kOrderReleaseVoided,
         &kRefundGet,
         &kRefundClaim,
+        &kRefundTalkTry,
+        &kRefundTalkDone,
         &kRefundFinish,
         &kRefundNote,
         &kRefundsDue,

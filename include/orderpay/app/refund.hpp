@@ -31,11 +31,12 @@ bool ProviderRefunds(const Context& ctx, const std::string& provider);
 /// e.www.refund.failed with the refund (FAIL, its amount free again).
 RefundAnswer RequestRefund(Context& ctx, const store::RefundRequest& req);
 
-/// Claims a NEW refund and asks its provider; another caller that claimed it first wins and
-/// nothing is sent. The row is re-read afterwards by the caller.
+/// Claims a NEW refund and asks its provider, holding its talk lock; another caller that holds
+/// the lock or claimed it first wins and nothing is sent. The row is re-read afterwards by the caller.
 void SendRefund(Context& ctx, const store::RefundRow& r);
 
-enum class RefundCheck { kOk, kFailed, kPending, kUnknown };
+// kBusy: another process holds the refund's talk lock (store::RefundTalk): nothing was asked.
+enum class RefundCheck { kOk, kFailed, kPending, kUnknown, kBusy };
 
 /// Reconcile: a NEW refund is sent (its worker died before asking); a PROCESSING one is asked
 /// about, and asked for again (the same refund id, so at most once) when the provider does not

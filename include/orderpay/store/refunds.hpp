@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "orderpay/db/connection.hpp"
@@ -56,6 +57,25 @@ std::optional<RefundRow> FindRefundByProviderId(db::Connection& c, const std::st
 
 /// NEW -> PROCESSING: true for the one caller that may now ask the provider.
 bool ClaimRefund(db::Connection& c, const std::string& id);
+
+/// The right to talk to a refund's provider: held by a sender from before its claim until the
+/// answer is recorded, by reconcile's query (and repeat), and by the operator's look and word, so
+/// that no one decides a refund while a request about it may be in flight, however long its
+/// sender stalls (review s23-finish H-B). A session advisory lock: never waited for (Try), and let
+/// go with its holder's connection if the holder dies. Let go on destruction.
+class RefundTalk {
+  public:
+    /// nullopt while another session holds it.
+    static std::optional<RefundTalk> Try(db::Connection& c, const std::string& refund_id);
+    RefundTalk(RefundTalk&& o) noexcept : c_(std::exchange(o.c_, nullptr)), id_(std::move(o.id_)) {}
+    RefundTalk& operator=(RefundTalk&&) = delete;
+    ~RefundTalk();
+
+  private:
+    RefundTalk(db::Connection& c, std::string id) : c_(&c), id_(std::move(id)) {}
+    db::Connection* c_;
+    std::string id_;
+};
 
 struct FinishResult {
     std::string outcome;  // finished, duplicate, conflict, no_refund (and moved: FinishRefundAsOperator)
