@@ -18,7 +18,7 @@ import subprocess
 import pytest
 from conftest import STACK, cli, psql, sim
 from helpers import FakeGateway, db_row, failing_update, inbox
-from test_paypal_refund import SITE, admin_order, paid_paypal_order, paysim_refund, refund, sim_refunds
+from test_paypal_refund import SITE, admin_order, capture_of, paid_paypal_order, paysim_refund, refund, sim_refunds
 
 pytestmark = pytest.mark.skipif("DEMO_PAYPAL_CLIENT_ID" not in STACK, reason="stack.env has no PayPal merchant")
 
@@ -255,7 +255,8 @@ def test_money_paypal_reports_moved_otherwise_is_never_freed_by_the_operators_wo
 
     never = processing_refund_paypal_never_made(order["id"], amount="5.00")
     age(never)
-    listing = {"id": "ORDER", "status": "COMPLETED", "purchase_units": [{"payments": {"refunds": [
+    capture = [{"id": capture_of(order["pay_id"]), "status": "PARTIALLY_REFUNDED"}]
+    listing = {"id": "ORDER", "status": "COMPLETED", "purchase_units": [{"payments": {"captures": capture, "refunds": [
         pp_refund_json("RF1AAAAAAAAAAAAA1", never, "5.00"), pp_refund_json("RF2AAAAAAAAAAAAA2", never, "5.00")]}}]}
     two = FakePaypal(lambda path: (200, json.dumps(listing).encode()))
     try:
@@ -265,6 +266,19 @@ def test_money_paypal_reports_moved_otherwise_is_never_freed_by_the_operators_wo
     finally:
         two.close()
     assert refund_state(never)[0] == "PROCESSING"
+    # An order that does not hold our capture (another order answering, or PayPal showing it
+    # without its payments) lists no refund of ours, and that is no answer, not "no such refund"
+    # (review s23-finish2 M-B): the operator's word needs --despite-no-answer.
+    for units in ([{"payments": {"captures": [{"id": "9ZZ00000000000000"}], "refunds": []}}], [{"payments": {}}]):
+        other = FakePaypal(lambda path, units=units: (200, json.dumps({"id": "ORDER", "purchase_units": units}).encode()))
+        try:
+            res = finish(never, "fail", "console", env=other.env)
+            assert res.returncode == 1 and "no answer from the provider" in res.stderr, res
+            assert "does not list capture" in res.stderr, res
+            assert other.refund_posts() == []
+        finally:
+            other.close()
+        assert refund_state(never)[0] == "PROCESSING"
 
 
 def test_a_refund_never_sent_can_be_cancelled_never_finished_ok():

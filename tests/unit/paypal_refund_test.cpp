@@ -99,17 +99,20 @@ TEST(PaypalRefund, NoSuchRefundIsAnAnswerAndAnUnclassifiedRefundIsDisputed) {
     EXPECT_TRUE(RefundQueryAnswer(200, refund("COMPLETED", "rf0777"), "rf0001", id, "USD").disputed);
     EXPECT_TRUE(RefundQueryAnswer(200, "{\"status\":\"COMPLETED\"}", "rf0001", id, "USD").disputed);
     auto order = [](const std::string& refunds) {
-        return "{\"id\":\"5O190127TN364715T\",\"purchase_units\":[{\"payments\":{\"refunds\":[" + refunds +
-               "]}}]}";
+        return "{\"id\":\"5O190127TN364715T\",\"purchase_units\":[{\"payments\":{\"captures\":[{\"id\":"
+               "\"2GG279541U471931P\"}],\"refunds\":[" +
+               refunds + "]}}]}";
     };
     auto listed = [](const std::string& refund_id) {
         return "{\"id\":\"" + refund_id +
                "\",\"status\":\"COMPLETED\",\"invoice_id\":\"rf0001\","
                "\"amount\":{\"value\":\"4.00\",\"currency_code\":\"USD\"}}";
     };
-    EXPECT_FALSE(RefundOfInvoice(200, order(listed("1AA00000000000001")), "rf0001", "USD").refund.disputed);
+    EXPECT_FALSE(
+        RefundOfInvoice(200, order(listed("1AA00000000000001")), "rf0001", "2GG279541U471931P", "USD")
+            .refund.disputed);
     EXPECT_TRUE(RefundOfInvoice(200, order(listed("1AA00000000000001") + "," + listed("1AA00000000000002")),
-                                "rf0001", "USD")
+                                "rf0001", "2GG279541U471931P", "USD")
                     .refund.disputed);
 }
 
@@ -178,7 +181,7 @@ TEST(PaypalRefund, ARefundSentBeforeIsFoundInTheOrderByItsInvoice) {
         "\"amount\":{\"value\":\"1.00\",\"currency_code\":\"USD\"}},"
         "{\"id\":\"1JU08902781691411\",\"status\":\"PENDING\",\"invoice_id\":\"rf0001\","
         "\"amount\":{\"value\":\"4.00\",\"currency_code\":\"USD\"}}]";
-    InvoiceLookup l = RefundOfInvoice(200, order(two), "rf0001", "USD");
+    InvoiceLookup l = RefundOfInvoice(200, order(two), "rf0001", "2GG279541U471931P", "USD");
     EXPECT_TRUE(l.read);
     ASSERT_TRUE(l.found);
     EXPECT_EQ(l.refund.state, S::kProcessing);
@@ -186,7 +189,7 @@ TEST(PaypalRefund, ARefundSentBeforeIsFoundInTheOrderByItsInvoice) {
     EXPECT_EQ(l.refund.amount, 400);
     // Listed under another invoice only, or no refunds at all: read, not found (send it again).
     for (const std::string& body : {order(two), order("")}) {
-        l = RefundOfInvoice(200, body, "rf0009", "USD");
+        l = RefundOfInvoice(200, body, "rf0009", "2GG279541U471931P", "USD");
         EXPECT_TRUE(l.read);
         EXPECT_FALSE(l.found);
     }
@@ -200,16 +203,18 @@ TEST(PaypalRefund, ARefundSentBeforeIsFoundInTheOrderByItsInvoice) {
         return order(",\"refunds\":[" + one("1AA00000000000001", a) + "," + one("1AA00000000000002", b) +
                      "]");
     };
-    l = RefundOfInvoice(200, listed("FAILED", "COMPLETED"), "rf0001", "USD");
+    l = RefundOfInvoice(200, listed("FAILED", "COMPLETED"), "rf0001", "2GG279541U471931P", "USD");
     ASSERT_TRUE(l.found);
     EXPECT_EQ(l.refund.state, S::kOk);
     EXPECT_EQ(l.refund.provider_refund_id, "1AA00000000000002");
-    l = RefundOfInvoice(200, listed("COMPLETED", "FAILED"), "rf0001", "USD");
+    l = RefundOfInvoice(200, listed("COMPLETED", "FAILED"), "rf0001", "2GG279541U471931P", "USD");
     EXPECT_EQ(l.refund.state, S::kOk);
     EXPECT_EQ(l.refund.provider_refund_id, "1AA00000000000001");
-    EXPECT_EQ(RefundOfInvoice(200, listed("FAILED", "CANCELLED"), "rf0001", "USD").refund.state, S::kFailed);
+    EXPECT_EQ(RefundOfInvoice(200, listed("FAILED", "CANCELLED"), "rf0001", "2GG279541U471931P", "USD")
+                  .refund.state,
+              S::kFailed);
     for (auto [a, b] : {std::pair{"COMPLETED", "COMPLETED"}, std::pair{"PENDING", "COMPLETED"}}) {
-        l = RefundOfInvoice(200, listed(a, b), "rf0001", "USD");
+        l = RefundOfInvoice(200, listed(a, b), "rf0001", "2GG279541U471931P", "USD");
         EXPECT_TRUE(l.found);
         EXPECT_EQ(l.refund.state, S::kUnknown) << a << b;
         EXPECT_NE(l.refund.message.find("second refund"), std::string::npos);
@@ -218,13 +223,25 @@ TEST(PaypalRefund, ARefundSentBeforeIsFoundInTheOrderByItsInvoice) {
     const std::string eur =
         ",\"refunds\":[{\"id\":\"1JU08902781691411\",\"status\":\"COMPLETED\",\"invoice_id\":\"rf0001\","
         "\"amount\":{\"value\":\"4.00\",\"currency_code\":\"EUR\"}}]";
-    l = RefundOfInvoice(200, order(eur), "rf0001", "USD");
+    l = RefundOfInvoice(200, order(eur), "rf0001", "2GG279541U471931P", "USD");
     ASSERT_TRUE(l.found);
     EXPECT_EQ(l.refund.amount, -1);
+    // An order that does not hold our capture (another order answering, or PayPal showing it
+    // without its payments) says nothing of our refund, even one listed under our invoice.
+    for (const std::string& capture : {std::string("9ZZ000000000000X"), std::string()}) {
+        l = RefundOfInvoice(200, order(two), "rf0001", capture, "USD");
+        EXPECT_FALSE(l.read) << capture;
+        EXPECT_FALSE(l.found) << capture;
+        EXPECT_NE(l.message.find("does not list capture"), std::string::npos) << l.message;
+    }
+    l = RefundOfInvoice(200,
+                        "{\"id\":\"5O190127TN364715T\",\"purchase_units\":[{\"payments\":{\"refunds\":[]}}]}",
+                        "rf0009", "2GG279541U471931P", "USD");
+    EXPECT_FALSE(l.read);
     // Nothing can be concluded from an order we could not read: nothing is sent.
     for (auto [status, body] : std::initializer_list<std::pair<long, std::string>>{
              {404, "{}"}, {500, order(two)}, {401, "{}"}, {200, "not json"}, {200, "{\"id\":\"X\"}"}}) {
-        l = RefundOfInvoice(status, body, "rf0001", "USD");
+        l = RefundOfInvoice(status, body, "rf0001", "2GG279541U471931P", "USD");
         EXPECT_FALSE(l.read) << status << body;
         EXPECT_FALSE(l.found) << status << body;
     }

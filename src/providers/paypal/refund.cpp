@@ -222,7 +222,7 @@ RefundResult RefundOfJson(const rapidjson::Value& doc, const std::string& refund
 }  // namespace
 
 InvoiceLookup RefundOfInvoice(long status, const std::string& body, const std::string& refund_id,
-                              std::string_view currency) {
+                              const std::string& capture_id, std::string_view currency) {
     InvoiceLookup out;
     rapidjson::Document doc;
     if (status < 200 || status > 299 || !http::ParseJson(body, doc).empty() || !doc.IsObject()) {
@@ -234,12 +234,23 @@ InvoiceLookup RefundOfInvoice(long status, const std::string& body, const std::s
         out.message = "order without purchase units";
         return out;
     }
-    out.read = true;
+    // Only the unit holding our capture speaks for our refund: an order that does not list it
+    // (another order answering, or one shown without its payments) says nothing about it, so its
+    // "no refund of yours" is no answer (review s23-finish2 M-B).
+    auto holds_capture = [&capture_id](const rapidjson::Value& unit) {
+        const rapidjson::Value* captures = Member(Member(&unit, "payments"), "captures");
+        if (capture_id.empty() || !captures || !captures->IsArray()) return false;
+        for (const auto& c : captures->GetArray())
+            if (c.IsObject() && Str(&c, "id") == capture_id) return true;
+        return false;
+    };
     // Every refund listed under our invoice: one that went through (or is going through) wins
     // over ones PayPal failed; two that went through are a second refund of the same money,
     // which no answer of ours can settle: held for an operator, never sent again.
     int live = 0;
     for (const auto& unit : units->GetArray()) {
+        if (!unit.IsObject() || !holds_capture(unit)) continue;
+        out.read = true;
         const rapidjson::Value* refunds = Member(Member(&unit, "payments"), "refunds");
         if (!refunds || !refunds->IsArray()) continue;
         for (const auto& one : refunds->GetArray()) {
@@ -257,7 +268,11 @@ InvoiceLookup RefundOfInvoice(long status, const std::string& body, const std::s
         out.refund.message = "PayPal's order lists " + std::to_string(live) + " refunds under invoice " +
                              refund_id + ": a second refund of the same money, for an operator";
     }
-    if (!out.found) out.message = "the order lists no refund with invoice " + refund_id;
+    if (!out.read)
+        out.message = "the order does not list capture " + capture_id.substr(0, 64) +
+                      " (another order, or no payments shown)";
+    else if (!out.found)
+        out.message = "the order lists no refund with invoice " + refund_id;
     return out;
 }
 
@@ -284,7 +299,7 @@ RefundResult PaypalClient::Refund(const providers::Merchant& m, const providers:
             r.message = "refund lookup: " + g.error;
             return r;
         }
-        InvoiceLookup found = RefundOfInvoice(g.status, g.body, p.refund_id, p.currency);
+        InvoiceLookup found = RefundOfInvoice(g.status, g.body, p.refund_id, p.txn_id, p.currency);
         if (found.found) {
             found.refund.message = "found in PayPal's order: " + found.refund.message;
             return found.refund;

@@ -47,10 +47,12 @@ providers::RefundResult RefundConfirmAnswer(long status, const std::string& body
                                             const std::string& capture_id, std::string_view currency);
 
 /// Our refund `refund_id` as an order answer (GET /v2/checkout/orders/{id}) lists it among
-/// purchase_units[].payments.refunds[] by its invoice_id: `read` false when the answer is not a
-/// readable order (nothing can be concluded), `found` with the refund read as RefundAnswer reads
-/// one. PayPal's order refund carries invoice_id (its refund schema, as generated clients have it:
-/// oxid-eshop-gpl/paypal-module src/Model/Orders/Refund.php).
+/// purchase_units[].payments.refunds[] by its invoice_id, in the purchase unit whose captures list
+/// `capture_id`: `read` false when the answer is not a readable order holding that capture
+/// (another order, or one PayPal shows without its payments: nothing can be concluded from what
+/// it does not list), `found` with the refund read as RefundAnswer reads one. PayPal's order refund carries
+/// invoice_id (its refund schema, as generated clients have it: oxid-eshop-gpl/paypal-module
+/// src/Model/Orders/Refund.php).
 struct InvoiceLookup {
     bool read = false;
     bool found = false;
@@ -58,7 +60,7 @@ struct InvoiceLookup {
     std::string message;
 };
 InvoiceLookup RefundOfInvoice(long status, const std::string& body, const std::string& refund_id,
-                              std::string_view currency);
+                              const std::string& capture_id, std::string_view currency);
 
 /// The capture a refund resource belongs to: the last path segment of its "up" link
 /// (…/v2/payments/captures/{id}); "" when there is none.
