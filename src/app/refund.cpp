@@ -33,6 +33,9 @@ const std::string kStuckNote =
 namespace {
 
 const char* const kBusyNote = "being sent, asked about or decided by another process right now";
+const char* const kLostNote =
+    "its talk lock was lost before the request (the database session ended): nothing sent; reconcile "
+    "asks again";
 
 providers::RefundParams ParamsToSend(const Context& ctx, const store::RefundRow& r) {
     providers::RefundParams p = ParamsOf(r);
@@ -142,24 +145,34 @@ bool ProviderRefunds(const Context& ctx, const std::string& provider) {
     return p && p->Refunds();
 }
 
-void SendRefund(Context& ctx, const store::RefundRow& r) {
-    // Taken before the claim and held until the answer is recorded: while it is held, no one
-    // else asks about this refund or decides it (the operator's `refund finish` needs it too).
-    const std::optional<store::RefundTalk> talk = store::RefundTalk::Try(ctx.db(), r.id);
-    if (!talk) return;                                // being sent or decided elsewhere right now
-    if (!store::ClaimRefund(ctx.db(), r.id)) return;  // another worker (or a result) came first
+namespace {
+
+// Claims the NEW refund `r` and sends it; the caller holds its talk lock. True when this call
+// claimed it (and sent it, or failed it for want of a provider).
+bool ClaimAndSend(Context& ctx, const store::RefundTalk& talk, const store::RefundRow& r) {
+    if (!store::ClaimRefund(ctx.db(), r.id)) return false;  // another worker (or a result) came first
     providers::Provider* p = ctx.ProviderFor(r.provider);
     std::optional<providers::Merchant> m = store::FindMerchant(ctx.db(), r.merchant_id);
     if (!p || !p->Refunds() || !m) {
         // Nothing was sent, so nothing can have moved: the amount is free again.
         Finish(ctx, r, false, "", "no refunding provider or merchant for " + r.provider);
-        return;
+        return true;
     }
     providers::RefundParams params = ParamsToSend(ctx, r);
+    // The session holding the lock may have ended under us (a failover): then someone else may
+    // be deciding the refund, and nothing is sent (review s24-talk H1).
+    if (!talk.StillHeld()) {
+        log::Error("refund ", r.id, ": ", kLostNote);
+        store::NoteRefund(ctx.db(), r.id, kLostNote, "");
+        return true;
+    }
     providers::RefundResult res = AskProvider(r, [&] { return providers::MeteredRefund(*p, *m, params); });
     std::string detail;
     RecordRefundAnswer(ctx, r, res, detail);
+    return true;
 }
+
+}  // namespace
 
 RefundAnswer RequestRefund(Context& ctx, const store::RefundRequest& req) {
     RefundAnswer a;
@@ -194,8 +207,11 @@ RefundAnswer RequestRefund(Context& ctx, const store::RefundRequest& req) {
     // A new refund is sent now; so is a replay of one whose worker died before asking (the same
     // refund id: the provider refunds it at most once).
     if (a.refund->st == domain::RefundState::kNew) {
-        a.sent = true;
-        SendRefund(ctx, *a.refund);
+        // Held from before the claim until the answer is recorded. Held elsewhere (a replay
+        // racing the first request, reconcile, the operator), the refund is answered as it is:
+        // NEW, which that holder or the next reconcile sends.
+        if (const std::optional<store::RefundTalk> talk = store::RefundTalk::Try(ctx.db(), o.refund_id))
+            a.sent = ClaimAndSend(ctx, *talk, *a.refund);
         a.refund = store::FindRefund(ctx.db(), o.refund_id);
     }
     if (a.refund && a.refund->st == domain::RefundState::kFail) {
@@ -205,35 +221,34 @@ RefundAnswer RequestRefund(Context& ctx, const store::RefundRequest& req) {
     return a;
 }
 
-RefundCheck ResolveRefund(Context& ctx, const store::RefundRow& r, std::string& detail) {
-    store::StampRefundQueried(ctx.db(), r.id);
-    if (r.st == domain::RefundState::kNew) {
-        SendRefund(ctx, r);
-        std::optional<store::RefundRow> now = store::FindRefund(ctx.db(), r.id);
-        detail = now ? now->note : "";
-        if (now && now->st == domain::RefundState::kNew) {
-            // Not sent: another process held its talk lock (sending it, or the operator deciding).
-            detail = kBusyNote;
-            return RefundCheck::kBusy;
-        }
-        if (!now || now->st == domain::RefundState::kProcessing) return RefundCheck::kUnknown;
-        return now->st == domain::RefundState::kOk ? RefundCheck::kOk : RefundCheck::kFailed;
-    }
-    if (r.st != domain::RefundState::kProcessing)
-        return r.st == domain::RefundState::kOk ? RefundCheck::kOk : RefundCheck::kFailed;
-    // The query may be followed by a repeat of the request: never while another sender's request,
-    // or the operator's decision, is under way (review s23-finish H-B).
-    const std::optional<store::RefundTalk> talk = store::RefundTalk::Try(ctx.db(), r.id);
+RefundCheck ResolveRefund(Context& ctx, const store::RefundRow& listed, std::string& detail) {
+    using domain::RefundState;
+    if (listed.st != RefundState::kNew && listed.st != RefundState::kProcessing)
+        return listed.st == RefundState::kOk ? RefundCheck::kOk : RefundCheck::kFailed;
+    // Sent, or asked about and perhaps asked for again: never while another process is sending it
+    // or deciding it (review s23-finish H-B), and then left exactly as that process has it, not
+    // even stamped (review s24-talk M1).
+    const std::optional<store::RefundTalk> talk = store::RefundTalk::Try(ctx.db(), listed.id);
     if (!talk) {
         detail = kBusyNote;
         return RefundCheck::kBusy;
     }
-    // As it is now that no one else talks about it: finished meanwhile, or given its provider id.
-    const std::optional<store::RefundRow> now = store::FindRefund(ctx.db(), r.id);
+    store::StampRefundQueried(ctx.db(), listed.id);
+    // As it is now that no one else talks about it: claimed or finished meanwhile, or given its
+    // provider id.
+    const std::optional<store::RefundRow> now = store::FindRefund(ctx.db(), listed.id);
     if (!now) return RefundCheck::kUnknown;
-    if (now->st != domain::RefundState::kProcessing) {
+    if (now->st == RefundState::kNew) {
+        ClaimAndSend(ctx, *talk, *now);
+        const std::optional<store::RefundRow> after = store::FindRefund(ctx.db(), listed.id);
+        detail = after ? after->note : "";
+        if (!after || after->st == RefundState::kProcessing || after->st == RefundState::kNew)
+            return RefundCheck::kUnknown;
+        return after->st == RefundState::kOk ? RefundCheck::kOk : RefundCheck::kFailed;
+    }
+    if (now->st != RefundState::kProcessing) {
         detail = now->note;
-        return now->st == domain::RefundState::kOk ? RefundCheck::kOk : RefundCheck::kFailed;
+        return now->st == RefundState::kOk ? RefundCheck::kOk : RefundCheck::kFailed;
     }
     providers::Provider* p = ctx.ProviderFor(now->provider);
     std::optional<providers::Merchant> m = store::FindMerchant(ctx.db(), now->merchant_id);
@@ -242,9 +257,18 @@ RefundCheck ResolveRefund(Context& ctx, const store::RefundRow& r, std::string& 
         return RefundCheck::kUnknown;
     }
     const providers::RefundParams params = ParamsToSend(ctx, *now);
+    // A query may send (PayPal's, without its refund id), and so may the repeat below.
+    auto lost = [&] {
+        log::Error("refund ", now->id, ": ", kLostNote);
+        store::NoteRefund(ctx.db(), now->id, kLostNote, "");
+        detail = kLostNote;
+        return RefundCheck::kUnknown;
+    };
+    if (!talk->StillHeld()) return lost();
     providers::RefundResult q =
         AskProvider(*now, [&] { return providers::MeteredQueryRefund(*p, *m, params); });
     if (q.state == providers::RefundResult::State::kUnknown) {
+        if (!talk->StillHeld()) return lost();
         // The provider does not know it (the call never arrived) or would not say: ask for it
         // again under the same refund id, which the provider refunds at most once.
         log::Info("refund ", now->id, " unknown to the query (", q.message, "); asking again");

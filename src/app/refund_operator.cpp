@@ -108,11 +108,16 @@ OperatorAnswer FinishAsOperator(Context& ctx, const std::string& refund_id, cons
     const std::optional<store::RefundRow> r = store::FindRefund(ctx.db(), refund_id);
     const std::optional<store::RefundActivity> seen = store::RefundActivityOf(ctx.db(), refund_id);
     if (!r || !seen) return Answer(OperatorFinish::kNoRefund, "", std::nullopt);
-    if (!talk)
+    if (!talk) {
+        // Named, so a sender that hangs can be found and stopped: the process, not its database
+        // backend, whose end would free the refund while the process may still send (README).
+        const std::string holder = store::RefundTalkHolder(ctx.db(), refund_id);
         return Answer(OperatorFinish::kBusy,
-                      "another process is sending it or asking its provider about it right now: try again "
-                      "when it is done",
+                      "another process is sending it or asking its provider about it right now" +
+                          (holder.empty() ? std::string() : " (" + holder + ")") +
+                          ": try again when it is done",
                       r);
+    }
     // Two reads: a claim between them (NEW, then PROCESSING with its send starting) must not be
     // judged as NEW and checked under the lock as PROCESSING (review s23-finish2 H-A).
     if (seen->st != domain::ToString(r->st))

@@ -134,8 +134,19 @@ bool Connection::Ensure() {
     }
     backoff_ = std::chrono::milliseconds(0);
     prepared_ = true;
+    ++session_;
     if (reconnect) metrics::DbReconnect();
     return true;
+}
+
+bool Connection::Live() const {
+    return conn_ && PQstatus(conn_.get()) == CONNECTION_OK && prepared_;
+}
+
+void Connection::Drop() {
+    conn_.reset();
+    prepared_ = false;
+    in_tx_ = false;
 }
 
 Result Connection::Check(PGresult* raw, const char* what) {

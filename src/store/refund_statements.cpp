@@ -29,6 +29,10 @@ const db::Statement kRefundTalkTry{"refund_talk_try",
                                    "SELECT pg_try_advisory_lock(1380339268, hashtext($1)) AS got"};
 const db::Statement kRefundTalkDone{"refund_talk_done",
                                     "SELECT pg_advisory_unlock(1380339268, hashtext($1)) AS held"};
+const db::Statement kRefundTalkHeld{
+    "refund_talk_held",
+    "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() "
+    "AND classid = 1380339268 AND objid = hashtext($1)::oid AND objsubid = 2 AND granted) AS held"};
 const db::Statement kRefundFinish{
     "refund_finish", "SELECT outcome, order_st FROM orderpay_refund_finish($1, $2::boolean, $3, $4)"};
 // Before its refund is recorded: a refund in flight that fails later is then taken as the

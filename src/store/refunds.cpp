@@ -113,21 +113,38 @@ std::optional<RefundTalk> RefundTalk::Try(db::Connection& c, const std::string& 
 }
 
 RefundTalk::~RefundTalk() {
-    if (!c_) return;
-    // A session lock outlives a rolled-back transaction, and an unlock inside a failed one fails:
-    // rolled back first, then let go. If the connection is gone, so is the lock.
-    for (int attempt = 0; attempt < 2; ++attempt) {
-        try {
-            c_->Exec(kRefundTalkDone, {id_});
-            return;
-        } catch (const std::exception& e) {
-            if (attempt == 1) log::Warn("refund ", id_, ": its talk lock was not let go: ", e.what());
-            try {
-                c_->ResetTransaction();
-            } catch (const std::exception&) {
-            }
-        }
+    // Never reconnects to let go (a new session holds nothing), never throws: a lock that cannot
+    // be let go on a live session is ended with the session, so it cannot outlive its holder.
+    if (!c_ || c_->Session() != session_ || !c_->Live()) return;
+    try {
+        c_->ResetTransaction();  // an unlock inside a failed transaction would fail
+        if (c_->Exec(kRefundTalkDone, {id_}).Get(0, "held") == "t") return;
+    } catch (...) {
     }
+    try {
+        log::Warn("refund ", id_, ": its talk lock could not be let go; ending the database session");
+    } catch (...) {
+    }
+    c_->Drop();
+}
+
+bool RefundTalk::StillHeld() const {
+    if (!c_ || c_->Session() != session_) return false;
+    return c_->Exec(kRefundTalkHeld, {id_}).Get(0, "held") == "t" && c_->Session() == session_;
+}
+
+std::string RefundTalkHolder(db::Connection& c, const std::string& refund_id) {
+    if (!domain::IsOrderId(refund_id)) return "";
+    db::Result r = c.Query(
+        "SELECT a.pid, coalesce(a.application_name, '') AS app, coalesce(host(a.client_addr), 'local') AS "
+        "addr, "
+        "to_char(a.backend_start, 'YYYY-MM-DD HH24:MI:SS TZ') AS since, coalesce(a.state, '') AS state "
+        "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' "
+        "AND l.classid = 1380339268 AND l.objid = hashtext($1)::oid AND l.objsubid = 2 AND l.granted LIMIT 1",
+        {refund_id});
+    if (r.Rows() == 0) return "";
+    return r.Get(0, "app") + " (database backend pid " + r.Get(0, "pid") + ", from " + r.Get(0, "addr") +
+           ", connected " + r.Get(0, "since") + ", " + r.Get(0, "state") + ")";
 }
 
 FinishResult FinishRefund(db::Connection& c, const std::string& id, bool ok,

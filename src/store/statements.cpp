@@ -353,6 +353,7 @@ std::span<const db::Statement> AllStatements() {
         &kRefundClaim,
         &kRefundTalkTry,
         &kRefundTalkDone,
+        &kRefundTalkHeld,
         &kRefundFinish,
         &kRefundNote,
         &kRefundsDue,

@@ -16,9 +16,9 @@ import subprocess
 import threading
 
 import pytest
-from conftest import STACK, cli
-from helpers import db_row, wait_for
-from test_paypal_refund import SITE, capture_of, paid_paypal_order
+from conftest import STACK, cli, psql
+from helpers import Locker, db_row, wait_for
+from test_paypal_refund import SITE, capture_of, paid_paypal_order, refund, sim_refunds
 from test_refund_finish import FakePaypal, age, finish, refund_state
 
 pytestmark = pytest.mark.skipif("DEMO_PAYPAL_CLIENT_ID" not in STACK, reason="stack.env has no PayPal merchant")
@@ -81,6 +81,8 @@ def test_a_refund_whose_request_is_still_on_its_way_is_not_decided_however_long_
         age(rid)
         res = finish(rid, "fail", "console shows nothing", "--despite-no-answer", env=gone.env)
         assert res.returncode == 1 and "another process is sending it" in res.stderr, res
+        # Named, so a sender that hangs can be found and stopped.
+        assert "(orderpay (database backend pid " in res.stderr, res.stderr
         assert refund_state(rid)[0] == "PROCESSING"
         assert gone.paths() == [], "judged busy before asking anything: %s" % gone.paths()
         # reconcile neither asks about it nor sends it again while the first request is open.
@@ -152,10 +154,12 @@ def test_reconcile_does_not_send_a_new_refund_another_session_is_deciding():
     try:
         holder.stdin.write("SELECT pg_advisory_lock(1380339268, hashtext('%s'));\n" % rid)
         holder.stdin.flush()
-        wait_for(lambda: db_row("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = 1380339268 "
-                                "AND objid = hashtext('%s')::oid AND granted" % rid) == ["1"], timeout=10)
+        assert wait_for(lambda: db_row("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = "
+                                       "1380339268 AND objid = hashtext('%s')::oid AND granted" % rid) == ["1"],
+                        timeout=10)
         rec = cli("reconcile", "--min-age", "0", "--json", check=False)
-        assert refund_state(rid)[0] == "NEW", rec.stdout
+        # Left exactly as the holder has it: not sent, not even stamped as asked about.
+        assert db_row("SELECT st, queried_at IS NULL FROM refunds WHERE id = '%s'" % rid) == ["NEW", "t"], rec.stdout
         events = [e for e in json.loads(rec.stdout)["events"] if e.get("id") == rid]
         assert events and "another process right now" in events[0]["detail"], rec.stdout
     finally:
@@ -163,3 +167,57 @@ def test_reconcile_does_not_send_a_new_refund_another_session_is_deciding():
         holder.wait(timeout=10)
     cli("reconcile", "--min-age", "0", check=False)
     assert refund_state(rid)[0] == "OK"
+
+
+@pytest.fixture(scope="module")
+def key():
+    return cli("apikey", "issue", "--site", SITE).stdout.strip()
+
+
+def test_a_replay_of_a_refund_another_process_is_sending_answers_it_new_and_sends_nothing(key):
+    """The API's replay of a NEW refund (the first request still before its claim, or reconcile
+    or the operator on it): answered as it is, NEW, "sent" nothing; the holder or the next
+    reconcile sends it, once."""
+    order = paid_paypal_order()
+    rid = "u" + order["id"][1:]
+    idem = "replay-" + order["id"]
+    out = db_row("SELECT outcome FROM orderpay_refund_open('%s', '%s', NULL, 150::bigint, 'held replay', 'test', "
+                 "'%s', '%s')" % (SITE, order["id"], idem, rid))
+    assert out == ["created"], out
+    locker = Locker("SELECT pg_advisory_lock(1380339268, hashtext('%s'))" % rid)
+    try:
+        status, body, raw, _ = refund(key, order["id"], reason="held replay", amount="1.50", idem=idem)
+        assert status == 200, raw
+        got = body["data"]["refund"]
+        assert got["id"] == rid and got["st"] == "NEW" and got["replay"] is True, raw
+        assert sim_refunds(order["pay_id"])["refunded"] == 0
+    finally:
+        locker.release()
+    cli("reconcile", "--min-age", "0", check=False)
+    assert refund_state(rid)[0] == "OK"
+    assert sim_refunds(order["pay_id"])["refunded"] == 150
+
+
+def test_a_sender_whose_lock_went_with_its_session_sends_nothing():
+    """The server ended the session holding the lock (a failover, pg_terminate_backend) while the
+    sender lives on, between its claim and its request: here, a trigger on the claim lets go of the
+    session's advisory locks. The sender finds the lock gone right before the request and sends
+    nothing (someone else may be deciding the refund); reconcile later asks and sends it, once."""
+    order = paid_paypal_order()
+    oid = order["id"]
+    name = "test_unlock_%s" % oid
+    psql("CREATE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_advisory_unlock_all(); "
+         "RETURN NEW; END $$; CREATE TRIGGER %s BEFORE UPDATE ON refunds FOR EACH ROW WHEN (NEW.order_id = '%s' "
+         "AND OLD.st = 'NEW' AND NEW.st = 'PROCESSING') EXECUTE FUNCTION %s()" % (name, name, oid, name))
+    try:
+        res = cli("refund", oid, "--amount", "2.00", "--reason", "lost lock", "--key", "lost-" + oid, check=False)
+    finally:
+        psql("DROP TRIGGER IF EXISTS %s ON refunds; DROP FUNCTION IF EXISTS %s()" % (name, name))
+    rid = db_row("SELECT id FROM refunds WHERE order_id = '%s'" % oid)[0]
+    st, note = refund_state(rid)
+    assert st == "PROCESSING" and "talk lock was lost" in note and "nothing sent" in note, (st, note, res)
+    assert sim_refunds(order["pay_id"])["refunded"] == 0
+    assert db_row("SELECT count(*) FROM paysim.pp_refunds WHERE invoice_id = '%s'" % rid) == ["0"]
+    cli("reconcile", "--min-age", "0", check=False)
+    assert refund_state(rid)[0] == "OK"
+    assert sim_refunds(order["pay_id"])["refunded"] == 200

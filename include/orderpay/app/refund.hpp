@@ -20,7 +20,7 @@ struct RefundAnswer {
     std::string why;               // the error's detail, for the reply's msg and the CLI
     std::optional<store::RefundRow> refund;
     bool replay = false;  // the idempotency key named a refund made before
-    bool sent = false;    // this request sent it to the provider (a new one, or a replay still NEW)
+    bool sent = false;    // this request claimed and sent it (a new one, or a replay still NEW)
 };
 
 /// The provider that would refund the payment with pay type `pay_tp` ("zfb.qrcode" -> zfb),
@@ -31,17 +31,13 @@ bool ProviderRefunds(const Context& ctx, const std::string& provider);
 /// e.www.refund.failed with the refund (FAIL, its amount free again).
 RefundAnswer RequestRefund(Context& ctx, const store::RefundRequest& req);
 
-/// Claims a NEW refund and asks its provider, holding its talk lock; another caller that holds
-/// the lock or claimed it first wins and nothing is sent. The row is re-read afterwards by the caller.
-void SendRefund(Context& ctx, const store::RefundRow& r);
-
 // kBusy: another process holds the refund's talk lock (store::RefundTalk): nothing was asked.
 enum class RefundCheck { kOk, kFailed, kPending, kUnknown, kBusy };
 
 /// Reconcile: a NEW refund is sent (its worker died before asking); a PROCESSING one is asked
 /// about, and asked for again (the same refund id, so at most once) when the provider does not
-/// know it.
-RefundCheck ResolveRefund(Context& ctx, const store::RefundRow& r, std::string& detail);
+/// know it. Both hold its talk lock: kBusy, with nothing done, while another process holds it.
+RefundCheck ResolveRefund(Context& ctx, const store::RefundRow& listed, std::string& detail);
 
 /// Writes what the provider said of refund `r`: OK/FAIL once; a pending or unknown answer is noted
 /// on it, and an OK for another amount is not believed (noted, kUnknown), for an operator.

@@ -100,6 +100,14 @@ class Connection {
 
     PGconn* raw() { return conn_.get(); }
 
+    /// Counts the sessions this connection has opened: a session-scoped thing (an advisory lock)
+    /// taken under one number is gone once it differs.
+    std::uint64_t Session() const { return session_; }
+    /// Connected now, as far as libpq knows (no round trip).
+    bool Live() const;
+    /// Ends the session (and everything it holds) at once; the next statement opens a new one.
+    void Drop();
+
     /// Statements that succeeded since the last call: lets a request that failed on its very
     /// first statement (a connection that died while idle) be retried safely, since nothing ran.
     int TakeSucceeded() { return std::exchange(succeeded_, 0); }
@@ -132,6 +140,7 @@ class Connection {
     bool prepared_ = false;
     bool in_tx_ = false;
     int succeeded_ = 0;  // never reconnect silently inside a transaction
+    std::uint64_t session_ = 0;
     std::chrono::steady_clock::time_point next_attempt_{};
     std::chrono::milliseconds backoff_{0};
 };

@@ -60,22 +60,33 @@ bool ClaimRefund(db::Connection& c, const std::string& id);
 
 /// The right to talk to a refund's provider: held by a sender from before its claim until the
 /// answer is recorded, by reconcile's query (and repeat), and by the operator's look and word, so
-/// that no one decides a refund while a request about it may be in flight, however long its
-/// sender stalls (review s23-finish H-B). A session advisory lock: never waited for (Try), and let
-/// go with its holder's connection if the holder dies. Let go on destruction.
+/// that no one decides a refund while another process is sending it or asking about it (review
+/// s23-finish H-B). A session advisory lock: never waited for (Try), let go on destruction, and
+/// with its holder's session if the holder dies. A session the server ends (a failover,
+/// pg_terminate_backend) ends the lock while its process may live on: a sender asks StillHeld()
+/// right before each request, and sends nothing once it is gone.
 class RefundTalk {
   public:
     /// nullopt while another session holds it.
     static std::optional<RefundTalk> Try(db::Connection& c, const std::string& refund_id);
-    RefundTalk(RefundTalk&& o) noexcept : c_(std::exchange(o.c_, nullptr)), id_(std::move(o.id_)) {}
+    RefundTalk(RefundTalk&& o) noexcept
+        : c_(std::exchange(o.c_, nullptr)), id_(std::move(o.id_)), session_(o.session_) {}
     RefundTalk& operator=(RefundTalk&&) = delete;
     ~RefundTalk();
+    /// Still held by this session (one round trip): false after a reconnect or if the server
+    /// let it go.
+    bool StillHeld() const;
 
   private:
-    RefundTalk(db::Connection& c, std::string id) : c_(&c), id_(std::move(id)) {}
+    RefundTalk(db::Connection& c, std::string id) : c_(&c), id_(std::move(id)), session_(c.Session()) {}
     db::Connection* c_;
     std::string id_;
+    std::uint64_t session_;
 };
+
+/// Who holds a refund's talk lock, for the operator (CLI, unprepared): the program, its
+/// backend's pid and address, since when; empty when no one does.
+std::string RefundTalkHolder(db::Connection& c, const std::string& refund_id);
 
 struct FinishResult {
     std::string outcome;  // finished, duplicate, conflict, no_refund (and moved: FinishRefundAsOperator)
