@@ -147,16 +147,15 @@ bool ProviderRefunds(const Context& ctx, const std::string& provider) {
 
 namespace {
 
-// Claims the NEW refund `r` and sends it; the caller holds its talk lock. True when this call
-// claimed it (and sent it, or failed it for want of a provider).
-bool ClaimAndSend(Context& ctx, const store::RefundTalk& talk, const store::RefundRow& r) {
-    if (!store::ClaimRefund(ctx.db(), r.id)) return false;  // another worker (or a result) came first
+// Claims the NEW refund `r` and sends it; the caller holds its talk lock.
+void ClaimAndSend(Context& ctx, const store::RefundTalk& talk, const store::RefundRow& r) {
+    if (!store::ClaimRefund(ctx.db(), r.id)) return;  // another worker (or a result) came first
     providers::Provider* p = ctx.ProviderFor(r.provider);
     std::optional<providers::Merchant> m = store::FindMerchant(ctx.db(), r.merchant_id);
     if (!p || !p->Refunds() || !m) {
         // Nothing was sent, so nothing can have moved: the amount is free again.
         Finish(ctx, r, false, "", "no refunding provider or merchant for " + r.provider);
-        return true;
+        return;
     }
     providers::RefundParams params = ParamsToSend(ctx, r);
     // The session holding the lock may have ended under us (a failover): then someone else may
@@ -164,12 +163,11 @@ bool ClaimAndSend(Context& ctx, const store::RefundTalk& talk, const store::Refu
     if (!talk.StillHeld()) {
         log::Error("refund ", r.id, ": ", kLostNote);
         store::NoteRefund(ctx.db(), r.id, kLostNote, "");
-        return true;
+        return;
     }
     providers::RefundResult res = AskProvider(r, [&] { return providers::MeteredRefund(*p, *m, params); });
     std::string detail;
     RecordRefundAnswer(ctx, r, res, detail);
-    return true;
 }
 
 }  // namespace
@@ -210,8 +208,9 @@ RefundAnswer RequestRefund(Context& ctx, const store::RefundRequest& req) {
         // Held from before the claim until the answer is recorded. Held elsewhere (a replay
         // racing the first request, reconcile, the operator), the refund is answered as it is:
         // NEW, which that holder or the next reconcile sends.
+        a.sent = true;
         if (const std::optional<store::RefundTalk> talk = store::RefundTalk::Try(ctx.db(), o.refund_id))
-            a.sent = ClaimAndSend(ctx, *talk, *a.refund);
+            ClaimAndSend(ctx, *talk, *a.refund);
         a.refund = store::FindRefund(ctx.db(), o.refund_id);
     }
     if (a.refund && a.refund->st == domain::RefundState::kFail) {

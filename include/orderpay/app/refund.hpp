@@ -20,7 +20,7 @@ struct RefundAnswer {
     std::string why;               // the error's detail, for the reply's msg and the CLI
     std::optional<store::RefundRow> refund;
     bool replay = false;  // the idempotency key named a refund made before
-    bool sent = false;    // this request claimed and sent it (a new one, or a replay still NEW)
+    bool sent = false;    // found NEW: sent by this request, or by the process holding it just then
 };
 
 /// The provider that would refund the payment with pay type `pay_tp` ("zfb.qrcode" -> zfb),
