@@ -158,6 +158,30 @@ WxPayV3::Answer WxPayV3::Call(const providers::Merchant& m, const std::string& m
     }
     a.status = hr.status;
     a.body = std::move(hr.body);
+    a.serial = hr.Header("wechatpay-serial");
+    a.timestamp = hr.Header("wechatpay-timestamp");
+    a.nonce = hr.Header("wechatpay-nonce");
+    a.signature = hr.Header("wechatpay-signature");
+    // Whether WeChat Pay signed this answer (PROTOCOLS.md §1.6 "Verify responses too").
+    auto verified = [&](std::string& why) {
+        const std::string serial = a.serial;
+        crypto::PKey key = KeyForSerial(
+            m, *keys, a.serial,
+            [this, &serial](const providers::Merchant& mm, const V3Keys& kk,
+                            std::map<std::string, std::string>& pems,
+                            std::string& e) { return Certificates(mm, kk, serial, pems, e, nullptr); },
+            why);
+        if (!key) {
+            why = "answer not verifiable: " + why;
+        } else if (!v3::TimestampFresh(a.timestamp, std::time(nullptr))) {
+            why = "answer timestamp missing or stale";
+        } else if (!v3::VerifyAnswer(key, a.timestamp, a.nonce, a.body, a.signature)) {
+            why = "answer signature invalid";
+        } else {
+            return true;
+        }
+        return false;
+    };
     if (hr.status < 200 || hr.status > 299) {
         rapidjson::Document d;
         if (ParseObject(a.body, d)) a.code = Member(d, "code");
@@ -165,32 +189,21 @@ WxPayV3::Answer WxPayV3::Call(const providers::Merchant& m, const std::string& m
         a.error =
             "http status " + std::to_string(hr.status) + (a.code.empty() ? "" : " " + a.code) +
             (ParseObject(a.body, d) && !Member(d, "message").empty() ? ": " + Member(d, "message") : "");
+        // Only a signed error can be taken as WeChat's word about a thing (a refund it has no
+        // record of); an unsigned one may be anything between us and it (review s23-finish2 M-B).
+        std::string why;
+        a.error_signed = verify && !a.signature.empty() && verified(why);
         return a;
     }
-    a.serial = hr.Header("wechatpay-serial");
-    a.timestamp = hr.Header("wechatpay-timestamp");
-    a.nonce = hr.Header("wechatpay-nonce");
-    a.signature = hr.Header("wechatpay-signature");
     if (!verify) {
         a.ok = true;
         return a;
     }
     // A forged or corrupted answer is no answer at all: the outcome stays unknown.
     std::string why;
-    const std::string serial = a.serial;
-    crypto::PKey key = KeyForSerial(
-        m, *keys, a.serial,
-        [this, &serial](const providers::Merchant& mm, const V3Keys& kk,
-                        std::map<std::string, std::string>& pems,
-                        std::string& e) { return Certificates(mm, kk, serial, pems, e, nullptr); },
-        why);
     a.timeout = true;
-    if (!key) {
-        a.error = "answer not verifiable: " + why;
-    } else if (!v3::TimestampFresh(a.timestamp, std::time(nullptr))) {
-        a.error = "answer timestamp missing or stale";
-    } else if (!v3::VerifyAnswer(key, a.timestamp, a.nonce, a.body, a.signature)) {
-        a.error = "answer signature invalid";
+    if (!verified(why)) {
+        a.error = why;
     } else {
         a.timeout = false;
         a.ok = true;

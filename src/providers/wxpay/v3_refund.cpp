@@ -151,7 +151,11 @@ RefundResult WxPayV3::QueryRefund(const providers::Merchant& m, const providers:
         // RESOURCE_NOT_EXISTS: WeChat never got it. Unknown either way: the caller asks again
         // under the same out_refund_no, which WeChat refunds at most once.
         r.message = "refund query: " + a.error;
-        r.not_known = a.status == 404 && a.code == "RESOURCE_NOT_EXISTS";
+        // Believed only signed: an unsigned 404 may come from anything between us and WeChat
+        // (a wrong gateway in the operator's shell), and would let `refund finish` record a
+        // refund as never made on it (review s23-finish2 M-B).
+        r.not_known = a.status == 404 && a.code == "RESOURCE_NOT_EXISTS" && a.error_signed;
+        if (a.status == 404 && !a.error_signed) r.message += " (unsigned: not taken as WeChat's word)";
         return r;
     }
     return V3RefundAnswer(a.body, p);
