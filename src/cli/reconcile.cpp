@@ -202,6 +202,11 @@ int Reconcile(Env& env, const Args& a) {
                 << "        ask the provider whether its void refunded the payment; reconcile asks on every "
                    "run\n";
         // orderpay records only the refunds it made; one made in the provider's console shows here.
+        // The provider's later word is never written over a recorded refund result.
+        if (kind == "CONFLICT")
+            std::cout
+                << "        check the refund at the provider: if its money moved otherwise than recorded, "
+                   "settle it with the buyer (orderpay inbox shows the report); listed for a week\n";
         if (kind == "OUTSIDE")
             std::cout
                 << "        check the refund in the provider's console before shipping; listed for a week\n";

@@ -34,14 +34,17 @@ const db::Statement kSlipsOfPaidOrdersFail{
 // for ten minutes ago whose provider has not yet said whether the void refunded it (reconcile asks on every
 // run, and records the refund or drops the mark once it answers for the slip's own trade); OUTSIDE:
 // a paid slip its provider reported refunded by a refund orderpay did not make (the provider's
-// console), not covered by our own OK refunds, for a week after that report. The candidates
-// come from one index per reason (pay_slips_refund, pay_slips_waiting, pay_slips_unconfirmed,
-// pay_slips_voided_paid, migration 014's two and 017's), so the cost follows the list, not the shop's
+// console), not covered by our own OK refunds, for a week after that report; CONFLICT: a slip
+// one of whose refunds its provider later reported otherwise than recorded (review s23-finish
+// M3), for a week after that report. The candidates come from one index per reason
+// (pay_slips_refund, pay_slips_waiting, pay_slips_unconfirmed, pay_slips_voided_paid, migration
+// 014's two, 017's and 020's), so the cost follows the list, not the shop's
 // history. An open slip is never superseded (superseding
 // fails it), so the waiting index's NOT superseded loses none.
 #define MISMATCH_RE "'^(amount|currency) check failed: |amount/currency .* != slip '"
 #define PAID_AGAIN_RE "'^slip already OK with transaction '"
 #define OUTSIDE_RE "'^no refund of ours named '"
+#define CONFLICT_RE "'^conflict: refund '"
 const db::Statement kSlipsNeedingAttention{
     "slips_needing_attention",
     "WITH cand AS (SELECT id FROM pay_slips WHERE refund_needed "
@@ -57,6 +60,8 @@ const db::Statement kSlipsNeedingAttention{
     " "
     "AND ct > now() - interval '7 days' "
     "UNION SELECT slip_id FROM notifications WHERE verdict = 'ignored' AND reason ~ " OUTSIDE_RE
+    " AND ct > now() - interval '7 days' "
+    "UNION SELECT slip_id FROM notifications WHERE verdict = 'ignored' AND reason ~ " CONFLICT_RE
     " AND ct > now() - interval '7 days'), "
     "s AS (SELECT p.*, (SELECT n.reason FROM notifications n WHERE p.st <> 'OK' "
     "AND NOT p.refund_needed AND n.slip_id = p.id AND n.verdict = 'rejected' AND n.reason ~ " MISMATCH_RE
@@ -71,19 +76,27 @@ const db::Statement kSlipsNeedingAttention{
     "outside AS (SELECT DISTINCT ON (n.slip_id) n.slip_id, n.reason FROM notifications n "
     "WHERE n.verdict = 'ignored' AND n.reason ~ " OUTSIDE_RE
     " AND n.ct > now() - interval '7 days' ORDER BY n.slip_id, n.id DESC), "
+    "conflict AS (SELECT DISTINCT ON (n.slip_id) n.slip_id, n.reason FROM notifications n "
+    "WHERE n.verdict = 'ignored' AND n.reason ~ " CONFLICT_RE
+    " AND n.ct > now() - interval '7 days' ORDER BY n.slip_id, n.id DESC), "
     // A slip's OK refunds are summed once (refunded); owed, voiding and outside each compare it.
     "t AS (SELECT s.*, refund_needed AND amount > refunded AS owed, "
     "voiding_at IS NOT NULL AND st = 'OK' AND NOT reversed "
     "AND voiding_at < now() - interval '10 minutes' AND amount > refunded AS voiding, "
     "again.reason AS again_reason, "
-    "CASE WHEN st = 'OK' AND amount > refunded THEN outside.reason END AS outside_reason "
-    "FROM s LEFT JOIN again ON again.slip_id = s.id LEFT JOIN outside ON outside.slip_id = s.id) "
+    "CASE WHEN st = 'OK' AND amount > refunded THEN outside.reason END AS outside_reason, "
+    "conflict.reason AS conflict_reason "
+    "FROM s LEFT JOIN again ON again.slip_id = s.id LEFT JOIN outside ON outside.slip_id = s.id "
+    "LEFT JOIN conflict ON conflict.slip_id = s.id) "
     "SELECT id, order_id, site_id, st, amount, currency, "
-    "CASE WHEN owed THEN 'REFUND' WHEN coalesce(mismatch, again_reason) IS NOT NULL THEN 'MISMATCH' "
+    "CASE WHEN owed THEN 'REFUND' WHEN conflict_reason IS NOT NULL THEN 'CONFLICT' "
+    "WHEN coalesce(mismatch, again_reason) IS NOT NULL THEN 'MISMATCH' "
     "WHEN st = 'FAIL' THEN 'UNCLOSED' WHEN voiding THEN 'VOID' WHEN outside_reason IS NOT NULL THEN "
     "'OUTSIDE' "
     "ELSE 'UNKNOWN' END AS kind, "
-    "coalesce(mismatch, again_reason, CASE WHEN voiding AND NOT owed THEN 'paid; a void was sent at ' || "
+    "coalesce(CASE WHEN conflict_reason IS NOT NULL AND NOT owed THEN 'the provider contradicts a refund "
+    "result orderpay recorded (' || conflict_reason || '); the refund stays as recorded' END, "
+    "mismatch, again_reason, CASE WHEN voiding AND NOT owed THEN 'paid; a void was sent at ' || "
     "to_char(voiding_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' UTC and the provider has not said "
     "whether it refunded the payment' END, CASE WHEN outside_reason IS NOT NULL AND NOT owed THEN "
     "'the provider reported a refund orderpay did not make (' || outside_reason || '); the order still "
@@ -91,12 +104,14 @@ const db::Statement kSlipsNeedingAttention{
     "the payment' END, note) AS detail "
     "FROM t "
     "WHERE owed OR mismatch IS NOT NULL OR again_reason IS NOT NULL OR voiding OR outside_reason IS NOT NULL "
+    "OR conflict_reason IS NOT NULL "
     "OR (st IN ('NEW', 'WAIT') AND ct < now() - interval '10 minutes') "
     "OR (st = 'FAIL' AND closed_at IS NULL AND ct < now() - interval '1 day') "
     "ORDER BY ct"};
 #undef MISMATCH_RE
 #undef PAID_AGAIN_RE
 #undef OUTSIDE_RE
+#undef CONFLICT_RE
 const db::Statement kSlipConfirmClosed{"slip_confirm_closed",
                                        "UPDATE pay_slips SET closed_at = now() "
                                        "WHERE id = $1 AND st = 'FAIL' AND closed_at IS NULL"};

@@ -132,6 +132,7 @@ def test_reconcile_attention_list_is_gathered_by_index():
                   "pay_slips_ct_idx",  # failed, not confirmed closed (pay_slips_unconfirmed)
                   "notifications_slip_id_idx1",  # mismatch (notifications_mismatch)
                   "pay_slips_queried_at_voiding_at_idx",  # voided, still paid (pay_slips_voided_paid)
-                  "notifications_ct_idx",  # paid again, or refunded outside (migrations 014, 017):
-                  "notifications_ct_idx1"):  # both on (ct), named in creation order in the copy
+                  "notifications_ct_idx",  # paid again, refunded outside, refund conflicts
+                  "notifications_ct_idx1",  # (migrations 014, 017, 020): all on (ct), named in
+                  "notifications_ct_idx2"):  # creation order in the copy
         assert re.search(r"(Index (Only )?Scan using|Bitmap Index Scan on) %s\b" % index, plan), (index, plan)

@@ -451,6 +451,15 @@ def test_the_operators_fail_is_not_recorded_over_by_a_later_notification_it_is_a
     assert refund_state(r["id"])[0] == "FAIL"
     verdict, reason = inbox(order["pay_id"])[-1]
     assert verdict == "ignored" and reason.startswith("conflict: refund " + r["id"]), (verdict, reason)
+    # reconcile names the slip for an operator (CONFLICT, with the report), not the log alone
+    # (review s23-finish M3).
+    rec = cli("reconcile", "--min-age", "0", check=False)
+    line = [x for x in rec.stdout.splitlines() if x.startswith("CONFLICT") and order["pay_id"] in x]
+    assert line and "contradicts a refund result orderpay recorded (conflict: refund %s" % r["id"] in line[0], rec.stdout
+    assert "check the refund at the provider" in rec.stdout
+    listed = json.loads(cli("reconcile", "--min-age", "0", "--json", check=False).stdout)["attention"]
+    assert [a["kind"] for a in listed if a["slip"] == order["pay_id"]] == ["CONFLICT"], listed
+    assert refund_state(r["id"])[0] == "FAIL"
 
 
 def test_two_operators_finishing_one_refund_at_once_record_one_word(gone):

@@ -6,13 +6,14 @@ PostgreSQL, dropped by a finalizer) and points the binaries at them with ORDERPA
 database is only read (pg_dump) and written through the stack's normal API and CLI flows.
 
 It proves:
-- a database made by the previous release (migrations 001..018, applied by hand with psql and
+- a database made by the previous release (migrations 001..019, applied by hand with psql and
   recorded in schema_migrations as src/db/migrations.cpp does) has the same schema as this
-  build's migrate with 019 reverted, and a pg_dump of the live database holds all of it; on that
-  copy (019 reverted), holding real orders (WT, OK, partly and
+  build's migrate with 020 reverted, and a pg_dump of the live database holds all of it; on that
+  copy (020 reverted), holding real orders (WT, OK, partly and
   fully refunded RF, a superseded FAIL slip, refunds, notifications), `orderpay migrate` applies
-  exactly 019, says "schema up to date" the second time, and `audit`, `order list`, `expire` and
-  `reconcile` work on the upgraded data; a copy two releases back (018 reverted too) takes both;
+  exactly 020, says "schema up to date" the second time, and `audit`, `order list`, `expire` and
+  `reconcile` work on the upgraded data; a copy from before 019 (expire's column) still expires
+  before it is migrated; a copy three releases back (019 and 018 reverted too) takes all three;
 - four `orderpay migrate` at once on an empty database apply each migration exactly once and
   leave the complete schema, and all exit 0 (a first-time race in CREATE TABLE schema_migrations
   made some exit 1);
@@ -174,8 +175,8 @@ def seeded():
 
 @pytest.fixture
 def old_copy(newdb, seeded):
-    """A pg_dump of the main database restored into a new database, with migration 019 reverted
-    (its column dropped, its record deleted): what the previous release left behind."""
+    """A pg_dump of the main database restored into a new database, with migration 020 reverted
+    (its index dropped, its record deleted): what the previous release left behind."""
     db = newdb()
     with tempfile.TemporaryDirectory() as tmp:
         dump = os.path.join(tmp, "main.dump")
@@ -190,20 +191,38 @@ def old_copy(newdb, seeded):
 
 
 @pytest.fixture
-def older_copy(old_copy):
-    """The copy two releases back: 018 reverted too (a shop that skipped a release)."""
-    revert_018(old_copy)
+def copy_before_019(old_copy):
+    """The copy two releases back: 019 reverted too (a shop that skipped a release)."""
+    revert_019(old_copy)
     return old_copy
+
+
+@pytest.fixture
+def older_copy(copy_before_019):
+    """The copy three releases back: 019 and 018 reverted too (a shop that skipped two)."""
+    revert_018(copy_before_019)
+    return copy_before_019
 
 
 AUDIT_BEFORE_REVERT = {}
 
 
 def revert_last(db):
-    """Undoes migration 019 (its column and its record): the previous release's database."""
-    assert LAST == "019_expire_rotation.sql", "this test reverts 019; update it for %s" % LAST
-    pg(db, "-1", "-c", "ALTER TABLE orders DROP COLUMN expire_tried_at",
+    """Undoes migration 020 (its index and its record): the previous release's database."""
+    assert LAST == "020_refund_conflicts.sql", "this test reverts 020; update it for %s" % LAST
+    pg(db, "-1", "-c", "DROP INDEX notifications_refund_conflict",
        "-c", "DELETE FROM schema_migrations WHERE name = '%s'" % LAST)
+
+
+M019 = "019_expire_rotation.sql"
+
+
+def revert_019(db):
+    """Undoes migration 019 (its column and its record), on a database 020 is already reverted
+    from."""
+    assert recorded(db)[-1] == M019, recorded(db)
+    pg(db, "-1", "-c", "ALTER TABLE orders DROP COLUMN expire_tried_at",
+       "-c", "DELETE FROM schema_migrations WHERE name = '%s'" % M019)
 
 
 M018 = "018_stock_taken_per_line.sql"
@@ -211,7 +230,7 @@ M018 = "018_stock_taken_per_line.sql"
 
 def revert_018(db):
     """Undoes migration 018 (its column and trigger, its two functions and its record), on a
-    database 019 is already reverted from."""
+    database 020 and 019 are already reverted from."""
     assert recorded(db)[-1] == M018, recorded(db)
     functions = []
     for name in ("009_create_order_function.sql", "010_settle_function.sql"):
@@ -236,7 +255,7 @@ def test_the_reverted_copy_is_exactly_the_previous_release_schema(newdb, old_cop
     apply_by_hand(by_hand, MIGRATIONS[:-1])
     assert recorded(by_hand) == recorded(old_copy) == MIGRATIONS[:-1]
     # The main database may hold other tests' artifacts (a trigger function), so the previous
-    # release is also made from nothing: this build's migrate on an empty database, 019 reverted.
+    # release is also made from nothing: this build's migrate on an empty database, 020 reverted.
     fresh = newdb()
     res = op(fresh, "migrate")
     assert res.returncode == 0, res.stdout + res.stderr
@@ -261,7 +280,7 @@ def test_upgrade_with_real_data_applies_only_the_missing_migration(old_copy, see
     assert int(q(old_copy, "SELECT count(*) FROM notifications n JOIN pay_slips s ON s.id = n.slip_id "
                            "WHERE s.order_id IN ('%s')" % ids)) >= 2
     audit_before = AUDIT_BEFORE_REVERT[old_copy]
-    # 019 adds what only the CLI's expire reads: the rest of the CLI runs and says to migrate.
+    # 020 adds an index only reconcile's attention list uses: the CLI runs and says to migrate.
     unmigrated = op(old_copy, "audit")
     assert "lacks 1 migration(s), from %s: run orderpay migrate" % LAST in unmigrated.stderr, unmigrated.stderr
     assert (unmigrated.returncode, re.sub(r"by \d+ s", "by N s", unmigrated.stdout)) == (
@@ -299,30 +318,33 @@ def test_upgrade_with_real_data_applies_only_the_missing_migration(old_copy, see
     assert '"errors":0' in rec.stdout.replace(" ", ""), rec.stdout
 
 
-def test_expire_before_migrate_still_expires_in_expiry_order(old_copy, seeded):
+def test_expire_before_migrate_still_expires_in_expiry_order(copy_before_019, seeded):
     """`dpkg -i` on every host comes before `orderpay migrate`, and the timers run the new CLI in
-    between: its expire must still fail what is due on the previous release's database (it reads
+    between: its expire must still fail what is due on a database from before 019 (it reads
     019's column only where it exists)."""
+    old_copy = copy_before_019
     q(old_copy, "UPDATE orders SET expi = now() - interval '1 hour' WHERE id = '%s'" % seeded["expiring"])
     res = op(old_copy, "expire", "--json")
     assert res.returncode == 0, res.stdout + res.stderr
-    assert "lacks 1 migration(s), from %s: run orderpay migrate" % LAST in res.stderr, res.stderr
+    assert "lacks 2 migration(s), from %s: run orderpay migrate" % M019 in res.stderr, res.stderr
     assert q(old_copy, "SELECT or_st FROM orders WHERE id = '%s'" % seeded["expiring"]) == "FA"
-    assert recorded(old_copy) == MIGRATIONS[:-1]
+    assert recorded(old_copy) == MIGRATIONS[:-2]
     res = op(old_copy, "migrate")
-    assert res.returncode == 0 and res.stdout.splitlines() == ["applied " + LAST, "migrated"], res.stdout + res.stderr
+    assert res.returncode == 0 and res.stdout.splitlines() == ["applied " + M019, "applied " + LAST, "migrated"], \
+        res.stdout + res.stderr
     assert q(old_copy, "SELECT count(*) FROM information_schema.columns WHERE table_name = 'orders' "
                        "AND column_name = 'expire_tried_at'") == "1"
 
 
-def test_the_copy_two_releases_back_is_exactly_that_schema(newdb, older_copy):
+def test_the_copy_three_releases_back_is_exactly_that_schema(newdb, older_copy):
     by_hand = newdb()
-    apply_by_hand(by_hand, MIGRATIONS[:-2])
-    assert recorded(by_hand) == recorded(older_copy) == MIGRATIONS[:-2]
+    apply_by_hand(by_hand, MIGRATIONS[:-3])
+    assert recorded(by_hand) == recorded(older_copy) == MIGRATIONS[:-3]
     fresh = newdb()
     res = op(fresh, "migrate")
     assert res.returncode == 0, res.stdout + res.stderr
     revert_last(fresh)
+    revert_019(fresh)
     revert_018(fresh)
     assert schema(by_hand) == schema(fresh)
     mine = set(schema(older_copy))
@@ -504,12 +526,12 @@ def test_migrate_while_serving_buys_and_checks(old_copy):
 
 @pytest.fixture
 def held_orders(newdb):
-    """The previous release's database with a session idle in a transaction that read `orders`
-    (psql left open after a SELECT, a long report): it holds the table in ACCESS SHARE mode, which
+    """A database from before 019 with a session idle in a transaction that read `orders` (psql
+    left open after a SELECT, a long report): it holds the table in ACCESS SHARE mode, which
     writers never wait for but 019's ALTER TABLE does. Yields (db, release) where release() ends
     that transaction."""
     db = newdb()
-    apply_by_hand(db, MIGRATIONS[:-1])
+    apply_by_hand(db, MIGRATIONS[:MIGRATIONS.index(M019)])
     holder = subprocess.Popen([PSQL, "-X", "-q", "-v", "ON_ERROR_STOP=1"], env=pg_env(db), stdin=subprocess.PIPE,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     holder.stdin.write("BEGIN; SELECT count(*) FROM orders;\n")
@@ -566,8 +588,9 @@ def test_migrate_waiting_for_a_held_table_lets_writers_through_then_finishes(hel
         if migrate.poll() is None:
             migrate.kill()
             migrate.wait()
-    assert migrate.returncode == 0 and out.splitlines() == ["applied " + LAST, "migrated"], out + err
-    assert "migration %s waits: another session holds a table it changes" % LAST in err, err
+    assert migrate.returncode == 0 and out.splitlines() == ["applied " + M019, "applied " + LAST, "migrated"], \
+        out + err
+    assert "migration %s waits: another session holds a table it changes" % M019 in err, err
     assert recorded(db) == MIGRATIONS
 
 
@@ -579,14 +602,15 @@ def test_migrate_gives_up_on_a_table_held_too_long_and_applies_nothing(held_orde
     assert migrate.returncode == 1, out + err
     assert time.time() - t0 < 15
     assert re.search(r"migration %s failed \(nothing of it applied\): waited [34] s: another session holds a "
-                     r"table it changes" % re.escape(LAST), err), err
+                     r"table it changes" % re.escape(M019), err), err
     assert "pg_stat_activity" in err and "applied" not in out, out + err
-    assert recorded(db) == MIGRATIONS[:-1]
+    assert recorded(db) == MIGRATIONS[:MIGRATIONS.index(M019)]
     assert q(db, "SELECT count(*) FROM information_schema.columns WHERE table_name = 'orders' "
                  "AND column_name = 'expire_tried_at'") == "0"
     release()
     res = op(db, "migrate")
-    assert res.returncode == 0 and res.stdout.splitlines() == ["applied " + LAST, "migrated"], res.stdout + res.stderr
+    assert res.returncode == 0 and res.stdout.splitlines() == ["applied " + M019, "applied " + LAST, "migrated"], \
+        res.stdout + res.stderr
 
 
 def test_a_second_migrate_behind_one_waiting_for_a_held_table_says_so_and_gives_up(held_orders):
@@ -607,7 +631,8 @@ def test_a_second_migrate_behind_one_waiting_for_a_held_table_says_so_and_gives_
         assert first.poll() is None
         release()
         out, err = first.communicate(timeout=60)
-        assert first.returncode == 0 and out.splitlines() == ["applied " + LAST, "migrated"], out + err
+        assert first.returncode == 0 and out.splitlines() == ["applied " + M019, "applied " + LAST, "migrated"], \
+            out + err
     finally:
         for p in (first, second):
             if p is not None and p.poll() is None:
@@ -629,7 +654,7 @@ def test_a_buy_already_inside_the_old_function_when_migrate_commits_is_served(ol
     stock_taken. Held up on the migration's table lock, its insert then meets the new column: it
     must still succeed and record what that line took (CI caught this as a rare 500 in the
     traffic test above; here the interleaving is forced with a lock held by a third session). On a
-    copy two releases back: the upgrade that brought 018, as a shop that skipped 018 takes it."""
+    copy three releases back: the upgrade that brought 018, as a shop that skipped 018 takes it."""
     old_copy = older_copy
     site = STACK["DEMO_SITE"]
     product = STACK["DEMO_STOCK_PRODUCT"] if counted else STACK["DEMO_PRODUCT"]
@@ -673,7 +698,8 @@ def test_a_buy_already_inside_the_old_function_when_migrate_commits_is_served(ol
             holder.stdin.close()
             assert holder.wait(30) == 0, holder.stderr.read()
             out, err = migrate.communicate(timeout=60)
-            assert migrate.returncode == 0 and out.splitlines() == ["applied " + M018, "applied " + LAST, "migrated"], out + err
+            assert migrate.returncode == 0 and out.splitlines() == \
+                ["applied " + M018, "applied " + M019, "applied " + LAST, "migrated"], out + err
             buyer.join(30)
             st, _, reply = got["reply"]
             assert st == 200, (reply, read(log)[-2000:])
