@@ -20,10 +20,6 @@ constexpr const char* kUsage = "refund finish REFUND ok|fail --note TEXT [--desp
 // contrary word was recorded (something changed, but not as asked); 2 is a usage error.
 constexpr int kContradicted = 3;
 
-bool Blank(const std::string& s) {
-    return s.find_first_not_of(' ') == std::string::npos;
-}
-
 }  // namespace
 
 int RefundFinish(Env& env, const Args& a) {
@@ -33,7 +29,7 @@ int RefundFinish(Env& env, const Args& a) {
     word.note = a.Need("note");
     word.despite_no_answer = a.Has("despite-no-answer");
     // What the operator saw where, for whoever reads the refund next: text, like a reason.
-    if (!http::IsUtf8(word.note) || !handlers::ValidReason(word.note) || Blank(word.note))
+    if (!handlers::ValidReason(word.note))
         throw UsageError("--note: 1 to 80 characters of UTF-8 text (what you saw where)");
     const std::string& id = a.pos[2];
     app::Context ctx(app::Settings::From(env.cfg), env.db);

@@ -7,6 +7,7 @@
 #include "orderpay/http/json.hpp"
 #include "orderpay/http/json_body.hpp"
 #include "orderpay/http/reply.hpp"
+#include "orderpay/http/utf8.hpp"
 
 namespace orderpay::handlers {
 
@@ -26,12 +27,10 @@ std::optional<domain::Minor> RefundAmount(std::string_view text, int exponent) {
 }
 
 bool ValidReason(std::string_view reason) {
-    std::size_t chars = 0;
-    for (unsigned char c : reason) {
-        if (c < 0x20 || c == 0x7f) return false;
-        if ((c & 0xC0) != 0x80) ++chars;  // count lead bytes: the body is already valid UTF-8
-    }
-    return chars >= 1 && chars <= kMaxReasonChars;
+    // Shown to operators, logged, and sent to the provider with the refund: plain text that
+    // says something (a reason of spaces, or one a bidi override turns around, says nothing).
+    if (!http::IsPlainText(reason) || http::IsBlank(reason)) return false;
+    return http::Utf8Chars(reason) <= kMaxReasonChars;
 }
 
 bool ValidIdempotencyKey(std::string_view key) {

@@ -11,6 +11,35 @@ bool Cont(unsigned char c, unsigned char lo = 0x80, unsigned char hi = 0xBF) {
     return c >= lo && c <= hi;
 }
 
+// The code points of text already checked by IsUtf8, one by one.
+template <typename Fn>
+bool AllCodePoints(std::string_view s, Fn&& fn) {
+    for (std::size_t i = 0; i < s.size();) {
+        const unsigned char c = static_cast<unsigned char>(s[i]);
+        const std::size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : 4;
+        char32_t cp = len == 1 ? c : len == 2 ? (c & 0x1F) : len == 3 ? (c & 0x0F) : (c & 0x07);
+        for (std::size_t k = 1; k < len && i + k < s.size(); ++k)
+            cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
+        if (!fn(cp)) return false;
+        i += len;
+    }
+    return true;
+}
+
+// Characters that change how the text around them is shown, or show as nothing: bidi controls
+// (a reason reading one way in a log and another in the shop's page), zero-width and invisible
+// ones, line and paragraph separators, and non-characters.
+bool Invisible(char32_t cp) {
+    return cp == 0x061C || (cp >= 0x200B && cp <= 0x200F) || (cp >= 0x2028 && cp <= 0x202E) ||
+           (cp >= 0x2060 && cp <= 0x2069) || cp == 0xFEFF || (cp >= 0xFFF9 && cp <= 0xFFFB) || cp == 0xFFFE ||
+           cp == 0xFFFF;
+}
+
+bool Space(char32_t cp) {
+    return cp == 0x20 || cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x202F ||
+           cp == 0x205F || cp == 0x3000;
+}
+
 }  // namespace
 
 bool IsUtf8(std::string_view s) {
@@ -109,6 +138,16 @@ std::string TextOrEscaped(std::string_view text, std::size_t max_bytes) {
         }
     }
     return out;
+}
+
+bool IsPlainText(std::string_view s) {
+    return IsUtf8(s) && AllCodePoints(s, [](char32_t cp) {
+               return cp >= 0x20 && !(cp >= 0x7F && cp <= 0x9F) && !Invisible(cp);
+           });
+}
+
+bool IsBlank(std::string_view s) {
+    return AllCodePoints(s, [](char32_t cp) { return Space(cp) || Invisible(cp) || cp < 0x20; });
 }
 
 void AppendUtf8(std::string& out, char32_t cp) {

@@ -194,7 +194,8 @@ def test_invalid_amounts_write_nothing(key, amount):
     assert refund_rows(order["id"]) == 0
 
 
-@pytest.mark.parametrize("reason", [None, "", "x" * 81, "tab\there", 5])
+@pytest.mark.parametrize("reason", [None, "", "x" * 81, "tab\there", 5, "   ", "\u3000", "\u200b",
+                                    "paid \u202ednufer", "a\u2066b\u2069", "a\u0085b", "a\u2028b", "\ufeffx"])
 def test_invalid_reasons_write_nothing(key, reason):
     order = paid_order()
     body = {"order": order["id"], "amount": "1.00", "idempotency_key": uuid.uuid4().hex}

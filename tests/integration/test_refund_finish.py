@@ -348,6 +348,10 @@ def test_usage_and_hostile_input_change_nothing(gone):
         ["refund", "finish", rid, "fail", "--note", "x" * 81],  # over 80 characters
         ["refund", "finish", rid, "fail", "--note", "a\x01b"],  # a control character
         ["refund", "finish", rid, "fail", "--note", "a\nb"],
+        ["refund", "finish", rid, "fail", "--note", "\u3000\u00a0"],  # only spaces of other scripts
+        ["refund", "finish", rid, "fail", "--note", "ok\u202ekool"],   # a bidi override: shown reversed
+        ["refund", "finish", rid, "fail", "--note", "a\u200bb"],       # zero-width
+        ["refund", "finish", rid, "fail", "--note", "a\u0085b"],       # a C1 control (NEL)
         ["refund", "finish", rid, "maybe", "--note", "n"],      # not ok|fail
         ["refund", "finish", rid, "FAIL", "--note", "n"],
         ["refund", "finish", rid, "--note", "n"],               # no word

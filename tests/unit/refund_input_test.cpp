@@ -108,6 +108,16 @@ TEST(RefundInput, Reasons) {
     EXPECT_FALSE(ValidReason("tab\there"));
     EXPECT_FALSE(ValidReason("line\nbreak"));
     EXPECT_FALSE(ValidReason("del\x7f"));
+    // Plain text that says something: no C1 control, bidi control, invisible or separator
+    // character, and not only spaces of any script.
+    EXPECT_TRUE(
+        ValidReason("a\xc2\xa0"
+                    "b"));                            // a no-break space between words
+    EXPECT_TRUE(ValidReason("\xf0\x9f\x98\x80 ok"));  // an emoji
+    for (const char* bad : {"nel\xc2\x85", "rlo\xe2\x80\xae", "lri\xe2\x81\xa6", "zw\xe2\x80\x8b",
+                            "ls\xe2\x80\xa8", "bom\xef\xbb\xbf", "nc\xef\xbf\xbe", "   ", "\xc2\xa0",
+                            "\xe3\x80\x80\xe3\x80\x80", "\xe2\x80\x8b", "\xff"})
+        EXPECT_FALSE(ValidReason(bad)) << bad;
 }
 
 TEST(RefundInput, IdempotencyKeys) {

@@ -31,7 +31,8 @@ std::optional<http::Response> ParseRefundInput(const http::Request& req, RefundI
 /// nullopt unless it is a plain positive decimal with at most `exponent` decimals.
 std::optional<domain::Minor> RefundAmount(std::string_view text, int exponent);
 
-/// A reason: 1 to kMaxReasonChars characters of UTF-8 text with no control characters.
+/// A reason (or an operator's note): 1 to kMaxReasonChars characters of plain UTF-8 text
+/// (http::IsPlainText) that is not blank (http::IsBlank).
 bool ValidReason(std::string_view reason);
 
 /// An idempotency key: 1 to 128 printable ASCII characters.

@@ -31,6 +31,15 @@ std::string FitUtf8(std::string_view text, std::size_t max_bytes);
 /// most `max_bytes` on a character boundary.
 std::string TextOrEscaped(std::string_view text, std::size_t max_bytes);
 
+/// IsUtf8, and text a person reads as it is written: no control character (C0, DEL, C1), no
+/// bidi control, zero-width or invisible character, no line or paragraph separator, no
+/// non-character. For the free text an operator or a shop gives (a refund's reason, a note).
+bool IsPlainText(std::string_view s);
+
+/// True when `s` (UTF-8) shows nothing: only spaces of any script, invisible characters and
+/// controls, or nothing at all.
+bool IsBlank(std::string_view s);
+
 /// Appends the UTF-8 bytes of code point `cp` (at most U+10FFFF; the caller checks that it is a
 /// character it may write, e.g. not a surrogate).
 void AppendUtf8(std::string& out, char32_t cp);
