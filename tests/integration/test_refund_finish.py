@@ -386,6 +386,35 @@ def test_usage_and_hostile_input_change_nothing(gone):
     assert refund_state(rid)[1].startswith("operator: " + note + " (")
 
 
+def test_wechat_an_ok_of_no_amount_is_not_a_refund_of_ours():
+    """A refundquery saying SUCCESS for our refund with refund_fee 0 (a broken or lying WeChat, or
+    whoever holds the merchant's key in its place): an amount of 0 read as "none stated", and the
+    refund was recorded OK on it; it is a refund of another amount now: disputed, nothing recorded
+    (review s23-finish Low)."""
+    import test_wx_refund as wx
+    from test_zzz_hostile_faults import wx_sign, wx_xml
+    order = wx.paid_order()
+    r = wx.refund_ok(order["id"], "1.00")
+    assert r["st"] == "PROCESSING", r
+    age(r["id"])
+
+    def answer(path, body):
+        f = {"return_code": "SUCCESS", "return_msg": "OK", "appid": STACK["DEMO_WX_APP_ID"],
+             "mch_id": STACK["DEMO_WX_MCH_ID"], "nonce_str": "n0nce", "result_code": "SUCCESS",
+             "out_trade_no": order["pay_id"], "refund_count": "1", "out_refund_no_0": r["id"],
+             "refund_id_0": "50300000000000000000000000000", "refund_status_0": "SUCCESS", "refund_fee_0": "0"}
+        f["sign"] = wx_sign(f)
+        return wx_xml(f)
+
+    fake = FakeGateway(answer)
+    try:
+        res = finish(r["id"], "ok", "the console shows it", env={"ORDERPAY_WXPAY_GATEWAY": fake.url})
+    finally:
+        fake.close()
+    assert res.returncode == 1 and "money moved" in res.stderr and "another amount" in res.stderr, res
+    assert refund_state(r["id"])[0] == "PROCESSING"
+
+
 def test_wechat_a_refund_stuck_or_pending_at_wechat_is_not_finished_and_its_own_word_wins():
     """WeChat Pay v2 (refundquery, a read): a refund WeChat holds because the buyer's card refused
     it (CHANGE: the money left the merchant) is never failed on the operator's word, which would

@@ -98,6 +98,11 @@ TEST(PaypalRefund, NoSuchRefundIsAnAnswerAndAnUnclassifiedRefundIsDisputed) {
     EXPECT_TRUE(odd.disputed);
     EXPECT_TRUE(RefundQueryAnswer(200, refund("COMPLETED", "rf0777"), "rf0001", id, "USD").disputed);
     EXPECT_TRUE(RefundQueryAnswer(200, "{\"status\":\"COMPLETED\"}", "rf0001", id, "USD").disputed);
+    // A refund of nothing is not ours: -1, never read as "no amount stated" (review s23-finish Low).
+    const std::string none = "{\"id\":\"" + id +
+                             "\",\"status\":\"COMPLETED\",\"invoice_id\":\"rf0001\","
+                             "\"amount\":{\"value\":\"0.00\",\"currency_code\":\"USD\"}}";
+    EXPECT_EQ(RefundQueryAnswer(200, none, "rf0001", id, "USD").amount, -1);
     auto order = [](const std::string& refunds) {
         return "{\"id\":\"5O190127TN364715T\",\"purchase_units\":[{\"payments\":{\"captures\":[{\"id\":"
                "\"2GG279541U471931P\"}],\"refunds\":[" +

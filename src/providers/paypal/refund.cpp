@@ -202,7 +202,8 @@ RefundResult RefundOfJson(const rapidjson::Value& doc, const std::string& refund
     r.amount = -1;
     const rapidjson::Value* amount = Member(&doc, "amount");
     if (amount && Str(amount, "currency_code") == currency)
-        if (std::optional<std::int64_t> minor = ParseAmount(Str(amount, "value"), currency))
+        if (std::optional<std::int64_t> minor = ParseAmount(Str(amount, "value"), currency);
+            minor && *minor > 0)
             r.amount = *minor;
     r.message = "refund " + id + " " + st.substr(0, 32);
     if (st == "COMPLETED") {

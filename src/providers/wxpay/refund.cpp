@@ -137,9 +137,9 @@ RefundResult WxPayV2::QueryRefund(const providers::Merchant& m, const providers:
         if (Field(call.fields, "out_refund_no_" + n) != p.refund_id) continue;
         const std::string st = Field(call.fields, "refund_status_" + n);
         r.provider_refund_id = Field(call.fields, "refund_id_" + n);
-        // Always stated: unreadable is not ours (-1, never believed).
-        r.amount = InRefundCurrency(
-            call.fields, domain::ParseDecimal(Field(call.fields, "refund_fee_" + n), 0).value_or(-1), p);
+        // Always stated: unreadable, or none at all (0), is not ours (-1, never believed).
+        const std::int64_t fee = domain::ParseDecimal(Field(call.fields, "refund_fee_" + n), 0).value_or(-1);
+        r.amount = InRefundCurrency(call.fields, fee > 0 ? fee : -1, p);
         r.message = st;
         if (st == "SUCCESS") {
             r.state = State::kOk;
