@@ -68,7 +68,7 @@ RefundCheck RecordRefundAnswer(Context& ctx, const store::RefundRow& r, const pr
                          ", ours " + std::to_string(r.amount) + ": " + res.message;
                 log::Error("refund ", r.id, ": ", detail);
                 store::NoteRefund(ctx.db(), r.id, detail, res.provider_refund_id);
-                return RefundCheck::kUnknown;
+                return RefundCheck::kDisputed;
             }
             Finish(ctx, r, true, res.provider_refund_id, res.message);
             return RefundCheck::kOk;
@@ -91,7 +91,9 @@ RefundCheck RecordRefundAnswer(Context& ctx, const store::RefundRow& r, const pr
     detail = (res.timeout ? "timeout: " : "unknown: ") + res.message;
     log::Warn("refund ", r.id, " outcome unknown: ", detail);
     store::NoteRefund(ctx.db(), r.id, detail, res.provider_refund_id);
-    return RefundCheck::kUnknown;
+    // Money moved in a way no answer of ours can record (a refund in a status we do not know,
+    // two under our id): for an operator at the provider, not for `refund finish`.
+    return res.disputed ? RefundCheck::kDisputed : RefundCheck::kUnknown;
 }
 
 providers::RefundResult AskProvider(const store::RefundRow& r,

@@ -149,16 +149,19 @@ int Reconcile(Env& env, const Args& a) {
             app::RefundCheck c = app::ResolveRefund(ctx, *r, detail);
             if (c == app::RefundCheck::kOk) ++refunds_ok;
             if (c == app::RefundCheck::kFailed) ++refunds_failed;
-            if (c == app::RefundCheck::kPending || c == app::RefundCheck::kUnknown ||
-                c == app::RefundCheck::kBusy)
+            // Unanswered run after run, the operator can end it (checked there); money moved
+            // otherwise is settled at the provider, which `refund finish` refuses to record.
+            const std::string hint =
+                c == app::RefundCheck::kUnknown
+                    ? " (if its provider cannot answer for it: check there, then `orderpay refund finish " +
+                          r->id + " ok|fail --note ...`)"
+                : c == app::RefundCheck::kDisputed
+                    ? " (the provider reports money moved otherwise: settle it at the provider and with the "
+                      "buyer)"
+                    : "";
+            if (c != app::RefundCheck::kOk && c != app::RefundCheck::kFailed)
                 events.Add("REFUNDING", r->id, r->order_id, detail,
-                           "REFUNDING " + r->id + " order " + r->order_id + " still " + detail +
-                               // Unanswered run after run: the operator can end it (checked there).
-                               (c == app::RefundCheck::kUnknown
-                                    ? " (if its provider cannot answer for it: check there, then `orderpay "
-                                      "refund finish " +
-                                          r->id + " ok|fail --note ...`)"
-                                    : ""));
+                           "REFUNDING " + r->id + " order " + r->order_id + " still " + detail + hint);
         });
     }
     db::Result attention = store::SlipsNeedingAttention(env.db);

@@ -169,7 +169,8 @@ std::optional<RefundActivity> RefundActivityOf(db::Connection& c, const std::str
                           r.GetInt(0, "age_ms")};
 }
 
-// One transaction, so the refund checked is the refund finished.
+// One transaction, so the refund checked is the refund finished; run again after a deadlock
+// with a sender finishing it (nothing of it was committed, and the check is made again).
 FinishResult FinishRefundAsOperator(db::Connection& c, const std::string& id, const RefundActivity& seen,
                                     bool ok, const std::string& note) {
     FinishResult f;
@@ -177,24 +178,28 @@ FinishResult FinishRefundAsOperator(db::Connection& c, const std::string& id, co
         f.outcome = "no_refund";
         return f;
     }
-    db::Tx tx(c);
-    db::Result cur = c.Query(
-        "SELECT st, lm::text AS lm, coalesce(queried_at::text, '') AS queried_at FROM refunds "
-        "WHERE id = $1 FOR UPDATE",
-        {id});
-    if (cur.Rows() == 0) {
-        f.outcome = "no_refund";
-        return f;
-    }
-    if (cur.Get(0, "st") != seen.st || cur.Get(0, "lm") != seen.lm ||
-        cur.Get(0, "queried_at") != seen.queried_at) {
-        f.outcome = "moved";
-        return f;
-    }
-    db::Result r = c.Query("SELECT outcome, order_st FROM orderpay_refund_finish($1, $2::boolean, '', $3)",
-                           {id, ok, http::TextOrEscaped(note, 2000)});
-    tx.Commit();
-    return FinishOf(r);
+    return RetryTransient<FinishResult>([&] {
+        FinishResult out;
+        db::Tx tx(c);
+        db::Result cur = c.Query(
+            "SELECT st, lm::text AS lm, coalesce(queried_at::text, '') AS queried_at FROM refunds "
+            "WHERE id = $1 FOR UPDATE",
+            {id});
+        if (cur.Rows() == 0) {
+            out.outcome = "no_refund";
+            return out;
+        }
+        if (cur.Get(0, "st") != seen.st || cur.Get(0, "lm") != seen.lm ||
+            cur.Get(0, "queried_at") != seen.queried_at) {
+            out.outcome = "moved";
+            return out;
+        }
+        db::Result r =
+            c.Query("SELECT outcome, order_st FROM orderpay_refund_finish($1, $2::boolean, '', $3)",
+                    {id, ok, http::TextOrEscaped(note, 2000)});
+        tx.Commit();
+        return FinishOf(r);
+    });
 }
 
 void NoteRefund(db::Connection& c, const std::string& id, const std::string& note,

@@ -237,6 +237,12 @@ def test_money_paypal_reports_moved_otherwise_is_never_freed_by_the_operators_wo
             assert res.returncode == 1 and "money moved" in res.stderr and "another amount" in res.stderr, res
             assert refund_state(rid)[0] == "PROCESSING"
         assert other.paths() and all(p == "/v2/payments/refunds/" + pid for p in other.paths()), other.paths()
+        # reconcile says so too, and does not point the operator at `refund finish`, which would
+        # refuse it: it is settled at the provider.
+        rec = cli("reconcile", "--min-age", "0", env=other.env, check=False)
+        line = [x for x in rec.stdout.splitlines() if x.startswith("REFUNDING " + rid)]
+        assert line and "money moved otherwise" in line[0] and "refund finish" not in line[0], rec.stdout
+        age(rid)
     finally:
         other.close()
     # A status PayPal's refund does not have (yet): money may be moving (review s23-finish2 M-C);
