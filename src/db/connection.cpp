@@ -86,7 +86,7 @@ bool Connection::Ensure() {
     auto now = std::chrono::steady_clock::now();
     if (now < next_attempt_) return false;
     prepared_ = false;
-    const bool reconnect = conn_ != nullptr;
+    const bool reconnect = conn_ != nullptr || dropped_;
     if (!conn_) {
         conn_.reset(Open(conninfo_, server_options_));
     } else {
@@ -135,6 +135,7 @@ bool Connection::Ensure() {
     backoff_ = std::chrono::milliseconds(0);
     prepared_ = true;
     ++session_;
+    dropped_ = false;
     if (reconnect) metrics::DbReconnect();
     return true;
 }
@@ -144,9 +145,11 @@ bool Connection::Live() const {
 }
 
 void Connection::Drop() {
+    // in_tx_ is left as it is: inside a transaction, Ensure then refuses to reconnect, and the
+    // transaction fails rather than going on in autocommit on a new session.
     conn_.reset();
     prepared_ = false;
-    in_tx_ = false;
+    dropped_ = true;  // the next connect is a reconnect, and counted as one
 }
 
 Result Connection::Check(PGresult* raw, const char* what) {

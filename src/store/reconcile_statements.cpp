@@ -36,7 +36,9 @@ const db::Statement kSlipsOfPaidOrdersFail{
 // a paid slip its provider reported refunded by a refund orderpay did not make (the provider's
 // console), not covered by our own OK refunds, for a week after that report; CONFLICT: a slip
 // one of whose refunds its provider later reported otherwise than recorded (review s23-finish
-// M3), for a week after that report. The candidates come from one index per reason
+// M3), for a week after that report; listed as CONFLICT before anything else, REFUND included,
+// so no refund command is offered for money a provider may have paid out already (review
+// s24-b H1), and its detail keeps the slip's other reasons. The candidates come from one index per reason
 // (pay_slips_refund, pay_slips_waiting, pay_slips_unconfirmed, pay_slips_voided_paid, migration
 // 014's two, 017's and 020's), so the cost follows the list, not the shop's
 // history. An open slip is never superseded (superseding
@@ -89,19 +91,19 @@ const db::Statement kSlipsNeedingAttention{
     "FROM s LEFT JOIN again ON again.slip_id = s.id LEFT JOIN outside ON outside.slip_id = s.id "
     "LEFT JOIN conflict ON conflict.slip_id = s.id) "
     "SELECT id, order_id, site_id, st, amount, currency, "
-    "CASE WHEN owed THEN 'REFUND' WHEN conflict_reason IS NOT NULL THEN 'CONFLICT' "
+    "CASE WHEN conflict_reason IS NOT NULL THEN 'CONFLICT' WHEN owed THEN 'REFUND' "
     "WHEN coalesce(mismatch, again_reason) IS NOT NULL THEN 'MISMATCH' "
     "WHEN st = 'FAIL' THEN 'UNCLOSED' WHEN voiding THEN 'VOID' WHEN outside_reason IS NOT NULL THEN "
     "'OUTSIDE' "
     "ELSE 'UNKNOWN' END AS kind, "
-    "coalesce(CASE WHEN conflict_reason IS NOT NULL AND NOT owed THEN 'the provider contradicts a refund "
+    "concat_ws('; ', CASE WHEN conflict_reason IS NOT NULL THEN 'the provider contradicts a refund "
     "result orderpay recorded (' || conflict_reason || '); the refund stays as recorded' END, "
-    "mismatch, again_reason, CASE WHEN voiding AND NOT owed THEN 'paid; a void was sent at ' || "
+    "coalesce(mismatch, again_reason, CASE WHEN voiding AND NOT owed THEN 'paid; a void was sent at ' || "
     "to_char(voiding_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' UTC and the provider has not said "
     "whether it refunded the payment' END, CASE WHEN outside_reason IS NOT NULL AND NOT owed THEN "
     "'the provider reported a refund orderpay did not make (' || outside_reason || '); the order still "
     "counts "
-    "the payment' END, note) AS detail "
+    "the payment' END, note)) AS detail "
     "FROM t "
     "WHERE owed OR mismatch IS NOT NULL OR again_reason IS NOT NULL OR voiding OR outside_reason IS NOT NULL "
     "OR conflict_reason IS NOT NULL "

@@ -115,10 +115,15 @@ std::optional<RefundTalk> RefundTalk::Try(db::Connection& c, const std::string& 
 RefundTalk::~RefundTalk() {
     // Never reconnects to let go (a new session holds nothing), never throws: a lock that cannot
     // be let go on a live session is ended with the session, so it cannot outlive its holder.
-    if (!c_ || c_->Session() != session_ || !c_->Live()) return;
+    if (!c_ || c_->Session() != session_) return;
     try {
-        c_->ResetTransaction();  // an unlock inside a failed transaction would fail
-        if (c_->Exec(kRefundTalkDone, {id_}).Get(0, "held") == "t") return;
+        if (c_->Live()) {
+            c_->ResetTransaction();  // an unlock inside a failed transaction would fail
+            // The ROLLBACK may have found the session gone: then so is the lock.
+            if (c_->Session() == session_ && c_->Live() &&
+                c_->Exec(kRefundTalkDone, {id_}).Get(0, "held") == "t")
+                return;
+        }
     } catch (...) {
     }
     try {
@@ -130,7 +135,11 @@ RefundTalk::~RefundTalk() {
 
 bool RefundTalk::StillHeld() const {
     if (!c_ || c_->Session() != session_) return false;
-    return c_->Exec(kRefundTalkHeld, {id_}).Get(0, "held") == "t" && c_->Session() == session_;
+    try {
+        return c_->Exec(kRefundTalkHeld, {id_}).Get(0, "held") == "t" && c_->Session() == session_;
+    } catch (const db::Unavailable&) {
+        return false;  // the session ended (a failover, pg_terminate_backend): and the lock with it
+    }
 }
 
 std::string RefundTalkHolder(db::Connection& c, const std::string& refund_id) {

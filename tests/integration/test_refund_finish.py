@@ -501,6 +501,42 @@ def test_the_operators_fail_is_not_recorded_over_by_a_later_notification_it_is_a
     assert refund_state(r["id"])[0] == "FAIL"
 
 
+def test_a_kept_payment_whose_refund_is_in_conflict_is_listed_conflict_with_no_refund_command():
+    """A payment kept after its order expired (refund_needed: reconcile lists it REFUND with the
+    command that gives it back). Its refund was failed on the operator's word, and WeChat then
+    notified it SUCCESS: listed as REFUND, reconcile offered `orderpay refund --slip` for money
+    WeChat had paid out already (review s24-b H1). It is CONFLICT now, with no refund command,
+    and its detail keeps what else is true of the slip."""
+    import test_late_payment as late
+    import test_wx_refund as wx
+    from helpers import buy_ok, sim_pay
+    pid = late.product(1)
+    order = buy_ok(products=[{"id": pid, "amount": 1}])
+    late.expire(order)
+    buy_ok(products=[{"id": pid, "amount": 1}])  # someone else takes the last one
+    sim_pay(order["pay_id"], force="1")
+    slip = order["pay_id"]
+    assert db_row("SELECT refund_needed FROM pay_slips WHERE id = '%s'" % slip) == ["t"]
+    rec = cli("reconcile", "--min-age", "0", check=False)
+    assert [x for x in rec.stdout.splitlines() if x.startswith("REFUND ") and slip in x], rec.stdout
+    out = cli("refund", "--slip", slip, "--reason", "kept payment", "--key", "kept-" + slip, check=False)
+    rid = db_row("SELECT id FROM refunds WHERE slip_id = '%s'" % slip)[0]
+    assert refund_state(rid)[0] == "PROCESSING", out.stdout + out.stderr
+    age(rid)
+    unreachable = {"ORDERPAY_WXPAY_GATEWAY": "http://127.0.0.1:9", "ORDERPAY_HTTP_CONNECT_TIMEOUT_MS": "1000"}
+    done = finish(rid, "fail", "bank says never sent", "--despite-no-answer", env=unreachable)
+    assert done.returncode == 0 and "recorded FAIL on your word" in done.stdout, done
+    assert [x["status"] for x in wx.notify(rid, status="SUCCESS")["replies"]] == [200]
+    assert refund_state(rid)[0] == "FAIL"
+    rec = cli("reconcile", "--min-age", "0", check=False)
+    lines = rec.stdout.splitlines()
+    mine = [i for i, x in enumerate(lines) if slip in x and not x.startswith(" ")]
+    assert len(mine) == 1 and lines[mine[0]].startswith("CONFLICT"), rec.stdout
+    assert "contradicts a refund result" in lines[mine[0]], lines[mine[0]]
+    follow = lines[mine[0] + 1] if mine[0] + 1 < len(lines) else ""
+    assert "orderpay refund --slip" not in follow and "check the refund at the provider" in follow, rec.stdout
+
+
 def test_two_operators_finishing_one_refund_at_once_record_one_word(gone):
     """Two `refund finish` runs on one refund at the same moment (two operators, or one run twice
     from two shells): the talk lock, the row lock and the exact-state check let one word

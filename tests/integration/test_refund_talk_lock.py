@@ -62,6 +62,12 @@ def start_sender(order_id, gw, key):
     return proc, rid
 
 
+def held(rid):
+    """Whether some session holds refund `rid`'s talk lock."""
+    return db_row("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = 1380339268 "
+                  "AND objid = hashtext('%s')::oid AND objsubid = 2 AND granted" % rid) == ["1"]
+
+
 @pytest.fixture
 def gone():
     g = FakePaypal()
@@ -154,9 +160,7 @@ def test_reconcile_does_not_send_a_new_refund_another_session_is_deciding():
     try:
         holder.stdin.write("SELECT pg_advisory_lock(1380339268, hashtext('%s'));\n" % rid)
         holder.stdin.flush()
-        assert wait_for(lambda: db_row("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = "
-                                       "1380339268 AND objid = hashtext('%s')::oid AND granted" % rid) == ["1"],
-                        timeout=10)
+        assert wait_for(lambda: held(rid), timeout=10)
         rec = cli("reconcile", "--min-age", "0", "--json", check=False)
         # Left exactly as the holder has it: not sent, not even stamped as asked about.
         assert db_row("SELECT st, queried_at IS NULL FROM refunds WHERE id = '%s'" % rid) == ["NEW", "t"], rec.stdout
@@ -165,6 +169,7 @@ def test_reconcile_does_not_send_a_new_refund_another_session_is_deciding():
     finally:
         holder.stdin.close()
         holder.wait(timeout=10)
+    assert wait_for(lambda: not held(rid), timeout=10)  # psql gone; its backend may take a moment
     cli("reconcile", "--min-age", "0", check=False)
     assert refund_state(rid)[0] == "OK"
 
@@ -193,6 +198,7 @@ def test_a_replay_of_a_refund_another_process_is_sending_answers_it_new_and_send
         assert sim_refunds(order["pay_id"])["refunded"] == 0
     finally:
         locker.release()
+    assert wait_for(lambda: not held(rid), timeout=10)
     cli("reconcile", "--min-age", "0", check=False)
     assert refund_state(rid)[0] == "OK"
     assert sim_refunds(order["pay_id"])["refunded"] == 150

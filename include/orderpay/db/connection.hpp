@@ -141,6 +141,7 @@ class Connection {
     bool in_tx_ = false;
     int succeeded_ = 0;  // never reconnect silently inside a transaction
     std::uint64_t session_ = 0;
+    bool dropped_ = false;
     std::chrono::steady_clock::time_point next_attempt_{};
     std::chrono::milliseconds backoff_{0};
 };

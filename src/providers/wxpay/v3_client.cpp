@@ -191,8 +191,7 @@ WxPayV3::Answer WxPayV3::Call(const providers::Merchant& m, const std::string& m
             (ParseObject(a.body, d) && !Member(d, "message").empty() ? ": " + Member(d, "message") : "");
         // Only a signed error can be taken as WeChat's word about a thing (a refund it has no
         // record of); an unsigned one may be anything between us and it (review s23-finish2 M-B).
-        std::string why;
-        a.error_signed = verify && !a.signature.empty() && verified(why);
+        a.error_signed = verify && !a.signature.empty() && verified(a.error_sign_why);
         return a;
     }
     if (!verify) {

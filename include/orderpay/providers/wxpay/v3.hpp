@@ -140,7 +140,8 @@ class WxPayV3 {
         std::string code;  // the error code of a 4xx/5xx JSON answer
         std::string error;
         std::string serial, timestamp, nonce, signature;  // the Wechatpay-* headers
-        bool error_signed = false;  // a 4xx/5xx whose signature verified: WeChat's own word
+        bool error_signed = false;   // a 4xx/5xx whose signature verified: WeChat's own word
+        std::string error_sign_why;  // why a 4xx/5xx's signature did not verify, when it had one
     };
     /// With verify=false the 2xx comes back unchecked: only /v3/certificates, which checks itself.
     Answer Call(const providers::Merchant& m, const std::string& method, const std::string& path_query,
