@@ -268,7 +268,9 @@ RefundCheck ResolveRefund(Context& ctx, const store::RefundRow& listed, std::str
     if (!talk->StillHeld()) return lost();
     providers::RefundResult q =
         AskProvider(*now, [&] { return providers::MeteredQueryRefund(*p, *m, params); });
-    if (q.state == providers::RefundResult::State::kUnknown) {
+    // A disputed answer (money moved in a way we cannot record) is recorded as it is: asking for
+    // the refund again could only overwrite what the provider just reported with "accepted".
+    if (q.state == providers::RefundResult::State::kUnknown && !q.disputed) {
         if (!talk->StillHeld()) return lost();
         // The provider does not know it (the call never arrived) or would not say: ask for it
         // again under the same refund id, which the provider refunds at most once.

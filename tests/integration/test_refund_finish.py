@@ -421,6 +421,40 @@ def test_wechat_an_ok_of_no_amount_is_not_a_refund_of_ours():
     assert refund_state(r["id"])[0] == "PROCESSING"
 
 
+def test_reconcile_records_a_disputed_answer_and_does_not_ask_for_the_refund_again():
+    """WeChat's refundquery lists our refund in a status orderpay does not know: money may be
+    moving. reconcile asked for the refund again on it (same out_refund_no), and WeChat's
+    "accepted" then overwrote what its query had said with "pending"; it is recorded as the query
+    said now, for an operator at the provider, and nothing is sent."""
+    import test_wx_refund as wx
+    from test_zzz_hostile_faults import wx_sign, wx_xml
+    order = wx.paid_order()
+    r = wx.refund_ok(order["id"], "1.00")
+    assert r["st"] == "PROCESSING", r
+
+    def answer(path, body):
+        f = {"return_code": "SUCCESS", "return_msg": "OK", "appid": STACK["DEMO_WX_APP_ID"],
+             "mch_id": STACK["DEMO_WX_MCH_ID"], "nonce_str": "n0nce", "result_code": "SUCCESS",
+             "out_trade_no": order["pay_id"], "refund_count": "1", "out_refund_no_0": r["id"],
+             "refund_id_0": "50300000000000000000000000001", "refund_status_0": "SUSPENDED_BY_BANK",
+             "refund_fee_0": "100", "out_refund_no": r["id"], "refund_id": "50300000000000000000000000001",
+             "refund_fee": "100"}
+        f["sign"] = wx_sign(f)
+        return wx_xml(f)
+
+    fake = FakeGateway(answer)
+    try:
+        rec = cli("reconcile", "--min-age", "0", env={"ORDERPAY_WXPAY_GATEWAY": fake.url}, check=False)
+        ours = [p for p, b in fake.calls if r["id"].encode() in b]
+    finally:
+        fake.close()
+    assert ours and all(p.endswith("/refundquery") for p in ours), ours
+    line = [x for x in rec.stdout.splitlines() if x.startswith("REFUNDING " + r["id"])]
+    assert line and "SUSPENDED_BY_BANK" in line[0] and "money moved otherwise" in line[0], rec.stdout
+    st, note = refund_state(r["id"])
+    assert st == "PROCESSING" and "SUSPENDED_BY_BANK" in note, note
+
+
 def test_wechat_a_refund_stuck_or_pending_at_wechat_is_not_finished_and_its_own_word_wins():
     """WeChat Pay v2 (refundquery, a read): a refund WeChat holds because the buyer's card refused
     it (CHANGE: the money left the merchant) is never failed on the operator's word, which would
