@@ -187,11 +187,17 @@ def hostile_requests(key, paid, wx_slip, v3):
             method=b"POST", uri=b"/api/demo/admin/refund", HTTP_AUTHORIZATION=b"Bearer " + key.encode(),
             body=b'{"order":"%s","amount":"0.01","reason":%s,"idempotency_key":%s}' % (paid.encode(), t, t)), 400,
          "e.www.refund.invalid.reason", 0),
-        # Quotes, backslashes and U+2028 are a reason an operator may type: refunded, and logged.
+        # Quotes, backslashes and the text of an escape are a reason an operator may type: refunded,
+        # and logged. A raw U+2028 (a line separator) is not plain text: refused, and logged whole.
         ("admin: a refund with a quoting reason", dict(
             method=b"POST", uri=b"/api/demo/admin/refund", HTTP_AUTHORIZATION=b"Bearer " + key.encode(),
-            body=json.dumps({"order": paid, "amount": "0.01", "reason": '"}{"level":"error"} \\u2028 \u2028',
+            body=json.dumps({"order": paid, "amount": "0.01", "reason": '"}{"level":"error"} \\u2028 \\n',
                              "idempotency_key": "h6-%d" % time.time_ns()}).encode()), 200, None, 0),
+        ("admin: a refund reason with a line separator", dict(
+            method=b"POST", uri=b"/api/demo/admin/refund", HTTP_AUTHORIZATION=b"Bearer " + key.encode(),
+            body=json.dumps({"order": paid, "amount": "0.01", "reason": '"}{"level":"error"} \u2028 x',
+                             "idempotency_key": "h7-%d" % time.time_ns()}).encode()), 400,
+         "e.www.refund.invalid.reason", 0),
         ("notification: WeChat v2 fields", dict(method=b"POST", uri=b"/api/demo/pay/re_wx", ctype=b"text/xml",
                                                 body=b"<xml><out_trade_no>%s</out_trade_no><attach><![CDATA[%s]]>"
                                                 b"</attach><sign>00</sign></xml>" % (wx_slip.encode(), h)), 200,
