@@ -154,11 +154,14 @@ RefundResult WxPayV3::QueryRefund(const providers::Merchant& m, const providers:
         // Believed only signed: an unsigned 404 may come from anything between us and WeChat
         // (a wrong gateway in the operator's shell), and would let `refund finish` record a
         // refund as never made on it (review s23-finish2 M-B).
-        r.not_known = a.status == 404 && a.code == "RESOURCE_NOT_EXISTS" && a.error_signed;
-        if (a.status == 404 && !a.error_signed)
-            r.message += a.signature.empty() ? " (unsigned: not taken as WeChat's word)"
-                                             : " (signature not verified: " + a.error_sign_why +
-                                                   "; not taken as WeChat's word)";
+        std::string why;
+        if (a.status == 404 && a.code == "RESOURCE_NOT_EXISTS") {
+            r.not_known = SignedError(m, a, why);
+            if (!r.not_known)
+                r.message += a.signature.empty()
+                                 ? " (unsigned: not taken as WeChat's word)"
+                                 : " (signature not verified: " + why + "; not taken as WeChat's word)";
+        }
         return r;
     }
     return V3RefundAnswer(a.body, p);

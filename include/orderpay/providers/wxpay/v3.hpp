@@ -140,12 +140,15 @@ class WxPayV3 {
         std::string code;  // the error code of a 4xx/5xx JSON answer
         std::string error;
         std::string serial, timestamp, nonce, signature;  // the Wechatpay-* headers
-        bool error_signed = false;   // a 4xx/5xx whose signature verified: WeChat's own word
-        std::string error_sign_why;  // why a 4xx/5xx's signature did not verify, when it had one
     };
     /// With verify=false the 2xx comes back unchecked: only /v3/certificates, which checks itself.
     Answer Call(const providers::Merchant& m, const std::string& method, const std::string& path_query,
                 const std::string& body, bool verify = true) const;
+    /// Whether WeChat Pay signed answer `a` (`why` says why not).
+    bool Signed(const providers::Merchant& m, const V3Keys& keys, const Answer& a, std::string& why) const;
+    /// The same for a 4xx/5xx, which Call leaves unchecked: only a signed error is WeChat's own
+    /// word about a thing (a refund it has no record of), so a caller that acts on one asks.
+    bool SignedError(const providers::Merchant& m, const Answer& a, std::string& why) const;
     providers::CreateResult Codepay(const providers::Merchant& m, const providers::CreateParams& p);
     bool Reverse(const providers::Merchant& m, const std::string& slip_id);
 
