@@ -37,6 +37,12 @@ const char* const kLostNote =
     "its talk lock was lost before the request (the database session ended): nothing sent; reconcile "
     "asks again";
 
+// The talk lock went with its session before a request: nothing is sent, and the refund says so.
+void NoteLostTalk(Context& ctx, const std::string& refund_id) {
+    log::Error("refund ", refund_id, ": ", kLostNote);
+    store::NoteRefund(ctx.db(), refund_id, kLostNote, "");
+}
+
 providers::RefundParams ParamsToSend(const Context& ctx, const store::RefundRow& r) {
     providers::RefundParams p = ParamsOf(r);
     p.notify_url = ctx.settings().NotifyUrl(r.site_id, r.provider);
@@ -162,11 +168,7 @@ void ClaimAndSend(Context& ctx, const store::RefundTalk& talk, const store::Refu
     providers::RefundParams params = ParamsToSend(ctx, r);
     // The session holding the lock may have ended under us (a failover): then someone else may
     // be deciding the refund, and nothing is sent (review s24-talk H1).
-    if (!talk.StillHeld()) {
-        log::Error("refund ", r.id, ": ", kLostNote);
-        store::NoteRefund(ctx.db(), r.id, kLostNote, "");
-        return;
-    }
+    if (!talk.StillHeld()) return NoteLostTalk(ctx, r.id);
     providers::RefundResult res = AskProvider(r, [&] { return providers::MeteredRefund(*p, *m, params); });
     std::string detail;
     RecordRefundAnswer(ctx, r, res, detail);
@@ -260,8 +262,7 @@ RefundCheck ResolveRefund(Context& ctx, const store::RefundRow& listed, std::str
     const providers::RefundParams params = ParamsToSend(ctx, *now);
     // A query may send (PayPal's, without its refund id), and so may the repeat below.
     auto lost = [&] {
-        log::Error("refund ", now->id, ": ", kLostNote);
-        store::NoteRefund(ctx.db(), now->id, kLostNote, "");
+        NoteLostTalk(ctx, now->id);
         detail = kLostNote;
         return RefundCheck::kUnknown;
     };
