@@ -178,6 +178,22 @@ void ClaimAndSend(Context& ctx, const store::RefundTalk& talk, const store::Refu
 
 RefundAnswer RequestRefund(Context& ctx, const store::RefundRequest& req) {
     RefundAnswer a;
+    // Before the amount is judged free: a provider's report that a refund recorded FAIL was paid
+    // out after all means the "free" amount may be paid out already, and a second refund of it
+    // would give the buyer the money twice. Outside the slip lock, as a report arriving a moment
+    // later would be anyway.
+    if (std::optional<store::RefundConflictReport> c = store::FindRefundConflict(ctx.db(), req)) {
+        const std::string what = req.slip ? "slip " + *req.slip : "order " + req.order;
+        if (!req.despite_conflict) {
+            log::Warn("refund of ", what,
+                      " refused: its provider contradicts a recorded refund: ", c->reason);
+            a.err = http::Err::kRefundConflict;
+            a.why = c->reason;
+            return a;
+        }
+        log::Warn("refund of ", what, " opened despite its provider contradicting a recorded refund (",
+                  c->reason, "): the operator's --despite-conflict");
+    }
     store::OpenResult o = store::OpenRefund(ctx.db(), req);
     a.why = o.detail;
     switch (o.outcome) {

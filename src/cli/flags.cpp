@@ -45,7 +45,7 @@ const std::vector<Spec>& Specs() {
         {"reconcile", "", {"limit", "min-age"}},
         {"refund", "list", {"site", "limit"}},
         {"refund", "finish", {"note"}, {"despite-no-answer"}},
-        {"refund", "", {"amount", "reason", "key", "slip"}},
+        {"refund", "", {"amount", "reason", "key", "slip"}, {"despite-conflict"}},
         {"apikey", "issue", {"site"}},
         {"apikey", "revoke", {}},
         {"apikey", "list", {"site"}},

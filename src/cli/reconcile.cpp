@@ -209,7 +209,8 @@ int Reconcile(Env& env, const Args& a) {
         if (kind == "CONFLICT")
             std::cout
                 << "        check the refund at the provider: if its money moved otherwise than recorded, "
-                   "settle it with the buyer (orderpay inbox shows the report); listed for a week\n";
+                   "settle it with the buyer (orderpay inbox shows the report); listed for a week, and "
+                   "refunds of it are refused meanwhile unless given --despite-conflict\n";
         if (kind == "OUTSIDE")
             std::cout
                 << "        check the refund in the provider's console before shipping; listed for a week\n";

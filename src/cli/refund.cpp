@@ -22,7 +22,8 @@ namespace orderpay::cli {
 namespace {
 
 constexpr const char* kRefundUsage =
-    "refund ORDER [--amount X] --reason R [--key K] | refund --slip SLIP --reason R [--key K] | "
+    "refund ORDER [--amount X] --reason R [--key K] [--despite-conflict] | refund --slip SLIP --reason R "
+    "[--key K] [--despite-conflict] | "
     "refund list [--site S] [--limit N] [--json] | refund finish REFUND ok|fail --note TEXT "
     "[--despite-no-answer]";
 
@@ -70,7 +71,11 @@ int Report(const Args& a, const app::RefundAnswer& ans) {
     if (ans.err) {
         const http::ErrInfo& e = http::Info(*ans.err);
         return Fail(std::string(e.code) + ": " + std::string(e.msg) +
-                    (ans.why.empty() ? "" : " (" + ans.why + ")"));
+                    (ans.why.empty() ? "" : " (" + ans.why + ")") +
+                    (*ans.err == http::Err::kRefundConflict
+                         ? ": check at the provider what it paid out of this payment (reconcile lists it "
+                           "CONFLICT); to refund anyway, give --despite-conflict"
+                         : ""));
     }
     const store::RefundRow& r = *ans.refund;
     if (!a.json) {
@@ -125,6 +130,7 @@ int RefundCmd(Env& env, const Args& a) {
     req.reason = reason;
     req.requested_by = "cli";
     req.idempotency_key = key;
+    req.despite_conflict = a.Has("despite-conflict");
     if (std::optional<std::string> slip_id = a.Flag("slip")) {
         if (a.pos.size() > 1 || a.Flag("amount"))
             throw UsageError("--slip refunds the whole slip: no ORDER, no --amount");

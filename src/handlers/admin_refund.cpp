@@ -56,8 +56,11 @@ http::Response AdminRefund(app::Context& ctx, app::Call& call, const http::Reque
     if (!app::LoadOrder(ctx.db(), call.site.id, in.order, &now)) now = order_json;
     if (a.err) {
         // The provider's own words are its refusal's message; the store's details stay in the log.
-        std::string msg =
-            *a.err == http::Err::kRefundFailed ? "the provider refused the refund: " + a.why : "";
+        std::string msg;
+        if (*a.err == http::Err::kRefundFailed) msg = "the provider refused the refund: " + a.why;
+        // The report's own words name the refund and what the provider said of it.
+        if (*a.err == http::Err::kRefundConflict)
+            msg = std::string(http::Info(*a.err).msg) + " (" + a.why + ")";
         return http::Fail(*a.err, msg, Data(a.refund, a.replay, now));
     }
     return http::Ok(Data(a.refund, a.replay, now));

@@ -44,6 +44,9 @@ constexpr std::array kTable = {
     ErrInfo{409, "e.www.refund.too_much", "the refund exceeds what is left of the payment"},
     ErrInfo{409, "e.www.refund.unsupported", "this payment's provider cannot refund through orderpay"},
     ErrInfo{409, "e.www.refund.failed", "the provider refused the refund"},
+    ErrInfo{409, "e.www.refund.conflict",
+            "the provider contradicts a refund of this payment that orderpay recorded: no new refund of it "
+            "until an operator has checked"},
     ErrInfo{413, "e.www.api.too_large", "request body too large"},
     ErrInfo{414, "e.www.api.uri_too_long", "request URI too long"},
     ErrInfo{415, "e.www.api.unsupported_media_type", "Content-Type must be application/json"},

@@ -55,6 +55,14 @@ OpenResult OpenRefund(db::Connection& c, const RefundRequest& req) {
     return out;
 }
 
+std::optional<RefundConflictReport> FindRefundConflict(db::Connection& c, const RefundRequest& req) {
+    db::Result r = RetryTransient<db::Result>([&] {
+        return c.Exec(kRefundConflict, {Opt(req.site), req.order, Opt(req.slip), Opt(req.idempotency_key)});
+    });
+    if (r.Rows() == 0) return std::nullopt;
+    return RefundConflictReport{r.Get(0, "reason"), r.GetInt(0, "ct")};
+}
+
 namespace {
 
 std::optional<RefundRow> RefundFrom(const db::Result& r) {

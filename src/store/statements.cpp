@@ -351,6 +351,7 @@ std::span<const db::Statement> AllStatements() {
         &kOrderReleaseVoided,
         &kRefundGet,
         &kRefundClaim,
+        &kRefundConflict,
         &kRefundTalkTry,
         &kRefundTalkDone,
         &kRefundTalkHeld,

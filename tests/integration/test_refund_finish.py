@@ -569,6 +569,10 @@ def test_a_kept_payment_whose_refund_is_in_conflict_is_listed_conflict_with_no_r
     assert "contradicts a refund result" in lines[mine[0]], lines[mine[0]]
     follow = lines[mine[0] + 1] if mine[0] + 1 < len(lines) else ""
     assert "orderpay refund --slip" not in follow and "check the refund at the provider" in follow, rec.stdout
+    # Nor is the command taken if typed anyway: the money may be the buyer's already.
+    again = cli("refund", "--slip", slip, "--reason", "kept payment, again", check=False)
+    assert again.returncode == 1 and "e.www.refund.conflict" in again.stderr, again
+    assert db_row("SELECT count(*) FROM refunds WHERE slip_id = '%s'" % slip) == ["1"]
 
 
 def test_two_operators_finishing_one_refund_at_once_record_one_word(gone):

@@ -35,6 +35,7 @@ struct RefundRequest {
     std::optional<std::int64_t> amount;  // minor units; nullopt: all that is left
     std::string reason, requested_by;
     std::optional<std::string> idempotency_key;
+    bool despite_conflict = false;  // the CLI's --despite-conflict: the operator checked the provider
 };
 
 enum class OpenOutcome { kCreated, kExisting, kKeyConflict, kNoOrder, kNoSlip, kNotPaid, kTooMuch };
@@ -44,6 +45,15 @@ struct OpenResult {
     std::string refund_id;  // kCreated, kExisting (and the other refund for kKeyConflict)
     std::string detail;
 };
+
+/// The provider's report contradicting a recorded refund of the slip `req` names, made in the
+/// last week ("conflict: refund ..."), with its time (ms); nullopt when there is none, or when
+/// `req`'s key was used before (a replay answers its refund).
+struct RefundConflictReport {
+    std::string reason;
+    std::int64_t at = 0;
+};
+std::optional<RefundConflictReport> FindRefundConflict(db::Connection& c, const RefundRequest& req);
 
 /// Opens a refund (NEW) with a new id, or answers why not; nothing is written unless kCreated.
 OpenResult OpenRefund(db::Connection& c, const RefundRequest& req);
