@@ -32,6 +32,7 @@ const std::string kStuckNote =
 
 namespace {
 
+const std::string kHeldNote = "held, not sent: its payment's provider contradicts a recorded refund (";
 const char* const kBusyNote = "being sent, asked about or decided by another process right now";
 const char* const kLostNote =
     "its talk lock was lost before the request (the database session ended): nothing sent; reconcile "
@@ -155,44 +156,70 @@ bool ProviderRefunds(const Context& ctx, const std::string& provider) {
 
 namespace {
 
-// Claims the NEW refund `r` and sends it; the caller holds its talk lock.
-void ClaimAndSend(Context& ctx, const store::RefundTalk& talk, const store::RefundRow& r) {
-    if (!store::ClaimRefund(ctx.db(), r.id)) return;  // another worker (or a result) came first
+// Claims the NEW refund `r` and sends it; the caller holds its talk lock. Unless the caller has
+// just looked (`checked`), a refund of a payment its provider has since contradicted a refund of
+// is held, not sent: it was asked for while the amount it takes looked free, which the report
+// puts in doubt. The report then, and nothing is claimed.
+std::optional<std::string> ClaimAndSend(Context& ctx, const store::RefundTalk& talk,
+                                        const store::RefundRow& r, bool checked) {
+    if (!checked) {
+        store::RefundRequest of;
+        of.site = r.site_id;
+        of.slip = r.slip_id;
+        if (std::optional<std::string> report = store::FindRefundConflict(ctx.db(), of)) {
+            const std::string note = kHeldNote + *report + ")";
+            log::Warn("refund ", r.id, ": ", note);
+            store::NoteRefund(ctx.db(), r.id, note, "");
+            return report;
+        }
+    }
+    if (!store::ClaimRefund(ctx.db(), r.id)) return std::nullopt;  // another worker (or a result) came first
     providers::Provider* p = ctx.ProviderFor(r.provider);
     std::optional<providers::Merchant> m = store::FindMerchant(ctx.db(), r.merchant_id);
     if (!p || !p->Refunds() || !m) {
         // Nothing was sent, so nothing can have moved: the amount is free again.
         Finish(ctx, r, false, "", "no refunding provider or merchant for " + r.provider);
-        return;
+        return std::nullopt;
     }
     providers::RefundParams params = ParamsToSend(ctx, r);
     // The session holding the lock may have ended under us (a failover): then someone else may
     // be deciding the refund, and nothing is sent (review s24-talk H1).
-    if (!talk.StillHeld()) return NoteLostTalk(ctx, r.id);
+    if (!talk.StillHeld()) {
+        NoteLostTalk(ctx, r.id);
+        return std::nullopt;
+    }
     providers::RefundResult res = AskProvider(r, [&] { return providers::MeteredRefund(*p, *m, params); });
     std::string detail;
     RecordRefundAnswer(ctx, r, res, detail);
+    return std::nullopt;
+}
+
+// The provider's report that puts the payment `req` would refund in doubt, unless the operator
+// has checked at the provider and says so (--despite-conflict: logged). Asked before the amount
+// is judged free: a report that a refund recorded FAIL was paid out after all means the "free"
+// amount may be the buyer's already, and a second refund of it would pay it twice. Outside the
+// slip lock, as a report arriving a moment later would be anyway.
+std::optional<std::string> Contested(Context& ctx, const store::RefundRequest& req) {
+    std::optional<std::string> report = store::FindRefundConflict(ctx.db(), req);
+    if (!report) return std::nullopt;
+    const std::string what = req.slip ? "slip " + *req.slip : "order " + req.order;
+    if (req.despite_conflict) {
+        log::Warn("refund of ", what, " asked for despite its provider contradicting a recorded refund (",
+                  *report, "): the operator's --despite-conflict");
+        return std::nullopt;
+    }
+    log::Warn("refund of ", what, " refused: its provider contradicts a recorded refund: ", *report);
+    return report;
 }
 
 }  // namespace
 
 RefundAnswer RequestRefund(Context& ctx, const store::RefundRequest& req) {
     RefundAnswer a;
-    // Before the amount is judged free: a provider's report that a refund recorded FAIL was paid
-    // out after all means the "free" amount may be paid out already, and a second refund of it
-    // would give the buyer the money twice. Outside the slip lock, as a report arriving a moment
-    // later would be anyway.
-    if (std::optional<store::RefundConflictReport> c = store::FindRefundConflict(ctx.db(), req)) {
-        const std::string what = req.slip ? "slip " + *req.slip : "order " + req.order;
-        if (!req.despite_conflict) {
-            log::Warn("refund of ", what,
-                      " refused: its provider contradicts a recorded refund: ", c->reason);
-            a.err = http::Err::kRefundConflict;
-            a.why = c->reason;
-            return a;
-        }
-        log::Warn("refund of ", what, " opened despite its provider contradicting a recorded refund (",
-                  c->reason, "): the operator's --despite-conflict");
+    if (std::optional<std::string> report = Contested(ctx, req)) {
+        a.err = http::Err::kRefundConflict;
+        a.why = *report;
+        return a;
     }
     store::OpenResult o = store::OpenRefund(ctx.db(), req);
     a.why = o.detail;
@@ -229,9 +256,17 @@ RefundAnswer RequestRefund(Context& ctx, const store::RefundRequest& req) {
         // racing the first request, reconcile, the operator), the refund is answered as it is:
         // NEW, which that holder or the next reconcile sends.
         a.sent = true;
-        if (const std::optional<store::RefundTalk> talk = store::RefundTalk::Try(ctx.db(), o.refund_id))
-            ClaimAndSend(ctx, *talk, *a.refund);
+        // A refund opened just now passed the conflict check above; a replay's may be older.
+        const bool checked = !a.replay || req.despite_conflict;
+        if (const std::optional<store::RefundTalk> talk = store::RefundTalk::Try(ctx.db(), o.refund_id)) {
+            if (std::optional<std::string> held = ClaimAndSend(ctx, *talk, *a.refund, checked)) {
+                a.sent = false;
+                a.err = http::Err::kRefundConflict;
+                a.why = *held;
+            }
+        }
         a.refund = store::FindRefund(ctx.db(), o.refund_id);
+        if (a.err) return a;
     }
     if (a.refund && a.refund->st == domain::RefundState::kFail) {
         a.err = http::Err::kRefundFailed;
@@ -258,7 +293,10 @@ RefundCheck ResolveRefund(Context& ctx, const store::RefundRow& listed, std::str
     const std::optional<store::RefundRow> now = store::FindRefund(ctx.db(), listed.id);
     if (!now) return RefundCheck::kUnknown;
     if (now->st == RefundState::kNew) {
-        ClaimAndSend(ctx, *talk, *now);
+        if (std::optional<std::string> held = ClaimAndSend(ctx, *talk, *now, false)) {
+            detail = "NEW, " + kHeldNote + *held + ")";
+            return RefundCheck::kHeld;
+        }
         const std::optional<store::RefundRow> after = store::FindRefund(ctx.db(), listed.id);
         detail = after ? after->note : "";
         if (!after || after->st == RefundState::kProcessing || after->st == RefundState::kNew)

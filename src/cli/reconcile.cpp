@@ -155,6 +155,11 @@ int Reconcile(Env& env, const Args& a) {
                 c == app::RefundCheck::kUnknown
                     ? " (if its provider cannot answer for it: check there, then `orderpay refund finish " +
                           r->id + " ok|fail --note ...`)"
+                : c == app::RefundCheck::kHeld
+                    ? " (check at the provider what it paid out of this payment; `orderpay refund finish " +
+                          r->id +
+                          " fail --note ...` cancels it, and a refund with --despite-conflict sends "
+                          "what is still owed; held until the report is a week old)"
                 : c == app::RefundCheck::kDisputed
                     ? " (the provider reports money moved otherwise: settle it at the provider and with the "
                       "buyer)"

@@ -128,9 +128,10 @@ int RefundCmd(Env& env, const Args& a) {
     app::Context ctx(app::Settings::From(env.cfg), env.db);
     store::RefundRequest req;
     req.reason = reason;
-    req.requested_by = "cli";
     req.idempotency_key = key;
     req.despite_conflict = a.Has("despite-conflict");
+    // Kept on the refund, for whoever later wonders why a payment in conflict was refunded.
+    req.requested_by = req.despite_conflict ? "cli --despite-conflict" : "cli";
     if (std::optional<std::string> slip_id = a.Flag("slip")) {
         if (a.pos.size() > 1 || a.Flag("amount"))
             throw UsageError("--slip refunds the whole slip: no ORDER, no --amount");

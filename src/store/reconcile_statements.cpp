@@ -46,7 +46,6 @@ const db::Statement kSlipsOfPaidOrdersFail{
 #define MISMATCH_RE "'^(amount|currency) check failed: |amount/currency .* != slip '"
 #define PAID_AGAIN_RE "'^slip already OK with transaction '"
 #define OUTSIDE_RE "'^no refund of ours named '"
-#define CONFLICT_RE "'^conflict: refund '"
 const db::Statement kSlipsNeedingAttention{
     "slips_needing_attention",
     "WITH cand AS (SELECT id FROM pay_slips WHERE refund_needed "
@@ -63,8 +62,9 @@ const db::Statement kSlipsNeedingAttention{
     "AND ct > now() - interval '7 days' "
     "UNION SELECT slip_id FROM notifications WHERE verdict = 'ignored' AND reason ~ " OUTSIDE_RE
     " AND ct > now() - interval '7 days' "
-    "UNION SELECT slip_id FROM notifications WHERE verdict = 'ignored' AND reason ~ " CONFLICT_RE
-    " AND ct > now() - interval '7 days'), "
+    "UNION SELECT slip_id FROM notifications WHERE verdict = 'ignored' AND reason ~ " REFUND_CONFLICT_RE
+    " AND " REFUND_CONFLICT_RECENT
+    "), "
     "s AS (SELECT p.*, (SELECT n.reason FROM notifications n WHERE p.st <> 'OK' "
     "AND NOT p.refund_needed AND n.slip_id = p.id AND n.verdict = 'rejected' AND n.reason ~ " MISMATCH_RE
     " "
@@ -79,8 +79,8 @@ const db::Statement kSlipsNeedingAttention{
     "WHERE n.verdict = 'ignored' AND n.reason ~ " OUTSIDE_RE
     " AND n.ct > now() - interval '7 days' ORDER BY n.slip_id, n.id DESC), "
     "conflict AS (SELECT DISTINCT ON (n.slip_id) n.slip_id, n.reason FROM notifications n "
-    "WHERE n.verdict = 'ignored' AND n.reason ~ " CONFLICT_RE
-    " AND n.ct > now() - interval '7 days' ORDER BY n.slip_id, n.id DESC), "
+    "WHERE n.verdict = 'ignored' AND n.reason ~ " REFUND_CONFLICT_RE " AND n." REFUND_CONFLICT_RECENT
+    " ORDER BY n.slip_id, n.id DESC), "
     // A slip's OK refunds are summed once (refunded); owed, voiding and outside each compare it.
     "t AS (SELECT s.*, refund_needed AND amount > refunded AS owed, "
     "voiding_at IS NOT NULL AND st = 'OK' AND NOT reversed "
@@ -113,7 +113,6 @@ const db::Statement kSlipsNeedingAttention{
 #undef MISMATCH_RE
 #undef PAID_AGAIN_RE
 #undef OUTSIDE_RE
-#undef CONFLICT_RE
 const db::Statement kSlipConfirmClosed{"slip_confirm_closed",
                                        "UPDATE pay_slips SET closed_at = now() "
                                        "WHERE id = $1 AND st = 'FAIL' AND closed_at IS NULL"};

@@ -55,12 +55,12 @@ OpenResult OpenRefund(db::Connection& c, const RefundRequest& req) {
     return out;
 }
 
-std::optional<RefundConflictReport> FindRefundConflict(db::Connection& c, const RefundRequest& req) {
+std::optional<std::string> FindRefundConflict(db::Connection& c, const RefundRequest& req) {
     db::Result r = RetryTransient<db::Result>([&] {
         return c.Exec(kRefundConflict, {Opt(req.site), req.order, Opt(req.slip), Opt(req.idempotency_key)});
     });
     if (r.Rows() == 0) return std::nullopt;
-    return RefundConflictReport{r.Get(0, "reason"), r.GetInt(0, "ct")};
+    return r.Get(0, "reason");
 }
 
 namespace {

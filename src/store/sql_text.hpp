@@ -4,6 +4,12 @@
 // A timestamp column as milliseconds since the epoch, as every reply carries times.
 #define MS(col) "(extract(epoch from " col ") * 1000)::bigint"
 
+// A provider's refund report that contradicts a recorded refund result (app/refund_notice.cpp
+// writes the reason; migration 020 indexes it), and how long after it a slip stays in conflict:
+// reconcile lists it CONFLICT, and new refunds of it wait, for exactly the same reports.
+#define REFUND_CONFLICT_RE "'^conflict: refund '"
+#define REFUND_CONFLICT_RECENT "ct > now() - interval '7 days'"
+
 // A slip's columns under s_ names, for a statement that also returns its order's or a merchant's.
 #define PREFIXED_SLIP_COLS(p)                                                                               \
     p ".id AS s_id, " p ".order_id AS s_order_id, " p ".site_id AS s_site_id, " p ".pay_tp AS s_pay_tp, " p \

@@ -21,6 +21,8 @@ CASES = [
     ("order_view", [("orders", "id"), ("order_items", "order_id")]),
     ("slip_wait_view", [("orders", "id"), ("order_items", "order_id")]),
     ("refund_by_provider_id", [("refunds", "provider_refund_id")]),
+    # Every refund asked for: the order by id, its slip, the slip's refunds by its id.
+    ("refund_conflict", [("orders", "id"), ("pay_slips", "id"), ("refunds", "slip_id")]),
 ]
 
 

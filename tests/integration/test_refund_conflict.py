@@ -77,6 +77,9 @@ def test_a_payment_in_conflict_is_not_refunded_again_without_an_operator():
     assert res.returncode == 0 and " PROCESSING 1.00 CNY " in res.stdout, res
     assert "despite its provider contradicting a recorded refund" in res.stderr, res.stderr
     assert refunds_of(slip) == "2" and len(wx.sim_refunds(slip)["refunds"]) == sent + 1
+    # Who overrode it stays on the refund.
+    assert db_row("SELECT requested_by FROM refunds WHERE slip_id = '%s' ORDER BY ct DESC LIMIT 1" % slip) == \
+        ["cli --despite-conflict"]
     # The flag is the refund command's, and only a flag.
     bad = cli("refund", "list", "--despite-conflict", check=False)
     assert bad.returncode == 2, bad
@@ -87,6 +90,12 @@ def test_the_conflict_holds_refunds_back_only_while_reconcile_lists_it():
     slip = order["pay_id"]
     listed = json.loads(cli("reconcile", "--min-age", "0", "--json", check=False).stdout)["attention"]
     assert [a["kind"] for a in listed if a["slip"] == slip] == ["CONFLICT"], listed
+    # Another payment of the shop is not held back by this one's report.
+    other = wx.paid_order()
+    st, ans, raw, _ = wx.refund(other["id"], "1.00")
+    assert st == 200 and ans["data"]["refund"]["st"] == "PROCESSING", raw
+    st, ans, raw, _ = wx.refund(order["id"], "1.00")
+    assert st == 409 and ans["errCode"] == "e.www.refund.conflict", raw
     # A week on, the report is no longer listed, and the slip's refunds are the operator's again.
     psql("UPDATE notifications SET ct = ct - interval '8 days' WHERE slip_id = '%s' "
          "AND reason ~ '^conflict: refund '" % slip)
@@ -94,7 +103,47 @@ def test_the_conflict_holds_refunds_back_only_while_reconcile_lists_it():
     assert [a["kind"] for a in listed if a["slip"] == slip] == [], listed
     st, ans, raw, _ = wx.refund(order["id"], "1.00")
     assert st == 200 and ans["data"]["refund"]["st"] == "PROCESSING", raw
-    # Another payment of the shop was never held back by this one's report.
-    other = wx.paid_order()
-    st, ans, raw, _ = wx.refund(other["id"], "1.00")
-    assert st == 200, raw
+
+
+def opened_unsent(order, amount_minor, key, reason="asked before the report"):
+    """A refund opened but never sent (its worker died between the open and the claim): NEW, made
+    by the same database function the API's refund runs."""
+    rid = "h" + uuid.uuid4().hex[:20]
+    out = db_row("SELECT outcome FROM orderpay_refund_open('%s', '%s', NULL, %d::bigint, '%s', 'test', '%s', "
+                 "'%s')" % (STACK["DEMO_SITE"], order["id"], amount_minor, reason, key, rid))
+    assert out == ["created"], out
+    age(rid)
+    return rid
+
+
+def test_a_refund_asked_for_before_the_report_and_not_yet_sent_is_held():
+    """A NEW refund (asked for while the amount looked free; its worker died before sending it)
+    of a payment whose provider then contradicts a recorded refund: reconcile would have sent it,
+    and an API replay of its key too. Both hold it now, and say how it goes on: cancelled by the
+    operator, or sent when the operator gives the command with --despite-conflict."""
+    order, rid, _ = in_conflict()
+    slip = order["pay_id"]
+    k2, k3 = "held-" + uuid.uuid4().hex, "held-" + uuid.uuid4().hex
+    r2, r3 = opened_unsent(order, 200, k2), opened_unsent(order, 100, k3)
+    sent = len(wx.sim_refunds(slip)["refunds"])
+    rec = cli("reconcile", "--min-age", "0", "--json", check=False)
+    events = {e["id"]: e for e in json.loads(rec.stdout)["events"] if e["kind"] == "REFUNDING"}
+    for r in (r2, r3):
+        assert r in events and "held, not sent" in events[r]["detail"], rec.stdout
+        assert "conflict: refund " + rid in events[r]["detail"], events[r]
+        assert db_row("SELECT st, note ~ '^held, not sent' FROM refunds WHERE id = '%s'" % r) == ["NEW", "t"]
+    text = cli("reconcile", "--min-age", "0", check=False).stdout
+    assert "orderpay refund finish %s fail --note" % r2 in text, text
+    assert len(wx.sim_refunds(slip)["refunds"]) == sent
+    # The API's replay of its key answers it, held: 409 with the refund, nothing sent.
+    st, ans, raw, _ = wx.refund(order["id"], "2.00", key=k2)
+    assert st == 409 and ans["errCode"] == "e.www.refund.conflict", raw
+    assert ans["data"]["refund"]["id"] == r2 and ans["data"]["refund"]["st"] == "NEW", raw
+    assert len(wx.sim_refunds(slip)["refunds"]) == sent
+    # The operator cancels one, and sends the other on purpose (its own key: the same refund id).
+    done = finish(r3, "fail", "checked: not owed")
+    assert done.returncode == 0 and refund_state(r3)[0] == "FAIL", done
+    res = cli("refund", order["id"], "--amount", "2.00", "--reason", "checked: owed", "--key", k2,
+              "--despite-conflict", check=False)
+    assert res.returncode == 0 and " PROCESSING 2.00 CNY " in res.stdout and "(replay)" in res.stdout, res
+    assert [x["out_refund_no"] for x in wx.sim_refunds(slip)["refunds"]][sent:] == [r2]

@@ -570,9 +570,11 @@ def test_a_kept_payment_whose_refund_is_in_conflict_is_listed_conflict_with_no_r
     follow = lines[mine[0] + 1] if mine[0] + 1 < len(lines) else ""
     assert "orderpay refund --slip" not in follow and "check the refund at the provider" in follow, rec.stdout
     # Nor is the command taken if typed anyway: the money may be the buyer's already.
+    sent = len(wx.sim_refunds(slip)["refunds"])
     again = cli("refund", "--slip", slip, "--reason", "kept payment, again", check=False)
     assert again.returncode == 1 and "e.www.refund.conflict" in again.stderr, again
     assert db_row("SELECT count(*) FROM refunds WHERE slip_id = '%s'" % slip) == ["1"]
+    assert len(wx.sim_refunds(slip)["refunds"]) == sent
 
 
 def test_two_operators_finishing_one_refund_at_once_record_one_word(gone):

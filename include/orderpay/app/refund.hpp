@@ -34,7 +34,9 @@ RefundAnswer RequestRefund(Context& ctx, const store::RefundRequest& req);
 // kBusy: another process holds the refund's talk lock (store::RefundTalk): nothing was asked.
 // kDisputed: the provider reports money moved in a way that cannot be recorded (another amount,
 // a status we do not know, two refunds under our id): left for an operator at the provider.
-enum class RefundCheck { kOk, kFailed, kPending, kUnknown, kBusy, kDisputed };
+// kHeld: a NEW refund not sent because its payment's provider has since contradicted a recorded
+// refund of it (store::FindRefundConflict).
+enum class RefundCheck { kOk, kFailed, kPending, kUnknown, kBusy, kDisputed, kHeld };
 
 /// Reconcile: a NEW refund is sent (its worker died before asking); a PROCESSING one is asked
 /// about, and asked for again (the same refund id, so at most once) when the provider does not

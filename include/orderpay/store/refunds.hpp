@@ -46,14 +46,10 @@ struct OpenResult {
     std::string detail;
 };
 
-/// The provider's report contradicting a recorded refund of the slip `req` names, made in the
-/// last week ("conflict: refund ..."), with its time (ms); nullopt when there is none, or when
-/// `req`'s key was used before (a replay answers its refund).
-struct RefundConflictReport {
-    std::string reason;
-    std::int64_t at = 0;
-};
-std::optional<RefundConflictReport> FindRefundConflict(db::Connection& c, const RefundRequest& req);
+/// The reason of the provider's latest report in the last week that contradicts a recorded refund
+/// of the slip `req` names ("conflict: refund ..."); nullopt when there is none, or when `req`'s
+/// key already names a refund of that slip (a replay answers its refund).
+std::optional<std::string> FindRefundConflict(db::Connection& c, const RefundRequest& req);
 
 /// Opens a refund (NEW) with a new id, or answers why not; nothing is written unless kCreated.
 OpenResult OpenRefund(db::Connection& c, const RefundRequest& req);
