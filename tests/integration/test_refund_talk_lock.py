@@ -227,3 +227,43 @@ def test_a_sender_whose_lock_went_with_its_session_sends_nothing():
     cli("reconcile", "--min-age", "0", check=False)
     assert refund_state(rid)[0] == "OK"
     assert sim_refunds(order["pay_id"])["refunded"] == 200
+
+
+@pytest.mark.parametrize("kill_at", ["claim", "answer"])
+def test_the_senders_database_session_ended_for_real_mid_refund_sends_at_most_once(key, kill_at):
+    """The server ends a worker's database session for real (pg_terminate_backend, as a failover
+    or an operator would), once: at the refund's claim (before any request: the session and its
+    talk lock go, the claim with them), or when the provider's answer is recorded (after the
+    request). Whatever the worker answers, the refund is sent at most once, is never FAIL without
+    the provider's word, and reconcile brings it to OK with PayPal holding exactly one refund."""
+    order = paid_paypal_order()
+    oid = order["id"]
+    name = "test_kill_%s_%s" % (kill_at, oid)
+    when = ("OLD.st = 'NEW' AND NEW.st = 'PROCESSING'" if kill_at == "claim"
+            else "OLD.st = 'PROCESSING' AND NEW.st <> 'NEW'")
+    # Once: the sequence survives the statement's rollback, so a retry on the next session passes.
+    psql("CREATE SEQUENCE %s; CREATE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+         "IF nextval('%s') = 1 THEN PERFORM pg_terminate_backend(pg_backend_pid()); END IF; RETURN NEW; END $$; "
+         "CREATE TRIGGER %s BEFORE UPDATE ON refunds FOR EACH ROW WHEN (NEW.order_id = '%s' AND %s) "
+         "EXECUTE FUNCTION %s()" % (name, name, name, name, oid, when, name))
+    try:
+        status, body, raw, _ = refund(key, oid, reason="killed session", amount="2.00", idem="kill-" + oid)
+    finally:
+        psql("DROP TRIGGER IF EXISTS %s ON refunds; DROP FUNCTION IF EXISTS %s(); DROP SEQUENCE IF EXISTS %s"
+             % (name, name, name))
+    assert status in (200, 503), raw
+    rid = db_row("SELECT id FROM refunds WHERE order_id = '%s'" % oid)[0]
+    st, note = refund_state(rid)
+    assert st in ("NEW", "PROCESSING", "OK"), (st, note, raw)
+    sent = db_row("SELECT count(*) FROM paysim.pp_refunds WHERE invoice_id = '%s'" % rid)
+    # At the claim nothing can have been sent from the ended session (the worker lost its lock
+    # with it); at the answer, the one request went and only its record was lost.
+    assert sent == (["0"] if kill_at == "claim" else ["1"]), (st, note, raw)
+    age(rid)
+    cli("reconcile", "--min-age", "0", check=False)
+    assert refund_state(rid)[0] == "OK", refund_state(rid)
+    assert sim_refunds(order["pay_id"])["refunded"] == 200
+    assert db_row("SELECT count(*) FROM paysim.pp_refunds WHERE invoice_id = '%s'" % rid) == ["1"]
+    # The worker that lost its session serves the next request.
+    status, body, raw, _ = refund(key, oid, reason="killed session", amount="2.00", idem="kill-" + oid)
+    assert status == 200 and body["data"]["refund"]["st"] == "OK" and body["data"]["refund"]["replay"], raw
