@@ -4,12 +4,15 @@
 #include "orderpay/app/notify_confirm.hpp"
 
 #include "orderpay/providers/metered.hpp"
+#include "orderpay/store/cache.hpp"
 #include "orderpay/store/orders.hpp"
 #include "orderpay/store/settle.hpp"
 
 namespace orderpay::app {
 
 namespace {
+
+constexpr std::int64_t kReturnPaceS = 2;
 
 // Settles a slip on the provider's own answer (Complete's or ConfirmPaid's), never on the
 // message that prompted the call: `what` names that call in the inbox. The verdict of the stored
@@ -41,6 +44,15 @@ NotifyDecision Complete(db::Connection& c, const providers::Provider& p, const N
     if (slip.st == domain::SlipState::kOk) return {"duplicate", "slip already paid", A::kAccepted};
     if (!slip.Open() || slip.superseded || !store::OrderPayableNow(c, slip.order_id, slip.id))
         return {"ignored", "approved, not completed: slip " + slip.id + " can no longer take money",
+                A::kAccepted};
+    // A buyer's return is unsigned: anyone holding the PayPal order id may send it as often as
+    // they like, and each was a capture call held open in a worker (review s25-attack #1). From
+    // returns, one completion per slip per kReturnPaceS across the workers; pay/check's and
+    // reconcile's queries complete it too, on their own pace.
+    if (!ev.notice.may_settle && !store::CacheClaim(c, "complete:" + slip.id, kReturnPaceS))
+        return {"ignored",
+                "approved; a return asked for its completion less than " + std::to_string(kReturnPaceS) +
+                    " s ago (pay/check completes it)",
                 A::kAccepted};
     providers::QueryResult q = providers::MeteredComplete(p, *ev.merchant, slip.id, slip.provider_ref);
     using S = providers::QueryResult::State;

@@ -52,17 +52,17 @@ std::optional<store::SlipRow> CurrentSlip(db::Connection& c, const store::OrderR
 }
 
 std::optional<store::OrderRecord> LoadOrder(db::Connection& c, const std::string& site, const std::string& id,
-                                            std::string* json) {
+                                            std::string* json, bool with_buyer) {
     if (!json) return store::FindOrder(c, site, id);
     // One statement for the order, its lines and its slip (store/check_view).
     std::optional<store::OrderView> v = store::LoadOrderView(c, site, id);
     if (!v) return std::nullopt;
-    *json = RenderOrder(v->order, v->items, v->slip);
+    *json = RenderOrder(v->order, v->items, v->slip, with_buyer);
     return std::move(v->order);
 }
 
 std::string RenderOrder(const store::OrderRecord& o, const std::vector<store::OrderItem>& items,
-                        const std::optional<store::SlipRow>& slip) {
+                        const std::optional<store::SlipRow>& slip, bool with_buyer) {
     const int exp = domain::CurrencyExponent(o.currency).value_or(2);
     rapidjson::StringBuffer buf;
     http::JsonWriter w(buf);
@@ -99,7 +99,7 @@ std::string RenderOrder(const store::OrderRecord& o, const std::vector<store::Or
     http::WriteOptString(w, "pay_id", o.pay_id);
     WritePayRe(w, slip);
     http::WriteOptString(w, "seller", o.seller);
-    WriteStr(w, "buyer_id", o.buyer_id);
+    if (with_buyer) WriteStr(w, "buyer_id", o.buyer_id);
     WriteStr(w, "or_st", domain::ToString(o.or_st));
     WriteTime(w, "ct", o.ct);
     WriteTime(w, "lm", o.lm);
@@ -129,7 +129,7 @@ std::string RenderOrder(const store::OrderRecord& o, const std::vector<store::Or
     w.EndArray();
     // Contact and address fields given at buy, stored as one JSON object, surface at top level.
     rapidjson::Document contact;
-    if (http::ParseJson(o.contact_json, contact).empty() && contact.IsObject()) {
+    if (with_buyer && http::ParseJson(o.contact_json, contact).empty() && contact.IsObject()) {
         for (auto& m : contact.GetObject()) {
             if (!m.value.IsString()) continue;
             w.Key(m.name.GetString(), m.name.GetStringLength());

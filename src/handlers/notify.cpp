@@ -31,7 +31,10 @@ bool WantsJson(const http::Request& req) {
 // (302) to the site's return page with the order id appended when it has one and the client
 // did not ask for JSON, else answered as JSON with what it proved, the order id and the order,
 // so the page can go on to pay/check. Whatever the provider answered while completing it (a
-// capture still unknown), the buyer is sent on: pay/check resolves the rest.
+// capture still unknown), the buyer is sent on: pay/check resolves the rest. A return is no
+// proof of who sends it (PayPal's is unsigned, and both ride in URLs a browser keeps and passes
+// on), so the order comes without the buyer's own fields: the page has its ticket for those
+// (review s25-attack #4).
 http::Response BrowserReturn(app::Context& ctx, const app::Call& call, const http::Request& req,
                              const app::Handled& h) {
     const bool proved = h.ev.notice.parsed && h.ev.signature_ok && h.ev.business_ok && h.ev.slip;
@@ -51,7 +54,7 @@ http::Response BrowserReturn(app::Context& ctx, const app::Call& call, const htt
         return r;
     }
     std::string order;
-    if (!app::LoadOrder(ctx.db(), call.site.id, order_id, &order)) order = "null";
+    if (!app::LoadOrder(ctx.db(), call.site.id, order_id, &order, false)) order = "null";
     return http::Ok("{\"verified\":true,\"order_id\":" + http::JsonString(order_id) +
                     ",\"trade_status\":" + http::JsonString(h.ev.event.status) + ",\"order\":" + order + "}");
 }

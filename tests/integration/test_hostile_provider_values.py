@@ -315,12 +315,16 @@ def _pp_route(path, body):
     return Route.paypal(path, body) if Route.paypal else (503, b"{}")
 
 
-def fcgi(sock_path, method, path, query=None, body=b"", content_type="application/json", timeout=60):
-    """One FastCGI request to orderpayd (as nginx would send it); (status, parsed JSON, raw)."""
+def fcgi(sock_path, method, path, query=None, body=b"", content_type="application/json", timeout=60, headers=None):
+    """One FastCGI request to orderpayd (as nginx would send it, `headers` as HTTP_* params);
+    (status, parsed JSON, raw)."""
     qs = urllib.parse.urlencode(query or {})
     params = {"REQUEST_METHOD": method, "DOCUMENT_URI": path, "REQUEST_URI": path + ("?" + qs if qs else ""),
               "QUERY_STRING": qs, "CONTENT_TYPE": content_type, "CONTENT_LENGTH": str(len(body)),
               "REMOTE_ADDR": "127.0.0.1", "SERVER_PROTOCOL": "HTTP/1.1", "REQUEST_ID": noise(16)}
+    for k, v in (headers or {}).items():
+        if k.lower() != "content-type":
+            params["HTTP_" + k.upper().replace("-", "_")] = v
 
     def rec(t, content):
         return struct.pack(">BBHHBx", 1, t, 1, len(content), 0) + content

@@ -11,13 +11,14 @@
 namespace orderpay::app {
 
 /// The order `id` of `site`, or nullopt. When `json` is given, it receives the full order JSON
-/// (products, money as numbers with the currency's decimals, times in epoch ms, pay_re).
+/// (products, money as numbers with the currency's decimals, times in epoch ms, pay_re); without
+/// `with_buyer`, none of the buyer's own fields (buyer_id, contact and address).
 std::optional<store::OrderRecord> LoadOrder(db::Connection& c, const std::string& site, const std::string& id,
-                                            std::string* json);
+                                            std::string* json, bool with_buyer = true);
 
 /// The order JSON from what the store read (pure: no I/O).
 std::string RenderOrder(const store::OrderRecord& o, const std::vector<store::OrderItem>& items,
-                        const std::optional<store::SlipRow>& slip);
+                        const std::optional<store::SlipRow>& slip, bool with_buyer = true);
 
 /// The order's current slip: the one pay_id names, else the newest not superseded.
 std::optional<store::SlipRow> CurrentSlip(db::Connection& c, const store::OrderRecord& o);

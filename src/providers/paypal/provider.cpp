@@ -1,6 +1,8 @@
 // PayPal as a registry provider: config, merchant flags, and its two kinds of message on
 // pay/re_paypal: the buyer's return (GET ?token=ORDER&PayerID=..., unsigned, completed by our
 // own capture) and webhooks (POST JSON, verified offline with PayPal's certificate, §3.3).
+#include <chrono>
+
 #include "orderpay/crypto/digest.hpp"
 #include "orderpay/crypto/x509_chain.hpp"
 #include "orderpay/http/form.hpp"
@@ -18,6 +20,9 @@ namespace {
 
 constexpr std::size_t kMaxBody = 64 * 1024;
 constexpr std::size_t kMaxCerts = 32;
+constexpr long long kCertRecheckMs = 3600 * 1000;
+constexpr long long kCertFailedMs = 300 * 1000;
+constexpr int kNewCertsPerMinute = 4;
 
 std::vector<std::string> SplitHosts(const std::string& text) {
     std::vector<std::string> out;
@@ -177,45 +182,86 @@ providers::Notice PaypalClient::ParseNotification(const providers::RawNotificati
 }
 
 crypto::PKey PaypalClient::CertKey(const std::string& url, std::string& reason) const {
-    const bool offline = !offline_cert_pem_.empty();
-    std::string pem;
-    if (offline) {
-        pem = offline_cert_pem_;  // notify verify --cert-file: taken as given
-    } else {
-        if (!CertUrlAllowed(url, opts_.cert_hosts, reason)) return nullptr;
-        if (auto it = certs_.find(url); it != certs_.end()) {
-            pem = it->second;
-        } else {
-            providers::HttpOptions ho;
-            ho.connect_timeout_ms = opts_.timeouts.connect_ms;
-            ho.timeout_ms = opts_.timeouts.total_ms;
-            ho.max_response = 64 * 1024;
-            ho.ca_file = opts_.ca_file;
-            providers::HttpResult r = providers::HttpRequest("GET", url, "", "", ho);
-            if (r.fail != providers::HttpFail::kNone || r.status != 200) {
-                reason =
-                    "certificate download failed: " +
-                    (r.fail != providers::HttpFail::kNone ? r.error : "http " + std::to_string(r.status));
-                return nullptr;
-            }
-            pem = std::move(r.body);
+    if (!offline_cert_pem_.empty()) {
+        // notify verify --cert-file: no chain, nothing cached, but the CN rule holds.
+        crypto::LeafCert leaf = crypto::CheckLeafCert(offline_cert_pem_, opts_.ca_file, false);
+        if (leaf.ok && !CnAllowed(leaf.cn, opts_.cert_cn_prefix, opts_.cert_cn_suffix))
+            leaf.error = CnRefusal(leaf.cn);
+        if (!leaf.ok || !leaf.error.empty()) {
+            reason = leaf.error;
+            return nullptr;
+        }
+        return leaf.key;
+    }
+    if (!CertUrlAllowed(url, opts_.cert_hosts, reason)) return nullptr;
+    // A webhook costs its sender nothing, forged or not, so what it makes us do is bounded: a
+    // certificate's verdict is kept per URL (a passed one rechecked hourly, from its kept PEM,
+    // for its dates; a failed one for five minutes), and a worker downloads at most a few new
+    // URLs a minute. PayPal signs with a handful of certificates and rotates them rarely; a
+    // genuine webhook refused meanwhile is resent (review s25-attack #2).
+    const long long now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::steady_clock::now().time_since_epoch())
+                              .count();
+    auto it = certs_.find(url);
+    if (it != certs_.end()) {
+        const CachedCert& c = it->second;
+        if (c.key && now - c.checked_ms < kCertRecheckMs) return c.key;
+        if (!c.key && now - c.checked_ms < kCertFailedMs) {
+            reason = "the certificate at this URL failed within the last 5 minutes: " + c.why;
+            return nullptr;
         }
     }
-    crypto::LeafCert leaf = crypto::CheckLeafCert(pem, opts_.ca_file, !offline);
-    if (!leaf.ok) {
+    std::string pem;
+    if (it != certs_.end() && it->second.key) {
+        pem = it->second.pem;
+    } else {
+        if (now - download_window_ms_ >= 60000) {
+            download_window_ms_ = now;
+            downloads_in_window_ = 0;
+        }
+        if (downloads_in_window_ >= kNewCertsPerMinute) {
+            reason = "certificate not downloaded: " + std::to_string(kNewCertsPerMinute) +
+                     " new certificate URLs already this minute in this process";
+            return nullptr;
+        }
+        ++downloads_in_window_;
+        providers::HttpOptions ho;
+        ho.connect_timeout_ms = opts_.timeouts.connect_ms;
+        ho.timeout_ms = opts_.timeouts.total_ms;
+        ho.max_response = 64 * 1024;
+        ho.ca_file = opts_.ca_file;
+        providers::HttpResult r = providers::HttpRequest("GET", url, "", "", ho);
+        if (r.fail != providers::HttpFail::kNone || r.status != 200) {
+            reason = "certificate download failed: " +
+                     (r.fail != providers::HttpFail::kNone ? r.error : "http " + std::to_string(r.status));
+            RememberCert(url, {"", nullptr, reason, now});
+            return nullptr;
+        }
+        pem = std::move(r.body);
+    }
+    crypto::LeafCert leaf = crypto::CheckLeafCert(pem, opts_.ca_file, true);
+    if (leaf.ok && !CnAllowed(leaf.cn, opts_.cert_cn_prefix, opts_.cert_cn_suffix))
+        leaf.error = CnRefusal(leaf.cn);
+    if (!leaf.ok || !leaf.error.empty()) {
         reason = leaf.error;
+        RememberCert(url, {"", nullptr, reason, now});
         return nullptr;
     }
-    if (!CnAllowed(leaf.cn, opts_.cert_cn_prefix, opts_.cert_cn_suffix)) {
-        reason = "certificate CN " + leaf.cn + " is not " + opts_.cert_cn_prefix + "*" + opts_.cert_cn_suffix;
-        return nullptr;
-    }
-    // Only a certificate that passed is cached (by URL, as PayPal rotates them by URL).
-    if (!offline) {
-        if (certs_.size() >= kMaxCerts) certs_.clear();
-        certs_[url] = pem;
-    }
+    RememberCert(url, {std::move(pem), leaf.key, "", now});
     return leaf.key;
+}
+
+std::string PaypalClient::CnRefusal(const std::string& cn) const {
+    return "certificate CN " + cn + " is not " + opts_.cert_cn_prefix + "*" + opts_.cert_cn_suffix;
+}
+
+void PaypalClient::RememberCert(const std::string& url, CachedCert c) const {
+    // Bounded. Failed URLs go first, so a flood of them does not push out the certificates in
+    // use, which could then not be fetched again within the minute's downloads.
+    if (certs_.size() >= kMaxCerts && !certs_.count(url))
+        std::erase_if(certs_, [](const auto& e) { return !e.second.key; });
+    if (certs_.size() >= kMaxCerts && !certs_.count(url)) certs_.clear();
+    certs_[url] = std::move(c);
 }
 
 bool PaypalClient::VerifyWebhook(const providers::Merchant& m, const providers::Notice& n,

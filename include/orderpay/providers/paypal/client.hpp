@@ -79,11 +79,21 @@ class PaypalClient final : public providers::Provider {
     providers::QueryResult OrderState(const std::string& body, long status) const;
     bool VerifyWebhook(const providers::Merchant& m, const providers::Notice& n, std::string& reason) const;
     crypto::PKey CertKey(const std::string& url, std::string& reason) const;
+    std::string CnRefusal(const std::string& cn) const;
 
     PaypalOptions opts_;
     providers::SharedCache* cache_ = nullptr;
     mutable std::map<std::string, std::pair<std::string, long long>> tokens_;  // key -> token, expiry
-    mutable std::map<std::string, std::string> certs_;                         // url -> PEM
+    struct CachedCert {
+        std::string pem;
+        crypto::PKey key;  // null: the certificate at this URL failed (why)
+        std::string why;
+        long long checked_ms = 0;  // when its chain and dates were last checked
+    };
+    void RememberCert(const std::string& url, CachedCert c) const;
+    mutable std::map<std::string, CachedCert> certs_;  // url -> its certificate, passed or failed
+    mutable long long download_window_ms_ = 0;         // the minute new certificate URLs are counted in
+    mutable int downloads_in_window_ = 0;
     std::string offline_cert_pem_;    // notify verify --cert-file: taken as given
     std::string offline_webhook_id_;  // notify verify --webhook-id
 };

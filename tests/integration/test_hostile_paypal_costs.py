@@ -1,0 +1,101 @@
+"""What a forged PayPal webhook may make a worker do. A webhook costs its sender nothing, signed or
+not; before, each one loaded the whole CA bundle (25-40 ms of CPU with the system store, so four
+workers served about 50 forged webhooks a second and every other request waited), and each new
+certificate URL on PayPal's host was downloaded again, one HTTPS call per forged request (review
+s25-attack #2). Now the trusted roots are loaded once per worker, a certificate's verdict is kept
+per URL (passed: rechecked hourly; failed: five minutes), and a worker downloads at most four new
+certificate URLs a minute. Downloads are counted in nginx's access log, where paysim serves the
+certificates."""
+
+import base64
+import os
+import re
+
+from conftest import STACK
+from helpers import own_orderpayd
+from test_hostile_provider_values import fcgi
+from test_hostile_v3_paypal_notify import USD, captured_pp, pp_body, pp_headers, pp_resource, pp_untouched, \
+    settled_exactly
+
+
+LOG = os.path.join(STACK["STACK_LOG_DIR"], "nginx-access.log")
+
+
+def cert_gets(name_re):
+    with open(LOG, errors="replace") as f:
+        return sum(1 for line in f if re.search(r'"GET /v1/notifications/certs/%s[ ?]' % name_re, line))
+
+
+def forged(headers):
+    return dict(headers, **{"PAYPAL-TRANSMISSION-SIG": base64.b64encode(os.urandom(256)).decode()})
+
+
+def test_forged_webhooks_neither_download_again_nor_settle():
+    """Through an orderpayd of its own (one worker, so the counts are exact and the stack's
+    workers keep their minute's downloads for the other tests)."""
+    order = captured_pp()
+    body = pp_body(pp_resource(order["pay_id"]))
+    good = pp_headers(body)
+    path = "/api/%s/pay/re_paypal" % USD
+    with own_orderpayd("hpc") as own:
+
+        def post(headers):
+            st, _, raw = fcgi(own["sock"], "POST", path, body=body, headers=headers)
+            assert st in (200, 400), raw
+            return st
+
+        before = cert_gets("CERT-paysim")
+        for _ in range(40):
+            assert post(forged(good)) == 400
+        # The worker fetched PayPal's certificate once, and kept it.
+        assert cert_gets("CERT-paysim") - before == 1
+        pp_untouched(order["pay_id"])
+        # A certificate URL that fails (here: nothing there) is not asked for again within minutes.
+        missing = good["PAYPAL-CERT-URL"].replace("CERT-paysim", "CERT-gone-" + os.urandom(4).hex())
+        for _ in range(20):
+            assert post(dict(forged(good), **{"PAYPAL-CERT-URL": missing})) == 400
+        assert cert_gets(re.escape(missing.rsplit("/", 1)[1])) == 1
+        # A new URL per request: four downloads a minute, not one per request.
+        base = good["PAYPAL-CERT-URL"].replace("CERT-paysim", "CERT-flood-" + os.urandom(4).hex())
+        for i in range(60):
+            assert post(dict(forged(good), **{"PAYPAL-CERT-URL": "%s-%d" % (base, i)})) == 400
+        flood = cert_gets(re.escape(base.rsplit("/", 1)[1]) + "-[0-9]+")
+        assert 1 <= flood <= 2 * 4, flood  # the run may straddle the turn of a minute
+        pp_untouched(order["pay_id"])
+        # The flood's failed URLs did not push PayPal's certificate out: the genuine webhook is
+        # verified with it, with no download, and settles.
+        assert post(good) == 200
+        assert cert_gets("CERT-paysim") - before == 1
+    settled_exactly(order["pay_id"], 900)
+
+
+def test_a_buyer_return_is_paced_per_slip_and_tells_nothing_of_the_buyer():
+    """PayPal's buyer return is unsigned: anyone holding the PayPal order id (it rides in the
+    approval link and the return URL) may send it. Before, each one was a capture call at PayPal
+    held in a worker, 20 returns 20 calls (review s25-attack #1), and each answered the whole
+    order with the buyer's name, phone, email and address (#4)."""
+    import time
+    import urllib.parse
+    from conftest import http
+    from test_paypal import SITE, approve, buy_paypal_ok, order_of, paypal_order
+    contact = {"name": "Alice Buyer", "phone": "+86 138 0000 0000", "email": "alice@example.com",
+               "address": "1 Secret Rd"}
+    order = buy_paypal_ok(**contact)
+    link = order["pay_re"]["re_obj"]
+    token = urllib.parse.parse_qs(urllib.parse.urlparse(link).query)["token"][0]
+    ret = "%s/api/%s/pay/re_paypal?token=%s" % (STACK["ORDERPAY_URL"], SITE, token)
+    for _ in range(20):
+        st, body, raw, _ = http("GET", ret, headers={"Accept": "application/json"})
+        assert st == 200 and body["data"]["order"]["id"] == order["id"], raw
+        assert not {"buyer_id", *contact} & set(body["data"]["order"]), raw
+    # Not approved yet: PayPal was asked to capture once, or twice if the returns straddled the pace.
+    status, captures, calls = paypal_order(order["pay_id"])
+    assert status == "PAYER_ACTION_REQUIRED" and captures == "0" and 1 <= int(calls) <= 2, (status, calls)
+    # The buyer approves and comes back once the pace has passed: captured and settled at once.
+    back = approve(link)
+    time.sleep(2.1)
+    st, body, raw, _ = http("GET", back, headers={"Accept": "application/json"})
+    assert st == 200 and body["data"]["order"]["or_st"] == "OK", raw
+    # The buyer's own view, with its ticket, still has its fields.
+    mine = order_of(order["id"])
+    assert mine["or_st"] == "OK" and mine["name"] == "Alice Buyer" and mine["buyer_id"], mine
