@@ -168,11 +168,18 @@ int TicketCmd(Env& env, const Args& a) {
     return 0;
 }
 
+// Digits only, at most 10^15: a count the database takes, never its error text.
+std::optional<std::int64_t> Count(const std::string& text) {
+    if (text.empty() || text.size() > 15 || text.find_first_not_of("0123456789") != std::string::npos)
+        return std::nullopt;
+    return std::stoll(text);
+}
+
 int ProductCmd(Env& env, const Args& a) {
     std::string verb = a.pos.size() > 1 ? a.pos[1] : "";
     if (verb == "add") {
         if (a.pos.size() < 3)
-            throw UsageError("product add ID --site SITE --title T --price 12.50 [--stock N]");
+            throw UsageError("product add ID --site SITE --title T --price 12.50 [--stock N|unlimited]");
         std::string site = a.Need("site");
         std::optional<std::string> site_currency = store::SiteCurrency(env.db, site);
         if (!site_currency) throw UsageError("no such site " + site);
@@ -182,7 +189,15 @@ int ProductCmd(Env& env, const Args& a) {
         auto price = domain::ParseDecimal(a.Need("price"), *exp);
         if (!price)
             throw UsageError("bad price (a decimal with at most " + std::to_string(*exp) + " decimals)");
-        store::UpsertProduct(env.db, {a.pos[2], site, a.Need("title"), *price, currency, a.Flag("stock")});
+        store::ProductSetup p{a.pos[2], site, a.Need("title"), *price, currency, std::nullopt, false};
+        if (std::optional<std::string> stock = a.Flag("stock")) {
+            p.stock_given = true;
+            if (*stock != "unlimited") {
+                p.stock = Count(*stock);
+                if (!p.stock) throw UsageError("--stock: a whole number from 0, or unlimited");
+            }
+        }
+        store::UpsertProduct(env.db, p);
         return 0;
     }
     if (verb == "list") {

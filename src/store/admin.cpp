@@ -84,6 +84,8 @@ void InsertSession(db::Connection& c, const std::string& ticket_hash_hex, const 
 void UpsertProduct(db::Connection& c, const ProductSetup& p) {
     // --stock is what is available now; the ledger's total adds what open and paid orders took
     // from a count and hold (a line bought while the product was uncounted took nothing).
+    // Without it an existing product keeps its count: a price changed by `product add` again
+    // made a product of 5 unlimited, and the shop sold 50 (review s25-newuser #1).
     // The product row is locked first, so neither a buy nor a give-back (expiry, a void) can slip
     // between reading the held sum and writing the total.
     db::Tx tx(c);
@@ -94,9 +96,12 @@ void UpsertProduct(db::Connection& c, const ProductSetup& p) {
         "FROM order_items i JOIN orders o ON o.id = i.order_id "
         "WHERE o.site_id = $2 AND i.product_id = $1 AND o.stock_held AND i.stock_taken)) "
         "ON CONFLICT (site_id, id) DO UPDATE SET title = EXCLUDED.title, price = EXCLUDED.price, "
-        "currency = EXCLUDED.currency, stock = EXCLUDED.stock, stock_initial = EXCLUDED.stock_initial, "
+        "currency = EXCLUDED.currency, "
+        "stock = CASE WHEN $7::boolean THEN EXCLUDED.stock ELSE products.stock END, "
+        "stock_initial = CASE WHEN $7::boolean THEN EXCLUDED.stock_initial ELSE products.stock_initial END, "
         "active = true, lm = now()",
-        {p.id, p.site, p.title, p.price, p.currency, p.stock});
+        {p.id, p.site, p.title, p.price, p.currency,
+         p.stock ? db::Param(std::to_string(*p.stock)) : db::Param(std::nullopt), p.stock_given});
     tx.Commit();
 }
 

@@ -62,3 +62,27 @@ def test_notify_verify_says_what_it_assumed(tmp_path):
     res = cli("notify", "verify", "--site", STACK["DEMO_SITE"], "--body", body, check=False)
     assert "assuming --provider wx" in res.stderr, res.stderr
     assert res.returncode == 1
+
+
+def test_product_add_again_without_stock_keeps_the_count():
+    """`product add` is also how a price changes. Without --stock it made a product of 5
+    unlimited, and a buy of 50 went through (review s25-newuser #1): an existing product now keeps
+    its count; `--stock unlimited` lifts it on purpose; a count that is not one is refused before
+    the database sees it."""
+    from helpers import buy
+    pid = "cli-stock-" + uuid.uuid4().hex[:6]
+    base = ["product", "add", pid, "--site", STACK["DEMO_SITE"], "--title", "Counted"]
+    cli(*base, "--price", "2.00", "--stock", "5")
+    cli(*base, "--price", "2.50")
+    row = "SELECT price, stock, stock_initial FROM products WHERE id = '%s'" % pid
+    assert psql(row) == "250|5|5"
+    st, body, raw, _ = buy(products=[{"id": pid, "amount": 50}])
+    assert st == 409 and body["errCode"] == "e.www.order.OutOfStore", raw
+    for bad in ("-3", "five", "1.5", "", "99999999999999999999"):
+        res = cli(*base, "--price", "2.50", "--stock", bad, check=False)
+        assert res.returncode == 2 and "--stock" in res.stderr and "ERROR" not in res.stderr, (bad, res)
+    assert psql(row) == "250|5|5"
+    cli(*base, "--price", "2.50", "--stock", "unlimited")
+    assert psql(row) == "250||"
+    cli(*base, "--price", "2.50", "--stock", "0")
+    assert psql(row) == "250|0|0"

@@ -44,7 +44,8 @@ struct ProductSetup {
     std::string id, site, title;
     std::int64_t price = 0;
     std::string currency;
-    std::optional<std::string> stock;
+    std::optional<std::int64_t> stock;  // nullopt: sold without a count
+    bool stock_given = true;            // false: an existing product keeps its count (or none)
 };
 void UpsertProduct(db::Connection& c, const ProductSetup& p);
 db::Result ListProducts(db::Connection& c, const std::optional<std::string>& site);
