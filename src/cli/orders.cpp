@@ -13,6 +13,7 @@
 #include "orderpay/domain/states.hpp"
 #include "orderpay/http/reply.hpp"
 #include "orderpay/store/admin.hpp"
+#include "orderpay/store/cache.hpp"
 #include "orderpay/store/refunds.hpp"
 #include "orderpay/store/rows.hpp"
 #include "orderpay/store/settle.hpp"
@@ -149,6 +150,13 @@ int ExpireCmd(Env& env, const Args& a) {
             log::Error("expire: order ", id, ": ", e.what());
             mark(id);  // behind the others next run, as an order left open is
         }
+    }
+    try {
+        if (const std::int64_t pruned = store::CachePrune(env.db))
+            log::Info("expire: dropped ", pruned, " provider cache rows expired an hour ago");
+    } catch (const std::exception& e) {
+        env.db.ResetTransaction();
+        log::Warn("expire: provider cache not pruned: ", e.what());
     }
     if (a.json) {
         std::cout << "{\"expired\":" << expired << ",\"settled\":" << settled << ",\"left\":" << left

@@ -19,6 +19,10 @@ void CacheDrop(db::Connection& c, const std::string& key, const std::string& val
     c.Exec(kCacheDrop, {key, value});
 }
 
+std::int64_t CachePrune(db::Connection& c) {
+    return c.Query(kCachePrune.sql, {}).Affected();
+}
+
 bool CacheClaim(db::Connection& c, const std::string& key, std::int64_t ttl_s) {
     return c.Exec(kCacheClaim, {key, std::to_string(ttl_s)}).Rows() == 1;
 }

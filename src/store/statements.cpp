@@ -136,6 +136,11 @@ const db::Statement kOrderExpireDueUnmarked{
 const db::Statement kOrdersHaveExpireTried{"orders_have_expire_tried",
                                            "SELECT 1 FROM pg_attribute WHERE attrelid = 'orders'::regclass "
                                            "AND attname = 'expire_tried_at' AND NOT attisdropped"};
+// Expired cache rows are dead (read and claimed only while live, replaced when taken again), but
+// a claim per slip (PayPal's return pacing, app/notify_confirm) would otherwise stay for ever:
+// `orderpay expire`, every minute, drops those an hour past.
+const db::Statement kCachePrune{"cache_prune",
+                                "DELETE FROM provider_cache WHERE expires_at < now() - interval '1 hour'"};
 const db::Statement kOrderExpireTried{"order_expire_tried",
                                       "UPDATE orders SET expire_tried_at = now() "
                                       "WHERE id = $1 AND or_st IN ('NW', 'WT')"};
@@ -372,8 +377,8 @@ std::span<const db::Statement> AllStatements() {
 }
 
 std::span<const db::Statement> CliStatements() {
-    static const db::Statement kList[] = {kOrderExpireDue, kOrderExpireRetry, kOrderExpireTried,
-                                          kOrderExpireDueUnmarked, kOrdersHaveExpireTried};
+    static const db::Statement kList[] = {kOrderExpireDue,         kOrderExpireRetry,      kOrderExpireTried,
+                                          kOrderExpireDueUnmarked, kOrdersHaveExpireTried, kCachePrune};
     return kList;
 }
 

@@ -99,3 +99,17 @@ def test_a_buyer_return_is_paced_per_slip_and_tells_nothing_of_the_buyer():
     # The buyer's own view, with its ticket, still has its fields.
     mine = order_of(order["id"])
     assert mine["or_st"] == "OK" and mine["name"] == "Alice Buyer" and mine["buyer_id"], mine
+
+
+def test_the_return_pace_leaves_no_rows_behind():
+    """Each paced slip leaves a claim row in provider_cache; `orderpay expire` (every minute)
+    drops rows expired over an hour ago, and nothing live."""
+    from conftest import cli, psql
+    from helpers import db_row
+    live, dead = "test-live-" + os.urandom(4).hex(), "complete:test-" + os.urandom(4).hex()
+    psql("INSERT INTO provider_cache (key, value, expires_at) VALUES ('%s', 'v', now() + interval '1 hour'), "
+         "('%s', 'claimed', now() - interval '2 hours')" % (live, dead))
+    cli("expire")
+    assert db_row("SELECT count(*) FROM provider_cache WHERE key IN ('%s', '%s')" % (live, dead)) == ["1"]
+    assert db_row("SELECT key FROM provider_cache WHERE key IN ('%s', '%s')" % (live, dead)) == [live]
+    psql("DELETE FROM provider_cache WHERE key = '%s'" % live)

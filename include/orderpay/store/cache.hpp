@@ -17,6 +17,8 @@ void CachePut(db::Connection& c, const std::string& key, const std::string& valu
 /// Removes `key` only while it still holds `value` (a token another worker refreshed meanwhile
 /// stays).
 void CacheDrop(db::Connection& c, const std::string& key, const std::string& value);
+/// Drops what expired over an hour ago (the CLI's `expire`); how many rows.
+std::int64_t CachePrune(db::Connection& c);
 /// Takes `key` for `ttl_s` seconds when it is absent or expired; true for one caller of all.
 bool CacheClaim(db::Connection& c, const std::string& key, std::int64_t ttl_s);
 

@@ -13,8 +13,8 @@ extern const db::Statement kSiteGet, kSessionGet, kSellerGet, kMerchantGet, kMer
 extern const db::Statement kBuyContext, kStockGive;
 // Orders.
 extern const db::Statement kOrderCreate, kOrderGet, kItemsGet, kItemsTaken, kSettle, kOrderExpireDue,
-    kOrderExpireRetry, kOrderExpireTried, kOrderExpireDueUnmarked, kOrdersHaveExpireTried, kOrderExpire,
-    kOrderSetPayTp, kOrderByIdemKey, kCheckView, kOrderView;
+    kOrderExpireRetry, kOrderExpireTried, kOrderExpireDueUnmarked, kOrdersHaveExpireTried, kCachePrune,
+    kOrderExpire, kOrderSetPayTp, kOrderByIdemKey, kCheckView, kOrderView;
 // Slips.
 extern const db::Statement kSlipInsert, kSlipGet, kSlipForUpdate, kSlipLive, kSlipWaitView, kSlipFail,
     kSlipSupersede, kSlipClaimQuery, kSlipClaimResend, kSlipsWaitingDue, kSlipConfirmClosed,
