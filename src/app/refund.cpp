@@ -149,9 +149,12 @@ std::string RenderRefund(const store::RefundRow& r, bool replay) {
     return buf.GetString();
 }
 
-bool ProviderRefunds(const Context& ctx, const std::string& provider) {
-    const providers::Provider* p = ctx.ProviderFor(provider);
-    return p && p->Refunds();
+std::string RefundBlocker(Context& ctx, const store::SlipRow& slip) {
+    const providers::Provider* p = ctx.ProviderFor(slip.provider);
+    if (!p || !p->Refunds()) return "provider " + slip.provider + " cannot refund through orderpay";
+    std::optional<providers::Merchant> m = store::FindMerchant(ctx.db(), slip.merchant_id);
+    if (!m) return "merchant " + slip.merchant_id + " is not on record";
+    return p->RefundBlocker(*m);
 }
 
 namespace {

@@ -137,9 +137,8 @@ int RefundCmd(Env& env, const Args& a) {
             throw UsageError("--slip refunds the whole slip: no ORDER, no --amount");
         std::optional<store::SlipRow> slip = store::FindSlip(env.db, *slip_id);
         if (!slip) return Fail("no such slip");
-        if (!app::ProviderRefunds(ctx, slip->provider))
-            return Fail("e.www.refund.unsupported: provider " + slip->provider +
-                        " cannot refund through orderpay");
+        if (std::string why = app::RefundBlocker(ctx, *slip); !why.empty())
+            return Fail("e.www.refund.unsupported: " + why);
         req.slip = slip->id;
         req.site = slip->site_id;
         if (!key) {
@@ -156,9 +155,8 @@ int RefundCmd(Env& env, const Args& a) {
     if (!v->slip || v->slip->st != domain::SlipState::kOk)
         return Fail("e.www.refund.not_paid: order " + order_id + " is " +
                     std::string(domain::ToString(v->order.or_st)));
-    if (!app::ProviderRefunds(ctx, v->slip->provider))
-        return Fail("e.www.refund.unsupported: provider " + v->slip->provider +
-                    " cannot refund through orderpay");
+    if (std::string why = app::RefundBlocker(ctx, *v->slip); !why.empty())
+        return Fail("e.www.refund.unsupported: " + why);
     if (std::optional<std::string> amount = a.Flag("amount")) {
         const int exp = domain::CurrencyExponent(v->order.currency).value_or(2);
         req.amount = handlers::RefundAmount(*amount, exp);

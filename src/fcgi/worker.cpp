@@ -45,14 +45,20 @@ const char* StatusText(int status) {
     switch (status) {
         case 200:
             return "OK";
+        case 201:
+            return "Created";
         case 204:
             return "No Content";
+        case 302:
+            return "Found";
         case 304:
             return "Not Modified";
         case 400:
             return "Bad Request";
         case 401:
             return "Unauthorized";
+        case 403:
+            return "Forbidden";
         case 404:
             return "Not Found";
         case 405:
@@ -61,8 +67,12 @@ const char* StatusText(int status) {
             return "Conflict";
         case 413:
             return "Payload Too Large";
+        case 414:
+            return "URI Too Long";
         case 415:
             return "Unsupported Media Type";
+        case 429:
+            return "Too Many Requests";
         case 500:
             return "Internal Server Error";
         case 502:

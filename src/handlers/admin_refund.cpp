@@ -31,8 +31,10 @@ http::Response AdminRefund(app::Context& ctx, app::Call& call, const http::Reque
     const std::string order_json = app::RenderOrder(v->order, v->items, v->slip);
     if (!v->slip || v->slip->st != domain::SlipState::kOk)
         return http::Fail(http::Err::kRefundNotPaid, {}, "{\"order\":" + order_json + "}");
-    if (!app::ProviderRefunds(ctx, v->slip->provider))
-        return http::Fail(http::Err::kRefundUnsupported, {}, "{\"order\":" + order_json + "}");
+    if (std::string why = app::RefundBlocker(ctx, *v->slip); !why.empty())
+        return http::Fail(http::Err::kRefundUnsupported,
+                          std::string(http::Info(http::Err::kRefundUnsupported).msg) + " (" + why + ")",
+                          "{\"order\":" + order_json + "}");
     std::optional<domain::Minor> amount;
     if (in.amount) {
         const int exp = domain::CurrencyExponent(v->order.currency).value_or(2);

@@ -364,19 +364,35 @@ def test_refund_calls_and_routes_are_counted(key):
     assert delta(before, after, req("admin/order", 403)) == 1
 
 
-def test_a_provider_that_cannot_refund_is_refused_before_anything_is_written(key):
-    """On this branch WeChat Pay does not refund yet (its helper adds it); once it does, this
-    case has no provider left to try on and says so."""
-    order = buy_ok("wx.scan", auth_code="130000000000000001")
-    assert order["or_st"] == "OK", order
-    st, body, raw, _ = refund(key, order["id"], "1.00")
-    if st == 200:
-        pytest.skip("every provider refunds now")
+def test_a_merchant_that_cannot_refund_is_refused_before_anything_is_written():
+    """Every provider refunds, but a WeChat Pay v2 merchant added without its API client
+    certificate cannot (WeChat refuses /secapi/* without it). Before, the refund was written and
+    recorded FAIL as "the provider refused the refund" though WeChat was never asked (review
+    s25-newuser #4); now it is e.www.refund.unsupported, naming what is missing, and nothing is
+    written."""
+    from helpers import ensure_site, wait_for
+    tag = uuid.uuid4().hex[:6]
+    mid, site = "wx-nocert-" + tag, "nocert-" + tag
+    cli("merchant", "add", mid, "--provider", "wx", "--app-id", STACK["DEMO_WX_APP_ID"], "--mch-id",
+        STACK["DEMO_WX_MCH_ID"], "--key-file", STACK["DEMO_WX_KEY_FILE"])
+    ensure_site(site, "--store", "demo-users", "--currency", "CNY")
+    cli("seller", "set", "--site", site, "--prefix", "wx", "--merchant", mid)
+    cli("product", "add", "tea", "--site", site, "--title", "Tea", "--price", "3.00")
+    st, body, raw, _ = api("POST", "buy", ticket=STACK["DEMO_TICKET"], site=site,
+                           json={"products": [{"id": "tea", "amount": 1}], "pay_tp": "wx.qrcode"})
+    assert st == 200, raw
+    order = body["data"]
+    sim_pay(order["pay_id"])
+    assert wait_for(lambda: db_row("SELECT or_st FROM orders WHERE id = '%s'" % order["id"]) == ["OK"], timeout=5)
+    site_key = cli("apikey", "issue", "--site", site).stdout.strip()
+    st, body, raw, _ = admin("POST", "refund", site_key, {"order": order["id"], "reason": "r", "idempotency_key": tag},
+                             site=site)
     assert st == 409 and body["errCode"] == "e.www.refund.unsupported", raw
-    assert body["data"]["order"]["id"] == order["id"]
+    assert "has no client certificate" in body["msg"] and body["data"]["order"]["id"] == order["id"], raw
     assert refund_rows(order["id"]) == 0
     res = cli("refund", order["id"], "--reason", "r", check=False)
-    assert res.returncode == 1 and "e.www.refund.unsupported" in res.stderr, res.stderr
+    assert res.returncode == 1 and "e.www.refund.unsupported: merchant %s has no client certificate" % mid \
+        in res.stderr, res.stderr
     assert refund_rows(order["id"]) == 0
 
 

@@ -23,9 +23,10 @@ struct RefundAnswer {
     bool sent = false;    // found NEW: sent by this request, or by the process holding it just then
 };
 
-/// The provider that would refund the payment with pay type `pay_tp` ("zfb.qrcode" -> zfb),
-/// when it refunds at all: e.www.refund.unsupported is answered before anything is written.
-bool ProviderRefunds(const Context& ctx, const std::string& provider);
+/// Why the payment `slip` cannot be refunded through orderpay ("" when it can): its provider
+/// does not refund, its merchant is gone, or the merchant lacks what refunds need (a WeChat Pay
+/// v2 merchant without its API certificate). e.www.refund.unsupported, nothing written.
+std::string RefundBlocker(Context& ctx, const store::SlipRow& slip);
 
 /// Opens the refund and sends it. A definitive refusal by the provider answers
 /// e.www.refund.failed with the refund (FAIL, its amount free again).

@@ -277,6 +277,13 @@ class Provider {
     /// idempotent on p.refund_id. A provider that does not refund answers false to Refunds() and
     /// is never asked.
     virtual bool Refunds() const { return false; }
+    /// Why merchant `m` cannot refund through orderpay although the provider can ("" when it
+    /// can): asked before a refund is written, so one that could never be sent is refused with
+    /// nothing written rather than recorded FAIL as if the provider had refused it.
+    virtual std::string RefundBlocker(const Merchant& m) const {
+        (void)m;
+        return {};
+    }
     virtual RefundResult Refund(const Merchant& m, const RefundParams& p) {
         (void)m, (void)p;
         RefundResult r;

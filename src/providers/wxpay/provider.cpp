@@ -70,6 +70,9 @@ class WxPay final : public providers::Provider {
     }
     // Refunds: v2 in src/providers/wxpay/refund.cpp, v3 in v3_refund.cpp.
     bool Refunds() const override { return true; }
+    std::string RefundBlocker(const providers::Merchant& m) const override {
+        return IsV3(m) ? std::string() : v2_.RefundBlocker(m);
+    }
     providers::RefundResult Refund(const providers::Merchant& m, const providers::RefundParams& p) override {
         return IsV3(m) ? v3_.Refund(m, p) : v2_.Refund(m, p);
     }

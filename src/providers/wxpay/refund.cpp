@@ -58,14 +58,20 @@ bool IsV2RefundNotice(const providers::Notice& n) {
     return false;
 }
 
+std::string WxPayV2::RefundBlocker(const providers::Merchant& m) const {
+    if (V2ClientCert(m)) return {};
+    return "merchant " + m.id +
+           " has no client certificate (merchant add --client-cert-file F --client-key-file F)";
+}
+
 RefundResult WxPayV2::Refund(const providers::Merchant& m, const providers::RefundParams& p) {
     RefundResult r;
-    if (!V2ClientCert(m)) {
-        // Nothing was sent: WeChat refuses /secapi/* without the certificate.
+    if (std::string why = RefundBlocker(m); !why.empty()) {
+        // Nothing was sent: WeChat refuses /secapi/* without the certificate (a certificate
+        // removed after the refund was written; a new refund is refused before that).
         r.state = State::kFailed;
         r.not_sent = true;
-        r.message = "merchant " + m.id +
-                    " has no client certificate (merchant add --client-cert-file F --client-key-file F)";
+        r.message = why;
         return r;
     }
     std::map<std::string, std::string> f = {{"out_trade_no", p.slip_id},

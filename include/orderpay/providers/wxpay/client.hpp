@@ -42,6 +42,7 @@ class WxPayV2 final : public providers::Provider {
     // certificate, /pay/refundquery, and the refund notification (sealed: req_info).
     bool Refunds() const override { return true; }
     providers::RefundResult Refund(const providers::Merchant& m, const providers::RefundParams& p) override;
+    std::string RefundBlocker(const providers::Merchant& m) const override;
     providers::RefundResult QueryRefund(const providers::Merchant& m,
                                         const providers::RefundParams& p) override;
     /// Decrypts req_info with `m`'s key and names the refunded slip; another mch_id or appid is
