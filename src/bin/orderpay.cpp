@@ -13,34 +13,46 @@
 
 namespace {
 
+// The README's "The operator CLI" block says the same at more length; test_cli checks that every
+// flag either names is in both.
 constexpr const char* kUsage = R"(usage: orderpay [--config FILE] COMMAND ...
   migrate                                   apply pending SQL migrations
   store add ID [--name N] | store list
-  site add ID --store STORE [--name N] [--currency CNY] [--expire-minutes 30]   (refuses an existing site)
-  site set ID [--store STORE] [--name N] [--currency C] [--expire-minutes M]   (changes only what is given)
+  site add ID --store STORE [--name N] [--currency CNY] [--expire-minutes 30] [--return-url URL]
+                                            (refuses an existing site)
+  site set ID [--store S] [--name N] [--currency C] [--expire-minutes M] [--return-url URL]
+                                            (changes only what is given)
   site list
   account add ID --store STORE [--name N] [--openid OPENID] | account list
   ticket issue --account ID [--store STORE] [--ttl-hours 24]      prints a new ticket
-  product add ID --site SITE --title T --price 12.50 [--stock N] | product list [--site S]
-  merchant add ID --provider wx --app-id A --mch-id M [--sign-type MD5|HMAC-SHA256] --key-file FILE|-
+  product add ID --site SITE --title T --price 12.50 [--stock N|unlimited] | product list [--site S]
+                                            (again: a new title and price; the count only with --stock)
+  merchant add ID --provider wx [--api v2] --app-id A --mch-id M [--sign-type MD5|HMAC-SHA256] --key-file F|-
                [--client-cert-file F --client-key-file F]   (WeChat's API certificate: refunds, reverse)
+  merchant add ID --provider wx --api v3 --app-id A --mch-id M --private-key-file F --cert-serial S
+               [--cert-file F] --apiv3-key-file K|-
+               (--wechatpay-public-key-file P --wechatpay-public-key-id PUB_KEY_ID_... | --platform-certificates | both)
   merchant add ID --provider zfb --app-id A --seller-id PID --app-private-key-file F
                (--alipay-public-key-file F | --app-cert-file F --alipay-cert-file F --alipay-root-cert-file F)
+  merchant add ID --provider paypal --client-id C --secret-file F|- --webhook-id W
   merchant list
-  seller set --site SITE --prefix wx|zfb --merchant ID | seller list
+  seller set --site SITE --prefix wx|zfb|paypal --merchant ID | seller list
   order show ID | order list [--site S] [--state ST] [--limit N]
   expire [--limit N]                        fail unpaid orders past expiry, give stock back
-  reconcile [--limit N] [--min-age 60]      query waiting and failed slips and unfinished refunds; list slips to refund and unknowns
-  refund ORDER [--amount X] --reason R [--key K]    refund a paid order (all that is left without --amount)
-  refund --slip SLIP --reason R [--key K]   refund a refund_needed slip (a late or double payment) in full
+  reconcile [--limit N] [--min-age 60]      query waiting and failed slips and unfinished refunds; list what needs attention
+  refund ORDER [--amount X] --reason R [--key K] [--despite-conflict]
+                                            refund a paid order (all that is left without --amount)
+  refund --slip SLIP --reason R [--key K] [--despite-conflict]
+                                            refund a refund_needed slip (a late or double payment) in full
   refund list [--site S] [--limit N]        refunds, newest first
   refund finish REFUND ok|fail --note TEXT [--despite-no-answer]
                                             the operator's word on a refund the provider has no record of or
                                             will not answer for (asked first, read-only: its own word wins)
   apikey issue --site S | apikey revoke KEY-or-ID | apikey list [--site S]   keys of the operator API
-  notify verify --site SITE [--provider wx|zfb] --body FILE|- [--headers FILE]
+  notify verify [--site SITE] [--provider wx|zfb|paypal] --body FILE|- [--headers FILE]
+                [--webhook-id W] [--cert-file PEM]
   inbox list [--verdict V] [--limit N]      stored notifications, newest first
-  inbox replay [--older-than 60s] [--verdict received|error]   decide what a dying worker left
+  inbox replay [--older-than 60s] [--verdict received|error] [--limit N]   decide what a dying worker left
   audit [--replay-interval 600] [--expire-grace 600] [--list]  check every invariant; exit 1 on a violation
   sql [NAME]                                the named statements' names, or one's SQL text
 --version prints the version. Add --json for machine-readable output. Config: --config, $ORDERPAY_CONFIG, /etc/orderpay/orderpay.conf

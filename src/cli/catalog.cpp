@@ -105,7 +105,8 @@ int SiteCmd(Env& env, const Args& a) {
                               ReturnUrl(a.Flag("return-url"))};
         if (!store::InsertSite(env.db, site)) {
             std::cerr << "orderpay: site " << site.id << " exists already; change it with: orderpay site set "
-                      << site.id << " [--name N] [--store S] [--currency C] [--expire-minutes M]\n";
+                      << site.id
+                      << " [--name N] [--store S] [--currency C] [--expire-minutes M] [--return-url URL]\n";
             return 1;
         }
         return 0;

@@ -86,3 +86,23 @@ def test_product_add_again_without_stock_keeps_the_count():
     assert psql(row) == "250||"
     cli(*base, "--price", "2.50", "--stock", "0")
     assert psql(row) == "250|0|0"
+
+
+def test_the_cli_usage_and_the_readme_name_the_same_flags():
+    """The CLI's own usage (what every usage error prints, and what the man page sends a reader
+    to) had fallen behind the README's block: no PayPal or v3 merchants, no --return-url, no
+    --despite-conflict (review s25-newuser #3). Every flag either names is in both."""
+    import os
+    import re
+    res = cli(check=False)
+    assert res.returncode == 2, res
+    usage = res.stdout + res.stderr
+    here = os.path.dirname(os.path.abspath(__file__))
+    with open(os.path.join(here, "..", "..", "README.md"), encoding="utf-8") as f:
+        readme = f.read()
+    block = readme.split("## The operator CLI", 1)[1].split("```", 2)[1]
+    flags = lambda text: set(re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", text))
+    assert flags(block) - flags(usage) == set(), sorted(flags(block) - flags(usage))
+    assert flags(usage) - flags(block) == set(), sorted(flags(usage) - flags(block))
+    commands = lambda text: set(re.findall(r"(?:^\s{2}|\| )([a-z]+(?: [a-z]+)?)\b", text, re.M))
+    assert commands(block) <= commands(usage) | {"orderpay"}, sorted(commands(block) - commands(usage))
