@@ -120,15 +120,15 @@ int main(int argc, char** argv) {
             std::string e;
             std::optional<Config> fresh = Config::Load(path, e);
             if (!fresh) {
-                log::Error("reload failed, keeping the old config: ", e);
-                return;
+                log::Error("reload failed, keeping the old config and workers: ", e);
+                return false;
             }
             // All or nothing: a bad value keeps the whole old config (a bad log_format used to
             // be refused after the other new values were already taken).
             if (std::string bad = CheckConfig(*fresh, ConfigUser::kDaemon); !bad.empty()) {
                 log::Error(bad);
                 log::Error("reload refused, keeping the old config and workers");
-                return;
+                return false;
             }
             if (std::string w = UnknownKeysWarning(*fresh); !w.empty()) log::Warn(w);
             *settings = app::Settings::From(*fresh);
@@ -139,5 +139,6 @@ int main(int argc, char** argv) {
             o.max_body = fresh_opts.max_body;
             o.drain_ms = fresh_opts.drain_ms;
             log::Info("config reloaded from ", path);
+            return true;
         });
 }

@@ -227,7 +227,8 @@ int RunPool(PoolOptions opts, AppFactory factory, ReloadHook reload) {
         }
         if (g_hup && !g_term) {
             g_hup = 0;
-            if (reload) reload(opts);
+            // A refused config keeps the workers too: they run the config the master kept.
+            if (reload && !reload(opts)) continue;
             metrics::SetWorkersConfigured(opts.workers);
             ++generation;
             log::Info("reload: replacing workers (generation ", generation, ")");

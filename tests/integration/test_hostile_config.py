@@ -517,23 +517,33 @@ def reload_and_wait(d, marker):
     time.sleep(0.5)  # workers roll over
 
 
+def workers_of(d):
+    return sorted(subprocess.run(["pgrep", "-P", str(d.proc.pid)], capture_output=True, text=True).stdout.split())
+
+
 def test_reload_with_bad_workers_keeps_old_config_and_serves(tmpd):
     with daemon(tmpd) as d:
         assert d.started
         assert big_post(d.sock) != 413
+        before = workers_of(d)
         cfg = os.path.join(tmpd, "c.conf")
         write(cfg, config_text(d.sock, set_={"workers": "0", "max_body_bytes": "100"}))
         reload_and_wait(d, "reload refused")
         assert d.proc.poll() is None and healthz(d.sock)
         assert big_post(d.sock) != 413, "a refused reload applied max_body_bytes"
+        # "keeping the old config and workers" holds for the workers too: none was replaced
+        # (review s25-newuser #8: the log said so, then the pool rolled them all over).
+        assert workers_of(d) == before and "replacing workers" not in d.log(), d.log()
 
 
 def test_reload_with_config_file_gone_keeps_serving(tmpd):
     with daemon(tmpd) as d:
         assert d.started
+        before = workers_of(d)
         os.unlink(os.path.join(tmpd, "c.conf"))
         reload_and_wait(d, "reload failed")
         assert d.proc.poll() is None and healthz(d.sock)
+        assert workers_of(d) == before and "replacing workers" not in d.log(), d.log()
 
 
 # Was a defect until config_check (2026-12-03): a reload with a bad log_format keeps only the old log_format

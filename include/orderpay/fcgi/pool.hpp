@@ -57,9 +57,9 @@ class RespawnPacer {
     std::chrono::milliseconds backoff_{0};
 };
 
-/// Called in the master on SIGHUP; may update `opts.workers`. Workers are then replaced one by
-/// one so they pick up the new config.
-using ReloadHook = std::function<void(PoolOptions& opts)>;
+/// Called in the master on SIGHUP; may update `opts.workers`. When it took the new config (true)
+/// the workers are replaced one by one so they pick it up; a refused one (false) leaves them be.
+using ReloadHook = std::function<bool(PoolOptions& opts)>;
 
 /// Runs the pool until SIGTERM/SIGINT: every in-flight request finishes (and, on a socket of our
 /// own, every queued one: the path is removed first so nothing new queues), then all exit.

@@ -306,9 +306,10 @@ int Serve(const Config& cfg) {
     // On SIGHUP the master re-reads the config; workers forked afterwards see the new options.
     auto reload = [sim](fcgi::PoolOptions& o) {
         auto fresh = LoadConfig();
-        if (!fresh) return;
+        if (!fresh) return false;
         *sim = ReadSimOptions(*fresh);
         if (auto w = fresh->GetInt("paysim.workers", 4); w >= 1 && w <= 256) o.workers = static_cast<int>(w);
+        return true;
     };
     return fcgi::RunPool(
         opts, [sim] { return MakeApp(*sim); }, reload);
