@@ -55,7 +55,7 @@ int StoreCmd(Env& env, const Args& a) {
     std::string verb = a.pos.size() > 1 ? a.pos[1] : "";
     if (verb == "add") {
         if (a.pos.size() < 3) throw UsageError("store add ID [--name NAME]");
-        store::UpsertAccountStore(env.db, a.pos[2], a.Flag("name").value_or(""));
+        store::UpsertAccountStore(env.db, a.pos[2], a.Flag("name"));
         return 0;
     }
     if (verb == "list") {
@@ -139,8 +139,9 @@ int AccountCmd(Env& env, const Args& a) {
     std::string verb = a.pos.size() > 1 ? a.pos[1] : "";
     if (verb == "add") {
         if (a.pos.size() < 3) throw UsageError("account add ID --store STORE [--name N] [--openid OPENID]");
-        store::UpsertAccount(env.db, a.Need("store"), a.pos[2], a.Flag("name").value_or(""),
-                             a.Flag("openid"));
+        const std::string store = a.Need("store");
+        if (!store::UpsertAccount(env.db, store, a.pos[2], a.Flag("name"), a.Flag("openid")))
+            throw UsageError("no such store " + store);
         return 0;
     }
     if (verb == "list") {
@@ -275,7 +276,8 @@ int SellerCmd(Env& env, const Args& a) {
         if (!m) throw UsageError("no such merchant " + merchant);
         if (m->provider != prefix)
             throw UsageError("merchant " + merchant + " is a " + m->provider + " merchant, not " + prefix);
-        store::SetSeller(env.db, a.Need("site"), prefix, merchant);
+        const std::string site = a.Need("site");
+        if (!store::SetSeller(env.db, site, prefix, merchant)) throw UsageError("no such site " + site);
         return 0;
     }
     if (verb == "list") {

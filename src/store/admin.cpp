@@ -6,10 +6,12 @@
 
 namespace orderpay::store {
 
-void UpsertAccountStore(db::Connection& c, const std::string& id, const std::string& name) {
+// Running `store add` or `account add` again without a field wiped it (an account's openid, which
+// its JSAPI payments need): an add again changes only what it is given (review s25-newuser #5).
+void UpsertAccountStore(db::Connection& c, const std::string& id, const std::optional<std::string>& name) {
     c.Query(
-        "INSERT INTO account_stores (id, name) VALUES ($1, $2) "
-        "ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name",
+        "INSERT INTO account_stores (id, name) VALUES ($1, coalesce($2, '')) "
+        "ON CONFLICT (id) DO UPDATE SET name = coalesce($2, account_stores.name)",
         {id, name});
 }
 
@@ -51,12 +53,17 @@ std::optional<std::string> SiteCurrency(db::Connection& c, const std::string& si
     return r.Get(0, 0);
 }
 
-void UpsertAccount(db::Connection& c, const std::string& store, const std::string& id,
-                   const std::string& name, const std::optional<std::string>& openid) {
-    c.Query(
-        "INSERT INTO accounts (id, store_id, name, wx_openid) VALUES ($1, $2, $3, $4) "
-        "ON CONFLICT (store_id, id) DO UPDATE SET name = EXCLUDED.name, wx_openid = EXCLUDED.wx_openid",
-        {id, store, name, openid});
+bool UpsertAccount(db::Connection& c, const std::string& store, const std::string& id,
+                   const std::optional<std::string>& name, const std::optional<std::string>& openid) {
+    // From the store's row, so a store that does not exist is "no such store", not a foreign key.
+    return c.Query(
+                "INSERT INTO accounts (id, store_id, name, wx_openid) "
+                "SELECT $1, s.id, coalesce($3, ''), nullif($4, '') FROM account_stores s WHERE s.id = $2 "
+                "ON CONFLICT (store_id, id) DO UPDATE SET name = coalesce($3, accounts.name), "
+                "wx_openid = CASE WHEN $4 IS NULL THEN accounts.wx_openid ELSE nullif($4, '') END "
+                "RETURNING 1",
+                {id, store, name, openid})
+               .Rows() == 1;
 }
 
 db::Result ListAccounts(db::Connection& c) {
@@ -125,12 +132,14 @@ db::Result ListMerchants(db::Connection& c) {
     return c.Query("SELECT id, provider, app_id, mch_id, sign_type FROM merchants ORDER BY id", {});
 }
 
-void SetSeller(db::Connection& c, const std::string& site, const std::string& prefix,
+bool SetSeller(db::Connection& c, const std::string& site, const std::string& prefix,
                const std::string& merchant) {
-    c.Query(
-        "INSERT INTO site_sellers (site_id, prefix, merchant_id) VALUES ($1, $2, $3) "
-        "ON CONFLICT (site_id, prefix) DO UPDATE SET merchant_id = EXCLUDED.merchant_id",
-        {site, prefix, merchant});
+    return c.Query(
+                "INSERT INTO site_sellers (site_id, prefix, merchant_id) "
+                "SELECT s.id, $2, $3 FROM sites s WHERE s.id = $1 "
+                "ON CONFLICT (site_id, prefix) DO UPDATE SET merchant_id = EXCLUDED.merchant_id RETURNING 1",
+                {site, prefix, merchant})
+               .Rows() == 1;
 }
 
 db::Result ListSellers(db::Connection& c) {

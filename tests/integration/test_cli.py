@@ -106,3 +106,27 @@ def test_the_cli_usage_and_the_readme_name_the_same_flags():
     assert flags(usage) - flags(block) == set(), sorted(flags(usage) - flags(block))
     commands = lambda text: set(re.findall(r"(?:^\s{2}|\| )([a-z]+(?: [a-z]+)?)\b", text, re.M))
     assert commands(block) <= commands(usage) | {"orderpay"}, sorted(commands(block) - commands(usage))
+
+
+def test_store_and_account_add_again_change_only_what_is_given():
+    """`store add` and `account add` run again without a field wiped it: the name, and an
+    account's openid, which its JSAPI payments need. A store or site that does not exist is said
+    so, not as PostgreSQL's foreign-key text (review s25-newuser #5, #6)."""
+    tag = uuid.uuid4().hex[:6]
+    st, acct = "cli-store-" + tag, "cli-acct-" + tag
+    cli("store", "add", st, "--name", "First")
+    cli("store", "add", st)
+    assert psql("SELECT name FROM account_stores WHERE id = '%s'" % st) == "First"
+    cli("account", "add", acct, "--store", st, "--name", "Carol", "--openid", "oCarol")
+    cli("account", "add", acct, "--store", st)
+    row = "SELECT name, coalesce(wx_openid, '-') FROM accounts WHERE store_id = '%s' AND id = '%s'" % (st, acct)
+    assert psql(row) == "Carol|oCarol"
+    cli("account", "add", acct, "--store", st, "--name", "Caroline")
+    assert psql(row) == "Caroline|oCarol"
+    cli("account", "add", acct, "--store", st, "--openid", "")
+    assert psql(row) == "Caroline|-"
+    for args, what in ((["account", "add", acct, "--store", "nosuch-" + tag], "no such store nosuch-"),
+                       (["seller", "set", "--site", "nosuch-" + tag, "--prefix", "wx", "--merchant", "wx-demo"],
+                        "no such site nosuch-")):
+        res = cli(*args, check=False)
+        assert res.returncode == 2 and what in res.stderr and "ERROR" not in res.stderr, res

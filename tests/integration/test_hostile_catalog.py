@@ -30,10 +30,10 @@ def product(stock=5, price="10.00", site=SITE):
 
 
 def set_product(pid, stock, price="10.00", site=SITE):
-    """The operator's `product add` on an existing id: new price, stock = what is available now."""
-    args = ["product", "add", pid, "--site", site, "--title", "catalog " + pid, "--price", price]
-    if stock is not None:
-        args += ["--stock", str(stock)]
+    """The operator's `product add` on an existing id: new price, stock = what is available now
+    (None: uncounted, `--stock unlimited`)."""
+    args = ["product", "add", pid, "--site", site, "--title", "catalog " + pid, "--price", price,
+            "--stock", "unlimited" if stock is None else str(stock)]
     cli(*args)
 
 

@@ -12,7 +12,8 @@
 
 namespace orderpay::store {
 
-void UpsertAccountStore(db::Connection& c, const std::string& id, const std::string& name);
+/// Adds the store, or changes an existing one's name when `name` is given.
+void UpsertAccountStore(db::Connection& c, const std::string& id, const std::optional<std::string>& name);
 db::Result ListAccountStores(db::Connection& c);  // id, name
 
 struct SiteSetup {
@@ -31,8 +32,10 @@ bool UpdateSite(db::Connection& c, const std::string& id, const std::optional<st
 db::Result ListSites(db::Connection& c);  // id, name, account_store, currency, expire_minutes, return_url
 std::optional<std::string> SiteCurrency(db::Connection& c, const std::string& site);
 
-void UpsertAccount(db::Connection& c, const std::string& store, const std::string& id,
-                   const std::string& name, const std::optional<std::string>& openid);
+/// Adds the account, or changes an existing one's fields that are given (an empty openid clears
+/// it); false when there is no such store.
+bool UpsertAccount(db::Connection& c, const std::string& store, const std::string& id,
+                   const std::optional<std::string>& name, const std::optional<std::string>& openid);
 db::Result ListAccounts(db::Connection& c);  // store_id, id, name, wx_openid
 /// The account stores holding an account with this id (restricted to `store` when given).
 std::vector<std::string> AccountStoresOf(db::Connection& c, const std::string& account,
@@ -53,7 +56,8 @@ db::Result ListProducts(db::Connection& c, const std::optional<std::string>& sit
 void UpsertMerchant(db::Connection& c, const providers::Merchant& m);
 db::Result ListMerchants(db::Connection& c);  // id, provider, app_id, mch_id, sign_type (never the key)
 
-void SetSeller(db::Connection& c, const std::string& site, const std::string& prefix,
+/// False when there is no such site.
+bool SetSeller(db::Connection& c, const std::string& site, const std::string& prefix,
                const std::string& merchant);
 db::Result ListSellers(db::Connection& c);  // site_id, prefix, merchant_id
 
