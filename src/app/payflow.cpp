@@ -19,14 +19,16 @@ std::optional<PayType> ParsePayType(const std::string& text) {
     return PayType{std::string(t->name), std::string(t->provider), t->kind};
 }
 
-std::optional<http::Err> CheckPayInputs(const PayType& pt, const PayInputs& in) {
+std::optional<Refusal> CheckPayInputs(const PayType& pt, const PayInputs& in) {
     if (pt.kind == providers::PayKind::kScan) {
-        if (in.auth_code.empty()) return http::Err::kNilAuthCode;
-        if (in.auth_code.size() > 32) return http::Err::kInvalidField;
+        if (in.auth_code.empty()) return Refusal{http::Err::kNilAuthCode, ""};
+        // Named, as a field of the wrong type is: "invalid field" alone left the till guessing.
+        const Refusal bad{http::Err::kInvalidField, "auth_code: 1 to 32 digits (the code the buyer shows)"};
+        if (in.auth_code.size() > 32) return bad;
         for (char ch : in.auth_code)
-            if (ch < '0' || ch > '9') return http::Err::kInvalidField;
+            if (ch < '0' || ch > '9') return bad;
     }
-    if (pt.kind == providers::PayKind::kJsapi && in.openid.empty()) return http::Err::kNilOpenid;
+    if (pt.kind == providers::PayKind::kJsapi && in.openid.empty()) return Refusal{http::Err::kNilOpenid, ""};
     return std::nullopt;
 }
 

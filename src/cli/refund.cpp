@@ -70,8 +70,10 @@ int Report(const Args& a, const app::RefundAnswer& ans) {
     if (ans.refund && a.json) std::cout << app::RenderRefund(*ans.refund, ans.replay) << '\n';
     if (ans.err) {
         const http::ErrInfo& e = http::Info(*ans.err);
+        // The store's own detail of too_much counts in minor units, as the database does.
+        const std::string units = *ans.err == http::Err::kRefundTooMuch ? "in minor units: " : "";
         return Fail(std::string(e.code) + ": " + std::string(e.msg) +
-                    (ans.why.empty() ? "" : " (" + ans.why + ")") +
+                    (ans.why.empty() ? "" : " (" + units + ans.why + ")") +
                     (*ans.err == http::Err::kRefundConflict
                          ? ": check at the provider what it paid out of this payment (reconcile lists it "
                            "CONFLICT); to refund anyway, give --despite-conflict"
@@ -120,8 +122,8 @@ int RefundCmd(Env& env, const Args& a) {
     if (a.pos.size() > 1 && a.pos[1] == "finish") return RefundFinish(env, a);
     const std::string reason = a.Need("reason");
     // The API's reason is UTF-8 because its JSON body is; a shell's argument need not be.
-    if (!http::IsUtf8(reason) || !handlers::ValidReason(reason))
-        throw UsageError("--reason: 1 to 80 characters of UTF-8 text");
+    if (std::string why = handlers::ReasonProblem(reason); !why.empty())
+        throw UsageError("--reason: 1 to 80 characters of plain UTF-8 text: " + why);
     std::optional<std::string> key = a.Flag("key");
     if (key && !handlers::ValidIdempotencyKey(*key))
         throw UsageError("--key: 1 to 128 printable ASCII characters");

@@ -29,8 +29,8 @@ int RefundFinish(Env& env, const Args& a) {
     word.note = a.Need("note");
     word.despite_no_answer = a.Has("despite-no-answer");
     // What the operator saw where, for whoever reads the refund next: text, like a reason.
-    if (!handlers::ValidReason(word.note))
-        throw UsageError("--note: 1 to 80 characters of UTF-8 text (what you saw where)");
+    if (std::string why = handlers::ReasonProblem(word.note); !why.empty())
+        throw UsageError("--note: 1 to 80 characters of plain UTF-8 text (what you saw where): " + why);
     const std::string& id = a.pos[2];
     app::Context ctx(app::Settings::From(env.cfg), env.db);
     const app::OperatorAnswer ans = app::FinishAsOperator(ctx, id, word);

@@ -63,6 +63,9 @@ http::Response AdminRefund(app::Context& ctx, app::Call& call, const http::Reque
         // The report's own words name the refund and what the provider said of it.
         if (*a.err == http::Err::kRefundConflict)
             msg = std::string(http::Info(*a.err).msg) + " (" + a.why + ")";
+        // The key here is the body's idempotency_key, not pay/buy's Idempotency-Key header.
+        if (*a.err == http::Err::kIdemMismatch)
+            msg = "this idempotency_key was used for another refund: " + a.why;
         return http::Fail(*a.err, msg, Data(a.refund, a.replay, now));
     }
     return http::Ok(Data(a.refund, a.replay, now));

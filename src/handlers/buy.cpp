@@ -100,8 +100,12 @@ http::Response Buy(app::Context& ctx, app::Call& call, const http::Request& req)
         if (keys_differ)
             return http::Fail(http::Err::kInvalidField,
                               "Idempotency-Key header and idempotency_key field differ");
+        // The worker joins a header sent twice with ", " (RFC 9110), which no valid key holds.
         if (!key_ok)
-            return http::Fail(http::Err::kInvalidField, "Idempotency-Key: 1-64 of A-Z a-z 0-9 _ . : -");
+            return http::Fail(http::Err::kInvalidField,
+                              key->find(", ") != std::string::npos
+                                  ? "Idempotency-Key sent more than once: send it once"
+                                  : "Idempotency-Key: 1-64 of A-Z a-z 0-9 _ . : -");
         if (bc.idem) return Repeat(ctx, call.site.id, *bc.idem, body_hash, in.pay);
     }
 
@@ -118,7 +122,7 @@ http::Response Buy(app::Context& ctx, app::Call& call, const http::Request& req)
     if (!pt || !ctx.ProviderFor(pt->prefix)) return http::Fail(http::Err::kInvalidPayTp);
     if (!bc.seller) return http::Fail(http::Err::kInvalidPayTp, "the site has no merchant for " + pt->prefix);
     const providers::Merchant* merchant = &*bc.seller;
-    if (auto bad = app::CheckPayInputs(*pt, in.pay)) return http::Fail(*bad);
+    if (auto bad = app::CheckPayInputs(*pt, in.pay)) return http::Fail(bad->err, bad->why);
     // The provider's limits before anything is written: an order it must refuse is never created.
     if (auto refused = app::CheckCharge(ctx, *pt, order.fee, order.currency))
         return http::Fail(refused->err, refused->why);

@@ -77,7 +77,7 @@ http::Response Pay(app::Context& ctx, app::Call& call, const http::Request& req)
     std::optional<providers::Merchant> merchant = store::FindSeller(ctx.db(), call.site.id, pt->prefix);
     if (!merchant) return http::Fail(http::Err::kInvalidPayTp, "the site has no merchant for " + pt->prefix);
     app::PayInputs in{call.buyer->openid, req.Arg("auth_code").value_or(""), req.remote_addr};
-    if (auto bad = app::CheckPayInputs(*pt, in)) return http::Fail(*bad);
+    if (auto bad = app::CheckPayInputs(*pt, in)) return http::Fail(bad->err, bad->why);
     if (auto refused = app::CheckCharge(ctx, *pt, order->fee, order->currency))
         return http::Fail(refused->err, refused->why);
     // Before anything is written or sent: a scan refused here leaves the old slip open and no new trade.

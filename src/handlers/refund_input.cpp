@@ -26,11 +26,23 @@ std::optional<domain::Minor> RefundAmount(std::string_view text, int exponent) {
     return v;
 }
 
-bool ValidReason(std::string_view reason) {
+std::string ReasonProblem(std::string_view reason) {
     // Shown to operators, logged, and sent to the provider with the refund: plain text that
     // says something (a reason of spaces, or one a bidi override turns around, says nothing).
-    if (!http::IsPlainText(reason) || http::IsBlank(reason)) return false;
-    return http::Utf8Chars(reason) <= kMaxReasonChars;
+    // Each refusal says which rule it broke: a 4-character reason told "1 to 80 characters"
+    // could not tell what to change (review s25-newuser #7).
+    if (reason.empty()) return "it is empty";
+    if (!http::IsUtf8(reason)) return "it is not UTF-8 text";
+    if (!http::IsPlainText(reason))
+        return "it holds a control character, a bidi control, an invisible character or a line separator";
+    if (http::IsBlank(reason)) return "it is blank (only spaces)";
+    if (http::Utf8Chars(reason) > kMaxReasonChars)
+        return "it is over " + std::to_string(kMaxReasonChars) + " characters";
+    return {};
+}
+
+bool ValidReason(std::string_view reason) {
+    return ReasonProblem(reason).empty();
 }
 
 bool ValidIdempotencyKey(std::string_view key) {
@@ -72,7 +84,10 @@ std::optional<http::Response> ParseRefundInput(const http::Request& req, RefundI
     const rapidjson::Value* reason = Given(doc, "reason");
     if (!reason || !reason->IsString()) return http::Fail(http::Err::kInvalidReason, "reason is missing");
     in.reason.assign(reason->GetString(), reason->GetStringLength());
-    if (!ValidReason(in.reason)) return http::Fail(http::Err::kInvalidReason);
+    if (std::string why = ReasonProblem(in.reason); !why.empty())
+        return http::Fail(http::Err::kInvalidReason, "a refund needs a reason of 1 to " +
+                                                         std::to_string(kMaxReasonChars) +
+                                                         " characters of plain text: " + why);
 
     const rapidjson::Value* key = Given(doc, "idempotency_key");
     if (!key || !key->IsString() ||

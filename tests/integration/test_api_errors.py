@@ -141,6 +141,13 @@ def test_scan_without_auth_code():
     expect(buy(pay_tp="wx.scan"), 400, "e.www.order.nil.auth_code")
 
 
+def test_scan_with_a_code_that_is_not_one_names_the_field():
+    for code in ("abc", "1" * 33, "12 34"):
+        st, body, raw, _ = buy(pay_tp="wx.scan", auth_code=code)
+        assert st == 400 and body["errCode"] == "e.www.order.invalid.field", raw
+        assert body["msg"].startswith("auth_code: 1 to 32 digits"), raw
+
+
 def test_jsapi_without_openid(fixtures):
     cli("account", "add", "noopenid", "--store", "demo-users")
     ticket = cli("ticket", "issue", "--account", "noopenid").stdout.strip()

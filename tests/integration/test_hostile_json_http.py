@@ -172,6 +172,13 @@ def test_idempotency_key_sent_twice_is_refused():
         body)
     assert st != 500, raw
     assert st == 400 and parsed["errCode"] == "e.www.order.invalid.field", raw[:300]
+    # Said as what it is, even for the same valid key twice (review s25-newuser #7).
+    assert parsed["msg"] == "Idempotency-Key sent more than once: send it once", raw[:300]
+    st, _, parsed, raw = raw_request(
+        "POST", BUY_TARGET,
+        b"Content-Type: application/json\r\nIdempotency-Key: %s\r\nIdempotency-Key: %s\r\n" % (k1.encode(), k1.encode()),
+        body)
+    assert st == 400 and parsed["msg"] == "Idempotency-Key sent more than once: send it once", raw[:300]
     assert counts() == before
 
 

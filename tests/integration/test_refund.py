@@ -204,6 +204,11 @@ def test_invalid_reasons_write_nothing(key, reason):
     st, resp, raw, _ = admin("POST", "refund", key, body)
     assert st == 400 and resp["errCode"] == "e.www.refund.invalid.reason", raw
     assert refund_rows(order["id"]) == 0
+    # The message says which rule the reason broke (review s25-newuser #7).
+    said = {"": "empty", "x" * 81: "over 80", "   ": "blank", "\u3000": "blank", "\u200b": "invisible",
+            "tab\there": "control", "paid \u202ednufer": "bidi", "a\u2028b": "line separator"}
+    if isinstance(reason, str) and reason in said:
+        assert said[reason] in resp["msg"], (reason, resp["msg"])
 
 
 def test_other_bad_requests_write_nothing(key):
@@ -236,6 +241,11 @@ def test_other_bad_requests_write_nothing(key):
         st, resp, raw, _ = admin("POST", "refund", key, headers=headers, raw=data)
         assert st == want_st and resp["errCode"] == want_code, (data[:60], raw)
     assert refund_rows(order["id"]) == 0
+    # A key used for another amount: the message names the body's field and the refund it names.
+    assert admin("POST", "refund", key, dict(base, amount="1.00", idempotency_key="m-" + base["idempotency_key"]))[0] == 200
+    st, resp, raw, _ = admin("POST", "refund", key, dict(base, amount="2.00", idempotency_key="m-" + base["idempotency_key"]))
+    assert st == 409 and resp["errCode"] == "e.www.api.idempotency_mismatch", raw
+    assert resp["msg"].startswith("this idempotency_key was used for another refund: ") and "(100)" in resp["msg"], raw
     st, resp, raw, _ = admin("GET", "refund", key)
     assert st == 405, raw
     st, resp, raw, _ = admin("GET", "order", key)

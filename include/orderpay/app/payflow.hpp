@@ -28,13 +28,13 @@ struct PayInputs {
     std::string client_ip;
 };
 
-/// Validates the type-specific inputs: nullopt when fine, else the error to answer.
-std::optional<http::Err> CheckPayInputs(const PayType& pt, const PayInputs& in);
-
 struct Refusal {
     http::Err err;
     std::string why;
 };
+
+/// Validates the type-specific inputs: nullopt when fine, else the error to answer and why.
+std::optional<Refusal> CheckPayInputs(const PayType& pt, const PayInputs& in);
 
 /// The provider's limits for this fee and currency, before anything is written: nullopt when it
 /// can charge them, else invalid.amount or invalid.currency with the provider's reason.

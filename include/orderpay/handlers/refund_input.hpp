@@ -34,6 +34,8 @@ std::optional<domain::Minor> RefundAmount(std::string_view text, int exponent);
 /// A reason (or an operator's note): 1 to kMaxReasonChars characters of plain UTF-8 text
 /// (http::IsPlainText) that is not blank (http::IsBlank).
 bool ValidReason(std::string_view reason);
+/// What is wrong with `reason` for ValidReason, in words for its sender; "" when nothing.
+std::string ReasonProblem(std::string_view reason);
 
 /// An idempotency key: 1 to 128 printable ASCII characters.
 bool ValidIdempotencyKey(std::string_view key);
