@@ -476,3 +476,37 @@ def test_production_nginx_metrics_only_for_the_allowlist(prod_nginx):
     expect_json_error(raw_request(prod_nginx, req, tls=True, source=("127.0.0.2", 0)), 403, "e.www.api.forbidden")
     # From 127.0.0.1 nginx passes it on (nothing listens behind this nginx: its own 502).
     expect_json_error(raw_request(prod_nginx, req, tls=True), 502, "e.sys.unavailable")
+
+
+def test_production_nginx_limits_a_notification_flood_per_address(prod_nginx):
+    """The notification endpoints take anonymous requests and orderpay stores each one before
+    judging it: one client could fill the disk with junk (review s25-attack #3). Providers send
+    bursts from a few addresses, so their limit is generous (50 a second per address, bursts of
+    500) and answered 503, which every provider resends after. 960 requests on 8 kept-alive
+    connections at once: the first 500 or so pass (nginx's own 502 here: nothing listens behind
+    it), the rest are refused; another address is not."""
+    from concurrent.futures import ThreadPoolExecutor
+    req = b"POST /api/demo/pay/re_wx HTTP/1.1\r\nHost: shop.example.com\r\nContent-Type: text/xml\r\n" \
+          b"Content-Length: 7\r\n\r\n<xml/>\n"
+
+    def flood(n):
+        ctx = ssl.create_default_context()
+        ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+        with ctx.wrap_socket(socket.create_connection(("127.0.0.1", prod_nginx), timeout=30)) as s:
+            s.sendall(req * (n - 1) + req.replace(b"Host:", b"Connection: close\r\nHost:"))
+            out = b""
+            with contextlib.suppress(socket.timeout, ConnectionResetError):
+                while True:
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    out += chunk
+        return out.count(b"HTTP/1.1 502 "), out.count(b"HTTP/1.1 503 ")
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        counts = list(pool.map(flood, [120] * 8))
+    passed, refused = sum(c[0] for c in counts), sum(c[1] for c in counts)
+    assert passed + refused == 960, counts
+    assert 500 <= passed < 960 and refused > 0, (passed, refused)
+    # Another address is served meanwhile.
+    expect_json_error(raw_request(prod_nginx, req, tls=True, source=("127.0.0.2", 0)), 502, "e.sys.unavailable")
