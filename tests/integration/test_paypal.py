@@ -60,6 +60,8 @@ def test_buy_approve_return_settles_with_one_capture():
     status, _, raw, headers = http("GET", ret)
     assert status == 302, raw
     assert headers["location"].endswith("/shop/return?order_id=" + order["id"])
+    # The dev stack's stand-in for the shop's return page is there (it was a 404: review s25-newuser #10).
+    assert http("GET", headers["location"])[0] == 200
     paid = order_of(order["id"])
     assert paid["or_st"] == "OK" and paid["pay_re"]["st"] == "OK"
     assert paypal_order(order["pay_id"]) == ["COMPLETED", "1", "1"]
