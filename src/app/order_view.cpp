@@ -70,7 +70,7 @@ std::string RenderOrder(const store::OrderRecord& o, const std::vector<store::Or
     WriteStr(w, "id", o.id);
     WriteStr(w, "tp", o.tp);
     WriteStr(w, "title", o.title);
-    WriteStr(w, "note", o.note);
+    if (with_buyer) WriteStr(w, "note", o.note);  // the buyer's own words
     w.Key("products");
     w.StartArray();
     for (const store::OrderItem& item : items) {

@@ -169,10 +169,13 @@ std::optional<std::string> ClaimAndSend(Context& ctx, const store::RefundTalk& t
         store::RefundRequest of;
         of.site = r.site_id;
         of.slip = r.slip_id;
-        if (std::optional<std::string> report = store::FindRefundConflict(ctx.db(), of)) {
+        if (std::optional<std::string> report = store::FindRefundConflict(ctx.db(), of, r.ct)) {
+            // Noted (and logged) once, not on every reconcile run while it waits.
             const std::string note = kHeldNote + *report + ")";
-            log::Warn("refund ", r.id, ": ", note);
-            store::NoteRefund(ctx.db(), r.id, note, "");
+            if (r.note.empty() || !note.starts_with(r.note)) {  // kept cut to 500 characters
+                log::Warn("refund ", r.id, ": ", note);
+                store::NoteRefund(ctx.db(), r.id, note, "");
+            }
             return report;
         }
     }

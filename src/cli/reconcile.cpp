@@ -158,8 +158,8 @@ int Reconcile(Env& env, const Args& a) {
                 : c == app::RefundCheck::kHeld
                     ? " (check at the provider what it paid out of this payment; `orderpay refund finish " +
                           r->id +
-                          " fail --note ...` cancels it, and a refund with --despite-conflict sends "
-                          "what is still owed; held until the report is a week old)"
+                          " fail --note ...` cancels it; its own command again with its --key and "
+                          "--despite-conflict sends it; held until one of them)"
                 : c == app::RefundCheck::kDisputed
                     ? " (the provider reports money moved otherwise: settle it at the provider and with the "
                       "buyer)"

@@ -74,6 +74,8 @@ http::Response Buy(app::Context& ctx, app::Call& call, const http::Request& req)
     // A header and a field naming different keys: a retry that sends only one of them would
     // buy a second time, so neither is taken.
     const bool keys_differ = key && in.idempotency_key && *key != *in.idempotency_key;
+    // The worker joins a header sent twice with ", " (RFC 9110), which no valid key holds.
+    const bool header_twice = key && key->find(", ") != std::string::npos;
     if (!key) key = in.idempotency_key;
     const bool key_ok = !keys_differ && (!key || ValidIdemKey(*key));
     std::optional<app::PayType> pt = bad_body ? std::nullopt : app::ParsePayType(in.pay_tp);
@@ -100,12 +102,10 @@ http::Response Buy(app::Context& ctx, app::Call& call, const http::Request& req)
         if (keys_differ)
             return http::Fail(http::Err::kInvalidField,
                               "Idempotency-Key header and idempotency_key field differ");
-        // The worker joins a header sent twice with ", " (RFC 9110), which no valid key holds.
         if (!key_ok)
             return http::Fail(http::Err::kInvalidField,
-                              key->find(", ") != std::string::npos
-                                  ? "Idempotency-Key sent more than once: send it once"
-                                  : "Idempotency-Key: 1-64 of A-Z a-z 0-9 _ . : -");
+                              header_twice ? "Idempotency-Key sent more than once: send it once"
+                                           : "Idempotency-Key: 1-64 of A-Z a-z 0-9 _ . : -");
         if (bc.idem) return Repeat(ctx, call.site.id, *bc.idem, body_hash, in.pay);
     }
 

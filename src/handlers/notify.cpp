@@ -33,7 +33,7 @@ bool WantsJson(const http::Request& req) {
 // so the page can go on to pay/check. Whatever the provider answered while completing it (a
 // capture still unknown), the buyer is sent on: pay/check resolves the rest. A return is no
 // proof of who sends it (PayPal's is unsigned, and both ride in URLs a browser keeps and passes
-// on), so the order comes without the buyer's own fields: the page has its ticket for those
+// on), so the order comes without the buyer's own fields (and note): the page has its ticket for those
 // (review s25-attack #4).
 http::Response BrowserReturn(app::Context& ctx, const app::Call& call, const http::Request& req,
                              const app::Handled& h) {

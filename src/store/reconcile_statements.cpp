@@ -63,7 +63,7 @@ const db::Statement kSlipsNeedingAttention{
     "UNION SELECT slip_id FROM notifications WHERE verdict = 'ignored' AND reason ~ " OUTSIDE_RE
     " AND ct > now() - interval '7 days' "
     "UNION SELECT slip_id FROM notifications WHERE verdict = 'ignored' AND reason ~ " REFUND_CONFLICT_RE
-    " AND " REFUND_CONFLICT_RECENT
+    " AND ct > now() - " REFUND_CONFLICT_WEEK
     "), "
     "s AS (SELECT p.*, (SELECT n.reason FROM notifications n WHERE p.st <> 'OK' "
     "AND NOT p.refund_needed AND n.slip_id = p.id AND n.verdict = 'rejected' AND n.reason ~ " MISMATCH_RE
@@ -79,7 +79,8 @@ const db::Statement kSlipsNeedingAttention{
     "WHERE n.verdict = 'ignored' AND n.reason ~ " OUTSIDE_RE
     " AND n.ct > now() - interval '7 days' ORDER BY n.slip_id, n.id DESC), "
     "conflict AS (SELECT DISTINCT ON (n.slip_id) n.slip_id, n.reason FROM notifications n "
-    "WHERE n.verdict = 'ignored' AND n.reason ~ " REFUND_CONFLICT_RE " AND n." REFUND_CONFLICT_RECENT
+    "WHERE n.verdict = 'ignored' AND n.reason ~ " REFUND_CONFLICT_RE
+    " AND n.ct > now() - " REFUND_CONFLICT_WEEK
     " ORDER BY n.slip_id, n.id DESC), "
     // A slip's OK refunds are summed once (refunded); owed, voiding and outside each compare it.
     "t AS (SELECT s.*, refund_needed AND amount > refunded AS owed, "

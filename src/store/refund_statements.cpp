@@ -25,8 +25,10 @@ const db::Statement kRefundByProviderId{"refund_by_provider_id",
 // kept `ignored`) leaves the slip's refundable amount in doubt: it was paid out perhaps, yet
 // counts free. New refunds of the slip wait while reconcile lists it (the same reports, the same
 // week), except the replay of a key already used for a refund of this slip, which only answers
-// that refund (app/refund holds it if it was never sent). Existing columns only, so this build
-// serves on a database not migrated yet.
+// that refund (app/refund holds it if it was never sent). With $5, a refund's creation time (ms),
+// a report made after it counts at any age too: a refund asked for before the report and never
+// sent stays held until an operator acts, not just for the week (review s25-diff #2). Existing
+// columns only, so this build serves on a database not migrated yet.
 const db::Statement kRefundConflict{
     "refund_conflict",
     // The order by its primary key alone (another site's order names no slip): with the site in
@@ -36,8 +38,10 @@ const db::Statement kRefundConflict{
     "(SELECT CASE WHEN site_id = $1::text THEN pay_id END FROM orders WHERE id = $2::text)) "
     "AND ($1::text IS NULL OR site_id = $1::text)) "
     "SELECT n.reason FROM s JOIN notifications n ON n.slip_id = s.id "
-    "WHERE n.verdict = 'ignored' AND n.reason ~ " REFUND_CONFLICT_RE " AND n." REFUND_CONFLICT_RECENT
-    " AND NOT EXISTS (SELECT 1 FROM refunds r WHERE r.site_id = s.site_id AND r.idempotency_key = $4::text "
+    "WHERE n.verdict = 'ignored' AND n.reason ~ " REFUND_CONFLICT_RE
+    " AND (n.ct > now() - " REFUND_CONFLICT_WEEK
+    " OR n.ct > to_timestamp($5::bigint / 1000.0)) AND NOT EXISTS (SELECT 1 FROM refunds r WHERE r.site_id = "
+    "s.site_id AND r.idempotency_key = $4::text "
     "AND r.slip_id = s.id) ORDER BY n.id DESC LIMIT 1"};
 const db::Statement kRefundClaim{
     "refund_claim", "UPDATE refunds SET st = 'PROCESSING', lm = now() WHERE id = $1 AND st = 'NEW'"};

@@ -55,9 +55,12 @@ OpenResult OpenRefund(db::Connection& c, const RefundRequest& req) {
     return out;
 }
 
-std::optional<std::string> FindRefundConflict(db::Connection& c, const RefundRequest& req) {
+std::optional<std::string> FindRefundConflict(db::Connection& c, const RefundRequest& req,
+                                              std::optional<std::int64_t> since_ms) {
+    const db::Param since = since_ms ? db::Param(*since_ms) : db::Param(std::nullopt);
     db::Result r = RetryTransient<db::Result>([&] {
-        return c.Exec(kRefundConflict, {Opt(req.site), req.order, Opt(req.slip), Opt(req.idempotency_key)});
+        return c.Exec(kRefundConflict,
+                      {Opt(req.site), req.order, Opt(req.slip), Opt(req.idempotency_key), since});
     });
     if (r.Rows() == 0) return std::nullopt;
     return r.Get(0, "reason");

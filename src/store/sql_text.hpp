@@ -8,7 +8,7 @@
 // writes the reason; migration 020 indexes it), and how long after it a slip stays in conflict:
 // reconcile lists it CONFLICT, and new refunds of it wait, for exactly the same reports.
 #define REFUND_CONFLICT_RE "'^conflict: refund '"
-#define REFUND_CONFLICT_RECENT "ct > now() - interval '7 days'"
+#define REFUND_CONFLICT_WEEK "interval '7 days'"
 
 // A slip's columns under s_ names, for a statement that also returns its order's or a merchant's.
 #define PREFIXED_SLIP_COLS(p)                                                                               \

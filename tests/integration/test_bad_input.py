@@ -489,10 +489,11 @@ def test_production_nginx_limits_a_notification_flood_per_address(prod_nginx):
     req = b"POST /api/demo/pay/re_wx HTTP/1.1\r\nHost: shop.example.com\r\nContent-Type: text/xml\r\n" \
           b"Content-Length: 7\r\n\r\n<xml/>\n"
 
-    def flood(n):
+    def flood(n, req=req, source=None):
         ctx = ssl.create_default_context()
         ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
-        with ctx.wrap_socket(socket.create_connection(("127.0.0.1", prod_nginx), timeout=30)) as s:
+        sock = socket.create_connection(("127.0.0.1", prod_nginx), timeout=30, source_address=source)
+        with ctx.wrap_socket(sock) as s:
             s.sendall(req * (n - 1) + req.replace(b"Host:", b"Connection: close\r\nHost:"))
             out = b""
             with contextlib.suppress(socket.timeout, ConnectionResetError):
@@ -510,3 +511,8 @@ def test_production_nginx_limits_a_notification_flood_per_address(prod_nginx):
     assert 500 <= passed < 960 and refused > 0, (passed, refused)
     # Another address is served meanwhile.
     expect_json_error(raw_request(prod_nginx, req, tls=True, source=("127.0.0.2", 0)), 502, "e.sys.unavailable")
+    # A browser's return (GET) there is a shopper's request, limited as the shoppers' are (10 a
+    # second, bursts of 20): PayPal's is a capture call each.
+    get = b"GET /api/demo/pay/re_paypal?token=PX HTTP/1.1\r\nHost: shop.example.com\r\n\r\n"
+    passed, refused = flood(60, get, ("127.0.0.3", 0))
+    assert passed + refused == 60 and 20 <= passed <= 40 and refused >= 20, (passed, refused)

@@ -135,6 +135,16 @@ def test_a_refund_asked_for_before_the_report_and_not_yet_sent_is_held():
     text = cli("reconcile", "--min-age", "0", check=False).stdout
     assert "orderpay refund finish %s fail --note" % r2 in text, text
     assert len(wx.sim_refunds(slip)["refunds"]) == sent
+    # A week on the slip is no longer listed, but the refunds asked for before the report still
+    # wait for the operator: sent then, they would pay the contested money after all.
+    psql("UPDATE notifications SET ct = ct - interval '8 days' WHERE slip_id = '%s' "
+         "AND reason ~ '^conflict: refund '" % slip)
+    psql("UPDATE refunds SET ct = ct - interval '9 days' WHERE id IN ('%s', '%s')" % (r2, r3))
+    rec = cli("reconcile", "--min-age", "0", "--json", check=False)
+    events = {e["id"]: e for e in json.loads(rec.stdout)["events"] if e["kind"] == "REFUNDING"}
+    assert r2 in events and "held, not sent" in events[r2]["detail"], rec.stdout
+    assert db_row("SELECT st FROM refunds WHERE id = '%s'" % r2) == ["NEW"]
+    assert len(wx.sim_refunds(slip)["refunds"]) == sent
     # The API's replay of its key answers it, held: 409 with the refund, nothing sent.
     st, ans, raw, _ = wx.refund(order["id"], "2.00", key=k2)
     assert st == 409 and ans["errCode"] == "e.www.refund.conflict", raw

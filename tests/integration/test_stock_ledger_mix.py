@@ -440,10 +440,10 @@ def uncounted_product():
 
 
 def count(pid, stock):
-    """`product add` again: --stock N is what is on the shelf now; without it the product is sold
+    """`product add` again: --stock N is what is on the shelf now; --stock unlimited (None) sells it
     uncounted."""
     cli("product", "add", pid, "--site", SITE, "--title", "mix " + pid, "--price", "1.00",
-        *(["--stock", str(stock)] if stock is not None else []))
+        "--stock", "unlimited" if stock is None else str(stock))
 
 
 def taken(order_id):
@@ -669,7 +669,7 @@ def test_a_late_payment_of_a_mixed_order_with_a_line_sold_out_takes_nothing(unco
 
 
 def test_uncount_and_recount_while_buys_expiry_and_late_payments_race():
-    """The operator switches the product between uncounted (`product add` without --stock) and
+    """The operator switches the product between uncounted (`product add --stock unlimited`) and
     counted while buyers, expire and late payments race: lines record what they took, expiry and
     late settlement give back and take only that, and every count the operator makes is the
     shelf plus what the holding orders took."""
@@ -683,7 +683,7 @@ def test_uncount_and_recount_while_buys_expiry_and_late_payments_race():
         with ThreadPoolExecutor(3) as pool:
             jobs = [pool.submit(cli, "expire", check=False),
                     pool.submit(cli, "product", "add", pid, "--site", SITE, "--title", "mix", "--price", "1.00",
-                                *(["--stock", str(stock)] if stock is not None else [])),
+                                "--stock", "unlimited" if stock is None else str(stock)),
                     pool.submit(try_buy, pid, 1, "wx.qrcode", 0.02)]
             jobs += [pool.submit(pay, s, 0.01 * i, force="1") for i, s in enumerate(slips)]
             res = [j.result(60) for j in jobs]

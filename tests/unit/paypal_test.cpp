@@ -90,18 +90,25 @@ TEST(PaypalWebhook, CertUrlAllowlist) {
     EXPECT_TRUE(CertUrlAllowed("https://api-m.paypal.com/v1/notifications/certs/CERT-1", hosts, why));
     EXPECT_TRUE(CertUrlAllowed("https://api.sandbox.paypal.com/v1/notifications/test", hosts, why));
     for (const char* bad : {
-             "http://api-m.paypal.com/v1/notifications/certs/CERT-1",  // not https
-             "https://evil.example/v1/notifications/certs/CERT-1",     // other host
-             "https://api-m.paypal.com.evil.example/cert",             // suffix trick
-             "https://api-m.paypal.com@evil.example/cert",             // user info
-             "https://evil.example@api-m.paypal.com/cert",             // user info
-             "https://api-m.paypal.com:8443/cert",                     // port
-             "https://api-m.paypal.com",                               // no path
-             "https://api-m.paypal.com?x=/cert",                       // query before path
-             "https://API-M.PAYPAL.COM/cert",                          // not the exact host
-             "https://api-m.paypal.com/ce rt",                         // space
-             "https://api-m.paypal.com\\@evil.example/cert",           // backslash
-             "ftp://api-m.paypal.com/cert",                            // scheme
+             "http://api-m.paypal.com/v1/notifications/certs/CERT-1",       // not https
+             "https://evil.example/v1/notifications/certs/CERT-1",          // other host
+             "https://api-m.paypal.com.evil.example/cert",                  // suffix trick
+             "https://api-m.paypal.com@evil.example/cert",                  // user info
+             "https://evil.example@api-m.paypal.com/cert",                  // user info
+             "https://api-m.paypal.com:8443/cert",                          // port
+             "https://api-m.paypal.com",                                    // no path
+             "https://api-m.paypal.com?x=/cert",                            // query before path
+             "https://API-M.PAYPAL.COM/cert",                               // not the exact host
+             "https://api-m.paypal.com/ce rt",                              // space
+             "https://api-m.paypal.com\\@evil.example/cert",                // backslash
+             "ftp://api-m.paypal.com/cert",                                 // scheme
+             "https://api-m.paypal.com/v1/notifications/certs/CERT-1?n=1",  // another spelling:
+             "https://api-m.paypal.com/v1/notifications/certs/CERT-1#1",    // each would be cached
+             "https://api-m.paypal.com/v1/notifications/certs/CERT%2D1",    // on its own
+             "https://api-m.paypal.com/v1//notifications/certs/CERT-1",
+             "https://api-m.paypal.com/v1/./notifications/certs/CERT-1",
+             "https://api-m.paypal.com/v1/x/../notifications/certs/CERT-1",
+             "https://api-m.paypal.com/v1/notifications/certs/.",
              "",
          }) {
         why.clear();

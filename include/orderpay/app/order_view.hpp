@@ -12,7 +12,7 @@ namespace orderpay::app {
 
 /// The order `id` of `site`, or nullopt. When `json` is given, it receives the full order JSON
 /// (products, money as numbers with the currency's decimals, times in epoch ms, pay_re); without
-/// `with_buyer`, none of the buyer's own fields (buyer_id, contact and address).
+/// `with_buyer`, none of the buyer's own fields (buyer_id, note, contact and address).
 std::optional<store::OrderRecord> LoadOrder(db::Connection& c, const std::string& site, const std::string& id,
                                             std::string* json, bool with_buyer = true);
 

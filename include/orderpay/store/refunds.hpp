@@ -47,9 +47,11 @@ struct OpenResult {
 };
 
 /// The reason of the provider's latest report in the last week that contradicts a recorded refund
-/// of the slip `req` names ("conflict: refund ..."); nullopt when there is none, or when `req`'s
-/// key already names a refund of that slip (a replay answers its refund).
-std::optional<std::string> FindRefundConflict(db::Connection& c, const RefundRequest& req);
+/// of the slip `req` names ("conflict: refund ..."), or, given `since_ms`, one made after that at
+/// any age; nullopt when there is none, or when `req`'s key already names a refund of that slip
+/// (a replay answers its refund).
+std::optional<std::string> FindRefundConflict(db::Connection& c, const RefundRequest& req,
+                                              std::optional<std::int64_t> since_ms = std::nullopt);
 
 /// Opens a refund (NEW) with a new id, or answers why not; nothing is written unless kCreated.
 OpenResult OpenRefund(db::Connection& c, const RefundRequest& req);

@@ -20,7 +20,9 @@ namespace {
 
 constexpr std::size_t kMaxBody = 64 * 1024;
 constexpr std::size_t kMaxCerts = 32;
-constexpr long long kCertRecheckMs = 3600 * 1000;
+constexpr long long kCertRecheckMs = 600 * 1000;
+constexpr std::int64_t kCertShareS = 24 * 3600;
+const std::string kCertCachePrefix = "paypal.cert:";
 constexpr long long kCertFailedMs = 300 * 1000;
 constexpr int kNewCertsPerMinute = 4;
 
@@ -181,78 +183,97 @@ providers::Notice PaypalClient::ParseNotification(const providers::RawNotificati
     return n;
 }
 
+// The leaf of `pem` checked as a webhook's certificate: chain to a trusted root (not for an
+// operator's --cert-file) with valid dates, and the CN rule.
+crypto::LeafCert PaypalClient::CheckCert(const std::string& pem, bool chain) const {
+    crypto::LeafCert leaf = crypto::CheckLeafCert(pem, opts_.ca_file, chain);
+    if (leaf.ok && !CnAllowed(leaf.cn, opts_.cert_cn_prefix, opts_.cert_cn_suffix)) {
+        leaf.ok = false;
+        leaf.error =
+            "certificate CN " + leaf.cn + " is not " + opts_.cert_cn_prefix + "*" + opts_.cert_cn_suffix;
+    }
+    return leaf;
+}
+
+// The PEM at `url` not held by this process: another worker's verified copy (provider_cache),
+// else a download, at most kNewCertsPerMinute a minute per process. A flood of forged webhooks
+// naming new URLs spends the downloads, but not the certificates the workers already share.
+std::optional<std::string> PaypalClient::FetchCertPem(const std::string& url, long long now, bool& shared,
+                                                      std::string& reason) const {
+    shared = false;
+    if (cache_) {
+        if (std::optional<std::string> pem = cache_->Get(kCertCachePrefix + url)) {
+            shared = true;
+            return pem;
+        }
+    }
+    if (now - download_window_ms_ >= 60000) {
+        download_window_ms_ = now;
+        downloads_in_window_ = 0;
+    }
+    if (downloads_in_window_ >= kNewCertsPerMinute) {
+        reason = "certificate not downloaded: " + std::to_string(kNewCertsPerMinute) +
+                 " new certificate URLs already this minute in this process";
+        return std::nullopt;
+    }
+    ++downloads_in_window_;
+    providers::HttpOptions ho;
+    ho.connect_timeout_ms = opts_.timeouts.connect_ms;
+    ho.timeout_ms = opts_.timeouts.total_ms;
+    ho.max_response = 64 * 1024;
+    ho.ca_file = opts_.ca_file;
+    providers::HttpResult r = providers::HttpRequest("GET", url, "", "", ho);
+    if (r.fail != providers::HttpFail::kNone || r.status != 200) {
+        reason = "certificate download failed: " +
+                 (r.fail != providers::HttpFail::kNone ? r.error : "http " + std::to_string(r.status));
+        RememberCert(url, {"", nullptr, reason, now});
+        return std::nullopt;
+    }
+    return std::move(r.body);
+}
+
 crypto::PKey PaypalClient::CertKey(const std::string& url, std::string& reason) const {
     if (!offline_cert_pem_.empty()) {
-        // notify verify --cert-file: no chain, nothing cached, but the CN rule holds.
-        crypto::LeafCert leaf = crypto::CheckLeafCert(offline_cert_pem_, opts_.ca_file, false);
-        if (leaf.ok && !CnAllowed(leaf.cn, opts_.cert_cn_prefix, opts_.cert_cn_suffix))
-            leaf.error = CnRefusal(leaf.cn);
-        if (!leaf.ok || !leaf.error.empty()) {
-            reason = leaf.error;
-            return nullptr;
-        }
-        return leaf.key;
+        // notify verify --cert-file: taken as given (no chain), nothing cached.
+        crypto::LeafCert leaf = CheckCert(offline_cert_pem_, false);
+        reason = leaf.error;
+        return leaf.ok ? leaf.key : nullptr;
     }
     if (!CertUrlAllowed(url, opts_.cert_hosts, reason)) return nullptr;
     // A webhook costs its sender nothing, forged or not, so what it makes us do is bounded: a
-    // certificate's verdict is kept per URL (a passed one rechecked hourly, from its kept PEM,
-    // for its dates; a failed one for five minutes), and a worker downloads at most a few new
-    // URLs a minute. PayPal signs with a handful of certificates and rotates them rarely; a
-    // genuine webhook refused meanwhile is resent (review s25-attack #2).
+    // certificate's verdict is kept per URL (a passed one checked again from its kept PEM every
+    // 10 minutes, for its dates; a failed one for five minutes), a passed one is shared with the
+    // other workers, and a worker downloads at most a few new URLs a minute. PayPal signs with a
+    // handful of certificates and rotates them rarely; a genuine webhook refused meanwhile is
+    // resent (review s25-attack #2).
     const long long now = std::chrono::duration_cast<std::chrono::milliseconds>(
                               std::chrono::steady_clock::now().time_since_epoch())
                               .count();
-    auto it = certs_.find(url);
-    if (it != certs_.end()) {
+    std::string pem;
+    bool shared = false;
+    if (auto it = certs_.find(url); it != certs_.end()) {
         const CachedCert& c = it->second;
         if (c.key && now - c.checked_ms < kCertRecheckMs) return c.key;
         if (!c.key && now - c.checked_ms < kCertFailedMs) {
             reason = "the certificate at this URL failed within the last 5 minutes: " + c.why;
             return nullptr;
         }
+        pem = c.pem;
     }
-    std::string pem;
-    if (it != certs_.end() && it->second.key) {
-        pem = it->second.pem;
-    } else {
-        if (now - download_window_ms_ >= 60000) {
-            download_window_ms_ = now;
-            downloads_in_window_ = 0;
-        }
-        if (downloads_in_window_ >= kNewCertsPerMinute) {
-            reason = "certificate not downloaded: " + std::to_string(kNewCertsPerMinute) +
-                     " new certificate URLs already this minute in this process";
-            return nullptr;
-        }
-        ++downloads_in_window_;
-        providers::HttpOptions ho;
-        ho.connect_timeout_ms = opts_.timeouts.connect_ms;
-        ho.timeout_ms = opts_.timeouts.total_ms;
-        ho.max_response = 64 * 1024;
-        ho.ca_file = opts_.ca_file;
-        providers::HttpResult r = providers::HttpRequest("GET", url, "", "", ho);
-        if (r.fail != providers::HttpFail::kNone || r.status != 200) {
-            reason = "certificate download failed: " +
-                     (r.fail != providers::HttpFail::kNone ? r.error : "http " + std::to_string(r.status));
-            RememberCert(url, {"", nullptr, reason, now});
-            return nullptr;
-        }
-        pem = std::move(r.body);
+    if (pem.empty()) {
+        std::optional<std::string> got = FetchCertPem(url, now, shared, reason);
+        if (!got) return nullptr;
+        pem = std::move(*got);
     }
-    crypto::LeafCert leaf = crypto::CheckLeafCert(pem, opts_.ca_file, true);
-    if (leaf.ok && !CnAllowed(leaf.cn, opts_.cert_cn_prefix, opts_.cert_cn_suffix))
-        leaf.error = CnRefusal(leaf.cn);
-    if (!leaf.ok || !leaf.error.empty()) {
+    crypto::LeafCert leaf = CheckCert(pem, true);
+    if (!leaf.ok) {
         reason = leaf.error;
         RememberCert(url, {"", nullptr, reason, now});
         return nullptr;
     }
+    if (cache_ && !shared) cache_->Put(kCertCachePrefix + url, pem, kCertShareS);
     RememberCert(url, {std::move(pem), leaf.key, "", now});
     return leaf.key;
-}
-
-std::string PaypalClient::CnRefusal(const std::string& cn) const {
-    return "certificate CN " + cn + " is not " + opts_.cert_cn_prefix + "*" + opts_.cert_cn_suffix;
 }
 
 void PaypalClient::RememberCert(const std::string& url, CachedCert c) const {

@@ -105,6 +105,16 @@ bool CertUrlAllowed(std::string_view url, const std::vector<std::string>& hosts,
             return false;
         }
     }
+    // One spelling per certificate: a query, a fragment (which libcurl drops), an escape or a
+    // dot segment would make other URLs of the same certificate, each cached on its own, and
+    // enough of them would push the ones in use out of the cache (review s25-diff #1).
+    const std::string_view path = rest.substr(end);
+    if (path.find_first_of("?#%") != std::string_view::npos || path.find("//") != std::string_view::npos ||
+        path.find("/./") != std::string_view::npos || path.find("/../") != std::string_view::npos ||
+        path.ends_with("/.") || path.ends_with("/..")) {
+        why = "certificate URL has a query, fragment, escape or dot segment";
+        return false;
+    }
     // user@host is how allowlists get bypassed; the real URLs have none. A port must be part
     // of the allowed entry itself (paysim's "127.0.0.1:PORT"); PayPal's hosts have none.
     if (authority.find('@') != std::string_view::npos) {

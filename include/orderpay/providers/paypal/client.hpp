@@ -4,11 +4,13 @@
 
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "orderpay/core/config.hpp"
 #include "orderpay/crypto/rsa.hpp"
+#include "orderpay/crypto/x509_chain.hpp"
 #include "orderpay/providers/provider.hpp"
 
 namespace orderpay::paypal {
@@ -79,7 +81,6 @@ class PaypalClient final : public providers::Provider {
     providers::QueryResult OrderState(const std::string& body, long status) const;
     bool VerifyWebhook(const providers::Merchant& m, const providers::Notice& n, std::string& reason) const;
     crypto::PKey CertKey(const std::string& url, std::string& reason) const;
-    std::string CnRefusal(const std::string& cn) const;
 
     PaypalOptions opts_;
     providers::SharedCache* cache_ = nullptr;
@@ -91,6 +92,9 @@ class PaypalClient final : public providers::Provider {
         long long checked_ms = 0;  // when its chain and dates were last checked
     };
     void RememberCert(const std::string& url, CachedCert c) const;
+    crypto::LeafCert CheckCert(const std::string& pem, bool chain) const;
+    std::optional<std::string> FetchCertPem(const std::string& url, long long now, bool& shared,
+                                            std::string& reason) const;
     mutable std::map<std::string, CachedCert> certs_;  // url -> its certificate, passed or failed
     mutable long long download_window_ms_ = 0;         // the minute new certificate URLs are counted in
     mutable int downloads_in_window_ = 0;
