@@ -348,7 +348,13 @@ def test_voids_paid_at_the_cancel_release_while_others_buy_and_timers_run():
             res = [j.result(90) for j in jobs]
         orders = [a, b] + [x for x in (res[2], res[4], res[5]) if x]
         check_round([pid], orders)
-        assert db_row("SELECT or_st, stock_held FROM orders WHERE id = '%s'" % a) == ["RF", "f"]
+        # a: RF. Its unit comes back when the void is where orderpay first learnt of the payment;
+        # paysim's cancel pays the trade and refunds it in two steps, and a query between them
+        # (reconcile's, or the other expire's close) finds it paid and settles it first: then it
+        # was seen paid and keeps its unit, as b may (an ASan CI run hit that interleaving). The
+        # release itself is tested without a racing query in test_void_refunds; here the ledger
+        # (check_round) must balance either way.
+        assert db_row("SELECT or_st FROM orders WHERE id = '%s'" % a) == ["RF"]
         # b: RF, holding or not: a second voider (the other expire, reconcile) can record the
         # reversal between the notification's storing and its settle; then nobody saw b paid.
         assert db_row("SELECT or_st FROM orders WHERE id = '%s'" % b) == ["RF"]
