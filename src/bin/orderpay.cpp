@@ -38,7 +38,7 @@ constexpr const char* kUsage = R"(usage: orderpay [--config FILE] COMMAND ...
   merchant list
   seller set --site SITE --prefix wx|zfb|paypal --merchant ID | seller list
   order show ID | order list [--site S] [--state ST] [--limit N]
-  expire [--limit N]                        fail unpaid orders past expiry, give stock back
+  expire [--limit N]                        fail unpaid orders past expiry, give stock back; prune the inbox
   reconcile [--limit N] [--min-age 60]      query waiting and failed slips and unfinished refunds; list what needs attention
   refund ORDER [--amount X] --reason R [--key K] [--despite-conflict]
                                             refund a paid order (all that is left without --amount)
@@ -53,6 +53,9 @@ constexpr const char* kUsage = R"(usage: orderpay [--config FILE] COMMAND ...
                 [--webhook-id W] [--cert-file PEM]
   inbox list [--verdict V] [--limit N]      stored notifications, newest first
   inbox replay [--older-than 60s] [--verdict received|error] [--limit N]   decide what a dying worker left
+  inbox prune [--older-than 30d] [--rejected-older-than 7d] [--limit N]
+                                            drop notifications decided before then (also run by expire,
+                                            with notify.keep_days and notify.keep_rejected_days)
   audit [--replay-interval 600] [--expire-grace 600] [--list]  check every invariant; exit 1 on a violation
   sql [NAME]                                the named statements' names, or one's SQL text
 --version prints the version. Add --json for machine-readable output. Config: --config, $ORDERPAY_CONFIG, /etc/orderpay/orderpay.conf

@@ -52,6 +52,7 @@ const std::vector<Spec>& Specs() {
         {"notify", "verify", {"site", "provider", "body", "headers", "webhook-id", "cert-file"}},
         {"inbox", "list", {"verdict", "limit"}},
         {"inbox", "replay", {"older-than", "verdict", "limit"}},
+        {"inbox", "prune", {"older-than", "rejected-older-than", "limit"}},
         {"audit", "", {"replay-interval", "expire-grace"}, {"list"}},
     };
     return specs;

@@ -1,6 +1,8 @@
-// `orderpay inbox list|replay`: the notification inbox. Replay decides rows a dying worker left
-// "received" (or whose evaluation failed) through the endpoint's own code path; it is idempotent,
-// and the reconcile timer runs it.
+// `orderpay inbox list|replay|prune`: the notification inbox. Replay decides rows a dying worker
+// left "received" (or whose evaluation failed) through the endpoint's own code path; it is
+// idempotent, and the reconcile timer runs it. Prune drops rows decided long ago (the expire timer
+// runs it with the config's ages).
+#include <cerrno>
 #include <cstdlib>
 #include <iostream>
 
@@ -17,17 +19,27 @@ namespace {
 
 constexpr const char* kUsage =
     "inbox list [--verdict V] [--limit N] [--json] | inbox replay [--older-than 60s] [--verdict "
-    "received|error] "
-    "[--limit N]";
+    "received|error] [--limit N] | inbox prune [--older-than 30d] [--rejected-older-than 7d] [--limit N]";
 
-// "60", "60s", "5m", "2h" -> seconds.
-std::int64_t Seconds(const std::string& text) {
+// Every provider resends an unanswered notification for at most three days (WeChat Pay about 24
+// hours, Alipay 25, PayPal 3 days); PayPal's event ids dedupe against the rows kept. A row that
+// settled, or was a duplicate, is kept at least a week past the last resend it could dedupe.
+constexpr std::int64_t kMinKeepDecidedS = 7LL * 86400;
+
+// "60", "60s", "5m", "2h", "7d" -> seconds.
+std::int64_t Seconds(const std::string& text, const std::string& flag = "older-than") {
     char* end = nullptr;
+    errno = 0;
     long long n = std::strtoll(text.c_str(), &end, 10);
     std::string unit(end ? end : "");
-    std::int64_t mul = unit.empty() || unit == "s" ? 1 : unit == "m" ? 60 : unit == "h" ? 3600 : -1;
-    if (text.empty() || end == text.c_str() || n < 0 || mul < 0 || n > 10LL * 366 * 86400)
-        throw UsageError("--older-than: a duration like 60s, 5m or 2h");
+    std::int64_t mul = unit.empty() || unit == "s" ? 1
+                       : unit == "m"               ? 60
+                       : unit == "h"               ? 3600
+                       : unit == "d"               ? 86400
+                                                   : -1;
+    if (text.empty() || end == text.c_str() || errno == ERANGE || n < 0 || mul < 0 ||
+        n > 10LL * 366 * 86400 / mul)
+        throw UsageError("--" + flag + ": a duration like 60s, 5m, 2h or 7d (at most ten years)");
     return n * mul;
 }
 
@@ -83,12 +95,46 @@ int Replay(Env& env, const Args& a) {
     return failed ? 1 : 0;
 }
 
+int Prune(Env& env, const Args& a) {
+    InboxAges ages = InboxAges::From(env.cfg);
+    if (std::optional<std::string> v = a.Flag("older-than")) {
+        ages.decided_s = Seconds(*v);
+        if (*ages.decided_s < kMinKeepDecidedS)
+            throw UsageError("--older-than: at least 7d (providers resend for up to three days)");
+    }
+    // Any age, none too: in a flood of forgeries an operator may drop them all at once.
+    if (std::optional<std::string> v = a.Flag("rejected-older-than"))
+        ages.rejected_s = Seconds(*v, "rejected-older-than");
+    const InboxPruned p = PruneInbox(env, ages, a.Limit(100000));
+    std::cout << "pruned " << p.rejected << " rejected notifications"
+              << (ages.rejected_s ? "" : " (kept: no age given)") << ", " << p.decided
+              << " settled, duplicate or ignored" << (ages.decided_s ? "" : " (kept: no age given)") << '\n';
+    return 0;
+}
+
 }  // namespace
+
+InboxAges InboxAges::From(const Config& cfg) {
+    InboxAges ages;
+    if (const std::int64_t days = cfg.GetInt("notify.keep_rejected_days", 7)) ages.rejected_s = days * 86400;
+    if (const std::int64_t days = cfg.GetInt("notify.keep_days", 0)) ages.decided_s = days * 86400;
+    return ages;
+}
+
+InboxPruned PruneInbox(Env& env, const InboxAges& ages, std::int64_t most) {
+    InboxPruned p;
+    if (ages.rejected_s) p.rejected = store::PruneNotifications(env.db, {"rejected"}, *ages.rejected_s, most);
+    if (ages.decided_s)
+        p.decided =
+            store::PruneNotifications(env.db, {"settled", "duplicate", "ignored"}, *ages.decided_s, most);
+    return p;
+}
 
 int Inbox(Env& env, const Args& a) {
     std::string verb = a.pos.size() > 1 ? a.pos[1] : "";
     if (verb == "list") return List(env, a);
     if (verb == "replay") return Replay(env, a);
+    if (verb == "prune") return Prune(env, a);
     throw UsageError(kUsage);
 }
 

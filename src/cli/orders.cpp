@@ -158,6 +158,18 @@ int ExpireCmd(Env& env, const Args& a) {
         env.db.ResetTransaction();
         log::Warn("expire: provider cache not pruned: ", e.what());
     }
+    // Every minute, at most this many of each kind: forgeries stored at nginx's limit for one
+    // address (50 a second) are dropped faster than they come once they are old enough.
+    try {
+        const InboxPruned p = PruneInbox(env, InboxAges::From(env.cfg), 20000);
+        if (p.rejected || p.decided)
+            log::Info("expire: dropped ", p.rejected, " rejected and ", p.decided,
+                      " other notifications decided before the config's notify.keep_rejected_days / "
+                      "notify.keep_days");
+    } catch (const std::exception& e) {
+        env.db.ResetTransaction();
+        log::Warn("expire: notifications not pruned: ", e.what());
+    }
     if (a.json) {
         std::cout << "{\"expired\":" << expired << ",\"settled\":" << settled << ",\"left\":" << left
                   << ",\"errors\":" << errors << "}\n";

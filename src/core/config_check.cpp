@@ -46,6 +46,8 @@ constexpr std::array kWholeKeys = {
     WholeKey{"alipay.scan_poll_ms", 5000, 1, 60000},
     WholeKey{"alipay.scan_poll_tries", 5, 0, 100},
     WholeKey{"alipay.cancel_tries", 3, 1, 100},
+    WholeKey{"notify.keep_rejected_days", 7, 0, 3660},
+    WholeKey{"notify.keep_days", 0, 0, 3660},
     WholeKey{"paysim.workers", 4, 1, 256},
     WholeKey{"paysim.notify_connect_timeout_ms", 2000, 1, kTenMinutesMs},
     WholeKey{"paysim.notify_timeout_ms", 10000, 1, kTenMinutesMs},
@@ -104,6 +106,10 @@ std::string CheckConfig(const Config& cfg, ConfigUser user) {
     std::string error;
     for (const WholeKey& k : kWholeKeys)
         if (!cfg.GetWhole(k.key, k.fallback, k.min, k.max, error)) return error;
+    // Providers resend for up to three days, and PayPal's event ids dedupe against the rows kept.
+    if (const std::int64_t d = cfg.GetInt("notify.keep_days", 0); d > 0 && d < 7)
+        return "notify.keep_days must be 0 (keep every decided notification) or at least 7, not " +
+               std::to_string(d);
     if (const std::string f = cfg.Get("log_format", "text"); f != "text" && f != "json")
         return "log_format must be text or json, not '" + f + "'";
     if (std::string e = CheckUrl(cfg, "notify_base_url", user == ConfigUser::kDaemon); !e.empty()) return e;

@@ -2,6 +2,8 @@
 // byte that is not UTF-8 can never keep a payment notification from being stored.
 #include "orderpay/store/notifications.hpp"
 
+#include <algorithm>
+
 #include "orderpay/crypto/digest.hpp"
 #include "orderpay/domain/ids.hpp"
 #include "orderpay/http/form.hpp"
@@ -116,6 +118,22 @@ std::optional<StoredNotification> FindNotification(db::Connection& c, const std:
 std::vector<StoredNotification> ListNotifications(db::Connection& c,
                                                   const std::optional<std::string>& verdict, int limit) {
     return Rows(c.Exec(kNotifyList, {verdict, limit}));
+}
+
+std::int64_t PruneNotifications(db::Connection& c, const std::vector<std::string>& verdicts,
+                                std::int64_t older_than_s, std::int64_t most) {
+    constexpr std::int64_t kBatch = 1000;
+    std::string list = "{";
+    for (const std::string& v : verdicts) list += (list.size() > 1 ? "," : "") + v;
+    list += "}";
+    std::int64_t gone = 0;
+    while (gone < most) {
+        const std::int64_t batch = std::min(kBatch, most - gone);
+        const std::int64_t n = c.Query(kNotifyPrune.sql, {list, older_than_s, batch}).Affected();
+        gone += n;
+        if (n < batch) break;
+    }
+    return gone;
 }
 
 bool EventSeenBefore(db::Connection& c, const std::string& provider, const std::string& id,

@@ -59,4 +59,13 @@ const db::Statement kNotifyList{"notify_list", "SELECT " NOTIFY_COLS
                                                " FROM notifications WHERE ($1::text IS NULL OR verdict = $1) "
                                                "ORDER BY id DESC LIMIT $2"};
 
+// store::PruneNotifications: a batch of rows decided more than $2 seconds ago with a verdict in $1,
+// through migration 021's index (the IN list lets the planner prove it, whatever $1 holds). Never
+// an undecided row, nor a report reconcile lists (NOTIFY_KEPT). The CLI's, run unprepared.
+const db::Statement kNotifyPrune{
+    "notify_prune",
+    "DELETE FROM notifications WHERE id IN (SELECT n.id FROM notifications n "
+    "WHERE n.verdict = ANY ($1::text[]) AND n.verdict IN ('settled', 'duplicate', 'ignored', 'rejected') "
+    "AND n.ct < now() - make_interval(secs => $2::float8) AND NOT " NOTIFY_KEPT("n") " LIMIT $3)"};
+
 }  // namespace orderpay::store

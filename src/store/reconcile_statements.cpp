@@ -43,9 +43,6 @@ const db::Statement kSlipsOfPaidOrdersFail{
 // 014's two, 017's and 020's), so the cost follows the list, not the shop's
 // history. An open slip is never superseded (superseding
 // fails it), so the waiting index's NOT superseded loses none.
-#define MISMATCH_RE "'^(amount|currency) check failed: |amount/currency .* != slip '"
-#define PAID_AGAIN_RE "'^slip already OK with transaction '"
-#define OUTSIDE_RE "'^no refund of ours named '"
 const db::Statement kSlipsNeedingAttention{
     "slips_needing_attention",
     "WITH cand AS (SELECT id FROM pay_slips WHERE refund_needed "
@@ -111,9 +108,6 @@ const db::Statement kSlipsNeedingAttention{
     "OR (st IN ('NEW', 'WAIT') AND ct < now() - interval '10 minutes') "
     "OR (st = 'FAIL' AND closed_at IS NULL AND ct < now() - interval '1 day') "
     "ORDER BY ct"};
-#undef MISMATCH_RE
-#undef PAID_AGAIN_RE
-#undef OUTSIDE_RE
 const db::Statement kSlipConfirmClosed{"slip_confirm_closed",
                                        "UPDATE pay_slips SET closed_at = now() "
                                        "WHERE id = $1 AND st = 'FAIL' AND closed_at IS NULL"};

@@ -10,6 +10,19 @@
 #define REFUND_CONFLICT_RE "'^conflict: refund '"
 #define REFUND_CONFLICT_WEEK "interval '7 days'"
 
+// The reasons of the provider reports `orderpay reconcile` lists a slip for (MISMATCH: another
+// amount or currency reported paid; PAID_AGAIN: a paid slip reported paid under another
+// transaction; OUTSIDE: a refund orderpay did not make), written by app/notify and store/settle.
+#define MISMATCH_RE "'^(amount|currency) check failed: |amount/currency .* != slip '"
+#define PAID_AGAIN_RE "'^slip already OK with transaction '"
+#define OUTSIDE_RE "'^no refund of ours named '"
+// A stored notification that is such a report, or a refund conflict: the inbox keeps it whatever
+// its age (store::PruneNotifications), since it is the only record of money in doubt.
+#define NOTIFY_KEPT(n)                                                                                  \
+    "((" n ".verdict = 'rejected' AND (" n ".reason ~ " MISMATCH_RE " OR " n ".reason ~ " PAID_AGAIN_RE \
+    ")) OR (" n ".verdict = 'ignored' AND (" n ".reason ~ " OUTSIDE_RE " OR " n                         \
+    ".reason ~ " REFUND_CONFLICT_RE ")))"
+
 // A slip's columns under s_ names, for a statement that also returns its order's or a merchant's.
 #define PREFIXED_SLIP_COLS(p)                                                                               \
     p ".id AS s_id, " p ".order_id AS s_order_id, " p ".site_id AS s_site_id, " p ".pay_tp AS s_pay_tp, " p \

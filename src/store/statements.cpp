@@ -377,8 +377,9 @@ std::span<const db::Statement> AllStatements() {
 }
 
 std::span<const db::Statement> CliStatements() {
-    static const db::Statement kList[] = {kOrderExpireDue,         kOrderExpireRetry,      kOrderExpireTried,
-                                          kOrderExpireDueUnmarked, kOrdersHaveExpireTried, kCachePrune};
+    static const db::Statement kList[] = {
+        kOrderExpireDue,        kOrderExpireRetry, kOrderExpireTried, kOrderExpireDueUnmarked,
+        kOrdersHaveExpireTried, kCachePrune,       kNotifyPrune};
     return kList;
 }
 

@@ -138,3 +138,11 @@ def test_reconcile_attention_list_is_gathered_by_index():
                   "notifications_ct_idx1",  # (migrations 014, 017, 020): all on (ct), named in
                   "notifications_ct_idx2"):  # creation order in the copy
         assert re.search(r"(Index (Only )?Scan using|Bitmap Index Scan on) %s\b" % index, plan), (index, plan)
+
+
+def test_the_inbox_retention_reads_decided_rows_through_its_index():
+    """`orderpay expire` runs the inbox's retention every minute (migration 021): it must find the
+    rows due by the (verdict, ct) index of decided rows, not read the whole inbox each minute."""
+    plan = generic_plan_on_empty("notify_prune", ["notifications"])
+    assert "Seq Scan" not in plan, plan
+    assert re.search(r"Index Cond: \(\(verdict = ANY \(.*\)\) AND \(ct < ", plan), plan

@@ -6,14 +6,15 @@ PostgreSQL, dropped by a finalizer) and points the binaries at them with ORDERPA
 database is only read (pg_dump) and written through the stack's normal API and CLI flows.
 
 It proves:
-- a database made by the previous release (migrations 001..019, applied by hand with psql and
+- a database made by the previous release (migrations 001..020, applied by hand with psql and
   recorded in schema_migrations as src/db/migrations.cpp does) has the same schema as this
-  build's migrate with 020 reverted, and a pg_dump of the live database holds all of it; on that
-  copy (020 reverted), holding real orders (WT, OK, partly and
+  build's migrate with 021 reverted, and a pg_dump of the live database holds all of it; on that
+  copy (021 reverted), holding real orders (WT, OK, partly and
   fully refunded RF, a superseded FAIL slip, refunds, notifications), `orderpay migrate` applies
-  exactly 020, says "schema up to date" the second time, and `audit`, `order list`, `expire` and
-  `reconcile` work on the upgraded data; a copy from before 019 (expire's column) still expires
-  before it is migrated; a copy three releases back (019 and 018 reverted too) takes all three;
+  exactly 021, says "schema up to date" the second time, and `audit`, `order list`, `expire` and
+  `reconcile` work on the upgraded data; a copy from before 019 (expire's column; 020 reverted
+  too) still expires before it is migrated; a copy four releases back (020, 019 and 018 reverted
+  too) takes all four;
 - four `orderpay migrate` at once on an empty database apply each migration exactly once and
   leave the complete schema, and all exit 0 (a first-time race in CREATE TABLE schema_migrations
   made some exit 1);
@@ -175,7 +176,7 @@ def seeded():
 
 @pytest.fixture
 def old_copy(newdb, seeded):
-    """A pg_dump of the main database restored into a new database, with migration 020 reverted
+    """A pg_dump of the main database restored into a new database, with migration 021 reverted
     (its index dropped, its record deleted): what the previous release left behind."""
     db = newdb()
     with tempfile.TemporaryDirectory() as tmp:
@@ -192,14 +193,15 @@ def old_copy(newdb, seeded):
 
 @pytest.fixture
 def copy_before_019(old_copy):
-    """The copy two releases back: 019 reverted too (a shop that skipped a release)."""
+    """The copy three releases back: 020 and 019 reverted too (a shop that skipped releases)."""
+    revert_020(old_copy)
     revert_019(old_copy)
     return old_copy
 
 
 @pytest.fixture
 def older_copy(copy_before_019):
-    """The copy three releases back: 019 and 018 reverted too (a shop that skipped two)."""
+    """The copy four releases back: 020, 019 and 018 reverted too (a shop that skipped three)."""
     revert_018(copy_before_019)
     return copy_before_019
 
@@ -208,18 +210,34 @@ AUDIT_BEFORE_REVERT = {}
 
 
 def revert_last(db):
-    """Undoes migration 020 (its index and its record): the previous release's database."""
-    assert LAST == "020_refund_conflicts.sql", "this test reverts 020; update it for %s" % LAST
-    pg(db, "-1", "-c", "DROP INDEX notifications_refund_conflict",
+    """Undoes migration 021 (its index and its record): the previous release's database."""
+    assert LAST == "021_notification_retention.sql", "this test reverts 021; update it for %s" % LAST
+    pg(db, "-1", "-c", "DROP INDEX notifications_decided",
        "-c", "DELETE FROM schema_migrations WHERE name = '%s'" % LAST)
+
+
+M020 = "020_refund_conflicts.sql"
+
+
+def revert_020(db):
+    """Undoes migration 020 (its index and its record), on a database 021 is already reverted
+    from."""
+    assert recorded(db)[-1] == M020, recorded(db)
+    pg(db, "-1", "-c", "DROP INDEX notifications_refund_conflict",
+       "-c", "DELETE FROM schema_migrations WHERE name = '%s'" % M020)
 
 
 M019 = "019_expire_rotation.sql"
 
 
+def applied_from(first):
+    """What `orderpay migrate` prints on a database that lacks `first` and every one after it."""
+    return ["applied " + m for m in MIGRATIONS[MIGRATIONS.index(first):]] + ["migrated"]
+
+
 def revert_019(db):
-    """Undoes migration 019 (its column and its record), on a database 020 is already reverted
-    from."""
+    """Undoes migration 019 (its column and its record), on a database 021 and 020 are already
+    reverted from."""
     assert recorded(db)[-1] == M019, recorded(db)
     pg(db, "-1", "-c", "ALTER TABLE orders DROP COLUMN expire_tried_at",
        "-c", "DELETE FROM schema_migrations WHERE name = '%s'" % M019)
@@ -230,7 +248,7 @@ M018 = "018_stock_taken_per_line.sql"
 
 def revert_018(db):
     """Undoes migration 018 (its column and trigger, its two functions and its record), on a
-    database 020 and 019 are already reverted from."""
+    database 021, 020 and 019 are already reverted from."""
     assert recorded(db)[-1] == M018, recorded(db)
     functions = []
     for name in ("009_create_order_function.sql", "010_settle_function.sql"):
@@ -255,7 +273,7 @@ def test_the_reverted_copy_is_exactly_the_previous_release_schema(newdb, old_cop
     apply_by_hand(by_hand, MIGRATIONS[:-1])
     assert recorded(by_hand) == recorded(old_copy) == MIGRATIONS[:-1]
     # The main database may hold other tests' artifacts (a trigger function), so the previous
-    # release is also made from nothing: this build's migrate on an empty database, 020 reverted.
+    # release is also made from nothing: this build's migrate on an empty database, 021 reverted.
     fresh = newdb()
     res = op(fresh, "migrate")
     assert res.returncode == 0, res.stdout + res.stderr
@@ -280,7 +298,7 @@ def test_upgrade_with_real_data_applies_only_the_missing_migration(old_copy, see
     assert int(q(old_copy, "SELECT count(*) FROM notifications n JOIN pay_slips s ON s.id = n.slip_id "
                            "WHERE s.order_id IN ('%s')" % ids)) >= 2
     audit_before = AUDIT_BEFORE_REVERT[old_copy]
-    # 020 adds an index only reconcile's attention list uses: the CLI runs and says to migrate.
+    # 021 adds an index only the inbox's retention uses: the CLI runs and says to migrate.
     unmigrated = op(old_copy, "audit")
     assert "lacks 1 migration(s), from %s: run orderpay migrate" % LAST in unmigrated.stderr, unmigrated.stderr
     assert (unmigrated.returncode, re.sub(r"by \d+ s", "by N s", unmigrated.stdout)) == (
@@ -326,24 +344,25 @@ def test_expire_before_migrate_still_expires_in_expiry_order(copy_before_019, se
     q(old_copy, "UPDATE orders SET expi = now() - interval '1 hour' WHERE id = '%s'" % seeded["expiring"])
     res = op(old_copy, "expire", "--json")
     assert res.returncode == 0, res.stdout + res.stderr
-    assert "lacks 2 migration(s), from %s: run orderpay migrate" % M019 in res.stderr, res.stderr
+    assert "lacks 3 migration(s), from %s: run orderpay migrate" % M019 in res.stderr, res.stderr
     assert q(old_copy, "SELECT or_st FROM orders WHERE id = '%s'" % seeded["expiring"]) == "FA"
-    assert recorded(old_copy) == MIGRATIONS[:-2]
+    assert recorded(old_copy) == MIGRATIONS[:-3]
     res = op(old_copy, "migrate")
-    assert res.returncode == 0 and res.stdout.splitlines() == ["applied " + M019, "applied " + LAST, "migrated"], \
+    assert res.returncode == 0 and res.stdout.splitlines() == applied_from(M019), \
         res.stdout + res.stderr
     assert q(old_copy, "SELECT count(*) FROM information_schema.columns WHERE table_name = 'orders' "
                        "AND column_name = 'expire_tried_at'") == "1"
 
 
-def test_the_copy_three_releases_back_is_exactly_that_schema(newdb, older_copy):
+def test_the_copy_four_releases_back_is_exactly_that_schema(newdb, older_copy):
     by_hand = newdb()
-    apply_by_hand(by_hand, MIGRATIONS[:-3])
-    assert recorded(by_hand) == recorded(older_copy) == MIGRATIONS[:-3]
+    apply_by_hand(by_hand, MIGRATIONS[:-4])
+    assert recorded(by_hand) == recorded(older_copy) == MIGRATIONS[:-4]
     fresh = newdb()
     res = op(fresh, "migrate")
     assert res.returncode == 0, res.stdout + res.stderr
     revert_last(fresh)
+    revert_020(fresh)
     revert_019(fresh)
     revert_018(fresh)
     assert schema(by_hand) == schema(fresh)
@@ -588,7 +607,7 @@ def test_migrate_waiting_for_a_held_table_lets_writers_through_then_finishes(hel
         if migrate.poll() is None:
             migrate.kill()
             migrate.wait()
-    assert migrate.returncode == 0 and out.splitlines() == ["applied " + M019, "applied " + LAST, "migrated"], \
+    assert migrate.returncode == 0 and out.splitlines() == applied_from(M019), \
         out + err
     assert "migration %s waits: another session holds a table it changes" % M019 in err, err
     assert recorded(db) == MIGRATIONS
@@ -609,7 +628,7 @@ def test_migrate_gives_up_on_a_table_held_too_long_and_applies_nothing(held_orde
                  "AND column_name = 'expire_tried_at'") == "0"
     release()
     res = op(db, "migrate")
-    assert res.returncode == 0 and res.stdout.splitlines() == ["applied " + M019, "applied " + LAST, "migrated"], \
+    assert res.returncode == 0 and res.stdout.splitlines() == applied_from(M019), \
         res.stdout + res.stderr
 
 
@@ -631,7 +650,7 @@ def test_a_second_migrate_behind_one_waiting_for_a_held_table_says_so_and_gives_
         assert first.poll() is None
         release()
         out, err = first.communicate(timeout=60)
-        assert first.returncode == 0 and out.splitlines() == ["applied " + M019, "applied " + LAST, "migrated"], \
+        assert first.returncode == 0 and out.splitlines() == applied_from(M019), \
             out + err
     finally:
         for p in (first, second):
@@ -654,7 +673,7 @@ def test_a_buy_already_inside_the_old_function_when_migrate_commits_is_served(ol
     stock_taken. Held up on the migration's table lock, its insert then meets the new column: it
     must still succeed and record what that line took (CI caught this as a rare 500 in the
     traffic test above; here the interleaving is forced with a lock held by a third session). On a
-    copy three releases back: the upgrade that brought 018, as a shop that skipped 018 takes it."""
+    copy four releases back: the upgrade that brought 018, as a shop that skipped 018 takes it."""
     old_copy = older_copy
     site = STACK["DEMO_SITE"]
     product = STACK["DEMO_STOCK_PRODUCT"] if counted else STACK["DEMO_PRODUCT"]
@@ -699,7 +718,7 @@ def test_a_buy_already_inside_the_old_function_when_migrate_commits_is_served(ol
             assert holder.wait(30) == 0, holder.stderr.read()
             out, err = migrate.communicate(timeout=60)
             assert migrate.returncode == 0 and out.splitlines() == \
-                ["applied " + M018, "applied " + M019, "applied " + LAST, "migrated"], out + err
+                applied_from(M018), out + err
             buyer.join(30)
             st, _, reply = got["reply"]
             assert st == 200, (reply, read(log)[-2000:])

@@ -56,4 +56,11 @@ std::optional<StoredNotification> FindNotification(db::Connection& c, const std:
 std::vector<StoredNotification> ListNotifications(db::Connection& c,
                                                   const std::optional<std::string>& verdict, int limit);
 
+/// The inbox's retention: deletes rows decided more than `older_than_s` seconds ago whose verdict
+/// is one of `verdicts` (of settled, duplicate, ignored, rejected), a batch at a time (each its
+/// own statement, so no lock is held long) until none is left or `most` are gone; never an
+/// undecided row, nor a report `orderpay reconcile` lists. How many went.
+std::int64_t PruneNotifications(db::Connection& c, const std::vector<std::string>& verdicts,
+                                std::int64_t older_than_s, std::int64_t most);
+
 }  // namespace orderpay::store
