@@ -139,15 +139,12 @@ int RefundCmd(Env& env, const Args& a) {
             throw UsageError("--slip refunds the whole slip: no ORDER, no --amount");
         std::optional<store::SlipRow> slip = store::FindSlip(env.db, *slip_id);
         if (!slip) return Fail("no such slip");
-        if (std::string why = app::RefundBlocker(ctx, *slip); !why.empty())
-            return Fail("e.www.refund.unsupported: " + why);
         req.slip = slip->id;
         req.site = slip->site_id;
-        if (!key) {
-            req.idempotency_key = DerivedKey("slip " + slip->id, std::nullopt, reason);
-            return RequestWithWords(a, ctx, req);
-        }
-        return Report(a, app::RequestRefund(ctx, req));
+        if (!key) req.idempotency_key = DerivedKey("slip " + slip->id, std::nullopt, reason);
+        if (std::string why = app::RefundBlocker(ctx, *slip, req.idempotency_key); !why.empty())
+            return Fail("e.www.refund.unsupported: " + why);
+        return key ? Report(a, app::RequestRefund(ctx, req)) : RequestWithWords(a, ctx, req);
     }
     if (a.pos.size() != 2) throw UsageError(kRefundUsage);
     const std::string& order_id = a.pos[1];
@@ -157,8 +154,6 @@ int RefundCmd(Env& env, const Args& a) {
     if (!v->slip || v->slip->st != domain::SlipState::kOk)
         return Fail("e.www.refund.not_paid: order " + order_id + " is " +
                     std::string(domain::ToString(v->order.or_st)));
-    if (std::string why = app::RefundBlocker(ctx, *v->slip); !why.empty())
-        return Fail("e.www.refund.unsupported: " + why);
     if (std::optional<std::string> amount = a.Flag("amount")) {
         const int exp = domain::CurrencyExponent(v->order.currency).value_or(2);
         req.amount = handlers::RefundAmount(*amount, exp);
@@ -168,11 +163,10 @@ int RefundCmd(Env& env, const Args& a) {
     }
     req.site = *site;
     req.order = order_id;
-    if (!key) {
-        req.idempotency_key = DerivedKey("order " + order_id, req.amount, reason);
-        return RequestWithWords(a, ctx, req);
-    }
-    return Report(a, app::RequestRefund(ctx, req));
+    if (!key) req.idempotency_key = DerivedKey("order " + order_id, req.amount, reason);
+    if (std::string why = app::RefundBlocker(ctx, *v->slip, req.idempotency_key); !why.empty())
+        return Fail("e.www.refund.unsupported: " + why);
+    return key ? Report(a, app::RequestRefund(ctx, req)) : RequestWithWords(a, ctx, req);
 }
 
 int ApiKeyCmd(Env& env, const Args& a) {

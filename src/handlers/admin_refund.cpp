@@ -31,7 +31,7 @@ http::Response AdminRefund(app::Context& ctx, app::Call& call, const http::Reque
     const std::string order_json = app::RenderOrder(v->order, v->items, v->slip);
     if (!v->slip || v->slip->st != domain::SlipState::kOk)
         return http::Fail(http::Err::kRefundNotPaid, {}, "{\"order\":" + order_json + "}");
-    if (std::string why = app::RefundBlocker(ctx, *v->slip); !why.empty())
+    if (std::string why = app::RefundBlocker(ctx, *v->slip, in.idempotency_key); !why.empty())
         return http::Fail(http::Err::kRefundUnsupported,
                           std::string(http::Info(http::Err::kRefundUnsupported).msg) + " (" + why + ")",
                           "{\"order\":" + order_json + "}");

@@ -17,6 +17,9 @@ const db::Statement kRefundOpen{"refund_open",
     "coalesce(s.provider_txn_id, '') AS txn_id, coalesce(s.provider_ref, '') AS provider_ref, " \
     "s.amount AS paid_amount FROM refunds r JOIN pay_slips s ON s.id = r.slip_id "
 const db::Statement kRefundGet{"refund_get", REFUND_SELECT "WHERE r.id = $1"};
+// The refund a site's idempotency key already names (its UNIQUE (site_id, idempotency_key)).
+const db::Statement kRefundByKey{"refund_by_key",
+                                 REFUND_SELECT "WHERE r.site_id = $1 AND r.idempotency_key = $2"};
 // A refund notification that names only the provider's refund id (PayPal's); migration 012's
 // index finds it.
 const db::Statement kRefundByProviderId{"refund_by_provider_id",
@@ -73,6 +76,12 @@ const db::Statement kRefundNote{"refund_note",
                                 "UPDATE refunds SET note = left($2, 500), provider_refund_id = "
                                 "coalesce(nullif($3, ''), provider_refund_id), "
                                 "lm = now() WHERE id = $1 AND st IN ('NEW', 'PROCESSING')"};
+// A held refund sent by its key's replay with the operator's --despite-conflict: said on the row
+// as a refund opened with it says it (requested_by, at most 80 characters), once.
+const db::Statement kRefundSentDespite{
+    "refund_sent_despite",
+    "UPDATE refunds SET requested_by = left(requested_by || ', sent: cli --despite-conflict', 80), "
+    "lm = now() WHERE id = $1 AND st = 'NEW' AND strpos(requested_by, '--despite-conflict') = 0"};
 const db::Statement kRefundsDue{"refunds_due",
                                 "SELECT id FROM refunds WHERE st IN ('NEW', 'PROCESSING') "
                                 "AND ct < now() - make_interval(secs => $2::float8) "

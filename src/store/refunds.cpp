@@ -108,6 +108,15 @@ std::optional<RefundRow> FindRefund(db::Connection& c, const std::string& id) {
     return RefundFrom(c.Exec(kRefundGet, {id}));
 }
 
+void MarkSentDespiteConflict(db::Connection& c, const std::string& id) {
+    c.Exec(kRefundSentDespite, {id});
+}
+
+std::optional<RefundRow> FindRefundByKey(db::Connection& c, const std::string& site, const std::string& key) {
+    if (key.empty() || key.size() > 128) return std::nullopt;
+    return RefundFrom(c.Exec(kRefundByKey, {site, key}));
+}
+
 std::optional<RefundRow> FindRefundByProviderId(db::Connection& c, const std::string& provider,
                                                 const std::string& provider_refund_id) {
     if (provider_refund_id.empty() || provider_refund_id.size() > 128) return std::nullopt;

@@ -355,6 +355,8 @@ std::span<const db::Statement> AllStatements() {
         &kSlipReversed,
         &kOrderReleaseVoided,
         &kRefundGet,
+        &kRefundByKey,
+        &kRefundSentDespite,
         &kRefundClaim,
         &kRefundConflict,
         &kRefundTalkTry,

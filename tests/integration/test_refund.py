@@ -406,6 +406,48 @@ def test_a_merchant_that_cannot_refund_is_refused_before_anything_is_written():
     assert refund_rows(order["id"]) == 0
 
 
+def test_a_retry_gets_its_refund_after_the_merchant_lost_what_new_refunds_need():
+    """A client retries admin/refund with its idempotency_key after a timeout; meanwhile the
+    merchant's client certificate was taken away. The retry got 409 e.www.refund.unsupported, which
+    reads as "nothing was refunded", though the first request had refunded (review s25-diff #8).
+    The replay answers its refund; a new refund is still refused; the CLI's own words likewise."""
+    from helpers import ensure_site, wait_for
+    tag = uuid.uuid4().hex[:6]
+    mid, site = "wx-lost-" + tag, "lostcert-" + tag
+    cli("merchant", "add", mid, "--provider", "wx", "--app-id", STACK["DEMO_WX_APP_ID"], "--mch-id",
+        STACK["DEMO_WX_MCH_ID"], "--key-file", STACK["DEMO_WX_KEY_FILE"],
+        "--client-cert-file", STACK["DEMO_WX_CLIENT_CERT"], "--client-key-file", STACK["DEMO_WX_CLIENT_KEY"])
+    ensure_site(site, "--store", "demo-users", "--currency", "CNY")
+    cli("seller", "set", "--site", site, "--prefix", "wx", "--merchant", mid)
+    cli("product", "add", "tea", "--site", site, "--title", "Tea", "--price", "3.00")
+    st, body, raw, _ = api("POST", "buy", ticket=STACK["DEMO_TICKET"], site=site,
+                           json={"products": [{"id": "tea", "amount": 1}], "pay_tp": "wx.qrcode"})
+    assert st == 200, raw
+    order = body["data"]
+    sim_pay(order["pay_id"])
+    assert wait_for(lambda: db_row("SELECT or_st FROM orders WHERE id = '%s'" % order["id"]) == ["OK"], timeout=5)
+    site_key = cli("apikey", "issue", "--site", site).stdout.strip()
+    ask = {"order": order["id"], "amount": "1.00", "reason": "r", "idempotency_key": "k-" + tag}
+    st, first, raw, _ = admin("POST", "refund", site_key, ask, site=site)
+    assert st == 200 and first["data"]["refund"]["st"] in ("PROCESSING", "OK"), raw
+    cli("refund", order["id"], "--amount", "0.50", "--reason", "cli words")
+    assert refund_rows(order["id"]) == 2
+    psql("UPDATE merchants SET options = options - 'client_cert_file' - 'client_key_file' WHERE id = '%s'" % mid)
+
+    st, again, raw, _ = admin("POST", "refund", site_key, ask, site=site)
+    assert st == 200 and again["data"]["refund"]["id"] == first["data"]["refund"]["id"], raw
+    assert again["data"]["refund"]["replay"] is True, raw
+    res = cli("refund", order["id"], "--amount", "0.50", "--reason", "cli words", check=False)
+    assert "e.www.refund.unsupported" not in res.stderr, res
+    assert "made before" in res.stderr or "(replay)" in res.stdout, res
+    # Anything new is refused as before, and writes nothing.
+    st, body, raw, _ = admin("POST", "refund", site_key, dict(ask, idempotency_key="k2-" + tag), site=site)
+    assert st == 409 and body["errCode"] == "e.www.refund.unsupported", raw
+    res = cli("refund", order["id"], "--amount", "0.50", "--reason", "other words", check=False)
+    assert res.returncode == 1 and "e.www.refund.unsupported" in res.stderr, res
+    assert refund_rows(order["id"]) == 2
+
+
 def refund_notify(slip, refund_id, **form):
     form.update({"out_trade_no": slip, "out_request_no": refund_id})
     st, body, raw, _ = sim("/sim/refund_notify", form)

@@ -157,3 +157,6 @@ def test_a_refund_asked_for_before_the_report_and_not_yet_sent_is_held():
               "--despite-conflict", check=False)
     assert res.returncode == 0 and " PROCESSING 2.00 CNY " in res.stdout and "(replay)" in res.stdout, res
     assert [x["out_refund_no"] for x in wx.sim_refunds(slip)["refunds"]][sent:] == [r2]
+    # The operator's word is on the row, as on a refund opened with it (review s25-diff #7).
+    assert db_row("SELECT requested_by FROM refunds WHERE id = '%s'" % r2)[0].endswith(
+        ", sent: cli --despite-conflict"), db_row("SELECT requested_by FROM refunds WHERE id = '%s'" % r2)

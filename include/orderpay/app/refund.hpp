@@ -25,8 +25,12 @@ struct RefundAnswer {
 
 /// Why the payment `slip` cannot be refunded through orderpay ("" when it can): its provider
 /// does not refund, its merchant is gone, or the merchant lacks what refunds need (a WeChat Pay
-/// v2 merchant without its API certificate). e.www.refund.unsupported, nothing written.
-std::string RefundBlocker(Context& ctx, const store::SlipRow& slip);
+/// v2 merchant without its API certificate). e.www.refund.unsupported, nothing written. Nothing
+/// blocks the replay of `key` when it names a refund of this slip that was sent already: the
+/// retry of a request that timed out gets that refund, not a refusal that reads as "nothing was
+/// refunded" (review s25-diff #8); a NEW one would be sent now, so it is blocked as a new one is.
+std::string RefundBlocker(Context& ctx, const store::SlipRow& slip,
+                          const std::optional<std::string>& key = std::nullopt);
 
 /// Opens the refund and sends it. A definitive refusal by the provider answers
 /// e.www.refund.failed with the refund (FAIL, its amount free again).

@@ -56,6 +56,12 @@ std::optional<std::string> FindRefundConflict(db::Connection& c, const RefundReq
 /// Opens a refund (NEW) with a new id, or answers why not; nothing is written unless kCreated.
 OpenResult OpenRefund(db::Connection& c, const RefundRequest& req);
 
+/// Adds ", sent: cli --despite-conflict" to a NEW refund's requested_by (once).
+void MarkSentDespiteConflict(db::Connection& c, const std::string& id);
+
+/// The refund `key` names in `site` (an idempotency key, the operator's or the CLI's words).
+std::optional<RefundRow> FindRefundByKey(db::Connection& c, const std::string& site, const std::string& key);
+
 /// A refund with its slip's payment ids; an id that cannot be one is not looked up.
 std::optional<RefundRow> FindRefund(db::Connection& c, const std::string& id);
 

@@ -27,9 +27,9 @@ extern const db::Statement kSiteReturnUrl, kCacheGet, kCachePut, kCacheDrop, kCa
 extern const db::Statement kNotifyIntake, kNotifyVerdict, kNotifyReceived, kNotifyGet, kNotifyList,
     kNotifyEventSeen, kNotifySetEvent;
 // Refunds and the operator API's keys.
-extern const db::Statement kRefundOpen, kRefundGet, kRefundClaim, kRefundFinish, kSlipReversed,
-    kOrderReleaseVoided, kRefundNote, kRefundsDue, kRefundStampQueried, kApiKeyGet, kRefundByProviderId,
-    kRefundTalkTry, kRefundTalkDone, kRefundTalkHeld, kRefundConflict;
+extern const db::Statement kRefundOpen, kRefundGet, kRefundByKey, kRefundSentDespite, kRefundClaim,
+    kRefundFinish, kSlipReversed, kOrderReleaseVoided, kRefundNote, kRefundsDue, kRefundStampQueried,
+    kApiKeyGet, kRefundByProviderId, kRefundTalkTry, kRefundTalkDone, kRefundTalkHeld, kRefundConflict;
 
 std::span<const db::Statement> AllStatements();
 /// Named statements only the CLI runs, unprepared: a column they name (019's expire_tried_at) may be
