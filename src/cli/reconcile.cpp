@@ -215,7 +215,9 @@ int Reconcile(Env& env, const Args& a) {
             std::cout
                 << "        check the refund at the provider: if its money moved otherwise than recorded, "
                    "settle it with the buyer (orderpay inbox shows the report); listed for a week, and "
-                   "refunds of it are refused meanwhile unless given --despite-conflict\n";
+                   "refunds of it are refused meanwhile unless given --despite-conflict, with --amount "
+                   "as the provider shows it owed (without it, all that is left counts the contested "
+                   "refund free)\n";
         if (kind == "OUTSIDE")
             std::cout
                 << "        check the refund in the provider's console before shipping; listed for a week\n";
