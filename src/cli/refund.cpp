@@ -139,6 +139,19 @@ int RefundCmd(Env& env, const Args& a) {
             throw UsageError("--slip refunds the whole slip: no ORDER, no --amount");
         std::optional<store::SlipRow> slip = store::FindSlip(env.db, *slip_id);
         if (!slip) return Fail("no such slip");
+        // --slip is for a payment its order does not count (a late or double payment); the slip
+        // an order is paid through is refunded as the order. A mistyped slip id here gave a
+        // shop's real payment back in full without a question (review s25-newuser #15).
+        if (!slip->refund_needed) {
+            const std::optional<store::OrderRecord> o =
+                store::FindOrder(env.db, slip->site_id, slip->order_id);
+            if (o && o->pay_id == slip->id && domain::IsPaid(o->or_st))
+                return Fail("slip " + slip->id + " pays order " + o->id + " (" +
+                            std::string(domain::ToString(o->or_st)) +
+                            "): refund the order (orderpay refund " + o->id +
+                            " --reason ...); --slip is for a payment its order does not count "
+                            "(a late or double payment, listed REFUND by reconcile)");
+        }
         req.slip = slip->id;
         req.site = slip->site_id;
         if (!key) req.idempotency_key = DerivedKey("slip " + slip->id, std::nullopt, reason);

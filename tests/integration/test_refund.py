@@ -328,6 +328,20 @@ def test_cli_refund_and_list(key):
     assert r["id"] in cli("refund", "list").stdout
 
 
+def test_refund_slip_refuses_the_slip_a_paid_order_is_paid_through(key):
+    """`refund --slip` is for a payment its order does not count (a late or double payment). It
+    took any paid slip: a mistyped slip id refunded an order's real payment in full without a
+    question (review s25-newuser #15). It now names the order to refund instead; nothing is
+    written or sent."""
+    order = paid_order()
+    res = cli("refund", "--slip", order["pay_id"], "--reason", "typo", check=False)
+    assert res.returncode == 1, res
+    assert "slip %s pays order %s (OK): refund the order" % (order["pay_id"], order["id"]) in res.stderr, res
+    assert refund_rows(order["id"]) == 0 and sim_refunded(order["pay_id"]) == 0
+    res = cli("refund", order["id"], "--reason", "the order, then")
+    assert " OK " in res.stdout or " PROCESSING " in res.stdout, res
+
+
 def test_late_payment_refunded_with_refund_slip(key):
     pid = "rf-late-%d" % int(time.time() * 1000)
     cli("product", "add", pid, "--site", STACK["DEMO_SITE"], "--title", "late " + pid, "--price", "3.00",
