@@ -61,11 +61,14 @@ const db::Statement kNotifyList{"notify_list", "SELECT " NOTIFY_COLS
 
 // store::PruneNotifications: a batch of rows decided more than $2 seconds ago with a verdict in $1,
 // through migration 021's index (the IN list lets the planner prove it, whatever $1 holds). Never
-// an undecided row, nor a report reconcile lists (NOTIFY_KEPT). The CLI's, run unprepared.
+// an undecided row, nor a report reconcile lists (NOTIFY_KEPT). Rows another run (an expire on
+// another host) is deleting are skipped, not waited for: the runs share the work and cannot
+// deadlock. The CLI's, run unprepared.
 const db::Statement kNotifyPrune{
     "notify_prune",
     "DELETE FROM notifications WHERE id IN (SELECT n.id FROM notifications n "
     "WHERE n.verdict = ANY ($1::text[]) AND n.verdict IN ('settled', 'duplicate', 'ignored', 'rejected') "
-    "AND n.ct < now() - make_interval(secs => $2::float8) AND NOT " NOTIFY_KEPT("n") " LIMIT $3)"};
+    "AND n.ct < now() - make_interval(secs => $2::float8) AND NOT " NOTIFY_KEPT(
+        "n") " LIMIT $3 FOR UPDATE SKIP LOCKED)"};
 
 }  // namespace orderpay::store
