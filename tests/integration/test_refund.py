@@ -388,17 +388,12 @@ def test_refund_calls_and_routes_are_counted(key):
     assert delta(before, after, req("admin/order", 403)) == 1
 
 
-def test_a_merchant_that_cannot_refund_is_refused_before_anything_is_written():
-    """Every provider refunds, but a WeChat Pay v2 merchant added without its API client
-    certificate cannot (WeChat refuses /secapi/* without it). Before, the refund was written and
-    recorded FAIL as "the provider refused the refund" though WeChat was never asked (review
-    s25-newuser #4); now it is e.www.refund.unsupported, naming what is missing, and nothing is
-    written."""
+def paid_order_of_own_wx_merchant(mid, site, *cert):
+    """A 3.00 CNY WeChat Pay v2 order of a new site whose seller is the new merchant `mid` (the
+    demo merchant's ids and key; its client certificate only if `cert` gives it), paid."""
     from helpers import ensure_site, wait_for
-    tag = uuid.uuid4().hex[:6]
-    mid, site = "wx-nocert-" + tag, "nocert-" + tag
     cli("merchant", "add", mid, "--provider", "wx", "--app-id", STACK["DEMO_WX_APP_ID"], "--mch-id",
-        STACK["DEMO_WX_MCH_ID"], "--key-file", STACK["DEMO_WX_KEY_FILE"])
+        STACK["DEMO_WX_MCH_ID"], "--key-file", STACK["DEMO_WX_KEY_FILE"], *cert)
     ensure_site(site, "--store", "demo-users", "--currency", "CNY")
     cli("seller", "set", "--site", site, "--prefix", "wx", "--merchant", mid)
     cli("product", "add", "tea", "--site", site, "--title", "Tea", "--price", "3.00")
@@ -408,6 +403,18 @@ def test_a_merchant_that_cannot_refund_is_refused_before_anything_is_written():
     order = body["data"]
     sim_pay(order["pay_id"])
     assert wait_for(lambda: db_row("SELECT or_st FROM orders WHERE id = '%s'" % order["id"]) == ["OK"], timeout=5)
+    return order
+
+
+def test_a_merchant_that_cannot_refund_is_refused_before_anything_is_written():
+    """Every provider refunds, but a WeChat Pay v2 merchant added without its API client
+    certificate cannot (WeChat refuses /secapi/* without it). Before, the refund was written and
+    recorded FAIL as "the provider refused the refund" though WeChat was never asked (review
+    s25-newuser #4); now it is e.www.refund.unsupported, naming what is missing, and nothing is
+    written."""
+    tag = uuid.uuid4().hex[:6]
+    mid, site = "wx-nocert-" + tag, "nocert-" + tag
+    order = paid_order_of_own_wx_merchant(mid, site)
     site_key = cli("apikey", "issue", "--site", site).stdout.strip()
     st, body, raw, _ = admin("POST", "refund", site_key, {"order": order["id"], "reason": "r", "idempotency_key": tag},
                              site=site)
@@ -425,21 +432,10 @@ def test_a_retry_gets_its_refund_after_the_merchant_lost_what_new_refunds_need()
     merchant's client certificate was taken away. The retry got 409 e.www.refund.unsupported, which
     reads as "nothing was refunded", though the first request had refunded (review s25-diff #8).
     The replay answers its refund; a new refund is still refused; the CLI's own words likewise."""
-    from helpers import ensure_site, wait_for
     tag = uuid.uuid4().hex[:6]
     mid, site = "wx-lost-" + tag, "lostcert-" + tag
-    cli("merchant", "add", mid, "--provider", "wx", "--app-id", STACK["DEMO_WX_APP_ID"], "--mch-id",
-        STACK["DEMO_WX_MCH_ID"], "--key-file", STACK["DEMO_WX_KEY_FILE"],
-        "--client-cert-file", STACK["DEMO_WX_CLIENT_CERT"], "--client-key-file", STACK["DEMO_WX_CLIENT_KEY"])
-    ensure_site(site, "--store", "demo-users", "--currency", "CNY")
-    cli("seller", "set", "--site", site, "--prefix", "wx", "--merchant", mid)
-    cli("product", "add", "tea", "--site", site, "--title", "Tea", "--price", "3.00")
-    st, body, raw, _ = api("POST", "buy", ticket=STACK["DEMO_TICKET"], site=site,
-                           json={"products": [{"id": "tea", "amount": 1}], "pay_tp": "wx.qrcode"})
-    assert st == 200, raw
-    order = body["data"]
-    sim_pay(order["pay_id"])
-    assert wait_for(lambda: db_row("SELECT or_st FROM orders WHERE id = '%s'" % order["id"]) == ["OK"], timeout=5)
+    order = paid_order_of_own_wx_merchant(mid, site, "--client-cert-file", STACK["DEMO_WX_CLIENT_CERT"],
+                                          "--client-key-file", STACK["DEMO_WX_CLIENT_KEY"])
     site_key = cli("apikey", "issue", "--site", site).stdout.strip()
     ask = {"order": order["id"], "amount": "1.00", "reason": "r", "idempotency_key": "k-" + tag}
     st, first, raw, _ = admin("POST", "refund", site_key, ask, site=site)
