@@ -3,6 +3,7 @@
 import contextlib
 import http.server
 import os
+import socket
 import subprocess
 import socketserver
 import threading
@@ -66,6 +67,18 @@ def inbox(slip_id):
     """(verdict, reason) of every stored notification for a slip, oldest first."""
     out = psql("SELECT verdict || '|' || reason FROM notifications WHERE slip_id = '%s' ORDER BY id" % slip_id)
     return [tuple(line.split("|", 1)) for line in out.splitlines()] if out else []
+
+
+def read_until_close(sock):
+    """Every byte `sock` gives until the peer closes it (or its timeout passes, or it is reset)."""
+    out = b""
+    with contextlib.suppress(socket.timeout, ConnectionResetError):
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            out += chunk
+    return out
 
 
 def ensure_site(site_id, *flags):

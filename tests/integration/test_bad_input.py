@@ -18,7 +18,7 @@ import pytest
 
 import openapi_check
 from conftest import PSQL, STACK, api, api_url, http as http_req
-from helpers import buy_ok, wait_for
+from helpers import buy_ok, read_until_close, wait_for
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 TICKET = STACK["DEMO_TICKET"]
@@ -495,13 +495,7 @@ def test_production_nginx_limits_a_notification_flood_per_address(prod_nginx):
         sock = socket.create_connection(("127.0.0.1", prod_nginx), timeout=30, source_address=source)
         with ctx.wrap_socket(sock) as s:
             s.sendall(req * (n - 1) + req.replace(b"Host:", b"Connection: close\r\nHost:"))
-            out = b""
-            with contextlib.suppress(socket.timeout, ConnectionResetError):
-                while True:
-                    chunk = s.recv(65536)
-                    if not chunk:
-                        break
-                    out += chunk
+            out = read_until_close(s)
         return out.count(b"HTTP/1.1 502 "), out.count(b"HTTP/1.1 503 ")
 
     with ThreadPoolExecutor(max_workers=8) as pool:

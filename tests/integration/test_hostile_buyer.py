@@ -5,7 +5,6 @@ concurrency, and the demo checkout page's retry. Each test asserts what README/D
 cases test_bad_input.py, test_api_errors.py, test_idempotent_buy.py, test_concurrency.py, test_qr.py
 and test_buy_one_statement.py already cover are not repeated."""
 
-import contextlib
 import hashlib
 import json
 import socket
@@ -17,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from conftest import STACK, api, cli, http, psql
-from helpers import buy_ok
+from helpers import buy_ok, read_until_close
 
 T = STACK["DEMO_TICKET"]
 BOB = STACK["DEMO_TICKET_BOB"]
@@ -289,14 +288,7 @@ def raw_exchange(data, shut=False, timeout=10):
         s.sendall(data)
         if shut:
             s.shutdown(socket.SHUT_WR)
-        out = b""
-        with contextlib.suppress(socket.timeout, ConnectionResetError):
-            while True:
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                out += chunk
-    return out
+        return read_until_close(s)
 
 
 def buy_head(extra=b""):

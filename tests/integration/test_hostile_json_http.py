@@ -40,7 +40,8 @@ import pytest
 
 import openapi_check
 from conftest import STACK, api, cli, http, psql
-from helpers import buy_ok, sim_pay, sim_trade, wait_state
+from helpers import buy_ok, read_until_close, sim_pay, sim_trade, wait_state
+from test_hostile_buyer import ok, tea
 
 T = STACK["DEMO_TICKET"]
 SITE = STACK["DEMO_SITE"]
@@ -78,18 +79,6 @@ def expect(resp, status, code):
     return body
 
 
-def ok(resp):
-    st, body, raw, _ = resp
-    assert st == 200 and body["ok"] is True, raw[:400]
-    return body["data"]
-
-
-def tea(amount=1, **extra):
-    b = {"products": [{"id": TEA, "amount": amount}], "pay_tp": "wx.qrcode"}
-    b.update(extra)
-    return b
-
-
 def new_product(stock=None, price="2.00"):
     pid = "hjh-" + uuid.uuid4().hex[:10]
     args = ["product", "add", pid, "--site", SITE, "--title", "probe " + pid, "--price", price]
@@ -109,15 +98,9 @@ def raw_request(method, target, header_lines=b"", body=b"", validate_as=None):
     `validate_as`, the target nginx routes, when the target is spelled with dot segments)."""
     data = (method.encode() + b" " + target.encode() + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
             + header_lines + (b"Content-Length: %d\r\n" % len(body) if body else b"") + b"\r\n" + body)
-    out = b""
     with socket.create_connection(("127.0.0.1", API_PORT), timeout=30) as s:
         s.sendall(data)
-        with contextlib.suppress(socket.timeout, ConnectionResetError):
-            while True:
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                out += chunk
+        out = read_until_close(s)
     head, _, payload = out.partition(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     status = int(lines[0].split()[1])
