@@ -69,8 +69,9 @@ def inbox(slip_id):
     return [tuple(line.split("|", 1)) for line in out.splitlines()] if out else []
 
 
-def read_until_close(sock):
-    """Every byte `sock` gives until the peer closes it (or its timeout passes, or it is reset)."""
+def read_until_close(sock, done=None):
+    """Every byte `sock` gives until the peer closes it (or its timeout passes, or it is reset),
+    or until `done(bytes so far)` says that is all."""
     out = b""
     with contextlib.suppress(socket.timeout, ConnectionResetError):
         while True:
@@ -78,6 +79,8 @@ def read_until_close(sock):
             if not chunk:
                 break
             out += chunk
+            if done and done(out):
+                break
     return out
 
 

@@ -299,6 +299,15 @@ def test_healthz_get_and_head(method):
 
 # --- 4. nginx's own errors are the API's JSON (dev/test config) -----------------------------
 
+def whole_reply(out):
+    """Whether `out` holds a reply's head and all the body its Content-Length names (nginx keeps
+    the connection open after it)."""
+    head, sep, body = out.partition(b"\r\n\r\n")
+    if not sep or b"content-length:" not in head.lower():
+        return False
+    return len(body) >= int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+
+
 def raw_request(port, data, tls=False, timeout=10, source=None):
     """Sends raw bytes to 127.0.0.1:port (from `source`, e.g. ("127.0.0.2", 0), to be another
     client address); returns (status, headers, body) of the reply."""
@@ -309,18 +318,7 @@ def raw_request(port, data, tls=False, timeout=10, source=None):
         sock = ctx.wrap_socket(sock)
     with sock:
         sock.sendall(data)
-        out = b""
-        with contextlib.suppress(socket.timeout, ConnectionResetError):
-            while True:
-                chunk = sock.recv(65536)
-                if not chunk:
-                    break
-                out += chunk
-                head, sep, body = out.partition(b"\r\n\r\n")
-                if sep and b"content-length:" in head.lower():
-                    length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
-                    if len(body) >= length:
-                        break
+        out = read_until_close(sock, whole_reply)
     head, _, body = out.partition(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     status = int(lines[0].split()[1])
