@@ -7,7 +7,6 @@
 #include "orderpay/cli/cli.hpp"
 #include "orderpay/crypto/digest.hpp"
 #include "orderpay/domain/money.hpp"
-#include "orderpay/http/reply.hpp"
 #include "orderpay/providers/registry.hpp"
 #include "orderpay/store/admin.hpp"
 #include "orderpay/store/rows.hpp"
@@ -16,22 +15,10 @@ namespace orderpay::cli {
 
 namespace {
 
-using http::JsonString;
-
 // Prints rows as JSON objects (--json) or as tab-separated lines with a header.
 void PrintRows(const db::Result& r, const std::vector<std::string>& cols, bool json) {
     if (json) {
-        std::cout << '[';
-        for (int i = 0; i < r.Rows(); ++i) {
-            std::cout << (i ? "," : "") << '{';
-            for (std::size_t c = 0; c < cols.size(); ++c) {
-                std::cout << (c ? "," : "") << JsonString(cols[c]) << ':';
-                auto v = r.GetOpt(i, static_cast<int>(c));
-                std::cout << (v ? JsonString(*v) : "null");
-            }
-            std::cout << '}';
-        }
-        std::cout << "]\n";
+        std::cout << RowsJson(r, cols) << '\n';
         return;
     }
     for (std::size_t c = 0; c < cols.size(); ++c) std::cout << (c ? "\t" : "") << cols[c];

@@ -41,7 +41,7 @@ int List(Env& env, const Args& a) {
             std::cout << (i ? "," : "") << "{\"id\":" << n.id
                       << ",\"provider\":" << http::JsonString(n.provider)
                       << ",\"site\":" << http::JsonString(n.site_id)
-                      << ",\"slip\":" << http::JsonString(n.slip_id)
+                      << ",\"slip\":" << (n.slip_id.empty() ? "null" : http::JsonString(n.slip_id))
                       << ",\"method\":" << http::JsonString(n.raw.method)
                       << ",\"verdict\":" << http::JsonString(n.verdict)
                       << ",\"reason\":" << http::JsonString(n.reason) << ",\"ct\":" << n.ct_ms
