@@ -185,3 +185,34 @@ def test_every_list_json_gives_numbers_booleans_and_null_as_json():
     assert products["cli-json-" + tag]["active"] is True and products["cli-free-" + tag]["stock"] is None
     sites = {s["id"]: s for s in json.loads(cli("site", "list", "--json").stdout)}
     assert sites["cli-json-" + tag]["expire_minutes"] == 30 and sites["cli-json-" + tag]["return_url"] is None
+
+
+def test_notify_verify_fails_an_id_the_message_leaves_out_and_says_so(tmp_path):
+    """A signed PayPal webhook naming no slip, verified without --site (no merchant of ours to
+    compare with), printed "PASS app_id: notified , merchant " and "FAIL slip: no slip " (review
+    new-user): an id the message leaves out now fails and is named, and no line ends in a space.
+    A WeChat message signed without appid or out_trade_no says the same with the site's merchant."""
+    from test_hostile_notify import paypal_webhook, wx_fields, wx_xml
+    headers, body = paypal_webhook("", "1.00")
+    hfile, bfile = tmp_path / "h", tmp_path / "b"
+    hfile.write_text("".join("%s: %s\n" % kv for kv in headers.items()))
+    bfile.write_text(body)
+    res = cli("notify", "verify", "--provider", "paypal", "--headers", hfile, "--body", bfile, "--webhook-id",
+              STACK["DEMO_PAYPAL_WEBHOOK_ID"], check=False)
+    out = res.stdout
+    assert res.returncode == 0 and "PASS signature" in out, out + res.stderr
+    assert "FAIL app_id: none notified, no merchant on record to compare with" in out, out
+    assert "FAIL mch_id: none notified, no merchant on record to compare with" in out, out
+    assert "FAIL out_trade_no: none signed" in out, out
+    assert "FAIL slip: the notification names no slip" in out, out
+    assert "verdict: slip check failed: the notification names no slip\n" in out, out
+    assert not [ln for ln in out.splitlines() if ln.endswith(" ")], out
+
+    bfile.write_text(wx_xml(wx_fields("x", 100, appid=None, out_trade_no=None)))
+    res = cli("notify", "verify", "--site", STACK["DEMO_SITE"], "--provider", "wx", "--body", bfile, check=False)
+    out = res.stdout
+    assert res.returncode == 0 and "PASS signature" in out, out + res.stderr
+    assert "FAIL app_id: none notified, merchant %s\n" % STACK["DEMO_WX_APP_ID"] in out, out
+    assert "PASS mch_id: notified %s, merchant %s\n" % ((STACK["DEMO_WX_MCH_ID"],) * 2) in out, out
+    assert "FAIL out_trade_no: none signed\n" in out and "FAIL slip: the notification names no slip\n" in out, out
+    assert not [ln for ln in out.splitlines() if ln.endswith(" ")], out
