@@ -190,7 +190,9 @@ int ProductCmd(Env& env, const Args& a) {
         return 0;
     }
     if (verb == "list") {
-        PrintRows(store::ListProducts(env.db, a.Flag("site")),
+        const std::optional<std::string> site = a.Flag("site");
+        if (site && !store::SiteCurrency(env.db, *site)) throw UsageError("no such site " + *site);
+        PrintRows(store::ListProducts(env.db, site),
                   {"site", "id", "title", "price_minor", "currency", "stock", "active"}, a.json);
         return 0;
     }

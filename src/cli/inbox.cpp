@@ -32,8 +32,13 @@ std::int64_t Seconds(const std::string& text) {
 }
 
 int List(Env& env, const Args& a) {
-    std::vector<store::StoredNotification> rows =
-        store::ListNotifications(env.db, a.Flag("verdict"), a.Limit(500));
+    // A misspelt verdict lists nothing, which reads as "no such notifications": say which are valid
+    // (the notifications table's CHECK).
+    const std::optional<std::string> verdict = a.Flag("verdict");
+    if (verdict && *verdict != "received" && *verdict != "settled" && *verdict != "duplicate" &&
+        *verdict != "ignored" && *verdict != "rejected" && *verdict != "error")
+        throw UsageError("--verdict received, settled, duplicate, ignored, rejected or error");
+    std::vector<store::StoredNotification> rows = store::ListNotifications(env.db, verdict, a.Limit(500));
     if (a.json) {
         std::cout << '[';
         for (std::size_t i = 0; i < rows.size(); ++i) {
