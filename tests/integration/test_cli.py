@@ -216,3 +216,12 @@ def test_notify_verify_fails_an_id_the_message_leaves_out_and_says_so(tmp_path):
     assert "PASS mch_id: notified %s, merchant %s\n" % ((STACK["DEMO_WX_MCH_ID"],) * 2) in out, out
     assert "FAIL out_trade_no: none signed\n" in out and "FAIL slip: the notification names no slip\n" in out, out
     assert not [ln for ln in out.splitlines() if ln.endswith(" ")], out
+
+
+def test_audit_list_json_is_json():
+    """`audit --list --json` printed the text list: --json never gives text (README). It gives
+    each invariant's name, as a violation's "invariant" names it, and its meaning."""
+    listed = json.loads(cli("audit", "--list", "--json").stdout)
+    text = cli("audit", "--list").stdout.splitlines()
+    assert [(x["invariant"], x["meaning"]) for x in listed] == [tuple(ln.split("\t", 1)) for ln in text], listed
+    assert "stock_conserved" in {x["invariant"] for x in listed}
