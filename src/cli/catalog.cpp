@@ -143,10 +143,15 @@ int TicketCmd(Env& env, const Args& a) {
     std::string verb = a.pos.size() > 1 ? a.pos[1] : "";
     if (verb != "issue") throw UsageError("ticket issue --account ID [--store STORE] [--ttl-hours 24]");
     std::string account = a.Need("account");
-    std::vector<std::string> stores = store::AccountStoresOf(env.db, account, a.Flag("store"));
-    if (stores.size() != 1)
-        throw UsageError(stores.empty() ? "no such account"
-                                        : "account id is in several stores: give --store");
+    const std::optional<std::string> in_store = a.Flag("store");
+    std::vector<std::string> stores = store::AccountStoresOf(env.db, account, in_store);
+    // Not a usage error (the command was right; the data says no), as `site set` of no site.
+    if (stores.empty()) {
+        std::cerr << "orderpay: no such account " << account << (in_store ? " in store " + *in_store : "")
+                  << '\n';
+        return 1;
+    }
+    if (stores.size() != 1) throw UsageError("account id is in several stores: give --store");
     std::string ttl = a.Flag("ttl-hours").value_or("24");
     char* end = nullptr;
     long hours = std::strtol(ttl.c_str(), &end, 10);

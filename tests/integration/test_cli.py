@@ -225,3 +225,12 @@ def test_audit_list_json_is_json():
     text = cli("audit", "--list").stdout.splitlines()
     assert [(x["invariant"], x["meaning"]) for x in listed] == [tuple(ln.split("\t", 1)) for ln in text], listed
     assert "stock_conserved" in {x["invariant"] for x in listed}
+
+
+def test_ticket_for_no_such_account_is_not_a_usage_error():
+    """`ticket issue --account nobody --store demo-users` exited 2 with the whole usage text, as if
+    the command were wrong: it is the data that says no, as `site set nosuch` (exit 1)."""
+    for args, says in ((["--store", "demo-users"], "no such account nobody-x in store demo-users\n"),
+                       ([], "no such account nobody-x\n")):
+        res = cli("ticket", "issue", "--account", "nobody-x", *args, check=False)
+        assert res.returncode == 1 and res.stderr == "orderpay: " + says and res.stdout == "", res
