@@ -52,6 +52,7 @@ constexpr const char* kUsage = R"(usage: orderpay [--config FILE] COMMAND ...
   notify verify [--site SITE] [--provider wx|zfb|paypal] --body FILE|- [--headers FILE]
                 [--webhook-id W] [--cert-file PEM]
   inbox list [--verdict V] [--limit N]      stored notifications, newest first
+                                            (V: received, settled, duplicate, ignored, rejected or error)
   inbox replay [--older-than 60s] [--verdict received|error] [--limit N]   decide what a dying worker left
   inbox prune [--older-than 30d] [--rejected-older-than 7d] [--limit N]
                                             drop notifications decided before then (also run by expire,

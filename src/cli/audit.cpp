@@ -26,6 +26,18 @@ std::int64_t Secs(const Args& a, const char* flag, std::int64_t fallback) {
 
 int Audit(Env& env, const Args& a) {
     if (a.Has("list")) {
+        // The invariant's name is the one a violation's "invariant" gives, so a script can join them.
+        if (a.json) {
+            std::cout << '[';
+            bool first = true;
+            for (const auto& inv : store::Invariants()) {
+                std::cout << (first ? "" : ",") << "{\"invariant\":" << http::JsonString(inv.name)
+                          << ",\"meaning\":" << http::JsonString(inv.meaning) << '}';
+                first = false;
+            }
+            std::cout << "]\n";
+            return 0;
+        }
         for (const auto& inv : store::Invariants()) std::cout << inv.name << "\t" << inv.meaning << '\n';
         return 0;
     }

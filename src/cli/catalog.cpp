@@ -7,7 +7,6 @@
 #include "orderpay/cli/cli.hpp"
 #include "orderpay/crypto/digest.hpp"
 #include "orderpay/domain/money.hpp"
-#include "orderpay/http/reply.hpp"
 #include "orderpay/providers/registry.hpp"
 #include "orderpay/store/admin.hpp"
 #include "orderpay/store/rows.hpp"
@@ -16,22 +15,10 @@ namespace orderpay::cli {
 
 namespace {
 
-using http::JsonString;
-
 // Prints rows as JSON objects (--json) or as tab-separated lines with a header.
 void PrintRows(const db::Result& r, const std::vector<std::string>& cols, bool json) {
     if (json) {
-        std::cout << '[';
-        for (int i = 0; i < r.Rows(); ++i) {
-            std::cout << (i ? "," : "") << '{';
-            for (std::size_t c = 0; c < cols.size(); ++c) {
-                std::cout << (c ? "," : "") << JsonString(cols[c]) << ':';
-                auto v = r.GetOpt(i, static_cast<int>(c));
-                std::cout << (v ? JsonString(*v) : "null");
-            }
-            std::cout << '}';
-        }
-        std::cout << "]\n";
+        std::cout << RowsJson(r, cols) << '\n';
         return;
     }
     for (std::size_t c = 0; c < cols.size(); ++c) std::cout << (c ? "\t" : "") << cols[c];
@@ -156,10 +143,15 @@ int TicketCmd(Env& env, const Args& a) {
     std::string verb = a.pos.size() > 1 ? a.pos[1] : "";
     if (verb != "issue") throw UsageError("ticket issue --account ID [--store STORE] [--ttl-hours 24]");
     std::string account = a.Need("account");
-    std::vector<std::string> stores = store::AccountStoresOf(env.db, account, a.Flag("store"));
-    if (stores.size() != 1)
-        throw UsageError(stores.empty() ? "no such account"
-                                        : "account id is in several stores: give --store");
+    const std::optional<std::string> in_store = a.Flag("store");
+    std::vector<std::string> stores = store::AccountStoresOf(env.db, account, in_store);
+    // Not a usage error (the command was right; the data says no), as `site set` of no site.
+    if (stores.empty()) {
+        std::cerr << "orderpay: no such account " << account << (in_store ? " in store " + *in_store : "")
+                  << '\n';
+        return 1;
+    }
+    if (stores.size() != 1) throw UsageError("account id is in several stores: give --store");
     std::string ttl = a.Flag("ttl-hours").value_or("24");
     char* end = nullptr;
     long hours = std::strtol(ttl.c_str(), &end, 10);
@@ -203,7 +195,9 @@ int ProductCmd(Env& env, const Args& a) {
         return 0;
     }
     if (verb == "list") {
-        PrintRows(store::ListProducts(env.db, a.Flag("site")),
+        const std::optional<std::string> site = a.Flag("site");
+        if (site && !store::SiteCurrency(env.db, *site)) throw UsageError("no such site " + *site);
+        PrintRows(store::ListProducts(env.db, site),
                   {"site", "id", "title", "price_minor", "currency", "stock", "active"}, a.json);
         return 0;
     }

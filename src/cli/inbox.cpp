@@ -44,8 +44,13 @@ std::int64_t Seconds(const std::string& text, const std::string& flag = "older-t
 }
 
 int List(Env& env, const Args& a) {
-    std::vector<store::StoredNotification> rows =
-        store::ListNotifications(env.db, a.Flag("verdict"), a.Limit(500));
+    // A misspelt verdict lists nothing, which reads as "no such notifications": say which are valid
+    // (the notifications table's CHECK).
+    const std::optional<std::string> verdict = a.Flag("verdict");
+    if (verdict && *verdict != "received" && *verdict != "settled" && *verdict != "duplicate" &&
+        *verdict != "ignored" && *verdict != "rejected" && *verdict != "error")
+        throw UsageError("--verdict received, settled, duplicate, ignored, rejected or error");
+    std::vector<store::StoredNotification> rows = store::ListNotifications(env.db, verdict, a.Limit(500));
     if (a.json) {
         std::cout << '[';
         for (std::size_t i = 0; i < rows.size(); ++i) {
@@ -53,7 +58,7 @@ int List(Env& env, const Args& a) {
             std::cout << (i ? "," : "") << "{\"id\":" << n.id
                       << ",\"provider\":" << http::JsonString(n.provider)
                       << ",\"site\":" << http::JsonString(n.site_id)
-                      << ",\"slip\":" << http::JsonString(n.slip_id)
+                      << ",\"slip\":" << (n.slip_id.empty() ? "null" : http::JsonString(n.slip_id))
                       << ",\"method\":" << http::JsonString(n.raw.method)
                       << ",\"verdict\":" << http::JsonString(n.verdict)
                       << ",\"reason\":" << http::JsonString(n.reason) << ",\"ct\":" << n.ct_ms

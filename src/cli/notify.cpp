@@ -106,7 +106,8 @@ int Notify(Env& env, const Args& a) {
         std::cout << "]}\n";
     } else {
         for (const app::CheckLine& c : ev.checks)
-            std::cout << (c.ok ? "PASS " : "FAIL ") << c.name << ": " << c.detail << '\n';
+            std::cout << (c.ok ? "PASS " : "FAIL ") << c.name << (c.detail.empty() ? "" : ": " + c.detail)
+                      << '\n';
         std::cout << "verdict: "
                   << (would_settle  ? "would settle"
                       : needs_query ? "would ask " + id +

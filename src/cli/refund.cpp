@@ -203,7 +203,9 @@ int ApiKeyCmd(Env& env, const Args& a) {
         return 0;
     }
     if (verb == "list") {
-        db::Result r = store::ListApiKeys(env.db, a.Flag("site"));
+        const std::optional<std::string> site = a.Flag("site");
+        if (site && !store::SiteCurrency(env.db, *site)) throw UsageError("no such site " + *site);
+        db::Result r = store::ListApiKeys(env.db, site);
         if (a.json) std::cout << '[';
         for (int i = 0; i < r.Rows(); ++i) {
             if (a.json) {

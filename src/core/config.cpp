@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 namespace orderpay {
 
@@ -44,6 +45,7 @@ std::optional<Config> Config::Load(const std::string& path, std::string& error) 
     }
     std::string line;
     int lineno = 0;
+    std::map<std::string, int> set_on;  // the line each key is set on
     while (std::getline(in, line)) {
         ++lineno;
         std::string t = Trim(line);
@@ -53,7 +55,15 @@ std::optional<Config> Config::Load(const std::string& path, std::string& error) 
             error = path + ":" + std::to_string(lineno) + ": expected key = value";
             return std::nullopt;
         }
-        cfg.values_[Trim(t.substr(0, eq))] = Trim(t.substr(eq + 1));
+        // A key set twice (one edit appended, the old line left above) is refused, not won by the
+        // last line: which one the operator meant is theirs to say.
+        const std::string key = Trim(t.substr(0, eq));
+        if (auto [it, fresh] = set_on.emplace(key, lineno); !fresh) {
+            error = path + ":" + std::to_string(lineno) + ": " + key + " is set twice, on lines " +
+                    std::to_string(it->second) + " and " + std::to_string(lineno);
+            return std::nullopt;
+        }
+        cfg.values_[key] = Trim(t.substr(eq + 1));
     }
     if (in.bad()) {
         error = "cannot read config file " + path;

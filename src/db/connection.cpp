@@ -40,6 +40,25 @@ bool Result::GetBool(int row, int col) const {
     return !IsNull(row, col) && PQgetvalue(r_.get(), row, col)[0] == 't';
 }
 
+Result::Kind Result::ColumnKind(int col) const {
+    // The built-in type OIDs (pg_type.dat; fixed since PostgreSQL 7): bool, int8, int2, int4,
+    // oid, float4, float8, numeric. Anything else (text, timestamps, json) stays text.
+    switch (PQftype(r_.get(), col)) {
+        case 16:
+            return Kind::kBool;
+        case 20:
+        case 21:
+        case 23:
+        case 26:
+        case 700:
+        case 701:
+        case 1700:
+            return Kind::kNumber;
+        default:
+            return Kind::kText;
+    }
+}
+
 // Readers take a row's columns by name in the SELECT's order, row after row: the column after the
 // last one found is tried first (one strcmp). PQfnumber, the fallback, copies and case-folds the
 // name and compares it with every column: on pay/check's 60-odd columns that was 3 % of a

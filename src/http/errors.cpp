@@ -32,7 +32,7 @@ constexpr std::array kTable = {
     ErrInfo{403, "e.www.api.auth.forbidden", "this API key is not for this site"},
     ErrInfo{404, "e.io.obj.noexists", "object does not exist"},
     ErrInfo{404, "e.www.site.noexists", "no such site"},
-    ErrInfo{404, "e.www.api.noexists", "no such api"},
+    ErrInfo{404, "e.www.api.noexists", "no such API"},
     ErrInfo{405, "e.www.api.method", "method not allowed"},
     ErrInfo{409, "e.www.order.OutOfStore", "not enough stock"},
     ErrInfo{409, "e.www.order.paid", "the order is already paid"},

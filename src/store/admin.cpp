@@ -42,9 +42,7 @@ bool UpdateSite(db::Connection& c, const std::string& id, const std::optional<st
 
 db::Result ListSites(db::Connection& c) {
     return c.Query(
-        "SELECT id, name, account_store, currency, expire_minutes, coalesce(return_url, '') AS return_url "
-        "FROM sites ORDER BY id",
-        {});
+        "SELECT id, name, account_store, currency, expire_minutes, return_url FROM sites ORDER BY id", {});
 }
 
 std::optional<std::string> SiteCurrency(db::Connection& c, const std::string& site) {

@@ -101,7 +101,7 @@ const db::Statement kSlipsNeedingAttention{
     "whether it refunded the payment' END, CASE WHEN outside_reason IS NOT NULL AND NOT owed THEN "
     "'the provider reported a refund orderpay did not make (' || outside_reason || '); the order still "
     "counts "
-    "the payment' END, note)) AS detail "
+    "the payment' END, nullif(note, ''))) AS detail "
     "FROM t "
     "WHERE owed OR mismatch IS NOT NULL OR again_reason IS NOT NULL OR voiding OR outside_reason IS NOT NULL "
     "OR conflict_reason IS NOT NULL "

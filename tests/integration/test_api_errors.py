@@ -132,7 +132,9 @@ def test_body_too_large():
 def test_wrong_method_is_405_and_unknown_action_404():
     st, body, raw, headers = api("GET", "buy", ticket=STACK["DEMO_TICKET"])
     assert st == 405 and body["errCode"] == "e.www.api.method", raw
-    expect(api("GET", "nope"), 404, "e.www.api.noexists")
+    # orderpayd's 404 and nginx's (a path outside /api) read alike: "no such api" was orderpayd's.
+    assert expect(api("GET", "nope"), 404, "e.www.api.noexists")["msg"] == "no such API"
+    assert expect(http("GET", STACK["ORDERPAY_URL"] + "/nothing"), 404, "e.www.api.noexists")["msg"] == "no such API"
     expect(api("GET", "check", site="no-such-site", ticket=STACK["DEMO_TICKET"], params={"id": "x"}), 404,
            "e.www.site.noexists")
 

@@ -130,3 +130,107 @@ def test_store_and_account_add_again_change_only_what_is_given():
                         "no such site nosuch-")):
         res = cli(*args, check=False)
         assert res.returncode == 2 and what in res.stderr and "ERROR" not in res.stderr, res
+
+
+def test_every_list_json_gives_numbers_booleans_and_null_as_json():
+    """`site list --json` said "expire_minutes":"30" and `product list --json`
+    {"price_minor":"999","stock":"3","active":"t"}: libpq's text, typed by nothing. Every listing
+    now gives a number as a JSON number, a boolean as true/false and NULL as null, so a script
+    need not know which columns to convert. Each listing has rows of every kind here: a product
+    counted and one not, a site without return URL, an order paid and refunded, a notification,
+    an API key."""
+    from helpers import buy_ok, sim_pay, wait_state
+    tag = uuid.uuid4().hex[:6]
+    site = STACK["DEMO_SITE"]
+    cli("product", "add", "cli-json-" + tag, "--site", site, "--title", "Counted", "--price", "9.99", "--stock", "3")
+    cli("product", "add", "cli-free-" + tag, "--site", site, "--title", "Free", "--price", "1", "--stock", "unlimited")
+    cli("site", "add", "cli-json-" + tag, "--store", "demo-users")
+    paid = buy_ok("zfb.scan", auth_code="280000000000000002")
+    cli("refund", paid["id"], "--amount", "1", "--reason", "json listing", "--key", "json-" + tag)
+    notified = buy_ok()
+    sim_pay(notified["pay_id"])
+    wait_state(notified["id"], "OK")
+    cli("apikey", "issue", "--site", site)
+
+    text, num, whole, boolean, none = str, (int, float), int, bool, type(None)
+    shapes = {
+        ("store", "list"): {"id": text, "name": text},
+        ("site", "list"): {"id": text, "name": text, "account_store": (text, none), "currency": text,
+                           "expire_minutes": whole, "return_url": (text, none)},
+        ("account", "list"): {"store": text, "id": text, "name": text, "openid": (text, none)},
+        ("product", "list"): {"site": text, "id": text, "title": text, "price_minor": whole, "currency": text,
+                              "stock": (whole, none), "active": boolean},
+        ("merchant", "list"): {"id": text, "provider": text, "app_id": text, "mch_id": text, "sign_type": text},
+        ("seller", "list"): {"site": text, "prefix": text, "merchant": text},
+        ("order", "list"): {"id": text, "site": text, "buyer_id": text, "or_st": text, "fee_minor": whole,
+                            "currency": text},
+        ("refund", "list"): {"id": text, "order": text, "slip": text, "site": text, "provider": text,
+                             "amount": num, "currency": text, "st": text, "reason": text,
+                             "requested_by": text, "note": text, "ct": whole},
+        ("apikey", "list"): {"id": text, "site": text, "ct": whole, "revoked": boolean},
+        ("inbox", "list"): {"id": whole, "provider": text, "site": text, "slip": (text, none), "method": text,
+                            "verdict": text, "reason": text, "ct": whole, "request_id": (text, none)},
+    }
+    for cmd, shape in shapes.items():
+        rows = json.loads(cli(*cmd, "--json").stdout)
+        assert rows, cmd
+        for row in rows:
+            assert set(row) == set(shape), (cmd, row)
+            for key, kinds in shape.items():
+                kinds = kinds if isinstance(kinds, tuple) else (kinds,)
+                # bool is an int to isinstance: a number column must not be true/false, nor the reverse
+                assert type(row[key]) in kinds, (cmd, key, row)
+    products = {p["id"]: p for p in json.loads(cli("product", "list", "--site", site, "--json").stdout)}
+    assert products["cli-json-" + tag]["price_minor"] == 999 and products["cli-json-" + tag]["stock"] == 3
+    assert products["cli-json-" + tag]["active"] is True and products["cli-free-" + tag]["stock"] is None
+    sites = {s["id"]: s for s in json.loads(cli("site", "list", "--json").stdout)}
+    assert sites["cli-json-" + tag]["expire_minutes"] == 30 and sites["cli-json-" + tag]["return_url"] is None
+
+
+def test_notify_verify_fails_an_id_the_message_leaves_out_and_says_so(tmp_path):
+    """A signed PayPal webhook naming no slip, verified without --site (no merchant of ours to
+    compare with), printed "PASS app_id: notified , merchant " and "FAIL slip: no slip " (review
+    new-user): an id the message leaves out now fails and is named, and no line ends in a space.
+    A WeChat message signed without appid or out_trade_no says the same with the site's merchant."""
+    from test_hostile_notify import paypal_webhook, wx_fields, wx_xml
+    headers, body = paypal_webhook("", "1.00")
+    hfile, bfile = tmp_path / "h", tmp_path / "b"
+    hfile.write_text("".join("%s: %s\n" % kv for kv in headers.items()))
+    bfile.write_text(body)
+    res = cli("notify", "verify", "--provider", "paypal", "--headers", hfile, "--body", bfile, "--webhook-id",
+              STACK["DEMO_PAYPAL_WEBHOOK_ID"], check=False)
+    out = res.stdout
+    assert res.returncode == 0 and "PASS signature" in out, out + res.stderr
+    assert "FAIL app_id: none notified, no merchant on record to compare with" in out, out
+    assert "FAIL mch_id: none notified, no merchant on record to compare with" in out, out
+    assert "FAIL out_trade_no: none signed" in out, out
+    assert "FAIL slip: the notification names no slip" in out, out
+    assert "verdict: slip check failed: the notification names no slip\n" in out, out
+    assert not [ln for ln in out.splitlines() if ln.endswith(" ")], out
+
+    bfile.write_text(wx_xml(wx_fields("x", 100, appid=None, out_trade_no=None)))
+    res = cli("notify", "verify", "--site", STACK["DEMO_SITE"], "--provider", "wx", "--body", bfile, check=False)
+    out = res.stdout
+    assert res.returncode == 0 and "PASS signature" in out, out + res.stderr
+    assert "FAIL app_id: none notified, merchant %s\n" % STACK["DEMO_WX_APP_ID"] in out, out
+    assert "PASS mch_id: notified %s, merchant %s\n" % ((STACK["DEMO_WX_MCH_ID"],) * 2) in out, out
+    assert "FAIL out_trade_no: none signed\n" in out and "FAIL slip: the notification names no slip\n" in out, out
+    assert not [ln for ln in out.splitlines() if ln.endswith(" ")], out
+
+
+def test_audit_list_json_is_json():
+    """`audit --list --json` printed the text list: --json never gives text (README). It gives
+    each invariant's name, as a violation's "invariant" names it, and its meaning."""
+    listed = json.loads(cli("audit", "--list", "--json").stdout)
+    text = cli("audit", "--list").stdout.splitlines()
+    assert [(x["invariant"], x["meaning"]) for x in listed] == [tuple(ln.split("\t", 1)) for ln in text], listed
+    assert "stock_conserved" in {x["invariant"] for x in listed}
+
+
+def test_ticket_for_no_such_account_is_not_a_usage_error():
+    """`ticket issue --account nobody --store demo-users` exited 2 with the whole usage text, as if
+    the command were wrong: it is the data that says no, as `site set nosuch` (exit 1)."""
+    for args, says in ((["--store", "demo-users"], "no such account nobody-x in store demo-users\n"),
+                       ([], "no such account nobody-x\n")):
+        res = cli("ticket", "issue", "--account", "nobody-x", *args, check=False)
+        assert res.returncode == 1 and res.stderr == "orderpay: " + says and res.stdout == "", res

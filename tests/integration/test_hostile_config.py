@@ -57,7 +57,8 @@ def config_text(sock, set_=None, drop=(), extra=""):
             out.append("%s = %s" % (key, set_.pop(key)))
         else:
             out.append(ln)
-    out.insert(0, "workers = 1")
+    # set_ may name workers too: one line for it, as every program refuses a key set twice.
+    out.insert(0, "workers = %s" % set_.pop("workers", "1"))
     out.insert(0, "listen = %s" % sock)
     out += ["%s = %s" % kv for kv in set_.items()]
     return "\n".join(out) + "\n" + extra
@@ -236,10 +237,29 @@ def test_workers_from_environment_out_of_range_is_refused(tmpd, value):
         assert_refused(d, "workers")
 
 
-def test_duplicated_key_the_last_one_counts_consistently(tmpd):
-    # workers = 1 (from config_text) and later workers = 0: the later line is the value.
-    with daemon(tmpd, extra="workers = 0\n") as d:
-        assert_refused(d, "workers")
+def test_a_key_set_twice_is_refused_by_both_programs_naming_both_lines(tmpd):
+    # workers = 1 (line 2, from config_text) and later workers = 4: the last line used to win
+    # silently, whichever the operator meant. Now neither does, and the message says where.
+    text = config_text(os.path.join(tmpd, "d.sock"), extra="workers = 4\n")
+    last = len(text.splitlines())
+    says = "c.conf:%d: workers is set twice, on lines 2 and %d" % (last, last)
+    with daemon(tmpd, text=text) as d:
+        assert_refused(d, says)
+    r = cli(os.path.join(tmpd, "c.conf"), "store", "list")
+    assert r.returncode == 1 and says in r.stderr and r.stdout == "", r
+
+
+def test_the_example_config_and_the_stack_config_set_each_key_once():
+    """Both programs refuse a key set twice: the configs we ship and write must not have one."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    for path in (os.path.join(here, "..", "..", "deploy", "orderpay.conf.example"), STACK["ORDERPAY_CONFIG"]):
+        with open(path, encoding="utf-8") as f:
+            keys = [ln.split("=", 1)[0].strip() for ln in f
+                    if "=" in ln and not ln.strip().startswith("#")]
+        assert len(keys) > 5 and len(keys) == len(set(keys)), (path, sorted(k for k in keys if keys.count(k) > 1))
+        # ...and the parser takes it: the CLI gets as far as the database (none there).
+        r = cli(path, "store", "list", keep_pg=False, env={"ORDERPAY_DB": "host=/nonexistent dbname=x"})
+        assert r.returncode == 1 and "cannot connect to the database" in r.stderr, (path, r.stderr)
 
 
 # Was a defect until config_check (2026-12-03): an unknown or odd-case key ('Workers = 0', 'http.timout_ms')

@@ -250,6 +250,10 @@ def test_cli_unknown_flags_are_usage_errors(argv):
     (("refund", "list", "--site", "nosuch"), "no such site nosuch"),
     (("order", "list", "--state", "rf"), "--state"),
     (("order", "list", "--state", "XX"), "--state"),
+    (("inbox", "list", "--verdict", "bogus"), "--verdict received, settled, duplicate, ignored, rejected or error"),
+    (("inbox", "list", "--verdict", "Settled"), "--verdict received, settled, duplicate, ignored, rejected or error"),
+    (("product", "list", "--site", "nosuch"), "no such site nosuch"),
+    (("apikey", "list", "--site", "nosuch"), "no such site nosuch"),
 ])
 def test_cli_listings_name_a_filter_that_cannot_match(argv, says):
     # An empty listing would read as "no such orders" when the filter itself is wrong.
@@ -260,6 +264,10 @@ def test_cli_listings_name_a_filter_that_cannot_match(argv, says):
 def test_cli_listings_with_good_filters_still_list():
     assert cli("order", "list", "--site", SITE, "--state", "OK", "--limit", "1").returncode == 0
     assert cli("refund", "list", "--site", SITE, "--limit", "1").returncode == 0
+    for verdict in ("received", "settled", "duplicate", "ignored", "rejected", "error"):
+        assert cli("inbox", "list", "--verdict", verdict, "--limit", "1").returncode == 0
+    assert cli("product", "list", "--site", SITE).returncode == 0
+    assert cli("apikey", "list", "--site", SITE).returncode == 0
 
 
 @pytest.mark.parametrize("cmd", [("order", "list"), ("expire",), ("reconcile",), ("inbox", "list"),

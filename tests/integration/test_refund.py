@@ -516,3 +516,29 @@ def test_asking_twice_under_one_refund_id_refunds_once(key):
     assert r["id"] == rid and r["replay"] is True and r["st"] == "OK", r
     assert "REFUND_SUCCESS" in r["note"], r
     assert sim_refunded(order["pay_id"]) == 600 == recorded(order["id"])
+
+
+def test_the_readme_error_table_says_what_admin_refund_and_pay_pay_answer(key):
+    """The README's error table is a client's reference, and it left out two answers these tests
+    see: admin/refund's idempotency_key (required, in a format the reply names) under
+    e.www.order.invalid.field, and pay/pay on an order refunded in full (RF) under
+    e.www.order.closed (review new-user). The section on admin/refund states the key's format."""
+    import os
+    import re
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "README.md"),
+              encoding="utf-8") as f:
+        readme = f.read()
+    rows = dict(re.findall(r"^\| [\d, ]+ \| `([\w.]+)` \| (.*) \|$", readme, re.M))
+    section = readme.split("### Refunds: the operator API", 1)[1].split("\n### ", 1)[0]
+    order = paid_order()
+    st, resp, raw, _ = admin("POST", "refund", key, {"order": order["id"], "reason": "r", "idempotency_key": "a b"})
+    assert st == 400 and resp["errCode"] == "e.www.order.invalid.field", raw
+    form = resp["msg"].split(": ", 1)[1]  # "1 to 128 printable ASCII characters"
+    row = rows["e.www.order.invalid.field"]
+    assert "`admin/refund`" in row and "`idempotency_key`" in row and form in row, row
+    assert form in section and "no space" in section, section
+    st, resp, raw, _ = refund(key, order["id"])
+    assert st == 200 and resp["data"]["order"]["or_st"] == "RF", raw
+    st, resp, raw, _ = api("GET", "pay", ticket=STACK["DEMO_TICKET"], params={"id": order["id"]})
+    assert st == 409 and resp["errCode"] == "e.www.order.closed", raw
+    assert "refunded in full (`RF`" in rows["e.www.order.closed"], rows["e.www.order.closed"]

@@ -90,6 +90,12 @@ def test_the_conflict_holds_refunds_back_only_while_reconcile_lists_it():
     slip = order["pay_id"]
     listed = json.loads(cli("reconcile", "--min-age", "0", "--json", check=False).stdout)["attention"]
     assert [a["kind"] for a in listed if a["slip"] == slip] == ["CONFLICT"], listed
+    # A slip with no note of its own adds nothing after the report: its line ended in "; ".
+    detail = [a["detail"] for a in listed if a["slip"] == slip][0]
+    assert detail.endswith("the refund stays as recorded"), detail
+    text = cli("reconcile", "--min-age", "0", check=False).stdout
+    line = [x for x in text.splitlines() if x.startswith("CONFLICT") and slip in x]
+    assert line and line[0].endswith("the refund stays as recorded"), text
     # Another payment of the shop is not held back by this one's report.
     other = wx.paid_order()
     st, ans, raw, _ = wx.refund(other["id"], "1.00")

@@ -37,7 +37,7 @@ TEST(Router, RejectsOtherShapes) {
 }
 
 TEST(Router, ASiteThatCannotExistStillMatchesTheShape) {
-    // ...so that it is answered "no such site" (without a query), not "no such api".
+    // ...so that it is answered "no such site" (without a query), not "no such API".
     RouteMatch m;
     ASSERT_TRUE(MatchApiPath("/api/de mo/pay/buy", m));
     EXPECT_EQ(m.site, "de mo");

@@ -163,6 +163,34 @@ TEST(BusinessChecksTest, EachMismatchFailsByName) {
     EXPECT_EQ(failed, "out_trade_no");
 }
 
+// An id the message leaves out is no match, not even for a merchant with none on record (`notify
+// verify` without a site or slip): it once printed "PASS app_id: notified , merchant ".
+TEST(BusinessChecksTest, AnIdTheMessageLeavesOutFailsAndSaysSo) {
+    auto line = [](const std::vector<app::CheckLine>& lines, const std::string& name) {
+        for (const auto& l : lines)
+            if (l.name == name) return l;
+        ADD_FAILURE() << "no check " << name;
+        return app::CheckLine{};
+    };
+    providers::Merchant none{"(none)", "paypal", "", "", "", "", "{}"};
+    providers::PaidEvent ev = Event();
+    ev.app_id = ev.mch_id = ev.slip_id = "";
+    std::vector<app::CheckLine> lines = app::BusinessChecks("paypal", ev, none, std::nullopt, "");
+    EXPECT_FALSE(line(lines, "app_id").ok);
+    EXPECT_EQ(line(lines, "app_id").detail, "none notified, no merchant on record to compare with");
+    EXPECT_FALSE(line(lines, "mch_id").ok);
+    EXPECT_FALSE(line(lines, "out_trade_no").ok);
+    EXPECT_EQ(line(lines, "out_trade_no").detail, "none signed");
+    EXPECT_EQ(line(lines, "slip").detail, "the notification names no slip");
+    providers::Merchant m{"wx-demo", "wx", "app", "mch", "MD5", "", "{}"};
+    ev = Event();
+    ev.app_id = "";
+    lines = app::BusinessChecks("wx", ev, m, Slip("wx", "wx-demo"), "demo");
+    EXPECT_FALSE(line(lines, "app_id").ok);
+    EXPECT_EQ(line(lines, "app_id").detail, "none notified, merchant app");
+    for (const auto& l : lines) EXPECT_NE(l.detail.back(), ' ') << l.name;
+}
+
 // A signed id is still the provider's text: what libpq would cut (NUL) or PostgreSQL refuse (not
 // UTF-8, past the index row limit) never reaches a statement.
 TEST(BusinessChecksTest, UnusableTransactionOrEventIdFails) {

@@ -54,6 +54,10 @@ std::string ReadInput(const std::string& file);
 /// never come from argv, where every local user can read them in /proc.
 std::string ReadSecret(const std::string& file);
 
+/// Rows as a JSON array of objects keyed by `cols` (one name per column, in order): numbers and
+/// booleans by their column's type, NULL as null, the rest as strings.
+std::string RowsJson(const db::Result& r, const std::vector<std::string>& cols);
+
 struct Env {
     const Config& cfg;
     db::Connection& db;

@@ -52,6 +52,10 @@ class Param {
 
 class Result {
   public:
+    /// What a column holds, by its PostgreSQL type (PQftype): libpq gives every value as text,
+    /// and a JSON listing must tell 30 (an integer) from "30" and true from "t".
+    enum class Kind { kText, kNumber, kBool };
+
     explicit Result(PgResultPtr r) : r_(std::move(r)) {}
     int Rows() const;
     std::int64_t Affected() const;
@@ -60,6 +64,7 @@ class Result {
     std::optional<std::string> GetOpt(int row, int col) const;
     std::int64_t GetInt(int row, int col) const;
     bool GetBool(int row, int col) const;
+    Kind ColumnKind(int col) const;
     int Col(const char* name) const;  // column index by name; throws if absent
     std::string Get(int row, const char* col) const { return Get(row, Col(col)); }
     std::optional<std::string> GetOpt(int row, const char* col) const { return GetOpt(row, Col(col)); }
