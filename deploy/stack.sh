@@ -4,7 +4,7 @@
 #
 #   deploy/stack.sh up       start it in the background; writes and prints $VAR/stack.env
 #   deploy/stack.sh down     stop everything (idempotent)
-#   deploy/stack.sh run      up, print the URLs and a curl line, wait; Ctrl-C runs down
+#   deploy/stack.sh run      up, print the URLs and a curl line, wait; Ctrl-C (TERM, HUP) runs down
 #   deploy/stack.sh status   show what runs
 #
 # Environment: ORDERPAY_BIN (binaries; default build/release), ORDERPAY_VAR (state dir; default
@@ -223,7 +223,8 @@ cmd_run() {
     cmd_up
     exec 9>&-  # release the lock: 'down' from another terminal must not block
     local stop=0 warned=0
-    trap 'stop=1' INT TERM
+    # HUP too: a closed terminal or SSH session must not leave the stack running behind it.
+    trap 'stop=1' INT TERM HUP
     say "running in the foreground; Ctrl-C stops the stack"
     while ((!stop)); do
         sleep 1 &
@@ -233,9 +234,15 @@ cmd_run() {
             warned=1
         fi
     done
-    trap - INT TERM
+    # A signal sent to the whole process group comes more than once: make forwards its own
+    # SIGTERM to this shell, timeout signals the command and then its group. With the default
+    # disposition back, the second one killed this shell inside `down`, leaving the stack up.
+    # Ignored instead until the stack is down, also by the pg_ctl, kill and sleep that `down`
+    # runs (they inherit it); each of its steps is bounded by a timeout.
+    trap '' INT TERM HUP
     echo >&2
     cmd_down
+    trap - INT TERM HUP
 }
 
 case ${1:-} in

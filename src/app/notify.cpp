@@ -109,7 +109,10 @@ NotifyEval Judge(const providers::Provider& p, const std::string& site, provider
         return ev;
     }
     std::string why;
-    ev.signature_ok = p.VerifyNotification(*ev.merchant, ev.notice, ev.event, why);
+    const providers::SignatureCheck sig = p.CheckNotification(*ev.merchant, ev.notice, ev.event, why);
+    ev.signature_ok = sig == providers::SignatureCheck::kValid;
+    ev.signature_unchecked = sig == providers::SignatureCheck::kUnchecked;
+    if (ev.signature_unchecked) why = "not checked now: " + why;
     ev.checks.push_back({"signature", ev.signature_ok, why + " (merchant " + ev.merchant->id + ")"});
     if (!ev.signature_ok) {
         ev.reason = why;
@@ -211,6 +214,9 @@ NotifyDecision Decide(db::Connection& c, const providers::Provider& p, const Not
                       const std::string& row_id) {
     using A = providers::NotifyAnswer;
     if (!ev.notice.parsed) return {"rejected", ev.reason, A::kMalformed};
+    // A signature that could not be checked is no forgery: "error" is what the provider's resend
+    // and `inbox replay` judge again, and what monitoring counts. It is never acted on.
+    if (ev.signature_unchecked) return {"error", ev.reason, A::kError};
     // A provider that sends every event of the account to us (PayPal) also sends other
     // integrations' events: verified, but about no slip of ours. Kept, acknowledged, not acted on.
     if (ev.signature_ok && !ev.slip && ev.notice.may_settle && p.AcknowledgesForeignEvents())
@@ -269,8 +275,8 @@ Handled DecideAndRecord(db::Connection& c, const providers::Provider& p, const s
         if (!recorded)
             log::Info("notification ", row_id,
                       " was decided meanwhile; this evaluation: ", h.decision.verdict);
-        if (h.decision.verdict == "rejected")
-            log::Warn("notification ", row_id, " rejected: ", h.decision.reason);
+        if (h.decision.verdict == "rejected" || h.decision.verdict == "error")
+            log::Warn("notification ", row_id, " ", h.decision.verdict, ": ", h.decision.reason);
     } catch (const std::exception& e) {
         // Answer in the provider's own format, and have it sent again: the row stays for replay.
         log::Error("notification ", row_id, " (", p.Id(), "): ", e.what());

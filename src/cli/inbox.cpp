@@ -80,6 +80,7 @@ int Replay(Env& env, const Args& a) {
     std::string verdict = a.Flag("verdict").value_or("received");
     if (verdict != "received" && verdict != "error") throw UsageError("--verdict received or error");
     app::Context ctx(app::Settings::From(env.cfg), env.db);
+    for (const auto& p : ctx.providers().all()) p->LiftKeyFetchPace();
     std::vector<store::StoredNotification> rows = store::UndecidedNotifications(
         env.db, verdict, Seconds(a.Flag("older-than").value_or("60s")), a.Limit(500));
     int decided = 0, failed = 0;

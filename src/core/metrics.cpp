@@ -52,6 +52,7 @@ struct Slot {
     Counter calls[kProviders.size()][kOps.size()][kOutcomes.size()];
     Histogram call_latency[kProviders.size()][kOps.size()];
     Counter notifications[kProviders.size()][kVerdicts.size()];
+    Counter key_fetches_refused[kProviders.size()];
     Counter db_round_trips[kRoutes.size()];
     Counter db_errors[kDbErrorKinds.size()];
     Counter db_reconnects;
@@ -248,6 +249,11 @@ void Notification(std::string_view provider, std::string_view verdict) {
     Add(g_slot->notifications[IndexOf(kProviders, provider)][IndexOf(kVerdicts, verdict)]);
 }
 
+void KeyFetchRefused(std::string_view provider) {
+    if (!g_slot) return;
+    Add(g_slot->key_fetches_refused[IndexOf(kProviders, provider)]);
+}
+
 void DbError(std::string_view kind) {
     if (!g_slot) return;
     for (std::size_t i = 0; i < kDbErrorKinds.size(); ++i)
@@ -323,6 +329,12 @@ std::string Exposition() {
         }
 
     // Always present (also at 0): alerts on these should not depend on a first error.
+    Head(out, "orderpay_key_fetches_refused_total", "counter",
+         "Notification verification keys (PayPal certificate URLs) not downloaded because the worker's "
+         "budget of new downloads was spent; those notifications are answered as a temporary error.");
+    for (std::size_t p = 0; p + 1 < kProviders.size(); ++p)
+        Line(out, "orderpay_key_fetches_refused_total{provider=\"%s\"} %" PRIu64 "\n",
+             Sv(kProviders[p]).c_str(), Sum([&](Slot& sl) -> Counter& { return sl.key_fetches_refused[p]; }));
     Head(out, "orderpay_db_errors_total", "counter",
          "Failed database statements (unavailable: connection lost; statement: refused by the server) and "
          "failed connection attempts (connect).");

@@ -3,16 +3,25 @@ not; before, each one loaded the whole CA bundle (25-40 ms of CPU with the syste
 workers served about 50 forged webhooks a second and every other request waited), and each new
 certificate URL on PayPal's host was downloaded again, one HTTPS call per forged request (review
 s25-attack #2). Now the trusted roots are loaded once per worker, a certificate's verdict is kept
-per URL (passed: rechecked hourly; failed: five minutes), and a worker downloads at most four new
-certificate URLs a minute. Downloads are counted in nginx's access log, where paysim serves the
-certificates."""
+per URL (passed: rechecked every 10 minutes; failed: five minutes; not downloadable: 30 seconds),
+and a worker downloads at most four new certificate URLs a minute. Downloads are counted in nginx's
+access log, where paysim serves the certificates.
+
+A certificate that cannot be downloaded now (its host down or answering 5xx, or the minute's
+downloads spent) proves nothing either way: the webhook is kept as `error` and answered 500, so
+PayPal resends it and `orderpay inbox replay --verdict error` judges it again. Before, it was
+stored `rejected`, which nothing looks at again."""
 
 import base64
+import http.server
 import os
 import re
+import ssl
+import threading
 
-from conftest import STACK, psql
-from helpers import own_orderpayd
+from conftest import STACK, cli, psql
+from helpers import inbox, own_orderpayd
+from test_hostile_notify import _conf
 from test_hostile_provider_values import fcgi
 from test_hostile_v3_paypal_notify import USD, captured_pp, pp_body, pp_headers, pp_resource, pp_untouched, \
     settled_exactly
@@ -43,7 +52,7 @@ def test_forged_webhooks_neither_download_again_nor_settle():
 
         def post(headers):
             st, _, raw = fcgi(own["sock"], "POST", path, body=body, headers=headers)
-            assert st in (200, 400), raw
+            assert st in (200, 400, 500), raw
             return st
 
         before = cert_gets("CERT-paysim")
@@ -57,12 +66,16 @@ def test_forged_webhooks_neither_download_again_nor_settle():
         for _ in range(20):
             assert post(dict(forged(good), **{"PAYPAL-CERT-URL": missing})) == 400
         assert cert_gets(re.escape(missing.rsplit("/", 1)[1])) == 1
-        # A new URL per request: four downloads a minute, not one per request.
+        # A new URL per request: four downloads a minute, not one per request. The downloaded
+        # ones are refused (nothing there: 404); the others could not be checked, and are
+        # answered as a temporary error (resent, replayed), counted and logged.
+        refused_before = key_fetches_refused(own["sock"])
         base = good["PAYPAL-CERT-URL"].replace("CERT-paysim", "CERT-flood-" + os.urandom(4).hex())
-        for i in range(60):
-            assert post(dict(forged(good), **{"PAYPAL-CERT-URL": "%s-%d" % (base, i)})) == 400
+        answers = [post(dict(forged(good), **{"PAYPAL-CERT-URL": "%s-%d" % (base, i)})) for i in range(60)]
         flood = cert_gets(re.escape(base.rsplit("/", 1)[1]) + "-[0-9]+")
         assert 1 <= flood <= 2 * 4, flood  # the run may straddle the turn of a minute
+        assert answers.count(400) == flood and answers.count(500) == 60 - flood, answers
+        assert key_fetches_refused(own["sock"]) - refused_before == 60 - flood
         pp_untouched(order["pay_id"])
         # The flood's failed URLs did not push PayPal's certificate out: the genuine webhook is
         # verified with it, with no download, and settles.
@@ -75,10 +88,114 @@ def test_forged_webhooks_neither_download_again_nor_settle():
         for i in range(8):
             st, _, raw = fcgi(own["sock"], "POST", path, body=body,
                               headers=dict(forged(good), **{"PAYPAL-CERT-URL": "%s-late-%d" % (base, i)}))
-            assert st == 400, raw
+            assert st in (400, 500), raw
         st, _, raw = fcgi(own["sock"], "POST", path, body=body, headers=good)
         assert st == 200, raw
     assert cert_gets("CERT-paysim") - before == 1
+
+
+def key_fetches_refused(sock):
+    st, _, raw = fcgi(sock, "GET", "/metrics")
+    assert st == 200, raw
+    raw = raw.decode() if isinstance(raw, bytes) else raw
+    m = re.search(r'^orderpay_key_fetches_refused_total\{provider="paypal"\} (\d+)$', raw, re.M)
+    assert m, raw[:2000]
+    return int(m.group(1))
+
+
+class CertHost:
+    """A certificate host of the test's own, allowed through ORDERPAY_PAYPAL_CERT_HOSTS, with
+    paysim's TLS certificate: bound but not listening (connections refused: the host is down)
+    until listen(), then answering `status` (the certificate itself once 200)."""
+
+    def __init__(self):
+        keys = os.path.dirname(_conf("paypal.ca_file"))
+        with open(os.path.join(keys, "certs", "CERT-paysim"), "rb") as f:
+            self.pem = f.read()
+        self.status, self.gets, self.listening = 503, [], False
+        host = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                host.gets.append(self.path)
+                out = host.pem if host.status == 200 else b"unavailable"
+                self.send_response(host.status)
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+
+            def log_message(self, *args):
+                pass
+
+        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler, bind_and_activate=False)
+        self.srv.server_bind()
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(os.path.join(keys, "tls.pem"), os.path.join(keys, "tls_key.pem"))
+        self.srv.socket = ctx.wrap_socket(self.srv.socket, server_side=True)
+        self.port = self.srv.server_address[1]
+        self.env = {"ORDERPAY_PAYPAL_CERT_HOSTS": "%s,127.0.0.1:%d" % (_conf("paypal.cert_hosts"), self.port)}
+        self.url = "https://127.0.0.1:%d/v1/notifications/certs/" % self.port
+
+    def listen(self):
+        self.srv.server_activate()
+        self.listening = True
+        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+
+    def close(self):
+        if self.listening:
+            self.srv.shutdown()
+        self.srv.server_close()
+
+
+def test_a_certificate_not_downloadable_now_is_an_error_replayed_later():
+    order = captured_pp()
+    body = pp_body(pp_resource(order["pay_id"]))
+    path = "/api/%s/pay/re_paypal" % USD
+    host = CertHost()
+    try:
+        with own_orderpayd("hpc3", **host.env) as own:
+
+            def post(headers):
+                st, _, raw = fcgi(own["sock"], "POST", path, body=body, headers=headers)
+                return st, raw
+
+            # The certificate host is down: neither the genuine webhook nor a forged copy can be
+            # checked. Both are answered 500 (PayPal resends) and kept as errors.
+            down = dict(pp_headers(body), **{"PAYPAL-CERT-URL": host.url + "CERT-down"})
+            st, raw = post(down)
+            assert st == 500 and b"error" in raw, raw
+            st, raw = post(forged(down))
+            assert st == 500, raw
+            # PayPal's resend, the host up but answering 503: the same, and that URL is not asked
+            # for again by each webhook naming it (30 seconds), nor refused for five minutes.
+            host.listen()
+            busy = dict(pp_headers(body), **{"PAYPAL-CERT-URL": host.url + "CERT-busy"})
+            for _ in range(3):
+                st, raw = post(busy)
+                assert st == 500, raw
+            assert host.gets == ["/v1/notifications/certs/CERT-busy"], host.gets
+            # A forged webhook naming a certificate that is there is refused, as before.
+            host.status = 200
+            st, raw = post(forged(dict(busy, **{"PAYPAL-CERT-URL": host.url + "CERT-up"})))
+            assert st == 400, raw
+        pp_untouched(order["pay_id"])
+        rows = psql("SELECT id, verdict FROM notifications WHERE slip_id = '%s' ORDER BY id"
+                    % order["pay_id"]).splitlines()
+        assert [r.split("|")[1] for r in rows] == ["error"] * 5 + ["rejected"], inbox(order["pay_id"])
+        ids = [r.split("|")[0] for r in rows]
+        # The certificate is reachable again: the operator's replay settles the genuine one once
+        # and refuses the forged copy for good.
+        res = cli("inbox", "replay", "--older-than", "0s", "--verdict", "error", check=False, env=host.env)
+        decided = dict(line.split("\t")[0:3:2] for line in res.stdout.splitlines() if "\t" in line)
+        assert decided.get(ids[0]) == "settled", res.stdout + res.stderr
+        assert decided.get(ids[1]) == "rejected", res.stdout + res.stderr
+        assert all(decided.get(i) not in (None, "error", "rejected") for i in ids[2:5]), res.stdout
+        settled_exactly(order["pay_id"], 900)
+        after = psql("SELECT verdict FROM notifications WHERE slip_id = '%s' ORDER BY id" % order["pay_id"])
+        assert after.splitlines()[:2] == ["settled", "rejected"], after
+        assert "error" not in after.splitlines(), after
+    finally:
+        host.close()
 
 
 def test_a_buyer_return_is_paced_per_slip_and_tells_nothing_of_the_buyer():

@@ -116,6 +116,34 @@ bool AllOk(const std::vector<app::CheckLine>& lines, std::string* failed = nullp
     return true;
 }
 
+// A signature that could not be checked (a key not downloadable now) is decided "error" and
+// answered as a temporary failure, whatever the message claims; it never reaches settlement
+// (which would need the database this connection never opens).
+TEST(DecideTest, AnUncheckedSignatureIsAnErrorNeverActedOn) {
+    Config cfg;
+    providers::Providers all(cfg);
+    const providers::Provider* p = all.Find("paypal");
+    ASSERT_NE(p, nullptr);
+    db::Connection c("host=/nonexistent dbname=none", {});
+    app::NotifyEval ev;
+    ev.notice.parsed = true;
+    ev.notice.may_settle = true;
+    ev.signature_unchecked = true;
+    ev.business_ok = true;
+    ev.event = Event();
+    ev.slip = Slip("paypal", "pp");
+    ev.reason = "not checked now: certificate download failed: timeout";
+    app::NotifyDecision d = app::Decide(c, *p, ev, "1");
+    EXPECT_EQ(d.verdict, "error");
+    EXPECT_EQ(d.answer, providers::NotifyAnswer::kError);
+    EXPECT_EQ(d.reason, ev.reason);
+    // The same message with a refuted signature is refused, as before.
+    ev.signature_unchecked = false;
+    d = app::Decide(c, *p, ev, "1");
+    EXPECT_EQ(d.verdict, "rejected");
+    EXPECT_EQ(d.answer, providers::NotifyAnswer::kRefused);
+}
+
 TEST(BusinessChecksTest, MatchingSlipPasses) {
     providers::Merchant m{"wx-demo", "wx", "app", "mch", "MD5", "", "{}"};
     EXPECT_TRUE(AllOk(app::BusinessChecks("wx", Event(), m, Slip("wx", "wx-demo"), "demo")));

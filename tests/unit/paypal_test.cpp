@@ -205,6 +205,59 @@ TEST(PaypalWebhook, ProviderVerifiesVectorWithOfflineCert) {
     EXPECT_NE(why.find("CN"), std::string::npos);
 }
 
+// A certificate that cannot be downloaded now is no evidence of forgery: the webhook is
+// "unchecked" (kept as error and resent), and only an answer about the URL itself, or a bad
+// certificate, refuses it. Nothing listens on 127.0.0.1:1, so each download fails at once.
+TEST(PaypalWebhook, AnUnreachableCertificateLeavesTheSignatureUnchecked) {
+    PaypalOptions o;
+    o.cert_hosts = {"127.0.0.1:1"};
+    o.timeouts.connect_ms = 500;
+    o.timeouts.total_ms = 1000;
+    PaypalClient p(o);
+    providers::Merchant m{"pp", "paypal", "client", kWebhook, "SHA256withRSA", "secret", "{}"};
+    const std::string body =
+        R"({"id":"WH-1","event_type":"PAYMENT.CAPTURE.COMPLETED","resource":{"id":"C1","custom_id":"s1",)"
+        R"("status":"COMPLETED","amount":{"value":"9.00","currency_code":"USD"}}})";
+    auto check = [&](const std::string& url, std::string& why) {
+        providers::RawNotification raw = VectorRequest(body);
+        raw.headers["HTTP_PAYPAL_CERT_URL"] = url;
+        providers::Notice n = p.ParseNotification(raw);
+        EXPECT_TRUE(n.parsed);
+        providers::PaidEvent ev;
+        const providers::SignatureCheck c = p.CheckNotification(m, n, ev, why);
+        providers::PaidEvent ev2;
+        std::string why2;
+        // VerifyNotification is true exactly when the check is kValid: unchecked never passes.
+        EXPECT_EQ(p.VerifyNotification(m, n, ev2, why2), c == providers::SignatureCheck::kValid);
+        EXPECT_FALSE(ev.paid);
+        return c;
+    };
+    using S = providers::SignatureCheck;
+    const std::string base = "https://127.0.0.1:1/v1/notifications/certs/CERT-";
+    std::string why;
+    EXPECT_EQ(check(base + "a", why), S::kUnchecked);
+    EXPECT_NE(why.find("certificate download failed"), std::string::npos) << why;
+    // Kept briefly, as unchecked (not "failed within 5 minutes"), and no download spent on it.
+    for (int i = 0; i < 10; ++i) {
+        EXPECT_EQ(check(base + "a", why), S::kUnchecked);
+        EXPECT_NE(why.find("30 seconds"), std::string::npos) << why;
+    }
+    // Three more new URLs are downloads of this minute's four; the fifth is not downloaded, and
+    // that too is unchecked, not a forgery.
+    for (const char* u : {"b", "c", "d"}) {
+        EXPECT_EQ(check(base + u, why), S::kUnchecked);
+        EXPECT_NE(why.find("certificate download failed"), std::string::npos) << u << ": " << why;
+    }
+    EXPECT_EQ(check(base + "e", why), S::kUnchecked);
+    EXPECT_NE(why.find("not downloaded"), std::string::npos) << why;
+    // What never depends on a download is refused as before.
+    EXPECT_EQ(check("https://127.0.0.2:1/v1/notifications/certs/CERT-a", why), S::kInvalid);
+    providers::RawNotification raw = VectorRequest(body);
+    raw.headers.erase("HTTP_PAYPAL_TRANSMISSION_SIG");
+    providers::PaidEvent ev;
+    EXPECT_EQ(p.CheckNotification(m, p.ParseNotification(raw), ev, why), S::kInvalid);
+}
+
 TEST(PaypalWebhook, ParseRefusesMalformed) {
     PaypalClient p(PaypalOptions{});
     providers::RawNotification raw;

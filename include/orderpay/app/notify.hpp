@@ -23,6 +23,9 @@ struct CheckLine {
 struct NotifyEval {
     providers::Notice notice;
     bool signature_ok = false;
+    // Neither proved nor refuted: the key to check it with could not be had now (a fetched
+    // certificate's host unreachable, a download budget spent). Decided "error", not refused.
+    bool signature_unchecked = false;
     bool business_ok = false;  // every business check passed (the status is not one)
     std::string reason;        // why it fails (first failing step), or "ok"
     providers::PaidEvent event;
@@ -42,7 +45,7 @@ NotifyEval EvaluateNotification(db::Connection& c, const providers::Provider& p,
                                 const providers::RawNotification& raw);
 
 struct NotifyDecision {
-    std::string verdict;  // settled, duplicate, ignored, rejected
+    std::string verdict;  // settled, duplicate, ignored, rejected, error (judge it again later)
     std::string reason;
     providers::NotifyAnswer answer = providers::NotifyAnswer::kRefused;
     // Settlement wrote the verdict on the row itself, in its transaction; `recorded` says

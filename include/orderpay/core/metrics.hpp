@@ -58,6 +58,10 @@ void ProviderCall(std::string_view provider, Op op, Outcome outcome, double seco
 /// A notification decided with `verdict` (settled, duplicate, ignored, rejected, error).
 void Notification(std::string_view provider, std::string_view verdict);
 
+/// A notification's verification key (PayPal's certificate URL) was not fetched because this
+/// worker's budget of new downloads was spent: many new key URLs are someone probing.
+void KeyFetchRefused(std::string_view provider);
+
 /// A database statement failed: `unavailable` (connection lost) or `statement` (the server
 /// refused it); `connect` a (re)connection attempt failed. A reconnect succeeded.
 void DbError(std::string_view kind);

@@ -82,6 +82,14 @@ enum class OpenOutcome {
     kOpened,        // verified and opened: Notice::slip_id names the slip
 };                  // kRefused first: a default-made outcome opens nothing
 
+/// What checking a notification's signature found (Provider::CheckNotification).
+enum class SignatureCheck {
+    kInvalid,    // it does not verify, or cannot be made to: refused, never acted on
+    kValid,      // verified with the merchant's key; the event is filled
+    kUnchecked,  // the key to check it with could not be had now (its host unreachable, a
+                 // download budget spent): neither proved nor refuted, so tried again later
+};               // kInvalid first: a default-made result proves nothing
+
 /// What the provider must be told. Each maps to exact reply bytes the provider documents.
 enum class NotifyAnswer {
     kAccepted,   // recorded: stop sending (settled, duplicate, or a status we acknowledge)

@@ -306,6 +306,11 @@ class Provider {
     }
     /// The shared cache of this process's context; providers that need none ignore it.
     virtual void UseCache(SharedCache* cache) { (void)cache; }
+    /// For the operator's `inbox replay`, which judges stored notices up to its --limit with no
+    /// request flood driving it: a provider that paces key downloads against forged notices
+    /// (PayPal's new certificate URLs) lifts that pace, or a flood's stored rows would spend it
+    /// before the genuine notice among them is reached, and leave that one `error` again.
+    virtual void LiftKeyFetchPace() {}
 
     // Notifications on pay/re_<id>. Parse must not trust anything; Verify checks the signature
     // with the merchant of the slip the notice names and fills the event.
@@ -341,6 +346,14 @@ class Provider {
     virtual Notice ParseNotification(const RawNotification& raw) const = 0;
     virtual bool VerifyNotification(const Merchant& m, const Notice& n, PaidEvent& out,
                                     std::string& reason) const = 0;
+    /// VerifyNotification with a third answer, kUnchecked, for a provider whose keys are fetched
+    /// (PayPal's certificate URLs): a key it could not fetch now is no evidence of forgery, and
+    /// the notice is answered as a temporary failure (resent) and kept for `inbox replay`.
+    /// VerifyNotification is true exactly when this is kValid.
+    virtual SignatureCheck CheckNotification(const Merchant& m, const Notice& n, PaidEvent& out,
+                                             std::string& reason) const {
+        return VerifyNotification(m, n, out, reason) ? SignatureCheck::kValid : SignatureCheck::kInvalid;
+    }
     virtual ProviderReply NotificationReply(NotifyAnswer a) const = 0;
     /// The reply in the dialect of this request, for a provider with more than one (WeChat v2
     /// XML and v3 JSON share pay/re_wx).

@@ -3,6 +3,8 @@
 // own capture) and webhooks (POST JSON, verified offline with PayPal's certificate, §3.3).
 #include <chrono>
 
+#include "orderpay/core/log.hpp"
+#include "orderpay/core/metrics.hpp"
 #include "orderpay/crypto/digest.hpp"
 #include "orderpay/crypto/x509_chain.hpp"
 #include "orderpay/http/form.hpp"
@@ -24,7 +26,9 @@ constexpr long long kCertRecheckMs = 600 * 1000;
 constexpr std::int64_t kCertShareS = 24 * 3600;
 const std::string kCertCachePrefix = "paypal.cert:";
 constexpr long long kCertFailedMs = 300 * 1000;
-constexpr int kNewCertsPerMinute = 4;
+// A download that got no answer or a 5xx says nothing of the certificate: it is tried again
+// soon, but not by every webhook naming it, each of which would hold the worker for a timeout.
+constexpr long long kCertUnreachableMs = 30 * 1000;
 
 std::vector<std::string> SplitHosts(const std::string& text) {
     std::vector<std::string> out;
@@ -196,11 +200,12 @@ crypto::LeafCert PaypalClient::CheckCert(const std::string& pem, bool chain) con
 }
 
 // The PEM at `url` not held by this process: another worker's verified copy (provider_cache),
-// else a download, at most kNewCertsPerMinute a minute per process. A flood of forged webhooks
+// else a download, at most new_certs_per_minute_ a minute per process. A flood of forged webhooks
 // naming new URLs spends the downloads, but not the certificates the workers already share.
 std::optional<std::string> PaypalClient::FetchCertPem(const std::string& url, long long now, bool& shared,
-                                                      std::string& reason) const {
+                                                      std::string& reason, bool& unchecked) const {
     shared = false;
+    unchecked = false;
     if (cache_) {
         if (std::optional<std::string> pem = cache_->Get(kCertCachePrefix + url)) {
             shared = true;
@@ -208,12 +213,25 @@ std::optional<std::string> PaypalClient::FetchCertPem(const std::string& url, lo
         }
     }
     if (now - download_window_ms_ >= 60000) {
+        if (refused_in_window_ > 1)
+            log::Warn("paypal: ", refused_in_window_, " webhook certificate downloads refused in the ",
+                      "previous counted minute (budget ", new_certs_per_minute_,
+                      " new URLs a minute a worker)");
         download_window_ms_ = now;
         downloads_in_window_ = 0;
+        refused_in_window_ = 0;
     }
-    if (downloads_in_window_ >= kNewCertsPerMinute) {
-        reason = "certificate not downloaded: " + std::to_string(kNewCertsPerMinute) +
+    if (downloads_in_window_ >= new_certs_per_minute_) {
+        // Someone is naming many new certificate URLs (PayPal uses a handful): an attack to
+        // watch for, logged once a minute (the next minute's first call sums it up) and counted.
+        metrics::KeyFetchRefused("paypal");
+        if (refused_in_window_++ == 0)
+            log::Warn("paypal: webhook certificate download budget spent (", new_certs_per_minute_,
+                      " new URLs this minute in this worker); webhooks naming other new URLs are answered ",
+                      "as a temporary error until the minute ends; first refused: ", url.substr(0, 200));
+        reason = "certificate not downloaded: " + std::to_string(new_certs_per_minute_) +
                  " new certificate URLs already this minute in this process";
+        unchecked = true;
         return std::nullopt;
     }
     ++downloads_in_window_;
@@ -224,15 +242,19 @@ std::optional<std::string> PaypalClient::FetchCertPem(const std::string& url, lo
     ho.ca_file = opts_.ca_file;
     providers::HttpResult r = providers::HttpRequest("GET", url, "", "", ho);
     if (r.fail != providers::HttpFail::kNone || r.status != 200) {
+        // Only an answer about the URL itself (404, 403...) says there is no certificate there.
+        unchecked =
+            r.fail != providers::HttpFail::kNone || r.status >= 500 || r.status == 408 || r.status == 429;
         reason = "certificate download failed: " +
                  (r.fail != providers::HttpFail::kNone ? r.error : "http " + std::to_string(r.status));
-        RememberCert(url, {"", nullptr, reason, now});
+        RememberCert(url, {"", nullptr, reason, now, unchecked});
         return std::nullopt;
     }
     return std::move(r.body);
 }
 
-crypto::PKey PaypalClient::CertKey(const std::string& url, std::string& reason) const {
+crypto::PKey PaypalClient::CertKey(const std::string& url, std::string& reason, bool& unchecked) const {
+    unchecked = false;
     if (!offline_cert_pem_.empty()) {
         // notify verify --cert-file: taken as given (no chain), nothing cached.
         crypto::LeafCert leaf = CheckCert(offline_cert_pem_, false);
@@ -242,10 +264,22 @@ crypto::PKey PaypalClient::CertKey(const std::string& url, std::string& reason) 
     if (!CertUrlAllowed(url, opts_.cert_hosts, reason)) return nullptr;
     // A webhook costs its sender nothing, forged or not, so what it makes us do is bounded: a
     // certificate's verdict is kept per URL (a passed one checked again from its kept PEM every
-    // 10 minutes, for its dates; a failed one for five minutes), a passed one is shared with the
-    // other workers, and a worker downloads at most a few new URLs a minute. PayPal signs with a
-    // handful of certificates and rotates them rarely; a genuine webhook refused meanwhile is
-    // resent (review s25-attack #2).
+    // 10 minutes, for its dates; a failed one for five minutes, one that could not be downloaded
+    // for 30 seconds), a passed one is shared with the other workers, and a worker downloads at
+    // most a few new URLs a minute. PayPal signs with a handful of certificates and rotates them
+    // rarely (review s25-attack #2).
+    //
+    // A URL not downloaded (the budget spent, no answer, a 5xx) is "unchecked", not forged: the
+    // webhook is kept as `error` and answered 500, so PayPal resends it (for three days) and
+    // `inbox replay --verdict error` judges it again; refusing it would file a genuine payment
+    // as rejected, where nothing looks again. The price: while a flood of forged new URLs keeps
+    // the budget spent, each of them is also answered 500 and kept as `error`, not `rejected`.
+    // That gains its sender nothing (a 500 settles nothing, and costs us no more than a 400: the
+    // row is stored either way and no download is made), the certificates in use are cached and
+    // shared so the flood cannot turn known-good webhooks into errors, and the error verdicts,
+    // the log line and orderpay_key_fetches_refused_total make the flood visible. `inbox
+    // replay` lifts the pace (LiftKeyFetchPace): it downloads each of the flood's URLs once,
+    // PayPal's host answers 404, and those rows are rejected for good.
     const long long now = std::chrono::duration_cast<std::chrono::milliseconds>(
                               std::chrono::steady_clock::now().time_since_epoch())
                               .count();
@@ -254,14 +288,20 @@ crypto::PKey PaypalClient::CertKey(const std::string& url, std::string& reason) 
     if (auto it = certs_.find(url); it != certs_.end()) {
         const CachedCert& c = it->second;
         if (c.key && now - c.checked_ms < kCertRecheckMs) return c.key;
-        if (!c.key && now - c.checked_ms < kCertFailedMs) {
+        if (!c.key && c.transient && now - c.checked_ms < kCertUnreachableMs) {
+            reason =
+                "the certificate at this URL could not be downloaded within the last 30 seconds: " + c.why;
+            unchecked = true;
+            return nullptr;
+        }
+        if (!c.key && !c.transient && now - c.checked_ms < kCertFailedMs) {
             reason = "the certificate at this URL failed within the last 5 minutes: " + c.why;
             return nullptr;
         }
         pem = c.pem;
     }
     if (pem.empty()) {
-        std::optional<std::string> got = FetchCertPem(url, now, shared, reason);
+        std::optional<std::string> got = FetchCertPem(url, now, shared, reason, unchecked);
         if (!got) return nullptr;
         pem = std::move(*got);
     }
@@ -285,38 +325,48 @@ void PaypalClient::RememberCert(const std::string& url, CachedCert c) const {
     certs_[url] = std::move(c);
 }
 
-bool PaypalClient::VerifyWebhook(const providers::Merchant& m, const providers::Notice& n,
-                                 std::string& reason) const {
+providers::SignatureCheck PaypalClient::VerifyWebhook(const providers::Merchant& m,
+                                                      const providers::Notice& n, std::string& reason) const {
+    using S = providers::SignatureCheck;
     const std::string tid = Field(n, "transmission_id"), ttime = Field(n, "transmission_time");
     const std::string sig = Field(n, "transmission_sig"), url = Field(n, "cert_url");
     const std::string algo = Field(n, "auth_algo");
     if (tid.empty() || ttime.empty() || sig.empty() || url.empty() || algo.empty()) {
         reason = "missing PAYPAL-TRANSMISSION-ID/-TIME/-SIG, PAYPAL-CERT-URL or PAYPAL-AUTH-ALGO";
-        return false;
+        return S::kInvalid;
     }
     // Pinned: never instantiate whatever algorithm the header names (§4.10).
     if (algo != "SHA256withRSA") {
         reason = "PAYPAL-AUTH-ALGO " + algo.substr(0, 40) + " is not SHA256withRSA";
-        return false;
+        return S::kInvalid;
     }
     if (tid.size() > 128 || ttime.size() > 64 || sig.size() > 2048) {
         reason = "transmission headers too long";
-        return false;
+        return S::kInvalid;
     }
-    crypto::PKey key = CertKey(url, reason);
-    if (!key) return false;
+    bool unchecked = false;
+    crypto::PKey key = CertKey(url, reason, unchecked);
+    if (!key) return unchecked ? S::kUnchecked : S::kInvalid;
     const std::string webhook_id = offline_webhook_id_.empty() ? m.mch_id : offline_webhook_id_;
     const std::string signed_text = SignedString(tid, ttime, webhook_id, Field(n, "body"));
     if (!crypto::RsaSha256VerifyBase64(key, signed_text, sig)) {
         reason = "signature does not verify (webhook " + webhook_id + ")";
-        return false;
+        return S::kInvalid;
     }
     reason = "SHA256withRSA ok (webhook " + webhook_id + ")";
-    return true;
+    return S::kValid;
 }
 
 bool PaypalClient::VerifyNotification(const providers::Merchant& m, const providers::Notice& n,
                                       providers::PaidEvent& out, std::string& reason) const {
+    return CheckNotification(m, n, out, reason) == providers::SignatureCheck::kValid;
+}
+
+providers::SignatureCheck PaypalClient::CheckNotification(const providers::Merchant& m,
+                                                          const providers::Notice& n,
+                                                          providers::PaidEvent& out,
+                                                          std::string& reason) const {
+    using S = providers::SignatureCheck;
     out.slip_id = n.slip_id;
     out.app_id = m.app_id;
     out.mch_id = m.mch_id;
@@ -326,9 +376,9 @@ bool PaypalClient::VerifyNotification(const providers::Merchant& m, const provid
         out.status = cancel ? "CANCELLED" : "APPROVED";
         out.approved = !cancel;
         reason = cancel ? "buyer cancelled at PayPal" : "buyer return: completed by our own capture";
-        return true;
+        return S::kValid;
     }
-    if (!VerifyWebhook(m, n, reason)) return false;
+    if (const S s = VerifyWebhook(m, n, reason); s != S::kValid) return s;
     const std::string type = Field(n, "event_type");
     out.status = type;
     out.event_id = Field(n, "event_id");
@@ -359,7 +409,7 @@ bool PaypalClient::VerifyNotification(const providers::Merchant& m, const provid
         out.refund = r;
     }
     // PENDING changes nothing; REVERSED (a buyer's dispute won) is recorded in the inbox only.
-    return true;
+    return S::kValid;
 }
 
 // PayPal stops on any 2xx (§3.3); a refused one gets 400 and an error of ours 500 (resent).

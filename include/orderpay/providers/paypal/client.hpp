@@ -2,6 +2,7 @@
 // (approval link), query, capture, and webhooks verified offline with PayPal's certificate.
 #pragma once
 
+#include <limits>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -61,8 +62,14 @@ class PaypalClient final : public providers::Provider {
     providers::Notice ParseNotification(const providers::RawNotification& raw) const override;
     bool VerifyNotification(const providers::Merchant& m, const providers::Notice& n,
                             providers::PaidEvent& out, std::string& reason) const override;
+    /// kUnchecked when the certificate could not be had now: its download failed with no answer
+    /// or a 5xx (kept 30 s, not five minutes), or this minute's downloads are spent.
+    providers::SignatureCheck CheckNotification(const providers::Merchant& m, const providers::Notice& n,
+                                                providers::PaidEvent& out,
+                                                std::string& reason) const override;
     providers::ProviderReply NotificationReply(providers::NotifyAnswer a) const override;
     bool SetOfflineInput(const std::string& name, const std::string& value) override;
+    void LiftKeyFetchPace() override { new_certs_per_minute_ = std::numeric_limits<int>::max(); }
 
   private:
     struct Call {
@@ -79,8 +86,10 @@ class PaypalClient final : public providers::Provider {
     /// `refused` (a token PayPal answered 401 to) never that one again.
     std::string Token(const providers::Merchant& m, const std::string& refused, std::string& error) const;
     providers::QueryResult OrderState(const std::string& body, long status) const;
-    bool VerifyWebhook(const providers::Merchant& m, const providers::Notice& n, std::string& reason) const;
-    crypto::PKey CertKey(const std::string& url, std::string& reason) const;
+    providers::SignatureCheck VerifyWebhook(const providers::Merchant& m, const providers::Notice& n,
+                                            std::string& reason) const;
+    /// Null with `unchecked` set: the certificate could not be had now (see CheckNotification).
+    crypto::PKey CertKey(const std::string& url, std::string& reason, bool& unchecked) const;
 
     PaypalOptions opts_;
     providers::SharedCache* cache_ = nullptr;
@@ -90,16 +99,19 @@ class PaypalClient final : public providers::Provider {
         crypto::PKey key;  // null: the certificate at this URL failed (why)
         std::string why;
         long long checked_ms = 0;  // when its chain and dates were last checked
+        bool transient = false;    // failed with no answer or a 5xx: may pass in a moment
     };
     void RememberCert(const std::string& url, CachedCert c) const;
     crypto::LeafCert CheckCert(const std::string& pem, bool chain) const;
     std::optional<std::string> FetchCertPem(const std::string& url, long long now, bool& shared,
-                                            std::string& reason) const;
+                                            std::string& reason, bool& unchecked) const;
     mutable std::map<std::string, CachedCert> certs_;  // url -> its certificate, passed or failed
     mutable long long download_window_ms_ = 0;         // the minute new certificate URLs are counted in
     mutable int downloads_in_window_ = 0;
-    std::string offline_cert_pem_;    // notify verify --cert-file: taken as given
-    std::string offline_webhook_id_;  // notify verify --webhook-id
+    int new_certs_per_minute_ = 4;       // new certificate URLs a minute (a worker: a flood's cost)
+    mutable int refused_in_window_ = 0;  // downloads refused this minute (logged once a minute)
+    std::string offline_cert_pem_;       // notify verify --cert-file: taken as given
+    std::string offline_webhook_id_;     // notify verify --webhook-id
 };
 
 /// The registry's factory: options from paypal.* and http.* config keys.
