@@ -55,13 +55,16 @@ std::optional<Config> Config::Load(const std::string& path, std::string& error) 
             error = path + ":" + std::to_string(lineno) + ": expected key = value";
             return std::nullopt;
         }
-        // A key set twice (one edit appended, the old line left above) is refused, not won by the
-        // last line: which one the operator meant is theirs to say.
+        // A key set twice (one edit appended, the old line left above) is named in a warning: the
+        // last line wins, as it always has. Refusing the file would stop orderpayd from starting
+        // again after an upgrade on a config that served until then (review s26-diff #8).
         const std::string key = Trim(t.substr(0, eq));
         if (auto [it, fresh] = set_on.emplace(key, lineno); !fresh) {
-            error = path + ":" + std::to_string(lineno) + ": " + key + " is set twice, on lines " +
-                    std::to_string(it->second) + " and " + std::to_string(lineno);
-            return std::nullopt;
+            cfg.repeats_.push_back(path + ":" + std::to_string(lineno) + ": " + key +
+                                   " is set twice, on lines " + std::to_string(it->second) + " and " +
+                                   std::to_string(lineno) + ": line " + std::to_string(lineno) +
+                                   "'s value is used");
+            it->second = lineno;
         }
         cfg.values_[key] = Trim(t.substr(eq + 1));
     }

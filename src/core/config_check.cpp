@@ -132,7 +132,9 @@ std::string UnknownKeysWarning(const Config& cfg) {
         out += (out.empty() ? "unknown config keys, ignored (keys are lower case, see README): '" : "', '") +
                shown;
     }
-    return out.empty() ? out : out + "'";
+    if (!out.empty()) out += "'";
+    for (const std::string& r : cfg.Repeats()) out += (out.empty() ? "" : "; ") + r;
+    return out;
 }
 
 }  // namespace orderpay

@@ -7,6 +7,8 @@
 #include <optional>
 #include <string>
 
+#include "orderpay/core/config_check.hpp"
+
 namespace orderpay {
 namespace {
 
@@ -24,16 +26,28 @@ std::optional<Config> Load(const std::string& text, std::string& error, std::str
     return cfg;
 }
 
-TEST(ConfigLoad, AKeySetTwiceIsRefusedNamingItAndBothLines) {
+TEST(ConfigLoad, AKeySetTwiceIsNamedWithBothLinesAndTheLastWins) {
     std::string error, path;
-    EXPECT_FALSE(Load("# workers\nworkers = 4\nlisten = /tmp/x.sock\n\nworkers = 5\n", error, path));
-    EXPECT_EQ(error, path + ":5: workers is set twice, on lines 2 and 5");
+    std::optional<Config> cfg =
+        Load("# workers\nworkers = 4\nlisten = /tmp/x.sock\n\nworkers = 5\n", error, path);
+    ASSERT_TRUE(cfg) << error;
+    EXPECT_EQ(cfg->Get("workers"), "5");
+    ASSERT_EQ(cfg->Repeats().size(), 1u);
+    EXPECT_EQ(cfg->Repeats()[0], path + ":5: workers is set twice, on lines 2 and 5: line 5's value is used");
+    EXPECT_NE(UnknownKeysWarning(*cfg).find("workers is set twice, on lines 2 and 5"), std::string::npos);
     // The same value twice is still two lines where one is meant.
-    EXPECT_FALSE(Load("log_file =\nlog_file =\n", error, path));
-    EXPECT_EQ(error, path + ":2: log_file is set twice, on lines 1 and 2");
-    // The key as the file spells it, around its spaces: " workers" and "workers " are one key.
-    EXPECT_FALSE(Load("workers=4\n  workers   = 4\n", error, path));
-    EXPECT_EQ(error, path + ":2: workers is set twice, on lines 1 and 2");
+    cfg = Load("log_file =\nlog_file =\n", error, path);
+    ASSERT_TRUE(cfg) << error;
+    EXPECT_EQ(cfg->Repeats(),
+              std::vector<std::string>{
+                  path + ":2: log_file is set twice, on lines 1 and 2: line 2's value is used"});
+    // The key as the file spells it, around its spaces: " workers" and "workers " are one key;
+    // a third line is named against the second.
+    cfg = Load("workers=4\n  workers   = 4\nworkers = 6\n", error, path);
+    ASSERT_TRUE(cfg) << error;
+    EXPECT_EQ(cfg->Get("workers"), "6");
+    ASSERT_EQ(cfg->Repeats().size(), 2u);
+    EXPECT_EQ(cfg->Repeats()[1], path + ":3: workers is set twice, on lines 2 and 3: line 3's value is used");
 }
 
 TEST(ConfigLoad, KeysSetOnceLoad) {

@@ -28,9 +28,12 @@ class Config {
     /// The keys the file names (not the environment's).
     std::vector<std::string> Keys() const;
     const std::string& path() const { return path_; }
+    /// Each key the file sets more than once (the last line's value is used), for a warning.
+    const std::vector<std::string>& Repeats() const { return repeats_; }
 
   private:
     std::map<std::string, std::string> values_;
+    std::vector<std::string> repeats_;
     std::string path_;
 };
 

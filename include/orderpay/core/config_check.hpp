@@ -15,8 +15,9 @@ enum class ConfigUser { kDaemon, kCli };
 /// empty when every key holds a value it can mean. orderpayd also needs notify_base_url.
 std::string CheckConfig(const Config& cfg, ConfigUser user);
 
-/// Names the file's keys no program reads (a typo, "Workers"), for a warning (never fatal);
-/// empty when there are none. Names are shown printable and cut short; values never.
+/// Names the file's keys no program reads (a typo, "Workers"), and those it sets more than once
+/// (Config::Repeats), for a warning (never fatal); empty when there are none. Names are shown
+/// printable and cut short; values never.
 std::string UnknownKeysWarning(const Config& cfg);
 
 }  // namespace orderpay
