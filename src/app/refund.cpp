@@ -283,8 +283,10 @@ RefundAnswer RequestRefund(Context& ctx, const store::RefundRequest& req) {
         a.sent = true;
         // A refund opened just now passed the conflict check above; a replay's may be older.
         const bool checked = !a.replay || req.despite_conflict;
-        if (a.replay && req.despite_conflict) NoteSentDespite(ctx, *a.refund);
         if (const std::optional<store::RefundTalk> talk = store::RefundTalk::Try(ctx.db(), o.refund_id)) {
+            // Only while this request holds it, so the row never says the operator's command
+            // sent a refund another process still holds (review s26-diff #7).
+            if (a.replay && req.despite_conflict) NoteSentDespite(ctx, *a.refund);
             if (std::optional<std::string> held = ClaimAndSend(ctx, *talk, *a.refund, checked)) {
                 a.sent = false;
                 a.err = http::Err::kRefundConflict;
