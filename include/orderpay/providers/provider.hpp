@@ -308,8 +308,9 @@ class Provider {
     virtual void UseCache(SharedCache* cache) { (void)cache; }
     /// For the operator's `inbox replay`, which judges stored notices up to its --limit with no
     /// request flood driving it: a provider that paces key downloads against forged notices
-    /// (PayPal's new certificate URLs) lifts that pace, or a flood's stored rows would spend it
-    /// before the genuine notice among them is reached, and leave that one `error` again.
+    /// (PayPal's new certificate URLs) raises that pace (bounded: the URLs are the senders'), or a
+    /// flood's stored rows would spend it before the genuine notice among them is reached, and
+    /// leave that one `error` again.
     virtual void LiftKeyFetchPace() {}
 
     // Notifications on pay/re_<id>. Parse must not trust anything; Verify checks the signature

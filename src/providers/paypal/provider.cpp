@@ -242,9 +242,13 @@ std::optional<std::string> PaypalClient::FetchCertPem(const std::string& url, lo
     ho.ca_file = opts_.ca_file;
     providers::HttpResult r = providers::HttpRequest("GET", url, "", "", ho);
     if (r.fail != providers::HttpFail::kNone || r.status != 200) {
-        // Only an answer about the URL itself (404, 403...) says there is no certificate there.
+        // Only an answer about the URL itself (404, 403...) says there is no certificate there;
+        // no answer, or a busy host's, is "not now". A reply too large, a URL curl refuses or a
+        // TLS failure (kOther) would fail the same way on every replay: refused, not kept
+        // `error` for ever (review s26-diff #5).
         unchecked =
-            r.fail != providers::HttpFail::kNone || r.status >= 500 || r.status == 408 || r.status == 429;
+            r.fail == providers::HttpFail::kTimeout || r.fail == providers::HttpFail::kConnect ||
+            (r.fail == providers::HttpFail::kNone && (r.status >= 500 || r.status == 408 || r.status == 429));
         reason = "certificate download failed: " +
                  (r.fail != providers::HttpFail::kNone ? r.error : "http " + std::to_string(r.status));
         RememberCert(url, {"", nullptr, reason, now, unchecked});
@@ -278,8 +282,9 @@ crypto::PKey PaypalClient::CertKey(const std::string& url, std::string& reason, 
     // row is stored either way and no download is made), the certificates in use are cached and
     // shared so the flood cannot turn known-good webhooks into errors, and the error verdicts,
     // the log line and orderpay_key_fetches_refused_total make the flood visible. `inbox
-    // replay` lifts the pace (LiftKeyFetchPace): it downloads each of the flood's URLs once,
-    // PayPal's host answers 404, and those rows are rejected for good.
+    // replay` raises the pace to 60 new URLs a minute (LiftKeyFetchPace): it downloads each of
+    // the flood's URLs once, PayPal's host answers 404, and those rows are rejected for good; the
+    // rest stay `error` for the next replay, or go with the unverified rows (notify.keep_rejected_days).
     const long long now = std::chrono::duration_cast<std::chrono::milliseconds>(
                               std::chrono::steady_clock::now().time_since_epoch())
                               .count();
