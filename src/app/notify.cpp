@@ -112,6 +112,7 @@ NotifyEval Judge(const providers::Provider& p, const std::string& site, provider
     const providers::SignatureCheck sig = p.CheckNotification(*ev.merchant, ev.notice, ev.event, why);
     ev.signature_ok = sig == providers::SignatureCheck::kValid;
     ev.signature_unchecked = sig == providers::SignatureCheck::kUnchecked;
+    // The prefix is the inbox's retention's too (UNCHECKED_RE, src/store/sql_text.hpp).
     if (ev.signature_unchecked) why = "not checked now: " + why;
     ev.checks.push_back({"signature", ev.signature_ok, why + " (merchant " + ev.merchant->id + ")"});
     if (!ev.signature_ok) {
@@ -213,7 +214,12 @@ NotifyEval EvaluateNotification(db::Connection& c, const providers::Provider& p,
 NotifyDecision Decide(db::Connection& c, const providers::Provider& p, const NotifyEval& ev,
                       const std::string& row_id) {
     using A = providers::NotifyAnswer;
-    if (!ev.notice.parsed) return {"rejected", ev.reason, A::kMalformed};
+    // A message never verified (unreadable, or its signature not ours) says so first: the inbox's
+    // retention drops these after notify.keep_rejected_days (UNVERIFIED_RE, src/store/sql_text.hpp),
+    // and keeps a signed one refused on its content (no slip, another app_id, a reused transaction)
+    // as long as settled rows: it may be the only record that money arrived (review s26-diff #3).
+    const std::string unverified = "unverified: ";
+    if (!ev.notice.parsed) return {"rejected", unverified + ev.reason, A::kMalformed};
     // A signature that could not be checked is no forgery: "error" is what the provider's resend
     // and `inbox replay` judge again, and what monitoring counts. It is never acted on.
     if (ev.signature_unchecked) return {"error", ev.reason, A::kError};
@@ -221,7 +227,8 @@ NotifyDecision Decide(db::Connection& c, const providers::Provider& p, const Not
     // integrations' events: verified, but about no slip of ours. Kept, acknowledged, not acted on.
     if (ev.signature_ok && !ev.slip && ev.notice.may_settle && p.AcknowledgesForeignEvents())
         return {"ignored", "verified, but names no slip of ours: " + ev.reason, A::kAccepted};
-    if (!ev.signature_ok || !ev.business_ok) return {"rejected", ev.reason, A::kRefused};
+    if (!ev.signature_ok) return {"rejected", unverified + ev.reason, A::kRefused};
+    if (!ev.business_ok) return {"rejected", ev.reason, A::kRefused};
     // A redelivered webhook event that was acted on once changes nothing. Not from a provider
     // whose word is only a cue: its event id is in the part anyone can rewrite, so a forged copy
     // could make the provider's own resend a "duplicate" (review s22 M2); every step on its

@@ -55,8 +55,9 @@ constexpr const char* kUsage = R"(usage: orderpay [--config FILE] COMMAND ...
                                             (V: received, settled, duplicate, ignored, rejected or error)
   inbox replay [--older-than 60s] [--verdict received|error] [--limit N]   decide what a dying worker left
   inbox prune [--older-than 30d] [--rejected-older-than 7d] [--limit N]
-                                            drop notifications decided before then (also run by expire,
-                                            with notify.keep_days and notify.keep_rejected_days)
+                                            drop decided (and unverified) notifications that arrived
+                                            before then (expire runs it with notify.keep_days and
+                                            notify.keep_rejected_days)
   audit [--replay-interval 600] [--expire-grace 600] [--list]  check every invariant; exit 1 on a violation
   sql [NAME]                                the named statements' names, or one's SQL text
 --version prints the version. Add --json for machine-readable output. Config: --config, $ORDERPAY_CONFIG, /etc/orderpay/orderpay.conf

@@ -110,11 +110,11 @@ int Prune(Env& env, const Args& a) {
     }
     // Any age, none too: in a flood of forgeries an operator may drop them all at once.
     if (std::optional<std::string> v = a.Flag("rejected-older-than"))
-        ages.rejected_s = Seconds(*v, "rejected-older-than");
+        ages.unverified_s = Seconds(*v, "rejected-older-than");
     const InboxPruned p = PruneInbox(env, ages, a.Limit(100000));
-    std::cout << "pruned " << p.rejected << " rejected notifications"
-              << (ages.rejected_s ? "" : " (kept: no age given)") << ", " << p.decided
-              << " settled, duplicate or ignored" << (ages.decided_s ? "" : " (kept: no age given)") << '\n';
+    std::cout << "pruned " << p.unverified << " unverified notifications"
+              << (ages.unverified_s ? "" : " (kept: no age given)") << ", " << p.decided << " decided"
+              << (ages.decided_s ? "" : " (kept: no age given)") << '\n';
     return 0;
 }
 
@@ -122,17 +122,17 @@ int Prune(Env& env, const Args& a) {
 
 InboxAges InboxAges::From(const Config& cfg) {
     InboxAges ages;
-    if (const std::int64_t days = cfg.GetInt("notify.keep_rejected_days", 7)) ages.rejected_s = days * 86400;
+    if (const std::int64_t days = cfg.GetInt("notify.keep_rejected_days", 7))
+        ages.unverified_s = days * 86400;
     if (const std::int64_t days = cfg.GetInt("notify.keep_days", 0)) ages.decided_s = days * 86400;
     return ages;
 }
 
 InboxPruned PruneInbox(Env& env, const InboxAges& ages, std::int64_t most) {
     InboxPruned p;
-    if (ages.rejected_s) p.rejected = store::PruneNotifications(env.db, {"rejected"}, *ages.rejected_s, most);
-    if (ages.decided_s)
-        p.decided =
-            store::PruneNotifications(env.db, {"settled", "duplicate", "ignored"}, *ages.decided_s, most);
+    if (ages.unverified_s)
+        p.unverified = store::PruneUnverifiedNotifications(env.db, *ages.unverified_s, most);
+    if (ages.decided_s) p.decided = store::PruneDecidedNotifications(env.db, *ages.decided_s, most);
     return p;
 }
 

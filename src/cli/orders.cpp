@@ -14,6 +14,7 @@
 #include "orderpay/http/reply.hpp"
 #include "orderpay/store/admin.hpp"
 #include "orderpay/store/cache.hpp"
+#include "orderpay/store/notifications.hpp"
 #include "orderpay/store/refunds.hpp"
 #include "orderpay/store/rows.hpp"
 #include "orderpay/store/settle.hpp"
@@ -161,11 +162,14 @@ int ExpireCmd(Env& env, const Args& a) {
     // Every minute, at most this many of each kind: forgeries stored at nginx's limit for one
     // address (50 a second) are dropped faster than they come once they are old enough.
     try {
-        const InboxPruned p = PruneInbox(env, InboxAges::From(env.cfg), 20000);
-        if (p.rejected || p.decided)
-            log::Info("expire: dropped ", p.rejected, " rejected and ", p.decided,
-                      " other notifications decided before the config's notify.keep_rejected_days / "
-                      "notify.keep_days");
+        // Not before `orderpay migrate`: without 021's index every run would read the inbox.
+        const InboxPruned p = store::RetentionIndexed(env.db)
+                                  ? PruneInbox(env, InboxAges::From(env.cfg), 20000)
+                                  : InboxPruned{};
+        if (p.unverified || p.decided)
+            log::Info("expire: dropped ", p.unverified,
+                      " unverified notifications (notify.keep_rejected_days) and ", p.decided,
+                      " decided ones (notify.keep_days)");
     } catch (const std::exception& e) {
         env.db.ResetTransaction();
         log::Warn("expire: notifications not pruned: ", e.what());

@@ -3,6 +3,7 @@
 #include "orderpay/store/notifications.hpp"
 
 #include <algorithm>
+#include <functional>
 
 #include "orderpay/crypto/digest.hpp"
 #include "orderpay/domain/ids.hpp"
@@ -120,19 +121,44 @@ std::vector<StoredNotification> ListNotifications(db::Connection& c,
     return Rows(c.Exec(kNotifyList, {verdict, limit}));
 }
 
-std::int64_t PruneNotifications(db::Connection& c, const std::vector<std::string>& verdicts,
-                                std::int64_t older_than_s, std::int64_t most) {
+namespace {
+
+// Runs `one(batch)` (a DELETE of at most `batch` rows, its own statement) until it deletes fewer
+// than it may, or `most` rows are gone; how many went.
+std::int64_t InBatches(std::int64_t most, const std::function<std::int64_t(std::int64_t)>& one) {
     constexpr std::int64_t kBatch = 1000;
-    std::string list = "{";
-    for (const std::string& v : verdicts) list += (list.size() > 1 ? "," : "") + v;
-    list += "}";
     std::int64_t gone = 0;
     while (gone < most) {
         const std::int64_t batch = std::min(kBatch, most - gone);
-        const std::int64_t n = c.Query(kNotifyPrune.sql, {list, older_than_s, batch}).Affected();
+        const std::int64_t n = one(batch);
         gone += n;
         if (n < batch) break;
     }
+    return gone;
+}
+
+}  // namespace
+
+bool RetentionIndexed(db::Connection& c) {
+    return c.Query(kNotifyRetentionIndexed.sql, {}).Rows() == 1;
+}
+
+std::int64_t PruneDecidedNotifications(db::Connection& c, std::int64_t older_than_s, std::int64_t most) {
+    std::int64_t gone = 0;
+    // One verdict a statement, each read in its index's order (kNotifyPrune).
+    for (const char* verdict : {"rejected", "settled", "duplicate", "ignored"})
+        gone += InBatches(most - gone, [&](std::int64_t batch) {
+            return c.Query(kNotifyPrune.sql, {std::string(verdict), older_than_s, batch}).Affected();
+        });
+    return gone;
+}
+
+std::int64_t PruneUnverifiedNotifications(db::Connection& c, std::int64_t older_than_s, std::int64_t most) {
+    std::int64_t gone = 0;
+    for (const db::Statement* s : {&kNotifyPruneUnverified, &kNotifyPruneUnchecked})
+        gone += InBatches(most - gone, [&](std::int64_t batch) {
+            return c.Query(s->sql, {older_than_s, batch}).Affected();
+        });
     return gone;
 }
 

@@ -64,11 +64,42 @@ const db::Statement kNotifyList{"notify_list", "SELECT " NOTIFY_COLS
 // an undecided row, nor a report reconcile lists (NOTIFY_KEPT). Rows another run (an expire on
 // another host) is deleting are skipped, not waited for: the runs share the work and cannot
 // deadlock. The CLI's, run unprepared.
+// store::PruneNotifications: a batch of rows older than $2 seconds, oldest first, read in the
+// order of an index so that LIMIT ends the scan (with the whole range to choose from, a planner
+// that misjudged the rows due read the whole inbox every minute: review s26-diff #2). Rows
+// another run (an expire on another host) is deleting are skipped, not waited for: the runs share
+// the work and cannot deadlock. The CLI's, run unprepared.
+//
+// Never verified (UNVERIFIED_RE): rejected as unreadable or not signed by the provider, and kept
+// `error` because the signature could not be checked when it came (UNCHECKED_RE: PayPal's
+// certificate not downloadable; a genuine webhook is resent for 3 days and settled then, or its
+// payment found by reconcile's query). Through migration 021's index of decided rows and 013's of
+// undecided ones; no other `error` row is ever dropped.
+const db::Statement kNotifyPruneUnverified{
+    "notify_prune_unverified",
+    "DELETE FROM notifications WHERE id IN (SELECT n.id FROM notifications n "
+    "WHERE n.verdict = 'rejected' AND n.verdict IN ('settled', 'duplicate', 'ignored', 'rejected') "
+    "AND n.ct < now() - make_interval(secs => $1::float8) AND n.reason ~ " UNVERIFIED_RE
+    " ORDER BY n.ct LIMIT $2 FOR UPDATE SKIP LOCKED)"};
+const db::Statement kNotifyPruneUnchecked{
+    "notify_prune_unchecked",
+    "DELETE FROM notifications WHERE id IN (SELECT n.id FROM notifications n "
+    "WHERE n.verdict = 'error' AND n.verdict IN ('received', 'error') "
+    "AND n.ct < now() - make_interval(secs => $1::float8) AND n.reason ~ " UNCHECKED_RE
+    " ORDER BY n.ct LIMIT $2 FOR UPDATE SKIP LOCKED)"};
+// Whether migration 021's index is there: without it (a CLI upgraded before `orderpay migrate`)
+// the retention would read the whole inbox, and `expire` runs it every minute.
+const db::Statement kNotifyRetentionIndexed{
+    "notify_retention_indexed",
+    "SELECT 1 FROM pg_indexes WHERE schemaname = current_schema() AND tablename = 'notifications' "
+    "AND indexname = 'notifications_decided'"};
+// Decided rows of the verdict $1 (settled, duplicate, ignored or rejected): never a report
+// reconcile lists (NOTIFY_KEPT), whatever its age.
 const db::Statement kNotifyPrune{
     "notify_prune",
     "DELETE FROM notifications WHERE id IN (SELECT n.id FROM notifications n "
-    "WHERE n.verdict = ANY ($1::text[]) AND n.verdict IN ('settled', 'duplicate', 'ignored', 'rejected') "
+    "WHERE n.verdict = $1::text AND n.verdict IN ('settled', 'duplicate', 'ignored', 'rejected') "
     "AND n.ct < now() - make_interval(secs => $2::float8) AND NOT " NOTIFY_KEPT(
-        "n") " LIMIT $3 FOR UPDATE SKIP LOCKED)"};
+        "n") " ORDER BY n.ct LIMIT $3 FOR UPDATE SKIP LOCKED)"};
 
 }  // namespace orderpay::store

@@ -16,6 +16,12 @@
 #define MISMATCH_RE "'^(amount|currency) check failed: |amount/currency .* != slip '"
 #define PAID_AGAIN_RE "'^slip already OK with transaction '"
 #define OUTSIDE_RE "'^no refund of ours named '"
+// A notification whose signature could not be checked when it came (app/notify.cpp writes the
+// reason: PayPal's certificate not downloadable then): kept `error`, never verified.
+#define UNCHECKED_RE "'^not checked now: '"
+// A rejected notification that was never verified (unreadable, or its signature not ours):
+// app::Decide writes the prefix.
+#define UNVERIFIED_RE "'^unverified: '"
 // A stored notification that is such a report, or a refund conflict: the inbox keeps it whatever
 // its age (store::PruneNotifications), since it is the only record of money in doubt.
 #define NOTIFY_KEPT(n)                                                                                  \

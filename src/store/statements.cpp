@@ -379,9 +379,11 @@ std::span<const db::Statement> AllStatements() {
 }
 
 std::span<const db::Statement> CliStatements() {
-    static const db::Statement kList[] = {
-        kOrderExpireDue,        kOrderExpireRetry, kOrderExpireTried, kOrderExpireDueUnmarked,
-        kOrdersHaveExpireTried, kCachePrune,       kNotifyPrune};
+    static const db::Statement kList[] = {kOrderExpireDue,        kOrderExpireRetry,
+                                          kOrderExpireTried,      kOrderExpireDueUnmarked,
+                                          kOrdersHaveExpireTried, kCachePrune,
+                                          kNotifyPrune,           kNotifyPruneUnverified,
+                                          kNotifyPruneUnchecked,  kNotifyRetentionIndexed};
     return kList;
 }
 

@@ -1,8 +1,10 @@
 """The inbox's retention (migration 021): every request to pay/re_* is stored raw before it is
 judged, forgeries too, and nothing ever dropped a row, so one client's flood filled the disk for
-good (review s25-attack #3, s25-diff #3). `orderpay expire` now drops rejected rows after
-notify.keep_rejected_days and, when set, the others after notify.keep_days; `orderpay inbox prune`
-does it on demand. Undecided rows and the reports reconcile lists are kept whatever their age.
+good (review s25-attack #3, s25-diff #3). `orderpay expire` now drops rows never verified (rejected
+as unreadable or unsigned: "unverified: ..."; kept `error` because the signature could not be
+checked then: "not checked now: ...") after notify.keep_rejected_days and, when set, every decided
+row after notify.keep_days; `orderpay inbox prune` does it on demand. A signed notification refused
+on its content, other undecided rows and the reports reconcile lists are not "unverified".
 
 Rows are written with psql into the stack's database with ages of their own; each test reads back
 only the rows it wrote (the prune is global, so rows of other tests aged past a week may go too:
@@ -45,14 +47,21 @@ def alive(ids):
 def rows():
     tag = "prune-" + uuid.uuid4().hex[:8]
     r = {
-        "rejected_old": put("rejected", "signature mismatch", 8, tag),
-        "rejected_new": put("rejected", "signature mismatch", 1, tag),
+        "rejected_old": put("rejected", "unverified: signature invalid", 8, tag),
+        "rejected_new": put("rejected", "unverified: signature invalid", 1, tag),
+        # Signed by the provider, refused on its content: money may have arrived, so it is kept
+        # as long as settled rows are.
+        "refused_signed_old": put("rejected", "app_id check failed: notified wxother, merchant wx1", 40, tag),
         "settled_old": put("settled", "", 40, tag),
         "duplicate_old": put("duplicate", "already OK", 40, tag),
         "ignored_old": put("ignored", "not a payment event", 40, tag),
         "settled_8d": put("settled", "", 8, tag),
         "received_old": put("received", "", 40, tag),
         "error_old": put("error", "database unavailable", 40, tag),
+        # Kept `error` because its signature could not be checked then (PayPal's certificate not
+        # downloadable): never verified, so it goes with the rejected ones.
+        "unchecked_old": put("error", "not checked now: certificate download failed: timeout", 8, tag),
+        "unchecked_new": put("error", "not checked now: certificate download failed: timeout", 1, tag),
     }
     for i, (verdict, reason) in enumerate(KEPT):
         r["kept_%d" % i] = put(verdict, reason, 400, tag)
@@ -68,29 +77,28 @@ def gone(rows, before, after):
 def test_prune_drops_old_forgeries_and_keeps_what_reconcile_or_replay_needs(rows):
     before = alive(list(rows.values()))
     res = cli("inbox", "prune")
-    assert re.match(r"pruned \d+ rejected notifications, 0 settled, duplicate or ignored "
-                    r"\(kept: no age given\)$", res.stdout.strip()), res.stdout
+    assert re.match(r"pruned \d+ unverified notifications, 0 decided \(kept: no age given\)$",
+                    res.stdout.strip()), res.stdout
     after = alive(list(rows.values()))
-    assert gone(rows, before, after) == {"rejected_old"}
+    assert gone(rows, before, after) == {"rejected_old", "unchecked_old"}
 
     # The others too, once an age is given for them; never a kept report nor an undecided row.
     res = cli("inbox", "prune", "--older-than", "10d")
-    assert re.match(r"pruned \d+ rejected notifications, [1-9]\d* settled, duplicate or ignored$",
-                    res.stdout.strip()), res.stdout
+    assert re.match(r"pruned \d+ unverified notifications, [1-9]\d* decided$", res.stdout.strip()), res.stdout
     after2 = alive(list(rows.values()))
-    assert gone(rows, after, after2) == {"settled_old", "duplicate_old", "ignored_old"}
+    assert gone(rows, after, after2) == {"settled_old", "duplicate_old", "ignored_old", "refused_signed_old"}
 
     # In a flood, every forgery at once: still none of the kept reports.
     cli("inbox", "prune", "--rejected-older-than", "0s")
     after3 = alive(list(rows.values()))
-    assert gone(rows, after2, after3) == {"rejected_new"}
+    assert gone(rows, after2, after3) == {"rejected_new", "unchecked_new"}
     assert {n for n, i in rows.items() if i in after3} == (
         {"settled_8d", "received_old", "error_old"} | {"kept_%d" % i for i in range(len(KEPT))})
 
 
 def test_prune_takes_at_most_limit_rows_of_each_kind(rows):
     tag = "prune-limit-" + uuid.uuid4().hex[:6]
-    extra = [put("rejected", "signature mismatch", 30, tag) for _ in range(5)]
+    extra = [put("rejected", "unverified: signature invalid", 30, tag) for _ in range(5)]
     try:
         cli("inbox", "prune", "--rejected-older-than", "20d", "--limit", "2")
         assert len(alive(extra)) <= 3  # other tests' old forgeries may take some of the two
@@ -131,7 +139,8 @@ def test_expire_drops_a_forgery_that_came_through_nginx_once_it_is_old_enough():
               "<sign>00000000000000000000000000000000</sign></xml>" % uuid.uuid4().hex[:8]).encode()
     api("POST", "re_wx", raw_body=forged, headers={"Content-Type": "text/xml"})
     row = psql("SELECT id FROM notifications WHERE body = '\\x%s'::bytea" % forged.hex())
-    assert row and psql("SELECT verdict FROM notifications WHERE id = %s" % row) == "rejected"
+    assert psql("SELECT verdict || '|' || reason FROM notifications WHERE id = %s" % row) == \
+        "rejected|unverified: signature invalid"
 
     cli("expire")
     assert alive([row]) == {row}
@@ -143,17 +152,35 @@ def test_expire_drops_a_forgery_that_came_through_nginx_once_it_is_old_enough():
     assert alive([row]) == set()
 
 
+def test_a_signed_notification_refused_on_its_content_is_kept_with_the_settled_ones():
+    """A notification WeChat signed that names another app_id is refused, but it is the provider's
+    word that money moved: it is not "unverified", so notify.keep_rejected_days leaves it (review
+    s26-diff #3); notify.keep_days, the age of settled rows, is its age."""
+    from helpers import buy_ok, sim_pay
+    order = buy_ok("wx.qrcode")
+    sim_pay(order["pay_id"], tamper="appid")
+    row, verdict, reason = psql("SELECT id, verdict, reason FROM notifications WHERE slip_id = '%s' "
+                                "ORDER BY id DESC LIMIT 1" % order["pay_id"]).split("|", 2)
+    assert verdict == "rejected" and reason.startswith("app_id check failed"), reason
+    psql("UPDATE notifications SET ct = now() - interval '30 days' WHERE id = %s" % row)
+    cli("expire", env={"ORDERPAY_NOTIFY_KEEP_REJECTED_DAYS": "1"})
+    assert alive([row]) == {row}
+    cli("expire", env={"ORDERPAY_NOTIFY_KEEP_DAYS": "20"})
+    assert alive([row]) == set()
+
+
 def test_expire_keeps_decided_rows_unless_the_config_says_how_long(rows):
     before = alive(list(rows.values()))
     cli("expire")
-    assert gone(rows, before, alive(list(rows.values()))) == {"rejected_old"}
+    assert gone(rows, before, alive(list(rows.values()))) == {"rejected_old", "unchecked_old"}
     # 0 keeps forgeries too.
     cli("expire", env={"ORDERPAY_NOTIFY_KEEP_REJECTED_DAYS": "0"})
     assert "rejected_new" in {n for n, i in rows.items() if i in alive(list(rows.values()))}
     cli("expire", env={"ORDERPAY_NOTIFY_KEEP_DAYS": "30"})
     left = {n for n, i in rows.items() if i in alive(list(rows.values()))}
-    assert not left & {"settled_old", "duplicate_old", "ignored_old"}, left
-    assert {"settled_8d", "received_old", "error_old", "rejected_new"} <= left, left
+    assert not left & {"settled_old", "duplicate_old", "ignored_old", "refused_signed_old"}, left
+    assert {"settled_8d", "received_old", "error_old", "rejected_new", "unchecked_new"} <= left, left
+    assert "refused_signed_old" in {n for n, i in rows.items() if i in before}
     assert {"kept_%d" % i for i in range(len(KEPT))} <= left, left
 
 
@@ -177,7 +204,7 @@ def test_concurrent_prunes_share_the_rows_and_all_succeed():
     from concurrent.futures import ThreadPoolExecutor
     tag = "prune-many-" + uuid.uuid4().hex[:6]
     ids = psql("INSERT INTO notifications (provider, site_id, body, verdict, reason, ct, decided_at) "
-               "SELECT 'zfb', '%s', convert_to('%s ' || i, 'UTF8'), 'rejected', 'sign check failed', "
+               "SELECT 'zfb', '%s', convert_to('%s ' || i, 'UTF8'), 'rejected', 'unverified: sign check failed', "
                "now() - interval '30 days', now() - interval '30 days' FROM generate_series(1, 3000) i "
                "RETURNING id" % (SITE, tag)).splitlines()
     ids = [i for i in ids if i.isdigit()]  # psql adds "INSERT 0 3000"
@@ -186,6 +213,6 @@ def test_concurrent_prunes_share_the_rows_and_all_succeed():
         runs = list(pool.map(lambda _: cli("inbox", "prune", "--rejected-older-than", "20d", check=False),
                              range(3)))
     assert all(r.returncode == 0 for r in runs), runs
-    pruned = [int(re.match(r"pruned (\d+) rejected", r.stdout).group(1)) for r in runs]
+    pruned = [int(re.match(r"pruned (\d+) unverified", r.stdout).group(1)) for r in runs]
     assert sum(pruned) >= 3000, pruned
     assert psql("SELECT count(*) FROM notifications WHERE id IN (%s)" % ",".join(ids)) == "0"

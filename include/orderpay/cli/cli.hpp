@@ -74,14 +74,14 @@ int RefundFinish(Env& env, const Args& a);                       // refund finis
 int Notify(Env& env, const Args& a);                             // notify verify
 int Inbox(Env& env, const Args& a);                              // inbox list, replay, prune
 
-/// How old a decided notification must be to be dropped: `notify.keep_rejected_days` (default 7)
-/// for rejected rows, `notify.keep_days` (default 0) for the others; nullopt (0 days) keeps them.
+/// How old a notification must be to be dropped: `notify.keep_rejected_days` (default 7) for one
+/// never verified, `notify.keep_days` (default 0) for any decided one; nullopt (0 days) keeps them.
 struct InboxAges {
-    std::optional<std::int64_t> rejected_s, decided_s;
+    std::optional<std::int64_t> unverified_s, decided_s;
     static InboxAges From(const Config& cfg);
 };
 struct InboxPruned {
-    std::int64_t rejected = 0, decided = 0;
+    std::int64_t unverified = 0, decided = 0;
 };
 /// Drops what `ages` says is old enough, at most `most` rows of each kind (store::PruneNotifications).
 InboxPruned PruneInbox(Env& env, const InboxAges& ages, std::int64_t most);

@@ -56,11 +56,18 @@ std::optional<StoredNotification> FindNotification(db::Connection& c, const std:
 std::vector<StoredNotification> ListNotifications(db::Connection& c,
                                                   const std::optional<std::string>& verdict, int limit);
 
-/// The inbox's retention: deletes rows decided more than `older_than_s` seconds ago whose verdict
-/// is one of `verdicts` (of settled, duplicate, ignored, rejected), a batch at a time (each its
-/// own statement, so no lock is held long) until none is left or `most` are gone; never an
-/// undecided row, nor a report `orderpay reconcile` lists. How many went.
-std::int64_t PruneNotifications(db::Connection& c, const std::vector<std::string>& verdicts,
-                                std::int64_t older_than_s, std::int64_t most);
+/// The inbox's retention, a batch at a time (each its own statement, so no lock is held long)
+/// until none is due or `most` rows are gone; how many went. Never a row still undecided for a
+/// reason other than an unchecked signature, nor a report `orderpay reconcile` lists.
+///
+/// Rows never verified, that arrived more than `older_than_s` seconds ago: rejected as unreadable
+/// or not signed by the provider ("unverified: ..."), or kept `error` because the signature could
+/// not be checked when they came ("not checked now: ...").
+std::int64_t PruneUnverifiedNotifications(db::Connection& c, std::int64_t older_than_s, std::int64_t most);
+/// Whether migration 021's index serves the retention (without it, each run reads the inbox).
+bool RetentionIndexed(db::Connection& c);
+/// Decided rows (settled, duplicate, ignored, rejected) that arrived more than `older_than_s`
+/// seconds ago.
+std::int64_t PruneDecidedNotifications(db::Connection& c, std::int64_t older_than_s, std::int64_t most);
 
 }  // namespace orderpay::store

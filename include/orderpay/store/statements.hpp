@@ -14,7 +14,8 @@ extern const db::Statement kBuyContext, kStockGive;
 // Orders.
 extern const db::Statement kOrderCreate, kOrderGet, kItemsGet, kItemsTaken, kSettle, kOrderExpireDue,
     kOrderExpireRetry, kOrderExpireTried, kOrderExpireDueUnmarked, kOrdersHaveExpireTried, kCachePrune,
-    kNotifyPrune, kOrderExpire, kOrderSetPayTp, kOrderByIdemKey, kCheckView, kOrderView;
+    kNotifyPrune, kNotifyPruneUnverified, kNotifyPruneUnchecked, kNotifyRetentionIndexed, kOrderExpire,
+    kOrderSetPayTp, kOrderByIdemKey, kCheckView, kOrderView;
 // Slips.
 extern const db::Statement kSlipInsert, kSlipGet, kSlipForUpdate, kSlipLive, kSlipWaitView, kSlipFail,
     kSlipSupersede, kSlipClaimQuery, kSlipClaimResend, kSlipsWaitingDue, kSlipConfirmClosed,
