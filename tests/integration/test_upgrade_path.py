@@ -370,6 +370,24 @@ def test_the_copy_four_releases_back_is_exactly_that_schema(newdb, older_copy):
     assert [line for line in schema(fresh) if line not in mine] == []
 
 
+def test_expire_leaves_the_inbox_alone_until_migrate_builds_its_index(newdb):
+    """Without migration 021's index the inbox's retention would read the whole inbox, and the
+    expire timer runs every minute between `dpkg -i` and `orderpay migrate`: it waits for the
+    index."""
+    db = newdb()
+    assert op(db, "migrate").returncode == 0
+    revert_last(db)
+    row = q(db, "INSERT INTO notifications (provider, site_id, body, verdict, reason, ct) VALUES "
+                "('wx', 'site1', '\\x00', 'rejected', 'unverified: signature invalid', now() - interval '30 days') "
+                "RETURNING id").split()[0]
+    res = op(db, "expire")
+    assert res.returncode == 0 and "lacks 1 migration(s)" in res.stderr, res.stdout + res.stderr
+    assert q(db, "SELECT count(*) FROM notifications WHERE id = %s" % row) == "1"
+    assert op(db, "migrate").returncode == 0
+    assert op(db, "expire").returncode == 0
+    assert q(db, "SELECT count(*) FROM notifications WHERE id = %s" % row) == "0"
+
+
 # --- concurrent runners on an empty database ------------------------------------------------------
 
 def run_concurrently(db, n=4):

@@ -282,7 +282,7 @@ crypto::PKey PaypalClient::CertKey(const std::string& url, std::string& reason, 
     // row is stored either way and no download is made), the certificates in use are cached and
     // shared so the flood cannot turn known-good webhooks into errors, and the error verdicts,
     // the log line and orderpay_key_fetches_refused_total make the flood visible. `inbox
-    // replay` raises the pace to 60 new URLs a minute (LiftKeyFetchPace): it downloads each of
+    // replay` raises the pace to 600 new URLs a minute (LiftKeyFetchPace): it downloads each of
     // the flood's URLs once, PayPal's host answers 404, and those rows are rejected for good; the
     // rest stay `error` for the next replay, or go with the unverified rows (notify.keep_rejected_days).
     const long long now = std::chrono::duration_cast<std::chrono::milliseconds>(
