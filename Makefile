@@ -189,7 +189,7 @@ FUZZ_CXXFLAGS := $(CXXSTD) $(WARN) -Wno-ambiguous-reversed-operator $(FUZZ_INCS)
 # leave the fuzz targets unlinked again, plus the shared code they use.
 FUZZ_LIB_SRCS := src/http/form.cpp src/http/json.cpp src/http/xml.cpp src/http/xml_build.cpp src/http/xml_text.cpp src/http/reply.cpp \
                  src/http/errors.cpp src/http/utf8.cpp src/domain/money.cpp src/crypto/digest.cpp \
-                 src/crypto/rsa.cpp src/crypto/aead.cpp src/crypto/x509_chain.cpp src/core/log.cpp \
+                 src/crypto/rsa.cpp src/crypto/aead.cpp src/crypto/x509_chain.cpp src/core/log.cpp src/core/metrics.cpp \
                  src/core/config.cpp src/providers/http_client.cpp src/providers/scan_resolve.cpp \
                  src/providers/registry.cpp src/providers/plausible.cpp src/providers/breaker.cpp $(sort $(wildcard src/providers/*/*.cpp)) \
                  tests/unit/xml_libxml2_reference.cpp
