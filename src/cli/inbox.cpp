@@ -26,20 +26,23 @@ constexpr const char* kUsage =
 // settled, or was a duplicate, is kept at least a week past the last resend it could dedupe.
 constexpr std::int64_t kMinKeepDecidedS = 7LL * 86400;
 
-// "60", "60s", "5m", "2h", "7d" -> seconds.
+// "60s", "5m", "2h", "7d" (and "0") -> seconds. A bare number is refused: the config's ages are
+// days (notify.keep_rejected_days = 7), and "--rejected-older-than 7" taken as seconds dropped every
+// unverified row but the last few seconds' (review s27-newuser #6).
 std::int64_t Seconds(const std::string& text, const std::string& flag = "older-than") {
     char* end = nullptr;
     errno = 0;
     long long n = std::strtoll(text.c_str(), &end, 10);
     std::string unit(end ? end : "");
-    std::int64_t mul = unit.empty() || unit == "s" ? 1
-                       : unit == "m"               ? 60
-                       : unit == "h"               ? 3600
-                       : unit == "d"               ? 86400
-                                                   : -1;
+    std::int64_t mul = unit == "s" || (unit.empty() && n == 0) ? 1
+                       : unit == "m"                           ? 60
+                       : unit == "h"                           ? 3600
+                       : unit == "d"                           ? 86400
+                                                               : -1;
     if (text.empty() || end == text.c_str() || errno == ERANGE || n < 0 || mul < 0 ||
         n > 10LL * 366 * 86400 / mul)
-        throw UsageError("--" + flag + ": a duration like 60s, 5m, 2h or 7d (at most ten years)");
+        throw UsageError("--" + flag + ": a duration like 60s, 5m, 2h or 7d (at most ten years)" +
+                         (unit.empty() && end != text.c_str() ? ": give its unit" : ""));
     return n * mul;
 }
 

@@ -113,6 +113,9 @@ def test_prune_takes_at_most_limit_rows_of_each_kind(rows):
     (["--older-than", "6d23h"], "a duration like"),
     (["--rejected-older-than", "-1d"], "--rejected-older-than: a duration like"),
     (["--rejected-older-than", "5x"], "--rejected-older-than: a duration like"),
+    # The config's ages are days: a bare 7 taken as seconds dropped nearly every unverified row.
+    (["--rejected-older-than", "7"], "--rejected-older-than: a duration like 60s, 5m, 2h or 7d (at most ten years): give its unit"),
+    (["--older-than", "30"], "give its unit"),
     (["--rejected-older-than", "99999999999999999999d"], "--rejected-older-than: a duration like"),
     (["--older-than", "3700d"], "at most ten years"),
     (["--limit", "0"], "--limit 1..100000"),
