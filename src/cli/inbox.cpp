@@ -42,7 +42,7 @@ std::int64_t Seconds(const std::string& text, const std::string& flag = "older-t
     if (text.empty() || end == text.c_str() || errno == ERANGE || n < 0 || mul < 0 ||
         n > 10LL * 366 * 86400 / mul)
         throw UsageError("--" + flag + ": a duration like 60s, 5m, 2h or 7d (at most ten years)" +
-                         (unit.empty() && end != text.c_str() ? ": give its unit" : ""));
+                         (unit.empty() && end != text.c_str() && n > 0 ? ": give its unit" : ""));
     return n * mul;
 }
 
