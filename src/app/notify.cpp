@@ -211,8 +211,10 @@ NotifyEval EvaluateNotification(db::Connection& c, const providers::Provider& p,
     return Judge(p, site, std::move(notice), std::move(slip), std::move(merchant));
 }
 
-NotifyDecision Decide(db::Connection& c, const providers::Provider& p, const NotifyEval& ev,
-                      const std::string& row_id) {
+namespace {
+
+NotifyDecision DecideMessage(db::Connection& c, const providers::Provider& p, const NotifyEval& ev,
+                             const std::string& row_id) {
     using A = providers::NotifyAnswer;
     // A message never verified (unreadable, or its signature not ours) says so first: the inbox's
     // retention drops these after notify.keep_rejected_days (UNVERIFIED_RE, src/store/sql_text.hpp),
@@ -228,7 +230,13 @@ NotifyDecision Decide(db::Connection& c, const providers::Provider& p, const Not
     if (ev.signature_ok && !ev.slip && ev.notice.may_settle && p.AcknowledgesForeignEvents())
         return {"ignored", "verified, but names no slip of ours: " + ev.reason, A::kAccepted};
     if (!ev.signature_ok) return {"rejected", unverified + ev.reason, A::kRefused};
-    if (!ev.business_ok) return {"rejected", ev.reason, A::kRefused};
+    // A provider whose signature does not bind the message (PayPal signs a CRC32 of it) vouches for
+    // none of what it claims: anyone holding one genuine transmission can write a twin naming any
+    // slip, amount or currency. Refused on those claims, it is no report of money (a MISMATCH kept
+    // for good, review s27-attack #1): the provider's own record, asked by reconcile and pay/check,
+    // is what settles and what a mismatch is found in.
+    if (!ev.business_ok)
+        return {"rejected", (p.SettlesOnOwnQuery() ? unverified : "") + ev.reason, A::kRefused};
     // A redelivered webhook event that was acted on once changes nothing. Not from a provider
     // whose word is only a cue: its event id is in the part anyone can rewrite, so a forged copy
     // could make the provider's own resend a "duplicate" (review s22 M2); every step on its
@@ -241,7 +249,7 @@ NotifyDecision Decide(db::Connection& c, const providers::Provider& p, const Not
     // An approval (PayPal) is completed by us at the provider, and only its answer settles.
     if (ev.event.approved && !ev.event.paid) return Complete(c, p, ev, row_id);
     // A browser return is a redirect anyone can forge or replay: it proves, it never settles.
-    if (!ev.notice.may_settle) return {"ignored", "return url (never settles): " + ev.reason, A::kAccepted};
+    if (!ev.notice.may_settle) return {"ignored", "never settles: " + ev.reason, A::kAccepted};
     if (ev.event.paid && p.SettlesOnOwnQuery()) return Confirm(c, p, ev, row_id);
     if (ev.event.paid) {
         // The verdict and its reason come from the settlement itself (migration 010), which
@@ -258,6 +266,20 @@ NotifyDecision Decide(db::Connection& c, const providers::Provider& p, const Not
         return {"ignored", failed ? "trade closed: slip failed" : "trade closed", A::kAccepted};
     }
     return {"ignored", "not paid: " + ev.event.status, A::kAccepted};
+}
+
+}  // namespace
+
+NotifyDecision Decide(db::Connection& c, const providers::Provider& p, const NotifyEval& ev,
+                      const std::string& row_id) {
+    NotifyDecision d = DecideMessage(c, p, ev, row_id);
+    // A browser's return is sent by whoever holds its URL, as often as they like: whatever came of
+    // it but a settlement (written with its verdict, where a provider's answer may be a report) goes
+    // with the inbox's unverified rows (RETURN_RE, src/store/sql_text.hpp; review s27-attack #2).
+    const std::string_view reason = d.reason;
+    if (ev.notice.parsed && !ev.notice.may_settle && !d.written && reason.substr(0, 12) != "unverified: ")
+        d.reason = "return: " + d.reason;
+    return d;
 }
 
 namespace {

@@ -62,6 +62,11 @@ NotifyDecision Complete(db::Connection& c, const providers::Provider& p, const N
         return {"ignored", "completion refused: " + q.message, A::kAccepted};
     }
     if (q.state == S::kPaying) return {"ignored", "completion pending: " + q.message, A::kAccepted};
+    // The provider's plain word that the buyer has not approved (PayPal's 422 ORDER_NOT_APPROVED):
+    // nothing is unknown, and nothing for a resend or `inbox replay` to capture again. A return
+    // before approval, or a forged approval, ends here (review s27-attack #3).
+    if (q.state == S::kNotPaid)
+        return {"ignored", "not completed: the buyer has not approved it (" + q.message + ")", A::kAccepted};
     return {"error", "completion outcome unknown: " + q.message, A::kError};
 }
 

@@ -4,6 +4,8 @@
 // bytes, whatever happened, so a provider never sees our JSON or a bare 5xx page.
 #include "orderpay/app/notify.hpp"
 
+#include <map>
+
 #include "orderpay/app/order_view.hpp"
 #include "orderpay/core/log.hpp"
 #include "orderpay/handlers/handlers.hpp"
@@ -59,11 +61,27 @@ http::Response BrowserReturn(app::Context& ctx, const app::Call& call, const htt
                     ",\"trade_status\":" + http::JsonString(h.ev.event.status) + ",\"order\":" + order + "}");
 }
 
+// What of a request is stored with it: every header but the caller's credentials. A buyer's
+// browser sends the shop's cookies (its login session) on a return to the shop's own host, and
+// no provider signs with a cookie or an Authorization header; the inbox is read by operators and
+// kept for days (review s27: a return's row held the shop's session cookie).
+std::map<std::string, std::string> StoredHeaders(const http::Request& req) {
+    std::map<std::string, std::string> out = req.headers;
+    for (const char* secret : {"HTTP_COOKIE", "HTTP_AUTHORIZATION", "HTTP_PROXY_AUTHORIZATION"})
+        out.erase(secret);
+    return out;
+}
+
 }  // namespace
 
 http::Response Notify(app::Context& ctx, app::Call& call, const http::Request& req,
                       const providers::Provider& p) {
-    providers::RawNotification raw{req.method, req.content_type, req.headers, req.query_string, req.body};
+    // A return is a GET, whose body no provider sends and nothing reads: refused before it is
+    // stored, so it is not up to 64 KiB of a stranger's bytes in the inbox (review s27-attack #2).
+    if (req.method == "GET" && !req.body.empty())
+        return http::Fail(http::Err::kBadRequest, "a GET carries no body here");
+    providers::RawNotification raw{req.method, req.content_type, StoredHeaders(req), req.query_string,
+                                   req.body};
     app::Incoming in = app::HandleIncoming(ctx.db(), p, call.site.id, req.remote_addr, raw);
     if (!in.site_found) return http::Fail(http::Err::kNoSuchSite);
     const app::Handled& h = in.handled;

@@ -73,20 +73,22 @@ const db::Statement kNotifyList{"notify_list", "SELECT " NOTIFY_COLS
 // Never verified (UNVERIFIED_RE): rejected as unreadable or not signed by the provider, and kept
 // `error` because the signature could not be checked when it came (UNCHECKED_RE: PayPal's
 // certificate not downloadable; a genuine webhook is resent for 3 days and settled then, or its
-// payment found by reconcile's query). Through migration 021's index of decided rows and 013's of
-// undecided ones; no other `error` row is ever dropped.
+// payment found by reconcile's query). And browsers' returns (RETURN_RE) of every verdict but
+// settled: anyone can send them, and none is a report (review s27-attack #2). Of the decided
+// verdict $3, through migration 021's index of decided rows, and 013's of undecided ones; no
+// other `error` row is ever dropped.
 const db::Statement kNotifyPruneUnverified{
     "notify_prune_unverified",
     "DELETE FROM notifications WHERE id IN (SELECT n.id FROM notifications n "
-    "WHERE n.verdict = 'rejected' AND n.verdict IN ('settled', 'duplicate', 'ignored', 'rejected') "
-    "AND n.ct < now() - make_interval(secs => $1::float8) AND n.reason ~ " UNVERIFIED_RE
-    " ORDER BY n.ct LIMIT $2 FOR UPDATE SKIP LOCKED)"};
+    "WHERE n.verdict = $3::text AND n.verdict IN ('settled', 'duplicate', 'ignored', 'rejected') "
+    "AND n.ct < now() - make_interval(secs => $1::float8) AND (n.reason ~ " UNVERIFIED_RE
+    " OR n.reason ~ " RETURN_RE ") ORDER BY n.ct LIMIT $2 FOR UPDATE SKIP LOCKED)"};
 const db::Statement kNotifyPruneUnchecked{
     "notify_prune_unchecked",
     "DELETE FROM notifications WHERE id IN (SELECT n.id FROM notifications n "
     "WHERE n.verdict = 'error' AND n.verdict IN ('received', 'error') "
-    "AND n.ct < now() - make_interval(secs => $1::float8) AND n.reason ~ " UNCHECKED_RE
-    " ORDER BY n.ct LIMIT $2 FOR UPDATE SKIP LOCKED)"};
+    "AND n.ct < now() - make_interval(secs => $1::float8) AND (n.reason ~ " UNCHECKED_RE
+    " OR n.reason ~ " RETURN_RE ") ORDER BY n.ct LIMIT $2 FOR UPDATE SKIP LOCKED)"};
 // Whether migration 021's index is there: without it (a CLI upgraded before `orderpay migrate`)
 // the retention would read the whole inbox, and `expire` runs it every minute.
 const db::Statement kNotifyRetentionIndexed{

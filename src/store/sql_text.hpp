@@ -19,9 +19,13 @@
 // A notification whose signature could not be checked when it came (app/notify.cpp writes the
 // reason: PayPal's certificate not downloadable then): kept `error`, never verified.
 #define UNCHECKED_RE "'^not checked now: '"
-// A rejected notification that was never verified (unreadable, or its signature not ours):
+// A rejected notification that was never verified (unreadable, its signature not ours, or, from a
+// provider whose signature does not bind the message (PayPal), refused on what it claims):
 // app::Decide writes the prefix.
 #define UNVERIFIED_RE "'^unverified: '"
+// A browser's return (Alipay's GET return, PayPal's return and cancel), whatever came of it but a
+// settlement: anyone may send or replay one, and it is never a provider's report (app::Decide).
+#define RETURN_RE "'^return: '"
 // A stored notification that is such a report, or a refund conflict: the inbox keeps it whatever
 // its age (store::PruneNotifications), since it is the only record of money in doubt.
 #define NOTIFY_KEPT(n)                                                                                  \

@@ -142,7 +142,7 @@ def test_reconcile_attention_list_is_gathered_by_index():
 
 @pytest.mark.parametrize("name,cond", [
     ("notify_prune", r"Index Cond: .*\(verdict = \$1\) AND \(ct < "),
-    ("notify_prune_unverified", r"Index Cond: .*\(verdict = 'rejected'::text\) AND \(ct < "),
+    ("notify_prune_unverified", r"Index Cond: .*\(verdict = \$3\) AND \(ct < "),
     ("notify_prune_unchecked", r"Index Cond: .*\(verdict = 'error'::text\) AND \(ct < "),
 ])
 def test_the_inbox_retention_reads_its_rows_in_index_order(name, cond):
