@@ -25,6 +25,7 @@ constexpr const char* kUsage = R"(usage: orderpay [--config FILE] COMMAND ...
   site list
   account add ID --store STORE [--name N] [--openid OPENID] | account list
   ticket issue --account ID [--store STORE] [--ttl-hours 24]      prints a new ticket
+  ticket revoke TICKET | ticket revoke --account ID [--store STORE]  ends tickets now: revoked N tickets
   product add ID --site SITE --title T --price 12.50 [--stock N|unlimited] | product list [--site S]
                                             (again: a new title and price; the count only with --stock)
   merchant add ID --provider wx [--api v2] --app-id A --mch-id M [--sign-type MD5|HMAC-SHA256] --key-file F|-

@@ -10,6 +10,7 @@
 #include "orderpay/providers/registry.hpp"
 #include "orderpay/store/admin.hpp"
 #include "orderpay/store/rows.hpp"
+#include "orderpay/store/tickets.hpp"
 
 namespace orderpay::cli {
 
@@ -138,27 +139,49 @@ int AccountCmd(Env& env, const Args& a) {
     throw UsageError("account add|list");
 }
 
-// Prints a new random ticket once; only its hash is stored.
-int TicketCmd(Env& env, const Args& a) {
-    std::string verb = a.pos.size() > 1 ? a.pos[1] : "";
-    if (verb != "issue") throw UsageError("ticket issue --account ID [--store STORE] [--ttl-hours 24]");
-    std::string account = a.Need("account");
+// The one account store holding `account` (restricted to --store); nullopt after saying there is
+// none. Not a usage error (the command was right; the data says no), as `site set` of no site.
+std::optional<std::string> AccountStore(Env& env, const Args& a, const std::string& account) {
     const std::optional<std::string> in_store = a.Flag("store");
     std::vector<std::string> stores = store::AccountStoresOf(env.db, account, in_store);
-    // Not a usage error (the command was right; the data says no), as `site set` of no site.
     if (stores.empty()) {
         std::cerr << "orderpay: no such account " << account << (in_store ? " in store " + *in_store : "")
                   << '\n';
-        return 1;
+        return std::nullopt;
     }
     if (stores.size() != 1) throw UsageError("account id is in several stores: give --store");
+    return stores.front();
+}
+
+// issue: prints a new random ticket once; only its hash is stored. revoke: ends one ticket (a
+// leaked one: they travel in URLs) or every ticket of an account, at once for every worker.
+int TicketCmd(Env& env, const Args& a) {
+    std::string verb = a.pos.size() > 1 ? a.pos[1] : "";
+    if (verb == "revoke") {
+        std::int64_t n = 0;
+        if (a.pos.size() == 3 && !a.Flag("account") && !a.Flag("store")) {
+            n = store::EndTicket(env.db, a.pos[2], std::nullopt);
+        } else if (a.pos.size() == 2 && a.Flag("account")) {
+            const std::string account = a.Need("account");
+            std::optional<std::string> in = AccountStore(env, a, account);
+            if (!in) return 1;
+            n = store::EndAccountTickets(env.db, *in, account);
+        } else {
+            throw UsageError("ticket revoke TICKET | ticket revoke --account ID [--store STORE]");
+        }
+        std::cout << "revoked " << n << " tickets\n";
+        return 0;
+    }
+    if (verb != "issue")
+        throw UsageError("ticket issue --account ID [--store STORE] [--ttl-hours 24] | ticket revoke");
+    std::string account = a.Need("account");
+    std::optional<std::string> in = AccountStore(env, a, account);
+    if (!in) return 1;
     std::string ttl = a.Flag("ttl-hours").value_or("24");
     char* end = nullptr;
     long hours = std::strtol(ttl.c_str(), &end, 10);
-    if (ttl.empty() || *end || hours < 1 || hours > 24 * 366) throw UsageError("--ttl-hours 1..8784");
-    std::string ticket = crypto::RandomToken(24);
-    store::InsertSession(env.db, store::TicketHash(ticket), stores.front(), account, int(hours));
-    std::cout << ticket << '\n';
+    if (ttl.empty() || *end || !store::ValidTicketHours(hours)) throw UsageError("--ttl-hours 1..8784");
+    std::cout << store::IssueTicket(env.db, *in, account, int(hours)).ticket << '\n';
     return 0;
 }
 

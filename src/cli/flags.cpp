@@ -33,6 +33,7 @@ const std::vector<Spec>& Specs() {
         {"account", "add", {"store", "name", "openid"}},
         {"account", "list", {}},
         {"ticket", "issue", {"account", "store", "ttl-hours"}},
+        {"ticket", "revoke", {"account", "store"}},
         {"product", "add", {"site", "title", "price", "stock", "currency"}},
         {"product", "list", {"site"}},
         {"merchant", "add", {"provider"}, {}, true},

@@ -10,4 +10,13 @@ bool IsOrderId(std::string_view id) {
     return true;
 }
 
+bool IsAccountId(std::string_view id) {
+    if (id.empty() || id.size() > 64) return false;
+    for (char c : id)
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+              c == '.' || c == '@' || c == '-'))
+            return false;
+    return true;
+}
+
 }  // namespace orderpay::domain

@@ -8,6 +8,7 @@ namespace orderpay::store {
 
 // Running `store add` or `account add` again without a field wiped it (an account's openid, which
 // its JSAPI payments need): an add again changes only what it is given (review s25-newuser #5).
+// Accounts and tickets are in tickets.cpp: the operator API runs them too.
 void UpsertAccountStore(db::Connection& c, const std::string& id, const std::optional<std::string>& name) {
     c.Query(
         "INSERT INTO account_stores (id, name) VALUES ($1, coalesce($2, '')) "
@@ -51,19 +52,6 @@ std::optional<std::string> SiteCurrency(db::Connection& c, const std::string& si
     return r.Get(0, 0);
 }
 
-bool UpsertAccount(db::Connection& c, const std::string& store, const std::string& id,
-                   const std::optional<std::string>& name, const std::optional<std::string>& openid) {
-    // From the store's row, so a store that does not exist is "no such store", not a foreign key.
-    return c.Query(
-                "INSERT INTO accounts (id, store_id, name, wx_openid) "
-                "SELECT $1, s.id, coalesce($3, ''), nullif($4, '') FROM account_stores s WHERE s.id = $2 "
-                "ON CONFLICT (store_id, id) DO UPDATE SET name = coalesce($3, accounts.name), "
-                "wx_openid = CASE WHEN $4 IS NULL THEN accounts.wx_openid ELSE nullif($4, '') END "
-                "RETURNING 1",
-                {id, store, name, openid})
-               .Rows() == 1;
-}
-
 db::Result ListAccounts(db::Connection& c) {
     return c.Query("SELECT store_id, id, name, wx_openid FROM accounts ORDER BY store_id, id", {});
 }
@@ -76,14 +64,6 @@ std::vector<std::string> AccountStoresOf(db::Connection& c, const std::string& a
     std::vector<std::string> out;
     for (int i = 0; i < r.Rows(); ++i) out.push_back(r.Get(i, 0));
     return out;
-}
-
-void InsertSession(db::Connection& c, const std::string& ticket_hash_hex, const std::string& store,
-                   const std::string& account, int ttl_hours) {
-    c.Query(
-        "INSERT INTO sessions (ticket_hash, store_id, account_id, expires_at) "
-        "VALUES (decode($1, 'hex'), $2, $3, now() + make_interval(hours => $4::int))",
-        {ticket_hash_hex, store, account, ttl_hours});
 }
 
 void UpsertProduct(db::Connection& c, const ProductSetup& p) {

@@ -19,6 +19,33 @@ const db::Statement kSessionGet{"session_get",
                                 "JOIN accounts a ON a.store_id = s.store_id AND a.id = s.account_id "
                                 "WHERE s.ticket_hash = decode($1, 'hex') AND s.expires_at > now()"};
 
+// Accounts and tickets, for the CLI and the operator API alike (admin/ticket runs them per
+// request). An upsert changes only the fields given (review s25-newuser #5), and a concurrent
+// one for the same new account waits on the other's row and updates it: created once.
+const db::Statement kAccountUpsert{
+    "account_upsert",
+    "INSERT INTO accounts (id, store_id, name, wx_openid) "
+    "SELECT $1, s.id, coalesce($3, ''), nullif($4, '') FROM account_stores s WHERE s.id = $2 "
+    "ON CONFLICT (store_id, id) DO UPDATE SET name = coalesce($3, accounts.name), "
+    "wx_openid = CASE WHEN $4 IS NULL THEN accounts.wx_openid ELSE nullif($4, '') END "
+    "RETURNING 1"};
+const db::Statement kSessionInsert{
+    "session_insert",
+    "INSERT INTO sessions (ticket_hash, store_id, account_id, expires_at) "
+    "VALUES (decode($1, 'hex'), $2, $3, now() + make_interval(hours => $4::int)) "
+    "RETURNING to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS expires_at"};
+// Ending a ticket moves its expiry to now, so every lookup (expires_at > now()) refuses it from
+// the next statement on; only live ones count, and the row stays as the record of its end.
+const db::Statement kSessionEnd{
+    "session_end",
+    "UPDATE sessions SET expires_at = now() WHERE ticket_hash = decode($1, 'hex') "
+    "AND ($2::text IS NULL OR store_id = $2) AND expires_at > now()"};
+// Found through migration 022's sessions_account index; without it, a scan of every ticket ever
+// issued.
+const db::Statement kSessionsEndOfAccount{
+    "sessions_end_of_account",
+    "UPDATE sessions SET expires_at = now() WHERE store_id = $1 AND account_id = $2 AND expires_at > now()"};
+
 #define MERCHANT_COLS \
     "m.id, m.provider, m.app_id, m.mch_id, m.sign_type, m.api_key, m.options::text AS options"
 const db::Statement kSellerGet{"seller_get", "SELECT " MERCHANT_COLS
@@ -300,6 +327,10 @@ std::span<const db::Statement> AllStatements() {
     static const db::Statement* const kAll[] = {
         &kSiteGet,
         &kSessionGet,
+        &kAccountUpsert,
+        &kSessionInsert,
+        &kSessionEnd,
+        &kSessionsEndOfAccount,
         &kSellerGet,
         &kMerchantGet,
         &kBuyContext,

@@ -23,6 +23,8 @@ CASES = [
     ("refund_by_provider_id", [("refunds", "provider_refund_id")]),
     # Every refund asked for: the order by id, its slip, the slip's refunds by its id.
     ("refund_conflict", [("orders", "id"), ("pay_slips", "id"), ("refunds", "slip_id")]),
+    # Logout (admin/ticket_revoke by account): migration 022's (store_id, account_id).
+    ("sessions_end_of_account", [("sessions", "account_id")]),
 ]
 
 

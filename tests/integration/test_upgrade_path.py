@@ -6,15 +6,15 @@ PostgreSQL, dropped by a finalizer) and points the binaries at them with ORDERPA
 database is only read (pg_dump) and written through the stack's normal API and CLI flows.
 
 It proves:
-- a database made by the previous release (migrations 001..020, applied by hand with psql and
+- a database made by the previous release (migrations 001..021, applied by hand with psql and
   recorded in schema_migrations as src/db/migrations.cpp does) has the same schema as this
-  build's migrate with 021 reverted, and a pg_dump of the live database holds all of it; on that
-  copy (021 reverted), holding real orders (WT, OK, partly and
+  build's migrate with 022 reverted, and a pg_dump of the live database holds all of it; on that
+  copy (022 reverted), holding real orders (WT, OK, partly and
   fully refunded RF, a superseded FAIL slip, refunds, notifications), `orderpay migrate` applies
-  exactly 021, says "schema up to date" the second time, and `audit`, `order list`, `expire` and
-  `reconcile` work on the upgraded data; a copy from before 019 (expire's column; 020 reverted
-  too) still expires before it is migrated; a copy four releases back (020, 019 and 018 reverted
-  too) takes all four;
+  exactly 022, says "schema up to date" the second time, and `audit`, `order list`, `expire` and
+  `reconcile` work on the upgraded data; a copy from before 019 (expire's column; 021 and 020
+  reverted too) still expires before it is migrated; a copy five releases back (021, 020, 019 and 018 reverted
+  too) takes all five;
 - four `orderpay migrate` at once on an empty database apply each migration exactly once and
   leave the complete schema, and all exit 0 (a first-time race in CREATE TABLE schema_migrations
   made some exit 1);
@@ -176,7 +176,7 @@ def seeded():
 
 @pytest.fixture
 def old_copy(newdb, seeded):
-    """A pg_dump of the main database restored into a new database, with migration 021 reverted
+    """A pg_dump of the main database restored into a new database, with migration 022 reverted
     (its index dropped, its record deleted): what the previous release left behind."""
     db = newdb()
     with tempfile.TemporaryDirectory() as tmp:
@@ -193,7 +193,8 @@ def old_copy(newdb, seeded):
 
 @pytest.fixture
 def copy_before_019(old_copy):
-    """The copy three releases back: 020 and 019 reverted too (a shop that skipped releases)."""
+    """The copy four releases back: 021, 020 and 019 reverted too (a shop that skipped releases)."""
+    revert_021(old_copy)
     revert_020(old_copy)
     revert_019(old_copy)
     return old_copy
@@ -201,7 +202,7 @@ def copy_before_019(old_copy):
 
 @pytest.fixture
 def older_copy(copy_before_019):
-    """The copy four releases back: 020, 019 and 018 reverted too (a shop that skipped three)."""
+    """The copy five releases back: 021, 020, 019 and 018 reverted too (a shop that skipped four)."""
     revert_018(copy_before_019)
     return copy_before_019
 
@@ -210,18 +211,29 @@ AUDIT_BEFORE_REVERT = {}
 
 
 def revert_last(db):
-    """Undoes migration 021 (its index and its record): the previous release's database."""
-    assert LAST == "021_notification_retention.sql", "this test reverts 021; update it for %s" % LAST
-    pg(db, "-1", "-c", "DROP INDEX notifications_decided",
+    """Undoes migration 022 (its index and its record): the previous release's database."""
+    assert LAST == "022_sessions_by_account.sql", "this test reverts 022; update it for %s" % LAST
+    pg(db, "-1", "-c", "DROP INDEX sessions_account",
        "-c", "DELETE FROM schema_migrations WHERE name = '%s'" % LAST)
+
+
+M021 = "021_notification_retention.sql"
+
+
+def revert_021(db):
+    """Undoes migration 021 (its index and its record), on a database 022 is already reverted
+    from."""
+    assert recorded(db)[-1] == M021, recorded(db)
+    pg(db, "-1", "-c", "DROP INDEX notifications_decided",
+       "-c", "DELETE FROM schema_migrations WHERE name = '%s'" % M021)
 
 
 M020 = "020_refund_conflicts.sql"
 
 
 def revert_020(db):
-    """Undoes migration 020 (its index and its record), on a database 021 is already reverted
-    from."""
+    """Undoes migration 020 (its index and its record), on a database 022 and 021 are already
+    reverted from."""
     assert recorded(db)[-1] == M020, recorded(db)
     pg(db, "-1", "-c", "DROP INDEX notifications_refund_conflict",
        "-c", "DELETE FROM schema_migrations WHERE name = '%s'" % M020)
@@ -236,7 +248,7 @@ def applied_from(first):
 
 
 def revert_019(db):
-    """Undoes migration 019 (its column and its record), on a database 021 and 020 are already
+    """Undoes migration 019 (its column and its record), on a database 022, 021 and 020 are already
     reverted from."""
     assert recorded(db)[-1] == M019, recorded(db)
     pg(db, "-1", "-c", "ALTER TABLE orders DROP COLUMN expire_tried_at",
@@ -248,7 +260,7 @@ M018 = "018_stock_taken_per_line.sql"
 
 def revert_018(db):
     """Undoes migration 018 (its column and trigger, its two functions and its record), on a
-    database 021, 020 and 019 are already reverted from."""
+    database 022, 021, 020 and 019 are already reverted from."""
     assert recorded(db)[-1] == M018, recorded(db)
     functions = []
     for name in ("009_create_order_function.sql", "010_settle_function.sql"):
@@ -273,7 +285,7 @@ def test_the_reverted_copy_is_exactly_the_previous_release_schema(newdb, old_cop
     apply_by_hand(by_hand, MIGRATIONS[:-1])
     assert recorded(by_hand) == recorded(old_copy) == MIGRATIONS[:-1]
     # The main database may hold other tests' artifacts (a trigger function), so the previous
-    # release is also made from nothing: this build's migrate on an empty database, 021 reverted.
+    # release is also made from nothing: this build's migrate on an empty database, 022 reverted.
     fresh = newdb()
     res = op(fresh, "migrate")
     assert res.returncode == 0, res.stdout + res.stderr
@@ -298,7 +310,7 @@ def test_upgrade_with_real_data_applies_only_the_missing_migration(old_copy, see
     assert int(q(old_copy, "SELECT count(*) FROM notifications n JOIN pay_slips s ON s.id = n.slip_id "
                            "WHERE s.order_id IN ('%s')" % ids)) >= 2
     audit_before = AUDIT_BEFORE_REVERT[old_copy]
-    # 021 adds an index only the inbox's retention uses: the CLI runs and says to migrate.
+    # 022 adds an index only ticket revokes by account use: the CLI runs and says to migrate.
     unmigrated = op(old_copy, "audit")
     assert "lacks 1 migration(s), from %s: run orderpay migrate" % LAST in unmigrated.stderr, unmigrated.stderr
     assert (unmigrated.returncode, re.sub(r"by \d+ s", "by N s", unmigrated.stdout)) == (
@@ -344,9 +356,9 @@ def test_expire_before_migrate_still_expires_in_expiry_order(copy_before_019, se
     q(old_copy, "UPDATE orders SET expi = now() - interval '1 hour' WHERE id = '%s'" % seeded["expiring"])
     res = op(old_copy, "expire", "--json")
     assert res.returncode == 0, res.stdout + res.stderr
-    assert "lacks 3 migration(s), from %s: run orderpay migrate" % M019 in res.stderr, res.stderr
+    assert "lacks 4 migration(s), from %s: run orderpay migrate" % M019 in res.stderr, res.stderr
     assert q(old_copy, "SELECT or_st FROM orders WHERE id = '%s'" % seeded["expiring"]) == "FA"
-    assert recorded(old_copy) == MIGRATIONS[:-3]
+    assert recorded(old_copy) == MIGRATIONS[:-4]
     res = op(old_copy, "migrate")
     assert res.returncode == 0 and res.stdout.splitlines() == applied_from(M019), \
         res.stdout + res.stderr
@@ -354,14 +366,15 @@ def test_expire_before_migrate_still_expires_in_expiry_order(copy_before_019, se
                        "AND column_name = 'expire_tried_at'") == "1"
 
 
-def test_the_copy_four_releases_back_is_exactly_that_schema(newdb, older_copy):
+def test_the_copy_five_releases_back_is_exactly_that_schema(newdb, older_copy):
     by_hand = newdb()
-    apply_by_hand(by_hand, MIGRATIONS[:-4])
-    assert recorded(by_hand) == recorded(older_copy) == MIGRATIONS[:-4]
+    apply_by_hand(by_hand, MIGRATIONS[:-5])
+    assert recorded(by_hand) == recorded(older_copy) == MIGRATIONS[:-5]
     fresh = newdb()
     res = op(fresh, "migrate")
     assert res.returncode == 0, res.stdout + res.stderr
     revert_last(fresh)
+    revert_021(fresh)
     revert_020(fresh)
     revert_019(fresh)
     revert_018(fresh)
@@ -377,11 +390,12 @@ def test_expire_leaves_the_inbox_alone_until_migrate_builds_its_index(newdb):
     db = newdb()
     assert op(db, "migrate").returncode == 0
     revert_last(db)
+    revert_021(db)
     row = q(db, "INSERT INTO notifications (provider, site_id, body, verdict, reason, ct) VALUES "
                 "('wx', 'site1', '\\x00', 'rejected', 'unverified: signature invalid', now() - interval '30 days') "
                 "RETURNING id").split()[0]
     res = op(db, "expire")
-    assert res.returncode == 0 and "lacks 1 migration(s)" in res.stderr, res.stdout + res.stderr
+    assert res.returncode == 0 and "lacks 2 migration(s)" in res.stderr, res.stdout + res.stderr
     assert q(db, "SELECT count(*) FROM notifications WHERE id = %s" % row) == "1"
     assert op(db, "migrate").returncode == 0
     assert op(db, "expire").returncode == 0

@@ -20,3 +20,17 @@ TEST(Ids, OrderIdShape) {
         EXPECT_FALSE(IsOrderId(bad)) << bad;
     EXPECT_FALSE(IsOrderId(std::string("abc\0def", 7)));
 }
+
+// admin/ticket checks an account id before it is written, so a bad one is a 400 naming the field,
+// not the CHECK constraint's 500; the same shape as accounts.id's CHECK.
+TEST(Ids, AccountIdShape) {
+    using orderpay::domain::IsAccountId;
+    for (const char* good : {"a", "carol", "Carol_01", "c.arol-x", "carol@example.com", "0"})
+        EXPECT_TRUE(IsAccountId(good)) << good;
+    EXPECT_TRUE(IsAccountId(std::string(64, 'z')));
+    EXPECT_FALSE(IsAccountId(""));
+    EXPECT_FALSE(IsAccountId(std::string(65, 'a')));
+    for (const char* bad : {"ca rol", "carol/x", "carol+1", "é", "carol\n", "ca%rol", "<carol>"})
+        EXPECT_FALSE(IsAccountId(bad)) << bad;
+    EXPECT_FALSE(IsAccountId(std::string("ab\0c", 4)));
+}

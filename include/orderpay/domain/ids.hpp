@@ -10,4 +10,8 @@ namespace orderpay::domain {
 /// most 32 characters because ids are the providers' out_trade_no).
 bool IsOrderId(std::string_view id);
 
+/// True when `id` could be a buyer account's id: ^[A-Za-z0-9_.@-]{1,64}$ (accounts.id's CHECK,
+/// which `orderpay account add` has always been held to).
+bool IsAccountId(std::string_view id);
+
 }  // namespace orderpay::domain

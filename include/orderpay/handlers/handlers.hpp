@@ -23,6 +23,12 @@ http::Response AdminRefund(app::Context& ctx, app::Call& call, const http::Reque
 /// GET /api/{site}/admin/order?id= (operator, API key): any order of the site, with its refunds.
 http::Response AdminOrder(app::Context& ctx, app::Call& call, const http::Request& req);
 
+/// POST /api/{site}/admin/ticket (a shop's login server, API key): a buyer ticket for an account of
+/// the site's account store, creating the account (or changing its given fields) first.
+http::Response AdminTicket(app::Context& ctx, app::Call& call, const http::Request& req);
+/// POST /api/{site}/admin/ticket_revoke (API key): ends one ticket, or every ticket of an account.
+http::Response AdminTicketRevoke(app::Context& ctx, app::Call& call, const http::Request& req);
+
 /// GET /metrics: every worker's counters in the Prometheus text format (core/metrics.hpp). nginx
 /// exposes it to an allowlist only; 404 when the process mapped no metrics region.
 http::Response Metrics(const http::Request& req);

@@ -32,16 +32,10 @@ bool UpdateSite(db::Connection& c, const std::string& id, const std::optional<st
 db::Result ListSites(db::Connection& c);  // id, name, account_store, currency, expire_minutes, return_url
 std::optional<std::string> SiteCurrency(db::Connection& c, const std::string& site);
 
-/// Adds the account, or changes an existing one's fields that are given (an empty openid clears
-/// it); false when there is no such store.
-bool UpsertAccount(db::Connection& c, const std::string& store, const std::string& id,
-                   const std::optional<std::string>& name, const std::optional<std::string>& openid);
 db::Result ListAccounts(db::Connection& c);  // store_id, id, name, wx_openid
 /// The account stores holding an account with this id (restricted to `store` when given).
 std::vector<std::string> AccountStoresOf(db::Connection& c, const std::string& account,
                                          const std::optional<std::string>& store);
-void InsertSession(db::Connection& c, const std::string& ticket_hash_hex, const std::string& store,
-                   const std::string& account, int ttl_hours);
 
 struct ProductSetup {
     std::string id, site, title;
