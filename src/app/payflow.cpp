@@ -6,6 +6,7 @@
 #include "orderpay/app/order_view.hpp"
 #include "orderpay/core/log.hpp"
 #include "orderpay/domain/states.hpp"
+#include "orderpay/http/utf8.hpp"
 #include "orderpay/providers/metered.hpp"
 #include "orderpay/store/check_view.hpp"
 #include "orderpay/store/orders.hpp"
@@ -41,6 +42,16 @@ std::optional<Refusal> CheckCharge(const Context& ctx, const PayType& pt, std::i
     return Refusal{r->kind == providers::ChargeRefusal::Kind::kCurrency ? http::Err::kInvalidCurrency
                                                                         : http::Err::kInvalidAmount,
                    r->why};
+}
+
+std::string DeclinedMessage(std::string_view said) {
+    // Provider text is outside text: FitUtf8 drops what is not UTF-8 and blanks controls, so the
+    // reply's JSON stays valid whatever the gateway sent.
+    const std::string whole = http::FitUtf8(said, said.size());
+    if (whole.find_first_not_of(' ') == std::string::npos) return {};
+    std::string cut = http::FitUtf8(whole, kDeclineMaxBytes);
+    if (cut.size() < whole.size()) cut += "…";
+    return std::string(http::Info(http::Err::kPayFailed).msg) + ": " + cut;
 }
 
 namespace {
@@ -83,9 +94,11 @@ bool RecordReversal(Context& ctx, const std::string& provider, const std::string
 }
 
 // The provider call and the record of its answer. The order's JSON is written to `order_json`
-// only when the record itself answers it (a waiting slip).
+// only when the record itself answers it (a waiting slip); a declined scan's reason, in the
+// provider's words, to `declined`.
 std::optional<http::Err> Send(Context& ctx, const PayType& pt, const providers::Merchant& m,
-                              const SlipToSend& s, const PayInputs& in, std::string* order_json) {
+                              const SlipToSend& s, const PayInputs& in, std::string* order_json,
+                              std::string* declined) {
     providers::Provider* p = ctx.ProviderFor(pt.prefix);
     if (!p) return http::Err::kInvalidPayTp;
     providers::CreateParams cp;
@@ -147,6 +160,7 @@ std::optional<http::Err> Send(Context& ctx, const PayType& pt, const providers::
             return std::nullopt;
         }
         case providers::Outcome::kFailed:
+            if (pt.kind == providers::PayKind::kScan && declined) *declined = r.decline;
             if (!r.reversed_txn.empty()) {
                 RecordReversal(ctx, pt.prefix, s.slip_id, s.amount, s.currency, r.reversed_txn);
                 return http::Err::kPayFailed;
@@ -182,9 +196,11 @@ SlipAnswer AnswerFor(Context& ctx, const std::string& slip_id, const std::string
 SlipAnswer SendSlip(Context& ctx, const PayType& pt, const providers::Merchant& m, const SlipToSend& s,
                     const PayInputs& in) {
     SlipAnswer a;
-    a.err = Send(ctx, pt, m, s, in, &a.order_json);
-    if (!a.order_json.empty()) return a;
-    return AnswerFor(ctx, s.slip_id, s.site_id, s.order_id, a.err);
+    std::string declined;
+    a.err = Send(ctx, pt, m, s, in, &a.order_json, &declined);
+    if (a.order_json.empty()) a = AnswerFor(ctx, s.slip_id, s.site_id, s.order_id, a.err);
+    if (a.err == http::Err::kPayFailed && !a.paid_meanwhile) a.msg = DeclinedMessage(declined);
+    return a;
 }
 
 providers::CloseResult CloseSlip(Context& ctx, providers::Provider& p, const providers::Merchant& m,

@@ -258,6 +258,9 @@ RefundAnswer RequestRefund(Context& ctx, const store::RefundRequest& req) {
             return a;
         case store::OpenOutcome::kTooMuch:
             a.err = http::Err::kRefundTooMuch;
+            a.nothing_left = !req.amount && o.paid > 0 && o.taken >= o.paid;
+            a.paid = o.paid;
+            a.taken = o.taken;
             return a;
         case store::OpenOutcome::kKeyConflict:
             a.err = http::Err::kIdemMismatch;

@@ -72,8 +72,10 @@ int Report(const Args& a, const app::RefundAnswer& ans) {
         const http::ErrInfo& e = http::Info(*ans.err);
         // The store's own detail of too_much counts in minor units, as the database does.
         const std::string units = *ans.err == http::Err::kRefundTooMuch ? "in minor units: " : "";
-        return Fail(std::string(e.code) + ": " + std::string(e.msg) +
-                    (ans.why.empty() ? "" : " (" + units + ans.why + ")") +
+        // "exceeds" would name nothing for a refund of all that is left when nothing is.
+        const std::string msg =
+            ans.nothing_left ? "nothing is left to refund of this payment" : std::string(e.msg);
+        return Fail(std::string(e.code) + ": " + msg + (ans.why.empty() ? "" : " (" + units + ans.why + ")") +
                     (*ans.err == http::Err::kRefundConflict
                          ? ": check at the provider what it paid out of this payment (reconcile lists it "
                            "CONFLICT); to refund anyway, give --despite-conflict"

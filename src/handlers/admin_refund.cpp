@@ -2,6 +2,8 @@
 // site. Everything that can be refused without writing is refused first (body, order, provider,
 // amount); the refund itself is opened, sent and recorded by app/refund. Replies carry the refund
 // and the order as it now stands.
+#include <string_view>
+
 #include "orderpay/app/order_view.hpp"
 #include "orderpay/app/refund.hpp"
 #include "orderpay/domain/ids.hpp"
@@ -14,6 +16,8 @@
 namespace orderpay::handlers {
 
 namespace {
+
+constexpr std::string_view kNothingLeft = "nothing is left to refund of this payment";
 
 std::string Data(const std::optional<store::RefundRow>& refund, bool replay, const std::string& order_json) {
     return "{\"refund\":" + (refund ? app::RenderRefund(*refund, replay) : std::string("null")) +
@@ -60,6 +64,14 @@ http::Response AdminRefund(app::Context& ctx, app::Call& call, const http::Reque
         // The provider's own words are its refusal's message; the store's details stay in the log.
         std::string msg;
         if (*a.err == http::Err::kRefundFailed) msg = "the provider refused the refund: " + a.why;
+        if (a.nothing_left) {
+            const int exp = domain::CurrencyExponent(v->order.currency).value_or(2);
+            // "refunded" alone would be wrong while one of the refunds is still with the provider.
+            msg = std::string(kNothingLeft) + " (" +
+                  (v->order.refunded >= a.taken ? "refunded " : "refunded or being refunded ") +
+                  domain::FormatDecimal(a.taken, exp) + " of " + domain::FormatDecimal(a.paid, exp) + " " +
+                  v->order.currency + ")";
+        }
         // The report's own words name the refund and what the provider said of it.
         if (*a.err == http::Err::kRefundConflict)
             msg = std::string(http::Info(*a.err).msg) + " (" + a.why + ")";

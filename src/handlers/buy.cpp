@@ -185,7 +185,7 @@ http::Response Buy(app::Context& ctx, app::Call& call, const http::Request& req)
     app::SlipAnswer a = app::SendSlip(ctx, *pt, *merchant, s, in.pay);
     // Paid meanwhile (a pay/pay raced the scan's poll): the paid order, or the till would ask
     // the buyer to pay a second time.
-    if (a.err && !a.paid_meanwhile) return http::Fail(*a.err, {}, a.order_json);
+    if (a.err && !a.paid_meanwhile) return http::Fail(*a.err, a.msg, a.order_json);
     return http::Ok(a.order_json);
 }
 

@@ -109,7 +109,7 @@ http::Response Pay(app::Context& ctx, app::Call& call, const http::Request& req)
     // Another slip paid the order meanwhile: answered as pay/pay answers any paid order, not as
     // a declined payment the buyer should try again.
     if (a.paid_meanwhile) a.err = http::Err::kOrderPaid;
-    return a.err ? http::Fail(*a.err, {}, a.order_json) : http::Ok(a.order_json);
+    return a.err ? http::Fail(*a.err, a.msg, a.order_json) : http::Ok(a.order_json);
 }
 
 }  // namespace orderpay::handlers

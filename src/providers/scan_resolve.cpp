@@ -22,6 +22,7 @@ CreateResult ResolveScan(const ScanResolve& r, const std::string& note) {
             (r.not_found_is_final && q.state == S::kNotFound)) {
             res.outcome = Outcome::kFailed;
             res.message = "scan payment failed: " + q.message;
+            res.decline = res.message;
             return res;
         }
     }
@@ -31,6 +32,8 @@ CreateResult ResolveScan(const ScanResolve& r, const std::string& note) {
         res.reversed_txn = v.reversed_txn;
         res.message = "not confirmed in time, " + r.void_name + " (" + note + ")";
         if (!v.reversed_txn.empty()) res.message += "; paid meanwhile and refunded by the void";
+        res.decline = "not confirmed in time, " + r.void_name;
+        if (!v.reversed_txn.empty()) res.decline += ", and the money went back to the buyer";
         return res;
     }
     // Still unknown: the slip stays WAIT and `orderpay reconcile` lists it for the operator.

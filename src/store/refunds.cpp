@@ -1,6 +1,7 @@
 // Refunds (migration 011's functions do the checking under the slip lock) and API keys.
 #include "orderpay/store/refunds.hpp"
 
+#include <cstdio>
 #include <stdexcept>
 
 #include "orderpay/core/log.hpp"
@@ -52,6 +53,16 @@ OpenResult OpenRefund(db::Connection& c, const RefundRequest& req) {
     out.outcome = ParseOpen(r.Get(0, "outcome"));
     out.refund_id = r.GetOpt(0, "refund_id").value_or("");
     out.detail = r.GetOpt(0, "detail").value_or("");
+    // The counts are in the detail only (migration 011 fixed its outputs): read back from the
+    // function's own format rather than asked again, which could see a refund committed since.
+    if (out.outcome == OpenOutcome::kTooMuch) {
+        long long paid = 0, taken = 0, asked = 0;
+        if (std::sscanf(out.detail.c_str(), "paid %lld, refunded or refunding %lld, asked %lld", &paid,
+                        &taken, &asked) == 3) {
+            out.paid = paid;
+            out.taken = taken;
+        }
+    }
     return out;
 }
 

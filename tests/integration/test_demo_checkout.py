@@ -7,12 +7,13 @@ Skipped, saying why, only when Chromium is not installed or cannot start here.""
 import os
 import shutil
 import subprocess
+import time
 
 import pytest
 
 import cdp
 import openapi_check
-from conftest import STACK, psql
+from conftest import STACK, cli, psql, sim
 
 
 @pytest.fixture(scope="module")
@@ -117,3 +118,104 @@ def test_page_reports_api_errors(browser, shots):
     assert not visible(b, "#pay")
     b.screenshot(os.path.join(shots, "checkout-error.png"))
     assert [st for _, _, st, _, _ in check_api_replies(b)] == [409]
+
+
+def buy_one_tea(b, pay_tp="wx.qrcode"):
+    """Buys one tea on a freshly loaded page; returns the order id once its QR code shows."""
+    b.navigate(demo_url())
+    b.wait_for("document.querySelectorAll('#products input').length >= 2")
+    b.type_into("#qty-demo-tea", "1")
+    b.type_into("#qty-demo-cup", "0")
+    b.click("input[name=pay_tp][value='%s']" % pay_tp)
+    b.click("#buy")
+    b.wait_for("!document.getElementById('qr').hidden && document.getElementById('status').dataset.state === 'waiting'",
+               timeout=20)
+    assert b.evaluate("document.getElementById('buy').disabled") is True
+    return b.evaluate("document.getElementById('order-id').textContent")
+
+
+def move_expiry(order_id, seconds_ago):
+    """The order (and its creation, which comes before it) as if it had expired `seconds_ago`."""
+    psql("UPDATE orders SET expi = now() - interval '%d seconds', ct = now() - interval '%d seconds' "
+         "WHERE id = '%s'" % (seconds_ago, seconds_ago + 1800, order_id))
+
+
+def state(b):
+    return b.evaluate("document.getElementById('status').dataset.state")
+
+
+def test_order_expiring_while_the_shopper_waits_ends_expired_and_buy_works_again(browser, shots):
+    b = browser
+    b.events.clear()
+    order_id = buy_one_tea(b)
+    move_expiry(order_id, 1)
+    # The next pay/check brings the new expi: past it, the code is gone but the page keeps asking.
+    b.wait_for("document.getElementById('status').dataset.state === 'expiring'", timeout=20)
+    assert not visible(b, "#qr") and not visible(b, "#sandbox")
+    assert b.evaluate("document.getElementById('buy').disabled") is True
+    b.screenshot(os.path.join(shots, "checkout-expiring.png"))
+    # The expire timer's run fails the order; the page, never reloaded, sees it on a later check.
+    checks_before = len([r for r in b.replies(STACK["ORDERPAY_URL"] + "/api/") if "/pay/check?" in r[1]])
+    cli("expire")
+    assert psql("SELECT or_st FROM orders WHERE id = '%s'" % order_id) == "FA"
+    b.wait_for("document.getElementById('status').dataset.state === 'expired'", timeout=20)
+    assert "expired" in b.evaluate("document.getElementById('status').textContent")
+    assert not visible(b, "#qr") and not visible(b, "#sandbox")
+    assert b.evaluate("document.getElementById('buy').disabled") is False
+    assert len([r for r in check_api_replies(b) if "/pay/check?" in r[1]]) > checks_before
+    b.screenshot(os.path.join(shots, "checkout-expired.png"))
+    # Buy again, the same cart: a new order (a new Idempotency-Key), not the expired one again.
+    b.click("#buy")
+    b.wait_for("document.getElementById('status').dataset.state === 'waiting' "
+               "&& document.getElementById('order-id').textContent !== %r" % order_id, timeout=20)
+    second = b.evaluate("document.getElementById('order-id').textContent")
+    assert psql("SELECT or_st FROM orders WHERE id = '%s'" % second) == "WT"
+    assert b.page_errors() == []
+    move_expiry(second, 1)  # its stock back now, not in half an hour
+    cli("expire")
+
+
+def test_page_gives_an_order_up_long_after_expiry_when_nothing_expires_it(browser, shots):
+    """No expire timer (or one that cannot close the slip): a few minutes past expi the page stops
+    waiting by itself, after one more pay/check, rather than poll a dead order for ever."""
+    b = browser
+    b.events.clear()
+    order_id = buy_one_tea(b, "zfb.qrcode")
+    move_expiry(order_id, 6 * 60)
+    b.wait_for("document.getElementById('status').dataset.state === 'expired'", timeout=20)
+    assert psql("SELECT or_st FROM orders WHERE id = '%s'" % order_id) == "WT"  # the page's own verdict
+    assert not visible(b, "#qr")
+    assert b.evaluate("document.getElementById('buy').disabled") is False
+    time.sleep(10)  # and it stopped asking: no pay/check after the verdict
+    checks = [r for r in b.replies(STACK["ORDERPAY_URL"] + "/api/") if "/pay/check?" in r[1]]
+    time.sleep(9)
+    assert len([r for r in b.replies(STACK["ORDERPAY_URL"] + "/api/") if "/pay/check?" in r[1]]) == len(checks)
+    assert b.page_errors() == []
+    cli("expire")  # what the timer would have done: the audit finds no order open past expiry
+    assert psql("SELECT or_st FROM orders WHERE id = '%s'" % order_id) == "FA"
+
+
+def test_order_refunded_while_the_page_waits_shows_refunded(browser, shots):
+    """Paid and refunded in full before the page's next check (it was offline meanwhile): the
+    page shows the refund, not "waiting for payment" over a QR code."""
+    b = browser
+    b.events.clear()
+    order_id = buy_one_tea(b, "zfb.qrcode")  # Alipay refunds at once (WeChat's finish later)
+    slip = psql("SELECT pay_id FROM orders WHERE id = '%s'" % order_id)
+    b.send("Network.emulateNetworkConditions", offline=True, latency=0, downloadThroughput=-1, uploadThroughput=-1)
+    try:
+        assert sim("/sim/pay", {"out_trade_no": slip})[0] == 200
+        deadline = time.time() + 20
+        while psql("SELECT or_st FROM orders WHERE id = '%s'" % order_id) != "OK":
+            assert time.time() < deadline, "the payment's notification did not settle the order"
+            time.sleep(0.2)
+        cli("refund", order_id, "--reason", "demo page refund probe")
+        assert psql("SELECT or_st FROM orders WHERE id = '%s'" % order_id) == "RF"
+    finally:
+        b.send("Network.emulateNetworkConditions", offline=False, latency=0, downloadThroughput=-1,
+               uploadThroughput=-1)
+    b.wait_for("document.getElementById('status').dataset.state === 'refunded'", timeout=30)
+    assert "refunded" in b.evaluate("document.getElementById('status').textContent")
+    assert not visible(b, "#qr") and not visible(b, "#sandbox")
+    assert b.evaluate("document.getElementById('buy').disabled") is False
+    b.screenshot(os.path.join(shots, "checkout-refunded.png"))

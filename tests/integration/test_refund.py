@@ -75,8 +75,14 @@ def test_partial_refund_then_the_rest_makes_the_order_refunded(key):
     # Nothing is left.
     st, body, raw, _ = refund(key, order["id"], "0.01")
     assert st == 409 and body["errCode"] == "e.www.refund.too_much", raw
+    assert body["msg"] == "the refund exceeds what is left of the payment", raw
     st, body, raw, _ = refund(key, order["id"])
     assert st == 409 and body["errCode"] == "e.www.refund.too_much", raw
+    # "All that is left" of nothing: said so, not "exceeds" (review s27 #7).
+    assert body["msg"] == "nothing is left to refund of this payment (refunded 25.00 of 25.00 CNY)", raw
+    res = cli("refund", order["id"], "--reason", "all of nothing", check=False)
+    assert res.returncode == 1 and "e.www.refund.too_much: nothing is left to refund of this payment (in minor " \
+        "units: paid 2500, refunded or refunding 2500" in res.stderr, res.stderr
     assert refund_rows(order["id"]) == 2
     # A refunded order takes no payment again, and the operator's listing shows the refunds.
     st, body, raw, _ = api("GET", "pay", ticket=STACK["DEMO_TICKET"], params={"id": order["id"], "pt": "zfb.qrcode"})

@@ -236,8 +236,11 @@ def test_scan_through_userpaying_and_failures():
     assert paid["or_st"] == "OK"
     st, body, raw, _ = buy3("wx.scan", auth_code="132000000000000003")
     assert st == 409 and body["errCode"] == "e.www.pay.failed", raw
+    # v3's code and message, as v2's err_code and err_code_des (review s27 #7).
+    assert body["msg"] == "the payment was declined: AUTHCODEEXPIRE: 二维码已过期，请用户在微信上刷新后再试", raw
     st, body, raw, _ = buy3("wx.scan", auth_code="134000000000000003")
     assert st == 409 and body["errCode"] == "e.www.pay.failed", raw
+    assert body["msg"] == "the payment was declined: not confirmed in time, reversed", raw
     _, t, _, _ = sim("/sim/trade", {"out_trade_no": body["data"]["pay_id"]}, method="GET")
     assert t["data"]["state"] == "REVOKED"
 

@@ -84,11 +84,14 @@ def test_scan_declined():
     st, body, raw, _ = buy("wx.scan", auth_code="132000000000000004")
     assert st == 409 and body["errCode"] == "e.www.pay.failed", raw
     assert body["data"]["or_st"] == "NW" and body["data"]["pay_re"]["st"] == "FAIL"
+    # WeChat's code and cashier text: the till asks the buyer to refresh the code (review s27 #7).
+    assert body["msg"] == "the payment was declined: AUTHCODEEXPIRE: 二维码已过期，请用户在微信上刷新后再试", raw
 
 
 def test_scan_never_confirmed_is_reversed():
     st, body, raw, _ = buy("wx.scan", auth_code="134000000000000005")
     assert st == 409 and body["errCode"] == "e.www.pay.failed", raw
+    assert body["msg"] == "the payment was declined: not confirmed in time, reversed", raw
     trade = sim("/sim/trade", {"out_trade_no": body["data"]["pay_id"]}, method="GET")[1]["data"]
     assert trade["state"] == "REVOKED"
 

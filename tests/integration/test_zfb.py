@@ -50,11 +50,17 @@ def test_scan_paid_at_once_and_declined():
     assert buy_ok("zfb.scan", auth_code="280000000000000002")["or_st"] == "OK"
     status, body, raw, _ = buy("zfb.scan", auth_code="282000000000000003")
     assert status == 409 and body["errCode"] == "e.www.pay.failed", raw
+    # Alipay's code, sub_code and cashier text (review s27 #7). paysim's, with its code, is 201
+    # bytes: the reply carries the first 200, marked as cut.
+    prefix = "the payment was declined: 40004 ACQ.PAYMENT_AUTH_CODE_INVALID: 支付失败，获取顾客账户信息失败，请顾客刷新付款码"
+    assert body["msg"].startswith(prefix) and body["msg"].endswith("[SOUNDWAVE_PARSER_FAIL…"), raw
+    assert len(body["msg"][len("the payment was declined: "):-1].encode()) == 200, raw
 
 
 def test_scan_20000_never_resolved_is_cancelled():
     status, body, raw, _ = buy("zfb.scan", auth_code="283000000000000004")
     assert status == 409 and body["errCode"] == "e.www.pay.failed", raw
+    assert body["msg"] == "the payment was declined: not confirmed in time, cancelled", raw
     order = body["data"]
     assert order["or_st"] == "NW" and order["pay_re"]["st"] == "FAIL"
     trade = sim("/sim/trade", {"out_trade_no": order["pay_id"]}, method="GET")[1]["data"]

@@ -63,6 +63,18 @@ TEST(ScanResolveTest, TheMarkIsWrittenBeforeTheVoidAndAReversalIsPassedOn) {
     EXPECT_EQ(r.outcome, Outcome::kFailed);
     EXPECT_EQ(r.reversed_txn, "T9");
     EXPECT_NE(r.message.find("refunded by the void"), std::string::npos) << r.message;
+    // The till is told why, in words it can pass on (no note for the log, no transaction id).
+    EXPECT_EQ(r.decline, "not confirmed in time, cancelled, and the money went back to the buyer");
+}
+
+TEST(ScanResolveTest, AFailureTheQueryReportsIsTheDeclineTheTillSees) {
+    Fake f;
+    f.answers = {QueryResult::State::kPaying};
+    f.void_answer = VoidResult{true, ""};
+    EXPECT_EQ(ResolveScan(f.Make(1), "10003").decline, "not confirmed in time, cancelled");
+    Fake closed;
+    closed.answers = {QueryResult::State::kClosed};
+    EXPECT_EQ(ResolveScan(closed.Make(3), "10003").decline.rfind("scan payment failed", 0), 0u);
 }
 
 TEST(ScanResolveTest, AVoidThatFailsLeavesTheOutcomeUnknown) {

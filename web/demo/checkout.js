@@ -1,15 +1,24 @@
 // The demo checkout's behaviour: pay/buy, the QR code from pay/qr (or a link for re_tp LINK),
-// pay/check polled with back-off until the order is paid or closed, and in the dev stack a
-// button that pays through paysim's /sim/pay (served on the same origin by the dev nginx).
+// pay/check polled with back-off until the order is paid or closed (past its expiry too, until
+// the expire timer has failed it), and in the dev stack a button that pays through paysim's
+// /sim/pay (served on the same origin by the dev nginx).
 'use strict';
 
 (function () {
   const cfg = window.ORDERPAY_DEMO || {};
   const $ = (id) => document.getElementById(id);
   const PAID = ['OK', 'SP', 'DN'];
+  // An order stays NW/WT past its expi until `orderpay expire` (a timer, every minute) has closed
+  // its slip and failed it; a payment sent just before expi may also still be on its way. The page
+  // keeps asking that long, and this much longer before it gives the order up as expired itself
+  // (the provider's code stopped taking money at expi: nothing new can pay it).
+  const GIVE_UP_AFTER_EXPI_MS = 5 * 60 * 1000;
   let order = null;
+  let open = false;  // `order` is still to be paid: polled, and Buy stays disabled
   let pollTimer = null;
   let delay = 1000;
+  const CHECK_FAILED = 'Checking the order failed: ';
+  let skewMs = 0;  // the server's clock minus ours, from the replies' Date: expi is the server's
 
   function apiUrl(action, params) {
     const q = new URLSearchParams(Object.assign({ ticket: cfg.ticket || '' }, params || {}));
@@ -24,6 +33,8 @@
       init.body = JSON.stringify(body);
     }
     const resp = await fetch(apiUrl(action, params), init);
+    const serverDate = Date.parse(resp.headers.get('Date') || '');
+    if (!Number.isNaN(serverDate)) skewMs = serverDate - Date.now();
     let json = null;
     try { json = await resp.json(); } catch (e) { /* not JSON: handled below */ }
     if (json && json.ok) return json.data;
@@ -31,6 +42,10 @@
     err.code = json && json.errCode;
     err.data = json && json.data;
     throw err;
+  }
+
+  function serverNow() {
+    return Date.now() + skewMs;
   }
 
   function money(minor, currency) {
@@ -88,6 +103,9 @@
     const payTp = document.querySelector('input[name=pay_tp]:checked').value;
     if (!products.length) return showError('Choose at least one product.');
     $('buy').disabled = true;
+    // A new checkout: the last order (paid, failed, expired) is no longer on show.
+    order = null;
+    $('pay').hidden = true;
     try {
       const body = { products: products, pay_tp: payTp };
       show(await call('POST', 'buy', {}, body, { 'Idempotency-Key': keyFor(body) }));
@@ -95,10 +113,30 @@
       // A buy that failed at the provider has created the order: show it and keep checking.
       if (e.data && e.data.id) show(e.data);
       showError('Buy failed: ' + e.message);
-      $('buy').disabled = !!order;
-      if (!order) return;
+      if (!open) {
+        $('buy').disabled = false;
+        return;
+      }
     }
     schedulePoll(1000);
+  }
+
+  // The order ended (paid, failed, expired, refunded): nothing more to wait for, and the next Buy
+  // is a new checkout with a new Idempotency-Key, even for the same cart (the same key would be
+  // answered this order again).
+  function finish(state, text) {
+    open = false;
+    stopPoll();
+    setStatus(state, text);
+    $('qr').hidden = true;
+    $('sandbox').hidden = true;
+    $('paylink').hidden = true;
+    checkout = null;
+    $('buy').disabled = false;
+  }
+
+  function expiredText(o) {
+    return 'Order ' + o.id + ' expired unpaid. Press Buy to order again.';
   }
 
   function show(o) {
@@ -108,18 +146,24 @@
     $('fee').textContent = o.fee.toFixed(2) + ' ' + o.currency;
     const re = o.pay_re || {};
     if (PAID.includes(o.or_st)) {
-      setStatus('paid', 'Paid — thank you!');
+      return finish('paid', o.or_st === 'SP' ? 'Paid and shipped — thank you!' : 'Paid — thank you!');
+    }
+    if (o.or_st === 'RF') {
+      return finish('refunded', 'The payment was refunded in full; the order is closed.');
+    }
+    if (o.or_st === 'FA') {
+      // Failed at or after its expiry: the expire timer's doing, not a declined payment.
+      if (o.fa_at && o.fa_at >= o.expi) return finish('expired', expiredText(o));
+      return finish('failed', 'The payment failed. Press Buy to try again.');
+    }
+    open = true;
+    if (serverNow() >= o.expi) {
+      // The code no longer takes money, but the order is not closed yet: no QR to scan, and Buy
+      // waits until it is (a payment made just before expi would otherwise be a second one).
+      setStatus('expiring', 'The order has expired; checking that no payment is on its way…');
       $('qr').hidden = true;
       $('sandbox').hidden = true;
       $('paylink').hidden = true;
-      stopPoll();
-      return;
-    }
-    if (o.or_st === 'FA') {
-      setStatus('failed', 'The order failed or expired.');
-      $('qr').hidden = true;
-      $('sandbox').hidden = true;
-      stopPoll();
       return;
     }
     setStatus('waiting', 'Waiting for payment…');
@@ -152,16 +196,22 @@
 
   async function poll() {
     pollTimer = null;
-    if (!order) return;
+    if (!order || !open) return;
+    const id = order.id;
     try {
-      show(await call('GET', 'check', { id: order.id }));
+      const o = await call('GET', 'check', { id: id });
+      if (!order || order.id !== id) return;  // a new checkout began meanwhile
+      if ($('error').textContent.startsWith(CHECK_FAILED)) showError('');  // only our own
+      show(o);
     } catch (e) {
-      showError('Checking the order failed: ' + e.message + ' (retrying)');
+      showError(CHECK_FAILED + e.message + ' (retrying)');
     }
-    if (order && !PAID.includes(order.or_st) && order.or_st !== 'FA' && Date.now() < order.expi) {
-      delay = Math.min(delay * 1.6, 8000);
-      pollTimer = setTimeout(poll, delay);
-    }
+    if (!open || !order || order.id !== id) return;
+    // Still open this long after expi, by the last answer: the timer is late or cannot close the
+    // slip; the code stopped taking money at expi, so the shopper is told and may buy again.
+    if (serverNow() >= order.expi + GIVE_UP_AFTER_EXPI_MS) return finish('expired', expiredText(order));
+    delay = Math.min(delay * 1.6, 8000);
+    pollTimer = setTimeout(poll, delay);
   }
 
   // Dev stack only: paysim pays the slip as the buyer's phone would and notifies orderpay.

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "orderpay/app/context.hpp"
 #include "orderpay/http/errors.hpp"
@@ -41,6 +42,15 @@ std::optional<Refusal> CheckPayInputs(const PayType& pt, const PayInputs& in);
 std::optional<Refusal> CheckCharge(const Context& ctx, const PayType& pt, std::int64_t fee,
                                    const std::string& currency);
 
+/// The most of a provider's decline text a reply carries (bytes, cut on a character boundary):
+/// enough for a code and a cashier's sentence, never a whole answer body.
+inline constexpr std::size_t kDeclineMaxBytes = 200;
+
+/// pay.failed's message naming why the provider declined (`said`: its code and text), e.g. "the
+/// payment was declined: AUTHCODEEXPIRE: 二维码已过期…": made UTF-8 text and cut to
+/// kDeclineMaxBytes (marked "…"). Empty when `said` is, so the code's own message stands.
+std::string DeclinedMessage(std::string_view said);
+
 struct SlipToSend {
     std::string slip_id, order_id, site_id, title;
     std::int64_t amount = 0;
@@ -52,6 +62,7 @@ struct SlipToSend {
 struct SlipAnswer {
     std::optional<http::Err> err;  // nullopt: the provider took the slip
     std::string order_json;        // the order as it now stands
+    std::string msg;               // when not empty, the reply's msg (a decline in the provider's words)
     // The slip failed or went unanswered, but the order is paid all the same: another slip's
     // payment overtook it (a concurrent pay/pay's, a superseded slip paid late). Never to be
     // answered as a payment to try again, which would have the buyer pay twice.

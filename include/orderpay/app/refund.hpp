@@ -21,6 +21,10 @@ struct RefundAnswer {
     std::optional<store::RefundRow> refund;
     bool replay = false;  // the idempotency key named a refund made before
     bool sent = false;    // found NEW: sent by this request, or by the process holding it just then
+    // too_much for a refund of all that is left (no amount) when nothing is: said so, not
+    // "exceeds". `paid` and `taken` (refunds not FAIL) in minor units.
+    bool nothing_left = false;
+    std::int64_t paid = 0, taken = 0;
 };
 
 /// Why the payment `slip` cannot be refunded through orderpay ("" when it can): its provider

@@ -63,7 +63,11 @@ struct CreateResult {
     std::string txn_id;          // when kPaid
     std::int64_t paid_amount = 0;
     std::string paid_currency;
-    std::string message;       // provider's error code/message for the slip note (no secrets)
+    std::string message;  // provider's error code/message for the slip note (no secrets)
+    // kFailed scan payments only: why the provider refused, in its own words (its code and its
+    // cashier text, or "not confirmed in time"), for the till to act on: empty when the refusal
+    // is not the provider's answer (a transport or key error), whose text is for the log only.
+    std::string decline;
     bool timeout = false;      // the outcome is unknown because the provider did not answer
     std::string provider_ref;  // the provider's own id for this payment (PayPal's order id), if any
     // kFailed after a void that found the trade paid and gave the money back (see VoidResult):

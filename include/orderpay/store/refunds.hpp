@@ -44,6 +44,8 @@ struct OpenResult {
     OpenOutcome outcome = OpenOutcome::kNoOrder;
     std::string refund_id;  // kCreated, kExisting (and the other refund for kKeyConflict)
     std::string detail;
+    // kTooMuch: what the slip was paid and what its refunds not FAIL take of it, minor units.
+    std::int64_t paid = 0, taken = 0;
 };
 
 /// The reason of the provider's latest report in the last week that contradicts a recorded refund

@@ -179,6 +179,7 @@ CreateResult AlipayClient::Pay(const providers::Merchant& m, const providers::Cr
     if (call.ok && code != "10003" && code != "20000") {
         res.outcome = Outcome::kFailed;  // 40004 and the like: a definite refusal
         res.message = Said(call.fields);
+        res.decline = res.message;
         return res;
     }
     // 10003: the buyer is confirming; 20000 or no trustworthy answer: unknown.

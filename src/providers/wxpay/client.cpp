@@ -190,6 +190,7 @@ CreateResult WxPayV2::Micropay(const providers::Merchant& m, const providers::Cr
     if (call.ok && err != "USERPAYING" && err != "SYSTEMERROR" && err != "BANKERROR") {
         res.outcome = Outcome::kFailed;  // a definite refusal, e.g. AUTHCODEEXPIRE, NOTENOUGH
         res.message = err + ": " + Field(call.fields, "err_code_des");
+        res.decline = res.message;
         return res;
     }
     if (!call.ok && !call.timeout) {

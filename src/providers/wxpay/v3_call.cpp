@@ -46,11 +46,13 @@ WxPayV3::Answer WxPayV3::Call(const providers::Merchant& m, const std::string& m
     a.signature = hr.Header("wechatpay-signature");
     if (hr.status < 200 || hr.status > 299) {
         rapidjson::Document d;
-        if (ParseObject(a.body, d)) a.code = Member(d, "code");
+        if (ParseObject(a.body, d)) {
+            a.code = Member(d, "code");
+            a.message = Member(d, "message");
+        }
         a.timeout = hr.status >= 500;  // a 5xx may have been processed
-        a.error =
-            "http status " + std::to_string(hr.status) + (a.code.empty() ? "" : " " + a.code) +
-            (ParseObject(a.body, d) && !Member(d, "message").empty() ? ": " + Member(d, "message") : "");
+        a.error = "http status " + std::to_string(hr.status) + (a.code.empty() ? "" : " " + a.code) +
+                  (a.message.empty() ? "" : ": " + a.message);
         return a;  // its signature is checked only by a caller that acts on it (SignedError)
     }
     if (!verify) {

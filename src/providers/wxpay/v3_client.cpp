@@ -184,6 +184,9 @@ CreateResult WxPayV3::Codepay(const providers::Merchant& m, const providers::Cre
         CreateResult res;
         res.outcome = Outcome::kFailed;
         res.message = a.error;
+        // WeChat's word only: a call that never arrived (status 0) has our own text.
+        if (a.status != 0 && !a.code.empty())
+            res.decline = a.code + (a.message.empty() ? "" : ": " + a.message);
         return res;
     }
     // The buyer is confirming, or the outcome is unknown: query, then reverse (PROTOCOLS.md §1.7).

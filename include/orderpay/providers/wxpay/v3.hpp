@@ -137,7 +137,8 @@ class WxPayV3 {
         bool timeout = false;  // no trustworthy answer: the outcome is unknown
         long status = 0;
         std::string body;
-        std::string code;  // the error code of a 4xx/5xx JSON answer
+        std::string code;     // the error code of a 4xx/5xx JSON answer
+        std::string message;  // and its message
         std::string error;
         std::string serial, timestamp, nonce, signature;  // the Wechatpay-* headers
     };
