@@ -50,6 +50,8 @@ constexpr std::array kRoutes = {
     Route{"pay", "qr", unsigned(Method::kGet), Auth::kTicket, &Qr, &OrderIdCanExist},
     Route{"admin", "refund", unsigned(Method::kPost), Auth::kApiKey, &AdminRefund},
     Route{"admin", "order", unsigned(Method::kGet), Auth::kApiKey, &AdminOrder},
+    Route{"admin", "ship", unsigned(Method::kPost), Auth::kApiKey, &AdminShip},
+    Route{"admin", "done", unsigned(Method::kPost), Auth::kApiKey, &AdminDone},
 };
 
 // "Bearer <key>" (the scheme in any letter case, RFC 9110), or "" when the header is absent or
