@@ -21,13 +21,16 @@ constexpr const char* kUsage = R"(usage: orderpay [--config FILE] COMMAND ...
   site add ID --store STORE [--name N] [--currency CNY] [--expire-minutes 30] [--return-url URL]
                                             (refuses an existing site)
   site set ID [--store S] [--name N] [--currency C] [--expire-minutes M] [--return-url URL]
-                                            (changes only what is given)
+                                            (changes only what is given; --return-url "" removes it;
+                                            --currency is refused while active products are in another)
   site list
   account add ID --store STORE [--name N] [--openid OPENID] | account list
   ticket issue --account ID [--store STORE] [--ttl-hours 24]      prints a new ticket
   ticket revoke TICKET | ticket revoke --account ID [--store STORE]  ends tickets now: revoked N tickets
-  product add ID --site SITE --title T --price 12.50 [--stock N|unlimited] | product list [--site S]
-                                            (again: a new title and price; the count only with --stock)
+  product add ID --site SITE --title T --price 12.50 [--currency C] [--stock N|unlimited] | product list [--site S]
+                                            (again: a new title and price; the count only with --stock;
+                                            a disabled product stays disabled)
+  product disable ID --site SITE | product enable ID --site SITE     withdraw from sale / sell again
   merchant add ID --provider wx [--api v2] --app-id A --mch-id M [--sign-type MD5|HMAC-SHA256] --key-file F|-
                [--client-cert-file F --client-key-file F]   (WeChat's API certificate: refunds, reverse)
   merchant add ID --provider wx --api v3 --app-id A --mch-id M --private-key-file F --cert-serial S
@@ -39,6 +42,7 @@ constexpr const char* kUsage = R"(usage: orderpay [--config FILE] COMMAND ...
   merchant list
   seller set --site SITE --prefix wx|zfb|paypal --merchant ID | seller list
   order show ID | order list [--site S] [--state ST] [--limit N]
+  order ship ID [--site S] | order done ID [--site S]   goods shipped (OK -> SP), done (SP -> DN)
   expire [--limit N]                        fail unpaid orders past expiry, give stock back; prune the inbox
   reconcile [--limit N] [--min-age 60]      query waiting and failed slips and unfinished refunds; list what needs attention
   refund ORDER [--amount X] --reason R [--key K] [--despite-conflict]

@@ -66,12 +66,15 @@ std::string Currency(const std::string& c) {
 }
 
 // Where browsers coming back from a provider (PayPal's return) are sent: http(s), printable
-// ASCII, as the schema's CHECK says; checked here so the operator reads why.
+// ASCII, as the schema's CHECK says; checked here so the operator reads why. "" is no return page
+// (the return is answered 200 JSON), as `account add --openid ""` clears an openid.
 std::optional<std::string> ReturnUrl(const std::optional<std::string>& url) {
-    if (!url) return std::nullopt;
+    if (!url || url->empty()) return url;
     bool ok = (url->starts_with("https://") || url->starts_with("http://")) && url->size() <= 500;
     for (char c : *url) ok = ok && c > ' ' && c < 0x7f;
-    if (!ok) throw UsageError("--return-url: an http(s) URL of printable ASCII, at most 500 bytes");
+    if (!ok)
+        throw UsageError(
+            "--return-url: an http(s) URL of printable ASCII, at most 500 bytes (\"\" for no return page)");
     return url;
 }
 
@@ -108,12 +111,26 @@ int SiteCmd(Env& env, const Args& a) {
         if (currency) Currency(*currency);
         std::optional<int> minutes;
         if (auto m = a.Flag("expire-minutes")) minutes = ExpireMinutes(*m);
-        if (!store::UpdateSite(env.db, a.pos[2], a.Flag("name"), a.Flag("store"), currency, minutes,
-                               ReturnUrl(a.Flag("return-url")))) {
+        const store::SiteUpdate u = store::UpdateSite(env.db, a.pos[2], a.Flag("name"), a.Flag("store"),
+                                                      currency, minutes, ReturnUrl(a.Flag("return-url")));
+        if (u.updated) return 0;
+        if (!u.found) {
             std::cerr << "orderpay: no such site " << a.pos[2] << '\n';
             return 1;
         }
-        return 0;
+        // A buy is charged in its products' currency, not the site's: relabelling the site would
+        // leave it selling in the old one (review s27-newuser #4). Nothing was changed.
+        const std::string& site = a.pos[2];
+        const std::string example_id = u.example.substr(0, u.example.find(' '));
+        std::cerr << "orderpay: site " << site << " still sells " << u.other_currency << " active product"
+                  << (u.other_currency == 1 ? "" : "s") << " in another currency than " << *currency
+                  << " (e.g. " << u.example
+                  << "); nothing changed. An order is charged in its products' currency: first "
+                  << "re-add each in " << *currency << " (orderpay product add " << example_id << " --site "
+                  << site << " --title T --price P --currency " << *currency
+                  << "), or withdraw it (orderpay product disable " << example_id << " --site " << site
+                  << ")\n";
+        return 1;
     }
     if (verb == "list") {
         PrintRows(store::ListSites(env.db),
@@ -214,7 +231,24 @@ int ProductCmd(Env& env, const Args& a) {
                 if (!p.stock) throw UsageError("--stock: a whole number from 0, or unlimited");
             }
         }
-        store::UpsertProduct(env.db, p);
+        if (!store::UpsertProduct(env.db, p))
+            std::cerr << "orderpay: note: product " << p.id
+                      << " is disabled, and stays so: sell it again with "
+                      << "orderpay product enable " << p.id << " --site " << site << '\n';
+        return 0;
+    }
+    if (verb == "disable" || verb == "enable") {
+        if (a.pos.size() != 3) throw UsageError("product " + verb + " ID --site SITE");
+        const std::string site = a.Need("site");
+        const bool active = verb == "enable";
+        std::optional<bool> changed = store::SetProductActive(env.db, site, a.pos[2], active);
+        if (!changed) {
+            std::cerr << "orderpay: no such product " << a.pos[2] << " in site " << site << '\n';
+            return 1;
+        }
+        // Orders already placed are not touched: an unpaid one can still be paid, or expires.
+        std::cout << "product " << a.pos[2] << (active ? " on sale" : " withdrawn from sale")
+                  << (*changed ? "" : " already") << '\n';
         return 0;
     }
     if (verb == "list") {
@@ -224,7 +258,7 @@ int ProductCmd(Env& env, const Args& a) {
                   {"site", "id", "title", "price_minor", "currency", "stock", "active"}, a.json);
         return 0;
     }
-    throw UsageError("product add|list");
+    throw UsageError("product add|list|disable|enable");
 }
 
 std::string MerchantUsage() {

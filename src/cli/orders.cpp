@@ -1,4 +1,5 @@
-// CLI commands on orders: show, list and expire (timer-driven); reconcile is in reconcile.cpp.
+// CLI commands on orders: show, list, ship and done, and expire (timer-driven); reconcile is in
+// reconcile.cpp.
 #include "orderpay/store/orders.hpp"
 
 #include <algorithm>
@@ -6,6 +7,7 @@
 #include <iostream>
 
 #include "orderpay/app/context.hpp"
+#include "orderpay/app/fulfil.hpp"
 #include "orderpay/app/order_view.hpp"
 #include "orderpay/app/payflow.hpp"
 #include "orderpay/cli/cli.hpp"
@@ -81,7 +83,31 @@ int OrderCmd(Env& env, const Args& a) {
         }
         return 0;
     }
-    throw UsageError("order show ID | order list [--site S] [--state ST] [--limit N] [--json]");
+    if (verb == "ship" || verb == "done") {
+        if (a.pos.size() != 3) throw UsageError("order " + verb + " ID [--site S]");
+        // --site guards a script against an id of another shop; without it, the order's own.
+        const std::string& id = a.pos[2];
+        std::optional<std::string> site = a.Flag("site");
+        if (!site) site = store::OrderSite(env.db, id);
+        if (!site) {
+            std::cerr << "orderpay: no such order " << id << '\n';
+            return 1;
+        }
+        const app::FulfilAnswer r = app::Fulfil(
+            env.db, *site, id, verb == "ship" ? store::FulfilStep::kShip : store::FulfilStep::kDone);
+        // A repeat (after a timeout, or another operator first) succeeds: the order is where it
+        // was asked to be. Any other state is a refusal that names it.
+        if (r.outcome == app::FulfilOutcome::kMoved || r.outcome == app::FulfilOutcome::kAlready) {
+            std::cout << r.message << '\n';
+            return 0;
+        }
+        std::cerr << "orderpay: " << r.message << '\n';
+        return 1;
+    }
+    throw UsageError(
+        "order show ID | order list [--site S] [--state ST] [--limit N] [--json] | order ship ID [--site S] "
+        "| "
+        "order done ID [--site S]");
 }
 
 // Before expiring an order whose slip may have been paid, ask the provider: a paid order must

@@ -52,6 +52,8 @@ constexpr std::array kRoutes = {
     Route{"admin", "order", unsigned(Method::kGet), Auth::kApiKey, &AdminOrder},
     Route{"admin", "ticket", unsigned(Method::kPost), Auth::kApiKey, &AdminTicket},
     Route{"admin", "ticket_revoke", unsigned(Method::kPost), Auth::kApiKey, &AdminTicketRevoke},
+    Route{"admin", "ship", unsigned(Method::kPost), Auth::kApiKey, &AdminShip},
+    Route{"admin", "done", unsigned(Method::kPost), Auth::kApiKey, &AdminDone},
 };
 
 // "Bearer <key>" (the scheme in any letter case, RFC 9110), or "" when the header is absent or

@@ -40,6 +40,7 @@ constexpr std::array kTable = {
     ErrInfo{409, "e.www.pay.failed", "the payment was declined"},
     ErrInfo{409, "e.www.api.idempotency_mismatch", "this Idempotency-Key was used with another request"},
     ErrInfo{409, "e.www.order.noqr", "the order's current payment has no QR code"},
+    ErrInfo{409, "e.www.order.state", "the order is not in the state this step leaves"},
     ErrInfo{409, "e.www.refund.not_paid", "the order is not paid: nothing to refund"},
     ErrInfo{409, "e.www.refund.too_much", "the refund exceeds what is left of the payment"},
     ErrInfo{409, "e.www.refund.unsupported", "this payment's provider cannot refund through orderpay"},

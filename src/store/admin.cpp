@@ -23,22 +23,40 @@ db::Result ListAccountStores(db::Connection& c) {
 bool InsertSite(db::Connection& c, const SiteSetup& s) {
     db::Result r = c.Query(
         "INSERT INTO sites (id, name, account_store, currency, expire_minutes, return_url) "
-        "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING",
+        "VALUES ($1, $2, $3, $4, $5, nullif($6, '')) ON CONFLICT (id) DO NOTHING",
         {s.id, s.name, s.account_store, s.currency, s.expire_minutes, s.return_url});
     return r.Affected() == 1;
 }
 
-bool UpdateSite(db::Connection& c, const std::string& id, const std::optional<std::string>& name,
-                const std::optional<std::string>& account_store, const std::optional<std::string>& currency,
-                const std::optional<int>& expire_minutes, const std::optional<std::string>& return_url) {
+SiteUpdate UpdateSite(db::Connection& c, const std::string& id, const std::optional<std::string>& name,
+                      const std::optional<std::string>& account_store,
+                      const std::optional<std::string>& currency, const std::optional<int>& expire_minutes,
+                      const std::optional<std::string>& return_url) {
     std::optional<std::string> minutes;
     if (expire_minutes) minutes = std::to_string(*expire_minutes);
+    // An order's currency is its products' (review s27-newuser #4): a new currency is refused, in
+    // the same statement, while the site sells products priced in another. "" clears the return URL.
     db::Result r = c.Query(
         "UPDATE sites SET name = coalesce($2, name), account_store = coalesce($3, account_store), "
         "currency = coalesce($4, currency), expire_minutes = coalesce($5::int, expire_minutes), "
-        "return_url = coalesce($6, return_url) WHERE id = $1",
+        "return_url = CASE WHEN $6::text IS NULL THEN return_url ELSE nullif($6, '') END WHERE id = $1 "
+        "AND ($4::text IS NULL OR NOT EXISTS (SELECT 1 FROM products p WHERE p.site_id = $1 AND p.active "
+        "AND p.currency <> $4))",
         {id, name, account_store, currency, minutes, return_url});
-    return r.Affected() == 1;
+    SiteUpdate out;
+    out.updated = r.Affected() == 1;
+    if (out.updated) return out;
+    db::Result why = c.Query(
+        "SELECT (SELECT count(*) FROM products p WHERE p.site_id = s.id AND p.active AND p.currency <> $2), "
+        "(SELECT p.id || ' ' || p.currency FROM products p WHERE p.site_id = s.id AND p.active "
+        "AND p.currency <> $2 ORDER BY p.id LIMIT 1) FROM sites s WHERE s.id = $1",
+        {id, currency.value_or("")});
+    out.found = why.Rows() == 1;
+    if (out.found) {
+        out.other_currency = std::stoll(why.Get(0, 0));
+        out.example = why.GetOpt(0, 1).value_or("");
+    }
+    return out;
 }
 
 db::Result ListSites(db::Connection& c) {
@@ -66,7 +84,7 @@ std::vector<std::string> AccountStoresOf(db::Connection& c, const std::string& a
     return out;
 }
 
-void UpsertProduct(db::Connection& c, const ProductSetup& p) {
+bool UpsertProduct(db::Connection& c, const ProductSetup& p) {
     // --stock is what is available now; the ledger's total adds what open and paid orders took
     // from a count and hold (a line bought while the product was uncounted took nothing).
     // Without it an existing product keeps its count: a price changed by `product add` again
@@ -75,7 +93,9 @@ void UpsertProduct(db::Connection& c, const ProductSetup& p) {
     // between reading the held sum and writing the total.
     db::Tx tx(c);
     c.Query("SELECT 1 FROM products WHERE site_id = $1 AND id = $2 FOR UPDATE", {p.site, p.id});
-    c.Query(
+    // An existing product keeps `active` as it keeps its count: a setup script run again must
+    // not put back on sale what the operator withdrew (review s27-newuser #8).
+    db::Result r = c.Query(
         "INSERT INTO products (id, site_id, title, price, currency, stock, stock_initial) "
         "VALUES ($1, $2, $3, $4, $5, $6::bigint, $6::bigint + (SELECT coalesce(sum(i.amount), 0) "
         "FROM order_items i JOIN orders o ON o.id = i.order_id "
@@ -84,10 +104,23 @@ void UpsertProduct(db::Connection& c, const ProductSetup& p) {
         "currency = EXCLUDED.currency, "
         "stock = CASE WHEN $7::boolean THEN EXCLUDED.stock ELSE products.stock END, "
         "stock_initial = CASE WHEN $7::boolean THEN EXCLUDED.stock_initial ELSE products.stock_initial END, "
-        "active = true, lm = now()",
+        "lm = now() RETURNING active",
         {p.id, p.site, p.title, p.price, p.currency,
          p.stock ? db::Param(std::to_string(*p.stock)) : db::Param(std::nullopt), p.stock_given});
     tx.Commit();
+    return r.Get(0, 0) == "t";
+}
+
+std::optional<bool> SetProductActive(db::Connection& c, const std::string& site, const std::string& id,
+                                     bool active) {
+    db::Result r = c.Query(
+        "UPDATE products SET active = $3, lm = now() WHERE site_id = $1 AND id = $2 AND active <> $3 "
+        "RETURNING 1",
+        {site, id, active});
+    if (r.Rows() == 1) return true;
+    if (c.Query("SELECT 1 FROM products WHERE site_id = $1 AND id = $2", {site, id}).Rows() == 1)
+        return false;
+    return std::nullopt;
 }
 
 db::Result ListProducts(db::Connection& c, const std::optional<std::string>& site) {

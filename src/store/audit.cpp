@@ -79,6 +79,16 @@ const Check kChecks[] = {
      "SELECT r.id, 'refund of slip ' || s.id || ' in ' || s.st FROM refunds r JOIN pay_slips s ON s.id = "
      "r.slip_id "
      "WHERE s.st <> 'OK'"},
+    // sp_at and dn_at are written only with the state they stamp (order_ship, order_done, and the
+    // settle of virtual goods); RF keeps whatever its order had reached.
+    {{"fulfilment_times_match_state",
+      "an order not shipped (NW, WT, OK, FA) has no sp_at or dn_at; SP has sp_at and no dn_at; DN has "
+      "dn_at, and sp_at exactly when it is goods (tp A)"},
+     "SELECT o.id, o.or_st || ' tp ' || o.tp || ', sp_at ' || CASE WHEN o.sp_at IS NULL THEN 'null' ELSE "
+     "'set' END || ', dn_at ' || CASE WHEN o.dn_at IS NULL THEN 'null' ELSE 'set' END FROM orders o "
+     "WHERE (o.or_st IN ('NW', 'WT', 'OK', 'FA') AND (o.sp_at IS NOT NULL OR o.dn_at IS NOT NULL)) "
+     "OR (o.or_st = 'SP' AND (o.sp_at IS NULL OR o.dn_at IS NOT NULL OR o.tp <> 'A')) "
+     "OR (o.or_st = 'DN' AND (o.dn_at IS NULL OR (o.sp_at IS NOT NULL) <> (o.tp = 'A')))"},
     {{"refunded_order_rf", "an order is RF exactly when the OK refunds of its paying slip cover it"},
      "SELECT o.id, o.or_st || ', refunded ' || coalesce(sum(r.amount), 0) || ' of ' || s.amount FROM orders "
      "o "

@@ -301,6 +301,30 @@ const db::Statement kSlipByRef{"slip_by_ref", "SELECT " SLIP_COLS
                                               " FROM pay_slips s WHERE s.provider = $1"
                                               " AND (s.provider_ref = $2 OR s.provider_txn_id = $2) LIMIT 1"};
 
+// The operator's fulfilment of goods (DESIGN.md §3: OK -> SP -> DN; virtual goods are DN when
+// paid). Each names the state it leaves. An order whose whole payment is being refunded (its
+// refunds that are not FAIL cover it) is neither shipped nor closed: its money is on its way back.
+// A refund asked for at the same moment reads as asked right after, which is allowed (README).
+#define FULFIL_NOT_REFUNDING                                                                            \
+    "(SELECT coalesce(sum(r.amount), 0) FROM refunds r WHERE r.slip_id = o.pay_id AND r.st <> 'FAIL') " \
+    "< (SELECT s.amount FROM pay_slips s WHERE s.id = o.pay_id)"
+const db::Statement kOrderShip{"order_ship",
+                               "UPDATE orders o SET or_st = 'SP', sp_at = now(), lm = now() "
+                               "WHERE o.id = $1 AND o.site_id = $2 AND o.or_st = 'OK' AND o.tp = 'A' "
+                               "AND " FULFIL_NOT_REFUNDING " RETURNING o.or_st"};
+const db::Statement kOrderDone{"order_done",
+                               "UPDATE orders o SET or_st = 'DN', dn_at = now(), lm = now() "
+                               "WHERE o.id = $1 AND o.site_id = $2 AND o.or_st = 'SP' AND o.tp = 'A' "
+                               "AND " FULFIL_NOT_REFUNDING " RETURNING o.or_st"};
+// Why a ship or done changed nothing: the order's state and type, what it was paid, what its
+// refunds that are not FAIL hold, and one refund still under way (NEW or PROCESSING).
+const db::Statement kOrderFulfilment{
+    "order_fulfilment",
+    "SELECT o.or_st, o.tp, s.amount AS paid, (SELECT coalesce(sum(r.amount), 0) FROM refunds r "
+    "WHERE r.slip_id = o.pay_id AND r.st <> 'FAIL') AS held, (SELECT r.id || ' ' || r.st FROM refunds r "
+    "WHERE r.slip_id = o.pay_id AND r.st IN ('NEW', 'PROCESSING') ORDER BY r.ct LIMIT 1) AS under_way "
+    "FROM orders o LEFT JOIN pay_slips s ON s.id = o.pay_id WHERE o.id = $1 AND o.site_id = $2"};
+
 // Sites' return pages (a browser coming back from the provider is sent there).
 const db::Statement kSiteReturnUrl{"site_return_url", "SELECT return_url FROM sites WHERE id = $1"};
 
@@ -366,6 +390,9 @@ std::span<const db::Statement> AllStatements() {
         &kSlipsOfOrder,
         &kOrderSite,
         &kOrderState,
+        &kOrderShip,
+        &kOrderDone,
+        &kOrderFulfilment,
         &kOrderByIdemKey,
         &kNotifyReceived,
         &kNotifyGet,

@@ -229,6 +229,11 @@ def test_site_currency_changed_while_order_waits_keeps_the_order_currency():
     assert st == 200, raw
     oid = got["data"]["id"]
     try:
+        # Refused while it sells CNY products (README): the operator withdraws them first.
+        assert cli("site", "set", "hc-cur", "--currency", "JPY", check=False).returncode == 1
+        for p in json.loads(cli("product", "list", "--site", "hc-cur", "--json").stdout):
+            if p["active"]:
+                cli("product", "disable", p["id"], "--site", "hc-cur")
         cli("site", "set", "hc-cur", "--currency", "JPY")
         st, got, raw, _ = api("GET", "pay", ticket=STACK["DEMO_TICKET"], site="hc-cur",
                               params={"id": oid, "force": "true"})
@@ -246,10 +251,10 @@ def test_site_currency_changed_while_order_waits_keeps_the_order_currency():
 
 
 def test_deactivated_product_waiting_order_still_settles_and_refunds():
-    # The CLI has no "disable": an operator does it in SQL. `product add` is the way back.
+    # `product disable` withdraws it; `product add` again leaves it withdrawn; `product enable` is the way back.
     pid = product(stock=4, price="5.00")
     order = zfb_order(pid, 1)
-    psql("UPDATE products SET active = false WHERE site_id = '%s' AND id = '%s'" % (SITE, pid))
+    cli("product", "disable", pid, "--site", SITE)
     st, body, raw, _ = buy("zfb.qrcode", products=[{"id": pid, "amount": 1}])
     assert st == 404 and body["errCode"] == "e.io.obj.noexists", raw
     sim_pay(order["pay_id"])
@@ -257,6 +262,8 @@ def test_deactivated_product_waiting_order_still_settles_and_refunds():
     cli("refund", order["id"], "--reason", "withdrawn product")
     assert or_st(order["id"]) == "RF" and sim_refunded(order["pay_id"]) == 500
     set_product(pid, 3, price="5.00")
+    assert psql("SELECT active FROM products WHERE site_id = '%s' AND id = '%s'" % (SITE, pid)) == "f"
+    cli("product", "enable", pid, "--site", SITE)
     assert psql("SELECT active FROM products WHERE site_id = '%s' AND id = '%s'" % (SITE, pid)) == "t"
     assert violations(pid, order["id"]) == []
 

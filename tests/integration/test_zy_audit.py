@@ -37,7 +37,8 @@ def test_invariants_are_listed():
     assert names == ["order_has_items", "paid_order_one_ok_slip", "unpaid_order_no_kept_money", "ok_slip_has_txn",
                      "txn_unique_per_provider", "slip_amount_is_order_fee", "stock_conserved",
                      "stock_held_matches_state", "notification_decided", "unpaid_order_expires",
-                     "refunds_within_payment", "refunds_of_paid_slips", "refunded_order_rf"]
+                     "refunds_within_payment", "refunds_of_paid_slips", "fulfilment_times_match_state",
+                     "refunded_order_rf"]
 
 
 def test_order_without_items():

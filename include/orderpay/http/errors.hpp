@@ -40,6 +40,7 @@ enum class Err {
     kPayFailed,            // 409 e.www.pay.failed   (provider refused definitively: e.g. code expired)
     kIdemMismatch,         // 409 e.www.api.idempotency_mismatch
     kNoQr,                 // 409 e.www.order.noqr   (pay/qr: the current slip has no QR code)
+    kOrderState,           // 409 e.www.order.state  (admin/ship, admin/done: the order is in another state)
     kRefundNotPaid,        // 409 e.www.refund.not_paid
     kRefundTooMuch,        // 409 e.www.refund.too_much
     kRefundUnsupported,    // 409 e.www.refund.unsupported

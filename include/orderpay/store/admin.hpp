@@ -25,10 +25,18 @@ struct SiteSetup {
 };
 /// False when the site exists already (nothing changed).
 bool InsertSite(db::Connection& c, const SiteSetup& s);
-/// Changes only the fields given; false when there is no such site.
-bool UpdateSite(db::Connection& c, const std::string& id, const std::optional<std::string>& name,
-                const std::optional<std::string>& account_store, const std::optional<std::string>& currency,
-                const std::optional<int>& expire_minutes, const std::optional<std::string>& return_url);
+struct SiteUpdate {
+    bool updated = false;
+    bool found = false;               // when not updated: the site exists (a currency was refused)
+    std::int64_t other_currency = 0;  // its active products priced in another currency than asked
+    std::string example;              // "ID CUR" of one of them
+};
+/// Changes only the fields given (a return_url of "" removes it), all or nothing: a new currency
+/// is refused while the site has active products priced in another.
+SiteUpdate UpdateSite(db::Connection& c, const std::string& id, const std::optional<std::string>& name,
+                      const std::optional<std::string>& account_store,
+                      const std::optional<std::string>& currency, const std::optional<int>& expire_minutes,
+                      const std::optional<std::string>& return_url);
 db::Result ListSites(db::Connection& c);  // id, name, account_store, currency, expire_minutes, return_url
 std::optional<std::string> SiteCurrency(db::Connection& c, const std::string& site);
 
@@ -44,7 +52,13 @@ struct ProductSetup {
     std::optional<std::int64_t> stock;  // nullopt: sold without a count
     bool stock_given = true;            // false: an existing product keeps its count (or none)
 };
-void UpsertProduct(db::Connection& c, const ProductSetup& p);
+/// Adds the product, or changes an existing one's title, price and currency (its count only when
+/// stock_given), leaving it active or not as it was; returns whether it is active.
+bool UpsertProduct(db::Connection& c, const ProductSetup& p);
+/// Withdraws the product from sale (false) or puts it back (true): nullopt when the site has no
+/// such product, else whether this call changed it.
+std::optional<bool> SetProductActive(db::Connection& c, const std::string& site, const std::string& id,
+                                     bool active);
 db::Result ListProducts(db::Connection& c, const std::optional<std::string>& site);
 
 void UpsertMerchant(db::Connection& c, const providers::Merchant& m);

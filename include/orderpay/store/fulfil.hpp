@@ -1,0 +1,28 @@
+// The operator's fulfilment of an order of goods: shipped (OK -> SP, sp_at) and done (SP -> DN,
+// dn_at), each one conditional UPDATE, and what the order is when the UPDATE changed nothing.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "orderpay/db/connection.hpp"
+
+namespace orderpay::store {
+
+enum class FulfilStep { kShip, kDone };
+
+struct FulfilRow {
+    bool changed = false;              // this call moved the order
+    std::string or_st;                 // the order's state now
+    std::string tp;                    // A goods, Q virtual goods
+    std::optional<std::int64_t> paid;  // what its paying slip was paid (none: not paid)
+    std::int64_t held = 0;             // its refunds that are not FAIL (minor units)
+    std::string under_way;             // "ID ST" of a refund still NEW or PROCESSING, or ""
+};
+
+/// Moves the site's order one step; nullopt when the site has no such order.
+std::optional<FulfilRow> FulfilOrder(db::Connection& c, const std::string& site, const std::string& id,
+                                     FulfilStep step);
+
+}  // namespace orderpay::store

@@ -1,0 +1,58 @@
+// Shipping and closing orders of goods (DESIGN.md §3: OK -> SP -> DN "by the operator"). The
+// conditional UPDATE decides; this says what the order is when it did not move, so the operator
+// knows whether to do anything: a repeat is "already", any other state names itself.
+#include "orderpay/app/fulfil.hpp"
+
+namespace orderpay::app {
+
+namespace {
+
+std::string_view StateWords(const std::string& st) {
+    if (st == "NW") return "new, not yet sent for payment";
+    if (st == "WT") return "waiting for payment";
+    if (st == "OK") return "paid, not shipped";
+    if (st == "FA") return "failed or expired, never paid";
+    if (st == "SP") return "shipped";
+    if (st == "DN") return "done";
+    if (st == "RF") return "refunded in full";
+    return "unknown state";
+}
+
+}  // namespace
+
+FulfilAnswer DescribeFulfil(const std::string& id, store::FulfilStep step, const store::FulfilRow& row) {
+    const bool ship = step == store::FulfilStep::kShip;
+    const std::string order = "order " + id;
+    const std::string is = order + " is " + row.or_st + " (" + std::string(StateWords(row.or_st)) + ")";
+    if (row.changed)
+        return {FulfilOutcome::kMoved, order + (ship ? " shipped (OK -> SP)" : " done (SP -> DN)")};
+    if (row.tp == "Q" && row.or_st == "DN")
+        return ship ? FulfilAnswer{FulfilOutcome::kRefused,
+                                   is + ": virtual goods (tp Q) are done when paid, nothing to ship"}
+                    : FulfilAnswer{FulfilOutcome::kAlready, is + " already"};
+    if (row.tp != "A") return {FulfilOutcome::kRefused, is + ": only an order of goods (tp A) is shipped"};
+    // Done implies shipped: a script that ships then closes can run again from the start.
+    if (ship && (row.or_st == "SP" || row.or_st == "DN")) return {FulfilOutcome::kAlready, is + " already"};
+    if (!ship && row.or_st == "DN") return {FulfilOutcome::kAlready, is + " already"};
+    if (row.or_st == (ship ? "OK" : "SP")) {
+        // The only other reason the UPDATE leaves it: refunds that are not FAIL cover the payment.
+        return {FulfilOutcome::kRefused,
+                is + ", but refunds of all of its payment are under way" +
+                    (row.under_way.empty() ? "" : " (refund " + row.under_way + ")") +
+                    ": its money is going back to the buyer; if that refund fails, " +
+                    (ship ? "ship" : "close") + " it then"};
+    }
+    if (!ship && row.or_st == "OK")
+        return {FulfilOutcome::kRefused, is + ": ship it first (orderpay order ship " + id + ")"};
+    return {FulfilOutcome::kRefused,
+            is + (ship ? ": only a paid order (OK) is shipped" : ": only a shipped order (SP) is done")};
+}
+
+FulfilAnswer Fulfil(db::Connection& c, const std::string& site, const std::string& id,
+                    store::FulfilStep step) {
+    std::optional<store::FulfilRow> row = store::FulfilOrder(c, site, id, step);
+    if (!row) return {FulfilOutcome::kNoOrder, "no such order " + id + " in site " + site};
+    return DescribeFulfil(id, step, *row);
+}
+
+}  // namespace orderpay::app
