@@ -68,6 +68,18 @@ constexpr const char* kUsage = R"(usage: orderpay [--config FILE] COMMAND ...
 --version prints the version. Add --json for machine-readable output. Config: --config, $ORDERPAY_CONFIG, /etc/orderpay/orderpay.conf
 )";
 
+// libpq's reason, plainly: a missing role or database, or a server that is down, once read "or
+// schema not migrated: run orderpay migrate", which fails the same way (review s27-newuser #5).
+// Only a schema the statements cannot use is mended by migrate.
+int CannotConnect(const orderpay::db::Connection& conn) {
+    if (conn.SchemaTooOld())
+        std::cerr << "orderpay: the database's schema is older than this build (" << conn.LastError()
+                  << "): run orderpay migrate\n";
+    else
+        std::cerr << "orderpay: cannot connect to the database: " << conn.LastError() << '\n';
+    return 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -129,6 +141,7 @@ int main(int argc, char** argv) {
         if (group == "migrate") {
             // Migrating needs no prepared statements (the tables may not exist yet).
             db::Connection raw(cfg->Get("db", "dbname=orderpay"), {});
+            if (!raw.Ensure()) return CannotConnect(raw);
             // CheckConfig above bounded both (an hour, a day).
             db::LockWait wait{static_cast<int>(cfg->GetInt("db.migrate_lock_timeout_ms", 1000)),
                               static_cast<int>(cfg->GetInt("db.migrate_give_up_s", 300)),
@@ -139,11 +152,7 @@ int main(int argc, char** argv) {
             std::cout << (n ? "migrated" : "schema up to date") << '\n';
             return 0;
         }
-        if (!conn.Ensure()) {
-            std::cerr << "orderpay: cannot connect to the database (or schema not migrated: run orderpay "
-                         "migrate)\n";
-            return 1;
-        }
+        if (!conn.Ensure()) return CannotConnect(conn);
         // After an upgrade whose new migrations only add (an index), every statement still
         // prepares: say so rather than run silently on the old schema.
         if (std::vector<std::string> pending =

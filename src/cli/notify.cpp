@@ -1,12 +1,15 @@
 // `orderpay notify verify`: runs a captured notification through the endpoint's exact
-// evaluation and explains each step. It changes nothing.
+// evaluation, and a payment through the settlement in a transaction rolled back, and explains
+// each step and what the endpoint would record. It changes nothing.
 #include "orderpay/app/notify.hpp"
 
 #include <iostream>
+#include <optional>
 
 #include "orderpay/app/context.hpp"
 #include "orderpay/cli/cli.hpp"
 #include "orderpay/http/reply.hpp"
+#include "orderpay/store/settle.hpp"
 
 namespace orderpay::cli {
 
@@ -55,6 +58,22 @@ std::string DetectProvider(const std::string& body) {
     return guess;
 }
 
+// What the endpoint would record for a payment the settlement judged, in its words.
+std::string SettleVerdict(const store::SettleResult& r) {
+    switch (r.outcome) {
+        case store::SettleOutcome::kSettled:
+        case store::SettleOutcome::kLateSettled:
+            return "would settle (" + r.detail + ")";
+        case store::SettleOutcome::kDuplicate:
+            return "would record a duplicate (" + r.detail + "): changes nothing";
+        case store::SettleOutcome::kRefundFlagged:
+            return "would keep the payment and flag the slip for refund (" + r.detail +
+                   "): reconcile lists it REFUND";
+        default:
+            return "would reject it (" + r.reason + ")";
+    }
+}
+
 }  // namespace
 
 int Notify(Env& env, const Args& a) {
@@ -90,13 +109,21 @@ int Notify(Env& env, const Args& a) {
     // A provider whose signature does not bind the whole message (PayPal) settles only on its own
     // record, which the live path asks for and this offline check does not (review s21-diff F4).
     const bool needs_query = acceptable && p->SettlesOnOwnQuery();
-    const bool would_settle = acceptable && !needs_query;
+    // The rest goes to the settlement, which judges it against the slip as it is now: a slip
+    // already paid makes a duplicate, not a second settling (review s27-newuser #13). Asked in a
+    // transaction rolled back, so its word is the endpoint's and nothing stays.
+    std::optional<store::SettleResult> settle;
+    if (acceptable && !needs_query) settle = store::PreviewSettle(env.db, id, ev.event);
+    const bool would_settle = settle && (settle->outcome == store::SettleOutcome::kSettled ||
+                                         settle->outcome == store::SettleOutcome::kLateSettled);
     if (a.json) {
         std::cout << "{\"provider\":" << http::JsonString(id)
                   << ",\"signature_ok\":" << (ev.signature_ok ? "true" : "false")
                   << ",\"business_ok\":" << (ev.business_ok ? "true" : "false")
                   << ",\"would_settle\":" << (would_settle ? "true" : "false")
                   << ",\"settles_only_on_provider_query\":" << (needs_query ? "true" : "false")
+                  << ",\"would_record\":" << (settle ? http::JsonString(settle->verdict) : "null")
+                  << ",\"settlement\":" << (settle ? http::JsonString(settle->reason) : "null")
                   << ",\"reason\":" << http::JsonString(ev.reason) << ",\"checks\":[";
         for (std::size_t i = 0; i < ev.checks.size(); ++i) {
             std::cout << (i ? "," : "") << "{\"check\":" << http::JsonString(ev.checks[i].name)
@@ -109,7 +136,7 @@ int Notify(Env& env, const Args& a) {
             std::cout << (c.ok ? "PASS " : "FAIL ") << c.name << (c.detail.empty() ? "" : ": " + c.detail)
                       << '\n';
         std::cout << "verdict: "
-                  << (would_settle  ? "would settle"
+                  << (settle        ? SettleVerdict(*settle)
                       : needs_query ? "would ask " + id +
                                           " for its own record of the payment and settle only on that answer "
                                           "(the message alone settles nothing)"

@@ -185,7 +185,9 @@ int Reconcile(Env& env, const Args& a) {
                       << ",\"st\":" << http::JsonString(attention.Get(i, 3))
                       << ",\"amount_minor\":" << attention.GetInt(i, 4)
                       << ",\"currency\":" << http::JsonString(attention.Get(i, 5))
-                      << ",\"detail\":" << http::JsonString(attention.Get(i, 7)) << '}';
+                      << ",\"detail\":" << http::JsonString(attention.Get(i, 7))
+                      << ",\"refunded_minor\":" << attention.GetInt(i, 8)
+                      << ",\"refunding_minor\":" << attention.GetInt(i, 9) << '}';
         std::cout << "]}\n";
         return errors ? 1 : 0;
     }
@@ -199,10 +201,22 @@ int Reconcile(Env& env, const Args& a) {
         std::cout << Padded(kind, 8) << attention.Get(i, 0) << " order " << attention.Get(i, 1) << " site "
                   << attention.Get(i, 2) << ' ' << attention.Get(i, 3) << ' ' << attention.Get(i, 4) << ' '
                   << attention.Get(i, 5) << " " << log::TextEscape(attention.Get(i, 7)) << '\n';
-        // What gives a kept payment back: the whole slip, under its own refund id.
-        if (kind == "REFUND")
+        // What gives a kept payment back: all the slip has left, under its own refund id. Refunds
+        // in flight are not offered again: the command would be refused as too much.
+        if (kind == "REFUND") {
             std::cout << "        refund with: orderpay refund --slip " << attention.Get(i, 0)
-                      << " --reason 'paid order could not be fulfilled'\n";
+                      << " --reason 'paid order could not be fulfilled'";
+            if (attention.GetInt(i, 8) + attention.GetInt(i, 9) > 0)
+                std::cout << "   (it refunds the "
+                          << attention.GetInt(i, 4) - attention.GetInt(i, 8) - attention.GetInt(i, 9) << ' '
+                          << attention.Get(i, 5) << " left)";
+            std::cout << '\n';
+        }
+        // Nothing to run: each refund in flight is asked about by reconcile (REFUNDING REFUND-ID
+        // lines, once older than --min-age) until it ends; a FAIL lists the slip REFUND again.
+        if (kind == "REFUNDING")
+            std::cout << "        being refunded: nothing to run; reconcile asks the provider on every run "
+                         "until the refund ends (FAIL: listed REFUND again)\n";
         // Nothing to run: every reconcile asks again, and an answer for the slip's own trade is
         // recorded (refunded: REVERSED) or clears the mark (still paid).
         if (kind == "VOID")

@@ -19,14 +19,14 @@ std::string Trim(const std::string& s) {
     return s.substr(b, e - b);
 }
 
+}  // namespace
+
 // ORDERPAY_WXPAY_GATEWAY -> wxpay_gateway; matched against keys with '.' folded to '_'.
-std::string EnvName(const std::string& key) {
+std::string Config::EnvName(const std::string& key) {
     std::string out = "ORDERPAY_";
     for (char c : key) out += (c == '.' || c == '-') ? '_' : static_cast<char>(std::toupper(c));
     return out;
 }
-
-}  // namespace
 
 std::string Config::DefaultPath() {
     const char* p = std::getenv("ORDERPAY_CONFIG");

@@ -1,10 +1,13 @@
 // The config file's keys and their rules (README "Configuration"), checked before a program starts.
 #include "orderpay/core/config_check.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <array>
 #include <cstdint>
 #include <string_view>
+#include <vector>
 
 namespace orderpay {
 
@@ -90,6 +93,13 @@ bool HttpUrl(const std::string& v) {
     return std::none_of(v.begin(), v.end(), [](unsigned char c) { return c <= 0x20 || c == 0x7f; });
 }
 
+// A name as a warning may show it: printable, cut short.
+std::string Shown(const std::string& name) {
+    std::string shown;
+    for (unsigned char c : name.substr(0, 64)) shown += (c < 0x20 || c >= 0x7f) ? '?' : static_cast<char>(c);
+    return shown;
+}
+
 std::string CheckUrl(const Config& cfg, const char* key, bool required) {
     const std::string v = cfg.Get(key);
     if (v.empty())
@@ -118,22 +128,48 @@ std::string CheckConfig(const Config& cfg, ConfigUser user) {
     return {};
 }
 
+std::vector<std::string> KnownConfigKeys() {
+    std::vector<std::string> keys;
+    for (const WholeKey& k : kWholeKeys) keys.emplace_back(k.key);
+    for (const char* k : kTextKeys) keys.emplace_back(k);
+    return keys;
+}
+
 std::string UnknownKeysWarning(const Config& cfg) {
+    const std::vector<std::string> known = KnownConfigKeys();
     std::string out;
     for (const std::string& key : cfg.Keys()) {
-        const bool whole = std::any_of(kWholeKeys.begin(), kWholeKeys.end(),
-                                       [&](const WholeKey& k) { return key == k.key; });
-        const bool text =
-            std::any_of(kTextKeys.begin(), kTextKeys.end(), [&](const char* k) { return key == k; });
-        if (whole || text) continue;
-        std::string shown;
-        for (unsigned char c : key.substr(0, 64))
-            shown += (c < 0x20 || c >= 0x7f) ? '?' : static_cast<char>(c);
+        if (std::find(known.begin(), known.end(), key) != known.end()) continue;
         out += (out.empty() ? "unknown config keys, ignored (keys are lower case, see README): '" : "', '") +
-               shown;
+               Shown(key);
     }
     if (!out.empty()) out += "'";
     for (const std::string& r : cfg.Repeats()) out += (out.empty() ? "" : "; ") + r;
+    if (std::string env = UnknownEnvWarning(environ); !env.empty()) out += (out.empty() ? "" : "; ") + env;
+    return out;
+}
+
+std::string UnknownEnvWarning(const char* const* env) {
+    if (!env) return {};
+    // Names the programs, deploy/stack.sh (and its stack.env) and the tests give other meanings.
+    constexpr std::array<std::string_view, 7> kOtherUses = {
+        "ORDERPAY_CONFIG", "ORDERPAY_VAR",   "ORDERPAY_BIN",   "ORDERPAY_URL",
+        "ORDERPAY_API",    "ORDERPAY_PGBIN", "ORDERPAY_SHARED"};
+    std::vector<std::string> overrides;
+    for (const std::string& key : KnownConfigKeys()) overrides.push_back(Config::EnvName(key));
+    std::string out;
+    for (; *env; ++env) {
+        const std::string_view entry(*env);
+        const std::string name(entry.substr(0, entry.find('=')));
+        if (name.rfind("ORDERPAY_", 0) != 0) continue;
+        if (std::find(kOtherUses.begin(), kOtherUses.end(), name) != kOtherUses.end()) continue;
+        if (std::find(overrides.begin(), overrides.end(), name) != overrides.end()) continue;
+        out += (out.empty() ? "unknown ORDERPAY_* environment variables, ignored (ORDERPAY_ and the key in "
+                              "upper case, '.' as '_', see README): '"
+                            : "', '") +
+               Shown(name);
+    }
+    if (!out.empty()) out += "'";
     return out;
 }
 

@@ -1,6 +1,7 @@
 // libpq connection handling: connect, prepare every statement, reconnect after a server restart.
 #include "orderpay/db/connection.hpp"
 
+#include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -92,6 +93,23 @@ PGconn* Open(const std::string& conninfo, const std::string& server_options) {
 
 }  // namespace
 
+std::string PlainMessage(std::string_view libpq_message) {
+    std::string out;
+    std::size_t pos = 0;
+    while (pos < libpq_message.size()) {
+        std::size_t end = libpq_message.find('\n', pos);
+        if (end == std::string_view::npos) end = libpq_message.size();
+        std::string_view line = libpq_message.substr(pos, end - pos);
+        pos = end + 1;
+        while (!line.empty() && std::isspace(static_cast<unsigned char>(line.front()))) line.remove_prefix(1);
+        while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back()))) line.remove_suffix(1);
+        if (line.empty()) continue;
+        if (!out.empty()) out += "; ";
+        for (unsigned char c : line) out += c < 0x20 || c == 0x7f ? '?' : static_cast<char>(c);
+    }
+    return out;
+}
+
 void Connection::SetSessionTimeouts(std::int64_t lock_ms, std::int64_t statement_ms) {
     session_sql_.clear();
     if (lock_ms > 0) session_sql_ += "SET lock_timeout = " + std::to_string(lock_ms) + ";";
@@ -105,6 +123,8 @@ bool Connection::Ensure() {
     auto now = std::chrono::steady_clock::now();
     if (now < next_attempt_) return false;
     prepared_ = false;
+    schema_too_old_ = false;
+    last_error_.clear();
     const bool reconnect = conn_ != nullptr || dropped_;
     if (!conn_) {
         conn_.reset(Open(conninfo_, server_options_));
@@ -130,10 +150,15 @@ bool Connection::Ensure() {
             PgResultPtr r(PQprepare(conn_.get(), st.name, st.sql, 0, nullptr));
             if (PQresultStatus(r.get()) != PGRES_COMMAND_OK) {
                 log::Error("prepare ", st.name, " failed: ", PQresultErrorMessage(r.get()));
+                // The server's primary message alone: its LINE and caret lines read as noise here.
+                const char* primary = PQresultErrorField(r.get(), PG_DIAG_MESSAGE_PRIMARY);
+                last_error_ = "prepare " + std::string(st.name) + ": " +
+                              PlainMessage(primary ? primary : PQresultErrorMessage(r.get()));
                 // Class 42 (an undefined table, column or function): the server is up but its
                 // schema is older than this build, which no retry mends.
                 const char* state = PQresultErrorField(r.get(), PG_DIAG_SQLSTATE);
                 if (state && std::strncmp(state, "42", 2) == 0) {
+                    schema_too_old_ = true;
                     const bool sim = std::strcmp(program_invocation_short_name, "paysim") == 0;
                     log::Error("the database's schema lacks what this build needs: run `",
                                sim ? "paysim" : "orderpay", " migrate`");
@@ -149,6 +174,9 @@ bool Connection::Ensure() {
         next_attempt_ = now + backoff_;
         metrics::DbError("connect");
         log::Warn("database unavailable: ", conn_ ? PQerrorMessage(conn_.get()) : "out of memory");
+        // A prepare's failure was kept above; otherwise the connection's own.
+        if (last_error_.empty())
+            last_error_ = conn_ ? PlainMessage(PQerrorMessage(conn_.get())) : "out of memory";
         return false;
     }
     backoff_ = std::chrono::milliseconds(0);

@@ -29,18 +29,19 @@ const db::Statement kSlipsOfPaidOrdersFail{
 // so it is listed at once, with that answer, rather than after ten minutes as UNKNOWN or at
 // expiry as PAID; also a paid slip reported paid again under another transaction id, for a
 // week while the provider may resend it (DESIGN: a verified payment is never thrown away).
-// REFUND: a kept payment not yet refunded; UNKNOWN: open after ten minutes; UNCLOSED: failed
-// and not confirmed closed after a day; VOID: a paid slip, not refunded in full, a void was sent
-// for ten minutes ago whose provider has not yet said whether the void refunded it (reconcile asks on every
-// run, and records the refund or drops the mark once it answers for the slip's own trade); OUTSIDE:
-// a paid slip its provider reported refunded by a refund orderpay did not make (the provider's
-// console), not covered by our own OK refunds, for a week after that report; CONFLICT: a slip
-// one of whose refunds its provider later reported otherwise than recorded (review s23-finish
-// M3), for a week after that report; listed as CONFLICT before anything else, REFUND included,
-// so no refund command is offered for money a provider may have paid out already (review
-// s24-b H1), and its detail keeps the slip's other reasons. The candidates come from one index per reason
-// (pay_slips_refund, pay_slips_waiting, pay_slips_unconfirmed, pay_slips_voided_paid, migration
-// 014's two, 017's and 020's), so the cost follows the list, not the shop's
+// REFUND: a kept payment not yet refunded, nor being refunded (what is left is named when part
+// of it is in flight); REFUNDING: a kept payment whose refunds in flight (NEW, PROCESSING) cover
+// what is left, listed until they end (OK: gone; FAIL: REFUND again); UNKNOWN: open after ten minutes;
+// UNCLOSED: failed and not confirmed closed after a day; VOID: a paid slip, not refunded in full, a void was
+// sent for ten minutes ago whose provider has not yet said whether the void refunded it (reconcile asks on
+// every run, and records the refund or drops the mark once it answers for the slip's own trade); OUTSIDE: a
+// paid slip its provider reported refunded by a refund orderpay did not make (the provider's console), not
+// covered by our own OK refunds, for a week after that report; CONFLICT: a slip one of whose refunds its
+// provider later reported otherwise than recorded (review s23-finish M3), for a week after that report;
+// listed as CONFLICT before anything else, REFUND included, so no refund command is offered for money a
+// provider may have paid out already (review s24-b H1), and its detail keeps the slip's other reasons. The
+// candidates come from one index per reason (pay_slips_refund, pay_slips_waiting, pay_slips_unconfirmed,
+// pay_slips_voided_paid, migration 014's two, 017's and 020's), so the cost follows the list, not the shop's
 // history. An open slip is never superseded (superseding
 // fails it), so the waiting index's NOT superseded loses none.
 const db::Statement kSlipsNeedingAttention{
@@ -66,7 +67,12 @@ const db::Statement kSlipsNeedingAttention{
     "AND NOT p.refund_needed AND n.slip_id = p.id AND n.verdict = 'rejected' AND n.reason ~ " MISMATCH_RE
     " "
     "ORDER BY n.id DESC LIMIT 1) AS mismatch, "
-    "(SELECT coalesce(sum(r.amount), 0) FROM refunds r WHERE r.slip_id = p.id AND r.st = 'OK') AS refunded "
+    "(SELECT coalesce(sum(r.amount), 0) FROM refunds r WHERE r.slip_id = p.id AND r.st = 'OK') AS refunded, "
+    "(SELECT coalesce(sum(r.amount), 0) FROM refunds r WHERE r.slip_id = p.id "
+    "AND r.st IN ('NEW', 'PROCESSING')) AS refunding, "
+    "(SELECT string_agg('refund ' || r.id || ' ' || r.st, ', ' ORDER BY r.ct, r.id) FROM refunds r WHERE "
+    "r.slip_id = p.id "
+    "AND r.st IN ('NEW', 'PROCESSING')) AS refunding_ids "
     "FROM pay_slips p WHERE p.id IN (SELECT id FROM cand)), "
     "again AS (SELECT DISTINCT ON (n.slip_id) n.slip_id, n.reason FROM notifications n "
     "WHERE n.verdict = 'rejected' AND n.reason ~ " PAID_AGAIN_RE
@@ -80,7 +86,10 @@ const db::Statement kSlipsNeedingAttention{
     " AND n.ct > now() - " REFUND_CONFLICT_WEEK
     " ORDER BY n.slip_id, n.id DESC), "
     // A slip's OK refunds are summed once (refunded); owed, voiding and outside each compare it.
-    "t AS (SELECT s.*, refund_needed AND amount > refunded AS owed, "
+    // Money owed counts the refunds in flight as given: `refund --slip` refuses them (review
+    // s27-attack #4). A slip whose whole debt is in flight is listed REFUNDING, without a command.
+    "t AS (SELECT s.*, refund_needed AND amount > refunded + refunding AS owed, "
+    "refund_needed AND amount > refunded AND amount <= refunded + refunding AS in_flight, "
     "voiding_at IS NOT NULL AND st = 'OK' AND NOT reversed "
     "AND voiding_at < now() - interval '10 minutes' AND amount > refunded AS voiding, "
     "again.reason AS again_reason, "
@@ -89,21 +98,28 @@ const db::Statement kSlipsNeedingAttention{
     "FROM s LEFT JOIN again ON again.slip_id = s.id LEFT JOIN outside ON outside.slip_id = s.id "
     "LEFT JOIN conflict ON conflict.slip_id = s.id) "
     "SELECT id, order_id, site_id, st, amount, currency, "
-    "CASE WHEN conflict_reason IS NOT NULL THEN 'CONFLICT' WHEN owed THEN 'REFUND' "
+    "CASE WHEN conflict_reason IS NOT NULL THEN 'CONFLICT' WHEN owed THEN 'REFUND' WHEN in_flight THEN "
+    "'REFUNDING' "
     "WHEN coalesce(mismatch, again_reason) IS NOT NULL THEN 'MISMATCH' "
     "WHEN st = 'FAIL' THEN 'UNCLOSED' WHEN voiding THEN 'VOID' WHEN outside_reason IS NOT NULL THEN "
     "'OUTSIDE' "
     "ELSE 'UNKNOWN' END AS kind, "
     "concat_ws('; ', CASE WHEN conflict_reason IS NOT NULL THEN 'the provider contradicts a refund "
     "result orderpay recorded (' || conflict_reason || '); the refund stays as recorded' END, "
+    "CASE WHEN refund_needed AND refunding > 0 AND amount > refunded THEN 'refunding ' || refunding || "
+    "' (' || refunding_ids || ')' || CASE WHEN owed THEN ', ' || (amount - refunded - refunding) || ' left' "
+    "ELSE '' END "
+    "END, "
     "coalesce(mismatch, again_reason, CASE WHEN voiding AND NOT owed THEN 'paid; a void was sent at ' || "
     "to_char(voiding_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' UTC and the provider has not said "
     "whether it refunded the payment' END, CASE WHEN outside_reason IS NOT NULL AND NOT owed THEN "
     "'the provider reported a refund orderpay did not make (' || outside_reason || '); the order still "
     "counts "
-    "the payment' END, nullif(note, ''))) AS detail "
+    "the payment' END, nullif(note, ''))) AS detail, "
+    "refunded, refunding "
     "FROM t "
-    "WHERE owed OR mismatch IS NOT NULL OR again_reason IS NOT NULL OR voiding OR outside_reason IS NOT NULL "
+    "WHERE owed OR in_flight OR mismatch IS NOT NULL OR again_reason IS NOT NULL OR voiding OR "
+    "outside_reason IS NOT NULL "
     "OR conflict_reason IS NOT NULL "
     "OR (st IN ('NEW', 'WAIT') AND ct < now() - interval '10 minutes') "
     "OR (st = 'FAIL' AND closed_at IS NULL AND ct < now() - interval '1 day') "

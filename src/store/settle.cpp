@@ -109,6 +109,27 @@ SettleResult SettleAndDecide(db::Connection& c, const std::string& provider, con
     return res;
 }
 
+SettleResult PreviewSettle(db::Connection& c, const std::string& provider, const providers::PaidEvent& ev) {
+    SettleResult res;
+    try {
+        db::Tx tx(c);  // never committed: the destructor rolls everything back
+        const db::Result r = c.Exec(
+            kSettle, {provider, ev.slip_id, ev.txn_id, ev.amount, ev.currency, db::Param(std::nullopt)});
+        res.outcome = ParseOutcome(r.Get(0, "outcome"));
+        res.detail = r.Get(0, "detail");
+        res.verdict = r.Get(0, "verdict");
+        res.reason = r.Get(0, "reason");
+    } catch (const db::Error& e) {
+        // The unique index's answer to a transaction id another slip took meanwhile, as above.
+        if (e.sqlstate != "23505") throw;
+        res.outcome = SettleOutcome::kTxnReused;
+        res.detail = "transaction " + ev.txn_id + " already recorded on another slip";
+        res.verdict = "rejected";
+        res.reason = "txn_id_reused: " + res.detail;
+    }
+    return res;
+}
+
 SettleOutcome Settle(db::Connection& c, const std::string& provider, const providers::PaidEvent& ev,
                      std::string& detail) {
     SettleResult r = SettleAndDecide(c, provider, ev, "");

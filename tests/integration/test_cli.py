@@ -234,3 +234,31 @@ def test_ticket_for_no_such_account_is_not_a_usage_error():
                        ([], "no such account nobody-x\n")):
         res = cli("ticket", "issue", "--account", "nobody-x", *args, check=False)
         assert res.returncode == 1 and res.stderr == "orderpay: " + says and res.stdout == "", res
+
+
+def test_a_database_it_cannot_reach_is_named_with_libpq_reason_and_migrate_only_for_an_old_schema():
+    """With no role or database yet (the install steps once left them out) or the server down, the
+    CLI said "cannot connect to the database (or schema not migrated: run orderpay migrate)", and
+    migrate failed the same way; libpq's reason was only in an escaped log line (review
+    s27-newuser #5). It now ends with libpq's reason on one plain line, and suggests migrate only
+    when it connected and the schema is older than the build."""
+    host, port = STACK["PGHOST"], STACK["PGPORT"]
+    cases = [
+        ("host=%s port=%s dbname=nosuch_db user=orderpay" % (host, port), 'database "nosuch_db" does not exist'),
+        ("host=%s port=%s dbname=orderpay user=nosuch_role" % (host, port), 'role "nosuch_role" does not exist'),
+        ("host=%s port=1 dbname=orderpay user=orderpay" % host,
+         "No such file or directory; Is the server running locally and accepting connections on that socket?"),
+    ]
+    for db, reason in cases:
+        for cmd in (["store", "list"], ["migrate"]):
+            res = cli(*cmd, check=False, env={"ORDERPAY_DB": db})
+            last = res.stderr.splitlines()[-1]
+            assert res.returncode == 1 and res.stdout == "", (cmd, res)
+            assert last.startswith("orderpay: cannot connect to the database: ") and reason in last, (cmd, last)
+            assert "migrate" not in last and "\\x0" not in last, (cmd, last)
+    # It connects, but to a database with none of orderpay's tables: that one migrate mends.
+    res = cli("store", "list", check=False, env={"ORDERPAY_DB": "host=%s port=%s dbname=postgres user=orderpay"
+                                                 % (host, port)})
+    last = res.stderr.splitlines()[-1]
+    assert res.returncode == 1 and last.startswith("orderpay: the database's schema is older than this build (prepare "), res
+    assert "does not exist" in last and last.endswith("): run orderpay migrate"), last

@@ -275,6 +275,29 @@ def test_unknown_or_odd_case_key_is_refused_or_warned_about(tmpd):
         assert not d.started or ("Workers" in d.log() and "http.timout_ms" in d.log()), d.log()
 
 
+def test_an_environment_override_naming_no_key_is_warned_about_like_a_file_key(tmpd):
+    """ORDERPAY_WROKERS=3 passed silently while `Wrokers = 3` in the file was named (review
+    s27-newuser #12): both programs now name it, without its value; the variables the programs
+    and deploy/stack.sh use for other things (ORDERPAY_CONFIG, _VAR, _BIN, _URL, ...) and real
+    overrides are not named."""
+    cfg = write(os.path.join(tmpd, "c.conf"), config_text(os.path.join(tmpd, "d.sock")))
+    quiet = {"ORDERPAY_CONFIG": cfg, "ORDERPAY_VAR": tmpd, "ORDERPAY_BIN": BIN, "ORDERPAY_URL": "http://x",
+             "ORDERPAY_API": "http://x/api", "ORDERPAY_PGBIN": "/usr/lib/postgresql/15/bin",
+             "ORDERPAY_SHARED": tmpd, "ORDERPAY_WORKERS": "1", "ORDERPAY_WXPAY_GATEWAY": "http://127.0.0.1:9",
+             "ORDERPAY_DB_LOCK_TIMEOUT_MS": "2000"}
+    r = cli(cfg, "store", "list", env=quiet)
+    assert r.returncode == 0 and "warning" not in r.stderr, r
+    r = cli(cfg, "store", "list", env=dict(quiet, ORDERPAY_WROKERS="S3cret", ORDERPAY_DB_LOCK_TIMOUT_MS="1"))
+    assert r.returncode == 0, r
+    assert ("orderpay: warning: unknown ORDERPAY_* environment variables, ignored (ORDERPAY_ and the key in "
+            "upper case, '.' as '_', see README): 'ORDERPAY_WROKERS', 'ORDERPAY_DB_LOCK_TIMOUT_MS'\n") in r.stderr, \
+        r.stderr
+    assert "S3cret" not in r.stderr
+    with daemon(tmpd, env={"ORDERPAY_WROKERS": "3"}) as d:
+        assert d.started and "unknown ORDERPAY_* environment variables" in d.log() and "ORDERPAY_WROKERS" in d.log(), \
+            d.log()
+
+
 @pytest.mark.parametrize("value", ["xml", "JSON", "json ", "text,json"])
 def test_log_format_other_than_text_or_json_is_refused(tmpd, value):
     with daemon(tmpd, env={"ORDERPAY_LOG_FORMAT": value}) as d:

@@ -240,8 +240,10 @@ def test_late_payment_kept_as_refund_needed_is_refunded_with_the_cli():
     r = json.loads(out.strip().splitlines()[-1])
     assert r["st"] == "PROCESSING" and r["amount"] == 1.0 and r["slip"] == slip, out
     assert sim_refunds(slip)["refunded"] == 100
-    # Still listed while WeChat has not given the money back; gone once it has.
-    assert "orderpay refund --slip %s" % slip in cli("reconcile").stdout
+    # Still listed while WeChat has not given the money back, as refunding: the command would be
+    # refused (review s27-attack #4); gone once it has.
+    listed = cli("reconcile").stdout
+    assert "REFUNDING " + slip in listed and "orderpay refund --slip %s" % slip not in listed, listed
     notify(r["id"])
     assert refund_row(r["id"])[0] == "OK"
     assert slip not in cli("reconcile").stdout

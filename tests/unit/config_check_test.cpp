@@ -4,7 +4,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cctype>
+#include <fstream>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "temp_config.hpp"
 
@@ -80,6 +85,59 @@ TEST(ConfigCheck, UnknownKeysAreNamedPrintableAndShortValuesNever) {
     const std::string odd = UnknownKeysWarning(Of(kBase + "a\x01" + std::string(100, 'k') + " = 1\n"));
     EXPECT_NE(odd.find("'a?kkk"), std::string::npos) << odd;
     EXPECT_LT(odd.size(), 200u) << odd;
+}
+
+TEST(ConfigCheck, EnvironmentVariablesNamingNoKeyAreNamedValuesNever) {
+    const char* const quiet[] = {"ORDERPAY_CONFIG=/etc/x.conf",
+                                 "ORDERPAY_VAR=/tmp/v",
+                                 "ORDERPAY_BIN=/b",
+                                 "ORDERPAY_URL=http://x",
+                                 "ORDERPAY_API=http://x/api",
+                                 "ORDERPAY_PGBIN=/p",
+                                 "ORDERPAY_SHARED=/s",
+                                 "ORDERPAY_WORKERS=3",
+                                 "ORDERPAY_WXPAY_GATEWAY=http://g",
+                                 "ORDERPAY_DB_MIGRATE_GIVE_UP_S=0",
+                                 "ORDERPAY_PAYSIM_NOTIFY_TIMEOUT_MS=1",
+                                 "HOME=/root",
+                                 "ORDERPAYX=1",
+                                 "PATH=/bin",
+                                 nullptr};
+    EXPECT_EQ(UnknownEnvWarning(quiet), "");
+    EXPECT_EQ(UnknownEnvWarning(nullptr), "");
+    const char* const typos[] = {"ORDERPAY_WROKERS=S3cret",         "PATH=/bin",       "ORDERPAY_workers=3",
+                                 "ORDERPAY_WXPAY.GATEWAY=http://g", "ORDERPAY_EMPTY=", nullptr};
+    EXPECT_EQ(
+        UnknownEnvWarning(typos),
+        "unknown ORDERPAY_* environment variables, ignored (ORDERPAY_ and the key in upper case, '.' as "
+        "'_', see README): 'ORDERPAY_WROKERS', 'ORDERPAY_workers', 'ORDERPAY_WXPAY.GATEWAY', "
+        "'ORDERPAY_EMPTY'");
+}
+
+// README says deploy/orderpay.conf.example documents every key: each key the check knows is set
+// (or shown commented out) there. Run from the checkout's top, as `make test` runs it.
+TEST(ConfigCheck, TheExampleConfigDocumentsEveryKnownKey) {
+    std::ifstream in("deploy/orderpay.conf.example");
+    ASSERT_TRUE(in) << "run from the checkout's top directory";
+    std::set<std::string> documented;
+    std::string line;
+    while (std::getline(in, line)) {
+        std::size_t b = line.find_first_not_of("# ");
+        std::size_t eq = line.find(" =");
+        if (b == std::string::npos || eq == std::string::npos || eq < b) continue;
+        const std::string key = line.substr(b, eq - b);
+        // A comment's prose ("Format: `key = value` lines") is no key.
+        if (std::all_of(key.begin(), key.end(),
+                        [](unsigned char c) { return std::islower(c) || c == '.' || c == '_'; }))
+            documented.insert(key);
+    }
+    const std::vector<std::string> known = KnownConfigKeys();
+    EXPECT_GT(known.size(), 40u);
+    for (const std::string& key : known)
+        EXPECT_TRUE(documented.count(key)) << key << " is not in the example";
+    // ...and names nothing else (a key the example sets would otherwise be warned about).
+    for (const std::string& key : documented)
+        EXPECT_NE(std::find(known.begin(), known.end(), key), known.end()) << key;
 }
 
 }  // namespace

@@ -67,5 +67,20 @@ TEST(DbResult, NoColumns) {
     EXPECT_THROW(r.Col("id"), std::logic_error);
 }
 
+// What the CLI prints when it cannot connect: libpq's lines (a server down names the socket,
+// then a hint on a tab-indented line), trimmed and on one line.
+TEST(PlainMessage, LibpqLinesAreTrimmedAndJoined) {
+    EXPECT_EQ(
+        PlainMessage("connection to server on socket \"/tmp/s/.s.PGSQL.1\" failed: No such file or "
+                     "directory\n\tIs the server running locally and accepting connections on that "
+                     "socket?\n"),
+        "connection to server on socket \"/tmp/s/.s.PGSQL.1\" failed: No such file or directory; Is the "
+        "server running locally and accepting connections on that socket?");
+    EXPECT_EQ(PlainMessage("connection to server at \"h\" failed: FATAL:  role \"x\" does not exist\n"),
+              "connection to server at \"h\" failed: FATAL:  role \"x\" does not exist");
+    EXPECT_EQ(PlainMessage("  a\r\n\n\x1b[1mb \n"), "a; ?[1mb");
+    EXPECT_EQ(PlainMessage(""), "");
+}
+
 }  // namespace
 }  // namespace orderpay::db

@@ -18,6 +18,9 @@ class Config {
     /// $ORDERPAY_CONFIG, else /etc/orderpay/orderpay.conf.
     static std::string DefaultPath();
 
+    /// The environment variable that overrides `key`: "wxpay.gateway" -> ORDERPAY_WXPAY_GATEWAY.
+    static std::string EnvName(const std::string& key);
+
     std::string Get(const std::string& key, const std::string& fallback = "") const;
     std::int64_t GetInt(const std::string& key, std::int64_t fallback) const;
     /// `key` as a whole number in [min, max] (`fallback` when unset). Anything else ("8x", "-1",

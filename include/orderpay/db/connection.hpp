@@ -8,6 +8,7 @@
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -75,6 +76,11 @@ class Result {
     mutable int next_col_ = 0;  // Col()'s guess: the column after the last one it found
 };
 
+/// libpq's error text for a person to read: one line per line it has (a multi-host conninfo
+/// names each host tried), each trimmed, joined with "; ", control characters shown as '?'.
+/// The log escapes newlines (`\x0a`), which left the reason for a failed connect unreadable.
+std::string PlainMessage(std::string_view libpq_message);
+
 class Connection {
   public:
     /// `server_options` is libpq's `options` (e.g. "-c synchronous_commit=off"), given after the
@@ -89,6 +95,11 @@ class Connection {
     /// Connects (or reconnects and re-prepares) if needed. False while the database is down;
     /// attempts are spaced by a capped backoff so a dead server is not hammered.
     bool Ensure();
+    /// Why the last Ensure() failed, as libpq or the server said it (PlainMessage); empty after a
+    /// success. SchemaTooOld(): it connected, but a statement did not prepare for a missing
+    /// table, column or function (SQLSTATE class 42): `migrate` mends that, and nothing else.
+    const std::string& LastError() const { return last_error_; }
+    bool SchemaTooOld() const { return schema_too_old_; }
 
     /// Runs a prepared statement by name. Throws Unavailable or Error.
     Result Exec(const Statement& st, std::initializer_list<Param> params);
@@ -147,6 +158,8 @@ class Connection {
     int succeeded_ = 0;  // never reconnect silently inside a transaction
     std::uint64_t session_ = 0;
     bool dropped_ = false;
+    std::string last_error_;
+    bool schema_too_old_ = false;
     std::chrono::steady_clock::time_point next_attempt_{};
     std::chrono::milliseconds backoff_{0};
 };

@@ -41,6 +41,12 @@ struct SettleResult {
 SettleResult SettleAndDecide(db::Connection& c, const std::string& provider, const providers::PaidEvent& ev,
                              const std::string& notification_row, const std::string& reason_prefix = {});
 
+/// What SettleAndDecide would do with `ev` now, for `orderpay notify verify`: the settlement
+/// itself runs in a transaction that is rolled back, so its answer is the endpoint's and nothing
+/// it wrote stays (it holds the slip's row lock, and the order's, for that moment). No verdict
+/// is written anywhere.
+SettleResult PreviewSettle(db::Connection& c, const std::string& provider, const providers::PaidEvent& ev);
+
 /// A payment the provider took while we voided its slip, and refunded in the same step (Alipay's
 /// cancel answering action=refund). In one transaction: settled as a confirmed payment would be,
 /// then a full refund of the slip recorded OK (requested_by "provider"), so the order ends RF, or

@@ -1,0 +1,103 @@
+"""`orderpay notify verify` says what the live endpoint would record (review s27-newuser #13).
+
+It said `verdict: would settle` for any signed, matching payment, also for a slip already paid,
+which the endpoint records as `duplicate`. The settlement now judges the payment against the slip
+as it is, in a transaction rolled back: would settle, would record a duplicate, would keep a
+double payment for refund, would reject another transaction on a paid slip; each time the live
+endpoint then records just that, and verify itself changes nothing."""
+
+import json
+import secrets
+
+from conftest import STACK, api, cli, psql
+from helpers import buy_ok, db_row, sim_pay, wait_for, wait_state
+from test_hostile_notify import wx_fields, wx_xml
+
+
+def state(order_id, slip):
+    """Everything verify must leave alone: the order, its slips, stock, refunds, the inbox."""
+    return psql("SELECT (SELECT or_st || ' ' || lm || ' ' || coalesce(pay_id, '') FROM orders WHERE id = '%s'),"
+                " (SELECT string_agg(id || st || refund_needed || coalesce(provider_txn_id, '') || lm, ',' ORDER BY id)"
+                "  FROM pay_slips WHERE order_id = '%s'),"
+                " (SELECT sum(stock) FROM products), (SELECT count(*) FROM refunds),"
+                " (SELECT count(*) FROM notifications WHERE slip_id = '%s')" % (order_id, order_id, slip))
+
+
+def verify(tmp_path, xml, *flags):
+    f = tmp_path / "n.xml"
+    f.write_text(xml)
+    res = cli("notify", "verify", "--site", STACK["DEMO_SITE"], "--provider", "wx", "--body", str(f), *flags,
+              check=False)
+    assert res.returncode == 0, res.stdout + res.stderr
+    if flags:
+        return json.loads(res.stdout)
+    [verdict] = [ln for ln in res.stdout.splitlines() if ln.startswith("verdict: ")]
+    return verdict
+
+
+def live(xml):
+    st, _, raw, _ = api("POST", "re_wx", raw_body=xml, headers={"Content-Type": "text/xml"})
+    assert st == 200 and b"SUCCESS" in raw, raw
+
+
+def last_verdict(slip):
+    return db_row("SELECT verdict, reason FROM notifications WHERE slip_id = '%s' ORDER BY id DESC LIMIT 1" % slip)
+
+
+def test_verify_predicts_settle_then_duplicate_then_a_second_transaction(tmp_path):
+    order = buy_ok("wx.qrcode")  # 25.00 CNY, WAIT
+    slip = order["pay_id"]
+    xml = wx_xml(wx_fields(slip, 2500))
+    before = state(order["id"], slip)
+    assert verify(tmp_path, xml) == "verdict: would settle (order %s -> OK)" % order["id"]
+    out = verify(tmp_path, xml, "--json")
+    assert (out["would_settle"], out["would_record"]) == (True, "settled"), out
+    assert state(order["id"], slip) == before  # rolled back: still WT / WAIT, nothing stored
+
+    live(xml)
+    assert last_verdict(slip)[0] == "settled" and wait_state(order["id"], "OK")["or_st"] == "OK"
+    # The same notification again: the endpoint records a duplicate, and verify now says so.
+    before = state(order["id"], slip)
+    assert verify(tmp_path, xml) == "verdict: would record a duplicate (slip already OK): changes nothing"
+    out = verify(tmp_path, xml, "--json")
+    assert (out["would_settle"], out["would_record"], out["settlement"]) == (False, "duplicate", "slip already OK")
+    assert state(order["id"], slip) == before
+    live(xml)
+    assert last_verdict(slip) == ["duplicate", "slip already OK"]
+
+    # A second transaction for the paid slip: refused, as the endpoint refuses it.
+    other = wx_xml(wx_fields(slip, 2500, transaction_id="42" + secrets.token_hex(10)))
+    said = verify(tmp_path, other)
+    assert said.startswith("verdict: would reject it (slip already OK with transaction "), said
+    assert verify(tmp_path, other, "--json")["would_record"] == "rejected"
+    live_st, _, raw, _ = api("POST", "re_wx", raw_body=other, headers={"Content-Type": "text/xml"})
+    assert live_st == 200 and last_verdict(slip)[0] == "rejected", raw
+    assert said == "verdict: would reject it (%s)" % last_verdict(slip)[1]
+
+
+def test_verify_of_a_double_payment_says_it_would_be_kept_for_refund(tmp_path):
+    """The order paid through another slip: the first slip's payment is kept and flagged for
+    refund (inbox `settled`, `refund_flagged: ...`), not settled into the order."""
+    order = buy_ok("wx.qrcode")
+    first = order["pay_id"]
+    st, body, raw, _ = api("GET", "pay", ticket=STACK["DEMO_TICKET"], params={"id": order["id"], "pt": "zfb.qrcode"})
+    assert st == 200, raw
+    sim_pay(body["data"]["pay_id"])
+    assert wait_state(order["id"], "OK", timeout=20)["or_st"] == "OK"
+    xml = wx_xml(wx_fields(first, 2500))
+    before = state(order["id"], first)
+    said = verify(tmp_path, xml)
+    assert said == ("verdict: would keep the payment and flag the slip for refund (order %s already OK: double "
+                    "payment, refund needed): reconcile lists it REFUND" % order["id"]), said
+    out = verify(tmp_path, xml, "--json")
+    assert (out["would_settle"], out["would_record"]) == (False, "settled"), out
+    assert state(order["id"], first) == before
+    # The buyer pays that code at the provider: its notification is kept as predicted.
+    sim_pay(first, force="1")
+    assert wait_for(lambda: db_row("SELECT st, refund_needed FROM pay_slips WHERE id = '%s'" % first)
+                    == ["OK", "t"], 10)
+    assert last_verdict(first) == ["settled", out["settlement"]], out
+    # Paid now under the provider's transaction: this message's other one would be refused.
+    assert verify(tmp_path, xml).startswith("verdict: would reject it (slip already OK with transaction ")
+    # Give the kept payment back so later tests see nothing owed.
+    cli("refund", "--slip", first, "--reason", "double payment")
