@@ -256,3 +256,15 @@ def own_orderpayd(tag, **env):
                 proc.wait(timeout=10)
             if os.path.exists(sock):
                 os.unlink(sock)
+
+
+def paid_through_another_slip():
+    """A 25.00 CNY wx.qrcode order switched to zfb.qrcode (pay/pay) and paid there: (order, the
+    first, now closed, WeChat slip), which a late payment of the old code pays a second time."""
+    order = buy_ok("wx.qrcode")
+    first = order["pay_id"]
+    st, body, raw, _ = api("GET", "pay", ticket=STACK["DEMO_TICKET"], params={"id": order["id"], "pt": "zfb.qrcode"})
+    assert st == 200, raw
+    sim_pay(body["data"]["pay_id"])
+    assert wait_state(order["id"], "OK", timeout=20)["or_st"] == "OK"
+    return order, first

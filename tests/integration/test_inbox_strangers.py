@@ -32,6 +32,13 @@ def alive(ids):
     return set(out.split()) if out else set()
 
 
+def pruned_after(ids, days):
+    """`ids` aged by `days`, then the unverified rows' retention run at its default age."""
+    age(ids, days)
+    cli("inbox", "prune", "--rejected-older-than", "7d")
+    return alive(ids)
+
+
 def reconcile_lines(slip_id):
     return [line for line in cli("reconcile").stdout.splitlines() if slip_id in line]
 
@@ -67,10 +74,7 @@ def test_a_webhook_twin_claiming_another_amount_is_no_mismatch_report_and_goes_w
     # Listed by reconcile only as what it is: a slip still waiting, never a MISMATCH.
     psql("UPDATE pay_slips SET ct = ct - interval '1 hour' WHERE id = '%s'" % victim["pay_id"])
     assert not [line for line in reconcile_lines(victim["pay_id"]) if "MISMATCH" in line]
-    ids = [r[0] for r in rows]
-    age(ids, 8)
-    cli("inbox", "prune", "--rejected-older-than", "7d")
-    assert alive(ids) == set()
+    assert pruned_after([r[0] for r in rows], 8) == set()
 
 
 @needs_paypal
@@ -85,12 +89,8 @@ def test_a_return_before_approval_is_ignored_not_an_outcome_unknown_and_goes_aft
     assert psql("SELECT count(*) FROM notifications WHERE slip_id = '%s' AND verdict = 'error'"
                 % order["pay_id"]) == "0"
     ids = [rows[0][0]]
-    age(ids, 6)
-    cli("inbox", "prune", "--rejected-older-than", "7d")
-    assert alive(ids) == set(ids)
-    age(ids, 2)
-    cli("inbox", "prune", "--rejected-older-than", "7d")
-    assert alive(ids) == set()
+    assert pruned_after(ids, 6) == set(ids)
+    assert pruned_after(ids, 2) == set()
 
 
 @needs_paypal
@@ -110,11 +110,8 @@ def test_returns_of_a_paid_order_and_of_no_order_go_but_the_one_that_settled_sta
     rows = rows_of(order["pay_id"])
     assert [r[1] for r in rows] == ["settled", "duplicate"], rows
     assert rows[1][2].startswith("return: "), rows
-    ids = [r[0] for r in rows] + [stranger[0]]
-    age(ids, 30)
-    cli("inbox", "prune", "--rejected-older-than", "7d")
     # The settling one is the payment's record: kept as settled rows are (notify.keep_days).
-    assert alive(ids) == {rows[0][0]}
+    assert pruned_after([r[0] for r in rows] + [stranger[0]], 30) == {rows[0][0]}
 
 
 def test_a_signed_alipay_return_replayed_goes_with_the_unverified_rows():
@@ -128,10 +125,7 @@ def test_a_signed_alipay_return_replayed_goes_with_the_unverified_rows():
     rows = [r for r in rows_of(order["pay_id"]) if r[2].startswith("return: ")]
     assert len(rows) == 3 and {r[1] for r in rows} == {"ignored"}, rows_of(order["pay_id"])
     assert rows[0][2].startswith("return: never settles: "), rows
-    ids = [r[0] for r in rows]
-    age(ids, 8)
-    cli("inbox", "prune", "--rejected-older-than", "7d")
-    assert alive(ids) == set()
+    assert pruned_after([r[0] for r in rows], 8) == set()
 
 
 @needs_paypal

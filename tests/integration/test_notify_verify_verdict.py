@@ -10,7 +10,7 @@ import json
 import secrets
 
 from conftest import STACK, api, cli, psql
-from helpers import buy_ok, db_row, sim_pay, wait_for, wait_state
+from helpers import buy_ok, db_row, paid_through_another_slip, sim_pay, wait_for, wait_state
 from test_hostile_notify import wx_fields, wx_xml
 
 
@@ -78,12 +78,7 @@ def test_verify_predicts_settle_then_duplicate_then_a_second_transaction(tmp_pat
 def test_verify_of_a_double_payment_says_it_would_be_kept_for_refund(tmp_path):
     """The order paid through another slip: the first slip's payment is kept and flagged for
     refund (inbox `settled`, `refund_flagged: ...`), not settled into the order."""
-    order = buy_ok("wx.qrcode")
-    first = order["pay_id"]
-    st, body, raw, _ = api("GET", "pay", ticket=STACK["DEMO_TICKET"], params={"id": order["id"], "pt": "zfb.qrcode"})
-    assert st == 200, raw
-    sim_pay(body["data"]["pay_id"])
-    assert wait_state(order["id"], "OK", timeout=20)["or_st"] == "OK"
+    order, first = paid_through_another_slip()
     xml = wx_xml(wx_fields(first, 2500))
     before = state(order["id"], first)
     said = verify(tmp_path, xml)

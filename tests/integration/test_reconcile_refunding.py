@@ -11,7 +11,7 @@ import json
 import uuid
 
 from conftest import STACK, api, cli, psql, sim
-from helpers import buy_ok, db_row, sim_pay, wait_for, wait_state
+from helpers import buy_ok, db_row, paid_through_another_slip, sim_pay, wait_for, wait_state
 
 MCH = STACK["DEMO_WX_MCH_ID"]
 
@@ -19,12 +19,7 @@ MCH = STACK["DEMO_WX_MCH_ID"]
 def double_paid():
     """A 25.00 CNY wx.qrcode order switched to zfb.qrcode and paid there; then the buyer pays the
     first (closed) WeChat code too: that slip is OK and refund_needed."""
-    order = buy_ok("wx.qrcode")
-    first = order["pay_id"]
-    st, body, raw, _ = api("GET", "pay", ticket=STACK["DEMO_TICKET"], params={"id": order["id"], "pt": "zfb.qrcode"})
-    assert st == 200, raw
-    sim_pay(body["data"]["pay_id"])
-    assert wait_state(order["id"], "OK", timeout=20)["or_st"] == "OK"
+    order, first = paid_through_another_slip()
     sim_pay(first, force="1")
     assert wait_for(lambda: db_row("SELECT st, refund_needed FROM pay_slips WHERE id = '%s'" % first)
                     == ["OK", "t"], 20)
