@@ -34,6 +34,12 @@ FulfilAnswer DescribeFulfil(const std::string& id, store::FulfilStep step, const
     // Done implies shipped: a script that ships then closes can run again from the start.
     if (ship && (row.or_st == "SP" || row.or_st == "DN")) return {FulfilOutcome::kAlready, is + " already"};
     if (!ship && row.or_st == "DN") return {FulfilOutcome::kAlready, is + " already"};
+    if (row.or_st == (ship ? "OK" : "SP") && row.voiding)
+        return {FulfilOutcome::kRefused,
+                is +
+                    ", but a void of its payment was sent and the provider has not said whether it gave "
+                    "the money back (orderpay reconcile lists it VOID): " +
+                    (ship ? "ship" : "close") + " it once reconcile no longer does"};
     if (row.or_st == (ship ? "OK" : "SP")) {
         // The only other reason the UPDATE leaves it: refunds that are not FAIL cover the payment.
         return {FulfilOutcome::kRefused,

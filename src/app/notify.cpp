@@ -277,7 +277,11 @@ NotifyDecision Decide(db::Connection& c, const providers::Provider& p, const Not
     // it but a settlement (written with its verdict, where a provider's answer may be a report) goes
     // with the inbox's unverified rows (RETURN_RE, src/store/sql_text.hpp; review s27-attack #2).
     const std::string_view reason = d.reason;
-    if (ev.notice.parsed && !ev.notice.may_settle && !d.written && reason.substr(0, 12) != "unverified: ")
+    // A return the provider signed and that is refused on its content (Alipay's, naming another
+    // amount) is kept as any signed refusal is: it may be the only record of that payment, and
+    // replaying a genuine one never fails a check (review s27-diff M1).
+    if (ev.notice.parsed && !ev.notice.may_settle && !d.written && d.verdict != "rejected" &&
+        reason.substr(0, 12) != "unverified: ")
         d.reason = "return: " + d.reason;
     return d;
 }

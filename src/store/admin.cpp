@@ -35,12 +35,14 @@ SiteUpdate UpdateSite(db::Connection& c, const std::string& id, const std::optio
     std::optional<std::string> minutes;
     if (expire_minutes) minutes = std::to_string(*expire_minutes);
     // An order's currency is its products' (review s27-newuser #4): a new currency is refused, in
-    // the same statement, while the site sells products priced in another. "" clears the return URL.
+    // the same statement, while the site sells products priced in another (the site's own currency
+    // given again changes nothing, review s27-diff L1). "" clears the return URL.
     db::Result r = c.Query(
         "UPDATE sites SET name = coalesce($2, name), account_store = coalesce($3, account_store), "
         "currency = coalesce($4, currency), expire_minutes = coalesce($5::int, expire_minutes), "
         "return_url = CASE WHEN $6::text IS NULL THEN return_url ELSE nullif($6, '') END WHERE id = $1 "
-        "AND ($4::text IS NULL OR NOT EXISTS (SELECT 1 FROM products p WHERE p.site_id = $1 AND p.active "
+        "AND ($4::text IS NULL OR $4 = currency OR NOT EXISTS (SELECT 1 FROM products p WHERE p.site_id = $1 "
+        "AND p.active "
         "AND p.currency <> $4))",
         {id, name, account_store, currency, minutes, return_url});
     SiteUpdate out;

@@ -18,6 +18,7 @@ std::optional<FulfilRow> FulfilOrder(db::Connection& c, const std::string& site,
     if (std::optional<std::string> paid = r.GetOpt(0, "paid")) out.paid = std::stoll(*paid);
     out.held = std::stoll(r.Get(0, "held"));
     out.under_way = r.GetOpt(0, "under_way").value_or("");
+    out.voiding = r.GetOpt(0, "voiding").value_or("f") == "t";
     return out;
 }
 

@@ -305,9 +305,12 @@ const db::Statement kSlipByRef{"slip_by_ref", "SELECT " SLIP_COLS
 // paid). Each names the state it leaves. An order whose whole payment is being refunded (its
 // refunds that are not FAIL cover it) is neither shipped nor closed: its money is on its way back.
 // A refund asked for at the same moment reads as asked right after, which is allowed (README).
+// Nor one whose paying slip a void was sent for (Alipay's cancel of a trade paid meanwhile gives
+// the money back) until the provider says whether it did: reconcile lists it VOID, and a reversal
+// makes the order RF (review s27-diff M2).
 #define FULFIL_NOT_REFUNDING                                                                            \
     "(SELECT coalesce(sum(r.amount), 0) FROM refunds r WHERE r.slip_id = o.pay_id AND r.st <> 'FAIL') " \
-    "< (SELECT s.amount FROM pay_slips s WHERE s.id = o.pay_id)"
+    "< (SELECT s.amount FROM pay_slips s WHERE s.id = o.pay_id AND (s.voiding_at IS NULL OR s.reversed))"
 const db::Statement kOrderShip{"order_ship",
                                "UPDATE orders o SET or_st = 'SP', sp_at = now(), lm = now() "
                                "WHERE o.id = $1 AND o.site_id = $2 AND o.or_st = 'OK' AND o.tp = 'A' "
@@ -322,7 +325,8 @@ const db::Statement kOrderFulfilment{
     "order_fulfilment",
     "SELECT o.or_st, o.tp, s.amount AS paid, (SELECT coalesce(sum(r.amount), 0) FROM refunds r "
     "WHERE r.slip_id = o.pay_id AND r.st <> 'FAIL') AS held, (SELECT r.id || ' ' || r.st FROM refunds r "
-    "WHERE r.slip_id = o.pay_id AND r.st IN ('NEW', 'PROCESSING') ORDER BY r.ct LIMIT 1) AS under_way "
+    "WHERE r.slip_id = o.pay_id AND r.st IN ('NEW', 'PROCESSING') ORDER BY r.ct LIMIT 1) AS under_way, "
+    "s.voiding_at IS NOT NULL AND NOT s.reversed AS voiding "
     "FROM orders o LEFT JOIN pay_slips s ON s.id = o.pay_id WHERE o.id = $1 AND o.site_id = $2"};
 
 // Sites' return pages (a browser coming back from the provider is sent there).

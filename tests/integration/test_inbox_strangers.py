@@ -148,3 +148,27 @@ def test_a_returns_row_never_keeps_the_callers_cookies_or_credentials():
                 "LIKE '%%%s%%'" % token)
     assert form and "HTTP_USER_AGENT=" in form, form
     assert "SECRET" not in form and "COOKIE" not in form and "AUTHORIZATION" not in form, form
+
+
+def test_a_signed_alipay_return_naming_another_amount_is_kept_as_a_mismatch():
+    """Alipay signs the amount in its return: one that differs from the slip is Alipay's own word
+    of another amount, kept (and listed MISMATCH by reconcile) as the signed notification's would
+    be. Marked a return, it went after a week (review s27-diff M1). Replaying a genuine return never
+    fails this check, so strangers cannot fill the inbox with these."""
+    order = buy_ok("zfb.qrcode")
+    sim_pay(order["pay_id"], tamper="sign")  # the notification is lost: the slip stays WAIT
+    query = sim("/sim/return_url", {"out_trade_no": order["pay_id"]}, method="GET")[1]["data"]["query"]
+    # Alipay's word of another amount, made here by moving the slip's for the one request (and
+    # back: `orderpay audit` holds every slip to its order's fee).
+    psql("UPDATE pay_slips SET amount = amount + 1 WHERE id = '%s'" % order["pay_id"])
+    try:
+        url = "%s/api/%s/pay/re_zfb?%s" % (STACK["ORDERPAY_URL"], STACK["DEMO_SITE"], query)
+        status, _, raw, _ = http("GET", url, headers={"Accept": "application/json"})
+    finally:
+        psql("UPDATE pay_slips SET amount = amount - 1 WHERE id = '%s'" % order["pay_id"])
+    assert status == 400, raw
+    rows = [r for r in rows_of(order["pay_id"]) if "amount check failed" in r[2]]
+    assert len(rows) == 1 and rows[0][1] == "rejected" and rows[0][2].startswith("amount check failed: "), \
+        rows_of(order["pay_id"])
+    # A report reconcile lists (MISMATCH_RE) while the slip is unpaid: kept whatever its age.
+    assert pruned_after([rows[0][0]], 30) == {rows[0][0]}

@@ -301,6 +301,9 @@ def test_site_currency_is_refused_while_it_sells_in_another_and_changes_when_it_
     cli("product", "add", "p1", "--site", site, "--title", "One", "--price", "400", "--currency", "JPY")
     res = cli("site", "set", site, "--currency", "JPY", check=False)
     assert res.returncode == 1 and "1 active product " in res.stderr and "p2 CNY" in res.stderr, res
+    # Its own currency given again (a script that sets every field) changes nothing: not refused.
+    cli("site", "set", site, "--currency", "CNY", "--expire-minutes", "45")
+    assert psql("SELECT currency, expire_minutes FROM sites WHERE id = '%s'" % site) == "CNY|45"
     cli("product", "disable", "p2", "--site", site)
     cli("site", "set", site, "--currency", "JPY", "--name", "After")
     assert psql("SELECT currency, name FROM sites WHERE id = '%s'" % site) == "JPY|After"
@@ -311,3 +314,25 @@ def test_site_currency_is_refused_while_it_sells_in_another_and_changes_when_it_
     assert psql("SELECT currency FROM sites WHERE id = '%s'" % empty) == "USD"
     res = cli("site", "set", "nosuch-" + empty, "--currency", "USD", check=False)
     assert res.returncode == 1 and "no such site" in res.stderr, res
+
+
+def test_an_order_whose_payment_a_void_may_have_given_back_is_neither_shipped_nor_closed():
+    """A void sent for the paying slip (Alipay's cancel of a trade paid meanwhile returns the
+    money), not answered yet: reconcile lists it VOID, and a reversal makes the order RF. Shipping
+    it then sent goods whose money was gone (review s27-diff M2)."""
+    order, later = paid_order(), paid_order()
+    assert ship(later["id"]).returncode == 0
+    for o in (order, later):
+        psql("UPDATE pay_slips SET voiding_at = now() - interval '11 minutes' WHERE id = '%s'" % o["pay_id"])
+    res = ship(order["id"])
+    assert res.returncode == 1 and "a void of its payment was sent" in res.stderr and "VOID" in res.stderr, res
+    res = done(later["id"])
+    assert res.returncode == 1 and "a void of its payment was sent" in res.stderr, res
+    st, body, raw, _ = admin("POST", "ship", key(), {"order": order["id"]})
+    assert st == 409 and body["errCode"] == "e.www.order.state", raw
+    assert row(order["id"]) == ("OK", False, False) and row(later["id"]) == ("SP", True, False)
+    # The provider said it kept the money (the void found the trade paid and left it): they go on.
+    for o in (order, later):
+        psql("UPDATE pay_slips SET voiding_at = NULL WHERE id = '%s'" % o["pay_id"])
+    assert ship(order["id"]).returncode == 0 and done(later["id"]).returncode == 0
+    assert row(order["id"]) == ("SP", True, False) and row(later["id"]) == ("DN", True, True)
