@@ -1,0 +1,63 @@
+// The SQL text of the operator's writes: accounts and buyer tickets (the CLI and admin/ticket*),
+// and the fulfilment of orders (order ship|done, admin/ship|done). Listed for preparing in
+// statements.cpp's AllStatements.
+#include "orderpay/store/statements.hpp"
+
+namespace orderpay::store {
+
+// Accounts and tickets, for the CLI and the operator API alike (admin/ticket runs them per
+// request). An upsert changes only the fields given (review s25-newuser #5), and a concurrent
+// one for the same new account waits on the other's row and updates it: created once.
+const db::Statement kAccountUpsert{
+    "account_upsert",
+    "INSERT INTO accounts (id, store_id, name, wx_openid) "
+    "SELECT $1, s.id, coalesce($3, ''), nullif($4, '') FROM account_stores s WHERE s.id = $2 "
+    "ON CONFLICT (store_id, id) DO UPDATE SET name = coalesce($3, accounts.name), "
+    "wx_openid = CASE WHEN $4 IS NULL THEN accounts.wx_openid ELSE nullif($4, '') END "
+    "RETURNING 1"};
+const db::Statement kSessionInsert{
+    "session_insert",
+    "INSERT INTO sessions (ticket_hash, store_id, account_id, expires_at) "
+    "VALUES (decode($1, 'hex'), $2, $3, now() + make_interval(hours => $4::int)) "
+    "RETURNING to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS expires_at"};
+// Ending a ticket moves its expiry to now, so every lookup (expires_at > now()) refuses it from
+// the next statement on; only live ones count, and the row stays as the record of its end.
+const db::Statement kSessionEnd{
+    "session_end",
+    "UPDATE sessions SET expires_at = now() WHERE ticket_hash = decode($1, 'hex') "
+    "AND ($2::text IS NULL OR store_id = $2) AND expires_at > now()"};
+// Found through migration 022's sessions_account index; without it, a scan of every ticket ever
+// issued.
+const db::Statement kSessionsEndOfAccount{
+    "sessions_end_of_account",
+    "UPDATE sessions SET expires_at = now() WHERE store_id = $1 AND account_id = $2 AND expires_at > now()"};
+
+// The operator's fulfilment of goods (DESIGN.md §3: OK -> SP -> DN; virtual goods are DN when
+// paid). Each names the state it leaves. An order whose whole payment is being refunded (its
+// refunds that are not FAIL cover it) is neither shipped nor closed: its money is on its way back.
+// A refund asked for at the same moment reads as asked right after, which is allowed (README).
+// Nor one whose paying slip a void was sent for (Alipay's cancel of a trade paid meanwhile gives
+// the money back) until the provider says whether it did: reconcile lists it VOID, and a reversal
+// makes the order RF (review s27-diff M2).
+#define FULFIL_NOT_REFUNDING                                                                            \
+    "(SELECT coalesce(sum(r.amount), 0) FROM refunds r WHERE r.slip_id = o.pay_id AND r.st <> 'FAIL') " \
+    "< (SELECT s.amount FROM pay_slips s WHERE s.id = o.pay_id AND (s.voiding_at IS NULL OR s.reversed))"
+const db::Statement kOrderShip{"order_ship",
+                               "UPDATE orders o SET or_st = 'SP', sp_at = now(), lm = now() "
+                               "WHERE o.id = $1 AND o.site_id = $2 AND o.or_st = 'OK' AND o.tp = 'A' "
+                               "AND " FULFIL_NOT_REFUNDING " RETURNING o.or_st"};
+const db::Statement kOrderDone{"order_done",
+                               "UPDATE orders o SET or_st = 'DN', dn_at = now(), lm = now() "
+                               "WHERE o.id = $1 AND o.site_id = $2 AND o.or_st = 'SP' AND o.tp = 'A' "
+                               "AND " FULFIL_NOT_REFUNDING " RETURNING o.or_st"};
+// Why a ship or done changed nothing: the order's state and type, what it was paid, what its
+// refunds that are not FAIL hold, and one refund still under way (NEW or PROCESSING).
+const db::Statement kOrderFulfilment{
+    "order_fulfilment",
+    "SELECT o.or_st, o.tp, s.amount AS paid, (SELECT coalesce(sum(r.amount), 0) FROM refunds r "
+    "WHERE r.slip_id = o.pay_id AND r.st <> 'FAIL') AS held, (SELECT r.id || ' ' || r.st FROM refunds r "
+    "WHERE r.slip_id = o.pay_id AND r.st IN ('NEW', 'PROCESSING') ORDER BY r.ct LIMIT 1) AS under_way, "
+    "s.voiding_at IS NOT NULL AND NOT s.reversed AS voiding "
+    "FROM orders o LEFT JOIN pay_slips s ON s.id = o.pay_id WHERE o.id = $1 AND o.site_id = $2"};
+
+}  // namespace orderpay::store
