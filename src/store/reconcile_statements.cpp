@@ -53,7 +53,7 @@ const db::Statement kSlipsNeedingAttention{
     "day' "
     "UNION SELECT id FROM pay_slips WHERE voiding_at IS NOT NULL AND st = 'OK' AND NOT reversed "
     "AND voiding_at < now() - interval '10 minutes' "
-    "UNION SELECT slip_id FROM notifications WHERE verdict = 'rejected' AND reason ~ " MISMATCH_RE
+    "UNION SELECT slip_id FROM notifications WHERE " MISMATCH_REPORT("notifications")
     " "
     "UNION SELECT slip_id FROM notifications WHERE verdict = 'rejected' AND reason ~ " PAID_AGAIN_RE
     " "
@@ -64,7 +64,7 @@ const db::Statement kSlipsNeedingAttention{
     " AND ct > now() - " REFUND_CONFLICT_WEEK
     "), "
     "s AS (SELECT p.*, (SELECT n.reason FROM notifications n WHERE p.st <> 'OK' "
-    "AND NOT p.refund_needed AND n.slip_id = p.id AND n.verdict = 'rejected' AND n.reason ~ " MISMATCH_RE
+    "AND NOT p.refund_needed AND n.slip_id = p.id AND " MISMATCH_REPORT("n")
     " "
     "ORDER BY n.id DESC LIMIT 1) AS mismatch, "
     "(SELECT coalesce(sum(r.amount), 0) FROM refunds r WHERE r.slip_id = p.id AND r.st = 'OK') AS refunded, "
