@@ -76,11 +76,22 @@ TEST(NotifyParseTest, WechatNamesItsSlip) {
 TEST(NotifyParseTest, AlipayReturnUrlNeverSettles) {
     providers::Providers all(Config{});
     const providers::Provider* zfb = all.Find("zfb");
-    providers::RawNotification post{"POST", "", {}, "", "out_trade_no=s1&trade_status=TRADE_SUCCESS"};
+    providers::RawNotification post{
+        "POST", "", {}, "", "notify_type=trade_status_sync&out_trade_no=s1&trade_status=TRADE_SUCCESS"};
     providers::Notice n = zfb->ParseNotification(post);
     ASSERT_TRUE(n.parsed);
     EXPECT_EQ(n.slip_id, "s1");
     EXPECT_TRUE(n.may_settle);
+    // A return's signed fields POSTed (no notify_type, or another): still a return (review s28-attack #2).
+    for (const char* body :
+         {"out_trade_no=s1&trade_status=TRADE_SUCCESS", "notify_type=trade_status_syncx&out_trade_no=s1",
+          "method=alipay.trade.page.pay.return&out_trade_no=s1&total_amount=1.00"}) {
+        post.body = body;
+        n = zfb->ParseNotification(post);
+        ASSERT_TRUE(n.parsed) << body;
+        EXPECT_EQ(n.slip_id, "s1") << body;
+        EXPECT_FALSE(n.may_settle) << body;
+    }
     providers::RawNotification get{"GET", "", {}, "out_trade_no=s2&total_amount=1.00", ""};
     n = zfb->ParseNotification(get);
     ASSERT_TRUE(n.parsed);
