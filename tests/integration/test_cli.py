@@ -127,11 +127,20 @@ def test_store_and_account_add_again_change_only_what_is_given():
     assert psql(row) == "Caroline|oCarol"
     cli("account", "add", acct, "--store", st, "--openid", "")
     assert psql(row) == "Caroline|-"
-    for args, what in ((["account", "add", acct, "--store", "nosuch-" + tag], "no such store nosuch-"),
+    # Refused, not usage errors: the command is right and the data says no (exit 1, as `site set`
+    # of no site), one line naming what is missing and no usage text; they exited 2.
+    for args, what in ((["account", "add", acct, "--store", "nosuch-" + tag], "no such store nosuch-" + tag),
                        (["seller", "set", "--site", "nosuch-" + tag, "--prefix", "wx", "--merchant", "wx-demo"],
-                        "no such site nosuch-")):
+                        "no such site nosuch-" + tag),
+                       (["seller", "set", "--site", STACK["DEMO_SITE"], "--prefix", "wx", "--merchant",
+                         "nosuch-" + tag], "no such merchant nosuch-" + tag),
+                       (["product", "add", "p-" + tag, "--site", "nosuch-" + tag, "--title", "T", "--price", "1"],
+                        "no such site nosuch-" + tag)):
         res = cli(*args, check=False)
-        assert res.returncode == 2 and what in res.stderr and "ERROR" not in res.stderr, res
+        assert (res.returncode, res.stdout, res.stderr) == (1, "", "orderpay: %s\n" % what), res
+    assert psql("SELECT count(*) FROM accounts WHERE store_id = 'nosuch-%s'" % tag) == "0"
+    assert psql("SELECT count(*) FROM site_sellers WHERE site_id = 'nosuch-%s' OR merchant_id = 'nosuch-%s'"
+                % (tag, tag)) == "0"
 
 
 def test_every_list_json_gives_numbers_booleans_and_null_as_json():
