@@ -36,38 +36,52 @@ NotifyDecision SettleOnAnswer(db::Connection& c, const providers::Provider& p, c
 // Completes an approved payment, never for a slip that can no longer take money (superseded,
 // failed, expired, or an order that is not payable): an approved but uncompleted PayPal order
 // takes nothing. A completion whose outcome is unknown is answered kError, so the provider
-// sends the approval again and the next copy (or pay/check) completes it.
+// sends the approval again and the next copy (or pay/check) completes it. Each decision says
+// what was found of the payment (found_status): a return's reply reports that, not its claim.
 NotifyDecision Complete(db::Connection& c, const providers::Provider& p, const NotifyEval& ev,
                         const std::string& row_id) {
     using A = providers::NotifyAnswer;
+    auto found = [](NotifyDecision d, const char* status) {
+        d.found_status = status;
+        return d;
+    };
     const store::SlipRow& slip = *ev.slip;
-    if (slip.st == domain::SlipState::kOk) return {"duplicate", "slip already paid", A::kAccepted};
+    if (slip.st == domain::SlipState::kOk)
+        return found({"duplicate", "slip already paid", A::kAccepted}, "COMPLETED");
     if (!slip.Open() || slip.superseded || !store::OrderPayableNow(c, slip.order_id, slip.id))
-        return {"ignored", "approved, not completed: slip " + slip.id + " can no longer take money",
-                A::kAccepted};
+        return found({"ignored", "approved, not completed: slip " + slip.id + " can no longer take money",
+                      A::kAccepted},
+                     "CLOSED");
     // A buyer's return is unsigned: anyone holding the PayPal order id may send it as often as
     // they like, and each was a capture call held open in a worker (review s25-attack #1). From
     // returns, one completion per slip per kReturnPaceS across the workers; pay/check's and
-    // reconcile's queries complete it too, on their own pace.
+    // reconcile's queries complete it too, on their own pace. Nothing was asked: not known.
     if (!ev.notice.may_settle && !store::CacheClaim(c, "complete:" + slip.id, kReturnPaceS))
-        return {"ignored",
-                "approved; a return asked for its completion less than " + std::to_string(kReturnPaceS) +
-                    " s ago (pay/check completes it)",
-                A::kAccepted};
+        return found({"ignored",
+                      "approved; a return asked for its completion less than " +
+                          std::to_string(kReturnPaceS) + " s ago (pay/check completes it)",
+                      A::kAccepted},
+                     "UNKNOWN");
     providers::QueryResult q = providers::MeteredComplete(p, *ev.merchant, slip.id, slip.provider_ref);
     using S = providers::QueryResult::State;
-    if (q.state == S::kPaid) return SettleOnAnswer(c, p, ev, q, "completed", row_id);
+    // Paid at the provider even when our settlement refuses what it says (its amount): the
+    // capture is the truth of the payment, the verdict our judgement of it.
+    if (q.state == S::kPaid) return found(SettleOnAnswer(c, p, ev, q, "completed", row_id), "COMPLETED");
     if (q.state == S::kFailed || q.state == S::kClosed) {
         store::FailSlip(c, slip.id, "provider: " + q.message);
-        return {"ignored", "completion refused: " + q.message, A::kAccepted};
+        return found({"ignored", "completion refused: " + q.message, A::kAccepted},
+                     q.state == S::kFailed ? "FAILED" : "CLOSED");
     }
-    if (q.state == S::kPaying) return {"ignored", "completion pending: " + q.message, A::kAccepted};
+    if (q.state == S::kPaying)
+        return found({"ignored", "completion pending: " + q.message, A::kAccepted}, "PENDING");
     // The provider's plain word that the buyer has not approved (PayPal's 422 ORDER_NOT_APPROVED):
     // nothing is unknown, and nothing for a resend or `inbox replay` to capture again. A return
     // before approval, or a forged approval, ends here (review s27-attack #3).
     if (q.state == S::kNotPaid)
-        return {"ignored", "not completed: the buyer has not approved it (" + q.message + ")", A::kAccepted};
-    return {"error", "completion outcome unknown: " + q.message, A::kError};
+        return found(
+            {"ignored", "not completed: the buyer has not approved it (" + q.message + ")", A::kAccepted},
+            "NOT_APPROVED");
+    return found({"error", "completion outcome unknown: " + q.message, A::kError}, "UNKNOWN");
 }
 
 // A signed "paid" from a provider whose signature does not bind the whole message

@@ -129,6 +129,7 @@ int main(int argc, char** argv) {
     if (std::string w = UnknownKeysWarning(*cfg); !w.empty()) std::cerr << "orderpay: warning: " << w << '\n';
     providers::HttpGlobalInit();
     db::Connection conn(cfg->Get("db", "dbname=orderpay"), store::AllStatements());
+    conn.LeaveFailuresToCaller();  // CannotConnect says it, on one plain line
     // The lock timeout, so one locked row costs a timer run that row (expire skips it); not the
     // statement timeout: audit may scan for longer. migrate (below) takes neither.
     conn.SetSessionTimeouts(cfg->GetInt("db.lock_timeout_ms", 2000), 0);
@@ -141,6 +142,7 @@ int main(int argc, char** argv) {
         if (group == "migrate") {
             // Migrating needs no prepared statements (the tables may not exist yet).
             db::Connection raw(cfg->Get("db", "dbname=orderpay"), {});
+            raw.LeaveFailuresToCaller();
             if (!raw.Ensure()) return CannotConnect(raw);
             // CheckConfig above bounded both (an hour, a day).
             db::LockWait wait{static_cast<int>(cfg->GetInt("db.migrate_lock_timeout_ms", 1000)),

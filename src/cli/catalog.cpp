@@ -16,6 +16,14 @@ namespace orderpay::cli {
 
 namespace {
 
+// A write naming a store, site or merchant that does not exist: the command was well formed and
+// the data says no, so exit 1 with the reason alone (as `site set` of no site, `apikey issue`),
+// not a usage error (exit 2) with the whole usage text under it.
+int Refuse(const std::string& why) {
+    std::cerr << "orderpay: " << why << '\n';
+    return 1;
+}
+
 // Prints rows as JSON objects (--json) or as tab-separated lines with a header.
 void PrintRows(const db::Result& r, const std::vector<std::string>& cols, bool json) {
     if (json) {
@@ -146,7 +154,7 @@ int AccountCmd(Env& env, const Args& a) {
         if (a.pos.size() < 3) throw UsageError("account add ID --store STORE [--name N] [--openid OPENID]");
         const std::string store = a.Need("store");
         if (!store::UpsertAccount(env.db, store, a.pos[2], a.Flag("name"), a.Flag("openid")))
-            throw UsageError("no such store " + store);
+            return Refuse("no such store " + store);
         return 0;
     }
     if (verb == "list") {
@@ -216,7 +224,7 @@ int ProductCmd(Env& env, const Args& a) {
             throw UsageError("product add ID --site SITE --title T --price 12.50 [--stock N|unlimited]");
         std::string site = a.Need("site");
         std::optional<std::string> site_currency = store::SiteCurrency(env.db, site);
-        if (!site_currency) throw UsageError("no such site " + site);
+        if (!site_currency) return Refuse("no such site " + site);
         std::string currency = a.Flag("currency").value_or(*site_currency);
         auto exp = domain::CurrencyExponent(currency);
         if (!exp) throw UsageError("unsupported currency " + currency);
@@ -324,11 +332,11 @@ int SellerCmd(Env& env, const Args& a) {
         // checked against the slip's merchant, and the slip takes the seller's.
         std::string prefix = a.Need("prefix"), merchant = a.Need("merchant");
         std::optional<providers::Merchant> m = store::FindMerchant(env.db, merchant);
-        if (!m) throw UsageError("no such merchant " + merchant);
+        if (!m) return Refuse("no such merchant " + merchant);
         if (m->provider != prefix)
             throw UsageError("merchant " + merchant + " is a " + m->provider + " merchant, not " + prefix);
         const std::string site = a.Need("site");
-        if (!store::SetSeller(env.db, site, prefix, merchant)) throw UsageError("no such site " + site);
+        if (!store::SetSeller(env.db, site, prefix, merchant)) return Refuse("no such site " + site);
         return 0;
     }
     if (verb == "list") {

@@ -149,7 +149,8 @@ bool Connection::Ensure() {
         for (const Statement& st : statements_) {
             PgResultPtr r(PQprepare(conn_.get(), st.name, st.sql, 0, nullptr));
             if (PQresultStatus(r.get()) != PGRES_COMMAND_OK) {
-                log::Error("prepare ", st.name, " failed: ", PQresultErrorMessage(r.get()));
+                if (log_failures_)
+                    log::Error("prepare ", st.name, " failed: ", PQresultErrorMessage(r.get()));
                 // The server's primary message alone: its LINE and caret lines read as noise here.
                 const char* primary = PQresultErrorField(r.get(), PG_DIAG_MESSAGE_PRIMARY);
                 last_error_ = "prepare " + std::string(st.name) + ": " +
@@ -160,8 +161,9 @@ bool Connection::Ensure() {
                 if (state && std::strncmp(state, "42", 2) == 0) {
                     schema_too_old_ = true;
                     const bool sim = std::strcmp(program_invocation_short_name, "paysim") == 0;
-                    log::Error("the database's schema lacks what this build needs: run `",
-                               sim ? "paysim" : "orderpay", " migrate`");
+                    if (log_failures_)
+                        log::Error("the database's schema lacks what this build needs: run `",
+                                   sim ? "paysim" : "orderpay", " migrate`");
                 }
                 ok = false;
                 break;
@@ -173,7 +175,8 @@ bool Connection::Ensure() {
                             backoff_.count() ? backoff_ * 2 : std::chrono::milliseconds(100));
         next_attempt_ = now + backoff_;
         metrics::DbError("connect");
-        log::Warn("database unavailable: ", conn_ ? PQerrorMessage(conn_.get()) : "out of memory");
+        if (log_failures_)
+            log::Warn("database unavailable: ", conn_ ? PQerrorMessage(conn_.get()) : "out of memory");
         // A prepare's failure was kept above; otherwise the connection's own.
         if (last_error_.empty())
             last_error_ = conn_ ? PlainMessage(PQerrorMessage(conn_.get())) : "out of memory";
@@ -237,12 +240,19 @@ void Connection::OnIdleLoss(const Unavailable& e) {
     ResetTransaction();
 }
 
+// What a statement that found no connection throws: with libpq's reason where no log line said
+// it (LeaveFailuresToCaller); a worker's log has it already, and the client never sees it.
+std::string Connection::UnavailableText() const {
+    if (log_failures_ || last_error_.empty()) return "database unavailable";
+    return "database unavailable: " + last_error_;
+}
+
 Result Connection::Exec(const Statement& st, std::initializer_list<Param> params) {
     return Exec(st, std::vector<Param>(params));
 }
 
 Result Connection::Exec(const Statement& st, const std::vector<Param>& params) {
-    if (!Ensure()) throw Unavailable("database unavailable");
+    if (!Ensure()) throw Unavailable(UnavailableText());
     std::vector<const char*> values;
     values.reserve(params.size());
     for (const Param& p : params) values.push_back(p.value() ? p.value()->c_str() : nullptr);
@@ -252,7 +262,7 @@ Result Connection::Exec(const Statement& st, const std::vector<Param>& params) {
 }
 
 Result Connection::Query(const std::string& sql, const std::vector<Param>& params) {
-    if (!Ensure()) throw Unavailable("database unavailable");
+    if (!Ensure()) throw Unavailable(UnavailableText());
     std::vector<const char*> values;
     for (const Param& p : params) values.push_back(p.value() ? p.value()->c_str() : nullptr);
     return Check(PQexecParams(conn_.get(), sql.c_str(), static_cast<int>(values.size()), nullptr,
@@ -261,7 +271,7 @@ Result Connection::Query(const std::string& sql, const std::vector<Param>& param
 }
 
 Result Connection::Simple(const std::string& sql) {
-    if (!Ensure()) throw Unavailable("database unavailable");
+    if (!Ensure()) throw Unavailable(UnavailableText());
     return Check(PQexec(conn_.get(), sql.c_str()), "query");
 }
 

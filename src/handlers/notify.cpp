@@ -57,8 +57,13 @@ http::Response BrowserReturn(app::Context& ctx, const app::Call& call, const htt
     }
     std::string order;
     if (!app::LoadOrder(ctx.db(), call.site.id, order_id, &order, false)) order = "null";
+    // What we found of the payment (our capture's answer) over what an unsigned return claims; a
+    // decision that failed found nothing.
+    const std::string status = !h.decision.found_status.empty() ? h.decision.found_status
+                               : h.decision.verdict == "error"  ? "UNKNOWN"
+                                                                : h.ev.event.status;
     return http::Ok("{\"verified\":true,\"order_id\":" + http::JsonString(order_id) +
-                    ",\"trade_status\":" + http::JsonString(h.ev.event.status) + ",\"order\":" + order + "}");
+                    ",\"trade_status\":" + http::JsonString(status) + ",\"order\":" + order + "}");
 }
 
 // What of a request is stored with it: every header but the caller's credentials. A buyer's

@@ -3,6 +3,8 @@ site set changes only what it is given, sellers must be of their prefix's provid
 merchant add asks the provider for its own flags."""
 
 import json
+import os
+import subprocess
 import uuid
 
 from conftest import STACK, cli, psql
@@ -125,11 +127,20 @@ def test_store_and_account_add_again_change_only_what_is_given():
     assert psql(row) == "Caroline|oCarol"
     cli("account", "add", acct, "--store", st, "--openid", "")
     assert psql(row) == "Caroline|-"
-    for args, what in ((["account", "add", acct, "--store", "nosuch-" + tag], "no such store nosuch-"),
+    # Refused, not usage errors: the command is right and the data says no (exit 1, as `site set`
+    # of no site), one line naming what is missing and no usage text; they exited 2.
+    for args, what in ((["account", "add", acct, "--store", "nosuch-" + tag], "no such store nosuch-" + tag),
                        (["seller", "set", "--site", "nosuch-" + tag, "--prefix", "wx", "--merchant", "wx-demo"],
-                        "no such site nosuch-")):
+                        "no such site nosuch-" + tag),
+                       (["seller", "set", "--site", STACK["DEMO_SITE"], "--prefix", "wx", "--merchant",
+                         "nosuch-" + tag], "no such merchant nosuch-" + tag),
+                       (["product", "add", "p-" + tag, "--site", "nosuch-" + tag, "--title", "T", "--price", "1"],
+                        "no such site nosuch-" + tag)):
         res = cli(*args, check=False)
-        assert res.returncode == 2 and what in res.stderr and "ERROR" not in res.stderr, res
+        assert (res.returncode, res.stdout, res.stderr) == (1, "", "orderpay: %s\n" % what), res
+    assert psql("SELECT count(*) FROM accounts WHERE store_id = 'nosuch-%s'" % tag) == "0"
+    assert psql("SELECT count(*) FROM site_sellers WHERE site_id = 'nosuch-%s' OR merchant_id = 'nosuch-%s'"
+                % (tag, tag)) == "0"
 
 
 def test_every_list_json_gives_numbers_booleans_and_null_as_json():
@@ -252,13 +263,51 @@ def test_a_database_it_cannot_reach_is_named_with_libpq_reason_and_migrate_only_
     for db, reason in cases:
         for cmd in (["store", "list"], ["migrate"]):
             res = cli(*cmd, check=False, env={"ORDERPAY_DB": db})
-            last = res.stderr.splitlines()[-1]
             assert res.returncode == 1 and res.stdout == "", (cmd, res)
+            # That line alone: the worker's log line ("warn: database unavailable: ...\x0a", escaped)
+            # was printed above it.
+            [last] = one_line(res.stderr)
             assert last.startswith("orderpay: cannot connect to the database: ") and reason in last, (cmd, last)
             assert "migrate" not in last and "\\x0" not in last, (cmd, last)
     # It connects, but to a database with none of orderpay's tables: that one migrate mends.
     res = cli("store", "list", check=False, env={"ORDERPAY_DB": "host=%s port=%s dbname=postgres user=orderpay"
                                                  % (host, port)})
-    last = res.stderr.splitlines()[-1]
+    [last] = one_line(res.stderr)
     assert res.returncode == 1 and last.startswith("orderpay: the database's schema is older than this build (prepare "), res
     assert "does not exist" in last and last.endswith("): run orderpay migrate"), last
+
+
+def one_line(stderr):
+    lines = stderr.splitlines()
+    assert len(lines) == 1 and stderr.endswith("\n"), stderr
+    return lines
+
+
+def paysim(*args, env=None, stdin=""):
+    full = dict(os.environ, ORDERPAY_CONFIG=STACK["ORDERPAY_CONFIG"], **(env or {}))
+    return subprocess.run([os.path.join(STACK["ORDERPAY_BIN"], "paysim"), *args], env=full, input=stdin,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_paysim_names_a_database_it_cannot_reach_as_orderpay_does():
+    """paysim's CLI still said "database unavailable (or not migrated: run paysim migrate)" (with
+    the escaped log line above it) whatever libpq's reason was: it now says what orderpay's does,
+    on one line."""
+    host, port = STACK["PGHOST"], STACK["PGPORT"]
+    add = ["merchant", "add", "--provider", "paypal", "--client-id", "nosuch", "--secret-file", "-",
+           "--webhook-id", "WH-NOSUCH"]
+    for db, reason in (("host=%s port=%s dbname=nosuch_db user=orderpay" % (host, port),
+                        'database "nosuch_db" does not exist'),
+                       ("host=%s port=1 dbname=orderpay user=orderpay" % host, "No such file or directory")):
+        for cmd in (["migrate"], add):
+            res = paysim(*cmd, env={"ORDERPAY_DB": db}, stdin="secret\n")
+            assert res.returncode == 1 and res.stdout == "", (cmd, res)
+            [line] = one_line(res.stderr)
+            assert line.startswith("paysim: cannot connect to the database: ") and reason in line, (cmd, line)
+            assert "migrate" not in line, (cmd, line)
+    # Connected, with none of paysim's tables: that one its migrate mends.
+    res = paysim(*add, env={"ORDERPAY_DB": "host=%s port=%s dbname=postgres user=orderpay" % (host, port)},
+                 stdin="secret\n")
+    [line] = one_line(res.stderr)
+    assert res.returncode == 1 and line.startswith("paysim: the database's schema is older than this build ("), res
+    assert line.endswith("): run paysim migrate"), line

@@ -2,7 +2,7 @@
 s27-attack #1-#3): a PayPal webhook twin's claims (its signature covers only a CRC32 of the body)
 are no MISMATCH report; browsers' returns, which anyone holding the URL sends as often as they
 like, go with the unverified rows whatever became of them but a settlement; a return before the
-buyer approved is no "outcome unknown"; a GET's body is refused unstored; and a return's row never
+buyer approved is no "outcome unknown", and its reply says so; a GET's body is refused unstored; and a return's row never
 keeps the caller's cookies."""
 import secrets
 import urllib.parse
@@ -82,6 +82,9 @@ def test_a_return_before_approval_is_ignored_not_an_outcome_unknown_and_goes_aft
     order = buy_pp()
     status, body, raw, _ = pp_return("token=%s&PayerID=X" % pp_token(order))
     assert status == 200 and body["data"]["order"]["or_st"] == "WT", raw
+    # The reply says what our capture found (PayPal's ORDER_NOT_APPROVED), not what the unsigned
+    # return claims: it reported APPROVED.
+    assert body["data"]["trade_status"] == "NOT_APPROVED", raw
     rows = rows_of(order["pay_id"])
     assert len(rows) == 1 and rows[0][1] == "ignored", rows
     assert rows[0][2].startswith("return: not completed: the buyer has not approved it"), rows
@@ -100,8 +103,9 @@ def test_returns_of_a_paid_order_and_of_no_order_go_but_the_one_that_settled_sta
     token = pp_token(order)
     status, body, raw, _ = pp_return("token=%s&PayerID=X" % token)
     assert status == 200 and body["data"]["order"]["or_st"] == "OK", raw
-    status, _, raw, _ = pp_return("token=%s&PayerID=X" % token)  # the buyer reloads the page
-    assert status == 200, raw
+    assert body["data"]["trade_status"] == "COMPLETED", raw  # captured by this return
+    status, body, raw, _ = pp_return("token=%s&PayerID=X" % token)  # the buyer reloads the page
+    assert status == 200 and body["data"]["trade_status"] == "COMPLETED", raw  # paid before it
     status, _, raw, _ = pp_return("token=NOSUCH%s" % secrets.token_hex(6).upper())
     assert status == 400, raw
     stranger = psql("SELECT id || '|' || verdict || '|' || reason FROM notifications WHERE provider = 'paypal' "

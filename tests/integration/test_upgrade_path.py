@@ -6,15 +6,16 @@ PostgreSQL, dropped by a finalizer) and points the binaries at them with ORDERPA
 database is only read (pg_dump) and written through the stack's normal API and CLI flows.
 
 It proves:
-- a database made by the previous release (migrations 001..021, applied by hand with psql and
+- a database made by the previous release (migrations 001..022, applied by hand with psql and
   recorded in schema_migrations as src/db/migrations.cpp does) has the same schema as this
-  build's migrate with 022 reverted, and a pg_dump of the live database holds all of it; on that
-  copy (022 reverted), holding real orders (WT, OK, partly and
+  build's migrate with 023 reverted, and a pg_dump of the live database holds all of it; on that
+  copy (023 reverted), holding real orders (WT, OK, partly and
   fully refunded RF, a superseded FAIL slip, refunds, notifications), `orderpay migrate` applies
-  exactly 022, says "schema up to date" the second time, and `audit`, `order list`, `expire` and
-  `reconcile` work on the upgraded data; a copy from before 019 (expire's column; 021 and 020
-  reverted too) still expires before it is migrated; a copy five releases back (021, 020, 019 and 018 reverted
-  too) takes all five;
+  exactly 023, says "schema up to date" the second time, and `audit`, `order list`, `expire` and
+  `reconcile` work on the upgraded data; 023 takes the caller's Cookie, Authorization and
+  Proxy-Authorization out of inbox rows the previous release stored, and nothing else; a copy from
+  before 019 (expire's column; 022, 021 and 020 reverted too) still expires before it is migrated;
+  a copy six releases back (022, 021, 020, 019 and 018 reverted too) takes all six;
 - four `orderpay migrate` at once on an empty database apply each migration exactly once and
   leave the complete schema, and all exit 0 (a first-time race in CREATE TABLE schema_migrations
   made some exit 1);
@@ -28,6 +29,7 @@ It proves:
 """
 
 import glob
+import json
 import os
 import re
 import secrets
@@ -176,8 +178,8 @@ def seeded():
 
 @pytest.fixture
 def old_copy(newdb, seeded):
-    """A pg_dump of the main database restored into a new database, with migration 022 reverted
-    (its index dropped, its record deleted): what the previous release left behind."""
+    """A pg_dump of the main database restored into a new database, with migration 023 reverted
+    (its record deleted): what the previous release left behind."""
     db = newdb()
     with tempfile.TemporaryDirectory() as tmp:
         dump = os.path.join(tmp, "main.dump")
@@ -193,7 +195,9 @@ def old_copy(newdb, seeded):
 
 @pytest.fixture
 def copy_before_019(old_copy):
-    """The copy four releases back: 021, 020 and 019 reverted too (a shop that skipped releases)."""
+    """The copy five releases back: 022, 021, 020 and 019 reverted too (a shop that skipped
+    releases)."""
+    revert_022(old_copy)
     revert_021(old_copy)
     revert_020(old_copy)
     revert_019(old_copy)
@@ -202,7 +206,8 @@ def copy_before_019(old_copy):
 
 @pytest.fixture
 def older_copy(copy_before_019):
-    """The copy five releases back: 021, 020, 019 and 018 reverted too (a shop that skipped four)."""
+    """The copy six releases back: 022, 021, 020, 019 and 018 reverted too (a shop that skipped
+    five)."""
     revert_018(copy_before_019)
     return copy_before_019
 
@@ -211,18 +216,30 @@ AUDIT_BEFORE_REVERT = {}
 
 
 def revert_last(db):
-    """Undoes migration 022 (its index and its record): the previous release's database."""
-    assert LAST == "022_sessions_by_account.sql", "this test reverts 022; update it for %s" % LAST
+    """Undoes migration 023 (its record): the previous release's database. 023 changes data only
+    (it scrubs credentials out of old inbox rows, which cannot be put back): the schema is the
+    previous release's once its record is gone."""
+    assert LAST == "023_scrub_stored_credentials.sql", "this test reverts 023; update it for %s" % LAST
+    pg(db, "-1", "-c", "DELETE FROM schema_migrations WHERE name = '%s'" % LAST)
+
+
+M022 = "022_sessions_by_account.sql"
+
+
+def revert_022(db):
+    """Undoes migration 022 (its index and its record), on a database 023 is already reverted
+    from."""
+    assert recorded(db)[-1] == M022, recorded(db)
     pg(db, "-1", "-c", "DROP INDEX sessions_account",
-       "-c", "DELETE FROM schema_migrations WHERE name = '%s'" % LAST)
+       "-c", "DELETE FROM schema_migrations WHERE name = '%s'" % M022)
 
 
 M021 = "021_notification_retention.sql"
 
 
 def revert_021(db):
-    """Undoes migration 021 (its index and its record), on a database 022 is already reverted
-    from."""
+    """Undoes migration 021 (its index and its record), on a database 023 and 022 are already
+    reverted from."""
     assert recorded(db)[-1] == M021, recorded(db)
     pg(db, "-1", "-c", "DROP INDEX notifications_decided",
        "-c", "DELETE FROM schema_migrations WHERE name = '%s'" % M021)
@@ -232,8 +249,8 @@ M020 = "020_refund_conflicts.sql"
 
 
 def revert_020(db):
-    """Undoes migration 020 (its index and its record), on a database 022 and 021 are already
-    reverted from."""
+    """Undoes migration 020 (its index and its record), on a database 023, 022 and 021 are
+    already reverted from."""
     assert recorded(db)[-1] == M020, recorded(db)
     pg(db, "-1", "-c", "DROP INDEX notifications_refund_conflict",
        "-c", "DELETE FROM schema_migrations WHERE name = '%s'" % M020)
@@ -248,8 +265,8 @@ def applied_from(first):
 
 
 def revert_019(db):
-    """Undoes migration 019 (its column and its record), on a database 022, 021 and 020 are already
-    reverted from."""
+    """Undoes migration 019 (its column and its record), on a database 023, 022, 021 and 020 are
+    already reverted from."""
     assert recorded(db)[-1] == M019, recorded(db)
     pg(db, "-1", "-c", "ALTER TABLE orders DROP COLUMN expire_tried_at",
        "-c", "DELETE FROM schema_migrations WHERE name = '%s'" % M019)
@@ -260,7 +277,7 @@ M018 = "018_stock_taken_per_line.sql"
 
 def revert_018(db):
     """Undoes migration 018 (its column and trigger, its two functions and its record), on a
-    database 022, 021, 020 and 019 are already reverted from."""
+    database 023, 022, 021, 020 and 019 are already reverted from."""
     assert recorded(db)[-1] == M018, recorded(db)
     functions = []
     for name in ("009_create_order_function.sql", "010_settle_function.sql"):
@@ -285,7 +302,7 @@ def test_the_reverted_copy_is_exactly_the_previous_release_schema(newdb, old_cop
     apply_by_hand(by_hand, MIGRATIONS[:-1])
     assert recorded(by_hand) == recorded(old_copy) == MIGRATIONS[:-1]
     # The main database may hold other tests' artifacts (a trigger function), so the previous
-    # release is also made from nothing: this build's migrate on an empty database, 022 reverted.
+    # release is also made from nothing: this build's migrate on an empty database, 023 reverted.
     fresh = newdb()
     res = op(fresh, "migrate")
     assert res.returncode == 0, res.stdout + res.stderr
@@ -310,7 +327,7 @@ def test_upgrade_with_real_data_applies_only_the_missing_migration(old_copy, see
     assert int(q(old_copy, "SELECT count(*) FROM notifications n JOIN pay_slips s ON s.id = n.slip_id "
                            "WHERE s.order_id IN ('%s')" % ids)) >= 2
     audit_before = AUDIT_BEFORE_REVERT[old_copy]
-    # 022 adds an index only ticket revokes by account use: the CLI runs and says to migrate.
+    # 023 changes old inbox rows only: the CLI runs and says to migrate.
     unmigrated = op(old_copy, "audit")
     assert "lacks 1 migration(s), from %s: run orderpay migrate" % LAST in unmigrated.stderr, unmigrated.stderr
     assert (unmigrated.returncode, re.sub(r"by \d+ s", "by N s", unmigrated.stdout)) == (
@@ -348,6 +365,53 @@ def test_upgrade_with_real_data_applies_only_the_missing_migration(old_copy, see
     assert '"errors":0' in rec.stdout.replace(" ", ""), rec.stdout
 
 
+# Inbox rows as the previous release stored them (every header, form-encoded by http::EncodeForm:
+# '&' and '=' inside a name or value are escaped), and what 023 leaves of each.
+OLD_HEADER_FORMS = [
+    # A buyer's PayPal return: the shop's session cookie between other headers.
+    ("HTTP_ACCEPT=text%2Fhtml&HTTP_COOKIE=shop_session%3Dabc123%3B%20cart%3D9&HTTP_HOST=shop.example",
+     "HTTP_ACCEPT=text%2Fhtml&HTTP_HOST=shop.example"),
+    # A GET has no CONTENT_TYPE, so a credential can be the first pair, or the last: no '&' is left
+    # dangling at either end.
+    ("HTTP_AUTHORIZATION=Bearer%20k1&HTTP_HOST=h&HTTP_PROXY_AUTHORIZATION=Basic%20eDp5",
+     "HTTP_HOST=h"),
+    ("HTTP_AUTHORIZATION=Basic%20eDp5&HTTP_COOKIE=&HTTP_PROXY_AUTHORIZATION=x", ""),
+    # Names that only begin or end like them, and values that mention them, are other headers.
+    ("CONTENT_TYPE=application%2Fjson&HTTP_COOKIE2=a&HTTP_COOKIE_X=b&HTTP_PAYPAL_AUTHORIZATION=c"
+     "&HTTP_REFERER=https%3A%2F%2Fa%2F%3FHTTP_COOKIE%3Dz%26HTTP_AUTHORIZATION%3Dq&HTTP_X_HTTP_COOKIE=d",
+     None),
+    ("", None),
+]
+
+
+def test_migrate_takes_stored_credentials_out_of_old_inbox_rows(old_copy):
+    """Before this release every header of a request was stored with it, so a buyer's return kept
+    the shop's session cookie in the inbox; 023 removes the Cookie, Authorization and
+    Proxy-Authorization pairs from such rows, exactly those, and leaves every other row as it was."""
+    site = STACK["DEMO_SITE"]
+    rows = {}
+    for before, after in OLD_HEADER_FORMS:
+        row = q(old_copy, "INSERT INTO notifications (provider, site_id, method, header_form, body, verdict, "
+                          "reason, decided_at) VALUES ('paypal', '%s', 'GET', '%s', '', 'ignored', "
+                          "'return: not completed', now()) RETURNING id" % (site, before)).split()[0]
+        rows[row] = before if after is None else after
+    ids = ",".join(rows)
+    others = "SELECT md5(string_agg(id || ':' || header_form, ',' ORDER BY id)) FROM notifications " \
+             "WHERE id NOT IN (%s)" % ids
+    others_before = q(old_copy, others)
+    res = op(old_copy, "migrate")
+    assert res.returncode == 0 and res.stdout.splitlines() == ["applied " + LAST, "migrated"], \
+        res.stdout + res.stderr
+    got = dict(line.split("|", 1) for line in q(old_copy, "SELECT id, header_form FROM notifications "
+                                                         "WHERE id IN (%s)" % ids).splitlines())
+    assert got == rows
+    assert q(old_copy, others) == others_before
+    # The inbox still reads them (newest first: these five are the newest).
+    listed = op(old_copy, "inbox", "list", "--verdict", "ignored", "--limit", "5", "--json")
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    assert sorted(str(n["id"]) for n in json.loads(listed.stdout)) == sorted(rows), listed.stdout
+
+
 def test_expire_before_migrate_still_expires_in_expiry_order(copy_before_019, seeded):
     """`dpkg -i` on every host comes before `orderpay migrate`, and the timers run the new CLI in
     between: its expire must still fail what is due on a database from before 019 (it reads
@@ -356,9 +420,9 @@ def test_expire_before_migrate_still_expires_in_expiry_order(copy_before_019, se
     q(old_copy, "UPDATE orders SET expi = now() - interval '1 hour' WHERE id = '%s'" % seeded["expiring"])
     res = op(old_copy, "expire", "--json")
     assert res.returncode == 0, res.stdout + res.stderr
-    assert "lacks 4 migration(s), from %s: run orderpay migrate" % M019 in res.stderr, res.stderr
+    assert "lacks 5 migration(s), from %s: run orderpay migrate" % M019 in res.stderr, res.stderr
     assert q(old_copy, "SELECT or_st FROM orders WHERE id = '%s'" % seeded["expiring"]) == "FA"
-    assert recorded(old_copy) == MIGRATIONS[:-4]
+    assert recorded(old_copy) == MIGRATIONS[:-5]
     res = op(old_copy, "migrate")
     assert res.returncode == 0 and res.stdout.splitlines() == applied_from(M019), \
         res.stdout + res.stderr
@@ -366,14 +430,15 @@ def test_expire_before_migrate_still_expires_in_expiry_order(copy_before_019, se
                        "AND column_name = 'expire_tried_at'") == "1"
 
 
-def test_the_copy_five_releases_back_is_exactly_that_schema(newdb, older_copy):
+def test_the_copy_six_releases_back_is_exactly_that_schema(newdb, older_copy):
     by_hand = newdb()
-    apply_by_hand(by_hand, MIGRATIONS[:-5])
-    assert recorded(by_hand) == recorded(older_copy) == MIGRATIONS[:-5]
+    apply_by_hand(by_hand, MIGRATIONS[:-6])
+    assert recorded(by_hand) == recorded(older_copy) == MIGRATIONS[:-6]
     fresh = newdb()
     res = op(fresh, "migrate")
     assert res.returncode == 0, res.stdout + res.stderr
     revert_last(fresh)
+    revert_022(fresh)
     revert_021(fresh)
     revert_020(fresh)
     revert_019(fresh)
@@ -390,12 +455,13 @@ def test_expire_leaves_the_inbox_alone_until_migrate_builds_its_index(newdb):
     db = newdb()
     assert op(db, "migrate").returncode == 0
     revert_last(db)
+    revert_022(db)
     revert_021(db)
     row = q(db, "INSERT INTO notifications (provider, site_id, body, verdict, reason, ct) VALUES "
                 "('wx', 'site1', '\\x00', 'rejected', 'unverified: signature invalid', now() - interval '30 days') "
                 "RETURNING id").split()[0]
     res = op(db, "expire")
-    assert res.returncode == 0 and "lacks 2 migration(s)" in res.stderr, res.stdout + res.stderr
+    assert res.returncode == 0 and "lacks 3 migration(s)" in res.stderr, res.stdout + res.stderr
     assert q(db, "SELECT count(*) FROM notifications WHERE id = %s" % row) == "1"
     assert op(db, "migrate").returncode == 0
     assert op(db, "expire").returncode == 0
@@ -705,7 +771,7 @@ def test_a_buy_already_inside_the_old_function_when_migrate_commits_is_served(ol
     stock_taken. Held up on the migration's table lock, its insert then meets the new column: it
     must still succeed and record what that line took (CI caught this as a rare 500 in the
     traffic test above; here the interleaving is forced with a lock held by a third session). On a
-    copy four releases back: the upgrade that brought 018, as a shop that skipped 018 takes it."""
+    copy six releases back: the upgrade that brought 018, as a shop that skipped 018 takes it."""
     old_copy = older_copy
     site = STACK["DEMO_SITE"]
     product = STACK["DEMO_STOCK_PRODUCT"] if counted else STACK["DEMO_PRODUCT"]

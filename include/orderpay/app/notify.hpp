@@ -51,6 +51,10 @@ struct NotifyDecision {
     // Settlement wrote the verdict on the row itself, in its transaction; `recorded` says
     // whether the row took it (false: decided meanwhile).
     bool written = false, recorded = false;
+    // What we found of the payment where the message's own word proves nothing (an unsigned
+    // PayPal return claims APPROVED before the buyer approved, review s28): COMPLETED, PENDING,
+    // NOT_APPROVED, FAILED, CLOSED or UNKNOWN. Empty: the message's status is the word to report.
+    std::string found_status = {};
 };
 
 /// Applies an evaluated notification: settles a verified payment, completes an approved one at

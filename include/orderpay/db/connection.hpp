@@ -100,6 +100,10 @@ class Connection {
     /// table, column or function (SQLSTATE class 42): `migrate` mends that, and nothing else.
     const std::string& LastError() const { return last_error_; }
     bool SchemaTooOld() const { return schema_too_old_; }
+    /// A failed Ensure() is left to the caller to report (LastError, SchemaTooOld) instead of
+    /// logged: the CLIs print one plain line for it, where the log line (escaped, prefixed) read
+    /// as noise above it. A statement that then finds no connection names the reason itself.
+    void LeaveFailuresToCaller() { log_failures_ = false; }
 
     /// Runs a prepared statement by name. Throws Unavailable or Error.
     Result Exec(const Statement& st, std::initializer_list<Param> params);
@@ -147,6 +151,7 @@ class Connection {
     friend class Tx;
     Result Check(PGresult* r, const char* what);
     void OnIdleLoss(const Unavailable& e);  // logs it and drops any transaction state
+    std::string UnavailableText() const;
 
     std::string conninfo_;
     std::span<const Statement> statements_;
@@ -160,6 +165,7 @@ class Connection {
     bool dropped_ = false;
     std::string last_error_;
     bool schema_too_old_ = false;
+    bool log_failures_ = true;
     std::chrono::steady_clock::time_point next_attempt_{};
     std::chrono::milliseconds backoff_{0};
 };

@@ -60,6 +60,18 @@ int Die(const std::string& why) {
     return 1;
 }
 
+// As orderpay's CLI says it: libpq's reason on one plain line (a missing role or database, a
+// server that is down), and `paysim migrate` only for a schema its statements cannot use.
+bool Connect(db::Connection& conn) {
+    conn.LeaveFailuresToCaller();
+    if (conn.Ensure()) return true;
+    if (conn.SchemaTooOld())
+        Die("the database's schema is older than this build (" + conn.LastError() + "): run paysim migrate");
+    else
+        Die("cannot connect to the database: " + conn.LastError());
+    return false;
+}
+
 std::optional<Config> LoadConfig() {
     std::string err;
     auto cfg = Config::Load(Config::DefaultPath(), err);
@@ -139,7 +151,7 @@ bool ReadKey(const std::string& file, std::string& key, std::string& err) {
 int Migrate(const Config& cfg) {
     // No prepared statements yet: they name tables that the migrations create.
     db::Connection conn(cfg.Get("db"), {});
-    if (!conn.Ensure()) return Die("database unavailable");
+    if (!Connect(conn)) return 1;
     // "relation ... already exists, skipping" notices are expected on every run after the first.
     PQsetNoticeProcessor(
         conn.raw(), [](void*, const char*) {}, nullptr);
@@ -192,7 +204,7 @@ int ZfbMerchantAdd(const Config& cfg, std::map<std::string, std::string>& f) {
         !ReadPem("alipay-private-key-file", f["alipay-private-key-file"], true, m.alipay_private_key, err))
         return Die(err);
     db::Connection conn(cfg.Get("db"), store::Statements());
-    if (!conn.Ensure()) return Die("database unavailable (or not migrated: run paysim migrate)");
+    if (!Connect(conn)) return 1;
     try {
         zfb_store::UpsertMerchant(conn, m);
     } catch (const db::Error& e) {
@@ -243,7 +255,7 @@ int Wx3MerchantAdd(const Config& cfg, std::map<std::string, std::string>& f) {
     options += "}";
     wx_store::Merchant m{"wx", f["mch-id"], f["app-id"], "RSA2", key, options};
     db::Connection conn(cfg.Get("db"), store::Statements());
-    if (!conn.Ensure()) return Die("database unavailable (or not migrated: run paysim migrate)");
+    if (!Connect(conn)) return 1;
     wx_store::UpsertMerchant(conn, m);
     std::printf("merchant wx/%s saved (app_id %s, API v3)\n", m.mch_id.c_str(), m.app_id.c_str());
     return 0;
@@ -259,7 +271,7 @@ int PaypalMerchantAdd(const Config& cfg, std::map<std::string, std::string>& f) 
     std::string err;
     if (!ReadKey(f["secret-file"], m.secret, err)) return Die(err);
     db::Connection conn(cfg.Get("db"), store::Statements());
-    if (!conn.Ensure()) return Die("database unavailable (or not migrated: run paysim migrate)");
+    if (!Connect(conn)) return 1;
     pp_store::UpsertMerchant(conn, m);
     std::printf("merchant paypal/%s saved (webhook %s)\n", m.client_id.c_str(), m.webhook_id.c_str());
     return 0;
@@ -286,7 +298,7 @@ int MerchantAdd(const Config& cfg, int argc, char** argv) {
     std::string err;
     if (!ReadKey(f["key-file"], m.api_key, err)) return Die(err);
     db::Connection conn(cfg.Get("db"), store::Statements());
-    if (!conn.Ensure()) return Die("database unavailable (or not migrated: run paysim migrate)");
+    if (!Connect(conn)) return 1;
     wx_store::UpsertMerchant(conn, m);
     std::printf("merchant %s/%s saved (app_id %s, %s)\n", m.provider.c_str(), m.mch_id.c_str(),
                 m.app_id.c_str(), m.sign_type.c_str());
