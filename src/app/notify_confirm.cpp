@@ -6,13 +6,40 @@
 #include "orderpay/providers/metered.hpp"
 #include "orderpay/store/cache.hpp"
 #include "orderpay/store/orders.hpp"
+#include "orderpay/store/rows.hpp"
 #include "orderpay/store/settle.hpp"
 
 namespace orderpay::app {
 
 namespace {
 
-constexpr std::int64_t kReturnPaceS = 2;
+// One completion asked of the provider per slip per kAskPaceS, across the workers, whoever asks:
+// a buyer's return (unsigned) or a webhook (its signature binds only a CRC32 of the body, so one
+// genuine transmission makes any number of verified twins naming the slip). Shared, so a return
+// and the approval webhook for the same slip make one capture call between them.
+constexpr std::int64_t kAskPaceS = 2;
+
+// The loser of a return's and a webhook's race for a slip, judged on the slip as it was read
+// before the winner settled it, says so rather than "can no longer take money" or "paced".
+std::optional<NotifyDecision> PaidMeanwhile(db::Connection& c, const store::SlipRow& slip) {
+    std::optional<store::SlipRow> now = store::FindSlip(c, slip.id);
+    if (!now || now->st != domain::SlipState::kOk) return std::nullopt;
+    return NotifyDecision{"duplicate", "slip already paid (completed meanwhile on another message)",
+                          providers::NotifyAnswer::kAccepted};
+}
+
+// A completion not asked for now: another message for the slip asked less than kAskPaceS ago,
+// and its answer is recorded on its own row. "paced: " (PACED_RE, src/store/sql_text.hpp) goes
+// with the inbox's unverified rows: nothing was done on its word, and pay/check's and
+// reconcile's queries complete an approved slip on their own pace.
+NotifyDecision Paced(db::Connection& c, const store::SlipRow& slip) {
+    using A = providers::NotifyAnswer;
+    if (std::optional<NotifyDecision> d = PaidMeanwhile(c, slip)) return *d;
+    return {"ignored",
+            "paced: approved; its completion was asked for less than " + std::to_string(kAskPaceS) +
+                " s ago (that answer, pay/check or reconcile completes it)",
+            A::kAccepted};
+}
 
 // Settles a slip on the provider's own answer (Complete's or ConfirmPaid's), never on the
 // message that prompted the call: `what` names that call in the inbox. The verdict of the stored
@@ -42,18 +69,17 @@ NotifyDecision Complete(db::Connection& c, const providers::Provider& p, const N
     using A = providers::NotifyAnswer;
     const store::SlipRow& slip = *ev.slip;
     if (slip.st == domain::SlipState::kOk) return {"duplicate", "slip already paid", A::kAccepted};
-    if (!slip.Open() || slip.superseded || !store::OrderPayableNow(c, slip.order_id, slip.id))
+    if (!slip.Open() || slip.superseded || !store::OrderPayableNow(c, slip.order_id, slip.id)) {
+        if (slip.Open())
+            if (std::optional<NotifyDecision> d = PaidMeanwhile(c, slip)) return *d;
         return {"ignored", "approved, not completed: slip " + slip.id + " can no longer take money",
                 A::kAccepted};
+    }
     // A buyer's return is unsigned: anyone holding the PayPal order id may send it as often as
-    // they like, and each was a capture call held open in a worker (review s25-attack #1). From
-    // returns, one completion per slip per kReturnPaceS across the workers; pay/check's and
-    // reconcile's queries complete it too, on their own pace.
-    if (!ev.notice.may_settle && !store::CacheClaim(c, "complete:" + slip.id, kReturnPaceS))
-        return {"ignored",
-                "approved; a return asked for its completion less than " + std::to_string(kReturnPaceS) +
-                    " s ago (pay/check completes it)",
-                A::kAccepted};
+    // they like, and each was a capture call held open in a worker (review s25-attack #1); a
+    // webhook's twins cost their sender as little, and each was a capture call on our credentials.
+    // The first asks at once; the key is the one returns have always used.
+    if (!store::CacheClaim(c, "complete:" + slip.id, kAskPaceS)) return Paced(c, slip);
     providers::QueryResult q = providers::MeteredComplete(p, *ev.merchant, slip.id, slip.provider_ref);
     using S = providers::QueryResult::State;
     if (q.state == S::kPaid) return SettleOnAnswer(c, p, ev, q, "completed", row_id);
