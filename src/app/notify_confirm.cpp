@@ -6,13 +6,40 @@
 #include "orderpay/providers/metered.hpp"
 #include "orderpay/store/cache.hpp"
 #include "orderpay/store/orders.hpp"
+#include "orderpay/store/rows.hpp"
 #include "orderpay/store/settle.hpp"
 
 namespace orderpay::app {
 
 namespace {
 
-constexpr std::int64_t kReturnPaceS = 2;
+// One completion asked of the provider per slip per kAskPaceS, across the workers, whoever asks:
+// a buyer's return (unsigned) or a webhook (its signature binds only a CRC32 of the body, so one
+// genuine transmission makes any number of verified twins naming the slip). Shared, so a return
+// and the approval webhook for the same slip make one capture call between them.
+constexpr std::int64_t kAskPaceS = 2;
+
+// The loser of a return's and a webhook's race for a slip, judged on the slip as it was read
+// before the winner settled it, says so rather than "can no longer take money" or "paced".
+std::optional<NotifyDecision> PaidMeanwhile(db::Connection& c, const store::SlipRow& slip) {
+    std::optional<store::SlipRow> now = store::FindSlip(c, slip.id);
+    if (!now || now->st != domain::SlipState::kOk) return std::nullopt;
+    return NotifyDecision{"duplicate", "slip already paid (completed meanwhile on another message)",
+                          providers::NotifyAnswer::kAccepted};
+}
+
+// A completion not asked for now: another message for the slip asked less than kAskPaceS ago,
+// and its answer is recorded on its own row. "paced: " (PACED_RE, src/store/sql_text.hpp) goes
+// with the inbox's unverified rows: nothing was done on its word, and pay/check's and
+// reconcile's queries complete an approved slip on their own pace.
+NotifyDecision Paced(db::Connection& c, const store::SlipRow& slip) {
+    using A = providers::NotifyAnswer;
+    if (std::optional<NotifyDecision> d = PaidMeanwhile(c, slip)) return *d;
+    return {"ignored",
+            "paced: approved; its completion was asked for less than " + std::to_string(kAskPaceS) +
+                " s ago (that answer, pay/check or reconcile completes it)",
+            A::kAccepted};
+}
 
 // Settles a slip on the provider's own answer (Complete's or ConfirmPaid's), never on the
 // message that prompted the call: `what` names that call in the inbox. The verdict of the stored
@@ -48,20 +75,22 @@ NotifyDecision Complete(db::Connection& c, const providers::Provider& p, const N
     const store::SlipRow& slip = *ev.slip;
     if (slip.st == domain::SlipState::kOk)
         return found({"duplicate", "slip already paid", A::kAccepted}, "COMPLETED");
-    if (!slip.Open() || slip.superseded || !store::OrderPayableNow(c, slip.order_id, slip.id))
+    if (!slip.Open() || slip.superseded || !store::OrderPayableNow(c, slip.order_id, slip.id)) {
+        if (slip.Open())
+            if (std::optional<NotifyDecision> d = PaidMeanwhile(c, slip)) return found(*d, "COMPLETED");
         return found({"ignored", "approved, not completed: slip " + slip.id + " can no longer take money",
                       A::kAccepted},
                      "CLOSED");
+    }
     // A buyer's return is unsigned: anyone holding the PayPal order id may send it as often as
-    // they like, and each was a capture call held open in a worker (review s25-attack #1). From
-    // returns, one completion per slip per kReturnPaceS across the workers; pay/check's and
-    // reconcile's queries complete it too, on their own pace. Nothing was asked: not known.
-    if (!ev.notice.may_settle && !store::CacheClaim(c, "complete:" + slip.id, kReturnPaceS))
-        return found({"ignored",
-                      "approved; a return asked for its completion less than " +
-                          std::to_string(kReturnPaceS) + " s ago (pay/check completes it)",
-                      A::kAccepted},
-                     "UNKNOWN");
+    // they like, and each was a capture call held open in a worker (review s25-attack #1); a
+    // webhook's twins cost their sender as little, and each was a capture call on our credentials.
+    // The first asks at once; the key is the one returns have always used. A paced one asked
+    // nothing: its state is not known here, unless another message settled it meanwhile.
+    if (!store::CacheClaim(c, "complete:" + slip.id, kAskPaceS)) {
+        NotifyDecision d = Paced(c, slip);
+        return found(d, d.verdict == "duplicate" ? "COMPLETED" : "UNKNOWN");
+    }
     providers::QueryResult q = providers::MeteredComplete(p, *ev.merchant, slip.id, slip.provider_ref);
     using S = providers::QueryResult::State;
     // Paid at the provider even when our settlement refuses what it says (its amount): the

@@ -74,7 +74,8 @@ const db::Statement kNotifyList{"notify_list", "SELECT " NOTIFY_COLS
 // `error` because the signature could not be checked when it came (UNCHECKED_RE: PayPal's
 // certificate not downloadable; a genuine webhook is resent for 3 days and settled then, or its
 // payment found by reconcile's query). And browsers' returns (RETURN_RE) of every verdict but
-// settled: anyone can send them, and none is a report (review s27-attack #2). Of the decided
+// settled: anyone can send them, and none is a report (review s27-attack #2); so too webhooks
+// whose provider call was paced (PACED_RE), which a CRC32 twin makes at will. Of the decided
 // verdict $3, through migration 021's index of decided rows, and 013's of undecided ones; no
 // other `error` row is ever dropped.
 const db::Statement kNotifyPruneUnverified{
@@ -82,7 +83,8 @@ const db::Statement kNotifyPruneUnverified{
     "DELETE FROM notifications WHERE id IN (SELECT n.id FROM notifications n "
     "WHERE n.verdict = $3::text AND n.verdict IN ('settled', 'duplicate', 'ignored', 'rejected') "
     "AND n.ct < now() - make_interval(secs => $1::float8) AND (n.reason ~ " UNVERIFIED_RE
-    " OR n.reason ~ " RETURN_RE ") ORDER BY n.ct LIMIT $2 FOR UPDATE SKIP LOCKED)"};
+    " OR n.reason ~ " RETURN_RE " OR n.reason ~ " PACED_RE
+    ") ORDER BY n.ct LIMIT $2 FOR UPDATE SKIP LOCKED)"};
 const db::Statement kNotifyPruneUnchecked{
     "notify_prune_unchecked",
     "DELETE FROM notifications WHERE id IN (SELECT n.id FROM notifications n "

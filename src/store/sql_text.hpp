@@ -35,6 +35,9 @@
 // A browser's return (Alipay's GET return, PayPal's return and cancel), whatever came of it but a
 // settlement: anyone may send or replay one, and it is never a provider's report (app::Decide).
 #define RETURN_RE "'^return: '"
+// A webhook whose provider call was paced (app/notify_confirm.cpp: another message for the slip
+// asked a moment before): nothing was done on its word, and a CRC32 twin makes any number of them.
+#define PACED_RE "'^paced: '"
 // A stored notification that is such a report, or a refund conflict: the inbox keeps it whatever
 // its age (store::PruneNotifications), since it is the only record of money in doubt.
 #define NOTIFY_KEPT(n)                                                                                    \

@@ -219,3 +219,34 @@ def test_order_refunded_while_the_page_waits_shows_refunded(browser, shots):
     assert not visible(b, "#qr") and not visible(b, "#sandbox")
     assert b.evaluate("document.getElementById('buy').disabled") is False
     b.screenshot(os.path.join(shots, "checkout-refunded.png"))
+
+
+def test_checks_failing_past_expiry_leave_the_order_unknown_not_expired(browser, shots):
+    """The page judged expiry from the last check that answered: with every later check failing
+    (the network down), it said "expired" 5 minutes past expi and enabled Buy again, though a
+    payment made just before expi may have settled unseen. Now its state is unknown, it keeps
+    asking, and only a check that answers ends it."""
+    b = browser
+    b.events.clear()
+    order_id = buy_one_tea(b, "zfb.qrcode")
+    move_expiry(order_id, 5 * 60 - 20)  # the page's give-up comes 20 s from now
+    b.wait_for("document.getElementById('status').dataset.state === 'expiring'", timeout=20)
+    b.send("Network.emulateNetworkConditions", offline=True, latency=0, downloadThroughput=-1, uploadThroughput=-1)
+    try:
+        b.wait_for("document.getElementById('status').dataset.state === 'unknown'", timeout=20)
+        time.sleep(25)  # past the give-up, checks still failing: never "expired"
+        assert state(b) == "unknown", b.evaluate("document.getElementById('status').textContent")
+        assert "Cannot tell whether order %s was paid" % order_id in b.evaluate(
+            "document.getElementById('status').textContent")
+        assert b.evaluate("document.getElementById('buy').disabled") is True
+        assert not visible(b, "#qr") and not visible(b, "#sandbox")
+        b.screenshot(os.path.join(shots, "checkout-unknown.png"))
+    finally:
+        b.send("Network.emulateNetworkConditions", offline=False, latency=0, downloadThroughput=-1,
+               uploadThroughput=-1)
+    # A check answers again: still unpaid this long past expi, so now it is given up as expired.
+    b.wait_for("document.getElementById('status').dataset.state === 'expired'", timeout=20)
+    assert b.evaluate("document.getElementById('buy').disabled") is False
+    assert b.page_errors() == []
+    cli("expire")
+    assert psql("SELECT or_st FROM orders WHERE id = '%s'" % order_id) == "FA"

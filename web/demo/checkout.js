@@ -1,6 +1,7 @@
 // The demo checkout's behaviour: pay/buy, the QR code from pay/qr (or a link for re_tp LINK),
 // pay/check polled with back-off until the order is paid or closed (past its expiry too, until
-// the expire timer has failed it), and in the dev stack a button that pays through paysim's
+// the expire timer has failed it; while checks fail past expiry its state is unknown, never
+// expired), and in the dev stack a button that pays through paysim's
 // /sim/pay (served on the same origin by the dev nginx).
 'use strict';
 
@@ -11,7 +12,8 @@
   // An order stays NW/WT past its expi until `orderpay expire` (a timer, every minute) has closed
   // its slip and failed it; a payment sent just before expi may also still be on its way. The page
   // keeps asking that long, and this much longer before it gives the order up as expired itself
-  // (the provider's code stopped taking money at expi: nothing new can pay it).
+  // (the provider's code stopped taking money at expi: nothing new can pay it). Judged only on an
+  // answer: while checks fail, a payment made just before expi may have settled unseen.
   const GIVE_UP_AFTER_EXPI_MS = 5 * 60 * 1000;
   let order = null;
   let open = false;  // `order` is still to be paid: polled, and Buy stays disabled
@@ -198,18 +200,32 @@
     pollTimer = null;
     if (!order || !open) return;
     const id = order.id;
+    let answered = false;
     try {
       const o = await call('GET', 'check', { id: id });
       if (!order || order.id !== id) return;  // a new checkout began meanwhile
       if ($('error').textContent.startsWith(CHECK_FAILED)) showError('');  // only our own
       show(o);
+      answered = true;
     } catch (e) {
       showError(CHECK_FAILED + e.message + ' (retrying)');
     }
     if (!open || !order || order.id !== id) return;
-    // Still open this long after expi, by the last answer: the timer is late or cannot close the
-    // slip; the code stopped taking money at expi, so the shopper is told and may buy again.
-    if (serverNow() >= order.expi + GIVE_UP_AFTER_EXPI_MS) return finish('expired', expiredText(order));
+    if (answered && serverNow() >= order.expi + GIVE_UP_AFTER_EXPI_MS) {
+      // Still open this long after expi, by this answer: the timer is late or cannot close the
+      // slip; the code stopped taking money at expi, so the shopper is told and may buy again.
+      return finish('expired', expiredText(order));
+    }
+    if (!answered && serverNow() >= order.expi) {
+      // Past expi with no answer: it may have been paid just before, so its state is unknown, not
+      // expired, and Buy stays disabled (a second order would be a second payment) until a check
+      // answers.
+      setStatus('unknown', 'Cannot tell whether order ' + order.id + ' was paid: checking it fails. ' +
+        'Still trying; please do not pay again.');
+      $('qr').hidden = true;
+      $('sandbox').hidden = true;
+      $('paylink').hidden = true;
+    }
     delay = Math.min(delay * 1.6, 8000);
     pollTimer = setTimeout(poll, delay);
   }
