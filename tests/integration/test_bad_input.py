@@ -6,6 +6,7 @@ nothing; none of them may ever be a 500."""
 import contextlib
 import json
 import os
+import re
 import shutil
 import socket
 import ssl
@@ -442,6 +443,11 @@ def test_production_nginx_serves_openapi(prod_nginx):
     assert st == 200 and headers["content-type"] == "application/yaml", (st, headers)
     with open(os.path.join(REPO, "api", "openapi.yaml"), "rb") as f:
         assert body == f.read()
+    # Its location's own add_header (Cache-Control) drops the server's unless it repeats them
+    # (review s28-newuser #11): the same headers as every other reply.
+    assert headers.get("cache-control") == "public, max-age=300", headers
+    assert headers.get("strict-transport-security") == "max-age=63072000", headers
+    assert re.fullmatch(r"[0-9a-f]{32}", headers.get("x-request-id", "")), headers
 
 
 def test_production_nginx_limits_connections_per_address(prod_nginx):
