@@ -38,8 +38,9 @@ FulfilAnswer DescribeFulfil(const std::string& id, store::FulfilStep step, const
         return {FulfilOutcome::kRefused,
                 is +
                     ", but a void of its payment was sent and the provider has not said whether it gave "
-                    "the money back (orderpay reconcile lists it VOID): " +
-                    (ship ? "ship" : "close") + " it once reconcile no longer does"};
+                    "the money back: " +
+                    (ship ? "ship" : "close") + " it once the provider has answered",
+                "orderpay reconcile lists it VOID until then"};
     if (row.or_st == (ship ? "OK" : "SP")) {
         // The only other reason the UPDATE leaves it: refunds that are not FAIL cover the payment.
         return {FulfilOutcome::kRefused,
@@ -49,7 +50,7 @@ FulfilAnswer DescribeFulfil(const std::string& id, store::FulfilStep step, const
                     (ship ? "ship" : "close") + " it then"};
     }
     if (!ship && row.or_st == "OK")
-        return {FulfilOutcome::kRefused, is + ": ship it first (orderpay order ship " + id + ")"};
+        return {FulfilOutcome::kRefused, is + ": ship it first", "orderpay order ship " + id};
     return {FulfilOutcome::kRefused,
             is + (ship ? ": only a paid order (OK) is shipped" : ": only a shipped order (SP) is done")};
 }

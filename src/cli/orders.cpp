@@ -101,7 +101,7 @@ int OrderCmd(Env& env, const Args& a) {
             std::cout << r.message << '\n';
             return 0;
         }
-        std::cerr << "orderpay: " << r.message << '\n';
+        std::cerr << "orderpay: " << r.message << (r.cli_hint.empty() ? "" : " (" + r.cli_hint + ")") << '\n';
         return 1;
     }
     throw UsageError(

@@ -1,7 +1,8 @@
 // POST /api/{site}/admin/ship and admin/done (operators, API key), body {"order":"ID"}: an order
 // of goods shipped (OK -> SP) or done (SP -> DN), as `orderpay order ship|done`. Replies the
-// order as admin/order does; a repeat (the order is there already) is 200 too, so a back office
-// can retry after a timeout; any other state is 409 e.www.order.state naming it.
+// order as admin/order does, with "changed" and the CLI's line in "msg": a repeat (the order is
+// there already) is 200 too, so a back office can retry after a timeout, and "changed":false
+// tells it another call got there first. Any other state is 409 e.www.order.state naming it.
 #include "orderpay/app/fulfil.hpp"
 #include "orderpay/app/order_view.hpp"
 #include "orderpay/domain/ids.hpp"
@@ -21,6 +22,8 @@ http::Response Step(app::Context& ctx, app::Call& call, const http::Request& req
         return http::Fail(http::Err::kTooLarge, "a ship or done request is at most 4096 bytes");
     rapidjson::Document doc;
     if (auto bad = http::ParseJsonObjectBody(req, doc)) return *bad;
+    // There is nowhere to keep a carrier or tracking number: refused, not dropped unseen.
+    if (auto bad = http::RefuseUnknownFields(doc, {"order"})) return *bad;
     auto it = doc.FindMember("order");
     if (it == doc.MemberEnd() || it->value.IsNull()) return http::Fail(http::Err::kNilId, "order is missing");
     if (!it->value.IsString()) return http::Fail(http::Err::kInvalidField, "order must be a string");
@@ -33,7 +36,13 @@ http::Response Step(app::Context& ctx, app::Call& call, const http::Request& req
     if (!app::LoadOrder(ctx.db(), call.site.id, id, &json)) return http::Fail(http::Err::kNoSuchObject);
     if (a.outcome == app::FulfilOutcome::kRefused)
         return http::Fail(http::Err::kOrderState, a.message, "{\"order\":" + json + "}");
-    return http::Ok(json);
+    // The envelope's data stays the order exactly as admin/order's; what this call did goes beside
+    // it, as msg goes beside an error's data.
+    const bool changed = a.outcome == app::FulfilOutcome::kMoved;
+    http::Response ok = http::Ok(json);
+    ok.body = std::string("{\"ok\":true,\"changed\":") + (changed ? "true" : "false") +
+              ",\"msg\":" + http::JsonString(a.message) + ",\"data\":" + json + "}";
+    return ok;
 }
 
 }  // namespace

@@ -26,13 +26,7 @@ std::optional<http::Response> ReadObject(const http::Request& req, rapidjson::Do
     if (req.body.size() > kMaxTicketBody)
         return http::Fail(http::Err::kTooLarge, "a ticket request is at most 4096 bytes");
     if (auto bad = http::ParseJsonObjectBody(req, doc)) return bad;
-    for (auto it = doc.MemberBegin(); it != doc.MemberEnd(); ++it) {
-        std::string_view name(it->name.GetString(), it->name.GetStringLength());
-        bool ok = false;
-        for (std::string_view k : known) ok = ok || k == name;
-        if (!ok) return Invalid("unknown field " + std::string(name.substr(0, 64)));
-    }
-    return std::nullopt;
+    return http::RefuseUnknownFields(doc, known);
 }
 
 // The member as a string; nullopt when absent or null. `bad` is set when it is another type.

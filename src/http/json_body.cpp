@@ -1,5 +1,5 @@
-// The JSON-object body preamble shared by pay/buy and admin/refund, so that both answer a wrong
-// media type, bad text or bad JSON with the same codes and messages.
+// The JSON-object body preamble shared by the JSON endpoints, so that all answer a wrong media
+// type, bad text, bad JSON or (where they read strictly) an unknown field with the same codes.
 #include "orderpay/http/json_body.hpp"
 
 #include "orderpay/http/reply.hpp"
@@ -13,6 +13,17 @@ std::optional<Response> ParseJsonObjectBody(const Request& req, rapidjson::Docum
     if (check.fault != JsonFault::kNone)
         return Fail(Err::kBadJson, "request body is not valid JSON: " + check.reason);
     if (!doc.IsObject()) return Fail(Err::kBadJson, "request body must be a JSON object");
+    return std::nullopt;
+}
+
+std::optional<Response> RefuseUnknownFields(const rapidjson::Document& doc,
+                                            std::initializer_list<std::string_view> known) {
+    for (auto it = doc.MemberBegin(); it != doc.MemberEnd(); ++it) {
+        std::string_view name(it->name.GetString(), it->name.GetStringLength());
+        bool ok = false;
+        for (std::string_view k : known) ok = ok || k == name;
+        if (!ok) return Fail(Err::kInvalidField, "unknown field " + std::string(name.substr(0, 64)));
+    }
     return std::nullopt;
 }
 

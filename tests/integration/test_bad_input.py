@@ -6,6 +6,7 @@ nothing; none of them may ever be a 500."""
 import contextlib
 import json
 import os
+import re
 import shutil
 import socket
 import ssl
@@ -442,6 +443,11 @@ def test_production_nginx_serves_openapi(prod_nginx):
     assert st == 200 and headers["content-type"] == "application/yaml", (st, headers)
     with open(os.path.join(REPO, "api", "openapi.yaml"), "rb") as f:
         assert body == f.read()
+    # Its location's own add_header (Cache-Control) drops the server's unless it repeats them
+    # (review s28-newuser #11): the same headers as every other reply.
+    assert headers.get("cache-control") == "public, max-age=300", headers
+    assert headers.get("strict-transport-security") == "max-age=63072000", headers
+    assert re.fullmatch(r"[0-9a-f]{32}", headers.get("x-request-id", "")), headers
 
 
 def test_production_nginx_limits_connections_per_address(prod_nginx):
@@ -466,6 +472,40 @@ def test_production_nginx_limits_connections_per_address(prod_nginx):
     # Once they are gone, the same address is served again (nginx's 502: nothing listens behind it).
     reply = raw_request(prod_nginx, b"GET /api/demo/pay/check HTTP/1.1\r\nHost: shop.example.com\r\n\r\n", tls=True)
     expect_json_error(reply, 502, "e.sys.unavailable")
+
+
+def test_production_nginx_gives_the_back_office_a_limit_of_its_own(prod_nginx):
+    """A back office ships a day's orders from one address: admin/* (but admin/ticket, which has
+    its own) is limited at 50 r/s, bursts of 100, not at the shoppers' 10 r/s, bursts of 20, which
+    refused a loop over admin/done after ~24 calls (review s28-newuser #5). Requests pipelined on
+    one connection (one in flight at a time); nginx's own 502 means passed: nothing listens."""
+    def pipeline(req, n, source):
+        ctx = ssl.create_default_context()
+        ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+        sock = socket.create_connection(("127.0.0.1", prod_nginx), timeout=30, source_address=source)
+        with ctx.wrap_socket(sock) as s:
+            s.sendall(req * (n - 1) + req.replace(b"Host:", b"Connection: close\r\nHost:"))
+            out = read_until_close(s)
+        return out.count(b"HTTP/1.1 502 "), out.count(b"HTTP/1.1 429 ")
+
+    body = b'{"order":"k3v9x0q2m7c1z8w4r6t5y2u1pa"}'
+    done = (b"POST /api/demo/admin/done HTTP/1.1\r\nHost: shop.example.com\r\nAuthorization: Bearer x\r\n"
+            b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+    order = b"GET /api/demo/admin/order?id=k3v9x0q2m7c1z8w4r6t5y2u1pa HTTP/1.1\r\nHost: shop.example.com\r\n\r\n"
+    for req, source in ((done, "127.0.0.4"), (order, "127.0.0.5")):
+        passed, refused = pipeline(req, 60, (source, 0))
+        assert (passed, refused) == (60, 0), (req[:30], passed, refused)
+        time.sleep(2.5)  # 50 r/s refills the burst of 100 within 2 s
+        # A flood beyond the burst is still refused.
+        passed, refused = pipeline(req, 200, (source, 0))
+        assert passed + refused == 200 and 100 <= passed <= 160 and refused >= 40, (req[:30], passed, refused)
+        time.sleep(2.5)  # 50 r/s refills the burst of 100 within 2 s
+        expect_json_error(raw_request(prod_nginx, req.replace(b"Host:", b"Connection: close\r\nHost:"), tls=True,
+                                      source=(source, 0)), 502, "e.sys.unavailable")
+    # The shoppers' endpoints keep their own limit (10 r/s, bursts of 20) from the same address.
+    check = b"GET /api/demo/pay/check HTTP/1.1\r\nHost: shop.example.com\r\n\r\n"
+    passed, refused = pipeline(check, 60, ("127.0.0.4", 0))
+    assert passed + refused == 60 and 20 <= passed <= 40 and refused >= 20, (passed, refused)
 
 
 def test_production_nginx_metrics_only_for_the_allowlist(prod_nginx):

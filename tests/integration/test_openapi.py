@@ -175,6 +175,7 @@ def test_nginx_serves_the_document():
     st, _, raw, hdrs = http("GET", STACK["ORDERPAY_URL"] + "/api/openapi.yaml")
     assert st == 200
     assert hdrs["content-type"] == "application/yaml"
+    assert hdrs.get("x-request-id"), hdrs  # its location's add_header must repeat the server's
     with open(openapi_check.DOC_PATH, "rb") as f:
         assert raw == f.read(), "the stack serves a stale copy: restart it (deploy/stack.sh up copies the file)"
     assert "location = /api/openapi.yaml" in src("nginx/orderpay.conf")

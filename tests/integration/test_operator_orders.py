@@ -142,6 +142,25 @@ def test_two_processes_ship_one_order_one_ships_the_other_is_told():
     assert row(order["id"]) == ("SP", True, False)
 
 
+def test_two_back_office_calls_ship_one_order_one_is_told_it_changed_nothing():
+    """Both answered 200 (a retry must succeed), but only one says "changed": true, so two back
+    office users no longer both believe they shipped it (review s28-newuser #9)."""
+    from concurrent.futures import ThreadPoolExecutor
+    k, order = key(), paid_order()
+    locker = Locker("SELECT 1 FROM orders WHERE id = '%s' FOR UPDATE" % order["id"])
+    try:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            calls = [pool.submit(admin, "POST", "ship", k, {"order": order["id"]}) for _ in range(2)]
+            assert wait_for(lambda: lock_waiters("SET or_st = 'SP'") >= 2, 10)
+            locker.release()
+            replies = [c.result(timeout=30) for c in calls]
+    finally:
+        locker.release()
+    assert [st for st, _, _, _ in replies] == [200, 200], replies
+    assert sorted(body["changed"] for _, body, _, _ in replies) == [False, True], replies
+    assert row(order["id"]) == ("SP", True, False)
+
+
 def test_refunds_of_shipped_and_done_orders_follow_the_refund_rules():
     k = key()
     # Partly refunded: still shipped, and ships; refunded in full from SP: RF.
@@ -179,20 +198,40 @@ def test_refunds_of_shipped_and_done_orders_follow_the_refund_rules():
 def test_the_operator_api_ships_and_closes_and_refuses_what_it_must():
     k = key()
     order = paid_order()
+    # A carrier or tracking number has nowhere to go: refused by name, not dropped (s28-newuser #9).
+    st, body, raw, _ = admin("POST", "ship", k, {"order": order["id"], "tracking": "SF123"})
+    assert st == 400 and body["errCode"] == "e.www.order.invalid.field", raw
+    assert body["msg"] == "unknown field tracking", raw
+    assert row(order["id"]) == ("OK", False, False)
     st, body, raw, _ = admin("POST", "ship", k, {"order": order["id"]})
     assert st == 200 and body["data"]["or_st"] == "SP" and body["data"]["sp_at"], raw
     assert body["data"]["id"] == order["id"] and "refunds" in body["data"], raw  # as admin/order
+    # The reply says what this call did, in the CLI's words.
+    assert body["changed"] is True and body["msg"] == "order %s shipped (OK -> SP)" % order["id"], raw
     st, body, raw, _ = admin("POST", "ship", k, {"order": order["id"]})  # a retry
     assert st == 200 and body["data"]["or_st"] == "SP", raw
+    assert body["changed"] is False and body["msg"] == "order %s is SP (shipped) already" % order["id"], raw
+    assert ship(order["id"]).stdout.strip() == body["msg"]  # the CLI says the same
+    st, body, raw, _ = admin("POST", "done", k, {"order": order["id"], "carrier": "SF"})
+    assert st == 400 and body["msg"] == "unknown field carrier" and row(order["id"])[0] == "SP", raw
     st, body, raw, _ = admin("POST", "done", k, {"order": order["id"]})
     assert st == 200 and body["data"]["or_st"] == "DN" and body["data"]["dn_at"], raw
+    assert body["changed"] is True and body["msg"] == "order %s done (SP -> DN)" % order["id"], raw
     st, body, raw, _ = admin("POST", "done", k, {"order": order["id"]})
     assert st == 200 and body["data"]["or_st"] == "DN", raw
+    assert body["changed"] is False and body["msg"] == "order %s is DN (done) already" % order["id"], raw
+    st, body, raw, _ = admin("POST", "ship", k, {"order": order["id"]})  # done implies shipped
+    assert st == 200 and body["changed"] is False and "is DN (done) already" in body["msg"], raw
 
     other = paid_order()
     unpaid = buy_ok("wx.qrcode")
     st, body, raw, _ = admin("POST", "done", k, {"order": other["id"]})
     assert st == 409 and body["errCode"] == "e.www.order.state" and "is OK" in body["msg"], raw
+    # An API caller is not told to run a CLI command; the CLI keeps its hint.
+    assert body["msg"] == "order %s is OK (paid, not shipped): ship it first" % other["id"], raw
+    res = done(other["id"])
+    assert res.returncode == 1 and res.stderr.strip() == "orderpay: %s (orderpay order ship %s)" % (
+        body["msg"], other["id"]), res
     st, body, raw, _ = admin("POST", "ship", k, {"order": unpaid["id"]})
     assert st == 409 and body["errCode"] == "e.www.order.state" and "is WT" in body["msg"], raw
     assert body["data"]["order"]["id"] == unpaid["id"], raw
@@ -330,6 +369,7 @@ def test_an_order_whose_payment_a_void_may_have_given_back_is_neither_shipped_no
     assert res.returncode == 1 and "a void of its payment was sent" in res.stderr, res
     st, body, raw, _ = admin("POST", "ship", key(), {"order": order["id"]})
     assert st == 409 and body["errCode"] == "e.www.order.state", raw
+    assert "a void of its payment was sent" in body["msg"] and "orderpay" not in body["msg"], raw
     assert row(order["id"]) == ("OK", False, False) and row(later["id"]) == ("SP", True, False)
     # The provider said it kept the money (the void found the trade paid and left it): they go on.
     for o in (order, later):

@@ -22,6 +22,8 @@ unitdir=$DEST$PREFIX/lib/systemd/system
 grep -q "^ExecStart=$PREFIX/bin/orderpayd\$" "$unitdir/orderpayd.service" || fail "orderpayd.service ExecStart"
 grep -q "^ExecStart=$PREFIX/bin/orderpay expire\$" "$unitdir/orderpay-expire.service" || fail "expire ExecStart"
 grep -q "file://$PREFIX/share/doc/orderpay/README.md" "$unitdir/orderpayd.service" || fail "Documentation="
+# ProtectSystem=strict: without it no log_file can be written (README, log_file).
+grep -q "^LogsDirectory=orderpay\$" "$unitdir/orderpayd.service" || fail "orderpayd.service LogsDirectory="
 if grep -rn /usr/local "$unitdir"; then fail "a unit names /usr/local"; fi
 for f in share/orderpay/nginx/orderpay.conf share/orderpay/nginx/fastcgi_params.orderpay \
     share/doc/orderpay/examples/orderpay.conf share/doc/orderpay/README.md share/man/man1/orderpay.1 \

@@ -48,8 +48,22 @@ TEST(Fulfil, OtherStatesAreRefusedByName) {
     // Goods go OK -> SP -> DN, never OK -> DN; virtual goods have nothing to ship.
     const app::FulfilAnswer a = app::DescribeFulfil("o1", FulfilStep::kDone, Row("OK"));
     EXPECT_EQ(a.outcome, FulfilOutcome::kRefused);
-    EXPECT_NE(a.message.find("order ship o1"), std::string::npos) << a.message;
+    // The API says the same words as the CLI, but names no CLI command (review s28-newuser #9).
+    EXPECT_EQ(a.message, "order o1 is OK (paid, not shipped): ship it first");
+    EXPECT_EQ(a.cli_hint, "orderpay order ship o1");
     EXPECT_EQ(Ship(Row("DN", "Q")), FulfilOutcome::kRefused);
+}
+
+TEST(Fulfil, NoMessageNamesACliCommand) {
+    store::FulfilRow voiding = Row("OK");
+    voiding.voiding = true;
+    for (const store::FulfilRow& r :
+         {Row("OK"), Row("SP"), Row("DN"), Row("WT"), Row("RF"), Row("DN", "Q"), voiding})
+        for (FulfilStep step : {FulfilStep::kShip, FulfilStep::kDone})
+            EXPECT_EQ(app::DescribeFulfil("o1", step, r).message.find("orderpay"), std::string::npos)
+                << app::DescribeFulfil("o1", step, r).message;
+    EXPECT_EQ(app::DescribeFulfil("o1", FulfilStep::kShip, voiding).cli_hint,
+              "orderpay reconcile lists it VOID until then");
 }
 
 TEST(Fulfil, TheStateItLeavesButNotMovedMeansARefundOfAllOfIt) {

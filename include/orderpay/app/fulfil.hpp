@@ -19,7 +19,9 @@ enum class FulfilOutcome {
 
 struct FulfilAnswer {
     FulfilOutcome outcome = FulfilOutcome::kNoOrder;
-    std::string message;  // one line naming the order and its state
+    std::string message;   // one line naming the order and its state, said by the CLI and the API
+    std::string cli_hint;  // the operator command that goes on, for the CLI to add: an API caller
+                           // has no CLI (review s28-newuser #9)
 };
 
 /// What `row` (store::FulfilOrder's) means for the order `id`: pure, unit-tested.
