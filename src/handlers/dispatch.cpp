@@ -50,6 +50,7 @@ constexpr std::array kRoutes = {
     Route{"pay", "qr", unsigned(Method::kGet), Auth::kTicket, &Qr, &OrderIdCanExist},
     Route{"admin", "refund", unsigned(Method::kPost), Auth::kApiKey, &AdminRefund},
     Route{"admin", "order", unsigned(Method::kGet), Auth::kApiKey, &AdminOrder},
+    Route{"admin", "orders", unsigned(Method::kGet), Auth::kApiKey, &AdminOrders},
     Route{"admin", "ticket", unsigned(Method::kPost), Auth::kApiKey, &AdminTicket},
     Route{"admin", "ticket_revoke", unsigned(Method::kPost), Auth::kApiKey, &AdminTicketRevoke},
     Route{"admin", "ship", unsigned(Method::kPost), Auth::kApiKey, &AdminShip},

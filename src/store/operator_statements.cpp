@@ -1,6 +1,6 @@
 // The SQL text of the operator's writes: accounts and buyer tickets (the CLI and admin/ticket*),
-// and the fulfilment of orders (order ship|done, admin/ship|done). Listed for preparing in
-// statements.cpp's AllStatements.
+// and the fulfilment of orders (order ship|done, admin/ship|done, and the back office's list of
+// what to ship, admin/orders). Listed for preparing in statements.cpp's AllStatements.
 #include "orderpay/store/statements.hpp"
 
 namespace orderpay::store {
@@ -59,5 +59,16 @@ const db::Statement kOrderFulfilment{
     "WHERE r.slip_id = o.pay_id AND r.st IN ('NEW', 'PROCESSING') ORDER BY r.ct LIMIT 1) AS under_way, "
     "s.voiding_at IS NOT NULL AND NOT s.reversed AS voiding "
     "FROM orders o LEFT JOIN pay_slips s ON s.id = o.pay_id WHERE o.id = $1 AND o.site_id = $2"};
+
+// A page of the site's orders in one state, oldest first, after the last one of the page before
+// (its ct in microseconds since the epoch, exact as extract's numeric is, and its id: ct alone is
+// not unique). Found through migration 024's orders_site_state index in that order; the first
+// page starts after 0, before any order.
+const db::Statement kOrdersPage{
+    "orders_page",
+    "SELECT id, (extract(epoch from ct) * 1000000)::bigint AS ct_us FROM orders "
+    "WHERE site_id = $1 AND or_st = $2 "
+    "AND (ct, id) > (timestamptz 'epoch' + $3::bigint * interval '1 microsecond', $4::text) "
+    "ORDER BY ct, id LIMIT $5"};
 
 }  // namespace orderpay::store

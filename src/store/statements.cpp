@@ -342,6 +342,7 @@ std::span<const db::Statement> AllStatements() {
         &kOrderShip,
         &kOrderDone,
         &kOrderFulfilment,
+        &kOrdersPage,
         &kOrderByIdemKey,
         &kNotifyReceived,
         &kNotifyGet,

@@ -8,14 +8,14 @@ database is only read (pg_dump) and written through the stack's normal API and C
 It proves:
 - a database made by the previous release (migrations 001..022, applied by hand with psql and
   recorded in schema_migrations as src/db/migrations.cpp does) has the same schema as this
-  build's migrate with 023 reverted, and a pg_dump of the live database holds all of it; on that
-  copy (023 reverted), holding real orders (WT, OK, partly and
+  build's migrate with this release's 023 and 024 reverted, and a pg_dump of the live database
+  holds all of it; on that copy (023 and 024 reverted), holding real orders (WT, OK, partly and
   fully refunded RF, a superseded FAIL slip, refunds, notifications), `orderpay migrate` applies
-  exactly 023, says "schema up to date" the second time, and `audit`, `order list`, `expire` and
-  `reconcile` work on the upgraded data; 023 takes the caller's Cookie, Authorization and
-  Proxy-Authorization out of inbox rows the previous release stored, and nothing else; a copy from
-  before 019 (expire's column; 022, 021 and 020 reverted too) still expires before it is migrated;
-  a copy six releases back (022, 021, 020, 019 and 018 reverted too) takes all six;
+  exactly 023 and 024, says "schema up to date" the second time, and `audit`, `order list`,
+  `expire` and `reconcile` work on the upgraded data; 023 takes the caller's Cookie, Authorization
+  and Proxy-Authorization out of inbox rows the previous release stored, and nothing else; a copy
+  from before 019 (expire's column; 022, 021 and 020 reverted too) still expires before it is
+  migrated; a copy six releases back (022, 021, 020, 019 and 018 reverted too) takes them all;
 - four `orderpay migrate` at once on an empty database apply each migration exactly once and
   leave the complete schema, and all exit 0 (a first-time race in CREATE TABLE schema_migrations
   made some exit 1);
@@ -47,7 +47,9 @@ from test_fcgi_raw import request as fcgi_request
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MIGRATIONS = sorted(os.path.basename(p) for p in glob.glob(os.path.join(REPO, "sql", "[0-9]*.sql")))
-LAST = MIGRATIONS[-1]
+# This release's migrations: the previous release's database lacks exactly these.
+NEW = ["023_scrub_stored_credentials.sql", "024_orders_by_state.sql"]
+PREV = MIGRATIONS[:-len(NEW)]
 PSQL = os.path.join(STACK["PGBIN"], "psql")
 RECORD_TABLE = ("CREATE TABLE IF NOT EXISTS schema_migrations "
                 "(name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())")
@@ -216,11 +218,12 @@ AUDIT_BEFORE_REVERT = {}
 
 
 def revert_last(db):
-    """Undoes migration 023 (its record): the previous release's database. 023 changes data only
-    (it scrubs credentials out of old inbox rows, which cannot be put back): the schema is the
-    previous release's once its record is gone."""
-    assert LAST == "023_scrub_stored_credentials.sql", "this test reverts 023; update it for %s" % LAST
-    pg(db, "-1", "-c", "DELETE FROM schema_migrations WHERE name = '%s'" % LAST)
+    """Undoes this release's migrations: 024 (its index and its record) and 023 (its record): the
+    previous release's database. 023 changes data only (it scrubs credentials out of old inbox
+    rows, which cannot be put back): the schema is the previous release's once its record is gone."""
+    assert MIGRATIONS[-len(NEW):] == NEW, "this test reverts %s; update it for %s" % (NEW, MIGRATIONS[-len(NEW):])
+    pg(db, "-1", "-c", "DROP INDEX orders_site_state",
+       "-c", "DELETE FROM schema_migrations WHERE name IN ('%s')" % "', '".join(NEW))
 
 
 M022 = "022_sessions_by_account.sql"
@@ -299,8 +302,8 @@ def revert_018(db):
 
 def test_the_reverted_copy_is_exactly_the_previous_release_schema(newdb, old_copy):
     by_hand = newdb()
-    apply_by_hand(by_hand, MIGRATIONS[:-1])
-    assert recorded(by_hand) == recorded(old_copy) == MIGRATIONS[:-1]
+    apply_by_hand(by_hand, PREV)
+    assert recorded(by_hand) == recorded(old_copy) == PREV
     # The main database may hold other tests' artifacts (a trigger function), so the previous
     # release is also made from nothing: this build's migrate on an empty database, 023 reverted.
     fresh = newdb()
@@ -329,13 +332,14 @@ def test_upgrade_with_real_data_applies_only_the_missing_migration(old_copy, see
     audit_before = AUDIT_BEFORE_REVERT[old_copy]
     # 023 changes old inbox rows only: the CLI runs and says to migrate.
     unmigrated = op(old_copy, "audit")
-    assert "lacks 1 migration(s), from %s: run orderpay migrate" % LAST in unmigrated.stderr, unmigrated.stderr
+    assert "lacks %d migration(s), from %s: run orderpay migrate" % (len(NEW), NEW[0]) in unmigrated.stderr, \
+        unmigrated.stderr
     assert (unmigrated.returncode, re.sub(r"by \d+ s", "by N s", unmigrated.stdout)) == (
         audit_before.returncode, re.sub(r"by \d+ s", "by N s", audit_before.stdout))
 
     res = op(old_copy, "migrate")
     assert res.returncode == 0, res.stdout + res.stderr
-    assert res.stdout.splitlines() == ["applied " + LAST, "migrated"]
+    assert res.stdout.splitlines() == applied_from(NEW[0])
     assert recorded(old_copy) == MIGRATIONS
 
     again = op(old_copy, "migrate")
@@ -400,7 +404,7 @@ def test_migrate_takes_stored_credentials_out_of_old_inbox_rows(old_copy):
              "WHERE id NOT IN (%s)" % ids
     others_before = q(old_copy, others)
     res = op(old_copy, "migrate")
-    assert res.returncode == 0 and res.stdout.splitlines() == ["applied " + LAST, "migrated"], \
+    assert res.returncode == 0 and res.stdout.splitlines() == applied_from(NEW[0]), \
         res.stdout + res.stderr
     got = dict(line.split("|", 1) for line in q(old_copy, "SELECT id, header_form FROM notifications "
                                                          "WHERE id IN (%s)" % ids).splitlines())
@@ -420,9 +424,9 @@ def test_expire_before_migrate_still_expires_in_expiry_order(copy_before_019, se
     q(old_copy, "UPDATE orders SET expi = now() - interval '1 hour' WHERE id = '%s'" % seeded["expiring"])
     res = op(old_copy, "expire", "--json")
     assert res.returncode == 0, res.stdout + res.stderr
-    assert "lacks 5 migration(s), from %s: run orderpay migrate" % M019 in res.stderr, res.stderr
+    assert "lacks %d migration(s), from %s: run orderpay migrate" % (len(NEW) + 4, M019) in res.stderr, res.stderr
     assert q(old_copy, "SELECT or_st FROM orders WHERE id = '%s'" % seeded["expiring"]) == "FA"
-    assert recorded(old_copy) == MIGRATIONS[:-5]
+    assert recorded(old_copy) == MIGRATIONS[:-(len(NEW) + 4)]
     res = op(old_copy, "migrate")
     assert res.returncode == 0 and res.stdout.splitlines() == applied_from(M019), \
         res.stdout + res.stderr
@@ -432,8 +436,8 @@ def test_expire_before_migrate_still_expires_in_expiry_order(copy_before_019, se
 
 def test_the_copy_six_releases_back_is_exactly_that_schema(newdb, older_copy):
     by_hand = newdb()
-    apply_by_hand(by_hand, MIGRATIONS[:-6])
-    assert recorded(by_hand) == recorded(older_copy) == MIGRATIONS[:-6]
+    apply_by_hand(by_hand, MIGRATIONS[:-(len(NEW) + 5)])
+    assert recorded(by_hand) == recorded(older_copy) == MIGRATIONS[:-(len(NEW) + 5)]
     fresh = newdb()
     res = op(fresh, "migrate")
     assert res.returncode == 0, res.stdout + res.stderr
@@ -461,7 +465,7 @@ def test_expire_leaves_the_inbox_alone_until_migrate_builds_its_index(newdb):
                 "('wx', 'site1', '\\x00', 'rejected', 'unverified: signature invalid', now() - interval '30 days') "
                 "RETURNING id").split()[0]
     res = op(db, "expire")
-    assert res.returncode == 0 and "lacks 3 migration(s)" in res.stderr, res.stdout + res.stderr
+    assert res.returncode == 0 and "lacks %d migration(s)" % (len(NEW) + 2) in res.stderr, res.stdout + res.stderr
     assert q(db, "SELECT count(*) FROM notifications WHERE id = %s" % row) == "1"
     assert op(db, "migrate").returncode == 0
     assert op(db, "expire").returncode == 0
@@ -626,7 +630,7 @@ def test_migrate_while_serving_buys_and_checks(old_copy):
             stop.set()
             for t in threads:
                 t.join(30)
-            assert res.returncode == 0 and res.stdout.splitlines() == ["applied " + LAST, "migrated"], \
+            assert res.returncode == 0 and res.stdout.splitlines() == applied_from(NEW[0]), \
                 res.stdout + res.stderr
             assert took < 10, took
             assert not errors, errors[:5]

@@ -24,8 +24,9 @@ extern const db::Statement kSlipInsert, kSlipGet, kSlipForUpdate, kSlipLive, kSl
     kSlipStampQueried, kSlipMarkVoiding, kSlipsVoidedPaid, kSlipVoidingDrop, kSlipVoidingDropRefunded,
     kSlipsUnconfirmed, kSlipsOfPaidOrdersFail, kSlipsNeedingAttention, kSlipsOfOrder, kOrderSite, kOrderState,
     kOrderPayableNow, kSlipByRef;
-// The operator's fulfilment: ship (OK -> SP), done (SP -> DN), and why neither happened.
-extern const db::Statement kOrderShip, kOrderDone, kOrderFulfilment;
+// The operator's fulfilment: ship (OK -> SP), done (SP -> DN), why neither happened, and the
+// back office's pages of orders in one state.
+extern const db::Statement kOrderShip, kOrderDone, kOrderFulfilment, kOrdersPage;
 // Sites' return pages and the providers' shared cache.
 extern const db::Statement kSiteReturnUrl, kCacheGet, kCachePut, kCacheDrop, kCacheClaim;
 // Notification inbox.

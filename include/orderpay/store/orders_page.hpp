@@ -1,0 +1,22 @@
+// The back office's list of a site's orders in one state (admin/orders), a page at a time.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "orderpay/db/connection.hpp"
+
+namespace orderpay::store {
+
+struct OrderPageRow {
+    std::string id;
+    std::int64_t ct_us = 0;  // its creation, in microseconds since the epoch: the page's cursor
+};
+
+/// Up to `limit` of the site's orders in state `state`, oldest first, created after (`after_us`,
+/// `after_id`); (0, "") for the first page.
+std::vector<OrderPageRow> OrdersPage(db::Connection& c, const std::string& site, const std::string& state,
+                                     std::int64_t after_us, const std::string& after_id, int limit);
+
+}  // namespace orderpay::store
