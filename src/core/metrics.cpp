@@ -19,24 +19,11 @@ namespace {
 
 // Every route handlers/dispatch.cpp serves, and every provider's pay/re_<id>: a unit test
 // (metrics_routes_test.cpp) fails when one is missing, since its requests would count as "other".
-constexpr std::array<std::string_view, 18> kRoutes = {"pay/buy",
-                                                      "pay/check",
-                                                      "pay/check_order",
-                                                      "pay/pay",
-                                                      "pay/qr",
-                                                      "pay/re_wx",
-                                                      "pay/re_zfb",
-                                                      "pay/re_paypal",
-                                                      "admin/refund",
-                                                      "admin/order",
-                                                      "admin/orders",
-                                                      "admin/ticket",
-                                                      "admin/ticket_revoke",
-                                                      "admin/ship",
-                                                      "admin/done",
-                                                      "healthz",
-                                                      "metrics",
-                                                      "other"};
+constexpr std::array<std::string_view, 19> kRoutes = {
+    "pay/buy",      "pay/check",           "pay/check_order", "pay/pay",      "pay/qr",      "pay/products",
+    "pay/re_wx",    "pay/re_zfb",          "pay/re_paypal",   "admin/refund", "admin/order", "admin/orders",
+    "admin/ticket", "admin/ticket_revoke", "admin/ship",      "admin/done",   "healthz",     "metrics",
+    "other"};
 constexpr std::array<int, 14> kStatuses = {200, 400, 401, 403, 404, 405, 409,
                                            413, 415, 429, 500, 502, 503, 504};
 constexpr std::size_t kStatusSlots = kStatuses.size() + 1;  // + "other"

@@ -19,9 +19,10 @@ namespace {
 using Handler = http::Response (*)(app::Context&, app::Call&, const http::Request&);
 using http::Method;
 
-// Who may call a route: a buyer (ticket in the query), or an operator (the site's API key in
-// Authorization: Bearer). A buyer ticket never opens an operator route.
-enum class Auth { kTicket, kApiKey };
+// Who may call a route: a buyer (ticket in the query), an operator (the site's API key in
+// Authorization: Bearer), or anyone (the site's catalogue). A buyer ticket never opens an
+// operator route.
+enum class Auth { kTicket, kApiKey, kAnyone };
 
 struct Route {
     std::string_view area;  // "pay" or "admin"
@@ -48,6 +49,7 @@ constexpr std::array kRoutes = {
     Route{"pay", "check_order", unsigned(Method::kGet), Auth::kTicket, &Check, &OrderIdCanExist},
     Route{"pay", "pay", unsigned(Method::kGet), Auth::kTicket, &Pay},
     Route{"pay", "qr", unsigned(Method::kGet), Auth::kTicket, &Qr, &OrderIdCanExist},
+    Route{"pay", "products", unsigned(Method::kGet), Auth::kAnyone, &Products},
     Route{"admin", "refund", unsigned(Method::kPost), Auth::kApiKey, &AdminRefund},
     Route{"admin", "order", unsigned(Method::kGet), Auth::kApiKey, &AdminOrder},
     Route{"admin", "orders", unsigned(Method::kGet), Auth::kApiKey, &AdminOrders},
@@ -142,7 +144,7 @@ http::Response Route_(app::Context& ctx, const http::Request& req) {
     call.site = std::move(*site);
     if (route->auth == Auth::kApiKey) {
         if (std::optional<http::Response> denied = CheckApiKey(ctx, call, req)) return *denied;
-    } else {
+    } else if (route->auth == Auth::kTicket) {
         if (!call.site.account_store) return http::Fail(http::Err::kNilAccounts);
         std::optional<std::string> ticket = req.Arg("ticket");
         if (!ticket || ticket->empty()) return http::Fail(http::Err::kNoLogin, "ticket missing");

@@ -276,6 +276,11 @@ const db::Statement kSlipByRef{"slip_by_ref", "SELECT " SLIP_COLS
 
 // Sites' return pages (a browser coming back from the provider is sent there).
 const db::Statement kSiteReturnUrl{"site_return_url", "SELECT return_url FROM sites WHERE id = $1"};
+// What a site sells now (pay/products), in id order after the last of the page before: what
+// pay/buy prices an order from, so a shop's pages show what the buyer will be charged.
+const db::Statement kProductsOnSale{"products_on_sale",
+                                    "SELECT id, title, price, currency, stock FROM products "
+                                    "WHERE site_id = $1 AND active AND id > $2 ORDER BY id LIMIT $3"};
 
 // The shared provider cache: a row past its expiry is as good as absent.
 const db::Statement kCacheGet{"cache_get",
@@ -353,6 +358,7 @@ std::span<const db::Statement> AllStatements() {
         &kOrderPayableNow,
         &kSlipByRef,
         &kSiteReturnUrl,
+        &kProductsOnSale,
         &kCacheGet,
         &kCachePut,
         &kCacheDrop,

@@ -97,7 +97,8 @@ def test_buy_see_qr_pay_with_sandbox_phone_see_paid(browser, shots, pay_tp):
     assert psql("SELECT or_st FROM orders WHERE id = '%s'" % order_id) == "OK"
     assert b.page_errors() == []
     actions = [url.split("?")[0].rsplit("/", 1)[1] for _, url, _, _, _ in check_api_replies(b)]
-    assert actions[0] == "buy" and "qr" in actions and "check" in actions, actions
+    # The catalogue first (pay/products, as the page loads), then the buy.
+    assert actions[:2] == ["products", "buy"] and "qr" in actions and "check" in actions, actions
 
 
 def test_page_reports_api_errors(browser, shots):
@@ -117,7 +118,27 @@ def test_page_reports_api_errors(browser, shots):
     assert "not enough stock" in text
     assert not visible(b, "#pay")
     b.screenshot(os.path.join(shots, "checkout-error.png"))
-    assert [st for _, _, st, _, _ in check_api_replies(b)] == [409]
+    assert [st for _, _, st, _, _ in check_api_replies(b)] == [200, 409]  # pay/products, then the buy
+
+
+def test_page_shows_the_price_buy_charges_after_a_change(browser):
+    """The page listed a copy of the catalogue taken when the stack started: after a price change
+    it showed 3.20 and charged 3.50 (review s28-newuser #10). It reads pay/products now."""
+    b = browser
+    cup = STACK["DEMO_STOCK_PRODUCT"]
+    title, price, stock = psql("SELECT title || '|' || price || '|' || stock FROM products WHERE site_id = '%s' "
+                               "AND id = '%s'" % (STACK["DEMO_SITE"], cup)).split("|")
+    new = int(price) + 30
+    cli("product", "add", cup, "--site", STACK["DEMO_SITE"], "--title", title, "--price",
+        "%d.%02d" % (new // 100, new % 100), "--stock", stock)
+    try:
+        b.navigate(demo_url())
+        b.wait_for("document.querySelectorAll('#products input').length >= 2")
+        label = b.evaluate("document.querySelector(\"label[for='qty-%s']\").textContent" % cup)
+        assert label.endswith("%d.%02d CNY" % (new // 100, new % 100)), label
+    finally:
+        cli("product", "add", cup, "--site", STACK["DEMO_SITE"], "--title", title, "--price",
+            "%d.%02d" % (int(price) // 100, int(price) % 100), "--stock", stock)
 
 
 def buy_one_tea(b, pay_tp="wx.qrcode"):

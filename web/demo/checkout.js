@@ -50,8 +50,11 @@
     return Date.now() + skewMs;
   }
 
-  function money(minor, currency) {
-    return (Number(minor) / 100).toFixed(2) + ' ' + currency;
+  // Each currency's decimals, from the catalogue (JPY 0, CNY 2): amounts shown as they are charged.
+  const decimals = {};
+  function money(amount, currency) {
+    const d = Object.prototype.hasOwnProperty.call(decimals, currency) ? decimals[currency] : 2;
+    return Number(amount).toFixed(d) + ' ' + currency;
   }
 
   function showError(text) {
@@ -64,13 +67,24 @@
     $('status').textContent = text;
   }
 
-  function renderProducts() {
+  // The catalogue as pay/buy prices it (pay/products), not a copy taken when the page was made,
+  // which showed one price and charged another after a change; config.js's list only when the
+  // API cannot be reached.
+  async function renderProducts() {
     const list = $('products');
-    (cfg.products || []).forEach((p, i) => {
+    let items;
+    try {
+      items = (await call('GET', 'products')).products;
+    } catch (e) {
+      items = (cfg.products || []).map((p) => ({ id: p.id, title: p.title, price: p.price_minor / 100,
+                                                  currency: p.currency }));
+    }
+    items.forEach((p) => { if (p.decimals !== undefined) decimals[p.currency] = p.decimals; });
+    items.forEach((p, i) => {
       const li = document.createElement('li');
       const label = document.createElement('label');
       label.htmlFor = 'qty-' + p.id;
-      label.textContent = p.title + ' — ' + money(p.price_minor, p.currency);
+      label.textContent = p.title + ' — ' + money(p.price, p.currency);
       const qty = document.createElement('input');
       qty.type = 'number';
       qty.min = '0';
@@ -145,7 +159,7 @@
     order = o;
     $('pay').hidden = false;
     $('order-id').textContent = o.id;
-    $('fee').textContent = o.fee.toFixed(2) + ' ' + o.currency;
+    $('fee').textContent = money(o.fee, o.currency);
     const re = o.pay_re || {};
     if (PAID.includes(o.or_st)) {
       return finish('paid', o.or_st === 'SP' ? 'Paid and shipped — thank you!' : 'Paid — thank you!');

@@ -23,6 +23,7 @@ http::Response AdminRefund(app::Context& ctx, app::Call& call, const http::Reque
 /// GET /api/{site}/admin/order?id= (operator, API key): any order of the site, with its refunds.
 http::Response AdminOrder(app::Context& ctx, app::Call& call, const http::Request& req);
 http::Response AdminOrders(app::Context& ctx, app::Call& call, const http::Request& req);
+http::Response Products(app::Context& ctx, app::Call& call, const http::Request& req);
 /// POST /api/{site}/admin/ship, admin/done (operator, API key): an order of goods OK -> SP, SP -> DN.
 http::Response AdminShip(app::Context& ctx, app::Call& call, const http::Request& req);
 http::Response AdminDone(app::Context& ctx, app::Call& call, const http::Request& req);

@@ -29,6 +29,8 @@ extern const db::Statement kSlipInsert, kSlipGet, kSlipForUpdate, kSlipLive, kSl
 extern const db::Statement kOrderShip, kOrderDone, kOrderFulfilment, kOrdersPage;
 // Sites' return pages and the providers' shared cache.
 extern const db::Statement kSiteReturnUrl, kCacheGet, kCachePut, kCacheDrop, kCacheClaim;
+// The catalogue a site sells now (pay/products).
+extern const db::Statement kProductsOnSale;
 // Notification inbox.
 extern const db::Statement kNotifyIntake, kNotifyVerdict, kNotifyReceived, kNotifyGet, kNotifyList,
     kNotifyEventSeen, kNotifySetEvent;
