@@ -34,6 +34,7 @@ constexpr const char* kUsage = R"(usage: orderpay [--config FILE] COMMAND ...
                                             (only what is given; +N/-N adds to or takes from what is
                                             left; says each price change in major units)
   product disable ID --site SITE | product enable ID --site SITE     withdraw from sale / sell again
+                                            (enable is refused while priced in another currency than the site's)
   merchant add ID --provider wx [--api v2] --app-id A --mch-id M [--sign-type MD5|HMAC-SHA256] --key-file F|-
                [--client-cert-file F --client-key-file F]   (WeChat's API certificate: refunds, reverse)
   merchant add ID --provider wx --api v3 --app-id A --mch-id M --private-key-file F --cert-serial S

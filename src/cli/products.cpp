@@ -133,6 +133,13 @@ int Activate(Env& env, const Args& a, const std::string& verb) {
         std::cerr << "orderpay: no such product " << id << " in site " << site << '\n';
         return 1;
     }
+    if (r.outcome == Outcome::kOtherCurrency)  // as `site set --currency` refuses the other way round
+        throw Refusal("product " + id + " is priced in " + r.currency + ", but site " + site + " sells in " +
+                      r.site_currency + "; nothing changed. An order is charged in its products' currency: " +
+                      "first re-add it in " + r.site_currency + " (orderpay product add " + id + " --site " +
+                      site + " --title T --price P --currency " + r.site_currency +
+                      "), then enable it, or set the site back (orderpay site set " + site + " --currency " +
+                      r.currency + ")");
     // Orders already placed are not touched: an unpaid one can still be paid, or expires.
     std::cout << "product " << id << (active ? " on sale" : " withdrawn from sale")
               << (r.outcome == Outcome::kAlready ? " already" : "") << '\n';

@@ -106,14 +106,21 @@ ProductChanged UpdateProduct(db::Connection& c, const ProductChange& p) {
 
 ProductActivation SetProductActive(db::Connection& c, const std::string& site, const std::string& id,
                                    bool active) {
+    // A buy is charged in its products' currency, not the site's: enabling a product priced in
+    // another would bring back the mixed catalogue `site set --currency` refuses (review
+    // s28-newuser #6). Checked in the same statement.
     db::Result r = c.Query(
         "UPDATE products p SET active = $3, lm = now() WHERE p.site_id = $1 AND p.id = $2 AND p.active <> $3 "
-        "RETURNING 1",
+        "AND (NOT $3 OR p.currency = (SELECT s.currency FROM sites s WHERE s.id = $1)) RETURNING 1",
         {site, id, active});
-    if (r.Rows() == 1) return {ProductActivation::Outcome::kChanged};
-    if (c.Query("SELECT 1 FROM products WHERE site_id = $1 AND id = $2", {site, id}).Rows() == 1)
-        return {ProductActivation::Outcome::kAlready};
-    return {ProductActivation::Outcome::kNoProduct};
+    if (r.Rows() == 1) return {ProductActivation::Outcome::kChanged, "", ""};
+    db::Result why = c.Query(
+        "SELECT p.active = $3, p.currency, s.currency FROM products p JOIN sites s ON s.id = p.site_id "
+        "WHERE p.site_id = $1 AND p.id = $2",
+        {site, id, active});
+    if (why.Rows() != 1) return {ProductActivation::Outcome::kNoProduct, "", ""};
+    if (why.Get(0, 0) == "t") return {ProductActivation::Outcome::kAlready, "", ""};
+    return {ProductActivation::Outcome::kOtherCurrency, why.Get(0, 1), why.Get(0, 2)};
 }
 
 db::Result ListProducts(db::Connection& c, const std::optional<std::string>& site) {

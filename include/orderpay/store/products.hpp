@@ -45,9 +45,11 @@ ProductChanged UpdateProduct(db::Connection& c, const ProductChange& p);
 /// The product's currency; nullopt when the site has no such product.
 std::optional<std::string> ProductCurrency(db::Connection& c, const std::string& site, const std::string& id);
 
-/// Withdraws the product from sale (false) or puts it back (true).
+/// Withdraws the product from sale (false) or puts it back (true). Putting it back is refused
+/// while it is priced in another currency than its site's.
 struct ProductActivation {
-    enum class Outcome { kChanged, kAlready, kNoProduct } outcome;
+    enum class Outcome { kChanged, kAlready, kNoProduct, kOtherCurrency } outcome;
+    std::string currency, site_currency;  // kOtherCurrency: the product's and the site's
 };
 ProductActivation SetProductActive(db::Connection& c, const std::string& site, const std::string& id,
                                    bool active);
