@@ -29,6 +29,17 @@ void PrintRows(const db::Result& r, const std::vector<std::string>& cols, bool j
     }
 }
 
+// The schema's CHECK on setup ids (sql/001_init.sql), said before PostgreSQL says it in its own
+// words (review s28-newuser #7). Account ids may hold '@' too.
+void CheckId(const std::string& what, const std::string& id, bool at) {
+    bool ok = !id.empty() && id.size() <= 64;
+    for (char ch : id)
+        ok = ok && (std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '.' || ch == '-' ||
+                    (at && ch == '@'));
+    if (!ok)
+        throw Refusal(what + " id must be 1 to 64 characters of A-Z a-z 0-9 _ ." + (at ? " @" : "") + " -");
+}
+
 namespace {
 
 // A write naming a store, site or merchant that does not exist: the command was well formed and
@@ -39,18 +50,19 @@ int Refuse(const std::string& why) {
     return 1;
 }
 
-bool IsSetupId(const std::string& id) {
-    if (id.empty() || id.size() > 64) return false;
-    for (char ch : id)
-        if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '_' && ch != '.' && ch != '-')
-            return false;
-    return true;
+// A store named for a site must exist: said so, not as the foreign key's text.
+void NeedStore(Env& env, const std::optional<std::string>& store) {
+    if (!store) return;
+    if (store->empty())
+        throw Refusal("--store \"\": a site's account store is not removed; name one (orderpay store list)");
+    if (!store::StoreExists(env.db, *store)) throw Refusal("no such store " + *store);
 }
 
 int StoreCmd(Env& env, const Args& a) {
     std::string verb = a.pos.size() > 1 ? a.pos[1] : "";
     if (verb == "add") {
         if (a.pos.size() < 3) throw UsageError("store add ID [--name NAME]");
+        CheckId("store", a.pos[2]);
         store::UpsertAccountStore(env.db, a.pos[2], a.Flag("name"));
         return 0;
     }
@@ -95,7 +107,8 @@ int SiteCmd(Env& env, const Args& a) {
             throw UsageError(
                 "site add ID [--store STORE] [--name N] [--currency CNY] [--expire-minutes 30] [--return-url "
                 "URL]");
-        if (!IsSetupId(a.pos[2])) throw UsageError("site id: 1-64 of A-Z a-z 0-9 _ . -");
+        CheckId("site", a.pos[2]);
+        NeedStore(env, a.Flag("store"));
         store::SiteSetup site{a.pos[2],
                               a.Flag("name").value_or(""),
                               a.Flag("store"),
@@ -119,6 +132,7 @@ int SiteCmd(Env& env, const Args& a) {
         if (currency) Currency(*currency);
         std::optional<int> minutes;
         if (auto m = a.Flag("expire-minutes")) minutes = ExpireMinutes(*m);
+        NeedStore(env, a.Flag("store"));
         const store::SiteUpdate u = store::UpdateSite(env.db, a.pos[2], a.Flag("name"), a.Flag("store"),
                                                       currency, minutes, ReturnUrl(a.Flag("return-url")));
         if (u.updated) return 0;
@@ -153,6 +167,7 @@ int AccountCmd(Env& env, const Args& a) {
     if (verb == "add") {
         if (a.pos.size() < 3) throw UsageError("account add ID --store STORE [--name N] [--openid OPENID]");
         const std::string store = a.Need("store");
+        CheckId("account", a.pos[2], true);
         if (!store::UpsertAccount(env.db, store, a.pos[2], a.Flag("name"), a.Flag("openid")))
             return Refuse("no such store " + store);
         return 0;
@@ -245,7 +260,7 @@ int MerchantCmd(Env& env, const Args& a) {
     if (verb == "add") {
         if (a.pos.size() < 3) throw UsageError(MerchantUsage());
         std::string id = a.pos[2];
-        if (!IsSetupId(id)) throw UsageError("merchant id: 1-64 of A-Z a-z 0-9 _ . -");
+        CheckId("merchant", id);
         providers::Providers registry(env.cfg);
         std::string provider = a.Need("provider");
         const providers::Provider* p = registry.Find(provider);

@@ -46,6 +46,7 @@ std::string StockText(const std::optional<std::int64_t>& s) {
 int Add(Env& env, const Args& a) {
     if (a.pos.size() < 3)
         throw UsageError("product add ID --site SITE --title T --price 12.50 [--stock N|unlimited]");
+    CheckId("product", a.pos[2]);
     std::string site = a.Need("site");
     std::optional<std::string> site_currency = store::SiteCurrency(env.db, site);
     if (!site_currency) throw Refusal("no such site " + site);  // the data says no: exit 1

@@ -16,6 +16,10 @@ void UpsertAccountStore(db::Connection& c, const std::string& id, const std::opt
         {id, name});
 }
 
+bool StoreExists(db::Connection& c, const std::string& id) {
+    return c.Query("SELECT 1 FROM account_stores WHERE id = $1", {id}).Rows() == 1;
+}
+
 db::Result ListAccountStores(db::Connection& c) {
     return c.Query("SELECT id, name FROM account_stores ORDER BY id", {});
 }

@@ -15,6 +15,7 @@ namespace orderpay::store {
 /// Adds the store, or changes an existing one's name when `name` is given.
 void UpsertAccountStore(db::Connection& c, const std::string& id, const std::optional<std::string>& name);
 db::Result ListAccountStores(db::Connection& c);  // id, name
+bool StoreExists(db::Connection& c, const std::string& id);
 
 struct SiteSetup {
     std::string id, name;
