@@ -336,3 +336,23 @@ def test_product_enable_refuses_a_currency_the_site_does_not_sell():
         psql("DELETE FROM products WHERE site_id = '%s'" % site)
         psql("DELETE FROM sites WHERE id = '%s'" % site)
 
+
+def test_ticket_revoke_of_an_account_with_none_is_0_and_of_no_account_an_error():
+    """The API answers a retried logout {"revoked":0}; the CLI says a mistyped account (exit 1)
+    rather than "revoked 0", and the README and man page say so (review s28-newuser #11)."""
+    import os
+    acct = "cli-rv-" + uuid.uuid4().hex[:6]
+    cli("account", "add", acct, "--store", "demo-users")
+    try:
+        res = cli("ticket", "revoke", "--account", acct)
+        assert res.stdout == "revoked 0 tickets\n" and res.stderr == "", res
+        res = cli("ticket", "revoke", "--account", "nosuch-" + acct, check=False)
+        assert res.returncode == 1 and res.stdout == "" and \
+            res.stderr == "orderpay: no such account nosuch-%s\n" % acct, res
+    finally:
+        psql("DELETE FROM accounts WHERE store_id = 'demo-users' AND id = '%s'" % acct)
+    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+    for doc in ("README.md", os.path.join("docs", "man", "orderpay.1")):
+        with open(os.path.join(here, doc), encoding="utf-8") as f:
+            text = " ".join(f.read().split())
+        assert "no such account" in text and "not exist" in text, doc
