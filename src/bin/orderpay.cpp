@@ -30,7 +30,11 @@ constexpr const char* kUsage = R"(usage: orderpay [--config FILE] COMMAND ...
   product add ID --site SITE --title T --price 12.50 [--currency C] [--stock N|unlimited] | product list [--site S]
                                             (again: a new title and price; the count only with --stock;
                                             a disabled product stays disabled)
+  product set ID --site SITE [--stock N|+N|-N|unlimited] [--price P] [--title T]
+                                            (only what is given; +N/-N adds to or takes from what is
+                                            left; says each price change in major units)
   product disable ID --site SITE | product enable ID --site SITE     withdraw from sale / sell again
+                                            (enable is refused while priced in another currency than the site's)
   merchant add ID --provider wx [--api v2] --app-id A --mch-id M [--sign-type MD5|HMAC-SHA256] --key-file F|-
                [--client-cert-file F --client-key-file F]   (WeChat's API certificate: refunds, reverse)
   merchant add ID --provider wx --api v3 --app-id A --mch-id M --private-key-file F --cert-serial S
@@ -172,7 +176,7 @@ int main(int argc, char** argv) {
     } catch (const cli::UsageError& e) {
         std::cerr << "orderpay: " << e.what() << "\n\n" << kUsage;
         return 2;
-    } catch (const std::exception& e) {
+    } catch (const std::exception& e) {  // a cli::Refusal too: one line, no usage
         std::cerr << "orderpay: " << e.what() << '\n';
         return 1;
     }

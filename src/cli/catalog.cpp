@@ -1,5 +1,5 @@
-// CLI commands for the shop's setup: account stores, sites, accounts, tickets, products,
-// merchants and sellers. Everything here is an upsert, so setup scripts can be re-run.
+// CLI commands for the shop's setup: account stores, sites, accounts, tickets, merchants and
+// sellers (products: products.cpp). Everything here is an upsert, so setup scripts can be re-run.
 #include <cctype>
 #include <cstdlib>
 #include <iostream>
@@ -13,16 +13,6 @@
 #include "orderpay/store/tickets.hpp"
 
 namespace orderpay::cli {
-
-namespace {
-
-// A write naming a store, site or merchant that does not exist: the command was well formed and
-// the data says no, so exit 1 with the reason alone (as `site set` of no site, `apikey issue`),
-// not a usage error (exit 2) with the whole usage text under it.
-int Refuse(const std::string& why) {
-    std::cerr << "orderpay: " << why << '\n';
-    return 1;
-}
 
 // Prints rows as JSON objects (--json) or as tab-separated lines with a header.
 void PrintRows(const db::Result& r, const std::vector<std::string>& cols, bool json) {
@@ -39,18 +29,40 @@ void PrintRows(const db::Result& r, const std::vector<std::string>& cols, bool j
     }
 }
 
-bool IsSetupId(const std::string& id) {
-    if (id.empty() || id.size() > 64) return false;
+// The schema's CHECK on setup ids (sql/001_init.sql), said before PostgreSQL says it in its own
+// words (review s28-newuser #7). Account ids may hold '@' too.
+void CheckId(const std::string& what, const std::string& id, bool at) {
+    bool ok = !id.empty() && id.size() <= 64;
     for (char ch : id)
-        if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '_' && ch != '.' && ch != '-')
-            return false;
-    return true;
+        ok = ok && (std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '.' || ch == '-' ||
+                    (at && ch == '@'));
+    if (!ok)
+        throw Refusal(what + " id must be 1 to 64 characters of A-Z a-z 0-9 _ ." + (at ? " @" : "") + " -");
+}
+
+namespace {
+
+// A write naming a store, site or merchant that does not exist: the command was well formed and
+// the data says no, so exit 1 with the reason alone (as `site set` of no site, `apikey issue`),
+// not a usage error (exit 2) with the whole usage text under it.
+int Refuse(const std::string& why) {
+    std::cerr << "orderpay: " << why << '\n';
+    return 1;
+}
+
+// A store named for a site must exist: said so, not as the foreign key's text.
+void NeedStore(Env& env, const std::optional<std::string>& store) {
+    if (!store) return;
+    if (store->empty())
+        throw Refusal("--store \"\": a site's account store is not removed; name one (orderpay store list)");
+    if (!store::StoreExists(env.db, *store)) throw Refusal("no such store " + *store);
 }
 
 int StoreCmd(Env& env, const Args& a) {
     std::string verb = a.pos.size() > 1 ? a.pos[1] : "";
     if (verb == "add") {
         if (a.pos.size() < 3) throw UsageError("store add ID [--name NAME]");
+        CheckId("store", a.pos[2]);
         store::UpsertAccountStore(env.db, a.pos[2], a.Flag("name"));
         return 0;
     }
@@ -95,7 +107,8 @@ int SiteCmd(Env& env, const Args& a) {
             throw UsageError(
                 "site add ID [--store STORE] [--name N] [--currency CNY] [--expire-minutes 30] [--return-url "
                 "URL]");
-        if (!IsSetupId(a.pos[2])) throw UsageError("site id: 1-64 of A-Z a-z 0-9 _ . -");
+        CheckId("site", a.pos[2]);
+        NeedStore(env, a.Flag("store"));
         store::SiteSetup site{a.pos[2],
                               a.Flag("name").value_or(""),
                               a.Flag("store"),
@@ -119,6 +132,7 @@ int SiteCmd(Env& env, const Args& a) {
         if (currency) Currency(*currency);
         std::optional<int> minutes;
         if (auto m = a.Flag("expire-minutes")) minutes = ExpireMinutes(*m);
+        NeedStore(env, a.Flag("store"));
         const store::SiteUpdate u = store::UpdateSite(env.db, a.pos[2], a.Flag("name"), a.Flag("store"),
                                                       currency, minutes, ReturnUrl(a.Flag("return-url")));
         if (u.updated) return 0;
@@ -153,6 +167,7 @@ int AccountCmd(Env& env, const Args& a) {
     if (verb == "add") {
         if (a.pos.size() < 3) throw UsageError("account add ID --store STORE [--name N] [--openid OPENID]");
         const std::string store = a.Need("store");
+        CheckId("account", a.pos[2], true);
         if (!store::UpsertAccount(env.db, store, a.pos[2], a.Flag("name"), a.Flag("openid")))
             return Refuse("no such store " + store);
         return 0;
@@ -210,65 +225,6 @@ int TicketCmd(Env& env, const Args& a) {
     return 0;
 }
 
-// Digits only, at most 10^15: a count the database takes, never its error text.
-std::optional<std::int64_t> Count(const std::string& text) {
-    if (text.empty() || text.size() > 15 || text.find_first_not_of("0123456789") != std::string::npos)
-        return std::nullopt;
-    return std::stoll(text);
-}
-
-int ProductCmd(Env& env, const Args& a) {
-    std::string verb = a.pos.size() > 1 ? a.pos[1] : "";
-    if (verb == "add") {
-        if (a.pos.size() < 3)
-            throw UsageError("product add ID --site SITE --title T --price 12.50 [--stock N|unlimited]");
-        std::string site = a.Need("site");
-        std::optional<std::string> site_currency = store::SiteCurrency(env.db, site);
-        if (!site_currency) return Refuse("no such site " + site);
-        std::string currency = a.Flag("currency").value_or(*site_currency);
-        auto exp = domain::CurrencyExponent(currency);
-        if (!exp) throw UsageError("unsupported currency " + currency);
-        auto price = domain::ParseDecimal(a.Need("price"), *exp);
-        if (!price)
-            throw UsageError("bad price (a decimal with at most " + std::to_string(*exp) + " decimals)");
-        store::ProductSetup p{a.pos[2], site, a.Need("title"), *price, currency, std::nullopt, false};
-        if (std::optional<std::string> stock = a.Flag("stock")) {
-            p.stock_given = true;
-            if (*stock != "unlimited") {
-                p.stock = Count(*stock);
-                if (!p.stock) throw UsageError("--stock: a whole number from 0, or unlimited");
-            }
-        }
-        if (!store::UpsertProduct(env.db, p))
-            std::cerr << "orderpay: note: product " << p.id
-                      << " is disabled, and stays so: sell it again with "
-                      << "orderpay product enable " << p.id << " --site " << site << '\n';
-        return 0;
-    }
-    if (verb == "disable" || verb == "enable") {
-        if (a.pos.size() != 3) throw UsageError("product " + verb + " ID --site SITE");
-        const std::string site = a.Need("site");
-        const bool active = verb == "enable";
-        std::optional<bool> changed = store::SetProductActive(env.db, site, a.pos[2], active);
-        if (!changed) {
-            std::cerr << "orderpay: no such product " << a.pos[2] << " in site " << site << '\n';
-            return 1;
-        }
-        // Orders already placed are not touched: an unpaid one can still be paid, or expires.
-        std::cout << "product " << a.pos[2] << (active ? " on sale" : " withdrawn from sale")
-                  << (*changed ? "" : " already") << '\n';
-        return 0;
-    }
-    if (verb == "list") {
-        const std::optional<std::string> site = a.Flag("site");
-        if (site && !store::SiteCurrency(env.db, *site)) throw UsageError("no such site " + *site);
-        PrintRows(store::ListProducts(env.db, site),
-                  {"site", "id", "title", "price_minor", "currency", "stock", "active"}, a.json);
-        return 0;
-    }
-    throw UsageError("product add|list|disable|enable");
-}
-
 std::string MerchantUsage() {
     std::string out;
     for (const auto& row : providers::ProviderRows()) {
@@ -304,7 +260,7 @@ int MerchantCmd(Env& env, const Args& a) {
     if (verb == "add") {
         if (a.pos.size() < 3) throw UsageError(MerchantUsage());
         std::string id = a.pos[2];
-        if (!IsSetupId(id)) throw UsageError("merchant id: 1-64 of A-Z a-z 0-9 _ . -");
+        CheckId("merchant", id);
         providers::Providers registry(env.cfg);
         std::string provider = a.Need("provider");
         const providers::Provider* p = registry.Find(provider);
@@ -353,7 +309,7 @@ int Catalog(Env& env, const std::string& group, const Args& a) {
     if (group == "site") return SiteCmd(env, a);
     if (group == "account") return AccountCmd(env, a);
     if (group == "ticket") return TicketCmd(env, a);
-    if (group == "product") return ProductCmd(env, a);
+    if (group == "product") return Products(env, a);
     if (group == "merchant") return MerchantCmd(env, a);
     if (group == "seller") return SellerCmd(env, a);
     throw UsageError("unknown command " + group);

@@ -35,6 +35,7 @@ const std::vector<Spec>& Specs() {
         {"ticket", "issue", {"account", "store", "ttl-hours"}},
         {"ticket", "revoke", {"account", "store"}},
         {"product", "add", {"site", "title", "price", "stock", "currency"}},
+        {"product", "set", {"site", "stock", "price", "title"}},
         {"product", "list", {"site"}},
         {"product", "disable", {"site"}},
         {"product", "enable", {"site"}},

@@ -16,6 +16,10 @@ void UpsertAccountStore(db::Connection& c, const std::string& id, const std::opt
         {id, name});
 }
 
+bool StoreExists(db::Connection& c, const std::string& id) {
+    return c.Query("SELECT 1 FROM account_stores WHERE id = $1", {id}).Rows() == 1;
+}
+
 db::Result ListAccountStores(db::Connection& c) {
     return c.Query("SELECT id, name FROM account_stores ORDER BY id", {});
 }
@@ -84,52 +88,6 @@ std::vector<std::string> AccountStoresOf(db::Connection& c, const std::string& a
     std::vector<std::string> out;
     for (int i = 0; i < r.Rows(); ++i) out.push_back(r.Get(i, 0));
     return out;
-}
-
-bool UpsertProduct(db::Connection& c, const ProductSetup& p) {
-    // --stock is what is available now; the ledger's total adds what open and paid orders took
-    // from a count and hold (a line bought while the product was uncounted took nothing).
-    // Without it an existing product keeps its count: a price changed by `product add` again
-    // made a product of 5 unlimited, and the shop sold 50 (review s25-newuser #1).
-    // The product row is locked first, so neither a buy nor a give-back (expiry, a void) can slip
-    // between reading the held sum and writing the total.
-    db::Tx tx(c);
-    c.Query("SELECT 1 FROM products WHERE site_id = $1 AND id = $2 FOR UPDATE", {p.site, p.id});
-    // An existing product keeps `active` as it keeps its count: a setup script run again must
-    // not put back on sale what the operator withdrew (review s27-newuser #8).
-    db::Result r = c.Query(
-        "INSERT INTO products (id, site_id, title, price, currency, stock, stock_initial) "
-        "VALUES ($1, $2, $3, $4, $5, $6::bigint, $6::bigint + (SELECT coalesce(sum(i.amount), 0) "
-        "FROM order_items i JOIN orders o ON o.id = i.order_id "
-        "WHERE o.site_id = $2 AND i.product_id = $1 AND o.stock_held AND i.stock_taken)) "
-        "ON CONFLICT (site_id, id) DO UPDATE SET title = EXCLUDED.title, price = EXCLUDED.price, "
-        "currency = EXCLUDED.currency, "
-        "stock = CASE WHEN $7::boolean THEN EXCLUDED.stock ELSE products.stock END, "
-        "stock_initial = CASE WHEN $7::boolean THEN EXCLUDED.stock_initial ELSE products.stock_initial END, "
-        "lm = now() RETURNING active",
-        {p.id, p.site, p.title, p.price, p.currency,
-         p.stock ? db::Param(std::to_string(*p.stock)) : db::Param(std::nullopt), p.stock_given});
-    tx.Commit();
-    return r.Get(0, 0) == "t";
-}
-
-std::optional<bool> SetProductActive(db::Connection& c, const std::string& site, const std::string& id,
-                                     bool active) {
-    db::Result r = c.Query(
-        "UPDATE products SET active = $3, lm = now() WHERE site_id = $1 AND id = $2 AND active <> $3 "
-        "RETURNING 1",
-        {site, id, active});
-    if (r.Rows() == 1) return true;
-    if (c.Query("SELECT 1 FROM products WHERE site_id = $1 AND id = $2", {site, id}).Rows() == 1)
-        return false;
-    return std::nullopt;
-}
-
-db::Result ListProducts(db::Connection& c, const std::optional<std::string>& site) {
-    return c.Query(
-        "SELECT site_id, id, title, price, currency, stock, active FROM products "
-        "WHERE $1::text IS NULL OR site_id = $1 ORDER BY site_id, id",
-        {site});
 }
 
 void UpsertMerchant(db::Connection& c, const providers::Merchant& m) {

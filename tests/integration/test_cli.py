@@ -311,3 +311,48 @@ def test_paysim_names_a_database_it_cannot_reach_as_orderpay_does():
     [line] = one_line(res.stderr)
     assert res.returncode == 1 and line.startswith("paysim: the database's schema is older than this build ("), res
     assert line.endswith("): run paysim migrate"), line
+
+
+def test_product_enable_refuses_a_currency_the_site_does_not_sell():
+    """`site set --currency` is refused while active products are in another currency, and its
+    advice is to withdraw them first; `product enable` then sold CNY on a "USD" site again
+    (review s28-newuser #6). It is refused the same way: exit 1, nothing changed."""
+    site, pid = "cli-cur-" + uuid.uuid4().hex[:6], "p1"
+    cli("site", "add", site, "--store", "demo-users")
+    try:
+        cli("product", "add", pid, "--site", site, "--title", "P1", "--price", "10")
+        cli("product", "disable", pid, "--site", site)
+        cli("site", "set", site, "--currency", "USD")
+        res = cli("product", "enable", pid, "--site", site, check=False)
+        assert res.returncode == 1 and res.stdout == "" and res.stderr.count("\n") == 1, res
+        assert "priced in CNY" in res.stderr and "sells in USD" in res.stderr, res.stderr
+        assert "nothing changed" in res.stderr and "--currency USD" in res.stderr, res.stderr
+        assert psql("SELECT active FROM products WHERE site_id = '%s'" % site) == "f"
+        # Re-added in the site's currency (it stays withdrawn), it may be sold again.
+        cli("product", "add", pid, "--site", site, "--title", "P1", "--price", "1.50")
+        assert cli("product", "enable", pid, "--site", site).stdout == "product p1 on sale\n"
+        assert psql("SELECT active || currency FROM products WHERE site_id = '%s'" % site) == "trueUSD"
+    finally:
+        psql("DELETE FROM products WHERE site_id = '%s'" % site)
+        psql("DELETE FROM sites WHERE id = '%s'" % site)
+
+
+def test_ticket_revoke_of_an_account_with_none_is_0_and_of_no_account_an_error():
+    """The API answers a retried logout {"revoked":0}; the CLI says a mistyped account (exit 1)
+    rather than "revoked 0", and the README and man page say so (review s28-newuser #11)."""
+    import os
+    acct = "cli-rv-" + uuid.uuid4().hex[:6]
+    cli("account", "add", acct, "--store", "demo-users")
+    try:
+        res = cli("ticket", "revoke", "--account", acct)
+        assert res.stdout == "revoked 0 tickets\n" and res.stderr == "", res
+        res = cli("ticket", "revoke", "--account", "nosuch-" + acct, check=False)
+        assert res.returncode == 1 and res.stdout == "" and \
+            res.stderr == "orderpay: no such account nosuch-%s\n" % acct, res
+    finally:
+        psql("DELETE FROM accounts WHERE store_id = 'demo-users' AND id = '%s'" % acct)
+    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+    for doc in ("README.md", os.path.join("docs", "man", "orderpay.1")):
+        with open(os.path.join(here, doc), encoding="utf-8") as f:
+            text = " ".join(f.read().split())
+        assert "no such account" in text and "not exist" in text, doc

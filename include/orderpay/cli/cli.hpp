@@ -38,6 +38,12 @@ struct UsageError : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
+/// The command was right, the data says no (no such store, an id the schema refuses): one line,
+/// exit 1, without the usage a UsageError prints after it.
+struct Refusal : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
 Args Parse(int argc, char** argv, int start);
 
 /// Refuses, before the command does anything, a flag the command does not take, a value flag
@@ -58,6 +64,12 @@ std::string ReadSecret(const std::string& file);
 /// booleans by their column's type, NULL as null, the rest as strings.
 std::string RowsJson(const db::Result& r, const std::vector<std::string>& cols);
 
+/// Rows as tab-separated lines under a header of `cols`, or as RowsJson when `json`.
+void PrintRows(const db::Result& r, const std::vector<std::string>& cols, bool json);
+/// Throws Refusal naming the schema's rule unless `id` is 1 to 64 of A-Z a-z 0-9 _ . - (and @
+/// when `at`): `what` is "store", "site", ...
+void CheckId(const std::string& what, const std::string& id, bool at = false);
+
 struct Env {
     const Config& cfg;
     db::Connection& db;
@@ -66,7 +78,8 @@ struct Env {
 // Command groups; each returns the process exit code.
 int Migrate(Env& env, const Args& a);
 int Catalog(Env& env, const std::string& group,
-            const Args& a);  // store, site, account, product, merchant, seller, ticket
+            const Args& a);             // store, site, account, product, merchant, seller, ticket
+int Products(Env& env, const Args& a);  // product add, set, list, disable, enable
 int Orders(Env& env, const std::string& group, const Args& a);   // order, expire
 int Reconcile(Env& env, const Args& a);                          // reconcile
 int Refunds(Env& env, const std::string& group, const Args& a);  // refund, apikey

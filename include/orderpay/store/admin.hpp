@@ -15,6 +15,7 @@ namespace orderpay::store {
 /// Adds the store, or changes an existing one's name when `name` is given.
 void UpsertAccountStore(db::Connection& c, const std::string& id, const std::optional<std::string>& name);
 db::Result ListAccountStores(db::Connection& c);  // id, name
+bool StoreExists(db::Connection& c, const std::string& id);
 
 struct SiteSetup {
     std::string id, name;
@@ -45,21 +46,7 @@ db::Result ListAccounts(db::Connection& c);  // store_id, id, name, wx_openid
 std::vector<std::string> AccountStoresOf(db::Connection& c, const std::string& account,
                                          const std::optional<std::string>& store);
 
-struct ProductSetup {
-    std::string id, site, title;
-    std::int64_t price = 0;
-    std::string currency;
-    std::optional<std::int64_t> stock;  // nullopt: sold without a count
-    bool stock_given = true;            // false: an existing product keeps its count (or none)
-};
-/// Adds the product, or changes an existing one's title, price and currency (its count only when
-/// stock_given), leaving it active or not as it was; returns whether it is active.
-bool UpsertProduct(db::Connection& c, const ProductSetup& p);
-/// Withdraws the product from sale (false) or puts it back (true): nullopt when the site has no
-/// such product, else whether this call changed it.
-std::optional<bool> SetProductActive(db::Connection& c, const std::string& site, const std::string& id,
-                                     bool active);
-db::Result ListProducts(db::Connection& c, const std::optional<std::string>& site);
+// Products: orderpay/store/products.hpp.
 
 void UpsertMerchant(db::Connection& c, const providers::Merchant& m);
 db::Result ListMerchants(db::Connection& c);  // id, provider, app_id, mch_id, sign_type (never the key)
