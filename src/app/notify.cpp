@@ -245,7 +245,15 @@ NotifyDecision DecideMessage(db::Connection& c, const providers::Provider& p, co
         store::EventSeenBefore(c, std::string(p.Id()), row_id, ev.event.event_id))
         return {"duplicate", "event " + ev.event.event_id + " was handled before", A::kAccepted};
     // A refund's result finishes the refund it names; it never settles anything.
-    if (ev.event.refund) return DecideRefundNotice(c, p, ev);
+    if (ev.event.refund) {
+        NotifyDecision d = DecideRefundNotice(c, p, ev);
+        // From a provider whose word is only a cue (PayPal: a CRC32 twin of any genuine message
+        // verifies), a refund message refused on what it claims, its own record not bearing it
+        // out, is a stranger's as likely as the provider's: it goes with the unverified rows, and
+        // its quoted refund id is never a report (review s28b-attack #1).
+        if (p.SettlesOnOwnQuery() && d.verdict == "rejected" && !d.written) d.reason = unverified + d.reason;
+        return d;
+    }
     // An approval (PayPal) is completed by us at the provider, and only its answer settles.
     if (ev.event.approved && !ev.event.paid) return Complete(c, p, ev, row_id);
     // A browser return is a redirect anyone can forge or replay: it proves, it never settles.

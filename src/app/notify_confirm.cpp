@@ -30,15 +30,19 @@ std::optional<NotifyDecision> PaidMeanwhile(db::Connection& c, const store::Slip
 
 // A completion not asked for now: another message for the slip asked less than kAskPaceS ago,
 // and its answer is recorded on its own row. "paced: " (PACED_RE, src/store/sql_text.hpp) goes
-// with the inbox's unverified rows: nothing was done on its word, and pay/check's and
-// reconcile's queries complete an approved slip on their own pace.
-NotifyDecision Paced(db::Connection& c, const store::SlipRow& slip) {
+// with the inbox's unverified rows: nothing was done on its word. A return is answered and
+// done (pay/check completes the slip). A webhook is answered as an error, so the provider sends
+// it again: the message that asked first may have been a return before approval or a capture
+// whose answer was lost, and acknowledged, PayPal's one approval webhook was never sent again,
+// leaving an approved payment to pay/check or reconcile, near expiry none (review s28-diff #1).
+NotifyDecision Paced(db::Connection& c, const store::SlipRow& slip, bool webhook) {
     using A = providers::NotifyAnswer;
     if (std::optional<NotifyDecision> d = PaidMeanwhile(c, slip)) return *d;
-    return {"ignored",
-            "paced: approved; its completion was asked for less than " + std::to_string(kAskPaceS) +
-                " s ago (that answer, pay/check or reconcile completes it)",
-            A::kAccepted};
+    const std::string why =
+        "paced: approved; its completion was asked for less than " + std::to_string(kAskPaceS) + " s ago";
+    if (webhook)
+        return {"error", why + " (sent again by the provider, or completed by pay/check)", A::kError};
+    return {"ignored", why + " (that answer, pay/check or reconcile completes it)", A::kAccepted};
 }
 
 // Settles a slip on the provider's own answer (Complete's or ConfirmPaid's), never on the
@@ -88,7 +92,7 @@ NotifyDecision Complete(db::Connection& c, const providers::Provider& p, const N
     // The first asks at once; the key is the one returns have always used. A paced one asked
     // nothing: its state is not known here, unless another message settled it meanwhile.
     if (!store::CacheClaim(c, "complete:" + slip.id, kAskPaceS)) {
-        NotifyDecision d = Paced(c, slip);
+        NotifyDecision d = Paced(c, slip, ev.notice.may_settle);
         return found(d, d.verdict == "duplicate" ? "COMPLETED" : "UNKNOWN");
     }
     providers::QueryResult q = providers::MeteredComplete(p, *ev.merchant, slip.id, slip.provider_ref);

@@ -75,7 +75,8 @@ const db::Statement kNotifyList{"notify_list", "SELECT " NOTIFY_COLS
 // certificate not downloadable; a genuine webhook is resent for 3 days and settled then, or its
 // payment found by reconcile's query). And browsers' returns (RETURN_RE) of every verdict but
 // settled: anyone can send them, and none is a report (review s27-attack #2); so too webhooks
-// whose provider call was paced (PACED_RE), which a CRC32 twin makes at will. Of the decided
+// whose provider call was paced (PACED_RE, `error` so that PayPal sends them again), which a
+// CRC32 twin makes at will. Of the decided
 // verdict $3, through migration 021's index of decided rows, and 013's of undecided ones; no
 // other `error` row is ever dropped.
 const db::Statement kNotifyPruneUnverified{
@@ -90,7 +91,8 @@ const db::Statement kNotifyPruneUnchecked{
     "DELETE FROM notifications WHERE id IN (SELECT n.id FROM notifications n "
     "WHERE n.verdict = 'error' AND n.verdict IN ('received', 'error') "
     "AND n.ct < now() - make_interval(secs => $1::float8) AND (n.reason ~ " UNCHECKED_RE
-    " OR n.reason ~ " RETURN_RE ") ORDER BY n.ct LIMIT $2 FOR UPDATE SKIP LOCKED)"};
+    " OR n.reason ~ " RETURN_RE " OR n.reason ~ " PACED_RE
+    ") ORDER BY n.ct LIMIT $2 FOR UPDATE SKIP LOCKED)"};
 // Whether migration 021's index is there: without it (a CLI upgraded before `orderpay migrate`)
 // the retention would read the whole inbox, and `expire` runs it every minute.
 const db::Statement kNotifyRetentionIndexed{

@@ -13,16 +13,16 @@
 // The reasons of the provider reports `orderpay reconcile` lists a slip for (MISMATCH: another
 // amount or currency reported paid; PAID_AGAIN: a paid slip reported paid under another
 // transaction; OUTSIDE: a refund orderpay did not make), written by app/notify and store/settle.
-#define MISMATCH_RE "'^(amount|currency) check failed: |amount/currency .* != slip '"
-// What a sender wrote that no provider vouches for (UNVERIFIED_RE and RETURN_RE below): a refusal
-// before the signature is checked may repeat the sender's own text (a claimed sign_type, PayPal's
-// auth-algo header), which could read as a report, so no such row is one. MISMATCH_RE's second
-// branch is not anchored (PayPal's query answers come after "completed: " and the like), and
-// migration 014's index holds its text: it is kept, and this is added beside it (review
-// s28-attack #1: a stranger's unsigned post listed as MISMATCH, hiding a genuine one's figures).
-#define SENDER_TEXT_RE "'^(unverified|return): '"
-#define MISMATCH_REPORT(n) \
-    "(" n ".verdict = 'rejected' AND " n ".reason ~ " MISMATCH_RE " AND " n ".reason !~ " SENDER_TEXT_RE ")"
+// MISMATCH is anchored to exactly what writes one: a signed message's business check, or the
+// settlement's own detail, bare or after the words app/notify_confirm puts before an answer of
+// PayPal's (each with no blank inside what it quotes). A refusal quoting a sender's text (a
+// claimed sign_type, an auth-algo header, a refund id) must never read as one: unanchored, one
+// did, from anyone knowing a slip id, and hid a genuine report's figures behind its own (review
+// s28-attack #1, s28b-attack #1). Migration 025's index holds this text exactly.
+#define MISMATCH_RE                                                                                    \
+    "'^((amount|currency) check failed: |(completed: |confirmed by query( \\(capture [^ ]*, notified " \
+    "[^ ]*\\))?: |notified [^ ]*, but paid by query: )?amount/currency [^ ]* [^ ]* != slip )'"
+#define MISMATCH_REPORT(n) "(" n ".verdict = 'rejected' AND " n ".reason ~ " MISMATCH_RE ")"
 #define PAID_AGAIN_RE "'^slip already OK with transaction '"
 #define OUTSIDE_RE "'^no refund of ours named '"
 // A notification whose signature could not be checked when it came (app/notify.cpp writes the

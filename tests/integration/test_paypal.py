@@ -237,7 +237,10 @@ def test_webhook_after_the_return_is_a_duplicate():
 def test_approved_webhook_alone_captures():
     order = buy_paypal_ok()  # the buyer approves and closes the tab: only the webhook comes
     result = sim_paypal(order["pay_id"], event="APPROVED", times=3)
-    assert all(r["status"] == 200 for r in result["replies"]), result
+    # A copy that comes while another's capture is under way is paced and answered as an error,
+    # for PayPal to send it again; one that finds the order paid is a duplicate (200).
+    assert all(r["status"] in (200, 500) for r in result["replies"]), result
+    assert any(r["status"] == 200 for r in result["replies"]), result
     assert order_of(order["id"])["or_st"] == "OK"
     assert paypal_order(order["pay_id"])[:2] == ["COMPLETED", "1"]
     verdicts = sorted(v for v, _ in inbox(order["pay_id"]))

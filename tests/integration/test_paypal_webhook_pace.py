@@ -2,8 +2,9 @@
 any number of verified twins, each naming any slip (test_hostile_notify.forged_twin). orderpay
 never settles on their word, but each twin of an approval (CHECKOUT.ORDER.APPROVED) was a
 capture call to PayPal on our credentials, unthrottled. Now webhooks and buyers' returns share
-one pace per slip: the first asks at once, the rest within 2 s are recorded `ignored`
-("paced: ...", dropped with the unverified rows) or, when the slip was paid meanwhile,
+one pace per slip: the first asks at once, the rest within 2 s are recorded `error` (a webhook,
+answered so that PayPal sends it again) or `ignored` (a return), "paced: ...", dropped with the
+unverified rows, or, when the slip was paid meanwhile,
 `duplicate`. Calls are counted in nginx's access log, through which orderpayd reaches paysim."""
 
 import json
@@ -67,11 +68,14 @@ def test_twenty_approval_twins_make_at_most_two_calls_and_settle_once():
     # Before the buyer approves: each twin was a capture PayPal refused (20 calls). Now one, or
     # two if the burst straddles the pace; nothing changes.
     answers = burst(headers, approval_twins(genuine, order, 20))
-    assert answers == [200] * 20, answers
+    # The ones that asked are answered; the paced ones as errors, for PayPal to send them again
+    # (review s28-diff #1: a paced genuine approval, acknowledged, was never sent again).
+    assert set(answers) <= {200, 500} and answers.count(200) >= 1, answers
     assert paypal_calls(token) <= 2 and paypal_order(slip) == ["PAYER_ACTION_REQUIRED", "0", str(paypal_calls(token))]
     rows = inbox(slip)
-    assert len(rows) == 20 and {v for v, _ in rows} == {"ignored"}, rows
-    assert sum(r.startswith("paced: ") for _, r in rows) >= 18, rows
+    assert len(rows) == 20 and {v for v, _ in rows} <= {"ignored", "error"}, rows
+    assert sum(v == "error" and r.startswith("paced: ") for v, r in rows) >= 18, rows
+    assert answers.count(500) == sum(v == "error" for v, _ in rows), (answers, rows)
     assert db_row("SELECT st FROM pay_slips WHERE id = '%s'" % slip) == ["WAIT"]
 
     # The buyer approves (and never comes back); 20 more twins once the pace has passed: one
@@ -80,14 +84,14 @@ def test_twenty_approval_twins_make_at_most_two_calls_and_settle_once():
     time.sleep(2.1)
     before = paypal_calls(token)
     answers = burst(headers, approval_twins(genuine, order, 20))
-    assert answers == [200] * 20, answers
+    assert set(answers) <= {200, 500}, answers
     assert paypal_calls(token) - before <= 2, (before, paypal_calls(token))
     assert paypal_order(slip)[:2] == ["COMPLETED", "1"]
     assert db_row("SELECT o.or_st, s.st FROM orders o JOIN pay_slips s ON s.id = o.pay_id "
                   "WHERE o.id = '%s'" % order["id"]) == ["OK", "OK"]
     verdicts = [v for v, _ in inbox(slip)[20:]]
-    assert verdicts.count("settled") == 1 and set(verdicts) <= {"settled", "duplicate", "ignored"}, verdicts
-    assert all(r.startswith("paced: ") for v, r in inbox(slip)[20:] if v == "ignored"), inbox(slip)
+    assert verdicts.count("settled") == 1 and set(verdicts) <= {"settled", "duplicate", "error"}, verdicts
+    assert all(r.startswith("paced: ") for v, r in inbox(slip)[20:] if v == "error"), inbox(slip)
     # Later twins find it paid: no call at all.
     time.sleep(2.1)
     calls = paypal_calls(token)
@@ -110,7 +114,8 @@ def test_approval_webhook_and_return_together_settle_at_once():
         with ThreadPoolExecutor(max_workers=2) as pool:
             hook = pool.submit(sim_paypal, slip, event="APPROVED")
             ret = pool.submit(http, "GET", back, headers={"Accept": "application/json"})
-            assert [r["status"] for r in hook.result()["replies"]] == [200]
+            # A paced webhook is answered as an error, for PayPal to send it again (then a duplicate).
+            assert [r["status"] for r in hook.result()["replies"]] in ([200], [500])
             assert ret.result()[0] == 200, ret.result()[2]
         assert time.monotonic() - started < 5
         assert db_row("SELECT st FROM pay_slips WHERE id = '%s'" % slip) == ["OK"]

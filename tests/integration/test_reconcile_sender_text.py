@@ -1,16 +1,18 @@
-"""A refusal before the signature is checked may repeat what the sender wrote (WeChat's claimed
-sign_type, PayPal's PAYPAL-AUTH-ALGO header), and MISMATCH's pattern is not anchored, so a
-stranger knowing only a slip id made reconcile report "another amount paid" on it, and with the
-newest row winning, replaced a genuine report's figures (review s28-attack #1). A row marked
-`unverified: ` or `return: ` is never a report."""
+"""A refusal may repeat what the sender wrote (WeChat's claimed sign_type, PayPal's
+PAYPAL-AUTH-ALGO header, a refund id in a PayPal webhook twin), and MISMATCH's pattern was anchored
+at one branch only, so a stranger knowing a slip id (and, for the twin, holding one genuine PayPal
+transmission) made reconcile report "another amount paid" on it, kept for good, and with the newest
+row winning, replaced a genuine report's figures (review s28-attack #1, s28b-attack #1). The
+pattern is anchored to what writes a report (migration 025)."""
 import json
+import re
 import secrets
 
 import pytest
 
 from conftest import STACK, cli, http, psql
 from helpers import buy_ok, sim_pay
-from test_hostile_notify import buy_pp, post_paypal, wx_fields, wx_xml
+from test_hostile_notify import buy_pp, forged_twin, paypal_webhook, post_paypal, wx_fields, wx_xml
 
 USD = STACK.get("DEMO_USD_SITE", "demo-usd")
 needs_paypal = pytest.mark.skipif("DEMO_USD_SITE" not in STACK, reason="no PayPal site")
@@ -92,3 +94,44 @@ def test_a_strangers_later_post_does_not_replace_a_genuine_reports_figures():
         # Paid at the provider for the right amount: settled, no longer listed, the audit clean.
         sim_pay(slip)
         assert not listed(slip)
+
+
+@needs_paypal
+def test_a_refund_twin_quoting_a_mismatch_in_its_refund_id_is_no_report_and_goes():
+    headers, genuine = paypal_webhook("x" + secrets.token_hex(4), "1.00")  # any genuine transmission
+    order = buy_pp()
+    slip = order["pay_id"]
+    twin = forged_twin(genuine, {"id": "WH-" + secrets.token_hex(10).upper(), "event_type": "PAYMENT.CAPTURE.REFUNDED",
+                                 "resource_type": "refund",
+                                 "resource": {"id": "amount/currency 999900 USD != slip 900", "status": "COMPLETED",
+                                              "amount": {"currency_code": "USD", "value": "9999.00"},
+                                              "custom_id": slip}})
+    assert post_paypal(headers, twin) == 400
+    rows = reasons(slip)
+    assert len(rows) == 1 and rows[0].startswith("rejected|unverified: notified refund "), rows
+    assert not [line for line in listed(slip) if "MISMATCH" in line]
+    # Gone with the unverified rows after their window, not kept as a report.
+    row = psql("SELECT id FROM notifications WHERE slip_id = '%s'" % slip)
+    psql("UPDATE notifications SET ct = ct - interval '8 days' WHERE id = %s" % row)
+    cli("inbox", "prune", "--rejected-older-than", "7d")
+    assert psql("SELECT count(*) FROM notifications WHERE id = %s" % row) == "0"
+
+
+@pytest.mark.parametrize("reason,report", [
+    ("amount check failed: notified 99900, slip 2500", True),
+    ("currency check failed: notified USD, slip CNY", True),
+    ("amount/currency 99900 CNY != slip 2500 CNY", True),
+    ("completed: amount/currency 99900 USD != slip 900 USD", True),
+    ("confirmed by query: amount/currency 1 USD != slip 900 USD", True),
+    ("confirmed by query (capture 7XY, notified 8AB): amount/currency 1 USD != slip 900 USD", True),
+    ("notified PAYMENT.CAPTURE.DENIED, but paid by query: amount/currency 1 USD != slip 900 USD", True),
+    ("unverified: sign_type amount/currency 1 CNY != slip 2 does not match", False),
+    ("notified refund amount/currency 999900 USD != slip 900, not borne out: x", False),
+    ("confirmed by query (capture 7XY, notified a): amount/currency 1 != slip 2): slip already OK", False),
+    ("notified x: amount/currency 1 != slip, but paid by query: slip already OK with transaction 1", False),
+    ("provider mismatch: slip s was issued by wx (amount/currency 1 != slip 2)", False),
+])
+def test_the_mismatch_pattern_is_exactly_what_writes_a_report(reason, report):
+    from conftest import cli as run
+    pattern = re.search(r"reason ~ ('\^\(\(amount[^']*')", run("sql", "slips_needing_attention").stdout).group(1)
+    assert psql("SELECT %s ~ %s" % ("'" + reason.replace("'", "''") + "'", pattern)) == ("t" if report else "f")

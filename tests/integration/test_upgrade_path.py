@@ -8,10 +8,10 @@ database is only read (pg_dump) and written through the stack's normal API and C
 It proves:
 - a database made by the previous release (migrations 001..022, applied by hand with psql and
   recorded in schema_migrations as src/db/migrations.cpp does) has the same schema as this
-  build's migrate with this release's 023 and 024 reverted, and a pg_dump of the live database
-  holds all of it; on that copy (023 and 024 reverted), holding real orders (WT, OK, partly and
+  build's migrate with this release's 023, 024 and 025 reverted, and a pg_dump of the live database
+  holds all of it; on that copy (023 to 025 reverted), holding real orders (WT, OK, partly and
   fully refunded RF, a superseded FAIL slip, refunds, notifications), `orderpay migrate` applies
-  exactly 023 and 024, says "schema up to date" the second time, and `audit`, `order list`,
+  exactly 023, 024 and 025, says "schema up to date" the second time, and `audit`, `order list`,
   `expire` and `reconcile` work on the upgraded data; 023 takes the caller's Cookie, Authorization
   and Proxy-Authorization out of inbox rows the previous release stored, and nothing else; a copy
   from before 019 (expire's column; 022, 021 and 020 reverted too) still expires before it is
@@ -48,7 +48,10 @@ from test_fcgi_raw import request as fcgi_request
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MIGRATIONS = sorted(os.path.basename(p) for p in glob.glob(os.path.join(REPO, "sql", "[0-9]*.sql")))
 # This release's migrations: the previous release's database lacks exactly these.
-NEW = ["023_scrub_stored_credentials.sql", "024_orders_by_state.sql"]
+NEW = ["023_scrub_stored_credentials.sql", "024_orders_by_state.sql", "025_mismatch_anchored.sql"]
+# Migration 014's index of MISMATCH reports, which 025 makes again on the anchored pattern.
+MISMATCH_014 = ("CREATE INDEX notifications_mismatch ON notifications (slip_id) WHERE verdict = 'rejected' "
+                "AND reason ~ '^(amount|currency) check failed: |amount/currency .* != slip '")
 PREV = MIGRATIONS[:-len(NEW)]
 PSQL = os.path.join(STACK["PGBIN"], "psql")
 RECORD_TABLE = ("CREATE TABLE IF NOT EXISTS schema_migrations "
@@ -218,11 +221,13 @@ AUDIT_BEFORE_REVERT = {}
 
 
 def revert_last(db):
-    """Undoes this release's migrations: 024 (its index and its record) and 023 (its record): the
-    previous release's database. 023 changes data only (it scrubs credentials out of old inbox
-    rows, which cannot be put back): the schema is the previous release's once its record is gone."""
+    """Undoes this release's migrations: 025 (014's index made again as it was), 024 (its index)
+    and 023, and their records: the previous release's database. 023 changes data only (it scrubs
+    credentials out of old inbox rows, which cannot be put back): the schema is the previous
+    release's once its record is gone."""
     assert MIGRATIONS[-len(NEW):] == NEW, "this test reverts %s; update it for %s" % (NEW, MIGRATIONS[-len(NEW):])
-    pg(db, "-1", "-c", "DROP INDEX orders_site_state",
+    pg(db, "-1", "-c", "DROP INDEX notifications_mismatch", "-c", MISMATCH_014,
+       "-c", "DROP INDEX orders_site_state",
        "-c", "DELETE FROM schema_migrations WHERE name IN ('%s')" % "', '".join(NEW))
 
 

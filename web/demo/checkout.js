@@ -80,7 +80,8 @@
                                                   currency: p.currency }));
     }
     items.forEach((p) => { if (p.decimals !== undefined) decimals[p.currency] = p.decimals; });
-    items.forEach((p, i) => {
+    const preselect = (cfg.products && cfg.products.length) ? cfg.products[0].id : (items[0] || {}).id;
+    items.forEach((p) => {
       const li = document.createElement('li');
       const label = document.createElement('label');
       label.htmlFor = 'qty-' + p.id;
@@ -89,7 +90,9 @@
       qty.type = 'number';
       qty.min = '0';
       qty.max = '10';
-      qty.value = i === 0 ? '1' : '0';
+      // One of the product config.js names first (the demo's tea), none of the rest: a site may
+      // sell many more than the demo's two.
+      qty.value = p.id === preselect ? '1' : '0';
       qty.id = 'qty-' + p.id;
       qty.dataset.product = p.id;
       li.append(label, qty);
@@ -125,6 +128,8 @@
     try {
       const body = { products: products, pay_tp: payTp };
       show(await call('POST', 'buy', {}, body, { 'Idempotency-Key': keyFor(body) }));
+      // A long catalogue leaves the code to scan below the fold: brought into view once, on buy.
+      if (!$('pay').hidden) $('pay').scrollIntoView({ block: 'start' });
     } catch (e) {
       // A buy that failed at the provider has created the order: show it and keep checking.
       if (e.data && e.data.id) show(e.data);
