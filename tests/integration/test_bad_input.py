@@ -28,6 +28,17 @@ JSON = {"Content-Type": "application/json"}
 API_PORT = int(STACK["API_PORT"])
 
 
+def pipelined_tls(port, req, n, source=None):
+    """`req` sent `n` times on one TLS connection to the production nginx (the last closing it),
+    and every byte of the replies."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+    sock = socket.create_connection(("127.0.0.1", port), timeout=30, source_address=source)
+    with ctx.wrap_socket(sock) as s:
+        s.sendall(req * (n - 1) + req.replace(b"Host:", b"Connection: close\r\nHost:"))
+        return read_until_close(s)
+
+
 def pg_env():
     env = dict(os.environ)
     for key in ("PGHOST", "PGPORT", "PGDATABASE", "PGUSER"):
@@ -480,12 +491,7 @@ def test_production_nginx_gives_the_back_office_a_limit_of_its_own(prod_nginx):
     refused a loop over admin/done after ~24 calls (review s28-newuser #5). Requests pipelined on
     one connection (one in flight at a time); nginx's own 502 means passed: nothing listens."""
     def pipeline(req, n, source):
-        ctx = ssl.create_default_context()
-        ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
-        sock = socket.create_connection(("127.0.0.1", prod_nginx), timeout=30, source_address=source)
-        with ctx.wrap_socket(sock) as s:
-            s.sendall(req * (n - 1) + req.replace(b"Host:", b"Connection: close\r\nHost:"))
-            out = read_until_close(s)
+        out = pipelined_tls(prod_nginx, req, n, source)
         return out.count(b"HTTP/1.1 502 "), out.count(b"HTTP/1.1 429 ")
 
     body = b'{"order":"k3v9x0q2m7c1z8w4r6t5y2u1pa"}'
@@ -528,12 +534,7 @@ def test_production_nginx_limits_a_notification_flood_per_address(prod_nginx):
           b"Content-Length: 7\r\n\r\n<xml/>\n"
 
     def flood(n, req=req, source=None):
-        ctx = ssl.create_default_context()
-        ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
-        sock = socket.create_connection(("127.0.0.1", prod_nginx), timeout=30, source_address=source)
-        with ctx.wrap_socket(sock) as s:
-            s.sendall(req * (n - 1) + req.replace(b"Host:", b"Connection: close\r\nHost:"))
-            out = read_until_close(s)
+        out = pipelined_tls(prod_nginx, req, n, source)
         return out.count(b"HTTP/1.1 502 "), out.count(b"HTTP/1.1 503 ")
 
     with ThreadPoolExecutor(max_workers=8) as pool:
