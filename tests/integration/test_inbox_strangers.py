@@ -132,22 +132,26 @@ def test_a_signed_alipay_return_replayed_goes_with_the_unverified_rows():
     assert pruned_after([r[0] for r in rows], 8) == set()
 
 
-def test_a_signed_alipay_return_posted_as_a_notification_is_still_a_return():
+def test_a_signed_alipay_return_posted_as_a_notification_is_refused_and_goes():
     """The return's fields are signed as a notification's are, and every POST was taken for a
     notification: answered "success" and stored `ignored`, unmarked, for good (review s28-attack
-    #2). A notification says notify_type=trade_status_sync; without it a POST is a return."""
+    #2). A notification says notify_type=trade_status_sync; without it a POST is refused unread,
+    with Alipay's "fail", and goes with the unverified rows."""
     order = buy_ok("zfb.qrcode")
     sim_pay(order["pay_id"], tamper="sign")  # the notification is lost: the slip stays WAIT
     query = sim("/sim/return_url", {"out_trade_no": order["pay_id"]}, method="GET")[1]["data"]["query"]
     assert "notify_type" not in query, query
     url = "%s/api/%s/pay/re_zfb" % (STACK["ORDERPAY_URL"], STACK["DEMO_SITE"])
+    before = psql("SELECT coalesce(max(id), 0) FROM notifications")
     for _ in range(2):
-        status, body, raw, _ = http("POST", url, body=query.encode(),
-                                    headers={"Content-Type": "application/x-www-form-urlencoded",
-                                             "Accept": "application/json"})
-        assert raw != b"success" and status == 200 and body["data"]["verified"] is True, raw
-    rows = [r for r in rows_of(order["pay_id"]) if r[2].startswith("return: ")]
-    assert len(rows) == 2 and {r[1] for r in rows} == {"ignored"}, rows_of(order["pay_id"])
+        status, _, raw, _ = http("POST", url, body=query.encode(),
+                                 headers={"Content-Type": "application/x-www-form-urlencoded"})
+        assert (status, raw) == (200, b"fail"), raw
+    rows = psql("SELECT id || '|' || verdict || '|' || reason FROM notifications WHERE id > %s AND provider = 'zfb' "
+                "AND position('%s'::bytea in body) > 0 ORDER BY id" % (before, order["pay_id"])).splitlines()
+    rows = [tuple(r.split("|", 2)) for r in rows]
+    assert len(rows) == 2 and all(r[1] == "rejected" and r[2].startswith("unverified: not an Alipay notification")
+                                  for r in rows), rows
     assert psql("SELECT st FROM pay_slips WHERE id = '%s'" % order["pay_id"]) == "WAIT"
     assert pruned_after([r[0] for r in rows], 8) == set()
 

@@ -76,14 +76,16 @@ providers::Notice AlipayClient::ParseNotification(const providers::RawNotificati
         n.error = "malformed form";
         return n;
     }
+    // Every asynchronous notification says notify_type=trade_status_sync (PROTOCOLS.md §2.6); the
+    // buyer's return carries the same signed fields without it. POSTed here, a return was taken
+    // for a notification: answered "success" and stored `ignored`, unmarked, for good (review
+    // s28-attack #2). It is no notification: refused unread, Alipay's "fail", with the unverified.
+    if (n.may_settle && http::FormValue(*pairs, "notify_type").value_or("") != "trade_status_sync") {
+        n.error = "not an Alipay notification (no notify_type=trade_status_sync)";
+        return n;
+    }
     n.parsed = true;
     n.slip_id = http::FormValue(*pairs, "out_trade_no").value_or("");
-    // Every asynchronous notification says notify_type=trade_status_sync (PROTOCOLS.md §2.6); the
-    // buyer's return carries the same signed fields without it. POSTed here, a return is still a
-    // return: it never settles, its row goes with the others (`return: `), and it is not answered
-    // "success" as a notification would be (review s28-attack #2: stored `ignored`, unmarked, for good).
-    if (n.may_settle && http::FormValue(*pairs, "notify_type").value_or("") != "trade_status_sync")
-        n.may_settle = false;
     n.fields = std::move(*pairs);
     return n;
 }
