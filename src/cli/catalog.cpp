@@ -6,6 +6,7 @@
 
 #include "orderpay/cli/cli.hpp"
 #include "orderpay/crypto/digest.hpp"
+#include "orderpay/domain/ids.hpp"
 #include "orderpay/domain/money.hpp"
 #include "orderpay/providers/registry.hpp"
 #include "orderpay/store/admin.hpp"
@@ -32,11 +33,7 @@ void PrintRows(const db::Result& r, const std::vector<std::string>& cols, bool j
 // The schema's CHECK on setup ids (sql/001_init.sql), said before PostgreSQL says it in its own
 // words (review s28-newuser #7). Account ids may hold '@' too.
 void CheckId(const std::string& what, const std::string& id, bool at) {
-    bool ok = !id.empty() && id.size() <= 64;
-    for (char ch : id)
-        ok = ok && (std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '.' || ch == '-' ||
-                    (at && ch == '@'));
-    if (!ok)
+    if (!(at ? domain::IsAccountId(id) : domain::IsSetupId(id)))
         throw Refusal(what + " id must be 1 to 64 characters of A-Z a-z 0-9 _ ." + (at ? " @" : "") + " -");
 }
 

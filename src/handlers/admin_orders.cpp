@@ -2,8 +2,6 @@
 // site's orders in one state, oldest first, a page at a time, each as admin/order answers it. How a
 // back office finds the paid orders it must ship without the operator CLI on the database host
 // (review s28-newuser #2): the buyer's browser, not the shop's server, learns an order's id.
-#include <charconv>
-
 #include "orderpay/app/order_view.hpp"
 #include "orderpay/domain/ids.hpp"
 #include "orderpay/domain/states.hpp"
@@ -17,14 +15,6 @@ namespace {
 
 constexpr int kDefaultLimit = 20;
 constexpr int kMaxLimit = 100;  // each order is one more statement
-
-std::optional<std::int64_t> Digits(std::string_view s, std::size_t max_len) {
-    if (s.empty() || s.size() > max_len) return std::nullopt;
-    std::int64_t v = 0;
-    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-    if (ec != std::errc() || end != s.data() + s.size() || s[0] == '-' || s[0] == '+') return std::nullopt;
-    return v;
-}
 
 // The cursor is the last order of a page: "<ct in microseconds>.<order id>".
 std::string Cursor(const store::OrderPageRow& row) {
@@ -41,7 +31,7 @@ http::Response AdminOrders(app::Context& ctx, app::Call& call, const http::Reque
         return http::Fail(http::Err::kBadQuery, "state must be one of NW WT OK FA SP DN RF");
     int limit = kDefaultLimit;
     if (std::optional<std::string> l = req.Arg("limit")) {
-        std::optional<std::int64_t> v = Digits(*l, 3);
+        std::optional<std::int64_t> v = domain::ParseDigits(*l, 3);
         if (!v || *v < 1 || *v > kMaxLimit)
             return http::Fail(http::Err::kBadQuery, "limit must be a whole number from 1 to 100");
         limit = static_cast<int>(*v);
@@ -51,7 +41,7 @@ http::Response AdminOrders(app::Context& ctx, app::Call& call, const http::Reque
     if (std::optional<std::string> a = req.Arg("after")) {
         const std::size_t dot = a->find('.');
         std::optional<std::int64_t> us =
-            dot == std::string::npos ? std::nullopt : Digits(a->substr(0, dot), 18);
+            dot == std::string::npos ? std::nullopt : domain::ParseDigits(a->substr(0, dot), 18);
         after_id = dot == std::string::npos ? "" : a->substr(dot + 1);
         if (!us || !domain::IsOrderId(after_id))
             return http::Fail(http::Err::kBadQuery, "after must be the next cursor of the page before");

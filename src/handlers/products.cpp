@@ -2,8 +2,7 @@
 // prices it, so a shop's pages show the price a buyer is charged rather than a copy that drifts
 // from the catalogue (review s28-newuser #10: the demo page showed 3.20 and charged 3.50). No
 // ticket: a catalogue is what a shop shows before anyone logs in; nothing of a buyer is in it.
-#include <charconv>
-
+#include "orderpay/domain/ids.hpp"
 #include "orderpay/domain/money.hpp"
 #include "orderpay/handlers/handlers.hpp"
 #include "orderpay/http/json.hpp"
@@ -16,30 +15,18 @@ namespace {
 
 constexpr int kMaxLimit = 1000;
 
-// products.id's CHECK (sql/001): a cursor that is not one is a caller's mistake, said as such.
-bool ProductIdShape(std::string_view id) {
-    if (id.empty() || id.size() > 64) return false;
-    for (char c : id)
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-              c == '.' || c == '-'))
-            return false;
-    return true;
-}
-
 }  // namespace
 
 http::Response Products(app::Context& ctx, app::Call& call, const http::Request& req) {
     int limit = kMaxLimit;
     if (std::optional<std::string> l = req.Arg("limit")) {
-        int v = 0;
-        auto [end, ec] = std::from_chars(l->data(), l->data() + l->size(), v);
-        if (l->empty() || l->size() > 4 || (*l)[0] == '-' || ec != std::errc() ||
-            end != l->data() + l->size() || v < 1 || v > kMaxLimit)
+        std::optional<std::int64_t> v = domain::ParseDigits(*l, 4);
+        if (!v || *v < 1 || *v > kMaxLimit)
             return http::Fail(http::Err::kBadQuery, "limit must be a whole number from 1 to 1000");
-        limit = v;
+        limit = static_cast<int>(*v);
     }
     const std::string after = req.Arg("after").value_or("");
-    if (req.Arg("after") && !ProductIdShape(after))
+    if (req.Arg("after") && !domain::IsSetupId(after))
         return http::Fail(http::Err::kBadQuery, "after must be the next cursor of the page before");
     std::vector<store::ProductOnSale> rows = store::ProductsOnSale(ctx.db(), call.site.id, after, limit);
     rapidjson::StringBuffer buf;

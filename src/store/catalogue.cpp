@@ -1,9 +1,16 @@
-// The catalogue a site sells now (statement products_on_sale), as pay/buy would price it.
+// The catalogue a site sells now: its statement products_on_sale (prepared at connect through
+// AllStatements) and the call pay/products makes, as pay/buy would price it.
 #include "orderpay/store/catalogue.hpp"
 
 #include "orderpay/store/statements.hpp"
 
 namespace orderpay::store {
+
+// What a site sells now (pay/products), in id order after the last of the page before: what
+// pay/buy prices an order from, so a shop's pages show what the buyer will be charged.
+const db::Statement kProductsOnSale{"products_on_sale",
+                                    "SELECT id, title, price, currency, stock FROM products "
+                                    "WHERE site_id = $1 AND active AND id > $2 ORDER BY id LIMIT $3"};
 
 std::vector<ProductOnSale> ProductsOnSale(db::Connection& c, const std::string& site,
                                           const std::string& after_id, int limit) {

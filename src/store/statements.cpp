@@ -276,28 +276,6 @@ const db::Statement kSlipByRef{"slip_by_ref", "SELECT " SLIP_COLS
 
 // Sites' return pages (a browser coming back from the provider is sent there).
 const db::Statement kSiteReturnUrl{"site_return_url", "SELECT return_url FROM sites WHERE id = $1"};
-// What a site sells now (pay/products), in id order after the last of the page before: what
-// pay/buy prices an order from, so a shop's pages show what the buyer will be charged.
-const db::Statement kProductsOnSale{"products_on_sale",
-                                    "SELECT id, title, price, currency, stock FROM products "
-                                    "WHERE site_id = $1 AND active AND id > $2 ORDER BY id LIMIT $3"};
-
-// The shared provider cache: a row past its expiry is as good as absent.
-const db::Statement kCacheGet{"cache_get",
-                              "SELECT value FROM provider_cache WHERE key = $1 AND expires_at > now()"};
-const db::Statement kCachePut{
-    "cache_put",
-    "INSERT INTO provider_cache (key, value, expires_at) VALUES ($1, $2, now() + make_interval(secs => "
-    "$3::float8)) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, expires_at = EXCLUDED.expires_at"};
-const db::Statement kCacheDrop{"cache_drop", "DELETE FROM provider_cache WHERE key = $1 AND value = $2"};
-// Taken only when absent or expired; under a conflict the row lock serialises the takers, so one
-// of them gets the row back.
-const db::Statement kCacheClaim{
-    "cache_claim",
-    "INSERT INTO provider_cache (key, value, expires_at) VALUES ($1, 'claimed', now() + make_interval(secs "
-    "=> "
-    "$2::float8)) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, expires_at = EXCLUDED.expires_at "
-    "WHERE provider_cache.expires_at <= now() RETURNING key"};
 
 const db::Statement kPing{"ping", "SELECT 1"};
 
