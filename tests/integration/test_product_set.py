@@ -92,3 +92,38 @@ def test_product_add_again_says_when_the_price_changed():
         assert psql("SELECT price || currency || stock FROM products WHERE id = '%s'" % pid) == "200USD5"
     finally:
         drop(pid)
+
+
+def test_restocks_racing_buys_oversell_nothing_and_keep_the_ledger():
+    """Several rows at once: 12 buyers of a 6-unit product while 4 operators each add 2 (`+2`) and
+    one takes 3 back (`-3`): every unit is sold at most once, no restock overwrites a sale, and the
+    audit's ledger (stock_initial = stock + what holding orders took) holds at the end."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from helpers import buy
+    pid = "prace-" + uuid.uuid4().hex[:8]
+    cli("product", "add", pid, "--site", SITE, "--title", "Cup", "--price", "1.00", "--stock", "6")
+
+    def restock(delta):
+        return cli("product", "set", pid, "--site", SITE, "--stock", delta, check=False).returncode
+
+    orders = []
+    try:
+        with ThreadPoolExecutor(max_workers=17) as pool:
+            buys = [pool.submit(buy, "wx.qrcode", products=[{"id": pid, "amount": 1}]) for _ in range(12)]
+            sets = [pool.submit(restock, d) for d in ["+2"] * 4 + ["-3"]]
+            results = [f.result() for f in buys]
+            codes = [f.result() for f in sets]
+        sold = [body["data"]["id"] for st, body, _, _ in results if st == 200]
+        orders = sold
+        assert all(st in (200, 409) for st, _, _, _ in results), [r[2] for r in results]
+        assert codes.count(0) >= 4, codes  # every +2; the -3 only if 3 were left when it ran
+        added = 8 - (3 if codes[-1] == 0 else 0)
+        stock, initial, taken = ledger(pid).split("|")
+        assert int(taken) == len(sold) and int(stock) + int(taken) == int(initial), ledger(pid)
+        assert int(initial) == 6 + added and len(sold) <= 6 + 8, (ledger(pid), codes, len(sold))
+        assert violations(pid) == []
+    finally:
+        for oid in orders[:-1]:
+            psql("UPDATE orders SET expi = now() - interval '1 second' WHERE id = '%s'" % oid)
+        drop(pid, orders[-1] if orders else None)
