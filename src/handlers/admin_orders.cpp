@@ -6,6 +6,7 @@
 #include "orderpay/domain/ids.hpp"
 #include "orderpay/domain/states.hpp"
 #include "orderpay/handlers/handlers.hpp"
+#include "orderpay/handlers/page_limit.hpp"
 #include "orderpay/http/reply.hpp"
 #include "orderpay/store/orders_page.hpp"
 
@@ -14,11 +15,11 @@ namespace orderpay::handlers {
 namespace {
 
 constexpr int kDefaultLimit = 20;
-constexpr int kMaxLimit = 100;  // each order is one more statement
+constexpr int kMaxLimit = 100;
 
 // The cursor is the last order of a page: "<ct in microseconds>.<order id>".
-std::string Cursor(const store::OrderPageRow& row) {
-    return std::to_string(row.ct_us) + "." + row.id;
+std::string Cursor(const store::OrderPageEntry& e) {
+    return std::to_string(e.ct_us) + "." + e.view.order.id;
 }
 
 }  // namespace
@@ -29,13 +30,9 @@ http::Response AdminOrders(app::Context& ctx, app::Call& call, const http::Reque
         return http::Fail(http::Err::kBadQuery, "state is required: one of NW WT OK FA SP DN RF");
     if (!domain::ParseOrderState(state))
         return http::Fail(http::Err::kBadQuery, "state must be one of NW WT OK FA SP DN RF");
-    int limit = kDefaultLimit;
-    if (std::optional<std::string> l = req.Arg("limit")) {
-        std::optional<std::int64_t> v = domain::ParseDigits(*l, 3);
-        if (!v || *v < 1 || *v > kMaxLimit)
-            return http::Fail(http::Err::kBadQuery, "limit must be a whole number from 1 to 100");
-        limit = static_cast<int>(*v);
-    }
+    std::variant<int, http::Response> asked = PageLimit(req, kDefaultLimit, kMaxLimit);
+    if (http::Response* bad = std::get_if<http::Response>(&asked)) return std::move(*bad);
+    const int limit = std::get<int>(asked);
     std::int64_t after_us = 0;
     std::string after_id;
     if (std::optional<std::string> a = req.Arg("after")) {
@@ -47,20 +44,16 @@ http::Response AdminOrders(app::Context& ctx, app::Call& call, const http::Reque
             return http::Fail(http::Err::kBadQuery, "after must be the next cursor of the page before");
         after_us = *us;
     }
-    std::vector<store::OrderPageRow> rows =
+    std::vector<store::OrderPageEntry> page =
         store::OrdersPage(ctx.db(), call.site.id, state, after_us, after_id, limit);
     std::string out = "{\"orders\":[";
-    std::size_t shown = 0;
-    for (const store::OrderPageRow& row : rows) {
-        std::string json;
-        // Gone between the two statements only if deleted, which orderpay never does.
-        if (!app::LoadOrder(ctx.db(), call.site.id, row.id, &json)) continue;
-        if (shown++) out += ',';
-        out += json;
+    for (std::size_t i = 0; i < page.size(); ++i) {
+        if (i) out += ',';
+        out += app::RenderOrder(page[i].view.order, page[i].view.items, page[i].view.slip);
     }
     out += "],\"next\":";
     out +=
-        static_cast<int>(rows.size()) == limit ? http::JsonString(Cursor(rows.back())) : std::string("null");
+        static_cast<int>(page.size()) == limit ? http::JsonString(Cursor(page.back())) : std::string("null");
     out += '}';
     return http::Ok(out);
 }

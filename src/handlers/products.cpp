@@ -5,6 +5,7 @@
 #include "orderpay/domain/ids.hpp"
 #include "orderpay/domain/money.hpp"
 #include "orderpay/handlers/handlers.hpp"
+#include "orderpay/handlers/page_limit.hpp"
 #include "orderpay/http/json.hpp"
 #include "orderpay/http/reply.hpp"
 #include "orderpay/store/catalogue.hpp"
@@ -18,13 +19,9 @@ constexpr int kMaxLimit = 1000;
 }  // namespace
 
 http::Response Products(app::Context& ctx, app::Call& call, const http::Request& req) {
-    int limit = kMaxLimit;
-    if (std::optional<std::string> l = req.Arg("limit")) {
-        std::optional<std::int64_t> v = domain::ParseDigits(*l, 4);
-        if (!v || *v < 1 || *v > kMaxLimit)
-            return http::Fail(http::Err::kBadQuery, "limit must be a whole number from 1 to 1000");
-        limit = static_cast<int>(*v);
-    }
+    std::variant<int, http::Response> asked = PageLimit(req, kMaxLimit, kMaxLimit);
+    if (http::Response* bad = std::get_if<http::Response>(&asked)) return std::move(*bad);
+    const int limit = std::get<int>(asked);
     const std::string after = req.Arg("after").value_or("");
     if (req.Arg("after") && !domain::IsSetupId(after))
         return http::Fail(http::Err::kBadQuery, "after must be the next cursor of the page before");

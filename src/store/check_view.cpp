@@ -7,28 +7,12 @@
 
 namespace orderpay::store {
 
-namespace {
-
-// The order, its lines and its current slip from rows of ORDER_COLS + i_* + s_* columns.
-void OrderParts(const db::Result& r, OrderRecord& order, std::vector<OrderItem>& items,
-                std::optional<SlipRow>& slip) {
-    order = OrderFrom(r, 0);
-    for (int i = 0; i < r.Rows(); ++i) {
-        if (r.IsNull(i, r.Col("i_product_id"))) continue;
-        items.push_back({r.Get(i, "i_product_id"), r.Get(i, "i_title"), r.GetInt(i, "i_amount"),
-                         r.GetInt(i, "i_price"), r.GetInt(i, "i_subtotal")});
-    }
-    if (!r.IsNull(0, r.Col("s_id"))) slip = SlipFrom(r, 0, "s_");
-}
-
-}  // namespace
-
 std::optional<OrderView> LoadOrderView(db::Connection& c, const std::string& site, const std::string& id) {
     if (!domain::IsOrderId(id)) return std::nullopt;
     db::Result r = c.Exec(kOrderView, {site, id});
     if (r.Rows() == 0) return std::nullopt;
     OrderView v;
-    OrderParts(r, v.order, v.items, v.slip);
+    OrderParts(r, 0, r.Rows(), v.order, v.items, v.slip);
     return v;
 }
 
@@ -44,7 +28,7 @@ std::optional<OrderView> MarkWaiting(db::Connection& c, const std::string& site,
     // order as still to pay. Read again: the rare path, one statement more.
     if (r.Get(0, "fresh") != "t") return LoadOrderView(c, site, order_id);
     OrderView v;
-    OrderParts(r, v.order, v.items, v.slip);
+    OrderParts(r, 0, r.Rows(), v.order, v.items, v.slip);
     return v;
 }
 
@@ -61,7 +45,7 @@ CheckView LoadCheckView(db::Connection& c, const std::string& site, const std::s
     if (!r.IsNull(0, r.Col("se_store"))) v.buyer = Buyer{r.Get(0, "se_store"), r.Get(0, "se_account"), ""};
     if (r.Get(0, "order_found") != "t") return v;
     v.order.emplace();
-    OrderParts(r, *v.order, v.items, v.slip);
+    OrderParts(r, 0, r.Rows(), *v.order, v.items, v.slip);
     if (!r.IsNull(0, r.Col("s_queried_ago_ms"))) v.slip_queried_ago_ms = r.GetInt(0, "s_queried_ago_ms");
     return v;
 }

@@ -2,6 +2,7 @@
 // and the fulfilment of orders (order ship|done, admin/ship|done, and the back office's list of
 // what to ship, admin/orders). Listed for preparing in statements.cpp's AllStatements.
 #include "orderpay/store/statements.hpp"
+#include "store/sql_text.hpp"
 
 namespace orderpay::store {
 
@@ -62,13 +63,22 @@ const db::Statement kOrderFulfilment{
 
 // A page of the site's orders in one state, oldest first, after the last one of the page before
 // (its ct in microseconds since the epoch, exact as extract's numeric is, and its id: ct alone is
-// not unique). Found through migration 024's orders_site_state index in that order; the first
-// page starts after 0, before any order.
+// not unique), each with its lines and current slip as order_view reads one order: one row per
+// line. The page is found through migration 024's orders_site_state index in that order (the
+// first page starts after 0, before any order), then each of its orders by its id (a lateral
+// read by `id = p.id`, as order_view's `id = $2`: `id = ANY(...)` was a sequential scan in a
+// plan made on an empty table). One statement, so one snapshot: every order shown is in the
+// state asked for, where a statement per order could show one shipped meanwhile.
 const db::Statement kOrdersPage{
     "orders_page",
-    "SELECT id, (extract(epoch from ct) * 1000000)::bigint AS ct_us FROM orders "
-    "WHERE site_id = $1 AND or_st = $2 "
+    "WITH page AS MATERIALIZED (SELECT id FROM orders WHERE site_id = $1 AND or_st = $2 "
     "AND (ct, id) > (timestamptz 'epoch' + $3::bigint * interval '1 microsecond', $4::text) "
-    "ORDER BY ct, id LIMIT $5"};
+    "ORDER BY ct, id LIMIT $5) "
+    "SELECT (extract(epoch from o.ct) * 1000000)::bigint AS ct_us, " ORDER_COLS ", " ITEM_COLS("i") ", "
+    PREFIXED_SLIP_COLS("sl") " "
+    "FROM page p CROSS JOIN LATERAL (SELECT * FROM orders WHERE id = p.id OFFSET 0) o "
+    "LEFT JOIN order_items i ON i.order_id = o.id AND i.order_id = p.id "
+    CURRENT_SLIP_OF("o")
+    "WHERE o.site_id = $1 ORDER BY o.ct, o.id, i.pos"};
 
 }  // namespace orderpay::store

@@ -118,4 +118,15 @@ std::string IntArray(const std::vector<std::int64_t>& items) {
     return out + "}";
 }
 
+void OrderParts(const db::Result& r, int begin, int end, OrderRecord& order, std::vector<OrderItem>& items,
+                std::optional<SlipRow>& slip) {
+    order = OrderFrom(r, begin);
+    for (int i = begin; i < end; ++i) {
+        if (r.IsNull(i, r.Col("i_product_id"))) continue;
+        items.push_back({r.Get(i, "i_product_id"), r.Get(i, "i_title"), r.GetInt(i, "i_amount"),
+                         r.GetInt(i, "i_price"), r.GetInt(i, "i_subtotal")});
+    }
+    if (!r.IsNull(begin, r.Col("s_id"))) slip = SlipFrom(r, begin, "s_");
+}
+
 }  // namespace orderpay::store

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,10 @@ namespace orderpay::store {
 SlipRow SlipFrom(const db::Result& r, int row, const std::string& prefix = "");
 /// The order in `row` (ORDER_COLS names).
 OrderRecord OrderFrom(const db::Result& r, int row);
+/// One order from rows [begin, end) of ORDER_COLS + ITEM_COLS + PREFIXED_SLIP_COLS (one row per
+/// line, at least one): the order and slip from the first, a line from each that has one.
+void OrderParts(const db::Result& r, int begin, int end, OrderRecord& order, std::vector<OrderItem>& items,
+                std::optional<SlipRow>& slip);
 
 /// A PostgreSQL array literal ({"a","b"}) for a text[] parameter; every element quoted, so any
 /// text (commas, braces, quotes, backslashes, NULL spelt as a word) arrives unchanged.

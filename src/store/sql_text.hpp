@@ -52,3 +52,29 @@
       ".currency AS s_currency, " p ".st AS s_st, " p ".re_tp AS s_re_tp, " p ".re_obj AS s_re_obj, " p     \
       ".provider_txn_id AS s_provider_txn_id, " p ".superseded AS s_superseded, " p                         \
       ".refund_needed AS s_refund_needed, " p ".note AS s_note, " p ".provider_ref AS s_provider_ref"
+
+// An order's refunds ride along in every order read (no extra round trip): what went back (the
+// OK ones) and every refund as a JSON array in creation order. Both subqueries use refunds_order.
+#define REFUND_COLS_OF(o) \
+    "(SELECT coalesce(sum(r.amount), 0) FROM refunds r WHERE r.order_id = " o ".id AND r.st = 'OK') "  \
+    "AS refunded, (SELECT coalesce(json_agg(json_build_object('id', r.id, 'amount', r.amount, 'st', r.st, " \
+    "'reason', r.reason, 'ct', " MS("r.ct") ", 'ok_at', " MS("r.ok_at") ") ORDER BY r.ct, r.id), '[]')::text " \
+    "FROM refunds r WHERE r.order_id = " o ".id) AS refunds_json"
+
+#define ORDER_COLS \
+    "o.id, o.site_id, o.tp, o.title, o.note, o.buyer_store, o.buyer_id, o.pro_c, o.total, o.freight, "       \
+    "o.discount, o.price, o.fee, o.currency, o.pay_tp, o.pay_id, o.seller, o.or_st, o.contact::text AS contact, " \
+    "o.stock_held, " MS("o.ct") " AS ct, " MS("o.lm") " AS lm, " MS("o.wt_at") " AS wt_at, " MS(             \
+        "o.ok_at") " AS ok_at, " MS("o.fa_at") " AS fa_at, " MS("o.sp_at") " AS sp_at, " MS(                 \
+        "o.dn_at") " AS dn_at, " MS("o.expi") " AS expi, (o.expi < now()) AS expired, " MS(                  \
+        "o.rf_at") " AS rf_at, " REFUND_COLS_OF("o")
+
+// An order line under i_ names (check_view, order_view, order_views).
+#define ITEM_COLS(i)                                                                      \
+    i ".product_id AS i_product_id, " i ".title AS i_title, " i ".amount AS i_amount, " i \
+      ".price AS i_price, " i ".subtotal AS i_subtotal"
+
+// An order's current slip: the one it pays with, or before a slip is chosen its newest not superseded.
+#define CURRENT_SLIP_OF(o)                                                                    \
+    "LEFT JOIN LATERAL (SELECT * FROM pay_slips s WHERE s.order_id = " o ".id AND (s.id = " o \
+    ".pay_id OR (" o ".pay_id IS NULL AND NOT s.superseded)) ORDER BY s.ct DESC LIMIT 1) sl ON true "

@@ -77,22 +77,6 @@ const db::Statement kOrderByIdemKey{
     "SELECT id, encode(idem_hash, 'hex') AS idem_hash FROM orders WHERE site_id = $1 AND buyer_store = $2 "
     "AND buyer_id = $3 AND idem_key = $4 AND ct > now() - interval '24 hours'"};
 
-// An order's refunds ride along in every order read (no extra round trip): what went back (the
-// OK ones) and every refund as a JSON array in creation order. Both subqueries use refunds_order.
-#define REFUND_COLS_OF(o) \
-    "(SELECT coalesce(sum(r.amount), 0) FROM refunds r WHERE r.order_id = " o ".id AND r.st = 'OK') "  \
-    "AS refunded, (SELECT coalesce(json_agg(json_build_object('id', r.id, 'amount', r.amount, 'st', r.st, " \
-    "'reason', r.reason, 'ct', " MS("r.ct") ", 'ok_at', " MS("r.ok_at") ") ORDER BY r.ct, r.id), '[]')::text " \
-    "FROM refunds r WHERE r.order_id = " o ".id) AS refunds_json"
-
-#define ORDER_COLS \
-    "o.id, o.site_id, o.tp, o.title, o.note, o.buyer_store, o.buyer_id, o.pro_c, o.total, o.freight, "       \
-    "o.discount, o.price, o.fee, o.currency, o.pay_tp, o.pay_id, o.seller, o.or_st, o.contact::text AS contact, " \
-    "o.stock_held, " MS("o.ct") " AS ct, " MS("o.lm") " AS lm, " MS("o.wt_at") " AS wt_at, " MS(             \
-        "o.ok_at") " AS ok_at, " MS("o.fa_at") " AS fa_at, " MS("o.sp_at") " AS sp_at, " MS(                 \
-        "o.dn_at") " AS dn_at, " MS("o.expi") " AS expi, (o.expi < now()) AS expired, " MS(                  \
-        "o.rf_at") " AS rf_at, " REFUND_COLS_OF("o")
-
 const db::Statement kOrderGet{"order_get",
                               "SELECT " ORDER_COLS " FROM orders o WHERE o.site_id = $1 AND o.id = $2"};
 const db::Statement kItemsGet{"items_get",
@@ -183,8 +167,7 @@ const db::Statement kSlipLive{"slip_live", "SELECT " SLIP_COLS
 const db::Statement kCheckView{
     "check_view",
     "SELECT st.id AS site_id_found, st.account_store, se.store_id AS se_store, se.account_id AS se_account, "
-    "o.id IS NOT NULL AS order_found, " ORDER_COLS ", i.product_id AS i_product_id, i.title AS i_title, "
-    "i.amount AS i_amount, i.price AS i_price, i.subtotal AS i_subtotal, " PREFIXED_SLIP_COLS("sl") ", "
+    "o.id IS NOT NULL AS order_found, " ORDER_COLS ", " ITEM_COLS("i") ", " PREFIXED_SLIP_COLS("sl") ", "
     "(extract(epoch from now() - sl.queried_at) * 1000)::bigint AS s_queried_ago_ms "
     "FROM (SELECT 1) AS one "
     "LEFT JOIN sites st ON st.id = $1 "
@@ -192,19 +175,16 @@ const db::Statement kCheckView{
     "LEFT JOIN (SELECT * FROM orders WHERE id = $3 OFFSET 0) o ON o.site_id = st.id AND o.buyer_store = se.store_id "
     "AND o.buyer_id = se.account_id AND se.store_id = st.account_store "
     "LEFT JOIN order_items i ON i.order_id = o.id AND i.order_id = $3 "
-    "LEFT JOIN LATERAL (SELECT * FROM pay_slips s WHERE s.order_id = o.id "
-    "AND (s.id = o.pay_id OR (o.pay_id IS NULL AND NOT s.superseded)) ORDER BY s.ct DESC LIMIT 1) sl ON true "
+    CURRENT_SLIP_OF("o")
     "ORDER BY i.pos"};
 
 // An order with its lines and current slip in one statement (one row per line, at least one).
 const db::Statement kOrderView{
     "order_view",
-    "SELECT " ORDER_COLS ", i.product_id AS i_product_id, i.title AS i_title, i.amount AS i_amount, "
-    "i.price AS i_price, i.subtotal AS i_subtotal, " PREFIXED_SLIP_COLS("sl") " "
+    "SELECT " ORDER_COLS ", " ITEM_COLS("i") ", " PREFIXED_SLIP_COLS("sl") " "
     "FROM (SELECT * FROM orders WHERE id = $2 OFFSET 0) o "
     "LEFT JOIN order_items i ON i.order_id = o.id AND i.order_id = $2 "
-    "LEFT JOIN LATERAL (SELECT * FROM pay_slips s WHERE s.order_id = o.id "
-    "AND (s.id = o.pay_id OR (o.pay_id IS NULL AND NOT s.superseded)) ORDER BY s.ct DESC LIMIT 1) sl ON true "
+    CURRENT_SLIP_OF("o")
     "WHERE o.site_id = $1 ORDER BY i.pos"};
 
 // The provider took the slip: slip NEW -> WAIT, and order NW -> WT only while the slip is still
@@ -229,8 +209,7 @@ const db::Statement kSlipWaitView{
     "o AS (SELECT * FROM u UNION ALL SELECT * FROM orders WHERE id = $2 AND NOT EXISTS (SELECT 1 FROM u)), "
     "ps AS (SELECT * FROM s UNION ALL "
     "SELECT * FROM pay_slips WHERE order_id = $2 AND id NOT IN (SELECT id FROM s)) "
-    "SELECT " ORDER_COLS ", i.product_id AS i_product_id, i.title AS i_title, i.amount AS i_amount, "
-    "i.price AS i_price, i.subtotal AS i_subtotal, " PREFIXED_SLIP_COLS("sl") ", "
+    "SELECT " ORDER_COLS ", " ITEM_COLS("i") ", " PREFIXED_SLIP_COLS("sl") ", "
     "EXISTS (SELECT 1 FROM s) AND EXISTS (SELECT 1 FROM u) AS fresh "
     "FROM o LEFT JOIN order_items i ON i.order_id = o.id AND i.order_id = $2 "
     "LEFT JOIN LATERAL (SELECT * FROM ps WHERE ps.order_id = o.id "

@@ -2,6 +2,9 @@
 a time, each as admin/order answers it (review s28-newuser #2: the paid orders to ship could be
 found only with the operator CLI on the database host)."""
 
+import json
+import uuid
+
 import pytest
 
 from conftest import STACK, cli, http, psql
@@ -79,6 +82,42 @@ def test_the_first_page_starts_with_the_sites_oldest_order_in_that_state():
     got = page(k, "OK", limit=1)["orders"]
     assert [o["id"] for o in got] == [oldest], got
     assert len(page(k, "OK")["orders"]) <= 20  # the default page
+
+
+def test_orders_of_several_lines_with_refunds_are_each_as_admin_order_answers_them():
+    """A page is one statement of one row per line: each order's lines, slip and refunds stay its
+    own however many lines its neighbours have, in the order the buyer listed them."""
+    k = key()
+    tag = uuid.uuid4().hex[:8]
+    extra = ["ao-%s-%d" % (tag, i) for i in range(3)]
+    for i, pid in enumerate(extra):
+        cli("product", "add", pid, "--site", SITE, "--title", "Line %d of %s" % (i, tag), "--price", "%d.00" % (i + 1))
+    try:
+        shapes = [[extra[2], extra[0], extra[1]], [STACK["DEMO_PRODUCT"]], [extra[1], extra[2]]]
+        orders = [buy_ok("zfb.scan", auth_code="280000000000000002",
+                         products=[{"id": pid, "amount": n + 1} for n, pid in enumerate(shape)]) for shape in shapes]
+        assert all(o["or_st"] == "OK" for o in orders), orders
+        st, _, raw, _ = http("POST", "%s/api/%s/admin/refund" % (STACK["ORDERPAY_URL"], SITE),
+                             body=json.dumps({"order": orders[0]["id"], "amount": 1.0, "reason": "one cup",
+                                              "idempotency_key": uuid.uuid4().hex}).encode(),
+                             headers={"Authorization": "Bearer " + k, "Content-Type": "application/json"})
+        assert st == 200, raw
+        got = []
+        after = cursor_before(orders[0]["id"])
+        while True:
+            p = page(k, "OK", after=after, limit=2)
+            got += [o for o in p["orders"] if o["id"] in {x["id"] for x in orders}]
+            if not p["next"] or len(got) == len(orders):
+                break
+            after = p["next"]
+        assert [o["id"] for o in got] == [o["id"] for o in orders], got
+        for listed, shape in zip(got, shapes):
+            assert [line["id"] for line in listed["products"]] == shape, listed
+            assert listed == get("order?id=" + listed["id"], k)[1]["data"], listed
+        assert got[0]["refunds"] and not got[1]["refunds"] and not got[2]["refunds"], got
+    finally:
+        for pid in extra:
+            cli("product", "disable", pid, "--site", SITE)
 
 
 @pytest.mark.skipif("DEMO_USD_SITE" not in STACK, reason="no PayPal site")

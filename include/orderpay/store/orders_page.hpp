@@ -6,17 +6,18 @@
 #include <vector>
 
 #include "orderpay/db/connection.hpp"
+#include "orderpay/store/check_view.hpp"
 
 namespace orderpay::store {
 
-struct OrderPageRow {
-    std::string id;
+struct OrderPageEntry {
+    OrderView view;
     std::int64_t ct_us = 0;  // its creation, in microseconds since the epoch: the page's cursor
 };
 
 /// Up to `limit` of the site's orders in state `state`, oldest first, created after (`after_us`,
-/// `after_id`); (0, "") for the first page.
-std::vector<OrderPageRow> OrdersPage(db::Connection& c, const std::string& site, const std::string& state,
-                                     std::int64_t after_us, const std::string& after_id, int limit);
+/// `after_id`) ((0, "") for the first page), each with its lines and current slip; one statement.
+std::vector<OrderPageEntry> OrdersPage(db::Connection& c, const std::string& site, const std::string& state,
+                                       std::int64_t after_us, const std::string& after_id, int limit);
 
 }  // namespace orderpay::store
