@@ -6,6 +6,8 @@ import json
 import os
 import subprocess
 
+import pytest
+
 from conftest import STACK, cli, psql
 from helpers import buy_ok, sim_pay, wait_state
 
@@ -105,3 +107,21 @@ def test_no_such_notification_is_one_line_and_a_bad_id_is_a_usage_error():
     assert res.returncode == 2 and "inbox show ID" in res.stderr, res
     res = cli("inbox", "show", "1", "--body-only", "--json", check=False)
     assert res.returncode == 2 and "one of --body-only" in res.stderr, res
+
+
+@pytest.mark.skipif("DEMO_V3_SITE" not in STACK, reason="stack.env has no DEMO_V3_SITE")
+def test_a_wechat_v3_notification_verifies_again_with_its_headers_from_headers_only():
+    """WeChat v3 signs the body with headers (Wechatpay-Signature, -Timestamp, -Nonce, -Serial):
+    --headers-only writes them as `notify verify --headers` reads them."""
+    from test_crash_before_settle import buy3_ok
+    order = buy3_ok()
+    sim_pay(order["pay_id"])
+    row = psql("SELECT id FROM notifications WHERE slip_id = '%s' AND verdict = 'settled'" % order["pay_id"])
+    assert row, order
+    op = os.path.join(STACK["ORDERPAY_BIN"], "orderpay")
+    res = subprocess.run("'{0}' inbox show {1} --body-only | '{0}' notify verify --provider wx "
+                         "--headers <('{0}' inbox show {1} --headers-only) --body -".format(op, row),
+                         shell=True, executable="/bin/bash", env=orderpay_env(), capture_output=True, text=True,
+                         timeout=60)
+    assert res.returncode == 0 and "PASS signature" in res.stdout, res
+    assert "verdict: would record a duplicate (slip already OK" in res.stdout, res.stdout
