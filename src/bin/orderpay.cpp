@@ -62,6 +62,8 @@ constexpr const char* kUsage = R"(usage: orderpay [--config FILE] COMMAND ...
                 [--webhook-id W] [--cert-file PEM]
   inbox list [--verdict V] [--limit N]      stored notifications, newest first
                                             (V: received, settled, duplicate, ignored, rejected or error)
+  inbox show ID [--body-only | --headers-only]  one notification as stored; --body-only writes its body
+                                            exactly, to pipe into notify verify --body -
   inbox replay [--older-than 60s] [--verdict received|error] [--limit N]   decide what a dying worker left
   inbox prune [--older-than 30d] [--rejected-older-than 7d] [--limit N]
                                             drop decided (and unverified) notifications that arrived

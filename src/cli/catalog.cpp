@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "orderpay/cli/cli.hpp"
+#include "orderpay/core/log.hpp"
 #include "orderpay/crypto/digest.hpp"
 #include "orderpay/domain/ids.hpp"
 #include "orderpay/domain/money.hpp"
@@ -186,7 +187,9 @@ std::optional<std::string> AccountStore(Env& env, const Args& a, const std::stri
                   << '\n';
         return std::nullopt;
     }
-    if (stores.size() != 1) throw UsageError("account id is in several stores: give --store");
+    if (stores.size() != 1)
+        throw Refusal("account " + log::TextEscape(account) + " is in several stores (" + stores[0] + ", " +
+                      stores[1] + (stores.size() > 2 ? ", ..." : "") + "): give --store");
     return stores.front();
 }
 
@@ -287,7 +290,7 @@ int SellerCmd(Env& env, const Args& a) {
         std::optional<providers::Merchant> m = store::FindMerchant(env.db, merchant);
         if (!m) return Refuse("no such merchant " + merchant);
         if (m->provider != prefix)
-            throw UsageError("merchant " + merchant + " is a " + m->provider + " merchant, not " + prefix);
+            throw Refusal("merchant " + merchant + " is a " + m->provider + " merchant, not " + prefix);
         const std::string site = a.Need("site");
         if (!store::SetSeller(env.db, site, prefix, merchant)) return Refuse("no such site " + site);
         return 0;

@@ -57,6 +57,7 @@ const std::vector<Spec>& Specs() {
         {"apikey", "list", {"site"}},
         {"notify", "verify", {"site", "provider", "body", "headers", "webhook-id", "cert-file"}},
         {"inbox", "list", {"verdict", "limit"}},
+        {"inbox", "show", {}, {"body-only", "headers-only"}},
         {"inbox", "replay", {"older-than", "verdict", "limit"}},
         {"inbox", "prune", {"older-than", "rejected-older-than", "limit"}},
         {"audit", "", {"replay-interval", "expire-grace"}, {"list"}},
@@ -70,7 +71,7 @@ const std::vector<std::string_view> kJsonCommands = {
     "store list",  "site list",     "account list",  "product list", "merchant list",
     "seller list", "order show",    "order list",    "expire",       "reconcile",
     "refund list", "refund",        "refund finish", "apikey issue", "apikey revoke",
-    "apikey list", "notify verify", "inbox list",    "audit",
+    "apikey list", "notify verify", "inbox list",    "inbox show",   "audit",
 };
 
 bool In(const std::vector<std::string_view>& list, std::string_view name) {

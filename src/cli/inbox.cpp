@@ -1,5 +1,5 @@
-// `orderpay inbox list|replay|prune`: the notification inbox. Replay decides rows a dying worker
-// left "received" (or whose evaluation failed) through the endpoint's own code path; it is
+// `orderpay inbox list|replay|prune` (show: inbox_show.cpp): the notification inbox. Replay decides rows a
+// dying worker left "received" (or whose evaluation failed) through the endpoint's own code path; it is
 // idempotent, and the reconcile timer runs it. Prune drops rows decided long ago (the expire timer
 // runs it with the config's ages).
 #include <cerrno>
@@ -18,7 +18,8 @@ namespace orderpay::cli {
 namespace {
 
 constexpr const char* kUsage =
-    "inbox list [--verdict V] [--limit N] [--json] | inbox replay [--older-than 60s] [--verdict "
+    "inbox list [--verdict V] [--limit N] [--json] | inbox show ID [--body-only | --headers-only] "
+    "[--json] | inbox replay [--older-than 60s] [--verdict "
     "received|error] [--limit N] | inbox prune [--older-than 30d] [--rejected-older-than 7d] [--limit N]";
 
 // Every provider resends an unanswered notification for at most three days (WeChat Pay about 24
@@ -144,6 +145,7 @@ int Inbox(Env& env, const Args& a) {
     if (verb == "list") return List(env, a);
     if (verb == "replay") return Replay(env, a);
     if (verb == "prune") return Prune(env, a);
+    if (verb == "show") return InboxShow(env, a);
     throw UsageError(kUsage);
 }
 

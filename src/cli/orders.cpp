@@ -12,6 +12,7 @@
 #include "orderpay/app/payflow.hpp"
 #include "orderpay/cli/cli.hpp"
 #include "orderpay/core/log.hpp"
+#include "orderpay/domain/money.hpp"
 #include "orderpay/domain/states.hpp"
 #include "orderpay/http/reply.hpp"
 #include "orderpay/store/admin.hpp"
@@ -30,23 +31,20 @@ int OrderCmd(Env& env, const Args& a) {
     if (verb == "show") {
         if (a.pos.size() < 3) throw UsageError("order show ID [--json]");
         std::optional<std::string> site = store::OrderSite(env.db, a.pos[2]);
-        if (!site) {
-            std::cerr << "no such order\n";
-            return 1;
-        }
         std::string json;
-        std::optional<store::OrderRecord> o = app::LoadOrder(env.db, *site, a.pos[2], &json);
-        if (!o) {
-            std::cerr << "no such order\n";
-            return 1;
-        }
+        std::optional<store::OrderRecord> o;
+        if (site) o = app::LoadOrder(env.db, *site, a.pos[2], &json);
+        // The id as log::TextEscape shows it: it is whatever the operator typed.
+        if (!o) throw Refusal("no such order " + log::TextEscape(a.pos[2]));
         if (a.json) {
             std::cout << json << '\n';
             return 0;
         }
+        // Amounts as --price and --amount take them (12.50 CNY; 1250 JPY): "1250 CNY (minor units)"
+        // invited a price 100 times too high (review s28-newuser #1). --json keeps minor units.
         std::cout << "order " << o->id << " site " << o->site_id << " buyer " << o->buyer_id << " state "
-                  << domain::ToString(o->or_st) << " fee " << o->fee << ' ' << o->currency
-                  << " (minor units) via " << o->pay_tp << '\n';
+                  << domain::ToString(o->or_st) << " fee " << domain::FormatAmount(o->fee, o->currency) << ' '
+                  << o->currency << " via " << o->pay_tp << '\n';
         for (const store::SlipRow& s : store::OrderSlips(env.db, o->id)) {
             std::cout << "  slip " << s.id << " " << domain::ToString(s.st) << " " << s.provider << " txn "
                       << s.provider_txn_id.value_or("-") << (s.superseded ? " superseded" : "")
@@ -54,14 +52,15 @@ int OrderCmd(Env& env, const Args& a) {
                       << (s.note.empty() ? "" : " note: " + s.note) << '\n';
         }
         for (const store::RefundLine& r : o->refunds)
-            std::cout << "  refund " << r.id << " " << r.st << " " << r.amount
-                      << " (minor units) reason: " << r.reason << '\n';
+            std::cout << "  refund " << r.id << " " << r.st << " "
+                      << domain::FormatAmount(r.amount, o->currency) << ' ' << o->currency
+                      << " reason: " << r.reason << '\n';
         return 0;
     }
     if (verb == "list") {
         // A misspelt filter lists nothing, which reads as "no such orders": say which is wrong.
         const std::optional<std::string> site = a.Flag("site"), state = a.Flag("state");
-        if (site && !store::SiteCurrency(env.db, *site)) throw UsageError("no such site " + *site);
+        if (site && !store::SiteCurrency(env.db, *site)) throw Refusal("no such site " + *site);
         if (state && !domain::ParseOrderState(*state))
             throw UsageError("--state NW, WT, OK, FA, SP, DN or RF (upper case)");
         db::Result r = store::ListOrders(env.db, site, state, a.Limit(50));
@@ -73,13 +72,15 @@ int OrderCmd(Env& env, const Args& a) {
                           << ",\"buyer_id\":" << http::JsonString(r.Get(i, 2))
                           << ",\"or_st\":" << http::JsonString(r.Get(i, 3))
                           << ",\"fee_minor\":" << r.Get(i, 4)
+                          << ",\"fee\":" << domain::FormatAmount(r.GetInt(i, 4), r.Get(i, 5))
                           << ",\"currency\":" << http::JsonString(r.Get(i, 5)) << '}';
             }
             std::cout << "]\n";
         } else {
             for (int i = 0; i < r.Rows(); ++i)
                 std::cout << r.Get(i, 0) << '\t' << r.Get(i, 1) << '\t' << r.Get(i, 2) << '\t' << r.Get(i, 3)
-                          << '\t' << r.Get(i, 4) << ' ' << r.Get(i, 5) << '\t' << r.Get(i, 6) << '\n';
+                          << '\t' << domain::FormatAmount(r.GetInt(i, 4), r.Get(i, 5)) << ' ' << r.Get(i, 5)
+                          << '\t' << r.Get(i, 6) << '\n';
         }
         return 0;
     }

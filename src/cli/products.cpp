@@ -1,11 +1,13 @@
-// `orderpay product add|set|list|disable|enable`: the catalogue. Every price change is said in
-// major units, as --price takes it (listings show minor units: review s28-newuser #1).
+// `orderpay product add|set|list|disable|enable`: the catalogue. Prices are shown in major units,
+// as --price takes them: a price copied from a listing in minor units was 100 times too high
+// (review s28-newuser #1). `list --json` keeps `price_minor`, which scripts read.
 #include "orderpay/store/products.hpp"
 
 #include <iostream>
 
 #include "orderpay/cli/cli.hpp"
 #include "orderpay/domain/money.hpp"
+#include "orderpay/http/reply.hpp"
 #include "orderpay/store/admin.hpp"
 
 namespace orderpay::cli {
@@ -17,10 +19,6 @@ std::optional<std::int64_t> Count(const std::string& text) {
     if (text.empty() || text.size() > 15 || text.find_first_not_of("0123456789") != std::string::npos)
         return std::nullopt;
     return std::stoll(text);
-}
-
-std::string Major(std::int64_t minor, const std::string& currency) {
-    return domain::FormatDecimal(minor, domain::CurrencyExponent(currency).value_or(2));
 }
 
 std::int64_t Price(const std::string& text, const std::string& currency) {
@@ -35,8 +33,9 @@ std::int64_t Price(const std::string& text, const std::string& currency) {
 void SayPrice(const std::string& id, std::int64_t was, const std::string& was_cur, std::int64_t now,
               const std::string& cur) {
     if (was == now && was_cur == cur) return;
-    std::cout << "price of " << id << ": " << Major(was, was_cur) << (was_cur == cur ? "" : " " + was_cur)
-              << " -> " << Major(now, cur) << ' ' << cur << '\n';
+    std::cout << "price of " << id << ": " << domain::FormatAmount(was, was_cur)
+              << (was_cur == cur ? "" : " " + was_cur) << " -> " << domain::FormatAmount(now, cur) << ' '
+              << cur << '\n';
 }
 
 std::string StockText(const std::optional<std::int64_t>& s) {
@@ -156,9 +155,27 @@ int Products(Env& env, const Args& a) {
     if (verb == "disable" || verb == "enable") return Activate(env, a, verb);
     if (verb == "list") {
         const std::optional<std::string> site = a.Flag("site");
-        if (site && !store::SiteCurrency(env.db, *site)) throw UsageError("no such site " + *site);
-        PrintRows(store::ListProducts(env.db, site),
-                  {"site", "id", "title", "price_minor", "currency", "stock", "active"}, a.json);
+        if (site && !store::SiteCurrency(env.db, *site)) throw Refusal("no such site " + *site);
+        const db::Result r = store::ListProducts(env.db, site);
+        if (a.json) {  // price_minor as before; price a number in major units, as refund list's amount
+            std::cout << '[';
+            for (int i = 0; i < r.Rows(); ++i)
+                std::cout << (i ? "," : "") << "{\"site\":" << http::JsonString(r.Get(i, 0))
+                          << ",\"id\":" << http::JsonString(r.Get(i, 1))
+                          << ",\"title\":" << http::JsonString(r.Get(i, 2))
+                          << ",\"price_minor\":" << r.Get(i, 3)
+                          << ",\"price\":" << domain::FormatAmount(r.GetInt(i, 3), r.Get(i, 4))
+                          << ",\"currency\":" << http::JsonString(r.Get(i, 4))
+                          << ",\"stock\":" << r.GetOpt(i, 5).value_or("null")
+                          << ",\"active\":" << (r.Get(i, 6) == "t" ? "true" : "false") << '}';
+            std::cout << "]\n";
+            return 0;
+        }
+        std::cout << "site\tid\ttitle\tprice\tcurrency\tstock\tactive\n";
+        for (int i = 0; i < r.Rows(); ++i)
+            std::cout << r.Get(i, 0) << '\t' << r.Get(i, 1) << '\t' << r.Get(i, 2) << '\t'
+                      << domain::FormatAmount(r.GetInt(i, 3), r.Get(i, 4)) << '\t' << r.Get(i, 4) << '\t'
+                      << r.GetOpt(i, 5).value_or("unlimited") << '\t' << r.Get(i, 6) << '\n';
         return 0;
     }
     throw UsageError("product add|set|list|disable|enable");

@@ -7,6 +7,7 @@
 
 #include "orderpay/app/context.hpp"
 #include "orderpay/cli/cli.hpp"
+#include "orderpay/core/log.hpp"
 #include "orderpay/crypto/digest.hpp"
 #include "orderpay/domain/money.hpp"
 #include "orderpay/handlers/refund_input.hpp"
@@ -34,7 +35,7 @@ int Fail(const std::string& msg) {
 
 int ListCmd(Env& env, const Args& a) {
     const std::optional<std::string> site = a.Flag("site");
-    if (site && !store::SiteCurrency(env.db, *site)) throw UsageError("no such site " + *site);
+    if (site && !store::SiteCurrency(env.db, *site)) throw Refusal("no such site " + *site);
     db::Result r = store::ListRefunds(env.db, site, a.Limit(50));
     if (a.json) std::cout << '[';
     for (int i = 0; i < r.Rows(); ++i) {
@@ -84,9 +85,9 @@ int Report(const Args& a, const app::RefundAnswer& ans) {
     const store::RefundRow& r = *ans.refund;
     if (!a.json) {
         std::cout << "refund " << r.id << ' ' << domain::ToString(r.st) << ' '
-                  << domain::FormatDecimal(r.amount, domain::CurrencyExponent(r.currency).value_or(2)) << ' '
-                  << r.currency << " order " << r.order_id << " slip " << r.slip_id
-                  << (ans.replay ? " (replay)" : "") << (r.note.empty() ? "" : " note: " + r.note) << '\n';
+                  << domain::FormatAmount(r.amount, r.currency) << ' ' << r.currency << " order "
+                  << r.order_id << " slip " << r.slip_id << (ans.replay ? " (replay)" : "")
+                  << (r.note.empty() ? "" : " note: " + r.note) << '\n';
     }
     return 0;
 }
@@ -140,7 +141,7 @@ int RefundCmd(Env& env, const Args& a) {
         if (a.pos.size() > 1 || a.Flag("amount"))
             throw UsageError("--slip refunds the whole slip: no ORDER, no --amount");
         std::optional<store::SlipRow> slip = store::FindSlip(env.db, *slip_id);
-        if (!slip) return Fail("no such slip");
+        if (!slip) return Fail("no such slip " + log::TextEscape(*slip_id));
         // --slip is for a payment its order does not count (a late or double payment); the slip
         // an order is paid through is refunded as the order. A mistyped slip id here gave a
         // shop's real payment back in full without a question (review s25-newuser #15).
@@ -165,7 +166,7 @@ int RefundCmd(Env& env, const Args& a) {
     const std::string& order_id = a.pos[1];
     std::optional<std::string> site = store::OrderSite(env.db, order_id);
     std::optional<store::OrderView> v = site ? store::LoadOrderView(env.db, *site, order_id) : std::nullopt;
-    if (!v) return Fail("no such order");
+    if (!v) return Fail("no such order " + log::TextEscape(order_id));
     if (!v->slip || v->slip->st != domain::SlipState::kOk)
         return Fail("e.www.refund.not_paid: order " + order_id + " is " +
                     std::string(domain::ToString(v->order.or_st)));
@@ -206,7 +207,7 @@ int ApiKeyCmd(Env& env, const Args& a) {
     }
     if (verb == "list") {
         const std::optional<std::string> site = a.Flag("site");
-        if (site && !store::SiteCurrency(env.db, *site)) throw UsageError("no such site " + *site);
+        if (site && !store::SiteCurrency(env.db, *site)) throw Refusal("no such site " + *site);
         db::Result r = store::ListApiKeys(env.db, site);
         if (a.json) std::cout << '[';
         for (int i = 0; i < r.Rows(); ++i) {

@@ -68,6 +68,7 @@ std::optional<Config> Config::Load(const std::string& path, std::string& error) 
         }
         cfg.values_[key] = Trim(t.substr(eq + 1));
     }
+    cfg.lines_ = std::move(set_on);
     if (in.bad()) {
         error = "cannot read config file " + path;
         return std::nullopt;
@@ -80,6 +81,14 @@ std::string Config::Get(const std::string& key, const std::string& fallback) con
     if (const char* v = std::getenv(EnvName(key).c_str()); v && *v) return v;
     auto it = values_.find(key);
     return it == values_.end() || it->second.empty() ? fallback : it->second;
+}
+
+// As Get decides: a variable set and not empty wins over the file.
+std::string Config::Origin(const std::string& key) const {
+    const std::string env = EnvName(key);
+    if (const char* v = std::getenv(env.c_str()); v && *v) return env + " (environment)";
+    auto it = lines_.find(key);
+    return it == lines_.end() ? "" : path_ + ":" + std::to_string(it->second);
 }
 
 std::int64_t Config::GetInt(const std::string& key, std::int64_t fallback) const {

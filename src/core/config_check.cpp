@@ -100,14 +100,22 @@ std::string Shown(const std::string& name) {
     return shown;
 }
 
+// The error about `key`, after where its value was set: an operator who reads "workers must be
+// ... not '300'" while the file says 8 is told ORDERPAY_WORKERS set it (review s28-newuser).
+std::string At(const Config& cfg, const std::string& key, const std::string& error) {
+    const std::string origin = cfg.Origin(key);
+    return origin.empty() ? error : origin + ": " + error;
+}
+
 std::string CheckUrl(const Config& cfg, const char* key, bool required) {
     const std::string v = cfg.Get(key);
     if (v.empty())
         return required ? std::string(key) + " must be set: the public base URL providers call back" : "";
     if (HttpUrl(v)) return {};
     // The value is not echoed: a URL may carry credentials.
-    return std::string(key) +
-           " must be an http:// or https:// URL with a host, without spaces or control characters";
+    return At(cfg, key,
+              std::string(key) +
+                  " must be an http:// or https:// URL with a host, without spaces or control characters");
 }
 
 }  // namespace
@@ -115,13 +123,14 @@ std::string CheckUrl(const Config& cfg, const char* key, bool required) {
 std::string CheckConfig(const Config& cfg, ConfigUser user) {
     std::string error;
     for (const WholeKey& k : kWholeKeys)
-        if (!cfg.GetWhole(k.key, k.fallback, k.min, k.max, error)) return error;
+        if (!cfg.GetWhole(k.key, k.fallback, k.min, k.max, error)) return At(cfg, k.key, error);
     // Providers resend for up to three days, and PayPal's event ids dedupe against the rows kept.
     if (const std::int64_t d = cfg.GetInt("notify.keep_days", 0); d > 0 && d < 7)
-        return "notify.keep_days must be 0 (keep every decided notification) or at least 7, not " +
-               std::to_string(d);
+        return At(cfg, "notify.keep_days",
+                  "notify.keep_days must be 0 (keep every decided notification) or at least 7, not " +
+                      std::to_string(d));
     if (const std::string f = cfg.Get("log_format", "text"); f != "text" && f != "json")
-        return "log_format must be text or json, not '" + f + "'";
+        return At(cfg, "log_format", "log_format must be text or json, not '" + f + "'");
     if (std::string e = CheckUrl(cfg, "notify_base_url", user == ConfigUser::kDaemon); !e.empty()) return e;
     for (const char* key : {"wxpay.gateway", "alipay.gateway", "paypal.gateway"})
         if (std::string e = CheckUrl(cfg, key, false); !e.empty()) return e;

@@ -81,6 +81,10 @@ std::optional<Minor> ParseDecimal(std::string_view text, int exponent) {
     return value;
 }
 
+std::string FormatAmount(Minor value, std::string_view currency) {
+    return FormatDecimal(value, CurrencyExponent(currency).value_or(2));
+}
+
 std::string FormatDecimal(Minor value, int exponent) {
     // Work on the unsigned magnitude so INT64_MIN formats instead of overflowing on negation.
     const bool negative = value < 0;

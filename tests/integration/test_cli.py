@@ -40,7 +40,7 @@ def test_ticket_lifetime_must_be_positive():
 def test_seller_must_be_a_merchant_of_that_provider():
     res = cli("seller", "set", "--site", STACK["DEMO_SITE"], "--prefix", "wx", "--merchant",
               STACK["DEMO_ZFB_MERCHANT"], check=False)
-    assert res.returncode == 2 and "is a zfb merchant, not wx" in res.stderr, res.stderr
+    assert res.returncode == 1 and "is a zfb merchant, not wx" in res.stderr, res.stderr
     assert psql("SELECT merchant_id FROM site_sellers WHERE site_id = '%s' AND prefix = 'wx'"
                 % STACK["DEMO_SITE"]) == STACK["DEMO_MERCHANT"]
 
@@ -169,12 +169,12 @@ def test_every_list_json_gives_numbers_booleans_and_null_as_json():
         ("site", "list"): {"id": text, "name": text, "account_store": (text, none), "currency": text,
                            "expire_minutes": whole, "return_url": (text, none)},
         ("account", "list"): {"store": text, "id": text, "name": text, "openid": (text, none)},
-        ("product", "list"): {"site": text, "id": text, "title": text, "price_minor": whole, "currency": text,
-                              "stock": (whole, none), "active": boolean},
+        ("product", "list"): {"site": text, "id": text, "title": text, "price_minor": whole, "price": num,
+                              "currency": text, "stock": (whole, none), "active": boolean},
         ("merchant", "list"): {"id": text, "provider": text, "app_id": text, "mch_id": text, "sign_type": text},
         ("seller", "list"): {"site": text, "prefix": text, "merchant": text},
         ("order", "list"): {"id": text, "site": text, "buyer_id": text, "or_st": text, "fee_minor": whole,
-                            "currency": text},
+                            "fee": num, "currency": text},
         ("refund", "list"): {"id": text, "order": text, "slip": text, "site": text, "provider": text,
                              "amount": num, "currency": text, "st": text, "reason": text,
                              "requested_by": text, "note": text, "ct": whole},
@@ -193,6 +193,7 @@ def test_every_list_json_gives_numbers_booleans_and_null_as_json():
                 assert type(row[key]) in kinds, (cmd, key, row)
     products = {p["id"]: p for p in json.loads(cli("product", "list", "--site", site, "--json").stdout)}
     assert products["cli-json-" + tag]["price_minor"] == 999 and products["cli-json-" + tag]["stock"] == 3
+    assert products["cli-json-" + tag]["price"] == 9.99
     assert products["cli-json-" + tag]["active"] is True and products["cli-free-" + tag]["stock"] is None
     sites = {s["id"]: s for s in json.loads(cli("site", "list", "--json").stdout)}
     assert sites["cli-json-" + tag]["expire_minutes"] == 30 and sites["cli-json-" + tag]["return_url"] is None
@@ -356,3 +357,41 @@ def test_ticket_revoke_of_an_account_with_none_is_0_and_of_no_account_an_error()
         with open(os.path.join(here, doc), encoding="utf-8") as f:
             text = " ".join(f.read().split())
         assert "no such account" in text and "not exist" in text, doc
+
+
+def test_text_listings_show_amounts_as_price_and_amount_take_them():
+    """`product list` showed price_minor 350 for a 3.50 CNY cup and `order show` "1250 CNY (minor
+    units)", while --price and --amount take 3.50 and 12.50: copied, a price went live 100 times
+    too high (review s28-newuser #1). JPY has no decimals; --json keeps its minor units."""
+    from helpers import buy_ok
+    tag = uuid.uuid4().hex[:6]
+    site, yen = STACK["DEMO_SITE"], "amt-" + tag
+    cli("site", "add", yen, "--store", "demo-users", "--currency", "JPY")
+    try:
+        cli("product", "add", "cup-" + tag, "--site", site, "--title", "Cup", "--price", "3.5")
+        cli("product", "add", "pot-" + tag, "--site", yen, "--title", "Pot", "--price", "1250", "--stock", "4")
+        listed = cli("product", "list", "--site", site).stdout.splitlines()
+        assert listed[0] == "site\tid\ttitle\tprice\tcurrency\tstock\tactive", listed[0]
+        assert "%s\tcup-%s\tCup\t3.50\tCNY\tunlimited\tt" % (site, tag) in listed, listed
+        assert cli("product", "list", "--site", yen).stdout.splitlines()[1:] == [
+            "%s\tpot-%s\tPot\t1250\tJPY\t4\tt" % (yen, tag)]
+        rows = {p["id"]: p for p in json.loads(cli("product", "list", "--site", site, "--json").stdout)}
+        assert (rows["cup-" + tag]["price_minor"], rows["cup-" + tag]["price"]) == (350, 3.5), rows["cup-" + tag]
+        assert json.loads(cli("product", "list", "--site", yen, "--json").stdout)[0]["price"] == 1250
+        # An order: 2 of the cup (7.00), refunded 1.25 of it.
+        order = buy_ok("zfb.scan", auth_code="280000000000000002", products=[{"id": "cup-" + tag, "amount": 2}])
+        assert order["or_st"] == "OK", order
+        cli("refund", order["id"], "--amount", "1.25", "--reason", "chipped", "--key", "amt-" + tag)
+        shown = cli("order", "show", order["id"]).stdout
+        assert " state OK fee 7.00 CNY via zfb.scan\n" in shown and "minor units" not in shown, shown
+        assert " OK 1.25 CNY reason: chipped\n" in shown, shown
+        line = [l for l in cli("order", "list", "--site", site, "--limit", "1000").stdout.splitlines()
+                if l.startswith(order["id"])]
+        assert line and line[0].split("\t")[4] == "7.00 CNY", line
+        listed = [o for o in json.loads(cli("order", "list", "--site", site, "--limit", "1000", "--json").stdout)
+                  if o["id"] == order["id"]]
+        assert (listed[0]["fee_minor"], listed[0]["fee"]) == (700, 7.0), listed
+    finally:
+        cli("product", "disable", "cup-" + tag, "--site", site)
+        psql("DELETE FROM products WHERE site_id = '%s'" % yen)
+        psql("DELETE FROM sites WHERE id = '%s'" % yen)

@@ -237,6 +237,32 @@ def test_workers_from_environment_out_of_range_is_refused(tmpd, value):
         assert_refused(d, "workers")
 
 
+def test_a_refused_value_names_its_environment_variable_or_its_file_and_line(tmpd):
+    """ORDERPAY_WORKERS=300 over a file saying `workers = 8` was refused as "workers must be ...
+    not '300'", which the file contradicts (review s28-newuser): each program now says where the
+    value came from."""
+    sock = os.path.join(tmpd, "d.sock")
+    text = config_text(sock, set_={"workers": "8"}, extra="log_format = yaml\n")
+    cfg = write(os.path.join(tmpd, "c.conf"), text)
+    rule = "workers must be a whole number from 1 to 256, not '300'"
+    r = cli(cfg, "store", "list", env={"ORDERPAY_WORKERS": "300"})
+    assert (r.returncode, r.stdout) == (1, "") and \
+        r.stderr == "orderpay: ORDERPAY_WORKERS (environment): %s\n" % rule, r
+    with daemon(tmpd, text=text, env={"ORDERPAY_WORKERS": "300"}) as d:
+        assert_refused(d, "ORDERPAY_WORKERS (environment): " + rule)
+    lineno = text.splitlines().index("log_format = yaml") + 1
+    r = cli(cfg, "store", "list")
+    assert r.returncode == 1 and \
+        r.stderr == "orderpay: %s:%d: log_format must be text or json, not 'yaml'\n" % (cfg, lineno), r
+    r = cli(cfg, "store", "list", env={"ORDERPAY_LOG_FORMAT": "xml"})
+    assert r.returncode == 1 and "ORDERPAY_LOG_FORMAT (environment): log_format must be text or json, not 'xml'" \
+        in r.stderr, r
+    # A URL's value is never echoed, from either place.
+    r = cli(cfg, "store", "list", env={"ORDERPAY_LOG_FORMAT": "text", "ORDERPAY_PAYPAL_GATEWAY": "ftp://u:pw@x"})
+    assert r.returncode == 1 and r.stderr.startswith("orderpay: ORDERPAY_PAYPAL_GATEWAY (environment): "
+                                                     "paypal.gateway must be") and "pw@" not in r.stderr, r
+
+
 def test_a_key_set_twice_is_named_by_both_programs_and_the_last_line_wins(tmpd):
     # workers = 1 (line 2, from config_text) and later workers = 4: the last line won silently,
     # whichever the operator meant. It still wins (a file that served must still start after an

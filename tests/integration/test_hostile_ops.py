@@ -245,20 +245,23 @@ def test_cli_unknown_flags_are_usage_errors(argv):
     assert res.returncode == 2, (argv, res.returncode, res.stdout[-300:], res.stderr[-300:])
 
 
-@pytest.mark.parametrize("argv,says", [
-    (("order", "list", "--site", "nosuch"), "no such site nosuch"),
-    (("refund", "list", "--site", "nosuch"), "no such site nosuch"),
-    (("order", "list", "--state", "rf"), "--state"),
-    (("order", "list", "--state", "XX"), "--state"),
-    (("inbox", "list", "--verdict", "bogus"), "--verdict received, settled, duplicate, ignored, rejected or error"),
-    (("inbox", "list", "--verdict", "Settled"), "--verdict received, settled, duplicate, ignored, rejected or error"),
-    (("product", "list", "--site", "nosuch"), "no such site nosuch"),
-    (("apikey", "list", "--site", "nosuch"), "no such site nosuch"),
+@pytest.mark.parametrize("argv,says,code", [
+    (("order", "list", "--site", "nosuch"), "no such site nosuch", 1),
+    (("refund", "list", "--site", "nosuch"), "no such site nosuch", 1),
+    (("order", "list", "--state", "rf"), "--state", 2),
+    (("order", "list", "--state", "XX"), "--state", 2),
+    (("inbox", "list", "--verdict", "bogus"), "--verdict received, settled, duplicate, ignored, rejected or error", 2),
+    (("inbox", "list", "--verdict", "Settled"), "--verdict received, settled, duplicate, ignored, rejected or error", 2),
+    (("product", "list", "--site", "nosuch"), "no such site nosuch", 1),
+    (("apikey", "list", "--site", "nosuch"), "no such site nosuch", 1),
 ])
-def test_cli_listings_name_a_filter_that_cannot_match(argv, says):
-    # An empty listing would read as "no such orders" when the filter itself is wrong.
+def test_cli_listings_name_a_filter_that_cannot_match(argv, says, code):
+    # An empty listing would read as "no such orders" when the filter itself is wrong. A filter
+    # that is no value it can take is a usage error (2); a site that does not exist is the data's
+    # word, one line (1), as for every other command naming one.
     res = cli(*argv, check=False)
-    assert res.returncode == 2 and says in res.stderr and res.stdout == "", (argv, res.returncode, res.stderr[:200])
+    assert res.returncode == code and says in res.stderr and res.stdout == "", (argv, res.returncode, res.stderr[:200])
+    assert ("usage: orderpay" in res.stderr) == (code == 2), res.stderr
 
 
 def test_cli_listings_with_good_filters_still_list():

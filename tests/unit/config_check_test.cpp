@@ -20,31 +20,37 @@ Config Of(const std::string& text) {
     return ConfigFromText(text);
 }
 
+// CheckConfig's rule alone, without the "FILE:LINE: " its key's origin puts before it (the
+// temporary file's name differs each run): the origin has its own test below.
+std::string Check(const Config& cfg, ConfigUser user) {
+    const std::string error = CheckConfig(cfg, user);
+    if (error.rfind("/tmp/orderpay-config-", 0) != 0) return error;
+    return error.substr(error.find(": ") + 2);
+}
+
 const std::string kBase = "notify_base_url = https://shop.example\n";
 
 TEST(ConfigCheck, TheDefaultsAndTheExampleValuesPass) {
-    EXPECT_EQ(CheckConfig(Of(kBase), ConfigUser::kDaemon), "");
-    EXPECT_EQ(
-        CheckConfig(Of(kBase + "workers = 256\nbacklog = 65535\nhttp.timeout_ms = 600000\n"
+    EXPECT_EQ(Check(Of(kBase), ConfigUser::kDaemon), "");
+    EXPECT_EQ(Check(Of(kBase + "workers = 256\nbacklog = 65535\nhttp.timeout_ms = 600000\n"
                                "query_min_interval_ms = 0\nhttp.breaker_timeouts = 0\nlog_format = json\n"
                                "wxpay.gateway = http://127.0.0.1:8080\n"),
                     ConfigUser::kDaemon),
-        "");
+              "");
 }
 
 TEST(ConfigCheck, AValueAKeyCannotMeanIsNamed) {
-    EXPECT_EQ(CheckConfig(Of(kBase + "http.timeout_ms = 100ms\n"), ConfigUser::kDaemon),
+    EXPECT_EQ(Check(Of(kBase + "http.timeout_ms = 100ms\n"), ConfigUser::kDaemon),
               "http.timeout_ms must be a whole number from 1 to 600000, not '100ms'");
-    EXPECT_EQ(CheckConfig(Of(kBase + "http.timeout_ms = 0\n"), ConfigUser::kCli),
+    EXPECT_EQ(Check(Of(kBase + "http.timeout_ms = 0\n"), ConfigUser::kCli),
               "http.timeout_ms must be a whole number from 1 to 600000, not '0'");
-    EXPECT_EQ(CheckConfig(Of(kBase + "max_body_bytes = -1\n"), ConfigUser::kDaemon),
+    EXPECT_EQ(Check(Of(kBase + "max_body_bytes = -1\n"), ConfigUser::kDaemon),
               "max_body_bytes must be a whole number from 1 to 67108864, not '-1'");
-    EXPECT_NE(CheckConfig(Of(kBase + "backlog = 4294967396\n"), ConfigUser::kDaemon).find("backlog"),
+    EXPECT_NE(Check(Of(kBase + "backlog = 4294967396\n"), ConfigUser::kDaemon).find("backlog"),
               std::string::npos);
-    EXPECT_NE(
-        CheckConfig(Of(kBase + "paysim.workers = 4294967297\n"), ConfigUser::kCli).find("paysim.workers"),
-        std::string::npos);
-    EXPECT_EQ(CheckConfig(Of(kBase + "log_format = JSON\n"), ConfigUser::kDaemon),
+    EXPECT_NE(Check(Of(kBase + "paysim.workers = 4294967297\n"), ConfigUser::kCli).find("paysim.workers"),
+              std::string::npos);
+    EXPECT_EQ(Check(Of(kBase + "log_format = JSON\n"), ConfigUser::kDaemon),
               "log_format must be text or json, not 'JSON'");
 }
 
@@ -52,13 +58,13 @@ TEST(ConfigCheck, DbTimeoutsRefuseAnythingButAWholeNumberInRange) {
     for (const char* key : {"db.lock_timeout_ms", "db.statement_timeout_ms", "db.migrate_lock_timeout_ms"})
         for (const char* bad :
              {"2s", "-1", "+5", "5x", "1e3", "3600001", "99999999999999999999", "0x10", "1.5"})
-            EXPECT_EQ(CheckConfig(Of(kBase + key + " = " + bad + "\n"), ConfigUser::kCli),
+            EXPECT_EQ(Check(Of(kBase + key + " = " + bad + "\n"), ConfigUser::kCli),
                       std::string(key) + " must be a whole number from 0 to 3600000, not '" + bad + "'");
 }
 
 TEST(ConfigCheck, MigrateGiveUpIsAtMostADay) {
-    EXPECT_EQ(CheckConfig(Of(kBase + "db.migrate_give_up_s = 86400\n"), ConfigUser::kCli), "");
-    EXPECT_EQ(CheckConfig(Of(kBase + "db.migrate_give_up_s = 86401\n"), ConfigUser::kCli),
+    EXPECT_EQ(Check(Of(kBase + "db.migrate_give_up_s = 86400\n"), ConfigUser::kCli), "");
+    EXPECT_EQ(Check(Of(kBase + "db.migrate_give_up_s = 86401\n"), ConfigUser::kCli),
               "db.migrate_give_up_s must be a whole number from 0 to 86400, not '86401'");
     EXPECT_EQ(UnknownKeysWarning(Of(kBase + "db.migrate_lock_timeout_ms = 0\ndb.migrate_give_up_s = 0\n")),
               "");
@@ -67,13 +73,12 @@ TEST(ConfigCheck, MigrateGiveUpIsAtMostADay) {
 TEST(ConfigCheck, UrlsMustBeHttpWithAHostAndNoSpaceOrControl) {
     for (const char* bad : {"not a url", "ftp://shop.example", "https://", "https:///x",
                             "https://shop example", "http://:80"}) {
-        EXPECT_NE(CheckConfig(Of(std::string("notify_base_url = ") + bad + "\n"), ConfigUser::kDaemon), "")
-            << bad;
-        EXPECT_NE(CheckConfig(Of(kBase + "paypal.gateway = " + bad + "\n"), ConfigUser::kCli), "") << bad;
+        EXPECT_NE(Check(Of(std::string("notify_base_url = ") + bad + "\n"), ConfigUser::kDaemon), "") << bad;
+        EXPECT_NE(Check(Of(kBase + "paypal.gateway = " + bad + "\n"), ConfigUser::kCli), "") << bad;
     }
     // Required by orderpayd only (the URL a buy's provider calls back); checked for the CLI when set.
-    EXPECT_NE(CheckConfig(Of(""), ConfigUser::kDaemon), "");
-    EXPECT_EQ(CheckConfig(Of(""), ConfigUser::kCli), "");
+    EXPECT_NE(Check(Of(""), ConfigUser::kDaemon), "");
+    EXPECT_EQ(Check(Of(""), ConfigUser::kCli), "");
 }
 
 TEST(ConfigCheck, UnknownKeysAreNamedPrintableAndShortValuesNever) {
@@ -112,6 +117,38 @@ TEST(ConfigCheck, EnvironmentVariablesNamingNoKeyAreNamedValuesNever) {
         "unknown ORDERPAY_* environment variables, ignored (ORDERPAY_ and the key in upper case, '.' as "
         "'_', see README): 'ORDERPAY_WROKERS', 'ORDERPAY_workers', 'ORDERPAY_WXPAY.GATEWAY', "
         "'ORDERPAY_EMPTY'");
+}
+
+// An error names where the value came from: the file and its line, or the environment variable
+// that overrides the file (ORDERPAY_WORKERS=300 while the file said 8 read as a file error).
+TEST(ConfigCheck, AnErrorNamesTheFileLineOrTheEnvironmentVariable) {
+    unsetenv("ORDERPAY_WORKERS");
+    unsetenv("ORDERPAY_LOG_FORMAT");
+    const Config cfg = Of(kBase + "# a comment\nworkers = 300\nlog_format = yaml\n");
+    const std::string file = cfg.path();
+    EXPECT_EQ(CheckConfig(cfg, ConfigUser::kCli),
+              file + ":3: workers must be a whole number from 1 to 256, not '300'");
+    EXPECT_EQ(cfg.Origin("workers"), file + ":3");
+    EXPECT_EQ(cfg.Origin("backlog"), "");  // unset: the default, nothing to name
+    const Config good = Of(kBase + "workers = 8\nlog_format = yaml\n");
+    EXPECT_EQ(CheckConfig(good, ConfigUser::kCli),
+              good.path() + ":3: log_format must be text or json, not 'yaml'");
+    setenv("ORDERPAY_WORKERS", "300", 1);
+    EXPECT_EQ(CheckConfig(good, ConfigUser::kCli),
+              "ORDERPAY_WORKERS (environment): workers must be a whole number from 1 to 256, not '300'");
+    setenv("ORDERPAY_WORKERS", "", 1);  // empty: the file's value, as Get reads it
+    EXPECT_EQ(good.Origin("workers"), good.path() + ":2");
+    unsetenv("ORDERPAY_WORKERS");
+    setenv("ORDERPAY_NOTIFY_KEEP_DAYS", "3", 1);
+    EXPECT_EQ(CheckConfig(Of(kBase), ConfigUser::kCli),
+              "ORDERPAY_NOTIFY_KEEP_DAYS (environment): notify.keep_days must be 0 (keep every decided "
+              "notification) or at least 7, not 3");
+    unsetenv("ORDERPAY_NOTIFY_KEEP_DAYS");
+    const Config url = Of("notify_base_url = ftp://x\n");
+    EXPECT_EQ(CheckConfig(url, ConfigUser::kDaemon),
+              url.path() +
+                  ":1: notify_base_url must be an http:// or https:// URL with a host, without spaces or "
+                  "control characters");
 }
 
 // README says deploy/orderpay.conf.example documents every key: each key the check knows is set

@@ -85,7 +85,8 @@ int Reconcile(Env& env, const Args& a);                          // reconcile
 int Refunds(Env& env, const std::string& group, const Args& a);  // refund, apikey
 int RefundFinish(Env& env, const Args& a);                       // refund finish
 int Notify(Env& env, const Args& a);                             // notify verify
-int Inbox(Env& env, const Args& a);                              // inbox list, replay, prune
+int Inbox(Env& env, const Args& a);                              // inbox list, show, replay, prune
+int InboxShow(Env& env, const Args& a);                          // inbox show
 
 /// How old a notification must be to be dropped: `notify.keep_rejected_days` (default 7) for one
 /// never verified, `notify.keep_days` (default 0) for any decided one; nullopt (0 days) keeps them.

@@ -31,11 +31,16 @@ class Config {
     /// The keys the file names (not the environment's).
     std::vector<std::string> Keys() const;
     const std::string& path() const { return path_; }
+    /// Where the value Get(key) returns comes from, for an error to name: "ORDERPAY_WORKERS
+    /// (environment)" when the environment overrides it, "FILE:LINE" when the file sets it, ""
+    /// when neither does (the default).
+    std::string Origin(const std::string& key) const;
     /// Each key the file sets more than once (the last line's value is used), for a warning.
     const std::vector<std::string>& Repeats() const { return repeats_; }
 
   private:
     std::map<std::string, std::string> values_;
+    std::map<std::string, int> lines_;  // the line each key's value was read from (the last one)
     std::vector<std::string> repeats_;
     std::string path_;
 };

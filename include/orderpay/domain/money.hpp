@@ -23,6 +23,10 @@ std::optional<Minor> ParseDecimal(std::string_view text, int exponent);
 /// (5, 0) -> "5", (-150, 2) -> "-1.50".
 std::string FormatDecimal(Minor value, int exponent);
 
+/// Minor units in `currency`'s decimals, as an operator types them (--price, --amount): (1250,
+/// "CNY") -> "12.50", (1250, "JPY") -> "1250". A currency we do not support is taken as 2 decimals.
+std::string FormatAmount(Minor value, std::string_view currency);
+
 /// Checked arithmetic: nullopt on overflow.
 std::optional<Minor> CheckedAdd(Minor a, Minor b);
 std::optional<Minor> CheckedMul(Minor a, Minor b);
