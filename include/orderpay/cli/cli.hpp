@@ -1,6 +1,7 @@
 // The operator CLI `orderpay`: argument parsing shared by every command group.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <set>
@@ -37,6 +38,10 @@ struct Args {
 struct UsageError : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
+
+/// "60s", "5m", "2h", "7d" (and "0") -> seconds, at most ten years; anything else (a bare "7", a
+/// negative, an unknown unit) is a UsageError naming --`flag`. The ages of every prune.
+std::int64_t DurationSeconds(const std::string& text, const std::string& flag);
 
 /// The command was right, the data says no (no such store, an id the schema refuses): one line,
 /// exit 1, without the usage a UsageError prints after it.
