@@ -108,6 +108,14 @@ TEST(CliArgs, DurationsHaveAUnitAndAreAtMostTenYears) {
     }
 }
 
+TEST(CliArgs, TicketPruneTakesItsAgeAndALimitAndNoJson) {
+    EXPECT_NO_THROW(CheckFlags("ticket", P({"ticket", "prune", "--ended-older-than", "7d", "--limit", "5"})));
+    EXPECT_THROW(CheckFlags("ticket", P({"ticket", "prune", "--older-than", "7d"})), UsageError);
+    EXPECT_THROW(CheckFlags("ticket", P({"ticket", "prune", "--json"})), UsageError);
+    // issue and revoke do not take the prune's flags.
+    EXPECT_THROW(CheckFlags("ticket", P({"ticket", "revoke", "T", "--ended-older-than", "7d"})), UsageError);
+}
+
 TEST(CliArgs, MerchantAddLeavesItsFlagsToTheProvider) {
     Args a = P({"merchant", "add", "m1", "--provider", "wx", "--app-id", "A", "--mch-idd", "M"});
     EXPECT_NO_THROW(CheckFlags("merchant", a));  // the provider's flags are not known here

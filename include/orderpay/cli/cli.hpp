@@ -103,7 +103,11 @@ struct InboxPruned {
 };
 /// Drops what `ages` says is old enough, at most `most` rows of each kind (store::PruneNotifications).
 InboxPruned PruneInbox(Env& env, const InboxAges& ages, std::int64_t most);
-int Audit(Env& env, const Args& a);  // audit
-int Sql(const Args& a);              // sql [NAME]
+/// How long a ticket's row is kept after it ended (expired or revoked): `ticket.keep_ended_days`
+/// (default 7) in seconds; nullopt (0 days) keeps every one.
+std::optional<std::int64_t> KeepEndedTicketsS(const Config& cfg);
+int TicketPrune(Env& env, const Args& a);  // ticket prune
+int Audit(Env& env, const Args& a);        // audit
+int Sql(const Args& a);                    // sql [NAME]
 
 }  // namespace orderpay::cli
