@@ -27,6 +27,9 @@ constexpr const char* kUsage = R"(usage: orderpay [--config FILE] COMMAND ...
   account add ID --store STORE [--name N] [--openid OPENID] | account list
   ticket issue --account ID [--store STORE] [--ttl-hours 24]      prints a new ticket
   ticket revoke TICKET | ticket revoke --account ID [--store STORE]  ends tickets now: revoked N tickets
+  ticket prune [--ended-older-than 7d] [--limit N]
+                                            delete tickets that ended (expired or revoked) before then
+                                            (expire runs it with ticket.keep_ended_days)
   product add ID --site SITE --title T --price 12.50 [--currency C] [--stock N|unlimited] | product list [--site S]
                                             (again: a new title and price; the count only with --stock;
                                             a disabled product stays disabled)
@@ -47,7 +50,8 @@ constexpr const char* kUsage = R"(usage: orderpay [--config FILE] COMMAND ...
   seller set --site SITE --prefix wx|zfb|paypal --merchant ID | seller list
   order show ID | order list [--site S] [--state ST] [--limit N]
   order ship ID [--site S] | order done ID [--site S]   goods shipped (OK -> SP), done (SP -> DN)
-  expire [--limit N]                        fail unpaid orders past expiry, give stock back; prune the inbox
+  expire [--limit N]                        fail unpaid orders past expiry, give stock back; prune the
+                                            inbox and ended tickets
   reconcile [--limit N] [--min-age 60]      query waiting and failed slips and unfinished refunds; list what needs attention
   refund ORDER [--amount X] --reason R [--key K] [--despite-conflict]
                                             refund a paid order (all that is left without --amount)

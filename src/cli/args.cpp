@@ -36,6 +36,26 @@ int Args::Limit(int fallback) const {
     return static_cast<int>(n);
 }
 
+// A bare number is refused: the config's ages are days (notify.keep_rejected_days = 7), and
+// "--rejected-older-than 7" taken as seconds dropped every unverified row but the last few
+// seconds' (review s27-newuser #6).
+std::int64_t DurationSeconds(const std::string& text, const std::string& flag) {
+    char* end = nullptr;
+    errno = 0;
+    long long n = std::strtoll(text.c_str(), &end, 10);
+    std::string unit(end ? end : "");
+    std::int64_t mul = unit == "s" || (unit.empty() && n == 0) ? 1
+                       : unit == "m"                           ? 60
+                       : unit == "h"                           ? 3600
+                       : unit == "d"                           ? 86400
+                                                               : -1;
+    if (text.empty() || end == text.c_str() || errno == ERANGE || n < 0 || mul < 0 ||
+        n > 10LL * 366 * 86400 / mul)
+        throw UsageError("--" + flag + ": a duration like 60s, 5m, 2h or 7d (at most ten years)" +
+                         (unit.empty() && end != text.c_str() && n > 0 ? ": give its unit" : ""));
+    return n * mul;
+}
+
 std::vector<std::string> Args::Unread() const {
     std::vector<std::string> out;
     for (const auto& [name, value] : flags)

@@ -195,6 +195,7 @@ std::optional<std::string> AccountStore(Env& env, const Args& a, const std::stri
 
 // issue: prints a new random ticket once; only its hash is stored. revoke: ends one ticket (a
 // leaked one: they travel in URLs) or every ticket of an account, at once for every worker.
+// prune (ticket_prune.cpp): deletes the rows of tickets that ended long ago.
 int TicketCmd(Env& env, const Args& a) {
     std::string verb = a.pos.size() > 1 ? a.pos[1] : "";
     if (verb == "revoke") {
@@ -212,8 +213,10 @@ int TicketCmd(Env& env, const Args& a) {
         std::cout << "revoked " << n << " tickets\n";
         return 0;
     }
+    if (verb == "prune") return TicketPrune(env, a);
     if (verb != "issue")
-        throw UsageError("ticket issue --account ID [--store STORE] [--ttl-hours 24] | ticket revoke");
+        throw UsageError(
+            "ticket issue --account ID [--store STORE] [--ttl-hours 24] | ticket revoke | ticket prune");
     std::string account = a.Need("account");
     std::optional<std::string> in = AccountStore(env, a, account);
     if (!in) return 1;

@@ -34,6 +34,7 @@ const std::vector<Spec>& Specs() {
         {"account", "list", {}},
         {"ticket", "issue", {"account", "store", "ttl-hours"}},
         {"ticket", "revoke", {"account", "store"}},
+        {"ticket", "prune", {"ended-older-than", "limit"}},
         {"product", "add", {"site", "title", "price", "stock", "currency"}},
         {"product", "set", {"site", "stock", "price", "title"}},
         {"product", "list", {"site"}},

@@ -2,8 +2,6 @@
 // dying worker left "received" (or whose evaluation failed) through the endpoint's own code path; it is
 // idempotent, and the reconcile timer runs it. Prune drops rows decided long ago (the expire timer
 // runs it with the config's ages).
-#include <cerrno>
-#include <cstdlib>
 #include <iostream>
 
 #include "orderpay/app/context.hpp"
@@ -26,26 +24,6 @@ constexpr const char* kUsage =
 // hours, Alipay 25, PayPal 3 days); PayPal's event ids dedupe against the rows kept. A row that
 // settled, or was a duplicate, is kept at least a week past the last resend it could dedupe.
 constexpr std::int64_t kMinKeepDecidedS = 7LL * 86400;
-
-// "60s", "5m", "2h", "7d" (and "0") -> seconds. A bare number is refused: the config's ages are
-// days (notify.keep_rejected_days = 7), and "--rejected-older-than 7" taken as seconds dropped every
-// unverified row but the last few seconds' (review s27-newuser #6).
-std::int64_t Seconds(const std::string& text, const std::string& flag = "older-than") {
-    char* end = nullptr;
-    errno = 0;
-    long long n = std::strtoll(text.c_str(), &end, 10);
-    std::string unit(end ? end : "");
-    std::int64_t mul = unit == "s" || (unit.empty() && n == 0) ? 1
-                       : unit == "m"                           ? 60
-                       : unit == "h"                           ? 3600
-                       : unit == "d"                           ? 86400
-                                                               : -1;
-    if (text.empty() || end == text.c_str() || errno == ERANGE || n < 0 || mul < 0 ||
-        n > 10LL * 366 * 86400 / mul)
-        throw UsageError("--" + flag + ": a duration like 60s, 5m, 2h or 7d (at most ten years)" +
-                         (unit.empty() && end != text.c_str() && n > 0 ? ": give its unit" : ""));
-    return n * mul;
-}
 
 int List(Env& env, const Args& a) {
     // A misspelt verdict lists nothing, which reads as "no such notifications": say which are valid
@@ -86,7 +64,7 @@ int Replay(Env& env, const Args& a) {
     app::Context ctx(app::Settings::From(env.cfg), env.db);
     for (const auto& p : ctx.providers().all()) p->LiftKeyFetchPace();
     std::vector<store::StoredNotification> rows = store::UndecidedNotifications(
-        env.db, verdict, Seconds(a.Flag("older-than").value_or("60s")), a.Limit(500));
+        env.db, verdict, DurationSeconds(a.Flag("older-than").value_or("60s"), "older-than"), a.Limit(500));
     int decided = 0, failed = 0;
     for (const auto& n : rows) {
         const providers::Provider* p = ctx.ProviderFor(n.provider);
@@ -108,13 +86,13 @@ int Replay(Env& env, const Args& a) {
 int Prune(Env& env, const Args& a) {
     InboxAges ages = InboxAges::From(env.cfg);
     if (std::optional<std::string> v = a.Flag("older-than")) {
-        ages.decided_s = Seconds(*v);
+        ages.decided_s = DurationSeconds(*v, "older-than");
         if (*ages.decided_s < kMinKeepDecidedS)
             throw UsageError("--older-than: at least 7d (providers resend for up to three days)");
     }
     // Any age, none too: in a flood of forgeries an operator may drop them all at once.
     if (std::optional<std::string> v = a.Flag("rejected-older-than"))
-        ages.unverified_s = Seconds(*v, "rejected-older-than");
+        ages.unverified_s = DurationSeconds(*v, "rejected-older-than");
     const InboxPruned p = PruneInbox(env, ages, a.Limit(100000));
     std::cout << "pruned " << p.unverified << " unverified notifications"
               << (ages.unverified_s ? "" : " (kept: no age given)") << ", " << p.decided << " decided"

@@ -51,6 +51,7 @@ constexpr std::array kWholeKeys = {
     WholeKey{"alipay.cancel_tries", 3, 1, 100},
     WholeKey{"notify.keep_rejected_days", 7, 0, 3660},
     WholeKey{"notify.keep_days", 0, 0, 3660},
+    WholeKey{"ticket.keep_ended_days", 7, 0, 3660},
     WholeKey{"paysim.workers", 4, 1, 256},
     WholeKey{"paysim.notify_connect_timeout_ms", 2000, 1, kTenMinutesMs},
     WholeKey{"paysim.notify_timeout_ms", 10000, 1, kTenMinutesMs},

@@ -3,13 +3,13 @@
 #include "orderpay/store/notifications.hpp"
 
 #include <algorithm>
-#include <functional>
 
 #include "orderpay/crypto/digest.hpp"
 #include "orderpay/domain/ids.hpp"
 #include "orderpay/http/form.hpp"
 #include "orderpay/http/utf8.hpp"
 #include "orderpay/store/statements.hpp"
+#include "store/batches.hpp"
 #include "store/parse.hpp"
 
 namespace orderpay::store {
@@ -120,24 +120,6 @@ std::vector<StoredNotification> ListNotifications(db::Connection& c,
                                                   const std::optional<std::string>& verdict, int limit) {
     return Rows(c.Exec(kNotifyList, {verdict, limit}));
 }
-
-namespace {
-
-// Runs `one(batch)` (a DELETE of at most `batch` rows, its own statement) until it deletes fewer
-// than it may, or `most` rows are gone; how many went.
-std::int64_t InBatches(std::int64_t most, const std::function<std::int64_t(std::int64_t)>& one) {
-    constexpr std::int64_t kBatch = 1000;
-    std::int64_t gone = 0;
-    while (gone < most) {
-        const std::int64_t batch = std::min(kBatch, most - gone);
-        const std::int64_t n = one(batch);
-        gone += n;
-        if (n < batch) break;
-    }
-    return gone;
-}
-
-}  // namespace
 
 bool RetentionIndexed(db::Connection& c) {
     return c.Query(kNotifyRetentionIndexed.sql, {}).Rows() == 1;

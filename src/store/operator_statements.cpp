@@ -32,6 +32,25 @@ const db::Statement kSessionEnd{
 const db::Statement kSessionsEndOfAccount{
     "sessions_end_of_account",
     "UPDATE sessions SET expires_at = now() WHERE store_id = $1 AND account_id = $2 AND expires_at > now()"};
+// The tickets' retention (`orderpay expire`, `ticket prune`): a batch of at most $2 tickets that
+// ended (expired, or were revoked: their expiry is then the moment they ended) more than $1
+// seconds ago, oldest first through migration 026's index on expires_at, so LIMIT ends the scan.
+// A live ticket (expires_at > now()) is never due, whatever $1: now() - $1 is never after now().
+// Rows another run (an expire on another host) is deleting are skipped, not waited for: the runs
+// share the work and cannot deadlock. Deleted by their primary key from the array the batch
+// locked: as a join, an empty table's generic plan read every ticket to match them. The CLI's,
+// run unprepared.
+const db::Statement kSessionsPrune{
+    "sessions_prune",
+    "DELETE FROM sessions WHERE ticket_hash = ANY (ARRAY(SELECT s.ticket_hash FROM sessions s "
+    "WHERE s.expires_at < now() - make_interval(secs => $1::float8) "
+    "ORDER BY s.expires_at LIMIT $2 FOR UPDATE SKIP LOCKED))"};
+// Whether migration 026's index is there: without it (a CLI upgraded before `orderpay migrate`)
+// the retention would read every ticket ever issued, and `expire` runs it every minute.
+const db::Statement kSessionsPruneIndexed{
+    "sessions_prune_indexed",
+    "SELECT 1 FROM pg_indexes WHERE schemaname = current_schema() AND tablename = 'sessions' "
+    "AND indexname = 'sessions_expiry'"};
 
 // The operator's fulfilment of goods (DESIGN.md §3: OK -> SP -> DN; virtual goods are DN when
 // paid). Each names the state it leaves. An order whose whole payment is being refunded (its

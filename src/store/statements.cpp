@@ -354,7 +354,8 @@ std::span<const db::Statement> CliStatements() {
                                           kOrderExpireTried,      kOrderExpireDueUnmarked,
                                           kOrdersHaveExpireTried, kCachePrune,
                                           kNotifyPrune,           kNotifyPruneUnverified,
-                                          kNotifyPruneUnchecked,  kNotifyRetentionIndexed};
+                                          kNotifyPruneUnchecked,  kNotifyRetentionIndexed,
+                                          kSessionsPrune,         kSessionsPruneIndexed};
     return kList;
 }
 

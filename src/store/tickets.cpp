@@ -1,10 +1,11 @@
 // Accounts and tickets through named statements (statements.cpp): the operator API runs them on
-// the request path, where only prepared statements are used.
+// the request path, where only prepared statements are used. Their retention is the CLI's alone.
 #include "orderpay/store/tickets.hpp"
 
 #include "orderpay/crypto/digest.hpp"
 #include "orderpay/store/rows.hpp"
 #include "orderpay/store/statements.hpp"
+#include "store/batches.hpp"
 
 namespace orderpay::store {
 
@@ -32,6 +33,17 @@ std::int64_t EndTicket(db::Connection& c, const std::string& ticket,
 
 std::int64_t EndAccountTickets(db::Connection& c, const std::string& store, const std::string& account) {
     return c.Exec(kSessionsEndOfAccount, {store, account}).Affected();
+}
+
+std::int64_t PruneEndedTickets(db::Connection& c, std::int64_t ended_s, std::int64_t most) {
+    // Unprepared (CliStatements): only the CLI prunes.
+    return InBatches(most, [&](std::int64_t batch) {
+        return c.Query(kSessionsPrune.sql, {ended_s, batch}).Affected();
+    });
+}
+
+bool EndedTicketsIndexed(db::Connection& c) {
+    return c.Query(kSessionsPruneIndexed.sql, {}).Rows() == 1;
 }
 
 }  // namespace orderpay::store

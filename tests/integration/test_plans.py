@@ -170,3 +170,15 @@ def test_the_inbox_retention_reads_its_rows_in_index_order(name, cond):
     plan = generic_plan_on_empty(name, ["notifications"])
     assert "Seq Scan" not in plan and "Sort" not in plan, plan
     assert re.search(cond, plan), plan
+
+
+def test_the_tickets_retention_reads_only_what_is_due_in_index_order():
+    """`orderpay expire` deletes tickets that ended long ago every minute (migration 026): the due
+    ones are found through the index on expires_at in its order, so that LIMIT ends the scan (a
+    Sort would mean every ended ticket was read first), and deleted by their primary key: never a
+    read of every ticket ever issued."""
+    plan = generic_plan_on_empty("sessions_prune", ["sessions"])
+    assert "Seq Scan" not in plan and "Sort" not in plan, plan
+    assert re.search(r"Index Scan using sessions_expires_at_idx on sessions s ", plan), plan
+    assert re.search(r"Index Cond: \(expires_at < \(now\(\) - ", plan), plan
+    assert re.search(r"Index Cond: \(ticket_hash = ANY ", plan), plan

@@ -6,16 +6,17 @@ PostgreSQL, dropped by a finalizer) and points the binaries at them with ORDERPA
 database is only read (pg_dump) and written through the stack's normal API and CLI flows.
 
 It proves:
-- a database made by the previous release (migrations 001..022, applied by hand with psql and
+- a database made by the previous release (migrations 001..025, applied by hand with psql and
   recorded in schema_migrations as src/db/migrations.cpp does) has the same schema as this
-  build's migrate with this release's 023, 024 and 025 reverted, and a pg_dump of the live database
-  holds all of it; on that copy (023 to 025 reverted), holding real orders (WT, OK, partly and
-  fully refunded RF, a superseded FAIL slip, refunds, notifications), `orderpay migrate` applies
-  exactly 023, 024 and 025, says "schema up to date" the second time, and `audit`, `order list`,
-  `expire` and `reconcile` work on the upgraded data; 023 takes the caller's Cookie, Authorization
-  and Proxy-Authorization out of inbox rows the previous release stored, and nothing else; a copy
-  from before 019 (expire's column; 022, 021 and 020 reverted too) still expires before it is
-  migrated; a copy six releases back (022, 021, 020, 019 and 018 reverted too) takes them all;
+  build's migrate with this release's 026 reverted, and a pg_dump of the live database holds all
+  of it; on that copy (026 reverted), holding real orders (WT, OK, partly and fully refunded RF, a
+  superseded FAIL slip, refunds, notifications), `orderpay migrate` applies exactly 026, says
+  "schema up to date" the second time, and `audit`, `order list`, `expire` and `reconcile` work
+  on the upgraded data; `expire` leaves ended tickets alone until 026's index is there; on a copy
+  from before 023 (025, 024 and 023 reverted too), 023 takes the caller's Cookie, Authorization
+  and Proxy-Authorization out of inbox rows that release stored, and nothing else; a copy from
+  before 019 (expire's column; 025 to 020 reverted too) still expires before it is migrated; a
+  copy seven releases back (025 to 018 reverted too) takes them all;
 - four `orderpay migrate` at once on an empty database apply each migration exactly once and
   leave the complete schema, and all exit 0 (a first-time race in CREATE TABLE schema_migrations
   made some exit 1);
@@ -48,7 +49,7 @@ from test_fcgi_raw import request as fcgi_request
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MIGRATIONS = sorted(os.path.basename(p) for p in glob.glob(os.path.join(REPO, "sql", "[0-9]*.sql")))
 # This release's migrations: the previous release's database lacks exactly these.
-NEW = ["023_scrub_stored_credentials.sql", "024_orders_by_state.sql", "025_mismatch_anchored.sql"]
+NEW = ["026_sessions_by_end.sql"]
 # Migration 014's index of MISMATCH reports, which 025 makes again on the anchored pattern.
 MISMATCH_014 = ("CREATE INDEX notifications_mismatch ON notifications (slip_id) WHERE verdict = 'rejected' "
                 "AND reason ~ '^(amount|currency) check failed: |amount/currency .* != slip '")
@@ -183,8 +184,8 @@ def seeded():
 
 @pytest.fixture
 def old_copy(newdb, seeded):
-    """A pg_dump of the main database restored into a new database, with migration 023 reverted
-    (its record deleted): what the previous release left behind."""
+    """A pg_dump of the main database restored into a new database, with migration 026 reverted
+    (its index dropped, its record deleted): what the previous release left behind."""
     db = newdb()
     with tempfile.TemporaryDirectory() as tmp:
         dump = os.path.join(tmp, "main.dump")
@@ -199,9 +200,19 @@ def old_copy(newdb, seeded):
 
 
 @pytest.fixture
-def copy_before_019(old_copy):
-    """The copy five releases back: 022, 021, 020 and 019 reverted too (a shop that skipped
+def copy_before_023(old_copy):
+    """The copy two releases back: 025, 024 and 023 reverted too."""
+    revert_025(old_copy)
+    revert_024(old_copy)
+    revert_023(old_copy)
+    return old_copy
+
+
+@pytest.fixture
+def copy_before_019(copy_before_023):
+    """The copy six releases back: 022, 021, 020 and 019 reverted too (a shop that skipped
     releases)."""
+    old_copy = copy_before_023
     revert_022(old_copy)
     revert_021(old_copy)
     revert_020(old_copy)
@@ -211,8 +222,7 @@ def copy_before_019(old_copy):
 
 @pytest.fixture
 def older_copy(copy_before_019):
-    """The copy six releases back: 022, 021, 020, 019 and 018 reverted too (a shop that skipped
-    five)."""
+    """The copy seven releases back: 025 to 018 reverted too (a shop that skipped six)."""
     revert_018(copy_before_019)
     return copy_before_019
 
@@ -221,22 +231,52 @@ AUDIT_BEFORE_REVERT = {}
 
 
 def revert_last(db):
-    """Undoes this release's migrations: 025 (014's index made again as it was), 024 (its index)
-    and 023, and their records: the previous release's database. 023 changes data only (it scrubs
-    credentials out of old inbox rows, which cannot be put back): the schema is the previous
-    release's once its record is gone."""
+    """Undoes this release's migration 026 (its index and its record): the previous release's
+    database."""
     assert MIGRATIONS[-len(NEW):] == NEW, "this test reverts %s; update it for %s" % (NEW, MIGRATIONS[-len(NEW):])
-    pg(db, "-1", "-c", "DROP INDEX notifications_mismatch", "-c", MISMATCH_014,
-       "-c", "DROP INDEX orders_site_state",
+    pg(db, "-1", "-c", "DROP INDEX sessions_expiry",
        "-c", "DELETE FROM schema_migrations WHERE name IN ('%s')" % "', '".join(NEW))
+
+
+M025 = "025_mismatch_anchored.sql"
+
+
+def revert_025(db):
+    """Undoes migration 025 (014's index made again as it was, and its record), on a database 026
+    is already reverted from."""
+    assert recorded(db)[-1] == M025, recorded(db)
+    pg(db, "-1", "-c", "DROP INDEX notifications_mismatch", "-c", MISMATCH_014,
+       "-c", "DELETE FROM schema_migrations WHERE name = '%s'" % M025)
+
+
+M024 = "024_orders_by_state.sql"
+
+
+def revert_024(db):
+    """Undoes migration 024 (its index and its record), on a database 026 and 025 are already
+    reverted from."""
+    assert recorded(db)[-1] == M024, recorded(db)
+    pg(db, "-1", "-c", "DROP INDEX orders_site_state",
+       "-c", "DELETE FROM schema_migrations WHERE name = '%s'" % M024)
+
+
+M023 = "023_scrub_stored_credentials.sql"
+
+
+def revert_023(db):
+    """Undoes migration 023 (its record), on a database 026, 025 and 024 are already reverted from.
+    023 changes data only (it scrubs credentials out of old inbox rows, which cannot be put back):
+    the schema is the one before it once its record is gone."""
+    assert recorded(db)[-1] == M023, recorded(db)
+    pg(db, "-1", "-c", "DELETE FROM schema_migrations WHERE name = '%s'" % M023)
 
 
 M022 = "022_sessions_by_account.sql"
 
 
 def revert_022(db):
-    """Undoes migration 022 (its index and its record), on a database 023 is already reverted
-    from."""
+    """Undoes migration 022 (its index and its record), on a database 026 to 023 are already
+    reverted from."""
     assert recorded(db)[-1] == M022, recorded(db)
     pg(db, "-1", "-c", "DROP INDEX sessions_account",
        "-c", "DELETE FROM schema_migrations WHERE name = '%s'" % M022)
@@ -246,7 +286,7 @@ M021 = "021_notification_retention.sql"
 
 
 def revert_021(db):
-    """Undoes migration 021 (its index and its record), on a database 023 and 022 are already
+    """Undoes migration 021 (its index and its record), on a database 026 to 022 are already
     reverted from."""
     assert recorded(db)[-1] == M021, recorded(db)
     pg(db, "-1", "-c", "DROP INDEX notifications_decided",
@@ -257,8 +297,8 @@ M020 = "020_refund_conflicts.sql"
 
 
 def revert_020(db):
-    """Undoes migration 020 (its index and its record), on a database 023, 022 and 021 are
-    already reverted from."""
+    """Undoes migration 020 (its index and its record), on a database 026 to 021 are already
+    reverted from."""
     assert recorded(db)[-1] == M020, recorded(db)
     pg(db, "-1", "-c", "DROP INDEX notifications_refund_conflict",
        "-c", "DELETE FROM schema_migrations WHERE name = '%s'" % M020)
@@ -273,8 +313,8 @@ def applied_from(first):
 
 
 def revert_019(db):
-    """Undoes migration 019 (its column and its record), on a database 023, 022, 021 and 020 are
-    already reverted from."""
+    """Undoes migration 019 (its column and its record), on a database 026 to 020 are already
+    reverted from."""
     assert recorded(db)[-1] == M019, recorded(db)
     pg(db, "-1", "-c", "ALTER TABLE orders DROP COLUMN expire_tried_at",
        "-c", "DELETE FROM schema_migrations WHERE name = '%s'" % M019)
@@ -285,7 +325,7 @@ M018 = "018_stock_taken_per_line.sql"
 
 def revert_018(db):
     """Undoes migration 018 (its column and trigger, its two functions and its record), on a
-    database 023, 022, 021, 020 and 019 are already reverted from."""
+    database 026 to 019 are already reverted from."""
     assert recorded(db)[-1] == M018, recorded(db)
     functions = []
     for name in ("009_create_order_function.sql", "010_settle_function.sql"):
@@ -310,7 +350,7 @@ def test_the_reverted_copy_is_exactly_the_previous_release_schema(newdb, old_cop
     apply_by_hand(by_hand, PREV)
     assert recorded(by_hand) == recorded(old_copy) == PREV
     # The main database may hold other tests' artifacts (a trigger function), so the previous
-    # release is also made from nothing: this build's migrate on an empty database, 023 reverted.
+    # release is also made from nothing: this build's migrate on an empty database, 026 reverted.
     fresh = newdb()
     res = op(fresh, "migrate")
     assert res.returncode == 0, res.stdout + res.stderr
@@ -335,7 +375,7 @@ def test_upgrade_with_real_data_applies_only_the_missing_migration(old_copy, see
     assert int(q(old_copy, "SELECT count(*) FROM notifications n JOIN pay_slips s ON s.id = n.slip_id "
                            "WHERE s.order_id IN ('%s')" % ids)) >= 2
     audit_before = AUDIT_BEFORE_REVERT[old_copy]
-    # 023 changes old inbox rows only: the CLI runs and says to migrate.
+    # 026 adds an index only the tickets' retention reads by: the CLI runs and says to migrate.
     unmigrated = op(old_copy, "audit")
     assert "lacks %d migration(s), from %s: run orderpay migrate" % (len(NEW), NEW[0]) in unmigrated.stderr, \
         unmigrated.stderr
@@ -393,10 +433,11 @@ OLD_HEADER_FORMS = [
 ]
 
 
-def test_migrate_takes_stored_credentials_out_of_old_inbox_rows(old_copy):
-    """Before this release every header of a request was stored with it, so a buyer's return kept
+def test_migrate_takes_stored_credentials_out_of_old_inbox_rows(copy_before_023):
+    """Before 023's release every header of a request was stored with it, so a buyer's return kept
     the shop's session cookie in the inbox; 023 removes the Cookie, Authorization and
     Proxy-Authorization pairs from such rows, exactly those, and leaves every other row as it was."""
+    old_copy = copy_before_023
     site = STACK["DEMO_SITE"]
     rows = {}
     for before, after in OLD_HEADER_FORMS:
@@ -409,7 +450,7 @@ def test_migrate_takes_stored_credentials_out_of_old_inbox_rows(old_copy):
              "WHERE id NOT IN (%s)" % ids
     others_before = q(old_copy, others)
     res = op(old_copy, "migrate")
-    assert res.returncode == 0 and res.stdout.splitlines() == applied_from(NEW[0]), \
+    assert res.returncode == 0 and res.stdout.splitlines() == applied_from(M023), \
         res.stdout + res.stderr
     got = dict(line.split("|", 1) for line in q(old_copy, "SELECT id, header_form FROM notifications "
                                                          "WHERE id IN (%s)" % ids).splitlines())
@@ -429,9 +470,9 @@ def test_expire_before_migrate_still_expires_in_expiry_order(copy_before_019, se
     q(old_copy, "UPDATE orders SET expi = now() - interval '1 hour' WHERE id = '%s'" % seeded["expiring"])
     res = op(old_copy, "expire", "--json")
     assert res.returncode == 0, res.stdout + res.stderr
-    assert "lacks %d migration(s), from %s: run orderpay migrate" % (len(NEW) + 4, M019) in res.stderr, res.stderr
+    assert "lacks %d migration(s), from %s: run orderpay migrate" % (len(NEW) + 7, M019) in res.stderr, res.stderr
     assert q(old_copy, "SELECT or_st FROM orders WHERE id = '%s'" % seeded["expiring"]) == "FA"
-    assert recorded(old_copy) == MIGRATIONS[:-(len(NEW) + 4)]
+    assert recorded(old_copy) == MIGRATIONS[:-(len(NEW) + 7)]
     res = op(old_copy, "migrate")
     assert res.returncode == 0 and res.stdout.splitlines() == applied_from(M019), \
         res.stdout + res.stderr
@@ -439,14 +480,17 @@ def test_expire_before_migrate_still_expires_in_expiry_order(copy_before_019, se
                        "AND column_name = 'expire_tried_at'") == "1"
 
 
-def test_the_copy_six_releases_back_is_exactly_that_schema(newdb, older_copy):
+def test_the_copy_seven_releases_back_is_exactly_that_schema(newdb, older_copy):
     by_hand = newdb()
-    apply_by_hand(by_hand, MIGRATIONS[:-(len(NEW) + 5)])
-    assert recorded(by_hand) == recorded(older_copy) == MIGRATIONS[:-(len(NEW) + 5)]
+    apply_by_hand(by_hand, MIGRATIONS[:-(len(NEW) + 8)])
+    assert recorded(by_hand) == recorded(older_copy) == MIGRATIONS[:-(len(NEW) + 8)]
     fresh = newdb()
     res = op(fresh, "migrate")
     assert res.returncode == 0, res.stdout + res.stderr
     revert_last(fresh)
+    revert_025(fresh)
+    revert_024(fresh)
+    revert_023(fresh)
     revert_022(fresh)
     revert_021(fresh)
     revert_020(fresh)
@@ -464,17 +508,46 @@ def test_expire_leaves_the_inbox_alone_until_migrate_builds_its_index(newdb):
     db = newdb()
     assert op(db, "migrate").returncode == 0
     revert_last(db)
+    revert_025(db)
+    revert_024(db)
+    revert_023(db)
     revert_022(db)
     revert_021(db)
     row = q(db, "INSERT INTO notifications (provider, site_id, body, verdict, reason, ct) VALUES "
                 "('wx', 'site1', '\\x00', 'rejected', 'unverified: signature invalid', now() - interval '30 days') "
                 "RETURNING id").split()[0]
     res = op(db, "expire")
-    assert res.returncode == 0 and "lacks %d migration(s)" % (len(NEW) + 2) in res.stderr, res.stdout + res.stderr
+    assert res.returncode == 0 and "lacks %d migration(s)" % (len(NEW) + 5) in res.stderr, res.stdout + res.stderr
     assert q(db, "SELECT count(*) FROM notifications WHERE id = %s" % row) == "1"
     assert op(db, "migrate").returncode == 0
     assert op(db, "expire").returncode == 0
     assert q(db, "SELECT count(*) FROM notifications WHERE id = %s" % row) == "0"
+
+
+def test_expire_leaves_ended_tickets_alone_until_migrate_builds_their_index(newdb):
+    """Without migration 026's index the tickets' retention would read every ticket ever issued,
+    and the expire timer runs every minute between `dpkg -i` and `orderpay migrate`: it waits for
+    the index. `ticket prune`, which an operator runs on purpose, does not wait."""
+    db = newdb()
+    assert op(db, "migrate").returncode == 0
+    revert_last(db)
+    q(db, "INSERT INTO account_stores (id) VALUES ('st1')")
+    q(db, "INSERT INTO accounts (id, store_id) VALUES ('acc1', 'st1')")
+    ended = ("INSERT INTO sessions (ticket_hash, store_id, account_id, expires_at, ct) VALUES "
+             "(sha256(convert_to('%s', 'UTF8')), 'st1', 'acc1', now() - interval '30 days', "
+             "now() - interval '31 days')")
+    live = "SELECT count(*) FROM sessions WHERE ticket_hash = sha256(convert_to('%s', 'UTF8'))"
+    q(db, ended % "a")
+    res = op(db, "expire")
+    assert res.returncode == 0 and "lacks %d migration(s)" % len(NEW) in res.stderr, res.stdout + res.stderr
+    assert q(db, live % "a") == "1"
+    q(db, ended % "b")
+    res = op(db, "ticket", "prune", "--ended-older-than", "29d")
+    assert res.returncode == 0 and res.stdout == "pruned 2 ended tickets\n", res.stdout + res.stderr
+    q(db, ended % "c")
+    assert op(db, "migrate").returncode == 0
+    assert op(db, "expire").returncode == 0
+    assert q(db, live % "c") == "0"
 
 
 # --- concurrent runners on an empty database ------------------------------------------------------

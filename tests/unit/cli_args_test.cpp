@@ -90,6 +90,32 @@ TEST(CliArgs, LimitIsAWholeNumberInRange) {
         EXPECT_THROW(P({"expire", "--limit", bad}).Limit(500), UsageError) << bad;
 }
 
+TEST(CliArgs, DurationsHaveAUnitAndAreAtMostTenYears) {
+    EXPECT_EQ(DurationSeconds("60s", "f"), 60);
+    EXPECT_EQ(DurationSeconds("5m", "f"), 300);
+    EXPECT_EQ(DurationSeconds("2h", "f"), 7200);
+    EXPECT_EQ(DurationSeconds("7d", "f"), 7 * 86400);
+    EXPECT_EQ(DurationSeconds("0", "f"), 0);
+    EXPECT_EQ(DurationSeconds("3660d", "f"), 3660LL * 86400);
+    for (const char* bad : {"", "7", "-1d", "5x", "d", "1.5d", "3661d", "99999999999999999999d", "7d "})
+        EXPECT_THROW(DurationSeconds(bad, "ended-older-than"), UsageError) << bad;
+    try {
+        DurationSeconds("7", "ended-older-than");
+    } catch (const UsageError& e) {
+        EXPECT_STREQ(
+            e.what(),
+            "--ended-older-than: a duration like 60s, 5m, 2h or 7d (at most ten years): give its unit");
+    }
+}
+
+TEST(CliArgs, TicketPruneTakesItsAgeAndALimitAndNoJson) {
+    EXPECT_NO_THROW(CheckFlags("ticket", P({"ticket", "prune", "--ended-older-than", "7d", "--limit", "5"})));
+    EXPECT_THROW(CheckFlags("ticket", P({"ticket", "prune", "--older-than", "7d"})), UsageError);
+    EXPECT_THROW(CheckFlags("ticket", P({"ticket", "prune", "--json"})), UsageError);
+    // issue and revoke do not take the prune's flags.
+    EXPECT_THROW(CheckFlags("ticket", P({"ticket", "revoke", "T", "--ended-older-than", "7d"})), UsageError);
+}
+
 TEST(CliArgs, MerchantAddLeavesItsFlagsToTheProvider) {
     Args a = P({"merchant", "add", "m1", "--provider", "wx", "--app-id", "A", "--mch-idd", "M"});
     EXPECT_NO_THROW(CheckFlags("merchant", a));  // the provider's flags are not known here

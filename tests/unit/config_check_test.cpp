@@ -54,6 +54,16 @@ TEST(ConfigCheck, AValueAKeyCannotMeanIsNamed) {
               "log_format must be text or json, not 'JSON'");
 }
 
+TEST(ConfigCheck, TicketRetentionIsWholeDaysUpToTenYears) {
+    for (const char* ok : {"0", "7", "3660"})
+        EXPECT_EQ(CheckConfig(Of(kBase + "ticket.keep_ended_days = " + ok + "\n"), ConfigUser::kCli), "")
+            << ok;
+    EXPECT_EQ(CheckConfig(Of(kBase + "ticket.keep_ended_days = 7d\n"), ConfigUser::kCli),
+              "ticket.keep_ended_days must be a whole number from 0 to 3660, not '7d'");
+    EXPECT_EQ(CheckConfig(Of(kBase + "ticket.keep_ended_days = 3661\n"), ConfigUser::kCli),
+              "ticket.keep_ended_days must be a whole number from 0 to 3660, not '3661'");
+}
+
 TEST(ConfigCheck, DbTimeoutsRefuseAnythingButAWholeNumberInRange) {
     for (const char* key : {"db.lock_timeout_ms", "db.statement_timeout_ms", "db.migrate_lock_timeout_ms"})
         for (const char* bad :

@@ -1,6 +1,7 @@
 // The operator CLI `orderpay`: argument parsing shared by every command group.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <set>
@@ -37,6 +38,10 @@ struct Args {
 struct UsageError : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
+
+/// "60s", "5m", "2h", "7d" (and "0") -> seconds, at most ten years; anything else (a bare "7", a
+/// negative, an unknown unit) is a UsageError naming --`flag`. The ages of every prune.
+std::int64_t DurationSeconds(const std::string& text, const std::string& flag);
 
 /// The command was right, the data says no (no such store, an id the schema refuses): one line,
 /// exit 1, without the usage a UsageError prints after it.
@@ -99,7 +104,11 @@ struct InboxPruned {
 };
 /// Drops what `ages` says is old enough, at most `most` rows of each kind (store::PruneNotifications).
 InboxPruned PruneInbox(Env& env, const InboxAges& ages, std::int64_t most);
-int Audit(Env& env, const Args& a);  // audit
-int Sql(const Args& a);              // sql [NAME]
+/// How long a ticket's row is kept after it ended (expired or revoked): `ticket.keep_ended_days`
+/// (default 7) in seconds; nullopt (0 days) keeps every one.
+std::optional<std::int64_t> KeepEndedTicketsS(const Config& cfg);
+int TicketPrune(Env& env, const Args& a);  // ticket prune
+int Audit(Env& env, const Args& a);        // audit
+int Sql(const Args& a);                    // sql [NAME]
 
 }  // namespace orderpay::cli

@@ -10,7 +10,8 @@ namespace orderpay::store {
 // Sites, accounts, sessions, sellers.
 extern const db::Statement kSiteGet, kSessionGet, kSellerGet, kMerchantGet, kMerchantsOfProvider, kPing;
 // Accounts and tickets (the CLI's and the operator API's).
-extern const db::Statement kAccountUpsert, kSessionInsert, kSessionEnd, kSessionsEndOfAccount;
+extern const db::Statement kAccountUpsert, kSessionInsert, kSessionEnd, kSessionsEndOfAccount, kSessionsPrune,
+    kSessionsPruneIndexed;
 // Catalog and stock.
 extern const db::Statement kBuyContext, kStockGive;
 // Orders.

@@ -1,6 +1,7 @@
 // Buyer accounts and their tickets (login sessions, stored as the ticket's SHA-256): one set of
 // functions for the CLI (`account add`, `ticket issue`, `ticket revoke`) and the operator API
-// (admin/ticket, admin/ticket_revoke), so both create and end them the same way.
+// (admin/ticket, admin/ticket_revoke), so both create and end them the same way; and their
+// retention (`expire`, `ticket prune`).
 #pragma once
 
 #include <cstdint>
@@ -36,5 +37,12 @@ IssuedTicket IssueTicket(db::Connection& c, const std::string& store, const std:
 std::int64_t EndTicket(db::Connection& c, const std::string& ticket, const std::optional<std::string>& store);
 /// Ends every live ticket of the account; how many.
 std::int64_t EndAccountTickets(db::Connection& c, const std::string& store, const std::string& account);
+
+/// Deletes tickets that ended (expired, or revoked) more than `ended_s` seconds ago, oldest first,
+/// in batches of 1000, at most `most` of them; how many went. Never a live ticket, whatever
+/// `ended_s` (0: every ended one). Rows a concurrent run holds are left to it.
+std::int64_t PruneEndedTickets(db::Connection& c, std::int64_t ended_s, std::int64_t most);
+/// Whether migration 026's index on the tickets' expiry is there (`expire` prunes only then).
+bool EndedTicketsIndexed(db::Connection& c);
 
 }  // namespace orderpay::store
