@@ -257,7 +257,10 @@ NotifyDecision DecideMessage(db::Connection& c, const providers::Provider& p, co
     // An approval (PayPal) is completed by us at the provider, and only its answer settles.
     if (ev.event.approved && !ev.event.paid) return Complete(c, p, ev, row_id);
     // A browser return is a redirect anyone can forge or replay: it proves, it never settles.
-    if (!ev.notice.may_settle) return {"ignored", "never settles: " + ev.reason, A::kAccepted};
+    if (!ev.notice.may_settle) {
+        if (p.SettlesOnOwnQuery()) return ReturnWithoutApproval(c, ev);
+        return {"ignored", "never settles: " + ev.reason, A::kAccepted};
+    }
     if (ev.event.paid && p.SettlesOnOwnQuery()) return Confirm(c, p, ev, row_id);
     if (ev.event.paid) {
         // The verdict and its reason come from the settlement itself (migration 010), which

@@ -117,6 +117,28 @@ NotifyDecision Complete(db::Connection& c, const providers::Provider& p, const N
     return found({"error", "completion outcome unknown: " + q.message, A::kError}, "UNKNOWN");
 }
 
+// A buyer's return that asks for nothing (PayPal's cancel) reports the slip as it is now, read
+// again (an approval's return for it may have just captured it): a buyer who paid in another tab,
+// or anyone holding the cancel URL of a paid slip, was told CANCELLED (review s28b-attack #3).
+// The words are Complete's: COMPLETED for a paid slip, CLOSED for one that takes no more money,
+// and the return's own CANCELLED only for a slip still open. It changes nothing either way.
+NotifyDecision ReturnWithoutApproval(db::Connection& c, const NotifyEval& ev) {
+    using A = providers::NotifyAnswer;
+    NotifyDecision d{"ignored", "never settles: " + ev.reason, A::kAccepted};
+    std::optional<store::SlipRow> now = store::FindSlip(c, ev.slip->id);
+    if (now && now->st == domain::SlipState::kOk) {
+        d.reason += " (slip already paid)";
+        d.found_status = "COMPLETED";
+    } else if (!now || !now->Open() || now->superseded ||
+               !store::OrderPayableNow(c, now->order_id, now->id)) {
+        d.reason += " (slip " + ev.slip->id + " takes no more money)";
+        d.found_status = "CLOSED";
+    } else {
+        d.found_status = ev.event.status;
+    }
+    return d;
+}
+
 // A signed "paid" from a provider whose signature does not bind the whole message
 // (SettlesOnOwnQuery): settled on our query's capture, amount and currency. A message the
 // provider's own records do not bear out is refused, so a genuine one that ran ahead of them
