@@ -294,6 +294,15 @@ NotifyDecision Decide(db::Connection& c, const providers::Provider& p, const Not
     if (ev.notice.parsed && !ev.notice.may_settle && !d.written && d.verdict != "rejected" &&
         reason.substr(0, 12) != "unverified: ")
         d.reason = "return: " + d.reason;
+    // A webhook from a provider whose word is only a cue, about a slip already paid, that asked the
+    // provider nothing (a settlement after a capture or query writes its own verdict): a CRC32 twin
+    // of any genuine transmission makes it as well as PayPal's resend, and neither proves anything
+    // the settled row does not. It goes with the unverified rows (UNCONFIRMED_RE,
+    // src/store/sql_text.hpp), not kept as long as settled ones (review s28-diff #2). A refund's
+    // duplicate is its own matter (app/refund_notice).
+    if (ev.notice.parsed && ev.notice.may_settle && p.SettlesOnOwnQuery() && !d.written &&
+        d.verdict == "duplicate" && !ev.event.refund)
+        d.reason = "unconfirmed: " + d.reason;
     return d;
 }
 

@@ -180,7 +180,10 @@ NotifyDecision ConfirmClosed(db::Connection& c, const providers::Provider& p, co
                              const std::string& row_id) {
     using A = providers::NotifyAnswer;
     const store::SlipRow& slip = *ev.slip;
-    if (!slip.Open()) return {"ignored", "trade closed (slip no longer open)", A::kAccepted};
+    // Nothing asked, nothing done: a twin of any genuine transmission says as much, and the slip's
+    // own record (its settled row, its failure) is what counts, so the row goes with the
+    // unverified ones (UNCONFIRMED_RE, src/store/sql_text.hpp; review s28-diff #2).
+    if (!slip.Open()) return {"ignored", "unconfirmed: trade closed (slip no longer open)", A::kAccepted};
     providers::QueryResult q = providers::MeteredConfirmPaid(p, *ev.merchant, slip.id, slip.provider_ref);
     using S = providers::QueryResult::State;
     if (q.state == S::kFailed || q.state == S::kClosed) {

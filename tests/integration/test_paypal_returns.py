@@ -1,9 +1,11 @@
 """What a PayPal return's reply says, and what strangers' PayPal messages leave in the inbox
 (review s28b-attack #3, s28-diff #2). A buyer's return and its cancel are unsigned, so the reply's
 `verified` is false for both, and its `trade_status` is what we found of the payment: a cancel on a
-paid order said CANCELLED, and it never unpays or closes anything. Beyond those: a cancel racing
-the approval's return, a return for another site's slip, and a twin naming another provider's
-slip."""
+paid order said CANCELLED, and it never unpays or closes anything. A webhook about a paid slip that
+asked PayPal nothing (a CRC32 twin of any genuine transmission, or PayPal's own resend) is recorded
+`unconfirmed: ` and goes with the unverified rows after notify.keep_rejected_days, while the row
+that settled the slip stays. Beyond those: a cancel racing the approval's return, a return for
+another site's slip, and a twin naming another provider's slip."""
 
 import json
 import secrets
@@ -13,7 +15,7 @@ import pytest
 from conftest import STACK, cli, http
 from helpers import buy_ok, db_row, sim_pay
 from test_hostile_notify import forged_twin, paypal_webhook, post_paypal
-from test_inbox_strangers import pp_token, pruned_after, rows_of
+from test_inbox_strangers import pp_token, pruned_after, reconcile_lines, rows_of
 from test_paypal import approve, buy_paypal_ok, paypal_order
 
 pytestmark = pytest.mark.skipif("DEMO_USD_SITE" not in STACK, reason="no PayPal site")
@@ -139,6 +141,35 @@ def twin_of(genuine, event_type, resource):
 def capture_resource(slip, capture, value, status="COMPLETED"):
     return {"id": capture, "status": status, "amount": {"currency_code": "USD", "value": value},
             "custom_id": slip}
+
+
+def test_webhooks_about_a_paid_slip_that_asked_nothing_go_with_the_unverified_rows():
+    headers, genuine = paypal_webhook("x" + secrets.token_hex(4), "1.00")  # any genuine transmission
+    order = paid_by_return()
+    slip, value = order["pay_id"], "%.2f" % order["fee"]
+    capture = slip_and_order(order)[2]
+    approval = {"id": pp_token(order), "status": "APPROVED", "intent": "CAPTURE",
+                "purchase_units": [{"custom_id": slip, "amount": {"currency_code": "USD", "value": value}}]}
+    twins = [twin_of(genuine, "CHECKOUT.ORDER.APPROVED", approval) for _ in range(3)]
+    twins += [twin_of(genuine, "PAYMENT.CAPTURE.COMPLETED", capture_resource(slip, capture, value))
+              for _ in range(3)]
+    twins.append(twin_of(genuine, "PAYMENT.CAPTURE.DENIED", capture_resource(slip, capture, value, "DENIED")))
+    assert [post_paypal(headers, t) for t in twins] == [200] * len(twins)
+    # PayPal's own resend of the payment's event is no more proof than a twin: the settled row is.
+    resend_headers, resend = paypal_webhook(slip, value, capture_id=capture)
+    assert post_paypal(resend_headers, resend) == 200
+    rows = rows_of(slip)
+    settled, rest = rows[0], rows[1:]
+    assert settled[1] == "settled" and len(rest) == len(twins) + 1, rows
+    assert [r[1] for r in rest] == ["duplicate"] * 6 + ["ignored", "duplicate"], rows
+    assert {r[2] for r in rest} == {"unconfirmed: slip already paid", "unconfirmed: slip already paid by " + capture,
+                                    "unconfirmed: trade closed (slip no longer open)"}, rows
+    assert slip_and_order(order)[:2] == ["OK", "OK"]
+    # Nothing reconcile lists or audit checks rests on them: the same before and after they go.
+    listed = reconcile_lines(slip)
+    assert pruned_after([r[0] for r in rows], 8) == {settled[0]}
+    assert reconcile_lines(slip) == listed
+    audit_clean(order)
 
 
 def test_a_twin_naming_another_providers_slip_is_refused_unverified_and_goes():
