@@ -328,7 +328,11 @@ Handled DecideAndRecord(db::Connection& c, const providers::Provider& p, const s
         if (!recorded)
             log::Info("notification ", row_id,
                       " was decided meanwhile; this evaluation: ", h.decision.verdict);
-        if (h.decision.verdict == "rejected" || h.decision.verdict == "error")
+        // A paced webhook is `error` only so that the provider sends it again; a twin storm makes
+        // any number of them.
+        if (h.decision.paced)
+            log::Info("notification ", row_id, " paced: ", h.decision.reason);
+        else if (h.decision.verdict == "rejected" || h.decision.verdict == "error")
             log::Warn("notification ", row_id, " ", h.decision.verdict, ": ", h.decision.reason);
     } catch (const std::exception& e) {
         // Answer in the provider's own format, and have it sent again: the row stays for replay.
@@ -341,7 +345,7 @@ Handled DecideAndRecord(db::Connection& c, const providers::Provider& p, const s
             // The database is gone too: the row stays "received" and `inbox replay` decides it.
         }
     }
-    metrics::Notification(p.Id(), h.decision.verdict);
+    metrics::Notification(p.Id(), h.decision.paced ? "paced" : h.decision.verdict);
     return h;
 }
 

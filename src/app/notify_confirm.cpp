@@ -40,9 +40,13 @@ NotifyDecision Paced(db::Connection& c, const store::SlipRow& slip, bool webhook
     if (std::optional<NotifyDecision> d = PaidMeanwhile(c, slip)) return *d;
     const std::string why =
         "paced: approved; its completion was asked for less than " + std::to_string(kAskPaceS) + " s ago";
-    if (webhook)
-        return {"error", why + " (sent again by the provider, or completed by pay/check)", A::kError};
-    return {"ignored", why + " (that answer, pay/check or reconcile completes it)", A::kAccepted};
+    NotifyDecision d =
+        webhook ? NotifyDecision{"error", why + " (sent again by the provider, or completed by pay/check)",
+                                 A::kError}
+                : NotifyDecision{"ignored", why + " (that answer, pay/check or reconcile completes it)",
+                                 A::kAccepted};
+    d.paced = true;
+    return d;
 }
 
 // Settles a slip on the provider's own answer (Complete's or ConfirmPaid's), never on the
