@@ -257,7 +257,10 @@ NotifyDecision DecideMessage(db::Connection& c, const providers::Provider& p, co
     // An approval (PayPal) is completed by us at the provider, and only its answer settles.
     if (ev.event.approved && !ev.event.paid) return Complete(c, p, ev, row_id);
     // A browser return is a redirect anyone can forge or replay: it proves, it never settles.
-    if (!ev.notice.may_settle) return {"ignored", "never settles: " + ev.reason, A::kAccepted};
+    if (!ev.notice.may_settle) {
+        if (p.SettlesOnOwnQuery()) return ReturnWithoutApproval(c, ev);
+        return {"ignored", "never settles: " + ev.reason, A::kAccepted};
+    }
     if (ev.event.paid && p.SettlesOnOwnQuery()) return Confirm(c, p, ev, row_id);
     if (ev.event.paid) {
         // The verdict and its reason come from the settlement itself (migration 010), which
@@ -291,6 +294,15 @@ NotifyDecision Decide(db::Connection& c, const providers::Provider& p, const Not
     if (ev.notice.parsed && !ev.notice.may_settle && !d.written && d.verdict != "rejected" &&
         reason.substr(0, 12) != "unverified: ")
         d.reason = "return: " + d.reason;
+    // A webhook from a provider whose word is only a cue, about a slip already paid, that asked the
+    // provider nothing (a settlement after a capture or query writes its own verdict): a CRC32 twin
+    // of any genuine transmission makes it as well as PayPal's resend, and neither proves anything
+    // the settled row does not. It goes with the unverified rows (UNCONFIRMED_RE,
+    // src/store/sql_text.hpp), not kept as long as settled ones (review s28-diff #2). A refund's
+    // duplicate is its own matter (app/refund_notice).
+    if (ev.notice.parsed && ev.notice.may_settle && p.SettlesOnOwnQuery() && !d.written &&
+        d.verdict == "duplicate" && !ev.event.refund)
+        d.reason = "unconfirmed: " + d.reason;
     return d;
 }
 
@@ -316,7 +328,11 @@ Handled DecideAndRecord(db::Connection& c, const providers::Provider& p, const s
         if (!recorded)
             log::Info("notification ", row_id,
                       " was decided meanwhile; this evaluation: ", h.decision.verdict);
-        if (h.decision.verdict == "rejected" || h.decision.verdict == "error")
+        // A paced webhook is `error` only so that the provider sends it again; a twin storm makes
+        // any number of them.
+        if (h.decision.paced)
+            log::Info("notification ", row_id, " paced: ", h.decision.reason);
+        else if (h.decision.verdict == "rejected" || h.decision.verdict == "error")
             log::Warn("notification ", row_id, " ", h.decision.verdict, ": ", h.decision.reason);
     } catch (const std::exception& e) {
         // Answer in the provider's own format, and have it sent again: the row stays for replay.
@@ -329,7 +345,7 @@ Handled DecideAndRecord(db::Connection& c, const providers::Provider& p, const s
             // The database is gone too: the row stays "received" and `inbox replay` decides it.
         }
     }
-    metrics::Notification(p.Id(), h.decision.verdict);
+    metrics::Notification(p.Id(), h.decision.paced ? "paced" : h.decision.verdict);
     return h;
 }
 

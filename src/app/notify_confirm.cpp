@@ -40,9 +40,13 @@ NotifyDecision Paced(db::Connection& c, const store::SlipRow& slip, bool webhook
     if (std::optional<NotifyDecision> d = PaidMeanwhile(c, slip)) return *d;
     const std::string why =
         "paced: approved; its completion was asked for less than " + std::to_string(kAskPaceS) + " s ago";
-    if (webhook)
-        return {"error", why + " (sent again by the provider, or completed by pay/check)", A::kError};
-    return {"ignored", why + " (that answer, pay/check or reconcile completes it)", A::kAccepted};
+    NotifyDecision d =
+        webhook ? NotifyDecision{"error", why + " (sent again by the provider, or completed by pay/check)",
+                                 A::kError}
+                : NotifyDecision{"ignored", why + " (that answer, pay/check or reconcile completes it)",
+                                 A::kAccepted};
+    d.paced = true;
+    return d;
 }
 
 // Settles a slip on the provider's own answer (Complete's or ConfirmPaid's), never on the
@@ -117,6 +121,28 @@ NotifyDecision Complete(db::Connection& c, const providers::Provider& p, const N
     return found({"error", "completion outcome unknown: " + q.message, A::kError}, "UNKNOWN");
 }
 
+// A buyer's return that asks for nothing (PayPal's cancel) reports the slip as it is now, read
+// again (an approval's return for it may have just captured it): a buyer who paid in another tab,
+// or anyone holding the cancel URL of a paid slip, was told CANCELLED (review s28b-attack #3).
+// The words are Complete's: COMPLETED for a paid slip, CLOSED for one that takes no more money,
+// and the return's own CANCELLED only for a slip still open. It changes nothing either way.
+NotifyDecision ReturnWithoutApproval(db::Connection& c, const NotifyEval& ev) {
+    using A = providers::NotifyAnswer;
+    NotifyDecision d{"ignored", "never settles: " + ev.reason, A::kAccepted};
+    std::optional<store::SlipRow> now = store::FindSlip(c, ev.slip->id);
+    if (now && now->st == domain::SlipState::kOk) {
+        d.reason += " (slip already paid)";
+        d.found_status = "COMPLETED";
+    } else if (!now || !now->Open() || now->superseded ||
+               !store::OrderPayableNow(c, now->order_id, now->id)) {
+        d.reason += " (slip " + ev.slip->id + " takes no more money)";
+        d.found_status = "CLOSED";
+    } else {
+        d.found_status = ev.event.status;
+    }
+    return d;
+}
+
 // A signed "paid" from a provider whose signature does not bind the whole message
 // (SettlesOnOwnQuery): settled on our query's capture, amount and currency. A message the
 // provider's own records do not bear out is refused, so a genuine one that ran ahead of them
@@ -158,7 +184,10 @@ NotifyDecision ConfirmClosed(db::Connection& c, const providers::Provider& p, co
                              const std::string& row_id) {
     using A = providers::NotifyAnswer;
     const store::SlipRow& slip = *ev.slip;
-    if (!slip.Open()) return {"ignored", "trade closed (slip no longer open)", A::kAccepted};
+    // Nothing asked, nothing done: a twin of any genuine transmission says as much, and the slip's
+    // own record (its settled row, its failure) is what counts, so the row goes with the
+    // unverified ones (UNCONFIRMED_RE, src/store/sql_text.hpp; review s28-diff #2).
+    if (!slip.Open()) return {"ignored", "unconfirmed: trade closed (slip no longer open)", A::kAccepted};
     providers::QueryResult q = providers::MeteredConfirmPaid(p, *ev.merchant, slip.id, slip.provider_ref);
     using S = providers::QueryResult::State;
     if (q.state == S::kFailed || q.state == S::kClosed) {

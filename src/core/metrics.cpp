@@ -30,8 +30,10 @@ constexpr std::size_t kStatusSlots = kStatuses.size() + 1;  // + "other"
 constexpr std::array<std::string_view, 4> kProviders = {"wx", "zfb", "paypal", "other"};
 constexpr std::array<std::string_view, 5> kOps = {"create", "query", "close", "refund", "refund_query"};
 constexpr std::array<std::string_view, 5> kOutcomes = {"ok", "failed", "unknown", "timeout", "error"};
-constexpr std::array<std::string_view, 6> kVerdicts = {"settled",  "duplicate", "ignored",
-                                                       "rejected", "error",     "other"};
+// Stored verdicts, and "paced": a PayPal message whose capture call another message for the slip
+// made a moment before (stored `error` for a webhook, so PayPal sends it again; not our failure).
+constexpr std::array<std::string_view, 7> kVerdicts = {"settled", "duplicate", "ignored", "rejected",
+                                                       "error",   "paced",     "other"};
 constexpr std::array<std::string_view, 3> kDbErrorKinds = {"unavailable", "statement", "connect"};
 // Seconds. Requests are milliseconds (pay/check) to seconds (a buy waiting on a slow gateway).
 constexpr std::array<double, 11> kBuckets = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};

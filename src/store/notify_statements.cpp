@@ -76,7 +76,8 @@ const db::Statement kNotifyList{"notify_list", "SELECT " NOTIFY_COLS
 // payment found by reconcile's query). And browsers' returns (RETURN_RE) of every verdict but
 // settled: anyone can send them, and none is a report (review s27-attack #2); so too webhooks
 // whose provider call was paced (PACED_RE, `error` so that PayPal sends them again), which a
-// CRC32 twin makes at will. Of the decided
+// CRC32 twin makes at will, and those about a slip already paid or closed that asked nothing
+// (UNCONFIRMED_RE: the settled row is the payment's record). Of the decided
 // verdict $3, through migration 021's index of decided rows, and 013's of undecided ones; no
 // other `error` row is ever dropped.
 const db::Statement kNotifyPruneUnverified{
@@ -84,7 +85,7 @@ const db::Statement kNotifyPruneUnverified{
     "DELETE FROM notifications WHERE id IN (SELECT n.id FROM notifications n "
     "WHERE n.verdict = $3::text AND n.verdict IN ('settled', 'duplicate', 'ignored', 'rejected') "
     "AND n.ct < now() - make_interval(secs => $1::float8) AND (n.reason ~ " UNVERIFIED_RE
-    " OR n.reason ~ " RETURN_RE " OR n.reason ~ " PACED_RE
+    " OR n.reason ~ " RETURN_RE " OR n.reason ~ " PACED_RE " OR n.reason ~ " UNCONFIRMED_RE
     ") ORDER BY n.ct LIMIT $2 FOR UPDATE SKIP LOCKED)"};
 const db::Statement kNotifyPruneUnchecked{
     "notify_prune_unchecked",

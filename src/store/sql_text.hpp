@@ -38,6 +38,10 @@
 // A webhook whose provider call was paced (app/notify_confirm.cpp: another message for the slip
 // asked a moment before): nothing was done on its word, and a CRC32 twin makes any number of them.
 #define PACED_RE "'^paced: '"
+// A webhook from a provider whose word is only a cue (PayPal), about a slip already paid or no
+// longer open, on which nothing was asked or done (app::Decide, app/notify_confirm.cpp): a CRC32
+// twin makes any number of them, and the slip's own record is what counts (review s28-diff #2).
+#define UNCONFIRMED_RE "'^unconfirmed: '"
 // A stored notification that is such a report, or a refund conflict: the inbox keeps it whatever
 // its age (store::PruneNotifications), since it is the only record of money in doubt.
 #define NOTIFY_KEPT(n)                                                                                    \

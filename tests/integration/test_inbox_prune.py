@@ -66,6 +66,10 @@ def rows():
         # on its word, so it goes with the unverified ones too.
         "paced_old": put("ignored", "paced: approved; its completion was asked for less than 2 s ago", 8, tag),
         "paced_new": put("ignored", "paced: approved; its completion was asked for less than 2 s ago", 1, tag),
+        # A PayPal webhook about a slip already paid, on which nothing was asked (a CRC32 twin makes
+        # any number; PayPal's resend proves nothing its settled row does not): goes with them too.
+        "unconfirmed_old": put("duplicate", "unconfirmed: slip already paid", 8, tag),
+        "unconfirmed_new": put("duplicate", "unconfirmed: slip already paid", 1, tag),
     }
     for i, (verdict, reason) in enumerate(KEPT):
         r["kept_%d" % i] = put(verdict, reason, 400, tag)
@@ -84,7 +88,7 @@ def test_prune_drops_old_forgeries_and_keeps_what_reconcile_or_replay_needs(rows
     assert re.match(r"pruned \d+ unverified notifications, 0 decided \(kept: no age given\)$",
                     res.stdout.strip()), res.stdout
     after = alive(list(rows.values()))
-    assert gone(rows, before, after) == {"rejected_old", "unchecked_old", "paced_old"}
+    assert gone(rows, before, after) == {"rejected_old", "unchecked_old", "paced_old", "unconfirmed_old"}
 
     # The others too, once an age is given for them; never a kept report nor an undecided row.
     res = cli("inbox", "prune", "--older-than", "10d")
@@ -95,7 +99,7 @@ def test_prune_drops_old_forgeries_and_keeps_what_reconcile_or_replay_needs(rows
     # In a flood, every forgery at once: still none of the kept reports.
     cli("inbox", "prune", "--rejected-older-than", "0s")
     after3 = alive(list(rows.values()))
-    assert gone(rows, after2, after3) == {"rejected_new", "unchecked_new", "paced_new"}
+    assert gone(rows, after2, after3) == {"rejected_new", "unchecked_new", "paced_new", "unconfirmed_new"}
     assert {n for n, i in rows.items() if i in after3} == (
         {"settled_8d", "received_old", "error_old"} | {"kept_%d" % i for i in range(len(KEPT))})
 
@@ -179,14 +183,16 @@ def test_a_signed_notification_refused_on_its_content_is_kept_with_the_settled_o
 def test_expire_keeps_decided_rows_unless_the_config_says_how_long(rows):
     before = alive(list(rows.values()))
     cli("expire")
-    assert gone(rows, before, alive(list(rows.values()))) == {"rejected_old", "unchecked_old", "paced_old"}
+    assert gone(rows, before, alive(list(rows.values()))) == {"rejected_old", "unchecked_old", "paced_old",
+                                                              "unconfirmed_old"}
     # 0 keeps forgeries too.
     cli("expire", env={"ORDERPAY_NOTIFY_KEEP_REJECTED_DAYS": "0"})
     assert "rejected_new" in {n for n, i in rows.items() if i in alive(list(rows.values()))}
     cli("expire", env={"ORDERPAY_NOTIFY_KEEP_DAYS": "30"})
     left = {n for n, i in rows.items() if i in alive(list(rows.values()))}
     assert not left & {"settled_old", "duplicate_old", "ignored_old", "refused_signed_old"}, left
-    assert {"settled_8d", "received_old", "error_old", "rejected_new", "unchecked_new", "paced_new"} <= left, left
+    assert {"settled_8d", "received_old", "error_old", "rejected_new", "unchecked_new", "paced_new",
+            "unconfirmed_new"} <= left, left
     assert "refused_signed_old" in {n for n, i in rows.items() if i in before}
     assert {"kept_%d" % i for i in range(len(KEPT))} <= left, left
 

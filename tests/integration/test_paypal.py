@@ -114,7 +114,7 @@ def test_cancel_leaves_the_order_payable():
     assert "cancel=1" in ret and "token=" in ret
     status, body, raw, _ = http("GET", ret, headers={"Accept": "application/json"})
     assert status == 200, raw
-    assert body["data"]["trade_status"] == "CANCELLED"
+    assert body["data"]["trade_status"] == "CANCELLED" and body["data"]["verified"] is False, raw
     again = order_of(order["id"])
     assert again["or_st"] == "WT" and again["pay_re"]["st"] == "WAIT"
     assert paypal_order(order["pay_id"])[1] == "0"

@@ -20,6 +20,7 @@ from conftest import STACK, cli, http
 from helpers import db_row, inbox
 from test_hostile_notify import forged_twin, paypal_webhook, post_paypal
 from test_paypal import approve, buy_paypal_ok, order_of, paypal_order, sim_paypal
+from test_metrics import delta, scrape
 
 pytestmark = pytest.mark.skipif("DEMO_USD_SITE" not in STACK, reason="no PayPal site")
 
@@ -67,7 +68,9 @@ def test_twenty_approval_twins_make_at_most_two_calls_and_settle_once():
     assert paypal_calls(token) == 0
     # Before the buyer approves: each twin was a capture PayPal refused (20 calls). Now one, or
     # two if the burst straddles the pace; nothing changes.
+    metrics_before = scrape()
     answers = burst(headers, approval_twins(genuine, order, 20))
+    metrics_after = scrape()
     # The ones that asked are answered; the paced ones as errors, for PayPal to send them again
     # (review s28-diff #1: a paced genuine approval, acknowledged, was never sent again).
     assert set(answers) <= {200, 500} and answers.count(200) >= 1, answers
@@ -76,6 +79,12 @@ def test_twenty_approval_twins_make_at_most_two_calls_and_settle_once():
     assert len(rows) == 20 and {v for v, _ in rows} <= {"ignored", "error"}, rows
     assert sum(v == "error" and r.startswith("paced: ") for v, r in rows) >= 18, rows
     assert answers.count(500) == sum(v == "error" for v, _ in rows), (answers, rows)
+    # Counted apart from the errors an operator alerts on (review s28-diff #4): stored `error` only
+    # so that PayPal sends them again.
+    series = 'orderpay_notifications_total{provider="paypal",verdict="%s"}'
+    assert delta(metrics_before, metrics_after, series % "paced") == answers.count(500), answers
+    assert delta(metrics_before, metrics_after, series % "error") == 0
+    assert delta(metrics_before, metrics_after, series % "ignored") == answers.count(200)
     assert db_row("SELECT st FROM pay_slips WHERE id = '%s'" % slip) == ["WAIT"]
 
     # The buyer approves (and never comes back); 20 more twins once the pace has passed: one

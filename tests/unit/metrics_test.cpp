@@ -63,6 +63,7 @@ TEST(Metrics, ForkedWritersAreSummed) {
             ProviderCall("unknown-provider", Op::kQuery, Outcome::kOk, 0.02);
             Notification("zfb", "settled");
             Notification("zfb", "no-such-verdict");
+            Notification("paypal", "paced");
             DbError("statement");
             DbError("not-a-kind");
             DbReconnect();
@@ -93,6 +94,7 @@ TEST(Metrics, ForkedWritersAreSummed) {
               kChildren);
     EXPECT_EQ(delta("orderpay_notifications_total{provider=\"zfb\",verdict=\"settled\"}"), kChildren);
     EXPECT_EQ(delta("orderpay_notifications_total{provider=\"zfb\",verdict=\"other\"}"), kChildren);
+    EXPECT_EQ(delta("orderpay_notifications_total{provider=\"paypal\",verdict=\"paced\"}"), kChildren);
     EXPECT_EQ(delta("orderpay_db_errors_total{kind=\"statement\"}"), kChildren);
     EXPECT_EQ(delta("orderpay_db_reconnects_total"), kChildren);
     // The children "died" inside a request: the master clears their slots' busy flags.

@@ -55,6 +55,10 @@ struct NotifyDecision {
     // PayPal return claims APPROVED before the buyer approved, review s28): COMPLETED, PENDING,
     // NOT_APPROVED, FAILED, CLOSED or UNKNOWN. Empty: the message's status is the word to report.
     std::string found_status = {};
+    // The provider call it prompted was paced (another message for the slip asked a moment
+    // before): counted apart in the metrics, not as the verdict (a twin storm of them is no error
+    // of ours, review s28-diff #4).
+    bool paced = false;
 };
 
 /// Applies an evaluated notification: settles a verified payment, completes an approved one at

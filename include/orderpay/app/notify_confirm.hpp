@@ -14,6 +14,10 @@ namespace orderpay::app {
 NotifyDecision Complete(db::Connection& c, const providers::Provider& p, const NotifyEval& ev,
                         const std::string& row_id);
 
+/// A buyer's return that approves nothing (PayPal's cancel): changes nothing, and its
+/// found_status is the slip's state now (COMPLETED, CLOSED, or the return's own word while open).
+NotifyDecision ReturnWithoutApproval(db::Connection& c, const NotifyEval& ev);
+
 /// A "paid" settled on our query's capture, amount and currency; a message the provider's
 /// records do not bear out is refused, one we could not check is answered kError.
 NotifyDecision Confirm(db::Connection& c, const providers::Provider& p, const NotifyEval& ev,

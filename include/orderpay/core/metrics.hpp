@@ -55,7 +55,8 @@ void Request(std::string_view path, int status, double seconds);
 /// A call to a provider's gateway by the app (`provider`: the registry id).
 void ProviderCall(std::string_view provider, Op op, Outcome outcome, double seconds);
 
-/// A notification decided with `verdict` (settled, duplicate, ignored, rejected, error).
+/// A notification decided with `verdict` (settled, duplicate, ignored, rejected, error), or
+/// "paced" (its provider call was left to another message for the slip).
 void Notification(std::string_view provider, std::string_view verdict);
 
 /// A notification's verification key (PayPal's certificate URL) was not fetched because this

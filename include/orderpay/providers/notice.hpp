@@ -65,6 +65,9 @@ struct Notice {
     std::string slip_id;       // the slip (out_trade_no) it is about, as the message says
     std::string provider_ref;  // or the provider's own payment id, when that is all it names
     bool may_settle = true;    // false: a browser return, which proves but never settles
+    /// false: the message carries no signature at all (PayPal's buyer return and cancel): its
+    /// "valid" check means only that it names a slip, so no reply may say it was verified.
+    bool signed_message = true;
     /// The slip is named only inside a part sealed for one merchant (WeChat v3's encrypted
     /// resource): OpenNotification with that merchant names it.
     bool sealed = false;

@@ -96,6 +96,7 @@ providers::Notice PaypalClient::ParseNotification(const providers::RawNotificati
     providers::Notice n;
     if (raw.method == "GET") {
         n.may_settle = false;  // the buyer's browser: only our capture's answer settles
+        n.signed_message = false;
         std::optional<http::FormPairs> q = http::ParseForm(raw.query);
         std::string token = q ? http::FormValue(*q, "token").value_or("") : "";
         if (token.empty() || token.size() > 64) {
