@@ -226,9 +226,15 @@ NotifyDecision DecideMessage(db::Connection& c, const providers::Provider& p, co
     // and `inbox replay` judge again, and what monitoring counts. It is never acted on.
     if (ev.signature_unchecked) return {"error", ev.reason, A::kError};
     // A provider that sends every event of the account to us (PayPal) also sends other
-    // integrations' events: verified, but about no slip of ours. Kept, acknowledged, not acted on.
+    // integrations' events: verified, but about no slip of ours. Acknowledged, not acted on, and
+    // kept only as long as unverified rows when the signature does not bind the message (PayPal's
+    // CRC32: one genuine transmission makes any number of twins naming made-up orders, which
+    // notify.keep_days' default kept for good).
     if (ev.signature_ok && !ev.slip && ev.notice.may_settle && p.AcknowledgesForeignEvents())
-        return {"ignored", "verified, but names no slip of ours: " + ev.reason, A::kAccepted};
+        return {"ignored",
+                (p.SettlesOnOwnQuery() ? "unconfirmed: " : "") +
+                    std::string("verified, but names no slip of ours: ") + ev.reason,
+                A::kAccepted};
     if (!ev.signature_ok) return {"rejected", unverified + ev.reason, A::kRefused};
     // A provider whose signature does not bind the message (PayPal signs a CRC32 of it) vouches for
     // none of what it claims: anyone holding one genuine transmission can write a twin naming any
