@@ -56,11 +56,10 @@ TEST(ConfigCheck, AValueAKeyCannotMeanIsNamed) {
 
 TEST(ConfigCheck, TicketRetentionIsWholeDaysUpToTenYears) {
     for (const char* ok : {"0", "7", "3660"})
-        EXPECT_EQ(CheckConfig(Of(kBase + "ticket.keep_ended_days = " + ok + "\n"), ConfigUser::kCli), "")
-            << ok;
-    EXPECT_EQ(CheckConfig(Of(kBase + "ticket.keep_ended_days = 7d\n"), ConfigUser::kCli),
+        EXPECT_EQ(Check(Of(kBase + "ticket.keep_ended_days = " + ok + "\n"), ConfigUser::kCli), "") << ok;
+    EXPECT_EQ(Check(Of(kBase + "ticket.keep_ended_days = 7d\n"), ConfigUser::kCli),
               "ticket.keep_ended_days must be a whole number from 0 to 3660, not '7d'");
-    EXPECT_EQ(CheckConfig(Of(kBase + "ticket.keep_ended_days = 3661\n"), ConfigUser::kCli),
+    EXPECT_EQ(Check(Of(kBase + "ticket.keep_ended_days = 3661\n"), ConfigUser::kCli),
               "ticket.keep_ended_days must be a whole number from 0 to 3660, not '3661'");
 }
 
