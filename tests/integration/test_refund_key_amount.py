@@ -126,7 +126,7 @@ def test_cli_key_replays_only_the_same_amount_or_again_none(key):
     rid = res.stdout.split()[1]
     res = cli(*base, "--key", k, check=False)
     assert res.returncode == 1 and res.stdout == "", res.stdout + res.stderr
-    assert MISMATCH in res.stderr, res.stderr
+    assert MISMATCH in res.stderr and "this --key was used for another refund" in res.stderr, res.stderr
     assert rid in res.stderr, res.stderr
     res = cli(*base, "--amount", "3.00", "--key", k)
     assert res.returncode == 0 and res.stdout.split()[1] == rid and "(replay)" in res.stdout, res.stdout
