@@ -74,8 +74,13 @@ int Report(const Args& a, const app::RefundAnswer& ans) {
         // The store's own detail of too_much counts in minor units, as the database does.
         const std::string units = *ans.err == http::Err::kRefundTooMuch ? "in minor units: " : "";
         // "exceeds" would name nothing for a refund of all that is left when nothing is.
-        const std::string msg =
-            ans.nothing_left ? "nothing is left to refund of this payment" : std::string(e.msg);
+        std::string msg = ans.nothing_left ? "nothing is left to refund of this payment" : std::string(e.msg);
+        // e.msg names pay/buy's Idempotency-Key header; here it is the operator's own --key, which
+        // replays only the same order and --amount, or again none (migration 027).
+        if (*ans.err == http::Err::kIdemMismatch && a.Flag("key"))
+            msg =
+                "this --key was used for another refund: it replays only the same order and --amount, or "
+                "again no --amount";
         return Fail(std::string(e.code) + ": " + msg + (ans.why.empty() ? "" : " (" + units + ans.why + ")") +
                     (*ans.err == http::Err::kRefundConflict
                          ? ": check at the provider what it paid out of this payment (reconcile lists it "

@@ -8,11 +8,14 @@ database is only read (pg_dump) and written through the stack's normal API and C
 It proves:
 - a database made by the previous release (migrations 001..025, applied by hand with psql and
   recorded in schema_migrations as src/db/migrations.cpp does) has the same schema as this
-  build's migrate with this release's 026 reverted, and a pg_dump of the live database holds all
-  of it; on that copy (026 reverted), holding real orders (WT, OK, partly and fully refunded RF, a
-  superseded FAIL slip, refunds, notifications), `orderpay migrate` applies exactly 026, says
+  build's migrate with this release's 026 and 027 reverted, and a pg_dump of the live database
+  holds all of it; on that copy (026 and 027 reverted), holding real orders (WT, OK, partly and
+  fully refunded RF, a superseded FAIL slip, refunds, notifications), `orderpay migrate` applies
+  exactly 026 and 027, says
   "schema up to date" the second time, and `audit`, `order list`, `expire` and `reconcile` work
-  on the upgraded data; `expire` leaves ended tickets alone until 026's index is there; on a copy
+  on the upgraded data; a refund key replays by the previous release's rule before 027 and by
+  027's after it, for refunds made before it (an equal amount, or no amount for a whole refund);
+  `expire` leaves ended tickets alone until 026's index is there; on a copy
   from before 023 (025, 024 and 023 reverted too), 023 takes the caller's Cookie, Authorization
   and Proxy-Authorization out of inbox rows that release stored, and nothing else; a copy from
   before 019 (expire's column; 025 to 020 reverted too) still expires before it is migrated; a
@@ -49,7 +52,7 @@ from test_fcgi_raw import request as fcgi_request
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MIGRATIONS = sorted(os.path.basename(p) for p in glob.glob(os.path.join(REPO, "sql", "[0-9]*.sql")))
 # This release's migrations: the previous release's database lacks exactly these.
-NEW = ["026_sessions_by_end.sql"]
+NEW = ["026_sessions_by_end.sql", "027_refund_key_amount.sql"]
 # Migration 014's index of MISMATCH reports, which 025 makes again on the anchored pattern.
 MISMATCH_014 = ("CREATE INDEX notifications_mismatch ON notifications (slip_id) WHERE verdict = 'rejected' "
                 "AND reason ~ '^(amount|currency) check failed: |amount/currency .* != slip '")
@@ -184,8 +187,8 @@ def seeded():
 
 @pytest.fixture
 def old_copy(newdb, seeded):
-    """A pg_dump of the main database restored into a new database, with migration 026 reverted
-    (its index dropped, its record deleted): what the previous release left behind."""
+    """A pg_dump of the main database restored into a new database, with migrations 026 and 027
+    reverted (revert_last): what the previous release left behind."""
     db = newdb()
     with tempfile.TemporaryDirectory() as tmp:
         dump = os.path.join(tmp, "main.dump")
@@ -230,11 +233,22 @@ def older_copy(copy_before_019):
 AUDIT_BEFORE_REVERT = {}
 
 
+def refund_open_011():
+    """orderpay_refund_open as migration 011 made it (027 replaces it), to be made again."""
+    with open(os.path.join(REPO, "sql", "011_refunds.sql")) as f:
+        text = f.read()
+    start = text.index("CREATE FUNCTION orderpay_refund_open")
+    end = text.index("$fn$;", start) + len("$fn$;")
+    return text[start:end].replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1)
+
+
 def revert_last(db):
-    """Undoes this release's migration 026 (its index and its record): the previous release's
+    """Undoes this release's migrations: 027 (011's orderpay_refund_open made again, the refunds'
+    amount_asked column dropped) and 026 (its index), and their records: the previous release's
     database."""
     assert MIGRATIONS[-len(NEW):] == NEW, "this test reverts %s; update it for %s" % (NEW, MIGRATIONS[-len(NEW):])
-    pg(db, "-1", "-c", "DROP INDEX sessions_expiry",
+    pg(db, "-1", "-c", refund_open_011(), "-c", "ALTER TABLE refunds DROP COLUMN amount_asked",
+       "-c", "DROP INDEX sessions_expiry",
        "-c", "DELETE FROM schema_migrations WHERE name IN ('%s')" % "', '".join(NEW))
 
 
@@ -242,8 +256,8 @@ M025 = "025_mismatch_anchored.sql"
 
 
 def revert_025(db):
-    """Undoes migration 025 (014's index made again as it was, and its record), on a database 026
-    is already reverted from."""
+    """Undoes migration 025 (014's index made again as it was, and its record), on a database 027
+    and 026 are already reverted from."""
     assert recorded(db)[-1] == M025, recorded(db)
     pg(db, "-1", "-c", "DROP INDEX notifications_mismatch", "-c", MISMATCH_014,
        "-c", "DELETE FROM schema_migrations WHERE name = '%s'" % M025)
@@ -253,7 +267,7 @@ M024 = "024_orders_by_state.sql"
 
 
 def revert_024(db):
-    """Undoes migration 024 (its index and its record), on a database 026 and 025 are already
+    """Undoes migration 024 (its index and its record), on a database 027 to 025 are already
     reverted from."""
     assert recorded(db)[-1] == M024, recorded(db)
     pg(db, "-1", "-c", "DROP INDEX orders_site_state",
@@ -264,7 +278,7 @@ M023 = "023_scrub_stored_credentials.sql"
 
 
 def revert_023(db):
-    """Undoes migration 023 (its record), on a database 026, 025 and 024 are already reverted from.
+    """Undoes migration 023 (its record), on a database 027 to 024 are already reverted from.
     023 changes data only (it scrubs credentials out of old inbox rows, which cannot be put back):
     the schema is the one before it once its record is gone."""
     assert recorded(db)[-1] == M023, recorded(db)
@@ -275,7 +289,7 @@ M022 = "022_sessions_by_account.sql"
 
 
 def revert_022(db):
-    """Undoes migration 022 (its index and its record), on a database 026 to 023 are already
+    """Undoes migration 022 (its index and its record), on a database 027 to 023 are already
     reverted from."""
     assert recorded(db)[-1] == M022, recorded(db)
     pg(db, "-1", "-c", "DROP INDEX sessions_account",
@@ -286,7 +300,7 @@ M021 = "021_notification_retention.sql"
 
 
 def revert_021(db):
-    """Undoes migration 021 (its index and its record), on a database 026 to 022 are already
+    """Undoes migration 021 (its index and its record), on a database 027 to 022 are already
     reverted from."""
     assert recorded(db)[-1] == M021, recorded(db)
     pg(db, "-1", "-c", "DROP INDEX notifications_decided",
@@ -297,7 +311,7 @@ M020 = "020_refund_conflicts.sql"
 
 
 def revert_020(db):
-    """Undoes migration 020 (its index and its record), on a database 026 to 021 are already
+    """Undoes migration 020 (its index and its record), on a database 027 to 021 are already
     reverted from."""
     assert recorded(db)[-1] == M020, recorded(db)
     pg(db, "-1", "-c", "DROP INDEX notifications_refund_conflict",
@@ -313,7 +327,7 @@ def applied_from(first):
 
 
 def revert_019(db):
-    """Undoes migration 019 (its column and its record), on a database 026 to 020 are already
+    """Undoes migration 019 (its column and its record), on a database 027 to 020 are already
     reverted from."""
     assert recorded(db)[-1] == M019, recorded(db)
     pg(db, "-1", "-c", "ALTER TABLE orders DROP COLUMN expire_tried_at",
@@ -325,7 +339,7 @@ M018 = "018_stock_taken_per_line.sql"
 
 def revert_018(db):
     """Undoes migration 018 (its column and trigger, its two functions and its record), on a
-    database 026 to 019 are already reverted from."""
+    database 027 to 019 are already reverted from."""
     assert recorded(db)[-1] == M018, recorded(db)
     functions = []
     for name in ("009_create_order_function.sql", "010_settle_function.sql"):
@@ -350,7 +364,7 @@ def test_the_reverted_copy_is_exactly_the_previous_release_schema(newdb, old_cop
     apply_by_hand(by_hand, PREV)
     assert recorded(by_hand) == recorded(old_copy) == PREV
     # The main database may hold other tests' artifacts (a trigger function), so the previous
-    # release is also made from nothing: this build's migrate on an empty database, 026 reverted.
+    # release is also made from nothing: this build's migrate on an empty database, 026 and 027 reverted.
     fresh = newdb()
     res = op(fresh, "migrate")
     assert res.returncode == 0, res.stdout + res.stderr
@@ -375,17 +389,40 @@ def test_upgrade_with_real_data_applies_only_the_missing_migration(old_copy, see
     assert int(q(old_copy, "SELECT count(*) FROM notifications n JOIN pay_slips s ON s.id = n.slip_id "
                            "WHERE s.order_id IN ('%s')" % ids)) >= 2
     audit_before = AUDIT_BEFORE_REVERT[old_copy]
-    # 026 adds an index only the tickets' retention reads by: the CLI runs and says to migrate.
+    # 026 adds an index only the tickets' retention reads by, 027 a column no statement reads: the
+    # CLI runs and says to migrate.
     unmigrated = op(old_copy, "audit")
     assert "lacks %d migration(s), from %s: run orderpay migrate" % (len(NEW), NEW[0]) in unmigrated.stderr, \
         unmigrated.stderr
     assert (unmigrated.returncode, re.sub(r"by \d+ s", "by N s", unmigrated.stdout)) == (
         audit_before.returncode, re.sub(r"by \d+ s", "by N s", audit_before.stdout))
 
+    # The refund keys of the partial (1.00) and the full refund, made by the previous release. On
+    # the database before 027 this build's refund runs, and a key replays by the previous rule: no
+    # amount replays the partial refund too. A replay of an OK refund asks no provider.
+    part_key, full_key = (q(old_copy, "SELECT idempotency_key FROM refunds WHERE order_id = '%s'" % seeded[k])
+                          for k in ("part", "rf"))
+    replay_part = ("refund", seeded["part"], "--reason", "upgrade partial", "--key", part_key)
+    res = op(old_copy, *replay_part)
+    assert res.returncode == 0 and "(replay)" in res.stdout, res.stdout + res.stderr
+
     res = op(old_copy, "migrate")
     assert res.returncode == 0, res.stdout + res.stderr
     assert res.stdout.splitlines() == applied_from(NEW[0])
     assert recorded(old_copy) == MIGRATIONS
+    # 027 knows no old refund's request: an equal amount replays it, and no amount only a refund
+    # of the whole payment; "all that is left" is no longer answered with the partial refund.
+    assert q(old_copy, "SELECT count(*) FROM refunds WHERE amount_asked IS NOT NULL") == "0"
+    res = op(old_copy, *replay_part)
+    assert res.returncode == 1 and "e.www.api.idempotency_mismatch" in res.stderr, res.stdout + res.stderr
+    res = op(old_copy, *replay_part, "--amount", "1.00")
+    assert res.returncode == 0 and "(replay)" in res.stdout, res.stdout + res.stderr
+    whole = int(q(old_copy, "SELECT amount FROM refunds WHERE idempotency_key = '%s'" % full_key))
+    for more in ([], ["--amount", "%d.%02d" % divmod(whole, 100)]):
+        res = op(old_copy, "refund", seeded["rf"], "--reason", "upgrade full", "--key", full_key, *more)
+        assert res.returncode == 0 and "(replay)" in res.stdout, (more, res.stdout + res.stderr)
+    assert q(old_copy, "SELECT count(*) FROM refunds WHERE order_id IN ('%s', '%s')"
+             % (seeded["part"], seeded["rf"])) == "2"
 
     again = op(old_copy, "migrate")
     assert again.returncode == 0, again.stdout + again.stderr
