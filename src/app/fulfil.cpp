@@ -34,6 +34,12 @@ FulfilAnswer DescribeFulfil(const std::string& id, store::FulfilStep step, const
     // Done implies shipped: a script that ships then closes can run again from the start.
     if (ship && (row.or_st == "SP" || row.or_st == "DN")) return {FulfilOutcome::kAlready, is + " already"};
     if (!ship && row.or_st == "DN") return {FulfilOutcome::kAlready, is + " already"};
+    // The money is gone whatever else holds: said first.
+    if (row.or_st == (ship ? "OK" : "SP") && row.chargeback)
+        return {FulfilOutcome::kRefused,
+                is + ", but its provider took the payment back (a chargeback): do not " +
+                    (ship ? "ship" : "close") + " it; settle with the buyer",
+                "orderpay reconcile lists it CHARGEBACK for a week after the report"};
     if (row.or_st == (ship ? "OK" : "SP") && row.voiding)
         return {FulfilOutcome::kRefused,
                 is +

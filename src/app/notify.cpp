@@ -4,6 +4,7 @@
 #include "orderpay/app/notify.hpp"
 
 #include "orderpay/app/notify_confirm.hpp"
+#include "orderpay/app/notify_reversal.hpp"
 #include "orderpay/app/refund.hpp"
 #include "orderpay/core/log.hpp"
 #include "orderpay/core/metrics.hpp"
@@ -63,8 +64,9 @@ std::vector<CheckLine> BusinessChecks(std::string_view provider, const providers
     if (!ev.event_id.empty()) id_line("event_id", ev.event_id);
     // An approval moves no money: what counts is the completion's own answer, which Settle
     // checks against the slip. A buyer's return (PayPal's, or its cancel) claims no amount.
-    // A refund's result is checked against the refund it names (app/refund), not the slip's total.
-    const bool claims_no_money = !ev.paid && (ev.approved || ev.currency.empty() || ev.refund);
+    // A refund's result is checked against the refund it names (app/refund), not the slip's total;
+    // a reversal against the provider's own record of the slip's payment (app/notify_reversal).
+    const bool claims_no_money = !ev.paid && (ev.approved || ev.currency.empty() || ev.refund || ev.reversed);
     if (slip && !claims_no_money) {
         // An amount the parser could not read is -1: say so, not "-1", which reads as a number
         // the provider sent (an inbox line once said "notified -1" for total_fee=-2147483649).
@@ -260,6 +262,8 @@ NotifyDecision DecideMessage(db::Connection& c, const providers::Provider& p, co
         if (p.SettlesOnOwnQuery() && d.verdict == "rejected" && !d.written) d.reason = unverified + d.reason;
         return d;
     }
+    // A payment taken back (PayPal's chargeback) is recorded only on the provider's own record.
+    if (ev.event.reversed && p.SettlesOnOwnQuery()) return ConfirmReversal(c, p, ev);
     // An approval (PayPal) is completed by us at the provider, and only its answer settles.
     if (ev.event.approved && !ev.event.paid) return Complete(c, p, ev, row_id);
     // A browser return is a redirect anyone can forge or replay: it proves, it never settles.

@@ -232,6 +232,12 @@ int Reconcile(Env& env, const Args& a) {
                    "refunds of it are refused meanwhile unless given --despite-conflict, with --amount "
                    "as the provider shows it owed (without it, all that is left counts the contested "
                    "refund free)\n";
+        // The money is gone from the merchant: ship and done refuse the order, and a refund of it
+        // would be refused by the provider (the capture is reversed).
+        if (kind == "CHARGEBACK")
+            std::cout
+                << "        the provider took the payment back (a chargeback): do not ship; settle with "
+                   "the buyer (ship and done are refused); listed for a week\n";
         if (kind == "OUTSIDE")
             std::cout
                 << "        check the refund in the provider's console before shipping; listed for a week\n";

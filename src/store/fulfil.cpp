@@ -19,6 +19,7 @@ std::optional<FulfilRow> FulfilOrder(db::Connection& c, const std::string& site,
     out.held = std::stoll(r.Get(0, "held"));
     out.under_way = r.GetOpt(0, "under_way").value_or("");
     out.voiding = r.GetOpt(0, "voiding").value_or("f") == "t";
+    out.chargeback = r.GetOpt(0, "chargeback").value_or("f") == "t";
     return out;
 }
 

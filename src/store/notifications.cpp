@@ -149,6 +149,10 @@ std::int64_t PruneUnverifiedNotifications(db::Connection& c, std::int64_t older_
     return gone;
 }
 
+bool ChargebackRecorded(db::Connection& c, const std::string& slip_id) {
+    return c.Exec(kNotifyChargeback, {slip_id}).Rows() > 0;
+}
+
 bool EventSeenBefore(db::Connection& c, const std::string& provider, const std::string& id,
                      const std::string& event_id) {
     c.Exec(kNotifySetEvent, {id, http::TextOrEscaped(event_id, std::string::npos)});

@@ -58,10 +58,15 @@ const db::Statement kSessionsPruneIndexed{
 // A refund asked for at the same moment reads as asked right after, which is allowed (README).
 // Nor one whose paying slip a void was sent for (Alipay's cancel of a trade paid meanwhile gives
 // the money back) until the provider says whether it did: reconcile lists it VOID, and a reversal
-// makes the order RF (review s27-diff M2).
-#define FULFIL_NOT_REFUNDING                                                                            \
-    "(SELECT coalesce(sum(r.amount), 0) FROM refunds r WHERE r.slip_id = o.pay_id AND r.st <> 'FAIL') " \
-    "< (SELECT s.amount FROM pay_slips s WHERE s.id = o.pay_id AND (s.voiding_at IS NULL OR s.reversed))"
+// makes the order RF (review s27-diff M2). Nor one whose payment its provider took back (a
+// chargeback, confirmed and kept in the inbox for good: CHARGEBACK_RE), through the slip's index.
+#define FULFIL_NOT_REFUNDING                                                                               \
+    "(SELECT coalesce(sum(r.amount), 0) FROM refunds r WHERE r.slip_id = o.pay_id AND r.st <> 'FAIL') "    \
+    "< (SELECT s.amount FROM pay_slips s WHERE s.id = o.pay_id AND (s.voiding_at IS NULL OR s.reversed)) " \
+    "AND NOT " FULFIL_CHARGEBACK
+#define FULFIL_CHARGEBACK                                                                         \
+    "EXISTS (SELECT 1 FROM notifications n WHERE n.slip_id = o.pay_id AND n.verdict = 'ignored' " \
+    "AND n.reason ~ " CHARGEBACK_RE ")"
 const db::Statement kOrderShip{"order_ship",
                                "UPDATE orders o SET or_st = 'SP', sp_at = now(), lm = now() "
                                "WHERE o.id = $1 AND o.site_id = $2 AND o.or_st = 'OK' AND o.tp = 'A' "
@@ -77,7 +82,8 @@ const db::Statement kOrderFulfilment{
     "SELECT o.or_st, o.tp, s.amount AS paid, (SELECT coalesce(sum(r.amount), 0) FROM refunds r "
     "WHERE r.slip_id = o.pay_id AND r.st <> 'FAIL') AS held, (SELECT r.id || ' ' || r.st FROM refunds r "
     "WHERE r.slip_id = o.pay_id AND r.st IN ('NEW', 'PROCESSING') ORDER BY r.ct LIMIT 1) AS under_way, "
-    "s.voiding_at IS NOT NULL AND NOT s.reversed AS voiding "
+    "s.voiding_at IS NOT NULL AND NOT s.reversed AS voiding, " FULFIL_CHARGEBACK
+    " AS chargeback "
     "FROM orders o LEFT JOIN pay_slips s ON s.id = o.pay_id WHERE o.id = $1 AND o.site_id = $2"};
 
 // A page of the site's orders in one state, oldest first, after the last one of the page before

@@ -39,7 +39,10 @@ const db::Statement kSlipsOfPaidOrdersFail{
 // covered by our own OK refunds, for a week after that report; CONFLICT: a slip one of whose refunds its
 // provider later reported otherwise than recorded (review s23-finish M3), for a week after that report;
 // listed as CONFLICT before anything else, REFUND included, so no refund command is offered for money a
-// provider may have paid out already (review s24-b H1), and its detail keeps the slip's other reasons. The
+// provider may have paid out already (review s24-b H1), and its detail keeps the slip's other reasons;
+// CHARGEBACK: such an OUTSIDE report that is a paid slip's payment taken back by its provider (PayPal's
+// capture REVERSED, confirmed by our query: CHARGEBACK_RE), listed after CONFLICT and before the rest for
+// a week after that report, so no refund command is offered for money already gone back. The
 // candidates come from one index per reason (pay_slips_refund, pay_slips_waiting, pay_slips_unconfirmed,
 // pay_slips_voided_paid, migration 014's two, 017's and 020's), so the cost follows the list, not the shop's
 // history. An open slip is never superseded (superseding
@@ -79,7 +82,10 @@ const db::Statement kSlipsNeedingAttention{
     " AND n.ct > now() - interval '7 days' "
     "ORDER BY n.slip_id, n.id DESC), "
     "outside AS (SELECT DISTINCT ON (n.slip_id) n.slip_id, n.reason FROM notifications n "
-    "WHERE n.verdict = 'ignored' AND n.reason ~ " OUTSIDE_RE
+    "WHERE n.verdict = 'ignored' AND n.reason ~ " OUTSIDE_RE " AND n.reason !~ " CHARGEBACK_RE
+    " AND n.ct > now() - interval '7 days' ORDER BY n.slip_id, n.id DESC), "
+    "chargeback AS (SELECT DISTINCT ON (n.slip_id) n.slip_id, n.reason FROM notifications n "
+    "WHERE n.verdict = 'ignored' AND n.reason ~ " OUTSIDE_RE " AND n.reason ~ " CHARGEBACK_RE
     " AND n.ct > now() - interval '7 days' ORDER BY n.slip_id, n.id DESC), "
     "conflict AS (SELECT DISTINCT ON (n.slip_id) n.slip_id, n.reason FROM notifications n "
     "WHERE n.verdict = 'ignored' AND n.reason ~ " REFUND_CONFLICT_RE
@@ -94,11 +100,14 @@ const db::Statement kSlipsNeedingAttention{
     "AND voiding_at < now() - interval '10 minutes' AND amount > refunded AS voiding, "
     "again.reason AS again_reason, "
     "CASE WHEN st = 'OK' AND amount > refunded THEN outside.reason END AS outside_reason, "
+    "CASE WHEN st = 'OK' AND amount > refunded THEN chargeback.reason END AS chargeback_reason, "
     "conflict.reason AS conflict_reason "
     "FROM s LEFT JOIN again ON again.slip_id = s.id LEFT JOIN outside ON outside.slip_id = s.id "
+    "LEFT JOIN chargeback ON chargeback.slip_id = s.id "
     "LEFT JOIN conflict ON conflict.slip_id = s.id) "
     "SELECT id, order_id, site_id, st, amount, currency, "
-    "CASE WHEN conflict_reason IS NOT NULL THEN 'CONFLICT' WHEN owed THEN 'REFUND' WHEN in_flight THEN "
+    "CASE WHEN conflict_reason IS NOT NULL THEN 'CONFLICT' WHEN chargeback_reason IS NOT NULL THEN "
+    "'CHARGEBACK' WHEN owed THEN 'REFUND' WHEN in_flight THEN "
     "'REFUNDING' "
     "WHEN coalesce(mismatch, again_reason) IS NOT NULL THEN 'MISMATCH' "
     "WHEN st = 'FAIL' THEN 'UNCLOSED' WHEN voiding THEN 'VOID' WHEN outside_reason IS NOT NULL THEN "
@@ -106,6 +115,9 @@ const db::Statement kSlipsNeedingAttention{
     "ELSE 'UNKNOWN' END AS kind, "
     "concat_ws('; ', CASE WHEN conflict_reason IS NOT NULL THEN 'the provider contradicts a refund "
     "result orderpay recorded (' || conflict_reason || '); the refund stays as recorded' END, "
+    "CASE WHEN chargeback_reason IS NOT NULL THEN 'the provider took the payment back (' || "
+    "chargeback_reason || '); the order still counts the payment and its refunds what orderpay "
+    "refunded' END, "
     "CASE WHEN refund_needed AND refunding > 0 AND amount > refunded THEN 'refunding ' || refunding || "
     "' (' || refunding_ids || ')' || CASE WHEN owed THEN ', ' || (amount - refunded - refunding) || ' left' "
     "ELSE '' END "
@@ -120,7 +132,7 @@ const db::Statement kSlipsNeedingAttention{
     "FROM t "
     "WHERE owed OR in_flight OR mismatch IS NOT NULL OR again_reason IS NOT NULL OR voiding OR "
     "outside_reason IS NOT NULL "
-    "OR conflict_reason IS NOT NULL "
+    "OR conflict_reason IS NOT NULL OR chargeback_reason IS NOT NULL "
     "OR (st IN ('NEW', 'WAIT') AND ct < now() - interval '10 minutes') "
     "OR (st = 'FAIL' AND closed_at IS NULL AND ct < now() - interval '1 day') "
     "ORDER BY ct"};

@@ -25,6 +25,11 @@
 #define MISMATCH_REPORT(n) "(" n ".verdict = 'rejected' AND " n ".reason ~ " MISMATCH_RE ")"
 #define PAID_AGAIN_RE "'^slip already OK with transaction '"
 #define OUTSIDE_RE "'^no refund of ours named '"
+// A payment its provider took back after it was paid (PayPal's capture REVERSED: a chargeback the
+// buyer won), confirmed by our own query (app/notify_reversal.cpp writes it, after the capture id
+// of our record, which has no blank). An OUTSIDE report too, so migration 017's index finds it and
+// the inbox keeps it for good; reconcile lists it CHARGEBACK, and ship and done refuse the order.
+#define CHARGEBACK_RE "'^no refund of ours named [^ ]+: chargeback: '"
 // A notification whose signature could not be checked when it came (app/notify.cpp writes the
 // reason: PayPal's certificate not downloadable then): kept `error`, never verified.
 #define UNCHECKED_RE "'^not checked now: '"

@@ -322,6 +322,7 @@ std::span<const db::Statement> AllStatements() {
         &kCacheClaim,
         &kNotifyEventSeen,
         &kNotifySetEvent,
+        &kNotifyChargeback,
         &kRefundOpen,
         &kSlipReversed,
         &kOrderReleaseVoided,

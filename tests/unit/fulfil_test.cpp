@@ -57,8 +57,10 @@ TEST(Fulfil, OtherStatesAreRefusedByName) {
 TEST(Fulfil, NoMessageNamesACliCommand) {
     store::FulfilRow voiding = Row("OK");
     voiding.voiding = true;
+    store::FulfilRow chargeback = Row("SP");
+    chargeback.chargeback = true;
     for (const store::FulfilRow& r :
-         {Row("OK"), Row("SP"), Row("DN"), Row("WT"), Row("RF"), Row("DN", "Q"), voiding})
+         {Row("OK"), Row("SP"), Row("DN"), Row("WT"), Row("RF"), Row("DN", "Q"), voiding, chargeback})
         for (FulfilStep step : {FulfilStep::kShip, FulfilStep::kDone})
             EXPECT_EQ(app::DescribeFulfil("o1", step, r).message.find("orderpay"), std::string::npos)
                 << app::DescribeFulfil("o1", step, r).message;
@@ -74,6 +76,27 @@ TEST(Fulfil, TheStateItLeavesButNotMovedMeansARefundOfAllOfIt) {
     EXPECT_EQ(a.outcome, FulfilOutcome::kRefused);
     EXPECT_NE(a.message.find("refund r1 PROCESSING"), std::string::npos) << a.message;
     EXPECT_EQ(Done(Row("SP")), FulfilOutcome::kRefused);
+}
+
+// A payment its provider took back is gone for good: neither shipped nor closed, said before
+// anything else that holds it, and a repeat of what was done before it came is still "already".
+TEST(Fulfil, AChargebackRefusesShipAndDoneForGood) {
+    store::FulfilRow r = Row("OK");
+    r.chargeback = true;
+    r.voiding = true;
+    const app::FulfilAnswer a = app::DescribeFulfil("o1", FulfilStep::kShip, r);
+    EXPECT_EQ(a.outcome, FulfilOutcome::kRefused);
+    EXPECT_NE(a.message.find("took the payment back (a chargeback): do not ship it; settle with the buyer"),
+              std::string::npos)
+        << a.message;
+    EXPECT_NE(a.cli_hint.find("CHARGEBACK"), std::string::npos) << a.cli_hint;
+    r.or_st = "SP";
+    r.voiding = false;
+    EXPECT_NE(app::DescribeFulfil("o1", FulfilStep::kDone, r).message.find("do not close it"),
+              std::string::npos);
+    EXPECT_EQ(Ship(r), FulfilOutcome::kAlready);
+    r.or_st = "DN";
+    EXPECT_EQ(Done(r), FulfilOutcome::kAlready);
 }
 
 }  // namespace

@@ -313,5 +313,35 @@ TEST(PaypalWebhook, ParseNamesThePaypalOrderOfACaptureAndOfAnOrderEvent) {
         "");
 }
 
+// A chargeback's event names the capture taken back: as PayPal documents it the resource is the
+// reversal (a refund of the capture, its `up` link), else the capture itself. Without our slip id
+// in it, the capture is what finds the slip.
+TEST(PaypalWebhook, ParseNamesTheCaptureAReversalTookBack) {
+    PaypalClient p(PaypalOptions{});
+    auto parse = [&p](const std::string& body) {
+        providers::RawNotification raw;
+        raw.method = "POST";
+        raw.body = body;
+        providers::Notice n = p.ParseNotification(raw);
+        EXPECT_TRUE(n.parsed) << body;
+        std::string capture = "(no field)";
+        for (const auto& [k, v] : n.fields)
+            if (k == "capture_id") capture = v;
+        return std::make_pair(capture, n.provider_ref);
+    };
+    EXPECT_EQ(parse("{\"id\":\"WH-1\",\"event_type\":\"PAYMENT.CAPTURE.REVERSED\",\"resource\":{\"id\":"
+                    "\"REV1\",\"status\":\"COMPLETED\",\"links\":[{\"rel\":\"up\",\"href\":"
+                    "\"https://api-m.paypal.com/v2/payments/captures/CAP1\"}]}}"),
+              std::make_pair(std::string("CAP1"), std::string("CAP1")));
+    EXPECT_EQ(parse("{\"id\":\"WH-2\",\"event_type\":\"PAYMENT.CAPTURE.REVERSED\",\"resource\":{\"id\":"
+                    "\"CAP2\",\"status\":\"REVERSED\",\"custom_id\":\"S2\"}}"),
+              std::make_pair(std::string("CAP2"), std::string()));
+    // Another event's resource id is no capture taken back.
+    EXPECT_EQ(parse("{\"id\":\"WH-3\",\"event_type\":\"PAYMENT.CAPTURE.PENDING\",\"resource\":{\"id\":"
+                    "\"CAP3\",\"custom_id\":\"S3\"}}")
+                  .first,
+              "");
+}
+
 }  // namespace
 }  // namespace orderpay::paypal

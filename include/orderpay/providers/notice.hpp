@@ -44,6 +44,10 @@ struct PaidEvent {
         bool amount_unreadable = false;  // reported, but not an amount of that currency: refused
     };
     std::optional<Refund> refund;
+    /// The provider says a payment it made was taken back from the merchant since (PayPal's
+    /// PAYMENT.CAPTURE.REVERSED: a chargeback the buyer won); `txn_id` is the payment's id. It
+    /// claims no money, and is only a cue to ask the provider (app/notify_reversal).
+    bool reversed = false;
 };
 
 /// A notification as it reached us, before anything is believed. Headers use their CGI names

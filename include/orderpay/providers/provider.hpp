@@ -90,6 +90,9 @@ struct QueryResult {
     std::int64_t amount = 0;
     std::string currency;
     std::string message;
+    // Paid, then taken back from the merchant by the provider (PayPal's capture REVERSED: a
+    // chargeback): state kFailed, and txn_id names the payment taken back.
+    bool reversed = false;
 };
 
 struct CloseResult {

@@ -20,6 +20,7 @@ struct FulfilRow {
     std::int64_t held = 0;             // its refunds that are not FAIL (minor units)
     std::string under_way;             // "ID ST" of a refund still NEW or PROCESSING, or ""
     bool voiding = false;              // a void of its paying slip was sent, and not answered yet
+    bool chargeback = false;           // its provider took its payment back (confirmed)
 };
 
 /// Moves the site's order one step; nullopt when the site has no such order.

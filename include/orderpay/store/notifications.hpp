@@ -47,6 +47,10 @@ bool NotificationVerdict(db::Connection& c, const std::string& id, const std::st
 bool EventSeenBefore(db::Connection& c, const std::string& provider, const std::string& id,
                      const std::string& event_id);
 
+/// Whether a chargeback of the slip (its payment taken back by the provider) was confirmed and
+/// recorded on one of its notifications (app/notify_reversal).
+bool ChargebackRecorded(db::Connection& c, const std::string& slip_id);
+
 /// Rows with `verdict` ("received": never decided; "error": evaluation failed) that arrived
 /// more than `older_than_s` seconds ago, oldest first.
 std::vector<StoredNotification> UndecidedNotifications(db::Connection& c, const std::string& verdict,

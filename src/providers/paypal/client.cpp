@@ -288,6 +288,9 @@ QueryResult PaypalClient::OrderState(const std::string& body, long status) const
             // unknown it was answered 500 for PayPal to resend for days (review s21-diff F5).
             q.state = S::kFailed;
             q.message += " (reversed: the money went back to the buyer)";
+            // Which capture: a paid slip's chargeback is confirmed only for its own (notify_reversal).
+            q.reversed = true;
+            q.txn_id = Str(capture, "id");
         }
         return q;
     }

@@ -140,11 +140,15 @@ providers::Notice PaypalClient::ParseNotification(const providers::RawNotificati
     // A refund's resource is the refund itself: its "up" link names the capture, and the slip
     // that recorded that capture is the one refunded (a refund made at PayPal's dashboard has
     // no id of ours at all).
+    // A reversal (a chargeback the buyer won) is told the same way, PayPal taking the money back
+    // as a refund of the capture; a resource that is the capture itself names it as its id.
     std::string capture;
-    if (type == "PAYMENT.CAPTURE.REFUNDED") {
+    const bool reversal = type == "PAYMENT.CAPTURE.REVERSED";
+    if (type == "PAYMENT.CAPTURE.REFUNDED" || reversal) {
         if (const rapidjson::Value* links = Member(res, "links"); links && links->IsArray())
             for (const auto& l : links->GetArray())
                 if (Str(&l, "rel") == "up") capture = CaptureOfRefundLinks(Str(&l, "href"));
+        if (reversal && capture.empty()) capture = Str(res, "id");
         if (n.slip_id.empty()) n.provider_ref = capture;
     }
     // The PayPal order the message is about: a capture names it in supplementary_data, an
@@ -258,8 +262,12 @@ providers::SignatureCheck PaypalClient::CheckNotification(const providers::Merch
         r.ok = st == "COMPLETED";
         r.failed = st == "FAILED" || st == "CANCELLED";
         out.refund = r;
+    } else if (type == "PAYMENT.CAPTURE.REVERSED") {
+        // A buyer's dispute won: a cue to ask PayPal whether the capture was taken back.
+        out.reversed = true;
+        out.txn_id = Field(n, "capture_id");
     }
-    // PENDING changes nothing; REVERSED (a buyer's dispute won) is recorded in the inbox only.
+    // PENDING changes nothing.
     return S::kValid;
 }
 

@@ -1,0 +1,68 @@
+// A chargeback: a paid slip's payment taken back by its provider (PayPal's capture REVERSED). The
+// webhook is a cue (its signature covers a CRC32 of the body, so anyone holding one genuine
+// transmission can write a twin naming any slip); only our own query of the provider's order
+// proves it. Nothing of the order or its refunds changes: the money went back outside orderpay,
+// as a refund made in the provider's console does, and the report is kept the way that is
+// (OUTSIDE_RE, under CHARGEBACK_RE: src/store/sql_text.hpp) for reconcile and ship to read.
+#include "orderpay/app/notify_reversal.hpp"
+
+#include "orderpay/core/log.hpp"
+#include "orderpay/providers/metered.hpp"
+#include "orderpay/store/cache.hpp"
+#include "orderpay/store/notifications.hpp"
+
+namespace orderpay::app {
+
+namespace {
+
+// One query per slip per kReversalPaceS across the workers, whoever prompts it: a burst of twins
+// makes one call. Its own key, so forged reversals never pace an approval's capture (complete:).
+constexpr std::int64_t kReversalPaceS = 2;
+
+// Nothing was done on the message's word: it goes with the unverified rows (UNVERIFIED_RE).
+const std::string kUnverified = "unverified: ";
+
+}  // namespace
+
+NotifyDecision ConfirmReversal(db::Connection& c, const providers::Provider& p, const NotifyEval& ev) {
+    using A = providers::NotifyAnswer;
+    const store::SlipRow& slip = *ev.slip;
+    const std::string told = "notified " + ev.event.status + " of capture " +
+                             (ev.event.txn_id.empty() ? std::string("(none)") : ev.event.txn_id);
+    // An open slip is asked about by pay/check and reconcile, and fails on a reversed capture; a
+    // failed one holds no money of ours.
+    if (slip.st != domain::SlipState::kOk)
+        return {"ignored",
+                kUnverified + told + ", but slip " + slip.id + " is " +
+                    std::string(domain::ToString(slip.st)) + ": no payment of ours to take back",
+                A::kAccepted};
+    // The capture the event names is not compared: PayPal's reversal may be told as a refund of
+    // it, whose own id is no capture, and only the answer below is believed anyway.
+    const std::string capture = slip.provider_txn_id.value_or("");
+    if (store::ChargebackRecorded(c, slip.id))
+        return {"duplicate", "chargeback of capture " + capture + " already recorded", A::kAccepted};
+    // A paced one asked nothing, and is sent again by the provider (PACED_RE: the inbox drops it
+    // with the unverified rows); the one that asked records what the provider's order says.
+    if (!store::CacheClaim(c, "reversal:" + slip.id, kReversalPaceS)) {
+        if (store::ChargebackRecorded(c, slip.id))
+            return {"duplicate", "chargeback of capture " + capture + " already recorded", A::kAccepted};
+        return {"error",
+                "paced: " + told + "; PayPal's order was asked less than " + std::to_string(kReversalPaceS) +
+                    " s ago (sent again by the provider)",
+                A::kError};
+    }
+    providers::QueryResult q = providers::MeteredConfirmPaid(p, *ev.merchant, slip.id, slip.provider_ref);
+    if (q.state == providers::QueryResult::State::kUnknown)
+        return {"error", told + "; the query to confirm it failed: " + q.message, A::kError};
+    // Not borne out (yet): refused, so a genuine one that ran ahead of PayPal's record is sent again.
+    if (!q.reversed || capture.empty() || q.txn_id != capture)
+        return {"rejected", kUnverified + told + ", but the provider's order says: " + q.message,
+                A::kRefused};
+    log::Error("slip ", slip.id, " (order ", slip.order_id, "): chargeback: the provider took back capture ",
+               capture, " (", q.message,
+               "); the order still counts the payment: do not ship it, settle with the buyer");
+    return {"ignored", "no refund of ours named " + capture + ": chargeback: the provider's " + q.message,
+            A::kAccepted};
+}
+
+}  // namespace orderpay::app
