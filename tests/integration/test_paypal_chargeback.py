@@ -232,7 +232,7 @@ def test_a_reversal_for_another_sites_slip_or_an_unknown_capture_changes_nothing
     assert post_paypal(headers, body) == 200
     row = psql("SELECT verdict || '|' || reason FROM notifications WHERE position('%s'::bytea in body) > 0"
                % unknown)
-    assert row.startswith("ignored|verified, but names no slip of ours"), row
+    assert row.startswith("ignored|unconfirmed: verified, but names no slip of ours"), row
     assert order_queries(pp) == asked
     assert attention(slip) == [] and error_lines(slip) == []
     # The stage was set: PayPal's own event for the slip records the chargeback.
