@@ -252,70 +252,47 @@ def revert_last(db):
        "-c", "DELETE FROM schema_migrations WHERE name IN ('%s')" % "', '".join(NEW))
 
 
+def revert(db, name, *statements):
+    """Undoes migration `name` by `statements` and deletes its record, in one transaction, on a
+    database every later migration is already reverted from."""
+    assert recorded(db)[-1] == name, recorded(db)
+    args = [a for sql in statements for a in ("-c", sql)]
+    pg(db, "-1", *args, "-c", "DELETE FROM schema_migrations WHERE name = '%s'" % name)
+
+
 M025 = "025_mismatch_anchored.sql"
-
-
-def revert_025(db):
-    """Undoes migration 025 (014's index made again as it was, and its record), on a database 027
-    and 026 are already reverted from."""
-    assert recorded(db)[-1] == M025, recorded(db)
-    pg(db, "-1", "-c", "DROP INDEX notifications_mismatch", "-c", MISMATCH_014,
-       "-c", "DELETE FROM schema_migrations WHERE name = '%s'" % M025)
-
-
 M024 = "024_orders_by_state.sql"
-
-
-def revert_024(db):
-    """Undoes migration 024 (its index and its record), on a database 027 to 025 are already
-    reverted from."""
-    assert recorded(db)[-1] == M024, recorded(db)
-    pg(db, "-1", "-c", "DROP INDEX orders_site_state",
-       "-c", "DELETE FROM schema_migrations WHERE name = '%s'" % M024)
-
-
 M023 = "023_scrub_stored_credentials.sql"
-
-
-def revert_023(db):
-    """Undoes migration 023 (its record), on a database 027 to 024 are already reverted from.
-    023 changes data only (it scrubs credentials out of old inbox rows, which cannot be put back):
-    the schema is the one before it once its record is gone."""
-    assert recorded(db)[-1] == M023, recorded(db)
-    pg(db, "-1", "-c", "DELETE FROM schema_migrations WHERE name = '%s'" % M023)
-
-
 M022 = "022_sessions_by_account.sql"
-
-
-def revert_022(db):
-    """Undoes migration 022 (its index and its record), on a database 027 to 023 are already
-    reverted from."""
-    assert recorded(db)[-1] == M022, recorded(db)
-    pg(db, "-1", "-c", "DROP INDEX sessions_account",
-       "-c", "DELETE FROM schema_migrations WHERE name = '%s'" % M022)
-
-
 M021 = "021_notification_retention.sql"
-
-
-def revert_021(db):
-    """Undoes migration 021 (its index and its record), on a database 027 to 022 are already
-    reverted from."""
-    assert recorded(db)[-1] == M021, recorded(db)
-    pg(db, "-1", "-c", "DROP INDEX notifications_decided",
-       "-c", "DELETE FROM schema_migrations WHERE name = '%s'" % M021)
-
-
 M020 = "020_refund_conflicts.sql"
 
 
+def revert_025(db):
+    """014's index made again as it was."""
+    revert(db, M025, "DROP INDEX notifications_mismatch", MISMATCH_014)
+
+
+def revert_024(db):
+    revert(db, M024, "DROP INDEX orders_site_state")
+
+
+def revert_023(db):
+    """023 changes data only (it scrubs credentials out of old inbox rows, which cannot be put
+    back): the schema is the one before it once its record is gone."""
+    revert(db, M023)
+
+
+def revert_022(db):
+    revert(db, M022, "DROP INDEX sessions_account")
+
+
+def revert_021(db):
+    revert(db, M021, "DROP INDEX notifications_decided")
+
+
 def revert_020(db):
-    """Undoes migration 020 (its index and its record), on a database 027 to 021 are already
-    reverted from."""
-    assert recorded(db)[-1] == M020, recorded(db)
-    pg(db, "-1", "-c", "DROP INDEX notifications_refund_conflict",
-       "-c", "DELETE FROM schema_migrations WHERE name = '%s'" % M020)
+    revert(db, M020, "DROP INDEX notifications_refund_conflict")
 
 
 M019 = "019_expire_rotation.sql"
@@ -327,11 +304,7 @@ def applied_from(first):
 
 
 def revert_019(db):
-    """Undoes migration 019 (its column and its record), on a database 027 to 020 are already
-    reverted from."""
-    assert recorded(db)[-1] == M019, recorded(db)
-    pg(db, "-1", "-c", "ALTER TABLE orders DROP COLUMN expire_tried_at",
-       "-c", "DELETE FROM schema_migrations WHERE name = '%s'" % M019)
+    revert(db, M019, "ALTER TABLE orders DROP COLUMN expire_tried_at")
 
 
 M018 = "018_stock_taken_per_line.sql"
