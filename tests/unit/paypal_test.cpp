@@ -280,14 +280,20 @@ TEST(PaypalWebhook, ParseRefusesMalformed) {
     EXPECT_TRUE(n.slip_id.empty());
 }
 
+// A webhook body POSTed, parsed (and expected to parse).
+providers::Notice ParsePosted(const PaypalClient& p, const std::string& body) {
+    providers::RawNotification raw;
+    raw.method = "POST";
+    raw.body = body;
+    providers::Notice n = p.ParseNotification(raw);
+    EXPECT_TRUE(n.parsed) << body;
+    return n;
+}
+
 TEST(PaypalWebhook, ParseNamesThePaypalOrderOfACaptureAndOfAnOrderEvent) {
     PaypalClient p(PaypalOptions{});
     auto order_of = [&p](const std::string& body) {
-        providers::RawNotification raw;
-        raw.method = "POST";
-        raw.body = body;
-        providers::Notice n = p.ParseNotification(raw);
-        EXPECT_TRUE(n.parsed) << body;
+        providers::Notice n = ParsePosted(p, body);
         for (const auto& [k, v] : n.fields)
             if (k == "order_id") return v;
         return std::string("(no field)");
@@ -319,11 +325,7 @@ TEST(PaypalWebhook, ParseNamesThePaypalOrderOfACaptureAndOfAnOrderEvent) {
 TEST(PaypalWebhook, ParseNamesTheCaptureAReversalTookBack) {
     PaypalClient p(PaypalOptions{});
     auto parse = [&p](const std::string& body) {
-        providers::RawNotification raw;
-        raw.method = "POST";
-        raw.body = body;
-        providers::Notice n = p.ParseNotification(raw);
-        EXPECT_TRUE(n.parsed) << body;
+        providers::Notice n = ParsePosted(p, body);
         std::string capture = "(no field)";
         for (const auto& [k, v] : n.fields)
             if (k == "capture_id") capture = v;
