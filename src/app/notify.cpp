@@ -286,7 +286,10 @@ NotifyDecision DecideMessage(db::Connection& c, const providers::Provider& p, co
         bool failed = store::FailSlip(c, ev.slip->id, "provider: " + ev.event.status);
         return {"ignored", failed ? "trade closed: slip failed" : "trade closed", A::kAccepted};
     }
-    return {"ignored", "not paid: " + ev.event.status, A::kAccepted};
+    // From a provider whose word is only a cue (PayPal), asked nothing: a twin of any genuine
+    // transmission says as much, so it goes with the unverified rows (review s29-diff L1).
+    return {"ignored", (p.SettlesOnOwnQuery() ? "unconfirmed: not paid: " : "not paid: ") + ev.event.status,
+            A::kAccepted};
 }
 
 }  // namespace

@@ -86,9 +86,11 @@ NotifyDecision Complete(db::Connection& c, const providers::Provider& p, const N
     if (!slip.Open() || slip.superseded || !store::OrderPayableNow(c, slip.order_id, slip.id)) {
         if (slip.Open())
             if (std::optional<NotifyDecision> d = PaidMeanwhile(c, slip)) return found(*d, "COMPLETED");
-        return found({"ignored", "approved, not completed: slip " + slip.id + " can no longer take money",
-                      A::kAccepted},
-                     "CLOSED");
+        // Nothing asked: a twin says as much (unverified rows' retention; review s29-diff L1).
+        return found(
+            {"ignored", "unconfirmed: approved, not completed: slip " + slip.id + " can no longer take money",
+             A::kAccepted},
+            "CLOSED");
     }
     // A buyer's return is unsigned: anyone holding the PayPal order id may send it as often as
     // they like, and each was a capture call held open in a worker (review s25-attack #1); a
