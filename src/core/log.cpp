@@ -53,6 +53,20 @@ std::size_t Utf8Len(std::string_view s, std::size_t i) {
     return 0;
 }
 
+// Characters a terminal acts on or that reorder what it shows, in their UTF-8 form: the C1
+// controls U+0080..U+009F (CSI, OSC, ST: xterm and VTE act on them as on ESC [, ESC ]) and the
+// bidirectional marks, embeddings, overrides and isolates (U+061C, U+200E, U+200F,
+// U+202A..U+202E, U+2066..U+2069), which make a line read otherwise than its bytes (Trojan
+// Source, CVE-2021-42574). A sender's text printed by the CLI or a log shows them as bytes.
+bool ShownAsBytes(std::string_view ch) {
+    auto b = [&](std::size_t k) { return static_cast<unsigned char>(ch[k]); };
+    if (ch.size() == 2) return (b(0) == 0xC2 && b(1) <= 0x9F) || (b(0) == 0xD8 && b(1) == 0x9C);
+    if (ch.size() == 3 && b(0) == 0xE2 && b(1) == 0x80)
+        return b(2) == 0x8E || b(2) == 0x8F || (b(2) >= 0xAA && b(2) <= 0xAE);
+    if (ch.size() == 3 && b(0) == 0xE2 && b(1) == 0x81) return b(2) >= 0xA6 && b(2) <= 0xA9;
+    return false;
+}
+
 std::string Timestamp() {
     timeval tv{};
     gettimeofday(&tv, nullptr);
@@ -176,13 +190,25 @@ void EndRequest(int status, double seconds) {
 std::string TextEscape(std::string_view s) {
     std::string out;
     out.reserve(s.size());
-    for (unsigned char c : s) {
-        if (c < 0x20 || c == 0x7f || c == '\\') {
+    auto hex = [&out](std::string_view bytes) {
+        for (unsigned char c : bytes) {
             char buf[5];
             std::snprintf(buf, sizeof buf, "\\x%02x", c);
             out += buf;
+        }
+    };
+    for (std::size_t i = 0; i < s.size();) {
+        const unsigned char c = static_cast<unsigned char>(s[i]);
+        const std::size_t n = Utf8Len(s, i);
+        if (c < 0x20 || c == 0x7f || c == '\\' || n == 0) {
+            hex(s.substr(i, 1));  // a byte that is no character of UTF-8 is shown, never passed on
+            ++i;
+        } else if (n > 1 && ShownAsBytes(s.substr(i, n))) {
+            hex(s.substr(i, n));
+            i += n;
         } else {
-            out += static_cast<char>(c);
+            out.append(s.substr(i, n));
+            i += n;
         }
     }
     return out;

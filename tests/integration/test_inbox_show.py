@@ -125,3 +125,27 @@ def test_a_wechat_v3_notification_verifies_again_with_its_headers_from_headers_o
                          timeout=60)
     assert res.returncode == 0 and "PASS signature" in res.stdout, res
     assert "verdict: would record a duplicate (slip already OK" in res.stdout, res.stdout
+
+
+def test_c1_controls_and_bidi_overrides_from_a_sender_never_reach_the_terminal():
+    """UTF-8 C1 controls (CSI clears the screen, OSC sets the title) and bidi overrides in a body,
+    a header and the reason are shown as bytes in the text output (review s29-diff M2); the body
+    itself stays exact for `--body-only` and `--json`."""
+    body = "hello\u009b2J\u009d0;pwned\u009c\u202eevil\u2067x".encode()
+    form = "CONTENT_TYPE=text%2Fxml&HTTP_X_NOTE=a%C2%9B2Jb%E2%80%AE"
+    row = psql("INSERT INTO notifications (provider, site_id, body, header_form, verdict, reason) "
+               "VALUES ('wx', '%s', '\\x%s'::bytea, '%s', 'rejected', 'unverified: %s') RETURNING id"
+               % (STACK["DEMO_SITE"], body.hex(), form, "r\u009b2J\u202e")).splitlines()[0]
+    try:
+        for args in ((), ("--headers-only",)):
+            out = show_raw(row, *args).stdout
+            for raw in (b"\xc2\x9b", b"\xc2\x9d", b"\xc2\x9c", b"\xe2\x80\xae", b"\xe2\x81\xa7"):
+                assert raw not in out, (args, raw, out)
+        text = show_raw(row).stdout
+        assert b"hello\\xc2\\x9b2J" in text and b"a\\xc2\\x9b2Jb\\xe2\\x80\\xae" in text, text
+        listed = cli("inbox", "list", "--limit", "50").stdout.encode()
+        assert b"\xc2\x9b" not in listed and b"\xe2\x80\xae" not in listed
+        assert show_raw(row, "--body-only").stdout == body
+        assert json.loads(show_raw(row, "--json").stdout)["body"] == body.decode()
+    finally:
+        psql("DELETE FROM notifications WHERE id = %s" % row)

@@ -66,6 +66,21 @@ TEST(TextEscape, OneLineNoTerminalEscapes) {
     EXPECT_EQ(TextEscape("\x1b[2J\x1b[31mred\x7f"), "\\x1b[2J\\x1b[31mred\\x7f");
     EXPECT_EQ(TextEscape(std::string("nul\0x", 5)), "nul\\x00x");
     EXPECT_EQ(TextEscape("back\\x0aslash"), "back\\x5cx0aslash");  // a written \x0a is not a newline
+    // C1 controls in UTF-8 (CSI, OSC, ST), bidirectional overrides and isolates, and bytes that
+    // are not UTF-8: shown as bytes (review s29-diff M2). Other characters pass.
+    EXPECT_EQ(TextEscape("\xc2\x9b"
+                         "2J\xc2\x9d"
+                         "0;t\xc2\x9c"),
+              "\\xc2\\x9b2J\\xc2\\x9d0;t\\xc2\\x9c");
+    EXPECT_EQ(TextEscape("a\xe2\x80\xae"
+                         "b\xe2\x81\xa6"
+                         "c\xe2\x80\x8f\xd8\x9c"),
+              "a\\xe2\\x80\\xaeb\\xe2\\x81\\xa6c\\xe2\\x80\\x8f\\xd8\\x9c");
+    EXPECT_EQ(TextEscape("\x9b"
+                         "2J \xff \xc0\xaf"),
+              "\\x9b2J \\xff \\xc0\\xaf");
+    EXPECT_EQ(TextEscape("\xc2\xa0\xe2\x80\x94\xe2\x81\xaa\xf0\x9f\x98\x80"),
+              "\xc2\xa0\xe2\x80\x94\xe2\x81\xaa\xf0\x9f\x98\x80");
 }
 
 TEST_F(LogFormat, RejectsUnknownFormats) {

@@ -33,8 +33,9 @@ void EndRequest(int status, double seconds);
 /// JSON string contents for `s`: quotes, backslashes and control characters escaped, bytes that
 /// are not UTF-8 replaced by U+FFFD, so every line parses whatever a message holds.
 std::string JsonEscape(std::string_view s);
-/// Control bytes, DEL and backslash as \xNN: text from outside printed on one line of a log or
-/// a tab-separated listing, with no terminal escapes.
+/// Control bytes, DEL, backslash, bytes that are not UTF-8, and the UTF-8 of C1 controls and
+/// bidirectional formatting characters as \xNN: text from outside printed on one line of a log
+/// or a tab-separated listing, with nothing a terminal acts on or reorders.
 std::string TextEscape(std::string_view s);
 
 template <typename... Args>
