@@ -46,10 +46,12 @@ NotifyDecision ConfirmReversal(db::Connection& c, const providers::Provider& p, 
     if (!store::CacheClaim(c, "reversal:" + slip.id, kReversalPaceS)) {
         if (store::ChargebackRecorded(c, slip.id))
             return {"duplicate", "chargeback of capture " + capture + " already recorded", A::kAccepted};
-        return {"error",
-                "paced: " + told + "; PayPal's order was asked less than " + std::to_string(kReversalPaceS) +
-                    " s ago (sent again by the provider)",
-                A::kError};
+        NotifyDecision d{"error",
+                         "paced: " + told + "; PayPal's order was asked less than " +
+                             std::to_string(kReversalPaceS) + " s ago (sent again by the provider)",
+                         A::kError};
+        d.paced = true;  // counted as paced, not as an error an operator is alerted to (metrics)
+        return d;
     }
     providers::QueryResult q = providers::MeteredConfirmPaid(p, *ev.merchant, slip.id, slip.provider_ref);
     if (q.state == providers::QueryResult::State::kUnknown)

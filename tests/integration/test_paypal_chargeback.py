@@ -14,9 +14,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+
 from conftest import STACK, api, cli, psql
 from helpers import inbox
 from test_hostile_notify import _reverse, forged_twin, paypal_webhook, post_paypal
+from test_metrics import delta, scrape
 from test_paypal_refund import capture_of, paid_paypal_order
 from test_refund import admin
 
@@ -196,12 +198,18 @@ def test_ten_reversal_twins_make_at_most_two_queries(reversed_at_paypal):
         _reverse(order, capture_of(slip))
     headers, bodies = twins(order, 10)
     asked = order_queries(pp)
+    before = scrape()
     answers = burst(headers, bodies)
+    after = scrape()
     assert order_queries(pp) - asked <= 2, (asked, order_queries(pp))
     rows = news(slip, n0)
     assert len(rows) == 10, rows
     paced = [r for v, r in rows if v == "error" and r.startswith("paced: ")]
     assert answers.count(500) == len(paced) and len(paced) >= 8 - answers.count(200), (answers, rows)
+    # Counted as paced, not as errors an operator is alerted to.
+    counted = 'orderpay_notifications_total{provider="paypal",verdict="%s"}'
+    assert delta(before, after, counted % "paced") == len(paced), (before, after)
+    assert delta(before, after, counted % "error") == 0, (before, after)
     if reversed_at_paypal:
         # One records it; the rest are paced (PayPal sends them again) or find it recorded.
         assert sum(r.startswith("no refund of ours named ") for _, r in rows) == 1, rows
