@@ -10,6 +10,7 @@
 #include "orderpay/providers/metered.hpp"
 #include "orderpay/store/cache.hpp"
 #include "orderpay/store/notifications.hpp"
+#include "orderpay/store/refunds.hpp"
 
 namespace orderpay::app {
 
@@ -21,6 +22,35 @@ constexpr std::int64_t kReversalPaceS = 2;
 
 // Nothing was done on the message's word: it goes with the unverified rows (UNVERIFIED_RE).
 const std::string kUnverified = "unverified: ";
+
+// The reversal's own record at the provider (PayPal's GET /v2/payments/refunds/{id}), when the
+// event told it as a refund of the capture: what to record ("the provider's refund ..."), or
+// nullopt when it does not bear the event out (no such refund, of another capture, not done, or
+// a refund of ours, which its own notification records), or "error: ..." when it could not be
+// asked (answered kError, so the event is sent again).
+std::optional<std::string> ReversalOnRecord(db::Connection& c, const providers::Provider& p,
+                                            const NotifyEval& ev, const std::string& capture) {
+    if (ev.event.reversal_id.empty() || capture.empty()) return std::nullopt;
+    providers::RefundParams params;
+    params.slip_id = ev.slip->id;
+    params.txn_id = capture;
+    params.currency = ev.slip->currency;
+    params.provider_refund_id = ev.event.reversal_id;
+    providers::RefundResult r;
+    try {
+        r = providers::MeteredConfirmRefund(p, *ev.merchant, params);
+    } catch (const std::exception& e) {
+        return std::string("error: ") + e.what();
+    }
+    if (r.not_this_refund) return std::nullopt;
+    if (r.state == providers::RefundResult::State::kUnknown) return "error: " + r.message;
+    if (r.state != providers::RefundResult::State::kOk) return std::nullopt;
+    if (!r.refund_no.empty())
+        if (std::optional<store::RefundRow> ours = store::FindRefund(c, r.refund_no);
+            ours && ours->slip_id == ev.slip->id)
+            return std::nullopt;
+    return "the provider's refund " + ev.event.reversal_id + " of capture " + capture + ": " + r.message;
+}
 
 }  // namespace
 
@@ -56,15 +86,25 @@ NotifyDecision ConfirmReversal(db::Connection& c, const providers::Provider& p, 
     providers::QueryResult q = providers::MeteredConfirmPaid(p, *ev.merchant, slip.id, slip.provider_ref);
     if (q.state == providers::QueryResult::State::kUnknown)
         return {"error", told + "; the query to confirm it failed: " + q.message, A::kError};
-    // Not borne out (yet): refused, so a genuine one that ran ahead of PayPal's record is sent again.
-    if (!q.reversed || capture.empty() || q.txn_id != capture)
-        return {"rejected", kUnverified + told + ", but the provider's order says: " + q.message,
-                A::kRefused};
+    std::string record = "the provider's " + q.message;
+    if (!q.reversed || capture.empty() || q.txn_id != capture) {
+        // PayPal's capture statuses name no REVERSED (COMPLETED, DECLINED, PARTIALLY_REFUNDED,
+        // PENDING, REFUNDED, FAILED): a chargeback, partial or whole, shows as money refunded,
+        // and the event's resource is that reversal, a refund of the capture. Its own record,
+        // asked by its id, must be of this slip's capture, done, and no refund of ours (review
+        // s29b F1: a partial reversal, or one shown REFUNDED, was refused for good).
+        std::optional<std::string> refund = ReversalOnRecord(c, p, ev, capture);
+        if (!refund)
+            return {"rejected", kUnverified + told + ", but the provider's order says: " + q.message,
+                    A::kRefused};
+        if (refund->rfind("error: ", 0) == 0)
+            return {"error", told + "; the query to confirm it failed: " + refund->substr(7), A::kError};
+        record = *refund;
+    }
     log::Error("slip ", slip.id, " (order ", slip.order_id, "): chargeback: the provider took back capture ",
-               capture, " (", q.message,
+               capture, " (", record,
                "); the order still counts the payment: do not ship it, settle with the buyer");
-    return {"ignored", "no refund of ours named " + capture + ": chargeback: the provider's " + q.message,
-            A::kAccepted};
+    return {"ignored", "no refund of ours named " + capture + ": chargeback: " + record, A::kAccepted};
 }
 
 }  // namespace orderpay::app

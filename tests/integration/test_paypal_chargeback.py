@@ -19,7 +19,7 @@ from conftest import STACK, api, cli, psql
 from helpers import inbox
 from test_hostile_notify import _reverse, forged_twin, paypal_webhook, post_paypal
 from test_metrics import delta, scrape
-from test_paypal_refund import capture_of, paid_paypal_order
+from test_paypal_refund import capture_of, paid_paypal_order, paypal_token, pp_refund
 from test_refund import admin
 
 pytestmark = pytest.mark.skipif("DEMO_USD_SITE" not in STACK, reason="no PayPal site")
@@ -246,3 +246,68 @@ def test_a_reversal_for_another_sites_slip_or_an_unknown_capture_changes_nothing
     # The stage was set: PayPal's own event for the slip records the chargeback.
     assert post_paypal(*reversal(order)) == 200
     assert [a["kind"] for a in attention(slip)] == ["CHARGEBACK"] and ship(order["id"])[0] == 409
+
+
+def console_refund(order, value):
+    """Money taken back at PayPal outside orderpay (as a reversal is recorded there: a refund of
+    the capture): PayPal's own refund of `value`, under an invoice that is none of ours."""
+    status, body, raw, _ = pp_refund(capture_of(order["pay_id"]),
+                                     {"amount": {"currency_code": "USD", "value": value},
+                                      "invoice_id": "rev-" + secrets.token_hex(6)},
+                                     "rev-" + secrets.token_hex(8), paypal_token())
+    assert status in (200, 201), raw
+    return body["id"]
+
+
+def told_as_refund(order, reversal_id, value):
+    headers, genuine = paypal_webhook("x" + secrets.token_hex(4), "1.00")
+    event = refund_shaped(capture_of(order["pay_id"]), value)
+    event["resource"]["id"] = reversal_id
+    return headers, forged_twin(genuine, event)
+
+
+@pytest.mark.parametrize("value", ["1.00", "whole"])
+def test_a_reversal_shown_as_paypal_documents_it_is_recorded_from_its_own_refund_record(value):
+    """PayPal's capture statuses name no REVERSED: a chargeback shows as the capture (partially)
+    refunded, and the event's resource is that refund. Its own record (by its id, of this slip's
+    capture, done, not ours) is what records it (review s29b F1: refused for good, the order
+    shipped)."""
+    order = paid_paypal_order(site=SITE)
+    slip, capture = order["pay_id"], capture_of(order["pay_id"])
+    n0 = len(inbox(slip))
+    taken = "%.2f" % order["fee"] if value == "whole" else value
+    rid = console_refund(order, taken)
+    headers, body = told_as_refund(order, rid, taken)
+    assert post_paypal(headers, body) == 200
+    rows = news(slip, n0)
+    assert [v for v, _ in rows] == ["ignored"], rows
+    assert rows[0][1].startswith("no refund of ours named %s: chargeback: the provider's refund %s of capture %s"
+                                 % (capture, rid, capture)), rows
+    assert [a["kind"] for a in attention(slip)] == ["CHARGEBACK"]
+    st, reply = ship(order["id"])
+    assert st == 409 and "chargeback" in reply["msg"], reply
+    assert len(error_lines(slip)) == 1
+    audit_clean(order)
+
+
+def test_a_reversal_naming_a_refund_paypal_does_not_have_or_one_of_ours_records_nothing():
+    order = paid_paypal_order(site=SITE)
+    slip = order["pay_id"]
+    n0 = len(inbox(slip))
+    # A made-up reversal id: PayPal knows no such refund.
+    headers, body = told_as_refund(order, "REV" + secrets.token_hex(7).upper(), "1.00")
+    assert post_paypal(headers, body) == 400
+    time.sleep(2.1)  # past the reversal's pace
+    # A refund of ours (made through admin/refund), told as a reversal: its own notice records it.
+    st, _, raw, _ = admin("POST", "refund", key(), {"order": order["id"], "amount": 1.0, "reason": "one cup",
+                                                    "idempotency_key": secrets.token_hex(8)}, site=SITE)
+    assert st == 200, raw
+    ours = psql("SELECT provider_refund_id FROM refunds WHERE slip_id = '%s'" % slip)
+    assert ours, raw
+    headers, body = told_as_refund(order, ours, "1.00")
+    assert post_paypal(headers, body) == 400
+    rows = [r for r in news(slip, n0) if "REVERSED" in r[1]]
+    assert [v for v, _ in rows] == ["rejected", "rejected"], rows
+    assert all(r.startswith("unverified: ") for _, r in rows), rows
+    assert attention(slip) == [] or [a["kind"] for a in attention(slip)] != ["CHARGEBACK"]
+    assert ship(order["id"])[0] == 200

@@ -48,6 +48,9 @@ struct PaidEvent {
     /// PAYMENT.CAPTURE.REVERSED: a chargeback the buyer won); `txn_id` is the payment's id. It
     /// claims no money, and is only a cue to ask the provider (app/notify_reversal).
     bool reversed = false;
+    /// A reversal told as PayPal documents it, as a refund of the capture: that refund's own id
+    /// (the resource's), by which its record is asked when the order does not show REVERSED.
+    std::string reversal_id;
 };
 
 /// A notification as it reached us, before anything is believed. Headers use their CGI names

@@ -266,6 +266,7 @@ providers::SignatureCheck PaypalClient::CheckNotification(const providers::Merch
         // A buyer's dispute won: a cue to ask PayPal whether the capture was taken back.
         out.reversed = true;
         out.txn_id = Field(n, "capture_id");
+        if (Field(n, "resource_id") != out.txn_id) out.reversal_id = Field(n, "resource_id");
     }
     // PENDING changes nothing.
     return S::kValid;
