@@ -42,7 +42,9 @@ const db::Statement kSlipsOfPaidOrdersFail{
 // provider may have paid out already (review s24-b H1), and its detail keeps the slip's other reasons;
 // CHARGEBACK: such an OUTSIDE report that is a paid slip's payment taken back by its provider (PayPal's
 // capture REVERSED, confirmed by our query: CHARGEBACK_RE), listed after CONFLICT and before the rest for
-// a week after that report, so no refund command is offered for money already gone back. The
+// a week after that report, so no refund command is offered for money already gone back; a slip owed
+// back (refund_needed) that was charged back is never REFUND, and stays CHARGEBACK past the week
+// (review s29b F2: after a week it was offered `refund --slip` for money the buyer had back). The
 // candidates come from one index per reason (pay_slips_refund, pay_slips_waiting, pay_slips_unconfirmed,
 // pay_slips_voided_paid, migration 014's two, 017's and 020's), so the cost follows the list, not the shop's
 // history. An open slip is never superseded (superseding
@@ -84,9 +86,9 @@ const db::Statement kSlipsNeedingAttention{
     "outside AS (SELECT DISTINCT ON (n.slip_id) n.slip_id, n.reason FROM notifications n "
     "WHERE n.verdict = 'ignored' AND n.reason ~ " OUTSIDE_RE " AND n.reason !~ " CHARGEBACK_RE
     " AND n.ct > now() - interval '7 days' ORDER BY n.slip_id, n.id DESC), "
-    "chargeback AS (SELECT DISTINCT ON (n.slip_id) n.slip_id, n.reason FROM notifications n "
-    "WHERE n.verdict = 'ignored' AND n.reason ~ " OUTSIDE_RE " AND n.reason ~ " CHARGEBACK_RE
-    " AND n.ct > now() - interval '7 days' ORDER BY n.slip_id, n.id DESC), "
+    "chargeback AS (SELECT DISTINCT ON (n.slip_id) n.slip_id, n.reason, n.ct FROM notifications n "
+    "WHERE n.slip_id IN (SELECT id FROM cand) AND n.verdict = 'ignored' AND n.reason ~ " OUTSIDE_RE
+    " AND n.reason ~ " CHARGEBACK_RE " ORDER BY n.slip_id, n.id DESC), "
     "conflict AS (SELECT DISTINCT ON (n.slip_id) n.slip_id, n.reason FROM notifications n "
     "WHERE n.verdict = 'ignored' AND n.reason ~ " REFUND_CONFLICT_RE
     " AND n.ct > now() - " REFUND_CONFLICT_WEEK
@@ -94,13 +96,14 @@ const db::Statement kSlipsNeedingAttention{
     // A slip's OK refunds are summed once (refunded); owed, voiding and outside each compare it.
     // Money owed counts the refunds in flight as given: `refund --slip` refuses them (review
     // s27-attack #4). A slip whose whole debt is in flight is listed REFUNDING, without a command.
-    "t AS (SELECT s.*, refund_needed AND amount > refunded + refunding AS owed, "
+    "t AS (SELECT s.*, refund_needed AND amount > refunded + refunding AND chargeback.slip_id IS NULL AS owed, "
     "refund_needed AND amount > refunded AND amount <= refunded + refunding AS in_flight, "
     "voiding_at IS NOT NULL AND st = 'OK' AND NOT reversed "
     "AND voiding_at < now() - interval '10 minutes' AND amount > refunded AS voiding, "
     "again.reason AS again_reason, "
     "CASE WHEN st = 'OK' AND amount > refunded THEN outside.reason END AS outside_reason, "
-    "CASE WHEN st = 'OK' AND amount > refunded THEN chargeback.reason END AS chargeback_reason, "
+    "CASE WHEN st = 'OK' AND amount > refunded AND (chargeback.ct > now() - interval '7 days' "
+    "OR refund_needed) THEN chargeback.reason END AS chargeback_reason, "
     "conflict.reason AS conflict_reason "
     "FROM s LEFT JOIN again ON again.slip_id = s.id LEFT JOIN outside ON outside.slip_id = s.id "
     "LEFT JOIN chargeback ON chargeback.slip_id = s.id "

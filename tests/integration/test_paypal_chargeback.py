@@ -311,3 +311,50 @@ def test_a_reversal_naming_a_refund_paypal_does_not_have_or_one_of_ours_records_
     assert all(r.startswith("unverified: ") for _, r in rows), rows
     assert attention(slip) == [] or [a["kind"] for a in attention(slip)] != ["CHARGEBACK"]
     assert ship(order["id"])[0] == 200
+
+
+def test_a_charged_back_slip_owed_back_is_never_offered_a_refund():
+    """A refund_needed slip (a late or second payment, listed REFUND until refunded) charged back by
+    the buyer: CHARGEBACK, never REFUND with a `refund --slip` command, and still CHARGEBACK after
+    the week that ends the listing of other chargebacks (review s29b F2; the slip is marked and
+    the row aged by SQL, both restored)."""
+    order = paid_paypal_order(site=SITE)
+    slip = order["pay_id"]
+    _reverse(order, capture_of(slip))
+    assert post_paypal(*reversal(order)) == 200
+    psql("UPDATE pay_slips SET refund_needed = true WHERE id = '%s'" % slip)
+    aged = ("UPDATE notifications SET ct = ct %s interval '8 days' WHERE slip_id = '%s' AND verdict = 'ignored' "
+            "AND reason LIKE 'no refund of ours named %%%%: chargeback: %%%%'")
+    try:
+        assert [a["kind"] for a in attention(slip)] == ["CHARGEBACK"]
+        psql(aged % ("-", slip))
+        assert [a["kind"] for a in attention(slip)] == ["CHARGEBACK"]
+        text = cli("reconcile", "--min-age", "3600", check=False).stdout
+        assert "refund --slip %s" % slip not in text, text
+        # Not owed back: a slip that is not, after the week, leaves the list as other chargebacks do.
+        psql("UPDATE pay_slips SET refund_needed = false WHERE id = '%s'" % slip)
+        assert attention(slip) == []
+    finally:
+        psql("UPDATE pay_slips SET refund_needed = false WHERE id = '%s'" % slip)
+        psql(aged % ("+", slip))
+
+
+def test_paced_copies_replayed_in_a_row_are_no_failure_of_inbox_replay():
+    """Copies of one reversal kept `error`, `paced:` and replayed in a row by `inbox replay`: the
+    first asks PayPal, the rest are paced again, counted apart and not as failures, so a burst of
+    twins does not fail the reconcile timer's unit."""
+    order = paid_paypal_order(site=SITE)
+    slip = order["pay_id"]
+    n0 = len(inbox(slip))
+    headers, bodies = twins(order, 6)
+    burst(headers, bodies)
+    paced = [r for r in psql("SELECT id FROM notifications WHERE slip_id = '%s' AND verdict = 'error' "
+                             "AND reason LIKE 'paced: %%'" % slip).splitlines() if r]
+    assert len(paced) >= 4, news(slip, n0)
+    time.sleep(2.1)
+    res = cli("inbox", "replay", "--verdict", "error", "--older-than", "0s", check=False)
+    mine = [line.split("\t") for line in res.stdout.splitlines() if line.split("\t")[0] in paced]
+    assert len(mine) == len(paced), res.stdout
+    assert [m[2] for m in mine].count("rejected") == 1, mine  # the one that asked: not borne out
+    assert all(m[2] == "rejected" or m[3].startswith("paced: ") for m in mine), mine
+    assert "paced (asked again next run)" in res.stdout.splitlines()[-1], res.stdout
