@@ -53,18 +53,20 @@ std::size_t Utf8Len(std::string_view s, std::size_t i) {
     return 0;
 }
 
-// Characters a terminal acts on or that reorder what it shows, in their UTF-8 form: the C1
-// controls U+0080..U+009F (CSI, OSC, ST: xterm and VTE act on them as on ESC [, ESC ]) and the
+// Characters a terminal acts on, or that hide or reorder what it shows, in their UTF-8 form: the
+// C1 controls U+0080..U+009F (CSI, OSC, ST: xterm and VTE act on them as on ESC [, ESC ]), the
 // bidirectional marks, embeddings, overrides and isolates (U+061C, U+200E, U+200F,
 // U+202A..U+202E, U+2066..U+2069), which make a line read otherwise than its bytes (Trojan
-// Source, CVE-2021-42574). A sender's text printed by the CLI or a log shows them as bytes.
+// Source, CVE-2021-42574), the zero-width ones (U+200B..U+200D, U+FEFF) and the line and
+// paragraph separators (U+2028, U+2029). A sender's text printed by the CLI or a log shows
+// them as bytes.
 bool ShownAsBytes(std::string_view ch) {
     auto b = [&](std::size_t k) { return static_cast<unsigned char>(ch[k]); };
     if (ch.size() == 2) return (b(0) == 0xC2 && b(1) <= 0x9F) || (b(0) == 0xD8 && b(1) == 0x9C);
     if (ch.size() == 3 && b(0) == 0xE2 && b(1) == 0x80)
-        return b(2) == 0x8E || b(2) == 0x8F || (b(2) >= 0xAA && b(2) <= 0xAE);
+        return (b(2) >= 0x8B && b(2) <= 0x8F) || (b(2) >= 0xA8 && b(2) <= 0xAE);
     if (ch.size() == 3 && b(0) == 0xE2 && b(1) == 0x81) return b(2) >= 0xA6 && b(2) <= 0xA9;
-    return false;
+    return ch.size() == 3 && b(0) == 0xEF && b(1) == 0xBB && b(2) == 0xBF;
 }
 
 std::string Timestamp() {

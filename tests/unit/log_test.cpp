@@ -79,6 +79,11 @@ TEST(TextEscape, OneLineNoTerminalEscapes) {
     EXPECT_EQ(TextEscape("\x9b"
                          "2J \xff \xc0\xaf"),
               "\\x9b2J \\xff \\xc0\\xaf");
+    EXPECT_EQ(TextEscape("a\xe2\x80\x8b"
+                         "b\xe2\x80\xa8"
+                         "c\xe2\x80\xa9"
+                         "d\xef\xbb\xbf"),
+              "a\\xe2\\x80\\x8bb\\xe2\\x80\\xa8c\\xe2\\x80\\xa9d\\xef\\xbb\\xbf");
     EXPECT_EQ(TextEscape("\xc2\xa0\xe2\x80\x94\xe2\x81\xaa\xf0\x9f\x98\x80"),
               "\xc2\xa0\xe2\x80\x94\xe2\x81\xaa\xf0\x9f\x98\x80");
 }
