@@ -81,6 +81,12 @@ int Report(const Args& a, const app::RefundAnswer& ans) {
             msg =
                 "this --key was used for another refund: it replays only the same order and --amount, or "
                 "again no --amount";
+        // Without --key the words are the key (DerivedKey): a refund of them made before migration
+        // 027 as "all that was left" is no replay of this one, which the operator never keyed.
+        else if (*ans.err == http::Err::kIdemMismatch)
+            msg =
+                "a refund with the same words (order or slip, --amount, reason) was made before for another "
+                "amount: to refund again on purpose, give --key";
         return Fail(std::string(e.code) + ": " + msg + (ans.why.empty() ? "" : " (" + units + ans.why + ")") +
                     (*ans.err == http::Err::kRefundConflict
                          ? ": check at the provider what it paid out of this payment (reconcile lists it "

@@ -141,3 +141,21 @@ def test_cli_key_replays_only_the_same_amount_or_again_none(key):
     res = cli(*base, "--key", k2, "--amount", "22.00", check=False)
     assert res.returncode == 1 and MISMATCH in res.stderr and rest in res.stderr, res.stdout + res.stderr
     assert refund_rows(order["id"]) == 2 and sim_refunded(order["pay_id"]) == 2500
+
+
+def test_cli_words_of_a_refund_made_before_027_are_refused_in_the_operators_words(key):
+    """`orderpay refund ORDER --reason R` without --key: its words are its key. Run again on a
+    refund of those words made before migration 027 (amount_asked NULL) for "all that was left"
+    after a partial one, it is no replay; the refusal speaks of the words and --key, not of
+    pay/buy's Idempotency-Key header (review s29b F3)."""
+    order = paid_order()
+    st, _, raw, _ = refund(key, order["id"], amount=3.0)
+    assert st == 200, raw
+    reason = "rest " + uuid.uuid4().hex[:6]
+    first = cli("refund", order["id"], "--reason", reason, check=False)
+    assert first.returncode == 0, first.stderr
+    psql("UPDATE refunds SET amount_asked = NULL WHERE slip_id = '%s'" % order["pay_id"])
+    again = cli("refund", order["id"], "--reason", reason, check=False)
+    assert again.returncode == 1, again
+    assert "same words" in again.stderr and "give --key" in again.stderr, again.stderr
+    assert "Idempotency-Key" not in again.stderr, again.stderr
