@@ -249,7 +249,11 @@ install: $(BINS)
 	    sed -e 's|/usr/local/bin/|$(BINDIR)/|g' -e 's|/usr/local/share/doc/orderpay|$(DOCDIR)|g' \
 	        $$u >$(DESTDIR)$(UNITDIR)/$${u##*/} && chmod 0644 $(DESTDIR)$(UNITDIR)/$${u##*/} || exit 1; \
 	done
-	$(INSTALL) -m 0644 nginx/orderpay.conf nginx/fastcgi_params.orderpay $(DESTDIR)$(DATADIR)/orderpay/nginx/
+	# The site config serves the OpenAPI document from where this install puts it (a PREFIX of
+	# /usr/local left nginx's alias naming /usr/share, where nothing was installed).
+	sed -e 's|/usr/share/orderpay/|$(DATADIR)/orderpay/|g' nginx/orderpay.conf \
+	    >$(DESTDIR)$(DATADIR)/orderpay/nginx/orderpay.conf && chmod 0644 $(DESTDIR)$(DATADIR)/orderpay/nginx/orderpay.conf
+	$(INSTALL) -m 0644 nginx/fastcgi_params.orderpay $(DESTDIR)$(DATADIR)/orderpay/nginx/
 	$(INSTALL) -m 0644 api/openapi.yaml $(DESTDIR)$(DATADIR)/orderpay/openapi.yaml
 	$(INSTALL) -m 0644 deploy/orderpay.conf.example $(DESTDIR)$(DOCDIR)/examples/orderpay.conf
 	$(INSTALL) -m 0644 README.md $(DESTDIR)$(DOCDIR)/

@@ -30,6 +30,11 @@ for f in share/orderpay/nginx/orderpay.conf share/orderpay/nginx/fastcgi_params.
     share/man/man1/paysim.1 share/man/man8/orderpayd.8; do
     [[ -f $DEST$PREFIX/$f ]] || fail "$PREFIX/$f missing"
 done
+# The site config's OpenAPI alias names the file this install wrote, not the package's /usr/share.
+conf=$DEST$PREFIX/share/orderpay/nginx/orderpay.conf
+grep -q "alias $PREFIX/share/orderpay/openapi.yaml;" "$conf" || fail "orderpay.conf's openapi.yaml alias"
+[[ -f $DEST$PREFIX/share/orderpay/openapi.yaml ]] || fail "$PREFIX/share/orderpay/openapi.yaml missing"
+if grep -n /usr/share "$conf"; then fail "orderpay.conf names /usr/share"; fi
 # Nothing outside PREFIX.
 stray=$(cd "$DEST" && find . -type f | grep -v "^\.$PREFIX/" || true)
 [[ -z $stray ]] || fail "installed outside PREFIX: $stray"
