@@ -45,14 +45,14 @@ bool OrderIdCanExist(const http::Request& req) {
 
 constexpr std::array kRoutes = {
     Route{"pay", "buy", unsigned(Method::kPost), Auth::kTicket, &Buy, &Always},
-    Route{"pay", "check", unsigned(Method::kGet), Auth::kTicket, &Check, &OrderIdCanExist},
-    Route{"pay", "check_order", unsigned(Method::kGet), Auth::kTicket, &Check, &OrderIdCanExist},
+    Route{"pay", "check", http::kRead, Auth::kTicket, &Check, &OrderIdCanExist},
+    Route{"pay", "check_order", http::kRead, Auth::kTicket, &Check, &OrderIdCanExist},
     Route{"pay", "pay", unsigned(Method::kGet), Auth::kTicket, &Pay},
-    Route{"pay", "qr", unsigned(Method::kGet), Auth::kTicket, &Qr, &OrderIdCanExist},
-    Route{"pay", "products", unsigned(Method::kGet), Auth::kAnyone, &Products},
+    Route{"pay", "qr", http::kRead, Auth::kTicket, &Qr, &OrderIdCanExist},
+    Route{"pay", "products", http::kRead, Auth::kAnyone, &Products},
     Route{"admin", "refund", unsigned(Method::kPost), Auth::kApiKey, &AdminRefund},
-    Route{"admin", "order", unsigned(Method::kGet), Auth::kApiKey, &AdminOrder},
-    Route{"admin", "orders", unsigned(Method::kGet), Auth::kApiKey, &AdminOrders},
+    Route{"admin", "order", http::kRead, Auth::kApiKey, &AdminOrder},
+    Route{"admin", "orders", http::kRead, Auth::kApiKey, &AdminOrders},
     Route{"admin", "ticket", unsigned(Method::kPost), Auth::kApiKey, &AdminTicket},
     Route{"admin", "ticket_revoke", unsigned(Method::kPost), Auth::kApiKey, &AdminTicketRevoke},
     Route{"admin", "ship", unsigned(Method::kPost), Auth::kApiKey, &AdminShip},
@@ -107,8 +107,7 @@ http::Response RouteNotification(app::Context& ctx, const http::Request& req, co
 http::Response Route_(app::Context& ctx, const http::Request& req) {
     if (!http::IsText(req.path)) return http::Fail(http::Err::kBadEncoding);
     if (req.path == "/healthz") {
-        if (!(http::MethodBit(req.method) & unsigned(Method::kGet)))
-            return http::MethodNotAllowed(unsigned(Method::kGet));
+        if (!(http::MethodBit(req.method) & http::kRead)) return http::MethodNotAllowed(http::kRead);
         if (!ctx.db().Ensure()) return http::Fail(http::Err::kDbUnavailable);
         store::Ping(ctx.db());  // db::Unavailable: retried once on a fresh connection, then 503
         return http::Ok("{\"db\":\"ok\"}");

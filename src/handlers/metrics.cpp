@@ -9,8 +9,7 @@
 namespace orderpay::handlers {
 
 http::Response Metrics(const http::Request& req) {
-    if (!(http::MethodBit(req.method) & unsigned(http::Method::kGet)))
-        return http::MethodNotAllowed(unsigned(http::Method::kGet));
+    if (!(http::MethodBit(req.method) & http::kRead)) return http::MethodNotAllowed(http::kRead);
     if (!metrics::Enabled()) return http::Fail(http::Err::kNoSuchApi);
     http::Response r;
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";

@@ -1,6 +1,8 @@
 // Splits the API path into site and action; the action table itself lives in handlers/dispatch.cpp.
 #include "orderpay/http/router.hpp"
 
+#include <utility>
+
 #include "orderpay/http/reply.hpp"
 
 namespace orderpay::http {
@@ -43,15 +45,19 @@ bool ValidSiteId(std::string_view site) {
 }
 
 unsigned MethodBit(std::string_view method) {
-    if (method == "GET" || method == "HEAD") return static_cast<unsigned>(Method::kGet);
+    if (method == "GET") return static_cast<unsigned>(Method::kGet);
+    if (method == "HEAD") return static_cast<unsigned>(Method::kHead);
     if (method == "POST") return static_cast<unsigned>(Method::kPost);
     return 0;
 }
 
 Response MethodNotAllowed(unsigned methods) {
     Response r = Fail(Err::kMethodNotAllowed);
-    const bool get = methods & unsigned(Method::kGet), post = methods & unsigned(Method::kPost);
-    r.headers.emplace_back("Allow", get && post ? "GET, HEAD, POST" : post ? "POST" : "GET, HEAD");
+    std::string allow;
+    for (auto [bit, name] :
+         {std::pair{Method::kGet, "GET"}, {Method::kHead, "HEAD"}, {Method::kPost, "POST"}})
+        if (methods & unsigned(bit)) allow += (allow.empty() ? "" : ", ") + std::string(name);
+    r.headers.emplace_back("Allow", allow);
     return r;
 }
 

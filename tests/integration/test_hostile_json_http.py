@@ -482,7 +482,7 @@ PREFLIGHT = (b"Origin: https://evil.example\r\nAccess-Control-Request-Method: PO
 
 @pytest.mark.parametrize("route, allow", [
     ("pay/buy", "POST"), ("pay/check", "GET, HEAD"), ("pay/check_order", "GET, HEAD"),
-    ("pay/pay", "GET, HEAD"), ("pay/qr", "GET, HEAD"), ("admin/refund", "POST"), ("admin/order", "GET, HEAD"),
+    ("pay/pay", "GET"), ("pay/qr", "GET, HEAD"), ("admin/refund", "POST"), ("admin/order", "GET, HEAD"),
 ])
 def test_cors_preflight_grants_nothing(mine, route, allow):
     before = counts()
@@ -510,6 +510,25 @@ def test_head_answers_gets_status_and_headers_without_a_body(mine):
         assert h_hdrs.get("content-type") == g_hdrs.get("content-type")
         if action == "qr":
             assert h_hdrs.get("etag") == g_hdrs.get("etag") and h_hdrs.get("etag")
+
+
+def test_head_never_runs_a_get_that_changes_something():
+    """HTTP calls HEAD safe, so link checkers and previewers send it freely: a HEAD of pay/pay
+    switching to another pay type closed the live code and issued a new slip (review s30-attack
+    L1). It is 405 with Allow: GET, nothing changed; the returns' GETs (a PayPal capture) too."""
+    order = buy_ok("wx.qrcode")
+    slips = "SELECT string_agg(pay_tp || ':' || st, ',' ORDER BY ct, id) FROM pay_slips WHERE order_id = '%s'" % order["id"]
+    before = psql(slips)
+    st, hdrs, _, raw = raw_request("HEAD", "/api/%s/pay/pay?ticket=%s&id=%s&pt=zfb.qrcode" % (SITE, T, order["id"]))
+    assert st == 405 and raw == b"" and hdrs.get("allow") == "GET", (st, hdrs)
+    for ret in ("re_paypal?token=5O190127TN364715T&PayerID=X", "re_zfb?out_trade_no=%s" % order["pay_id"]):
+        st, hdrs, _, _ = raw_request("HEAD", "/api/%s/pay/%s" % (SITE, ret))
+        assert st == 405 and hdrs.get("allow") == "GET, POST", (ret, st, hdrs)
+    assert psql(slips) == before
+    # The GET itself still switches.
+    st, _, parsed, raw = raw_request("GET", "/api/%s/pay/pay?ticket=%s&id=%s&pt=zfb.qrcode" % (SITE, T, order["id"]))
+    assert st == 200 and parsed["data"]["pay_tp"] == "zfb.qrcode", raw[:300]
+    assert psql(slips) != before
 
 
 # --- 9. admin/refund -----------------------------------------------------------------------------

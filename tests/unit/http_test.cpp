@@ -55,12 +55,14 @@ TEST(Router, ValidSiteIdIsTheSchemaCheck) {
 }
 
 TEST(Router, MethodNotAllowedNamesTheAllowedMethods) {
-    Response r = MethodNotAllowed(unsigned(Method::kGet));
+    Response r = MethodNotAllowed(kRead);
     EXPECT_EQ(r.status, 405);
     ASSERT_EQ(r.headers.size(), 1u);
     EXPECT_EQ(r.headers[0], (std::pair<std::string, std::string>{"Allow", "GET, HEAD"}));
     EXPECT_EQ(MethodNotAllowed(unsigned(Method::kPost)).headers[0].second, "POST");
-    EXPECT_EQ(MethodNotAllowed(Method::kGet | Method::kPost).headers[0].second, "GET, HEAD, POST");
+    // A GET that changes something (pay/pay) does not offer HEAD.
+    EXPECT_EQ(MethodNotAllowed(unsigned(Method::kGet)).headers[0].second, "GET");
+    EXPECT_EQ(MethodNotAllowed(kRead | unsigned(Method::kPost)).headers[0].second, "GET, HEAD, POST");
 }
 
 TEST(Request, JsonMediaType) {
@@ -89,7 +91,8 @@ TEST(Request, QueryIsText) {
 
 TEST(Router, MethodBits) {
     EXPECT_EQ(MethodBit("GET"), unsigned(Method::kGet));
-    EXPECT_EQ(MethodBit("HEAD"), unsigned(Method::kGet));
+    EXPECT_EQ(MethodBit("HEAD"), unsigned(Method::kHead));
+    EXPECT_EQ(MethodBit("head"), 0u);
     EXPECT_EQ(MethodBit("POST"), unsigned(Method::kPost));
     EXPECT_EQ(MethodBit("DELETE"), 0u);
 }

@@ -9,10 +9,14 @@
 
 namespace orderpay::http {
 
-enum class Method : unsigned { kGet = 1, kPost = 2 };
+// HEAD is a bit of its own: HTTP calls it safe, so link checkers, previewers and proxies send it
+// freely, and a route whose GET changes something (pay/pay switches the slip) must not run for
+// it (review s30-attack L1). Routes whose GET only reads take kRead.
+enum class Method : unsigned { kGet = 1, kPost = 2, kHead = 4 };
 inline constexpr unsigned operator|(Method a, Method b) {
     return unsigned(a) | unsigned(b);
 }
+inline constexpr unsigned kRead = Method::kGet | Method::kHead;
 
 struct RouteMatch {
     std::string site;    // {site}
@@ -28,10 +32,10 @@ bool MatchApiPath(std::string_view path, RouteMatch& out);
 /// ".."): anything else names no site, and is answered so without asking the database.
 bool ValidSiteId(std::string_view site);
 
-/// Method bit for "GET"/"HEAD" (kGet) or "POST" (kPost); 0 for anything else.
+/// Method bit for "GET" (kGet), "HEAD" (kHead) or "POST" (kPost); 0 for anything else.
 unsigned MethodBit(std::string_view method);
 
-/// 405 e.www.api.method with the Allow header listing `methods` (Method bits; kGet is GET, HEAD).
+/// 405 e.www.api.method with the Allow header listing `methods` (Method bits).
 Response MethodNotAllowed(unsigned methods);
 
 }  // namespace orderpay::http
