@@ -374,6 +374,47 @@ def test_nginx_error_pages_are_json(name, data, status, code):
     expect_json_error(raw_request(API_PORT, data), status, code)
 
 
+def expect_provider_fail(reply, status, form):
+    """A provider's own failure reply (what orderpayd answers it), with nginx's status: WeChat v2's
+    XML FAIL, v3's {"code":"FAIL"}, Alipay's `fail`; PayPal reads any non-2xx, so the API's JSON."""
+    st, headers, body = reply
+    assert st == status, (st, body)
+    ct = headers.get("content-type", "")
+    if form == "wx":
+        assert ct.startswith("text/xml") and body.startswith(b"<xml><return_code><![CDATA[FAIL]]></return_code>"), \
+            (headers, body)
+    elif form == "wx3":
+        assert ct.startswith("application/json") and json.loads(body)["code"] == "FAIL", (headers, body)
+    elif form == "zfb":
+        assert ct.startswith("text/plain") and body == b"fail", (headers, body)
+    else:
+        assert ct.startswith("application/json") and json.loads(body)["errCode"] == form, (headers, body)
+
+
+def too_large(path, extra=b""):
+    return (b"POST " + path + b" HTTP/1.1\r\nHost: shop.example.com\r\nContent-Type: text/xml\r\n" + extra +
+            b"Content-Length: 70000\r\n\r\n")
+
+
+# nginx's own errors on the notification endpoints, in the words each provider reads (review
+# s30-attack L2: they were the API's JSON, which WeChat v2 cannot parse).
+NOTIFY_CASES = [
+    ("re_wx_v2", too_large(b"/api/demo/pay/re_wx"), "wx"),
+    ("re_wx_v2_query", too_large(b"/api/demo/pay/re_wx?x=1"), "wx"),
+    ("re_wx_v3", too_large(b"/api/demo/pay/re_wx", b"Wechatpay-Signature: c2ln\r\n"), "wx3"),
+    ("re_zfb", too_large(b"/api/demo/pay/re_zfb"), "zfb"),
+    ("re_paypal", too_large(b"/api/demo/pay/re_paypal"), "e.www.api.too_large"),
+    # Only the notification endpoints: an action merely named like one is the API's.
+    ("re_wxx", too_large(b"/api/demo/pay/re_wxx"), "e.www.api.too_large"),
+    ("buy_with_v3_header", too_large(b"/api/demo/pay/buy", b"Wechatpay-Signature: c2ln\r\n"), "e.www.api.too_large"),
+]
+
+
+@pytest.mark.parametrize("name, data, form", NOTIFY_CASES, ids=[c[0] for c in NOTIFY_CASES])
+def test_nginx_errors_on_notifications_are_in_the_providers_words(name, data, form):
+    expect_provider_fail(raw_request(API_PORT, data), 413, form)
+
+
 # --- 4. the production config (nginx/orderpay.conf) -----------------------------------------
 
 def free_port():
@@ -438,6 +479,9 @@ def prod_nginx():
 
 PROD_CASES = NGINX_CASES + [
     ("no_upstream", b"GET /api/demo/pay/check HTTP/1.1\r\nHost: shop.example.com\r\n\r\n", 502, "e.sys.unavailable"),
+    # A browser's return (GET) to re_zfb is a shopper's request: the API's JSON, not Alipay's `fail`.
+    ("zfb_return_no_upstream", b"GET /api/demo/pay/re_zfb?out_trade_no=x HTTP/1.1\r\nHost: shop.example.com\r\n\r\n",
+     502, "e.sys.unavailable"),
 ]
 
 
@@ -445,6 +489,17 @@ PROD_CASES = NGINX_CASES + [
 def test_production_nginx_error_pages_are_json(prod_nginx, name, data, status, code):
     time.sleep(0.2)  # stay well inside the per-address rate limit (10 r/s, burst 20)
     expect_json_error(raw_request(prod_nginx, data, tls=True), status, code)
+
+
+@pytest.mark.parametrize("name, data, form", NOTIFY_CASES, ids=[c[0] for c in NOTIFY_CASES])
+def test_production_nginx_errors_on_notifications_are_in_the_providers_words(prod_nginx, name, data, form):
+    time.sleep(0.2)  # stay well inside the per-address rate limit (10 r/s, burst 20)
+    expect_provider_fail(raw_request(prod_nginx, data, tls=True), 413, form)
+    # With orderpayd down (nothing listens behind this nginx): its 502, in the same words.
+    small = data.replace(b"Content-Length: 70000\r\n\r\n", b"Connection: close\r\nContent-Length: 6\r\n\r\n<xml/>")
+    time.sleep(0.2)
+    expect_provider_fail(raw_request(prod_nginx, small, tls=True), 502,
+                         "e.sys.unavailable" if form.startswith("e.") else form)
 
 
 def test_production_nginx_serves_openapi(prod_nginx):
@@ -542,8 +597,8 @@ def test_production_nginx_limits_a_notification_flood_per_address(prod_nginx):
     passed, refused = sum(c[0] for c in counts), sum(c[1] for c in counts)
     assert passed + refused == 960, counts
     assert 500 <= passed < 960 and refused > 0, (passed, refused)
-    # Another address is served meanwhile.
-    expect_json_error(raw_request(prod_nginx, req, tls=True, source=("127.0.0.2", 0)), 502, "e.sys.unavailable")
+    # Another address is served meanwhile (nginx's 502 in WeChat's XML, as orderpayd would answer).
+    expect_provider_fail(raw_request(prod_nginx, req, tls=True, source=("127.0.0.2", 0)), 502, "wx")
     # A browser's return (GET) there is a shopper's request, limited as the shoppers' are (10 a
     # second, bursts of 20): PayPal's is a capture call each.
     get = b"GET /api/demo/pay/re_paypal?token=PX HTTP/1.1\r\nHost: shop.example.com\r\n\r\n"
