@@ -123,6 +123,12 @@ def test_paid_then_refunded_at_the_provider_settles_and_is_listed_outside(prov, 
     named = rid if prov != "wx3" else "(unknown)"
     assert rows[0].startswith("QUERY|no refund of ours named %s: found by the order query" % named), rows
     assert amount_text(prov, minor, fen) in rows[0], rows
+    # The inbox shows it for what it is: no request brought it; its body is what the answer said.
+    qid = psql("SELECT id FROM notifications WHERE slip_id = '%s' AND method = 'QUERY'" % order["pay_id"])
+    shown = cli("inbox", "show", qid).stdout
+    assert "route        none: orderpay's own order query" in shown and ", then refunded: " in shown, shown
+    if prov != "wx3":
+        assert "refund %s" % rid in shown, shown
     listed = attention(order["pay_id"])
     assert [a["kind"] for a in listed] == ["OUTSIDE"], listed
     assert amount_text(prov, minor, fen) in listed[0]["detail"], listed
@@ -180,3 +186,40 @@ def test_a_slip_paid_by_its_notification_is_never_listed_for_its_own_refunds():
     assert notify("wx", order, body["data"]["refund"]["id"]) == [CASES["wx"][3]]
     check(STACK["DEMO_SITE"], order)
     assert outside_rows(order["pay_id"]) == [] and attention(order["pay_id"]) == []
+
+
+def test_expiry_that_finds_the_payment_refunded_settles_it_and_lists_it():
+    """`orderpay expire` closes the slip of an order past its time: WeChat answers ORDERPAID, the
+    query REFUND; the order is paid (not expired) and the console refund is listed OUTSIDE."""
+    site, order = lost_payment("wx")
+    rid = console_refund("wx", order, 500)
+    psql("UPDATE orders SET expi = now() - interval '1 minute' WHERE id = '%s'" % order["id"])
+    cli("expire")
+    assert slip_row(order["pay_id"]) == ["OK", "OK"]
+    rows = outside_rows(order["pay_id"])
+    assert len(rows) == 1 and rows[0].startswith("QUERY|no refund of ours named %s: " % rid), rows
+    assert ": 5.00 of 25.00 CNY refunded at the provider" in rows[0], rows
+    assert [a["kind"] for a in attention(order["pay_id"])] == ["OUTSIDE"]
+
+
+@pytest.mark.skipif("DEMO_USD_SITE" not in STACK, reason="no PayPal site")
+def test_paypal_capture_webhook_confirmed_on_a_partly_refunded_capture_settles_and_lists_it():
+    """The late notification being confirmed: PayPal's PAYMENT.CAPTURE.COMPLETED is only a cue,
+    and our query finds the capture PARTIALLY_REFUNDED: settled on that answer, the webhook's row
+    says so, and the refund is recorded beside it, once."""
+    from test_hostile_notify import paypal_webhook, post_paypal
+    site, order = lost_payment("paypal")
+    rid = console_refund("paypal", order, 250)
+    capture = psql("SELECT capture_id FROM paysim.pp_orders WHERE custom_id = '%s'" % order["pay_id"])
+    headers, body = paypal_webhook(order["pay_id"], "%.2f" % order["fee"], capture_id=capture)
+    assert post_paypal(headers, body) == 200
+    assert slip_row(order["pay_id"])[0] == "OK"
+    settled = psql("SELECT reason FROM notifications WHERE slip_id = '%s' AND verdict = 'settled'" % order["pay_id"])
+    assert settled.startswith("confirmed by query"), settled
+    rows = outside_rows(order["pay_id"])
+    assert len(rows) == 1 and rows[0].startswith("QUERY|no refund of ours named %s: " % rid), rows
+    assert ": 2.50 of %.2f USD refunded at the provider" % order["fee"] in rows[0], rows
+    # Its resend: a duplicate of the payment, and nothing recorded again.
+    assert post_paypal(headers, body) == 200
+    assert len(outside_rows(order["pay_id"])) == 1
+    assert [a["kind"] for a in attention(order["pay_id"])] == ["OUTSIDE"]
