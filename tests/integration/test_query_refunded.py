@@ -223,3 +223,32 @@ def test_paypal_capture_webhook_confirmed_on_a_partly_refunded_capture_settles_a
     assert post_paypal(headers, body) == 200
     assert len(outside_rows(order["pay_id"])) == 1
     assert [a["kind"] for a in attention(order["pay_id"])] == ["OUTSIDE"]
+
+
+def test_concurrent_askers_record_the_refund_once():
+    """pay/check polls and reconcile runs ask about the same slip at once: one of them settles it,
+    and the refund is recorded in that settlement's transaction only, never by the others."""
+    import threading
+    site, order = lost_payment("wx")
+    console_refund("wx", order, 700)
+    errors = []
+
+    def ask(i):
+        try:
+            if i % 2:
+                cli("reconcile", "--min-age", "0", check=False)
+            else:
+                check(site, order)
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    check(site, order)
+    assert slip_row(order["pay_id"]) == ["OK", "OK"]
+    rows = outside_rows(order["pay_id"])
+    assert len(rows) == 1 and ": 7.00 of 25.00 CNY refunded at the provider" in rows[0], rows
