@@ -3,6 +3,7 @@
 // The webhook is a cue; the provider's record is the only word that settles or fails a slip.
 #include "orderpay/app/notify_confirm.hpp"
 
+#include "orderpay/app/query_refunded.hpp"
 #include "orderpay/providers/metered.hpp"
 #include "orderpay/store/cache.hpp"
 #include "orderpay/store/orders.hpp"
@@ -60,6 +61,7 @@ NotifyDecision SettleOnAnswer(db::Connection& c, const providers::Provider& p, c
     providers::PaidEvent paid{
         slip.id, q.txn_id, q.amount,   q.currency, ev.merchant->app_id, ev.merchant->mch_id,
         true,    false,    "COMPLETED"};
+    NoteQueryRefunded(c, std::string(p.Id()), slip.id, q, paid);
     store::SettleResult r = store::SettleAndDecide(c, std::string(p.Id()), paid, row_id, what + ": ");
     if (row_id.empty()) r.reason = what + ": " + r.reason;
     return {r.verdict, r.reason, r.verdict == "rejected" ? A::kRefused : A::kAccepted, !row_id.empty(),

@@ -4,6 +4,7 @@
 #include "orderpay/app/payflow.hpp"
 
 #include "orderpay/app/order_view.hpp"
+#include "orderpay/app/query_refunded.hpp"
 #include "orderpay/core/log.hpp"
 #include "orderpay/domain/states.hpp"
 #include "orderpay/http/utf8.hpp"
@@ -62,6 +63,8 @@ store::SettleOutcome SettleConfirmed(Context& ctx, const std::string& provider, 
                                      std::string& detail) {
     providers::PaidEvent ev{slip_id,  q.txn_id, q.amount, q.currency, m.app_id,
                             m.mch_id, true,     false,    "SUCCESS"};
+    // Refunded at the provider since (its console): recorded beside the payment it settles.
+    NoteQueryRefunded(ctx.db(), provider, slip_id, q, ev);
     return store::Settle(ctx.db(), provider, ev, detail);
 }
 

@@ -4,6 +4,7 @@
 #include "orderpay/app/refund.hpp"
 #include "orderpay/core/log.hpp"
 #include "orderpay/providers/metered.hpp"
+#include "orderpay/store/notifications.hpp"
 
 namespace orderpay::app {
 
@@ -33,6 +34,22 @@ std::optional<NotifyDecision> ConfirmOrRefuse(const providers::Provider& p, cons
     return std::nullopt;
 }
 
+// A refund nobody here asked for that our order query already recorded beside the payment it
+// settled (app/query_refunded.cpp): its notification, coming late, tells nothing new, and a second
+// OUTSIDE report of the same money is not written.
+std::optional<NotifyDecision> RecordedByQuery(db::Connection& c, const NotifyEval& ev,
+                                              std::initializer_list<std::string> names) {
+    if (!ev.slip) return std::nullopt;
+    for (const std::string& name : names)
+        if (std::optional<std::string> row = store::QueryRefundRecorded(c, ev.slip->id, name))
+            return NotifyDecision{
+                "duplicate",
+                "refund " + name + " orderpay did not make, already recorded by the order query (inbox row " +
+                    *row + ")",
+                providers::NotifyAnswer::kAccepted};
+    return std::nullopt;
+}
+
 }  // namespace
 
 NotifyDecision DecideRefundNotice(db::Connection& c, const providers::Provider& p, const NotifyEval& ev) {
@@ -53,6 +70,10 @@ NotifyDecision DecideRefundNotice(db::Connection& c, const providers::Provider& 
     // (OUTSIDE) for a week, so from a provider whose word is only a cue it must be a refund the
     // provider really made of this slip, described as its record has it.
     if (!r) {
+        if (!confirm)
+            if (std::optional<NotifyDecision> d =
+                    RecordedByQuery(c, ev, {rf.refund_id, rf.provider_refund_id}))
+                return *d;
         if (!confirm || !ev.slip)
             return {
                 "ignored",
@@ -72,6 +93,9 @@ NotifyDecision DecideRefundNotice(db::Connection& c, const providers::Provider& 
             if (q.state == S::kFailed)
                 return {"ignored", "a refund orderpay did not make, failed at the provider: " + q.message,
                         A::kAccepted};
+            if (std::optional<NotifyDecision> d =
+                    RecordedByQuery(c, ev, {q.refund_no, q.provider_refund_id, rf.provider_refund_id}))
+                return *d;
             return {"ignored", "no refund of ours named " + named + ": the provider's " + q.message,
                     A::kAccepted};
         }

@@ -101,11 +101,14 @@ void Json(const store::StoredNotification& n) {
 void Text(const store::StoredNotification& n) {
     const auto& raw = n.raw;
     std::cout << "id           " << n.id << "\nprovider     " << n.provider << "\nsite         " << n.site_id
-              << "\nroute        " << raw.method << " /api/" << n.site_id << "/pay/re_" << n.provider
-              << (raw.query.empty() ? "" : "?" + log::TextEscape(raw.query)) << "\nslip         "
-              << (n.slip_id.empty() ? "-" : n.slip_id) << "\nverdict      " << n.verdict << "\nreason       "
-              << log::TextEscape(n.reason) << "\nreceived     " << Utc(n.ct_ms) << "\nrequest_id   "
-              << (n.request_id.empty() ? "-" : n.request_id) << "\nremote_addr  "
+              << "\nroute        "
+              // No request brought it: our own order query's record (app/query_refunded.cpp).
+              << (raw.method == "QUERY" ? std::string("none: orderpay's own order query found this")
+                                        : raw.method + " /api/" + n.site_id + "/pay/re_" + n.provider +
+                                              (raw.query.empty() ? "" : "?" + log::TextEscape(raw.query)))
+              << "\nslip         " << (n.slip_id.empty() ? "-" : n.slip_id) << "\nverdict      " << n.verdict
+              << "\nreason       " << log::TextEscape(n.reason) << "\nreceived     " << Utc(n.ct_ms)
+              << "\nrequest_id   " << (n.request_id.empty() ? "-" : n.request_id) << "\nremote_addr  "
               << (n.remote_addr.empty() ? "-" : n.remote_addr) << "\nheaders\n";
     for (const auto& [name, value] : Headers(raw))
         std::cout << "  " << log::TextEscape(name) << ": " << log::TextEscape(value) << '\n';

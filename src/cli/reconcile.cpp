@@ -238,9 +238,13 @@ int Reconcile(Env& env, const Args& a) {
             std::cout
                 << "        the provider took the payment back (a chargeback): do not ship; settle with "
                    "the buyer (ship and done are refused); listed for a week\n";
+        // Also a payment orderpay's own order query found refunded at the provider before it
+        // recorded the payment (app/query_refunded.cpp): the order is paid in orderpay's books.
         if (kind == "OUTSIDE")
             std::cout
-                << "        check the refund in the provider's console before shipping; listed for a week\n";
+                << "        check the refund in the provider's console before shipping (do not ship before "
+                   "checking: the order still counts the payment, its refunded only orderpay's own); "
+                   "listed for a week\n";
     }
     return errors ? 1 : 0;
 }

@@ -67,6 +67,11 @@ void Screen(QueryResult& q) {
         q.txn_id.clear();
         q.message += " (paid, with an unreadable transaction id)";
     }
+    // The refunds' ids go into the inbox and are compared with ours: unreadable ones are not said.
+    for (QueryResult::RefundSeen& r : q.refunds) {
+        if (!r.no.empty() && !PlausibleId(r.no)) r.no.clear();
+        if (!r.id.empty() && !PlausibleId(r.id)) r.id.clear();
+    }
 }
 
 void Screen(RefundResult& r) {

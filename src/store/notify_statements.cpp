@@ -16,6 +16,26 @@ const db::Statement kNotifyChargeback{
     "notify_chargeback",
     "SELECT id FROM notifications WHERE slip_id = $1 AND verdict = 'ignored' AND reason ~ " CHARGEBACK_RE
     " LIMIT 1"};
+// A payment our order query found refunded at the provider since (QUERY_REFUNDED_METHOD), recorded
+// in the inbox beside the settlement it prompted, in its transaction: an OUTSIDE report (the reason
+// $2 starts as OUTSIDE_RE), so reconcile lists the slip OUTSIDE for a week through migration 017's
+// index and the inbox keeps it for good, as it does the refund's own notification. No request
+// reached us: method QUERY, no address or headers, the body what the provider's answer said ($3).
+const db::Statement kNotifyQueryRefunded{
+    "notify_query_refunded",
+    "INSERT INTO notifications (provider, site_id, slip_id, method, body, verdict, reason, decided_at) "
+    "SELECT s.provider, s.site_id, s.id, " QUERY_REFUNDED_METHOD
+    ", convert_to($3, 'UTF8'), 'ignored', $2, now() "
+    "FROM pay_slips s WHERE s.id = $1 AND $2 ~ " OUTSIDE_RE " RETURNING id"};
+// Such a record of the slip that names refund $2 (the refund numbers after OUTSIDE_RE's words, up
+// to the first ':', comma-separated), through the slip's index: a refund notification telling of
+// the same refund later is a duplicate of it, not a second report.
+const db::Statement kNotifyQueryRefundNamed{
+    "notify_query_refund_named",
+    "SELECT id FROM notifications WHERE slip_id = $1 AND method = " QUERY_REFUNDED_METHOD
+    " AND verdict = 'ignored' AND reason ~ " OUTSIDE_RE
+    " AND $2 = ANY (string_to_array(substring(reason from '^no refund of ours named ([^ :]+):'), ',')) "
+    "ORDER BY id LIMIT 1"};
 const db::Statement kNotifySetEvent{
     "notify_set_event", "UPDATE notifications SET event_id = $2 WHERE id = $1 AND event_id IS NULL"};
 

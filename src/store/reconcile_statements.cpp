@@ -36,13 +36,15 @@ const db::Statement kSlipsOfPaidOrdersFail{
 // sent for ten minutes ago whose provider has not yet said whether the void refunded it (reconcile asks on
 // every run, and records the refund or drops the mark once it answers for the slip's own trade); OUTSIDE: a
 // paid slip its provider reported refunded by a refund orderpay did not make (the provider's console), not
-// covered by our own OK refunds, for a week after that report; CONFLICT: a slip one of whose refunds its
-// provider later reported otherwise than recorded (review s23-finish M3), for a week after that report;
-// listed as CONFLICT before anything else, REFUND included, so no refund command is offered for money a
-// provider may have paid out already (review s24-b H1), and its detail keeps the slip's other reasons;
-// CHARGEBACK: such an OUTSIDE report that is a paid slip's payment taken back by its provider (PayPal's
-// capture REVERSED, confirmed by our query: CHARGEBACK_RE), listed after CONFLICT and before the rest for
-// a week after that report, so no refund command is offered for money already gone back; a slip owed
+// covered by our own OK refunds, for a week after that report (also our own order query's record of a
+// payment refunded before orderpay recorded it: app/query_refunded.cpp); a slip owed back (REFUND) with
+// such a report says so in its detail, since its provider will refuse what it no longer holds; CONFLICT: a
+// slip one of whose refunds its provider later reported otherwise than recorded (review s23-finish M3), for a
+// week after that report; listed as CONFLICT before anything else, REFUND included, so no refund command is
+// offered for money a provider may have paid out already (review s24-b H1), and its detail keeps the slip's
+// other reasons; CHARGEBACK: such an OUTSIDE report that is a paid slip's payment taken back by its provider
+// (PayPal's capture REVERSED, confirmed by our query: CHARGEBACK_RE), listed after CONFLICT and before the
+// rest for a week after that report, so no refund command is offered for money already gone back; a slip owed
 // back (refund_needed) that was charged back is never REFUND, and stays CHARGEBACK past the week
 // (review s29b F2: after a week it was offered `refund --slip` for money the buyer had back). The
 // candidates come from one index per reason (pay_slips_refund, pay_slips_waiting, pay_slips_unconfirmed,
@@ -127,7 +129,7 @@ const db::Statement kSlipsNeedingAttention{
     "END, "
     "coalesce(mismatch, again_reason, CASE WHEN voiding AND NOT owed THEN 'paid; a void was sent at ' || "
     "to_char(voiding_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' UTC and the provider has not said "
-    "whether it refunded the payment' END, CASE WHEN outside_reason IS NOT NULL AND NOT owed THEN "
+    "whether it refunded the payment' END, CASE WHEN outside_reason IS NOT NULL THEN "
     "'the provider reported a refund orderpay did not make (' || outside_reason || '); the order still "
     "counts "
     "the payment' END, nullif(note, ''))) AS detail, "

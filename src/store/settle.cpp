@@ -71,8 +71,27 @@ SettleResult SettleAndDecide(db::Connection& c, const std::string& provider, con
         res.reason = r.Get(0, "reason");
         res.decided = r.Get(0, "decided") == "t";
     };
+    // The record of a refund found beside the payment, when the payment is recorded now: in the
+    // same transaction, so a crash leaves neither or both (the slip, once OK, is never asked again).
+    auto record_refunded = [&] {
+        using O = SettleOutcome;
+        if (ev.refunded_reason.empty() || (res.outcome != O::kSettled && res.outcome != O::kLateSettled &&
+                                           res.outcome != O::kRefundFlagged))
+            return;
+        c.Exec(kNotifyQueryRefunded, {ev.slip_id, http::TextOrEscaped(ev.refunded_reason, 2000),
+                                      http::TextOrEscaped(ev.refunded_body, 4000)});
+        log::Warn("slip ", ev.slip_id, ": ", ev.refunded_reason);
+    };
     try {
-        if (reason_prefix.empty() || notification_row.empty()) {
+        if (!ev.refunded_reason.empty() && (reason_prefix.empty() || notification_row.empty())) {
+            RetryTransient<bool>([&] {
+                db::Tx tx(c);
+                read(c.Exec(kSettle, {provider, ev.slip_id, ev.txn_id, ev.amount, ev.currency, row}));
+                record_refunded();
+                tx.Commit();
+                return true;
+            });
+        } else if (reason_prefix.empty() || notification_row.empty()) {
             // One statement, one transaction (orderpay_settle, migration 010).
             read(RetryTransient<db::Result>([&] {
                 return c.Exec(kSettle, {provider, ev.slip_id, ev.txn_id, ev.amount, ev.currency, row});
@@ -87,6 +106,7 @@ SettleResult SettleAndDecide(db::Connection& c, const std::string& provider, con
                 res.decided = c.Exec(kNotifyVerdict, {notification_row, res.verdict,
                                                       http::TextOrEscaped(res.reason, 2000), ev.slip_id})
                                   .Affected() == 1;
+                record_refunded();
                 tx.Commit();
                 return true;
             });

@@ -25,6 +25,10 @@
 #define MISMATCH_REPORT(n) "(" n ".verdict = 'rejected' AND " n ".reason ~ " MISMATCH_RE ")"
 #define PAID_AGAIN_RE "'^slip already OK with transaction '"
 #define OUTSIDE_RE "'^no refund of ours named '"
+// The method of an inbox row that no request brought: what our own order query found, a payment
+// refunded at the provider before orderpay recorded it (app/query_refunded.cpp). Its reason is an
+// OUTSIDE report's, so everything that reads those reads it.
+#define QUERY_REFUNDED_METHOD "'QUERY'"
 // A payment its provider took back after it was paid (PayPal's capture REVERSED: a chargeback the
 // buyer won), confirmed by our own query (app/notify_reversal.cpp writes it, after the capture id
 // of our record, which has no blank). An OUTSIDE report too, so migration 017's index finds it and

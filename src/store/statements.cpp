@@ -323,6 +323,8 @@ std::span<const db::Statement> AllStatements() {
         &kNotifyEventSeen,
         &kNotifySetEvent,
         &kNotifyChargeback,
+        &kNotifyQueryRefunded,
+        &kNotifyQueryRefundNamed,
         &kRefundOpen,
         &kSlipReversed,
         &kOrderReleaseVoided,

@@ -93,6 +93,18 @@ struct QueryResult {
     // Paid, then taken back from the merchant by the provider (PayPal's capture REVERSED: a
     // chargeback): state kFailed, and txn_id names the payment taken back.
     bool reversed = false;
+    // Paid, then refunded at the provider in part or whole (WeChat's trade_state REFUND, PayPal's
+    // capture PARTIALLY_REFUNDED): state kPaid all the same (the money did arrive), and what the
+    // provider says of those refunds, for the record a settlement on it writes
+    // (app/query_refunded.cpp). Ours among them are told apart by their request number.
+    struct RefundSeen {
+        std::string no;  // the merchant's request number (out_refund_no, PayPal invoice_id); may be ""
+        std::string id;  // the provider's refund id
+        std::int64_t amount = -1;  // minor units of `currency`; -1: not said, or not in that currency
+    };
+    bool refunded = false;
+    std::vector<RefundSeen> refunds;  // empty: the provider lists none (WeChat v3 has no listing by trade)
+    bool refunds_listed = false;      // `refunds` is the provider's own list (its sum is what went back)
 };
 
 struct CloseResult {

@@ -51,6 +51,11 @@ bool EventSeenBefore(db::Connection& c, const std::string& provider, const std::
 /// recorded on one of its notifications (app/notify_reversal).
 bool ChargebackRecorded(db::Connection& c, const std::string& slip_id);
 
+/// The inbox row of an order query's record (app/query_refunded.cpp) of slip `slip_id` that names
+/// refund `name` among those refunded at the provider; nullopt when none does.
+std::optional<std::string> QueryRefundRecorded(db::Connection& c, const std::string& slip_id,
+                                               const std::string& name);
+
 /// Rows with `verdict` ("received": never decided; "error": evaluation failed) that arrived
 /// more than `older_than_s` seconds ago, oldest first.
 std::vector<StoredNotification> UndecidedNotifications(db::Connection& c, const std::string& verdict,

@@ -58,8 +58,10 @@ QueryResult FromTransaction(const providers::Merchant& m, const rapidjson::Docum
     const std::string ts = Member(d, "trade_state");
     q.message = ts;
     if (ts == "SUCCESS" || ts == "REFUND") {
-        // REFUND: it was paid; the refund is the operator's business.
+        // REFUND: paid, then refunded in part or whole. The money did arrive, so it settles; v3
+        // lists no refunds by trade (only by out_refund_no), so how much went back is not known.
         q.state = QueryResult::State::kPaid;
+        q.refunded = ts == "REFUND";
         q.txn_id = Member(d, "transaction_id");
         q.amount = AmountTotal(d);
         q.currency = Member(d, "amount", "currency").empty() ? "CNY" : Member(d, "amount", "currency");
@@ -229,8 +231,14 @@ QueryResult WxPayV3::Query(const providers::Merchant& m, const std::string& slip
         q.message = a.error;
         return q;
     }
+    return ReadV3Transaction(m, a.body, slip_id);
+}
+
+QueryResult ReadV3Transaction(const providers::Merchant& m, const std::string& body,
+                              const std::string& slip_id) {
     rapidjson::Document d;
-    if (!ParseObject(a.body, d)) {
+    if (!ParseObject(body, d)) {
+        QueryResult q;
         q.message = "answer is not a JSON object";
         return q;
     }

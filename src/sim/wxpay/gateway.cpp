@@ -47,6 +47,7 @@ http::Response OrderCreated(const WxCall& call, const wx_store::Trade& t) {
 
 std::string_view TradeStateDesc(std::string_view state) {
     if (state == "SUCCESS") return "支付成功";
+    if (state == "REFUND") return "转入退款";
     if (state == "NOTPAY") return "订单未支付";
     if (state == "CLOSED") return "订单已关闭";
     if (state == "REVOKED") return "已撤销（付款码支付）";
@@ -94,7 +95,8 @@ http::Response WxOrderQuery(Ctx& ctx, const http::Request& req) {
                         {"fee_type", t->fee_type},
                         {"trade_type", t->trade_type},
                         {"attach", t->attach}};
-    if (t->state == "SUCCESS" && t->transaction_id) out["transaction_id"] = *t->transaction_id;
+    if ((t->state == "SUCCESS" || t->state == "REFUND") && t->transaction_id)
+        out["transaction_id"] = *t->transaction_id;
     if (t->paid_at) {
         out["time_end"] = TimeEnd(*t->paid_at);
         out["cash_fee"] = std::to_string(t->total_fee);

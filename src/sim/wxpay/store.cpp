@@ -67,16 +67,22 @@ const db::Statement kInsertTrade{
 // The row lock makes concurrent queries count one after the other. This is StateAfterQuery()
 // (sim/wxpay/scan.cpp) in SQL: "slow" is ScanFor("131...").name, $4 is kSlowPendingQueries.
 #define PAYSIM_PROMOTE "(state = 'USERPAYING' AND scan = 'slow' AND queries + 1 > $4)"
-const db::Statement kCountQuery{"sim_count_query",
-                                "UPDATE paysim.trades SET queries = queries + 1, lm = now(),"
-                                " state = CASE WHEN " PAYSIM_PROMOTE
-                                " THEN 'SUCCESS' ELSE state END,"
-                                " transaction_id = CASE WHEN " PAYSIM_PROMOTE
-                                " THEN COALESCE(transaction_id, " PAYSIM_NEW_TXN
-                                ") ELSE transaction_id END,"
-                                " paid_at = CASE WHEN " PAYSIM_PROMOTE
-                                " THEN now() ELSE paid_at END"
-                                " WHERE " PAYSIM_KEY " RETURNING" PAYSIM_TRADE_COLS};
+const db::Statement kCountQuery{
+    "sim_count_query",
+    "UPDATE paysim.trades SET queries = queries + 1, lm = now(),"
+    " state = CASE WHEN " PAYSIM_PROMOTE
+    " THEN 'SUCCESS' ELSE state END,"
+    " transaction_id = CASE WHEN " PAYSIM_PROMOTE " THEN COALESCE(transaction_id, " PAYSIM_NEW_TXN
+    ") ELSE transaction_id END,"
+    " paid_at = CASE WHEN " PAYSIM_PROMOTE
+    " THEN now() ELSE paid_at END"
+    " WHERE " PAYSIM_KEY " RETURNING" PAYSIM_TRADE_COLS
+    ", (state = 'SUCCESS' AND (EXISTS (SELECT 1 FROM paysim.wx_refunds r"
+    " WHERE r.mch_id = trades.mch_id AND r.out_trade_no = trades.out_trade_no"
+    " AND r.state IN ('PROCESSING', 'SUCCESS', 'CHANGE'))"
+    " OR EXISTS (SELECT 1 FROM paysim.wx3_refunds r WHERE r.mch_id = trades.mch_id"
+    " AND r.out_trade_no = trades.out_trade_no"
+    " AND r.status IN ('PROCESSING', 'SUCCESS', 'ABNORMAL')))) AS refunded"};
 
 const db::Statement kTransition{"sim_transition",
                                 "UPDATE paysim.trades SET state = $4, lm = now()"
@@ -173,7 +179,12 @@ std::optional<Trade> InsertTrade(db::Connection& c, const Trade& t) {
 }
 
 std::optional<Trade> CountQuery(db::Connection& c, const TradeKey& k) {
-    return First(c.Exec(kCountQuery, {k.provider, k.mch_id, k.out_trade_no, kSlowPendingQueries}));
+    const db::Result r = c.Exec(kCountQuery, {k.provider, k.mch_id, k.out_trade_no, kSlowPendingQueries});
+    std::optional<Trade> t = First(r);
+    // As WeChat answers a paid trade once any refund of it took money: REFUND (转入退款), still
+    // with its transaction_id and total. The row stays SUCCESS: it can still be refunded further.
+    if (t && r.Get(0, "refunded") == "t") t->state = "REFUND";
+    return t;
 }
 
 std::optional<Trade> Transition(db::Connection& c, const TradeKey& k,

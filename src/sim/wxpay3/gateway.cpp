@@ -24,6 +24,7 @@ constexpr std::string_view kPrefix = "/v3/pay/transactions/out-trade-no/";
 
 std::string_view StateDesc(std::string_view state) {
     if (state == "SUCCESS") return "支付成功";
+    if (state == "REFUND") return "转入退款";
     if (state == "NOTPAY") return "未支付";
     if (state == "CLOSED") return "已关闭";
     if (state == "REVOKED") return "已撤销（付款码支付）";
@@ -179,7 +180,8 @@ std::string Wx3TransactionJson(const wx_store::Trade& t, std::int64_t amount_del
     str("appid", app_id != nullptr ? *app_id : t.app_id);
     str("mchid", t.key.mch_id);
     str("out_trade_no", t.key.out_trade_no);
-    if (t.state == "SUCCESS" && t.transaction_id) str("transaction_id", *t.transaction_id);
+    if ((t.state == "SUCCESS" || t.state == "REFUND") && t.transaction_id)
+        str("transaction_id", *t.transaction_id);
     str("trade_type", t.trade_type);
     str("trade_state", t.state);
     str("trade_state_desc", StateDesc(t.state));

@@ -28,6 +28,9 @@ struct PaypalOptions {
 class PaypalClient final : public providers::Provider {
   public:
     explicit PaypalClient(PaypalOptions opts) : opts_(std::move(opts)) {}
+    /// An order (query or capture answer, HTTP `status`) in provider-neutral terms: only a
+    /// COMPLETED capture is money; PARTIALLY_REFUNDED is paid with `refunded` and the order's refunds.
+    static providers::QueryResult OrderState(const std::string& body, long status);
     std::string_view Id() const override { return "paypal"; }
     std::string_view MerchantUsage() const override;
     providers::Merchant MakeMerchant(const std::string& id,
@@ -89,7 +92,6 @@ class PaypalClient final : public providers::Provider {
     /// The merchant's token: this process's copy, else the shared cache's, else a new one. With
     /// `refused` (a token PayPal answered 401 to) never that one again.
     std::string Token(const providers::Merchant& m, const std::string& refused, std::string& error) const;
-    providers::QueryResult OrderState(const std::string& body, long status) const;
     providers::SignatureCheck VerifyWebhook(const providers::Merchant& m, const providers::Notice& n,
                                             std::string& reason) const;
     /// Null with `unchecked` set: the certificate could not be had now (see CheckNotification).

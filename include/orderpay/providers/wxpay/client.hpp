@@ -71,6 +71,16 @@ class WxPayV2 final : public providers::Provider {
 /// True for a v2 refund notification (it carries req_info and no sign): a sealed notice.
 bool IsV2RefundNotice(const providers::Notice& n);
 
+/// An orderquery answer (its signature checked) for slip `slip_id`, as a QueryResult. REFUND is
+/// paid, then refunded in part or whole: kPaid with `refunded` set.
+providers::QueryResult ReadOrderQuery(const providers::Fields& f, const std::string& slip_id);
+
+/// Adds what a refundquery answer by out_trade_no (its signature checked) lists of a trade's
+/// refunds to `q` (a REFUND answer of ReadOrderQuery): each refund that took money (SUCCESS,
+/// PROCESSING, CHANGE) with its amount, in `q.currency` only. False (and `q` unchanged) when the
+/// answer is not a readable listing of that trade's refunds.
+bool ReadRefundListing(const providers::Fields& f, const std::string& slip_id, providers::QueryResult& q);
+
 /// The registry's factory: options from wxpay.* and http.* config keys.
 std::unique_ptr<providers::Provider> MakeProvider(const Config& cfg);
 

@@ -72,6 +72,12 @@ inline constexpr std::size_t kV3RefundReasonMax = 80;
 /// what the slip was paid, currency}. Empty when an id cannot be sent.
 std::string V3RefundBody(const providers::RefundParams& p);
 
+/// A verified v3 query answer (a Transaction) for slip `slip_id` of merchant `m`, as a
+/// QueryResult: REFUND is paid, then refunded in part or whole (kPaid with `refunded`, no refunds
+/// listed: v3 has no listing by trade).
+providers::QueryResult ReadV3Transaction(const providers::Merchant& m, const std::string& body,
+                                         const std::string& slip_id);
+
 /// A Refund object (the create or query answer, already verified) in provider-neutral terms:
 /// SUCCESS -> kOk, PROCESSING -> kProcessing, ABNORMAL/CLOSED -> kFailed; an answer about another
 /// out_refund_no or trade is not believed (kUnknown).
