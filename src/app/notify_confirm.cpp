@@ -62,8 +62,16 @@ NotifyDecision SettleOnAnswer(db::Connection& c, const providers::Provider& p, c
         true,    false,    "COMPLETED"};
     store::SettleResult r = store::SettleAndDecide(c, std::string(p.Id()), paid, row_id, what + ": ");
     if (row_id.empty()) r.reason = what + ": " + r.reason;
-    return {r.verdict, r.reason, r.verdict == "rejected" ? A::kRefused : A::kAccepted, !row_id.empty(),
-            r.decided};
+    NotifyDecision d{r.verdict, r.reason, r.verdict == "rejected" ? A::kRefused : A::kAccepted,
+                     !row_id.empty(), r.decided};
+    d.confirmed = true;
+    return d;
+}
+
+// A decision on what the provider answered when asked about this message.
+NotifyDecision Confirmed(NotifyDecision d) {
+    d.confirmed = true;
+    return d;
 }
 
 }  // namespace
@@ -86,11 +94,10 @@ NotifyDecision Complete(db::Connection& c, const providers::Provider& p, const N
     if (!slip.Open() || slip.superseded || !store::OrderPayableNow(c, slip.order_id, slip.id)) {
         if (slip.Open())
             if (std::optional<NotifyDecision> d = PaidMeanwhile(c, slip)) return found(*d, "COMPLETED");
-        // Nothing asked: a twin says as much (unverified rows' retention; review s29-diff L1).
-        return found(
-            {"ignored", "unconfirmed: approved, not completed: slip " + slip.id + " can no longer take money",
-             A::kAccepted},
-            "CLOSED");
+        // Nothing asked: a twin says as much (unconfirmed: MarkForRetention; review s29-diff L1).
+        return found({"ignored", "approved, not completed: slip " + slip.id + " can no longer take money",
+                      A::kAccepted},
+                     "CLOSED");
     }
     // A buyer's return is unsigned: anyone holding the PayPal order id may send it as often as
     // they like, and each was a capture call held open in a worker (review s25-attack #1); a
@@ -108,18 +115,18 @@ NotifyDecision Complete(db::Connection& c, const providers::Provider& p, const N
     if (q.state == S::kPaid) return found(SettleOnAnswer(c, p, ev, q, "completed", row_id), "COMPLETED");
     if (q.state == S::kFailed || q.state == S::kClosed) {
         store::FailSlip(c, slip.id, "provider: " + q.message);
-        return found({"ignored", "completion refused: " + q.message, A::kAccepted},
+        return found(Confirmed({"ignored", "completion refused: " + q.message, A::kAccepted}),
                      q.state == S::kFailed ? "FAILED" : "CLOSED");
     }
     if (q.state == S::kPaying)
-        return found({"ignored", "completion pending: " + q.message, A::kAccepted}, "PENDING");
+        return found(Confirmed({"ignored", "completion pending: " + q.message, A::kAccepted}), "PENDING");
     // The provider's plain word that the buyer has not approved (PayPal's 422 ORDER_NOT_APPROVED):
     // nothing is unknown, and nothing for a resend or `inbox replay` to capture again. A return
     // before approval, or a forged approval, ends here (review s27-attack #3).
     if (q.state == S::kNotPaid)
-        return found(
-            {"ignored", "not completed: the buyer has not approved it (" + q.message + ")", A::kAccepted},
-            "NOT_APPROVED");
+        return found(Confirmed({"ignored", "not completed: the buyer has not approved it (" + q.message + ")",
+                                A::kAccepted}),
+                     "NOT_APPROVED");
     return found({"error", "completion outcome unknown: " + q.message, A::kError}, "UNKNOWN");
 }
 
@@ -171,12 +178,12 @@ NotifyDecision Confirm(db::Connection& c, const providers::Provider& p, const No
     // query would fail it.
     if (q.state == S::kFailed || q.state == S::kClosed) {
         const bool failed = slip.Open() && store::FailSlip(c, slip.id, "provider: " + q.message);
-        return {
-            "ignored",
-            "notified paid, but the provider's order says: " + q.message + (failed ? " (slip failed)" : ""),
-            A::kAccepted};
+        return Confirmed(
+            {"ignored",
+             "notified paid, but the provider's order says: " + q.message + (failed ? " (slip failed)" : ""),
+             A::kAccepted});
     }
-    return {"rejected", "notified paid, but the provider's order says: " + q.message, A::kRefused};
+    return Confirmed({"rejected", "notified paid, but the provider's order says: " + q.message, A::kRefused});
 }
 
 // A signed "denied" from such a provider: the slip fails only when the provider's own record
@@ -188,23 +195,24 @@ NotifyDecision ConfirmClosed(db::Connection& c, const providers::Provider& p, co
     const store::SlipRow& slip = *ev.slip;
     // Nothing asked, nothing done: a twin of any genuine transmission says as much, and the slip's
     // own record (its settled row, its failure) is what counts, so the row goes with the
-    // unverified ones (UNCONFIRMED_RE, src/store/sql_text.hpp; review s28-diff #2).
-    if (!slip.Open()) return {"ignored", "unconfirmed: trade closed (slip no longer open)", A::kAccepted};
+    // unverified ones (unconfirmed: MarkForRetention; review s28-diff #2).
+    if (!slip.Open()) return {"ignored", "trade closed (slip no longer open)", A::kAccepted};
     providers::QueryResult q = providers::MeteredConfirmPaid(p, *ev.merchant, slip.id, slip.provider_ref);
     using S = providers::QueryResult::State;
     if (q.state == S::kFailed || q.state == S::kClosed) {
         const bool failed = store::FailSlip(c, slip.id, "provider: " + q.message);
-        return {"ignored",
-                std::string(failed ? "trade closed: slip failed" : "trade closed") +
-                    " (confirmed: " + q.message + ")",
-                A::kAccepted};
+        return Confirmed({"ignored",
+                          std::string(failed ? "trade closed: slip failed" : "trade closed") +
+                              " (confirmed: " + q.message + ")",
+                          A::kAccepted});
     }
     if (q.state == S::kPaid)
         return SettleOnAnswer(c, p, ev, q, "notified " + ev.event.status + ", but paid by query", row_id);
     if (q.state == S::kUnknown)
         return {"error", "notified " + ev.event.status + "; the query to confirm it failed: " + q.message,
                 A::kError};
-    return {"rejected", "notified " + ev.event.status + ", but the provider's order says: " + q.message,
-            A::kRefused};
+    return Confirmed({"rejected",
+                      "notified " + ev.event.status + ", but the provider's order says: " + q.message,
+                      A::kRefused});
 }
 }  // namespace orderpay::app

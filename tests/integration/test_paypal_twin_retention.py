@@ -2,22 +2,37 @@
 only as long as unverified rows (`unconfirmed: `, notify.keep_rejected_days): a capture event
 that is not a payment naming a paid slip, an approval of a slip that takes no more money, an event
 naming no slip of ours (review s29-diff L1: each was kept for good under notify.keep_days' default,
-one genuine transmission making any number of them). The slips' own records stay."""
+one genuine transmission making any number of them). The slips' own records stay.
 
+A finished refund told again asks PayPal nothing: its row is `unconfirmed: ` too."""
+
+import os
+import re
 import secrets
 import time
+from concurrent.futures import ThreadPoolExecutor
 
-from conftest import cli
-from helpers import psql
-from test_hostile_notify import forged_twin, paypal_webhook, post_paypal
+import pytest
+
+from conftest import STACK, cli
+from helpers import inbox, psql
+from test_hostile_notify import forged_twin, paypal_webhook, post_paypal, refund_event
+from test_metrics import delta, scrape
 from test_paypal import approve, buy_paypal_ok, order_of
+from test_paypal_refund import capture_of, paid_paypal_order, refund
 from test_paypal_webhook_pace import approval_twins
 
+pytestmark = pytest.mark.skipif("DEMO_USD_SITE" not in STACK, reason="no PayPal site")
 
-def capture_event(slip, event_type, value):
+ACCESS_LOG = os.path.join(STACK.get("STACK_LOG_DIR", ""), "nginx-access.log")
+SITE = STACK.get("DEMO_USD_SITE", "demo-usd")
+COUNTED = 'orderpay_notifications_total{provider="paypal",verdict="%s"}'
+
+
+def capture_event(slip, event_type, value, status="PENDING"):
     return {"id": "WH-" + secrets.token_hex(10).upper(), "event_version": "1.0",
             "create_time": "2026-12-01T12:00:00Z", "resource_type": "capture", "event_type": event_type,
-            "resource": {"id": "CAP" + secrets.token_hex(8).upper(), "status": "PENDING",
+            "resource": {"id": "CAP" + secrets.token_hex(8).upper(), "status": status,
                          "amount": {"currency_code": "USD", "value": value}, "custom_id": slip,
                          "invoice_id": slip}, "links": []}
 
@@ -62,3 +77,46 @@ def test_twins_that_asked_paypal_nothing_go_with_the_unverified_rows():
     assert psql("SELECT count(*) FROM notifications WHERE slip_id = '%s' AND id <= %d"
                 % (paid["pay_id"], before)) == earlier
     assert order_of(paid["id"])["or_st"] == "OK"
+
+
+def paypal_asked(path):
+    """Our calls whose path starts with `path` that reached paysim (nginx's access log)."""
+    with open(ACCESS_LOG, errors="replace") as f:
+        return sum(1 for line in f if re.search(r'"(GET|POST) %s' % re.escape(path), line))
+
+
+def burst(headers, bodies):
+    with ThreadPoolExecutor(max_workers=len(bodies)) as pool:
+        return list(pool.map(lambda b: post_paypal(headers, b), bodies))
+
+
+def pruned(slip, since, days=8):
+    """The slip's rows after the first `since`, aged by `days`, then the unverified rows'
+    retention run at its default age: what is left of them."""
+    ids = psql("SELECT id FROM notifications WHERE slip_id = '%s' ORDER BY id" % slip).split()[since:]
+    psql("UPDATE notifications SET ct = ct - interval '%d days' WHERE id IN (%s)" % (days, ",".join(ids)))
+    cli("inbox", "prune", "--rejected-older-than", "7d")
+    return psql("SELECT count(*) FROM notifications WHERE id IN (%s)" % ",".join(ids))
+
+
+def test_a_finished_refund_told_again_asks_nothing_and_goes_with_the_unverified_rows():
+    """A twin (or PayPal's resend) of a refund's COMPLETED event, once the refund is OK: nothing to
+    ask (review s22 M3), and the refund's own row is its record; its `duplicate` row was kept for
+    good."""
+    order = paid_paypal_order(site=SITE)
+    slip, capture = order["pay_id"], capture_of(order["pay_id"])
+    key = cli("apikey", "issue", "--site", SITE).stdout.strip()
+    status, body, raw, _ = refund(key, order["id"], amount="1.00")
+    assert status == 200 and body["data"]["refund"]["st"] == "OK", raw
+    rid, pp_rid = body["data"]["refund"]["id"], body["data"]["refund"]["provider_refund_id"]
+    n0 = len(inbox(slip))
+    headers, genuine = paypal_webhook("x" + secrets.token_hex(4), "1.00")
+    asked = paypal_asked("/v2/payments/refunds/")
+    for _ in range(3):
+        twin = forged_twin(genuine, refund_event(rid, pp_rid, capture, "1.00", "COMPLETED", slip))
+        assert post_paypal(headers, twin) == 200
+    assert paypal_asked("/v2/payments/refunds/") == asked
+    rows = inbox(slip)[n0:]
+    assert rows == [("duplicate", "unconfirmed: refund %s already OK" % rid)] * 3, rows
+    assert pruned(slip, n0) == "0"
+    assert psql("SELECT st FROM refunds WHERE id = '%s'" % rid) == "OK"
