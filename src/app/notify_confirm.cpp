@@ -19,6 +19,16 @@ namespace {
 // and the approval webhook for the same slip make one capture call between them.
 constexpr std::int64_t kAskPaceS = 2;
 
+// One query of the provider's order per slip per kAskPaceS for "paid" webhooks about a slip
+// already paid, naming another capture than its own (Confirm), across the workers: a CRC32 twin
+// with a made-up capture id was a query each, unpaced, for a slip no answer can settle again.
+// Its own key, so these twins never pace an approval's capture (complete:) or a chargeback's
+// query (reversal:). Not a slip that can still be paid (open, or failed and paid late): each
+// copy there may be the payment's only cue, and is asked about as it always was.
+bool ClaimQuery(db::Connection& c, const store::SlipRow& slip) {
+    return store::CacheClaim(c, "confirm:" + slip.id, kAskPaceS);
+}
+
 // The loser of a return's and a webhook's race for a slip, judged on the slip as it was read
 // before the winner settled it, says so rather than "can no longer take money" or "paced".
 std::optional<NotifyDecision> PaidMeanwhile(db::Connection& c, const store::SlipRow& slip) {
@@ -163,8 +173,31 @@ NotifyDecision Confirm(db::Connection& c, const providers::Provider& p, const No
     // Its own capture told again: nothing to ask.
     if (slip.st == domain::SlipState::kOk && slip.provider_txn_id == ev.event.txn_id)
         return {"duplicate", "slip already paid by " + ev.event.txn_id, A::kAccepted};
+    // Another capture of a paid slip, while the provider's order was asked about the slip a moment
+    // ago: a PayPal order takes one capture, and that answer showed the one it has, so there is
+    // nothing a resend could record (unlike a paced approval or reversal, not answered as an error
+    // to be sent again). Counted as paced; nothing asked, it goes with the unverified rows.
+    if (slip.st == domain::SlipState::kOk && !ClaimQuery(c, slip)) {
+        NotifyDecision d{"duplicate",
+                         "slip already paid by " + slip.provider_txn_id.value_or("") + " (notified capture " +
+                             ev.event.txn_id + "; the provider's order was asked less than " +
+                             std::to_string(kAskPaceS) + " s ago)",
+                         A::kAccepted};
+        d.paced = true;
+        return d;
+    }
     providers::QueryResult q = providers::MeteredConfirmPaid(p, *ev.merchant, slip.id, slip.provider_ref);
     using S = providers::QueryResult::State;
+    // A slip paid with the capture the provider's order still shows, notified with another: the
+    // answer bears out nothing the settled row does not hold, and not what the message claims.
+    // A twin of any genuine transmission, naming a made-up capture, makes it: the decision rests
+    // on our row (unconfirmed: MarkForRetention), never kept for good as a duplicate "confirmed
+    // by query" was.
+    if (q.state == S::kPaid && slip.st == domain::SlipState::kOk && slip.provider_txn_id == q.txn_id)
+        return {"duplicate",
+                "slip already paid by " + q.txn_id + ", as the provider's order says (notified capture " +
+                    ev.event.txn_id + ")",
+                A::kAccepted};
     if (q.state == S::kPaid) {
         const std::string what = q.txn_id == ev.event.txn_id ? "confirmed by query"
                                                              : "confirmed by query (capture " + q.txn_id +

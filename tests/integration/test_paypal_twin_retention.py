@@ -4,7 +4,12 @@ that is not a payment naming a paid slip, an approval of a slip that takes no mo
 naming no slip of ours (review s29-diff L1: each was kept for good under notify.keep_days' default,
 one genuine transmission making any number of them). The slips' own records stay.
 
-A finished refund told again asks PayPal nothing: its row is `unconfirmed: ` too."""
+Twins that do make orderpay ask PayPal, capture events naming a paid slip and another capture,
+share one pace per slip, as reversals and approvals do: ten at once make at most a couple of
+queries of PayPal's order, and the paced ones are counted paced and acknowledged (a PayPal order
+takes one capture, and the query a moment before showed it). A paid slip's own capture still shown by PayPal's order, against a
+twin's made-up one, is no confirmation of the twin: that row is `unconfirmed: ` too, as is a
+finished refund told again, which asks PayPal nothing."""
 
 import os
 import re
@@ -97,6 +102,43 @@ def pruned(slip, since, days=8):
     psql("UPDATE notifications SET ct = ct - interval '%d days' WHERE id IN (%s)" % (days, ",".join(ids)))
     cli("inbox", "prune", "--rejected-older-than", "7d")
     return psql("SELECT count(*) FROM notifications WHERE id IN (%s)" % ",".join(ids))
+
+
+def test_ten_capture_twins_naming_a_paid_slip_and_another_capture_make_at_most_two_queries_and_go():
+    """Each was a query of PayPal's order, unpaced, and its `confirmed by query (capture A,
+    notified B) ... duplicate` row kept for good: PayPal's order showing the slip's own capture
+    bears out nothing the settled row does not, and nothing the twin claims."""
+    order = paid_paypal_order(site=SITE)
+    slip, value = order["pay_id"], "%.2f" % order["fee"]
+    ours = capture_of(slip)
+    pp = psql("SELECT provider_ref FROM pay_slips WHERE id = '%s'" % slip)
+    n0 = len(inbox(slip))
+    headers, genuine = paypal_webhook("x" + secrets.token_hex(4), "1.00")  # any genuine transmission
+    bodies = [forged_twin(genuine, capture_event(slip, "PAYMENT.CAPTURE.COMPLETED", value, "COMPLETED"))
+              for _ in range(10)]
+    asked, before = paypal_asked("/v2/checkout/orders/" + pp), scrape()
+    answers = burst(headers, bodies)
+    after = scrape()
+    assert paypal_asked("/v2/checkout/orders/" + pp) - asked <= 2, answers
+    rows = inbox(slip)[n0:]
+    assert len(rows) == 10, rows
+    # The one that asked (two if the burst straddles the pace) found PayPal's order showing the
+    # slip's own capture; the rest were paced. All acknowledged: a PayPal order takes one capture,
+    # so nothing a resend could record.
+    asked_rows = [r for r in rows if re.fullmatch(
+        r"unconfirmed: slip already paid by %s, as the provider's order says \(notified capture CAP[0-9A-F]{16}\)"
+        % ours, r[1])]
+    paced = [r for r in rows if re.fullmatch(
+        r"unconfirmed: slip already paid by %s \(notified capture CAP[0-9A-F]{16}; the provider's order was "
+        r"asked less than 2 s ago\)" % ours, r[1])]
+    assert len(asked_rows) + len(paced) == 10 and len(paced) >= 8, rows
+    assert {v for v, _ in rows} == {"duplicate"} and answers == [200] * 10, (answers, rows)
+    # Counted as paced, not as errors an operator is alerted to.
+    assert delta(before, after, COUNTED % "paced") == len(paced), (before, after)
+    assert delta(before, after, COUNTED % "error") == 0, (before, after)
+    assert pruned(slip, n0) == "0"
+    assert len(inbox(slip)) == n0 and order_of(order["id"])["or_st"] == "OK"
+    assert capture_of(slip) == ours
 
 
 def test_a_finished_refund_told_again_asks_nothing_and_goes_with_the_unverified_rows():
