@@ -105,8 +105,9 @@ void MarkForRetention(const NotifyEval& ev, bool cue, NotifyDecision& d) {
         return;
     }
     // A webhook from a provider whose word is only a cue, acknowledged on its own word and our
-    // rows, the provider asked nothing (a slip already paid or no longer open, a capture that is no
-    // payment, an event naming no slip of ours, a refund already finished): a CRC32 twin of any
+    // rows, nothing of it confirmed by the provider (a slip already paid or no longer open, one
+    // paid with the capture its order still shows, a capture that is no payment, an event naming
+    // no slip of ours, a refund already finished): a CRC32 twin of any
     // genuine transmission makes it as well as the provider's resend, and neither proves anything
     // the slip's or refund's own record does not. It goes with the unverified rows (UNCONFIRMED_RE;
     // review s28-diff #2, s29-diff L1). What the provider's answer bore out (a settlement, a
