@@ -20,6 +20,16 @@ namespace {
 // and the approval webhook for the same slip make one capture call between them.
 constexpr std::int64_t kAskPaceS = 2;
 
+// One query of the provider's order per slip per kAskPaceS for "paid" webhooks about a slip
+// already paid, naming another capture than its own (Confirm), across the workers: a CRC32 twin
+// with a made-up capture id was a query each, unpaced, for a slip no answer can settle again.
+// Its own key, so these twins never pace an approval's capture (complete:) or a chargeback's
+// query (reversal:). Not a slip that can still be paid (open, or failed and paid late): each
+// copy there may be the payment's only cue, and is asked about as it always was.
+bool ClaimQuery(db::Connection& c, const store::SlipRow& slip) {
+    return store::CacheClaim(c, "confirm:" + slip.id, kAskPaceS);
+}
+
 // The loser of a return's and a webhook's race for a slip, judged on the slip as it was read
 // before the winner settled it, says so rather than "can no longer take money" or "paced".
 std::optional<NotifyDecision> PaidMeanwhile(db::Connection& c, const store::SlipRow& slip) {
@@ -64,8 +74,16 @@ NotifyDecision SettleOnAnswer(db::Connection& c, const providers::Provider& p, c
     NoteQueryRefunded(c, std::string(p.Id()), slip.id, q, paid);
     store::SettleResult r = store::SettleAndDecide(c, std::string(p.Id()), paid, row_id, what + ": ");
     if (row_id.empty()) r.reason = what + ": " + r.reason;
-    return {r.verdict, r.reason, r.verdict == "rejected" ? A::kRefused : A::kAccepted, !row_id.empty(),
-            r.decided};
+    NotifyDecision d{r.verdict, r.reason, r.verdict == "rejected" ? A::kRefused : A::kAccepted,
+                     !row_id.empty(), r.decided};
+    d.confirmed = true;
+    return d;
+}
+
+// A decision on what the provider answered when asked about this message.
+NotifyDecision Confirmed(NotifyDecision d) {
+    d.confirmed = true;
+    return d;
 }
 
 }  // namespace
@@ -88,11 +106,10 @@ NotifyDecision Complete(db::Connection& c, const providers::Provider& p, const N
     if (!slip.Open() || slip.superseded || !store::OrderPayableNow(c, slip.order_id, slip.id)) {
         if (slip.Open())
             if (std::optional<NotifyDecision> d = PaidMeanwhile(c, slip)) return found(*d, "COMPLETED");
-        // Nothing asked: a twin says as much (unverified rows' retention; review s29-diff L1).
-        return found(
-            {"ignored", "unconfirmed: approved, not completed: slip " + slip.id + " can no longer take money",
-             A::kAccepted},
-            "CLOSED");
+        // Nothing asked: a twin says as much (unconfirmed: MarkForRetention; review s29-diff L1).
+        return found({"ignored", "approved, not completed: slip " + slip.id + " can no longer take money",
+                      A::kAccepted},
+                     "CLOSED");
     }
     // A buyer's return is unsigned: anyone holding the PayPal order id may send it as often as
     // they like, and each was a capture call held open in a worker (review s25-attack #1); a
@@ -110,18 +127,18 @@ NotifyDecision Complete(db::Connection& c, const providers::Provider& p, const N
     if (q.state == S::kPaid) return found(SettleOnAnswer(c, p, ev, q, "completed", row_id), "COMPLETED");
     if (q.state == S::kFailed || q.state == S::kClosed) {
         store::FailSlip(c, slip.id, "provider: " + q.message);
-        return found({"ignored", "completion refused: " + q.message, A::kAccepted},
+        return found(Confirmed({"ignored", "completion refused: " + q.message, A::kAccepted}),
                      q.state == S::kFailed ? "FAILED" : "CLOSED");
     }
     if (q.state == S::kPaying)
-        return found({"ignored", "completion pending: " + q.message, A::kAccepted}, "PENDING");
+        return found(Confirmed({"ignored", "completion pending: " + q.message, A::kAccepted}), "PENDING");
     // The provider's plain word that the buyer has not approved (PayPal's 422 ORDER_NOT_APPROVED):
     // nothing is unknown, and nothing for a resend or `inbox replay` to capture again. A return
     // before approval, or a forged approval, ends here (review s27-attack #3).
     if (q.state == S::kNotPaid)
-        return found(
-            {"ignored", "not completed: the buyer has not approved it (" + q.message + ")", A::kAccepted},
-            "NOT_APPROVED");
+        return found(Confirmed({"ignored", "not completed: the buyer has not approved it (" + q.message + ")",
+                                A::kAccepted}),
+                     "NOT_APPROVED");
     return found({"error", "completion outcome unknown: " + q.message, A::kError}, "UNKNOWN");
 }
 
@@ -158,8 +175,31 @@ NotifyDecision Confirm(db::Connection& c, const providers::Provider& p, const No
     // Its own capture told again: nothing to ask.
     if (slip.st == domain::SlipState::kOk && slip.provider_txn_id == ev.event.txn_id)
         return {"duplicate", "slip already paid by " + ev.event.txn_id, A::kAccepted};
+    // Another capture of a paid slip, while the provider's order was asked about the slip a moment
+    // ago: a PayPal order takes one capture, and that answer showed the one it has, so there is
+    // nothing a resend could record (unlike a paced approval or reversal, not answered as an error
+    // to be sent again). Counted as paced; nothing asked, it goes with the unverified rows.
+    if (slip.st == domain::SlipState::kOk && !ClaimQuery(c, slip)) {
+        NotifyDecision d{"duplicate",
+                         "slip already paid by " + slip.provider_txn_id.value_or("") + " (notified capture " +
+                             ev.event.txn_id + "; the provider's order was asked less than " +
+                             std::to_string(kAskPaceS) + " s ago)",
+                         A::kAccepted};
+        d.paced = true;
+        return d;
+    }
     providers::QueryResult q = providers::MeteredConfirmPaid(p, *ev.merchant, slip.id, slip.provider_ref);
     using S = providers::QueryResult::State;
+    // A slip paid with the capture the provider's order still shows, notified with another: the
+    // answer bears out nothing the settled row does not hold, and not what the message claims.
+    // A twin of any genuine transmission, naming a made-up capture, makes it: the decision rests
+    // on our row (unconfirmed: MarkForRetention), never kept for good as a duplicate "confirmed
+    // by query" was.
+    if (q.state == S::kPaid && slip.st == domain::SlipState::kOk && slip.provider_txn_id == q.txn_id)
+        return {"duplicate",
+                "slip already paid by " + q.txn_id + ", as the provider's order says (notified capture " +
+                    ev.event.txn_id + ")",
+                A::kAccepted};
     if (q.state == S::kPaid) {
         const std::string what = q.txn_id == ev.event.txn_id ? "confirmed by query"
                                                              : "confirmed by query (capture " + q.txn_id +
@@ -173,12 +213,12 @@ NotifyDecision Confirm(db::Connection& c, const providers::Provider& p, const No
     // query would fail it.
     if (q.state == S::kFailed || q.state == S::kClosed) {
         const bool failed = slip.Open() && store::FailSlip(c, slip.id, "provider: " + q.message);
-        return {
-            "ignored",
-            "notified paid, but the provider's order says: " + q.message + (failed ? " (slip failed)" : ""),
-            A::kAccepted};
+        return Confirmed(
+            {"ignored",
+             "notified paid, but the provider's order says: " + q.message + (failed ? " (slip failed)" : ""),
+             A::kAccepted});
     }
-    return {"rejected", "notified paid, but the provider's order says: " + q.message, A::kRefused};
+    return Confirmed({"rejected", "notified paid, but the provider's order says: " + q.message, A::kRefused});
 }
 
 // A signed "denied" from such a provider: the slip fails only when the provider's own record
@@ -190,23 +230,24 @@ NotifyDecision ConfirmClosed(db::Connection& c, const providers::Provider& p, co
     const store::SlipRow& slip = *ev.slip;
     // Nothing asked, nothing done: a twin of any genuine transmission says as much, and the slip's
     // own record (its settled row, its failure) is what counts, so the row goes with the
-    // unverified ones (UNCONFIRMED_RE, src/store/sql_text.hpp; review s28-diff #2).
-    if (!slip.Open()) return {"ignored", "unconfirmed: trade closed (slip no longer open)", A::kAccepted};
+    // unverified ones (unconfirmed: MarkForRetention; review s28-diff #2).
+    if (!slip.Open()) return {"ignored", "trade closed (slip no longer open)", A::kAccepted};
     providers::QueryResult q = providers::MeteredConfirmPaid(p, *ev.merchant, slip.id, slip.provider_ref);
     using S = providers::QueryResult::State;
     if (q.state == S::kFailed || q.state == S::kClosed) {
         const bool failed = store::FailSlip(c, slip.id, "provider: " + q.message);
-        return {"ignored",
-                std::string(failed ? "trade closed: slip failed" : "trade closed") +
-                    " (confirmed: " + q.message + ")",
-                A::kAccepted};
+        return Confirmed({"ignored",
+                          std::string(failed ? "trade closed: slip failed" : "trade closed") +
+                              " (confirmed: " + q.message + ")",
+                          A::kAccepted});
     }
     if (q.state == S::kPaid)
         return SettleOnAnswer(c, p, ev, q, "notified " + ev.event.status + ", but paid by query", row_id);
     if (q.state == S::kUnknown)
         return {"error", "notified " + ev.event.status + "; the query to confirm it failed: " + q.message,
                 A::kError};
-    return {"rejected", "notified " + ev.event.status + ", but the provider's order says: " + q.message,
-            A::kRefused};
+    return Confirmed({"rejected",
+                      "notified " + ev.event.status + ", but the provider's order says: " + q.message,
+                      A::kRefused});
 }
 }  // namespace orderpay::app

@@ -27,15 +27,12 @@ NotifyDecision DecideMessage(db::Connection& c, const providers::Provider& p, co
     // and `inbox replay` judge again, and what monitoring counts. It is never acted on.
     if (ev.signature_unchecked) return {"error", ev.reason, A::kError};
     // A provider that sends every event of the account to us (PayPal) also sends other
-    // integrations' events: verified, but about no slip of ours. Acknowledged, not acted on, and
-    // kept only as long as unverified rows when the signature does not bind the message (PayPal's
-    // CRC32: one genuine transmission makes any number of twins naming made-up orders, which
-    // notify.keep_days' default kept for good).
+    // integrations' events: verified, but about no slip of ours. Acknowledged, not acted on (and,
+    // when the signature does not bind the message, unconfirmed: MarkForRetention): PayPal's CRC32
+    // lets one genuine transmission make any number of twins naming made-up orders, which
+    // notify.keep_days' default kept for good.
     if (ev.signature_ok && !ev.slip && ev.notice.may_settle && p.AcknowledgesForeignEvents())
-        return {"ignored",
-                (p.SettlesOnOwnQuery() ? "unconfirmed: " : "") +
-                    std::string("verified, but names no slip of ours: ") + ev.reason,
-                A::kAccepted};
+        return {"ignored", "verified, but names no slip of ours: " + ev.reason, A::kAccepted};
     if (!ev.signature_ok) return {"rejected", unverified + ev.reason, A::kRefused};
     // A provider whose signature does not bind the message (PayPal signs a CRC32 of it) vouches for
     // none of what it claims: anyone holding one genuine transmission can write a twin naming any
@@ -57,7 +54,8 @@ NotifyDecision DecideMessage(db::Connection& c, const providers::Provider& p, co
         // From a provider whose word is only a cue (PayPal: a CRC32 twin of any genuine message
         // verifies), a refund message refused on what it claims, its own record not bearing it
         // out, is a stranger's as likely as the provider's: it goes with the unverified rows, and
-        // its quoted refund id is never a report (review s28b-attack #1).
+        // its quoted refund id is never a report (review s28b-attack #1). (One acknowledged
+        // without asking, a finished refund told again, is unconfirmed: MarkForRetention.)
         if (p.SettlesOnOwnQuery() && d.verdict == "rejected" && !d.written) d.reason = unverified + d.reason;
         return d;
     }
@@ -86,35 +84,43 @@ NotifyDecision DecideMessage(db::Connection& c, const providers::Provider& p, co
         return {"ignored", failed ? "trade closed: slip failed" : "trade closed", A::kAccepted};
     }
     // From a provider whose word is only a cue (PayPal), asked nothing: a twin of any genuine
-    // transmission says as much, so it goes with the unverified rows (review s29-diff L1).
-    return {"ignored", (p.SettlesOnOwnQuery() ? "unconfirmed: not paid: " : "not paid: ") + ev.event.status,
-            A::kAccepted};
+    // transmission says as much (unconfirmed: MarkForRetention; review s29-diff L1).
+    return {"ignored", "not paid: " + ev.event.status, A::kAccepted};
 }
 
 }  // namespace
 
+void MarkForRetention(const NotifyEval& ev, bool cue, NotifyDecision& d) {
+    if (!ev.notice.parsed || d.written) return;
+    const std::string_view reason = d.reason;
+    if (reason.starts_with("unverified: ") || reason.starts_with("unconfirmed: ")) return;
+    // A browser's return is sent by whoever holds its URL, as often as they like: whatever came of
+    // it but a settlement (written with its verdict, where a provider's answer may be a report)
+    // goes with the inbox's unverified rows (RETURN_RE; review s27-attack #2). A return the
+    // provider signed and that is refused on its content (Alipay's, naming another amount) is kept
+    // as any signed refusal is: it may be the only record of that payment, and replaying a
+    // genuine one never fails a check (review s27-diff M1).
+    if (!ev.notice.may_settle) {
+        if (d.verdict != "rejected") d.reason = "return: " + d.reason;
+        return;
+    }
+    // A webhook from a provider whose word is only a cue, acknowledged on its own word and our
+    // rows, nothing of it confirmed by the provider (a slip already paid or no longer open, one
+    // paid with the capture its order still shows, a capture that is no payment, an event naming
+    // no slip of ours, a refund already finished): a CRC32 twin of any
+    // genuine transmission makes it as well as the provider's resend, and neither proves anything
+    // the slip's or refund's own record does not. It goes with the unverified rows (UNCONFIRMED_RE;
+    // review s28-diff #2, s29-diff L1). What the provider's answer bore out (a settlement, a
+    // chargeback, a refund made outside orderpay, a conflict) is confirmed, and kept; a refusal
+    // is `unverified: ` or a signed one's, and an error is judged again.
+    if (cue && !d.confirmed && (d.verdict == "duplicate" || d.verdict == "ignored"))
+        d.reason = "unconfirmed: " + d.reason;
+}
+
 NotifyDecision Decide(db::Connection& c, const providers::Provider& p, const NotifyEval& ev,
                       const std::string& row_id) {
     NotifyDecision d = DecideMessage(c, p, ev, row_id);
-    // A browser's return is sent by whoever holds its URL, as often as they like: whatever came of
-    // it but a settlement (written with its verdict, where a provider's answer may be a report) goes
-    // with the inbox's unverified rows (RETURN_RE, src/store/sql_text.hpp; review s27-attack #2).
-    const std::string_view reason = d.reason;
-    // A return the provider signed and that is refused on its content (Alipay's, naming another
-    // amount) is kept as any signed refusal is: it may be the only record of that payment, and
-    // replaying a genuine one never fails a check (review s27-diff M1).
-    if (ev.notice.parsed && !ev.notice.may_settle && !d.written && d.verdict != "rejected" &&
-        reason.substr(0, 12) != "unverified: ")
-        d.reason = "return: " + d.reason;
-    // A webhook from a provider whose word is only a cue, about a slip already paid, that asked the
-    // provider nothing (a settlement after a capture or query writes its own verdict): a CRC32 twin
-    // of any genuine transmission makes it as well as PayPal's resend, and neither proves anything
-    // the settled row does not. It goes with the unverified rows (UNCONFIRMED_RE,
-    // src/store/sql_text.hpp), not kept as long as settled ones (review s28-diff #2). A refund's
-    // duplicate is its own matter (app/refund_notice).
-    if (ev.notice.parsed && ev.notice.may_settle && p.SettlesOnOwnQuery() && !d.written &&
-        d.verdict == "duplicate" && !ev.event.refund)
-        d.reason = "unconfirmed: " + d.reason;
+    MarkForRetention(ev, p.SettlesOnOwnQuery(), d);
     return d;
 }
 

@@ -104,7 +104,11 @@ NotifyDecision ConfirmReversal(db::Connection& c, const providers::Provider& p, 
     log::Error("slip ", slip.id, " (order ", slip.order_id, "): chargeback: the provider took back capture ",
                capture, " (", record,
                "); the order still counts the payment: do not ship it, settle with the buyer");
-    return {"ignored", "no refund of ours named " + capture + ": chargeback: " + record, A::kAccepted};
+    // The provider's answer bears it out: a report, kept (CHARGEBACK_RE), never marked.
+    NotifyDecision d{"ignored", "no refund of ours named " + capture + ": chargeback: " + record,
+                     A::kAccepted};
+    d.confirmed = true;
+    return d;
 }
 
 }  // namespace orderpay::app

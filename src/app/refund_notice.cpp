@@ -15,9 +15,10 @@ namespace {
 // does not know, is refused; one we could not check is answered kError, so it is sent again.
 std::optional<NotifyDecision> ConfirmOrRefuse(const providers::Provider& p, const NotifyEval& ev,
                                               const providers::RefundParams& params,
-                                              providers::RefundResult& q) {
+                                              providers::RefundResult& q, bool& asked) {
     using A = providers::NotifyAnswer;
     const std::string named = params.provider_refund_id.empty() ? "(none)" : params.provider_refund_id;
+    asked = true;
     try {
         q = providers::MeteredConfirmRefund(p, *ev.merchant, params);
     } catch (const std::exception& e) {
@@ -50,9 +51,8 @@ std::optional<NotifyDecision> RecordedByQuery(db::Connection& c, const NotifyEva
     return std::nullopt;
 }
 
-}  // namespace
-
-NotifyDecision DecideRefundNotice(db::Connection& c, const providers::Provider& p, const NotifyEval& ev) {
+// DecideRefundNotice's judgement; `asked` says whether the provider was asked about the refund.
+NotifyDecision Judge(db::Connection& c, const providers::Provider& p, const NotifyEval& ev, bool& asked) {
     using A = providers::NotifyAnswer;
     using S = providers::RefundResult::State;
     const providers::PaidEvent::Refund& rf = *ev.event.refund;
@@ -84,7 +84,7 @@ NotifyDecision DecideRefundNotice(db::Connection& c, const providers::Provider& 
         params.txn_id = ev.slip->provider_txn_id.value_or("");
         params.currency = ev.slip->currency;
         params.provider_refund_id = rf.provider_refund_id;
-        if (std::optional<NotifyDecision> d = ConfirmOrRefuse(p, ev, params, q)) return *d;
+        if (std::optional<NotifyDecision> d = ConfirmOrRefuse(p, ev, params, q, asked)) return *d;
         // The provider's record may name a refund of ours the message left out (one whose answer
         // never reached us): that refund, not an outside one (review s22 M1).
         r = q.refund_no.empty() ? std::nullopt : store::FindRefund(c, q.refund_no);
@@ -136,7 +136,7 @@ NotifyDecision DecideRefundNotice(db::Connection& c, const providers::Provider& 
         // Asked by the id the refund already has, when an answer gave it one.
         providers::RefundParams params = ParamsOf(*r);
         if (params.provider_refund_id.empty() || other_id) params.provider_refund_id = rf.provider_refund_id;
-        if (std::optional<NotifyDecision> d = ConfirmOrRefuse(p, ev, params, q)) return *d;
+        if (std::optional<NotifyDecision> d = ConfirmOrRefuse(p, ev, params, q, asked)) return *d;
         if (other_id) {
             // The provider confirms it: a refund under our id that is not the one we recorded.
             if (q.state == S::kFailed)
@@ -201,6 +201,20 @@ NotifyDecision DecideRefundNotice(db::Connection& c, const providers::Provider& 
     log::Error("refund ", r->id, ": ", said, " ", word, " but recorded ", domain::ToString(r->st));
     return {"ignored", "conflict: refund " + r->id + " " + said + " " + word + ", recorded otherwise",
             A::kAccepted};
+}
+
+}  // namespace
+
+// From a provider whose word is only a cue, a refund finished already and told so again is
+// acknowledged without asking (review s22 M3): a CRC32 twin makes any number of such rows, and the
+// refund's own row is its record, so the row goes with the unverified ones (unconfirmed:
+// MarkForRetention). What the provider's record of the refund bore out (an outside refund, a
+// conflict, a finish) is confirmed and kept.
+NotifyDecision DecideRefundNotice(db::Connection& c, const providers::Provider& p, const NotifyEval& ev) {
+    bool asked = false;
+    NotifyDecision d = Judge(c, p, ev, asked);
+    d.confirmed = asked;
+    return d;
 }
 
 }  // namespace orderpay::app

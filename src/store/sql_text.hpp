@@ -44,12 +44,14 @@
 // A browser's return (Alipay's GET return, PayPal's return and cancel), whatever came of it but a
 // settlement: anyone may send or replay one, and it is never a provider's report (app::Decide).
 #define RETURN_RE "'^return: '"
-// A webhook whose provider call was paced (app/notify_confirm.cpp: another message for the slip
-// asked a moment before): nothing was done on its word, and a CRC32 twin makes any number of them.
+// A webhook whose provider call was paced (app/notify_confirm.cpp, app/notify_reversal.cpp:
+// another message for the slip asked a moment before): nothing was done on its word, and a CRC32
+// twin makes any number of them.
 #define PACED_RE "'^paced: '"
-// A webhook from a provider whose word is only a cue (PayPal), about a slip already paid or no
-// longer open, on which nothing was asked or done (app::Decide, app/notify_confirm.cpp): a CRC32
-// twin makes any number of them, and the slip's own record is what counts (review s28-diff #2).
+// A webhook from a provider whose word is only a cue (PayPal) acknowledged on its own word and our
+// rows, its provider's answer confirming nothing (app::MarkForRetention: a slip already paid or no
+// longer open, a refund already finished, no slip of ours, no payment): a CRC32 twin makes any
+// number of them, and the slip's or refund's own record is what counts (review s28-diff #2).
 #define UNCONFIRMED_RE "'^unconfirmed: '"
 // A stored notification that is such a report, or a refund conflict: the inbox keeps it whatever
 // its age (store::PruneNotifications), since it is the only record of money in doubt.

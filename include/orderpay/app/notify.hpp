@@ -59,7 +59,20 @@ struct NotifyDecision {
     // before): counted apart in the metrics, not as the verdict (a twin storm of them is no error
     // of ours, review s28-diff #4).
     bool paced = false;
+    // The decision records what the provider answered when orderpay asked it about this message
+    // (a capture, a query of its order or refund). One that asked nothing (or whose answer only
+    // repeated the settled row) rests on the message and our own rows alone, and from a provider
+    // whose word is only a cue, a twin makes any number of it (MarkForRetention).
+    bool confirmed = false;
 };
+
+/// The inbox's retention marks on a decision (pure; Decide's last step): a browser's return
+/// whatever came of it but a settlement or a refusal is `return: ` (RETURN_RE), and a webhook
+/// from a provider whose word is only a cue (`cue`: SettlesOnOwnQuery, PayPal) that was
+/// acknowledged (duplicate, ignored) with nothing written and nothing confirmed is
+/// `unconfirmed: ` (UNCONFIRMED_RE): both go with the unverified rows (src/store/sql_text.hpp).
+/// A settlement, a confirmed decision and a reason already marked are left as they are.
+void MarkForRetention(const NotifyEval& ev, bool cue, NotifyDecision& d);
 
 /// Applies an evaluated notification: settles a verified payment, completes an approved one at
 /// the provider (live slips only), fails a slip the provider closed, acknowledges other
