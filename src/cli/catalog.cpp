@@ -1,7 +1,9 @@
 // CLI commands for the shop's setup: account stores, sites, accounts, tickets, merchants and
 // sellers (products: products.cpp). Everything here is an upsert, so setup scripts can be re-run.
 #include <cctype>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 
 #include "orderpay/cli/cli.hpp"
@@ -243,12 +245,19 @@ class CliMerchantInput final : public providers::MerchantInput {
     explicit CliMerchantInput(const Args& a) : a_(a) {}
     std::optional<std::string> Flag(const std::string& name) const override { return a_.Flag(name); }
     bool Has(const std::string& name) const override { return a_.Has(name); }
-    std::string Secret(const std::string& flag) const override { return ReadSecret(a_.Need(flag)); }
+    std::string Secret(const std::string& flag) const override {
+        const std::string file = a_.Need(flag);  // absent: a usage error
+        try {
+            return ReadSecret(file);
+        } catch (const Refusal& e) {  // a file that is not there, or empty: which flag named it
+            throw Refusal("--" + flag + ": " + e.what());
+        }
+    }
     std::optional<std::string> Path(const std::string& flag) const override {
         std::optional<std::string> v = a_.Flag(flag);
         if (!v) return std::nullopt;
         char* abs = realpath(v->c_str(), nullptr);
-        if (!abs) throw UsageError("--" + flag + ": cannot resolve " + *v);
+        if (!abs) throw Refusal("--" + flag + ": cannot read " + *v + ": " + std::strerror(errno));
         std::string path(abs);
         std::free(abs);
         return path;
@@ -272,7 +281,9 @@ int MerchantCmd(Env& env, const Args& a) {
             providers::Merchant m = p->MakeMerchant(id, CliMerchantInput(a));
             RefuseUnread(a, "merchant add --provider " + provider);  // a flag the provider did not read
             store::UpsertMerchant(env.db, m);
-        } catch (const providers::MerchantError& e) {
+        } catch (const providers::MerchantRefusal& e) {  // the files say no: one line, exit 1
+            throw Refusal(e.what());
+        } catch (const providers::MerchantError& e) {  // a flag missing, or two that go together
             throw UsageError(std::string(e.what()) + "\n" + std::string(p->MerchantUsage()));
         }
         return 0;
