@@ -135,7 +135,19 @@ int SiteCmd(Env& env, const Args& a) {
         NeedStore(env, a.Flag("store"));
         const store::SiteUpdate u = store::UpdateSite(env.db, a.pos[2], a.Flag("name"), a.Flag("store"),
                                                       currency, minutes, ReturnUrl(a.Flag("return-url")));
-        if (u.updated) return 0;
+        if (u.updated) {
+            // Products re-added in the new currency were kept off sale until now: nothing puts
+            // them back on sale by itself (a product the operator withdrew looks the same).
+            if (u.off_sale) {
+                const std::string first = u.off_sale_ids.substr(0, u.off_sale_ids.find(' '));
+                std::cerr << "orderpay: note: " << u.off_sale << " product" << (u.off_sale == 1 ? "" : "s")
+                          << " priced in " << *currency << (u.off_sale == 1 ? " is" : " are") << " off sale ("
+                          << u.off_sale_ids << (u.off_sale > 5 ? " ..." : "")
+                          << "): put each on sale with orderpay product enable ID --site " << a.pos[2]
+                          << " (e.g. orderpay product enable " << first << " --site " << a.pos[2] << ")\n";
+            }
+            return 0;
+        }
         if (!u.found) {
             std::cerr << "orderpay: no such site " << a.pos[2] << '\n';
             return 1;
@@ -150,6 +162,7 @@ int SiteCmd(Env& env, const Args& a) {
                   << "); nothing changed. An order is charged in its products' currency: first "
                   << "re-add each in " << *currency << " (orderpay product add " << example_id << " --site "
                   << site << " --title T --price P --currency " << *currency
+                  << ": it waits off sale until the site sells in " << *currency
                   << "), or withdraw it (orderpay product disable " << example_id << " --site " << site
                   << ")\n";
         return 1;

@@ -61,7 +61,14 @@ int Add(Env& env, const Args& a) {
     }
     const store::ProductUpserted done = store::UpsertProduct(env.db, p);
     if (done.price_was) SayPrice(p.id, *done.price_was, done.currency_was, p.price, p.currency);
-    if (!done.active)
+    // Priced in another currency than the site's: kept off sale, as a buy would charge in it
+    // (review s28b-attack #4). How a site moves to another currency, so not refused.
+    if (p.currency != done.site_currency)
+        std::cerr << "orderpay: note: product " << p.id << " is priced in " << p.currency << ", but site "
+                  << site << " sells in " << done.site_currency << ": it is off sale until the site sells in "
+                  << p.currency << " (orderpay site set " << site << " --currency " << p.currency
+                  << ", then orderpay product enable " << p.id << " --site " << site << ")\n";
+    else if (!done.active)
         std::cerr << "orderpay: note: product " << p.id << " is disabled, and stays so: sell it again with "
                   << "orderpay product enable " << p.id << " --site " << site << '\n';
     return 0;
