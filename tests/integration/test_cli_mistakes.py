@@ -188,3 +188,27 @@ def test_a_file_that_cannot_be_read_or_used_is_refused_in_one_line(tmp_path):
                  (*zfb, "--app-private-key-file", keys["rsa"]), (*pp,), (*verify,)):
         res = cli(*argv, check=False)
         assert res.returncode == 2 and "usage: orderpay" in res.stderr and res.stdout == "", (argv, res)
+
+
+def test_a_currency_only_the_database_names_is_a_refusal():
+    """A site or product whose currency orderpay does not price (a row psql wrote: the schema
+    takes any three capitals) made `product add` without --currency and `product set --price` a
+    usage error, "unsupported currency", as if the command had named it."""
+    site = "mist-cur-" + uuid.uuid4().hex[:6]
+    cli("site", "add", site, "--store", "demo-users")
+    try:
+        cli("product", "add", "p1", "--site", site, "--title", "P1", "--price", "1")
+        psql("UPDATE products SET currency = 'XYZ' WHERE site_id = '%s'" % site)
+        assert refused("product", "set", "p1", "--site", site, "--price", "2") == \
+            "orderpay: product p1 is priced in XYZ, which orderpay does not price: re-add it with --currency\n"
+        psql("UPDATE sites SET currency = 'XYZ' WHERE id = '%s'" % site)
+        assert refused("product", "add", "p2", "--site", site, "--title", "P2", "--price", "1") == \
+            "orderpay: site %s sells in XYZ, which orderpay does not price: give --currency\n" % site
+        assert psql("SELECT string_agg(id || price, ',') FROM products WHERE site_id = '%s'" % site) == "p1100"
+        # Named on the command line, it is the command's mistake: a usage error.
+        res = cli("product", "add", "p2", "--site", site, "--title", "P2", "--price", "1", "--currency", "XYZ",
+                  check=False)
+        assert res.returncode == 2 and "unsupported currency XYZ" in res.stderr, res
+    finally:
+        psql("DELETE FROM products WHERE site_id = '%s'" % site)
+        psql("DELETE FROM sites WHERE id = '%s'" % site)
