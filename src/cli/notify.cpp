@@ -148,11 +148,19 @@ int Notify(Env& env, const Args& a) {
                                     : ev.reason)
                   << '\n';
     }
-    // The endpoint never sees a newline a text editor adds to a body pasted into a file: said, as
-    // the one difference verify makes no guess about.
-    if (!ev.signature_ok && !raw.body.empty() && raw.body.back() == '\n')
-        std::cerr << "notify verify: the body ends in a newline, which is verified as part of it (as the "
-                     "endpoint would): if it was not in the message as sent, remove it\n";
+    // A text editor adds a last newline to a body pasted into a file, which the message as sent
+    // did not have: the verdict stays the one for the bytes given, and stderr says when the body
+    // without it would pass (judged again, as read-only as the first time).
+    if (!ev.signature_ok && !raw.body.empty() && raw.body.back() == '\n') {
+        providers::RawNotification trimmed = raw;
+        while (!trimmed.body.empty() && (trimmed.body.back() == '\n' || trimmed.body.back() == '\r'))
+            trimmed.body.pop_back();
+        if (app::EvaluateNotification(env.db, *p, site.empty() && ev.slip ? ev.slip->site_id : site, trimmed)
+                .signature_ok)
+            std::cerr << "notify verify: the body ends in a newline, which is verified as part of it (as the "
+                         "endpoint would); without it the signature is valid: if the message as sent had "
+                         "none, remove it (an editor adds one; printf '%s' writes none)\n";
+    }
     return ev.signature_ok ? 0 : 1;
 }
 

@@ -117,6 +117,18 @@ def _verify_exact(body, headers, *flags):
     return [(r.returncode, json.loads(r.stdout)) for r in (by_file, by_pipe)]
 
 
+def _headers_file(tmp_path, headers):
+    f = tmp_path / "headers"
+    f.write_text("".join("%s: %s\r\n" % kv for kv in headers.items()))
+    return f
+
+
+def _body_file(tmp_path, body):
+    f = tmp_path / "body"
+    f.write_bytes(body)
+    return f
+
+
 def test_a_genuine_body_ending_in_a_newline_verifies_as_sent(tmp_path):
     """WeChat v3 and PayPal sign the body's exact bytes: notify verify dropped its trailing
     newlines, so a genuine notification whose body ends in one (the live endpoint settles it)
@@ -140,6 +152,14 @@ def test_a_genuine_body_ending_in_a_newline_verifies_as_sent(tmp_path):
         # Exact both ways: the newline is signed, so the body without it is another message.
         rc, out = _verify_exact(body[:-len(ending)], headers, "--provider", "wx")[0]
         assert rc == 1 and not out["signature_ok"], out
+    # Signed without one, given with one (an editor's): refused as the endpoint would, and stderr
+    # says the body without it verifies. A forgery ending in a newline gets no such word.
+    bare = envelope(seal(plain3(order["pay_id"])))
+    for signed, hint in ((bare, True), (bare.replace(b'"summary":"x"', b'"summary":"y"'), False)):
+        res = cli("notify", "verify", "--provider", "wx", "--headers", _headers_file(tmp_path, sign3(signed)),
+                  "--body", _body_file(tmp_path, bare + b"\n"), check=False)
+        assert res.returncode == 1 and "FAIL signature" in res.stdout, res
+        assert ("without it the signature is valid" in res.stderr) == hint, res.stderr
     st, _, raw, _ = post3(headers, body)  # the endpoint settles it: it is genuine
     assert st == 204 and state3(order["id"])["or_st"] == "OK", raw
     row = psql("SELECT id FROM notifications WHERE slip_id = '%s' AND verdict = 'settled'" % order["pay_id"])
