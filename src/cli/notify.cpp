@@ -9,6 +9,7 @@
 #include "orderpay/app/context.hpp"
 #include "orderpay/cli/cli.hpp"
 #include "orderpay/http/reply.hpp"
+#include "orderpay/store/admin.hpp"
 #include "orderpay/store/settle.hpp"
 
 namespace orderpay::cli {
@@ -107,6 +108,8 @@ int Notify(Env& env, const Args& a) {
         raw.body.clear();
     }
     std::string site = a.Flag("site").value_or("");
+    // As every command given a site: a mistyped one is named, not judged as a site with no merchant.
+    if (!site.empty() && !store::SiteCurrency(env.db, site)) throw Refusal("no such site " + site);
     app::NotifyEval ev = app::EvaluateNotification(env.db, *p, site, raw);
     // Without --site, judge it as the site of the slip it names would (a second, identical pass).
     if (site.empty() && ev.slip) ev = app::EvaluateNotification(env.db, *p, ev.slip->site_id, raw);

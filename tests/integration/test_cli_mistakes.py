@@ -85,6 +85,7 @@ def test_what_the_data_refuses_is_one_line_and_a_mistake_in_the_command_is_a_usa
             (("seller", "set", "--site", site, "--prefix", "wx", "--merchant", STACK["DEMO_ZFB_MERCHANT"]),
              "merchant %s is a zfb merchant, not wx" % STACK["DEMO_ZFB_MERCHANT"]),
             (("refund", "finish", nope, "ok", "--note", "seen"), None),
+            (("notify", "verify", "--site", nope, "--provider", "wx", "--body", "/dev/null"), "no such site " + nope),
         ]
         for argv, says in refusals:
             res = cli(*argv, check=False)
