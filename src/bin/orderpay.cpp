@@ -32,7 +32,8 @@ constexpr const char* kUsage = R"(usage: orderpay [--config FILE] COMMAND ...
                                             (expire runs it with ticket.keep_ended_days)
   product add ID --site SITE --title T --price 12.50 [--currency C] [--stock N|unlimited] | product list [--site S]
                                             (again: a new title and price; the count only with --stock;
-                                            a disabled product stays disabled)
+                                            a disabled product stays disabled; one priced in another
+                                            currency than the site's is added, or kept, off sale)
   product set ID --site SITE [--stock N|+N|-N|unlimited] [--price P] [--title T]
                                             (only what is given; +N/-N adds to or takes from what is
                                             left; says each price change in major units)
@@ -51,7 +52,7 @@ constexpr const char* kUsage = R"(usage: orderpay [--config FILE] COMMAND ...
   order show ID | order list [--site S] [--state ST] [--limit N]
   order ship ID [--site S] | order done ID [--site S]   goods shipped (OK -> SP), done (SP -> DN)
   expire [--limit N]                        fail unpaid orders past expiry, give stock back; prune the
-                                            inbox and ended tickets
+                                            inbox and ended tickets, and say how many of each
   reconcile [--limit N] [--min-age 60]      query waiting and failed slips and unfinished refunds; list what needs attention
   refund ORDER [--amount X] --reason R [--key K] [--despite-conflict]
                                             refund a paid order (all that is left without --amount)

@@ -1,11 +1,12 @@
 // Command-line parsing and secret reading for the operator CLI.
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
-#include <fstream>
-#include <iostream>
-#include <iterator>
+#include <cstring>
+#include <memory>
 
 #include "orderpay/cli/cli.hpp"
+#include "orderpay/core/c_handles.hpp"
 
 namespace orderpay::cli {
 
@@ -98,18 +99,31 @@ Args Parse(int argc, char** argv, int start) {
     return a;
 }
 
+// A file the operator names (a captured notification, a key) is read whole, as bytes: nothing
+// stripped, as `inbox show --body-only` writes a body exactly and a signature binds every byte.
+// One that cannot be read is the data saying no (exit 1, one line), not a mistyped command.
 std::string ReadInput(const std::string& file) {
-    if (file == "-")
-        return std::string(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
-    std::ifstream in(file, std::ios::binary);
-    if (!in) throw UsageError("cannot read " + file);
-    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    std::FILE* f = file == "-" ? stdin : std::fopen(file.c_str(), "rb");
+    const std::string name = file == "-" ? "stdin" : file;
+    if (!f) throw Refusal("cannot read " + name + ": " + std::strerror(errno));
+    const std::unique_ptr<std::FILE, CDeleter<std::fclose>> own(file == "-" ? nullptr : f);  // never stdin
+    std::string out;
+    char buf[65536];
+    std::size_t n = 0;
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) {
+        out.append(buf, n);
+        if (out.size() > kMaxInputBytes)
+            throw Refusal("cannot read " + name + ": larger than " + std::to_string(kMaxInputBytes >> 20) +
+                          " MiB");
+    }
+    if (std::ferror(f)) throw Refusal("cannot read " + name + ": " + std::strerror(errno));
+    return out;
 }
 
 std::string ReadSecret(const std::string& file) {
     std::string s = ReadInput(file);
     while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
-    if (s.empty()) throw UsageError("the key is empty");
+    if (s.empty()) throw Refusal((file == "-" ? "stdin" : file) + " is empty");
     return s;
 }
 

@@ -1,7 +1,9 @@
 // CLI commands for the shop's setup: account stores, sites, accounts, tickets, merchants and
 // sellers (products: products.cpp). Everything here is an upsert, so setup scripts can be re-run.
 #include <cctype>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 
 #include "orderpay/cli/cli.hpp"
@@ -133,7 +135,19 @@ int SiteCmd(Env& env, const Args& a) {
         NeedStore(env, a.Flag("store"));
         const store::SiteUpdate u = store::UpdateSite(env.db, a.pos[2], a.Flag("name"), a.Flag("store"),
                                                       currency, minutes, ReturnUrl(a.Flag("return-url")));
-        if (u.updated) return 0;
+        if (u.updated) {
+            // Products re-added in the new currency were kept off sale until now: nothing puts
+            // them back on sale by itself (a product the operator withdrew looks the same).
+            if (u.off_sale) {
+                const std::string first = u.off_sale_ids.substr(0, u.off_sale_ids.find(' '));
+                std::cerr << "orderpay: note: " << u.off_sale << " product" << (u.off_sale == 1 ? "" : "s")
+                          << " priced in " << *currency << (u.off_sale == 1 ? " is" : " are") << " off sale ("
+                          << u.off_sale_ids << (u.off_sale > 5 ? " ..." : "")
+                          << "): put each on sale with orderpay product enable ID --site " << a.pos[2]
+                          << " (e.g. orderpay product enable " << first << " --site " << a.pos[2] << ")\n";
+            }
+            return 0;
+        }
         if (!u.found) {
             std::cerr << "orderpay: no such site " << a.pos[2] << '\n';
             return 1;
@@ -148,6 +162,7 @@ int SiteCmd(Env& env, const Args& a) {
                   << "); nothing changed. An order is charged in its products' currency: first "
                   << "re-add each in " << *currency << " (orderpay product add " << example_id << " --site "
                   << site << " --title T --price P --currency " << *currency
+                  << ": it waits off sale until the site sells in " << *currency
                   << "), or withdraw it (orderpay product disable " << example_id << " --site " << site
                   << ")\n";
         return 1;
@@ -243,12 +258,19 @@ class CliMerchantInput final : public providers::MerchantInput {
     explicit CliMerchantInput(const Args& a) : a_(a) {}
     std::optional<std::string> Flag(const std::string& name) const override { return a_.Flag(name); }
     bool Has(const std::string& name) const override { return a_.Has(name); }
-    std::string Secret(const std::string& flag) const override { return ReadSecret(a_.Need(flag)); }
+    std::string Secret(const std::string& flag) const override {
+        const std::string file = a_.Need(flag);  // absent: a usage error
+        try {
+            return ReadSecret(file);
+        } catch (const Refusal& e) {  // a file that is not there, or empty: which flag named it
+            throw Refusal("--" + flag + ": " + e.what());
+        }
+    }
     std::optional<std::string> Path(const std::string& flag) const override {
         std::optional<std::string> v = a_.Flag(flag);
         if (!v) return std::nullopt;
         char* abs = realpath(v->c_str(), nullptr);
-        if (!abs) throw UsageError("--" + flag + ": cannot resolve " + *v);
+        if (!abs) throw Refusal("--" + flag + ": cannot read " + *v + ": " + std::strerror(errno));
         std::string path(abs);
         std::free(abs);
         return path;
@@ -272,7 +294,9 @@ int MerchantCmd(Env& env, const Args& a) {
             providers::Merchant m = p->MakeMerchant(id, CliMerchantInput(a));
             RefuseUnread(a, "merchant add --provider " + provider);  // a flag the provider did not read
             store::UpsertMerchant(env.db, m);
-        } catch (const providers::MerchantError& e) {
+        } catch (const providers::MerchantRefusal& e) {  // the files say no: one line, exit 1
+            throw Refusal(e.what());
+        } catch (const providers::MerchantError& e) {  // a flag missing, or two that go together
             throw UsageError(std::string(e.what()) + "\n" + std::string(p->MerchantUsage()));
         }
         return 0;

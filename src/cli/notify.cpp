@@ -9,6 +9,7 @@
 #include "orderpay/app/context.hpp"
 #include "orderpay/cli/cli.hpp"
 #include "orderpay/http/reply.hpp"
+#include "orderpay/store/admin.hpp"
 #include "orderpay/store/settle.hpp"
 
 namespace orderpay::cli {
@@ -81,8 +82,10 @@ int Notify(Env& env, const Args& a) {
     app::Context ctx(app::Settings::From(env.cfg), env.db);
     providers::RawNotification raw;
     raw.method = "POST";
+    // The bytes exactly: WeChat v3 and PayPal sign the whole body, a last newline too, and
+    // `inbox show --body-only` writes a stored one as it came. Dropping trailing newlines failed a
+    // genuine notification whose body ends in one.
     raw.body = ReadInput(a.Need("body"));
-    while (!raw.body.empty() && (raw.body.back() == '\n' || raw.body.back() == '\r')) raw.body.pop_back();
     std::string id = a.Flag("provider").value_or("");
     if (id.empty()) id = DetectProvider(raw.body);
     providers::Provider* p = ctx.ProviderFor(id);
@@ -99,9 +102,14 @@ int Notify(Env& env, const Args& a) {
         raw.body.find('?') != std::string::npos && p->AcceptsMethod("GET")) {
         raw.method = "GET";
         raw.query = raw.body.substr(raw.body.find('?') + 1);
+        // A URL holds no line break: one after it is the file's (an editor's, echo's) end.
+        while (!raw.query.empty() && (raw.query.back() == '\n' || raw.query.back() == '\r'))
+            raw.query.pop_back();
         raw.body.clear();
     }
     std::string site = a.Flag("site").value_or("");
+    // As every command given a site: a mistyped one is named, not judged as a site with no merchant.
+    if (!site.empty() && !store::SiteCurrency(env.db, site)) throw Refusal("no such site " + site);
     app::NotifyEval ev = app::EvaluateNotification(env.db, *p, site, raw);
     // Without --site, judge it as the site of the slip it names would (a second, identical pass).
     if (site.empty() && ev.slip) ev = app::EvaluateNotification(env.db, *p, ev.slip->site_id, raw);
@@ -142,6 +150,19 @@ int Notify(Env& env, const Args& a) {
                                           "(the message alone settles nothing)"
                                     : ev.reason)
                   << '\n';
+    }
+    // A text editor adds a last newline to a body pasted into a file, which the message as sent
+    // did not have: the verdict stays the one for the bytes given, and stderr says when the body
+    // without it would pass (judged again, as read-only as the first time).
+    if (!ev.signature_ok && !raw.body.empty() && raw.body.back() == '\n') {
+        providers::RawNotification trimmed = raw;
+        while (!trimmed.body.empty() && (trimmed.body.back() == '\n' || trimmed.body.back() == '\r'))
+            trimmed.body.pop_back();
+        if (app::EvaluateNotification(env.db, *p, site.empty() && ev.slip ? ev.slip->site_id : site, trimmed)
+                .signature_ok)
+            std::cerr << "notify verify: the body ends in a newline, which is verified as part of it (as the "
+                         "endpoint would); without it the signature is valid: if the message as sent had "
+                         "none, remove it (an editor adds one; printf '%s' writes none)\n";
     }
     return ev.signature_ok ? 0 : 1;
 }

@@ -188,12 +188,16 @@ int ExpireCmd(Env& env, const Args& a) {
         log::Warn("expire: provider cache not pruned: ", e.what());
     }
     // Every minute, at most this many of each kind: forgeries stored at nginx's limit for one
-    // address (50 a second) are dropped faster than they come once they are old enough.
+    // address (50 a second) are dropped faster than they come once they are old enough. What each
+    // prune dropped is in the report (nullopt: it failed, and the log says why).
+    std::optional<std::int64_t> unverified, decided, tickets;
     try {
         // Not before `orderpay migrate`: without 021's index every run would read the inbox.
         const InboxPruned p = store::RetentionIndexed(env.db)
                                   ? PruneInbox(env, InboxAges::From(env.cfg), 20000)
                                   : InboxPruned{};
+        unverified = p.unverified;
+        decided = p.decided;
         if (p.unverified || p.decided)
             log::Info("expire: dropped ", p.unverified,
                       " unverified notifications (notify.keep_rejected_days) and ", p.decided,
@@ -207,21 +211,31 @@ int ExpireCmd(Env& env, const Args& a) {
     try {
         // Not before `orderpay migrate`: without 026's index every run would read every ticket.
         const std::optional<std::int64_t> age = KeepEndedTicketsS(env.cfg);
-        if (const std::int64_t n =
-                age && store::EndedTicketsIndexed(env.db) ? store::PruneEndedTickets(env.db, *age, 20000) : 0)
-            log::Info("expire: dropped ", n, " tickets ended over ticket.keep_ended_days ago");
+        tickets =
+            age && store::EndedTicketsIndexed(env.db) ? store::PruneEndedTickets(env.db, *age, 20000) : 0;
+        if (*tickets)
+            log::Info("expire: dropped ", *tickets, " tickets ended over ticket.keep_ended_days ago");
     } catch (const std::exception& e) {
         env.db.ResetTransaction();
         log::Warn("expire: tickets not pruned: ", e.what());
     }
+    const auto number = [](const std::optional<std::int64_t>& n) { return n ? std::to_string(*n) : "null"; };
     if (a.json) {
         std::cout << "{\"expired\":" << expired << ",\"settled\":" << settled << ",\"left\":" << left
-                  << ",\"errors\":" << errors << "}\n";
+                  << ",\"errors\":" << errors << ",\"pruned\":{\"tickets\":" << number(tickets)
+                  << ",\"unverified_notifications\":" << number(unverified)
+                  << ",\"decided_notifications\":" << number(decided) << "}}\n";
     } else {
         std::cout << "expired " << expired << " orders, " << settled << " found paid";
         if (left) std::cout << ", " << left << " left open (their slip could not be closed; see the log)";
         if (errors) std::cout << ", " << errors << " failed (see the log; the next run tries them again)";
-        std::cout << '\n';
+        const auto said = [](const std::optional<std::int64_t>& n, const char* what) {
+            return (n ? std::to_string(*n) : std::string("?")) + " " + what +
+                   (n ? "" : " (failed: see the log)");
+        };
+        std::cout << "\npruned " << said(tickets, "ended tickets") << ", "
+                  << said(unverified, "unverified notifications") << ", "
+                  << said(decided, "decided notifications") << '\n';
     }
     return errors ? 1 : 0;
 }

@@ -50,6 +50,10 @@ int Add(Env& env, const Args& a) {
     std::optional<std::string> site_currency = store::SiteCurrency(env.db, site);
     if (!site_currency) throw Refusal("no such site " + site);  // the data says no: exit 1
     std::string currency = a.Flag("currency").value_or(*site_currency);
+    // The site's currency is the data's word, not the command's (a row psql wrote): exit 1.
+    if (!a.Flag("currency") && !domain::CurrencyExponent(currency))
+        throw Refusal("site " + site + " sells in " + currency +
+                      ", which orderpay does not price: give --currency");
     store::ProductSetup p{a.pos[2],     site, a.Need("title"), Price(a.Need("price"), currency), currency,
                           std::nullopt, false};
     if (std::optional<std::string> stock = a.Flag("stock")) {
@@ -61,7 +65,14 @@ int Add(Env& env, const Args& a) {
     }
     const store::ProductUpserted done = store::UpsertProduct(env.db, p);
     if (done.price_was) SayPrice(p.id, *done.price_was, done.currency_was, p.price, p.currency);
-    if (!done.active)
+    // Priced in another currency than the site's: kept off sale, as a buy would charge in it
+    // (review s28b-attack #4). How a site moves to another currency, so not refused.
+    if (p.currency != done.site_currency)
+        std::cerr << "orderpay: note: product " << p.id << " is priced in " << p.currency << ", but site "
+                  << site << " sells in " << done.site_currency << ": it is off sale until the site sells in "
+                  << p.currency << " (orderpay site set " << site << " --currency " << p.currency
+                  << ", then orderpay product enable " << p.id << " --site " << site << ")\n";
+    else if (!done.active)
         std::cerr << "orderpay: note: product " << p.id << " is disabled, and stays so: sell it again with "
                   << "orderpay product enable " << p.id << " --site " << site << '\n';
     return 0;
@@ -98,6 +109,9 @@ int Set(Env& env, const Args& a) {
     std::optional<std::string> currency = store::ProductCurrency(env.db, p.site, p.id);
     if (!currency) return no_product();
     p.currency = *currency;
+    if (price && !domain::CurrencyExponent(p.currency))  // the row's currency, not the command's
+        throw Refusal("product " + p.id + " is priced in " + p.currency +
+                      ", which orderpay does not price: re-add it with --currency");
     if (price) p.price = Price(*price, p.currency);
     const store::ProductChanged r = store::UpdateProduct(env.db, p);
     using Outcome = store::ProductChanged::Outcome;

@@ -41,6 +41,13 @@ SiteUpdate UpdateSite(db::Connection& c, const std::string& id, const std::optio
     // An order's currency is its products' (review s27-newuser #4): a new currency is refused, in
     // the same statement, while the site sells products priced in another (the site's own currency
     // given again changes nothing, review s27-diff L1). "" clears the return URL.
+    // The row is locked first, as `product add` and `product enable` share it before they write a
+    // product against its currency: the check below then runs on a snapshot taken after any of
+    // them that got there first committed, and any that comes after reads the new currency
+    // (helper-72). Without the lock, its UPDATE waited for them on the row but judged their
+    // products as they were before.
+    db::Tx tx(c);
+    db::Result locked = c.Query("SELECT currency FROM sites WHERE id = $1 FOR NO KEY UPDATE", {id});
     db::Result r = c.Query(
         "UPDATE sites SET name = coalesce($2, name), account_store = coalesce($3, account_store), "
         "currency = coalesce($4, currency), expire_minutes = coalesce($5::int, expire_minutes), "
@@ -51,7 +58,21 @@ SiteUpdate UpdateSite(db::Connection& c, const std::string& id, const std::optio
         {id, name, account_store, currency, minutes, return_url});
     SiteUpdate out;
     out.updated = r.Affected() == 1;
-    if (out.updated) return out;
+    if (out.updated) {
+        // Products re-added in the new currency went off sale (UpsertProduct): name them, as
+        // nothing puts them back on sale but `product enable`.
+        if (currency && locked.Rows() == 1 && locked.Get(0, 0) != *currency) {
+            db::Result off = c.Query(
+                "SELECT count(*), string_agg(id, ' ' ORDER BY id) FILTER (WHERE n <= 5) FROM "
+                "(SELECT id, row_number() OVER (ORDER BY id) AS n FROM products "
+                "WHERE site_id = $1 AND NOT active AND currency = $2) p",
+                {id, *currency});
+            out.off_sale = std::stoll(off.Get(0, 0));
+            out.off_sale_ids = off.GetOpt(0, 1).value_or("");
+        }
+        tx.Commit();
+        return out;
+    }
     db::Result why = c.Query(
         "SELECT (SELECT count(*) FROM products p WHERE p.site_id = s.id AND p.active AND p.currency <> $2), "
         "(SELECT p.id || ' ' || p.currency FROM products p WHERE p.site_id = s.id AND p.active "

@@ -7,10 +7,14 @@
 namespace orderpay::store {
 
 // What a site sells now (pay/products), in id order after the last of the page before: what
-// pay/buy prices an order from, so a shop's pages show what the buyer will be charged.
+// pay/buy prices an order from, so a shop's pages show what the buyer will be charged. Never a
+// product priced in another currency than its site's, as pay/buy never sells one (a database
+// written before `product add` kept such a product off sale may hold one on sale).
 const db::Statement kProductsOnSale{"products_on_sale",
                                     "SELECT id, title, price, currency, stock FROM products "
-                                    "WHERE site_id = $1 AND active AND id > $2 ORDER BY id LIMIT $3"};
+                                    "WHERE site_id = $1 AND active AND id > $2 "
+                                    "AND currency = (SELECT currency FROM sites WHERE id = $1) "
+                                    "ORDER BY id LIMIT $3"};
 
 std::vector<ProductOnSale> ProductsOnSale(db::Connection& c, const std::string& site,
                                           const std::string& after_id, int limit) {

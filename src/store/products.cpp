@@ -2,6 +2,8 @@
 // each once, never on a request path.
 #include "orderpay/store/products.hpp"
 
+#include <stdexcept>
+
 namespace orderpay::store {
 
 namespace {
@@ -23,23 +25,35 @@ ProductUpserted UpsertProduct(db::Connection& c, const ProductSetup& p) {
     // between reading the held sum and writing the total; the price read under the lock is the
     // one this call replaces (said to the operator, review s28-newuser #1).
     db::Tx tx(c);
+    // The site's row first, shared: `site set --currency` locks it before it looks for products
+    // on sale in another currency, so a product is written here either against the currency the
+    // site keeps until this commits, or after the change (helper-72's race: each statement read
+    // the other's row as it was, and a CNY product went on sale on a site just set to USD).
+    ProductUpserted out;
+    db::Result site = c.Query("SELECT currency FROM sites WHERE id = $1 FOR SHARE", {p.site});
+    if (site.Rows() != 1) throw std::runtime_error("no such site " + p.site);
+    out.site_currency = site.Get(0, 0);
     db::Result was = c.Query("SELECT price, currency FROM products WHERE site_id = $1 AND id = $2 FOR UPDATE",
                              {p.site, p.id});
     // An existing product keeps `active` as it keeps its count: a setup script run again must
-    // not put back on sale what the operator withdrew (review s27-newuser #8).
+    // not put back on sale what the operator withdrew (review s27-newuser #8). One priced in
+    // another currency than its site's is off sale, new or not: a buy is charged in its products'
+    // currency (review s28b-attack #4), and re-adding in the next currency is how a site moves.
     db::Result r = c.Query(
-        std::string("INSERT INTO products (id, site_id, title, price, currency, stock, stock_initial) "
-                    "VALUES ($1, $2, $3, $4, $5, $6::bigint, $6::bigint + ") +
+        std::string(
+            "INSERT INTO products (id, site_id, title, price, currency, stock, stock_initial, active) "
+            "VALUES ($1, $2, $3, $4, $5, $6::bigint, $6::bigint + ") +
             kHeld +
-            ") ON CONFLICT (site_id, id) DO UPDATE SET title = EXCLUDED.title, price = EXCLUDED.price, "
-            "currency = EXCLUDED.currency, "
+            ", $5 = $8) ON CONFLICT (site_id, id) DO UPDATE SET title = EXCLUDED.title, price = "
+            "EXCLUDED.price, "
+            "currency = EXCLUDED.currency, active = products.active AND EXCLUDED.active, "
             "stock = CASE WHEN $7::boolean THEN EXCLUDED.stock ELSE products.stock END, "
             "stock_initial = CASE WHEN $7::boolean THEN EXCLUDED.stock_initial ELSE products.stock_initial "
             "END, lm = now() RETURNING active",
         {p.id, p.site, p.title, p.price, p.currency,
-         p.stock ? db::Param(std::to_string(*p.stock)) : db::Param(std::nullopt), p.stock_given});
+         p.stock ? db::Param(std::to_string(*p.stock)) : db::Param(std::nullopt), p.stock_given,
+         out.site_currency});
     tx.Commit();
-    ProductUpserted out;
     out.active = r.Get(0, 0) == "t";
     if (was.Rows() == 1) {
         out.price_was = std::stoll(was.Get(0, 0));
@@ -108,11 +122,15 @@ ProductActivation SetProductActive(db::Connection& c, const std::string& site, c
                                    bool active) {
     // A buy is charged in its products' currency, not the site's: enabling a product priced in
     // another would bring back the mixed catalogue `site set --currency` refuses (review
-    // s28-newuser #6). Checked in the same statement.
+    // s28-newuser #6). Checked in the same statement, under the site's row shared as UpsertProduct
+    // takes it: a currency change committed meanwhile is either seen here or sees this.
+    db::Tx tx(c);
+    if (active) c.Query("SELECT 1 FROM sites WHERE id = $1 FOR SHARE", {site});
     db::Result r = c.Query(
         "UPDATE products p SET active = $3, lm = now() WHERE p.site_id = $1 AND p.id = $2 AND p.active <> $3 "
         "AND (NOT $3 OR p.currency = (SELECT s.currency FROM sites s WHERE s.id = $1)) RETURNING 1",
         {site, id, active});
+    tx.Commit();
     if (r.Rows() == 1) return {ProductActivation::Outcome::kChanged, "", ""};
     db::Result why = c.Query(
         "SELECT p.active = $3, p.currency, s.currency FROM products p JOIN sites s ON s.id = p.site_id "

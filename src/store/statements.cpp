@@ -37,7 +37,8 @@ const db::Statement kMerchantsOfProvider{
 
 // pay/buy's reads in one round trip: site, the ticket's session, the seller for the pay type's
 // prefix, the requested products and the buyer's order under an Idempotency-Key. One row per
-// product found (at least one row); the other columns repeat.
+// product found (at least one row); the other columns repeat. A product priced in another
+// currency than its site's is not for sale (as pay/products does not list it).
 const db::Statement kBuyContext{
     "buy_context",
     "SELECT st.id AS site_id_found, st.name AS site_name, st.account_store, st.currency AS site_currency, "
@@ -55,7 +56,8 @@ const db::Statement kBuyContext{
     "LEFT JOIN merchants m ON m.id = ss.merchant_id "
     "LEFT JOIN orders io ON $5::text IS NOT NULL AND io.site_id = st.id AND io.buyer_store = se.store_id "
     "AND io.buyer_id = se.account_id AND io.idem_key = $5 AND io.ct > now() - interval '24 hours' "
-    "LEFT JOIN products p ON p.site_id = st.id AND p.id = ANY($4::text[]) AND p.active"};
+    "LEFT JOIN products p ON p.site_id = st.id AND p.id = ANY($4::text[]) AND p.active "
+    "AND p.currency = st.currency"};
 
 // Also the row of a product uncounted now (NULL + n stays NULL): the update takes its lock, so a
 // `product add --stock` waits for this give-back before it sums the units orders still hold.

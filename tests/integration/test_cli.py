@@ -52,7 +52,8 @@ def test_merchant_add_checks_provider_and_its_flags(tmp_path):
     key.write_text("tooshort\n")
     res = cli("merchant", "add", "wx-short", "--provider", "wx", "--app-id", "wxa", "--mch-id", "1",
               "--key-file", key, check=False)
-    assert res.returncode == 2 and "32 characters" in res.stderr, res.stderr
+    # The command was right, the key file says no: one line, exit 1 (test_cli_mistakes).
+    assert res.returncode == 1 and "32 characters" in res.stderr and "usage" not in res.stderr, res.stderr
     res = cli("merchant", "add", "wx-noapp", "--provider", "wx", "--mch-id", "1", "--key-file", key, check=False)
     assert res.returncode == 2 and "missing --app-id" in res.stderr, res.stderr
     assert psql("SELECT count(*) FROM merchants WHERE id IN ('wx-short', 'wx-noapp')") == "0"
@@ -395,3 +396,49 @@ def test_text_listings_show_amounts_as_price_and_amount_take_them():
         cli("product", "disable", "cup-" + tag, "--site", site)
         psql("DELETE FROM products WHERE site_id = '%s'" % yen)
         psql("DELETE FROM sites WHERE id = '%s'" % yen)
+
+
+def test_expire_says_what_it_pruned():
+    """Every run of `expire` also drops tickets that ended over ticket.keep_ended_days ago and
+    notifications past notify.keep_rejected_days (never verified) and notify.keep_days (decided),
+    but its report (and --json) said only what it expired: how much it deleted was in the log
+    alone. Both now say it. The first run drops what other tests left old enough, so the second
+    counts exactly the rows written here (ages no other test's rows have)."""
+    import secrets
+    env = {"ORDERPAY_NOTIFY_KEEP_DAYS": "300"}
+    cli("expire", "--limit", "100000", env=env)
+    store = psql("SELECT account_store FROM sites WHERE id = '%s'" % STACK["DEMO_SITE"])
+    acct = "expire-rep-" + secrets.token_hex(4)
+    cli("account", "add", acct, "--store", store)
+    notes = []
+    try:
+        for ended in ("400 days", "401 days", "402 days", "-1 day"):  # three ended, one live
+            psql("INSERT INTO sessions (ticket_hash, store_id, account_id, expires_at, ct) VALUES "
+                 "(decode('%s', 'hex'), '%s', '%s', now() - interval '%s', now() - interval '500 days')"
+                 % (secrets.token_hex(32), store, acct, ended))
+        for verdict, reason in (("rejected", "unverified: signature invalid"),
+                                ("rejected", "unverified: malformed XML"), ("settled", "")):
+            notes += psql("INSERT INTO notifications (provider, site_id, body, verdict, reason, ct, decided_at) "
+                          "VALUES ('wx', '%s', convert_to('x', 'UTF8'), '%s', '%s', now() - interval '400 days', "
+                          "now() - interval '400 days') RETURNING id" % (STACK["DEMO_SITE"], verdict, reason)
+                          ).splitlines()[:1]
+        out = json.loads(cli("expire", "--json", "--limit", "100000", env=env).stdout)
+        assert out["pruned"] == {"tickets": 3, "unverified_notifications": 2, "decided_notifications": 1}, out
+        assert psql("SELECT count(*) FROM sessions WHERE account_id = '%s'" % acct) == "1"
+        assert psql("SELECT count(*) FROM notifications WHERE id IN (%s)" % ",".join(notes)) == "0"
+        text = cli("expire", "--limit", "100000", env=env).stdout.splitlines()
+        assert text[-1] == "pruned 0 ended tickets, 0 unverified notifications, 0 decided notifications", text
+        assert text[0].startswith("expired "), text
+        # Retention off (0 days): nothing is pruned, and the report says 0.
+        off = {"ORDERPAY_NOTIFY_KEEP_DAYS": "0", "ORDERPAY_TICKET_KEEP_ENDED_DAYS": "0",
+               "ORDERPAY_NOTIFY_KEEP_REJECTED_DAYS": "0"}
+        psql("INSERT INTO sessions (ticket_hash, store_id, account_id, expires_at, ct) VALUES "
+             "(decode('%s', 'hex'), '%s', '%s', now() - interval '400 days', now() - interval '500 days')"
+             % (secrets.token_hex(32), store, acct))
+        out = json.loads(cli("expire", "--json", "--limit", "100000", env=off).stdout)
+        assert out["pruned"] == {"tickets": 0, "unverified_notifications": 0, "decided_notifications": 0}, out
+        assert psql("SELECT count(*) FROM sessions WHERE account_id = '%s'" % acct) == "2"
+    finally:
+        psql("DELETE FROM accounts WHERE store_id = '%s' AND id = '%s'" % (store, acct))
+        if notes:
+            psql("DELETE FROM notifications WHERE id IN (%s)" % ",".join(notes))

@@ -85,6 +85,7 @@ def test_what_the_data_refuses_is_one_line_and_a_mistake_in_the_command_is_a_usa
             (("seller", "set", "--site", site, "--prefix", "wx", "--merchant", STACK["DEMO_ZFB_MERCHANT"]),
              "merchant %s is a zfb merchant, not wx" % STACK["DEMO_ZFB_MERCHANT"]),
             (("refund", "finish", nope, "ok", "--note", "seen"), None),
+            (("notify", "verify", "--site", nope, "--provider", "wx", "--body", "/dev/null"), "no such site " + nope),
         ]
         for argv, says in refusals:
             res = cli(*argv, check=False)
@@ -111,3 +112,104 @@ def test_what_the_data_refuses_is_one_line_and_a_mistake_in_the_command_is_a_usa
     finally:
         psql("DELETE FROM accounts WHERE id = '%s'" % acct)
         psql("DELETE FROM account_stores WHERE id IN ('%s', '%s')" % stores)
+
+
+def _pem_keys(tmp_path):
+    """An RSA private key, an EC private key and the EC public key, as PEM files."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+    out = {}
+    rsa_key, ec_key = rsa.generate_private_key(public_exponent=65537, key_size=2048), ec.generate_private_key(
+        ec.SECP256R1())
+    for name, key in (("rsa", rsa_key), ("ec", ec_key)):
+        out[name] = tmp_path / (name + ".pem")
+        out[name].write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                serialization.NoEncryption()))
+    out["ec_pub"] = tmp_path / "ec_pub.pem"
+    out["ec_pub"].write_bytes(ec_key.public_key().public_bytes(serialization.Encoding.PEM,
+                                                               serialization.PublicFormat.SubjectPublicKeyInfo))
+    return {k: str(v) for k, v in out.items()}
+
+
+def test_a_file_that_cannot_be_read_or_used_is_refused_in_one_line(tmp_path):
+    """`cannot read FILE` (notify verify's --body, --headers, --cert-file; merchant add's key
+    files) and a merchant whose key is missing, empty, not PEM or of the wrong kind exited 2 with
+    the 50-line usage after it, as if the command had been mistyped. The command was right and the
+    file says no: one line naming the problem, exit 1, no merchant written."""
+    tag = uuid.uuid4().hex[:6]
+    mid = "mist-m-" + tag
+    keys = _pem_keys(tmp_path)
+    missing, folder = str(tmp_path / "nosuch"), str(tmp_path)
+    files = {"empty": "", "short": "tooshort\n", "notpem": "this is no key\n", "good32": "k" * 32 + "\n",
+             "body": "<xml><out_trade_no>x</out_trade_no></xml>"}
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+        files[name] = str(tmp_path / name)
+    wx = ("merchant", "add", mid, "--provider", "wx", "--app-id", "wxa", "--mch-id", "1")
+    v3 = ("merchant", "add", mid, "--provider", "wx", "--api", "v3", "--app-id", "wxa", "--mch-id", "1",
+          "--cert-serial", "AB12", "--platform-certificates")
+    zfb = ("merchant", "add", mid, "--provider", "zfb", "--app-id", "2021", "--seller-id", "2088")
+    pp = ("merchant", "add", mid, "--provider", "paypal", "--client-id", "C", "--webhook-id", "W")
+    verify = ("notify", "verify", "--provider", "wx")
+    no_file = "cannot read %s: No such file or directory" % missing
+    cases = [
+        ((*verify, "--body", missing), no_file),
+        ((*verify, "--body", folder), "cannot read %s: Is a directory" % folder),
+        ((*verify, "--body", files["body"], "--headers", missing), no_file),
+        (("notify", "verify", "--provider", "paypal", "--body", files["body"], "--cert-file", missing), no_file),
+        ((*wx, "--key-file", missing), "--key-file: " + no_file),
+        ((*wx, "--key-file", folder), "--key-file: cannot read %s: Is a directory" % folder),
+        ((*wx, "--key-file", files["empty"]), "--key-file: %s is empty" % files["empty"]),
+        ((*wx, "--key-file", files["short"]), "the WeChat v2 key must be 32 characters"),
+        ((*wx, "--key-file", files["good32"], "--client-cert-file", missing, "--client-key-file", missing), None),
+        ((*wx, "--key-file", files["good32"], "--client-cert-file", files["notpem"], "--client-key-file",
+          files["notpem"]), None),
+        ((*zfb, "--app-private-key-file", missing, "--alipay-public-key-file", missing), None),
+        ((*zfb, "--app-private-key-file", files["notpem"], "--alipay-public-key-file", files["notpem"]), None),
+        ((*zfb, "--app-private-key-file", keys["ec"], "--alipay-public-key-file", keys["ec_pub"]), None),
+        ((*v3, "--private-key-file", missing, "--apiv3-key-file", files["good32"]), None),
+        ((*v3, "--private-key-file", files["notpem"], "--apiv3-key-file", files["good32"]), None),
+        ((*v3, "--private-key-file", keys["ec"], "--apiv3-key-file", files["good32"]), None),
+        ((*v3, "--private-key-file", keys["rsa"], "--apiv3-key-file", files["short"]),
+         "the APIv3 key must be 32 bytes"),
+        ((*v3, "--private-key-file", keys["rsa"], "--apiv3-key-file", missing), "--apiv3-key-file: " + no_file),
+        ((*pp, "--secret-file", missing), "--secret-file: " + no_file),
+        ((*pp, "--secret-file", files["empty"]), "--secret-file: %s is empty" % files["empty"]),
+    ]
+    for argv, says in cases:
+        res = cli(*argv, check=False)
+        assert res.returncode == 1 and res.stdout == "", (argv, res)
+        assert res.stderr.startswith("orderpay: ") and res.stderr.count("\n") == 1, (argv, res.stderr)
+        assert "usage" not in res.stderr and "ERROR" not in res.stderr, (argv, res.stderr)
+        if says:
+            assert res.stderr == "orderpay: %s\n" % says, (argv, res.stderr)
+    assert psql("SELECT count(*) FROM merchants WHERE id = '%s'" % mid) == "0"
+    # A mistake in the command itself is still a usage error: a flag missing, or two that go together.
+    for argv in ((*wx,), (*wx, "--key-file", files["good32"], "--client-cert-file", files["notpem"]),
+                 (*zfb, "--app-private-key-file", keys["rsa"]), (*pp,), (*verify,)):
+        res = cli(*argv, check=False)
+        assert res.returncode == 2 and "usage: orderpay" in res.stderr and res.stdout == "", (argv, res)
+
+
+def test_a_currency_only_the_database_names_is_a_refusal():
+    """A site or product whose currency orderpay does not price (a row psql wrote: the schema
+    takes any three capitals) made `product add` without --currency and `product set --price` a
+    usage error, "unsupported currency", as if the command had named it."""
+    site = "mist-cur-" + uuid.uuid4().hex[:6]
+    cli("site", "add", site, "--store", "demo-users")
+    try:
+        cli("product", "add", "p1", "--site", site, "--title", "P1", "--price", "1")
+        psql("UPDATE products SET currency = 'XYZ' WHERE site_id = '%s'" % site)
+        assert refused("product", "set", "p1", "--site", site, "--price", "2") == \
+            "orderpay: product p1 is priced in XYZ, which orderpay does not price: re-add it with --currency\n"
+        psql("UPDATE sites SET currency = 'XYZ' WHERE id = '%s'" % site)
+        assert refused("product", "add", "p2", "--site", site, "--title", "P2", "--price", "1") == \
+            "orderpay: site %s sells in XYZ, which orderpay does not price: give --currency\n" % site
+        assert psql("SELECT string_agg(id || price, ',') FROM products WHERE site_id = '%s'" % site) == "p1100"
+        # Named on the command line, it is the command's mistake: a usage error.
+        res = cli("product", "add", "p2", "--site", site, "--title", "P2", "--price", "1", "--currency", "XYZ",
+                  check=False)
+        assert res.returncode == 2 and "unsupported currency XYZ" in res.stderr, res
+    finally:
+        psql("DELETE FROM products WHERE site_id = '%s'" % site)
+        psql("DELETE FROM sites WHERE id = '%s'" % site)

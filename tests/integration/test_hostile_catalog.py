@@ -477,3 +477,154 @@ def test_operator_sets_stock_while_expiry_gives_held_stock_back():
         # Set before the release: 5 + 3 back; after: 5; never 3 counted twice or lost.
         assert held == 0 and stock == initial and 5 <= stock <= 8, (stock, initial, held)
     assert violations(pid) == []
+
+
+# ---------------------------------------------------------------- a product's currency and its site's
+
+def _on_sale(site):
+    from conftest import http
+    st, body, raw, _ = http("GET", "%s/api/%s/pay/products" % (STACK["ORDERPAY_URL"], site))
+    assert st == 200, raw
+    return {p["id"]: p["currency"] for p in body["data"]["products"]}
+
+
+def _active(site):
+    rows = psql("SELECT id || ':' || currency FROM products WHERE site_id = '%s' AND active ORDER BY id" % site)
+    return rows.split()
+
+
+def test_a_product_in_another_currency_than_its_sites_is_added_off_sale_and_never_sold():
+    """`product add --currency USD` on a CNY site put a USD product on sale, which pay/buy then
+    sold in USD (review s28b-attack #4). Refusing it would break the documented move to another
+    currency (re-add each product in the new one, then `site set --currency`): such a product is
+    now added, or re-added, off sale, cannot be put on sale while the site sells in another
+    currency, and after `site set --currency` is put on sale with `product enable`. pay/products
+    and pay/buy never offer or sell a product whose currency is not its site's, also one a
+    database written before this holds on sale."""
+    site = "hc-mix-" + uuid.uuid4().hex[:6]
+    ensure_site(site, "--store", "demo-users")
+    cli("seller", "set", "--site", site, "--prefix", "zfb", "--merchant", STACK["DEMO_ZFB_MERCHANT"])
+    add = lambda pid, *more: cli("product", "add", pid, "--site", site, "--title", pid, "--price", "2", *more)
+    try:
+        assert add("tea").stderr == ""
+        res = add("usd", "--currency", "USD")
+        assert res.returncode == 0 and "product usd is priced in USD, but site %s sells in CNY: it is off sale" \
+            % site in res.stderr, res
+        assert _active(site) == ["tea:CNY"] and _on_sale(site) == {"tea": "CNY"}
+        res = cli("product", "enable", "usd", "--site", site, check=False)
+        assert res.returncode == 1 and "nothing changed" in res.stderr, res
+        st, body, raw, _ = api("POST", "buy", ticket=STACK["DEMO_TICKET"], site=site,
+                               json={"products": [{"id": "usd", "amount": 1}], "pay_tp": "zfb.qrcode"})
+        assert st == 404 and body["errCode"] == "e.io.obj.noexists", raw
+        # The move to USD as the README says it: re-add each in USD (each goes off sale), set the
+        # site, put them on sale.
+        add("tea", "--currency", "USD")
+        assert _active(site) == [] and _on_sale(site) == {}
+        res = cli("site", "set", site, "--currency", "USD")
+        assert "2 products priced in USD are off sale" in res.stderr and \
+            "orderpay product enable tea --site %s" % site in res.stderr, res
+        for pid in ("tea", "usd"):
+            cli("product", "enable", pid, "--site", site)
+        assert _active(site) == ["tea:USD", "usd:USD"] and _on_sale(site) == {"tea": "USD", "usd": "USD"}
+        # Back in the site's currency again, a re-add keeps it on sale, and says nothing.
+        assert add("tea", "--currency", "USD").stderr == "" and _active(site) == ["tea:USD", "usd:USD"]
+        # A product on sale in another currency, as a database written before this may hold.
+        psql("UPDATE products SET currency = 'CNY' WHERE site_id = '%s' AND id = 'tea'" % site)
+        assert _on_sale(site) == {"usd": "USD"}
+        st, body, raw, _ = api("POST", "buy", ticket=STACK["DEMO_TICKET"], site=site,
+                               json={"products": [{"id": "tea", "amount": 1}], "pay_tp": "zfb.qrcode"})
+        assert st == 404 and body["errCode"] == "e.io.obj.noexists", raw
+        assert psql("SELECT count(*) FROM orders WHERE site_id = '%s'" % site) == "0"
+    finally:
+        psql("DELETE FROM products WHERE site_id = '%s'" % site)
+        psql("DELETE FROM site_sellers WHERE site_id = '%s'" % site)
+        psql("DELETE FROM sites WHERE id = '%s'" % site)
+
+
+def test_adds_and_enables_racing_a_currency_change_never_leave_one_on_sale_in_the_old_currency():
+    """helper-72: `product add --currency CNY` committed at the instant `site set --currency USD`
+    checked for active CNY products left a CNY product on sale on a USD site (each statement read
+    the other's row as it was before). Rounds of four adds and one enable against one site change:
+    whichever commits first, no product is on sale in another currency than its site's."""
+    from concurrent.futures import ThreadPoolExecutor
+    site = "hc-race-" + uuid.uuid4().hex[:6]
+    ensure_site(site, "--store", "demo-users")
+    try:
+        with ThreadPoolExecutor(6) as pool:
+            for rnd in range(8):
+                psql("DELETE FROM products WHERE site_id = '%s'" % site)
+                cli("site", "set", site, "--currency", "CNY")
+                cli("product", "add", "off", "--site", site, "--title", "off", "--price", "1")
+                cli("product", "disable", "off", "--site", site)
+                jobs = [pool.submit(cli, "product", "add", "p%d" % i, "--site", site, "--title", "p", "--price", "1",
+                                    "--currency", "CNY", check=False) for i in range(4)]
+                jobs.append(pool.submit(cli, "product", "enable", "off", "--site", site, check=False))
+                jobs.append(pool.submit(cli, "site", "set", site, "--currency", "USD", check=False))
+                results = [j.result(120) for j in jobs]
+                for res in results:
+                    assert res.returncode in (0, 1) and "ERROR" not in res.stderr, (rnd, res)
+                assert all(r.returncode == 0 for r in results[:4]), (rnd, results)
+                currency = psql("SELECT currency FROM sites WHERE id = '%s'" % site)
+                wrong = psql("SELECT string_agg(id || ' ' || currency, ',') FROM products "
+                             "WHERE site_id = '%s' AND active AND currency <> '%s'" % (site, currency))
+                assert wrong == "", (rnd, currency, wrong, [r.stderr for r in results])
+                # The change went through exactly when nothing was on sale in CNY by then.
+                assert (currency == "USD") == (results[-1].returncode == 0), (rnd, results[-1])
+    finally:
+        psql("DELETE FROM products WHERE site_id = '%s'" % site)
+        psql("DELETE FROM sites WHERE id = '%s'" % site)
+
+
+def _cli_proc(name, *args):
+    """orderpay running in the background as application `name`, waiting for locks as long as it
+    takes (a minute)."""
+    env = dict(os.environ, ORDERPAY_CONFIG=STACK["ORDERPAY_CONFIG"], ORDERPAY_DB_LOCK_TIMEOUT_MS="60000",
+               PGAPPNAME=name)
+    return subprocess.Popen([os.path.join(STACK["ORDERPAY_BIN"], "orderpay"), *args], env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _waits_or_ends(proc, name):
+    """Returns once `proc` ended, or its session (application `name`) waits on a lock."""
+    from helpers import wait_for
+    waiting = lambda: psql("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                           "AND application_name = '%s'" % name) != "0"
+    assert wait_for(lambda: proc.poll() is not None or waiting(), 60), name
+
+
+@pytest.mark.parametrize("writer", ["add", "enable"])
+def test_an_add_or_enable_caught_mid_write_by_a_currency_change_is_seen_by_it(writer):
+    """helper-72's race made certain: the add (or enable) has read the site's CNY and is held
+    mid-write (its product row taken by another session), the site change to USD comes then. It
+    used to go through at once (no CNY product on sale yet, as its statement saw it), and the
+    held write then put a CNY product on sale on the USD site. The change now waits for the write
+    and sees its product: refused, nothing on sale in another currency."""
+    from helpers import Locker
+    site = "hc-hold-" + uuid.uuid4().hex[:6]
+    ensure_site(site, "--store", "demo-users")
+    try:
+        if writer == "add":
+            # An uncommitted row of the same id: the add's INSERT waits for it to go.
+            hold = Locker("INSERT INTO products (id, site_id, title, price, currency, active) "
+                          "VALUES ('p0', '%s', 'held', 100, 'CNY', false)" % site)
+            first = _cli_proc(site + "-w", "product", "add", "p0", "--site", site, "--title", "p0", "--price",
+                              "1", "--currency", "CNY")
+        else:
+            cli("product", "add", "p0", "--site", site, "--title", "p0", "--price", "1")
+            cli("product", "disable", "p0", "--site", site)
+            hold = Locker("SELECT 1 FROM products WHERE site_id = '%s' AND id = 'p0' FOR UPDATE" % site)
+            first = _cli_proc(site + "-w", "product", "enable", "p0", "--site", site)
+        try:
+            _waits_or_ends(first, site + "-w")
+            change = _cli_proc(site + "-c", "site", "set", site, "--currency", "USD")
+            _waits_or_ends(change, site + "-c")
+        finally:
+            hold.release()
+        first_out, change_out = first.communicate(timeout=120), change.communicate(timeout=120)
+        assert first.returncode == 0, first_out
+        assert change.returncode == 1 and "nothing changed" in change_out[1], change_out
+        assert psql("SELECT currency FROM sites WHERE id = '%s'" % site) == "CNY"
+        assert _active(site) == ["p0:CNY"]
+    finally:
+        psql("DELETE FROM products WHERE site_id = '%s'" % site)
+        psql("DELETE FROM sites WHERE id = '%s'" % site)

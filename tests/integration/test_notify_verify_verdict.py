@@ -96,3 +96,86 @@ def test_verify_of_a_double_payment_says_it_would_be_kept_for_refund(tmp_path):
     assert verify(tmp_path, xml).startswith("verdict: would reject it (slip already OK with transaction ")
     # Give the kept payment back so later tests see nothing owed.
     cli("refund", "--slip", first, "--reason", "double payment")
+
+
+def _verify_exact(body, headers, *flags):
+    """notify verify of `body` as given, through a file and through stdin: both JSON answers."""
+    import os
+    import subprocess
+    import tempfile
+    d = tempfile.mkdtemp(prefix="nvexact-", dir=os.path.dirname(STACK["ORDERPAY_CONFIG"]))
+    hf, bf = os.path.join(d, "h"), os.path.join(d, "b")
+    with open(hf, "w") as f:
+        f.write("".join("%s: %s\r\n" % kv for kv in headers.items()))
+    with open(bf, "wb") as f:
+        f.write(body)
+    base = ["notify", "verify", "--headers", hf, "--json", *flags]
+    by_file = cli(*base, "--body", bf, check=False)
+    by_pipe = subprocess.run([os.path.join(STACK["ORDERPAY_BIN"], "orderpay"), *base, "--body", "-"], input=body,
+                             env=dict(os.environ, ORDERPAY_CONFIG=STACK["ORDERPAY_CONFIG"]), capture_output=True,
+                             timeout=60)
+    return [(r.returncode, json.loads(r.stdout)) for r in (by_file, by_pipe)]
+
+
+def _headers_file(tmp_path, headers):
+    f = tmp_path / "headers"
+    f.write_text("".join("%s: %s\r\n" % kv for kv in headers.items()))
+    return f
+
+
+def _body_file(tmp_path, body):
+    f = tmp_path / "body"
+    f.write_bytes(body)
+    return f
+
+
+def test_a_genuine_body_ending_in_a_newline_verifies_as_sent(tmp_path):
+    """WeChat v3 and PayPal sign the body's exact bytes: notify verify dropped its trailing
+    newlines, so a genuine notification whose body ends in one (the live endpoint settles it)
+    failed its signature, through `--body FILE` and through `inbox show --body-only | ... --body -`
+    alike. The bytes are now read exactly; the same body without its newline fails, as it would
+    at the endpoint."""
+    import os
+    import subprocess
+    import pytest
+    if "DEMO_V3_SITE" not in STACK or "DEMO_USD_SITE" not in STACK:
+        pytest.skip("stack.env has no v3 or PayPal site")
+    from test_hostile_notify import captured_pp
+    from test_hostile_v3_paypal_notify import envelope, plain3, post3, pp_body, pp_headers, pp_resource, seal, sign3
+    from test_wx3 import buy3_ok, state3
+    order = buy3_ok()
+    for ending in (b"\n", b"\r\n"):
+        body = envelope(seal(plain3(order["pay_id"]))) + ending
+        headers = sign3(body)
+        for rc, out in _verify_exact(body, headers, "--provider", "wx"):
+            assert rc == 0 and out["signature_ok"] and out["would_settle"], (ending, out)
+        # Exact both ways: the newline is signed, so the body without it is another message.
+        rc, out = _verify_exact(body[:-len(ending)], headers, "--provider", "wx")[0]
+        assert rc == 1 and not out["signature_ok"], out
+    # Signed without one, given with one (an editor's): refused as the endpoint would, and stderr
+    # says the body without it verifies. A forgery ending in a newline gets no such word.
+    bare = envelope(seal(plain3(order["pay_id"])))
+    for signed, hint in ((bare, True), (bare.replace(b'"summary":"x"', b'"summary":"y"'), False)):
+        res = cli("notify", "verify", "--provider", "wx", "--headers", _headers_file(tmp_path, sign3(signed)),
+                  "--body", _body_file(tmp_path, bare + b"\n"), check=False)
+        assert res.returncode == 1 and "FAIL signature" in res.stdout, res
+        assert ("without it the signature is valid" in res.stderr) == hint, res.stderr
+    st, _, raw, _ = post3(headers, body)  # the endpoint settles it: it is genuine
+    assert st == 204 and state3(order["id"])["or_st"] == "OK", raw
+    row = psql("SELECT id FROM notifications WHERE slip_id = '%s' AND verdict = 'settled'" % order["pay_id"])
+    op = os.path.join(STACK["ORDERPAY_BIN"], "orderpay")
+    pipe = subprocess.run("'{0}' inbox show {1} --body-only | '{0}' notify verify --provider wx "
+                          "--headers <('{0}' inbox show {1} --headers-only) --body -".format(op, row),
+                          shell=True, executable="/bin/bash", capture_output=True, text=True, timeout=60,
+                          env=dict(os.environ, ORDERPAY_CONFIG=STACK["ORDERPAY_CONFIG"]))
+    assert pipe.returncode == 0 and "PASS signature" in pipe.stdout, pipe
+    assert "verdict: would record a duplicate (slip already OK" in pipe.stdout, pipe.stdout
+
+    paid = captured_pp()
+    body = pp_body(pp_resource(paid["pay_id"], value="%.2f" % paid["fee"])) + b"\n"
+    for rc, out in _verify_exact(body, pp_headers(body), "--provider", "paypal", "--webhook-id",
+                                 STACK["DEMO_PAYPAL_WEBHOOK_ID"]):
+        assert rc == 0 and out["signature_ok"] and out["settles_only_on_provider_query"], out
+    rc, out = _verify_exact(body[:-1], pp_headers(body), "--provider", "paypal", "--webhook-id",
+                            STACK["DEMO_PAYPAL_WEBHOOK_ID"])[0]
+    assert rc == 1 and not out["signature_ok"], out

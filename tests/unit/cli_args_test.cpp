@@ -2,7 +2,10 @@
 // flag without its value, a switch with one and a repeated flag are usage errors before the
 // command runs (a mistyped `refund ORDER --amout 1` used to refund the whole order).
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -128,6 +131,35 @@ TEST(CliArgs, MerchantAddLeavesItsFlagsToTheProvider) {
     EXPECT_NO_THROW(RefuseUnread(a, "merchant add"));
     // Still no value-less value flag for the command's own --provider.
     EXPECT_THROW(CheckFlags("merchant", P({"merchant", "add", "m1", "--provider"})), UsageError);
+}
+
+// A body is read as bytes, exactly: WeChat v3 and PayPal sign a last newline too. A file that
+// cannot be read is a Refusal (one line, exit 1), not a UsageError (usage after it, exit 2).
+TEST(CliArgs, AFileIsReadExactlyAndOneThatCannotBeIsARefusal) {
+    char dir[] = "/tmp/cli_args_test.XXXXXX";
+    ASSERT_NE(mkdtemp(dir), nullptr);
+    const std::string body = std::string(dir) + "/body", empty = std::string(dir) + "/empty";
+    const std::string bytes("{\"a\":1}\r\n\n\0x", 12);
+    for (const auto& [path, text] : {std::pair{body, bytes}, std::pair{empty, std::string("\n")}}) {
+        std::FILE* f = std::fopen(path.c_str(), "wb");
+        ASSERT_NE(f, nullptr);
+        std::fwrite(text.data(), 1, text.size(), f);
+        std::fclose(f);
+    }
+    EXPECT_EQ(ReadInput(body), bytes);
+    EXPECT_EQ(ReadSecret(body), bytes);  // a secret's trailing newlines go; this one ends in "x"
+    EXPECT_THROW(ReadInput(std::string(dir) + "/nosuch"), Refusal);
+    EXPECT_THROW(ReadInput(dir), Refusal);  // a directory opens, and fails to read
+    EXPECT_THROW(ReadSecret(empty), Refusal);
+    try {
+        ReadInput(std::string(dir) + "/nosuch");
+    } catch (const Refusal& e) {
+        EXPECT_EQ(std::string(e.what()),
+                  "cannot read " + std::string(dir) + "/nosuch: No such file or directory");
+    }
+    std::remove(body.c_str());
+    std::remove(empty.c_str());
+    rmdir(dir);
 }
 
 }  // namespace

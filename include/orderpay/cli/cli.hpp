@@ -58,11 +58,16 @@ Args Parse(int argc, char** argv, int start);
 void CheckFlags(const std::string& group, const Args& a);
 void RefuseUnread(const Args& a, const std::string& command);
 
-/// The whole content of a file, or of stdin for "-", as bytes.
+/// The most ReadInput reads: a notification body is at most nginx's 64 KiB, a key a few.
+inline constexpr std::size_t kMaxInputBytes = std::size_t{16} << 20;
+
+/// The whole content of a file, or of stdin for "-", as bytes, exactly (no newline stripped).
+/// Throws Refusal ("cannot read FILE: why") when it cannot be read or is over kMaxInputBytes.
 std::string ReadInput(const std::string& file);
 
-/// Reads a secret from a file, or from stdin for "-"; strips one trailing newline. Secrets
-/// never come from argv, where every local user can read them in /proc.
+/// Reads a secret from a file, or from stdin for "-"; strips trailing newlines. Secrets never
+/// come from argv, where every local user can read them in /proc. Throws Refusal when it cannot
+/// be read or is empty.
 std::string ReadSecret(const std::string& file);
 
 /// Rows as a JSON array of objects keyed by `cols` (one name per column, in order): numbers and

@@ -141,6 +141,12 @@ class MerchantInput {
 struct MerchantError : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
+/// The flags were right, but a key or certificate they name cannot be used (not PEM, the wrong
+/// kind of key, the wrong length, not the certificate's): the CLI says it in one line, exit 1,
+/// not as a usage error.
+struct MerchantRefusal : MerchantError {
+    using MerchantError::MerchantError;
+};
 
 /// A cache all workers of a deployment share (the database), for what a provider must not fetch
 /// on every call (PayPal's OAuth2 token). Values may be secret: never logged.

@@ -31,9 +31,11 @@ struct SiteUpdate {
     bool found = false;               // when not updated: the site exists (a currency was refused)
     std::int64_t other_currency = 0;  // its active products priced in another currency than asked
     std::string example;              // "ID CUR" of one of them
+    std::int64_t off_sale = 0;        // updated to another currency: its products in it off sale
+    std::string off_sale_ids;         // the first five of them, by id, space-separated
 };
 /// Changes only the fields given (a return_url of "" removes it), all or nothing: a new currency
-/// is refused while the site has active products priced in another.
+/// is refused while the site has active products priced in another (the site's row locked first).
 SiteUpdate UpdateSite(db::Connection& c, const std::string& id, const std::optional<std::string>& name,
                       const std::optional<std::string>& account_store,
                       const std::optional<std::string>& currency, const std::optional<int>& expire_minutes,

@@ -18,12 +18,14 @@ struct ProductSetup {
     bool stock_given = true;            // false: an existing product keeps its count (or none)
 };
 struct ProductUpserted {
-    bool active = true;
+    bool active = true;                     // on sale: never when priced in another currency than its site's
+    std::string site_currency;              // the site's, as the product was written against it
     std::optional<std::int64_t> price_was;  // an existing product's price and currency before
     std::string currency_was;
 };
 /// Adds the product, or changes an existing one's title, price and currency (its count only when
-/// stock_given), leaving it active or not as it was.
+/// stock_given), leaving it active or not as it was; one priced in another currency than its
+/// site's is added, or kept, off sale. Throws when the site does not exist.
 ProductUpserted UpsertProduct(db::Connection& c, const ProductSetup& p);
 
 /// `product set`: only what is given changes, all or nothing.
@@ -46,7 +48,7 @@ ProductChanged UpdateProduct(db::Connection& c, const ProductChange& p);
 std::optional<std::string> ProductCurrency(db::Connection& c, const std::string& site, const std::string& id);
 
 /// Withdraws the product from sale (false) or puts it back (true). Putting it back is refused
-/// while it is priced in another currency than its site's.
+/// while it is priced in another currency than its site's (under the site's row, shared).
 struct ProductActivation {
     enum class Outcome { kChanged, kAlready, kNoProduct, kOtherCurrency } outcome;
     std::string currency, site_currency;  // kOtherCurrency: the product's and the site's

@@ -52,7 +52,7 @@ providers::Merchant AlipayClient::MakeMerchant(const std::string& id,
     };
     providers::Merchant m{id, "zfb", need("app-id"), need("seller-id"), "RSA2", "", options};
     std::string error;
-    if (!LoadKeys(m, error)) throw providers::MerchantError(error);
+    if (!LoadKeys(m, error)) throw providers::MerchantRefusal(error);
     return m;
 }
 

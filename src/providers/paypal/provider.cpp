@@ -75,7 +75,7 @@ providers::Merchant PaypalClient::MakeMerchant(const std::string& id,
     std::string client_id = need("client-id"), webhook_id = need("webhook-id");
     std::string secret = in.Secret("secret-file");
     while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
-    if (secret.empty()) throw providers::MerchantError("--secret-file is empty");
+    if (secret.empty()) throw providers::MerchantRefusal("--secret-file is empty");
     // app_id: the REST client id; mch_id: the webhook id the signatures bind to.
     return providers::Merchant{id, "paypal", client_id, webhook_id, "SHA256withRSA", secret, "{}"};
 }

@@ -130,7 +130,7 @@ providers::Merchant WxPayV2::MakeMerchant(const std::string& id, const providers
                           in.Secret("key-file"),
                           cert.empty() ? "{}" : "{" + cert.substr(1) + "}"};
     // The v2 API key is 32 characters; anything else cannot sign what WeChat will check.
-    if (m.api_key.size() != 32) throw providers::MerchantError("the WeChat v2 key must be 32 characters");
+    if (m.api_key.size() != 32) throw providers::MerchantRefusal("the WeChat v2 key must be 32 characters");
     return m;
 }
 

@@ -49,20 +49,20 @@ std::string ClientCertOptions(const providers::MerchantInput& in, const std::str
         throw providers::MerchantError("--client-cert-file and --client-key-file go together");
     std::string error;
     std::optional<std::string> cert_pem = crypto::ReadSmallFile(*cert_path, error);
-    if (!cert_pem) throw providers::MerchantError("--client-cert-file: " + error);
+    if (!cert_pem) throw providers::MerchantRefusal("--client-cert-file: " + error);
     // Taken as given (not chained to a root): WeChat's own CA issued it, and the gateway judges it.
     crypto::LeafCert leaf = crypto::CheckLeafCert(*cert_pem, "", false);
-    if (!leaf.ok) throw providers::MerchantError("--client-cert-file: " + leaf.error);
+    if (!leaf.ok) throw providers::MerchantRefusal("--client-cert-file: " + leaf.error);
     std::optional<std::string> key_pem = crypto::ReadSmallFile(*key_path, error);
-    if (!key_pem) throw providers::MerchantError("--client-key-file: " + error);
+    if (!key_pem) throw providers::MerchantRefusal("--client-key-file: " + error);
     crypto::PKey key = crypto::PrivateKeyFromPem(*key_pem, error);
-    if (!key) throw providers::MerchantError("--client-key-file: " + error);
+    if (!key) throw providers::MerchantRefusal("--client-key-file: " + error);
     if (!crypto::KeysMatch(key, leaf.key))
-        throw providers::MerchantError(
+        throw providers::MerchantRefusal(
             "--client-key-file does not belong to the certificate in --client-cert-file");
     if (leaf.cn != mch_id)
-        throw providers::MerchantError("--client-cert-file is issued to " + leaf.cn + ", not to mch_id " +
-                                       mch_id);
+        throw providers::MerchantRefusal("--client-cert-file is issued to " + leaf.cn + ", not to mch_id " +
+                                         mch_id);
     return ",\"client_cert_file\":" + http::JsonString(*cert_path) +
            ",\"client_key_file\":" + http::JsonString(*key_path);
 }

@@ -64,24 +64,24 @@ providers::Merchant WxPayV3::MakeMerchant(const std::string& id, const providers
             if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-')
                 throw providers::MerchantError("--app-id and --mch-id are letters, digits, _ and -");
     // AES-256-GCM: the APIv3 key is exactly 32 bytes, or nothing WeChat sends will decrypt.
-    if (m.api_key.size() != 32) throw providers::MerchantError("the APIv3 key must be 32 bytes");
+    if (m.api_key.size() != 32) throw providers::MerchantRefusal("the APIv3 key must be 32 bytes");
     std::string error;
     std::shared_ptr<const V3Keys> keys = LoadV3Keys(m, error);
-    if (!keys) throw providers::MerchantError(error);
+    if (!keys) throw providers::MerchantRefusal(error);
     if (std::optional<std::string> cert_path = in.Path("cert-file")) {
         std::optional<std::string> pem = crypto::ReadSmallFile(*cert_path, error);
-        if (!pem) throw providers::MerchantError("--cert-file: " + error);
+        if (!pem) throw providers::MerchantRefusal("--cert-file: " + error);
         crypto::PKey pub = crypto::PublicKeyFromPem(*pem, error);
-        if (!pub) throw providers::MerchantError("--cert-file: " + error);
+        if (!pub) throw providers::MerchantRefusal("--cert-file: " + error);
         if (!crypto::KeysMatch(keys->merchant_private, pub))
-            throw providers::MerchantError(
+            throw providers::MerchantRefusal(
                 "--private-key-file does not belong to the certificate in --cert-file");
         std::optional<std::string> sn = crypto::CertSerialHex(*pem);
         std::string upper = serial;
         for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
         if (!sn || *sn != upper)
-            throw providers::MerchantError("--cert-serial " + serial + " is not the serial of --cert-file (" +
-                                           sn.value_or("?") + ")");
+            throw providers::MerchantRefusal("--cert-serial " + serial +
+                                             " is not the serial of --cert-file (" + sn.value_or("?") + ")");
     }
     return m;
 }
