@@ -11,11 +11,10 @@ const db::Statement kNotifyEventSeen{
     "notify_event_seen",
     "SELECT id FROM notifications WHERE provider = $1 AND event_id = $2 AND id <> $3 "
     "AND verdict IN ('settled', 'duplicate', 'ignored') LIMIT 1"};
-// A chargeback of the slip already confirmed (CHARGEBACK_RE), through the slip's index.
+// A chargeback of the slip already confirmed (CHARGEBACK_ROW), through the slip's index.
 const db::Statement kNotifyChargeback{
     "notify_chargeback",
-    "SELECT id FROM notifications WHERE slip_id = $1 AND verdict = 'ignored' AND reason ~ " CHARGEBACK_RE
-    " LIMIT 1"};
+    "SELECT n.id FROM notifications n WHERE n.slip_id = $1 AND " CHARGEBACK_ROW("n") " LIMIT 1"};
 const db::Statement kNotifySetEvent{
     "notify_set_event", "UPDATE notifications SET event_id = $2 WHERE id = $1 AND event_id IS NULL"};
 
