@@ -38,8 +38,10 @@ FulfilAnswer DescribeClose(const std::string& id, const store::FulfilRow& row) {
     }
     if (row.or_st == "DN") return {FulfilOutcome::kAlready, is + " already"};
     if (row.tp != "A") return {FulfilOutcome::kRefused, is + ": only an order of goods (tp A) is shipped"};
-    if (row.or_st == "OK" || row.or_st == "SP")  // moved under us and back? say what it is now
-        return {FulfilOutcome::kRefused, is + ": it changed while this ran; try again"};
+    // Charged back and OK or SP, yet not moved: the chargeback was recorded between the UPDATE and
+    // this read of the order.
+    if (row.or_st == "OK" || row.or_st == "SP")
+        return {FulfilOutcome::kRefused, is + ": its chargeback was recorded while this ran; try again"};
     return {FulfilOutcome::kRefused,
             is + ": only a paid (OK) or shipped (SP) order is closed after a chargeback"};
 }
