@@ -34,8 +34,9 @@ def charged_back(order=None):
 
 def refund_posts(slip):
     """Our refund requests for the slip's capture that reached paysim (nginx's access log)."""
+    needle = '"POST /v2/payments/captures/%s/refund ' % capture_of(slip)
     with open(ACCESS_LOG, errors="replace") as f:
-        return sum(1 for line in f if re.search(r'"POST /v2/payments/captures/%s/refund ' % capture_of(slip), line))
+        return sum(1 for line in f if needle in line)
 
 
 def refund_rows(slip):
@@ -91,6 +92,15 @@ def test_a_refund_of_a_charged_back_payment_is_refused_before_anything_is_writte
         lines = res.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("orderpay: e.www.refund.chargeback: "), res.stderr
         assert "settle with the buyer" in lines[0], lines
+    # `refund --slip` of a charged-back payment owed back (a refund_needed slip; reconcile offers
+    # none): the same refusal (the slip is marked by SQL, and restored).
+    psql("UPDATE pay_slips SET refund_needed = true WHERE id = '%s'" % slip)
+    try:
+        res = cli("refund", "--slip", slip, "--reason", "owed back", check=False)
+        assert res.returncode == 1 and res.stderr.startswith("orderpay: e.www.refund.chargeback: "), res
+        assert len(res.stderr.strip().splitlines()) == 1, res.stderr
+    finally:
+        psql("UPDATE pay_slips SET refund_needed = false WHERE id = '%s'" % slip)
     # Nothing written, nothing sent: no refund row, no request to PayPal.
     assert refund_rows(slip) == [] and refund_posts(slip) == posts
     assert admin_order(order["id"])["refunds"] == []
@@ -112,6 +122,7 @@ def test_a_refund_made_before_the_chargeback_still_replays_and_a_new_one_is_refu
     assert st == 200 and first["data"]["refund"]["st"] == "OK", first
     charged_back(order)
     posts = refund_posts(order["pay_id"])
+    assert posts == 1  # the one sent before: the access log counts what reached paysim
     st, again = api_refund(order["id"], 1.0, idem)
     assert st == 200 and again["data"]["refund"]["id"] == first["data"]["refund"]["id"], again
     assert again["data"]["refund"]["replay"] is True
