@@ -18,9 +18,38 @@ std::string_view StateWords(const std::string& st) {
     return "unknown state";
 }
 
+// `order done --charged-back`: the end of an order whose payment its provider took back.
+FulfilAnswer DescribeClose(const std::string& id, const store::FulfilRow& row) {
+    const std::string order = "order " + id;
+    const std::string is = order + " is " + row.or_st + " (" + std::string(StateWords(row.or_st)) + ")";
+    // The UPDATE leaves sp_at as it was: set, the order was SP.
+    if (row.changed)
+        return {FulfilOutcome::kMoved, order + " done after its chargeback (" +
+                                           (row.shipped ? "SP -> DN)" : "OK -> DN, never shipped)")};
+    // The flag says the money is gone: never taken on the operator's word alone.
+    if (!row.chargeback) {
+        const std::string hint = row.or_st == "OK"   ? "orderpay order ship " + id
+                                 : row.or_st == "SP" ? "orderpay order done " + id
+                                                     : "";
+        return {FulfilOutcome::kRefused,
+                is + ", and no chargeback of its payment is on record: --charged-back closes only an order "
+                     "whose provider took the payment back (orderpay reconcile lists it CHARGEBACK)",
+                hint};
+    }
+    if (row.or_st == "DN") return {FulfilOutcome::kAlready, is + " already"};
+    if (row.tp != "A") return {FulfilOutcome::kRefused, is + ": only an order of goods (tp A) is shipped"};
+    // Charged back and OK or SP, yet not moved: the chargeback was recorded between the UPDATE and
+    // this read of the order.
+    if (row.or_st == "OK" || row.or_st == "SP")
+        return {FulfilOutcome::kRefused, is + ": its chargeback was recorded while this ran; try again"};
+    return {FulfilOutcome::kRefused,
+            is + ": only a paid (OK) or shipped (SP) order is closed after a chargeback"};
+}
+
 }  // namespace
 
 FulfilAnswer DescribeFulfil(const std::string& id, store::FulfilStep step, const store::FulfilRow& row) {
+    if (step == store::FulfilStep::kCloseChargedBack) return DescribeClose(id, row);
     const bool ship = step == store::FulfilStep::kShip;
     const std::string order = "order " + id;
     const std::string is = order + " is " + row.or_st + " (" + std::string(StateWords(row.or_st)) + ")";
@@ -39,7 +68,9 @@ FulfilAnswer DescribeFulfil(const std::string& id, store::FulfilStep step, const
         return {FulfilOutcome::kRefused,
                 is + ", but its provider took the payment back (a chargeback): do not " +
                     (ship ? "ship" : "close") + " it; settle with the buyer",
-                "orderpay reconcile lists it CHARGEBACK for a week after the report"};
+                "orderpay reconcile lists it CHARGEBACK for a week after the report; once settled, "
+                "close it with orderpay order done " +
+                    id + " --charged-back"};
     if (row.or_st == (ship ? "OK" : "SP") && row.voiding)
         return {FulfilOutcome::kRefused,
                 is +

@@ -127,6 +127,8 @@ std::string RenderOrder(const store::OrderRecord& o, const std::vector<store::Or
         w.EndObject();
     }
     w.EndArray();
+    // Why a paid order is never shipped or refunded here: its payment was taken back (for good).
+    WriteTime(w, "chargeback_at", o.chargeback_at);
     // Contact and address fields given at buy, stored as one JSON object, surface at top level.
     rapidjson::Document contact;
     if (with_buyer && http::ParseJson(o.contact_json, contact).empty() && contact.IsObject()) {

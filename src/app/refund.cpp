@@ -7,6 +7,7 @@
 #include "orderpay/domain/money.hpp"
 #include "orderpay/http/json.hpp"
 #include "orderpay/providers/metered.hpp"
+#include "orderpay/store/notifications.hpp"
 #include "orderpay/store/rows.hpp"
 
 namespace orderpay::app {
@@ -33,6 +34,9 @@ const std::string kStuckNote =
 namespace {
 
 const std::string kHeldNote = "held, not sent: its payment's provider contradicts a recorded refund (";
+// A refund asked for before its payment's chargeback was recorded, and not sent yet when it was.
+const std::string kChargebackNote =
+    "not sent: its provider took the payment back (a chargeback) before this refund was sent: ";
 const char* const kBusyNote = "being sent, asked about or decided by another process right now";
 const char* const kLostNote =
     "its talk lock was lost before the request (the database session ended): nothing sent; reconcile "
@@ -183,6 +187,15 @@ std::optional<std::string> ClaimAndSend(Context& ctx, const store::RefundTalk& t
             return report;
         }
     }
+    // Whatever else the caller looked at: a chargeback recorded since the refund was opened (the
+    // request's own check ran before it) makes the refund one the provider refuses. Failed unsent,
+    // its amount free; one recorded while the request is on its way is the provider's to refuse.
+    if (store::ChargebackRecorded(ctx.db(), r.slip_id)) {
+        const std::string note = kChargebackNote + "nothing of it is left to refund through orderpay";
+        log::Warn("refund ", r.id, ": ", note);
+        Finish(ctx, r, false, "", note);
+        return std::nullopt;
+    }
     if (!store::ClaimRefund(ctx.db(), r.id)) return std::nullopt;  // another worker (or a result) came first
     providers::Provider* p = ctx.ProviderFor(r.provider);
     std::optional<providers::Merchant> m = store::FindMerchant(ctx.db(), r.merchant_id);
@@ -237,10 +250,26 @@ void NoteSentDespite(Context& ctx, const store::RefundRow& r) {
     store::MarkSentDespiteConflict(ctx.db(), r.id);
 }
 
+// The chargeback of the payment `req` would refund (its reason's record after "chargeback: "),
+// unless `req` replays a refund of it. Said before a conflict: the money is gone whatever else.
+// Not logged: nothing was written or sent, the error logged when it was recorded, and the
+// operator's command answers in one line.
+std::optional<std::string> ChargedBack(Context& ctx, const store::RefundRequest& req) {
+    const std::optional<std::string> reason = store::FindRefundChargeback(ctx.db(), req);
+    if (!reason) return std::nullopt;
+    const std::size_t at = reason->find("chargeback: ");
+    return at == std::string::npos ? *reason : reason->substr(at + 12);
+}
+
 }  // namespace
 
 RefundAnswer RequestRefund(Context& ctx, const store::RefundRequest& req) {
     RefundAnswer a;
+    if (std::optional<std::string> taken = ChargedBack(ctx, req)) {
+        a.err = http::Err::kRefundChargeback;
+        a.why = *taken;
+        return a;
+    }
     if (std::optional<std::string> report = Contested(ctx, req)) {
         a.err = http::Err::kRefundConflict;
         a.why = *report;
@@ -300,7 +329,9 @@ RefundAnswer RequestRefund(Context& ctx, const store::RefundRequest& req) {
         if (a.err) return a;
     }
     if (a.refund && a.refund->st == domain::RefundState::kFail) {
-        a.err = http::Err::kRefundFailed;
+        // Failed unsent for a chargeback recorded meanwhile: said as the chargeback it is.
+        a.err = a.refund->note.starts_with(kChargebackNote) ? http::Err::kRefundChargeback
+                                                            : http::Err::kRefundFailed;
         a.why = a.refund->note;
     }
     return a;

@@ -51,6 +51,7 @@ constexpr const char* kUsage = R"(usage: orderpay [--config FILE] COMMAND ...
   seller set --site SITE --prefix wx|zfb|paypal --merchant ID | seller list
   order show ID | order list [--site S] [--state ST] [--limit N]
   order ship ID [--site S] | order done ID [--site S]   goods shipped (OK -> SP), done (SP -> DN)
+  order done ID [--site S] --charged-back   its payment taken back (a chargeback): OK|SP -> DN
   expire [--limit N]                        fail unpaid orders past expiry, give stock back; prune the
                                             inbox and ended tickets, and say how many of each
   reconcile [--limit N] [--min-age 60]      query waiting and failed slips and unfinished refunds; list what needs attention

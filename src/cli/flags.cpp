@@ -47,7 +47,7 @@ const std::vector<Spec>& Specs() {
         {"order", "show", {}},
         {"order", "list", {"site", "state", "limit"}},
         {"order", "ship", {"site"}},
-        {"order", "done", {"site"}},
+        {"order", "done", {"site"}, {"charged-back"}},
         {"expire", "", {"limit"}},
         {"reconcile", "", {"limit", "min-age"}},
         {"refund", "list", {"site", "limit"}},

@@ -54,17 +54,6 @@ std::vector<std::pair<std::string, std::string>> Headers(const providers::RawNot
     return out;
 }
 
-std::string Utc(std::int64_t ms) {
-    const std::time_t t = static_cast<std::time_t>(ms / 1000);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[32];
-    const std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-    char frac[8];
-    std::snprintf(frac, sizeof frac, ".%03dZ", static_cast<int>(ms % 1000));
-    return std::string(buf, n) + frac;
-}
-
 // What `notify verify --body` evaluates: the body, or for a browser return (a GET, which carries
 // none) its query string after a '?', which notify verify takes as the return URL's.
 std::string VerifyInput(const providers::RawNotification& raw) {

@@ -46,6 +46,14 @@ int OrderCmd(Env& env, const Args& a) {
         std::cout << "order " << o->id << " site " << o->site_id << " buyer " << o->buyer_id << " state "
                   << domain::ToString(o->or_st) << " fee " << domain::FormatAmount(o->fee, o->currency) << ' '
                   << o->currency << " via " << o->pay_tp << '\n';
+        // Why a paid order is not shipped, long after reconcile stops listing it (a week).
+        if (o->chargeback_at)
+            std::cout << "  CHARGEBACK: its provider took the payment back (confirmed "
+                      << Utc(*o->chargeback_at) << "): do not ship it; settle with the buyer"
+                      << (o->or_st == domain::OrderState::kOK || o->or_st == domain::OrderState::kSP
+                              ? ", then close it: orderpay order done " + o->id + " --charged-back"
+                              : "")
+                      << '\n';
         for (const store::SlipRow& s : store::OrderSlips(env.db, o->id)) {
             std::cout << "  slip " << s.id << " " << domain::ToString(s.st) << " " << s.provider << " txn "
                       << s.provider_txn_id.value_or("-") << (s.superseded ? " superseded" : "")
@@ -74,19 +82,23 @@ int OrderCmd(Env& env, const Args& a) {
                           << ",\"or_st\":" << http::JsonString(r.Get(i, 3))
                           << ",\"fee_minor\":" << r.Get(i, 4)
                           << ",\"fee\":" << domain::FormatAmount(r.GetInt(i, 4), r.Get(i, 5))
-                          << ",\"currency\":" << http::JsonString(r.Get(i, 5)) << '}';
+                          << ",\"currency\":" << http::JsonString(r.Get(i, 5))
+                          << ",\"chargeback_at\":" << (r.IsNull(i, 8) ? std::string("null") : r.Get(i, 8))
+                          << '}';
             }
             std::cout << "]\n";
         } else {
             for (int i = 0; i < r.Rows(); ++i)
                 std::cout << r.Get(i, 0) << '\t' << r.Get(i, 1) << '\t' << r.Get(i, 2) << '\t' << r.Get(i, 3)
                           << '\t' << domain::FormatAmount(r.GetInt(i, 4), r.Get(i, 5)) << ' ' << r.Get(i, 5)
-                          << '\t' << r.Get(i, 6) << '\n';
+                          << '\t' << r.Get(i, 6) << (r.IsNull(i, 8) ? "" : "\tCHARGEBACK") << '\n';
         }
         return 0;
     }
     if (verb == "ship" || verb == "done") {
-        if (a.pos.size() != 3) throw UsageError("order " + verb + " ID [--site S]");
+        if (a.pos.size() != 3)
+            throw UsageError("order " + verb + " ID [--site S]" +
+                             (verb == "done" ? " [--charged-back]" : ""));
         // --site guards a script against an id of another shop; without it, the order's own.
         const std::string& id = a.pos[2];
         std::optional<std::string> site = a.Flag("site");
@@ -95,8 +107,18 @@ int OrderCmd(Env& env, const Args& a) {
             std::cerr << "orderpay: no such order " << id << '\n';
             return 1;
         }
-        const app::FulfilAnswer r = app::Fulfil(
-            env.db, *site, id, verb == "ship" ? store::FulfilStep::kShip : store::FulfilStep::kDone);
+        // --charged-back: the end of an order whose payment its provider took back, which is
+        // never shipped or closed otherwise (README: Shipping and closing orders).
+        const bool charged_back = verb == "done" && a.Has("charged-back");
+        const app::FulfilAnswer r = app::Fulfil(env.db, *site, id,
+                                                verb == "ship" ? store::FulfilStep::kShip
+                                                : charged_back ? store::FulfilStep::kCloseChargedBack
+                                                               : store::FulfilStep::kDone);
+        // The journal keeps who ended such an order without shipping it, beside the chargeback
+        // the inbox keeps for good (`orderpay audit` accepts the order on that record).
+        if (charged_back && r.outcome == app::FulfilOutcome::kMoved)
+            log::Warn("order ", id, " (site ", *site,
+                      ") closed after its chargeback by the operator: ", r.message);
         // A repeat (after a timeout, or another operator first) succeeds: the order is where it
         // was asked to be. Any other state is a refusal that names it.
         if (r.outcome == app::FulfilOutcome::kMoved || r.outcome == app::FulfilOutcome::kAlready) {
@@ -109,7 +131,7 @@ int OrderCmd(Env& env, const Args& a) {
     throw UsageError(
         "order show ID | order list [--site S] [--state ST] [--limit N] [--json] | order ship ID [--site S] "
         "| "
-        "order done ID [--site S]");
+        "order done ID [--site S] [--charged-back]");
 }
 
 // Before expiring an order whose slip may have been paid, ask the provider: a paid order must

@@ -1,5 +1,7 @@
 // A listing's rows as JSON, each value by its column's type: libpq gives every value as text,
 // and a script reading `site list --json` must get 30, true and null, not "30", "t" and "".
+#include <cstdio>
+#include <ctime>
 #include <string_view>
 
 #include "orderpay/cli/cli.hpp"
@@ -57,6 +59,17 @@ std::string RowsJson(const db::Result& r, const std::vector<std::string>& cols) 
         out += '}';
     }
     return out + "]";
+}
+
+std::string Utc(std::int64_t ms) {
+    const std::time_t t = static_cast<std::time_t>(ms / 1000);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[32];
+    const std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+    char frac[8];
+    std::snprintf(frac, sizeof frac, ".%03dZ", static_cast<int>(ms % 1000));
+    return std::string(buf, n) + frac;
 }
 
 }  // namespace orderpay::cli

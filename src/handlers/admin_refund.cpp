@@ -72,8 +72,9 @@ http::Response AdminRefund(app::Context& ctx, app::Call& call, const http::Reque
                   domain::FormatDecimal(a.taken, exp) + " of " + domain::FormatDecimal(a.paid, exp) + " " +
                   v->order.currency + ")";
         }
-        // The report's own words name the refund and what the provider said of it.
-        if (*a.err == http::Err::kRefundConflict)
+        // The report's own words name the refund and what the provider said of it; a chargeback's
+        // what the provider's record showed when orderpay confirmed it.
+        if (*a.err == http::Err::kRefundConflict || *a.err == http::Err::kRefundChargeback)
             msg = std::string(http::Info(*a.err).msg) + " (" + a.why + ")";
         // The key here is the body's idempotency_key, not pay/buy's Idempotency-Key header.
         if (*a.err == http::Err::kIdemMismatch)

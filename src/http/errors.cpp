@@ -48,6 +48,9 @@ constexpr std::array kTable = {
     ErrInfo{409, "e.www.refund.conflict",
             "the provider contradicts a refund of this payment that orderpay recorded: no new refund of it "
             "until an operator has checked"},
+    ErrInfo{409, "e.www.refund.chargeback",
+            "the provider took this payment back (a chargeback): nothing of it is left to refund through "
+            "orderpay; settle with the buyer"},
     ErrInfo{413, "e.www.api.too_large", "request body too large"},
     ErrInfo{414, "e.www.api.uri_too_long", "request URI too long"},
     ErrInfo{415, "e.www.api.unsupported_media_type", "Content-Type must be application/json"},

@@ -3,6 +3,7 @@
 #include "orderpay/store/admin.hpp"
 
 #include "orderpay/store/statements.hpp"
+#include "store/sql_text.hpp"
 
 namespace orderpay::store {
 
@@ -141,9 +142,10 @@ db::Result ListSellers(db::Connection& c) {
 db::Result ListOrders(db::Connection& c, const std::optional<std::string>& site,
                       const std::optional<std::string>& state, int limit) {
     return c.Query(
-        "SELECT id, site_id, buyer_id, or_st, fee, currency, pay_tp, ct FROM orders "
-        "WHERE ($1::text IS NULL OR site_id = $1) AND ($2::text IS NULL OR or_st = $2) "
-        "ORDER BY ct DESC LIMIT $3",
+        "SELECT o.id, o.site_id, o.buyer_id, o.or_st, o.fee, o.currency, o.pay_tp, o.ct, "
+        CHARGEBACK_AT_OF("o") " FROM orders o "
+        "WHERE ($1::text IS NULL OR o.site_id = $1) AND ($2::text IS NULL OR o.or_st = $2) "
+        "ORDER BY o.ct DESC LIMIT $3",
         {site, state, limit});
 }
 

@@ -2,6 +2,8 @@
 // checks see different moments. Each query returns (subject, detail) rows that violate it.
 #include "orderpay/store/audit.hpp"
 
+#include "store/sql_text.hpp"
+
 namespace orderpay::store {
 
 namespace {
@@ -83,12 +85,14 @@ const Check kChecks[] = {
     // settle of virtual goods); RF keeps whatever its order had reached.
     {{"fulfilment_times_match_state",
       "an order not shipped (NW, WT, OK, FA) has no sp_at or dn_at; SP has sp_at and no dn_at; DN has "
-      "dn_at, and sp_at exactly when it is goods (tp A)"},
+      "dn_at, and sp_at exactly when it is goods (tp A), except goods closed unshipped after their "
+      "payment's chargeback (order done --charged-back), which have none"},
      "SELECT o.id, o.or_st || ' tp ' || o.tp || ', sp_at ' || CASE WHEN o.sp_at IS NULL THEN 'null' ELSE "
      "'set' END || ', dn_at ' || CASE WHEN o.dn_at IS NULL THEN 'null' ELSE 'set' END FROM orders o "
      "WHERE (o.or_st IN ('NW', 'WT', 'OK', 'FA') AND (o.sp_at IS NOT NULL OR o.dn_at IS NOT NULL)) "
      "OR (o.or_st = 'SP' AND (o.sp_at IS NULL OR o.dn_at IS NOT NULL OR o.tp <> 'A')) "
-     "OR (o.or_st = 'DN' AND (o.dn_at IS NULL OR (o.sp_at IS NOT NULL) <> (o.tp = 'A')))"},
+     "OR (o.or_st = 'DN' AND (o.dn_at IS NULL OR ((o.sp_at IS NOT NULL) <> (o.tp = 'A') "
+     "AND NOT (o.tp = 'A' AND o.sp_at IS NULL AND " CHARGEBACK_OF("o") "))))"},
     {{"refunded_order_rf", "an order is RF exactly when the OK refunds of its paying slip cover it"},
      "SELECT o.id, o.or_st || ', refunded ' || coalesce(sum(r.amount), 0) || ' of ' || s.amount FROM orders "
      "o "

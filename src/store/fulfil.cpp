@@ -9,7 +9,10 @@ namespace orderpay::store {
 std::optional<FulfilRow> FulfilOrder(db::Connection& c, const std::string& site, const std::string& id,
                                      FulfilStep step) {
     FulfilRow out;
-    db::Result u = c.Exec(step == FulfilStep::kShip ? kOrderShip : kOrderDone, {id, site});
+    const db::Statement& move = step == FulfilStep::kShip   ? kOrderShip
+                                : step == FulfilStep::kDone ? kOrderDone
+                                                            : kOrderCloseChargedBack;
+    db::Result u = c.Exec(move, {id, site});
     out.changed = u.Rows() == 1;
     db::Result r = c.Exec(kOrderFulfilment, {id, site});
     if (r.Rows() != 1) return std::nullopt;
@@ -20,6 +23,7 @@ std::optional<FulfilRow> FulfilOrder(db::Connection& c, const std::string& site,
     out.under_way = r.GetOpt(0, "under_way").value_or("");
     out.voiding = r.GetOpt(0, "voiding").value_or("f") == "t";
     out.chargeback = r.GetOpt(0, "chargeback").value_or("f") == "t";
+    out.shipped = r.Get(0, "shipped") == "t";
     return out;
 }
 

@@ -11,11 +11,10 @@ const db::Statement kNotifyEventSeen{
     "notify_event_seen",
     "SELECT id FROM notifications WHERE provider = $1 AND event_id = $2 AND id <> $3 "
     "AND verdict IN ('settled', 'duplicate', 'ignored') LIMIT 1"};
-// A chargeback of the slip already confirmed (CHARGEBACK_RE), through the slip's index.
+// A chargeback of the slip already confirmed (CHARGEBACK_ROW), through the slip's index.
 const db::Statement kNotifyChargeback{
     "notify_chargeback",
-    "SELECT id FROM notifications WHERE slip_id = $1 AND verdict = 'ignored' AND reason ~ " CHARGEBACK_RE
-    " LIMIT 1"};
+    "SELECT n.id FROM notifications n WHERE n.slip_id = $1 AND " CHARGEBACK_ROW("n") " LIMIT 1"};
 // A payment our order query found refunded at the provider since (QUERY_REFUNDED_METHOD), recorded
 // in the inbox beside the settlement it prompted, in its transaction: an OUTSIDE report (the reason
 // $2 starts as OUTSIDE_RE), so reconcile lists the slip OUTSIDE for a week through migration 017's
@@ -29,11 +28,12 @@ const db::Statement kNotifyQueryRefunded{
     "FROM pay_slips s WHERE s.id = $1 AND $2 ~ " OUTSIDE_RE " RETURNING id"};
 // Such a record of the slip that names refund $2 (the refund numbers after OUTSIDE_RE's words, up
 // to the first ':', comma-separated), through the slip's index: a refund notification telling of
-// the same refund later is a duplicate of it, not a second report.
+// the same refund later is a duplicate of it, not a second report. The verdict IS TRUE, as
+// CHARGEBACK_ROW's, keeps a plan made on an empty inbox on the slip's index.
 const db::Statement kNotifyQueryRefundNamed{
     "notify_query_refund_named",
     "SELECT id FROM notifications WHERE slip_id = $1 AND method = " QUERY_REFUNDED_METHOD
-    " AND verdict = 'ignored' AND reason ~ " OUTSIDE_RE
+    " AND (verdict = 'ignored') IS TRUE AND reason ~ " OUTSIDE_RE
     " AND $2 = ANY (string_to_array(substring(reason from '^no refund of ours named ([^ :]+):'), ',')) "
     "ORDER BY id LIMIT 1"};
 const db::Statement kNotifySetEvent{

@@ -63,10 +63,7 @@ const db::Statement kSessionsPruneIndexed{
 #define FULFIL_NOT_REFUNDING                                                                               \
     "(SELECT coalesce(sum(r.amount), 0) FROM refunds r WHERE r.slip_id = o.pay_id AND r.st <> 'FAIL') "    \
     "< (SELECT s.amount FROM pay_slips s WHERE s.id = o.pay_id AND (s.voiding_at IS NULL OR s.reversed)) " \
-    "AND NOT " FULFIL_CHARGEBACK
-#define FULFIL_CHARGEBACK                                                                         \
-    "EXISTS (SELECT 1 FROM notifications n WHERE n.slip_id = o.pay_id AND n.verdict = 'ignored' " \
-    "AND n.reason ~ " CHARGEBACK_RE ")"
+    "AND NOT " CHARGEBACK_OF("o")
 const db::Statement kOrderShip{"order_ship",
                                "UPDATE orders o SET or_st = 'SP', sp_at = now(), lm = now() "
                                "WHERE o.id = $1 AND o.site_id = $2 AND o.or_st = 'OK' AND o.tp = 'A' "
@@ -75,6 +72,15 @@ const db::Statement kOrderDone{"order_done",
                                "UPDATE orders o SET or_st = 'DN', dn_at = now(), lm = now() "
                                "WHERE o.id = $1 AND o.site_id = $2 AND o.or_st = 'SP' AND o.tp = 'A' "
                                "AND " FULFIL_NOT_REFUNDING " RETURNING o.or_st"};
+// The operator's end of an order of goods whose payment its provider took back (`order done
+// --charged-back`): OK or SP -> DN, dn_at. DESIGN.md §3 has no state for "paid, then taken back";
+// DN is "nothing more to do", and sp_at (left as it is: NULL when it never left) says whether the
+// goods went, so no shipment is made up. Only with a chargeback on record (CHARGEBACK_OF), which
+// the inbox keeps for good: `orderpay audit` accepts goods DN without sp_at on that record alone.
+const db::Statement kOrderCloseChargedBack{"order_close_charged_back",
+                                           "UPDATE orders o SET or_st = 'DN', dn_at = now(), lm = now() "
+                                           "WHERE o.id = $1 AND o.site_id = $2 AND o.or_st IN ('OK', 'SP') "
+                                           "AND o.tp = 'A' AND " CHARGEBACK_OF("o") " RETURNING o.or_st"};
 // Why a ship or done changed nothing: the order's state and type, what it was paid, what its
 // refunds that are not FAIL hold, and one refund still under way (NEW or PROCESSING).
 const db::Statement kOrderFulfilment{
@@ -82,8 +88,8 @@ const db::Statement kOrderFulfilment{
     "SELECT o.or_st, o.tp, s.amount AS paid, (SELECT coalesce(sum(r.amount), 0) FROM refunds r "
     "WHERE r.slip_id = o.pay_id AND r.st <> 'FAIL') AS held, (SELECT r.id || ' ' || r.st FROM refunds r "
     "WHERE r.slip_id = o.pay_id AND r.st IN ('NEW', 'PROCESSING') ORDER BY r.ct LIMIT 1) AS under_way, "
-    "s.voiding_at IS NOT NULL AND NOT s.reversed AS voiding, " FULFIL_CHARGEBACK
-    " AS chargeback "
+    "s.voiding_at IS NOT NULL AND NOT s.reversed AS voiding, " CHARGEBACK_OF("o")
+    " AS chargeback, o.sp_at IS NOT NULL AS shipped "
     "FROM orders o LEFT JOIN pay_slips s ON s.id = o.pay_id WHERE o.id = $1 AND o.site_id = $2"};
 
 // A page of the site's orders in one state, oldest first, after the last one of the page before

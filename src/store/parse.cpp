@@ -92,6 +92,7 @@ OrderRecord OrderFrom(const db::Result& r, int row) {
     o.rf_at = OptMs(r, row, "rf_at");
     o.refunded = r.GetInt(row, "refunded");
     o.refunds = RefundLines(r.Get(row, "refunds_json"));
+    o.chargeback_at = OptMs(r, row, "chargeback_at");
     return o;
 }
 

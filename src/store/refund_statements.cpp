@@ -46,6 +46,20 @@ const db::Statement kRefundConflict{
     " OR n.ct > to_timestamp($5::bigint / 1000.0)) AND NOT EXISTS (SELECT 1 FROM refunds r WHERE r.site_id = "
     "s.site_id AND r.idempotency_key = $4::text "
     "AND r.slip_id = s.id) ORDER BY n.id DESC LIMIT 1"};
+// A refund of a payment its provider took back (a chargeback on record, CHARGEBACK_RE, at any
+// age: the inbox keeps it for good) is refused before anything is written: the provider would
+// refuse it, and "all that is left" counts money the buyer already has. The slip as
+// kRefundConflict finds it, and the same exception for the replay of a key already used for a
+// refund of that slip (it answers that refund; one never sent is failed unsent by app/refund).
+const db::Statement kRefundChargeback{
+    "refund_chargeback",
+    "WITH s AS (SELECT id, site_id FROM pay_slips WHERE id = coalesce($3::text, "
+    "(SELECT CASE WHEN site_id = $1::text THEN pay_id END FROM orders WHERE id = $2::text)) "
+    "AND ($1::text IS NULL OR site_id = $1::text)) "
+    "SELECT n.reason FROM s JOIN notifications n ON n.slip_id = s.id "
+    "WHERE " CHARGEBACK_ROW("n") " AND NOT EXISTS (SELECT 1 FROM refunds r "
+    "WHERE r.site_id = s.site_id AND r.idempotency_key = $4::text AND r.slip_id = s.id) "
+    "ORDER BY n.id LIMIT 1"};
 const db::Statement kRefundClaim{
     "refund_claim", "UPDATE refunds SET st = 'PROCESSING', lm = now() WHERE id = $1 AND st = 'NEW'"};
 // RefundTalk's lock: a key pair of its own ('RFND', the id's hash), apart from the migrations'

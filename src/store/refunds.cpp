@@ -77,6 +77,14 @@ std::optional<std::string> FindRefundConflict(db::Connection& c, const RefundReq
     return r.Get(0, "reason");
 }
 
+std::optional<std::string> FindRefundChargeback(db::Connection& c, const RefundRequest& req) {
+    db::Result r = RetryTransient<db::Result>([&] {
+        return c.Exec(kRefundChargeback, {Opt(req.site), req.order, Opt(req.slip), Opt(req.idempotency_key)});
+    });
+    if (r.Rows() == 0) return std::nullopt;
+    return r.Get(0, "reason");
+}
+
 namespace {
 
 std::optional<RefundRow> RefundFrom(const db::Result& r) {

@@ -34,6 +34,20 @@
 // of our record, which has no blank). An OUTSIDE report too, so migration 017's index finds it and
 // the inbox keeps it for good; reconcile lists it CHARGEBACK, and ship and done refuse the order.
 #define CHARGEBACK_RE "'^no refund of ours named [^ ]+: chargeback: '"
+// Inbox row `n` is a confirmed chargeback. Its verdict is tested IS TRUE (never NULL: the same
+// rows) so that, with the row's slip given, the planner reads the slip's rows by their index
+// (notifications_slip): on a new shop's empty inbox a generic plan took a (verdict, ct) index
+// instead, which reads every `ignored` row of the inbox, and CRC32 twins make any number of those
+// (tests/integration/test_plans).
+#define CHARGEBACK_ROW(n) "(" n ".verdict = 'ignored') IS TRUE AND " n ".reason ~ " CHARGEBACK_RE
+// Whether the payment order `o` is paid with was taken back (its paying slip's chargeback, kept
+// in the inbox for good); and when orderpay confirmed it first, in epoch ms or NULL, as every
+// order read carries it (chargeback_at).
+#define CHARGEBACK_OF(o) \
+    "EXISTS (SELECT 1 FROM notifications n WHERE n.slip_id = " o ".pay_id AND " CHARGEBACK_ROW("n") ")"
+#define CHARGEBACK_AT_OF(o)                                                 \
+    "(SELECT " MS("min(n.ct)") " FROM notifications n WHERE n.slip_id = " o \
+                               ".pay_id AND " CHARGEBACK_ROW("n") ") AS chargeback_at"
 // A notification whose signature could not be checked when it came (app/notify.cpp writes the
 // reason: PayPal's certificate not downloadable then): kept `error`, never verified.
 #define UNCHECKED_RE "'^not checked now: '"
@@ -82,7 +96,7 @@
     "o.stock_held, " MS("o.ct") " AS ct, " MS("o.lm") " AS lm, " MS("o.wt_at") " AS wt_at, " MS(             \
         "o.ok_at") " AS ok_at, " MS("o.fa_at") " AS fa_at, " MS("o.sp_at") " AS sp_at, " MS(                 \
         "o.dn_at") " AS dn_at, " MS("o.expi") " AS expi, (o.expi < now()) AS expired, " MS(                  \
-        "o.rf_at") " AS rf_at, " REFUND_COLS_OF("o")
+        "o.rf_at") " AS rf_at, " REFUND_COLS_OF("o") ", " CHARGEBACK_AT_OF("o")
 
 // An order line under i_ names (check_view, order_view, order_views).
 #define ITEM_COLS(i)                                                                      \

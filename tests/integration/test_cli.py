@@ -175,7 +175,7 @@ def test_every_list_json_gives_numbers_booleans_and_null_as_json():
         ("merchant", "list"): {"id": text, "provider": text, "app_id": text, "mch_id": text, "sign_type": text},
         ("seller", "list"): {"site": text, "prefix": text, "merchant": text},
         ("order", "list"): {"id": text, "site": text, "buyer_id": text, "or_st": text, "fee_minor": whole,
-                            "fee": num, "currency": text},
+                            "fee": num, "currency": text, "chargeback_at": (whole, none)},
         ("refund", "list"): {"id": text, "order": text, "slip": text, "site": text, "provider": text,
                              "amount": num, "currency": text, "st": text, "reason": text,
                              "requested_by": text, "note": text, "ct": whole},

@@ -17,12 +17,17 @@ from conftest import PSQL, _pg_env, cli, psql
 # index, which on an empty table costs the same and would read a whole site's orders), refunds by
 # migration 012's (provider, provider_refund_id).
 CASES = [
-    ("check_view", [("orders", "id"), ("order_items", "order_id")]),
-    ("order_view", [("orders", "id"), ("order_items", "order_id")]),
-    ("slip_wait_view", [("orders", "id"), ("order_items", "order_id")]),
+    # Every order read carries chargeback_at: its paying slip's inbox rows by slip_id.
+    ("check_view", [("orders", "id"), ("order_items", "order_id"), ("notifications", "slip_id")]),
+    ("order_view", [("orders", "id"), ("order_items", "order_id"), ("notifications", "slip_id")]),
+    ("slip_wait_view", [("orders", "id"), ("order_items", "order_id"), ("notifications", "slip_id")]),
     ("refund_by_provider_id", [("refunds", "provider_refund_id")]),
     # Every refund asked for: the order by id, its slip, the slip's refunds by its id.
     ("refund_conflict", [("orders", "id"), ("pay_slips", "id"), ("refunds", "slip_id")]),
+    # Every refund asked for, before it is written: the chargeback of its slip, by the slip's id.
+    ("refund_chargeback", [("orders", "id"), ("pay_slips", "id"), ("notifications", "slip_id")]),
+    # A refund about to be sent, and a reversal webhook: the slip's chargeback, by the slip's id.
+    ("notify_chargeback", [("notifications", "slip_id")]),
     # Logout (admin/ticket_revoke by account): migration 022's (store_id, account_id).
     ("sessions_end_of_account", [("sessions", "account_id")]),
 ]
@@ -87,8 +92,9 @@ def test_timer_queues_are_read_in_order_by_their_index_in_a_generic_plan(name, t
 def test_back_office_pages_read_the_page_by_its_index_and_each_order_by_its_keys():
     """admin/orders: a page of a site's orders in one state, by migration 024's (site_id, or_st,
     ct, id) after the cursor and in that order (no sort of the site's orders), then each order,
-    its lines and its slip through their keys; the only sort is of the page's rows."""
-    plan = generic_plan_on_empty("orders_page", ["orders", "order_items", "pay_slips", "refunds"])
+    its lines, its slip and its chargeback (chargeback_at) through their keys; the only sort is of
+    the page's rows."""
+    plan = generic_plan_on_empty("orders_page", ["orders", "order_items", "pay_slips", "refunds", "notifications"])
     lines = plan[plan.index("\nSort ") + 1:].splitlines()
     assert "Seq Scan" not in plan, plan
     page = plan[plan.index("CTE page"):plan.index("\n", plan.index("Index Cond", plan.index("CTE page")))]
@@ -97,6 +103,8 @@ def test_back_office_pages_read_the_page_by_its_index_and_each_order_by_its_keys
     assert re.search(r"Index Scan using orders_pkey on orders ", plan), plan
     assert re.search(r"Index Cond: \(id = p\.id\)", plan), plan
     assert re.search(r"Index Scan using order_items_pkey on order_items i ", plan), plan
+    # chargeback_at: each order's paying slip's inbox rows, by the slip's index.
+    assert re.search(r"Index Cond: \(slip_id = o\.pay_id\)", plan), plan
     assert lines[0].startswith("Sort ") and "Sort Key: o.ct, o.id, i.pos" in lines[1], plan
 
 

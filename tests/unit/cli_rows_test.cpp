@@ -76,5 +76,11 @@ TEST(CliRowsJson, NoRowsIsAnEmptyArray) {
     EXPECT_EQ(RowsJson(Make({{"id", kText}}, {}), {"id"}), "[]");
 }
 
+// `order show`'s and `inbox show`'s times: UTC with milliseconds, whatever the host's zone.
+TEST(CliUtc, EpochMillisecondsAsUtc) {
+    EXPECT_EQ(Utc(0), "1970-01-01T00:00:00.000Z");
+    EXPECT_EQ(Utc(1796105181956), "2026-12-01T06:06:21.956Z");
+}
+
 }  // namespace
 }  // namespace orderpay::cli

@@ -99,5 +99,51 @@ TEST(Fulfil, AChargebackRefusesShipAndDoneForGood) {
     EXPECT_EQ(Done(r), FulfilOutcome::kAlready);
 }
 
+// `order done --charged-back`: the one way to end such an order. It moves only with a chargeback
+// on record, says whether the goods ever left, and names the command on the ship/done refusal.
+FulfilOutcome Close(const store::FulfilRow& r) {
+    return app::DescribeFulfil("o1", FulfilStep::kCloseChargedBack, r).outcome;
+}
+
+TEST(Fulfil, AChargedBackOrderIsClosedWithoutMakingUpAShipment) {
+    store::FulfilRow r = Row("DN", "A", true);
+    r.chargeback = true;
+    EXPECT_EQ(Close(r), FulfilOutcome::kMoved);
+    EXPECT_EQ(app::DescribeFulfil("o1", FulfilStep::kCloseChargedBack, r).message,
+              "order o1 done after its chargeback (OK -> DN, never shipped)");
+    r.shipped = true;
+    EXPECT_EQ(app::DescribeFulfil("o1", FulfilStep::kCloseChargedBack, r).message,
+              "order o1 done after its chargeback (SP -> DN)");
+    r.changed = false;  // a repeat after a timeout, or another operator first
+    EXPECT_EQ(Close(r), FulfilOutcome::kAlready);
+    // Ship and done name the way out, for the CLI only.
+    store::FulfilRow ok = Row("OK");
+    ok.chargeback = true;
+    EXPECT_NE(app::DescribeFulfil("o1", FulfilStep::kShip, ok)
+                  .cli_hint.find("orderpay order done o1 --charged-back"),
+              std::string::npos);
+}
+
+TEST(Fulfil, TheCloseIsRefusedWithoutAChargebackOnRecordWhateverTheState) {
+    for (const char* st : {"NW", "WT", "OK", "FA", "SP", "DN", "RF"}) {
+        const app::FulfilAnswer a = app::DescribeFulfil("o1", FulfilStep::kCloseChargedBack, Row(st));
+        EXPECT_EQ(a.outcome, FulfilOutcome::kRefused) << st;
+        EXPECT_NE(a.message.find("no chargeback of its payment is on record"), std::string::npos)
+            << a.message;
+        EXPECT_NE(a.message.find(std::string("is ") + st), std::string::npos) << a.message;
+    }
+    EXPECT_EQ(app::DescribeFulfil("o1", FulfilStep::kCloseChargedBack, Row("OK")).cli_hint,
+              "orderpay order ship o1");
+    // A state the close does not leave, charged back: named, refused.
+    for (const char* st : {"NW", "WT", "FA", "RF"}) {
+        store::FulfilRow r = Row(st);
+        r.chargeback = true;
+        EXPECT_EQ(Close(r), FulfilOutcome::kRefused) << st;
+    }
+    store::FulfilRow q = Row("DN", "Q");
+    q.chargeback = true;
+    EXPECT_EQ(Close(q), FulfilOutcome::kAlready);  // virtual goods are done when paid
+}
+
 }  // namespace
 }  // namespace orderpay

@@ -117,6 +117,8 @@ TEST(Errors, SeedCodesAndStatuses) {
     EXPECT_EQ(Info(Err::kUnsupportedType).code, "e.www.api.unsupported_media_type");
     EXPECT_EQ(Info(Err::kUnsupportedType).status, 415);
     EXPECT_EQ(Info(Err::kUriTooLong).status, 414);
+    EXPECT_EQ(Info(Err::kRefundChargeback).code, "e.www.refund.chargeback");
+    EXPECT_EQ(Info(Err::kRefundChargeback).status, 409);
 }
 
 TEST(Errors, CodesAreUnique) {

@@ -27,7 +27,8 @@ struct FulfilAnswer {
 /// What `row` (store::FulfilOrder's) means for the order `id`: pure, unit-tested.
 FulfilAnswer DescribeFulfil(const std::string& id, store::FulfilStep step, const store::FulfilRow& row);
 
-/// Ships the site's order (kShip) or makes it done (kDone), and says what happened.
+/// Ships the site's order (kShip), makes it done (kDone), or closes it after a chargeback
+/// (kCloseChargedBack), and says what happened.
 FulfilAnswer Fulfil(db::Connection& c, const std::string& site, const std::string& id,
                     store::FulfilStep step);
 

@@ -76,6 +76,9 @@ std::string RowsJson(const db::Result& r, const std::vector<std::string>& cols);
 
 /// Rows as tab-separated lines under a header of `cols`, or as RowsJson when `json`.
 void PrintRows(const db::Result& r, const std::vector<std::string>& cols, bool json);
+/// Epoch milliseconds as UTC, 2026-12-07T01:02:03.456Z.
+std::string Utc(std::int64_t ms);
+
 /// Throws Refusal naming the schema's rule unless `id` is 1 to 64 of A-Z a-z 0-9 _ . - (and @
 /// when `at`): `what` is "store", "site", ...
 void CheckId(const std::string& what, const std::string& id, bool at = false);

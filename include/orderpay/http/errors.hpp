@@ -46,6 +46,7 @@ enum class Err {
     kRefundUnsupported,    // 409 e.www.refund.unsupported
     kRefundFailed,         // 409 e.www.refund.failed  (the provider refused the refund)
     kRefundConflict,       // 409 e.www.refund.conflict (the provider contradicts a recorded refund)
+    kRefundChargeback,     // 409 e.www.refund.chargeback (the provider took the payment back)
     kTooLarge,             // 413 e.www.api.too_large
     kUriTooLong,           // 414 e.www.api.uri_too_long     (answered by nginx, listed for the one table)
     kUnsupportedType,      // 415 e.www.api.unsupported_media_type

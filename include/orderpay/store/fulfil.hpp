@@ -10,7 +10,9 @@
 
 namespace orderpay::store {
 
-enum class FulfilStep { kShip, kDone };
+// kCloseChargedBack: `order done --charged-back`, OK or SP -> DN of an order whose payment its
+// provider took back (a chargeback on record), never shipped by it (sp_at stays as it is).
+enum class FulfilStep { kShip, kDone, kCloseChargedBack };
 
 struct FulfilRow {
     bool changed = false;              // this call moved the order
@@ -21,6 +23,7 @@ struct FulfilRow {
     std::string under_way;             // "ID ST" of a refund still NEW or PROCESSING, or ""
     bool voiding = false;              // a void of its paying slip was sent, and not answered yet
     bool chargeback = false;           // its provider took its payment back (confirmed)
+    bool shipped = false;              // sp_at is set: the goods left
 };
 
 /// Moves the site's order one step; nullopt when the site has no such order.

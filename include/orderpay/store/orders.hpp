@@ -88,6 +88,9 @@ struct OrderRecord {
     std::optional<std::int64_t> rf_at;  // fully refunded (RF)
     std::int64_t refunded = 0;          // the sum of the OK refunds, minor units
     std::vector<RefundLine> refunds;    // every refund of the order, oldest first
+    // When orderpay confirmed that the provider took the paying slip's payment back (a chargeback:
+    // CHARGEBACK_OF), for good: the order is never shipped or refunded through orderpay after it.
+    std::optional<std::int64_t> chargeback_at;
 };
 
 /// The order `id` of `site`, or nullopt (an id that cannot exist is not looked up).

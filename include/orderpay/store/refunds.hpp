@@ -55,6 +55,11 @@ struct OpenResult {
 std::optional<std::string> FindRefundConflict(db::Connection& c, const RefundRequest& req,
                                               std::optional<std::int64_t> since_ms = std::nullopt);
 
+/// The chargeback on record of the slip `req` names (the inbox row's reason, "no refund of ours
+/// named CAPTURE: chargeback: ..."), at any age; nullopt when there is none, or when `req`'s key
+/// already names a refund of that slip (a replay answers its refund).
+std::optional<std::string> FindRefundChargeback(db::Connection& c, const RefundRequest& req);
+
 /// Opens a refund (NEW) with a new id, or answers why not; nothing is written unless kCreated.
 OpenResult OpenRefund(db::Connection& c, const RefundRequest& req);
 

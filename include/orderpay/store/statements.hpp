@@ -27,7 +27,7 @@ extern const db::Statement kSlipInsert, kSlipGet, kSlipForUpdate, kSlipLive, kSl
     kOrderPayableNow, kSlipByRef;
 // The operator's fulfilment: ship (OK -> SP), done (SP -> DN), why neither happened, and the
 // back office's pages of orders in one state.
-extern const db::Statement kOrderShip, kOrderDone, kOrderFulfilment, kOrdersPage;
+extern const db::Statement kOrderShip, kOrderDone, kOrderCloseChargedBack, kOrderFulfilment, kOrdersPage;
 // Sites' return pages and the providers' shared cache.
 extern const db::Statement kSiteReturnUrl, kCacheGet, kCachePut, kCacheDrop, kCacheClaim;
 // The catalogue a site sells now (pay/products).
@@ -38,7 +38,8 @@ extern const db::Statement kNotifyIntake, kNotifyVerdict, kNotifyReceived, kNoti
 // Refunds and the operator API's keys.
 extern const db::Statement kRefundOpen, kRefundGet, kRefundByKey, kRefundSentDespite, kRefundClaim,
     kRefundFinish, kSlipReversed, kOrderReleaseVoided, kRefundNote, kRefundsDue, kRefundStampQueried,
-    kApiKeyGet, kRefundByProviderId, kRefundTalkTry, kRefundTalkDone, kRefundTalkHeld, kRefundConflict;
+    kApiKeyGet, kRefundByProviderId, kRefundTalkTry, kRefundTalkDone, kRefundTalkHeld, kRefundConflict,
+    kRefundChargeback;
 
 std::span<const db::Statement> AllStatements();
 /// Named statements only the CLI runs, unprepared: a column they name (019's expire_tried_at) may be
