@@ -3,51 +3,59 @@
 #include "orderpay/app/query_refunded.hpp"
 
 #include "orderpay/domain/money.hpp"
+#include "orderpay/store/notifications.hpp"
 #include "orderpay/store/refunds.hpp"
 
 namespace orderpay::app {
 
-namespace {
-
-// A refund's name as the reason carries it: no blank, comma or colon, which delimit the names
-// (kNotifyQueryRefundNamed reads them back); anything else is shown as '?'.
-std::string NameOf(const providers::QueryResult::RefundSeen& r) {
-    std::string n = r.no.empty() ? r.id : r.no;
+std::string ReportName(std::string n) {
     if (n.empty()) return "(unnamed)";
     for (char& ch : n)
         if (ch <= ' ' || ch == ',' || ch == ':' || static_cast<unsigned char>(ch) >= 0x7f) ch = '?';
     return n;
 }
 
-}  // namespace
-
-RefundedRecord DescribeQueryRefunded(const providers::QueryResult& q, const std::vector<bool>& ours) {
+RefundedRecord DescribeQueryRefunded(const providers::QueryResult& q, const std::vector<RefundKnown>& known,
+                                     bool reported_before) {
     RefundedRecord out;
     if (q.state != providers::QueryResult::State::kPaid || !q.refunded) return out;
+    if (!q.refunds_listed && q.refunds.empty() && reported_before) return out;
     const std::string cur = q.currency;
     const std::string total = domain::FormatAmount(q.amount, cur) + " " + cur;
-    std::string names, amounts, body = "paid " + total + " (" + q.txn_id + "), then refunded: " + q.message;
+    std::string names, body = "paid " + total + " (" + q.txn_id + "), then refunded: " + q.message;
     std::int64_t sum = 0;
-    bool known = q.refunds_listed;
-    int listed = 0;
+    bool known_amount = q.refunds_listed;
+    int fresh = 0;
     for (std::size_t i = 0; i < q.refunds.size(); ++i) {
         const providers::QueryResult::RefundSeen& r = q.refunds[i];
-        const bool mine = i < ours.size() && ours[i];
-        body += "; refund " + NameOf(r) + (r.id.empty() || r.id == r.no ? "" : " (" + r.id + ")") + " of " +
+        const RefundKnown k = i < known.size() ? known[i] : RefundKnown::kNew;
+        body += "; refund " + ReportName(r.no.empty() ? r.id : r.no) +
+                (r.id.empty() || r.id == r.no ? "" : " (" + ReportName(r.id) + ")") + " of " +
                 (r.amount < 0 ? std::string("an unknown amount") : domain::FormatAmount(r.amount, cur)) +
-                (mine ? ", orderpay's own" : "");
-        if (mine) continue;
-        ++listed;
-        names += (names.empty() ? "" : ",") + NameOf(r);
+                (k == RefundKnown::kOurs       ? ", orderpay's own"
+                 : k == RefundKnown::kReported ? ", reported before"
+                                               : "");
+        if (k == RefundKnown::kOurs) continue;
+        // Reported before: its money went back all the same (the amount says all that did), but its
+        // name is not reported twice.
         if (r.amount < 0)
-            known = false;
+            known_amount = false;
         else
             sum += r.amount;
+        if (k == RefundKnown::kReported) continue;
+        ++fresh;
+        // Both names, so a late notification naming either finds this report (review s30-diff L1:
+        // a PayPal invoice_id with a blank does not read back as it was).
+        auto add = [&names](const std::string& n) { names += (names.empty() ? "" : ",") + n; };
+        if (!r.no.empty()) add(ReportName(r.no));
+        if (!r.id.empty() && r.id != r.no) add(ReportName(r.id));
+        if (r.no.empty() && r.id.empty()) add("(unnamed)");
     }
-    // Listed, and every refund that took money is orderpay's own (or none took any): nothing outside.
-    if (q.refunds_listed && listed == 0) return out;
+    // Listed, and every refund that took money is orderpay's own or reported already (or none took
+    // any): nothing new outside.
+    if (q.refunds_listed && fresh == 0) return out;
     std::string what;
-    if (!known)
+    if (!known_amount)
         what = "refunded at the provider, amount unknown (the provider's answer does not say how much)";
     else if (sum >= q.amount)
         what = "all " + total + " refunded at the provider";
@@ -60,17 +68,35 @@ RefundedRecord DescribeQueryRefunded(const providers::QueryResult& q, const std:
     return out;
 }
 
+std::optional<std::string> RefundReportedBefore(db::Connection& c, const std::string& slip_id,
+                                                std::initializer_list<std::string> names) {
+    for (const std::string& name : names) {
+        if (name.empty()) continue;
+        // As an earlier notification named it, or as a query's report carries it.
+        if (std::optional<std::string> row = store::RefundReported(c, slip_id, name)) return row;
+        if (const std::string shown = ReportName(name); shown != name)
+            if (std::optional<std::string> row = store::RefundReported(c, slip_id, shown)) return row;
+    }
+    return std::nullopt;
+}
+
 void NoteQueryRefunded(db::Connection& c, const std::string& provider, const std::string& slip_id,
                        const providers::QueryResult& q, providers::PaidEvent& ev) {
     if (q.state != providers::QueryResult::State::kPaid || !q.refunded) return;
-    std::vector<bool> ours;
+    std::vector<RefundKnown> known;
     for (const providers::QueryResult::RefundSeen& r : q.refunds) {
         std::optional<store::RefundRow> row = r.no.empty() ? std::nullopt : store::FindRefund(c, r.no);
         if ((!row || row->slip_id != slip_id) && !r.id.empty())
             row = store::FindRefundByProviderId(c, provider, r.id);
-        ours.push_back(row && row->slip_id == slip_id);
+        if (row && row->slip_id == slip_id)
+            known.push_back(RefundKnown::kOurs);
+        else if (RefundReportedBefore(c, slip_id, {r.no, r.id}))
+            known.push_back(RefundKnown::kReported);
+        else
+            known.push_back(RefundKnown::kNew);
     }
-    RefundedRecord rec = DescribeQueryRefunded(q, ours);
+    RefundedRecord rec =
+        DescribeQueryRefunded(q, known, q.refunds.empty() && store::OutsideReported(c, slip_id));
     ev.refunded_reason = std::move(rec.reason);
     ev.refunded_body = std::move(rec.body);
 }

@@ -1,6 +1,7 @@
 // Refund-result notifications: a verified message finishes the refund it names, and from a
 // provider whose signature does not bind the whole message (SettlesOnOwnQuery, PayPal) only on
 // that provider's own record of the refund. A refund nobody here asked for is listed as OUTSIDE.
+#include "orderpay/app/query_refunded.hpp"
 #include "orderpay/app/refund.hpp"
 #include "orderpay/core/log.hpp"
 #include "orderpay/providers/metered.hpp"
@@ -35,18 +36,19 @@ std::optional<NotifyDecision> ConfirmOrRefuse(const providers::Provider& p, cons
     return std::nullopt;
 }
 
-// A refund nobody here asked for that our order query already recorded beside the payment it
-// settled (app/query_refunded.cpp): its notification, coming late, tells nothing new, and a second
-// OUTSIDE report of the same money is not written.
-std::optional<NotifyDecision> RecordedByQuery(db::Connection& c, const NotifyEval& ev,
-                                              std::initializer_list<std::string> names) {
+// A refund nobody here asked for that an OUTSIDE report of the slip already names (our order
+// query's record beside the payment it settled, app/query_refunded.cpp, or this refund's earlier
+// notification): told again, it tells nothing new, and a second report of the same money is not
+// written. From a provider whose word is only a cue it is asked nothing (a twin naming a reported
+// refund changes nothing either way), so it goes with the unconfirmed rows (review s30-diff L2).
+std::optional<NotifyDecision> ReportedBefore(db::Connection& c, const NotifyEval& ev,
+                                             std::initializer_list<std::string> names) {
     if (!ev.slip) return std::nullopt;
     for (const std::string& name : names)
-        if (std::optional<std::string> row = store::QueryRefundRecorded(c, ev.slip->id, name))
+        if (std::optional<std::string> row = RefundReportedBefore(c, ev.slip->id, {name}))
             return NotifyDecision{
                 "duplicate",
-                "refund " + name + " orderpay did not make, already recorded by the order query (inbox row " +
-                    *row + ")",
+                "refund " + name + " orderpay did not make, already reported (inbox row " + *row + ")",
                 providers::NotifyAnswer::kAccepted};
     return std::nullopt;
 }
@@ -70,10 +72,8 @@ NotifyDecision Judge(db::Connection& c, const providers::Provider& p, const Noti
     // (OUTSIDE) for a week, so from a provider whose word is only a cue it must be a refund the
     // provider really made of this slip, described as its record has it.
     if (!r) {
-        if (!confirm)
-            if (std::optional<NotifyDecision> d =
-                    RecordedByQuery(c, ev, {rf.refund_id, rf.provider_refund_id}))
-                return *d;
+        if (std::optional<NotifyDecision> d = ReportedBefore(c, ev, {rf.refund_id, rf.provider_refund_id}))
+            return *d;
         if (!confirm || !ev.slip)
             return {
                 "ignored",
@@ -94,7 +94,7 @@ NotifyDecision Judge(db::Connection& c, const providers::Provider& p, const Noti
                 return {"ignored", "a refund orderpay did not make, failed at the provider: " + q.message,
                         A::kAccepted};
             if (std::optional<NotifyDecision> d =
-                    RecordedByQuery(c, ev, {q.refund_no, q.provider_refund_id, rf.provider_refund_id}))
+                    ReportedBefore(c, ev, {q.refund_no, q.provider_refund_id, rf.provider_refund_id}))
                 return *d;
             return {"ignored", "no refund of ours named " + named + ": the provider's " + q.message,
                     A::kAccepted};

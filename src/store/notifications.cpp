@@ -153,12 +153,16 @@ bool ChargebackRecorded(db::Connection& c, const std::string& slip_id) {
     return c.Exec(kNotifyChargeback, {slip_id}).Rows() > 0;
 }
 
-std::optional<std::string> QueryRefundRecorded(db::Connection& c, const std::string& slip_id,
-                                               const std::string& name) {
+std::optional<std::string> RefundReported(db::Connection& c, const std::string& slip_id,
+                                          const std::string& name) {
     if (name.empty()) return std::nullopt;
-    db::Result r = c.Exec(kNotifyQueryRefundNamed, {slip_id, http::TextOrEscaped(name, 256)});
+    db::Result r = c.Exec(kNotifyRefundReported, {slip_id, http::TextOrEscaped(name, 256)});
     if (r.Rows() == 0) return std::nullopt;
     return r.Get(0, 0);
+}
+
+bool OutsideReported(db::Connection& c, const std::string& slip_id) {
+    return c.Exec(kNotifyOutsideReported, {slip_id}).Rows() > 0;
 }
 
 bool EventSeenBefore(db::Connection& c, const std::string& provider, const std::string& id,

@@ -26,16 +26,23 @@ const db::Statement kNotifyQueryRefunded{
     "SELECT s.provider, s.site_id, s.id, " QUERY_REFUNDED_METHOD
     ", convert_to($3, 'UTF8'), 'ignored', $2, now() "
     "FROM pay_slips s WHERE s.id = $1 AND $2 ~ " OUTSIDE_RE " RETURNING id"};
-// Such a record of the slip that names refund $2 (the refund numbers after OUTSIDE_RE's words, up
-// to the first ':', comma-separated), through the slip's index: a refund notification telling of
-// the same refund later is a duplicate of it, not a second report. The verdict IS TRUE, as
-// CHARGEBACK_ROW's, keeps a plan made on an empty inbox on the slip's index.
-const db::Statement kNotifyQueryRefundNamed{
-    "notify_query_refund_named",
-    "SELECT id FROM notifications WHERE slip_id = $1 AND method = " QUERY_REFUNDED_METHOD
-    " AND (verdict = 'ignored') IS TRUE AND reason ~ " OUTSIDE_RE
-    " AND $2 = ANY (string_to_array(substring(reason from '^no refund of ours named ([^ :]+):'), ',')) "
+// An OUTSIDE report of the slip that names refund $2 (the names after OUTSIDE_RE's words, up to
+// the first blank or ':', comma-separated): a refund notification's, or a query's record. Whichever
+// came first, the other telling of the same refund is a duplicate of it, not a second report
+// (review s30-diff M1). Through the slip's index: the verdict IS TRUE, as CHARGEBACK_ROW's, keeps
+// a plan made on an empty inbox there.
+const db::Statement kNotifyRefundReported{
+    "notify_refund_reported",
+    "SELECT id FROM notifications WHERE slip_id = $1 AND (verdict = 'ignored') IS TRUE AND reason "
+    "~ " OUTSIDE_RE
+    " AND $2 = ANY (string_to_array(substring(reason from '^no refund of ours named ([^ :]+)'), ',')) "
     "ORDER BY id LIMIT 1"};
+// Any OUTSIDE report of the slip but a chargeback: for an answer that names no refund (WeChat
+// v3's), the refund an earlier notification reported may be the one it tells of.
+const db::Statement kNotifyOutsideReported{"notify_outside_reported",
+                                           "SELECT id FROM notifications WHERE slip_id = $1 AND (verdict = "
+                                           "'ignored') IS TRUE AND reason ~ " OUTSIDE_RE
+                                           " AND reason !~ " CHARGEBACK_RE " LIMIT 1"};
 const db::Statement kNotifySetEvent{
     "notify_set_event", "UPDATE notifications SET event_id = $2 WHERE id = $1 AND event_id IS NULL"};
 

@@ -162,12 +162,15 @@ providers::QueryResult Refunded(std::int64_t amount, std::vector<providers::Quer
     return q;
 }
 
+using K = app::RefundKnown;
+
 TEST(QueryRefundedRecord, SaysHowMuchWentBackOrThatItIsUnknown) {
     app::RefundedRecord part = app::DescribeQueryRefunded(
-        Refunded(2500, {{"ours1", "501", 500}, {"console1", "502", 1000}}, true), {true, false});
+        Refunded(2500, {{"ours1", "501", 500}, {"console1", "502", 1000}}, true), {K::kOurs, K::kNew});
+    // Both of a refund's names, so a late notification naming either finds the report.
     EXPECT_EQ(
         part.reason,
-        "no refund of ours named console1: found by the order query before orderpay recorded the payment "
+        "no refund of ours named console1,502: found by the order query before orderpay recorded the payment "
         "(REFUND): 10.00 of 25.00 CNY refunded at the provider");
     EXPECT_NE(part.body.find("refund ours1 (501) of 5.00, orderpay's own"), std::string::npos) << part.body;
     app::RefundedRecord whole =
@@ -191,7 +194,19 @@ TEST(QueryRefundedRecord, SaysHowMuchWentBackOrThatItIsUnknown) {
 
 TEST(QueryRefundedRecord, NothingWhenOnlyOursOrNotRefunded) {
     EXPECT_TRUE(
-        app::DescribeQueryRefunded(Refunded(2500, {{"ours1", "", 500}}, true), {true}).reason.empty());
+        app::DescribeQueryRefunded(Refunded(2500, {{"ours1", "", 500}}, true), {K::kOurs}).reason.empty());
+    // Reported before (its notification came first): not reported twice (review s30-diff M1)...
+    EXPECT_TRUE(
+        app::DescribeQueryRefunded(Refunded(2500, {{"c1", "", 500}}, true), {K::kReported}).reason.empty());
+    // ...but its money counts in what the report of a new one says went back.
+    app::RefundedRecord both =
+        app::DescribeQueryRefunded(Refunded(2500, {{"c1", "", 500}, {"c2", "", 700}, {"o1", "", 300}}, true),
+                                   {K::kReported, K::kNew, K::kOurs});
+    EXPECT_EQ(both.reason.substr(0, 27), "no refund of ours named c2:") << both.reason;
+    EXPECT_NE(both.reason.find(": 12.00 of 25.00 CNY refunded"), std::string::npos) << both.reason;
+    EXPECT_NE(both.body.find("refund c1 of 5.00, reported before"), std::string::npos) << both.body;
+    // An answer that names no refund (WeChat v3), on a slip with a report already: nothing new.
+    EXPECT_TRUE(app::DescribeQueryRefunded(Refunded(2500, {}, false), {}, true).reason.empty());
     EXPECT_TRUE(app::DescribeQueryRefunded(Refunded(2500, {}, true), {}).reason.empty());
     providers::QueryResult paid = Refunded(2500, {}, false);
     paid.refunded = false;

@@ -4,6 +4,8 @@
 // settlement's transaction, as an OUTSIDE report that `orderpay reconcile` lists.
 #pragma once
 
+#include <initializer_list>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,13 +19,30 @@ struct RefundedRecord {
     std::string body;    // what the provider's answer said of the payment and its refunds
 };
 
-/// The record of `q` (kPaid with `refunded`), leaving out the listed refunds `ours` says are
-/// orderpay's own (by index into q.refunds). Pure.
-RefundedRecord DescribeQueryRefunded(const providers::QueryResult& q, const std::vector<bool>& ours);
+/// What is known here of a refund the provider lists: nothing (a refund orderpay did not make,
+/// reported now), orderpay's own refund, or one an earlier OUTSIDE report already names (its own
+/// notification, come first: the money is counted, the name not reported twice).
+enum class RefundKnown { kNew, kOurs, kReported };
+
+/// The record of `q` (kPaid with `refunded`), with `known` saying of each listed refund (by index
+/// into q.refunds; missing: kNew) what is known of it; nothing when the provider lists refunds
+/// and none is new, or when it lists none and `reported_before` (an OUTSIDE report of the slip
+/// exists: WeChat v3's answer names no refund to tell it from). Pure.
+RefundedRecord DescribeQueryRefunded(const providers::QueryResult& q, const std::vector<RefundKnown>& known,
+                                     bool reported_before = false);
+
+/// A refund's name as a report's reason carries it: a blank, comma or colon (which delimit the
+/// names) or a byte past ASCII shown as '?'; "(unnamed)" for "".
+std::string ReportName(std::string name);
+
+/// The inbox row of an OUTSIDE report of slip `slip_id` (a refund notification's, or a query's
+/// record) that names one of `names` (as given, or as ReportName shows it), if any.
+std::optional<std::string> RefundReportedBefore(db::Connection& c, const std::string& slip_id,
+                                                std::initializer_list<std::string> names);
 
 /// Sets `ev`'s refunded record from `q` for slip `slip_id` of provider `provider`, with orderpay's
-/// own refunds of the slip (by our refund id or the provider's) left out. Nothing when `q` is not
-/// a refunded payment.
+/// own refunds of the slip (by our refund id or the provider's) and those an OUTSIDE report of the
+/// slip already names left out. Nothing when `q` is not a refunded payment.
 void NoteQueryRefunded(db::Connection& c, const std::string& provider, const std::string& slip_id,
                        const providers::QueryResult& q, providers::PaidEvent& ev);
 

@@ -51,10 +51,13 @@ bool EventSeenBefore(db::Connection& c, const std::string& provider, const std::
 /// recorded on one of its notifications (app/notify_reversal).
 bool ChargebackRecorded(db::Connection& c, const std::string& slip_id);
 
-/// The inbox row of an order query's record (app/query_refunded.cpp) of slip `slip_id` that names
-/// refund `name` among those refunded at the provider; nullopt when none does.
-std::optional<std::string> QueryRefundRecorded(db::Connection& c, const std::string& slip_id,
-                                               const std::string& name);
+/// The inbox row of an OUTSIDE report of slip `slip_id` (a refund notification's, or an order
+/// query's record, app/query_refunded.cpp) that names refund `name`; nullopt when none does.
+std::optional<std::string> RefundReported(db::Connection& c, const std::string& slip_id,
+                                          const std::string& name);
+
+/// Whether any OUTSIDE report of the slip (a chargeback aside) is in the inbox.
+bool OutsideReported(db::Connection& c, const std::string& slip_id);
 
 /// Rows with `verdict` ("received": never decided; "error": evaluation failed) that arrived
 /// more than `older_than_s` seconds ago, oldest first.

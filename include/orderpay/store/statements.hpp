@@ -34,7 +34,8 @@ extern const db::Statement kSiteReturnUrl, kCacheGet, kCachePut, kCacheDrop, kCa
 extern const db::Statement kProductsOnSale;
 // Notification inbox.
 extern const db::Statement kNotifyIntake, kNotifyVerdict, kNotifyReceived, kNotifyGet, kNotifyList,
-    kNotifyEventSeen, kNotifySetEvent, kNotifyChargeback, kNotifyQueryRefunded, kNotifyQueryRefundNamed;
+    kNotifyEventSeen, kNotifySetEvent, kNotifyChargeback, kNotifyQueryRefunded, kNotifyRefundReported,
+    kNotifyOutsideReported;
 // Refunds and the operator API's keys.
 extern const db::Statement kRefundOpen, kRefundGet, kRefundByKey, kRefundSentDespite, kRefundClaim,
     kRefundFinish, kSlipReversed, kOrderReleaseVoided, kRefundNote, kRefundsDue, kRefundStampQueried,
