@@ -52,17 +52,18 @@ std::optional<store::SlipRow> CurrentSlip(db::Connection& c, const store::OrderR
 }
 
 std::optional<store::OrderRecord> LoadOrder(db::Connection& c, const std::string& site, const std::string& id,
-                                            std::string* json, bool with_buyer) {
+                                            std::string* json, Audience who) {
     if (!json) return store::FindOrder(c, site, id);
     // One statement for the order, its lines and its slip (store/check_view).
     std::optional<store::OrderView> v = store::LoadOrderView(c, site, id);
     if (!v) return std::nullopt;
-    *json = RenderOrder(v->order, v->items, v->slip, with_buyer);
+    *json = RenderOrder(v->order, v->items, v->slip, who);
     return std::move(v->order);
 }
 
 std::string RenderOrder(const store::OrderRecord& o, const std::vector<store::OrderItem>& items,
-                        const std::optional<store::SlipRow>& slip, bool with_buyer) {
+                        const std::optional<store::SlipRow>& slip, Audience who) {
+    const bool with_buyer = who != Audience::kReturn;
     const int exp = domain::CurrencyExponent(o.currency).value_or(2);
     rapidjson::StringBuffer buf;
     http::JsonWriter w(buf);
@@ -128,7 +129,7 @@ std::string RenderOrder(const store::OrderRecord& o, const std::vector<store::Or
     }
     w.EndArray();
     // Why a paid order is never shipped or refunded here: its payment was taken back (for good).
-    WriteTime(w, "chargeback_at", o.chargeback_at);
+    if (who == Audience::kOperator) WriteTime(w, "chargeback_at", o.chargeback_at);
     // Contact and address fields given at buy, stored as one JSON object, surface at top level.
     rapidjson::Document contact;
     if (with_buyer && http::ParseJson(o.contact_json, contact).empty() && contact.IsObject()) {

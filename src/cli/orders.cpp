@@ -34,7 +34,7 @@ int OrderCmd(Env& env, const Args& a) {
         std::optional<std::string> site = store::OrderSite(env.db, a.pos[2]);
         std::string json;
         std::optional<store::OrderRecord> o;
-        if (site) o = app::LoadOrder(env.db, *site, a.pos[2], &json);
+        if (site) o = app::LoadOrder(env.db, *site, a.pos[2], &json, app::Audience::kOperator);
         // The id as log::TextEscape shows it: it is whatever the operator typed.
         if (!o) throw Refusal("no such order " + log::TextEscape(a.pos[2]));
         if (a.json) {

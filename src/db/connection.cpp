@@ -65,6 +65,10 @@ Result::Kind Result::ColumnKind(int col) const {
 // name and compares it with every column: on pay/check's 60-odd columns that was 3 % of a
 // worker's CPU. An exact match with PQfname is what PQfnumber finds for our lower-case names;
 // anything else (quotes, capitals) still goes through PQfnumber's own rules.
+bool Result::HasCol(const char* name) const {
+    return PQfnumber(r_.get(), name) >= 0;
+}
+
 int Result::Col(const char* name) const {
     const int n = PQnfields(r_.get());
     int c = next_col_ < n ? next_col_ : 0;

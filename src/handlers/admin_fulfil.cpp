@@ -33,7 +33,8 @@ http::Response Step(app::Context& ctx, app::Call& call, const http::Request& req
     const app::FulfilAnswer a = app::Fulfil(ctx.db(), call.site.id, id, step);
     if (a.outcome == app::FulfilOutcome::kNoOrder) return http::Fail(http::Err::kNoSuchObject);
     std::string json;
-    if (!app::LoadOrder(ctx.db(), call.site.id, id, &json)) return http::Fail(http::Err::kNoSuchObject);
+    if (!app::LoadOrder(ctx.db(), call.site.id, id, &json, app::Audience::kOperator))
+        return http::Fail(http::Err::kNoSuchObject);
     if (a.outcome == app::FulfilOutcome::kRefused)
         return http::Fail(http::Err::kOrderState, a.message, "{\"order\":" + json + "}");
     // The envelope's data stays the order exactly as admin/order's; what this call did goes beside

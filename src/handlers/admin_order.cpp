@@ -12,7 +12,8 @@ http::Response AdminOrder(app::Context& ctx, app::Call& call, const http::Reques
     if (!id || id->empty()) return http::Fail(http::Err::kNilId);
     if (!domain::IsOrderId(*id)) return http::Fail(http::Err::kNoSuchObject);
     std::string json;
-    if (!app::LoadOrder(ctx.db(), call.site.id, *id, &json)) return http::Fail(http::Err::kNoSuchObject);
+    if (!app::LoadOrder(ctx.db(), call.site.id, *id, &json, app::Audience::kOperator))
+        return http::Fail(http::Err::kNoSuchObject);
     return http::Ok(json);
 }
 

@@ -49,7 +49,8 @@ http::Response AdminOrders(app::Context& ctx, app::Call& call, const http::Reque
     std::string out = "{\"orders\":[";
     for (std::size_t i = 0; i < page.size(); ++i) {
         if (i) out += ',';
-        out += app::RenderOrder(page[i].view.order, page[i].view.items, page[i].view.slip);
+        out += app::RenderOrder(page[i].view.order, page[i].view.items, page[i].view.slip,
+                                app::Audience::kOperator);
     }
     out += "],\"next\":";
     out +=

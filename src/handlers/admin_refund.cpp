@@ -32,7 +32,7 @@ http::Response AdminRefund(app::Context& ctx, app::Call& call, const http::Reque
     if (!domain::IsOrderId(in.order)) return http::Fail(http::Err::kNoSuchObject);
     std::optional<store::OrderView> v = store::LoadOrderView(ctx.db(), call.site.id, in.order);
     if (!v) return http::Fail(http::Err::kNoSuchObject);
-    const std::string order_json = app::RenderOrder(v->order, v->items, v->slip);
+    const std::string order_json = app::RenderOrder(v->order, v->items, v->slip, app::Audience::kOperator);
     if (!v->slip || v->slip->st != domain::SlipState::kOk)
         return http::Fail(http::Err::kRefundNotPaid, {}, "{\"order\":" + order_json + "}");
     if (std::string why = app::RefundBlocker(ctx, *v->slip, in.idempotency_key); !why.empty())
@@ -59,7 +59,7 @@ http::Response AdminRefund(app::Context& ctx, app::Call& call, const http::Reque
     app::RefundAnswer a = app::RequestRefund(ctx, r);
 
     std::string now;
-    if (!app::LoadOrder(ctx.db(), call.site.id, in.order, &now)) now = order_json;
+    if (!app::LoadOrder(ctx.db(), call.site.id, in.order, &now, app::Audience::kOperator)) now = order_json;
     if (a.err) {
         // The provider's own words are its refusal's message; the store's details stay in the log.
         std::string msg;

@@ -56,7 +56,7 @@ http::Response BrowserReturn(app::Context& ctx, const app::Call& call, const htt
         return r;
     }
     std::string order;
-    if (!app::LoadOrder(ctx.db(), call.site.id, order_id, &order, false)) order = "null";
+    if (!app::LoadOrder(ctx.db(), call.site.id, order_id, &order, app::Audience::kReturn)) order = "null";
     // What we found of the payment (our capture's answer, or the slip as it is) over what an
     // unsigned return claims; a decision that failed found nothing.
     const std::string status = !h.decision.found_status.empty() ? h.decision.found_status

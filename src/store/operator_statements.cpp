@@ -105,7 +105,7 @@ const db::Statement kOrdersPage{
     "WITH page AS MATERIALIZED (SELECT id FROM orders WHERE site_id = $1 AND or_st = $2 "
     "AND (ct, id) > (timestamptz 'epoch' + $3::bigint * interval '1 microsecond', $4::text) "
     "ORDER BY ct, id LIMIT $5) "
-    "SELECT (extract(epoch from o.ct) * 1000000)::bigint AS ct_us, " ORDER_COLS ", " ITEM_COLS("i") ", "
+    "SELECT (extract(epoch from o.ct) * 1000000)::bigint AS ct_us, " OPERATOR_ORDER_COLS ", " ITEM_COLS("i") ", "
     PREFIXED_SLIP_COLS("sl") " "
     "FROM page p CROSS JOIN LATERAL (SELECT * FROM orders WHERE id = p.id OFFSET 0) o "
     "LEFT JOIN order_items i ON i.order_id = o.id AND i.order_id = p.id "

@@ -92,7 +92,8 @@ OrderRecord OrderFrom(const db::Result& r, int row) {
     o.rf_at = OptMs(r, row, "rf_at");
     o.refunded = r.GetInt(row, "refunded");
     o.refunds = RefundLines(r.Get(row, "refunds_json"));
-    o.chargeback_at = OptMs(r, row, "chargeback_at");
+    // Read by the operators' views only (OPERATOR_ORDER_COLS).
+    if (r.HasCol("chargeback_at")) o.chargeback_at = OptMs(r, row, "chargeback_at");
     return o;
 }
 

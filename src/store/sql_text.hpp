@@ -42,7 +42,7 @@
 #define CHARGEBACK_ROW(n) "(" n ".verdict = 'ignored') IS TRUE AND " n ".reason ~ " CHARGEBACK_RE
 // Whether the payment order `o` is paid with was taken back (its paying slip's chargeback, kept
 // in the inbox for good); and when orderpay confirmed it first, in epoch ms or NULL, as every
-// order read carries it (chargeback_at).
+// operator's order read carries it (chargeback_at, OPERATOR_ORDER_COLS).
 #define CHARGEBACK_OF(o) \
     "EXISTS (SELECT 1 FROM notifications n WHERE n.slip_id = " o ".pay_id AND " CHARGEBACK_ROW("n") ")"
 #define CHARGEBACK_AT_OF(o)                                                 \
@@ -96,7 +96,11 @@
     "o.stock_held, " MS("o.ct") " AS ct, " MS("o.lm") " AS lm, " MS("o.wt_at") " AS wt_at, " MS(             \
         "o.ok_at") " AS ok_at, " MS("o.fa_at") " AS fa_at, " MS("o.sp_at") " AS sp_at, " MS(                 \
         "o.dn_at") " AS dn_at, " MS("o.expi") " AS expi, (o.expi < now()) AS expired, " MS(                  \
-        "o.rf_at") " AS rf_at, " REFUND_COLS_OF("o") ", " CHARGEBACK_AT_OF("o")
+        "o.rf_at") " AS rf_at, " REFUND_COLS_OF("o")
+// ORDER_COLS and chargeback_at, for the views an operator reads (admin/*, the CLI): an inbox
+// read per order, which pay/check's one statement (issue #8's benchmarked path: about 10 % of
+// pgbench of it, a subplan started on every execution) and pay/buy's do not carry.
+#define OPERATOR_ORDER_COLS ORDER_COLS ", " CHARGEBACK_AT_OF("o")
 
 // An order line under i_ names (check_view, order_view, order_views).
 #define ITEM_COLS(i)                                                                      \

@@ -183,7 +183,7 @@ const db::Statement kCheckView{
 // An order with its lines and current slip in one statement (one row per line, at least one).
 const db::Statement kOrderView{
     "order_view",
-    "SELECT " ORDER_COLS ", " ITEM_COLS("i") ", " PREFIXED_SLIP_COLS("sl") " "
+    "SELECT " OPERATOR_ORDER_COLS ", " ITEM_COLS("i") ", " PREFIXED_SLIP_COLS("sl") " "
     "FROM (SELECT * FROM orders WHERE id = $2 OFFSET 0) o "
     "LEFT JOIN order_items i ON i.order_id = o.id AND i.order_id = $2 "
     CURRENT_SLIP_OF("o")

@@ -10,15 +10,19 @@
 
 namespace orderpay::app {
 
-/// The order `id` of `site`, or nullopt. When `json` is given, it receives the full order JSON
-/// (products, money as numbers with the currency's decimals, times in epoch ms, pay_re); without
-/// `with_buyer`, none of the buyer's own fields (buyer_id, note, contact and address).
-std::optional<store::OrderRecord> LoadOrder(db::Connection& c, const std::string& site, const std::string& id,
-                                            std::string* json, bool with_buyer = true);
+/// Who an order's JSON is for: its buyer (pay/*), an operator (admin/*, the CLI: also
+/// chargeback_at, which costs pay/check's statement an inbox read), or whoever sends a browser
+/// return (none of the buyer's own fields: buyer_id, note, contact and address).
+enum class Audience { kBuyer, kOperator, kReturn };
 
-/// The order JSON from what the store read (pure: no I/O).
+/// The order `id` of `site`, or nullopt. When `json` is given, it receives the full order JSON
+/// (products, money as numbers with the currency's decimals, times in epoch ms, pay_re) for `who`.
+std::optional<store::OrderRecord> LoadOrder(db::Connection& c, const std::string& site, const std::string& id,
+                                            std::string* json, Audience who = Audience::kBuyer);
+
+/// The order JSON from what the store read, for `who` (pure: no I/O).
 std::string RenderOrder(const store::OrderRecord& o, const std::vector<store::OrderItem>& items,
-                        const std::optional<store::SlipRow>& slip, bool with_buyer = true);
+                        const std::optional<store::SlipRow>& slip, Audience who = Audience::kBuyer);
 
 /// The order's current slip: the one pay_id names, else the newest not superseded.
 std::optional<store::SlipRow> CurrentSlip(db::Connection& c, const store::OrderRecord& o);

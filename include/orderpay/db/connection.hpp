@@ -66,7 +66,8 @@ class Result {
     std::int64_t GetInt(int row, int col) const;
     bool GetBool(int row, int col) const;
     Kind ColumnKind(int col) const;
-    int Col(const char* name) const;  // column index by name; throws if absent
+    int Col(const char* name) const;      // column index by name; throws if absent
+    bool HasCol(const char* name) const;  // whether the statement returns column `name`
     std::string Get(int row, const char* col) const { return Get(row, Col(col)); }
     std::optional<std::string> GetOpt(int row, const char* col) const { return GetOpt(row, Col(col)); }
     std::int64_t GetInt(int row, const char* col) const { return GetInt(row, Col(col)); }
