@@ -6,6 +6,7 @@
 // (OUTSIDE_RE, under CHARGEBACK_RE: src/store/sql_text.hpp) for reconcile and ship to read.
 #include "orderpay/app/notify_reversal.hpp"
 
+#include "orderpay/app/query_refunded.hpp"
 #include "orderpay/core/log.hpp"
 #include "orderpay/providers/metered.hpp"
 #include "orderpay/store/cache.hpp"
@@ -105,7 +106,7 @@ NotifyDecision ConfirmReversal(db::Connection& c, const providers::Provider& p, 
                capture, " (", record,
                "); the order still counts the payment: do not ship it, settle with the buyer");
     // The provider's answer bears it out: a report, kept (CHARGEBACK_RE), never marked.
-    NotifyDecision d{"ignored", "no refund of ours named " + capture + ": chargeback: " + record,
+    NotifyDecision d{"ignored", "no refund of ours named " + ReportName(capture) + ": chargeback: " + record,
                      A::kAccepted};
     d.confirmed = true;
     return d;

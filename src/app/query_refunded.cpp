@@ -8,11 +8,28 @@
 
 namespace orderpay::app {
 
-std::string ReportName(std::string n) {
-    if (n.empty()) return "(unnamed)";
-    for (char& ch : n)
-        if (ch <= ' ' || ch == ',' || ch == ':' || static_cast<unsigned char>(ch) >= 0x7f) ch = '?';
-    return n;
+std::string ReportName(std::string_view name) {
+    if (name.empty()) return "(unnamed)";
+    static constexpr char kHex[] = "0123456789ABCDEF";
+    std::string out;
+    for (char ch : name) {
+        const auto b = static_cast<unsigned char>(ch);
+        if (b <= ' ' || b >= 0x7f || ch == ',' || ch == ':' || ch == '%') {
+            out += '%';
+            out += kHex[b >> 4];
+            out += kHex[b & 15];
+        } else {
+            out += ch;
+        }
+    }
+    return out;
+}
+
+std::string ReportNames(const std::string& ours, const std::string& providers) {
+    if (ours.empty() && providers.empty()) return "(unnamed)";
+    if (providers.empty() || providers == ours) return ReportName(ours);
+    if (ours.empty()) return ReportName(providers);
+    return ReportName(ours) + "," + ReportName(providers);
 }
 
 RefundedRecord DescribeQueryRefunded(const providers::QueryResult& q, const std::vector<RefundKnown>& known,
@@ -29,8 +46,7 @@ RefundedRecord DescribeQueryRefunded(const providers::QueryResult& q, const std:
     for (std::size_t i = 0; i < q.refunds.size(); ++i) {
         const providers::QueryResult::RefundSeen& r = q.refunds[i];
         const RefundKnown k = i < known.size() ? known[i] : RefundKnown::kNew;
-        body += "; refund " + ReportName(r.no.empty() ? r.id : r.no) +
-                (r.id.empty() || r.id == r.no ? "" : " (" + ReportName(r.id) + ")") + " of " +
+        body += "; refund " + ReportNames(r.no, r.id) + " of " +
                 (r.amount < 0 ? std::string("an unknown amount") : domain::FormatAmount(r.amount, cur)) +
                 (k == RefundKnown::kOurs       ? ", orderpay's own"
                  : k == RefundKnown::kReported ? ", reported before"
@@ -44,12 +60,8 @@ RefundedRecord DescribeQueryRefunded(const providers::QueryResult& q, const std:
             sum += r.amount;
         if (k == RefundKnown::kReported) continue;
         ++fresh;
-        // Both names, so a late notification naming either finds this report (review s30-diff L1:
-        // a PayPal invoice_id with a blank does not read back as it was).
-        auto add = [&names](const std::string& n) { names += (names.empty() ? "" : ",") + n; };
-        if (!r.no.empty()) add(ReportName(r.no));
-        if (!r.id.empty() && r.id != r.no) add(ReportName(r.id));
-        if (r.no.empty() && r.id.empty()) add("(unnamed)");
+        // Both names, escaped so each reads back as it was (review s30-diff L1, s30b F2, F3).
+        names += (names.empty() ? "" : ",") + ReportNames(r.no, r.id);
     }
     // Listed, and every refund that took money is orderpay's own or reported already (or none took
     // any): nothing new outside.
@@ -69,15 +81,12 @@ RefundedRecord DescribeQueryRefunded(const providers::QueryResult& q, const std:
 }
 
 std::optional<std::string> RefundReportedBefore(db::Connection& c, const std::string& slip_id,
-                                                std::initializer_list<std::string> names) {
-    for (const std::string& name : names) {
-        if (name.empty()) continue;
-        // As an earlier notification named it, or as a query's report carries it.
-        if (std::optional<std::string> row = store::RefundReported(c, slip_id, name)) return row;
-        if (const std::string shown = ReportName(name); shown != name)
-            if (std::optional<std::string> row = store::RefundReported(c, slip_id, shown)) return row;
-    }
-    return std::nullopt;
+                                                const std::string& ours, const std::string& providers) {
+    // By the provider's own refund id when there is one: the merchant's name for it is free text
+    // (PayPal's invoice_id), which two refunds can share (review s30b F3).
+    const std::string& key = providers.empty() ? ours : providers;
+    if (key.empty()) return std::nullopt;
+    return store::RefundReported(c, slip_id, ReportName(key));
 }
 
 void NoteQueryRefunded(db::Connection& c, const std::string& provider, const std::string& slip_id,
@@ -90,7 +99,7 @@ void NoteQueryRefunded(db::Connection& c, const std::string& provider, const std
             row = store::FindRefundByProviderId(c, provider, r.id);
         if (row && row->slip_id == slip_id)
             known.push_back(RefundKnown::kOurs);
-        else if (RefundReportedBefore(c, slip_id, {r.no, r.id}))
+        else if (RefundReportedBefore(c, slip_id, r.no, r.id))
             known.push_back(RefundKnown::kReported);
         else
             known.push_back(RefundKnown::kNew);

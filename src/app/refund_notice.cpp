@@ -41,15 +41,14 @@ std::optional<NotifyDecision> ConfirmOrRefuse(const providers::Provider& p, cons
 // notification): told again, it tells nothing new, and a second report of the same money is not
 // written. From a provider whose word is only a cue it is asked nothing (a twin naming a reported
 // refund changes nothing either way), so it goes with the unconfirmed rows (review s30-diff L2).
-std::optional<NotifyDecision> ReportedBefore(db::Connection& c, const NotifyEval& ev,
-                                             std::initializer_list<std::string> names) {
+std::optional<NotifyDecision> ReportedBefore(db::Connection& c, const NotifyEval& ev, const std::string& ours,
+                                             const std::string& providers) {
     if (!ev.slip) return std::nullopt;
-    for (const std::string& name : names)
-        if (std::optional<std::string> row = RefundReportedBefore(c, ev.slip->id, {name}))
-            return NotifyDecision{
-                "duplicate",
-                "refund " + name + " orderpay did not make, already reported (inbox row " + *row + ")",
-                providers::NotifyAnswer::kAccepted};
+    if (std::optional<std::string> row = RefundReportedBefore(c, ev.slip->id, ours, providers))
+        return NotifyDecision{"duplicate",
+                              "refund " + ReportNames(ours, providers) +
+                                  " orderpay did not make, already reported (inbox row " + *row + ")",
+                              providers::NotifyAnswer::kAccepted};
     return std::nullopt;
 }
 
@@ -72,13 +71,13 @@ NotifyDecision Judge(db::Connection& c, const providers::Provider& p, const Noti
     // (OUTSIDE) for a week, so from a provider whose word is only a cue it must be a refund the
     // provider really made of this slip, described as its record has it.
     if (!r) {
-        if (std::optional<NotifyDecision> d = ReportedBefore(c, ev, {rf.refund_id, rf.provider_refund_id}))
+        if (std::optional<NotifyDecision> d = ReportedBefore(c, ev, rf.refund_id, rf.provider_refund_id))
             return *d;
+        // Its names escaped (ReportName): a free-text name could otherwise write the words of a
+        // chargeback report (review s30b F1), or not read back as itself (F2).
         if (!confirm || !ev.slip)
-            return {
-                "ignored",
-                "no refund of ours named " + (rf.refund_id.empty() ? rf.provider_refund_id : rf.refund_id),
-                A::kAccepted};
+            return {"ignored", "no refund of ours named " + ReportNames(rf.refund_id, rf.provider_refund_id),
+                    A::kAccepted};
         providers::RefundParams params;
         params.slip_id = ev.slip->id;
         params.txn_id = ev.slip->provider_txn_id.value_or("");
@@ -89,14 +88,15 @@ NotifyDecision Judge(db::Connection& c, const providers::Provider& p, const Noti
         // never reached us): that refund, not an outside one (review s22 M1).
         r = q.refund_no.empty() ? std::nullopt : store::FindRefund(c, q.refund_no);
         if (!r || r->slip_id != ev.slip->id) {
-            const std::string named = q.refund_no.empty() ? q.provider_refund_id : q.refund_no;
+            const std::string their_id =
+                q.provider_refund_id.empty() ? rf.provider_refund_id : q.provider_refund_id;
             if (q.state == S::kFailed)
                 return {"ignored", "a refund orderpay did not make, failed at the provider: " + q.message,
                         A::kAccepted};
-            if (std::optional<NotifyDecision> d =
-                    ReportedBefore(c, ev, {q.refund_no, q.provider_refund_id, rf.provider_refund_id}))
-                return *d;
-            return {"ignored", "no refund of ours named " + named + ": the provider's " + q.message,
+            if (std::optional<NotifyDecision> d = ReportedBefore(c, ev, q.refund_no, their_id)) return *d;
+            return {"ignored",
+                    "no refund of ours named " + ReportNames(q.refund_no, their_id) + ": the provider's " +
+                        q.message,
                     A::kAccepted};
         }
         confirmed = true;

@@ -27,14 +27,15 @@ const db::Statement kNotifyQueryRefunded{
     ", convert_to($3, 'UTF8'), 'ignored', $2, now() "
     "FROM pay_slips s WHERE s.id = $1 AND $2 ~ " OUTSIDE_RE " RETURNING id"};
 // An OUTSIDE report of the slip that names refund $2 (the names after OUTSIDE_RE's words, up to
-// the first blank or ':', comma-separated): a refund notification's, or a query's record. Whichever
+// the first blank or ':', comma-separated, each escaped by app::ReportName, as $2 is): a refund
+// notification's, or a query's record; a chargeback's (its capture's name) is none. Whichever
 // came first, the other telling of the same refund is a duplicate of it, not a second report
 // (review s30-diff M1). Through the slip's index: the verdict IS TRUE, as CHARGEBACK_ROW's, keeps
 // a plan made on an empty inbox there.
 const db::Statement kNotifyRefundReported{
     "notify_refund_reported",
     "SELECT id FROM notifications WHERE slip_id = $1 AND (verdict = 'ignored') IS TRUE AND reason "
-    "~ " OUTSIDE_RE
+    "~ " OUTSIDE_RE " AND reason !~ " CHARGEBACK_RE
     " AND $2 = ANY (string_to_array(substring(reason from '^no refund of ours named ([^ :]+)'), ',')) "
     "ORDER BY id LIMIT 1"};
 // Any OUTSIDE report of the slip but a chargeback: for an answer that names no refund (WeChat

@@ -11,6 +11,7 @@ from test_hostile_notify import forged_twin, paypal_webhook, post_paypal, refund
 from test_outside_refunds import CASES, notify
 from test_paypal_refund import capture_of, paid_paypal_order, paypal_token, pp_refund
 from test_paypal_twin_retention import paypal_asked
+from test_refund import admin
 from test_query_refunded import check, console_refund, lost_payment, outside_rows
 
 
@@ -41,7 +42,7 @@ def test_a_paypal_refund_named_with_a_blank_is_reported_once():
     assert st == 201, raw
     assert check(site, order)["or_st"] in ("OK", "DN")
     rows = outside_rows(order["pay_id"])
-    assert len(rows) == 1 and rows[0].startswith("QUERY|no refund of ours named %s,%s:" % (rid.replace(" ", "?"),
+    assert len(rows) == 1 and rows[0].startswith("QUERY|no refund of ours named %s,%s:" % (rid.replace(" ", "%20"),
                                                                                            got["id"])), rows
     headers, body = signed_paypal(dict(refund_event(rid, got["id"], capture, "1.00", "COMPLETED", order["pay_id"]),
                                        event_version="1.0", create_time="2026-12-01T12:00:00Z", summary="late"))
@@ -78,7 +79,7 @@ def test_twins_of_a_refund_the_query_reported_ask_nothing_and_are_not_kept():
     assert len(rows) == 1 and rows[0].startswith("QUERY|"), rows
     capture = psql("SELECT capture_id FROM paysim.pp_orders WHERE custom_id = '%s'" % slip)
     body = psql("SELECT convert_from(body, 'UTF8') FROM notifications WHERE slip_id = '%s' AND method = 'QUERY'" % slip)
-    pp_rid = body.split("refund %s (" % rid)[1].split(")")[0]
+    pp_rid = body.split("refund %s," % rid)[1].split(" ")[0]  # the body names it: "refund OURS,PAYPALS of …"
     twins_leave_nothing_kept(slip, rid, pp_rid, capture)
     assert outside_rows(slip) == rows
 
@@ -99,3 +100,85 @@ def test_twins_of_a_refund_its_webhook_reported_write_no_second_report():
     assert len(rows) == 1 and rows[0].startswith("POST|"), rows
     twins_leave_nothing_kept(slip, rid, got["id"], capture)
     assert outside_rows(slip) == rows
+
+
+# --- Names that are free text (PayPal's invoice_id): review s30b -----------------------------------
+
+def console_pp(capture, invoice, value="1.00"):
+    st, got, raw, _ = pp_refund(capture, {"invoice_id": invoice, "amount": {"value": value, "currency_code": "USD"}},
+                                secrets.token_hex(6), paypal_token())
+    assert st == 201, raw
+    return got["id"]
+
+
+def refund_webhook(invoice, pp_id, capture, slip, value="1.00"):
+    headers, body = signed_paypal(dict(refund_event(invoice, pp_id, capture, value, "COMPLETED", slip),
+                                       event_version="1.0", create_time="2026-12-01T12:00:00Z", summary="console"))
+    assert post_paypal(headers, body) == 200
+
+
+def last_row(slip):
+    return psql("SELECT verdict || '|' || reason FROM notifications WHERE slip_id = '%s' ORDER BY id DESC LIMIT 1"
+                % slip)
+
+
+@pytest.mark.skipif("DEMO_USD_SITE" not in STACK, reason="no PayPal site")
+def test_a_refund_named_like_a_chargeback_is_no_chargeback():
+    """F1 (High): a console refund whose invoice number reads `x: chargeback: …` was reported in
+    words CHARGEBACK_RE matches: the order showed chargeback_at, a legitimate refund of the rest was
+    refused 409 e.www.refund.chargeback, and `order done --charged-back` closed it unshipped."""
+    site = STACK["DEMO_USD_SITE"]
+    key = cli("apikey", "issue", "--site", site).stdout.strip()
+    order = paid_paypal_order(site=site)
+    slip, capture = order["pay_id"], capture_of(order["pay_id"])
+    rid = "x: chargeback: " + secrets.token_hex(3)
+    refund_webhook(rid, console_pp(capture, rid), capture, slip)
+    rows = outside_rows(slip)
+    assert len(rows) == 1 and rows[0].startswith("POST|no refund of ours named x%3A%20chargeback%3A%20"), rows
+    assert psql("SELECT count(*) FROM notifications WHERE slip_id = '%s' AND verdict = 'ignored' AND reason ~ "
+                "'^no refund of ours named [^ ]+: chargeback: '" % slip) == "0"
+    st, body, raw, _ = admin("GET", "order", key, params={"id": order["id"]}, site=site)
+    assert st == 200 and body["data"]["chargeback_at"] is None, raw
+    st, body, raw, _ = admin("POST", "refund", key, {"order": order["id"], "reason": "the rest", "amount": "1.00",
+                                                     "idempotency_key": secrets.token_hex(8)}, site=site)
+    assert st == 200 and body["data"]["refund"]["st"] in ("OK", "PROCESSING"), raw
+    done = cli("order", "done", order["id"], "--site", site, "--charged-back", check=False)
+    assert done.returncode == 1, (done.stdout, done.stderr)
+
+
+@pytest.mark.skipif("DEMO_USD_SITE" not in STACK, reason="no PayPal site")
+def test_a_webhook_reported_name_with_a_blank_reads_back_and_hides_no_other_refund():
+    """F2: the webhook's report named `RMA… box` raw, read back as `RMA…`: the same refund told
+    again was reported twice, and another refund named `RMA…` was taken for it."""
+    order = paid_paypal_order(site=STACK["DEMO_USD_SITE"])
+    slip, capture = order["pay_id"], capture_of(order["pay_id"])
+    tag = secrets.token_hex(4)
+    pp1 = console_pp(capture, "RMA" + tag + " box")
+    refund_webhook("RMA" + tag + " box", pp1, capture, slip)
+    first = outside_rows(slip)
+    assert len(first) == 1 and first[0].startswith("POST|no refund of ours named RMA%s%%20box,%s:" % (tag, pp1)), first
+    refund_webhook("RMA" + tag + " box", pp1, capture, slip)  # told again
+    assert last_row(slip).startswith("duplicate|unconfirmed: refund RMA%s%%20box,%s " % (tag, pp1)), last_row(slip)
+    pp2 = console_pp(capture, "RMA" + tag, "2.00")  # another refund, named as the first one's first word
+    refund_webhook("RMA" + tag, pp2, capture, slip, "2.00")
+    rows = outside_rows(slip)
+    assert sum(pp1 in r for r in rows) == 1 and sum(pp2 in r for r in rows) == 1, rows
+
+
+@pytest.mark.skipif("DEMO_USD_SITE" not in STACK, reason="no PayPal site")
+def test_a_new_refund_whose_name_differs_only_in_punctuation_is_reported():
+    """F3: `RMA x` and `RMA:x` both showed as `RMA?x`: a new 2.00 refund was a duplicate of the
+    query's report of the first, its money reported nowhere. Names are escaped reversibly and a
+    refund is found by PayPal's own id."""
+    site, order = lost_payment("paypal")
+    slip = order["pay_id"]
+    capture = psql("SELECT capture_id FROM paysim.pp_orders WHERE custom_id = '%s'" % slip)
+    tag = secrets.token_hex(4)
+    console_pp(capture, "RMA " + tag)
+    check(site, order)
+    rows = outside_rows(slip)
+    assert len(rows) == 1 and rows[0].startswith("QUERY|"), rows
+    pp2 = console_pp(capture, "RMA:" + tag, "2.00")
+    refund_webhook("RMA:" + tag, pp2, capture, slip, "2.00")
+    after = outside_rows(slip)
+    assert len(after) == 2 and pp2 in after[1], after

@@ -164,6 +164,24 @@ providers::QueryResult Refunded(std::int64_t amount, std::vector<providers::Quer
 
 using K = app::RefundKnown;
 
+TEST(QueryRefundedRecord, NamesReadBackAsThemselvesAndWriteNoOtherReport) {
+    // Reversible: two names that differ stay different (review s30b F3: "RMA 1" and "RMA:1").
+    EXPECT_EQ(app::ReportName("RMA 1"), "RMA%201");
+    EXPECT_EQ(app::ReportName("RMA:1"), "RMA%3A1");
+    EXPECT_EQ(app::ReportName("100%"), "100%25");
+    EXPECT_EQ(app::ReportName("a,b\x01\xe9"), "a%2Cb%01%E9");
+    EXPECT_EQ(app::ReportName("console-1_A.b"), "console-1_A.b");
+    EXPECT_EQ(app::ReportName(""), "(unnamed)");
+    // A free-text name cannot write the words of a chargeback report (F1).
+    const std::string named =
+        "no refund of ours named " + app::ReportName("x: chargeback: abc") + ": the provider's OK";
+    EXPECT_EQ(named.find(": chargeback: "), std::string::npos) << named;
+    EXPECT_EQ(app::ReportNames("inv 1", "PP1"), "inv%201,PP1");
+    EXPECT_EQ(app::ReportNames("same", "same"), "same");
+    EXPECT_EQ(app::ReportNames("", "PP1"), "PP1");
+    EXPECT_EQ(app::ReportNames("", ""), "(unnamed)");
+}
+
 TEST(QueryRefundedRecord, SaysHowMuchWentBackOrThatItIsUnknown) {
     app::RefundedRecord part = app::DescribeQueryRefunded(
         Refunded(2500, {{"ours1", "501", 500}, {"console1", "502", 1000}}, true), {K::kOurs, K::kNew});
@@ -172,7 +190,7 @@ TEST(QueryRefundedRecord, SaysHowMuchWentBackOrThatItIsUnknown) {
         part.reason,
         "no refund of ours named console1,502: found by the order query before orderpay recorded the payment "
         "(REFUND): 10.00 of 25.00 CNY refunded at the provider");
-    EXPECT_NE(part.body.find("refund ours1 (501) of 5.00, orderpay's own"), std::string::npos) << part.body;
+    EXPECT_NE(part.body.find("refund ours1,501 of 5.00, orderpay's own"), std::string::npos) << part.body;
     app::RefundedRecord whole =
         app::DescribeQueryRefunded(Refunded(2500, {{"c1", "", 1500}, {"c2", "", 1000}}, true), {});
     EXPECT_EQ(whole.reason.substr(0, 30), "no refund of ours named c1,c2:");
@@ -185,10 +203,10 @@ TEST(QueryRefundedRecord, SaysHowMuchWentBackOrThatItIsUnknown) {
         "payment (REFUND): refunded at the provider, amount unknown (the provider's answer does not say "
         "how much)");
     // A listed refund of unknown amount makes the sum unknown; a name that would break the list is
-    // shown with '?' (blank, comma, colon); one with no name at all is "(unnamed)".
+    // escaped (blank, comma, colon as %XX); one with no name at all is "(unnamed)".
     app::RefundedRecord odd =
         app::DescribeQueryRefunded(Refunded(2500, {{"a b,c:d", "", -1}, {"", "", 100}}, true), {});
-    EXPECT_EQ(odd.reason.substr(0, 42), "no refund of ours named a?b?c?d,(unnamed):");
+    EXPECT_EQ(odd.reason.substr(0, 48), "no refund of ours named a%20b%2Cc%3Ad,(unnamed):");
     EXPECT_NE(odd.reason.find("amount unknown"), std::string::npos);
 }
 

@@ -4,9 +4,9 @@
 // settlement's transaction, as an OUTSIDE report that `orderpay reconcile` lists.
 #pragma once
 
-#include <initializer_list>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "orderpay/db/connection.hpp"
@@ -31,14 +31,20 @@ enum class RefundKnown { kNew, kOurs, kReported };
 RefundedRecord DescribeQueryRefunded(const providers::QueryResult& q, const std::vector<RefundKnown>& known,
                                      bool reported_before = false);
 
-/// A refund's name as a report's reason carries it: a blank, comma or colon (which delimit the
-/// names) or a byte past ASCII shown as '?'; "(unnamed)" for "".
-std::string ReportName(std::string name);
+/// A refund's name as an OUTSIDE report's reason carries it: a blank or control byte, a comma or
+/// colon (which delimit the names), '%' and any byte past ASCII as %XX, so that every name reads
+/// back as exactly itself and none can write the words of another kind of report (": chargeback:
+/// ", review s30b F1); "(unnamed)" for "". Pure.
+std::string ReportName(std::string_view name);
 
-/// The inbox row of an OUTSIDE report of slip `slip_id` (a refund notification's, or a query's
-/// record) that names one of `names` (as given, or as ReportName shows it), if any.
+/// A refund's names in a report: the merchant's (`ours`: out_refund_no, PayPal's invoice_id) and
+/// the provider's refund id, each escaped, comma-separated, once if they are the same. Pure.
+std::string ReportNames(const std::string& ours, const std::string& providers);
+
+/// The inbox row of an OUTSIDE report of slip `slip_id` (a refund notification's, or an order
+/// query's record) naming the refund: by the provider's id when given, else by ours.
 std::optional<std::string> RefundReportedBefore(db::Connection& c, const std::string& slip_id,
-                                                std::initializer_list<std::string> names);
+                                                const std::string& ours, const std::string& providers);
 
 /// Sets `ev`'s refunded record from `q` for slip `slip_id` of provider `provider`, with orderpay's
 /// own refunds of the slip (by our refund id or the provider's) and those an OUTSIDE report of the
