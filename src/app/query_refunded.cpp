@@ -2,6 +2,8 @@
 // it: which refunds, how much (or that the provider does not say), as an OUTSIDE report.
 #include "orderpay/app/query_refunded.hpp"
 
+#include <algorithm>
+
 #include "orderpay/domain/money.hpp"
 #include "orderpay/store/notifications.hpp"
 #include "orderpay/store/refunds.hpp"
@@ -14,7 +16,8 @@ std::string ReportName(std::string_view name) {
     std::string out;
     for (char ch : name) {
         const auto b = static_cast<unsigned char>(ch);
-        if (b <= ' ' || b >= 0x7f || ch == ',' || ch == ':' || ch == '%') {
+        // Parentheses too, so no name reads as the placeholders "(unnamed)" and "(unknown)".
+        if (b <= ' ' || b >= 0x7f || ch == ',' || ch == ':' || ch == '%' || ch == '(' || ch == ')') {
             out += '%';
             out += kHex[b >> 4];
             out += kHex[b & 15];
@@ -73,6 +76,15 @@ RefundedRecord DescribeQueryRefunded(const providers::QueryResult& q, const std:
         what = "all " + total + " refunded at the provider";
     else
         what = domain::FormatAmount(sum, cur) + " of " + total + " refunded at the provider";
+    // The summary must survive the reason's 2000 bytes (settle.cpp): past 1000 bytes of names the
+    // rest are counted, not named (their notifications may then be reported on their own).
+    if (names.size() > 1000) {
+        const std::size_t cut = names.rfind(',', 1000);
+        const std::size_t kept = cut == std::string::npos ? 0 : cut;
+        const auto more = std::count(names.begin() + static_cast<std::ptrdiff_t>(kept), names.end(), ',');
+        names = names.substr(0, kept) + (kept ? "," : "") + "(and-" + std::to_string(more + (kept ? 0 : 1)) +
+                "-more)";
+    }
     out.reason = "no refund of ours named " + (names.empty() ? std::string("(unknown)") : names) +
                  ": found by the order query before orderpay recorded the payment (" + q.message +
                  "): " + what;
@@ -81,11 +93,16 @@ RefundedRecord DescribeQueryRefunded(const providers::QueryResult& q, const std:
 }
 
 std::optional<std::string> RefundReportedBefore(db::Connection& c, const std::string& slip_id,
-                                                const std::string& ours, const std::string& providers) {
-    // By the provider's own refund id when there is one: the merchant's name for it is free text
-    // (PayPal's invoice_id), which two refunds can share (review s30b F3).
+                                                const std::string& ours, const std::string& providers,
+                                                bool ours_unique) {
+    // A merchant's own refund number, where the provider keeps it unique (WeChat's out_refund_no,
+    // Alipay's out_request_no), names one refund: found by it first, as a previous release named
+    // the refund by it alone (review s30c #2). A free-text one (PayPal's invoice_id), which two
+    // refunds can share, only when the provider gives no id of its own (review s30b F3).
+    if (ours_unique && !ours.empty())
+        if (std::optional<std::string> row = store::RefundReported(c, slip_id, ReportName(ours))) return row;
     const std::string& key = providers.empty() ? ours : providers;
-    if (key.empty()) return std::nullopt;
+    if (key.empty() || (ours_unique && key == ours)) return std::nullopt;
     return store::RefundReported(c, slip_id, ReportName(key));
 }
 
@@ -99,7 +116,7 @@ void NoteQueryRefunded(db::Connection& c, const std::string& provider, const std
             row = store::FindRefundByProviderId(c, provider, r.id);
         if (row && row->slip_id == slip_id)
             known.push_back(RefundKnown::kOurs);
-        else if (RefundReportedBefore(c, slip_id, r.no, r.id))
+        else if (RefundReportedBefore(c, slip_id, r.no, r.id, q.refund_names_unique))
             known.push_back(RefundKnown::kReported);
         else
             known.push_back(RefundKnown::kNew);

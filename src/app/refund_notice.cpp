@@ -41,10 +41,12 @@ std::optional<NotifyDecision> ConfirmOrRefuse(const providers::Provider& p, cons
 // notification): told again, it tells nothing new, and a second report of the same money is not
 // written. From a provider whose word is only a cue it is asked nothing (a twin naming a reported
 // refund changes nothing either way), so it goes with the unconfirmed rows (review s30-diff L2).
+// `ours_unique`: the provider keeps the merchant's refund number unique (all but the one whose
+// word is only a cue, PayPal, whose invoice_id is free text).
 std::optional<NotifyDecision> ReportedBefore(db::Connection& c, const NotifyEval& ev, const std::string& ours,
-                                             const std::string& providers) {
+                                             const std::string& providers, bool ours_unique) {
     if (!ev.slip) return std::nullopt;
-    if (std::optional<std::string> row = RefundReportedBefore(c, ev.slip->id, ours, providers))
+    if (std::optional<std::string> row = RefundReportedBefore(c, ev.slip->id, ours, providers, ours_unique))
         return NotifyDecision{"duplicate",
                               "refund " + ReportNames(ours, providers) +
                                   " orderpay did not make, already reported (inbox row " + *row + ")",
@@ -71,7 +73,8 @@ NotifyDecision Judge(db::Connection& c, const providers::Provider& p, const Noti
     // (OUTSIDE) for a week, so from a provider whose word is only a cue it must be a refund the
     // provider really made of this slip, described as its record has it.
     if (!r) {
-        if (std::optional<NotifyDecision> d = ReportedBefore(c, ev, rf.refund_id, rf.provider_refund_id))
+        if (std::optional<NotifyDecision> d =
+                ReportedBefore(c, ev, rf.refund_id, rf.provider_refund_id, !confirm))
             return *d;
         // Its names escaped (ReportName): a free-text name could otherwise write the words of a
         // chargeback report (review s30b F1), or not read back as itself (F2).
@@ -93,7 +96,8 @@ NotifyDecision Judge(db::Connection& c, const providers::Provider& p, const Noti
             if (q.state == S::kFailed)
                 return {"ignored", "a refund orderpay did not make, failed at the provider: " + q.message,
                         A::kAccepted};
-            if (std::optional<NotifyDecision> d = ReportedBefore(c, ev, q.refund_no, their_id)) return *d;
+            if (std::optional<NotifyDecision> d = ReportedBefore(c, ev, q.refund_no, their_id, !confirm))
+                return *d;
             return {"ignored",
                     "no refund of ours named " + ReportNames(q.refund_no, their_id) + ": the provider's " +
                         q.message,

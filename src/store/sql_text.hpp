@@ -33,7 +33,10 @@
 // buyer won), confirmed by our own query (app/notify_reversal.cpp writes it, after the capture id
 // of our record, which has no blank). An OUTSIDE report too, so migration 017's index finds it and
 // the inbox keeps it for good; reconcile lists it CHARGEBACK, and ship and done refuse the order.
-#define CHARGEBACK_RE "'^no refund of ours named [^ ]+: chargeback: '"
+// Its words in full up to what PayPal's record said (the capture id, letters and digits, then
+// "the provider's"): a refund report a previous release wrote with a free-text name raw (a PayPal
+// invoice_id reading "x: chargeback: …", review s30b F1, s30c #1) is no chargeback.
+#define CHARGEBACK_RE "'^no refund of ours named [0-9A-Za-z]+: chargeback: the provider''s '"
 // Inbox row `n` is a confirmed chargeback. Its verdict is tested IS TRUE (never NULL: the same
 // rows) so that, with the row's slip given, the planner reads the slip's rows by their index
 // (notifications_slip): on a new shop's empty inbox a generic plan took a (verdict, ct) index

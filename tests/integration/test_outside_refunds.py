@@ -60,12 +60,13 @@ def console_wx(order, rid):
     assert st == 200 and "<result_code><![CDATA[SUCCESS]]>" in text, text
 
 
-def console_wx3(order, rid):
-    """POST /v3/refund/domestic/refunds signed with the v3 merchant's private key."""
+def console_wx3(order, rid, minor=None):
+    """POST /v3/refund/domestic/refunds signed with the v3 merchant's private key: `minor` units, or all."""
     fen = round(order["fee"] * 100)
     url = psql("SELECT notify_url FROM paysim.trades WHERE out_trade_no = '%s'" % order["pay_id"])
     body = json.dumps({"out_trade_no": order["pay_id"], "out_refund_no": rid, "reason": "console",
-                       "notify_url": url, "amount": {"refund": fen, "total": fen, "currency": "CNY"}})
+                       "notify_url": url, "amount": {"refund": fen if minor is None else minor, "total": fen,
+                                                     "currency": "CNY"}})
     path, ts, nonce = "/v3/refund/domestic/refunds", str(int(time.time())), secrets.token_hex(16)
     sig = sign_rsa(STACK["DEMO_WX3_PRIVATE_KEY"], "POST\n%s\n%s\n%s\n%s\n" % (path, ts, nonce, body))
     auth = ('WECHATPAY2-SHA256-RSA2048 mchid="%s",nonce_str="%s",signature="%s",timestamp="%s",serial_no="%s"'

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import STACK, cli, psql
 from test_hostile_notify import forged_twin, paypal_webhook, post_paypal, refund_event, signed_paypal
-from test_outside_refunds import CASES, notify
+from test_outside_refunds import CASES, key_of, notify, outside_refund
 from test_paypal_refund import capture_of, paid_paypal_order, paypal_token, pp_refund
 from test_paypal_twin_retention import paypal_asked
 from test_refund import admin
@@ -182,3 +182,39 @@ def test_a_new_refund_whose_name_differs_only_in_punctuation_is_reported():
     refund_webhook("RMA:" + tag, pp2, capture, slip, "2.00")
     after = outside_rows(slip)
     assert len(after) == 2 and pp2 in after[1], after
+
+
+# --- Rows the previous release wrote (review s30c) ------------------------------------------------
+
+def as_previous_release(slip, reason):
+    """Rewrites the slip's one OUTSIDE report to exactly what the previous release wrote."""
+    (row,) = psql("SELECT id FROM notifications WHERE slip_id = '%s' AND verdict = 'ignored' "
+                  "AND reason ~ '^no refund of ours named ' ORDER BY id" % slip).splitlines()
+    psql("UPDATE notifications SET reason = '%s' WHERE id = %s" % (reason.replace("'", "''"), row))
+
+
+@pytest.mark.parametrize("prov", ["wx", "wx3"])
+def test_a_refund_the_previous_release_reported_by_our_number_is_not_reported_again(prov):
+    """It named a WeChat console refund by out_refund_no alone; looked up by WeChat's refund id
+    only, the resend after the upgrade was a second report (#2)."""
+    if prov == "wx3" and STACK.get("DEMO_V3_SITE") is None:
+        pytest.skip("no v3 site")
+    _, order, rid = outside_refund(prov)
+    assert notify(prov, order, rid) == [CASES[prov][3]]
+    as_previous_release(order["pay_id"], "no refund of ours named " + rid)
+    assert notify(prov, order, rid) == [CASES[prov][3]]
+    assert len(outside_rows(order["pay_id"])) == 1
+
+
+def test_a_report_the_previous_release_named_like_a_chargeback_is_no_chargeback():
+    """A free-text name it wrote raw (`x: chargeback: …`) read as a chargeback after the upgrade:
+    a legitimate refund refused (#1). CHARGEBACK_RE now reads the words up to PayPal's record."""
+    site, order, rid = outside_refund("wx")
+    assert notify("wx", order, rid) == [CASES["wx"][3]]
+    as_previous_release(order["pay_id"], "no refund of ours named x: chargeback: PayPal says REVERSED: the "
+                                         "provider's refund COMPLETED 0.01")
+    body = {"order": order["id"], "reason": "probe", "idempotency_key": secrets.token_hex(8), "amount": 1}
+    st, got, raw, _ = admin("POST", "refund", key_of(site), body, site=site)
+    # Sent to WeChat (which finds nothing left to refund after the console's whole refund), not
+    # refused here as a chargeback.
+    assert b"e.www.refund.chargeback" not in raw and got["data"]["refund"] is not None, raw

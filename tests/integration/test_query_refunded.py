@@ -9,17 +9,15 @@ not counted outside, and the console refund's late notification lists it once.""
 import json
 import re
 import secrets
-import time
 
 import pytest
 
 from conftest import STACK, api, cli, psql
 from helpers import sim_pay
-from test_outside_refunds import CASES, key_of, notify, sign_rsa
+from test_outside_refunds import CASES, console_wx3, key_of, notify
 from test_paypal_refund import paypal_token, pp_refund
 from test_refund import admin
 from test_tls import secapi, signed_xml
-from conftest import http
 
 SITES = {"wx": STACK["DEMO_SITE"], "wx3": STACK.get("DEMO_V3_SITE"), "paypal": STACK.get("DEMO_USD_SITE")}
 PAY_TP = {"wx": "wx.qrcode", "wx3": "wx.qrcode", "paypal": "paypal"}
@@ -56,15 +54,7 @@ def console_refund(prov, order, minor):
             "notify_url": url}), cert=(STACK["DEMO_WX_CLIENT_CERT"], STACK["DEMO_WX_CLIENT_KEY"]))
         assert st == 200 and "<result_code><![CDATA[SUCCESS]]>" in text, text
     elif prov == "wx3":
-        body = json.dumps({"out_trade_no": slip, "out_refund_no": rid, "reason": "console", "notify_url": url,
-                           "amount": {"refund": minor, "total": fen, "currency": "CNY"}})
-        path, ts, nonce = "/v3/refund/domestic/refunds", str(int(time.time())), secrets.token_hex(16)
-        sig = sign_rsa(STACK["DEMO_WX3_PRIVATE_KEY"], "POST\n%s\n%s\n%s\n%s\n" % (path, ts, nonce, body))
-        auth = ('WECHATPAY2-SHA256-RSA2048 mchid="%s",nonce_str="%s",signature="%s",timestamp="%s",serial_no="%s"'
-                % (STACK["DEMO_WX3_MCH_ID"], nonce, sig, ts, STACK["DEMO_WX3_CERT_SERIAL"]))
-        st, got, raw, _ = http("POST", STACK["PAYSIM_URL"] + path, body.encode(),
-                               {"Authorization": auth, "Content-Type": "application/json", "Accept": "application/json"})
-        assert st == 200 and got["out_refund_no"] == rid, raw
+        console_wx3(order, rid, minor)
     else:
         capture = psql("SELECT capture_id FROM paysim.pp_orders WHERE custom_id = '%s'" % slip)
         st, _, raw, _ = pp_refund(capture, {"invoice_id": rid, "amount": {"value": "%.2f" % (minor / 100),

@@ -172,6 +172,8 @@ TEST(QueryRefundedRecord, NamesReadBackAsThemselvesAndWriteNoOtherReport) {
     EXPECT_EQ(app::ReportName("a,b\x01\xe9"), "a%2Cb%01%E9");
     EXPECT_EQ(app::ReportName("console-1_A.b"), "console-1_A.b");
     EXPECT_EQ(app::ReportName(""), "(unnamed)");
+    // No name reads as a placeholder (review s30c #5).
+    EXPECT_EQ(app::ReportName("(unnamed)"), "%28unnamed%29");
     // A free-text name cannot write the words of a chargeback report (F1).
     const std::string named =
         "no refund of ours named " + app::ReportName("x: chargeback: abc") + ": the provider's OK";
@@ -208,6 +210,18 @@ TEST(QueryRefundedRecord, SaysHowMuchWentBackOrThatItIsUnknown) {
         app::DescribeQueryRefunded(Refunded(2500, {{"a b,c:d", "", -1}, {"", "", 100}}, true), {});
     EXPECT_EQ(odd.reason.substr(0, 48), "no refund of ours named a%20b%2Cc%3Ad,(unnamed):");
     EXPECT_NE(odd.reason.find("amount unknown"), std::string::npos);
+}
+
+TEST(QueryRefundedRecord, ManyLongNamesLeaveTheSummaryWhole) {
+    // 16 refunds named with PayPal's longest invoice_id (127 bytes) and an id: the names were cut
+    // mid-list at the reason's 2000 bytes, and the amount with them (review s30c #4).
+    std::vector<providers::QueryResult::RefundSeen> seen;
+    for (int i = 0; i < 16; ++i)
+        seen.push_back({std::string(120, 'a') + std::to_string(1000000 + i), "PP" + std::to_string(i), 10});
+    app::RefundedRecord r = app::DescribeQueryRefunded(Refunded(2500, seen, true), {});
+    EXPECT_LT(r.reason.size(), 2000u) << r.reason;
+    EXPECT_NE(r.reason.find(",(and-"), std::string::npos) << r.reason;
+    EXPECT_NE(r.reason.find(": 1.60 of 25.00 CNY refunded at the provider"), std::string::npos) << r.reason;
 }
 
 TEST(QueryRefundedRecord, NothingWhenOnlyOursOrNotRefunded) {

@@ -42,9 +42,11 @@ std::string ReportName(std::string_view name);
 std::string ReportNames(const std::string& ours, const std::string& providers);
 
 /// The inbox row of an OUTSIDE report of slip `slip_id` (a refund notification's, or an order
-/// query's record) naming the refund: by the provider's id when given, else by ours.
+/// query's record) naming the refund: by ours first when the provider keeps it unique
+/// (`ours_unique`), then by the provider's id, or by ours when the provider gives none.
 std::optional<std::string> RefundReportedBefore(db::Connection& c, const std::string& slip_id,
-                                                const std::string& ours, const std::string& providers);
+                                                const std::string& ours, const std::string& providers,
+                                                bool ours_unique);
 
 /// Sets `ev`'s refunded record from `q` for slip `slip_id` of provider `provider`, with orderpay's
 /// own refunds of the slip (by our refund id or the provider's) and those an OUTSIDE report of the

@@ -105,6 +105,8 @@ struct QueryResult {
     bool refunded = false;
     std::vector<RefundSeen> refunds;  // empty: the provider lists none (WeChat v3 has no listing by trade)
     bool refunds_listed = false;      // `refunds` is the provider's own list (its sum is what went back)
+    bool refund_names_unique =
+        true;  // RefundSeen::no names one refund (false: PayPal's free-text invoice_id)
 };
 
 struct CloseResult {
