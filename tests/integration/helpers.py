@@ -57,6 +57,13 @@ def sim_pay(slip_id, **form):
     return body["data"]
 
 
+def write_headers(path, headers):
+    """The file `orderpay notify verify --headers` reads: one `Name: value` line per header, CRLF."""
+    with open(path, "w") as f:
+        f.write("".join("%s: %s\r\n" % kv for kv in headers.items()))
+    return path
+
+
 def db_row(sql):
     """First row of a query as a list of strings ('' for NULL)."""
     out = psql(sql)

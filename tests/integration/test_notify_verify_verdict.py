@@ -10,7 +10,7 @@ import json
 import secrets
 
 from conftest import STACK, api, cli, psql
-from helpers import buy_ok, db_row, paid_through_another_slip, sim_pay, wait_for, wait_state
+from helpers import buy_ok, db_row, paid_through_another_slip, sim_pay, wait_for, wait_state, write_headers
 from test_hostile_notify import wx_fields, wx_xml
 
 
@@ -105,8 +105,7 @@ def _verify_exact(body, headers, *flags):
     import tempfile
     d = tempfile.mkdtemp(prefix="nvexact-", dir=os.path.dirname(STACK["ORDERPAY_CONFIG"]))
     hf, bf = os.path.join(d, "h"), os.path.join(d, "b")
-    with open(hf, "w") as f:
-        f.write("".join("%s: %s\r\n" % kv for kv in headers.items()))
+    write_headers(hf, headers)
     with open(bf, "wb") as f:
         f.write(body)
     base = ["notify", "verify", "--headers", hf, "--json", *flags]
@@ -118,9 +117,7 @@ def _verify_exact(body, headers, *flags):
 
 
 def _headers_file(tmp_path, headers):
-    f = tmp_path / "headers"
-    f.write_text("".join("%s: %s\r\n" % kv for kv in headers.items()))
-    return f
+    return write_headers(tmp_path / "headers", headers)
 
 
 def _body_file(tmp_path, body):

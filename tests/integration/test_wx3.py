@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from conftest import STACK, api, cli, psql, sim
-from helpers import buy, check, db_row, ensure_site, inbox, sim_pay
+from helpers import buy, check, db_row, ensure_site, inbox, sim_pay, write_headers
 from test_provider_binding import wx_notification
 
 V3 = STACK.get("DEMO_V3_SITE", "demo-v3")
@@ -361,8 +361,7 @@ def test_notify_verify_runs_the_v3_path():
     headers, body = v3_notification(order["pay_id"], 1250)
     d = tempfile.mkdtemp(prefix="wx3nv-", dir=os.path.dirname(STACK["ORDERPAY_CONFIG"]))
     hf, bf = os.path.join(d, "h.txt"), os.path.join(d, "b.json")
-    with open(hf, "w") as f:
-        f.write("".join("%s: %s\r\n" % kv for kv in headers.items()))
+    write_headers(hf, headers)
     with open(bf, "w") as f:
         f.write(body)
     res = cli("notify", "verify", "--provider", "wx", "--headers", hf, "--body", bf, "--json", check=False)
@@ -371,7 +370,6 @@ def test_notify_verify_runs_the_v3_path():
     assert out["signature_ok"] and out["business_ok"] and out["would_settle"], out
     assert state3(order["id"])["or_st"] == "WT"  # it changes nothing
     bad = dict(headers, **{"Wechatpay-Timestamp": str(int(time.time()) - 900)})
-    with open(hf, "w") as f:
-        f.write("".join("%s: %s\r\n" % kv for kv in bad.items()))
+    write_headers(hf, bad)
     res = cli("notify", "verify", "--provider", "wx", "--headers", hf, "--body", bf, "--json", check=False)
     assert res.returncode == 1 and "not within 5 minutes" in json.loads(res.stdout)["reason"]
