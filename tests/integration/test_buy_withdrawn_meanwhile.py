@@ -139,6 +139,8 @@ def test_a_counted_product_changed_while_its_buy_waits_for_the_row(own, change):
     finally:
         locker.release()
     reply = buys.join()[0]
+    if change == "currency":  # the audit's product_on_sale_in_site_currency, for later tests
+        cli("product", "disable", pid, "--site", SITE)
     if sells:
         order = bought(reply)
         assert order["fee"] == 3.00 and stock(pid) == "4" and sold(pid) == 1, order
@@ -286,5 +288,8 @@ def test_a_site_alone_moved_to_another_currency_between_read_and_write(own):
         move()
     finally:
         locker.release()
-    refused(buys.join()[0], other)
+        replies = buys.join()
+        for p in (pid, other):  # the audit's product_on_sale_in_site_currency, for later tests
+            cli("product", "disable", p, "--site", site)
+    refused(replies[0], other)
     assert sold(pid) == 1 and sold(other) == 0
