@@ -21,6 +21,12 @@ namespace orderpay::handlers {
 
 namespace {
 
+// A product the catalogue does not sell, whether the read found none or the write (028) found it
+// withdrawn or re-priced meanwhile: one answer for both.
+http::Response NoSuchProduct(const std::string& id) {
+    return http::Fail(http::Err::kNoSuchObject, "no such product: " + id);
+}
+
 http::Response PricingFailure(const domain::PricingResult& pr) {
     switch (*pr.error) {
         case domain::PricingError::kNoProducts:
@@ -28,7 +34,7 @@ http::Response PricingFailure(const domain::PricingResult& pr) {
         case domain::PricingError::kBadAmount:
             return http::Fail(http::Err::kInvalidAmount, "invalid amount for product " + pr.error_product_id);
         case domain::PricingError::kUnknownProduct:
-            return http::Fail(http::Err::kNoSuchObject, "no such product: " + pr.error_product_id);
+            return NoSuchProduct(pr.error_product_id);
         case domain::PricingError::kMixedCurrency:
             return http::Fail(http::Err::kInvalidField, "products are priced in different currencies");
         case domain::PricingError::kOverflow:
@@ -167,6 +173,7 @@ http::Response Buy(app::Context& ctx, app::Call& call, const http::Request& req)
             store::FindOrderByIdemKey(db, call.site.id, call.buyer->store_id, call.buyer->account_id, *key);
         return prev ? Repeat(ctx, call.site.id, *prev, body_hash, in.pay) : http::Fail(http::Err::kInternal);
     }
+    if (!created.not_on_sale.empty()) return NoSuchProduct(created.not_on_sale);
     if (!created.ok) {
         return http::Fail(http::Err::kOutOfStore, "not enough stock for " + created.out_of_stock,
                           "{\"product\":" + http::JsonString(created.out_of_stock) + "}");

@@ -13,7 +13,8 @@ namespace orderpay::store {
 
 CreateOrderResult CreateOrder(db::Connection& c, const NewOrder& o, const NewSlip& slip) {
     // One statement (orderpay_create_order, migration 009): one round trip and one transaction.
-    // It takes stock in product-id order itself, whatever order the client listed them in.
+    // It takes stock in product-id order itself, whatever order the client listed them in, and
+    // (028) refuses a product no longer on sale at the line's price and currency (OP003).
     std::vector<std::string> products, titles;
     std::vector<std::int64_t> amounts, prices, subtotals;
     for (const NewLine& l : o.lines) {
@@ -59,6 +60,10 @@ CreateOrderResult CreateOrder(db::Connection& c, const NewOrder& o, const NewSli
         } catch (const db::Error& e) {
             if (e.sqlstate == "OP001") {
                 res.out_of_stock = e.primary;
+                return res;
+            }
+            if (e.sqlstate == "OP003") {
+                res.not_on_sale = e.primary;
                 return res;
             }
             // Another request with the same key committed first: it owns the key.

@@ -66,7 +66,8 @@ const db::Statement kStockGive{"stock_give",
                                "WHERE site_id = $1 AND id = $2"};
 
 // The whole of pay/buy's write (migration 009): idempotency key release, stock in product-id
-// order, order, lines and slip, in one statement and so one transaction.
+// order, each product checked still on sale as priced (028), order, lines and slip, in one
+// statement and so one transaction.
 const db::Statement kOrderCreate{
     "order_create",
     "SELECT orderpay_create_order($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, "

@@ -43,6 +43,7 @@ struct NewSlip {
 struct CreateOrderResult {
     bool ok = false;
     std::string out_of_stock;  // the product that ran out (ok = false)
+    std::string not_on_sale;   // a product withdrawn or re-priced since the catalogue read (ok = false)
     bool key_taken = false;    // another request with the same Idempotency-Key won (ok = false)
 };
 
