@@ -71,8 +71,8 @@ NotifyDecision SettleOnAnswer(db::Connection& c, const providers::Provider& p, c
     providers::PaidEvent paid{
         slip.id, q.txn_id, q.amount,   q.currency, ev.merchant->app_id, ev.merchant->mch_id,
         true,    false,    "COMPLETED"};
-    NoteQueryRefunded(c, std::string(p.Id()), slip.id, q, paid);
-    store::SettleResult r = store::SettleAndDecide(c, std::string(p.Id()), paid, row_id, what + ": ");
+    store::SettleResult r = store::SettleAndDecide(c, std::string(p.Id()), paid, row_id, what + ": ",
+                                                   QueryRefundedNote(c, p, slip.id, q));
     if (row_id.empty()) r.reason = what + ": " + r.reason;
     NotifyDecision d{r.verdict, r.reason, r.verdict == "rejected" ? A::kRefused : A::kAccepted,
                      !row_id.empty(), r.decided};

@@ -50,7 +50,7 @@ NotifyDecision DecideMessage(db::Connection& c, const providers::Provider& p, co
         return {"duplicate", "event " + ev.event.event_id + " was handled before", A::kAccepted};
     // A refund's result finishes the refund it names; it never settles anything.
     if (ev.event.refund) {
-        NotifyDecision d = DecideRefundNotice(c, p, ev);
+        NotifyDecision d = DecideRefundNotice(c, p, ev, row_id);
         // From a provider whose word is only a cue (PayPal: a CRC32 twin of any genuine message
         // verifies), a refund message refused on what it claims, its own record not bearing it
         // out, is a stranger's as likely as the provider's: it goes with the unverified rows, and

@@ -64,8 +64,9 @@ store::SettleOutcome SettleConfirmed(Context& ctx, const std::string& provider, 
     providers::PaidEvent ev{slip_id,  q.txn_id, q.amount, q.currency, m.app_id,
                             m.mch_id, true,     false,    "SUCCESS"};
     // Refunded at the provider since (its console): recorded beside the payment it settles.
-    NoteQueryRefunded(ctx.db(), provider, slip_id, q, ev);
-    return store::Settle(ctx.db(), provider, ev, detail);
+    const providers::Provider* p = ctx.ProviderFor(provider);
+    return store::Settle(ctx.db(), provider, ev, detail,
+                         p ? QueryRefundedNote(ctx.db(), *p, slip_id, q) : store::RefundedNote{});
 }
 
 // The provider voided a slip only after the buyer had paid it, and refunded that payment in the

@@ -106,25 +106,38 @@ std::optional<std::string> RefundReportedBefore(db::Connection& c, const std::st
     return store::RefundReported(c, slip_id, ReportName(key));
 }
 
-void NoteQueryRefunded(db::Connection& c, const std::string& provider, const std::string& slip_id,
-                       const providers::QueryResult& q, providers::PaidEvent& ev) {
-    if (q.state != providers::QueryResult::State::kPaid || !q.refunded) return;
+RefundedRecord NoteQueryRefunded(db::Connection& c, const providers::Provider& p, const std::string& slip_id,
+                                 const providers::QueryResult& q) {
+    if (q.state != providers::QueryResult::State::kPaid || !q.refunded) return {};
     std::vector<RefundKnown> known;
     for (const providers::QueryResult::RefundSeen& r : q.refunds) {
         std::optional<store::RefundRow> row = r.no.empty() ? std::nullopt : store::FindRefund(c, r.no);
         if ((!row || row->slip_id != slip_id) && !r.id.empty())
-            row = store::FindRefundByProviderId(c, provider, r.id);
+            row = store::FindRefundByProviderId(c, std::string(p.Id()), r.id);
         if (row && row->slip_id == slip_id)
             known.push_back(RefundKnown::kOurs);
-        else if (RefundReportedBefore(c, slip_id, r.no, r.id, q.refund_names_unique))
+        else if (RefundReportedBefore(c, slip_id, r.no, r.id, p.RefundNamesUnique()))
             known.push_back(RefundKnown::kReported);
         else
             known.push_back(RefundKnown::kNew);
     }
-    RefundedRecord rec =
-        DescribeQueryRefunded(q, known, q.refunds.empty() && store::OutsideReported(c, slip_id));
-    ev.refunded_reason = std::move(rec.reason);
-    ev.refunded_body = std::move(rec.body);
+    // WeChat v3's answer names no refund and says no refunded amount (its Transaction's amount is
+    // total, payer_total and their currencies only), and v3 lists no refunds by trade: with the
+    // slip reported OUTSIDE already, a second console refund cannot be told from the first. Nothing
+    // is written then: in the usual case, that one refund, a nameless record would report its money
+    // a second time, and it could never stand for a refund a later notification names. A second
+    // refund's own notification, sent until acknowledged, reports it by name, and reconcile lists
+    // the slip OUTSIDE all along (test_notify_query_race).
+    return DescribeQueryRefunded(q, known, q.refunds.empty() && store::OutsideReported(c, slip_id));
+}
+
+store::RefundedNote QueryRefundedNote(db::Connection& c, const providers::Provider& p,
+                                      const std::string& slip_id, const providers::QueryResult& q) {
+    if (q.state != providers::QueryResult::State::kPaid || !q.refunded) return {};
+    return [&c, &p, slip_id, q] {
+        RefundedRecord rec = NoteQueryRefunded(c, p, slip_id, q);
+        return store::RefundedReport{std::move(rec.reason), std::move(rec.body)};
+    };
 }
 
 }  // namespace orderpay::app

@@ -1,11 +1,14 @@
 // Refund-result notifications: a verified message finishes the refund it names, and from a
 // provider whose signature does not bind the whole message (SettlesOnOwnQuery, PayPal) only on
-// that provider's own record of the refund. A refund nobody here asked for is listed as OUTSIDE.
+// that provider's own record of the refund. A refund nobody here asked for is listed as OUTSIDE,
+// once, however its tellings (a resend, an order query) interleave.
+#include "orderpay/app/notify.hpp"
 #include "orderpay/app/query_refunded.hpp"
 #include "orderpay/app/refund.hpp"
 #include "orderpay/core/log.hpp"
 #include "orderpay/providers/metered.hpp"
 #include "orderpay/store/notifications.hpp"
+#include "orderpay/store/rows.hpp"
 
 namespace orderpay::app {
 
@@ -41,12 +44,14 @@ std::optional<NotifyDecision> ConfirmOrRefuse(const providers::Provider& p, cons
 // notification): told again, it tells nothing new, and a second report of the same money is not
 // written. From a provider whose word is only a cue it is asked nothing (a twin naming a reported
 // refund changes nothing either way), so it goes with the unconfirmed rows (review s30-diff L2).
-// `ours_unique`: the provider keeps the merchant's refund number unique (all but the one whose
-// word is only a cue, PayPal, whose invoice_id is free text).
-std::optional<NotifyDecision> ReportedBefore(db::Connection& c, const NotifyEval& ev, const std::string& ours,
-                                             const std::string& providers, bool ours_unique) {
+// Found by the merchant's refund number first where the provider keeps it unique
+// (Provider::RefundNamesUnique).
+std::optional<NotifyDecision> ReportedBefore(db::Connection& c, const providers::Provider& p,
+                                             const NotifyEval& ev, const std::string& ours,
+                                             const std::string& providers) {
     if (!ev.slip) return std::nullopt;
-    if (std::optional<std::string> row = RefundReportedBefore(c, ev.slip->id, ours, providers, ours_unique))
+    if (std::optional<std::string> row =
+            RefundReportedBefore(c, ev.slip->id, ours, providers, p.RefundNamesUnique()))
         return NotifyDecision{"duplicate",
                               "refund " + ReportNames(ours, providers) +
                                   " orderpay did not make, already reported (inbox row " + *row + ")",
@@ -54,8 +59,15 @@ std::optional<NotifyDecision> ReportedBefore(db::Connection& c, const NotifyEval
     return std::nullopt;
 }
 
-// DecideRefundNotice's judgement; `asked` says whether the provider was asked about the refund.
-NotifyDecision Judge(db::Connection& c, const providers::Provider& p, const NotifyEval& ev, bool& asked) {
+// The names of the refund an OUTSIDE report is about: the merchant's and the provider's.
+struct ReportNamed {
+    std::string ours, providers;
+};
+
+// DecideRefundNotice's judgement; `asked` says whether the provider was asked about the refund,
+// `report` the refund's names when the decision is an OUTSIDE report of it.
+NotifyDecision Judge(db::Connection& c, const providers::Provider& p, const NotifyEval& ev, bool& asked,
+                     std::optional<ReportNamed>& report) {
     using A = providers::NotifyAnswer;
     using S = providers::RefundResult::State;
     const providers::PaidEvent::Refund& rf = *ev.event.refund;
@@ -73,14 +85,15 @@ NotifyDecision Judge(db::Connection& c, const providers::Provider& p, const Noti
     // (OUTSIDE) for a week, so from a provider whose word is only a cue it must be a refund the
     // provider really made of this slip, described as its record has it.
     if (!r) {
-        if (std::optional<NotifyDecision> d =
-                ReportedBefore(c, ev, rf.refund_id, rf.provider_refund_id, !confirm))
+        if (std::optional<NotifyDecision> d = ReportedBefore(c, p, ev, rf.refund_id, rf.provider_refund_id))
             return *d;
         // Its names escaped (ReportName): a free-text name could otherwise write the words of a
         // chargeback report (review s30b F1), or not read back as itself (F2).
-        if (!confirm || !ev.slip)
+        if (!confirm || !ev.slip) {
+            report = ReportNamed{rf.refund_id, rf.provider_refund_id};
             return {"ignored", "no refund of ours named " + ReportNames(rf.refund_id, rf.provider_refund_id),
                     A::kAccepted};
+        }
         providers::RefundParams params;
         params.slip_id = ev.slip->id;
         params.txn_id = ev.slip->provider_txn_id.value_or("");
@@ -96,8 +109,8 @@ NotifyDecision Judge(db::Connection& c, const providers::Provider& p, const Noti
             if (q.state == S::kFailed)
                 return {"ignored", "a refund orderpay did not make, failed at the provider: " + q.message,
                         A::kAccepted};
-            if (std::optional<NotifyDecision> d = ReportedBefore(c, ev, q.refund_no, their_id, !confirm))
-                return *d;
+            if (std::optional<NotifyDecision> d = ReportedBefore(c, p, ev, q.refund_no, their_id)) return *d;
+            report = ReportNamed{q.refund_no, their_id};
             return {"ignored",
                     "no refund of ours named " + ReportNames(q.refund_no, their_id) + ": the provider's " +
                         q.message,
@@ -207,6 +220,25 @@ NotifyDecision Judge(db::Connection& c, const providers::Provider& p, const Noti
             A::kAccepted};
 }
 
+// Writes the OUTSIDE report `d` of the refund named `n` on row `row_id` under the slip's row lock,
+// after one more look for a report of it: a query settling the slip takes the lock first
+// (store::SettleAndDecide writes its record under it), and so does this refund's other telling (a
+// resend, a second server's copy), so two at once make one report, and the later its duplicate.
+// Judge's look before spares a resend the lock.
+void WriteReport(db::Connection& c, const providers::Provider& p, const NotifyEval& ev,
+                 const std::string& row_id, const ReportNamed& n, NotifyDecision& d) {
+    db::Tx tx(c);
+    store::FindSlip(c, ev.slip->id, true);
+    if (std::optional<NotifyDecision> dup = ReportedBefore(c, p, ev, n.ours, n.providers)) {
+        dup->confirmed = d.confirmed;
+        d = *dup;
+    }
+    MarkForRetention(ev, p.SettlesOnOwnQuery(), d);
+    d.recorded = store::NotificationVerdict(c, row_id, d.verdict, d.reason, ev.slip->id);
+    d.written = true;
+    tx.Commit();
+}
+
 }  // namespace
 
 // From a provider whose word is only a cue, a refund finished already and told so again is
@@ -214,10 +246,13 @@ NotifyDecision Judge(db::Connection& c, const providers::Provider& p, const Noti
 // refund's own row is its record, so the row goes with the unverified ones (unconfirmed:
 // MarkForRetention). What the provider's record of the refund bore out (an outside refund, a
 // conflict, a finish) is confirmed and kept.
-NotifyDecision DecideRefundNotice(db::Connection& c, const providers::Provider& p, const NotifyEval& ev) {
+NotifyDecision DecideRefundNotice(db::Connection& c, const providers::Provider& p, const NotifyEval& ev,
+                                  const std::string& row_id) {
     bool asked = false;
-    NotifyDecision d = Judge(c, p, ev, asked);
+    std::optional<ReportNamed> report;
+    NotifyDecision d = Judge(c, p, ev, asked, report);
     d.confirmed = asked;
+    if (report && ev.slip && !row_id.empty()) WriteReport(c, p, ev, row_id, *report, d);
     return d;
 }
 

@@ -60,7 +60,8 @@ SettleOutcome ParseOutcome(const std::string& s) {
 }  // namespace
 
 SettleResult SettleAndDecide(db::Connection& c, const std::string& provider, const providers::PaidEvent& ev,
-                             const std::string& notification_row, const std::string& reason_prefix) {
+                             const std::string& notification_row, const std::string& reason_prefix,
+                             const RefundedNote& refunded) {
     const db::Param row = notification_row.empty() ? db::Param(std::nullopt) : db::Param(notification_row);
     const db::Param none(std::nullopt);
     SettleResult res;
@@ -71,19 +72,24 @@ SettleResult SettleAndDecide(db::Connection& c, const std::string& provider, con
         res.reason = r.Get(0, "reason");
         res.decided = r.Get(0, "decided") == "t";
     };
-    // The record of a refund found beside the payment, when the payment is recorded now: in the
-    // same transaction, so a crash leaves neither or both (the slip, once OK, is never asked again).
+    // The record of a refund found beside the payment, when the payment is recorded now or was
+    // meanwhile (the same payment: a duplicate): in the same transaction, so a crash leaves neither
+    // or both (the slip, once OK, is never asked again), and described only now, under the slip's
+    // row lock kSettle took, so a report a refund's notification or another query committed first
+    // is seen, and none commits between the look and the write (a report made twice at once).
     auto record_refunded = [&] {
         using O = SettleOutcome;
-        if (ev.refunded_reason.empty() || (res.outcome != O::kSettled && res.outcome != O::kLateSettled &&
-                                           res.outcome != O::kRefundFlagged))
+        if (!refunded || (res.outcome != O::kSettled && res.outcome != O::kLateSettled &&
+                          res.outcome != O::kRefundFlagged && res.outcome != O::kDuplicate))
             return;
-        c.Exec(kNotifyQueryRefunded, {ev.slip_id, http::TextOrEscaped(ev.refunded_reason, 2000),
-                                      http::TextOrEscaped(ev.refunded_body, 4000)});
-        log::Warn("slip ", ev.slip_id, ": ", ev.refunded_reason);
+        const RefundedReport rec = refunded();
+        if (rec.reason.empty()) return;
+        c.Exec(kNotifyQueryRefunded,
+               {ev.slip_id, http::TextOrEscaped(rec.reason, 2000), http::TextOrEscaped(rec.body, 4000)});
+        log::Warn("slip ", ev.slip_id, ": ", rec.reason);
     };
     try {
-        if (!ev.refunded_reason.empty() && (reason_prefix.empty() || notification_row.empty())) {
+        if (refunded && (reason_prefix.empty() || notification_row.empty())) {
             RetryTransient<bool>([&] {
                 db::Tx tx(c);
                 read(c.Exec(kSettle, {provider, ev.slip_id, ev.txn_id, ev.amount, ev.currency, row}));
@@ -151,8 +157,8 @@ SettleResult PreviewSettle(db::Connection& c, const std::string& provider, const
 }
 
 SettleOutcome Settle(db::Connection& c, const std::string& provider, const providers::PaidEvent& ev,
-                     std::string& detail) {
-    SettleResult r = SettleAndDecide(c, provider, ev, "");
+                     std::string& detail, const RefundedNote& refunded) {
+    SettleResult r = SettleAndDecide(c, provider, ev, "", {}, refunded);
     detail = r.detail;
     return r.outcome;
 }

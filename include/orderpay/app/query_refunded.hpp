@@ -11,6 +11,7 @@
 
 #include "orderpay/db/connection.hpp"
 #include "orderpay/providers/provider.hpp"
+#include "orderpay/store/settle.hpp"
 
 namespace orderpay::app {
 
@@ -48,10 +49,17 @@ std::optional<std::string> RefundReportedBefore(db::Connection& c, const std::st
                                                 const std::string& ours, const std::string& providers,
                                                 bool ours_unique);
 
-/// Sets `ev`'s refunded record from `q` for slip `slip_id` of provider `provider`, with orderpay's
-/// own refunds of the slip (by our refund id or the provider's) and those an OUTSIDE report of the
-/// slip already names left out. Nothing when `q` is not a refunded payment.
-void NoteQueryRefunded(db::Connection& c, const std::string& provider, const std::string& slip_id,
-                       const providers::QueryResult& q, providers::PaidEvent& ev);
+/// The refunded record of `q` for slip `slip_id` of provider `p`, with orderpay's own refunds of
+/// the slip (by our refund id or the provider's) and those an OUTSIDE report of the slip already
+/// names left out. Nothing when `q` is not a refunded payment.
+RefundedRecord NoteQueryRefunded(db::Connection& c, const providers::Provider& p, const std::string& slip_id,
+                                 const providers::QueryResult& q);
+
+/// NoteQueryRefunded as a settlement on `q` runs it (store::SettleAndDecide's `refunded`): inside
+/// its transaction, under the slip's row lock, so a refund notification's report committed first
+/// is seen and one committing meanwhile waits for the lock (it takes it too: app/refund_notice).
+/// Empty (nothing to describe) when `q` is not a refunded payment.
+store::RefundedNote QueryRefundedNote(db::Connection& c, const providers::Provider& p,
+                                      const std::string& slip_id, const providers::QueryResult& q);
 
 }  // namespace orderpay::app

@@ -116,7 +116,11 @@ extern const std::string kStuckNote;
 
 /// A verified refund-result notification (PaidEvent::refund): finishes the refund it names. From
 /// a provider whose signature does not bind the whole message (SettlesOnOwnQuery), only on the
-/// provider's own record of that refund (ConfirmRefund), never on the message's word.
-NotifyDecision DecideRefundNotice(db::Connection& c, const providers::Provider& p, const NotifyEval& ev);
+/// provider's own record of that refund (ConfirmRefund), never on the message's word. A report
+/// of a refund orderpay did not make is written here, on the stored row `row_id`, under the
+/// slip's row lock (NotifyDecision::written), so it and a query's record of the same refund, or
+/// its own resend, make one report however they interleave.
+NotifyDecision DecideRefundNotice(db::Connection& c, const providers::Provider& p, const NotifyEval& ev,
+                                  const std::string& row_id);
 
 }  // namespace orderpay::app

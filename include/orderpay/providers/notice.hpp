@@ -51,10 +51,6 @@ struct PaidEvent {
     /// A reversal told as PayPal documents it, as a refund of the capture: that refund's own id
     /// (the resource's), by which its record is asked when the order does not show REVERSED.
     std::string reversal_id;
-    /// A payment our own query found refunded at the provider since (QueryResult::refunded): the
-    /// inbox record (reason, then body) the settlement writes in its transaction when it records
-    /// the payment now (app/query_refunded.cpp); empty for every other payment.
-    std::string refunded_reason, refunded_body;
 };
 
 /// A notification as it reached us, before anything is believed. Headers use their CGI names

@@ -106,8 +106,6 @@ struct QueryResult {
     bool refunded = false;
     std::vector<RefundSeen> refunds;  // empty: the provider lists none (WeChat v3 has no listing by trade)
     bool refunds_listed = false;      // `refunds` is the provider's own list (its sum is what went back)
-    bool refund_names_unique =
-        true;  // RefundSeen::no names one refund (false: PayPal's free-text invoice_id)
 };
 
 struct CloseResult {
@@ -277,6 +275,11 @@ class Provider {
     /// match with a body of their own): its "paid" is then a cue, and the payment settles only on
     /// the answer of our own query (QueryByRef), as an approval settles only on Complete's.
     virtual bool SettlesOnOwnQuery() const { return false; }
+    /// True when the merchant's own refund number (QueryResult::RefundSeen::no, a refund
+    /// notification's refund_id: WeChat's out_refund_no, Alipay's out_request_no) names one refund
+    /// of a payment, so an OUTSIDE report is found by it first (app::RefundReportedBefore). False
+    /// where it is free text two refunds may share (PayPal's invoice_id): found by the provider's id.
+    virtual bool RefundNamesUnique() const { return true; }
     /// That query (called only when SettlesOnOwnQuery, with no transaction open): answers like
     /// QueryByRef, whose answer it is.
     virtual QueryResult ConfirmPaid(const Merchant& m, const std::string& slip_id,

@@ -2,6 +2,7 @@
 // transaction of conditional UPDATEs; late and double payments are kept and flagged.
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "orderpay/db/connection.hpp"
@@ -21,10 +22,21 @@ enum class SettleOutcome {
 
 const char* ToString(SettleOutcome o);
 
+/// The inbox record of refunds an order query found beside the payment it settles on (an OUTSIDE
+/// report: reason, then body; an empty reason records nothing).
+struct RefundedReport {
+    std::string reason, body;
+};
+/// Says what that record is (app::QueryRefundedNote). Called inside the settlement's transaction,
+/// after its statement has locked the slip's row, so it sees every report another path (a refund
+/// notification, another query) committed first, and none can commit meanwhile.
+using RefundedNote = std::function<RefundedReport()>;
+
 /// Settles `ev` (already signature-verified and merchant-checked) against its slip, for the
-/// provider `provider`. `detail` explains the outcome for the inbox and logs.
+/// provider `provider`. `detail` explains the outcome for the inbox and logs. `refunded`: see
+/// SettleAndDecide.
 SettleOutcome Settle(db::Connection& c, const std::string& provider, const providers::PaidEvent& ev,
-                     std::string& detail);
+                     std::string& detail, const RefundedNote& refunded = {});
 
 struct SettleResult {
     SettleOutcome outcome = SettleOutcome::kNoSlip;
@@ -37,9 +49,13 @@ struct SettleResult {
 /// Settle, and in the same transaction give the notification row `notification_row` (if not
 /// empty) its verdict, unless it was decided meanwhile: one round trip. With `reason_prefix`
 /// the verdict's reason starts with it (what the settlement rests on), in one more statement of
-/// the same transaction.
+/// the same transaction. With `refunded` (a payment an order query found refunded at the
+/// provider), the record it makes is written in that transaction too, when the payment is
+/// recorded now or was recorded meanwhile by another path (a duplicate: its notification, which
+/// says nothing of refunds, settled first).
 SettleResult SettleAndDecide(db::Connection& c, const std::string& provider, const providers::PaidEvent& ev,
-                             const std::string& notification_row, const std::string& reason_prefix = {});
+                             const std::string& notification_row, const std::string& reason_prefix = {},
+                             const RefundedNote& refunded = {});
 
 /// What SettleAndDecide would do with `ev` now, for `orderpay notify verify`: the settlement
 /// itself runs in a transaction that is rolled back, so its answer is the endpoint's and nothing

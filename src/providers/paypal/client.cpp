@@ -261,7 +261,6 @@ static void ReadRefunds(const rapidjson::Value* payments, QueryResult& q) {
     }
     q.refunds = std::move(seen);
     q.refunds_listed = true;
-    q.refund_names_unique = false;  // invoice_id is the merchant's free text: two refunds may share it
 }
 
 // An order (query or capture answer) in provider-neutral terms. Only a COMPLETED capture is

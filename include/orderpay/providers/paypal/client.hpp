@@ -62,6 +62,8 @@ class PaypalClient final : public providers::Provider {
     bool AcceptsMethod(std::string_view method) const override { return method == "POST" || method == "GET"; }
     bool AcknowledgesForeignEvents() const override { return true; }
     bool SettlesOnOwnQuery() const override { return true; }
+    // invoice_id is the merchant's free text: two refunds may share it.
+    bool RefundNamesUnique() const override { return false; }
     providers::Notice ParseNotification(const providers::RawNotification& raw) const override;
     bool VerifyNotification(const providers::Merchant& m, const providers::Notice& n,
                             providers::PaidEvent& out, std::string& reason) const override;
