@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from conftest import STACK, api, psql
+from conftest import STACK, api, cli, psql
 from helpers import LocalServer, buy_ok, check, db_row, own_orderpayd, sim_trade, wait_for
 from test_hostile_provider_values import fcgi
 
@@ -84,6 +84,9 @@ def test_a_code_closed_at_the_provider_is_not_offered_and_pay_pay_issues_a_new_o
     # pay/qr agrees: nothing to scan.
     st, body, raw, _ = get("qr", order["id"], site)
     assert st == 409 and body["errCode"] == "e.www.order.noqr", raw
+    # The operator's view keeps what the slip was given, for whoever investigates.
+    shown = json.loads(cli("order", "show", order["id"], "--json").stdout)
+    assert shown["pay_re"] == {"st": "FAIL", "re_tp": order["pay_re"]["re_tp"], "re_obj": code}, shown
     # Asked again (polls), the same.
     psql("UPDATE pay_slips SET queried_at = NULL WHERE id = '%s'" % slip)
     assert order_of(order["id"], site)["pay_re"]["re_obj"] is None
