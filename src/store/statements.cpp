@@ -66,12 +66,15 @@ const db::Statement kStockGive{"stock_give",
                                "WHERE site_id = $1 AND id = $2"};
 
 // The whole of pay/buy's write (migration 009): idempotency key release, stock in product-id
-// order, order, lines and slip, in one statement and so one transaction.
+// order, order, lines and slip, in one statement and so one transaction. It also answers the
+// expiry the function wrote (`now() + expire_minutes`: now() is the transaction's start, the same
+// inside the function), so the provider's code expires by the database's clock, not the worker's.
 const db::Statement kOrderCreate{
     "order_create",
     "SELECT orderpay_create_order($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, "
     "$17::jsonb, $18, $19::int, $20, decode($21, 'hex'), $22, $23, $24, $25::text[], $26::text[], "
-    "$27::bigint[], $28::bigint[], $29::bigint[])"};
+    "$27::bigint[], $28::bigint[], $29::bigint[]), " MS(
+        "now() + make_interval(mins => $19::int)") " AS expi"};
 
 // A key names one order for 24 hours; after that the buyer may use it again.
 const db::Statement kOrderByIdemKey{
