@@ -97,10 +97,12 @@ const db::Statement kItemsTaken{"items_taken",
                                 "AND coalesce((to_jsonb(i) ->> 'stock_taken')::boolean, true)"};
 
 // Compare-and-set on pay_id: of two concurrent pay/pay calls only one replaces the slip it saw.
+// Not past the order's expiry either (by the database's clock, as the expiry timer reads it): a
+// slip swapped into an order expiring during pay/pay would be sent with a code already dead.
 const db::Statement kOrderSetPayTp{
     "order_set_pay_tp",
     "UPDATE orders SET pay_id = $2, pay_tp = $3, seller = $4, lm = now() "
-    "WHERE id = $1 AND or_st IN ('NW', 'WT') AND pay_id IS NOT DISTINCT FROM $5"};
+    "WHERE id = $1 AND or_st IN ('NW', 'WT') AND pay_id IS NOT DISTINCT FROM $5 AND expi > now()"};
 
 // The whole settlement and, given a notification row, its verdict (migration 010).
 const db::Statement kSettle{"settle",
