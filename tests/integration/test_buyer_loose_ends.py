@@ -13,6 +13,7 @@
 import datetime
 import json
 import os
+import socket
 import ssl
 import subprocess
 import threading
@@ -199,6 +200,22 @@ def sent_expiry(relay, slip):
     raise AssertionError("no create for %s among %r" % (slip, [p for p, _ in relay.calls]))
 
 
+def listening(own):
+    """own_orderpayd yields once its socket file exists, which bind() makes a moment before listen():
+    a connection in between is refused. Waits until one is accepted."""
+    def accepts():
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.connect(own["sock"])
+            return True
+        except ConnectionRefusedError:
+            return False
+        finally:
+            s.close()
+    assert wait_for(accepts, 30), "own orderpayd does not accept connections"
+    return own
+
+
 def own_call(own, method, action, params=None, body=None, site=None):
     query = {"ticket": TICKET}
     query.update(params or {})
@@ -214,6 +231,7 @@ def test_the_provider_expiry_is_the_orders_whatever_the_workers_clock(skew_shim,
         with own_orderpayd("skew%d" % (skew_s + 1000), LD_PRELOAD=skew_shim, SKEW_TIME_S=str(skew_s),
                            ORDERPAY_WXPAY_GATEWAY=relay.url,
                            ORDERPAY_ALIPAY_GATEWAY=relay.url + "/gateway.do") as own:
+            listening(own)
             st, body, raw = own_call(own, "POST", "buy",
                                      body={"products": [{"id": STACK["DEMO_PRODUCT"], "amount": 1}],
                                            "pay_tp": pay_tp})
@@ -249,7 +267,7 @@ def relayed():
         with own_orderpayd("relay102", ORDERPAY_WORKERS="3", ORDERPAY_WXPAY_GATEWAY=relay.url,
                            ORDERPAY_ALIPAY_GATEWAY=relay.url + "/gateway.do") as own:
             own["relay"] = relay
-            yield own
+            yield listening(own)
     finally:
         relay.release()
         relay.close()
