@@ -25,7 +25,10 @@ void WriteStr(http::JsonWriter& w, const char* key, std::string_view v) {
     w.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
 }
 
-void WritePayRe(http::JsonWriter& w, const std::optional<store::SlipRow>& slip) {
+// A failed slip's code can no longer be paid (closed at the provider, superseded, expired): the
+// buyer's views show nothing to pay with (re_tp NONE), as pay/qr answers noqr for it, and pay/pay
+// issues a new one. Operators still see what the slip was given.
+void WritePayRe(http::JsonWriter& w, const std::optional<store::SlipRow>& slip, Audience who) {
     w.Key("pay_re");
     if (!slip) {
         w.Null();
@@ -33,6 +36,13 @@ void WritePayRe(http::JsonWriter& w, const std::optional<store::SlipRow>& slip) 
     }
     w.StartObject();
     WriteStr(w, "st", domain::ToString(slip->st));
+    if (slip->st == domain::SlipState::kFail && who != Audience::kOperator) {
+        WriteStr(w, "re_tp", "NONE");
+        w.Key("re_obj");
+        w.Null();
+        w.EndObject();
+        return;
+    }
     WriteStr(w, "re_tp", slip->re_tp);
     w.Key("re_obj");
     if (slip->re_tp == "JSON" && !slip->re_obj.empty()) {
@@ -98,7 +108,7 @@ std::string RenderOrder(const store::OrderRecord& o, const std::vector<store::Or
     WriteStr(w, "currency", o.currency);
     WriteStr(w, "pay_tp", o.pay_tp);
     http::WriteOptString(w, "pay_id", o.pay_id);
-    WritePayRe(w, slip);
+    WritePayRe(w, slip, who);
     http::WriteOptString(w, "seller", o.seller);
     if (with_buyer) WriteStr(w, "buyer_id", o.buyer_id);
     WriteStr(w, "or_st", domain::ToString(o.or_st));

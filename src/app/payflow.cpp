@@ -99,10 +99,11 @@ bool RecordReversal(Context& ctx, const std::string& provider, const std::string
 
 // The provider call and the record of its answer. The order's JSON is written to `order_json`
 // only when the record itself answers it (a waiting slip); a declined scan's reason, in the
-// provider's words, to `declined`.
+// provider's words, to `declined`; `lost` is set when the provider took the slip but the record
+// found it no longer the order's waiting slip (the order moved on during the call).
 std::optional<http::Err> Send(Context& ctx, const PayType& pt, const providers::Merchant& m,
                               const SlipToSend& s, const PayInputs& in, std::string* order_json,
-                              std::string* declined) {
+                              std::string* declined, bool* lost) {
     providers::Provider* p = ctx.ProviderFor(pt.prefix);
     if (!p) return http::Err::kInvalidPayTp;
     providers::CreateParams cp;
@@ -136,6 +137,9 @@ std::optional<http::Err> Send(Context& ctx, const PayType& pt, const providers::
                 auto v = store::MarkWaiting(ctx.db(), s.site_id, s.slip_id, s.order_id, r.re_tp, r.re_obj, "",
                                             r.provider_ref);
                 if (order_json && v) *order_json = RenderOrder(v->order, v->items, v->slip);
+                if (lost)
+                    *lost = !v || v->order.pay_id != s.slip_id || !v->slip || v->slip->id != s.slip_id ||
+                            v->slip->st != domain::SlipState::kWait;
                 return std::nullopt;
             } catch (const db::Error& e) {
                 // An answer naming the provider order of another slip (pay_slips_provider_ref is
@@ -201,7 +205,7 @@ SlipAnswer SendSlip(Context& ctx, const PayType& pt, const providers::Merchant& 
                     const PayInputs& in) {
     SlipAnswer a;
     std::string declined;
-    a.err = Send(ctx, pt, m, s, in, &a.order_json, &declined);
+    a.err = Send(ctx, pt, m, s, in, &a.order_json, &declined, &a.lost);
     if (a.order_json.empty()) a = AnswerFor(ctx, s.slip_id, s.site_id, s.order_id, a.err);
     if (a.err == http::Err::kPayFailed && !a.paid_meanwhile) a.msg = DeclinedMessage(declined);
     return a;

@@ -1,7 +1,6 @@
 // pay/buy: validate, price from the catalog, reserve stock, create order + NEW slip in one
 // transaction, then send the slip to the provider and answer the order.
 #include <cctype>
-#include <ctime>
 
 #include "orderpay/app/order_view.hpp"
 #include "orderpay/app/payflow.hpp"
@@ -182,13 +181,10 @@ http::Response Buy(app::Context& ctx, app::Call& call, const http::Request& req)
     log::SetOrder(o.id);
     log::SetSlip(slip.id);
     log::SetProvider(pt->prefix);
-    app::SlipToSend s{slip.id,
-                      o.id,
-                      call.site.id,
-                      o.title,
-                      order.fee,
-                      order.currency,
-                      static_cast<std::int64_t>(std::time(nullptr)) + call.site.expire_minutes * 60};
+    // The code expires with the order, by the clock that wrote the order's expiry and that the
+    // expiry timer reads (the database's): a worker's clock ahead of it let a code outlive its order.
+    app::SlipToSend s{slip.id,   o.id,           call.site.id,          o.title,
+                      order.fee, order.currency, created.expi_ms / 1000};
     app::SlipAnswer a = app::SendSlip(ctx, *pt, *merchant, s, in.pay);
     // Paid meanwhile (a pay/pay raced the scan's poll): the paid order, or the till would ask
     // the buyer to pay a second time.

@@ -20,6 +20,30 @@ http::Response Answer(app::Context& ctx, const std::string& site, const std::str
     return err ? http::Fail(*err, {}, json) : http::Ok(json);
 }
 
+// Another request won the order's slip (a concurrent pay/pay, a payment, an expiry): the order as
+// it now stands, answered as pay/pay answers it from the start, so a reply never names a slip
+// that lost, nor a paid or closed order as one to pay.
+http::Response AnswerNow(app::Context& ctx, const std::string& site, const std::string& id) {
+    std::string json;
+    std::optional<store::OrderRecord> now = app::LoadOrder(ctx.db(), site, id, &json);
+    if (!now) return http::Fail(http::Err::kNoSuchObject);
+    if (domain::IsPaid(now->or_st)) return http::Fail(http::Err::kOrderPaid, {}, json);
+    if (now->or_st == domain::OrderState::kFA || now->or_st == domain::OrderState::kRF || now->expired)
+        return http::Fail(http::Err::kOrderClosed, {}, json);
+    return http::Ok(json);
+}
+
+// A NEW slip whose sender may still be at its provider: closed now, the provider could create it
+// after the close, or its sender record a code just closed and hand it out. It may be retired
+// only once the resend claim shows its sender gone (buy.resend_after_ms), which also keeps any
+// resend away. A scan's provider call is its payment: retiring it voids that (pay/pay's old rule).
+bool SenderAtWork(app::Context& ctx, const store::SlipRow& live) {
+    if (live.st != domain::SlipState::kNew) return false;
+    std::optional<app::PayType> pt = app::ParsePayType(live.pay_tp);
+    if (pt && pt->kind == providers::PayKind::kScan) return false;
+    return !store::ClaimResend(ctx.db(), live.id, ctx.settings().resend_after_ms);
+}
+
 // Closes `old` at its provider. False when the old slip may still take money (close failed or
 // its outcome is unknown): issuing a second slip then could charge the buyer twice.
 bool Retire(app::Context& ctx, const store::SlipRow& old, bool& paid_meanwhile) {
@@ -86,6 +110,8 @@ http::Response Pay(app::Context& ctx, app::Call& call, const http::Request& req)
         scan ? app::scan_gate::Pass::TryTake(ctx.settings().scan_max_waiting) : std::nullopt;
     if (scan && !place) return http::Fail(http::Err::kScanBusy);
 
+    // Being issued by another request: that slip is what the order pays with, whatever was asked.
+    if (live && SenderAtWork(ctx, *live)) return AnswerNow(ctx, call.site.id, order->id);
     if (live) {
         bool paid = false;
         if (!Retire(ctx, *live, paid)) {
@@ -100,8 +126,8 @@ http::Response Pay(app::Context& ctx, app::Call& call, const http::Request& req)
     }
     store::NewSlip slip{crypto::RandomId(26), order->id,    call.site.id, pt->full,
                         pt->prefix,           merchant->id, order->fee,   order->currency};
-    // Another pay/pay (or a payment) changed the order meanwhile: answer what it is now.
-    if (!store::SwapSlip(ctx.db(), slip, order->pay_id)) return Answer(ctx, call.site.id, order->id);
+    // Another pay/pay (or a payment, an expiry) changed the order meanwhile: answer what it is now.
+    if (!store::SwapSlip(ctx.db(), slip, order->pay_id)) return AnswerNow(ctx, call.site.id, order->id);
     app::SlipToSend s{
         slip.id,    order->id,       call.site.id,      order->title,
         order->fee, order->currency, order->expi / 1000};  // a new slip never outlives its order
@@ -109,6 +135,9 @@ http::Response Pay(app::Context& ctx, app::Call& call, const http::Request& req)
     // Another slip paid the order meanwhile: answered as pay/pay answers any paid order, not as
     // a declined payment the buyer should try again.
     if (a.paid_meanwhile) a.err = http::Err::kOrderPaid;
+    // Taken by the provider, but no longer the order's to record (an expiry, or a payment, came
+    // first): its code is never handed out.
+    if (!a.err && a.lost) return AnswerNow(ctx, call.site.id, order->id);
     return a.err ? http::Fail(*a.err, a.msg, a.order_json) : http::Ok(a.order_json);
 }
 

@@ -56,7 +56,7 @@ CreateOrderResult CreateOrder(db::Connection& c, const NewOrder& o, const NewSli
     return RetryTransient<CreateOrderResult>([&] {
         CreateOrderResult res;
         try {
-            c.Exec(kOrderCreate, params);
+            res.expi_ms = c.Exec(kOrderCreate, params).GetInt(0, "expi");
         } catch (const db::Error& e) {
             if (e.sqlstate == "OP001") {
                 res.out_of_stock = e.primary;

@@ -67,12 +67,15 @@ const db::Statement kStockGive{"stock_give",
 
 // The whole of pay/buy's write (migration 009): idempotency key release, stock in product-id
 // order, each product checked still on sale as priced (028), order, lines and slip, in one
-// statement and so one transaction.
+// statement and so one transaction. It also answers the expiry the function wrote (`now() +
+// expire_minutes`: now() is the transaction's start, the same inside the function), so the
+// provider's code expires by the database's clock, not the worker's.
 const db::Statement kOrderCreate{
     "order_create",
     "SELECT orderpay_create_order($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, "
     "$17::jsonb, $18, $19::int, $20, decode($21, 'hex'), $22, $23, $24, $25::text[], $26::text[], "
-    "$27::bigint[], $28::bigint[], $29::bigint[])"};
+    "$27::bigint[], $28::bigint[], $29::bigint[]), " MS(
+        "now() + make_interval(mins => $19::int)") " AS expi"};
 
 // A key names one order for 24 hours; after that the buyer may use it again.
 const db::Statement kOrderByIdemKey{
@@ -95,10 +98,12 @@ const db::Statement kItemsTaken{"items_taken",
                                 "AND coalesce((to_jsonb(i) ->> 'stock_taken')::boolean, true)"};
 
 // Compare-and-set on pay_id: of two concurrent pay/pay calls only one replaces the slip it saw.
+// Not past the order's expiry either (by the database's clock, as the expiry timer reads it): a
+// slip swapped into an order expiring during pay/pay would be sent with a code already dead.
 const db::Statement kOrderSetPayTp{
     "order_set_pay_tp",
     "UPDATE orders SET pay_id = $2, pay_tp = $3, seller = $4, lm = now() "
-    "WHERE id = $1 AND or_st IN ('NW', 'WT') AND pay_id IS NOT DISTINCT FROM $5"};
+    "WHERE id = $1 AND or_st IN ('NW', 'WT') AND pay_id IS NOT DISTINCT FROM $5 AND expi > now()"};
 
 // The whole settlement and, given a notification row, its verdict (migration 010).
 const db::Statement kSettle{"settle",

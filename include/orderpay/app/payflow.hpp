@@ -67,6 +67,10 @@ struct SlipAnswer {
     // payment overtook it (a concurrent pay/pay's, a superseded slip paid late). Never to be
     // answered as a payment to try again, which would have the buyer pay twice.
     bool paid_meanwhile = false;
+    // The provider took the slip, but it was no longer the order's waiting slip when that was to
+    // be recorded (an expiry, a payment or another request's slip came first): its code was not
+    // recorded and must not be handed out; order_json shows the order as it now stands.
+    bool lost = false;
 };
 
 /// The order as it now stands, for a slip that ended with `err` (nullopt: taken or paid):

@@ -45,6 +45,9 @@ struct CreateOrderResult {
     std::string out_of_stock;  // the product that ran out (ok = false)
     std::string not_on_sale;   // a product withdrawn or re-priced since the catalogue read (ok = false)
     bool key_taken = false;    // another request with the same Idempotency-Key won (ok = false)
+    // The order's expiry as written (epoch ms, the database's clock): what the provider's code
+    // must not outlive (ok = true).
+    std::int64_t expi_ms = 0;
 };
 
 struct IdemOrder {
