@@ -1,6 +1,7 @@
 // Money as int64 minor units: exact decimal parsing/formatting and overflow-checked arithmetic.
 #include "orderpay/domain/money.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 
@@ -78,6 +79,35 @@ std::optional<Minor> ParseDecimal(std::string_view text, int exponent) {
         if (!next) return std::nullopt;
         value = *next;
     }
+    return value;
+}
+
+std::optional<Minor> ParseProviderAmount(std::string_view text, int exponent) {
+    if (exponent < 0 || exponent > kMaxExponent || text.size() > kMaxProviderAmountChars) return std::nullopt;
+    std::string_view int_part = text;
+    std::string_view frac_part;
+    if (const auto dot = text.find('.'); dot != std::string_view::npos) {
+        int_part = text.substr(0, dot);
+        frac_part = text.substr(dot + 1);
+        if (frac_part.empty()) return std::nullopt;
+    }
+    if (int_part.empty() || !AllDigits(int_part) || !AllDigits(frac_part)) return std::nullopt;
+    // The same value written with more decimals than the currency has: only zeros may follow.
+    const std::size_t kept = std::min(frac_part.size(), static_cast<std::size_t>(exponent));
+    if (frac_part.find_first_not_of('0', kept) != std::string_view::npos) return std::nullopt;
+
+    Minor value = 0;
+    auto push = [&value](int digit) {
+        std::optional<Minor> next = CheckedMul(value, 10);
+        if (next) next = CheckedAdd(*next, digit);
+        if (next) value = *next;
+        return next.has_value();
+    };
+    for (char c : int_part)
+        if (!push(c - '0')) return std::nullopt;
+    for (int i = 0; i < exponent; ++i)
+        if (!push(static_cast<std::size_t>(i) < frac_part.size() ? frac_part[i] - '0' : 0))
+            return std::nullopt;
     return value;
 }
 

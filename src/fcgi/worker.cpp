@@ -132,11 +132,7 @@ http::Request BuildRequest(FCGX_ParamArray envp) {
         req.content_type = all->second;
     if (client_verified) req.client_cert_dn = std::move(client_dn);
     if (req.path.empty()) req.path = request_uri.substr(0, request_uri.find('?'));
-    if (auto q = http::ParseForm(req.query_string)) {
-        req.query = std::move(*q);
-    } else {
-        req.query_ok = false;
-    }
+    req.ReadQuery();
     return req;
 }
 

@@ -126,7 +126,9 @@ http::Response Route_(app::Context& ctx, const http::Request& req) {
     }
     if (!route) return http::Fail(http::Err::kNoSuchApi);
     if (!(route->methods & http::MethodBit(req.method))) return http::MethodNotAllowed(route->methods);
-    if (!req.query_ok) return http::Fail(http::Err::kBadQuery);
+    // An argument given twice ("id=A&id=B", "i%64=A&id=B") or without a name is refused, naming
+    // it: read first-wins, a cache or a log in front of us could have taken the other copy.
+    if (!req.query_ok || !req.query_error.empty()) return http::Fail(http::Err::kBadQuery, req.query_error);
     // The buyer and operator APIs take text only; a notification's query is the provider's.
     if (!req.QueryIsText()) return http::Fail(http::Err::kBadEncoding);
 

@@ -89,6 +89,10 @@ http::Response Notify(app::Context& ctx, app::Call& call, const http::Request& r
     // stored, so it is not up to 64 KiB of a stranger's bytes in the inbox (review s27-attack #2).
     if (req.method == "GET" && !req.body.empty())
         return http::Fail(http::Err::kBadRequest, "a GET carries no body here");
+    // A return's arguments are read by name (PayPal's token) or verified as a set (Alipay's):
+    // one given twice could be verified as one copy and used as the other. Refused unstored.
+    if (req.method == "GET" && (!req.query_ok || !req.query_error.empty()))
+        return http::Fail(http::Err::kBadQuery, req.query_error);
     providers::RawNotification raw{req.method, req.content_type, StoredHeaders(req), req.query_string,
                                    req.body};
     app::Incoming in = app::HandleIncoming(ctx.db(), p, call.site.id, req.remote_addr, raw);

@@ -1,5 +1,7 @@
-// Request helpers that need no FastCGI: header lookup by CGI name, query text, media type.
+// Request helpers that need no FastCGI: the query's arguments, header lookup by CGI name, media type.
 #include "orderpay/http/request.hpp"
+
+#include <utility>
 
 #include "orderpay/http/utf8.hpp"
 
@@ -9,6 +11,18 @@ std::optional<std::string> Request::Header(const std::string& cgi_name) const {
     auto it = headers.find(cgi_name);
     if (it == headers.end()) return std::nullopt;
     return it->second;
+}
+
+void Request::ReadQuery() {
+    query_error.clear();
+    if (std::optional<FormPairs> q = ParseQuery(query_string, query_error)) {
+        query = std::move(*q);
+        query_ok = true;
+        return;
+    }
+    std::optional<FormPairs> q = ParseForm(query_string);
+    query_ok = q.has_value();
+    query = q ? std::move(*q) : FormPairs{};
 }
 
 bool Request::QueryIsText() const {

@@ -264,8 +264,11 @@ def test_switching_an_order_past_wechats_max_to_wechat_keeps_the_live_alipay_sli
 
 
 @pytest.mark.parametrize("value, currency, settles", [
-    ("15.00", "USD", False), ("1500", "USD", False), ("1500", "CNY", False), ("1500.00", "JPY", False),
-    ("1500.0", "JPY", False), ("1499", "JPY", False), ("1501", "JPY", False), ("1500", "JPY", True),
+    # 1500.00 and 1500.0 JPY are 1500 yen by the one rule for providers' amounts (README "Amounts
+    # providers send": zeros past the currency's decimals are the same value); 1500.5 is no amount.
+    ("15.00", "USD", False), ("1500", "USD", False), ("1500", "CNY", False), ("1500.00", "JPY", True),
+    ("1500.0", "JPY", True), ("1500.5", "JPY", False), ("1499", "JPY", False), ("1501", "JPY", False),
+    ("1500", "JPY", True),
 ])
 def test_jpy_payment_notified_with_the_same_minor_units_in_another_currency_never_settles(keys, value, currency,
                                                                                          settles):

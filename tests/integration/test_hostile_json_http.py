@@ -367,40 +367,26 @@ def slips(order_id):
     return psql("SELECT pay_tp || ':' || st FROM pay_slips WHERE order_id = %s ORDER BY ct, id" % q(order_id))
 
 
-def test_pt_twice_on_pay_pay_is_read_as_one_value_everywhere():
+def test_pt_twice_on_pay_pay_is_refused_and_changes_nothing():
+    # Review s30 Info 4: it was read as one value everywhere (first-wins); now refused, naming pt.
     order = buy_ok("wx.qrcode")
+    before = slips(order["id"])
     st, body, raw, _ = api("GET", "pay", ticket=T, params=[("id", order["id"]), ("pt", "zfb.qrcode"),
                                                             ("pt", "wx.qrcode")])
-    assert st == 200, raw
-    got = body["data"]
-    row = psql("SELECT pay_tp, pay_id FROM orders WHERE id = %s" % q(order["id"])).split("|")
-    assert row == [got["pay_tp"], got["pay_id"]]
-    assert psql("SELECT pay_tp || ':' || st FROM pay_slips WHERE id = %s" % q(got["pay_id"])) == \
-        got["pay_tp"] + ":WAIT"
-    assert psql("SELECT count(*) FROM pay_slips WHERE order_id = %s AND st IN ('NEW','WAIT')"
-                % q(order["id"])) == "1"
-    # The reply's provider is the one that has the trade.
-    assert got["pay_tp"] in ("zfb.qrcode", "wx.qrcode")
-    if got["pay_tp"] == "zfb.qrcode":
-        assert got["pay_re"]["re_obj"].startswith("https://qr.alipay.com/")
-    else:
-        assert got["pay_re"]["re_obj"].startswith("weixin://")
+    assert st == 400 and body["errCode"] == "e.www.api.invalid.query", raw
+    assert body["msg"] == 'argument "pt" is given more than once', raw
+    assert slips(order["id"]) == before
 
 
-def test_force_twice_on_pay_pay_is_read_as_one_value():
+def test_force_twice_on_pay_pay_is_refused_and_changes_nothing():
     order = buy_ok("wx.qrcode")
     base = "%s/api/%s/pay/pay?ticket=%s&id=%s" % (URL, SITE, T, order["id"])
     before = slips(order["id"])
-    st, body, raw, _ = http("GET", base + "&force=false&force=true")
-    assert st == 200, raw
-    after = slips(order["id"])
-    live = psql("SELECT pay_id FROM orders WHERE id = %s" % q(order["id"]))
-    assert body["data"]["pay_id"] == live
-    # Either no new slip (force=false read) or exactly one more (force=true read), never both.
-    assert after == before or (len(after.splitlines()) == len(before.splitlines()) + 1)
-    assert psql("SELECT count(*) FROM pay_slips WHERE order_id = %s AND st IN ('NEW','WAIT')"
-                % q(order["id"])) == "1"
-
+    for tail in ("&force=false&force=true", "&force=true&force=false", "&force=true&%66orce=true"):
+        st, body, raw, _ = http("GET", base + tail)
+        assert st == 400 and body["errCode"] == "e.www.api.invalid.query", raw
+        assert body["msg"] == 'argument "force" is given more than once', raw
+    assert slips(order["id"]) == before
 
 
 @pytest.mark.parametrize("value", ["TRUE", "True", "yes", "on", "2", " true", "true ", "-1", "tru"])

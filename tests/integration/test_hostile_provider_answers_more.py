@@ -227,7 +227,9 @@ ZFB_NOT_PAID = {
     "amount_huge": q_signed(total_amount="9" * 40 + ".00"),
     "amount_negative": lambda s, a: zfb_signed(Q, zfb_query_node(s, "-" + a)),
     "amount_exponent": lambda s, a: zfb_signed(Q, zfb_query_node(s, a.replace(".", "") + "e-2")),
-    "amount_three_decimals": lambda s, a: zfb_signed(Q, zfb_query_node(s, a + "0")),
+    # A third decimal that is not zero (a + "0", "25.000", is the slip's amount by the one rule for
+    # providers' amounts, review s30 Info 1: test_alipay_query_paid_with_the_amount_written_with_more_zeros).
+    "amount_three_decimals": lambda s, a: zfb_signed(Q, zfb_query_node(s, a + "1")),
     # A number is read as the characters it was written in (alipay/client.cpp): 1e-2 is not "0.01".
     "amount_number_exponent": lambda s, a: zfb_signed(Q, zfb_node_bytes(zfb_query_node(s, "AMT")).replace(
         b'"AMT"', (a.replace(".", "") + "e-2").encode())),
@@ -310,6 +312,15 @@ def test_alipay_query_paid_with_odd_but_usable_trade_no_settles_exactly(kind):
     assert slip_state(slip) == ["OK", "OK", trade_no.encode().hex()], (kind, res.stdout, res.stderr[-500:])
     assert errors.new() == []
     assert cli("audit", check=False).returncode == 0
+
+
+@pytest.mark.parametrize("spelling", ["three_decimals", "leading_zeros", "six_decimals"])
+def test_alipay_query_paid_with_the_amount_written_with_more_zeros_settles(spelling):
+    order, slip, amount = zfb_wait_slip()
+    written = {"three_decimals": amount + "0", "leading_zeros": "00" + amount, "six_decimals": amount + "0000"}[spelling]
+    res, _ = zfb_reconcile({slip: only(Q, lambda biz: zfb_signed(Q, zfb_query_node(slip, written,
+                                                                                     trade_no="2026" + noise(20))))})
+    assert slip_state(slip)[:2] == ["OK", "OK"], (written, res.stdout, res.stderr[-500:])
 
 
 def test_alipay_query_unusable_answer_does_not_stop_reconcile_for_other_slips():

@@ -129,7 +129,9 @@ NOT_PAID_ANSWERS = {
     # total_fee spelled so a lenient parser might take it for the slip's amount
     "fee_plus_sign": lambda s, fen: wx_query_answer(s, fen, total_fee="+%d" % fen),
     "fee_leading_space": lambda s, fen: wx_query_answer(s, fen, total_fee=" %d" % fen),
-    "fee_decimal": lambda s, fen: wx_query_answer(s, fen, total_fee="%d.0" % fen),
+    # "%d.0" is the slip's amount by the one rule for providers' amounts (README "Amounts
+    # providers send"); a fraction of a fen is no amount.
+    "fee_decimal": lambda s, fen: wx_query_answer(s, fen, total_fee="%d.5" % fen),
     "fee_exponent": lambda s, fen: wx_query_answer(s, fen, total_fee="%de0" % fen),
     "fee_fullwidth_digits": lambda s, fen: wx_query_answer(
         s, fen, total_fee="".join(chr(0xFF10 + int(c)) for c in str(fen))),

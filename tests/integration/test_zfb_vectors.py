@@ -77,7 +77,9 @@ def test_any_changed_byte_of_a_signed_value_fails(sandbox_site, tmp_path):
         res = verify(sandbox_site, urllib.parse.urlencode(changed), tmp_path)
         # notify_type says what the message is: another is no notification, refused before its
         # signature is read (review s28-attack #2).
-        first = "FAIL parse: not an Alipay notification" if key == "notify_type" else "FAIL signature"
+        # So does charset: "utf-0" names no encoding orderpay reads (review s30 Info 2).
+        first = {"notify_type": "FAIL parse: not an Alipay notification",
+                 "charset": 'FAIL parse: charset "utf-0" is not one orderpay reads'}.get(key, "FAIL signature")
         assert res.returncode == 1 and res.stdout.startswith(first), (key, res.stdout)
 
 

@@ -148,7 +148,7 @@ TEST(AlipayNotifyTest, MissingSignOrWrongSignTypeFails) {
     Params repeated = good;
     repeated.emplace_back("total_amount", "0.01");
     EXPECT_FALSE(VerifyNotification(repeated, key, reason));
-    EXPECT_EQ(reason, "a parameter name is repeated");
+    EXPECT_EQ(reason, "parameter \"total_amount\" is given more than once");
 
     // An empty extra parameter is not signed (Alipay never sends one), so it does not matter.
     Params extra = good;

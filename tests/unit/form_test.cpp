@@ -101,5 +101,70 @@ TEST(FormTest, EncodeFormRoundTrip) {
     EXPECT_EQ(EncodeForm({}), "");
 }
 
+// Query strings read by name (review s30 Info 4): a repeat or a nameless argument is refused,
+// naming it, never read first-wins.
+TEST(FormTest, RepeatedNameIsFoundAfterDecodingAndCaseSensitively) {
+    EXPECT_EQ(RepeatedName({}), std::nullopt);
+    EXPECT_EQ(RepeatedName({{"id", "A"}, {"ticket", "t"}}), std::nullopt);
+    EXPECT_EQ(RepeatedName({{"id", "A"}, {"ID", "B"}, {"Id", "C"}}), std::nullopt);
+    EXPECT_EQ(RepeatedName({{"a", "1"}, {"id", "A"}, {"b", "1"}, {"id", "B"}}), "id");
+    // The first name that repeats, in arrival order.
+    EXPECT_EQ(RepeatedName({{"b", "1"}, {"a", "1"}, {"a", "2"}, {"b", "2"}}), "b");
+    EXPECT_EQ(RepeatedName(*ParseForm("i%64=A&id=B")), "id");
+    EXPECT_EQ(RepeatedName(*ParseForm("my+name=1&my%20name=2")), "my name");
+    EXPECT_EQ(RepeatedName(*ParseForm("id&id=")), "id");
+}
+
+TEST(FormTest, ParseQueryRefusesRepeatsAndNamelessArguments) {
+    std::string error;
+    auto ok = ParseQuery("ticket=t&id=A&ID=B", error);
+    ASSERT_TRUE(ok) << error;
+    EXPECT_EQ(*ok, (FormPairs{{"ticket", "t"}, {"id", "A"}, {"ID", "B"}}));
+    EXPECT_TRUE(ParseQuery("", error));
+    EXPECT_TRUE(ParseQuery("&&", error));
+    EXPECT_EQ(ParseQuery("&&id=A&&ticket=t&", error)->size(), 2u);
+
+    const std::pair<const char*, const char*> refused[] = {
+        {"id=A&id=B", "argument \"id\" is given more than once"},
+        {"id=A&id=A", "argument \"id\" is given more than once"},
+        {"ticket=bad&id=A&ticket=good", "argument \"ticket\" is given more than once"},
+        {"i%64=A&id=B", "argument \"id\" is given more than once"},
+        {"%74icket=A&ticket=B", "argument \"ticket\" is given more than once"},
+        {"id&id", "argument \"id\" is given more than once"},
+        {"%00=1&%00=2", "argument \"\\x00\" is given more than once"},
+        {"=x", "an argument has no name"},
+        {"id=A&=", "an argument has no name"},
+        {"id=A&=x&id=B", "an argument has no name"},
+        {"id=%zz", "a '%' is not followed by two hex digits"},
+        {"i%6=A", "a '%' is not followed by two hex digits"},
+    };
+    for (const auto& [query, why] : refused) {
+        error.clear();
+        EXPECT_FALSE(ParseQuery(query, error)) << query;
+        EXPECT_EQ(error, why) << query;
+    }
+}
+
+TEST(FormTest, ParseQueryLimitsTheNumberOfArguments) {
+    std::string q;
+    for (int i = 0; i < 256; ++i) q += "a" + std::to_string(i) + "=1&";
+    std::string error;
+    EXPECT_TRUE(ParseQuery(q, error)) << error;
+    EXPECT_FALSE(ParseQuery(q + "z=1", error));
+    EXPECT_EQ(error, "more than 256 arguments");
+    EXPECT_FALSE(ParseQuery("a=1&b=2&c=3", error, 2));
+    EXPECT_EQ(error, "more than 2 arguments");
+}
+
+TEST(FormTest, QuotedNameShowsPrintableAsciiAndEscapesTheRest) {
+    EXPECT_EQ(QuotedName("id"), "\"id\"");
+    EXPECT_EQ(QuotedName(""), "\"\"");
+    EXPECT_EQ(QuotedName("a\"b\\c"), "\"a\\x22b\\x5cc\"");
+    EXPECT_EQ(QuotedName(std::string("\0\x1b\x7f\xe6\xb5\x8b", 6)), "\"\\x00\\x1b\\x7f\\xe6\\xb5\\x8b\"");
+    EXPECT_EQ(QuotedName(std::string(40, 'x')), "\"" + std::string(40, 'x') + "\"");
+    EXPECT_EQ(QuotedName(std::string(41, 'x')), "\"" + std::string(40, 'x') + "...\"");
+    EXPECT_EQ(QuotedName(std::string(100000, 'x')).size(), 45u);
+}
+
 }  // namespace
 }  // namespace orderpay::http

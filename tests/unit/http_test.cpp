@@ -89,6 +89,34 @@ TEST(Request, QueryIsText) {
     EXPECT_FALSE(r.QueryIsText());
 }
 
+TEST(Request, ReadQueryKeepsPairsButNamesWhatOrderpayRefuses) {
+    Request r;
+    r.query_string = "ticket=t&id=A";
+    r.ReadQuery();
+    EXPECT_TRUE(r.query_ok);
+    EXPECT_EQ(r.query_error, "");
+    EXPECT_EQ(r.Arg("id"), "A");
+    // A repeat still parses (paysim reads its query as it comes); orderpay refuses on query_error.
+    r.query_string = "id=A&i%64=B";
+    r.ReadQuery();
+    EXPECT_TRUE(r.query_ok);
+    EXPECT_EQ(r.query_error, "argument \"id\" is given more than once");
+    EXPECT_EQ(r.query.size(), 2u);
+    r.query_string = "=x";
+    r.ReadQuery();
+    EXPECT_TRUE(r.query_ok);
+    EXPECT_EQ(r.query_error, "an argument has no name");
+    r.query_string = "id=%zz";
+    r.ReadQuery();
+    EXPECT_FALSE(r.query_ok);
+    EXPECT_TRUE(r.query.empty());
+    EXPECT_EQ(r.query_error, "a '%' is not followed by two hex digits");
+    r.query_string = "id=A";
+    r.ReadQuery();
+    EXPECT_TRUE(r.query_ok);
+    EXPECT_EQ(r.query_error, "");
+}
+
 TEST(Router, MethodBits) {
     EXPECT_EQ(MethodBit("GET"), unsigned(Method::kGet));
     EXPECT_EQ(MethodBit("HEAD"), unsigned(Method::kHead));

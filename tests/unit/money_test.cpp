@@ -106,5 +106,104 @@ TEST(MoneyTest, CheckedMul) {
     EXPECT_FALSE(CheckedMul(Minor{1} << 32, Minor{1} << 31));
 }
 
+// The one rule for amounts providers send (README "Amounts providers send"): the exact value.
+TEST(MoneyTest, ProviderAmountIsTheExactValue) {
+    EXPECT_EQ(ParseProviderAmount("25.00", 2), 2500);
+    EXPECT_EQ(ParseProviderAmount("25.000", 2), 2500);  // Alipay's 25.000 is 25.00 (review s30 Info)
+    EXPECT_EQ(ParseProviderAmount("25.0000000000", 2), 2500);
+    EXPECT_EQ(ParseProviderAmount("25", 2), 2500);
+    EXPECT_EQ(ParseProviderAmount("25.5", 2), 2550);
+    EXPECT_EQ(ParseProviderAmount("0025.00", 2), 2500);
+    EXPECT_EQ(ParseProviderAmount("02500", 0), 2500);  // WeChat's total_fee with a leading zero
+    EXPECT_EQ(ParseProviderAmount("2500.0", 0), 2500);
+    EXPECT_EQ(ParseProviderAmount("0", 2), 0);
+    EXPECT_EQ(ParseProviderAmount("0.00", 2), 0);
+    EXPECT_EQ(ParseProviderAmount("000", 0), 0);
+    EXPECT_EQ(ParseProviderAmount("0.01", 2), 1);
+    EXPECT_EQ(ParseProviderAmount("19.90", 2), 1990);
+    EXPECT_EQ(ParseProviderAmount("9", 2), 900);
+    EXPECT_EQ(ParseProviderAmount("900", 0), 900);
+    EXPECT_EQ(ParseProviderAmount("900.000", 0), 900);
+}
+
+TEST(MoneyTest, ProviderAmountAtAndPastTheInt64Limit) {
+    EXPECT_EQ(ParseProviderAmount("9223372036854775807", 0), kMax);
+    EXPECT_EQ(ParseProviderAmount("92233720368547758.07", 2), kMax);
+    EXPECT_EQ(ParseProviderAmount("00000092233720368547758.0700000", 2), kMax);
+    EXPECT_FALSE(ParseProviderAmount("9223372036854775808", 0));
+    EXPECT_FALSE(ParseProviderAmount("92233720368547758.08", 2));
+    EXPECT_FALSE(ParseProviderAmount("92233720368547759", 2));
+    EXPECT_FALSE(ParseProviderAmount("18446744073709554116", 0));  // wraps to 2500 in uint64 arithmetic
+    EXPECT_FALSE(ParseProviderAmount("99999999999999999999", 0));
+}
+
+TEST(MoneyTest, ProviderAmountLength) {
+    const std::string longest = "25." + std::string(kMaxProviderAmountChars - 3, '0');
+    EXPECT_EQ(ParseProviderAmount(longest, 2), 2500);
+    EXPECT_FALSE(ParseProviderAmount(longest + "0", 2));
+    EXPECT_FALSE(ParseProviderAmount(std::string(kMaxProviderAmountChars + 1, '0'), 0));
+    EXPECT_FALSE(ParseProviderAmount(std::string(100000, '0') + "1", 0));
+}
+
+TEST(MoneyTest, ProviderAmountNotTheSameValue) {
+    EXPECT_FALSE(ParseProviderAmount("25.001", 2));  // not a number of fen
+    EXPECT_FALSE(ParseProviderAmount("25.0000001", 2));
+    EXPECT_FALSE(ParseProviderAmount("2500.5", 0));
+    EXPECT_FALSE(ParseProviderAmount("9.001", 2));
+}
+
+TEST(MoneyTest, ProviderAmountRefusesWhatIsNotAPlainDecimal) {
+    for (const char* bad : {"",
+                            ".",
+                            "..",
+                            ".5",
+                            "5.",
+                            "+5",
+                            "-5",
+                            "-0",
+                            "+0",
+                            "-0.00",
+                            " 5",
+                            "5 ",
+                            "\t5",
+                            "5\n",
+                            "1e3",
+                            "1E3",
+                            "2.5e1",
+                            "0x10",
+                            "1,00",
+                            "1_000",
+                            "25,00",
+                            "5..0",
+                            "5.0.0",
+                            "NaN",
+                            "inf",
+                            "abc",
+                            "1 000",
+                            "５",
+                            "２５.００",
+                            "٢٥",
+                            "25.0０",
+                            "0.0１",
+                            "\xc2\xa0"
+                            "5"}) {
+        EXPECT_FALSE(ParseProviderAmount(bad, 2)) << '"' << bad << '"';
+    }
+    EXPECT_FALSE(ParseProviderAmount(std::string("25\0", 3), 2));
+    EXPECT_FALSE(ParseProviderAmount(std::string("\0", 1), 2));
+    EXPECT_FALSE(ParseProviderAmount(std::string("25.00\0", 6), 2));
+    EXPECT_FALSE(ParseProviderAmount(std::string("2\0"
+                                                 "5",
+                                                 3),
+                                     0));
+}
+
+TEST(MoneyTest, ProviderAmountBadExponent) {
+    EXPECT_FALSE(ParseProviderAmount("1", -1));
+    EXPECT_FALSE(ParseProviderAmount("1", 19));
+    EXPECT_EQ(ParseProviderAmount("1.000000000000000000000", 18), 1000000000000000000);
+    EXPECT_FALSE(ParseProviderAmount("10", 18));
+}
+
 }  // namespace
 }  // namespace orderpay::domain

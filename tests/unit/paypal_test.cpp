@@ -49,6 +49,10 @@ TEST(PaypalCurrency, FormatAndParse) {
     EXPECT_FALSE(ParseAmount("-1.00", "USD"));
     EXPECT_FALSE(ParseAmount("1e3", "USD"));
     EXPECT_FALSE(ParseAmount("", "USD"));
+    // The one rule for providers' amounts: zeros past the exponent are the same value.
+    EXPECT_EQ(ParseAmount("9.000", "USD"), 900);
+    EXPECT_EQ(ParseAmount("1500.00", "JPY"), 1500);
+    EXPECT_FALSE(ParseAmount("9.001", "USD"));
 }
 
 TEST(PaypalCharge, RefusesWhatPaypalCannotTake) {

@@ -19,6 +19,17 @@ std::optional<int> CurrencyExponent(std::string_view currency);
 /// or trailing spaces, exponents, more than 15 integer digits, anything but [0-9.].
 std::optional<Minor> ParseDecimal(std::string_view text, int exponent);
 
+/// Longest amount text a provider may send: 19 digits (int64), a point and 20 decimals.
+inline constexpr std::size_t kMaxProviderAmountChars = 40;
+
+/// An amount a provider sends (Alipay's total_amount, WeChat v2's total_fee, PayPal's value),
+/// read by its exact value in minor units with `exponent` decimals: ASCII digits, then optionally
+/// '.' and at least one digit. Leading zeros and zeros past `exponent` decimals are the same
+/// value ("25.000" and "0025" are 2500 at exponent 2); a non-zero digit past them is not a
+/// number of minor units ("25.001"). Refused: empty, signs, exponents, blanks, ".5", "5.", any
+/// other byte, more than kMaxProviderAmountChars bytes, a value past int64.
+std::optional<Minor> ParseProviderAmount(std::string_view text, int exponent);
+
 /// Formats minor units with exactly `exponent` decimals: (32156, 2) -> "321.56", (1, 2) -> "0.01",
 /// (5, 0) -> "5", (-150, 2) -> "-1.50".
 std::string FormatDecimal(Minor value, int exponent);

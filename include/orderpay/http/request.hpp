@@ -24,8 +24,14 @@ struct Request {
     /// SSL_CLIENT_S_DN when nginx verified the client's certificate (SSL_CLIENT_VERIFY is
     /// SUCCESS), else "": params nginx sets itself, which no request header can forge.
     std::string client_cert_dn;
-    FormPairs query;       // decoded query (empty if malformed)
-    bool query_ok = true;  // false when QUERY_STRING had a bad escape
+    FormPairs query;          // decoded query (empty if malformed)
+    bool query_ok = true;     // false when QUERY_STRING had a bad escape or too many arguments
+    std::string query_error;  // why orderpay refuses the query (ParseQuery), "" when it does not
+
+    /// Sets query, query_ok and query_error from query_string. A name given twice or an empty
+    /// one still leaves the pairs (paysim reads its query as it comes); orderpay's routes and
+    /// browser returns refuse such a query with query_error (400 e.www.api.invalid.query).
+    void ReadQuery();
 
     std::optional<std::string> Arg(std::string_view name) const { return FormValue(query, name); }
     std::optional<std::string> Header(const std::string& cgi_name) const;

@@ -172,7 +172,7 @@ CreateResult AlipayClient::Pay(const providers::Merchant& m, const providers::Cr
     if (call.ok && code == "10000") {
         res.outcome = Outcome::kPaid;
         res.txn_id = Field(call.fields, "trade_no");
-        res.paid_amount = domain::ParseDecimal(Field(call.fields, "total_amount"), 2).value_or(-1);
+        res.paid_amount = domain::ParseProviderAmount(Field(call.fields, "total_amount"), 2).value_or(-1);
         res.paid_currency = "CNY";
         return res;
     }
@@ -243,7 +243,7 @@ QueryResult AlipayClient::Query(const providers::Merchant& m, const std::string&
     // for a slip it sent a void) must know it is the payment it holds.
     if (q.state == QueryResult::State::kPaid || q.state == QueryResult::State::kClosed) {
         q.txn_id = Field(call.fields, "trade_no");
-        q.amount = domain::ParseDecimal(Field(call.fields, "total_amount"), 2).value_or(-1);
+        q.amount = domain::ParseProviderAmount(Field(call.fields, "total_amount"), 2).value_or(-1);
         q.currency = "CNY";
     }
     return q;
@@ -290,7 +290,7 @@ bool VerifyNotificationFor(const providers::Merchant& m, const Params& params, p
     out.mch_id = get("seller_id");
     out.currency = "CNY";
     // An exact decimal string: "0.01" -> 1 fen; anything else (float noise, 3 decimals) fails.
-    out.amount = domain::ParseDecimal(get("total_amount"), 2).value_or(-1);
+    out.amount = domain::ParseProviderAmount(get("total_amount"), 2).value_or(-1);
     out.status = get("trade_status");
     out.paid = out.status == "TRADE_SUCCESS" || out.status == "TRADE_FINISHED";
     // After a refund Alipay notifies the trade again with out_biz_no (the refund's

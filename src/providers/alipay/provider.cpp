@@ -67,6 +67,33 @@ std::optional<providers::ChargeRefusal> AlipayClient::CheckCharge(std::int64_t a
     return std::nullopt;
 }
 
+namespace {
+
+bool SameLetters(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        char c = a[i];
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+        if (c != b[i]) return false;
+    }
+    return true;
+}
+
+// The signed `charset` names the encoding of the bytes (PROTOCOLS.md §2.6). orderpay verifies
+// the bytes as received and reads only ASCII fields, so the encodings Alipay sends (utf-8 mostly,
+// gbk or gb2312 for older apps) all verify and settle; absent, it is UTF-8 (the Java SDK's
+// default). Any other name (latin1, iso-8859-1, garbage) is a message orderpay cannot say it
+// read as its sender wrote it: refused, not verified as if it were UTF-8 (review s30 Info).
+std::string CharsetRefusal(const http::FormPairs& pairs) {
+    const std::string charset = http::FormValue(pairs, "charset").value_or("");
+    if (charset.empty()) return {};
+    for (std::string_view known : {"utf-8", "gbk", "gb2312"})
+        if (SameLetters(charset, known)) return {};
+    return "charset " + http::QuotedName(charset) + " is not one orderpay reads (utf-8, gbk, gb2312)";
+}
+
+}  // namespace
+
 providers::Notice AlipayClient::ParseNotification(const providers::RawNotification& raw) const {
     providers::Notice n;
     n.may_settle = raw.method == "POST";
@@ -74,6 +101,16 @@ providers::Notice AlipayClient::ParseNotification(const providers::RawNotificati
     std::optional<http::FormPairs> pairs = http::ParseForm(n.may_settle ? raw.body : raw.query);
     if (!pairs || pairs->empty()) {
         n.error = "malformed form";
+        return n;
+    }
+    // One value verified and another used is what a repeated name could give (the signature
+    // check refuses it too; here it is refused before anything is read, naming it).
+    if (std::optional<std::string> twice = http::RepeatedName(*pairs)) {
+        n.error = "parameter " + http::QuotedName(*twice) + " is given more than once";
+        return n;
+    }
+    if (std::string why = CharsetRefusal(*pairs); !why.empty()) {
+        n.error = why;
         return n;
     }
     // Every asynchronous notification says notify_type=trade_status_sync (PROTOCOLS.md §2.6); the

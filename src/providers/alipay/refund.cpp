@@ -92,7 +92,7 @@ RefundResult AlipayClient::QueryRefund(const providers::Merchant& m, const provi
         return res;
     }
     // Stated: an amount that is unreadable, or none at all (0.00), is not ours (-1, never believed).
-    const std::int64_t minor = domain::ParseDecimal(amount, 2).value_or(-1);
+    const std::int64_t minor = domain::ParseProviderAmount(amount, 2).value_or(-1);
     res.amount = minor > 0 ? minor : -1;
     res.state = RefundResult::State::kOk;
     res.message = "refund_status " + (status.empty() ? std::string("(none)") : status) + ", " + amount;

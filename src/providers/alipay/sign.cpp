@@ -10,6 +10,7 @@
 #include <memory>
 #include <type_traits>
 
+#include "orderpay/http/form.hpp"
 #include "orderpay/http/utf8.hpp"
 
 namespace orderpay::alipay {
@@ -43,14 +44,6 @@ const std::string* Find(const Params& params, std::string_view name) {
     for (const auto& p : params)
         if (p.first == name) return &p.second;
     return nullptr;
-}
-
-bool HasRepeatedName(const Params& params) {
-    std::vector<std::string_view> names;
-    names.reserve(params.size());
-    for (const auto& p : params) names.emplace_back(p.first);
-    std::sort(names.begin(), names.end());
-    return std::adjacent_find(names.begin(), names.end()) != names.end();
 }
 
 // Just enough JSON to walk the top-level object of a gateway response without building a tree:
@@ -231,8 +224,8 @@ bool VerifyNotification(const Params& params, const crypto::PKey& alipay_public_
         return false;
     }
     // With a repeated name the signed set and the values the caller reads could differ.
-    if (HasRepeatedName(params)) {
-        reason = "a parameter name is repeated";
+    if (std::optional<std::string> twice = http::RepeatedName(params)) {
+        reason = "parameter " + http::QuotedName(*twice) + " is given more than once";
         return false;
     }
     if (!crypto::RsaSha256VerifyBase64(alipay_public_key, NotifySignContent(params), *sign)) {

@@ -54,9 +54,10 @@ std::optional<std::int64_t> ParseAmount(std::string_view value, std::string_view
     std::optional<int> pp = PaypalDecimals(currency);
     std::optional<int> ours = domain::CurrencyExponent(currency);
     if (!pp || !ours) return std::nullopt;
-    // PayPal may write fewer decimals than it allows ("100" for 100.00): parse at our exponent,
-    // which is exact for every value PayPal can express in the currency.
-    return domain::ParseDecimal(value, *ours);
+    // Fewer decimals than it allows ("100" for 100.00) or more zeros ("9.000") are the same
+    // value: read exactly at our exponent, as every provider's amount is (README "Amounts
+    // providers send").
+    return domain::ParseProviderAmount(value, *ours);
 }
 
 std::uint32_t Crc32(std::string_view data) {

@@ -10,6 +10,7 @@
 #include "orderpay/crypto/digest.hpp"
 #include "orderpay/domain/money.hpp"
 #include "orderpay/http/reply.hpp"
+#include "orderpay/http/utf8.hpp"
 #include "orderpay/http/xml.hpp"
 #include "orderpay/providers/plausible.hpp"
 #include "orderpay/providers/scan_resolve.hpp"
@@ -28,6 +29,15 @@ namespace {
 
 SignType MerchantSignType(const providers::Merchant& m) {
     return ParseSignType(m.sign_type).value_or(SignType::kMd5);
+}
+
+// A field of WeChat's quoted in a stored reason: UTF-8 with controls blanked (FitUtf8), at most
+// 128 bytes (marked "…"), "(none)" when absent, so a signed message cannot fill the inbox's line.
+std::string ShownField(const std::string& value) {
+    if (value.empty()) return "(none)";
+    std::string cut = http::FitUtf8(value, 128);
+    if (cut.size() < http::FitUtf8(value, value.size()).size()) cut += "…";
+    return cut;
 }
 
 }  // namespace
@@ -179,7 +189,7 @@ CreateResult WxPayV2::Micropay(const providers::Merchant& m, const providers::Cr
     Call call = Post(m, "/pay/micropay", std::move(f));
     CreateResult res;
     if (call.ok && Field(call.fields, "result_code") == "SUCCESS") {
-        auto amount = domain::ParseDecimal(Field(call.fields, "total_fee"), 0);
+        auto amount = domain::ParseProviderAmount(Field(call.fields, "total_fee"), 0);
         res.outcome = Outcome::kPaid;
         res.txn_id = Field(call.fields, "transaction_id");
         res.paid_amount = amount.value_or(-1);
@@ -241,7 +251,7 @@ QueryResult ReadOrderQuery(const providers::Fields& f, const std::string& slip_i
         q.state = QueryResult::State::kPaid;
         q.refunded = ts == "REFUND";
         q.txn_id = Field(f, "transaction_id");
-        q.amount = domain::ParseDecimal(Field(f, "total_fee"), 0).value_or(-1);
+        q.amount = domain::ParseProviderAmount(Field(f, "total_fee"), 0).value_or(-1);
         q.currency = Field(f, "fee_type").empty() ? "CNY" : Field(f, "fee_type");
     } else if (ts == "NOTPAY") {
         q.state = QueryResult::State::kNotPaid;
@@ -274,7 +284,7 @@ bool ReadRefundListing(const providers::Fields& f, const std::string& slip_id, Q
         QueryResult::RefundSeen r;
         r.no = Field(f, "out_refund_no_" + n);
         r.id = Field(f, "refund_id_" + n);
-        const std::optional<std::int64_t> fee = domain::ParseDecimal(Field(f, "refund_fee_" + n), 0);
+        const std::optional<std::int64_t> fee = domain::ParseProviderAmount(Field(f, "refund_fee_" + n), 0);
         r.amount = same_currency && fee && *fee > 0 ? *fee : -1;
         seen.push_back(std::move(r));
     }
@@ -348,9 +358,20 @@ bool VerifyNotification(const std::map<std::string, std::string>& fields, const 
     out.txn_id = Field(fields, "transaction_id");
     out.app_id = Field(fields, "appid");
     out.mch_id = Field(fields, "mch_id");
+    const std::string return_code = Field(fields, "return_code");
+    if (return_code != "SUCCESS") {
+        // return_code FAIL is WeChat saying the message itself failed (PROTOCOLS.md §1.5): no
+        // payment, whatever result_code says, and no amount to check (it claims no money, as a
+        // currency-less event does), so it is acknowledged and not sent again. The status names
+        // return_code and return_msg, never result_code (it said "not paid: SUCCESS").
+        out.status = "return_code " + ShownField(return_code) + ", return_msg " +
+                     ShownField(Field(fields, "return_msg"));
+        reason = "signature valid";
+        return true;
+    }
     out.currency = Field(fields, "fee_type").empty() ? "CNY" : Field(fields, "fee_type");
-    out.amount = domain::ParseDecimal(Field(fields, "total_fee"), 0).value_or(-1);
-    out.paid = Field(fields, "return_code") == "SUCCESS" && Field(fields, "result_code") == "SUCCESS";
+    out.amount = domain::ParseProviderAmount(Field(fields, "total_fee"), 0).value_or(-1);
+    out.paid = Field(fields, "result_code") == "SUCCESS";
     out.status = Field(fields, "result_code");
     reason = "signature valid";
     return true;

@@ -110,8 +110,8 @@ RefundResult WxPayV2::Refund(const providers::Merchant& m, const providers::Refu
     // Accepted: the money goes back later; the notification or refundquery says when.
     r.state = State::kProcessing;
     r.provider_refund_id = Field(call.fields, "refund_id");
-    r.amount = InRefundCurrency(call.fields,
-                                domain::ParseDecimal(Field(call.fields, "refund_fee"), 0).value_or(0), p);
+    r.amount = InRefundCurrency(
+        call.fields, domain::ParseProviderAmount(Field(call.fields, "refund_fee"), 0).value_or(0), p);
     r.message = "accepted";
     return r;
 }
@@ -144,7 +144,8 @@ RefundResult WxPayV2::QueryRefund(const providers::Merchant& m, const providers:
         const std::string st = Field(call.fields, "refund_status_" + n);
         r.provider_refund_id = Field(call.fields, "refund_id_" + n);
         // Always stated: unreadable, or none at all (0), is not ours (-1, never believed).
-        const std::int64_t fee = domain::ParseDecimal(Field(call.fields, "refund_fee_" + n), 0).value_or(-1);
+        const std::int64_t fee =
+            domain::ParseProviderAmount(Field(call.fields, "refund_fee_" + n), 0).value_or(-1);
         r.amount = InRefundCurrency(call.fields, fee > 0 ? fee : -1, p);
         r.message = st;
         if (st == "SUCCESS") {

@@ -5,6 +5,7 @@
 #include "orderpay/crypto/aead.hpp"
 #include "orderpay/crypto/digest.hpp"
 #include "orderpay/crypto/x509_chain.hpp"
+#include "orderpay/domain/money.hpp"
 #include "orderpay/http/json.hpp"
 #include "orderpay/http/reply.hpp"
 #include "orderpay/http/xml.hpp"
@@ -19,15 +20,11 @@ namespace {
 
 constexpr std::size_t kMaxReqInfo = 16 * 1024;  // a refund's few fields; WeChat's are under 2 KiB
 
-// A positive integer amount in fen (WeChat's Int fields), or nullopt.
+// A positive amount in fen (WeChat's Int fields), read as every amount a provider sends is
+// (domain::ParseProviderAmount), or nullopt.
 std::optional<std::int64_t> Fen(const std::string& text) {
-    if (text.empty() || text.size() > 12) return std::nullopt;
-    std::int64_t v = 0;
-    for (char c : text) {
-        if (c < '0' || c > '9') return std::nullopt;
-        v = v * 10 + (c - '0');
-    }
-    return v > 0 ? std::optional(v) : std::nullopt;
+    std::optional<std::int64_t> v = domain::ParseProviderAmount(text, 0);
+    return v && *v > 0 ? v : std::nullopt;
 }
 
 }  // namespace
