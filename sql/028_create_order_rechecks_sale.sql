@@ -49,8 +49,21 @@ BEGIN
         WHERE site_id = p_site AND buyer_store = p_store AND buyer_id = p_buyer
           AND idem_key = p_idem_key AND ct <= now() - interval '24 hours';
     END IF;
-    -- After the key's release, which may wait for that old order's row: what is read from here
-    -- on is as it is after that wait.
+    -- The order first: a request with the same key still in flight holds the key's index entry,
+    -- so this waits for its end here and, if it committed, fails with 23505 (pay/buy replays its
+    -- order), before any product is judged. Judged first, a retry that waited behind the request
+    -- it retries (for a counted product's row) was refused 404 when the product was withdrawn
+    -- just after that request committed, or 409 when that request took the last unit, though
+    -- the key names an order.
+    INSERT INTO orders (id, site_id, tp, title, note, buyer_store, buyer_id, pro_c, total, freight,
+                        discount, price, fee, currency, pay_tp, seller, contact, client_ip, expi,
+                        pay_id, idem_key, idem_hash)
+    VALUES (p_id, p_site, p_tp, p_title, p_note, p_store, p_buyer, p_pro_c, p_total, p_freight,
+            p_discount, p_price, p_fee, p_currency, p_pay_tp, p_seller, p_contact, p_client_ip,
+            now() + make_interval(mins => p_expire_minutes), s_id, p_idem_key, p_idem_hash);
+    -- After the key's release, which may wait for that old order's row, and the order's insert,
+    -- which may wait for a request with the same key: what is read from here on is as it is
+    -- after those waits.
     IF (SELECT currency FROM sites WHERE id = p_site) IS DISTINCT FROM p_currency THEN
         RAISE EXCEPTION USING ERRCODE = 'OP003', MESSAGE = l_product[1];
     END IF;
@@ -81,12 +94,6 @@ BEGIN
             END IF;
         END LOOP;
     END LOOP;
-    INSERT INTO orders (id, site_id, tp, title, note, buyer_store, buyer_id, pro_c, total, freight,
-                        discount, price, fee, currency, pay_tp, seller, contact, client_ip, expi,
-                        pay_id, idem_key, idem_hash)
-    VALUES (p_id, p_site, p_tp, p_title, p_note, p_store, p_buyer, p_pro_c, p_total, p_freight,
-            p_discount, p_price, p_fee, p_currency, p_pay_tp, p_seller, p_contact, p_client_ip,
-            now() + make_interval(mins => p_expire_minutes), s_id, p_idem_key, p_idem_hash);
     INSERT INTO order_items (order_id, pos, product_id, title, amount, price, subtotal, stock_taken)
     SELECT p_id, (u.n - 1)::integer, u.product, u.title, u.amount, u.price, u.subtotal, u.n = ANY(taken)
     FROM unnest(l_product, l_title, l_amount, l_price, l_subtotal)

@@ -14,7 +14,9 @@ a slow box all the time it needs:
   row while the operator's own CLI commands run, counted product or not.
 """
 
+import os
 import secrets
+import subprocess
 import threading
 
 import pytest
@@ -184,6 +186,56 @@ def test_two_buys_waiting_for_a_product_withdrawn_meanwhile_are_both_refused(own
     for reply in buys.join():
         refused(reply, pid)
     assert stock(pid) == "5" and sold(pid) == 0
+
+
+# --- a retry under the same key, waiting behind the request it retries -------------------------
+
+def test_a_retry_behind_its_request_replays_it_though_the_product_is_withdrawn_next(own):
+    """The first request (K) waits in its write for the product's row; `product disable` queues
+    behind it, then the retry (same key, same body: it read no order under K) behind that. The
+    first commits its order, the disable commits, then the retry's write goes on: the key names an
+    order, so the retry answers it (README: the same key returns the same order), not 404."""
+    pid = product(stock=5)
+    key = "bw-" + secrets.token_hex(6)
+    locker = Locker("SELECT 1 FROM products %s FOR UPDATE" % where(pid))
+    buys = Buys(own)
+    disabling = None
+    try:
+        buys.start([(pid, 1)], key=key)
+        buys.waiting(1)
+        disabling = subprocess.Popen(
+            [os.path.join(STACK["ORDERPAY_BIN"], "orderpay"), "product", "disable", pid, "--site", SITE],
+            env=dict(os.environ, ORDERPAY_CONFIG=STACK["ORDERPAY_CONFIG"]),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert wait_for(lambda: lock_waiters("products p SET active") == 1, 30, 0.02), "the disable never waited"
+        buys.start([(pid, 1)], key=key)
+        buys.waiting(2)
+    finally:
+        locker.release()
+        if disabling:
+            out, err = disabling.communicate(timeout=120)
+            assert disabling.returncode == 0, out + err
+    first, retry = (bought(r) for r in buys.join())
+    assert first["id"] == retry["id"]
+    assert (stock(pid), sold(pid)) == ("4", 1)
+    assert psql("SELECT active FROM products " + where(pid)) == "f"
+
+
+def test_a_retry_behind_its_request_replays_it_though_that_took_the_last_unit(own):
+    pid = product(stock=1)
+    key = "bw-" + secrets.token_hex(6)
+    locker = Locker("SELECT 1 FROM products %s FOR UPDATE" % where(pid))
+    buys = Buys(own)
+    try:
+        buys.start([(pid, 1)], key=key)
+        buys.waiting(1)
+        buys.start([(pid, 1)], key=key)
+        buys.waiting(2)
+    finally:
+        locker.release()
+    first, retry = (bought(r) for r in buys.join())
+    assert first["id"] == retry["id"]
+    assert (stock(pid), sold(pid)) == ("0", 1)
 
 
 # --- before the write reads any product: the operator's own commands -----------------------------
