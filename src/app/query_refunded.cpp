@@ -127,8 +127,12 @@ RefundedRecord NoteQueryRefunded(db::Connection& c, const providers::Provider& p
     // is written then: in the usual case, that one refund, a nameless record would report its money
     // a second time, and it could never stand for a refund a later notification names. A second
     // refund's own notification, sent until acknowledged, reports it by name, and reconcile lists
-    // the slip OUTSIDE all along (test_notify_query_race).
-    return DescribeQueryRefunded(q, known, q.refunds.empty() && store::OutsideReported(c, slip_id));
+    // the slip OUTSIDE all along (test_notify_query_race). Nor when orderpay refunded the slip
+    // itself: a query that lost the settlement (a duplicate) may answer after an operator's refund,
+    // and a nameless REFUND cannot be told from it (review s31-105 B1).
+    const bool accounted =
+        q.refunds.empty() && (store::OutsideReported(c, slip_id) || store::SlipRefundedByUs(c, slip_id));
+    return DescribeQueryRefunded(q, known, accounted);
 }
 
 store::RefundedNote QueryRefundedNote(db::Connection& c, const providers::Provider& p,

@@ -17,6 +17,9 @@ const db::Statement kRefundOpen{"refund_open",
     "coalesce(s.provider_txn_id, '') AS txn_id, coalesce(s.provider_ref, '') AS provider_ref, " \
     "s.amount AS paid_amount FROM refunds r JOIN pay_slips s ON s.id = r.slip_id "
 const db::Statement kRefundGet{"refund_get", REFUND_SELECT "WHERE r.id = $1"};
+// A refund of the slip orderpay asked for that took money or may have (not failed).
+const db::Statement kRefundOfSlip{"refund_of_slip",
+                                  "SELECT 1 FROM refunds WHERE slip_id = $1 AND st <> 'FAIL' LIMIT 1"};
 // The refund a site's idempotency key already names (its UNIQUE (site_id, idempotency_key)).
 const db::Statement kRefundByKey{"refund_by_key",
                                  REFUND_SELECT "WHERE r.site_id = $1 AND r.idempotency_key = $2"};

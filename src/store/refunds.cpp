@@ -127,6 +127,10 @@ std::optional<RefundRow> FindRefund(db::Connection& c, const std::string& id) {
     return RefundFrom(c.Exec(kRefundGet, {id}));
 }
 
+bool SlipRefundedByUs(db::Connection& c, const std::string& slip_id) {
+    return c.Exec(kRefundOfSlip, {slip_id}).Rows() > 0;
+}
+
 void MarkSentDespiteConflict(db::Connection& c, const std::string& id) {
     c.Exec(kRefundSentDespite, {id});
 }

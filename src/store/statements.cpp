@@ -339,6 +339,7 @@ std::span<const db::Statement> AllStatements() {
         &kSlipReversed,
         &kOrderReleaseVoided,
         &kRefundGet,
+        &kRefundOfSlip,
         &kRefundByKey,
         &kRefundSentDespite,
         &kRefundClaim,

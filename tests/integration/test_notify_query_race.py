@@ -5,14 +5,17 @@ loser, at most one inbox row says `settled`. And a payment refunded at the provi
 recorded it, whose refund's notification races the query that finds it refunded (and its own
 resend): each outside refund is reported once, whichever path writes it (the reporting paths
 serialise on the slip's row). test_outside_reported_once.py has them one after the other."""
+import http.server as http_server
 import re
+import urllib.error
+import urllib.request
 import secrets
 import threading
 
 import pytest
 
 from conftest import STACK, api, cli, http, psql
-from helpers import FakeGateway, sim_pay, wait_for
+from helpers import FakeGateway, LocalServer, sim_pay, wait_for
 from test_hostile_notify import post_paypal, refund_event, signed_paypal, wx_fields, wx_xml
 from test_outside_refunds import CASES, notify
 from test_paypal_refund import paypal_token, pp_refund
@@ -229,3 +232,71 @@ def test_wx3_query_naming_no_refund_hides_no_second_refund_for_long():
     assert notify("wx3", order, second) == [CASES["wx3"][3]]
     rows = outside_rows(slip)
     assert len(rows) == 2 and len(named_reports(rows, second)) == 1, rows
+
+
+class HeldProxy(LocalServer):
+    """Forwards every request, method, headers and body, to paysim and its answer back (WeChat v3's
+    signed GET needs its Authorization header), holding the request whose path contains `hold`
+    until `let_go` is set. `seen` is set when that request arrives."""
+
+    def __init__(self, hold):
+        outer = self
+        self.let_go, self.seen = threading.Event(), threading.Event()
+
+        class H(http_server.BaseHTTPRequestHandler):
+            def relay(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n) if n else None
+                if hold in self.path:
+                    outer.seen.set()
+                    outer.let_go.wait(60)
+                keep = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
+                req = urllib.request.Request(STACK["PAYSIM_URL"] + self.path, data=body, method=self.command,
+                                             headers=keep)
+                try:
+                    with urllib.request.urlopen(req, timeout=30) as r:
+                        status, raw, hdrs = r.status, r.read(), r.headers
+                except urllib.error.HTTPError as e:
+                    status, raw, hdrs = e.code, e.read(), e.headers
+                self.send_response(status)
+                for k, v in hdrs.items():
+                    if k.lower() not in ("content-length", "transfer-encoding", "connection", "date", "server"):
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+            do_GET = do_POST = relay
+
+            def log_message(self, *a):
+                pass
+
+        super().__init__(H)
+
+
+def test_wx3_query_that_loses_the_settlement_does_not_report_orderpays_own_refund():
+    """Review s31/105 B1. `orderpay reconcile` asks WeChat v3 about a paid slip (its answer held on
+    the way); meanwhile the payment's notification settles the slip (the settlement function, as
+    its path runs it) and the operator refunds the order through orderpay, so the answer is
+    REFUND. v3 names no refund: the query's duplicate settlement wrote a nameless OUTSIDE report of
+    orderpay's own refund (a settlement now could never meet a refund of ours; a duplicate can)."""
+    site, order = lost_payment("wx3")
+    slip = order["pay_id"]
+    proxy = HeldProxy("/v3/pay/transactions/out-trade-no/" + slip)
+    asker = threading.Thread(target=lambda: cli("reconcile", "--min-age", "0", check=False,
+                                                env={"ORDERPAY_WXPAY_GATEWAY": proxy.url}))
+    try:
+        asker.start()
+        assert proxy.seen.wait(60), "reconcile never asked about the slip"
+        txn = psql("SELECT transaction_id FROM paysim.trades WHERE out_trade_no = '%s'" % slip)
+        psql("SELECT (orderpay_settle(s.provider, s.id, '%s', s.amount, s.currency, NULL::bigint)).outcome "
+             "FROM pay_slips s WHERE s.id = '%s'" % (txn, slip))
+        assert slip_row(slip) == ["OK", "OK"]
+        res = cli("refund", order["id"], "--reason", "operator refund", check=False)
+        assert res.returncode == 0, res.stdout + res.stderr
+        assert psql("SELECT count(*) FROM refunds WHERE slip_id = '%s'" % slip) == "1"
+    finally:
+        proxy.let_go.set()
+        asker.join()
+        proxy.close()
+    assert outside_rows(slip) == []

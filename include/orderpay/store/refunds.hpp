@@ -72,6 +72,9 @@ std::optional<RefundRow> FindRefundByKey(db::Connection& c, const std::string& s
 /// A refund with its slip's payment ids; an id that cannot be one is not looked up.
 std::optional<RefundRow> FindRefund(db::Connection& c, const std::string& id);
 
+/// Whether orderpay asked for a refund of the slip that took money or may have (any not FAIL).
+bool SlipRefundedByUs(db::Connection& c, const std::string& slip_id);
+
 /// The refund a provider knows by its own refund id.
 std::optional<RefundRow> FindRefundByProviderId(db::Connection& c, const std::string& provider,
                                                 const std::string& provider_refund_id);

@@ -37,10 +37,10 @@ extern const db::Statement kNotifyIntake, kNotifyVerdict, kNotifyReceived, kNoti
     kNotifyEventSeen, kNotifySetEvent, kNotifyChargeback, kNotifyQueryRefunded, kNotifyRefundReported,
     kNotifyOutsideReported;
 // Refunds and the operator API's keys.
-extern const db::Statement kRefundOpen, kRefundGet, kRefundByKey, kRefundSentDespite, kRefundClaim,
-    kRefundFinish, kSlipReversed, kOrderReleaseVoided, kRefundNote, kRefundsDue, kRefundStampQueried,
-    kApiKeyGet, kRefundByProviderId, kRefundTalkTry, kRefundTalkDone, kRefundTalkHeld, kRefundConflict,
-    kRefundChargeback;
+extern const db::Statement kRefundOpen, kRefundGet, kRefundOfSlip, kRefundByKey, kRefundSentDespite,
+    kRefundClaim, kRefundFinish, kSlipReversed, kOrderReleaseVoided, kRefundNote, kRefundsDue,
+    kRefundStampQueried, kApiKeyGet, kRefundByProviderId, kRefundTalkTry, kRefundTalkDone, kRefundTalkHeld,
+    kRefundConflict, kRefundChargeback;
 
 std::span<const db::Statement> AllStatements();
 /// Named statements only the CLI runs, unprepared: a column they name (019's expire_tried_at) may be
