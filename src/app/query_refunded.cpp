@@ -3,6 +3,7 @@
 #include "orderpay/app/query_refunded.hpp"
 
 #include <algorithm>
+#include <cstdint>
 
 #include "orderpay/domain/money.hpp"
 #include "orderpay/store/notifications.hpp"
@@ -57,10 +58,11 @@ RefundedRecord DescribeQueryRefunded(const providers::QueryResult& q, const std:
         if (k == RefundKnown::kOurs) continue;
         // Reported before: its money went back all the same (the amount says all that did), but its
         // name is not reported twice.
+        // A provider's amount may be anything up to int64: past it, more than was paid went back.
         if (r.amount < 0)
             known_amount = false;
         else
-            sum += r.amount;
+            sum = domain::CheckedAdd(sum, r.amount).value_or(INT64_MAX);
         if (k == RefundKnown::kReported) continue;
         ++fresh;
         // Both names, escaped so each reads back as it was (review s30-diff L1, s30b F2, F3).

@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
+
 #include "orderpay/providers/paypal/client.hpp"
 #include "orderpay/providers/wxpay/client.hpp"
 #include "orderpay/providers/wxpay/v3.hpp"
@@ -222,6 +224,25 @@ TEST(QueryRefundedRecord, ManyLongNamesLeaveTheSummaryWhole) {
     EXPECT_LT(r.reason.size(), 2000u) << r.reason;
     EXPECT_NE(r.reason.find(",(and-"), std::string::npos) << r.reason;
     EXPECT_NE(r.reason.find(": 1.60 of 25.00 CNY refunded at the provider"), std::string::npos) << r.reason;
+}
+
+TEST(QueryRefundedRecord, AmountsThatOverflowTheSumReadAsAllRefunded) {
+    // A provider amount is read up to int64 (ParseProviderAmount; ParseDecimal stopped at 15
+    // digits, so 50 listed refunds could not overflow): two huge listed refunds wrapped the sum
+    // negative, signed overflow, and the record said "-92233720368547758.08 of 25.00 CNY".
+    providers::Fields f = {
+        {"return_code", "SUCCESS"},     {"result_code", "SUCCESS"}, {"out_trade_no", "sl1"},
+        {"refund_count", "2"},          {"out_refund_no_0", "c1"},  {"refund_fee_0", "9223372036854775807"},
+        {"refund_status_0", "SUCCESS"}, {"out_refund_no_1", "c2"},  {"refund_fee_1", "0000000000000000001"},
+        {"refund_status_1", "SUCCESS"}};
+    providers::QueryResult q = wxpay::ReadOrderQuery(Wx2Query("REFUND"), "sl1");
+    ASSERT_TRUE(wxpay::ReadRefundListing(f, "sl1", q));
+    ASSERT_EQ(q.refunds.size(), 2u);
+    ASSERT_EQ(q.refunds[0].amount, INT64_MAX);
+    ASSERT_EQ(q.refunds[1].amount, 1);
+    app::RefundedRecord r = app::DescribeQueryRefunded(q, {});
+    EXPECT_NE(r.reason.find(": all 25.00 CNY refunded at the provider"), std::string::npos) << r.reason;
+    EXPECT_EQ(r.reason.find('-'), std::string::npos) << r.reason;
 }
 
 TEST(QueryRefundedRecord, NothingWhenOnlyOursOrNotRefunded) {
