@@ -22,14 +22,19 @@ http::Response Answer(app::Context& ctx, const std::string& site, const std::str
 
 // Another request won the order's slip (a concurrent pay/pay, a payment, an expiry): the order as
 // it now stands, answered as pay/pay answers it from the start, so a reply never names a slip
-// that lost, nor a paid or closed order as one to pay.
-http::Response AnswerNow(app::Context& ctx, const std::string& site, const std::string& id) {
+// that lost, nor a paid or closed order as one to pay. A scan's 200 means paid to a till: one
+// that did not take this buyer's code is 503 scan.busy instead, so the till scans again, never
+// hands over goods on it (review s31-105 A1).
+http::Response AnswerNow(app::Context& ctx, const std::string& site, const std::string& id, bool scan) {
     std::string json;
     std::optional<store::OrderRecord> now = app::LoadOrder(ctx.db(), site, id, &json);
     if (!now) return http::Fail(http::Err::kNoSuchObject);
     if (domain::IsPaid(now->or_st)) return http::Fail(http::Err::kOrderPaid, {}, json);
     if (now->or_st == domain::OrderState::kFA || now->or_st == domain::OrderState::kRF || now->expired)
         return http::Fail(http::Err::kOrderClosed, {}, json);
+    if (scan)
+        return http::Fail(http::Err::kScanBusy,
+                          "another payment of this order is being issued: scan again in a few seconds", json);
     return http::Ok(json);
 }
 
@@ -111,7 +116,7 @@ http::Response Pay(app::Context& ctx, app::Call& call, const http::Request& req)
     if (scan && !place) return http::Fail(http::Err::kScanBusy);
 
     // Being issued by another request: that slip is what the order pays with, whatever was asked.
-    if (live && SenderAtWork(ctx, *live)) return AnswerNow(ctx, call.site.id, order->id);
+    if (live && SenderAtWork(ctx, *live)) return AnswerNow(ctx, call.site.id, order->id, scan);
     if (live) {
         bool paid = false;
         if (!Retire(ctx, *live, paid)) {
@@ -127,7 +132,7 @@ http::Response Pay(app::Context& ctx, app::Call& call, const http::Request& req)
     store::NewSlip slip{crypto::RandomId(26), order->id,    call.site.id, pt->full,
                         pt->prefix,           merchant->id, order->fee,   order->currency};
     // Another pay/pay (or a payment, an expiry) changed the order meanwhile: answer what it is now.
-    if (!store::SwapSlip(ctx.db(), slip, order->pay_id)) return AnswerNow(ctx, call.site.id, order->id);
+    if (!store::SwapSlip(ctx.db(), slip, order->pay_id)) return AnswerNow(ctx, call.site.id, order->id, scan);
     app::SlipToSend s{
         slip.id,    order->id,       call.site.id,      order->title,
         order->fee, order->currency, order->expi / 1000};  // a new slip never outlives its order
@@ -137,7 +142,7 @@ http::Response Pay(app::Context& ctx, app::Call& call, const http::Request& req)
     if (a.paid_meanwhile) a.err = http::Err::kOrderPaid;
     // Taken by the provider, but no longer the order's to record (an expiry, or a payment, came
     // first): its code is never handed out.
-    if (!a.err && a.lost) return AnswerNow(ctx, call.site.id, order->id);
+    if (!a.err && a.lost) return AnswerNow(ctx, call.site.id, order->id, scan);
     return a.err ? http::Fail(*a.err, a.msg, a.order_json) : http::Ok(a.order_json);
 }
 

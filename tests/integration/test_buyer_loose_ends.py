@@ -26,6 +26,7 @@ import pytest
 from conftest import STACK, api, cli, psql
 from helpers import LocalServer, buy_ok, check, db_row, own_orderpayd, sim_trade, wait_for
 from test_hostile_provider_values import fcgi
+from test_hostile_scan import code as scan_code
 
 import http.server
 
@@ -385,3 +386,29 @@ def test_pay_pay_of_an_order_past_its_expiry_swaps_nothing():
     assert st == 409 and body["errCode"] == "e.www.order.closed", raw
     assert psql("SELECT count(*) FROM pay_slips WHERE order_id = '%s'" % order["id"]) == "1"
     assert psql("SELECT pay_id FROM orders WHERE id = '%s'" % order["id"]) == order["pay_id"]
+
+
+# ------------------------------------------------------------ a scan that another slip pre-empts
+def fresh_code(scan_tp):
+    """An auth_code paysim pays at once (test_hostile_scan's table: 130 WeChat, 280 Alipay)."""
+    return scan_code("130" if scan_tp == "wx.scan" else "280")
+
+
+@pytest.mark.parametrize("scan_tp", ["wx.scan", "zfb.scan"])
+def test_a_scan_pay_pay_behind_a_slip_being_issued_is_never_200(scan_tp):
+    """A till's pay/pay with a scan pay type on an order whose QR slip another request is still
+    issuing: the buyer's code is not charged, so the answer is 503 scan.busy (scan again), never
+    the 200 a till reads as paid (review s31-105 A1); nothing written, the slip being issued kept."""
+    order = buy_ok("wx.qrcode")
+    slip = order["pay_id"]
+    # As pay/buy or pay/pay leaves it while its provider call is out: NEW, just written.
+    psql("UPDATE pay_slips SET st = 'NEW', lm = now() WHERE id = '%s'" % slip)
+    st, body, raw, _ = get("pay", order["id"], pt=scan_tp, auth_code=fresh_code(scan_tp))
+    assert st == 503 and body["errCode"] == "e.sys.scan.busy", raw
+    assert body["data"]["id"] == order["id"] and body["data"]["or_st"] == "WT", raw
+    assert psql("SELECT count(*) FROM pay_slips WHERE order_id = '%s'" % order["id"]) == "1"
+    assert psql("SELECT pay_id FROM orders WHERE id = '%s'" % order["id"]) == slip
+    # Its sender done, the same scan is taken: the code is charged now.
+    psql("UPDATE pay_slips SET st = 'WAIT' WHERE id = '%s'" % slip)
+    st, body, raw, _ = get("pay", order["id"], pt=scan_tp, auth_code=fresh_code(scan_tp))
+    assert st == 200 and body["data"]["or_st"] in ("OK", "DN"), raw
