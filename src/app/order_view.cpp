@@ -25,10 +25,13 @@ void WriteStr(http::JsonWriter& w, const char* key, std::string_view v) {
     w.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
 }
 
-// A failed slip's code can no longer be paid (closed at the provider, superseded, expired): the
-// buyer's views show nothing to pay with (re_tp NONE), as pay/qr answers noqr for it, and pay/pay
-// issues a new one. Operators still see what the slip was given.
-void WritePayRe(http::JsonWriter& w, const std::optional<store::SlipRow>& slip, Audience who) {
+// A failed slip's code can no longer be paid (closed at the provider, superseded, expired), nor
+// can the code of an unpaid order past its expiry (the provider's time_expire is the order's, and
+// pay/qr and pay/pay answer the order closed) before the timer fails it: the buyer's views show
+// nothing to pay with (re_tp NONE), and pay/pay issues a new code for a failed slip. Operators
+// still see what the slip was given.
+void WritePayRe(http::JsonWriter& w, const std::optional<store::SlipRow>& slip, Audience who,
+                bool past_expiry) {
     w.Key("pay_re");
     if (!slip) {
         w.Null();
@@ -36,7 +39,7 @@ void WritePayRe(http::JsonWriter& w, const std::optional<store::SlipRow>& slip, 
     }
     w.StartObject();
     WriteStr(w, "st", domain::ToString(slip->st));
-    if (slip->st == domain::SlipState::kFail && who != Audience::kOperator) {
+    if ((slip->st == domain::SlipState::kFail || past_expiry) && who != Audience::kOperator) {
         WriteStr(w, "re_tp", "NONE");
         w.Key("re_obj");
         w.Null();
@@ -108,7 +111,8 @@ std::string RenderOrder(const store::OrderRecord& o, const std::vector<store::Or
     WriteStr(w, "currency", o.currency);
     WriteStr(w, "pay_tp", o.pay_tp);
     http::WriteOptString(w, "pay_id", o.pay_id);
-    WritePayRe(w, slip, who);
+    const bool unpaid = o.or_st == domain::OrderState::kNW || o.or_st == domain::OrderState::kWT;
+    WritePayRe(w, slip, who, unpaid && o.expired);
     http::WriteOptString(w, "seller", o.seller);
     if (with_buyer) WriteStr(w, "buyer_id", o.buyer_id);
     WriteStr(w, "or_st", domain::ToString(o.or_st));

@@ -412,3 +412,25 @@ def test_a_scan_pay_pay_behind_a_slip_being_issued_is_never_200(scan_tp):
     psql("UPDATE pay_slips SET st = 'WAIT' WHERE id = '%s'" % slip)
     st, body, raw, _ = get("pay", order["id"], pt=scan_tp, auth_code=fresh_code(scan_tp))
     assert st == 200 and body["data"]["or_st"] in ("OK", "DN"), raw
+
+
+# ------------------------------------------------------------ a code past its order's expiry (review s31-107 L1)
+
+@pytest.mark.parametrize("pay_tp", ["zfb.qrcode", "wx.qrcode"])
+def test_a_code_past_its_orders_expiry_is_not_offered_before_the_timer_runs(pay_tp):
+    """Past `expi` the provider's own time_expire has closed the code (pay/buy sends the order's
+    expiry), and pay/qr and pay/pay answer the order closed: pay/check must not offer the code
+    either while the order waits for `orderpay expire` (a minute, or longer when the provider
+    cannot be reached to close it). The operator's view keeps it."""
+    order = buy_ok(pay_tp)
+    code = order["pay_re"]["re_obj"]
+    assert order["pay_re"]["re_tp"] == "QRCODE" and code, order
+    psql("UPDATE orders SET expi = now() - interval '1 second' WHERE id = '%s'" % order["id"])
+    now = order_of(order["id"])
+    assert now["or_st"] == "WT", now
+    assert now["pay_re"]["re_tp"] == "NONE" and now["pay_re"]["re_obj"] is None, now["pay_re"]
+    assert code not in json.dumps(now)
+    st, body, raw, _ = get("qr", order["id"])
+    assert st == 409 and body["errCode"] == "e.www.order.closed", raw
+    shown = json.loads(cli("order", "show", order["id"], "--json").stdout)
+    assert shown["pay_re"]["re_obj"] == code, shown
