@@ -19,12 +19,9 @@ from helpers import FakeGateway, LocalServer, sim_pay, wait_for
 from test_hostile_notify import post_paypal, refund_event, signed_paypal, wx_fields, wx_xml
 from test_outside_refunds import CASES, notify
 from test_paypal_refund import paypal_token, pp_refund
-from test_query_refunded import audit_names, check, console_refund, outside_rows, slip_row
+from test_query_refunded import audit_names, check, console_refund, lost_payment, outside_rows, slip_row
 
 ROUNDS = 5  # slips per provider and test: each round one race
-SITES = {"wx": STACK["DEMO_SITE"], "wx3": STACK.get("DEMO_V3_SITE"), "zfb": STACK["DEMO_SITE"],
-         "paypal": STACK.get("DEMO_USD_SITE")}
-PAY_TP = {"wx": "wx.qrcode", "wx3": "wx.qrcode", "zfb": "zfb.qrcode", "paypal": "paypal"}
 
 
 def race(*calls):
@@ -47,20 +44,6 @@ def race(*calls):
         t.join()
     assert errors == [], errors
     return results
-
-
-def lost_payment(prov):
-    """An order paid at the provider whose notification never came: (site, order), slip WAIT."""
-    site = SITES[prov]
-    if site is None:
-        pytest.skip("no %s site" % prov)
-    st, body, raw, _ = api("POST", "buy", ticket=STACK["DEMO_TICKET"], site=site,
-                           json={"products": [{"id": STACK["DEMO_PRODUCT"], "amount": 2}], "pay_tp": PAY_TP[prov]})
-    assert st == 200, raw
-    order = body["data"]
-    sim_pay(order["pay_id"], times="0")  # paid (PayPal: approved and captured), nothing notified
-    assert slip_row(order["pay_id"])[0] == "WAIT"
-    return site, order
 
 
 def shelf(site):

@@ -19,8 +19,9 @@ from test_paypal_refund import paypal_token, pp_refund
 from test_refund import admin
 from test_tls import secapi, signed_xml
 
-SITES = {"wx": STACK["DEMO_SITE"], "wx3": STACK.get("DEMO_V3_SITE"), "paypal": STACK.get("DEMO_USD_SITE")}
-PAY_TP = {"wx": "wx.qrcode", "wx3": "wx.qrcode", "paypal": "paypal"}
+SITES = {"wx": STACK["DEMO_SITE"], "wx3": STACK.get("DEMO_V3_SITE"), "zfb": STACK["DEMO_SITE"],
+         "paypal": STACK.get("DEMO_USD_SITE")}
+PAY_TP = {"wx": "wx.qrcode", "wx3": "wx.qrcode", "zfb": "zfb.qrcode", "paypal": "paypal"}
 CUR = {"wx": "CNY", "wx3": "CNY", "paypal": "USD"}
 
 
