@@ -1,4 +1,4 @@
-// Unit tests for what WeChat Pay v2 and v3 requests write alike: Beijing time and the item text.
+// Unit tests for what WeChat Pay v2 and v3 do alike: Beijing time, the item text, trade_state.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -20,4 +20,19 @@ TEST(WxCommon, ItemTextFitsTheLimitAndIsNeverEmpty) {
     EXPECT_EQ(ItemText("绿茶", 120), "绿茶");
     EXPECT_EQ(ItemText(std::string(130, 'a'), 120), std::string(120, 'a'));
     EXPECT_EQ(ItemText("a绿", 3), "a");  // the 3-byte character does not fit: never split
+}
+
+TEST(WxCommon, TradeStateReadsV2AndV3Alike) {
+    using orderpay::wxpay::TradeState;
+    using S = orderpay::providers::QueryResult::State;
+    EXPECT_EQ(TradeState("SUCCESS"), S::kPaid);
+    EXPECT_EQ(TradeState("REFUND"), S::kPaid);  // paid, then refunded: the money did arrive
+    EXPECT_EQ(TradeState("NOTPAY"), S::kNotPaid);
+    EXPECT_EQ(TradeState("USERPAYING"), S::kPaying);
+    EXPECT_EQ(TradeState("CLOSED"), S::kClosed);
+    EXPECT_EQ(TradeState("REVOKED"), S::kClosed);
+    EXPECT_EQ(TradeState("PAYERROR"), S::kFailed);
+    EXPECT_EQ(TradeState("ACCEPT"), S::kUnknown);  // v3's alone: its reader says paying
+    EXPECT_EQ(TradeState("success"), S::kUnknown);
+    EXPECT_EQ(TradeState(""), S::kUnknown);
 }

@@ -3,6 +3,7 @@
 // client.cpp, whose calls these use.
 #include "orderpay/domain/money.hpp"
 #include "orderpay/providers/wxpay/client.hpp"
+#include "orderpay/providers/wxpay/common.hpp"
 
 namespace orderpay::wxpay {
 
@@ -23,22 +24,14 @@ QueryResult ReadOrderQuery(const providers::Fields& f, const std::string& slip_i
     }
     std::string ts = Field(f, "trade_state");
     q.message = ts;
-    if (ts == "SUCCESS" || ts == "REFUND") {
+    q.state = TradeState(ts);
+    if (q.state == QueryResult::State::kPaid) {
         // REFUND: paid, then refunded in part or whole (WeChat says which only in refundquery).
         // The money did arrive, so it settles; the refund is recorded beside it for the operator.
-        q.state = QueryResult::State::kPaid;
         q.refunded = ts == "REFUND";
         q.txn_id = Field(f, "transaction_id");
         q.amount = domain::ParseProviderAmount(Field(f, "total_fee"), 0).value_or(-1);
         q.currency = Field(f, "fee_type").empty() ? "CNY" : Field(f, "fee_type");
-    } else if (ts == "NOTPAY") {
-        q.state = QueryResult::State::kNotPaid;
-    } else if (ts == "USERPAYING") {
-        q.state = QueryResult::State::kPaying;
-    } else if (ts == "CLOSED" || ts == "REVOKED") {
-        q.state = QueryResult::State::kClosed;
-    } else if (ts == "PAYERROR") {
-        q.state = QueryResult::State::kFailed;
     }
     return q;
 }

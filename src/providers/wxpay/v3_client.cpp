@@ -57,22 +57,15 @@ QueryResult FromTransaction(const providers::Merchant& m, const rapidjson::Docum
     }
     const std::string ts = Member(d, "trade_state");
     q.message = ts;
-    if (ts == "SUCCESS" || ts == "REFUND") {
+    // ACCEPT (v3 only: accepted, the charge not yet made) is a payment under way.
+    q.state = ts == "ACCEPT" ? QueryResult::State::kPaying : TradeState(ts);
+    if (q.state == QueryResult::State::kPaid) {
         // REFUND: paid, then refunded in part or whole. The money did arrive, so it settles; v3
         // lists no refunds by trade (only by out_refund_no), so how much went back is not known.
-        q.state = QueryResult::State::kPaid;
         q.refunded = ts == "REFUND";
         q.txn_id = Member(d, "transaction_id");
         q.amount = AmountTotal(d);
         q.currency = Member(d, "amount", "currency").empty() ? "CNY" : Member(d, "amount", "currency");
-    } else if (ts == "NOTPAY") {
-        q.state = QueryResult::State::kNotPaid;
-    } else if (ts == "USERPAYING" || ts == "ACCEPT") {
-        q.state = QueryResult::State::kPaying;
-    } else if (ts == "CLOSED" || ts == "REVOKED") {
-        q.state = QueryResult::State::kClosed;
-    } else if (ts == "PAYERROR") {
-        q.state = QueryResult::State::kFailed;
     }
     return q;
 }

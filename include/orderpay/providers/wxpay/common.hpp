@@ -1,10 +1,13 @@
 // What WeChat Pay's v2 and v3 requests write alike: times in Beijing time, and the order's title
-// as the item text WeChat shows the buyer.
+// as the item text WeChat shows the buyer; and how both read an order query's trade_state.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
+
+#include "orderpay/providers/provider.hpp"
 
 namespace orderpay::wxpay {
 
@@ -21,5 +24,10 @@ inline std::string V3Time(std::int64_t epoch_s) {
 /// The order title as WeChat's item text, at most `max_bytes` of UTF-8 (v2's body 120, v3's
 /// description 127), or "order" when nothing is left of it: WeChat refuses an empty one.
 std::string ItemText(const std::string& title, std::size_t max_bytes);
+
+/// An order query's trade_state, which v2 and v3 name alike: SUCCESS and REFUND (paid, then
+/// refunded in part or whole: the money did arrive) are paid, NOTPAY not paid, USERPAYING being
+/// paid, CLOSED and REVOKED closed, PAYERROR failed; anything else unknown.
+providers::QueryResult::State TradeState(std::string_view trade_state);
 
 }  // namespace orderpay::wxpay
