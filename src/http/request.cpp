@@ -38,13 +38,7 @@ bool IsJsonMediaType(std::string_view content_type) {
     while (!type.empty() && (type.back() == ' ' || type.back() == '\t')) type.remove_suffix(1);
     while (!type.empty() && (type.front() == ' ' || type.front() == '\t')) type.remove_prefix(1);
     constexpr std::string_view kJson = "application/json";
-    if (type.size() != kJson.size()) return false;
-    for (std::size_t i = 0; i < type.size(); ++i) {
-        char c = type[i];
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-        if (c != kJson[i]) return false;
-    }
-    return true;
+    return EqualsAsciiNoCase(type, kJson);
 }
 
 bool IfNoneMatchHas(std::string_view header, std::string_view etag) {

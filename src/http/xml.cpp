@@ -23,19 +23,12 @@ char Lower(char c) {
     return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
 }
 
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        if (Lower(a[i]) != Lower(b[i])) return false;
-    return true;
-}
-
 // True when "<!DOCTYPE" or "<!ENTITY" occurs in any ASCII case. Both start with "<!", so only the
 // places of that pair are compared (a byte-by-byte case-folded search was most of a parse's time).
 bool HasDeclaration(std::string_view body) {
     for (std::size_t i = body.find("<!"); i != std::string_view::npos; i = body.find("<!", i + 2)) {
         const std::string_view rest = body.substr(i + 2);
-        if (EqualsIgnoreCase(rest.substr(0, 7), "DOCTYPE") || EqualsIgnoreCase(rest.substr(0, 6), "ENTITY"))
+        if (EqualsAsciiNoCase(rest.substr(0, 7), "DOCTYPE") || EqualsAsciiNoCase(rest.substr(0, 6), "ENTITY"))
             return true;
     }
     return false;
@@ -116,7 +109,7 @@ bool SkipPi(Scanner& sc) {
     const std::size_t start = sc.i;
     if (sc.AtEnd() || !IsNameStart(sc.s[sc.i])) return false;
     while (!sc.AtEnd() && IsNameChar(sc.s[sc.i])) ++sc.i;
-    if (EqualsIgnoreCase(sc.s.substr(start, sc.i - start), "xml")) return false;
+    if (EqualsAsciiNoCase(sc.s.substr(start, sc.i - start), "xml")) return false;
     if (sc.At("?>")) {
         sc.i += 2;
         return true;
@@ -141,7 +134,7 @@ bool SkipXmlDecl(Scanner& sc) {
     sc.SkipSpace();
     if (spaced && sc.At("encoding")) {
         sc.i += 8;
-        if (!sc.Eq() || !sc.Quoted(value) || !EqualsIgnoreCase(value, "UTF-8")) return false;
+        if (!sc.Eq() || !sc.Quoted(value) || !EqualsAsciiNoCase(value, "UTF-8")) return false;
         spaced = !sc.AtEnd() && IsSpace(sc.s[sc.i]);
         sc.SkipSpace();
     }

@@ -173,3 +173,14 @@ TEST(Utf8, Utf8CharsCountsCharactersNotBytes) {
     EXPECT_EQ(Utf8Chars("abc"), 3u);
     EXPECT_EQ(Utf8Chars("ab\xe4\xb8\xad\xf0\x9f\x98\x80"), 4u);
 }
+
+TEST(Utf8, EqualsAsciiNoCaseFoldsOnlyAsciiLetters) {
+    using orderpay::http::EqualsAsciiNoCase;
+    EXPECT_TRUE(EqualsAsciiNoCase("UTF-8", "utf-8"));
+    EXPECT_TRUE(EqualsAsciiNoCase("Application/JSON", "application/json"));
+    EXPECT_TRUE(EqualsAsciiNoCase("", ""));
+    EXPECT_FALSE(EqualsAsciiNoCase("utf-8 ", "utf-8"));
+    EXPECT_FALSE(EqualsAsciiNoCase("utf_8", "utf-8"));
+    EXPECT_FALSE(EqualsAsciiNoCase("\xc3\x89", "\xc3\xa9"));  // É is not é: only ASCII folds
+    EXPECT_FALSE(EqualsAsciiNoCase("[", "{"));                // 0x5B and 0x7B differ by the case bit
+}

@@ -44,4 +44,8 @@ bool IsBlank(std::string_view s);
 /// character it may write, e.g. not a surrogate).
 void AppendUtf8(std::string& out, char32_t cp);
 
+/// `a` and `b` are the same bytes but for the case of ASCII letters (a name from outside compared
+/// with one we know: a media type, a charset, an XML declaration's words).
+bool EqualsAsciiNoCase(std::string_view a, std::string_view b);
+
 }  // namespace orderpay::http

@@ -3,6 +3,7 @@
 // (GET), which is verified the same way but never settles (PROTOCOLS.md §2.5-§2.6).
 #include "orderpay/http/form.hpp"
 #include "orderpay/http/reply.hpp"
+#include "orderpay/http/utf8.hpp"
 #include "orderpay/providers/alipay/client.hpp"
 #include "orderpay/providers/registry.hpp"
 
@@ -69,16 +70,6 @@ std::optional<providers::ChargeRefusal> AlipayClient::CheckCharge(std::int64_t a
 
 namespace {
 
-bool SameLetters(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        char c = a[i];
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-        if (c != b[i]) return false;
-    }
-    return true;
-}
-
 // The signed `charset` names the encoding of the bytes (PROTOCOLS.md §2.6). orderpay verifies
 // the bytes as received and reads only ASCII fields, so the encodings Alipay sends (utf-8 mostly,
 // gbk or gb2312 for older apps) all verify and settle; absent, it is UTF-8 (the Java SDK's
@@ -88,7 +79,7 @@ std::string CharsetRefusal(const http::FormPairs& pairs) {
     const std::string charset = http::FormValue(pairs, "charset").value_or("");
     if (charset.empty()) return {};
     for (std::string_view known : {"utf-8", "gbk", "gb2312"})
-        if (SameLetters(charset, known)) return {};
+        if (http::EqualsAsciiNoCase(charset, known)) return {};
     return "charset " + http::QuotedName(charset) + " is not one orderpay reads (utf-8, gbk, gb2312)";
 }
 
