@@ -57,6 +57,21 @@ def sim_pay(slip_id, **form):
     return body["data"]
 
 
+def build_shim(out_dir, name):
+    """Compiles tests/integration/shims/NAME.c into OUT_DIR/NAME.so, an LD_PRELOAD shim."""
+    out = os.path.join(str(out_dir), name + ".so")
+    here = os.path.dirname(os.path.abspath(__file__))
+    subprocess.run(["cc", "-shared", "-fPIC", "-O1", "-o", out, os.path.join(here, "shims", name + ".c"), "-ldl"],
+                   check=True)
+    return out
+
+
+def preloaded(shim):
+    """The environment that preloads `shim` into a program, the sanitizer build too: ASan refuses a
+    preload ahead of its runtime unless told not to check the order (CI runs that build)."""
+    return {"LD_PRELOAD": shim, "ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"}
+
+
 def write_headers(path, headers):
     """The file `orderpay notify verify --headers` reads: one `Name: value` line per header, CRLF."""
     with open(path, "w") as f:

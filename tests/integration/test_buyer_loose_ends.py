@@ -12,10 +12,8 @@
 
 import datetime
 import json
-import os
 import socket
 import ssl
-import subprocess
 import threading
 import urllib.parse
 import urllib.request
@@ -24,13 +22,12 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from conftest import STACK, api, cli, psql
-from helpers import LocalServer, buy_ok, check, db_row, own_orderpayd, sim_trade, wait_for
+from helpers import LocalServer, build_shim, buy_ok, check, db_row, own_orderpayd, preloaded, sim_trade, wait_for
 from test_hostile_provider_values import fcgi
 from test_hostile_scan import code as scan_code
 
 import http.server
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 TICKET = STACK["DEMO_TICKET"]
 V3 = STACK.get("DEMO_V3_SITE", "demo-v3")
 USD = STACK.get("DEMO_USD_SITE", "demo-usd")
@@ -107,10 +104,7 @@ def test_a_code_closed_at_the_provider_is_not_offered_and_pay_pay_issues_a_new_o
 
 @pytest.fixture(scope="module")
 def skew_shim(tmp_path_factory):
-    out = tmp_path_factory.mktemp("skew") / "skew_time.so"
-    subprocess.run(["cc", "-shared", "-fPIC", "-O1", "-o", str(out), os.path.join(HERE, "shims", "skew_time.c"),
-                    "-ldl"], check=True)
-    return str(out)
+    return build_shim(tmp_path_factory.mktemp("skew"), "skew_time")
 
 
 class Relay(LocalServer):
@@ -229,10 +223,7 @@ def own_call(own, method, action, params=None, body=None, site=None):
 def test_the_provider_expiry_is_the_orders_whatever_the_workers_clock(skew_shim, skew_s, pay_tp):
     relay = Relay()
     try:
-        # Under the sanitizer build (CI's integration run) ASan refuses a preload ahead of its
-        # runtime unless told not to check the order, as test_zz_master's fork shim does.
-        with own_orderpayd("skew%d" % (skew_s + 1000), LD_PRELOAD=skew_shim, SKEW_TIME_S=str(skew_s),
-                           ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0",
+        with own_orderpayd("skew%d" % (skew_s + 1000), SKEW_TIME_S=str(skew_s), **preloaded(skew_shim),
                            ORDERPAY_WXPAY_GATEWAY=relay.url,
                            ORDERPAY_ALIPAY_GATEWAY=relay.url + "/gateway.do") as own:
             listening(own)

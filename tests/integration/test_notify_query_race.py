@@ -9,16 +9,15 @@ import http.server as http_server
 import re
 import urllib.error
 import urllib.request
-import secrets
 import threading
 
 import pytest
 
 from conftest import STACK, api, cli, http, psql
 from helpers import FakeGateway, LocalServer, sim_pay, wait_for
-from test_hostile_notify import post_paypal, refund_event, signed_paypal, wx_fields, wx_xml
+from test_hostile_notify import post_paypal, wx_fields, wx_xml
 from test_outside_refunds import CASES, notify
-from test_paypal_refund import paypal_token, pp_refund
+from test_outside_reported_once import console_paypal_refund
 from test_query_refunded import audit_names, check, console_refund, lost_payment, outside_rows, slip_row
 
 ROUNDS = 5  # slips per provider and test: each round one race
@@ -100,12 +99,7 @@ def refund_and_its_telling(prov, order):
         return rid, lambda n: [st for st, _ in notify(prov, order, rid, times=str(n))]
     slip = order["pay_id"]
     capture = psql("SELECT capture_id FROM paysim.pp_orders WHERE custom_id = '%s'" % slip)
-    rid = "console" + secrets.token_hex(6)
-    st, got, raw, _ = pp_refund(capture, {"invoice_id": rid, "amount": {"value": "1.00", "currency_code": "USD"}},
-                                rid, paypal_token())
-    assert st == 201, raw
-    headers, body = signed_paypal(dict(refund_event(rid, got["id"], capture, "1.00", "COMPLETED", slip),
-                                       event_version="1.0", create_time="2026-12-01T12:00:00Z", summary="console"))
+    rid, _, headers, body = console_paypal_refund(slip, capture)
     return rid, lambda n: race(*[lambda: post_paypal(headers, body)] * n)
 
 

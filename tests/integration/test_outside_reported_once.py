@@ -84,21 +84,26 @@ def test_twins_of_a_refund_the_query_reported_ask_nothing_and_are_not_kept():
     assert outside_rows(slip) == rows
 
 
+def console_paypal_refund(slip, capture):
+    """A refund of 1.00 USD of `capture` made in PayPal's console (not by orderpay), and its
+    genuine webhook signed as PayPal signs it: (its invoice_id, PayPal's refund id, headers, body)."""
+    rid = "console" + secrets.token_hex(6)
+    pp_id = console_pp(capture, rid)
+    headers, body = signed_paypal(dict(refund_event(rid, pp_id, capture, "1.00", "COMPLETED", slip),
+                                       event_version="1.0", create_time="2026-12-01T12:00:00Z", summary="console"))
+    return rid, pp_id, headers, body
+
+
 @pytest.mark.skipif("DEMO_USD_SITE" not in STACK, reason="no PayPal site")
 def test_twins_of_a_refund_its_webhook_reported_write_no_second_report():
     order = paid_paypal_order(site=STACK.get("DEMO_USD_SITE", "demo-usd"))
     slip, capture = order["pay_id"], capture_of(order["pay_id"])
-    rid = "console" + secrets.token_hex(6)
-    st, got, raw, _ = pp_refund(capture, {"invoice_id": rid, "amount": {"value": "1.00", "currency_code": "USD"}},
-                                rid, paypal_token())
-    assert st == 201, raw
+    rid, pp_id, headers, body = console_paypal_refund(slip, capture)
     # Its genuine webhook, confirmed by PayPal's record: the report.
-    headers, body = signed_paypal(dict(refund_event(rid, got["id"], capture, "1.00", "COMPLETED", slip),
-                                       event_version="1.0", create_time="2026-12-01T12:00:00Z", summary="console"))
     assert post_paypal(headers, body) == 200
     rows = outside_rows(slip)
     assert len(rows) == 1 and rows[0].startswith("POST|"), rows
-    twins_leave_nothing_kept(slip, rid, got["id"], capture)
+    twins_leave_nothing_kept(slip, rid, pp_id, capture)
     assert outside_rows(slip) == rows
 
 

@@ -10,23 +10,17 @@ import time
 import pytest
 
 from conftest import STACK
-from helpers import wait_for
-
-HERE = os.path.dirname(os.path.abspath(__file__))
+from helpers import build_shim, preloaded, wait_for
 
 
 @pytest.fixture(scope="module")
 def shim(tmp_path_factory):
-    out = tmp_path_factory.mktemp("shim") / "fail_fork.so"
-    subprocess.run(["cc", "-shared", "-fPIC", "-O1", "-o", str(out), os.path.join(HERE, "shims", "fail_fork.c"),
-                    "-ldl"], check=True)
-    return str(out)
+    return build_shim(tmp_path_factory.mktemp("shim"), "fail_fork")
 
 
 def start(shim, tmp, fail_file, **extra_env):
     env = dict(os.environ, ORDERPAY_CONFIG=STACK["ORDERPAY_CONFIG"], ORDERPAY_LISTEN=str(tmp / "m.sock"),
-               ORDERPAY_LOG_FILE=str(tmp / "m.log"), LD_PRELOAD=shim, FAIL_FORK_FILE=str(fail_file),
-               ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0", **extra_env)
+               ORDERPAY_LOG_FILE=str(tmp / "m.log"), FAIL_FORK_FILE=str(fail_file), **preloaded(shim), **extra_env)
     return subprocess.Popen([os.path.join(STACK["ORDERPAY_BIN"], "orderpayd")], env=env, stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 
