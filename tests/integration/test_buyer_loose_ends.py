@@ -12,6 +12,8 @@
 
 import datetime
 import json
+import os
+import signal
 import socket
 import ssl
 import threading
@@ -22,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from conftest import STACK, api, cli, psql
-from helpers import LocalServer, build_shim, buy_ok, check, db_row, own_orderpayd, preloaded, sim_trade, wait_for
+from helpers import FakeGateway, LocalServer, build_shim, buy_ok, check, db_row, own_orderpayd, preloaded, sim_trade, wait_for
 from test_hostile_provider_values import fcgi
 from test_hostile_scan import code as scan_code
 
@@ -428,3 +430,39 @@ def test_a_code_past_its_orders_expiry_is_not_offered_before_the_timer_runs(pay_
     assert st == 409 and body["errCode"] == "e.www.order.closed", raw
     shown = json.loads(cli("order", "show", order["id"], "--json").stdout)
     assert shown["pay_re"]["re_obj"] == code, shown
+
+
+# ------------------------------------------------------------ a crash between pay/pay's statements
+def test_a_pay_pay_whose_worker_died_before_its_provider_call_is_taken_over_once_its_sender_is_gone():
+    """pay/pay's worker killed after its new slip was swapped in and before the provider answered
+    (its Alipay call hung). Within buy.resend_after_ms the buyer's next pay/pay is answered that
+    slip, being issued (NEW), and writes no other; once that has passed, pay/pay claims the dead
+    sender's slip, closes it and issues a new code: one slip open, each code handed out recorded."""
+    order = buy_ok("wx.qrcode")
+    hang = FakeGateway(lambda path, body: b"", hang=60)
+    try:
+        with own_orderpayd("diepay", ORDERPAY_ALIPAY_GATEWAY=hang.url + "/gateway.do") as own:
+            listening(own)
+            threading.Thread(target=lambda: own_call(own, "GET", "pay", {"id": order["id"], "pt": "zfb.qrcode"}),
+                             daemon=True).start()
+            assert wait_for(lambda: hang.calls, 30), "pay/pay never reached the provider"
+            os.killpg(own["proc"].pid, signal.SIGKILL)
+            own["proc"].wait(timeout=10)
+    finally:
+        hang.close()
+    dead = psql("SELECT pay_id FROM orders WHERE id = '%s'" % order["id"])
+    assert dead != order["pay_id"] and db_row("SELECT st, superseded FROM pay_slips WHERE id = '%s'" % dead) == \
+        ["NEW", "f"]
+    # Its sender may still be at work as far as anyone can tell: answered as it stands.
+    st, body, raw, _ = get("pay", order["id"], pt="zfb.qrcode")
+    assert st == 200 and body["data"]["pay_id"] == dead and body["data"]["pay_re"]["st"] == "NEW", raw
+    assert psql("SELECT count(*) FROM pay_slips WHERE order_id = '%s'" % order["id"]) == "2"
+    # Long gone: taken over, closed, and a new code issued.
+    psql("UPDATE pay_slips SET lm = now() - interval '10 minutes' WHERE id = '%s'" % dead)
+    st, body, raw, _ = get("pay", order["id"], pt="zfb.qrcode")
+    assert st == 200 and body["data"]["pay_id"] != dead, raw
+    new = body["data"]["pay_id"]
+    assert body["data"]["pay_re"]["st"] == "WAIT" and body["data"]["pay_re"]["re_tp"] != "NONE", raw
+    assert db_row("SELECT st, re_obj FROM pay_slips WHERE id = '%s'" % new) == ["WAIT", body["data"]["pay_re"]["re_obj"]]
+    assert psql("SELECT st FROM pay_slips WHERE id = '%s'" % dead) != "WAIT"
+    assert order_of(order["id"])["pay_id"] == new
