@@ -42,11 +42,13 @@ http::Response AnswerNow(app::Context& ctx, const std::string& site, const std::
 // after the close, or its sender record a code just closed and hand it out. It may be retired
 // only once the resend claim shows its sender gone (buy.resend_after_ms), which also keeps any
 // resend away. A scan's provider call is its payment: retiring it voids that (pay/pay's old rule).
-bool SenderAtWork(app::Context& ctx, const store::SlipRow& live) {
+// The claim taken, when one was, is left in `claim`.
+bool SenderAtWork(app::Context& ctx, const store::SlipRow& live, std::optional<store::ResendClaim>& claim) {
     if (live.st != domain::SlipState::kNew) return false;
     std::optional<app::PayType> pt = app::ParsePayType(live.pay_tp);
     if (pt && pt->kind == providers::PayKind::kScan) return false;
-    return !store::ClaimResend(ctx.db(), live.id, ctx.settings().resend_after_ms);
+    claim = store::ClaimResend(ctx.db(), live.id, ctx.settings().resend_after_ms);
+    return !claim;
 }
 
 // Closes `old` at its provider. False when the old slip may still take money (close failed or
@@ -116,10 +118,15 @@ http::Response Pay(app::Context& ctx, app::Call& call, const http::Request& req)
     if (scan && !place) return http::Fail(http::Err::kScanBusy);
 
     // Being issued by another request: that slip is what the order pays with, whatever was asked.
-    if (live && SenderAtWork(ctx, *live)) return AnswerNow(ctx, call.site.id, order->id, scan);
+    std::optional<store::ResendClaim> claim;
+    if (live && SenderAtWork(ctx, *live, claim)) return AnswerNow(ctx, call.site.id, order->id, scan);
     if (live) {
         bool paid = false;
         if (!Retire(ctx, *live, paid)) {
+            // Its dead sender's slip, still NEW and not closed: kept by the claim, the next pay/pay
+            // would answer it as being issued for buy.resend_after_ms, and pay/check would neither
+            // ask about it nor send it (review s31-105 A2). Given back, either takes it up at once.
+            if (claim) store::GiveBackResend(ctx.db(), *claim);
             // Paid meanwhile; RF when the close refunded that payment (nothing to pay any more).
             if (paid)
                 return Answer(ctx, call.site.id, order->id,

@@ -133,8 +133,14 @@ bool ClaimQuery(db::Connection& c, const std::string& slip_id, std::int64_t min_
     return c.Exec(kSlipClaimQuery, {slip_id, min_interval_ms}).Affected() == 1;
 }
 
-bool ClaimResend(db::Connection& c, const std::string& slip_id, std::int64_t after_ms) {
-    return c.Exec(kSlipClaimResend, {slip_id, after_ms}).Affected() == 1;
+std::optional<ResendClaim> ClaimResend(db::Connection& c, const std::string& slip_id, std::int64_t after_ms) {
+    db::Result r = c.Exec(kSlipClaimResend, {slip_id, after_ms});
+    if (r.Rows() != 1) return std::nullopt;
+    return ResendClaim{r.Get(0, "id"), r.Get(0, "prev_lm"), r.Get(0, "lm")};
+}
+
+bool GiveBackResend(db::Connection& c, const ResendClaim& claim) {
+    return c.Exec(kSlipGiveBackResend, {claim.slip_id, claim.prev_lm, claim.lm}).Affected() == 1;
 }
 
 namespace {

@@ -241,12 +241,21 @@ const db::Statement kSlipClaimQuery{
 // call) stays NEW with nothing to send it. After $2 ms (longer than any provider call can take)
 // one caller claims it by moving lm, which nothing else changes while a slip is NEW, so of two
 // callers only one sends; only while it is still its order's live slip and the order can pay.
-const db::Statement kSlipClaimResend{"slip_claim_resend",
-                                     "UPDATE pay_slips s SET lm = now() FROM orders o "
-                                     "WHERE s.id = $1 AND s.st = 'NEW' AND NOT s.superseded "
-                                     "AND s.lm < now() - make_interval(secs => $2::float8 / 1000) "
-                                     "AND o.id = s.order_id AND o.pay_id = s.id AND o.or_st IN ('NW', 'WT') "
-                                     "AND o.expi > now() RETURNING s.id"};
+// `p` is the row as the statement found it: its lm, the one the claim replaced, is what
+// kSlipGiveBackResend puts back.
+const db::Statement kSlipClaimResend{
+    "slip_claim_resend",
+    "UPDATE pay_slips s SET lm = now() FROM orders o, pay_slips p "
+    "WHERE s.id = $1 AND p.id = s.id AND s.st = 'NEW' AND NOT s.superseded "
+    "AND s.lm < now() - make_interval(secs => $2::float8 / 1000) "
+    "AND o.id = s.order_id AND o.pay_id = s.id AND o.or_st IN ('NW', 'WT') "
+    "AND o.expi > now() RETURNING s.id, p.lm::text AS prev_lm, s.lm::text AS lm"};
+// The claim's holder did nothing to the slip (pay/pay's close failed): lm as it was, so the
+// next caller may claim it at once. Only while lm is still the claim's (no one claimed it
+// since) and the slip still NEW and not superseded (nothing else moved it on).
+const db::Statement kSlipGiveBackResend{"slip_give_back_resend",
+                                        "UPDATE pay_slips SET lm = $2::timestamptz WHERE id = $1 "
+                                        "AND st = 'NEW' AND NOT superseded AND lm = $3::timestamptz"};
 const db::Statement kSlipsOfOrder{
     "slips_of_order", "SELECT " SLIP_COLS " FROM pay_slips s WHERE s.order_id = $1 ORDER BY s.ct"};
 const db::Statement kOrderSite{"order_site", "SELECT site_id FROM orders WHERE id = $1"};
@@ -294,6 +303,7 @@ std::span<const db::Statement> AllStatements() {
         &kSlipSupersede,
         &kSlipClaimQuery,
         &kSlipClaimResend,
+        &kSlipGiveBackResend,
         &kSlipsWaitingDue,
         &kNotifyIntake,
         &kNotifyVerdict,

@@ -1,20 +1,107 @@
 """pay/pay's retire of the old slip, where it can go wrong between its statements:
 
+- a NEW slip whose sender is gone (a worker died before its provider call) is claimed by
+  pay/pay to be closed; when that close fails (the provider down, 502 `e.www.pay.provider`), the
+  claim is given back: the next pay/pay retires it and issues a new code (or answers 502 again
+  while the provider still fails), never 200 with that dead slip as "being issued" for
+  buy.resend_after_ms (review s31-105 A2); a claim another caller took since is never given back;
 - an order that expires while pay/pay closes its old slip gets no new slip: the swap's
   `expi > now()` guard (store::SwapSlip) answers it closed, and no code is written or sent.
 """
 
+import socket
 import threading
 
 import pytest
 
 from conftest import psql
-from helpers import buy_ok, own_orderpayd
-from test_buyer_loose_ends import Relay, closed_at_sim, listening, own_call, wx_field
+from helpers import FakeGateway, buy_ok, db_row, own_orderpayd, wait_for
+from test_buyer_loose_ends import Relay, closed_at_sim, get, listening, own_call, wx_field
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wx_closes(calls, slip):
+    return [p for p, b in calls if p.endswith("/closeorder") and wx_field(b, "out_trade_no") == slip]
 
 
 def slips_of(order_id):
     return psql("SELECT count(*) FROM pay_slips WHERE order_id = '%s'" % order_id)
+
+
+@pytest.mark.parametrize("down", ["5xx", "unreachable"])
+def test_a_dead_senders_slip_whose_close_failed_is_retired_by_the_next_pay_pay(down):
+    order = buy_ok("wx.qrcode")
+    dead = order["pay_id"]
+    # As a pay/pay or pay/buy whose worker died before its provider call leaves its slip, long
+    # after (older than buy.resend_after_ms): NEW, nobody sending it.
+    psql("UPDATE pay_slips SET st = 'NEW', lm = now() - interval '10 minutes' WHERE id = '%s'" % dead)
+    gateway = FakeGateway(lambda path, body: (503, b"<html>Service Unavailable</html>"))
+    url = gateway.url if down == "5xx" else "http://127.0.0.1:%d" % free_port()
+    try:
+        with own_orderpayd("retirefail", ORDERPAY_WXPAY_GATEWAY=url) as own:
+            listening(own)
+            # Taken over from its dead sender, its close fails: the order keeps it, nothing new.
+            st, body, raw = own_call(own, "GET", "pay", {"id": order["id"], "pt": "zfb.qrcode"})
+            assert st == 502 and body["errCode"] == "e.www.pay.provider", raw
+            # Given back as it was: its lm the dead sender's, so pay/check may ask about it again.
+            assert db_row("SELECT st, superseded, lm < now() - interval '5 minutes' FROM pay_slips "
+                          "WHERE id = '%s'" % dead) == ["NEW", "f", "t"]
+            assert slips_of(order["id"]) == "1"
+            # The provider still down: the next pay/pay tries to close it again, and fails again;
+            # it used to answer that dead slip as being issued (200, NEW) for a minute.
+            st, body, raw = own_call(own, "GET", "pay", {"id": order["id"], "pt": "zfb.qrcode"})
+            assert st == 502 and body["errCode"] == "e.www.pay.provider", raw
+            if down == "5xx":
+                assert len(wx_closes(gateway.calls, dead)) == 2, gateway.calls
+    finally:
+        gateway.close()
+    assert db_row("SELECT st, superseded FROM pay_slips WHERE id = '%s'" % dead) == ["NEW", "f"]
+    # The provider back: the next pay/pay closes it and issues a new code.
+    st, body, raw, _ = get("pay", order["id"], pt="zfb.qrcode")
+    assert st == 200 and body["data"]["pay_id"] != dead, raw
+    new = body["data"]["pay_id"]
+    assert body["data"]["pay_re"]["st"] == "WAIT" and body["data"]["pay_re"]["re_tp"] == "QRCODE", raw
+    assert db_row("SELECT st, re_obj FROM pay_slips WHERE id = '%s'" % new) == ["WAIT", body["data"]["pay_re"]["re_obj"]]
+    assert db_row("SELECT st, superseded FROM pay_slips WHERE id = '%s'" % dead) == ["FAIL", "t"]
+    assert closed_at_sim(dead)
+
+
+def test_a_claim_given_back_never_undoes_a_later_one():
+    """The close outlasted buy.resend_after_ms and another caller claimed the slip meanwhile
+    (here: its lm moved as that claim moves it): the failed close gives nothing back, so the
+    slip stays that caller's, never claimable by a third while the second is at work."""
+    order = buy_ok("wx.qrcode")
+    slip = order["pay_id"]
+    psql("UPDATE pay_slips SET st = 'NEW', lm = now() - interval '10 minutes' WHERE id = '%s'" % slip)
+    gate = threading.Event()
+    gateway = FakeGateway(lambda path, body: (gate.wait(30), (503, b"<html>Service Unavailable</html>"))[1])
+    reply = {}
+    try:
+        with own_orderpayd("retireclaimed", ORDERPAY_WXPAY_GATEWAY=gateway.url) as own:
+            listening(own)
+            t = threading.Thread(target=lambda: reply.__setitem__(
+                "pay", own_call(own, "GET", "pay", {"id": order["id"], "pt": "zfb.qrcode"})))
+            t.start()
+            try:
+                assert wait_for(lambda: wx_closes(gateway.calls, slip), 30), "the close never reached the gateway"
+                psql("UPDATE pay_slips SET lm = now() WHERE id = '%s'" % slip)
+                later = psql("SELECT lm::text FROM pay_slips WHERE id = '%s'" % slip)
+            finally:
+                gate.set()
+            t.join(60)
+    finally:
+        gate.set()
+        gateway.close()
+    st, body, raw = reply["pay"]
+    assert st == 502 and body["errCode"] == "e.www.pay.provider", raw
+    assert db_row("SELECT st, lm::text FROM pay_slips WHERE id = '%s'" % slip) == ["NEW", later]
 
 
 @pytest.fixture(scope="module")

@@ -118,9 +118,17 @@ bool SupersedeSlip(db::Connection& c, const std::string& slip_id, const std::str
 void ConfirmClosed(db::Connection& c, const std::string& slip_id);
 /// At most one worker per interval asks the provider about an open slip: true for the winner.
 bool ClaimQuery(db::Connection& c, const std::string& slip_id, std::int64_t min_interval_ms);
+/// A resend claim: the slip's lm before it (`prev_lm`) and the one it wrote (`lm`), as text.
+struct ResendClaim {
+    std::string slip_id, prev_lm, lm;
+};
 /// A NEW slip no one has sent for `after_ms` (its sender died), still its order's live slip and
-/// the order still payable: true for the one caller that may send it now.
-bool ClaimResend(db::Connection& c, const std::string& slip_id, std::int64_t after_ms);
+/// the order still payable: the claim of the one caller that may send (or retire) it now.
+std::optional<ResendClaim> ClaimResend(db::Connection& c, const std::string& slip_id, std::int64_t after_ms);
+/// The claim's holder left the slip as it was (its close failed): its lm is put back, so the next
+/// caller claims it at once instead of taking it for one being sent for `after_ms`. A no-op, false,
+/// once anything else has claimed or moved the slip on.
+bool GiveBackResend(db::Connection& c, const ResendClaim& claim);
 
 /// Open slips older than `min_age_s` (their notification may be lost), least recently asked
 /// first, so that with more slips than `limit` successive runs go round all of them.

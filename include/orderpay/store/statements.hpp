@@ -21,10 +21,10 @@ extern const db::Statement kOrderCreate, kOrderGet, kItemsGet, kItemsTaken, kSet
     kOrderSetPayTp, kOrderByIdemKey, kCheckView, kOrderView;
 // Slips.
 extern const db::Statement kSlipInsert, kSlipGet, kSlipForUpdate, kSlipLive, kSlipWaitView, kSlipFail,
-    kSlipSupersede, kSlipClaimQuery, kSlipClaimResend, kSlipsWaitingDue, kSlipConfirmClosed,
-    kSlipStampQueried, kSlipMarkVoiding, kSlipsVoidedPaid, kSlipVoidingDrop, kSlipVoidingDropRefunded,
-    kSlipsUnconfirmed, kSlipsOfPaidOrdersFail, kSlipsNeedingAttention, kSlipsOfOrder, kOrderSite, kOrderState,
-    kOrderPayableNow, kSlipByRef;
+    kSlipSupersede, kSlipClaimQuery, kSlipClaimResend, kSlipGiveBackResend, kSlipsWaitingDue,
+    kSlipConfirmClosed, kSlipStampQueried, kSlipMarkVoiding, kSlipsVoidedPaid, kSlipVoidingDrop,
+    kSlipVoidingDropRefunded, kSlipsUnconfirmed, kSlipsOfPaidOrdersFail, kSlipsNeedingAttention,
+    kSlipsOfOrder, kOrderSite, kOrderState, kOrderPayableNow, kSlipByRef;
 // The operator's fulfilment: ship (OK -> SP), done (SP -> DN), why neither happened, and the
 // back office's pages of orders in one state.
 extern const db::Statement kOrderShip, kOrderDone, kOrderCloseChargedBack, kOrderFulfilment, kOrdersPage;
