@@ -7,6 +7,7 @@
 
 #include "orderpay/cli/cli.hpp"
 #include "orderpay/core/c_handles.hpp"
+#include "orderpay/http/utf8.hpp"
 
 namespace orderpay::cli {
 
@@ -70,6 +71,21 @@ std::string Args::Need(const std::string& name) const {
     return *v;
 }
 
+namespace {
+
+// A flag's value that is not UTF-8 reached PostgreSQL as a site, account or title and came back
+// as its "invalid byte sequence" error on three lines (review s32-110): a value of the wrong
+// form. A file name may be any bytes; a positional id that is not text names nothing (no such ...).
+void CheckText(const std::string& text, const std::string& what) {
+    if (!http::IsUtf8(text)) throw UsageError(what + ": not UTF-8 text");
+}
+
+bool NamesAFile(const std::string& flag) {
+    return flag == "body" || flag == "headers" || flag.ends_with("file");
+}
+
+}  // namespace
+
 Args Parse(int argc, char** argv, int start) {
     Args a;
     for (int i = start; i < argc; ++i) {
@@ -88,6 +104,7 @@ Args Parse(int argc, char** argv, int start) {
             } else {
                 bare = true;
             }
+            if (!NamesAFile(name)) CheckText(value, "--" + name);
             // Which of two --amount values did the operator mean? Neither is guessed.
             if (a.flags.count(name)) throw UsageError("--" + name + " given twice");
             a.flags[name] = value;

@@ -6,6 +6,8 @@
 #include <iostream>
 
 #include "orderpay/cli/cli.hpp"
+#include "orderpay/core/log.hpp"
+#include "orderpay/domain/ids.hpp"
 #include "orderpay/domain/money.hpp"
 #include "orderpay/http/reply.hpp"
 #include "orderpay/store/admin.hpp"
@@ -103,9 +105,10 @@ int Set(Env& env, const Args& a) {
         }
     }
     const auto no_product = [&] {
-        std::cerr << "orderpay: no such product " << p.id << " in site " << p.site << '\n';
+        std::cerr << "orderpay: no such product " << log::TextEscape(p.id) << " in site " << p.site << '\n';
         return 1;
     };
+    if (!domain::IsSetupId(p.id)) return no_product();  // not text, or too long: PostgreSQL's error
     std::optional<std::string> currency = store::ProductCurrency(env.db, p.site, p.id);
     if (!currency) return no_product();
     p.currency = *currency;
@@ -141,10 +144,12 @@ int Activate(Env& env, const Args& a, const std::string& verb) {
     if (a.pos.size() != 3) throw UsageError("product " + verb + " ID --site SITE");
     const std::string site = a.Need("site"), id = a.pos[2];
     const bool active = verb == "enable";
-    const store::ProductActivation r = store::SetProductActive(env.db, site, id, active);
     using Outcome = store::ProductActivation::Outcome;
+    const store::ProductActivation r = domain::IsSetupId(id)
+                                           ? store::SetProductActive(env.db, site, id, active)
+                                           : store::ProductActivation{Outcome::kNoProduct};
     if (r.outcome == Outcome::kNoProduct) {
-        std::cerr << "orderpay: no such product " << id << " in site " << site << '\n';
+        std::cerr << "orderpay: no such product " << log::TextEscape(id) << " in site " << site << '\n';
         return 1;
     }
     if (r.outcome == Outcome::kOtherCurrency)  // as `site set --currency` refuses the other way round

@@ -1,6 +1,8 @@
 """Ordinary CLI mistakes are said in one line, exit 1, nothing changed: no PostgreSQL
 foreign-key or CHECK text and no 50-line usage after it (review s28-newuser #7)."""
 
+import os
+import subprocess
 import uuid
 
 from conftest import STACK, cli, psql
@@ -210,3 +212,40 @@ def test_a_currency_only_the_database_names_is_a_refusal():
     finally:
         psql("DELETE FROM products WHERE site_id = '%s'" % site)
         psql("DELETE FROM sites WHERE id = '%s'" % site)
+
+
+def test_an_argument_that_is_not_utf8_is_a_usage_error_before_the_database_sees_it():
+    """Bytes that are not UTF-8 (a terminal in Latin-1, a pasted binary) reached PostgreSQL as a
+    site, account, title or product id, and came back as its `invalid byte sequence for encoding
+    "UTF8"` error on three lines, exit 1 (review s32-110). They are a value of the wrong form: a
+    usage error naming the flag, nothing asked or changed; an id given as an argument names
+    nothing (`no such product`). A file name may still be any bytes."""
+    bad = "\udcff\udcfe"  # the bytes FF FE, passed as they are (surrogateescape)
+    order = STACK["DEMO_PRODUCT"]
+    row = "SELECT count(*) FROM %s"
+    tables = ("orders", "refunds", "sessions", "products", "api_keys", "sites")
+    before = [psql(row % t) for t in tables] + [psql("SELECT title FROM products WHERE id = '%s'" % order)]
+    for argv, says in ((("order", "list", "--site", bad), "--site"),
+                       (("refund", "list", "--site", bad), "--site"),
+                       (("product", "list", "--site", bad), "--site"),
+                       (("apikey", "list", "--site", bad), "--site"),
+                       (("apikey", "issue", "--site", bad), "--site"),
+                       (("ticket", "issue", "--account", bad), "--account"),
+                       (("product", "set", order, "--site", STACK["DEMO_SITE"], "--title", bad), "--title")):
+        res = cli(*argv, check=False)
+        first = res.stderr.split("\n")[0]
+        assert res.returncode == 2 and first == "orderpay: %s: not UTF-8 text" % says, (argv, res.returncode, first)
+        assert "ERROR" not in res.stderr and res.stdout == "", (argv, res)
+    # An id given as an argument that is not text names nothing: the data says no, one line.
+    for argv, says in ((("product", "set", bad, "--site", STACK["DEMO_SITE"], "--stock", "+1"), "no such product"),
+                       (("product", "disable", bad, "--site", STACK["DEMO_SITE"]), "no such product"),
+                       (("order", "show", bad), "no such order")):
+        res = cli(*argv, check=False)
+        assert res.returncode == 1 and res.stderr.startswith("orderpay: " + says + " \\xff\\xfe"), (argv, res)
+        assert res.stderr.count("\n") == 1 and res.stdout == "", (argv, res)
+    assert [psql(row % t) for t in tables] + [psql("SELECT title FROM products WHERE id = '%s'" % order)] == before
+    # A file name is any bytes: the file is looked for (and not found), not refused as text.
+    res = subprocess.run([os.path.join(STACK["ORDERPAY_BIN"], "orderpay"), "notify", "verify", "--provider", "wx",
+                          "--body", b"/nonexistent-\xff\xfe"], capture_output=True,
+                         env=dict(os.environ, ORDERPAY_CONFIG=STACK["ORDERPAY_CONFIG"]), timeout=60)
+    assert res.returncode == 1 and b"cannot read" in res.stderr, res
