@@ -34,23 +34,26 @@ std::string BuildFlatXml(const XmlFields& fields) {
         if (!ValidKey(key)) throw std::invalid_argument("BuildFlatXml: invalid key");
         if (!IsXmlText(value, /*allow_cr=*/false))
             throw std::invalid_argument("BuildFlatXml: value is not XML text");
-        out += '<' + key + '>';
+        out.append(1, '<').append(key).append(1, '>');
         if (AllDigits(value)) {
             out += value;
         } else {
             out += "<![CDATA[";
             // "]]>" would close the section early, and a "<!DOCTYPE" or "<!ENTITY" anywhere makes
             // ParseFlatXml refuse the whole document: end the section after "]]" and after "<",
-            // and start a new one for the rest.
-            for (std::size_t i = 0; i < value.size(); ++i) {
-                out += value[i];
-                const bool lt_bang = value[i] == '<' && value.compare(i + 1, 1, "!") == 0;
-                const bool cdata_end = i > 0 && value.compare(i - 1, 3, "]]>") == 0;
-                if (lt_bang || cdata_end) out += "]]><![CDATA[";
+            // and start a new one for the rest. Written a run at a time, not a character.
+            std::size_t run = 0;
+            for (std::size_t i = 0; i + 1 < value.size(); ++i) {
+                const bool lt_bang = value[i] == '<' && value[i + 1] == '!';
+                const bool cdata_end = i > 0 && value[i - 1] == ']' && value[i] == ']' && value[i + 1] == '>';
+                if (lt_bang || cdata_end) {
+                    out.append(value, run, i + 1 - run).append("]]><![CDATA[");
+                    run = i + 1;
+                }
             }
-            out += "]]>";
+            out.append(value, run).append("]]>");
         }
-        out += "</" + key + '>';
+        out.append("</").append(key).append(1, '>');
     }
     out += "</xml>";
     return out;

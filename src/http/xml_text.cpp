@@ -1,4 +1,7 @@
 // XML 1.0's characters (Char, section 2.2): what the flat XML parser accepts and the writer emits.
+#include <cstdint>
+#include <cstring>
+
 #include "orderpay/http/xml.hpp"
 
 namespace orderpay::http {
@@ -9,8 +12,21 @@ bool IsXmlChar(char32_t cp) {
 }
 
 bool IsXmlText(std::string_view v, bool allow_cr) {
+    constexpr std::uint64_t kOnes = 0x0101010101010101ULL, kHigh = 0x8080808080808080ULL;
     std::size_t i = 0;
     while (i < v.size()) {
+        // Plain printable ASCII eight bytes at a time (the byte loop was 2-5 % of pay/buy's and
+        // re_wx's instructions): no byte with its high bit set, and then none below 0x20, which
+        // w - 0x20 in each byte shows as a borrow into that byte's high bit. Anything else takes
+        // the byte loop below.
+        if (i + 8 <= v.size()) {
+            std::uint64_t w;
+            std::memcpy(&w, v.data() + i, 8);
+            if ((w & kHigh) == 0 && ((w - 0x20 * kOnes) & kHigh) == 0) {
+                i += 8;
+                continue;
+            }
+        }
         const auto b = static_cast<unsigned char>(v[i]);
         if ((b >= 0x20 && b < 0x80) || b == '\t' || b == '\n') {  // the common case: plain ASCII
             ++i;

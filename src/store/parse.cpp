@@ -8,7 +8,8 @@
 namespace orderpay::store {
 
 SlipRow SlipFrom(const db::Result& r, int row, const std::string& prefix) {
-    auto col = [&](const char* name) { return r.Col((prefix + name).c_str()); };
+    std::string full;  // prefix + name, its buffer reused for every column
+    auto col = [&](const char* name) { return r.Col(full.assign(prefix).append(name).c_str()); };
     SlipRow s;
     s.id = r.Get(row, col("id"));
     s.order_id = r.Get(row, col("order_id"));
@@ -82,12 +83,12 @@ OrderRecord OrderFrom(const db::Result& r, int row) {
     o.contact_json = r.Get(row, "contact");
     o.ct = r.GetInt(row, "ct");
     o.lm = r.GetInt(row, "lm");
-    o.expi = r.GetInt(row, "expi");
     o.wt_at = OptMs(r, row, "wt_at");
     o.ok_at = OptMs(r, row, "ok_at");
     o.fa_at = OptMs(r, row, "fa_at");
     o.sp_at = OptMs(r, row, "sp_at");
     o.dn_at = OptMs(r, row, "dn_at");
+    o.expi = r.GetInt(row, "expi");
     o.expired = r.Get(row, "expired") == "t";
     o.rf_at = OptMs(r, row, "rf_at");
     o.refunded = r.GetInt(row, "refunded");
@@ -123,10 +124,12 @@ std::string IntArray(const std::vector<std::int64_t>& items) {
 void OrderParts(const db::Result& r, int begin, int end, OrderRecord& order, std::vector<OrderItem>& items,
                 std::optional<SlipRow>& slip) {
     order = OrderFrom(r, begin);
+    const int id = r.Col("i_product_id"), title = r.Col("i_title"), amount = r.Col("i_amount"),
+              price = r.Col("i_price"), subtotal = r.Col("i_subtotal");
     for (int i = begin; i < end; ++i) {
-        if (r.IsNull(i, r.Col("i_product_id"))) continue;
-        items.push_back({r.Get(i, "i_product_id"), r.Get(i, "i_title"), r.GetInt(i, "i_amount"),
-                         r.GetInt(i, "i_price"), r.GetInt(i, "i_subtotal")});
+        if (r.IsNull(i, id)) continue;
+        items.push_back(
+            {r.Get(i, id), r.Get(i, title), r.GetInt(i, amount), r.GetInt(i, price), r.GetInt(i, subtotal)});
     }
     if (!r.IsNull(begin, r.Col("s_id"))) slip = SlipFrom(r, begin, "s_");
 }

@@ -96,7 +96,7 @@
 #define ORDER_COLS \
     "o.id, o.site_id, o.tp, o.title, o.note, o.buyer_store, o.buyer_id, o.pro_c, o.total, o.freight, "       \
     "o.discount, o.price, o.fee, o.currency, o.pay_tp, o.pay_id, o.seller, o.or_st, o.contact::text AS contact, " \
-    "o.stock_held, " MS("o.ct") " AS ct, " MS("o.lm") " AS lm, " MS("o.wt_at") " AS wt_at, " MS(             \
+    MS("o.ct") " AS ct, " MS("o.lm") " AS lm, " MS("o.wt_at") " AS wt_at, " MS(             \
         "o.ok_at") " AS ok_at, " MS("o.fa_at") " AS fa_at, " MS("o.sp_at") " AS sp_at, " MS(                 \
         "o.dn_at") " AS dn_at, " MS("o.expi") " AS expi, (o.expi < now()) AS expired, " MS(                  \
         "o.rf_at") " AS rf_at, " REFUND_COLS_OF("o")

@@ -62,6 +62,21 @@ TEST(DbResult, NamesFollowPQfnumbersRules) {
     EXPECT_EQ(r.Col("ab"), 2);
 }
 
+// The fallback's own search (a name not where the reader's order puts it) answers as PQfnumber.
+TEST(DbResult, FallbackFollowsPQfnumbersRules) {
+    const Result r = Make({"id", "Mixed", "b", "c"}, 1);
+    EXPECT_EQ(r.Col("c"), 3);
+    EXPECT_EQ(r.Col("ID"), 0);
+    EXPECT_EQ(r.Col("\"Mixed\""), 1);
+    EXPECT_EQ(r.Col("c"), 3);
+    EXPECT_THROW(r.Col("Mixed"), std::logic_error);
+    EXPECT_TRUE(r.HasCol("b"));
+    EXPECT_TRUE(r.HasCol("B"));
+    EXPECT_FALSE(r.HasCol("\"B\""));
+    EXPECT_FALSE(r.HasCol("mixed\""));
+    EXPECT_FALSE(r.HasCol("chargeback_at"));
+}
+
 TEST(DbResult, NoColumns) {
     const Result r = Make({}, 0);
     EXPECT_THROW(r.Col("id"), std::logic_error);

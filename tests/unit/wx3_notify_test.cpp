@@ -207,6 +207,11 @@ TEST(Wx3Notify, RepliesAndDialect) {
     EXPECT_FALSE(IsV3(m));
     m.options = "not json";
     EXPECT_FALSE(IsV3(m));
+    // Answered from the texts seen before (IsV3 keeps each text's answer): each its own again.
+    m.options = "{\"api\":\"v3\"}";
+    EXPECT_TRUE(IsV3(m));
+    m.options = "{}";
+    EXPECT_FALSE(IsV3(m));
     m = {"a", "zfb", "", "", "RSA2", "", "{\"api\":\"v3\"}"};
     EXPECT_FALSE(IsV3(m));
 }

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <stdexcept>
+#include <string>
 
 namespace orderpay::http {
 namespace {
@@ -20,6 +21,36 @@ std::string ParseErr(std::string_view body, std::size_t max_bytes = 64 * 1024) {
     EXPECT_FALSE(r.fields) << body;
     EXPECT_FALSE(r.error.empty()) << body;
     return r.error;
+}
+
+// IsXmlText reads plain ASCII eight bytes at a time: a byte it must refuse (or read as UTF-8) is
+// found at every offset of a long value, first and last included, and tab and newline pass.
+TEST(XmlTest, XmlTextAtEveryOffset) {
+    const std::string plain(21, 'a');
+    EXPECT_TRUE(IsXmlText(plain, false));
+    for (std::size_t at = 0; at < plain.size(); ++at) {
+        for (char bad : {'\x00', '\x01', '\x08', '\x1f', '\x80', '\xff'}) {
+            std::string v = plain;
+            v[at] = bad;
+            EXPECT_FALSE(IsXmlText(v, false))
+                << "byte " << int(static_cast<unsigned char>(bad)) << " at " << at;
+        }
+        std::string v = plain;
+        v[at] = '\r';
+        EXPECT_FALSE(IsXmlText(v, false)) << "CR at " << at;
+        EXPECT_TRUE(IsXmlText(v, true)) << "CR at " << at;
+        for (char ok : {'\t', '\n', ' ', '\x7f'}) {
+            v[at] = ok;
+            EXPECT_TRUE(IsXmlText(v, false)) << "byte " << int(ok) << " at " << at;
+        }
+        if (at + 3 <= plain.size()) {
+            v = plain;
+            v.replace(at, 3, "\xe4\xb8\xad");  // a CJK character, valid UTF-8
+            EXPECT_TRUE(IsXmlText(v, false)) << at;
+            v[at + 2] = 'a';  // its last byte missing
+            EXPECT_FALSE(IsXmlText(v, false)) << at;
+        }
+    }
 }
 
 TEST(XmlTest, DocSampleWithIndentationCdataAndBareNumbers) {
