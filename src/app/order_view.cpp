@@ -4,6 +4,7 @@
 
 #include "orderpay/domain/money.hpp"
 #include "orderpay/http/json.hpp"
+#include "orderpay/providers/registry.hpp"
 #include "orderpay/store/check_view.hpp"
 #include "orderpay/store/rows.hpp"
 
@@ -27,9 +28,10 @@ void WriteStr(http::JsonWriter& w, const char* key, std::string_view v) {
 
 // A failed slip's code can no longer be paid (closed at the provider, superseded, expired), nor
 // can the code of an unpaid order past its expiry (the provider's time_expire is the order's, and
-// pay/qr and pay/pay answer the order closed) before the timer fails it: the buyer's views show
-// nothing to pay with (re_tp NONE), and pay/pay issues a new code for a failed slip. Operators
-// still see what the slip was given.
+// pay/qr and pay/pay answer the order closed) before the timer fails it, nor a waiting slip's
+// code older than its provider honours it (WeChat's 2 hours, PayPal's 3, on a site whose orders
+// live longer): the buyer's views show nothing to pay with (re_tp NONE), and pay/pay issues a
+// new code for a failed or outlived slip. Operators still see what the slip was given.
 void WritePayRe(http::JsonWriter& w, const std::optional<store::SlipRow>& slip, Audience who,
                 bool past_expiry) {
     w.Key("pay_re");
@@ -39,7 +41,8 @@ void WritePayRe(http::JsonWriter& w, const std::optional<store::SlipRow>& slip, 
     }
     w.StartObject();
     WriteStr(w, "st", domain::ToString(slip->st));
-    if ((slip->st == domain::SlipState::kFail || past_expiry) && who != Audience::kOperator) {
+    if ((slip->st == domain::SlipState::kFail || past_expiry || CodeOutlived(*slip)) &&
+        who != Audience::kOperator) {
         WriteStr(w, "re_tp", "NONE");
         w.Key("re_obj");
         w.Null();
@@ -59,6 +62,11 @@ void WritePayRe(http::JsonWriter& w, const std::optional<store::SlipRow>& slip, 
 }
 
 }  // namespace
+
+bool CodeOutlived(const store::SlipRow& slip) {
+    return slip.st == domain::SlipState::kWait && slip.code_age_ms &&
+           providers::CodeOutlived(slip.pay_tp, *slip.code_age_ms);
+}
 
 std::optional<store::SlipRow> CurrentSlip(db::Connection& c, const store::OrderRecord& o) {
     return o.pay_id ? store::FindSlip(c, *o.pay_id) : store::LiveSlip(c, o.id);

@@ -1,5 +1,6 @@
-// pay/pay: for an unpaid order, return the live slip; with another pay type or force=true,
-// close the old slip at the provider first and issue a new one.
+// pay/pay: for an unpaid order, return the live slip; with another pay type, force=true, or a
+// slip with no code to pay with (failed, or its code outlived), close the old slip at the
+// provider first and issue a new one.
 #include "orderpay/app/order_view.hpp"
 #include "orderpay/app/payflow.hpp"
 #include "orderpay/app/scan_gate.hpp"
@@ -101,8 +102,9 @@ http::Response Pay(app::Context& ctx, app::Call& call, const http::Request& req)
     if (!pt || !ctx.ProviderFor(pt->prefix)) return http::Fail(http::Err::kInvalidPayTp);
 
     std::optional<store::SlipRow> live = app::CurrentSlip(ctx.db(), *order);
+    // A code its provider no longer honours (app::CodeOutlived) is retired below like any old slip.
     if (live && !forced && live->pay_tp == pt->full && live->st == domain::SlipState::kWait &&
-        live->re_tp != "NONE")
+        live->re_tp != "NONE" && !app::CodeOutlived(*live))
         return Answer(ctx, call.site.id, order->id);
 
     std::optional<providers::Merchant> merchant = store::FindSeller(ctx.db(), call.site.id, pt->prefix);

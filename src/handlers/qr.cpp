@@ -2,6 +2,7 @@
 // instead of bundling a QR library. Same site/ticket/order answers as pay/check (one statement,
 // store::LoadCheckView); it never calls the provider: the QR text is what the provider gave the
 // slip when it was issued, and pay/check is what follows the payment.
+#include "orderpay/app/order_view.hpp"
 #include "orderpay/crypto/digest.hpp"
 #include "orderpay/handlers/handlers.hpp"
 #include "orderpay/handlers/own_order.hpp"
@@ -22,6 +23,9 @@ http::Response Qr(app::Context& ctx, app::Call& call, const http::Request& req) 
         return http::Fail(http::Err::kOrderClosed);
     if (!v.slip || v.slip->st != domain::SlipState::kWait || v.slip->re_tp != "QRCODE")
         return http::Fail(http::Err::kNoQr);
+    // As pay/check shows it: nothing to pay with (pay/pay issues a new code).
+    if (app::CodeOutlived(*v.slip))
+        return http::Fail(http::Err::kNoQr, "the slip's code is past the lifetime its provider gives it");
     std::optional<http::QrMatrix> m = http::EncodeQr(v.slip->re_obj);
     if (!m) return http::Fail(http::Err::kNoQr, "the slip's QR text cannot be encoded");
 

@@ -16,10 +16,19 @@ constexpr ProviderRow kProviders[] = {
     {"paypal", &paypal::MakeProvider},
 };
 
+// Code lifetimes: a WeChat Pay code_url or prepay_id (v2 and v3) is valid for 2 hours whatever
+// its time_expire ("code_url有效期为2小时", "只有两小时的有效期"); PayPal's approval window
+// defaults to 3 hours (PROTOCOLS.md, create order); Alipay's precreate code lives until the
+// time_expire sent, the order's; a scan shows no code.
+constexpr std::chrono::minutes kWxCodeLife{120};
+constexpr std::chrono::minutes kPaypalLinkLife{180};
 constexpr PayTypeRow kPayTypes[] = {
-    {"wx.qrcode", "wx", PayKind::kQrcode}, {"wx.jsapi", "wx", PayKind::kJsapi},
-    {"wx.scan", "wx", PayKind::kScan},     {"zfb.qrcode", "zfb", PayKind::kQrcode},
-    {"zfb.scan", "zfb", PayKind::kScan},   {"paypal", "paypal", PayKind::kLink},
+    {"wx.qrcode", "wx", PayKind::kQrcode, kWxCodeLife},
+    {"wx.jsapi", "wx", PayKind::kJsapi, kWxCodeLife},
+    {"wx.scan", "wx", PayKind::kScan},
+    {"zfb.qrcode", "zfb", PayKind::kQrcode},
+    {"zfb.scan", "zfb", PayKind::kScan},
+    {"paypal", "paypal", PayKind::kLink, kPaypalLinkLife},
 };
 
 }  // namespace
@@ -35,6 +44,12 @@ const PayTypeRow* FindPayType(std::string_view name) {
     for (const PayTypeRow& t : kPayTypes)
         if (t.name == name) return &t;
     return nullptr;
+}
+
+bool CodeOutlived(std::string_view pay_tp, std::int64_t age_ms) {
+    const PayTypeRow* t = FindPayType(pay_tp);
+    if (!t || t->code_life.count() <= 0) return false;
+    return std::chrono::milliseconds(age_ms) >= t->code_life - kCodeLifeMargin;
 }
 
 Providers::Providers(const Config& cfg) {

@@ -77,13 +77,19 @@
                            ".verdict = 'ignored' AND (" n ".reason ~ " OUTSIDE_RE " OR " n                \
                            ".reason ~ " REFUND_CONFLICT_RE ")))"
 
+// How long ago slip `p`'s row last changed, in ms by the database's clock: for a WAIT slip, the age
+// of its code (store::SlipRow::code_age_ms), read in the statement that reads the slip, so no
+// view costs a round trip more or trusts a worker's clock.
+#define SLIP_CODE_AGE(p) "(extract(epoch from now() - " p ".lm) * 1000)::bigint"
+
 // A slip's columns under s_ names, for a statement that also returns its order's or a merchant's.
 #define PREFIXED_SLIP_COLS(p)                                                                               \
     p ".id AS s_id, " p ".order_id AS s_order_id, " p ".site_id AS s_site_id, " p ".pay_tp AS s_pay_tp, " p \
       ".provider AS s_provider, " p ".merchant_id AS s_merchant_id, " p ".amount AS s_amount, " p           \
       ".currency AS s_currency, " p ".st AS s_st, " p ".re_tp AS s_re_tp, " p ".re_obj AS s_re_obj, " p     \
       ".provider_txn_id AS s_provider_txn_id, " p ".superseded AS s_superseded, " p                         \
-      ".refund_needed AS s_refund_needed, " p ".note AS s_note, " p ".provider_ref AS s_provider_ref"
+      ".refund_needed AS s_refund_needed, " p ".note AS s_note, " p                                         \
+      ".provider_ref AS s_provider_ref, " SLIP_CODE_AGE(p) " AS s_code_age_ms"
 
 // An order's refunds ride along in every order read (no extra round trip): what went back (the
 // OK ones) and every refund as a JSON array in creation order. Both subqueries use refunds_order.

@@ -143,11 +143,12 @@ const db::Statement kOrderExpire{
     "UPDATE orders SET or_st = 'FA', fa_at = now(), stock_held = false, lm = now() "
     "WHERE id = $1 AND or_st IN ('NW', 'WT') AND expi < now() RETURNING site_id"};
 
-#define SLIP_COLS                                                                                    \
+#define SLIP_COLS \
     "s.id, s.order_id, s.site_id, s.pay_tp, s.provider, s.merchant_id, s.amount, s.currency, s.st, " \
     "s.re_tp, "                                                                                      \
     "s.re_obj, s.provider_txn_id, s.superseded, s.refund_needed, s.note, s.provider_ref, " MS(       \
-        "s.ct") " AS ct, " MS("s.paid_at") " AS paid_at, " MS("s.queried_at") " AS queried_at"
+        "s.ct") " AS ct, " MS("s.paid_at") " AS paid_at, " MS("s.queried_at") " AS queried_at, " \
+        SLIP_CODE_AGE("s") " AS code_age_ms"
 
 const db::Statement kSlipInsert{
     "slip_insert",

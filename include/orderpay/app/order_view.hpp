@@ -24,6 +24,11 @@ std::optional<store::OrderRecord> LoadOrder(db::Connection& c, const std::string
 std::string RenderOrder(const store::OrderRecord& o, const std::vector<store::OrderItem>& items,
                         const std::optional<store::SlipRow>& slip, Audience who = Audience::kBuyer);
 
+/// A WAIT slip whose code its provider no longer honours, or will not by the time a buyer shown
+/// it now could pay (providers::CodeOutlived, its age as the database measured it): the buyer's
+/// views show it as a dead code (re_tp NONE, pay/qr noqr) and pay/pay issues a new one (pure).
+bool CodeOutlived(const store::SlipRow& slip);
+
 /// The order's current slip: the one pay_id names, else the newest not superseded.
 std::optional<store::SlipRow> CurrentSlip(db::Connection& c, const store::OrderRecord& o);
 

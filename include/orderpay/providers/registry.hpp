@@ -2,6 +2,8 @@
 // Adding a provider is one row in each table of src/providers/registry.cpp plus its folder.
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <span>
@@ -24,7 +26,21 @@ struct PayTypeRow {
     std::string_view name;      // "wx.qrcode": what clients send as pay_tp
     std::string_view provider;  // a ProviderRow id
     PayKind kind;
+    // How long the provider honours the code it issues for this pay type, from its issue,
+    // whatever expiry we send with it; zero when the code lives as long as its order (the
+    // provider takes the order's expiry) or there is no code to show (a scan).
+    std::chrono::minutes code_life{0};
 };
+
+/// A code is counted dead this long before its lifetime ends: a buyer shown it must still have
+/// time to open the app, scan and confirm (and the lifetime is counted from when we recorded the
+/// code, a provider call after the provider issued it).
+inline constexpr std::chrono::minutes kCodeLifeMargin{5};
+
+/// Whether a code of pay type `pay_tp` recorded `age_ms` ago (by the database's clock) is past,
+/// or within kCodeLifeMargin of, the lifetime its provider gives it. False for a pay type whose
+/// code has no lifetime of its own, and for a name no pay type has.
+bool CodeOutlived(std::string_view pay_tp, std::int64_t age_ms);
 
 std::span<const ProviderRow> ProviderRows();
 std::span<const PayTypeRow> PayTypeRows();

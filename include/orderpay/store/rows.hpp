@@ -35,6 +35,10 @@ struct SlipRow {
     bool superseded = false, refund_needed = false;
     std::string note;
     std::string provider_ref;  // the provider's own id for the payment (PayPal order id), or ""
+    // How long ago its row last changed, by the database's clock (nullopt where a statement does
+    // not read it). While the slip is WAIT that is when its code was recorded: nothing else
+    // changes a waiting slip's lm (providers::CodeOutlived reads it against the code's lifetime).
+    std::optional<std::int64_t> code_age_ms;
 
     /// NEW or WAIT: the provider may still take money on it.
     bool Open() const { return st == domain::SlipState::kNew || st == domain::SlipState::kWait; }

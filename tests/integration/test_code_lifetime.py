@@ -1,0 +1,136 @@
+"""A code its provider no longer honours is not offered (helper 112, session 32).
+
+A WeChat Pay code (Native `code_url`, JSAPI `prepay_id`, v2 and v3) is valid for 2 hours and a
+PayPal approval link for 3, whatever the order's expiry (a site's `--expire-minutes` may be up to
+a week). Once a WAIT slip's code was recorded longer ago than that, less a margin (5 minutes), by
+the database's clock: the buyer's views show it as a dead code (re_tp NONE, pay/qr noqr), the
+operators' keep it, pay/check issues nothing by itself, and pay/pay (same pay type, no force)
+closes the slip and issues a new code. An Alipay code lives as long as its order. A payment of
+the old code that arrives after its replacement is taken as every late payment is.
+"""
+
+import json
+
+import pytest
+
+from conftest import STACK, api, cli, http, psql
+from helpers import db_row, inbox, sim_pay
+from test_buyer_loose_ends import USD, V3, closed_at_sim, get, order_of
+from test_paypal import approve, paypal_order
+
+LIFETIME_MIN = {"wx.qrcode": 120, "wx.jsapi": 120, "paypal": 180}
+MARGIN_MIN = 5
+DEAD = {"st": "WAIT", "re_tp": "NONE", "re_obj": None}
+
+
+def buy_on(pay_tp, site=None, key=None):
+    st, body, raw, _ = api("POST", "buy", ticket=STACK["DEMO_TICKET"], site=site,
+                           json={"products": [{"id": STACK["DEMO_PRODUCT"], "amount": 1}], "pay_tp": pay_tp},
+                           headers={"Idempotency-Key": key} if key else None)
+    assert st == 200, raw
+    order = body["data"]
+    assert order["pay_re"]["st"] == "WAIT" and order["pay_re"]["re_obj"], raw
+    return order
+
+
+def code_text(pay_re):
+    """The code as text (a JSAPI object as its prepay_id's package)."""
+    obj = pay_re["re_obj"]
+    return obj["package"] if isinstance(obj, dict) else obj
+
+
+def age(slip, minutes):
+    """As if the slip's code had been recorded `minutes` ago (its WAIT move sets lm; nothing else
+    moves it while the slip waits)."""
+    psql("UPDATE pay_slips SET lm = now() - make_interval(mins => %d) WHERE id = '%s'" % (minutes, slip))
+
+
+def slips_of(order_id):
+    return int(psql("SELECT count(*) FROM pay_slips WHERE order_id = '%s'" % order_id))
+
+
+@pytest.mark.parametrize("pay_tp,site", [
+    ("wx.qrcode", None),
+    ("wx.qrcode", V3),
+    ("wx.jsapi", None),
+    ("paypal", USD),
+], ids=["wechat-v2-native", "wechat-v3-native", "wechat-v2-jsapi", "paypal"])
+def test_a_code_past_its_providers_lifetime_is_not_offered_and_pay_pay_renews_it(pay_tp, site):
+    order = buy_on(pay_tp, site)
+    oid, slip, code = order["id"], order["pay_id"], code_text(order["pay_re"])
+    life = LIFETIME_MIN[pay_tp]
+    qr = order["pay_re"]["re_tp"] == "QRCODE"
+
+    # Just before the margin: still offered as it was, and pay/pay hands the same code back.
+    age(slip, life - MARGIN_MIN - 1)
+    assert order_of(oid, site)["pay_re"] == order["pay_re"]
+    if qr:
+        st, _, raw, _ = get("qr", oid, site)
+        assert st == 200, raw
+    st, body, raw, _ = get("pay", oid, site)
+    assert st == 200 and body["data"]["pay_id"] == slip and body["data"]["pay_re"] == order["pay_re"], raw
+
+    # Within the margin of its lifetime: a buyer shown it now could see it die while they pay.
+    age(slip, life - MARGIN_MIN + 1)
+    now = order_of(oid, site)
+    assert now["pay_id"] == slip and now["or_st"] == "WT" and now["pay_re"] == DEAD, now["pay_re"]
+    assert code not in json.dumps(now)
+    st, body, raw, _ = get("qr", oid, site)
+    assert st == 409 and body["errCode"] == "e.www.order.noqr", raw
+    # The operators' view keeps it; pay/check issued nothing by itself.
+    shown = json.loads(cli("order", "show", oid, "--json").stdout)
+    assert shown["pay_re"] == order["pay_re"], shown
+    assert slips_of(oid) == 1 and db_row("SELECT st FROM pay_slips WHERE id = '%s'" % slip) == ["WAIT"]
+
+    # Long past it, the same; pay/pay (same pay type, no force) retires the slip and issues a new code.
+    age(slip, life + 60)
+    assert order_of(oid, site)["pay_re"] == DEAD
+    st, body, raw, _ = get("pay", oid, site)
+    assert st == 200, raw
+    fresh = body["data"]
+    assert fresh["pay_id"] != slip and fresh["pay_tp"] == pay_tp, raw
+    assert fresh["pay_re"]["st"] == "WAIT" and fresh["pay_re"]["re_tp"] == order["pay_re"]["re_tp"], raw
+    assert code_text(fresh["pay_re"]) and code_text(fresh["pay_re"]) != code, raw
+    assert db_row("SELECT st, superseded FROM pay_slips WHERE id = '%s'" % slip) == ["FAIL", "t"]
+    if pay_tp != "paypal":  # PayPal's close leaves its order uncaptured at PayPal (nothing to send)
+        assert closed_at_sim(slip)
+    assert order_of(oid, site)["pay_re"] == fresh["pay_re"]
+
+    # The old code paid after all (a late payment the provider still delivers): taken as every
+    # late payment of a superseded slip is, never lost.
+    if pay_tp == "paypal":
+        # An approval of a superseded PayPal order is never captured: no money moved.
+        http("GET", approve(order["pay_re"]["re_obj"]), headers={"Accept": "application/json"})
+        assert paypal_order(slip)[1] == "0"
+        assert order_of(oid, site)["or_st"] == "WT"
+    else:
+        paid = sim_pay(slip, force="1")
+        row = db_row("SELECT o.or_st, o.pay_id, s.st, s.provider_txn_id FROM orders o "
+                     "JOIN pay_slips s ON s.id = '%s' WHERE o.id = '%s'" % (slip, oid))
+        assert row == ["OK", slip, "OK", paid["transaction_id"]], row
+        assert inbox(slip)[0][0] == "settled", inbox(slip)
+
+
+def test_an_alipay_code_as_old_is_still_offered():
+    """Alipay's precreate code lives as long as the time_expire sent with it (the order's)."""
+    order = buy_on("zfb.qrcode")
+    oid, slip = order["id"], order["pay_id"]
+    age(slip, 24 * 60)
+    assert order_of(oid)["pay_re"] == order["pay_re"]
+    st, _, raw, _ = get("qr", oid)
+    assert st == 200, raw
+    st, body, raw, _ = get("pay", oid)
+    assert st == 200 and body["data"]["pay_id"] == slip and body["data"]["pay_re"] == order["pay_re"], raw
+    assert slips_of(oid) == 1
+
+
+def test_pay_buy_replay_does_not_offer_a_dead_code():
+    key = "code-life-" + psql("SELECT md5(random()::text)")[:16]
+    order = buy_on("wx.qrcode", key=key)
+    age(order["pay_id"], LIFETIME_MIN["wx.qrcode"] + 1)
+    st, body, raw, _ = api("POST", "buy", ticket=STACK["DEMO_TICKET"],
+                           json={"products": [{"id": STACK["DEMO_PRODUCT"], "amount": 1}], "pay_tp": "wx.qrcode"},
+                           headers={"Idempotency-Key": key})
+    assert st == 200 and body["data"]["id"] == order["id"], raw
+    assert body["data"]["pay_re"] == DEAD, raw
+    assert order["pay_re"]["re_obj"] not in raw.decode()
