@@ -17,11 +17,11 @@ namespace {
 
 // Every field of the body (README, pay/buy), the contact and address fields the shop may collect
 // at checkout last; anything else is refused.
-constexpr std::string_view kFields[] = {"products", "pay_tp",   "auth_code", "tp",       "title",
-                                        "note",     "idempotency_key",
-                                        "name",     "phone",    "email",     "country",  "province",
-                                        "city",     "district", "address",   "postcode", "company"};
+constexpr std::string_view kFields[] = {
+    "products", "pay_tp",  "auth_code", "tp",   "title",    "note",    "idempotency_key", "name",   "phone",
+    "email",    "country", "province",  "city", "district", "address", "postcode",        "company"};
 constexpr std::span<const std::string_view> kContactFields = std::span(kFields).subspan(7);
+static_assert(kContactFields.front() == "name" && kContactFields.size() == 10);
 
 http::Response WrongType(std::string_view field, std::string_view want) {
     return http::Fail(http::Err::kInvalidField, std::string(field) + " must be " + std::string(want));
@@ -45,7 +45,8 @@ bool OptString(const rapidjson::Value& obj, const char* name, std::string& out) 
     return true;
 }
 
-std::optional<http::Response> ParseLine(const rapidjson::Value& p, std::size_t at, domain::LineRequest& line) {
+std::optional<http::Response> ParseLine(const rapidjson::Value& p, std::size_t at,
+                                        domain::LineRequest& line) {
     if (!p.IsObject()) return WrongType("each of products", "an object");
     if (auto bad = http::RefuseUnknownFields(p, {"id", "amount"}, "products[" + std::to_string(at) + "]."))
         return bad;

@@ -17,8 +17,8 @@ std::optional<Response> ParseJsonObjectBody(const Request& req, rapidjson::Docum
     return std::nullopt;
 }
 
-std::optional<Response> RefuseUnknownFields(const rapidjson::Value& obj, std::span<const std::string_view> known,
-                                            std::string_view where) {
+std::optional<Response> RefuseUnknownFields(const rapidjson::Value& obj,
+                                            std::span<const std::string_view> known, std::string_view where) {
     for (auto it = obj.MemberBegin(); it != obj.MemberEnd(); ++it) {
         std::string_view name(it->name.GetString(), it->name.GetStringLength());
         bool ok = false;

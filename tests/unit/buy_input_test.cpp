@@ -124,11 +124,11 @@ TEST(BuyInput, StringValuesKeepTheirOldChecks) {
 }
 
 TEST(BuyInput, EveryKnownFieldIsAccepted) {
-    Outcome o = Parse(
-        R"({"products":[{"id":"demo-tea","amount":2}],"pay_tp":"wx.scan","auth_code":"130","tp":"A",)"
-        R"("title":"t","note":"n","idempotency_key":"k-1","name":"N","phone":"1","email":"e",)"
-        R"("country":"CN","province":"p","city":"c","district":"d","address":"a","postcode":"1",)"
-        R"("company":"co"})");
+    Outcome o =
+        Parse(R"({"products":[{"id":"demo-tea","amount":2}],"pay_tp":"wx.scan","auth_code":"130","tp":"A",)"
+              R"("title":"t","note":"n","idempotency_key":"k-1","name":"N","phone":"1","email":"e",)"
+              R"("country":"CN","province":"p","city":"c","district":"d","address":"a","postcode":"1",)"
+              R"("company":"co"})");
     ASSERT_EQ(o.status, 200) << o.msg;
     EXPECT_EQ(o.in.idempotency_key, "k-1");
     EXPECT_NE(o.in.contact_json.find(R"("company":"co")"), std::string::npos) << o.in.contact_json;
@@ -141,14 +141,19 @@ TEST(BuyInput, UnknownFieldsAreRefusedByName) {
         std::string body, msg;
     };
     for (const Case& c : {
-             Case{"{" + kLine + R"(,"pay_tp":"wx.qrcode","idempotencyKey":"k-1"})", "unknown field idempotencyKey"},
-             Case{"{" + kLine + R"(,"pay_tp":"wx.qrcode","Idempotency-Key":"k-1"})", "unknown field Idempotency-Key"},
-             Case{"{" + kLine + R"(,"pay_tp":"wx.qrcode","headers":{"Idempotency-Key":"k"}})", "unknown field headers"},
+             Case{"{" + kLine + R"(,"pay_tp":"wx.qrcode","idempotencyKey":"k-1"})",
+                  "unknown field idempotencyKey"},
+             Case{"{" + kLine + R"(,"pay_tp":"wx.qrcode","Idempotency-Key":"k-1"})",
+                  "unknown field Idempotency-Key"},
+             Case{"{" + kLine + R"(,"pay_tp":"wx.qrcode","headers":{"Idempotency-Key":"k"}})",
+                  "unknown field headers"},
              Case{"{" + kLine + R"(,"pay_tp":"wx.qrcode","price":0.01})", "unknown field price"},
              Case{"{" + kLine + R"(,"pay_tp":"wx.qrcode","evil":null})", "unknown field evil"},
              Case{R"({"product":[{"id":"demo-tea"}],"pay_tp":"wx.qrcode"})", "unknown field product"},
-             Case{R"({"products":[{"id":"demo-tea","qty":3}],"pay_tp":"wx.qrcode"})", "unknown field products[0].qty"},
-             Case{R"({"products":[{"id":"a"},{"id":"b","amount":1,"price":null}]})", "unknown field products[1].price"},
+             Case{R"({"products":[{"id":"demo-tea","qty":3}],"pay_tp":"wx.qrcode"})",
+                  "unknown field products[0].qty"},
+             Case{R"({"products":[{"id":"a"},{"id":"b","amount":1,"price":null}]})",
+                  "unknown field products[1].price"},
              Case{R"({"products":[{"qty":3}]})", "unknown field products[0].qty"},
          }) {
         Outcome o = Parse(c.body);
@@ -167,8 +172,8 @@ TEST(BuyInput, AnUnknownFieldIsEchoedBoundedOnACharacterBoundary) {
     for (int i = 0; i < 5000; ++i) key += "é";
     std::string want = "unknown field a";
     for (int i = 0; i < 31; ++i) want += "é";
-    for (const std::string& body : {"{" + kLine + R"(,")" + key + R"(":1})",
-                                    R"({"products":[{"id":"x",")" + key + R"(":1}]})"}) {
+    for (const std::string& body :
+         {"{" + kLine + R"(,")" + key + R"(":1})", R"({"products":[{"id":"x",")" + key + R"(":1}]})"}) {
         o = Parse(body);
         EXPECT_TRUE(orderpay::http::IsUtf8(o.msg)) << o.msg;
         EXPECT_EQ(o.msg.substr(o.msg.size() - 3), "…");

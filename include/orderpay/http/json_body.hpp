@@ -22,7 +22,8 @@ std::optional<Response> ParseJsonObjectBody(const Request& req, rapidjson::Docum
 /// ("products[0]." for a member of pay/buy's first line). NAME is at most kMaxEchoedName bytes of
 /// it, cut on a character boundary and marked "…" (ParseJsonInput has refused a key that is not
 /// UTF-8 or holds NUL): a 10 KB key is not sent back whole.
-std::optional<Response> RefuseUnknownFields(const rapidjson::Value& obj, std::span<const std::string_view> known,
+std::optional<Response> RefuseUnknownFields(const rapidjson::Value& obj,
+                                            std::span<const std::string_view> known,
                                             std::string_view where = {});
 std::optional<Response> RefuseUnknownFields(const rapidjson::Value& obj,
                                             std::initializer_list<std::string_view> known,
