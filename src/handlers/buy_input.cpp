@@ -1,6 +1,11 @@
 // pay/buy's request body: a JSON object (Content-Type application/json) within limits, read
-// strictly into a BuyInput: a field that is given must have the type the README gives it.
+// strictly into a BuyInput: a field that is given must have the type the README gives it, and a
+// field it does not know is refused, since a misspelt one changed the buy silently (a misspelt
+// idempotency key lost retry safety; a line's "qty" bought 1).
 #include "orderpay/handlers/buy_input.hpp"
+
+#include <span>
+#include <string_view>
 
 #include "orderpay/http/json.hpp"
 #include "orderpay/http/json_body.hpp"
@@ -10,9 +15,13 @@ namespace orderpay::handlers {
 
 namespace {
 
-// Contact and address fields the shop may collect at checkout; anything else is ignored.
-constexpr const char* kContactFields[] = {"name", "phone",    "email",   "country",  "province",
-                                          "city", "district", "address", "postcode", "company"};
+// Every field of the body (README, pay/buy), the contact and address fields the shop may collect
+// at checkout last; anything else is refused.
+constexpr std::string_view kFields[] = {
+    "products", "pay_tp",  "auth_code", "tp",   "title",    "note",    "idempotency_key", "name",   "phone",
+    "email",    "country", "province",  "city", "district", "address", "postcode",        "company"};
+constexpr std::span<const std::string_view> kContactFields = std::span(kFields).subspan(7);
+static_assert(kContactFields.front() == "name" && kContactFields.size() == 10);
 
 http::Response WrongType(std::string_view field, std::string_view want) {
     return http::Fail(http::Err::kInvalidField, std::string(field) + " must be " + std::string(want));
@@ -20,8 +29,8 @@ http::Response WrongType(std::string_view field, std::string_view want) {
 
 // The member `name` unless it is absent or null: JSON's "no value", as the seed's nil codes
 // read it ("pay_tp":null is e.www.order.nil.pay_tp).
-const rapidjson::Value* Given(const rapidjson::Value& obj, const char* name) {
-    auto it = obj.FindMember(name);
+const rapidjson::Value* Given(const rapidjson::Value& obj, std::string_view name) {
+    auto it = obj.FindMember(rapidjson::Value(rapidjson::StringRef(name.data(), name.size())));
     return it == obj.MemberEnd() || it->value.IsNull() ? nullptr : &it->value;
 }
 
@@ -36,8 +45,11 @@ bool OptString(const rapidjson::Value& obj, const char* name, std::string& out) 
     return true;
 }
 
-std::optional<http::Response> ParseLine(const rapidjson::Value& p, domain::LineRequest& line) {
+std::optional<http::Response> ParseLine(const rapidjson::Value& p, std::size_t at,
+                                        domain::LineRequest& line) {
     if (!p.IsObject()) return WrongType("each of products", "an object");
+    if (auto bad = http::RefuseUnknownFields(p, {"id", "amount"}, "products[" + std::to_string(at) + "]."))
+        return bad;
     const rapidjson::Value* id = Given(p, "id");
     if (!id) return http::Fail(http::Err::kInvalidField, "each product needs an id (products[].id)");
     if (!id->IsString()) return WrongType("products[].id", "a string");
@@ -59,6 +71,7 @@ std::optional<http::Response> ParseLine(const rapidjson::Value& p, domain::LineR
 std::optional<http::Response> ParseInput(const http::Request& req, BuyInput& in) {
     rapidjson::Document doc;
     if (auto bad = http::ParseJsonObjectBody(req, doc)) return bad;
+    if (auto bad = http::RefuseUnknownFields(doc, kFields)) return bad;
 
     const rapidjson::Value* products = Given(doc, "products");
     if (!products) return http::Fail(http::Err::kNilProducts);
@@ -66,9 +79,9 @@ std::optional<http::Response> ParseInput(const http::Request& req, BuyInput& in)
     if (products->Empty()) return http::Fail(http::Err::kNilProducts);
     if (products->Size() > domain::kMaxLines)
         return http::Fail(http::Err::kInvalidField, "too many products");
-    for (const auto& p : products->GetArray()) {
+    for (rapidjson::SizeType i = 0; i < products->Size(); ++i) {
         domain::LineRequest line;
-        if (auto bad = ParseLine(p, line)) return bad;
+        if (auto bad = ParseLine((*products)[i], i, line)) return bad;
         in.lines.push_back(std::move(line));
     }
 
@@ -89,13 +102,13 @@ std::optional<http::Response> ParseInput(const http::Request& req, BuyInput& in)
     rapidjson::StringBuffer buf;
     http::JsonWriter w(buf);
     w.StartObject();
-    for (const char* f : kContactFields) {
+    for (std::string_view f : kContactFields) {
         const rapidjson::Value* v = Given(doc, f);
         if (!v) continue;
         if (!v->IsString()) return WrongType(f, "a string");
         if (v->GetStringLength() > 256)
             return http::Fail(http::Err::kInvalidField, std::string(f) + " too long");
-        w.Key(f);
+        w.Key(f.data(), static_cast<rapidjson::SizeType>(f.size()));
         w.String(v->GetString(), v->GetStringLength());
     }
     w.EndObject();

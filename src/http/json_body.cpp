@@ -3,6 +3,7 @@
 #include "orderpay/http/json_body.hpp"
 
 #include "orderpay/http/reply.hpp"
+#include "orderpay/http/utf8.hpp"
 
 namespace orderpay::http {
 
@@ -16,15 +17,25 @@ std::optional<Response> ParseJsonObjectBody(const Request& req, rapidjson::Docum
     return std::nullopt;
 }
 
-std::optional<Response> RefuseUnknownFields(const rapidjson::Document& doc,
-                                            std::initializer_list<std::string_view> known) {
-    for (auto it = doc.MemberBegin(); it != doc.MemberEnd(); ++it) {
+std::optional<Response> RefuseUnknownFields(const rapidjson::Value& obj,
+                                            std::span<const std::string_view> known, std::string_view where) {
+    for (auto it = obj.MemberBegin(); it != obj.MemberEnd(); ++it) {
         std::string_view name(it->name.GetString(), it->name.GetStringLength());
         bool ok = false;
         for (std::string_view k : known) ok = ok || k == name;
-        if (!ok) return Fail(Err::kInvalidField, "unknown field " + std::string(name.substr(0, 64)));
+        if (ok) continue;
+        // Cut on a character boundary: a cut inside one made the reply's JSON invalid UTF-8.
+        std::string shown = TextOrEscaped(name, kMaxEchoedName);
+        if (shown.size() < name.size()) shown += "…";
+        return Fail(Err::kInvalidField, "unknown field " + std::string(where) + shown);
     }
     return std::nullopt;
+}
+
+std::optional<Response> RefuseUnknownFields(const rapidjson::Value& obj,
+                                            std::initializer_list<std::string_view> known,
+                                            std::string_view where) {
+    return RefuseUnknownFields(obj, std::span<const std::string_view>(known.begin(), known.size()), where);
 }
 
 }  // namespace orderpay::http

@@ -186,18 +186,23 @@ def test_idempotency_key_length_and_characters(key, good):
         refused(400, "e.www.order.invalid.field", tea(idempotency_key=key))
 
 
-def test_money_and_identity_fields_from_the_client_are_ignored():
-    """Prices are never read from the client (README), nor anything the server decides."""
+def test_money_and_identity_fields_from_the_client_are_refused_never_read():
+    """Prices are never read from the client (README), nor anything the server decides: a field
+    naming one is refused as unknown (it used to be ignored), and nothing is written."""
     from conftest import sim
-    order = ok(buy_body({"products": [{"id": TEA, "amount": 2, "price": 0.01, "subtotal": 0.01, "title": "x"}],
-                         "pay_tp": "wx.qrcode", "total": 0.01, "fee": 0.01, "price": 0.01, "discount": 25,
-                         "freight": -5, "currency": "JPY", "buyer_id": "bob", "seller": "x", "or_st": "OK",
-                         "id": "a" * 26, "pay_id": "b" * 26, "name": "Zhang"}))
+    for field, value in (("total", 0.01), ("fee", 0.01), ("price", 0.01), ("discount", 25), ("freight", -5),
+                         ("currency", "JPY"), ("buyer_id", "bob"), ("seller", "x"), ("or_st", "OK"),
+                         ("id", "a" * 26), ("pay_id", "b" * 26)):
+        refused(400, "e.www.order.invalid.field", tea(2, **{field: value}), field="unknown field " + field)
+    for field, value in (("price", 0.01), ("subtotal", 0.01), ("title", "x")):
+        body = {"products": [{"id": TEA, "amount": 2, field: value}], "pay_tp": "wx.qrcode"}
+        refused(400, "e.www.order.invalid.field", body, field="unknown field products[0]." + field)
+    order = ok(buy_body(tea(2, name="Zhang")))
     unit = order["products"][0]["price"]
     assert order["products"][0]["subtotal"] == order["total"] == order["fee"] == 2 * unit and unit > 0.01
     assert (order["discount"], order["freight"], order["currency"]) == (0, 0, "CNY")
     assert (order["buyer_id"], order["seller"], order["or_st"]) == (STACK["DEMO_ACCOUNT"], STACK["DEMO_MERCHANT"], "WT")
-    assert order["id"] != "a" * 26 and order["pay_id"] != "b" * 26 and order["name"] == "Zhang"
+    assert order["name"] == "Zhang"
     trade = sim("/sim/trade", {"out_trade_no": order["pay_id"]}, method="GET")[1]["data"]
     assert int(trade["total_fee"]) == round(order["fee"] * 100), trade
 
@@ -223,14 +228,15 @@ def test_whitespace_around_the_object_is_fine():
     ok(buy_body(' \r\n\t{"products":[{"id":"%s"}],"pay_tp":"wx.qrcode"}\n\n ' % TEA))
 
 
-def test_nesting_depth_16_is_accepted_and_17_refused():
+def test_nesting_depth_16_is_parsed_and_17_refused():
     def nested(d):  # the body object is level 1; an unknown field holds d-1 nested arrays
         return '{"products":[{"id":"%s"}],"pay_tp":"wx.qrcode","x":%s%s}' % (TEA, "[" * (d - 1), "]" * (d - 1))
-    ok(buy_body(nested(16)))
+    # No field of pay/buy nests deeper than 3: depth 16 is read, and then refused for its field.
+    refused(400, "e.www.order.invalid.field", nested(16), field="unknown field x")
     refused(400, "e.www.api.invalid.json", nested(17))
 
 
-def test_duplicate_keys_in_an_ignored_nested_object():
+def test_duplicate_keys_in_an_unknown_nested_object_are_invalid_json():
     refused(400, "e.www.api.invalid.json", '{"products":[{"id":"%s"}],"pay_tp":"wx.qrcode","x":{"a":1,"a":2}}' % TEA)
 
 
@@ -270,12 +276,13 @@ def test_odd_but_valid_characters_in_the_title_never_500(pay_tp, char):
 
 
 def test_body_at_64kib_is_accepted_and_one_byte_more_is_413():
-    base = '{"products":[{"id":"%s","amount":1}],"pay_tp":"wx.qrcode","pad":""}' % TEA
-    exact = base[:-2] + "x" * (65536 - len(base)) + '"}'
+    # Padded with whitespace: an unknown "pad" field is refused, and no known field is 64 KiB long.
+    base = '{"products":[{"id":"%s","amount":1}],"pay_tp":"wx.qrcode"}' % TEA
+    exact = base[:-1] + " " * (65536 - len(base)) + "}"
     assert len(exact) == 65536
     ok(buy_body(exact))
     before = counts()
-    st, body, raw, _ = buy_body(exact[:-2] + 'x"}')
+    st, body, raw, _ = buy_body(exact[:-1] + " }")
     assert st == 413 and body["errCode"] == "e.www.api.too_large", raw[:300]
     assert counts() == before
 

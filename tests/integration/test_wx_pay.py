@@ -32,8 +32,9 @@ def test_qrcode_buy_pay_check():
 
 
 def test_check_order_alias_and_price_from_server():
-    order = buy_ok("wx.qrcode", products=[{"id": STACK["DEMO_PRODUCT"], "amount": 1, "price": 0.01}])
-    assert order["fee"] == 12.5  # a client-sent price is ignored
+    # The catalogue's price; a client-sent one is refused (test_hostile_buyer, test_buy_unknown_fields).
+    order = buy_ok("wx.qrcode", products=[{"id": STACK["DEMO_PRODUCT"], "amount": 1}])
+    assert order["fee"] == 12.5
     st, body, raw, _ = api("GET", "check_order", ticket=STACK["DEMO_TICKET"], params={"id": order["id"]})
     assert st == 200 and body["data"]["id"] == order["id"], raw
 
@@ -46,9 +47,11 @@ def test_virtual_goods_are_done_when_paid():
 
 
 def test_contact_fields_round_trip():
-    order = buy_ok("wx.qrcode", name="Alice", phone="13800000000", address="1 Tea Road", evil="ignored")
+    order = buy_ok("wx.qrcode", name="Alice", phone="13800000000", address="1 Tea Road")
     assert order["name"] == "Alice" and order["phone"] == "13800000000" and order["address"] == "1 Tea Road"
-    assert "evil" not in order
+    # A field that is not a contact field is refused, never stored or echoed.
+    st, body, raw, _ = buy("wx.qrcode", name="Alice", evil="x")
+    assert st == 400 and body["msg"] == "unknown field evil", raw
 
 
 def test_jsapi_pay_sign_verifies():
