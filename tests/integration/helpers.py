@@ -12,6 +12,13 @@ import time
 from conftest import PSQL, STACK, _pg_env, api, psql, sim
 
 
+def free_port():
+    """A TCP port on 127.0.0.1 nothing listens on (bound and released: free a moment after)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def wait_for(pred, timeout, step=0.1):
     """Polls pred() until it is true or `timeout` seconds pass; returns its last value."""
     deadline = time.time() + timeout

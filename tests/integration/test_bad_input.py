@@ -19,7 +19,7 @@ import pytest
 
 import openapi_check
 from conftest import PSQL, STACK, api, api_url, http as http_req
-from helpers import buy_ok, read_until_close, wait_for
+from helpers import buy_ok, free_port, read_until_close, wait_for
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 TICKET = STACK["DEMO_TICKET"]
@@ -416,12 +416,6 @@ def test_nginx_errors_on_notifications_are_in_the_providers_words(name, data, fo
 
 
 # --- 4. the production config (nginx/orderpay.conf) -----------------------------------------
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @pytest.fixture(scope="module")
 def prod_nginx():

@@ -10,6 +10,7 @@
   pay/check shows afterwards (or is a documented error).
 """
 
+import contextlib
 import datetime
 import json
 import os
@@ -256,18 +257,25 @@ def test_the_provider_expiry_is_the_orders_whatever_the_workers_clock(skew_shim,
 
 # ------------------------------------------------------------ 7. concurrent pay/pay: no stale reply
 
-@pytest.fixture(scope="module")
-def relayed():
-    """Our own orderpayd of three workers, its WeChat and Alipay calls through a Relay."""
+@contextlib.contextmanager
+def relayed_orderpayd(name, **env):
+    """Our own orderpayd, its WeChat and Alipay calls through a Relay (own["relay"])."""
     relay = Relay()
     try:
-        with own_orderpayd("relay102", ORDERPAY_WORKERS="3", ORDERPAY_WXPAY_GATEWAY=relay.url,
-                           ORDERPAY_ALIPAY_GATEWAY=relay.url + "/gateway.do") as own:
+        with own_orderpayd(name, ORDERPAY_WXPAY_GATEWAY=relay.url,
+                           ORDERPAY_ALIPAY_GATEWAY=relay.url + "/gateway.do", **env) as own:
             own["relay"] = relay
             yield listening(own)
     finally:
         relay.release()
         relay.close()
+
+
+@pytest.fixture(scope="module")
+def relayed():
+    """Our own orderpayd of three workers, its calls through a Relay."""
+    with relayed_orderpayd("relay102", ORDERPAY_WORKERS="3") as own:
+        yield own
 
 
 def closed_at_sim(slip):

@@ -9,22 +9,13 @@
   `expi > now()` guard (store::SwapSlip) answers it closed, and no code is written or sent.
 """
 
-import socket
 import threading
 
 import pytest
 
 from conftest import psql
-from helpers import FakeGateway, buy_ok, db_row, own_orderpayd, wait_for
-from test_buyer_loose_ends import Relay, closed_at_sim, get, listening, own_call, wx_field
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+from helpers import FakeGateway, buy_ok, db_row, free_port, own_orderpayd, wait_for
+from test_buyer_loose_ends import closed_at_sim, get, listening, own_call, relayed_orderpayd, wx_field
 
 
 def wx_closes(calls, slip):
@@ -107,15 +98,8 @@ def test_a_claim_given_back_never_undoes_a_later_one():
 @pytest.fixture(scope="module")
 def relayed():
     """Our own orderpayd, its WeChat and Alipay calls through a Relay."""
-    relay = Relay()
-    try:
-        with own_orderpayd("retirerelay", ORDERPAY_WXPAY_GATEWAY=relay.url,
-                           ORDERPAY_ALIPAY_GATEWAY=relay.url + "/gateway.do") as own:
-            own["relay"] = relay
-            yield listening(own)
-    finally:
-        relay.release()
-        relay.close()
+    with relayed_orderpayd("retirerelay") as own:
+        yield own
 
 
 def test_an_order_that_expires_while_pay_pay_closes_its_old_slip_gets_no_new_one(relayed):

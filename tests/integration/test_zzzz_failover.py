@@ -15,7 +15,7 @@ import time
 from collections import Counter
 
 from conftest import STACK, cli, http
-from helpers import buy, wait_for
+from helpers import buy, free_port, wait_for
 
 ROOT = os.geteuid() == 0
 
@@ -35,14 +35,6 @@ def sql(host, port, text):
     return as_pg(pgbin("psql"), "-X", "-At", "-h", host, "-p", str(port), "-U", "orderpay", "-d", "orderpay",
                  "-v", "ON_ERROR_STOP=1", "-c", text).stdout.strip()
 
-
-def free_port():
-    import socket
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def restart(name, pid_file, args):
