@@ -10,11 +10,12 @@ the old code that arrives after its replacement is taken as every late payment i
 """
 
 import json
+import threading
 
 import pytest
 
 from conftest import STACK, api, cli, http, psql
-from helpers import db_row, inbox, sim_pay
+from helpers import db_row, inbox, sim_pay, wait_for
 from test_buyer_loose_ends import USD, V3, closed_at_sim, get, order_of
 from test_paypal import approve, paypal_order
 
@@ -134,3 +135,33 @@ def test_pay_buy_replay_does_not_offer_a_dead_code():
     assert st == 200 and body["data"]["id"] == order["id"], raw
     assert body["data"]["pay_re"] == DEAD, raw
     assert order["pay_re"]["re_obj"] not in raw.decode()
+
+
+def test_concurrent_pay_pays_renew_an_outlived_code_once():
+    """Six pay/pay calls at once on one outlived WeChat code: the old slip is closed, one new
+    slip wins the swap (the others answer the order naming it), and no reply offers the old code."""
+    order = buy_on("wx.qrcode")
+    oid, old, code = order["id"], order["pay_id"], code_text(order["pay_re"])
+    age(old, LIFETIME_MIN["wx.qrcode"] + 1)
+    replies = []
+
+    def one():
+        replies.append(get("pay", oid))
+
+    threads = [threading.Thread(target=one) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(replies) == 6
+    for st, body, raw, _ in replies:
+        assert st == 200, raw
+        assert code not in raw.decode(), raw
+    row = db_row("SELECT o.pay_id, o.or_st FROM orders o WHERE o.id = '%s'" % oid)
+    new = row[0]
+    assert new != old and row[1] == "WT", row
+    assert {body["data"]["pay_id"] for _, body, _, _ in replies} == {new}, [r[2] for r in replies]
+    assert slips_of(oid) == 2
+    assert db_row("SELECT st, superseded FROM pay_slips WHERE id = '%s'" % old) == ["FAIL", "t"]
+    assert closed_at_sim(old)
+    assert wait_for(lambda: order_of(oid)["pay_re"]["re_obj"], 10), order_of(oid)
