@@ -27,9 +27,11 @@ SlipRow SlipFrom(const db::Result& r, int row, const std::string& prefix) {
     s.refund_needed = r.Get(row, col("refund_needed")) == "t";
     s.note = r.Get(row, col("note"));
     s.provider_ref = r.GetOpt(row, col("provider_ref")).value_or("");
-    if (const std::string age = prefix + "code_age_ms";
-        r.HasCol(age.c_str()) && !r.IsNull(row, r.Col(age.c_str())))
-        s.code_age_ms = r.GetInt(row, r.Col(age.c_str()));
+    // The statements reading SLIP_COLS or PREFIXED_SLIP_COLS carry its code's age, others not.
+    if (r.HasCol(full.assign(prefix).append("code_age_ms").c_str())) {
+        const int age = r.Col(full.c_str());
+        if (!r.IsNull(row, age)) s.code_age_ms = r.GetInt(row, age);
+    }
     return s;
 }
 
