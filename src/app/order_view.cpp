@@ -41,8 +41,7 @@ void WritePayRe(http::JsonWriter& w, const std::optional<store::SlipRow>& slip, 
     }
     w.StartObject();
     WriteStr(w, "st", domain::ToString(slip->st));
-    if ((slip->st == domain::SlipState::kFail || past_expiry || CodeOutlived(*slip)) &&
-        who != Audience::kOperator) {
+    if (!CodePayable(*slip, past_expiry) && who != Audience::kOperator) {
         WriteStr(w, "re_tp", "NONE");
         w.Key("re_obj");
         w.Null();
@@ -66,6 +65,10 @@ void WritePayRe(http::JsonWriter& w, const std::optional<store::SlipRow>& slip, 
 bool CodeOutlived(const store::SlipRow& slip) {
     return slip.st == domain::SlipState::kWait && slip.code_age_ms &&
            providers::CodeOutlived(slip.pay_tp, *slip.code_age_ms);
+}
+
+bool CodePayable(const store::SlipRow& slip, bool past_expiry) {
+    return slip.st != domain::SlipState::kFail && !past_expiry && !CodeOutlived(slip);
 }
 
 std::optional<store::SlipRow> CurrentSlip(db::Connection& c, const store::OrderRecord& o) {

@@ -102,9 +102,10 @@ http::Response Pay(app::Context& ctx, app::Call& call, const http::Request& req)
     if (!pt || !ctx.ProviderFor(pt->prefix)) return http::Fail(http::Err::kInvalidPayTp);
 
     std::optional<store::SlipRow> live = app::CurrentSlip(ctx.db(), *order);
-    // A code its provider no longer honours (app::CodeOutlived) is retired below like any old slip.
+    // Kept only with a code the buyer's views offer (app::CodePayable; the order's expiry was
+    // answered above): one its provider no longer honours is retired below like any old slip.
     if (live && !forced && live->pay_tp == pt->full && live->st == domain::SlipState::kWait &&
-        live->re_tp != "NONE" && !app::CodeOutlived(*live))
+        live->re_tp != "NONE" && app::CodePayable(*live, false))
         return Answer(ctx, call.site.id, order->id);
 
     std::optional<providers::Merchant> merchant = store::FindSeller(ctx.db(), call.site.id, pt->prefix);

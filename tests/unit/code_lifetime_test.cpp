@@ -67,6 +67,34 @@ TEST(CodeLifetime, OnlyAWaitingSlipsAgeCounts) {
     EXPECT_FALSE(app::CodeOutlived(Slip("zfb.qrcode", S::kWait, 24 * 60 * kMin)));
 }
 
+// pay/pay keeps a WAIT slip only when this says payable, and the buyer's views show re_tp NONE
+// exactly when it does not: one predicate, so a kept code is always one the buyer is shown.
+TEST(CodeLifetime, APayableCodeIsNeitherFailedNorPastExpiryNorOutlived) {
+    using S = domain::SlipState;
+    EXPECT_TRUE(app::CodePayable(Slip("wx.qrcode", S::kWait, 100 * kMin), false));
+    EXPECT_FALSE(app::CodePayable(Slip("wx.qrcode", S::kWait, 100 * kMin), true));
+    EXPECT_FALSE(app::CodePayable(Slip("wx.qrcode", S::kWait, 120 * kMin), false));
+    EXPECT_FALSE(app::CodePayable(Slip("wx.qrcode", S::kFail, 1 * kMin), false));
+    EXPECT_TRUE(app::CodePayable(Slip("zfb.qrcode", S::kWait, 24 * 60 * kMin), false));
+    store::OrderRecord o;
+    o.id = "order1";
+    o.tp = "A";
+    o.currency = "CNY";
+    o.pay_tp = "wx.qrcode";
+    o.or_st = domain::OrderState::kWT;
+    for (bool past : {false, true}) {
+        o.expired = past;
+        for (S st : {S::kNew, S::kWait, S::kOk, S::kFail}) {
+            for (std::int64_t age : {1 * kMin, 120 * kMin}) {
+                const store::SlipRow slip = Slip("wx.qrcode", st, age);
+                const std::string json = app::RenderOrder(o, {}, slip, app::Audience::kBuyer);
+                const bool none = json.find("\"re_tp\":\"NONE\"") != std::string::npos;
+                EXPECT_EQ(none, !app::CodePayable(slip, past)) << json;
+            }
+        }
+    }
+}
+
 std::string Rendered(const store::SlipRow& slip, app::Audience who) {
     store::OrderRecord o;
     o.id = "order1";

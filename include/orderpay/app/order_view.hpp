@@ -29,6 +29,11 @@ std::string RenderOrder(const store::OrderRecord& o, const std::vector<store::Or
 /// views show it as a dead code (re_tp NONE, pay/qr noqr) and pay/pay issues a new one (pure).
 bool CodeOutlived(const store::SlipRow& slip);
 
+/// Whether a buyer shown the slip's code could still pay with it: not a failed slip, not an
+/// unpaid order past its expiry, not an outlived code. The buyer's views show re_tp NONE for a
+/// slip without one, and pay/pay keeps a slip only with one, so the two never disagree (pure).
+bool CodePayable(const store::SlipRow& slip, bool past_expiry);
+
 /// The order's current slip: the one pay_id names, else the newest not superseded.
 std::optional<store::SlipRow> CurrentSlip(db::Connection& c, const store::OrderRecord& o);
 
