@@ -88,7 +88,10 @@ def test_sigterm_reaching_children_not_yet_workers_stops_everything(shim, tmp_pa
                 proc.send_signal(signal.SIGHUP)
                 time.sleep(0.15)  # the new generation is forked and held in the window
             else:
-                time.sleep(0.15)  # the first generation is forked and held in the window
+                # The first generation forked (so the master's handlers are in place: a fixed
+                # sleep sent SIGTERM before them on a loaded box, and the master died of it with
+                # -15) and held in the window; polled far more often than the 400 ms it lasts.
+                assert wait_for(lambda: children(proc.pid), 15, step=0.02), log_text(tmp_path)[-2000:]
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=20)
         finally:
