@@ -419,8 +419,12 @@ def test_broken_percent_escapes_are_invalid_query(alices, tail, where):
         expect(http("GET", url(action, query)), 400, "e.www.api.invalid.query")
 
 
+# Named by what was done to the ticket: an id made of the ticket itself would differ between
+# pytest-xdist's workers (each has a stack and tickets of its own), which must collect the same tests.
 @pytest.mark.parametrize("ticket", ["+" + T, T + "%20", T + "%0A", "%09" + T, T.lower() if T.lower() != T else T + "x",
-                                    T[:-1], T + T])
+                                    T[:-1], T + T],
+                         ids=["plus_first", "space_after", "newline_after", "tab_first", "other_case",
+                              "one_short", "twice"])
 def test_a_ticket_that_is_almost_right_is_401(alices, ticket):
     for action in ("check", "qr", "pay"):
         expect(http("GET", url(action, "ticket=%s&id=%s" % (ticket, alices["id"]))), 401, "e.www.api.auth.nologin")
