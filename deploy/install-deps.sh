@@ -16,7 +16,8 @@ PACKAGES=(
     postgresql nginx-light
     googletest libgtest-dev
     clang libclang-rt-14-dev  # make fuzz: clang++ 14 and libFuzzer (libclang_rt.fuzzer-x86_64.a)
-    python3 python3-pytest python3-cryptography  # test_wx3.py and test_paypal.py sign apart from the C++ code
+    python3 python3-pytest python3-pytest-xdist  # run.sh: the integration files on two stacks at once
+    python3-cryptography  # test_wx3.py and test_paypal.py sign apart from the C++ code
     python3-jsonschema python3-yaml  # the integration suite validates every reply against api/openapi.yaml
     zbar-tools  # test_qr.py and test_demo_checkout.py decode QR codes with zbarimg
     chromium python3-websocket  # test_demo_checkout.py: headless Chromium over the DevTools protocol

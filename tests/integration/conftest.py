@@ -53,6 +53,17 @@ def _stack_env():
     if not path:
         pytest.exit("STACK_ENV is not set: run tests/integration/run.sh BIN_DIR "
                     "(or make up, then STACK_ENV=var/stack.env)", returncode=2)
+    # run.sh gives each pytest-xdist worker (gw0, gw1, ...) a stack of its own, listed in
+    # STACK_ENVS: the tests restart PostgreSQL, kill workers and count every slip, so two
+    # workers must never share one.
+    worker, paths = os.environ.get("PYTEST_XDIST_WORKER"), os.environ.get("STACK_ENVS")
+    if worker and paths:
+        paths = paths.split(":")
+        index = int(worker.removeprefix("gw"))
+        if index >= len(paths):
+            pytest.exit("worker %s has no stack: STACK_ENVS lists %d" % (worker, len(paths)),
+                        returncode=2)
+        path = paths[index]
     return load_env(path)
 
 
@@ -167,6 +178,21 @@ def cli(*args, check=True, timeout=600, env=None):
 def stack():
     """The stack's environment (stack.env as a dict): ORDERPAY_URL, DEMO_TICKET, PGPORT, ..."""
     return dict(STACK)
+
+
+def pytest_sessionfinish(session):
+    """An xdist worker hands what it saw to the controller, which writes the summary."""
+    if hasattr(session.config, "workeroutput"):
+        session.config.workeroutput["openapi_checked"] = openapi_check.CHECKED[0]
+        session.config.workeroutput["openapi_seen"] = sorted(openapi_check.SEEN)
+
+
+@pytest.hookimpl(optionalhook=True)  # an xdist hook: without xdist, never called
+def pytest_testnodedown(node, error):
+    """On the xdist controller: adds up what each worker's replies covered."""
+    out = getattr(node, "workeroutput", {})
+    openapi_check.CHECKED[0] += out.get("openapi_checked", 0)
+    openapi_check.SEEN.update(tuple(pair) for pair in out.get("openapi_seen", ()))
 
 
 def pytest_terminal_summary(terminalreporter):
