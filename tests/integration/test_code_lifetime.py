@@ -2,8 +2,8 @@
 
 A WeChat Pay code (Native `code_url`, JSAPI `prepay_id`, v2 and v3) is valid for 2 hours and a
 PayPal approval link for 3, whatever the order's expiry (a site's `--expire-minutes` may be up to
-a week). Once a WAIT slip's code was recorded longer ago than that, less a margin (5 minutes), by
-the database's clock: the buyer's views show it as a dead code (re_tp NONE, pay/qr noqr), the
+a week). Once a WAIT slip was made longer ago than that (the most its code can have lived, a
+resent slip's included), less a margin (5 minutes), by the database's clock: the buyer's views show it as a dead code (re_tp NONE, pay/qr noqr), the
 operators' keep it, pay/check issues nothing by itself, and pay/pay (same pay type, no force)
 closes the slip and issues a new code. An Alipay code lives as long as its order. A payment of
 the old code that arrives after its replacement is taken as every late payment is.
@@ -41,8 +41,8 @@ def code_text(pay_re):
 
 
 def age(slip, minutes):
-    """As if the slip's code had been recorded `minutes` ago (its WAIT move sets lm; nothing else
-    moves it while the slip waits)."""
+    """As if the slip's code were `minutes` old (SLIP_CODE_AGE counts from the older of its ct and
+    lm: lm moved back, as here, the slip reads as made that long ago)."""
     psql("UPDATE pay_slips SET lm = now() - make_interval(mins => %d) WHERE id = '%s'" % (minutes, slip))
 
 
