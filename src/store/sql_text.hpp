@@ -77,10 +77,14 @@
                            ".verdict = 'ignored' AND (" n ".reason ~ " OUTSIDE_RE " OR " n                \
                            ".reason ~ " REFUND_CONFLICT_RE ")))"
 
-// How long ago slip `p`'s row last changed, in ms by the database's clock: for a WAIT slip, the age
-// of its code (store::SlipRow::code_age_ms), read in the statement that reads the slip, so no
-// view costs a round trip more or trusts a worker's clock.
-#define SLIP_CODE_AGE(p) "(extract(epoch from now() - " p ".lm) * 1000)::bigint"
+// For a WAIT slip, the age of its code at the most (store::SlipRow::code_age_ms), in ms by the
+// database's clock, read in the statement that reads the slip, so no view costs a round trip more
+// or trusts a worker's clock. Counted from the slip's creation (ct, before its first provider
+// call), not from when its code was recorded (lm): a slip sent again under the same id long after
+// (app/resend: its sender died after the provider call) gets back the code its provider issued
+// then, which lm would count as new for another lifetime (review s33-113 F2). lm when older (a row
+// aged by hand), so the count is never less than either.
+#define SLIP_CODE_AGE(p) "(extract(epoch from now() - least(" p ".ct, " p ".lm)) * 1000)::bigint"
 
 // A slip's columns under s_ names, for a statement that also returns its order's or a merchant's.
 #define PREFIXED_SLIP_COLS(p)                                                                               \

@@ -2,8 +2,8 @@
 
 A WeChat Pay code (Native `code_url`, JSAPI `prepay_id`, v2 and v3) is valid for 2 hours and a
 PayPal approval link for 3, whatever the order's expiry (a site's `--expire-minutes` may be up to
-a week). Once a WAIT slip's code was recorded longer ago than that, less a margin (5 minutes), by
-the database's clock: the buyer's views show it as a dead code (re_tp NONE, pay/qr noqr), the
+a week). Once a WAIT slip was made longer ago than that (the most its code can have lived, a
+resent slip's included), less a margin (5 minutes), by the database's clock: the buyer's views show it as a dead code (re_tp NONE, pay/qr noqr), the
 operators' keep it, pay/check issues nothing by itself, and pay/pay (same pay type, no force)
 closes the slip and issues a new code. An Alipay code lives as long as its order. A payment of
 the old code that arrives after its replacement is taken as every late payment is.
@@ -41,8 +41,8 @@ def code_text(pay_re):
 
 
 def age(slip, minutes):
-    """As if the slip's code had been recorded `minutes` ago (its WAIT move sets lm; nothing else
-    moves it while the slip waits)."""
+    """As if the slip's code were `minutes` old (SLIP_CODE_AGE counts from the older of its ct and
+    lm: lm moved back, as here, the slip reads as made that long ago)."""
     psql("UPDATE pay_slips SET lm = now() - make_interval(mins => %d) WHERE id = '%s'" % (minutes, slip))
 
 
@@ -165,3 +165,26 @@ def test_concurrent_pay_pays_renew_an_outlived_code_once():
     assert db_row("SELECT st, superseded FROM pay_slips WHERE id = '%s'" % old) == ["FAIL", "t"]
     assert closed_at_sim(old)
     assert wait_for(lambda: order_of(oid)["pay_re"]["re_obj"], 10), order_of(oid)
+
+
+def test_a_code_resent_long_after_its_slip_was_made_is_not_offered_as_new():
+    """A slip whose sender reached WeChat and then died stays NEW; when pay/check sends it again
+    hours later, the same out_trade_no gets the code WeChat issued then (unifiedorder is
+    idempotent for the same order), not a new one. Counted from when its slip was made, that code
+    is past its lifetime: not offered, and pay/pay renews it (review s33-113 F2: counted from the
+    resend's record, it was offered as new for another 115 minutes)."""
+    order = buy_on("wx.qrcode")
+    oid, slip, code = order["id"], order["pay_id"], code_text(order["pay_re"])
+    # As its dead sender left it three hours ago: made, sent (WeChat holds the code), never recorded.
+    psql("UPDATE pay_slips SET st = 'NEW', re_tp = 'NONE', re_obj = '', ct = now() - interval '3 hours', "
+         "lm = now() - interval '3 hours' WHERE id = '%s'" % slip)
+    resent = order_of(oid)
+    assert db_row("SELECT st FROM pay_slips WHERE id = '%s'" % slip) == ["WAIT"]
+    assert resent["pay_id"] == slip and resent["pay_re"] == DEAD, resent["pay_re"]
+    assert code not in json.dumps(resent)
+    # The code resent is the one WeChat issued three hours ago (the operators' view keeps it).
+    assert json.loads(cli("order", "show", oid, "--json").stdout)["pay_re"]["re_obj"] == code
+    st, body, raw, _ = get("pay", oid)
+    assert st == 200 and body["data"]["pay_id"] != slip, raw
+    assert code_text(body["data"]["pay_re"]) and code_text(body["data"]["pay_re"]) != code, raw
+    assert db_row("SELECT st, superseded FROM pay_slips WHERE id = '%s'" % slip) == ["FAIL", "t"]

@@ -23,5 +23,22 @@ TEST(Statements, NoQuotedIdentifiers) {
         }
 }
 
+// A slip read without its code's age is never outlived (app::CodeOutlived has nothing to judge
+// by), so a view built on it would offer a code its provider no longer honours: every statement
+// that selects a slip's code (a qualified re_obj: SLIP_COLS, PREFIXED_SLIP_COLS) reads the age
+// too (SLIP_CODE_AGE).
+TEST(Statements, EverySlipCodeReadCarriesItsAge) {
+    int reads = 0;
+    for (auto list : {AllStatements(), CliStatements()})
+        for (const db::Statement& s : list) {
+            const std::string_view sql(s.sql);
+            if (sql.find(".re_obj") == std::string_view::npos) continue;
+            ++reads;
+            EXPECT_NE(sql.find("code_age_ms"), std::string_view::npos)
+                << s.name << ": a slip's code without its age";
+        }
+    EXPECT_GE(reads, 10);  // the slip reads of today (slip_get .. slip_by_ref): the test sees them
+}
+
 }  // namespace
 }  // namespace orderpay::store

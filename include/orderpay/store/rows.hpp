@@ -35,9 +35,9 @@ struct SlipRow {
     bool superseded = false, refund_needed = false;
     std::string note;
     std::string provider_ref;  // the provider's own id for the payment (PayPal order id), or ""
-    // How long ago its row last changed, by the database's clock (nullopt where a statement does
-    // not read it). While the slip is WAIT that is when its code was recorded: nothing else
-    // changes a waiting slip's lm (providers::CodeOutlived reads it against the code's lifetime).
+    // How long ago the slip was made, by the database's clock (nullopt where a statement does not
+    // read it): while it is WAIT, the most its code can have lived, a resent slip's included
+    // (SLIP_CODE_AGE; providers::CodeOutlived reads it against the code's lifetime).
     std::optional<std::int64_t> code_age_ms;
 
     /// NEW or WAIT: the provider may still take money on it.
