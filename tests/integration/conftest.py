@@ -180,6 +180,14 @@ def stack():
     return dict(STACK)
 
 
+def pytest_configure(config):
+    """Workers sharing one stack would break each other's tests: -n needs STACK_ENVS."""
+    workers = getattr(config.option, "numprocesses", None)
+    if workers and not os.environ.get("PYTEST_XDIST_WORKER") and not os.environ.get("STACK_ENVS"):
+        pytest.exit("pytest -n needs a stack per worker (STACK_ENVS=env1:env2:...): run "
+                    "tests/integration/run.sh, or leave -n out to run on one stack", returncode=2)
+
+
 def pytest_sessionfinish(session):
     """An xdist worker hands what it saw to the controller, which writes the summary."""
     if hasattr(session.config, "workeroutput"):
