@@ -17,16 +17,19 @@ constexpr ProviderRow kProviders[] = {
 };
 
 // Code lifetimes: a WeChat Pay code_url or prepay_id (v2 and v3) is valid for 2 hours whatever
-// its time_expire ("code_url有效期为2小时", "只有两小时的有效期"); PayPal's approval window
-// defaults to 3 hours (PROTOCOLS.md, create order); Alipay's precreate code lives until the
-// time_expire sent, the order's; a scan shows no code.
+// its time_expire ("code_url有效期为2小时", "只有两小时的有效期"); so is an Alipay precreate
+// qr_code ("当前预下单请求生成的二维码码串，有效时间2小时", the qr_code field of
+// AlipayTradePrecreateResponse in alipay/alipay-sdk-java-all; review s33-113 F1: it was taken to
+// live as long as the time_expire sent); PayPal's approval window defaults to 3 hours
+// (PROTOCOLS.md, create order); a scan shows no code.
 constexpr std::chrono::minutes kWxCodeLife{120};
+constexpr std::chrono::minutes kZfbCodeLife{120};
 constexpr std::chrono::minutes kPaypalLinkLife{180};
 constexpr PayTypeRow kPayTypes[] = {
     {"wx.qrcode", "wx", PayKind::kQrcode, kWxCodeLife},
     {"wx.jsapi", "wx", PayKind::kJsapi, kWxCodeLife},
     {"wx.scan", "wx", PayKind::kScan},
-    {"zfb.qrcode", "zfb", PayKind::kQrcode},
+    {"zfb.qrcode", "zfb", PayKind::kQrcode, kZfbCodeLife},
     {"zfb.scan", "zfb", PayKind::kScan},
     {"paypal", "paypal", PayKind::kLink, kPaypalLinkLife},
 };

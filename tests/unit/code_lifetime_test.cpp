@@ -15,10 +15,10 @@ constexpr std::int64_t kMin = 60 * 1000;
 TEST(CodeLifetime, EachPayTypeStatesItsCodesLifetime) {
     using std::chrono::minutes;
     auto life = [](std::string_view name) { return providers::FindPayType(name)->code_life; };
-    EXPECT_EQ(life("wx.qrcode"), minutes(120));  // Native code_url, v2 and v3 alike
-    EXPECT_EQ(life("wx.jsapi"), minutes(120));   // prepay_id
-    EXPECT_EQ(life("paypal"), minutes(180));     // the approval window's default
-    EXPECT_EQ(life("zfb.qrcode"), minutes(0));   // lives until the order's time_expire
+    EXPECT_EQ(life("wx.qrcode"), minutes(120));   // Native code_url, v2 and v3 alike
+    EXPECT_EQ(life("wx.jsapi"), minutes(120));    // prepay_id
+    EXPECT_EQ(life("paypal"), minutes(180));      // the approval window's default
+    EXPECT_EQ(life("zfb.qrcode"), minutes(120));  // precreate's qr_code
     EXPECT_EQ(life("wx.scan"), minutes(0));
     EXPECT_EQ(life("zfb.scan"), minutes(0));
     for (const providers::PayTypeRow& t : providers::PayTypeRows())
@@ -27,7 +27,7 @@ TEST(CodeLifetime, EachPayTypeStatesItsCodesLifetime) {
 }
 
 TEST(CodeLifetime, OutlivedFromTheMarginBeforeItsEnd) {
-    // Dead from 115 minutes for WeChat, 175 for PayPal: a buyer shown it needs time to pay.
+    // Dead from 115 minutes for WeChat and Alipay, 175 for PayPal: a buyer shown it needs time to pay.
     EXPECT_FALSE(providers::CodeOutlived("wx.qrcode", 0));
     EXPECT_FALSE(providers::CodeOutlived("wx.qrcode", 115 * kMin - 1));
     EXPECT_TRUE(providers::CodeOutlived("wx.qrcode", 115 * kMin));
@@ -35,8 +35,9 @@ TEST(CodeLifetime, OutlivedFromTheMarginBeforeItsEnd) {
     EXPECT_TRUE(providers::CodeOutlived("wx.qrcode", 7 * 24 * 60 * kMin));
     EXPECT_FALSE(providers::CodeOutlived("paypal", 175 * kMin - 1));
     EXPECT_TRUE(providers::CodeOutlived("paypal", 175 * kMin));
+    EXPECT_FALSE(providers::CodeOutlived("zfb.qrcode", 115 * kMin - 1));
+    EXPECT_TRUE(providers::CodeOutlived("zfb.qrcode", 115 * kMin));
     // No lifetime of its own, or no pay type: never outlived.
-    EXPECT_FALSE(providers::CodeOutlived("zfb.qrcode", 7 * 24 * 60 * kMin));
     EXPECT_FALSE(providers::CodeOutlived("wx.scan", 7 * 24 * 60 * kMin));
     EXPECT_FALSE(providers::CodeOutlived("zfb.scan", 7 * 24 * 60 * kMin));
     EXPECT_FALSE(providers::CodeOutlived("", 7 * 24 * 60 * kMin));
@@ -64,7 +65,8 @@ TEST(CodeLifetime, OnlyAWaitingSlipsAgeCounts) {
     EXPECT_FALSE(app::CodeOutlived(Slip("wx.qrcode", S::kOk, 120 * kMin)));
     // A statement that did not read the age: nothing to judge by.
     EXPECT_FALSE(app::CodeOutlived(Slip("wx.qrcode", S::kWait, std::nullopt)));
-    EXPECT_FALSE(app::CodeOutlived(Slip("zfb.qrcode", S::kWait, 24 * 60 * kMin)));
+    EXPECT_TRUE(app::CodeOutlived(Slip("zfb.qrcode", S::kWait, 24 * 60 * kMin)));
+    EXPECT_FALSE(app::CodeOutlived(Slip("zfb.scan", S::kWait, 24 * 60 * kMin)));
 }
 
 // pay/pay keeps a WAIT slip only when this says payable, and the buyer's views show re_tp NONE
@@ -75,7 +77,8 @@ TEST(CodeLifetime, APayableCodeIsNeitherFailedNorPastExpiryNorOutlived) {
     EXPECT_FALSE(app::CodePayable(Slip("wx.qrcode", S::kWait, 100 * kMin), true));
     EXPECT_FALSE(app::CodePayable(Slip("wx.qrcode", S::kWait, 120 * kMin), false));
     EXPECT_FALSE(app::CodePayable(Slip("wx.qrcode", S::kFail, 1 * kMin), false));
-    EXPECT_TRUE(app::CodePayable(Slip("zfb.qrcode", S::kWait, 24 * 60 * kMin), false));
+    EXPECT_FALSE(app::CodePayable(Slip("zfb.qrcode", S::kWait, 24 * 60 * kMin), false));
+    EXPECT_TRUE(app::CodePayable(Slip("zfb.qrcode", S::kWait, 100 * kMin), false));
     store::OrderRecord o;
     o.id = "order1";
     o.tp = "A";
@@ -115,8 +118,12 @@ TEST(CodeLifetime, TheBuyerIsNotShownAnOutlivedCodeTheOperatorIs) {
     EXPECT_NE(Rendered(dead, app::Audience::kOperator).find(code), std::string::npos);
     const store::SlipRow live = Slip("wx.qrcode", domain::SlipState::kWait, 114 * kMin);
     EXPECT_NE(Rendered(live, app::Audience::kBuyer).find(code), std::string::npos);
-    const store::SlipRow alipay = Slip("zfb.qrcode", domain::SlipState::kWait, 24 * 60 * kMin);
-    EXPECT_EQ(Rendered(alipay, app::Audience::kBuyer).find("NONE"), std::string::npos);
+    EXPECT_NE(
+        Rendered(Slip("zfb.qrcode", domain::SlipState::kWait, 116 * kMin), app::Audience::kBuyer).find(none),
+        std::string::npos);
+    EXPECT_EQ(Rendered(Slip("zfb.qrcode", domain::SlipState::kWait, 114 * kMin), app::Audience::kBuyer)
+                  .find("NONE"),
+              std::string::npos);
 }
 
 }  // namespace

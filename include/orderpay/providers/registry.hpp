@@ -33,11 +33,11 @@ struct PayTypeRow {
 };
 
 /// A code is counted dead this long before its lifetime ends: a buyer shown it must still have
-/// time to open the app, scan and confirm (and the lifetime is counted from when we recorded the
-/// code, a provider call after the provider issued it).
+/// time to open the app, scan and confirm (the lifetime is counted from when we made the slip,
+/// before the provider call that issued the code, so never short of the code's true age).
 inline constexpr std::chrono::minutes kCodeLifeMargin{5};
 
-/// Whether a code of pay type `pay_tp` recorded `age_ms` ago (by the database's clock) is past,
+/// Whether a code of pay type `pay_tp` issued at most `age_ms` ago (by the database's clock) is past,
 /// or within kCodeLifeMargin of, the lifetime its provider gives it. False for a pay type whose
 /// code has no lifetime of its own, and for a name no pay type has.
 bool CodeOutlived(std::string_view pay_tp, std::int64_t age_ms);
