@@ -4,6 +4,7 @@
 #include "orderpay/app/order_view.hpp"
 #include "orderpay/app/payflow.hpp"
 #include "orderpay/app/scan_gate.hpp"
+#include "orderpay/core/log.hpp"
 #include "orderpay/crypto/digest.hpp"
 #include "orderpay/domain/ids.hpp"
 #include "orderpay/handlers/handlers.hpp"
@@ -76,6 +77,16 @@ bool Retire(app::Context& ctx, const store::SlipRow& old, bool& paid_meanwhile) 
     return true;
 }
 
+// Best effort on the way out of a throw: the dispatcher answers the first error, not this one.
+void GiveBackAfterThrow(app::Context& ctx, const store::ResendClaim& claim) {
+    try {
+        ctx.db().ResetTransaction();
+        store::GiveBackResend(ctx.db(), claim);
+    } catch (const std::exception& e) {
+        log::Warn("slip ", claim.slip_id, ": resend claim not given back: ", e.what());
+    }
+}
+
 }  // namespace
 
 http::Response Pay(app::Context& ctx, app::Call& call, const http::Request& req) {
@@ -125,7 +136,17 @@ http::Response Pay(app::Context& ctx, app::Call& call, const http::Request& req)
     if (live && SenderAtWork(ctx, *live, claim)) return AnswerNow(ctx, call.site.id, order->id, scan);
     if (live) {
         bool paid = false;
-        if (!Retire(ctx, *live, paid)) {
+        bool retired = false;
+        try {
+            retired = Retire(ctx, *live, paid);
+        } catch (...) {
+            // The close threw (a lock wait past db.lock_timeout_ms, a statement refused) with the
+            // slip as it was: the claim goes back too, or the next pay/pay would answer that dead
+            // slip as being issued for buy.resend_after_ms.
+            if (claim) GiveBackAfterThrow(ctx, *claim);
+            throw;
+        }
+        if (!retired) {
             // Its dead sender's slip, still NEW and not closed: kept by the claim, the next pay/pay
             // would answer it as being issued for buy.resend_after_ms, and pay/check would neither
             // ask about it nor send it (review s31-105 A2). Given back, either takes it up at once.

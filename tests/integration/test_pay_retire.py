@@ -5,6 +5,7 @@
   claim is given back: the next pay/pay retires it and issues a new code (or answers 502 again
   while the provider still fails), never 200 with that dead slip as "being issued" for
   buy.resend_after_ms (review s31-105 A2); a claim another caller took since is never given back;
+  a close that throws (a statement refused, a lock wait past db.lock_timeout_ms) gives it back too;
 - an order that expires while pay/pay closes its old slip gets no new slip: the swap's
   `expi > now()` guard (store::SwapSlip) answers it closed, and no code is written or sent.
 """
@@ -129,3 +130,32 @@ def test_an_order_that_expires_while_pay_pay_closes_its_old_slip_gets_no_new_one
     # Nothing asked of any provider after the close: no code was created for the order.
     assert relay.calls[sent:] == [], [p for p, _ in relay.calls[sent:]]
     assert closed_at_sim(old)
+
+
+def test_a_dead_senders_slip_whose_close_threw_is_retired_by_the_next_pay_pay():
+    """The claimed slip's close threw before reaching its provider (here its voiding mark is
+    refused inside the database, as a lock wait past db.lock_timeout_ms or a failing statement
+    would): the claim is given back with the error, so the next pay/pay retires the slip and
+    issues a new code at once. It used to answer that dead slip, NEW, as being issued for
+    buy.resend_after_ms."""
+    order = buy_ok("wx.qrcode")
+    dead = order["pay_id"]
+    psql("UPDATE pay_slips SET st = 'NEW', lm = now() - interval '10 minutes' WHERE id = '%s'" % dead)
+    fn = "test_boom_voiding_%s" % dead.lower()
+    psql("CREATE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql AS "
+         "$$ BEGIN RAISE EXCEPTION 'injected fault'; END $$; "
+         "CREATE TRIGGER %s BEFORE UPDATE ON pay_slips FOR EACH ROW "
+         "WHEN (NEW.id = '%s' AND NEW.voiding_at IS NOT NULL AND OLD.voiding_at IS NULL) "
+         "EXECUTE FUNCTION %s()" % (fn, fn, dead, fn))
+    try:
+        st, body, raw, _ = get("pay", order["id"], pt="zfb.qrcode")
+        assert st == 500 and body["errCode"] == "e.sys.internal", raw
+    finally:
+        psql("DROP TRIGGER IF EXISTS %s ON pay_slips; DROP FUNCTION IF EXISTS %s()" % (fn, fn))
+    # As its dead sender left it: NEW, its lm long past, so the next caller may claim it.
+    assert db_row("SELECT st, superseded, voiding_at IS NULL, lm < now() - interval '5 minutes' "
+                  "FROM pay_slips WHERE id = '%s'" % dead) == ["NEW", "f", "t", "t"]
+    st, body, raw, _ = get("pay", order["id"], pt="zfb.qrcode")
+    assert st == 200 and body["data"]["pay_id"] != dead, raw
+    assert body["data"]["pay_re"]["st"] == "WAIT" and body["data"]["pay_re"]["re_tp"] == "QRCODE", raw
+    assert db_row("SELECT st, superseded FROM pay_slips WHERE id = '%s'" % dead) == ["FAIL", "t"]
