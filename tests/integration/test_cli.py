@@ -16,6 +16,19 @@ def test_json_before_or_after_the_command():
     assert before == after and any(s["id"] == STACK["DEMO_SITE"] for s in before)
 
 
+def test_sql_usage_errors_are_usage_errors():
+    """`orderpay sql` runs before the config is read, on a path of its own: a flag it does not take
+    exited 1 without the usage, where every other command exits 2 with it, and `--json` given
+    before the command was dropped, so `orderpay --json sql` printed the text list with exit 0
+    (README: a script that asked for JSON never gets text)."""
+    for args in (("--json", "sql"), ("sql", "--json"), ("sql", "--foo", "x"), ("sql", "--limit", "3")):
+        res = cli(*args, check=False)
+        assert res.returncode == 2 and "usage: orderpay" in res.stderr and res.stdout == "", (args, res)
+    assert "site_get" in cli("sql").stdout.split()
+    res = cli("sql", "no_such_statement", check=False)
+    assert res.returncode == 1 and "no statement no_such_statement" in res.stderr, res
+
+
 def test_site_add_refuses_an_existing_site_and_set_changes_only_given_fields():
     site = "cli-" + uuid.uuid4().hex[:6]
     cli("site", "add", site, "--store", "demo-users", "--name", "First", "--expire-minutes", "45")
