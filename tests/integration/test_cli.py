@@ -328,6 +328,22 @@ def test_paysim_names_a_database_it_cannot_reach_as_orderpay_does():
     assert line.endswith("): run paysim migrate"), line
 
 
+def test_paysim_help_names_every_key_it_reads():
+    """`paysim --help` listed five config keys; paysim also reads paysim.paypal_cert_base,
+    paysim.paypal_sign_key_file and paysim.paypal_web_base (README's Configuration table: the
+    keys marked "paysim only"), which the dev stack sets for its PayPal webhooks."""
+    import re
+    res = paysim("--help")
+    assert res.returncode == 0, res
+    here = os.path.dirname(os.path.abspath(__file__))
+    with open(os.path.join(here, "..", "..", "README.md"), encoding="utf-8") as f:
+        table = f.read().split("| key | default |", 1)[1].split("\n\n", 1)[0]
+    keys = {"db"} | set(re.findall(r"`(paysim\.[a-z_]+)`", table))
+    assert len(keys) == 8, keys
+    helped = set(re.findall(r"(?<![\w.])(db|paysim\.[a-z_]+)(?!\w|\.\w)", res.stdout.split("keys:", 1)[1]))
+    assert keys - helped == set(), sorted(keys - helped)
+
+
 def test_product_enable_refuses_a_currency_the_site_does_not_sell():
     """`site set --currency` is refused while active products are in another currency, and its
     advice is to withdraw them first; `product enable` then sold CNY on a "USD" site again
