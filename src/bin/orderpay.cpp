@@ -121,8 +121,12 @@ int main(int argc, char** argv) {
     if (!std::strcmp(argv[i], "sql")) {  // needs no config and no database
         try {
             cli::Args args = cli::Parse(argc, argv, i);
+            args.json = args.json || json;  // refused below: sql has no JSON, never text instead
             cli::CheckFlags("sql", args);
             return cli::Sql(args);
+        } catch (const cli::UsageError& e) {  // as for every other command: exit 2, the usage
+            std::cerr << "orderpay: " << e.what() << "\n\n" << kUsage;
+            return 2;
         } catch (const std::exception& e) {
             std::cerr << "orderpay: " << e.what() << '\n';
             return 1;

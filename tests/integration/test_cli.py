@@ -16,6 +16,19 @@ def test_json_before_or_after_the_command():
     assert before == after and any(s["id"] == STACK["DEMO_SITE"] for s in before)
 
 
+def test_sql_usage_errors_are_usage_errors():
+    """`orderpay sql` runs before the config is read, on a path of its own: a flag it does not take
+    exited 1 without the usage, where every other command exits 2 with it, and `--json` given
+    before the command was dropped, so `orderpay --json sql` printed the text list with exit 0
+    (README: a script that asked for JSON never gets text)."""
+    for args in (("--json", "sql"), ("sql", "--json"), ("sql", "--foo", "x"), ("sql", "--limit", "3")):
+        res = cli(*args, check=False)
+        assert res.returncode == 2 and "usage: orderpay" in res.stderr and res.stdout == "", (args, res)
+    assert "site_get" in cli("sql").stdout.split()
+    res = cli("sql", "no_such_statement", check=False)
+    assert res.returncode == 1 and "no statement no_such_statement" in res.stderr, res
+
+
 def test_site_add_refuses_an_existing_site_and_set_changes_only_given_fields():
     site = "cli-" + uuid.uuid4().hex[:6]
     cli("site", "add", site, "--store", "demo-users", "--name", "First", "--expire-minutes", "45")
@@ -313,6 +326,22 @@ def test_paysim_names_a_database_it_cannot_reach_as_orderpay_does():
     [line] = one_line(res.stderr)
     assert res.returncode == 1 and line.startswith("paysim: the database's schema is older than this build ("), res
     assert line.endswith("): run paysim migrate"), line
+
+
+def test_paysim_help_names_every_key_it_reads():
+    """`paysim --help` listed five config keys; paysim also reads paysim.paypal_cert_base,
+    paysim.paypal_sign_key_file and paysim.paypal_web_base (README's Configuration table: the
+    keys marked "paysim only"), which the dev stack sets for its PayPal webhooks."""
+    import re
+    res = paysim("--help")
+    assert res.returncode == 0, res
+    here = os.path.dirname(os.path.abspath(__file__))
+    with open(os.path.join(here, "..", "..", "README.md"), encoding="utf-8") as f:
+        table = f.read().split("| key | default |", 1)[1].split("\n\n", 1)[0]
+    keys = {"db"} | set(re.findall(r"`(paysim\.[a-z_]+)`", table))
+    assert len(keys) == 8, keys
+    helped = set(re.findall(r"(?<![\w.])(db|paysim\.[a-z_]+)(?!\w|\.\w)", res.stdout.split("keys:", 1)[1]))
+    assert keys - helped == set(), sorted(keys - helped)
 
 
 def test_product_enable_refuses_a_currency_the_site_does_not_sell():

@@ -47,7 +47,8 @@ constexpr const char* kUsage =
     "       (zfb: the app's public key verifies requests; the simulated Alipay private key signs\n"
     "       answers and notifications; orderpay holds the app private key and Alipay public key)\n"
     "The config file is $ORDERPAY_CONFIG (default /etc/orderpay/orderpay.conf); keys: db,\n"
-    "paysim.listen, paysim.workers, paysim.notify_connect_timeout_ms, paysim.notify_timeout_ms.\n";
+    "paysim.listen, paysim.workers, paysim.notify_connect_timeout_ms, paysim.notify_timeout_ms,\n"
+    "paysim.paypal_cert_base, paysim.paypal_sign_key_file, paysim.paypal_web_base.\n";
 
 int Usage(const std::string& why) {
     if (!why.empty()) std::fprintf(stderr, "paysim: %s\n", why.c_str());
