@@ -11,7 +11,7 @@ namespace orderpay::app {
 
 Settings Settings::From(const Config& cfg) {
     Settings s;
-    s.db = cfg.Get("db", "dbname=orderpay");
+    s.db = cfg.Get("db", kDefaultDb);
     s.notify_base_url = cfg.Get("notify_base_url", "http://127.0.0.1");
     while (!s.notify_base_url.empty() && s.notify_base_url.back() == '/') s.notify_base_url.pop_back();
     s.query_min_interval_ms = cfg.GetInt("query_min_interval_ms", 5000);

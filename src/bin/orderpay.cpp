@@ -144,7 +144,7 @@ int main(int argc, char** argv) {
     }
     if (std::string w = UnknownKeysWarning(*cfg); !w.empty()) std::cerr << "orderpay: warning: " << w << '\n';
     providers::HttpGlobalInit();
-    db::Connection conn(cfg->Get("db", "dbname=orderpay"), store::AllStatements());
+    db::Connection conn(cfg->Get("db", kDefaultDb), store::AllStatements());
     conn.LeaveFailuresToCaller();  // CannotConnect says it, on one plain line
     // The lock timeout, so one locked row costs a timer run that row (expire skips it); not the
     // statement timeout: audit may scan for longer. migrate (below) takes neither.
@@ -157,7 +157,7 @@ int main(int argc, char** argv) {
         cli::CheckFlags(group, args);
         if (group == "migrate") {
             // Migrating needs no prepared statements (the tables may not exist yet).
-            db::Connection raw(cfg->Get("db", "dbname=orderpay"), {});
+            db::Connection raw(cfg->Get("db", kDefaultDb), {});
             raw.LeaveFailuresToCaller();
             if (!raw.Ensure()) return CannotConnect(raw);
             // CheckConfig above bounded both (an hour, a day).

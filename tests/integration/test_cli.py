@@ -8,6 +8,7 @@ import subprocess
 import uuid
 
 from conftest import STACK, cli, psql
+from helpers import wait_for
 
 
 def test_json_before_or_after_the_command():
@@ -326,6 +327,28 @@ def test_paysim_names_a_database_it_cannot_reach_as_orderpay_does():
     [line] = one_line(res.stderr)
     assert res.returncode == 1 and line.startswith("paysim: the database's schema is older than this build ("), res
     assert line.endswith("): run paysim migrate"), line
+
+
+def test_paysim_takes_the_same_db_default_as_orderpay(tmp_path):
+    """A config without `db`: paysim serve stopped ("config key db is empty") while its migrate
+    connected with libpq's defaults; both now take orderpay's default, dbname=orderpay (the
+    stack's database, reached here through libpq's PGHOST and PGPORT)."""
+    sock = tmp_path / "sim.sock"
+    conf = tmp_path / "paysim.conf"
+    conf.write_text("paysim.listen = %s\npaysim.workers = 1\n" % sock)
+    env = {k: v for k, v in os.environ.items() if k not in ("ORDERPAY_DB", "PGDATABASE")}
+    env.update(ORDERPAY_CONFIG=str(conf), PGHOST=STACK["PGHOST"], PGPORT=STACK["PGPORT"], PGUSER="orderpay")
+    bin_ = os.path.join(STACK["ORDERPAY_BIN"], "paysim")
+    res = subprocess.run([bin_, "migrate"], env=env, capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0 and res.stdout.startswith("paysim schema up to date"), res
+    proc = subprocess.Popen([bin_, "serve"], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        assert wait_for(lambda: sock.exists() or proc.poll() is not None, 30)
+        assert proc.poll() is None, proc.stderr.read()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
 
 
 def test_paysim_help_names_every_key_it_reads():

@@ -9,6 +9,9 @@
 
 namespace orderpay {
 
+/// The `db` key's default for every program (orderpayd, orderpay, paysim): the stack's database.
+inline constexpr const char* kDefaultDb = "dbname=orderpay";
+
 class Config {
   public:
     /// Reads `path` ("key = value" lines, '#' comments), then applies environment overrides:

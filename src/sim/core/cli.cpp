@@ -91,7 +91,7 @@ std::optional<Config> LoadConfig() {
 
 SimOptions ReadSimOptions(const Config& cfg) {
     SimOptions o;
-    o.conninfo = cfg.Get("db");
+    o.conninfo = cfg.Get("db", kDefaultDb);
     o.notify_connect_ms = cfg.GetInt("paysim.notify_connect_timeout_ms", o.notify_connect_ms);
     o.notify_timeout_ms = cfg.GetInt("paysim.notify_timeout_ms", o.notify_timeout_ms);
     o.paypal_cert_base = cfg.Get("paysim.paypal_cert_base", "");
@@ -151,7 +151,7 @@ bool ReadKey(const std::string& file, std::string& key, std::string& err) {
 
 int Migrate(const Config& cfg) {
     // No prepared statements yet: they name tables that the migrations create.
-    db::Connection conn(cfg.Get("db"), {});
+    db::Connection conn(cfg.Get("db", kDefaultDb), {});
     if (!Connect(conn)) return 1;
     // "relation ... already exists, skipping" notices are expected on every run after the first.
     PQsetNoticeProcessor(
@@ -204,7 +204,7 @@ int ZfbMerchantAdd(const Config& cfg, std::map<std::string, std::string>& f) {
     if (!ReadPem("app-public-key-file", f["app-public-key-file"], false, m.app_public_key, err) ||
         !ReadPem("alipay-private-key-file", f["alipay-private-key-file"], true, m.alipay_private_key, err))
         return Die(err);
-    db::Connection conn(cfg.Get("db"), store::Statements());
+    db::Connection conn(cfg.Get("db", kDefaultDb), store::Statements());
     if (!Connect(conn)) return 1;
     try {
         zfb_store::UpsertMerchant(conn, m);
@@ -255,7 +255,7 @@ int Wx3MerchantAdd(const Config& cfg, std::map<std::string, std::string>& f) {
     }
     options += "}";
     wx_store::Merchant m{"wx", f["mch-id"], f["app-id"], "RSA2", key, options};
-    db::Connection conn(cfg.Get("db"), store::Statements());
+    db::Connection conn(cfg.Get("db", kDefaultDb), store::Statements());
     if (!Connect(conn)) return 1;
     wx_store::UpsertMerchant(conn, m);
     std::printf("merchant wx/%s saved (app_id %s, API v3)\n", m.mch_id.c_str(), m.app_id.c_str());
@@ -271,7 +271,7 @@ int PaypalMerchantAdd(const Config& cfg, std::map<std::string, std::string>& f) 
     pp_store::Merchant m{f["client-id"], {}, f["webhook-id"]};
     std::string err;
     if (!ReadKey(f["secret-file"], m.secret, err)) return Die(err);
-    db::Connection conn(cfg.Get("db"), store::Statements());
+    db::Connection conn(cfg.Get("db", kDefaultDb), store::Statements());
     if (!Connect(conn)) return 1;
     pp_store::UpsertMerchant(conn, m);
     std::printf("merchant paypal/%s saved (webhook %s)\n", m.client_id.c_str(), m.webhook_id.c_str());
@@ -298,7 +298,7 @@ int MerchantAdd(const Config& cfg, int argc, char** argv) {
     wx_store::Merchant m{f["provider"], f["mch-id"], f["app-id"], sign_type, {}};
     std::string err;
     if (!ReadKey(f["key-file"], m.api_key, err)) return Die(err);
-    db::Connection conn(cfg.Get("db"), store::Statements());
+    db::Connection conn(cfg.Get("db", kDefaultDb), store::Statements());
     if (!Connect(conn)) return 1;
     wx_store::UpsertMerchant(conn, m);
     std::printf("merchant %s/%s saved (app_id %s, %s)\n", m.provider.c_str(), m.mch_id.c_str(),
