@@ -57,6 +57,10 @@ std::optional<http::Response> ParseRefundInput(const http::Request& req, RefundI
         return http::Fail(http::Err::kTooLarge, "a refund request is at most 4096 bytes");
     rapidjson::Document doc;
     if (auto bad = http::ParseJsonObjectBody(req, doc)) return bad;
+    // Refused by name, never dropped: without "amount" a refund is all that is left, so a misspelt
+    // "amout": "1.00" read leniently would give the whole payment back.
+    if (auto bad = http::RefuseUnknownFields(doc, {"order", "amount", "reason", "idempotency_key"}))
+        return bad;
 
     const rapidjson::Value* order = Given(doc, "order");
     if (!order) return http::Fail(http::Err::kNilId, "order is missing");

@@ -96,6 +96,16 @@ TEST(RefundInput, WrongTypesAndMissingFields) {
               "e.www.api.invalid.encoding");
 }
 
+TEST(RefundInput, UnknownFieldsAreRefusedByName) {
+    // Without "amount" the refund is all that is left: a misspelt one must not read as absent.
+    for (const char* name : {"amout", "Amount", "refund_amount", "currency", "note"}) {
+        Outcome o = Parse(Body(std::string("\"") + name + "\":\"1.00\","));
+        EXPECT_EQ(o.code, "e.www.order.invalid.field") << name;
+        EXPECT_EQ(o.msg, std::string("unknown field ") + name) << name;
+    }
+    EXPECT_EQ(Parse(Body(R"("amount":"1.00",)")).status, 200);
+}
+
 TEST(RefundInput, Reasons) {
     EXPECT_TRUE(ValidReason("x"));
     EXPECT_TRUE(ValidReason(std::string(80, 'x')));
