@@ -66,6 +66,8 @@ std::optional<http::Response> ParseRefundInput(const http::Request& req, RefundI
     if (!order) return http::Fail(http::Err::kNilId, "order is missing");
     if (!order->IsString()) return http::Fail(http::Err::kInvalidField, "order must be a string");
     in.order.assign(order->GetString(), order->GetStringLength());
+    // An empty field is a missing one, as admin/order's "id=" is: not an order that does not exist.
+    if (in.order.empty()) return http::Fail(http::Err::kNilId, "order is missing");
 
     // No amount means "all that is left", so null must not mean that too: a form whose empty
     // amount field serialises as null would refund the whole payment.

@@ -447,3 +447,20 @@ def test_forged_cursors_are_places_in_time_and_never_a_5xx(key):
     for bad in ("state=OK&state=OK", "state=OK&limit=5&limit=5", "state=OK&after=0.a&after=0.b"):
         st, body, raw, _ = admin("orders", key, method="GET", params="?" + bad)
         assert st == 400 and body["errCode"] == "e.www.api.invalid.query" and "more than once" in body["msg"], raw
+
+
+# ---------------------------------------------------------------- an empty order is a missing one
+
+
+@pytest.mark.parametrize("action", ["refund", "ship", "done"])
+def test_an_empty_order_is_missing_as_admin_orders_empty_id_is(key, action):
+    """`"order": ""` is the field left empty, as `admin/order?id=` and `pay/check?id=` are: 400
+    e.www.order.nil.id "order is missing" (the README's row for it), not 404 for an order that
+    does not exist, which a back office would read as "that order is gone"."""
+    body = {"order": ""}
+    if action == "refund":
+        body.update(reason="r", idempotency_key=uuid.uuid4().hex)
+    st, reply, raw, _ = admin(action, key, body)
+    assert st == 400 and reply["errCode"] == "e.www.order.nil.id" and reply["msg"] == "order is missing", raw
+    st, reply, raw, _ = admin("order", key, method="GET", params="?id=")
+    assert st == 400 and reply["errCode"] == "e.www.order.nil.id", raw

@@ -82,6 +82,7 @@ TEST(RefundInput, WrongTypesAndMissingFields) {
     EXPECT_EQ(Parse(Body(R"("amount":"",)")).code, "e.www.refund.invalid.amount");
     EXPECT_EQ(Parse(R"({"reason":"r","idempotency_key":"k"})").code, "e.www.order.nil.id");
     EXPECT_EQ(Parse(R"({"order":5,"reason":"r","idempotency_key":"k"})").code, "e.www.order.invalid.field");
+    EXPECT_EQ(Parse(R"({"order":"","reason":"r","idempotency_key":"k"})").code, "e.www.order.nil.id");
     EXPECT_EQ(Parse(R"({"order":"a","idempotency_key":"k"})").code, "e.www.refund.invalid.reason");
     EXPECT_EQ(Parse(R"({"order":"a","reason":"","idempotency_key":"k"})").code,
               "e.www.refund.invalid.reason");
