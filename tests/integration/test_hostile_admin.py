@@ -8,6 +8,7 @@ against api/openapi.yaml."""
 
 import json
 import secrets
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -16,6 +17,7 @@ import pytest
 from conftest import STACK, api, cli, http, psql
 from helpers import (Locker, buy_ok, check, ensure_site, lock_waiters, paid_through_another_slip, recorded,
                      refund_rows, sim_pay, sim_refunded, wait_for)
+from test_hostile_ops import late_pay
 from test_paypal_refund import JPY_SITE, jpy_key, paid_paypal_order  # noqa: F401 (jpy_key: a fixture)
 
 SITE = STACK["DEMO_SITE"]
@@ -464,3 +466,54 @@ def test_an_empty_order_is_missing_as_admin_orders_empty_id_is(key, action):
     assert st == 400 and reply["errCode"] == "e.www.order.nil.id" and reply["msg"] == "order is missing", raw
     st, reply, raw, _ = admin("order", key, method="GET", params="?id=")
     assert st == 400 and reply["errCode"] == "e.www.order.nil.id", raw
+
+
+# ---------------------------------------------------------------- a refund racing expire and a late payment
+
+
+def test_a_refund_racing_expire_and_the_payment_never_counts_money_twice(key):
+    """The order's code is paid just as `orderpay expire` closes it, while the operator asks for a
+    whole refund (again and again until something answers it). Whatever wins: what Alipay gave
+    back is what orderpay recorded, the order is RF exactly when that is all of it, and a payment
+    Alipay kept is the order's (OK) or flagged refund_needed; every refusal is 409 not_paid or
+    too_much, never a 5xx."""
+    pid = "ha-race-" + uuid.uuid4().hex[:8]
+    cli("product", "add", pid, "--site", SITE, "--title", "race " + pid, "--price", "1.00", "--stock", "9")
+
+    def refunds_until_answered(order_id, delay):
+        time.sleep(delay)
+        answers = []
+        for _ in range(15):
+            answers.append(refund(key, order_id))
+            if answers[-1][0] == 200:
+                break
+            time.sleep(0.02)
+        return answers
+
+    for i in range(4):
+        order = buy_ok("zfb.qrcode", products=[{"id": pid, "amount": 1}])
+        slip = order["pay_id"]
+        psql("UPDATE orders SET expi = now() - interval '1 second' WHERE id = '%s'" % order["id"])
+        with ThreadPoolExecutor(3) as pool:
+            ex = pool.submit(cli, "expire", check=False)
+            pay = pool.submit(late_pay, slip, 0.03 * i)
+            ref = pool.submit(refunds_until_answered, order["id"], 0.02 * i)
+            assert ex.result(600).returncode == 0
+            assert pay.result(30)[0] in (200, 409)
+            answers = ref.result(60)
+        for st, body, raw, _ in answers:
+            assert st == 200 or (st == 409 and body["errCode"] in ("e.www.refund.not_paid",
+                                                                  "e.www.refund.too_much")), raw
+        assert wait_for(lambda: psql("SELECT count(*) FROM notifications WHERE slip_id = '%s' AND verdict = "
+                                     "'received'" % slip) == "0", 5)
+        or_st, pay_id, slip_st, refund_needed = psql(
+            "SELECT o.or_st || '|' || o.pay_id || '|' || s.st || '|' || s.refund_needed FROM orders o "
+            "JOIN pay_slips s ON s.id = '%s' WHERE o.id = '%s'" % (slip, order["id"])).split("|")
+        given_back = sim_refunded(slip)
+        assert given_back == recorded(order["id"]), (or_st, given_back)
+        assert (or_st == "RF") == (given_back == 100), (or_st, given_back)
+        st, body, raw, _ = http("GET", "%s/sim/trade?out_trade_no=%s" % (STACK["PAYSIM_URL"], slip))
+        state = body["data"]["state"]
+        if state in ("TRADE_SUCCESS", "TRADE_FINISHED") and given_back == 0:
+            assert slip_st == "OK" and ((or_st == "OK" and pay_id == slip) or refund_needed == "t"), \
+                (or_st, slip_st, refund_needed)
