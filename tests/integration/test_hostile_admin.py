@@ -318,13 +318,14 @@ def test_a_ticket_revoked_while_its_buyer_is_mid_buy(key):
     half-made: paid at the provider, it settles (notifications need no ticket), and the operator
     sees it paid. A ticket issued after the revoke reads the order again."""
     account = "ha-" + secrets.token_hex(5)
+    pid = "ha-cup-" + secrets.token_hex(4)  # a counted product of its own, whose row a buy locks
+    cli("product", "add", pid, "--site", SITE, "--title", "cup", "--price", "2.00", "--stock", "3")
     t = admin("ticket", key, {"account": account})[1]["data"]["ticket"]
-    lock = Locker("SELECT 1 FROM products WHERE site_id = '%s' AND id = '%s' FOR UPDATE"
-                  % (SITE, STACK["DEMO_STOCK_PRODUCT"]))
+    lock = Locker("SELECT 1 FROM products WHERE site_id = '%s' AND id = '%s' FOR UPDATE" % (SITE, pid))
     try:
         with ThreadPoolExecutor(1) as pool:
             b = pool.submit(api, "POST", "buy", ticket=t, json={
-                "products": [{"id": STACK["DEMO_STOCK_PRODUCT"], "amount": 1}], "pay_tp": "zfb.qrcode"})
+                "products": [{"id": pid, "amount": 1}], "pay_tp": "zfb.qrcode"})
             assert wait_for(lambda: lock_waiters("orderpay_create_order") == 1, 10)
             st, body, raw, _ = admin("ticket_revoke", key, {"ticket": t})
             assert st == 200 and body["data"]["revoked"] == 1, raw
