@@ -28,6 +28,8 @@ http::Response Step(app::Context& ctx, app::Call& call, const http::Request& req
     if (it == doc.MemberEnd() || it->value.IsNull()) return http::Fail(http::Err::kNilId, "order is missing");
     if (!it->value.IsString()) return http::Fail(http::Err::kInvalidField, "order must be a string");
     const std::string id(it->value.GetString(), it->value.GetStringLength());
+    // An empty field is a missing one, as admin/order's "id=" is: not an order that does not exist.
+    if (id.empty()) return http::Fail(http::Err::kNilId, "order is missing");
     if (!domain::IsOrderId(id)) return http::Fail(http::Err::kNoSuchObject);
 
     const app::FulfilAnswer a = app::Fulfil(ctx.db(), call.site.id, id, step);

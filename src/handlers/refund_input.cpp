@@ -57,11 +57,17 @@ std::optional<http::Response> ParseRefundInput(const http::Request& req, RefundI
         return http::Fail(http::Err::kTooLarge, "a refund request is at most 4096 bytes");
     rapidjson::Document doc;
     if (auto bad = http::ParseJsonObjectBody(req, doc)) return bad;
+    // Refused by name, never dropped: without "amount" a refund is all that is left, so a misspelt
+    // "amout": "1.00" read leniently would give the whole payment back.
+    if (auto bad = http::RefuseUnknownFields(doc, {"order", "amount", "reason", "idempotency_key"}))
+        return bad;
 
     const rapidjson::Value* order = Given(doc, "order");
     if (!order) return http::Fail(http::Err::kNilId, "order is missing");
     if (!order->IsString()) return http::Fail(http::Err::kInvalidField, "order must be a string");
     in.order.assign(order->GetString(), order->GetStringLength());
+    // An empty field is a missing one, as admin/order's "id=" is: not an order that does not exist.
+    if (in.order.empty()) return http::Fail(http::Err::kNilId, "order is missing");
 
     // No amount means "all that is left", so null must not mean that too: a form whose empty
     // amount field serialises as null would refund the whole payment.

@@ -82,6 +82,7 @@ TEST(RefundInput, WrongTypesAndMissingFields) {
     EXPECT_EQ(Parse(Body(R"("amount":"",)")).code, "e.www.refund.invalid.amount");
     EXPECT_EQ(Parse(R"({"reason":"r","idempotency_key":"k"})").code, "e.www.order.nil.id");
     EXPECT_EQ(Parse(R"({"order":5,"reason":"r","idempotency_key":"k"})").code, "e.www.order.invalid.field");
+    EXPECT_EQ(Parse(R"({"order":"","reason":"r","idempotency_key":"k"})").code, "e.www.order.nil.id");
     EXPECT_EQ(Parse(R"({"order":"a","idempotency_key":"k"})").code, "e.www.refund.invalid.reason");
     EXPECT_EQ(Parse(R"({"order":"a","reason":"","idempotency_key":"k"})").code,
               "e.www.refund.invalid.reason");
@@ -94,6 +95,16 @@ TEST(RefundInput, WrongTypesAndMissingFields) {
     EXPECT_EQ(Parse(std::string(5000, ' ') + Body("")).status, 413);
     EXPECT_EQ(Parse("{\"order\":\"a\",\"reason\":\"\xff\",\"idempotency_key\":\"k\"}").code,
               "e.www.api.invalid.encoding");
+}
+
+TEST(RefundInput, UnknownFieldsAreRefusedByName) {
+    // Without "amount" the refund is all that is left: a misspelt one must not read as absent.
+    for (const char* name : {"amout", "Amount", "refund_amount", "currency", "note"}) {
+        Outcome o = Parse(Body(std::string("\"") + name + "\":\"1.00\","));
+        EXPECT_EQ(o.code, "e.www.order.invalid.field") << name;
+        EXPECT_EQ(o.msg, std::string("unknown field ") + name) << name;
+    }
+    EXPECT_EQ(Parse(Body(R"("amount":"1.00",)")).status, 200);
 }
 
 TEST(RefundInput, Reasons) {
