@@ -1,0 +1,510 @@
+"""A worker dying between any two statements, swept. A second orderpayd (one worker, own socket)
+runs with shims/crash_at.c, which makes its worker _exit right after the N-th statement of the
+next request came back (committed, not acted on). For each flow and N = 1, 2, ... until the flow
+completes without reaching N: crash at N (each N on an order of its own), then do what the real
+world does next (the client retries with the same Idempotency-Key / idempotency_key, WeChat
+resends its notification, or nobody does); once every N of the flow crashed, run the operator's
+timers (reconcile, inbox replay, expire: once per flow, as reconcile asks about every slip and
+refund due, the whole suite's), and check every crashed order and the money:
+`orderpay audit` clean, the product's stock taken once per live order, every payment paysim took
+on a slip settled OK or flagged for refund, no order paid twice, every refund paysim made is one
+orderpay counts (and none twice), and the retried request's answer is the state the database has.
+Prints how many crash points each flow had."""
+
+import hashlib
+import json
+import secrets
+import time
+import uuid
+
+import pytest
+
+from conftest import STACK, api, cli, http, psql, sim
+from helpers import build_shim, own_orderpayd, preloaded, sim_pay, wait_for, wait_state
+from test_hostile_provider_values import fcgi
+
+SITE = STACK["DEMO_SITE"]
+TICKET = STACK["DEMO_TICKET"]
+MAX_POINTS = 80  # a flow with more statements than this is a loop, not a flow
+STOCK = 100000
+
+
+@pytest.fixture(scope="module")
+def own(tmp_path_factory):
+    d = tmp_path_factory.mktemp("crash")
+    shim = build_shim(d, "crash_at")
+    arm = d / "arm"
+    # Every pay/check of a waiting slip asks the provider (the sweep's polls come fast).
+    with own_orderpayd("crash", CRASH_AT_FILE=str(arm), ORDERPAY_QUERY_MIN_INTERVAL_MS="0", **preloaded(shim)) as o:
+        o["arm"] = arm
+        o["fired"] = d / "arm.fired"
+        o["shim"] = shim
+        o["cli_arm"] = d / "cli"
+        yield o
+
+
+@pytest.fixture(scope="module")
+def product():
+    """A counted product of our own, so its stock can be checked against its orders."""
+    pid = "crash-" + secrets.token_hex(4)
+    cli("product", "add", pid, "--site", SITE, "--title", "Crash " + pid, "--price", "0.07", "--stock", str(STOCK))
+    return pid
+
+
+@pytest.fixture(scope="module")
+def key():
+    return cli("apikey", "issue", "--site", SITE).stdout.strip()
+
+
+def warm(own):
+    """A request the worker answers in full: it is up (again) and connected, so the next request's
+    statements are all the request's own (a connect's set-up is not counted anyway)."""
+    assert wait_for(lambda: fcgi(own["sock"], "GET", "/api/%s/pay/products" % SITE, timeout=10)[0] == 200, 30)
+
+
+def sweep(flow, attempt):
+    """attempt(n) runs the flow once with the crash armed at statement n: (fired, what to check
+    later). For n = 1, 2, ... until the flow ends without reaching n; returns [(fired, what)] and
+    the last, uncrashed run's what."""
+    points = []
+    for n in range(1, MAX_POINTS + 1):
+        fired, what = attempt(n)
+        if not fired:
+            print("\ncrash sweep: %s: %d crash points: %s" % (flow, len(points), "; ".join(f for f, _ in points)))
+            return points, what
+        points.append((fired, what))
+    pytest.fail("%s: no end after %d statements" % (flow, MAX_POINTS))
+
+
+def crash_at(own, n, request):
+    """Arms the shim for statement `n` and sends `request()` (an fcgi call); (fired, reply). fired is
+    the statement the worker died after ("N name"), or None when the request ended first."""
+    if own["fired"].exists():
+        own["fired"].unlink()
+    warm(own)
+    own["arm"].write_text(str(n))
+    reply = request()
+    # A reply was sent, or the worker died: either way the request is over. The file goes before
+    # the check, so nothing later counts against it.
+    if own["arm"].exists():
+        own["arm"].unlink()
+    fired = own["fired"].read_text().strip() if own["fired"].exists() else None
+    if fired:
+        warm(own)  # the master restarted it
+    return fired, reply
+
+
+def timers():
+    """What the operator's timers run (the reconcile timer runs inbox replay too), with no ages waited."""
+    cli("reconcile", "--min-age", "0")
+    cli("inbox", "replay", "--older-than", "0s")
+    cli("expire")
+
+
+def q(s):
+    return "'" + s.replace("'", "''") + "'"
+
+
+def rows(sql):
+    out = psql(sql)
+    return [line.split("|") for line in out.splitlines()] if out else []
+
+
+def check_money(pid):
+    """The invariants, over every order of product `pid` (and the refunds of its orders)."""
+    res = cli("audit", check=False)
+    assert res.returncode == 0, res.stdout + res.stderr
+    # Stock taken exactly once per live order.
+    left = int(psql("SELECT stock FROM products WHERE site_id = %s AND id = %s" % (q(SITE), q(pid))))
+    held = int(psql("SELECT coalesce(sum(i.amount), 0) FROM order_items i JOIN orders o ON o.id = i.order_id "
+                    "WHERE i.product_id = %s AND o.or_st <> 'FA'" % q(pid)))
+    assert STOCK - left == held, (STOCK, left, held)
+    mine = "SELECT o.id FROM orders o JOIN order_items i ON i.order_id = o.id WHERE i.product_id = %s" % q(pid)
+    # Every payment paysim took is on a slip settled OK (the order's own) or flagged for refund.
+    lost = rows("SELECT s.id, s.st, s.refund_needed, o.or_st, o.pay_id FROM "
+                "(SELECT out_trade_no FROM paysim.trades WHERE paid_at IS NOT NULL UNION ALL "
+                " SELECT out_trade_no FROM paysim.zfb_trades WHERE paid_at IS NOT NULL) t "
+                "JOIN pay_slips s ON s.id = t.out_trade_no JOIN orders o ON o.id = s.order_id "
+                "WHERE o.id IN (%s) AND NOT s.refund_needed "
+                "AND NOT (s.st = 'OK' AND o.pay_id = s.id AND o.or_st NOT IN ('NW', 'WT', 'FA'))" % mine)
+    assert not lost, ("paid at paysim, not settled or flagged", lost)
+    # No order paid twice through two slips unless the second is flagged.
+    twice = rows("SELECT order_id FROM pay_slips WHERE order_id IN (%s) AND st = 'OK' AND NOT refund_needed "
+                 "GROUP BY order_id HAVING count(*) > 1" % mine)
+    assert not twice, ("paid twice", twice)
+    # Refunds: each one paysim holds (not closed) is one orderpay counts (OK or PROCESSING), and
+    # the sums agree; none is left unsent (NEW) after reconcile.
+    ours = {r[0]: (r[1], int(r[2])) for r in rows(
+        "SELECT id, st, amount FROM refunds WHERE order_id IN (%s)" % mine)}
+    theirs = {r[0]: int(r[1]) for r in rows(
+        "SELECT w.out_refund_no, w.refund_fee FROM paysim.wx_refunds w JOIN pay_slips s ON s.id = w.out_trade_no "
+        "WHERE s.order_id IN (%s) AND w.state <> 'REFUNDCLOSE'" % mine)}
+    for rid, amount in theirs.items():
+        assert rid in ours and ours[rid][0] in ("OK", "PROCESSING") and ours[rid][1] == amount, \
+            ("refunded at paysim, not counted", rid, amount, ours.get(rid))
+    for rid, (st, amount) in ours.items():
+        assert st != "NEW", ("refund left unsent after reconcile", rid)
+        if st in ("OK", "PROCESSING"):
+            assert rid in theirs, ("counted as refunded, unknown at paysim", rid, st, amount)
+    over = rows("SELECT s.id FROM pay_slips s WHERE s.order_id IN (%s) AND s.amount < "
+                "(SELECT coalesce(sum(amount), 0) FROM refunds r WHERE r.slip_id = s.id AND r.st <> 'FAIL')" % mine)
+    assert not over, ("refunded more than paid", over)
+
+
+def buy_body(pid):
+    return json.dumps({"products": [{"id": pid, "amount": 1}], "pay_tp": "wx.qrcode"}).encode()
+
+
+def own_buy(own, body, idem):
+    return fcgi(own["sock"], "POST", "/api/%s/pay/buy" % SITE, {"ticket": TICKET}, body,
+                headers={"Idempotency-Key": idem} if idem else None)
+
+
+def orders_of_key(idem):
+    return [r[0] for r in rows("SELECT id FROM orders WHERE idem_key = %s ORDER BY ct" % q(idem))]
+
+
+def later(order_ids):
+    """The client comes back past buy.resend_after_ms: a slip a dead worker left NEW is claimable."""
+    if order_ids:
+        psql("UPDATE pay_slips SET lm = lm - interval '2 minutes' WHERE st = 'NEW' AND order_id IN (%s)"
+             % ",".join(q(o) for o in order_ids))
+
+
+def expire_now(order_ids):
+    """Those orders reach their expiry (the buyer never pays) and the expire timer runs."""
+    if order_ids:
+        psql("UPDATE orders SET expi = now() - interval '1 second' WHERE or_st IN ('NW', 'WT') AND id IN (%s)"
+             % ",".join(q(o) for o in order_ids))
+    cli("expire")
+
+
+def or_st(order_id):
+    return rows("SELECT or_st FROM orders WHERE id = %s" % q(order_id))[0][0]
+
+
+@pytest.mark.parametrize("retry", [True, False], ids=["retried", "abandoned"])
+def test_buy(own, product, retry):
+    body = buy_body(product)
+
+    def attempt(n):
+        idem = "crash-buy-%d-%s" % (n, uuid.uuid4().hex[:12])
+        fired, reply = crash_at(own, n, lambda: own_buy(own, body, idem))
+        if not fired:
+            st, parsed, raw = reply
+            assert st == 200 and parsed["ok"], raw
+            return None, [parsed["data"]["id"]]
+        made = orders_of_key(idem)
+        assert len(made) <= 1, (fired, made)
+        if retry:
+            later(made)
+            st, parsed, raw, _ = api("POST", "buy", ticket=TICKET, raw_body=body,
+                                     headers={"Content-Type": "application/json", "Idempotency-Key": idem})
+            assert st == 200 and parsed["ok"], (fired, raw)
+            order = parsed["data"]
+            assert orders_of_key(idem) == [order["id"]] and made in ([], [order["id"]]), (fired, made, order["id"])
+            # The answer is the order as stored, and it can be paid with what it shows.
+            slip = rows("SELECT st FROM pay_slips WHERE id = %s" % q(order["pay_id"]))
+            assert slip and slip[0][0] == order["pay_re"]["st"] == "WAIT", (fired, order["pay_re"], slip)
+            assert order["pay_re"]["re_tp"] == "QRCODE" and order["or_st"] == "WT", (fired, order)
+            made = [order["id"]]
+        return fired, made
+
+    points, last = sweep("buy (%s)" % ("retried with its Idempotency-Key" if retry else "abandoned"), attempt)
+    timers()
+    check_money(product)
+    # Nobody pays: every order, the crashed ones' too, expires and gives its stock back.
+    every = last + [o for _, made in points for o in made]
+    expire_now(every)
+    for fired, made in points:
+        for o in made:
+            assert or_st(o) == "FA", (fired, o, or_st(o))
+    check_money(product)
+
+
+def wx_key():
+    with open(STACK["DEMO_WX_KEY_FILE"], encoding="utf-8") as f:
+        return f.read().strip()
+
+
+def wx_notification(slip_id, total_fee, txn_id):
+    """WeChat v2's paid notification, signed (MD5) independently of the C++ code."""
+    fields = {
+        "appid": STACK["DEMO_WX_APP_ID"], "mch_id": STACK["DEMO_WX_MCH_ID"],
+        "nonce_str": secrets.token_hex(8), "out_trade_no": slip_id, "transaction_id": txn_id,
+        "total_fee": str(total_fee), "fee_type": "CNY", "result_code": "SUCCESS", "return_code": "SUCCESS",
+        "trade_type": "NATIVE", "openid": "oCrashSweep", "bank_type": "OTHERS", "cash_fee": str(total_fee),
+        "time_end": time.strftime("%Y%m%d%H%M%S"),
+    }
+    text = "&".join("%s=%s" % (k, fields[k]) for k in sorted(fields)) + "&key=" + wx_key()
+    fields["sign"] = hashlib.md5(text.encode()).hexdigest().upper()
+    return ("<xml>" + "".join("<%s><![CDATA[%s]]></%s>" % (k, v, k) for k, v in fields.items()) + "</xml>").encode()
+
+
+def bought(pid):
+    st, parsed, raw, _ = api("POST", "buy", ticket=TICKET, json={"products": [{"id": pid, "amount": 1}],
+                                                                 "pay_tp": "wx.qrcode"})
+    assert st == 200 and parsed["ok"], raw
+    return parsed["data"]
+
+
+def settled_by(order_id, txn):
+    got = rows("SELECT o.or_st, s.st, s.provider_txn_id FROM orders o JOIN pay_slips s ON s.id = o.pay_id "
+               "WHERE o.id = %s" % q(order_id))[0]
+    return got == ["OK", "OK", txn], got
+
+
+@pytest.mark.parametrize("resend", [True, False], ids=["resent", "lost"])
+def test_paid_notification(own, product, resend):
+    def attempt(n):
+        order = bought(product)
+        slip = order["pay_id"]
+        paid = sim_pay(slip, times="0")  # paysim took the money; the notification is ours to send
+        xml = wx_notification(slip, 7, paid["transaction_id"])
+        fired, reply = crash_at(own, n, lambda: fcgi(own["sock"], "POST", "/api/%s/pay/re_wx" % SITE, body=xml,
+                                                     content_type="text/xml"))
+        if not fired:
+            st, _, raw = reply
+            assert st == 200 and raw.startswith(b"<xml><return_code><![CDATA[SUCCESS]]>"), raw
+        elif resend:
+            st, _, raw, _ = api("POST", "re_wx", raw_body=xml, headers={"Content-Type": "text/xml"})
+            assert st == 200 and raw.startswith(b"<xml><return_code><![CDATA[SUCCESS]]>"), (fired, raw)
+        return fired, (order["id"], slip, paid["transaction_id"])
+
+    points, last = sweep("WeChat v2 paid notification (%s)" % ("resent" if resend else "lost, timers only"),
+                         attempt)
+    timers()
+    for fired, (order_id, slip, txn) in points + [("none", last)]:
+        ok, got = settled_by(order_id, txn)
+        assert ok, (fired, got)
+        undecided = rows("SELECT id, verdict FROM notifications WHERE slip_id = %s AND verdict IN ('received', 'error')"
+                         % q(slip))
+        assert not undecided, (fired, undecided)
+    check_money(product)
+
+
+def paid(pid):
+    order = bought(pid)
+    sim_pay(order["pay_id"])
+    assert wait_state(order["id"], "OK", timeout=20)["or_st"] == "OK"
+    return order
+
+
+def own_refund(own, key, body):
+    return fcgi(own["sock"], "POST", "/api/%s/admin/refund" % SITE, body=body,
+                headers={"Authorization": "Bearer " + key})
+
+
+def refunds_of_key(idem):
+    return rows("SELECT id, st FROM refunds WHERE idempotency_key = %s" % q(idem))
+
+
+@pytest.mark.parametrize("retry", [True, False], ids=["retried", "abandoned"])
+def test_operator_refund(own, product, key, retry):
+    def attempt(n):
+        order = paid(product)
+        idem = "crash-rf-%d-%s" % (n, uuid.uuid4().hex[:12])
+        body = json.dumps({"order": order["id"], "reason": "crash sweep", "idempotency_key": idem}).encode()
+        fired, reply = crash_at(own, n, lambda: own_refund(own, key, body))
+        if not fired:
+            st, parsed, raw = reply
+            assert st == 200 and parsed["ok"], raw
+            return None, (order["id"], idem)
+        made = refunds_of_key(idem)
+        assert len(made) <= 1, (fired, made)
+        if retry:
+            st, parsed, raw, _ = http("POST", "%s/api/%s/admin/refund" % (STACK["ORDERPAY_URL"], SITE), body,
+                                      {"Content-Type": "application/json", "Authorization": "Bearer " + key})
+            assert st == 200 and parsed["ok"], (fired, raw)
+            r = parsed["data"]["refund"]
+            now = refunds_of_key(idem)
+            assert [x[0] for x in now] == [r["id"]] and [x[0] for x in made] in ([], [r["id"]]), (fired, made, now, r)
+            assert r["st"] in ("NEW", "PROCESSING", "OK") and r["st"] == now[0][1], (fired, r, now)
+        return fired, (order["id"], idem)
+
+    points, last = sweep("operator refund, admin/refund (%s)" % (
+        "retried with its idempotency_key" if retry else "abandoned"), attempt)
+    timers()
+    for fired, (order_id, idem) in points + [("none", last)]:
+        assert len(refunds_of_key(idem)) <= 1, (fired, refunds_of_key(idem))
+    check_money(product)
+    finish_refunds([o for _, (o, _) in points + [("none", last)]])
+    check_money(product)
+
+
+def finish_refunds(order_ids):
+    """WeChat finishes the orders' refunds (paysim answered them PROCESSING) and notifies: they end
+    OK, at both ends, and later reconciles have nothing left to ask about them."""
+    for (rid,) in rows("SELECT out_refund_no FROM paysim.wx_refunds w JOIN pay_slips s ON s.id = w.out_trade_no "
+                       "WHERE s.order_id IN (%s) AND w.state = 'PROCESSING'" % ",".join(q(o) for o in order_ids)):
+        st, body, raw, _ = sim("/sim/wx/refund_notify", {"out_refund_no": rid, "mch_id": STACK["DEMO_WX_MCH_ID"]})
+        assert st == 200, raw
+    left = rows("SELECT id, order_id, st FROM refunds WHERE order_id IN (%s) AND st <> 'OK'"
+                % ",".join(q(o) for o in order_ids))
+    assert not left, left
+
+
+def own_check(own, order_id):
+    return fcgi(own["sock"], "GET", "/api/%s/pay/check" % SITE, {"ticket": TICKET, "id": order_id})
+
+
+@pytest.mark.parametrize("poll", [True, False], ids=["polled-again", "timers-only"])
+def test_check_settles_a_lost_notification(own, product, poll):
+    """pay/check asks the provider about a waiting slip whose notification never came, and settles it."""
+    def attempt(n):
+        order = bought(product)
+        paid = sim_pay(order["pay_id"], times="0")
+        fired, reply = crash_at(own, n, lambda: own_check(own, order["id"]))
+        if not fired:
+            st, parsed, raw = reply
+            assert st == 200 and parsed["data"]["or_st"] == "OK", raw
+        elif poll:
+            st, parsed, raw = own_check(own, order["id"])
+            assert st == 200 and parsed["data"]["or_st"] == "OK", (fired, raw)
+        return fired, (order["id"], paid["transaction_id"])
+
+    points, _ = sweep("pay/check of a paid slip whose notification was lost (%s)" % (
+        "polled again" if poll else "timers only"), attempt)
+    timers()
+    for fired, (order_id, txn) in points:
+        ok, got = settled_by(order_id, txn)
+        assert ok, (fired, got)
+    check_money(product)
+
+
+def own_pay(own, order_id, pt):
+    return fcgi(own["sock"], "GET", "/api/%s/pay/pay" % SITE, {"ticket": TICKET, "id": order_id, "pt": pt})
+
+
+def pay_every_code(order_id):
+    """The buyer pays every code the order was ever given (an old one still on a screen, the new
+    one): the first settles the order, every other is a payment to refund."""
+    # Only trades that gave a code: a close or cancel of a slip never sent makes paysim keep a
+    # closed trade without one (and without a notify URL), which no buyer can pay.
+    for (slip,) in rows("SELECT s.id FROM pay_slips s WHERE s.order_id = %s AND s.id IN ("
+                        "SELECT out_trade_no FROM paysim.trades WHERE coalesce(code_url, '') <> '' UNION ALL "
+                        "SELECT out_trade_no FROM paysim.zfb_trades WHERE coalesce(qr_code, '') <> '') "
+                        "ORDER BY s.ct" % q(order_id)):
+        sim_pay(slip, force="1")
+
+
+@pytest.mark.parametrize("retry", [True, False], ids=["retried", "abandoned"])
+def test_switch_to_alipay(own, product, retry):
+    """pay/pay with another pay type: the WeChat slip is closed at WeChat and an Alipay one issued;
+    then the buyer pays every code they were shown."""
+    def attempt(n):
+        order = bought(product)
+        fired, reply = crash_at(own, n, lambda: own_pay(own, order["id"], "zfb.qrcode"))
+        if not fired:
+            st, parsed, raw = reply
+            assert st == 200 and parsed["data"]["pay_tp"] == "zfb.qrcode", raw
+        elif retry:
+            later([order["id"]])
+            st, parsed, raw, _ = api("GET", "pay", ticket=TICKET, params={"id": order["id"], "pt": "zfb.qrcode"})
+            assert st == 200 and parsed["data"]["pay_tp"] == "zfb.qrcode", (fired, raw)
+            live = rows("SELECT st FROM pay_slips WHERE id = %s" % q(parsed["data"]["pay_id"]))[0][0]
+            assert live == parsed["data"]["pay_re"]["st"] == "WAIT", (fired, live, parsed["data"]["pay_re"])
+        return fired, order["id"]
+
+    points, last = sweep("pay/pay to another pay type (%s)" % ("retried" if retry else "abandoned, then paid"),
+                         attempt)
+    timers()
+    check_money(product)
+    for _, order_id in points + [("none", last)]:
+        pay_every_code(order_id)
+    timers()
+    for fired, order_id in points + [("none", last)]:
+        assert or_st(order_id) == "OK", (fired, order_id, or_st(order_id))
+    check_money(product)
+
+
+def cli_env(own):
+    return dict(CRASH_AT_FILE=str(own["cli_arm"]), **preloaded(own["shim"]))
+
+
+def cli_crash_at(own, n, *args):
+    """`orderpay ARGS` whose process dies right after its N-th statement; (fired, result)."""
+    arm, fired_file = own["cli_arm"], own["cli_arm"].parent / (own["cli_arm"].name + ".fired")
+    if fired_file.exists():
+        fired_file.unlink()
+    arm.write_text(str(n))
+    res = cli(*args, check=False, env=cli_env(own))
+    if arm.exists():
+        arm.unlink()
+    fired = fired_file.read_text().strip() if fired_file.exists() else None
+    assert (res.returncode == 86) == bool(fired), (res.returncode, fired, res.stdout, res.stderr)
+    return fired, res
+
+
+def cli_window(own, subject, *args):
+    """Runs `orderpay ARGS` once with the shim counting and never firing: the numbers of the
+    statements about `subject` (an order or slip id among their parameters), from the first to the
+    last, through the COMMIT of a transaction open there. A CLI run also reads the schema and lists
+    its work (and reconcile asks about every slip and refund due, other tests' too): the sweep
+    crashes it only where it works on the subject, so its length does not grow with the database."""
+    arm, trace = own["cli_arm"], own["cli_arm"].parent / (own["cli_arm"].name + ".trace")
+    trace.write_text("")
+    arm.write_text("1000000")
+    try:
+        res = cli(*args, env=cli_env(own))
+    finally:
+        arm.unlink()
+    lines = [line.split("\t") for line in trace.read_text().splitlines()]
+    trace.unlink()
+    mine = [i for i, line in enumerate(lines) if subject in line[2:]]
+    assert mine, (subject, lines)
+    first, last = mine[0], mine[-1]
+    names = [line[1] for line in lines]
+    if "BEGIN" in names[first:last + 1] and "COMMIT" in names[last:]:
+        last = names.index("COMMIT", last)
+    return res, [(int(lines[i][0]), names[i]) for i in range(first, last + 1)]
+
+
+def test_expire(own, product):
+    """`orderpay expire` closes an unpaid order's slip at the provider, fails it and gives its stock
+    back, once; the crashed run is followed by the next timer run; then the buyer pays the old code
+    anyway (it was on a screen): the payment is settled again or flagged for refund."""
+    def expired_order():
+        order = bought(product)
+        psql("UPDATE orders SET expi = now() - interval '1 second' WHERE id = %s" % q(order["id"]))
+        return order
+
+    first = expired_order()
+    _, window = cli_window(own, first["id"], "expire")
+    points = [("none", first["id"])]
+    for n, name in window:
+        order = expired_order()
+        fired, res = cli_crash_at(own, n, "expire")
+        # The same statements in the same order as in the probe: the crash is where it is said to be.
+        assert fired == "%d %s" % (n, name), (n, name, fired, res.stdout, res.stderr)
+        points.append((fired, order["id"]))
+        cli("expire")  # the timer's next run
+        assert or_st(order["id"]) == "FA", (fired, or_st(order["id"]))
+    print("\ncrash sweep: orderpay expire of an unpaid order: %d crash points: %s"
+          % (len(window), "; ".join(f for f, _ in points[1:])))
+    check_money(product)
+    for _, order_id in points:
+        pay_every_code(order_id)
+    timers()
+    check_money(product)
+
+
+def test_reconcile_settles_a_lost_notification(own, product):
+    order = bought(product)
+    sim_pay(order["pay_id"], times="0")
+    _, window = cli_window(own, order["pay_id"], "reconcile", "--min-age", "0")
+    assert or_st(order["id"]) == "OK"
+    fired_at = []
+    for n, name in window:
+        order = bought(product)
+        paid = sim_pay(order["pay_id"], times="0")
+        fired, res = cli_crash_at(own, n, "reconcile", "--min-age", "0")
+        assert fired == "%d %s" % (n, name), (n, name, fired, res.stdout, res.stderr)
+        fired_at.append(fired)
+        cli("reconcile", "--min-age", "0")  # the timer's next run
+        ok, got = settled_by(order["id"], paid["transaction_id"])
+        assert ok, (fired, got)
+    print("\ncrash sweep: orderpay reconcile settling a lost notification: %d crash points: %s"
+          % (len(fired_at), "; ".join(fired_at)))
+    timers()
+    check_money(product)
