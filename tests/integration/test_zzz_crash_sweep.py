@@ -15,6 +15,7 @@ import hashlib
 import json
 import secrets
 import time
+import urllib.parse
 import uuid
 
 import pytest
@@ -110,12 +111,12 @@ def rows(sql):
     return [line.split("|") for line in out.splitlines()] if out else []
 
 
-def check_money(pid):
-    """The invariants, over every order of product `pid` (and the refunds of its orders)."""
+def check_money(pid, site=SITE):
+    """The invariants, over every order of product `pid` of `site` (and the refunds of its orders)."""
     res = cli("audit", check=False)
     assert res.returncode == 0, res.stdout + res.stderr
     # Stock taken exactly once per live order.
-    left = int(psql("SELECT stock FROM products WHERE site_id = %s AND id = %s" % (q(SITE), q(pid))))
+    left = int(psql("SELECT stock FROM products WHERE site_id = %s AND id = %s" % (q(site), q(pid))))
     held = int(psql("SELECT coalesce(sum(i.amount), 0) FROM order_items i JOIN orders o ON o.id = i.order_id "
                     "WHERE i.product_id = %s AND o.or_st <> 'FA'" % q(pid)))
     assert STOCK - left == held, (STOCK, left, held)
@@ -123,7 +124,8 @@ def check_money(pid):
     # Every payment paysim took is on a slip settled OK (the order's own) or flagged for refund.
     lost = rows("SELECT s.id, s.st, s.refund_needed, o.or_st, o.pay_id FROM "
                 "(SELECT out_trade_no FROM paysim.trades WHERE paid_at IS NOT NULL UNION ALL "
-                " SELECT out_trade_no FROM paysim.zfb_trades WHERE paid_at IS NOT NULL) t "
+                " SELECT out_trade_no FROM paysim.zfb_trades WHERE paid_at IS NOT NULL UNION ALL "
+                " SELECT custom_id FROM paysim.pp_orders WHERE captures > 0) t "
                 "JOIN pay_slips s ON s.id = t.out_trade_no JOIN orders o ON o.id = s.order_id "
                 "WHERE o.id IN (%s) AND NOT s.refund_needed "
                 "AND NOT (s.st = 'OK' AND o.pay_id = s.id AND o.or_st NOT IN ('NW', 'WT', 'FA'))" % mine)
@@ -132,13 +134,22 @@ def check_money(pid):
     twice = rows("SELECT order_id FROM pay_slips WHERE order_id IN (%s) AND st = 'OK' AND NOT refund_needed "
                  "GROUP BY order_id HAVING count(*) > 1" % mine)
     assert not twice, ("paid twice", twice)
+    # PayPal: one capture per order at most, whatever was retried.
+    captured = rows("SELECT custom_id, captures FROM paysim.pp_orders WHERE captures > 1 AND custom_id IN "
+                    "(SELECT id FROM pay_slips WHERE order_id IN (%s))" % mine)
+    assert not captured, ("captured twice", captured)
     # Refunds: each one paysim holds (not closed) is one orderpay counts (OK or PROCESSING), and
     # the sums agree; none is left unsent (NEW) after reconcile.
     ours = {r[0]: (r[1], int(r[2])) for r in rows(
         "SELECT id, st, amount FROM refunds WHERE order_id IN (%s)" % mine)}
     theirs = {r[0]: int(r[1]) for r in rows(
         "SELECT w.out_refund_no, w.refund_fee FROM paysim.wx_refunds w JOIN pay_slips s ON s.id = w.out_trade_no "
-        "WHERE s.order_id IN (%s) AND w.state <> 'REFUNDCLOSE'" % mine)}
+        "WHERE s.order_id IN (%s) AND w.state <> 'REFUNDCLOSE' UNION ALL "
+        "SELECT z.out_request_no, z.refund_fee FROM paysim.zfb_refunds z JOIN pay_slips s ON s.id = z.out_trade_no "
+        "WHERE s.order_id IN (%s) UNION ALL "
+        "SELECT p.invoice_id, p.minor FROM paysim.pp_refunds p JOIN paysim.pp_orders o ON o.id = p.order_id "
+        "JOIN pay_slips s ON s.id = o.custom_id WHERE s.order_id IN (%s) AND p.status NOT IN ('FAILED', 'CANCELLED')"
+        % (mine, mine, mine))}
     for rid, amount in theirs.items():
         assert rid in ours and ours[rid][0] in ("OK", "PROCESSING") and ours[rid][1] == amount, \
             ("refunded at paysim, not counted", rid, amount, ours.get(rid))
@@ -299,10 +310,20 @@ def refunds_of_key(idem):
     return rows("SELECT id, st FROM refunds WHERE idempotency_key = %s" % q(idem))
 
 
-@pytest.mark.parametrize("retry", [True, False], ids=["retried", "abandoned"])
-def test_operator_refund(own, product, key, retry):
+def paid_by_scan(pid, pay_tp, code):
+    st, parsed, raw, _ = api("POST", "buy", ticket=TICKET, json={"products": [{"id": pid, "amount": 1}],
+                                                                 "pay_tp": pay_tp, "auth_code": code})
+    assert st == 200 and parsed["data"]["or_st"] == "OK", raw
+    return parsed["data"]
+
+
+@pytest.mark.parametrize("retry,provider", [(True, "wx"), (False, "wx"), (True, "zfb")],
+                         ids=["wechat-retried", "wechat-abandoned", "alipay-retried"])
+def test_operator_refund(own, product, key, retry, provider):
+    """admin/refund in full. WeChat answers PROCESSING (its notification finishes it later);
+    Alipay answers at once, and a repeat of a refund it made says fund_change N."""
     def attempt(n):
-        order = paid(product)
+        order = paid(product) if provider == "wx" else paid_by_scan(product, "zfb.scan", "280000000000000002")
         idem = "crash-rf-%d-%s" % (n, uuid.uuid4().hex[:12])
         body = json.dumps({"order": order["id"], "reason": "crash sweep", "idempotency_key": idem}).encode()
         fired, reply = crash_at(own, n, lambda: own_refund(own, key, body))
@@ -322,8 +343,8 @@ def test_operator_refund(own, product, key, retry):
             assert r["st"] in ("NEW", "PROCESSING", "OK") and r["st"] == now[0][1], (fired, r, now)
         return fired, (order["id"], idem)
 
-    points, last = sweep("operator refund, admin/refund (%s)" % (
-        "retried with its idempotency_key" if retry else "abandoned"), attempt)
+    points, last = sweep("operator refund, admin/refund of a %s payment (%s)" % (
+        provider, "retried with its idempotency_key" if retry else "abandoned"), attempt)
     timers()
     for fired, (order_id, idem) in points + [("none", last)]:
         assert len(refunds_of_key(idem)) <= 1, (fired, refunds_of_key(idem))
@@ -507,4 +528,117 @@ def test_reconcile_settles_a_lost_notification(own, product):
     print("\ncrash sweep: orderpay reconcile settling a lost notification: %d crash points: %s"
           % (len(fired_at), "; ".join(fired_at)))
     timers()
+    check_money(product)
+
+
+@pytest.mark.parametrize("code", ["130000000000000001", "131000000000000001"], ids=["paid-at-once", "user-paying"])
+def test_scan_buy(own, product, code):
+    """wx.scan: the buy itself takes the money (micropay), or polls while the buyer confirms; a
+    crash after WeChat took it must not lose it. The client retries with its key (a scan code is
+    never sent twice), then the timers run."""
+    def attempt(n):
+        idem = "crash-scan-%d-%s" % (n, uuid.uuid4().hex[:12])
+        body = json.dumps({"products": [{"id": product, "amount": 1}], "pay_tp": "wx.scan",
+                           "auth_code": code[:-6] + "%06d" % secrets.randbelow(10 ** 6)}).encode()
+        fired, reply = crash_at(own, n, lambda: own_buy(own, body, idem))
+        if not fired:
+            st, parsed, raw = reply
+            assert st == 200 and parsed["data"]["or_st"] == "OK", raw
+            return None, parsed["data"]["id"]
+        made = orders_of_key(idem)
+        assert len(made) <= 1, (fired, made)
+        later(made)
+        st, parsed, raw, _ = api("POST", "buy", ticket=TICKET, raw_body=body,
+                                 headers={"Content-Type": "application/json", "Idempotency-Key": idem})
+        assert st in (200, 502, 504, 409), (fired, raw)
+        if st == 200:
+            assert orders_of_key(idem) == [parsed["data"]["id"]], (fired, made, raw)
+            assert parsed["data"]["or_st"] == or_st(parsed["data"]["id"]), (fired, raw)
+        return fired, (orders_of_key(idem) or [None])[0]
+
+    points, last = sweep("wx.scan buy, auth code %s... (retried with its Idempotency-Key)" % code[:3], attempt)
+    timers()
+    for fired, order_id in points:
+        if order_id:
+            st = or_st(order_id)
+            paid_there = rows("SELECT 1 FROM paysim.trades t JOIN pay_slips s ON s.id = t.out_trade_no "
+                              "WHERE s.order_id = %s AND t.paid_at IS NOT NULL" % q(order_id))
+            assert st == ("OK" if paid_there else st), (fired, order_id, st)
+    check_money(product)
+    expire_now([o for _, o in points if o])
+    check_money(product)
+
+
+@pytest.fixture(scope="module")
+def usd_product():
+    pid = "crash-usd-" + secrets.token_hex(4)
+    cli("product", "add", pid, "--site", STACK["DEMO_USD_SITE"], "--title", "Crash " + pid, "--price", "0.07",
+        "--stock", str(STOCK))
+    return pid
+
+
+def test_paypal_return(own, usd_product):
+    """The buyer comes back from approving at PayPal: the return captures and settles. After a
+    crash the browser reloads the return URL (PayPal's webhook is lost), then the timers run."""
+    usd = STACK["DEMO_USD_SITE"]
+
+    def attempt(n):
+        st, parsed, raw, _ = api("POST", "buy", ticket=TICKET, site=usd, json={
+            "products": [{"id": usd_product, "amount": 1}], "pay_tp": "paypal"})
+        assert st == 200, raw
+        order = parsed["data"]
+        st, _, raw, headers = http("GET", order["pay_re"]["re_obj"])
+        assert st == 302, raw
+        ret = headers["location"]
+        query = dict(urllib.parse.parse_qsl(urllib.parse.urlparse(ret).query))
+        fired, reply = crash_at(own, n, lambda: fcgi(own["sock"], "GET", "/api/%s/pay/re_paypal" % usd, query,
+                                                     headers={"Accept": "application/json"}))
+        if not fired:
+            assert reply[0] == 200, reply
+        else:
+            st, _, raw, _ = http("GET", ret, headers={"Accept": "application/json"})
+            assert st == 200, (fired, raw)
+        return fired, order["id"]
+
+    points, last = sweep("PayPal return (capture), reloaded by the browser", attempt)
+    timers()
+    for fired, order_id in points + [("none", last)]:
+        assert or_st(order_id) == "OK", (fired, order_id, or_st(order_id))
+    check_money(usd_product, usd)
+
+
+def test_buy_retry_that_sends_a_slip_left_new(own, product):
+    """A buy died between committing its order and asking WeChat (statement 2, order_create), so
+    its slip is NEW; the client's retry, past buy.resend_after_ms, asks WeChat about it and sends
+    it: that retry crashes at each of its statements in turn, and the client retries again."""
+    body = buy_body(product)
+
+    def attempt(n):
+        idem = "crash-resend-%d-%s" % (n, uuid.uuid4().hex[:12])
+        fired, _ = crash_at(own, 2, lambda: own_buy(own, body, idem))
+        assert fired == "2 order_create", fired
+        made = orders_of_key(idem)
+        later(made)
+        fired, reply = crash_at(own, n, lambda: own_buy(own, body, idem))
+        if fired:
+            later(made)
+            st, parsed, raw, _ = api("POST", "buy", ticket=TICKET, raw_body=body,
+                                     headers={"Content-Type": "application/json", "Idempotency-Key": idem})
+        else:
+            st, parsed, raw = reply
+        assert st == 200 and parsed["data"]["id"] == made[0], (fired, made, raw)
+        order = parsed["data"]
+        slips = rows("SELECT id, st FROM pay_slips WHERE order_id = %s" % q(order["id"]))
+        assert order["pay_re"]["st"] == "WAIT" and slips == [[order["pay_id"], "WAIT"]], (fired, order, slips)
+        return fired, order["id"]
+
+    points, last = sweep("buy retried after its first run died before asking WeChat, the retry crashing",
+                         attempt)
+    timers()
+    check_money(product)
+    for _, order_id in points + [("none", last)]:
+        pay_every_code(order_id)
+    timers()
+    for fired, order_id in points + [("none", last)]:
+        assert or_st(order_id) == "OK", (fired, order_id, or_st(order_id))
     check_money(product)
