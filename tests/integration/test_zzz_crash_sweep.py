@@ -12,6 +12,7 @@ orderpay counts (and none twice), and the retried request's answer is the state 
 Prints how many crash points each flow had."""
 
 import hashlib
+from http.server import BaseHTTPRequestHandler
 import json
 import secrets
 import time
@@ -21,7 +22,7 @@ import uuid
 import pytest
 
 from conftest import STACK, api, cli, http, psql, sim
-from helpers import build_shim, own_orderpayd, preloaded, sim_pay, wait_for, wait_state
+from helpers import LocalServer, build_shim, own_orderpayd, preloaded, sim_pay, wait_for, wait_state
 from test_hostile_provider_values import fcgi
 
 SITE = STACK["DEMO_SITE"]
@@ -641,4 +642,74 @@ def test_buy_retry_that_sends_a_slip_left_new(own, product):
     timers()
     for fired, order_id in points + [("none", last)]:
         assert or_st(order_id) == "OK", (fired, order_id, or_st(order_id))
+    check_money(product)
+
+
+class Catcher(LocalServer):
+    """Where paysim sends a notification we take over: it keeps the body and answers as a
+    merchant's server would, so the test can deliver it to the crashing worker itself."""
+
+    def __init__(self):
+        outer = self
+        self.bodies = []
+
+        class H(BaseHTTPRequestHandler):
+            def do_POST(self):
+                outer.bodies.append(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+                data = b"<xml><return_code><![CDATA[SUCCESS]]></return_code></xml>"
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *a):
+                pass
+
+        super().__init__(H)
+
+
+@pytest.fixture(scope="module")
+def catcher():
+    c = Catcher()
+    yield c
+    c.close()
+
+
+@pytest.mark.parametrize("resend", [True, False], ids=["resent", "lost"])
+def test_refund_notification(own, product, key, catcher, resend):
+    """WeChat v2's refund-result notification (req_info, AES with the key's MD5) finishes a
+    PROCESSING refund. After a crash WeChat resends it, or it is lost and reconcile's refundquery
+    finishes the refund."""
+    def attempt(n):
+        order = paid(product)
+        idem = "crash-rn-%d-%s" % (n, uuid.uuid4().hex[:12])
+        st, parsed, raw, _ = http("POST", "%s/api/%s/admin/refund" % (STACK["ORDERPAY_URL"], SITE),
+                                  json.dumps({"order": order["id"], "reason": "crash sweep",
+                                              "idempotency_key": idem}).encode(),
+                                  {"Content-Type": "application/json", "Authorization": "Bearer " + key})
+        assert st == 200 and parsed["data"]["refund"]["st"] == "PROCESSING", raw
+        rid = parsed["data"]["refund"]["id"]
+        psql("UPDATE paysim.wx_refunds SET notify_url = %s WHERE out_refund_no = %s" % (q(catcher.url), q(rid)))
+        del catcher.bodies[:]
+        st, _, raw, _ = sim("/sim/wx/refund_notify", {"out_refund_no": rid, "mch_id": STACK["DEMO_WX_MCH_ID"]})
+        assert st == 200 and len(catcher.bodies) == 1, raw
+        xml = catcher.bodies[0]
+        fired, reply = crash_at(own, n, lambda: fcgi(own["sock"], "POST", "/api/%s/pay/re_wx" % SITE, body=xml,
+                                                     content_type="text/xml"))
+        if not fired:
+            assert reply[0] == 200 and reply[2].startswith(b"<xml><return_code><![CDATA[SUCCESS]]>"), reply
+        elif resend:
+            st, _, raw, _ = api("POST", "re_wx", raw_body=xml, headers={"Content-Type": "text/xml"})
+            assert st == 200 and raw.startswith(b"<xml><return_code><![CDATA[SUCCESS]]>"), (fired, raw)
+        return fired, (order["id"], rid)
+
+    points, last = sweep("WeChat v2 refund notification (%s)" % ("resent" if resend else "lost, reconcile only"),
+                         attempt)
+    timers()
+    for fired, (order_id, rid) in points + [("none", last)]:
+        got = rows("SELECT st FROM refunds WHERE id = %s" % q(rid))[0][0]
+        assert got == "OK", (fired, rid, got)
+        undecided = rows("SELECT id, verdict FROM notifications WHERE slip_id IN (SELECT id FROM pay_slips WHERE "
+                         "order_id = %s) AND verdict IN ('received', 'error')" % q(order_id))
+        assert not undecided, (fired, undecided)
     check_money(product)
