@@ -14,6 +14,7 @@ Prints how many crash points each flow had."""
 import hashlib
 from http.server import BaseHTTPRequestHandler
 import json
+import os
 import secrets
 import time
 import urllib.parse
@@ -29,6 +30,9 @@ SITE = STACK["DEMO_SITE"]
 TICKET = STACK["DEMO_TICKET"]
 MAX_POINTS = 80  # a flow with more statements than this is a loop, not a flow
 STOCK = 100000
+# CI's budget takes the flows the brief named and the cheaper others; CRASH_SWEEP_ALL=1 runs the
+# rest too (slow: a scan code the buyer never confirms is polled for seconds at every point).
+ALL = pytest.mark.skipif(not os.environ.get("CRASH_SWEEP_ALL"), reason="CRASH_SWEEP_ALL=1 runs it")
 
 
 @pytest.fixture(scope="module")
@@ -141,8 +145,17 @@ def check_money(pid, site=SITE):
     assert not captured, ("captured twice", captured)
     # Refunds: each one paysim holds (not closed) is one orderpay counts (OK or PROCESSING), and
     # the sums agree; none is left unsent (NEW) after reconcile.
+    # A void that found the trade paid (a reversal, a cancel that refunded) is the provider's own
+    # refund: recorded with requested_by 'provider' and a fresh id, matched with the trade instead.
     ours = {r[0]: (r[1], int(r[2])) for r in rows(
-        "SELECT id, st, amount FROM refunds WHERE order_id IN (%s)" % mine)}
+        "SELECT id, st, amount FROM refunds WHERE order_id IN (%s) AND requested_by <> 'provider'" % mine)}
+    voids = rows("SELECT r.id, r.st, r.amount, s.amount, coalesce(z.refunded::text, w.state, 'none') FROM refunds r "
+                 "JOIN pay_slips s ON s.id = r.slip_id LEFT JOIN paysim.zfb_trades z ON z.out_trade_no = s.id "
+                 "LEFT JOIN paysim.trades w ON w.out_trade_no = s.id "
+                 "WHERE r.order_id IN (%s) AND r.requested_by = 'provider'" % mine)
+    for rid, st, amount, paid_amount, there in voids:
+        assert st == "OK" and amount == paid_amount and there in ("true", "REVOKED"), \
+            ("a void's refund the provider did not make", rid, st, amount, there)
     theirs = {r[0]: int(r[1]) for r in rows(
         "SELECT w.out_refund_no, w.refund_fee FROM paysim.wx_refunds w JOIN pay_slips s ON s.id = w.out_trade_no "
         "WHERE s.order_id IN (%s) AND w.state <> 'REFUNDCLOSE' UNION ALL "
@@ -318,7 +331,7 @@ def paid_by_scan(pid, pay_tp, code):
     return parsed["data"]
 
 
-@pytest.mark.parametrize("retry,provider", [(True, "wx"), (False, "wx"), (True, "zfb")],
+@pytest.mark.parametrize("retry,provider", [(True, "wx"), (False, "wx"), pytest.param(True, "zfb", marks=ALL)],
                          ids=["wechat-retried", "wechat-abandoned", "alipay-retried"])
 def test_operator_refund(own, product, key, retry, provider):
     """admin/refund in full. WeChat answers PROCESSING (its notification finishes it later);
@@ -370,7 +383,7 @@ def own_check(own, order_id):
     return fcgi(own["sock"], "GET", "/api/%s/pay/check" % SITE, {"ticket": TICKET, "id": order_id})
 
 
-@pytest.mark.parametrize("poll", [True, False], ids=["polled-again", "timers-only"])
+@pytest.mark.parametrize("poll", [True, pytest.param(False, marks=ALL)], ids=["polled-again", "timers-only"])
 def test_check_settles_a_lost_notification(own, product, poll):
     """pay/check asks the provider about a waiting slip whose notification never came, and settles it."""
     def attempt(n):
@@ -410,7 +423,7 @@ def pay_every_code(order_id):
         sim_pay(slip, force="1")
 
 
-@pytest.mark.parametrize("retry", [True, False], ids=["retried", "abandoned"])
+@pytest.mark.parametrize("retry", [True, pytest.param(False, marks=ALL)], ids=["retried", "abandoned"])
 def test_switch_to_alipay(own, product, retry):
     """pay/pay with another pay type: the WeChat slip is closed at WeChat and an Alipay one issued;
     then the buyer pays every code they were shown."""
@@ -532,41 +545,46 @@ def test_reconcile_settles_a_lost_notification(own, product):
     check_money(product)
 
 
-@pytest.mark.parametrize("code", ["130000000000000001", "131000000000000001"], ids=["paid-at-once", "user-paying"])
-def test_scan_buy(own, product, code):
-    """wx.scan: the buy itself takes the money (micropay), or polls while the buyer confirms; a
-    crash after WeChat took it must not lose it. The client retries with its key (a scan code is
-    never sent twice), then the timers run."""
+@pytest.mark.parametrize("pay_tp,code", [
+    ("wx.scan", "130000000000000001"),  # paid at once
+    pytest.param("wx.scan", "131000000000000001", marks=ALL),  # the buyer confirms: polled, then paid
+    pytest.param("wx.scan", "134000000000000001", marks=ALL),  # never confirmed: reversed after the polls
+    ("zfb.scan", "280000000000000001"),  # paid at once
+    pytest.param("zfb.scan", "283000000000000001", marks=ALL),  # unknown, then cancelled: not paid
+    pytest.param("zfb.scan", "287000000000000001", marks=ALL),  # paid as the cancel arrives: it refunds
+], ids=["wx-paid", "wx-polled", "wx-reversed", "zfb-paid", "zfb-cancelled", "zfb-paid-while-cancelled"])
+def test_scan_buy(own, product, pay_tp, code):
+    """A scan buy takes the money itself (micropay, alipay.trade.pay), polls while the buyer
+    confirms, or voids the payment (reverse, cancel); a crash after the provider moved money must
+    not lose it. The client retries with its key (a scan code is never sent twice), then the
+    timers run; then nobody pays and what is open expires."""
     def attempt(n):
         idem = "crash-scan-%d-%s" % (n, uuid.uuid4().hex[:12])
-        body = json.dumps({"products": [{"id": product, "amount": 1}], "pay_tp": "wx.scan",
+        body = json.dumps({"products": [{"id": product, "amount": 1}], "pay_tp": pay_tp,
                            "auth_code": code[:-6] + "%06d" % secrets.randbelow(10 ** 6)}).encode()
         fired, reply = crash_at(own, n, lambda: own_buy(own, body, idem))
         if not fired:
-            st, parsed, raw = reply
-            assert st == 200 and parsed["data"]["or_st"] == "OK", raw
-            return None, parsed["data"]["id"]
+            assert reply[0] in (200, 402, 409, 502, 504), reply
+            return None, orders_of_key(idem)[0]
         made = orders_of_key(idem)
         assert len(made) <= 1, (fired, made)
         later(made)
         st, parsed, raw, _ = api("POST", "buy", ticket=TICKET, raw_body=body,
                                  headers={"Content-Type": "application/json", "Idempotency-Key": idem})
-        assert st in (200, 502, 504, 409), (fired, raw)
+        assert st in (200, 402, 409, 502, 504), (fired, raw)
         if st == 200:
             assert orders_of_key(idem) == [parsed["data"]["id"]], (fired, made, raw)
-            assert parsed["data"]["or_st"] == or_st(parsed["data"]["id"]), (fired, raw)
         return fired, (orders_of_key(idem) or [None])[0]
 
-    points, last = sweep("wx.scan buy, auth code %s... (retried with its Idempotency-Key)" % code[:3], attempt)
+    points, last = sweep("%s buy, auth code %s... (retried with its Idempotency-Key)" % (pay_tp, code[:3]), attempt)
     timers()
-    for fired, order_id in points:
-        if order_id:
-            st = or_st(order_id)
-            paid_there = rows("SELECT 1 FROM paysim.trades t JOIN pay_slips s ON s.id = t.out_trade_no "
-                              "WHERE s.order_id = %s AND t.paid_at IS NOT NULL" % q(order_id))
-            assert st == ("OK" if paid_there else st), (fired, order_id, st)
     check_money(product)
-    expire_now([o for _, o in points if o])
+    every = [o for _, o in points + [("none", last)] if o]
+    expire_now(every)
+    timers()
+    for fired, order_id in points + [("none", last)]:
+        if order_id:
+            assert or_st(order_id) in ("OK", "FA", "RF"), (fired, order_id, or_st(order_id))
     check_money(product)
 
 
@@ -675,7 +693,7 @@ def catcher():
     c.close()
 
 
-@pytest.mark.parametrize("resend", [True, False], ids=["resent", "lost"])
+@pytest.mark.parametrize("resend", [True, pytest.param(False, marks=ALL)], ids=["resent", "lost"])
 def test_refund_notification(own, product, key, catcher, resend):
     """WeChat v2's refund-result notification (req_info, AES with the key's MD5) finishes a
     PROCESSING refund. After a crash WeChat resends it, or it is lost and reconcile's refundquery
