@@ -35,6 +35,12 @@ STOCK = 100000
 ALL = pytest.mark.skipif(not os.environ.get("CRASH_SWEEP_ALL"), reason="CRASH_SWEEP_ALL=1 runs it")
 
 
+def all_only(reason):
+    """A combination CI's budget leaves to CRASH_SWEEP_ALL=1."""
+    if not os.environ.get("CRASH_SWEEP_ALL"):
+        pytest.skip("CRASH_SWEEP_ALL=1 runs it: " + reason)
+
+
 @pytest.fixture(scope="module")
 def own(tmp_path_factory):
     d = tmp_path_factory.mktemp("crash")
@@ -82,19 +88,26 @@ def sweep(flow, attempt):
     pytest.fail("%s: no end after %d statements" % (flow, MAX_POINTS))
 
 
-def crash_at(own, n, request):
+LOST = []
+
+
+def crash_at(own, n, request, mode="crash"):
     """Arms the shim for statement `n` and sends `request()` (an fcgi call); (fired, reply). fired is
-    the statement the worker died after ("N name"), or None when the request ended first."""
+    the statement the worker died after ("N name"), or None when the request ended first. With
+    mode "lose" the worker lives on and sees that statement's connection lost (it ran)."""
     if own["fired"].exists():
         own["fired"].unlink()
     warm(own)
-    own["arm"].write_text(str(n))
+    own["arm"].write_text("%d %s" % (n, mode))
     reply = request()
     # A reply was sent, or the worker died: either way the request is over. The file goes before
     # the check, so nothing later counts against it.
     if own["arm"].exists():
         own["arm"].unlink()
     fired = own["fired"].read_text().strip() if own["fired"].exists() else None
+    if fired and mode == "lose":
+        # The worker lived on: whatever it answered must not be a success it cannot stand behind.
+        LOST.append((fired, reply[0], reply[2][:200]))
     if fired:
         warm(own)  # the master restarted it
     return fired, reply
@@ -208,19 +221,26 @@ def or_st(order_id):
     return rows("SELECT or_st FROM orders WHERE id = %s" % q(order_id))[0][0]
 
 
+@pytest.mark.parametrize("mode", ["crash", "lose"])
 @pytest.mark.parametrize("retry", [True, False], ids=["retried", "abandoned"])
-def test_buy(own, product, retry):
+def test_buy(own, product, retry, mode):
+    if mode == "lose" and not retry:
+        all_only("an abandoned buy whose statement's answer was lost")
     body = buy_body(product)
 
     def attempt(n):
         idem = "crash-buy-%d-%s" % (n, uuid.uuid4().hex[:12])
-        fired, reply = crash_at(own, n, lambda: own_buy(own, body, idem))
+        fired, reply = crash_at(own, n, lambda: own_buy(own, body, idem), mode)
         if not fired:
             st, parsed, raw = reply
             assert st == 200 and parsed["ok"], raw
             return None, [parsed["data"]["id"]]
         made = orders_of_key(idem)
         assert len(made) <= 1, (fired, made)
+        if reply[1] is not None and reply[0] == 200:  # a worker that lived on (mode "lose") answered
+            order = reply[1]["data"]
+            slip = rows("SELECT st FROM pay_slips WHERE id = %s" % q(order["pay_id"]))
+            assert made == [order["id"]] and slip[0][0] == order["pay_re"]["st"], (fired, order, made, slip)
         if retry:
             later(made)
             st, parsed, raw, _ = api("POST", "buy", ticket=TICKET, raw_body=body,
@@ -235,7 +255,7 @@ def test_buy(own, product, retry):
             made = [order["id"]]
         return fired, made
 
-    points, last = sweep("buy (%s)" % ("retried with its Idempotency-Key" if retry else "abandoned"), attempt)
+    points, last = sweep("buy (%s; %s)" % ("retried with its Idempotency-Key" if retry else "abandoned", mode), attempt)
     timers()
     check_money(product)
     # Nobody pays: every order, the crashed ones' too, expires and gives its stock back.
@@ -279,15 +299,18 @@ def settled_by(order_id, txn):
     return got == ["OK", "OK", txn], got
 
 
+@pytest.mark.parametrize("mode", ["crash", "lose"])
 @pytest.mark.parametrize("resend", [True, False], ids=["resent", "lost"])
-def test_paid_notification(own, product, resend):
+def test_paid_notification(own, product, resend, mode):
+    if mode == "lose" and not resend:
+        all_only("a lost notification whose statement's answer was lost")
     def attempt(n):
         order = bought(product)
         slip = order["pay_id"]
         paid = sim_pay(slip, times="0")  # paysim took the money; the notification is ours to send
         xml = wx_notification(slip, 7, paid["transaction_id"])
         fired, reply = crash_at(own, n, lambda: fcgi(own["sock"], "POST", "/api/%s/pay/re_wx" % SITE, body=xml,
-                                                     content_type="text/xml"))
+                                                     content_type="text/xml"), mode)
         if not fired:
             st, _, raw = reply
             assert st == 200 and raw.startswith(b"<xml><return_code><![CDATA[SUCCESS]]>"), raw
@@ -296,7 +319,7 @@ def test_paid_notification(own, product, resend):
             assert st == 200 and raw.startswith(b"<xml><return_code><![CDATA[SUCCESS]]>"), (fired, raw)
         return fired, (order["id"], slip, paid["transaction_id"])
 
-    points, last = sweep("WeChat v2 paid notification (%s)" % ("resent" if resend else "lost, timers only"),
+    points, last = sweep("WeChat v2 paid notification (%s; %s)" % ("resent" if resend else "lost, timers only", mode),
                          attempt)
     timers()
     for fired, (order_id, slip, txn) in points + [("none", last)]:
@@ -331,22 +354,31 @@ def paid_by_scan(pid, pay_tp, code):
     return parsed["data"]
 
 
-@pytest.mark.parametrize("retry,provider", [(True, "wx"), (False, "wx"), pytest.param(True, "zfb", marks=ALL)],
+@pytest.mark.parametrize("mode", ["crash", "lose"])
+@pytest.mark.parametrize("retry,provider", [(True, "wx"), pytest.param(False, "wx", marks=ALL),
+                                            pytest.param(True, "zfb", marks=ALL)],
                          ids=["wechat-retried", "wechat-abandoned", "alipay-retried"])
-def test_operator_refund(own, product, key, retry, provider):
+def test_operator_refund(own, product, key, retry, provider, mode):
     """admin/refund in full. WeChat answers PROCESSING (its notification finishes it later);
     Alipay answers at once, and a repeat of a refund it made says fund_change N."""
     def attempt(n):
         order = paid(product) if provider == "wx" else paid_by_scan(product, "zfb.scan", "280000000000000002")
         idem = "crash-rf-%d-%s" % (n, uuid.uuid4().hex[:12])
         body = json.dumps({"order": order["id"], "reason": "crash sweep", "idempotency_key": idem}).encode()
-        fired, reply = crash_at(own, n, lambda: own_refund(own, key, body))
+        fired, reply = crash_at(own, n, lambda: own_refund(own, key, body), mode)
         if not fired:
             st, parsed, raw = reply
             assert st == 200 and parsed["ok"], raw
             return None, (order["id"], idem)
         made = refunds_of_key(idem)
         assert len(made) <= 1, (fired, made)
+        # A worker that lived on (mode "lose") answered: what it says is so, or 503. (A dead one's
+        # reply is empty.)
+        if reply[1] is not None and reply[0] == 200:
+            r = reply[1]["data"]["refund"]
+            assert [[r["id"], r["st"]]] == made, (fired, r, made)
+        elif reply[1] is not None:
+            assert reply[0] == 503, (fired, reply)
         if retry:
             st, parsed, raw, _ = http("POST", "%s/api/%s/admin/refund" % (STACK["ORDERPAY_URL"], SITE), body,
                                       {"Content-Type": "application/json", "Authorization": "Bearer " + key})
@@ -357,8 +389,8 @@ def test_operator_refund(own, product, key, retry, provider):
             assert r["st"] in ("NEW", "PROCESSING", "OK") and r["st"] == now[0][1], (fired, r, now)
         return fired, (order["id"], idem)
 
-    points, last = sweep("operator refund, admin/refund of a %s payment (%s)" % (
-        provider, "retried with its idempotency_key" if retry else "abandoned"), attempt)
+    points, last = sweep("operator refund, admin/refund of a %s payment (%s; %s)" % (
+        provider, "retried with its idempotency_key" if retry else "abandoned", mode), attempt)
     timers()
     for fired, (order_id, idem) in points + [("none", last)]:
         assert len(refunds_of_key(idem)) <= 1, (fired, refunds_of_key(idem))
@@ -383,13 +415,14 @@ def own_check(own, order_id):
     return fcgi(own["sock"], "GET", "/api/%s/pay/check" % SITE, {"ticket": TICKET, "id": order_id})
 
 
+@pytest.mark.parametrize("mode", ["crash", pytest.param("lose", marks=ALL)])
 @pytest.mark.parametrize("poll", [True, pytest.param(False, marks=ALL)], ids=["polled-again", "timers-only"])
-def test_check_settles_a_lost_notification(own, product, poll):
+def test_check_settles_a_lost_notification(own, product, poll, mode):
     """pay/check asks the provider about a waiting slip whose notification never came, and settles it."""
     def attempt(n):
         order = bought(product)
         paid = sim_pay(order["pay_id"], times="0")
-        fired, reply = crash_at(own, n, lambda: own_check(own, order["id"]))
+        fired, reply = crash_at(own, n, lambda: own_check(own, order["id"]), mode)
         if not fired:
             st, parsed, raw = reply
             assert st == 200 and parsed["data"]["or_st"] == "OK", raw
@@ -398,8 +431,8 @@ def test_check_settles_a_lost_notification(own, product, poll):
             assert st == 200 and parsed["data"]["or_st"] == "OK", (fired, raw)
         return fired, (order["id"], paid["transaction_id"])
 
-    points, _ = sweep("pay/check of a paid slip whose notification was lost (%s)" % (
-        "polled again" if poll else "timers only"), attempt)
+    points, _ = sweep("pay/check of a paid slip whose notification was lost (%s; %s)" % (
+        "polled again" if poll else "timers only", mode), attempt)
     timers()
     for fired, (order_id, txn) in points:
         ok, got = settled_by(order_id, txn)
@@ -423,13 +456,14 @@ def pay_every_code(order_id):
         sim_pay(slip, force="1")
 
 
+@pytest.mark.parametrize("mode", ["crash", pytest.param("lose", marks=ALL)])
 @pytest.mark.parametrize("retry", [True, pytest.param(False, marks=ALL)], ids=["retried", "abandoned"])
-def test_switch_to_alipay(own, product, retry):
+def test_switch_to_alipay(own, product, retry, mode):
     """pay/pay with another pay type: the WeChat slip is closed at WeChat and an Alipay one issued;
     then the buyer pays every code they were shown."""
     def attempt(n):
         order = bought(product)
-        fired, reply = crash_at(own, n, lambda: own_pay(own, order["id"], "zfb.qrcode"))
+        fired, reply = crash_at(own, n, lambda: own_pay(own, order["id"], "zfb.qrcode"), mode)
         if not fired:
             st, parsed, raw = reply
             assert st == 200 and parsed["data"]["pay_tp"] == "zfb.qrcode", raw
@@ -441,7 +475,7 @@ def test_switch_to_alipay(own, product, retry):
             assert live == parsed["data"]["pay_re"]["st"] == "WAIT", (fired, live, parsed["data"]["pay_re"])
         return fired, order["id"]
 
-    points, last = sweep("pay/pay to another pay type (%s)" % ("retried" if retry else "abandoned, then paid"),
+    points, last = sweep("pay/pay to another pay type (%s; %s)" % ("retried" if retry else "abandoned, then paid", mode),
                          attempt)
     timers()
     check_money(product)
@@ -626,6 +660,7 @@ def test_paypal_return(own, usd_product):
     check_money(usd_product, usd)
 
 
+@ALL
 def test_buy_retry_that_sends_a_slip_left_new(own, product):
     """A buy died between committing its order and asking WeChat (statement 2, order_create), so
     its slip is NEW; the client's retry, past buy.resend_after_ms, asks WeChat about it and sends
@@ -669,11 +704,13 @@ class Catcher(LocalServer):
 
     def __init__(self):
         outer = self
-        self.bodies = []
+        self.bodies, self.headers = [], []
 
         class H(BaseHTTPRequestHandler):
             def do_POST(self):
-                outer.bodies.append(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                outer.bodies.append(body)
+                outer.headers.append({k: v for k, v in self.headers.items() if k.lower().startswith("wechatpay-")})
                 data = b"<xml><return_code><![CDATA[SUCCESS]]></return_code></xml>"
                 self.send_response(200)
                 self.send_header("Content-Length", str(len(data)))
@@ -731,3 +768,87 @@ def test_refund_notification(own, product, key, catcher, resend):
                          "order_id = %s) AND verdict IN ('received', 'error')" % q(order_id))
         assert not undecided, (fired, undecided)
     check_money(product)
+
+
+@ALL
+def test_paypal_refund(own, usd_product):
+    """admin/refund of a PayPal capture: PayPal answers COMPLETED at once; a repeat is never blind
+    (PayPal's order is read first for a refund under our invoice id)."""
+    usd = STACK["DEMO_USD_SITE"]
+    usd_key = cli("apikey", "issue", "--site", usd).stdout.strip()
+
+    def attempt(n):
+        st, parsed, raw, _ = api("POST", "buy", ticket=TICKET, site=usd, json={
+            "products": [{"id": usd_product, "amount": 1}], "pay_tp": "paypal"})
+        assert st == 200, raw
+        order = parsed["data"]
+        sim_pay(order["pay_id"])  # approved, captured, webhook: settled
+        assert or_st(order["id"]) == "OK"
+        idem = "crash-pp-%d-%s" % (n, uuid.uuid4().hex[:12])
+        body = json.dumps({"order": order["id"], "reason": "crash sweep", "idempotency_key": idem}).encode()
+        fired, reply = crash_at(own, n, lambda: fcgi(own["sock"], "POST", "/api/%s/admin/refund" % usd, body=body,
+                                                     headers={"Authorization": "Bearer " + usd_key}))
+        if not fired:
+            assert reply[0] == 200 and reply[1]["data"]["refund"]["st"] == "OK", reply
+            return None, (order["id"], idem)
+        made = refunds_of_key(idem)
+        st, parsed, raw, _ = http("POST", "%s/api/%s/admin/refund" % (STACK["ORDERPAY_URL"], usd), body,
+                                  {"Content-Type": "application/json", "Authorization": "Bearer " + usd_key})
+        assert st == 200 and parsed["ok"], (fired, raw)
+        r = parsed["data"]["refund"]
+        now = refunds_of_key(idem)
+        assert [x[0] for x in now] == [r["id"]] and [x[0] for x in made] in ([], [r["id"]]), (fired, made, now, r)
+        return fired, (order["id"], idem)
+
+    points, last = sweep("operator refund of a PayPal capture (retried with its idempotency_key)", attempt)
+    timers()
+    for fired, (order_id, idem) in points + [("none", last)]:
+        got = refunds_of_key(idem)
+        assert [x[1] for x in got] == ["OK"], (fired, order_id, got)
+    check_money(usd_product, usd)
+
+
+@pytest.fixture(scope="module")
+def v3_product():
+    pid = "crash-v3-" + secrets.token_hex(4)
+    cli("product", "add", pid, "--site", STACK["DEMO_V3_SITE"], "--title", "Crash " + pid, "--price", "0.07",
+        "--stock", str(STOCK))
+    return pid
+
+
+@pytest.mark.skipif("DEMO_V3_SITE" not in STACK, reason="stack.env has no DEMO_V3_SITE")
+@pytest.mark.parametrize("resend", [True, pytest.param(False, marks=ALL)], ids=["resent", "lost"])
+def test_v3_paid_notification(own, v3_product, catcher, resend):
+    """WeChat Pay v3's paid notification (signed headers, the slip inside the sealed resource),
+    caught from paysim and delivered to the crashing worker; resent, or lost (timers only)."""
+    v3 = STACK["DEMO_V3_SITE"]
+
+    def attempt(n):
+        st, parsed, raw, _ = api("POST", "buy", ticket=TICKET, site=v3, json={
+            "products": [{"id": v3_product, "amount": 1}], "pay_tp": "wx.qrcode"})
+        assert st == 200, raw
+        order = parsed["data"]
+        psql("UPDATE paysim.trades SET notify_url = %s WHERE out_trade_no = %s" % (q(catcher.url), q(order["pay_id"])))
+        del catcher.bodies[:], catcher.headers[:]
+        paid = sim_pay(order["pay_id"])
+        assert len(catcher.bodies) == 1, paid
+        body, headers = catcher.bodies[0], catcher.headers[0]
+        fired, reply = crash_at(own, n, lambda: fcgi(own["sock"], "POST", "/api/%s/pay/re_wx" % v3, body=body,
+                                                     headers=headers))
+        if not fired:
+            assert reply[0] in (200, 204), reply
+        elif resend:
+            st, _, raw, _ = api("POST", "re_wx", site=v3, raw_body=body,
+                                headers=dict(headers, **{"Content-Type": "application/json"}))
+            assert st in (200, 204), (fired, raw)
+        return fired, (order["id"], paid["transaction_id"])
+
+    points, last = sweep("WeChat v3 paid notification (%s)" % ("resent" if resend else "lost, timers only"), attempt)
+    timers()
+    for fired, (order_id, txn) in points + [("none", last)]:
+        ok, got = settled_by(order_id, txn)
+        assert ok, (fired, got)
+        undecided = rows("SELECT id, verdict FROM notifications WHERE site_id = %s AND verdict IN ('received', 'error')"
+                         % q(v3))
+        assert not undecided, (fired, undecided)
+    check_money(v3_product, v3)

@@ -10,6 +10,11 @@
  * A test arms it while an orderpayd worker is idle (it runs no statement between requests), so N
  * counts the statements of the next request; a CLI run with it set counts from its connect.
  *
+ * With "N lose" in the file the process lives on instead: the N-th statement ran, and its result
+ * is lost with the connection (the socket is shut down, NULL returned: libpq's "server closed the
+ * connection unexpectedly"), as when the network or the server fails right after a COMMIT. The
+ * caller sees a failure for what was done.
+ *
  * Counted: PQexecPrepared, PQexecParams and PQexec, all that src/db/ sends statements with
  * (BEGIN, COMMIT and ROLLBACK are PQexec; so is a connect's `SET jit = off`, which a warmed-up
  * worker does not repeat). PQprepare is not: a connect prepares every statement, set-up rather
@@ -20,14 +25,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 /* libpq's types as libpq-fe.h declares them (opaque), so the shim builds without its headers. */
 typedef struct pg_conn PGconn;
 typedef struct pg_result PGresult;
 typedef unsigned int Oid;
+int PQsocket(const PGconn* conn);
+void PQclear(PGresult* res);
 
-static long seen;     /* statements run since this process first saw the file */
+static long seen; /* statements run since this process first saw the file */
+
+static int lose; /* the armed N says "lose": the result is lost, the process lives on */
 
 /* The armed N, or 0 when $CRASH_AT_FILE is absent or empty. */
 static long armed(void) {
@@ -38,15 +48,17 @@ static long armed(void) {
     char buf[32] = {0};
     ssize_t n = read(fd, buf, sizeof buf - 1);
     close(fd);
+    lose = strstr(buf, "lose") != NULL;
     return n > 0 ? atol(buf) : 0;
 }
 
-/* Called after each statement's result arrived, with its parameters. */
-static void after(const char* what, int nparams, const char* const* params) {
+/* Called after each statement's result arrived, with its parameters; returns the result the
+ * caller gets. */
+static PGresult* after(PGconn* conn, PGresult* r, const char* what, int nparams, const char* const* params) {
     long n = armed();
     if (n <= 0) {
         seen = 0;
-        return;
+        return r;
     }
     const char* f = getenv("CRASH_AT_FILE");
     char path[4096];
@@ -58,11 +70,12 @@ static void after(const char* what, int nparams, const char* const* params) {
     if (trace) {
         fseek(trace, 0, SEEK_END);
         fprintf(trace, "%ld\t%.60s", seen + 1, what ? what : "?");
-        for (int i = 0; i < nparams && i < 4; ++i) fprintf(trace, "\t%.40s", params && params[i] ? params[i] : "-");
+        for (int i = 0; i < nparams && i < 4; ++i)
+            fprintf(trace, "\t%.40s", params && params[i] ? params[i] : "-");
         fputc('\n', trace);
         fclose(trace);
     }
-    if (++seen < n) return;
+    if (++seen < n) return r;
     snprintf(path, sizeof path, "%s.fired", f);
     FILE* out = fopen(path, "w");
     if (out) {
@@ -70,7 +83,11 @@ static void after(const char* what, int nparams, const char* const* params) {
         fclose(out);
     }
     unlink(f);
-    _exit(86);
+    if (!lose) _exit(86);
+    seen = 0;
+    shutdown(PQsocket(conn), SHUT_RDWR);
+    PQclear(r);
+    return NULL;
 }
 
 PGresult* PQexecPrepared(PGconn* conn, const char* stmtName, int nParams, const char* const* paramValues,
@@ -78,25 +95,23 @@ PGresult* PQexecPrepared(PGconn* conn, const char* stmtName, int nParams, const 
     static PGresult* (*real)(PGconn*, const char*, int, const char* const*, const int*, const int*, int);
     if (!real) real = dlsym(RTLD_NEXT, "PQexecPrepared");
     PGresult* r = real(conn, stmtName, nParams, paramValues, paramLengths, paramFormats, resultFormat);
-    after(stmtName, nParams, paramValues);
-    return r;
+    return after(conn, r, stmtName, nParams, paramValues);
 }
 
 PGresult* PQexecParams(PGconn* conn, const char* command, int nParams, const Oid* paramTypes,
                        const char* const* paramValues, const int* paramLengths, const int* paramFormats,
                        int resultFormat) {
-    static PGresult* (*real)(PGconn*, const char*, int, const Oid*, const char* const*, const int*, const int*,
-                             int);
+    static PGresult* (*real)(PGconn*, const char*, int, const Oid*, const char* const*, const int*,
+                             const int*, int);
     if (!real) real = dlsym(RTLD_NEXT, "PQexecParams");
-    PGresult* r = real(conn, command, nParams, paramTypes, paramValues, paramLengths, paramFormats, resultFormat);
-    after(command, nParams, paramValues);
-    return r;
+    PGresult* r =
+        real(conn, command, nParams, paramTypes, paramValues, paramLengths, paramFormats, resultFormat);
+    return after(conn, r, command, nParams, paramValues);
 }
 
 PGresult* PQexec(PGconn* conn, const char* query) {
     static PGresult* (*real)(PGconn*, const char*);
     if (!real) real = dlsym(RTLD_NEXT, "PQexec");
     PGresult* r = real(conn, query);
-    after(query, 0, NULL);
-    return r;
+    return after(conn, r, query, 0, NULL);
 }
