@@ -502,12 +502,13 @@ def cli_crash_at(own, n, *args):
     return fired, res
 
 
-def cli_window(own, subject, *args):
+def cli_window(own, subject, *args, to_end=False):
     """Runs `orderpay ARGS` once with the shim counting and never firing: the numbers of the
     statements about `subject` (an order or slip id among their parameters), from the first to the
     last, through the COMMIT of a transaction open there. A CLI run also reads the schema and lists
     its work (and reconcile asks about every slip and refund due, other tests' too): the sweep
-    crashes it only where it works on the subject, so its length does not grow with the database."""
+    crashes it only where it works on the subject, so its length does not grow with the database.
+    With to_end, through the run's last statement."""
     arm, trace = own["cli_arm"], own["cli_arm"].parent / (own["cli_arm"].name + ".trace")
     trace.write_text("")
     arm.write_text("1000000")
@@ -519,7 +520,7 @@ def cli_window(own, subject, *args):
     trace.unlink()
     mine = [i for i, line in enumerate(lines) if subject in line[2:]]
     assert mine, (subject, lines)
-    first, last = mine[0], mine[-1]
+    first, last = mine[0], (len(lines) - 1 if to_end else mine[-1])
     names = [line[1] for line in lines]
     if "BEGIN" in names[first:last + 1] and "COMMIT" in names[last:]:
         last = names.index("COMMIT", last)
@@ -849,3 +850,29 @@ def test_v3_paid_notification(own, v3_product, catcher, resend):
                          % q(v3))
         assert not undecided, (fired, undecided)
     check_money(v3_product, v3)
+
+
+@ALL
+def test_cli_refund(own, product):
+    """`orderpay refund ORDER --reason R`: without --key the command's own words are its key, so
+    the operator runs the same command again after a crash and it replays that refund."""
+    first = paid(product)
+    _, window = cli_window(own, first["id"], "refund", first["id"], "--reason", "crash sweep " + first["id"],
+                           to_end=True)
+    points = [("none", first["id"])]
+    for n, name in window:
+        order = paid(product)
+        words = ("refund", order["id"], "--reason", "crash sweep " + order["id"])
+        fired, res = cli_crash_at(own, n, *words)
+        assert fired == "%d %s" % (n, name), (n, name, fired, res.stdout, res.stderr)
+        points.append((fired, order["id"]))
+        again = cli(*words, check=False)  # the operator runs it again
+        assert again.returncode == 0, (fired, again.stdout, again.stderr)
+        got = rows("SELECT id, st FROM refunds WHERE order_id = %s" % q(order["id"]))
+        assert len(got) == 1 and got[0][1] in ("PROCESSING", "OK"), (fired, got, again.stdout)
+    print("\ncrash sweep: orderpay refund ORDER (run again after the crash): %d crash points: %s"
+          % (len(window), "; ".join(f for f, _ in points[1:])))
+    timers()
+    check_money(product)
+    finish_refunds([o for _, o in points])
+    check_money(product)
