@@ -488,17 +488,19 @@ def cli_env(own):
     return dict(CRASH_AT_FILE=str(own["cli_arm"]), **preloaded(own["shim"]))
 
 
-def cli_crash_at(own, n, *args):
-    """`orderpay ARGS` whose process dies right after its N-th statement; (fired, result)."""
+def cli_crash_at(own, n, *args, mode="crash"):
+    """`orderpay ARGS` whose process dies right after its N-th statement (mode "lose": loses its
+    answer with the connection and goes on); (fired, result)."""
     arm, fired_file = own["cli_arm"], own["cli_arm"].parent / (own["cli_arm"].name + ".fired")
     if fired_file.exists():
         fired_file.unlink()
-    arm.write_text(str(n))
+    arm.write_text("%d %s" % (n, mode))
     res = cli(*args, check=False, env=cli_env(own))
     if arm.exists():
         arm.unlink()
     fired = fired_file.read_text().strip() if fired_file.exists() else None
-    assert (res.returncode == 86) == bool(fired), (res.returncode, fired, res.stdout, res.stderr)
+    if mode == "crash":
+        assert (res.returncode == 86) == bool(fired), (res.returncode, fired, res.stdout, res.stderr)
     return fired, res
 
 
@@ -527,7 +529,8 @@ def cli_window(own, subject, *args, to_end=False):
     return res, [(int(lines[i][0]), names[i]) for i in range(first, last + 1)]
 
 
-def test_expire(own, product):
+@pytest.mark.parametrize("mode", ["crash", pytest.param("lose", marks=ALL)])
+def test_expire(own, product, mode):
     """`orderpay expire` closes an unpaid order's slip at the provider, fails it and gives its stock
     back, once; the crashed run is followed by the next timer run; then the buyer pays the old code
     anyway (it was on a screen): the payment is settled again or flagged for refund."""
@@ -541,14 +544,14 @@ def test_expire(own, product):
     points = [("none", first["id"])]
     for n, name in window:
         order = expired_order()
-        fired, res = cli_crash_at(own, n, "expire")
+        fired, res = cli_crash_at(own, n, "expire", mode=mode)
         # The same statements in the same order as in the probe: the crash is where it is said to be.
         assert fired == "%d %s" % (n, name), (n, name, fired, res.stdout, res.stderr)
         points.append((fired, order["id"]))
         cli("expire")  # the timer's next run
         assert or_st(order["id"]) == "FA", (fired, or_st(order["id"]))
-    print("\ncrash sweep: orderpay expire of an unpaid order: %d crash points: %s"
-          % (len(window), "; ".join(f for f, _ in points[1:])))
+    print("\ncrash sweep: orderpay expire of an unpaid order (%s): %d crash points: %s"
+          % (mode, len(window), "; ".join(f for f, _ in points[1:])))
     check_money(product)
     for _, order_id in points:
         pay_every_code(order_id)
@@ -556,7 +559,8 @@ def test_expire(own, product):
     check_money(product)
 
 
-def test_reconcile_settles_a_lost_notification(own, product):
+@pytest.mark.parametrize("mode", ["crash", pytest.param("lose", marks=ALL)])
+def test_reconcile_settles_a_lost_notification(own, product, mode):
     order = bought(product)
     sim_pay(order["pay_id"], times="0")
     _, window = cli_window(own, order["pay_id"], "reconcile", "--min-age", "0")
@@ -565,14 +569,14 @@ def test_reconcile_settles_a_lost_notification(own, product):
     for n, name in window:
         order = bought(product)
         paid = sim_pay(order["pay_id"], times="0")
-        fired, res = cli_crash_at(own, n, "reconcile", "--min-age", "0")
+        fired, res = cli_crash_at(own, n, "reconcile", "--min-age", "0", mode=mode)
         assert fired == "%d %s" % (n, name), (n, name, fired, res.stdout, res.stderr)
         fired_at.append(fired)
         cli("reconcile", "--min-age", "0")  # the timer's next run
         ok, got = settled_by(order["id"], paid["transaction_id"])
         assert ok, (fired, got)
-    print("\ncrash sweep: orderpay reconcile settling a lost notification: %d crash points: %s"
-          % (len(fired_at), "; ".join(fired_at)))
+    print("\ncrash sweep: orderpay reconcile settling a lost notification (%s): %d crash points: %s"
+          % (mode, len(fired_at), "; ".join(fired_at)))
     timers()
     check_money(product)
 
