@@ -185,7 +185,7 @@ providers::CloseResult CloseSlip(Context& ctx, providers::Provider& p, const pro
 }
 
 bool RefreshSlip(Context& ctx, const store::SlipRow& slip, QueryPace pace,
-                 std::optional<std::int64_t> asked_ago_ms) {
+                 std::optional<std::int64_t> asked_ago_ms, std::optional<store::SettleOutcome>* settled) {
     if (!slip.Open()) return false;
     const std::int64_t interval = pace == QueryPace::kNow ? 0 : ctx.settings().query_min_interval_ms;
     // The claim's own rule on a time read by the same clock: it would refuse, so a poll of a
@@ -208,6 +208,7 @@ bool RefreshSlip(Context& ctx, const store::SlipRow& slip, QueryPace pace,
     if (q.state == S::kPaid) {
         std::string detail;
         store::SettleOutcome o = SettleConfirmed(ctx, slip.provider, slip.id, *m, q, detail);
+        if (settled) *settled = o;
         log::Info("slip ", slip.id, " queried paid: ", store::ToString(o), " (", detail, ")");
     } else if (q.state == S::kClosed || q.state == S::kFailed) {
         store::FailSlip(ctx.db(), slip.id, "provider: " + q.message);
@@ -233,6 +234,11 @@ FailedSlipCheck CheckFailedSlip(Context& ctx, const store::SlipRow& slip, std::s
         case S::kPaid: {
             store::SettleOutcome o = SettleConfirmed(ctx, slip.provider, slip.id, *m, q, detail);
             detail = std::string(store::ToString(o)) + ": " + detail;
+            if (o == store::SettleOutcome::kDuplicate) {
+                log::Info("failed slip ", slip.id, " found paid at ", slip.provider,
+                          ", recorded meanwhile: ", detail);
+                return FailedSlipCheck::kPaidMeanwhile;
+            }
             log::Warn("failed slip ", slip.id, " found paid at ", slip.provider, ": ", detail);
             return FailedSlipCheck::kPaid;
         }

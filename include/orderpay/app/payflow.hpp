@@ -10,6 +10,7 @@
 #include "orderpay/app/context.hpp"
 #include "orderpay/http/errors.hpp"
 #include "orderpay/providers/provider.hpp"
+#include "orderpay/store/settle.hpp"
 
 namespace orderpay::app {
 
@@ -94,8 +95,11 @@ enum class QueryPace { kRateLimited, kNow };
 /// Asks the provider about a NEW/WAIT slip and settles or fails it according to the answer.
 /// True when the provider was asked. `asked_ago_ms`: how long ago the slip was last asked about,
 /// when the caller read it (pay/check's view); inside the interval the claim is not even tried.
+/// `settled`: set to what the settlement did when the provider answered paid, so a caller counts
+/// only what it settled itself (two hosts' expire runs both find a slip paid; one settles it).
 bool RefreshSlip(Context& ctx, const store::SlipRow& slip, QueryPace pace = QueryPace::kRateLimited,
-                 std::optional<std::int64_t> asked_ago_ms = std::nullopt);
+                 std::optional<std::int64_t> asked_ago_ms = std::nullopt,
+                 std::optional<store::SettleOutcome>* settled = nullptr);
 
 /// Closes `slip` at its provider (providers::MeteredClose). A payment the close refunded in the
 /// same step (CloseResult::reversed_txn, Alipay's cancel) is recorded here with its refund
@@ -104,7 +108,9 @@ providers::CloseResult CloseSlip(Context& ctx, providers::Provider& p, const pro
                                  const store::SlipRow& slip);
 
 /// What asking about a failed slip found.
-enum class FailedSlipCheck { kConfirmedClosed, kPaid, kStillOpen, kUnknown };
+/// kPaidMeanwhile: found paid, but another process (reconcile or expire on another host, or the
+/// payment's notification) had recorded that payment already: nothing for this caller to report.
+enum class FailedSlipCheck { kConfirmedClosed, kPaid, kPaidMeanwhile, kStillOpen, kUnknown };
 
 /// Asks the provider about a FAIL slip (superseded, expired, refused) it has not yet confirmed
 /// closed. Found paid: recorded exactly as its notification would have been (the order settles
