@@ -33,7 +33,8 @@ store::SettleOutcome SettleConfirmed(Context& ctx, const std::string& provider, 
 // same step: the payment and its refund are recorded together (store::RecordReversal). Its own
 // notification may come before or after; either way the order ends refunded, not paid.
 bool RecordReversal(Context& ctx, const std::string& provider, const std::string& slip_id,
-                    std::int64_t amount, const std::string& currency, const std::string& txn_id) {
+                    std::int64_t amount, const std::string& currency, const std::string& txn_id,
+                    bool* first = nullptr) {
     providers::PaidEvent ev;
     ev.slip_id = slip_id;
     ev.txn_id = txn_id;
@@ -50,6 +51,7 @@ bool RecordReversal(Context& ctx, const std::string& provider, const std::string
         return false;
     }
     // Also a repeat (a second expire run): its refund is already there.
+    if (first) *first = r.first;
     log::Warn("slip ", slip_id, ": paid (", txn_id,
               ") and refunded by the provider's void: ", store::ToString(r.settle), ", ",
               r.refund_id.empty() ? r.detail : "refund " + r.refund_id + " recorded OK",
@@ -315,7 +317,13 @@ VoidedSlipCheck CheckVoidedSlip(Context& ctx, const store::SlipRow& slip, std::i
         // trade only once all of it is refunded, which its cancel does in one step (TRADE_CLOSED:
         // "未付款交易超时关闭，或支付完成后全额退款"); WeChat's REVOKED is a reversed micropay. An
         // operator's refunds are counted first by orderpay_refund_open: only the rest is recorded.
-        if (RecordReversal(ctx, slip.provider, slip.id, slip.amount, slip.currency, *slip.provider_txn_id)) {
+        bool first = false;
+        if (RecordReversal(ctx, slip.provider, slip.id, slip.amount, slip.currency, *slip.provider_txn_id,
+                           &first)) {
+            if (!first) {
+                detail = "closed at the provider after it was paid: recorded meanwhile by another process";
+                return VoidedSlipCheck::kReversedMeanwhile;
+            }
             detail = "closed at the provider after it was paid: recorded as refunded by the void";
             return VoidedSlipCheck::kReversed;
         }

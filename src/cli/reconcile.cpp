@@ -120,7 +120,7 @@ int Reconcile(Env& env, const Args& a) {
             log::Error("reconcile: slip ", slip->id, ": ", e.what());
         }
         if (r == app::VoidedSlipCheck::kReversed) ++reversed;
-        if (r == app::VoidedSlipCheck::kKept) continue;
+        if (r == app::VoidedSlipCheck::kKept || r == app::VoidedSlipCheck::kReversedMeanwhile) continue;
         const char* kind = r == app::VoidedSlipCheck::kReversed ? "REVERSED" : "VOIDING";
         events.Add(kind, slip->id, slip->order_id, detail,
                    Padded(kind, 9) + slip->id + " order " + slip->order_id + " (" + detail + ")");

@@ -361,3 +361,22 @@ def test_prunes_on_three_hosts_count_each_row_once():
     assert forgeries == before[1] - count("notifications") and forgeries >= 2500, [r.stdout for r in runs]
     assert psql("SELECT count(*) FROM sessions WHERE account_id = '%s'" % tag) == "0"
     assert psql("SELECT count(*) FROM notifications WHERE body = convert_to('%s', 'UTF8')" % tag) == "0"
+
+
+def test_reconciles_on_three_hosts_report_each_recovered_reversal_once():
+    """Four Alipay codes paid as expire cancelled them, expire killed recording the cancel's
+    refund (test_hostile_voiding's crash); three `orderpay reconcile` at once recover them. Each
+    refund is recorded once (test_hostile_voiding checks that) and reported once: one REVERSED
+    line and one `reversed` in all (each run that asked said REVERSED and counted it: 11 for 4)."""
+    from test_hostile_voiding import assert_reversed_once, crashed_by_expire
+    crashed = [crashed_by_expire() for _ in range(4)]
+    slips = {slip for _, slip in crashed}
+    runs = at_once("reconcile", "--min-age", "0", "--json")
+    assert all(r.returncode == 0 for r in runs), [r.stderr[-2000:] for r in runs]
+    outs = [json.loads(r.stdout) for r in runs]
+    lines = [e["id"] for out in outs for e in out["events"] if e["kind"] == "REVERSED" and e["id"] in slips]
+    assert sorted(lines) == sorted(slips), [out["events"] for out in outs]
+    assert sum(out["reversed"] for out in outs) == 4, [out["reversed"] for out in outs]
+    for order_id, slip in crashed:
+        assert_reversed_once(order_id, slip)
+    audit_clean()

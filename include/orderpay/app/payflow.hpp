@@ -118,7 +118,9 @@ enum class FailedSlipCheck { kConfirmedClosed, kPaid, kPaidMeanwhile, kStillOpen
 FailedSlipCheck CheckFailedSlip(Context& ctx, const store::SlipRow& slip, std::string& detail);
 
 /// What asking about a paid slip a void was sent for (store::VoidedPaidSlips) found.
-enum class VoidedSlipCheck { kReversed, kKept, kUnknown };
+/// kReversedMeanwhile: closed, and another process (reconcile on another host) had recorded the
+/// reversal already: nothing for this caller to report.
+enum class VoidedSlipCheck { kReversed, kReversedMeanwhile, kKept, kUnknown };
 
 /// Asks the provider about a paid slip that carries a void's mark: the void's caller may have
 /// died after the provider refunded the payment in it and before that was recorded. Closed: the
