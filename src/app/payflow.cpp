@@ -174,7 +174,7 @@ SlipAnswer SendSlip(Context& ctx, const PayType& pt, const providers::Merchant& 
 }
 
 providers::CloseResult CloseSlip(Context& ctx, providers::Provider& p, const providers::Merchant& m,
-                                 const store::SlipRow& slip) {
+                                 const store::SlipRow& slip, bool* reversal_first) {
     // Committed before the call: a close can become a cancel that refunds a payment made
     // meanwhile, and a crash before that is recorded must leave a trace (CheckVoidedSlip).
     store::MarkVoiding(ctx.db(), slip.id);
@@ -182,7 +182,8 @@ providers::CloseResult CloseSlip(Context& ctx, providers::Provider& p, const pro
     providers::CloseResult c =
         providers::MeteredClose(p, m, slip.id, pt && pt->kind == providers::PayKind::kScan);
     if (!c.reversed_txn.empty())
-        RecordReversal(ctx, slip.provider, slip.id, slip.amount, slip.currency, c.reversed_txn);
+        RecordReversal(ctx, slip.provider, slip.id, slip.amount, slip.currency, c.reversed_txn,
+                       reversal_first);
     return c;
 }
 
@@ -262,10 +263,11 @@ FailedSlipCheck CheckFailedSlip(Context& ctx, const store::SlipRow& slip, std::s
         case S::kNotPaid: {
             // Closed again, so it can never take money. An open one is confirmed by the next
             // query; for one the provider does not know, the close is all the confirmation there is.
-            providers::CloseResult c = CloseSlip(ctx, *p, *m, slip);
+            bool first = false;
+            providers::CloseResult c = CloseSlip(ctx, *p, *m, slip, &first);
             if (!c.reversed_txn.empty()) {
                 detail = "paid while being closed again, and refunded by the provider";
-                return FailedSlipCheck::kPaid;
+                return first ? FailedSlipCheck::kPaid : FailedSlipCheck::kPaidMeanwhile;
             }
             if (!c.closed) {
                 detail = "still open, close failed: " + c.message;

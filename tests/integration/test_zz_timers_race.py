@@ -380,3 +380,28 @@ def test_reconciles_on_three_hosts_report_each_recovered_reversal_once():
     for order_id, slip in crashed:
         assert_reversed_once(order_id, slip)
     audit_clean()
+
+
+def test_expires_on_three_hosts_report_each_cancel_that_refunded_a_payment_once():
+    """Eight Alipay codes the buyer pays at the moment expire cancels them (the cancel refunds the
+    payment, no notification); three `orderpay expire` at once, each cancelling (Alipay answers a
+    repeated cancel as the first, action=refund). The payment and its refund are recorded once,
+    each order RF, and counted found paid once in all (before: 7 for 4, in one run of four; the
+    runs must meet at the same order, so with fewer orders it passed most times)."""
+    from test_void_refunds import no_notification, paid_at_cancel
+    pid = product(20)
+    orders = orders_of(pid, 8, pay_types=("zfb.qrcode",))
+    for o in orders:
+        no_notification(o["pay_id"])
+        paid_at_cancel(o["pay_id"])
+    past_expiry(orders)
+    runs = at_once("expire", "--json")
+    assert all(r.returncode == 0 for r in runs), [r.stderr[-2000:] for r in runs]
+    counts = [json.loads(r.stdout) for r in runs]
+    assert psql("SELECT string_agg(DISTINCT or_st, ',') FROM orders WHERE id IN (%s)" % quoted(orders)) == "RF"
+    assert sum(c["settled"] for c in counts) == 8, counts
+    assert money_back_recorded(orders) == ""
+    for o in orders:
+        assert psql("SELECT count(*) FROM refunds WHERE slip_id = '%s'" % o["pay_id"]) == "1"
+    assert_stock_ledger(pid, 20)
+    audit_clean()

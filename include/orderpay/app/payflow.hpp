@@ -104,8 +104,11 @@ bool RefreshSlip(Context& ctx, const store::SlipRow& slip, QueryPace pace = Quer
 /// Closes `slip` at its provider (providers::MeteredClose). A payment the close refunded in the
 /// same step (CloseResult::reversed_txn, Alipay's cancel) is recorded here with its refund
 /// (store::RecordReversal), so the order ends RF whoever closed it.
+/// `reversal_first`: set to whether this call's record of such a reversal was the first (false: the
+/// close of another process, expire or reconcile on another host, recorded it; the provider
+/// answers a repeated cancel as the first).
 providers::CloseResult CloseSlip(Context& ctx, providers::Provider& p, const providers::Merchant& m,
-                                 const store::SlipRow& slip);
+                                 const store::SlipRow& slip, bool* reversal_first = nullptr);
 
 /// What asking about a failed slip found.
 /// kPaidMeanwhile: found paid, but another process (reconcile or expire on another host, or the
