@@ -230,6 +230,7 @@ Handled DecideAndRecord(db::Connection& c, const providers::Provider& p, const s
         const bool recorded = h.decision.written ? h.decision.recorded
                                                  : store::NotificationVerdict(c, row_id, h.decision.verdict,
                                                                               h.decision.reason, slip);
+        h.recorded = recorded;
         if (!recorded)
             log::Info("notification ", row_id,
                       " was decided meanwhile; this evaluation: ", h.decision.verdict);
@@ -245,7 +246,7 @@ Handled DecideAndRecord(db::Connection& c, const providers::Provider& p, const s
         h.decision = {"error", std::string("internal error: ") + e.what(), providers::NotifyAnswer::kError};
         try {
             c.ResetTransaction();
-            store::NotificationVerdict(c, row_id, "error", h.decision.reason, std::nullopt);
+            h.recorded = store::NotificationVerdict(c, row_id, "error", h.decision.reason, std::nullopt);
         } catch (const std::exception&) {
             // The database is gone too: the row stays "received" and `inbox replay` decides it.
         }

@@ -33,7 +33,8 @@ store::SettleOutcome SettleConfirmed(Context& ctx, const std::string& provider, 
 // same step: the payment and its refund are recorded together (store::RecordReversal). Its own
 // notification may come before or after; either way the order ends refunded, not paid.
 bool RecordReversal(Context& ctx, const std::string& provider, const std::string& slip_id,
-                    std::int64_t amount, const std::string& currency, const std::string& txn_id) {
+                    std::int64_t amount, const std::string& currency, const std::string& txn_id,
+                    bool* first = nullptr) {
     providers::PaidEvent ev;
     ev.slip_id = slip_id;
     ev.txn_id = txn_id;
@@ -50,6 +51,7 @@ bool RecordReversal(Context& ctx, const std::string& provider, const std::string
         return false;
     }
     // Also a repeat (a second expire run): its refund is already there.
+    if (first) *first = r.first;
     log::Warn("slip ", slip_id, ": paid (", txn_id,
               ") and refunded by the provider's void: ", store::ToString(r.settle), ", ",
               r.refund_id.empty() ? r.detail : "refund " + r.refund_id + " recorded OK",
@@ -172,7 +174,7 @@ SlipAnswer SendSlip(Context& ctx, const PayType& pt, const providers::Merchant& 
 }
 
 providers::CloseResult CloseSlip(Context& ctx, providers::Provider& p, const providers::Merchant& m,
-                                 const store::SlipRow& slip) {
+                                 const store::SlipRow& slip, bool* reversal_first) {
     // Committed before the call: a close can become a cancel that refunds a payment made
     // meanwhile, and a crash before that is recorded must leave a trace (CheckVoidedSlip).
     store::MarkVoiding(ctx.db(), slip.id);
@@ -180,12 +182,13 @@ providers::CloseResult CloseSlip(Context& ctx, providers::Provider& p, const pro
     providers::CloseResult c =
         providers::MeteredClose(p, m, slip.id, pt && pt->kind == providers::PayKind::kScan);
     if (!c.reversed_txn.empty())
-        RecordReversal(ctx, slip.provider, slip.id, slip.amount, slip.currency, c.reversed_txn);
+        RecordReversal(ctx, slip.provider, slip.id, slip.amount, slip.currency, c.reversed_txn,
+                       reversal_first);
     return c;
 }
 
 bool RefreshSlip(Context& ctx, const store::SlipRow& slip, QueryPace pace,
-                 std::optional<std::int64_t> asked_ago_ms) {
+                 std::optional<std::int64_t> asked_ago_ms, std::optional<store::SettleOutcome>* settled) {
     if (!slip.Open()) return false;
     const std::int64_t interval = pace == QueryPace::kNow ? 0 : ctx.settings().query_min_interval_ms;
     // The claim's own rule on a time read by the same clock: it would refuse, so a poll of a
@@ -208,6 +211,7 @@ bool RefreshSlip(Context& ctx, const store::SlipRow& slip, QueryPace pace,
     if (q.state == S::kPaid) {
         std::string detail;
         store::SettleOutcome o = SettleConfirmed(ctx, slip.provider, slip.id, *m, q, detail);
+        if (settled) *settled = o;
         log::Info("slip ", slip.id, " queried paid: ", store::ToString(o), " (", detail, ")");
     } else if (q.state == S::kClosed || q.state == S::kFailed) {
         store::FailSlip(ctx.db(), slip.id, "provider: " + q.message);
@@ -233,6 +237,11 @@ FailedSlipCheck CheckFailedSlip(Context& ctx, const store::SlipRow& slip, std::s
         case S::kPaid: {
             store::SettleOutcome o = SettleConfirmed(ctx, slip.provider, slip.id, *m, q, detail);
             detail = std::string(store::ToString(o)) + ": " + detail;
+            if (o == store::SettleOutcome::kDuplicate) {
+                log::Info("failed slip ", slip.id, " found paid at ", slip.provider,
+                          ", recorded meanwhile: ", detail);
+                return FailedSlipCheck::kPaidMeanwhile;
+            }
             log::Warn("failed slip ", slip.id, " found paid at ", slip.provider, ": ", detail);
             return FailedSlipCheck::kPaid;
         }
@@ -254,10 +263,11 @@ FailedSlipCheck CheckFailedSlip(Context& ctx, const store::SlipRow& slip, std::s
         case S::kNotPaid: {
             // Closed again, so it can never take money. An open one is confirmed by the next
             // query; for one the provider does not know, the close is all the confirmation there is.
-            providers::CloseResult c = CloseSlip(ctx, *p, *m, slip);
+            bool first = false;
+            providers::CloseResult c = CloseSlip(ctx, *p, *m, slip, &first);
             if (!c.reversed_txn.empty()) {
                 detail = "paid while being closed again, and refunded by the provider";
-                return FailedSlipCheck::kPaid;
+                return first ? FailedSlipCheck::kPaid : FailedSlipCheck::kPaidMeanwhile;
             }
             if (!c.closed) {
                 detail = "still open, close failed: " + c.message;
@@ -309,7 +319,13 @@ VoidedSlipCheck CheckVoidedSlip(Context& ctx, const store::SlipRow& slip, std::i
         // trade only once all of it is refunded, which its cancel does in one step (TRADE_CLOSED:
         // "未付款交易超时关闭，或支付完成后全额退款"); WeChat's REVOKED is a reversed micropay. An
         // operator's refunds are counted first by orderpay_refund_open: only the rest is recorded.
-        if (RecordReversal(ctx, slip.provider, slip.id, slip.amount, slip.currency, *slip.provider_txn_id)) {
+        bool first = false;
+        if (RecordReversal(ctx, slip.provider, slip.id, slip.amount, slip.currency, *slip.provider_txn_id,
+                           &first)) {
+            if (!first) {
+                detail = "closed at the provider after it was paid: recorded meanwhile by another process";
+                return VoidedSlipCheck::kReversedMeanwhile;
+            }
             detail = "closed at the provider after it was paid: recorded as refunded by the void";
             return VoidedSlipCheck::kReversed;
         }

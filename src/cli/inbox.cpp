@@ -65,7 +65,7 @@ int Replay(Env& env, const Args& a) {
     for (const auto& p : ctx.providers().all()) p->LiftKeyFetchPace();
     std::vector<store::StoredNotification> rows = store::UndecidedNotifications(
         env.db, verdict, DurationSeconds(a.Flag("older-than").value_or("60s"), "older-than"), a.Limit(500));
-    int decided = 0, failed = 0, paced = 0;
+    int decided = 0, failed = 0, paced = 0, elsewhere = 0;
     for (const auto& n : rows) {
         const providers::Provider* p = ctx.ProviderFor(n.provider);
         if (!p) {
@@ -74,6 +74,18 @@ int Replay(Env& env, const Args& a) {
             continue;
         }
         app::Handled h = app::HandleStored(env.db, *p, n.site_id, n.id, n.raw);
+        // Decided meanwhile by another process (the timer on another host replaying the same
+        // rows, or the provider's resend): not this run's to claim. The line gives the row's
+        // verdict as recorded, not what this evaluation made of it (a duplicate of its own
+        // settlement), and the count keeps it apart.
+        if (!h.recorded) {
+            ++elsewhere;
+            std::optional<store::StoredNotification> now = store::FindNotification(env.db, n.id);
+            std::cout << n.id << '\t' << n.provider << '\t' << (now ? now->verdict : "?") << '\t'
+                      << "decided meanwhile by another process: " << (now ? log::TextEscape(now->reason) : "")
+                      << '\n';
+            continue;
+        }
         // Paced: another message for the slip asked the provider under 2 s ago (a burst of
         // copies, replayed in a row). Not a failure to alert on: the next run asks (review s29).
         // One decided all the same (another capture of a paid slip) is decided.
@@ -83,6 +95,7 @@ int Replay(Env& env, const Args& a) {
     }
     std::cout << "replayed " << rows.size() << " notifications: " << decided << " decided, " << failed
               << " failed" << (paced ? ", " + std::to_string(paced) + " paced (asked again next run)" : "")
+              << (elsewhere ? ", " + std::to_string(elsewhere) + " decided meanwhile by another process" : "")
               << '\n';
     return failed ? 1 : 0;
 }

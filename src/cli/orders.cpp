@@ -171,12 +171,22 @@ int ExpireCmd(Env& env, const Args& a) {
                 return;
             }
             // A payment the close refunded is recorded by CloseSlip: the order is RF, not payable.
-            providers::CloseResult c = app::CloseSlip(ctx, *p, *m, *slip);
+            bool reversal_first = false;
+            providers::CloseResult c = app::CloseSlip(ctx, *p, *m, *slip, &reversal_first);
             if (!c.reversed_txn.empty() || c.already_paid || !c.closed) {
-                if (c.reversed_txn.empty()) app::RefreshSlip(ctx, *slip, app::QueryPace::kNow);
+                // "found paid" counts what this run found and recorded: with the timers on two
+                // hosts the other run's query may settle the order (ours is then a duplicate), or
+                // its expiry fail it, between our reading and our close; neither is ours to count.
+                bool ours = !c.reversed_txn.empty() && reversal_first;
+                if (c.reversed_txn.empty()) {
+                    std::optional<store::SettleOutcome> o;
+                    app::RefreshSlip(ctx, *slip, app::QueryPace::kNow, std::nullopt, &o);
+                    ours = o == store::SettleOutcome::kSettled || o == store::SettleOutcome::kLateSettled ||
+                           o == store::SettleOutcome::kRefundFlagged;
+                }
                 std::optional<domain::OrderState> st = store::OrderState(env.db, id);
                 if (st && !domain::IsPayable(*st)) {
-                    ++settled;
+                    if (ours) ++settled;
                     return;
                 }
                 // Close failed and the state is still unknown: try again next run.

@@ -86,6 +86,9 @@ int Reconcile(Env& env, const Args& a) {
             if (!slip) return;
             std::string detail;
             app::FailedSlipCheck r = app::CheckFailedSlip(ctx, *slip, detail);
+            // Recorded by another process since our list was read (the timer on another host):
+            // its line and count are that run's.
+            if (r == app::FailedSlipCheck::kPaidMeanwhile) return;
             if (r == app::FailedSlipCheck::kPaid) ++found_paid;
             const char* kind = r == app::FailedSlipCheck::kPaid ? "PAID" : "CLOSING";
             detail = "paid through slip " + s.paid_slip_id + "; " + detail;
@@ -117,7 +120,7 @@ int Reconcile(Env& env, const Args& a) {
             log::Error("reconcile: slip ", slip->id, ": ", e.what());
         }
         if (r == app::VoidedSlipCheck::kReversed) ++reversed;
-        if (r == app::VoidedSlipCheck::kKept) continue;
+        if (r == app::VoidedSlipCheck::kKept || r == app::VoidedSlipCheck::kReversedMeanwhile) continue;
         const char* kind = r == app::VoidedSlipCheck::kReversed ? "REVERSED" : "VOIDING";
         events.Add(kind, slip->id, slip->order_id, detail,
                    Padded(kind, 9) + slip->id + " order " + slip->order_id + " (" + detail + ")");

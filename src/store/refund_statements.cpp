@@ -80,7 +80,8 @@ const db::Statement kRefundFinish{
 // Before its refund is recorded: a refund in flight that fails later is then taken as the
 // provider's (migration 015).
 const db::Statement kSlipReversed{
-    "slip_reversed", "UPDATE pay_slips SET reversed = true, lm = now() WHERE id = $1 AND st = 'OK'"};
+    "slip_reversed",
+    "UPDATE pay_slips SET reversed = true, lm = now() WHERE id = $1 AND st = 'OK' AND NOT reversed"};
 // The stock of an order refunded whole by the void of the slip that paid it, when that void is
 // where orderpay first learnt of the payment: no one saw the order paid, so nothing can have
 // shipped and the goods go back on the shelf. Once: stock_held turns false here, as at expiry.

@@ -176,7 +176,7 @@ ReversalResult RecordReversal(db::Connection& c, const std::string& provider,
             if (out.settle == SettleOutcome::kNoSlip || out.settle == SettleOutcome::kMismatch ||
                 out.settle == SettleOutcome::kTxnReused)
                 return out;  // not ours to refund: rolled back, and the caller logs it for the operator
-            c.Exec(kSlipReversed, {ev.slip_id});
+            out.first = c.Exec(kSlipReversed, {ev.slip_id}).Affected() == 1;
             // All that is left of the slip (orderpay_refund_open, under the slip lock): nothing
             // when an earlier call recorded it. An operator's refund in flight is counted; if it
             // fails, orderpay_refund_finish records its amount as the provider's (migration 015).

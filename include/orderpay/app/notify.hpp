@@ -85,6 +85,9 @@ NotifyDecision Decide(db::Connection& c, const providers::Provider& p, const Not
 struct Handled {
     NotifyEval ev;
     NotifyDecision decision;
+    // The row took this decision. False: another evaluation (a replay on another host, or the
+    // live request) decided it first, and `decision` is only what this one made of it.
+    bool recorded = true;
 };
 
 /// Evaluates and decides the stored notification `row_id`, and records its verdict. Anything

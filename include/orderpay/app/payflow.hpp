@@ -10,6 +10,7 @@
 #include "orderpay/app/context.hpp"
 #include "orderpay/http/errors.hpp"
 #include "orderpay/providers/provider.hpp"
+#include "orderpay/store/settle.hpp"
 
 namespace orderpay::app {
 
@@ -94,17 +95,25 @@ enum class QueryPace { kRateLimited, kNow };
 /// Asks the provider about a NEW/WAIT slip and settles or fails it according to the answer.
 /// True when the provider was asked. `asked_ago_ms`: how long ago the slip was last asked about,
 /// when the caller read it (pay/check's view); inside the interval the claim is not even tried.
+/// `settled`: set to what the settlement did when the provider answered paid, so a caller counts
+/// only what it settled itself (two hosts' expire runs both find a slip paid; one settles it).
 bool RefreshSlip(Context& ctx, const store::SlipRow& slip, QueryPace pace = QueryPace::kRateLimited,
-                 std::optional<std::int64_t> asked_ago_ms = std::nullopt);
+                 std::optional<std::int64_t> asked_ago_ms = std::nullopt,
+                 std::optional<store::SettleOutcome>* settled = nullptr);
 
 /// Closes `slip` at its provider (providers::MeteredClose). A payment the close refunded in the
 /// same step (CloseResult::reversed_txn, Alipay's cancel) is recorded here with its refund
 /// (store::RecordReversal), so the order ends RF whoever closed it.
+/// `reversal_first`: set to whether this call's record of such a reversal was the first (false: the
+/// close of another process, expire or reconcile on another host, recorded it; the provider
+/// answers a repeated cancel as the first).
 providers::CloseResult CloseSlip(Context& ctx, providers::Provider& p, const providers::Merchant& m,
-                                 const store::SlipRow& slip);
+                                 const store::SlipRow& slip, bool* reversal_first = nullptr);
 
 /// What asking about a failed slip found.
-enum class FailedSlipCheck { kConfirmedClosed, kPaid, kStillOpen, kUnknown };
+/// kPaidMeanwhile: found paid, but another process (reconcile or expire on another host, or the
+/// payment's notification) had recorded that payment already: nothing for this caller to report.
+enum class FailedSlipCheck { kConfirmedClosed, kPaid, kPaidMeanwhile, kStillOpen, kUnknown };
 
 /// Asks the provider about a FAIL slip (superseded, expired, refused) it has not yet confirmed
 /// closed. Found paid: recorded exactly as its notification would have been (the order settles
@@ -112,7 +121,9 @@ enum class FailedSlipCheck { kConfirmedClosed, kPaid, kStillOpen, kUnknown };
 FailedSlipCheck CheckFailedSlip(Context& ctx, const store::SlipRow& slip, std::string& detail);
 
 /// What asking about a paid slip a void was sent for (store::VoidedPaidSlips) found.
-enum class VoidedSlipCheck { kReversed, kKept, kUnknown };
+/// kReversedMeanwhile: closed, and another process (reconcile on another host) had recorded the
+/// reversal already: nothing for this caller to report.
+enum class VoidedSlipCheck { kReversed, kReversedMeanwhile, kKept, kUnknown };
 
 /// Asks the provider about a paid slip that carries a void's mark: the void's caller may have
 /// died after the provider refunded the payment in it and before that was recorded. Closed: the

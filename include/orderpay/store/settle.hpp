@@ -73,6 +73,9 @@ struct ReversalResult {
     std::string refund_id;  // the refund recorded now; empty when none was (see detail)
     std::string detail;
     bool stock_released = false;  // the order's stock went back on the shelf (kOrderReleaseVoided)
+    // This call marked the slip reversed; false: an earlier one did (another host's reconcile
+    // recovering the same void), and the reversal is that one's to report.
+    bool first = false;
 };
 ReversalResult RecordReversal(db::Connection& c, const std::string& provider, const providers::PaidEvent& ev);
 
