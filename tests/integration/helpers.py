@@ -2,6 +2,7 @@
 
 import contextlib
 import http.server
+import json
 import os
 import socket
 import subprocess
@@ -10,6 +11,23 @@ import threading
 import time
 
 from conftest import PSQL, STACK, _pg_env, api, psql, sim
+from conftest import http as http_call  # not `http`: this module uses the http.server module
+
+
+def admin(action, key=None, body=None, *, method="POST", site=None, params="", headers=None, raw=None):
+    """An operator call, /api/SITE/admin/ACTION (the demo site by default): `key` as its bearer
+    token, `body` sent as JSON (or `raw` bytes or text as they are), `params` the query string
+    with its "?". The reply as conftest's http() gives it."""
+    url = "%s/api/%s/admin/%s%s" % (STACK["ORDERPAY_URL"], site or STACK["DEMO_SITE"], action, params)
+    hdrs = dict(headers or {})
+    if key is not None:
+        hdrs["Authorization"] = "Bearer " + key
+    data = raw.encode() if isinstance(raw, str) else raw
+    if body is not None:
+        data = json.dumps(body).encode()
+    if data is not None:
+        hdrs.setdefault("Content-Type", "application/json")
+    return http_call(method, url, data, hdrs)
 
 
 def free_port():

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from conftest import STACK, api, cli, http, psql
-from helpers import buy_ok, check, ensure_site
+from helpers import admin, buy_ok, check, ensure_site
 
 STORE = "demo-users"  # the demo site's account store (deploy/stack.sh)
 OTHER_STORE = "tk-store2"
@@ -38,19 +38,6 @@ def other_key():
     cli("store", "add", OTHER_STORE)
     ensure_site(OTHER_SITE, "--store", OTHER_STORE)
     return cli("apikey", "issue", "--site", OTHER_SITE).stdout.strip()
-
-
-def admin(action, key=None, body=None, raw=None, headers=None, site=None, method="POST"):
-    url = "%s/api/%s/admin/%s" % (STACK["ORDERPAY_URL"], site or STACK["DEMO_SITE"], action)
-    hdrs = dict(headers or {})
-    if key is not None:
-        hdrs["Authorization"] = "Bearer " + key
-    data = raw.encode() if isinstance(raw, str) else raw
-    if body is not None:
-        data = json.dumps(body).encode()
-    if data is not None:
-        hdrs.setdefault("Content-Type", "application/json")
-    return http(method, url, data, hdrs)
 
 
 def issue(key, account, **fields):

@@ -453,6 +453,19 @@ def pay_every_code(order_id):
         sim_pay(slip, force="1")
 
 
+def pay_all_then_check(product, points, last):
+    """After a sweep of a flow that leaves orders unpaid: the money checked, every code each order
+    was given paid, the timers run, and then every order is paid exactly once (OK)."""
+    timers()
+    check_money(product)
+    for _, order_id in points + [("none", last)]:
+        pay_every_code(order_id)
+    timers()
+    for fired, order_id in points + [("none", last)]:
+        assert or_st(order_id) == "OK", (fired, order_id, or_st(order_id))
+    check_money(product)
+
+
 @pytest.mark.parametrize("mode", ["crash", pytest.param("lose", marks=ALL)])
 @pytest.mark.parametrize("retry", [True, pytest.param(False, marks=ALL)], ids=["retried", "abandoned"])
 def test_switch_to_alipay(own, product, retry, mode):
@@ -474,14 +487,8 @@ def test_switch_to_alipay(own, product, retry, mode):
 
     points, last = sweep("pay/pay to another pay type (%s; %s)" % ("retried" if retry else "abandoned, then paid", mode),
                          attempt)
-    timers()
-    check_money(product)
-    for _, order_id in points + [("none", last)]:
-        pay_every_code(order_id)
-    timers()
-    for fired, order_id in points + [("none", last)]:
-        assert or_st(order_id) == "OK", (fired, order_id, or_st(order_id))
-    check_money(product)
+    pay_all_then_check(product, points, last)
+
 
 
 def cli_env(own):
@@ -690,14 +697,7 @@ def test_buy_retry_that_sends_a_slip_left_new(own, product):
 
     points, last = sweep("buy retried after its first run died before asking WeChat, the retry crashing",
                          attempt)
-    timers()
-    check_money(product)
-    for _, order_id in points + [("none", last)]:
-        pay_every_code(order_id)
-    timers()
-    for fired, order_id in points + [("none", last)]:
-        assert or_st(order_id) == "OK", (fired, order_id, or_st(order_id))
-    check_money(product)
+    pay_all_then_check(product, points, last)
 
 
 class Catcher(LocalServer):
