@@ -133,16 +133,8 @@ def test_a_revoked_key_is_refused_on_every_admin_route_and_its_twin_still_works(
     assert res.stdout == "revoked\n", res
     listed = [ln.split("\t") for ln in cli("apikey", "list", "--site", SITE).stdout.splitlines()]
     assert [issued["id"], SITE, "revoked"] in listed, listed
-    calls = [
-        ("order", "GET", "?id=" + order["id"], None),
-        ("orders", "GET", "?state=OK", None),
-        ("refund", "POST", "", {"order": order["id"], "amount": "1.00", "reason": "r", "idempotency_key": "k"}),
-        ("ship", "POST", "", {"order": order["id"]}),
-        ("done", "POST", "", {"order": order["id"]}),
-        ("ticket", "POST", "", {"account": "ha-revoked"}),
-        ("ticket_revoke", "POST", "", {"account": STACK["DEMO_ACCOUNT"]}),
-    ]
-    for action, method, params, body in calls:
+    for action, method, params, body in every_admin_call(order["id"], {"amount": "1.00", "idempotency_key": "k"},
+                                                         "ha-revoked"):
         st, reply, raw, _ = admin(action, old, body, method=method, params=params)
         assert st == 401 and reply["errCode"] == "e.www.api.auth.badkey", (action, raw)
     assert refund_rows(order["id"]) == 0
@@ -157,6 +149,20 @@ def test_a_revoked_key_is_refused_on_every_admin_route_and_its_twin_still_works(
     cli("apikey", "revoke", new)
 
 
+def every_admin_call(order_id, refund_fields, account):
+    """(action, method, params, body) for each of the 7 admin routes, about `order_id`; `refund_fields`
+    completes admin/refund's body, `account` is admin/ticket's."""
+    return [
+        ("order", "GET", "?id=" + order_id, None),
+        ("orders", "GET", "?state=OK", None),
+        ("refund", "POST", "", dict({"order": order_id, "reason": "r"}, **refund_fields)),
+        ("ship", "POST", "", {"order": order_id}),
+        ("done", "POST", "", {"order": order_id}),
+        ("ticket", "POST", "", {"account": account}),
+        ("ticket_revoke", "POST", "", {"account": STACK["DEMO_ACCOUNT"]}),
+    ]
+
+
 def refused(ticket):
     st, body, raw, _ = check("nosuchorder1", ticket=ticket)
     return st == 401 and body["errCode"] == "e.www.api.auth.nologin"
@@ -167,15 +173,7 @@ def refused(ticket):
 
 def test_another_sites_key_is_forbidden_and_its_own_site_never_sees_this_sites_orders(key, other_key):
     order = paid_zfb(1)
-    calls = [
-        ("order", "GET", "?id=" + order["id"], None),
-        ("orders", "GET", "?state=OK", None),
-        ("refund", "POST", "", {"order": order["id"], "reason": "r", "idempotency_key": "k-other"}),
-        ("ship", "POST", "", {"order": order["id"]}),
-        ("done", "POST", "", {"order": order["id"]}),
-        ("ticket", "POST", "", {"account": "ha-other"}),
-        ("ticket_revoke", "POST", "", {"account": STACK["DEMO_ACCOUNT"]}),
-    ]
+    calls = every_admin_call(order["id"], {"idempotency_key": "k-other"}, "ha-other")
     for action, method, params, body in calls:
         st, reply, raw, _ = admin(action, other_key, body, method=method, params=params)
         assert st == 403 and reply["errCode"] == "e.www.api.auth.forbidden", (action, raw)
