@@ -121,11 +121,14 @@ def test_a_double_payment_is_given_back_and_the_orders_own_payment_is_untouched(
     assert seen["or_st"] == "OK" and own != first, seen
     assert list(held(seen)) == [first] and held(seen)[first]["provider"] == "wx", seen
     assert held(seen)[first]["amount"] == 25.0 and held(seen)[first]["pay_tp"] == "wx.qrcode", seen
-    # The same list in admin/orders, whose page holds this order.
-    st, body, raw, _ = admin("orders", key, method="GET", params="?state=OK&limit=100")
+    # The same list in admin/orders: a page starting just before this order (the cursor is
+    # "<ct in microseconds>.<id>"), and every order of it carries the list.
+    ct_us = int(psql("SELECT (extract(epoch FROM ct) * 1000000)::bigint FROM orders WHERE id = '%s'" % order["id"]))
+    st, body, raw, _ = admin("orders", key, method="GET", params="?state=OK&limit=20&after=%d.0" % (ct_us - 1))
     assert st == 200, raw
-    for o in body["data"]["orders"]:
-        assert "refund_needed" in o, o
+    page = {o["id"]: o for o in body["data"]["orders"]}
+    assert all(isinstance(o["refund_needed"], list) for o in page.values()), page
+    assert page[order["id"]]["refund_needed"] == seen["refund_needed"], page[order["id"]]
     idem = uuid.uuid4().hex
     st, body, raw, _ = refund_slip(key, first, "double payment", idem=idem)
     assert st == 200, raw
@@ -143,6 +146,11 @@ def test_a_double_payment_is_given_back_and_the_orders_own_payment_is_untouched(
     st, body, raw, _ = refund_slip(key, first, "double payment", idem=idem)
     assert st == 200 and body["data"]["refund"]["id"] == r["id"] and body["data"]["refund"]["replay"] is True, raw
     assert int(psql("SELECT count(*) FROM refunds WHERE slip_id = '%s'" % first)) == 1
+    # admin/ship answers the order as admin/order does: the held payment with it.
+    st, body, raw, _ = admin("ship", key, {"order": order["id"]})
+    assert st == 200 and body["data"]["or_st"] == "SP", raw
+    assert [h["slip"] for h in body["data"]["refund_needed"]] == [first], raw
+    assert held(body["data"])[first]["refunds"][0]["id"] == r["id"], raw
 
 
 def test_an_order_with_nothing_held_shows_an_empty_list(key):
