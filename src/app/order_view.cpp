@@ -60,6 +60,24 @@ void WritePayRe(http::JsonWriter& w, const std::optional<store::SlipRow>& slip, 
     w.EndObject();
 }
 
+// Refunds as the order shows them: {id, amount, st, reason, ct, ok_at}, oldest first.
+void WriteRefunds(http::JsonWriter& w, const std::vector<store::RefundLine>& refunds, int exp) {
+    w.Key("refunds");
+    w.StartArray();
+    for (const store::RefundLine& r : refunds) {
+        w.StartObject();
+        WriteStr(w, "id", r.id);
+        w.Key("amount");
+        http::WriteMoney(w, r.amount, exp);
+        WriteStr(w, "st", r.st);
+        WriteStr(w, "reason", r.reason);
+        WriteTime(w, "ct", r.ct);
+        WriteTime(w, "ok_at", r.ok_at);
+        w.EndObject();
+    }
+    w.EndArray();
+}
+
 }  // namespace
 
 bool CodeOutlived(const store::SlipRow& slip) {
@@ -139,22 +157,31 @@ std::string RenderOrder(const store::OrderRecord& o, const std::vector<store::Or
     // What went back (OK refunds), and every refund with its state, in the order's money.
     w.Key("refunded");
     http::WriteMoney(w, o.refunded, exp);
-    w.Key("refunds");
-    w.StartArray();
-    for (const store::RefundLine& r : o.refunds) {
-        w.StartObject();
-        WriteStr(w, "id", r.id);
-        w.Key("amount");
-        http::WriteMoney(w, r.amount, exp);
-        WriteStr(w, "st", r.st);
-        WriteStr(w, "reason", r.reason);
-        WriteTime(w, "ct", r.ct);
-        WriteTime(w, "ok_at", r.ok_at);
-        w.EndObject();
+    WriteRefunds(w, o.refunds, exp);
+    if (who == Audience::kOperator) {
+        // Why a paid order is never shipped or refunded here: its payment was taken back (for good).
+        WriteTime(w, "chargeback_at", o.chargeback_at);
+        // Money held that is not the order's payment (a late or double payment): the back office
+        // sees it here and gives it back with admin/refund's "slip" (its refunds are also among
+        // the order's `refunds`, which list every refund of the order).
+        w.Key("refund_needed");
+        w.StartArray();
+        for (const store::HeldSlip& h : o.refund_needed) {
+            w.StartObject();
+            WriteStr(w, "slip", h.id);
+            WriteStr(w, "pay_tp", h.pay_tp);
+            WriteStr(w, "provider", h.provider);
+            w.Key("amount");
+            http::WriteMoney(w, h.amount, exp);
+            WriteTime(w, "paid_at", h.paid_at);
+            WriteStr(w, "note", h.note);
+            w.Key("refunded");
+            http::WriteMoney(w, h.refunded, exp);
+            WriteRefunds(w, h.refunds, exp);
+            w.EndObject();
+        }
+        w.EndArray();
     }
-    w.EndArray();
-    // Why a paid order is never shipped or refunded here: its payment was taken back (for good).
-    if (who == Audience::kOperator) WriteTime(w, "chargeback_at", o.chargeback_at);
     // Contact and address fields given at buy, stored as one JSON object, surface at top level.
     rapidjson::Document contact;
     if (with_buyer && http::ParseJson(o.contact_json, contact).empty() && contact.IsObject()) {

@@ -5,6 +5,7 @@
 #include "orderpay/app/refund.hpp"
 #include "orderpay/core/log.hpp"
 #include "orderpay/store/notifications.hpp"
+#include "orderpay/store/orders.hpp"
 #include "orderpay/store/rows.hpp"
 
 namespace orderpay::app {
@@ -19,6 +20,13 @@ std::string RefundBlocker(Context& ctx, const store::SlipRow& slip, const std::o
     std::optional<providers::Merchant> m = store::FindMerchant(ctx.db(), slip.merchant_id);
     if (!m) return "merchant " + slip.merchant_id + " is not on record";
     return p->RefundBlocker(*m);
+}
+
+std::optional<store::OrderRecord> OrderPaidBy(db::Connection& c, const store::SlipRow& slip) {
+    if (slip.refund_needed) return std::nullopt;
+    std::optional<store::OrderRecord> o = store::FindOrder(c, slip.site_id, slip.order_id);
+    if (!o || o->pay_id != slip.id || !domain::IsPaid(o->or_st)) return std::nullopt;
+    return o;
 }
 
 // The provider's report that puts the payment `req` would refund in doubt, unless the operator

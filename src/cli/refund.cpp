@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "orderpay/app/context.hpp"
+#include "orderpay/app/refund_checks.hpp"
 #include "orderpay/cli/cli.hpp"
 #include "orderpay/core/log.hpp"
 #include "orderpay/crypto/digest.hpp"
@@ -154,18 +155,13 @@ int RefundCmd(Env& env, const Args& a) {
         std::optional<store::SlipRow> slip = store::FindSlip(env.db, *slip_id);
         if (!slip) return Fail("no such slip " + log::TextEscape(*slip_id));
         // --slip is for a payment its order does not count (a late or double payment); the slip
-        // an order is paid through is refunded as the order. A mistyped slip id here gave a
-        // shop's real payment back in full without a question (review s25-newuser #15).
-        if (!slip->refund_needed) {
-            const std::optional<store::OrderRecord> o =
-                store::FindOrder(env.db, slip->site_id, slip->order_id);
-            if (o && o->pay_id == slip->id && domain::IsPaid(o->or_st))
-                return Fail("slip " + slip->id + " pays order " + o->id + " (" +
-                            std::string(domain::ToString(o->or_st)) +
-                            "): refund the order (orderpay refund " + o->id +
-                            " --reason ...); --slip is for a payment its order does not count "
-                            "(a late or double payment, listed REFUND by reconcile)");
-        }
+        // an order is paid through is refunded as the order (app::OrderPaidBy).
+        if (const std::optional<store::OrderRecord> o = app::OrderPaidBy(env.db, *slip))
+            return Fail("slip " + slip->id + " pays order " + o->id + " (" +
+                        std::string(domain::ToString(o->or_st)) + "): refund the order (orderpay refund " +
+                        o->id +
+                        " --reason ...); --slip is for a payment its order does not count "
+                        "(a late or double payment, listed REFUND by reconcile)");
         req.slip = slip->id;
         req.site = slip->site_id;
         if (!key) req.idempotency_key = DerivedKey("slip " + slip->id, std::nullopt, reason);

@@ -4,6 +4,8 @@
 // like the same strings rather than rounded or rewritten.
 #include "orderpay/handlers/refund_input.hpp"
 
+#include <utility>
+
 #include "orderpay/http/json.hpp"
 #include "orderpay/http/json_body.hpp"
 #include "orderpay/http/reply.hpp"
@@ -59,15 +61,27 @@ std::optional<http::Response> ParseRefundInput(const http::Request& req, RefundI
     if (auto bad = http::ParseJsonObjectBody(req, doc)) return bad;
     // Refused by name, never dropped: without "amount" a refund is all that is left, so a misspelt
     // "amout": "1.00" read leniently would give the whole payment back.
-    if (auto bad = http::RefuseUnknownFields(doc, {"order", "amount", "reason", "idempotency_key"}))
+    if (auto bad = http::RefuseUnknownFields(doc, {"order", "slip", "amount", "reason", "idempotency_key"}))
         return bad;
 
-    const rapidjson::Value* order = Given(doc, "order");
-    if (!order) return http::Fail(http::Err::kNilId, "order is missing");
-    if (!order->IsString()) return http::Fail(http::Err::kInvalidField, "order must be a string");
-    in.order.assign(order->GetString(), order->GetStringLength());
     // An empty field is a missing one, as admin/order's "id=" is: not an order that does not exist.
-    if (in.order.empty()) return http::Fail(http::Err::kNilId, "order is missing");
+    for (auto [name, out] : {std::pair{"order", &in.order}, std::pair{"slip", &in.slip}}) {
+        const rapidjson::Value* v = Given(doc, name);
+        if (!v) continue;
+        if (!v->IsString())
+            return http::Fail(http::Err::kInvalidField, std::string(name) + " must be a string");
+        out->assign(v->GetString(), v->GetStringLength());
+    }
+    // Both would leave it to the server which money goes back.
+    if (!in.order.empty() && !in.slip.empty())
+        return http::Fail(http::Err::kInvalidField,
+                          "give order or slip, not both: slip is for a payment its order does not count");
+    if (in.order.empty() && in.slip.empty()) return http::Fail(http::Err::kNilId, "order is missing");
+    // A refund_needed slip is owed back whole, as `orderpay refund --slip` gives it: an amount
+    // (even null) is refused rather than ignored, so no caller believes it gave back a part.
+    if (!in.slip.empty() && doc.HasMember("amount"))
+        return http::Fail(http::Err::kInvalidRefundAmount,
+                          "amount is not taken with slip: a refund_needed slip is refunded in full");
 
     // No amount means "all that is left", so null must not mean that too: a form whose empty
     // amount field serialises as null would refund the whole payment.

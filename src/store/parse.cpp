@@ -45,10 +45,8 @@ std::optional<std::int64_t> OptMs(const db::Result& r, int row, const char* col)
 
 // The refunds_json column (REFUND_COLS_OF): our own SQL's output, so a shape it cannot have is a
 // bug, not input to forgive.
-std::vector<RefundLine> RefundLines(const std::string& text) {
-    rapidjson::Document doc;
-    if (!http::ParseJson(text, doc, {1 << 24, 4}).empty() || !doc.IsArray())
-        throw std::runtime_error("refunds_json is not a JSON array");
+std::vector<RefundLine> RefundLines(const rapidjson::Value& doc) {
+    if (!doc.IsArray()) throw std::runtime_error("refunds_json is not a JSON array");
     std::vector<RefundLine> out;
     for (const rapidjson::Value& v : doc.GetArray()) {
         RefundLine l;
@@ -59,6 +57,37 @@ std::vector<RefundLine> RefundLines(const std::string& text) {
         l.ct = http::GetInt(v, "ct").value_or(0);
         l.ok_at = http::GetInt(v, "ok_at");
         out.push_back(std::move(l));
+    }
+    return out;
+}
+
+std::vector<RefundLine> RefundLines(const std::string& text) {
+    rapidjson::Document doc;
+    if (!http::ParseJson(text, doc, {1 << 24, 4}).empty())
+        throw std::runtime_error("refunds_json is not a JSON array");
+    return RefundLines(doc);
+}
+
+// The refund_needed_json column (HELD_SLIPS_OF): our own SQL's output, as refunds_json is.
+std::vector<HeldSlip> HeldSlips(const std::string& text) {
+    rapidjson::Document doc;
+    if (!http::ParseJson(text, doc, {1 << 24, 6}).empty() || !doc.IsArray())
+        throw std::runtime_error("refund_needed_json is not a JSON array");
+    std::vector<HeldSlip> out;
+    for (const rapidjson::Value& v : doc.GetArray()) {
+        HeldSlip h;
+        h.id = http::GetString(v, "slip").value_or("");
+        h.pay_tp = http::GetString(v, "pay_tp").value_or("");
+        h.provider = http::GetString(v, "provider").value_or("");
+        h.note = http::GetString(v, "note").value_or("");
+        h.amount = http::GetInt(v, "amount").value_or(0);
+        h.paid_at = http::GetInt(v, "paid_at");
+        auto it = v.FindMember("refunds");
+        if (it == v.MemberEnd()) throw std::runtime_error("refund_needed_json has a slip without refunds");
+        h.refunds = RefundLines(it->value);
+        for (const RefundLine& r : h.refunds)
+            if (r.st == "OK") h.refunded += r.amount;
+        out.push_back(std::move(h));
     }
     return out;
 }
@@ -100,6 +129,7 @@ OrderRecord OrderFrom(const db::Result& r, int row) {
     o.refunds = RefundLines(r.Get(row, "refunds_json"));
     // Read by the operators' views only (OPERATOR_ORDER_COLS).
     if (r.HasCol("chargeback_at")) o.chargeback_at = OptMs(r, row, "chargeback_at");
+    if (r.HasCol("refund_needed_json")) o.refund_needed = HeldSlips(r.Get(row, "refund_needed_json"));
     return o;
 }
 

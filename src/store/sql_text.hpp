@@ -110,10 +110,22 @@
         "o.ok_at") " AS ok_at, " MS("o.fa_at") " AS fa_at, " MS("o.sp_at") " AS sp_at, " MS(                 \
         "o.dn_at") " AS dn_at, " MS("o.expi") " AS expi, (o.expi < now()) AS expired, " MS(                  \
         "o.rf_at") " AS rf_at, " REFUND_COLS_OF("o")
-// ORDER_COLS and chargeback_at, for the views an operator reads (admin/*, the CLI): an inbox
-// read per order, which pay/check's one statement (issue #8's benchmarked path: about 10 % of
-// pgbench of it, a subplan started on every execution) and pay/buy's do not carry.
-#define OPERATOR_ORDER_COLS ORDER_COLS ", " CHARGEBACK_AT_OF("o")
+// The order's refund_needed slips (a late or double payment it does not count: money held, owed
+// back), oldest first, each with its refunds as REFUND_COLS_OF shows the order's, as one JSON
+// array: the back office sees them with the order, and admin/orders' page stays one statement.
+// A subplan per order on pay_slips_order (its few slips) that finds none for almost every order.
+#define HELD_SLIPS_OF(o) \
+    "(SELECT coalesce(json_agg(json_build_object('slip', s.id, 'pay_tp', s.pay_tp, 'provider', "           \
+    "s.provider, 'amount', s.amount, 'note', s.note, 'paid_at', " MS("s.paid_at") ", 'refunds', "            \
+    "(SELECT coalesce(json_agg(json_build_object('id', r.id, 'amount', r.amount, 'st', r.st, 'reason', "     \
+    "r.reason, 'ct', " MS("r.ct") ", 'ok_at', " MS("r.ok_at") ") ORDER BY r.ct, r.id), '[]') FROM refunds r " \
+    "WHERE r.slip_id = s.id)) ORDER BY s.ct, s.id), '[]')::text FROM pay_slips s WHERE s.order_id = " o     \
+    ".id AND s.refund_needed) AS refund_needed_json"
+// ORDER_COLS, chargeback_at and the refund_needed slips, for the views an operator reads
+// (admin/*, the CLI): an inbox read per order, which pay/check's one statement (issue #8's
+// benchmarked path: about 10 % of pgbench of it, a subplan started on every execution) and
+// pay/buy's do not carry.
+#define OPERATOR_ORDER_COLS ORDER_COLS ", " CHARGEBACK_AT_OF("o") ", " HELD_SLIPS_OF("o")
 
 // An order line under i_ names (check_view, order_view, order_views).
 #define ITEM_COLS(i)                                                                      \

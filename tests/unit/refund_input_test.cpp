@@ -97,6 +97,31 @@ TEST(RefundInput, WrongTypesAndMissingFields) {
               "e.www.api.invalid.encoding");
 }
 
+TEST(RefundInput, ASlipInsteadOfAnOrderIsRefundedWhole) {
+    Outcome o = Parse(R"({"slip":"s1","reason":"late","idempotency_key":"k"})");
+    ASSERT_EQ(o.status, 200) << o.code;
+    EXPECT_EQ(o.in.slip, "s1");
+    EXPECT_EQ(o.in.order, "");
+    EXPECT_FALSE(o.in.amount);
+    // Exactly one of the two: both would leave it to the server which money goes back.
+    EXPECT_EQ(Parse(R"({"order":"a","slip":"s1","reason":"r","idempotency_key":"k"})").code,
+              "e.www.order.invalid.field");
+    EXPECT_EQ(Parse(R"({"slip":"","reason":"r","idempotency_key":"k"})").code, "e.www.order.nil.id");
+    EXPECT_EQ(Parse(R"({"slip":5,"reason":"r","idempotency_key":"k"})").code, "e.www.order.invalid.field");
+    // No amount with a slip, not even null: such a slip is owed back whole.
+    for (const char* amount : {R"("1.00")", "1", "null"})
+        EXPECT_EQ(
+            Parse(std::string(R"({"slip":"s1","reason":"r","idempotency_key":"k","amount":)") + amount + "}")
+                .code,
+            "e.www.refund.invalid.amount")
+            << amount;
+    // The other fields are read as for an order.
+    EXPECT_EQ(Parse(R"({"slip":"s1","idempotency_key":"k"})").code, "e.www.refund.invalid.reason");
+    EXPECT_EQ(Parse(R"({"slip":"s1","reason":"r"})").code, "e.www.order.invalid.field");
+    EXPECT_EQ(Parse(R"({"slip":"s1","reason":"r","idempotency_key":"k","slips":["s1"]})").code,
+              "e.www.order.invalid.field");
+}
+
 TEST(RefundInput, UnknownFieldsAreRefusedByName) {
     // Without "amount" the refund is all that is left: a misspelt one must not read as absent.
     for (const char* name : {"amout", "Amount", "refund_amount", "currency", "note"}) {

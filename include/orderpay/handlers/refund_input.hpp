@@ -17,7 +17,10 @@ inline constexpr std::size_t kMaxRefundBody = 4096;
 inline constexpr std::size_t kMaxReasonChars = 80;
 
 struct RefundInput {
+    // Exactly one of the two: the order whose payment is refunded, or a refund_needed slip (a
+    // late or double payment the order does not count), which is refunded in full.
     std::string order;
+    std::string slip;
     std::optional<std::string>
         amount;  // as given ("7.50", or a JSON number's shortest text); nullopt: the rest
     std::string reason;

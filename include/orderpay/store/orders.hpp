@@ -78,6 +78,16 @@ struct RefundLine {
     std::optional<std::int64_t> ok_at;
 };
 
+/// A verified payment of the order that the order does not count (refund_needed: a late payment
+/// of an expired or failed order, a second payment of a paid one): money held, owed back.
+struct HeldSlip {
+    std::string id, pay_tp, provider, note;
+    std::int64_t amount = 0;
+    std::optional<std::int64_t> paid_at;  // epoch ms
+    std::int64_t refunded = 0;            // its OK refunds, minor units
+    std::vector<RefundLine> refunds;      // its refunds, oldest first
+};
+
 struct OrderRecord {
     std::string id, site_id, tp, title, note, buyer_store, buyer_id;
     std::int64_t pro_c = 0, total = 0, freight = 0, discount = 0, price = 0, fee = 0;
@@ -95,6 +105,8 @@ struct OrderRecord {
     // When orderpay confirmed that the provider took the paying slip's payment back (a chargeback:
     // CHARGEBACK_OF), for good: the order is never shipped or refunded through orderpay after it.
     std::optional<std::int64_t> chargeback_at;
+    // Read by the operators' views only (OPERATOR_ORDER_COLS): its refund_needed slips, oldest first.
+    std::vector<HeldSlip> refund_needed;
 };
 
 /// The order `id` of `site`, or nullopt (an id that cannot exist is not looked up).
