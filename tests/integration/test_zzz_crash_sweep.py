@@ -29,6 +29,7 @@ import pytest
 
 from conftest import STACK, api, cli, http, psql, sim
 from helpers import LocalServer, build_shim, own_orderpayd, preloaded, sim_pay, wait_for, wait_state
+from test_hostile_notify import paypal_webhook, post_paypal, zfb_form
 from test_hostile_provider_values import fcgi
 
 SITE = STACK["DEMO_SITE"]
@@ -935,4 +936,208 @@ def test_cli_refund(own, product):
     timers()
     check_money(product)
     finish_refunds([o for _, o in points])
+    check_money(product)
+
+
+def own_post_zfb(own, form):
+    return fcgi(own["sock"], "POST", "/api/%s/pay/re_zfb" % SITE, body=form.encode(),
+                content_type="application/x-www-form-urlencoded; charset=utf-8")
+
+
+@pytest.mark.parametrize("mode", ["crash", pytest.param("lose", marks=ALL)])
+@pytest.mark.parametrize("resend", [True, pytest.param(False, marks=ALL)], ids=["resent", "lost"])
+def test_alipay_notification(own, product, resend, mode):
+    """Alipay's paid notification (a form, RSA2-signed here with the stack's Alipay key, apart from
+    the C++ code): Alipay resends it until it hears `success`, or it is lost and reconcile's
+    alipay.trade.query settles the slip."""
+    def attempt(n):
+        st, parsed, raw, _ = api("POST", "buy", ticket=TICKET, json={"products": [{"id": product, "amount": 1}],
+                                                                     "pay_tp": "zfb.qrcode"})
+        assert st == 200, raw
+        order = parsed["data"]
+        paid = sim_pay(order["pay_id"], times="0")  # paysim took the money; the notification is ours
+        form = urllib.parse.urlencode(zfb_form(order["pay_id"], "0.07", trade_no=paid["transaction_id"]))
+        fired, reply = crash_at(own, n, lambda: own_post_zfb(own, form), mode)
+        if not fired:
+            assert reply[0] == 200 and reply[2] == b"success", reply
+        elif resend:
+            st, _, raw, _ = api("POST", "re_zfb", raw_body=form.encode(),
+                                headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})
+            assert st == 200 and raw == b"success", (fired, raw)
+        return fired, (order["id"], order["pay_id"], paid["transaction_id"])
+
+    points, last = sweep("Alipay paid notification (%s; %s)" % ("resent" if resend else "lost, timers only", mode),
+                         attempt)
+    timers([o for _, (o, _, _) in points + [("none", last)]])
+    for fired, (order_id, slip, txn) in points + [("none", last)]:
+        ok, got = settled_by(order_id, txn)
+        assert ok, (fired, got)
+        undecided = rows("SELECT id, verdict FROM notifications WHERE slip_id = %s AND verdict IN ('received', 'error')"
+                         % q(slip))
+        assert not undecided, (fired, undecided)
+    check_money(product)
+
+
+def own_post_paypal(own, headers, body):
+    return fcgi(own["sock"], "POST", "/api/%s/pay/re_paypal" % STACK["DEMO_USD_SITE"], body=body.encode(),
+                headers=headers)
+
+
+def usd_bought(usd_product):
+    st, parsed, raw, _ = api("POST", "buy", ticket=TICKET, site=STACK["DEMO_USD_SITE"], json={
+        "products": [{"id": usd_product, "amount": 1}], "pay_tp": "paypal"})
+    assert st == 200, raw
+    return parsed["data"]
+
+
+@pytest.mark.parametrize("mode", ["crash", pytest.param("lose", marks=ALL)])
+@pytest.mark.parametrize("resend", [True, pytest.param(False, marks=ALL)], ids=["resent", "lost"])
+def test_paypal_capture_webhook(own, usd_product, resend, mode):
+    """PayPal's PAYMENT.CAPTURE.COMPLETED webhook (signed here with paysim's PayPal key) of an order
+    the buyer approved and paysim captured, its return never seen: PayPal resends a webhook until a
+    2xx, or it is lost and reconcile's read of PayPal's order settles the slip."""
+    usd = STACK["DEMO_USD_SITE"]
+
+    def attempt(n):
+        order = usd_bought(usd_product)
+        paid = sim_pay(order["pay_id"], times="0")  # approved and captured; the webhook is ours to send
+        headers, body = paypal_webhook(order["pay_id"], "0.07", capture_id=paid["transaction_id"])
+        fired, reply = crash_at(own, n, lambda: own_post_paypal(own, headers, body), mode)
+        if not fired:
+            assert reply[0] == 200, reply
+        elif resend:
+            assert post_paypal(headers, body, site=usd) == 200, fired
+        return fired, (order["id"], order["pay_id"], paid["transaction_id"])
+
+    points, last = sweep("PayPal PAYMENT.CAPTURE.COMPLETED webhook (%s; %s)" % (
+        "resent" if resend else "lost, timers only", mode), attempt)
+    timers([o for _, (o, _, _) in points + [("none", last)]])
+    for fired, (order_id, slip, txn) in points + [("none", last)]:
+        ok, got = settled_by(order_id, txn)
+        assert ok, (fired, got)
+        undecided = rows("SELECT id, verdict FROM notifications WHERE slip_id = %s AND verdict IN ('received', 'error')"
+                         % q(slip))
+        assert not undecided, (fired, undecided)
+    check_money(usd_product, usd)
+
+
+@pytest.mark.parametrize("mode", ["crash", pytest.param("lose", marks=ALL)])
+def test_paypal_reversal_webhook(own, usd_product, mode):
+    """PAYMENT.CAPTURE.REVERSED of a paid order (a chargeback the buyer won; PayPal's order shows
+    the capture REVERSED): recorded once as the cue it is (listed CHARGEBACK, ship refused), the
+    order and its money otherwise as they were. PayPal resends it until it hears a 2xx. (Lost for
+    good, nothing of ours learns of it: reconcile does not ask PayPal about paid slips.)"""
+    usd = STACK["DEMO_USD_SITE"]
+
+    def attempt(n):
+        order = usd_bought(usd_product)
+        sim_pay(order["pay_id"])  # approved, captured, webhook: settled
+        assert or_st(order["id"]) == "OK"
+        capture = rows("SELECT provider_txn_id FROM pay_slips WHERE id = %s" % q(order["pay_id"]))[0][0]
+        psql("UPDATE paysim.pp_orders SET capture_status = 'REVERSED' WHERE custom_id = %s" % q(order["pay_id"]))
+        headers, body = paypal_webhook(order["pay_id"], "0.07", event_type="PAYMENT.CAPTURE.REVERSED",
+                                       status="REVERSED", capture_id=capture)
+        fired, reply = crash_at(own, n, lambda: own_post_paypal(own, headers, body), mode)
+        if not fired:
+            assert reply[0] == 200, reply
+        else:
+            # PayPal resends until a 2xx, minutes apart. One sent within 2 s of the dead worker's
+            # query of PayPal's order is answered 500 (paced: stored, not asked about again), so
+            # the next resend is the one that counts.
+            answers = []
+            assert wait_for(lambda: answers.append(post_paypal(headers, body, site=usd)) or answers[-1] == 200,
+                            20, step=1), (fired, answers)
+        return fired, (order["id"], order["pay_id"])
+
+    points, last = sweep("PayPal PAYMENT.CAPTURE.REVERSED webhook (resent; %s)" % mode, attempt)
+    timers()
+    listed = {}
+    for a in json.loads(cli("reconcile", "--json", "--min-age", "3600", env=LATER).stdout)["attention"]:
+        listed.setdefault(a["slip"], []).append(a["kind"])
+    for fired, (order_id, slip) in points + [("none", last)]:
+        assert listed.get(slip) == ["CHARGEBACK"], (fired, slip, listed.get(slip))
+        got = rows("SELECT o.or_st, s.st, s.reversed, s.refund_needed FROM orders o JOIN pay_slips s ON s.id = o.pay_id "
+                   "WHERE o.id = %s" % q(order_id))
+        assert got == [["OK", "OK", "f", "f"]], (fired, got)
+        # A resend answered 500 as paced stays `error` by design (PACED_RE: so that PayPal sends it
+        # again; no operator alert; expire's retention drops it); any other is undecided.
+        undecided = rows("SELECT id, verdict, reason FROM notifications WHERE slip_id = %s AND (verdict = 'received' "
+                         "OR verdict = 'error' AND reason !~ '^paced: ')" % q(slip))
+        assert not undecided, (fired, undecided)
+        res = cli("order", "ship", order_id, "--site", usd, check=False)
+        assert res.returncode == 1 and "chargeback" in res.stderr, (fired, res.stdout, res.stderr)
+    check_money(usd_product, usd)
+
+
+def own_pay_forced(own, order_id, pt):
+    return fcgi(own["sock"], "GET", "/api/%s/pay/pay" % SITE,
+                {"ticket": TICKET, "id": order_id, "pt": pt, "force": "true"})
+
+
+@pytest.mark.parametrize("mode", ["crash", pytest.param("lose", marks=ALL)])
+@pytest.mark.parametrize("retry", [True, pytest.param(False, marks=ALL)], ids=["retried", "abandoned"])
+def test_new_code_same_pay_type(own, product, retry, mode):
+    """pay/pay with force=true onto the order's own pay type (the buyer asks for a new WeChat code):
+    the old slip is closed at WeChat and a new one issued; then the buyer pays every code shown."""
+    def attempt(n):
+        order = bought(product)
+        fired, reply = crash_at(own, n, lambda: own_pay_forced(own, order["id"], "wx.qrcode"), mode)
+        if not fired:
+            st, parsed, raw = reply
+            assert st == 200 and parsed["data"]["pay_id"] != order["pay_id"], raw
+        elif retry:
+            later([order["id"]])
+            st, parsed, raw, _ = api("GET", "pay", ticket=TICKET,
+                                     params={"id": order["id"], "pt": "wx.qrcode", "force": "true"})
+            assert st == 200 and parsed["data"]["pay_id"] != order["pay_id"], (fired, raw)
+            live = rows("SELECT st FROM pay_slips WHERE id = %s" % q(parsed["data"]["pay_id"]))[0][0]
+            assert live == parsed["data"]["pay_re"]["st"] == "WAIT", (fired, live, parsed["data"]["pay_re"])
+        return fired, order["id"]
+
+    points, last = sweep("pay/pay force=true onto the same pay type (%s; %s)" % (
+        "retried" if retry else "abandoned, then paid", mode), attempt)
+    pay_all_then_check(product, points, last)
+
+
+def paid_twice(pid):
+    """An order paid through a new code and then through the old one it replaced (force=true): the
+    old slip's payment is flagged for refund. (order, that slip)."""
+    order = bought(pid)
+    st, parsed, raw, _ = api("GET", "pay", ticket=TICKET, params={"id": order["id"], "pt": "wx.qrcode",
+                                                                  "force": "true"})
+    assert st == 200, raw
+    sim_pay(parsed["data"]["pay_id"])
+    assert wait_state(order["id"], "OK", timeout=20)["or_st"] == "OK"
+    sim_pay(order["pay_id"], force="1")
+    assert wait_for(lambda: rows("SELECT refund_needed FROM pay_slips WHERE id = %s" % q(order["pay_id"]))
+                    == [["t"]], 20), rows("SELECT st, refund_needed FROM pay_slips WHERE id = %s" % q(order["pay_id"]))
+    return order, order["pay_id"]
+
+
+def test_cli_refund_slip(own, product):
+    """`orderpay refund --slip SLIP --reason R`, the command reconcile prints for a payment the
+    order could not take (here a second payment, of an old code): the operator runs it again after
+    a crash (its words are its key) and it replays that refund; the order stays paid."""
+    first, first_slip = paid_twice(product)
+    _, window = cli_window(own, first_slip, "refund", "--slip", first_slip, "--reason", "crash sweep " + first_slip,
+                           to_end=True)
+    points = [("none", (first["id"], first_slip))]
+    for n, name in window:
+        order, slip = paid_twice(product)
+        words = ("refund", "--slip", slip, "--reason", "crash sweep " + slip)
+        fired, res = cli_crash_at(own, n, *words)
+        assert fired == "%d %s" % (n, name), (n, name, fired, res.stdout, res.stderr)
+        points.append((fired, (order["id"], slip)))
+        again = cli(*words, check=False)  # the operator runs it again
+        assert again.returncode == 0, (fired, again.stdout, again.stderr)
+        got = rows("SELECT slip_id, st FROM refunds WHERE order_id = %s" % q(order["id"]))
+        assert len(got) == 1 and got[0][0] == slip and got[0][1] in ("PROCESSING", "OK"), (fired, got, again.stdout)
+    print("\ncrash sweep: orderpay refund --slip SLIP (run again after the crash): %d crash points: %s"
+          % (len(window), "; ".join(f for f, _ in points[1:])))
+    orders = [o for _, (o, _) in points]
+    timers(orders)
+    check_money(product)
+    finish_refunds(orders)
+    for fired, (order_id, slip) in points:
+        assert or_st(order_id) == "OK", (fired, order_id, or_st(order_id))
     check_money(product)
