@@ -15,24 +15,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from conftest import STACK, cli, psql
-from helpers import (admin, buy_ok, check, db_row, ensure_site, paid_through_another_slip, sim_pay, sim_refunded,
-                     wait_for)
+from helpers import admin, buy_ok, check, db_row, paid_through_another_slip, sim_pay, sim_refunded, wait_for
+from test_hostile_admin import OTHER_SITE, key, other_key  # noqa: F401 (key, other_key: fixtures)
 
 SITE = STACK["DEMO_SITE"]
-OTHER_SITE = "ha-site2"
-OTHER_STORE = "ha-store2"
-
-
-@pytest.fixture(scope="module")
-def key():
-    return cli("apikey", "issue", "--site", SITE).stdout.strip()
-
-
-@pytest.fixture(scope="module")
-def other_key():
-    cli("store", "add", OTHER_STORE, check=False)
-    ensure_site(OTHER_SITE, "--store", OTHER_STORE)
-    return cli("apikey", "issue", "--site", OTHER_SITE).stdout.strip()
 
 
 def refund_slip(key, slip, reason="held payment", idem=None, site=None, **extra):

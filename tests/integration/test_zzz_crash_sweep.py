@@ -244,6 +244,20 @@ def check_money(pid, site=SITE):
     assert not over, ("refunded more than paid", over)
 
 
+def settled_once_each(points, last, product, site=SITE):
+    """After a notification sweep (each attempt returns (order, slip, transaction)): the timers'
+    runs, then every attempt's order settled by its transaction, none of its slip's notifications
+    left undecided, and the money invariants over `product`."""
+    timers([o for _, (o, _, _) in points + [("none", last)]])
+    for fired, (order_id, slip, txn) in points + [("none", last)]:
+        ok, got = settled_by(order_id, txn)
+        assert ok, (fired, got)
+        undecided = rows("SELECT id, verdict FROM notifications WHERE slip_id = %s AND verdict IN ('received', 'error')"
+                         % q(slip))
+        assert not undecided, (fired, undecided)
+    check_money(product, site)
+
+
 def buy_body(pid):
     return json.dumps({"products": [{"id": pid, "amount": 1}], "pay_tp": "wx.qrcode"}).encode()
 
@@ -376,14 +390,7 @@ def test_paid_notification(own, product, resend, mode):
 
     points, last = sweep("WeChat v2 paid notification (%s; %s)" % ("resent" if resend else "lost, timers only", mode),
                          attempt)
-    timers([o for _, (o, _, _) in points + [("none", last)]])
-    for fired, (order_id, slip, txn) in points + [("none", last)]:
-        ok, got = settled_by(order_id, txn)
-        assert ok, (fired, got)
-        undecided = rows("SELECT id, verdict FROM notifications WHERE slip_id = %s AND verdict IN ('received', 'error')"
-                         % q(slip))
-        assert not undecided, (fired, undecided)
-    check_money(product)
+    settled_once_each(points, last, product)
 
 
 def paid(pid):
@@ -969,14 +976,7 @@ def test_alipay_notification(own, product, resend, mode):
 
     points, last = sweep("Alipay paid notification (%s; %s)" % ("resent" if resend else "lost, timers only", mode),
                          attempt)
-    timers([o for _, (o, _, _) in points + [("none", last)]])
-    for fired, (order_id, slip, txn) in points + [("none", last)]:
-        ok, got = settled_by(order_id, txn)
-        assert ok, (fired, got)
-        undecided = rows("SELECT id, verdict FROM notifications WHERE slip_id = %s AND verdict IN ('received', 'error')"
-                         % q(slip))
-        assert not undecided, (fired, undecided)
-    check_money(product)
+    settled_once_each(points, last, product)
 
 
 def own_post_paypal(own, headers, body):
@@ -1012,14 +1012,7 @@ def test_paypal_capture_webhook(own, usd_product, resend, mode):
 
     points, last = sweep("PayPal PAYMENT.CAPTURE.COMPLETED webhook (%s; %s)" % (
         "resent" if resend else "lost, timers only", mode), attempt)
-    timers([o for _, (o, _, _) in points + [("none", last)]])
-    for fired, (order_id, slip, txn) in points + [("none", last)]:
-        ok, got = settled_by(order_id, txn)
-        assert ok, (fired, got)
-        undecided = rows("SELECT id, verdict FROM notifications WHERE slip_id = %s AND verdict IN ('received', 'error')"
-                         % q(slip))
-        assert not undecided, (fired, undecided)
-    check_money(usd_product, usd)
+    settled_once_each(points, last, usd_product, usd)
 
 
 @pytest.mark.parametrize("mode", ["crash", pytest.param("lose", marks=ALL)])
