@@ -12,7 +12,6 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
 
 from conftest import STACK, cli, psql
 from helpers import admin, buy_ok, check, db_row, paid_through_another_slip, sim_pay, sim_refunded, wait_for
