@@ -12,7 +12,6 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-
 from conftest import STACK, cli, psql
 from helpers import admin, buy_ok, check, db_row, paid_through_another_slip, sim_pay, sim_refunded, wait_for
 from test_hostile_admin import OTHER_SITE, key, other_key  # noqa: F401 (key, other_key: fixtures)
