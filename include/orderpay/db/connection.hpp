@@ -136,6 +136,10 @@ class Connection {
     /// Runs one request's database work `fn`. A connection that died while the worker was idle
     /// (a PostgreSQL restart or crash) fails `fn`'s first statement; nothing of it ran then, so
     /// it runs once more on a fresh connection. A loss after a statement succeeded is thrown.
+    /// So `fn`'s first statement must be a read, or inside a transaction (its BEGIN first): one
+    /// that writes in autocommit may have committed when the server died before answering, and
+    /// would run twice. Every route's is today (the site or the buy's context is read first; the
+    /// notification handlers store the body first and catch the loss themselves).
     template <class Fn>
     auto RunRetryingIdleLoss(Fn&& fn) -> decltype(fn()) {
         TakeSucceeded();
