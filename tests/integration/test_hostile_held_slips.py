@@ -319,3 +319,32 @@ def test_a_wechat_v3_late_payment_given_back_through_the_api():
                              site=V3)
     assert st == 409 and "(refunded 1.00 of 1.00 CNY)" in body["msg"], raw
     assert violations(order["id"], slip) == []
+
+
+def test_one_key_sent_at_once_for_the_order_and_its_held_slip(key):
+    """The two refunds lock different slips, so neither sees the other's key under its lock: the
+    key's unique index decides, one refund is opened and the other call is a key mismatch."""
+    for _ in range(3):
+        order, own, first = one_held()
+        idem = uuid.uuid4().hex
+        calls = [lambda: refund_slip(key, first, idem=idem), lambda: refund_order(key, order["id"], idem=idem)]
+        with ThreadPoolExecutor(2) as ex:
+            replies = list(ex.map(lambda f: f(), calls))
+        codes = sorted((st, b["errCode"] if not b["ok"] else "") for st, b, _, _ in replies)
+        assert codes == [(200, ""), (409, "e.www.api.idempotency_mismatch")], [r[2] for r in replies]
+        assert psql("SELECT count(*) FROM refunds WHERE site_id = '%s' AND idempotency_key = '%s'" % (SITE, idem)) == "1"
+        assert refunded_at_sim(own) + refunded_at_sim(first) == 2500
+
+
+def test_a_superseded_unpaid_slip_holds_nothing(key):
+    order = buy_ok("zfb.qrcode")
+    old = order["pay_id"]
+    own = switch(order["id"], "wx.qrcode")
+    sim_pay(own)
+    assert wait_state(order["id"], "OK", timeout=20)["or_st"] == "OK"
+    st, body, raw, _ = refund_slip(key, old)
+    assert st == 409 and body["errCode"] == "e.www.refund.not_paid", raw
+    assert body["data"]["order"]["id"] == order["id"] and body["data"]["order"]["refund_needed"] == [], raw
+    st, body, raw, _ = refund_slip(key, own)
+    assert st == 400 and "pays order %s (OK)" % order["id"] in body["msg"], raw
+    assert psql("SELECT count(*) FROM refunds WHERE order_id = '%s'" % order["id"]) == "0"
