@@ -65,6 +65,15 @@ std::int64_t SlipRefunded(const store::OrderRecord& o, const std::string& slip) 
     return 0;
 }
 
+// What of the paid order's own payment had gone back (its OK refunds). The order's `refunded` counts
+// every refund of the order, its refund_needed slips' too: judged from it, the order's own refund
+// still with the provider was called "refunded" once a double payment had been given back.
+std::int64_t OwnRefunded(const store::OrderRecord& o) {
+    std::int64_t held = 0;
+    for (const store::HeldSlip& h : o.refund_needed) held += h.refunded;
+    return o.refunded - held;
+}
+
 // {"slip": ...}: a refund_needed slip (a late payment of an expired or failed order, a second
 // payment of an order paid through another slip) given back in full, as `orderpay refund --slip`
 // gives it, through the same app::RequestRefund: the back office's way to money the order does
@@ -145,7 +154,7 @@ http::Response AdminRefund(app::Context& ctx, app::Call& call, const http::Reque
     r.reason = in.reason;
     r.requested_by = "api:" + call.api_key_id;
     r.idempotency_key = in.idempotency_key;
-    return Answer(ctx, call, v->order, order_json, v->order.refunded, app::RequestRefund(ctx, r));
+    return Answer(ctx, call, v->order, order_json, OwnRefunded(v->order), app::RequestRefund(ctx, r));
 }
 
 }  // namespace orderpay::handlers
