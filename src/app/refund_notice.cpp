@@ -131,6 +131,13 @@ NotifyDecision Judge(db::Connection& c, const providers::Provider& p, const Noti
             return {"rejected",
                     "refund currency " + rf.currency + " notified, refund " + r->id + " is " + r->currency,
                     A::kRefused};
+        // The payment it says was refunded is the one the refund was asked of (what we sent as
+        // WeChat's total_fee / amount.total), or the message is about another trade.
+        if (rf.paid_total != 0 && rf.paid_total != r->paid_amount)
+            return {"rejected",
+                    "refund of a payment of " + std::to_string(rf.paid_total) + " notified, refund " + r->id +
+                        " is of one of " + std::to_string(r->paid_amount),
+                    A::kRefused};
         if (rf.amount != 0 && rf.amount != r->amount)
             return {"rejected",
                     "refund amount " + std::to_string(rf.amount) + " notified, refund " + r->id + " is " +
