@@ -138,6 +138,13 @@ NotifyDecision Judge(db::Connection& c, const providers::Provider& p, const Noti
                     "refund of a payment of " + std::to_string(rf.paid_total) + " notified, refund " + r->id +
                         " is of one of " + std::to_string(r->paid_amount),
                     A::kRefused};
+        if (rf.refunded_total != 0 && (rf.refunded_total < r->amount || rf.refunded_total > r->paid_amount))
+            return {"rejected",
+                    (rf.refunded_total < 0 ? std::string("no readable total refunded")
+                                           : std::to_string(rf.refunded_total) + " refunded in all") +
+                        " notified, refund " + r->id + " is " + std::to_string(r->amount) +
+                        " of a payment of " + std::to_string(r->paid_amount),
+                    A::kRefused};
         if (rf.amount != 0 && rf.amount != r->amount)
             return {"rejected",
                     "refund amount " + std::to_string(rf.amount) + " notified, refund " + r->id + " is " +

@@ -46,6 +46,10 @@ struct PaidEvent {
         // amount.total): 0 not stated, -1 stated but unreadable. Another than the slip's names
         // another payment, and finishes nothing.
         std::int64_t paid_total = 0;
+        // What the whole payment has had back so far, as the message states it (Alipay's
+        // refund_fee): 0 not stated, -1 stated but unreadable. Less than this refund, or more than
+        // the payment, does not bear the refund out.
+        std::int64_t refunded_total = 0;
     };
     std::optional<Refund> refund;
     /// The provider says a payment it made was taken back from the merchant since (PayPal's
