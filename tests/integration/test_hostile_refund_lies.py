@@ -281,3 +281,28 @@ def test_zfb_refund_answer_fund_change_y_whose_trade_refunded_cannot_include_it_
     cli("reconcile", "--min-age", "0", "--limit", "100000")
     assert db_row("SELECT st FROM refunds WHERE slip_id = '%s'" % slip) == ["OK"], kind
     assert db_row("SELECT or_st FROM orders WHERE id = '%s'" % order["id"]) == ["RF"]
+
+
+def test_v3_timed_out_refund_told_by_notification_and_reconcile_at_once_is_recorded_once():
+    """The answer never came (orderpay gave up at its timeout; WeChat refunded it): then its
+    REFUND.SUCCESS (five copies at once) and reconcile's query tell it at the same moment. OK
+    once, the order RF, WeChat's refund the only one, the audit clean."""
+    import threading
+    from test_refund_timeout import api_key, timed_out_refund
+    key = api_key(V3)
+    order = wx3.paid_order()
+    fee = int(round(order["fee"] * 100))
+    r = timed_out_refund(key, V3, order, "%.2f" % (fee / 100), fee)
+    replies = []
+    t = threading.Thread(target=lambda: replies.append(wx3.finish(r["id"], times="5")))
+    t.start()
+    cli("reconcile", "--min-age", "0", check=False)
+    t.join()
+    assert replies and all(x == 204 for x in replies[0]), replies
+    assert wx3.st(r["id"]) == "OK"
+    assert db_row("SELECT count(*), sum(amount) FROM refunds WHERE order_id = '%s'" % order["id"]) == ["1", str(fee)]
+    assert db_row("SELECT or_st FROM orders WHERE id = '%s'" % order["id"]) == ["RF"]
+    assert wx3.sim_refunded(order["pay_id"]) == fee
+    assert db_row("SELECT count(*) FROM notifications WHERE slip_id = '%s' AND verdict = 'settled'"
+                  % order["pay_id"]) in (["1"], ["2"])  # the payment's; the refund's unless the query came first
+    assert cli("audit", check=False).returncode == 0
