@@ -220,6 +220,17 @@ NotifyDecision Judge(db::Connection& c, const providers::Provider& p, const Noti
         return {"ignored", "refund " + r->id + ": " + note, A::kAccepted};
     }
     if (!ok && !failed) return {"ignored", "refund " + r->id + " not final: " + status, A::kAccepted};
+    // A request about the refund is on its way (its talk lock is held: a sender between its claim
+    // and its answer, reconcile asking, the operator's look): its answer is recorded first, and
+    // this word, sent again, is judged against it. Finished first, an answer that contradicted it
+    // was only logged, never listed, the amount free (or taken) on the message's word alone.
+    // Looked at, not taken: the message's own copies at once must not hold each other off.
+    if ((r->st == domain::RefundState::kNew || r->st == domain::RefundState::kProcessing) &&
+        store::RefundTalkBusy(c, r->id))
+        return {"error",
+                "refund " + r->id + " notified " + (ok ? "OK" : "FAIL") +
+                    " while a request about it is on its way: to be told again once it is answered",
+                A::kError};
     store::FinishResult f = store::FinishRefund(c, r->id, ok, provider_refund_id, said + ": " + status);
     const std::string word = ok ? "OK" : "FAIL";
     if (f.outcome == "finished")

@@ -6,8 +6,9 @@ Found here: a v3 REFUND.SUCCESS stating 0 refunded finished the refund (0 read a
 the payment a WeChat refund notice names (v2 total_fee, v3 amount.total) was never compared with
 the refund's; Alipay's refund_fee (the trade's total refunded), in the trade notification after a
 refund and in alipay.trade.refund's fund_change=Y answer, was not held against the refund, so
-"0.00 back" or "twice the payment back" recorded it OK. Still open (xfail): an answer that
-contradicts a FAIL recorded from a notification is only logged."""
+"0.00 back" or "twice the payment back" recorded it OK; a notification that came while the
+refund's request was on its way was recorded first, and the answer that then contradicted it only
+logged (never listed, the amount free): it now waits for the answer."""
 import secrets
 
 import pytest
@@ -89,14 +90,13 @@ def test_v3_closed_notice_for_a_refund_recorded_ok_is_a_listed_conflict(key):
     assert listed(order["pay_id"]) == ["CONFLICT"]
 
 
-@pytest.mark.xfail(strict=True, reason="s35 helper-120 finding 2: a provider's answer contradicting a recorded "
-                   "FAIL is only logged (app/refund.cpp Finish); conflicts are read from the inbox only")
-def test_v3_success_answer_after_a_closed_notice_is_a_listed_conflict_not_a_free_amount():
-    """The refund's own answer comes after its notification: WeChat signs REFUND.CLOSED for it (FAIL
-    recorded, its amount free again) while the request is on its way, then answers that request
-    SUCCESS. The answer's word against the notice's was only logged: nothing listed it, the amount
-    counted free, and a second refund of the whole order was sent at once, so the buyer could get
-    the money twice. It must be held as a notification's contradiction is (test_refund_conflict)."""
+def test_v3_closed_notice_while_the_request_is_on_its_way_waits_for_the_answer():
+    """The refund's own answer comes after its notification: WeChat signs REFUND.CLOSED for it
+    while the request is on its way, then answers that request SUCCESS. Before, the notice
+    recorded FAIL (its amount free again) and the answer's SUCCESS was only logged: nothing listed
+    it, and a second refund of the amount was sent at once. Now the notice is answered "tell me
+    again" while the refund's talk lock is held, the answer is recorded (OK), and the notice's
+    resend is the contradiction it is: kept, and the slip listed CONFLICT."""
     import json
     from test_hostile_provider_answers_more import TIMEOUT_MS, paid_v3_order, v3_fake, v3_ok, v3_refund_answer
     from test_zzz_hostile_faults import run_cli_env
@@ -108,8 +108,8 @@ def test_v3_success_answer_after_a_closed_notice_is_a_listed_conflict_not_a_free
             return (503, b'{"code":"SYSTEM_ERROR","message":"busy"}')
         req = json.loads(body)
         rf = {"id": req["out_refund_no"], "slip": slip, "amount": "%.2f" % (req["amount"]["refund"] / 100)}
-        headers, notice = refund_notice3({"fee": fen / 100}, rf, event_type="REFUND.CLOSED", status="CLOSED")
-        seen["notice"] = post3(headers, notice)[0]
+        seen["notice"] = refund_notice3({"fee": fen / 100}, rf, event_type="REFUND.CLOSED", status="CLOSED")
+        seen["first"] = post3(*seen["notice"])[0]
         seen["st"] = wx3.st(rf["id"])
         return v3_ok(v3_refund_answer(body))
 
@@ -119,13 +119,15 @@ def test_v3_success_answer_after_a_closed_notice_is_a_listed_conflict_not_a_free
                           "refund", order["id"], "--reason", "lie probe", "--key", "hrl-" + slip)
     finally:
         gw.close()
-    assert seen == {"notice": 204, "st": "FAIL"}, (seen, res.stdout, res.stderr[-500:])
-    assert db_row("SELECT st FROM refunds WHERE slip_id = '%s'" % slip) == ["FAIL"]
-    # WeChat says the money went back: not free to refund again until an operator has looked.
-    again = run_cli_env({}, "refund", order["id"], "--reason", "again", "--key", "hrl2-" + slip)
-    assert again.returncode != 0 and "conflict" in again.stderr, (again.stdout, again.stderr[-500:])
-    assert db_row("SELECT count(*) FROM refunds WHERE slip_id = '%s'" % slip) == ["1"]
-    assert listed(slip) == ["CONFLICT"], res.stderr[-500:]
+    # Not decided while the request was on its way: answered so that WeChat sends it again.
+    assert seen["first"] != 204 and seen["st"] == "PROCESSING", (seen, res.stderr[-500:])
+    assert res.returncode == 0, res.stderr[-500:]
+    assert db_row("SELECT st FROM refunds WHERE slip_id = '%s'" % slip) == ["OK"]
+    assert db_row("SELECT or_st FROM orders WHERE id = '%s'" % order["id"]) == ["RF"]
+    # WeChat's resend: against the answer recorded, a conflict for an operator, listed.
+    assert post3(*seen["notice"])[0] == 204
+    assert db_row("SELECT st FROM refunds WHERE slip_id = '%s'" % slip) == ["OK"]
+    assert listed(slip) == ["CONFLICT"]
 
 
 # --- WeChat v2 refund notifications: req_info opened with the merchant's key ---------------------
