@@ -131,6 +131,20 @@ NotifyDecision Judge(db::Connection& c, const providers::Provider& p, const Noti
             return {"rejected",
                     "refund currency " + rf.currency + " notified, refund " + r->id + " is " + r->currency,
                     A::kRefused};
+        // The payment it says was refunded is the one the refund was asked of (what we sent as
+        // WeChat's total_fee / amount.total), or the message is about another trade.
+        if (rf.paid_total != 0 && rf.paid_total != r->paid_amount)
+            return {"rejected",
+                    "refund of a payment of " + std::to_string(rf.paid_total) + " notified, refund " + r->id +
+                        " is of one of " + std::to_string(r->paid_amount),
+                    A::kRefused};
+        if (rf.refunded_total != 0 && (rf.refunded_total < r->amount || rf.refunded_total > r->paid_amount))
+            return {"rejected",
+                    (rf.refunded_total < 0 ? std::string("no readable total refunded")
+                                           : std::to_string(rf.refunded_total) + " refunded in all") +
+                        " notified, refund " + r->id + " is " + std::to_string(r->amount) +
+                        " of a payment of " + std::to_string(r->paid_amount),
+                    A::kRefused};
         if (rf.amount != 0 && rf.amount != r->amount)
             return {"rejected",
                     "refund amount " + std::to_string(rf.amount) + " notified, refund " + r->id + " is " +
@@ -206,6 +220,17 @@ NotifyDecision Judge(db::Connection& c, const providers::Provider& p, const Noti
         return {"ignored", "refund " + r->id + ": " + note, A::kAccepted};
     }
     if (!ok && !failed) return {"ignored", "refund " + r->id + " not final: " + status, A::kAccepted};
+    // A request about the refund is on its way (its talk lock is held: a sender between its claim
+    // and its answer, reconcile asking, the operator's look): its answer is recorded first, and
+    // this word, sent again, is judged against it. Finished first, an answer that contradicted it
+    // was only logged, never listed, the amount free (or taken) on the message's word alone.
+    // Looked at, not taken: the message's own copies at once must not hold each other off.
+    if ((r->st == domain::RefundState::kNew || r->st == domain::RefundState::kProcessing) &&
+        store::RefundTalkBusy(c, r->id))
+        return {"error",
+                "refund " + r->id + " notified " + (ok ? "OK" : "FAIL") +
+                    " while a request about it is on its way: to be told again once it is answered",
+                A::kError};
     store::FinishResult f = store::FinishRefund(c, r->id, ok, provider_refund_id, said + ": " + status);
     const std::string word = ok ? "OK" : "FAIL";
     if (f.outcome == "finished")

@@ -75,6 +75,12 @@ const db::Statement kRefundTalkHeld{
     "refund_talk_held",
     "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() "
     "AND classid = 1380339268 AND objid = hashtext($1)::oid AND objsubid = 2 AND granted) AS held"};
+// Held by any session (a sender, reconcile, the operator): a notification only looks, never takes
+// it, so its own concurrent copies do not hold each other off.
+const db::Statement kRefundTalkBusy{
+    "refund_talk_busy",
+    "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid = 1380339268 "
+    "AND objid = hashtext($1)::oid AND objsubid = 2 AND granted) AS busy"};
 const db::Statement kRefundFinish{
     "refund_finish", "SELECT outcome, order_st FROM orderpay_refund_finish($1, $2::boolean, $3, $4)"};
 // Before its refund is recorded: a refund in flight that fails later is then taken as the

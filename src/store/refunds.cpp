@@ -185,6 +185,10 @@ bool RefundTalk::StillHeld() const {
     }
 }
 
+bool RefundTalkBusy(db::Connection& c, const std::string& refund_id) {
+    return c.Exec(kRefundTalkBusy, {refund_id}).Get(0, "busy") == "t";
+}
+
 std::string RefundTalkHolder(db::Connection& c, const std::string& refund_id) {
     if (!domain::IsOrderId(refund_id)) return "";
     db::Result r = c.Query(

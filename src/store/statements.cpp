@@ -359,6 +359,7 @@ std::span<const db::Statement> AllStatements() {
         &kRefundTalkTry,
         &kRefundTalkDone,
         &kRefundTalkHeld,
+        &kRefundTalkBusy,
         &kRefundFinish,
         &kRefundNote,
         &kRefundsDue,

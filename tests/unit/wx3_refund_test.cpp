@@ -128,14 +128,16 @@ providers::Merchant Merchant() {
 }
 
 // A REFUND.* notification signed with the test key (the "WeChat Pay public key" of Merchant()).
-providers::RawNotification RefundNotice(const std::string& event, const std::string& status, bool tamper) {
+providers::RawNotification RefundNotice(const std::string& event, const std::string& status, bool tamper,
+                                        const std::string& refund = "300") {
     std::string err;
     crypto::PKey key =
         crypto::PrivateKeyFromPem(*crypto::ReadSmallFile(VectorPath("wx_go_test_private_key.pem"), err), err);
     const std::string plain =
         "{\"mchid\":\"1230000109\",\"out_trade_no\":\"sl0001\",\"transaction_id\":\"4200\","
         "\"out_refund_no\":\"rf0001\",\"refund_id\":\"50000000382019052709732678859\",\"refund_status\":\"" +
-        status + "\",\"amount\":{\"total\":1000,\"refund\":300,\"payer_total\":1000,\"payer_refund\":300}}";
+        status + "\",\"amount\":{\"total\":1000,\"refund\":" + refund +
+        ",\"payer_total\":1000,\"payer_refund\":" + refund + "}}";
     const std::string ct = v3::EncryptResource(kApiV3Key, "n0nce0n0nce0", "refund", plain);
     std::string body = "{\"id\":\"EV-1\",\"event_type\":\"" + event +
                        "\",\"resource_type\":\"encrypt-resource\",\"resource\":{\"original_type\":\"refund\","
@@ -189,11 +191,31 @@ TEST(Wx3Refund, NotificationMapsToRefundEvent) {
         EXPECT_EQ(ev.refund->refund_id, "rf0001");
         EXPECT_EQ(ev.refund->provider_refund_id, "50000000382019052709732678859");
         EXPECT_EQ(ev.refund->amount, 300);
+        EXPECT_FALSE(ev.refund->amount_unreadable);
+        EXPECT_EQ(ev.refund->paid_total, 1000);
         EXPECT_EQ(ev.refund->ok, c.ok) << c.event << "/" << c.status;
         EXPECT_EQ(ev.refund->failed, c.failed) << c.event << "/" << c.status;
         EXPECT_EQ(ev.refund->stuck, c.stuck) << c.event << "/" << c.status;
         EXPECT_EQ(ev.mch_id, "1230000109");
         EXPECT_EQ(ev.slip_id, "sl0001");
+    }
+}
+
+// A refund notice always states what went back: none at all (0) was read as "not reported" and
+// the refund finished on it (session 35); missing or not an integer is no amount either.
+TEST(Wx3Refund, NotificationRefundAmountZeroOrMissingIsUnreadable) {
+    NEED_VECTORS();
+    WxPayV3 p(WxOptions{});
+    const providers::Merchant m = Merchant();
+    for (const char* refund : {"0", "-300", "\"300\"", "300.5"}) {
+        providers::Notice n = p.ParseNotification(RefundNotice("REFUND.SUCCESS", "SUCCESS", false, refund));
+        ASSERT_TRUE(n.parsed) << n.error;
+        std::string reason;
+        ASSERT_TRUE(OpenWithOneFetch(p, m, n, reason)) << reason;
+        providers::PaidEvent ev;
+        ASSERT_TRUE(p.VerifyNotification(m, n, ev, reason)) << reason;
+        ASSERT_TRUE(ev.refund);
+        EXPECT_TRUE(ev.refund->amount_unreadable) << refund;
     }
 }
 

@@ -42,6 +42,14 @@ struct PaidEvent {
         bool stuck = false;
         std::string currency;            // as the provider reports it ("": not reported)
         bool amount_unreadable = false;  // reported, but not an amount of that currency: refused
+        // What the refunded payment was, as the message states it (WeChat's total_fee /
+        // amount.total): 0 not stated, -1 stated but unreadable. Another than the slip's names
+        // another payment, and finishes nothing.
+        std::int64_t paid_total = 0;
+        // What the whole payment has had back so far, as the message states it (Alipay's
+        // refund_fee): 0 not stated, -1 stated but unreadable. Less than this refund, or more than
+        // the payment, does not bear the refund out.
+        std::int64_t refunded_total = 0;
     };
     std::optional<Refund> refund;
     /// The provider says a payment it made was taken back from the merchant since (PayPal's

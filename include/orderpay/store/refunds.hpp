@@ -108,6 +108,10 @@ class RefundTalk {
     std::uint64_t session_;
 };
 
+/// Whether some session holds the refund's talk lock now (a request about it on its way), without
+/// taking it.
+bool RefundTalkBusy(db::Connection& c, const std::string& refund_id);
+
 /// Who holds a refund's talk lock, for the operator (CLI, unprepared): the program, its
 /// backend's pid and address, since when; empty when no one does.
 std::string RefundTalkHolder(db::Connection& c, const std::string& refund_id);

@@ -295,12 +295,18 @@ bool VerifyNotificationFor(const providers::Merchant& m, const Params& params, p
     out.paid = out.status == "TRADE_SUCCESS" || out.status == "TRADE_FINISHED";
     // After a refund Alipay notifies the trade again with out_biz_no (the refund's
     // out_request_no, our refund id) and gmt_refund: a refund's result, never a payment. Its
-    // refund_fee is what the whole trade has had back, not this refund's amount: not reported.
+    // refund_fee is what the whole trade has had back, not this refund's amount: reported as
+    // what it is (refunded_total), which app/refund_notice holds the refund against.
     if (!get("out_biz_no").empty() && !get("gmt_refund").empty()) {
         out.paid = false;
         providers::PaidEvent::Refund r;
         r.refund_id = get("out_biz_no");
         r.ok = true;
+        // Not this refund's amount, but bounds on it: the trade had at least this refund back,
+        // and never more than it was paid. Always stated; none (0.00), or unreadable, is -1.
+        r.paid_total = out.amount;
+        const std::int64_t back = domain::ParseProviderAmount(get("refund_fee"), 2).value_or(-1);
+        r.refunded_total = back > 0 ? back : -1;
         out.refund = r;
         out.status =
             "refund " + get("out_biz_no") + " (" + out.status + ", trade refunded " + get("refund_fee") + ")";

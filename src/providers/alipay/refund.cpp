@@ -4,6 +4,7 @@
 // decides. 20000, ACQ.SYSTEM_ERROR, a timeout or an unverifiable answer is unknown: the same
 // request (same out_request_no) may be sent again. Answers are verified like every other call.
 #include "orderpay/domain/money.hpp"
+#include "orderpay/http/utf8.hpp"
 #include "orderpay/providers/alipay/client.hpp"
 
 namespace orderpay::alipay {
@@ -50,6 +51,17 @@ RefundResult AlipayClient::Refund(const providers::Merchant& m, const providers:
     }
     res.provider_refund_id = Field(call.fields, "trade_no");
     if (Field(call.fields, "fund_change") == "Y") {
+        // refund_fee is what the whole trade has had back: this refund included, and never more
+        // than it was paid. One that cannot be is no record of this refund: unknown, and the
+        // query by out_request_no says what it is.
+        const std::string fee = Field(call.fields, "refund_fee");
+        const std::int64_t back = domain::ParseProviderAmount(fee, 2).value_or(-1);
+        if (back < p.amount || back > p.paid_amount) {
+            res.message = "fund_change Y, but the trade refunded " + http::FitUtf8(fee, 32) +
+                          " cannot include " + domain::FormatDecimal(p.amount, 2) + " of a payment of " +
+                          domain::FormatDecimal(p.paid_amount, 2);
+            return res;
+        }
         res.state = RefundResult::State::kOk;
         res.message = "fund_change Y, trade refunded " + Field(call.fields, "refund_fee");
         return res;

@@ -201,7 +201,8 @@ bool WxPayV2::VerifyRefundNotification(const providers::Merchant& m, const provi
     out.txn_id = info->transaction_id;
     out.app_id = NoticeField(n, "appid");
     out.mch_id = NoticeField(n, "mch_id");
-    // total_fee is what the trade was paid, so the slip's amount check holds for it.
+    // total_fee is what the trade was paid: a refund's result claims no money of the slip's
+    // (app/notify), so it is checked against the refund's payment (refund.paid_total) instead.
     out.amount = info->total_fee;
     out.currency = "CNY";
     out.status = "REFUND_" + info->refund_status;
@@ -209,6 +210,7 @@ bool WxPayV2::VerifyRefundNotification(const providers::Merchant& m, const provi
     refund.refund_id = info->out_refund_no;
     refund.provider_refund_id = info->refund_id;
     refund.amount = info->refund_fee;
+    refund.paid_total = info->total_fee;
     refund.ok = info->refund_status == "SUCCESS";
     refund.failed = info->refund_status == "REFUNDCLOSE";
     refund.stuck = info->refund_status == "CHANGE";  // see QueryRefund

@@ -137,6 +137,11 @@ bool RefundEvent(const providers::Merchant& m, const rapidjson::Document& t, con
     r.refund_id = http::MemberString(&t, "out_refund_no");
     r.provider_refund_id = http::MemberString(&t, "refund_id");
     r.amount = amount("refund");
+    // A refund notice always states what went back: missing, not an integer, or none at all (0,
+    // which Judge would read as "not reported" and skip) is no amount of ours, and is refused,
+    // as the query's is (review s23-finish Low).
+    r.amount_unreadable = r.amount <= 0;
+    r.paid_total = amount("total");
     // The event type and the status inside must agree; a mismatch finishes nothing.
     r.ok = event_type == "REFUND.SUCCESS" && st == "SUCCESS";
     r.failed = event_type == "REFUND.CLOSED" && st == "CLOSED";
