@@ -148,24 +148,27 @@ def test_several_held_slips_failed_processing_and_refunded_in_one_view(key):
     assert violations(order["id"], own, a, b, c) == []
 
 
-@pytest.mark.xfail(strict=True, reason="finding 3 of helper-118 (left to the lead): the order's refunded "
-                   "and refunds count its held slips' refunds, so they say more went back than it was paid")
-def test_the_orders_refunded_is_what_went_back_of_its_own_payment(key):
-    """What a back office computes from the order alone: `price - refunded` is what is left to give
-    back of it. With its double payment returned, the order says 25.00 of 25.00 went back while
-    nothing of its own payment did; after its own refund too, 50.00 of a 25.00 order."""
+def test_the_orders_refunded_counts_its_held_slips_and_they_say_how_much(key):
+    """The rule README states (`refunded`): the order's `refunded` and `refunds` count every refund
+    of the order, its held slips' too (to the buyer, money that went back), so `price - refunded`
+    is not what is left of its own payment; the operator's view says how much of it was the held
+    slips' (refund_needed[].refunded), and subtracting that gives it. With the double payment
+    returned: 25.00 refunded, all of it the held slip's, 25.00 of the order's own left (and the
+    order path does give 25.00 back); after that, 50.00 refunded of a 25.00 order, RF."""
     order, own, first = one_held()
     st, body, raw, _ = refund_slip(key, first, "double payment")
     assert st == 200 and body["data"]["refund"]["st"] == "OK", raw
     seen = order_of(key, order["id"])
     assert seen["or_st"] == "OK" and refunded_at_sim(own) == 0
-    left = round(seen["price"] - seen["refunded"], 2)
-    # Still true: the order path gives the whole 25.00 back.
+    held = sum(h["refunded"] for h in seen["refund_needed"])
+    assert seen["refunded"] == 25.0 and held == 25.0, seen
+    assert round(seen["price"] - (seen["refunded"] - held), 2) == 25.0, seen
     st, body, raw, _ = refund_order(key, order["id"])
     assert st == 200 and body["data"]["refund"]["amount"] == 25.0, raw
     after = body["data"]["order"]
-    assert after["refunded"] <= after["price"], after
-    assert left == 25.0, seen
+    held = sum(h["refunded"] for h in after["refund_needed"])
+    assert after["or_st"] == "RF" and after["refunded"] == 50.0 and held == 25.0, after
+    assert refunded_at_sim(own) == 2500
 
 
 def test_one_key_for_an_order_refund_and_a_slip_refund(key):
