@@ -154,6 +154,18 @@ def zfb_fake(per_slip):
     return Fake(handler, "text/html;charset=utf-8")
 
 
+def refund_through_fake_zfb(order_id, slip, per_method, reason, key):
+    """`orderpay refund ORDER` with the Alipay gateway a stand-in answering the slip's calls with
+    per_method (zfb_fake): the CLI run's result and the stand-in (its calls)."""
+    gw = zfb_fake({slip: per_method})
+    try:
+        res = run_cli_env({"ORDERPAY_ALIPAY_GATEWAY": gw.url + "/gateway.do", "ORDERPAY_HTTP_TIMEOUT_MS": TIMEOUT_MS},
+                          "refund", order_id, "--reason", reason, "--key", key)
+    finally:
+        gw.close()
+    return res, gw
+
+
 def reconcile_through(gw, env_key, url):
     """`orderpay reconcile` of every waiting slip with the provider's gateway at `url` (the fake
     `gw`, closed afterwards): (the CLI's result, the calls the fake received)."""
@@ -391,12 +403,7 @@ def test_alipay_refund_answer_unusable_leaves_refund_open_and_reconcile_finishes
         return zfb_not_found(method)
 
     errors = PgErrors()
-    gw = zfb_fake({slip: per_method})
-    try:
-        res = run_cli_env({"ORDERPAY_ALIPAY_GATEWAY": gw.url + "/gateway.do", "ORDERPAY_HTTP_TIMEOUT_MS": TIMEOUT_MS},
-                          "refund", order["id"], "--reason", "value probe", "--key", "hpa-" + slip)
-    finally:
-        gw.close()
+    res, gw = refund_through_fake_zfb(order["id"], slip, per_method, "value probe", "hpa-" + slip)
     assert any(zfb_request(b)[0] == "alipay.trade.refund" for _, _, b in gw.calls), (res.stdout, res.stderr)
     assert errors.new() == [], (kind, res.stderr[-500:])
     rid = unfinished_refund(slip, kind, res)
@@ -414,12 +421,7 @@ def test_alipay_refund_query_for_another_amount_or_request_is_not_recorded_ok():
     out_request_no, then for another amount, then for 0.00 (read as "no amount stated" and
     recorded OK before: review s23-finish Low): none of them is this refund done."""
     order, slip, amount = paid_zfb_order()
-    gw = zfb_fake({slip: lambda m, biz: (502, b"x")})
-    try:
-        run_cli_env({"ORDERPAY_ALIPAY_GATEWAY": gw.url + "/gateway.do", "ORDERPAY_HTTP_TIMEOUT_MS": TIMEOUT_MS},
-                    "refund", order["id"], "--reason", "value probe", "--key", "hpq-" + slip)
-    finally:
-        gw.close()
+    refund_through_fake_zfb(order["id"], slip, lambda m, biz: (502, b"x"), "value probe", "hpq-" + slip)
     assert psql("SELECT st FROM refunds WHERE slip_id = '%s'" % slip).split() in (["NEW"], ["PROCESSING"])
     RQ = "alipay.trade.fastpay.refund.query"
     errors = PgErrors()

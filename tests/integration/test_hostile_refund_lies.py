@@ -238,15 +238,10 @@ def test_zfb_refund_notice_whose_trade_refunded_cannot_include_the_refund_does_n
     Alipay). A signed trade notification naming it (out_biz_no) says the trade had less back
     than this refund, or more than was paid: it was recorded OK on that, the order refunded."""
     from test_hostile_notify import post_zfb_params, zfb_form
-    from test_hostile_provider_answers_more import TIMEOUT_MS, paid_zfb_order, unfinished_refund, zfb_fake
-    from test_zzz_hostile_faults import run_cli_env
+    from test_hostile_provider_answers_more import paid_zfb_order, refund_through_fake_zfb, unfinished_refund
     order, slip, amount = paid_zfb_order()
-    gw = zfb_fake({slip: lambda method, biz: (504, b"gateway timeout")})
-    try:
-        res = run_cli_env({"ORDERPAY_ALIPAY_GATEWAY": gw.url + "/gateway.do", "ORDERPAY_HTTP_TIMEOUT_MS": TIMEOUT_MS},
-                          "refund", order["id"], "--reason", "lie probe", "--key", "hrz-" + slip)
-    finally:
-        gw.close()
+    res, _ = refund_through_fake_zfb(order["id"], slip, lambda method, biz: (504, b"gateway timeout"), "lie probe",
+                                     "hrz-" + slip)
     unfinished_refund(slip, kind, res)
     rid = db_row("SELECT id FROM refunds WHERE slip_id = '%s'" % slip)[0]
     form = zfb_form(slip, amount, out_biz_no=rid, gmt_refund="2026-12-01 12:10:00",
@@ -262,9 +257,8 @@ def test_zfb_refund_answer_fund_change_y_whose_trade_refunded_cannot_include_it_
     cannot include this refund (less than it, more than the payment, none): recorded OK on it
     before. Left open; reconcile's query (the real Alipay, paysim, asked under the same
     out_request_no) finishes it."""
-    from test_hostile_provider_answers_more import (TIMEOUT_MS, paid_zfb_order, unfinished_refund, zfb_fake,
+    from test_hostile_provider_answers_more import (paid_zfb_order, refund_through_fake_zfb, unfinished_refund,
                                                     zfb_not_found, zfb_refund_node, zfb_signed)
-    from test_zzz_hostile_faults import run_cli_env
     order, slip, amount = paid_zfb_order()
 
     def per_method(method, biz):
@@ -272,12 +266,7 @@ def test_zfb_refund_answer_fund_change_y_whose_trade_refunded_cannot_include_it_
             return zfb_signed(method, zfb_refund_node(biz, refund_fee=ZFB_REFUND_FEE[kind](amount)))
         return zfb_not_found(method)
 
-    gw = zfb_fake({slip: per_method})
-    try:
-        res = run_cli_env({"ORDERPAY_ALIPAY_GATEWAY": gw.url + "/gateway.do", "ORDERPAY_HTTP_TIMEOUT_MS": TIMEOUT_MS},
-                          "refund", order["id"], "--reason", "lie probe", "--key", "hrza-" + slip)
-    finally:
-        gw.close()
+    res, _ = refund_through_fake_zfb(order["id"], slip, per_method, "lie probe", "hrza-" + slip)
     unfinished_refund(slip, kind, res)
     assert db_row("SELECT or_st FROM orders WHERE id = '%s'" % order["id"]) == ["OK"]
     cli("reconcile", "--min-age", "0", "--limit", "100000")
