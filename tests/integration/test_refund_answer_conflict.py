@@ -201,3 +201,41 @@ def test_one_refund_of_several_contradicted_holds_the_payment_but_replays_the_ot
     again = cli("refund", order["id"], "--amount", "1.00", "--reason", "first", "--key", "ac1-" + slip,
                 check=False)
     assert again.returncode == 0 and "(replay)" in again.stdout and " OK 1.00 USD " in again.stdout, again
+
+
+def test_reconciles_query_contradicting_a_finished_refund_is_a_conflict_wechat_v3():
+    """WeChat Pay v3 (helper-120's example the other way round): a refund PROCESSING at WeChat,
+    reconcile asks about it, a REFUND.CLOSED notification finishes it FAIL meanwhile, and WeChat's
+    signed record says SUCCESS: the money went back while the books say FAIL."""
+    import secrets
+    import test_wx3_refund as wx3
+    from test_hostile_provider_answers_more import v3_fake, v3_ok
+    key = cli("apikey", "issue", "--site", wx3.V3).stdout.strip()
+    order = wx3.paid_order()
+    slip = order["pay_id"]
+    paid = int(db_row("SELECT amount FROM pay_slips WHERE id = '%s'" % slip)[0])
+    st, body, raw, _ = wx3.refund(key, order["id"], amount="1.00")
+    assert st == 200 and body["data"]["refund"]["st"] == "PROCESSING", raw
+    rid = body["data"]["refund"]["id"]
+    age(rid)
+    finished = []
+
+    def handler(cmd, path, body):
+        if path.startswith("/v3/refund/domestic/refunds/" + rid):
+            finished.append(finish_as_a_notice_would(rid, False, "REFUND.CLOSED"))
+            return v3_ok({"refund_id": "5030" + secrets.token_hex(12), "out_refund_no": rid, "out_trade_no": slip,
+                          "transaction_id": "4200", "channel": "ORIGINAL", "user_received_account": "x",
+                          "status": "SUCCESS", "create_time": "2026-12-01T12:00:05+08:00",
+                          "success_time": "2026-12-01T12:00:09+08:00",
+                          "amount": {"total": paid, "refund": 100, "payer_total": paid, "payer_refund": 100,
+                                     "currency": "CNY"}})
+        return (503, b'{"code":"SYSTEM_ERROR","message":"busy"}')
+
+    gw = v3_fake(handler)
+    try:
+        cli("reconcile", "--min-age", "0", env={"ORDERPAY_WXPAY_GATEWAY": gw.url}, check=False)
+    finally:
+        gw.close()
+    assert finished == ["finished"], (finished, gw.calls[-3:])
+    assert refund_state(rid)[0] == "FAIL" and conflicts_of(slip) == "1"
+    assert_held(order, rid, "OK", "FAIL")
