@@ -55,14 +55,26 @@ providers::RefundParams ParamsToSend(const Context& ctx, const store::RefundRow&
     return p;
 }
 
-// OK/FAIL once. A result that contradicts the one recorded (a notification said otherwise
-// first) is not overwritten: it is logged for an operator.
+// OK/FAIL once. A result that contradicts the one recorded is not overwritten. When it is the
+// provider's word (`providers`: its answer to our request or query, not our own "nothing was
+// sent"), another path finished the refund while our request was on its way (a notification that
+// looked at the talk lock just before we took it): a conflict, kept in the inbox as a
+// notification's is, so reconcile lists it and new refunds of the payment wait for the operator.
+// Only logged before: the books kept the first word, and the money it puts in doubt counted free
+// (helper-120's finding 5, session 36).
 void Finish(Context& ctx, const store::RefundRow& r, bool ok, const std::string& provider_refund_id,
-            const std::string& note) {
+            const std::string& note, bool providers = true) {
     store::FinishResult f = store::FinishRefund(ctx.db(), r.id, ok, provider_refund_id, note);
-    if (f.outcome == "conflict")
-        log::Error("refund ", r.id, ": provider now says ", ok ? "OK" : "FAIL", " (", note,
-                   "), recorded otherwise before");
+    if (f.outcome != "conflict") return;
+    log::Error("refund ", r.id, ": provider now says ", ok ? "OK" : "FAIL", " (", note,
+               "), recorded otherwise before", providers ? ": a conflict, for the operator" : "");
+    if (!providers) return;
+    const std::string said =
+        "refund " + r.id + ": the provider's answer to orderpay's own request or query says " +
+        (ok ? "OK" : "FAIL") +
+        (provider_refund_id.empty() ? "" : " (its refund " + provider_refund_id + ")") + ": " + note;
+    if (std::optional<std::string> row = store::RecordRefundContradiction(ctx.db(), r.id, ok, said))
+        log::Warn("refund ", r.id, ": conflict recorded as inbox row ", *row);
 }
 
 }  // namespace
@@ -182,7 +194,7 @@ std::optional<std::string> ClaimAndSend(Context& ctx, const store::RefundTalk& t
     if (store::ChargebackRecorded(ctx.db(), r.slip_id)) {
         const std::string note = kChargebackNote + "nothing of it is left to refund through orderpay";
         log::Warn("refund ", r.id, ": ", note);
-        Finish(ctx, r, false, "", note);
+        Finish(ctx, r, false, "", note, false);
         return std::nullopt;
     }
     if (!store::ClaimRefund(ctx.db(), r.id)) return std::nullopt;  // another worker (or a result) came first
@@ -190,7 +202,7 @@ std::optional<std::string> ClaimAndSend(Context& ctx, const store::RefundTalk& t
     std::optional<providers::Merchant> m = store::FindMerchant(ctx.db(), r.merchant_id);
     if (!p || !p->Refunds() || !m) {
         // Nothing was sent, so nothing can have moved: the amount is free again.
-        Finish(ctx, r, false, "", "no refunding provider or merchant for " + r.provider);
+        Finish(ctx, r, false, "", "no refunding provider or merchant for " + r.provider, false);
         return std::nullopt;
     }
     providers::RefundParams params = ParamsToSend(ctx, r);

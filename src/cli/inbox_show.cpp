@@ -91,10 +91,14 @@ void Text(const store::StoredNotification& n) {
     const auto& raw = n.raw;
     std::cout << "id           " << n.id << "\nprovider     " << n.provider << "\nsite         " << n.site_id
               << "\nroute        "
-              // No request brought it: our own order query's record (app/query_refunded.cpp).
-              << (raw.method == "QUERY" ? std::string("none: orderpay's own order query found this")
-                                        : raw.method + " /api/" + n.site_id + "/pay/re_" + n.provider +
-                                              (raw.query.empty() ? "" : "?" + log::TextEscape(raw.query)))
+              // No request brought it: our own order query's record (app/query_refunded.cpp), or
+              // a provider's answer to our own refund request or query that contradicts the
+              // refund's recorded result (app/refund.cpp).
+              << (raw.method == "QUERY"    ? std::string("none: orderpay's own order query found this")
+                  : raw.method == "ANSWER" ? std::string("none: the answer to orderpay's own request or "
+                                                         "query about a refund said this")
+                                           : raw.method + " /api/" + n.site_id + "/pay/re_" + n.provider +
+                                                 (raw.query.empty() ? "" : "?" + log::TextEscape(raw.query)))
               << "\nslip         " << (n.slip_id.empty() ? "-" : n.slip_id) << "\nverdict      " << n.verdict
               << "\nreason       " << log::TextEscape(n.reason) << "\nreceived     " << Utc(n.ct_ms)
               << "\nrequest_id   " << (n.request_id.empty() ? "-" : n.request_id) << "\nremote_addr  "

@@ -49,6 +49,23 @@ const db::Statement kRefundConflict{
     " OR n.ct > to_timestamp($5::bigint / 1000.0)) AND NOT EXISTS (SELECT 1 FROM refunds r WHERE r.site_id = "
     "s.site_id AND r.idempotency_key = $4::text "
     "AND r.slip_id = s.id) ORDER BY n.id DESC LIMIT 1"};
+// A provider's answer (to our request, or reconcile's query) that contradicts the result another
+// path recorded first ($2: the refund's state, the one contradicted; $3: the conflict's reason,
+// which names the refund, what was said and what is recorded, and nothing else), kept in the inbox
+// beside the slip as a notification's conflict is (ANSWER_CONFLICT_METHOD): reconcile lists it, new
+// refunds of the slip wait, the inbox keeps it. Once per contradiction: not while the refund is
+// otherwise by now (a second answer of the same finish), nor when the same reason is on record;
+// two at once are one by migration 029's index (ON CONFLICT, which a database not migrated yet
+// does without: two processes cannot hold the refund's talk lock at once anyway).
+const db::Statement kRefundContradicted{
+    "refund_contradicted",
+    "INSERT INTO notifications (provider, site_id, slip_id, method, body, verdict, reason, decided_at) "
+    "SELECT s.provider, s.site_id, s.id, " ANSWER_CONFLICT_METHOD
+    ", convert_to($4, 'UTF8'), 'ignored', $3, now() "
+    "FROM refunds r JOIN pay_slips s ON s.id = r.slip_id WHERE r.id = $1 AND r.st = $2 "
+    "AND $3 ~ " REFUND_CONFLICT_RE
+    " AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.slip_id = s.id "
+    "AND n.method = " ANSWER_CONFLICT_METHOD " AND n.reason = $3) ON CONFLICT DO NOTHING RETURNING id"};
 // A refund of a payment its provider took back (a chargeback on record, CHARGEBACK_RE, at any
 // age: the inbox keeps it for good) is refused before anything is written: the provider would
 // refuse it, and "all that is left" counts money the buyer already has. The slip as

@@ -212,6 +212,18 @@ FinishResult FinishRefund(db::Connection& c, const std::string& id, bool ok,
     return FinishOf(r);
 }
 
+std::optional<std::string> RecordRefundContradiction(db::Connection& c, const std::string& id, bool said_ok,
+                                                     const std::string& said) {
+    const std::string recorded = said_ok ? "FAIL" : "OK";
+    const std::string reason =
+        "conflict: refund " + id + " answered " + (said_ok ? "OK" : "FAIL") + ", recorded " + recorded;
+    db::Result r = RetryTransient<db::Result>([&] {
+        return c.Exec(kRefundContradicted, {id, recorded, reason, http::TextOrEscaped(said, 4000)});
+    });
+    if (r.Rows() == 0) return std::nullopt;
+    return r.Get(0, "id");
+}
+
 // The CLI's, unprepared (as the two below): run once per operator command.
 std::optional<RefundActivity> RefundActivityOf(db::Connection& c, const std::string& id) {
     if (!domain::IsOrderId(id)) return std::nullopt;

@@ -29,6 +29,12 @@
 // refunded at the provider before orderpay recorded it (app/query_refunded.cpp). Its reason is an
 // OUTSIDE report's, so everything that reads those reads it.
 #define QUERY_REFUNDED_METHOD "'QUERY'"
+// The method of an inbox row that no request brought either: a provider's answer to orderpay's own
+// refund request or query that contradicts the refund's recorded result (app/refund.cpp). Its
+// reason is a refund conflict's (REFUND_CONFLICT_RE), so everything that reads those reads it;
+// migration 029 keeps one such row per reason and slip. Only GET and POST are ever stored for a
+// request (handlers/dispatch), so no sender can write a row of this method.
+#define ANSWER_CONFLICT_METHOD "'ANSWER'"
 // A payment its provider took back after it was paid (PayPal's capture REVERSED: a chargeback the
 // buyer won), confirmed by our own query (app/notify_reversal.cpp writes it, after the capture id
 // of our record, which has no blank). An OUTSIDE report too, so migration 017's index finds it and

@@ -356,6 +356,7 @@ std::span<const db::Statement> AllStatements() {
         &kRefundClaim,
         &kRefundConflict,
         &kRefundChargeback,
+        &kRefundContradicted,
         &kRefundTalkTry,
         &kRefundTalkDone,
         &kRefundTalkHeld,

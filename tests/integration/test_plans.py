@@ -27,6 +27,9 @@ CASES = [
     ("refund_conflict", [("orders", "id"), ("pay_slips", "id"), ("refunds", "slip_id")]),
     # Every refund asked for, before it is written: the chargeback of its slip, by the slip's id.
     ("refund_chargeback", [("orders", "id"), ("pay_slips", "id"), ("notifications", "slip_id")]),
+    # A provider's answer contradicting a finished refund (rare): the refund, its slip, and the
+    # slip's conflict on record by the slip's id.
+    ("refund_contradicted", [("refunds", "id"), ("pay_slips", "id"), ("notifications", "slip_id")]),
     # A refund about to be sent, and a reversal webhook: the slip's chargeback, by the slip's id.
     ("notify_chargeback", [("notifications", "slip_id")]),
     # Logout (admin/ticket_revoke by account): migration 022's (store_id, account_id).

@@ -6,20 +6,21 @@ PostgreSQL, dropped by a finalizer) and points the binaries at them with ORDERPA
 database is only read (pg_dump) and written through the stack's normal API and CLI flows.
 
 It proves:
-- a database made by the previous release (migrations 001..027, applied by hand with psql and
+- a database made by the previous release (migrations 001..028, applied by hand with psql and
   recorded in schema_migrations as src/db/migrations.cpp does) has the same schema as this
-  build's migrate with this release's 028 reverted (018's orderpay_create_order made again), and
-  a pg_dump of the live database holds all of it; on that copy (028 reverted), holding real
-  orders (WT, OK, partly and fully refunded RF, a superseded FAIL slip, refunds, notifications),
-  `orderpay migrate` applies exactly 028, says "schema up to date" the second time, and `audit`,
-  `order list`, `expire` and `reconcile` work on the upgraded data; on a copy from before 026
-  (027 and 026 reverted too), a refund key replays by that release's rule before 027 and by
+  build's migrate with this release's 029 reverted (its index of refund answer conflicts
+  dropped), and a pg_dump of the live database holds all of it; on that copy (029 reverted),
+  holding real orders (WT, OK, partly and fully refunded RF, a superseded FAIL slip, refunds,
+  notifications), `orderpay migrate` applies exactly 029, says "schema up to date" the second
+  time, and `audit`, `order list`, `expire` and `reconcile` work on the upgraded data; a copy
+  from before 028 (028 reverted too: 018's orderpay_create_order made again) is the release
+  before; on a copy from before 026 (028, 027 and 026 reverted too), a refund key replays by that release's rule before 027 and by
   027's after it, for refunds made before it (an equal amount, or no amount for a whole refund),
   and `expire` leaves ended tickets alone until 026's index is there; on a copy from before 023
   (025, 024 and 023 reverted too), 023 takes the caller's Cookie, Authorization and
   Proxy-Authorization out of inbox rows that release stored, and nothing else; a copy from before
-  019 (expire's column; 027 to 020 reverted too) still expires before it is migrated; a copy
-  eight releases back (027 to 018 reverted too) takes them all;
+  019 (expire's column; 028 to 020 reverted too) still expires before it is migrated; a copy
+  nine releases back (028 to 018 reverted too) takes them all;
 - four `orderpay migrate` at once on an empty database apply each migration exactly once and
   leave the complete schema, and all exit 0 (a first-time race in CREATE TABLE schema_migrations
   made some exit 1);
@@ -52,7 +53,7 @@ from test_fcgi_raw import request as fcgi_request
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MIGRATIONS = sorted(os.path.basename(p) for p in glob.glob(os.path.join(REPO, "sql", "[0-9]*.sql")))
 # This release's migrations: the previous release's database lacks exactly these.
-NEW = ["028_create_order_rechecks_sale.sql"]
+NEW = ["029_refund_answer_conflicts.sql"]
 # Migration 014's index of MISMATCH reports, which 025 makes again on the anchored pattern.
 MISMATCH_014 = ("CREATE INDEX notifications_mismatch ON notifications (slip_id) WHERE verdict = 'rejected' "
                 "AND reason ~ '^(amount|currency) check failed: |amount/currency .* != slip '")
@@ -187,7 +188,7 @@ def seeded():
 
 @pytest.fixture
 def old_copy(newdb, seeded):
-    """A pg_dump of the main database restored into a new database, with migration 028 reverted
+    """A pg_dump of the main database restored into a new database, with migration 029 reverted
     (revert_last): what the previous release left behind."""
     db = newdb()
     with tempfile.TemporaryDirectory() as tmp:
@@ -204,7 +205,8 @@ def old_copy(newdb, seeded):
 
 @pytest.fixture
 def copy_before_026(old_copy):
-    """The copy two releases back: 027 and 026 reverted too."""
+    """The copy three releases back: 028, 027 and 026 reverted too."""
+    revert_028(old_copy)
     revert_027(old_copy)
     revert_026(old_copy)
     return old_copy
@@ -212,7 +214,7 @@ def copy_before_026(old_copy):
 
 @pytest.fixture
 def copy_before_023(copy_before_026):
-    """The copy three releases back: 025, 024 and 023 reverted too."""
+    """The copy four releases back: 025, 024 and 023 reverted too."""
     old_copy = copy_before_026
     revert_025(old_copy)
     revert_024(old_copy)
@@ -222,7 +224,7 @@ def copy_before_023(copy_before_026):
 
 @pytest.fixture
 def copy_before_019(copy_before_023):
-    """The copy seven releases back: 022, 021, 020 and 019 reverted too (a shop that skipped
+    """The copy eight releases back: 022, 021, 020 and 019 reverted too (a shop that skipped
     releases)."""
     old_copy = copy_before_023
     revert_022(old_copy)
@@ -234,7 +236,7 @@ def copy_before_019(copy_before_023):
 
 @pytest.fixture
 def older_copy(copy_before_019):
-    """The copy eight releases back: 027 to 018 reverted too (a shop that skipped seven)."""
+    """The copy nine releases back: 028 to 018 reverted too (a shop that skipped eight)."""
     revert_018(copy_before_019)
     return copy_before_019
 
@@ -262,10 +264,10 @@ def create_order_018():
 
 
 def revert_last(db):
-    """Undoes this release's migration 028 (018's orderpay_create_order made again) and its record:
-    the previous release's database."""
+    """Undoes this release's migration 029 (its index of refund answer conflicts dropped) and its
+    record: the previous release's database."""
     assert MIGRATIONS[-len(NEW):] == NEW, "this test reverts %s; update it for %s" % (NEW, MIGRATIONS[-len(NEW):])
-    pg(db, "-1", "-c", create_order_018(),
+    pg(db, "-1", "-c", "DROP INDEX notifications_answer_conflict",
        "-c", "DELETE FROM schema_migrations WHERE name IN ('%s')" % "', '".join(NEW))
 
 
@@ -277,6 +279,7 @@ def revert(db, name, *statements):
     pg(db, "-1", *args, "-c", "DELETE FROM schema_migrations WHERE name = '%s'" % name)
 
 
+M028 = "028_create_order_rechecks_sale.sql"
 M027 = "027_refund_key_amount.sql"
 M026 = "026_sessions_by_end.sql"
 M025 = "025_mismatch_anchored.sql"
@@ -285,6 +288,11 @@ M023 = "023_scrub_stored_credentials.sql"
 M022 = "022_sessions_by_account.sql"
 M021 = "021_notification_retention.sql"
 M020 = "020_refund_conflicts.sql"
+
+
+def revert_028(db):
+    """018's orderpay_create_order made again."""
+    revert(db, M028, create_order_018())
 
 
 def revert_027(db):
@@ -365,7 +373,7 @@ def test_the_reverted_copy_is_exactly_the_previous_release_schema(newdb, old_cop
     apply_by_hand(by_hand, PREV)
     assert recorded(by_hand) == recorded(old_copy) == PREV
     # The main database may hold other tests' artifacts (a trigger function), so the previous
-    # release is also made from nothing: this build's migrate on an empty database, 028 reverted.
+    # release is also made from nothing: this build's migrate on an empty database, 029 reverted.
     fresh = newdb()
     res = op(fresh, "migrate")
     assert res.returncode == 0, res.stdout + res.stderr
@@ -390,20 +398,20 @@ def test_upgrade_with_real_data_applies_only_the_missing_migration(old_copy, see
     assert int(q(old_copy, "SELECT count(*) FROM notifications n JOIN pay_slips s ON s.id = n.slip_id "
                            "WHERE s.order_id IN ('%s')" % ids)) >= 2
     audit_before = AUDIT_BEFORE_REVERT[old_copy]
-    # 028 replaces a function only pay/buy calls: the CLI runs and says to migrate.
+    # 029 adds an index no statement reads: the CLI runs and says to migrate.
     unmigrated = op(old_copy, "audit")
     assert "lacks %d migration(s), from %s: run orderpay migrate" % (len(NEW), NEW[0]) in unmigrated.stderr, \
         unmigrated.stderr
     assert (unmigrated.returncode, re.sub(r"by \d+ s", "by N s", unmigrated.stdout)) == (
         audit_before.returncode, re.sub(r"by \d+ s", "by N s", audit_before.stdout))
 
-    rechecks = "SELECT prosrc LIKE '%OP003%' FROM pg_proc WHERE proname = 'orderpay_create_order'"
-    assert q(old_copy, rechecks) == "f"
+    indexed = "SELECT count(*) = 1 FROM pg_indexes WHERE indexname = 'notifications_answer_conflict'"
+    assert q(old_copy, indexed) == "f"
     res = op(old_copy, "migrate")
     assert res.returncode == 0, res.stdout + res.stderr
     assert res.stdout.splitlines() == applied_from(NEW[0])
     assert recorded(old_copy) == MIGRATIONS
-    assert q(old_copy, rechecks) == "t"
+    assert q(old_copy, indexed) == "t"
 
     again = op(old_copy, "migrate")
     assert again.returncode == 0, again.stdout + again.stderr
@@ -518,9 +526,9 @@ def test_expire_before_migrate_still_expires_in_expiry_order(copy_before_019, se
     q(old_copy, "UPDATE orders SET expi = now() - interval '1 hour' WHERE id = '%s'" % seeded["expiring"])
     res = op(old_copy, "expire", "--json")
     assert res.returncode == 0, res.stdout + res.stderr
-    assert "lacks %d migration(s), from %s: run orderpay migrate" % (len(NEW) + 9, M019) in res.stderr, res.stderr
+    assert "lacks %d migration(s), from %s: run orderpay migrate" % (len(NEW) + 10, M019) in res.stderr, res.stderr
     assert q(old_copy, "SELECT or_st FROM orders WHERE id = '%s'" % seeded["expiring"]) == "FA"
-    assert recorded(old_copy) == MIGRATIONS[:-(len(NEW) + 9)]
+    assert recorded(old_copy) == MIGRATIONS[:-(len(NEW) + 10)]
     res = op(old_copy, "migrate")
     assert res.returncode == 0 and res.stdout.splitlines() == applied_from(M019), \
         res.stdout + res.stderr
@@ -528,14 +536,15 @@ def test_expire_before_migrate_still_expires_in_expiry_order(copy_before_019, se
                        "AND column_name = 'expire_tried_at'") == "1"
 
 
-def test_the_copy_eight_releases_back_is_exactly_that_schema(newdb, older_copy):
+def test_the_copy_nine_releases_back_is_exactly_that_schema(newdb, older_copy):
     by_hand = newdb()
-    apply_by_hand(by_hand, MIGRATIONS[:-(len(NEW) + 10)])
-    assert recorded(by_hand) == recorded(older_copy) == MIGRATIONS[:-(len(NEW) + 10)]
+    apply_by_hand(by_hand, MIGRATIONS[:-(len(NEW) + 11)])
+    assert recorded(by_hand) == recorded(older_copy) == MIGRATIONS[:-(len(NEW) + 11)]
     fresh = newdb()
     res = op(fresh, "migrate")
     assert res.returncode == 0, res.stdout + res.stderr
     revert_last(fresh)
+    revert_028(fresh)
     revert_027(fresh)
     revert_026(fresh)
     revert_025(fresh)
@@ -558,6 +567,7 @@ def test_expire_leaves_the_inbox_alone_until_migrate_builds_its_index(newdb):
     db = newdb()
     assert op(db, "migrate").returncode == 0
     revert_last(db)
+    revert_028(db)
     revert_027(db)
     revert_026(db)
     revert_025(db)
@@ -569,7 +579,7 @@ def test_expire_leaves_the_inbox_alone_until_migrate_builds_its_index(newdb):
                 "('wx', 'site1', '\\x00', 'rejected', 'unverified: signature invalid', now() - interval '30 days') "
                 "RETURNING id").split()[0]
     res = op(db, "expire")
-    assert res.returncode == 0 and "lacks %d migration(s)" % (len(NEW) + 7) in res.stderr, res.stdout + res.stderr
+    assert res.returncode == 0 and "lacks %d migration(s)" % (len(NEW) + 8) in res.stderr, res.stdout + res.stderr
     assert q(db, "SELECT count(*) FROM notifications WHERE id = %s" % row) == "1"
     assert op(db, "migrate").returncode == 0
     assert op(db, "expire").returncode == 0
@@ -583,6 +593,7 @@ def test_expire_leaves_ended_tickets_alone_until_migrate_builds_their_index(newd
     db = newdb()
     assert op(db, "migrate").returncode == 0
     revert_last(db)
+    revert_028(db)
     revert_027(db)
     revert_026(db)
     q(db, "INSERT INTO account_stores (id) VALUES ('st1')")
@@ -593,7 +604,7 @@ def test_expire_leaves_ended_tickets_alone_until_migrate_builds_their_index(newd
     live = "SELECT count(*) FROM sessions WHERE ticket_hash = sha256(convert_to('%s', 'UTF8'))"
     q(db, ended % "a")
     res = op(db, "expire")
-    assert res.returncode == 0 and "lacks %d migration(s)" % (len(NEW) + 2) in res.stderr, res.stdout + res.stderr
+    assert res.returncode == 0 and "lacks %d migration(s)" % (len(NEW) + 3) in res.stderr, res.stdout + res.stderr
     assert q(db, live % "a") == "1"
     q(db, ended % "b")
     res = op(db, "ticket", "prune", "--ended-older-than", "29d")
@@ -907,7 +918,7 @@ def test_a_buy_already_inside_the_old_function_when_migrate_commits_is_served(ol
     stock_taken. Held up on the migration's table lock, its insert then meets the new column: it
     must still succeed and record what that line took (CI caught this as a rare 500 in the
     traffic test above; here the interleaving is forced with a lock held by a third session). On a
-    copy eight releases back: the upgrade that brought 018, as a shop that skipped 018 takes it."""
+    copy nine releases back: the upgrade that brought 018, as a shop that skipped 018 takes it."""
     old_copy = older_copy
     site = STACK["DEMO_SITE"]
     product = STACK["DEMO_STOCK_PRODUCT"] if counted else STACK["DEMO_PRODUCT"]

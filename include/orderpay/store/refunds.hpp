@@ -126,6 +126,15 @@ struct FinishResult {
 FinishResult FinishRefund(db::Connection& c, const std::string& id, bool ok,
                           const std::string& provider_refund_id, const std::string& note);
 
+/// The provider's answer about refund `id` (to our request or query: `said_ok`, its words `said`)
+/// contradicts the result recorded before (FAIL when it says OK, OK when it says FAIL): kept in
+/// the inbox as a refund conflict (reason "conflict: refund ID answered OK, recorded FAIL", method
+/// ANSWER), which reconcile lists and which holds new refunds of the slip, as a notification's.
+/// The new inbox row's id; nullopt when the refund is not so (any more) or the same contradiction
+/// is on record already.
+std::optional<std::string> RecordRefundContradiction(db::Connection& c, const std::string& id, bool said_ok,
+                                                     const std::string& said);
+
 /// When a refund was last touched, as the operator's command judges it (CLI, unprepared): every
 /// sender claims (lm) and every reconcile stamps (queried_at) before it asks the provider, so a
 /// request may be in flight for a while after either.

@@ -1,0 +1,21 @@
+-- orderpay schema v29: a provider's answer that contradicts a refund another path finished first
+-- is a conflict, kept where a notification's is.
+--
+-- A refund's outcome reaches orderpay as the answer to its request (app/refund's sender), as the
+-- provider's notification and as reconcile's query. A notification that looked at the refund's
+-- talk lock a moment before a sender or reconcile took it can finish the refund while their
+-- request is on its way; an answer that then said otherwise was only logged, so reconcile listed
+-- nothing and new refunds of the money were accepted (helper-120's finding 5, session 36). Now
+-- app/refund writes such an answer into the inbox as no request brought it: method 'ANSWER', no
+-- address or headers, the body what the provider answered, verdict 'ignored' and a reason
+-- "conflict: refund R answered OK|FAIL, recorded FAIL|OK" (REFUND_CONFLICT_RE), so migration
+-- 020's index, reconcile's CONFLICT, the refunds it holds and the inbox's retention read it as
+-- they read a notification's conflict, and a build before this one reads it too.
+--
+-- One row per contradiction (the refund, what the provider said, what was recorded: the reason
+-- says exactly these), however often and by however many processes at once it is told. The
+-- statement writes it only where none is (kRefundContradicted), which is all a database not
+-- migrated yet has; this index makes two at once one (ON CONFLICT DO NOTHING). Only orderpay's
+-- own ANSWER rows are in it, none exist before this release, and no statement reads it: building
+-- it holds back the inbox's writes only for one pass over the table, as migration 020's did.
+CREATE UNIQUE INDEX notifications_answer_conflict ON notifications (slip_id, reason) WHERE method = 'ANSWER';
