@@ -214,3 +214,29 @@ def test_the_cli_lists_them_with_the_amount_held():
     # A value is not a flag's: refused as a usage error, not read as another filter.
     res = cli("order", "list", "--refund-needed=0", check=False)
     assert res.returncode == 2, res
+
+
+def test_an_order_holding_several_payments_is_listed_once_until_the_last_is_back(key):
+    from test_hostile_held_slips import several_held
+    order, _own, (a, b) = several_held(("zfb.qrcode", "wx.qrcode", "zfb.qrcode"))
+    start = cursor_before(order["id"])
+    # Pages of one: the order comes once, however many of its slips are held.
+    got, after = [], start
+    while True:
+        st, body, raw, _ = admin("orders", key, method="GET", params="?refund_needed=1&limit=1&after=" + after)
+        assert st == 200, raw
+        got += ids(body["data"]["orders"])
+        if not body["data"]["next"]:
+            break
+        after = body["data"]["next"]
+    assert got.count(order["id"]) == 1, got
+    st, body, raw = refund_slip(key, a)  # Alipay: OK at once
+    assert st == 200 and body["data"]["refund"]["st"] == "OK", raw
+    assert ids(listed(key, start)).count(order["id"]) == 1
+    st, body, raw = refund_slip(key, b)
+    assert st == 200 and body["data"]["refund"]["st"] == "PROCESSING", raw
+    assert order["id"] in ids(listed(key, start))
+    wx_done(body["data"]["refund"]["id"])
+    assert order["id"] not in ids(listed(key, start))
+    assert order["id"] not in [r["id"] for r in json.loads(cli("order", "list", "--site", SITE, "--refund-needed",
+                                                                "--limit", "500", "--json").stdout)]
