@@ -137,11 +137,8 @@ int OrderCmd(Env& env, const Args& a) {
         return 1;
     }
     throw UsageError(
-        "order show ID | order list [--site S] [--state ST] [--refund-needed] [--limit N] [--json] | order "
-        "ship ID "
-        "[--site S] "
-        "| "
-        "order done ID [--site S] [--charged-back]");
+        "order show ID | order list [--site S] [--state ST] [--refund-needed] [--limit N] [--json] | "
+        "order ship ID [--site S] | order done ID [--site S] [--charged-back]");
 }
 
 // Before expiring an order whose slip may have been paid, ask the provider: a paid order must

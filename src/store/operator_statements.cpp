@@ -92,14 +92,6 @@ const db::Statement kOrderFulfilment{
     " AS chargeback, o.sp_at IS NOT NULL AS shipped "
     "FROM orders o LEFT JOIN pay_slips s ON s.id = o.pay_id WHERE o.id = $1 AND o.site_id = $2"};
 
-// A page of the site's orders in one state, oldest first, after the last one of the page before
-// (its ct in microseconds since the epoch, exact as extract's numeric is, and its id: ct alone is
-// not unique), each with its lines and current slip as order_view reads one order: one row per
-// line. The page is found through migration 024's orders_site_state index in that order (the
-// first page starts after 0, before any order), then each of its orders by its id (a lateral
-// read by `id = p.id`, as order_view's `id = $2`: `id = ANY(...)` was a sequential scan in a
-// plan made on an empty table). One statement, so one snapshot: every order shown is in the
-// state asked for, where a statement per order could show one shipped meanwhile.
 // The cursor's (ct, id) as a row value, from $3 (microseconds) and $4 (the id).
 #define PAGE_AFTER "(timestamptz 'epoch' + $3::bigint * interval '1 microsecond', $4::text)"
 // The orders of CTE `page`, each with its lines and current slip, one row per line.
@@ -109,6 +101,15 @@ const db::Statement kOrderFulfilment{
     "FROM page p CROSS JOIN LATERAL (SELECT * FROM orders WHERE id = p.id OFFSET 0) o "                       \
     "LEFT JOIN order_items i ON i.order_id = o.id AND i.order_id = p.id " CURRENT_SLIP_OF("o")               \
     "WHERE o.site_id = $1 ORDER BY o.ct, o.id, i.pos"
+
+// A page of the site's orders in one state, oldest first, after the last one of the page before
+// (its ct in microseconds since the epoch, exact as extract's numeric is, and its id: ct alone is
+// not unique), each with its lines and current slip as order_view reads one order: one row per
+// line. The page is found through migration 024's orders_site_state index in that order (the
+// first page starts after 0, before any order), then each of its orders by its id (a lateral
+// read by `id = p.id`, as order_view's `id = $2`: `id = ANY(...)` was a sequential scan in a
+// plan made on an empty table). One statement, so one snapshot: every order shown is in the
+// state asked for, where a statement per order could show one shipped meanwhile.
 const db::Statement kOrdersPage{
     "orders_page",
     "WITH page AS MATERIALIZED (SELECT id FROM orders WHERE site_id = $1 AND or_st = $2 "
@@ -122,8 +123,8 @@ const db::Statement kOrdersPage{
 // held slips a site ever has (rare: a payment after expiry, a code paid twice), their refunds by
 // refunds_slip, each of their orders by its key alone (lateral, as kOrdersPage reads its page;
 // with site_id in it, a generic plan made on an empty table read it through orders_site_state
-// with only site_id bound, every order of the site per held slip), then the sort of those few. A walk by
-// orders_site_state would read every order of the site to find a handful.
+// with only site_id bound: every order of the site per held slip), then the sort of those few.
+// A walk by orders_site_state would read every order of the site to find a handful.
 const db::Statement kOrdersHeldPage{
     "orders_held_page",
     "WITH page AS MATERIALIZED (SELECT h.id FROM (SELECT DISTINCT s.order_id AS hid FROM pay_slips s "
