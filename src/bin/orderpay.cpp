@@ -49,7 +49,9 @@ constexpr const char* kUsage = R"(usage: orderpay [--config FILE] COMMAND ...
   merchant add ID --provider paypal --client-id C --secret-file F|- --webhook-id W
   merchant list
   seller set --site SITE --prefix wx|zfb|paypal --merchant ID | seller list
-  order show ID | order list [--site S] [--state ST] [--limit N]
+  order show ID | order list [--site S] [--state ST] [--refund-needed] [--limit N]
+                                            --refund-needed: only orders holding a late or double payment
+                                            not yet given back (REFUND-NEEDED and the amount held)
   order ship ID [--site S] | order done ID [--site S]   goods shipped (OK -> SP), done (SP -> DN)
   order done ID [--site S] --charged-back   its payment taken back (a chargeback): OK|SP -> DN
   expire [--limit N]                        fail unpaid orders past expiry, give stock back; prune the

@@ -45,7 +45,7 @@ const std::vector<Spec>& Specs() {
         {"seller", "set", {"site", "prefix", "merchant"}},
         {"seller", "list", {}},
         {"order", "show", {}},
-        {"order", "list", {"site", "state", "limit"}},
+        {"order", "list", {"site", "state", "limit"}, {"refund-needed"}},
         {"order", "ship", {"site"}},
         {"order", "done", {"site"}, {"charged-back"}},
         {"expire", "", {"limit"}},

@@ -72,7 +72,9 @@ int OrderCmd(Env& env, const Args& a) {
         if (site && !store::SiteCurrency(env.db, *site)) throw Refusal("no such site " + *site);
         if (state && !domain::ParseOrderState(*state))
             throw UsageError("--state NW, WT, OK, FA, SP, DN or RF (upper case)");
-        db::Result r = store::ListOrders(env.db, site, state, a.Limit(50));
+        // --refund-needed: the orders holding a late or double payment not yet given back (the
+        // rule of admin/orders?refund_needed=1), in any state unless --state says one.
+        db::Result r = store::ListOrders(env.db, site, state, a.Has("refund-needed"), a.Limit(50));
         if (a.json) {
             std::cout << '[';
             for (int i = 0; i < r.Rows(); ++i) {
@@ -84,14 +86,20 @@ int OrderCmd(Env& env, const Args& a) {
                           << ",\"fee\":" << domain::FormatAmount(r.GetInt(i, 4), r.Get(i, 5))
                           << ",\"currency\":" << http::JsonString(r.Get(i, 5))
                           << ",\"chargeback_at\":" << (r.IsNull(i, 8) ? std::string("null") : r.Get(i, 8))
-                          << '}';
+                          << ",\"held_minor\":" << r.Get(i, 9)
+                          << ",\"held\":" << domain::FormatAmount(r.GetInt(i, 9), r.Get(i, 5)) << '}';
             }
             std::cout << "]\n";
         } else {
             for (int i = 0; i < r.Rows(); ++i)
                 std::cout << r.Get(i, 0) << '\t' << r.Get(i, 1) << '\t' << r.Get(i, 2) << '\t' << r.Get(i, 3)
                           << '\t' << domain::FormatAmount(r.GetInt(i, 4), r.Get(i, 5)) << ' ' << r.Get(i, 5)
-                          << '\t' << r.Get(i, 6) << (r.IsNull(i, 8) ? "" : "\tCHARGEBACK") << '\n';
+                          << '\t' << r.Get(i, 6) << (r.IsNull(i, 8) ? "" : "\tCHARGEBACK")
+                          << (r.GetInt(i, 9) > 0
+                                  ? "\tREFUND-NEEDED " + domain::FormatAmount(r.GetInt(i, 9), r.Get(i, 5)) +
+                                        ' ' + r.Get(i, 5)
+                                  : std::string())
+                          << '\n';
         }
         return 0;
     }
@@ -129,9 +137,8 @@ int OrderCmd(Env& env, const Args& a) {
         return 1;
     }
     throw UsageError(
-        "order show ID | order list [--site S] [--state ST] [--limit N] [--json] | order ship ID [--site S] "
-        "| "
-        "order done ID [--site S] [--charged-back]");
+        "order show ID | order list [--site S] [--state ST] [--refund-needed] [--limit N] [--json] | "
+        "order ship ID [--site S] | order done ID [--site S] [--charged-back]");
 }
 
 // Before expiring an order whose slip may have been paid, ask the provider: a paid order must

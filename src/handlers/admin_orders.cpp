@@ -2,6 +2,8 @@
 // site's orders in one state, oldest first, a page at a time, each as admin/order answers it. How a
 // back office finds the paid orders it must ship without the operator CLI on the database host
 // (review s28-newuser #2): the buyer's browser, not the shop's server, learns an order's id.
+// With refund_needed=1 (state then optional), only the orders holding a late or double payment
+// not yet given back: otherwise found only by paging through every order of every state.
 #include "orderpay/app/order_view.hpp"
 #include "orderpay/domain/ids.hpp"
 #include "orderpay/domain/states.hpp"
@@ -25,10 +27,18 @@ std::string Cursor(const store::OrderPageEntry& e) {
 }  // namespace
 
 http::Response AdminOrders(app::Context& ctx, app::Call& call, const http::Request& req) {
-    const std::string state = req.Arg("state").value_or("");
-    if (state.empty())
-        return http::Fail(http::Err::kBadQuery, "state is required: one of NW WT OK FA SP DN RF");
-    if (!domain::ParseOrderState(state))
+    // refund_needed=1: only the orders holding money owed back, in any state unless one is given
+    // (held money sits on FA, OK, RF... orders alike). Only `1`: an empty or `0` read as "no
+    // filter" would hand a back office every order of the state as if each held money.
+    const std::optional<std::string> held = req.Arg("refund_needed");
+    if (held && *held != "1")
+        return http::Fail(http::Err::kBadQuery,
+                          "refund_needed must be 1 (the orders holding money owed back) or left out");
+    const std::optional<std::string> state = req.Arg("state");
+    if (!state && !held)
+        return http::Fail(http::Err::kBadQuery,
+                          "state is required (or refund_needed=1): one of NW WT OK FA SP DN RF");
+    if (state && !domain::ParseOrderState(*state))
         return http::Fail(http::Err::kBadQuery, "state must be one of NW WT OK FA SP DN RF");
     std::variant<int, http::Response> asked = PageLimit(req, kDefaultLimit, kMaxLimit);
     if (http::Response* bad = std::get_if<http::Response>(&asked)) return std::move(*bad);
@@ -44,8 +54,8 @@ http::Response AdminOrders(app::Context& ctx, app::Call& call, const http::Reque
             return http::Fail(http::Err::kBadQuery, "after must be the next cursor of the page before");
         after_us = *us;
     }
-    std::vector<store::OrderPageEntry> page =
-        store::OrdersPage(ctx.db(), call.site.id, state, after_us, after_id, limit);
+    std::vector<store::OrderPageEntry> page = store::OrdersPage(ctx.db(), call.site.id, state.value_or(""),
+                                                                held.has_value(), after_us, after_id, limit);
     std::string out = "{\"orders\":[";
     for (std::size_t i = 0; i < page.size(); ++i) {
         if (i) out += ',';

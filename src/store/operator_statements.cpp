@@ -92,6 +92,16 @@ const db::Statement kOrderFulfilment{
     " AS chargeback, o.sp_at IS NOT NULL AS shipped "
     "FROM orders o LEFT JOIN pay_slips s ON s.id = o.pay_id WHERE o.id = $1 AND o.site_id = $2"};
 
+// The cursor's (ct, id) as a row value, from $3 (microseconds) and $4 (the id).
+#define PAGE_AFTER "(timestamptz 'epoch' + $3::bigint * interval '1 microsecond', $4::text)"
+// The orders of CTE `page`, each with its lines and current slip, one row per line.
+#define PAGE_ORDERS \
+    "SELECT (extract(epoch from o.ct) * 1000000)::bigint AS ct_us, " OPERATOR_ORDER_COLS ", " ITEM_COLS("i") \
+    ", " PREFIXED_SLIP_COLS("sl") " "                                                                         \
+    "FROM page p CROSS JOIN LATERAL (SELECT * FROM orders WHERE id = p.id OFFSET 0) o "                       \
+    "LEFT JOIN order_items i ON i.order_id = o.id AND i.order_id = p.id " CURRENT_SLIP_OF("o")               \
+    "WHERE o.site_id = $1 ORDER BY o.ct, o.id, i.pos"
+
 // A page of the site's orders in one state, oldest first, after the last one of the page before
 // (its ct in microseconds since the epoch, exact as extract's numeric is, and its id: ct alone is
 // not unique), each with its lines and current slip as order_view reads one order: one row per
@@ -103,13 +113,24 @@ const db::Statement kOrderFulfilment{
 const db::Statement kOrdersPage{
     "orders_page",
     "WITH page AS MATERIALIZED (SELECT id FROM orders WHERE site_id = $1 AND or_st = $2 "
-    "AND (ct, id) > (timestamptz 'epoch' + $3::bigint * interval '1 microsecond', $4::text) "
-    "ORDER BY ct, id LIMIT $5) "
-    "SELECT (extract(epoch from o.ct) * 1000000)::bigint AS ct_us, " OPERATOR_ORDER_COLS ", " ITEM_COLS("i") ", "
-    PREFIXED_SLIP_COLS("sl") " "
-    "FROM page p CROSS JOIN LATERAL (SELECT * FROM orders WHERE id = p.id OFFSET 0) o "
-    "LEFT JOIN order_items i ON i.order_id = o.id AND i.order_id = p.id "
-    CURRENT_SLIP_OF("o")
-    "WHERE o.site_id = $1 ORDER BY o.ct, o.id, i.pos"};
+    "AND (ct, id) > " PAGE_AFTER " ORDER BY ct, id LIMIT $5) " PAGE_ORDERS};
+
+// The same page of the orders that hold money owed back (admin/orders?refund_needed=1): a
+// refund_needed slip (a late or double payment) whose OK refunds come to less than it paid. A
+// refund in flight (NEW, PROCESSING) or FAIL'd leaves it listed: until one is OK, the buyer does
+// not have the money. In any state ($2 NULL) or one. Found from the held slips, never from the
+// site's orders: migration 001's pay_slips_refund (site_id) WHERE refund_needed holds the few
+// held slips a site ever has (rare: a payment after expiry, a code paid twice), their refunds by
+// refunds_slip, each of their orders by its key alone (lateral, as kOrdersPage reads its page;
+// with site_id in it, a generic plan made on an empty table read it through orders_site_state
+// with only site_id bound: every order of the site per held slip), then the sort of those few.
+// A walk by orders_site_state would read every order of the site to find a handful.
+const db::Statement kOrdersHeldPage{
+    "orders_held_page",
+    "WITH page AS MATERIALIZED (SELECT h.id FROM (SELECT DISTINCT s.order_id AS hid FROM pay_slips s "
+    "WHERE s.site_id = $1 AND s.refund_needed AND s.amount > " SLIP_REFUNDED_OK("s") ") held "
+    "CROSS JOIN LATERAL (SELECT id, ct, site_id, or_st FROM orders WHERE id = held.hid OFFSET 0) h "
+    "WHERE h.site_id = $1 AND ($2::text IS NULL OR h.or_st = $2) AND (h.ct, h.id) > " PAGE_AFTER " "
+    "ORDER BY h.ct, h.id LIMIT $5) " PAGE_ORDERS};
 
 }  // namespace orderpay::store

@@ -1,4 +1,4 @@
-// The back office's pages of orders (statement orders_page): each order read as order_view
+// The back office's pages of orders (statements orders_page, orders_held_page): each order read as order_view
 // reads one, so admin/orders and admin/order answer the same JSON.
 #include "orderpay/store/orders_page.hpp"
 
@@ -8,8 +8,12 @@
 namespace orderpay::store {
 
 std::vector<OrderPageEntry> OrdersPage(db::Connection& c, const std::string& site, const std::string& state,
-                                       std::int64_t after_us, const std::string& after_id, int limit) {
-    db::Result r = c.Exec(kOrdersPage, {site, state, after_us, after_id, static_cast<std::int64_t>(limit)});
+                                       bool held_only, std::int64_t after_us, const std::string& after_id,
+                                       int limit) {
+    const std::optional<std::string> st = state.empty() ? std::nullopt : std::optional<std::string>(state);
+    db::Result r =
+        held_only ? c.Exec(kOrdersHeldPage, {site, st, after_us, after_id, static_cast<std::int64_t>(limit)})
+                  : c.Exec(kOrdersPage, {site, state, after_us, after_id, static_cast<std::int64_t>(limit)});
     std::vector<OrderPageEntry> out;
     // The rows come ordered by order, then line: an order's rows are the run sharing its id.
     for (int begin = 0, end = 0; begin < r.Rows(); begin = end) {

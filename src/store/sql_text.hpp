@@ -127,6 +127,11 @@
     "r.reason, 'ct', " MS("r.ct") ", 'ok_at', " MS("r.ok_at") ") ORDER BY r.ct, r.id), '[]') FROM refunds r " \
     "WHERE r.slip_id = s.id)) ORDER BY s.ct, s.id), '[]')::text FROM pay_slips s WHERE s.order_id = " o     \
     ".id AND s.refund_needed) AS refund_needed_json"
+// What of refund_needed slip `s` went back: its OK refunds (a refund NEW, PROCESSING or FAIL has
+// not given the buyer anything yet). A held slip owes money while its amount is more than this
+// (admin/orders?refund_needed=1, order list --refund-needed).
+#define SLIP_REFUNDED_OK(s) \
+    "(SELECT coalesce(sum(r.amount), 0) FROM refunds r WHERE r.slip_id = " s ".id AND r.st = 'OK')"
 // ORDER_COLS, chargeback_at and the refund_needed slips, for the views an operator reads
 // (admin/*, the CLI): an inbox read per order, which pay/check's one statement (issue #8's
 // benchmarked path: about 10 % of pgbench of it, a subplan started on every execution) and

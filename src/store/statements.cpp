@@ -325,6 +325,7 @@ std::span<const db::Statement> AllStatements() {
         &kOrderCloseChargedBack,
         &kOrderFulfilment,
         &kOrdersPage,
+        &kOrdersHeldPage,
         &kOrderByIdemKey,
         &kNotifyReceived,
         &kNotifyGet,

@@ -203,3 +203,20 @@ def test_the_tickets_retention_reads_only_what_is_due_in_index_order():
     assert re.search(r"Index Scan using sessions_expires_at_idx on sessions s ", plan), plan
     assert re.search(r"Index Cond: \(expires_at < \(now\(\) - ", plan), plan
     assert re.search(r"Index Cond: \(ticket_hash = ANY ", plan), plan
+
+
+def test_the_held_money_page_is_found_from_the_held_slips_not_the_sites_orders():
+    """admin/orders?refund_needed=1: the orders holding a late or double payment not given back,
+    in any state. Found from the site's held slips by migration 001's partial index (a handful per
+    shop), their OK refunds by slip, each order by its key: never a walk of the site's orders, which
+    for a shop of 100k orders read them all to find a few (the held page's only sort is of those few)."""
+    plan = generic_plan_on_empty("orders_held_page", ["orders", "order_items", "pay_slips", "refunds", "notifications"])
+    assert "Seq Scan" not in plan, plan
+    page = plan[plan.index("CTE page"):plan.index("\n  ->  ", plan.index("CTE page"))]
+    assert re.search(r"Index Scan using pay_slips_site_id_idx on pay_slips s\w* ", page), plan
+    assert re.search(r"Index Cond: \(site_id = \$1\)", page), plan
+    assert re.search(r"Index Cond: \(slip_id = s\w*\.id\)", page), plan
+    # Each held slip's order by its primary key alone: orders_site_state with only site_id bound
+    # would read the site's every order once per held slip.
+    assert re.search(r"Index Scan using orders_pkey on orders \w+ .*\n\s+Index Cond: \(id = s\w*\.order_id\)", page), plan
+    assert "orders_site_id_or_st_ct_id_idx" not in plan and "orders_site_id_buyer_id" not in plan, plan

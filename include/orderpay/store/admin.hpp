@@ -58,8 +58,11 @@ bool SetSeller(db::Connection& c, const std::string& site, const std::string& pr
                const std::string& merchant);
 db::Result ListSellers(db::Connection& c);  // site_id, prefix, merchant_id
 
+/// Newest first. Columns: id, site_id, buyer_id, or_st, fee, currency, pay_tp, ct, chargeback_at,
+/// held (what its refund_needed slips hold not yet refunded OK, minor units). `held_only`: only
+/// the orders where that is more than 0.
 db::Result ListOrders(db::Connection& c, const std::optional<std::string>& site,
-                      const std::optional<std::string>& state, int limit);
+                      const std::optional<std::string>& state, bool held_only, int limit);
 /// Slips an operator must look at: refund_needed ones not yet refunded (OK refunds short of the
 /// amount), ones reported paid for another amount or currency or paid twice (MISMATCH), open
 /// ones older than 10 minutes, and failed ones their provider has not confirmed closed after a

@@ -27,7 +27,8 @@ extern const db::Statement kSlipInsert, kSlipGet, kSlipForUpdate, kSlipLive, kSl
     kSlipsOfOrder, kOrderSite, kOrderState, kOrderPayableNow, kSlipByRef;
 // The operator's fulfilment: ship (OK -> SP), done (SP -> DN), why neither happened, and the
 // back office's pages of orders in one state.
-extern const db::Statement kOrderShip, kOrderDone, kOrderCloseChargedBack, kOrderFulfilment, kOrdersPage;
+extern const db::Statement kOrderShip, kOrderDone, kOrderCloseChargedBack, kOrderFulfilment, kOrdersPage,
+    kOrdersHeldPage;
 // Sites' return pages and the providers' shared cache.
 extern const db::Statement kSiteReturnUrl, kCacheGet, kCachePut, kCacheDrop, kCacheClaim;
 // The catalogue a site sells now (pay/products).
