@@ -9,6 +9,7 @@
 #include "orderpay/domain/states.hpp"
 #include "orderpay/handlers/handlers.hpp"
 #include "orderpay/handlers/page_limit.hpp"
+#include "orderpay/handlers/query_names.hpp"
 #include "orderpay/http/reply.hpp"
 #include "orderpay/store/orders_page.hpp"
 
@@ -27,6 +28,8 @@ std::string Cursor(const store::OrderPageEntry& e) {
 }  // namespace
 
 http::Response AdminOrders(app::Context& ctx, app::Call& call, const http::Request& req) {
+    if (auto bad = RefuseUnknownArgs(req, {"state", "refund_needed", "after", "limit"}))
+        return std::move(*bad);
     // refund_needed=1: only the orders holding money owed back, in any state unless one is given
     // (held money sits on FA, OK, RF... orders alike). Only `1`: an empty or `0` read as "no
     // filter" would hand a back office every order of the state as if each held money.

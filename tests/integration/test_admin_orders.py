@@ -152,3 +152,29 @@ def test_bad_queries_are_refused_with_a_reason(query):
     st, body, raw, _ = get("orders?" + query, key())
     assert st == 400 and body["errCode"] in ("e.www.api.invalid.query", "e.www.api.invalid.encoding"), raw
     assert body["msg"], raw
+
+
+@pytest.mark.parametrize("path, name", [
+    # A misspelt filter used to be ignored: the page then held every OK order, held money or not.
+    ("orders?state=OK&refund-needed=1", "refund-needed"),
+    ("orders?state=OK&Refund_needed=1", "Refund_needed"),
+    ("orders?State=OK", "State"),
+    ("orders?state=OK&limit=5&Limit=1", "Limit"),
+    ("orders?state=OK&id=x", "id"),
+    ("order?id=x&state=OK", "state"),
+    ("order?ID=x", "ID"),
+    ("orders?state=OK&%s=1" % ("n" * 200), "n" * 64 + "…"),
+])
+def test_a_query_name_an_operator_route_does_not_read_is_refused_by_name(path, name):
+    st, body, raw, _ = get(path, key())
+    assert st == 400 and body["errCode"] == "e.www.api.invalid.query", raw
+    assert body["msg"] == "unknown query name " + name, raw
+
+
+def test_a_cache_buster_is_not_an_unknown_name():
+    k = key()
+    order = paid_order()
+    st, body, raw, _ = get("order?id=%s&_=1733600000000" % order["id"], k)
+    assert st == 200 and body["data"]["id"] == order["id"], raw
+    st, body, raw, _ = get("orders?state=OK&limit=1&_=1733600000000", k)
+    assert st == 200 and len(body["data"]["orders"]) == 1, raw
