@@ -244,16 +244,33 @@ def check_money(pid, site=SITE):
     assert not over, ("refunded more than paid", over)
 
 
+def undecided_of(site, slips, body, paced_ok=False):
+    """The attempt's own notifications left undecided (`received`, or `error`; with paced_ok not a
+    paced one, PACED_RE): each row of `site` that stored the message it delivered (`body`, the same
+    bytes the crashed worker and the resend got) or names one of its `slips`. By body, because a
+    row stored by notify_intake names no slip until a verdict does: one whose worker died right
+    after storing it is slip_id NULL, and stays so if no replay decides it, which a check by slip
+    never saw. Never the whole site's: other tests leave rows `error` by design on the same site
+    and stack (test_hostile_refund_lies' refund notice that came while the refund's request was on
+    its way, answered 500 so that WeChat sends it again and kept `error` for good, README's "talk
+    lock"), which failed test_v3_paid_notification[resent] in a CI run whenever pytest-xdist's
+    loadfile put that file on this file's stack (s36 helper-122)."""
+    slip_list = ",".join(q(s) for s in slips) or "NULL"
+    return rows("SELECT id, verdict, coalesce(slip_id, '-'), coalesce(reason, '') FROM notifications "
+                "WHERE site_id = %s AND (slip_id IN (%s) OR body = decode('%s', 'hex')) AND (verdict = 'received' "
+                "OR verdict = 'error'%s) ORDER BY id"
+                % (q(site), slip_list, body.hex(), " AND reason !~ '^paced: '" if paced_ok else ""))
+
+
 def settled_once_each(points, last, product, site=SITE):
-    """After a notification sweep (each attempt returns (order, slip, transaction)): the timers'
-    runs, then every attempt's order settled by its transaction, none of its slip's notifications
-    left undecided, and the money invariants over `product`."""
-    timers([o for _, (o, _, _) in points + [("none", last)]])
-    for fired, (order_id, slip, txn) in points + [("none", last)]:
+    """After a notification sweep (each attempt returns (order, slip, transaction, the message it
+    delivered)): the timers' runs, then every attempt's order settled by its transaction, none of
+    its notifications left undecided (undecided_of), and the money invariants over `product`."""
+    timers([o for _, (o, _, _, _) in points + [("none", last)]])
+    for fired, (order_id, slip, txn, body) in points + [("none", last)]:
         ok, got = settled_by(order_id, txn)
         assert ok, (fired, got)
-        undecided = rows("SELECT id, verdict FROM notifications WHERE slip_id = %s AND verdict IN ('received', 'error')"
-                         % q(slip))
+        undecided = undecided_of(site, [slip], body)
         assert not undecided, (fired, undecided)
     check_money(product, site)
 
@@ -386,7 +403,7 @@ def test_paid_notification(own, product, resend, mode):
         elif resend:
             st, _, raw, _ = api("POST", "re_wx", raw_body=xml, headers={"Content-Type": "text/xml"})
             assert st == 200 and raw.startswith(b"<xml><return_code><![CDATA[SUCCESS]]>"), (fired, raw)
-        return fired, (order["id"], slip, paid["transaction_id"])
+        return fired, (order["id"], slip, paid["transaction_id"], xml)
 
     points, last = sweep("WeChat v2 paid notification (%s; %s)" % ("resent" if resend else "lost, timers only", mode),
                          attempt)
@@ -823,16 +840,16 @@ def test_refund_notification(own, product, key, catcher, resend):
         elif resend:
             st, _, raw, _ = api("POST", "re_wx", raw_body=xml, headers={"Content-Type": "text/xml"})
             assert st == 200 and raw.startswith(b"<xml><return_code><![CDATA[SUCCESS]]>"), (fired, raw)
-        return fired, (order["id"], rid)
+        return fired, (order["id"], rid, xml)
 
     points, last = sweep("WeChat v2 refund notification (%s)" % ("resent" if resend else "lost, reconcile only"),
                          attempt)
     timers()
-    for fired, (order_id, rid) in points + [("none", last)]:
+    for fired, (order_id, rid, xml) in points + [("none", last)]:
         got = rows("SELECT st FROM refunds WHERE id = %s" % q(rid))[0][0]
         assert got == "OK", (fired, rid, got)
-        undecided = rows("SELECT id, verdict FROM notifications WHERE slip_id IN (SELECT id FROM pay_slips WHERE "
-                         "order_id = %s) AND verdict IN ('received', 'error')" % q(order_id))
+        slips = [r[0] for r in rows("SELECT id FROM pay_slips WHERE order_id = %s" % q(order_id))]
+        undecided = undecided_of(SITE, slips, xml)
         assert not undecided, (fired, undecided)
     check_money(product)
 
@@ -908,17 +925,12 @@ def test_v3_paid_notification(own, v3_product, catcher, resend):
             st, _, raw, _ = api("POST", "re_wx", site=v3, raw_body=body,
                                 headers=dict(headers, **{"Content-Type": "application/json"}))
             assert st in (200, 204), (fired, raw)
-        return fired, (order["id"], paid["transaction_id"])
+        return fired, (order["id"], order["pay_id"], paid["transaction_id"], body)
 
     points, last = sweep("WeChat v3 paid notification (%s)" % ("resent" if resend else "lost, timers only"), attempt)
-    timers([o for _, (o, _) in points + [("none", last)]])
-    for fired, (order_id, txn) in points + [("none", last)]:
-        ok, got = settled_by(order_id, txn)
-        assert ok, (fired, got)
-        undecided = rows("SELECT id, verdict FROM notifications WHERE site_id = %s AND verdict IN ('received', 'error')"
-                         % q(v3))
-        assert not undecided, (fired, undecided)
-    check_money(v3_product, v3)
+    # Each attempt's own rows, not the site's (undecided_of): the site-wide check failed on another
+    # test's row, kept `error` by design, in a CI run.
+    settled_once_each(points, last, v3_product, v3)
 
 
 @ALL
@@ -972,7 +984,7 @@ def test_alipay_notification(own, product, resend, mode):
             st, _, raw, _ = api("POST", "re_zfb", raw_body=form.encode(),
                                 headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})
             assert st == 200 and raw == b"success", (fired, raw)
-        return fired, (order["id"], order["pay_id"], paid["transaction_id"])
+        return fired, (order["id"], order["pay_id"], paid["transaction_id"], form.encode())
 
     points, last = sweep("Alipay paid notification (%s; %s)" % ("resent" if resend else "lost, timers only", mode),
                          attempt)
@@ -1008,7 +1020,7 @@ def test_paypal_capture_webhook(own, usd_product, resend, mode):
             assert reply[0] == 200, reply
         elif resend:
             assert post_paypal(headers, body, site=usd) == 200, fired
-        return fired, (order["id"], order["pay_id"], paid["transaction_id"])
+        return fired, (order["id"], order["pay_id"], paid["transaction_id"], body.encode())
 
     points, last = sweep("PayPal PAYMENT.CAPTURE.COMPLETED webhook (%s; %s)" % (
         "resent" if resend else "lost, timers only", mode), attempt)
@@ -1041,22 +1053,21 @@ def test_paypal_reversal_webhook(own, usd_product, mode):
             answers = []
             assert wait_for(lambda: answers.append(post_paypal(headers, body, site=usd)) or answers[-1] == 200,
                             20, step=1), (fired, answers)
-        return fired, (order["id"], order["pay_id"])
+        return fired, (order["id"], order["pay_id"], body.encode())
 
     points, last = sweep("PayPal PAYMENT.CAPTURE.REVERSED webhook (resent; %s)" % mode, attempt)
     timers()
     listed = {}
     for a in json.loads(cli("reconcile", "--json", "--min-age", "3600", env=LATER).stdout)["attention"]:
         listed.setdefault(a["slip"], []).append(a["kind"])
-    for fired, (order_id, slip) in points + [("none", last)]:
+    for fired, (order_id, slip, body) in points + [("none", last)]:
         assert listed.get(slip) == ["CHARGEBACK"], (fired, slip, listed.get(slip))
         got = rows("SELECT o.or_st, s.st, s.reversed, s.refund_needed FROM orders o "
                    "JOIN pay_slips s ON s.id = o.pay_id WHERE o.id = %s" % q(order_id))
         assert got == [["OK", "OK", "f", "f"]], (fired, got)
         # A resend answered 500 as paced stays `error` by design (PACED_RE: so that PayPal sends it
         # again; no operator alert; expire's retention drops it); any other is undecided.
-        undecided = rows("SELECT id, verdict, reason FROM notifications WHERE slip_id = %s AND (verdict = 'received' "
-                         "OR verdict = 'error' AND reason !~ '^paced: ')" % q(slip))
+        undecided = undecided_of(usd, [slip], body, paced_ok=True)
         assert not undecided, (fired, undecided)
         res = cli("order", "ship", order_id, "--site", usd, check=False)
         assert res.returncode == 1 and "chargeback" in res.stderr, (fired, res.stdout, res.stderr)
