@@ -1184,3 +1184,61 @@ def test_cli_refund_slip(own, product):
     for fired, (order_id, slip) in points:
         assert or_st(order_id) == "OK", (fired, order_id, or_st(order_id))
     check_money(product)
+
+
+@pytest.mark.parametrize("mode", ["crash", pytest.param("lose", marks=ALL)])
+@pytest.mark.parametrize("retry", [True, pytest.param(False, marks=ALL)], ids=["retried", "abandoned"])
+def test_operator_refund_of_a_held_slip(own, product, key, retry, mode):
+    """admin/refund {"slip": SLIP, "reason": R, "idempotency_key": K}: the back office gives back in
+    full a payment its order does not count (refund_needed; here the old code's second payment,
+    paid_twice), as test_refund_needed_api does unswept. Retried with its key, the answer is the
+    one refund the key made, of that slip; abandoned, what the crash left is sent or failed by
+    reconcile. Either way the order stays paid through its own slip, which nothing refunds, the
+    held slip is refunded at most once and never more than it took, and a retried one in full."""
+    def attempt(n):
+        order, slip = paid_twice(product)
+        idem = "crash-rs-%d-%s" % (n, uuid.uuid4().hex[:12])
+        body = json.dumps({"slip": slip, "reason": "crash sweep", "idempotency_key": idem}).encode()
+        fired, reply = crash_at(own, n, lambda: own_refund(own, key, body), mode)
+        if not fired:
+            st, parsed, raw = reply
+            assert st == 200 and parsed["data"]["refund"]["slip"] == slip, raw
+            return None, (order["id"], slip, idem)
+        made = refunds_of_key(idem)
+        assert len(made) <= 1, (fired, made)
+        # A worker that lived on (mode "lose") answered: what it says is so, or 503.
+        if reply[1] is not None and reply[0] == 200:
+            r = reply[1]["data"]["refund"]
+            assert [[r["id"], r["st"]]] == made and r["slip"] == slip, (fired, r, made)
+        elif reply[1] is not None:
+            assert reply[0] == 503, (fired, reply)
+        if retry:
+            st, parsed, raw, _ = http("POST", "%s/api/%s/admin/refund" % (STACK["ORDERPAY_URL"], SITE), body,
+                                      {"Content-Type": "application/json", "Authorization": "Bearer " + key})
+            assert st == 200 and parsed["ok"], (fired, raw)
+            r, o = parsed["data"]["refund"], parsed["data"]["order"]
+            now = refunds_of_key(idem)
+            assert [x[0] for x in now] == [r["id"]] and [x[0] for x in made] in ([], [r["id"]]), (fired, made, now, r)
+            assert r["slip"] == slip and r["st"] in ("NEW", "PROCESSING", "OK") and r["st"] == now[0][1], (fired, r)
+            # The answer carries the order as admin/order shows it: still paid, the slip held.
+            assert o["or_st"] == "OK" and o["pay_id"] != slip, (fired, o)
+            assert [x["id"] for h in o["refund_needed"] if h["slip"] == slip for x in h["refunds"]] == [r["id"]], \
+                (fired, o["refund_needed"])
+        return fired, (order["id"], slip, idem)
+
+    points, last = sweep("operator refund of a held slip, admin/refund {slip} (%s; %s)" % (
+        "retried with its idempotency_key" if retry else "abandoned", mode), attempt)
+    every = points + [("none", last)]
+    orders = [o for _, (o, _, _) in every]
+    timers(orders)
+    check_money(product)
+    finish_refunds(orders)
+    for fired, (order_id, slip, idem) in every:
+        got = rows("SELECT r.slip_id, r.st, r.amount, s.amount, r.idempotency_key = %s FROM refunds r "
+                   "JOIN pay_slips s ON s.id = r.slip_id WHERE r.order_id = %s" % (q(idem), q(order_id)))
+        # Only ever the held slip, whole, by this request's key; a retried (or uncrashed) request's
+        # refund is there, an abandoned one's may never have been written.
+        assert all(g[0] == slip and g[1] == "OK" and g[2] == g[3] and g[4] == "t" for g in got), (fired, got)
+        assert len(got) == 1 if retry or fired == "none" else len(got) <= 1, (fired, got)
+        assert or_st(order_id) == "OK", (fired, order_id, or_st(order_id))
+    check_money(product)
