@@ -20,6 +20,7 @@ import hashlib
 from http.server import BaseHTTPRequestHandler
 import json
 import os
+import re
 import secrets
 import time
 import urllib.parse
@@ -139,39 +140,70 @@ LATER = {"ORDERPAY_QUERY_MIN_INTERVAL_MS": "0"}
 RECONCILE_LIMIT = 500  # `orderpay reconcile`'s default --limit, which the timer runs with
 
 
-def reconcile_reaching(slips_where):
+def reconcile_reaching(slips_where, refunds_where="false"):
     """The reconcile timer's runs (its default --limit) until each open slip `slips_where` selects
-    (an SQL condition on pay_slips s) has been asked about since now; fails past the runs its
-    rotation needs to get round every open slip once. A run asks at most --limit open slips, those
-    never asked first (slips_waiting_due: ORDER BY queried_at NULLS FIRST), so a slip a crashed run
-    claimed (its queried_at set) waits behind every open slip asked longer ago: with a backlog of
-    open slips (CI's database holds hundreds that other tests left) the next run may not reach it,
-    a later one does. That is the promise checked here, not "the next run"."""
+    (an SQL condition on pay_slips s), and each refund still due `refunds_where` selects (on refunds
+    r), has been asked about since now; fails past the runs its rotation needs to get round every
+    open slip and refund once. A run asks at most --limit open slips, those never asked first
+    (slips_waiting_due: ORDER BY queried_at NULLS FIRST), so a slip a crashed run claimed (its
+    queried_at set) waits behind every open slip asked longer ago: with a backlog of open slips
+    (CI's database holds hundreds that other tests left) the next run may not reach it, a later one
+    does. Refunds NEW or PROCESSING rotate the same way (refunds_due, --limit, queried_at NULLS
+    FIRST; a refund sent or asked about is stamped): the refund sweeps' "none left NEW" and "the
+    lost notification's refund finished by reconcile" are promises about the run that reaches
+    them, as for slips (s36 helper-122). That is the promise checked here, not "the next run"."""
     since = psql("SELECT now()")
     due = int(psql("SELECT count(*) FROM pay_slips WHERE st IN ('NEW', 'WAIT') AND NOT superseded"))
-    runs = due // RECONCILE_LIMIT + 2
+    due_refunds = int(psql("SELECT count(*) FROM refunds WHERE st IN ('NEW', 'PROCESSING')"))
+    runs = max(due, due_refunds) // RECONCILE_LIMIT + 2
     for run in range(1, runs + 1):
         cli("reconcile", "--min-age", "0", env=LATER)
         left = rows("SELECT s.id, s.st, s.queried_at FROM pay_slips s WHERE (%s) AND s.st IN ('NEW', 'WAIT') "
                     "AND NOT s.superseded AND (s.queried_at IS NULL OR s.queried_at < %s)" % (slips_where, q(since)))
+        left += rows("SELECT r.id, r.st, r.queried_at FROM refunds r WHERE (%s) AND r.st IN ('NEW', 'PROCESSING') "
+                     "AND (r.queried_at IS NULL OR r.queried_at < %s)" % (refunds_where, q(since)))
         if not left:
             if run > 1:
-                print("\ncrash sweep: reconcile reached the slips in run %d of %d (%d open slips due)"
-                      % (run, runs, due))
+                print("\ncrash sweep: reconcile reached the slips and refunds in run %d of %d (%d open slips, "
+                      "%d refunds due)" % (run, runs, due, due_refunds))
             return run
-    pytest.fail("reconcile: %d runs (%d open slips due, --limit %d) never asked about %s"
-                % (runs, due, RECONCILE_LIMIT, left))
+    pytest.fail("reconcile: %d runs (%d open slips, %d refunds due, --limit %d) never asked about %s"
+                % (runs, due, due_refunds, RECONCILE_LIMIT, left))
 
 
 def open_slips_of(order_ids):
     return "s.order_id IN (%s)" % ",".join(q(o) for o in order_ids) if order_ids else "false"
 
 
+def refunds_of(order_ids):
+    return "r.order_id IN (%s)" % ",".join(q(o) for o in order_ids) if order_ids else "false"
+
+
+REPLAY_LIMIT = 500  # `orderpay inbox replay`'s default --limit
+
+
+def replay_all():
+    """The reconcile timer's `inbox replay` until a run found fewer rows than its --limit: a run
+    decides the oldest `received` rows first (notify_received: ORDER BY ct LIMIT), so behind a
+    backlog another test left the sweep's own rows wait for a later run, as reconcile's do. Its exit
+    status is the whole inbox's (1 when any row failed again, another test's too: one kept
+    unverifiable by design is `received` until a first replay): the sweeps judge their own rows
+    (undecided_of), not it."""
+    for _ in range(20):
+        out = cli("inbox", "replay", "--older-than", "0s", check=False, env=LATER).stdout
+        found = re.search(r"^replayed (\d+) notifications", out, re.M)
+        assert found, out
+        if int(found.group(1)) < REPLAY_LIMIT:
+            return
+    pytest.fail("inbox replay: still %d rows a run after 20 runs" % REPLAY_LIMIT)
+
+
 def timers(order_ids=()):
     """What the operator's timers run (the reconcile timer runs inbox replay too), with no ages
-    waited; reconcile runs until it asked about every open slip of `order_ids` (reconcile_reaching)."""
-    reconcile_reaching(open_slips_of(list(order_ids)))
-    cli("inbox", "replay", "--older-than", "0s", env=LATER)
+    waited; reconcile runs until it asked about every open slip and every refund still due of
+    `order_ids` (reconcile_reaching), replay until no `received` row is left behind its limit."""
+    reconcile_reaching(open_slips_of(list(order_ids)), refunds_of(list(order_ids)))
+    replay_all()
     cli("expire", env=LATER)
 
 
@@ -244,17 +276,63 @@ def check_money(pid, site=SITE):
     assert not over, ("refunded more than paid", over)
 
 
-def settled_once_each(points, last, product, site=SITE):
-    """After a notification sweep (each attempt returns (order, slip, transaction)): the timers'
-    runs, then every attempt's order settled by its transaction, none of its slip's notifications
-    left undecided, and the money invariants over `product`."""
-    timers([o for _, (o, _, _) in points + [("none", last)]])
-    for fired, (order_id, slip, txn) in points + [("none", last)]:
+def undecided_of(site, slips, body, paced_ok=False, failed_ok=False):
+    """The attempt's own notifications left undecided (`received`, or `error`): each row of `site`
+    that stored the message it delivered (`body`, the same bytes the crashed worker and the resend
+    got) or names one of its `slips`. By body, because a row stored by notify_intake names no slip
+    until a verdict does: one whose worker died right after storing it is slip_id NULL, and stays
+    so if no replay decides it, which a check by slip never saw. Never the whole site's: other
+    tests leave rows `error` by design on the same site and stack (test_hostile_refund_lies' refund
+    notice that came while the refund's request was on its way, answered 500 so that WeChat sends
+    it again and kept `error` for good, README's "talk lock"), which failed
+    test_v3_paid_notification[resent] in a CI run whenever pytest-xdist's loadfile put that file on
+    this file's stack (s36 helper-122).
+    Left out, as `error` by design: with paced_ok a paced one (PACED_RE: sent again by PayPal, no
+    alert, dropped by retention); with failed_ok (mode "lose") one whose deciding failed with its
+    connection ("internal error: ": README, "a failure of ours while deciding answers ... 500 (so
+    it is sent again) and records verdict `error`"), which the reconcile timer's replay (of
+    `received` rows) leaves to the operator's `inbox replay --verdict error`: failed_rows lists
+    them, and operator_replays proves that decides them."""
+    slip_list = ",".join(q(s) for s in slips) or "NULL"
+    left = rows("SELECT id, verdict, coalesce(slip_id, '-'), coalesce(reason, '') FROM notifications "
+                "WHERE site_id = %s AND (slip_id IN (%s) OR body = decode('%s', 'hex')) "
+                "AND verdict IN ('received', 'error') ORDER BY id" % (q(site), slip_list, body.hex()))
+    return [r for r in left if not (r[1] == "error" and (paced_ok and r[3].startswith("paced: ")
+                                                         or failed_ok and r[3].startswith("internal error: ")))]
+
+
+def failed_rows(site, body):
+    """The rows of the message `body` whose deciding failed (undecided_of's failed_ok)."""
+    return [r[0] for r in rows("SELECT id FROM notifications WHERE site_id = %s AND body = decode('%s', 'hex') "
+                               "AND verdict = 'error' AND reason ~ '^internal error: '" % (q(site), body.hex()))]
+
+
+def operator_replays(failed):
+    """What README tells the operator to run for `error` rows, `inbox replay --verdict error`, decides
+    each row of `failed` (ids): none is left `error` for good. (Its exit status is not ours to judge:
+    it is 1 while any other test's row, kept `error` by design, fails again.)"""
+    if not failed:
+        return
+    cli("inbox", "replay", "--verdict", "error", "--older-than", "0s", check=False, env=LATER)
+    still = rows("SELECT id, verdict, reason FROM notifications WHERE id IN (%s) AND verdict IN ('received', 'error')"
+                 % ",".join(failed))
+    assert not still, ("inbox replay --verdict error left them undecided", still)
+
+
+def settled_once_each(points, last, product, site=SITE, mode="crash"):
+    """After a notification sweep (each attempt returns (order, slip, transaction, the message it
+    delivered)): the timers' runs, then every attempt's order settled by its transaction, none of
+    its notifications left undecided (undecided_of; in mode "lose" but those whose deciding failed,
+    which the operator's replay then decides), and the money invariants over `product`."""
+    timers([o for _, (o, _, _, _) in points + [("none", last)]])
+    failed = []
+    for fired, (order_id, slip, txn, body) in points + [("none", last)]:
         ok, got = settled_by(order_id, txn)
         assert ok, (fired, got)
-        undecided = rows("SELECT id, verdict FROM notifications WHERE slip_id = %s AND verdict IN ('received', 'error')"
-                         % q(slip))
+        undecided = undecided_of(site, [slip], body, failed_ok=mode == "lose")
         assert not undecided, (fired, undecided)
+        failed += failed_rows(site, body)
+    operator_replays(failed)
     check_money(product, site)
 
 
@@ -386,11 +464,11 @@ def test_paid_notification(own, product, resend, mode):
         elif resend:
             st, _, raw, _ = api("POST", "re_wx", raw_body=xml, headers={"Content-Type": "text/xml"})
             assert st == 200 and raw.startswith(b"<xml><return_code><![CDATA[SUCCESS]]>"), (fired, raw)
-        return fired, (order["id"], slip, paid["transaction_id"])
+        return fired, (order["id"], slip, paid["transaction_id"], xml)
 
     points, last = sweep("WeChat v2 paid notification (%s; %s)" % ("resent" if resend else "lost, timers only", mode),
                          attempt)
-    settled_once_each(points, last, product)
+    settled_once_each(points, last, product, mode=mode)
 
 
 def paid(pid):
@@ -453,7 +531,7 @@ def test_operator_refund(own, product, key, retry, provider, mode):
 
     points, last = sweep("operator refund, admin/refund of a %s payment (%s; %s)" % (
         provider, "retried with its idempotency_key" if retry else "abandoned", mode), attempt)
-    timers()
+    timers([o for _, (o, _) in points + [("none", last)]])
     for fired, (order_id, idem) in points + [("none", last)]:
         assert len(refunds_of_key(idem)) <= 1, (fired, refunds_of_key(idem))
     check_money(product)
@@ -823,16 +901,16 @@ def test_refund_notification(own, product, key, catcher, resend):
         elif resend:
             st, _, raw, _ = api("POST", "re_wx", raw_body=xml, headers={"Content-Type": "text/xml"})
             assert st == 200 and raw.startswith(b"<xml><return_code><![CDATA[SUCCESS]]>"), (fired, raw)
-        return fired, (order["id"], rid)
+        return fired, (order["id"], rid, xml)
 
     points, last = sweep("WeChat v2 refund notification (%s)" % ("resent" if resend else "lost, reconcile only"),
                          attempt)
-    timers()
-    for fired, (order_id, rid) in points + [("none", last)]:
+    timers([o for _, (o, _, _) in points + [("none", last)]])  # reconcile's refundquery finishes a lost one
+    for fired, (order_id, rid, xml) in points + [("none", last)]:
         got = rows("SELECT st FROM refunds WHERE id = %s" % q(rid))[0][0]
         assert got == "OK", (fired, rid, got)
-        undecided = rows("SELECT id, verdict FROM notifications WHERE slip_id IN (SELECT id FROM pay_slips WHERE "
-                         "order_id = %s) AND verdict IN ('received', 'error')" % q(order_id))
+        slips = [r[0] for r in rows("SELECT id FROM pay_slips WHERE order_id = %s" % q(order_id))]
+        undecided = undecided_of(SITE, slips, xml)
         assert not undecided, (fired, undecided)
     check_money(product)
 
@@ -868,7 +946,7 @@ def test_paypal_refund(own, usd_product):
         return fired, (order["id"], idem)
 
     points, last = sweep("operator refund of a PayPal capture (retried with its idempotency_key)", attempt)
-    timers()
+    timers([o for _, (o, _) in points + [("none", last)]])
     for fired, (order_id, idem) in points + [("none", last)]:
         got = refunds_of_key(idem)
         assert [x[1] for x in got] == ["OK"], (fired, order_id, got)
@@ -908,17 +986,12 @@ def test_v3_paid_notification(own, v3_product, catcher, resend):
             st, _, raw, _ = api("POST", "re_wx", site=v3, raw_body=body,
                                 headers=dict(headers, **{"Content-Type": "application/json"}))
             assert st in (200, 204), (fired, raw)
-        return fired, (order["id"], paid["transaction_id"])
+        return fired, (order["id"], order["pay_id"], paid["transaction_id"], body)
 
     points, last = sweep("WeChat v3 paid notification (%s)" % ("resent" if resend else "lost, timers only"), attempt)
-    timers([o for _, (o, _) in points + [("none", last)]])
-    for fired, (order_id, txn) in points + [("none", last)]:
-        ok, got = settled_by(order_id, txn)
-        assert ok, (fired, got)
-        undecided = rows("SELECT id, verdict FROM notifications WHERE site_id = %s AND verdict IN ('received', 'error')"
-                         % q(v3))
-        assert not undecided, (fired, undecided)
-    check_money(v3_product, v3)
+    # Each attempt's own rows, not the site's (undecided_of): the site-wide check failed on another
+    # test's row, kept `error` by design, in a CI run.
+    settled_once_each(points, last, v3_product, v3)
 
 
 @ALL
@@ -941,7 +1014,7 @@ def test_cli_refund(own, product):
         assert len(got) == 1 and got[0][1] in ("PROCESSING", "OK"), (fired, got, again.stdout)
     print("\ncrash sweep: orderpay refund ORDER (run again after the crash): %d crash points: %s"
           % (len(window), "; ".join(f for f, _ in points[1:])))
-    timers()
+    timers([o for _, o in points])
     check_money(product)
     finish_refunds([o for _, o in points])
     check_money(product)
@@ -972,11 +1045,11 @@ def test_alipay_notification(own, product, resend, mode):
             st, _, raw, _ = api("POST", "re_zfb", raw_body=form.encode(),
                                 headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})
             assert st == 200 and raw == b"success", (fired, raw)
-        return fired, (order["id"], order["pay_id"], paid["transaction_id"])
+        return fired, (order["id"], order["pay_id"], paid["transaction_id"], form.encode())
 
     points, last = sweep("Alipay paid notification (%s; %s)" % ("resent" if resend else "lost, timers only", mode),
                          attempt)
-    settled_once_each(points, last, product)
+    settled_once_each(points, last, product, mode=mode)
 
 
 def own_post_paypal(own, headers, body):
@@ -1008,11 +1081,11 @@ def test_paypal_capture_webhook(own, usd_product, resend, mode):
             assert reply[0] == 200, reply
         elif resend:
             assert post_paypal(headers, body, site=usd) == 200, fired
-        return fired, (order["id"], order["pay_id"], paid["transaction_id"])
+        return fired, (order["id"], order["pay_id"], paid["transaction_id"], body.encode())
 
     points, last = sweep("PayPal PAYMENT.CAPTURE.COMPLETED webhook (%s; %s)" % (
         "resent" if resend else "lost, timers only", mode), attempt)
-    settled_once_each(points, last, usd_product, usd)
+    settled_once_each(points, last, usd_product, usd, mode)
 
 
 @pytest.mark.parametrize("mode", ["crash", pytest.param("lose", marks=ALL)])
@@ -1041,25 +1114,33 @@ def test_paypal_reversal_webhook(own, usd_product, mode):
             answers = []
             assert wait_for(lambda: answers.append(post_paypal(headers, body, site=usd)) or answers[-1] == 200,
                             20, step=1), (fired, answers)
-        return fired, (order["id"], order["pay_id"])
+        return fired, (order["id"], order["pay_id"], body.encode())
 
     points, last = sweep("PayPal PAYMENT.CAPTURE.REVERSED webhook (resent; %s)" % mode, attempt)
     timers()
     listed = {}
     for a in json.loads(cli("reconcile", "--json", "--min-age", "3600", env=LATER).stdout)["attention"]:
         listed.setdefault(a["slip"], []).append(a["kind"])
-    for fired, (order_id, slip) in points + [("none", last)]:
+    failed = []
+    for fired, (order_id, slip, body) in points + [("none", last)]:
         assert listed.get(slip) == ["CHARGEBACK"], (fired, slip, listed.get(slip))
         got = rows("SELECT o.or_st, s.st, s.reversed, s.refund_needed FROM orders o "
                    "JOIN pay_slips s ON s.id = o.pay_id WHERE o.id = %s" % q(order_id))
         assert got == [["OK", "OK", "f", "f"]], (fired, got)
         # A resend answered 500 as paced stays `error` by design (PACED_RE: so that PayPal sends it
         # again; no operator alert; expire's retention drops it); any other is undecided.
-        undecided = rows("SELECT id, verdict, reason FROM notifications WHERE slip_id = %s AND (verdict = 'received' "
-                         "OR verdict = 'error' AND reason !~ '^paced: ')" % q(slip))
+        undecided = undecided_of(usd, [slip], body, paced_ok=True, failed_ok=mode == "lose")
         assert not undecided, (fired, undecided)
+        failed += failed_rows(usd, body)
         res = cli("order", "ship", order_id, "--site", usd, check=False)
         assert res.returncode == 1 and "chargeback" in res.stderr, (fired, res.stdout, res.stderr)
+    operator_replays(failed)
+    # Replayed, a failed row is the chargeback's duplicate: still listed once.
+    again = {}
+    for a in json.loads(cli("reconcile", "--json", "--min-age", "3600", env=LATER).stdout)["attention"]:
+        again.setdefault(a["slip"], []).append(a["kind"])
+    for fired, (_, slip, _) in points + [("none", last)]:
+        assert again.get(slip) == ["CHARGEBACK"], (fired, slip, again.get(slip))
     check_money(usd_product, usd)
 
 
@@ -1133,5 +1214,63 @@ def test_cli_refund_slip(own, product):
     check_money(product)
     finish_refunds(orders)
     for fired, (order_id, slip) in points:
+        assert or_st(order_id) == "OK", (fired, order_id, or_st(order_id))
+    check_money(product)
+
+
+@pytest.mark.parametrize("mode", ["crash", pytest.param("lose", marks=ALL)])
+@pytest.mark.parametrize("retry", [True, pytest.param(False, marks=ALL)], ids=["retried", "abandoned"])
+def test_operator_refund_of_a_held_slip(own, product, key, retry, mode):
+    """admin/refund {"slip": SLIP, "reason": R, "idempotency_key": K}: the back office gives back in
+    full a payment its order does not count (refund_needed; here the old code's second payment,
+    paid_twice), as test_refund_needed_api does unswept. Retried with its key, the answer is the
+    one refund the key made, of that slip; abandoned, what the crash left is sent or failed by
+    reconcile. Either way the order stays paid through its own slip, which nothing refunds, the
+    held slip is refunded at most once and never more than it took, and a retried one in full."""
+    def attempt(n):
+        order, slip = paid_twice(product)
+        idem = "crash-rs-%d-%s" % (n, uuid.uuid4().hex[:12])
+        body = json.dumps({"slip": slip, "reason": "crash sweep", "idempotency_key": idem}).encode()
+        fired, reply = crash_at(own, n, lambda: own_refund(own, key, body), mode)
+        if not fired:
+            st, parsed, raw = reply
+            assert st == 200 and parsed["data"]["refund"]["slip"] == slip, raw
+            return None, (order["id"], slip, idem)
+        made = refunds_of_key(idem)
+        assert len(made) <= 1, (fired, made)
+        # A worker that lived on (mode "lose") answered: what it says is so, or 503.
+        if reply[1] is not None and reply[0] == 200:
+            r = reply[1]["data"]["refund"]
+            assert [[r["id"], r["st"]]] == made and r["slip"] == slip, (fired, r, made)
+        elif reply[1] is not None:
+            assert reply[0] == 503, (fired, reply)
+        if retry:
+            st, parsed, raw, _ = http("POST", "%s/api/%s/admin/refund" % (STACK["ORDERPAY_URL"], SITE), body,
+                                      {"Content-Type": "application/json", "Authorization": "Bearer " + key})
+            assert st == 200 and parsed["ok"], (fired, raw)
+            r, o = parsed["data"]["refund"], parsed["data"]["order"]
+            now = refunds_of_key(idem)
+            assert [x[0] for x in now] == [r["id"]] and [x[0] for x in made] in ([], [r["id"]]), (fired, made, now, r)
+            assert r["slip"] == slip and r["st"] in ("NEW", "PROCESSING", "OK") and r["st"] == now[0][1], (fired, r)
+            # The answer carries the order as admin/order shows it: still paid, the slip held.
+            assert o["or_st"] == "OK" and o["pay_id"] != slip, (fired, o)
+            assert [x["id"] for h in o["refund_needed"] if h["slip"] == slip for x in h["refunds"]] == [r["id"]], \
+                (fired, o["refund_needed"])
+        return fired, (order["id"], slip, idem)
+
+    points, last = sweep("operator refund of a held slip, admin/refund {slip} (%s; %s)" % (
+        "retried with its idempotency_key" if retry else "abandoned", mode), attempt)
+    every = points + [("none", last)]
+    orders = [o for _, (o, _, _) in every]
+    timers(orders)
+    check_money(product)
+    finish_refunds(orders)
+    for fired, (order_id, slip, idem) in every:
+        got = rows("SELECT r.slip_id, r.st, r.amount, s.amount, r.idempotency_key = %s FROM refunds r "
+                   "JOIN pay_slips s ON s.id = r.slip_id WHERE r.order_id = %s" % (q(idem), q(order_id)))
+        # Only ever the held slip, whole, by this request's key; a retried (or uncrashed) request's
+        # refund is there, an abandoned one's may never have been written.
+        assert all(g[0] == slip and g[1] == "OK" and g[2] == g[3] and g[4] == "t" for g in got), (fired, got)
+        assert len(got) == 1 if retry or fired == "none" else len(got) <= 1, (fired, got)
         assert or_st(order_id) == "OK", (fired, order_id, or_st(order_id))
     check_money(product)
