@@ -6,6 +6,7 @@
 #include "orderpay/app/query_refunded.hpp"
 #include "orderpay/app/refund.hpp"
 #include "orderpay/core/log.hpp"
+#include "orderpay/crypto/digest.hpp"
 #include "orderpay/providers/metered.hpp"
 #include "orderpay/store/notifications.hpp"
 #include "orderpay/store/refunds.hpp"
@@ -155,11 +156,15 @@ NotifyDecision Judge(db::Connection& c, const providers::Provider& p, const Noti
     // (OUTSIDE) for a week, so from a provider whose word is only a cue it must be a refund the
     // provider really made of this slip, described as its record has it.
     if (!r) {
-        if (std::optional<NotifyDecision> d = ReportedBefore(c, p, ev, rf.refund_id, rf.provider_refund_id))
-            return *d;
+        std::optional<NotifyDecision> before = ReportedBefore(c, p, ev, rf.refund_id, rf.provider_refund_id);
         // Its names escaped (ReportName): a free-text name could otherwise write the words of a
         // chargeback report (review s30b F1), or not read back as itself (F2).
         if (!confirm || !ev.slip) {
+            // A held payment's refund reported before is still asked about: the report may be an
+            // order query's, which settled the late payment and recorded no money (its payment's
+            // notification lost, the refund made meanwhile), or one whose record could not be
+            // recorded then. The refund's key (HeldRefundKey) records it once however often told.
+            if (before && !(ev.slip && HeldPayment(*ev.slip))) return *before;
             report = ReportNamed{rf.refund_id, rf.provider_refund_id};
             AskHeld(p, ev, *report, std::nullopt);
             if (report->ask_again) {
@@ -171,9 +176,11 @@ NotifyDecision Judge(db::Connection& c, const providers::Provider& p, const Noti
                         " orderpay did not make, of a held payment; the query to confirm it failed: " + said,
                     A::kError};
             }
+            if (before) return *before;
             return {"ignored", "no refund of ours named " + ReportNames(rf.refund_id, rf.provider_refund_id),
                     A::kAccepted};
         }
+        if (before) return *before;
         providers::RefundParams params;
         params.slip_id = ev.slip->id;
         params.txn_id = ev.slip->provider_txn_id.value_or("");
@@ -326,11 +333,45 @@ NotifyDecision Judge(db::Connection& c, const providers::Provider& p, const Noti
             A::kAccepted};
 }
 
+// The idempotency key a held slip's refund made outside orderpay is recorded under: the slip and
+// the refund's own name (the merchant's number where the provider keeps it unique, else the
+// provider's id), so every telling of it (its notification, a resend, a second server's copy)
+// records it at most once, whichever comes first. Escaped (ReportName): printable, no blank.
+std::string HeldRefundKey(const providers::Provider& p, const std::string& slip, const ReportNamed& n) {
+    const std::string name = ReportName(p.RefundNamesUnique() && !n.ours.empty() ? n.ours : n.providers);
+    const std::string key = "outside:" + slip + ":" + name;
+    return key.size() <= 128 ? key : "outside:" + slip + ":sha256:" + crypto::HexLower(crypto::Sha256(name));
+}
+
+// Records what the provider's record says went back of held slip `slip` as its refund (OK,
+// requested_by provider), inside the caller's transaction under the slip's lock; the words for the
+// report. Only if it fits beside the slip's refunds that are not FAIL (orderpay_refund_open): one
+// of ours in flight for the same money is the provider's to refuse, and the report stands.
+std::string RecordHeld(db::Connection& c, const providers::Provider& p, const store::SlipRow& slip,
+                       const ReportNamed& n) {
+    store::RefundRequest req;
+    req.slip = slip.id;
+    req.amount = n.back;
+    req.reason = "given back at the provider, outside orderpay";
+    req.requested_by = "provider";
+    req.idempotency_key = HeldRefundKey(p, slip.id, n);
+    store::OpenResult o = store::OpenRefund(c, req);
+    const std::string names = ReportNames(n.ours, n.providers);
+    if (o.outcome == store::OpenOutcome::kExisting) return "recorded before as refund " + o.refund_id;
+    if (o.outcome != store::OpenOutcome::kCreated) return "not recorded: " + o.detail;
+    store::FinishRefund(c, o.refund_id, true, n.providers,
+                        "held payment given back at the provider, refund " + names + ": " + n.said);
+    log::Info("slip ", slip.id, " (order ", slip.order_id, "): held payment given back at the provider (",
+              names, "): recorded as refund ", o.refund_id);
+    return "recorded as refund " + o.refund_id;
+}
+
 // Writes the OUTSIDE report `d` of the refund named `n` on row `row_id` under the slip's row lock,
 // after one more look for a report of it: a query settling the slip takes the lock first
 // (store::SettleAndDecide writes its record under it), and so does this refund's other telling (a
 // resend, a second server's copy), so two at once make one report, and the later its duplicate.
-// Judge's look before spares a resend the lock.
+// Judge's look before spares a resend the lock. A held slip's refund the provider's record bore
+// out (n.back) is recorded in the same transaction, its duplicate's too (RecordHeld: once, by key).
 void WriteReport(db::Connection& c, const providers::Provider& p, const NotifyEval& ev,
                  const std::string& row_id, const ReportNamed& n, NotifyDecision& d) {
     db::Tx tx(c);
@@ -338,32 +379,12 @@ void WriteReport(db::Connection& c, const providers::Provider& p, const NotifyEv
     if (std::optional<NotifyDecision> dup = ReportedBefore(c, p, ev, n.ours, n.providers)) {
         dup->confirmed = d.confirmed;
         d = *dup;
-    } else if (slip && HeldPayment(*slip) && n.back > 0) {
-        // After the names and ": " (their end for RefundReported), so a resend still finds the
-        // report. In the report's transaction, under the slip's lock: the refund is recorded exactly when
-        // the report is written, once, and only if it fits beside the slip's other refunds that
-        // are not FAIL (orderpay_refund_open). One of ours in flight for the same money is the
-        // provider's to refuse; until it fails the report stands, listed as before.
-        store::RefundRequest req;
-        req.slip = slip->id;
-        req.amount = n.back;
-        req.reason = "given back at the provider, outside orderpay";
-        req.requested_by = "provider";
-        store::OpenResult o = store::OpenRefund(c, req);
-        const std::string names = ReportNames(n.ours, n.providers);
-        if (o.outcome == store::OpenOutcome::kCreated) {
-            store::FinishRefund(c, o.refund_id, true, n.providers,
-                                "held payment given back at the provider, refund " + names + ": " + n.said);
-            log::Info("slip ", slip->id, " (order ", slip->order_id,
-                      "): held payment given back at the provider (", names, "): recorded as refund ",
-                      o.refund_id);
-            d.reason += ": a held payment, recorded as refund " + o.refund_id;
-        } else {
-            d.reason += ": a held payment, not recorded: " + o.detail;
-        }
-    } else if (slip && HeldPayment(*slip) && !n.said.empty()) {
-        d.reason += ": a held payment, not recorded: " + n.said;
     }
+    // After the names and ": " (their end for RefundReported), so a resend still finds the report.
+    if (slip && HeldPayment(*slip) && n.back > 0)
+        d.reason += ": a held payment, " + RecordHeld(c, p, *slip, n);
+    else if (slip && HeldPayment(*slip) && !n.said.empty())
+        d.reason += ": a held payment, not recorded: " + n.said;
     MarkForRetention(ev, p.SettlesOnOwnQuery(), d);
     d.recorded = store::NotificationVerdict(c, row_id, d.verdict, d.reason, ev.slip->id);
     d.written = true;

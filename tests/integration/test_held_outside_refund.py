@@ -278,3 +278,36 @@ def test_a_held_payment_whose_record_cannot_be_read_now_is_asked_again_not_repor
     cli("inbox", "replay", "--verdict", "error", "--older-than", "0s")
     assert refunds_of(slip) == ["OK|300|provider|given back at the provider, outside orderpay"]
     assert not listed_api(site, order["id"]) and attention(slip) == []
+
+
+def test_a_late_payment_found_refunded_by_the_order_query_is_recorded_by_its_refunds_notification():
+    """The late payment's own notification was lost and the owner gave it back in WeChat's console
+    first: reconcile's query of the failed slip finds it paid, then refunded (REFUND), settles it
+    held and writes the query's OUTSIDE report, which records no money. The console refund's own
+    notification then was that report's duplicate, and the slip stayed owed for good; now it asks
+    WeChat's record and records it, once."""
+    site = STACK["DEMO_SITE"]
+    pid = new_product(site)
+    order = buy(site, pid, "wx.qrcode")
+    slip = order["pay_id"]
+    psql("UPDATE orders SET expi = now() - interval '1 second' WHERE id = '%s'" % order["id"])
+    cli("expire", "--limit", "100000")
+    buy(site, pid, "wx.qrcode")
+    sim_pay(slip, force="1", times="0")  # paid after expiry; its notification never arrives
+    rid = "console" + secrets.token_hex(6)
+    CASES["wx"][2](order, rid)
+    cli("reconcile", check=False)  # asks the failed slip: paid, then refunded
+    assert db_row("SELECT st, refund_needed FROM pay_slips WHERE id = '%s'" % slip) == ["OK", "t"]
+    (query,) = report_of(slip)
+    assert query.startswith("ignored|no refund of ours named %s," % rid) and "found by the order query" in query
+    assert refunds_of(slip) == [] and listed_api(site, order["id"])
+    assert notify("wx", order, rid) == [CASES["wx"][3]]
+    assert refunds_of(slip) == ["OK|300|provider|given back at the provider, outside orderpay"]
+    rows = report_of(slip)
+    assert len(rows) == 2 and rows[1].startswith("duplicate|refund %s," % rid), rows
+    assert ": a held payment, recorded as refund " in rows[1], rows
+    assert not listed_api(site, order["id"]) and not listed_cli(site, order["id"]) and attention(slip) == []
+    # Told again: asked again, recorded before, nothing more.
+    assert notify("wx", order, rid) == [CASES["wx"][3]]
+    assert len(refunds_of(slip)) == 1
+    assert audit_names(order) == []
