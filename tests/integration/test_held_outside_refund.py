@@ -311,3 +311,19 @@ def test_a_late_payment_found_refunded_by_the_order_query_is_recorded_by_its_ref
     assert notify("wx", order, rid) == [CASES["wx"][3]]
     assert len(refunds_of(slip)) == 1
     assert audit_names(order) == []
+
+
+@pytest.mark.parametrize("prov", ["zfb", "wx"])
+def test_copies_of_a_held_payments_console_refund_at_once_record_it_once(prov):
+    """paysim sends eight copies of the refund's notification at once (its deliveries overlap):
+    one report, one refund, every copy acknowledged."""
+    site, order = held_slip(prov)
+    slip = order["pay_id"]
+    rid = "console" + secrets.token_hex(6)
+    CASES[prov][2](order, rid)
+    assert notify(prov, order, rid, times="8") == [CASES[prov][3]] * 8
+    assert refunds_of(slip) == ["OK|300|provider|given back at the provider, outside orderpay"]
+    rows = report_of(slip)
+    assert [r.split("|")[0] for r in rows].count("ignored") == 1 and len(rows) == 8, rows
+    assert refunded_at_provider(prov, slip) == 300 and not listed_api(site, order["id"])
+    assert audit_names(order) == []
