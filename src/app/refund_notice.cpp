@@ -345,10 +345,12 @@ std::string HeldRefundKey(const providers::Provider& p, const std::string& slip,
 
 // Records what the provider's record says went back of held slip `slip` as its refund (OK,
 // requested_by provider), inside the caller's transaction under the slip's lock; the words for the
-// report. Only if it fits beside the slip's refunds that are not FAIL (orderpay_refund_open): one
-// of ours in flight for the same money is the provider's to refuse, and the report stands.
+// report. Only if it fits beside the slip's refunds that are not FAIL (orderpay_refund_open). When
+// it does not because one of ours is in flight for that money (written and never sent, say: the
+// provider refuses it once it holds nothing), `wait` is set: the message is to be told again once
+// that refund ends, not reported now, or every later telling would be the report's duplicate.
 std::string RecordHeld(db::Connection& c, const providers::Provider& p, const store::SlipRow& slip,
-                       const ReportNamed& n) {
+                       const ReportNamed& n, bool& wait) {
     store::RefundRequest req;
     req.slip = slip.id;
     req.amount = n.back;
@@ -358,6 +360,7 @@ std::string RecordHeld(db::Connection& c, const providers::Provider& p, const st
     store::OpenResult o = store::OpenRefund(c, req);
     const std::string names = ReportNames(n.ours, n.providers);
     if (o.outcome == store::OpenOutcome::kExisting) return "recorded before as refund " + o.refund_id;
+    if (o.outcome == store::OpenOutcome::kTooMuch && store::SlipRefundInFlight(c, slip.id)) wait = true;
     if (o.outcome != store::OpenOutcome::kCreated) return "not recorded: " + o.detail;
     store::FinishRefund(c, o.refund_id, true, n.providers,
                         "held payment given back at the provider, refund " + names + ": " + n.said);
@@ -381,9 +384,20 @@ void WriteReport(db::Connection& c, const providers::Provider& p, const NotifyEv
         d = *dup;
     }
     // After the names and ": " (their end for RefundReported), so a resend still finds the report.
-    if (slip && HeldPayment(*slip) && n.back > 0)
-        d.reason += ": a held payment, " + RecordHeld(c, p, *slip, n);
-    else if (slip && HeldPayment(*slip) && !n.said.empty())
+    if (slip && HeldPayment(*slip) && n.back > 0) {
+        bool wait = false;
+        const std::string recorded = RecordHeld(c, p, *slip, n, wait);
+        if (wait) {
+            // Nothing written (rolled back): the row is decided `error` and told again.
+            d = {"error",
+                 "refund " + ReportNames(n.ours, n.providers) +
+                     " orderpay did not make, of a held payment, waits for a refund of ours in flight: " +
+                     recorded,
+                 providers::NotifyAnswer::kError};
+            return;
+        }
+        d.reason += ": a held payment, " + recorded;
+    } else if (slip && HeldPayment(*slip) && !n.said.empty())
         d.reason += ": a held payment, not recorded: " + n.said;
     MarkForRetention(ev, p.SettlesOnOwnQuery(), d);
     d.recorded = store::NotificationVerdict(c, row_id, d.verdict, d.reason, ev.slip->id);

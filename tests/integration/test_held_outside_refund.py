@@ -21,7 +21,7 @@ import uuid
 import pytest
 
 from conftest import STACK, api, cli, psql
-from helpers import admin, db_row, sim_pay
+from helpers import admin, db_row, sim_pay, sim_trade
 from test_hostile_notify import post_zfb_params, zfb_form
 from test_outside_refunds import CASES, console_zfb, notify, refunded_at_provider
 from test_paypal_refund import paid_paypal_order
@@ -326,4 +326,35 @@ def test_copies_of_a_held_payments_console_refund_at_once_record_it_once(prov):
     rows = report_of(slip)
     assert [r.split("|")[0] for r in rows].count("ignored") == 1 and len(rows) == 8, rows
     assert refunded_at_provider(prov, slip) == 300 and not listed_api(site, order["id"])
+    assert audit_names(order) == []
+
+
+def test_a_console_refund_while_a_refund_of_ours_is_in_flight_waits_for_it():
+    """A refund of the held slip written by orderpay and never sent (its sender died) holds the
+    money when the console refund's notification comes: that cannot be recorded beside it, and a
+    report written then would make every later telling its duplicate, the slip owed for good once
+    ours fails. It is answered as a temporary failure instead; reconcile sends ours, Alipay refuses
+    it (nothing left), and the notification told again records the console's."""
+    site, order = held_slip("zfb")
+    slip = order["pay_id"]
+    ours = "hor" + uuid.uuid4().hex[:20]
+    psql("INSERT INTO refunds (id, order_id, slip_id, site_id, provider, merchant_id, amount, currency, reason, "
+         "requested_by, ct, lm) SELECT '%s', order_id, id, site_id, provider, merchant_id, amount, currency, "
+         "'held payment', 'cli', now() - interval '1 hour', now() - interval '1 hour' FROM pay_slips "
+         "WHERE id = '%s'" % (ours, slip))
+    rid = "console" + secrets.token_hex(6)
+    console_zfb(order, rid)
+    assert notify("zfb", order, rid) != [(200, "success")]
+    rows = psql("SELECT verdict || '|' || reason FROM notifications WHERE slip_id = '%s' AND reason ~ '%s' "
+                "ORDER BY id" % (slip, rid)).splitlines()
+    assert rows and all(r.startswith("error|refund %s orderpay did not make, of a held payment, waits for a "
+                                      "refund of ours in flight: not recorded: " % rid) for r in rows), rows
+    assert report_of(slip) == [] and refunds_of(slip) == ["NEW|300|cli|held payment"]
+    cli("reconcile", check=False)  # sends ours: Alipay holds nothing, refuses it
+    assert psql("SELECT st FROM refunds WHERE id = '%s'" % ours) == "FAIL"
+    cli("inbox", "replay", "--verdict", "error", "--older-than", "0s")
+    assert refunds_of(slip) == ["FAIL|300|cli|held payment",
+                                "OK|300|provider|given back at the provider, outside orderpay"]
+    assert not listed_api(site, order["id"]) and attention(slip) == []
+    assert sim_trade(slip)["refund_fee"] == 300
     assert audit_names(order) == []
