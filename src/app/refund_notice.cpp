@@ -6,8 +6,10 @@
 #include "orderpay/app/query_refunded.hpp"
 #include "orderpay/app/refund.hpp"
 #include "orderpay/core/log.hpp"
+#include "orderpay/crypto/digest.hpp"
 #include "orderpay/providers/metered.hpp"
 #include "orderpay/store/notifications.hpp"
+#include "orderpay/store/refunds.hpp"
 #include "orderpay/store/rows.hpp"
 
 namespace orderpay::app {
@@ -59,10 +61,79 @@ std::optional<NotifyDecision> ReportedBefore(db::Connection& c, const providers:
     return std::nullopt;
 }
 
-// The names of the refund an OUTSIDE report is about: the merchant's and the provider's.
+// The names of the refund an OUTSIDE report is about: the merchant's and the provider's. `back`
+// is what the provider's own record of it says went back (minor units, 0: none to record), asked
+// only for a held slip (HeldPayment); `said` is that record's word.
 struct ReportNamed {
     std::string ours, providers;
+    std::int64_t back = 0;
+    std::string said;
+    // The record could not be read now (no answer, a 5xx, an answer we could not verify): the
+    // message is answered as a temporary failure, so it is sent again (and `inbox replay`).
+    bool ask_again = false;
 };
+
+// A payment its order does not count (a late or second payment, refund_needed): the buyer is owed
+// all of it, and nothing of the order's own money is in it.
+bool HeldPayment(const store::SlipRow& s) {
+    return s.refund_needed && s.st == domain::SlipState::kOk;
+}
+
+// A refund made outside orderpay of a held payment is the return the back office owes: recorded
+// as the slip's refund (WriteReport), it takes the slip off the list of money owed, and
+// `refund --slip` no longer offers money the provider no longer holds. Recorded only on the
+// provider's own record, asked by the refund's name as reconcile asks about ours (a notification
+// is a message; its record is what moved), and only for what that record says went back, in
+// full (OK): PROCESSING, unknown or another amount than the message's records nothing, and the
+// report stands as for any payment. From a provider whose word is only a cue (PayPal) the record
+// was asked already (ConfirmOrRefuse): `q` is it.
+void AskHeld(const providers::Provider& p, const NotifyEval& ev, ReportNamed& n,
+             const std::optional<providers::RefundResult>& asked) {
+    if (!ev.slip || !ev.merchant || !HeldPayment(*ev.slip)) return;
+    providers::RefundResult q;
+    if (asked) {
+        q = *asked;
+    } else {
+        if (n.ours.empty()) {
+            n.said = "the provider's record not asked: the refund has no merchant number";
+            return;
+        }
+        providers::RefundParams params;
+        params.refund_id = n.ours;
+        params.slip_id = ev.slip->id;
+        params.txn_id = ev.slip->provider_txn_id.value_or("");
+        params.provider_ref = ev.slip->provider_ref;
+        params.currency = ev.slip->currency;
+        params.paid_amount = ev.slip->amount;
+        params.provider_refund_id = n.providers;
+        params.read_only = true;  // a look: this refund is not ours to send
+        try {
+            // The provider object is the context's; Provider's const marks what deciding may not
+            // change, and QueryRefund is only a read (read_only).
+            q = providers::MeteredQueryRefund(const_cast<providers::Provider&>(p), *ev.merchant, params);
+        } catch (const std::exception& e) {
+            q = providers::RefundResult{};
+            q.message = std::string("error: ") + e.what();
+        }
+    }
+    const providers::PaidEvent::Refund& rf = *ev.event.refund;
+    if (q.state != providers::RefundResult::State::kOk || q.amount <= 0) {
+        n.said = "the provider's record says " + (q.message.empty() ? std::string("nothing") : q.message);
+        // Unread, not denied: a report written now would make every resend its duplicate, and the
+        // held money would never be recorded (a provider's "no such refund" is an answer, as is a
+        // refund in a state we do not know).
+        n.ask_again =
+            !asked && q.state == providers::RefundResult::State::kUnknown && !q.not_known && !q.disputed;
+        return;
+    }
+    if (!asked && rf.amount > 0 && rf.amount != q.amount) {
+        n.said = "the provider's record says " + std::to_string(q.amount) + ", the message " +
+                 std::to_string(rf.amount);
+        return;
+    }
+    n.back = q.amount;
+    n.said = q.message;
+}
 
 // DecideRefundNotice's judgement; `asked` says whether the provider was asked about the refund,
 // `report` the refund's names when the decision is an OUTSIDE report of it.
@@ -85,15 +156,31 @@ NotifyDecision Judge(db::Connection& c, const providers::Provider& p, const Noti
     // (OUTSIDE) for a week, so from a provider whose word is only a cue it must be a refund the
     // provider really made of this slip, described as its record has it.
     if (!r) {
-        if (std::optional<NotifyDecision> d = ReportedBefore(c, p, ev, rf.refund_id, rf.provider_refund_id))
-            return *d;
+        std::optional<NotifyDecision> before = ReportedBefore(c, p, ev, rf.refund_id, rf.provider_refund_id);
         // Its names escaped (ReportName): a free-text name could otherwise write the words of a
         // chargeback report (review s30b F1), or not read back as itself (F2).
         if (!confirm || !ev.slip) {
+            // A held payment's refund reported before is still asked about: the report may be an
+            // order query's, which settled the late payment and recorded no money (its payment's
+            // notification lost, the refund made meanwhile), or one whose record could not be
+            // recorded then. The refund's key (HeldRefundKey) records it once however often told.
+            if (before && !(ev.slip && HeldPayment(*ev.slip))) return *before;
             report = ReportNamed{rf.refund_id, rf.provider_refund_id};
+            AskHeld(p, ev, *report, std::nullopt);
+            if (report->ask_again) {
+                const std::string said = report->said;
+                report.reset();
+                return {
+                    "error",
+                    "refund " + ReportNames(rf.refund_id, rf.provider_refund_id) +
+                        " orderpay did not make, of a held payment; the query to confirm it failed: " + said,
+                    A::kError};
+            }
+            if (before) return *before;
             return {"ignored", "no refund of ours named " + ReportNames(rf.refund_id, rf.provider_refund_id),
                     A::kAccepted};
         }
+        if (before) return *before;
         providers::RefundParams params;
         params.slip_id = ev.slip->id;
         params.txn_id = ev.slip->provider_txn_id.value_or("");
@@ -111,6 +198,7 @@ NotifyDecision Judge(db::Connection& c, const providers::Provider& p, const Noti
                         A::kAccepted};
             if (std::optional<NotifyDecision> d = ReportedBefore(c, p, ev, q.refund_no, their_id)) return *d;
             report = ReportNamed{q.refund_no, their_id};
+            AskHeld(p, ev, *report, q);
             return {"ignored",
                     "no refund of ours named " + ReportNames(q.refund_no, their_id) + ": the provider's " +
                         q.message,
@@ -245,19 +333,72 @@ NotifyDecision Judge(db::Connection& c, const providers::Provider& p, const Noti
             A::kAccepted};
 }
 
+// The idempotency key a held slip's refund made outside orderpay is recorded under: the slip and
+// the refund's own name (the merchant's number where the provider keeps it unique, else the
+// provider's id), so every telling of it (its notification, a resend, a second server's copy)
+// records it at most once, whichever comes first. Escaped (ReportName): printable, no blank.
+std::string HeldRefundKey(const providers::Provider& p, const std::string& slip, const ReportNamed& n) {
+    const std::string name = ReportName(p.RefundNamesUnique() && !n.ours.empty() ? n.ours : n.providers);
+    const std::string key = "outside:" + slip + ":" + name;
+    return key.size() <= 128 ? key : "outside:" + slip + ":sha256:" + crypto::HexLower(crypto::Sha256(name));
+}
+
+// Records what the provider's record says went back of held slip `slip` as its refund (OK,
+// requested_by provider), inside the caller's transaction under the slip's lock; the words for the
+// report. Only if it fits beside the slip's refunds that are not FAIL (orderpay_refund_open). When
+// it does not because one of ours is in flight for that money (written and never sent, say: the
+// provider refuses it once it holds nothing), `wait` is set: the message is to be told again once
+// that refund ends, not reported now, or every later telling would be the report's duplicate.
+std::string RecordHeld(db::Connection& c, const providers::Provider& p, const store::SlipRow& slip,
+                       const ReportNamed& n, bool& wait) {
+    store::RefundRequest req;
+    req.slip = slip.id;
+    req.amount = n.back;
+    req.reason = "given back at the provider, outside orderpay";
+    req.requested_by = "provider";
+    req.idempotency_key = HeldRefundKey(p, slip.id, n);
+    store::OpenResult o = store::OpenRefund(c, req);
+    const std::string names = ReportNames(n.ours, n.providers);
+    if (o.outcome == store::OpenOutcome::kExisting) return "recorded before as refund " + o.refund_id;
+    if (o.outcome == store::OpenOutcome::kTooMuch && store::SlipRefundInFlight(c, slip.id)) wait = true;
+    if (o.outcome != store::OpenOutcome::kCreated) return "not recorded: " + o.detail;
+    store::FinishRefund(c, o.refund_id, true, n.providers,
+                        "held payment given back at the provider, refund " + names + ": " + n.said);
+    log::Info("slip ", slip.id, " (order ", slip.order_id, "): held payment given back at the provider (",
+              names, "): recorded as refund ", o.refund_id);
+    return "recorded as refund " + o.refund_id;
+}
+
 // Writes the OUTSIDE report `d` of the refund named `n` on row `row_id` under the slip's row lock,
 // after one more look for a report of it: a query settling the slip takes the lock first
 // (store::SettleAndDecide writes its record under it), and so does this refund's other telling (a
 // resend, a second server's copy), so two at once make one report, and the later its duplicate.
-// Judge's look before spares a resend the lock.
+// Judge's look before spares a resend the lock. A held slip's refund the provider's record bore
+// out (n.back) is recorded in the same transaction, its duplicate's too (RecordHeld: once, by key).
 void WriteReport(db::Connection& c, const providers::Provider& p, const NotifyEval& ev,
                  const std::string& row_id, const ReportNamed& n, NotifyDecision& d) {
     db::Tx tx(c);
-    store::FindSlip(c, ev.slip->id, true);
+    std::optional<store::SlipRow> slip = store::FindSlip(c, ev.slip->id, true);
     if (std::optional<NotifyDecision> dup = ReportedBefore(c, p, ev, n.ours, n.providers)) {
         dup->confirmed = d.confirmed;
         d = *dup;
     }
+    // After the names and ": " (their end for RefundReported), so a resend still finds the report.
+    if (slip && HeldPayment(*slip) && n.back > 0) {
+        bool wait = false;
+        const std::string recorded = RecordHeld(c, p, *slip, n, wait);
+        if (wait) {
+            // Nothing written (rolled back): the row is decided `error` and told again.
+            d = {"error",
+                 "refund " + ReportNames(n.ours, n.providers) +
+                     " orderpay did not make, of a held payment, waits for a refund of ours in flight: " +
+                     recorded,
+                 providers::NotifyAnswer::kError};
+            return;
+        }
+        d.reason += ": a held payment, " + recorded;
+    } else if (slip && HeldPayment(*slip) && !n.said.empty())
+        d.reason += ": a held payment, not recorded: " + n.said;
     MarkForRetention(ev, p.SettlesOnOwnQuery(), d);
     d.recorded = store::NotificationVerdict(c, row_id, d.verdict, d.reason, ev.slip->id);
     d.written = true;

@@ -38,7 +38,8 @@ const db::Statement kSlipsOfPaidOrdersFail{
 // paid slip its provider reported refunded by a refund orderpay did not make (the provider's console), not
 // covered by our own OK refunds, for a week after that report (also our own order query's record of a
 // payment refunded before orderpay recorded it: app/query_refunded.cpp); a slip owed back (REFUND) with
-// such a report says so in its detail, since its provider will refuse what it no longer holds; CONFLICT: a
+// such a report says so in its detail, since its provider will refuse what it no longer holds (a held
+// slip's report the provider's record confirmed is its refund already: app/refund_notice.cpp); CONFLICT: a
 // slip one of whose refunds its provider later reported otherwise than recorded (review s23-finish M3), for a
 // week after that report; listed as CONFLICT before anything else, REFUND included, so no refund command is
 // offered for money a provider may have paid out already (review s24-b H1), and its detail keeps the slip's
@@ -130,9 +131,9 @@ const db::Statement kSlipsNeedingAttention{
     "coalesce(mismatch, again_reason, CASE WHEN voiding AND NOT owed THEN 'paid; a void was sent at ' || "
     "to_char(voiding_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' UTC and the provider has not said "
     "whether it refunded the payment' END, CASE WHEN outside_reason IS NOT NULL THEN "
-    "'the provider reported a refund orderpay did not make (' || outside_reason || '); the order still "
-    "counts "
-    "the payment' END, nullif(note, ''))) AS detail, "
+    "'the provider reported a refund orderpay did not make (' || outside_reason || '); ' || CASE WHEN "
+    "refund_needed THEN 'the order does not count this held payment: check at the provider what it still "
+    "holds' ELSE 'the order still counts the payment' END END, nullif(note, ''))) AS detail, "
     "refunded, refunding "
     "FROM t "
     "WHERE owed OR in_flight OR mismatch IS NOT NULL OR again_reason IS NOT NULL OR voiding OR "

@@ -20,6 +20,10 @@ const db::Statement kRefundGet{"refund_get", REFUND_SELECT "WHERE r.id = $1"};
 // A refund of the slip orderpay asked for that took money or may have (not failed).
 const db::Statement kRefundOfSlip{"refund_of_slip",
                                   "SELECT 1 FROM refunds WHERE slip_id = $1 AND st <> 'FAIL' LIMIT 1"};
+// A refund of the slip still in flight (NEW, PROCESSING): its money is neither given back nor free.
+const db::Statement kRefundInFlightOfSlip{
+    "refund_in_flight_of_slip",
+    "SELECT 1 FROM refunds WHERE slip_id = $1 AND st IN ('NEW', 'PROCESSING') LIMIT 1"};
 // The refund a site's idempotency key already names (its UNIQUE (site_id, idempotency_key)).
 const db::Statement kRefundByKey{"refund_by_key",
                                  REFUND_SELECT "WHERE r.site_id = $1 AND r.idempotency_key = $2"};

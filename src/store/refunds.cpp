@@ -131,6 +131,10 @@ bool SlipRefundedByUs(db::Connection& c, const std::string& slip_id) {
     return c.Exec(kRefundOfSlip, {slip_id}).Rows() > 0;
 }
 
+bool SlipRefundInFlight(db::Connection& c, const std::string& slip_id) {
+    return c.Exec(kRefundInFlightOfSlip, {slip_id}).Rows() > 0;
+}
+
 void MarkSentDespiteConflict(db::Connection& c, const std::string& id) {
     c.Exec(kRefundSentDespite, {id});
 }

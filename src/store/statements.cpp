@@ -352,6 +352,7 @@ std::span<const db::Statement> AllStatements() {
         &kOrderReleaseVoided,
         &kRefundGet,
         &kRefundOfSlip,
+        &kRefundInFlightOfSlip,
         &kRefundByKey,
         &kRefundSentDespite,
         &kRefundClaim,

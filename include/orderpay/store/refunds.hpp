@@ -74,6 +74,8 @@ std::optional<RefundRow> FindRefund(db::Connection& c, const std::string& id);
 
 /// Whether orderpay asked for a refund of the slip that took money or may have (any not FAIL).
 bool SlipRefundedByUs(db::Connection& c, const std::string& slip_id);
+/// Whether one of the slip's refunds is still NEW or PROCESSING.
+bool SlipRefundInFlight(db::Connection& c, const std::string& slip_id);
 
 /// The refund a provider knows by its own refund id.
 std::optional<RefundRow> FindRefundByProviderId(db::Connection& c, const std::string& provider,
