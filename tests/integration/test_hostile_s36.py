@@ -1,0 +1,98 @@
+"""Review s36 (helper-125): attacks on the refund answer's conflict (cf760c8) and on the held
+money list (6dbe1b8, 53182d3)."""
+
+import json
+import uuid
+
+import pytest
+from conftest import STACK, cli, psql
+from helpers import FakeGateway, db_row
+from test_paypal_refund import capture_of, paid_paypal_order
+from test_refund_answer_conflict import conflicts_of, finish_as_a_notice_would, listed, paypal_refund_json
+from test_refund_finish import TOKEN, refund_state
+
+PAYPAL = pytest.mark.skipif("DEMO_PAYPAL_CLIENT_ID" not in STACK, reason="stack.env has no PayPal merchant")
+
+
+def paypal_answering(capture, answer_refund):
+    def answer(path, body):
+        if path.startswith("/v1/oauth2/token"):
+            return 200, TOKEN
+        if path.endswith("/captures/%s/refund" % capture):
+            return answer_refund(json.loads(body))
+        return 500, b'{"name":"INTERNAL_SERVER_ERROR"}'
+    return FakeGateway(answer, content_type="application/json")
+
+
+@PAYPAL
+def test_an_answer_of_money_paid_out_in_another_amount_contradicting_a_recorded_fail_is_a_conflict():
+    """A notification finishes the refund FAIL while the request is on its way; PayPal answers
+    COMPLETED for another amount than asked (disputed: money moved that orderpay cannot record).
+    Recorded FAIL, the money counts free, yet PayPal says some went back: a conflict as much as a
+    COMPLETED of the same amount is, or a second refund pays it again."""
+    order = paid_paypal_order()  # 9.00 USD
+    slip = order["pay_id"]
+    seen = []
+
+    def refund(req):
+        rid = req["invoice_id"]
+        seen.append(finish_as_a_notice_would(rid, False, "REFUND.CLOSED"))
+        return 201, paypal_refund_json(rid, "COMPLETED", "9.00")
+
+    gw = paypal_answering(capture_of(slip), refund)
+    try:
+        res = cli("refund", order["id"], "--amount", "3.00", "--reason", "other amount", "--key", "s36a-" + slip,
+                  env={"ORDERPAY_PAYPAL_GATEWAY": gw.url}, check=False)
+    finally:
+        gw.close()
+    assert seen == ["finished"], (seen, res.stdout, res.stderr)
+    rid = db_row("SELECT id FROM refunds WHERE slip_id = '%s'" % slip)[0]
+    assert refund_state(rid)[0] == "FAIL"
+    assert conflicts_of(slip) == "1", (res.stdout, res.stderr)
+    assert [k for k, _ in listed(slip)] == ["CONFLICT"]
+    again = cli("refund", order["id"], "--amount", "1.00", "--reason", "again", check=False)
+    assert again.returncode == 1 and "e.www.refund.conflict" in again.stderr, again
+
+
+def test_a_held_slips_refund_contradicted_by_its_answer_holds_the_slip_and_stays_listed():
+    """A late payment (Alipay, held) given back through `refund --slip`; a notification finishes the
+    refund FAIL while the request is on its way, Alipay answers it refunded (fund_change Y): the
+    conflict is on the held slip, a second `refund --slip` waits for --despite-conflict, and
+    admin/orders?refund_needed=1 and `order list --refund-needed` still list the order (the FAIL
+    gave nothing back, by the books)."""
+    from helpers import admin
+    from test_hostile_provider_answers_more import (TIMEOUT_MS, zfb_fake, zfb_not_found, zfb_refund_node,
+                                                    zfb_signed)
+    from test_refund_needed_api import late_paid
+    from test_zzz_hostile_faults import run_cli_env
+    order = late_paid()
+    slip = order["pay_id"]
+    seen = []
+
+    def per_method(method, biz):
+        if method == "alipay.trade.refund":
+            seen.append(finish_as_a_notice_would(biz["out_request_no"], False, "refund closed"))
+            return zfb_signed(method, zfb_refund_node(biz))
+        return zfb_not_found(method)
+
+    gw = zfb_fake({slip: per_method})
+    try:
+        res = run_cli_env({"ORDERPAY_ALIPAY_GATEWAY": gw.url + "/gateway.do", "ORDERPAY_HTTP_TIMEOUT_MS": TIMEOUT_MS},
+                          "refund", "--slip", slip, "--reason", "late payment back")
+    finally:
+        gw.close()
+    assert seen == ["finished"], (seen, res.stdout, res.stderr)
+    rid = db_row("SELECT id FROM refunds WHERE slip_id = '%s'" % slip)[0]
+    assert refund_state(rid)[0] == "FAIL" and conflicts_of(slip) == "1", (res.stdout, res.stderr)
+    assert "CONFLICT" in [k for k, _ in listed(slip)], listed(slip)
+    again = cli("refund", "--slip", slip, "--reason", "again", check=False)
+    assert again.returncode == 1 and "e.www.refund.conflict" in again.stderr, again
+    key = cli("apikey", "issue", "--site", STACK["DEMO_SITE"]).stdout.strip()
+    st, body, raw, _ = admin("refund", key, {"slip": slip, "reason": "api", "idempotency_key": uuid.uuid4().hex})
+    assert st == 409 and body["errCode"] == "e.www.refund.conflict", raw
+    st, body, raw, _ = admin("order", key, method="GET", params="?id=" + order["id"])
+    assert st == 200 and [h["slip"] for h in body["data"]["refund_needed"]] == [slip], raw
+    rows = json.loads(cli("order", "list", "--refund-needed", "--json", "--limit", "1000").stdout)
+    mine = [r for r in rows if r["id"] == order["id"]]
+    assert len(mine) == 1 and mine[0]["held_minor"] == 300, mine
+
