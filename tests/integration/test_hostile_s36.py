@@ -96,3 +96,38 @@ def test_a_held_slips_refund_contradicted_by_its_answer_holds_the_slip_and_stays
     mine = [r for r in rows if r["id"] == order["id"]]
     assert len(mine) == 1 and mine[0]["held_minor"] == 300, mine
 
+
+@pytest.mark.skipif("DEMO_USD_SITE" not in STACK, reason="no PayPal site")
+def test_a_held_payment_its_provider_took_back_is_not_money_to_give_back():
+    """A refund_needed slip charged back by the buyer (PayPal's REVERSED, recorded): the buyer has
+    the money, reconcile lists it CHARGEBACK and never REFUND, a refund of it is refused
+    (e.www.refund.chargeback). admin/orders?refund_needed=1 and `order list --refund-needed` are
+    "the work still to do" by reconcile's REFUND rule: not listed there, and held 0 (the slip is
+    marked by SQL as test_paypal_chargeback's own test of the same does, and restored)."""
+    from helpers import admin
+    from test_hostile_notify import _reverse, post_paypal
+    from test_paypal_chargeback import SITE, attention, reversal
+    order = paid_paypal_order(site=SITE)
+    slip = order["pay_id"]
+    _reverse(order, capture_of(slip))
+    assert post_paypal(*reversal(order)) == 200
+    psql("UPDATE pay_slips SET refund_needed = true WHERE id = '%s'" % slip)
+    try:
+        assert [a["kind"] for a in attention(slip)] == ["CHARGEBACK"]
+        key = cli("apikey", "issue", "--site", SITE).stdout.strip()
+        st, body, raw, _ = admin("refund", key, {"slip": slip, "reason": "r", "idempotency_key": uuid.uuid4().hex},
+                                 site=SITE)
+        assert st == 409 and body["errCode"] == "e.www.refund.chargeback", raw
+        us = psql("SELECT (extract(epoch from ct) * 1000000)::bigint FROM orders WHERE id = '%s'" % order["id"])
+        st, body, raw, _ = admin("orders", key, method="GET", site=SITE,
+                                 params="?refund_needed=1&limit=100&after=%d.%s" % (int(us) - 1, "0" * 26))
+        assert st == 200, raw
+        assert order["id"] not in [o["id"] for o in body["data"]["orders"]], raw
+        rows = json.loads(cli("order", "list", "--site", SITE, "--limit", "100000", "--json").stdout)
+        assert [r["held_minor"] for r in rows if r["id"] == order["id"]] == [0], rows[:3]
+        rows = json.loads(cli("order", "list", "--site", SITE, "--refund-needed", "--limit", "100000",
+                              "--json").stdout)
+        assert order["id"] not in [r["id"] for r in rows]
+    finally:
+        psql("UPDATE pay_slips SET refund_needed = false WHERE id = '%s'" % slip)
+
