@@ -131,3 +131,25 @@ def test_a_held_payment_its_provider_took_back_is_not_money_to_give_back():
     finally:
         psql("UPDATE pay_slips SET refund_needed = false WHERE id = '%s'" % slip)
 
+
+@PAYPAL
+def test_inbox_shows_an_answers_conflict_as_no_request_in_json_too():
+    """`inbox show --json` of an ANSWER row: no route (the text says "none: ..."); the JSON named
+    /api/SITE/pay/re_PROVIDER, an endpoint no one called."""
+    order = paid_paypal_order()
+    slip = order["pay_id"]
+
+    def refund(req):
+        finish_as_a_notice_would(req["invoice_id"], False, "REFUND.CLOSED")
+        return 201, paypal_refund_json(req["invoice_id"], "COMPLETED", req["amount"]["value"])
+
+    gw = paypal_answering(capture_of(slip), refund)
+    try:
+        cli("refund", order["id"], "--amount", "1.00", "--reason", "json", env={"ORDERPAY_PAYPAL_GATEWAY": gw.url},
+            check=False)
+    finally:
+        gw.close()
+    nid = db_row("SELECT id FROM notifications WHERE slip_id = '%s' AND method = 'ANSWER'" % slip)[0]
+    shown = json.loads(cli("inbox", "show", nid, "--json").stdout)
+    assert shown["method"] == "ANSWER" and shown["route"] is None, shown
+    assert "none: the answer to orderpay's own" in cli("inbox", "show", nid).stdout
