@@ -153,3 +153,39 @@ def test_inbox_shows_an_answers_conflict_as_no_request_in_json_too():
     shown = json.loads(cli("inbox", "show", nid, "--json").stdout)
     assert shown["method"] == "ANSWER" and shown["route"] is None, shown
     assert "none: the answer to orderpay's own" in cli("inbox", "show", nid).stdout
+
+
+@pytest.mark.xfail(strict=True, reason="review s36 helper-125 #4 (left): a refund answer's conflict "
+                   "holds a held slip for a week only, and nothing records the provider's word; then the "
+                   "held list offers the money again and `refund --slip` pays it a second time")
+def test_a_held_slip_whose_refund_the_provider_says_went_back_is_not_paid_again_after_the_week():
+    """A late payment's refund recorded FAIL by a notification and answered refunded by Alipay (a
+    conflict). The operator checks Alipay: the money went back. orderpay has no way to record that
+    (refund finish takes NEW/PROCESSING only); admin/orders?refund_needed=1 keeps listing the order
+    as owing 3.00, and a week after the report `refund --slip` (or the back office's
+    admin/refund {"slip"}, working from that list) refunds the 3.00 again."""
+    from test_hostile_provider_answers_more import TIMEOUT_MS, zfb_fake, zfb_not_found, zfb_refund_node, zfb_signed
+    from test_refund_needed_api import late_paid
+    from test_zzz_hostile_faults import run_cli_env
+    order = late_paid()
+    slip = order["pay_id"]
+
+    def per_method(method, biz):
+        if method == "alipay.trade.refund":
+            finish_as_a_notice_would(biz["out_request_no"], False, "refund closed")
+            return zfb_signed(method, zfb_refund_node(biz))
+        return zfb_not_found(method)
+
+    gw = zfb_fake({slip: per_method})
+    try:
+        run_cli_env({"ORDERPAY_ALIPAY_GATEWAY": gw.url + "/gateway.do", "ORDERPAY_HTTP_TIMEOUT_MS": TIMEOUT_MS},
+                    "refund", "--slip", slip, "--reason", "late payment back")
+    finally:
+        gw.close()
+    assert conflicts_of(slip) == "1"
+    # A week and a day later (the report and the refund aged by SQL).
+    psql("UPDATE notifications SET ct = ct - interval '8 days' WHERE slip_id = '%s' AND method = 'ANSWER'" % slip)
+    psql("UPDATE refunds SET ct = ct - interval '8 days' WHERE slip_id = '%s'" % slip)
+    again = cli("refund", "--slip", slip, "--reason", "from the held list", check=False)
+    oks = db_row("SELECT count(*) FROM refunds WHERE slip_id = '%s' AND st = 'OK'" % slip)[0]
+    assert again.returncode != 0 and oks == "0", (again.stdout, again.stderr, oks)
