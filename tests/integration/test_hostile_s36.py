@@ -189,3 +189,39 @@ def test_a_held_slip_whose_refund_the_provider_says_went_back_is_not_paid_again_
     again = cli("refund", "--slip", slip, "--reason", "from the held list", check=False)
     oks = db_row("SELECT count(*) FROM refunds WHERE slip_id = '%s' AND st = 'OK'" % slip)[0]
     assert again.returncode != 0 and oks == "0", (again.stdout, again.stderr, oks)
+
+
+def test_reconciles_refundquery_contradicting_a_finished_refund_is_a_conflict_wechat_v2():
+    """WeChat Pay v2, which helper-124's tests did not cover: a refund PROCESSING (accepted), reconcile
+    asks refundquery, a REFUNDCLOSE notification finishes it FAIL meanwhile, and WeChat's signed
+    record says SUCCESS for the full amount asked: one conflict, the payment held."""
+    import test_wx_refund as wx
+    from test_refund_answer_conflict import assert_held
+    from test_refund_finish import age
+    from test_zzz_hostile_faults import wx_sign, wx_xml
+    order = wx.paid_order()
+    r = wx.refund_ok(order["id"], "1.00")
+    assert r["st"] == "PROCESSING", r
+    age(r["id"])
+    finished = []
+
+    def answer(path, body):
+        if path.endswith("/refundquery") and r["id"].encode() in body:
+            finished.append(finish_as_a_notice_would(r["id"], False, "REFUNDCLOSE"))
+            f = {"return_code": "SUCCESS", "return_msg": "OK", "appid": STACK["DEMO_WX_APP_ID"],
+                 "mch_id": STACK["DEMO_WX_MCH_ID"], "nonce_str": "n0nce", "result_code": "SUCCESS",
+                 "out_trade_no": order["pay_id"], "refund_count": "1", "out_refund_no_0": r["id"],
+                 "refund_id_0": "50300000000000000000000000002", "refund_status_0": "SUCCESS",
+                 "refund_fee_0": "100"}
+            f["sign"] = wx_sign(f)
+            return wx_xml(f)
+        return 503, b"busy"
+
+    fake = FakeGateway(answer)
+    try:
+        cli("reconcile", "--min-age", "0", env={"ORDERPAY_WXPAY_GATEWAY": fake.url}, check=False)
+    finally:
+        fake.close()
+    assert finished == ["finished"], (finished, fake.calls[-3:])
+    assert refund_state(r["id"])[0] == "FAIL" and conflicts_of(order["pay_id"]) == "1"
+    assert_held(order, r["id"], "OK", "FAIL")
