@@ -225,3 +225,33 @@ def test_reconciles_refundquery_contradicting_a_finished_refund_is_a_conflict_we
     assert finished == ["finished"], (finished, fake.calls[-3:])
     assert refund_state(r["id"])[0] == "FAIL" and conflicts_of(order["pay_id"]) == "1"
     assert_held(order, r["id"], "OK", "FAIL")
+
+
+def test_held_orders_of_one_instant_are_each_paged_once_even_as_one_leaves_midway():
+    """Three held orders made at the same microsecond (ct set equal by SQL), paged one at a time:
+    each once, in id order; one given back in full between pages (an OK refund as the provider
+    reports one, by SQL) leaves without the others being skipped or repeated."""
+    from helpers import admin
+    from test_refund_needed_api import late_paid
+    key = cli("apikey", "issue", "--site", STACK["DEMO_SITE"]).stdout.strip()
+    orders = [late_paid() for _ in range(3)]
+    ids = sorted(o["id"] for o in orders)
+    psql("UPDATE orders SET ct = (SELECT max(ct) FROM orders WHERE id IN ('%s')) WHERE id IN ('%s')"
+         % ("','".join(ids), "','".join(ids)))
+    us = int(psql("SELECT (extract(epoch from ct) * 1000000)::bigint FROM orders WHERE id = '%s'" % ids[0]))
+    after, got = "%d.%s" % (us - 1, "0" * 26), []
+    while True:
+        st, body, raw, _ = admin("orders", key, method="GET", params="?refund_needed=1&limit=1&after=" + after)
+        assert st == 200, raw
+        got += [o["id"] for o in body["data"]["orders"]]
+        if len(got) == 1:  # the last of the three given back meanwhile
+            slip = psql("SELECT pay_id FROM orders WHERE id = '%s'" % ids[2])
+            psql("INSERT INTO refunds (id, order_id, slip_id, site_id, provider, merchant_id, amount, currency, "
+                 "reason, st, note, requested_by, ok_at) SELECT substr(md5(random()::text), 1, 26), order_id, id, "
+                 "site_id, provider, merchant_id, amount, currency, 'r', 'OK', 'reported', 'provider', now() "
+                 "FROM pay_slips WHERE id = '%s'" % slip)
+        if not body["data"]["next"]:
+            break
+        after = body["data"]["next"]
+    mine = [i for i in got if i in ids]
+    assert mine == ids[:2], (mine, ids)
