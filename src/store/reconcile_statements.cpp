@@ -133,7 +133,7 @@ const db::Statement kSlipsNeedingAttention{
     "'the provider reported a refund orderpay did not make (' || outside_reason || '); the order still "
     "counts "
     "the payment' END, nullif(note, ''))) AS detail, "
-    "refunded, refunding "
+    "refunded, refunding, refund_needed "
     "FROM t "
     "WHERE owed OR in_flight OR mismatch IS NOT NULL OR again_reason IS NOT NULL OR voiding OR "
     "outside_reason IS NOT NULL "

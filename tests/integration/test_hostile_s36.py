@@ -85,6 +85,15 @@ def test_a_held_slips_refund_contradicted_by_its_answer_holds_the_slip_and_stays
     rid = db_row("SELECT id FROM refunds WHERE slip_id = '%s'" % slip)[0]
     assert refund_state(rid)[0] == "FAIL" and conflicts_of(slip) == "1", (res.stdout, res.stderr)
     assert "CONFLICT" in [k for k, _ in listed(slip)], listed(slip)
+    # What the operator is told to do: `refund --slip` takes no --amount (a usage error), so the
+    # hint names the command it does take.
+    text = cli("reconcile", "--min-age", "3600", check=False).stdout.splitlines()
+    at = [n for n, line in enumerate(text) if line.startswith("CONFLICT") and slip in line]
+    assert at and "orderpay refund --slip %s --despite-conflict" % slip in text[at[0] + 1], text[at[0]:at[0] + 2]
+    assert "--amount" not in text[at[0] + 1]
+    with_amount = cli("refund", "--slip", slip, "--reason", "r", "--amount", "1.00", "--despite-conflict",
+                      check=False)
+    assert with_amount.returncode == 2 and "no --amount" in with_amount.stderr, with_amount
     again = cli("refund", "--slip", slip, "--reason", "again", check=False)
     assert again.returncode == 1 and "e.www.refund.conflict" in again.stderr, again
     key = cli("apikey", "issue", "--site", STACK["DEMO_SITE"]).stdout.strip()
