@@ -62,19 +62,25 @@ providers::RefundParams ParamsToSend(const Context& ctx, const store::RefundRow&
 // notification's is, so reconcile lists it and new refunds of the payment wait for the operator.
 // Only logged before: the books kept the first word, and the money it puts in doubt counted free
 // (helper-120's finding 5, session 36).
-void Finish(Context& ctx, const store::RefundRow& r, bool ok, const std::string& provider_refund_id,
-            const std::string& note, bool providers = true) {
-    store::FinishResult f = store::FinishRefund(ctx.db(), r.id, ok, provider_refund_id, note);
-    if (f.outcome != "conflict") return;
-    log::Error("refund ", r.id, ": provider now says ", ok ? "OK" : "FAIL", " (", note,
-               "), recorded otherwise before", providers ? ": a conflict, for the operator" : "");
-    if (!providers) return;
+// The provider's answer `ok` contradicts the result another path recorded: kept in the inbox as
+// a conflict (the statement writes it only while the refund is recorded the other way).
+void RecordContradiction(Context& ctx, const store::RefundRow& r, bool ok,
+                         const std::string& provider_refund_id, const std::string& note) {
     const std::string said =
         "refund " + r.id + ": the provider's answer to orderpay's own request or query says " +
         (ok ? "OK" : "FAIL") +
         (provider_refund_id.empty() ? "" : " (its refund " + provider_refund_id + ")") + ": " + note;
     if (std::optional<std::string> row = store::RecordRefundContradiction(ctx.db(), r.id, ok, said))
         log::Warn("refund ", r.id, ": conflict recorded as inbox row ", *row);
+}
+
+void Finish(Context& ctx, const store::RefundRow& r, bool ok, const std::string& provider_refund_id,
+            const std::string& note, bool providers = true) {
+    store::FinishResult f = store::FinishRefund(ctx.db(), r.id, ok, provider_refund_id, note);
+    if (f.outcome != "conflict") return;
+    log::Error("refund ", r.id, ": provider now says ", ok ? "OK" : "FAIL", " (", note,
+               "), recorded otherwise before", providers ? ": a conflict, for the operator" : "");
+    if (providers) RecordContradiction(ctx, r, ok, provider_refund_id, note);
 }
 
 }  // namespace
@@ -92,6 +98,12 @@ RefundCheck RecordRefundAnswer(Context& ctx, const store::RefundRow& r, const pr
                          ", ours " + std::to_string(r.amount) + ": " + res.message;
                 log::Error("refund ", r.id, ": ", detail);
                 store::NoteRefund(ctx.db(), r.id, detail, res.provider_refund_id);
+                // Paid out, in whatever amount, while another path recorded the refund FAIL
+                // meanwhile (a notification that looked at the talk lock just before us): the note
+                // above no longer lands, and the amount counts free although money went back. A
+                // conflict as an answer of the very amount is (review s36 helper-125 #1); nothing
+                // is written while the refund is still NEW or PROCESSING (disputed on its row).
+                RecordContradiction(ctx, r, true, res.provider_refund_id, detail);
                 return RefundCheck::kDisputed;
             }
             Finish(ctx, r, true, res.provider_refund_id, res.message);

@@ -64,9 +64,15 @@ void Json(const store::StoredNotification& n) {
     const auto& raw = n.raw;
     std::cout << "{\"id\":" << n.id << ",\"provider\":" << http::JsonString(n.provider)
               << ",\"site\":" << http::JsonString(n.site_id)
-              << ",\"slip\":" << (n.slip_id.empty() ? "null" : http::JsonString(n.slip_id))
-              << ",\"method\":" << http::JsonString(raw.method)
-              << ",\"route\":" << http::JsonString("/api/" + n.site_id + "/pay/re_" + n.provider)
+              << ",\"slip\":" << (n.slip_id.empty() ? "null" : http::JsonString(n.slip_id)) << ",\"method\":"
+              << http::JsonString(raw.method)
+              // null for a row no request brought (QUERY, ANSWER: orderpay's own query or the
+              // answer to its own refund request), as the text says "none": a route there named
+              // an endpoint no one called (review s36 helper-125 #3).
+              << ",\"route\":"
+              << (raw.method == "QUERY" || raw.method == "ANSWER"
+                      ? std::string("null")
+                      : http::JsonString("/api/" + n.site_id + "/pay/re_" + n.provider))
               << ",\"query\":\"" << log::JsonEscape(raw.query)
               << "\",\"verdict\":" << http::JsonString(n.verdict) << ",\"reason\":\""
               << log::JsonEscape(n.reason) << "\",\"ct\":" << n.ct_ms

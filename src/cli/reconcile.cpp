@@ -228,7 +228,17 @@ int Reconcile(Env& env, const Args& a) {
                    "run\n";
         // orderpay records only the refunds it made; one made in the provider's console shows here.
         // The provider's later word is never written over a recorded refund result.
-        if (kind == "CONFLICT")
+        // A held slip (a late or double payment) is refunded whole, `refund --slip` taking no
+        // --amount: the hint says so, still naming no command to paste (review s24-b H1; review
+        // s36 helper-125 #5).
+        if (kind == "CONFLICT" && attention.Get(i, 10) == "t")
+            std::cout
+                << "        check the refund at the provider: if its money moved otherwise than recorded, "
+                   "settle it with the buyer (orderpay inbox shows the report); listed for a week, and "
+                   "refunds of it are refused meanwhile unless given --despite-conflict; a held payment "
+                   "is refunded whole (no --amount), the contested refund counted free: only if the "
+                   "provider shows none of it went back\n";
+        else if (kind == "CONFLICT")
             std::cout
                 << "        check the refund at the provider: if its money moved otherwise than recorded, "
                    "settle it with the buyer (orderpay inbox shows the report); listed for a week, and "

@@ -139,22 +139,22 @@ db::Result ListSellers(db::Connection& c) {
     return c.Query("SELECT site_id, prefix, merchant_id FROM site_sellers ORDER BY 1, 2", {});
 }
 
-// `held`: what the order's refund_needed slips hold that has not gone back (SLIP_REFUNDED_OK),
+// `held`: what the order's refund_needed slips hold that has not gone back (SLIP_OWES),
 // in minor units; computed for the rows shown only (after the sort and LIMIT). `held_only`
 // starts from the few held slips (pay_slips_refund, partial on refund_needed) and reads each of
 // their orders by its key, not every order.
 db::Result ListOrders(db::Connection& c, const std::optional<std::string>& site,
                       const std::optional<std::string>& state, bool held_only, int limit) {
     const std::string from =
-        held_only ? "FROM (SELECT DISTINCT s.order_id FROM pay_slips s WHERE s.refund_needed "
-                    "AND ($1::text IS NULL OR s.site_id = $1) AND s.amount > " SLIP_REFUNDED_OK("s") ") h "
+        held_only ? "FROM (SELECT DISTINCT s.order_id FROM pay_slips s WHERE "
+                    "($1::text IS NULL OR s.site_id = $1) AND " SLIP_OWES("s") ") h "
                     "JOIN orders o ON o.id = h.order_id "
                   : "FROM orders o ";
     return c.Query(
         "SELECT o.id, o.site_id, o.buyer_id, o.or_st, o.fee, o.currency, o.pay_tp, "
         "o.ct, " CHARGEBACK_AT_OF("o") ", (SELECT coalesce(sum(greatest(s.amount - " SLIP_REFUNDED_OK(
             "s") ", 0)), 0) "
-                 "FROM pay_slips s WHERE s.order_id = o.id AND s.refund_needed) AS held " +
+                 "FROM pay_slips s WHERE s.order_id = o.id AND " SLIP_OWES("s") ") AS held " +
             from +
             "WHERE ($1::text IS NULL OR o.site_id = $1) AND ($2::text IS NULL OR o.or_st = $2) "
             "ORDER BY o.ct DESC LIMIT $3",

@@ -116,7 +116,8 @@ const db::Statement kOrdersPage{
     "AND (ct, id) > " PAGE_AFTER " ORDER BY ct, id LIMIT $5) " PAGE_ORDERS};
 
 // The same page of the orders that hold money owed back (admin/orders?refund_needed=1): a
-// refund_needed slip (a late or double payment) whose OK refunds come to less than it paid. A
+// refund_needed slip (a late or double payment) whose OK refunds come to less than it paid, not
+// charged back (SLIP_OWES). A
 // refund in flight (NEW, PROCESSING) or FAIL'd leaves it listed: until one is OK, the buyer does
 // not have the money. In any state ($2 NULL) or one. Found from the held slips, never from the
 // site's orders: migration 001's pay_slips_refund (site_id) WHERE refund_needed holds the few
@@ -128,7 +129,7 @@ const db::Statement kOrdersPage{
 const db::Statement kOrdersHeldPage{
     "orders_held_page",
     "WITH page AS MATERIALIZED (SELECT h.id FROM (SELECT DISTINCT s.order_id AS hid FROM pay_slips s "
-    "WHERE s.site_id = $1 AND s.refund_needed AND s.amount > " SLIP_REFUNDED_OK("s") ") held "
+    "WHERE s.site_id = $1 AND " SLIP_OWES("s") ") held "
     "CROSS JOIN LATERAL (SELECT id, ct, site_id, or_st FROM orders WHERE id = held.hid OFFSET 0) h "
     "WHERE h.site_id = $1 AND ($2::text IS NULL OR h.or_st = $2) AND (h.ct, h.id) > " PAGE_AFTER " "
     "ORDER BY h.ct, h.id LIMIT $5) " PAGE_ORDERS};

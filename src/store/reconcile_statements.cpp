@@ -134,7 +134,7 @@ const db::Statement kSlipsNeedingAttention{
     "'the provider reported a refund orderpay did not make (' || outside_reason || '); ' || CASE WHEN "
     "refund_needed THEN 'the order does not count this held payment: check at the provider what it still "
     "holds' ELSE 'the order still counts the payment' END END, nullif(note, ''))) AS detail, "
-    "refunded, refunding "
+    "refunded, refunding, refund_needed "
     "FROM t "
     "WHERE owed OR in_flight OR mismatch IS NOT NULL OR again_reason IS NOT NULL OR voiding OR "
     "outside_reason IS NOT NULL "

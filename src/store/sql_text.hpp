@@ -132,6 +132,16 @@
 // (admin/orders?refund_needed=1, order list --refund-needed).
 #define SLIP_REFUNDED_OK(s) \
     "(SELECT coalesce(sum(r.amount), 0) FROM refunds r WHERE r.slip_id = " s ".id AND r.st = 'OK')"
+// Refund_needed slip `s` still owes the buyer something: what its OK refunds gave back is short of
+// its amount, and its provider did not take the payment back (a chargeback on record: the buyer
+// has the money, a refund of it is refused, and reconcile lists it CHARGEBACK, never REFUND: the
+// same rule as reconcile's `owed`, review s36 helper-125 #2). The chargeback is read through the
+// slip's own inbox rows (CHARGEBACK_ROW), after the cheaper sum; OFFSET 0 keeps it a subplan run
+// per held slip: pulled up into an anti join, a generic plan on an empty inbox read the whole
+// inbox (tests/integration/test_plans).
+#define SLIP_OWES(s) \
+    s ".refund_needed AND " s ".amount > " SLIP_REFUNDED_OK(s) " AND NOT EXISTS (SELECT 1 FROM " \
+      "notifications n WHERE n.slip_id = " s ".id AND " CHARGEBACK_ROW("n") " OFFSET 0)"
 // ORDER_COLS, chargeback_at and the refund_needed slips, for the views an operator reads
 // (admin/*, the CLI): an inbox read per order, which pay/check's one statement (issue #8's
 // benchmarked path: about 10 % of pgbench of it, a subplan started on every execution) and
