@@ -58,6 +58,76 @@ OperatorAnswer RecordProviders(Context& ctx, const store::RefundRow& r, const pr
                   std::move(now));
 }
 
+// The provider's own record of refund `r`, asked once, read-only: nothing here may move money.
+providers::RefundResult AskReadOnly(Context& ctx, const store::RefundRow& r) {
+    providers::Provider* p = ctx.ProviderFor(r.provider);
+    std::optional<providers::Merchant> m = store::FindMerchant(ctx.db(), r.merchant_id);
+    providers::RefundResult q;
+    if (!p || !m) {
+        q.message = "no provider or merchant to ask";
+        return q;
+    }
+    providers::RefundParams params = ParamsOf(r);
+    params.read_only = true;  // a look, never a request
+    return AskProvider(r, [&] { return providers::MeteredQueryRefund(*p, *m, params); });
+}
+
+// The provider reports money moved, but not as refund `r` can be recorded: another amount, two
+// refunds under our id, or no such refund any more where it named one before (another account or
+// credentials answering, review s23-finish2 M-B).
+std::optional<OperatorAnswer> Disputed(const store::RefundRow& r, const providers::RefundResult& q) {
+    using S = providers::RefundResult::State;
+    const bool other_amount = q.state == S::kOk && q.amount != 0 && q.amount != r.amount;
+    const bool forgotten = q.not_known && !r.provider_refund_id.empty();
+    if (!q.disputed && !other_amount && !forgotten) return std::nullopt;
+    return Answer(OperatorFinish::kDisputed,
+                  other_amount ? "the provider reports a refund of another amount or currency: " + q.message
+                  : forgotten  ? "the provider gave it id " + r.provider_refund_id +
+                                    " before, and now says it has no such refund: " + q.message
+                              : q.message,
+                  r);
+}
+
+// A FAIL refund a conflict on record says its provider refunded (a notification finished it FAIL
+// while our request was on its way, and the provider then answered OK): the money went back, yet
+// the books count it free, and a week later `refund --slip` paid it again (review s36 helper-125
+// #4). Corrected to OK only on the provider's own record asked now (or, given
+// --despite-no-answer, when it gives none: the operator's word); never when it says otherwise.
+OperatorAnswer CorrectFailed(Context& ctx, const store::RefundRow& r, const OperatorWord& word) {
+    using S = providers::RefundResult::State;
+    const providers::RefundResult q = AskReadOnly(ctx, r);
+    if (std::optional<OperatorAnswer> d = Disputed(r, q)) return *d;
+    if (q.state == S::kFailed)
+        return Answer(OperatorFinish::kRecordedBefore,
+                      "FAIL, and the provider's record says it failed too: " + q.message +
+                          " (the conflict stays listed: settle it in the provider's console)",
+                      r);
+    if (q.state == S::kProcessing) return Answer(OperatorFinish::kUnderWay, q.message, r);
+    // "No such refund" is no answer here: the provider said it refunded it.
+    if (q.state != S::kOk && !word.despite_no_answer) return Answer(OperatorFinish::kNoAnswer, q.message, r);
+    const std::string why = q.state == S::kOk ? "the provider's record says refunded: " + q.message
+                                              : "no answer from the provider: " + q.message;
+    const std::string text = "operator: " + word.note + " (corrected FAIL to OK, " + why + ")";
+    const store::CorrectResult f = store::CorrectRefund(ctx.db(), r.id, text);
+    std::optional<store::RefundRow> now = store::FindRefund(ctx.db(), r.id);
+    if (f.outcome == "finished") {
+        log::Warn("refund ", r.id, ": corrected FAIL to OK on a refund conflict: ", text);
+        return Answer(OperatorFinish::kCorrected,
+                      why + (f.order_st ? "; order " + std::string(domain::ToString(*f.order_st)) : ""),
+                      std::move(now));
+    }
+    if (f.outcome == "no_refund" || !now) return Answer(OperatorFinish::kNoRefund, "", std::nullopt);
+    if (f.outcome == "duplicate") return Answer(OperatorFinish::kAlready, "", std::move(now));
+    if (f.outcome == "too_much" || f.outcome == "in_flight")
+        return Answer(OperatorFinish::kNoRoom,
+                      (f.outcome == "in_flight" ? "another refund of the slip is in flight"
+                                                : "the slip's OK refunds already cover it") +
+                          std::string(" (") + f.detail + ")",
+                      std::move(now));
+    return Answer(OperatorFinish::kMoved, "it is " + std::string(domain::ToString(now->st)) + " now",
+                  std::move(now));
+}
+
 // How long after a claim or a reconcile stamp a request about the refund may still be in flight:
 // a sender's whole chain (PayPal: a token, its order, the refund, each perhaps twice on a token
 // refused; reconcile: a query and then a repeat), never less than a lost slip's resend bound.
@@ -95,6 +165,10 @@ std::string_view ToString(OperatorFinish o) {
             return "moved";
         case OperatorFinish::kNoRefund:
             return "no_refund";
+        case OperatorFinish::kCorrected:
+            return "corrected";
+        case OperatorFinish::kNoRoom:
+            return "no_room";
     }
     return "?";
 }
@@ -124,6 +198,8 @@ OperatorAnswer FinishAsOperator(Context& ctx, const std::string& refund_id, cons
         return Answer(OperatorFinish::kMoved, "it is " + seen->st + " now", r);
     const RefundState said = word.ok ? RefundState::kOk : RefundState::kFail;
     if (r->st == said) return Answer(OperatorFinish::kAlready, "", r);
+    if (r->st == RefundState::kFail && word.ok && store::RefundConflictSaysOk(ctx.db(), r->id))
+        return CorrectFailed(ctx, *r, word);
     if (Finished(r->st)) return Answer(OperatorFinish::kRecordedBefore, r->note, r);
     if (r->st == RefundState::kNew) {
         // Every sender claims it (PROCESSING) before sending, so a refund still NEW under the row
@@ -140,29 +216,9 @@ OperatorAnswer FinishAsOperator(Context& ctx, const std::string& refund_id, cons
                           " s ago, a request may be in flight: try again in " +
                           std::to_string((quiet - seen->idle_ms) / 1000 + 1) + " s",
                       r);
-    providers::Provider* p = ctx.ProviderFor(r->provider);
-    std::optional<providers::Merchant> m = store::FindMerchant(ctx.db(), r->merchant_id);
-    providers::RefundResult q;
-    if (!p || !m) {
-        q.message = "no provider or merchant to ask";
-    } else {
-        providers::RefundParams params = ParamsOf(*r);
-        params.read_only = true;  // a look, never a request: nothing here may move money
-        q = AskProvider(*r, [&] { return providers::MeteredQueryRefund(*p, *m, params); });
-    }
+    const providers::RefundResult q = AskReadOnly(ctx, *r);
     using S = providers::RefundResult::State;
-    const bool other_amount = q.state == S::kOk && q.amount != 0 && q.amount != r->amount;
-    // The provider named this refund before (its refund id is on record) and now has none: another
-    // account or credentials answering, not a refund that never was (review s23-finish2 M-B).
-    const bool forgotten = q.not_known && !r->provider_refund_id.empty();
-    if (q.disputed || other_amount || forgotten)
-        return Answer(OperatorFinish::kDisputed,
-                      other_amount
-                          ? "the provider reports a refund of another amount or currency: " + q.message
-                      : forgotten ? "the provider gave it id " + r->provider_refund_id +
-                                        " before, and now says it has no such refund: " + q.message
-                                  : q.message,
-                      r);
+    if (std::optional<OperatorAnswer> d = Disputed(*r, q)) return *d;
     if (q.state == S::kOk || q.state == S::kFailed) return RecordProviders(ctx, *r, q, word);
     if (q.state == S::kProcessing) return Answer(OperatorFinish::kUnderWay, q.message, r);
     if (!q.not_known && !word.despite_no_answer) return Answer(OperatorFinish::kNoAnswer, q.message, r);

@@ -230,21 +230,24 @@ int Reconcile(Env& env, const Args& a) {
         // The provider's later word is never written over a recorded refund result.
         // A held slip (a late or double payment) is refunded whole, `refund --slip` taking no
         // --amount: the hint says so, still naming no command to paste (review s24-b H1; review
-        // s36 helper-125 #5).
+        // s36 helper-125 #5). A FAIL the provider shows refunded is corrected by `refund finish`
+        // (review s36 helper-125 #4), which settles the conflict.
         if (kind == "CONFLICT" && attention.Get(i, 10) == "t")
             std::cout
                 << "        check the refund at the provider: if its money moved otherwise than recorded, "
                    "settle it with the buyer (orderpay inbox shows the report); listed for a week, and "
                    "refunds of it are refused meanwhile unless given --despite-conflict; a held payment "
                    "is refunded whole (no --amount), the contested refund counted free: only if the "
-                   "provider shows none of it went back\n";
+                   "provider shows none of it went back; a refund recorded FAIL whose money the "
+                   "provider shows went back is recorded so with `refund finish REFUND ok --note ...`\n";
         else if (kind == "CONFLICT")
             std::cout
                 << "        check the refund at the provider: if its money moved otherwise than recorded, "
                    "settle it with the buyer (orderpay inbox shows the report); listed for a week, and "
                    "refunds of it are refused meanwhile unless given --despite-conflict, with --amount "
                    "as the provider shows it owed (without it, all that is left counts the contested "
-                   "refund free)\n";
+                   "refund free); a refund recorded FAIL whose money the provider shows went back is "
+                   "recorded so with `refund finish REFUND ok --note ...`\n";
         // The money is gone from the merchant: ship and done refuse the order, and a refund of it
         // would be refused by the provider (the capture is reversed).
         if (kind == "CHARGEBACK")

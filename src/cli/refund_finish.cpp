@@ -87,6 +87,12 @@ int RefundFinish(Env& env, const Args& a) {
         case O::kNoRefund:
             refused = "no such refund";
             break;
+        case O::kCorrected:
+            done = "corrected FAIL to " + now + said + "; its refund conflict is settled";
+            break;
+        case O::kNoRoom:
+            refused = "not corrected" + said + ": left " + now;
+            break;
     }
     if (!refused.empty()) {
         std::cerr << "orderpay: refund " << id << ": " << refused << '\n';

@@ -69,7 +69,7 @@ const db::Statement kSlipsNeedingAttention{
     "UNION SELECT slip_id FROM notifications WHERE verdict = 'ignored' AND reason ~ " OUTSIDE_RE
     " AND ct > now() - interval '7 days' "
     "UNION SELECT slip_id FROM notifications WHERE verdict = 'ignored' AND reason ~ " REFUND_CONFLICT_RE
-    " AND ct > now() - " REFUND_CONFLICT_WEEK
+    " AND ct > now() - " REFUND_CONFLICT_WEEK " AND " REFUND_CONFLICT_OPEN("notifications")
     "), "
     "s AS (SELECT p.*, (SELECT n.reason FROM notifications n WHERE p.st <> 'OK' "
     "AND NOT p.refund_needed AND n.slip_id = p.id AND " MISMATCH_REPORT("n")
@@ -94,7 +94,7 @@ const db::Statement kSlipsNeedingAttention{
     " AND n.reason ~ " CHARGEBACK_RE " ORDER BY n.slip_id, n.id DESC), "
     "conflict AS (SELECT DISTINCT ON (n.slip_id) n.slip_id, n.reason FROM notifications n "
     "WHERE n.verdict = 'ignored' AND n.reason ~ " REFUND_CONFLICT_RE
-    " AND n.ct > now() - " REFUND_CONFLICT_WEEK
+    " AND n.ct > now() - " REFUND_CONFLICT_WEEK " AND " REFUND_CONFLICT_OPEN("n")
     " ORDER BY n.slip_id, n.id DESC), "
     // A slip's OK refunds are summed once (refunded); owed, voiding and outside each compare it.
     // Money owed counts the refunds in flight as given: `refund --slip` refuses them (review

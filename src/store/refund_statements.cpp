@@ -49,10 +49,11 @@ const db::Statement kRefundConflict{
     "AND ($1::text IS NULL OR site_id = $1::text)) "
     "SELECT n.reason FROM s JOIN notifications n ON n.slip_id = s.id "
     "WHERE n.verdict = 'ignored' AND n.reason ~ " REFUND_CONFLICT_RE
-    " AND (n.ct > now() - " REFUND_CONFLICT_WEEK
-    " OR n.ct > to_timestamp($5::bigint / 1000.0)) AND NOT EXISTS (SELECT 1 FROM refunds r WHERE r.site_id = "
-    "s.site_id AND r.idempotency_key = $4::text "
-    "AND r.slip_id = s.id) ORDER BY n.id DESC LIMIT 1"};
+    " AND " REFUND_CONFLICT_OPEN("n") " AND (n.ct > now() - " REFUND_CONFLICT_WEEK
+                                      " OR n.ct > to_timestamp($5::bigint / 1000.0)) AND NOT EXISTS (SELECT "
+                                      "1 FROM refunds r WHERE r.site_id = "
+                                      "s.site_id AND r.idempotency_key = $4::text "
+                                      "AND r.slip_id = s.id) ORDER BY n.id DESC LIMIT 1"};
 // A provider's answer (to our request, or reconcile's query) that contradicts the result another
 // path recorded first ($2: the refund's state, the one contradicted; $3: the conflict's reason,
 // which names the refund, what was said and what is recorded, and nothing else), kept in the inbox

@@ -274,6 +274,37 @@ FinishResult FinishRefundAsOperator(db::Connection& c, const std::string& id, co
     });
 }
 
+// The CLI's, unprepared: once per operator command. The same three reasons as
+// orderpay_refund_correct's.
+bool RefundConflictSaysOk(db::Connection& c, const std::string& id) {
+    if (!domain::IsOrderId(id)) return false;
+    return c.Query(
+                "SELECT EXISTS (SELECT 1 FROM refunds r JOIN notifications n ON n.slip_id = r.slip_id "
+                "WHERE r.id = $1 AND n.verdict = 'ignored' AND n.reason IN ('conflict: refund ' || r.id || "
+                "' answered OK, recorded FAIL', 'conflict: refund ' || r.id || ' notified OK, recorded "
+                "otherwise', 'conflict: refund ' || r.id || ' confirmed OK, recorded otherwise')) AS says",
+                {id})
+               .Get(0, "says") == "t";
+}
+
+CorrectResult CorrectRefund(db::Connection& c, const std::string& id, const std::string& note) {
+    CorrectResult out;
+    if (!domain::IsOrderId(id)) {
+        out.outcome = "no_refund";
+        return out;
+    }
+    // One statement, one transaction: run again after a deadlock (nothing of it was committed).
+    db::Result r = RetryTransient<db::Result>([&] {
+        return c.Query(
+            "SELECT outcome, order_st, coalesce(detail, '') AS detail FROM orderpay_refund_correct($1, $2)",
+            {id, http::TextOrEscaped(note, 2000)});
+    });
+    out.outcome = r.Get(0, "outcome");
+    if (std::optional<std::string> st = r.GetOpt(0, "order_st")) out.order_st = domain::ParseOrderState(*st);
+    out.detail = r.Get(0, "detail");
+    return out;
+}
+
 void NoteRefund(db::Connection& c, const std::string& id, const std::string& note,
                 const std::string& provider_refund_id) {
     c.Exec(kRefundNote, {id, http::TextOrEscaped(note, 2000), http::TextOrEscaped(provider_refund_id, 128)});

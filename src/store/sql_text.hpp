@@ -9,6 +9,19 @@
 // reconcile lists it CONFLICT, and new refunds of it wait, for exactly the same reports.
 #define REFUND_CONFLICT_RE "'^conflict: refund '"
 #define REFUND_CONFLICT_WEEK "interval '7 days'"
+// Inbox row `n`, a refund conflict, is still open: the refund it names is not (any longer) in the
+// state the provider said. The operator's correction of a FAIL refund the provider said was
+// refunded (`refund finish R ok`, migration 030's orderpay_refund_correct) makes the books agree
+// with the provider, so the conflict no longer lists the slip CONFLICT nor holds its new refunds;
+// the row itself stays as it was, kept (NOTIFY_KEPT), the record of what happened. Read from the
+// reason's own words (the refund, what was said), so no column is needed: a reason of another
+// form (another refund under ours) names no refund here and stays open.
+#define REFUND_CONFLICT_OPEN(n)                                                                 \
+    "NOT EXISTS (SELECT 1 FROM refunds rc WHERE rc.id = substring(" n                           \
+    ".reason from '^conflict: refund "                                                          \
+    "([^ ]+) (?:answered|notified|confirmed) (?:OK|FAIL), recorded ') AND rc.st = substring(" n \
+    ".reason "                                                                                  \
+    "from '^conflict: refund [^ ]+ (?:answered|notified|confirmed) (OK|FAIL), recorded '))"
 
 // The reasons of the provider reports `orderpay reconcile` lists a slip for (MISMATCH: another
 // amount or currency reported paid; PAID_AGAIN: a paid slip reported paid under another

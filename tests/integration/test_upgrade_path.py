@@ -53,7 +53,7 @@ from test_fcgi_raw import request as fcgi_request
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MIGRATIONS = sorted(os.path.basename(p) for p in glob.glob(os.path.join(REPO, "sql", "[0-9]*.sql")))
 # This release's migrations: the previous release's database lacks exactly these.
-NEW = ["029_refund_answer_conflicts.sql"]
+NEW = ["029_refund_answer_conflicts.sql", "030_refund_correct.sql"]
 # Migration 014's index of MISMATCH reports, which 025 makes again on the anchored pattern.
 MISMATCH_014 = ("CREATE INDEX notifications_mismatch ON notifications (slip_id) WHERE verdict = 'rejected' "
                 "AND reason ~ '^(amount|currency) check failed: |amount/currency .* != slip '")
@@ -264,10 +264,11 @@ def create_order_018():
 
 
 def revert_last(db):
-    """Undoes this release's migration 029 (its index of refund answer conflicts dropped) and its
-    record: the previous release's database."""
+    """Undoes this release's migrations 029 (its index of refund answer conflicts dropped) and 030
+    (orderpay_refund_correct dropped) and their records: the previous release's database."""
     assert MIGRATIONS[-len(NEW):] == NEW, "this test reverts %s; update it for %s" % (NEW, MIGRATIONS[-len(NEW):])
     pg(db, "-1", "-c", "DROP INDEX notifications_answer_conflict",
+       "-c", "DROP FUNCTION orderpay_refund_correct(text, text)",
        "-c", "DELETE FROM schema_migrations WHERE name IN ('%s')" % "', '".join(NEW))
 
 

@@ -79,6 +79,10 @@ enum class OperatorFinish {
     kRecordedBefore,  // finished otherwise before: not changed
     kMoved,           // something else touched it while the command ran: not changed
     kNoRefund,
+    kCorrected,  // FAIL corrected to OK: a conflict on record said the provider refunded it, and
+                 // its own record says so now (or, when the operator said so, gives no answer)
+    kNoRoom,     // that correction refused: the slip's other refunds (OK, or in flight) already
+                 // cover what it would add: not changed
 };
 std::string_view ToString(OperatorFinish o);
 
@@ -101,6 +105,10 @@ struct OperatorAnswer {
 /// that cannot be recorded, is left alone. The operator's word is recorded where the provider
 /// answers it has no such refund, or gives no answer and `despite_no_answer`; `fail` only for a
 /// refund a day old; and only if nothing touched the refund meanwhile (under its row lock).
+/// `ok` for a FAIL refund a refund conflict on record says its provider refunded (answered,
+/// notified or confirmed OK) corrects it to OK, on the provider's own record asked again the same
+/// way (or, with `despite_no_answer`, when it gives none), never when it says otherwise; any other
+/// finished refund is left as it is.
 OperatorAnswer FinishAsOperator(Context& ctx, const std::string& refund_id, const OperatorWord& word);
 
 /// The refund as the operator API and `refund --json` show it (pure): money in major units.

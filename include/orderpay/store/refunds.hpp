@@ -154,6 +154,23 @@ std::optional<RefundActivity> RefundActivityOf(db::Connection& c, const std::str
 FinishResult FinishRefundAsOperator(db::Connection& c, const std::string& id, const RefundActivity& seen,
                                     bool ok, const std::string& note);
 
+/// Whether a refund conflict on record names FAIL refund `id` as answered, notified or confirmed
+/// OK by its provider (the reasons app/refund.cpp and app/refund_notice.cpp write): the only FAIL
+/// refund the operator may correct to OK (CorrectRefund).
+bool RefundConflictSaysOk(db::Connection& c, const std::string& id);
+
+/// FAIL -> OK for a refund a conflict on record says the provider refunded (migration 030's
+/// orderpay_refund_correct), as an OK finish records it (the order RF when the whole counted
+/// payment is back), under the slip's row lock. Outcomes: finished, duplicate (already OK),
+/// no_conflict, not_failed, too_much and in_flight (the slip's other refunds leave no room for
+/// it: `detail` says what), no_refund.
+struct CorrectResult {
+    std::string outcome;
+    std::optional<domain::OrderState> order_st;
+    std::string detail;
+};
+CorrectResult CorrectRefund(db::Connection& c, const std::string& id, const std::string& note);
+
 /// The provider accepted the refund without a result, or did not answer: it stays PROCESSING
 /// with the note (and the provider's refund id when it gave one).
 void NoteRefund(db::Connection& c, const std::string& id, const std::string& note,
